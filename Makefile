@@ -1,0 +1,108 @@
+# isola build.  `make` builds build/isola and loads the default busybox image into the root in use
+# ($ISOLA_ROOT or /var/lib/isola); `make test` and `make demo` also install missing Debian dependencies.
+
+CC        ?= gcc
+CLANG     ?= clang
+PREFIX    ?= /usr/local
+ISOLA_ROOT ?= /var/lib/isola
+export ISOLA_ROOT
+
+VERSION   := 0.1.0
+GIT_REV   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wno-format-nonliteral
+CPPFLAGS  += -Isrc/lib -DISOLA_VERSION='"$(VERSION)"' -DISOLA_GIT_REV='"$(GIT_REV)"'
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 $(WARN) -fno-strict-aliasing
+LDLIBS    := -larchive -ljansson -lcrypto
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LIB_SRCS  := $(sort $(wildcard src/lib/*.c))
+CLI_SRCS  := $(sort $(wildcard src/cli/*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
+HDRS      := $(wildcard src/lib/*.h src/cli/*.h tests/unit/*.h)
+
+LIB_OBJS      := $(LIB_SRCS:%.c=build/obj/%.o)
+CLI_OBJS      := $(CLI_SRCS:%.c=build/obj/%.o)
+ASAN_LIB_OBJS := $(LIB_SRCS:%.c=build/asan/obj/%.o)
+ASAN_CLI_OBJS := $(CLI_SRCS:%.c=build/asan/obj/%.o)
+UNIT_BINS     := $(UNIT_SRCS:tests/unit/%.c=build/asan/tests/%)
+FUZZ_BINS     := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
+
+DEFAULT_IMAGE := build/images/busybox.tar
+
+.PHONY: all isola asan unit fuzz image load-image deps test demo install clean format lint bench
+
+all: isola load-image
+
+isola: build/isola
+
+build/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+build/asan/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC asan $<"
+	@$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(ASAN_FLAGS) -c -o $@ $<
+
+build/isola: $(LIB_OBJS) $(CLI_OBJS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/asan/isola: $(ASAN_LIB_OBJS) $(ASAN_CLI_OBJS)
+	@echo "  LD asan $@"
+	@$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
+
+build/asan/tests/%: tests/unit/%.c $(ASAN_LIB_OBJS) $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  LD asan $@"
+	@$(CC) $(CPPFLAGS) -Itests/unit -std=gnu11 $(WARN) $(ASAN_FLAGS) -o $@ $< $(ASAN_LIB_OBJS) $(LDLIBS)
+
+build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	@$(CLANG) $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
+
+asan: build/asan/isola $(UNIT_BINS)
+unit: $(UNIT_BINS)
+fuzz: $(FUZZ_BINS)
+
+# The default image: busybox from Debian's busybox-static, made by our own import + save.
+$(DEFAULT_IMAGE): build/isola scripts/mkbusybox.sh
+	scripts/mkbusybox.sh build/isola $@
+
+image: $(DEFAULT_IMAGE)
+
+load-image: $(DEFAULT_IMAGE)
+	build/isola load -q -i $(DEFAULT_IMAGE)
+
+deps:
+	@scripts/deps.sh
+
+test: deps
+	$(MAKE) build/isola asan fuzz $(DEFAULT_IMAGE)
+	scripts/run-tests.sh
+
+demo: deps
+	$(MAKE) all
+	scripts/demo.sh
+
+bench: deps
+	$(MAKE) build/isola $(DEFAULT_IMAGE)
+	bench/load.sh
+
+install: build/isola
+	install -D -m 0755 build/isola $(DESTDIR)$(PREFIX)/bin/isola
+
+format:
+	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) $(FUZZ_SRCS) $(HDRS)
+
+lint:
+	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \
+	  -D_GNU_SOURCE -Isrc/lib src/lib src/cli
+
+clean:
+	rm -rf build

@@ -1,0 +1,140 @@
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store.h"
+#include "util.h"
+
+void
+cli_usage (const struct cli_command *cmd, bool to_stderr)
+{
+  FILE *f = to_stderr ? stderr : stdout;
+  fprintf (f, "\nUsage:  %s\n\n%s\n", cmd->usage, cmd->summary);
+  if (cmd->options)
+    fprintf (f, "\nOptions:\n%s", cmd->options);
+  fprintf (f, "\n");
+}
+
+int
+cli_usage_error (const struct cli_command *cmd, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  fprintf (stderr, "isola: ");
+  vfprintf (stderr, fmt, ap);
+  fprintf (stderr, "\n");
+  va_end (ap);
+  fprintf (stderr, "See '%.*s --help'.\n", (int) strcspn (cmd->usage, "[A-Z"), cmd->usage);
+  cli_usage (cmd, true);
+  return EXIT_USAGE;
+}
+
+int
+cli_fail (isola_error_t *err)
+{
+  fprintf (stderr, "Error: %s\n", err && *err && (*err)->msg ? (*err)->msg : "unknown error");
+  return EXIT_CMD_FAILED;
+}
+
+int
+cli_getopt (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv, const char *shortopts,
+            const struct option *longopts, int *exit_code)
+{
+  (void) ctx;
+  opterr = 0;
+  int c = getopt_long (argc, argv, shortopts, longopts, NULL);
+  if (c == 'h')
+    {
+      cli_usage (cmd, false);
+      *exit_code = 0;
+      return 'h';
+    }
+  if (c == '?' || c == ':')
+    {
+      const char *bad = argv[optind - 1];
+      if (c == ':' || (optopt && strchr (shortopts, optopt) && strchr (shortopts, optopt)[1] == ':'))
+        *exit_code = cli_usage_error (cmd, "flag needs an argument: %s", bad);
+      else if (optopt)
+        *exit_code = cli_usage_error (cmd, "unknown shorthand flag: '%c' in -%c", optopt, optopt);
+      else
+        *exit_code = cli_usage_error (cmd, "unknown flag: %s", bad);
+      return '?';
+    }
+  return c;
+}
+
+struct table
+{
+  char ***rows;
+  int *ncells;
+  size_t n;
+};
+
+struct table *
+table_new (void)
+{
+  return xcalloc (1, sizeof (struct table));
+}
+
+void
+table_add (struct table *t, const char *const *cells, int n)
+{
+  t->rows = xrealloc (t->rows, (t->n + 1) * sizeof (char **));
+  t->ncells = xrealloc (t->ncells, (t->n + 1) * sizeof (int));
+  t->rows[t->n] = xcalloc ((size_t) n + 1, sizeof (char *));
+  for (int i = 0; i < n; i++)
+    t->rows[t->n][i] = xstrdup (cells[i]);
+  t->ncells[t->n] = n;
+  t->n++;
+}
+
+void
+table_print (struct table *t)
+{
+  int maxcols = 0;
+  for (size_t r = 0; r < t->n; r++)
+    if (t->ncells[r] > maxcols)
+      maxcols = t->ncells[r];
+  size_t *width = xcalloc ((size_t) maxcols + 1, sizeof (size_t));
+  for (size_t r = 0; r < t->n; r++)
+    for (int c = 0; c < t->ncells[r]; c++)
+      if (strlen (t->rows[r][c]) + 3 > width[c])
+        width[c] = strlen (t->rows[r][c]) + 3;
+  for (size_t r = 0; r < t->n; r++)
+    {
+      for (int c = 0; c < t->ncells[r]; c++)
+        {
+          size_t w = width[c] < 10 ? 10 : width[c];
+          if (c + 1 < t->ncells[r])
+            printf ("%-*s", (int) w, t->rows[r][c]);
+          else
+            printf ("%s", t->rows[r][c]);
+        }
+      printf ("\n");
+    }
+  free (width);
+}
+
+void
+table_free (struct table *t)
+{
+  if (t == NULL)
+    return;
+  for (size_t r = 0; r < t->n; r++)
+    strv_free (t->rows[r]);
+  free (t->rows);
+  free (t->ncells);
+  free (t);
+}
+
+int
+cli_open_store (struct cli_ctx *ctx, bool exclusive, struct isola_store **out)
+{
+  cleanup_error isola_error_t err = NULL;
+  if (store_open (ctx->root, exclusive ? STORE_LOCK_EXCLUSIVE : STORE_LOCK_SHARED, out, &err) < 0)
+    return cli_fail (&err);
+  return 0;
+}

@@ -1,0 +1,56 @@
+/* The CLI: one file per verb, each a thin layer that parses Docker's flags, calls the library and prints. */
+#ifndef ISOLA_CLI_H
+#define ISOLA_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "error.h"
+
+/* Docker's exit codes: a failed command exits 1, a usage error 125. */
+#define EXIT_CMD_FAILED 1
+#define EXIT_USAGE      125
+
+struct cli_ctx
+{
+  const char *root;    /* --root or ISOLA_ROOT, or NULL for the default */
+  const char *command; /* "images", "image prune"… for messages */
+};
+
+struct cli_command
+{
+  const char *name;
+  int (*run) (struct cli_ctx *ctx, int argc, char **argv);
+  const char *usage;   /* "isola images [OPTIONS] [REPOSITORY[:TAG]]" */
+  const char *summary; /* one line */
+  const char *options; /* option help lines, may be NULL */
+};
+
+/* Parses the options of a command with getopt_long.  Returns the option character, -1 at the end of options,
+   or 'h' for --help (printing usage and arranging exit 0 via *exit_code). On a bad flag it prints Docker's
+   "unknown flag" message and the usage to stderr and returns '?', with *exit_code = 125. */
+int cli_getopt (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv, const char *shortopts,
+                const struct option *longopts, int *exit_code);
+
+void cli_usage (const struct cli_command *cmd, bool to_stderr);
+/* Prints "isola CMD" requires … and the usage to stderr; returns 125. */
+int cli_usage_error (const struct cli_command *cmd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+/* Prints "Error: MESSAGE" to stderr; returns 1. */
+int cli_fail (isola_error_t *err);
+
+/* Docker's tabwriter (minwidth 10, padding 3): collect rows, then print them aligned. */
+struct table;
+struct table *table_new (void);
+void table_add (struct table *t, const char *const *cells, int n);
+void table_print (struct table *t);
+void table_free (struct table *t);
+
+extern const struct cli_command cmd_images, cmd_load, cmd_import, cmd_save, cmd_tag, cmd_rmi, cmd_inspect,
+    cmd_image, cmd_version, cmd_image_inspect, cmd_image_prune, cmd_image_mount, cmd_image_unmount;
+
+
+
+struct isola_store;
+/* Opens the store at ctx->root; on failure prints the error and returns the exit code (> 0). */
+int cli_open_store (struct cli_ctx *ctx, bool exclusive, struct isola_store **out);
+#endif

@@ -1,0 +1,256 @@
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "image.h"
+#include "jsonutil.h"
+#include "rootfs.h"
+#include "util.h"
+
+static bool
+confirm (const char *warning)
+{
+  fprintf (stdout, "%s\nAre you sure you want to continue? [y/N] ", warning);
+  fflush (stdout);
+  char answer[16] = "";
+  if (fgets (answer, sizeof answer, stdin) == NULL)
+    {
+      printf ("\n");
+      return false;
+    }
+  return answer[0] == 'y' || answer[0] == 'Y';
+}
+
+static int
+run_image_prune (struct cli_ctx *ctx, int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    { "all", no_argument, NULL, 'a' },
+    { "force", no_argument, NULL, 'f' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  bool all = false, force = false;
+  int c, exit_code = 0;
+  optind = 0;
+  while ((c = cli_getopt (ctx, &cmd_image_prune, argc, argv, "+afh", longopts, &exit_code)) != -1)
+    switch (c)
+      {
+      case 'a':
+        all = true;
+        break;
+      case 'f':
+        force = true;
+        break;
+      default:
+        return exit_code;
+      }
+  if (optind != argc)
+    return cli_usage_error (&cmd_image_prune, "\"isola image prune\" accepts no arguments.");
+  if (!force
+      && !confirm (all ? "WARNING! This will remove all images without at least one container associated to them."
+                       : "WARNING! This will remove all dangling images."))
+    return 0;
+
+  cleanup_store struct isola_store *store = NULL;
+  if ((exit_code = cli_open_store (ctx, true, &store)))
+    return exit_code;
+  cleanup_error isola_error_t err = NULL;
+  struct rmi_report rep = { 0 };
+  int64_t reclaimed = 0;
+  int ret = image_prune (store, all, &rep, &reclaimed, &err);
+  if (rep.deleted || rep.untagged)
+    {
+      printf ("Deleted Images:\n");
+      for (size_t i = 0; rep.untagged && rep.untagged[i]; i++)
+        printf ("untagged: %s\n", rep.untagged[i]);
+      for (size_t i = 0; rep.deleted && rep.deleted[i]; i++)
+        printf ("deleted: %s\n", rep.deleted[i]);
+      printf ("\n");
+    }
+  rmi_report_clear (&rep);
+  if (ret < 0)
+    return cli_fail (&err);
+  cleanup_free char *size = human_size (reclaimed);
+  printf ("Total reclaimed space: %s\n", size);
+  return 0;
+}
+
+static int
+list_mounts (struct isola_store *store)
+{
+  cleanup_error isola_error_t err = NULL;
+  cleanup_strv char **ids = NULL;
+  cleanup_json json_t *refs = NULL;
+  if (image_list_ids (store, &ids, &err) < 0 || refs_read (store, &refs, &err) < 0)
+    return cli_fail (&err);
+  for (size_t i = 0; ids[i]; i++)
+    {
+      if (!image_is_mounted (store, ids[i]))
+        continue;
+      cleanup_strv char **tags = refs_tags_of (refs, ids[i]);
+      cleanup_free char *path = image_mount_point (store, ids[i]);
+      printf ("%s %s\n", tags[0] ? tags[0] : ids[i], path);
+    }
+  return 0;
+}
+
+static int
+run_image_mount (struct cli_ctx *ctx, int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  int c, exit_code = 0;
+  optind = 0;
+  while ((c = cli_getopt (ctx, &cmd_image_mount, argc, argv, "+h", longopts, &exit_code)) != -1)
+    return exit_code;
+  cleanup_store struct isola_store *store = NULL;
+  if ((exit_code = cli_open_store (ctx, true, &store)))
+    return exit_code;
+  if (optind == argc)
+    return list_mounts (store);
+  cleanup_json json_t *refs = NULL;
+  cleanup_error isola_error_t err = NULL;
+  if (refs_read (store, &refs, &err) < 0)
+    return cli_fail (&err);
+  for (int i = optind; i < argc; i++)
+    {
+      cleanup_error isola_error_t one = NULL;
+      digest_hex_t id;
+      cleanup_free char *path = NULL;
+      if (image_resolve (store, refs, argv[i], id, &one) < 0 || image_mount (store, id, &path, &one) < 0)
+        exit_code = cli_fail (&one);
+      else
+        printf ("%s\n", path);
+    }
+  return exit_code;
+}
+
+static int
+run_image_unmount (struct cli_ctx *ctx, int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    { "all", no_argument, NULL, 'a' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  bool all = false;
+  int c, exit_code = 0;
+  optind = 0;
+  while ((c = cli_getopt (ctx, &cmd_image_unmount, argc, argv, "+ah", longopts, &exit_code)) != -1)
+    switch (c)
+      {
+      case 'a':
+        all = true;
+        break;
+      default:
+        return exit_code;
+      }
+  if (optind == argc && !all)
+    return cli_usage_error (&cmd_image_unmount, "\"isola image unmount\" requires at least 1 argument or --all.");
+  cleanup_store struct isola_store *store = NULL;
+  if ((exit_code = cli_open_store (ctx, true, &store)))
+    return exit_code;
+  cleanup_json json_t *refs = NULL;
+  cleanup_strv char **ids = NULL;
+  cleanup_error isola_error_t err = NULL;
+  if (refs_read (store, &refs, &err) < 0 || (all && image_list_ids (store, &ids, &err) < 0))
+    return cli_fail (&err);
+  int n = all ? (int) strv_len (ids) : argc - optind;
+  for (int i = 0; i < n; i++)
+    {
+      cleanup_error isola_error_t one = NULL;
+      digest_hex_t id;
+      if (all)
+        memcpy (id, ids[i], sizeof id);
+      if ((!all && image_resolve (store, refs, argv[optind + i], id, &one) < 0) || image_unmount (store, id, &one) < 0)
+        exit_code = cli_fail (&one);
+      else if (!all)
+        printf ("%s\n", id);
+    }
+  return exit_code;
+}
+
+const struct cli_command cmd_image_prune = {
+  .name = "prune",
+  .run = run_image_prune,
+  .usage = "isola image prune [OPTIONS]",
+  .summary = "Remove unused images",
+  .options = "  -a, --all     Remove all unused images, not just dangling ones\n"
+             "  -f, --force   Do not prompt for confirmation\n",
+};
+
+const struct cli_command cmd_image_mount = {
+  .name = "mount",
+  .run = run_image_mount,
+  .usage = "isola image mount [IMAGE...]",
+  .summary = "Mount an image's root filesystem read-only and print where (lists mounted images without arguments)",
+};
+
+const struct cli_command cmd_image_unmount = {
+  .name = "unmount",
+  .run = run_image_unmount,
+  .usage = "isola image unmount [OPTIONS] IMAGE [IMAGE...]",
+  .summary = "Unmount an image's root filesystem",
+  .options = "  -a, --all   Unmount all mounted images\n",
+};
+
+/* `isola image SUBCOMMAND`: Docker's management command, with its aliases for the top-level verbs. */
+static const struct
+{
+  const char *name;
+  const struct cli_command *cmd;
+} image_subcommands[] = {
+  { "import", &cmd_import },    { "inspect", &cmd_image_inspect }, { "load", &cmd_load },
+  { "ls", &cmd_images },        { "list", &cmd_images },           { "mount", &cmd_image_mount },
+  { "prune", &cmd_image_prune }, { "rm", &cmd_rmi },               { "remove", &cmd_rmi },
+  { "save", &cmd_save },        { "tag", &cmd_tag },               { "unmount", &cmd_image_unmount },
+  { "umount", &cmd_image_unmount },
+};
+
+static void
+image_usage (FILE *f)
+{
+  fprintf (f, "\nUsage:  isola image COMMAND\n\nManage images\n\nCommands:\n");
+  fprintf (f, "  import      Import the contents from a tarball to create a filesystem image\n"
+              "  inspect     Display detailed information on one or more images\n"
+              "  load        Load an image from a tar archive or STDIN\n"
+              "  ls          List images\n"
+              "  mount       Mount an image's root filesystem read-only\n"
+              "  prune       Remove unused images\n"
+              "  rm          Remove one or more images\n"
+              "  save        Save one or more images to a tar archive\n"
+              "  tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE\n"
+              "  unmount     Unmount an image's root filesystem\n"
+              "\nRun 'isola image COMMAND --help' for more information on a command.\n");
+}
+
+static int
+run_image (struct cli_ctx *ctx, int argc, char **argv)
+{
+  if (argc < 2)
+    {
+      image_usage (stderr);
+      return EXIT_USAGE;
+    }
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+    {
+      image_usage (stdout);
+      return 0;
+    }
+  for (size_t i = 0; i < ARRAY_SIZE (image_subcommands); i++)
+    if (strcmp (argv[1], image_subcommands[i].name) == 0)
+      return image_subcommands[i].cmd->run (ctx, argc - 1, argv + 1);
+  fprintf (stderr, "isola: 'image %s' is not an isola command.\nSee 'isola image --help'\n", argv[1]);
+  return EXIT_USAGE;
+}
+
+const struct cli_command cmd_image = {
+  .name = "image",
+  .run = run_image,
+  .usage = "isola image COMMAND",
+  .summary = "Manage images",
+};

@@ -1,0 +1,90 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "import.h"
+#include "reference.h"
+#include "util.h"
+
+static int
+run_import (struct cli_ctx *ctx, int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    { "change", required_argument, NULL, 'c' },
+    { "message", required_argument, NULL, 'm' },
+    { "platform", required_argument, NULL, 'p' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  cleanup_strv char **changes = xcalloc (1, sizeof (char *));
+  const char *message = NULL;
+  int c, exit_code = 0;
+  optind = 0;
+  while ((c = cli_getopt (ctx, &cmd_import, argc, argv, "+c:m:h", longopts, &exit_code)) != -1)
+    switch (c)
+      {
+      case 'c':
+        strv_push (&changes, optarg);
+        break;
+      case 'm':
+        message = optarg;
+        break;
+      case 'p':
+        if (strcmp (optarg, "linux/amd64") != 0 && strcmp (optarg, "linux") != 0)
+          return cli_usage_error (&cmd_import, "unsupported platform \"%s\": only linux/amd64", optarg);
+        break;
+      default:
+        return exit_code;
+      }
+  if (argc - optind < 1 || argc - optind > 2)
+    return cli_usage_error (&cmd_import, "\"isola import\" requires at least 1 and at most 2 arguments.");
+  const char *source = argv[optind];
+  const char *repo = optind + 1 < argc ? argv[optind + 1] : NULL;
+
+  cleanup_error isola_error_t err = NULL;
+  cleanup_free char *tag = NULL;
+  if (repo)
+    {
+      struct image_ref r = { 0 };
+      if (image_ref_parse_tagged (repo, &r, &err) < 0)
+        return cli_fail (&err);
+      tag = image_ref_string (&r);
+      image_ref_clear (&r);
+    }
+  if (strstr (source, "://"))
+    {
+      isola_error_fail (&err, ENOTSUP, "importing from a URL is not supported: download `%s` first", source);
+      return cli_fail (&err);
+    }
+  bool from_stdin = strcmp (source, "-") == 0;
+  cleanup_close int fd = from_stdin ? dup (STDIN_FILENO) : open (source, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      isola_error_make (&err, errno, "open `%s`", source);
+      return cli_fail (&err);
+    }
+
+  cleanup_store struct isola_store *store = NULL;
+  if ((exit_code = cli_open_store (ctx, true, &store)))
+    return exit_code;
+  struct import_options opts = { .tag = tag, .changes = changes, .message = message, .source_label = source };
+  digest_hex_t id;
+  if (image_import (store, fd, &opts, id, &err) < 0)
+    return cli_fail (&err);
+  printf ("sha256:%s\n", id);
+  return 0;
+}
+
+const struct cli_command cmd_import = {
+  .name = "import",
+  .run = run_import,
+  .usage = "isola import [OPTIONS] file|- [REPOSITORY[:TAG]]",
+  .summary = "Import the contents from a tarball to create a filesystem image",
+  .options = "  -c, --change list        Apply Dockerfile instruction to the created image\n"
+             "  -m, --message string     Set commit message for imported image\n"
+             "      --platform string    Set platform (only linux/amd64)\n",
+};

@@ -1,0 +1,115 @@
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "format.h"
+#include "image.h"
+#include "jsonutil.h"
+#include "util.h"
+
+static int
+print_formatted (json_t *items, const char *format, isola_error_t *err)
+{
+  size_t i;
+  json_t *item;
+  json_array_foreach (items, i, item)
+  {
+    cleanup_free char *text = NULL;
+    if (format_template (format, item, &text, err) < 0)
+      return -1;
+    printf ("%s\n", text);
+  }
+  return 0;
+}
+
+/* Docker prints what it found (or "[]") and then fails if any name was unknown. */
+static int
+inspect_images (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    { "format", required_argument, NULL, 'f' },
+    { "type", required_argument, NULL, 't' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  const char *format = NULL;
+  int c, exit_code = 0;
+  optind = 0;
+  while ((c = cli_getopt (ctx, cmd, argc, argv, "+f:h", longopts, &exit_code)) != -1)
+    switch (c)
+      {
+      case 'f':
+        format = optarg;
+        break;
+      case 't':
+        if (strcmp (optarg, "image") != 0)
+          return cli_usage_error (cmd, "unsupported --type \"%s\": only image", optarg);
+        break;
+      default:
+        return exit_code;
+      }
+  if (optind >= argc)
+    return cli_usage_error (cmd, "\"%s\" requires at least 1 argument.", cmd->usage);
+
+  cleanup_store struct isola_store *store = NULL;
+  if ((exit_code = cli_open_store (ctx, false, &store)))
+    return exit_code;
+  cleanup_error isola_error_t err = NULL;
+  cleanup_json json_t *refs = NULL;
+  if (refs_read (store, &refs, &err) < 0)
+    return cli_fail (&err);
+  cleanup_json json_t *items = json_array ();
+  for (int i = optind; i < argc; i++)
+    {
+      cleanup_error isola_error_t one = NULL;
+      digest_hex_t id;
+      json_t *obj = NULL;
+      if (image_resolve (store, refs, argv[i], id, &one) < 0 || image_inspect_json (store, refs, id, &obj, &one) < 0)
+        {
+          exit_code = cli_fail (&one);
+          continue;
+        }
+      json_array_append_new (items, obj);
+    }
+  if (format)
+    {
+      if (print_formatted (items, format, &err) < 0)
+        return cli_fail (&err);
+      return exit_code;
+    }
+  cleanup_free char *text = json_dumps (items, JSON_INDENT (4));
+  printf ("%s\n", text);
+  return exit_code;
+}
+
+static int
+run_inspect (struct cli_ctx *ctx, int argc, char **argv)
+{
+  return inspect_images (ctx, &cmd_inspect, argc, argv);
+}
+
+static int
+run_image_inspect (struct cli_ctx *ctx, int argc, char **argv)
+{
+  return inspect_images (ctx, &cmd_image_inspect, argc, argv);
+}
+
+static const char inspect_options[] = "  -f, --format string   Format output using a Go template ({{.Id}}, {{json .Config}})\n"
+                                      "      --type string     Only inspect objects of the given type (image)\n";
+
+const struct cli_command cmd_inspect = {
+  .name = "inspect",
+  .run = run_inspect,
+  .usage = "isola inspect [OPTIONS] NAME|ID [NAME|ID...]",
+  .summary = "Return low-level information on isola objects",
+  .options = inspect_options,
+};
+
+const struct cli_command cmd_image_inspect = {
+  .name = "inspect",
+  .run = run_image_inspect,
+  .usage = "isola image inspect [OPTIONS] IMAGE [IMAGE...]",
+  .summary = "Display detailed information on one or more images",
+  .options = inspect_options,
+};

@@ -1,0 +1,137 @@
+#!/usr/bin/env bats
+# isola images: Docker's table (tabwriter, 3+ spaces between columns), -q, --no-trunc, --digests, filters.
+
+load helpers
+
+setup_file() { common_setup_file multilayer-oci multilayer-legacy sharedbase-oci untagged-oci; }
+teardown_file() { common_teardown_file; }
+setup() { setup_root; }
+teardown() { teardown_root; }
+
+HEADER_RE='^REPOSITORY {3,}TAG {3,}IMAGE ID {3,}CREATED {3,}SIZE$'
+CREATED_RE='^(About an? |[0-9]+ )(second|minute|hour|day|week|month|year)s? ago$'
+SIZE_RE='^[0-9]+(\.[0-9]+)?(B|kB|MB|GB)$'
+
+# row REPO TAG: the `images` row of REPO TAG split into fields on runs of 3+ spaces, one a line.
+row_fields() {
+  awk -v r="$1" -v t="$2" 'NR > 1 { n = split($0, f, /   +/); if (f[1] == r && f[2] == t) for (i = 1; i <= n; i++) print f[i] }' \
+    <<<"$output"
+}
+
+@test "images on an empty store prints only the header" {
+  run --separate-stderr isola images
+  assert_status 0
+  assert_output_matches "$HEADER_RE"
+  assert_equal "$(printf '%s\n' "$output" | wc -l)" 1
+}
+
+@test "images prints one row per tag with Docker's columns" {
+  load_fixture multilayer-oci
+  run --separate-stderr isola images
+  assert_status 0
+  assert_output_matches "$HEADER_RE"
+  local id fields
+  id=$(image_id fixture/multi:oci)
+  mapfile -t fields < <(row_fields fixture/multi oci)
+  echo "fields: ${fields[*]}"
+  assert_equal "${#fields[@]}" 5
+  assert_equal "${fields[2]}" "${id:7:12}"
+  grep -Eq "$CREATED_RE" <<<"${fields[3]}" || fail "CREATED '${fields[3]}'"
+  assert_equal "${fields[3]}" "2 years ago" # created 2024-01-02; the tests are written in late 2026
+  grep -Eq "$SIZE_RE" <<<"${fields[4]}" || fail "SIZE '${fields[4]}'"
+}
+
+@test "columns line up (tabwriter)" {
+  load_fixture multilayer-oci
+  load_fixture sharedbase-oci
+  isola_ok tag fixture/multi:oci a-much-longer-repository-name/x:a-long-tag-name
+  run isola images
+  assert_status 0
+  # each header column starts at the same offset as the matching field of every row
+  local col
+  for col in TAG "IMAGE ID" CREATED SIZE; do
+    local want
+    want=$(head -1 <<<"$output" | awk -v c="$col" '{ print index($0, c) }')
+    tail -n +2 <<<"$output" | awk -v w="$want" '{ if (substr($0, w - 3, 3) != "   " || substr($0, w, 1) == " ") { print "misaligned: " $0; exit 1 } }'
+  done
+}
+
+@test "images -q prints only 12-hex IDs" {
+  load_fixture multilayer-oci
+  load_fixture sharedbase-oci
+  run --separate-stderr isola images -q
+  assert_status 0
+  local id1 id2
+  id1=$(image_id fixture/multi:oci)
+  id2=$(image_id fixture/shared:oci)
+  ! grep -Evq '^[0-9a-f]{12}$' <<<"$output" || fail "non-ID line in -q output"
+  assert_equal "$(sort -u <<<"$output")" "$(printf '%s\n' "${id1:7:12}" "${id2:7:12}" | sort)"
+}
+
+@test "images --no-trunc shows full IDs" {
+  load_fixture multilayer-oci
+  run --separate-stderr isola images --no-trunc
+  assert_status 0
+  mapfile -t fields < <(row_fields fixture/multi oci)
+  assert_equal "${fields[2]}" "$(image_id fixture/multi:oci)"
+  run --separate-stderr isola images -q --no-trunc
+  assert_equal "$output" "$(image_id fixture/multi:oci)"
+}
+
+@test "images --digests adds a DIGEST column after TAG" {
+  load_fixture multilayer-oci
+  run --separate-stderr isola images --digests
+  assert_status 0
+  assert_output_matches '^REPOSITORY {3,}TAG {3,}DIGEST {3,}IMAGE ID {3,}CREATED {3,}SIZE$'
+  mapfile -t fields < <(row_fields fixture/multi oci)
+  assert_equal "${#fields[@]}" 6
+  grep -Eq '^(<none>|sha256:[0-9a-f]{64})$' <<<"${fields[2]}" || fail "DIGEST '${fields[2]}'"
+  assert_equal "${fields[3]}" "$(image_id fixture/multi:oci | cut -c8-19)"
+}
+
+@test "untagged images show <none> <none>" {
+  load_fixture untagged-oci
+  run isola images
+  assert_status 0
+  mapfile -t fields < <(row_fields '<none>' '<none>')
+  assert_equal "${#fields[@]}" 5
+  assert_equal "${fields[2]}" "$(expected_id "$(fx untagged-oci)" | cut -c8-19)"
+}
+
+@test "images REPOSITORY and REPOSITORY:TAG filter the list" {
+  load_fixture multilayer-oci
+  load_fixture multilayer-legacy
+  load_fixture sharedbase-oci
+  run isola images fixture/multi
+  assert_status 0
+  assert_equal "$(tail -n +2 <<<"$output" | awk -F'   +' '{ print $1 ":" $2 }' | sort)" \
+    "$(printf 'fixture/multi:legacy\nfixture/multi:oci')"
+  run isola images fixture/multi:legacy
+  assert_status 0
+  assert_equal "$(tail -n +2 <<<"$output" | awk -F'   +' '{ print $1 ":" $2 }')" "fixture/multi:legacy"
+  run isola images no/such
+  assert_status 0
+  assert_equal "$(printf '%s\n' "$output" | wc -l)" 1
+  run isola images -q fixture/shared
+  assert_equal "$output" "$(image_id fixture/shared:oci | cut -c8-19)"
+}
+
+@test "images -a lists the same images (no intermediate layers exist)" {
+  load_fixture multilayer-oci
+  run isola images
+  local plain=$output
+  run isola images -a
+  assert_status 0
+  assert_equal "$output" "$plain"
+}
+
+@test "images SIZE is well formed and inspect Size is positive" {
+  load_fixture multilayer-oci
+  load_fixture untagged-oci
+  run isola images --no-trunc
+  mapfile -t fields < <(row_fields fixture/multi oci)
+  grep -Eq "$SIZE_RE" <<<"${fields[4]}" || fail "SIZE '${fields[4]}'"
+  local size
+  size=$(isola image inspect fixture/multi:oci | jq '.[0].Size')
+  [ "$size" -gt 0 ] || fail "inspect Size $size"
+}
