@@ -14,7 +14,7 @@ cleanup () {
 trap cleanup EXIT
 
 layers=5 mb=8
-python3 bench/mkimage.py "$work/a.tar" bench/a:latest $layers $mb a 0
+python3 bench/mkimage.py "$work/a.tar" bench/a:latest $layers $mb a $((layers - 1))
 python3 bench/mkimage.py "$work/b.tar" bench/b:latest $layers $mb b $((layers - 1))
 echo "image: $layers layers x ${mb} MB of files, gzip; archive $(du -h "$work/a.tar" | cut -f1)"
 

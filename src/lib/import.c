@@ -69,9 +69,11 @@ import_config (const char *diff_id, const struct import_options *opts, isola_err
   cleanup_free char *comment = opts->message ? xstrdup (opts->message)
                                              : xasprintf ("Imported from %s", opts->source_label ? opts->source_label
                                                                                                  : "-");
-  return json_pack ("{s:s, s:s, s:s, s:o, s:{s:s, s:[s+]}, s:[{s:s, s:s, s:s}]}", "architecture", "amd64", "os",
-                    "linux", "created", now, "config", config, "rootfs", "type", "layers", "diff_ids", "sha256:",
-                    diff_id, "history", "created", now, "created_by", "isola import", "comment", comment);
+  /* Docker records the import message both as the image comment and in its history. */
+  return json_pack ("{s:s, s:s, s:s, s:s, s:o, s:{s:s, s:[s+]}, s:[{s:s, s:s, s:s}]}", "architecture", "amd64", "os",
+                    "linux", "created", now, "comment", comment, "config", config, "rootfs", "type", "layers",
+                    "diff_ids", "sha256:", diff_id, "history", "created", now, "created_by", "isola import", "comment",
+                    comment);
 }
 
 static int
