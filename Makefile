@@ -102,7 +102,8 @@ format:
 
 lint:
 	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \
-	  -D_GNU_SOURCE -Isrc/lib src/lib src/cli
+	  -D_GNU_SOURCE -Isrc/lib -I/usr/include --suppress=missingIncludeSystem --suppress='*:/usr/include/*' \
+	  src/lib src/cli
 
 clean:
 	rm -rf build

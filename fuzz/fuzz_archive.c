@@ -23,7 +23,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       isola_error_t err = NULL;
       if (dfd >= 0)
         {
-          (void) archive_stage (fd, dfd, &err);
+          (void)archive_stage (fd, dfd, &err);
           close (dfd);
         }
       isola_error_release (&err);

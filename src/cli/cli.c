@@ -27,7 +27,7 @@ cli_usage_error (const struct cli_command *cmd, const char *fmt, ...)
   vfprintf (stderr, fmt, ap);
   fprintf (stderr, "\n");
   va_end (ap);
-  fprintf (stderr, "See '%.*s --help'.\n", (int) strcspn (cmd->usage, "[A-Z"), cmd->usage);
+  fprintf (stderr, "See '%.*s --help'.\n", (int)strcspn (cmd->usage, "[A-Z"), cmd->usage);
   cli_usage (cmd, true);
   return EXIT_USAGE;
 }
@@ -43,7 +43,7 @@ int
 cli_getopt (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv, const char *shortopts,
             const struct option *longopts, int *exit_code)
 {
-  (void) ctx;
+  (void)ctx;
   opterr = 0;
   int c = getopt_long (argc, argv, shortopts, longopts, NULL);
   if (c == 'h')
@@ -84,7 +84,7 @@ table_add (struct table *t, const char *const *cells, int n)
 {
   t->rows = xrealloc (t->rows, (t->n + 1) * sizeof (char **));
   t->ncells = xrealloc (t->ncells, (t->n + 1) * sizeof (int));
-  t->rows[t->n] = xcalloc ((size_t) n + 1, sizeof (char *));
+  t->rows[t->n] = xcalloc ((size_t)n + 1, sizeof (char *));
   for (int i = 0; i < n; i++)
     t->rows[t->n][i] = xstrdup (cells[i]);
   t->ncells[t->n] = n;
@@ -98,7 +98,7 @@ table_print (struct table *t)
   for (size_t r = 0; r < t->n; r++)
     if (t->ncells[r] > maxcols)
       maxcols = t->ncells[r];
-  size_t *width = xcalloc ((size_t) maxcols + 1, sizeof (size_t));
+  size_t *width = xcalloc ((size_t)maxcols + 1, sizeof (size_t));
   for (size_t r = 0; r < t->n; r++)
     for (int c = 0; c < t->ncells[r]; c++)
       if (strlen (t->rows[r][c]) + 3 > width[c])
@@ -109,7 +109,7 @@ table_print (struct table *t)
         {
           size_t w = width[c] < 10 ? 10 : width[c];
           if (c + 1 < t->ncells[r])
-            printf ("%-*s", (int) w, t->rows[r][c]);
+            printf ("%-*s", (int)w, t->rows[r][c]);
           else
             printf ("%s", t->rows[r][c]);
         }

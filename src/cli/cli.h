@@ -45,10 +45,8 @@ void table_add (struct table *t, const char *const *cells, int n);
 void table_print (struct table *t);
 void table_free (struct table *t);
 
-extern const struct cli_command cmd_images, cmd_load, cmd_import, cmd_save, cmd_tag, cmd_rmi, cmd_inspect,
-    cmd_image, cmd_version, cmd_image_inspect, cmd_image_prune, cmd_image_mount, cmd_image_unmount;
-
-
+extern const struct cli_command cmd_images, cmd_load, cmd_import, cmd_save, cmd_tag, cmd_rmi, cmd_inspect, cmd_image,
+    cmd_version, cmd_image_inspect, cmd_image_prune, cmd_image_mount, cmd_image_unmount;
 
 struct isola_store;
 /* Opens the store at ctx->root; on failure prints the error and returns the exit code (> 0). */

@@ -159,7 +159,7 @@ run_image_unmount (struct cli_ctx *ctx, int argc, char **argv)
   cleanup_error isola_error_t err = NULL;
   if (refs_read (store, &refs, &err) < 0 || (all && image_list_ids (store, &ids, &err) < 0))
     return cli_fail (&err);
-  int n = all ? (int) strv_len (ids) : argc - optind;
+  int n = all ? (int)strv_len (ids) : argc - optind;
   for (int i = 0; i < n; i++)
     {
       cleanup_error isola_error_t one = NULL;
@@ -204,10 +204,18 @@ static const struct
   const char *name;
   const struct cli_command *cmd;
 } image_subcommands[] = {
-  { "import", &cmd_import },    { "inspect", &cmd_image_inspect }, { "load", &cmd_load },
-  { "ls", &cmd_images },        { "list", &cmd_images },           { "mount", &cmd_image_mount },
-  { "prune", &cmd_image_prune }, { "rm", &cmd_rmi },               { "remove", &cmd_rmi },
-  { "save", &cmd_save },        { "tag", &cmd_tag },               { "unmount", &cmd_image_unmount },
+  { "import", &cmd_import },
+  { "inspect", &cmd_image_inspect },
+  { "load", &cmd_load },
+  { "ls", &cmd_images },
+  { "list", &cmd_images },
+  { "mount", &cmd_image_mount },
+  { "prune", &cmd_image_prune },
+  { "rm", &cmd_rmi },
+  { "remove", &cmd_rmi },
+  { "save", &cmd_save },
+  { "tag", &cmd_tag },
+  { "unmount", &cmd_image_unmount },
   { "umount", &cmd_image_unmount },
 };
 

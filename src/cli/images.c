@@ -107,9 +107,9 @@ list_images (struct isola_store *store, const struct images_opts *o, isola_error
   cleanup_strv char **ids = NULL;
   if (refs_read (store, &refs, err) < 0 || image_list_ids (store, &ids, err) < 0)
     return -1;
-  struct image_row *rows = NULL;
+  struct image_row *rows = xcalloc (1, sizeof (*rows));
   size_t n = 0;
-  int64_t now = (int64_t) time (NULL);
+  int64_t now = (int64_t)time (NULL);
   for (size_t i = 0; ids[i]; i++)
     {
       struct image_record rec = { 0 };
@@ -134,9 +134,8 @@ static int
 run_images (struct cli_ctx *ctx, int argc, char **argv)
 {
   static const struct option longopts[] = {
-    { "all", no_argument, NULL, 'a' },           { "quiet", no_argument, NULL, 'q' },
-    { "digests", no_argument, NULL, 'D' },       { "no-trunc", no_argument, NULL, 'T' },
-    { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+    { "all", no_argument, NULL, 'a' },      { "quiet", no_argument, NULL, 'q' }, { "digests", no_argument, NULL, 'D' },
+    { "no-trunc", no_argument, NULL, 'T' }, { "help", no_argument, NULL, 'h' },  { NULL, 0, NULL, 0 },
   };
   struct images_opts o = { 0 };
   int c, exit_code = 0;

@@ -95,8 +95,9 @@ run_image_inspect (struct cli_ctx *ctx, int argc, char **argv)
   return inspect_images (ctx, &cmd_image_inspect, argc, argv);
 }
 
-static const char inspect_options[] = "  -f, --format string   Format output using a Go template ({{.Id}}, {{json .Config}})\n"
-                                      "      --type string     Only inspect objects of the given type (image)\n";
+static const char inspect_options[]
+    = "  -f, --format string   Format output using a Go template ({{.Id}}, {{json .Config}})\n"
+      "      --type string     Only inspect objects of the given type (image)\n";
 
 const struct cli_command cmd_inspect = {
   .name = "inspect",

@@ -24,7 +24,7 @@ save_to_file (struct isola_store *store, char **names, const char *output, isola
   if (ret == 0 && rename (tmp, output) < 0)
     ret = isola_error_make (err, errno, "rename to `%s`", output);
   if (ret < 0)
-    (void) unlink (tmp);
+    (void)unlink (tmp);
   return ret;
 }
 

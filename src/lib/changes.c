@@ -19,13 +19,13 @@ split_words (const char *s, char ***out)
   cleanup_free char *buf = xmalloc (cap);
   while (*s)
     {
-      while (isspace ((unsigned char) *s))
+      while (isspace ((unsigned char)*s))
         s++;
       if (*s == '\0')
         break;
       size_t n = 0;
       char quote = 0;
-      for (; *s && (quote || !isspace ((unsigned char) *s)); s++)
+      for (; *s && (quote || !isspace ((unsigned char)*s)); s++)
         {
           if (quote && *s == quote)
             quote = 0;
@@ -87,10 +87,10 @@ parse_pairs (const char *what, const char *arg, char ***keys, char ***values, is
   if (words[0] && strchr (words[0], '=') == NULL)
     {
       const char *rest = arg;
-      while (isspace ((unsigned char) *rest))
+      while (isspace ((unsigned char)*rest))
         rest++;
       rest += strcspn (rest, " \t");
-      while (isspace ((unsigned char) *rest))
+      while (isspace ((unsigned char)*rest))
         rest++;
       if (*rest == '\0')
         return isola_error_fail (err, EINVAL, "invalid change: %s requires a value: `%s`", what, arg);
@@ -226,15 +226,15 @@ config_apply_change (json_t *config, const char *change, isola_error_t *err)
 {
   if (strlen (change) > CHANGE_MAX)
     return isola_error_fail (err, EINVAL, "invalid change: longer than %d bytes", CHANGE_MAX);
-  while (isspace ((unsigned char) *change))
+  while (isspace ((unsigned char)*change))
     change++;
   size_t wlen = strcspn (change, " \t");
   cleanup_free char *word = strndup (change, wlen);
   const char *arg = change + wlen;
-  while (isspace ((unsigned char) *arg))
+  while (isspace ((unsigned char)*arg))
     arg++;
   for (char *p = word; *p; p++)
-    *p = (char) toupper ((unsigned char) *p);
+    *p = (char)toupper ((unsigned char)*p);
 
   if (strcmp (word, "CMD") == 0)
     return set_command (config, "Cmd", arg);

@@ -81,7 +81,7 @@ digest_file (const char *path, digest_hex_t out, isola_error_t *err)
         }
       if (n == 0)
         break;
-      digester_update (d, buf, (size_t) n);
+      digester_update (d, buf, (size_t)n);
     }
   digester_final (d, out);
   return 0;

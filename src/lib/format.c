@@ -98,7 +98,7 @@ split_args (const char *action, char ***out)
   const char *p = action;
   while (*p)
     {
-      while (isspace ((unsigned char) *p))
+      while (isspace ((unsigned char)*p))
         p++;
       if (*p == '\0')
         break;
@@ -110,14 +110,14 @@ split_args (const char *action, char ***out)
             p++;
           if (*p != '"')
             return -EINVAL;
-          cleanup_free char *s = strndup (start + 1, (size_t) (p - start - 1));
+          cleanup_free char *s = strndup (start + 1, (size_t)(p - start - 1));
           strv_push (&args, s);
           p++;
           continue;
         }
-      while (*p && !isspace ((unsigned char) *p))
+      while (*p && !isspace ((unsigned char)*p))
         p++;
-      cleanup_free char *s = strndup (start, (size_t) (p - start));
+      cleanup_free char *s = strndup (start, (size_t)(p - start));
       strv_push (&args, s);
     }
   *out = take_ptr (&args);
@@ -179,14 +179,14 @@ format_template (const char *tmpl, json_t *obj, char **out, isola_error_t *err)
           fputs (p, f);
           break;
         }
-      fwrite (p, 1, (size_t) (open - p), f);
+      fwrite (p, 1, (size_t)(open - p), f);
       const char *close = strstr (open + 2, "}}");
       if (close == NULL)
         {
           ret = isola_error_fail (err, EINVAL, "template: unclosed action in `%s`", tmpl);
           break;
         }
-      cleanup_free char *action = strndup (open + 2, (size_t) (close - open - 2));
+      cleanup_free char *action = strndup (open + 2, (size_t)(close - open - 2));
       ret = eval_action (f, action, obj, err);
       p = close + 2;
     }

@@ -80,8 +80,7 @@ image_record_read (const struct isola_store *s, const char *id, struct image_rec
   size_t len = 0;
   int ret = read_file_bounded (path, RECORD_MAX, &buf, &len, err);
   if (ret < 0)
-    return ret == -ENOENT ? (isola_error_release (err), isola_error_fail (err, ENOENT, "No such image: %s", id))
-                          : ret;
+    return ret == -ENOENT ? (isola_error_release (err), isola_error_fail (err, ENOENT, "No such image: %s", id)) : ret;
   cleanup_json json_t *o = json_loadb (buf, len, 0, NULL);
   struct image_record r = { 0 };
   if (o == NULL || record_parse (o, &r) < 0 || strcmp (r.id, id) != 0)
@@ -100,7 +99,7 @@ image_record_write (struct isola_store *s, const struct image_record *r, isola_e
   for (size_t i = 0; i < r->n_layers; i++)
     json_array_append_new (chain, json_string (r->chain_ids[i]));
   cleanup_json json_t *o = json_pack ("{s:s, s:s, s:I, s:I, s:O, s:s}", "id", r->id, "manifest", r->manifest, "size",
-                                      (json_int_t) r->size, "created", (json_int_t) r->created, "chain_ids", chain,
+                                      (json_int_t)r->size, "created", (json_int_t)r->created, "chain_ids", chain,
                                       "loaded_at", r->loaded_at ? r->loaded_at : "");
   if (o == NULL)
     return isola_error_fail (err, ENOMEM, "cannot encode image record");
@@ -112,7 +111,7 @@ image_record_write (struct isola_store *s, const struct image_record *r, isola_e
 static int
 compare_strings (const void *a, const void *b)
 {
-  return strcmp (*(char *const *) a, *(char *const *) b);
+  return strcmp (*(char *const *)a, *(char *const *)b);
 }
 
 int
@@ -332,7 +331,7 @@ tags_in_single_repository (char **tags)
   for (size_t i = 1; tags[0] && tags[i]; i++)
     {
       const char *a = strrchr (tags[0], ':'), *b = strrchr (tags[i], ':');
-      if (a - tags[0] != b - tags[i] || strncmp (tags[0], tags[i], (size_t) (a - tags[0])) != 0)
+      if (a - tags[0] != b - tags[i] || strncmp (tags[0], tags[i], (size_t)(a - tags[0])) != 0)
         return false;
     }
   return true;
@@ -443,8 +442,7 @@ image_prune (struct isola_store *s, bool all, struct rmi_report *rep, int64_t *r
 /* --- garbage collection ------------------------------------------------------------------------------------ */
 
 static int
-collect_image_references (const struct isola_store *s, const char *id, char ***blobs, char ***snaps,
-                          isola_error_t *err)
+collect_image_references (const struct isola_store *s, const char *id, char ***blobs, char ***snaps, isola_error_t *err)
 {
   struct image_record rec = { 0 };
   int ret = image_record_read (s, id, &rec, err);
@@ -474,7 +472,7 @@ static int64_t
 path_disk_usage (const char *path)
 {
   struct stat st;
-  return lstat (path, &st) == 0 ? (int64_t) st.st_size : 0;
+  return lstat (path, &st) == 0 ? (int64_t)st.st_size : 0;
 }
 
 static int

@@ -12,13 +12,13 @@
 
 struct image_record
 {
-  digest_hex_t id;       /* config digest: the image ID */
-  digest_hex_t manifest; /* manifest blob digest */
-  int64_t size;          /* sum of the layers' unpacked sizes */
-  int64_t created;       /* from the config, seconds since the epoch (0 when absent) */
+  digest_hex_t id;         /* config digest: the image ID */
+  digest_hex_t manifest;   /* manifest blob digest */
+  int64_t size;            /* sum of the layers' unpacked sizes */
+  int64_t created;         /* from the config, seconds since the epoch (0 when absent) */
   digest_hex_t *chain_ids; /* snapshots, base layer first */
   size_t n_layers;
-  char *loaded_at;       /* RFC 3339 time the image entered the store */
+  char *loaded_at; /* RFC 3339 time the image entered the store */
 };
 
 void image_record_clear (struct image_record *r);

@@ -39,11 +39,11 @@ stage_uncompressed (int fd, const char *dest, digest_hex_t out, int64_t *size, i
         ret = isola_error_fail (err, EINVAL, "the tarball is truncated or corrupt: %s", archive_error_string (a));
       else if (n == 0)
         break;
-      else if (write_all (out_fd, buf, (size_t) n) < 0)
+      else if (write_all (out_fd, buf, (size_t)n) < 0)
         ret = isola_error_make (err, errno, "write `%s`", dest);
       else
         {
-          digester_update (d, buf, (size_t) n);
+          digester_update (d, buf, (size_t)n);
           *size += n;
         }
     }
@@ -66,9 +66,9 @@ import_config (const char *diff_id, const struct import_options *opts, isola_err
         json_decref (config);
         return NULL;
       }
-  cleanup_free char *comment = opts->message ? xstrdup (opts->message)
-                                             : xasprintf ("Imported from %s", opts->source_label ? opts->source_label
-                                                                                                 : "-");
+  cleanup_free char *comment = opts->message
+                                   ? xstrdup (opts->message)
+                                   : xasprintf ("Imported from %s", opts->source_label ? opts->source_label : "-");
   /* Docker records the import message both as the image comment and in its history. */
   return json_pack ("{s:s, s:s, s:s, s:s, s:o, s:{s:s, s:[s+]}, s:[{s:s, s:s, s:s}]}", "architecture", "amd64", "os",
                     "linux", "created", now, "comment", comment, "config", config, "rootfs", "type", "layers",
@@ -88,8 +88,8 @@ stage_json_blob (struct ingest_plan *plan, const char *name, const char *text, d
 }
 
 static int
-import_staged (struct ingest_plan *plan, const char *layer_path, const struct import_options *opts,
-               digest_hex_t id_out, isola_error_t *err, int fd)
+import_staged (struct ingest_plan *plan, const char *layer_path, const struct import_options *opts, digest_hex_t id_out,
+               isola_error_t *err, int fd)
 {
   digest_hex_t diff_id;
   int64_t layer_size = 0;
@@ -109,15 +109,15 @@ import_staged (struct ingest_plan *plan, const char *layer_path, const struct im
 
   cleanup_json json_t *manifest = json_pack (
       "{s:i, s:s, s:{s:s, s:s+, s:I}, s:[{s:s, s:s+, s:I}]}", "schemaVersion", 2, "mediaType", MT_OCI_MANIFEST,
-      "config", "mediaType", MT_OCI_CONFIG, "digest", "sha256:", config_hex, "size", (json_int_t) strlen (config_text),
-      "layers", "mediaType", MT_OCI_LAYER_TAR, "digest", "sha256:", diff_id, "size", (json_int_t) layer_size);
+      "config", "mediaType", MT_OCI_CONFIG, "digest", "sha256:", config_hex, "size", (json_int_t)strlen (config_text),
+      "layers", "mediaType", MT_OCI_LAYER_TAR, "digest", "sha256:", diff_id, "size", (json_int_t)layer_size);
   cleanup_free char *manifest_text = json_dumps (manifest, JSON_COMPACT);
   ret = stage_json_blob (plan, "manifest.json", manifest_text, manifest_hex, err);
   if (ret < 0)
     return ret;
 
-  char *tags[] = { (char *) opts->tag, NULL };
-  char *layers[] = { (char *) layer_path, NULL };
+  char *tags[] = { (char *)opts->tag, NULL };
+  char *layers[] = { (char *)layer_path, NULL };
   ret = ingest_add_image (plan, manifest_hex, config_hex, config_text, strlen (config_text), layers, 1,
                           opts->tag ? tags : NULL, err);
   if (ret < 0)
@@ -127,8 +127,7 @@ import_staged (struct ingest_plan *plan, const char *layer_path, const struct im
 }
 
 int
-image_import (struct isola_store *s, int fd, const struct import_options *opts, digest_hex_t id_out,
-              isola_error_t *err)
+image_import (struct isola_store *s, int fd, const struct import_options *opts, digest_hex_t id_out, isola_error_t *err)
 {
   cleanup_free char *staging = NULL;
   int ret = store_make_tmp (s, "import", &staging, err);
@@ -139,6 +138,6 @@ image_import (struct isola_store *s, int fd, const struct import_options *opts, 
   cleanup_free char *layer_path = xasprintf ("%s/layer.tar", staging);
   ret = import_staged (&plan, layer_path, opts, id_out, err, fd);
   ingest_clear (&plan);
-  (void) rm_rf (staging, NULL);
+  (void)rm_rf (staging, NULL);
   return ret;
 }

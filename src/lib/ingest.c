@@ -96,7 +96,7 @@ write_snapshot_meta (const char *dir, const char *diff_id, const char *parent, c
                      isola_error_t *err)
 {
   cleanup_json json_t *o = json_pack ("{s:s, s:s?, s:I, s:I}", "diff_id", diff_id, "parent", parent, "size",
-                                      (json_int_t) res->size, "entries", (json_int_t) res->entries);
+                                      (json_int_t)res->size, "entries", (json_int_t)res->entries);
   cleanup_free char *text = json_dumps (o, JSON_COMPACT | JSON_SORT_KEYS);
   cleanup_free char *path = xasprintf ("%s/meta.json", dir);
   return write_file_atomic (path, text, strlen (text), 0644, err);
@@ -116,7 +116,7 @@ stage_snapshot (struct ingest_plan *p, const char *layer_path, size_t index, con
   if (fd < 0)
     return isola_error_make (err, errno, "open layer `%s`", layer_path);
   struct unpack_result res = { 0 };
-  int ret = layer_unpack (fd, fs, (const char *const *) lowers, &res, err);
+  int ret = layer_unpack (fd, fs, (const char *const *)lowers, &res, err);
   if (ret < 0)
     return isola_error_wrap (err, "layer %zu (sha256:%.12s)", index + 1, diff_id);
   if (strcmp (res.diff_id, diff_id) != 0)
@@ -137,8 +137,8 @@ stage_snapshot (struct ingest_plan *p, const char *layer_path, size_t index, con
 }
 
 static int
-prepare_layers (struct ingest_plan *p, const struct oci_config *cfg, char *const *layer_paths,
-                struct image_record *rec, isola_error_t *err)
+prepare_layers (struct ingest_plan *p, const struct oci_config *cfg, char *const *layer_paths, struct image_record *rec,
+                isola_error_t *err)
 {
   rec->n_layers = cfg->n_diff_ids;
   rec->chain_ids = xcalloc (rec->n_layers ? rec->n_layers : 1, sizeof (digest_hex_t));
@@ -178,8 +178,8 @@ ingest_add_image (struct ingest_plan *p, const char *manifest_hex, const char *c
   if (cfg.n_diff_ids != n_layers)
     {
       oci_config_clear (&cfg);
-      return isola_error_fail (err, EINVAL, "image config lists %zu layers but the manifest has %zu",
-                               cfg.n_diff_ids, n_layers);
+      return isola_error_fail (err, EINVAL, "image config lists %zu layers but the manifest has %zu", cfg.n_diff_ids,
+                               n_layers);
     }
 
   struct ingest_image img = { 0 };
@@ -221,15 +221,15 @@ commit_rollback (struct ingest_plan *p, struct commit_undo *u)
   for (size_t i = 0; u->images && u->images[i]; i++)
     {
       cleanup_free char *path = store_path (p->store, "images/%s.json", u->images[i]);
-      (void) unlink (path);
+      (void)unlink (path);
     }
   for (size_t i = 0; u->snaps && u->snaps[i]; i++)
     {
       cleanup_free char *path = snapshot_dir (p->store, u->snaps[i]);
-      (void) rm_rf (path, NULL);
+      (void)rm_rf (path, NULL);
     }
   for (size_t i = 0; u->blobs && u->blobs[i]; i++)
-    (void) blob_remove (p->store, u->blobs[i], NULL);
+    (void)blob_remove (p->store, u->blobs[i], NULL);
 }
 
 static int
@@ -266,8 +266,8 @@ commit_images (struct ingest_plan *p, struct commit_undo *u, isola_error_t *err)
         {
           /* Re-loading an image keeps its record but adopts the new manifest, whose blob this plan published. */
           struct image_record old = { 0 };
-          bool same = image_record_read (p->store, rec->id, &old, NULL) == 0
-                      && strcmp (old.manifest, rec->manifest) == 0;
+          bool same
+              = image_record_read (p->store, rec->id, &old, NULL) == 0 && strcmp (old.manifest, rec->manifest) == 0;
           image_record_clear (&old);
           if (same)
             continue;

@@ -71,7 +71,7 @@ static int
 stage_regular (struct archive *a, struct archive_entry *e, int dfd, const char *base, isola_error_t *err)
 {
   const char *name = archive_entry_pathname (e);
-  (void) unlinkat (dfd, base, 0);
+  (void)unlinkat (dfd, base, 0);
   cleanup_close int fd = openat (dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     return isola_error_make (err, errno, "stage archive member `%s`", name);
@@ -81,13 +81,13 @@ stage_regular (struct archive *a, struct archive_entry *e, int dfd, const char *
   int r;
   while ((r = archive_read_data_block (a, &buf, &len, &off)) == ARCHIVE_OK)
     {
-      if (pwrite (fd, buf, len, off) != (ssize_t) len)
+      if (pwrite (fd, buf, len, off) != (ssize_t)len)
         return isola_error_make (err, errno ? errno : EIO, "write staged member `%s`", name);
     }
   if (r != ARCHIVE_EOF)
     return isola_error_fail (err, EINVAL, "archive is truncated or corrupt: %s", archive_error_string (a));
   /* Sparse members may end in a hole: the length is the header's, not the last block's end. */
-  if (ftruncate (fd, (off_t) archive_entry_size (e)) < 0)
+  if (ftruncate (fd, (off_t)archive_entry_size (e)) < 0)
     return isola_error_make (err, errno, "write staged member `%s`", name);
   return 0;
 }
@@ -122,7 +122,7 @@ stage_member (struct archive *a, struct archive_entry *e, int rootfd, isola_erro
       {
         /* Kept as is: members are only ever opened with RESOLVE_BENEATH, so a link cannot lead outside. */
         const char *target = archive_entry_symlink (e);
-        (void) unlinkat (parent, base, 0);
+        (void)unlinkat (parent, base, 0);
         if (target == NULL || symlinkat (target, parent, base) < 0)
           return isola_error_make (err, errno ? errno : EINVAL, "stage archive member `%.200s`", name);
         return 0;
@@ -137,7 +137,7 @@ stage_member (struct archive *a, struct archive_entry *e, int rootfd, isola_erro
   cleanup_close int src = open_beneath (rootfd, target, O_RDONLY, 0);
   if (src < 0)
     return isola_error_make (err, -src, "archive member `%.200s` links to `%.200s`", name, target);
-  (void) unlinkat (parent, base, 0);
+  (void)unlinkat (parent, base, 0);
   cleanup_free char *proc = xasprintf ("/proc/self/fd/%d", src);
   if (linkat (AT_FDCWD, proc, parent, base, AT_SYMLINK_FOLLOW) < 0)
     return isola_error_make (err, errno, "stage archive member `%.200s`", name);
@@ -179,8 +179,7 @@ struct staged_archive
 };
 
 static int
-read_member (const struct staged_archive *sa, const char *path, size_t max, char **out, size_t *len,
-             isola_error_t *err)
+read_member (const struct staged_archive *sa, const char *path, size_t max, char **out, size_t *len, isola_error_t *err)
 {
   cleanup_close int fd = open_beneath (sa->dirfd, path, O_RDONLY, 0);
   if (fd < 0)
@@ -229,7 +228,7 @@ take_blob (const struct staged_archive *sa, const char *hex, int64_t want_size, 
     return isola_error_fail (err, EINVAL, "digest mismatch: blob sha256:%s has content sha256:%s", hex, actual);
   if (want_size >= 0 && size != want_size)
     return isola_error_fail (err, EINVAL, "size mismatch: blob sha256:%s is %lld bytes, its descriptor says %lld", hex,
-                             (long long) size, (long long) want_size);
+                             (long long)size, (long long)want_size);
   cleanup_free char *abs = xasprintf ("%s/%s", sa->dir, rel);
   ingest_add_blob (sa->plan, abs, hex);
   return 0;
@@ -282,8 +281,7 @@ static int add_descriptor (const struct staged_archive *sa, const struct oci_des
                            isola_error_t *err);
 
 static int
-add_index (const struct staged_archive *sa, const struct oci_descriptor *d, char **tags, int depth,
-           isola_error_t *err)
+add_index (const struct staged_archive *sa, const struct oci_descriptor *d, char **tags, int depth, isola_error_t *err)
 {
   if (depth >= INDEX_MAX_DEPTH)
     return isola_error_fail (err, EINVAL, "image indexes nested too deeply");
@@ -324,8 +322,7 @@ add_descriptor (const struct staged_archive *sa, const struct oci_descriptor *d,
 }
 
 static int
-add_manifest_layers (const struct staged_archive *sa, const struct oci_manifest *m, char ***paths,
-                     isola_error_t *err)
+add_manifest_layers (const struct staged_archive *sa, const struct oci_manifest *m, char ***paths, isola_error_t *err)
 {
   *paths = xcalloc (1, sizeof (char *));
   for (size_t i = 0; i < m->n_layers; i++)
@@ -343,8 +340,7 @@ add_manifest_layers (const struct staged_archive *sa, const struct oci_manifest 
 }
 
 static int
-add_manifest (const struct staged_archive *sa, const char *manifest_hex, int64_t size, char **tags,
-              isola_error_t *err)
+add_manifest (const struct staged_archive *sa, const char *manifest_hex, int64_t size, char **tags, isola_error_t *err)
 {
   int ret = take_blob (sa, manifest_hex, size, err);
   if (ret < 0)
@@ -364,8 +360,7 @@ add_manifest (const struct staged_archive *sa, const char *manifest_hex, int64_t
   if (ret == 0)
     ret = add_manifest_layers (sa, &m, &paths, err);
   if (ret == 0)
-    ret = ingest_add_image (sa->plan, manifest_hex, m.config.digest, config, config_len, paths, m.n_layers, tags,
-                            err);
+    ret = ingest_add_image (sa->plan, manifest_hex, m.config.digest, config, config_len, paths, m.n_layers, tags, err);
   oci_manifest_clear (&m);
   return ret;
 }
@@ -439,12 +434,12 @@ synthesize_manifest (const struct staged_archive *sa, const char *config_hex, si
   for (size_t i = 0; i < e->n_layers; i++)
     {
       cleanup_free char *mt = layer_media_type_of (sa, e->layer_paths[i]);
-      json_array_append_new (layers, json_pack ("{s:s, s:s+, s:I}", "mediaType", mt, "digest", "sha256:",
-                                                layer_hex[i], "size", (json_int_t) layer_size[i]));
+      json_array_append_new (layers, json_pack ("{s:s, s:s+, s:I}", "mediaType", mt, "digest", "sha256:", layer_hex[i],
+                                                "size", (json_int_t)layer_size[i]));
     }
   cleanup_json json_t *m = json_pack ("{s:i, s:s, s:{s:s, s:s+, s:I}, s:o}", "schemaVersion", 2, "mediaType",
-                                      MT_OCI_MANIFEST, "config", "mediaType", MT_OCI_CONFIG, "digest", "sha256:",
-                                      config_hex, "size", (json_int_t) config_len, "layers", layers);
+                                      MT_OCI_MANIFEST, "config", "mediaType", MT_OCI_CONFIG, "digest",
+                                      "sha256:", config_hex, "size", (json_int_t)config_len, "layers", layers);
   return json_dumps (m, JSON_COMPACT);
 }
 
@@ -634,6 +629,6 @@ image_load (struct isola_store *s, int fd, struct load_result *res, isola_error_
   if (sa.dirfd >= 0)
     close (sa.dirfd);
   ingest_clear (&plan);
-  (void) rm_rf (staging, NULL);
+  (void)rm_rf (staging, NULL);
   return ret;
 }

@@ -44,13 +44,13 @@ enum layer_compression oci_layer_media_compression (const char *media_type);
 
 struct oci_descriptor
 {
-  char *media_type;     /* may be NULL in a docker manifest.json-derived descriptor */
-  digest_hex_t digest;  /* hex part of "sha256:…" */
-  int64_t size;         /* >= 0 */
-  char *ref_name;       /* annotation org.opencontainers.image.ref.name, or NULL */
+  char *media_type;      /* may be NULL in a docker manifest.json-derived descriptor */
+  digest_hex_t digest;   /* hex part of "sha256:…" */
+  int64_t size;          /* >= 0 */
+  char *ref_name;        /* annotation org.opencontainers.image.ref.name, or NULL */
   char *containerd_name; /* annotation io.containerd.image.name, or NULL */
-  char *platform_os;    /* platform.os, or NULL */
-  char *platform_arch;  /* platform.architecture, or NULL */
+  char *platform_os;     /* platform.os, or NULL */
+  char *platform_arch;   /* platform.architecture, or NULL */
 };
 
 struct oci_index
@@ -70,10 +70,10 @@ struct oci_manifest
 
 struct oci_config
 {
-  json_t *json;        /* the whole document, owned */
-  char *architecture;  /* required */
-  char *os;            /* required */
-  char *created;       /* may be NULL */
+  json_t *json;           /* the whole document, owned */
+  char *architecture;     /* required */
+  char *os;               /* required */
+  char *created;          /* may be NULL */
   digest_hex_t *diff_ids; /* rootfs.diff_ids, in order (base first) */
   size_t n_diff_ids;
 };
@@ -81,9 +81,9 @@ struct oci_config
 /* One entry of `docker save`'s manifest.json. */
 struct docker_save_entry
 {
-  char *config_path;   /* relative path inside the archive, checked */
-  char **repo_tags;    /* NULL-terminated, may be empty */
-  char **layer_paths;  /* relative paths, checked */
+  char *config_path;  /* relative path inside the archive, checked */
+  char **repo_tags;   /* NULL-terminated, may be empty */
+  char **layer_paths; /* relative paths, checked */
   size_t n_layers;
 };
 

@@ -48,8 +48,8 @@ mount_overlay_relative (const struct isola_store *s, const digest_hex_t *chain_i
       if (i > 0)
         strcat (lower, ":");
     }
-  cleanup_free char *opts = upper ? xasprintf ("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work)
-                                  : xasprintf ("lowerdir=%s", lower);
+  cleanup_free char *opts
+      = upper ? xasprintf ("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work) : xasprintf ("lowerdir=%s", lower);
   if (strlen (opts) >= 4096)
     return isola_error_fail (err, E2BIG, "image has too many layers (%zu) for one overlay mount", n);
 
@@ -76,7 +76,7 @@ bind_mount_readonly (const char *src, const char *target, isola_error_t *err)
   if (mount (NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
     {
       int saved = errno;
-      (void) umount2 (target, MNT_DETACH);
+      (void)umount2 (target, MNT_DETACH);
       return isola_error_make (err, saved, "make `%s` read-only", target);
     }
   return 0;
@@ -135,7 +135,7 @@ image_mount (struct isola_store *s, const char *id, char **path_out, isola_error
   image_record_clear (&rec);
   if (ret < 0)
     {
-      (void) rmdir (target);
+      (void)rmdir (target);
       return ret;
     }
   *path_out = take_ptr (&target);

@@ -12,8 +12,8 @@
 /* Mounts the layers (base first) at target.  With upper and work (both on one file system) the mount is writable;
    without, it is read-only.  A read-only view of a single layer is a read-only bind mount, because overlayfs wants
    two lower layers when it has no upper one. */
-int rootfs_mount_layers (const struct isola_store *s, const digest_hex_t *chain_ids, size_t n_layers,
-                         const char *upper, const char *work, const char *target, isola_error_t *err);
+int rootfs_mount_layers (const struct isola_store *s, const digest_hex_t *chain_ids, size_t n_layers, const char *upper,
+                         const char *work, const char *target, isola_error_t *err);
 
 /* Mounts an image read-only under ROOT/mounts/ID (idempotent) and returns that path. */
 int image_mount (struct isola_store *s, const char *id, char **path_out, isola_error_t *err);

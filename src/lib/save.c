@@ -46,10 +46,10 @@ new_entry (const char *name, mode_t type, int64_t size)
 static int
 write_buffer_entry (struct save_ctx *c, const char *name, const void *data, size_t len, isola_error_t *err)
 {
-  struct archive_entry *e = new_entry (name, AE_IFREG, (int64_t) len);
+  struct archive_entry *e = new_entry (name, AE_IFREG, (int64_t)len);
   int r = archive_write_header (c->out, e);
   archive_entry_free (e);
-  if (r != ARCHIVE_OK || (len > 0 && archive_write_data (c->out, data, len) != (la_ssize_t) len))
+  if (r != ARCHIVE_OK || (len > 0 && archive_write_data (c->out, data, len) != (la_ssize_t)len))
     return archive_fail (c, err);
   return 0;
 }
@@ -84,7 +84,7 @@ write_blob_entry (struct save_ctx *c, const char *hex, isola_error_t *err)
   int64_t total = 0;
   while ((n = read (fd, buf, sizeof buf)) > 0)
     {
-      if (archive_write_data (c->out, buf, (size_t) n) != n)
+      if (archive_write_data (c->out, buf, (size_t)n) != n)
         return archive_fail (c, err);
       total += n;
     }
@@ -98,15 +98,15 @@ static json_t *
 index_entry (const char *manifest_hex, int64_t manifest_size, const char *tag)
 {
   json_t *d = json_pack ("{s:s, s:s+, s:I}", "mediaType", MT_OCI_MANIFEST, "digest", "sha256:", manifest_hex, "size",
-                         (json_int_t) manifest_size);
+                         (json_int_t)manifest_size);
   if (tag)
     {
       struct image_ref r = { 0 };
       if (image_ref_parse (tag, &r, NULL) == 0)
         {
           cleanup_free char *full = image_ref_full_string (&r);
-          json_object_set_new (d, "annotations", json_pack ("{s:s, s:s}", ANNOTATION_CONTAINERD_NAME, full,
-                                                            ANNOTATION_REF_NAME, full));
+          json_object_set_new (d, "annotations",
+                               json_pack ("{s:s, s:s}", ANNOTATION_CONTAINERD_NAME, full, ANNOTATION_REF_NAME, full));
         }
       image_ref_clear (&r);
     }
@@ -159,7 +159,7 @@ save_image (struct save_ctx *c, const char *id, const char *requested_tag, isola
     }
   if (ret == 0)
     {
-      json_array_append_new (c->index_manifests, index_entry (rec.manifest, (int64_t) len, requested_tag));
+      json_array_append_new (c->index_manifests, index_entry (rec.manifest, (int64_t)len, requested_tag));
       add_docker_entry (c, m.config.digest, requested_tag, layers);
     }
   else
@@ -200,8 +200,8 @@ static int
 write_layout_files (struct save_ctx *c, isola_error_t *err)
 {
   const char *layout = "{\"imageLayoutVersion\":\"1.0.0\"}";
-  cleanup_json json_t *index = json_pack ("{s:i, s:s, s:O}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX,
-                                          "manifests", c->index_manifests);
+  cleanup_json json_t *index
+      = json_pack ("{s:i, s:s, s:O}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests", c->index_manifests);
   cleanup_free char *index_text = json_dumps (index, JSON_COMPACT);
   cleanup_free char *docker_text = json_dumps (c->docker_manifest, JSON_COMPACT);
   int ret = write_buffer_entry (c, "oci-layout", layout, strlen (layout), err);
@@ -219,7 +219,9 @@ image_save (const struct isola_store *s, char *const *names, int fd, isola_error
   int ret = refs_read (s, &refs, err);
   if (ret < 0)
     return ret;
-  struct save_ctx c = { .store = s, .written = xcalloc (1, sizeof (char *)), .index_manifests = json_array (),
+  struct save_ctx c = { .store = s,
+                        .written = xcalloc (1, sizeof (char *)),
+                        .index_manifests = json_array (),
                         .docker_manifest = json_array () };
   c.out = archive_write_new ();
   archive_write_set_format_pax_restricted (c.out);

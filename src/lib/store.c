@@ -26,24 +26,39 @@ store_create_layout (const char *root, isola_error_t *err)
   return 0;
 }
 
-/* Entries in tmp/ belong to operations that held the exclusive lock; holding it now proves they are dead. */
+/* Removes the entries of dir whose name starts with prefix ("" for all). */
 static int
-store_clear_tmp (struct isola_store *s, isola_error_t *err)
+remove_entries (const char *dir, const char *prefix, isola_error_t *err)
 {
-  cleanup_free char *tmp = store_path (s, "tmp");
-  cleanup_dir DIR *d = opendir (tmp);
+  cleanup_dir DIR *d = opendir (dir);
   if (d == NULL)
-    return isola_error_make (err, errno, "open `%s`", tmp);
+    return isola_error_make (err, errno, "open `%s`", dir);
   struct dirent *de;
   while ((de = readdir (d)))
     {
-      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0 || !str_has_prefix (de->d_name, prefix))
         continue;
       int ret = rm_rf_at (dirfd (d), de->d_name, err);
       if (ret < 0)
-        return isola_error_wrap (err, "clean up `%s`", tmp);
+        return isola_error_wrap (err, "clean up `%s`", dir);
     }
   return 0;
+}
+
+/* Staging in tmp/ and the temporary files of atomic writes belong to operations that held the exclusive lock;
+   holding it now proves they are dead. */
+static int
+store_clear_tmp (struct isola_store *s, isola_error_t *err)
+{
+  static const char *const atomic_write_dirs[] = { "", "images", "blobs/sha256" };
+  cleanup_free char *tmp = store_path (s, "tmp");
+  int ret = remove_entries (tmp, "", err);
+  for (size_t i = 0; ret == 0 && i < ARRAY_SIZE (atomic_write_dirs); i++)
+    {
+      cleanup_free char *dir = store_path (s, "%s", atomic_write_dirs[i]);
+      ret = remove_entries (dir, ".tmp-", err);
+    }
+  return ret;
 }
 
 int

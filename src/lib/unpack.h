@@ -24,8 +24,7 @@ struct unpack_result
    a hard link whose target is not in this layer is satisfied by copying the file from the nearest lower layer.
    Fails with a clear message on malformed or hostile input; dest may then hold partial content, which the caller
    discards (it unpacks into a temporary directory). */
-int layer_unpack (int fd, const char *dest, const char *const *lowers, struct unpack_result *res,
-                  isola_error_t *err);
+int layer_unpack (int fd, const char *dest, const char *const *lowers, struct unpack_result *res, isola_error_t *err);
 
 /* Computes only the diff ID (sha256 of the uncompressed stream) of a possibly compressed tar. */
 int layer_diff_id (int fd, digest_hex_t out, isola_error_t *err);

@@ -209,7 +209,7 @@ write_all (int fd, const void *buf, size_t len)
           return -errno;
         }
       p += n;
-      len -= (size_t) n;
+      len -= (size_t)n;
     }
   return 0;
 }
@@ -257,10 +257,10 @@ write_file_atomic (const char *path, const void *data, size_t len, mode_t mode, 
     ret = -errno;
   if (ret < 0)
     {
-      (void) unlink (tmp);
+      (void)unlink (tmp);
       return isola_error_make (err, -ret, "write `%s`", path);
     }
-  (void) fsync_dir (dir);
+  (void)fsync_dir (dir);
   return 0;
 }
 
@@ -287,7 +287,7 @@ read_fd_bounded (int fd, size_t max, char **out, size_t *out_len, isola_error_t 
         }
       if (n == 0)
         break;
-      len += (size_t) n;
+      len += (size_t)n;
     }
   if (len > max)
     return isola_error_fail (err, EFBIG, "file larger than the limit of %zu bytes", max);
@@ -372,7 +372,7 @@ time_parse_rfc3339 (const char *s, int64_t *secs_out)
     return -EINVAL;
   if (*p != '\0')
     return -EINVAL;
-  *secs_out = (int64_t) timegm (&tm) - offset;
+  *secs_out = (int64_t)timegm (&tm) - offset;
   return 0;
 }
 
@@ -380,7 +380,7 @@ char *
 human_size (int64_t bytes)
 {
   static const char *units[] = { "B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB" };
-  double size = (double) bytes;
+  double size = (double)bytes;
   size_t i = 0;
   while (size >= 1000.0 && i + 1 < ARRAY_SIZE (units))
     {
@@ -398,37 +398,37 @@ human_duration (int64_t seconds)
   if (seconds == 1)
     return xstrdup ("1 second");
   if (seconds < 60)
-    return xasprintf ("%d seconds", (int) seconds);
+    return xasprintf ("%d seconds", (int)seconds);
   int64_t minutes = seconds / 60;
   if (minutes == 1)
     return xstrdup ("About a minute");
   if (minutes < 60)
-    return xasprintf ("%d minutes", (int) minutes);
+    return xasprintf ("%d minutes", (int)minutes);
   int64_t hours = (seconds + 1800) / 3600;
   if (hours == 1)
     return xstrdup ("About an hour");
   if (hours < 48)
-    return xasprintf ("%d hours", (int) hours);
+    return xasprintf ("%d hours", (int)hours);
   if (hours < 24 * 7 * 2)
-    return xasprintf ("%d days", (int) (hours / 24));
+    return xasprintf ("%d days", (int)(hours / 24));
   if (hours < 24 * 30 * 2)
-    return xasprintf ("%d weeks", (int) (hours / 24 / 7));
+    return xasprintf ("%d weeks", (int)(hours / 24 / 7));
   if (hours < 24 * 365 * 2)
-    return xasprintf ("%d months", (int) (hours / 24 / 30));
-  return xasprintf ("%d years", (int) (seconds / 3600 / 24 / 365));
+    return xasprintf ("%d months", (int)(hours / 24 / 30));
+  return xasprintf ("%d years", (int)(seconds / 3600 / 24 / 365));
 }
 
 int
 open_beneath (int dirfd, const char *path, int flags, mode_t mode)
 {
   struct open_how how = {
-    .flags = (uint64_t) (flags | O_CLOEXEC),
+    .flags = (uint64_t)(flags | O_CLOEXEC),
     .mode = (flags & O_CREAT) ? mode : 0,
     .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
   };
   int fd;
   do
-    fd = (int) syscall (SYS_openat2, dirfd, path, &how, sizeof (how));
+    fd = (int)syscall (SYS_openat2, dirfd, path, &how, sizeof (how));
   while (fd < 0 && errno == EINTR);
   return fd < 0 ? -errno : fd;
 }

@@ -17,28 +17,28 @@
 static inline void
 cleanup_freep (void *p)
 {
-  free (*(void **) p);
+  free (*(void **)p);
 }
 
 static inline void
 cleanup_closep (int *fd)
 {
   if (*fd >= 0)
-    (void) close (*fd);
+    (void)close (*fd);
 }
 
 static inline void
 cleanup_dirp (DIR **d)
 {
   if (*d)
-    (void) closedir (*d);
+    (void)closedir (*d);
 }
 
 static inline void
 cleanup_filep (FILE **f)
 {
   if (*f)
-    (void) fclose (*f);
+    (void)fclose (*f);
 }
 
 #define cleanup_free  __attribute__ ((cleanup (cleanup_freep)))

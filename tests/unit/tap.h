@@ -12,7 +12,7 @@ static int tap_count, tap_failed;
     {                                                                                                                  \
       int tap_ok_ = !!(cond);                                                                                          \
       tap_count++;                                                                                                     \
-      if (tap_ok_)                                                                                                      \
+      if (tap_ok_)                                                                                                     \
         printf ("ok %d - ", tap_count);                                                                                \
       else                                                                                                             \
         {                                                                                                              \

@@ -75,8 +75,8 @@ test_images_tags_gc (struct isola_store *s)
 {
   digest_hex_t one, two;
   make_image (s, "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}", one);
-  make_image (s, "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]},\"x\":1}",
-              two);
+  make_image (
+      s, "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]},\"x\":1}", two);
   CHECK (image_tag (s, one, "busybox", NULL) == 0, "tag busybox");
   CHECK (image_tag (s, one, "docker.io/library/busybox:v2", NULL) == 0, "tag with a fully qualified name");
   cleanup_error isola_error_t err = NULL;
@@ -103,7 +103,8 @@ test_images_tags_gc (struct isola_store *s)
          "rmi of one of two tags only untags");
   rmi_report_clear (&rep);
   CHECK (image_exists (s, one), "image still there");
-  CHECK (image_remove (s, "busybox", false, &rep, NULL) == 0 && rep.deleted && rep.deleted[0], "rmi of last tag deletes");
+  CHECK (image_remove (s, "busybox", false, &rep, NULL) == 0 && rep.deleted && rep.deleted[0],
+         "rmi of last tag deletes");
   rmi_report_clear (&rep);
   CHECK (!image_exists (s, one) && !blob_exists (s, one), "record and config blob gone after rmi");
   CHECK (blob_exists (s, two), "other image's blobs kept by gc");

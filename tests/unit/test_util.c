@@ -13,14 +13,14 @@ static void
 check_size (int64_t bytes, const char *want)
 {
   cleanup_free char *s = human_size (bytes);
-  CHECK_STR (s, want, "human_size(%lld) = %s (got %s)", (long long) bytes, want, s);
+  CHECK_STR (s, want, "human_size(%lld) = %s (got %s)", (long long)bytes, want, s);
 }
 
 static void
 check_duration (int64_t secs, const char *want)
 {
   cleanup_free char *s = human_duration (secs);
-  CHECK_STR (s, want, "human_duration(%lld) = %s (got %s)", (long long) secs, want, s);
+  CHECK_STR (s, want, "human_duration(%lld) = %s (got %s)", (long long)secs, want, s);
 }
 
 static void
@@ -87,7 +87,8 @@ test_changes (void)
   cleanup_json json_t *a = apply ("CMD [\"sh\", \"-c\", \"echo hi\"]", &ret);
   CHECK (ret == 0 && json_array_size (json_object_get (a, "Cmd")) == 3, "CMD JSON form");
   cleanup_json json_t *b = apply ("ENTRYPOINT echo hello", &ret);
-  CHECK (ret == 0 && strcmp (json_string_value (json_array_get (json_object_get (b, "Entrypoint"), 2)), "echo hello") == 0,
+  CHECK (ret == 0
+             && strcmp (json_string_value (json_array_get (json_object_get (b, "Entrypoint"), 2)), "echo hello") == 0,
          "ENTRYPOINT shell form wraps in /bin/sh -c");
   cleanup_json json_t *c = apply ("ENV A=1 B=\"two words\"", &ret);
   CHECK (ret == 0 && json_array_size (json_object_get (c, "Env")) == 2
