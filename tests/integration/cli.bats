@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Global CLI behaviour: help, version, store selection, usage errors (exit 125).
 
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
 load helpers
 
 setup_file() { common_setup_file multilayer-oci; }
@@ -106,7 +107,7 @@ COMMANDS=(load import save images tag rmi inspect "image inspect" "image prune" 
   assert_status 125
   run --separate-stderr isola image inspect
   assert_status 125
-  run --separate-stderr isola image mount
+  run --separate-stderr isola image unmount # (image mount without arguments lists mounts, as podman's does)
   assert_status 125
   run --separate-stderr isola import
   assert_status 125

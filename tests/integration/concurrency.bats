@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Several isola processes on one root at once, and a load killed with SIGKILL half way.
 
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
 load helpers
 
 LARGE_MB=${ISOLA_TEST_LARGE_MB:-200}

@@ -6,6 +6,7 @@
 #   ISOLA_BIN    the binary under test    (default: build/asan/isola)
 #   ISOLA_IMAGE  the default image archive (default: build/images/busybox.tar, an OCI archive of busybox:latest)
 
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
 bats_require_minimum_version 1.5.0
 
 REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
@@ -68,27 +69,23 @@ require_busybox_image() {
 
 # ---- per-test store roots ------------------------------------------------------------------------------------------
 
-EXTRA_ROOTS=()
-
 setup_root() {
   ISOLA_ROOT=$(mktemp -d /tmp/isola-test.XXXXXX)
   export ISOLA_ROOT
 }
 
-# new_root: another private root (for --root tests and round trips), removed by teardown_root.
+# new_root: another private root (for --root tests, round trips, podman storage), named after $ISOLA_ROOT so that
+# teardown_root finds it even though new_root runs in a $(...) subshell.
 new_root() {
-  local r
-  r=$(mktemp -d /tmp/isola-test.XXXXXX)
-  EXTRA_ROOTS+=("$r")
-  echo "$r"
+  mktemp -d "$ISOLA_ROOT.extra.XXXXXX"
 }
 
 teardown_root() {
   local r
-  for r in "${EXTRA_ROOTS[@]}" "${ISOLA_ROOT:-}"; do
+  [ -n "${ISOLA_ROOT:-}" ] || return 0
+  for r in "$ISOLA_ROOT".extra.* "$ISOLA_ROOT"; do
     cleanup_root "$r"
   done
-  EXTRA_ROOTS=()
 }
 
 # mounts_of DIR: mount points under DIR, plus any mount whose options name DIR (an image mounted outside its root),
@@ -182,7 +179,7 @@ mount_image() {
   run --separate-stderr isola image mount "$1"
   assert_status 0
   MNT=$output
-  [ -n "$MNT" ] && [ "$(printf '%s\n' "$MNT" | wc -l)" -eq 1 ] || fail "expected one path, got: '$MNT'"
+  if [ -z "$MNT" ] || [ "$(printf '%s\n' "$MNT" | wc -l)" -ne 1 ]; then fail "expected one path, got: '$MNT'"; fi
   mountpoint -q "$MNT" || fail "$MNT is not a mount point"
 }
 

@@ -3,6 +3,7 @@
 # was, and nothing is written outside the root.  evil-absolute is the exception: absolute member names are taken
 # relative to the image root, so it loads and /abs-file appears inside the image only.
 
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
 load helpers
 
 EVIL=(evil-dotdot evil-absolute evil-symlink evil-symlink-rel evil-hardlink evil-digest evil-diffid evil-truncated
@@ -12,6 +13,10 @@ ESCAPE_NAME=isola-escape-5f0c8d2e # the name mkfixture.py's evil-symlink writes 
 setup_file() { common_setup_file multilayer-oci "${EVIL[@]}"; }
 teardown_file() { common_teardown_file; }
 setup() {
+  local f
+  for f in "${ESCAPE_FILES[@]}"; do
+    [ ! -e "$f" ] || fail "$f exists before the test (left by an earlier run?); remove it"
+  done
   setup_root
   MARKER=$BATS_TEST_TMPDIR/marker
   touch "$MARKER"
@@ -20,15 +25,21 @@ setup() {
   load_fixture multilayer-oci
   BEFORE=$(store_listing)
 }
+ESCAPE_FILES=("/tmp/$ESCAPE_NAME" /abs-file /escape-dotdot /escape /tmp/escape-dotdot /tmp/escape)
+
 teardown() {
-  rm -f "/tmp/$ESCAPE_NAME" /escape-dotdot /tmp/escape-dotdot /abs-file /escape /tmp/escape
+  local f
+  # remove what a failing test let escape (only files created since the test started)
+  for f in "${ESCAPE_FILES[@]}"; do
+    if [ -e "$f" ] && [ "$f" -nt "$MARKER" ]; then rm -f "$f"; fi
+  done
   teardown_root
 }
 
 # nothing_escaped: no file the fixtures try to plant exists outside the root, and /etc/passwd is unchanged.
 nothing_escaped() {
   local f
-  for f in "/tmp/$ESCAPE_NAME" /abs-file /escape-dotdot /escape /tmp/escape-dotdot /tmp/escape; do
+  for f in "${ESCAPE_FILES[@]}"; do
     [ ! -e "$f" ] || fail "$f was created outside the root"
   done
   f=$(find /tmp -maxdepth 4 -newer "$MARKER" \( -name 'escape*' -o -name "$ESCAPE_NAME" -o -name abs-file \) \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # isola import: a root filesystem tarball becomes a one-layer image; -c applies Dockerfile instructions, -m a comment.
 
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
 load helpers
 
 setup_file() { common_setup_file rootfs-tar; }
@@ -98,8 +99,7 @@ inspect_field() {
 }
 
 @test "import with a bad -c fails with a message and creates nothing" {
-  local before c
-  before=$(store_listing)
+  local c
   for c in 'RUN echo no' 'BOGUS x' 'ENV' 'EXPOSE notaport'; do
     run --separate-stderr isola import -c "$c" "$(fx rootfs-tar)" c/bad
     echo "# -c '$c'"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # isola image inspect / isola inspect: Docker's JSON array.
 
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
 load helpers
 
 setup_file() { common_setup_file multilayer-oci multilayer-legacy untagged-oci; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # isola load: archive formats, tags, idempotence, snapshot reuse, failures leave the store as it was.
 
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
 load helpers
 
 setup_file() {
@@ -117,10 +118,10 @@ retar() {
   assert_equal "$(sort -u <<<"$output")" "$want"
 }
 
-@test "load -q prints nothing" {
+@test "load -q hides only progress, like docker: the Loaded line stays" {
   run --separate-stderr isola load -q -i "$(fx multilayer-oci)"
   assert_status 0
-  assert_output_empty
+  assert_equal "$output" "Loaded image: fixture/multi:oci"
   assert_equal "$stderr" ""
   assert_equal "$(image_tags)" "fixture/multi:oci"
 }
@@ -165,6 +166,14 @@ retar() {
   assert_status 0
   assert_equal "$output" "Loaded image: busybox:latest"
   assert_equal "$(image_tags)" "busybox:latest"
+}
+
+@test "load from a terminal without -i fails instead of waiting" {
+  run timeout 20 script -qec "$ISOLA load" /dev/null
+  echo "$output"
+  [ "$status" -ne 124 ] || fail "load waited on the terminal"
+  assert_status_in "1 125"
+  assert_output_contains "Error:"
 }
 
 @test "load of a missing file fails with exit 1" {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # isola image mount/unmount: a read-only overlay of the image's snapshots with full layer semantics.
 
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
 load helpers
 
 setup_file() { common_setup_file multilayer-oci multilayer-legacy multilayer-docker25 gzip-of-oci; }
@@ -63,20 +64,30 @@ check_multilayer_tree() {
   assert_equal "$(cat "$m/deep/a/b/c/file")" "deep"
 }
 
+# assert_read_only DIR FILE: nothing can be created in DIR, and FILE (an existing regular file) can be neither
+# modified nor removed.
 assert_read_only() {
-  local m=$1
+  local m=$1 f=$1/$2
+  [ -f "$f" ] || fail "$f is not a regular file"
   if touch "$m/new-file" 2>/dev/null; then fail "created a file in $m"; fi
-  if (echo x >>"$m/data/added") 2>/dev/null; then fail "appended to $m/data/added"; fi
-  if rm -f "$m/data/owned" 2>/dev/null && [ ! -e "$m/data/owned" ]; then fail "removed $m/data/owned"; fi
-  findmnt -n -o FSTYPE,OPTIONS --mountpoint "$m" | grep -Eq '^overlay +(ro,|.*,ro,|.*,ro$|ro$)' ||
-    fail "not a read-only overlay: $(findmnt -n -o FSTYPE,OPTIONS --mountpoint "$m")"
+  if (echo x >>"$f") 2>/dev/null; then fail "appended to $f"; fi
+  if rm -f "$f" 2>/dev/null && [ ! -e "$f" ]; then fail "removed $f"; fi
+  findmnt -n -o OPTIONS --mountpoint "$m" | grep -Eq '(^|,)ro(,|$)' ||
+    fail "not mounted read-only: $(findmnt -n -o FSTYPE,OPTIONS --mountpoint "$m")"
+}
+
+# assert_overlay DIR: a multi-layer image is an overlay of its snapshots (a one-layer image may be a bind mount).
+assert_overlay() {
+  [ "$(findmnt -n -o FSTYPE --mountpoint "$1" | tail -1)" = overlay ] ||
+    fail "not an overlay: $(findmnt -n -o FSTYPE,OPTIONS --mountpoint "$1")"
 }
 
 @test "mount of the OCI fixture shows whiteouts, opaque dirs, links, owners, modes, xattrs, devices" {
   load_fixture multilayer-oci
   mount_image fixture/multi:oci
   check_multilayer_tree "$MNT"
-  assert_read_only "$MNT"
+  assert_read_only "$MNT" data/added
+  assert_overlay "$MNT"
 }
 
 @test "mount of the legacy docker-save fixture shows the same tree" {
@@ -141,8 +152,17 @@ assert_read_only() {
     mountpoint -q "$m" || fail "rmi failed but the mount went away"
     check_multilayer_tree "$m"
     assert_equal "$(image_tags)" "fixture/multi:oci"
-    isola_ok image unmount fixture/multi:oci
-    isola_ok rmi fixture/multi:oci
+    # forcing: either it unmounts and removes, or it fails clearly and leaves the mount working
+    run --separate-stderr isola rmi -f fixture/multi:oci
+    echo "rmi -f: status $status, stdout '$output', stderr '$stderr'"
+    if [ "$status" -eq 0 ]; then
+      ! mountpoint -q "$m" || fail "rmi -f succeeded but $m is still mounted"
+    else
+      assert_status 1
+      mountpoint -q "$m" || fail "rmi -f failed but the mount went away"
+      isola_ok image unmount fixture/multi:oci
+      isola_ok rmi fixture/multi:oci
+    fi
   fi
   [ -z "$(mounts_of "$ISOLA_ROOT")" ] || fail "mounts left: $(mounts_of "$ISOLA_ROOT")"
   [ -z "$(blob_and_snapshot_files)" ] || fail "left behind: $(blob_and_snapshot_files)"
@@ -162,5 +182,5 @@ assert_read_only() {
   [[ $t == busybox || $t == ./busybox ]] || fail "bin/sh -> $t"
   grep -q '^root:' "$MNT/etc/passwd" || fail "no root in etc/passwd"
   [ -f "$MNT/etc/group" ] || fail "etc/group missing"
-  assert_read_only "$MNT"
+  assert_read_only "$MNT" etc/passwd
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # isola image prune: dangling images (or all with -a), confirmation prompt unless -f.
 
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
 load helpers
 
 setup_file() { common_setup_file multilayer-oci sharedbase-oci untagged-oci; }

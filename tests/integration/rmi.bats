@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # isola rmi: untag and delete, conflicts on multi-tag images by ID, garbage collection of blobs and snapshots.
 
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
 load helpers
 
 setup_file() { common_setup_file multilayer-oci sharedbase-oci untagged-oci; }

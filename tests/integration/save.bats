@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # isola save: OCI layout archives with a Docker-compatible manifest.json, readable by isola, skopeo and podman.
 
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
 load helpers
 
 setup_file() { common_setup_file multilayer-oci sharedbase-oci; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # isola tag SOURCE TARGET: source by name[:tag], full ID or unique prefix; target validated as a reference.
 
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
 load helpers
 
 setup_file() { common_setup_file multilayer-oci sharedbase-oci; }
