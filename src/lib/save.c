@@ -169,7 +169,7 @@ save_image (struct save_ctx *c, const char *id, const char *requested_tag, isola
   return ret;
 }
 
-/* Docker keeps the name when an image is saved by name, and saves all its tags when it is saved by ID. */
+/* Docker keeps the name when an image is saved by name, and writes it untagged when it is saved by ID. */
 static int
 save_named (struct save_ctx *c, json_t *refs, const char *name, isola_error_t *err)
 {
@@ -186,14 +186,7 @@ save_named (struct save_ctx *c, json_t *refs, const char *name, isola_error_t *e
         tag = take_ptr (&key);
     }
   image_ref_clear (&r);
-  if (tag)
-    return save_image (c, id, tag, err);
-  cleanup_strv char **tags = refs_tags_of (refs, id);
-  if (tags[0] == NULL)
-    return save_image (c, id, NULL, err);
-  for (size_t i = 0; tags[i] && ret == 0; i++)
-    ret = save_image (c, id, tags[i], err);
-  return ret;
+  return save_image (c, id, tag, err);
 }
 
 static int
