@@ -78,9 +78,11 @@ image_record_read (const struct isola_store *s, const char *id, struct image_rec
   cleanup_free char *path = image_record_path (s, id);
   cleanup_free char *buf = NULL;
   size_t len = 0;
-  int ret = read_file_bounded (path, RECORD_MAX, &buf, &len, err);
+  int ret = read_file_bounded (path, RECORD_MAX, &buf, &len, NULL);
+  if (ret == -ENOENT)
+    return isola_error_fail (err, ENOENT, "No such image: %s", id);
   if (ret < 0)
-    return ret == -ENOENT ? (isola_error_release (err), isola_error_fail (err, ENOENT, "No such image: %s", id)) : ret;
+    return isola_error_make (err, -ret, "read image record `%s`", path);
   cleanup_json json_t *o = json_loadb (buf, len, 0, NULL);
   struct image_record r = { 0 };
   if (o == NULL || record_parse (o, &r) < 0 || strcmp (r.id, id) != 0)

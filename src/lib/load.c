@@ -257,7 +257,9 @@ descriptor_tag (const struct oci_descriptor *d)
       struct image_ref r = { 0 };
       if (image_ref_parse (c, &r, NULL) == 0 && r.tag)
         {
-          r.digest = (free (r.digest), NULL);
+          /* A name@digest annotation names the manifest we are reading; the tag is what we keep. */
+          free (r.digest);
+          r.digest = NULL;
           char *s = image_ref_string (&r);
           image_ref_clear (&r);
           return s;
