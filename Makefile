@@ -19,12 +19,15 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 
 LIB_SRCS  := $(sort $(wildcard src/lib/*.c))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.c))
+MON_SRCS  := $(sort $(wildcard src/monitor/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
-HDRS      := $(wildcard src/lib/*.h src/cli/*.h tests/unit/*.h)
+HDRS      := $(wildcard src/lib/*.h src/cli/*.h src/monitor/*.h tests/unit/*.h)
 
 LIB_OBJS      := $(LIB_SRCS:%.c=build/obj/%.o)
 CLI_OBJS      := $(CLI_SRCS:%.c=build/obj/%.o)
+MON_OBJS      := $(MON_SRCS:%.c=build/obj/%.o)
+ASAN_MON_OBJS := $(MON_SRCS:%.c=build/asan/obj/%.o)
 ASAN_LIB_OBJS := $(LIB_SRCS:%.c=build/asan/obj/%.o)
 ASAN_CLI_OBJS := $(CLI_SRCS:%.c=build/asan/obj/%.o)
 UNIT_BINS     := $(UNIT_SRCS:tests/unit/%.c=build/asan/tests/%)
@@ -36,7 +39,7 @@ DEFAULT_IMAGE := build/images/busybox.tar
 
 all: isola load-image
 
-isola: build/isola
+isola: build/isola build/isola-monitor
 
 build/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -52,6 +55,14 @@ build/isola: $(LIB_OBJS) $(CLI_OBJS)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+build/isola-monitor: $(LIB_OBJS) $(MON_OBJS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/asan/isola-monitor: $(ASAN_LIB_OBJS) $(ASAN_MON_OBJS)
+	@echo "  LD asan $@"
+	@$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
+
 build/asan/isola: $(ASAN_LIB_OBJS) $(ASAN_CLI_OBJS)
 	@echo "  LD asan $@"
 	@$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
@@ -66,7 +77,7 @@ build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS)
 	@echo "  FUZZ    $@"
 	@$(CLANG) $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
-asan: build/asan/isola $(UNIT_BINS)
+asan: build/asan/isola build/asan/isola-monitor $(UNIT_BINS)
 unit: $(UNIT_BINS)
 fuzz: $(FUZZ_BINS)
 
@@ -83,7 +94,7 @@ deps:
 	@scripts/deps.sh
 
 test: deps
-	$(MAKE) build/isola asan fuzz $(DEFAULT_IMAGE)
+	$(MAKE) isola asan fuzz $(DEFAULT_IMAGE)
 	scripts/run-tests.sh
 
 demo: deps
@@ -91,11 +102,12 @@ demo: deps
 	scripts/demo.sh
 
 bench: deps
-	$(MAKE) build/isola $(DEFAULT_IMAGE)
+	$(MAKE) isola $(DEFAULT_IMAGE)
 	bench/load.sh
 
-install: build/isola
+install: build/isola build/isola-monitor
 	install -D -m 0755 build/isola $(DESTDIR)$(PREFIX)/bin/isola
+	install -D -m 0755 build/isola-monitor $(DESTDIR)$(PREFIX)/bin/isola-monitor
 
 format:
 	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) $(FUZZ_SRCS) $(HDRS)

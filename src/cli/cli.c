@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "container.h"
 #include "store.h"
 #include "util.h"
 
@@ -45,12 +46,17 @@ cli_getopt (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char *
 {
   (void)ctx;
   opterr = 0;
+  /* --help maps to 'h' for most commands; run/create use -h for --hostname, as docker does. */
+  int help_val = 'h';
+  for (const struct option *o = longopts; o && o->name; o++)
+    if (strcmp (o->name, "help") == 0)
+      help_val = o->val;
   int c = getopt_long (argc, argv, shortopts, longopts, NULL);
-  if (c == 'h')
+  if (c == help_val)
     {
       cli_usage (cmd, false);
       *exit_code = 0;
-      return 'h';
+      return CLI_OPT_HELP;
     }
   if (c == '?' || c == ':')
     {
@@ -135,6 +141,17 @@ cli_open_store (struct cli_ctx *ctx, bool exclusive, struct isola_store **out)
 {
   cleanup_error isola_error_t err = NULL;
   if (store_open (ctx->root, exclusive ? STORE_LOCK_EXCLUSIVE : STORE_LOCK_SHARED, out, &err) < 0)
+    return cli_fail (&err);
+  return 0;
+}
+
+int
+cli_load_container (struct cli_ctx *ctx, const char *what, struct isola_store **store, struct container **c)
+{
+  cleanup_error isola_error_t err = NULL;
+  char id[DIGEST_HEX_LEN + 1];
+  if (store_open (ctx->root, STORE_LOCK_NONE, store, &err) < 0 || container_resolve (*store, what, id, &err) < 0
+      || container_load (*store, id, c, &err) < 0 || container_refresh (*c, &err) < 0)
     return cli_fail (&err);
   return 0;
 }

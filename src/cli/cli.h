@@ -10,6 +10,8 @@
 /* Docker's exit codes: a failed command exits 1, a usage error 125. */
 #define EXIT_CMD_FAILED 1
 #define EXIT_USAGE      125
+/* What cli_getopt returns after printing the usage for --help. */
+#define CLI_OPT_HELP (-2)
 
 struct cli_ctx
 {
@@ -51,4 +53,14 @@ extern const struct cli_command cmd_images, cmd_load, cmd_import, cmd_save, cmd_
 struct isola_store;
 /* Opens the store at ctx->root; on failure prints the error and returns the exit code (> 0). */
 int cli_open_store (struct cli_ctx *ctx, bool exclusive, struct isola_store **out);
+struct container;
+/* Opens the store without its lock (container verbs touch only their container) and loads the container named by
+   what (name, ID or prefix), refreshing its state.  On failure prints the error and returns 1. */
+int cli_load_container (struct cli_ctx *ctx, const char *what, struct isola_store **store, struct container **c);
+
+/* Starts a created or stopped container; attached, follows its output and returns its exit code (create.c). */
+int cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach);
+
+extern const struct cli_command cmd_run, cmd_create, cmd_start, cmd_ps, cmd_logs, cmd_wait, cmd_stop, cmd_kill,
+    cmd_restart, cmd_rm, cmd_top, cmd_rename, cmd_container;
 #endif

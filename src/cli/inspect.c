@@ -1,9 +1,11 @@
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "format.h"
+#include "container.h"
 #include "image.h"
 #include "jsonutil.h"
 #include "util.h"
@@ -33,7 +35,7 @@ inspect_images (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
-  const char *format = NULL;
+  const char *format = NULL, *type = NULL;
   int c, exit_code = 0;
   optind = 0;
   while ((c = cli_getopt (ctx, cmd, argc, argv, "+f:h", longopts, &exit_code)) != -1)
@@ -43,8 +45,9 @@ inspect_images (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
         format = optarg;
         break;
       case 't':
-        if (strcmp (optarg, "image") != 0)
-          return cli_usage_error (cmd, "unsupported --type \"%s\": only image", optarg);
+        if (strcmp (optarg, "image") != 0 && strcmp (optarg, "container") != 0)
+          return cli_usage_error (cmd, "unsupported --type \"%s\": image or container", optarg);
+        type = optarg;
         break;
       default:
         return exit_code;
@@ -55,6 +58,8 @@ inspect_images (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
   cleanup_store struct isola_store *store = NULL;
   if ((exit_code = cli_open_store (ctx, false, &store)))
     return exit_code;
+  bool images_only = cmd == &cmd_image_inspect || (type && strcmp (type, "image") == 0);
+  bool containers_only = type && strcmp (type, "container") == 0;
   cleanup_error isola_error_t err = NULL;
   cleanup_json json_t *refs = NULL;
   if (refs_read (store, &refs, &err) < 0)
@@ -65,6 +70,21 @@ inspect_images (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
       cleanup_error isola_error_t one = NULL;
       digest_hex_t id;
       json_t *obj = NULL;
+      char cid[DIGEST_HEX_LEN + 1];
+      cleanup_container struct container *ctr = NULL;
+      if (!images_only && container_resolve (store, argv[i], cid, NULL) == 0
+          && container_load (store, cid, &ctr, NULL) == 0)
+        {
+          (void)container_refresh (ctr, NULL);
+          json_array_append_new (items, container_inspect_json (ctr));
+          continue;
+        }
+      if (containers_only)
+        {
+          isola_error_fail (&one, ENOENT, "No such container: %s", argv[i]);
+          exit_code = cli_fail (&one);
+          continue;
+        }
       if (image_resolve (store, refs, argv[i], id, &one) < 0 || image_inspect_json (store, refs, id, &obj, &one) < 0)
         {
           exit_code = cli_fail (&one);
@@ -97,7 +117,7 @@ run_image_inspect (struct cli_ctx *ctx, int argc, char **argv)
 
 static const char inspect_options[]
     = "  -f, --format string   Format output using a Go template ({{.Id}}, {{json .Config}})\n"
-      "      --type string     Only inspect objects of the given type (image)\n";
+      "      --type string     Only inspect objects of the given type (container, image)\n";
 
 const struct cli_command cmd_inspect = {
   .name = "inspect",

@@ -7,7 +7,9 @@
 #include "util.h"
 
 static const struct cli_command *const commands[] = {
-  &cmd_images, &cmd_image, &cmd_import, &cmd_inspect, &cmd_load, &cmd_rmi, &cmd_save, &cmd_tag, &cmd_version,
+  &cmd_container, &cmd_create, &cmd_image,  &cmd_images,  &cmd_import,  &cmd_inspect, &cmd_kill, &cmd_load,
+  &cmd_logs,      &cmd_ps,     &cmd_rename, &cmd_restart, &cmd_rm,      &cmd_rmi,     &cmd_run,  &cmd_save,
+  &cmd_start,     &cmd_stop,   &cmd_tag,    &cmd_top,     &cmd_version, &cmd_wait,
 };
 
 static void

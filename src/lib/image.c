@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "container.h"
 #include "jsonutil.h"
 #include "oci.h"
 #include "reference.h"
@@ -401,6 +402,21 @@ image_remove (struct isola_store *s, const char *what, bool force, struct rmi_re
     }
   image_ref_clear (&r);
 
+  if (containers_use_image (s, id))
+    {
+      if (!force)
+        return isola_error_fail (err, EBUSY,
+                                 "conflict: unable to delete %.12s (must be forced) - image is being used by a "
+                                 "container",
+                                 id);
+      /* Like docker: forcing only untags an image that a container still needs; it stays as <none>. */
+      for (size_t i = 0; tags[i]; i++)
+        {
+          json_object_del (refs, tags[i]);
+          report_push (&rep->untagged, "%s", tags[i]);
+        }
+      return refs_write (s, refs, err);
+    }
   if (!by_tag && !force && !tags_in_single_repository (tags))
     return isola_error_fail (err, EBUSY,
                              "conflict: unable to delete %.12s (must be forced) - image is referenced in multiple "
@@ -431,8 +447,8 @@ image_prune (struct isola_store *s, bool all, struct rmi_report *rep, int64_t *r
       cleanup_strv char **tags = refs_tags_of (refs, ids[i]);
       if (!all && tags[0] != NULL)
         continue;
-      /* Docker's prune skips images in use; a mounted image is in use. */
-      if (image_is_mounted (s, ids[i]))
+      /* Docker's prune skips images in use: by a container, or mounted. */
+      if (image_is_mounted (s, ids[i]) || containers_use_image (s, ids[i]))
         continue;
       ret = image_delete_record (s, refs, ids[i], rep, err);
       if (ret < 0)

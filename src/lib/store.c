@@ -80,7 +80,7 @@ store_open (const char *root, enum store_lock_mode mode, struct isola_store **ou
   if (s->lock_fd < 0)
     return isola_error_make (err, errno, "open `%s`", lock);
   int op = mode == STORE_LOCK_EXCLUSIVE ? LOCK_EX : LOCK_SH;
-  while (flock (s->lock_fd, op) < 0)
+  while (mode != STORE_LOCK_NONE && flock (s->lock_fd, op) < 0)
     if (errno != EINTR)
       return isola_error_make (err, errno, "lock `%s`", lock);
   s->locked_exclusive = mode == STORE_LOCK_EXCLUSIVE;

@@ -30,6 +30,7 @@ struct isola_store
 
 enum store_lock_mode
 {
+  STORE_LOCK_NONE, /* for a container's monitor, which only touches its own container's directory */
   STORE_LOCK_SHARED,
   STORE_LOCK_EXCLUSIVE,
 };

@@ -1,0 +1,53 @@
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "container.h"
+#include "lifecycle.h"
+#include "util.h"
+
+static int
+run_kill (struct cli_ctx *ctx, int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    { "signal", required_argument, NULL, 's' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  int sig = SIGKILL, c, exit_code = 0;
+  optind = 0;
+  while ((c = cli_getopt (ctx, &cmd_kill, argc, argv, "+s:h", longopts, &exit_code)) != -1)
+    switch (c)
+      {
+      case 's':
+        if ((sig = signal_from_name (optarg)) < 0)
+          return cli_usage_error (&cmd_kill, "invalid signal: %s", optarg);
+        break;
+      default:
+        return exit_code;
+      }
+  if (optind >= argc)
+    return cli_usage_error (&cmd_kill, "\"isola kill\" requires at least 1 argument.");
+  for (int i = optind; i < argc; i++)
+    {
+      cleanup_store struct isola_store *store = NULL;
+      cleanup_container struct container *ctr = NULL;
+      cleanup_error isola_error_t err = NULL;
+      if (cli_load_container (ctx, argv[i], &store, &ctr))
+        exit_code = 1;
+      else if (container_kill (ctr, sig, &err) < 0)
+        exit_code = cli_fail (&err);
+      else
+        printf ("%s\n", argv[i]);
+    }
+  return exit_code;
+}
+
+const struct cli_command cmd_kill = {
+  .name = "kill",
+  .run = run_kill,
+  .usage = "isola kill [OPTIONS] CONTAINER [CONTAINER...]",
+  .summary = "Kill one or more running containers",
+  .options = "  -s, --signal string   Signal to send to the container (default \"KILL\")\n",
+};

@@ -1,0 +1,242 @@
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "container.h"
+#include "jsonutil.h"
+#include "util.h"
+
+struct ps_opts
+{
+  bool all, quiet, no_trunc;
+  char **filters; /* "key=value" */
+};
+
+/* Docker's COMMAND column: the command line, quoted, cut to 20 characters with an ellipsis. */
+static char *
+command_column (const struct container *c, bool no_trunc)
+{
+  cleanup_free char *cmd = xstrdup (json_string_value (json_object_get (c->config, "Path")) ?: "");
+  size_t i;
+  json_t *v;
+  json_array_foreach (json_object_get (c->config, "Args"), i, v)
+  {
+    char *next = xasprintf ("%s %s", cmd, json_string_value (v) ?: "");
+    free (cmd);
+    cmd = next;
+  }
+  if (!no_trunc && strlen (cmd) > 20)
+    return xasprintf ("\"%.19s…\"", cmd);
+  return xasprintf ("\"%s\"", cmd);
+}
+
+static int64_t
+parse_time (json_t *state, const char *key)
+{
+  int64_t t = 0;
+  const char *s = json_string_value (json_object_get (state, key));
+  if (s == NULL || time_parse_rfc3339 (s, &t) < 0)
+    return 0;
+  return t;
+}
+
+static char *
+status_column (const struct container *c, int64_t now)
+{
+  const char *status = container_status (c);
+  if (strcmp (status, "running") == 0)
+    {
+      cleanup_free char *d = human_duration (now - parse_time (c->state, "StartedAt"));
+      return xasprintf ("Up %s", d);
+    }
+  if (strcmp (status, "exited") == 0)
+    {
+      cleanup_free char *d = human_duration (now - parse_time (c->state, "FinishedAt"));
+      return xasprintf ("Exited (%lld) %s ago", (long long)json_integer_value (json_object_get (c->state, "ExitCode")),
+                        d);
+    }
+  return xstrdup ("Created");
+}
+
+static bool
+label_matches (const struct container *c, const char *want)
+{
+  json_t *labels = json_object_get (json_object_get (c->config, "Config"), "Labels");
+  cleanup_free char *k = xstrdup (want);
+  char *eq = strchr (k, '=');
+  if (eq)
+    *eq++ = '\0';
+  json_t *v = json_object_get (labels, k);
+  return v && (eq == NULL || strcmp (json_string_value (v) ?: "", eq) == 0);
+}
+
+static bool
+filter_matches (const struct container *c, const char *filter)
+{
+  const char *eq = strchr (filter, '=');
+  if (eq == NULL)
+    return false;
+  size_t klen = (size_t)(eq - filter);
+  const char *v = eq + 1;
+  if (strncmp (filter, "status", klen) == 0)
+    return strcmp (container_status (c), v) == 0;
+  if (strncmp (filter, "name", klen) == 0)
+    return strstr (container_name (c), v) != NULL;
+  if (strncmp (filter, "id", klen) == 0)
+    return str_has_prefix (c->id, v);
+  if (strncmp (filter, "label", klen) == 0)
+    return label_matches (c, v);
+  if (strncmp (filter, "isolation", klen) == 0)
+    return strcmp (json_string_value (json_object_get (json_object_get (c->config, "HostConfig"), "Isolation")) ?: "",
+                   v)
+           == 0;
+  if (strncmp (filter, "exited", klen) == 0)
+    return strcmp (container_status (c), "exited") == 0
+           && json_integer_value (json_object_get (c->state, "ExitCode")) == atoi (v);
+  return false;
+}
+
+static bool
+wanted (const struct container *c, const struct ps_opts *o)
+{
+  bool any_filter = o->filters && o->filters[0];
+  if (!o->all && !any_filter && !container_is_running (c))
+    return false;
+  /* Filters of the same key are ORed, different keys ANDed, as docker does. */
+  for (size_t i = 0; o->filters && o->filters[i]; i++)
+    {
+      size_t klen = strcspn (o->filters[i], "=");
+      bool ok = false;
+      for (size_t j = 0; o->filters[j]; j++)
+        if (strncmp (o->filters[j], o->filters[i], klen + 1) == 0 && filter_matches (c, o->filters[j]))
+          ok = true;
+      if (!ok)
+        return false;
+    }
+  return true;
+}
+
+static int
+compare_created (const void *a, const void *b)
+{
+  struct container *const *x = a, *const *y = b;
+  return -strcmp (json_string_value (json_object_get ((*x)->config, "Created")) ?: "",
+                  json_string_value (json_object_get ((*y)->config, "Created")) ?: "");
+}
+
+static void
+print_containers (struct container **list, size_t n, const struct ps_opts *o)
+{
+  int64_t now = (int64_t)time (NULL);
+  struct table *t = table_new ();
+  table_add (
+      t, (const char *[]){ "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES", "ISOLATION" }, 8);
+  for (size_t i = 0; i < n; i++)
+    {
+      struct container *c = list[i];
+      if (o->quiet)
+        {
+          printf ("%.*s\n", o->no_trunc ? 64 : 12, c->id);
+          continue;
+        }
+      cleanup_free char *id = xasprintf ("%.*s", o->no_trunc ? 64 : 12, c->id);
+      cleanup_free char *cmd = command_column (c, o->no_trunc);
+      cleanup_free char *ago = human_duration (now - parse_time (c->config, "Created"));
+      cleanup_free char *created = xasprintf ("%s ago", ago);
+      cleanup_free char *status = status_column (c, now);
+      const char *image = json_string_value (json_object_get (json_object_get (c->config, "Config"), "Image")) ?: "";
+      const char *iso = json_string_value (json_object_get (json_object_get (c->config, "HostConfig"), "Isolation"));
+      table_add (t, (const char *[]){ id, image, cmd, created, status, "", container_name (c), iso ?: "process" }, 8);
+    }
+  if (!o->quiet)
+    table_print (t);
+  table_free (t);
+}
+
+static int
+list_containers (struct cli_ctx *ctx, const struct ps_opts *o)
+{
+  cleanup_error isola_error_t err = NULL;
+  cleanup_store struct isola_store *store = NULL;
+  cleanup_strv char **ids = NULL;
+  if (store_open (ctx->root, STORE_LOCK_NONE, &store, &err) < 0 || container_list_ids (store, &ids, &err) < 0)
+    return cli_fail (&err);
+  struct container **list = xcalloc (strv_len (ids) + 1, sizeof (*list));
+  size_t n = 0;
+  for (size_t i = 0; ids[i]; i++)
+    {
+      struct container *c = NULL;
+      /* A container removed while we list it is simply not listed. */
+      if (container_load (store, ids[i], &c, NULL) < 0)
+        continue;
+      (void)container_refresh (c, NULL);
+      if (wanted (c, o))
+        list[n++] = c;
+      else
+        container_free (c);
+    }
+  qsort (list, n, sizeof (*list), compare_created);
+  print_containers (list, n, o);
+  for (size_t i = 0; i < n; i++)
+    container_free (list[i]);
+  free (list);
+  return 0;
+}
+
+static int
+run_ps (struct cli_ctx *ctx, int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    { "all", no_argument, NULL, 'a' },      { "quiet", no_argument, NULL, 'q' },
+    { "no-trunc", no_argument, NULL, 'T' }, { "filter", required_argument, NULL, 'f' },
+    { "help", no_argument, NULL, 'h' },     { NULL, 0, NULL, 0 },
+  };
+  struct ps_opts o = { 0 };
+  cleanup_strv char **filters = xcalloc (1, sizeof (char *));
+  int c, exit_code = 0;
+  optind = 0;
+  while ((c = cli_getopt (ctx, &cmd_ps, argc, argv, "+aqf:h", longopts, &exit_code)) != -1)
+    switch (c)
+      {
+      case 'a':
+        o.all = true;
+        break;
+      case 'q':
+        o.quiet = true;
+        break;
+      case 'T':
+        o.no_trunc = true;
+        break;
+      case 'f':
+        {
+          static const char *const keys[] = { "status=", "name=", "id=", "label=", "isolation=", "exited=" };
+          bool known = false;
+          for (size_t i = 0; i < ARRAY_SIZE (keys); i++)
+            known |= str_has_prefix (optarg, keys[i]);
+          if (!known)
+            return cli_usage_error (&cmd_ps, "invalid filter '%s'", optarg);
+          strv_push (&filters, optarg);
+          break;
+        }
+      default:
+        return exit_code;
+      }
+  if (optind != argc)
+    return cli_usage_error (&cmd_ps, "\"isola ps\" accepts no arguments.");
+  o.filters = filters;
+  return list_containers (ctx, &o);
+}
+
+const struct cli_command cmd_ps = {
+  .name = "ps",
+  .run = run_ps,
+  .usage = "isola ps [OPTIONS]",
+  .summary = "List containers",
+  .options = "  -a, --all             Show all containers (default shows just running)\n"
+             "  -f, --filter filter   Filter output based on conditions provided (status, name, id, label, "
+             "isolation, exited)\n"
+             "      --no-trunc        Don't truncate output\n"
+             "  -q, --quiet           Only display container IDs\n",
+};

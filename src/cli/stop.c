@@ -1,0 +1,107 @@
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "container.h"
+#include "lifecycle.h"
+#include "util.h"
+
+static int
+parse_timeout (const struct cli_command *cmd, const char *arg, int *out)
+{
+  char *end;
+  long t = strtol (arg, &end, 10);
+  if (*end || end == arg || t < -1)
+    return cli_usage_error (cmd, "invalid argument \"%s\" for \"-t, --time\" flag", arg);
+  *out = (int)t;
+  return 0;
+}
+
+/* stop and restart share their flags and their loop over containers. */
+static int
+stop_or_restart (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv, bool restart)
+{
+  static const struct option longopts[] = {
+    { "time", required_argument, NULL, 't' },
+    { "timeout", required_argument, NULL, 't' },
+    { "signal", required_argument, NULL, 's' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  int timeout = -1, sig = 0, c, exit_code = 0;
+  optind = 0;
+  while ((c = cli_getopt (ctx, cmd, argc, argv, "+t:s:h", longopts, &exit_code)) != -1)
+    switch (c)
+      {
+      case 't':
+        if ((exit_code = parse_timeout (cmd, optarg, &timeout)))
+          return exit_code;
+        break;
+      case 's':
+        if ((sig = signal_from_name (optarg)) < 0)
+          return cli_usage_error (cmd, "invalid signal: %s", optarg);
+        break;
+      default:
+        return exit_code;
+      }
+  if (optind >= argc)
+    return cli_usage_error (cmd, "\"%s\" requires at least 1 argument.", restart ? "isola restart" : "isola stop");
+  for (int i = optind; i < argc; i++)
+    {
+      cleanup_store struct isola_store *store = NULL;
+      cleanup_container struct container *ctr = NULL;
+      cleanup_error isola_error_t err = NULL;
+      if (cli_load_container (ctx, argv[i], &store, &ctr))
+        {
+          exit_code = 1;
+          continue;
+        }
+      if (sig > 0 && container_is_running (ctr))
+        (void)container_kill (ctr, sig, NULL);
+      if (container_stop (ctr, timeout, &err) < 0)
+        {
+          exit_code = cli_fail (&err);
+          continue;
+        }
+      if (restart && cli_start_container (ctx, ctr, false) != 0)
+        {
+          exit_code = 1;
+          continue;
+        }
+      printf ("%s\n", argv[i]);
+    }
+  return exit_code;
+}
+
+static int
+run_stop (struct cli_ctx *ctx, int argc, char **argv)
+{
+  return stop_or_restart (ctx, &cmd_stop, argc, argv, false);
+}
+
+static int
+run_restart (struct cli_ctx *ctx, int argc, char **argv)
+{
+  return stop_or_restart (ctx, &cmd_restart, argc, argv, true);
+}
+
+static const char stop_options[] = "  -s, --signal string   Signal to send to the container\n"
+                                   "  -t, --time int        Seconds to wait before killing the container\n";
+
+const struct cli_command cmd_stop = {
+  .name = "stop",
+  .run = run_stop,
+  .usage = "isola stop [OPTIONS] CONTAINER [CONTAINER...]",
+  .summary = "Stop one or more running containers",
+  .options = stop_options,
+};
+
+const struct cli_command cmd_restart = {
+  .name = "restart",
+  .run = run_restart,
+  .usage = "isola restart [OPTIONS] CONTAINER [CONTAINER...]",
+  .summary = "Restart one or more containers",
+  .options = stop_options,
+};

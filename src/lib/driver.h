@@ -1,0 +1,45 @@
+/* Isolation drivers: one ops table per isolation mode.  The CLI, the monitor and the container store never ask
+   which mode a container uses; they call its driver.  `process` shares the host kernel; `vm` (next issue) runs
+   the container in its own virtual machine. */
+#ifndef ISOLA_DRIVER_H
+#define ISOLA_DRIVER_H
+
+#include <sys/types.h>
+
+#include "container.h"
+#include "error.h"
+#include "store.h"
+
+struct driver_io
+{
+  int stdin_fd, stdout_fd, stderr_fd; /* -1: /dev/null */
+};
+
+struct isola_driver
+{
+  const char *name;      /* "process", "vm" */
+  const char *isolation; /* what HostConfig.Isolation shows: "process", "hyperv" */
+
+  /* Starts the container's first process.  Runs in the monitor, which becomes the process's parent and reaps
+     it; *pid_out is the host PID shown as State.Pid (the VM worker's PID for vm). */
+  int (*start) (const struct isola_store *s, struct container *c, const struct driver_io *io, pid_t *pid_out,
+                isola_error_t *err);
+  /* Delivers a signal to the container's main process. */
+  int (*signal) (struct container *c, int sig, isola_error_t *err);
+  /* The container's processes as `ps -ef` rows: an array of arrays of 8 strings (UID PID PPID C STIME TTY TIME
+     CMD).  PIDs are as the host sees them for process isolation, as the guest sees them for vm. */
+  int (*top) (struct container *c, json_t **rows, isola_error_t *err);
+  /* Releases what start set up once the container has exited (runs in the monitor). */
+  int (*cleanup) (struct container *c, isola_error_t *err);
+};
+
+extern const struct isola_driver driver_process;
+
+/* The driver for an isolation name ("process", "vm", "hyperv", "default" or ""); the default comes from
+   $ISOLA_ISOLATION, else process.  EINVAL for an unknown name, ENOTSUP for one not available yet. */
+int driver_lookup (const char *isolation, const struct isola_driver **out, isola_error_t *err);
+
+/* The driver of an existing container (from HostConfig.Isolation). */
+const struct isola_driver *driver_of (const struct container *c);
+
+#endif

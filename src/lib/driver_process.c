@@ -1,0 +1,196 @@
+/* The process isolation driver: the container's processes run on the host kernel in their own namespaces
+   (spawn.c), with the image's snapshots under an overlay whose upper directory is the container's. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "driver.h"
+#include "image.h"
+#include "runspec.h"
+#include "spawn.h"
+#include "util.h"
+
+struct process_launch
+{
+  struct spawn_spec spec;
+  struct image_record image;
+  struct run_mounts mounts;
+  struct run_rlimits rlimits;
+  char **argv;
+  char **env;
+  char *upper, *work, *rootfs, *hostname_file, *hosts_file, *resolv_file;
+};
+
+static void
+process_launch_clear (struct process_launch *l)
+{
+  image_record_clear (&l->image);
+  run_mounts_clear (&l->mounts);
+  run_rlimits_clear (&l->rlimits);
+  strv_free (l->argv);
+  strv_free (l->env);
+  free (l->upper), free (l->work), free (l->rootfs);
+  free (l->hostname_file), free (l->hosts_file), free (l->resolv_file);
+}
+
+static int
+process_launch_build (const struct isola_store *s, struct container *c, const struct driver_io *io,
+                      struct process_launch *l, isola_error_t *err)
+{
+  json_t *config = json_object_get (c->config, "Config");
+  json_t *host = json_object_get (c->config, "HostConfig");
+  const char *image = json_string_value (json_object_get (c->config, "Image"));
+  if (image == NULL || !str_has_prefix (image, "sha256:"))
+    return isola_error_fail (err, EINVAL, "container %.12s has no image", c->id);
+  int ret = image_record_read (s, image + 7, &l->image, err);
+  if (ret < 0)
+    return ret;
+  uint64_t caps = 0;
+  if ((ret = caps_for_host_config (host, &caps, err)) < 0 || (ret = run_mounts_parse (host, &l->mounts, err)) < 0
+      || (ret = run_rlimits_parse (host, &l->rlimits, err)) < 0)
+    return ret;
+
+  l->argv = run_argv (c->config);
+  l->env = run_env (config);
+  l->upper = container_path (c, "upper");
+  l->work = container_path (c, "work");
+  l->rootfs = container_path (c, "rootfs");
+  l->hostname_file = container_path (c, "hostname");
+  l->hosts_file = container_path (c, "hosts");
+  l->resolv_file = container_path (c, "resolv.conf");
+
+  struct spawn_spec *sp = &l->spec;
+  sp->store = s;
+  sp->chain_ids = l->image.chain_ids;
+  sp->n_layers = l->image.n_layers;
+  sp->upper = l->upper, sp->work = l->work, sp->rootfs = l->rootfs;
+  sp->readonly_rootfs = json_is_true (json_object_get (host, "ReadonlyRootfs"));
+  sp->etc_hostname = l->hostname_file, sp->etc_hosts = l->hosts_file, sp->etc_resolv = l->resolv_file;
+  sp->argv = l->argv;
+  sp->env = l->env;
+  sp->cwd = json_string_value (json_object_get (config, "WorkingDir"));
+  if (sp->cwd && sp->cwd[0] == '\0')
+    sp->cwd = NULL;
+  sp->user = json_string_value (json_object_get (config, "User"));
+  sp->hostname = json_string_value (json_object_get (config, "Hostname"));
+  sp->host_network = run_host_network (host);
+  sp->cap_keep = caps;
+  sp->no_new_privileges = run_no_new_privileges (host);
+  sp->rlimits = l->rlimits.items, sp->n_rlimits = l->rlimits.n;
+  sp->mounts = l->mounts.items, sp->n_mounts = l->mounts.n;
+  sp->stdin_fd = io->stdin_fd, sp->stdout_fd = io->stdout_fd, sp->stderr_fd = io->stderr_fd;
+  return 0;
+}
+
+static int
+process_start (const struct isola_store *s, struct container *c, const struct driver_io *io, pid_t *pid_out,
+               isola_error_t *err)
+{
+  struct process_launch l = { 0 };
+  int ret = process_launch_build (s, c, io, &l, err);
+  if (ret == 0)
+    ret = spawn_container (&l.spec, pid_out, err);
+  process_launch_clear (&l);
+  return ret;
+}
+
+static int
+process_signal (struct container *c, int sig, isola_error_t *err)
+{
+  pid_t pid = container_pid (c);
+  if (pid <= 0)
+    return isola_error_fail (err, ESRCH, "container %.12s is not running", c->id);
+  if (kill (pid, sig) < 0)
+    return isola_error_make (err, errno, "signal container %.12s", c->id);
+  return 0;
+}
+
+static bool
+same_pid_namespace (pid_t pid, const char *ns)
+{
+  char path[64], link[128];
+  snprintf (path, sizeof path, "/proc/%d/ns/pid", (int)pid);
+  ssize_t n = readlink (path, link, sizeof link - 1);
+  if (n <= 0)
+    return false;
+  link[n] = '\0';
+  return strcmp (link, ns) == 0;
+}
+
+/* Parses one `ps -ef` line into its 8 columns (the last, CMD, may contain spaces). */
+static json_t *
+ps_row (char *line)
+{
+  json_t *row = json_array ();
+  char *p = line;
+  for (int i = 0; i < 7; i++)
+    {
+      while (*p == ' ')
+        p++;
+      size_t len = strcspn (p, " ");
+      json_array_append_new (row, json_stringn (p, len));
+      p += len;
+    }
+  while (*p == ' ')
+    p++;
+  p[strcspn (p, "\n")] = '\0';
+  json_array_append_new (row, json_string (p));
+  return row;
+}
+
+/* docker top runs ps -ef on the host and keeps the container's processes: those in its PID namespace. */
+static int
+process_top (struct container *c, json_t **rows, isola_error_t *err)
+{
+  pid_t init = container_pid (c);
+  char path[64], ns[128];
+  snprintf (path, sizeof path, "/proc/%d/ns/pid", (int)init);
+  ssize_t n = init > 0 ? readlink (path, ns, sizeof ns - 1) : -1;
+  if (n <= 0)
+    return isola_error_fail (err, ESRCH, "container %.12s is not running", c->id);
+  ns[n] = '\0';
+  FILE *ps = popen ("ps -ef", "re");
+  if (ps == NULL)
+    return isola_error_make (err, errno, "run ps");
+  json_t *out = json_array ();
+  cleanup_free char *line = NULL;
+  size_t cap = 0;
+  bool header = true;
+  while (getline (&line, &cap, ps) > 0)
+    {
+      json_t *row = ps_row (line);
+      const char *pid = json_string_value (json_array_get (row, 1));
+      if (header || (pid && same_pid_namespace ((pid_t)atoi (pid), ns)))
+        json_array_append_new (out, row);
+      else
+        json_decref (row);
+      header = false;
+    }
+  pclose (ps);
+  *rows = out;
+  return 0;
+}
+
+/* The rootfs was mounted inside the container's own mount namespace, which died with its last process. */
+static int
+process_cleanup (struct container *c, isola_error_t *err)
+{
+  (void)c;
+  (void)err;
+  return 0;
+}
+
+const struct isola_driver driver_process = {
+  .name = "process",
+  .isolation = "process",
+  .start = process_start,
+  .signal = process_signal,
+  .top = process_top,
+  .cleanup = process_cleanup,
+};

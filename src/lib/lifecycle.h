@@ -1,0 +1,29 @@
+/* Container lifecycle operations shared by the CLI verbs: start (through a detached monitor), stop, kill, rm. */
+#ifndef ISOLA_LIFECYCLE_H
+#define ISOLA_LIFECYCLE_H
+
+#include <stdbool.h>
+
+#include "container.h"
+#include "store.h"
+
+/* Starts the container's monitor.  Returns once the container runs (or failed to start: then *exit_code is
+   Docker's 125/126/127 and the error says why).  With attach_fd non-NULL, *attach_fd is the monitor's sync pipe,
+   which later yields "exited N" (see container_wait_attached). */
+int container_start (struct isola_store *s, struct container *c, int *attach_fd, int *exit_code, isola_error_t *err);
+
+/* Reads the monitor's final "exited N" line from an attach fd; -EPIPE when the monitor died without one. */
+int container_read_exit (int attach_fd, int *exit_code);
+
+/* Sends the container's stop signal, waits up to timeout seconds (default: its StopTimeout or 10), then kills. */
+int container_stop (struct container *c, int timeout, isola_error_t *err);
+
+int container_kill (struct container *c, int sig, isola_error_t *err);
+
+/* Docker's rm: refuses a running container unless force (which kills it first). */
+int container_rm (struct isola_store *s, struct container *c, bool force, isola_error_t *err);
+
+/* Parses "SIGTERM", "TERM", "term" or "15". -1 when invalid. */
+int signal_from_name (const char *name);
+
+#endif
