@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cgroup.h"
 #include "container.h"
 #include "driver.h"
 #include "image.h"
@@ -201,11 +202,36 @@ parse_run_flags (const struct cli_command *cmd, int argc, char **argv, struct ru
           json_object_set_new (o->host, "Isolation", json_string (optarg));
           break;
         case 'm':
-          return not_supported (cmd, "--memory");
+          {
+            int64_t bytes = parse_memory_bytes (optarg);
+            if (bytes < 0)
+              return cli_usage_error (cmd, "invalid argument \"%s\" for \"-m, --memory\" flag: invalid size", optarg);
+            if (bytes > 0 && bytes < 6 * 1024 * 1024)
+              return cli_usage_error (cmd, "Minimum memory limit allowed is 6MB");
+            json_object_set_new (o->host, "Memory", json_integer (bytes));
+            break;
+          }
         case OPT_CPUS:
-          return not_supported (cmd, "--cpus");
+          {
+            int64_t nano = parse_nano_cpus (optarg);
+            long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
+            if (nano < 0)
+              return cli_usage_error (cmd, "invalid argument \"%s\" for \"--cpus\" flag", optarg);
+            if (nano != 0 && (nano < 10000000 || nano > ncpu * 1000000000LL))
+              return cli_usage_error (cmd, "range of CPUs is from 0.01 to %ld.00, as there are only %ld CPUs available",
+                                      ncpu, ncpu);
+            json_object_set_new (o->host, "NanoCpus", json_integer (nano));
+            break;
+          }
         case OPT_PIDS_LIMIT:
-          return not_supported (cmd, "--pids-limit");
+          {
+            char *end;
+            long long n = strtoll (optarg, &end, 10);
+            if (*end || end == optarg)
+              return cli_usage_error (cmd, "invalid argument \"%s\" for \"--pids-limit\" flag", optarg);
+            json_object_set_new (o->host, "PidsLimit", json_integer (n <= 0 ? 0 : n));
+            break;
+          }
         case OPT_INIT:
           return not_supported (cmd, "--init");
         case OPT_READ_ONLY:
@@ -590,6 +616,9 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   "      --env-file list            Read in a file of environment variables\n"                                         \
   "      --entrypoint string        Overwrite the default ENTRYPOINT of the image\n"                                   \
   "  -h, --hostname string          Container host name\n"                                                             \
+  "      --cpus decimal             Number of CPUs\n"                                                                  \
+  "  -m, --memory bytes             Memory limit\n"                                                                    \
+  "      --pids-limit int           Tune container pids limit (set -1 for unlimited)\n"                                \
   "      --isolation string         Container isolation technology: process (default), vm/hyperv (not yet)\n"          \
   "  -l, --label list               Set meta data on a container\n"                                                    \
   "      --name string              Assign a name to the container\n"                                                  \

@@ -4,6 +4,7 @@
 #ifndef ISOLA_DRIVER_H
 #define ISOLA_DRIVER_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "container.h"
@@ -29,8 +30,9 @@ struct isola_driver
   /* The container's processes as `ps -ef` rows: an array of arrays of 8 strings (UID PID PPID C STIME TTY TIME
      CMD).  PIDs are as the host sees them for process isolation, as the guest sees them for vm. */
   int (*top) (struct container *c, json_t **rows, isola_error_t *err);
-  /* Releases what start set up once the container has exited (runs in the monitor). */
-  int (*cleanup) (struct container *c, isola_error_t *err);
+  /* Releases what start set up once the container has exited (runs in the monitor, and in `rm` after a crash);
+     reports whether the kernel killed it for running out of memory. */
+  int (*cleanup) (struct container *c, bool *oom_killed, isola_error_t *err);
 };
 
 extern const struct isola_driver driver_process;

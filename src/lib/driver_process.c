@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "cgroup.h"
 #include "driver.h"
 #include "image.h"
 #include "runspec.h"
@@ -18,6 +19,8 @@
 
 struct process_launch
 {
+  struct cgroup_fs cgfs;
+  char **cgroup_procs;
   struct spawn_spec spec;
   struct image_record image;
   struct run_mounts mounts;
@@ -31,6 +34,8 @@ static void
 process_launch_clear (struct process_launch *l)
 {
   image_record_clear (&l->image);
+  cgroup_fs_clear (&l->cgfs);
+  strv_free (l->cgroup_procs);
   run_mounts_clear (&l->mounts);
   run_rlimits_clear (&l->rlimits);
   strv_free (l->argv);
@@ -85,6 +90,13 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
   sp->rlimits = l->rlimits.items, sp->n_rlimits = l->rlimits.n;
   sp->mounts = l->mounts.items, sp->n_mounts = l->mounts.n;
   sp->stdin_fd = io->stdin_fd, sp->stdout_fd = io->stdout_fd, sp->stderr_fd = io->stderr_fd;
+
+  struct cgroup_limits limits;
+  cgroup_limits_from_host_config (host, &limits);
+  if ((ret = cgroup_fs_detect ("/sys/fs/cgroup", &l->cgfs, err)) < 0
+      || (ret = cgroup_create (&l->cgfs, c->id, &limits, &l->cgroup_procs, err)) < 0)
+    return ret;
+  sp->cgroup_procs = l->cgroup_procs;
   return 0;
 }
 
@@ -96,6 +108,8 @@ process_start (const struct isola_store *s, struct container *c, const struct dr
   int ret = process_launch_build (s, c, io, &l, err);
   if (ret == 0)
     ret = spawn_container (&l.spec, pid_out, err);
+  if (ret < 0 && l.cgfs.root)
+    (void)cgroup_destroy (&l.cgfs, c->id, NULL);
   process_launch_clear (&l);
   return ret;
 }
@@ -177,13 +191,20 @@ process_top (struct container *c, json_t **rows, isola_error_t *err)
   return 0;
 }
 
-/* The rootfs was mounted inside the container's own mount namespace, which died with its last process. */
+/* The rootfs was mounted inside the container's own mount namespace, which died with its last process; what is
+   left is the cgroup, which also tells whether the kernel's OOM killer struck. */
 static int
-process_cleanup (struct container *c, isola_error_t *err)
+process_cleanup (struct container *c, bool *oom_killed, isola_error_t *err)
 {
-  (void)c;
-  (void)err;
-  return 0;
+  struct cgroup_fs fs = { 0 };
+  int ret = cgroup_fs_detect ("/sys/fs/cgroup", &fs, err);
+  if (ret < 0)
+    return ret;
+  if (oom_killed)
+    *oom_killed = cgroup_oom_killed (&fs, c->id);
+  ret = cgroup_destroy (&fs, c->id, err);
+  cgroup_fs_clear (&fs);
+  return ret;
 }
 
 const struct isola_driver driver_process = {

@@ -1,7 +1,7 @@
 /* The container's first process, the way crun's linux.c builds it: clone(2) into fresh namespaces, then, in the
    child, build the root filesystem and everything under it, pivot_root into it, become the configured user with
    the configured capabilities, and exec.  The child reports a failure to the parent through a CLOEXEC pipe: a
-   successful execve closes the pipe with nothing written but a "about to exec" marker.
+   successful execve closes the pipe with nothing written but an "about to exec" marker.
 
    Only the parent side returns; the child either execs or _exits, so what it allocates is never freed.  The
    child is cloned with fork(2) semantics (no separate stack), so the caller must not have other threads that
@@ -187,7 +187,10 @@ create_in_parent (int rootfd, int parentfd, const char *parent, const char *name
     {
       int fd = openat (parentfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
       if (fd >= 0)
-        return close (fd);
+        {
+          (void)close (fd);
+          return 0;
+        }
       if (errno != EEXIST)
         return isola_error_make (err, errno, "create `%s/%s`", parent, name);
     }
@@ -232,10 +235,25 @@ open_or_create_in_root_depth (int rootfd, const char *path, bool dir, int depth,
   return fd;
 }
 
-static int
-open_or_create_in_root (int rootfd, const char *path, bool dir, isola_error_t *err)
+static bool
+same_inode (int a, int b)
 {
-  return open_or_create_in_root_depth (rootfd, path, dir, 0, err);
+  struct stat sa, sb;
+  return fstat (a, &sa) == 0 && fstat (b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* A mount target, created when missing.  One that resolves to the root itself (an image's "/proc -> /" symlink)
+   is refused: a mount there would hide the root file system we are about to pivot into. */
+static int
+open_mount_target (int rootfd, const char *path, bool dir, isola_error_t *err)
+{
+  int fd = open_or_create_in_root_depth (rootfd, path, dir, 0, err);
+  if (fd >= 0 && same_inode (fd, rootfd))
+    {
+      (void)close (fd);
+      return isola_error_fail (err, EINVAL, "mount destination `%s` resolves to the container's root", path);
+    }
+  return fd;
 }
 
 /* --- mount helpers -------------------------------------------------------------------------------------------- */
@@ -275,7 +293,7 @@ static int
 mount_fs_in_root (int rootfd, const char *dest, const char *fstype, unsigned long flags, const char *data,
                   isola_error_t *err)
 {
-  cleanup_close int fd = open_or_create_in_root (rootfd, dest, true, err);
+  cleanup_close int fd = open_mount_target (rootfd, dest, true, err);
   if (fd < 0)
     return fd;
   int ret = mount_on_fd (fstype, fd, fstype, flags, data);
@@ -320,7 +338,7 @@ mount_proc (int rootfd, isola_error_t *err)
 static int
 mount_sys (int rootfd, isola_error_t *err)
 {
-  cleanup_close int fd = open_or_create_in_root (rootfd, "/sys", true, err);
+  cleanup_close int fd = open_mount_target (rootfd, "/sys", true, err);
   if (fd < 0)
     return fd;
   const unsigned long flags = MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV;
@@ -505,7 +523,7 @@ mount_bind (int rootfd, const char *source, const char *dest, bool readonly, iso
   struct stat st;
   if (stat (source, &st) < 0)
     return isola_error_make (err, errno, "bind source path `%s`", source);
-  cleanup_close int fd = open_or_create_in_root (rootfd, dest, S_ISDIR (st.st_mode), err);
+  cleanup_close int fd = open_mount_target (rootfd, dest, S_ISDIR (st.st_mode), err);
   if (fd < 0)
     return fd;
   int ret = mount_on_fd (source, fd, NULL, MS_BIND | MS_REC, NULL);
@@ -526,8 +544,6 @@ mount_spec_mounts (int rootfd, const struct spawn_spec *spec, isola_error_t *err
         return isola_error_fail (err, EINVAL, "mount destination `%s` is not an absolute path",
                                  m->destination ? m->destination : "");
       cleanup_free char *dest = normalize_path (m->destination);
-      if (strcmp (dest, "/") == 0)
-        return isola_error_fail (err, EINVAL, "invalid mount destination `/`");
       int ret = m->source ? mount_bind (rootfd, m->source, dest, m->readonly, err) : mount_tmpfs (rootfd, m, dest, err);
       if (ret < 0)
         return ret;
@@ -579,7 +595,7 @@ static const char *const readonly_paths[] = {
 
 /* Files get /dev/null on top, directories an empty read-only tmpfs; what this kernel lacks is skipped. */
 static int
-mask_path (int rootfd, const char *path, isola_error_t *err)
+mask_path (int rootfd, const char *path, const char *dev_null, isola_error_t *err)
 {
   cleanup_close int fd = open_in_root (rootfd, path, O_PATH | O_NOFOLLOW);
   if (fd == -ENOENT)
@@ -593,7 +609,7 @@ mask_path (int rootfd, const char *path, isola_error_t *err)
   if (S_ISDIR (st.st_mode))
     ret = mount_on_fd ("tmpfs", fd, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555");
   else if (!S_ISLNK (st.st_mode))
-    ret = mount_on_fd ("/dev/null", fd, NULL, MS_BIND, NULL);
+    ret = mount_on_fd (dev_null, fd, NULL, MS_BIND, NULL);
   if (ret < 0)
     return isola_error_make (err, -ret, "mask `%s`", path);
   return 0;
@@ -615,12 +631,30 @@ make_path_readonly (int rootfd, const char *path, isola_error_t *err)
                                    err);
 }
 
+/* The container's own /dev/null, so that the masks show its /dev and nothing of the host's devtmpfs; the host's
+   when a caller's mount replaced it with something else. */
+static int
+open_container_dev_null (int rootfd)
+{
+  int fd = open_in_root (rootfd, "/dev/null", O_PATH | O_NOFOLLOW);
+  struct stat st;
+  if (fd >= 0 && (fstat (fd, &st) < 0 || !S_ISCHR (st.st_mode) || st.st_rdev != makedev (1, 3)))
+    {
+      close (fd);
+      fd = -1;
+    }
+  return fd;
+}
+
 static int
 protect_kernel_paths (int rootfd, isola_error_t *err)
 {
+  cleanup_close int null_fd = open_container_dev_null (rootfd);
+  struct fd_path p;
+  const char *dev_null = null_fd >= 0 ? fd_path (null_fd, &p) : "/dev/null";
   int ret;
   for (size_t i = 0; i < ARRAY_SIZE (masked_paths); i++)
-    if ((ret = mask_path (rootfd, masked_paths[i], err)) < 0)
+    if ((ret = mask_path (rootfd, masked_paths[i], dev_null, err)) < 0)
       return ret;
   for (size_t i = 0; i < ARRAY_SIZE (readonly_paths); i++)
     if ((ret = make_path_readonly (rootfd, readonly_paths[i], err)) < 0)
@@ -761,6 +795,13 @@ find_group_by_name_or_id (const char *group, gid_t *gid_out)
   return false;
 }
 
+static void
+add_group (struct exec_user *u, gid_t gid)
+{
+  u->groups = xrealloc (u->groups, (u->n_groups + 1) * sizeof (gid_t));
+  u->groups[u->n_groups++] = gid;
+}
+
 /* Supplementary groups: every group that lists the user as a member. */
 static void
 collect_member_groups (const char *user_name, struct exec_user *u)
@@ -773,8 +814,7 @@ collect_member_groups (const char *user_name, struct exec_user *u)
     for (char **m = gr->gr_mem; m && *m; m++)
       if (strcmp (*m, user_name) == 0)
         {
-          u->groups = xrealloc (u->groups, (u->n_groups + 1) * sizeof (gid_t));
-          u->groups[u->n_groups++] = gr->gr_gid;
+          add_group (u, gr->gr_gid);
           break;
         }
 }
@@ -810,7 +850,7 @@ resolve_group_part (const char *group, struct exec_user *u, isola_error_t *err)
 }
 
 /* "" → root; "name", "uid", "name:group", "uid:gid".  An explicit group replaces the passwd group and the
-   supplementary groups, as in runc. */
+   supplementary groups, as in runc; Docker lists the primary group first among the supplementary ones. */
 static int
 resolve_user (const char *spec_user, struct exec_user *u, isola_error_t *err)
 {
@@ -823,9 +863,11 @@ resolve_user (const char *spec_user, struct exec_user *u, isola_error_t *err)
   int ret = resolve_user_part (copy[0] ? copy : "0", u, &matched, err);
   if (ret < 0)
     return ret;
-  if (group && group[0])
-    return resolve_group_part (group, u, err);
-  if (matched)
+  bool explicit_group = group && group[0];
+  if (explicit_group && (ret = resolve_group_part (group, u, err)) < 0)
+    return ret;
+  add_group (u, u->gid);
+  if (matched && !explicit_group)
     collect_member_groups (matched, u);
   return 0;
 }
@@ -1098,6 +1140,8 @@ child_setup (struct child *c, isola_error_t *err)
   int ret = build_rootfs (spec, &rootfd, err);
   if (ret == 0)
     ret = enter_rootfs (rootfd, err);
+  if (ret == 0 && (c->null_fd = open ("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+    ret = isola_error_make (err, errno, "open /dev/null in the container");
   if (ret == 0)
     ret = set_hostname (spec->hostname, err);
   if (ret == 0 && !spec->host_network)
@@ -1121,21 +1165,36 @@ child_setup (struct child *c, isola_error_t *err)
   return ret;
 }
 
+/* Waits until the parent has placed us in the container's cgroups, then enters a cgroup namespace rooted there. */
+static int
+wait_for_cgroups (int go_fd, isola_error_t *err)
+{
+  char c;
+  ssize_t n;
+  do
+    n = read (go_fd, &c, 1);
+  while (n < 0 && errno == EINTR);
+  close (go_fd);
+  if (n != 1)
+    return isola_error_fail (err, EIO, "the monitor did not place the container in its cgroups");
+  if (unshare (CLONE_NEWCGROUP) < 0)
+    return isola_error_make (err, errno, "unshare the cgroup namespace");
+  return 0;
+}
+
 static __attribute__ ((noreturn)) void
-child_main (const struct spawn_spec *spec, int report_fd)
+child_main (const struct spawn_spec *spec, int report_fd, int go_fd)
 {
   isola_error_t err = NULL;
   struct child c = { .spec = spec, .report_fd = report_fd, .null_fd = -1 };
   reset_signals ();
+  if (wait_for_cgroups (go_fd, &err) < 0)
+    child_fail (report_fd, REPORT_SETUP_FAILED, -EIO, &err);
   /* Nothing of the monitor's (log files, sockets, other containers' pipes) may reach the command. */
   if (close_range (3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     child_fail (report_fd, REPORT_SETUP_FAILED, isola_error_make (&err, errno, "close_range"), &err);
   /* Modes are set exactly while building the container; the command gets Docker's 022. */
   umask (0);
-  /* Opened before pivot_root: the container's /dev/null is ours too, but this one does not depend on it. */
-  c.null_fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
-  if (c.null_fd < 0)
-    child_fail (report_fd, REPORT_SETUP_FAILED, isola_error_make (&err, errno, "open /dev/null"), &err);
 
   int ret = child_setup (&c, &err);
   if (ret < 0)
@@ -1147,6 +1206,9 @@ child_main (const struct spawn_spec *spec, int report_fd)
   if (ret < 0)
     child_fail (report_fd, REPORT_EXEC_FAILED, ret, &err);
   umask (022);
+  /* Set last: a change of credentials clears it.  The container dies with its monitor, never outlives it. */
+  if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)
+    child_fail (report_fd, REPORT_SETUP_FAILED, isola_error_make (&err, errno, "set the parent-death signal"), &err);
   report_send (report_fd, REPORT_EXEC_STARTING, 0, NULL);
   execve (path, spec->argv, env);
   int saved = errno;
@@ -1162,7 +1224,9 @@ child_main (const struct spawn_spec *spec, int report_fd)
 static pid_t
 clone_container_process (const struct spawn_spec *spec)
 {
-  unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+  /* No CLONE_NEWCGROUP here: the child unshares it once the parent has moved it into its cgroups, so that its
+     cgroup namespace is rooted at the container's cgroup. */
+  unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
   if (!spec->host_network)
     flags |= CLONE_NEWNET;
   return (pid_t)syscall (SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
@@ -1246,6 +1310,20 @@ outcome_error (pid_t pid, const struct child_outcome *o, isola_error_t *err)
 }
 
 static int
+join_cgroups (pid_t pid, char *const *procs, isola_error_t *err)
+{
+  char buf[32];
+  int n = snprintf (buf, sizeof buf, "%d", (int)pid);
+  for (size_t i = 0; procs && procs[i]; i++)
+    {
+      cleanup_close int fd = open (procs[i], O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write_all (fd, buf, (size_t)n) < 0)
+        return isola_error_make (err, errno, "move the container process into `%s`", procs[i]);
+    }
+  return 0;
+}
+
+static int
 validate_spec (const struct spawn_spec *spec, isola_error_t *err)
 {
   if (spec->argv == NULL || spec->argv[0] == NULL)
@@ -1261,11 +1339,15 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
   int ret = validate_spec (spec, err);
   if (ret < 0)
     return ret;
-  int p[2];
+  int p[2], g[2];
   if (pipe2 (p, O_CLOEXEC) < 0)
     return isola_error_make (err, errno, "pipe");
   cleanup_close int report_r = p[0];
   cleanup_close int report_w = p[1];
+  if (pipe2 (g, O_CLOEXEC) < 0)
+    return isola_error_make (err, errno, "pipe");
+  cleanup_close int go_r = g[0];
+  cleanup_close int go_w = g[1];
 
   pid_t pid = clone_container_process (spec);
   if (pid < 0)
@@ -1273,10 +1355,20 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
   if (pid == 0)
     {
       (void)close (take_fd (&report_r));
-      child_main (spec, take_fd (&report_w));
+      (void)close (take_fd (&go_w));
+      child_main (spec, take_fd (&report_w), take_fd (&go_r));
     }
 
   (void)close (take_fd (&report_w));
+  (void)close (take_fd (&go_r));
+  ret = join_cgroups (pid, spec->cgroup_procs, err);
+  if (ret < 0 || write (go_w, "g", 1) != 1)
+    {
+      (void)kill (pid, SIGKILL);
+      (void)reap (pid, NULL);
+      return ret < 0 ? ret : isola_error_make (err, errno, "release the container process");
+    }
+  (void)close (take_fd (&go_w));
   struct child_outcome o = { 0 };
   ret = read_reports (report_r, &o);
   if (ret < 0)

@@ -59,6 +59,10 @@ struct spawn_spec
 
   /* stdio of the container process; -1 means /dev/null. */
   int stdin_fd, stdout_fd, stderr_fd;
+
+  /* cgroup.procs files the process is written into before it does anything else (NULL-terminated, may be NULL);
+     it then enters a new cgroup namespace rooted there. */
+  char *const *cgroup_procs;
 };
 
 /* Docker's default capability set. */

@@ -156,8 +156,9 @@ static void
 finish (struct monitor *m, int code)
 {
   cleanup_error isola_error_t err = NULL;
-  (void) m->driver->cleanup (m->c, &err);
-  container_set_exited (m->c, code, false, NULL);
+  bool oom = false;
+  (void) m->driver->cleanup (m->c, &oom, &err);
+  container_set_exited (m->c, code, oom, NULL);
   (void) container_write_state (m->c, NULL);
   if (json_is_true (json_object_get (json_object_get (m->c->config, "HostConfig"), "AutoRemove")))
     (void) container_remove (m->store, m->c, NULL);

@@ -1,0 +1,49 @@
+/* Resource limits of a container through cgroups: memory, CPU quota and pids, on cgroup v2 (unified) or v1
+   (including the hybrid layout with v2 mounted at /sys/fs/cgroup/unified, which lists no controllers we use).
+   Each container gets isola/ID in every hierarchy it needs, as Docker uses docker/ID. */
+#ifndef ISOLA_CGROUP_H
+#define ISOLA_CGROUP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct cgroup_fs
+{
+  char *root; /* normally /sys/fs/cgroup; tests point it at a fake tree */
+  bool v2;    /* unified hierarchy at root */
+};
+
+struct cgroup_limits
+{
+  int64_t memory;    /* bytes, 0 = unlimited */
+  int64_t nano_cpus; /* 1e9 = one CPU, 0 = unlimited */
+  int64_t pids;      /* 0 = unlimited */
+};
+
+/* Looks at root (normally "/sys/fs/cgroup") to tell v2 from v1. */
+int cgroup_fs_detect (const char *root, struct cgroup_fs *out, isola_error_t *err);
+void cgroup_fs_clear (struct cgroup_fs *fs);
+
+/* Limits from a HostConfig (Memory, NanoCpus, PidsLimit). */
+void cgroup_limits_from_host_config (json_t *host_config, struct cgroup_limits *out);
+
+/* Creates the container's cgroups, applies the limits and returns the cgroup.procs files that the container's
+   first process must be written into (NULL-terminated). */
+int cgroup_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_limits *l, char ***procs,
+                   isola_error_t *err);
+
+/* True when the kernel OOM-killed a process of the container's memory cgroup. */
+bool cgroup_oom_killed (const struct cgroup_fs *fs, const char *id);
+
+/* Kills what is left in the container's cgroups and removes them; missing cgroups are fine. */
+int cgroup_destroy (const struct cgroup_fs *fs, const char *id, isola_error_t *err);
+
+/* "512m", "1g", "1048576" → bytes (Docker's RAMInBytes: b, k, m, g, t, case-insensitive). -1 on error. */
+int64_t parse_memory_bytes (const char *s);
+/* "1.5" → 1500000000 nano CPUs. -1 on error. */
+int64_t parse_nano_cpus (const char *s);
+
+#endif
