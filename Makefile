@@ -51,21 +51,33 @@ build/asan/obj/%.o: %.c $(HDRS)
 	@echo "  CC asan $<"
 	@$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(ASAN_FLAGS) -c -o $@ $<
 
-build/isola: $(LIB_OBJS) $(CLI_OBJS)
+# The library is an archive so that each binary links only the objects it uses, and --as-needed drops the shared
+# libraries it then does not need: the monitor, started for every container, loads no libarchive or libcrypto.
+build/libisola.a: $(LIB_OBJS)
+	@rm -f $@
+	@ar rcs $@ $^
+
+build/asan/libisola.a: $(ASAN_LIB_OBJS)
+	@rm -f $@
+	@ar rcs $@ $^
+
+LDFLAGS += -Wl,--as-needed
+
+build/isola: $(CLI_OBJS) build/libisola.a
 	@echo "  LD      $@"
-	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-build/isola-monitor: $(LIB_OBJS) $(MON_OBJS)
+build/isola-monitor: $(MON_OBJS) build/libisola.a
 	@echo "  LD      $@"
-	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-build/asan/isola-monitor: $(ASAN_LIB_OBJS) $(ASAN_MON_OBJS)
+build/asan/isola-monitor: $(ASAN_MON_OBJS) build/asan/libisola.a
 	@echo "  LD asan $@"
-	@$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-build/asan/isola: $(ASAN_LIB_OBJS) $(ASAN_CLI_OBJS)
+build/asan/isola: $(ASAN_CLI_OBJS) build/asan/libisola.a
 	@echo "  LD asan $@"
-	@$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 build/asan/tests/%: tests/unit/%.c $(ASAN_LIB_OBJS) $(HDRS)
 	@mkdir -p $(dir $@)

@@ -37,7 +37,7 @@ write_json_file (const char *path, json_t *o, isola_error_t *err)
   cleanup_free char *text = json_dumps (o, JSON_COMPACT);
   if (text == NULL)
     return isola_error_fail (err, ENOMEM, "cannot encode `%s`", path);
-  return write_file_atomic (path, text, strlen (text), 0600, err);
+  return write_file_replace (path, text, strlen (text), 0600, err);
 }
 
 static int
@@ -227,9 +227,9 @@ write_etc_files (struct container *c, isola_error_t *err)
   cleanup_free char *resolv = container_resolv_conf (host_network);
   cleanup_free char *p1 = container_path (c, "hostname"), *p2 = container_path (c, "hosts");
   cleanup_free char *p3 = container_path (c, "resolv.conf");
-  if (write_file_atomic (p1, hostname_text, strlen (hostname_text), 0644, err) < 0
-      || write_file_atomic (p2, hosts_text, strlen (hosts_text), 0644, err) < 0
-      || write_file_atomic (p3, resolv, strlen (resolv), 0644, err) < 0)
+  if (write_file_replace (p1, hostname_text, strlen (hostname_text), 0644, err) < 0
+      || write_file_replace (p2, hosts_text, strlen (hosts_text), 0644, err) < 0
+      || write_file_replace (p3, resolv, strlen (resolv), 0644, err) < 0)
     return -EIO;
   return 0;
 }
@@ -264,7 +264,7 @@ container_create (struct isola_store *s, json_t *config, struct container **out,
         ret = isola_error_make (err, errno, "mkdir `%s`", p);
     }
   cleanup_free char *log = container_path (c, "ctr.log");
-  if (ret == 0 && write_file_atomic (log, "", 0, 0600, err) < 0)
+  if (ret == 0 && write_file_replace (log, "", 0, 0600, err) < 0)
     ret = -EIO;
   if (ret == 0)
     ret = write_etc_files (c, err);

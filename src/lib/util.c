@@ -113,6 +113,9 @@ str_has_suffix (const char *s, const char *suffix)
 int
 mkdir_p (const char *path, mode_t mode, isola_error_t *err)
 {
+  /* Usually everything but the last component exists, or all of it. */
+  if (mkdir (path, mode) == 0 || errno == EEXIST)
+    return 0;
   cleanup_free char *buf = xstrdup (path);
   for (char *p = buf + 1; *p; p++)
     {
@@ -239,8 +242,8 @@ dir_of (const char *path)
   return d;
 }
 
-int
-write_file_atomic (const char *path, const void *data, size_t len, mode_t mode, isola_error_t *err)
+static int
+write_file_renamed (const char *path, const void *data, size_t len, mode_t mode, bool durable, isola_error_t *err)
 {
   cleanup_free char *dir = dir_of (path);
   const char *base = strrchr (path, '/') ? strrchr (path, '/') + 1 : path;
@@ -251,7 +254,7 @@ write_file_atomic (const char *path, const void *data, size_t len, mode_t mode, 
   int ret = write_all (fd, data, len);
   if (ret == 0 && fchmod (fd, mode) < 0)
     ret = -errno;
-  if (ret == 0 && fsync (fd) < 0)
+  if (ret == 0 && durable && fsync (fd) < 0)
     ret = -errno;
   if (ret == 0 && rename (tmp, path) < 0)
     ret = -errno;
@@ -260,8 +263,21 @@ write_file_atomic (const char *path, const void *data, size_t len, mode_t mode, 
       (void)unlink (tmp);
       return isola_error_make (err, -ret, "write `%s`", path);
     }
-  (void)fsync_dir (dir);
+  if (durable)
+    (void)fsync_dir (dir);
   return 0;
+}
+
+int
+write_file_atomic (const char *path, const void *data, size_t len, mode_t mode, isola_error_t *err)
+{
+  return write_file_renamed (path, data, len, mode, true, err);
+}
+
+int
+write_file_replace (const char *path, const void *data, size_t len, mode_t mode, isola_error_t *err)
+{
+  return write_file_renamed (path, data, len, mode, false, err);
 }
 
 int

@@ -97,6 +97,10 @@ int rm_rf_at (int dirfd, const char *name, isola_error_t *err);
    never a partial one. */
 int write_file_atomic (const char *path, const void *data, size_t len, mode_t mode, isola_error_t *err);
 
+/* The same without fsync: still all-or-nothing for readers and after a crash of the process, for state that is
+   rewritten often and whose loss on power failure is harmless (a container's state and config). */
+int write_file_replace (const char *path, const void *data, size_t len, mode_t mode, isola_error_t *err);
+
 /* Reads a whole file that must not exceed max bytes (untrusted input is bounded).  The buffer is NUL-terminated. */
 int read_file_bounded (const char *path, size_t max, char **out, size_t *out_len, isola_error_t *err);
 int read_fd_bounded (int fd, size_t max, char **out, size_t *out_len, isola_error_t *err);
