@@ -14,7 +14,7 @@ WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wn
 CPPFLAGS  += -Isrc/lib -DISOLA_VERSION='"$(VERSION)"' -DISOLA_GIT_REV='"$(GIT_REV)"'
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 $(WARN) -fno-strict-aliasing
-LDLIBS    := -larchive -ljansson -lcrypto -lm
+LDLIBS    := -larchive -ljansson -lcrypto -lseccomp -lm
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 LIB_SRCS  := $(sort $(wildcard src/lib/*.c))

@@ -2,7 +2,7 @@
 # Installs the Debian packages isola needs to build and test; quiet and quick when all are present.
 set -e
 PKGS="make gcc clang libclang-rt-14-dev pkg-config libarchive-dev libjansson-dev libssl-dev bats busybox-static
-python3 jq bc tar crun runc gzip zstd xz-utils util-linux procps skopeo podman"
+python3 jq bc tar crun runc gzip zstd xz-utils util-linux procps skopeo podman libseccomp-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

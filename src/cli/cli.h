@@ -58,9 +58,20 @@ struct container;
    what (name, ID or prefix), refreshing its state.  On failure prints the error and returns 1. */
 int cli_load_container (struct cli_ctx *ctx, const char *what, struct isola_store **store, struct container **c);
 
-/* Starts a created or stopped container; attached, follows its output and returns its exit code (create.c). */
-int cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach);
+struct attach_decoder;
+struct cli_attach_opts
+{
+  bool stdin;         /* relay our stdin */
+  bool tty;           /* the container has a terminal: raw mode, window size, detach keys */
+  bool proxy_signals; /* forward SIGINT, SIGTERM… to the container */
+};
 
-extern const struct cli_command cmd_run, cmd_create, cmd_start, cmd_ps, cmd_logs, cmd_wait, cmd_stop, cmd_kill,
-    cmd_restart, cmd_rm, cmd_top, cmd_rename, cmd_container;
+/* Relays between us and an attached container until it exits (its exit code) or we detach (0) (attach.c). */
+int cli_attach_loop (int fd, struct attach_decoder *dec, const struct cli_attach_opts *o);
+
+/* Starts a created or stopped container; attached, relays its stdio and returns its exit code (create.c). */
+int cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach, bool attach_stdin);
+
+extern const struct cli_command cmd_attach, cmd_run, cmd_create, cmd_start, cmd_ps, cmd_logs, cmd_wait, cmd_stop,
+    cmd_kill, cmd_restart, cmd_rm, cmd_top, cmd_rename, cmd_container, cmd_exec;
 #endif

@@ -83,10 +83,15 @@ static const struct
   const char *name;
   const struct cli_command *cmd;
 } container_subcommands[] = {
-  { "create", &cmd_create }, { "inspect", &cmd_inspect }, { "kill", &cmd_kill }, { "logs", &cmd_logs },
-  { "ls", &cmd_ps },         { "list", &cmd_ps },         { "ps", &cmd_ps },     { "prune", &cmd_container_prune },
-  { "rename", &cmd_rename }, { "restart", &cmd_restart }, { "rm", &cmd_rm },     { "run", &cmd_run },
-  { "start", &cmd_start },   { "stop", &cmd_stop },       { "top", &cmd_top },   { "wait", &cmd_wait },
+  { "attach", &cmd_attach }, { "create", &cmd_create },
+  { "exec", &cmd_exec },     { "inspect", &cmd_inspect },
+  { "kill", &cmd_kill },     { "logs", &cmd_logs },
+  { "ls", &cmd_ps },         { "list", &cmd_ps },
+  { "ps", &cmd_ps },         { "prune", &cmd_container_prune },
+  { "rename", &cmd_rename }, { "restart", &cmd_restart },
+  { "rm", &cmd_rm },         { "run", &cmd_run },
+  { "start", &cmd_start },   { "stop", &cmd_stop },
+  { "top", &cmd_top },       { "wait", &cmd_wait },
 };
 
 static void

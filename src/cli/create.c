@@ -6,8 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/inotify.h>
-#include <sys/signalfd.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -16,8 +15,8 @@
 #include "driver.h"
 #include "image.h"
 #include "jsonutil.h"
+#include "attach.h"
 #include "lifecycle.h"
-#include "logfile.h"
 #include "oci.h"
 #include "runspec.h"
 #include "util.h"
@@ -443,94 +442,11 @@ run_opts_clear (struct run_opts *o)
   json_decref (o->env);
 }
 
-/* --- attached output ------------------------------------------------------------------------------------------ */
-
-/* Prints the log records appended to ctr.log since the last call; a partial last line waits in pending. */
-static void
-print_new_output (int logfd, char **pending, size_t *pending_len)
-{
-  char buf[65536];
-  ssize_t n;
-  while ((n = read (logfd, buf, sizeof buf)) > 0)
-    {
-      *pending = xrealloc (*pending, *pending_len + (size_t)n);
-      memcpy (*pending + *pending_len, buf, (size_t)n);
-      *pending_len += (size_t)n;
-    }
-  size_t start = 0;
-  for (size_t i = 0; i < *pending_len; i++)
-    if ((*pending)[i] == '\n')
-      {
-        struct log_record r;
-        if (log_record_parse (*pending + start, i - start, &r) == 0)
-          {
-            FILE *f = r.stream == 2 ? stderr : stdout;
-            fwrite (r.text, 1, r.len, f);
-            fflush (f);
-            log_record_clear (&r);
-          }
-        start = i + 1;
-      }
-  memmove (*pending, *pending + start, *pending_len - start);
-  *pending_len -= start;
-}
-
-/* Follows the container's output until the monitor reports its exit; forwards our signals to it. */
-static int
-follow_until_exit (struct container *c, int logfd, int attach_fd)
-{
-  sigset_t set;
-  sigemptyset (&set);
-  static const int proxied[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
-  for (size_t i = 0; i < ARRAY_SIZE (proxied); i++)
-    sigaddset (&set, proxied[i]);
-  sigprocmask (SIG_BLOCK, &set, NULL);
-  cleanup_close int sigfd = signalfd (-1, &set, SFD_CLOEXEC);
-  cleanup_close int ino = inotify_init1 (IN_CLOEXEC | IN_NONBLOCK);
-  cleanup_free char *logpath = container_path (c, "ctr.log");
-  (void)inotify_add_watch (ino, logpath, IN_MODIFY);
-
-  char *pending = NULL;
-  size_t pending_len = 0;
-  struct pollfd fds[3]
-      = { { .fd = attach_fd, .events = POLLIN }, { .fd = ino, .events = POLLIN }, { .fd = sigfd, .events = POLLIN } };
-  int code = 125;
-  for (;;)
-    {
-      if (poll (fds, 3, 1000) < 0 && errno != EINTR)
-        break;
-      print_new_output (logfd, &pending, &pending_len);
-      if (fds[1].revents & POLLIN)
-        {
-          char evbuf[4096];
-          while (read (ino, evbuf, sizeof evbuf) > 0)
-            ;
-        }
-      if (fds[2].revents & POLLIN)
-        {
-          struct signalfd_siginfo si;
-          if (read (sigfd, &si, sizeof si) == sizeof si)
-            (void)driver_of (c)->signal (c, (int)si.ssi_signo, NULL);
-        }
-      if (fds[0].revents & (POLLIN | POLLHUP))
-        {
-          if (container_read_exit (attach_fd, &code) < 0)
-            {
-              fprintf (stderr, "Error: the container monitor died; the container was stopped\n");
-              code = 125;
-            }
-          break;
-        }
-    }
-  print_new_output (logfd, &pending, &pending_len);
-  free (pending);
-  return code;
-}
+/* --- starting and attaching --------------------------------------------------------------------------------- */
 
 int
-cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach)
+cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach, bool attach_stdin)
 {
-  bool detach = !attach;
   cleanup_error isola_error_t err = NULL;
   cleanup_store struct isola_store *store = NULL;
   if (store_open (ctx->root, STORE_LOCK_NONE, &store, &err) < 0)
@@ -538,19 +454,29 @@ cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach)
       cli_fail (&err);
       return 125;
     }
-  cleanup_free char *logpath = container_path (c, "ctr.log");
-  /* Opened before the start: a --rm container's directory may be gone by the time it has exited. */
-  cleanup_close int logfd = detach ? -1 : open (logpath, O_RDONLY | O_CLOEXEC);
-  int attach_fd = -1, code = 0;
-  if (container_start (store, c, detach ? NULL : &attach_fd, &code, &err) < 0)
+  struct attach_decoder dec;
+  attach_decoder_init (&dec);
+  int fd = -1, code = 0;
+  struct winsize ws = { 0 };
+  if (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) < 0)
+    (void)ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws);
+  unsigned short size[2] = { ws.ws_row, ws.ws_col };
+  if (container_start (store, c, attach ? &fd : NULL, &dec, size, &code, &err) < 0)
     {
       fprintf (stderr, "Error: failed to start container %.12s: %s\n", c->id, err->msg);
+      attach_decoder_clear (&dec);
       return code;
     }
-  if (detach)
-    return 0;
-  code = follow_until_exit (c, logfd, attach_fd);
-  close (attach_fd);
+  if (attach)
+    {
+      json_t *config = json_object_get (c->config, "Config");
+      struct cli_attach_opts o = { .tty = json_is_true (json_object_get (config, "Tty")),
+                                   .stdin = attach_stdin && json_is_true (json_object_get (config, "OpenStdin")) };
+      o.proxy_signals = !o.tty;
+      code = cli_attach_loop (fd, &dec, &o);
+      close (fd);
+    }
+  attach_decoder_clear (&dec);
   return code;
 }
 
@@ -570,10 +496,11 @@ run_or_create (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, cha
       run_opts_clear (&o);
       return cli_usage_error (cmd, "\"%s\" requires at least 1 argument.", start ? "isola run" : "isola create");
     }
-  if (o.interactive || o.tty)
+  if (start && o.interactive && o.tty && !o.detach && !isatty (STDIN_FILENO))
     {
       run_opts_clear (&o);
-      return not_supported (cmd, "interactive mode (-i/-t)");
+      fprintf (stderr, "Error: the input device is not a TTY\n");
+      return 1;
     }
   if (!start && o.detach)
     o.detach = false;
@@ -591,7 +518,7 @@ run_or_create (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, cha
       printf ("%s\n", c->id);
       return 0;
     }
-  int code = cli_start_container (ctx, c, !o.detach);
+  int code = cli_start_container (ctx, c, !o.detach, o.interactive);
   if (code == 0 && o.detach)
     printf ("%s\n", c->id);
   return code;
@@ -648,5 +575,6 @@ const struct cli_command cmd_create = {
   .run = run_create,
   .usage = "isola create [OPTIONS] IMAGE [COMMAND] [ARG...]",
   .summary = "Create a new container",
-  .options = RUN_OPTIONS,
+  .options = "  -i, --interactive              Keep STDIN open even if not attached\n"
+             "  -t, --tty                      Allocate a pseudo-TTY\n" RUN_OPTIONS,
 };

@@ -82,7 +82,8 @@ follow (struct container *c, int fd, const struct logs_opts *o)
           plen += (size_t)n;
         }
       size_t used = print_lines (pending, plen, o, 0);
-      memmove (pending, pending + used, plen - used);
+      if (used > 0)
+        memmove (pending, pending + used, plen - used);
       plen -= used;
       if (last_round)
         break;

@@ -15,7 +15,7 @@ run_start (struct cli_ctx *ctx, int argc, char **argv)
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
-  bool attach = false;
+  bool attach = false, interactive = false;
   int c, exit_code = 0;
   optind = 0;
   while ((c = cli_getopt (ctx, &cmd_start, argc, argv, "+aih", longopts, &exit_code)) != -1)
@@ -25,7 +25,8 @@ run_start (struct cli_ctx *ctx, int argc, char **argv)
         attach = true;
         break;
       case 'i':
-        return cli_usage_error (&cmd_start, "interactive mode (-i) is not supported yet");
+        interactive = true;
+        break;
       default:
         return exit_code;
       }
@@ -48,8 +49,8 @@ run_start (struct cli_ctx *ctx, int argc, char **argv)
             printf ("%s\n", argv[i]);
           continue;
         }
-      int code = cli_start_container (ctx, ctr, attach);
-      if (attach)
+      int code = cli_start_container (ctx, ctr, attach || interactive, interactive);
+      if (attach || interactive)
         return code;
       if (code != 0)
         exit_code = 1;
@@ -64,5 +65,6 @@ const struct cli_command cmd_start = {
   .run = run_start,
   .usage = "isola start [OPTIONS] CONTAINER [CONTAINER...]",
   .summary = "Start one or more stopped containers",
-  .options = "  -a, --attach   Attach STDOUT/STDERR and forward signals\n",
+  .options = "  -a, --attach        Attach STDOUT/STDERR and forward signals\n"
+             "  -i, --interactive   Attach container's STDIN\n",
 };

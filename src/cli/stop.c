@@ -65,7 +65,7 @@ stop_or_restart (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, c
           exit_code = cli_fail (&err);
           continue;
         }
-      if (restart && cli_start_container (ctx, ctr, false) != 0)
+      if (restart && cli_start_container (ctx, ctr, false, false) != 0)
         {
           exit_code = 1;
           continue;

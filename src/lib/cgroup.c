@@ -325,3 +325,27 @@ parse_nano_cpus (const char *s)
     return -1;
   return (int64_t)llround (v * 1e9);
 }
+
+int
+cgroup_procs_paths (const struct cgroup_fs *fs, const char *id, char ***out)
+{
+  cleanup_strv char **list = xcalloc (1, sizeof (char *));
+  if (fs->v2)
+    {
+      cleanup_free char *dir = v2_dir (fs, id);
+      cleanup_free char *procs = xasprintf ("%s/cgroup.procs", dir);
+      if (path_exists (dir))
+        strv_push (&list, procs);
+    }
+  for (size_t i = 0; !fs->v2 && i < ARRAY_SIZE (v1_controllers); i++)
+    {
+      cleanup_free char *dir = v1_dir (fs, v1_controllers[i], id);
+      cleanup_free char *procs = xasprintf ("%s/cgroup.procs", dir);
+      if (path_exists (dir))
+        strv_push (&list, procs);
+    }
+  if (list[0] == NULL)
+    return -ENOENT;
+  *out = take_ptr (&list);
+  return 0;
+}

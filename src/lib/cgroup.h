@@ -46,4 +46,8 @@ int64_t parse_memory_bytes (const char *s);
 /* "1.5" → 1500000000 nano CPUs. -1 on error. */
 int64_t parse_nano_cpus (const char *s);
 
+/* The cgroup.procs files of the container's existing cgroups (those cgroup_create made), for a process that joins
+   them (exec).  -ENOENT when there is none: the container is not running. */
+int cgroup_procs_paths (const struct cgroup_fs *fs, const char *id, char ***out);
+
 #endif

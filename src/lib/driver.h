@@ -14,6 +14,24 @@
 struct driver_io
 {
   int stdin_fd, stdout_fd, stderr_fd; /* -1: /dev/null */
+  /* With tty, the stdio fds are unused: the container makes its own terminal and sends the master over
+     console_socket (SCM_RIGHTS), for the monitor to receive once start returns. */
+  bool tty;
+  int console_socket;
+  unsigned short rows, cols; /* the terminal's initial size, 0 when unknown */
+};
+
+/* A command to run in a running container (`isola exec`). */
+struct exec_request
+{
+  char *const *argv;   /* argv[0] is looked up in the container's PATH when it has no '/' */
+  char *const *env;    /* "K=V" set over the container's Config.Env (NULL-terminated, may be NULL) */
+  const char *user;    /* NULL or "": the container's Config.User */
+  const char *cwd;     /* NULL or "": the container's Config.WorkingDir, else "/" */
+  bool interactive;    /* the command reads io.stdin_fd; otherwise /dev/null */
+  bool detach;         /* runs in the background with /dev/null stdio; exec returns once it has started */
+  bool privileged;     /* all capabilities instead of the container's */
+  struct driver_io io; /* with io.tty, a terminal of the container's whose master is sent over io.console_socket */
 };
 
 struct isola_driver
@@ -33,6 +51,11 @@ struct isola_driver
   /* Releases what start set up once the container has exited (runs in the monitor, and in `rm` after a crash);
      reports whether the kernel killed it for running out of memory. */
   int (*cleanup) (struct container *c, bool *oom_killed, isola_error_t *err);
+  /* Runs a command in the running container with its namespaces, cgroups, user, capabilities and limits, and
+     waits for it unless req->detach: *exit_code is its status (128+N when signal N killed it).  When it cannot
+     run, the error says why and *exit_code is Docker's: 127 not found, 126 not runnable or setup failed, 1 when
+     the container is not running. */
+  int (*exec) (struct container *c, const struct exec_request *req, int *exit_code, isola_error_t *err);
 };
 
 extern const struct isola_driver driver_process;

@@ -13,6 +13,7 @@
 #include "cgroup.h"
 #include "driver.h"
 #include "image.h"
+#include "nsexec.h"
 #include "runspec.h"
 #include "spawn.h"
 #include "util.h"
@@ -63,6 +64,7 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
 
   l->argv = run_argv (c->config);
   l->env = run_env (config);
+  run_env_add_hostname (&l->env, json_string_value (json_object_get (config, "Hostname")));
   l->upper = container_path (c, "upper");
   l->work = container_path (c, "work");
   l->rootfs = container_path (c, "rootfs");
@@ -90,6 +92,9 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
   sp->rlimits = l->rlimits.items, sp->n_rlimits = l->rlimits.n;
   sp->mounts = l->mounts.items, sp->n_mounts = l->mounts.n;
   sp->stdin_fd = io->stdin_fd, sp->stdout_fd = io->stdout_fd, sp->stderr_fd = io->stderr_fd;
+  sp->tty = io->tty;
+  sp->console_socket = io->console_socket;
+  sp->tty_rows = io->rows, sp->tty_cols = io->cols;
 
   struct cgroup_limits limits;
   cgroup_limits_from_host_config (host, &limits);
@@ -214,4 +219,5 @@ const struct isola_driver driver_process = {
   .signal = process_signal,
   .top = process_top,
   .cleanup = process_cleanup,
+  .exec = nsexec_run,
 };

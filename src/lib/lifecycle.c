@@ -10,10 +10,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "driver.h"
 #include "util.h"
 
@@ -42,27 +45,8 @@ monitor_path (void)
   return xstrdup ("isola-monitor");
 }
 
-static int
-read_line (int fd, char *buf, size_t size)
-{
-  size_t n = 0;
-  while (n + 1 < size)
-    {
-      ssize_t r = read (fd, buf + n, 1);
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r <= 0)
-        break;
-      if (buf[n] == '\n')
-        break;
-      n++;
-    }
-  buf[n] = '\0';
-  return (int)n;
-}
-
 static pid_t
-spawn_monitor (const char *root, const struct container *c, int sync_w, isola_error_t *err)
+spawn_monitor (const char *root, const struct container *c, int client_fd, isola_error_t *err)
 {
   cleanup_free char *path = monitor_path ();
   pid_t pid = fork ();
@@ -70,74 +54,136 @@ spawn_monitor (const char *root, const struct container *c, int sync_w, isola_er
     return isola_error_make (err, errno, "fork");
   if (pid == 0)
     {
-      /* The monitor outlives us: keep no terminal and none of our other fds (stdio to /dev/null). */
+      /* The monitor outlives us: keep no terminal and none of our other fds (stdio to /dev/null, or its errors to
+         $ISOLA_MONITOR_LOG for debugging). */
       int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+      const char *log = getenv ("ISOLA_MONITOR_LOG");
+      int errfd = log && *log ? open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
       if (null >= 0)
         {
-          dup2 (null, 0), dup2 (null, 1), dup2 (null, 2);
+          dup2 (null, 0), dup2 (null, 1), dup2 (errfd >= 0 ? errfd : null, 2);
         }
-      if (fcntl (sync_w, F_SETFD, 0) < 0)
+      if (fcntl (client_fd, F_SETFD, 0) < 0)
         _exit (125);
       char fdstr[16];
-      snprintf (fdstr, sizeof fdstr, "%d", sync_w);
+      snprintf (fdstr, sizeof fdstr, "%d", client_fd);
       execl (path, "isola-monitor", root, c->id, fdstr, (char *)NULL);
       _exit (127);
     }
   return pid;
 }
 
-int
-container_start (struct isola_store *s, struct container *c, int *attach_fd, int *exit_code, isola_error_t *err)
+/* Reads frames until one of the given type arrives (other frames stay buffered in dec for the caller). */
+static int
+read_frame (int fd, struct attach_decoder *dec, struct attach_frame *f)
 {
-  *exit_code = 125;
-  int p[2];
-  if (pipe2 (p, O_CLOEXEC) < 0)
-    return isola_error_make (err, errno, "pipe");
-  pid_t pid = spawn_monitor (s->root, c, p[1], err);
-  close (p[1]);
-  if (pid < 0)
+  for (;;)
     {
-      close (p[0]);
-      return pid;
+      int r = attach_decoder_next (dec, f);
+      if (r != 0)
+        return r < 0 ? r : 0;
+      uint8_t buf[4096];
+      ssize_t n = read (fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return -EPIPE;
+      attach_decoder_feed (dec, buf, (size_t)n);
     }
-  /* The monitor runs detached once the container has started; reap it if it dies before that. */
-  char line[4200];
-  read_line (p[0], line, sizeof line);
-  (void)waitpid (pid, NULL, WNOHANG);
-  if (str_has_prefix (line, "started "))
+}
+
+static int
+expect_hello (int fd, struct attach_decoder *dec, isola_error_t *err)
+{
+  struct attach_frame f;
+  if (read_frame (fd, dec, &f) < 0 || f.type != ATTACH_HELLO || f.len != 1)
+    return isola_error_fail (err, EPROTO,
+                             "the container monitor did not answer (is isola-monitor installed beside "
+                             "isola?)");
+  if (f.payload[0] != ATTACH_VERSION)
+    return isola_error_fail (err, EPROTO, "the container monitor speaks attach protocol %d, not %d", f.payload[0],
+                             ATTACH_VERSION);
+  return 0;
+}
+
+static int
+wait_started (int fd, struct attach_decoder *dec, int *exit_code, isola_error_t *err)
+{
+  struct attach_frame f;
+  if (read_frame (fd, dec, &f) < 0)
+    return isola_error_fail (err, EIO, "the container monitor exited before starting the container");
+  if (f.type == ATTACH_STARTED)
     {
       *exit_code = 0;
-      if (attach_fd)
-        *attach_fd = p[0];
-      else
-        close (p[0]);
       return 0;
     }
-  close (p[0]);
-  if (str_has_prefix (line, "failed "))
+  if (f.type == ATTACH_FAILED && f.len >= 4)
     {
-      char *msg = NULL;
-      long code = strtol (line + 7, &msg, 10);
-      *exit_code = (int)code;
+      int code = (int)attach_get_u32 (f.payload);
+      *exit_code = code;
       return isola_error_fail (err,
                                code == 127   ? ENOENT
                                : code == 126 ? EACCES
                                              : EIO,
-                               "%s", msg && *msg ? msg + 1 : "container failed to start");
+                               "%.*s", (int)(f.len - 4), (const char *)f.payload + 4);
     }
-  return isola_error_fail (err, EIO,
-                           "the container monitor exited before starting the container (is isola-monitor "
-                           "installed beside isola?)");
+  return isola_error_fail (err, EPROTO, "unexpected message %d from the container monitor", f.type);
 }
 
 int
-container_read_exit (int attach_fd, int *exit_code)
+container_start (struct isola_store *s, struct container *c, int *attach_fd, struct attach_decoder *dec,
+                 const unsigned short *tty_size, int *exit_code, isola_error_t *err)
 {
-  char line[256];
-  read_line (attach_fd, line, sizeof line);
-  if (!str_has_prefix (line, "exited "))
-    return -EPIPE;
-  *exit_code = atoi (line + 7);
+  *exit_code = 125;
+  int sv[2];
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    return isola_error_make (err, errno, "socketpair");
+  pid_t pid = spawn_monitor (s->root, c, sv[1], err);
+  close (sv[1]);
+  if (pid < 0)
+    {
+      close (sv[0]);
+      return pid;
+    }
+  if (attach_fd && tty_size && json_is_true (json_object_get (json_object_get (c->config, "Config"), "Tty")))
+    {
+      uint8_t p[4]
+          = { (uint8_t)(tty_size[0] >> 8), (uint8_t)tty_size[0], (uint8_t)(tty_size[1] >> 8), (uint8_t)tty_size[1] };
+      (void)attach_send (sv[0], ATTACH_RESIZE, p, 4);
+    }
+  struct attach_decoder local;
+  attach_decoder_init (&local);
+  struct attach_decoder *d = dec ? dec : &local;
+  int ret = expect_hello (sv[0], d, err);
+  if (ret == 0)
+    ret = wait_started (sv[0], d, exit_code, err);
+  /* The monitor runs detached once the container has started; reap it if it already died. */
+  (void)waitpid (pid, NULL, WNOHANG);
+  attach_decoder_clear (&local);
+  if (ret == 0 && attach_fd)
+    *attach_fd = sv[0];
+  else
+    close (sv[0]);
+  return ret;
+}
+
+int
+container_attach (struct container *c, int *fd_out, struct attach_decoder *dec, isola_error_t *err)
+{
+  if (!container_is_running (c) || !container_monitor_alive (c))
+    return isola_error_fail (err, EINVAL, "You cannot attach to a stopped container, start it first");
+  cleanup_close int dirfd = open (c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    return isola_error_make (err, errno, "open `%s`", c->dir);
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  snprintf (addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/attach.sock", dirfd);
+  cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect (fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+    return isola_error_make (err, errno, "connect to the monitor of %.12s", c->id);
+  int ret = expect_hello (fd, dec, err);
+  if (ret < 0)
+    return ret;
+  *fd_out = take_fd (&fd);
   return 0;
 }
 
@@ -229,5 +275,7 @@ container_rm (struct isola_store *s, struct container *c, bool force, isola_erro
       (void)driver_of (c)->signal (c, SIGKILL, NULL);
       wait_stopped_for (c, -1);
     }
+  /* After a crash of the monitor, what it would have released (cgroups) is released here. */
+  (void)driver_of (c)->cleanup (c, NULL, NULL);
   return container_remove (s, c, err);
 }

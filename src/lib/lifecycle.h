@@ -7,13 +7,17 @@
 #include "container.h"
 #include "store.h"
 
-/* Starts the container's monitor.  Returns once the container runs (or failed to start: then *exit_code is
-   Docker's 125/126/127 and the error says why).  With attach_fd non-NULL, *attach_fd is the monitor's sync pipe,
-   which later yields "exited N" (see container_wait_attached). */
-int container_start (struct isola_store *s, struct container *c, int *attach_fd, int *exit_code, isola_error_t *err);
+struct attach_decoder;
 
-/* Reads the monitor's final "exited N" line from an attach fd; -EPIPE when the monitor died without one. */
-int container_read_exit (int attach_fd, int *exit_code);
+/* Starts the container's monitor.  Returns once the container runs (or failed to start: then *exit_code is
+   Docker's 125/126/127 and the error says why).  With attach_fd non-NULL, *attach_fd is a socket to the monitor
+   speaking the attach protocol from the start (no output is missed), and dec holds what was already received.
+   tty_size (rows, cols), when given, is the attached terminal's size for a container with a terminal. */
+int container_start (struct isola_store *s, struct container *c, int *attach_fd, struct attach_decoder *dec,
+                     const unsigned short *tty_size, int *exit_code, isola_error_t *err);
+
+/* Connects to a running container's monitor (ID/attach.sock) and checks its greeting. */
+int container_attach (struct container *c, int *fd_out, struct attach_decoder *dec, isola_error_t *err);
 
 /* Sends the container's stop signal, waits up to timeout seconds (default: its StopTimeout or 10), then kills. */
 int container_stop (struct container *c, int timeout, isola_error_t *err);

@@ -224,6 +224,18 @@ run_env (json_t *config)
   return string_list (json_object_get (config, "Env"));
 }
 
+void
+run_env_add_hostname (char ***env, const char *hostname)
+{
+  if (hostname == NULL || hostname[0] == '\0')
+    return;
+  for (size_t i = 0; (*env)[i]; i++)
+    if (str_has_prefix ((*env)[i], "HOSTNAME="))
+      return;
+  cleanup_free char *kv = xasprintf ("HOSTNAME=%s", hostname);
+  strv_push (env, kv);
+}
+
 bool
 run_host_network (json_t *host_config)
 {

@@ -37,6 +37,9 @@ char **run_argv (json_t *container_config);
 /* Config.Env, never NULL. */
 char **run_env (json_t *config);
 
+/* Docker gives every process HOSTNAME=<the container's hostname> unless the config sets it. */
+void run_env_add_hostname (char ***env, const char *hostname);
+
 bool run_host_network (json_t *host_config);
 bool run_no_new_privileges (json_t *host_config);
 

@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 
 #include "rootfs.h"
+#include "seccomp.h"
 #include "util.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -1024,8 +1025,62 @@ reset_signals (void)
 
 /* Sources are first moved above 2 so that a source that is itself 0, 1 or 2 is not overwritten before it is used. */
 static int
+send_fd (int sock, int fd)
+{
+  char data = 't';
+  struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } u;
+  memset (&u, 0, sizeof u);
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR (&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (cmsg), &fd, sizeof (int));
+  return sendmsg (sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+/* A terminal from the container's devpts instance: its slave is a name that exists inside (ttyname works), and
+   the master goes to the monitor, as runc's console socket does. */
+static int
+setup_terminal (int console_socket, unsigned short rows, unsigned short cols, isola_error_t *err)
+{
+  int master = open ("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0 || unlockpt (master) < 0)
+    return isola_error_make (err, errno, "allocate a terminal in the container");
+  char name[64];
+  if (ptsname_r (master, name, sizeof name) != 0)
+    return isola_error_make (err, errno, "allocate a terminal in the container");
+  int slave = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0)
+    return isola_error_make (err, errno, "open `%s`", name);
+  /* Sized before the command starts: a shell asks at once. */
+  struct winsize ws = { .ws_row = rows, .ws_col = cols };
+  if (rows && cols)
+    (void)ioctl (slave, TIOCSWINSZ, &ws);
+  int ret = send_fd (console_socket, master);
+  if (ret < 0)
+    return isola_error_make (err, -ret, "send the terminal to the monitor");
+  close (master);
+  for (int i = 0; i < 3; i++)
+    if (dup2 (slave, i) < 0)
+      return isola_error_make (err, errno, "dup2 terminal to fd %d", i);
+  close (slave);
+  /* The command leads a session whose controlling terminal this is, so ^C and job control work. */
+  if (setsid () < 0 || ioctl (0, TIOCSCTTY, 0) < 0)
+    return isola_error_make (err, errno, "make the terminal the controlling terminal");
+  return 0;
+}
+
+static int
 setup_stdio (const struct spawn_spec *spec, int null_fd, isola_error_t *err)
 {
+  if (spec->tty)
+    return setup_terminal (spec->console_socket, spec->tty_rows, spec->tty_cols, err);
   const int want[3] = { spec->stdin_fd, spec->stdout_fd, spec->stderr_fd };
   int tmp[3];
   for (int i = 0; i < 3; i++)
@@ -1158,6 +1213,9 @@ child_setup (struct child *c, isola_error_t *err)
     ret = apply_rlimits (spec, err);
   if (ret == 0)
     ret = set_no_new_privileges (spec->no_new_privileges, err);
+  /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which become_user may drop: load it first. */
+  if (ret == 0 && !spec->no_new_privileges)
+    ret = seccomp_profile_install (spec->seccomp_filter, err);
   if (ret == 0)
     ret = become_user (&c->user, spec->cap_keep, err);
   if (ret == 0)
@@ -1210,6 +1268,10 @@ child_main (const struct spawn_spec *spec, int report_fd, int go_fd)
   if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)
     child_fail (report_fd, REPORT_SETUP_FAILED, isola_error_make (&err, errno, "set the parent-death signal"), &err);
   report_send (report_fd, REPORT_EXEC_STARTING, 0, NULL);
+  /* With no_new_privs any process may load a filter, so it comes last and constrains only the command.  The parent
+     reads until the pipe closes, so a failure reported after "exec starting" still counts. */
+  if (spec->no_new_privileges && seccomp_profile_install (spec->seccomp_filter, &err) < 0)
+    child_fail (report_fd, REPORT_SETUP_FAILED, -EIO, &err);
   execve (path, spec->argv, env);
   int saved = errno;
   char buf[128];
@@ -1386,4 +1448,53 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
   ret = outcome_error (pid, &o, err);
   free (o.msg);
   return ret;
+}
+
+/* --- joining a running container (exec) ----------------------------------------------------------------------- */
+
+int
+spawn_join_setup (const struct spawn_spec *spec, char ***env_out, isola_error_t *err)
+{
+  const char *cwd = spec->cwd && spec->cwd[0] ? spec->cwd : "/";
+  struct exec_user user;
+  int ret = resolve_user (spec->user, &user, err);
+  int null_fd = ret == 0 ? open ("/dev/null", O_RDWR | O_CLOEXEC) : -1;
+  if (ret == 0 && null_fd < 0)
+    ret = isola_error_make (err, errno, "open /dev/null in the container");
+  /* Unlike the first process's, an exec's working directory must exist, as with runc exec. */
+  if (ret == 0 && chdir (cwd) < 0)
+    ret = isola_error_make (err, errno, "chdir to cwd (\"%s\")", cwd);
+  if (ret == 0)
+    ret = apply_rlimits (spec, err);
+  if (ret == 0)
+    ret = set_no_new_privileges (spec->no_new_privileges, err);
+  /* The seccomp filter at the same points as for the first process (child_setup, child_main). */
+  if (ret == 0 && !spec->no_new_privileges)
+    ret = seccomp_profile_install (spec->seccomp_filter, err);
+  if (ret == 0)
+    ret = become_user (&user, spec->cap_keep, err);
+  if (ret == 0)
+    ret = setup_stdio (spec, null_fd, err);
+  if (ret == 0)
+    *env_out = exec_env (spec->env, user.home);
+  return ret;
+}
+
+int
+spawn_exec_command (const struct spawn_spec *spec, char *const *env, bool *setup_failed, isola_error_t *err)
+{
+  cleanup_free char *path = NULL;
+  *setup_failed = false;
+  int ret = find_executable (spec->argv[0], env, &path, err);
+  if (ret < 0)
+    return ret;
+  if (spec->no_new_privileges && (ret = seccomp_profile_install (spec->seccomp_filter, err)) < 0)
+    {
+      *setup_failed = true;
+      return ret;
+    }
+  execve (path, spec->argv, env);
+  int saved = errno;
+  char buf[128];
+  return isola_error_fail (err, saved, "exec: \"%s\": %s", spec->argv[0], go_strerror (saved, buf, sizeof (buf)));
 }

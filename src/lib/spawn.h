@@ -59,10 +59,20 @@ struct spawn_spec
 
   /* stdio of the container process; -1 means /dev/null. */
   int stdin_fd, stdout_fd, stderr_fd;
+  /* With tty, the stdio fds are ignored: the process gets a new terminal from the container's own devpts (so that
+     ttyname() and job control work inside) and sends its master over console_socket (SCM_RIGHTS). */
+  bool tty;
+  int console_socket;
+  unsigned short tty_rows, tty_cols; /* initial size of the terminal, 0 when unknown */
 
   /* cgroup.procs files the process is written into before it does anything else (NULL-terminated, may be NULL);
      it then enters a new cgroup namespace rooted there. */
   char *const *cgroup_procs;
+
+  /* The seccomp filter (a scmp_filter_ctx from seccomp.h; NULL for none; the caller keeps it).  As in runc, it is
+     loaded last before execve when no_new_privileges is set, and otherwise just before the capabilities are
+     dropped, since without no_new_privs loading one needs CAP_SYS_ADMIN. */
+  void *seccomp_filter;
 };
 
 /* Docker's default capability set. */
@@ -74,5 +84,19 @@ uint64_t spawn_default_caps (void);
    that failed with one of those three errnos is reported as EIO, its cause in the message), and the child has been
    reaped.  The child is cloned with fork(2) semantics: call this from a single-threaded process. */
 int spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *err);
+
+/* For a process that has already entered a running container's namespaces, cgroups and root (exec): what
+   spawn_container's child does once the root is built, with the same rules.  The user from the container's
+   /etc/passwd and /etc/group, chdir to cwd (which must exist), rlimits, no_new_privileges, the seccomp filter
+   (unless no_new_privileges defers it to spawn_exec_command), capabilities, stdio (with tty, a new terminal of the
+   container's devpts).  *env_out is the command's environment: env plus HOME from passwd when missing.  The root
+   file system, hostname, mount and cgroup fields are not used. */
+int spawn_join_setup (const struct spawn_spec *spec, char ***env_out, isola_error_t *err);
+
+/* Then: looks spec->argv[0] up in env's PATH as spawn_container does, loads the seccomp filter deferred by
+   no_new_privileges, and execs.  Returns only on failure, with Docker's message and errno: ENOENT for a command
+   that does not exist (exit code 127), others when it cannot run (126) — unless *setup_failed, when loading the
+   filter failed. */
+int spawn_exec_command (const struct spawn_spec *spec, char *const *env, bool *setup_failed, isola_error_t *err);
 
 #endif

@@ -1,11 +1,12 @@
 /* isola-monitor: one per running container, started by `isola start`/`run` and detached from it.  It starts the
-   container through its isolation driver (becoming the parent of its first process), copies the container's output
-   into ctr.log, records the exit status, removes --rm containers, and holds the container's running lock for as
-   long as the container runs.
+   container through its isolation driver (becoming the parent of its first process), owns the container's stdio
+   (pipes, or a pseudo-terminal with -t), copies the output into ctr.log and to attached clients, takes their input,
+   resizes and signals, records the exit status, removes --rm containers, and holds the container's running lock for
+   as long as the container runs.
 
-   usage: isola-monitor ROOT CONTAINER-ID SYNC-FD
-   SYNC-FD receives "started PID\n" or "failed EXIT-CODE MESSAGE\n", and at the end "exited EXIT-CODE\n" (an
-   attached CLI waits for it; a detached one has closed its end). */
+   usage: isola-monitor ROOT CONTAINER-ID CLIENT-FD
+   CLIENT-FD is a stream socket to the `isola` that started us; more clients connect to ID/attach.sock.  Both speak
+   the attach protocol (attach.h, docs/ATTACH.md). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -15,46 +16,175 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "container.h"
 #include "driver.h"
 #include "logfile.h"
 #include "store.h"
 #include "util.h"
 
+#define MAX_CLIENTS 16
+
+struct client
+{
+  int fd;
+  struct attach_decoder dec;
+};
+
 struct monitor
 {
   struct isola_store *store;
   struct container *c;
   const struct isola_driver *driver;
-  int sync_fd;
   int lock_fd;
-  int out[2], err[2]; /* pipes: container writes [1], monitor reads [0] */
+  int listen_fd;
+  int out_r, err_r; /* container output (err_r = -1 with a terminal, whose master is out_r) */
+  int in_w;         /* container input: pipe or terminal master; -1 without -i */
+  bool tty;
+  int console_r; /* receives the terminal master from the container */
+  struct client clients[MAX_CLIENTS];
+  size_t n_clients;
+  struct log_writer log;
   pid_t pid;
 };
 
+/* --- clients ------------------------------------------------------------------------------------------------- */
+
 static void
-report (struct monitor *m, const char *fmt, ...)
+client_add (struct monitor *m, int fd)
 {
-  if (m->sync_fd < 0)
-    return;
-  char buf[4096];
-  va_list ap;
-  va_start (ap, fmt);
-  int n = vsnprintf (buf, sizeof buf, fmt, ap);
-  va_end (ap);
-  if (n > 0 && write_all (m->sync_fd, buf, (size_t) n < sizeof buf ? (size_t) n : sizeof buf - 1) < 0)
+  if (m->n_clients == MAX_CLIENTS)
     {
-      close (m->sync_fd);
-      m->sync_fd = -1;
+      close (fd);
+      return;
+    }
+  int big = 1 << 20;
+  (void)setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+  struct client *cl = &m->clients[m->n_clients++];
+  cl->fd = fd;
+  attach_decoder_init (&cl->dec);
+  uint8_t version = ATTACH_VERSION;
+  (void)attach_send (fd, ATTACH_HELLO, &version, 1);
+}
+
+static void
+client_drop (struct monitor *m, size_t i)
+{
+  close (m->clients[i].fd);
+  attach_decoder_clear (&m->clients[i].dec);
+  m->clients[i] = m->clients[--m->n_clients];
+}
+
+/* A client that cannot take output right away is dropped rather than allowed to stall the container. */
+static void
+broadcast (struct monitor *m, uint8_t type, const void *data, uint32_t len)
+{
+  uint8_t frame[ATTACH_HEADER_SIZE + ATTACH_PAYLOAD_MAX];
+  size_t n = attach_encode (frame, type, data, len);
+  for (size_t i = 0; i < m->n_clients;)
+    {
+      if (send (m->clients[i].fd, frame, n, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)n)
+        client_drop (m, i);
+      else
+        i++;
     }
 }
 
-/* Docker's exit codes for a container that could not start. */
+static void
+handle_frame (struct monitor *m, const struct attach_frame *f)
+{
+  switch (f->type)
+    {
+    case ATTACH_STDIN:
+      if (m->in_w >= 0 && write_all (m->in_w, f->payload, f->len) < 0)
+        {
+          close (m->in_w);
+          m->in_w = -1;
+        }
+      break;
+    case ATTACH_CLOSE_STDIN:
+      /* With a terminal, end of input is a ^D the client sends as data; closing would hang up the terminal. */
+      if (!m->tty && m->in_w >= 0)
+        {
+          close (m->in_w);
+          m->in_w = -1;
+        }
+      break;
+    case ATTACH_RESIZE:
+      if (m->tty && f->len == 4)
+        {
+          struct winsize ws = { .ws_row = (unsigned short)(f->payload[0] << 8 | f->payload[1]),
+                                .ws_col = (unsigned short)(f->payload[2] << 8 | f->payload[3]) };
+          (void)ioctl (m->out_r, TIOCSWINSZ, &ws);
+        }
+      break;
+    case ATTACH_SIGNAL:
+      if (f->len == 4)
+        (void)m->driver->signal (m->c, (int)attach_get_u32 (f->payload), NULL);
+      break;
+    default:
+      break;
+    }
+}
+
+/* Returns false when the client is gone or broke the protocol. */
+static bool
+client_read (struct monitor *m, struct client *cl)
+{
+  uint8_t buf[65536];
+  ssize_t n = read (cl->fd, buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return true;
+  if (n <= 0)
+    return false;
+  attach_decoder_feed (&cl->dec, buf, (size_t)n);
+  struct attach_frame f;
+  int r;
+  while ((r = attach_decoder_next (&cl->dec, &f)) == 1)
+    handle_frame (m, &f);
+  return r == 0;
+}
+
+/* Clients come and go during a poll round (broadcast drops slow ones): find this one by its fd. */
+static void
+serve_client (struct monitor *m, int fd)
+{
+  for (size_t i = 0; i < m->n_clients; i++)
+    if (m->clients[i].fd == fd)
+      {
+        if (!client_read (m, &m->clients[i]))
+          client_drop (m, i);
+        return;
+      }
+}
+
+/* attach.sock is bound through /proc/self/fd: the container directory's path can exceed sun_path's 108 bytes. */
+static int
+listen_on_attach_socket (struct monitor *m, isola_error_t *err)
+{
+  cleanup_close int dirfd = open (m->c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    return isola_error_make (err, errno, "open `%s`", m->c->dir);
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  snprintf (addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/attach.sock", dirfd);
+  (void)unlinkat (dirfd, "attach.sock", 0);
+  m->listen_fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (m->listen_fd < 0 || bind (m->listen_fd, (struct sockaddr *)&addr, sizeof addr) < 0
+      || listen (m->listen_fd, 8) < 0)
+    return isola_error_make (err, errno, "listen on `%s/attach.sock`", m->c->dir);
+  return 0;
+}
+
+/* --- the container ------------------------------------------------------------------------------------------- */
+
 static int
 start_failure_code (int status)
 {
@@ -78,28 +208,122 @@ take_running_lock (struct monitor *m, isola_error_t *err)
 }
 
 static int
+receive_fd (int sock, isola_error_t *err)
+{
+  char data;
+  struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  if (recvmsg (sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) != 1)
+    return isola_error_make (err, errno ? errno : EPROTO, "receive the container's terminal");
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR (&msg);
+  if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN (sizeof (int)))
+    return isola_error_fail (err, EPROTO, "receive the container's terminal");
+  int fd;
+  memcpy (&fd, CMSG_DATA (cmsg), sizeof fd);
+  return fd;
+}
+
+/* A client that starts a container with a terminal sends its window size first: wait briefly for it, so the
+   terminal has its size before the command looks. */
+static void
+initial_window_size (struct monitor *m, unsigned short *rows, unsigned short *cols)
+{
+  if (m->n_clients == 0)
+    return;
+  struct client *cl = &m->clients[0];
+  struct attach_frame f;
+  for (int tries = 0; tries < 20; tries++)
+    {
+      int r = attach_decoder_next (&cl->dec, &f);
+      if (r == 1 && f.type == ATTACH_RESIZE && f.len == 4)
+        {
+          *rows = (unsigned short)(f.payload[0] << 8 | f.payload[1]);
+          *cols = (unsigned short)(f.payload[2] << 8 | f.payload[3]);
+          return;
+        }
+      if (r != 0)
+        return;
+      struct pollfd p = { .fd = cl->fd, .events = POLLIN };
+      uint8_t buf[256];
+      ssize_t n;
+      if (poll (&p, 1, 50) <= 0 || (n = read (cl->fd, buf, sizeof buf)) <= 0)
+        return;
+      attach_decoder_feed (&cl->dec, buf, (size_t)n);
+    }
+}
+
+/* Pipes, or one terminal for all three streams with -t; stdin only with -i. */
+static int
+make_stdio (struct monitor *m, struct driver_io *io, int child_ends[3], isola_error_t *err)
+{
+  json_t *config = json_object_get (m->c->config, "Config");
+  m->tty = json_is_true (json_object_get (config, "Tty"));
+  bool open_stdin = json_is_true (json_object_get (config, "OpenStdin"));
+  if (m->tty)
+    {
+      int sv[2];
+      if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return isola_error_make (err, errno, "socketpair");
+      m->console_r = sv[0];
+      *io = (struct driver_io){ .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .tty = true,
+                                .console_socket = sv[1] };
+      initial_window_size (m, &io->rows, &io->cols);
+      child_ends[0] = sv[1];
+      return 0;
+    }
+  int out[2], errp[2], in[2] = { -1, -1 };
+  if (pipe2 (out, O_CLOEXEC) < 0 || pipe2 (errp, O_CLOEXEC) < 0 || (open_stdin && pipe2 (in, O_CLOEXEC) < 0))
+    return isola_error_make (err, errno, "pipe");
+  m->out_r = out[0], m->err_r = errp[0], m->in_w = in[1];
+  *io = (struct driver_io){ .stdin_fd = in[0], .stdout_fd = out[1], .stderr_fd = errp[1] };
+  child_ends[0] = out[1], child_ends[1] = errp[1], child_ends[2] = in[0];
+  return 0;
+}
+
+static int
 start_container (struct monitor *m, isola_error_t *err)
 {
-  if (pipe2 (m->out, O_CLOEXEC) < 0 || pipe2 (m->err, O_CLOEXEC) < 0)
-    return isola_error_make (err, errno, "pipe");
-  struct driver_io io = { .stdin_fd = -1, .stdout_fd = m->out[1], .stderr_fd = m->err[1] };
-  int ret = m->driver->start (m->store, m->c, &io, &m->pid, err);
-  close (m->out[1]);
-  close (m->err[1]);
+  struct driver_io io;
+  int child_ends[3] = { -1, -1, -1 };
+  int ret = make_stdio (m, &io, child_ends, err);
+  if (ret == 0)
+    ret = m->driver->start (m->store, m->c, &io, &m->pid, err);
+  /* Our copies of the container's ends must go, or we would never see end-of-file on its output. */
+  for (int i = 0; i < 3; i++)
+    if (child_ends[i] >= 0)
+      close (child_ends[i]);
+  if (ret == 0 && m->tty)
+    {
+      int master = receive_fd (m->console_r, err);
+      if (master < 0)
+        {
+          kill (m->pid, SIGKILL);
+          return master;
+        }
+      json_t *config = json_object_get (m->c->config, "Config");
+      m->out_r = master;
+      m->in_w = json_is_true (json_object_get (config, "OpenStdin")) ? master : -1;
+    }
   return ret;
 }
 
+/* Returns false at end of file. */
 static bool
-copy_output (struct monitor *m, struct log_writer *w, int fd, int stream)
+copy_output (struct monitor *m, int fd, int stream)
 {
-  char buf[65536];
+  char buf[ATTACH_PAYLOAD_MAX];
   ssize_t n = read (fd, buf, sizeof buf);
   if (n < 0 && (errno == EINTR || errno == EAGAIN))
     return true;
-  if (n <= 0)
+  if (n <= 0) /* EIO: the terminal's last user closed it */
     return false;
-  (void) log_writer_feed (w, stream, buf, (size_t) n);
-  (void) m;
+  (void)log_writer_feed (&m->log, stream, buf, (size_t)n);
+  broadcast (m, stream == 2 ? ATTACH_STDERR : ATTACH_STDOUT, buf, (uint32_t)n);
   return true;
 }
 
@@ -113,43 +337,84 @@ wait_status_code (int status)
   return 255;
 }
 
-/* Copies output until both pipes close and the container's first process has been reaped. */
+enum
+{
+  P_OUT,
+  P_ERR,
+  P_SIG,
+  P_LISTEN,
+  P_CLIENTS,
+};
+
+static void
+accept_client (struct monitor *m)
+{
+  int fd = accept4 (m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+  if (fd >= 0)
+    client_add (m, fd);
+}
+
+static void
+reap (struct monitor *m, int sigfd, bool *reaped, int *status)
+{
+  struct signalfd_siginfo si;
+  while (read (sigfd, &si, sizeof si) > 0)
+    ;
+  if (!*reaped && waitpid (m->pid, status, WNOHANG) == m->pid)
+    *reaped = true;
+  while (waitpid (-1, NULL, WNOHANG) > 0)
+    ;
+}
+
+/* One loop for output, clients and reaping, until the output is closed and the first process reaped. */
 static int
 supervise (struct monitor *m, int sigfd)
 {
-  cleanup_free char *logpath = container_path (m->c, "ctr.log");
-  cleanup_close int logfd = open (logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  struct log_writer w;
-  log_writer_init (&w, logfd);
-  struct pollfd fds[3] = { { .fd = m->out[0], .events = POLLIN },
-                           { .fd = m->err[0], .events = POLLIN },
-                           { .fd = sigfd, .events = POLLIN } };
   int status = 0;
   bool reaped = false;
-  while (fds[0].fd >= 0 || fds[1].fd >= 0 || !reaped)
+  int out = m->out_r, errfd = m->err_r;
+  while (out >= 0 || errfd >= 0 || !reaped)
     {
-      if (poll (fds, 3, -1) < 0 && errno != EINTR)
+      struct pollfd fds[P_CLIENTS + MAX_CLIENTS] = {
+        [P_OUT] = { .fd = out, .events = POLLIN },
+        [P_ERR] = { .fd = errfd, .events = POLLIN },
+        [P_SIG] = { .fd = sigfd, .events = POLLIN },
+        [P_LISTEN] = { .fd = m->listen_fd, .events = POLLIN },
+      };
+      size_t n_clients = m->n_clients;
+      for (size_t i = 0; i < n_clients; i++)
+        fds[P_CLIENTS + i] = (struct pollfd){ .fd = m->clients[i].fd, .events = POLLIN };
+      /* With a terminal, output can end before the process (its children hold no copy): don't spin on it. */
+      if (poll (fds, P_CLIENTS + n_clients, reaped ? 100 : -1) < 0 && errno != EINTR)
         break;
-      for (int i = 0; i < 2; i++)
-        if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP | POLLERR))
-            && !copy_output (m, &w, fds[i].fd, i + 1))
-          {
-            close (fds[i].fd);
-            fds[i].fd = -1;
-          }
-      if (fds[2].revents & POLLIN)
+      if (out >= 0 && (fds[P_OUT].revents & (POLLIN | POLLHUP | POLLERR)) && !copy_output (m, out, 1))
+        out = -1;
+      if (errfd >= 0 && (fds[P_ERR].revents & (POLLIN | POLLHUP | POLLERR)) && !copy_output (m, errfd, 2))
+        errfd = -1;
+      if (fds[P_SIG].revents & POLLIN)
+        reap (m, sigfd, &reaped, &status);
+      if (fds[P_LISTEN].revents & POLLIN)
+        accept_client (m);
+      for (size_t i = 0; i < n_clients; i++)
+        if (fds[P_CLIENTS + i].revents & (POLLIN | POLLHUP | POLLERR))
+          serve_client (m, fds[P_CLIENTS + i].fd);
+      if (reaped && m->tty && out >= 0)
         {
-          struct signalfd_siginfo si;
-          (void) read (sigfd, &si, sizeof si);
-          if (!reaped && waitpid (m->pid, &status, WNOHANG) == m->pid)
-            reaped = true;
-          while (waitpid (-1, NULL, WNOHANG) > 0)
+          /* The terminal may stay open in a background process: drain what is there and stop. */
+          struct pollfd p = { .fd = out, .events = POLLIN };
+          while (poll (&p, 1, 0) > 0 && copy_output (m, out, 1))
             ;
+          out = -1;
         }
     }
-  (void) log_writer_flush (&w);
-  log_writer_clear (&w);
+  (void)log_writer_flush (&m->log);
   return wait_status_code (status);
+}
+
+static bool
+auto_remove (const struct monitor *m)
+{
+  return json_is_true (json_object_get (json_object_get (m->c->config, "HostConfig"), "AutoRemove"));
 }
 
 static void
@@ -157,51 +422,74 @@ finish (struct monitor *m, int code)
 {
   cleanup_error isola_error_t err = NULL;
   bool oom = false;
-  (void) m->driver->cleanup (m->c, &oom, &err);
+  (void)m->driver->cleanup (m->c, &oom, &err);
   container_set_exited (m->c, code, oom, NULL);
-  (void) container_write_state (m->c, NULL);
-  if (json_is_true (json_object_get (json_object_get (m->c->config, "HostConfig"), "AutoRemove")))
-    (void) container_remove (m->store, m->c, NULL);
-  report (m, "exited %d\n", code);
+  (void)container_write_state (m->c, NULL);
+  if (auto_remove (m))
+    (void)container_remove (m->store, m->c, NULL);
+  for (size_t i = 0; i < m->n_clients; i++)
+    (void)attach_send_u32 (m->clients[i].fd, ATTACH_EXIT, (uint32_t)code);
+}
+
+static void
+report_failure (struct monitor *m, int code, const char *msg)
+{
+  size_t len = strlen (msg);
+  if (len > 4096)
+    len = 4096;
+  uint8_t buf[4 + 4096];
+  attach_put_u32 (buf, (uint32_t)code);
+  memcpy (buf + 4, msg, len);
+  broadcast (m, ATTACH_FAILED, buf, (uint32_t)(4 + len));
+}
+
+static int
+fail_start (struct monitor *m, isola_error_t *err)
+{
+  int code = start_failure_code ((*err)->status);
+  /* Docker leaves a container that failed to start in "created" with the error and exit code recorded. */
+  json_object_set_new (m->c->state, "ExitCode", json_integer (code));
+  json_object_set_new (m->c->state, "Error", json_string ((*err)->msg));
+  (void)container_write_state (m->c, NULL);
+  report_failure (m, code, (*err)->msg);
+  if (auto_remove (m))
+    (void)container_remove (m->store, m->c, NULL);
+  return 1;
 }
 
 static int
 monitor_run (struct monitor *m)
 {
   cleanup_error isola_error_t err = NULL;
-  if (take_running_lock (m, &err) < 0)
+  if (take_running_lock (m, &err) < 0 || listen_on_attach_socket (m, &err) < 0)
     {
-      report (m, "failed 125 %s\n", err->msg);
+      report_failure (m, 125, err->msg);
       return 1;
     }
-  /* SIGCHLD arrives through a signalfd so that reaping and output copying share one loop. */
+  /* SIGCHLD arrives through a signalfd so that reaping, output and clients share one loop. */
   sigset_t set;
   sigemptyset (&set);
   sigaddset (&set, SIGCHLD);
   sigprocmask (SIG_BLOCK, &set, NULL);
   cleanup_close int sigfd = signalfd (-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  cleanup_free char *logpath = container_path (m->c, "ctr.log");
+  cleanup_close int logfd = open (logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  log_writer_init (&m->log, logfd);
 
   if (start_container (m, &err) < 0)
-    {
-      int code = start_failure_code (err->status);
-      /* Docker leaves a container that failed to start in "created" with the error and exit code recorded. */
-      json_object_set_new (m->c->state, "ExitCode", json_integer (code));
-      json_object_set_new (m->c->state, "Error", json_string (err->msg));
-      (void) container_write_state (m->c, NULL);
-      report (m, "failed %d %s\n", code, err->msg);
-      if (json_is_true (json_object_get (json_object_get (m->c->config, "HostConfig"), "AutoRemove")))
-        (void) container_remove (m->store, m->c, NULL);
-      return 1;
-    }
+    return fail_start (m, &err);
   container_set_running (m->c, m->pid, getpid ());
   if (container_write_state (m->c, &err) < 0)
     {
       kill (m->pid, SIGKILL);
-      report (m, "failed 125 %s\n", err->msg);
+      report_failure (m, 125, err->msg);
       return 1;
     }
-  report (m, "started %d\n", (int) m->pid);
+  uint8_t pid[4];
+  attach_put_u32 (pid, (uint32_t)m->pid);
+  broadcast (m, ATTACH_STARTED, pid, 4);
   finish (m, supervise (m, sigfd));
+  log_writer_clear (&m->log);
   return 0;
 }
 
@@ -210,20 +498,23 @@ main (int argc, char **argv)
 {
   if (argc != 4)
     {
-      fprintf (stderr, "usage: isola-monitor ROOT CONTAINER-ID SYNC-FD\n");
+      fprintf (stderr, "usage: isola-monitor ROOT CONTAINER-ID CLIENT-FD\n");
       return 2;
     }
-  struct monitor m = { .sync_fd = atoi (argv[3]), .lock_fd = -1, .out = { -1, -1 }, .err = { -1, -1 } };
+  struct monitor m = { .lock_fd = -1, .listen_fd = -1, .out_r = -1, .err_r = -1, .in_w = -1, .console_r = -1 };
   signal (SIGPIPE, SIG_IGN);
   signal (SIGINT, SIG_IGN);
   signal (SIGHUP, SIG_IGN);
-  (void) setsid ();
+  (void)setsid ();
   if (chdir ("/") < 0)
     return 1;
+  int client = atoi (argv[3]);
+  if (client >= 0 && fcntl (client, F_SETFD, FD_CLOEXEC) == 0)
+    client_add (&m, client);
   cleanup_error isola_error_t err = NULL;
   if (store_open (argv[1], STORE_LOCK_NONE, &m.store, &err) < 0 || container_load (m.store, argv[2], &m.c, &err) < 0)
     {
-      report (&m, "failed 125 %s\n", err->msg);
+      report_failure (&m, 125, err->msg);
       return 1;
     }
   m.driver = driver_of (m.c);

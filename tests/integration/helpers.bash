@@ -275,3 +275,211 @@ isola_ok() {
 load_fixture() {
   isola_ok load -q -i "$(fx "$1")"
 }
+
+# ---- containers ----------------------------------------------------------------------------------------------------
+# Every container test runs in its own root with the busybox image loaded; container_teardown removes whatever the
+# test started (containers, monitors, their processes) before the root itself, even when the test failed.
+
+# container_setup: a private root with the default busybox image loaded.
+container_setup() {
+  setup_root
+  CONTAINER_PIDS=()
+  CONTAINER_IDS=()
+  require_busybox_image
+  isola_ok load -q -i "$ISOLA_IMAGE"
+}
+
+# track_pid PID: a container process that teardown must make sure is gone (e.g. one whose monitor the test killed).
+track_pid() {
+  CONTAINER_PIDS+=("$1")
+}
+
+# kill_container_pid PID: SIGKILL to PID, but only if it still runs in another PID namespace than ours (a container's
+# first process; killing it ends its whole namespace) — never a recycled host PID.
+kill_container_pid() {
+  local p=$1 ours theirs
+  [[ $p =~ ^[0-9]+$ ]] && [ "$p" -gt 1 ] || return 0
+  ours=$(readlink /proc/self/ns/pid) || return 0
+  theirs=$(readlink "/proc/$p/ns/pid" 2>/dev/null) || return 0
+  [ "$theirs" != "$ours" ] || return 0
+  kill -KILL "$p" 2>/dev/null || true
+}
+
+# procs_of_root: PIDs of the processes whose command line names $ISOLA_ROOT (monitors, CLIs of this test).
+procs_of_root() {
+  pgrep -f "$ISOLA_ROOT" 2>/dev/null || true
+}
+
+container_teardown() {
+  if [ -n "${ISOLA_ROOT:-}" ] && [ -d "$ISOLA_ROOT" ]; then
+    local ids id p i
+    ids=$(ISOLA_TIMEOUT=20 isola ps -aq --no-trunc 2>/dev/null) || ids=
+    for id in $ids; do
+      p=$(ISOLA_TIMEOUT=10 isola inspect -f '{{.State.Pid}}' "$id" 2>/dev/null) && CONTAINER_PIDS+=("$p")
+    done
+    if [ -n "$ids" ]; then
+      # shellcheck disable=SC2086
+      ISOLA_TIMEOUT=30 isola rm -f $ids >/dev/null 2>&1 || true
+    fi
+    pkill -KILL -f "$ISOLA_ROOT" 2>/dev/null || true
+    for p in "${CONTAINER_PIDS[@]}"; do kill_container_pid "$p"; done
+    for ((i = 0; i < 200; i++)); do
+      [ -z "$(procs_of_root)" ] && break
+      sleep 0.05
+    done
+    if [ -n "$(procs_of_root)" ]; then
+      echo "# processes of $ISOLA_ROOT still running after teardown: $(procs_of_root | tr '\n' ' ')" >&3
+    fi
+    # cgroups the engine left behind (v2 isola/ID, v1 CONTROLLER/isola/ID); rmdir only removes empty ones
+    for id in $ids "${CONTAINER_IDS[@]}"; do
+      for p in $(container_cgroup_dirs "$id"); do
+        rmdir "$p" 2>/dev/null || true
+      done
+    done
+  fi
+  teardown_root
+}
+
+# container_cgroup_dirs ID: the container's cgroup directories that exist (v2 isola/ID, v1 CONTROLLER/isola/ID).
+container_cgroup_dirs() {
+  local d
+  [[ $1 =~ ^[0-9a-f]{64}$ ]] || return 0
+  for d in /sys/fs/cgroup/isola/"$1" /sys/fs/cgroup/*/isola/"$1"; do
+    if [ -d "$d" ]; then echo "$d"; fi
+  done
+  return 0
+}
+
+# now_ms: milliseconds since the epoch.
+now_ms() {
+  echo $(($(date +%s%N) / 1000000))
+}
+
+# wait_until TIMEOUT_S COMMAND...: polls COMMAND (every 50 ms) until it succeeds; fails after TIMEOUT_S seconds.
+wait_until() {
+  local t=$1 deadline
+  shift
+  deadline=$(($(now_ms) + t * 1000))
+  until "$@"; do
+    if [ "$(now_ms)" -ge "$deadline" ]; then
+      echo "still false after ${t}s: $*"
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+# wait_for_status CONTAINER STATUS [TIMEOUT_S]: polls `inspect -f '{{.State.Status}}'` until it is STATUS (default
+# timeout 10 s).
+wait_for_status() {
+  local c=$1 want=$2 t=${3:-10} deadline s
+  deadline=$(($(now_ms) + t * 1000))
+  while :; do
+    s=$(isola inspect -f '{{.State.Status}}' "$c" 2>/dev/null) || s="(inspect failed)"
+    [ "$s" = "$want" ] && return 0
+    if [ "$(now_ms)" -ge "$deadline" ]; then
+      echo "container $c: status '$s' after ${t}s, expected '$want'"
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+# run_detached ARGS...: `isola run -d ARGS...` that must succeed; sets CID to the printed ID.
+run_detached() {
+  run --separate-stderr isola run -d "$@"
+  if [ "$status" -ne 0 ]; then
+    echo "setup command failed: isola run -d $*"
+    show_run
+    return 1
+  fi
+  CID=$output
+  CONTAINER_IDS+=("$CID")
+  if ! [[ $CID =~ ^[0-9a-f]{64}$ ]]; then
+    echo "run -d did not print a 64-hex ID: '$CID'"
+    return 1
+  fi
+}
+
+# cfield CONTAINER TEMPLATE: one inspect field (via -f).
+cfield() {
+  isola inspect -f "$2" "$1"
+}
+
+# assert_jq FILTER: the jq filter is true of $output.
+assert_jq() {
+  if ! jq -e "$1" <<<"$output" >/dev/null 2>&1; then
+    echo "jq filter false: $1"
+    echo "output: $output"
+    return 1
+  fi
+}
+
+# host_mounts: the host's mount table, minus the roots of other tests that may run concurrently (/tmp/isola-*).
+host_mounts() {
+  awk -v r="$ISOLA_ROOT" 'index($0, r) > 0 || index($0, "/tmp/isola-") == 0' /proc/self/mounts | sort
+}
+
+# assert_no_new_mounts BEFORE: compares host_mounts with an earlier one (new entries only).
+assert_no_new_mounts() {
+  local added
+  added=$(comm -13 <(echo "$1") <(host_mounts))
+  if [ -n "$added" ]; then
+    echo "mounts left behind on the host:"
+    echo "$added"
+    return 1
+  fi
+}
+
+# start_attached FILE ARGS...: starts `isola ARGS...` in the background (stdout+stderr to FILE) with SIGINT and
+# SIGTERM at their defaults (a non-interactive shell ignores SIGINT in background jobs); sets BG_PID.
+start_attached() {
+  local f=$1
+  shift
+  env --default-signal=INT,TERM "$ISOLA" "$@" >"$f" 2>&1 3>&- &
+  BG_PID=$!
+}
+
+# wait_bg TIMEOUT_S: waits for BG_PID to exit; sets BG_STATUS (124 when it was still running and got killed).
+wait_bg() {
+  local t=$1 deadline
+  deadline=$(($(now_ms) + t * 1000))
+  while kill -0 "$BG_PID" 2>/dev/null && [ "$(pidstat_zombie "$BG_PID")" != Z ]; do
+    if [ "$(now_ms)" -ge "$deadline" ]; then
+      kill -KILL "$BG_PID" 2>/dev/null || true
+      wait "$BG_PID" 2>/dev/null || true
+      BG_STATUS=124
+      return 0
+    fi
+    sleep 0.05
+  done
+  # shellcheck disable=SC2034 # read by the tests
+  BG_STATUS=0
+  wait "$BG_PID" || BG_STATUS=$?
+}
+
+# pidstat_zombie PID: the process state letter of PID (Z for a zombie).
+pidstat_zombie() {
+  awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null
+}
+
+# file_contains FILE TEXT: FILE exists and contains TEXT (for polling).
+file_contains() {
+  [ -f "$1" ] && grep -qF -- "$2" "$1"
+}
+
+# ps_column COLUMN [PS-ARGS...]: one column of the `isola ps` table, cut at the header's positions, one line per
+# container, trailing blanks removed.
+ps_column() {
+  local col=$1
+  shift
+  isola ps "$@" | awk -v col="$col" '
+    NR == 1 {
+      s = index($0, col)
+      if (!s) { print "no column " col " in: " $0 > "/dev/stderr"; exit 1 }
+      rest = substr($0, s + length(col))
+      e = match(rest, /[^ ]/) ? s + length(col) + RSTART - 1 : 0
+      next
+    }
+    { v = e ? substr($0, s, e - s) : substr($0, s); sub(/ +$/, "", v); print v }'
+}

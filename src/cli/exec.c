@@ -1,0 +1,418 @@
+/* `isola exec`: Docker's flags turned into an exec request for the container's driver.  Without -t the command
+   uses our stdio directly.  With -t it gets a terminal of the container's own (so that tty(1) and job control work
+   inside), whose master the driver sends over a socket; a relay process copies between it and our stdio while the
+   driver waits for the command, and follows our window size. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "container.h"
+#include "driver.h"
+#include "store.h"
+#include "util.h"
+
+enum
+{
+  OPT_ENV_FILE = 1000,
+  OPT_PRIVILEGED,
+};
+
+static const struct option exec_longopts[] = {
+  { "detach", no_argument, NULL, 'd' },
+  { "interactive", no_argument, NULL, 'i' },
+  { "tty", no_argument, NULL, 't' },
+  { "env", required_argument, NULL, 'e' },
+  { "env-file", required_argument, NULL, OPT_ENV_FILE },
+  { "user", required_argument, NULL, 'u' },
+  { "workdir", required_argument, NULL, 'w' },
+  { "privileged", no_argument, NULL, OPT_PRIVILEGED },
+  { "help", no_argument, NULL, 'h' },
+  { NULL, 0, NULL, 0 },
+};
+
+/* --- flags ---------------------------------------------------------------------------------------------------- */
+
+/* -e NAME=VALUE sets; -e NAME takes the value from our environment and is dropped when unset, as docker does. */
+static void
+add_env (char ***env, const char *e)
+{
+  if (strchr (e, '=') != NULL)
+    {
+      strv_push (env, e);
+      return;
+    }
+  const char *v = getenv (e);
+  if (v == NULL)
+    return;
+  cleanup_free char *kv = xasprintf ("%s=%s", e, v);
+  strv_push (env, kv);
+}
+
+/* Docker's env file: one NAME=VALUE or NAME per line; blank lines and # comments are skipped. */
+static int
+add_env_file (char ***env, const char *path, isola_error_t *err)
+{
+  cleanup_free char *buf = NULL;
+  int ret = read_file_bounded (path, 1024 * 1024, &buf, NULL, err);
+  if (ret < 0)
+    return ret;
+  char *save = NULL;
+  for (char *line = strtok_r (buf, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    {
+      line += strspn (line, " \t");
+      size_t n = strlen (line);
+      if (n && line[n - 1] == '\r')
+        line[n - 1] = '\0';
+      if (*line == '\0' || *line == '#')
+        continue;
+      if (line[0] == '=')
+        return isola_error_fail (err, EINVAL, "invalid environment variable: %s", line);
+      add_env (env, line);
+    }
+  return 0;
+}
+
+/* Returns 0 to go on, -1 after --help, or the exit code of a usage error. */
+static int
+parse_exec_flags (struct cli_ctx *ctx, int argc, char **argv, struct exec_request *req, char ***env)
+{
+  int c, exit_code = 0;
+  cleanup_error isola_error_t err = NULL;
+  optind = 0;
+  while ((c = cli_getopt (ctx, &cmd_exec, argc, argv, "+dite:u:w:h", exec_longopts, &exit_code)) != -1)
+    switch (c)
+      {
+      case 'd':
+        req->detach = true;
+        break;
+      case 'i':
+        req->interactive = true;
+        break;
+      case 't':
+        req->io.tty = true;
+        break;
+      case 'e':
+        add_env (env, optarg);
+        break;
+      case OPT_ENV_FILE:
+        if (add_env_file (env, optarg, &err) < 0)
+          {
+            cli_fail (&err);
+            return EXIT_USAGE;
+          }
+        break;
+      case 'u':
+        req->user = optarg;
+        break;
+      case 'w':
+        if (optarg[0] != '/')
+          return cli_usage_error (&cmd_exec, "the working directory '%s' is invalid, it needs to be an absolute path",
+                                  optarg);
+        req->cwd = optarg;
+        break;
+      case OPT_PRIVILEGED:
+        req->privileged = true;
+        break;
+      default:
+        return c == CLI_OPT_HELP ? -1 : exit_code;
+      }
+  return 0;
+}
+
+/* --- our terminal --------------------------------------------------------------------------------------------- */
+
+/* What raw mode replaced, for the handlers that put it back when a signal ends us. */
+static struct termios saved_termios;
+static volatile sig_atomic_t terminal_is_raw;
+
+static void
+restore_terminal (void)
+{
+  if (terminal_is_raw)
+    (void)tcsetattr (STDIN_FILENO, TCSANOW, &saved_termios);
+  terminal_is_raw = 0;
+}
+
+static void
+restore_terminal_and_die (int sig)
+{
+  restore_terminal ();
+  (void)signal (sig, SIG_DFL);
+  (void)raise (sig);
+}
+
+static const int fatal_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+/* Keys go to the command untouched (^C included: the container's terminal turns it into SIGINT there); output is
+   raw too, since the container's terminal already turns \n into \r\n. */
+static void
+enter_raw_mode (void)
+{
+  if (tcgetattr (STDIN_FILENO, &saved_termios) < 0)
+    return;
+  struct termios raw = saved_termios;
+  cfmakeraw (&raw);
+  for (size_t i = 0; i < ARRAY_SIZE (fatal_signals); i++)
+    (void)signal (fatal_signals[i], restore_terminal_and_die);
+  if (tcsetattr (STDIN_FILENO, TCSANOW, &raw) == 0)
+    terminal_is_raw = 1;
+}
+
+/* Ours: stdin's, else stdout's (with -t alone, stdin may be anything); 0 x 0 when neither is a terminal. */
+static struct winsize
+our_window_size (void)
+{
+  struct winsize ws = { 0 };
+  if (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) < 0 && ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) < 0)
+    memset (&ws, 0, sizeof ws);
+  return ws;
+}
+
+/* --- the relay: the container's terminal <-> our stdio ------------------------------------------------------- */
+
+static int
+receive_fd (int sock)
+{
+  char data;
+  struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  ssize_t n;
+  do
+    n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  struct cmsghdr *cmsg = n > 0 ? CMSG_FIRSTHDR (&msg) : NULL;
+  if (cmsg == NULL || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS
+      || cmsg->cmsg_len != CMSG_LEN (sizeof (int)))
+    return -1;
+  int fd;
+  memcpy (&fd, CMSG_DATA (cmsg), sizeof fd);
+  return fd;
+}
+
+/* Copies what is readable now; false at the end of input or when the output is gone. */
+static bool
+copy_once (int from, int to)
+{
+  char buf[32768];
+  ssize_t n = read (from, buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return true;
+  return n > 0 && write_all (to, buf, (size_t)n) == 0;
+}
+
+static void
+copy_window_size (int master)
+{
+  struct winsize ws = our_window_size ();
+  if (ws.ws_row && ws.ws_col)
+    (void)ioctl (master, TIOCSWINSZ, &ws);
+}
+
+/* How long the relay keeps reading once the command has exited, should something it started still hold the
+   terminal open: the master only reports the end when the last holder closes it. */
+#define DRAIN_QUIET_MS 200
+
+/* SIGWINCH: our window changed; SIGUSR1: the command has exited, drain and stop. */
+static void
+relay_loop (int master, bool forward_stdin, int sigfd)
+{
+  struct pollfd fds[3] = {
+    { .fd = master, .events = POLLIN },
+    { .fd = sigfd, .events = POLLIN },
+    { .fd = forward_stdin ? STDIN_FILENO : -1, .events = POLLIN },
+  };
+  bool draining = false;
+  for (;;)
+    {
+      int n = poll (fds, ARRAY_SIZE (fds), draining ? DRAIN_QUIET_MS : -1);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return;
+      if (fds[0].revents && !copy_once (master, STDOUT_FILENO))
+        return;
+      /* The command may be gone while we still type: its terminal then refuses input, which is fine. */
+      if (fds[2].revents && !copy_once (STDIN_FILENO, master))
+        fds[2].fd = -1;
+      struct signalfd_siginfo si;
+      if (fds[1].revents && read (sigfd, &si, sizeof si) == sizeof si)
+        {
+          if (si.ssi_signo == SIGWINCH)
+            copy_window_size (master);
+          else
+            draining = true;
+        }
+    }
+}
+
+static const int relay_signals[] = { SIGWINCH, SIGUSR1 };
+
+static sigset_t
+relay_sigset (void)
+{
+  sigset_t set;
+  sigemptyset (&set);
+  for (size_t i = 0; i < ARRAY_SIZE (relay_signals); i++)
+    sigaddset (&set, relay_signals[i]);
+  return set;
+}
+
+/* Runs in its own process while we wait in the driver.  It dies with us; the terminal is ours to restore. */
+static __attribute__ ((noreturn)) void
+relay_main (int console_sock, int driver_sock, bool forward_stdin, pid_t cli)
+{
+  if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid () != cli)
+    _exit (0);
+  /* The driver's end: held here too, it would keep our end from ever seeing the socket close. */
+  (void)close (driver_sock);
+  for (size_t i = 0; i < ARRAY_SIZE (fatal_signals); i++)
+    (void)signal (fatal_signals[i], SIG_DFL);
+  sigset_t set = relay_sigset ();
+  int sigfd = signalfd (-1, &set, SFD_CLOEXEC);
+  /* The master arrives once the command's terminal exists; the socket closes without one when it failed. */
+  int master = receive_fd (console_sock);
+  (void)close (console_sock);
+  if (master < 0 || sigfd < 0)
+    _exit (0);
+  copy_window_size (master);
+  relay_loop (master, forward_stdin, sigfd);
+  _exit (0);
+}
+
+/* The relay's signals are blocked from before the fork, so that none is lost or kills it before its signalfd. */
+static pid_t
+start_relay (int console_sock, int driver_sock, bool forward_stdin)
+{
+  sigset_t set = relay_sigset (), old;
+  (void)sigprocmask (SIG_BLOCK, &set, &old);
+  pid_t cli = getpid ();
+  pid_t pid = fork ();
+  if (pid == 0)
+    relay_main (console_sock, driver_sock, forward_stdin, cli);
+  (void)sigprocmask (SIG_SETMASK, &old, NULL);
+  return pid;
+}
+
+static void
+stop_relay (pid_t pid)
+{
+  if (pid <= 0)
+    return;
+  (void)kill (pid, SIGUSR1);
+  while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+}
+
+/* --- running it ----------------------------------------------------------------------------------------------- */
+
+static int
+exec_plain (const struct isola_driver *d, struct container *c, struct exec_request *req)
+{
+  cleanup_error isola_error_t err = NULL;
+  int code = EXIT_CMD_FAILED;
+  req->io.stdin_fd = STDIN_FILENO, req->io.stdout_fd = STDOUT_FILENO, req->io.stderr_fd = STDERR_FILENO;
+  if (d->exec (c, req, &code, &err) < 0)
+    cli_fail (&err);
+  return code;
+}
+
+static int
+exec_with_terminal (const struct isola_driver *d, struct container *c, struct exec_request *req)
+{
+  int sv[2];
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    {
+      fprintf (stderr, "Error: socketpair: %s\n", strerror (errno));
+      return EXIT_CMD_FAILED;
+    }
+  struct winsize ws = our_window_size ();
+  req->io.rows = ws.ws_row, req->io.cols = ws.ws_col;
+  req->io.console_socket = sv[1];
+  /* Only when we relay keys: with -t alone, ^C must still stop us. */
+  if (req->interactive && isatty (STDIN_FILENO))
+    enter_raw_mode ();
+  pid_t relay = start_relay (sv[0], sv[1], req->interactive);
+  (void)close (sv[0]);
+
+  cleanup_error isola_error_t err = NULL;
+  int code = EXIT_CMD_FAILED;
+  int ret = relay < 0 ? -errno : d->exec (c, req, &code, &err);
+  (void)close (sv[1]);
+  stop_relay (relay);
+  restore_terminal ();
+  if (relay < 0)
+    fprintf (stderr, "Error: fork: %s\n", strerror (-ret));
+  else if (ret < 0)
+    cli_fail (&err);
+  return code;
+}
+
+static int
+run_exec (struct cli_ctx *ctx, int argc, char **argv)
+{
+  struct exec_request req = { .io = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .console_socket = -1 } };
+  cleanup_strv char **env = NULL;
+  int ret = parse_exec_flags (ctx, argc, argv, &req, &env);
+  if (ret != 0)
+    return ret < 0 ? 0 : ret;
+  if (argc - optind < 2)
+    return cli_usage_error (&cmd_exec, "\"isola exec\" requires at least 2 arguments.");
+  if (req.interactive && req.io.tty && !req.detach && !isatty (STDIN_FILENO))
+    {
+      fprintf (stderr, "the input device is not a TTY\n");
+      return EXIT_CMD_FAILED;
+    }
+  cleanup_store struct isola_store *store = NULL;
+  cleanup_container struct container *c = NULL;
+  if (cli_load_container (ctx, argv[optind], &store, &c))
+    return EXIT_CMD_FAILED;
+  if (!container_is_running (c))
+    {
+      fprintf (stderr, "Error: container %s is not running\n", c->id);
+      return EXIT_CMD_FAILED;
+    }
+  const struct isola_driver *d = driver_of (c);
+  if (d->exec == NULL)
+    {
+      fprintf (stderr, "Error: exec is not supported with %s isolation yet\n", d->name);
+      return EXIT_CMD_FAILED;
+    }
+  req.argv = argv + optind + 1;
+  req.env = env;
+  /* Detached, the command has /dev/null for stdio: there is no terminal to relay. */
+  if (req.detach)
+    req.io.tty = false;
+  return req.io.tty ? exec_with_terminal (d, c, &req) : exec_plain (d, c, &req);
+}
+
+const struct cli_command cmd_exec = {
+  .name = "exec",
+  .run = run_exec,
+  .usage = "isola exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+  .summary = "Execute a command in a running container",
+  .options = "  -d, --detach               Detached mode: run command in the background\n"
+             "  -e, --env list             Set environment variables\n"
+             "      --env-file list        Read in a file of environment variables\n"
+             "  -i, --interactive          Keep STDIN open even if not attached\n"
+             "      --privileged           Give extended privileges to the command\n"
+             "  -t, --tty                  Allocate a pseudo-TTY\n"
+             "  -u, --user string          Username or UID (format: \"<name|uid>[:<group|gid>]\")\n"
+             "  -w, --workdir string       Working directory inside the container\n",
+};

@@ -1,0 +1,22 @@
+/* `isola exec` for process containers: a new process joins a running container.
+
+   The caller forks a helper that enters the namespaces of the container's first process (/proc/PID/ns/…) and forks
+   again, since joining a PID namespace only places children in it.  That second child, the command, joins the
+   container's cgroups and then its cgroup namespace, becomes the container's user with its capabilities, limits and
+   seccomp filter (spawn.c's rules), and execs.  The helper waits for it and exits with its status, so the caller's
+   wait for the helper yields the command's exit code.  Failures before the exec come back over a CLOEXEC pipe. */
+#ifndef ISOLA_NSEXEC_H
+#define ISOLA_NSEXEC_H
+
+#include "container.h"
+#include "driver.h"
+#include "error.h"
+
+/* The process driver's exec op (driver.h).  Forks: call it from a single-threaded process. */
+int nsexec_run (struct container *c, const struct exec_request *req, int *exit_code, isola_error_t *err);
+
+/* base ("K=V") with each override applied as Docker's exec does: "K=V" replaces the entry named K or is appended,
+   a bare "K" removes it.  Never NULL. */
+char **nsexec_merge_env (char *const *base, char *const *overrides);
+
+#endif

@@ -1,0 +1,290 @@
+#!/usr/bin/env bats
+# isola exec: a command joins a running process container (its PID, mount, UTS, IPC, network and cgroup namespaces
+# and its cgroups) as the container's user with its environment, capabilities and limits; Docker's flags and exit
+# codes; stdin with -i, a terminal of the container's with -t, background commands with -d.
+
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
+load helpers
+
+ISOLA_TIMEOUT=${ISOLA_CONTAINER_TIMEOUT:-30}
+
+setup() { container_setup; }
+teardown() { container_teardown; }
+
+# start_sleeper [RUN-ARGS...]: a running busybox container that sleeps; sets CID.
+start_sleeper() {
+  run_detached "$@" busybox sleep 1000
+}
+
+# unique_sleep: a sleep duration no other process on the host uses, to find an exec'd process with pgrep.
+unique_sleep() {
+  echo "$((900000 + RANDOM * 10 + $$ % 10))"
+}
+
+# host_pid_of PATTERN: the host PID of the one process whose command line is exactly PATTERN.
+host_pid_of() {
+  pgrep -xf "$1"
+}
+
+# isola_lines FILE: the lines of a /proc/PID/cgroup file that name the container's cgroups.
+isola_lines() {
+  grep /isola/ "$1" | sort
+}
+
+# ---- running commands ----------------------------------------------------------------------------------------------
+
+@test "exec runs a command in the container and prints its output" {
+  start_sleeper
+  run --separate-stderr isola exec "$CID" echo hi
+  assert_status 0
+  assert_equal "$output" hi
+  run --separate-stderr isola container exec "${CID:0:12}" echo via-prefix
+  assert_status 0
+  assert_equal "$output" via-prefix
+}
+
+@test "exec returns the command's exit code, 128+N for a signal" {
+  start_sleeper
+  run -5 --separate-stderr isola exec "$CID" sh -c 'exit 5'
+  assert_status 5
+  run -143 --separate-stderr isola exec "$CID" sh -c 'kill -TERM $$'
+  assert_status 143
+}
+
+@test "exec of a missing command fails with 127, of a non-executable file with 126" {
+  start_sleeper
+  run -127 --separate-stderr isola exec "$CID" nosuch
+  assert_status 127
+  assert_stderr_matches 'exec: "nosuch": executable file not found in \$PATH'
+  run -126 --separate-stderr isola exec "$CID" /etc/passwd
+  assert_status 126
+  assert_stderr_matches 'permission denied'
+}
+
+@test "exec into a stopped or never started container fails with 1" {
+  run_detached busybox true
+  wait_for_status "$CID" exited
+  run -1 --separate-stderr isola exec "$CID" echo hi
+  assert_status 1
+  assert_stderr_matches "^Error: container $CID is not running$"
+  run --separate-stderr isola create busybox sleep 1000
+  assert_status 0
+  local created=$output
+  run -1 --separate-stderr isola exec "$created" echo hi
+  assert_status 1
+  assert_stderr_matches "is not running"
+  run -1 --separate-stderr isola exec nosuchcontainer echo hi
+  assert_status 1
+  assert_stderr_matches "No such container: nosuchcontainer"
+}
+
+@test "exec needs a container and a command" {
+  start_sleeper
+  run -125 --separate-stderr isola exec "$CID"
+  assert_status 125
+  assert_stderr_matches 'requires at least 2 arguments'
+  run -125 --separate-stderr isola exec -w relative "$CID" pwd
+  assert_status 125
+}
+
+# ---- environment, user, working directory --------------------------------------------------------------------------
+
+@test "exec -e, --env-file and -e NAME set variables over the container's environment" {
+  start_sleeper -e FROM_RUN=run -e OVERRIDDEN=run
+  run --separate-stderr isola exec -e A=1 "$CID" sh -c 'echo $A'
+  assert_status 0
+  assert_equal "$output" 1
+  local envfile=$BATS_TEST_TMPDIR/env
+  printf '# comment\n\nFILE_VAR=from file\n' >"$envfile"
+  export FROM_CLI=cli
+  run --separate-stderr isola exec --env-file "$envfile" -e FROM_CLI -e UNSET_IN_CLI -e OVERRIDDEN=exec "$CID" env
+  assert_status 0
+  assert_output_matches '^FROM_RUN=run$'
+  assert_output_matches '^OVERRIDDEN=exec$'
+  assert_output_matches '^FILE_VAR=from file$'
+  assert_output_matches '^FROM_CLI=cli$'
+  assert_output_matches '^PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin$'
+  assert_output_matches '^HOME=/root$'
+  refute_output_contains OVERRIDDEN=run
+  refute_output_contains UNSET_IN_CLI
+}
+
+@test "exec -u picks the user, the container's user by default, with HOME from its passwd" {
+  start_sleeper
+  run --separate-stderr isola exec -u nobody "$CID" id -u
+  assert_status 0
+  assert_equal "$output" 65534
+  run --separate-stderr isola exec -u nobody "$CID" sh -c 'echo $HOME'
+  assert_equal "$output" /home
+  run --separate-stderr isola exec -u 33:33 "$CID" id
+  assert_output_contains 'uid=33(www-data) gid=33(www-data)'
+  run -126 --separate-stderr isola exec -u nosuchuser "$CID" id
+  assert_status 126
+  assert_stderr_matches 'unable to find user nosuchuser'
+
+  start_sleeper -u nobody
+  run --separate-stderr isola exec "$CID" id -u
+  assert_equal "$output" 65534
+  run --separate-stderr isola exec -u root "$CID" id -u
+  assert_equal "$output" 0
+}
+
+@test "exec -w sets the working directory, the container's by default; a missing one fails with 126" {
+  start_sleeper
+  run --separate-stderr isola exec -w /tmp "$CID" pwd
+  assert_status 0
+  assert_equal "$output" /tmp
+  run --separate-stderr isola exec "$CID" pwd
+  assert_equal "$output" /
+  run -126 --separate-stderr isola exec -w /no/such/dir "$CID" pwd
+  assert_status 126
+  assert_stderr_matches 'chdir to cwd'
+
+  start_sleeper -w /var
+  run --separate-stderr isola exec "$CID" pwd
+  assert_equal "$output" /var
+}
+
+# ---- namespaces, cgroups, privileges -------------------------------------------------------------------------------
+
+@test "the exec'd process is in the container's PID namespace" {
+  start_sleeper
+  run --separate-stderr isola exec "$CID" ps -o pid,comm
+  assert_status 0
+  assert_output_matches '^ *1 +sleep$'
+  assert_output_matches ' ps$'
+  # nothing of the host: header, sleep, ps
+  assert_equal "$(wc -l <<<"$output")" 3
+}
+
+@test "the exec'd process sees the container's files, and its writes stay in the container" {
+  start_sleeper
+  local marker=exec-marker-$$-$RANDOM
+  run --separate-stderr isola exec "$CID" sh -c "echo inside >/tmp/$marker"
+  assert_status 0
+  run --separate-stderr isola exec "$CID" cat "/tmp/$marker"
+  assert_status 0
+  assert_equal "$output" inside
+  [ ! -e "/tmp/$marker" ] || fail "the exec wrote to the host's /tmp"
+  run --separate-stderr isola exec "$CID" sh -c 'test -e /work && echo host-visible; ls /'
+  refute_output_contains host-visible
+  assert_output_matches '^bin$'
+}
+
+@test "the exec'd process shares the container's namespaces and cgroups (seen from the host)" {
+  start_sleeper --memory 64m --pids-limit 50
+  local secs pid init ns
+  secs=$(unique_sleep)
+  run --separate-stderr isola exec -d "$CID" sleep "$secs"
+  assert_status 0
+  wait_until 10 host_pid_of "sleep $secs"
+  pid=$(host_pid_of "sleep $secs")
+  init=$(cfield "$CID" '{{.State.Pid}}')
+  for ns in pid mnt uts ipc net cgroup; do
+    assert_equal "$(readlink "/proc/$pid/ns/$ns")" "$(readlink "/proc/$init/ns/$ns")"
+  done
+  [ -n "$(isola_lines "/proc/$init/cgroup")" ] || fail "the container's init is in no isola cgroup"
+  assert_equal "$(isola_lines "/proc/$pid/cgroup")" "$(isola_lines "/proc/$init/cgroup")"
+  # inside, the cgroup namespace is rooted at the container's cgroup, as for its first process
+  run --separate-stderr isola exec "$CID" cat /proc/self/cgroup
+  refute_output_contains isola
+}
+
+@test "the exec'd process has the container's capabilities, all with --privileged" {
+  start_sleeper --cap-drop CHOWN
+  local init
+  init=$(cfield "$CID" '{{.State.Pid}}')
+  run --separate-stderr isola exec "$CID" sh -c 'grep ^CapEff: /proc/self/status'
+  assert_status 0
+  assert_equal "$output" "$(grep ^CapEff: "/proc/$init/status")"
+  run --separate-stderr isola exec --privileged "$CID" sh -c 'grep ^CapEff: /proc/self/status'
+  assert_equal "$output" "$(grep ^CapEff: /proc/self/status)"
+  run --separate-stderr isola exec -u nobody "$CID" sh -c 'grep ^CapEff: /proc/self/status'
+  assert_output_matches '^CapEff:[[:space:]]+0+$'
+}
+
+@test "the exec'd process gets the container's no-new-privileges and ulimits" {
+  start_sleeper --security-opt no-new-privileges --ulimit nofile=100:200
+  run --separate-stderr isola exec "$CID" sh -c 'grep ^NoNewPrivs: /proc/self/status; ulimit -n; ulimit -Hn'
+  assert_status 0
+  assert_output_matches '^NoNewPrivs:[[:space:]]+1$'
+  assert_output_matches '^100$'
+  assert_output_matches '^200$'
+}
+
+@test "the exec'd process dies with the CLI" {
+  start_sleeper
+  local secs
+  secs=$(unique_sleep)
+  start_attached "$BATS_TEST_TMPDIR/out" exec "$CID" sleep "$secs"
+  wait_until 10 host_pid_of "sleep $secs"
+  kill -KILL "$BG_PID"
+  wait_bg 10
+  wait_until 10 bash -c "! pgrep -xf 'sleep $secs' >/dev/null"
+}
+
+# ---- stdio: -d, -i, -t ---------------------------------------------------------------------------------------------
+
+@test "exec -d returns at once and the command runs in the background" {
+  start_sleeper
+  local start
+  start=$(now_ms)
+  run --separate-stderr isola exec -d "$CID" sh -c 'sleep 1; touch /tmp/x'
+  assert_status 0
+  assert_output_empty
+  [ $(($(now_ms) - start)) -lt 1000 ] || fail "exec -d waited for the command"
+  wait_until 10 isola exec "$CID" test -e /tmp/x
+  run -127 --separate-stderr isola exec -d "$CID" nosuch
+  assert_status 127
+}
+
+@test "exec -i passes stdin; without -i the command reads /dev/null" {
+  start_sleeper
+  run --separate-stderr bash -c "echo data | '$ISOLA' exec -i '$CID' cat"
+  assert_status 0
+  assert_equal "$output" data
+  run --separate-stderr bash -c "echo data | '$ISOLA' exec '$CID' cat"
+  assert_status 0
+  assert_output_empty
+}
+
+@test "exec -t gives the command a terminal of the container's" {
+  start_sleeper
+  run timeout 20 script -qec "$ISOLA exec -t $CID tty" /dev/null </dev/null
+  assert_status 0
+  assert_equal "$(tr -d '\r' <<<"$output")" /dev/pts/0
+  run timeout 20 script -qec "$ISOLA exec -t $CID sh -c 'echo \$TERM; exit 3'" /dev/null </dev/null
+  assert_status 3
+  assert_equal "$(tr -d '\r' <<<"$output")" xterm
+  # without -t, no terminal
+  run --separate-stderr timeout 20 script -qec "$ISOLA exec $CID tty" /dev/null </dev/null
+  assert_output_contains 'not a tty'
+  # a command that fails before its terminal exists, or after, ends the relay too
+  run -126 timeout 20 script -qec "$ISOLA exec -t -u nosuchuser $CID true" /dev/null </dev/null
+  assert_status 126
+  assert_output_contains 'unable to find user nosuchuser'
+  run -127 timeout 20 script -qec "$ISOLA exec -t $CID nosuch" /dev/null </dev/null
+  assert_status 127
+}
+
+@test "exec -t gives the terminal our window size" {
+  start_sleeper
+  run timeout 20 script -qec "stty rows 40 cols 100; $ISOLA exec -t $CID stty size" /dev/null </dev/null
+  assert_status 0
+  assert_equal "$(tr -d '\r' <<<"$output")" "40 100"
+}
+
+@test "exec -it relays our keys to the command's terminal" {
+  start_sleeper
+  run bash -c "(sleep 1; printf 'echo hel\"\"lo\\n'; sleep 1; printf 'exit 4\\n'; sleep 1) |
+    timeout 20 script -qec \"'$ISOLA' exec -it $CID sh\" /dev/null"
+  assert_status 4
+  assert_output_contains hello
+}
+
+@test "exec -it with a stdin that is not a terminal fails as docker does" {
+  start_sleeper
+  run -1 --separate-stderr isola exec -it "$CID" true </dev/null
+  assert_status 1
+  assert_stderr_matches '^the input device is not a TTY$'
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bats
+# isola logs: the recorded stdout and stderr of a container, --tail, -t timestamps, -f following until exit.
+
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
+load helpers
+
+# containers should never take long: a hang fails after 30 s instead of 120 (read by the isola function)
+# shellcheck disable=SC2034
+ISOLA_TIMEOUT=${ISOLA_CONTAINER_TIMEOUT:-30}
+
+setup() { container_setup; }
+teardown() { container_teardown; }
+
+TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})'
+
+# exited_container SCRIPT: a detached container running `sh -c SCRIPT`, waited for (it must exit 0 on its own);
+# sets CID.
+exited_container() {
+  run_detached busybox sh -c "$1"
+  wait_for_status "$CID" exited
+  local how
+  how=$(cfield "$CID" '{{.State.ExitCode}} {{.State.Error}}')
+  [ "$how" = "0 " ] || fail "the container did not exit normally: ExitCode and Error: $how"
+}
+
+@test "logs prints stdout to stdout and stderr to stderr" {
+  exited_container 'echo out1; echo err1 >&2; echo out2; echo err2 >&2'
+  run --separate-stderr isola logs "$CID"
+  assert_status 0
+  assert_equal "$output" "out1
+out2"
+  assert_equal "$stderr" "err1
+err2"
+}
+
+@test "logs keeps the order in which the lines were written across both streams" {
+  exited_container 'echo 1; sleep 0.05; echo 2 >&2; sleep 0.05; echo 3; sleep 0.05; echo 4 >&2'
+  run isola logs "$CID"
+  assert_status 0
+  assert_equal "$output" "1
+2
+3
+4"
+}
+
+@test "logs of a running container shows what it has written so far" {
+  run_detached busybox sh -c 'echo early; sleep 1000'
+  has_early() { isola logs "$CID" | grep -qx early; }
+  wait_until 5 has_early
+  assert_equal "$(cfield "$CID" '{{.State.Status}}')" running
+}
+
+@test "logs of a container that wrote nothing is empty; of an unknown container fails with 1" {
+  exited_container 'true'
+  run --separate-stderr isola logs "$CID"
+  assert_status 0
+  assert_output_empty
+  assert_equal "$stderr" ""
+  run --separate-stderr isola logs no-such-container
+  assert_status 1
+  assert_stderr_matches 'No such container'
+}
+
+@test "logs keeps a last line without newline, empty lines, and a lot of output" {
+  exited_container 'echo first; echo; printf "no newline"'
+  run --separate-stderr isola logs "$CID"
+  assert_status 0
+  assert_equal "$output" "first
+
+no newline"
+  exited_container 'seq 1 20000'
+  run --separate-stderr isola logs "$CID"
+  assert_status 0
+  assert_equal "$(wc -l <<<"$output")" 20000
+  assert_equal "$(head -1 <<<"$output")" 1
+  assert_equal "$(tail -1 <<<"$output")" 20000
+}
+
+@test "logs --tail N prints the last N lines" {
+  exited_container 'seq 1 10'
+  run --separate-stderr isola logs --tail 3 "$CID"
+  assert_status 0
+  assert_equal "$output" "8
+9
+10"
+  run --separate-stderr isola logs --tail 0 "$CID"
+  assert_status 0
+  assert_output_empty
+  run --separate-stderr isola logs -n 100 "$CID"
+  assert_status 0
+  assert_equal "$(wc -l <<<"$output")" 10
+  run --separate-stderr isola logs --tail all "$CID"
+  assert_status 0
+  assert_equal "$(wc -l <<<"$output")" 10
+}
+
+@test "logs -t prefixes each line with an RFC 3339 timestamp" {
+  local before
+  before=$(date -u +%Y-%m-%dT%H:%M)
+  exited_container 'echo a; echo b >&2'
+  run --separate-stderr isola logs -t "$CID"
+  assert_status 0
+  [[ $output =~ ^$TS\ a$ ]] || fail "stdout line: '$output'"
+  [[ $stderr =~ ^$TS\ b$ ]] || fail "stderr line: '$stderr'"
+  # the timestamps are recent (UTC, to the minute; allow the minute to have turned)
+  local when=${output:0:16} after
+  after=$(date -u +%Y-%m-%dT%H:%M)
+  [[ $when == "$before" || $when == "$after" ]] || fail "timestamp $when is not between $before and $after"
+}
+
+@test "logs -f follows the output until the container exits, then returns" {
+  run_detached busybox sh -c 'echo a; sleep 0.5; echo b; sleep 0.5; echo c'
+  local t0 dt
+  t0=$(now_ms)
+  run --separate-stderr timeout 10 "$ISOLA" logs -f "$CID"
+  dt=$(($(now_ms) - t0))
+  assert_status 0
+  assert_equal "$output" "a
+b
+c"
+  [ "$dt" -ge 500 ] || fail "logs -f returned after $dt ms, before the container exited"
+  assert_equal "$(cfield "$CID" '{{.State.Status}}')" exited
+}
+
+@test "logs -f of an exited container prints everything and returns at once" {
+  exited_container 'echo finished'
+  run --separate-stderr timeout 10 "$ISOLA" logs -f "$CID"
+  assert_status 0
+  assert_equal "$output" finished
+}
+
+@test "logs -f --tail 1 starts from the last line and follows" {
+  run_detached busybox sh -c 'echo a; echo b; sleep 0.5; echo c'
+  has_b() { isola logs "$CID" | grep -qx b; }
+  wait_until 5 has_b
+  run --separate-stderr timeout 10 "$ISOLA" logs -f --tail 1 "$CID"
+  assert_status 0
+  assert_equal "$output" "b
+c"
+}
+
+@test "logs of an attached run holds the same output" {
+  run --separate-stderr isola run --name att busybox sh -c 'echo o; echo e >&2'
+  assert_status 0
+  run --separate-stderr isola logs att
+  assert_status 0
+  assert_equal "$output" o
+  assert_equal "$stderr" e
+}
+
+@test "logs survive a restart: the new run's output is appended" {
+  exited_container 'echo run'
+  isola_ok start "$CID"
+  run --separate-stderr timeout 10 "$ISOLA" wait "$CID"
+  assert_status 0
+  run --separate-stderr isola logs "$CID"
+  assert_status 0
+  assert_equal "$output" "run
+run"
+}

@@ -1,0 +1,421 @@
+#!/usr/bin/env bats
+# isola run: attach, exit codes, -d, --rm, --name, start errors, and the options that shape the container
+# (environment, working dir, user, hostname, entrypoint, volumes, tmpfs, labels); options not supported yet.
+
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
+load helpers
+
+# containers should never take long: a hang fails after 30 s instead of 120 (read by the isola function)
+# shellcheck disable=SC2034
+ISOLA_TIMEOUT=${ISOLA_CONTAINER_TIMEOUT:-30}
+
+setup() { container_setup; }
+teardown() { container_teardown; }
+
+# ---- attach and exit codes -----------------------------------------------------------------------------------------
+
+@test "run attached returns the container's exit code" {
+  run --separate-stderr isola run busybox sh -c 'exit 3'
+  assert_status 3
+  run --separate-stderr isola run busybox true
+  assert_status 0
+  run --separate-stderr isola run busybox false
+  assert_status 1
+}
+
+@test "run attached copies the container's stdout to stdout and its stderr to stderr" {
+  run --separate-stderr isola run busybox sh -c 'echo out1; echo err1 >&2; echo out2'
+  assert_status 0
+  assert_equal "$output" "out1
+out2"
+  assert_equal "$stderr" "err1"
+}
+
+@test "run attached without a trailing newline and with a lot of output loses nothing" {
+  run --separate-stderr isola run busybox printf abc
+  assert_status 0
+  assert_equal "$output" "abc"
+  run --separate-stderr isola run busybox seq 1 20000
+  assert_status 0
+  assert_equal "$(wc -l <<<"$output")" 20000
+  assert_equal "$(tail -1 <<<"$output")" 20000
+}
+
+@test "run of the image's default command (Cmd [\"sh\"]) with stdin closed exits 0" {
+  run --separate-stderr isola run busybox </dev/null
+  assert_status 0
+}
+
+@test "run attached forwards SIGTERM and SIGINT to the container" {
+  local f=$BATS_TEST_TMPDIR/out
+  start_attached "$f" run --name term busybox sh -c 'trap "exit 9" TERM; echo ready; while :; do sleep 0.1; done'
+  wait_until 10 file_contains "$f" ready || { cat "$f"; return 1; }
+  kill -TERM "$BG_PID"
+  wait_bg 5
+  cat "$f"
+  assert_equal "$BG_STATUS" 9
+  assert_equal "$(cfield term '{{.State.ExitCode}}')" 9
+
+  start_attached "$f" run --name int busybox sh -c 'trap "exit 10" INT; echo ready; while :; do sleep 0.1; done'
+  wait_until 10 file_contains "$f" ready || { cat "$f"; return 1; }
+  kill -INT "$BG_PID"
+  wait_bg 5
+  cat "$f"
+  assert_equal "$BG_STATUS" 10
+}
+
+@test "run attached of a container killed by a signal returns 128+N" {
+  local f=$BATS_TEST_TMPDIR/out
+  start_attached "$f" run --name victim busybox sh -c 'echo ready; while :; do sleep 0.1; done'
+  wait_until 10 file_contains "$f" ready || { cat "$f"; return 1; }
+  isola_ok kill victim
+  wait_bg 5
+  cat "$f"
+  assert_equal "$BG_STATUS" 137
+  assert_equal "$(cfield victim '{{.State.ExitCode}}')" 137
+}
+
+# ---- -d, --rm, --name ----------------------------------------------------------------------------------------------
+
+@test "run -d prints the 64-hex ID at once and the container runs" {
+  local t0
+  t0=$(now_ms)
+  run_detached busybox sleep 1000
+  [ $(($(now_ms) - t0)) -lt 5000 ] || fail "run -d took $(($(now_ms) - t0)) ms"
+  assert_equal "$(cfield "$CID" '{{.State.Status}}')" running
+  assert_equal "$(cfield "$CID" '{{.State.Running}}')" true
+  run --separate-stderr isola ps -q --no-trunc
+  assert_status 0
+  assert_equal "$output" "$CID"
+}
+
+@test "run --rm attached returns the exit code and removes the container" {
+  run --separate-stderr isola run --rm --name gone busybox sh -c 'echo bye; exit 5'
+  assert_status 5
+  assert_equal "$output" bye
+  run --separate-stderr isola ps -a -q
+  assert_status 0
+  assert_output_empty
+  run --separate-stderr isola inspect gone
+  assert_status 1
+  [ -z "$(ls -A "$ISOLA_ROOT/containers" 2>/dev/null)" ] || fail "left in containers/: $(ls -A "$ISOLA_ROOT/containers")"
+}
+
+@test "run -d --rm removes the container once it exits" {
+  run_detached --rm busybox sh -c 'sleep 0.2'
+  no_containers() { [ -z "$(isola ps -aq)" ]; }
+  wait_until 10 no_containers
+}
+
+@test "run --name sets the name; a duplicate name is refused with 125 'is already in use'" {
+  run_detached --name web busybox sleep 1000
+  assert_equal "$(cfield web '{{.Name}}')" /web
+  assert_equal "$(cfield web '{{.Id}}')" "$CID"
+  run --separate-stderr isola run -d --name web busybox sleep 1000
+  assert_status 125
+  assert_stderr_matches 'is already in use'
+  assert_equal "$(isola ps -aq | wc -l)" 1
+}
+
+@test "run without --name generates distinct names" {
+  run_detached busybox true
+  local a=$CID
+  run_detached busybox true
+  local na nb
+  na=$(cfield "$a" '{{.Name}}')
+  nb=$(cfield "$CID" '{{.Name}}')
+  [[ $na =~ ^/[a-z0-9_]+$ ]] || fail "odd generated name '$na'"
+  [ "$na" != "$nb" ] || fail "two containers named $na"
+}
+
+# ---- start errors --------------------------------------------------------------------------------------------------
+
+@test "run of an unknown image fails with 125 'No such image' and creates nothing" {
+  run --separate-stderr isola run no/such:image true
+  assert_status 125
+  assert_stderr_matches 'No such image'
+  run isola ps -aq
+  assert_output_empty
+}
+
+@test "run of a command that does not exist fails with 127 'executable file not found'" {
+  run -127 --separate-stderr isola run busybox nosuchcmd
+  assert_status 127
+  assert_stderr_matches 'executable file not found'
+  run -127 --separate-stderr isola run busybox /no/such/path
+  assert_status 127
+}
+
+@test "run of a file that is not executable fails with 126 'permission denied'" {
+  run --separate-stderr isola run busybox /etc/passwd
+  assert_status 126
+  assert_stderr_matches '[Pp]ermission denied'
+}
+
+@test "run with an unknown flag, or without an image, is a usage error (125)" {
+  run --separate-stderr isola run --no-such-flag busybox true
+  assert_status 125
+  assert_stderr_matches 'no-such-flag'
+  run --separate-stderr isola run
+  assert_status 125
+  run isola ps -aq
+  assert_output_empty
+}
+
+@test "run --isolation=process and --isolation=default work; --isolation=bogus is 125" {
+  run --separate-stderr isola run --rm --isolation=process busybox echo p
+  assert_status 0
+  assert_equal "$output" p
+  run --separate-stderr isola run --rm --isolation default busybox echo d
+  assert_status 0
+  assert_equal "$output" d
+  run_detached --isolation=process busybox true
+  assert_equal "$(cfield "$CID" '{{.HostConfig.Isolation}}')" process
+  run --separate-stderr isola run --isolation=bogus busybox true
+  assert_status 125
+  assert_stderr_matches 'bogus'
+}
+
+# ---- stdin and terminals (-i, -t) ---------------------------------------------------------------------------------
+
+@test "run -i passes our stdin to the container" {
+  run --separate-stderr bash -c 'echo hello | "$1" run --rm -i busybox cat' - "$ISOLA"
+  assert_status 0
+  assert_equal "$output" hello
+  run --separate-stderr bash -c 'printf "echo \$\$\nexit 5\n" | "$1" run --rm --interactive busybox sh' - "$ISOLA"
+  assert_status 5
+  assert_equal "$output" 1
+}
+
+@test "run without -i gives the container an empty stdin (/dev/null)" {
+  run --separate-stderr bash -c 'echo hello | "$1" run --rm busybox sh -c "cat; readlink /proc/self/fd/0"' - "$ISOLA"
+  assert_status 0
+  assert_equal "$output" /dev/null
+}
+
+@test "run -t gives the container a terminal; without -t it has none" {
+  run --separate-stderr isola run --rm -t busybox sh -c 'tty; exit 3'
+  assert_status 3
+  [[ ${output%$'\r'} =~ ^/dev/pts/[0-9]+$ ]] || fail "tty printed '$output'"
+  run --separate-stderr isola run --rm busybox tty
+  assert_status 1
+  assert_output_contains 'not a tty'
+}
+
+@test "run -it from a terminal: the container's terminal, its exit code" {
+  run timeout 20 script -qec "$ISOLA run --rm -it busybox sh -c 'tty; exit 4'" /dev/null </dev/null
+  assert_status 4
+  # exactly the container's output: no stray bytes (\r aside, a terminal's line ending)
+  [[ ${output//$'\r'/} =~ ^/dev/pts/[0-9]+$ ]] || fail "output '$output' ($(od -c <<<"$output" | head -3))"
+}
+
+# ---- not supported yet (these will be implemented later; then replace this group by real tests) ------------------
+# (-i, -t, --memory, --cpus and --pids-limit have been implemented since: see above and "limits" in isolation.bats)
+
+@test "not supported yet: --init fails with 125 and creates nothing" {
+  run --separate-stderr isola run --init busybox true
+  assert_status 125
+  assert_stderr_matches 'not supported yet'
+  run isola ps -aq
+  assert_output_empty
+}
+
+@test "not supported yet: --isolation=vm and --isolation=hyperv fail with 125" {
+  local iso
+  for iso in vm hyperv; do
+    run --separate-stderr isola run --isolation="$iso" busybox true
+    echo "# --isolation=$iso"
+    assert_status 125
+    assert_stderr_matches 'not supported yet'
+  done
+  run isola ps -aq
+  assert_output_empty
+}
+
+# ---- environment ---------------------------------------------------------------------------------------------------
+
+@test "run -e NAME=VALUE, -e NAME (from our environment) and --env sets the environment" {
+  FROM_HOST=host-value run --separate-stderr isola run --rm -e A=1 --env B='two words' -e FROM_HOST -e C=x=y \
+    busybox sh -c 'echo "$A|$B|$FROM_HOST|$C"'
+  assert_status 0
+  assert_equal "$output" "1|two words|host-value|x=y"
+}
+
+@test "run -e NAME of a variable we do not have leaves it unset" {
+  unset NOT_SET_ANYWHERE
+  run --separate-stderr isola run --rm -e NOT_SET_ANYWHERE busybox sh -c 'echo "${NOT_SET_ANYWHERE-unset}"'
+  assert_status 0
+  assert_equal "$output" unset
+}
+
+@test "run --env-file reads NAME=VALUE lines, skipping comments and blanks" {
+  local f=$BATS_TEST_TMPDIR/env
+  printf '# a comment\nE1=one\n\nE2=with spaces\nE3=a=b\n' >"$f"
+  run --separate-stderr isola run --rm --env-file "$f" busybox sh -c 'echo "$E1|$E2|$E3"'
+  assert_status 0
+  assert_equal "$output" "one|with spaces|a=b"
+  run --separate-stderr isola run --rm --env-file /no/such/file busybox true
+  assert_status 125
+}
+
+@test "the container's environment has the image's PATH, HOSTNAME and HOME" {
+  run --separate-stderr isola run --rm busybox env
+  assert_status 0
+  assert_output_matches '^PATH=.*/bin'
+  assert_output_matches '^HOSTNAME=[0-9a-f]{12}$'
+  assert_output_matches '^HOME=/root$'
+}
+
+@test "-e overrides the image's PATH and is recorded in inspect .Config.Env" {
+  run_detached -e PATH=/bin -e K=v busybox true
+  run --separate-stderr isola inspect "$CID"
+  assert_status 0
+  assert_jq '.[0].Config.Env | index("K=v") != null'
+  assert_jq '.[0].Config.Env | index("PATH=/bin") != null'
+  assert_jq '[.[0].Config.Env[] | select(startswith("PATH="))] | length == 1'
+}
+
+# ---- working directory, user, hostname, entrypoint -----------------------------------------------------------------
+
+@test "run -w sets the working directory, creating it if missing; a relative -w is refused" {
+  run --separate-stderr isola run --rm -w /new/work/dir busybox pwd
+  assert_status 0
+  assert_equal "$output" /new/work/dir
+  run --separate-stderr isola run --rm --workdir /etc busybox pwd
+  assert_status 0
+  assert_equal "$output" /etc
+  run --separate-stderr isola run --rm -w relative/dir busybox pwd
+  assert_status 125
+}
+
+@test "run without -w starts in /" {
+  run --separate-stderr isola run --rm busybox pwd
+  assert_status 0
+  assert_equal "$output" /
+}
+
+@test "run -u takes a name from the image's /etc/passwd, a uid, or uid:gid" {
+  run --separate-stderr isola run --rm busybox id -u
+  assert_equal "$output" 0
+  run --separate-stderr isola run --rm -u nobody busybox sh -c 'echo $(id -u) $(id -g)'
+  assert_status 0
+  assert_equal "$output" "65534 65534"
+  run --separate-stderr isola run --rm -u 1000 busybox id -u
+  assert_status 0
+  assert_equal "$output" 1000
+  run --separate-stderr isola run --rm --user 1000:1001 busybox sh -c 'echo $(id -u) $(id -g)'
+  assert_status 0
+  assert_equal "$output" "1000 1001"
+}
+
+@test "run -u of a user the image does not have fails" {
+  run --separate-stderr isola run --rm -u no_such_user busybox true
+  assert_status_in "125 126"
+  assert_stderr_matches 'no_such_user'
+}
+
+@test "the default hostname is the first 12 characters of the ID, in hostname and /etc/hostname" {
+  run_detached busybox sh -c 'hostname; cat /etc/hostname'
+  wait_for_status "$CID" exited
+  run --separate-stderr isola logs "$CID"
+  assert_status 0
+  assert_equal "$output" "${CID:0:12}
+${CID:0:12}"
+  assert_equal "$(cfield "$CID" '{{.Config.Hostname}}')" "${CID:0:12}"
+}
+
+@test "run -h / --hostname sets the hostname" {
+  run --separate-stderr isola run --rm -h myhost busybox sh -c 'hostname; cat /etc/hostname'
+  assert_status 0
+  assert_equal "$output" "myhost
+myhost"
+  run --separate-stderr isola run --rm --hostname other.example busybox hostname
+  assert_equal "$output" other.example
+  [ "$(hostname)" != myhost ] || fail "the host's hostname changed"
+}
+
+@test "run --entrypoint replaces the command's executable; the rest are its arguments" {
+  run --separate-stderr isola run --rm --entrypoint echo busybox hello world
+  assert_status 0
+  assert_equal "$output" "hello world"
+  run_detached --entrypoint /bin/echo busybox a b
+  assert_equal "$(cfield "$CID" '{{.Path}}')" /bin/echo
+  run --separate-stderr isola inspect "$CID"
+  assert_jq '.[0].Args == ["a", "b"]'
+}
+
+@test "inspect .Path and .Args split the command" {
+  run_detached busybox sh -c 'exit 0'
+  run --separate-stderr isola inspect "$CID"
+  assert_status 0
+  assert_jq '.[0].Path == "sh"'
+  assert_jq '.[0].Args == ["-c", "exit 0"]'
+  assert_jq '.[0].Config.Cmd == ["sh", "-c", "exit 0"]'
+}
+
+# ---- volumes, tmpfs, labels ----------------------------------------------------------------------------------------
+
+@test "run -v HOSTDIR:CTRDIR binds read-write: a file written inside shows on the host" {
+  local d=$BATS_TEST_TMPDIR/vol
+  mkdir -p "$d"
+  echo from-host >"$d/in"
+  run --separate-stderr isola run --rm -v "$d:/data" busybox sh -c 'cat /data/in; echo from-ctr > /data/out'
+  assert_status 0
+  assert_equal "$output" from-host
+  assert_equal "$(cat "$d/out")" from-ctr
+}
+
+@test "run -v HOSTDIR:CTRDIR:ro refuses writes" {
+  local d=$BATS_TEST_TMPDIR/vol
+  mkdir -p "$d"
+  echo keep >"$d/in"
+  run --separate-stderr isola run --rm -v "$d:/data:ro" busybox sh -c 'cat /data/in; echo x > /data/out'
+  assert_status_in "1 2"
+  assert_output_contains keep
+  [ ! -e "$d/out" ] || fail "a write went through a read-only bind"
+}
+
+@test "run -v of a missing host directory fails with 125" {
+  run --separate-stderr isola run --rm -v "$BATS_TEST_TMPDIR/missing:/data" busybox true
+  assert_status 125
+  assert_stderr_matches 'missing'
+}
+
+@test "binds are recorded in inspect .HostConfig.Binds and .Mounts" {
+  local d=$BATS_TEST_TMPDIR/vol
+  mkdir -p "$d"
+  run_detached -v "$d:/data:ro" busybox true
+  run --separate-stderr isola inspect "$CID"
+  assert_status 0
+  assert_jq ".[0].HostConfig.Binds == [\"$d:/data:ro\"]"
+  assert_jq ".[0].Mounts | map(select(.Source == \"$d\" and .Destination == \"/data\" and .RW == false)) | length == 1"
+}
+
+@test "run --tmpfs PATH mounts a writable tmpfs there" {
+  run --separate-stderr isola run --rm --tmpfs /scratch busybox sh -c 'grep " /scratch " /proc/mounts; echo x > /scratch/f && cat /scratch/f'
+  assert_status 0
+  assert_output_matches '^tmpfs /scratch tmpfs '
+  assert_output_matches '^x$'
+}
+
+@test "run -l / --label sets labels in inspect .Config.Labels" {
+  run_detached -l a=1 --label b=two busybox true
+  run --separate-stderr isola inspect "$CID"
+  assert_status 0
+  assert_jq '.[0].Config.Labels == {"a": "1", "b": "two"}'
+}
+
+# ---- the image is in use -------------------------------------------------------------------------------------------
+
+@test "rmi of an image a container uses fails with 1 'being used'; after rm it succeeds" {
+  run_detached busybox true
+  wait_for_status "$CID" exited
+  run --separate-stderr isola rmi busybox
+  assert_status 1
+  assert_stderr_matches 'being used'
+  run isola images -q
+  [ -n "$output" ] || fail "the image was removed"
+  isola_ok rm "$CID"
+  run --separate-stderr isola rmi busybox
+  assert_status 0
+}
