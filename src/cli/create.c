@@ -19,6 +19,7 @@
 #include "lifecycle.h"
 #include "oci.h"
 #include "runspec.h"
+#include "seccomp.h"
 #include "util.h"
 
 enum
@@ -140,6 +141,28 @@ add_env_file (struct run_opts *o, const char *path, isola_error_t *err)
   return 0;
 }
 
+/* Docker's CLI reads a seccomp profile file at create time and keeps its content, so the container does not
+   depend on the file later; other options are kept as given. */
+static json_t *
+security_opt (const char *opt, isola_error_t *err)
+{
+  if (strncmp (opt, "no-new-privileges", 17) == 0)
+    return json_string (opt);
+  if (strncmp (opt, "seccomp=", 8) != 0 && strncmp (opt, "seccomp:", 8) != 0)
+    {
+      isola_error_fail (err, EINVAL, "\"%s\": only seccomp=PROFILE|unconfined and no-new-privileges are supported",
+                        opt);
+      return NULL;
+    }
+  const char *value = opt + 8;
+  if (strcmp (value, "unconfined") == 0 || strcmp (value, "builtin") == 0)
+    return json_string (opt);
+  cleanup_free char *profile = NULL;
+  if (read_file_bounded (value, SECCOMP_PROFILE_MAX, &profile, NULL, err) < 0)
+    return NULL;
+  return json_sprintf ("seccomp=%s", profile);
+}
+
 static int
 not_supported (const struct cli_command *cmd, const char *flag)
 {
@@ -246,10 +269,13 @@ parse_run_flags (const struct cli_command *cmd, int argc, char **argv, struct ru
           json_object_set_new (o->host, "Privileged", json_true ());
           break;
         case OPT_SECURITY_OPT:
-          if (strncmp (optarg, "no-new-privileges", 17) != 0)
-            return not_supported (cmd, "--security-opt other than no-new-privileges");
-          json_array_append_new (array_member (o->host, "SecurityOpt"), json_string (optarg));
-          break;
+          {
+            json_t *opt = security_opt (optarg, &err);
+            if (opt == NULL)
+              return cli_usage_error (cmd, "invalid --security-opt: %s", err->msg);
+            json_array_append_new (array_member (o->host, "SecurityOpt"), opt);
+            break;
+          }
         case 'v':
           json_array_append_new (array_member (o->host, "Binds"), json_string (optarg));
           break;
@@ -553,7 +579,7 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   "      --privileged               Give extended privileges to this container\n"                                      \
   "      --read-only                Mount the container's root filesystem as read only\n"                              \
   "      --rm                       Automatically remove the container when it exits\n"                                \
-  "      --security-opt list        Security Options (no-new-privileges)\n"                                            \
+  "      --security-opt list        Security Options (seccomp=PROFILE.json|unconfined, no-new-privileges)\n"           \
   "      --stop-signal string       Signal to stop the container\n"                                                    \
   "      --stop-timeout int         Timeout (in seconds) to stop a container\n"                                        \
   "      --tmpfs list               Mount a tmpfs directory\n"                                                         \

@@ -15,6 +15,7 @@
 #include "image.h"
 #include "nsexec.h"
 #include "runspec.h"
+#include "seccomp.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -29,6 +30,7 @@ struct process_launch
   char **argv;
   char **env;
   char *upper, *work, *rootfs, *hostname_file, *hosts_file, *resolv_file;
+  scmp_filter_ctx seccomp; /* NULL when the container runs unconfined */
 };
 
 static void
@@ -43,6 +45,7 @@ process_launch_clear (struct process_launch *l)
   strv_free (l->env);
   free (l->upper), free (l->work), free (l->rootfs);
   free (l->hostname_file), free (l->hosts_file), free (l->resolv_file);
+  l->seccomp = seccomp_profile_release (l->seccomp);
 }
 
 static int
@@ -59,7 +62,8 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
     return ret;
   uint64_t caps = 0;
   if ((ret = caps_for_host_config (host, &caps, err)) < 0 || (ret = run_mounts_parse (host, &l->mounts, err)) < 0
-      || (ret = run_rlimits_parse (host, &l->rlimits, err)) < 0)
+      || (ret = run_rlimits_parse (host, &l->rlimits, err)) < 0
+      || (ret = seccomp_profile_for_host_config (host, caps, &l->seccomp, err)) < 0)
     return ret;
 
   l->argv = run_argv (c->config);
@@ -89,6 +93,7 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
   sp->host_network = run_host_network (host);
   sp->cap_keep = caps;
   sp->no_new_privileges = run_no_new_privileges (host);
+  sp->seccomp_filter = l->seccomp;
   sp->rlimits = l->rlimits.items, sp->n_rlimits = l->rlimits.n;
   sp->mounts = l->mounts.items, sp->n_mounts = l->mounts.n;
   sp->stdin_fd = io->stdin_fd, sp->stdout_fd = io->stdout_fd, sp->stderr_fd = io->stderr_fd;

@@ -113,7 +113,6 @@ struct exec_plan
   int *procs_fds;       /* the container's cgroup.procs files */
   size_t n_procs;
   bool detach;
-  char *const *argv;
   char **env;
   struct run_rlimits rlimits;
   scmp_filter_ctx seccomp;
@@ -284,7 +283,6 @@ plan_process (const struct container *c, const struct exec_request *req, struct 
   if (ret < 0)
     return ret;
   p->detach = req->detach;
-  p->argv = req->argv;
   p->env = exec_env (config, req);
 
   struct spawn_spec *sp = &p->spec;
@@ -295,6 +293,7 @@ plan_process (const struct container *c, const struct exec_request *req, struct 
   sp->cap_keep = caps;
   sp->no_new_privileges = run_no_new_privileges (host);
   sp->rlimits = p->rlimits.items, sp->n_rlimits = p->rlimits.n;
+  sp->seccomp_filter = p->seccomp;
   plan_stdio (req, sp);
   return 0;
 }
@@ -392,16 +391,6 @@ die_with_helper (int helper_pidfd)
     _exit (128 + SIGKILL);
 }
 
-/* As runc: with no_new_privileges the filter goes last, so that it need not allow the setup's system calls;
-   without, loading it needs CAP_SYS_ADMIN, so it goes before the capabilities are dropped. */
-static int
-load_seccomp (const struct exec_plan *p, bool before_setup, isola_error_t *err)
-{
-  if (p->seccomp == NULL || before_setup == p->spec.no_new_privileges)
-    return 0;
-  return seccomp_profile_install (p->seccomp, err);
-}
-
 static int
 command_setup (const struct exec_plan *p, char ***env, isola_error_t *err)
 {
@@ -410,11 +399,7 @@ command_setup (const struct exec_plan *p, char ***env, isola_error_t *err)
   if (ret == 0 && p->detach && setsid () < 0)
     ret = isola_error_make (err, errno, "setsid");
   if (ret == 0)
-    ret = load_seccomp (p, true, err);
-  if (ret == 0)
     ret = spawn_join_setup (&p->spec, env, err);
-  if (ret == 0)
-    ret = load_seccomp (p, false, err);
   return ret;
 }
 
@@ -435,8 +420,9 @@ command_main (const struct exec_plan *p, int report_fd, int helper_pidfd)
   if (!p->detach)
     die_with_helper (helper_pidfd);
   umask (022);
-  ret = spawn_exec_command (p->argv, env, &err);
-  report_failure (report_fd, EXEC_COMMAND_FAILED, ret, &err);
+  bool setup_failed = false;
+  ret = spawn_exec_command (&p->spec, env, &setup_failed, &err);
+  report_failure (report_fd, setup_failed ? EXEC_SETUP_FAILED : EXEC_COMMAND_FAILED, ret, &err);
 }
 
 /* --- the helper ----------------------------------------------------------------------------------------------- */

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "caps.h"
+#include "seccomp.h"
 #include "util.h"
 
 void
@@ -271,6 +272,13 @@ run_validate (json_t *container_config, isola_error_t *err)
     ret = run_rlimits_parse (host, &r, err);
   if (ret == 0)
     ret = caps_for_host_config (host, &caps, err);
+  if (ret == 0)
+    {
+      /* Builds the filter once to refuse a bad profile at create time, not at every start. */
+      scmp_filter_ctx filter = NULL;
+      ret = seccomp_profile_for_host_config (host, caps, &filter, err);
+      seccomp_profile_release (filter);
+    }
   run_mounts_clear (&m);
   run_rlimits_clear (&r);
   if (ret == 0)
