@@ -39,7 +39,7 @@ DEFAULT_IMAGE := build/images/busybox.tar
 
 all: isola load-image
 
-isola: build/isola build/isola-monitor
+isola: build/isola build/isola-monitor build/isola-init
 
 build/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -71,6 +71,16 @@ build/isola-monitor: $(MON_OBJS) build/libisola.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Static: it runs inside containers, whose images have any libc or none.
+build/isola-init: src/init/init.c
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) -std=gnu11 $(WARN) -Os -static -o $@ $<
+
+build/asan/isola-init: build/isola-init
+	@mkdir -p $(dir $@)
+	@cp $< $@
+
 build/asan/isola-monitor: $(ASAN_MON_OBJS) build/asan/libisola.a
 	@echo "  LD asan $@"
 	@$(CC) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -89,7 +99,7 @@ build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS)
 	@echo "  FUZZ    $@"
 	@$(CLANG) $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
-asan: build/asan/isola build/asan/isola-monitor $(UNIT_BINS)
+asan: build/asan/isola build/asan/isola-monitor build/asan/isola-init $(UNIT_BINS)
 unit: $(UNIT_BINS)
 fuzz: $(FUZZ_BINS)
 
@@ -117,12 +127,13 @@ bench: deps
 	$(MAKE) isola $(DEFAULT_IMAGE)
 	bench/load.sh
 
-install: build/isola build/isola-monitor
+install: build/isola build/isola-monitor build/isola-init
 	install -D -m 0755 build/isola $(DESTDIR)$(PREFIX)/bin/isola
 	install -D -m 0755 build/isola-monitor $(DESTDIR)$(PREFIX)/bin/isola-monitor
+	install -D -m 0755 build/isola-init $(DESTDIR)$(PREFIX)/bin/isola-init
 
 format:
-	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) $(FUZZ_SRCS) $(HDRS)
+	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(MON_SRCS) src/init/init.c $(UNIT_SRCS) $(FUZZ_SRCS) $(HDRS)
 
 lint:
 	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \

@@ -28,7 +28,10 @@ cli_usage_error (const struct cli_command *cmd, const char *fmt, ...)
   vfprintf (stderr, fmt, ap);
   fprintf (stderr, "\n");
   va_end (ap);
-  fprintf (stderr, "See '%.*s --help'.\n", (int)strcspn (cmd->usage, "[A-Z"), cmd->usage);
+  int name_len = (int)strcspn (cmd->usage, "[A-Z");
+  while (name_len > 0 && cmd->usage[name_len - 1] == ' ')
+    name_len--;
+  fprintf (stderr, "See '%.*s --help'.\n", name_len, cmd->usage);
   cli_usage (cmd, true);
   return EXIT_USAGE;
 }

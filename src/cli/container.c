@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "container.h"
+#include "lifecycle.h"
 #include "util.h"
 
 static bool
@@ -66,7 +67,7 @@ run_container_prune (struct cli_ctx *ctx, int argc, char **argv)
       if (container_load (store, ids[i], &ctr, NULL) < 0 || container_refresh (ctr, NULL) < 0
           || container_is_running (ctr))
         continue;
-      if (container_remove (store, ctr, NULL) < 0)
+      if (container_rm (store, ctr, false, NULL) < 0)
         continue;
       if (!any)
         printf ("Deleted Containers:\n");

@@ -164,12 +164,6 @@ security_opt (const char *opt, isola_error_t *err)
 }
 
 static int
-not_supported (const struct cli_command *cmd, const char *flag)
-{
-  return cli_usage_error (cmd, "%s is not supported yet", flag);
-}
-
-static int
 parse_run_flags (const struct cli_command *cmd, int argc, char **argv, struct run_opts *o, struct cli_ctx *ctx)
 {
   int c, exit_code = 0;
@@ -255,7 +249,8 @@ parse_run_flags (const struct cli_command *cmd, int argc, char **argv, struct ru
             break;
           }
         case OPT_INIT:
-          return not_supported (cmd, "--init");
+          json_object_set_new (o->host, "Init", json_true ());
+          break;
         case OPT_READ_ONLY:
           json_object_set_new (o->host, "ReadonlyRootfs", json_true ());
           break;
@@ -572,6 +567,7 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   "      --cpus decimal             Number of CPUs\n"                                                                  \
   "  -m, --memory bytes             Memory limit\n"                                                                    \
   "      --pids-limit int           Tune container pids limit (set -1 for unlimited)\n"                                \
+  "      --init                     Run an init inside the container that forwards signals and reaps processes\n"      \
   "      --isolation string         Container isolation technology: process (default), vm/hyperv (not yet)\n"          \
   "  -l, --label list               Set meta data on a container\n"                                                    \
   "      --name string              Assign a name to the container\n"                                                  \

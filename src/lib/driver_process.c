@@ -48,6 +48,44 @@ process_launch_clear (struct process_launch *l)
   l->seccomp = seccomp_profile_release (l->seccomp);
 }
 
+/* isola-init lives beside the monitor (build/ or /usr/local/bin); $ISOLA_INIT overrides. */
+static char *
+init_binary_path (void)
+{
+  const char *env = getenv ("ISOLA_INIT");
+  if (env && env[0])
+    return xstrdup (env);
+  char self[4096];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0)
+    return xstrdup ("/usr/local/bin/isola-init");
+  self[n] = '\0';
+  char *slash = strrchr (self, '/');
+  if (slash)
+    *slash = '\0';
+  return xasprintf ("%s/isola-init", self);
+}
+
+/* --init: our init becomes PID 1, read-only at /dev/init, and runs the command, as Docker does with tini. */
+static int
+add_init (char ***argv, struct run_mounts *mounts, isola_error_t *err)
+{
+  cleanup_free char *path = init_binary_path ();
+  if (access (path, X_OK) < 0)
+    return isola_error_make (err, errno, "--init: cannot use `%s`", path);
+  mounts->items = xrealloc (mounts->items, (mounts->n + 1) * sizeof (*mounts->items));
+  mounts->items[mounts->n++]
+      = (struct spawn_mount){ .source = take_ptr (&path), .destination = xstrdup ("/dev/init"), .readonly = true };
+  size_t n = strv_len (*argv);
+  char **with_init = xcalloc (n + 3, sizeof (char *));
+  with_init[0] = xstrdup ("/dev/init");
+  with_init[1] = xstrdup ("--");
+  memcpy (with_init + 2, *argv, (n + 1) * sizeof (char *));
+  free (*argv);
+  *argv = with_init;
+  return 0;
+}
+
 static int
 process_launch_build (const struct isola_store *s, struct container *c, const struct driver_io *io,
                       struct process_launch *l, isola_error_t *err)
@@ -67,6 +105,8 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
     return ret;
 
   l->argv = run_argv (c->config);
+  if (json_is_true (json_object_get (host, "Init")) && (ret = add_init (&l->argv, &l->mounts, err)) < 0)
+    return ret;
   l->env = run_env (config);
   run_env_add_hostname (&l->env, json_string_value (json_object_get (config, "Hostname")));
   l->upper = container_path (c, "upper");

@@ -234,12 +234,14 @@ exec_caps (json_t *host, bool privileged, uint64_t *out, isola_error_t *err)
   return ret;
 }
 
-/* Docker's exec environment: TERM=xterm with a terminal, then the container's Config.Env, then -e. */
+/* Docker's exec environment: TERM=xterm with a terminal, then what the container's first process got (its
+   Config.Env and HOSTNAME), then -e. */
 static char **
 exec_env (json_t *config, const struct exec_request *req)
 {
   char *const tty_env[] = { "TERM=xterm", NULL };
   cleanup_strv char **container_env = run_env (config);
+  run_env_add_hostname (&container_env, json_string_value (json_object_get (config, "Hostname")));
   cleanup_strv char **base = nsexec_merge_env (req->io.tty ? tty_env : NULL, container_env);
   return nsexec_merge_env (base, req->env);
 }

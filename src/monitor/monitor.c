@@ -270,8 +270,9 @@ make_stdio (struct monitor *m, struct driver_io *io, int child_ends[3], isola_er
       if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return isola_error_make (err, errno, "socketpair");
       m->console_r = sv[0];
-      *io = (struct driver_io){ .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .tty = true,
-                                .console_socket = sv[1] };
+      *io = (struct driver_io){
+        .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .tty = true, .console_socket = sv[1]
+      };
       initial_window_size (m, &io->rows, &io->cols);
       child_ends[0] = sv[1];
       return 0;

@@ -105,6 +105,7 @@ isola_lines() {
   assert_output_matches '^FROM_CLI=cli$'
   assert_output_matches '^PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin$'
   assert_output_matches '^HOME=/root$'
+  assert_output_matches "^HOSTNAME=$(cfield "$CID" '{{.Config.Hostname}}')$"
   refute_output_contains OVERRIDDEN=run
   refute_output_contains UNSET_IN_CLI
 }
@@ -201,6 +202,16 @@ isola_lines() {
   assert_equal "$output" "$(grep ^CapEff: /proc/self/status)"
   run --separate-stderr isola exec -u nobody "$CID" sh -c 'grep ^CapEff: /proc/self/status'
   assert_output_matches '^CapEff:[[:space:]]+0+$'
+}
+
+@test "the exec'd process gets the container's seccomp filter" {
+  start_sleeper
+  run --separate-stderr isola exec "$CID" grep ^Seccomp: /proc/self/status
+  assert_status 0
+  assert_output_matches '^Seccomp:[[:space:]]+2$'
+  start_sleeper --security-opt seccomp=unconfined
+  run --separate-stderr isola exec "$CID" grep ^Seccomp: /proc/self/status
+  assert_output_matches '^Seccomp:[[:space:]]+0$'
 }
 
 @test "the exec'd process gets the container's no-new-privileges and ulimits" {
