@@ -1,8 +1,10 @@
 #define _GNU_SOURCE
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "container.h"
@@ -156,5 +158,45 @@ cli_load_container (struct cli_ctx *ctx, const char *what, struct isola_store **
   if (store_open (ctx->root, STORE_LOCK_NONE, store, &err) < 0 || container_resolve (*store, what, id, &err) < 0
       || container_load (*store, id, c, &err) < 0 || container_refresh (*c, &err) < 0)
     return cli_fail (&err);
+  return 0;
+}
+
+/* -e NAME=VALUE sets; -e NAME takes the value from our environment and is dropped when unset, as docker does. */
+void
+cli_env_add (char ***env, const char *e)
+{
+  if (strchr (e, '=') != NULL)
+    {
+      strv_push (env, e);
+      return;
+    }
+  const char *v = getenv (e);
+  if (v == NULL)
+    return;
+  cleanup_free char *kv = xasprintf ("%s=%s", e, v);
+  strv_push (env, kv);
+}
+
+/* Docker's env file: one NAME=VALUE or NAME per line; blank lines and # comments are skipped. */
+int
+cli_env_file_add (char ***env, const char *path, isola_error_t *err)
+{
+  cleanup_free char *buf = NULL;
+  int ret = read_file_bounded (path, 1024 * 1024, &buf, NULL, err);
+  if (ret < 0)
+    return ret;
+  char *save = NULL;
+  for (char *line = strtok_r (buf, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    {
+      line += strspn (line, " \t");
+      size_t n = strlen (line);
+      if (n && line[n - 1] == '\r')
+        line[n - 1] = '\0';
+      if (*line == '\0' || *line == '#')
+        continue;
+      if (line[0] == '=')
+        return isola_error_fail (err, EINVAL, "invalid environment variable: %s", line);
+      cli_env_add (env, line);
+    }
   return 0;
 }

@@ -50,6 +50,11 @@ void table_free (struct table *t);
 extern const struct cli_command cmd_images, cmd_load, cmd_import, cmd_save, cmd_tag, cmd_rmi, cmd_inspect, cmd_image,
     cmd_version, cmd_image_inspect, cmd_image_prune, cmd_image_mount, cmd_image_unmount;
 
+/* -e NAME=VALUE adds; -e NAME takes our environment's value, and is dropped when unset, as docker does. */
+void cli_env_add (char ***env, const char *e);
+/* --env-file: Docker's format, one NAME=VALUE or NAME per line; blank lines and # comments skipped. */
+int cli_env_file_add (char ***env, const char *path, isola_error_t *err);
+
 struct isola_store;
 /* Opens the store at ctx->root; on failure prints the error and returns the exit code (> 0). */
 int cli_open_store (struct cli_ctx *ctx, bool exclusive, struct isola_store **out);

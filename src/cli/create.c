@@ -85,7 +85,7 @@ struct run_opts
   json_t *config; /* container config being built */
   json_t *cfg;    /* its "Config" */
   json_t *host;   /* its "HostConfig" */
-  json_t *env;    /* -e / --env-file entries, applied over the image's */
+  char **env;     /* -e / --env-file entries, applied over the image's */
   const char *entrypoint;
   bool has_entrypoint;
 };
@@ -100,45 +100,6 @@ array_member (json_t *o, const char *key)
       json_object_set_new (o, key, a);
     }
   return a;
-}
-
-/* -e NAME=VALUE sets; -e NAME takes the value from our environment (and is dropped when unset), as docker does. */
-static void
-add_env (struct run_opts *o, const char *e)
-{
-  if (strchr (e, '=') == NULL)
-    {
-      const char *v = getenv (e);
-      if (v == NULL)
-        return;
-      cleanup_free char *kv = xasprintf ("%s=%s", e, v);
-      json_array_append_new (o->env, json_string (kv));
-      return;
-    }
-  json_array_append_new (o->env, json_string (e));
-}
-
-static int
-add_env_file (struct run_opts *o, const char *path, isola_error_t *err)
-{
-  cleanup_free char *buf = NULL;
-  if (read_file_bounded (path, 1024 * 1024, &buf, NULL, err) < 0)
-    return -EINVAL;
-  char *save = NULL;
-  for (char *line = strtok_r (buf, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
-    {
-      while (*line == ' ' || *line == '\t')
-        line++;
-      size_t n = strlen (line);
-      if (n && line[n - 1] == '\r')
-        line[n - 1] = '\0';
-      if (*line == '\0' || *line == '#')
-        continue;
-      if (line[0] == '=')
-        return isola_error_fail (err, EINVAL, "invalid environment variable: %s", line);
-      add_env (o, line);
-    }
-  return 0;
 }
 
 /* Docker's CLI reads a seccomp profile file at create time and keeps its content, so the container does not
@@ -189,10 +150,10 @@ parse_run_flags (const struct cli_command *cmd, int argc, char **argv, struct ru
           json_object_set_new (o->config, "Name", json_string (optarg));
           break;
         case 'e':
-          add_env (o, optarg);
+          cli_env_add (&o->env, optarg);
           break;
         case OPT_ENV_FILE:
-          if (add_env_file (o, optarg, &err) < 0)
+          if (cli_env_file_add (&o->env, optarg, &err) < 0)
             {
               cli_fail (&err);
               return EXIT_USAGE;
@@ -362,7 +323,8 @@ apply_image_config (struct run_opts *o, json_t *image_cfg, char **args)
   json_array_foreach (env, i, v) if (str_has_prefix (json_string_value (v), "PATH=")) has_path = true;
   if (!has_path)
     json_array_insert_new (env, 0, json_string ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
-  json_array_foreach (o->env, i, v) env_merge (env, json_string_value (v));
+  for (i = 0; o->env[i]; i++)
+    env_merge (env, o->env[i]);
   json_object_set_new (o->cfg, "Env", env);
 
   json_t *entrypoint = json_array ();
@@ -449,7 +411,7 @@ run_opts_init (struct run_opts *o)
   o->config = json_object ();
   o->cfg = json_object ();
   o->host = json_object ();
-  o->env = json_array ();
+  o->env = xcalloc (1, sizeof (char *));
   json_object_set (o->config, "Config", o->cfg);
   json_object_set (o->config, "HostConfig", o->host);
 }
@@ -460,7 +422,7 @@ run_opts_clear (struct run_opts *o)
   json_decref (o->config);
   json_decref (o->cfg);
   json_decref (o->host);
-  json_decref (o->env);
+  strv_free (o->env);
 }
 
 /* --- starting and attaching --------------------------------------------------------------------------------- */

@@ -44,46 +44,6 @@ static const struct option exec_longopts[] = {
 
 /* --- flags ---------------------------------------------------------------------------------------------------- */
 
-/* -e NAME=VALUE sets; -e NAME takes the value from our environment and is dropped when unset, as docker does. */
-static void
-add_env (char ***env, const char *e)
-{
-  if (strchr (e, '=') != NULL)
-    {
-      strv_push (env, e);
-      return;
-    }
-  const char *v = getenv (e);
-  if (v == NULL)
-    return;
-  cleanup_free char *kv = xasprintf ("%s=%s", e, v);
-  strv_push (env, kv);
-}
-
-/* Docker's env file: one NAME=VALUE or NAME per line; blank lines and # comments are skipped. */
-static int
-add_env_file (char ***env, const char *path, isola_error_t *err)
-{
-  cleanup_free char *buf = NULL;
-  int ret = read_file_bounded (path, 1024 * 1024, &buf, NULL, err);
-  if (ret < 0)
-    return ret;
-  char *save = NULL;
-  for (char *line = strtok_r (buf, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
-    {
-      line += strspn (line, " \t");
-      size_t n = strlen (line);
-      if (n && line[n - 1] == '\r')
-        line[n - 1] = '\0';
-      if (*line == '\0' || *line == '#')
-        continue;
-      if (line[0] == '=')
-        return isola_error_fail (err, EINVAL, "invalid environment variable: %s", line);
-      add_env (env, line);
-    }
-  return 0;
-}
-
 /* Returns 0 to go on, -1 after --help, or the exit code of a usage error. */
 static int
 parse_exec_flags (struct cli_ctx *ctx, int argc, char **argv, struct exec_request *req, char ***env)
@@ -104,10 +64,10 @@ parse_exec_flags (struct cli_ctx *ctx, int argc, char **argv, struct exec_reques
         req->io.tty = true;
         break;
       case 'e':
-        add_env (env, optarg);
+        cli_env_add (env, optarg);
         break;
       case OPT_ENV_FILE:
-        if (add_env_file (env, optarg, &err) < 0)
+        if (cli_env_file_add (env, optarg, &err) < 0)
           {
             cli_fail (&err);
             return EXIT_USAGE;

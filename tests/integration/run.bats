@@ -202,23 +202,49 @@ out2"
   assert_output_contains 'not a tty'
 }
 
+# in_terminal COMMAND...: runs COMMAND on a new pseudo-terminal, prints what it wrote there, exits with its code. (Not
+# script(1): on end-of-file of its own stdin it types an EOF character, which -i would pass to the container.)
+in_terminal() {
+  timeout 20 python3 -c '
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+out = b""
+while True:
+    try:
+        b = os.read(fd, 4096)
+    except OSError:
+        break
+    if not b:
+        break
+    out += b
+_, st = os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+sys.exit(os.waitstatus_to_exitcode(st))' "$@"
+}
+
 @test "run -it from a terminal: the container's terminal, its exit code" {
-  run timeout 20 script -qec "$ISOLA run --rm -it busybox sh -c 'tty; exit 4'" /dev/null </dev/null
+  run in_terminal "$ISOLA" run --rm -it busybox sh -c 'tty; exit 4'
   assert_status 4
   # exactly the container's output: no stray bytes (\r aside, a terminal's line ending)
   [[ ${output//$'\r'/} =~ ^/dev/pts/[0-9]+$ ]] || fail "output '$output' ($(od -c <<<"$output" | head -3))"
 }
 
-# ---- not supported yet (these will be implemented later; then replace this group by real tests) ------------------
-# (-i, -t, --memory, --cpus and --pids-limit have been implemented since: see above and "limits" in isolation.bats)
-
-@test "not supported yet: --init fails with 125 and creates nothing" {
-  run --separate-stderr isola run --init busybox true
-  assert_status 125
-  assert_stderr_matches 'not supported yet'
-  run isola ps -aq
-  assert_output_empty
+@test "--init: an init is PID 1, the command its child, exit codes and signals pass through" {
+  run --separate-stderr isola run --rm --init busybox sh -c 'echo $$; cat /proc/1/cmdline | tr "\0" " "; exit 6'
+  assert_status 6
+  assert_equal "$(head -1 <<<"$output")" 2
+  assert_output_contains '/dev/init -- sh -c'
+  # PID 1 without --init ignores SIGTERM; with it, stop ends `sleep` with SIGTERM (143), not SIGKILL (137)
+  run_detached --init busybox sleep 1000
+  run --separate-stderr isola stop -t 5 "$CID"
+  assert_status 0
+  assert_equal "$(cfield "$CID" '{{.State.ExitCode}}')" 143
+  assert_equal "$(cfield "$CID" '{{.HostConfig.Init}}')" true
 }
+
+# ---- not supported yet (the next issue implements VM isolation) -------------------------------------------------
 
 @test "not supported yet: --isolation=vm and --isolation=hyperv fail with 125" {
   local iso
