@@ -429,19 +429,6 @@ command_main (const struct exec_plan *p, int report_fd, int helper_pidfd)
 
 /* --- the helper ----------------------------------------------------------------------------------------------- */
 
-/* Whatever handlers the caller had (a terminal restorer) are not ours; the command starts from defaults too. */
-static void
-reset_signals (void)
-{
-  struct sigaction sa = { .sa_handler = SIG_DFL };
-  sigemptyset (&sa.sa_mask);
-  for (int sig = 1; sig < NSIG; sig++)
-    (void)sigaction (sig, &sa, NULL);
-  sigset_t none;
-  sigemptyset (&none);
-  (void)sigprocmask (SIG_SETMASK, &none, NULL);
-}
-
 static int
 enter_namespaces (const struct exec_plan *p, isola_error_t *err)
 {
@@ -476,7 +463,7 @@ static __attribute__ ((noreturn)) void
 helper_main (const struct exec_plan *p, int report_fd, pid_t caller)
 {
   isola_error_t err = NULL;
-  reset_signals ();
+  spawn_reset_signals ();
   if (!p->detach && (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid () != caller))
     _exit (128 + SIGKILL);
   int ret = enter_namespaces (p, &err);

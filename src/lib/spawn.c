@@ -37,19 +37,6 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-uint64_t
-spawn_default_caps (void)
-{
-  static const int caps[] = {
-    CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FSETID,  CAP_FOWNER,           CAP_MKNOD,      CAP_NET_RAW, CAP_SETGID,
-    CAP_SETUID, CAP_SETFCAP,      CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL,    CAP_AUDIT_WRITE,
-  };
-  uint64_t set = 0;
-  for (size_t i = 0; i < ARRAY_SIZE (caps); i++)
-    set |= UINT64_C (1) << caps[i];
-  return set;
-}
-
 /* --- the report pipe: what the child tells the parent ----------------------------------------------------------- */
 
 enum report_kind
@@ -1011,8 +998,8 @@ set_no_new_privileges (bool on, isola_error_t *err)
 /* --- process state handed to the command ---------------------------------------------------------------------- */
 
 /* The command starts with default dispositions and nothing blocked, whatever the monitor had set. */
-static void
-reset_signals (void)
+void
+spawn_reset_signals (void)
 {
   struct sigaction sa = { .sa_handler = SIG_DFL };
   sigemptyset (&sa.sa_mask);
@@ -1186,6 +1173,25 @@ struct child
 };
 
 /* Everything between clone and the lookup of the command; failures here are setup failures. */
+/* The last steps before exec, shared by the first process and exec'd ones: limits, no_new_privs, seccomp, user and
+   capabilities, stdio. */
+static int
+drop_privileges_and_set_stdio (const struct spawn_spec *spec, const struct exec_user *user, int null_fd,
+                               isola_error_t *err)
+{
+  int ret = apply_rlimits (spec, err);
+  if (ret == 0)
+    ret = set_no_new_privileges (spec->no_new_privileges, err);
+  /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which become_user may drop: load it first. */
+  if (ret == 0 && !spec->no_new_privileges)
+    ret = seccomp_profile_install (spec->seccomp_filter, err);
+  if (ret == 0)
+    ret = become_user (user, spec->cap_keep, err);
+  if (ret == 0)
+    ret = setup_stdio (spec, null_fd, err);
+  return ret;
+}
+
 static int
 child_setup (struct child *c, isola_error_t *err)
 {
@@ -1210,16 +1216,7 @@ child_setup (struct child *c, isola_error_t *err)
   if (ret == 0 && chdir (cwd) < 0)
     ret = isola_error_make (err, errno, "chdir to cwd (\"%s\")", cwd);
   if (ret == 0)
-    ret = apply_rlimits (spec, err);
-  if (ret == 0)
-    ret = set_no_new_privileges (spec->no_new_privileges, err);
-  /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which become_user may drop: load it first. */
-  if (ret == 0 && !spec->no_new_privileges)
-    ret = seccomp_profile_install (spec->seccomp_filter, err);
-  if (ret == 0)
-    ret = become_user (&c->user, spec->cap_keep, err);
-  if (ret == 0)
-    ret = setup_stdio (spec, c->null_fd, err);
+    ret = drop_privileges_and_set_stdio (spec, &c->user, c->null_fd, err);
   return ret;
 }
 
@@ -1245,7 +1242,7 @@ child_main (const struct spawn_spec *spec, int report_fd, int go_fd)
 {
   isola_error_t err = NULL;
   struct child c = { .spec = spec, .report_fd = report_fd, .null_fd = -1 };
-  reset_signals ();
+  spawn_reset_signals ();
   if (wait_for_cgroups (go_fd, &err) < 0)
     child_fail (report_fd, REPORT_SETUP_FAILED, -EIO, &err);
   /* Nothing of the monitor's (log files, sockets, other containers' pipes) may reach the command. */
@@ -1465,16 +1462,7 @@ spawn_join_setup (const struct spawn_spec *spec, char ***env_out, isola_error_t 
   if (ret == 0 && chdir (cwd) < 0)
     ret = isola_error_make (err, errno, "chdir to cwd (\"%s\")", cwd);
   if (ret == 0)
-    ret = apply_rlimits (spec, err);
-  if (ret == 0)
-    ret = set_no_new_privileges (spec->no_new_privileges, err);
-  /* The seccomp filter at the same points as for the first process (child_setup, child_main). */
-  if (ret == 0 && !spec->no_new_privileges)
-    ret = seccomp_profile_install (spec->seccomp_filter, err);
-  if (ret == 0)
-    ret = become_user (&user, spec->cap_keep, err);
-  if (ret == 0)
-    ret = setup_stdio (spec, null_fd, err);
+    ret = drop_privileges_and_set_stdio (spec, &user, null_fd, err);
   if (ret == 0)
     *env_out = exec_env (spec->env, user.home);
   return ret;

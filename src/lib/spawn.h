@@ -75,8 +75,8 @@ struct spawn_spec
   void *seccomp_filter;
 };
 
-/* Docker's default capability set. */
-uint64_t spawn_default_caps (void);
+/* Default signal dispositions and an empty mask, for a process about to become a container's. */
+void spawn_reset_signals (void);
 
 /* Clones the container's first process.  Returns 0 once the process has exec'd the command, with its host pid.
    When setup or exec fails, the child's error is returned: ENOENT for a command that does not exist (Docker's

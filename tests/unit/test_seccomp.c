@@ -645,7 +645,7 @@ check_container (scmp_filter_ctx f, const char *user, bool nnp, const char *what
 {
   cleanup_error isola_error_t err = NULL;
   cleanup_free char *out
-      = run_script ("busybox mkdir /tmp/d; echo rc=$?; busybox id -u", f, user, nnp, spawn_default_caps (), &err);
+      = run_script ("busybox mkdir /tmp/d; echo rc=$?; busybox id -u", f, user, nnp, caps_docker_default (), &err);
   if (err)
     printf ("# spawn: %s\n", err->msg);
   CHECK (out && strstr (out, "Disk quota exceeded") && strstr (out, "rc=1"), "%s: the filter applies", what);
@@ -663,15 +663,15 @@ test_in_container (void)
       printf ("ok %d # skip no busybox image for containers\n", ++tap_count);
       return;
     }
-  scmp_filter_ctx f = parse (deny_mkdir_edquot, spawn_default_caps ());
+  scmp_filter_ctx f = parse (deny_mkdir_edquot, caps_docker_default ());
   check_container (f, "0", false, "root without no_new_privileges (loaded before dropping capabilities)");
   check_container (f, "65534:65534", false, "a non-root user without no_new_privileges");
   check_container (f, "65534:65534", true, "a non-root user with no_new_privileges (loaded last)");
   f = seccomp_profile_release (f);
 
   /* The default profile, even for a container that holds CAP_SYS_ADMIN, when the profile was built without it. */
-  uint64_t caps = spawn_default_caps () | CAP (CAP_SYS_ADMIN);
-  (void)seccomp_profile_default (spawn_default_caps (), &f, NULL);
+  uint64_t caps = caps_docker_default () | CAP (CAP_SYS_ADMIN);
+  (void)seccomp_profile_default (caps_docker_default (), &f, NULL);
   cleanup_error isola_error_t err = NULL;
   cleanup_free char *out = run_script ("busybox unshare -m true; echo rc=$?", f, "0", false, caps, &err);
   CHECK (out && strstr (out, "Operation not permitted") && strstr (out, "rc=1"),

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "spawn.h"
 #include "store.h"
 #include "tap.h"
@@ -95,7 +96,7 @@ new_spec (struct container *c, char *const *argv)
     .argv = argv,
     .env = env,
     .hostname = "isola-test",
-    .cap_keep = spawn_default_caps (),
+    .cap_keep = caps_docker_default (),
     .stdin_fd = -1,
     .stdout_fd = -1,
     .stderr_fd = -1,
@@ -185,7 +186,7 @@ test_basics (void)
   CHECK (has_line (out, "isola-test"), "hostname is set");
   CHECK (has_line (out, "uid=0"), "root by default");
   char capeff[64];
-  snprintf (capeff, sizeof (capeff), "CapEff:\t%016llx", (unsigned long long)spawn_default_caps ());
+  snprintf (capeff, sizeof (capeff), "CapEff:\t%016llx", (unsigned long long)caps_docker_default ());
   CHECK (has_line (out, capeff), "effective capabilities are Docker's default set (%s)", capeff);
   CHECK (has_line (out, "CapEff:\t00000000a80425fb"), "which is Docker's well-known a80425fb");
   CHECK (has_line (out, "CapInh:\t0000000000000000"), "inheritable set is empty");
