@@ -317,3 +317,27 @@ ingest_commit (struct ingest_plan *p, isola_error_t *err)
   strv_free (u.images);
   return ret;
 }
+
+/* --- content addressing (here, not in store.c, so that the monitor links no libcrypto) ------------------------- */
+
+int
+blob_put (struct isola_store *s, const void *data, size_t len, digest_hex_t out, isola_error_t *err)
+{
+  digest_buffer (data, len, out);
+  if (blob_exists (s, out))
+    return 0;
+  cleanup_free char *dst = blob_path (s, out);
+  return write_file_atomic (dst, data, len, 0644, err);
+}
+
+void
+chain_id_next (const char *parent_chain_hex, const char *diff_id_hex, digest_hex_t out)
+{
+  if (parent_chain_hex == NULL)
+    {
+      memcpy (out, diff_id_hex, DIGEST_HEX_LEN + 1);
+      return;
+    }
+  cleanup_free char *s = xasprintf ("sha256:%s sha256:%s", parent_chain_hex, diff_id_hex);
+  digest_buffer (s, strlen (s), out);
+}

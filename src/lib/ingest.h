@@ -58,4 +58,10 @@ int ingest_add_image (struct ingest_plan *p, const char *manifest_hex, const cha
 
 int ingest_commit (struct ingest_plan *p, isola_error_t *err);
 
+/* Stores a small in-memory blob (manifest, config); returns its digest. */
+int blob_put (struct isola_store *s, const void *data, size_t len, digest_hex_t out, isola_error_t *err);
+
+/* ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln)), over "sha256:…" strings. */
+void chain_id_next (const char *parent_chain_hex, const char *diff_id_hex, digest_hex_t out);
+
 #endif

@@ -155,16 +155,6 @@ blob_publish_verified (struct isola_store *s, const char *staged, const char *he
 }
 
 int
-blob_put (struct isola_store *s, const void *data, size_t len, digest_hex_t out, isola_error_t *err)
-{
-  digest_buffer (data, len, out);
-  if (blob_exists (s, out))
-    return 0;
-  cleanup_free char *dst = blob_path (s, out);
-  return write_file_atomic (dst, data, len, 0644, err);
-}
-
-int
 blob_read (const struct isola_store *s, const char *hex, size_t max, char **out, size_t *len, isola_error_t *err)
 {
   cleanup_free char *p = blob_path (s, hex);
@@ -197,18 +187,6 @@ snapshot_exists (const struct isola_store *s, const char *chain_hex)
 {
   cleanup_free char *p = snapshot_dir (s, chain_hex);
   return path_exists (p);
-}
-
-void
-chain_id_next (const char *parent_chain_hex, const char *diff_id_hex, digest_hex_t out)
-{
-  if (parent_chain_hex == NULL)
-    {
-      memcpy (out, diff_id_hex, DIGEST_HEX_LEN + 1);
-      return;
-    }
-  cleanup_free char *s = xasprintf ("sha256:%s sha256:%s", parent_chain_hex, diff_id_hex);
-  digest_buffer (s, strlen (s), out);
 }
 
 int64_t

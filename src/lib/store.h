@@ -58,8 +58,6 @@ bool blob_exists (const struct isola_store *s, const char *hex);
 /* Publishes a staged file (inside ROOT/tmp) whose content the caller has verified to hash to HEX; the file is
    hard-linked, not copied, so publishing is one atomic link(2). */
 int blob_publish_verified (struct isola_store *s, const char *staged, const char *hex, isola_error_t *err);
-/* Stores a small in-memory blob (manifest, config); returns its digest. */
-int blob_put (struct isola_store *s, const void *data, size_t len, digest_hex_t out, isola_error_t *err);
 int blob_read (const struct isola_store *s, const char *hex, size_t max, char **out, size_t *len, isola_error_t *err);
 int blob_remove (struct isola_store *s, const char *hex, isola_error_t *err);
 
@@ -69,8 +67,5 @@ char *snapshot_fs (const struct isola_store *s, const char *chain_hex);
 bool snapshot_exists (const struct isola_store *s, const char *chain_hex);
 /* Unpacked size recorded in the snapshot's meta.json (0 when unknown). */
 int64_t snapshot_size (const struct isola_store *s, const char *chain_hex);
-
-/* ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln)), over "sha256:…" strings. */
-void chain_id_next (const char *parent_chain_hex, const char *diff_id_hex, digest_hex_t out);
 
 #endif

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "image.h"
+#include "ingest.h"
 #include "jsonutil.h"
 #include "store.h"
 #include "tap.h"
