@@ -401,7 +401,9 @@ create_container (struct cli_ctx *ctx, struct run_opts *o, const char *image, ch
   oci_config_clear (&cfg);
   if (run_validate (o->config, err) < 0)
     return -EINVAL;
-  return container_create (store, o->config, out, err);
+  int ret = container_create (store, o->config, out, err);
+  trace_mark ("cli: created");
+  return ret;
 }
 
 static void
@@ -450,6 +452,7 @@ cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach, bool
       attach_decoder_clear (&dec);
       return code;
     }
+  trace_mark ("cli: started");
   if (attach)
     {
       json_t *config = json_object_get (c->config, "Config");
@@ -457,6 +460,7 @@ cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach, bool
                                    .stdin = attach_stdin && json_is_true (json_object_get (config, "OpenStdin")) };
       o.proxy_signals = !o.tty;
       code = cli_attach_loop (fd, &dec, &o);
+      trace_mark ("cli: exit code received");
       close (fd);
     }
   attach_decoder_clear (&dec);

@@ -82,6 +82,7 @@ parse_global (int argc, char **argv, struct cli_ctx *ctx, int *exit_code)
 int
 main (int argc, char **argv)
 {
+  trace_mark ("cli: start");
   struct cli_ctx ctx = { .root = getenv ("ISOLA_ROOT") };
   if (ctx.root && ctx.root[0] == '\0')
     ctx.root = NULL;

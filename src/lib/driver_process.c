@@ -156,6 +156,7 @@ process_start (const struct isola_store *s, struct container *c, const struct dr
 {
   struct process_launch l = { 0 };
   int ret = process_launch_build (s, c, io, &l, err);
+  trace_mark ("monitor: cgroups and spec ready");
   if (ret == 0)
     ret = spawn_container (&l.spec, pid_out, err);
   if (ret < 0 && l.cgfs.root)

@@ -120,6 +120,10 @@ bool path_exists (const char *path);
    pointing out) that would resolve outside dirfd.  Returns the fd or a negative errno. */
 int open_beneath (int dirfd, const char *path, int flags, mode_t mode);
 
+/* With $ISOLA_TRACE set to a file, appends "SECONDS.MICROS PID what" to it: a timeline of container start-up
+   across the CLI, the monitor and the container's setup, for bench/ and for debugging.  Costs nothing unset. */
+void trace_mark (const char *what);
+
 /* Current time as RFC 3339 with nanoseconds in UTC, as Docker prints it. */
 char *time_rfc3339_now (void);
 /* Parses RFC 3339 (the subset images use); returns 0 on success. */

@@ -477,8 +477,10 @@ monitor_run (struct monitor *m)
   cleanup_close int logfd = open (logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   log_writer_init (&m->log, logfd);
 
+  trace_mark ("monitor: starting the container");
   if (start_container (m, &err) < 0)
     return fail_start (m, &err);
+  trace_mark ("monitor: container running");
   container_set_running (m->c, m->pid, getpid ());
   if (container_write_state (m->c, &err) < 0)
     {
@@ -489,7 +491,10 @@ monitor_run (struct monitor *m)
   uint8_t pid[4];
   attach_put_u32 (pid, (uint32_t)m->pid);
   broadcast (m, ATTACH_STARTED, pid, 4);
-  finish (m, supervise (m, sigfd));
+  int code = supervise (m, sigfd);
+  trace_mark ("monitor: container exited");
+  finish (m, code);
+  trace_mark ("monitor: finished");
   log_writer_clear (&m->log);
   return 0;
 }
@@ -502,6 +507,7 @@ main (int argc, char **argv)
       fprintf (stderr, "usage: isola-monitor ROOT CONTAINER-ID CLIENT-FD\n");
       return 2;
     }
+  trace_mark ("monitor: start");
   struct monitor m = { .lock_fd = -1, .listen_fd = -1, .out_r = -1, .err_r = -1, .in_w = -1, .console_r = -1 };
   signal (SIGPIPE, SIG_IGN);
   signal (SIGINT, SIG_IGN);
