@@ -200,3 +200,22 @@ cli_env_file_add (char ***env, const char *path, isola_error_t *err)
     }
   return 0;
 }
+
+int
+cli_each_container (struct cli_ctx *ctx, char **names, int n, cli_container_action act, void *arg, bool echo)
+{
+  int exit_code = 0;
+  for (int i = 0; i < n; i++)
+    {
+      cleanup_store struct isola_store *store = NULL;
+      cleanup_container struct container *ctr = NULL;
+      cleanup_error isola_error_t err = NULL;
+      if (cli_load_container (ctx, names[i], &store, &ctr))
+        exit_code = 1;
+      else if (act (store, ctr, arg, &err) < 0)
+        exit_code = err ? cli_fail (&err) : 1;
+      else if (echo)
+        printf ("%s\n", names[i]);
+    }
+  return exit_code;
+}

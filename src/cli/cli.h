@@ -74,6 +74,11 @@ struct cli_attach_opts
 /* Relays between us and an attached container until it exits (its exit code) or we detach (0) (attach.c). */
 int cli_attach_loop (int fd, struct attach_decoder *dec, const struct cli_attach_opts *o);
 
+/* Docker's multi-container verbs: runs act on each container named in names[0..n), printing the name back after
+   each success when echo, reporting each failure; returns 1 when any failed.  act may print (wait does). */
+typedef int (*cli_container_action) (struct isola_store *s, struct container *c, void *arg, isola_error_t *err);
+int cli_each_container (struct cli_ctx *ctx, char **names, int n, cli_container_action act, void *arg, bool echo);
+
 /* Starts a created or stopped container; attached, relays its stdio and returns its exit code (create.c). */
 int cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach, bool attach_stdin);
 

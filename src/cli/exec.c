@@ -142,30 +142,6 @@ our_window_size (void)
 
 /* --- the relay: the container's terminal <-> our stdio ------------------------------------------------------- */
 
-static int
-receive_fd (int sock)
-{
-  char data;
-  struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-  ssize_t n;
-  do
-    n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  struct cmsghdr *cmsg = n > 0 ? CMSG_FIRSTHDR (&msg) : NULL;
-  if (cmsg == NULL || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS
-      || cmsg->cmsg_len != CMSG_LEN (sizeof (int)))
-    return -1;
-  int fd;
-  memcpy (&fd, CMSG_DATA (cmsg), sizeof fd);
-  return fd;
-}
-
 /* Copies what is readable now; false at the end of input or when the output is gone. */
 static bool
 copy_once (int from, int to)
@@ -247,7 +223,7 @@ relay_main (int console_sock, int driver_sock, bool forward_stdin, pid_t cli)
   sigset_t set = relay_sigset ();
   int sigfd = signalfd (-1, &set, SFD_CLOEXEC);
   /* The master arrives once the command's terminal exists; the socket closes without one when it failed. */
-  int master = receive_fd (console_sock);
+  int master = fd_receive (console_sock, false);
   (void)close (console_sock);
   if (master < 0 || sigfd < 0)
     _exit (0);

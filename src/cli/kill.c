@@ -8,6 +8,13 @@
 #include "util.h"
 
 static int
+kill_one (struct isola_store *s, struct container *c, void *arg, isola_error_t *err)
+{
+  (void)s;
+  return container_kill (c, *(int *)arg, err);
+}
+
+static int
 run_kill (struct cli_ctx *ctx, int argc, char **argv)
 {
   static const struct option longopts[] = {
@@ -29,19 +36,7 @@ run_kill (struct cli_ctx *ctx, int argc, char **argv)
       }
   if (optind >= argc)
     return cli_usage_error (&cmd_kill, "\"isola kill\" requires at least 1 argument.");
-  for (int i = optind; i < argc; i++)
-    {
-      cleanup_store struct isola_store *store = NULL;
-      cleanup_container struct container *ctr = NULL;
-      cleanup_error isola_error_t err = NULL;
-      if (cli_load_container (ctx, argv[i], &store, &ctr))
-        exit_code = 1;
-      else if (container_kill (ctr, sig, &err) < 0)
-        exit_code = cli_fail (&err);
-      else
-        printf ("%s\n", argv[i]);
-    }
-  return exit_code;
+  return cli_each_container (ctx, argv + optind, argc - optind, kill_one, &sig, true);
 }
 
 const struct cli_command cmd_kill = {

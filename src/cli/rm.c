@@ -7,6 +7,12 @@
 #include "util.h"
 
 static int
+rm_one (struct isola_store *s, struct container *c, void *arg, isola_error_t *err)
+{
+  return container_rm (s, c, *(bool *)arg, err);
+}
+
+static int
 run_rm (struct cli_ctx *ctx, int argc, char **argv)
 {
   static const struct option longopts[] = {
@@ -31,19 +37,7 @@ run_rm (struct cli_ctx *ctx, int argc, char **argv)
       }
   if (optind >= argc)
     return cli_usage_error (&cmd_rm, "\"isola rm\" requires at least 1 argument.");
-  for (int i = optind; i < argc; i++)
-    {
-      cleanup_store struct isola_store *store = NULL;
-      cleanup_container struct container *ctr = NULL;
-      cleanup_error isola_error_t err = NULL;
-      if (cli_load_container (ctx, argv[i], &store, &ctr))
-        exit_code = 1;
-      else if (container_rm (store, ctr, force, &err) < 0)
-        exit_code = cli_fail (&err);
-      else
-        printf ("%s\n", argv[i]);
-    }
-  return exit_code;
+  return cli_each_container (ctx, argv + optind, argc - optind, rm_one, &force, true);
 }
 
 const struct cli_command cmd_rm = {

@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,26 @@ parse_timeout (const struct cli_command *cmd, const char *arg, int *out)
     return cli_usage_error (cmd, "invalid argument \"%s\" for \"-t, --time\" flag", arg);
   *out = (int)t;
   return 0;
+}
+
+struct stop_args
+{
+  int timeout, sig;
+  bool restart;
+  struct cli_ctx *ctx;
+};
+
+static int
+stop_one (struct isola_store *s, struct container *c, void *arg, isola_error_t *err)
+{
+  (void)s;
+  const struct stop_args *a = arg;
+  if (a->sig > 0 && container_is_running (c))
+    (void)container_kill (c, a->sig, NULL);
+  int ret = container_stop (c, a->timeout, err);
+  if (ret == 0 && a->restart && cli_start_container (a->ctx, c, false, false) != 0)
+    return -EIO; /* cli_start_container has said why */
+  return ret;
 }
 
 /* stop and restart share their flags and their loop over containers. */
@@ -48,31 +69,8 @@ stop_or_restart (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, c
       }
   if (optind >= argc)
     return cli_usage_error (cmd, "\"%s\" requires at least 1 argument.", restart ? "isola restart" : "isola stop");
-  for (int i = optind; i < argc; i++)
-    {
-      cleanup_store struct isola_store *store = NULL;
-      cleanup_container struct container *ctr = NULL;
-      cleanup_error isola_error_t err = NULL;
-      if (cli_load_container (ctx, argv[i], &store, &ctr))
-        {
-          exit_code = 1;
-          continue;
-        }
-      if (sig > 0 && container_is_running (ctr))
-        (void)container_kill (ctr, sig, NULL);
-      if (container_stop (ctr, timeout, &err) < 0)
-        {
-          exit_code = cli_fail (&err);
-          continue;
-        }
-      if (restart && cli_start_container (ctx, ctr, false, false) != 0)
-        {
-          exit_code = 1;
-          continue;
-        }
-      printf ("%s\n", argv[i]);
-    }
-  return exit_code;
+  struct stop_args a = { .timeout = timeout, .sig = sig, .restart = restart, .ctx = ctx };
+  return cli_each_container (ctx, argv + optind, argc - optind, stop_one, &a, true);
 }
 
 static int

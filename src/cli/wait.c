@@ -6,6 +6,16 @@
 #include "jsonutil.h"
 #include "util.h"
 
+static int
+wait_one (struct isola_store *s, struct container *c, void *arg, isola_error_t *err)
+{
+  (void)s, (void)arg;
+  int ret = container_wait_stopped (c, err);
+  if (ret == 0)
+    printf ("%lld\n", (long long)json_integer_value (json_object_get (c->state, "ExitCode")));
+  return ret;
+}
+
 /* Blocks until each container stops, then prints its exit code, as docker wait does. */
 static int
 run_wait (struct cli_ctx *ctx, int argc, char **argv)
@@ -17,24 +27,7 @@ run_wait (struct cli_ctx *ctx, int argc, char **argv)
     return exit_code;
   if (optind >= argc)
     return cli_usage_error (&cmd_wait, "\"isola wait\" requires at least 1 argument.");
-  for (int i = optind; i < argc; i++)
-    {
-      cleanup_store struct isola_store *store = NULL;
-      cleanup_container struct container *ctr = NULL;
-      cleanup_error isola_error_t err = NULL;
-      if (cli_load_container (ctx, argv[i], &store, &ctr))
-        {
-          exit_code = 1;
-          continue;
-        }
-      if (container_wait_stopped (ctr, &err) < 0)
-        {
-          exit_code = cli_fail (&err);
-          continue;
-        }
-      printf ("%lld\n", (long long)json_integer_value (json_object_get (ctr->state, "ExitCode")));
-    }
-  return exit_code;
+  return cli_each_container (ctx, argv + optind, argc - optind, wait_one, NULL, false);
 }
 
 const struct cli_command cmd_wait = {

@@ -1011,26 +1011,6 @@ spawn_reset_signals (void)
 }
 
 /* Sources are first moved above 2 so that a source that is itself 0, 1 or 2 is not overwritten before it is used. */
-static int
-send_fd (int sock, int fd)
-{
-  char data = 't';
-  struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } u;
-  memset (&u, 0, sizeof u);
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-  struct cmsghdr *cmsg = CMSG_FIRSTHDR (&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN (sizeof (int));
-  memcpy (CMSG_DATA (cmsg), &fd, sizeof (int));
-  return sendmsg (sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -errno;
-}
-
 /* A terminal from the container's devpts instance: its slave is a name that exists inside (ttyname works), and
    the master goes to the monitor, as runc's console socket does. */
 static int
@@ -1049,7 +1029,7 @@ setup_terminal (int console_socket, unsigned short rows, unsigned short cols, is
   struct winsize ws = { .ws_row = rows, .ws_col = cols };
   if (rows && cols)
     (void)ioctl (slave, TIOCSWINSZ, &ws);
-  int ret = send_fd (console_socket, master);
+  int ret = fd_send (console_socket, master);
   if (ret < 0)
     return isola_error_make (err, -ret, "send the terminal to the monitor");
   close (master);
@@ -1426,18 +1406,27 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
 
   (void)close (take_fd (&report_w));
   (void)close (take_fd (&go_r));
+  /* The child builds its root meanwhile and may fail before it waits for us: then the write finds a closed pipe,
+     and its report, read below, says why. */
   trace_mark ("monitor: cloned, joining cgroups");
-  ret = join_cgroups (pid, spec->cgroup_procs, err);
+  cleanup_error isola_error_t join_err = NULL;
+  int joined = join_cgroups (pid, spec->cgroup_procs, &join_err);
   trace_mark ("monitor: joined cgroups");
-  if (ret < 0 || write (go_w, "g", 1) != 1)
-    {
-      (void)kill (pid, SIGKILL);
-      (void)reap (pid, NULL);
-      return ret < 0 ? ret : isola_error_make (err, errno, "release the container process");
-    }
+  if (joined < 0)
+    (void)kill (pid, SIGKILL);
+  else
+    (void)!write (go_w, "g", 1);
   (void)close (take_fd (&go_w));
   struct child_outcome o = { 0 };
   ret = read_reports (report_r, &o);
+  if (ret == 0 && joined < 0 && o.failure == 0)
+    {
+      (void)reap (pid, NULL);
+      free (o.msg);
+      if (err)
+        *err = take_ptr (&join_err);
+      return joined;
+    }
   if (ret < 0)
     {
       (void)kill (pid, SIGKILL);

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <linux/openat2.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -468,4 +469,54 @@ trace_mark (const char *what)
                     what);
   if (n > 0)
     (void)write_all (fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+int
+fd_send (int sock, int fd)
+{
+  char data = 'F';
+  struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } u;
+  memset (&u, 0, sizeof u);
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR (&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (cmsg), &fd, sizeof (int));
+  ssize_t n;
+  do
+    n = sendmsg (sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n == 1 ? 0 : -(n < 0 ? errno : EPROTO);
+}
+
+int
+fd_receive (int sock, bool nonblock)
+{
+  char data;
+  struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  ssize_t n;
+  do
+    n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC | (nonblock ? MSG_DONTWAIT : 0));
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return -errno;
+  struct cmsghdr *cmsg = n > 0 ? CMSG_FIRSTHDR (&msg) : NULL;
+  if (cmsg == NULL || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS
+      || cmsg->cmsg_len != CMSG_LEN (sizeof (int)))
+    return -EPROTO;
+  int fd;
+  memcpy (&fd, CMSG_DATA (cmsg), sizeof fd);
+  return fd;
 }

@@ -207,27 +207,6 @@ take_running_lock (struct monitor *m, isola_error_t *err)
   return 0;
 }
 
-static int
-receive_fd (int sock, isola_error_t *err)
-{
-  char data;
-  struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-  if (recvmsg (sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) != 1)
-    return isola_error_make (err, errno ? errno : EPROTO, "receive the container's terminal");
-  struct cmsghdr *cmsg = CMSG_FIRSTHDR (&msg);
-  if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN (sizeof (int)))
-    return isola_error_fail (err, EPROTO, "receive the container's terminal");
-  int fd;
-  memcpy (&fd, CMSG_DATA (cmsg), sizeof fd);
-  return fd;
-}
-
 /* A client that starts a container with a terminal sends its window size first: wait briefly for it, so the
    terminal has its size before the command looks. */
 static void
@@ -300,11 +279,11 @@ start_container (struct monitor *m, isola_error_t *err)
       close (child_ends[i]);
   if (ret == 0 && m->tty)
     {
-      int master = receive_fd (m->console_r, err);
+      int master = fd_receive (m->console_r, true);
       if (master < 0)
         {
           kill (m->pid, SIGKILL);
-          return master;
+          return isola_error_make (err, -master, "receive the container's terminal");
         }
       json_t *config = json_object_get (m->c->config, "Config");
       m->out_r = master;
