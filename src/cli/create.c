@@ -322,7 +322,7 @@ apply_image_config (struct run_opts *o, json_t *image_cfg, char **args)
   bool has_path = false;
   json_array_foreach (env, i, v) if (str_has_prefix (json_string_value (v), "PATH=")) has_path = true;
   if (!has_path)
-    json_array_insert_new (env, 0, json_string ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+    json_array_insert_new (env, 0, json_string ("PATH=" ISOLA_DEFAULT_PATH));
   for (i = 0; o->env[i]; i++)
     env_merge (env, o->env[i]);
   json_object_set_new (o->cfg, "Env", env);

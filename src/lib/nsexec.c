@@ -438,27 +438,6 @@ enter_namespaces (const struct exec_plan *p, isola_error_t *err)
   return 0;
 }
 
-/* Docker's exit code for a wait status: the code, or 128+N for signal N. */
-static int
-exit_code_of (int status)
-{
-  if (WIFEXITED (status))
-    return WEXITSTATUS (status);
-  if (WIFSIGNALED (status))
-    return 128 + WTERMSIG (status);
-  return EXIT_CANNOT_RUN;
-}
-
-static int
-reap (pid_t pid, int *status)
-{
-  int r;
-  do
-    r = waitpid (pid, status, 0);
-  while (r < 0 && errno == EINTR);
-  return r;
-}
-
 static __attribute__ ((noreturn)) void
 helper_main (const struct exec_plan *p, int report_fd, pid_t caller)
 {
@@ -479,9 +458,9 @@ helper_main (const struct exec_plan *p, int report_fd, pid_t caller)
   if (p->detach)
     _exit (0);
   int status = 0;
-  if (reap (pid, &status) < 0)
+  if (waitpid_retry (pid, &status) < 0)
     _exit (EXIT_CANNOT_RUN);
-  _exit (exit_code_of (status));
+  _exit (exit_code_of_status (status));
 }
 
 /* --- the caller ----------------------------------------------------------------------------------------------- */
@@ -507,14 +486,14 @@ run_plan (const struct exec_plan *p, int *exit_code, isola_error_t *err)
   struct exec_report r;
   bool failed = read_report (report_r, &r);
   int status = 0;
-  if (reap (helper, &status) < 0)
+  if (waitpid_retry (helper, &status) < 0)
     return isola_error_make (err, errno, "wait for the exec helper");
   if (failed)
     {
       *exit_code = failure_exit_code (r.kind, r.status);
       return isola_error_fail (err, r.status, "%s", r.msg);
     }
-  *exit_code = p->detach ? 0 : exit_code_of (status);
+  *exit_code = p->detach ? 0 : exit_code_of_status (status);
   return 0;
 }
 

@@ -10,6 +10,9 @@
 #include "error.h"
 #include "spawn.h"
 
+/* The PATH a container gets when its image sets none, as Docker's. */
+#define ISOLA_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 struct run_mounts
 {
   struct spawn_mount *items;

@@ -32,10 +32,9 @@
 #include <sys/wait.h>
 
 #include "rootfs.h"
+#include "runspec.h"
 #include "seccomp.h"
 #include "util.h"
-
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* --- the report pipe: what the child tells the parent ----------------------------------------------------------- */
 
@@ -1126,7 +1125,7 @@ find_executable (const char *name, char *const *env, char **out, isola_error_t *
       return 0;
     }
   const char *path = env_lookup (env, "PATH");
-  cleanup_free char *dirs = xstrdup (path ? path : DEFAULT_PATH);
+  cleanup_free char *dirs = xstrdup (path ? path : ISOLA_DEFAULT_PATH);
   for (char *dir = dirs, *next; name[0] && dir; dir = next)
     {
       next = strchr (dir, ':');
@@ -1277,16 +1276,6 @@ clone_container_process (const struct spawn_spec *spec)
   return (pid_t)syscall (SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
 }
 
-static int
-reap (pid_t pid, int *status)
-{
-  int r;
-  do
-    r = waitpid (pid, status, 0);
-  while (r < 0 && errno == EINTR);
-  return r;
-}
-
 struct child_outcome
 {
   bool exec_starting;
@@ -1336,7 +1325,7 @@ static int
 child_died_error (pid_t pid, isola_error_t *err)
 {
   int status = 0;
-  if (reap (pid, &status) < 0)
+  if (waitpid_retry (pid, &status) < 0)
     return isola_error_make (err, errno, "wait for the container process");
   if (WIFSIGNALED (status))
     return isola_error_fail (err, EIO, "container process killed by signal %d during setup", WTERMSIG (status));
@@ -1349,7 +1338,7 @@ outcome_error (pid_t pid, const struct child_outcome *o, isola_error_t *err)
   if (o->failure == 0)
     return child_died_error (pid, err);
   int status = 0;
-  (void)reap (pid, &status);
+  (void)waitpid_retry (pid, &status);
   int errnum = o->failure == REPORT_EXEC_FAILED ? o->status : setup_failure_status (o->status);
   return isola_error_fail (err, errnum, "%s", o->msg ? o->msg : "container setup failed");
 }
@@ -1421,7 +1410,7 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
   ret = read_reports (report_r, &o);
   if (ret == 0 && joined < 0 && o.failure == 0)
     {
-      (void)reap (pid, NULL);
+      (void)waitpid_retry (pid, NULL);
       free (o.msg);
       if (err)
         *err = take_ptr (&join_err);
@@ -1430,7 +1419,7 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
   if (ret < 0)
     {
       (void)kill (pid, SIGKILL);
-      (void)reap (pid, NULL);
+      (void)waitpid_retry (pid, NULL);
       free (o.msg);
       return isola_error_make (err, -ret, "read the container process's reports");
     }

@@ -9,6 +9,7 @@
 #include <linux/openat2.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -519,4 +520,24 @@ fd_receive (int sock, bool nonblock)
   int fd;
   memcpy (&fd, CMSG_DATA (cmsg), sizeof fd);
   return fd;
+}
+
+pid_t
+waitpid_retry (pid_t pid, int *status)
+{
+  pid_t r;
+  do
+    r = waitpid (pid, status, 0);
+  while (r < 0 && errno == EINTR);
+  return r;
+}
+
+int
+exit_code_of_status (int status)
+{
+  if (WIFEXITED (status))
+    return WEXITSTATUS (status);
+  if (WIFSIGNALED (status))
+    return 128 + WTERMSIG (status);
+  return 255;
 }

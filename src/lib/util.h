@@ -113,6 +113,12 @@ int write_all (int fd, const void *buf, size_t len);
 int fd_send (int sock, int fd);
 int fd_receive (int sock, bool nonblock);
 
+/* waitpid(pid, status, 0), retried on EINTR. */
+pid_t waitpid_retry (pid_t pid, int *status);
+
+/* Docker's exit code for a wait status: the process's code, or 128+N when signal N killed it (255 otherwise). */
+int exit_code_of_status (int status);
+
 /* fsync a directory so a rename inside it is durable. */
 int fsync_dir (const char *path);
 

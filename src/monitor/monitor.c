@@ -307,16 +307,6 @@ copy_output (struct monitor *m, int fd, int stream)
   return true;
 }
 
-static int
-wait_status_code (int status)
-{
-  if (WIFEXITED (status))
-    return WEXITSTATUS (status);
-  if (WIFSIGNALED (status))
-    return 128 + WTERMSIG (status);
-  return 255;
-}
-
 enum
 {
   P_OUT,
@@ -388,7 +378,7 @@ supervise (struct monitor *m, int sigfd)
         }
     }
   (void)log_writer_flush (&m->log);
-  return wait_status_code (status);
+  return exit_code_of_status (status);
 }
 
 static bool
