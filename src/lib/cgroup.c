@@ -22,10 +22,16 @@ cgroup_fs_detect (const char *root, struct cgroup_fs *out, isola_error_t *err)
 {
   cleanup_free char *controllers = xasprintf ("%s/cgroup.controllers", root);
   cleanup_free char *memory = xasprintf ("%s/memory", root);
+  cleanup_free char *hybrid = xasprintf ("%s/unified/cgroup.controllers", root);
+  *out = (struct cgroup_fs){ 0 };
   out->root = xstrdup (root);
   out->v2 = path_exists (controllers);
   if (!out->v2 && !path_exists (memory))
     return isola_error_fail (err, ENOENT, "no cgroup file system found at `%s`", root);
+  if (out->v2)
+    out->unified = xstrdup (root);
+  else if (path_exists (hybrid))
+    out->unified = xasprintf ("%s/unified", root);
   return 0;
 }
 
@@ -33,7 +39,18 @@ void
 cgroup_fs_clear (struct cgroup_fs *fs)
 {
   free (fs->root);
-  fs->root = NULL;
+  free (fs->unified);
+  fs->root = fs->unified = NULL;
+}
+
+void
+cgroup_placement_clear (struct cgroup_placement *p)
+{
+  if (p->dir_fd >= 0)
+    (void)close (p->dir_fd);
+  p->dir_fd = -1;
+  strv_free (p->procs);
+  p->procs = NULL;
 }
 
 void
@@ -61,7 +78,7 @@ write_cgroup_file (const char *dir, const char *file, const char *value, isola_e
 static char *
 v2_dir (const struct cgroup_fs *fs, const char *id)
 {
-  return id ? xasprintf ("%s/isola/%s", fs->root, id) : xasprintf ("%s/isola", fs->root);
+  return id ? xasprintf ("%s/isola/%s", fs->unified, id) : xasprintf ("%s/isola", fs->unified);
 }
 
 static char *
@@ -89,15 +106,10 @@ v2_enable_controllers (const struct cgroup_fs *fs, isola_error_t *err)
 }
 
 static int
-v2_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_limits *l, char ***procs, isola_error_t *err)
+v2_apply (const char *dir, const struct cgroup_limits *l, isola_error_t *err)
 {
-  int ret = v2_enable_controllers (fs, err);
-  if (ret < 0)
-    return ret;
-  cleanup_free char *dir = v2_dir (fs, id);
-  if (mkdir (dir, 0755) < 0 && errno != EEXIST)
-    return isola_error_make (err, errno, "mkdir `%s`", dir);
   char buf[64];
+  int ret;
   if (l->memory > 0)
     {
       snprintf (buf, sizeof buf, "%lld", (long long)l->memory);
@@ -120,8 +132,35 @@ v2_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_limit
       if ((ret = write_cgroup_file (dir, "pids.max", buf, err)) < 0)
         return ret;
     }
-  cleanup_free char *p = xasprintf ("%s/cgroup.procs", dir);
-  strv_push (procs, p);
+  return 0;
+}
+
+/* The container's cgroup in the v2 hierarchy: with the limits on a v2 host, only for its processes on a hybrid one
+   (whose controllers all live in v1 hierarchies). */
+static int
+unified_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_limits *l, int *fd_out,
+                isola_error_t *err)
+{
+  int ret;
+  if (fs->v2)
+    ret = v2_enable_controllers (fs, err);
+  else
+    {
+      cleanup_free char *parent = v2_dir (fs, NULL);
+      ret = mkdir_p (parent, 0755, err);
+    }
+  if (ret < 0)
+    return ret;
+  cleanup_free char *dir = v2_dir (fs, id);
+  if (mkdir (dir, 0755) < 0 && errno != EEXIST)
+    return isola_error_make (err, errno, "mkdir `%s`", dir);
+  if (fs->v2 && (ret = v2_apply (dir, l, err)) < 0)
+    return ret;
+  /* CLONE_INTO_CGROUP takes a descriptor opened for reading, not O_PATH. */
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return isola_error_make (err, errno, "open `%s`", dir);
+  *fd_out = fd;
   return 0;
 }
 
@@ -155,13 +194,16 @@ v1_apply (const char *controller, const char *dir, const struct cgroup_limits *l
   return 0;
 }
 
-/* The first process to enter a new v1 memory cgroup costs ~12 ms here (bench/run.sh with ISOLA_TRACE), a quarter of
-   a container start: without a memory limit that cgroup has nothing to enforce or report, so it is skipped.  cpu and
-   pids cost well under a millisecond and always give the container's processes their own accounting. */
+/* A v1 hierarchy is joined only for a limit it enforces (see cgroup.h), except pids where there is no v2 hierarchy
+   at all: then it is what holds the container's processes. */
 static bool
-v1_hierarchy_wanted (const char *controller, const struct cgroup_limits *l)
+v1_hierarchy_wanted (const struct cgroup_fs *fs, const char *controller, const struct cgroup_limits *l)
 {
-  return strcmp (controller, "memory") != 0 || l->memory > 0;
+  if (strcmp (controller, "memory") == 0)
+    return l->memory > 0;
+  if (strcmp (controller, "cpu") == 0)
+    return l->nano_cpus > 0;
+  return l->pids > 0 || fs->unified == NULL;
 }
 
 static int
@@ -170,7 +212,7 @@ v1_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_limit
   for (size_t i = 0; i < ARRAY_SIZE (v1_controllers); i++)
     {
       cleanup_free char *hier = xasprintf ("%s/%s", fs->root, v1_controllers[i]);
-      if (!path_exists (hier) || !v1_hierarchy_wanted (v1_controllers[i], l))
+      if (!path_exists (hier) || !v1_hierarchy_wanted (fs, v1_controllers[i], l))
         continue;
       cleanup_free char *dir = v1_dir (fs, v1_controllers[i], id);
       int ret = mkdir_p (dir, 0755, err);
@@ -185,17 +227,22 @@ v1_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_limit
 }
 
 int
-cgroup_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_limits *l, char ***procs,
+cgroup_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_limits *l, struct cgroup_placement *out,
                isola_error_t *err)
 {
-  cleanup_strv char **list = xcalloc (1, sizeof (char *));
-  int ret = fs->v2 ? v2_create (fs, id, l, &list, err) : v1_create (fs, id, l, &list, err);
+  struct cgroup_placement p = { .dir_fd = -1, .procs = xcalloc (1, sizeof (char *)) };
+  int ret = 0;
+  if (fs->unified)
+    ret = unified_create (fs, id, l, &p.dir_fd, err);
+  if (ret == 0 && !fs->v2)
+    ret = v1_create (fs, id, l, &p.procs, err);
   if (ret < 0)
     {
+      cgroup_placement_clear (&p);
       (void)cgroup_destroy (fs, id, NULL);
       return ret;
     }
-  *procs = take_ptr (&list);
+  *out = p;
   return 0;
 }
 
@@ -271,13 +318,13 @@ remove_cgroup_dir (const char *dir, isola_error_t *err)
 int
 cgroup_destroy (const struct cgroup_fs *fs, const char *id, isola_error_t *err)
 {
-  if (fs->v2)
+  int ret = 0;
+  if (fs->unified)
     {
       cleanup_free char *dir = v2_dir (fs, id);
-      return remove_cgroup_dir (dir, err);
+      ret = remove_cgroup_dir (dir, err);
     }
-  int ret = 0;
-  for (size_t i = 0; i < ARRAY_SIZE (v1_controllers); i++)
+  for (size_t i = 0; !fs->v2 && i < ARRAY_SIZE (v1_controllers); i++)
     {
       cleanup_free char *dir = v1_dir (fs, v1_controllers[i], id);
       if (remove_cgroup_dir (dir, ret < 0 ? NULL : err) < 0)
@@ -339,7 +386,7 @@ int
 cgroup_procs_paths (const struct cgroup_fs *fs, const char *id, char ***out)
 {
   cleanup_strv char **list = xcalloc (1, sizeof (char *));
-  if (fs->v2)
+  if (fs->unified)
     {
       cleanup_free char *dir = v2_dir (fs, id);
       cleanup_free char *procs = xasprintf ("%s/cgroup.procs", dir);

@@ -1,6 +1,11 @@
 /* Resource limits of a container through cgroups: memory, CPU quota and pids, on cgroup v2 (unified) or v1
    (including the hybrid layout with v2 mounted at /sys/fs/cgroup/unified, which lists no controllers we use).
-   Each container gets isola/ID in every hierarchy it needs, as Docker uses docker/ID. */
+   Each container gets isola/ID in every hierarchy it needs, as Docker uses docker/ID.
+
+   Where a v2 hierarchy exists (v2 hosts, and hybrid ones through .../unified) the container's own cgroup there holds
+   all its processes, and the first one is cloned straight into it (clone3 CLONE_INTO_CGROUP).  Writing a pid to
+   cgroup.procs instead waits for an RCU grace period, 10-24 ms on this kind of host: half a container start.  So on
+   v1 a controller's hierarchy is used only when the container has a limit for it. */
 #ifndef ISOLA_CGROUP_H
 #define ISOLA_CGROUP_H
 
@@ -12,8 +17,9 @@
 
 struct cgroup_fs
 {
-  char *root; /* normally /sys/fs/cgroup; tests point it at a fake tree */
-  bool v2;    /* unified hierarchy at root */
+  char *root;    /* normally /sys/fs/cgroup; tests point it at a fake tree */
+  bool v2;       /* unified hierarchy at root */
+  char *unified; /* a v2 hierarchy for the containers' processes: root on v2, root/unified on hybrid, or NULL */
 };
 
 struct cgroup_limits
@@ -30,10 +36,17 @@ void cgroup_fs_clear (struct cgroup_fs *fs);
 /* Limits from a HostConfig (Memory, NanoCpus, PidsLimit). */
 void cgroup_limits_from_host_config (json_t *host_config, struct cgroup_limits *out);
 
-/* Creates the container's cgroups, applies the limits and returns the cgroup.procs files that the container's
-   first process must be written into (NULL-terminated). */
-int cgroup_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_limits *l, char ***procs,
-                   isola_error_t *err);
+/* Where a new container's first process goes. */
+struct cgroup_placement
+{
+  int dir_fd;   /* the v2 cgroup to clone it into (CLONE_INTO_CGROUP), -1 when there is none */
+  char **procs; /* cgroup.procs files it must still be written into (v1), NULL-terminated */
+};
+
+/* Creates the container's cgroups and applies the limits. */
+int cgroup_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_limits *l,
+                   struct cgroup_placement *out, isola_error_t *err);
+void cgroup_placement_clear (struct cgroup_placement *p);
 
 /* True when the kernel OOM-killed a process of the container's memory cgroup. */
 bool cgroup_oom_killed (const struct cgroup_fs *fs, const char *id);

@@ -22,7 +22,7 @@
 struct process_launch
 {
   struct cgroup_fs cgfs;
-  char **cgroup_procs;
+  struct cgroup_placement cgroup;
   struct spawn_spec spec;
   struct image_record image;
   struct run_mounts mounts;
@@ -30,7 +30,7 @@ struct process_launch
   char **argv;
   char **env;
   char *upper, *work, *rootfs, *hostname_file, *hosts_file, *resolv_file;
-  scmp_filter_ctx seccomp; /* NULL when the container runs unconfined */
+  struct seccomp_program *seccomp; /* NULL when the container runs unconfined */
 };
 
 static void
@@ -38,14 +38,15 @@ process_launch_clear (struct process_launch *l)
 {
   image_record_clear (&l->image);
   cgroup_fs_clear (&l->cgfs);
-  strv_free (l->cgroup_procs);
+  cgroup_placement_clear (&l->cgroup);
   run_mounts_clear (&l->mounts);
   run_rlimits_clear (&l->rlimits);
   strv_free (l->argv);
   strv_free (l->env);
   free (l->upper), free (l->work), free (l->rootfs);
   free (l->hostname_file), free (l->hosts_file), free (l->resolv_file);
-  l->seccomp = seccomp_profile_release (l->seccomp);
+  seccomp_program_free (l->seccomp);
+  l->seccomp = NULL;
 }
 
 /* isola-init lives beside the monitor (build/ or /usr/local/bin); $ISOLA_INIT overrides. */
@@ -99,9 +100,10 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
   if (ret < 0)
     return ret;
   uint64_t caps = 0;
+  cleanup_free char *cache = xasprintf ("%s/%s", s->root, STORE_SECCOMP_CACHE);
   if ((ret = caps_for_host_config (host, &caps, err)) < 0 || (ret = run_mounts_parse (host, &l->mounts, err)) < 0
       || (ret = run_rlimits_parse (host, &l->rlimits, err)) < 0
-      || (ret = seccomp_profile_for_host_config (host, caps, &l->seccomp, err)) < 0)
+      || (ret = seccomp_program_for_host_config (host, caps, cache, &l->seccomp, err)) < 0)
     return ret;
 
   l->argv = run_argv (c->config);
@@ -133,7 +135,7 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
   sp->host_network = run_host_network (host);
   sp->cap_keep = caps;
   sp->no_new_privileges = run_no_new_privileges (host);
-  sp->seccomp_filter = l->seccomp;
+  sp->seccomp = l->seccomp;
   sp->rlimits = l->rlimits.items, sp->n_rlimits = l->rlimits.n;
   sp->mounts = l->mounts.items, sp->n_mounts = l->mounts.n;
   sp->stdin_fd = io->stdin_fd, sp->stdout_fd = io->stdout_fd, sp->stderr_fd = io->stderr_fd;
@@ -144,9 +146,9 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
   struct cgroup_limits limits;
   cgroup_limits_from_host_config (host, &limits);
   if ((ret = cgroup_fs_detect ("/sys/fs/cgroup", &l->cgfs, err)) < 0
-      || (ret = cgroup_create (&l->cgfs, c->id, &limits, &l->cgroup_procs, err)) < 0)
+      || (ret = cgroup_create (&l->cgfs, c->id, &limits, &l->cgroup, err)) < 0)
     return ret;
-  sp->cgroup_procs = l->cgroup_procs;
+  sp->cgroup = &l->cgroup;
   return 0;
 }
 
@@ -154,7 +156,7 @@ static int
 process_start (const struct isola_store *s, struct container *c, const struct driver_io *io, pid_t *pid_out,
                isola_error_t *err)
 {
-  struct process_launch l = { 0 };
+  struct process_launch l = { .cgroup = { .dir_fd = -1 } };
   int ret = process_launch_build (s, c, io, &l, err);
   trace_mark ("monitor: cgroups and spec ready");
   if (ret == 0)

@@ -115,7 +115,7 @@ struct exec_plan
   bool detach;
   char **env;
   struct run_rlimits rlimits;
-  scmp_filter_ctx seccomp;
+  struct seccomp_program *seccomp;
   struct spawn_spec spec; /* user, cwd, caps, limits and stdio, for spawn_join_setup */
 };
 
@@ -138,7 +138,8 @@ plan_clear (struct exec_plan *p)
   free (p->procs_fds);
   strv_free (p->env);
   run_rlimits_clear (&p->rlimits);
-  p->seccomp = seccomp_profile_release (p->seccomp);
+  seccomp_program_free (p->seccomp);
+  p->seccomp = NULL;
 }
 
 static int
@@ -281,7 +282,11 @@ plan_process (const struct container *c, const struct exec_request *req, struct 
     ret = run_rlimits_parse (host, &p->rlimits, err);
   /* The container's filter, also with --privileged, as in Docker: it depends on the container's capabilities. */
   if (ret == 0)
-    ret = seccomp_profile_for_host_config (host, container_caps, &p->seccomp, err);
+    {
+      /* ROOT/containers/ID → ROOT */
+      cleanup_free char *cache = xasprintf ("%s/../../%s", c->dir, STORE_SECCOMP_CACHE);
+      ret = seccomp_program_for_host_config (host, container_caps, cache, &p->seccomp, err);
+    }
   if (ret < 0)
     return ret;
   p->detach = req->detach;
@@ -295,7 +300,7 @@ plan_process (const struct container *c, const struct exec_request *req, struct 
   sp->cap_keep = caps;
   sp->no_new_privileges = run_no_new_privileges (host);
   sp->rlimits = p->rlimits.items, sp->n_rlimits = p->rlimits.n;
-  sp->seccomp_filter = p->seccomp;
+  sp->seccomp = p->seccomp;
   plan_stdio (req, sp);
   return 0;
 }

@@ -261,7 +261,7 @@ run_no_new_privileges (json_t *host_config)
 }
 
 int
-run_validate (json_t *container_config, isola_error_t *err)
+run_validate (json_t *container_config, const char *seccomp_cache, isola_error_t *err)
 {
   json_t *host = json_object_get (container_config, "HostConfig");
   struct run_mounts m = { 0 };
@@ -274,10 +274,11 @@ run_validate (json_t *container_config, isola_error_t *err)
     ret = caps_for_host_config (host, &caps, err);
   if (ret == 0)
     {
-      /* Builds the filter once to refuse a bad profile at create time, not at every start. */
-      scmp_filter_ctx filter = NULL;
-      ret = seccomp_profile_for_host_config (host, caps, &filter, err);
-      seccomp_profile_release (filter);
+      /* Compiles the filter once to refuse a bad profile at create time, not at every start; the program waits
+         in the cache for the start. */
+      struct seccomp_program *prog = NULL;
+      ret = seccomp_program_for_host_config (host, caps, seccomp_cache, &prog, err);
+      seccomp_program_free (prog);
     }
   run_mounts_clear (&m);
   run_rlimits_clear (&r);

@@ -46,7 +46,7 @@ void run_env_add_hostname (char ***env, const char *hostname);
 bool run_host_network (json_t *host_config);
 bool run_no_new_privileges (json_t *host_config);
 
-/* Checks everything above at create time. */
-int run_validate (json_t *container_config, isola_error_t *err);
+/* Checks everything above at create time; the seccomp program it compiles is kept in seccomp_cache (seccomp.h). */
+int run_validate (json_t *container_config, const char *seccomp_cache, isola_error_t *err);
 
 #endif

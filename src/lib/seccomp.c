@@ -12,8 +12,13 @@
 #include <inttypes.h>
 #include <linux/capability.h>
 #include <stdbool.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include "caps.h"
 #include "jsonutil.h"
@@ -935,51 +940,106 @@ seccomp_option (json_t *host_config)
   return value;
 }
 
-static int
-profile_from_file (const char *path, uint64_t caps, scmp_filter_ctx *out, isola_error_t *err)
+void
+seccomp_source_clear (struct seccomp_source *src)
 {
-  cleanup_free char *buf = NULL;
-  size_t len = 0;
-  int ret = read_file_bounded (path, SECCOMP_PROFILE_MAX, &buf, &len, err);
-  if (ret == 0)
-    ret = profile_parse (buf, len, caps, out, err);
-  return ret < 0 ? isola_error_wrap (err, "seccomp profile `%s`", path) : 0;
+  free (src->json);
+  free (src->path);
+  *src = (struct seccomp_source){ 0 };
+}
+
+int
+seccomp_source_for_host_config (json_t *host_config, struct seccomp_source *out, isola_error_t *err)
+{
+  const char *opt = seccomp_option (host_config);
+  bool privileged = json_is_true (json_object_get (host_config, "Privileged"));
+  *out = (struct seccomp_source){ .kind = SECCOMP_SOURCE_BUILTIN };
+  if ((opt == NULL && privileged) || (opt && strcmp (opt, "unconfined") == 0))
+    out->kind = SECCOMP_SOURCE_NONE;
+  else if (opt == NULL || strcmp (opt, "builtin") == 0)
+    out->kind = SECCOMP_SOURCE_BUILTIN;
+  else if (opt[strspn (opt, " \t\r\n")] == '{')
+    {
+      out->kind = SECCOMP_SOURCE_JSON;
+      out->len = strlen (opt);
+      out->json = xstrdup (opt);
+    }
+  else if (opt[0] == '/')
+    {
+      out->kind = SECCOMP_SOURCE_JSON;
+      out->path = xstrdup (opt);
+      int ret = read_file_bounded (opt, SECCOMP_PROFILE_MAX, &out->json, &out->len, err);
+      if (ret < 0)
+        {
+          seccomp_source_clear (out);
+          return isola_error_wrap (err, "seccomp profile `%s`", opt);
+        }
+    }
+  else
+    return isola_error_fail (err, EINVAL,
+                             "invalid --security-opt seccomp=\"%s\": expected unconfined, builtin, a JSON profile or "
+                             "the absolute path of one",
+                             opt);
+  return 0;
+}
+
+int
+seccomp_source_build (const struct seccomp_source *src, uint64_t caps, scmp_filter_ctx *out, isola_error_t *err)
+{
+  *out = NULL;
+  if (src->kind == SECCOMP_SOURCE_NONE)
+    return 0;
+  if (src->kind == SECCOMP_SOURCE_BUILTIN)
+    return seccomp_profile_default (caps, out, err);
+  int ret = profile_parse (src->json, src->len, caps, out, err);
+  if (ret < 0 && src->path)
+    return isola_error_wrap (err, "seccomp profile `%s`", src->path);
+  return ret < 0 ? isola_error_wrap (err, "seccomp profile") : 0;
 }
 
 int
 seccomp_profile_for_host_config (json_t *host_config, uint64_t caps, scmp_filter_ctx *out, isola_error_t *err)
 {
-  const char *opt = seccomp_option (host_config);
-  bool privileged = json_is_true (json_object_get (host_config, "Privileged"));
-  if ((opt == NULL && privileged) || (opt && strcmp (opt, "unconfined") == 0))
-    {
-      *out = NULL;
-      return 0;
-    }
-  if (opt == NULL || strcmp (opt, "builtin") == 0)
-    return seccomp_profile_default (caps, out, err);
-  if (opt[strspn (opt, " \t\r\n")] == '{')
-    return seccomp_profile_parse (opt, strlen (opt), caps, out, err);
-  if (opt[0] == '/')
-    return profile_from_file (opt, caps, out, err);
-  return isola_error_fail (err, EINVAL,
-                           "invalid --security-opt seccomp=\"%s\": expected unconfined, builtin, a JSON profile or "
-                           "the absolute path of one",
-                           opt);
+  struct seccomp_source src;
+  int ret = seccomp_source_for_host_config (host_config, &src, err);
+  if (ret == 0)
+    ret = seccomp_source_build (&src, caps, out, err);
+  seccomp_source_clear (&src);
+  return ret;
+}
+
+/* libseccomp 2.5 exports only to a file descriptor: a memfd keeps it in memory. */
+int
+seccomp_compile (scmp_filter_ctx filter, struct seccomp_program **out, isola_error_t *err)
+{
+  cleanup_close int fd = memfd_create ("isola-seccomp", MFD_CLOEXEC);
+  if (fd < 0)
+    return isola_error_make (err, errno, "memfd_create");
+  int ret = seccomp_export_bpf (filter, fd);
+  if (ret < 0)
+    return isola_error_make (err, -ret, "generate the seccomp filter");
+  off_t size = lseek (fd, 0, SEEK_END);
+  if (size <= 0 || size % (off_t)sizeof (struct sock_filter) != 0
+      || size / (off_t)sizeof (struct sock_filter) > SECCOMP_PROGRAM_MAX)
+    return isola_error_fail (err, E2BIG, "the seccomp filter has %lld bytes", (long long)size);
+  cleanup_free char *buf = NULL;
+  size_t len = 0;
+  if (lseek (fd, 0, SEEK_SET) < 0)
+    return isola_error_make (err, errno, "read the seccomp filter");
+  if ((ret = read_fd_bounded (fd, (size_t)size, &buf, &len, err)) < 0)
+    return ret;
+  if (len != (size_t)size)
+    return isola_error_fail (err, EIO, "short read of the seccomp filter");
+  /* The load flags libseccomp would pass to seccomp(2) are not part of the program. */
+  uint32_t log = 0, ssb = 0;
+  (void)seccomp_attr_get (filter, SCMP_FLTATR_CTL_LOG, &log);
+  (void)seccomp_attr_get (filter, SCMP_FLTATR_CTL_SSB, &ssb);
+  unsigned flags = (log ? SECCOMP_FILTER_FLAG_LOG : 0) | (ssb ? SECCOMP_FILTER_FLAG_SPEC_ALLOW : 0);
+  *out = seccomp_program_new (flags, buf, len / sizeof (struct sock_filter));
+  return 0;
 }
 
 /* --- the filter's life ------------------------------------------------------------------------------------------ */
-
-int
-seccomp_profile_install (scmp_filter_ctx filter, isola_error_t *err)
-{
-  if (filter == NULL)
-    return 0;
-  int ret = seccomp_load (filter);
-  if (ret < 0)
-    return isola_error_make (err, -ret, "load the seccomp filter");
-  return 0;
-}
 
 scmp_filter_ctx
 seccomp_profile_release (scmp_filter_ctx filter)
@@ -987,4 +1047,13 @@ seccomp_profile_release (scmp_filter_ctx filter)
   if (filter)
     seccomp_release (filter);
   return NULL;
+}
+
+const char *
+seccomp_library_version (void)
+{
+  static char buf[48];
+  const struct scmp_version *v = seccomp_version ();
+  snprintf (buf, sizeof buf, "%u.%u.%u", v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0);
+  return buf;
 }

@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <linux/sched.h>
 #include <net/if.h>
 #include <pwd.h>
 #include <sched.h>
@@ -1182,7 +1183,7 @@ drop_privileges_and_set_stdio (const struct spawn_spec *spec, const struct exec_
     ret = set_no_new_privileges (spec->no_new_privileges, err);
   /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which become_user may drop: load it first. */
   if (ret == 0 && !spec->no_new_privileges)
-    ret = seccomp_profile_install (spec->seccomp_filter, err);
+    ret = seccomp_program_install (spec->seccomp, err);
   if (ret == 0)
     ret = become_user (user, spec->cap_keep, err);
   if (ret == 0)
@@ -1213,8 +1214,8 @@ child_setup (struct child *c, isola_error_t *err)
     ret = make_root_readonly (err);
   if (ret == 0 && chdir (cwd) < 0)
     ret = isola_error_make (err, errno, "chdir to cwd (\"%s\")", cwd);
-  /* Entering a new cgroup costs ~5 ms per v1 hierarchy here: the monitor does it while we build the root, and we
-     wait only now, before anything the limits are for runs. */
+  /* Entering a v1 cgroup costs an RCU grace period (cgroup.h): the monitor does it while we build the root, and
+     we wait only now, before anything the limits are for runs. */
   if (ret == 0)
     ret = wait_for_cgroups (c->go_fd, err);
   if (ret == 0)
@@ -1251,7 +1252,7 @@ child_main (const struct spawn_spec *spec, int report_fd, int go_fd)
   report_send (report_fd, REPORT_EXEC_STARTING, 0, NULL);
   /* With no_new_privs any process may load a filter, so it comes last and constrains only the command.  The parent
      reads until the pipe closes, so a failure reported after "exec starting" still counts. */
-  if (spec->no_new_privileges && seccomp_profile_install (spec->seccomp_filter, &err) < 0)
+  if (spec->no_new_privileges && seccomp_program_install (spec->seccomp, &err) < 0)
     child_fail (report_fd, REPORT_SETUP_FAILED, -EIO, &err);
   trace_mark ("container: exec");
   execve (path, spec->argv, env);
@@ -1264,15 +1265,31 @@ child_main (const struct spawn_spec *spec, int report_fd, int go_fd)
 /* --- the parent ----------------------------------------------------------------------------------------------- */
 
 /* fork(2) semantics (no new stack): the child continues on a copy of this stack, so it can use the whole library,
-   and as the first process of its pid namespace it is pid 1 there. */
+   and as the first process of its pid namespace it is pid 1 there.  It is born in the container's v2 cgroup when
+   there is one (see cgroup.h for why); *into_cgroup says whether that happened. */
 static pid_t
-clone_container_process (const struct spawn_spec *spec)
+clone_container_process (const struct spawn_spec *spec, bool *into_cgroup)
 {
-  /* No CLONE_NEWCGROUP here: the child unshares it once the parent has moved it into its cgroups, so that its
-     cgroup namespace is rooted at the container's cgroup. */
-  unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+  /* No CLONE_NEWCGROUP here: the child unshares it once it is in all its cgroups, so that its cgroup namespace is
+     rooted at the container's cgroup (a namespace made by clone3 is rooted at the parent's). */
+  uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
   if (!spec->host_network)
     flags |= CLONE_NEWNET;
+  *into_cgroup = false;
+  if (spec->cgroup && spec->cgroup->dir_fd >= 0)
+    {
+      struct clone_args args = {
+        .flags = flags | CLONE_INTO_CGROUP,
+        .exit_signal = SIGCHLD,
+        .cgroup = (uint64_t)spec->cgroup->dir_fd,
+      };
+      long pid = syscall (SYS_clone3, &args, sizeof args);
+      if (pid >= 0 || (errno != ENOSYS && errno != E2BIG))
+        {
+          *into_cgroup = pid >= 0;
+          return (pid_t)pid;
+        }
+    }
   return (pid_t)syscall (SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
 }
 
@@ -1344,15 +1361,34 @@ outcome_error (pid_t pid, const struct child_outcome *o, isola_error_t *err)
 }
 
 static int
-join_cgroups (pid_t pid, char *const *procs, isola_error_t *err)
+write_pid (int fd, pid_t pid, const char *what, isola_error_t *err)
 {
   char buf[32];
   int n = snprintf (buf, sizeof buf, "%d", (int)pid);
-  for (size_t i = 0; procs && procs[i]; i++)
+  if (fd < 0 || write_all (fd, buf, (size_t)n) < 0)
+    return isola_error_make (err, errno, "move the container process into `%s`", what);
+  return 0;
+}
+
+/* The cgroups the child was not born in: v1 ones for limits, and the v2 one on kernels without clone3. */
+static int
+join_cgroups (pid_t pid, const struct cgroup_placement *cg, bool into_cgroup, isola_error_t *err)
+{
+  if (cg == NULL)
+    return 0;
+  if (cg->dir_fd >= 0 && !into_cgroup)
     {
-      cleanup_close int fd = open (procs[i], O_WRONLY | O_CLOEXEC);
-      if (fd < 0 || write_all (fd, buf, (size_t)n) < 0)
-        return isola_error_make (err, errno, "move the container process into `%s`", procs[i]);
+      cleanup_close int fd = openat (cg->dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+      int ret = write_pid (fd, pid, "cgroup.procs", err);
+      if (ret < 0)
+        return ret;
+    }
+  for (size_t i = 0; cg->procs && cg->procs[i]; i++)
+    {
+      cleanup_close int fd = open (cg->procs[i], O_WRONLY | O_CLOEXEC);
+      int ret = write_pid (fd, pid, cg->procs[i], err);
+      if (ret < 0)
+        return ret;
     }
   return 0;
 }
@@ -1383,7 +1419,8 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
   cleanup_close int go_r = g[0];
   cleanup_close int go_w = g[1];
 
-  pid_t pid = clone_container_process (spec);
+  bool into_cgroup;
+  pid_t pid = clone_container_process (spec, &into_cgroup);
   if (pid < 0)
     return isola_error_make (err, errno, "clone the container process");
   if (pid == 0)
@@ -1399,7 +1436,7 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
      and its report, read below, says why. */
   trace_mark ("monitor: cloned, joining cgroups");
   cleanup_error isola_error_t join_err = NULL;
-  int joined = join_cgroups (pid, spec->cgroup_procs, &join_err);
+  int joined = join_cgroups (pid, spec->cgroup, into_cgroup, &join_err);
   trace_mark ("monitor: joined cgroups");
   if (joined < 0)
     (void)kill (pid, SIGKILL);
@@ -1462,7 +1499,7 @@ spawn_exec_command (const struct spawn_spec *spec, char *const *env, bool *setup
   int ret = find_executable (spec->argv[0], env, &path, err);
   if (ret < 0)
     return ret;
-  if (spec->no_new_privileges && (ret = seccomp_profile_install (spec->seccomp_filter, err)) < 0)
+  if (spec->no_new_privileges && (ret = seccomp_program_install (spec->seccomp, err)) < 0)
     {
       *setup_failed = true;
       return ret;

@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "digest.h"
+#include "seccomp.h"
 #include "error.h"
 #include "store.h"
 
@@ -65,14 +67,14 @@ struct spawn_spec
   int console_socket;
   unsigned short tty_rows, tty_cols; /* initial size of the terminal, 0 when unknown */
 
-  /* cgroup.procs files the process is written into before it does anything else (NULL-terminated, may be NULL);
-     it then enters a new cgroup namespace rooted there. */
-  char *const *cgroup_procs;
+  /* The container's cgroups (NULL for none): the process is cloned into the v2 one and written into the others
+     before it runs anything of the image's; it then enters a new cgroup namespace rooted there. */
+  const struct cgroup_placement *cgroup;
 
-  /* The seccomp filter (a scmp_filter_ctx from seccomp.h; NULL for none; the caller keeps it).  As in runc, it is
+  /* The seccomp program (seccomp.h; NULL for none; the caller keeps it).  As in runc, it is
      loaded last before execve when no_new_privileges is set, and otherwise just before the capabilities are
      dropped, since without no_new_privs loading one needs CAP_SYS_ADMIN. */
-  void *seccomp_filter;
+  const struct seccomp_program *seccomp;
 };
 
 /* Default signal dispositions and an empty mask, for a process about to become a container's. */

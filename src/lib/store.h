@@ -21,6 +21,9 @@
 
 #define ISOLA_DEFAULT_ROOT "/var/lib/isola"
 
+/* Compiled seccomp programs (seccomp_bpf.c), under the root: a cache, safe to delete at any time. */
+#define STORE_SECCOMP_CACHE "cache/seccomp"
+
 struct isola_store
 {
   char *root;

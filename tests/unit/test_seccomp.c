@@ -3,6 +3,7 @@
    spawned both with and without no_new_privileges.  Filters are loaded in forked children, never in the test
    itself, and those children leave with a bare exit_group so that no sanitizer work runs under a filter. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -150,15 +151,15 @@ probe_mkdir (void)
   return ret;
 }
 
-/* Forks a child that loads the filter and runs the probe.  Returns the probe's errno (0: it succeeded), or -1
-   when the child could not load the filter or died. */
+/* Forks a child that loads the program and runs fn.  Returns fn's errno (0: it succeeded), or -1 when the child
+   could not load the program or died. */
 static int
-probe (scmp_filter_ctx filter, int (*fn) (void))
+probe_program (const struct seccomp_program *prog, int (*fn) (void))
 {
   pid_t pid = fork ();
   if (pid == 0)
     {
-      if (seccomp_profile_install (filter, NULL) < 0)
+      if (seccomp_program_install (prog, NULL) < 0)
         raw_exit (255);
       raw_exit (fn () & 0x7f);
     }
@@ -166,6 +167,34 @@ probe (scmp_filter_ctx filter, int (*fn) (void))
   if (pid < 0 || waitpid (pid, &status, 0) != pid || !WIFEXITED (status) || WEXITSTATUS (status) == 255)
     return -1;
   return WEXITSTATUS (status);
+}
+
+/* Forks a child that loads the filter and runs the probe.  Returns the probe's errno (0: it succeeded), or -1
+   when the child could not load the filter or died.  The filter is compiled before the fork, as a container's
+   monitor does, so that the child makes no system call between loading it and the probe. */
+static int
+probe (scmp_filter_ctx filter, int (*fn) (void))
+{
+  struct seccomp_program *prog = NULL;
+  if (filter && seccomp_compile (filter, &prog, NULL) < 0)
+    return -1;
+  int ret = probe_program (prog, fn);
+  seccomp_program_free (prog);
+  return ret;
+}
+
+/* The way a container gets its filter: compiled to a program and loaded with seccomp(2). */
+static int
+install_filter (scmp_filter_ctx f, isola_error_t *err)
+{
+  if (f == NULL)
+    return 0;
+  struct seccomp_program *prog = NULL;
+  int ret = seccomp_compile (f, &prog, err);
+  if (ret == 0)
+    ret = seccomp_program_install (prog, err);
+  seccomp_program_free (prog);
+  return ret;
 }
 
 /* --- Docker's default profile -------------------------------------------------------------------------------- */
@@ -219,10 +248,9 @@ test_install_needs_privilege (void)
     {
       isola_error_t err = NULL;
       char msg[256] = "";
-      if (setresgid (65534, 65534, 65534) == 0 && setresuid (65534, 65534, 65534) == 0
-          && seccomp_profile_install (f, &err) < 0)
+      if (setresgid (65534, 65534, 65534) == 0 && setresuid (65534, 65534, 65534) == 0 && install_filter (f, &err) < 0)
         snprintf (msg, sizeof msg, "%d %s", err->status, err->msg);
-      if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && seccomp_profile_install (f, NULL) == 0)
+      if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && install_filter (f, NULL) == 0)
         strcat (msg, " | nnp ok");
       (void)write_all (p[1], msg, strlen (msg));
       raw_exit (0);
@@ -483,6 +511,81 @@ test_json_bounds (void)
   BAD (rules, "syscalls: more than 1024 rules", "1025 rules");
 }
 
+/* --- compiled programs and their cache ------------------------------------------------------------------------ */
+
+static size_t
+count_entries (const char *dir)
+{
+  cleanup_dir DIR *d = opendir (dir);
+  size_t n = 0;
+  for (struct dirent *e; d && (e = readdir (d)) != NULL;)
+    n += e->d_name[0] != '.';
+  return n;
+}
+
+static char *
+only_entry (const char *dir)
+{
+  cleanup_dir DIR *d = opendir (dir);
+  for (struct dirent *e; d && (e = readdir (d)) != NULL;)
+    if (e->d_name[0] != '.')
+      return xasprintf ("%s/%s", dir, e->d_name);
+  return NULL;
+}
+
+static bool
+same_program (const struct seccomp_program *a, const struct seccomp_program *b)
+{
+  return a && b && a->flags == b->flags && a->len == b->len && memcmp (a->insns, b->insns, a->len * 8) == 0;
+}
+
+static void
+test_program_cache (void)
+{
+  cleanup_free char *cache = xasprintf ("%s/cache", root);
+  cleanup_json json_t *host = json_object ();
+  struct seccomp_program *fresh = NULL, *cached = NULL, *rebuilt = NULL, *other = NULL;
+  CHECK (seccomp_program_for_host_config (host, caps_docker_default (), NULL, &fresh, NULL) == 0 && fresh,
+         "the default program compiles without a cache");
+  CHECK (seccomp_program_for_host_config (host, caps_docker_default (), cache, &cached, NULL) == 0
+             && count_entries (cache) == 1,
+         "a first use with a cache stores the program");
+  seccomp_program_free (cached), cached = NULL;
+  CHECK (seccomp_program_for_host_config (host, caps_docker_default (), cache, &cached, NULL) == 0
+             && same_program (fresh, cached),
+         "the cached program is the compiled one");
+  cleanup_free char *file = only_entry (cache);
+  cleanup_free char *buf = NULL;
+  size_t len = 0;
+  (void)read_file_bounded (file, 1 << 22, &buf, &len, NULL);
+  /* A cache file whose key is not ours (a collision, another build) is never used: overwrite the key's first byte. */
+  if (buf && len > 24)
+    {
+      buf[24] ^= 1;
+      (void)write_file_atomic (file, buf, len, 0600, NULL);
+    }
+  CHECK (seccomp_program_for_host_config (host, caps_docker_default (), cache, &rebuilt, NULL) == 0
+             && same_program (fresh, rebuilt),
+         "a cache file with another key is compiled afresh");
+  (void)write_file_atomic (file, "ISOLABPF", 8, 0600, NULL);
+  seccomp_program_free (rebuilt), rebuilt = NULL;
+  CHECK (seccomp_program_for_host_config (host, caps_docker_default (), cache, &rebuilt, NULL) == 0
+             && same_program (fresh, rebuilt),
+         "and so is a truncated one");
+  CHECK (seccomp_program_for_host_config (host, 0, cache, &other, NULL) == 0 && other && !same_program (fresh, other)
+             && count_entries (cache) == 2,
+         "other capabilities, another program and another cache entry");
+  CHECK (probe_program (cached, probe_mount) == EPERM && probe_program (cached, probe_getpid) == 0,
+         "a program read from the cache filters");
+  seccomp_program_free (fresh), seccomp_program_free (cached), seccomp_program_free (rebuilt);
+  seccomp_program_free (other);
+
+  cleanup_json json_t *unconfined = json_pack ("{s:[s]}", "SecurityOpt", "seccomp=unconfined");
+  struct seccomp_program *none = (struct seccomp_program *)1;
+  CHECK (seccomp_program_for_host_config (unconfined, 0, cache, &none, NULL) == 0 && none == NULL,
+         "unconfined: no program");
+}
+
 /* --- HostConfig.SecurityOpt ---------------------------------------------------------------------------------- */
 
 /* Builds the filter for a HostConfig given as JSON text; returns the call's result. */
@@ -601,9 +704,15 @@ run_script (const char *script, scmp_filter_ctx filter, const char *user, bool n
   mkdir_p (upper, 0755, NULL), mkdir_p (work, 0755, NULL), mkdir_p (rootfs, 0755, NULL);
   static char *const env[] = { "PATH=/bin", NULL };
   char *argv[] = { "sh", "-c", (char *)script, NULL };
+  struct seccomp_program *prog = NULL;
+  if (filter && seccomp_compile (filter, &prog, err) < 0)
+    return NULL;
   int p[2];
   if (pipe2 (p, O_CLOEXEC) < 0)
-    return NULL;
+    {
+      seccomp_program_free (prog);
+      return NULL;
+    }
   struct spawn_spec sp = {
     .store = store,
     .chain_ids = &chain,
@@ -620,7 +729,7 @@ run_script (const char *script, scmp_filter_ctx filter, const char *user, bool n
     .stdin_fd = -1,
     .stdout_fd = p[1],
     .stderr_fd = p[1],
-    .seccomp_filter = filter,
+    .seccomp = prog,
   };
   pid_t pid = 0;
   int ret = spawn_container (&sp, &pid, err);
@@ -632,6 +741,7 @@ run_script (const char *script, scmp_filter_ctx filter, const char *user, bool n
       (void)waitpid (pid, NULL, 0);
     }
   close (p[0]);
+  seccomp_program_free (prog);
   return out;
 }
 
@@ -704,6 +814,7 @@ main (void)
   test_json_malformed ();
   test_json_bounds ();
   test_host_config ();
+  test_program_cache ();
   test_in_container ();
   CHECK (rm_rf (root, NULL) == 0, "temp directory removed");
   return tap_done ();

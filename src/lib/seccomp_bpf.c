@@ -1,0 +1,224 @@
+/* Compiled seccomp programs, their cache, and loading them (see seccomp.h for why the cache exists).
+
+   A cache file is named by a hash of its key and holds the whole key, which is compared byte for byte before the
+   program is used: a hash collision or a stale file costs a compilation, never a wrong filter.  The key names
+   isola's own build by its GNU build ID, since the default profile's tables are compiled into it. */
+#define _GNU_SOURCE
+#include "seccomp.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <link.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define CACHE_MAGIC       "ISOLABPF"
+#define CACHE_HEADER      24 /* magic, key length, flags, instructions (u32 each, native order) */
+#define CACHE_KEY_MAX     (SECCOMP_PROFILE_MAX + 4096)
+#define CACHE_FILE_MAX    (CACHE_HEADER + CACHE_KEY_MAX + SECCOMP_PROGRAM_MAX * sizeof (struct sock_filter))
+#define CACHE_ENTRIES_MAX 64
+
+struct seccomp_program *
+seccomp_program_new (unsigned flags, const void *insns, size_t len)
+{
+  struct seccomp_program *p = xcalloc (1, sizeof *p);
+  p->flags = flags;
+  p->len = len;
+  p->insns = xmalloc (len * sizeof (struct sock_filter));
+  memcpy (p->insns, insns, len * sizeof (struct sock_filter));
+  return p;
+}
+
+void
+seccomp_program_free (struct seccomp_program *p)
+{
+  if (p)
+    free (p->insns);
+  free (p);
+}
+
+int
+seccomp_program_install (const struct seccomp_program *p, isola_error_t *err)
+{
+  if (p == NULL)
+    return 0;
+  struct sock_fprog prog = { .len = (unsigned short)p->len, .filter = p->insns };
+  if (syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->flags, &prog) < 0)
+    return isola_error_make (err, errno, "load the seccomp filter");
+  return 0;
+}
+
+/* --- the cache's key ---------------------------------------------------------------------------------------------- */
+
+struct build_id
+{
+  char hex[2 * 64 + 1];
+};
+
+static int
+find_build_id (struct dl_phdr_info *info, size_t size, void *data)
+{
+  struct build_id *id = data;
+  for (size_t i = 0; i < info->dlpi_phnum; i++)
+    {
+      const ElfW (Phdr) *ph = &info->dlpi_phdr[i];
+      if (ph->p_type != PT_NOTE)
+        continue;
+      const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+      while (p + sizeof (ElfW (Nhdr)) <= end)
+        {
+          const ElfW (Nhdr) *n = (const ElfW (Nhdr) *)p;
+          const char *name = p + sizeof *n;
+          const unsigned char *desc = (const unsigned char *)name + ((n->n_namesz + 3) & ~3u);
+          if ((const char *)desc + n->n_descsz > end)
+            break;
+          if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && memcmp (name, "GNU", 4) == 0 && n->n_descsz <= 64)
+            {
+              for (size_t k = 0; k < n->n_descsz; k++)
+                snprintf (id->hex + 2 * k, 3, "%02x", desc[k]);
+              return 1;
+            }
+          p = (const char *)desc + ((n->n_descsz + 3) & ~3u);
+        }
+    }
+  return 1; /* the first object is the executable: look no further */
+}
+
+/* Everything the program depends on; false when there is no build ID to name our build by (then no cache). */
+static bool
+cache_key (const struct seccomp_source *src, uint64_t caps, char **key, size_t *key_len)
+{
+  struct build_id id = { "" };
+  dl_iterate_phdr (find_build_id, &id);
+  struct utsname u;
+  if (id.hex[0] == '\0' || uname (&u) < 0)
+    return false;
+  cleanup_free char *head
+      = xasprintf ("isola seccomp cache 1\nbuild %s\nlibseccomp %s\nkernel %s\ncaps %016llx\nsource %s\n", id.hex,
+                   seccomp_library_version (), u.release, (unsigned long long)caps,
+                   src->kind == SECCOMP_SOURCE_BUILTIN ? "builtin" : "json");
+  size_t head_len = strlen (head);
+  size_t body_len = src->kind == SECCOMP_SOURCE_JSON ? src->len : 0;
+  if (head_len + body_len > CACHE_KEY_MAX)
+    return false;
+  *key = xmalloc (head_len + body_len + 1);
+  memcpy (*key, head, head_len);
+  if (body_len)
+    memcpy (*key + head_len, src->json, body_len);
+  *key_len = head_len + body_len;
+  return true;
+}
+
+static uint64_t
+fnv1a64 (const char *p, size_t len)
+{
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+/* --- cache files ------------------------------------------------------------------------------------------------- */
+
+static struct seccomp_program *
+cache_read (const char *path, const char *key, size_t key_len)
+{
+  cleanup_free char *buf = NULL;
+  size_t len = 0;
+  if (read_file_bounded (path, CACHE_FILE_MAX, &buf, &len, NULL) < 0 || len < CACHE_HEADER
+      || memcmp (buf, CACHE_MAGIC, 8) != 0)
+    return NULL;
+  uint32_t stored_key_len, flags, n;
+  memcpy (&stored_key_len, buf + 8, 4);
+  memcpy (&flags, buf + 12, 4);
+  memcpy (&n, buf + 16, 4);
+  if (stored_key_len != key_len || n == 0 || n > SECCOMP_PROGRAM_MAX
+      || len != CACHE_HEADER + key_len + (size_t)n * sizeof (struct sock_filter)
+      || memcmp (buf + CACHE_HEADER, key, key_len) != 0)
+    return NULL;
+  return seccomp_program_new (flags, buf + CACHE_HEADER + key_len, n);
+}
+
+/* A cache that outgrows its bound (many custom profiles) is emptied: it refills with what is used. */
+static void
+cache_trim (const char *dir)
+{
+  cleanup_dir DIR *d = opendir (dir);
+  if (d == NULL)
+    return;
+  size_t n = 0;
+  for (struct dirent *e; (e = readdir (d)) != NULL;)
+    n += e->d_name[0] != '.';
+  if (n < CACHE_ENTRIES_MAX)
+    return;
+  rewinddir (d);
+  for (struct dirent *e; (e = readdir (d)) != NULL;)
+    if (e->d_name[0] != '.')
+      (void)unlinkat (dirfd (d), e->d_name, 0);
+}
+
+static void
+cache_write (const char *dir, const char *path, const char *key, size_t key_len, const struct seccomp_program *p)
+{
+  if (mkdir_p (dir, 0700, NULL) < 0)
+    return;
+  cache_trim (dir);
+  size_t insns = p->len * sizeof (struct sock_filter);
+  cleanup_free char *buf = xcalloc (1, CACHE_HEADER + key_len + insns);
+  uint32_t fields[3] = { (uint32_t)key_len, p->flags, (uint32_t)p->len };
+  memcpy (buf, CACHE_MAGIC, 8);
+  memcpy (buf + 8, fields, sizeof fields);
+  memcpy (buf + CACHE_HEADER, key, key_len);
+  memcpy (buf + CACHE_HEADER + key_len, p->insns, insns);
+  (void)write_file_atomic (path, buf, CACHE_HEADER + key_len + insns, 0600, NULL);
+}
+
+static int
+compile_source (const struct seccomp_source *src, uint64_t caps, struct seccomp_program **out, isola_error_t *err)
+{
+  scmp_filter_ctx ctx = NULL;
+  int ret = seccomp_source_build (src, caps, &ctx, err);
+  if (ret == 0 && ctx)
+    ret = seccomp_compile (ctx, out, err);
+  (void)seccomp_profile_release (ctx);
+  return ret;
+}
+
+int
+seccomp_program_for_host_config (json_t *host_config, uint64_t caps, const char *cache_dir,
+                                 struct seccomp_program **out, isola_error_t *err)
+{
+  *out = NULL;
+  struct seccomp_source src;
+  int ret = seccomp_source_for_host_config (host_config, &src, err);
+  if (ret < 0 || src.kind == SECCOMP_SOURCE_NONE)
+    {
+      seccomp_source_clear (&src);
+      return ret;
+    }
+  cleanup_free char *key = NULL;
+  size_t key_len = 0;
+  cleanup_free char *path = NULL;
+  if (cache_dir && cache_key (&src, caps, &key, &key_len))
+    {
+      path = xasprintf ("%s/%016llx.bpf", cache_dir, (unsigned long long)fnv1a64 (key, key_len));
+      if ((*out = cache_read (path, key, key_len)) != NULL)
+        {
+          seccomp_source_clear (&src);
+          return 0;
+        }
+    }
+  ret = compile_source (&src, caps, out, err);
+  seccomp_source_clear (&src);
+  if (ret == 0 && path && *out)
+    cache_write (cache_dir, path, key, key_len, *out);
+  return ret;
+}
