@@ -461,7 +461,7 @@ container_wait_stopped (struct container *c, isola_error_t *err)
 }
 
 int
-container_remove (struct isola_store *s, struct container *c, isola_error_t *err)
+container_detach (struct isola_store *s, struct container *c, char **trash, isola_error_t *err)
 {
   /* Renamed away first, so a half-removed container never shows up in `ps`. */
   cleanup_free char *tmpdir = NULL;
@@ -471,8 +471,21 @@ container_remove (struct isola_store *s, struct container *c, isola_error_t *err
   cleanup_free char *dst = xasprintf ("%s/container", tmpdir);
   /* ENOENT: the monitor of a --rm container got there first. */
   if (rename (c->dir, dst) < 0 && errno != ENOENT)
-    return isola_error_make (err, errno, "remove `%s`", c->dir);
-  return rm_rf (tmpdir, err);
+    {
+      ret = isola_error_make (err, errno, "remove `%s`", c->dir);
+      (void)rmdir (tmpdir);
+      return ret;
+    }
+  *trash = take_ptr (&tmpdir);
+  return 0;
+}
+
+int
+container_remove (struct isola_store *s, struct container *c, isola_error_t *err)
+{
+  cleanup_free char *trash = NULL;
+  int ret = container_detach (s, c, &trash, err);
+  return ret < 0 ? ret : rm_rf (trash, err);
 }
 
 bool

@@ -82,6 +82,9 @@ int container_rename (struct isola_store *s, const char *what, const char *new_n
 
 /* Removes the container's directory (the container must not be running). */
 int container_remove (struct isola_store *s, struct container *c, isola_error_t *err);
+/* The same in two steps: the container is gone once container_detach returns; *trash is what is left to delete
+   (rm_rf) whenever convenient, and a crash before that leaves it in the store's tmp directory, which is cleaned. */
+int container_detach (struct isola_store *s, struct container *c, char **trash, isola_error_t *err);
 
 /* True when some container was created from image id. */
 bool containers_use_image (const struct isola_store *s, const char *image_id);

@@ -394,11 +394,15 @@ finish (struct monitor *m, int code)
   bool oom = false;
   (void)m->driver->cleanup (m->c, &oom, &err);
   container_set_exited (m->c, code, oom, NULL);
-  (void)container_write_state (m->c, NULL);
-  if (auto_remove (m))
-    (void)container_remove (m->store, m->c, NULL);
+  /* A --rm container is gone once detached: clients hear of the exit then, and the files go afterwards.  Its state
+     is written only where it stays. */
+  cleanup_free char *trash = NULL;
+  if (!auto_remove (m) || container_detach (m->store, m->c, &trash, NULL) < 0)
+    (void)container_write_state (m->c, NULL);
   for (size_t i = 0; i < m->n_clients; i++)
     (void)attach_send_u32 (m->clients[i].fd, ATTACH_EXIT, (uint32_t)code);
+  if (trash)
+    (void)rm_rf (trash, NULL);
 }
 
 static void
