@@ -12,7 +12,13 @@ GIT_REV   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wno-format-nonliteral
 CPPFLAGS  += -Isrc/lib -DISOLA_VERSION='"$(VERSION)"' -DISOLA_GIT_REV='"$(GIT_REV)"'
+# Names the seccomp code in the key of the compiled-program cache (seccomp_bpf.c), which the CLI and the monitor
+# share: a change to the profile tables must not find programs compiled from the old ones.
+SECCOMP_CODE := $(shell cat src/lib/seccomp.h src/lib/seccomp.c src/lib/seccomp_bpf.c | sha256sum | cut -c1-32)
+CPPFLAGS  += -DISOLA_SECCOMP_CODE='"$(SECCOMP_CODE)"'
 CFLAGS    ?= -O2 -g
+# Unused functions of the static libraries stay out of the binaries (the monitor's resident size is mostly text).
+CFLAGS    += -ffunction-sections -fdata-sections
 CFLAGS    += -std=gnu11 $(WARN) -fno-strict-aliasing
 LDLIBS    := -larchive -ljansson -lcrypto -lseccomp -lm
 # Release binaries are static (STATIC=0 for dynamic ones): on this kind of host a system call or page fault costs
@@ -58,6 +64,8 @@ build/asan/obj/%.o: %.c $(HDRS)
 	@echo "  CC asan $<"
 	@$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(ASAN_FLAGS) -c -o $@ $<
 
+build/obj/src/lib/seccomp_bpf.o build/asan/obj/src/lib/seccomp_bpf.o: src/lib/seccomp.c
+
 # The library is an archive so that each binary links only the objects it uses, and --as-needed drops the shared
 # libraries it then does not need: the monitor, started for every container, loads no libarchive or libcrypto.
 build/libisola.a: $(LIB_OBJS)
@@ -73,7 +81,7 @@ LDFLAGS += -Wl,--as-needed
 ifeq ($(STATIC),1)
 # glibc warns that the NSS functions libcrypto's BIO code references need shared libraries at run time: isola never
 # calls them, so those warnings are dropped and anything else the linker says is shown.
-STATIC_LINK = $(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $(1) 2>$@.log; rc=$$?; \
+STATIC_LINK = $(CC) $(CFLAGS) $(LDFLAGS) -static -Wl,--gc-sections -o $@ $(1) 2>$@.log; rc=$$?; \
               grep -v "statically linked applications requires at runtime\|: in function \`" $@.log >&2; rm -f $@.log; \
               exit $$rc
 

@@ -1,14 +1,14 @@
 /* Compiled seccomp programs, their cache, and loading them (see seccomp.h for why the cache exists).
 
    A cache file is named by a hash of its key and holds the whole key, which is compared byte for byte before the
-   program is used: a hash collision or a stale file costs a compilation, never a wrong filter.  The key names
-   isola's own build by its GNU build ID, since the default profile's tables are compiled into it. */
+   program is used: a hash collision or a stale file costs a compilation, never a wrong filter.  The key names the
+   seccomp code isola was built from by a hash of its sources (ISOLA_SECCOMP_CODE, from the Makefile), since the
+   default profile's tables are compiled in: the CLI, which compiles the program at create time, and the monitor,
+   which loads it at start, are different binaries with the same code. */
 #define _GNU_SOURCE
 #include "seccomp.h"
 
-#include <elf.h>
 #include <errno.h>
-#include <link.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stdio.h>
@@ -58,51 +58,20 @@ seccomp_program_install (const struct seccomp_program *p, isola_error_t *err)
 
 /* --- the cache's key ---------------------------------------------------------------------------------------------- */
 
-struct build_id
-{
-  char hex[2 * 64 + 1];
-};
-
-static int
-find_build_id (struct dl_phdr_info *info, size_t size, void *data)
-{
-  struct build_id *id = data;
-  for (size_t i = 0; i < info->dlpi_phnum; i++)
-    {
-      const ElfW (Phdr) *ph = &info->dlpi_phdr[i];
-      if (ph->p_type != PT_NOTE)
-        continue;
-      const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
-      while (p + sizeof (ElfW (Nhdr)) <= end)
-        {
-          const ElfW (Nhdr) *n = (const ElfW (Nhdr) *)p;
-          const char *name = p + sizeof *n;
-          const unsigned char *desc = (const unsigned char *)name + ((n->n_namesz + 3) & ~3u);
-          if ((const char *)desc + n->n_descsz > end)
-            break;
-          if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && memcmp (name, "GNU", 4) == 0 && n->n_descsz <= 64)
-            {
-              for (size_t k = 0; k < n->n_descsz; k++)
-                snprintf (id->hex + 2 * k, 3, "%02x", desc[k]);
-              return 1;
-            }
-          p = (const char *)desc + ((n->n_descsz + 3) & ~3u);
-        }
-    }
-  return 1; /* the first object is the executable: look no further */
-}
-
-/* Everything the program depends on; false when there is no build ID to name our build by (then no cache). */
+/* Everything the program depends on; false when the build did not say which seccomp code it has (no cache). */
 static bool
 cache_key (const struct seccomp_source *src, uint64_t caps, char **key, size_t *key_len)
 {
-  struct build_id id = { "" };
-  dl_iterate_phdr (find_build_id, &id);
+#ifdef ISOLA_SECCOMP_CODE
+  const char *code = ISOLA_SECCOMP_CODE;
+#else
+  const char *code = NULL;
+#endif
   struct utsname u;
-  if (id.hex[0] == '\0' || uname (&u) < 0)
+  if (code == NULL || uname (&u) < 0)
     return false;
   cleanup_free char *head
-      = xasprintf ("isola seccomp cache 1\nbuild %s\nlibseccomp %s\nkernel %s\ncaps %016llx\nsource %s\n", id.hex,
+      = xasprintf ("isola seccomp cache 1\ncode %s\nlibseccomp %s\nkernel %s\ncaps %016llx\nsource %s\n", code,
                    seccomp_library_version (), u.release, (unsigned long long)caps,
                    src->kind == SECCOMP_SOURCE_BUILTIN ? "builtin" : "json");
   size_t head_len = strlen (head);
