@@ -15,7 +15,7 @@ CPPFLAGS  += -Isrc/lib -DISOLA_VERSION='"$(VERSION)"' -DISOLA_GIT_REV='"$(GIT_RE
 # Names the seccomp code in the key of the compiled-program cache (seccomp_bpf.c), which the CLI and the monitor
 # share: a change to the profile tables must not find programs compiled from the old ones.
 SECCOMP_CODE := $(shell cat src/lib/seccomp.h src/lib/seccomp.c src/lib/seccomp_bpf.c | sha256sum | cut -c1-32)
-CPPFLAGS  += -DISOLA_SECCOMP_CODE='"$(SECCOMP_CODE)"'
+CPPFLAGS  += -DISOLA_SECCOMP_CODE='"$(SECCOMP_CODE)"' -DISOLA_LIBDIR='"$(PREFIX)/lib/isola"'
 CFLAGS    ?= -O2 -g
 # Unused functions of the static libraries stay out of the binaries (the monitor's resident size is mostly text).
 CFLAGS    += -ffunction-sections -fdata-sections
@@ -33,13 +33,15 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 LIB_SRCS  := $(sort $(wildcard src/lib/*.c))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.c))
 MON_SRCS  := $(sort $(wildcard src/monitor/*.c))
+AGENT_SRCS := $(sort $(wildcard src/agent/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
-HDRS      := $(wildcard src/lib/*.h src/cli/*.h src/monitor/*.h tests/unit/*.h)
+HDRS      := $(wildcard src/lib/*.h src/cli/*.h src/monitor/*.h src/agent/*.h tests/unit/*.h)
 
 LIB_OBJS      := $(LIB_SRCS:%.c=build/obj/%.o)
 CLI_OBJS      := $(CLI_SRCS:%.c=build/obj/%.o)
 MON_OBJS      := $(MON_SRCS:%.c=build/obj/%.o)
+AGENT_OBJS    := $(AGENT_SRCS:%.c=build/obj/%.o)
 ASAN_MON_OBJS := $(MON_SRCS:%.c=build/asan/obj/%.o)
 ASAN_LIB_OBJS := $(LIB_SRCS:%.c=build/asan/obj/%.o)
 ASAN_CLI_OBJS := $(CLI_SRCS:%.c=build/asan/obj/%.o)
@@ -48,11 +50,31 @@ FUZZ_BINS     := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
 
 DEFAULT_IMAGE := build/images/busybox.tar
 
-.PHONY: all isola asan unit fuzz image load-image deps test demo install clean format lint bench
+.PHONY: all isola vm asan unit fuzz image load-image deps test demo install clean format lint bench bench-vm
 
-all: isola load-image
+all: isola vm load-image
 
 isola: build/isola build/isola-monitor build/isola-init
+
+# VM isolation: isola's guest kernel (built once per machine from Debian's linux-source and cached outside the
+# tree, see scripts/build-kernel.sh) and the initramfs holding the guest agent.
+vm: build/vm/vmlinuz build/vm/initramfs.img
+
+build/vm/vmlinuz: vm/kernel/isola.config scripts/build-kernel.sh
+	scripts/build-kernel.sh $@
+
+build/vm/initramfs.img: build/isola-agent build/isola-init scripts/mkinitramfs.sh
+	scripts/mkinitramfs.sh $@ build/isola-agent build/isola-init:/isola-init
+
+# The agent is PID 1 of a guest that has nothing else: static, whatever STATIC says.
+build/isola-agent: $(AGENT_OBJS) build/libisola.a
+	@echo "  LD      $@"
+	@$(call STATIC_LINK,$^ $(STATIC_MON_LIBS))
+
+# The ASan binaries find the VM files beside them, like the release ones.
+build/asan/vm:
+	@mkdir -p build/asan
+	@ln -sfn ../vm $@
 
 build/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -78,13 +100,13 @@ build/asan/libisola.a: $(ASAN_LIB_OBJS)
 
 LDFLAGS += -Wl,--as-needed
 
-ifeq ($(STATIC),1)
 # glibc warns that the NSS functions libcrypto's BIO code references need shared libraries at run time: isola never
 # calls them, so those warnings are dropped and anything else the linker says is shown.
 STATIC_LINK = $(CC) $(CFLAGS) $(LDFLAGS) -static -Wl,--gc-sections -o $@ $(1) 2>$@.log; rc=$$?; \
               grep -v "statically linked applications requires at runtime\|: in function \`" $@.log >&2; rm -f $@.log; \
               exit $$rc
 
+ifeq ($(STATIC),1)
 # libarchive's table of writers pulls in its xar writer, and that libxml2 and ICU (30 MB): archive_noxar.o stands
 # in for the one writer isola never uses.
 build/isola: $(CLI_OBJS) build/obj/src/static/archive_noxar.o build/libisola.a
@@ -132,7 +154,7 @@ build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS)
 	@echo "  FUZZ    $@"
 	@$(CLANG) $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
-asan: build/asan/isola build/asan/isola-monitor build/asan/isola-init $(UNIT_BINS)
+asan: build/asan/isola build/asan/isola-monitor build/asan/isola-init build/asan/vm $(UNIT_BINS)
 unit: $(UNIT_BINS)
 fuzz: $(FUZZ_BINS)
 
@@ -149,7 +171,7 @@ deps:
 	@scripts/deps.sh
 
 test: deps
-	$(MAKE) isola asan fuzz $(DEFAULT_IMAGE)
+	$(MAKE) isola vm asan fuzz $(DEFAULT_IMAGE)
 	scripts/run-tests.sh
 
 demo: deps
@@ -160,13 +182,15 @@ bench: deps
 	$(MAKE) isola $(DEFAULT_IMAGE)
 	bench/load.sh
 
-install: build/isola build/isola-monitor build/isola-init
+install: build/isola build/isola-monitor build/isola-init vm
 	install -D -m 0755 build/isola $(DESTDIR)$(PREFIX)/bin/isola
 	install -D -m 0755 build/isola-monitor $(DESTDIR)$(PREFIX)/bin/isola-monitor
 	install -D -m 0755 build/isola-init $(DESTDIR)$(PREFIX)/bin/isola-init
+	install -D -m 0644 build/vm/vmlinuz $(DESTDIR)$(PREFIX)/lib/isola/vmlinuz
+	install -D -m 0644 build/vm/initramfs.img $(DESTDIR)$(PREFIX)/lib/isola/initramfs.img
 
 format:
-	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(MON_SRCS) src/init/init.c src/static/*.c $(UNIT_SRCS) $(FUZZ_SRCS) $(HDRS)
+	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(MON_SRCS) $(AGENT_SRCS) src/init/init.c src/static/*.c $(UNIT_SRCS) $(FUZZ_SRCS) $(HDRS)
 
 lint:
 	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \

@@ -377,7 +377,7 @@ create_container (struct cli_ctx *ctx, struct run_opts *o, const char *image, ch
 {
   const struct isola_driver *driver;
   const char *iso = json_string_value (json_object_get (o->host, "Isolation"));
-  if (driver_lookup (iso, &driver, err) < 0)
+  if (driver_lookup (ctx->root && ctx->root[0] ? ctx->root : ISOLA_DEFAULT_ROOT, iso, &driver, err) < 0)
     return -EINVAL;
   json_object_set_new (o->host, "Isolation", json_string (driver->isolation));
   if (json_object_get (o->host, "NetworkMode") == NULL)
@@ -403,6 +403,12 @@ create_container (struct cli_ctx *ctx, struct run_opts *o, const char *image, ch
   if (run_validate (o->config, seccomp_cache, err) < 0)
     return -EINVAL;
   int ret = container_create (store, o->config, out, err);
+  if (ret == 0 && driver->prepare && (ret = driver->prepare (store, *out, err)) < 0)
+    {
+      (void)container_remove (store, *out, NULL);
+      container_free (*out);
+      *out = NULL;
+    }
   trace_mark ("cli: created");
   return ret;
 }

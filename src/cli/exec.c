@@ -17,7 +17,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "cli.h"
+#include "lifecycle.h"
 #include "container.h"
 #include "driver.h"
 #include "store.h"
@@ -300,6 +302,39 @@ exec_with_terminal (const struct isola_driver *d, struct container *c, struct ex
   return code;
 }
 
+/* A driver whose processes only its monitor reaches (vm): the command's stdio travels over an attach session. */
+static int
+exec_through_monitor (const struct isola_driver *d, struct container *c, struct exec_request *req)
+{
+  cleanup_error isola_error_t err = NULL;
+  if (req->io.tty)
+    {
+      struct winsize ws = our_window_size ();
+      req->io.rows = ws.ws_row, req->io.cols = ws.ws_col;
+    }
+  struct attach_decoder dec;
+  attach_decoder_init (&dec);
+  cleanup_close int fd = -1;
+  int code = EXIT_CMD_FAILED;
+  if (d->exec_session (c, req, &fd, &dec, &err) < 0 || attach_client_wait_started (fd, &dec, &code, &err) < 0)
+    {
+      attach_decoder_clear (&dec);
+      if (code == 0)
+        code = EXIT_CMD_FAILED;
+      cli_fail (&err);
+      return code;
+    }
+  if (req->detach)
+    {
+      attach_decoder_clear (&dec);
+      return 0;
+    }
+  struct cli_attach_opts o = { .stdin = req->interactive, .tty = req->io.tty, .proxy_signals = !req->io.tty };
+  code = cli_attach_loop (fd, &dec, &o);
+  attach_decoder_clear (&dec);
+  return code;
+}
+
 static int
 run_exec (struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -325,16 +360,13 @@ run_exec (struct cli_ctx *ctx, int argc, char **argv)
       return EXIT_CMD_FAILED;
     }
   const struct isola_driver *d = driver_of (c);
-  if (d->exec == NULL)
-    {
-      fprintf (stderr, "Error: exec is not supported with %s isolation yet\n", d->name);
-      return EXIT_CMD_FAILED;
-    }
   req.argv = argv + optind + 1;
   req.env = env;
   /* Detached, the command has /dev/null for stdio: there is no terminal to relay. */
   if (req.detach)
     req.io.tty = false;
+  if (d->exec == NULL)
+    return exec_through_monitor (d, c, &req);
   return req.io.tty ? exec_with_terminal (d, c, &req) : exec_plain (d, c, &req);
 }
 

@@ -27,6 +27,9 @@ enum attach_type
   ATTACH_RESIZE,      /* client → monitor: rows, cols (2 bytes each, big endian) */
   ATTACH_SIGNAL,      /* client → monitor: signal number (4 bytes) for the container's main process */
   ATTACH_EXIT,        /* monitor → client: the container's exit code (4 bytes) */
+  ATTACH_PS,          /* client → monitor: list the container's processes (a VM's, which only the monitor reaches) */
+  ATTACH_PS_REPLY,    /* monitor → client: JSON array of `ps -ef` rows */
+  ATTACH_EXEC,        /* client → monitor, first: JSON, a process to run (VM); the connection is then its session */
   ATTACH_TYPE_MAX,
 };
 

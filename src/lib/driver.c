@@ -5,21 +5,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct isola_driver *const drivers[] = { &driver_process };
+#include "jsonutil.h"
+#include "util.h"
+
+static const struct isola_driver *const drivers[] = { &driver_process, &driver_vm };
+
+/* $ISOLA_ISOLATION, else ROOT/config.json's "isolation", else process. */
+static char *
+default_isolation (const char *root, isola_error_t *err, int *ret)
+{
+  const char *env = getenv ("ISOLA_ISOLATION");
+  *ret = 0;
+  if (env && env[0] && strcmp (env, "default") != 0)
+    return xstrdup (env);
+  cleanup_free char *path = root ? xasprintf ("%s/config.json", root) : NULL;
+  if (path && path_exists (path))
+    {
+      json_error_t jerr;
+      cleanup_json json_t *config = json_load_file (path, JSON_REJECT_DUPLICATES, &jerr);
+      if (config == NULL)
+        {
+          *ret = isola_error_fail (err, EINVAL, "`%s`: %s (line %d)", path, jerr.text, jerr.line);
+          return NULL;
+        }
+      const char *iso = json_string_value (json_object_get (config, "isolation"));
+      if (iso && iso[0] && strcmp (iso, "default") != 0)
+        return xstrdup (iso);
+    }
+  return xstrdup ("process");
+}
 
 int
-driver_lookup (const char *isolation, const struct isola_driver **out, isola_error_t *err)
+driver_lookup (const char *root, const char *isolation, const struct isola_driver **out, isola_error_t *err)
 {
+  cleanup_free char *chosen = NULL;
   if (isolation == NULL || isolation[0] == '\0' || strcmp (isolation, "default") == 0)
     {
-      const char *env = getenv ("ISOLA_ISOLATION");
-      isolation = env && env[0] && strcmp (env, "default") != 0 ? env : "process";
+      int ret;
+      if ((chosen = default_isolation (root, err, &ret)) == NULL)
+        return ret;
+      isolation = chosen;
     }
-  if (strcmp (isolation, "vm") == 0 || strcmp (isolation, "hyperv") == 0)
-    return isola_error_fail (err, ENOTSUP, "isolation \"%s\" is not supported yet: only \"process\" is available",
-                             isolation);
   for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++)
-    if (strcmp (drivers[i]->name, isolation) == 0)
+    if (strcmp (drivers[i]->name, isolation) == 0 || strcmp (drivers[i]->isolation, isolation) == 0)
       {
         *out = drivers[i];
         return 0;

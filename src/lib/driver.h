@@ -1,15 +1,18 @@
 /* Isolation drivers: one ops table per isolation mode.  The CLI, the monitor and the container store never ask
-   which mode a container uses; they call its driver.  `process` shares the host kernel; `vm` (next issue) runs
-   the container in its own virtual machine. */
+   which mode a container uses; they call its driver.  `process` shares the host kernel; `vm` runs the container
+   in its own virtual machine. */
 #ifndef ISOLA_DRIVER_H
 #define ISOLA_DRIVER_H
 
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "attach.h"
 #include "container.h"
 #include "error.h"
 #include "store.h"
+
+struct vmproto_decoder;
 
 struct driver_io
 {
@@ -19,6 +22,10 @@ struct driver_io
   bool tty;
   int console_socket;
   unsigned short rows, cols; /* the terminal's initial size, 0 when unknown */
+  /* Set by a driver whose container's stdio, exit and execs travel over a channel to an agent (vm): the monitor
+     relays between it and its clients.  channel_dec holds what was already received (the monitor owns both). */
+  int channel;
+  struct vmproto_decoder *channel_dec;
 };
 
 /* A command to run in a running container (`isola exec`). */
@@ -39,9 +46,12 @@ struct isola_driver
   const char *name;      /* "process", "vm" */
   const char *isolation; /* what HostConfig.Isolation shows: "process", "hyperv" */
 
+  /* Prepares what a new container needs beyond its directory (NULL: nothing), under the store's exclusive lock at
+     create time: for vm, the image's root file system image and the container's disk. */
+  int (*prepare) (struct isola_store *s, struct container *c, isola_error_t *err);
   /* Starts the container's first process.  Runs in the monitor, which becomes the process's parent and reaps
      it; *pid_out is the host PID shown as State.Pid (the VM worker's PID for vm). */
-  int (*start) (const struct isola_store *s, struct container *c, const struct driver_io *io, pid_t *pid_out,
+  int (*start) (const struct isola_store *s, struct container *c, struct driver_io *io, pid_t *pid_out,
                 isola_error_t *err);
   /* Delivers a signal to the container's main process. */
   int (*signal) (struct container *c, int sig, isola_error_t *err);
@@ -56,13 +66,18 @@ struct isola_driver
      run, the error says why and *exit_code is Docker's: 127 not found, 126 not runnable or setup failed, 1 when
      the container is not running. */
   int (*exec) (struct container *c, const struct exec_request *req, int *exit_code, isola_error_t *err);
+  /* Or, for a driver whose processes only its monitor reaches: starts the command through the monitor and returns
+     a socket speaking the attach protocol for it (STARTED or FAILED first, then its output, EXIT last), for the
+     CLI to relay like `attach`.  Exactly one of exec and exec_session is set. */
+  int (*exec_session) (struct container *c, const struct exec_request *req, int *fd_out, struct attach_decoder *dec,
+                       isola_error_t *err);
 };
 
-extern const struct isola_driver driver_process;
+extern const struct isola_driver driver_process, driver_vm;
 
 /* The driver for an isolation name ("process", "vm", "hyperv", "default" or ""); the default comes from
-   $ISOLA_ISOLATION, else process.  EINVAL for an unknown name, ENOTSUP for one not available yet. */
-int driver_lookup (const char *isolation, const struct isola_driver **out, isola_error_t *err);
+   $ISOLA_ISOLATION, else ROOT/config.json's "isolation", else process.  EINVAL for an unknown name. */
+int driver_lookup (const char *root, const char *isolation, const struct isola_driver **out, isola_error_t *err);
 
 /* The driver of an existing container (from HostConfig.Isolation). */
 const struct isola_driver *driver_of (const struct container *c);

@@ -153,7 +153,7 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
 }
 
 static int
-process_start (const struct isola_store *s, struct container *c, const struct driver_io *io, pid_t *pid_out,
+process_start (const struct isola_store *s, struct container *c, struct driver_io *io, pid_t *pid_out,
                isola_error_t *err)
 {
   struct process_launch l = { .cgroup = { .dir_fd = -1 } };

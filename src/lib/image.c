@@ -12,6 +12,7 @@
 #include "reference.h"
 #include "rootfs.h"
 #include "util.h"
+#include "vmdisk.h"
 
 #define RECORD_MAX (1024 * 1024)
 #define REFS_MAX   (64 * 1024 * 1024)
@@ -352,6 +353,10 @@ image_delete_record (struct isola_store *s, json_t *refs, const char *id, struct
   /* Untag first: a crash between the two steps leaves a complete, untagged image, never a tag without an image. */
   int ret = refs_write (s, refs, err);
   if (ret < 0)
+    return ret;
+  /* The VM root file system before the record: a record without one gets it rebuilt, nothing would find an
+     orphan. */
+  if ((ret = vm_rootfs_image_remove (s, id, err)) < 0)
     return ret;
   cleanup_free char *path = image_record_path (s, id);
   if (unlink (path) < 0 && errno != ENOENT)

@@ -73,9 +73,8 @@ spawn_monitor (const char *root, const struct container *c, int client_fd, isola
   return pid;
 }
 
-/* Reads frames until one of the given type arrives (other frames stay buffered in dec for the caller). */
-static int
-read_frame (int fd, struct attach_decoder *dec, struct attach_frame *f)
+int
+attach_client_read_frame (int fd, struct attach_decoder *dec, struct attach_frame *f)
 {
   for (;;)
     {
@@ -96,7 +95,7 @@ static int
 expect_hello (int fd, struct attach_decoder *dec, isola_error_t *err)
 {
   struct attach_frame f;
-  if (read_frame (fd, dec, &f) < 0 || f.type != ATTACH_HELLO || f.len != 1)
+  if (attach_client_read_frame (fd, dec, &f) < 0 || f.type != ATTACH_HELLO || f.len != 1)
     return isola_error_fail (err, EPROTO,
                              "the container monitor did not answer (is isola-monitor installed beside "
                              "isola?)");
@@ -106,11 +105,11 @@ expect_hello (int fd, struct attach_decoder *dec, isola_error_t *err)
   return 0;
 }
 
-static int
-wait_started (int fd, struct attach_decoder *dec, int *exit_code, isola_error_t *err)
+int
+attach_client_wait_started (int fd, struct attach_decoder *dec, int *exit_code, isola_error_t *err)
 {
   struct attach_frame f;
-  if (read_frame (fd, dec, &f) < 0)
+  if (attach_client_read_frame (fd, dec, &f) < 0)
     return isola_error_fail (err, EIO, "the container monitor exited before starting the container");
   if (f.type == ATTACH_STARTED)
     {
@@ -156,7 +155,7 @@ container_start (struct isola_store *s, struct container *c, int *attach_fd, str
   struct attach_decoder *d = dec ? dec : &local;
   int ret = expect_hello (sv[0], d, err);
   if (ret == 0)
-    ret = wait_started (sv[0], d, exit_code, err);
+    ret = attach_client_wait_started (sv[0], d, exit_code, err);
   /* The monitor runs detached once the container has started; reap it if it already died. */
   (void)waitpid (pid, NULL, WNOHANG);
   attach_decoder_clear (&local);

@@ -27,6 +27,13 @@ int container_kill (struct container *c, int sig, isola_error_t *err);
 /* Docker's rm: refuses a running container unless force (which kills it first). */
 int container_rm (struct isola_store *s, struct container *c, bool force, isola_error_t *err);
 
+/* Reads attach frames from the monitor until one arrives (0), or -EPIPE when the connection ends, -EPROTO. */
+struct attach_frame;
+int attach_client_read_frame (int fd, struct attach_decoder *dec, struct attach_frame *f);
+
+/* The first answer to a start or an exec: 0 for STARTED; for FAILED the error, and *exit_code 125/126/127. */
+int attach_client_wait_started (int fd, struct attach_decoder *dec, int *exit_code, isola_error_t *err);
+
 /* Parses "SIGTERM", "TERM", "term" or "15". -1 when invalid. */
 int signal_from_name (const char *name);
 

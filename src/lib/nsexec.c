@@ -117,6 +117,7 @@ struct exec_plan
   struct run_rlimits rlimits;
   struct seccomp_program *seccomp;
   struct spawn_spec spec; /* user, cwd, caps, limits and stdio, for spawn_join_setup */
+  int started_fd;         /* gets one byte once the command has started; -1 for none */
 };
 
 static void
@@ -125,6 +126,7 @@ plan_init (struct exec_plan *p)
   memset (p, 0, sizeof (*p));
   for (int i = 0; i < NS_COUNT; i++)
     p->ns_fds[i] = -1;
+  p->started_fd = -1;
 }
 
 static void
@@ -178,25 +180,54 @@ process_exited (int pidfd)
   return poll (&pfd, 1, 0) > 0;
 }
 
-/* The namespaces of the container's first process.  A pidfd taken first proves the files came from that process
-   and not from a later one that reused its PID; a process in our own PID namespace is never a container's. */
+/* The namespaces of a container's first process.  A pidfd taken first proves the files came from that process and
+   not from a later one that reused its PID; a process in our own PID namespace is never a container's.  -ESRCH
+   when it is not running. */
 static int
-open_namespaces (const struct container *c, struct exec_plan *p, isola_error_t *err)
+open_namespaces_of (pid_t pid, struct exec_plan *p, const char **failed)
 {
-  pid_t pid = container_pid (c);
   cleanup_close int pidfd = pid > 0 ? (int)syscall (SYS_pidfd_open, pid, 0) : -1;
   if (pidfd < 0)
-    return not_running (c, err);
+    return -ESRCH;
   for (int i = 0; i < NS_COUNT; i++)
     {
       int ret = open_namespace (pid, i, &p->ns_fds[i]);
       if (ret == -ENOENT || ret == -ESRCH)
-        return not_running (c, err);
+        return -ESRCH;
       if (ret < 0)
-        return isola_error_make (err, -ret, "open the %s namespace of container %.12s", namespaces[i].name, c->id);
+        {
+          *failed = namespaces[i].name;
+          return ret;
+        }
     }
   if (p->ns_fds[NS_PID] < 0 || process_exited (pidfd))
+    return -ESRCH;
+  return 0;
+}
+
+static int
+open_namespaces (const struct container *c, struct exec_plan *p, isola_error_t *err)
+{
+  const char *failed = "";
+  int ret = open_namespaces_of (container_pid (c), p, &failed);
+  if (ret == -ESRCH)
     return not_running (c, err);
+  if (ret < 0)
+    return isola_error_make (err, -ret, "open the %s namespace of container %.12s", failed, c->id);
+  return 0;
+}
+
+static int
+open_procs_files (char *const *paths, struct exec_plan *p, isola_error_t *err)
+{
+  p->procs_fds = xcalloc (strv_len (paths) + 1, sizeof (int));
+  for (; paths && paths[p->n_procs]; p->n_procs++)
+    {
+      int fd = open (paths[p->n_procs], O_WRONLY | O_CLOEXEC);
+      if (fd < 0)
+        return isola_error_make (err, errno, "open `%s`", paths[p->n_procs]);
+      p->procs_fds[p->n_procs] = fd;
+    }
   return 0;
 }
 
@@ -211,17 +242,7 @@ open_cgroup_procs (const struct container *c, struct exec_plan *p, isola_error_t
   if (ret == 0 && cgroup_procs_paths (&fs, c->id, &paths) < 0)
     ret = not_running (c, err);
   cgroup_fs_clear (&fs);
-  if (ret < 0)
-    return ret;
-  p->procs_fds = xcalloc (strv_len (paths), sizeof (int));
-  for (; paths[p->n_procs]; p->n_procs++)
-    {
-      int fd = open (paths[p->n_procs], O_WRONLY | O_CLOEXEC);
-      if (fd < 0)
-        return isola_error_make (err, errno, "open `%s`", paths[p->n_procs]);
-      p->procs_fds[p->n_procs] = fd;
-    }
-  return 0;
+  return ret < 0 ? ret : open_procs_files (paths, p, err);
 }
 
 static int
@@ -490,6 +511,8 @@ run_plan (const struct exec_plan *p, int *exit_code, isola_error_t *err)
   (void)close (take_fd (&report_w));
   struct exec_report r;
   bool failed = read_report (report_r, &r);
+  if (!failed && p->started_fd >= 0)
+    (void)write_all (p->started_fd, "S", 1);
   int status = 0;
   if (waitpid_retry (helper, &status) < 0)
     return isola_error_make (err, errno, "wait for the exec helper");
@@ -511,6 +534,32 @@ nsexec_run (struct container *c, const struct exec_request *req, int *exit_code,
   int ret = plan_build (c, req, &p, err);
   if (ret == 0)
     ret = run_plan (&p, exit_code, err);
+  plan_clear (&p);
+  return ret;
+}
+
+int
+nsexec_run_in (pid_t pid, char *const *cgroup_procs, const struct spawn_spec *spec, bool detach, int started_fd,
+               int *exit_code, isola_error_t *err)
+{
+  struct exec_plan p;
+  plan_init (&p);
+  *exit_code = EXIT_ENGINE_FAILED;
+  const char *failed = "";
+  int ret = open_namespaces_of (pid, &p, &failed);
+  if (ret == -ESRCH)
+    ret = isola_error_fail (err, ESRCH, "the container is not running");
+  else if (ret < 0)
+    ret = isola_error_make (err, -ret, "open the container's %s namespace", failed);
+  if (ret == 0)
+    ret = open_procs_files (cgroup_procs, &p, err);
+  if (ret == 0)
+    {
+      p.spec = *spec;
+      p.detach = detach;
+      p.started_fd = started_fd;
+      ret = run_plan (&p, exit_code, err);
+    }
   plan_clear (&p);
   return ret;
 }

@@ -11,9 +11,16 @@
 #include "container.h"
 #include "driver.h"
 #include "error.h"
+#include "spawn.h"
 
 /* The process driver's exec op (driver.h).  Forks: call it from a single-threaded process. */
 int nsexec_run (struct container *c, const struct exec_request *req, int *exit_code, isola_error_t *err);
+
+/* The same for a process given by PID (a VM's agent runs it for the container's main process in the guest): the
+   cgroup.procs files to join (may be NULL) and a ready spec (argv, env, user, cwd, capabilities, limits, seccomp,
+   stdio).  Waits for the command unless detach; started_fd (-1: none) gets one byte once it has started. */
+int nsexec_run_in (pid_t pid, char *const *cgroup_procs, const struct spawn_spec *spec, bool detach, int started_fd,
+                   int *exit_code, isola_error_t *err);
 
 /* base ("K=V") with each override applied as Docker's exec does: "K=V" replaces the entry named K or is appended,
    a bare "K" removes it.  Never NULL. */

@@ -301,11 +301,22 @@ make_mounts_slave (isola_error_t *err)
   return 0;
 }
 
+/* A lower directory prepared by the caller (a VM's agent: the image's erofs disk). */
+static int
+mount_overlay_on_lower (const struct spawn_spec *spec, isola_error_t *err)
+{
+  cleanup_free char *data = xasprintf ("lowerdir=%s,upperdir=%s,workdir=%s", spec->lower, spec->upper, spec->work);
+  if (mount ("overlay", spec->rootfs, "overlay", 0, data) < 0)
+    return isola_error_make (err, errno, "mount overlay (%s) on `%s`", data, spec->rootfs);
+  return 0;
+}
+
 static int
 mount_rootfs (const struct spawn_spec *spec, int *rootfd_out, isola_error_t *err)
 {
-  int ret
-      = rootfs_mount_layers (spec->store, spec->chain_ids, spec->n_layers, spec->upper, spec->work, spec->rootfs, err);
+  int ret = spec->lower ? mount_overlay_on_lower (spec, err)
+                        : rootfs_mount_layers (spec->store, spec->chain_ids, spec->n_layers, spec->upper, spec->work,
+                                               spec->rootfs, err);
   if (ret < 0)
     return isola_error_wrap (err, "mount rootfs");
   int fd = open (spec->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -1398,7 +1409,7 @@ validate_spec (const struct spawn_spec *spec, isola_error_t *err)
 {
   if (spec->argv == NULL || spec->argv[0] == NULL)
     return isola_error_fail (err, EINVAL, "no command specified");
-  if (spec->store == NULL || spec->upper == NULL || spec->work == NULL || spec->rootfs == NULL)
+  if ((spec->store == NULL && spec->lower == NULL) || spec->upper == NULL || spec->work == NULL || spec->rootfs == NULL)
     return isola_error_fail (err, EINVAL, "incomplete root file system specification");
   return 0;
 }

@@ -38,6 +38,8 @@ struct spawn_spec
   const digest_hex_t *chain_ids;
   size_t n_layers;
   const char *upper, *work, *rootfs;
+  /* Instead of the store's snapshots, one lower directory the caller has mounted (store may then be NULL). */
+  const char *lower;
   bool readonly_rootfs;
 
   /* Files bind-mounted over /etc/hostname, /etc/hosts, /etc/resolv.conf (each may be NULL). */

@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attach.h"
@@ -30,6 +31,7 @@
 #include "logfile.h"
 #include "store.h"
 #include "util.h"
+#include "vmproto.h"
 
 #define MAX_CLIENTS 16
 
@@ -37,6 +39,9 @@ struct client
 {
   int fd;
   struct attach_decoder dec;
+  uint32_t exec_stream; /* VM: the exec this connection is the session of; 0 for an attached client */
+  uint32_t ps_request;  /* VM: the process listing it waits for; 0 for none */
+  bool done;            /* its session ended: dropped once the loop comes round */
 };
 
 struct monitor
@@ -54,6 +59,16 @@ struct monitor
   size_t n_clients;
   struct log_writer log;
   pid_t pid;
+
+  /* A VM's channel to its agent (-1 for process isolation): stdio, exit, execs and listings travel over it. */
+  int chan;
+  struct vmproto_decoder *chan_dec;
+  struct vmproto_queue chan_q;
+  uint32_t next_stream, next_request;
+  bool main_exited; /* the agent reported the main process's exit */
+  int main_status;  /* its wait status */
+  bool main_oom;
+  long long kill_deadline_ms; /* after a SIGKILL for the main process: when the VM itself is ended */
 };
 
 /* --- clients ------------------------------------------------------------------------------------------------- */
@@ -69,7 +84,7 @@ client_add (struct monitor *m, int fd)
   int big = 1 << 20;
   (void)setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
   struct client *cl = &m->clients[m->n_clients++];
-  cl->fd = fd;
+  *cl = (struct client){ .fd = fd };
   attach_decoder_init (&cl->dec);
   uint8_t version = ATTACH_VERSION;
   (void)attach_send (fd, ATTACH_HELLO, &version, 1);
@@ -91,16 +106,93 @@ broadcast (struct monitor *m, uint8_t type, const void *data, uint32_t len)
   size_t n = attach_encode (frame, type, data, len);
   for (size_t i = 0; i < m->n_clients;)
     {
-      if (send (m->clients[i].fd, frame, n, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)n)
+      if (m->clients[i].exec_stream)
+        i++;
+      else if (send (m->clients[i].fd, frame, n, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)n)
         client_drop (m, i);
       else
         i++;
     }
 }
 
-static void
-handle_frame (struct monitor *m, const struct attach_frame *f)
+static long long
+monotonic_ms (void)
 {
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+chan_queue (struct monitor *m, struct vmproto_msg msg)
+{
+  (void)vmproto_queue_push (&m->chan_q, &msg);
+}
+
+static void
+client_fail (struct client *cl, uint32_t code, const char *msg)
+{
+  size_t len = strlen (msg) > 4096 ? 4096 : strlen (msg);
+  uint8_t buf[4 + 4096];
+  attach_put_u32 (buf, code);
+  memcpy (buf + 4, msg, len);
+  (void)attach_send (cl->fd, ATTACH_FAILED, buf, (uint32_t)(4 + len));
+  cl->done = true;
+}
+
+/* A client's frame for a VM: everything goes to the agent, on the stream of the client's exec or the main one. */
+static void
+handle_vm_frame (struct monitor *m, struct client *cl, const struct attach_frame *f)
+{
+  uint32_t stream = cl->exec_stream ? cl->exec_stream : VMPROTO_STREAM_MAIN;
+  switch (f->type)
+    {
+    case ATTACH_STDIN:
+      (void)vmproto_queue_data (&m->chan_q, VMPROTO_STDIN, stream, f->payload, f->len);
+      break;
+    case ATTACH_CLOSE_STDIN:
+      chan_queue (m, vmproto_msg_close_stdin (stream));
+      break;
+    case ATTACH_RESIZE:
+      if (f->len == 4)
+        chan_queue (m, vmproto_msg_resize (stream, (uint16_t)(f->payload[0] << 8 | f->payload[1]),
+                                           (uint16_t)(f->payload[2] << 8 | f->payload[3])));
+      break;
+    case ATTACH_SIGNAL:
+      if (f->len == 4 && attach_get_u32 (f->payload) > 0 && attach_get_u32 (f->payload) <= VMPROTO_SIGNAL_MAX)
+        {
+          chan_queue (m, vmproto_msg_signal (stream, attach_get_u32 (f->payload)));
+          /* A guest that does not respond to SIGKILL still ends: its VM does. */
+          if (stream == VMPROTO_STREAM_MAIN && attach_get_u32 (f->payload) == SIGKILL && !m->kill_deadline_ms)
+            m->kill_deadline_ms = monotonic_ms () + 3000;
+        }
+      break;
+    case ATTACH_PS:
+      cl->ps_request = m->next_request++;
+      chan_queue (m, vmproto_msg_ps (cl->ps_request));
+      break;
+    case ATTACH_EXEC:
+      if (cl->exec_stream || m->main_exited)
+        client_fail (cl, 126, m->main_exited ? "the container is not running" : "one exec per connection");
+      else
+        {
+          cl->exec_stream = m->next_stream++;
+          chan_queue (m, vmproto_msg_exec (cl->exec_stream, f->payload, f->len));
+        }
+      break;
+    default:
+      break;
+    }
+}
+
+static void
+handle_frame (struct monitor *m, struct client *cl, const struct attach_frame *f)
+{
+  if (m->chan >= 0)
+    {
+      handle_vm_frame (m, cl, f);
+      return;
+    }
   switch (f->type)
     {
     case ATTACH_STDIN:
@@ -130,6 +222,10 @@ handle_frame (struct monitor *m, const struct attach_frame *f)
       if (f->len == 4)
         (void)m->driver->signal (m->c, (int)attach_get_u32 (f->payload), NULL);
       break;
+    case ATTACH_EXEC:
+      /* Process isolation execs without the monitor (nsexec.c). */
+      client_fail (cl, 126, "exec through the monitor is only for VM isolation");
+      break;
     default:
       break;
     }
@@ -148,9 +244,9 @@ client_read (struct monitor *m, struct client *cl)
   attach_decoder_feed (&cl->dec, buf, (size_t)n);
   struct attach_frame f;
   int r;
-  while ((r = attach_decoder_next (&cl->dec, &f)) == 1)
-    handle_frame (m, &f);
-  return r == 0;
+  while (!cl->done && (r = attach_decoder_next (&cl->dec, &f)) == 1)
+    handle_frame (m, cl, &f);
+  return r == 0 && !cl->done;
 }
 
 /* Clients come and go during a poll round (broadcast drops slow ones): find this one by its fd. */
@@ -271,12 +367,28 @@ start_container (struct monitor *m, isola_error_t *err)
   struct driver_io io;
   int child_ends[3] = { -1, -1, -1 };
   int ret = make_stdio (m, &io, child_ends, err);
+  io.channel = -1;
+  io.channel_dec = NULL;
   if (ret == 0)
     ret = m->driver->start (m->store, m->c, &io, &m->pid, err);
   /* Our copies of the container's ends must go, or we would never see end-of-file on its output. */
   for (int i = 0; i < 3; i++)
     if (child_ends[i] >= 0)
       close (child_ends[i]);
+  if (ret == 0 && io.channel >= 0)
+    {
+      /* A VM: its stdio comes over the channel, not the pipes or terminal made for a process. */
+      int *unused[] = { &m->out_r, &m->err_r, &m->in_w, &m->console_r };
+      for (size_t i = 0; i < ARRAY_SIZE (unused); i++)
+        if (*unused[i] >= 0)
+          {
+            close (*unused[i]);
+            *unused[i] = -1;
+          }
+      m->chan = io.channel;
+      m->chan_dec = io.channel_dec;
+      return 0;
+    }
   if (ret == 0 && m->tty)
     {
       int master = fd_receive (m->console_r, true);
@@ -381,6 +493,187 @@ supervise (struct monitor *m, int sigfd)
   return exit_code_of_status (status);
 }
 
+/* --- a VM's channel ---------------------------------------------------------------------------------------------- */
+
+static struct client *
+client_of_stream (struct monitor *m, uint32_t stream)
+{
+  for (size_t i = 0; i < m->n_clients; i++)
+    if (m->clients[i].exec_stream == stream)
+      return &m->clients[i];
+  return NULL;
+}
+
+static void
+drop_done_clients (struct monitor *m)
+{
+  for (size_t i = 0; i < m->n_clients;)
+    if (m->clients[i].done)
+      client_drop (m, i);
+    else
+      i++;
+}
+
+static void
+handle_agent_frame (struct monitor *m, const struct vmproto_frame *f)
+{
+  bool main_stream = f->stream == VMPROTO_STREAM_MAIN;
+  struct client *cl = main_stream ? NULL : client_of_stream (m, f->stream);
+  uint32_t a, b;
+  char text[VMPROTO_TEXT_MAX + 1];
+  switch (f->type)
+    {
+    case VMPROTO_STDOUT:
+    case VMPROTO_STDERR:
+      {
+        uint8_t type = f->type == VMPROTO_STDERR ? ATTACH_STDERR : ATTACH_STDOUT;
+        if (main_stream)
+          {
+            (void)log_writer_feed (&m->log, type == ATTACH_STDERR ? 2 : 1, (const char *)f->payload, f->len);
+            broadcast (m, type, f->payload, f->len);
+          }
+        else if (cl && attach_send (cl->fd, type, f->payload, f->len) < 0)
+          cl->done = true;
+        break;
+      }
+    case VMPROTO_STARTED:
+      if (cl && vmproto_get_started (f, &a) == 0)
+        (void)attach_send_u32 (cl->fd, ATTACH_STARTED, a);
+      break;
+    case VMPROTO_FAILED:
+      {
+        int32_t errnum;
+        if (cl && vmproto_get_failed (f, &errnum, &a, text, sizeof text) == 0)
+          client_fail (cl, a, text);
+        break;
+      }
+    case VMPROTO_EXIT:
+      if (vmproto_get_exit (f, &a, &b) < 0)
+        break;
+      if (main_stream)
+        {
+          m->main_exited = true;
+          m->main_status = (int)a;
+          m->main_oom = (b & VMPROTO_EXIT_OOM) != 0;
+        }
+      else if (cl)
+        {
+          (void)attach_send_u32 (cl->fd, ATTACH_EXIT, (uint32_t)exit_code_of_status ((int)a));
+          cl->done = true;
+        }
+      break;
+    case VMPROTO_PS_REPLY:
+      for (size_t i = 0; i < m->n_clients; i++)
+        if (m->clients[i].ps_request == f->stream)
+          {
+            (void)attach_send (m->clients[i].fd, ATTACH_PS_REPLY, f->payload, f->len);
+            m->clients[i].ps_request = 0;
+          }
+      break;
+    case VMPROTO_LOG:
+      if (vmproto_get_log (f, text, sizeof text) == 0)
+        fprintf (stderr, "agent: %s\n", text);
+      break;
+    default:
+      break;
+    }
+}
+
+/* False once the channel is over (end of file or a protocol error: the agent is gone or hostile). */
+static bool
+read_channel (struct monitor *m)
+{
+  ssize_t n = vmproto_decoder_read (m->chan_dec, m->chan);
+  if (n == -EAGAIN || n == -EINTR)
+    return true;
+  struct vmproto_frame f;
+  int r;
+  while ((r = vmproto_decoder_next (m->chan_dec, &f)) == 1)
+    handle_agent_frame (m, &f);
+  return n > 0 && r == 0;
+}
+
+/* Frames that came with the agent's STARTED, before the loop. */
+static void
+drain_decoder (struct monitor *m)
+{
+  struct vmproto_frame f;
+  while (vmproto_decoder_next (m->chan_dec, &f) == 1)
+    handle_agent_frame (m, &f);
+}
+
+enum
+{
+  V_CHAN,
+  V_SIG,
+  V_LISTEN,
+  V_CLIENTS,
+};
+
+/* Until the VM is gone: the agent reports the main process's exit and powers off; a VM that does not (or that
+   stops talking) is ended after a grace period.  The wait status is the main process's, or the VM's own when it
+   died first (kill -9 of the worker: 137). */
+static int
+supervise_vm (struct monitor *m, int sigfd)
+{
+  int qemu_status = 0;
+  bool reaped = false, chan_open = true;
+  long long end_deadline = 0;
+  drain_decoder (m);
+  while (!reaped)
+    {
+      long long now = monotonic_ms ();
+      if ((m->main_exited || !chan_open) && !end_deadline)
+        end_deadline = now + 5000;
+      if ((end_deadline && now >= end_deadline) || (m->kill_deadline_ms && now >= m->kill_deadline_ms))
+        {
+          (void)kill (m->pid, SIGKILL);
+          m->kill_deadline_ms = 0;
+          end_deadline = now + 60000;
+        }
+      struct pollfd fds[V_CLIENTS + MAX_CLIENTS] = {
+        [V_CHAN]
+        = { .fd = chan_open ? m->chan : -1, .events = POLLIN | (vmproto_queue_pending (&m->chan_q) ? POLLOUT : 0) },
+        [V_SIG] = { .fd = sigfd, .events = POLLIN },
+        [V_LISTEN] = { .fd = m->listen_fd, .events = POLLIN },
+      };
+      size_t n_clients = m->n_clients;
+      for (size_t i = 0; i < n_clients; i++)
+        fds[V_CLIENTS + i] = (struct pollfd){ .fd = m->clients[i].fd, .events = POLLIN };
+      if (poll (fds, V_CLIENTS + n_clients, 200) < 0 && errno != EINTR)
+        break;
+      if (chan_open && (fds[V_CHAN].revents & POLLOUT))
+        (void)vmproto_queue_flush (&m->chan_q, m->chan);
+      if (chan_open && (fds[V_CHAN].revents & (POLLIN | POLLHUP | POLLERR)) && !read_channel (m))
+        chan_open = false;
+      if (fds[V_SIG].revents & POLLIN)
+        {
+          struct signalfd_siginfo si;
+          while (read (sigfd, &si, sizeof si) > 0)
+            ;
+          if (waitpid (m->pid, &qemu_status, WNOHANG) == m->pid)
+            reaped = true;
+          while (waitpid (-1, NULL, WNOHANG) > 0)
+            ;
+        }
+      if (fds[V_LISTEN].revents & POLLIN)
+        accept_client (m);
+      for (size_t i = 0; i < n_clients; i++)
+        if (fds[V_CLIENTS + i].revents & (POLLIN | POLLHUP | POLLERR))
+          serve_client (m, fds[V_CLIENTS + i].fd);
+      drop_done_clients (m);
+      if (chan_open && vmproto_queue_pending (&m->chan_q))
+        (void)vmproto_queue_flush (&m->chan_q, m->chan);
+    }
+  /* Output that was still on its way. */
+  if (chan_open)
+    (void)read_channel (m);
+  (void)log_writer_flush (&m->log);
+  if (m->main_exited)
+    return exit_code_of_status (m->main_status);
+  return WIFSIGNALED (qemu_status) ? exit_code_of_status (qemu_status) : 255;
+}
+
 static bool
 auto_remove (const struct monitor *m)
 {
@@ -393,7 +686,7 @@ finish (struct monitor *m, int code)
   cleanup_error isola_error_t err = NULL;
   bool oom = false;
   (void)m->driver->cleanup (m->c, &oom, &err);
-  container_set_exited (m->c, code, oom, NULL);
+  container_set_exited (m->c, code, oom || m->main_oom, NULL);
   /* A --rm container is gone once detached: clients hear of the exit then, and the files go afterwards.  Its state
      is written only where it stays. */
   cleanup_free char *trash = NULL;
@@ -464,7 +757,7 @@ monitor_run (struct monitor *m)
   uint8_t pid[4];
   attach_put_u32 (pid, (uint32_t)m->pid);
   broadcast (m, ATTACH_STARTED, pid, 4);
-  int code = supervise (m, sigfd);
+  int code = m->chan >= 0 ? supervise_vm (m, sigfd) : supervise (m, sigfd);
   trace_mark ("monitor: container exited");
   finish (m, code);
   trace_mark ("monitor: finished");
@@ -481,7 +774,16 @@ main (int argc, char **argv)
       return 2;
     }
   trace_mark ("monitor: start");
-  struct monitor m = { .lock_fd = -1, .listen_fd = -1, .out_r = -1, .err_r = -1, .in_w = -1, .console_r = -1 };
+  struct monitor m = { .lock_fd = -1,
+                       .listen_fd = -1,
+                       .out_r = -1,
+                       .err_r = -1,
+                       .in_w = -1,
+                       .console_r = -1,
+                       .chan = -1,
+                       .next_stream = VMPROTO_STREAM_EXEC_MIN,
+                       .next_request = 1 };
+  vmproto_queue_init (&m.chan_q);
   signal (SIGPIPE, SIG_IGN);
   signal (SIGINT, SIG_IGN);
   signal (SIGHUP, SIG_IGN);

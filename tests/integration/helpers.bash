@@ -5,6 +5,9 @@
 #
 #   ISOLA_BIN    the binary under test    (default: build/asan/isola)
 #   ISOLA_IMAGE  the default image archive (default: build/images/busybox.tar, an OCI archive of busybox:latest)
+#   ISOLA_TEST_ISOLATION  process (default) or vm: the isolation mode the container tests run with.  The lifecycle
+#                files run in both modes (scripts/run-tests.sh); a test that only makes sense in one mode says so
+#                with only_isolation.
 
 # shellcheck disable=SC2154 # status, output and stderr are set by bats' run
 bats_require_minimum_version 1.5.0
@@ -17,6 +20,17 @@ ISOLA_TIMEOUT=${ISOLA_TIMEOUT:-120}
 
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 export LC_ALL=C # sort order and messages are compared literally
+
+TEST_ISOLATION=${ISOLA_TEST_ISOLATION:-process}
+# The default isolation of every container the tests make without --isolation (driver.c).
+if [ "$TEST_ISOLATION" != process ]; then
+  export ISOLA_ISOLATION=$TEST_ISOLATION
+fi
+
+# only_isolation MODE WHY: skips the test unless the suite runs with that isolation mode.
+only_isolation() {
+  [ "$TEST_ISOLATION" = "$1" ] || skip "$1 isolation only: $2"
+}
 
 # Runs the binary under test; a hang becomes exit 124 instead of a stuck suite.
 isola() {

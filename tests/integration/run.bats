@@ -244,18 +244,23 @@ sys.exit(os.waitstatus_to_exitcode(st))' "$@"
   assert_equal "$(cfield "$CID" '{{.HostConfig.Init}}')" true
 }
 
-# ---- not supported yet (the next issue implements VM isolation) -------------------------------------------------
+# ---- isolation names ---------------------------------------------------------------------------------------------
 
-@test "not supported yet: --isolation=vm and --isolation=hyperv fail with 125" {
-  local iso
-  for iso in vm hyperv; do
-    run --separate-stderr isola run --isolation="$iso" busybox true
-    echo "# --isolation=$iso"
-    assert_status 125
-    assert_stderr_matches 'not supported yet'
-  done
-  run isola ps -aq
-  assert_output_empty
+@test "--isolation names: vm and hyperv are VM isolation, process and default the default, others fail with 125" {
+  run --separate-stderr isola create --isolation=hyperv busybox true
+  assert_status 0
+  run isola inspect --format '{{.HostConfig.Isolation}}' "$output"
+  assert_output "hyperv"
+  run --separate-stderr isola create --isolation=vm busybox true
+  assert_status 0
+  run isola inspect --format '{{.HostConfig.Isolation}}' "$output"
+  assert_output "hyperv"
+  run --separate-stderr isola create --isolation=process busybox true
+  run isola inspect --format '{{.HostConfig.Isolation}}' "$output"
+  assert_output "process"
+  run --separate-stderr isola run --isolation=kvm busybox true
+  assert_status 125
+  assert_stderr_matches 'invalid isolation "kvm"'
 }
 
 # ---- environment ---------------------------------------------------------------------------------------------------

@@ -1,0 +1,1076 @@
+/* isola-agent: PID 1 of a VM container's guest, the only program of the VM's initramfs besides isola-init.
+
+   It talks to the container's monitor on the host over the virtio-serial port named "isola.agent" (vmproto.h,
+   docs/VMPROTO.md): after HELLO both ways, START describes the container.  The agent mounts the image's erofs disk
+   and the container's ext4 disk, combines them with overlayfs, and starts the container's first process with the
+   same code that process isolation uses on the host (spawn.c: namespaces, mounts, user, capabilities, seccomp,
+   rlimits), inside a cgroup of the guest that carries the memory, CPU and pids limits.  Then it relays: output to
+   the host, input, terminal sizes and signals to the processes, `exec` processes (nsexec.c, as on the host) and
+   process listings.  When the first process exits it reports the exit, unmounts the writable disk and powers the
+   VM off.
+
+   Everything runs in one poll loop; the agent never blocks on the host for long, and what it queues for the host
+   is bounded (it stops reading a process's output while the queue is full). */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "cgroup.h"
+#include "jsonutil.h"
+#include "nsexec.h"
+#include "seccomp.h"
+#include "spawn.h"
+#include "util.h"
+#include "vmproto.h"
+
+#define PORT_NAME   "isola.agent"
+#define RUN_DIR     "/run/isola"
+#define MAX_PROCS   64
+#define CGROUP_NAME "container"
+
+/* The main process, or an exec. */
+struct proc
+{
+  bool used;
+  uint32_t stream;
+  pid_t pid;    /* main: the container's first process; exec: the runner that waits for the command */
+  int out, err; /* output to relay, -1 once closed; with a terminal, out is its master */
+  int in;       /* input: pipe or terminal master; -1 without */
+  int console;  /* receives the terminal master; -1 once received or without a terminal */
+  int report;   /* exec: the runner's failure report; -1 once read */
+  bool tty;
+  bool exited;
+  int status;  /* wait status */
+  bool failed; /* FAILED was sent: no EXIT follows */
+};
+
+struct agent
+{
+  int chan;
+  struct vmproto_decoder dec;
+  struct vmproto_queue q;
+  struct proc procs[MAX_PROCS]; /* [0] is the main process */
+  json_t *start;
+  struct seccomp_program *seccomp;
+  struct cgroup_fs cgfs;
+  struct cgroup_placement cgroup;
+  char **cgroup_procs; /* what an exec joins */
+  bool shutting_down;
+};
+
+/* --- logging before and besides the channel --------------------------------------------------------------------- */
+
+static void __attribute__ ((format (printf, 1, 2))) say (const char *fmt, ...)
+{
+  char buf[512];
+  va_list ap;
+  va_start (ap, fmt);
+  vsnprintf (buf, sizeof buf, fmt, ap);
+  va_end (ap);
+  dprintf (2, "isola-agent: %s\n", buf);
+}
+
+static __attribute__ ((noreturn)) void
+power_off (void)
+{
+  sync ();
+  /* Without ACPI the VM cannot power itself off: a reboot, which QEMU's -no-reboot turns into its exit. */
+  reboot (RB_AUTOBOOT);
+  for (;;)
+    pause ();
+}
+
+/* --- the guest --------------------------------------------------------------------------------------------------- */
+
+static int
+copy_file (const char *from, const char *to, mode_t mode)
+{
+  cleanup_free char *data = NULL;
+  size_t len = 0;
+  if (read_file_bounded (from, 64 << 20, &data, &len, NULL) < 0)
+    return -errno;
+  cleanup_close int fd = open (to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0 || write_all (fd, data, len) < 0)
+    return -errno;
+  return 0;
+}
+
+/* pivot_root refuses to move the initramfs (rootfs) away, and spawn.c pivots into each container's root: so the
+   agent first moves its few files onto a tmpfs, makes that the root, and starts again from there (what
+   switch_root does).  The files left in the initramfs are deleted, freeing their memory. */
+static void
+leave_initramfs (char **argv)
+{
+  if (getenv ("ISOLA_AGENT_REROOTED"))
+    return;
+  static const char *const files[] = { "/init", "/isola-init" };
+  if (mkdir ("/newroot", 0755) < 0 || mount ("tmpfs", "/newroot", "tmpfs", 0, "mode=0755") < 0)
+    return;
+  for (size_t i = 0; i < ARRAY_SIZE (files); i++)
+    {
+      cleanup_free char *to = xasprintf ("/newroot%s", files[i]);
+      if (copy_file (files[i], to, 0755) < 0)
+        return;
+      (void)unlink (files[i]);
+    }
+  static const char *const dirs[] = { "/newroot/dev", "/newroot/proc", "/newroot/sys", "/newroot/run" };
+  for (size_t i = 0; i < ARRAY_SIZE (dirs); i++)
+    (void)mkdir (dirs[i], 0755);
+  if (chdir ("/newroot") < 0 || mount (".", "/", NULL, MS_MOVE, NULL) < 0 || chroot (".") < 0 || chdir ("/") < 0)
+    {
+      say ("cannot leave the initramfs: %s", strerror (errno));
+      return;
+    }
+  setenv ("ISOLA_AGENT_REROOTED", "1", 1);
+  execv ("/init", argv);
+  say ("cannot restart from the new root: %s", strerror (errno));
+}
+
+static int
+mount_early (const char *source, const char *target, const char *type, unsigned long flags, const char *data)
+{
+  if (mkdir (target, 0755) < 0 && errno != EEXIST)
+    return -errno;
+  if (mount (source, target, type, flags, data) < 0 && errno != EBUSY)
+    return -errno;
+  return 0;
+}
+
+static int
+setup_guest (void)
+{
+  const unsigned long nodev = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  int ret = mount_early ("proc", "/proc", "proc", nodev, NULL);
+  if (ret == 0)
+    ret = mount_early ("sysfs", "/sys", "sysfs", nodev, NULL);
+  if (ret == 0)
+    ret = mount_early ("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  if (ret == 0)
+    ret = mount_early ("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+  if (ret == 0)
+    ret = mount_early ("cgroup2", "/sys/fs/cgroup", "cgroup2", nodev, NULL);
+  if (ret < 0)
+    return ret;
+  (void)mkdir (RUN_DIR, 0700);
+  /* The container shares the VM's network namespace: the VM is its isolation, and lo is all it has. */
+  int s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct ifreq ifr = { 0 };
+  strcpy (ifr.ifr_name, "lo");
+  if (s >= 0 && ioctl (s, SIOCGIFFLAGS, &ifr) == 0)
+    {
+      ifr.ifr_flags |= IFF_UP;
+      (void)ioctl (s, SIOCSIFFLAGS, &ifr);
+    }
+  if (s >= 0)
+    close (s);
+  return 0;
+}
+
+/* /sys/class/virtio-ports/vportNpM/name names each port; devtmpfs makes /dev/vportNpM. */
+static int
+open_channel (void)
+{
+  for (int tries = 0; tries < 500; tries++)
+    {
+      cleanup_dir DIR *d = opendir ("/sys/class/virtio-ports");
+      for (struct dirent *e; d && (e = readdir (d)) != NULL;)
+        {
+          if (e->d_name[0] == '.')
+            continue;
+          char path[300];
+          snprintf (path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
+          cleanup_free char *name = NULL;
+          if (read_file_bounded (path, 256, &name, NULL, NULL) < 0 || strncmp (name, PORT_NAME, strlen (PORT_NAME)))
+            continue;
+          snprintf (path, sizeof path, "/dev/%s", e->d_name);
+          int fd = open (path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+          if (fd >= 0)
+            return fd;
+        }
+      struct timespec nap = { 0, 10 * 1000 * 1000 };
+      nanosleep (&nap, NULL);
+    }
+  return -ENOENT;
+}
+
+/* The virtio-blk disk whose serial the host set (/sys/block/vdX/serial), as /dev/vdX. */
+static char *
+find_disk (const char *serial)
+{
+  cleanup_dir DIR *d = opendir ("/sys/block");
+  for (struct dirent *e; d && (e = readdir (d)) != NULL;)
+    {
+      if (strncmp (e->d_name, "vd", 2) != 0)
+        continue;
+      char path[300];
+      snprintf (path, sizeof path, "/sys/block/%s/serial", e->d_name);
+      cleanup_free char *s = NULL;
+      if (read_file_bounded (path, 256, &s, NULL, NULL) == 0 && strncmp (s, serial, strlen (serial)) == 0)
+        return xasprintf ("/dev/%s", e->d_name);
+    }
+  return NULL;
+}
+
+/* --- sending --------------------------------------------------------------------------------------------------- */
+
+static void
+queue (struct agent *a, struct vmproto_msg m)
+{
+  if (vmproto_queue_push (&a->q, &m) < 0)
+    say ("cannot queue a %s frame", vmproto_type_name (m.type));
+}
+
+static int
+exit_code_for_errno (int errnum)
+{
+  if (errnum == ENOENT)
+    return 127;
+  if (errnum == EACCES || errnum == ENOEXEC || errnum == EISDIR)
+    return 126;
+  return 125;
+}
+
+static void
+send_failed (struct agent *a, uint32_t stream, int errnum, int code, const char *msg)
+{
+  if (errnum <= 0 || errnum > 4095)
+    errnum = EIO;
+  queue (a, vmproto_msg_failed (stream, errnum, (uint32_t)code, msg));
+}
+
+/* Blocks until everything queued has reached the host (or the channel broke). */
+static void
+flush_all (struct agent *a)
+{
+  for (int rounds = 0; vmproto_queue_pending (&a->q) && rounds < 10000; rounds++)
+    {
+      int r = vmproto_queue_flush (&a->q, a->chan);
+      if (r <= 0)
+        return;
+      struct pollfd p = { .fd = a->chan, .events = POLLOUT };
+      (void)poll (&p, 1, 100);
+    }
+}
+
+/* --- the container's setup, from START --------------------------------------------------------------------------- */
+
+static const char *
+jstr (json_t *o, const char *key)
+{
+  return json_string_value (json_object_get (o, key));
+}
+
+static char **
+jstrv (json_t *o, const char *key)
+{
+  char **v = xcalloc (1, sizeof (char *));
+  size_t i;
+  json_t *s;
+  json_array_foreach (json_object_get (o, key), i, s)
+  {
+    if (json_is_string (s))
+      strv_push (&v, json_string_value (s));
+  }
+  return v;
+}
+
+static int
+hex_value (char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1;
+}
+
+/* {"Flags": N, "Program": "hex of struct sock_filter[]"} */
+static int
+seccomp_from_json (json_t *j, struct seccomp_program **out, isola_error_t *err)
+{
+  *out = NULL;
+  if (j == NULL || json_is_null (j))
+    return 0;
+  const char *hex = jstr (j, "Program");
+  size_t len = hex ? strlen (hex) : 0;
+  if (len == 0 || len % 16 != 0 || len / 16 > SECCOMP_PROGRAM_MAX)
+    return isola_error_fail (err, EINVAL, "malformed seccomp program");
+  cleanup_free uint8_t *bytes = xmalloc (len / 2);
+  for (size_t i = 0; i < len / 2; i++)
+    {
+      int hi = hex_value (hex[2 * i]), lo = hex_value (hex[2 * i + 1]);
+      if (hi < 0 || lo < 0)
+        return isola_error_fail (err, EINVAL, "malformed seccomp program");
+      bytes[i] = (uint8_t)(hi << 4 | lo);
+    }
+  *out = seccomp_program_new ((unsigned)json_integer_value (json_object_get (j, "Flags")), bytes, len / 16);
+  return 0;
+}
+
+static int
+write_run_file (const char *name, const char *content, char **path, isola_error_t *err)
+{
+  *path = xasprintf (RUN_DIR "/%s", name);
+  return write_file_replace (*path, content ? content : "", content ? strlen (content) : 0, 0644, err);
+}
+
+/* The image's erofs disk and the container's ext4 disk, by the serials the host gave them. */
+static int
+mount_disks (isola_error_t *err)
+{
+  cleanup_free char *rootfs = find_disk ("isola-rootfs");
+  cleanup_free char *upper = find_disk ("isola-upper");
+  if (rootfs == NULL || upper == NULL)
+    return isola_error_fail (err, ENODEV, "the VM's disks are missing");
+  if (mount_early (rootfs, RUN_DIR "/lower", "erofs", MS_RDONLY, NULL) < 0)
+    return isola_error_make (err, errno, "mount the image's root file system (%s)", rootfs);
+  /* noinit_itable: the disk is a sparse file on the host, whose unused inode tables already read as zeros. */
+  if (mount_early (upper, RUN_DIR "/disk", "ext4", MS_NOATIME, "noinit_itable") < 0)
+    return isola_error_make (err, errno, "mount the container's disk (%s)", upper);
+  if ((mkdir (RUN_DIR "/disk/upper", 0755) < 0 && errno != EEXIST)
+      || (mkdir (RUN_DIR "/disk/work", 0755) < 0 && errno != EEXIST)
+      || (mkdir (RUN_DIR "/rootfs", 0755) < 0 && errno != EEXIST))
+    return isola_error_make (err, errno, "prepare the container's disk");
+  return 0;
+}
+
+/* Mounts: {"Type": "9p"|"tmpfs"|"guest", "Source", "Destination", "ReadOnly", "Options"}.  A 9p share is mounted
+   under RUN_DIR first and bound from there by spawn, like any bind mount. */
+static int
+build_mounts (json_t *list, struct spawn_mount **out, size_t *n_out, isola_error_t *err)
+{
+  size_t n = json_array_size (list);
+  struct spawn_mount *m = xcalloc (n + 1, sizeof *m);
+  *out = m;
+  *n_out = 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      json_t *e = json_array_get (list, i);
+      const char *type = jstr (e, "Type"), *src = jstr (e, "Source"), *dst = jstr (e, "Destination");
+      bool ro = json_is_true (json_object_get (e, "ReadOnly"));
+      if (type == NULL || dst == NULL)
+        return isola_error_fail (err, EINVAL, "malformed mount %zu", i);
+      m[i] = (struct spawn_mount){ .destination = xstrdup (dst), .readonly = ro };
+      if (strcmp (type, "tmpfs") == 0)
+        m[i].tmpfs_options = xstrdup (jstr (e, "Options") ? jstr (e, "Options") : "");
+      else if (strcmp (type, "guest") == 0 && src)
+        m[i].source = xstrdup (src);
+      else if (strcmp (type, "9p") == 0 && src)
+        {
+          cleanup_free char *dir = xasprintf (RUN_DIR "/binds/%zu", i);
+          (void)mkdir (RUN_DIR "/binds", 0700);
+          if (mount_early (src, dir, "9p", ro ? MS_RDONLY : 0, "trans=virtio,version=9p2000.L,msize=262144") < 0)
+            return isola_error_make (err, errno, "mount the host directory for `%s`", dst);
+          m[i].source = take_ptr (&dir);
+        }
+      else
+        return isola_error_fail (err, EINVAL, "malformed mount %zu", i);
+      *n_out = i + 1;
+    }
+  return 0;
+}
+
+static int
+build_rlimits (json_t *list, struct spawn_rlimit **out, size_t *n_out)
+{
+  size_t n = json_array_size (list);
+  *out = xcalloc (n + 1, sizeof **out);
+  for (size_t i = 0; i < n; i++)
+    {
+      json_t *r = json_array_get (list, i);
+      (*out)[i] = (struct spawn_rlimit){ .resource = (int)json_integer_value (json_array_get (r, 0)),
+                                         .soft = (uint64_t)json_integer_value (json_array_get (r, 1)),
+                                         .hard = (uint64_t)json_integer_value (json_array_get (r, 2)) };
+    }
+  *n_out = n;
+  return 0;
+}
+
+/* The guest's cgroup for the container: the limits, and what `exec` joins. */
+static int
+make_cgroup (struct agent *a, isola_error_t *err)
+{
+  struct cgroup_limits l = {
+    .memory = json_integer_value (json_object_get (a->start, "Memory")),
+    .nano_cpus = json_integer_value (json_object_get (a->start, "NanoCpus")),
+    .pids = json_integer_value (json_object_get (a->start, "PidsLimit")),
+  };
+  a->cgroup.dir_fd = -1;
+  int ret = cgroup_fs_detect ("/sys/fs/cgroup", &a->cgfs, err);
+  if (ret == 0)
+    ret = cgroup_create (&a->cgfs, CGROUP_NAME, &l, &a->cgroup, err);
+  if (ret == 0 && cgroup_procs_paths (&a->cgfs, CGROUP_NAME, &a->cgroup_procs) < 0)
+    a->cgroup_procs = xcalloc (1, sizeof (char *));
+  return ret;
+}
+
+struct stdio_ends
+{
+  int child[3]; /* the process's ends: stdin, stdout, stderr (or the console socket's) */
+};
+
+static void
+close_child_ends (struct stdio_ends *e)
+{
+  for (int i = 0; i < 3; i++)
+    if (e->child[i] >= 0)
+      close (e->child[i]);
+}
+
+/* Pipes, or with a terminal a socket over which the process sends the master of its own terminal. */
+static int
+make_stdio (struct proc *p, bool tty, bool open_stdin, struct spawn_spec *sp, struct stdio_ends *e, isola_error_t *err)
+{
+  e->child[0] = e->child[1] = e->child[2] = -1;
+  p->out = p->err = p->in = p->console = p->report = -1;
+  p->tty = tty;
+  if (tty)
+    {
+      int sv[2];
+      if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return isola_error_make (err, errno, "socketpair");
+      p->console = sv[0];
+      e->child[0] = sv[1];
+      sp->tty = true;
+      sp->console_socket = sv[1];
+      sp->stdin_fd = sp->stdout_fd = sp->stderr_fd = -1;
+      return 0;
+    }
+  int out[2], errp[2], in[2] = { -1, -1 };
+  if (pipe2 (out, O_CLOEXEC) < 0 || pipe2 (errp, O_CLOEXEC) < 0 || (open_stdin && pipe2 (in, O_CLOEXEC) < 0))
+    return isola_error_make (err, errno, "pipe");
+  p->out = out[0], p->err = errp[0], p->in = in[1];
+  fcntl (p->out, F_SETFL, O_NONBLOCK), fcntl (p->err, F_SETFL, O_NONBLOCK);
+  if (p->in >= 0)
+    fcntl (p->in, F_SETFL, O_NONBLOCK);
+  sp->stdin_fd = in[0], sp->stdout_fd = out[1], sp->stderr_fd = errp[1];
+  e->child[0] = in[0], e->child[1] = out[1], e->child[2] = errp[1];
+  return 0;
+}
+
+struct launch
+{
+  struct spawn_spec spec;
+  char **argv, **env;
+  struct spawn_mount *mounts;
+  size_t n_mounts;
+  struct spawn_rlimit *rlimits;
+  char *hostname_file, *hosts_file, *resolv_file;
+};
+
+static void
+launch_clear (struct launch *l)
+{
+  strv_free (l->argv);
+  strv_free (l->env);
+  for (size_t i = 0; i < l->n_mounts; i++)
+    {
+      free ((char *)l->mounts[i].source);
+      free ((char *)l->mounts[i].destination);
+      free ((char *)l->mounts[i].tmpfs_options);
+    }
+  free (l->mounts);
+  free (l->rlimits);
+  free (l->hostname_file), free (l->hosts_file), free (l->resolv_file);
+}
+
+/* What START and EXEC share: the process itself. */
+static void
+process_fields (json_t *j, struct launch *l)
+{
+  struct spawn_spec *sp = &l->spec;
+  l->argv = jstrv (j, "Args");
+  l->env = jstrv (j, "Env");
+  sp->argv = l->argv;
+  sp->env = l->env;
+  sp->cwd = jstr (j, "Cwd");
+  sp->user = jstr (j, "User");
+  sp->cap_keep = (uint64_t)json_integer_value (json_object_get (j, "CapKeep"));
+  sp->no_new_privileges = json_is_true (json_object_get (j, "NoNewPrivileges"));
+  sp->tty_rows = (unsigned short)json_integer_value (json_object_get (j, "Rows"));
+  sp->tty_cols = (unsigned short)json_integer_value (json_object_get (j, "Cols"));
+  size_t n_rlimits = 0;
+  build_rlimits (json_object_get (j, "Rlimits"), &l->rlimits, &n_rlimits);
+  sp->rlimits = l->rlimits, sp->n_rlimits = n_rlimits;
+}
+
+static int
+start_main (struct agent *a, isola_error_t *err)
+{
+  json_t *j = a->start;
+  struct launch l = { 0 };
+  struct spawn_spec *sp = &l.spec;
+  struct proc *p = &a->procs[0];
+  struct stdio_ends ends = { { -1, -1, -1 } };
+  *p = (struct proc){
+    .used = true, .stream = VMPROTO_STREAM_MAIN, .out = -1, .err = -1, .in = -1, .console = -1, .report = -1
+  };
+  process_fields (j, &l);
+  int ret = seccomp_from_json (json_object_get (j, "Seccomp"), &a->seccomp, err);
+  if (ret == 0)
+    ret = mount_disks (err);
+  if (ret == 0)
+    ret = build_mounts (json_object_get (j, "Mounts"), &l.mounts, &l.n_mounts, err);
+  if (ret == 0)
+    ret = make_cgroup (a, err);
+  if (ret == 0 && (ret = write_run_file ("hostname", jstr (j, "EtcHostname"), &l.hostname_file, err)) == 0
+      && (ret = write_run_file ("hosts", jstr (j, "EtcHosts"), &l.hosts_file, err)) == 0)
+    ret = write_run_file ("resolv.conf", jstr (j, "EtcResolv"), &l.resolv_file, err);
+  if (ret == 0)
+    ret = make_stdio (p, json_is_true (json_object_get (j, "Tty")), json_is_true (json_object_get (j, "OpenStdin")), sp,
+                      &ends, err);
+  if (ret == 0)
+    {
+      sp->lower = RUN_DIR "/lower";
+      sp->upper = RUN_DIR "/disk/upper";
+      sp->work = RUN_DIR "/disk/work";
+      sp->rootfs = RUN_DIR "/rootfs";
+      sp->readonly_rootfs = json_is_true (json_object_get (j, "ReadonlyRootfs"));
+      sp->etc_hostname = l.hostname_file, sp->etc_hosts = l.hosts_file, sp->etc_resolv = l.resolv_file;
+      sp->hostname = jstr (j, "Hostname");
+      sp->host_network = true;
+      sp->mounts = l.mounts, sp->n_mounts = l.n_mounts;
+      sp->seccomp = a->seccomp;
+      sp->cgroup = &a->cgroup;
+      ret = spawn_container (sp, &p->pid, err);
+    }
+  close_child_ends (&ends);
+  launch_clear (&l);
+  if (ret == 0 && p->console >= 0)
+    {
+      int master = fd_receive (p->console, false);
+      close (p->console);
+      p->console = -1;
+      if (master < 0)
+        {
+          kill (p->pid, SIGKILL);
+          return isola_error_make (err, -master, "receive the container's terminal");
+        }
+      fcntl (master, F_SETFL, O_NONBLOCK);
+      p->out = master;
+      p->in = json_is_true (json_object_get (j, "OpenStdin")) ? master : -1;
+    }
+  return ret;
+}
+
+/* --- exec -------------------------------------------------------------------------------------------------------- */
+
+struct exec_report
+{
+  int32_t errnum;
+  int32_t code;
+  char msg[1024];
+};
+
+static struct proc *
+find_proc (struct agent *a, uint32_t stream)
+{
+  for (int i = 0; i < MAX_PROCS; i++)
+    if (a->procs[i].used && a->procs[i].stream == stream)
+      return &a->procs[i];
+  return NULL;
+}
+
+/* The runner is a child of ours that does what `isola exec` does on the host (nsexec_run_in) and exits with the
+   command's code; a failure before the command runs comes back over the report pipe. */
+static __attribute__ ((noreturn)) void
+exec_runner (struct agent *a, struct spawn_spec *sp, bool detach, int report_fd)
+{
+  /* Our copies of the agent's ends (another process's stdin above all) would keep them from ever closing. */
+  for (int i = 0; i < MAX_PROCS; i++)
+    {
+      struct proc *q = &a->procs[i];
+      int *fds[] = { &q->out, &q->err, &q->in, &q->console, &q->report };
+      for (size_t k = 0; q->used && k < ARRAY_SIZE (fds); k++)
+        if (*fds[k] >= 0)
+          (void)close (*fds[k]);
+    }
+  (void)close (a->chan);
+  isola_error_t err = NULL;
+  int code = 125;
+  if (nsexec_run_in (a->procs[0].pid, a->cgroup_procs, sp, detach, report_fd, &code, &err) < 0)
+    {
+      struct exec_report r = { .errnum = err ? err->status : EIO, .code = code };
+      snprintf (r.msg, sizeof r.msg, "%s", err && err->msg ? err->msg : "exec failed");
+      (void)write_all (report_fd, &r, sizeof r);
+    }
+  _exit (code);
+}
+
+static void
+start_exec (struct agent *a, uint32_t stream, const uint8_t *json, size_t len)
+{
+  struct proc *p = NULL;
+  for (int i = 1; i < MAX_PROCS && p == NULL; i++)
+    if (!a->procs[i].used)
+      p = &a->procs[i];
+  cleanup_json json_t *j = json_loadb ((const char *)json, len, 0, NULL);
+  if (p == NULL || j == NULL || find_proc (a, stream) || a->procs[0].exited)
+    {
+      send_failed (a, stream,
+                   p == NULL            ? EAGAIN
+                   : a->procs[0].exited ? ESRCH
+                                        : EINVAL,
+                   126,
+                   p == NULL            ? "too many exec processes"
+                   : a->procs[0].exited ? "the container is not running"
+                                        : "malformed exec request");
+      return;
+    }
+  struct launch l = { 0 };
+  process_fields (j, &l);
+  l.spec.seccomp = a->seccomp;
+  bool detach = json_is_true (json_object_get (j, "Detach"));
+  struct stdio_ends ends = { { -1, -1, -1 } };
+  isola_error_t err = NULL;
+  *p = (struct proc){ .used = true, .stream = stream };
+  int rep[2] = { -1, -1 };
+  int ret = detach ? (l.spec.stdin_fd = l.spec.stdout_fd = l.spec.stderr_fd = -1, p->out = p->err = p->in = -1,
+                      p->console = p->report = -1, 0)
+                   : make_stdio (p, json_is_true (json_object_get (j, "Tty")),
+                                 json_is_true (json_object_get (j, "OpenStdin")), &l.spec, &ends, &err);
+  if (ret == 0 && pipe2 (rep, O_CLOEXEC) < 0)
+    ret = isola_error_make (&err, errno, "pipe");
+  pid_t pid = ret == 0 ? fork () : -1;
+  if (ret == 0 && pid < 0)
+    ret = isola_error_make (&err, errno, "fork");
+  if (pid == 0)
+    {
+      close (rep[0]);
+      exec_runner (a, &l.spec, detach, rep[1]);
+    }
+  close_child_ends (&ends);
+  if (rep[1] >= 0)
+    close (rep[1]);
+  launch_clear (&l);
+  if (ret < 0)
+    {
+      send_failed (a, stream, err->status, 125, err->msg);
+      isola_error_release (&err);
+      if (rep[0] >= 0)
+        close (rep[0]);
+      if (p->out >= 0)
+        close (p->out);
+      if (p->err >= 0)
+        close (p->err);
+      if (p->in >= 0)
+        close (p->in);
+      if (p->console >= 0)
+        close (p->console);
+      *p = (struct proc){ 0 };
+      return;
+    }
+  p->pid = pid;
+  p->report = rep[0];
+  (void)fcntl (p->report, F_SETFL, O_NONBLOCK);
+}
+
+/* --- relaying ---------------------------------------------------------------------------------------------------- */
+
+static void
+close_fd (int *fd)
+{
+  if (*fd >= 0)
+    close (*fd);
+  *fd = -1;
+}
+
+static void
+proc_close_input (struct proc *p)
+{
+  if (p->in >= 0 && p->in != p->out)
+    close (p->in);
+  p->in = -1;
+}
+
+static void
+handle_frame (struct agent *a, const struct vmproto_frame *f)
+{
+  struct proc *p = find_proc (a, f->stream);
+  uint32_t sig;
+  uint16_t rows, cols;
+  switch (f->type)
+    {
+    case VMPROTO_STDIN:
+      if (p && p->in >= 0 && write_all (p->in, f->payload, f->len) < 0)
+        proc_close_input (p);
+      break;
+    case VMPROTO_CLOSE_STDIN:
+      /* With a terminal, end of input is a ^D sent as data. */
+      if (p && !p->tty)
+        proc_close_input (p);
+      break;
+    case VMPROTO_RESIZE:
+      if (p && p->tty && p->out >= 0 && vmproto_get_resize (f, &rows, &cols) == 0)
+        {
+          struct winsize ws = { .ws_row = rows, .ws_col = cols };
+          (void)ioctl (p->out, TIOCSWINSZ, &ws);
+        }
+      break;
+    case VMPROTO_SIGNAL:
+      if (p && !p->exited && p->pid > 0 && vmproto_get_signal (f, &sig) == 0)
+        (void)kill (p->pid, (int)sig);
+      break;
+    case VMPROTO_EXEC:
+      start_exec (a, f->stream, f->payload, f->len);
+      break;
+    case VMPROTO_PS:
+      {
+        cleanup_json json_t *rows_json = a->procs[0].exited ? json_array () : agent_ps (a->procs[0].pid);
+        cleanup_free char *text = json_dumps (rows_json, JSON_COMPACT);
+        queue (a, vmproto_msg_ps_reply (f->stream, text, strlen (text)));
+        break;
+      }
+    case VMPROTO_SHUTDOWN:
+      a->shutting_down = true;
+      if (a->procs[0].pid > 0 && !a->procs[0].exited)
+        (void)kill (a->procs[0].pid, SIGKILL);
+      break;
+    default:
+      break;
+    }
+}
+
+/* Returns false at end of file. */
+static bool
+relay_output (struct agent *a, struct proc *p, int fd, uint16_t type)
+{
+  uint8_t buf[VMPROTO_DATA_MAX];
+  ssize_t n = read (fd, buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return true;
+  if (n <= 0)
+    return false;
+  if (vmproto_queue_data (&a->q, type, p->stream, buf, (size_t)n) < 0)
+    say ("output of stream %u lost", p->stream);
+  return true;
+}
+
+/* The runner writes "S" once the command runs, or a whole exec_report when it could not: then STARTED or FAILED
+   goes out.  Returns false once the pipe is done with. */
+static bool
+read_report (struct proc *p, struct agent *a)
+{
+  struct exec_report r;
+  ssize_t n = read (p->report, &r, sizeof r);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    return true;
+  if (n == 1 && ((char *)&r)[0] == 'S')
+    {
+      queue (a, vmproto_msg_started (p->stream, (uint32_t)p->pid));
+      return true;
+    }
+  if (n == (ssize_t)sizeof r)
+    {
+      r.msg[sizeof r.msg - 1] = '\0';
+      int code = r.code >= 125 && r.code <= 127 ? r.code : exit_code_for_errno (r.errnum);
+      send_failed (a, p->stream, r.errnum, code, r.msg);
+      p->failed = true;
+    }
+  close_fd (&p->report);
+  return false;
+}
+
+static void
+reap (struct agent *a, int sigfd)
+{
+  struct signalfd_siginfo si;
+  while (read (sigfd, &si, sizeof si) > 0)
+    ;
+  int status;
+  pid_t pid;
+  /* PID 1 reaps every orphan of the guest; only ours are reported. */
+  while ((pid = waitpid (-1, &status, WNOHANG)) > 0)
+    for (int i = 0; i < MAX_PROCS; i++)
+      if (a->procs[i].used && !a->procs[i].exited && a->procs[i].pid == pid)
+        {
+          a->procs[i].exited = true;
+          a->procs[i].status = status;
+        }
+}
+
+/* A process is done once it exited and its output is drained: then its EXIT goes out, last on its stream. */
+static void
+finish_done (struct agent *a)
+{
+  for (int i = 0; i < MAX_PROCS; i++)
+    {
+      struct proc *p = &a->procs[i];
+      if (!p->used || !p->exited)
+        continue;
+      while (p->report >= 0 && read_report (p, a))
+        {
+          struct pollfd pfd = { .fd = p->report, .events = POLLIN };
+          if (poll (&pfd, 1, 0) <= 0)
+            break;
+        }
+      close_fd (&p->report);
+      /* A terminal outlives its process when a background child keeps it: drain what is there, no more. */
+      if (p->tty && p->out >= 0)
+        {
+          while (relay_output (a, p, p->out, VMPROTO_STDOUT))
+            {
+              struct pollfd pfd = { .fd = p->out, .events = POLLIN };
+              if (poll (&pfd, 1, 0) <= 0)
+                break;
+            }
+          if (p->in == p->out)
+            p->in = -1;
+          close_fd (&p->out);
+        }
+      if (p->out >= 0 || p->err >= 0)
+        continue;
+      proc_close_input (p);
+      close_fd (&p->console);
+      if (i == 0)
+        continue; /* the main process's EXIT goes last, after shut_down */
+      /* An exec runner exits with the command's code. */
+      if (!p->failed)
+        queue (a, vmproto_msg_exit (p->stream, (uint32_t)p->status, 0));
+      *p = (struct proc){ 0 };
+    }
+}
+
+enum
+{
+  P_CHAN,
+  P_SIG,
+  P_FIRST,
+};
+
+static bool
+main_done (const struct agent *a)
+{
+  const struct proc *p = &a->procs[0];
+  return p->exited && p->out < 0 && p->err < 0;
+}
+
+static void
+relay (struct agent *a, int sigfd)
+{
+  while (!main_done (a))
+    {
+      struct pollfd fds[P_FIRST + 4 * MAX_PROCS];
+      struct
+      {
+        struct proc *p;
+        int which; /* 0 out, 1 err, 2 console, 3 report */
+      } who[4 * MAX_PROCS];
+      size_t n = P_FIRST;
+      bool room = vmproto_queue_pending (&a->q) < VMPROTO_QUEUE_HIGH;
+      fds[P_CHAN] = (struct pollfd){ .fd = a->chan, .events = POLLIN | (vmproto_queue_pending (&a->q) ? POLLOUT : 0) };
+      fds[P_SIG] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
+      for (int i = 0; i < MAX_PROCS; i++)
+        {
+          struct proc *p = &a->procs[i];
+          if (!p->used)
+            continue;
+          int fdv[4] = { room ? p->out : -1, room ? p->err : -1, p->console, p->report };
+          for (int k = 0; k < 4; k++)
+            if (fdv[k] >= 0)
+              {
+                who[n - P_FIRST].p = p, who[n - P_FIRST].which = k;
+                fds[n++] = (struct pollfd){ .fd = fdv[k], .events = POLLIN };
+              }
+        }
+      if (poll (fds, n, 1000) < 0 && errno != EINTR)
+        break;
+      if (fds[P_CHAN].revents & POLLOUT)
+        (void)vmproto_queue_flush (&a->q, a->chan);
+      if (fds[P_CHAN].revents & (POLLIN | POLLHUP | POLLERR))
+        {
+          ssize_t r = vmproto_decoder_read (&a->dec, a->chan);
+          struct vmproto_frame f;
+          int got;
+          while ((got = vmproto_decoder_next (&a->dec, &f)) == 1)
+            handle_frame (a, &f);
+          if (got < 0)
+            say ("protocol error from the host: ending the container");
+          if (got < 0 || (r < 0 && r != -EAGAIN && r != -EINTR))
+            {
+              /* Nobody is listening any more: end the container rather than run it unsupervised. */
+              if (a->procs[0].pid > 0 && !a->procs[0].exited)
+                kill (a->procs[0].pid, SIGKILL);
+            }
+        }
+      if (fds[P_SIG].revents & POLLIN)
+        reap (a, sigfd);
+      for (size_t i = P_FIRST; i < n; i++)
+        {
+          struct proc *p = who[i - P_FIRST].p;
+          if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)) || !p->used)
+            continue;
+          switch (who[i - P_FIRST].which)
+            {
+            case 0:
+              if (p->out >= 0 && !relay_output (a, p, p->out, VMPROTO_STDOUT))
+                {
+                  if (p->in == p->out)
+                    p->in = -1;
+                  close_fd (&p->out);
+                }
+              break;
+            case 1:
+              if (p->err >= 0 && !relay_output (a, p, p->err, VMPROTO_STDERR))
+                close_fd (&p->err);
+              break;
+            case 2:
+              if (p->console >= 0)
+                {
+                  int master = fd_receive (p->console, true);
+                  if (master >= 0)
+                    {
+                      fcntl (master, F_SETFL, O_NONBLOCK);
+                      p->out = master;
+                      p->in = master;
+                      close_fd (&p->console);
+                    }
+                  else if (master != -EAGAIN)
+                    close_fd (&p->console);
+                }
+              break;
+            case 3:
+              if (p->report >= 0 && !read_report (p, a))
+                close_fd (&p->report);
+              break;
+            }
+        }
+      finish_done (a);
+      (void)vmproto_queue_flush (&a->q, a->chan);
+    }
+}
+
+/* --- start-up and the end ------------------------------------------------------------------------------------------
+ */
+
+/* HELLO both ways, then START. */
+static int
+handshake (struct agent *a)
+{
+  queue (a, vmproto_msg_hello ("isola-agent " ISOLA_VERSION));
+  flush_all (a);
+  bool hello = false;
+  for (;;)
+    {
+      struct vmproto_frame f;
+      int got;
+      while ((got = vmproto_decoder_next (&a->dec, &f)) == 1)
+        {
+          if (!hello)
+            {
+              isola_error_t err = NULL;
+              if (vmproto_check_hello (&f, "host", &err) < 0)
+                {
+                  say ("%s", err->msg);
+                  isola_error_release (&err);
+                  return -EPROTO;
+                }
+              hello = true;
+            }
+          else if (f.type == VMPROTO_START)
+            {
+              a->start = json_loadb ((const char *)f.payload, f.len, 0, NULL);
+              return a->start ? 0 : -EINVAL;
+            }
+        }
+      if (got < 0)
+        return got;
+      struct pollfd p = { .fd = a->chan, .events = POLLIN };
+      if (poll (&p, 1, -1) < 0 && errno != EINTR)
+        return -errno;
+      ssize_t r = vmproto_decoder_read (&a->dec, a->chan);
+      if (r == 0)
+        {
+          /* virtio-serial reads 0 while the host end is not connected yet. */
+          struct timespec nap = { 0, 5 * 1000 * 1000 };
+          nanosleep (&nap, NULL);
+        }
+      else if (r < 0 && r != -EAGAIN && r != -EINTR)
+        return (int)r;
+    }
+}
+
+/* Once the main process is gone: every process of the container dies, the writable disk is unmounted so that all
+   of it is on the host's file before the host hears of the exit, and the exit goes out last. */
+static void
+shut_down (struct agent *a)
+{
+  (void)kill (-1, SIGKILL);
+  (void)umount2 (RUN_DIR "/rootfs", MNT_DETACH);
+  for (int i = 0; i < 20 && umount (RUN_DIR "/disk") < 0 && errno == EBUSY; i++)
+    {
+      struct timespec nap = { 0, 10 * 1000 * 1000 };
+      nanosleep (&nap, NULL);
+    }
+  sync ();
+  flush_all (a);
+}
+
+int
+main (int argc, char **argv)
+{
+  (void)argc;
+  struct agent a = { .chan = -1 };
+  vmproto_decoder_init (&a.dec, VMPROTO_HOST);
+  vmproto_queue_init (&a.q);
+  signal (SIGPIPE, SIG_IGN);
+  leave_initramfs (argv);
+  unsetenv ("ISOLA_AGENT_REROOTED");
+  if (setup_guest () < 0)
+    say ("setting up the guest failed: %s", strerror (errno));
+  a.chan = open_channel ();
+  if (a.chan < 0)
+    {
+      say ("no virtio-serial port named " PORT_NAME);
+      power_off ();
+    }
+  sigset_t set;
+  sigemptyset (&set);
+  sigaddset (&set, SIGCHLD);
+  sigprocmask (SIG_BLOCK, &set, NULL);
+  int sigfd = signalfd (-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (handshake (&a) < 0)
+    {
+      say ("no valid START from the host");
+      power_off ();
+    }
+  isola_error_t err = NULL;
+  if (start_main (&a, &err) < 0)
+    {
+      int errnum = err ? err->status : EIO;
+      send_failed (&a, VMPROTO_STREAM_MAIN, errnum, exit_code_for_errno (errnum), err ? err->msg : "start failed");
+      shut_down (&a);
+      power_off ();
+    }
+  queue (&a, vmproto_msg_started (VMPROTO_STREAM_MAIN, (uint32_t)a.procs[0].pid));
+  (void)vmproto_queue_flush (&a.q, a.chan);
+  relay (&a, sigfd);
+  /* Execs end with the container, as with process isolation: each is reported before the main exit. */
+  for (int i = 1; i < MAX_PROCS; i++)
+    if (a.procs[i].used && !a.procs[i].failed)
+      queue (&a, vmproto_msg_exit (a.procs[i].stream, (uint32_t)(a.procs[i].exited ? a.procs[i].status : SIGKILL), 0));
+  uint32_t flags = cgroup_oom_killed (&a.cgfs, CGROUP_NAME) ? VMPROTO_EXIT_OOM : 0;
+  shut_down (&a);
+  queue (&a, vmproto_msg_exit (VMPROTO_STREAM_MAIN, (uint32_t)a.procs[0].status, flags));
+  flush_all (&a);
+  power_off ();
+}

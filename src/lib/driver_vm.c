@@ -1,0 +1,399 @@
+/* The vm isolation driver: each container runs in its own QEMU microvm with isola's guest kernel, and its processes
+   are started by the guest agent (src/agent).  The VM worker (QEMU) is the monitor's child and the container's
+   State.Pid; the container's processes are not visible on the host.
+
+   start runs in the monitor: it launches the VM, greets the agent and sends START, and hands the monitor the
+   channel (virtio-serial, vmproto.h) over which the container's stdio, exit, exec and process listings travel.
+   signal, top and exec run in the CLI and go through the monitor's attach socket, since only the monitor talks to
+   the agent. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "caps.h"
+#include "image.h"
+#include "driver.h"
+#include "jsonutil.h"
+#include "lifecycle.h"
+#include "nsexec.h"
+#include "runspec.h"
+#include "util.h"
+#include "vmdisk.h"
+#include "vmlaunch.h"
+#include "vmproto.h"
+
+/* --- create ------------------------------------------------------------------------------------------------------ */
+
+static int
+vm_prepare (struct isola_store *s, struct container *c, isola_error_t *err)
+{
+  const char *image = json_string_value (json_object_get (c->config, "Image"));
+  if (image == NULL || !str_has_prefix (image, "sha256:"))
+    return isola_error_fail (err, EINVAL, "container %.12s has no image", c->id);
+  struct image_record rec = { 0 };
+  int ret = image_record_read (s, image + 7, &rec, err);
+  if (ret == 0)
+    ret = vm_rootfs_image_ensure (s, &rec, err);
+  image_record_clear (&rec);
+  cleanup_free char *upper = container_path (c, "upper.ext4");
+  if (ret == 0)
+    ret = vm_upper_disk_create (upper, VM_UPPER_DISK_BYTES, err);
+  return ret;
+}
+
+/* --- start (in the monitor) ------------------------------------------------------------------------------------- */
+
+static long long
+now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The last line QEMU or the guest's console said, for an error message. */
+static char *
+last_words (const struct container *c, const char *file)
+{
+  cleanup_free char *path = container_path (c, file);
+  cleanup_free char *text = NULL;
+  size_t len = 0;
+  if (read_file_bounded (path, 1 << 20, &text, &len, NULL) < 0 || len == 0)
+    return NULL;
+  while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+    text[--len] = '\0';
+  char *nl = strrchr (text, '\n');
+  return xstrdup (nl ? nl + 1 : text);
+}
+
+static __attribute__ ((noreturn)) void
+exec_qemu (const struct vm_settings *vs, char **argv, int channel_fd, const char *qemu_log)
+{
+  /* The VM dies with its monitor, whatever happens to the monitor. */
+  if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)
+    _exit (127);
+  int null = open ("/dev/null", O_RDWR);
+  int log = open (qemu_log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (log >= 0 ? log : null, 2) < 0)
+    _exit (127);
+  (void)close_range (3, ~0U, CLOSE_RANGE_CLOEXEC);
+  int flags = fcntl (channel_fd, F_GETFD);
+  if (flags < 0 || fcntl (channel_fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
+    _exit (127);
+  sigset_t none;
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+  execvp (vs->qemu, argv);
+  dprintf (2, "exec %s: %s\n", vs->qemu, strerror (errno));
+  _exit (127);
+}
+
+struct boot
+{
+  int fd;
+  struct vmproto_decoder *dec;
+  pid_t qemu;
+  long long deadline;
+};
+
+/* Waits for the next frame from the agent; -ETIMEDOUT at the deadline, -ECHILD when the VM is gone. */
+static int
+next_frame (struct boot *b, struct vmproto_frame *f)
+{
+  for (;;)
+    {
+      int r = vmproto_decoder_next (b->dec, f);
+      if (r != 0)
+        return r < 0 ? r : 0;
+      long long left = b->deadline - now_ms ();
+      if (left <= 0)
+        return -ETIMEDOUT;
+      struct pollfd p = { .fd = b->fd, .events = POLLIN };
+      int n = poll (&p, 1, left > 200 ? 200 : (int)left);
+      if (n < 0 && errno != EINTR)
+        return -errno;
+      if (n > 0)
+        {
+          ssize_t got = vmproto_decoder_read (b->dec, b->fd);
+          if (got == 0)
+            return -ECHILD;
+          if (got < 0 && got != -EAGAIN && got != -EINTR)
+            return (int)got;
+        }
+      if (waitpid (b->qemu, NULL, WNOHANG) == b->qemu)
+        return -ECHILD;
+    }
+}
+
+static int
+boot_failed (const struct container *c, int r, int timeout_s, isola_error_t *err)
+{
+  cleanup_free char *qemu = last_words (c, "qemu.log");
+  cleanup_free char *console = last_words (c, "console.log");
+  const char *why = qemu ? qemu : console ? console : "no output";
+  if (r == -ETIMEDOUT)
+    return isola_error_fail (err, ETIMEDOUT, "the VM did not start within %d s (last console line: %s)", timeout_s,
+                             console ? console : "none");
+  if (r == -ECHILD)
+    return isola_error_fail (err, EIO, "the VM exited while starting: %s", why);
+  return isola_error_fail (err, -r, "the VM's agent broke the protocol while starting: %s", strerror (-r));
+}
+
+/* HELLO both ways, START, then STARTED or FAILED. */
+static int
+greet_agent (struct boot *b, const struct container *c, json_t *start, int timeout_s, isola_error_t *err)
+{
+  struct vmproto_frame f;
+  int r = next_frame (b, &f);
+  if (r < 0)
+    return boot_failed (c, r, timeout_s, err);
+  if (vmproto_check_hello (&f, "the VM's agent", err) < 0)
+    return -EPROTO;
+  cleanup_free char *text = json_dumps (start, JSON_COMPACT);
+  struct vmproto_msg hello = vmproto_msg_hello ("isola " ISOLA_VERSION);
+  struct vmproto_msg msg = vmproto_msg_start (text, strlen (text));
+  if (vmproto_send (b->fd, &hello) < 0 || vmproto_send (b->fd, &msg) < 0)
+    return isola_error_make (err, errno, "send START to the VM's agent");
+  for (;;)
+    {
+      if ((r = next_frame (b, &f)) < 0)
+        return boot_failed (c, r, timeout_s, err);
+      if (f.stream != VMPROTO_STREAM_MAIN)
+        continue;
+      if (f.type == VMPROTO_STARTED)
+        return 0;
+      if (f.type == VMPROTO_FAILED)
+        {
+          int32_t errnum = EIO;
+          uint32_t code = 125;
+          char msg_text[VMPROTO_TEXT_MAX + 1];
+          if (vmproto_get_failed (&f, &errnum, &code, msg_text, sizeof msg_text) < 0)
+            return isola_error_fail (err, EPROTO, "malformed FAILED from the VM's agent");
+          /* The errno decides the exit code: 127 for ENOENT, 126 for EACCES (the monitor's rule). */
+          int status = code == 127   ? ENOENT
+                       : code == 126 ? EACCES
+                                     : (errnum == ENOENT || errnum == EACCES ? EIO : errnum);
+          return isola_error_fail (err, status, "%s", msg_text);
+        }
+    }
+}
+
+static int
+make_channel (int sv[2], isola_error_t *err)
+{
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    return isola_error_make (err, errno, "socketpair");
+  int big = 1 << 20;
+  (void)setsockopt (sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+  (void)setsockopt (sv[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  return 0;
+}
+
+static int
+vm_start (const struct isola_store *s, struct container *c, struct driver_io *io, pid_t *pid_out, isola_error_t *err)
+{
+  struct vm_settings vs;
+  int ret = vm_settings_load (s->root, &vs, err);
+  if (ret < 0)
+    return ret;
+  cleanup_json json_t *start = NULL;
+  cleanup_free char *upper = container_path (c, "upper.ext4");
+  cleanup_free char *console = container_path (c, "console.log");
+  cleanup_free char *qemu_log = container_path (c, "qemu.log");
+  cleanup_strv char **argv = NULL;
+  int sv[2] = { -1, -1 };
+  if (!path_exists (upper))
+    ret = vm_upper_disk_create (upper, VM_UPPER_DISK_BYTES, err);
+  if (ret == 0)
+    ret = vm_start_json (s, c, io, &start, err);
+  if (ret == 0)
+    ret = make_channel (sv, err);
+  if (ret == 0 && (argv = vm_qemu_argv (&vs, s, c, sv[1], console, err)) == NULL)
+    ret = -EINVAL;
+  pid_t pid = ret == 0 ? fork () : -1;
+  if (ret == 0 && pid < 0)
+    ret = isola_error_make (err, errno, "fork");
+  if (pid == 0)
+    exec_qemu (&vs, argv, sv[1], qemu_log);
+  if (sv[1] >= 0)
+    close (sv[1]);
+  if (ret < 0)
+    {
+      if (sv[0] >= 0)
+        close (sv[0]);
+      vm_settings_clear (&vs);
+      return ret;
+    }
+  trace_mark ("monitor: VM launched");
+  struct vmproto_decoder *dec = xcalloc (1, sizeof *dec);
+  vmproto_decoder_init (dec, VMPROTO_GUEST);
+  (void)fcntl (sv[0], F_SETFL, O_NONBLOCK);
+  struct boot b = { .fd = sv[0], .dec = dec, .qemu = pid, .deadline = now_ms () + vs.boot_timeout_s * 1000LL };
+  ret = greet_agent (&b, c, start, vs.boot_timeout_s, err);
+  vm_settings_clear (&vs);
+  if (ret < 0)
+    {
+      kill (pid, SIGKILL);
+      (void)waitpid_retry (pid, NULL);
+      close (sv[0]);
+      vmproto_decoder_clear (dec);
+      free (dec);
+      return ret;
+    }
+  trace_mark ("monitor: VM container started");
+  io->channel = sv[0];
+  io->channel_dec = dec;
+  *pid_out = pid;
+  return 0;
+}
+
+/* --- signal, top, exec (in the CLI, through the monitor) ---------------------------------------------------------- */
+
+static int
+vm_signal (struct container *c, int sig, isola_error_t *err)
+{
+  struct attach_decoder dec;
+  attach_decoder_init (&dec);
+  int fd = -1;
+  int ret = container_attach (c, &fd, &dec, err);
+  attach_decoder_clear (&dec);
+  if (ret < 0)
+    return isola_error_fail (err, ESRCH, "container %.12s is not running", c->id);
+  ret = attach_send_u32 (fd, ATTACH_SIGNAL, (uint32_t)sig);
+  close (fd);
+  return ret < 0 ? isola_error_make (err, -ret, "signal container %.12s", c->id) : 0;
+}
+
+static const char *const ps_header[] = { "UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD" };
+
+static int
+vm_top (struct container *c, json_t **rows, isola_error_t *err)
+{
+  struct attach_decoder dec;
+  attach_decoder_init (&dec);
+  cleanup_close int fd = -1;
+  int ret = container_attach (c, &fd, &dec, err);
+  if (ret == 0 && attach_send (fd, ATTACH_PS, NULL, 0) < 0)
+    ret = isola_error_make (err, errno, "ask the monitor of %.12s for its processes", c->id);
+  struct attach_frame f;
+  while (ret == 0 && (ret = attach_client_read_frame (fd, &dec, &f)) == 0 && f.type != ATTACH_PS_REPLY)
+    ;
+  if (ret < 0)
+    {
+      attach_decoder_clear (&dec);
+      return err && *err ? ret : isola_error_fail (err, ESRCH, "container %.12s is not running", c->id);
+    }
+  json_error_t jerr;
+  json_t *list = json_loadb ((const char *)f.payload, f.len, 0, &jerr);
+  attach_decoder_clear (&dec);
+  if (!json_is_array (list))
+    {
+      json_decref (list);
+      return isola_error_fail (err, EPROTO, "malformed process list from the VM");
+    }
+  json_t *out = json_array ();
+  json_t *header = json_array ();
+  for (size_t i = 0; i < ARRAY_SIZE (ps_header); i++)
+    json_array_append_new (header, json_string (ps_header[i]));
+  json_array_append_new (out, header);
+  json_array_extend (out, list);
+  json_decref (list);
+  *rows = out;
+  return 0;
+}
+
+/* What the agent needs for an exec: the process as the host's exec would make it (nsexec.c's rules). */
+static json_t *
+exec_json (const struct container *c, const struct exec_request *req, isola_error_t *err)
+{
+  json_t *config = json_object_get (c->config, "Config");
+  json_t *host = json_object_get (c->config, "HostConfig");
+  uint64_t caps = 0;
+  if (req->privileged)
+    {
+      cleanup_json json_t *all = json_pack ("{s:b}", "Privileged", 1);
+      if (caps_for_host_config (all, &caps, err) < 0)
+        return NULL;
+    }
+  else if (caps_for_host_config (host, &caps, err) < 0)
+    return NULL;
+  struct run_rlimits r = { 0 };
+  if (run_rlimits_parse (host, &r, err) < 0)
+    return NULL;
+  json_t *rlimits = json_array ();
+  for (size_t i = 0; i < r.n; i++)
+    json_array_append_new (rlimits, json_pack ("[i, I, I]", r.items[i].resource, (json_int_t)r.items[i].soft,
+                                               (json_int_t)r.items[i].hard));
+  run_rlimits_clear (&r);
+  /* Docker's exec environment: TERM=xterm with a terminal, the container's, then -e. */
+  cleanup_strv char **base = run_env (config);
+  run_env_add_hostname (&base, json_string_value (json_object_get (config, "Hostname")));
+  if (req->io.tty)
+    strv_push (&base, "TERM=xterm");
+  cleanup_strv char **env = nsexec_merge_env (base, req->env);
+  json_t *args = json_array (), *envj = json_array ();
+  for (char *const *a = req->argv; a && *a; a++)
+    json_array_append_new (args, json_string (*a));
+  for (char **e = env; e && *e; e++)
+    json_array_append_new (envj, json_string (*e));
+  const char *user = req->user && req->user[0] ? req->user : json_string_value (json_object_get (config, "User"));
+  const char *cwd = req->cwd && req->cwd[0] ? req->cwd : json_string_value (json_object_get (config, "WorkingDir"));
+  return json_pack ("{s:o, s:o, s:s, s:s, s:b, s:b, s:b, s:i, s:i, s:I, s:b, s:o}", "Args", args, "Env", envj, "User",
+                    user ? user : "", "Cwd", cwd && cwd[0] ? cwd : "/", "Tty", req->io.tty, "OpenStdin",
+                    req->interactive, "Detach", req->detach, "Rows", (int)req->io.rows, "Cols", (int)req->io.cols,
+                    "CapKeep", (json_int_t)caps, "NoNewPrivileges", run_no_new_privileges (host), "Rlimits", rlimits);
+}
+
+static int
+vm_exec_session (struct container *c, const struct exec_request *req, int *fd_out, struct attach_decoder *dec,
+                 isola_error_t *err)
+{
+  if (req->argv == NULL || req->argv[0] == NULL)
+    return isola_error_fail (err, EINVAL, "no command specified");
+  cleanup_json json_t *j = exec_json (c, req, err);
+  if (j == NULL)
+    return -EINVAL;
+  cleanup_close int fd = -1;
+  int ret = container_attach (c, &fd, dec, err);
+  if (ret < 0)
+    return isola_error_fail (err, ESRCH, "container %s is not running", c->id);
+  cleanup_free char *text = json_dumps (j, JSON_COMPACT);
+  if (strlen (text) > ATTACH_PAYLOAD_MAX)
+    return isola_error_fail (err, E2BIG, "the exec request is too large");
+  if (attach_send (fd, ATTACH_EXEC, text, (uint32_t)strlen (text)) < 0)
+    return isola_error_make (err, errno, "send the exec request to the monitor of %.12s", c->id);
+  *fd_out = take_fd (&fd);
+  return 0;
+}
+
+/* The VM died with its monitor (PR_SET_PDEATHSIG) or was ended by it; nothing stays on the host but files. */
+static int
+vm_cleanup (struct container *c, bool *oom_killed, isola_error_t *err)
+{
+  (void)c, (void)err;
+  if (oom_killed)
+    *oom_killed = false;
+  return 0;
+}
+
+const struct isola_driver driver_vm = {
+  .name = "vm",
+  .isolation = "hyperv",
+  .prepare = vm_prepare,
+  .start = vm_start,
+  .signal = vm_signal,
+  .top = vm_top,
+  .cleanup = vm_cleanup,
+  .exec_session = vm_exec_session,
+};

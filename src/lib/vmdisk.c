@@ -1,0 +1,104 @@
+/* The disks of a VM container (see vmdisk.h). */
+#define _GNU_SOURCE
+#include "vmdisk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rootfs.h"
+#include "tool.h"
+#include "util.h"
+
+char *
+vm_rootfs_image_path (const struct isola_store *s, const char *image_id)
+{
+  return store_path (s, "images/%s.erofs", image_id);
+}
+
+struct erofs_source
+{
+  const struct isola_store *store;
+  const struct image_record *img;
+  const char *mnt;
+};
+
+/* In mkfs.erofs's process, before the exec: the image's merged view, in a mount namespace of its own that dies
+   with the process, so that no mount is ever left behind. */
+static int
+mount_image_privately (void *arg)
+{
+  const struct erofs_source *src = arg;
+  if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    return -errno;
+  if (src->img->n_layers == 0)
+    return 0;
+  isola_error_t err = NULL;
+  int ret = rootfs_mount_layers (src->store, src->img->chain_ids, src->img->n_layers, NULL, NULL, src->mnt, &err);
+  if (ret < 0 && err)
+    dprintf (2, "%s\n", err->msg);
+  isola_error_release (&err);
+  return ret;
+}
+
+int
+vm_rootfs_image_ensure (struct isola_store *s, const struct image_record *img, isola_error_t *err)
+{
+  cleanup_free char *path = vm_rootfs_image_path (s, img->id);
+  if (path_exists (path))
+    return 0;
+  cleanup_free char *tmp = NULL;
+  int ret = store_make_tmp (s, "erofs", &tmp, err);
+  if (ret < 0)
+    return ret;
+  cleanup_free char *mnt = xasprintf ("%s/root", tmp);
+  cleanup_free char *out = xasprintf ("%s/image.erofs", tmp);
+  if (mkdir (mnt, 0755) < 0)
+    ret = isola_error_make (err, errno, "mkdir `%s`", mnt);
+  /* Uncompressed: a guest without hardware acceleration pays for every decompressed byte. */
+  char *argv[] = { "mkfs.erofs", "--quiet", "--preserve-mtime", out, mnt, NULL };
+  struct erofs_source src = { .store = s, .img = img, .mnt = mnt };
+  if (ret == 0)
+    ret = tool_run (argv, mount_image_privately, &src, err);
+  if (ret == 0 && rename (out, path) < 0)
+    ret = isola_error_make (err, errno, "rename `%s` to `%s`", out, path);
+  (void)rm_rf (tmp, NULL);
+  return ret < 0 ? isola_error_wrap (err, "make the VM root file system of image %.12s", img->id) : 0;
+}
+
+int
+vm_rootfs_image_remove (struct isola_store *s, const char *image_id, isola_error_t *err)
+{
+  cleanup_free char *path = vm_rootfs_image_path (s, image_id);
+  if (unlink (path) < 0 && errno != ENOENT)
+    return isola_error_make (err, errno, "remove `%s`", path);
+  return 0;
+}
+
+int
+vm_upper_disk_create (const char *path, uint64_t bytes, isola_error_t *err)
+{
+  cleanup_free char *tmp = xasprintf ("%s.tmp", path);
+  cleanup_close int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return isola_error_make (err, errno, "create `%s`", tmp);
+  if (ftruncate (fd, (off_t)bytes) < 0)
+    return isola_error_make (err, errno, "size `%s`", tmp);
+  /* Lazy inode tables and journal: the file is sparse, so what mkfs skips reads as zeros anyway, and the guest
+     mounts it with noinit_itable so that nothing fills it in behind our back. */
+  char *argv[] = { "mkfs.ext4", "-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1", tmp, NULL };
+  int ret = tool_run (argv, NULL, NULL, err);
+  if (ret == 0 && rename (tmp, path) < 0)
+    ret = isola_error_make (err, errno, "rename `%s`", tmp);
+  if (ret < 0)
+    {
+      (void)unlink (tmp);
+      return isola_error_wrap (err, "make the VM container's disk");
+    }
+  return 0;
+}

@@ -1,0 +1,436 @@
+/* VM launch: settings, accelerator, QEMU command line, START message (see vmlaunch.h). */
+#define _GNU_SOURCE
+#include "vmlaunch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "cgroup.h"
+#include "jsonutil.h"
+#include "runspec.h"
+#include "seccomp.h"
+#include "util.h"
+#include "vmdisk.h"
+
+#ifndef ISOLA_LIBDIR
+#define ISOLA_LIBDIR "/usr/local/lib/isola"
+#endif
+
+/* --- settings -------------------------------------------------------------------------------------------------- */
+
+/* vm/NAME beside our own binary (build/), else ISOLA_LIBDIR/NAME. */
+static char *
+default_vm_file (const char *name)
+{
+  char self[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0)
+    {
+      self[n] = '\0';
+      char *slash = strrchr (self, '/');
+      if (slash)
+        {
+          *slash = '\0';
+          char *p = xasprintf ("%s/vm/%s", self, name);
+          if (access (p, R_OK) == 0)
+            return p;
+          free (p);
+        }
+    }
+  return xasprintf ("%s/%s", ISOLA_LIBDIR, name);
+}
+
+static char *
+setting (json_t *vm, const char *key, const char *env)
+{
+  const char *e = getenv (env);
+  if (e && e[0])
+    return xstrdup (e);
+  const char *v = json_string_value (json_object_get (vm, key));
+  return v && v[0] ? xstrdup (v) : NULL;
+}
+
+const char *
+vm_detect_accel (const char **why)
+{
+  if (access ("/sys/module/kvm_pvm", F_OK) == 0)
+    {
+      *why = "/dev/kvm is kvm_pvm, a software-only nested KVM that cannot run a normal guest kernel";
+      return "tcg";
+    }
+  cleanup_close int fd = open ("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    {
+      *why = "/dev/kvm is not available";
+      return "tcg";
+    }
+  if (ioctl (fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+    {
+      *why = "/dev/kvm speaks another API version";
+      return "tcg";
+    }
+  *why = "/dev/kvm works";
+  return "kvm";
+}
+
+int
+vm_settings_load (const char *root, struct vm_settings *out, isola_error_t *err)
+{
+  *out = (struct vm_settings){ .boot_timeout_s = VM_BOOT_TIMEOUT_S };
+  cleanup_free char *path = xasprintf ("%s/config.json", root);
+  cleanup_json json_t *config = NULL;
+  if (path_exists (path))
+    {
+      json_error_t jerr;
+      config = json_load_file (path, JSON_REJECT_DUPLICATES, &jerr);
+      if (config == NULL)
+        return isola_error_fail (err, EINVAL, "`%s`: %s (line %d)", path, jerr.text, jerr.line);
+    }
+  json_t *vm = json_object_get (config, "vm");
+  out->qemu = setting (vm, "qemu", "ISOLA_QEMU");
+  if (out->qemu == NULL)
+    out->qemu = xstrdup ("qemu-system-x86_64");
+  out->kernel = setting (vm, "kernel", "ISOLA_VM_KERNEL");
+  if (out->kernel == NULL)
+    out->kernel = default_vm_file ("vmlinuz");
+  out->initrd = setting (vm, "initrd", "ISOLA_VM_INITRD");
+  if (out->initrd == NULL)
+    out->initrd = default_vm_file ("initramfs.img");
+  cleanup_free char *timeout = setting (vm, "boot_timeout", "ISOLA_VM_BOOT_TIMEOUT");
+  json_t *t = json_object_get (vm, "boot_timeout");
+  if (timeout)
+    out->boot_timeout_s = atoi (timeout);
+  else if (json_is_integer (t))
+    out->boot_timeout_s = (int)json_integer_value (t);
+  if (out->boot_timeout_s <= 0)
+    out->boot_timeout_s = VM_BOOT_TIMEOUT_S;
+
+  cleanup_free char *accel = setting (vm, "accel", "ISOLA_VM_ACCEL");
+  if (accel == NULL || strcmp (accel, "auto") == 0)
+    {
+      const char *why = NULL;
+      out->accel = xstrdup (vm_detect_accel (&why));
+      out->accel_why = xstrdup (why);
+    }
+  else if (strcmp (accel, "kvm") == 0 || strcmp (accel, "tcg") == 0)
+    {
+      out->accel = take_ptr (&accel);
+      out->accel_why = xstrdup ("configured");
+    }
+  else
+    {
+      vm_settings_clear (out);
+      return isola_error_fail (err, EINVAL, "invalid VM accelerator \"%s\": must be kvm, tcg or auto", accel);
+    }
+  if (access (out->kernel, R_OK) < 0 || access (out->initrd, R_OK) < 0)
+    {
+      int e = errno;
+      isola_error_fail (err, e, "the VM's kernel `%s` or initramfs `%s` is missing (run `make vm`)", out->kernel,
+                        out->initrd);
+      vm_settings_clear (out);
+      return -e;
+    }
+  return 0;
+}
+
+void
+vm_settings_clear (struct vm_settings *s)
+{
+  free (s->qemu), free (s->kernel), free (s->initrd), free (s->accel), free (s->accel_why);
+  *s = (struct vm_settings){ 0 };
+}
+
+/* --- sizes ------------------------------------------------------------------------------------------------------ */
+
+int64_t
+vm_memory_mb (int64_t memory)
+{
+  if (memory <= 0)
+    return VM_MEMORY_DEFAULT_MB;
+  return (memory + (1 << 20) - 1) / (1 << 20) + VM_MEMORY_HEADROOM_MB;
+}
+
+int
+vm_cpus (int64_t nano_cpus)
+{
+  if (nano_cpus <= 0)
+    return 1;
+  int64_t n = (nano_cpus + 999999999) / 1000000000;
+  return n > 64 ? 64 : (int)n;
+}
+
+/* --- the command line ----------------------------------------------------------------------------------------------
+ */
+
+/* QEMU option values end at a comma; a comma in a path is written twice. */
+static char *
+qemu_escape (const char *s)
+{
+  size_t n = strlen (s);
+  char *out = xmalloc (2 * n + 1), *p = out;
+  for (; *s; s++)
+    {
+      *p++ = *s;
+      if (*s == ',')
+        *p++ = ',';
+    }
+  *p = '\0';
+  return out;
+}
+
+static void
+push (char ***argv, const char *s)
+{
+  strv_push (argv, s);
+}
+
+static void pushf (char ***argv, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static void
+pushf (char ***argv, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  char *s = NULL;
+  if (vasprintf (&s, fmt, ap) < 0)
+    abort ();
+  va_end (ap);
+  strv_push (argv, s);
+  free (s);
+}
+
+/* Each directory bind mount becomes a 9p share tagged bindN (the START message says where it goes). */
+static int
+add_binds (char ***argv, const struct container *c, isola_error_t *err)
+{
+  json_t *host = json_object_get (c->config, "HostConfig");
+  struct run_mounts m = { 0 };
+  int ret = run_mounts_parse (host, &m, err);
+  for (size_t i = 0; ret == 0 && i < m.n; i++)
+    {
+      if (m.items[i].source == NULL)
+        continue;
+      struct stat st;
+      if (stat (m.items[i].source, &st) < 0 || !S_ISDIR (st.st_mode))
+        {
+          ret = isola_error_fail (err, ENOTSUP, "VM isolation shares directories only: `%s` is not one",
+                                  m.items[i].source);
+          break;
+        }
+      cleanup_free char *path = qemu_escape (m.items[i].source);
+      push (argv, "-fsdev");
+      pushf (argv, "local,id=fs%zu,path=%s,security_model=passthrough%s", i, path,
+             m.items[i].readonly ? ",readonly=on" : "");
+      push (argv, "-device");
+      pushf (argv, "virtio-9p-device,fsdev=fs%zu,mount_tag=bind%zu", i, i);
+    }
+  run_mounts_clear (&m);
+  return ret;
+}
+
+char **
+vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const struct container *c, int channel_fd,
+              const char *console, isola_error_t *err)
+{
+  json_t *host = json_object_get (c->config, "HostConfig");
+  const char *image = json_string_value (json_object_get (c->config, "Image"));
+  cleanup_free char *rootfs = vm_rootfs_image_path (s, image && strlen (image) > 7 ? image + 7 : "");
+  cleanup_free char *upper = container_path (c, "upper.ext4");
+  cleanup_free char *rootfs_q = qemu_escape (rootfs), *upper_q = qemu_escape (upper),
+                    *console_q = qemu_escape (console);
+  bool kvm = strcmp (vs->accel, "kvm") == 0;
+  cleanup_strv char **argv = xcalloc (1, sizeof (char *));
+  /* argv[0] and -name make the worker recognisable in ps: "isola-vm" with the container's ID. */
+  push (&argv, "isola-vm");
+  push (&argv, "-name");
+  pushf (&argv, "isola-%s,process=isola-vm", c->id);
+  push (&argv, "-M");
+  /* Under TCG the guest needs the PIT and PIC for its timers, and the RTC so that it does not probe for one. */
+  push (&argv, "microvm,x-option-roms=off,pit=on,pic=on,rtc=on,isa-serial=on,acpi=off");
+  push (&argv, "-accel");
+  push (&argv, kvm ? "kvm" : "tcg");
+  push (&argv, "-cpu");
+  push (&argv, kvm ? "host,-arch-capabilities" : "max");
+  push (&argv, "-m");
+  pushf (&argv, "%lld", (long long)vm_memory_mb (json_integer_value (json_object_get (host, "Memory"))));
+  push (&argv, "-smp");
+  pushf (&argv, "%d", vm_cpus (json_integer_value (json_object_get (host, "NanoCpus"))));
+  push (&argv, "-nodefaults");
+  push (&argv, "-no-user-config");
+  push (&argv, "-nographic");
+  push (&argv, "-no-reboot");
+  push (&argv, "-sandbox");
+  push (&argv, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+  push (&argv, "-kernel");
+  push (&argv, vs->kernel);
+  push (&argv, "-initrd");
+  push (&argv, vs->initrd);
+  push (&argv, "-append");
+  /* reboot=t with -no-reboot is how the agent ends the VM: without ACPI there is no power-off.  Under TCG, the guest
+     can hang calibrating its TSC unless told its rate, and noapictimer skips ~0.25 s of timer calibration
+     (../shared/MEASURED.md, vm/kernel/NOTES.md); under KVM both would be wrong. */
+  push (&argv, kvm ? "console=ttyS0 quiet panic=-1 reboot=t"
+                   : "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=2600000 noapictimer");
+  push (&argv, "-serial");
+  pushf (&argv, "file:%s", console_q);
+  push (&argv, "-drive");
+  pushf (&argv, "id=rootfs,file=%s,format=raw,if=none,readonly=on", rootfs_q);
+  push (&argv, "-device");
+  push (&argv, "virtio-blk-device,drive=rootfs,serial=isola-rootfs");
+  push (&argv, "-drive");
+  pushf (&argv, "id=upper,file=%s,format=raw,if=none,discard=unmap", upper_q);
+  push (&argv, "-device");
+  push (&argv, "virtio-blk-device,drive=upper,serial=isola-upper");
+  push (&argv, "-device");
+  push (&argv, "virtio-serial-device,max_ports=2");
+  push (&argv, "-chardev");
+  pushf (&argv, "socket,id=agent,fd=%d", channel_fd);
+  push (&argv, "-device");
+  push (&argv, "virtserialport,chardev=agent,name=isola.agent");
+  if (add_binds (&argv, c, err) < 0)
+    return NULL;
+  return take_ptr (&argv);
+}
+
+/* --- START ------------------------------------------------------------------------------------------------------ */
+
+static json_t *
+strv_json (char *const *v)
+{
+  json_t *a = json_array ();
+  for (; v && *v; v++)
+    json_array_append_new (a, json_string (*v));
+  return a;
+}
+
+static char *
+hex_of (const void *data, size_t len)
+{
+  static const char digits[] = "0123456789abcdef";
+  const uint8_t *p = data;
+  char *out = xmalloc (2 * len + 1);
+  for (size_t i = 0; i < len; i++)
+    {
+      out[2 * i] = digits[p[i] >> 4];
+      out[2 * i + 1] = digits[p[i] & 15];
+    }
+  out[2 * len] = '\0';
+  return out;
+}
+
+static json_t *
+seccomp_json (const struct seccomp_program *p)
+{
+  if (p == NULL)
+    return json_null ();
+  cleanup_free char *hex = hex_of (p->insns, p->len * 8);
+  return json_pack ("{s:I, s:s}", "Flags", (json_int_t)p->flags, "Program", hex);
+}
+
+static json_t *
+rlimits_json (const struct run_rlimits *r)
+{
+  json_t *a = json_array ();
+  for (size_t i = 0; i < r->n; i++)
+    json_array_append_new (
+        a, json_pack ("[i, I, I]", r->items[i].resource, (json_int_t)r->items[i].soft, (json_int_t)r->items[i].hard));
+  return a;
+}
+
+/* Binds are 9p shares tagged by their index (vm_qemu_argv), tmpfs mounts are made in the guest, and --init's binary
+   is the initramfs's own. */
+static json_t *
+mounts_json (const struct run_mounts *m, bool init)
+{
+  json_t *a = json_array ();
+  for (size_t i = 0; i < m->n; i++)
+    {
+      const struct spawn_mount *e = &m->items[i];
+      if (e->source)
+        json_array_append_new (a,
+                               json_pack ("{s:s, s:o, s:s, s:b}", "Type", "9p", "Source", json_sprintf ("bind%zu", i),
+                                          "Destination", e->destination, "ReadOnly", e->readonly));
+      else
+        json_array_append_new (a, json_pack ("{s:s, s:s, s:s}", "Type", "tmpfs", "Destination", e->destination,
+                                             "Options", e->tmpfs_options ? e->tmpfs_options : ""));
+    }
+  if (init)
+    json_array_append_new (a, json_pack ("{s:s, s:s, s:s, s:b}", "Type", "guest", "Source", "/isola-init",
+                                         "Destination", "/dev/init", "ReadOnly", 1));
+  return a;
+}
+
+static json_t *
+file_text (const struct container *c, const char *name)
+{
+  cleanup_free char *path = container_path (c, name);
+  cleanup_free char *text = NULL;
+  if (read_file_bounded (path, 1 << 20, &text, NULL, NULL) < 0)
+    return json_string ("");
+  return json_string (text);
+}
+
+int
+vm_start_json (const struct isola_store *s, const struct container *c, const struct driver_io *io, json_t **out,
+               isola_error_t *err)
+{
+  json_t *config = json_object_get (c->config, "Config");
+  json_t *host = json_object_get (c->config, "HostConfig");
+  uint64_t caps = 0;
+  struct run_mounts m = { 0 };
+  struct run_rlimits r = { 0 };
+  struct seccomp_program *prog = NULL;
+  cleanup_free char *cache = xasprintf ("%s/%s", s->root, STORE_SECCOMP_CACHE);
+  int ret = caps_for_host_config (host, &caps, err);
+  if (ret == 0)
+    ret = run_mounts_parse (host, &m, err);
+  if (ret == 0)
+    ret = run_rlimits_parse (host, &r, err);
+  if (ret == 0)
+    ret = seccomp_program_for_host_config (host, caps, cache, &prog, err);
+  if (ret == 0)
+    {
+      bool init = json_is_true (json_object_get (host, "Init"));
+      cleanup_strv char **argv = run_argv (c->config);
+      if (init)
+        {
+          size_t n = strv_len (argv);
+          char **with_init = xcalloc (n + 3, sizeof (char *));
+          with_init[0] = xstrdup ("/dev/init");
+          with_init[1] = xstrdup ("--");
+          memcpy (with_init + 2, argv, (n + 1) * sizeof (char *));
+          free (argv);
+          argv = with_init;
+        }
+      cleanup_strv char **env = run_env (config);
+      const char *hostname = json_string_value (json_object_get (config, "Hostname"));
+      run_env_add_hostname (&env, hostname);
+      struct cgroup_limits l;
+      cgroup_limits_from_host_config (host, &l);
+      const char *cwd = json_string_value (json_object_get (config, "WorkingDir"));
+      const char *user = json_string_value (json_object_get (config, "User"));
+      *out = json_pack (
+          "{s:o, s:o, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:I, s:b, s:o, s:o, s:I, s:I, s:I, s:b, s:o, "
+          "s:o, s:o, s:o}",
+          "Args", strv_json (argv), "Env", strv_json (env), "Cwd", cwd ? cwd : "", "User", user ? user : "", "Hostname",
+          hostname ? hostname : "", "Tty", io->tty, "OpenStdin", json_is_true (json_object_get (config, "OpenStdin")),
+          "Rows", (int)io->rows, "Cols", (int)io->cols, "CapKeep", (json_int_t)caps, "NoNewPrivileges",
+          run_no_new_privileges (host), "Rlimits", rlimits_json (&r), "Seccomp", seccomp_json (prog), "Memory",
+          (json_int_t)l.memory, "NanoCpus", (json_int_t)l.nano_cpus, "PidsLimit", (json_int_t)l.pids, "ReadonlyRootfs",
+          json_is_true (json_object_get (host, "ReadonlyRootfs")), "Mounts", mounts_json (&m, init), "EtcHostname",
+          file_text (c, "hostname"), "EtcHosts", file_text (c, "hosts"), "EtcResolv", file_text (c, "resolv.conf"));
+      if (*out == NULL)
+        ret = isola_error_fail (err, ENOMEM, "build the VM's START message");
+    }
+  run_mounts_clear (&m);
+  run_rlimits_clear (&r);
+  seccomp_program_free (prog);
+  return ret;
+}
