@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+# The files whose tests run in both isolation modes.
+VM_FILES=${VM_FILES:-"run lifecycle exec ps logs isolation"}
 logdir=$(mktemp -d /tmp/isola-tests.XXXXXX)
 trap 'rm -rf "$logdir"' EXIT
 passed=0 failed=0 skipped=0
@@ -53,14 +55,33 @@ for fz in build/fuzz/fuzz_*; do
   fi
 done
 
+# run_bats NAME FILES...: one bats run, counted.
+run_bats () {
+  local name=$1 status
+  shift
+  bats --tap "$@" >"$logdir/$name.tap" 2>&1
+  status=$?
+  grep -vE '^ok ' "$logdir/$name.tap" | head -300
+  echo "$name: $(grep -cE '^ok' "$logdir/$name.tap") ok, $(grep -cE '^not ok' "$logdir/$name.tap") not ok"
+  count_tap "$logdir/$name.tap" $status
+}
+
 echo "== integration tests (bats)"
-bats --tap tests/integration >"$logdir/bats.tap" 2>&1
-status=$?
-grep -vE '^ok ' "$logdir/bats.tap" | head -300
-echo "bats: $(grep -cE '^ok' "$logdir/bats.tap") ok, $(grep -cE '^not ok' "$logdir/bats.tap") not ok"
-count_tap "$logdir/bats.tap" $status
+run_bats bats tests/integration
+
+# The container lifecycle files again, every container in a VM (ISOLA_TEST_ISOLATION, helpers.bash).
+echo "== integration tests with VM isolation (bats)"
+export ISOLA_TEST_ISOLATION=vm
+# shellcheck disable=SC2046 # one argument per file
+run_bats bats-vm $(for f in $VM_FILES; do echo "tests/integration/$f.bats"; done)
+unset ISOLA_TEST_ISOLATION
 
 echo "== leftovers"
+if pgrep -f 'isola-vm -name isola-' >/dev/null; then
+  failed=$((failed + 1))
+  echo "not ok - VM workers left behind by the tests:"
+  pgrep -af 'isola-vm -name isola-' | cut -c1-200
+fi
 if grep -q '/isola-test\.' /proc/mounts; then
   failed=$((failed + 1))
   echo "not ok - mounts left behind by the tests:"

@@ -89,9 +89,11 @@ filter_matches (const struct container *c, const char *filter)
   if (strncmp (filter, "label", klen) == 0)
     return label_matches (c, v);
   if (strncmp (filter, "isolation", klen) == 0)
-    return strcmp (json_string_value (json_object_get (json_object_get (c->config, "HostConfig"), "Isolation")) ?: "",
-                   v)
-           == 0;
+    {
+      /* "vm" is isola's name for what Docker calls hyperv. */
+      const char *iso = json_string_value (json_object_get (json_object_get (c->config, "HostConfig"), "Isolation"));
+      return strcmp (iso ?: "", strcmp (v, "vm") == 0 ? "hyperv" : v) == 0;
+    }
   if (strncmp (filter, "exited", klen) == 0)
     return strcmp (container_status (c), "exited") == 0
            && json_integer_value (json_object_get (c->state, "ExitCode")) == atoi (v);

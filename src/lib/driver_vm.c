@@ -41,6 +41,9 @@ vm_prepare (struct isola_store *s, struct container *c, isola_error_t *err)
   const char *image = json_string_value (json_object_get (c->config, "Image"));
   if (image == NULL || !str_has_prefix (image, "sha256:"))
     return isola_error_fail (err, EINVAL, "container %.12s has no image", c->id);
+  /* The VM has a network stack of its own: the host's cannot be shared with it. */
+  if (run_host_network (json_object_get (c->config, "HostConfig")))
+    return isola_error_fail (err, EINVAL, "--network host is not supported with VM isolation");
   struct image_record rec = { 0 };
   int ret = image_record_read (s, image + 7, &rec, err);
   if (ret == 0)

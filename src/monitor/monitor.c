@@ -28,6 +28,7 @@
 #include "attach.h"
 #include "container.h"
 #include "driver.h"
+#include "jsonutil.h"
 #include "logfile.h"
 #include "store.h"
 #include "util.h"
@@ -40,6 +41,7 @@ struct client
   int fd;
   struct attach_decoder dec;
   uint32_t exec_stream; /* VM: the exec this connection is the session of; 0 for an attached client */
+  bool exec_detached;   /* ... started with -d: it outlives the connection */
   uint32_t ps_request;  /* VM: the process listing it waits for; 0 for none */
   bool done;            /* its session ended: dropped once the loop comes round */
 };
@@ -90,9 +92,15 @@ client_add (struct monitor *m, int fd)
   (void)attach_send (fd, ATTACH_HELLO, &version, 1);
 }
 
+static void chan_queue (struct monitor *m, struct vmproto_msg msg);
+
 static void
 client_drop (struct monitor *m, size_t i)
 {
+  struct client *cl = &m->clients[i];
+  /* An exec dies with its session, as with process isolation's exec, unless it was detached or is over. */
+  if (m->chan >= 0 && cl->exec_stream && !cl->exec_detached && !cl->done)
+    chan_queue (m, vmproto_msg_signal (cl->exec_stream, SIGKILL));
   close (m->clients[i].fd);
   attach_decoder_clear (&m->clients[i].dec);
   m->clients[i] = m->clients[--m->n_clients];
@@ -176,6 +184,8 @@ handle_vm_frame (struct monitor *m, struct client *cl, const struct attach_frame
         client_fail (cl, 126, m->main_exited ? "the container is not running" : "one exec per connection");
       else
         {
+          cleanup_json json_t *req = json_loadb ((const char *)f->payload, f->len, 0, NULL);
+          cl->exec_detached = json_is_true (json_object_get (req, "Detach"));
           cl->exec_stream = m->next_stream++;
           chan_queue (m, vmproto_msg_exec (cl->exec_stream, f->payload, f->len));
         }
@@ -692,6 +702,11 @@ finish (struct monitor *m, int code)
   cleanup_free char *trash = NULL;
   if (!auto_remove (m) || container_detach (m->store, m->c, &trash, NULL) < 0)
     (void)container_write_state (m->c, NULL);
+  /* The container is over: `wait` may return and `start` may run it again now, not once this process has exited
+     (which an ASan build's leak check, for one, makes slow). */
+  if (m->lock_fd >= 0)
+    (void)close (m->lock_fd);
+  m->lock_fd = -1;
   for (size_t i = 0; i < m->n_clients; i++)
     (void)attach_send_u32 (m->clients[i].fd, ATTACH_EXIT, (uint32_t)code);
   if (trash)

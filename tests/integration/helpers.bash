@@ -27,6 +27,14 @@ if [ "$TEST_ISOLATION" != process ]; then
   export ISOLA_ISOLATION=$TEST_ISOLATION
 fi
 
+# What HostConfig.Isolation and ps show for the containers of this run, and the other mode's name.
+if [ "$TEST_ISOLATION" = process ]; then
+  SHOWN_ISOLATION=process OTHER_ISOLATION=vm
+else
+  SHOWN_ISOLATION=hyperv OTHER_ISOLATION=process
+fi
+export SHOWN_ISOLATION OTHER_ISOLATION
+
 # only_isolation MODE WHY: skips the test unless the suite runs with that isolation mode.
 only_isolation() {
   [ "$TEST_ISOLATION" = "$1" ] || skip "$1 isolation only: $2"
@@ -400,6 +408,16 @@ wait_for_status() {
 }
 
 # run_detached ARGS...: `isola run -d ARGS...` that must succeed; sets CID to the printed ID.
+# wait_for_log ID TEXT: waits (up to 30 s) until the container's log has TEXT.
+wait_for_log() {
+  local _
+  for _ in $(seq 150); do
+    ISOLA_TIMEOUT=10 isola logs "$1" 2>/dev/null | grep -q -- "$2" && return 0
+    sleep 0.2
+  done
+  fail "container $1 never logged '$2'"
+}
+
 run_detached() {
   run --separate-stderr isola run -d "$@"
   if [ "$status" -ne 0 ]; then

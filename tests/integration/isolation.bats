@@ -46,6 +46,7 @@ hexcaps() {
 }
 
 @test "the container's processes live in their own PID, mount, UTS, IPC and network namespaces" {
+  only_isolation process "the host sees a process container's processes (vm.bats: the host sees none)"
   run_detached busybox sleep 1000
   local pid ns
   pid=$(cfield "$CID" '{{.State.Pid}}')
@@ -128,6 +129,7 @@ NET_SCRIPT='awk -F: "NR > 2 { gsub(/ /, \"\", \$1); print \$1 }" /proc/net/dev; 
 }
 
 @test "--network host sees the host's interfaces" {
+  only_isolation process "a VM has its own network stack (vm.bats: --network host is refused)"
   local host_ifs
   host_ifs=$(ls /sys/class/net | sort)
   run --separate-stderr isola run --rm --network host busybox sh -c 'cat /proc/net/dev'
@@ -147,7 +149,9 @@ NET_SCRIPT='awk -F: "NR > 2 { gsub(/ /, \"\", \$1); print \$1 }" /proc/net/dev; 
 # ---- root filesystem -----------------------------------------------------------------------------------------------
 
 @test "files written in the container land in its upper dir and persist across stop and start" {
-  run_detached --name keep busybox sh -c 'echo run >> /runs; trap "exit 0" TERM; while :; do sleep 0.1; done'
+  only_isolation process "a VM's writes land in its disk (vm.bats: they persist across stop and start)"
+  run_detached --name keep busybox sh -c 'echo run >> /runs; trap "exit 0" TERM; echo ready; while :; do sleep 0.1; done'
+  wait_for_log keep ready
   wait_until 10 test -f "$ISOLA_ROOT/containers/$CID/upper/runs"
   isola_ok stop -t 5 keep
   assert_equal "$(cat "$ISOLA_ROOT/containers/$CID/upper/runs")" run
@@ -224,9 +228,13 @@ run"
 }
 
 @test "--privileged gives every capability of the host's bounding set" {
-  local bnd
-  bnd=$(awk '/^CapBnd:/ { print $2 }' /proc/self/status)
-  assert_equal "$(cap_eff --privileged)" "$bnd"
+  run --separate-stderr isola run --rm --privileged busybox sh -c 'grep -E "^Cap(Eff|Bnd):" /proc/self/status'
+  assert_status 0
+  local eff bnd
+  eff=$(awk '/^CapEff:/ { print $2 }' <<<"$output")
+  bnd=$(awk '/^CapBnd:/ { print $2 }' <<<"$output")
+  assert_equal "$eff" "$bnd"
+  assert_equal "$bnd" "$(awk '/^CapBnd:/ { print $2 }' /proc/self/status)"
 }
 
 @test "--security-opt no-new-privileges sets NoNewPrivs" {
@@ -275,6 +283,7 @@ cgroup_file() {
 }
 
 @test "--memory, --cpus and --pids-limit set the container's cgroup limits and are in inspect .HostConfig" {
+  only_isolation process "the host's cgroups (vm.bats: the guest's)"
   run_detached --memory 64m --cpus 0.5 --pids-limit 10 busybox sleep 1000
   local pid f
   pid=$(cfield "$CID" '{{.State.Pid}}')
@@ -296,6 +305,7 @@ cgroup_file() {
 }
 
 @test "the container's cgroups are removed when it exits" {
+  only_isolation process "the host's cgroups; a VM's die with it"
   run_detached --memory 64m --pids-limit 50 busybox sleep 1000
   [ -n "$(container_cgroup_dirs "$CID")" ] || fail "no cgroup directory for $CID"
   isola_ok kill "$CID"

@@ -12,7 +12,9 @@ ISOLA_TIMEOUT=${ISOLA_CONTAINER_TIMEOUT:-30}
 setup() { container_setup; }
 teardown() { container_teardown; }
 
-TRAP_TERM_7='trap "exit 7" TERM; while :; do sleep 0.1; done'
+# Each trapping container says "ready" once its trap is set: a signal that came before would find none (and PID 1
+# ignores what it does not handle), which a slow start (a VM under TCG) makes likely.
+TRAP_TERM_7='trap "exit 7" TERM; echo ready; while :; do sleep 0.1; done'
 RFC3339='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$'
 
 # proc_gone PID: PID no longer runs (gone, or a zombie waiting for its parent).
@@ -86,6 +88,7 @@ proc_gone() {
 
 @test "stop sends SIGTERM: a container that traps it exits with its own code, quickly" {
   run_detached --name trapper busybox sh -c "$TRAP_TERM_7"
+  wait_for_log trapper ready
   local t0
   t0=$(now_ms)
   run --separate-stderr isola stop trapper
@@ -120,7 +123,8 @@ proc_gone() {
 }
 
 @test "--stop-signal and --stop-timeout change what stop does" {
-  run_detached --name usr1 --stop-signal USR1 busybox sh -c 'trap "exit 8" USR1; while :; do sleep 0.1; done'
+  run_detached --name usr1 --stop-signal USR1 busybox sh -c 'trap "exit 8" USR1; echo ready; while :; do sleep 0.1; done'
+  wait_for_log usr1 ready
   assert_equal "$(cfield usr1 '{{.Config.StopSignal}}')" USR1
   isola_ok stop usr1
   assert_equal "$(cfield usr1 '{{.State.ExitCode}}')" 8
@@ -146,10 +150,12 @@ proc_gone() {
 
 @test "kill -s SIG sends that signal" {
   run_detached --name killme busybox sh -c "$TRAP_TERM_7"
+  wait_for_log killme ready
   isola_ok kill -s TERM killme
   wait_for_status killme exited
   assert_equal "$(cfield killme '{{.State.ExitCode}}')" 7
-  run_detached --name k2 busybox sh -c 'trap "exit 11" HUP; while :; do sleep 0.1; done'
+  run_detached --name k2 busybox sh -c 'trap "exit 11" HUP; echo ready; while :; do sleep 0.1; done'
+  wait_for_log k2 ready
   isola_ok kill --signal SIGHUP k2
   wait_for_status k2 exited
   assert_equal "$(cfield k2 '{{.State.ExitCode}}')" 11
@@ -165,6 +171,7 @@ proc_gone() {
 
 @test "restart stops a running container and starts it again" {
   run_detached --name again busybox sh -c "$TRAP_TERM_7"
+  wait_for_log again ready
   local pid1 started1
   pid1=$(cfield again '{{.State.Pid}}')
   started1=$(cfield again '{{.State.StartedAt}}')
@@ -277,7 +284,7 @@ proc_gone() {
   assert_jq '.[0].Config.Labels == {"role": "test"}'
   assert_jq '.[0].Config.Env | index("FOO=bar") != null'
   assert_jq '.[0].Config.Env | map(select(startswith("PATH="))) | length == 1'
-  assert_jq '.[0].HostConfig.Isolation == "process"'
+  assert_jq ".[0].HostConfig.Isolation == \"$SHOWN_ISOLATION\""
   assert_jq ".[0].HostConfig.Binds == [\"$d:/data\"]"
   assert_jq ".[0].Mounts | map(select(.Source == \"$d\" and .Destination == \"/data\" and .RW == true)) | length == 1"
   assert_jq '.[0].Path == "sleep" and .[0].Args == ["1000"]'

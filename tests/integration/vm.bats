@@ -1,0 +1,246 @@
+#!/usr/bin/env bats
+# What only VM isolation has: the container's own kernel, processes the host cannot see, the VM worker as the
+# container's PID, the worker's death, the VM's disks, its memory and CPUs, 9p binds, boot failures, and settings.
+# The lifecycle files run in both modes (ISOLA_TEST_ISOLATION, scripts/run-tests.sh); these run once.
+
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
+load helpers
+
+# shellcheck disable=SC2034 # read by the isola function
+ISOLA_TIMEOUT=${ISOLA_CONTAINER_TIMEOUT:-60}
+
+setup() { container_setup; }
+teardown() { container_teardown; }
+
+# worker_of ID: the host PID of a container's VM worker (State.Pid).
+worker_of() {
+  isola inspect --format '{{.State.Pid}}' "$1"
+}
+
+@test "a VM container runs its own kernel, not the host's" {
+  run --separate-stderr isola run --rm --isolation=vm busybox uname -r
+  assert_status 0
+  [ "$output" != "$(uname -r)" ] || fail "the guest's kernel is the host's: $output"
+  [[ $output == 6.1.* ]] || fail "unexpected guest kernel $output"
+}
+
+@test "the seed: top lists ping inside the VM, the host's ps does not find it, the worker is State.Pid" {
+  run --separate-stderr isola run -d --isolation=hyperv busybox ping localhost
+  assert_status 0
+  local id=$output
+  run isola top "$id"
+  assert_status 0
+  assert_output_matches 'ping localhost'
+  # the host sees no ping of this container ...
+  local pid
+  for pid in $(pgrep -x ping || true); do
+    if grep -q "$ISOLA_ROOT" "/proc/$pid/cmdline" 2>/dev/null || [ "$(cat "/proc/$pid/cgroup" 2>/dev/null | grep -c "$id")" != 0 ]; then
+      fail "the host sees the container's ping as PID $pid"
+    fi
+  done
+  # ... but its VM worker, named isola-vm, with the container's ID on its command line
+  local worker
+  worker=$(worker_of "$id")
+  [ "$(cat "/proc/$worker/comm")" = isola-vm ] || fail "State.Pid $worker is $(cat "/proc/$worker/comm")"
+  tr '\0' ' ' <"/proc/$worker/cmdline" | grep -q "$id" || fail "the worker's command line does not name $id"
+  run ps -C isola-vm -o pid=
+  assert_output_contains "$worker"
+  run isola inspect --format '{{.HostConfig.Isolation}}' "$id"
+  assert_equal "$output" "hyperv"
+}
+
+@test "kill -9 of the VM worker marks the container exited with 137 and leaves nothing running" {
+  run --separate-stderr isola run -d --isolation=vm busybox sleep 1000
+  local id=$output worker
+  worker=$(worker_of "$id")
+  kill -9 "$worker"
+  run isola wait "$id"
+  assert_equal "$output" "137"
+  run isola inspect --format '{{.State.Status}} {{.State.ExitCode}}' "$id"
+  assert_equal "$output" "exited 137"
+  run pgrep -f "isola-$id"
+  assert_status 1
+  run isola rm "$id"
+  assert_status 0
+}
+
+@test "a stopped VM container restarts with the files it wrote" {
+  run --separate-stderr isola run -d --isolation=vm busybox sh -c 'echo kept > /kept.txt; mkdir -p /var/d; sleep 1000'
+  local id=$output
+  for _ in $(seq 50); do isola exec "$id" test -f /kept.txt && break; sleep 0.2; done
+  isola_ok stop -t 1 "$id"
+  isola_ok start "$id"
+  run isola exec "$id" cat /kept.txt
+  assert_equal "$output" "kept"
+  run isola exec "$id" test -d /var/d
+  assert_status 0
+  # a new container of the same image starts from the image again
+  run --separate-stderr isola run --rm --isolation=vm busybox cat /kept.txt
+  assert_status 1
+}
+
+@test "a process container and a VM container of one image run at the same time" {
+  run --separate-stderr isola run -d --isolation=process busybox sleep 1000
+  local p=$output
+  run --separate-stderr isola run -d --isolation=vm busybox sleep 1000
+  local v=$output
+  run isola ps -q --no-trunc --filter isolation=process
+  assert_equal "$output" "$p"
+  run isola ps -q --no-trunc --filter isolation=hyperv
+  assert_equal "$output" "$v"
+  run isola exec "$p" uname -r
+  assert_equal "$output" "$(uname -r)"
+  run isola exec "$v" uname -r
+  [ "$output" != "$(uname -r)" ] || fail "the VM container runs the host's kernel"
+}
+
+# in_vm_terminal ROWS COLS NEWROWS NEWCOLS: runs `isola run -it` in a pseudo-terminal of ROWSxCOLS, asks the shell
+# for its size, resizes the terminal, asks again, and exits 3.
+in_vm_terminal() {
+  timeout 60 python3 - "$ISOLA" "$@" <<'EOF'
+import fcntl, os, pty, struct, sys, termios, time
+isola, rows, cols, nrows, ncols = sys.argv[1], *map(int, sys.argv[2:6])
+pid, fd = pty.fork()
+if pid == 0:
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    os.execv(isola, [isola, "run", "--rm", "-it", "--isolation=vm", "busybox", "sh"])
+out = b""
+def read_until(token, limit=40):
+    global out
+    end = time.time() + limit
+    while token not in out and time.time() < end:
+        try:
+            out += os.read(fd, 4096)
+        except OSError:
+            break
+read_until(b"# ")
+os.write(fd, b"stty size\n")
+read_until(b"%d %d" % (rows, cols))
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", nrows, ncols, 0, 0))
+time.sleep(1)
+os.write(fd, b"stty size; exit 3\n")
+read_until(b"%d %d" % (nrows, ncols))
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+EOF
+}
+
+@test "run -it in a VM: a terminal of the attached one's size, resized with it, and the exit code" {
+  run in_vm_terminal 33 101 40 120
+  assert_status 3
+  assert_output_contains "33 101"
+  assert_output_contains "40 120"
+}
+
+# The guest's cgroup limits themselves are tested by isolation.bats in VM mode (OOM kill, pids limit).
+@test "--memory sets the VM's memory (with room for its kernel) and --cpus its vCPUs" {
+  run --separate-stderr isola run --rm --isolation=vm -m 300m --cpus 1.5 busybox sh -c \
+    'echo $(( $(sed -n "s/^MemTotal: *\([0-9]*\) kB/\1/p" /proc/meminfo) / 1024 )); nproc'
+  assert_status 0
+  local lines
+  mapfile -t lines <<<"$output"
+  [ "${lines[0]}" -gt 300 ] && [ "${lines[0]}" -le 364 ] || fail "guest memory ${lines[0]} MiB"
+  assert_equal "${lines[1]}" "2"
+  run --separate-stderr isola run --rm --isolation=vm busybox nproc
+  assert_equal "$output" "1"
+}
+
+@test "-v shares a host directory with a VM container, read-write or read-only" {
+  local dir=$ISOLA_ROOT.extra.share
+  mkdir -p "$dir"
+  echo from-host >"$dir/in.txt"
+  run --separate-stderr isola run --rm --isolation=vm -v "$dir:/data" busybox sh -c 'cat /data/in.txt; echo from-vm > /data/out.txt'
+  assert_status 0
+  assert_equal "$output" "from-host"
+  [ "$(cat "$dir/out.txt")" = from-vm ] || fail "the VM's write did not reach the host"
+  run --separate-stderr isola run --rm --isolation=vm -v "$dir:/data:ro" busybox sh -c 'echo x > /data/ro.txt'
+  assert_status 1
+  [ ! -e "$dir/ro.txt" ] || fail "a read-only share was written"
+  run --separate-stderr isola run --rm --isolation=vm -v "$dir/in.txt:/in.txt" busybox true
+  assert_status 125
+  assert_stderr_matches 'shares directories only'
+}
+
+@test "a VM that does not boot ends in a clear error within the boot timeout, leaving nothing running" {
+  local junk=$ISOLA_ROOT.extra.kernel
+  head -c 4096 /dev/urandom >"$junk"
+  ISOLA_VM_KERNEL=$junk run --separate-stderr isola run --rm --isolation=vm busybox true
+  assert_status 125
+  assert_stderr_matches 'VM exited while starting'
+  # an init that never answers: the boot timeout
+  local initrd=$ISOLA_ROOT.extra.initrd
+  "$REPO/scripts/mkinitramfs.sh" "$initrd" /bin/busybox >/dev/null 2>&1 || skip "cannot make an initramfs"
+  ISOLA_VM_INITRD=$initrd ISOLA_VM_BOOT_TIMEOUT=4 run --separate-stderr isola run --isolation=vm busybox true
+  assert_status 125
+  assert_stderr_matches 'did not start within 4 s'
+  run pgrep -f "$ISOLA_ROOT/containers"
+  assert_status 1
+}
+
+@test "the accelerator: TCG on this host's kvm_pvm, ISOLA_VM_ACCEL overrides, a bad value fails" {
+  run --separate-stderr isola run -d --isolation=vm busybox sleep 1000
+  local id=$output
+  local expect=tcg
+  if [ ! -e /sys/module/kvm_pvm ] && [ -w /dev/kvm ]; then expect=kvm; fi
+  tr '\0' ' ' <"/proc/$(worker_of "$id")/cmdline" | grep -q -- "-accel $expect" || fail "not -accel $expect"
+  ISOLA_VM_ACCEL=tcg run --separate-stderr isola run --rm --isolation=vm busybox true
+  assert_status 0
+  ISOLA_VM_ACCEL=xen run --separate-stderr isola run --rm --isolation=vm busybox true
+  assert_status 125
+  assert_stderr_matches 'invalid VM accelerator "xen"'
+}
+
+@test "the default isolation comes from ISOLA_ISOLATION, else ROOT/config.json, else process" {
+  unset ISOLA_ISOLATION
+  run --separate-stderr isola create busybox true
+  run isola inspect --format '{{.HostConfig.Isolation}}' "$output"
+  assert_equal "$output" "process"
+  echo '{"isolation": "vm"}' >"$ISOLA_ROOT/config.json"
+  run --separate-stderr isola create busybox true
+  run isola inspect --format '{{.HostConfig.Isolation}}' "$output"
+  assert_equal "$output" "hyperv"
+  ISOLA_ISOLATION=process run --separate-stderr isola create --isolation=default busybox true
+  run isola inspect --format '{{.HostConfig.Isolation}}' "$output"
+  assert_equal "$output" "process"
+  echo '{"isolation": ' >"$ISOLA_ROOT/config.json"
+  run --separate-stderr isola create busybox true
+  assert_status 125
+  assert_stderr_matches 'config.json'
+}
+
+@test "the image's VM root file system is made once, shared, and removed with the image" {
+  run --separate-stderr isola create --isolation=vm busybox true
+  local id=$output
+  local erofs=("$ISOLA_ROOT"/images/*.erofs)
+  [ -f "${erofs[0]}" ] || fail "no erofs image"
+  [ -f "$ISOLA_ROOT/containers/$id/upper.ext4" ] || fail "no container disk"
+  run isola rmi busybox
+  assert_status 1
+  assert_output_contains 'being used by a container'
+  isola_ok rm "$id"
+  isola_ok rmi busybox
+  [ ! -e "${erofs[0]}" ] || fail "the erofs image outlived its image"
+}
+
+@test "top of a VM container lists its processes with the guest's PIDs and their parents" {
+  run --separate-stderr isola run -d --isolation=vm busybox sh -c 'sleep 1000 & wait'
+  local id=$output
+  for _ in $(seq 50); do isola top "$id" | grep -q 'sleep 1000' && break; sleep 0.2; done
+  run --separate-stderr isola top "$id"
+  assert_status 0
+  assert_equal "$(wc -l <<<"$output")" 3
+  local sh_pid sleep_pid
+  sh_pid=$(awk '/sh -c/ { print $2 }' <<<"$output")
+  sleep_pid=$(awk '/sleep 1000$/ { print $2 }' <<<"$output")
+  assert_equal "$(awk -v p="$sleep_pid" '$2 == p { print $3 }' <<<"$output")" "$sh_pid"
+  assert_equal "$(awk -v p="$sleep_pid" '$2 == p { print $1 }' <<<"$output")" root
+}
+
+@test "--network host is refused for a VM container, which has a network stack of its own" {
+  run --separate-stderr isola run --rm --isolation=vm --network host busybox true
+  assert_status 125
+  assert_stderr_matches 'network host is not supported with VM isolation'
+  run isola ps -aq
+  assert_output_empty
+}
