@@ -50,7 +50,7 @@ FUZZ_BINS     := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
 
 DEFAULT_IMAGE := build/images/busybox.tar
 
-.PHONY: all isola vm asan unit fuzz image load-image deps test demo install clean format lint bench bench-vm
+.PHONY: all isola vm asan unit fuzz image load-image deps test demo install clean format lint bench
 
 all: isola vm load-image
 
@@ -179,8 +179,10 @@ demo: deps
 	scripts/demo.sh
 
 bench: deps
-	$(MAKE) isola $(DEFAULT_IMAGE)
+	$(MAKE) isola vm $(DEFAULT_IMAGE)
 	bench/load.sh
+	bench/run.sh
+	bench/vm.sh
 
 install: build/isola build/isola-monitor build/isola-init vm
 	install -D -m 0755 build/isola $(DESTDIR)$(PREFIX)/bin/isola

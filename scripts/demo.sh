@@ -1,26 +1,39 @@
 #!/bin/sh
-# `make demo`: the project's main job — the default image in the store, and the seed's scenario in process
-# isolation: a container pinging localhost, `isola top` listing ping, and the host's ps finding the same PID.
+# `make demo`: the seed's whole scenario — the default image in the store, then one container pinging localhost in
+# each isolation mode: `isola top` lists ping in both, and the host's ps finds the process container's ping (the
+# same PID) but not the VM container's, whose VM worker it sees instead.
 # Uses the root in use ($ISOLA_ROOT, default /var/lib/isola).
 set -eu
 cd "$(dirname "$0")/.."
 isola=build/isola
 step () { printf '\n$ %s\n' "$*"; "$@"; }
+pings () { ps -C ping -o pid=,args= || true; }
 
 step $isola load -i build/images/busybox.tar
 step $isola images
-step $isola image inspect --format 'ID {{.Id}}  Cmd {{json .Config.Cmd}}  Layers {{json .RootFS.Layers}}' busybox
 
 printf '\n$ isola run -d busybox ping localhost\n'
-id=$($isola run -d busybox ping localhost)
-echo "$id"
-trap '$isola rm -f "$id" >/dev/null 2>&1 || true' EXIT INT TERM
-sleep 1
+pid_ctr=$($isola run -d busybox ping localhost)
+echo "$pid_ctr"
+trap '$isola rm -f "$pid_ctr" ${vm_ctr:-} >/dev/null 2>&1 || true' EXIT INT TERM
+printf '\n$ isola run -d --isolation=hyperv busybox ping localhost\n'
+vm_ctr=$($isola run -d --isolation=hyperv busybox ping localhost)
+echo "$vm_ctr"
+sleep 2
 step $isola ps
-step $isola top "$id"
-step ps -C ping -o pid,ppid,args
-pid=$($isola inspect -f '{{.State.Pid}}' "$id")
-printf '\nState.Pid %s is ping on the host too: %s\n' "$pid" "$(ps -p "$pid" -o comm=)"
-step $isola logs --tail 3 "$id"
-step $isola run --rm busybox sh -c 'echo "inside: pid $$, hostname $(hostname), kernel $(uname -r)"'
-step $isola rm -f "$id"
+
+step $isola top "$pid_ctr"
+step $isola top "$vm_ctr"
+
+printf '\n$ ps -C ping   # on the host\n'
+pings
+pid=$($isola inspect -f '{{.State.Pid}}' "$pid_ctr")
+worker=$($isola inspect -f '{{.State.Pid}}' "$vm_ctr")
+printf '\nprocess container: State.Pid %s is ping on the host: %s\n' "$pid" "$(ps -p "$pid" -o comm=)"
+printf 'VM container: no ping of it on the host; State.Pid %s is its VM worker:\n' "$worker"
+ps -p "$worker" -o pid=,comm=,args= | cut -c1-140
+
+step $isola logs --tail 2 "$vm_ctr"
+step $isola run --rm busybox uname -r
+step $isola run --rm --isolation=vm busybox uname -r
+step $isola rm -f "$pid_ctr" "$vm_ctr"
