@@ -133,18 +133,6 @@ row_of (pid_t pid, pid_t root_pid, const struct proc_stat *st)
                     json_sprintf ("%d", c), stime, tty, cputime, cmd);
 }
 
-static bool
-same_pid_namespace (pid_t pid, const char *ns)
-{
-  char path[64], link[128];
-  snprintf (path, sizeof path, "/proc/%d/ns/pid", (int)pid);
-  ssize_t n = readlink (path, link, sizeof link - 1);
-  if (n <= 0)
-    return false;
-  link[n] = '\0';
-  return strcmp (link, ns) == 0;
-}
-
 json_t *
 agent_ps (pid_t root_pid)
 {

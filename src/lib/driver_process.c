@@ -56,15 +56,8 @@ init_binary_path (void)
   const char *env = getenv ("ISOLA_INIT");
   if (env && env[0])
     return xstrdup (env);
-  char self[4096];
-  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0)
-    return xstrdup ("/usr/local/bin/isola-init");
-  self[n] = '\0';
-  char *slash = strrchr (self, '/');
-  if (slash)
-    *slash = '\0';
-  return xasprintf ("%s/isola-init", self);
+  char *p = path_beside_self ("isola-init");
+  return p ? p : xstrdup ("/usr/local/bin/isola-init");
 }
 
 /* --init: our init becomes PID 1, read-only at /dev/init, and runs the command, as Docker does with tini. */
@@ -176,18 +169,6 @@ process_signal (struct container *c, int sig, isola_error_t *err)
   if (kill (pid, sig) < 0)
     return isola_error_make (err, errno, "signal container %.12s", c->id);
   return 0;
-}
-
-static bool
-same_pid_namespace (pid_t pid, const char *ns)
-{
-  char path[64], link[128];
-  snprintf (path, sizeof path, "/proc/%d/ns/pid", (int)pid);
-  ssize_t n = readlink (path, link, sizeof link - 1);
-  if (n <= 0)
-    return false;
-  link[n] = '\0';
-  return strcmp (link, ns) == 0;
 }
 
 /* Parses one `ps -ef` line into its 8 columns (the last, CMD, may contain spaces). */

@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "attach.h"
-#include "caps.h"
 #include "image.h"
 #include "driver.h"
 #include "jsonutil.h"
@@ -323,28 +322,12 @@ exec_json (const struct container *c, const struct exec_request *req, isola_erro
   json_t *config = json_object_get (c->config, "Config");
   json_t *host = json_object_get (c->config, "HostConfig");
   uint64_t caps = 0;
-  if (req->privileged)
-    {
-      cleanup_json json_t *all = json_pack ("{s:b}", "Privileged", 1);
-      if (caps_for_host_config (all, &caps, err) < 0)
-        return NULL;
-    }
-  else if (caps_for_host_config (host, &caps, err) < 0)
-    return NULL;
   struct run_rlimits r = { 0 };
-  if (run_rlimits_parse (host, &r, err) < 0)
+  if (nsexec_caps (host, req->privileged, &caps, err) < 0 || run_rlimits_parse (host, &r, err) < 0)
     return NULL;
-  json_t *rlimits = json_array ();
-  for (size_t i = 0; i < r.n; i++)
-    json_array_append_new (rlimits, json_pack ("[i, I, I]", r.items[i].resource, (json_int_t)r.items[i].soft,
-                                               (json_int_t)r.items[i].hard));
+  json_t *rlimits = vm_rlimits_json (&r);
   run_rlimits_clear (&r);
-  /* Docker's exec environment: TERM=xterm with a terminal, the container's, then -e. */
-  cleanup_strv char **base = run_env (config);
-  run_env_add_hostname (&base, json_string_value (json_object_get (config, "Hostname")));
-  if (req->io.tty)
-    strv_push (&base, "TERM=xterm");
-  cleanup_strv char **env = nsexec_merge_env (base, req->env);
+  cleanup_strv char **env = nsexec_env (config, req);
   json_t *args = json_array (), *envj = json_array ();
   for (char *const *a = req->argv; a && *a; a++)
     json_array_append_new (args, json_string (*a));

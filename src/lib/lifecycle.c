@@ -27,21 +27,10 @@ monitor_path (void)
   const char *env = getenv ("ISOLA_MONITOR");
   if (env && env[0])
     return xstrdup (env);
-  char self[PATH_MAX];
-  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0)
-    {
-      self[n] = '\0';
-      char *slash = strrchr (self, '/');
-      if (slash)
-        {
-          *slash = '\0';
-          char *p = xasprintf ("%s/isola-monitor", self);
-          if (access (p, X_OK) == 0)
-            return p;
-          free (p);
-        }
-    }
+  char *p = path_beside_self ("isola-monitor");
+  if (p && access (p, X_OK) == 0)
+    return p;
+  free (p);
   return xstrdup ("isola-monitor");
 }
 

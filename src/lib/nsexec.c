@@ -245,8 +245,8 @@ open_cgroup_procs (const struct container *c, struct exec_plan *p, isola_error_t
   return ret < 0 ? ret : open_procs_files (paths, p, err);
 }
 
-static int
-exec_caps (json_t *host, bool privileged, uint64_t *out, isola_error_t *err)
+int
+nsexec_caps (json_t *host, bool privileged, uint64_t *out, isola_error_t *err)
 {
   if (!privileged)
     return caps_for_host_config (host, out, err);
@@ -256,10 +256,8 @@ exec_caps (json_t *host, bool privileged, uint64_t *out, isola_error_t *err)
   return ret;
 }
 
-/* Docker's exec environment: TERM=xterm with a terminal, then what the container's first process got (its
-   Config.Env and HOSTNAME), then -e. */
-static char **
-exec_env (json_t *config, const struct exec_request *req)
+char **
+nsexec_env (json_t *config, const struct exec_request *req)
 {
   char *const tty_env[] = { "TERM=xterm", NULL };
   cleanup_strv char **container_env = run_env (config);
@@ -298,7 +296,7 @@ plan_process (const struct container *c, const struct exec_request *req, struct 
   uint64_t container_caps = 0, caps = 0;
   int ret = caps_for_host_config (host, &container_caps, err);
   if (ret == 0)
-    ret = exec_caps (host, req->privileged, &caps, err);
+    ret = nsexec_caps (host, req->privileged, &caps, err);
   if (ret == 0)
     ret = run_rlimits_parse (host, &p->rlimits, err);
   /* The container's filter, also with --privileged, as in Docker: it depends on the container's capabilities. */
@@ -311,7 +309,7 @@ plan_process (const struct container *c, const struct exec_request *req, struct 
   if (ret < 0)
     return ret;
   p->detach = req->detach;
-  p->env = exec_env (config, req);
+  p->env = nsexec_env (config, req);
 
   struct spawn_spec *sp = &p->spec;
   sp->argv = req->argv;

@@ -541,3 +541,30 @@ exit_code_of_status (int status)
     return 128 + WTERMSIG (status);
   return 255;
 }
+
+char *
+path_beside_self (const char *name)
+{
+  char self[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0)
+    return NULL;
+  self[n] = '\0';
+  char *slash = strrchr (self, '/');
+  if (slash == NULL)
+    return NULL;
+  *slash = '\0';
+  return xasprintf ("%s/%s", self, name);
+}
+
+bool
+same_pid_namespace (pid_t pid, const char *ns)
+{
+  char path[64], link[128];
+  snprintf (path, sizeof path, "/proc/%d/ns/pid", (int)pid);
+  ssize_t n = readlink (path, link, sizeof link - 1);
+  if (n <= 0)
+    return false;
+  link[n] = '\0';
+  return strcmp (link, ns) == 0;
+}

@@ -127,6 +127,13 @@ int make_temp_dir (const char *parent, const char *prefix, char **out, isola_err
 
 bool path_exists (const char *path);
 
+/* DIR/name where DIR holds our own executable (isola's binaries find each other and build/vm/ this way); NULL when
+   /proc/self/exe cannot be read. */
+char *path_beside_self (const char *name);
+
+/* Whether process pid is in the PID namespace ns (what /proc/PID/ns/pid reads, "pid:[4026531836]"). */
+bool same_pid_namespace (pid_t pid, const char *ns);
+
 /* openat2(RESOLVE_BENEATH): opens path relative to dirfd, refusing anything ("..", absolute symlinks, symlinks
    pointing out) that would resolve outside dirfd.  Returns the fd or a negative errno. */
 int open_beneath (int dirfd, const char *path, int flags, mode_t mode);

@@ -27,24 +27,15 @@
 /* --- settings -------------------------------------------------------------------------------------------------- */
 
 /* vm/NAME beside our own binary (build/), else ISOLA_LIBDIR/NAME. */
+/* vm/NAME beside our own binary (build/), else ISOLA_LIBDIR/NAME. */
 static char *
 default_vm_file (const char *name)
 {
-  char self[PATH_MAX];
-  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0)
-    {
-      self[n] = '\0';
-      char *slash = strrchr (self, '/');
-      if (slash)
-        {
-          *slash = '\0';
-          char *p = xasprintf ("%s/vm/%s", self, name);
-          if (access (p, R_OK) == 0)
-            return p;
-          free (p);
-        }
-    }
+  cleanup_free char *rel = xasprintf ("vm/%s", name);
+  char *p = path_beside_self (rel);
+  if (p && access (p, R_OK) == 0)
+    return p;
+  free (p);
   return xasprintf ("%s/%s", ISOLA_LIBDIR, name);
 }
 
@@ -334,8 +325,8 @@ seccomp_json (const struct seccomp_program *p)
   return json_pack ("{s:I, s:s}", "Flags", (json_int_t)p->flags, "Program", hex);
 }
 
-static json_t *
-rlimits_json (const struct run_rlimits *r)
+json_t *
+vm_rlimits_json (const struct run_rlimits *r)
 {
   json_t *a = json_array ();
   for (size_t i = 0; i < r->n; i++)
@@ -422,7 +413,7 @@ vm_start_json (const struct isola_store *s, const struct container *c, const str
           "Args", strv_json (argv), "Env", strv_json (env), "Cwd", cwd ? cwd : "", "User", user ? user : "", "Hostname",
           hostname ? hostname : "", "Tty", io->tty, "OpenStdin", json_is_true (json_object_get (config, "OpenStdin")),
           "Rows", (int)io->rows, "Cols", (int)io->cols, "CapKeep", (json_int_t)caps, "NoNewPrivileges",
-          run_no_new_privileges (host), "Rlimits", rlimits_json (&r), "Seccomp", seccomp_json (prog), "Memory",
+          run_no_new_privileges (host), "Rlimits", vm_rlimits_json (&r), "Seccomp", seccomp_json (prog), "Memory",
           (json_int_t)l.memory, "NanoCpus", (json_int_t)l.nano_cpus, "PidsLimit", (json_int_t)l.pids, "ReadonlyRootfs",
           json_is_true (json_object_get (host, "ReadonlyRootfs")), "Mounts", mounts_json (&m, init), "EtcHostname",
           file_text (c, "hostname"), "EtcHosts", file_text (c, "hosts"), "EtcResolv", file_text (c, "resolv.conf"));

@@ -47,6 +47,10 @@ char **vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, 
 int vm_start_json (const struct isola_store *s, const struct container *c, const struct driver_io *io, json_t **out,
                    isola_error_t *err);
 
+/* Rlimits as the agent takes them: [[resource, soft, hard], ...]. */
+struct run_rlimits;
+json_t *vm_rlimits_json (const struct run_rlimits *r);
+
 /* Guest memory in MiB for a HostConfig.Memory (bytes, 0 = none) and vCPUs for NanoCpus. */
 int64_t vm_memory_mb (int64_t memory);
 int vm_cpus (int64_t nano_cpus);

@@ -26,6 +26,11 @@ host_pid_of() {
   pgrep -xf "$1"
 }
 
+# in_top CMD: whether `isola top` lists CMD in the container (either isolation mode).
+in_top() {
+  isola top "$CID" | grep -q -- "$1\$"
+}
+
 # isola_lines FILE: the lines of a /proc/PID/cgroup file that name the container's cgroups.
 isola_lines() {
   grep /isola/ "$1" | sort
@@ -230,10 +235,11 @@ isola_lines() {
   local secs
   secs=$(unique_sleep)
   start_attached "$BATS_TEST_TMPDIR/out" exec "$CID" sleep "$secs"
-  wait_until 10 host_pid_of "sleep $secs"
+  wait_until 20 in_top "sleep $secs"
   kill -KILL "$BG_PID"
   wait_bg 10
-  wait_until 10 bash -c "! pgrep -xf 'sleep $secs' >/dev/null"
+  not_in_top() { ! in_top "$1"; }
+  wait_until 10 not_in_top "sleep $secs"
 }
 
 # ---- stdio: -d, -i, -t ---------------------------------------------------------------------------------------------
