@@ -47,6 +47,21 @@ for spec in "$@"; do
   cp -p "$src" "$ROOT$dest"
 done
 
+if [ -n "${ISOLA_INITRAMFS_MODULES:-}" ]; then
+  read -r kver mods <<<"$ISOLA_INITRAMFS_MODULES"
+  [ -d "/lib/modules/$kver" ] || die "no modules for kernel $kver in /lib/modules"
+  command -v modprobe >/dev/null || die "modprobe (kmod) is not installed"
+  mkdir -p "$ROOT/lib/modules"
+  : >"$ROOT/lib/modules/load.order"
+  # modprobe prints each module after its dependencies; a module shared by several appears once.
+  for m in $mods; do
+    modprobe -S "$kver" --show-depends "$m" || die "no module $m for kernel $kver"
+  done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' | while read -r ko; do
+    cp "$ko" "$ROOT/lib/modules/"
+    echo "/lib/modules/$(basename "$ko")" >>"$ROOT/lib/modules/load.order"
+  done
+fi
+
 # Fixed timestamps and a sorted file list make the archive byte-for-byte reproducible.
 find "$ROOT" -exec touch -h -d @0 {} +
 (

@@ -28,6 +28,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -114,6 +115,63 @@ copy_file (const char *from, const char *to, mode_t mode)
   return 0;
 }
 
+static int
+mount_early (const char *source, const char *target, const char *type, unsigned long flags, const char *data)
+{
+  if (mkdir (target, 0755) < 0 && errno != EEXIST)
+    return -errno;
+  if (mount (source, target, type, flags, data) < 0 && errno != EBUSY)
+    return -errno;
+  return 0;
+}
+
+/* The options the kernel's command line gives module name ("virtio_mmio.device=..." → "device=..."), as modprobe
+   would pass them: that is how QEMU's microvm describes its virtio-mmio devices without ACPI. */
+static char *
+module_options (const char *name)
+{
+  cleanup_free char *cmdline = NULL;
+  if (read_file_bounded ("/proc/cmdline", 65536, &cmdline, NULL, NULL) < 0)
+    return xstrdup ("");
+  size_t n = strlen (name);
+  char *out = xstrdup ("");
+  for (char *tok = strtok (cmdline, " \n"); tok; tok = strtok (NULL, " \n"))
+    if (strncmp (tok, name, n) == 0 && tok[n] == '.')
+      {
+        char *more = xasprintf ("%s%s%s", out, out[0] ? " " : "", tok + n + 1);
+        free (out);
+        out = more;
+      }
+  return out;
+}
+
+/* A guest kernel with its drivers as modules (Debian's cloud kernel) gets them in the initramfs, with the order to
+   load them in (scripts/mkinitramfs.sh); isola's own kernel has everything built in and no such list. */
+static void
+load_modules (void)
+{
+  cleanup_file FILE *f = fopen ("/lib/modules/load.order", "re");
+  if (f == NULL)
+    return;
+  (void)mount_early ("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  char line[512];
+  while (fgets (line, sizeof line, f))
+    {
+      line[strcspn (line, "\n")] = '\0';
+      /* The module's name: its file's, without .ko, with '_' for '-'. */
+      const char *base = strrchr (line, '/') ? strrchr (line, '/') + 1 : line;
+      cleanup_free char *name = xstrdup (base);
+      name[strcspn (name, ".")] = '\0';
+      for (char *p = name; *p; p++)
+        if (*p == '-')
+          *p = '_';
+      cleanup_free char *options = module_options (name);
+      cleanup_close int fd = open (line, O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || (syscall (SYS_finit_module, fd, options, 0) < 0 && errno != EEXIST))
+        say ("cannot load module %s: %s", line, strerror (errno));
+    }
+}
+
 /* pivot_root refuses to move the initramfs (rootfs) away, and spawn.c pivots into each container's root: so the
    agent first moves its few files onto a tmpfs, makes that the root, and starts again from there (what
    switch_root does).  The files left in the initramfs are deleted, freeing their memory. */
@@ -143,16 +201,6 @@ leave_initramfs (char **argv)
   setenv ("ISOLA_AGENT_REROOTED", "1", 1);
   execv ("/init", argv);
   say ("cannot restart from the new root: %s", strerror (errno));
-}
-
-static int
-mount_early (const char *source, const char *target, const char *type, unsigned long flags, const char *data)
-{
-  if (mkdir (target, 0755) < 0 && errno != EEXIST)
-    return -errno;
-  if (mount (source, target, type, flags, data) < 0 && errno != EBUSY)
-    return -errno;
-  return 0;
 }
 
 static int
@@ -1033,6 +1081,8 @@ main (int argc, char **argv)
   vmproto_decoder_init (&a.dec, VMPROTO_HOST);
   vmproto_queue_init (&a.q);
   signal (SIGPIPE, SIG_IGN);
+  if (getenv ("ISOLA_AGENT_REROOTED") == NULL)
+    load_modules ();
   leave_initramfs (argv);
   unsetenv ("ISOLA_AGENT_REROOTED");
   if (setup_guest () < 0)

@@ -104,6 +104,9 @@ vm_settings_load (const char *root, struct vm_settings *out, isola_error_t *err)
   if (out->boot_timeout_s <= 0)
     out->boot_timeout_s = VM_BOOT_TIMEOUT_S;
 
+  cleanup_free char *acpi = setting (vm, "acpi", "ISOLA_VM_ACPI");
+  out->acpi = (acpi && (strcmp (acpi, "on") == 0 || strcmp (acpi, "1") == 0 || strcmp (acpi, "true") == 0))
+              || json_is_true (json_object_get (vm, "acpi"));
   cleanup_free char *accel = setting (vm, "accel", "ISOLA_VM_ACCEL");
   if (accel == NULL || strcmp (accel, "auto") == 0)
     {
@@ -244,7 +247,7 @@ vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const s
   pushf (&argv, "isola-%s,process=isola-vm", c->id);
   push (&argv, "-M");
   /* Under TCG the guest needs the PIT and PIC for its timers, and the RTC so that it does not probe for one. */
-  push (&argv, "microvm,x-option-roms=off,pit=on,pic=on,rtc=on,isa-serial=on,acpi=off");
+  pushf (&argv, "microvm,x-option-roms=off,pit=on,pic=on,rtc=on,isa-serial=on,acpi=%s", vs->acpi ? "on" : "off");
   push (&argv, "-accel");
   push (&argv, kvm ? "kvm" : "tcg");
   push (&argv, "-cpu");

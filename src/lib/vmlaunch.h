@@ -25,11 +25,14 @@ struct vm_settings
   char *accel;     /* "kvm" or "tcg", after detection */
   char *accel_why; /* how the accelerator was chosen, for `isola info` and errors */
   int boot_timeout_s;
+  /* microvm describes its devices in ACPI tables (for kernels like Debian's cloud kernel, whose virtio-mmio driver
+     takes no devices from the command line) instead of on the kernel command line (isola's kernel, no ACPI). */
+  bool acpi;
 };
 
 /* Settings from ROOT/config.json's "vm" object, overridden by ISOLA_VM_ACCEL (kvm|tcg|auto), ISOLA_VM_KERNEL,
-   ISOLA_VM_INITRD, ISOLA_VM_BOOT_TIMEOUT and ISOLA_QEMU.  The kernel and initramfs default to vm/ beside the
-   isola binaries (the build tree), then PREFIX/lib/isola. */
+   ISOLA_VM_INITRD, ISOLA_VM_ACPI (on|off), ISOLA_VM_BOOT_TIMEOUT and ISOLA_QEMU.  The kernel and initramfs default to
+   vm/ beside the isola binaries (the build tree), then PREFIX/lib/isola. */
 int vm_settings_load (const char *root, struct vm_settings *out, isola_error_t *err);
 void vm_settings_clear (struct vm_settings *s);
 

@@ -244,3 +244,14 @@ EOF
   run isola ps -aq
   assert_output_empty
 }
+
+@test "another guest kernel: Debian's cloud kernel, its drivers loaded from the initramfs, devices found through ACPI" {
+  local kver
+  kver=$(ls /lib/modules | grep -m1 cloud-amd64) || fail "linux-image-cloud-amd64 is not installed (scripts/deps.sh)"
+  [ -f "$REPO/build/vm/cloud/initramfs.img" ] || fail "build/vm/cloud/initramfs.img is missing (make vm-cloud)"
+  ISOLA_VM_KERNEL=/boot/vmlinuz-$kver ISOLA_VM_INITRD=$REPO/build/vm/cloud/initramfs.img ISOLA_VM_ACPI=on \
+    run --separate-stderr isola run --rm --isolation=vm busybox sh -c 'uname -r; echo written > /f; cat /f'
+  assert_status 0
+  assert_equal "$output" "$kver
+written"
+}

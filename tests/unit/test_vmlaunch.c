@@ -100,6 +100,9 @@ test_qemu_argv (void)
   CHECK (argv_has (kvm, "-accel", "kvm") && argv_has (kvm, "-m", "256") && argv_has (kvm, "-smp", "1"),
          "KVM, default memory, one vCPU");
   CHECK (!argv_contains (kvm, "tsc_early_khz") && !argv_contains (kvm, "noapictimer"), "KVM: no TCG workarounds");
+  vs.acpi = true;
+  cleanup_strv char **acpi = vm_qemu_argv (&vs, &s, c, 7, "/log", NULL);
+  CHECK (argv_contains (acpi, "acpi=on") && !argv_contains (acpi, "acpi=off"), "ISOLA_VM_ACPI: devices in ACPI tables");
   container_free (c);
 
   cleanup_free char *file = xasprintf ("%s/afile", root);
