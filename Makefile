@@ -209,7 +209,7 @@ format:
 lint:
 	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \
 	  -D_GNU_SOURCE -Isrc/lib -I/usr/include --suppress=missingIncludeSystem --suppress='*:/usr/include/*' \
-	  src/lib src/cli
+	  src/lib src/cli src/monitor src/agent
 
 clean:
 	rm -rf build

@@ -692,10 +692,14 @@ start_exec (struct agent *a, uint32_t stream, const uint8_t *json, size_t len)
   isola_error_t err = NULL;
   *p = (struct proc){ .used = true, .stream = stream };
   int rep[2] = { -1, -1 };
-  int ret = detach ? (l.spec.stdin_fd = l.spec.stdout_fd = l.spec.stderr_fd = -1, p->out = p->err = p->in = -1,
-                      p->console = p->report = -1, 0)
-                   : make_stdio (p, json_is_true (json_object_get (j, "Tty")),
-                                 json_is_true (json_object_get (j, "OpenStdin")), &l.spec, &ends, &err);
+  int ret = 0;
+  p->out = p->err = p->in = p->console = p->report = -1;
+  /* Detached, the command has /dev/null for stdio. */
+  if (detach)
+    l.spec.stdin_fd = l.spec.stdout_fd = l.spec.stderr_fd = -1;
+  else
+    ret = make_stdio (p, json_is_true (json_object_get (j, "Tty")), json_is_true (json_object_get (j, "OpenStdin")),
+                      &l.spec, &ends, &err);
   if (ret == 0 && pipe2 (rep, O_CLOEXEC) < 0)
     ret = isola_error_make (&err, errno, "pipe");
   pid_t pid = ret == 0 ? fork () : -1;
