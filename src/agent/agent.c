@@ -90,6 +90,19 @@ static void __attribute__ ((format (printf, 1, 2))) say (const char *fmt, ...)
   dprintf (2, "isola-agent: %s\n", buf);
 }
 
+/* With isola.trace=1 on the kernel command line (the host's ISOLA_TRACE), the agent's steps go to the console, and
+   so to the VM's console.log, with the time since boot: the guest's half of a start-up timeline. */
+static bool tracing;
+
+static void
+agent_trace (const char *what)
+{
+  struct timespec ts;
+  if (!tracing || clock_gettime (CLOCK_BOOTTIME, &ts) < 0)
+    return;
+  dprintf (2, "[%5ld.%06ld] isola-agent: %s\n", (long)ts.tv_sec, ts.tv_nsec / 1000, what);
+}
+
 static __attribute__ ((noreturn)) void
 power_off (void)
 {
@@ -101,19 +114,6 @@ power_off (void)
 }
 
 /* --- the guest --------------------------------------------------------------------------------------------------- */
-
-static int
-copy_file (const char *from, const char *to, mode_t mode)
-{
-  cleanup_free char *data = NULL;
-  size_t len = 0;
-  if (read_file_bounded (from, 64 << 20, &data, &len, NULL) < 0)
-    return -errno;
-  cleanup_close int fd = open (to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0 || write_all (fd, data, len) < 0)
-    return -errno;
-  return 0;
-}
 
 static int
 mount_early (const char *source, const char *target, const char *type, unsigned long flags, const char *data)
@@ -172,35 +172,17 @@ load_modules (void)
     }
 }
 
-/* pivot_root refuses to move the initramfs (rootfs) away, and spawn.c pivots into each container's root: so the
-   agent first moves its few files onto a tmpfs, makes that the root, and starts again from there (what
-   switch_root does).  The files left in the initramfs are deleted, freeing their memory. */
+/* pivot_root refuses to move the initramfs (rootfs, a mount without a parent) away, and spawn.c pivots into each
+   container's root: so the agent makes a bind mount of the initramfs its root, which has rootfs as its parent
+   (what switch_root achieves by copying). */
 static void
-leave_initramfs (char **argv)
+leave_initramfs (void)
 {
-  if (getenv ("ISOLA_AGENT_REROOTED"))
+  if (mkdir ("/newroot", 0755) < 0 && errno != EEXIST)
     return;
-  static const char *const files[] = { "/init", "/isola-init" };
-  if (mkdir ("/newroot", 0755) < 0 || mount ("tmpfs", "/newroot", "tmpfs", 0, "mode=0755") < 0)
-    return;
-  for (size_t i = 0; i < ARRAY_SIZE (files); i++)
-    {
-      cleanup_free char *to = xasprintf ("/newroot%s", files[i]);
-      if (copy_file (files[i], to, 0755) < 0)
-        return;
-      (void)unlink (files[i]);
-    }
-  static const char *const dirs[] = { "/newroot/dev", "/newroot/proc", "/newroot/sys", "/newroot/run" };
-  for (size_t i = 0; i < ARRAY_SIZE (dirs); i++)
-    (void)mkdir (dirs[i], 0755);
-  if (chdir ("/newroot") < 0 || mount (".", "/", NULL, MS_MOVE, NULL) < 0 || chroot (".") < 0 || chdir ("/") < 0)
-    {
-      say ("cannot leave the initramfs: %s", strerror (errno));
-      return;
-    }
-  setenv ("ISOLA_AGENT_REROOTED", "1", 1);
-  execv ("/init", argv);
-  say ("cannot restart from the new root: %s", strerror (errno));
+  if (mount ("/", "/newroot", NULL, MS_BIND | MS_REC, NULL) < 0 || chdir ("/newroot") < 0
+      || mount (".", "/", NULL, MS_MOVE, NULL) < 0 || chroot (".") < 0 || chdir ("/") < 0)
+    say ("cannot leave the initramfs: %s", strerror (errno));
 }
 
 static int
@@ -576,6 +558,7 @@ start_main (struct agent *a, isola_error_t *err)
   int ret = seccomp_from_json (json_object_get (j, "Seccomp"), &a->seccomp, err);
   if (ret == 0)
     ret = mount_disks (err);
+  agent_trace ("disks mounted");
   if (ret == 0)
     ret = build_mounts (json_object_get (j, "Mounts"), &l.mounts, &l.n_mounts, err);
   if (ret == 0)
@@ -1080,17 +1063,18 @@ shut_down (struct agent *a)
 int
 main (int argc, char **argv)
 {
-  (void)argc;
+  (void)argc, (void)argv;
   struct agent a = { .chan = -1 };
   vmproto_decoder_init (&a.dec, VMPROTO_HOST);
   vmproto_queue_init (&a.q);
   signal (SIGPIPE, SIG_IGN);
-  if (getenv ("ISOLA_AGENT_REROOTED") == NULL)
-    load_modules ();
-  leave_initramfs (argv);
-  unsetenv ("ISOLA_AGENT_REROOTED");
+  load_modules ();
+  leave_initramfs ();
+  cleanup_free char *cmdline = NULL;
   if (setup_guest () < 0)
     say ("setting up the guest failed: %s", strerror (errno));
+  tracing = read_file_bounded ("/proc/cmdline", 65536, &cmdline, NULL, NULL) == 0 && strstr (cmdline, "isola.trace=1");
+  agent_trace ("guest set up");
   a.chan = open_channel ();
   if (a.chan < 0)
     {
@@ -1102,11 +1086,13 @@ main (int argc, char **argv)
   sigaddset (&set, SIGCHLD);
   sigprocmask (SIG_BLOCK, &set, NULL);
   int sigfd = signalfd (-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  agent_trace ("channel open");
   if (handshake (&a) < 0)
     {
       say ("no valid START from the host");
       power_off ();
     }
+  agent_trace ("START received");
   isola_error_t err = NULL;
   if (start_main (&a, &err) < 0)
     {
@@ -1115,9 +1101,11 @@ main (int argc, char **argv)
       shut_down (&a);
       power_off ();
     }
+  agent_trace ("container started");
   queue (&a, vmproto_msg_started (VMPROTO_STREAM_MAIN, (uint32_t)a.procs[0].pid));
   (void)vmproto_queue_flush (&a.q, a.chan);
   relay (&a, sigfd);
+  agent_trace ("container exited");
   /* Execs end with the container, as with process isolation: each is reported before the main exit. */
   for (int i = 1; i < MAX_PROCS; i++)
     if (a.procs[i].used && !a.procs[i].failed)
@@ -1126,5 +1114,6 @@ main (int argc, char **argv)
   shut_down (&a);
   queue (&a, vmproto_msg_exit (VMPROTO_STREAM_MAIN, (uint32_t)a.procs[0].status, flags));
   flush_all (&a);
+  agent_trace ("powering off");
   power_off ();
 }

@@ -270,8 +270,10 @@ vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const s
   /* reboot=t with -no-reboot is how the agent ends the VM: without ACPI there is no power-off.  Under TCG, the guest
      can hang calibrating its TSC unless told its rate, and noapictimer skips ~0.25 s of timer calibration
      (../shared/MEASURED.md, vm/kernel/NOTES.md); under KVM both would be wrong. */
-  push (&argv, kvm ? "console=ttyS0 quiet panic=-1 reboot=t"
-                   : "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=2600000 noapictimer");
+  pushf (&argv, "%s%s",
+         kvm ? "console=ttyS0 quiet panic=-1 reboot=t"
+             : "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=2600000 noapictimer",
+         getenv ("ISOLA_TRACE") ? " isola.trace=1" : "");
   push (&argv, "-serial");
   pushf (&argv, "file:%s", console_q);
   push (&argv, "-drive");

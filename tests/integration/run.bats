@@ -250,14 +250,14 @@ sys.exit(os.waitstatus_to_exitcode(st))' "$@"
   run --separate-stderr isola create --isolation=hyperv busybox true
   assert_status 0
   run isola inspect --format '{{.HostConfig.Isolation}}' "$output"
-  assert_output "hyperv"
+  assert_equal "$output" "hyperv"
   run --separate-stderr isola create --isolation=vm busybox true
   assert_status 0
   run isola inspect --format '{{.HostConfig.Isolation}}' "$output"
-  assert_output "hyperv"
+  assert_equal "$output" "hyperv"
   run --separate-stderr isola create --isolation=process busybox true
   run isola inspect --format '{{.HostConfig.Isolation}}' "$output"
-  assert_output "process"
+  assert_equal "$output" "process"
   run --separate-stderr isola run --isolation=kvm busybox true
   assert_status 125
   assert_stderr_matches 'invalid isolation "kvm"'
