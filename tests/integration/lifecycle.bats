@@ -289,9 +289,15 @@ proc_gone() {
   assert_jq ".[0].Mounts | map(select(.Source == \"$d\" and .Destination == \"/data\" and .RW == true)) | length == 1"
   assert_jq '.[0].Path == "sleep" and .[0].Args == ["1000"]'
   assert_jq '.[0].Image | startswith("sha256:")'
-  local pid
+  # State.Pid: the container's first process, or with VM isolation its VM worker (named after the container)
+  local pid id
   pid=$(cfield insp '{{.State.Pid}}')
-  assert_equal "$(tr '\0' ' ' <"/proc/$pid/cmdline")" "sleep 1000 "
+  id=$(cfield insp '{{.Id}}')
+  if [ "$TEST_ISOLATION" = process ]; then
+    assert_equal "$(tr '\0' ' ' <"/proc/$pid/cmdline")" "sleep 1000 "
+  else
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "^isola-vm .*$id" || fail "State.Pid $pid is not the VM worker"
+  fi
 }
 
 @test "inspect after exit records ExitCode, FinishedAt and Pid 0" {
