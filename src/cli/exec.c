@@ -360,6 +360,12 @@ run_exec (struct cli_ctx *ctx, int argc, char **argv)
       return EXIT_CMD_FAILED;
     }
   const struct isola_driver *d = driver_of (c);
+  cleanup_error isola_error_t err = NULL;
+  if (container_seccomp_ensure (store, c, &err) < 0)
+    {
+      cli_fail (&err);
+      return EXIT_CMD_FAILED;
+    }
   req.argv = argv + optind + 1;
   req.env = env;
   /* Detached, the command has /dev/null for stdio: there is no terminal to relay. */

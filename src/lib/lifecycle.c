@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "attach.h"
+#include "caps.h"
+#include "seccomp.h"
 #include "driver.h"
 #include "util.h"
 
@@ -119,10 +121,27 @@ attach_client_wait_started (int fd, struct attach_decoder *dec, int *exit_code, 
 }
 
 int
+container_seccomp_ensure (const struct isola_store *s, const struct container *c, isola_error_t *err)
+{
+  json_t *host = json_object_get (c->config, "HostConfig");
+  uint64_t caps = 0;
+  struct seccomp_program *prog = NULL;
+  cleanup_free char *cache = xasprintf ("%s/%s", s->root, STORE_SECCOMP_CACHE);
+  int ret = caps_for_host_config (host, &caps, err);
+  if (ret == 0)
+    ret = seccomp_program_for_host_config (host, caps, cache, &prog, err);
+  seccomp_program_free (prog);
+  return ret;
+}
+
+int
 container_start (struct isola_store *s, struct container *c, int *attach_fd, struct attach_decoder *dec,
                  const unsigned short *tty_size, int *exit_code, isola_error_t *err)
 {
   *exit_code = 125;
+  int ret = container_seccomp_ensure (s, c, err);
+  if (ret < 0)
+    return ret;
   int sv[2];
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     return isola_error_make (err, errno, "socketpair");
@@ -142,7 +161,7 @@ container_start (struct isola_store *s, struct container *c, int *attach_fd, str
   struct attach_decoder local;
   attach_decoder_init (&local);
   struct attach_decoder *d = dec ? dec : &local;
-  int ret = expect_hello (sv[0], d, err);
+  ret = expect_hello (sv[0], d, err);
   if (ret == 0)
     ret = attach_client_wait_started (sv[0], d, exit_code, err);
   /* The monitor runs detached once the container has started; reap it if it already died. */

@@ -16,6 +16,10 @@ struct attach_decoder;
 int container_start (struct isola_store *s, struct container *c, int *attach_fd, struct attach_decoder *dec,
                      const unsigned short *tty_size, int *exit_code, isola_error_t *err);
 
+/* Compiles the container's seccomp filter into the store's cache unless it is there: its monitor and `exec` only
+   look it up (seccomp.h).  container_start does it; `exec` calls it first. */
+int container_seccomp_ensure (const struct isola_store *s, const struct container *c, isola_error_t *err);
+
 /* Connects to a running container's monitor (ID/attach.sock) and checks its greeting. */
 int container_attach (struct container *c, int *fd_out, struct attach_decoder *dec, isola_error_t *err);
 

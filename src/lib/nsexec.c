@@ -304,7 +304,7 @@ plan_process (const struct container *c, const struct exec_request *req, struct 
     {
       /* ROOT/containers/ID → ROOT */
       cleanup_free char *cache = xasprintf ("%s/../../%s", c->dir, STORE_SECCOMP_CACHE);
-      ret = seccomp_program_for_host_config (host, container_caps, cache, &p->seccomp, err);
+      ret = seccomp_program_lookup (host, container_caps, cache, &p->seccomp, err);
     }
   if (ret < 0)
     return ret;

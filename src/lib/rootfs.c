@@ -24,10 +24,13 @@ path_is_mount_point (const char *path)
   while (getline (&line, &cap, f) > 0)
     {
       /* Field 5 is the mount point, with spaces and backslashes octal-escaped. */
-      char mnt[4096];
-      if (sscanf (line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+      char *field = line;
+      for (int i = 0; i < 4 && field; i++)
+        field = strchr (field, ' ') ? strchr (field, ' ') + 1 : NULL;
+      if (field == NULL)
         continue;
-      if (strcmp (mnt, real) == 0)
+      size_t len = strcspn (field, " \n");
+      if (len == strlen (real) && strncmp (field, real, len) == 0)
         return true;
     }
   return false;

@@ -96,8 +96,11 @@ static unsigned
 host_kernel (void)
 {
   struct utsname u;
-  unsigned major = 0, minor = 0;
-  if (uname (&u) < 0 || sscanf (u.release, "%u.%u", &major, &minor) != 2 || major > 255 || minor > 255)
+  if (uname (&u) < 0)
+    return 0;
+  char *end;
+  unsigned long major = strtoul (u.release, &end, 10), minor = 0;
+  if (*end != '.' || (minor = strtoul (end + 1, &end, 10), major > 255 || minor > 255))
     return 0;
   return KVER (major, minor);
 }
@@ -1049,11 +1052,14 @@ seccomp_profile_release (scmp_filter_ctx filter)
   return NULL;
 }
 
+/* The version isola was built against, not seccomp_version(): calling into libseccomp from the cache lookup would
+   link all of it into binaries that only look programs up (the monitor).  Debian ships the headers and the library
+   in one version. */
+#define STR_(x) #x
+#define STR(x)  STR_ (x)
+
 const char *
 seccomp_library_version (void)
 {
-  static char buf[48];
-  const struct scmp_version *v = seccomp_version ();
-  snprintf (buf, sizeof buf, "%u.%u.%u", v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0);
-  return buf;
+  return STR (SCMP_VER_MAJOR) "." STR (SCMP_VER_MINOR) "." STR (SCMP_VER_MICRO);
 }

@@ -102,6 +102,12 @@ int seccomp_compile (scmp_filter_ctx filter, struct seccomp_program **out, isola
 int seccomp_program_for_host_config (json_t *host_config, uint64_t caps, const char *cache_dir,
                                      struct seccomp_program **out, isola_error_t *err);
 
+/* The same from the cache only: ENOENT when it is not there.  What a container's monitor and exec use, so that
+   neither carries libseccomp: the CLI compiles the program before it starts either (container_start,
+   container_seccomp_ensure), and a static binary that only looks programs up leaves libseccomp out. */
+int seccomp_program_lookup (json_t *host_config, uint64_t caps, const char *cache_dir, struct seccomp_program **out,
+                            isola_error_t *err);
+
 /* Loads the program into the calling thread (NULL: nothing to do).  Without no_new_privs this needs
    CAP_SYS_ADMIN. */
 int seccomp_program_install (const struct seccomp_program *p, isola_error_t *err);

@@ -161,6 +161,39 @@ compile_source (const struct seccomp_source *src, uint64_t caps, struct seccomp_
   return ret;
 }
 
+/* The cached program for src and caps, or NULL; *key, *key_len and *path say where a compiled one goes (*path is
+   NULL when there is no cache to use). */
+static struct seccomp_program *
+cache_lookup (const struct seccomp_source *src, uint64_t caps, const char *cache_dir, char **key, size_t *key_len,
+              char **path)
+{
+  *key = *path = NULL;
+  *key_len = 0;
+  if (cache_dir == NULL || !cache_key (src, caps, key, key_len))
+    return NULL;
+  *path = xasprintf ("%s/%016llx.bpf", cache_dir, (unsigned long long)fnv1a64 (*key, *key_len));
+  return cache_read (*path, *key, *key_len);
+}
+
+int
+seccomp_program_lookup (json_t *host_config, uint64_t caps, const char *cache_dir, struct seccomp_program **out,
+                        isola_error_t *err)
+{
+  *out = NULL;
+  struct seccomp_source src;
+  int ret = seccomp_source_for_host_config (host_config, &src, err);
+  if (ret == 0 && src.kind != SECCOMP_SOURCE_NONE)
+    {
+      cleanup_free char *key = NULL, *path = NULL;
+      size_t key_len;
+      if ((*out = cache_lookup (&src, caps, cache_dir, &key, &key_len, &path)) == NULL)
+        ret = isola_error_fail (err, ENOENT, "the container's seccomp filter is not in `%s`: start it again",
+                                cache_dir ? cache_dir : "(no cache)");
+    }
+  seccomp_source_clear (&src);
+  return ret;
+}
+
 int
 seccomp_program_for_host_config (json_t *host_config, uint64_t caps, const char *cache_dir,
                                  struct seccomp_program **out, isola_error_t *err)
@@ -173,17 +206,12 @@ seccomp_program_for_host_config (json_t *host_config, uint64_t caps, const char 
       seccomp_source_clear (&src);
       return ret;
     }
-  cleanup_free char *key = NULL;
-  size_t key_len = 0;
-  cleanup_free char *path = NULL;
-  if (cache_dir && cache_key (&src, caps, &key, &key_len))
+  cleanup_free char *key = NULL, *path = NULL;
+  size_t key_len;
+  if ((*out = cache_lookup (&src, caps, cache_dir, &key, &key_len, &path)) != NULL)
     {
-      path = xasprintf ("%s/%016llx.bpf", cache_dir, (unsigned long long)fnv1a64 (key, key_len));
-      if ((*out = cache_read (path, key, key_len)) != NULL)
-        {
-          seccomp_source_clear (&src);
-          return 0;
-        }
+      seccomp_source_clear (&src);
+      return 0;
     }
   ret = compile_source (&src, caps, out, err);
   seccomp_source_clear (&src);

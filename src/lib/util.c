@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -380,9 +381,10 @@ time_parse_rfc3339 (const char *s, int64_t *secs_out)
   else if (*p == '+' || *p == '-')
     {
       int sign = *p == '-' ? -1 : 1;
-      int hh, mm;
-      if (sscanf (p + 1, "%2d:%2d", &hh, &mm) != 2)
+      if (!isdigit ((unsigned char)p[1]) || !isdigit ((unsigned char)p[2]) || p[3] != ':'
+          || !isdigit ((unsigned char)p[4]) || !isdigit ((unsigned char)p[5]))
         return -EINVAL;
+      int hh = (p[1] - '0') * 10 + (p[2] - '0'), mm = (p[4] - '0') * 10 + (p[5] - '0');
       offset = sign * (hh * 3600 + mm * 60);
       p += 6;
     }

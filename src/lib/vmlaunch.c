@@ -390,7 +390,7 @@ vm_start_json (const struct isola_store *s, const struct container *c, const str
   if (ret == 0)
     ret = run_rlimits_parse (host, &r, err);
   if (ret == 0)
-    ret = seccomp_program_for_host_config (host, caps, cache, &prog, err);
+    ret = seccomp_program_lookup (host, caps, cache, &prog, err);
   if (ret == 0)
     {
       bool init = json_is_true (json_object_get (host, "Init"));
