@@ -137,12 +137,9 @@ json_t *
 agent_ps (pid_t root_pid)
 {
   json_t *rows = json_array ();
-  char path[64], ns[128];
-  snprintf (path, sizeof path, "/proc/%d/ns/pid", (int)root_pid);
-  ssize_t n = readlink (path, ns, sizeof ns - 1);
-  if (n <= 0)
+  char ns[128];
+  if (!pid_namespace_of (root_pid, ns, sizeof ns))
     return rows;
-  ns[n] = '\0';
   cleanup_dir DIR *d = opendir ("/proc");
   for (struct dirent *e; d && (e = readdir (d)) != NULL;)
     {

@@ -196,13 +196,9 @@ ps_row (char *line)
 static int
 process_top (struct container *c, json_t **rows, isola_error_t *err)
 {
-  pid_t init = container_pid (c);
-  char path[64], ns[128];
-  snprintf (path, sizeof path, "/proc/%d/ns/pid", (int)init);
-  ssize_t n = init > 0 ? readlink (path, ns, sizeof ns - 1) : -1;
-  if (n <= 0)
+  char ns[128];
+  if (!pid_namespace_of (container_pid (c), ns, sizeof ns))
     return isola_error_fail (err, ESRCH, "container %.12s is not running", c->id);
-  ns[n] = '\0';
   FILE *ps = popen ("ps -ef", "re");
   if (ps == NULL)
     return isola_error_make (err, errno, "run ps");

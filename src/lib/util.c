@@ -560,13 +560,20 @@ path_beside_self (const char *name)
 }
 
 bool
-same_pid_namespace (pid_t pid, const char *ns)
+pid_namespace_of (pid_t pid, char *buf, size_t len)
 {
-  char path[64], link[128];
+  char path[64];
   snprintf (path, sizeof path, "/proc/%d/ns/pid", (int)pid);
-  ssize_t n = readlink (path, link, sizeof link - 1);
+  ssize_t n = pid > 0 && len > 1 ? readlink (path, buf, len - 1) : -1;
   if (n <= 0)
     return false;
-  link[n] = '\0';
-  return strcmp (link, ns) == 0;
+  buf[n] = '\0';
+  return true;
+}
+
+bool
+same_pid_namespace (pid_t pid, const char *ns)
+{
+  char link[128];
+  return pid_namespace_of (pid, link, sizeof link) && strcmp (link, ns) == 0;
 }

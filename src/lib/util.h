@@ -131,6 +131,8 @@ bool path_exists (const char *path);
    /proc/self/exe cannot be read. */
 char *path_beside_self (const char *name);
 
+/* The PID namespace of process pid as /proc/PID/ns/pid reads ("pid:[4026531836]"); false when it is gone. */
+bool pid_namespace_of (pid_t pid, char *buf, size_t len);
 /* Whether process pid is in the PID namespace ns (what /proc/PID/ns/pid reads, "pid:[4026531836]"). */
 bool same_pid_namespace (pid_t pid, const char *ns);
 
