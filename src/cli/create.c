@@ -399,7 +399,7 @@ create_container (struct cli_ctx *ctx, struct run_opts *o, const char *image, ch
   json_object_set_new (o->cfg, "OpenStdin", json_boolean (o->interactive));
   apply_image_config (o, json_object_get (cfg.json, "config"), args);
   oci_config_clear (&cfg);
-  cleanup_free char *seccomp_cache = xasprintf ("%s/%s", store->root, STORE_SECCOMP_CACHE);
+  cleanup_free char *seccomp_cache = store_path (store, STORE_SECCOMP_CACHE);
   if (run_validate (o->config, seccomp_cache, err) < 0)
     return -EINVAL;
   int ret = container_create (store, o->config, out, err);

@@ -18,21 +18,11 @@ default_isolation (const char *root, isola_error_t *err, int *ret)
   *ret = 0;
   if (env && env[0] && strcmp (env, "default") != 0)
     return xstrdup (env);
-  cleanup_free char *path = root ? xasprintf ("%s/config.json", root) : NULL;
-  if (path && path_exists (path))
-    {
-      json_error_t jerr;
-      cleanup_json json_t *config = json_load_file (path, JSON_REJECT_DUPLICATES, &jerr);
-      if (config == NULL)
-        {
-          *ret = isola_error_fail (err, EINVAL, "`%s`: %s (line %d)", path, jerr.text, jerr.line);
-          return NULL;
-        }
-      const char *iso = json_string_value (json_object_get (config, "isolation"));
-      if (iso && iso[0] && strcmp (iso, "default") != 0)
-        return xstrdup (iso);
-    }
-  return xstrdup ("process");
+  cleanup_json json_t *config = NULL;
+  if (root && (*ret = store_config_load (root, &config, err)) < 0)
+    return NULL;
+  const char *iso = json_string_value (json_object_get (config, "isolation"));
+  return xstrdup (iso && iso[0] && strcmp (iso, "default") != 0 ? iso : "process");
 }
 
 int

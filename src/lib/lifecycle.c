@@ -126,7 +126,7 @@ container_seccomp_ensure (const struct isola_store *s, const struct container *c
   json_t *host = json_object_get (c->config, "HostConfig");
   uint64_t caps = 0;
   struct seccomp_program *prog = NULL;
-  cleanup_free char *cache = xasprintf ("%s/%s", s->root, STORE_SECCOMP_CACHE);
+  cleanup_free char *cache = store_path (s, STORE_SECCOMP_CACHE);
   int ret = caps_for_host_config (host, &caps, err);
   if (ret == 0)
     ret = seccomp_program_for_host_config (host, caps, cache, &prog, err);

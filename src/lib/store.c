@@ -201,3 +201,22 @@ snapshot_size (const struct isola_store *s, const char *chain_hex)
   json_decref (o);
   return size;
 }
+
+int
+store_config_load (const char *root, json_t **out, isola_error_t *err)
+{
+  *out = NULL;
+  cleanup_free char *path = xasprintf ("%s/%s", root, STORE_CONFIG);
+  if (!path_exists (path))
+    return 0;
+  cleanup_free char *text = NULL;
+  size_t len = 0;
+  int ret = read_file_bounded (path, 1 << 20, &text, &len, err);
+  if (ret < 0)
+    return ret;
+  json_error_t jerr;
+  *out = json_loadb (text, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (*out == NULL)
+    return isola_error_fail (err, EINVAL, "`%s`: %s (line %d)", path, jerr.text, jerr.line);
+  return 0;
+}

@@ -17,9 +17,17 @@
 #include <stdint.h>
 
 #include "digest.h"
+#include <jansson.h>
+
 #include "error.h"
 
 #define ISOLA_DEFAULT_ROOT "/var/lib/isola"
+
+/* Optional settings an administrator writes (docs/STORE.md): ROOT/config.json. */
+#define STORE_CONFIG "config.json"
+
+/* ROOT/config.json parsed, or *out NULL when there is none.  EINVAL, naming the file, for one that is not JSON. */
+int store_config_load (const char *root, json_t **out, isola_error_t *err);
 
 /* Compiled seccomp programs (seccomp_bpf.c), under the root: a cache, safe to delete at any time. */
 #define STORE_SECCOMP_CACHE "cache/seccomp"

@@ -76,15 +76,10 @@ int
 vm_settings_load (const char *root, struct vm_settings *out, isola_error_t *err)
 {
   *out = (struct vm_settings){ .boot_timeout_s = VM_BOOT_TIMEOUT_S };
-  cleanup_free char *path = xasprintf ("%s/config.json", root);
   cleanup_json json_t *config = NULL;
-  if (path_exists (path))
-    {
-      json_error_t jerr;
-      config = json_load_file (path, JSON_REJECT_DUPLICATES, &jerr);
-      if (config == NULL)
-        return isola_error_fail (err, EINVAL, "`%s`: %s (line %d)", path, jerr.text, jerr.line);
-    }
+  int ret = store_config_load (root, &config, err);
+  if (ret < 0)
+    return ret;
   json_t *vm = json_object_get (config, "vm");
   out->qemu = setting (vm, "qemu", "ISOLA_QEMU");
   if (out->qemu == NULL)
@@ -383,7 +378,7 @@ vm_start_json (const struct isola_store *s, const struct container *c, const str
   struct run_mounts m = { 0 };
   struct run_rlimits r = { 0 };
   struct seccomp_program *prog = NULL;
-  cleanup_free char *cache = xasprintf ("%s/%s", s->root, STORE_SECCOMP_CACHE);
+  cleanup_free char *cache = store_path (s, STORE_SECCOMP_CACHE);
   int ret = caps_for_host_config (host, &caps, err);
   if (ret == 0)
     ret = run_mounts_parse (host, &m, err);

@@ -137,14 +137,22 @@ chan_queue (struct monitor *m, struct vmproto_msg msg)
   (void)vmproto_queue_push (&m->chan_q, &msg);
 }
 
+/* A FAILED frame's payload: the exit code, then the message (cut to 4096 bytes); returns its length. */
+#define FAILED_MSG_MAX 4096
+static uint32_t
+failed_payload (uint8_t buf[4 + FAILED_MSG_MAX], uint32_t code, const char *msg)
+{
+  size_t len = strnlen (msg, FAILED_MSG_MAX);
+  attach_put_u32 (buf, code);
+  memcpy (buf + 4, msg, len);
+  return (uint32_t)(4 + len);
+}
+
 static void
 client_fail (struct client *cl, uint32_t code, const char *msg)
 {
-  size_t len = strlen (msg) > 4096 ? 4096 : strlen (msg);
-  uint8_t buf[4 + 4096];
-  attach_put_u32 (buf, code);
-  memcpy (buf + 4, msg, len);
-  (void)attach_send (cl->fd, ATTACH_FAILED, buf, (uint32_t)(4 + len));
+  uint8_t buf[4 + FAILED_MSG_MAX];
+  (void)attach_send (cl->fd, ATTACH_FAILED, buf, failed_payload (buf, code, msg));
   cl->done = true;
 }
 
@@ -716,13 +724,8 @@ finish (struct monitor *m, int code)
 static void
 report_failure (struct monitor *m, int code, const char *msg)
 {
-  size_t len = strlen (msg);
-  if (len > 4096)
-    len = 4096;
-  uint8_t buf[4 + 4096];
-  attach_put_u32 (buf, (uint32_t)code);
-  memcpy (buf + 4, msg, len);
-  broadcast (m, ATTACH_FAILED, buf, (uint32_t)(4 + len));
+  uint8_t buf[4 + FAILED_MSG_MAX];
+  broadcast (m, ATTACH_FAILED, buf, failed_payload (buf, (uint32_t)code, msg));
 }
 
 static int
