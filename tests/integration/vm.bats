@@ -163,13 +163,16 @@ EOF
 }
 
 @test "a VM that does not boot ends in a clear error within the boot timeout, leaving nothing running" {
-  local junk=$ISOLA_ROOT.extra.kernel
+  # in a directory of new_root's, which teardown removes (it leaves plain files alone)
+  local tmp junk initrd
+  tmp=$(new_root)
+  junk=$tmp/kernel
   head -c 4096 /dev/urandom >"$junk"
   ISOLA_VM_KERNEL=$junk run --separate-stderr isola run --rm --isolation=vm busybox true
   assert_status 125
   assert_stderr_matches 'VM exited while starting'
   # an init that never answers: the boot timeout
-  local initrd=$ISOLA_ROOT.extra.initrd
+  initrd=$tmp/initrd
   "$REPO/scripts/mkinitramfs.sh" "$initrd" /bin/busybox >/dev/null 2>&1 || skip "cannot make an initramfs"
   ISOLA_VM_INITRD=$initrd ISOLA_VM_BOOT_TIMEOUT=4 run --separate-stderr isola run --isolation=vm busybox true
   assert_status 125
