@@ -82,6 +82,11 @@ if pgrep -f 'isola-vm -name isola-' >/dev/null; then
   echo "not ok - VM workers left behind by the tests:"
   pgrep -af 'isola-vm -name isola-' | cut -c1-200
 fi
+if compgen -G '/tmp/isola-test.*' >/dev/null; then
+  failed=$((failed + 1))
+  echo "not ok - test roots left in /tmp:"
+  ls -d /tmp/isola-test.*
+fi
 if grep -q '/isola-test\.' /proc/mounts; then
   failed=$((failed + 1))
   echo "not ok - mounts left behind by the tests:"
