@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "container.h"
+#include "driver.h"
 #include "jsonutil.h"
 #include "util.h"
 
@@ -90,9 +91,11 @@ filter_matches (const struct container *c, const char *filter)
     return label_matches (c, v);
   if (strncmp (filter, "isolation", klen) == 0)
     {
-      /* "vm" is isola's name for what Docker calls hyperv. */
+      /* Any name --isolation takes ("vm" for what Docker calls hyperv): the driver says what inspect shows. */
       const char *iso = json_string_value (json_object_get (json_object_get (c->config, "HostConfig"), "Isolation"));
-      return strcmp (iso ?: "", strcmp (v, "vm") == 0 ? "hyperv" : v) == 0;
+      const struct isola_driver *d = NULL;
+      bool named = v[0] && strcmp (v, "default") != 0 && driver_lookup (NULL, v, &d, NULL) == 0;
+      return strcmp (iso ?: "", named ? d->isolation : v) == 0;
     }
   if (strncmp (filter, "exited", klen) == 0)
     return strcmp (container_status (c), "exited") == 0
