@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/random.h>
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
@@ -42,6 +43,10 @@
 #include "spawn.h"
 #include "util.h"
 #include "vmproto.h"
+
+#ifndef BLKFLSBUF
+#define BLKFLSBUF _IO (0x12, 97) /* <linux/fs.h>, which clashes with <sys/mount.h> */
+#endif
 
 #define PORT_NAME   "isola.agent"
 #define RUN_DIR     "/run/isola"
@@ -363,6 +368,17 @@ write_run_file (const char *name, const char *content, char **path, isola_error_
   return write_file_replace (*path, content ? content : "", content ? strlen (content) : 0, 0644, err);
 }
 
+/* A VM restored from a template (vmtemplate.h) has stand-in files behind the disks it was booted with.  The
+   kernel drops a disk's cached blocks when its last opener closes it, and nothing opened these since the partition
+   scan; dropping them again costs nothing and does not depend on that. */
+static void
+forget_cached_blocks (const char *disk)
+{
+  cleanup_close int fd = open (disk, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ioctl (fd, BLKFLSBUF, 0) < 0)
+    say ("cannot drop the cached blocks of %s: %s", disk, strerror (errno));
+}
+
 /* The image's erofs disk and the container's ext4 disk, by the serials the host gave them. */
 static int
 mount_disks (isola_error_t *err)
@@ -371,6 +387,8 @@ mount_disks (isola_error_t *err)
   cleanup_free char *upper = find_disk ("isola-upper");
   if (rootfs == NULL || upper == NULL)
     return isola_error_fail (err, ENODEV, "the VM's disks are missing");
+  forget_cached_blocks (rootfs);
+  forget_cached_blocks (upper);
   if (mount_early (rootfs, RUN_DIR "/lower", "erofs", MS_RDONLY, NULL) < 0)
     return isola_error_make (err, errno, "mount the image's root file system (%s)", rootfs);
   /* noinit_itable: the disk is a sparse file on the host, whose unused inode tables already read as zeros. */
@@ -550,8 +568,53 @@ process_fields (json_t *j, struct launch *l)
 }
 
 static int
+hex_bytes (const char *hex, uint8_t *out, size_t n)
+{
+  if (hex == NULL || strlen (hex) != 2 * n)
+    return -EINVAL;
+  for (size_t i = 0; i < n; i++)
+    {
+      int hi = hex_value (hex[2 * i]), lo = hex_value (hex[2 * i + 1]);
+      if (hi < 0 || lo < 0)
+        return -EINVAL;
+      out[i] = (uint8_t)(hi << 4 | lo);
+    }
+  return 0;
+}
+
+/* START's clock and seed.  A VM restored from a template wakes with the template's clock and random pool, the
+   same in every clone: the clock is set from the host's, and the pool gets the host's fresh seed mixed in and
+   credited, and the kernel's generator is reseeded from it, before any process of the container exists. */
+static void
+adopt_host_time_and_seed (json_t *start)
+{
+  json_t *t = json_object_get (start, "Time");
+  if (json_is_array (t))
+    {
+      struct timespec ts = { .tv_sec = (time_t)json_integer_value (json_array_get (t, 0)),
+                             .tv_nsec = (long)json_integer_value (json_array_get (t, 1)) };
+      if (ts.tv_sec > 0 && clock_settime (CLOCK_REALTIME, &ts) < 0)
+        say ("cannot set the clock: %s", strerror (errno));
+    }
+  struct
+  {
+    struct rand_pool_info info;
+    uint8_t seed[32];
+  } pool = { .info = { .entropy_count = 256, .buf_size = 32 } };
+  if (hex_bytes (jstr (start, "Seed"), pool.seed, sizeof pool.seed) < 0)
+    return;
+  cleanup_close int fd = open ("/dev/urandom", O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || ioctl (fd, RNDADDENTROPY, &pool) < 0)
+    say ("cannot seed the random pool: %s", strerror (errno));
+  /* ENODATA: the generator was not ready before, and the credit above has just seeded it. */
+  else if (ioctl (fd, RNDRESEEDCRNG) < 0 && errno != ENODATA)
+    say ("cannot reseed the random generator: %s", strerror (errno));
+}
+
+static int
 start_main (struct agent *a, isola_error_t *err)
 {
+  adopt_host_time_and_seed (a->start);
   json_t *j = a->start;
   struct launch l = { 0 };
   struct spawn_spec *sp = &l.spec;

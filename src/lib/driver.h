@@ -49,6 +49,9 @@ struct isola_driver
   /* Prepares what a new container needs beyond its directory (NULL: nothing), under the store's exclusive lock at
      create time: for vm, the image's root file system image and the container's disk. */
   int (*prepare) (struct isola_store *s, struct container *c, isola_error_t *err);
+  /* Makes what starting needs and keeps across containers (NULL: nothing), in the CLI before the monitor starts and
+     without the store's lock: for vm, the template of the container's VM layout (vmtemplate.h). */
+  int (*ready) (const struct isola_store *s, const struct container *c, isola_error_t *err);
   /* Starts the container's first process.  Runs in the monitor, which becomes the process's parent and reaps
      it; *pid_out is the host PID shown as State.Pid (the VM worker's PID for vm). */
   int (*start) (const struct isola_store *s, struct container *c, struct driver_io *io, pid_t *pid_out,

@@ -31,6 +31,7 @@
 #include "vmdisk.h"
 #include "vmlaunch.h"
 #include "vmproto.h"
+#include "vmtemplate.h"
 
 /* --- create ------------------------------------------------------------------------------------------------------ */
 
@@ -56,14 +57,6 @@ vm_prepare (struct isola_store *s, struct container *c, isola_error_t *err)
 
 /* --- start (in the monitor) ------------------------------------------------------------------------------------- */
 
-static long long
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The last line QEMU or the guest's console said, for an error message. */
 static char *
 last_words (const struct container *c, const char *file)
@@ -77,65 +70,6 @@ last_words (const struct container *c, const char *file)
     text[--len] = '\0';
   char *nl = strrchr (text, '\n');
   return xstrdup (nl ? nl + 1 : text);
-}
-
-static __attribute__ ((noreturn)) void
-exec_qemu (const struct vm_settings *vs, char **argv, int channel_fd, const char *qemu_log)
-{
-  /* The VM dies with its monitor, whatever happens to the monitor. */
-  if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)
-    _exit (127);
-  int null = open ("/dev/null", O_RDWR);
-  int log = open (qemu_log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (log >= 0 ? log : null, 2) < 0)
-    _exit (127);
-  (void)close_range (3, ~0U, CLOSE_RANGE_CLOEXEC);
-  int flags = fcntl (channel_fd, F_GETFD);
-  if (flags < 0 || fcntl (channel_fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
-    _exit (127);
-  sigset_t none;
-  sigemptyset (&none);
-  sigprocmask (SIG_SETMASK, &none, NULL);
-  execvp (vs->qemu, argv);
-  dprintf (2, "exec %s: %s\n", vs->qemu, strerror (errno));
-  _exit (127);
-}
-
-struct boot
-{
-  int fd;
-  struct vmproto_decoder *dec;
-  pid_t qemu;
-  long long deadline;
-};
-
-/* Waits for the next frame from the agent; -ETIMEDOUT at the deadline, -ECHILD when the VM is gone. */
-static int
-next_frame (struct boot *b, struct vmproto_frame *f)
-{
-  for (;;)
-    {
-      int r = vmproto_decoder_next (b->dec, f);
-      if (r != 0)
-        return r < 0 ? r : 0;
-      long long left = b->deadline - now_ms ();
-      if (left <= 0)
-        return -ETIMEDOUT;
-      struct pollfd p = { .fd = b->fd, .events = POLLIN };
-      int n = poll (&p, 1, left > 200 ? 200 : (int)left);
-      if (n < 0 && errno != EINTR)
-        return -errno;
-      if (n > 0)
-        {
-          ssize_t got = vmproto_decoder_read (b->dec, b->fd);
-          if (got == 0)
-            return -ECHILD;
-          if (got < 0 && got != -EAGAIN && got != -EINTR)
-            return (int)got;
-        }
-      if (waitpid (b->qemu, NULL, WNOHANG) == b->qemu)
-        return -ECHILD;
-    }
 }
 
 static int
@@ -152,24 +86,34 @@ boot_failed (const struct container *c, int r, int timeout_s, isola_error_t *err
   return isola_error_fail (err, -r, "the VM's agent broke the protocol while starting: %s", strerror (-r));
 }
 
-/* HELLO both ways, START, then STARTED or FAILED. */
+/* HELLO both ways (a VM restored from a template greeted its template's host already), START, then STARTED or
+   FAILED.  START carries the host's clock and a fresh seed for the guest's random pool, which a restored VM would
+   otherwise share with every other clone of its template. */
 static int
-greet_agent (struct boot *b, const struct container *c, json_t *start, int timeout_s, isola_error_t *err)
+greet_agent (struct vm_boot *b, const struct container *c, json_t *start, bool restored, int timeout_s,
+             isola_error_t *err)
 {
   struct vmproto_frame f;
-  int r = next_frame (b, &f);
-  if (r < 0)
-    return boot_failed (c, r, timeout_s, err);
-  if (vmproto_check_hello (&f, "the VM's agent", err) < 0)
-    return -EPROTO;
+  int r;
+  if (!restored)
+    {
+      if ((r = vm_boot_next_frame (b, &f)) < 0)
+        return boot_failed (c, r, timeout_s, err);
+      if (vmproto_check_hello (&f, "the VM's agent", err) < 0)
+        return -EPROTO;
+      struct vmproto_msg hello = vmproto_msg_hello ("isola " ISOLA_VERSION);
+      if (vmproto_send (b->fd, &hello) < 0)
+        return isola_error_make (err, errno, "greet the VM's agent");
+    }
+  if ((r = vm_start_json_stamp (start, err)) < 0)
+    return r;
   cleanup_free char *text = json_dumps (start, JSON_COMPACT);
-  struct vmproto_msg hello = vmproto_msg_hello ("isola " ISOLA_VERSION);
   struct vmproto_msg msg = vmproto_msg_start (text, strlen (text));
-  if (vmproto_send (b->fd, &hello) < 0 || vmproto_send (b->fd, &msg) < 0)
+  if (vmproto_send (b->fd, &msg) < 0)
     return isola_error_make (err, errno, "send START to the VM's agent");
   for (;;)
     {
-      if ((r = next_frame (b, &f)) < 0)
+      if ((r = vm_boot_next_frame (b, &f)) < 0)
         return boot_failed (c, r, timeout_s, err);
       if (f.stream != VMPROTO_STREAM_MAIN)
         continue;
@@ -202,6 +146,83 @@ make_channel (int sv[2], isola_error_t *err)
   return 0;
 }
 
+/* One attempt at starting the VM: restored from state_fd (>= 0) or booted. */
+static int
+launch (const struct vm_settings *vs, const struct isola_store *s, struct container *c, struct driver_io *io,
+        json_t *start, int state_fd, pid_t *pid_out, bool *vm_exited, isola_error_t *err)
+{
+  *vm_exited = false;
+  cleanup_free char *console = container_path (c, "console.log");
+  cleanup_free char *qemu_log = container_path (c, "qemu.log");
+  int sv[2] = { -1, -1 };
+  int ret = make_channel (sv, err);
+  cleanup_strv char **argv = NULL;
+  if (ret == 0 && (argv = vm_qemu_argv (vs, s, c, sv[1], console, err)) == NULL)
+    ret = -EINVAL;
+  if (ret == 0 && state_fd >= 0)
+    {
+      /* QEMU reads the saved VM from the fd and, since it was saved running, runs it at once. */
+      cleanup_free char *incoming = xasprintf ("fd:%d", state_fd);
+      strv_push (&argv, "-incoming");
+      strv_push (&argv, incoming);
+    }
+  pid_t pid = -1;
+  if (ret == 0)
+    {
+      int keep[] = { sv[1], state_fd };
+      pid = vm_spawn_qemu (vs, argv, keep, state_fd >= 0 ? 2 : 1, qemu_log, err);
+      if (pid < 0)
+        ret = (int)pid;
+    }
+  if (sv[1] >= 0)
+    close (sv[1]);
+  if (ret < 0)
+    {
+      if (sv[0] >= 0)
+        close (sv[0]);
+      return ret;
+    }
+  trace_mark (state_fd >= 0 ? "monitor: VM restoring" : "monitor: VM launched");
+  struct vmproto_decoder *dec = xcalloc (1, sizeof *dec);
+  vmproto_decoder_init (dec, VMPROTO_GUEST);
+  if (state_fd >= 0)
+    vmproto_decoder_resume (dec);
+  (void)fcntl (sv[0], F_SETFL, O_NONBLOCK);
+  struct vm_boot b = { .fd = sv[0], .dec = dec, .qemu = pid, .deadline = vm_now_ms () + vs->boot_timeout_s * 1000LL };
+  ret = greet_agent (&b, c, start, state_fd >= 0, vs->boot_timeout_s, err);
+  if (ret < 0)
+    {
+      *vm_exited = b.exited;
+      kill (pid, SIGKILL);
+      (void)waitpid_retry (pid, NULL);
+      close (sv[0]);
+      vmproto_decoder_clear (dec);
+      free (dec);
+      return ret;
+    }
+  io->channel = sv[0];
+  io->channel_dec = dec;
+  *pid_out = pid;
+  return 0;
+}
+
+/* The saved VM of c's layout, or -1 (none, or templates are off). */
+static int
+find_template (const struct vm_settings *vs, const struct isola_store *s, const struct container *c, char **key)
+{
+  struct vm_layout l;
+  struct vm_share *shares = NULL;
+  int fd = -1;
+  *key = NULL;
+  if (!vs->template || vm_layout_of (s, c, &l, &shares, NULL) < 0)
+    return -1;
+  vm_shares_free (shares, l.n_shares);
+  *key = vm_template_key (vs, &l);
+  if (*key && vm_template_open (s, *key, &fd) < 0)
+    fd = -1;
+  return fd;
+}
+
 static int
 vm_start (const struct isola_store *s, struct container *c, struct driver_io *io, pid_t *pid_out, isola_error_t *err)
 {
@@ -211,52 +232,54 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
     return ret;
   cleanup_json json_t *start = NULL;
   cleanup_free char *upper = container_path (c, "upper.ext4");
-  cleanup_free char *console = container_path (c, "console.log");
-  cleanup_free char *qemu_log = container_path (c, "qemu.log");
-  cleanup_strv char **argv = NULL;
-  int sv[2] = { -1, -1 };
   if (!path_exists (upper))
     ret = vm_upper_disk_create (upper, VM_UPPER_DISK_BYTES, err);
   if (ret == 0)
     ret = vm_start_json (s, c, io, &start, err);
+  cleanup_free char *key = NULL;
+  int state_fd = ret == 0 ? find_template (&vs, s, c, &key) : -1;
+  bool exited = false;
   if (ret == 0)
-    ret = make_channel (sv, err);
-  if (ret == 0 && (argv = vm_qemu_argv (&vs, s, c, sv[1], console, err)) == NULL)
-    ret = -EINVAL;
-  pid_t pid = ret == 0 ? fork () : -1;
-  if (ret == 0 && pid < 0)
-    ret = isola_error_make (err, errno, "fork");
-  if (pid == 0)
-    exec_qemu (&vs, argv, sv[1], qemu_log);
-  if (sv[1] >= 0)
-    close (sv[1]);
-  if (ret < 0)
+    ret = launch (&vs, s, c, io, start, state_fd, pid_out, &exited, err);
+  if (state_fd >= 0)
     {
-      if (sv[0] >= 0)
-        close (sv[0]);
-      vm_settings_clear (&vs);
-      return ret;
+      close (state_fd);
+      /* A template that does not restore (QEMU refused it, or the guest died before answering) is removed, and the
+         container boots; QEMU's complaint stays in qemu-restore.log. */
+      if (ret < 0 && exited)
+        {
+          cleanup_free char *log = container_path (c, "qemu.log");
+          cleanup_free char *kept = container_path (c, "qemu-restore.log");
+          (void)rename (log, kept);
+          vm_template_discard (s, key);
+          isola_error_release (err);
+          ret = launch (&vs, s, c, io, start, -1, pid_out, &exited, err);
+        }
     }
-  trace_mark ("monitor: VM launched");
-  struct vmproto_decoder *dec = xcalloc (1, sizeof *dec);
-  vmproto_decoder_init (dec, VMPROTO_GUEST);
-  (void)fcntl (sv[0], F_SETFL, O_NONBLOCK);
-  struct boot b = { .fd = sv[0], .dec = dec, .qemu = pid, .deadline = now_ms () + vs.boot_timeout_s * 1000LL };
-  ret = greet_agent (&b, c, start, vs.boot_timeout_s, err);
   vm_settings_clear (&vs);
-  if (ret < 0)
+  if (ret == 0)
+    trace_mark ("monitor: VM container started");
+  return ret;
+}
+
+/* In the CLI before the monitor starts: the template of c's layout, so that the monitor restores the VM instead of
+   booting it.  A template that cannot be made is not an error: the container boots, and that boot reports what is
+   wrong in the container's own logs.  A failure is remembered for an hour so that not every start pays for it. */
+static int
+vm_ready (const struct isola_store *s, const struct container *c, isola_error_t *err)
+{
+  (void)err;
+  struct vm_settings vs;
+  if (vm_settings_load (s->root, &vs, NULL) < 0)
+    return 0;
+  struct vm_layout l;
+  struct vm_share *shares = NULL;
+  if (vs.template && vm_layout_of (s, c, &l, &shares, NULL) == 0)
     {
-      kill (pid, SIGKILL);
-      (void)waitpid_retry (pid, NULL);
-      close (sv[0]);
-      vmproto_decoder_clear (dec);
-      free (dec);
-      return ret;
+      vm_shares_free (shares, l.n_shares);
+      (void)vm_template_ensure (s, &vs, &l, NULL);
     }
-  trace_mark ("monitor: VM container started");
-  io->channel = sv[0];
-  io->channel_dec = dec;
-  *pid_out = pid;
+  vm_settings_clear (&vs);
   return 0;
 }
 
@@ -377,6 +400,7 @@ const struct isola_driver driver_vm = {
   .name = "vm",
   .isolation = "hyperv",
   .prepare = vm_prepare,
+  .ready = vm_ready,
   .start = vm_start,
   .signal = vm_signal,
   .top = vm_top,

@@ -140,6 +140,9 @@ container_start (struct isola_store *s, struct container *c, int *attach_fd, str
 {
   *exit_code = 125;
   int ret = container_seccomp_ensure (s, c, err);
+  const struct isola_driver *driver = driver_of (c);
+  if (ret == 0 && driver->ready)
+    ret = driver->ready (s, c, err);
   if (ret < 0)
     return ret;
   int sv[2];

@@ -86,15 +86,6 @@ cache_key (const struct seccomp_source *src, uint64_t caps, char **key, size_t *
   return true;
 }
 
-static uint64_t
-fnv1a64 (const char *p, size_t len)
-{
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (size_t i = 0; i < len; i++)
-    h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
-  return h;
-}
-
 /* --- cache files ------------------------------------------------------------------------------------------------- */
 
 static struct seccomp_program *

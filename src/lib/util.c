@@ -577,3 +577,12 @@ same_pid_namespace (pid_t pid, const char *ns)
   char link[128];
   return pid_namespace_of (pid, link, sizeof link) && strcmp (link, ns) == 0;
 }
+
+uint64_t
+fnv1a64 (const char *p, size_t len)
+{
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
+  return h;
+}

@@ -153,4 +153,7 @@ int time_parse_rfc3339 (const char *s, int64_t *secs_out);
 char *human_size (int64_t bytes);
 char *human_duration (int64_t seconds);
 
+/* FNV-1a, 64 bits: names cache files after their keys (which the files hold whole, to compare). */
+uint64_t fnv1a64 (const char *p, size_t len);
+
 #endif

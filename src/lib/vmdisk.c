@@ -65,10 +65,22 @@ vm_rootfs_image_ensure (struct isola_store *s, const struct image_record *img, i
   struct erofs_source src = { .store = s, .img = img, .mnt = mnt };
   if (ret == 0)
     ret = tool_run (argv, mount_image_privately, &src, err);
+  struct stat st;
+  if (ret == 0 && (stat (out, &st) < 0 || truncate (out, (off_t)vm_rootfs_disk_bytes ((uint64_t)st.st_size)) < 0))
+    ret = isola_error_make (err, errno, "size `%s`", out);
   if (ret == 0 && rename (out, path) < 0)
     ret = isola_error_make (err, errno, "rename `%s` to `%s`", out, path);
   (void)rm_rf (tmp, NULL);
   return ret < 0 ? isola_error_wrap (err, "make the VM root file system of image %.12s", img->id) : 0;
+}
+
+uint64_t
+vm_rootfs_disk_bytes (uint64_t fs_bytes)
+{
+  uint64_t bytes = VM_ROOTFS_DISK_MIN_BYTES;
+  while (bytes < fs_bytes && bytes < (UINT64_C (1) << 62))
+    bytes <<= 1;
+  return bytes;
 }
 
 int

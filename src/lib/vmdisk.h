@@ -15,6 +15,11 @@
 /* Size of a container's writable layer (sparse: it takes what the container writes). */
 #define VM_UPPER_DISK_BYTES (8ULL << 30)
 
+/* The image's disk is its erofs file system followed by zeros up to a power of two (sparse; at least this much), so
+   that the VMs of most images have disks of one size and can be restored from one template (vmtemplate.h). */
+#define VM_ROOTFS_DISK_MIN_BYTES (64ULL << 20)
+uint64_t vm_rootfs_disk_bytes (uint64_t fs_bytes);
+
 char *vm_rootfs_image_path (const struct isola_store *s, const char *image_id);
 /* Makes images/ID.erofs unless it exists (staged in tmp/, renamed into place).  Needs the exclusive lock. */
 int vm_rootfs_image_ensure (struct isola_store *s, const struct image_record *img, isola_error_t *err);

@@ -6,10 +6,16 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/kvm.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "caps.h"
@@ -26,7 +32,6 @@
 
 /* --- settings -------------------------------------------------------------------------------------------------- */
 
-/* vm/NAME beside our own binary (build/), else ISOLA_LIBDIR/NAME. */
 /* vm/NAME beside our own binary (build/), else ISOLA_LIBDIR/NAME. */
 static char *
 default_vm_file (const char *name)
@@ -99,6 +104,11 @@ vm_settings_load (const char *root, struct vm_settings *out, isola_error_t *err)
   if (out->boot_timeout_s <= 0)
     out->boot_timeout_s = VM_BOOT_TIMEOUT_S;
 
+  cleanup_free char *template = setting (vm, "template", "ISOLA_VM_TEMPLATE");
+  json_t *tj = json_object_get (vm, "template");
+  out->template = template ? !(strcmp (template, "off") == 0 || strcmp (template, "0") == 0
+                               || strcmp (template, "false") == 0)
+                           : !json_is_false (tj);
   cleanup_free char *acpi = setting (vm, "acpi", "ISOLA_VM_ACPI");
   out->acpi = (acpi && (strcmp (acpi, "on") == 0 || strcmp (acpi, "1") == 0 || strcmp (acpi, "true") == 0))
               || json_is_true (json_object_get (vm, "acpi"));
@@ -195,51 +205,76 @@ pushf (char ***argv, const char *fmt, ...)
   free (s);
 }
 
-/* Each directory bind mount becomes a 9p share tagged bindN (the START message says where it goes). */
-static int
-add_binds (char ***argv, const struct container *c, isola_error_t *err)
+/* Each directory bind mount becomes a 9p share, numbered in the order of the binds (mounts_json says where each
+   goes). */
+int
+vm_layout_of (const struct isola_store *s, const struct container *c, struct vm_layout *layout,
+              struct vm_share **shares, isola_error_t *err)
 {
   json_t *host = json_object_get (c->config, "HostConfig");
+  const char *image = json_string_value (json_object_get (c->config, "Image"));
+  *layout = (struct vm_layout){
+    .memory_mb = vm_memory_mb (json_integer_value (json_object_get (host, "Memory"))),
+    .cpus = vm_cpus (json_integer_value (json_object_get (host, "NanoCpus"))),
+    .upper_bytes = VM_UPPER_DISK_BYTES,
+    .trace = getenv ("ISOLA_TRACE") != NULL,
+  };
+  *shares = NULL;
+  struct stat st;
+  cleanup_free char *rootfs = vm_rootfs_image_path (s, image && strlen (image) > 7 ? image + 7 : "");
+  if (stat (rootfs, &st) == 0)
+    layout->rootfs_bytes = (uint64_t)st.st_size;
+  cleanup_free char *upper = container_path (c, "upper.ext4");
+  if (stat (upper, &st) == 0)
+    layout->upper_bytes = (uint64_t)st.st_size;
+
   struct run_mounts m = { 0 };
   int ret = run_mounts_parse (host, &m, err);
+  struct vm_share *out = xcalloc (m.n + 1, sizeof *out);
+  size_t n = 0;
   for (size_t i = 0; ret == 0 && i < m.n; i++)
     {
       if (m.items[i].source == NULL)
         continue;
-      struct stat st;
       if (stat (m.items[i].source, &st) < 0 || !S_ISDIR (st.st_mode))
         {
           ret = isola_error_fail (err, ENOTSUP, "VM isolation shares directories only: `%s` is not one",
                                   m.items[i].source);
           break;
         }
-      cleanup_free char *path = qemu_escape (m.items[i].source);
-      push (argv, "-fsdev");
-      pushf (argv, "local,id=fs%zu,path=%s,security_model=passthrough%s", i, path,
-             m.items[i].readonly ? ",readonly=on" : "");
-      push (argv, "-device");
-      pushf (argv, "virtio-9p-device,fsdev=fs%zu,mount_tag=bind%zu", i, i);
+      out[n].source = xstrdup (m.items[i].source);
+      out[n++].readonly = m.items[i].readonly;
     }
   run_mounts_clear (&m);
-  return ret;
+  if (ret < 0)
+    {
+      vm_shares_free (out, n);
+      return ret;
+    }
+  layout->n_shares = n;
+  *shares = out;
+  return 0;
+}
+
+void
+vm_shares_free (struct vm_share *shares, size_t n)
+{
+  for (size_t i = 0; shares && i < n; i++)
+    free (shares[i].source);
+  free (shares);
 }
 
 char **
-vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const struct container *c, int channel_fd,
-              const char *console, isola_error_t *err)
+vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const struct vm_instance *in)
 {
-  json_t *host = json_object_get (c->config, "HostConfig");
-  const char *image = json_string_value (json_object_get (c->config, "Image"));
-  cleanup_free char *rootfs = vm_rootfs_image_path (s, image && strlen (image) > 7 ? image + 7 : "");
-  cleanup_free char *upper = container_path (c, "upper.ext4");
-  cleanup_free char *rootfs_q = qemu_escape (rootfs), *upper_q = qemu_escape (upper),
-                    *console_q = qemu_escape (console);
+  cleanup_free char *rootfs_q = qemu_escape (in->rootfs), *upper_q = qemu_escape (in->upper),
+                    *console_q = qemu_escape (in->console);
   bool kvm = strcmp (vs->accel, "kvm") == 0;
-  cleanup_strv char **argv = xcalloc (1, sizeof (char *));
+  char **argv = xcalloc (1, sizeof (char *));
   /* argv[0] and -name make the worker recognisable in ps: "isola-vm" with the container's ID. */
   push (&argv, "isola-vm");
   push (&argv, "-name");
-  pushf (&argv, "isola-%s,process=isola-vm", c->id);
+  pushf (&argv, "isola-%s,process=isola-vm", in->name);
   push (&argv, "-M");
   /* Under TCG the guest needs the PIT and PIC for its timers, and the RTC so that it does not probe for one. */
   pushf (&argv, "microvm,x-option-roms=off,pit=on,pic=on,rtc=on,isa-serial=on,acpi=%s", vs->acpi ? "on" : "off");
@@ -248,9 +283,9 @@ vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const s
   push (&argv, "-cpu");
   push (&argv, kvm ? "host,-arch-capabilities" : "max");
   push (&argv, "-m");
-  pushf (&argv, "%lld", (long long)vm_memory_mb (json_integer_value (json_object_get (host, "Memory"))));
+  pushf (&argv, "%lld", (long long)l->memory_mb);
   push (&argv, "-smp");
-  pushf (&argv, "%d", vm_cpus (json_integer_value (json_object_get (host, "NanoCpus"))));
+  pushf (&argv, "%d", l->cpus);
   push (&argv, "-nodefaults");
   push (&argv, "-no-user-config");
   push (&argv, "-nographic");
@@ -268,7 +303,7 @@ vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const s
   pushf (&argv, "%s%s",
          kvm ? "console=ttyS0 quiet panic=-1 reboot=t"
              : "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=2600000 noapictimer",
-         getenv ("ISOLA_TRACE") ? " isola.trace=1" : "");
+         l->trace ? " isola.trace=1" : "");
   push (&argv, "-serial");
   pushf (&argv, "file:%s", console_q);
   push (&argv, "-drive");
@@ -282,12 +317,113 @@ vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const s
   push (&argv, "-device");
   push (&argv, "virtio-serial-device,max_ports=2");
   push (&argv, "-chardev");
-  pushf (&argv, "socket,id=agent,fd=%d", channel_fd);
+  pushf (&argv, "socket,id=agent,fd=%d", in->channel_fd);
   push (&argv, "-device");
   push (&argv, "virtserialport,chardev=agent,name=isola.agent");
-  if (add_binds (&argv, c, err) < 0)
+  for (size_t i = 0; i < l->n_shares; i++)
+    {
+      cleanup_free char *path = qemu_escape (in->shares[i].source);
+      push (&argv, "-fsdev");
+      pushf (&argv, "local,id=fs%zu,path=%s,security_model=passthrough%s", i, path,
+             in->shares[i].readonly ? ",readonly=on" : "");
+      push (&argv, "-device");
+      pushf (&argv, "virtio-9p-device,fsdev=fs%zu,mount_tag=share%zu", i, i);
+    }
+  return argv;
+}
+
+char **
+vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const struct container *c, int channel_fd,
+              const char *console, isola_error_t *err)
+{
+  struct vm_layout l;
+  struct vm_share *shares = NULL;
+  if (vm_layout_of (s, c, &l, &shares, err) < 0)
     return NULL;
-  return take_ptr (&argv);
+  const char *image = json_string_value (json_object_get (c->config, "Image"));
+  cleanup_free char *rootfs = vm_rootfs_image_path (s, image && strlen (image) > 7 ? image + 7 : "");
+  cleanup_free char *upper = container_path (c, "upper.ext4");
+  struct vm_instance in = {
+    .name = c->id, .console = console, .rootfs = rootfs, .upper = upper, .channel_fd = channel_fd, .shares = shares,
+  };
+  char **argv = vm_qemu_argv_for (vs, &l, &in);
+  vm_shares_free (shares, l.n_shares);
+  return argv;
+}
+
+pid_t
+vm_spawn_qemu (const struct vm_settings *vs, char **argv, const int *keep, size_t n, const char *log,
+               isola_error_t *err)
+{
+  pid_t pid = fork ();
+  if (pid < 0)
+    return isola_error_make (err, errno, "fork");
+  if (pid > 0)
+    return pid;
+  /* The VM dies with its monitor, whatever happens to the monitor. */
+  if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)
+    _exit (127);
+  int null = open ("/dev/null", O_RDWR);
+  int logfd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (logfd >= 0 ? logfd : null, 2) < 0)
+    _exit (127);
+  (void)close_range (3, ~0U, CLOSE_RANGE_CLOEXEC);
+  for (size_t i = 0; i < n; i++)
+    {
+      int flags = fcntl (keep[i], F_GETFD);
+      if (flags < 0 || fcntl (keep[i], F_SETFD, flags & ~FD_CLOEXEC) < 0)
+        _exit (127);
+    }
+  sigset_t none;
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+  execvp (vs->qemu, argv);
+  dprintf (2, "exec %s: %s\n", vs->qemu, strerror (errno));
+  _exit (127);
+}
+
+/* --- the channel while starting ---------------------------------------------------------------------------------- */
+
+long long
+vm_now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+vm_boot_next_frame (struct vm_boot *b, struct vmproto_frame *f)
+{
+  for (;;)
+    {
+      int r = vmproto_decoder_next (b->dec, f);
+      if (r != 0)
+        return r < 0 ? r : 0;
+      long long left = b->deadline - vm_now_ms ();
+      if (left <= 0)
+        return -ETIMEDOUT;
+      struct pollfd p = { .fd = b->fd, .events = POLLIN };
+      int n = poll (&p, 1, left > 200 ? 200 : (int)left);
+      if (n < 0 && errno != EINTR)
+        return -errno;
+      if (n > 0)
+        {
+          ssize_t got = vmproto_decoder_read (b->dec, b->fd);
+          if (got == 0)
+            {
+              b->exited = true;
+              return -ECHILD;
+            }
+          if (got < 0 && got != -EAGAIN && got != -EINTR)
+            return (int)got;
+        }
+      if (waitpid (b->qemu, NULL, WNOHANG) == b->qemu)
+        {
+          b->exited = true;
+          return -ECHILD;
+        }
+    }
 }
 
 /* --- START ------------------------------------------------------------------------------------------------------ */
@@ -325,6 +461,20 @@ seccomp_json (const struct seccomp_program *p)
   return json_pack ("{s:I, s:s}", "Flags", (json_int_t)p->flags, "Program", hex);
 }
 
+int
+vm_start_json_stamp (json_t *start, isola_error_t *err)
+{
+  struct timespec now;
+  uint8_t seed[32];
+  clock_gettime (CLOCK_REALTIME, &now);
+  if (getrandom (seed, sizeof seed, 0) != (ssize_t)sizeof seed)
+    return isola_error_make (err, errno, "getrandom");
+  cleanup_free char *hex = hex_of (seed, sizeof seed);
+  json_object_set_new (start, "Time", json_pack ("[I, I]", (json_int_t)now.tv_sec, (json_int_t)now.tv_nsec));
+  json_object_set_new (start, "Seed", json_string (hex));
+  return 0;
+}
+
 json_t *
 vm_rlimits_json (const struct run_rlimits *r)
 {
@@ -335,18 +485,19 @@ vm_rlimits_json (const struct run_rlimits *r)
   return a;
 }
 
-/* Binds are 9p shares tagged by their index (vm_qemu_argv), tmpfs mounts are made in the guest, and --init's binary
-   is the initramfs's own. */
+/* Binds are 9p shares tagged by their number among the binds (vm_layout_of), tmpfs mounts are made in the guest,
+   and --init's binary is the initramfs's own. */
 static json_t *
 mounts_json (const struct run_mounts *m, bool init)
 {
   json_t *a = json_array ();
+  size_t share = 0;
   for (size_t i = 0; i < m->n; i++)
     {
       const struct spawn_mount *e = &m->items[i];
       if (e->source)
-        json_array_append_new (a,
-                               json_pack ("{s:s, s:o, s:s, s:b}", "Type", "9p", "Source", json_sprintf ("bind%zu", i),
+        json_array_append_new (a, json_pack ("{s:s, s:o, s:s, s:b}", "Type", "9p", "Source",
+                                             json_sprintf ("share%zu", share++),
                                           "Destination", e->destination, "ReadOnly", e->readonly));
       else
         json_array_append_new (a, json_pack ("{s:s, s:s, s:s}", "Type", "tmpfs", "Destination", e->destination,

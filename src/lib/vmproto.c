@@ -544,6 +544,12 @@ vmproto_decoder_init (struct vmproto_decoder *d, enum vmproto_side from)
 }
 
 void
+vmproto_decoder_resume (struct vmproto_decoder *d)
+{
+  d->hello_seen = true;
+}
+
+void
 vmproto_decoder_clear (struct vmproto_decoder *d)
 {
   free (d->buf);

@@ -149,6 +149,9 @@ struct vmproto_decoder
 
 void vmproto_decoder_init (struct vmproto_decoder *d, enum vmproto_side from);
 void vmproto_decoder_clear (struct vmproto_decoder *d);
+/* For a connection that continues an earlier one whose HELLOs were exchanged (a VM restored from a template, which
+   greeted the host that saved it): no HELLO comes first. */
+void vmproto_decoder_resume (struct vmproto_decoder *d);
 /* Appends received bytes: 0, or -ENOBUFS when more than VMPROTO_READ_SIZE is fed without taking the complete frames
    out with vmproto_decoder_next, or -ENOMEM, or the sticky error. */
 int vmproto_decoder_feed (struct vmproto_decoder *d, const void *data, size_t len);

@@ -1,17 +1,23 @@
 /* The VM launch logic: memory and vCPU sizing, the QEMU command line for TCG and KVM (flags, escaping, disks, the
-   agent's port, 9p shares), settings from the environment and config.json, and the START message. */
+   agent's port, 9p shares), settings from the environment and config.json, the START message's stamp, the keys
+   and lookup of VM templates, the image disk's capacity, and QMP's replies. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "container.h"
 #include "jsonutil.h"
 #include "store.h"
 #include "tap.h"
 #include "util.h"
+#include "qmp.h"
+#include "vmdisk.h"
 #include "vmlaunch.h"
+#include "vmtemplate.h"
 
 static char root[] = "/tmp/isola-unit-vm-XXXXXX";
 
@@ -89,7 +95,7 @@ test_qemu_argv (void)
          "the image's disk read-only and the container's, by serial");
   CHECK (argv_contains (argv, "file:/log,,file"), "commas in paths are doubled");
   CHECK (argv_contains (argv, "share,,dir,security_model=passthrough,readonly=on")
-             && argv_contains (argv, "mount_tag=bind0"),
+             && argv_contains (argv, "mount_tag=share0"),
          "a read-only bind is a read-only 9p share");
   CHECK (!argv_contains (argv, "netdev") && !argv_contains (argv, "virtio-net"), "no network device");
   container_free (c);
@@ -151,6 +157,105 @@ test_settings (void)
   CHECK ((strcmp (accel, "kvm") == 0 || strcmp (accel, "tcg") == 0) && why, "detection decides (%s: %s)", accel, why);
 }
 
+static void
+test_template_keys (void)
+{
+  struct isola_store s = { .root = root, .lock_fd = -1 };
+  cleanup_free char *k = xasprintf ("%s/tk-vmlinuz", root), *i = xasprintf ("%s/tk-initrd", root);
+  (void)write_file_atomic (k, "k", 1, 0644, NULL);
+  (void)write_file_atomic (i, "i", 1, 0644, NULL);
+  struct vm_settings vs = { .qemu = "/bin/true", .kernel = k, .initrd = i, .accel = "tcg", .template = true };
+  struct vm_layout l = { .memory_mb = 256, .cpus = 1, .rootfs_bytes = 64 << 20, .upper_bytes = 8ULL << 30 };
+  cleanup_free char *key = vm_template_key (&vs, &l);
+  CHECK (key && strstr (key, "-m\n256\n") && strstr (key, "disks 67108864 8589934592") && strstr (key, k),
+         "the key holds the command line, the disks' sizes and the kernel");
+  CHECK (key && !strstr (key, "fd=3") && strstr (key, "isola-template"), "with stand-ins for the instance's files");
+  cleanup_free char *same = vm_template_key (&vs, &l);
+  CHECK (key && same && strcmp (key, same) == 0, "one layout, one key");
+  l.memory_mb = 512;
+  cleanup_free char *more = vm_template_key (&vs, &l);
+  l.memory_mb = 256;
+  l.n_shares = 1;
+  cleanup_free char *shared = vm_template_key (&vs, &l);
+  l.n_shares = 0;
+  l.rootfs_bytes = 128 << 20;
+  cleanup_free char *bigger = vm_template_key (&vs, &l);
+  l.rootfs_bytes = 64 << 20;
+  CHECK (more && shared && bigger && strcmp (key, more) && strcmp (key, shared) && strcmp (key, bigger),
+         "memory, shares and disk sizes make other layouts");
+  /* A rebuilt kernel is another file (the key has its inode, size and mtime). */
+  (void)write_file_atomic (k, "kk", 2, 0644, NULL);
+  cleanup_free char *rebuilt = vm_template_key (&vs, &l);
+  CHECK (rebuilt && strcmp (key, rebuilt) != 0, "a rebuilt kernel changes the key");
+  vs.kernel = "/nonexistent";
+  CHECK (vm_template_key (&vs, &l) == NULL, "no key without a kernel");
+  vs.kernel = k;
+
+  /* Lookup compares the whole key. */
+  int fd = -1;
+  CHECK (vm_template_open (&s, rebuilt, &fd) == -ENOENT, "no template yet");
+  cleanup_free char *dir = xasprintf ("%s/%s/%016llx", root, STORE_VM_TEMPLATES,
+                                      (unsigned long long)fnv1a64 (rebuilt, strlen (rebuilt)));
+  cleanup_free char *key_path = xasprintf ("%s/key", dir), *state = xasprintf ("%s/state", dir);
+  (void)mkdir_p (dir, 0700, NULL);
+  (void)write_file_atomic (state, "QEVM", 4, 0600, NULL);
+  (void)write_file_atomic (key_path, "another key", 11, 0600, NULL);
+  CHECK (vm_template_open (&s, rebuilt, &fd) == -ENOENT, "a template whose stored key differs is not used");
+  (void)write_file_atomic (key_path, rebuilt, strlen (rebuilt), 0600, NULL);
+  CHECK (vm_template_open (&s, rebuilt, &fd) == 0 && fd >= 0, "a template whose key matches is opened");
+  if (fd >= 0)
+    close (fd);
+  vm_template_discard (&s, rebuilt);
+  CHECK (vm_template_open (&s, rebuilt, &fd) == -ENOENT, "a discarded template is not used again");
+  vs.template = false;
+  CHECK (vm_template_ensure (&s, &vs, &l, NULL) == 0 && !path_exists (key_path), "templates off: nothing is built");
+}
+
+static void
+test_start_stamp (void)
+{
+  cleanup_json json_t *a = json_object (), *b = json_object ();
+  CHECK (vm_start_json_stamp (a, NULL) == 0 && vm_start_json_stamp (b, NULL) == 0, "START is stamped");
+  const char *sa = json_string_value (json_object_get (a, "Seed"));
+  const char *sb = json_string_value (json_object_get (b, "Seed"));
+  CHECK (sa && sb && strlen (sa) == 64 && strcmp (sa, sb) != 0, "with a fresh 32-byte seed each time");
+  json_int_t t = json_integer_value (json_array_get (json_object_get (a, "Time"), 0));
+  CHECK (t > 1700000000 && t <= (json_int_t)time (NULL), "and the host's clock");
+}
+
+static void
+test_disk_sizes (void)
+{
+  CHECK (vm_rootfs_disk_bytes (0) == VM_ROOTFS_DISK_MIN_BYTES
+             && vm_rootfs_disk_bytes (2 << 20) == VM_ROOTFS_DISK_MIN_BYTES,
+         "small images share the smallest disk size");
+  CHECK (vm_rootfs_disk_bytes (VM_ROOTFS_DISK_MIN_BYTES + 1) == 2 * VM_ROOTFS_DISK_MIN_BYTES,
+         "larger ones the next power of two");
+  CHECK (vm_rootfs_disk_bytes (3ULL << 30) == 4ULL << 30, "3 GiB: 4 GiB");
+}
+
+static void
+test_qmp_classify (void)
+{
+  json_t *ret = NULL;
+  char *desc = NULL;
+  static const char greeting[] = "{\"QMP\": {\"version\": {}, \"capabilities\": []}}";
+  static const char reply[] = "{\"return\": {\"status\": \"completed\"}}";
+  static const char error[] = "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no such fd\"}}";
+  static const char event[] = "{\"event\": \"STOP\", \"timestamp\": {}}";
+  CHECK (qmp_classify (greeting, strlen (greeting), &ret, &desc) == QMP_OTHER, "the greeting is not a reply");
+  CHECK (qmp_classify (event, strlen (event), &ret, &desc) == QMP_OTHER, "an event is not a reply");
+  CHECK (qmp_classify (reply, strlen (reply), &ret, &desc) == QMP_REPLY
+             && strcmp (json_string_value (json_object_get (ret, "status")), "completed") == 0,
+         "a reply gives its return value");
+  json_decref (ret);
+  CHECK (qmp_classify (error, strlen (error), &ret, &desc) == QMP_ERROR && strcmp (desc, "no such fd") == 0,
+         "an error gives its description");
+  free (desc);
+  CHECK (qmp_classify ("[1]", 3, &ret, &desc) == -EPROTO && qmp_classify ("{\"ret", 5, &ret, &desc) == -EPROTO,
+         "anything else is a protocol error");
+}
+
 int
 main (void)
 {
@@ -159,6 +264,10 @@ main (void)
   test_sizes ();
   test_qemu_argv ();
   test_settings ();
+  test_template_keys ();
+  test_start_stamp ();
+  test_disk_sizes ();
+  test_qmp_classify ();
   rm_rf (root, NULL);
   return tap_done ();
 }
