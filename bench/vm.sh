@@ -1,7 +1,9 @@
 #!/bin/bash
 # VM container start-up benchmark: `isola run --rm --isolation=vm busybox true` side by side with a bare QEMU boot
 # of the same guest kernel to a trivial /init that powers off at once (same machine type, accelerator and boot
-# flags), and the VM worker's memory.  Prints medians and the ratio.
+# flags), and the VM worker's memory.  Prints medians and the ratio.  isola restores its VMs from a template
+# (src/lib/vmtemplate.h), made by the first, unmeasured run; it is measured with templates off (every VM boots)
+# too, and the template's one-time cost is shown on its own.
 #   bench/vm.sh [RUNS]     (default 11)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +48,11 @@ bare () {
 }
 
 bare_ms=$(time_ms bare)
+t0=$(date +%s%N)
+"$isola" run --rm --isolation=vm busybox true
+first_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 isola_ms=$(time_ms "$isola" run --rm --isolation=vm busybox true)
+cold_ms=$(ISOLA_VM_TEMPLATE=off time_ms "$isola" run --rm --isolation=vm busybox true)
 
 # The worker's memory once its container runs (and an idle guest's, for comparison).
 id=$("$isola" run -d --isolation=vm busybox sleep 1000)
@@ -60,5 +66,8 @@ printf '%-44s %10s\n' "run --rm busybox true, $accel ($runs runs)" "median ms"
 printf '%-44s %10s\n' "bare QEMU boot to /init and back" "$bare_ms"
 printf '%-44s %10s\n' "isola run --rm --isolation=vm" "$isola_ms"
 printf '%-44s %10s\n' "ratio isola / bare (target <= 1.2)" "$(echo "scale=2; $isola_ms / $bare_ms" | bc)"
+printf '%-44s %10s\n' "  the same, templates off (every VM boots)" "$cold_ms"
+printf '%-44s %10s\n' "  ratio with templates off / bare" "$(echo "scale=2; $cold_ms / $bare_ms" | bc)"
+printf '%-44s %10s\n' "  first run of a layout (makes its template)" "$first_ms"
 printf '%-44s %10s\n' "VM worker RSS, container running (MB)" "$((rss / 1024))"
 printf '%-44s %10s\n' "its monitor's RSS (kB)" "$monitor_rss"

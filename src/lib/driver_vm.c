@@ -102,15 +102,20 @@ greet_agent (struct vm_boot *b, const struct container *c, json_t *start, bool r
       if (vmproto_check_hello (&f, "the VM's agent", err) < 0)
         return -EPROTO;
       struct vmproto_msg hello = vmproto_msg_hello ("isola " ISOLA_VERSION);
-      if (vmproto_send (b->fd, &hello) < 0)
-        return isola_error_make (err, errno, "greet the VM's agent");
+      if ((r = vmproto_send (b->fd, &hello)) < 0)
+        return isola_error_make (err, -r, "greet the VM's agent");
     }
   if ((r = vm_start_json_stamp (start, err)) < 0)
     return r;
   cleanup_free char *text = json_dumps (start, JSON_COMPACT);
   struct vmproto_msg msg = vmproto_msg_start (text, strlen (text));
-  if (vmproto_send (b->fd, &msg) < 0)
-    return isola_error_make (err, errno, "send START to the VM's agent");
+  if ((r = vmproto_send (b->fd, &msg)) < 0)
+    {
+      if (r != -EPIPE && r != -ECONNRESET)
+        return isola_error_make (err, -r, "send START to the VM's agent");
+      b->exited = true;
+      return boot_failed (c, -ECHILD, timeout_s, err);
+    }
   for (;;)
     {
       if ((r = vm_boot_next_frame (b, &f)) < 0)
@@ -218,7 +223,7 @@ find_template (const struct vm_settings *vs, const struct isola_store *s, const 
     return -1;
   vm_shares_free (shares, l.n_shares);
   *key = vm_template_key (vs, &l);
-  if (*key && vm_template_open (s, *key, &fd) < 0)
+  if (*key && vm_template_open (vs, *key, &fd) < 0)
     fd = -1;
   return fd;
 }
@@ -251,7 +256,7 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
           cleanup_free char *log = container_path (c, "qemu.log");
           cleanup_free char *kept = container_path (c, "qemu-restore.log");
           (void)rename (log, kept);
-          vm_template_discard (s, key);
+          vm_template_discard (&vs, key);
           isola_error_release (err);
           ret = launch (&vs, s, c, io, start, -1, pid_out, &exited, err);
         }
@@ -277,7 +282,7 @@ vm_ready (const struct isola_store *s, const struct container *c, isola_error_t 
   if (vs.template && vm_layout_of (s, c, &l, &shares, NULL) == 0)
     {
       vm_shares_free (shares, l.n_shares);
-      (void)vm_template_ensure (s, &vs, &l, NULL);
+      (void)vm_template_ensure (&vs, &l, NULL);
     }
   vm_settings_clear (&vs);
   return 0;

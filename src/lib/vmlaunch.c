@@ -106,9 +106,12 @@ vm_settings_load (const char *root, struct vm_settings *out, isola_error_t *err)
 
   cleanup_free char *template = setting (vm, "template", "ISOLA_VM_TEMPLATE");
   json_t *tj = json_object_get (vm, "template");
-  out->template = template ? !(strcmp (template, "off") == 0 || strcmp (template, "0") == 0
-                               || strcmp (template, "false") == 0)
-                           : !json_is_false (tj);
+  out->template
+      = template ? !(strcmp (template, "off") == 0 || strcmp (template, "0") == 0 || strcmp (template, "false") == 0)
+                 : !json_is_false (tj);
+  out->template_dir = setting (vm, "template_dir", "ISOLA_VM_TEMPLATE_DIR");
+  if (out->template_dir == NULL)
+    out->template_dir = xasprintf ("%s/%s", root, STORE_VM_TEMPLATES);
   cleanup_free char *acpi = setting (vm, "acpi", "ISOLA_VM_ACPI");
   out->acpi = (acpi && (strcmp (acpi, "on") == 0 || strcmp (acpi, "1") == 0 || strcmp (acpi, "true") == 0))
               || json_is_true (json_object_get (vm, "acpi"));
@@ -144,6 +147,7 @@ void
 vm_settings_clear (struct vm_settings *s)
 {
   free (s->qemu), free (s->kernel), free (s->initrd), free (s->accel), free (s->accel_why);
+  free (s->template_dir);
   *s = (struct vm_settings){ 0 };
 }
 
@@ -344,7 +348,12 @@ vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const s
   cleanup_free char *rootfs = vm_rootfs_image_path (s, image && strlen (image) > 7 ? image + 7 : "");
   cleanup_free char *upper = container_path (c, "upper.ext4");
   struct vm_instance in = {
-    .name = c->id, .console = console, .rootfs = rootfs, .upper = upper, .channel_fd = channel_fd, .shares = shares,
+    .name = c->id,
+    .console = console,
+    .rootfs = rootfs,
+    .upper = upper,
+    .channel_fd = channel_fd,
+    .shares = shares,
   };
   char **argv = vm_qemu_argv_for (vs, &l, &in);
   vm_shares_free (shares, l.n_shares);
@@ -410,7 +419,8 @@ vm_boot_next_frame (struct vm_boot *b, struct vmproto_frame *f)
       if (n > 0)
         {
           ssize_t got = vmproto_decoder_read (b->dec, b->fd);
-          if (got == 0)
+          /* A QEMU that exits before reading what was sent to it resets the connection instead of closing it. */
+          if (got == 0 || got == -ECONNRESET)
             {
               b->exited = true;
               return -ECHILD;
@@ -497,8 +507,8 @@ mounts_json (const struct run_mounts *m, bool init)
       const struct spawn_mount *e = &m->items[i];
       if (e->source)
         json_array_append_new (a, json_pack ("{s:s, s:o, s:s, s:b}", "Type", "9p", "Source",
-                                             json_sprintf ("share%zu", share++),
-                                          "Destination", e->destination, "ReadOnly", e->readonly));
+                                             json_sprintf ("share%zu", share++), "Destination", e->destination,
+                                             "ReadOnly", e->readonly));
       else
         json_array_append_new (a, json_pack ("{s:s, s:s, s:s}", "Type", "tmpfs", "Destination", e->destination,
                                              "Options", e->tmpfs_options ? e->tmpfs_options : ""));

@@ -14,6 +14,9 @@
 #include "store.h"
 #include "vmproto.h"
 
+/* Where VM templates are kept (vmtemplate.h), under the root unless configured. */
+#define STORE_VM_TEMPLATES "cache/vm"
+
 /* Guest memory without a --memory limit, and what a limit gets on top for the guest kernel and the agent. */
 #define VM_MEMORY_DEFAULT_MB  256
 #define VM_MEMORY_HEADROOM_MB 64
@@ -32,11 +35,12 @@ struct vm_settings
   bool acpi;
   /* Start VMs by restoring a saved, booted VM of the same layout (vmtemplate.h) instead of booting them. */
   bool template;
+  char *template_dir; /* where templates are kept: ROOT/cache/vm unless configured */
 };
 
 /* Settings from ROOT/config.json's "vm" object, overridden by ISOLA_VM_ACCEL (kvm|tcg|auto), ISOLA_VM_KERNEL,
-   ISOLA_VM_INITRD, ISOLA_VM_ACPI (on|off), ISOLA_VM_TEMPLATE (on|off, default on), ISOLA_VM_BOOT_TIMEOUT and
-   ISOLA_QEMU.  The kernel and initramfs default to
+   ISOLA_VM_INITRD, ISOLA_VM_ACPI (on|off), ISOLA_VM_TEMPLATE (on|off, default on), ISOLA_VM_TEMPLATE_DIR,
+   ISOLA_VM_BOOT_TIMEOUT and ISOLA_QEMU.  The kernel and initramfs default to
    vm/ beside the isola binaries (the build tree), then PREFIX/lib/isola. */
 int vm_settings_load (const char *root, struct vm_settings *out, isola_error_t *err);
 void vm_settings_clear (struct vm_settings *s);

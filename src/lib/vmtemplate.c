@@ -69,13 +69,18 @@ vm_template_key (const struct vm_settings *vs, const struct vm_layout *l)
   for (size_t i = 0; i < l->n_shares; i++)
     shares[i].source = xasprintf ("share%zu", i);
   struct vm_instance stand_in = {
-    .name = "template", .console = "console", .rootfs = "rootfs", .upper = "upper", .channel_fd = -1, .shares = shares,
+    .name = "template",
+    .console = "console",
+    .rootfs = "rootfs",
+    .upper = "upper",
+    .channel_fd = -1,
+    .shares = shares,
   };
   cleanup_strv char **argv = vm_qemu_argv_for (vs, l, &stand_in);
   vm_shares_free (shares, l->n_shares);
-  char *key = xasprintf ("isola-vm-template 1\nisola %s vmproto %d\n%s%s%sdisks %llu %llu\n", ISOLA_VERSION,
-                         VMPROTO_VERSION, qemu, kernel, initrd, (unsigned long long)l->rootfs_bytes,
-                         (unsigned long long)l->upper_bytes);
+  char *key
+      = xasprintf ("isola-vm-template 1\nisola %s vmproto %d\n%s%s%sdisks %llu %llu\n", ISOLA_VERSION, VMPROTO_VERSION,
+                   qemu, kernel, initrd, (unsigned long long)l->rootfs_bytes, (unsigned long long)l->upper_bytes);
   for (char **a = argv; *a; a++)
     {
       char *more = xasprintf ("%s%s\n", key, *a);
@@ -86,17 +91,17 @@ vm_template_key (const struct vm_settings *vs, const struct vm_layout *l)
 }
 
 static char *
-template_dir (const struct isola_store *s, const char *key)
+template_dir (const struct vm_settings *vs, const char *key)
 {
-  return store_path (s, STORE_VM_TEMPLATES "/%016llx", (unsigned long long)fnv1a64 (key, strlen (key)));
+  return xasprintf ("%s/%016llx", vs->template_dir, (unsigned long long)fnv1a64 (key, strlen (key)));
 }
 
 /* --- use ------------------------------------------------------------------------------------------------------- */
 
 int
-vm_template_open (const struct isola_store *s, const char *key, int *state_fd)
+vm_template_open (const struct vm_settings *vs, const char *key, int *state_fd)
 {
-  cleanup_free char *dir = template_dir (s, key);
+  cleanup_free char *dir = template_dir (vs, key);
   cleanup_free char *key_path = xasprintf ("%s/key", dir);
   cleanup_free char *state_path = xasprintf ("%s/state", dir);
   cleanup_free char *stored = NULL;
@@ -115,9 +120,9 @@ vm_template_open (const struct isola_store *s, const char *key, int *state_fd)
 }
 
 void
-vm_template_discard (const struct isola_store *s, const char *key)
+vm_template_discard (const struct vm_settings *vs, const char *key)
 {
-  cleanup_free char *dir = template_dir (s, key);
+  cleanup_free char *dir = template_dir (vs, key);
   cleanup_free char *key_path = xasprintf ("%s/key", dir);
   /* Without its key the template is never used again, whoever is reading it now; the next build replaces it. */
   (void)unlink (key_path);
@@ -160,8 +165,8 @@ await_agent (int fd, pid_t qemu, int timeout_s, isola_error_t *err)
   else if ((r = vmproto_check_hello (&f, "the VM's agent", err)) == 0)
     {
       struct vmproto_msg hello = vmproto_msg_hello ("isola " ISOLA_VERSION);
-      if (vmproto_send (fd, &hello) < 0)
-        r = isola_error_make (err, errno, "greet the VM's agent");
+      if ((r = vmproto_send (fd, &hello)) < 0)
+        r = isola_error_make (err, -r, "greet the VM's agent");
     }
   vmproto_decoder_clear (&dec);
   return r;
@@ -175,8 +180,8 @@ save_vm (int qmp_fd, int state_fd, isola_error_t *err)
   int ret = qmp_connect (q, qmp_fd, QMP_TIMEOUT_MS, err);
   /* The default limit (32 MiB/s) would make a save of ~40 MB take a second. */
   if (ret == 0)
-    ret = qmp_execute (q, "migrate-set-parameters", json_pack ("{s:I}", "max-bandwidth", (json_int_t)1 << 40), -1,
-                       NULL, err);
+    ret = qmp_execute (q, "migrate-set-parameters", json_pack ("{s:I}", "max-bandwidth", (json_int_t)1 << 40), -1, NULL,
+                       err);
   if (ret == 0)
     ret = qmp_execute (q, "getfd", json_pack ("{s:s}", "fdname", "state"), state_fd, NULL, err);
   if (ret == 0)
@@ -203,8 +208,7 @@ save_vm (int qmp_fd, int state_fd, isola_error_t *err)
 }
 
 static int
-build (const struct vm_settings *vs, const struct vm_layout *l, const char *key, const char *work,
-       isola_error_t *err)
+build (const struct vm_settings *vs, const struct vm_layout *l, const char *key, const char *work, isola_error_t *err)
 {
   cleanup_free char *out = xasprintf ("%s/out", work);
   cleanup_free char *rootfs = xasprintf ("%s/rootfs.img", work);
@@ -236,7 +240,11 @@ build (const struct vm_settings *vs, const struct vm_layout *l, const char *key,
   if (ret == 0)
     {
       struct vm_instance in = {
-        .name = "template", .console = console, .rootfs = rootfs, .upper = upper, .channel_fd = chan[1],
+        .name = "template",
+        .console = console,
+        .rootfs = rootfs,
+        .upper = upper,
+        .channel_fd = chan[1],
         .shares = shares,
       };
       argv = vm_qemu_argv_for (vs, l, &in);
@@ -341,15 +349,14 @@ prune (const char *dir)
 }
 
 int
-vm_template_ensure (const struct isola_store *s, const struct vm_settings *vs, const struct vm_layout *l,
-                    isola_error_t *err)
+vm_template_ensure (const struct vm_settings *vs, const struct vm_layout *l, isola_error_t *err)
 {
   if (!vs->template)
     return 0;
   cleanup_free char *key = vm_template_key (vs, l);
   if (key == NULL)
     return isola_error_fail (err, ENOENT, "QEMU (%s), the VM's kernel or its initramfs is missing", vs->qemu);
-  cleanup_free char *dir = store_path (s, STORE_VM_TEMPLATES);
+  const char *dir = vs->template_dir;
   int ret = mkdir_p (dir, 0700, err);
   if (ret < 0)
     return ret;
@@ -361,13 +368,12 @@ vm_template_ensure (const struct isola_store *s, const struct vm_settings *vs, c
     if (errno != EINTR)
       return isola_error_make (err, errno, "lock `%s`", lock_path);
   int fd = -1;
-  if (vm_template_open (s, key, &fd) == 0)
+  if (vm_template_open (vs, key, &fd) == 0)
     {
       close (fd);
       return 0;
     }
-  cleanup_free char *failed = store_path (s, STORE_VM_TEMPLATES "/.failed-%016llx",
-                                          (unsigned long long)fnv1a64 (key, strlen (key)));
+  cleanup_free char *failed = xasprintf ("%s/.failed-%016llx", dir, (unsigned long long)fnv1a64 (key, strlen (key)));
   if (failed_recently (failed, key))
     return isola_error_fail (err, EAGAIN, "the VM template of this layout failed less than an hour ago");
   remove_builds (dir);
@@ -376,7 +382,7 @@ vm_template_ensure (const struct isola_store *s, const struct vm_settings *vs, c
     return ret;
   ret = build (vs, l, key, work, err);
   cleanup_free char *out = xasprintf ("%s/out", work);
-  cleanup_free char *final = template_dir (s, key);
+  cleanup_free char *final = template_dir (vs, key);
   if (ret == 0)
     (void)rm_rf (final, NULL);
   if (ret == 0 && rename (out, final) < 0)

@@ -11,18 +11,18 @@
    agent's own state.  What they do not: the random pool, which the agent reseeds from the host's START (a fresh
    seed per container) before anything of the container runs, and the clock, which START sets.
 
-   ROOT/cache/vm/HASH/{key,state}: HASH names the key (FNV-1a of it), key is the whole key (compared on every
-   use, so a hash collision only costs a rebuild), state is QEMU's migration stream.  Built under the lock of
-   ROOT/cache/vm/.lock in a .build-* directory, published by rename; like the seccomp cache, safe to delete at any
-   time.  A template that fails to restore is removed, and the container boots instead. */
+   DIR/HASH/{key,state}, DIR being ROOT/cache/vm unless the settings name another (vm_settings.template_dir):
+   HASH names the key (FNV-1a of it), key is the whole key (compared on every use, so a hash collision only costs a
+   rebuild), state is QEMU's migration stream.  Built under the lock of DIR/.lock in a .build-* directory,
+   published by rename; like the seccomp cache, safe to delete at any time.  Nothing in a template depends on the
+   store, so stores may share a directory.  A template that fails to restore is removed, and the container boots
+   instead. */
 #ifndef ISOLA_VMTEMPLATE_H
 #define ISOLA_VMTEMPLATE_H
 
 #include "error.h"
-#include "store.h"
 #include "vmlaunch.h"
 
-#define STORE_VM_TEMPLATES "cache/vm"
 /* Templates kept; the least recently used goes when a new one would exceed this. */
 #define VM_TEMPLATES_MAX 8
 
@@ -32,14 +32,13 @@
 char *vm_template_key (const struct vm_settings *vs, const struct vm_layout *l);
 
 /* The saved state of key's template, opened for reading (O_CLOEXEC) in *state_fd; -ENOENT when there is none. */
-int vm_template_open (const struct isola_store *s, const char *key, int *state_fd);
+int vm_template_open (const struct vm_settings *vs, const char *key, int *state_fd);
 
 /* Removes key's template (one that failed to restore). */
-void vm_template_discard (const struct isola_store *s, const char *key);
+void vm_template_discard (const struct vm_settings *vs, const char *key);
 
 /* Makes the template of layout l unless it exists: boots it, waits for its agent's HELLO, saves it.  Takes up to a
    boot's time plus ~0.1 s; concurrent callers wait for one another. */
-int vm_template_ensure (const struct isola_store *s, const struct vm_settings *vs, const struct vm_layout *l,
-                        isola_error_t *err);
+int vm_template_ensure (const struct vm_settings *vs, const struct vm_layout *l, isola_error_t *err);
 
 #endif

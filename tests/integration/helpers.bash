@@ -27,6 +27,11 @@ if [ "$TEST_ISOLATION" != process ]; then
   export ISOLA_ISOLATION=$TEST_ISOLATION
 fi
 
+# The tests of one bats run share their VM templates (vmtemplate.h), as the containers of one store do, instead of
+# booting a template in every test's root; bats removes the directory at the end of the run.  vm.bats checks the
+# default place, under the root.
+export ISOLA_VM_TEMPLATE_DIR=${ISOLA_VM_TEMPLATE_DIR:-$BATS_RUN_TMPDIR/vm-templates}
+
 # What HostConfig.Isolation and ps show for the containers of this run, and the other mode's name.
 if [ "$TEST_ISOLATION" = process ]; then
   SHOWN_ISOLATION=process OTHER_ISOLATION=vm

@@ -65,7 +65,9 @@ worker_of() {
 }
 
 @test "a stopped VM container restarts with the files it wrote" {
-  run --separate-stderr isola run -d --isolation=vm busybox sh -c 'echo kept > /kept.txt; mkdir -p /var/d; sleep 1000'
+  # the files are written in the first run only: after the restart they can only come from the container's disk
+  run --separate-stderr isola run -d --isolation=vm busybox sh -c \
+    'test -e /kept.txt || { echo kept > /kept.txt; mkdir -p /var/d; }; sleep 1000'
   local id=$output
   for _ in $(seq 50); do isola exec "$id" test -f /kept.txt && break; sleep 0.2; done
   isola_ok stop -t 1 "$id"
@@ -257,4 +259,61 @@ EOF
   assert_status 0
   assert_equal "$output" "$kver
 written"
+}
+
+@test "a VM container is restored from its layout's template, made once, with the host's clock and a random pool of its own" {
+  # the default place, under the root
+  unset ISOLA_VM_TEMPLATE_DIR
+  run --separate-stderr isola run --rm --isolation=vm busybox true
+  assert_status 0
+  local keys=("$ISOLA_ROOT"/cache/vm/*/key)
+  [ "${#keys[@]}" = 1 ] && [ -f "${keys[0]}" ] && [ -s "$(dirname "${keys[0]}")/state" ] || fail "no template: ${keys[*]}"
+  # the next container of the layout is restored from it, not booted
+  run --separate-stderr isola run -d --isolation=vm busybox sleep 1000
+  local id=$output
+  tr '\0' ' ' <"/proc/$(worker_of "$id")/cmdline" | grep -q -- "-incoming fd:" || fail "the VM was not restored"
+  # the guest's clock is the host's, not the template's
+  local guest host
+  guest=$(isola exec "$id" date +%s)
+  host=$(date +%s)
+  [ $((host - guest)) -le 5 ] && [ $((guest - host)) -le 5 ] || fail "guest clock $guest, host $host"
+  # two clones of one template draw different random numbers
+  run --separate-stderr isola run --rm --isolation=vm busybox od -An -tx1 -N16 /dev/urandom
+  local first=$output
+  run --separate-stderr isola run --rm --isolation=vm busybox od -An -tx1 -N16 /dev/urandom
+  [ -n "$first" ] && [ "$output" != "$first" ] || fail "two clones drew the same bytes: $first"
+  keys=("$ISOLA_ROOT"/cache/vm/*/key)
+  [ "${#keys[@]}" = 1 ] || fail "one layout made ${#keys[@]} templates"
+  # another layout gets its own
+  run --separate-stderr isola run --rm --isolation=vm --cpus 2 busybox nproc
+  assert_equal "$output" "2"
+  keys=("$ISOLA_ROOT"/cache/vm/*/key)
+  [ "${#keys[@]}" = 2 ] || fail "two layouts made ${#keys[@]} templates"
+}
+
+@test "a template that does not restore is removed and the container boots; templates can be turned off" {
+  unset ISOLA_VM_TEMPLATE_DIR
+  isola_ok run --rm --isolation=vm busybox true
+  local state=("$ISOLA_ROOT"/cache/vm/*/state)
+  head -c 100000 /dev/urandom >"${state[0]}"
+  run --separate-stderr isola run -d --isolation=vm busybox sleep 1000
+  assert_status 0
+  local id=$output
+  run isola exec "$id" echo up
+  assert_equal "$output" "up"
+  [ -s "$ISOLA_ROOT/containers/$id/qemu-restore.log" ] || fail "QEMU's complaint about the template was not kept"
+  tr '\0' ' ' <"/proc/$(worker_of "$id")/cmdline" | grep -q -- "-incoming" && fail "the broken template was used"
+  [ ! -e "$(dirname "${state[0]}")/key" ] || fail "the broken template was kept"
+  isola_ok rm -f "$id"
+  # the next start makes a good one again
+  run --separate-stderr isola run --rm --isolation=vm busybox echo again
+  assert_equal "$output" "again"
+  run --separate-stderr isola run -d --isolation=vm busybox sleep 1000
+  tr '\0' ' ' <"/proc/$(worker_of "$output")/cmdline" | grep -q -- "-incoming fd:" || fail "no new template"
+  # off: every VM boots, and no template is made
+  rm -rf "$ISOLA_ROOT/cache/vm"
+  ISOLA_VM_TEMPLATE=off run --separate-stderr isola run -d --isolation=vm busybox sleep 1000
+  assert_status 0
+  tr '\0' ' ' <"/proc/$(worker_of "$output")/cmdline" | grep -q -- "-incoming" && fail "restored with templates off"
+  [ ! -e "$ISOLA_ROOT/cache/vm" ] || fail "a template was made with templates off"
 }

@@ -160,11 +160,12 @@ test_settings (void)
 static void
 test_template_keys (void)
 {
-  struct isola_store s = { .root = root, .lock_fd = -1 };
   cleanup_free char *k = xasprintf ("%s/tk-vmlinuz", root), *i = xasprintf ("%s/tk-initrd", root);
+  cleanup_free char *tdir = xasprintf ("%s/%s", root, STORE_VM_TEMPLATES);
   (void)write_file_atomic (k, "k", 1, 0644, NULL);
   (void)write_file_atomic (i, "i", 1, 0644, NULL);
-  struct vm_settings vs = { .qemu = "/bin/true", .kernel = k, .initrd = i, .accel = "tcg", .template = true };
+  struct vm_settings vs
+      = { .qemu = "/bin/true", .kernel = k, .initrd = i, .accel = "tcg", .template = true, .template_dir = tdir };
   struct vm_layout l = { .memory_mb = 256, .cpus = 1, .rootfs_bytes = 64 << 20, .upper_bytes = 8ULL << 30 };
   cleanup_free char *key = vm_template_key (&vs, &l);
   CHECK (key && strstr (key, "-m\n256\n") && strstr (key, "disks 67108864 8589934592") && strstr (key, k),
@@ -193,22 +194,22 @@ test_template_keys (void)
 
   /* Lookup compares the whole key. */
   int fd = -1;
-  CHECK (vm_template_open (&s, rebuilt, &fd) == -ENOENT, "no template yet");
-  cleanup_free char *dir = xasprintf ("%s/%s/%016llx", root, STORE_VM_TEMPLATES,
-                                      (unsigned long long)fnv1a64 (rebuilt, strlen (rebuilt)));
+  CHECK (vm_template_open (&vs, rebuilt, &fd) == -ENOENT, "no template yet");
+  cleanup_free char *dir
+      = xasprintf ("%s/%s/%016llx", root, STORE_VM_TEMPLATES, (unsigned long long)fnv1a64 (rebuilt, strlen (rebuilt)));
   cleanup_free char *key_path = xasprintf ("%s/key", dir), *state = xasprintf ("%s/state", dir);
   (void)mkdir_p (dir, 0700, NULL);
   (void)write_file_atomic (state, "QEVM", 4, 0600, NULL);
   (void)write_file_atomic (key_path, "another key", 11, 0600, NULL);
-  CHECK (vm_template_open (&s, rebuilt, &fd) == -ENOENT, "a template whose stored key differs is not used");
+  CHECK (vm_template_open (&vs, rebuilt, &fd) == -ENOENT, "a template whose stored key differs is not used");
   (void)write_file_atomic (key_path, rebuilt, strlen (rebuilt), 0600, NULL);
-  CHECK (vm_template_open (&s, rebuilt, &fd) == 0 && fd >= 0, "a template whose key matches is opened");
+  CHECK (vm_template_open (&vs, rebuilt, &fd) == 0 && fd >= 0, "a template whose key matches is opened");
   if (fd >= 0)
     close (fd);
-  vm_template_discard (&s, rebuilt);
-  CHECK (vm_template_open (&s, rebuilt, &fd) == -ENOENT, "a discarded template is not used again");
+  vm_template_discard (&vs, rebuilt);
+  CHECK (vm_template_open (&vs, rebuilt, &fd) == -ENOENT, "a discarded template is not used again");
   vs.template = false;
-  CHECK (vm_template_ensure (&s, &vs, &l, NULL) == 0 && !path_exists (key_path), "templates off: nothing is built");
+  CHECK (vm_template_ensure (&vs, &l, NULL) == 0 && !path_exists (key_path), "templates off: nothing is built");
 }
 
 static void
