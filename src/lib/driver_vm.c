@@ -250,14 +250,18 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
     {
       close (state_fd);
       /* A template that does not restore (QEMU refused it, or the guest died before answering) is removed, and the
-         container boots; QEMU's complaint stays in qemu-restore.log. */
+         container boots; QEMU's complaint stays in qemu-restore.log.  One whose guest never answers is removed too,
+         but after a whole boot timeout the start has waited long enough. */
+      if (ret == -ETIMEDOUT)
+        vm_template_discard (&vs, key);
       if (ret < 0 && exited)
         {
           cleanup_free char *log = container_path (c, "qemu.log");
           cleanup_free char *kept = container_path (c, "qemu-restore.log");
           (void)rename (log, kept);
           vm_template_discard (&vs, key);
-          isola_error_release (err);
+          if (err)
+            isola_error_release (err);
           ret = launch (&vs, s, c, io, start, -1, pid_out, &exited, err);
         }
     }
@@ -282,7 +286,9 @@ vm_ready (const struct isola_store *s, const struct container *c, isola_error_t 
   if (vs.template && vm_layout_of (s, c, &l, &shares, NULL) == 0)
     {
       vm_shares_free (shares, l.n_shares);
-      (void)vm_template_ensure (&vs, &l, NULL);
+      /* Without the image's disk there is nothing to size a template by; the start reports it. */
+      if (l.rootfs_bytes > 0)
+        (void)vm_template_ensure (&vs, &l, NULL);
     }
   vm_settings_clear (&vs);
   return 0;

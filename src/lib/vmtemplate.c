@@ -304,7 +304,9 @@ failed_recently (const char *marker, const char *key)
   if (stat (marker, &st) < 0 || time (NULL) - st.st_mtime > 3600
       || read_file_bounded (marker, KEY_MAX, &stored, &len, NULL) < 0)
     return false;
-  return len == strlen (key) && memcmp (stored, key, len) == 0;
+  /* The marker is the key, then why the build failed. */
+  size_t n = strlen (key);
+  return len >= n && memcmp (stored, key, n) == 0;
 }
 
 /* Leftovers of builds that were interrupted; only the lock's holder builds. */
@@ -380,13 +382,14 @@ vm_template_ensure (const struct vm_settings *vs, const struct vm_layout *l, iso
   cleanup_free char *work = NULL;
   if ((ret = make_temp_dir (dir, ".build", &work, err)) < 0)
     return ret;
-  ret = build (vs, l, key, work, err);
+  cleanup_error isola_error_t why = NULL;
+  ret = build (vs, l, key, work, &why);
   cleanup_free char *out = xasprintf ("%s/out", work);
   cleanup_free char *final = template_dir (vs, key);
   if (ret == 0)
     (void)rm_rf (final, NULL);
   if (ret == 0 && rename (out, final) < 0)
-    ret = isola_error_make (err, errno, "rename `%s` to `%s`", out, final);
+    ret = isola_error_make (&why, errno, "rename `%s` to `%s`", out, final);
   if (ret == 0)
     (void)fsync_dir (dir);
   (void)rm_rf (work, NULL);
@@ -396,6 +399,11 @@ vm_template_ensure (const struct vm_settings *vs, const struct vm_layout *l, iso
       prune (dir);
     }
   else
-    (void)write_file_atomic (failed, key, strlen (key), 0600, NULL);
-  return ret < 0 ? isola_error_wrap (err, "make the VM template") : 0;
+    {
+      cleanup_free char *marker = xasprintf ("%serror: %s\n", key, why ? why->msg : strerror (-ret));
+      (void)write_file_atomic (failed, marker, strlen (marker), 0600, NULL);
+      return isola_error_fail (err, why ? why->status : -ret, "make the VM template: %s",
+                               why ? why->msg : strerror (-ret));
+    }
+  return 0;
 }
