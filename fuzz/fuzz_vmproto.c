@@ -95,6 +95,12 @@ check_frame (const struct vmproto_frame *f, size_t text_size, struct record *rec
     case VMPROTO_CLOSE_STDIN:
       m = vmproto_msg_close_stdin (f->stream);
       break;
+    case VMPROTO_PAUSE:
+      m = vmproto_msg_pause (f->stream);
+      break;
+    case VMPROTO_RESUME:
+      m = vmproto_msg_resume (f->stream);
+      break;
     case VMPROTO_RESIZE:
       ret = vmproto_get_resize (f, &rows, &cols);
       m = vmproto_msg_resize (f->stream, rows, cols);

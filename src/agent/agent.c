@@ -67,6 +67,7 @@ struct proc
   bool exited;
   int status;  /* wait status */
   bool failed; /* FAILED was sent: no EXIT follows */
+  bool paused; /* the host asked for no more output for now (PAUSE) */
 };
 
 struct agent
@@ -830,6 +831,13 @@ handle_frame (struct agent *a, const struct vmproto_frame *f)
           (void)ioctl (p->out, TIOCSWINSZ, &ws);
         }
       break;
+    case VMPROTO_PAUSE:
+    case VMPROTO_RESUME:
+      /* The host's reader of this process is behind: its output waits in its pipe, and the process blocks on it,
+         instead of filling the channel that every other process shares. */
+      if (p)
+        p->paused = f->type == VMPROTO_PAUSE;
+      break;
     case VMPROTO_SIGNAL:
       if (p && !p->exited && p->pid > 0 && vmproto_get_signal (f, &sig) == 0)
         (void)kill (p->pid, (int)sig);
@@ -988,7 +996,8 @@ relay (struct agent *a, int sigfd)
           struct proc *p = &a->procs[i];
           if (!p->used)
             continue;
-          int fdv[4] = { room ? p->out : -1, room ? p->err : -1, p->console, p->report };
+          bool take = room && !p->paused;
+          int fdv[4] = { take ? p->out : -1, take ? p->err : -1, p->console, p->report };
           for (int k = 0; k < 4; k++)
             if (fdv[k] >= 0)
               {

@@ -55,6 +55,8 @@ static const struct rule rules[VMPROTO_TYPE_MAX] = {
   [VMPROTO_EXIT] = { "EXIT", VMPROTO_GUEST, STREAM_SOME, 8, TAIL_NONE, 0, 0 },
   [VMPROTO_PS_REPLY] = { "PS_REPLY", VMPROTO_GUEST, STREAM_SOME, 0, TAIL_BYTES, 1, VMPROTO_PAYLOAD_MAX },
   [VMPROTO_LOG] = { "LOG", VMPROTO_GUEST, STREAM_ANY, 0, TAIL_TEXT, 1, VMPROTO_TEXT_MAX },
+  [VMPROTO_PAUSE] = { "PAUSE", VMPROTO_HOST, STREAM_SOME, 0, TAIL_NONE, 0, 0 },
+  [VMPROTO_RESUME] = { "RESUME", VMPROTO_HOST, STREAM_SOME, 0, TAIL_NONE, 0, 0 },
 };
 
 static uint16_t
@@ -286,6 +288,18 @@ struct vmproto_msg
 vmproto_msg_close_stdin (uint32_t stream)
 {
   return msg_new (VMPROTO_CLOSE_STDIN, stream, NULL, 0);
+}
+
+struct vmproto_msg
+vmproto_msg_pause (uint32_t stream)
+{
+  return msg_new (VMPROTO_PAUSE, stream, NULL, 0);
+}
+
+struct vmproto_msg
+vmproto_msg_resume (uint32_t stream)
+{
+  return msg_new (VMPROTO_RESUME, stream, NULL, 0);
 }
 
 struct vmproto_msg

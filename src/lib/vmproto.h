@@ -16,7 +16,7 @@
 
 #include "error.h"
 
-#define VMPROTO_VERSION      1
+#define VMPROTO_VERSION      2
 #define VMPROTO_MAGIC        0x4d565349u /* first HELLO field: the bytes "ISVM" */
 #define VMPROTO_HEADER_SIZE  12
 #define VMPROTO_PAYLOAD_MAX  (1024 * 1024) /* START, EXEC, PS_REPLY (JSON) */
@@ -58,6 +58,8 @@ enum vmproto_type /* wire values: never renumber */
   VMPROTO_EXIT = 14,       /* guest → host, last on its stream: wait status, flags (u32 each) */
   VMPROTO_PS_REPLY = 15,   /* guest → host, stream = the PS's request id: JSON array */
   VMPROTO_LOG = 16,        /* guest → host, any stream: a line for the monitor's debug log (text) */
+  VMPROTO_PAUSE = 17,      /* host → guest: stop reading the process's output (its reader is behind) */
+  VMPROTO_RESUME = 18,     /* host → guest: read it again */
   VMPROTO_TYPE_MAX,
 };
 
@@ -99,6 +101,8 @@ struct vmproto_msg vmproto_msg_start (const void *json, size_t len);
 struct vmproto_msg vmproto_msg_exec (uint32_t stream, const void *json, size_t len);
 struct vmproto_msg vmproto_msg_data (uint16_t type, uint32_t stream, const void *data, size_t len);
 struct vmproto_msg vmproto_msg_close_stdin (uint32_t stream);
+struct vmproto_msg vmproto_msg_pause (uint32_t stream);
+struct vmproto_msg vmproto_msg_resume (uint32_t stream);
 struct vmproto_msg vmproto_msg_resize (uint32_t stream, uint16_t rows, uint16_t cols);
 struct vmproto_msg vmproto_msg_signal (uint32_t stream, uint32_t sig);
 struct vmproto_msg vmproto_msg_ps (uint32_t request);

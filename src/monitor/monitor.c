@@ -43,8 +43,19 @@ struct client
   uint32_t exec_stream; /* VM: the exec this connection is the session of; 0 for an attached client */
   bool exec_detached;   /* ... started with -d: it outlives the connection */
   uint32_t ps_request;  /* VM: the process listing it waits for; 0 for none */
-  bool done;            /* its session ended: dropped once the loop comes round */
+  bool done;            /* its session ended: dropped once its output is out */
+  /* VM: what the client has not taken yet of its exec's output and replies (never blocks the monitor).  Above
+     CLIENT_QUEUE_HIGH the agent is asked to PAUSE the exec's output, below CLIENT_QUEUE_LOW to RESUME it. */
+  uint8_t *out;
+  size_t out_head, out_len, out_cap;
+  bool paused;
+  bool broken; /* a send failed, or the client let its queue overflow: dropped */
 };
+
+#define CLIENT_QUEUE_HIGH (256 * 1024)
+#define CLIENT_QUEUE_LOW  (64 * 1024)
+/* What a paused exec can still have on its way (the agent's queue, the port, the sockets) stays well below. */
+#define CLIENT_QUEUE_MAX (8 * 1024 * 1024)
 
 struct monitor
 {
@@ -103,6 +114,7 @@ client_drop (struct monitor *m, size_t i)
     chan_queue (m, vmproto_msg_signal (cl->exec_stream, SIGKILL));
   close (m->clients[i].fd);
   attach_decoder_clear (&m->clients[i].dec);
+  free (m->clients[i].out);
   m->clients[i] = m->clients[--m->n_clients];
 }
 
@@ -142,7 +154,10 @@ chan_queue (struct monitor *m, struct vmproto_msg msg)
 static uint32_t
 failed_payload (uint8_t buf[4 + FAILED_MSG_MAX], uint32_t code, const char *msg)
 {
-  size_t len = strnlen (msg, FAILED_MSG_MAX);
+  /* Not strnlen: GCC then takes the bound for the size of the literal messages. */
+  size_t len = strlen (msg);
+  if (len > FAILED_MSG_MAX)
+    len = FAILED_MSG_MAX;
   attach_put_u32 (buf, code);
   memcpy (buf + 4, msg, len);
   return (uint32_t)(4 + len);
@@ -153,6 +168,85 @@ client_fail (struct client *cl, uint32_t code, const char *msg)
 {
   uint8_t buf[4 + FAILED_MSG_MAX];
   (void)attach_send (cl->fd, ATTACH_FAILED, buf, failed_payload (buf, code, msg));
+  cl->done = true;
+}
+
+/* Sends what the client can take now; keeps its exec's output flowing or paused accordingly. */
+static void
+client_flush (struct monitor *m, struct client *cl)
+{
+  while (cl->out_len && !cl->broken)
+    {
+      ssize_t n = send (cl->fd, cl->out + cl->out_head, cl->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          cl->broken = errno != EAGAIN && errno != EWOULDBLOCK;
+          break;
+        }
+      cl->out_head += (size_t)n;
+      cl->out_len -= (size_t)n;
+    }
+  if (cl->out_len == 0)
+    {
+      /* An idle session keeps no buffer: the monitor's memory is its containers' overhead. */
+      free (cl->out);
+      cl->out = NULL;
+      cl->out_head = cl->out_cap = 0;
+    }
+  if (!cl->exec_stream || m->chan < 0)
+    return;
+  if (!cl->paused && cl->out_len > CLIENT_QUEUE_HIGH)
+    chan_queue (m, vmproto_msg_pause (cl->exec_stream));
+  else if (cl->paused && cl->out_len < CLIENT_QUEUE_LOW)
+    chan_queue (m, vmproto_msg_resume (cl->exec_stream));
+  else
+    return;
+  cl->paused = !cl->paused;
+}
+
+/* A frame for one VM client, after what it has not taken yet. */
+static void
+client_queue (struct monitor *m, struct client *cl, uint8_t type, const void *data, uint32_t len)
+{
+  size_t n = ATTACH_HEADER_SIZE + len;
+  if (cl->broken || len > ATTACH_PAYLOAD_MAX)
+    return;
+  if (cl->out_len + n > CLIENT_QUEUE_MAX)
+    {
+      cl->broken = true;
+      return;
+    }
+  if (cl->out_head + cl->out_len + n > cl->out_cap)
+    {
+      if (cl->out_len)
+        memmove (cl->out, cl->out + cl->out_head, cl->out_len);
+      cl->out_head = 0;
+      if (cl->out_len + n > cl->out_cap)
+        {
+          cl->out_cap = cl->out_len + n + (cl->out_len + n) / 2;
+          cl->out = xrealloc (cl->out, cl->out_cap);
+        }
+    }
+  attach_encode (cl->out + cl->out_head + cl->out_len, type, data, len);
+  cl->out_len += n;
+  client_flush (m, cl);
+}
+
+static void
+client_queue_u32 (struct monitor *m, struct client *cl, uint8_t type, uint32_t value)
+{
+  uint8_t p[4];
+  attach_put_u32 (p, value);
+  client_queue (m, cl, type, p, 4);
+}
+
+static void
+client_queue_failed (struct monitor *m, struct client *cl, uint32_t code, const char *msg)
+{
+  uint8_t buf[4 + FAILED_MSG_MAX];
+  client_queue (m, cl, ATTACH_FAILED, buf, failed_payload (buf, code, msg));
   cl->done = true;
 }
 
@@ -189,7 +283,7 @@ handle_vm_frame (struct monitor *m, struct client *cl, const struct attach_frame
       break;
     case ATTACH_EXEC:
       if (cl->exec_stream || m->main_exited)
-        client_fail (cl, 126, m->main_exited ? "the container is not running" : "one exec per connection");
+        client_queue_failed (m, cl, 126, m->main_exited ? "the container is not running" : "one exec per connection");
       else
         {
           cleanup_json json_t *req = json_loadb ((const char *)f->payload, f->len, 0, NULL);
@@ -526,10 +620,40 @@ static void
 drop_done_clients (struct monitor *m)
 {
   for (size_t i = 0; i < m->n_clients;)
-    if (m->clients[i].done)
+    if (m->clients[i].broken || (m->clients[i].done && m->clients[i].out_len == 0))
       client_drop (m, i);
     else
       i++;
+}
+
+/* Clients come and go during a poll round: find this one by its fd. */
+static void
+flush_client (struct monitor *m, int fd)
+{
+  for (size_t i = 0; i < m->n_clients; i++)
+    if (m->clients[i].fd == fd)
+      client_flush (m, &m->clients[i]);
+}
+
+/* Once the VM is gone: a last second for the clients to take what is left of their output. */
+static void
+flush_clients_at_end (struct monitor *m)
+{
+  long long end = monotonic_ms () + 1000;
+  for (;;)
+    {
+      struct pollfd fds[MAX_CLIENTS];
+      nfds_t n = 0;
+      for (size_t i = 0; i < m->n_clients; i++)
+        if (m->clients[i].out_len && !m->clients[i].broken)
+          fds[n++] = (struct pollfd){ .fd = m->clients[i].fd, .events = POLLOUT };
+      long long left = end - monotonic_ms ();
+      if (n == 0 || left <= 0 || poll (fds, n, (int)left) <= 0)
+        return;
+      for (nfds_t k = 0; k < n; k++)
+        if (fds[k].revents)
+          flush_client (m, fds[k].fd);
+    }
 }
 
 static void
@@ -550,19 +674,19 @@ handle_agent_frame (struct monitor *m, const struct vmproto_frame *f)
             (void)log_writer_feed (&m->log, type == ATTACH_STDERR ? 2 : 1, (const char *)f->payload, f->len);
             broadcast (m, type, f->payload, f->len);
           }
-        else if (cl && attach_send (cl->fd, type, f->payload, f->len) < 0)
-          cl->done = true;
+        else if (cl)
+          client_queue (m, cl, type, f->payload, f->len);
         break;
       }
     case VMPROTO_STARTED:
       if (cl && vmproto_get_started (f, &a) == 0)
-        (void)attach_send_u32 (cl->fd, ATTACH_STARTED, a);
+        client_queue_u32 (m, cl, ATTACH_STARTED, a);
       break;
     case VMPROTO_FAILED:
       {
         int32_t errnum;
         if (cl && vmproto_get_failed (f, &errnum, &a, text, sizeof text) == 0)
-          client_fail (cl, a, text);
+          client_queue_failed (m, cl, a, text);
         break;
       }
     case VMPROTO_EXIT:
@@ -576,7 +700,7 @@ handle_agent_frame (struct monitor *m, const struct vmproto_frame *f)
         }
       else if (cl)
         {
-          (void)attach_send_u32 (cl->fd, ATTACH_EXIT, (uint32_t)exit_code_of_status ((int)a));
+          client_queue_u32 (m, cl, ATTACH_EXIT, (uint32_t)exit_code_of_status ((int)a));
           cl->done = true;
         }
       break;
@@ -584,7 +708,7 @@ handle_agent_frame (struct monitor *m, const struct vmproto_frame *f)
       for (size_t i = 0; i < m->n_clients; i++)
         if (m->clients[i].ps_request == f->stream)
           {
-            (void)attach_send (m->clients[i].fd, ATTACH_PS_REPLY, f->payload, f->len);
+            client_queue (m, &m->clients[i], ATTACH_PS_REPLY, f->payload, f->len);
             m->clients[i].ps_request = 0;
           }
       break;
@@ -657,7 +781,8 @@ supervise_vm (struct monitor *m, int sigfd)
       };
       size_t n_clients = m->n_clients;
       for (size_t i = 0; i < n_clients; i++)
-        fds[V_CLIENTS + i] = (struct pollfd){ .fd = m->clients[i].fd, .events = POLLIN };
+        fds[V_CLIENTS + i]
+            = (struct pollfd){ .fd = m->clients[i].fd, .events = POLLIN | (m->clients[i].out_len ? POLLOUT : 0) };
       if (poll (fds, V_CLIENTS + n_clients, 200) < 0 && errno != EINTR)
         break;
       if (chan_open && (fds[V_CHAN].revents & POLLOUT))
@@ -677,8 +802,12 @@ supervise_vm (struct monitor *m, int sigfd)
       if (fds[V_LISTEN].revents & POLLIN)
         accept_client (m);
       for (size_t i = 0; i < n_clients; i++)
-        if (fds[V_CLIENTS + i].revents & (POLLIN | POLLHUP | POLLERR))
-          serve_client (m, fds[V_CLIENTS + i].fd);
+        {
+          if (fds[V_CLIENTS + i].revents & POLLOUT)
+            flush_client (m, fds[V_CLIENTS + i].fd);
+          if (fds[V_CLIENTS + i].revents & (POLLIN | POLLHUP | POLLERR))
+            serve_client (m, fds[V_CLIENTS + i].fd);
+        }
       drop_done_clients (m);
       if (chan_open && vmproto_queue_pending (&m->chan_q))
         (void)vmproto_queue_flush (&m->chan_q, m->chan);
@@ -686,6 +815,7 @@ supervise_vm (struct monitor *m, int sigfd)
   /* Output that was still on its way. */
   if (chan_open)
     (void)read_channel (m);
+  flush_clients_at_end (m);
   (void)log_writer_flush (&m->log);
   if (m->main_exited)
     return exit_code_of_status (m->main_status);

@@ -307,3 +307,21 @@ isola_lines() {
   assert_status 1
   assert_stderr_matches '^the input device is not a TTY$'
 }
+
+@test "an exec whose reader falls behind holds up no other exec nor top, and a slow reader gets all its output" {
+  start_sleeper
+  # a reader that never reads: the exec's output backs up; its own process group, to end it whole
+  setsid bash -c "'$ISOLA' exec $CID yes | sleep 30" 3>&- &
+  local stuck=$!
+  sleep 2
+  run timeout 5 "$ISOLA" exec "$CID" echo hi
+  assert_status 0
+  assert_equal "$output" "hi"
+  run timeout 5 "$ISOLA" top "$CID"
+  assert_status 0
+  assert_output_contains yes
+  kill -TERM -- "-$stuck" 2>/dev/null || true
+  wait "$stuck" || true
+  run bash -c "'$ISOLA' exec $CID seq 1 200000 | (sleep 2; md5sum)"
+  assert_equal "$output" "$(seq 1 200000 | md5sum)"
+}

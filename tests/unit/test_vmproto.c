@@ -119,6 +119,8 @@ test_host_messages (void)
     vmproto_msg_signal (1, 15),
     vmproto_msg_ps (7),
     vmproto_msg_shutdown (),
+    vmproto_msg_pause (2),
+    vmproto_msg_resume (2),
   };
   uint8_t buf[1024];
   size_t len = encode_all (msgs, ARRAY_SIZE (msgs), buf, sizeof (buf));
@@ -150,6 +152,8 @@ test_host_messages (void)
       CHECK (vmproto_get_signal (&f[5], &sig) == 0 && sig == 15, "SIGNAL 15");
       CHECK (f[6].stream == 7 && f[6].len == 0, "PS with request id 7");
       CHECK (f[7].stream == 0 && f[7].len == 0, "SHUTDOWN on stream 0");
+      CHECK (f[8].type == VMPROTO_PAUSE && f[9].type == VMPROTO_RESUME && f[8].stream == 2 && f[9].len == 0,
+             "PAUSE and RESUME of stream 2");
       vmproto_decoder_clear (&d);
     }
   CHECK (verdict (VMPROTO_GUEST, buf, len) == -EPROTO, "the guest may not send what the host sends");
@@ -231,18 +235,18 @@ test_hello (void)
   CHECK (vmproto_decoder_next (&d, &f) == -EPROTO && vmproto_decoder_feed (&d, "x", 1) == -EPROTO, "errors are sticky");
   vmproto_decoder_clear (&d);
 
-  /* A future agent: version 2, with an escape sequence in its software version. */
+  /* A future agent: version 9, with an escape sequence in its software version. */
   uint8_t v2[VMPROTO_HEADER_SIZE + 8 + 12];
   put_header (v2, VMPROTO_HELLO, 0, 0, 8 + 12);
-  memcpy (v2 + VMPROTO_HEADER_SIZE, "ISVM\2\0\0\0agent\033[2J2.0", 8 + 12);
+  memcpy (v2 + VMPROTO_HEADER_SIZE, "ISVM\11\0\0\0agent\033[2J2.0", 8 + 12);
   vmproto_decoder_init (&d, VMPROTO_GUEST);
   CHECK (vmproto_decoder_feed (&d, v2, sizeof (v2)) == 0 && vmproto_decoder_next (&d, &f) == 1,
          "another version's HELLO decodes");
-  CHECK (vmproto_get_hello (&f, &version, sw, sizeof (sw)) == 0 && version == 2 && strcmp (sw, "agent?[2J2.0") == 0,
+  CHECK (vmproto_get_hello (&f, &version, sw, sizeof (sw)) == 0 && version == 9 && strcmp (sw, "agent?[2J2.0") == 0,
          "its software version is made printable (got %s)", sw);
   CHECK (vmproto_check_hello (&f, "guest agent", &err) == -EPROTONOSUPPORT && err != NULL
-             && strstr (err->msg, "guest agent (agent?[2J2.0) speaks VM protocol version 2") != NULL
-             && strstr (err->msg, "version 1") != NULL,
+             && strstr (err->msg, "guest agent (agent?[2J2.0) speaks VM protocol version 9") != NULL
+             && strstr (err->msg, "version 2") != NULL,
          "a version mismatch is reported clearly: %s", err ? err->msg : "(no error)");
   isola_error_release (&err);
   vmproto_decoder_clear (&d);
@@ -285,6 +289,10 @@ test_rejects (void)
 {
   enum vmproto_side H = VMPROTO_HOST, G = VMPROTO_GUEST;
   CHECK (verdict_header (G, VMPROTO_STDOUT, 0, 1, 2, "ok", 2) == 1, "a valid frame passes (baseline)");
+  CHECK (verdict_header (VMPROTO_HOST, VMPROTO_PAUSE, 0, 2, 0, NULL, 0) == 1
+             && verdict_header (VMPROTO_HOST, VMPROTO_PAUSE, 0, 0, 0, NULL, 0) == -EPROTO
+             && verdict_header (VMPROTO_HOST, VMPROTO_RESUME, 0, 2, 1, "x", 1) == -EPROTO,
+         "PAUSE/RESUME: a process stream, no payload");
   CHECK (verdict_header (G, VMPROTO_STDOUT, 0, 1, 3, "ok", 2) == 0, "an incomplete frame waits");
   CHECK (verdict_header (G, VMPROTO_STDOUT, 1, 1, 2, "ok", 2) == -EPROTO, "non-zero flags");
   CHECK (verdict_header (G, VMPROTO_STDOUT, 0x8000, 1, 2, "ok", 2) == -EPROTO, "high flag bit");
