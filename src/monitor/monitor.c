@@ -118,7 +118,10 @@ client_drop (struct monitor *m, size_t i)
   m->clients[i] = m->clients[--m->n_clients];
 }
 
-/* A client that cannot take output right away is dropped rather than allowed to stall the container. */
+static void client_queue (struct monitor *m, struct client *cl, uint8_t type, const void *data, uint32_t len);
+
+/* A client that cannot take output right away is dropped rather than allowed to stall the container.  One that is
+   still taking a queued reply (a VM's process listing) gets the output after it, in its queue. */
 static void
 broadcast (struct monitor *m, uint8_t type, const void *data, uint32_t len)
 {
@@ -128,6 +131,8 @@ broadcast (struct monitor *m, uint8_t type, const void *data, uint32_t len)
     {
       if (m->clients[i].exec_stream)
         i++;
+      else if (m->clients[i].out_len)
+        client_queue (m, &m->clients[i++], type, data, len);
       else if (send (m->clients[i].fd, frame, n, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)n)
         client_drop (m, i);
       else
