@@ -193,7 +193,8 @@ launch (const struct vm_settings *vs, const struct isola_store *s, struct contai
   if (state_fd >= 0)
     vmproto_decoder_resume (dec);
   (void)fcntl (sv[0], F_SETFL, O_NONBLOCK);
-  struct vm_boot b = { .fd = sv[0], .dec = dec, .qemu = pid, .deadline = vm_now_ms () + vs->boot_timeout_s * 1000LL };
+  struct vm_boot b
+      = { .fd = sv[0], .dec = dec, .qemu = pid, .deadline = monotonic_ms () + vs->boot_timeout_s * 1000LL };
   ret = greet_agent (&b, c, start, state_fd >= 0, vs->boot_timeout_s, err);
   if (ret < 0)
     {

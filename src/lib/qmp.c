@@ -6,19 +6,10 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "jsonutil.h"
 #include "util.h"
-
-static long long
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 qmp_classify (const char *line, size_t len, json_t **ret, char **desc)
@@ -59,7 +50,7 @@ read_line (struct qmp *q, char **line, size_t *len, isola_error_t *err)
         }
       if (q->len == sizeof q->buf)
         return isola_error_fail (err, EPROTO, "QEMU sent a QMP line longer than %d bytes", QMP_LINE_MAX);
-      long long left = q->deadline_ms - now_ms ();
+      long long left = q->deadline_ms - monotonic_ms ();
       if (left <= 0)
         return isola_error_fail (err, ETIMEDOUT, "QEMU did not answer on QMP in time");
       struct pollfd p = { .fd = q->fd, .events = POLLIN };
@@ -116,36 +107,20 @@ next_reply (struct qmp *q, json_t **ret, isola_error_t *err)
     }
 }
 
+/* A command is one line; getfd's fd travels with it. */
 static int
 send_line (int fd, const char *text, int pass_fd)
 {
-  struct iovec iov[2] = { { .iov_base = (void *)text, .iov_len = strlen (text) }, { .iov_base = "\n", .iov_len = 1 } };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } u;
-  memset (&u, 0, sizeof u);
-  struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+  cleanup_free char *line = xasprintf ("%s\n", text);
+  size_t len = strlen (line);
   if (pass_fd >= 0)
-    {
-      msg.msg_control = u.buf;
-      msg.msg_controllen = sizeof u.buf;
-      struct cmsghdr *cmsg = CMSG_FIRSTHDR (&msg);
-      cmsg->cmsg_level = SOL_SOCKET;
-      cmsg->cmsg_type = SCM_RIGHTS;
-      cmsg->cmsg_len = CMSG_LEN (sizeof (int));
-      memcpy (CMSG_DATA (cmsg), &pass_fd, sizeof (int));
-    }
-  size_t want = iov[0].iov_len + 1;
+    return fd_send_with (fd, pass_fd, line, len);
+  /* No SIGPIPE for the CLI when QEMU is gone: the error says so instead. */
   ssize_t n;
   do
-    n = sendmsg (fd, &msg, MSG_NOSIGNAL);
+    n = send (fd, line, len, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
-  /* A command is a few hundred bytes: the socket takes it whole or the peer is gone. */
-  if (n < 0)
-    return -errno;
-  return (size_t)n == want ? 0 : -EIO;
+  return n == (ssize_t)len ? 0 : -(n < 0 ? errno : EIO);
 }
 
 int
@@ -171,7 +146,7 @@ qmp_connect (struct qmp *q, int fd, int timeout_ms, isola_error_t *err)
 {
   q->fd = fd;
   q->len = 0;
-  q->deadline_ms = now_ms () + timeout_ms;
+  q->deadline_ms = monotonic_ms () + timeout_ms;
   /* The greeting is the one line that is neither a reply nor an event: {"QMP": {...}}. */
   char *line;
   size_t len;

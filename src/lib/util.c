@@ -475,10 +475,9 @@ trace_mark (const char *what)
 }
 
 int
-fd_send (int sock, int fd)
+fd_send_with (int sock, int fd, const void *data, size_t len)
 {
-  char data = 'F';
-  struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+  struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
   union
   {
     char buf[CMSG_SPACE (sizeof (int))];
@@ -495,7 +494,14 @@ fd_send (int sock, int fd)
   do
     n = sendmsg (sock, &msg, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
-  return n == 1 ? 0 : -(n < 0 ? errno : EPROTO);
+  /* A few hundred bytes at most: the socket takes them whole or the peer is gone. */
+  return n == (ssize_t)len ? 0 : -(n < 0 ? errno : EPROTO);
+}
+
+int
+fd_send (int sock, int fd)
+{
+  return fd_send_with (sock, fd, "F", 1);
 }
 
 int
@@ -585,4 +591,12 @@ fnv1a64 (const char *p, size_t len)
   for (size_t i = 0; i < len; i++)
     h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
   return h;
+}
+
+long long
+monotonic_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -111,6 +111,8 @@ int write_all (int fd, const void *buf, size_t len);
 /* Passing one fd over a unix socket (SCM_RIGHTS): a container's terminal master travels this way.  fd_receive
    returns the fd (close-on-exec) or a negative errno; nonblock fails with -EAGAIN instead of waiting. */
 int fd_send (int sock, int fd);
+/* The same fd sent along with data (e.g. a QMP command line), which the peer reads as ordinary bytes. */
+int fd_send_with (int sock, int fd, const void *data, size_t len);
 int fd_receive (int sock, bool nonblock);
 
 /* waitpid(pid, status, 0), retried on EINTR. */
@@ -152,6 +154,9 @@ int time_parse_rfc3339 (const char *s, int64_t *secs_out);
 /* Docker's human renderings: "4.26MB" (decimal units, 3 significant digits) and "2 weeks" (no "ago"). */
 char *human_size (int64_t bytes);
 char *human_duration (int64_t seconds);
+
+/* CLOCK_MONOTONIC in milliseconds: deadlines. */
+long long monotonic_ms (void);
 
 /* FNV-1a, 64 bits: names cache files after their keys (which the files hold whole, to compare). */
 uint64_t fnv1a64 (const char *p, size_t len);

@@ -393,14 +393,6 @@ vm_spawn_qemu (const struct vm_settings *vs, char **argv, const int *keep, size_
 
 /* --- the channel while starting ---------------------------------------------------------------------------------- */
 
-long long
-vm_now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 vm_boot_next_frame (struct vm_boot *b, struct vmproto_frame *f)
 {
@@ -409,7 +401,7 @@ vm_boot_next_frame (struct vm_boot *b, struct vmproto_frame *f)
       int r = vmproto_decoder_next (b->dec, f);
       if (r != 0)
         return r < 0 ? r : 0;
-      long long left = b->deadline - vm_now_ms ();
+      long long left = b->deadline - monotonic_ms ();
       if (left <= 0)
         return -ETIMEDOUT;
       struct pollfd p = { .fd = b->fd, .events = POLLIN };

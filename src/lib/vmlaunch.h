@@ -99,7 +99,7 @@ char **vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, 
 pid_t vm_spawn_qemu (const struct vm_settings *vs, char **argv, const int *keep, size_t n, const char *log,
                      isola_error_t *err);
 
-/* A starting VM's channel to its agent, read with a deadline (CLOCK_MONOTONIC, vm_now_ms). */
+/* A starting VM's channel to its agent, read with a deadline (CLOCK_MONOTONIC, monotonic_ms). */
 struct vm_boot
 {
   int fd;
@@ -108,7 +108,6 @@ struct vm_boot
   long long deadline;
   bool exited; /* set with -ECHILD */
 };
-long long vm_now_ms (void);
 /* The next frame from the agent; -ETIMEDOUT at the deadline, -ECHILD when the VM is gone (then reaped). */
 int vm_boot_next_frame (struct vm_boot *b, struct vmproto_frame *f);
 

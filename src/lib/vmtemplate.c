@@ -153,7 +153,7 @@ await_agent (int fd, pid_t qemu, int timeout_s, isola_error_t *err)
 {
   struct vmproto_decoder dec;
   vmproto_decoder_init (&dec, VMPROTO_GUEST);
-  struct vm_boot b = { .fd = fd, .dec = &dec, .qemu = qemu, .deadline = vm_now_ms () + timeout_s * 1000LL };
+  struct vm_boot b = { .fd = fd, .dec = &dec, .qemu = qemu, .deadline = monotonic_ms () + timeout_s * 1000LL };
   struct vmproto_frame f;
   int r = vm_boot_next_frame (&b, &f);
   if (r == -ETIMEDOUT)

@@ -140,14 +140,6 @@ broadcast (struct monitor *m, uint8_t type, const void *data, uint32_t len)
     }
 }
 
-static long long
-monotonic_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 chan_queue (struct monitor *m, struct vmproto_msg msg)
 {
