@@ -151,19 +151,33 @@ make_channel (int sv[2], isola_error_t *err)
   return 0;
 }
 
-/* One attempt at starting the VM: restored from state_fd (>= 0) or booted. */
+/* One attempt at starting the VM of layout l: restored from state_fd (>= 0) or booted. */
 static int
-launch (const struct vm_settings *vs, const struct isola_store *s, struct container *c, struct driver_io *io,
-        json_t *start, int state_fd, pid_t *pid_out, bool *vm_exited, isola_error_t *err)
+launch (const struct vm_settings *vs, const struct isola_store *s, struct container *c, const struct vm_layout *l,
+        const struct vm_share *shares, struct driver_io *io, json_t *start, int state_fd, pid_t *pid_out,
+        bool *vm_exited, isola_error_t *err)
 {
   *vm_exited = false;
   cleanup_free char *console = container_path (c, "console.log");
   cleanup_free char *qemu_log = container_path (c, "qemu.log");
+  cleanup_free char *upper = container_path (c, "upper.ext4");
+  const char *image = json_string_value (json_object_get (c->config, "Image"));
+  cleanup_free char *rootfs = vm_rootfs_image_path (s, image && strlen (image) > 7 ? image + 7 : "");
   int sv[2] = { -1, -1 };
   int ret = make_channel (sv, err);
   cleanup_strv char **argv = NULL;
-  if (ret == 0 && (argv = vm_qemu_argv (vs, s, c, sv[1], console, err)) == NULL)
-    ret = -EINVAL;
+  if (ret == 0)
+    {
+      struct vm_instance in = {
+        .name = c->id,
+        .console = console,
+        .rootfs = rootfs,
+        .upper = upper,
+        .channel_fd = sv[1],
+        .shares = shares,
+      };
+      argv = vm_qemu_argv_for (vs, l, &in);
+    }
   if (ret == 0 && state_fd >= 0)
     {
       /* QEMU reads the saved VM from the fd and, since it was saved running, runs it at once. */
@@ -212,18 +226,12 @@ launch (const struct vm_settings *vs, const struct isola_store *s, struct contai
   return 0;
 }
 
-/* The saved VM of c's layout, or -1 (none, or templates are off). */
+/* The saved VM of layout l, or -1 (none, or templates are off); *key names it. */
 static int
-find_template (const struct vm_settings *vs, const struct isola_store *s, const struct container *c, char **key)
+find_template (const struct vm_settings *vs, const struct vm_layout *l, char **key)
 {
-  struct vm_layout l;
-  struct vm_share *shares = NULL;
   int fd = -1;
-  *key = NULL;
-  if (!vs->template || vm_layout_of (s, c, &l, &shares, NULL) < 0)
-    return -1;
-  vm_shares_free (shares, l.n_shares);
-  *key = vm_template_key (vs, &l);
+  *key = vs->template ? vm_template_key (vs, l) : NULL;
   if (*key && vm_template_open (vs, *key, &fd) < 0)
     fd = -1;
   return fd;
@@ -242,11 +250,15 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
     ret = vm_upper_disk_create (upper, VM_UPPER_DISK_BYTES, err);
   if (ret == 0)
     ret = vm_start_json (s, c, io, &start, err);
+  struct vm_layout l = { 0 };
+  struct vm_share *shares = NULL;
+  if (ret == 0)
+    ret = vm_layout_of (s, c, &l, &shares, err);
   cleanup_free char *key = NULL;
-  int state_fd = ret == 0 ? find_template (&vs, s, c, &key) : -1;
+  int state_fd = ret == 0 ? find_template (&vs, &l, &key) : -1;
   bool exited = false;
   if (ret == 0)
-    ret = launch (&vs, s, c, io, start, state_fd, pid_out, &exited, err);
+    ret = launch (&vs, s, c, &l, shares, io, start, state_fd, pid_out, &exited, err);
   if (state_fd >= 0)
     {
       close (state_fd);
@@ -263,9 +275,10 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
           vm_template_discard (&vs, key);
           if (err)
             isola_error_release (err);
-          ret = launch (&vs, s, c, io, start, -1, pid_out, &exited, err);
+          ret = launch (&vs, s, c, &l, shares, io, start, -1, pid_out, &exited, err);
         }
     }
+  vm_shares_free (shares, l.n_shares);
   vm_settings_clear (&vs);
   if (ret == 0)
     trace_mark ("monitor: VM container started");
