@@ -12,9 +12,10 @@ GIT_REV   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wno-format-nonliteral
 CPPFLAGS  += -Isrc/lib -DISOLA_VERSION='"$(VERSION)"' -DISOLA_GIT_REV='"$(GIT_REV)"'
-# Names the seccomp code in the key of the compiled-program cache (seccomp_bpf.c), which the CLI and the monitor
+# Names the seccomp code in the key of the compiled-program cache (sandbox/seccomp_program.c), which the CLI and the monitor
 # share: a change to the profile tables must not find programs compiled from the old ones.
-SECCOMP_CODE := $(shell cat src/lib/seccomp.h src/lib/seccomp.c src/lib/seccomp_bpf.c | sha256sum | cut -c1-32)
+SECCOMP_SRCS := $(wildcard src/lib/sandbox/seccomp_*.[ch])
+SECCOMP_CODE := $(shell cat $(SECCOMP_SRCS) | sha256sum | cut -c1-32)
 CPPFLAGS  += -DISOLA_SECCOMP_CODE='"$(SECCOMP_CODE)"' -DISOLA_LIBDIR='"$(PREFIX)/lib/isola"'
 CFLAGS    ?= -O2 -g
 # Unused functions of the static libraries stay out of the binaries (the monitor's resident size is mostly text).
@@ -30,13 +31,15 @@ STATIC_CLI_LIBS := -larchive -lacl -llzma -lzstd -llz4 -lbz2 -lz -lnettle -lb2 -
 STATIC_MON_LIBS := -ljansson -lseccomp -lm
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-LIB_SRCS  := $(sort $(wildcard src/lib/*.c))
+# The library's subsystems, lowest first (docs/ARCHITECTURE.md).
+LIB_DIRS  := base store sandbox image container proto driver
+LIB_SRCS  := $(sort $(foreach d,$(LIB_DIRS),$(wildcard src/lib/$(d)/*.c)))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.c))
 MON_SRCS  := $(sort $(wildcard src/monitor/*.c))
 AGENT_SRCS := $(sort $(wildcard src/agent/*.c))
-UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/*/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
-HDRS      := $(wildcard src/lib/*.h src/cli/*.h src/monitor/*.h src/agent/*.h tests/unit/*.h)
+HDRS      := $(wildcard src/lib/*/*.h src/cli/*.h src/monitor/*.h src/agent/*.h tests/unit/*.h)
 
 LIB_OBJS      := $(LIB_SRCS:%.c=build/obj/%.o)
 CLI_OBJS      := $(CLI_SRCS:%.c=build/obj/%.o)
@@ -45,7 +48,8 @@ AGENT_OBJS    := $(AGENT_SRCS:%.c=build/obj/%.o)
 ASAN_MON_OBJS := $(MON_SRCS:%.c=build/asan/obj/%.o)
 ASAN_LIB_OBJS := $(LIB_SRCS:%.c=build/asan/obj/%.o)
 ASAN_CLI_OBJS := $(CLI_SRCS:%.c=build/asan/obj/%.o)
-UNIT_BINS     := $(UNIT_SRCS:tests/unit/%.c=build/asan/tests/%)
+ASAN_AGENT_OBJS := $(AGENT_SRCS:%.c=build/asan/obj/%.o)
+UNIT_BINS     := $(addprefix build/asan/tests/,$(notdir $(UNIT_SRCS:.c=)))
 FUZZ_BINS     := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
 
 DEFAULT_IMAGE := build/images/busybox.tar
@@ -98,7 +102,7 @@ build/asan/obj/%.o: %.c $(HDRS)
 	@echo "  CC asan $<"
 	@$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(ASAN_FLAGS) -c -o $@ $<
 
-build/obj/src/lib/seccomp_bpf.o build/asan/obj/src/lib/seccomp_bpf.o: src/lib/seccomp.c
+build/obj/src/lib/sandbox/seccomp_program.o build/asan/obj/src/lib/sandbox/seccomp_program.o: $(SECCOMP_SRCS)
 
 # The library is an archive so that each binary links only the objects it uses, and --as-needed drops the shared
 # libraries it then does not need: the monitor, started for every container, loads no libarchive or libcrypto.
@@ -152,11 +156,17 @@ build/asan/isola-monitor: $(ASAN_MON_OBJS) build/asan/libisola.a
 	@echo "  LD asan $@"
 	@$(CC) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Never booted: the agent linked dynamically lists the libraries it needs, which tests/build/binaries.bats checks.
+build/asan/isola-agent: $(ASAN_AGENT_OBJS) build/asan/libisola.a
+	@echo "  LD asan $@"
+	@$(CC) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 build/asan/isola: $(ASAN_CLI_OBJS) build/asan/libisola.a
 	@echo "  LD asan $@"
 	@$(CC) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-build/asan/tests/%: tests/unit/%.c $(ASAN_LIB_OBJS) $(HDRS)
+vpath test_%.c $(sort $(dir $(UNIT_SRCS)))
+build/asan/tests/%: %.c $(ASAN_LIB_OBJS) $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  LD asan $@"
 	@$(CC) $(CPPFLAGS) -Itests/unit -std=gnu11 $(WARN) $(ASAN_FLAGS) -o $@ $< $(ASAN_LIB_OBJS) $(LDLIBS)
@@ -166,7 +176,7 @@ build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS)
 	@echo "  FUZZ    $@"
 	@$(CLANG) $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
-asan: build/asan/isola build/asan/isola-monitor build/asan/isola-init build/asan/vm $(UNIT_BINS)
+asan: build/asan/isola build/asan/isola-monitor build/asan/isola-agent build/asan/isola-init build/asan/vm $(UNIT_BINS)
 unit: $(UNIT_BINS)
 fuzz: $(FUZZ_BINS)
 

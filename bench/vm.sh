@@ -2,7 +2,7 @@
 # VM container start-up benchmark: `isola run --rm --isolation=vm busybox true` side by side with a bare QEMU boot
 # of the same guest kernel to a trivial /init that powers off at once (same machine type, accelerator and boot
 # flags), and the VM worker's memory.  Prints medians and the ratio.  isola restores its VMs from a template
-# (src/lib/vmtemplate.h), made by the first, unmeasured run; it is measured with templates off (every VM boots)
+# (src/lib/driver/vm_template.h), made by the first, unmeasured run; it is measured with templates off (every VM boots)
 # too, and the template's one-time cost is shown on its own.
 #   bench/vm.sh [RUNS]     (default 11)
 set -euo pipefail

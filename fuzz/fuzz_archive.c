@@ -7,8 +7,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "load.h"
-#include "util.h"
+#include "base/util.h"
+#include "image/load.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)

@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "oci.h"
-#include "util.h"
+#include "base/util.h"
+#include "image/oci.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)

@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "unpack.h"
-#include "util.h"
+#include "base/util.h"
+#include "image/unpack.h"
 
 /* layer_unpack runs from inside dest, so a crash there would drop libFuzzer's crash artifact into the scratch
    directory.  Unless told otherwise, artifacts go to the directory the fuzzer was started from. */

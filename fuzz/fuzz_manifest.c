@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oci.h"
-#include "util.h"
+#include "base/util.h"
+#include "image/oci.h"
 
 static void
 check_descriptor (const struct oci_descriptor *d)

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reference.h"
-#include "util.h"
+#include "base/util.h"
+#include "image/reference.h"
 
 static void
 check_roundtrip (const struct image_ref *r)

@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "caps.h"
-#include "seccomp.h"
-#include "util.h"
+#include "base/util.h"
+#include "sandbox/caps.h"
+#include "sandbox/seccomp_profile.h"
 
 static void
 parse_once (const uint8_t *data, size_t size, uint64_t caps)

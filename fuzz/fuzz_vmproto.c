@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmproto.h"
+#include "proto/vmproto.h"
 
 struct record
 {

@@ -36,13 +36,13 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "cgroup.h"
-#include "jsonutil.h"
-#include "nsexec.h"
-#include "seccomp.h"
-#include "spawn.h"
-#include "util.h"
-#include "vmproto.h"
+#include "base/json.h"
+#include "base/util.h"
+#include "proto/vmproto.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/nsexec.h"
+#include "sandbox/seccomp_program.h"
+#include "sandbox/spawn.h"
 
 #ifndef BLKFLSBUF
 #define BLKFLSBUF _IO (0x12, 97) /* <linux/fs.h>, which clashes with <sys/mount.h> */
@@ -369,7 +369,7 @@ write_run_file (const char *name, const char *content, char **path, isola_error_
   return write_file_replace (*path, content ? content : "", content ? strlen (content) : 0, 0644, err);
 }
 
-/* A VM restored from a template (vmtemplate.h) has stand-in files behind the disks it was booted with.  The
+/* A VM restored from a template (driver/vm_template.h) has stand-in files behind the disks it was booted with.  The
    kernel drops a disk's cached blocks when its last opener closes it, and nothing opened these since the partition
    scan; dropping them again costs nothing and does not depend on that. */
 static void

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "util.h"
+#include "base/util.h"
 
 struct proc_stat
 {

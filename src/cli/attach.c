@@ -12,11 +12,11 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "attach.h"
+#include "base/util.h"
 #include "cli.h"
-#include "container.h"
-#include "lifecycle.h"
-#include "util.h"
+#include "container/container.h"
+#include "container/lifecycle.h"
+#include "proto/attach_client.h"
 
 #define DETACH_KEY_1 0x10 /* Ctrl-P */
 #define DETACH_KEY_2 0x11 /* Ctrl-Q */

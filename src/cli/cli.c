@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "container.h"
-#include "store.h"
-#include "util.h"
+#include "base/util.h"
+#include "container/container.h"
+#include "store/store.h"
 
 void
 cli_usage (const struct cli_command *cmd, bool to_stderr)

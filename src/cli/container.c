@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "cli.h"
-#include "container.h"
-#include "lifecycle.h"
-#include "util.h"
+#include "container/container.h"
+#include "container/lifecycle.h"
 
 static bool
 confirm_prune (void)

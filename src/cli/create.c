@@ -9,18 +9,19 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "base/json.h"
+#include "base/util.h"
 #include "cli.h"
-#include "cgroup.h"
-#include "container.h"
-#include "driver.h"
-#include "image.h"
-#include "jsonutil.h"
-#include "attach.h"
-#include "lifecycle.h"
-#include "oci.h"
-#include "runspec.h"
-#include "seccomp.h"
-#include "util.h"
+#include "container/container.h"
+#include "container/lifecycle.h"
+#include "container/runspec.h"
+#include "container/spec.h"
+#include "driver/driver.h"
+#include "image/image.h"
+#include "image/oci.h"
+#include "proto/attach.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/seccomp_program.h"
 
 enum
 {
@@ -269,7 +270,7 @@ parse_run_flags (const struct cli_command *cmd, int argc, char **argv, struct ru
         case OPT_ULIMIT:
           {
             json_t *u = NULL;
-            if (run_ulimit_from_flag (optarg, &u, &err) < 0)
+            if (runspec_ulimit_from_flag (optarg, &u, &err) < 0)
               return cli_usage_error (cmd, "invalid argument \"%s\" for \"--ulimit\" flag: %s", optarg, err->msg);
             json_array_append_new (array_member (o->host, "Ulimits"), u);
             break;
@@ -400,10 +401,10 @@ create_container (struct cli_ctx *ctx, struct run_opts *o, const char *image, ch
   apply_image_config (o, json_object_get (cfg.json, "config"), args);
   oci_config_clear (&cfg);
   cleanup_free char *seccomp_cache = store_path (store, STORE_SECCOMP_CACHE);
-  if (run_validate (o->config, seccomp_cache, err) < 0)
+  if (runspec_validate (o->config, seccomp_cache, err) < 0)
     return -EINVAL;
   int ret = container_create (store, o->config, out, err);
-  if (ret == 0 && driver->prepare && (ret = driver->prepare (store, *out, err)) < 0)
+  if (ret == 0 && driver->create_resources && (ret = driver->create_resources (store, *out, err)) < 0)
     {
       (void)container_remove (store, *out, NULL);
       container_free (*out);

@@ -17,13 +17,13 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "attach.h"
+#include "base/util.h"
 #include "cli.h"
-#include "lifecycle.h"
-#include "container.h"
-#include "driver.h"
-#include "store.h"
-#include "util.h"
+#include "container/container.h"
+#include "container/lifecycle.h"
+#include "driver/driver.h"
+#include "proto/attach_client.h"
+#include "store/store.h"
 
 enum
 {

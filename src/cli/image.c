@@ -2,11 +2,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/json.h"
+#include "base/util.h"
 #include "cli.h"
-#include "image.h"
-#include "jsonutil.h"
-#include "rootfs.h"
-#include "util.h"
+#include "image/image.h"
+#include "image/mount.h"
+#include "image/remove.h"
+#include "sandbox/overlay.h"
 
 static bool
 confirm (const char *warning)

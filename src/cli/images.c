@@ -3,11 +3,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/json.h"
+#include "base/util.h"
 #include "cli.h"
-#include "image.h"
-#include "jsonutil.h"
-#include "reference.h"
-#include "util.h"
+#include "image/image.h"
+#include "image/reference.h"
 
 struct image_row
 {

@@ -5,10 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/util.h"
 #include "cli.h"
-#include "import.h"
-#include "reference.h"
-#include "util.h"
+#include "image/import.h"
+#include "image/reference.h"
 
 static int
 run_import (struct cli_ctx *ctx, int argc, char **argv)

@@ -3,12 +3,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/gotemplate.h"
+#include "base/json.h"
+#include "base/util.h"
 #include "cli.h"
-#include "format.h"
-#include "container.h"
-#include "image.h"
-#include "jsonutil.h"
-#include "util.h"
+#include "container/container.h"
+#include "image/image.h"
 
 static int
 print_formatted (json_t *items, const char *format, isola_error_t *err)
@@ -18,7 +18,7 @@ print_formatted (json_t *items, const char *format, isola_error_t *err)
   json_array_foreach (items, i, item)
   {
     cleanup_free char *text = NULL;
-    if (format_template (format, item, &text, err) < 0)
+    if (gotemplate_render (format, item, &text, err) < 0)
       return -1;
     printf ("%s\n", text);
   }

@@ -2,10 +2,10 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "base/util.h"
 #include "cli.h"
-#include "container.h"
-#include "lifecycle.h"
-#include "util.h"
+#include "container/container.h"
+#include "container/lifecycle.h"
 
 static int
 kill_one (struct isola_store *s, struct container *c, void *arg, isola_error_t *err)

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "base/util.h"
 #include "cli.h"
-#include "load.h"
-#include "util.h"
+#include "image/load.h"
 
 static int
 run_load (struct cli_ctx *ctx, int argc, char **argv)

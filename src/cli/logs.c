@@ -8,10 +8,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/util.h"
 #include "cli.h"
-#include "container.h"
-#include "logfile.h"
-#include "util.h"
+#include "container/container.h"
+#include "container/logfile.h"
 
 struct logs_opts
 {

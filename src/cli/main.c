@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "cli.h"
-#include "util.h"
 
 static const struct cli_command *const commands[] = {
   &cmd_attach, &cmd_container, &cmd_create, &cmd_exec, &cmd_image,  &cmd_images,  &cmd_import,  &cmd_inspect,

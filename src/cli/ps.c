@@ -3,11 +3,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/json.h"
+#include "base/util.h"
 #include "cli.h"
-#include "container.h"
-#include "driver.h"
-#include "jsonutil.h"
-#include "util.h"
+#include "container/container.h"
+#include "driver/driver.h"
 
 struct ps_opts
 {

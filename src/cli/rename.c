@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/json.h"
+#include "base/util.h"
 #include "cli.h"
-#include "container.h"
-#include "jsonutil.h"
-#include "util.h"
+#include "container/container.h"
 
 static int
 run_rename (struct cli_ctx *ctx, int argc, char **argv)

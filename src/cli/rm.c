@@ -1,10 +1,10 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 
+#include "base/util.h"
 #include "cli.h"
-#include "container.h"
-#include "lifecycle.h"
-#include "util.h"
+#include "container/container.h"
+#include "container/lifecycle.h"
 
 static int
 rm_one (struct isola_store *s, struct container *c, void *arg, isola_error_t *err)

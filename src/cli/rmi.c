@@ -1,9 +1,10 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 
+#include "base/util.h"
 #include "cli.h"
-#include "image.h"
-#include "util.h"
+#include "image/image.h"
+#include "image/remove.h"
 
 static void
 print_report (const struct rmi_report *rep)

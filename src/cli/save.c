@@ -6,9 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/util.h"
 #include "cli.h"
-#include "save.h"
-#include "util.h"
+#include "image/save.h"
 
 /* Saving to a file goes through a temporary name and a rename: an interrupted save leaves no partial archive. */
 static int

@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "cli.h"
-#include "container.h"
-#include "lifecycle.h"
-#include "util.h"
+#include "container/container.h"
+#include "container/lifecycle.h"
 
 static int
 parse_timeout (const struct cli_command *cmd, const char *arg, int *out)

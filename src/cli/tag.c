@@ -1,10 +1,10 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 
+#include "base/json.h"
+#include "base/util.h"
 #include "cli.h"
-#include "image.h"
-#include "jsonutil.h"
-#include "util.h"
+#include "image/image.h"
 
 static int
 run_tag (struct cli_ctx *ctx, int argc, char **argv)

@@ -1,11 +1,11 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 
+#include "base/json.h"
+#include "base/util.h"
 #include "cli.h"
-#include "container.h"
-#include "driver.h"
-#include "jsonutil.h"
-#include "util.h"
+#include "container/container.h"
+#include "driver/driver.h"
 
 static int
 run_top (struct cli_ctx *ctx, int argc, char **argv)

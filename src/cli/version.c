@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 #include "cli.h"
-#include "store.h"
+#include "store/store.h"
 
 static int
 run_version (struct cli_ctx *ctx, int argc, char **argv)

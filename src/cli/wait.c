@@ -1,10 +1,10 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 
+#include "base/json.h"
+#include "base/util.h"
 #include "cli.h"
-#include "container.h"
-#include "jsonutil.h"
-#include "util.h"
+#include "container/container.h"
 
 static int
 wait_one (struct isola_store *s, struct container *c, void *arg, isola_error_t *err)

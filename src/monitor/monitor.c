@@ -25,14 +25,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "attach.h"
-#include "container.h"
-#include "driver.h"
-#include "jsonutil.h"
-#include "logfile.h"
-#include "store.h"
-#include "util.h"
-#include "vmproto.h"
+#include "base/json.h"
+#include "base/util.h"
+#include "container/container.h"
+#include "container/logfile.h"
+#include "driver/driver.h"
+#include "proto/attach.h"
+#include "proto/vmproto.h"
+#include "store/store.h"
 
 #define MAX_CLIENTS 16
 

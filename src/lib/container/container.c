@@ -1,0 +1,606 @@
+#define _GNU_SOURCE
+#include "container/container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "base/json.h"
+#include "base/util.h"
+#include "proto/attach_client.h"
+
+#define CONTAINER_JSON_MAX (4 * 1024 * 1024)
+
+void
+container_free (struct container *c)
+{
+  if (c == NULL)
+    return;
+  free (c->dir);
+  json_decref (c->config);
+  json_decref (c->state);
+  free (c);
+}
+
+char *
+container_path (const struct container *c, const char *name)
+{
+  return xasprintf ("%s/%s", c->dir, name);
+}
+
+static int
+write_json_file (const char *path, json_t *o, isola_error_t *err)
+{
+  cleanup_free char *text = json_dumps (o, JSON_COMPACT);
+  if (text == NULL)
+    return isola_error_fail (err, ENOMEM, "cannot encode `%s`", path);
+  return write_file_replace (path, text, strlen (text), 0600, err);
+}
+
+static int
+read_json_file (const char *path, json_t **out, isola_error_t *err)
+{
+  cleanup_free char *buf = NULL;
+  size_t len = 0;
+  int ret = read_file_bounded (path, CONTAINER_JSON_MAX, &buf, &len, err);
+  if (ret < 0)
+    return ret;
+  json_t *o = json_loadb (buf, len, 0, NULL);
+  if (!json_is_object (o))
+    {
+      json_decref (o);
+      return isola_error_fail (err, EINVAL, "corrupt container file `%s`", path);
+    }
+  *out = o;
+  return 0;
+}
+
+int
+container_write_state (struct container *c, isola_error_t *err)
+{
+  cleanup_free char *p = container_path (c, "state.json");
+  return write_json_file (p, c->state, err);
+}
+
+int
+container_write_config (struct container *c, isola_error_t *err)
+{
+  cleanup_free char *p = container_path (c, "config.json");
+  return write_json_file (p, c->config, err);
+}
+
+/* --- names ---------------------------------------------------------------------------------------------------- */
+
+static const char *const name_left[] = {
+  "admiring", "bold",  "brave", "calm",   "clever", "eager",   "elegant",  "festive", "focused", "gallant",
+  "gentle",   "happy", "jolly", "keen",   "kind",   "lucid",   "modest",   "nifty",   "quirky",  "serene",
+  "sharp",    "stoic", "sweet", "tender", "upbeat", "vibrant", "wizardly", "zealous",
+};
+static const char *const name_right[] = {
+  "agnesi", "babbage", "bell",    "curie", "darwin",   "dijkstra", "einstein", "euler",   "fermat", "galileo",
+  "hopper", "hypatia", "kepler",  "knuth", "lamarr",   "lovelace", "mccarthy", "meitner", "newton", "noether",
+  "pascal", "ritchie", "shannon", "tesla", "thompson", "torvalds", "turing",   "wozniak",
+};
+
+static char *
+generate_name (void)
+{
+  unsigned int r[2] = { 0, 0 };
+  if (getrandom (r, sizeof r, 0) < 0)
+    r[0] = (unsigned int)getpid (), r[1] = (unsigned int)time (NULL);
+  return xasprintf ("%s_%s", name_left[r[0] % ARRAY_SIZE (name_left)], name_right[r[1] % ARRAY_SIZE (name_right)]);
+}
+
+/* Docker's rule: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */
+static bool
+valid_name (const char *n)
+{
+  if (!((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= 'A' && n[0] <= 'Z') || (n[0] >= '0' && n[0] <= '9')) || n[1] == '\0')
+    return false;
+  for (const char *p = n; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.'
+          || *p == '-'))
+      return false;
+  return strlen (n) <= 128;
+}
+
+static bool
+name_taken (const struct isola_store *s, const char *name, char id_out[DIGEST_HEX_LEN + 1])
+{
+  cleanup_strv char **ids = NULL;
+  if (container_list_ids (s, &ids, NULL) < 0)
+    return false;
+  for (size_t i = 0; ids[i]; i++)
+    {
+      cleanup_container struct container *c = NULL;
+      if (container_load (s, ids[i], &c, NULL) < 0)
+        continue;
+      if (strcmp (container_name (c), name) == 0)
+        {
+          if (id_out)
+            memcpy (id_out, c->id, DIGEST_HEX_LEN + 1);
+          return true;
+        }
+    }
+  return false;
+}
+
+/* --- create, load, list ---------------------------------------------------------------------------------------- */
+
+static void
+random_id (char out[DIGEST_HEX_LEN + 1])
+{
+  unsigned char raw[32];
+  if (getrandom (raw, sizeof raw, 0) != sizeof raw)
+    abort ();
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < sizeof raw; i++)
+    {
+      out[2 * i] = hex[raw[i] >> 4];
+      out[2 * i + 1] = hex[raw[i] & 15];
+    }
+  out[DIGEST_HEX_LEN] = '\0';
+}
+
+static json_t *
+initial_state (void)
+{
+  return json_pack ("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s}", "Status", "created", "Running", 0,
+                    "Paused", 0, "Restarting", 0, "OOMKilled", 0, "Dead", 0, "Pid", 0, "ExitCode", 0, "Error", "",
+                    "StartedAt", "0001-01-01T00:00:00Z", "FinishedAt", "0001-01-01T00:00:00Z");
+}
+
+static int
+choose_name (struct isola_store *s, json_t *config, isola_error_t *err)
+{
+  const char *name = json_string_value (json_object_get (config, "Name"));
+  if (name && name[0] == '/')
+    name++;
+  if (name == NULL || name[0] == '\0')
+    {
+      for (int tries = 0; tries < 20; tries++)
+        {
+          cleanup_free char *n = generate_name ();
+          if (!name_taken (s, n, NULL))
+            return json_object_set_new (config, "Name", json_sprintf ("/%s", n)), 0;
+        }
+      return isola_error_fail (err, EEXIST, "cannot generate a unique container name");
+    }
+  if (!valid_name (name))
+    return isola_error_fail (err, EINVAL, "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                             name);
+  char other[DIGEST_HEX_LEN + 1];
+  if (name_taken (s, name, other))
+    return isola_error_fail (err, EEXIST,
+                             "Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to "
+                             "remove (or rename) that container to be able to reuse that name.",
+                             name, other);
+  cleanup_free char *slashed = xasprintf ("/%s", name);
+  json_object_set_new (config, "Name", json_string (slashed));
+  return 0;
+}
+
+/* The host's resolver configuration without loopback name servers, which mean nothing in another network
+   namespace (Docker filters them the same way). */
+static char *
+container_resolv_conf (bool host_network)
+{
+  cleanup_free char *host = NULL;
+  if (read_file_bounded ("/etc/resolv.conf", 65536, &host, NULL, NULL) < 0)
+    return xstrdup ("");
+  if (host_network)
+    return take_ptr (&host);
+  char *out = xcalloc (1, strlen (host) + 1);
+  char *save = NULL;
+  for (char *line = strtok_r (host, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    {
+      if (str_has_prefix (line, "nameserver") && (strstr (line, " 127.") || strstr (line, " ::1")))
+        continue;
+      strcat (out, line);
+      strcat (out, "\n");
+    }
+  return out;
+}
+
+static int
+write_etc_files (struct container *c, isola_error_t *err)
+{
+  json_t *config = json_object_get (c->config, "Config");
+  const char *hostname = json_string_value (json_object_get (config, "Hostname"));
+  if (hostname == NULL || hostname[0] == '\0')
+    {
+      char short_id[13];
+      memcpy (short_id, c->id, 12);
+      short_id[12] = '\0';
+      json_object_set_new (config, "Hostname", json_string (short_id));
+      hostname = json_string_value (json_object_get (config, "Hostname"));
+    }
+  const char *mode = json_string_value (json_object_get (json_object_get (c->config, "HostConfig"), "NetworkMode"));
+  bool host_network = mode && strcmp (mode, "host") == 0;
+  cleanup_free char *hostname_text = xasprintf ("%s\n", hostname);
+  const char *hosts_text = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                           "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+                           "ff02::2\tip6-allrouters\n";
+  cleanup_free char *resolv = container_resolv_conf (host_network);
+  cleanup_free char *p1 = container_path (c, "hostname"), *p2 = container_path (c, "hosts");
+  cleanup_free char *p3 = container_path (c, "resolv.conf");
+  if (write_file_replace (p1, hostname_text, strlen (hostname_text), 0644, err) < 0
+      || write_file_replace (p2, hosts_text, strlen (hosts_text), 0644, err) < 0
+      || write_file_replace (p3, resolv, strlen (resolv), 0644, err) < 0)
+    return -EIO;
+  return 0;
+}
+
+int
+container_create (struct isola_store *s, json_t *config, struct container **out, isola_error_t *err)
+{
+  int ret = choose_name (s, config, err);
+  if (ret < 0)
+    return ret;
+  cleanup_container struct container *c = xcalloc (1, sizeof (*c));
+  random_id (c->id);
+  c->dir = store_path (s, "containers/%s", c->id);
+  cleanup_free char *created = time_rfc3339_now ();
+  json_object_set_new (config, "Id", json_string (c->id));
+  json_object_set_new (config, "Created", json_string (created));
+  c->config = json_incref (config);
+  c->state = initial_state ();
+
+  /* Built under tmp/ and renamed into place: a container directory is complete or absent. */
+  cleanup_free char *staging = NULL;
+  ret = store_make_tmp (s, "create", &staging, err);
+  if (ret < 0)
+    return ret;
+  char *final_dir = c->dir;
+  c->dir = staging;
+  static const char *const subdirs[] = { "upper", "work", "rootfs" };
+  for (size_t i = 0; i < ARRAY_SIZE (subdirs) && ret == 0; i++)
+    {
+      cleanup_free char *p = container_path (c, subdirs[i]);
+      if (mkdir (p, 0755) < 0)
+        ret = isola_error_make (err, errno, "mkdir `%s`", p);
+    }
+  cleanup_free char *log = container_path (c, "ctr.log");
+  if (ret == 0 && write_file_replace (log, "", 0, 0600, err) < 0)
+    ret = -EIO;
+  if (ret == 0)
+    ret = write_etc_files (c, err);
+  if (ret == 0)
+    ret = container_write_config (c, err);
+  if (ret == 0)
+    ret = container_write_state (c, err);
+  cleanup_free char *parent = store_path (s, "containers");
+  if (ret == 0 && mkdir (parent, 0700) < 0 && errno != EEXIST)
+    ret = isola_error_make (err, errno, "mkdir `%s`", parent);
+  if (ret == 0 && rename (staging, final_dir) < 0)
+    ret = isola_error_make (err, errno, "create `%s`", final_dir);
+  c->dir = final_dir;
+  if (ret < 0)
+    {
+      (void)rm_rf (staging, NULL);
+      return ret;
+    }
+  *out = take_ptr (&c);
+  return 0;
+}
+
+int
+container_load (const struct isola_store *s, const char *id, struct container **out, isola_error_t *err)
+{
+  if (!digest_hex_valid (id))
+    return isola_error_fail (err, EINVAL, "invalid container ID `%s`", id);
+  cleanup_container struct container *c = xcalloc (1, sizeof (*c));
+  memcpy (c->id, id, DIGEST_HEX_LEN + 1);
+  c->dir = store_path (s, "containers/%s", id);
+  cleanup_free char *cfg = container_path (c, "config.json");
+  cleanup_free char *st = container_path (c, "state.json");
+  int ret = read_json_file (cfg, &c->config, NULL);
+  if (ret == -ENOENT)
+    return isola_error_fail (err, ENOENT, "No such container: %s", id);
+  if (ret < 0 || read_json_file (st, &c->state, err) < 0)
+    return isola_error_fail (err, EIO, "container %.12s: corrupt or unreadable record", id);
+  *out = take_ptr (&c);
+  return 0;
+}
+
+int
+container_list_ids (const struct isola_store *s, char ***out, isola_error_t *err)
+{
+  cleanup_free char *dir = store_path (s, "containers");
+  cleanup_strv char **ids = xcalloc (1, sizeof (char *));
+  cleanup_dir DIR *d = opendir (dir);
+  if (d == NULL && errno != ENOENT)
+    return isola_error_make (err, errno, "open `%s`", dir);
+  struct dirent *de;
+  while (d && (de = readdir (d)))
+    if (digest_hex_valid (de->d_name))
+      strv_push (&ids, de->d_name);
+  *out = take_ptr (&ids);
+  return 0;
+}
+
+int
+container_resolve (const struct isola_store *s, const char *what, char id_out[DIGEST_HEX_LEN + 1], isola_error_t *err)
+{
+  const char *name = what[0] == '/' ? what + 1 : what;
+  if (name_taken (s, name, id_out))
+    return 0;
+  cleanup_strv char **ids = NULL;
+  int ret = container_list_ids (s, &ids, err);
+  if (ret < 0)
+    return ret;
+  size_t plen = strlen (what);
+  const char *found = NULL;
+  for (size_t i = 0; plen > 0 && ids[i]; i++)
+    if (strncmp (ids[i], what, plen) == 0)
+      {
+        if (found)
+          return isola_error_fail (err, EINVAL, "multiple containers match the ID prefix `%s`", what);
+        found = ids[i];
+      }
+  if (found == NULL)
+    return isola_error_fail (err, ENOENT, "No such container: %s", what);
+  memcpy (id_out, found, DIGEST_HEX_LEN + 1);
+  return 0;
+}
+
+/* --- state ---------------------------------------------------------------------------------------------------- */
+
+const char *
+container_status (const struct container *c)
+{
+  const char *s = json_string_value (json_object_get (c->state, "Status"));
+  return s ? s : "unknown";
+}
+
+bool
+container_is_running (const struct container *c)
+{
+  return json_is_true (json_object_get (c->state, "Running"));
+}
+
+const char *
+container_name (const struct container *c)
+{
+  const char *n = json_string_value (json_object_get (c->config, "Name"));
+  return n ? (n[0] == '/' ? n + 1 : n) : "";
+}
+
+pid_t
+container_pid (const struct container *c)
+{
+  return (pid_t)json_integer_value (json_object_get (c->state, "Pid"));
+}
+
+void
+container_set_running (struct container *c, pid_t pid, pid_t monitor_pid)
+{
+  cleanup_free char *now = time_rfc3339_now ();
+  json_object_set_new (c->state, "Status", json_string ("running"));
+  json_object_set_new (c->state, "Running", json_true ());
+  json_object_set_new (c->state, "Pid", json_integer (pid));
+  json_object_set_new (c->state, "MonitorPid", json_integer (monitor_pid));
+  json_object_set_new (c->state, "ExitCode", json_integer (0));
+  json_object_set_new (c->state, "OOMKilled", json_false ());
+  json_object_set_new (c->state, "Error", json_string (""));
+  json_object_set_new (c->state, "StartedAt", json_string (now));
+  json_object_set_new (c->state, "FinishedAt", json_string ("0001-01-01T00:00:00Z"));
+}
+
+void
+container_set_exited (struct container *c, int exit_code, bool oom_killed, const char *error)
+{
+  cleanup_free char *now = time_rfc3339_now ();
+  json_object_set_new (c->state, "Status", json_string ("exited"));
+  json_object_set_new (c->state, "Running", json_false ());
+  json_object_set_new (c->state, "Pid", json_integer (0));
+  json_object_set_new (c->state, "MonitorPid", json_integer (0));
+  json_object_set_new (c->state, "ExitCode", json_integer (exit_code));
+  json_object_set_new (c->state, "OOMKilled", json_boolean (oom_killed));
+  json_object_set_new (c->state, "Error", json_string (error ? error : ""));
+  json_object_set_new (c->state, "FinishedAt", json_string (now));
+}
+
+static int
+open_running_lock (const struct container *c)
+{
+  cleanup_free char *p = container_path (c, "running.lock");
+  return open (p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+}
+
+bool
+container_monitor_alive (const struct container *c)
+{
+  cleanup_close int fd = open_running_lock (c);
+  if (fd < 0)
+    return false;
+  if (flock (fd, LOCK_SH | LOCK_NB) == 0)
+    return false;
+  return errno == EWOULDBLOCK;
+}
+
+int
+container_refresh (struct container *c, isola_error_t *err)
+{
+  if (!container_is_running (c) || container_monitor_alive (c))
+    return 0;
+  /* The monitor may have exited normally between our reading the state and testing the lock: re-read. */
+  cleanup_free char *st = container_path (c, "state.json");
+  json_t *fresh = NULL;
+  if (read_json_file (st, &fresh, NULL) == 0)
+    {
+      json_decref (c->state);
+      c->state = fresh;
+      if (!container_is_running (c))
+        return 0;
+    }
+  container_set_exited (c, 255, false, "container monitor died unexpectedly; the container was stopped");
+  return container_write_state (c, err);
+}
+
+int
+container_wait_stopped (struct container *c, isola_error_t *err)
+{
+  cleanup_close int fd = open_running_lock (c);
+  if (fd < 0)
+    return isola_error_make (err, errno, "open running lock of %.12s", c->id);
+  while (flock (fd, LOCK_SH) < 0)
+    if (errno != EINTR)
+      return isola_error_make (err, errno, "wait for %.12s", c->id);
+  (void)flock (fd, LOCK_UN);
+  cleanup_free char *st = container_path (c, "state.json");
+  json_t *fresh = NULL;
+  if (read_json_file (st, &fresh, err) < 0)
+    return -EIO;
+  json_decref (c->state);
+  c->state = fresh;
+  return container_refresh (c, err);
+}
+
+int
+container_detach (struct isola_store *s, struct container *c, char **trash, isola_error_t *err)
+{
+  /* Renamed away first, so a half-removed container never shows up in `ps`. */
+  cleanup_free char *tmpdir = NULL;
+  int ret = store_make_tmp (s, "rm", &tmpdir, err);
+  if (ret < 0)
+    return ret;
+  cleanup_free char *dst = xasprintf ("%s/container", tmpdir);
+  /* ENOENT: the monitor of a --rm container got there first. */
+  if (rename (c->dir, dst) < 0 && errno != ENOENT)
+    {
+      ret = isola_error_make (err, errno, "remove `%s`", c->dir);
+      (void)rmdir (tmpdir);
+      return ret;
+    }
+  *trash = take_ptr (&tmpdir);
+  return 0;
+}
+
+int
+container_remove (struct isola_store *s, struct container *c, isola_error_t *err)
+{
+  cleanup_free char *trash = NULL;
+  int ret = container_detach (s, c, &trash, err);
+  return ret < 0 ? ret : rm_rf (trash, err);
+}
+
+bool
+containers_use_image (const struct isola_store *s, const char *image_id)
+{
+  cleanup_strv char **ids = NULL;
+  if (container_list_ids (s, &ids, NULL) < 0)
+    return false;
+  for (size_t i = 0; ids[i]; i++)
+    {
+      cleanup_container struct container *c = NULL;
+      const char *image
+          = container_load (s, ids[i], &c, NULL) == 0 ? json_string_value (json_object_get (c->config, "Image")) : NULL;
+      if (image && str_has_prefix (image, "sha256:") && strcmp (image + 7, image_id) == 0)
+        return true;
+    }
+  return false;
+}
+
+int
+container_rename (struct isola_store *s, const char *what, const char *new_name, isola_error_t *err)
+{
+  char id[DIGEST_HEX_LEN + 1];
+  int ret = container_resolve (s, what, id, err);
+  if (ret < 0)
+    return ret;
+  cleanup_container struct container *c = NULL;
+  if ((ret = container_load (s, id, &c, err)) < 0)
+    return ret;
+  if (new_name[0] == '/')
+    new_name++;
+  if (strcmp (container_name (c), new_name) == 0)
+    return isola_error_fail (err, EINVAL, "Renaming a container with the same name as its current name");
+  json_t *probe = json_pack ("{s:s}", "Name", new_name);
+  ret = choose_name (s, probe, err);
+  if (ret == 0)
+    {
+      json_object_set (c->config, "Name", json_object_get (probe, "Name"));
+      ret = container_write_config (c, err);
+    }
+  json_decref (probe);
+  return ret;
+}
+
+static json_t *
+mounts_json (json_t *host_config)
+{
+  json_t *mounts = json_array ();
+  size_t i;
+  json_t *v;
+  json_array_foreach (json_object_get (host_config, "Binds"), i, v)
+  {
+    cleanup_free char *spec = xstrdup (json_string_value (v) ?: "");
+    char *dst = strchr (spec, ':');
+    if (dst == NULL)
+      continue;
+    *dst++ = '\0';
+    char *mode = strchr (dst, ':');
+    if (mode)
+      *mode++ = '\0';
+    json_array_append_new (mounts, json_pack ("{s:s, s:s, s:s, s:s, s:b, s:s}", "Type", "bind", "Source", spec,
+                                              "Destination", dst, "Mode", mode ? mode : "", "RW",
+                                              !(mode && strcmp (mode, "ro") == 0), "Propagation", "rprivate"));
+  }
+  const char *key;
+  json_object_foreach (json_object_get (host_config, "Tmpfs"), key, v)
+      json_array_append_new (mounts, json_pack ("{s:s, s:s, s:s, s:s, s:b}", "Type", "tmpfs", "Source", "",
+                                                "Destination", key, "Mode", json_string_value (v) ?: "", "RW", 1));
+  return mounts;
+}
+
+json_t *
+container_inspect_json (const struct container *c)
+{
+  json_t *o = json_object ();
+  static const char *const head[] = { "Id", "Created", "Path", "Args" };
+  for (size_t i = 0; i < ARRAY_SIZE (head); i++)
+    json_object_set (o, head[i], json_object_get (c->config, head[i]) ?: json_null ());
+  json_t *state = json_deep_copy (c->state);
+  json_object_del (state, "MonitorPid");
+  json_object_set_new (o, "State", state);
+  json_object_set (o, "Image", json_object_get (c->config, "Image") ?: json_null ());
+  static const char *const files[][2] = { { "ResolvConfPath", "resolv.conf" },
+                                          { "HostnamePath", "hostname" },
+                                          { "HostsPath", "hosts" },
+                                          { "LogPath", "ctr.log" } };
+  for (size_t i = 0; i < ARRAY_SIZE (files); i++)
+    {
+      cleanup_free char *p = container_path (c, files[i][1]);
+      json_object_set_new (o, files[i][0], json_string (p));
+    }
+  json_object_set (o, "Name", json_object_get (c->config, "Name"));
+  json_object_set_new (o, "RestartCount", json_integer (0));
+  json_object_set_new (o, "Driver", json_string ("overlay"));
+  json_object_set_new (o, "Platform", json_string ("linux"));
+  json_t *host = json_object_get (c->config, "HostConfig");
+  json_object_set (o, "HostConfig", host ?: json_null ());
+  cleanup_free char *upper = container_path (c, "upper"), *work = container_path (c, "work");
+  cleanup_free char *merged = container_path (c, "rootfs");
+  json_object_set_new (o, "GraphDriver",
+                       json_pack ("{s:{s:s, s:s, s:s}, s:s}", "Data", "MergedDir", merged, "UpperDir", upper, "WorkDir",
+                                  work, "Name", "overlay"));
+  json_object_set_new (o, "Mounts", mounts_json (host));
+  json_object_set (o, "Config", json_object_get (c->config, "Config") ?: json_null ());
+  const char *mode = json_string_value (json_object_get (host, "NetworkMode"));
+  json_object_set_new (o, "NetworkSettings", json_pack ("{s:{s:{}}}", "Networks", mode ? mode : "none"));
+  return o;
+}
+
+int
+container_attach (struct container *c, int *fd_out, struct attach_decoder *dec, isola_error_t *err)
+{
+  if (!container_is_running (c) || !container_monitor_alive (c))
+    return isola_error_fail (err, EINVAL, "You cannot attach to a stopped container, start it first");
+  cleanup_free char *peer = xasprintf ("the monitor of %.12s", c->id);
+  return attach_client_connect (c->dir, peer, fd_out, dec, err);
+}

@@ -1,0 +1,96 @@
+/* The container store: ROOT/containers/ID/ holds one container.
+
+   config.json   what `create` decided, in Docker's inspect shape (Id, Name, Created, Path, Args, Image, Config,
+                 HostConfig); rewritten only by rename
+   state.json    Docker's State object (Status, Running, Pid, ExitCode, OOMKilled, Error, StartedAt, FinishedAt)
+                 plus MonitorPid; written by start and by the monitor, always by atomic rename
+   ctr.log       the container's output, one JSON object per line (docs/LOGS.md)
+   upper/ work/ rootfs/   overlay directories of a process container
+   hostname hosts resolv.conf   files bind-mounted into the container
+   running.lock  held exclusively by the monitor for as long as the container runs: `wait` blocks on it, and a
+                 free lock with a "running" state means the monitor died. */
+#ifndef ISOLA_CONTAINER_H
+#define ISOLA_CONTAINER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "base/digest.h"
+#include "store/store.h"
+
+struct container
+{
+  char id[DIGEST_HEX_LEN + 1];
+  char *dir;
+  json_t *config;
+  json_t *state;
+};
+
+void container_free (struct container *c);
+static inline void
+cleanup_containerp (struct container **c)
+{
+  container_free (*c);
+}
+#define cleanup_container __attribute__ ((cleanup (cleanup_containerp)))
+
+/* Creates ROOT/containers/ID from config (Docker-shaped; Name may be absent: a name is generated).  Takes
+   ownership of nothing; fills Id, Created and a "created" state.  Needs the store's exclusive lock (names are
+   unique). */
+int container_create (struct isola_store *s, json_t *config, struct container **out, isola_error_t *err);
+
+int container_load (const struct isola_store *s, const char *id, struct container **out, isola_error_t *err);
+
+/* Full ID, unique ID prefix or name (with or without the leading '/').  ENOENT: "No such container: X". */
+int container_resolve (const struct isola_store *s, const char *what, char id_out[DIGEST_HEX_LEN + 1],
+                       isola_error_t *err);
+
+/* IDs of all containers, unsorted. */
+int container_list_ids (const struct isola_store *s, char ***out, isola_error_t *err);
+
+int container_write_state (struct container *c, isola_error_t *err);
+int container_write_config (struct container *c, isola_error_t *err);
+
+/* Path of a file in the container's directory. */
+char *container_path (const struct container *c, const char *name);
+
+/* True while a monitor holds the container's running lock. */
+bool container_monitor_alive (const struct container *c);
+
+/* Reconciles the recorded state with reality: a "running" container whose monitor is gone is recorded as exited
+   with a clear error. */
+int container_refresh (struct container *c, isola_error_t *err);
+
+/* Blocks until no monitor runs the container, then reloads its state. */
+int container_wait_stopped (struct container *c, isola_error_t *err);
+
+/* Records a state transition; the helpers fill Docker's fields consistently. */
+void container_set_running (struct container *c, pid_t pid, pid_t monitor_pid);
+void container_set_exited (struct container *c, int exit_code, bool oom_killed, const char *error);
+
+const char *container_status (const struct container *c);
+bool container_is_running (const struct container *c);
+const char *container_name (const struct container *c); /* without the leading '/' */
+pid_t container_pid (const struct container *c);
+
+/* Docker-shaped `inspect` object of a container (its config and state, paths, mounts). */
+json_t *container_inspect_json (const struct container *c);
+
+/* Gives a container a new (unique, valid) name.  Needs the store's exclusive lock. */
+int container_rename (struct isola_store *s, const char *what, const char *new_name, isola_error_t *err);
+
+/* Removes the container's directory (the container must not be running). */
+int container_remove (struct isola_store *s, struct container *c, isola_error_t *err);
+/* The same in two steps: the container is gone once container_detach returns; *trash is what is left to delete
+   (rm_rf) whenever convenient, and a crash before that leaves it in the store's tmp directory, which is cleaned. */
+int container_detach (struct isola_store *s, struct container *c, char **trash, isola_error_t *err);
+
+/* True when some container was created from image id. */
+bool containers_use_image (const struct isola_store *s, const char *image_id);
+
+/* Connects to a running container's monitor (ID/attach.sock) and checks its greeting (proto/attach_client.h). */
+struct attach_decoder;
+int container_attach (struct container *c, int *fd_out, struct attach_decoder *dec, isola_error_t *err);
+
+#endif

@@ -1,0 +1,215 @@
+#define _GNU_SOURCE
+#include "container/lifecycle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/util.h"
+#include "driver/driver.h"
+#include "proto/attach_client.h"
+#include "sandbox/caps.h"
+#include "sandbox/seccomp_profile.h"
+
+/* isola-monitor lives beside the isola binary (build/ or /usr/local/bin); $ISOLA_MONITOR overrides. */
+static char *
+monitor_path (void)
+{
+  const char *env = getenv ("ISOLA_MONITOR");
+  if (env && env[0])
+    return xstrdup (env);
+  char *p = path_beside_self ("isola-monitor");
+  if (p && access (p, X_OK) == 0)
+    return p;
+  free (p);
+  return xstrdup ("isola-monitor");
+}
+
+static pid_t
+spawn_monitor (const char *root, const struct container *c, int client_fd, isola_error_t *err)
+{
+  cleanup_free char *path = monitor_path ();
+  pid_t pid = fork ();
+  if (pid < 0)
+    return isola_error_make (err, errno, "fork");
+  if (pid == 0)
+    {
+      /* The monitor outlives us: keep no terminal and none of our other fds (stdio to /dev/null, or its errors to
+         $ISOLA_MONITOR_LOG for debugging). */
+      int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+      const char *log = getenv ("ISOLA_MONITOR_LOG");
+      int errfd = log && *log ? open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
+      if (null >= 0)
+        {
+          dup2 (null, 0), dup2 (null, 1), dup2 (errfd >= 0 ? errfd : null, 2);
+        }
+      if (fcntl (client_fd, F_SETFD, 0) < 0)
+        _exit (125);
+      char fdstr[16];
+      snprintf (fdstr, sizeof fdstr, "%d", client_fd);
+      execl (path, "isola-monitor", root, c->id, fdstr, (char *)NULL);
+      _exit (127);
+    }
+  return pid;
+}
+
+int
+container_seccomp_ensure (const struct isola_store *s, const struct container *c, isola_error_t *err)
+{
+  json_t *host = json_object_get (c->config, "HostConfig");
+  uint64_t caps = 0;
+  struct seccomp_program *prog = NULL;
+  cleanup_free char *cache = store_path (s, STORE_SECCOMP_CACHE);
+  int ret = caps_for_host_config (host, &caps, err);
+  if (ret == 0)
+    ret = seccomp_program_for_host_config (host, caps, cache, &prog, err);
+  seccomp_program_free (prog);
+  return ret;
+}
+
+int
+container_start (struct isola_store *s, struct container *c, int *attach_fd, struct attach_decoder *dec,
+                 const unsigned short *tty_size, int *exit_code, isola_error_t *err)
+{
+  *exit_code = 125;
+  int ret = container_seccomp_ensure (s, c, err);
+  const struct isola_driver *driver = driver_of (c);
+  if (ret == 0 && driver->prepare_start)
+    ret = driver->prepare_start (s, c, err);
+  if (ret < 0)
+    return ret;
+  int sv[2];
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    return isola_error_make (err, errno, "socketpair");
+  pid_t pid = spawn_monitor (s->root, c, sv[1], err);
+  close (sv[1]);
+  if (pid < 0)
+    {
+      close (sv[0]);
+      return pid;
+    }
+  if (attach_fd && tty_size && json_is_true (json_object_get (json_object_get (c->config, "Config"), "Tty")))
+    {
+      uint8_t p[4]
+          = { (uint8_t)(tty_size[0] >> 8), (uint8_t)tty_size[0], (uint8_t)(tty_size[1] >> 8), (uint8_t)tty_size[1] };
+      (void)attach_send (sv[0], ATTACH_RESIZE, p, 4);
+    }
+  struct attach_decoder local;
+  attach_decoder_init (&local);
+  struct attach_decoder *d = dec ? dec : &local;
+  ret = attach_client_expect_hello (sv[0], d, err);
+  if (ret == 0)
+    ret = attach_client_wait_started (sv[0], d, exit_code, err);
+  /* The monitor runs detached once the container has started; reap it if it already died. */
+  (void)waitpid (pid, NULL, WNOHANG);
+  attach_decoder_clear (&local);
+  if (ret == 0 && attach_fd)
+    *attach_fd = sv[0];
+  else
+    close (sv[0]);
+  return ret;
+}
+
+int
+signal_from_name (const char *name)
+{
+  if (name == NULL || *name == '\0')
+    return -1;
+  char *end;
+  long n = strtol (name, &end, 10);
+  if (*end == '\0')
+    return n > 0 && n < NSIG ? (int)n : -1;
+  if (strncasecmp (name, "SIG", 3) == 0)
+    name += 3;
+  for (int sig = 1; sig < NSIG; sig++)
+    {
+      const char *abbrev = sigabbrev_np (sig);
+      if (abbrev && strcasecmp (abbrev, name) == 0)
+        return sig;
+    }
+  return -1;
+}
+
+int
+container_kill (struct container *c, int sig, isola_error_t *err)
+{
+  if (!container_is_running (c) || !container_monitor_alive (c))
+    return isola_error_fail (err, EINVAL, "cannot kill container: %.12s: container %s is not running", c->id, c->id);
+  return driver_of (c)->signal (c, sig, err);
+}
+
+/* Waits for the monitor to let go of the running lock, at most timeout_ms (negative: forever). */
+static bool
+wait_stopped_for (struct container *c, int timeout_ms)
+{
+  struct timespec start;
+  clock_gettime (CLOCK_MONOTONIC, &start);
+  for (;;)
+    {
+      if (!container_monitor_alive (c))
+        return true;
+      struct timespec now;
+      clock_gettime (CLOCK_MONOTONIC, &now);
+      long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+      if (timeout_ms >= 0 && elapsed >= timeout_ms)
+        return false;
+      struct timespec nap = { 0, 20 * 1000 * 1000 };
+      nanosleep (&nap, NULL);
+    }
+}
+
+static int
+stop_signal_of (const struct container *c)
+{
+  const char *name = json_string_value (json_object_get (json_object_get (c->config, "Config"), "StopSignal"));
+  int sig = signal_from_name (name);
+  return sig > 0 ? sig : SIGTERM;
+}
+
+int
+container_stop (struct container *c, int timeout, isola_error_t *err)
+{
+  if (!container_is_running (c) || !container_monitor_alive (c))
+    return 0;
+  if (timeout < 0)
+    {
+      json_t *t = json_object_get (json_object_get (c->config, "Config"), "StopTimeout");
+      timeout = json_is_integer (t) ? (int)json_integer_value (t) : 10;
+    }
+  (void)driver_of (c)->signal (c, stop_signal_of (c), NULL);
+  if (!wait_stopped_for (c, timeout * 1000))
+    {
+      (void)driver_of (c)->signal (c, SIGKILL, NULL);
+      wait_stopped_for (c, -1);
+    }
+  return container_wait_stopped (c, err);
+}
+
+int
+container_rm (struct isola_store *s, struct container *c, bool force, isola_error_t *err)
+{
+  if (container_is_running (c) && container_monitor_alive (c))
+    {
+      if (!force)
+        return isola_error_fail (err, EBUSY,
+                                 "cannot remove container \"/%s\": container is running: stop the container before "
+                                 "removing or force remove",
+                                 container_name (c));
+      (void)driver_of (c)->signal (c, SIGKILL, NULL);
+      wait_stopped_for (c, -1);
+    }
+  /* After a crash of the monitor, what it would have released (cgroups) is released here. */
+  (void)driver_of (c)->cleanup (c, NULL, NULL);
+  return container_remove (s, c, err);
+}

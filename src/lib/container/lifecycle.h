@@ -1,0 +1,33 @@
+/* Container lifecycle operations shared by the CLI verbs: start (through a detached monitor), stop, kill, rm. */
+#ifndef ISOLA_LIFECYCLE_H
+#define ISOLA_LIFECYCLE_H
+
+#include <stdbool.h>
+
+#include "container/container.h"
+#include "store/store.h"
+
+struct attach_decoder;
+/* Starts the container's monitor.  Returns once the container runs (or failed to start: then *exit_code is
+   Docker's 125/126/127 and the error says why).  With attach_fd non-NULL, *attach_fd is a socket to the monitor
+   speaking the attach protocol from the start (no output is missed), and dec holds what was already received.
+   tty_size (rows, cols), when given, is the attached terminal's size for a container with a terminal. */
+int container_start (struct isola_store *s, struct container *c, int *attach_fd, struct attach_decoder *dec,
+                     const unsigned short *tty_size, int *exit_code, isola_error_t *err);
+
+/* Compiles the container's seccomp filter into the store's cache unless it is there: its monitor and `exec` only
+   look it up (sandbox/seccomp_program.h).  container_start does it; `exec` calls it first. */
+int container_seccomp_ensure (const struct isola_store *s, const struct container *c, isola_error_t *err);
+
+/* Sends the container's stop signal, waits up to timeout seconds (default: its StopTimeout or 10), then kills. */
+int container_stop (struct container *c, int timeout, isola_error_t *err);
+
+int container_kill (struct container *c, int sig, isola_error_t *err);
+
+/* Docker's rm: refuses a running container unless force (which kills it first). */
+int container_rm (struct isola_store *s, struct container *c, bool force, isola_error_t *err);
+
+/* Parses "SIGTERM", "TERM", "term" or "15". -1 when invalid. */
+int signal_from_name (const char *name);
+
+#endif

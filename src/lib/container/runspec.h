@@ -1,0 +1,46 @@
+/* What a container's config asks for, independent of the isolation mode: its command line, environment, mounts,
+   rlimits, network mode and security options.  Parsed at create time (so bad values fail `create`/`run`) and again
+   by the driver that starts it. */
+#ifndef ISOLA_RUNSPEC_H
+#define ISOLA_RUNSPEC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "base/error.h"
+#include "sandbox/spawn.h"
+
+struct runspec_mounts
+{
+  struct spawn_mount *items;
+  size_t n;
+};
+
+struct runspec_rlimits
+{
+  struct spawn_rlimit *items;
+  size_t n;
+};
+
+/* HostConfig.Binds ("SRC:DST[:ro|rw]", SRC absolute and existing) and HostConfig.Tmpfs ({"DST": "OPTS"}). */
+int runspec_mounts_parse (json_t *host_config, struct runspec_mounts *out, isola_error_t *err);
+void runspec_mounts_clear (struct runspec_mounts *m);
+
+/* HostConfig.Ulimits ([{"Name": "nofile", "Soft": N, "Hard": N}]). */
+int runspec_rlimits_parse (json_t *host_config, struct runspec_rlimits *out, isola_error_t *err);
+void runspec_rlimits_clear (struct runspec_rlimits *r);
+/* "nofile=1024:2048" → {"Name","Soft","Hard"} (Docker's --ulimit). */
+int runspec_ulimit_from_flag (const char *flag, json_t **out, isola_error_t *err);
+
+/* Path + Args of the container config. */
+char **runspec_argv (json_t *container_config);
+/* Config.Env, never NULL. */
+char **runspec_env (json_t *config);
+
+/* Docker gives every process HOSTNAME=<the container's hostname> unless the config sets it. */
+void runspec_env_add_hostname (char ***env, const char *hostname);
+
+bool runspec_host_network (json_t *host_config);
+bool runspec_no_new_privileges (json_t *host_config);
+
+#endif

@@ -1,0 +1,248 @@
+/* The process isolation driver: the container's processes run on the host kernel in their own namespaces
+   (spawn.c), with the image's snapshots under an overlay whose upper directory is the container's. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "base/util.h"
+#include "container/runspec.h"
+#include "driver/driver.h"
+#include "image/image.h"
+#include "sandbox/caps.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/nsexec.h"
+#include "sandbox/seccomp_program.h"
+#include "sandbox/spawn.h"
+
+struct process_launch
+{
+  struct cgroup_fs cgfs;
+  struct cgroup_placement cgroup;
+  struct spawn_spec spec;
+  struct image_record image;
+  struct runspec_mounts mounts;
+  struct runspec_rlimits rlimits;
+  char **argv;
+  char **env;
+  char *upper, *work, *rootfs, *hostname_file, *hosts_file, *resolv_file;
+  struct seccomp_program *seccomp; /* NULL when the container runs unconfined */
+};
+
+static void
+process_launch_clear (struct process_launch *l)
+{
+  image_record_clear (&l->image);
+  cgroup_fs_clear (&l->cgfs);
+  cgroup_placement_clear (&l->cgroup);
+  runspec_mounts_clear (&l->mounts);
+  runspec_rlimits_clear (&l->rlimits);
+  strv_free (l->argv);
+  strv_free (l->env);
+  free (l->upper), free (l->work), free (l->rootfs);
+  free (l->hostname_file), free (l->hosts_file), free (l->resolv_file);
+  seccomp_program_free (l->seccomp);
+  l->seccomp = NULL;
+}
+
+/* isola-init lives beside the monitor (build/ or /usr/local/bin); $ISOLA_INIT overrides. */
+static char *
+init_binary_path (void)
+{
+  const char *env = getenv ("ISOLA_INIT");
+  if (env && env[0])
+    return xstrdup (env);
+  char *p = path_beside_self ("isola-init");
+  return p ? p : xstrdup ("/usr/local/bin/isola-init");
+}
+
+/* --init: our init becomes PID 1, read-only at /dev/init, and runs the command, as Docker does with tini. */
+static int
+add_init (char ***argv, struct runspec_mounts *mounts, isola_error_t *err)
+{
+  cleanup_free char *path = init_binary_path ();
+  if (access (path, X_OK) < 0)
+    return isola_error_make (err, errno, "--init: cannot use `%s`", path);
+  mounts->items = xrealloc (mounts->items, (mounts->n + 1) * sizeof (*mounts->items));
+  mounts->items[mounts->n++]
+      = (struct spawn_mount){ .source = take_ptr (&path), .destination = xstrdup ("/dev/init"), .readonly = true };
+  size_t n = strv_len (*argv);
+  char **with_init = xcalloc (n + 3, sizeof (char *));
+  with_init[0] = xstrdup ("/dev/init");
+  with_init[1] = xstrdup ("--");
+  memcpy (with_init + 2, *argv, (n + 1) * sizeof (char *));
+  free (*argv);
+  *argv = with_init;
+  return 0;
+}
+
+static int
+process_launch_build (const struct isola_store *s, struct container *c, const struct driver_io *io,
+                      struct process_launch *l, isola_error_t *err)
+{
+  json_t *config = json_object_get (c->config, "Config");
+  json_t *host = json_object_get (c->config, "HostConfig");
+  const char *image = json_string_value (json_object_get (c->config, "Image"));
+  if (image == NULL || !str_has_prefix (image, "sha256:"))
+    return isola_error_fail (err, EINVAL, "container %.12s has no image", c->id);
+  int ret = image_record_read (s, image + 7, &l->image, err);
+  if (ret < 0)
+    return ret;
+  uint64_t caps = 0;
+  cleanup_free char *cache = store_path (s, STORE_SECCOMP_CACHE);
+  if ((ret = caps_for_host_config (host, &caps, err)) < 0 || (ret = runspec_mounts_parse (host, &l->mounts, err)) < 0
+      || (ret = runspec_rlimits_parse (host, &l->rlimits, err)) < 0
+      || (ret = seccomp_program_lookup (host, caps, cache, &l->seccomp, err)) < 0)
+    return ret;
+
+  l->argv = runspec_argv (c->config);
+  if (json_is_true (json_object_get (host, "Init")) && (ret = add_init (&l->argv, &l->mounts, err)) < 0)
+    return ret;
+  l->env = runspec_env (config);
+  runspec_env_add_hostname (&l->env, json_string_value (json_object_get (config, "Hostname")));
+  l->upper = container_path (c, "upper");
+  l->work = container_path (c, "work");
+  l->rootfs = container_path (c, "rootfs");
+  l->hostname_file = container_path (c, "hostname");
+  l->hosts_file = container_path (c, "hosts");
+  l->resolv_file = container_path (c, "resolv.conf");
+
+  struct spawn_spec *sp = &l->spec;
+  sp->store = s;
+  sp->chain_ids = l->image.chain_ids;
+  sp->n_layers = l->image.n_layers;
+  sp->upper = l->upper, sp->work = l->work, sp->rootfs = l->rootfs;
+  sp->readonly_rootfs = json_is_true (json_object_get (host, "ReadonlyRootfs"));
+  sp->etc_hostname = l->hostname_file, sp->etc_hosts = l->hosts_file, sp->etc_resolv = l->resolv_file;
+  sp->argv = l->argv;
+  sp->env = l->env;
+  sp->cwd = json_string_value (json_object_get (config, "WorkingDir"));
+  if (sp->cwd && sp->cwd[0] == '\0')
+    sp->cwd = NULL;
+  sp->user = json_string_value (json_object_get (config, "User"));
+  sp->hostname = json_string_value (json_object_get (config, "Hostname"));
+  sp->host_network = runspec_host_network (host);
+  sp->cap_keep = caps;
+  sp->no_new_privileges = runspec_no_new_privileges (host);
+  sp->seccomp = l->seccomp;
+  sp->rlimits = l->rlimits.items, sp->n_rlimits = l->rlimits.n;
+  sp->mounts = l->mounts.items, sp->n_mounts = l->mounts.n;
+  sp->stdin_fd = io->stdin_fd, sp->stdout_fd = io->stdout_fd, sp->stderr_fd = io->stderr_fd;
+  sp->tty = io->tty;
+  sp->console_socket = io->console_socket;
+  sp->tty_rows = io->rows, sp->tty_cols = io->cols;
+
+  struct cgroup_limits limits;
+  cgroup_limits_from_host_config (host, &limits);
+  if ((ret = cgroup_fs_detect ("/sys/fs/cgroup", &l->cgfs, err)) < 0
+      || (ret = cgroup_create (&l->cgfs, c->id, &limits, &l->cgroup, err)) < 0)
+    return ret;
+  sp->cgroup = &l->cgroup;
+  return 0;
+}
+
+static int
+process_start (const struct isola_store *s, struct container *c, struct driver_io *io, pid_t *pid_out,
+               isola_error_t *err)
+{
+  struct process_launch l = { .cgroup = { .dir_fd = -1 } };
+  int ret = process_launch_build (s, c, io, &l, err);
+  trace_mark ("monitor: cgroups and spec ready");
+  if (ret == 0)
+    ret = spawn_container (&l.spec, pid_out, err);
+  if (ret < 0 && l.cgfs.root)
+    (void)cgroup_destroy (&l.cgfs, c->id, NULL);
+  process_launch_clear (&l);
+  return ret;
+}
+
+static int
+process_signal (struct container *c, int sig, isola_error_t *err)
+{
+  pid_t pid = container_pid (c);
+  if (pid <= 0)
+    return isola_error_fail (err, ESRCH, "container %.12s is not running", c->id);
+  if (kill (pid, sig) < 0)
+    return isola_error_make (err, errno, "signal container %.12s", c->id);
+  return 0;
+}
+
+/* Parses one `ps -ef` line into its 8 columns (the last, CMD, may contain spaces). */
+static json_t *
+ps_row (char *line)
+{
+  json_t *row = json_array ();
+  char *p = line;
+  for (int i = 0; i < 7; i++)
+    {
+      while (*p == ' ')
+        p++;
+      size_t len = strcspn (p, " ");
+      json_array_append_new (row, json_stringn (p, len));
+      p += len;
+    }
+  while (*p == ' ')
+    p++;
+  p[strcspn (p, "\n")] = '\0';
+  json_array_append_new (row, json_string (p));
+  return row;
+}
+
+/* docker top runs ps -ef on the host and keeps the container's processes: those in its PID namespace. */
+static int
+process_top (struct container *c, json_t **rows, isola_error_t *err)
+{
+  char ns[128];
+  if (!pid_namespace_of (container_pid (c), ns, sizeof ns))
+    return isola_error_fail (err, ESRCH, "container %.12s is not running", c->id);
+  FILE *ps = popen ("ps -ef", "re");
+  if (ps == NULL)
+    return isola_error_make (err, errno, "run ps");
+  json_t *out = json_array ();
+  cleanup_free char *line = NULL;
+  size_t cap = 0;
+  bool header = true;
+  while (getline (&line, &cap, ps) > 0)
+    {
+      json_t *row = ps_row (line);
+      const char *pid = json_string_value (json_array_get (row, 1));
+      if (header || (pid && same_pid_namespace ((pid_t)atoi (pid), ns)))
+        json_array_append_new (out, row);
+      else
+        json_decref (row);
+      header = false;
+    }
+  pclose (ps);
+  *rows = out;
+  return 0;
+}
+
+/* The rootfs was mounted inside the container's own mount namespace, which died with its last process; what is
+   left is the cgroup, which also tells whether the kernel's OOM killer struck. */
+static int
+process_cleanup (struct container *c, bool *oom_killed, isola_error_t *err)
+{
+  struct cgroup_fs fs = { 0 };
+  int ret = cgroup_fs_detect ("/sys/fs/cgroup", &fs, err);
+  if (ret < 0)
+    return ret;
+  if (oom_killed)
+    *oom_killed = cgroup_oom_killed (&fs, c->id);
+  ret = cgroup_destroy (&fs, c->id, err);
+  cgroup_fs_clear (&fs);
+  return ret;
+}
+
+const struct isola_driver driver_process = {
+  .name = "process",
+  .isolation = "process",
+  .start = process_start,
+  .signal = process_signal,
+  .top = process_top,
+  .cleanup = process_cleanup,
+  .exec = nsexec_run,
+};

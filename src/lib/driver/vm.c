@@ -1,0 +1,436 @@
+/* The vm isolation driver: each container runs in its own QEMU microvm with isola's guest kernel, and its processes
+   are started by the guest agent (src/agent).  The VM worker (QEMU) is the monitor's child and the container's
+   State.Pid; the container's processes are not visible on the host.
+
+   start runs in the monitor: it launches the VM, greets the agent and sends START, and hands the monitor the
+   channel (virtio-serial, vmproto.h) over which the container's stdio, exit, exec and process listings travel.
+   signal, top and exec run in the CLI and go through the monitor's attach socket, since only the monitor talks to
+   the agent. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/json.h"
+#include "base/util.h"
+#include "container/runspec.h"
+#include "driver/driver.h"
+#include "driver/vm_disk.h"
+#include "driver/vm_launch.h"
+#include "driver/vm_template.h"
+#include "image/erofs.h"
+#include "image/image.h"
+#include "proto/attach.h"
+#include "proto/attach_client.h"
+#include "proto/vmproto.h"
+#include "sandbox/nsexec.h"
+
+/* --- create ------------------------------------------------------------------------------------------------------ */
+
+static int
+vm_create_resources (struct isola_store *s, struct container *c, isola_error_t *err)
+{
+  const char *image = json_string_value (json_object_get (c->config, "Image"));
+  if (image == NULL || !str_has_prefix (image, "sha256:"))
+    return isola_error_fail (err, EINVAL, "container %.12s has no image", c->id);
+  /* The VM has a network stack of its own: the host's cannot be shared with it. */
+  if (runspec_host_network (json_object_get (c->config, "HostConfig")))
+    return isola_error_fail (err, EINVAL, "--network host is not supported with VM isolation");
+  struct image_record rec = { 0 };
+  int ret = image_record_read (s, image + 7, &rec, err);
+  if (ret == 0)
+    ret = image_erofs_ensure (s, &rec, err);
+  image_record_clear (&rec);
+  cleanup_free char *upper = container_path (c, "upper.ext4");
+  if (ret == 0)
+    ret = vm_upper_disk_create (upper, VM_UPPER_DISK_BYTES, err);
+  return ret;
+}
+
+/* --- start (in the monitor) ------------------------------------------------------------------------------------- */
+
+/* The last line QEMU or the guest's console said, for an error message. */
+static char *
+last_words (const struct container *c, const char *file)
+{
+  cleanup_free char *path = container_path (c, file);
+  cleanup_free char *text = NULL;
+  size_t len = 0;
+  if (read_file_bounded (path, 1 << 20, &text, &len, NULL) < 0 || len == 0)
+    return NULL;
+  while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+    text[--len] = '\0';
+  char *nl = strrchr (text, '\n');
+  return xstrdup (nl ? nl + 1 : text);
+}
+
+static int
+boot_failed (const struct container *c, int r, int timeout_s, isola_error_t *err)
+{
+  cleanup_free char *qemu = last_words (c, "qemu.log");
+  cleanup_free char *console = last_words (c, "console.log");
+  const char *why = qemu ? qemu : console ? console : "no output";
+  if (r == -ETIMEDOUT)
+    return isola_error_fail (err, ETIMEDOUT, "the VM did not start within %d s (last console line: %s)", timeout_s,
+                             console ? console : "none");
+  if (r == -ECHILD)
+    return isola_error_fail (err, EIO, "the VM exited while starting: %s", why);
+  return isola_error_fail (err, -r, "the VM's agent broke the protocol while starting: %s", strerror (-r));
+}
+
+/* HELLO both ways (a VM restored from a template greeted its template's host already), START, then STARTED or
+   FAILED.  START carries the host's clock and a fresh seed for the guest's random pool, which a restored VM would
+   otherwise share with every other clone of its template. */
+static int
+greet_agent (struct vm_boot *b, const struct container *c, json_t *start, bool restored, int timeout_s,
+             isola_error_t *err)
+{
+  struct vmproto_frame f;
+  int r;
+  if (!restored)
+    {
+      if ((r = vm_boot_next_frame (b, &f)) < 0)
+        return boot_failed (c, r, timeout_s, err);
+      if (vmproto_check_hello (&f, "the VM's agent", err) < 0)
+        return -EPROTO;
+      struct vmproto_msg hello = vmproto_msg_hello ("isola " ISOLA_VERSION);
+      if ((r = vmproto_send (b->fd, &hello)) < 0)
+        return isola_error_make (err, -r, "greet the VM's agent");
+    }
+  if ((r = vm_start_json_stamp (start, err)) < 0)
+    return r;
+  cleanup_free char *text = json_dumps (start, JSON_COMPACT);
+  struct vmproto_msg msg = vmproto_msg_start (text, strlen (text));
+  if ((r = vmproto_send (b->fd, &msg)) < 0)
+    {
+      if (r != -EPIPE && r != -ECONNRESET)
+        return isola_error_make (err, -r, "send START to the VM's agent");
+      b->exited = true;
+      return boot_failed (c, -ECHILD, timeout_s, err);
+    }
+  for (;;)
+    {
+      if ((r = vm_boot_next_frame (b, &f)) < 0)
+        return boot_failed (c, r, timeout_s, err);
+      if (f.stream != VMPROTO_STREAM_MAIN)
+        continue;
+      if (f.type == VMPROTO_STARTED)
+        return 0;
+      if (f.type == VMPROTO_FAILED)
+        {
+          int32_t errnum = EIO;
+          uint32_t code = 125;
+          char msg_text[VMPROTO_TEXT_MAX + 1];
+          if (vmproto_get_failed (&f, &errnum, &code, msg_text, sizeof msg_text) < 0)
+            return isola_error_fail (err, EPROTO, "malformed FAILED from the VM's agent");
+          /* The errno decides the exit code: 127 for ENOENT, 126 for EACCES (the monitor's rule). */
+          int status = code == 127   ? ENOENT
+                       : code == 126 ? EACCES
+                                     : (errnum == ENOENT || errnum == EACCES ? EIO : errnum);
+          return isola_error_fail (err, status, "%s", msg_text);
+        }
+    }
+}
+
+static int
+make_channel (int sv[2], isola_error_t *err)
+{
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    return isola_error_make (err, errno, "socketpair");
+  int big = 1 << 20;
+  (void)setsockopt (sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+  (void)setsockopt (sv[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  return 0;
+}
+
+/* One attempt at starting the VM of layout l: restored from state_fd (>= 0) or booted. */
+static int
+launch (const struct vm_settings *vs, const struct isola_store *s, struct container *c, const struct vm_layout *l,
+        const struct vm_share *shares, struct driver_io *io, json_t *start, int state_fd, pid_t *pid_out,
+        bool *vm_exited, isola_error_t *err)
+{
+  *vm_exited = false;
+  cleanup_free char *console = container_path (c, "console.log");
+  cleanup_free char *qemu_log = container_path (c, "qemu.log");
+  cleanup_free char *upper = container_path (c, "upper.ext4");
+  const char *image = json_string_value (json_object_get (c->config, "Image"));
+  cleanup_free char *rootfs = image_erofs_path (s, image && strlen (image) > 7 ? image + 7 : "");
+  int sv[2] = { -1, -1 };
+  int ret = make_channel (sv, err);
+  cleanup_strv char **argv = NULL;
+  if (ret == 0)
+    {
+      struct vm_instance in = {
+        .name = c->id,
+        .console = console,
+        .rootfs = rootfs,
+        .upper = upper,
+        .channel_fd = sv[1],
+        .shares = shares,
+      };
+      argv = vm_qemu_argv_for (vs, l, &in);
+    }
+  if (ret == 0 && state_fd >= 0)
+    {
+      /* QEMU reads the saved VM from the fd and, since it was saved running, runs it at once. */
+      cleanup_free char *incoming = xasprintf ("fd:%d", state_fd);
+      strv_push (&argv, "-incoming");
+      strv_push (&argv, incoming);
+    }
+  pid_t pid = -1;
+  if (ret == 0)
+    {
+      int keep[] = { sv[1], state_fd };
+      pid = vm_spawn_qemu (vs, argv, keep, state_fd >= 0 ? 2 : 1, qemu_log, err);
+      if (pid < 0)
+        ret = (int)pid;
+    }
+  if (sv[1] >= 0)
+    close (sv[1]);
+  if (ret < 0)
+    {
+      if (sv[0] >= 0)
+        close (sv[0]);
+      return ret;
+    }
+  trace_mark (state_fd >= 0 ? "monitor: VM restoring" : "monitor: VM launched");
+  struct vmproto_decoder *dec = xcalloc (1, sizeof *dec);
+  vmproto_decoder_init (dec, VMPROTO_GUEST);
+  if (state_fd >= 0)
+    vmproto_decoder_resume (dec);
+  (void)fcntl (sv[0], F_SETFL, O_NONBLOCK);
+  struct vm_boot b
+      = { .fd = sv[0], .dec = dec, .qemu = pid, .deadline = monotonic_ms () + vs->boot_timeout_s * 1000LL };
+  ret = greet_agent (&b, c, start, state_fd >= 0, vs->boot_timeout_s, err);
+  if (ret < 0)
+    {
+      *vm_exited = b.exited;
+      kill (pid, SIGKILL);
+      (void)waitpid_retry (pid, NULL);
+      close (sv[0]);
+      vmproto_decoder_clear (dec);
+      free (dec);
+      return ret;
+    }
+  io->channel = sv[0];
+  io->channel_dec = dec;
+  *pid_out = pid;
+  return 0;
+}
+
+/* The saved VM of layout l, or -1 (none, or templates are off); *key names it. */
+static int
+find_template (const struct vm_settings *vs, const struct vm_layout *l, char **key)
+{
+  int fd = -1;
+  *key = vs->template ? vm_template_key (vs, l) : NULL;
+  if (*key && vm_template_open (vs, *key, &fd) < 0)
+    fd = -1;
+  return fd;
+}
+
+static int
+vm_start (const struct isola_store *s, struct container *c, struct driver_io *io, pid_t *pid_out, isola_error_t *err)
+{
+  struct vm_settings vs;
+  int ret = vm_settings_load (s->root, &vs, err);
+  if (ret < 0)
+    return ret;
+  cleanup_json json_t *start = NULL;
+  cleanup_free char *upper = container_path (c, "upper.ext4");
+  if (!path_exists (upper))
+    ret = vm_upper_disk_create (upper, VM_UPPER_DISK_BYTES, err);
+  if (ret == 0)
+    ret = vm_start_json (s, c, io, &start, err);
+  struct vm_layout l = { 0 };
+  struct vm_share *shares = NULL;
+  if (ret == 0)
+    ret = vm_layout_of (s, c, &l, &shares, err);
+  cleanup_free char *key = NULL;
+  int state_fd = ret == 0 ? find_template (&vs, &l, &key) : -1;
+  bool exited = false;
+  if (ret == 0)
+    ret = launch (&vs, s, c, &l, shares, io, start, state_fd, pid_out, &exited, err);
+  if (state_fd >= 0)
+    {
+      close (state_fd);
+      /* A template that does not restore (QEMU refused it, or the guest died before answering) is removed, and the
+         container boots; QEMU's complaint stays in qemu-restore.log.  One whose guest never answers is removed too,
+         but after a whole boot timeout the start has waited long enough. */
+      if (ret == -ETIMEDOUT)
+        vm_template_discard (&vs, key);
+      if (ret < 0 && exited)
+        {
+          cleanup_free char *log = container_path (c, "qemu.log");
+          cleanup_free char *kept = container_path (c, "qemu-restore.log");
+          (void)rename (log, kept);
+          vm_template_discard (&vs, key);
+          if (err)
+            isola_error_release (err);
+          ret = launch (&vs, s, c, &l, shares, io, start, -1, pid_out, &exited, err);
+        }
+    }
+  vm_shares_free (shares, l.n_shares);
+  vm_settings_clear (&vs);
+  if (ret == 0)
+    trace_mark ("monitor: VM container started");
+  return ret;
+}
+
+/* In the CLI before the monitor starts: the template of c's layout, so that the monitor restores the VM instead of
+   booting it.  A template that cannot be made is not an error: the container boots, and that boot reports what is
+   wrong in the container's own logs.  A failure is remembered for an hour so that not every start pays for it. */
+static int
+vm_prepare_start (const struct isola_store *s, const struct container *c, isola_error_t *err)
+{
+  (void)err;
+  struct vm_settings vs;
+  if (vm_settings_load (s->root, &vs, NULL) < 0)
+    return 0;
+  struct vm_layout l;
+  struct vm_share *shares = NULL;
+  if (vs.template && vm_layout_of (s, c, &l, &shares, NULL) == 0)
+    {
+      vm_shares_free (shares, l.n_shares);
+      /* Without the image's disk there is nothing to size a template by; the start reports it. */
+      if (l.rootfs_bytes > 0)
+        (void)vm_template_ensure (&vs, &l, NULL);
+    }
+  vm_settings_clear (&vs);
+  return 0;
+}
+
+/* --- signal, top, exec (in the CLI, through the monitor) ---------------------------------------------------------- */
+
+static int
+vm_signal (struct container *c, int sig, isola_error_t *err)
+{
+  struct attach_decoder dec;
+  attach_decoder_init (&dec);
+  int fd = -1;
+  int ret = container_attach (c, &fd, &dec, err);
+  attach_decoder_clear (&dec);
+  if (ret < 0)
+    return isola_error_fail (err, ESRCH, "container %.12s is not running", c->id);
+  ret = attach_send_u32 (fd, ATTACH_SIGNAL, (uint32_t)sig);
+  close (fd);
+  return ret < 0 ? isola_error_make (err, -ret, "signal container %.12s", c->id) : 0;
+}
+
+static const char *const ps_header[] = { "UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD" };
+
+static int
+vm_top (struct container *c, json_t **rows, isola_error_t *err)
+{
+  struct attach_decoder dec;
+  attach_decoder_init (&dec);
+  cleanup_close int fd = -1;
+  int ret = container_attach (c, &fd, &dec, err);
+  if (ret == 0 && attach_send (fd, ATTACH_PS, NULL, 0) < 0)
+    ret = isola_error_make (err, errno, "ask the monitor of %.12s for its processes", c->id);
+  struct attach_frame f;
+  while (ret == 0 && (ret = attach_client_read_frame (fd, &dec, &f)) == 0 && f.type != ATTACH_PS_REPLY)
+    ;
+  if (ret < 0)
+    {
+      attach_decoder_clear (&dec);
+      return err && *err ? ret : isola_error_fail (err, ESRCH, "container %.12s is not running", c->id);
+    }
+  json_error_t jerr;
+  json_t *list = json_loadb ((const char *)f.payload, f.len, 0, &jerr);
+  attach_decoder_clear (&dec);
+  if (!json_is_array (list))
+    {
+      json_decref (list);
+      return isola_error_fail (err, EPROTO, "malformed process list from the VM");
+    }
+  json_t *out = json_array ();
+  json_t *header = json_array ();
+  for (size_t i = 0; i < ARRAY_SIZE (ps_header); i++)
+    json_array_append_new (header, json_string (ps_header[i]));
+  json_array_append_new (out, header);
+  json_array_extend (out, list);
+  json_decref (list);
+  *rows = out;
+  return 0;
+}
+
+/* What the agent needs for an exec: the process as the host's exec would make it (nsexec.c's rules). */
+static json_t *
+exec_json (const struct container *c, const struct exec_request *req, isola_error_t *err)
+{
+  json_t *config = json_object_get (c->config, "Config");
+  json_t *host = json_object_get (c->config, "HostConfig");
+  uint64_t caps = 0;
+  struct runspec_rlimits r = { 0 };
+  if (nsexec_caps (host, req->privileged, &caps, err) < 0 || runspec_rlimits_parse (host, &r, err) < 0)
+    return NULL;
+  json_t *rlimits = vm_rlimits_json (&r);
+  runspec_rlimits_clear (&r);
+  cleanup_strv char **env = nsexec_env (config, req);
+  json_t *args = json_array (), *envj = json_array ();
+  for (char *const *a = req->argv; a && *a; a++)
+    json_array_append_new (args, json_string (*a));
+  for (char **e = env; e && *e; e++)
+    json_array_append_new (envj, json_string (*e));
+  const char *user = req->user && req->user[0] ? req->user : json_string_value (json_object_get (config, "User"));
+  const char *cwd = req->cwd && req->cwd[0] ? req->cwd : json_string_value (json_object_get (config, "WorkingDir"));
+  return json_pack ("{s:o, s:o, s:s, s:s, s:b, s:b, s:b, s:i, s:i, s:I, s:b, s:o}", "Args", args, "Env", envj, "User",
+                    user ? user : "", "Cwd", cwd && cwd[0] ? cwd : "/", "Tty", req->io.tty, "OpenStdin",
+                    req->interactive, "Detach", req->detach, "Rows", (int)req->io.rows, "Cols", (int)req->io.cols,
+                    "CapKeep", (json_int_t)caps, "NoNewPrivileges", runspec_no_new_privileges (host), "Rlimits",
+                    rlimits);
+}
+
+static int
+vm_exec_session (struct container *c, const struct exec_request *req, int *fd_out, struct attach_decoder *dec,
+                 isola_error_t *err)
+{
+  if (req->argv == NULL || req->argv[0] == NULL)
+    return isola_error_fail (err, EINVAL, "no command specified");
+  cleanup_json json_t *j = exec_json (c, req, err);
+  if (j == NULL)
+    return -EINVAL;
+  cleanup_close int fd = -1;
+  int ret = container_attach (c, &fd, dec, err);
+  if (ret < 0)
+    return isola_error_fail (err, ESRCH, "container %s is not running", c->id);
+  cleanup_free char *text = json_dumps (j, JSON_COMPACT);
+  if (strlen (text) > ATTACH_PAYLOAD_MAX)
+    return isola_error_fail (err, E2BIG, "the exec request is too large");
+  if (attach_send (fd, ATTACH_EXEC, text, (uint32_t)strlen (text)) < 0)
+    return isola_error_make (err, errno, "send the exec request to the monitor of %.12s", c->id);
+  *fd_out = take_fd (&fd);
+  return 0;
+}
+
+/* The VM died with its monitor (PR_SET_PDEATHSIG) or was ended by it; nothing stays on the host but files. */
+static int
+vm_cleanup (struct container *c, bool *oom_killed, isola_error_t *err)
+{
+  (void)c, (void)err;
+  if (oom_killed)
+    *oom_killed = false;
+  return 0;
+}
+
+const struct isola_driver driver_vm = {
+  .name = "vm",
+  .isolation = "hyperv",
+  .create_resources = vm_create_resources,
+  .prepare_start = vm_prepare_start,
+  .start = vm_start,
+  .signal = vm_signal,
+  .top = vm_top,
+  .cleanup = vm_cleanup,
+  .exec_session = vm_exec_session,
+};

@@ -1,0 +1,130 @@
+/* Launching a VM container's VM: settings (config file and environment), the choice of accelerator, the QEMU
+   command line and the START message for the guest agent.  Used by the vm driver in the container's monitor. */
+#ifndef ISOLA_VMLAUNCH_H
+#define ISOLA_VMLAUNCH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "container/container.h"
+#include "driver/driver.h"
+#include "proto/vmproto.h"
+#include "store/store.h"
+
+/* Where VM templates are kept (driver/vm_template.h), under the root unless configured. */
+#define STORE_VM_TEMPLATES "cache/vm"
+
+/* Guest memory without a --memory limit, and what a limit gets on top for the guest kernel and the agent. */
+#define VM_MEMORY_DEFAULT_MB  256
+#define VM_MEMORY_HEADROOM_MB 64
+#define VM_BOOT_TIMEOUT_S     60
+
+struct vm_settings
+{
+  char *qemu;      /* ISOLA_QEMU, "qemu" in the config, else qemu-system-x86_64 */
+  char *kernel;    /* the guest kernel (bzImage) */
+  char *initrd;    /* the agent's initramfs */
+  char *accel;     /* "kvm" or "tcg", after detection */
+  char *accel_why; /* how the accelerator was chosen, for `isola info` and errors */
+  int boot_timeout_s;
+  /* microvm describes its devices in ACPI tables (for kernels like Debian's cloud kernel, whose virtio-mmio driver
+     takes no devices from the command line) instead of on the kernel command line (isola's kernel, no ACPI). */
+  bool acpi;
+  /* Start VMs by restoring a saved, booted VM of the same layout (driver/vm_template.h) instead of booting them. */
+  bool template;
+  char *template_dir; /* where templates are kept: ROOT/cache/vm unless configured */
+};
+
+/* Settings from ROOT/config.json's "vm" object, overridden by ISOLA_VM_ACCEL (kvm|tcg|auto), ISOLA_VM_KERNEL,
+   ISOLA_VM_INITRD, ISOLA_VM_ACPI (on|off), ISOLA_VM_TEMPLATE (on|off, default on), ISOLA_VM_TEMPLATE_DIR,
+   ISOLA_VM_BOOT_TIMEOUT and ISOLA_QEMU.  The kernel and initramfs default to
+   vm/ beside the isola binaries (the build tree), then PREFIX/lib/isola. */
+int vm_settings_load (const char *root, struct vm_settings *out, isola_error_t *err);
+void vm_settings_clear (struct vm_settings *s);
+
+/* "auto": KVM when /dev/kvm opens, answers KVM_GET_API_VERSION and is not kvm_pvm (a software-only nested KVM,
+   /sys/module/kvm_pvm, on which a normal guest kernel fails: ../shared/MEASURED.md); TCG otherwise. */
+const char *vm_detect_accel (const char **why);
+
+/* What a VM looks like from the inside: everything in its QEMU command line and its disks that the guest can see.
+   Two VMs of the same layout (and settings) differ only in the files behind their devices, so one's saved state
+   can be restored as the other (driver/vm_template.h). */
+struct vm_layout
+{
+  int64_t memory_mb;
+  int cpus;
+  size_t n_shares;       /* 9p shares, tagged share0, share1, ... */
+  uint64_t rootfs_bytes; /* the disks' capacities */
+  uint64_t upper_bytes;
+  bool trace; /* isola.trace=1 on the guest's command line */
+};
+
+/* A directory shared with the guest (a -v bind). */
+struct vm_share
+{
+  char *source;
+  bool readonly;
+};
+
+/* What one VM of a layout has of its own. */
+struct vm_instance
+{
+  const char *name;    /* on the worker's command line: the container's ID */
+  const char *console; /* file for the guest's console */
+  const char *rootfs;  /* the image's erofs disk */
+  const char *upper;   /* the container's ext4 disk */
+  int channel_fd;      /* the monitor's socket end for the agent's port */
+  const struct vm_share *shares;
+};
+
+/* Container c's layout and the files of its VM; *shares (layout->n_shares of them) for vm_shares_free.  ENOTSUP for
+   a bind that is not a directory. */
+int vm_layout_of (const struct isola_store *s, const struct container *c, struct vm_layout *layout,
+                  struct vm_share **shares, isola_error_t *err);
+void vm_shares_free (struct vm_share *shares, size_t n);
+
+/* The QEMU command line (NULL-terminated) of a VM: the worker shows as "isola-vm" with the instance's name on its
+   command line. */
+char **vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const struct vm_instance *in);
+
+/* The QEMU command line for container c (vm_layout_of, then vm_qemu_argv_for). */
+char **vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const struct container *c,
+                     int channel_fd, const char *console, isola_error_t *err);
+
+/* Forks and execs QEMU (argv from vm_qemu_argv_for) as a child that dies with its parent, its stderr in log and the
+   fds in keep (n of them) inherited; returns its pid. */
+pid_t vm_spawn_qemu (const struct vm_settings *vs, char **argv, const int *keep, size_t n, const char *log,
+                     isola_error_t *err);
+
+/* A starting VM's channel to its agent, read with a deadline (CLOCK_MONOTONIC, monotonic_ms). */
+struct vm_boot
+{
+  int fd;
+  struct vmproto_decoder *dec;
+  pid_t qemu;
+  long long deadline;
+  bool exited; /* set with -ECHILD */
+};
+/* The next frame from the agent; -ETIMEDOUT at the deadline, -ECHILD when the VM is gone (then reaped). */
+int vm_boot_next_frame (struct vm_boot *b, struct vmproto_frame *f);
+
+/* The START message (JSON) for container c, its terminal size from io. */
+int vm_start_json (const struct isola_store *s, const struct container *c, const struct driver_io *io, json_t **out,
+                   isola_error_t *err);
+
+/* Adds to START what must be fresh when it is sent: the host's clock ("Time": [seconds, nanoseconds]) and a seed
+   for the guest's random pool ("Seed": 32 bytes in hex). */
+int vm_start_json_stamp (json_t *start, isola_error_t *err);
+
+/* Rlimits as the agent takes them: [[resource, soft, hard], ...]. */
+struct runspec_rlimits;
+json_t *vm_rlimits_json (const struct runspec_rlimits *r);
+
+/* Guest memory in MiB for a HostConfig.Memory (bytes, 0 = none) and vCPUs for NanoCpus. */
+int64_t vm_memory_mb (int64_t memory);
+int vm_cpus (int64_t nano_cpus);
+
+#endif

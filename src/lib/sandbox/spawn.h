@@ -1,0 +1,109 @@
+/* Starting a process-isolated container: clone(2) into new pid, mount, uts, ipc, net (unless host) and cgroup
+   namespaces, build the root filesystem (overlay of the image's snapshots under the container's upper dir),
+   mount /proc, /sys, /dev and friends, pivot_root into it, apply hostname, user, rlimits and capabilities, and
+   exec the command.  Used by the process isolation driver from the container's monitor, which becomes the
+   container's parent. */
+#ifndef ISOLA_SPAWN_H
+#define ISOLA_SPAWN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/digest.h"
+#include "base/error.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/seccomp_program.h"
+#include "store/store.h"
+
+/* The PATH a container gets when its image sets none, as Docker's. */
+#define ISOLA_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct spawn_mount
+{
+  const char *source;      /* host path (bind) or NULL for tmpfs */
+  const char *destination; /* absolute path inside the container */
+  bool readonly;
+  const char *tmpfs_options; /* for tmpfs: "size=64m,mode=1777" or NULL */
+};
+
+struct spawn_rlimit
+{
+  int resource; /* RLIMIT_* */
+  uint64_t soft, hard;
+};
+
+struct spawn_spec
+{
+  /* Root filesystem: the image's snapshots (base first) under upper/work, mounted at rootfs.  All three paths are
+     directories that exist (container_dir/upper, /work, /rootfs). */
+  const struct isola_store *store;
+  const digest_hex_t *chain_ids;
+  size_t n_layers;
+  const char *upper, *work, *rootfs;
+  /* Instead of the store's snapshots, one lower directory the caller has mounted (store may then be NULL). */
+  const char *lower;
+  bool readonly_rootfs;
+
+  /* Files bind-mounted over /etc/hostname, /etc/hosts, /etc/resolv.conf (each may be NULL). */
+  const char *etc_hostname, *etc_hosts, *etc_resolv;
+
+  char *const *argv; /* argv[0] is looked up in the container's PATH (from env) when it has no '/' */
+  char *const *env;  /* "K=V", NULL-terminated */
+  const char *cwd;   /* absolute, created when missing; NULL = "/" */
+  const char *user;  /* "", "uid", "uid:gid", "name", "name:group" — names resolved in the container's
+                        /etc/passwd and /etc/group; supplementary groups from /etc/group */
+  const char *hostname;
+  bool host_network; /* share the host's network namespace instead of a private one with loopback up */
+
+  uint64_t cap_keep; /* capability bits the process keeps: the bounding set, and for root also permitted and
+                        effective; a non-root user gets none, and the inheritable set stays empty (as in Docker) */
+  bool no_new_privileges;
+  const struct spawn_rlimit *rlimits;
+  size_t n_rlimits;
+  const struct spawn_mount *mounts;
+  size_t n_mounts;
+
+  /* stdio of the container process; -1 means /dev/null. */
+  int stdin_fd, stdout_fd, stderr_fd;
+  /* With tty, the stdio fds are ignored: the process gets a new terminal from the container's own devpts (so that
+     ttyname() and job control work inside) and sends its master over console_socket (SCM_RIGHTS). */
+  bool tty;
+  int console_socket;
+  unsigned short tty_rows, tty_cols; /* initial size of the terminal, 0 when unknown */
+
+  /* The container's cgroups (NULL for none): the process is cloned into the v2 one and written into the others
+     before it runs anything of the image's; it then enters a new cgroup namespace rooted there. */
+  const struct cgroup_placement *cgroup;
+
+  /* The seccomp program (seccomp_program.h; NULL for none; the caller keeps it).  As in runc, it is
+     loaded last before execve when no_new_privileges is set, and otherwise just before the capabilities are
+     dropped, since without no_new_privs loading one needs CAP_SYS_ADMIN. */
+  const struct seccomp_program *seccomp;
+};
+
+/* Default signal dispositions and an empty mask, for a process about to become a container's. */
+void spawn_reset_signals (void);
+
+/* Clones the container's first process.  Returns 0 once the process has exec'd the command, with its host pid.
+   When setup or exec fails, the child's error is returned: ENOENT for a command that does not exist (Docker's
+   exit code 127), EACCES/ENOEXEC for one that cannot be run (126), others for setup failures (125; a setup step
+   that failed with one of those three errnos is reported as EIO, its cause in the message), and the child has been
+   reaped.  The child is cloned with fork(2) semantics: call this from a single-threaded process. */
+int spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *err);
+
+/* For a process that has already entered a running container's namespaces, cgroups and root (exec): what
+   spawn_container's child does once the root is built, with the same rules.  The user from the container's
+   /etc/passwd and /etc/group, chdir to cwd (which must exist), rlimits, no_new_privileges, the seccomp filter
+   (unless no_new_privileges defers it to spawn_exec_command), capabilities, stdio (with tty, a new terminal of the
+   container's devpts).  *env_out is the command's environment: env plus HOME from passwd when missing.  The root
+   file system, hostname, mount and cgroup fields are not used. */
+int spawn_join_setup (const struct spawn_spec *spec, char ***env_out, isola_error_t *err);
+
+/* Then: looks spec->argv[0] up in env's PATH as spawn_container does, loads the seccomp filter deferred by
+   no_new_privileges, and execs.  Returns only on failure, with Docker's message and errno: ENOENT for a command
+   that does not exist (exit code 127), others when it cannot run (126) — unless *setup_failed, when loading the
+   filter failed. */
+int spawn_exec_command (const struct spawn_spec *spec, char *const *env, bool *setup_failed, isola_error_t *err);
+
+#endif

@@ -1,0 +1,222 @@
+#define _GNU_SOURCE
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "base/json.h"
+#include "base/util.h"
+
+static const char *const store_dirs[] = { "blobs/sha256", "snapshots", "images", "mounts", "tmp" };
+
+static int
+store_create_layout (const char *root, isola_error_t *err)
+{
+  for (size_t i = 0; i < ARRAY_SIZE (store_dirs); i++)
+    {
+      cleanup_free char *p = xasprintf ("%s/%s", root, store_dirs[i]);
+      int ret = mkdir_p (p, 0700, err);
+      if (ret < 0)
+        return ret;
+    }
+  return 0;
+}
+
+/* Removes the entries of dir whose name starts with prefix ("" for all). */
+static int
+remove_entries (const char *dir, const char *prefix, isola_error_t *err)
+{
+  cleanup_dir DIR *d = opendir (dir);
+  if (d == NULL)
+    return isola_error_make (err, errno, "open `%s`", dir);
+  struct dirent *de;
+  while ((de = readdir (d)))
+    {
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0 || !str_has_prefix (de->d_name, prefix))
+        continue;
+      int ret = rm_rf_at (dirfd (d), de->d_name, err);
+      if (ret < 0)
+        return isola_error_wrap (err, "clean up `%s`", dir);
+    }
+  return 0;
+}
+
+/* Staging in tmp/ and the temporary files of atomic writes belong to operations that held the exclusive lock;
+   holding it now proves they are dead. */
+static int
+store_clear_tmp (struct isola_store *s, isola_error_t *err)
+{
+  static const char *const atomic_write_dirs[] = { "", "images", "blobs/sha256" };
+  cleanup_free char *tmp = store_path (s, "tmp");
+  int ret = remove_entries (tmp, "", err);
+  for (size_t i = 0; ret == 0 && i < ARRAY_SIZE (atomic_write_dirs); i++)
+    {
+      cleanup_free char *dir = store_path (s, "%s", atomic_write_dirs[i]);
+      ret = remove_entries (dir, ".tmp-", err);
+    }
+  return ret;
+}
+
+int
+store_open (const char *root, enum store_lock_mode mode, struct isola_store **out, isola_error_t *err)
+{
+  if (root == NULL || root[0] == '\0')
+    root = ISOLA_DEFAULT_ROOT;
+  int ret = store_create_layout (root, err);
+  if (ret < 0)
+    return isola_error_wrap (err, "open store `%s`", root);
+
+  struct isola_store *s = xcalloc (1, sizeof (*s));
+  s->root = xstrdup (root);
+  s->lock_fd = -1;
+  cleanup_store struct isola_store *guard = s;
+
+  cleanup_free char *lock = store_path (s, "lock");
+  s->lock_fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (s->lock_fd < 0)
+    return isola_error_make (err, errno, "open `%s`", lock);
+  int op = mode == STORE_LOCK_EXCLUSIVE ? LOCK_EX : LOCK_SH;
+  while (mode != STORE_LOCK_NONE && flock (s->lock_fd, op) < 0)
+    if (errno != EINTR)
+      return isola_error_make (err, errno, "lock `%s`", lock);
+  s->locked_exclusive = mode == STORE_LOCK_EXCLUSIVE;
+
+  if (s->locked_exclusive)
+    {
+      ret = store_clear_tmp (s, err);
+      if (ret < 0)
+        return ret;
+    }
+  *out = take_ptr (&guard);
+  return 0;
+}
+
+void
+store_close (struct isola_store *s)
+{
+  if (s == NULL)
+    return;
+  if (s->lock_fd >= 0)
+    close (s->lock_fd);
+  free (s->root);
+  free (s);
+}
+
+char *
+store_path (const struct isola_store *s, const char *fmt, ...)
+{
+  char *rel = NULL;
+  va_list ap;
+  va_start (ap, fmt);
+  if (vasprintf (&rel, fmt, ap) < 0)
+    abort ();
+  va_end (ap);
+  char *p = xasprintf ("%s/%s", s->root, rel);
+  free (rel);
+  return p;
+}
+
+int
+store_make_tmp (struct isola_store *s, const char *prefix, char **out, isola_error_t *err)
+{
+  cleanup_free char *tmp = store_path (s, "tmp");
+  return make_temp_dir (tmp, prefix, out, err);
+}
+
+char *
+blob_path (const struct isola_store *s, const char *hex)
+{
+  return store_path (s, "blobs/sha256/%s", hex);
+}
+
+bool
+blob_exists (const struct isola_store *s, const char *hex)
+{
+  cleanup_free char *p = blob_path (s, hex);
+  return path_exists (p);
+}
+
+int
+blob_publish_verified (struct isola_store *s, const char *staged, const char *hex, isola_error_t *err)
+{
+  if (!digest_hex_valid (hex))
+    return isola_error_fail (err, EINVAL, "invalid blob digest `%s`", hex);
+  if (blob_exists (s, hex))
+    return 0;
+  cleanup_free char *dst = blob_path (s, hex);
+  /* Follow a staged symlink (docker save links duplicate layers) to publish the file it names. */
+  if (linkat (AT_FDCWD, staged, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) < 0 && errno != EEXIST)
+    return isola_error_make (err, errno, "link blob `%s`", dst);
+  return 0;
+}
+
+int
+blob_read (const struct isola_store *s, const char *hex, size_t max, char **out, size_t *len, isola_error_t *err)
+{
+  cleanup_free char *p = blob_path (s, hex);
+  return read_file_bounded (p, max, out, len, err);
+}
+
+int
+blob_remove (struct isola_store *s, const char *hex, isola_error_t *err)
+{
+  cleanup_free char *p = blob_path (s, hex);
+  if (unlink (p) < 0 && errno != ENOENT)
+    return isola_error_make (err, errno, "remove `%s`", p);
+  return 0;
+}
+
+char *
+snapshot_dir (const struct isola_store *s, const char *chain_hex)
+{
+  return store_path (s, "snapshots/%s", chain_hex);
+}
+
+char *
+snapshot_fs (const struct isola_store *s, const char *chain_hex)
+{
+  return store_path (s, "snapshots/%s/fs", chain_hex);
+}
+
+bool
+snapshot_exists (const struct isola_store *s, const char *chain_hex)
+{
+  cleanup_free char *p = snapshot_dir (s, chain_hex);
+  return path_exists (p);
+}
+
+int64_t
+snapshot_size (const struct isola_store *s, const char *chain_hex)
+{
+  cleanup_free char *p = store_path (s, "snapshots/%s/meta.json", chain_hex);
+  cleanup_free char *buf = NULL;
+  if (read_file_bounded (p, 4096, &buf, NULL, NULL) < 0)
+    return 0;
+  json_t *o = json_loads (buf, 0, NULL);
+  int64_t size = json_integer_value (json_object_get (o, "size"));
+  json_decref (o);
+  return size;
+}
+
+int
+store_config_load (const char *root, json_t **out, isola_error_t *err)
+{
+  *out = NULL;
+  cleanup_free char *path = xasprintf ("%s/%s", root, STORE_CONFIG);
+  if (!path_exists (path))
+    return 0;
+  cleanup_free char *text = NULL;
+  size_t len = 0;
+  int ret = read_file_bounded (path, 1 << 20, &text, &len, err);
+  if (ret < 0)
+    return ret;
+  json_error_t jerr;
+  *out = json_loadb (text, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (*out == NULL)
+    return isola_error_fail (err, EINVAL, "`%s`: %s (line %d)", path, jerr.text, jerr.line);
+  return 0;
+}

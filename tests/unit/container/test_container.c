@@ -1,0 +1,192 @@
+#define _GNU_SOURCE
+/* Container store, log format, capabilities and run options: the pure parts of the container lifecycle. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "base/json.h"
+#include "base/util.h"
+#include "container/container.h"
+#include "container/lifecycle.h"
+#include "container/logfile.h"
+#include "container/runspec.h"
+#include "sandbox/caps.h"
+#include "tap.h"
+
+static char root[] = "/tmp/isola-unit-container-XXXXXX";
+
+static void
+test_logfile (void)
+{
+  int fd = memfd_create ("log", 0);
+  struct log_writer w;
+  log_writer_init (&w, fd);
+  log_writer_feed (&w, 1, "hello\nwor", 9);
+  log_writer_feed (&w, 2, "oops\n", 5);
+  log_writer_feed (&w, 1, "ld\n", 3);
+  log_writer_feed (&w, 1, "tail", 4);
+  log_writer_flush (&w);
+  log_writer_clear (&w);
+  lseek (fd, 0, SEEK_SET);
+  cleanup_free char *buf = NULL;
+  size_t len = 0;
+  read_fd_bounded (fd, 1 << 20, &buf, &len, NULL);
+  close (fd);
+  const char *want[][2] = { { "hello\n", "1" }, { "oops\n", "2" }, { "world\n", "1" }, { "tail", "1" } };
+  char *save = NULL;
+  size_t i = 0;
+  for (char *line = strtok_r (buf, "\n", &save); line; line = strtok_r (NULL, "\n", &save), i++)
+    {
+      struct log_record r;
+      int ret = log_record_parse (line, strlen (line), &r);
+      CHECK (ret == 0 && i < 4 && strcmp (r.text, want[i][0]) == 0 && r.stream == atoi (want[i][1]) && r.seconds > 0,
+             "log record %zu: stream and text kept, lines reassembled", i);
+      if (ret == 0)
+        log_record_clear (&r);
+    }
+  CHECK (i == 4, "four records written");
+  struct log_record r;
+  CHECK (log_record_parse ("{\"log\":1}", 9, &r) == -EINVAL, "corrupt record refused");
+}
+
+static void
+test_long_lines_split (void)
+{
+  int fd = memfd_create ("log", 0);
+  struct log_writer w;
+  log_writer_init (&w, fd);
+  char *big = xmalloc (LOG_LINE_MAX * 2 + 10);
+  memset (big, 'x', LOG_LINE_MAX * 2 + 9);
+  big[LOG_LINE_MAX * 2 + 9] = '\n';
+  log_writer_feed (&w, 1, big, LOG_LINE_MAX * 2 + 10);
+  log_writer_clear (&w);
+  free (big);
+  lseek (fd, 0, SEEK_SET);
+  cleanup_free char *buf = NULL;
+  size_t len = 0;
+  read_fd_bounded (fd, 1 << 24, &buf, &len, NULL);
+  close (fd);
+  size_t lines = 0;
+  for (size_t i = 0; i < len; i++)
+    lines += buf[i] == '\n';
+  CHECK (lines == 3, "a line longer than LOG_LINE_MAX is split into records (%zu)", lines);
+}
+
+static uint64_t
+caps_of (const char *host_json)
+{
+  cleanup_json json_t *h = json_loads (host_json, 0, NULL);
+  uint64_t caps = 0;
+  if (caps_for_host_config (h, &caps, NULL) < 0)
+    return UINT64_MAX;
+  return caps;
+}
+
+static void
+test_caps (void)
+{
+  CHECK (caps_docker_default () == 0xa80425fbULL, "docker's default capability set");
+  CHECK (caps_of ("{}") == 0xa80425fbULL, "no flags: default set");
+  CHECK (caps_of ("{\"CapDrop\":[\"CHOWN\"]}") == (0xa80425fbULL & ~1ULL), "--cap-drop CHOWN");
+  CHECK (caps_of ("{\"CapAdd\":[\"cap_net_admin\"]}") == (0xa80425fbULL | (1ULL << 12)), "--cap-add cap_net_admin");
+  CHECK (caps_of ("{\"CapDrop\":[\"ALL\"],\"CapAdd\":[\"KILL\"]}") == (1ULL << 5), "--cap-drop ALL --cap-add KILL");
+  CHECK (caps_of ("{\"CapAdd\":[\"NOPE\"]}") == UINT64_MAX, "unknown capability refused");
+  CHECK (cap_from_name ("CAP_SYS_ADMIN") == 21 && cap_from_name ("sys_admin") == 21, "names with or without CAP_");
+}
+
+static void
+test_run_options (void)
+{
+  json_t *u = NULL;
+  CHECK (runspec_ulimit_from_flag ("nofile=1024:2048", &u, NULL) == 0
+             && json_integer_value (json_object_get (u, "Soft")) == 1024
+             && json_integer_value (json_object_get (u, "Hard")) == 2048,
+         "--ulimit nofile=1024:2048");
+  json_decref (u);
+  cleanup_error isola_error_t err = NULL;
+  CHECK (runspec_ulimit_from_flag ("nofile=10:5", &u, &err) == -EINVAL, "soft above hard refused");
+  isola_error_release (&err);
+  CHECK (runspec_ulimit_from_flag ("bogus=1", &u, &err) == -EINVAL, "unknown ulimit refused");
+  isola_error_release (&err);
+
+  cleanup_json json_t *h
+      = json_pack ("{s:[s, s], s:{s:s}}", "Binds", "/tmp:/data:ro", "/:/host", "Tmpfs", "/run", "size=1m");
+  struct runspec_mounts m = { 0 };
+  CHECK (runspec_mounts_parse (h, &m, NULL) == 0 && m.n == 3 && m.items[0].readonly && !m.items[1].readonly
+             && m.items[2].source == NULL && strcmp (m.items[2].tmpfs_options, "size=1m") == 0,
+         "binds and tmpfs parsed");
+  runspec_mounts_clear (&m);
+  cleanup_json json_t *bad = json_pack ("{s:[s]}", "Binds", "relative:/x");
+  CHECK (runspec_mounts_parse (bad, &m, &err) == -EINVAL, "relative bind source refused");
+  isola_error_release (&err);
+  cleanup_json json_t *missing = json_pack ("{s:[s]}", "Binds", "/nonexistent-isola:/x");
+  CHECK (runspec_mounts_parse (missing, &m, &err) < 0, "missing bind source refused");
+  CHECK (signal_from_name ("SIGTERM") == 15 && signal_from_name ("kill") == 9 && signal_from_name ("10") == 10
+             && signal_from_name ("NOPE") == -1,
+         "signal names");
+}
+
+static void
+test_store (void)
+{
+  struct isola_store *s = NULL;
+  CHECK (store_open (root, STORE_LOCK_EXCLUSIVE, &s, NULL) == 0, "store_open");
+  json_t *cfg = json_pack ("{s:s, s:s, s:[s], s:{s:[s]}, s:{s:s}}", "Name", "web", "Path", "sh", "Args", "-c", "Config",
+                           "Env", "A=1", "HostConfig", "NetworkMode", "none");
+  struct container *c = NULL;
+  CHECK (container_create (s, cfg, &c, NULL) == 0, "create");
+  CHECK (strcmp (container_status (c), "created") == 0 && strcmp (container_name (c), "web") == 0, "created, named");
+  CHECK (strcmp (json_string_value (json_object_get (json_object_get (c->config, "Config"), "Hostname")), "") != 0,
+         "hostname defaults to the short ID");
+  cleanup_error isola_error_t err = NULL;
+  json_t *dup = json_pack ("{s:s}", "Name", "web");
+  struct container *c2 = NULL;
+  CHECK (container_create (s, dup, &c2, &err) == -EEXIST && strstr (err->msg, "already in use"), "duplicate name");
+  isola_error_release (&err);
+  json_decref (dup);
+  json_t *bad = json_pack ("{s:s}", "Name", "-bad");
+  CHECK (container_create (s, bad, &c2, &err) == -EINVAL, "invalid name refused");
+  isola_error_release (&err);
+  json_decref (bad);
+
+  char id[65];
+  CHECK (container_resolve (s, "web", id, NULL) == 0 && strcmp (id, c->id) == 0, "resolve by name");
+  char prefix[8];
+  memcpy (prefix, c->id, 7), prefix[7] = 0;
+  CHECK (container_resolve (s, prefix, id, NULL) == 0 && strcmp (id, c->id) == 0, "resolve by ID prefix");
+  CHECK (container_resolve (s, "nope", id, &err) == -ENOENT && strstr (err->msg, "No such container"), "unknown");
+  isola_error_release (&err);
+  CHECK (container_rename (s, "web", "api", NULL) == 0 && container_resolve (s, "api", id, NULL) == 0, "rename");
+
+  /* A "running" state with no monitor holding the lock is a dead monitor: reported as exited. */
+  container_set_running (c, 12345, 12346);
+  container_write_state (c, NULL);
+  CHECK (container_refresh (c, NULL) == 0 && strcmp (container_status (c), "exited") == 0
+             && strlen (json_string_value (json_object_get (c->state, "Error"))) > 0,
+         "dead monitor detected");
+  json_t *ins = container_inspect_json (c);
+  CHECK (json_object_get (ins, "State") && json_object_get (json_object_get (ins, "State"), "MonitorPid") == NULL,
+         "inspect has State without private fields");
+  json_decref (ins);
+  CHECK (container_remove (s, c, NULL) == 0 && container_resolve (s, "api", id, NULL) == -ENOENT, "remove");
+  container_free (c);
+  json_decref (cfg);
+  store_close (s);
+}
+
+int
+main (void)
+{
+  if (mkdtemp (root) == NULL)
+    return 1;
+  test_logfile ();
+  test_long_lines_split ();
+  test_caps ();
+  test_run_options ();
+  test_store ();
+  rm_rf (root, NULL);
+  return tap_done ();
+}
