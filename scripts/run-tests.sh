@@ -67,7 +67,7 @@ run_bats () {
 }
 
 echo "== integration tests (bats)"
-run_bats bats tests/integration
+run_bats bats tests/build tests/integration
 
 # The container lifecycle files again, every container in a VM (ISOLA_TEST_ISOLATION, helpers.bash).
 echo "== integration tests with VM isolation (bats)"

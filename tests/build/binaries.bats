@@ -1,0 +1,63 @@
+#!/usr/bin/env bats
+# What the split of the tree is for: the processes that run beside every container (the monitor) and inside every
+# VM (the agent) carry only what they need, and the library's modules do not include each other in a circle.
+
+# shellcheck disable=SC2154 # status and output are set by bats' run
+bats_require_minimum_version 1.5.0
+
+REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+
+# The shared libraries the monitor and the agent may need: libc, libm, jansson, and the sanitizers' runtimes of the
+# ASan build.  Anything else (libseccomp, libarchive, libcrypto, libcurl, libmicrohttpd, any library added later)
+# fails here.
+ALLOWED='^(libc|libm|libjansson|libasan|libubsan|libstdc\+\+|libgcc_s|ld-linux-x86-64)\.so'
+
+needed_libs() {
+  readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
+}
+
+# Functions of libraries that must stay out of the static monitor and agent (their public API's entry points).
+FORBIDDEN_SYMBOLS='^(seccomp_init|seccomp_rule_add|seccomp_export_bpf|archive_read_new|archive_write_new|EVP_DigestInit_ex|OPENSSL_init_crypto|curl_easy_init|MHD_start_daemon)$'
+
+@test "the monitor and the agent need no shared library beyond libc, libm and jansson" {
+  local bin lib bad=""
+  for bin in build/asan/isola-monitor build/asan/isola-agent; do
+    [ -x "$REPO/$bin" ] || { echo "$bin is missing: run make asan"; return 1; }
+    for lib in $(needed_libs "$REPO/$bin"); do
+      [[ $lib =~ $ALLOWED ]] || bad+=" $bin:$lib"
+    done
+  done
+  [ -z "$bad" ] || { echo "not allowed:$bad"; return 1; }
+  # The check itself: the CLI does need libseccomp and libarchive.
+  needed_libs "$REPO/build/asan/isola" | grep -q '^libseccomp\.so'
+  needed_libs "$REPO/build/asan/isola" | grep -q '^libarchive\.so'
+}
+
+@test "the static monitor and agent contain no libseccomp, libarchive, libcrypto, libcurl or libmicrohttpd" {
+  local bin found
+  for bin in build/isola-monitor build/isola-agent; do
+    [ -x "$REPO/$bin" ] || { echo "$bin is missing: run make"; return 1; }
+    found=$(nm "$REPO/$bin" | awk '$2 ~ /^[TtWw]$/ {print $3}' | grep -E "$FORBIDDEN_SYMBOLS" || true)
+    [ -z "$found" ] || { echo "$bin has: $found"; return 1; }
+  done
+  nm "$REPO/build/isola" | awk '{print $3}' | grep -qE '^seccomp_export_bpf$'
+}
+
+@test "the library's modules include each other in no cycle" {
+  run python3 "$REPO/tests/build/include_graph.py"
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
+
+@test "the include check finds a cycle when there is one" {
+  local copy
+  copy=$(mktemp -d /tmp/isola-includes.XXXXXX)
+  cp -r "$REPO/src/lib/." "$copy/"
+  # base/util then includes store/store, whose store.c includes base/util: a cycle.
+  sed -i '0,/#include "base\/error.h"/s//#include "base\/error.h"\n#include "store\/store.h"/' "$copy/base/util.h"
+  run python3 "$REPO/tests/build/include_graph.py" --lib "$copy"
+  rm -rf "$copy"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ $output == *"include cycle: "*"base/util"*"store/store"* ]]
+}
