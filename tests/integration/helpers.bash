@@ -27,7 +27,7 @@ if [ "$TEST_ISOLATION" != process ]; then
   export ISOLA_ISOLATION=$TEST_ISOLATION
 fi
 
-# The tests of one bats run share their VM templates (vmtemplate.h), as the containers of one store do, instead of
+# The tests of one bats run share their VM templates (driver/vm_template.h), as the containers of one store do, instead of
 # booting a template in every test's root; bats removes the directory at the end of the run.  vm.bats checks the
 # default place, under the root.
 export ISOLA_VM_TEMPLATE_DIR=${ISOLA_VM_TEMPLATE_DIR:-$BATS_RUN_TMPDIR/vm-templates}

@@ -1,7 +1,7 @@
 /* The part of Go's text/template that `docker inspect --format` users rely on: {{.Field.Sub}}, {{json .Field}},
    {{index .Map "key"}} and literal text. */
-#ifndef ISOLA_FORMAT_H
-#define ISOLA_FORMAT_H
+#ifndef ISOLA_GOTEMPLATE_H
+#define ISOLA_GOTEMPLATE_H
 
 #include <jansson.h>
 

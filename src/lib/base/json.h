@@ -1,6 +1,6 @@
 /* jansson helpers shared by the library. */
-#ifndef ISOLA_JSONUTIL_H
-#define ISOLA_JSONUTIL_H
+#ifndef ISOLA_JSON_H
+#define ISOLA_JSON_H
 
 #include <jansson.h>
 

@@ -1,6 +1,6 @@
 /* External programs: run one, with its standard error turned into the error's message. */
-#ifndef ISOLA_TOOL_H
-#define ISOLA_TOOL_H
+#ifndef ISOLA_SUBPROCESS_H
+#define ISOLA_SUBPROCESS_H
 
 #include "base/error.h"
 

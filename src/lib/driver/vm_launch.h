@@ -1,7 +1,7 @@
 /* Launching a VM container's VM: settings (config file and environment), the choice of accelerator, the QEMU
    command line and the START message for the guest agent.  Used by the vm driver in the container's monitor. */
-#ifndef ISOLA_VMLAUNCH_H
-#define ISOLA_VMLAUNCH_H
+#ifndef ISOLA_VM_LAUNCH_H
+#define ISOLA_VM_LAUNCH_H
 
 #include <jansson.h>
 #include <stdbool.h>

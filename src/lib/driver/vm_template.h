@@ -17,8 +17,8 @@
    published by rename; like the seccomp cache, safe to delete at any time.  Nothing in a template depends on the
    store, so stores may share a directory.  A template that fails to restore is removed, and the container boots
    instead. */
-#ifndef ISOLA_VMTEMPLATE_H
-#define ISOLA_VMTEMPLATE_H
+#ifndef ISOLA_VM_TEMPLATE_H
+#define ISOLA_VM_TEMPLATE_H
 
 #include "base/error.h"
 #include "driver/vm_launch.h"

@@ -1,7 +1,7 @@
 /* Dockerfile instructions applied to an image config, as `docker import --change` takes them:
    CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, EXPOSE, VOLUME, STOPSIGNAL. */
-#ifndef ISOLA_CHANGES_H
-#define ISOLA_CHANGES_H
+#ifndef ISOLA_CONFIG_CHANGE_H
+#define ISOLA_CONFIG_CHANGE_H
 
 #include <jansson.h>
 
