@@ -32,7 +32,7 @@ STATIC_MON_LIBS := -ljansson -lseccomp -lm
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # The library's subsystems, lowest first (docs/ARCHITECTURE.md).
-LIB_DIRS  := base store sandbox image container proto driver
+LIB_DIRS  := base store proto sandbox image container driver
 LIB_SRCS  := $(sort $(foreach d,$(LIB_DIRS),$(wildcard src/lib/$(d)/*.c)))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.c))
 MON_SRCS  := $(sort $(wildcard src/monitor/*.c))

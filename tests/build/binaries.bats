@@ -43,7 +43,7 @@ FORBIDDEN_SYMBOLS='^(seccomp_init|seccomp_rule_add|seccomp_export_bpf|archive_re
   nm "$REPO/build/isola" | awk '{print $3}' | grep -qE '^seccomp_export_bpf$'
 }
 
-@test "the library's modules include each other in no cycle" {
+@test "the library's modules include each other in no cycle, and only downward" {
   run python3 "$REPO/tests/build/include_graph.py"
   echo "$output"
   [ "$status" -eq 0 ]
@@ -60,4 +60,16 @@ FORBIDDEN_SYMBOLS='^(seccomp_init|seccomp_rule_add|seccomp_export_bpf|archive_re
   echo "$output"
   [ "$status" -eq 1 ]
   [[ $output == *"include cycle: "*"base/util"*"store/store"* ]]
+}
+
+@test "the include check finds an include from a lower subsystem into a higher one" {
+  local copy
+  copy=$(mktemp -d /tmp/isola-includes.XXXXXX)
+  cp -r "$REPO/src/lib/." "$copy/"
+  sed -i '0,/#include "base\/util.h"/s//#include "base\/util.h"\n#include "image\/image.h"/' "$copy/sandbox/caps.c"
+  run python3 "$REPO/tests/build/include_graph.py" --lib "$copy"
+  rm -rf "$copy"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ $output == *"upward include: sandbox/caps -> image/image"* ]]
 }
