@@ -463,9 +463,7 @@ cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach, bool
   trace_mark ("cli: started");
   if (attach)
     {
-      json_t *config = json_object_get (c->config, "Config");
-      struct cli_attach_opts o = { .tty = json_is_true (json_object_get (config, "Tty")),
-                                   .stdin = attach_stdin && json_is_true (json_object_get (config, "OpenStdin")) };
+      struct cli_attach_opts o = { .tty = container_tty (c), .stdin = attach_stdin && container_open_stdin (c) };
       o.proxy_signals = !o.tty;
       code = cli_attach_loop (fd, &dec, &o);
       trace_mark ("cli: exit code received");

@@ -74,6 +74,33 @@ bool container_is_running (const struct container *c);
 const char *container_name (const struct container *c); /* without the leading '/' */
 pid_t container_pid (const struct container *c);
 
+/* What config.json records, read through these: only container.c knows where Docker's inspect shape keeps each
+   field.  Config and HostConfig themselves go to the parsers of their members (runspec.h, caps.h, seccomp, cgroup);
+   both are NULL in a record without them, which jansson's getters take. */
+json_t *container_config (const struct container *c);         /* Config: Env, User, Labels… */
+json_t *container_host_config (const struct container *c);    /* HostConfig: Binds, CapAdd, Memory… */
+const char *container_image_id (const struct container *c);   /* the image's ID (hex), NULL when none is recorded */
+const char *container_image_name (const struct container *c); /* Config.Image: the image as it was named, or "" */
+const char *container_created (const struct container *c);    /* RFC 3339, or "" */
+/* Path and Args: the command line of the container's first process (its entrypoint and command). */
+char **container_argv (const struct container *c);
+/* Config.Env, plus HOSTNAME=<Config.Hostname> unless Env sets it, as Docker gives every process of a container. */
+char **container_env (const struct container *c);
+bool container_tty (const struct container *c);
+bool container_open_stdin (const struct container *c);
+const char *container_user (const struct container *c);        /* NULL when unset */
+const char *container_working_dir (const struct container *c); /* NULL when unset or empty */
+const char *container_hostname (const struct container *c);
+const char *container_label (const struct container *c, const char *key); /* NULL when it has no such label */
+const char *container_stop_signal (const struct container *c);            /* NULL when unset (SIGTERM) */
+/* Config.StopTimeout in seconds, or fallback when unset. */
+int container_stop_timeout (const struct container *c, int fallback);
+const char *container_isolation (const struct container *c); /* HostConfig.Isolation, NULL when unset */
+bool container_auto_remove (const struct container *c);
+bool container_init (const struct container *c);
+bool container_readonly_rootfs (const struct container *c);
+bool container_host_network (const struct container *c);
+
 /* Docker-shaped `inspect` object of a container (its config and state, paths, mounts). */
 json_t *container_inspect_json (const struct container *c);
 

@@ -218,31 +218,6 @@ runspec_argv (json_t *container_config)
   return argv;
 }
 
-char **
-runspec_env (json_t *config)
-{
-  return string_list (json_object_get (config, "Env"));
-}
-
-void
-runspec_env_add_hostname (char ***env, const char *hostname)
-{
-  if (hostname == NULL || hostname[0] == '\0')
-    return;
-  for (size_t i = 0; (*env)[i]; i++)
-    if (str_has_prefix ((*env)[i], "HOSTNAME="))
-      return;
-  cleanup_free char *kv = xasprintf ("HOSTNAME=%s", hostname);
-  strv_push (env, kv);
-}
-
-bool
-runspec_host_network (json_t *host_config)
-{
-  const char *mode = json_string_value (json_object_get (host_config, "NetworkMode"));
-  return mode && strcmp (mode, "host") == 0;
-}
-
 bool
 runspec_no_new_privileges (json_t *host_config)
 {

@@ -34,13 +34,7 @@ int runspec_ulimit_from_flag (const char *flag, json_t **out, isola_error_t *err
 
 /* Path + Args of the container config. */
 char **runspec_argv (json_t *container_config);
-/* Config.Env, never NULL. */
-char **runspec_env (json_t *config);
 
-/* Docker gives every process HOSTNAME=<the container's hostname> unless the config sets it. */
-void runspec_env_add_hostname (char ***env, const char *hostname);
-
-bool runspec_host_network (json_t *host_config);
 bool runspec_no_new_privileges (json_t *host_config);
 
 #endif

@@ -129,6 +129,39 @@ test_run_options (void)
          "signal names");
 }
 
+/* The record's typed getters read config.json's Docker shape. */
+static void
+test_record_fields (void)
+{
+  struct container c = { .id = "0123456789abcdef" };
+  c.config = json_pack ("{s:s, s:s, s:[s, s], s:s, s:{s:[s], s:s, s:b, s:b, s:s, s:s, s:i, s:{s:s}, s:s}, "
+                        "s:{s:s, s:b, s:b, s:b, s:s}}",
+                        "Image", "sha256:abc", "Created", "2024-01-01T00:00:00Z", "Args", "-c", "true", "Path", "sh",
+                        "Config", "Env", "A=1", "Hostname", "box", "Tty", 1, "OpenStdin", 1, "User", "nobody",
+                        "WorkingDir", "", "StopTimeout", 3, "Labels", "role", "web", "Image", "busybox", "HostConfig",
+                        "Isolation", "hyperv", "AutoRemove", 1, "Init", 1, "ReadonlyRootfs", 0, "NetworkMode", "host");
+  CHECK_STR (container_image_id (&c), "abc", "image ID without its algorithm");
+  CHECK_STR (container_image_name (&c), "busybox", "image as named");
+  cleanup_strv char **argv = container_argv (&c);
+  CHECK (strv_len (argv) == 3 && strcmp (argv[0], "sh") == 0 && strcmp (argv[2], "true") == 0, "Path + Args");
+  cleanup_strv char **env = container_env (&c);
+  CHECK (strv_len (env) == 2 && strcmp (env[1], "HOSTNAME=box") == 0, "Env plus HOSTNAME");
+  CHECK (container_tty (&c) && container_open_stdin (&c), "Tty, OpenStdin");
+  CHECK (container_working_dir (&c) == NULL && strcmp (container_user (&c), "nobody") == 0, "empty WorkingDir, User");
+  CHECK (container_stop_timeout (&c, 10) == 3 && container_stop_signal (&c) == NULL, "StopTimeout, no StopSignal");
+  CHECK (strcmp (container_label (&c, "role"), "web") == 0 && container_label (&c, "x") == NULL, "labels");
+  CHECK_STR (container_isolation (&c), "hyperv", "isolation");
+  CHECK (container_auto_remove (&c) && container_init (&c) && !container_readonly_rootfs (&c)
+             && container_host_network (&c),
+         "AutoRemove, Init, ReadonlyRootfs, host network");
+  json_decref (c.config);
+  c.config = json_object ();
+  CHECK (container_image_id (&c) == NULL && strcmp (container_image_name (&c), "") == 0
+             && container_stop_timeout (&c, 10) == 10 && !container_tty (&c) && container_isolation (&c) == NULL,
+         "a record without Config or HostConfig reads as defaults");
+  json_decref (c.config);
+}
+
 static void
 test_store (void)
 {
@@ -186,6 +219,7 @@ main (void)
   test_long_lines_split ();
   test_caps ();
   test_run_options ();
+  test_record_fields ();
   test_store ();
   rm_rf (root, NULL);
   return tap_done ();
