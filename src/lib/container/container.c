@@ -226,26 +226,58 @@ write_etc_files (struct container *c, isola_error_t *err)
   cleanup_free char *resolv = container_resolv_conf (host_network);
   cleanup_free char *p1 = container_path (c, "hostname"), *p2 = container_path (c, "hosts");
   cleanup_free char *p3 = container_path (c, "resolv.conf");
-  if (write_file_replace (p1, hostname_text, strlen (hostname_text), 0644, err) < 0
-      || write_file_replace (p2, hosts_text, strlen (hosts_text), 0644, err) < 0
-      || write_file_replace (p3, resolv, strlen (resolv), 0644, err) < 0)
-    return -EIO;
-  return 0;
+  int ret = write_file_replace (p1, hostname_text, strlen (hostname_text), 0644, err);
+  if (ret == 0)
+    ret = write_file_replace (p2, hosts_text, strlen (hosts_text), 0644, err);
+  if (ret == 0)
+    ret = write_file_replace (p3, resolv, strlen (resolv), 0644, err);
+  return ret;
+}
+
+/* Docker's Path and Args: the entrypoint followed by the command, split after the first word. */
+static void
+set_command_line (json_t *record, json_t *config)
+{
+  json_t *all = json_array ();
+  if (json_is_array (json_object_get (config, "Entrypoint")))
+    json_array_extend (all, json_object_get (config, "Entrypoint"));
+  if (json_is_array (json_object_get (config, "Cmd")))
+    json_array_extend (all, json_object_get (config, "Cmd"));
+  if (json_array_size (all) > 0)
+    {
+      json_object_set (record, "Path", json_array_get (all, 0));
+      json_array_remove (all, 0);
+    }
+  json_object_set_new (record, "Args", all);
+}
+
+/* config.json's shape: Docker's inspect, less what inspect adds (State, paths, mounts, network settings). */
+static json_t *
+new_record (const struct container_new *n, const char *id)
+{
+  json_t *record = json_object ();
+  json_object_set_new (record, "Config", json_deep_copy (n->config));
+  json_object_set_new (record, "HostConfig", json_deep_copy (n->host_config));
+  if (n->name && n->name[0])
+    json_object_set_new (record, "Name", json_string (n->name));
+  json_object_set_new (record, "Image", json_sprintf ("sha256:%s", n->image_id));
+  set_command_line (record, n->config);
+  json_object_set_new (record, "Id", json_string (id));
+  cleanup_free char *created = time_rfc3339_now ();
+  json_object_set_new (record, "Created", json_string (created));
+  return record;
 }
 
 int
-container_create (struct isola_store *s, json_t *config, struct container **out, isola_error_t *err)
+container_create (struct isola_store *s, const struct container_new *n, struct container **out, isola_error_t *err)
 {
-  int ret = choose_name (s, config, err);
-  if (ret < 0)
-    return ret;
   cleanup_container struct container *c = xcalloc (1, sizeof (*c));
   random_id (c->id);
+  c->config = new_record (n, c->id);
+  int ret = choose_name (s, c->config, err);
+  if (ret < 0)
+    return ret;
   c->dir = store_path (s, "containers/%s", c->id);
-  cleanup_free char *created = time_rfc3339_now ();
-  json_object_set_new (config, "Id", json_string (c->id));
-  json_object_set_new (config, "Created", json_string (created));
-  c->config = json_incref (config);
   c->state = initial_state ();
 
   /* Built under tmp/ and renamed into place: a container directory is complete or absent. */
@@ -263,8 +295,8 @@ container_create (struct isola_store *s, json_t *config, struct container **out,
         ret = isola_error_make (err, errno, "mkdir `%s`", p);
     }
   cleanup_free char *log = container_path (c, "ctr.log");
-  if (ret == 0 && write_file_replace (log, "", 0, 0600, err) < 0)
-    ret = -EIO;
+  if (ret == 0)
+    ret = write_file_replace (log, "", 0, 0600, err);
   if (ret == 0)
     ret = write_etc_files (c, err);
   if (ret == 0)

@@ -35,10 +35,18 @@ cleanup_containerp (struct container **c)
 }
 #define cleanup_container __attribute__ ((cleanup (cleanup_containerp)))
 
-/* Creates ROOT/containers/ID from config (Docker-shaped; Name may be absent: a name is generated).  Takes
-   ownership of nothing; fills Id, Created and a "created" state.  Needs the store's exclusive lock (names are
-   unique). */
-int container_create (struct isola_store *s, json_t *config, struct container **out, isola_error_t *err);
+/* What a new container is made of (container/create.h makes it from a request). */
+struct container_new
+{
+  const char *name;     /* NULL or "": generated */
+  const char *image_id; /* the image's ID (hex) */
+  json_t *config;       /* Config, Docker's shape: its Entrypoint and Cmd make the command line */
+  json_t *host_config;  /* HostConfig */
+};
+
+/* Creates ROOT/containers/ID from n (copied) with a new ID, Created and a "created" state; a Config without a
+   Hostname gets the short ID.  Needs the store's exclusive lock (names are unique). */
+int container_create (struct isola_store *s, const struct container_new *n, struct container **out, isola_error_t *err);
 
 int container_load (const struct isola_store *s, const char *id, struct container **out, isola_error_t *err);
 

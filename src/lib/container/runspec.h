@@ -1,6 +1,6 @@
-/* What a container's config asks for, independent of the isolation mode: its command line, environment, mounts,
-   rlimits, network mode and security options.  Parsed at create time (so bad values fail `create`/`run`) and again
-   by the driver that starts it. */
+/* What a container's HostConfig asks for, independent of the isolation mode: its mounts, rlimits and security
+   options.  Parsed at create time (container/spec.h, so bad values fail `create`/`run`) and again by the driver
+   that starts it. */
 #ifndef ISOLA_RUNSPEC_H
 #define ISOLA_RUNSPEC_H
 
@@ -31,9 +31,6 @@ int runspec_rlimits_parse (json_t *host_config, struct runspec_rlimits *out, iso
 void runspec_rlimits_clear (struct runspec_rlimits *r);
 /* "nofile=1024:2048" → {"Name","Soft","Hard"} (Docker's --ulimit). */
 int runspec_ulimit_from_flag (const char *flag, json_t **out, isola_error_t *err);
-
-/* Path + Args of the container config. */
-char **runspec_argv (json_t *container_config);
 
 bool runspec_no_new_privileges (json_t *host_config);
 

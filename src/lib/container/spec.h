@@ -92,7 +92,4 @@ int container_spec_merge_image (struct container_spec *spec, json_t *image_confi
 json_t *container_spec_config_json (const struct container_spec *spec);
 json_t *container_spec_host_config_json (const struct container_spec *spec);
 
-/* Checks a container config (config.json's shape) at create time; being replaced by container_spec_validate. */
-int runspec_validate (json_t *container_config, const char *seccomp_cache, isola_error_t *err);
-
 #endif

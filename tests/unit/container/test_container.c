@@ -167,23 +167,32 @@ test_store (void)
 {
   struct isola_store *s = NULL;
   CHECK (store_open (root, STORE_LOCK_EXCLUSIVE, &s, NULL) == 0, "store_open");
-  json_t *cfg = json_pack ("{s:s, s:s, s:[s], s:{s:[s]}, s:{s:s}}", "Name", "web", "Path", "sh", "Args", "-c", "Config",
-                           "Env", "A=1", "HostConfig", "NetworkMode", "none");
+  cleanup_json json_t *cfg = json_pack ("{s:[s], s:[s], s:[s]}", "Entrypoint", "sh", "Cmd", "-c", "Env", "A=1");
+  cleanup_json json_t *host = json_pack ("{s:s}", "NetworkMode", "none");
+  struct container_new n = { .name = "web", .image_id = "abc", .config = cfg, .host_config = host };
   struct container *c = NULL;
-  CHECK (container_create (s, cfg, &c, NULL) == 0, "create");
+  CHECK (container_create (s, &n, &c, NULL) == 0, "create");
   CHECK (strcmp (container_status (c), "created") == 0 && strcmp (container_name (c), "web") == 0, "created, named");
-  CHECK (strcmp (json_string_value (json_object_get (json_object_get (c->config, "Config"), "Hostname")), "") != 0,
+  CHECK (strlen (container_hostname (c)) == 12 && strncmp (container_hostname (c), c->id, 12) == 0,
          "hostname defaults to the short ID");
+  cleanup_strv char **argv = container_argv (c);
+  CHECK (strv_len (argv) == 2 && strcmp (argv[0], "sh") == 0 && strcmp (argv[1], "-c") == 0,
+         "Path and Args from Entrypoint and Cmd");
+  CHECK_STR (container_image_id (c), "abc", "image ID recorded");
+  CHECK (json_object_get (container_config (c), "Hostname") && json_object_get (cfg, "Hostname") == NULL,
+         "the caller's Config is copied, not changed");
   cleanup_error isola_error_t err = NULL;
-  json_t *dup = json_pack ("{s:s}", "Name", "web");
   struct container *c2 = NULL;
-  CHECK (container_create (s, dup, &c2, &err) == -EEXIST && strstr (err->msg, "already in use"), "duplicate name");
+  n.name = "web";
+  CHECK (container_create (s, &n, &c2, &err) == -EEXIST && strstr (err->msg, "already in use"), "duplicate name");
   isola_error_release (&err);
-  json_decref (dup);
-  json_t *bad = json_pack ("{s:s}", "Name", "-bad");
-  CHECK (container_create (s, bad, &c2, &err) == -EINVAL, "invalid name refused");
+  n.name = "-bad";
+  CHECK (container_create (s, &n, &c2, &err) == -EINVAL, "invalid name refused");
   isola_error_release (&err);
-  json_decref (bad);
+  n.name = NULL;
+  CHECK (container_create (s, &n, &c2, NULL) == 0 && strlen (container_name (c2)) > 0, "a name is generated");
+  CHECK (container_remove (s, c2, NULL) == 0, "remove the generated one");
+  container_free (c2);
 
   char id[65];
   CHECK (container_resolve (s, "web", id, NULL) == 0 && strcmp (id, c->id) == 0, "resolve by name");
@@ -206,7 +215,6 @@ test_store (void)
   json_decref (ins);
   CHECK (container_remove (s, c, NULL) == 0 && container_resolve (s, "api", id, NULL) == -ENOENT, "remove");
   container_free (c);
-  json_decref (cfg);
   store_close (s);
 }
 
