@@ -235,9 +235,7 @@ run_attach (struct cli_ctx *ctx, int argc, char **argv)
   cleanup_container struct container *ctr = NULL;
   if (cli_load_container (ctx, argv[optind], &store, &ctr))
     return 1;
-  json_t *config = json_object_get (ctr->config, "Config");
-  struct cli_attach_opts o = { .tty = json_is_true (json_object_get (config, "Tty")),
-                               .stdin = !no_stdin && json_is_true (json_object_get (config, "OpenStdin")) };
+  struct cli_attach_opts o = { .tty = container_tty (ctr), .stdin = !no_stdin && container_open_stdin (ctr) };
   o.proxy_signals = sig_proxy && !o.tty;
   cleanup_error isola_error_t err = NULL;
   struct attach_decoder dec;

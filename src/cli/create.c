@@ -1,4 +1,7 @@
-/* `isola create` and `isola run`: Docker's flags turned into a container config (Docker's inspect shape). */
+/* `isola create` and `isola run`: Docker's flags mapped onto the body of Docker's `POST /containers/create`, as the
+   docker CLI does before it posts it; the library checks that request and makes the container
+   (container/create.h), so these commands and the API server refuse the same requests with the same errors.  Only
+   a flag's syntax is checked here. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -13,12 +16,9 @@
 #include "base/util.h"
 #include "cli.h"
 #include "container/container.h"
+#include "container/create.h"
 #include "container/lifecycle.h"
 #include "container/runspec.h"
-#include "container/spec.h"
-#include "driver/driver.h"
-#include "image/image.h"
-#include "image/oci.h"
 #include "proto/attach.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/seccomp_program.h"
@@ -83,13 +83,29 @@ static const struct option run_longopts[] = {
 struct run_opts
 {
   bool detach, interactive, tty;
-  json_t *config; /* container config being built */
-  json_t *cfg;    /* its "Config" */
-  json_t *host;   /* its "HostConfig" */
-  char **env;     /* -e / --env-file entries, applied over the image's */
-  const char *entrypoint;
-  bool has_entrypoint;
+  const char *name; /* Docker's ?name= */
+  json_t *request;  /* the create body: Config's members, and HostConfig */
+  json_t *host;     /* its HostConfig */
+  char **env;       /* -e / --env-file entries */
 };
+
+static void
+run_opts_init (struct run_opts *o)
+{
+  memset (o, 0, sizeof (*o));
+  o->request = json_object ();
+  o->host = json_object ();
+  o->env = xcalloc (1, sizeof (char *));
+  json_object_set (o->request, "HostConfig", o->host);
+}
+
+static void
+run_opts_clear (struct run_opts *o)
+{
+  json_decref (o->request);
+  json_decref (o->host);
+  strv_free (o->env);
+}
 
 static json_t *
 array_member (json_t *o, const char *key)
@@ -103,336 +119,222 @@ array_member (json_t *o, const char *key)
   return a;
 }
 
-/* Docker's CLI reads a seccomp profile file at create time and keeps its content, so the container does not
-   depend on the file later; other options are kept as given. */
-static json_t *
-security_opt (const char *opt, isola_error_t *err)
+/* "KEY=VALUE" (or "KEY") into the object o[member]: --label, and --tmpfs with ':' between path and options. */
+static void
+map_member_set (json_t *o, const char *member, const char *flag, char separator)
 {
-  if (strncmp (opt, "no-new-privileges", 17) == 0)
-    return json_string (opt);
-  if (strncmp (opt, "seccomp=", 8) != 0 && strncmp (opt, "seccomp:", 8) != 0)
-    {
-      isola_error_fail (err, EINVAL, "\"%s\": only seccomp=PROFILE|unconfined and no-new-privileges are supported",
-                        opt);
-      return NULL;
-    }
-  const char *value = opt + 8;
-  if (strcmp (value, "unconfined") == 0 || strcmp (value, "builtin") == 0)
-    return json_string (opt);
-  cleanup_free char *profile = NULL;
-  if (read_file_bounded (value, SECCOMP_PROFILE_MAX, &profile, NULL, err) < 0)
-    return NULL;
-  return json_sprintf ("seccomp=%s", profile);
+  json_t *map = json_object_get (o, member);
+  if (!json_is_object (map))
+    json_object_set_new (o, member, map = json_object ());
+  cleanup_free char *key = xstrdup (flag);
+  char *value = strchr (key, separator);
+  if (value)
+    *value++ = '\0';
+  json_object_set_new (map, key, json_string (value ? value : ""));
 }
 
+/* The docker CLI reads a seccomp profile file and sends its content, so the container does not depend on the file
+   later; other options go as given, for the library to judge. */
+static int
+security_opt (const char *opt, json_t **out, isola_error_t *err)
+{
+  bool seccomp = str_has_prefix (opt, "seccomp=") || str_has_prefix (opt, "seccomp:");
+  const char *value = seccomp ? opt + 8 : NULL;
+  if (!seccomp || strcmp (value, "unconfined") == 0 || strcmp (value, "builtin") == 0)
+    {
+      *out = json_string (opt);
+      return 0;
+    }
+  cleanup_free char *profile = NULL;
+  int ret = read_file_bounded (value, SECCOMP_PROFILE_MAX, &profile, NULL, err);
+  if (ret < 0)
+    return ret;
+  *out = json_sprintf ("seccomp=%s", profile);
+  return 0;
+}
+
+/* Flags with a number: -m, --cpus, --pids-limit, --stop-timeout. */
+static int
+numeric_flag (const struct cli_command *cmd, int c, const char *arg, struct run_opts *o)
+{
+  char *end;
+  switch (c)
+    {
+    case 'm':
+      {
+        int64_t bytes = parse_memory_bytes (arg);
+        if (bytes < 0)
+          return cli_usage_error (cmd, "invalid argument \"%s\" for \"-m, --memory\" flag: invalid size", arg);
+        json_object_set_new (o->host, "Memory", json_integer (bytes));
+        return 0;
+      }
+    case OPT_CPUS:
+      {
+        int64_t nano = parse_nano_cpus (arg);
+        if (nano < 0)
+          return cli_usage_error (cmd, "invalid argument \"%s\" for \"--cpus\" flag", arg);
+        json_object_set_new (o->host, "NanoCpus", json_integer (nano));
+        return 0;
+      }
+    case OPT_PIDS_LIMIT:
+      {
+        long long n = strtoll (arg, &end, 10);
+        if (*end || end == arg)
+          return cli_usage_error (cmd, "invalid argument \"%s\" for \"--pids-limit\" flag", arg);
+        json_object_set_new (o->host, "PidsLimit", json_integer (n));
+        return 0;
+      }
+    case OPT_STOP_TIMEOUT:
+      {
+        long t = strtol (arg, &end, 10);
+        if (*end || end == arg)
+          return cli_usage_error (cmd, "invalid argument \"%s\" for \"--stop-timeout\" flag", arg);
+        json_object_set_new (o->request, "StopTimeout", json_integer (t));
+        return 0;
+      }
+    }
+  return EXIT_USAGE;
+}
+
+/* Flags that take a list or a map: repeated, each adds an entry. */
+static int
+list_flag (const struct cli_command *cmd, int c, const char *arg, struct run_opts *o)
+{
+  cleanup_error isola_error_t err = NULL;
+  json_t *entry = NULL;
+  switch (c)
+    {
+    case OPT_CAP_ADD:
+      json_array_append_new (array_member (o->host, "CapAdd"), json_string (arg));
+      return 0;
+    case OPT_CAP_DROP:
+      json_array_append_new (array_member (o->host, "CapDrop"), json_string (arg));
+      return 0;
+    case 'v':
+      json_array_append_new (array_member (o->host, "Binds"), json_string (arg));
+      return 0;
+    case OPT_TMPFS:
+      map_member_set (o->host, "Tmpfs", arg, ':');
+      return 0;
+    case 'l':
+      map_member_set (o->request, "Labels", arg, '=');
+      return 0;
+    case OPT_SECURITY_OPT:
+      if (security_opt (arg, &entry, &err) < 0)
+        return cli_usage_error (cmd, "invalid --security-opt: %s", err->msg);
+      json_array_append_new (array_member (o->host, "SecurityOpt"), entry);
+      return 0;
+    case OPT_ULIMIT:
+      if (runspec_ulimit_from_flag (arg, &entry, &err) < 0)
+        return cli_usage_error (cmd, "invalid argument \"%s\" for \"--ulimit\" flag: %s", arg, err->msg);
+      json_array_append_new (array_member (o->host, "Ulimits"), entry);
+      return 0;
+    }
+  return EXIT_USAGE;
+}
+
+/* Flags that set one member of the body: to their argument, or to true for a switch. */
+static const struct
+{
+  int flag;
+  bool host_config; /* a member of HostConfig, else of Config */
+  bool is_switch;
+  const char *member;
+} member_flags[] = {
+  { 'w', false, false, "WorkingDir" },
+  { 'u', false, false, "User" },
+  { 'h', false, false, "Hostname" },
+  { OPT_STOP_SIGNAL, false, false, "StopSignal" },
+  { OPT_ISOLATION, true, false, "Isolation" },
+  { OPT_NETWORK, true, false, "NetworkMode" },
+  { OPT_RM, true, true, "AutoRemove" },
+  { OPT_INIT, true, true, "Init" },
+  { OPT_READ_ONLY, true, true, "ReadonlyRootfs" },
+  { OPT_PRIVILEGED, true, true, "Privileged" },
+};
+
+/* Each flag's member of the create body; returns 0, or the exit code of a flag that does not parse. */
+static int
+run_flag (const struct cli_command *cmd, int c, const char *arg, struct run_opts *o)
+{
+  cleanup_error isola_error_t err = NULL;
+  for (size_t i = 0; i < ARRAY_SIZE (member_flags); i++)
+    if (member_flags[i].flag == c)
+      {
+        json_t *value = member_flags[i].is_switch ? json_true () : json_string (arg);
+        json_object_set_new (member_flags[i].host_config ? o->host : o->request, member_flags[i].member, value);
+        return 0;
+      }
+  switch (c)
+    {
+    case 'd':
+      o->detach = true;
+      return 0;
+    case 'i':
+      o->interactive = true;
+      return 0;
+    case 't':
+      o->tty = true;
+      return 0;
+    case OPT_NAME:
+      o->name = arg;
+      return 0;
+    case 'e':
+      cli_env_add (&o->env, arg);
+      return 0;
+    case OPT_ENV_FILE:
+      if (cli_env_file_add (&o->env, arg, &err) < 0)
+        return cli_fail (&err), EXIT_USAGE;
+      return 0;
+    case OPT_ENTRYPOINT:
+      /* `--entrypoint ""` is [""]: no entrypoint, and not the image's command either. */
+      json_object_set_new (o->request, "Entrypoint", json_pack ("[s]", arg));
+      return 0;
+    case 'm':
+    case OPT_CPUS:
+    case OPT_PIDS_LIMIT:
+    case OPT_STOP_TIMEOUT:
+      return numeric_flag (cmd, c, arg, o);
+    default:
+      return list_flag (cmd, c, arg, o);
+    }
+}
+
+/* Returns 0, -1 after --help, or the exit code of a bad flag. */
 static int
 parse_run_flags (const struct cli_command *cmd, int argc, char **argv, struct run_opts *o, struct cli_ctx *ctx)
 {
   int c, exit_code = 0;
-  cleanup_error isola_error_t err = NULL;
   optind = 0;
-  while ((c = cli_getopt (ctx, cmd, argc, argv, "+ditre:w:u:h:m:v:l:", run_longopts, &exit_code)) != -1)
+  while ((c = cli_getopt (ctx, cmd, argc, argv, "+dite:w:u:h:m:v:l:", run_longopts, &exit_code)) != -1)
     {
-      switch (c)
-        {
-        case 'd':
-          o->detach = true;
-          break;
-        case 'i':
-          o->interactive = true;
-          break;
-        case 't':
-          o->tty = true;
-          break;
-        case OPT_RM:
-          json_object_set_new (o->host, "AutoRemove", json_true ());
-          break;
-        case OPT_NAME:
-          json_object_set_new (o->config, "Name", json_string (optarg));
-          break;
-        case 'e':
-          cli_env_add (&o->env, optarg);
-          break;
-        case OPT_ENV_FILE:
-          if (cli_env_file_add (&o->env, optarg, &err) < 0)
-            {
-              cli_fail (&err);
-              return EXIT_USAGE;
-            }
-          break;
-        case 'w':
-          if (optarg[0] != '/')
-            return cli_usage_error (cmd, "the working directory '%s' is invalid, it needs to be an absolute path",
-                                    optarg);
-          json_object_set_new (o->cfg, "WorkingDir", json_string (optarg));
-          break;
-        case 'u':
-          json_object_set_new (o->cfg, "User", json_string (optarg));
-          break;
-        case 'h':
-          json_object_set_new (o->cfg, "Hostname", json_string (optarg));
-          break;
-        case OPT_ENTRYPOINT:
-          o->entrypoint = optarg;
-          o->has_entrypoint = true;
-          break;
-        case OPT_ISOLATION:
-          json_object_set_new (o->host, "Isolation", json_string (optarg));
-          break;
-        case 'm':
-          {
-            int64_t bytes = parse_memory_bytes (optarg);
-            if (bytes < 0)
-              return cli_usage_error (cmd, "invalid argument \"%s\" for \"-m, --memory\" flag: invalid size", optarg);
-            if (bytes > 0 && bytes < 6 * 1024 * 1024)
-              return cli_usage_error (cmd, "Minimum memory limit allowed is 6MB");
-            json_object_set_new (o->host, "Memory", json_integer (bytes));
-            break;
-          }
-        case OPT_CPUS:
-          {
-            int64_t nano = parse_nano_cpus (optarg);
-            long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
-            if (nano < 0)
-              return cli_usage_error (cmd, "invalid argument \"%s\" for \"--cpus\" flag", optarg);
-            if (nano != 0 && (nano < 10000000 || nano > ncpu * 1000000000LL))
-              return cli_usage_error (cmd, "range of CPUs is from 0.01 to %ld.00, as there are only %ld CPUs available",
-                                      ncpu, ncpu);
-            json_object_set_new (o->host, "NanoCpus", json_integer (nano));
-            break;
-          }
-        case OPT_PIDS_LIMIT:
-          {
-            char *end;
-            long long n = strtoll (optarg, &end, 10);
-            if (*end || end == optarg)
-              return cli_usage_error (cmd, "invalid argument \"%s\" for \"--pids-limit\" flag", optarg);
-            json_object_set_new (o->host, "PidsLimit", json_integer (n <= 0 ? 0 : n));
-            break;
-          }
-        case OPT_INIT:
-          json_object_set_new (o->host, "Init", json_true ());
-          break;
-        case OPT_READ_ONLY:
-          json_object_set_new (o->host, "ReadonlyRootfs", json_true ());
-          break;
-        case OPT_CAP_ADD:
-          json_array_append_new (array_member (o->host, "CapAdd"), json_string (optarg));
-          break;
-        case OPT_CAP_DROP:
-          json_array_append_new (array_member (o->host, "CapDrop"), json_string (optarg));
-          break;
-        case OPT_PRIVILEGED:
-          json_object_set_new (o->host, "Privileged", json_true ());
-          break;
-        case OPT_SECURITY_OPT:
-          {
-            json_t *opt = security_opt (optarg, &err);
-            if (opt == NULL)
-              return cli_usage_error (cmd, "invalid --security-opt: %s", err->msg);
-            json_array_append_new (array_member (o->host, "SecurityOpt"), opt);
-            break;
-          }
-        case 'v':
-          json_array_append_new (array_member (o->host, "Binds"), json_string (optarg));
-          break;
-        case OPT_TMPFS:
-          {
-            cleanup_free char *dst = xstrdup (optarg);
-            char *colon = strchr (dst, ':');
-            if (colon)
-              *colon = '\0';
-            json_t *t = json_object_get (o->host, "Tmpfs");
-            if (!json_is_object (t))
-              json_object_set_new (o->host, "Tmpfs", t = json_object ());
-            json_object_set_new (t, dst, json_string (colon ? colon + 1 : ""));
-            break;
-          }
-        case OPT_NETWORK:
-          if (strcmp (optarg, "none") != 0 && strcmp (optarg, "host") != 0)
-            return cli_usage_error (cmd, "network \"%s\" is not supported yet: use none or host", optarg);
-          json_object_set_new (o->host, "NetworkMode", json_string (optarg));
-          break;
-        case OPT_STOP_SIGNAL:
-          if (signal_from_name (optarg) < 0)
-            return cli_usage_error (cmd, "invalid signal: %s", optarg);
-          json_object_set_new (o->cfg, "StopSignal", json_string (optarg));
-          break;
-        case OPT_STOP_TIMEOUT:
-          {
-            char *end;
-            long t = strtol (optarg, &end, 10);
-            if (*end || end == optarg)
-              return cli_usage_error (cmd, "invalid argument \"%s\" for \"--stop-timeout\" flag", optarg);
-            json_object_set_new (o->cfg, "StopTimeout", json_integer (t));
-            break;
-          }
-        case OPT_ULIMIT:
-          {
-            json_t *u = NULL;
-            if (runspec_ulimit_from_flag (optarg, &u, &err) < 0)
-              return cli_usage_error (cmd, "invalid argument \"%s\" for \"--ulimit\" flag: %s", optarg, err->msg);
-            json_array_append_new (array_member (o->host, "Ulimits"), u);
-            break;
-          }
-        case 'l':
-          {
-            cleanup_free char *kv = xstrdup (optarg);
-            char *eq = strchr (kv, '=');
-            if (eq)
-              *eq = '\0';
-            json_t *labels = json_object_get (o->cfg, "Labels");
-            if (!json_is_object (labels))
-              json_object_set_new (o->cfg, "Labels", labels = json_object ());
-            json_object_set_new (labels, kv, json_string (eq ? eq + 1 : ""));
-            break;
-          }
-        default:
-          return c == CLI_OPT_HELP ? -1 : exit_code;
-        }
+      if (c == CLI_OPT_HELP || c == '?')
+        return c == CLI_OPT_HELP ? -1 : exit_code;
+      int ret = run_flag (cmd, c, optarg, o);
+      if (ret != 0)
+        return ret;
     }
   return 0;
 }
 
+/* The rest of the body: the image and command from the arguments, and what the flags left to the end. */
 static void
-env_merge (json_t *env, const char *kv)
+finish_request (struct run_opts *o, const char *image, char **args)
 {
-  size_t klen = strcspn (kv, "=");
-  size_t i;
-  json_t *v;
-  json_array_foreach (env, i, v)
-  {
-    const char *s = json_string_value (v);
-    if (s && strncmp (s, kv, klen) == 0 && (s[klen] == '=' || s[klen] == '\0'))
-      {
-        json_array_set_new (env, i, json_string (kv));
-        return;
-      }
-  }
-  json_array_append_new (env, json_string (kv));
-}
-
-/* Entrypoint and command from the image, overridden by --entrypoint and the command line, as docker does. */
-static void
-apply_image_config (struct run_opts *o, json_t *image_cfg, char **args)
-{
-  json_t *env = json_array ();
-  size_t i;
-  json_t *v;
-  json_array_foreach (json_object_get (image_cfg, "Env"), i, v) if (json_is_string (v)) json_array_append (env, v);
-  bool has_path = false;
-  json_array_foreach (env, i, v) if (str_has_prefix (json_string_value (v), "PATH=")) has_path = true;
-  if (!has_path)
-    json_array_insert_new (env, 0, json_string ("PATH=" ISOLA_DEFAULT_PATH));
-  for (i = 0; o->env[i]; i++)
-    env_merge (env, o->env[i]);
-  json_object_set_new (o->cfg, "Env", env);
-
-  json_t *entrypoint = json_array ();
-  if (o->has_entrypoint)
-    {
-      if (o->entrypoint[0])
-        json_array_append_new (entrypoint, json_string (o->entrypoint));
-    }
-  else if (json_is_array (json_object_get (image_cfg, "Entrypoint")))
-    json_array_extend (entrypoint, json_object_get (image_cfg, "Entrypoint"));
-  json_t *cmd = json_array ();
+  json_object_set_new (o->request, "Image", json_string (image));
   if (args[0])
-    for (i = 0; args[i]; i++)
-      json_array_append_new (cmd, json_string (args[i]));
-  else if (!o->has_entrypoint && json_is_array (json_object_get (image_cfg, "Cmd")))
-    json_array_extend (cmd, json_object_get (image_cfg, "Cmd"));
-
-  json_t *all = json_array ();
-  json_array_extend (all, entrypoint);
-  json_array_extend (all, cmd);
-  json_object_set_new (o->cfg, "Entrypoint",
-                       json_array_size (entrypoint) ? entrypoint : (json_decref (entrypoint), json_null ()));
-  json_object_set_new (o->cfg, "Cmd", cmd);
-  if (json_array_size (all) > 0)
     {
-      json_object_set (o->config, "Path", json_array_get (all, 0));
-      json_array_remove (all, 0);
+      json_t *cmd = json_array ();
+      for (size_t i = 0; args[i]; i++)
+        json_array_append_new (cmd, json_string (args[i]));
+      json_object_set_new (o->request, "Cmd", cmd);
     }
-  json_object_set_new (o->config, "Args", all);
-
-  static const char *const inherited[] = { "WorkingDir", "User", "StopSignal" };
-  for (i = 0; i < ARRAY_SIZE (inherited); i++)
-    if (json_object_get (o->cfg, inherited[i]) == NULL && json_is_string (json_object_get (image_cfg, inherited[i])))
-      json_object_set (o->cfg, inherited[i], json_object_get (image_cfg, inherited[i]));
-  json_t *labels = json_object_get (image_cfg, "Labels");
-  if (json_is_object (labels))
-    {
-      json_t *mine = json_object_get (o->cfg, "Labels");
-      if (!json_is_object (mine))
-        json_object_set_new (o->cfg, "Labels", mine = json_object ());
-      const char *k;
-      json_object_foreach (labels, k, v) if (json_object_get (mine, k) == NULL) json_object_set (mine, k, v);
-    }
-}
-
-/* Creates the container under the store's exclusive lock, which is released before it starts. */
-static int
-create_container (struct cli_ctx *ctx, struct run_opts *o, const char *image, char **args, struct container **out,
-                  isola_error_t *err)
-{
-  const struct isola_driver *driver;
-  const char *iso = json_string_value (json_object_get (o->host, "Isolation"));
-  if (driver_lookup (ctx->root && ctx->root[0] ? ctx->root : ISOLA_DEFAULT_ROOT, iso, &driver, err) < 0)
-    return -EINVAL;
-  json_object_set_new (o->host, "Isolation", json_string (driver->isolation));
-  if (json_object_get (o->host, "NetworkMode") == NULL)
-    json_object_set_new (o->host, "NetworkMode", json_string ("none"));
-
-  cleanup_store struct isola_store *store = NULL;
-  if (store_open (ctx->root, STORE_LOCK_EXCLUSIVE, &store, err) < 0)
-    return -EIO;
-  cleanup_json json_t *refs = NULL;
-  digest_hex_t id;
-  if (refs_read (store, &refs, err) < 0 || image_resolve (store, refs, image, id, err) < 0)
-    return -ENOENT;
-  struct oci_config cfg = { 0 };
-  if (image_read_config (store, id, &cfg, err) < 0)
-    return -EIO;
-  json_object_set_new (o->config, "Image", json_sprintf ("sha256:%s", id));
-  json_object_set_new (o->cfg, "Image", json_string (image));
-  json_object_set_new (o->cfg, "Tty", json_boolean (o->tty));
-  json_object_set_new (o->cfg, "OpenStdin", json_boolean (o->interactive));
-  apply_image_config (o, json_object_get (cfg.json, "config"), args);
-  oci_config_clear (&cfg);
-  cleanup_free char *seccomp_cache = store_path (store, STORE_SECCOMP_CACHE);
-  if (runspec_validate (o->config, seccomp_cache, err) < 0)
-    return -EINVAL;
-  int ret = container_create (store, o->config, out, err);
-  if (ret == 0 && driver->create_resources && (ret = driver->create_resources (store, *out, err)) < 0)
-    {
-      (void)container_remove (store, *out, NULL);
-      container_free (*out);
-      *out = NULL;
-    }
-  trace_mark ("cli: created");
-  return ret;
-}
-
-static void
-run_opts_init (struct run_opts *o)
-{
-  memset (o, 0, sizeof (*o));
-  o->config = json_object ();
-  o->cfg = json_object ();
-  o->host = json_object ();
-  o->env = xcalloc (1, sizeof (char *));
-  json_object_set (o->config, "Config", o->cfg);
-  json_object_set (o->config, "HostConfig", o->host);
-}
-
-static void
-run_opts_clear (struct run_opts *o)
-{
-  json_decref (o->config);
-  json_decref (o->cfg);
-  json_decref (o->host);
-  strv_free (o->env);
+  json_t *env = json_array ();
+  for (size_t i = 0; o->env[i]; i++)
+    json_array_append_new (env, json_string (o->env[i]));
+  json_object_set_new (o->request, "Env", env);
+  json_object_set_new (o->request, "Tty", json_boolean (o->tty));
+  json_object_set_new (o->request, "OpenStdin", json_boolean (o->interactive));
 }
 
 /* --- starting and attaching --------------------------------------------------------------------------------- */
@@ -463,9 +365,7 @@ cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach, bool
   trace_mark ("cli: started");
   if (attach)
     {
-      json_t *config = json_object_get (c->config, "Config");
-      struct cli_attach_opts o = { .tty = json_is_true (json_object_get (config, "Tty")),
-                                   .stdin = attach_stdin && json_is_true (json_object_get (config, "OpenStdin")) };
+      struct cli_attach_opts o = { .tty = container_tty (c), .stdin = attach_stdin && container_open_stdin (c) };
       o.proxy_signals = !o.tty;
       code = cli_attach_loop (fd, &dec, &o);
       trace_mark ("cli: exit code received");
@@ -481,40 +381,37 @@ run_or_create (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, cha
   struct run_opts o;
   run_opts_init (&o);
   int ret = parse_run_flags (cmd, argc, argv, &o, ctx);
+  if (ret == 0 && optind >= argc)
+    ret = cli_usage_error (cmd, "\"%s\" requires at least 1 argument.", start ? "isola run" : "isola create");
+  if (ret == 0 && start && o.interactive && o.tty && !o.detach && !isatty (STDIN_FILENO))
+    {
+      fprintf (stderr, "Error: the input device is not a TTY\n");
+      ret = 1;
+    }
   if (ret != 0)
     {
       run_opts_clear (&o);
       return ret < 0 ? 0 : ret;
     }
-  if (optind >= argc)
-    {
-      run_opts_clear (&o);
-      return cli_usage_error (cmd, "\"%s\" requires at least 1 argument.", start ? "isola run" : "isola create");
-    }
-  if (start && o.interactive && o.tty && !o.detach && !isatty (STDIN_FILENO))
-    {
-      run_opts_clear (&o);
-      fprintf (stderr, "Error: the input device is not a TTY\n");
-      return 1;
-    }
-  if (!start && o.detach)
-    o.detach = false;
+  bool detach = start && o.detach;
+  finish_request (&o, argv[optind], argv + optind + 1);
   cleanup_error isola_error_t err = NULL;
   cleanup_container struct container *c = NULL;
-  if (create_container (ctx, &o, argv[optind], argv + optind + 1, &c, &err) < 0)
+  ret = container_create_from_request (ctx->root, o.request, o.name, &c, &err);
+  trace_mark ("cli: created");
+  run_opts_clear (&o);
+  if (ret < 0)
     {
-      run_opts_clear (&o);
       fprintf (stderr, "Error: %s\n", err ? err->msg : "cannot create the container");
       return 125;
     }
-  run_opts_clear (&o);
   if (!start)
     {
       printf ("%s\n", c->id);
       return 0;
     }
-  int code = cli_start_container (ctx, c, !o.detach, o.interactive);
-  if (code == 0 && o.detach)
+  int code = cli_start_container (ctx, c, !detach, o.interactive);
+  if (code == 0 && detach)
     printf ("%s\n", c->id);
   return code;
 }

@@ -19,28 +19,32 @@ struct ps_opts
 static char *
 command_column (const struct container *c, bool no_trunc)
 {
-  cleanup_free char *cmd = xstrdup (json_string_value (json_object_get (c->config, "Path")) ?: "");
-  size_t i;
-  json_t *v;
-  json_array_foreach (json_object_get (c->config, "Args"), i, v)
-  {
-    char *next = xasprintf ("%s %s", cmd, json_string_value (v) ?: "");
-    free (cmd);
-    cmd = next;
-  }
+  cleanup_strv char **argv = container_argv (c);
+  cleanup_free char *cmd = xstrdup (argv[0] ?: "");
+  for (size_t i = 1; argv[0] && argv[i]; i++)
+    {
+      char *next = xasprintf ("%s %s", cmd, argv[i]);
+      free (cmd);
+      cmd = next;
+    }
   if (!no_trunc && strlen (cmd) > 20)
     return xasprintf ("\"%.19s…\"", cmd);
   return xasprintf ("\"%s\"", cmd);
 }
 
 static int64_t
-parse_time (json_t *state, const char *key)
+seconds_of (const char *rfc3339)
 {
   int64_t t = 0;
-  const char *s = json_string_value (json_object_get (state, key));
-  if (s == NULL || time_parse_rfc3339 (s, &t) < 0)
+  if (rfc3339 == NULL || time_parse_rfc3339 (rfc3339, &t) < 0)
     return 0;
   return t;
+}
+
+static int64_t
+parse_time (json_t *state, const char *key)
+{
+  return seconds_of (json_string_value (json_object_get (state, key)));
 }
 
 static char *
@@ -64,13 +68,12 @@ status_column (const struct container *c, int64_t now)
 static bool
 label_matches (const struct container *c, const char *want)
 {
-  json_t *labels = json_object_get (json_object_get (c->config, "Config"), "Labels");
   cleanup_free char *k = xstrdup (want);
   char *eq = strchr (k, '=');
   if (eq)
     *eq++ = '\0';
-  json_t *v = json_object_get (labels, k);
-  return v && (eq == NULL || strcmp (json_string_value (v) ?: "", eq) == 0);
+  const char *v = container_label (c, k);
+  return v && (eq == NULL || strcmp (v, eq) == 0);
 }
 
 static bool
@@ -92,7 +95,7 @@ filter_matches (const struct container *c, const char *filter)
   if (strncmp (filter, "isolation", klen) == 0)
     {
       /* Any name --isolation takes ("vm" for what Docker calls hyperv): the driver says what inspect shows. */
-      const char *iso = json_string_value (json_object_get (json_object_get (c->config, "HostConfig"), "Isolation"));
+      const char *iso = container_isolation (c);
       const struct isola_driver *d = NULL;
       bool named = v[0] && strcmp (v, "default") != 0 && driver_lookup (NULL, v, &d, NULL) == 0;
       return strcmp (iso ?: "", named ? d->isolation : v) == 0;
@@ -127,8 +130,7 @@ static int
 compare_created (const void *a, const void *b)
 {
   struct container *const *x = a, *const *y = b;
-  return -strcmp (json_string_value (json_object_get ((*x)->config, "Created")) ?: "",
-                  json_string_value (json_object_get ((*y)->config, "Created")) ?: "");
+  return -strcmp (container_created (*x), container_created (*y));
 }
 
 static void
@@ -148,11 +150,11 @@ print_containers (struct container **list, size_t n, const struct ps_opts *o)
         }
       cleanup_free char *id = xasprintf ("%.*s", o->no_trunc ? 64 : 12, c->id);
       cleanup_free char *cmd = command_column (c, o->no_trunc);
-      cleanup_free char *ago = human_duration (now - parse_time (c->config, "Created"));
+      cleanup_free char *ago = human_duration (now - seconds_of (container_created (c)));
       cleanup_free char *created = xasprintf ("%s ago", ago);
       cleanup_free char *status = status_column (c, now);
-      const char *image = json_string_value (json_object_get (json_object_get (c->config, "Config"), "Image")) ?: "";
-      const char *iso = json_string_value (json_object_get (json_object_get (c->config, "HostConfig"), "Isolation"));
+      const char *image = container_image_name (c);
+      const char *iso = container_isolation (c);
       table_add (t, (const char *[]){ id, image, cmd, created, status, "", container_name (c), iso ?: "process" }, 8);
     }
   if (!o->quiet)

@@ -445,9 +445,8 @@ initial_window_size (struct monitor *m, unsigned short *rows, unsigned short *co
 static int
 make_stdio (struct monitor *m, struct driver_io *io, int child_ends[3], isola_error_t *err)
 {
-  json_t *config = json_object_get (m->c->config, "Config");
-  m->tty = json_is_true (json_object_get (config, "Tty"));
-  bool open_stdin = json_is_true (json_object_get (config, "OpenStdin"));
+  m->tty = container_tty (m->c);
+  bool open_stdin = container_open_stdin (m->c);
   if (m->tty)
     {
       int sv[2];
@@ -506,9 +505,8 @@ start_container (struct monitor *m, isola_error_t *err)
           kill (m->pid, SIGKILL);
           return isola_error_make (err, -master, "receive the container's terminal");
         }
-      json_t *config = json_object_get (m->c->config, "Config");
       m->out_r = master;
-      m->in_w = json_is_true (json_object_get (config, "OpenStdin")) ? master : -1;
+      m->in_w = container_open_stdin (m->c) ? master : -1;
     }
   return ret;
 }
@@ -822,7 +820,7 @@ supervise_vm (struct monitor *m, int sigfd)
 static bool
 auto_remove (const struct monitor *m)
 {
-  return json_is_true (json_object_get (json_object_get (m->c->config, "HostConfig"), "AutoRemove"));
+  return container_auto_remove (m->c);
 }
 
 static void

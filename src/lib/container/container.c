@@ -209,18 +209,16 @@ container_resolv_conf (bool host_network)
 static int
 write_etc_files (struct container *c, isola_error_t *err)
 {
-  json_t *config = json_object_get (c->config, "Config");
-  const char *hostname = json_string_value (json_object_get (config, "Hostname"));
+  const char *hostname = container_hostname (c);
   if (hostname == NULL || hostname[0] == '\0')
     {
       char short_id[13];
       memcpy (short_id, c->id, 12);
       short_id[12] = '\0';
-      json_object_set_new (config, "Hostname", json_string (short_id));
-      hostname = json_string_value (json_object_get (config, "Hostname"));
+      json_object_set_new (container_config (c), "Hostname", json_string (short_id));
+      hostname = container_hostname (c);
     }
-  const char *mode = json_string_value (json_object_get (json_object_get (c->config, "HostConfig"), "NetworkMode"));
-  bool host_network = mode && strcmp (mode, "host") == 0;
+  bool host_network = container_host_network (c);
   cleanup_free char *hostname_text = xasprintf ("%s\n", hostname);
   const char *hosts_text = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                            "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
@@ -228,26 +226,58 @@ write_etc_files (struct container *c, isola_error_t *err)
   cleanup_free char *resolv = container_resolv_conf (host_network);
   cleanup_free char *p1 = container_path (c, "hostname"), *p2 = container_path (c, "hosts");
   cleanup_free char *p3 = container_path (c, "resolv.conf");
-  if (write_file_replace (p1, hostname_text, strlen (hostname_text), 0644, err) < 0
-      || write_file_replace (p2, hosts_text, strlen (hosts_text), 0644, err) < 0
-      || write_file_replace (p3, resolv, strlen (resolv), 0644, err) < 0)
-    return -EIO;
-  return 0;
+  int ret = write_file_replace (p1, hostname_text, strlen (hostname_text), 0644, err);
+  if (ret == 0)
+    ret = write_file_replace (p2, hosts_text, strlen (hosts_text), 0644, err);
+  if (ret == 0)
+    ret = write_file_replace (p3, resolv, strlen (resolv), 0644, err);
+  return ret;
+}
+
+/* Docker's Path and Args: the entrypoint followed by the command, split after the first word. */
+static void
+set_command_line (json_t *record, json_t *config)
+{
+  json_t *all = json_array ();
+  if (json_is_array (json_object_get (config, "Entrypoint")))
+    json_array_extend (all, json_object_get (config, "Entrypoint"));
+  if (json_is_array (json_object_get (config, "Cmd")))
+    json_array_extend (all, json_object_get (config, "Cmd"));
+  if (json_array_size (all) > 0)
+    {
+      json_object_set (record, "Path", json_array_get (all, 0));
+      json_array_remove (all, 0);
+    }
+  json_object_set_new (record, "Args", all);
+}
+
+/* config.json's shape: Docker's inspect, less what inspect adds (State, paths, mounts, network settings). */
+static json_t *
+new_record (const struct container_new *n, const char *id)
+{
+  json_t *record = json_object ();
+  json_object_set_new (record, "Config", json_deep_copy (n->config));
+  json_object_set_new (record, "HostConfig", json_deep_copy (n->host_config));
+  if (n->name && n->name[0])
+    json_object_set_new (record, "Name", json_string (n->name));
+  json_object_set_new (record, "Image", json_sprintf ("sha256:%s", n->image_id));
+  set_command_line (record, n->config);
+  json_object_set_new (record, "Id", json_string (id));
+  cleanup_free char *created = time_rfc3339_now ();
+  json_object_set_new (record, "Created", json_string (created));
+  return record;
 }
 
 int
-container_create (struct isola_store *s, json_t *config, struct container **out, isola_error_t *err)
+container_create (struct isola_store *s, const struct container_new *n, struct container **out, isola_error_t *err)
 {
-  int ret = choose_name (s, config, err);
-  if (ret < 0)
-    return ret;
   cleanup_container struct container *c = xcalloc (1, sizeof (*c));
   random_id (c->id);
+  c->config = new_record (n, c->id);
+  int ret = choose_name (s, c->config, err);
+  if (ret < 0)
+    return ret;
   c->dir = store_path (s, "containers/%s", c->id);
-  cleanup_free char *created = time_rfc3339_now ();
-  json_object_set_new (config, "Id", json_string (c->id));
-  json_object_set_new (config, "Created", json_string (created));
-  c->config = json_incref (config);
   c->state = initial_state ();
 
   /* Built under tmp/ and renamed into place: a container directory is complete or absent. */
@@ -265,8 +295,8 @@ container_create (struct isola_store *s, json_t *config, struct container **out,
         ret = isola_error_make (err, errno, "mkdir `%s`", p);
     }
   cleanup_free char *log = container_path (c, "ctr.log");
-  if (ret == 0 && write_file_replace (log, "", 0, 0600, err) < 0)
-    ret = -EIO;
+  if (ret == 0)
+    ret = write_file_replace (log, "", 0, 0600, err);
   if (ret == 0)
     ret = write_etc_files (c, err);
   if (ret == 0)
@@ -374,6 +404,168 @@ pid_t
 container_pid (const struct container *c)
 {
   return (pid_t)json_integer_value (json_object_get (c->state, "Pid"));
+}
+
+/* --- the record's fields ------------------------------------------------------------------------------------ */
+
+json_t *
+container_config (const struct container *c)
+{
+  return json_object_get (c->config, "Config");
+}
+
+json_t *
+container_host_config (const struct container *c)
+{
+  return json_object_get (c->config, "HostConfig");
+}
+
+static const char *
+config_string (const struct container *c, const char *key)
+{
+  return json_string_value (json_object_get (container_config (c), key));
+}
+
+static bool
+host_config_true (const struct container *c, const char *key)
+{
+  return json_is_true (json_object_get (container_host_config (c), key));
+}
+
+const char *
+container_image_id (const struct container *c)
+{
+  const char *image = json_string_value (json_object_get (c->config, "Image"));
+  return image && str_has_prefix (image, "sha256:") ? image + 7 : NULL;
+}
+
+const char *
+container_image_name (const struct container *c)
+{
+  return config_string (c, "Image") ?: "";
+}
+
+const char *
+container_created (const struct container *c)
+{
+  return json_string_value (json_object_get (c->config, "Created")) ?: "";
+}
+
+static void
+strv_push_strings (char ***v, json_t *array)
+{
+  size_t i;
+  json_t *x;
+  json_array_foreach (array, i, x) if (json_is_string (x)) strv_push (v, json_string_value (x));
+}
+
+char **
+container_argv (const struct container *c)
+{
+  char **argv = xcalloc (1, sizeof (char *));
+  const char *path = json_string_value (json_object_get (c->config, "Path"));
+  if (path)
+    strv_push (&argv, path);
+  strv_push_strings (&argv, json_object_get (c->config, "Args"));
+  return argv;
+}
+
+char **
+container_env (const struct container *c)
+{
+  char **env = xcalloc (1, sizeof (char *));
+  strv_push_strings (&env, json_object_get (container_config (c), "Env"));
+  const char *hostname = container_hostname (c);
+  if (hostname == NULL || hostname[0] == '\0')
+    return env;
+  for (size_t i = 0; env[i]; i++)
+    if (str_has_prefix (env[i], "HOSTNAME="))
+      return env;
+  cleanup_free char *kv = xasprintf ("HOSTNAME=%s", hostname);
+  strv_push (&env, kv);
+  return env;
+}
+
+bool
+container_tty (const struct container *c)
+{
+  return json_is_true (json_object_get (container_config (c), "Tty"));
+}
+
+bool
+container_open_stdin (const struct container *c)
+{
+  return json_is_true (json_object_get (container_config (c), "OpenStdin"));
+}
+
+const char *
+container_user (const struct container *c)
+{
+  return config_string (c, "User");
+}
+
+const char *
+container_working_dir (const struct container *c)
+{
+  const char *dir = config_string (c, "WorkingDir");
+  return dir && dir[0] ? dir : NULL;
+}
+
+const char *
+container_hostname (const struct container *c)
+{
+  return config_string (c, "Hostname");
+}
+
+const char *
+container_label (const struct container *c, const char *key)
+{
+  json_t *v = json_object_get (json_object_get (container_config (c), "Labels"), key);
+  return v ? json_string_value (v) ?: "" : NULL;
+}
+
+const char *
+container_stop_signal (const struct container *c)
+{
+  return config_string (c, "StopSignal");
+}
+
+int
+container_stop_timeout (const struct container *c, int fallback)
+{
+  json_t *t = json_object_get (container_config (c), "StopTimeout");
+  return json_is_integer (t) ? (int)json_integer_value (t) : fallback;
+}
+
+const char *
+container_isolation (const struct container *c)
+{
+  return json_string_value (json_object_get (container_host_config (c), "Isolation"));
+}
+
+bool
+container_auto_remove (const struct container *c)
+{
+  return host_config_true (c, "AutoRemove");
+}
+
+bool
+container_init (const struct container *c)
+{
+  return host_config_true (c, "Init");
+}
+
+bool
+container_readonly_rootfs (const struct container *c)
+{
+  return host_config_true (c, "ReadonlyRootfs");
+}
+
+bool
+container_host_network (const struct container *c)
+{
+  const char *mode = json_string_value (json_object_get (container_host_config (c), "NetworkMode"));
+  return mode && strcmp (mode, "host") == 0;
 }
 
 void
@@ -498,9 +690,8 @@ containers_use_image (const struct isola_store *s, const char *image_id)
   for (size_t i = 0; ids[i]; i++)
     {
       cleanup_container struct container *c = NULL;
-      const char *image
-          = container_load (s, ids[i], &c, NULL) == 0 ? json_string_value (json_object_get (c->config, "Image")) : NULL;
-      if (image && str_has_prefix (image, "sha256:") && strcmp (image + 7, image_id) == 0)
+      const char *image = container_load (s, ids[i], &c, NULL) == 0 ? container_image_id (c) : NULL;
+      if (image && strcmp (image, image_id) == 0)
         return true;
     }
   return false;
@@ -582,7 +773,7 @@ container_inspect_json (const struct container *c)
   json_object_set_new (o, "RestartCount", json_integer (0));
   json_object_set_new (o, "Driver", json_string ("overlay"));
   json_object_set_new (o, "Platform", json_string ("linux"));
-  json_t *host = json_object_get (c->config, "HostConfig");
+  json_t *host = container_host_config (c);
   json_object_set (o, "HostConfig", host ?: json_null ());
   cleanup_free char *upper = container_path (c, "upper"), *work = container_path (c, "work");
   cleanup_free char *merged = container_path (c, "rootfs");
@@ -590,7 +781,7 @@ container_inspect_json (const struct container *c)
                        json_pack ("{s:{s:s, s:s, s:s}, s:s}", "Data", "MergedDir", merged, "UpperDir", upper, "WorkDir",
                                   work, "Name", "overlay"));
   json_object_set_new (o, "Mounts", mounts_json (host));
-  json_object_set (o, "Config", json_object_get (c->config, "Config") ?: json_null ());
+  json_object_set (o, "Config", container_config (c) ?: json_null ());
   const char *mode = json_string_value (json_object_get (host, "NetworkMode"));
   json_object_set_new (o, "NetworkSettings", json_pack ("{s:{s:{}}}", "Networks", mode ? mode : "none"));
   return o;

@@ -35,10 +35,18 @@ cleanup_containerp (struct container **c)
 }
 #define cleanup_container __attribute__ ((cleanup (cleanup_containerp)))
 
-/* Creates ROOT/containers/ID from config (Docker-shaped; Name may be absent: a name is generated).  Takes
-   ownership of nothing; fills Id, Created and a "created" state.  Needs the store's exclusive lock (names are
-   unique). */
-int container_create (struct isola_store *s, json_t *config, struct container **out, isola_error_t *err);
+/* What a new container is made of (container/create.h makes it from a request). */
+struct container_new
+{
+  const char *name;     /* NULL or "": generated */
+  const char *image_id; /* the image's ID (hex) */
+  json_t *config;       /* Config, Docker's shape: its Entrypoint and Cmd make the command line */
+  json_t *host_config;  /* HostConfig */
+};
+
+/* Creates ROOT/containers/ID from n (copied) with a new ID, Created and a "created" state; a Config without a
+   Hostname gets the short ID.  Needs the store's exclusive lock (names are unique). */
+int container_create (struct isola_store *s, const struct container_new *n, struct container **out, isola_error_t *err);
 
 int container_load (const struct isola_store *s, const char *id, struct container **out, isola_error_t *err);
 
@@ -73,6 +81,33 @@ const char *container_status (const struct container *c);
 bool container_is_running (const struct container *c);
 const char *container_name (const struct container *c); /* without the leading '/' */
 pid_t container_pid (const struct container *c);
+
+/* What config.json records, read through these: only container.c knows where Docker's inspect shape keeps each
+   field.  Config and HostConfig themselves go to the parsers of their members (runspec.h, caps.h, seccomp, cgroup);
+   both are NULL in a record without them, which jansson's getters take. */
+json_t *container_config (const struct container *c);         /* Config: Env, User, Labels… */
+json_t *container_host_config (const struct container *c);    /* HostConfig: Binds, CapAdd, Memory… */
+const char *container_image_id (const struct container *c);   /* the image's ID (hex), NULL when none is recorded */
+const char *container_image_name (const struct container *c); /* Config.Image: the image as it was named, or "" */
+const char *container_created (const struct container *c);    /* RFC 3339, or "" */
+/* Path and Args: the command line of the container's first process (its entrypoint and command). */
+char **container_argv (const struct container *c);
+/* Config.Env, plus HOSTNAME=<Config.Hostname> unless Env sets it, as Docker gives every process of a container. */
+char **container_env (const struct container *c);
+bool container_tty (const struct container *c);
+bool container_open_stdin (const struct container *c);
+const char *container_user (const struct container *c);        /* NULL when unset */
+const char *container_working_dir (const struct container *c); /* NULL when unset or empty */
+const char *container_hostname (const struct container *c);
+const char *container_label (const struct container *c, const char *key); /* NULL when it has no such label */
+const char *container_stop_signal (const struct container *c);            /* NULL when unset (SIGTERM) */
+/* Config.StopTimeout in seconds, or fallback when unset. */
+int container_stop_timeout (const struct container *c, int fallback);
+const char *container_isolation (const struct container *c); /* HostConfig.Isolation, NULL when unset */
+bool container_auto_remove (const struct container *c);
+bool container_init (const struct container *c);
+bool container_readonly_rootfs (const struct container *c);
+bool container_host_network (const struct container *c);
 
 /* Docker-shaped `inspect` object of a container (its config and state, paths, mounts). */
 json_t *container_inspect_json (const struct container *c);

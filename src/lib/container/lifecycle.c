@@ -67,7 +67,7 @@ spawn_monitor (const char *root, const struct container *c, int client_fd, isola
 int
 container_seccomp_ensure (const struct isola_store *s, const struct container *c, isola_error_t *err)
 {
-  json_t *host = json_object_get (c->config, "HostConfig");
+  json_t *host = container_host_config (c);
   uint64_t caps = 0;
   struct seccomp_program *prog = NULL;
   cleanup_free char *cache = store_path (s, STORE_SECCOMP_CACHE);
@@ -99,7 +99,7 @@ container_start (struct isola_store *s, struct container *c, int *attach_fd, str
       close (sv[0]);
       return pid;
     }
-  if (attach_fd && tty_size && json_is_true (json_object_get (json_object_get (c->config, "Config"), "Tty")))
+  if (attach_fd && tty_size && container_tty (c))
     {
       uint8_t p[4]
           = { (uint8_t)(tty_size[0] >> 8), (uint8_t)tty_size[0], (uint8_t)(tty_size[1] >> 8), (uint8_t)tty_size[1] };
@@ -172,8 +172,7 @@ wait_stopped_for (struct container *c, int timeout_ms)
 static int
 stop_signal_of (const struct container *c)
 {
-  const char *name = json_string_value (json_object_get (json_object_get (c->config, "Config"), "StopSignal"));
-  int sig = signal_from_name (name);
+  int sig = signal_from_name (container_stop_signal (c));
   return sig > 0 ? sig : SIGTERM;
 }
 
@@ -183,10 +182,7 @@ container_stop (struct container *c, int timeout, isola_error_t *err)
   if (!container_is_running (c) || !container_monitor_alive (c))
     return 0;
   if (timeout < 0)
-    {
-      json_t *t = json_object_get (json_object_get (c->config, "Config"), "StopTimeout");
-      timeout = json_is_integer (t) ? (int)json_integer_value (t) : 10;
-    }
+    timeout = container_stop_timeout (c, 10);
   (void)driver_of (c)->signal (c, stop_signal_of (c), NULL);
   if (!wait_stopped_for (c, timeout * 1000))
     {

@@ -195,54 +195,6 @@ runspec_ulimit_from_flag (const char *flag, json_t **out, isola_error_t *err)
 
 /* --- the rest ------------------------------------------------------------------------------------------------- */
 
-static char **
-string_list (json_t *a)
-{
-  char **v = xcalloc (1, sizeof (char *));
-  size_t i;
-  json_t *x;
-  json_array_foreach (a, i, x) if (json_is_string (x)) strv_push (&v, json_string_value (x));
-  return v;
-}
-
-char **
-runspec_argv (json_t *container_config)
-{
-  char **argv = xcalloc (1, sizeof (char *));
-  const char *path = json_string_value (json_object_get (container_config, "Path"));
-  if (path)
-    strv_push (&argv, path);
-  cleanup_strv char **args = string_list (json_object_get (container_config, "Args"));
-  for (size_t i = 0; args[i]; i++)
-    strv_push (&argv, args[i]);
-  return argv;
-}
-
-char **
-runspec_env (json_t *config)
-{
-  return string_list (json_object_get (config, "Env"));
-}
-
-void
-runspec_env_add_hostname (char ***env, const char *hostname)
-{
-  if (hostname == NULL || hostname[0] == '\0')
-    return;
-  for (size_t i = 0; (*env)[i]; i++)
-    if (str_has_prefix ((*env)[i], "HOSTNAME="))
-      return;
-  cleanup_free char *kv = xasprintf ("HOSTNAME=%s", hostname);
-  strv_push (env, kv);
-}
-
-bool
-runspec_host_network (json_t *host_config)
-{
-  const char *mode = json_string_value (json_object_get (host_config, "NetworkMode"));
-  return mode && strcmp (mode, "host") == 0;
-}
-
 bool
 runspec_no_new_privileges (json_t *host_config)
 {

@@ -1,6 +1,6 @@
-/* What a container's config asks for, independent of the isolation mode: its command line, environment, mounts,
-   rlimits, network mode and security options.  Parsed at create time (so bad values fail `create`/`run`) and again
-   by the driver that starts it. */
+/* What a container's HostConfig asks for, independent of the isolation mode: its mounts, rlimits and security
+   options.  Parsed at create time (container/spec.h, so bad values fail `create`/`run`) and again by the driver
+   that starts it. */
 #ifndef ISOLA_RUNSPEC_H
 #define ISOLA_RUNSPEC_H
 
@@ -32,15 +32,6 @@ void runspec_rlimits_clear (struct runspec_rlimits *r);
 /* "nofile=1024:2048" → {"Name","Soft","Hard"} (Docker's --ulimit). */
 int runspec_ulimit_from_flag (const char *flag, json_t **out, isola_error_t *err);
 
-/* Path + Args of the container config. */
-char **runspec_argv (json_t *container_config);
-/* Config.Env, never NULL. */
-char **runspec_env (json_t *config);
-
-/* Docker gives every process HOSTNAME=<the container's hostname> unless the config sets it. */
-void runspec_env_add_hostname (char ***env, const char *hostname);
-
-bool runspec_host_network (json_t *host_config);
 bool runspec_no_new_privileges (json_t *host_config);
 
 #endif

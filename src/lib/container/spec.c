@@ -1,18 +1,414 @@
-/* A container request checked before anything is made (see spec.h). */
+/* A container request: Docker's create body typed, checked and merged with its image (see spec.h). */
 #define _GNU_SOURCE
 #include "container/spec.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "base/json.h"
 #include "base/util.h"
+#include "container/lifecycle.h"
 #include "container/runspec.h"
 #include "sandbox/caps.h"
 #include "sandbox/seccomp_profile.h"
+#include "sandbox/spawn.h"
+
+/* --- the members isola knows ---------------------------------------------------------------------------------- */
+
+enum field_kind
+{
+  FIELD_STRING, /* char * */
+  FIELD_BOOL,   /* bool */
+  FIELD_INT,    /* int64_t */
+  FIELD_STRV,   /* char **, never NULL */
+  FIELD_MAP,    /* struct container_spec_map */
+};
+
+struct field
+{
+  const char *key;
+  enum field_kind kind;
+  size_t offset;
+  bool always; /* recorded even when unset, as config.json always has it */
+};
+
+#define FIELD(key, kind, member, always)                                                                               \
+  {                                                                                                                    \
+    key, kind, offsetof (struct container_spec, member), always                                                        \
+  }
+
+/* Config's members with a plain type; Entrypoint, Cmd and StopTimeout, which can be null, are handled apart. */
+static const struct field config_fields[] = {
+  FIELD ("Image", FIELD_STRING, image, true),
+  FIELD ("Hostname", FIELD_STRING, hostname, false),
+  FIELD ("User", FIELD_STRING, user, false),
+  FIELD ("WorkingDir", FIELD_STRING, working_dir, false),
+  FIELD ("StopSignal", FIELD_STRING, stop_signal, false),
+  FIELD ("Tty", FIELD_BOOL, tty, true),
+  FIELD ("OpenStdin", FIELD_BOOL, open_stdin, true),
+  FIELD ("Env", FIELD_STRV, env, true),
+  FIELD ("Labels", FIELD_MAP, labels, false),
+};
+
+/* HostConfig's; Ulimits, a list of objects, is handled apart. */
+static const struct field host_config_fields[] = {
+  FIELD ("Isolation", FIELD_STRING, isolation, false),
+  FIELD ("NetworkMode", FIELD_STRING, network_mode, false),
+  FIELD ("AutoRemove", FIELD_BOOL, auto_remove, false),
+  FIELD ("Init", FIELD_BOOL, init, false),
+  FIELD ("ReadonlyRootfs", FIELD_BOOL, readonly_rootfs, false),
+  FIELD ("Privileged", FIELD_BOOL, privileged, false),
+  FIELD ("Memory", FIELD_INT, memory, false),
+  FIELD ("NanoCpus", FIELD_INT, nano_cpus, false),
+  FIELD ("PidsLimit", FIELD_INT, pids_limit, false),
+  FIELD ("CapAdd", FIELD_STRV, cap_add, false),
+  FIELD ("CapDrop", FIELD_STRV, cap_drop, false),
+  FIELD ("SecurityOpt", FIELD_STRV, security_opt, false),
+  FIELD ("Binds", FIELD_STRV, binds, false),
+  FIELD ("Tmpfs", FIELD_MAP, tmpfs, false),
+};
+
+static void
+map_clear (struct container_spec_map *m)
+{
+  strv_free (m->keys);
+  strv_free (m->values);
+  memset (m, 0, sizeof (*m));
+}
+
+static void
+map_set (struct container_spec_map *m, const char *key, const char *value)
+{
+  for (size_t i = 0; i < m->n; i++)
+    if (strcmp (m->keys[i], key) == 0)
+      {
+        free (m->values[i]);
+        m->values[i] = xstrdup (value);
+        return;
+      }
+  strv_push (&m->keys, key);
+  strv_push (&m->values, value);
+  m->n++;
+}
+
+static const char *
+map_get (const struct container_spec_map *m, const char *key)
+{
+  for (size_t i = 0; i < m->n; i++)
+    if (strcmp (m->keys[i], key) == 0)
+      return m->values[i];
+  return NULL;
+}
+
+void
+container_spec_clear (struct container_spec *spec)
+{
+  free (spec->name);
+  static const struct field *const tables[] = { config_fields, host_config_fields };
+  static const size_t sizes[] = { ARRAY_SIZE (config_fields), ARRAY_SIZE (host_config_fields) };
+  for (size_t t = 0; t < ARRAY_SIZE (tables); t++)
+    for (size_t i = 0; i < sizes[t]; i++)
+      {
+        void *member = (char *)spec + tables[t][i].offset;
+        if (tables[t][i].kind == FIELD_STRING)
+          free (*(char **)member);
+        else if (tables[t][i].kind == FIELD_STRV)
+          strv_free (*(char ***)member);
+        else if (tables[t][i].kind == FIELD_MAP)
+          map_clear (member);
+      }
+  strv_free (spec->entrypoint);
+  strv_free (spec->cmd);
+  for (size_t i = 0; i < spec->n_ulimits; i++)
+    free (spec->ulimits[i].name);
+  free (spec->ulimits);
+  strv_free (spec->networks);
+  memset (spec, 0, sizeof (*spec));
+}
+
+/* --- from Docker's create body -------------------------------------------------------------------------------- */
+
+/* Go's encoding/json decodes the body in Docker: a member of the wrong type is refused, null leaves it unset. */
+static int
+type_error (isola_error_t *err, const char *where, const char *key, const char *expected)
+{
+  return isola_error_fail (err, EINVAL, "invalid request: %s%s must be %s", where, key, expected);
+}
+
+/* Docker's StrSlice: a list of strings, or one string.  *out stays NULL for null. */
+static int
+strv_from_json (json_t *v, const char *where, const char *key, char ***out, isola_error_t *err)
+{
+  if (v == NULL || json_is_null (v))
+    return 0;
+  cleanup_strv char **list = xcalloc (1, sizeof (char *));
+  if (!json_is_string (v) && !json_is_array (v))
+    return type_error (err, where, key, "a list of strings");
+  if (json_is_string (v))
+    strv_push (&list, json_string_value (v));
+  size_t i;
+  json_t *x;
+  json_array_foreach (v, i, x)
+  {
+    if (!json_is_string (x))
+      return type_error (err, where, key, "a list of strings");
+    strv_push (&list, json_string_value (x));
+  }
+  *out = take_ptr (&list);
+  return 0;
+}
+
+static int
+map_from_json (json_t *v, const char *where, const char *key, struct container_spec_map *out, isola_error_t *err)
+{
+  if (v == NULL || json_is_null (v))
+    return 0;
+  if (!json_is_object (v))
+    return type_error (err, where, key, "an object of strings");
+  const char *k;
+  json_t *x;
+  json_object_foreach (v, k, x)
+  {
+    if (!json_is_string (x))
+      return type_error (err, where, key, "an object of strings");
+    map_set (out, k, json_string_value (x));
+  }
+  return 0;
+}
+
+static int
+field_from_json (json_t *obj, const char *where, const struct field *f, struct container_spec *spec, isola_error_t *err)
+{
+  json_t *v = json_object_get (obj, f->key);
+  void *member = (char *)spec + f->offset;
+  if (v == NULL || json_is_null (v))
+    return 0;
+  switch (f->kind)
+    {
+    case FIELD_STRING:
+      if (!json_is_string (v))
+        return type_error (err, where, f->key, "a string");
+      *(char **)member = xstrdup (json_string_value (v));
+      return 0;
+    case FIELD_BOOL:
+      if (!json_is_boolean (v))
+        return type_error (err, where, f->key, "a boolean");
+      *(bool *)member = json_is_true (v);
+      return 0;
+    case FIELD_INT:
+      if (!json_is_integer (v))
+        return type_error (err, where, f->key, "an integer");
+      *(int64_t *)member = json_integer_value (v);
+      return 0;
+    case FIELD_STRV:
+      strv_free (*(char ***)member);
+      *(char ***)member = NULL;
+      return strv_from_json (v, where, f->key, member, err);
+    case FIELD_MAP:
+      return map_from_json (v, where, f->key, member, err);
+    }
+  return 0;
+}
+
+static int
+fields_from_json (json_t *obj, const char *where, const struct field *fields, size_t n, struct container_spec *spec,
+                  isola_error_t *err)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      int ret = field_from_json (obj, where, &fields[i], spec, err);
+      if (ret < 0)
+        return ret;
+    }
+  return 0;
+}
+
+static int
+stop_timeout_from_json (json_t *v, struct container_spec *spec, isola_error_t *err)
+{
+  if (v == NULL || json_is_null (v))
+    return 0;
+  if (!json_is_integer (v))
+    return type_error (err, "", "StopTimeout", "an integer");
+  spec->has_stop_timeout = true;
+  spec->stop_timeout = (int)json_integer_value (v);
+  return 0;
+}
+
+static int
+ulimits_from_json (json_t *v, struct container_spec *spec, isola_error_t *err)
+{
+  if (v == NULL || json_is_null (v))
+    return 0;
+  if (!json_is_array (v))
+    return type_error (err, "HostConfig.", "Ulimits", "a list of {Name, Soft, Hard}");
+  spec->ulimits = xcalloc (json_array_size (v) + 1, sizeof (*spec->ulimits));
+  size_t i;
+  json_t *u;
+  json_array_foreach (v, i, u)
+  {
+    json_t *name = json_object_get (u, "Name"), *soft = json_object_get (u, "Soft"),
+           *hard = json_object_get (u, "Hard");
+    if (!json_is_string (name) || !json_is_integer (soft) || !json_is_integer (hard))
+      return type_error (err, "HostConfig.", "Ulimits", "a list of {Name, Soft, Hard}");
+    spec->ulimits[spec->n_ulimits++] = (struct container_spec_ulimit){ .name = xstrdup (json_string_value (name)),
+                                                                       .soft = json_integer_value (soft),
+                                                                       .hard = json_integer_value (hard) };
+  }
+  return 0;
+}
+
+static int
+networks_from_json (json_t *networking, struct container_spec *spec, isola_error_t *err)
+{
+  json_t *endpoints = json_object_get (networking, "EndpointsConfig");
+  if (endpoints == NULL || json_is_null (endpoints))
+    return 0;
+  if (!json_is_object (endpoints))
+    return type_error (err, "NetworkingConfig.", "EndpointsConfig", "an object");
+  const char *name;
+  json_t *v;
+  json_object_foreach (endpoints, name, v) strv_push (&spec->networks, name);
+  return 0;
+}
+
+static int
+object_member (json_t *request, const char *key, json_t **out, isola_error_t *err)
+{
+  json_t *v = json_object_get (request, key);
+  if (v != NULL && !json_is_null (v) && !json_is_object (v))
+    return type_error (err, "", key, "an object");
+  *out = json_is_object (v) ? v : NULL;
+  return 0;
+}
+
+static void
+spec_init (struct container_spec *spec, const char *name)
+{
+  memset (spec, 0, sizeof (*spec));
+  spec->name = name && name[0] ? xstrdup (name) : NULL;
+  char ***lists[] = { &spec->env, &spec->cap_add, &spec->cap_drop, &spec->security_opt, &spec->binds, &spec->networks };
+  for (size_t i = 0; i < ARRAY_SIZE (lists); i++)
+    *lists[i] = xcalloc (1, sizeof (char *));
+}
+
+static int
+spec_fill (json_t *request, struct container_spec *spec, isola_error_t *err)
+{
+  json_t *host = NULL, *networking = NULL;
+  if (!json_is_object (request))
+    return isola_error_fail (err, EINVAL, "invalid request: the body must be a JSON object");
+  int ret = object_member (request, "HostConfig", &host, err);
+  if (ret == 0)
+    ret = object_member (request, "NetworkingConfig", &networking, err);
+  if (ret == 0)
+    ret = fields_from_json (request, "", config_fields, ARRAY_SIZE (config_fields), spec, err);
+  if (ret == 0)
+    ret = strv_from_json (json_object_get (request, "Entrypoint"), "", "Entrypoint", &spec->entrypoint, err);
+  if (ret == 0)
+    ret = strv_from_json (json_object_get (request, "Cmd"), "", "Cmd", &spec->cmd, err);
+  if (ret == 0)
+    ret = stop_timeout_from_json (json_object_get (request, "StopTimeout"), spec, err);
+  if (ret == 0)
+    ret = fields_from_json (host, "HostConfig.", host_config_fields, ARRAY_SIZE (host_config_fields), spec, err);
+  if (ret == 0)
+    ret = ulimits_from_json (json_object_get (host, "Ulimits"), spec, err);
+  if (ret == 0)
+    ret = networks_from_json (networking, spec, err);
+  return ret;
+}
 
 int
-runspec_validate (json_t *container_config, const char *seccomp_cache, isola_error_t *err)
+container_spec_from_json (json_t *request, const char *name, struct container_spec *out, isola_error_t *err)
 {
-  json_t *host = json_object_get (container_config, "HostConfig");
+  struct container_spec spec;
+  spec_init (&spec, name);
+  int ret = spec_fill (request, &spec, err);
+  if (ret < 0)
+    {
+      container_spec_clear (&spec);
+      return ret;
+    }
+  *out = spec;
+  return 0;
+}
+
+/* --- checks --------------------------------------------------------------------------------------------------- */
+
+static bool
+set (const char *s)
+{
+  return s && s[0];
+}
+
+static int
+check_config (const struct container_spec *spec, isola_error_t *err)
+{
+  if (!set (spec->image))
+    return isola_error_fail (err, EINVAL, "no image specified");
+  if (set (spec->working_dir) && spec->working_dir[0] != '/')
+    return isola_error_fail (err, EINVAL, "the working directory '%s' is invalid, it needs to be an absolute path",
+                             spec->working_dir);
+  if (set (spec->stop_signal) && signal_from_name (spec->stop_signal) < 0)
+    return isola_error_fail (err, EINVAL, "invalid signal: %s", spec->stop_signal);
+  return 0;
+}
+
+static int
+check_resources (const struct container_spec *spec, isola_error_t *err)
+{
+  if (spec->memory != 0 && spec->memory < CONTAINER_SPEC_MIN_MEMORY)
+    return isola_error_fail (err, EINVAL, "Minimum memory limit allowed is 6MB");
+  long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
+  if (spec->nano_cpus != 0 && (spec->nano_cpus < 10000000 || spec->nano_cpus > ncpu * 1000000000LL))
+    return isola_error_fail (err, EINVAL, "range of CPUs is from 0.01 to %ld.00, as there are only %ld CPUs available",
+                             ncpu, ncpu);
+  return 0;
+}
+
+/* isola has no bridge yet: a container has its own empty network namespace (none, also what "default" gets) or
+   the host's. */
+static bool
+network_supported (const char *mode)
+{
+  return !set (mode) || strcmp (mode, "default") == 0 || strcmp (mode, "none") == 0 || strcmp (mode, "host") == 0;
+}
+
+static int
+check_network (const struct container_spec *spec, isola_error_t *err)
+{
+  if (!network_supported (spec->network_mode))
+    return isola_error_fail (err, EINVAL, "network \"%s\" is not supported yet: use none or host", spec->network_mode);
+  for (size_t i = 0; spec->networks[i]; i++)
+    if (!network_supported (spec->networks[i]))
+      return isola_error_fail (err, EINVAL, "network \"%s\" is not supported yet: use none or host", spec->networks[i]);
+  return 0;
+}
+
+/* A seccomp option carries the profile itself (the docker CLI reads the file), "unconfined" or "builtin". */
+static int
+check_security_opts (const struct container_spec *spec, isola_error_t *err)
+{
+  for (size_t i = 0; spec->security_opt[i]; i++)
+    {
+      const char *opt = spec->security_opt[i];
+      if (!str_has_prefix (opt, "no-new-privileges") && !str_has_prefix (opt, "seccomp=")
+          && !str_has_prefix (opt, "seccomp:"))
+        return isola_error_fail (
+            err, EINVAL,
+            "invalid --security-opt: \"%s\": only seccomp=PROFILE|unconfined and no-new-privileges are supported", opt);
+    }
+  return 0;
+}
+
+/* Binds, tmpfs mounts, ulimits, capabilities and the seccomp profile, through the parsers the drivers use at
+   start, so what create accepts is what starts. */
+static int
+check_host_config (const struct container_spec *spec, const char *seccomp_cache, isola_error_t *err)
+{
+  cleanup_json json_t *host = container_spec_host_config_json (spec);
   struct runspec_mounts m = { 0 };
   struct runspec_rlimits r = { 0 };
   uint64_t caps;
@@ -23,19 +419,214 @@ runspec_validate (json_t *container_config, const char *seccomp_cache, isola_err
     ret = caps_for_host_config (host, &caps, err);
   if (ret == 0)
     {
-      /* Compiles the filter once to refuse a bad profile at create time, not at every start; the program waits
-         in the cache for the start. */
       struct seccomp_program *prog = NULL;
       ret = seccomp_program_for_host_config (host, caps, seccomp_cache, &prog, err);
       seccomp_program_free (prog);
     }
   runspec_mounts_clear (&m);
   runspec_rlimits_clear (&r);
-  if (ret == 0)
-    {
-      cleanup_strv char **argv = runspec_argv (container_config);
-      if (argv[0] == NULL)
-        ret = isola_error_fail (err, EINVAL, "no command specified");
-    }
   return ret;
+}
+
+int
+container_spec_validate (const struct container_spec *spec, const char *seccomp_cache, isola_error_t *err)
+{
+  int ret = check_config (spec, err);
+  if (ret == 0)
+    ret = check_resources (spec, err);
+  if (ret == 0)
+    ret = check_network (spec, err);
+  if (ret == 0)
+    ret = check_security_opts (spec, err);
+  if (ret == 0)
+    ret = check_host_config (spec, seccomp_cache, err);
+  return ret;
+}
+
+/* --- merging the image's config ------------------------------------------------------------------------------- */
+
+static void
+strv_push_strings (char ***v, json_t *array)
+{
+  size_t i;
+  json_t *x;
+  json_array_foreach (array, i, x) if (json_is_string (x)) strv_push (v, json_string_value (x));
+}
+
+/* "K=V" replaces the entry named K or is appended; a bare "K" too (Docker keeps it as it is). */
+static void
+env_set (char ***env, const char *kv)
+{
+  size_t klen = strcspn (kv, "=");
+  for (size_t i = 0; (*env)[i]; i++)
+    if (strncmp ((*env)[i], kv, klen) == 0 && ((*env)[i][klen] == '=' || (*env)[i][klen] == '\0'))
+      {
+        free ((*env)[i]);
+        (*env)[i] = xstrdup (kv);
+        return;
+      }
+  strv_push (env, kv);
+}
+
+static void
+merge_env (struct container_spec *spec, json_t *image_env)
+{
+  char **env = xcalloc (1, sizeof (char *));
+  bool has_path = false;
+  size_t i;
+  json_t *v;
+  json_array_foreach (image_env, i, v) has_path |= str_has_prefix (json_string_value (v), "PATH=");
+  if (!has_path)
+    strv_push (&env, "PATH=" ISOLA_DEFAULT_PATH);
+  strv_push_strings (&env, image_env);
+  for (i = 0; spec->env[i]; i++)
+    env_set (&env, spec->env[i]);
+  strv_free (spec->env);
+  spec->env = env;
+}
+
+static char **
+strings_of (json_t *array)
+{
+  char **v = xcalloc (1, sizeof (char *));
+  strv_push_strings (&v, array);
+  return v;
+}
+
+static void
+merge_command (struct container_spec *spec, json_t *image_config)
+{
+  bool entrypoint_given = spec->entrypoint != NULL;
+  bool entrypoint_set = entrypoint_given && spec->entrypoint[0] != NULL;
+  if (!entrypoint_set && (spec->cmd == NULL || spec->cmd[0] == NULL))
+    {
+      strv_free (spec->cmd);
+      spec->cmd = strings_of (json_object_get (image_config, "Cmd"));
+    }
+  if (!entrypoint_given)
+    spec->entrypoint = strings_of (json_object_get (image_config, "Entrypoint"));
+  else if (strv_len (spec->entrypoint) == 1 && spec->entrypoint[0][0] == '\0')
+    {
+      free (spec->entrypoint[0]);
+      spec->entrypoint[0] = NULL;
+    }
+  if (spec->cmd == NULL)
+    spec->cmd = xcalloc (1, sizeof (char *));
+}
+
+static void
+inherit (char **mine, json_t *image_config, const char *key)
+{
+  const char *theirs = json_string_value (json_object_get (image_config, key));
+  if (set (*mine) || theirs == NULL)
+    return;
+  free (*mine);
+  *mine = xstrdup (theirs);
+}
+
+static void
+merge_labels (struct container_spec *spec, json_t *image_labels)
+{
+  const char *k;
+  json_t *v;
+  json_object_foreach (image_labels, k, v) if (json_is_string (v) && map_get (&spec->labels, k) == NULL)
+      map_set (&spec->labels, k, json_string_value (v));
+}
+
+int
+container_spec_merge_image (struct container_spec *spec, json_t *image_config, isola_error_t *err)
+{
+  merge_env (spec, json_object_get (image_config, "Env"));
+  merge_command (spec, image_config);
+  inherit (&spec->working_dir, image_config, "WorkingDir");
+  inherit (&spec->user, image_config, "User");
+  inherit (&spec->stop_signal, image_config, "StopSignal");
+  merge_labels (spec, json_object_get (image_config, "Labels"));
+  if (spec->entrypoint[0] == NULL && spec->cmd[0] == NULL)
+    return isola_error_fail (err, EINVAL, "no command specified");
+  return 0;
+}
+
+/* --- to config.json ------------------------------------------------------------------------------------------- */
+
+static json_t *
+strv_json (char *const *v)
+{
+  json_t *a = json_array ();
+  for (size_t i = 0; v && v[i]; i++)
+    json_array_append_new (a, json_string (v[i]));
+  return a;
+}
+
+static json_t *
+map_json (const struct container_spec_map *m)
+{
+  json_t *o = json_object ();
+  for (size_t i = 0; i < m->n; i++)
+    json_object_set_new (o, m->keys[i], json_string (m->values[i]));
+  return o;
+}
+
+/* The member's JSON, or NULL when it is unset and not always recorded. */
+static json_t *
+field_json (const struct container_spec *spec, const struct field *f)
+{
+  const void *member = (const char *)spec + f->offset;
+  switch (f->kind)
+    {
+    case FIELD_STRING:
+      {
+        const char *s = *(char *const *)member;
+        return set (s) || (f->always && s) ? json_string (s) : NULL;
+      }
+    case FIELD_BOOL:
+      return *(const bool *)member || f->always ? json_boolean (*(const bool *)member) : NULL;
+    case FIELD_INT:
+      return *(const int64_t *)member > 0 || f->always ? json_integer (*(const int64_t *)member) : NULL;
+    case FIELD_STRV:
+      return strv_len (*(char **const *)member) > 0 || f->always ? strv_json (*(char **const *)member) : NULL;
+    case FIELD_MAP:
+      return ((const struct container_spec_map *)member)->n > 0 || f->always ? map_json (member) : NULL;
+    }
+  return NULL;
+}
+
+static json_t *
+fields_json (const struct container_spec *spec, const struct field *fields, size_t n)
+{
+  json_t *o = json_object ();
+  for (size_t i = 0; i < n; i++)
+    {
+      json_t *v = field_json (spec, &fields[i]);
+      if (v)
+        json_object_set_new (o, fields[i].key, v);
+    }
+  return o;
+}
+
+json_t *
+container_spec_config_json (const struct container_spec *spec)
+{
+  json_t *o = fields_json (spec, config_fields, ARRAY_SIZE (config_fields));
+  bool has_entrypoint = spec->entrypoint && spec->entrypoint[0];
+  json_object_set_new (o, "Entrypoint", has_entrypoint ? strv_json (spec->entrypoint) : json_null ());
+  json_object_set_new (o, "Cmd", strv_json (spec->cmd));
+  if (spec->has_stop_timeout)
+    json_object_set_new (o, "StopTimeout", json_integer (spec->stop_timeout));
+  return o;
+}
+
+json_t *
+container_spec_host_config_json (const struct container_spec *spec)
+{
+  json_t *o = fields_json (spec, host_config_fields, ARRAY_SIZE (host_config_fields));
+  if (spec->n_ulimits == 0)
+    return o;
+  json_t *ulimits = json_array ();
+  for (size_t i = 0; i < spec->n_ulimits; i++)
+    json_array_append_new (ulimits,
+                           json_pack ("{s:s, s:I, s:I}", "Name", spec->ulimits[i].name, "Soft",
+                                      (json_int_t)spec->ulimits[i].soft, "Hard", (json_int_t)spec->ulimits[i].hard));
+  json_object_set_new (o, "Ulimits", ulimits);
+  return o;
 }

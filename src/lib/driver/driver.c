@@ -50,7 +50,7 @@ driver_lookup (const char *root, const char *isolation, const struct isola_drive
 const struct isola_driver *
 driver_of (const struct container *c)
 {
-  const char *iso = json_string_value (json_object_get (json_object_get (c->config, "HostConfig"), "Isolation"));
+  const char *iso = container_isolation (c);
   for (size_t i = 0; iso && i < sizeof drivers / sizeof drivers[0]; i++)
     if (strcmp (drivers[i]->isolation, iso) == 0 || strcmp (drivers[i]->name, iso) == 0)
       return drivers[i];

@@ -84,12 +84,11 @@ static int
 process_launch_build (const struct isola_store *s, struct container *c, const struct driver_io *io,
                       struct process_launch *l, isola_error_t *err)
 {
-  json_t *config = json_object_get (c->config, "Config");
-  json_t *host = json_object_get (c->config, "HostConfig");
-  const char *image = json_string_value (json_object_get (c->config, "Image"));
-  if (image == NULL || !str_has_prefix (image, "sha256:"))
+  json_t *host = container_host_config (c);
+  const char *image = container_image_id (c);
+  if (image == NULL)
     return isola_error_fail (err, EINVAL, "container %.12s has no image", c->id);
-  int ret = image_record_read (s, image + 7, &l->image, err);
+  int ret = image_record_read (s, image, &l->image, err);
   if (ret < 0)
     return ret;
   uint64_t caps = 0;
@@ -99,11 +98,10 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
       || (ret = seccomp_program_lookup (host, caps, cache, &l->seccomp, err)) < 0)
     return ret;
 
-  l->argv = runspec_argv (c->config);
-  if (json_is_true (json_object_get (host, "Init")) && (ret = add_init (&l->argv, &l->mounts, err)) < 0)
+  l->argv = container_argv (c);
+  if (container_init (c) && (ret = add_init (&l->argv, &l->mounts, err)) < 0)
     return ret;
-  l->env = runspec_env (config);
-  runspec_env_add_hostname (&l->env, json_string_value (json_object_get (config, "Hostname")));
+  l->env = container_env (c);
   l->upper = container_path (c, "upper");
   l->work = container_path (c, "work");
   l->rootfs = container_path (c, "rootfs");
@@ -116,16 +114,14 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
   sp->chain_ids = l->image.chain_ids;
   sp->n_layers = l->image.n_layers;
   sp->upper = l->upper, sp->work = l->work, sp->rootfs = l->rootfs;
-  sp->readonly_rootfs = json_is_true (json_object_get (host, "ReadonlyRootfs"));
+  sp->readonly_rootfs = container_readonly_rootfs (c);
   sp->etc_hostname = l->hostname_file, sp->etc_hosts = l->hosts_file, sp->etc_resolv = l->resolv_file;
   sp->argv = l->argv;
   sp->env = l->env;
-  sp->cwd = json_string_value (json_object_get (config, "WorkingDir"));
-  if (sp->cwd && sp->cwd[0] == '\0')
-    sp->cwd = NULL;
-  sp->user = json_string_value (json_object_get (config, "User"));
-  sp->hostname = json_string_value (json_object_get (config, "Hostname"));
-  sp->host_network = runspec_host_network (host);
+  sp->cwd = container_working_dir (c);
+  sp->user = container_user (c);
+  sp->hostname = container_hostname (c);
+  sp->host_network = container_host_network (c);
   sp->cap_keep = caps;
   sp->no_new_privileges = runspec_no_new_privileges (host);
   sp->seccomp = l->seccomp;

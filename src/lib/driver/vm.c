@@ -39,14 +39,14 @@
 static int
 vm_create_resources (struct isola_store *s, struct container *c, isola_error_t *err)
 {
-  const char *image = json_string_value (json_object_get (c->config, "Image"));
-  if (image == NULL || !str_has_prefix (image, "sha256:"))
+  const char *image = container_image_id (c);
+  if (image == NULL)
     return isola_error_fail (err, EINVAL, "container %.12s has no image", c->id);
   /* The VM has a network stack of its own: the host's cannot be shared with it. */
-  if (runspec_host_network (json_object_get (c->config, "HostConfig")))
+  if (container_host_network (c))
     return isola_error_fail (err, EINVAL, "--network host is not supported with VM isolation");
   struct image_record rec = { 0 };
-  int ret = image_record_read (s, image + 7, &rec, err);
+  int ret = image_record_read (s, image, &rec, err);
   if (ret == 0)
     ret = image_erofs_ensure (s, &rec, err);
   image_record_clear (&rec);
@@ -162,8 +162,8 @@ launch (const struct vm_settings *vs, const struct isola_store *s, struct contai
   cleanup_free char *console = container_path (c, "console.log");
   cleanup_free char *qemu_log = container_path (c, "qemu.log");
   cleanup_free char *upper = container_path (c, "upper.ext4");
-  const char *image = json_string_value (json_object_get (c->config, "Image"));
-  cleanup_free char *rootfs = image_erofs_path (s, image && strlen (image) > 7 ? image + 7 : "");
+  const char *image = container_image_id (c);
+  cleanup_free char *rootfs = image_erofs_path (s, image ? image : "");
   int sv[2] = { -1, -1 };
   int ret = make_channel (sv, err);
   cleanup_strv char **argv = NULL;
@@ -368,22 +368,21 @@ vm_top (struct container *c, json_t **rows, isola_error_t *err)
 static json_t *
 exec_json (const struct container *c, const struct exec_request *req, isola_error_t *err)
 {
-  json_t *config = json_object_get (c->config, "Config");
-  json_t *host = json_object_get (c->config, "HostConfig");
+  json_t *host = container_host_config (c);
   uint64_t caps = 0;
   struct runspec_rlimits r = { 0 };
   if (nsexec_caps (host, req->privileged, &caps, err) < 0 || runspec_rlimits_parse (host, &r, err) < 0)
     return NULL;
   json_t *rlimits = vm_rlimits_json (&r);
   runspec_rlimits_clear (&r);
-  cleanup_strv char **env = nsexec_env (config, req);
+  cleanup_strv char **env = nsexec_env (c, req);
   json_t *args = json_array (), *envj = json_array ();
   for (char *const *a = req->argv; a && *a; a++)
     json_array_append_new (args, json_string (*a));
   for (char **e = env; e && *e; e++)
     json_array_append_new (envj, json_string (*e));
-  const char *user = req->user && req->user[0] ? req->user : json_string_value (json_object_get (config, "User"));
-  const char *cwd = req->cwd && req->cwd[0] ? req->cwd : json_string_value (json_object_get (config, "WorkingDir"));
+  const char *user = req->user && req->user[0] ? req->user : container_user (c);
+  const char *cwd = req->cwd && req->cwd[0] ? req->cwd : container_working_dir (c);
   return json_pack ("{s:o, s:o, s:s, s:s, s:b, s:b, s:b, s:i, s:i, s:I, s:b, s:o}", "Args", args, "Env", envj, "User",
                     user ? user : "", "Cwd", cwd && cwd[0] ? cwd : "/", "Tty", req->io.tty, "OpenStdin",
                     req->interactive, "Detach", req->detach, "Rows", (int)req->io.rows, "Cols", (int)req->io.cols,

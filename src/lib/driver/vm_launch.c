@@ -216,17 +216,19 @@ int
 vm_layout_of (const struct isola_store *s, const struct container *c, struct vm_layout *layout,
               struct vm_share **shares, isola_error_t *err)
 {
-  json_t *host = json_object_get (c->config, "HostConfig");
-  const char *image = json_string_value (json_object_get (c->config, "Image"));
+  json_t *host = container_host_config (c);
+  const char *image = container_image_id (c);
+  struct cgroup_limits limits;
+  cgroup_limits_from_host_config (host, &limits);
   *layout = (struct vm_layout){
-    .memory_mb = vm_memory_mb (json_integer_value (json_object_get (host, "Memory"))),
-    .cpus = vm_cpus (json_integer_value (json_object_get (host, "NanoCpus"))),
+    .memory_mb = vm_memory_mb (limits.memory),
+    .cpus = vm_cpus (limits.nano_cpus),
     .upper_bytes = VM_UPPER_DISK_BYTES,
     .trace = getenv ("ISOLA_TRACE") != NULL,
   };
   *shares = NULL;
   struct stat st;
-  cleanup_free char *rootfs = image_erofs_path (s, image && strlen (image) > 7 ? image + 7 : "");
+  cleanup_free char *rootfs = image_erofs_path (s, image ? image : "");
   if (stat (rootfs, &st) == 0)
     layout->rootfs_bytes = (uint64_t)st.st_size;
   cleanup_free char *upper = container_path (c, "upper.ext4");
@@ -345,8 +347,8 @@ vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const s
   struct vm_share *shares = NULL;
   if (vm_layout_of (s, c, &l, &shares, err) < 0)
     return NULL;
-  const char *image = json_string_value (json_object_get (c->config, "Image"));
-  cleanup_free char *rootfs = image_erofs_path (s, image && strlen (image) > 7 ? image + 7 : "");
+  const char *image = container_image_id (c);
+  cleanup_free char *rootfs = image_erofs_path (s, image ? image : "");
   cleanup_free char *upper = container_path (c, "upper.ext4");
   struct vm_instance in = {
     .name = c->id,
@@ -526,8 +528,7 @@ int
 vm_start_json (const struct isola_store *s, const struct container *c, const struct driver_io *io, json_t **out,
                isola_error_t *err)
 {
-  json_t *config = json_object_get (c->config, "Config");
-  json_t *host = json_object_get (c->config, "HostConfig");
+  json_t *host = container_host_config (c);
   uint64_t caps = 0;
   struct runspec_mounts m = { 0 };
   struct runspec_rlimits r = { 0 };
@@ -542,8 +543,8 @@ vm_start_json (const struct isola_store *s, const struct container *c, const str
     ret = seccomp_program_lookup (host, caps, cache, &prog, err);
   if (ret == 0)
     {
-      bool init = json_is_true (json_object_get (host, "Init"));
-      cleanup_strv char **argv = runspec_argv (c->config);
+      bool init = container_init (c);
+      cleanup_strv char **argv = container_argv (c);
       if (init)
         {
           size_t n = strv_len (argv);
@@ -554,23 +555,22 @@ vm_start_json (const struct isola_store *s, const struct container *c, const str
           free (argv);
           argv = with_init;
         }
-      cleanup_strv char **env = runspec_env (config);
-      const char *hostname = json_string_value (json_object_get (config, "Hostname"));
-      runspec_env_add_hostname (&env, hostname);
+      cleanup_strv char **env = container_env (c);
+      const char *hostname = container_hostname (c);
       struct cgroup_limits l;
       cgroup_limits_from_host_config (host, &l);
-      const char *cwd = json_string_value (json_object_get (config, "WorkingDir"));
-      const char *user = json_string_value (json_object_get (config, "User"));
+      const char *cwd = container_working_dir (c);
+      const char *user = container_user (c);
       *out = json_pack (
           "{s:o, s:o, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:I, s:b, s:o, s:o, s:I, s:I, s:I, s:b, s:o, "
           "s:o, s:o, s:o}",
           "Args", strv_json (argv), "Env", strv_json (env), "Cwd", cwd ? cwd : "", "User", user ? user : "", "Hostname",
-          hostname ? hostname : "", "Tty", io->tty, "OpenStdin", json_is_true (json_object_get (config, "OpenStdin")),
-          "Rows", (int)io->rows, "Cols", (int)io->cols, "CapKeep", (json_int_t)caps, "NoNewPrivileges",
-          runspec_no_new_privileges (host), "Rlimits", vm_rlimits_json (&r), "Seccomp", seccomp_json (prog), "Memory",
-          (json_int_t)l.memory, "NanoCpus", (json_int_t)l.nano_cpus, "PidsLimit", (json_int_t)l.pids, "ReadonlyRootfs",
-          json_is_true (json_object_get (host, "ReadonlyRootfs")), "Mounts", mounts_json (&m, init), "EtcHostname",
-          file_text (c, "hostname"), "EtcHosts", file_text (c, "hosts"), "EtcResolv", file_text (c, "resolv.conf"));
+          hostname ? hostname : "", "Tty", io->tty, "OpenStdin", container_open_stdin (c), "Rows", (int)io->rows,
+          "Cols", (int)io->cols, "CapKeep", (json_int_t)caps, "NoNewPrivileges", runspec_no_new_privileges (host),
+          "Rlimits", vm_rlimits_json (&r), "Seccomp", seccomp_json (prog), "Memory", (json_int_t)l.memory, "NanoCpus",
+          (json_int_t)l.nano_cpus, "PidsLimit", (json_int_t)l.pids, "ReadonlyRootfs", container_readonly_rootfs (c),
+          "Mounts", mounts_json (&m, init), "EtcHostname", file_text (c, "hostname"), "EtcHosts",
+          file_text (c, "hosts"), "EtcResolv", file_text (c, "resolv.conf"));
       if (*out == NULL)
         ret = isola_error_fail (err, ENOMEM, "build the VM's START message");
     }

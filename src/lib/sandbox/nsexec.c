@@ -257,12 +257,11 @@ nsexec_caps (json_t *host, bool privileged, uint64_t *out, isola_error_t *err)
 }
 
 char **
-nsexec_env (json_t *config, const struct exec_request *req)
+nsexec_env (const struct container *c, const struct exec_request *req)
 {
   char *const tty_env[] = { "TERM=xterm", NULL };
-  cleanup_strv char **container_env = runspec_env (config);
-  runspec_env_add_hostname (&container_env, json_string_value (json_object_get (config, "Hostname")));
-  cleanup_strv char **base = nsexec_merge_env (req->io.tty ? tty_env : NULL, container_env);
+  cleanup_strv char **first_process_env = container_env (c);
+  cleanup_strv char **base = nsexec_merge_env (req->io.tty ? tty_env : NULL, first_process_env);
   return nsexec_merge_env (base, req->env);
 }
 
@@ -291,8 +290,7 @@ plan_stdio (const struct exec_request *req, struct spawn_spec *sp)
 static int
 plan_process (const struct container *c, const struct exec_request *req, struct exec_plan *p, isola_error_t *err)
 {
-  json_t *config = json_object_get (c->config, "Config");
-  json_t *host = json_object_get (c->config, "HostConfig");
+  json_t *host = container_host_config (c);
   uint64_t container_caps = 0, caps = 0;
   int ret = caps_for_host_config (host, &container_caps, err);
   if (ret == 0)
@@ -309,13 +307,13 @@ plan_process (const struct container *c, const struct exec_request *req, struct 
   if (ret < 0)
     return ret;
   p->detach = req->detach;
-  p->env = nsexec_env (config, req);
+  p->env = nsexec_env (c, req);
 
   struct spawn_spec *sp = &p->spec;
   sp->argv = req->argv;
   sp->env = p->env;
-  sp->user = non_empty (req->user) ? req->user : json_string_value (json_object_get (config, "User"));
-  sp->cwd = non_empty (req->cwd) ? req->cwd : non_empty (json_string_value (json_object_get (config, "WorkingDir")));
+  sp->user = non_empty (req->user) ? req->user : container_user (c);
+  sp->cwd = non_empty (req->cwd) ? req->cwd : container_working_dir (c);
   sp->cap_keep = caps;
   sp->no_new_privileges = runspec_no_new_privileges (host);
   sp->rlimits = p->rlimits.items, sp->n_rlimits = p->rlimits.n;

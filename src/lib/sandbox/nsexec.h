@@ -27,7 +27,7 @@ int nsexec_caps (json_t *host_config, bool privileged, uint64_t *out, isola_erro
 
 /* Docker's exec environment: TERM=xterm with a terminal, then what the container's first process got (its
    Config.Env and HOSTNAME), then req->env. */
-char **nsexec_env (json_t *config, const struct exec_request *req);
+char **nsexec_env (const struct container *c, const struct exec_request *req);
 
 /* base ("K=V") with each override applied as Docker's exec does: "K=V" replaces the entry named K or is appended,
    a bare "K" removes it.  Never NULL. */

@@ -129,28 +129,70 @@ test_run_options (void)
          "signal names");
 }
 
+/* The record's typed getters read config.json's Docker shape. */
+static void
+test_record_fields (void)
+{
+  struct container c = { .id = "0123456789abcdef" };
+  c.config = json_pack ("{s:s, s:s, s:[s, s], s:s, s:{s:[s], s:s, s:b, s:b, s:s, s:s, s:i, s:{s:s}, s:s}, "
+                        "s:{s:s, s:b, s:b, s:b, s:s}}",
+                        "Image", "sha256:abc", "Created", "2024-01-01T00:00:00Z", "Args", "-c", "true", "Path", "sh",
+                        "Config", "Env", "A=1", "Hostname", "box", "Tty", 1, "OpenStdin", 1, "User", "nobody",
+                        "WorkingDir", "", "StopTimeout", 3, "Labels", "role", "web", "Image", "busybox", "HostConfig",
+                        "Isolation", "hyperv", "AutoRemove", 1, "Init", 1, "ReadonlyRootfs", 0, "NetworkMode", "host");
+  CHECK_STR (container_image_id (&c), "abc", "image ID without its algorithm");
+  CHECK_STR (container_image_name (&c), "busybox", "image as named");
+  cleanup_strv char **argv = container_argv (&c);
+  CHECK (strv_len (argv) == 3 && strcmp (argv[0], "sh") == 0 && strcmp (argv[2], "true") == 0, "Path + Args");
+  cleanup_strv char **env = container_env (&c);
+  CHECK (strv_len (env) == 2 && strcmp (env[1], "HOSTNAME=box") == 0, "Env plus HOSTNAME");
+  CHECK (container_tty (&c) && container_open_stdin (&c), "Tty, OpenStdin");
+  CHECK (container_working_dir (&c) == NULL && strcmp (container_user (&c), "nobody") == 0, "empty WorkingDir, User");
+  CHECK (container_stop_timeout (&c, 10) == 3 && container_stop_signal (&c) == NULL, "StopTimeout, no StopSignal");
+  CHECK (strcmp (container_label (&c, "role"), "web") == 0 && container_label (&c, "x") == NULL, "labels");
+  CHECK_STR (container_isolation (&c), "hyperv", "isolation");
+  CHECK (container_auto_remove (&c) && container_init (&c) && !container_readonly_rootfs (&c)
+             && container_host_network (&c),
+         "AutoRemove, Init, ReadonlyRootfs, host network");
+  json_decref (c.config);
+  c.config = json_object ();
+  CHECK (container_image_id (&c) == NULL && strcmp (container_image_name (&c), "") == 0
+             && container_stop_timeout (&c, 10) == 10 && !container_tty (&c) && container_isolation (&c) == NULL,
+         "a record without Config or HostConfig reads as defaults");
+  json_decref (c.config);
+}
+
 static void
 test_store (void)
 {
   struct isola_store *s = NULL;
   CHECK (store_open (root, STORE_LOCK_EXCLUSIVE, &s, NULL) == 0, "store_open");
-  json_t *cfg = json_pack ("{s:s, s:s, s:[s], s:{s:[s]}, s:{s:s}}", "Name", "web", "Path", "sh", "Args", "-c", "Config",
-                           "Env", "A=1", "HostConfig", "NetworkMode", "none");
+  cleanup_json json_t *cfg = json_pack ("{s:[s], s:[s], s:[s]}", "Entrypoint", "sh", "Cmd", "-c", "Env", "A=1");
+  cleanup_json json_t *host = json_pack ("{s:s}", "NetworkMode", "none");
+  struct container_new n = { .name = "web", .image_id = "abc", .config = cfg, .host_config = host };
   struct container *c = NULL;
-  CHECK (container_create (s, cfg, &c, NULL) == 0, "create");
+  CHECK (container_create (s, &n, &c, NULL) == 0, "create");
   CHECK (strcmp (container_status (c), "created") == 0 && strcmp (container_name (c), "web") == 0, "created, named");
-  CHECK (strcmp (json_string_value (json_object_get (json_object_get (c->config, "Config"), "Hostname")), "") != 0,
+  CHECK (strlen (container_hostname (c)) == 12 && strncmp (container_hostname (c), c->id, 12) == 0,
          "hostname defaults to the short ID");
+  cleanup_strv char **argv = container_argv (c);
+  CHECK (strv_len (argv) == 2 && strcmp (argv[0], "sh") == 0 && strcmp (argv[1], "-c") == 0,
+         "Path and Args from Entrypoint and Cmd");
+  CHECK_STR (container_image_id (c), "abc", "image ID recorded");
+  CHECK (json_object_get (container_config (c), "Hostname") && json_object_get (cfg, "Hostname") == NULL,
+         "the caller's Config is copied, not changed");
   cleanup_error isola_error_t err = NULL;
-  json_t *dup = json_pack ("{s:s}", "Name", "web");
   struct container *c2 = NULL;
-  CHECK (container_create (s, dup, &c2, &err) == -EEXIST && strstr (err->msg, "already in use"), "duplicate name");
+  n.name = "web";
+  CHECK (container_create (s, &n, &c2, &err) == -EEXIST && strstr (err->msg, "already in use"), "duplicate name");
   isola_error_release (&err);
-  json_decref (dup);
-  json_t *bad = json_pack ("{s:s}", "Name", "-bad");
-  CHECK (container_create (s, bad, &c2, &err) == -EINVAL, "invalid name refused");
+  n.name = "-bad";
+  CHECK (container_create (s, &n, &c2, &err) == -EINVAL, "invalid name refused");
   isola_error_release (&err);
-  json_decref (bad);
+  n.name = NULL;
+  CHECK (container_create (s, &n, &c2, NULL) == 0 && strlen (container_name (c2)) > 0, "a name is generated");
+  CHECK (container_remove (s, c2, NULL) == 0, "remove the generated one");
+  container_free (c2);
 
   char id[65];
   CHECK (container_resolve (s, "web", id, NULL) == 0 && strcmp (id, c->id) == 0, "resolve by name");
@@ -173,7 +215,6 @@ test_store (void)
   json_decref (ins);
   CHECK (container_remove (s, c, NULL) == 0 && container_resolve (s, "api", id, NULL) == -ENOENT, "remove");
   container_free (c);
-  json_decref (cfg);
   store_close (s);
 }
 
@@ -186,6 +227,7 @@ main (void)
   test_long_lines_split ();
   test_caps ();
   test_run_options ();
+  test_record_fields ();
   test_store ();
   rm_rf (root, NULL);
   return tap_done ();

@@ -1,0 +1,86 @@
+/* From a container request to a container (see create.h). */
+#define _GNU_SOURCE
+#include "container/create.h"
+
+#include <string.h>
+
+#include "base/json.h"
+#include "base/util.h"
+#include "container/spec.h"
+#include "driver/driver.h"
+#include "image/image.h"
+#include "image/oci.h"
+
+/* The request names its image as the user knows it; the container records the image's ID and the request merged
+   with the image's config. */
+static int
+merge_image (const struct isola_store *s, struct container_spec *spec, digest_hex_t id, isola_error_t *err)
+{
+  cleanup_json json_t *refs = NULL;
+  int ret = refs_read (s, &refs, err);
+  if (ret == 0)
+    ret = image_resolve (s, refs, spec->image, id, err);
+  struct oci_config cfg = { 0 };
+  if (ret == 0)
+    ret = image_read_config (s, id, &cfg, err);
+  if (ret == 0)
+    ret = container_spec_merge_image (spec, json_object_get (cfg.json, "config"), err);
+  oci_config_clear (&cfg);
+  return ret;
+}
+
+/* What the library decides for the request: the driver's name for its isolation, and its default network. */
+static void
+settle_host_config (struct container_spec *spec, const struct isola_driver *driver)
+{
+  free (spec->isolation);
+  spec->isolation = xstrdup (driver->isolation);
+  const char *mode = spec->network_mode;
+  if (mode == NULL || mode[0] == '\0' || strcmp (mode, "default") == 0)
+    {
+      free (spec->network_mode);
+      spec->network_mode = xstrdup ("none");
+    }
+}
+
+static int
+make_container (struct isola_store *s, const struct container_spec *spec, const char *image_id,
+                const struct isola_driver *driver, struct container **out, isola_error_t *err)
+{
+  cleanup_json json_t *config = container_spec_config_json (spec);
+  cleanup_json json_t *host_config = container_spec_host_config_json (spec);
+  struct container_new n = { .name = spec->name, .image_id = image_id, .config = config, .host_config = host_config };
+  cleanup_container struct container *c = NULL;
+  int ret = container_create (s, &n, &c, err);
+  if (ret == 0 && driver->create_resources && (ret = driver->create_resources (s, c, err)) < 0)
+    (void)container_remove (s, c, NULL);
+  if (ret == 0)
+    *out = take_ptr (&c);
+  return ret;
+}
+
+int
+container_create_from_request (const char *root, json_t *request, const char *name, struct container **out,
+                               isola_error_t *err)
+{
+  cleanup_container_spec struct container_spec spec = { 0 };
+  cleanup_store struct isola_store *store = NULL;
+  const struct isola_driver *driver = NULL;
+  digest_hex_t image_id;
+  int ret = container_spec_from_json (request, name, &spec, err);
+  if (ret == 0)
+    ret = store_open (root, STORE_LOCK_EXCLUSIVE, &store, err);
+  if (ret == 0)
+    {
+      cleanup_free char *seccomp_cache = store_path (store, STORE_SECCOMP_CACHE);
+      ret = container_spec_validate (&spec, seccomp_cache, err);
+    }
+  if (ret == 0)
+    ret = driver_lookup (store->root, spec.isolation, &driver, err);
+  if (ret == 0)
+    ret = merge_image (store, &spec, image_id, err);
+  if (ret < 0)
+    return ret;
+  settle_host_config (&spec, driver);
+  return make_container (store, &spec, image_id, driver, out, err);
+}
