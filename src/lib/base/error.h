@@ -20,8 +20,11 @@ int isola_error_make (isola_error_t *err, int status, const char *fmt, ...) __at
 /* Like isola_error_make but without appending strerror(status): for errors that are not system-call failures. */
 int isola_error_fail (isola_error_t *err, int status, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
 
-/* Prefixes the message in *err with "context: " and returns -status. */
-int isola_error_wrap (isola_error_t *err, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+/* For a caller propagating a callee's failure: prefixes the message in *err (if any) with "context: " and returns
+   ret, the callee's negative errno.  The code travels in ret rather than in *err so that a caller given no error
+   object (err NULL) still passes the cause up: EFBIG stays EFBIG.  A ret >= 0 is a caller's bug and still fails
+   (with *err's status, else EIO). */
+int isola_error_wrap (isola_error_t *err, int ret, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
 
 void isola_error_release (isola_error_t *err);
 

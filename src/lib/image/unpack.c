@@ -689,7 +689,7 @@ prepare_link_target (struct unpacker *u, const char *target, const char *entry, 
   if (r == LOOKUP_ABSENT)
     r = lowers_lookup (u, target, &parent, &st, err);
   if (r < 0)
-    return isola_error_wrap (err, "hard link `%s`", entry);
+    return isola_error_wrap (err, r, "hard link `%s`", entry);
   if (r == LOOKUP_SYMLINK)
     return isola_error_fail (err, EINVAL, "hard link `%s`: target `%s` lies behind a symlink in a lower layer", entry,
                              target);
