@@ -228,11 +228,12 @@ write_etc_files (struct container *c, isola_error_t *err)
   cleanup_free char *resolv = container_resolv_conf (host_network);
   cleanup_free char *p1 = container_path (c, "hostname"), *p2 = container_path (c, "hosts");
   cleanup_free char *p3 = container_path (c, "resolv.conf");
-  if (write_file_replace (p1, hostname_text, strlen (hostname_text), 0644, err) < 0
-      || write_file_replace (p2, hosts_text, strlen (hosts_text), 0644, err) < 0
-      || write_file_replace (p3, resolv, strlen (resolv), 0644, err) < 0)
-    return -EIO;
-  return 0;
+  int ret = write_file_replace (p1, hostname_text, strlen (hostname_text), 0644, err);
+  if (ret == 0)
+    ret = write_file_replace (p2, hosts_text, strlen (hosts_text), 0644, err);
+  if (ret == 0)
+    ret = write_file_replace (p3, resolv, strlen (resolv), 0644, err);
+  return ret;
 }
 
 int
@@ -454,8 +455,9 @@ container_wait_stopped (struct container *c, isola_error_t *err)
   (void)flock (fd, LOCK_UN);
   cleanup_free char *st = container_path (c, "state.json");
   json_t *fresh = NULL;
-  if (read_json_file (st, &fresh, err) < 0)
-    return -EIO;
+  int ret = read_json_file (st, &fresh, err);
+  if (ret < 0)
+    return ret;
   json_decref (c->state);
   c->state = fresh;
   return container_refresh (c, err);

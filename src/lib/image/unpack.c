@@ -458,10 +458,11 @@ replace_with_dir (struct unpacker *u, int dirfd, const char *name, const char *p
     return isola_error_make (err, errno, "layer entry `%s`: stat `%s`", entry, prefix);
 
   int fd = mkdir_implicit (u, dirfd, name, prefix, entry, err);
-  if (fd >= 0 && was_whiteout && set_opaque (fd, entry, err) < 0)
+  int ret = fd >= 0 && was_whiteout ? set_opaque (fd, entry, err) : 0;
+  if (ret < 0)
     {
       close (fd);
-      return -EIO;
+      return ret;
     }
   return fd;
 }
