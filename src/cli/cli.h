@@ -74,6 +74,15 @@ struct cli_attach_opts
 /* Relays between us and an attached container until it exits (its exit code) or we detach (0) (attach.c). */
 int cli_attach_loop (int fd, struct attach_decoder *dec, const struct cli_attach_opts *o);
 
+/* Our terminal (terminal.c).  The window size is stdin's, else stdout's (with -t alone stdin may be anything);
+   false and 0 x 0 when neither is a terminal. */
+struct winsize;
+bool cli_window_size (struct winsize *ws);
+/* Puts our stdin in raw mode when it is a terminal, keys and output passing untouched; cli_terminal_restore puts
+   back what it replaced, and may be called from a signal handler or when nothing was replaced. */
+void cli_terminal_raw (void);
+void cli_terminal_restore (void);
+
 /* Docker's multi-container verbs: runs act on each container named in names[0..n), printing the name back after
    each success when echo, reporting each failure; returns 1 when any failed.  act may print (wait does). */
 typedef int (*cli_container_action) (struct isola_store *s, struct container *c, void *arg, isola_error_t *err);

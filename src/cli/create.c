@@ -450,9 +450,8 @@ cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach, bool
   struct attach_decoder dec;
   attach_decoder_init (&dec);
   int fd = -1, code = 0;
-  struct winsize ws = { 0 };
-  if (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) < 0)
-    (void)ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws);
+  struct winsize ws;
+  (void)cli_window_size (&ws);
   unsigned short size[2] = { ws.ws_row, ws.ws_col };
   if (container_start (store, c, attach ? &fd : NULL, &dec, size, &code, &err) < 0)
     {
