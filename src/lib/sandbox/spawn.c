@@ -1480,6 +1480,16 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
   return ret;
 }
 
+int
+spawn_failure_exit_code (int errnum)
+{
+  if (errnum == ENOENT)
+    return 127;
+  if (errnum == EACCES || errnum == ENOEXEC || errnum == EISDIR)
+    return 126;
+  return 125;
+}
+
 /* --- joining a running container (exec) ----------------------------------------------------------------------- */
 
 int

@@ -92,6 +92,11 @@ void spawn_reset_signals (void);
    reaped.  The child is cloned with fork(2) semantics: call this from a single-threaded process. */
 int spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *err);
 
+/* Docker's exit code for a container whose start failed with errnum, by the rule above: 127 for a command that does
+   not exist, 126 for one that cannot be run, 125 for a failure of the engine.  The monitor and the VM's agent both
+   report it, so that a failed start exits alike in both isolation modes. */
+int spawn_failure_exit_code (int errnum);
+
 /* For a process that has already entered a running container's namespaces, cgroups and root (exec): what
    spawn_container's child does once the root is built, with the same rules.  The user from the container's
    /etc/passwd and /etc/group, chdir to cwd (which must exist), rlimits, no_new_privileges, the seccomp filter
