@@ -4,6 +4,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "base/error.h"
 
@@ -35,6 +36,19 @@ int cli_getopt (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
                 const struct option *longopts, int *exit_code);
 
 void cli_usage (const struct cli_command *cmd, bool to_stderr);
+
+/* A management command's subcommands ("isola image ls"), in the order its usage lists them. */
+struct cli_subcommand
+{
+  const char *name;
+  const struct cli_command *cmd;
+  const char *summary; /* the listing's line when it is not cmd->summary, else NULL */
+  bool alias;          /* another name for a listed subcommand: not listed */
+};
+/* Runs the subcommand named by argv[1] of the management command group ("isola image COMMAND"), or prints the
+   group's usage for --help (0) or no or an unknown subcommand (125). */
+int cli_run_subcommand (struct cli_ctx *ctx, const struct cli_command *group, const struct cli_subcommand *subs,
+                        size_t n_subs, int argc, char **argv);
 /* Prints "isola CMD" requires … and the usage to stderr; returns 125. */
 int cli_usage_error (const struct cli_command *cmd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 /* Prints "Error: MESSAGE" to stderr; returns 1. */
