@@ -13,8 +13,8 @@ struct isola_error_s
 };
 typedef struct isola_error_s *isola_error_t;
 
-/* Sets *err (if err is non-NULL and not already set) and returns -status.  When status is an errno value that
-   comes from a failed system call, pass it so its text is appended; use ISOLA_ERR_NOSTR in status bits to omit. */
+/* Sets *err (if err is non-NULL and not already set) and returns -status, with strerror(status) appended to the
+   message: for a failed system call, whose errno is status.  The first error set is kept, being the cause. */
 int isola_error_make (isola_error_t *err, int status, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
 
 /* Like isola_error_make but without appending strerror(status): for errors that are not system-call failures. */
