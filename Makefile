@@ -1,7 +1,15 @@
 # isola build.  `make` builds build/isola and loads the default busybox image into the root in use
 # ($ISOLA_ROOT or /var/lib/isola); `make test` and `make demo` also install missing Debian dependencies.
+#
+# `make CC=… CFLAGS=… CPPFLAGS=… LDFLAGS=…` adds to the release build's flags: what the code needs (ISOLA_*) is kept
+# apart and always passed.  The ASan, unit test and fuzz builds have their own optimisation and sanitizer flags and
+# take only the ISOLA_* ones.
 
-CC        ?= gcc
+# CC has a built-in default (cc), so `CC ?= gcc` would never apply: gcc unless the command line or the environment
+# names another compiler.
+ifeq ($(origin CC),default)
+CC        := gcc
+endif
 CLANG     ?= clang
 PREFIX    ?= /usr/local
 ISOLA_ROOT ?= /var/lib/isola
@@ -10,17 +18,20 @@ export ISOLA_ROOT
 VERSION   := 0.1.0
 GIT_REV   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wno-format-nonliteral
-CPPFLAGS  += -Isrc/lib -DISOLA_VERSION='"$(VERSION)"' -DISOLA_GIT_REV='"$(GIT_REV)"'
 # Names the seccomp code in the key of the compiled-program cache (sandbox/seccomp_program.c), which the CLI and the monitor
 # share: a change to the profile tables must not find programs compiled from the old ones.
 SECCOMP_SRCS := $(wildcard src/lib/sandbox/seccomp_*.[ch])
 SECCOMP_CODE := $(shell cat $(SECCOMP_SRCS) | sha256sum | cut -c1-32)
-CPPFLAGS  += -DISOLA_SECCOMP_CODE='"$(SECCOMP_CODE)"' -DISOLA_LIBDIR='"$(PREFIX)/lib/isola"'
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wno-format-nonliteral
+ISOLA_CPPFLAGS := -Isrc/lib -DISOLA_VERSION='"$(VERSION)"' -DISOLA_GIT_REV='"$(GIT_REV)"' \
+                  -DISOLA_SECCOMP_CODE='"$(SECCOMP_CODE)"' -DISOLA_LIBDIR='"$(PREFIX)/lib/isola"'
+# -ffunction-sections: unused functions of the static libraries stay out of the binaries (the monitor's resident
+# size is mostly text).
+ISOLA_CFLAGS := -std=gnu11 $(WARN) -fno-strict-aliasing -ffunction-sections -fdata-sections
+ISOLA_LDFLAGS := -Wl,--as-needed
 CFLAGS    ?= -O2 -g
-# Unused functions of the static libraries stay out of the binaries (the monitor's resident size is mostly text).
-CFLAGS    += -ffunction-sections -fdata-sections
-CFLAGS    += -std=gnu11 $(WARN) -fno-strict-aliasing
+
 LDLIBS    := -larchive -ljansson -lcrypto -lseccomp -lm
 # Release binaries are static (STATIC=0 for dynamic ones): on this kind of host a system call or page fault costs
 # ~20 us, and loading the CLI's 20 shared libraries took 5 ms of every command, a fifth of a container start.
@@ -82,11 +93,6 @@ build/vm/cloud/initramfs.img: build/isola-agent build/isola-init scripts/mkinitr
 	  ISOLA_INITRAMFS_MODULES="$$kver $(CLOUD_MODULES)" scripts/mkinitramfs.sh $@ build/isola-agent \
 	    build/isola-init:/isola-init
 
-# The agent is PID 1 of a guest that has nothing else: static, whatever STATIC says.
-build/isola-agent: $(AGENT_OBJS) build/libisola.a
-	@echo "  LD      $@"
-	@$(call STATIC_LINK,$^ $(STATIC_MON_LIBS))
-
 # The ASan binaries find the VM files beside them, like the release ones.
 build/asan/vm:
 	@mkdir -p build/asan
@@ -95,32 +101,35 @@ build/asan/vm:
 build/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	@$(CC) $(ISOLA_CPPFLAGS) $(CPPFLAGS) $(ISOLA_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 build/asan/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC asan $<"
-	@$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(ASAN_FLAGS) -c -o $@ $<
+	@$(CC) $(ISOLA_CPPFLAGS) $(ISOLA_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
+# The seccomp code's hash is in seccomp_program.o (SECCOMP_CODE): it changes with any of those files.
 build/obj/src/lib/sandbox/seccomp_program.o build/asan/obj/src/lib/sandbox/seccomp_program.o: $(SECCOMP_SRCS)
 
 # The library is an archive so that each binary links only the objects it uses, and --as-needed drops the shared
 # libraries it then does not need: the monitor, started for every container, loads no libarchive or libcrypto.
+build/libisola.a build/asan/libisola.a:
+	@rm -f $@
+	@ar rcs $@ $^
 build/libisola.a: $(LIB_OBJS)
-	@rm -f $@
-	@ar rcs $@ $^
-
 build/asan/libisola.a: $(ASAN_LIB_OBJS)
-	@rm -f $@
-	@ar rcs $@ $^
-
-LDFLAGS += -Wl,--as-needed
 
 # glibc warns that the NSS functions libcrypto's BIO code references need shared libraries at run time: isola never
 # calls them, so those warnings are dropped and anything else the linker says is shown.
-STATIC_LINK = $(CC) $(CFLAGS) $(LDFLAGS) -static -Wl,--gc-sections -o $@ $(1) 2>$@.log; rc=$$?; \
+STATIC_LINK = $(CC) $(ISOLA_CFLAGS) $(CFLAGS) $(ISOLA_LDFLAGS) $(LDFLAGS) -static -Wl,--gc-sections -o $@ $(1) \
+              2>$@.log; rc=$$?; \
               grep -v "statically linked applications requires at runtime\|: in function \`" $@.log >&2; rm -f $@.log; \
               exit $$rc
+
+# The agent is PID 1 of a guest that has nothing else: static, whatever STATIC says.
+build/isola-agent: $(AGENT_OBJS) build/libisola.a
+	@echo "  LD      $@"
+	@$(call STATIC_LINK,$^ $(STATIC_MON_LIBS))
 
 ifeq ($(STATIC),1)
 # libarchive's table of writers pulls in its xar writer, and that libxml2 and ICU (30 MB): archive_noxar.o stands
@@ -133,20 +142,23 @@ build/isola-monitor: $(MON_OBJS) build/libisola.a
 	@echo "  LD      $@"
 	@$(call STATIC_LINK,$^ $(STATIC_MON_LIBS))
 else
+DYNAMIC_LINK = $(CC) $(ISOLA_CFLAGS) $(CFLAGS) $(ISOLA_LDFLAGS) $(LDFLAGS) -o $@ $(1) $(LDLIBS)
+
 build/isola: $(CLI_OBJS) build/libisola.a
 	@echo "  LD      $@"
-	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(call DYNAMIC_LINK,$^)
 
 build/isola-monitor: $(MON_OBJS) build/libisola.a
 	@echo "  LD      $@"
-	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(call DYNAMIC_LINK,$^)
 endif
 
-# Static: it runs inside containers, whose images have any libc or none.
+# Static: it runs inside containers, whose images have any libc or none.  Small rather than fast (-Os), whatever
+# CFLAGS says.
 build/isola-init: src/init/init.c
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) -std=gnu11 $(WARN) -Os -static -o $@ $<
+	@$(CC) $(ISOLA_CFLAGS) -Os -static -o $@ $<
 
 build/asan/isola-init: build/isola-init
 	@mkdir -p $(dir $@)
@@ -154,27 +166,28 @@ build/asan/isola-init: build/isola-init
 
 build/asan/isola-monitor: $(ASAN_MON_OBJS) build/asan/libisola.a
 	@echo "  LD asan $@"
-	@$(CC) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(ASAN_FLAGS) $(ISOLA_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Never booted: the agent linked dynamically lists the libraries it needs, which tests/build/binaries.bats checks.
 build/asan/isola-agent: $(ASAN_AGENT_OBJS) build/asan/libisola.a
 	@echo "  LD asan $@"
-	@$(CC) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(ASAN_FLAGS) $(ISOLA_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 build/asan/isola: $(ASAN_CLI_OBJS) build/asan/libisola.a
 	@echo "  LD asan $@"
-	@$(CC) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(ASAN_FLAGS) $(ISOLA_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 vpath test_%.c $(sort $(dir $(UNIT_SRCS)))
 build/asan/tests/%: %.c $(ASAN_LIB_OBJS) $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  LD asan $@"
-	@$(CC) $(CPPFLAGS) -Itests/unit -std=gnu11 $(WARN) $(ASAN_FLAGS) -o $@ $< $(ASAN_LIB_OBJS) $(LDLIBS)
+	@$(CC) $(ISOLA_CPPFLAGS) -Itests/unit $(ISOLA_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(ASAN_LIB_OBJS) $(LDLIBS)
 
 build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
-	@$(CLANG) $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
+	@$(CLANG) $(ISOLA_CPPFLAGS) $(ISOLA_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< \
+	  $(LIB_SRCS) $(LDLIBS)
 
 asan: build/asan/isola build/asan/isola-monitor build/asan/isola-agent build/asan/isola-init build/asan/vm $(UNIT_BINS)
 unit: $(UNIT_BINS)
