@@ -30,6 +30,8 @@ ISOLA_CPPFLAGS := -Isrc/lib -DISOLA_VERSION='"$(VERSION)"' -DISOLA_GIT_REV='"$(G
 # size is mostly text).
 ISOLA_CFLAGS := -std=gnu11 $(WARN) -fno-strict-aliasing -ffunction-sections -fdata-sections
 ISOLA_LDFLAGS := -Wl,--as-needed
+# Each object depends on the headers it includes (build/**/*.d), not on every header.
+DEPFLAGS  := -MMD -MP
 CFLAGS    ?= -O2 -g
 
 LDLIBS    := -larchive -ljansson -lcrypto -lseccomp -lm
@@ -98,15 +100,15 @@ build/asan/vm:
 	@mkdir -p build/asan
 	@ln -sfn ../vm $@
 
-build/obj/%.o: %.c $(HDRS)
+build/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(ISOLA_CPPFLAGS) $(CPPFLAGS) $(ISOLA_CFLAGS) $(CFLAGS) -c -o $@ $<
+	@$(CC) $(ISOLA_CPPFLAGS) $(CPPFLAGS) $(ISOLA_CFLAGS) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-build/asan/obj/%.o: %.c $(HDRS)
+build/asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC asan $<"
-	@$(CC) $(ISOLA_CPPFLAGS) $(ISOLA_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+	@$(CC) $(ISOLA_CPPFLAGS) $(ISOLA_CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) -c -o $@ $<
 
 # The seccomp code's hash is in seccomp_program.o (SECCOMP_CODE): it changes with any of those files.
 build/obj/src/lib/sandbox/seccomp_program.o build/asan/obj/src/lib/sandbox/seccomp_program.o: $(SECCOMP_SRCS)
@@ -178,16 +180,23 @@ build/asan/isola: $(ASAN_CLI_OBJS) build/asan/libisola.a
 	@$(CC) $(ASAN_FLAGS) $(ISOLA_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 vpath test_%.c $(sort $(dir $(UNIT_SRCS)))
-build/asan/tests/%: %.c $(ASAN_LIB_OBJS) $(HDRS)
-	@mkdir -p $(dir $@)
+# Their dependency files go with the objects: build/asan/tests/ holds only the tests, which run-tests.sh runs.
+build/asan/tests/%: %.c $(ASAN_LIB_OBJS)
+	@mkdir -p $(dir $@) build/asan/obj/tests
 	@echo "  LD asan $@"
-	@$(CC) $(ISOLA_CPPFLAGS) -Itests/unit $(ISOLA_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(ASAN_LIB_OBJS) $(LDLIBS)
+	@$(CC) $(ISOLA_CPPFLAGS) -Itests/unit $(ISOLA_CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) -MF build/asan/obj/tests/$*.d \
+	  -o $@ $< $(ASAN_LIB_OBJS) $(LDLIBS)
 
+# Compiled with all the library's sources at once: no dependency file, every header.
 build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	@$(CLANG) $(ISOLA_CPPFLAGS) $(ISOLA_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< \
 	  $(LIB_SRCS) $(LDLIBS)
+
+-include $(wildcard $(patsubst %,%.d,$(basename $(LIB_OBJS) $(CLI_OBJS) $(MON_OBJS) $(AGENT_OBJS) $(ASAN_LIB_OBJS) \
+           $(ASAN_CLI_OBJS) $(ASAN_MON_OBJS) $(ASAN_AGENT_OBJS) build/obj/src/static/archive_noxar.o) \
+           $(UNIT_BINS:build/asan/tests/%=build/asan/obj/tests/%)))
 
 asan: build/asan/isola build/asan/isola-monitor build/asan/isola-agent build/asan/isola-init build/asan/vm $(UNIT_BINS)
 unit: $(UNIT_BINS)
