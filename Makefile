@@ -43,6 +43,9 @@ STATIC_CLI_LIBS := -larchive -lacl -llzma -lzstd -llz4 -lbz2 -lz -lnettle -lb2 -
                    -lpthread
 STATIC_MON_LIBS := -ljansson -lseccomp -lm
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# The library is instrumented for coverage once, into build/fuzz/libisola.a; only the targets link libFuzzer's main.
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_LINK_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined
 
 # The library's subsystems, lowest first (docs/ARCHITECTURE.md).
 LIB_DIRS  := base store sandbox image container proto driver
@@ -62,6 +65,7 @@ ASAN_MON_OBJS := $(MON_SRCS:%.c=build/asan/obj/%.o)
 ASAN_LIB_OBJS := $(LIB_SRCS:%.c=build/asan/obj/%.o)
 ASAN_CLI_OBJS := $(CLI_SRCS:%.c=build/asan/obj/%.o)
 ASAN_AGENT_OBJS := $(AGENT_SRCS:%.c=build/asan/obj/%.o)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=build/fuzz/obj/%.o)
 UNIT_BINS     := $(addprefix build/asan/tests/,$(notdir $(UNIT_SRCS:.c=)))
 FUZZ_BINS     := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
 
@@ -110,16 +114,23 @@ build/asan/obj/%.o: %.c
 	@echo "  CC asan $<"
 	@$(CC) $(ISOLA_CPPFLAGS) $(ISOLA_CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) -c -o $@ $<
 
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC fuzz $<"
+	@$(CLANG) $(ISOLA_CPPFLAGS) $(ISOLA_CFLAGS) $(FUZZ_FLAGS) $(DEPFLAGS) -c -o $@ $<
+
 # The seccomp code's hash is in seccomp_program.o (SECCOMP_CODE): it changes with any of those files.
-build/obj/src/lib/sandbox/seccomp_program.o build/asan/obj/src/lib/sandbox/seccomp_program.o: $(SECCOMP_SRCS)
+build/obj/src/lib/sandbox/seccomp_program.o build/asan/obj/src/lib/sandbox/seccomp_program.o \
+build/fuzz/obj/src/lib/sandbox/seccomp_program.o: $(SECCOMP_SRCS)
 
 # The library is an archive so that each binary links only the objects it uses, and --as-needed drops the shared
 # libraries it then does not need: the monitor, started for every container, loads no libarchive or libcrypto.
-build/libisola.a build/asan/libisola.a:
+build/libisola.a build/asan/libisola.a build/fuzz/libisola.a:
 	@rm -f $@
 	@ar rcs $@ $^
 build/libisola.a: $(LIB_OBJS)
 build/asan/libisola.a: $(ASAN_LIB_OBJS)
+build/fuzz/libisola.a: $(FUZZ_LIB_OBJS)
 
 # glibc warns that the NSS functions libcrypto's BIO code references need shared libraries at run time: isola never
 # calls them, so those warnings are dropped and anything else the linker says is shown.
@@ -187,16 +198,15 @@ build/asan/tests/%: %.c $(ASAN_LIB_OBJS)
 	@$(CC) $(ISOLA_CPPFLAGS) -Itests/unit $(ISOLA_CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) -MF build/asan/obj/tests/$*.d \
 	  -o $@ $< $(ASAN_LIB_OBJS) $(LDLIBS)
 
-# Compiled with all the library's sources at once: no dependency file, every header.
-build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS)
-	@mkdir -p $(dir $@)
+build/fuzz/fuzz_%: fuzz/fuzz_%.c build/fuzz/libisola.a
+	@mkdir -p $(dir $@) build/fuzz/obj/fuzz
 	@echo "  FUZZ    $@"
-	@$(CLANG) $(ISOLA_CPPFLAGS) $(ISOLA_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< \
-	  $(LIB_SRCS) $(LDLIBS)
+	@$(CLANG) $(ISOLA_CPPFLAGS) $(ISOLA_CFLAGS) $(FUZZ_LINK_FLAGS) $(DEPFLAGS) -MF build/fuzz/obj/fuzz/fuzz_$*.d \
+	  -o $@ $< build/fuzz/libisola.a $(LDLIBS)
 
 -include $(wildcard $(patsubst %,%.d,$(basename $(LIB_OBJS) $(CLI_OBJS) $(MON_OBJS) $(AGENT_OBJS) $(ASAN_LIB_OBJS) \
-           $(ASAN_CLI_OBJS) $(ASAN_MON_OBJS) $(ASAN_AGENT_OBJS) build/obj/src/static/archive_noxar.o) \
-           $(UNIT_BINS:build/asan/tests/%=build/asan/obj/tests/%)))
+           $(ASAN_CLI_OBJS) $(ASAN_MON_OBJS) $(ASAN_AGENT_OBJS) $(FUZZ_LIB_OBJS) build/obj/src/static/archive_noxar.o) \
+           $(UNIT_BINS:build/asan/tests/%=build/asan/obj/tests/%) $(FUZZ_BINS:build/fuzz/%=build/fuzz/obj/fuzz/%)))
 
 asan: build/asan/isola build/asan/isola-monitor build/asan/isola-agent build/asan/isola-init build/asan/vm $(UNIT_BINS)
 unit: $(UNIT_BINS)
