@@ -27,8 +27,10 @@ WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wn
 ISOLA_CPPFLAGS := -Isrc/lib -DISOLA_VERSION='"$(VERSION)"' -DISOLA_GIT_REV='"$(GIT_REV)"' \
                   -DISOLA_SECCOMP_CODE='"$(SECCOMP_CODE)"' -DISOLA_LIBDIR='"$(PREFIX)/lib/isola"'
 # -ffunction-sections: unused functions of the static libraries stay out of the binaries (the monitor's resident
-# size is mostly text).
-ISOLA_CFLAGS := -std=gnu11 $(WARN) -fno-strict-aliasing -ffunction-sections -fdata-sections
+# size is mostly text).  -ffile-prefix-map: no path of the clone in the binaries (debug info, __FILE__), so that two
+# clones of a commit build the same bytes (tests/build/reproducible.bats).
+ISOLA_CFLAGS := -std=gnu11 $(WARN) -fno-strict-aliasing -ffunction-sections -fdata-sections \
+                -ffile-prefix-map=$(CURDIR)=.
 ISOLA_LDFLAGS := -Wl,--as-needed
 # Each object depends on the headers it includes (build/**/*.d), not on every header.
 DEPFLAGS  := -MMD -MP
@@ -132,9 +134,10 @@ build/fuzz/obj/src/lib/sandbox/seccomp_program.o: $(SECCOMP_SRCS)
 
 # The library is an archive so that each binary links only the objects it uses, and --as-needed drops the shared
 # libraries it then does not need: the monitor, started for every container, loads no libarchive or libcrypto.
+# D: no timestamps or owners in the archive.
 build/libisola.a build/asan/libisola.a build/fuzz/libisola.a:
 	@rm -f $@
-	@ar rcs $@ $^
+	@ar rcsD $@ $^
 build/libisola.a: $(LIB_OBJS)
 build/asan/libisola.a: $(ASAN_LIB_OBJS)
 build/fuzz/libisola.a: $(FUZZ_LIB_OBJS)
