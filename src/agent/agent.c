@@ -275,16 +275,6 @@ queue (struct agent *a, struct vmproto_msg m)
     say ("cannot queue a %s frame", vmproto_type_name (m.type));
 }
 
-static int
-exit_code_for_errno (int errnum)
-{
-  if (errnum == ENOENT)
-    return 127;
-  if (errnum == EACCES || errnum == ENOEXEC || errnum == EISDIR)
-    return 126;
-  return 125;
-}
-
 static void
 send_failed (struct agent *a, uint32_t stream, int errnum, int code, const char *msg)
 {
@@ -894,7 +884,7 @@ read_report (struct proc *p, struct agent *a)
   if (n == (ssize_t)sizeof r)
     {
       r.msg[sizeof r.msg - 1] = '\0';
-      int code = r.code >= 125 && r.code <= 127 ? r.code : exit_code_for_errno (r.errnum);
+      int code = r.code >= 125 && r.code <= 127 ? r.code : spawn_failure_exit_code (r.errnum);
       send_failed (a, p->stream, r.errnum, code, r.msg);
       p->failed = true;
     }
@@ -1175,7 +1165,7 @@ main (int argc, char **argv)
   if (start_main (&a, &err) < 0)
     {
       int errnum = err ? err->status : EIO;
-      send_failed (&a, VMPROTO_STREAM_MAIN, errnum, exit_code_for_errno (errnum), err ? err->msg : "start failed");
+      send_failed (&a, VMPROTO_STREAM_MAIN, errnum, spawn_failure_exit_code (errnum), err ? err->msg : "start failed");
       shut_down (&a);
       power_off ();
     }

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "base/util.h"
@@ -26,8 +25,6 @@ struct attach_session
   int fd;
   struct attach_decoder *dec;
   const struct cli_attach_opts *o;
-  bool raw;
-  struct termios saved;
   bool saw_ctrl_p;
   int exit_code;
   bool done, detached;
@@ -37,30 +34,10 @@ static void
 send_window_size (struct attach_session *a)
 {
   struct winsize ws;
-  if (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) < 0 && ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) < 0)
+  if (!cli_window_size (&ws))
     return;
   uint8_t p[4] = { (uint8_t)(ws.ws_row >> 8), (uint8_t)ws.ws_row, (uint8_t)(ws.ws_col >> 8), (uint8_t)ws.ws_col };
   (void)attach_send (a->fd, ATTACH_RESIZE, p, 4);
-}
-
-static void
-enter_raw_mode (struct attach_session *a)
-{
-  if (!a->o->tty || !isatty (STDIN_FILENO) || tcgetattr (STDIN_FILENO, &a->saved) < 0)
-    return;
-  /* Fully raw, output too: the container's terminal already turns \n into \r\n. */
-  struct termios raw = a->saved;
-  cfmakeraw (&raw);
-  if (tcsetattr (STDIN_FILENO, TCSANOW, &raw) == 0)
-    a->raw = true;
-}
-
-static void
-leave_raw_mode (struct attach_session *a)
-{
-  if (a->raw)
-    (void)tcsetattr (STDIN_FILENO, TCSANOW, &a->saved);
-  a->raw = false;
 }
 
 /* With a terminal, Ctrl-P Ctrl-Q detaches; a lone Ctrl-P is passed on with what follows it. */
@@ -161,9 +138,11 @@ cli_attach_loop (int fd, struct attach_decoder *dec, const struct cli_attach_opt
 {
   struct attach_session a = { .fd = fd, .dec = dec, .o = o, .exit_code = 125 };
   cleanup_close int sigfd = make_signalfd (o);
-  enter_raw_mode (&a);
   if (o->tty)
-    send_window_size (&a);
+    {
+      cli_terminal_raw ();
+      send_window_size (&a);
+    }
   /* Frames that arrived with the start message. */
   struct attach_frame f;
   while (!a.done && attach_decoder_next (dec, &f) == 1)
@@ -194,7 +173,7 @@ cli_attach_loop (int fd, struct attach_decoder *dec, const struct cli_attach_opt
             }
         }
     }
-  leave_raw_mode (&a);
+  cli_terminal_restore ();
   if (a.detached)
     return 0;
   if (!a.done && !monitor_open)

@@ -21,6 +21,39 @@ cli_usage (const struct cli_command *cmd, bool to_stderr)
   fprintf (f, "\n");
 }
 
+/* Docker's listing: names padded to 11 columns, as cobra's minimum. */
+static void
+group_usage (const struct cli_command *group, const struct cli_subcommand *subs, size_t n_subs, FILE *f)
+{
+  fprintf (f, "\nUsage:  %s\n\n%s\n\nCommands:\n", group->usage, group->summary);
+  for (size_t i = 0; i < n_subs; i++)
+    if (!subs[i].alias)
+      fprintf (f, "  %-11s %s\n", subs[i].name, subs[i].summary ? subs[i].summary : subs[i].cmd->summary);
+  fprintf (f, "\nRun '%s --help' for more information on a command.\n", group->usage);
+}
+
+int
+cli_run_subcommand (struct cli_ctx *ctx, const struct cli_command *group, const struct cli_subcommand *subs,
+                    size_t n_subs, int argc, char **argv)
+{
+  if (argc < 2)
+    {
+      group_usage (group, subs, n_subs, stderr);
+      return EXIT_USAGE;
+    }
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+    {
+      group_usage (group, subs, n_subs, stdout);
+      return 0;
+    }
+  for (size_t i = 0; i < n_subs; i++)
+    if (strcmp (argv[1], subs[i].name) == 0)
+      return subs[i].cmd->run (ctx, argc - 1, argv + 1);
+  fprintf (stderr, "isola: '%s %s' is not an isola command.\nSee 'isola %s --help'\n", group->name, argv[1],
+           group->name);
+  return EXIT_USAGE;
+}
+
 int
 cli_usage_error (const struct cli_command *cmd, const char *fmt, ...)
 {

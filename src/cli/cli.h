@@ -4,6 +4,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "base/error.h"
 
@@ -35,6 +36,19 @@ int cli_getopt (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
                 const struct option *longopts, int *exit_code);
 
 void cli_usage (const struct cli_command *cmd, bool to_stderr);
+
+/* A management command's subcommands ("isola image ls"), in the order its usage lists them. */
+struct cli_subcommand
+{
+  const char *name;
+  const struct cli_command *cmd;
+  const char *summary; /* the listing's line when it is not cmd->summary, else NULL */
+  bool alias;          /* another name for a listed subcommand: not listed */
+};
+/* Runs the subcommand named by argv[1] of the management command group ("isola image COMMAND"), or prints the
+   group's usage for --help (0) or no or an unknown subcommand (125). */
+int cli_run_subcommand (struct cli_ctx *ctx, const struct cli_command *group, const struct cli_subcommand *subs,
+                        size_t n_subs, int argc, char **argv);
 /* Prints "isola CMD" requires … and the usage to stderr; returns 125. */
 int cli_usage_error (const struct cli_command *cmd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 /* Prints "Error: MESSAGE" to stderr; returns 1. */
@@ -73,6 +87,15 @@ struct cli_attach_opts
 
 /* Relays between us and an attached container until it exits (its exit code) or we detach (0) (attach.c). */
 int cli_attach_loop (int fd, struct attach_decoder *dec, const struct cli_attach_opts *o);
+
+/* Our terminal (terminal.c).  The window size is stdin's, else stdout's (with -t alone stdin may be anything);
+   false and 0 x 0 when neither is a terminal. */
+struct winsize;
+bool cli_window_size (struct winsize *ws);
+/* Puts our stdin in raw mode when it is a terminal, keys and output passing untouched; cli_terminal_restore puts
+   back what it replaced, and may be called from a signal handler or when nothing was replaced. */
+void cli_terminal_raw (void);
+void cli_terminal_restore (void);
 
 /* Docker's multi-container verbs: runs act on each container named in names[0..n), printing the name back after
    each success when echo, reporting each failure; returns 1 when any failed.  act may print (wait does). */

@@ -1,7 +1,6 @@
 /* `isola container SUBCOMMAND`: docker's management command for containers, and `container prune`. */
 #define _GNU_SOURCE
 #include <stdio.h>
-#include <string.h>
 
 #include "base/util.h"
 #include "cli.h"
@@ -79,50 +78,32 @@ run_container_prune (struct cli_ctx *ctx, int argc, char **argv)
   return 0;
 }
 
-static const struct
-{
-  const char *name;
-  const struct cli_command *cmd;
-} container_subcommands[] = {
-  { "attach", &cmd_attach }, { "create", &cmd_create },
-  { "exec", &cmd_exec },     { "inspect", &cmd_inspect },
-  { "kill", &cmd_kill },     { "logs", &cmd_logs },
-  { "ls", &cmd_ps },         { "list", &cmd_ps },
-  { "ps", &cmd_ps },         { "prune", &cmd_container_prune },
-  { "rename", &cmd_rename }, { "restart", &cmd_restart },
-  { "rm", &cmd_rm },         { "run", &cmd_run },
-  { "start", &cmd_start },   { "stop", &cmd_stop },
-  { "top", &cmd_top },       { "wait", &cmd_wait },
+static const struct cli_subcommand container_subcommands[] = {
+  { .name = "attach", .cmd = &cmd_attach },
+  { .name = "create", .cmd = &cmd_create },
+  { .name = "exec", .cmd = &cmd_exec },
+  { .name = "inspect", .cmd = &cmd_inspect },
+  { .name = "kill", .cmd = &cmd_kill },
+  { .name = "logs", .cmd = &cmd_logs },
+  { .name = "ls", .cmd = &cmd_ps },
+  { .name = "list", .cmd = &cmd_ps, .alias = true },
+  { .name = "ps", .cmd = &cmd_ps, .alias = true },
+  { .name = "prune", .cmd = &cmd_container_prune },
+  { .name = "rename", .cmd = &cmd_rename },
+  { .name = "restart", .cmd = &cmd_restart },
+  { .name = "rm", .cmd = &cmd_rm },
+  { .name = "run", .cmd = &cmd_run },
+  { .name = "start", .cmd = &cmd_start },
+  { .name = "stop", .cmd = &cmd_stop },
+  { .name = "top", .cmd = &cmd_top },
+  { .name = "wait", .cmd = &cmd_wait },
 };
-
-static void
-container_usage (FILE *f)
-{
-  fprintf (f, "\nUsage:  isola container COMMAND\n\nManage containers\n\nCommands:\n");
-  for (size_t i = 0; i < ARRAY_SIZE (container_subcommands); i++)
-    if (strcmp (container_subcommands[i].name, "list") != 0 && strcmp (container_subcommands[i].name, "ps") != 0)
-      fprintf (f, "  %-10s %s\n", container_subcommands[i].name, container_subcommands[i].cmd->summary);
-  fprintf (f, "\nRun 'isola container COMMAND --help' for more information on a command.\n");
-}
 
 static int
 run_container (struct cli_ctx *ctx, int argc, char **argv)
 {
-  if (argc < 2)
-    {
-      container_usage (stderr);
-      return EXIT_USAGE;
-    }
-  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
-    {
-      container_usage (stdout);
-      return 0;
-    }
-  for (size_t i = 0; i < ARRAY_SIZE (container_subcommands); i++)
-    if (strcmp (argv[1], container_subcommands[i].name) == 0)
-      return container_subcommands[i].cmd->run (ctx, argc - 1, argv + 1);
-  fprintf (stderr, "isola: 'container %s' is not an isola command.\nSee 'isola container --help'\n", argv[1]);
-  return EXIT_USAGE;
+  return cli_run_subcommand (ctx, &cmd_container, container_subcommands, ARRAY_SIZE (container_subcommands), argc,
+                             argv);
 }
 
 const struct cli_command cmd_container = {

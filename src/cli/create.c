@@ -352,9 +352,8 @@ cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach, bool
   struct attach_decoder dec;
   attach_decoder_init (&dec);
   int fd = -1, code = 0;
-  struct winsize ws = { 0 };
-  if (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) < 0)
-    (void)ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws);
+  struct winsize ws;
+  (void)cli_window_size (&ws);
   unsigned short size[2] = { ws.ws_row, ws.ws_col };
   if (container_start (store, c, attach ? &fd : NULL, &dec, size, &code, &err) < 0)
     {
@@ -439,10 +438,12 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   "  -m, --memory bytes             Memory limit\n"                                                                    \
   "      --pids-limit int           Tune container pids limit (set -1 for unlimited)\n"                                \
   "      --init                     Run an init inside the container that forwards signals and reaps processes\n"      \
-  "      --isolation string         Container isolation technology: process (default), vm/hyperv (not yet)\n"          \
+  "  -i, --interactive              Keep STDIN open even if not attached\n"                                            \
+  "      --isolation string         Container isolation technology: process, vm (alias hyperv) or default:\n"          \
+  "                                 $ISOLA_ISOLATION, else ROOT/config.json's \"isolation\", else process\n"           \
   "  -l, --label list               Set meta data on a container\n"                                                    \
   "      --name string              Assign a name to the container\n"                                                  \
-  "      --network string           Connect a container to a network: none (default) or host\n"                        \
+  "      --network string           Connect a container to a network: none (default) or host (process isolation)\n"    \
   "      --privileged               Give extended privileges to this container\n"                                      \
   "      --read-only                Mount the container's root filesystem as read only\n"                              \
   "      --rm                       Automatically remove the container when it exits\n"                                \
@@ -450,6 +451,7 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   "      --stop-signal string       Signal to stop the container\n"                                                    \
   "      --stop-timeout int         Timeout (in seconds) to stop a container\n"                                        \
   "      --tmpfs list               Mount a tmpfs directory\n"                                                         \
+  "  -t, --tty                      Allocate a pseudo-TTY\n"                                                           \
   "      --ulimit ulimit            Ulimit options\n"                                                                  \
   "  -u, --user string              Username or UID (format: <name|uid>[:<group|gid>])\n"                              \
   "  -v, --volume list              Bind mount a volume (HOSTDIR:CTRDIR[:ro])\n"                                       \
@@ -468,6 +470,5 @@ const struct cli_command cmd_create = {
   .run = run_create,
   .usage = "isola create [OPTIONS] IMAGE [COMMAND] [ARG...]",
   .summary = "Create a new container",
-  .options = "  -i, --interactive              Keep STDIN open even if not attached\n"
-             "  -t, --tty                      Allocate a pseudo-TTY\n" RUN_OPTIONS,
+  .options = RUN_OPTIONS,
 };

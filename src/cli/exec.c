@@ -14,7 +14,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "base/util.h"
@@ -95,51 +94,23 @@ parse_exec_flags (struct cli_ctx *ctx, int argc, char **argv, struct exec_reques
 
 /* --- our terminal --------------------------------------------------------------------------------------------- */
 
-/* What raw mode replaced, for the handlers that put it back when a signal ends us. */
-static struct termios saved_termios;
-static volatile sig_atomic_t terminal_is_raw;
-
-static void
-restore_terminal (void)
-{
-  if (terminal_is_raw)
-    (void)tcsetattr (STDIN_FILENO, TCSANOW, &saved_termios);
-  terminal_is_raw = 0;
-}
-
+/* Raw, a signal that ends us must not leave the user's terminal so: the handlers put it back first. */
 static void
 restore_terminal_and_die (int sig)
 {
-  restore_terminal ();
+  cli_terminal_restore ();
   (void)signal (sig, SIG_DFL);
   (void)raise (sig);
 }
 
 static const int fatal_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
-/* Keys go to the command untouched (^C included: the container's terminal turns it into SIGINT there); output is
-   raw too, since the container's terminal already turns \n into \r\n. */
 static void
 enter_raw_mode (void)
 {
-  if (tcgetattr (STDIN_FILENO, &saved_termios) < 0)
-    return;
-  struct termios raw = saved_termios;
-  cfmakeraw (&raw);
   for (size_t i = 0; i < ARRAY_SIZE (fatal_signals); i++)
     (void)signal (fatal_signals[i], restore_terminal_and_die);
-  if (tcsetattr (STDIN_FILENO, TCSANOW, &raw) == 0)
-    terminal_is_raw = 1;
-}
-
-/* Ours: stdin's, else stdout's (with -t alone, stdin may be anything); 0 x 0 when neither is a terminal. */
-static struct winsize
-our_window_size (void)
-{
-  struct winsize ws = { 0 };
-  if (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) < 0 && ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) < 0)
-    memset (&ws, 0, sizeof ws);
-  return ws;
+  cli_terminal_raw ();
 }
 
 /* --- the relay: the container's terminal <-> our stdio ------------------------------------------------------- */
@@ -158,7 +129,8 @@ copy_once (int from, int to)
 static void
 copy_window_size (int master)
 {
-  struct winsize ws = our_window_size ();
+  struct winsize ws;
+  (void)cli_window_size (&ws);
   if (ws.ws_row && ws.ws_col)
     (void)ioctl (master, TIOCSWINSZ, &ws);
 }
@@ -280,7 +252,8 @@ exec_with_terminal (const struct isola_driver *d, struct container *c, struct ex
       fprintf (stderr, "Error: socketpair: %s\n", strerror (errno));
       return EXIT_CMD_FAILED;
     }
-  struct winsize ws = our_window_size ();
+  struct winsize ws;
+  (void)cli_window_size (&ws);
   req->io.rows = ws.ws_row, req->io.cols = ws.ws_col;
   req->io.console_socket = sv[1];
   /* Only when we relay keys: with -t alone, ^C must still stop us. */
@@ -294,7 +267,7 @@ exec_with_terminal (const struct isola_driver *d, struct container *c, struct ex
   int ret = relay < 0 ? -errno : d->exec (c, req, &code, &err);
   (void)close (sv[1]);
   stop_relay (relay);
-  restore_terminal ();
+  cli_terminal_restore ();
   if (relay < 0)
     fprintf (stderr, "Error: fork: %s\n", strerror (-ret));
   else if (ret < 0)
@@ -309,7 +282,8 @@ exec_through_monitor (const struct isola_driver *d, struct container *c, struct 
   cleanup_error isola_error_t err = NULL;
   if (req->io.tty)
     {
-      struct winsize ws = our_window_size ();
+      struct winsize ws;
+      (void)cli_window_size (&ws);
       req->io.rows = ws.ws_row, req->io.cols = ws.ws_col;
     }
   struct attach_decoder dec;

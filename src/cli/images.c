@@ -100,34 +100,47 @@ print_rows (struct image_row *rows, size_t n, const struct images_opts *o)
   table_free (t);
 }
 
-static int
-list_images (struct isola_store *store, const struct images_opts *o, isola_error_t *err)
+static void
+free_rows (struct image_row *rows, size_t n)
 {
-  cleanup_json json_t *refs = NULL;
-  cleanup_strv char **ids = NULL;
-  if (refs_read (store, &refs, err) < 0 || image_list_ids (store, &ids, err) < 0)
-    return -1;
-  struct image_row *rows = xcalloc (1, sizeof (*rows));
-  size_t n = 0;
-  int64_t now = (int64_t)time (NULL);
-  for (size_t i = 0; ids[i]; i++)
-    {
-      struct image_record rec = { 0 };
-      if (image_record_read (store, ids[i], &rec, err) < 0)
-        return -1;
-      cleanup_strv char **tags = refs_tags_of (refs, ids[i]);
-      add_image_rows (&rows, &n, &rec, tags, o, now);
-      image_record_clear (&rec);
-    }
-  qsort (rows, n, sizeof (*rows), compare_rows);
-  print_rows (rows, n, o);
   for (size_t i = 0; i < n; i++)
     {
       free (rows[i].repo), free (rows[i].tag), free (rows[i].id);
       free (rows[i].digest), free (rows[i].created), free (rows[i].size);
     }
   free (rows);
-  return 0;
+}
+
+static int
+list_images (struct isola_store *store, const struct images_opts *o, isola_error_t *err)
+{
+  cleanup_json json_t *refs = NULL;
+  cleanup_strv char **ids = NULL;
+  int ret = refs_read (store, &refs, err);
+  if (ret == 0)
+    ret = image_list_ids (store, &ids, err);
+  if (ret < 0)
+    return ret;
+  struct image_row *rows = xcalloc (1, sizeof (*rows));
+  size_t n = 0;
+  int64_t now = (int64_t)time (NULL);
+  for (size_t i = 0; ret == 0 && ids[i]; i++)
+    {
+      struct image_record rec = { 0 };
+      ret = image_record_read (store, ids[i], &rec, err);
+      if (ret < 0)
+        break;
+      cleanup_strv char **tags = refs_tags_of (refs, ids[i]);
+      add_image_rows (&rows, &n, &rec, tags, o, now);
+      image_record_clear (&rec);
+    }
+  if (ret == 0)
+    {
+      qsort (rows, n, sizeof (*rows), compare_rows);
+      print_rows (rows, n, o);
+    }
+  free_rows (rows, n);
+  return ret;
 }
 
 static int

@@ -18,8 +18,9 @@ print_formatted (json_t *items, const char *format, isola_error_t *err)
   json_array_foreach (items, i, item)
   {
     cleanup_free char *text = NULL;
-    if (gotemplate_render (format, item, &text, err) < 0)
-      return -1;
+    int ret = gotemplate_render (format, item, &text, err);
+    if (ret < 0)
+      return ret;
     printf ("%s\n", text);
   }
   return 0;

@@ -32,6 +32,7 @@
 #include "driver/driver.h"
 #include "proto/attach.h"
 #include "proto/vmproto.h"
+#include "sandbox/spawn.h"
 #include "store/store.h"
 
 #define MAX_CLIENTS 16
@@ -389,16 +390,6 @@ listen_on_attach_socket (struct monitor *m, isola_error_t *err)
 }
 
 /* --- the container ------------------------------------------------------------------------------------------- */
-
-static int
-start_failure_code (int status)
-{
-  if (status == ENOENT)
-    return 127;
-  if (status == EACCES || status == ENOEXEC || status == EISDIR)
-    return 126;
-  return 125;
-}
 
 static int
 take_running_lock (struct monitor *m, isola_error_t *err)
@@ -856,7 +847,7 @@ report_failure (struct monitor *m, int code, const char *msg)
 static int
 fail_start (struct monitor *m, isola_error_t *err)
 {
-  int code = start_failure_code ((*err)->status);
+  int code = spawn_failure_exit_code ((*err)->status);
   /* Docker leaves a container that failed to start in "created" with the error and exit code recorded. */
   json_object_set_new (m->c->state, "ExitCode", json_integer (code));
   json_object_set_new (m->c->state, "Error", json_string ((*err)->msg));

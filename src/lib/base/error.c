@@ -60,27 +60,28 @@ isola_error_fail (isola_error_t *err, int status, const char *fmt, ...)
 }
 
 int
-isola_error_wrap (isola_error_t *err, const char *fmt, ...)
+isola_error_wrap (isola_error_t *err, int ret, const char *fmt, ...)
 {
+  if (ret >= 0)
+    ret = err && *err ? -(*err)->status : -EIO;
   if (err == NULL || *err == NULL)
-    return -EIO;
+    return ret;
 
   char *prefix = NULL;
   va_list ap;
   va_start (ap, fmt);
   int r = vasprintf (&prefix, fmt, ap);
   va_end (ap);
-  if (r >= 0)
+  if (r < 0)
+    return ret;
+  char *full = NULL;
+  if (asprintf (&full, "%s: %s", prefix, (*err)->msg ? (*err)->msg : "") >= 0)
     {
-      char *full = NULL;
-      if (asprintf (&full, "%s: %s", prefix, (*err)->msg ? (*err)->msg : "") >= 0)
-        {
-          free ((*err)->msg);
-          (*err)->msg = full;
-        }
-      free (prefix);
+      free ((*err)->msg);
+      (*err)->msg = full;
     }
-  return -(*err)->status;
+  free (prefix);
+  return ret;
 }
 
 void

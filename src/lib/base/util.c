@@ -159,7 +159,7 @@ rm_rf_entry (int dirfd, const char *name, dev_t parent_dev, isola_error_t *err)
   int ret = rm_rf_children (dfd, st.st_dev, err);
   close (dfd);
   if (ret < 0)
-    return isola_error_wrap (err, "%s", name);
+    return isola_error_wrap (err, ret, "%s", name);
   if (unlinkat (dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
     return isola_error_make (err, errno, "rmdir `%s`", name);
   return 0;
@@ -325,7 +325,7 @@ read_file_bounded (const char *path, size_t max, char **out, size_t *out_len, is
     return isola_error_make (err, errno, "open `%s`", path);
   int ret = read_fd_bounded (fd, max, out, out_len, err);
   if (ret < 0)
-    return isola_error_wrap (err, "%s", path);
+    return isola_error_wrap (err, ret, "%s", path);
   return 0;
 }
 

@@ -646,8 +646,9 @@ container_wait_stopped (struct container *c, isola_error_t *err)
   (void)flock (fd, LOCK_UN);
   cleanup_free char *st = container_path (c, "state.json");
   json_t *fresh = NULL;
-  if (read_json_file (st, &fresh, err) < 0)
-    return -EIO;
+  int ret = read_json_file (st, &fresh, err);
+  if (ret < 0)
+    return ret;
   json_decref (c->state);
   c->state = fresh;
   return container_refresh (c, err);

@@ -100,8 +100,8 @@ greet_agent (struct vm_boot *b, const struct container *c, json_t *start, bool r
     {
       if ((r = vm_boot_next_frame (b, &f)) < 0)
         return boot_failed (c, r, timeout_s, err);
-      if (vmproto_check_hello (&f, "the VM's agent", err) < 0)
-        return -EPROTO;
+      if ((r = vmproto_check_hello (&f, "the VM's agent", err)) < 0)
+        return r;
       struct vmproto_msg hello = vmproto_msg_hello ("isola " ISOLA_VERSION);
       if ((r = vmproto_send (b->fd, &hello)) < 0)
         return isola_error_make (err, -r, "greet the VM's agent");
@@ -365,14 +365,17 @@ vm_top (struct container *c, json_t **rows, isola_error_t *err)
 }
 
 /* What the agent needs for an exec: the process as the host's exec would make it (nsexec.c's rules). */
-static json_t *
-exec_json (const struct container *c, const struct exec_request *req, isola_error_t *err)
+static int
+exec_json (const struct container *c, const struct exec_request *req, json_t **out, isola_error_t *err)
 {
   json_t *host = container_host_config (c);
   uint64_t caps = 0;
   struct runspec_rlimits r = { 0 };
-  if (nsexec_caps (host, req->privileged, &caps, err) < 0 || runspec_rlimits_parse (host, &r, err) < 0)
-    return NULL;
+  int ret = nsexec_caps (host, req->privileged, &caps, err);
+  if (ret == 0)
+    ret = runspec_rlimits_parse (host, &r, err);
+  if (ret < 0)
+    return ret;
   json_t *rlimits = vm_rlimits_json (&r);
   runspec_rlimits_clear (&r);
   cleanup_strv char **env = nsexec_env (c, req);
@@ -383,11 +386,12 @@ exec_json (const struct container *c, const struct exec_request *req, isola_erro
     json_array_append_new (envj, json_string (*e));
   const char *user = req->user && req->user[0] ? req->user : container_user (c);
   const char *cwd = req->cwd && req->cwd[0] ? req->cwd : container_working_dir (c);
-  return json_pack ("{s:o, s:o, s:s, s:s, s:b, s:b, s:b, s:i, s:i, s:I, s:b, s:o}", "Args", args, "Env", envj, "User",
+  *out = json_pack ("{s:o, s:o, s:s, s:s, s:b, s:b, s:b, s:i, s:i, s:I, s:b, s:o}", "Args", args, "Env", envj, "User",
                     user ? user : "", "Cwd", cwd && cwd[0] ? cwd : "/", "Tty", req->io.tty, "OpenStdin",
                     req->interactive, "Detach", req->detach, "Rows", (int)req->io.rows, "Cols", (int)req->io.cols,
                     "CapKeep", (json_int_t)caps, "NoNewPrivileges", runspec_no_new_privileges (host), "Rlimits",
                     rlimits);
+  return *out ? 0 : isola_error_fail (err, ENOMEM, "the exec request");
 }
 
 static int
@@ -396,11 +400,12 @@ vm_exec_session (struct container *c, const struct exec_request *req, int *fd_ou
 {
   if (req->argv == NULL || req->argv[0] == NULL)
     return isola_error_fail (err, EINVAL, "no command specified");
-  cleanup_json json_t *j = exec_json (c, req, err);
-  if (j == NULL)
-    return -EINVAL;
+  cleanup_json json_t *j = NULL;
+  int ret = exec_json (c, req, &j, err);
+  if (ret < 0)
+    return ret;
   cleanup_close int fd = -1;
-  int ret = container_attach (c, &fd, dec, err);
+  ret = container_attach (c, &fd, dec, err);
   if (ret < 0)
     return isola_error_fail (err, ESRCH, "container %s is not running", c->id);
   cleanup_free char *text = json_dumps (j, JSON_COMPACT);

@@ -30,7 +30,7 @@ vm_upper_disk_create (const char *path, uint64_t bytes, isola_error_t *err)
   if (ret < 0)
     {
       (void)unlink (tmp);
-      return isola_error_wrap (err, "make the VM container's disk");
+      return isola_error_wrap (err, ret, "make the VM container's disk");
     }
   return 0;
 }

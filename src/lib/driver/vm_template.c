@@ -288,7 +288,7 @@ build (const struct vm_settings *vs, const struct vm_layout *l, const char *key,
         {
           while (len && said[len - 1] == '\n')
             said[--len] = '\0';
-          isola_error_wrap (err, "QEMU: %s", said);
+          (void)isola_error_wrap (err, ret, "QEMU: %s", said);
         }
     }
   return ret;

@@ -70,7 +70,7 @@ image_erofs_ensure (struct isola_store *s, const struct image_record *img, isola
   if (ret == 0 && rename (out, path) < 0)
     ret = isola_error_make (err, errno, "rename `%s` to `%s`", out, path);
   (void)rm_rf (tmp, NULL);
-  return ret < 0 ? isola_error_wrap (err, "make the VM root file system of image %.12s", img->id) : 0;
+  return ret < 0 ? isola_error_wrap (err, ret, "make the VM root file system of image %.12s", img->id) : 0;
 }
 
 uint64_t

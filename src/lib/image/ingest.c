@@ -118,7 +118,7 @@ stage_snapshot (struct ingest_plan *p, const char *layer_path, size_t index, con
   struct unpack_result res = { 0 };
   int ret = layer_unpack (fd, fs, (const char *const *)lowers, &res, err);
   if (ret < 0)
-    return isola_error_wrap (err, "layer %zu (sha256:%.12s)", index + 1, diff_id);
+    return isola_error_wrap (err, ret, "layer %zu (sha256:%.12s)", index + 1, diff_id);
   if (strcmp (res.diff_id, diff_id) != 0)
     return isola_error_fail (err, EINVAL,
                              "layer %zu does not match the image config: its diff ID is sha256:%s, the config says "

@@ -189,7 +189,7 @@ read_member (const struct staged_archive *sa, const char *path, size_t max, char
       return isola_error_make (err, -fd, "open archive member `%.200s`", path);
     }
   int ret = read_fd_bounded (fd, max, out, len, err);
-  return ret < 0 ? isola_error_wrap (err, "%.200s", path) : 0;
+  return ret < 0 ? isola_error_wrap (err, ret, "%.200s", path) : 0;
 }
 
 static int
@@ -208,7 +208,7 @@ hash_member (const struct staged_archive *sa, const char *path, digest_hex_t out
   cleanup_free char *proc = xasprintf ("/proc/self/fd/%d", fd);
   int ret = digest_file (proc, out, err);
   if (ret < 0)
-    return isola_error_wrap (err, "%.200s", path);
+    return isola_error_wrap (err, ret, "%.200s", path);
   if (size)
     *size = st.st_size;
   return 0;
@@ -378,7 +378,7 @@ load_oci_layout (const struct staged_archive *sa, isola_error_t *err)
   struct oci_index idx = { 0 };
   ret = oci_index_parse (buf, len, &idx, err);
   if (ret < 0)
-    return isola_error_wrap (err, "index.json");
+    return isola_error_wrap (err, ret, "index.json");
   if (idx.n_manifests == 0)
     ret = isola_error_fail (err, EINVAL, "index.json lists no image");
   for (size_t i = 0; ret == 0 && i < idx.n_manifests; i++)
@@ -494,7 +494,7 @@ docker_entry_tags (const struct docker_save_entry *e, char ***tags, isola_error_
       struct image_ref r = { 0 };
       int ret = image_ref_parse_tagged (e->repo_tags[i], &r, err);
       if (ret < 0)
-        return isola_error_wrap (err, "manifest.json RepoTags");
+        return isola_error_wrap (err, ret, "manifest.json RepoTags");
       cleanup_free char *s = image_ref_string (&r);
       image_ref_clear (&r);
       strv_push (tags, s);
@@ -563,7 +563,7 @@ load_docker_save (const struct staged_archive *sa, isola_error_t *err)
   size_t n = 0;
   ret = docker_save_manifest_parse (buf, len, &entries, &n, err);
   if (ret < 0)
-    return isola_error_wrap (err, "manifest.json");
+    return isola_error_wrap (err, ret, "manifest.json");
   if (n == 0)
     ret = isola_error_fail (err, EINVAL, "manifest.json lists no image");
   for (size_t i = 0; ret == 0 && i < n; i++)

@@ -339,12 +339,13 @@ ref_parse (const char *s, bool allow_digest, struct image_ref *out, isola_error_
     }
 
   struct image_ref r = { 0 };
-  if (at && digest_normalize (s, at + 1, &r.digest, err) < 0)
-    return -EINVAL;
-  if (name_normalize (s, name, &r.name, err) < 0)
+  int ret = at ? digest_normalize (s, at + 1, &r.digest, err) : 0;
+  if (ret == 0)
+    ret = name_normalize (s, name, &r.name, err);
+  if (ret < 0)
     {
       image_ref_clear (&r);
-      return -EINVAL;
+      return ret;
     }
   if (tag)
     r.tag = xstrdup (tag);

@@ -192,7 +192,7 @@ collect_image_references (const struct isola_store *s, const char *id, char ***b
       oci_manifest_clear (&m);
     }
   image_record_clear (&rec);
-  return ret < 0 ? isola_error_wrap (err, "image %.12s", id) : 0;
+  return ret < 0 ? isola_error_wrap (err, ret, "image %.12s", id) : 0;
 }
 
 static int64_t
@@ -285,7 +285,7 @@ store_gc (struct isola_store *s, int64_t *reclaimed, isola_error_t *err)
     {
       ret = collect_image_references (s, ids[i], &keep_blobs, &keep_snaps, err);
       if (ret < 0)
-        return isola_error_wrap (err, "garbage collection skipped");
+        return isola_error_wrap (err, ret, "garbage collection skipped");
     }
   ret = gc_blobs (s, keep_blobs, reclaimed, err);
   if (ret < 0)

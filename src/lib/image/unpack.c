@@ -458,10 +458,11 @@ replace_with_dir (struct unpacker *u, int dirfd, const char *name, const char *p
     return isola_error_make (err, errno, "layer entry `%s`: stat `%s`", entry, prefix);
 
   int fd = mkdir_implicit (u, dirfd, name, prefix, entry, err);
-  if (fd >= 0 && was_whiteout && set_opaque (fd, entry, err) < 0)
+  int ret = fd >= 0 && was_whiteout ? set_opaque (fd, entry, err) : 0;
+  if (ret < 0)
     {
       close (fd);
-      return -EIO;
+      return ret;
     }
   return fd;
 }
@@ -689,7 +690,7 @@ prepare_link_target (struct unpacker *u, const char *target, const char *entry, 
   if (r == LOOKUP_ABSENT)
     r = lowers_lookup (u, target, &parent, &st, err);
   if (r < 0)
-    return isola_error_wrap (err, "hard link `%s`", entry);
+    return isola_error_wrap (err, r, "hard link `%s`", entry);
   if (r == LOOKUP_SYMLINK)
     return isola_error_fail (err, EINVAL, "hard link `%s`: target `%s` lies behind a symlink in a lower layer", entry,
                              target);

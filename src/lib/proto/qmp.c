@@ -138,7 +138,7 @@ qmp_execute (struct qmp *q, const char *command, json_t *arguments, int pass_fd,
   if (r < 0)
     return isola_error_make (err, -r, "send QMP command %s", command);
   r = next_reply (q, ret, err);
-  return r < 0 ? isola_error_wrap (err, "QMP command %s", command) : 0;
+  return r < 0 ? isola_error_wrap (err, r, "QMP command %s", command) : 0;
 }
 
 int

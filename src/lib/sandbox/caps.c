@@ -134,9 +134,11 @@ caps_for_host_config (json_t *host_config, uint64_t *out, isola_error_t *err)
     }
   uint64_t add, drop;
   bool add_all, drop_all;
-  if (cap_list_bits (json_object_get (host_config, "CapAdd"), &add, &add_all, err) < 0
-      || cap_list_bits (json_object_get (host_config, "CapDrop"), &drop, &drop_all, err) < 0)
-    return -EINVAL;
+  int ret = cap_list_bits (json_object_get (host_config, "CapAdd"), &add, &add_all, err);
+  if (ret == 0)
+    ret = cap_list_bits (json_object_get (host_config, "CapDrop"), &drop, &drop_all, err);
+  if (ret < 0)
+    return ret;
   if (add_all)
     *out = caps_all () & ~(drop_all ? 0 : drop);
   else if (drop_all)

@@ -392,7 +392,7 @@ seccomp_profile_default (uint64_t caps, scmp_filter_ctx *out, isola_error_t *err
   for (size_t i = 0; ret == 0 && i < ARRAY_SIZE (default_rules); i++)
     ret = default_rule_add (ctx, &default_rules[i], &host, err);
   if (ret < 0)
-    return isola_error_wrap (err, "default seccomp profile");
+    return isola_error_wrap (err, ret, "default seccomp profile");
   *out = take_ptr (&ctx);
   return 0;
 }
@@ -919,7 +919,7 @@ int
 seccomp_profile_parse (const char *buf, size_t len, uint64_t caps, scmp_filter_ctx *out, isola_error_t *err)
 {
   int ret = profile_parse (buf, len, caps, out, err);
-  return ret < 0 ? isola_error_wrap (err, "seccomp profile") : 0;
+  return ret < 0 ? isola_error_wrap (err, ret, "seccomp profile") : 0;
 }
 
 /* --- HostConfig ------------------------------------------------------------------------------------------------ */
@@ -934,8 +934,8 @@ seccomp_source_build (const struct seccomp_source *src, uint64_t caps, scmp_filt
     return seccomp_profile_default (caps, out, err);
   int ret = profile_parse (src->json, src->len, caps, out, err);
   if (ret < 0 && src->path)
-    return isola_error_wrap (err, "seccomp profile `%s`", src->path);
-  return ret < 0 ? isola_error_wrap (err, "seccomp profile") : 0;
+    return isola_error_wrap (err, ret, "seccomp profile `%s`", src->path);
+  return ret < 0 ? isola_error_wrap (err, ret, "seccomp profile") : 0;
 }
 
 int

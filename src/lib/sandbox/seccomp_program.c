@@ -240,7 +240,7 @@ seccomp_source_for_host_config (json_t *host_config, struct seccomp_source *out,
       if (ret < 0)
         {
           seccomp_source_clear (out);
-          return isola_error_wrap (err, "seccomp profile `%s`", opt);
+          return isola_error_wrap (err, ret, "seccomp profile `%s`", opt);
         }
     }
   else

@@ -317,7 +317,7 @@ mount_rootfs (const struct spawn_spec *spec, int *rootfd_out, isola_error_t *err
                         : overlay_mount_layers (spec->store, spec->chain_ids, spec->n_layers, spec->upper, spec->work,
                                                 spec->rootfs, err);
   if (ret < 0)
-    return isola_error_wrap (err, "mount rootfs");
+    return isola_error_wrap (err, ret, "mount rootfs");
   int fd = open (spec->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return isola_error_make (err, errno, "open rootfs `%s`", spec->rootfs);
@@ -1478,6 +1478,16 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
   ret = outcome_error (pid, &o, err);
   free (o.msg);
   return ret;
+}
+
+int
+spawn_failure_exit_code (int errnum)
+{
+  if (errnum == ENOENT)
+    return 127;
+  if (errnum == EACCES || errnum == ENOEXEC || errnum == EISDIR)
+    return 126;
+  return 125;
 }
 
 /* --- joining a running container (exec) ----------------------------------------------------------------------- */

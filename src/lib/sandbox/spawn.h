@@ -1,8 +1,10 @@
-/* Starting a process-isolated container: clone(2) into new pid, mount, uts, ipc, net (unless host) and cgroup
-   namespaces, build the root filesystem (overlay of the image's snapshots under the container's upper dir),
-   mount /proc, /sys, /dev and friends, pivot_root into it, apply hostname, user, rlimits and capabilities, and
-   exec the command.  Used by the process isolation driver from the container's monitor, which becomes the
-   container's parent. */
+/* A container's first process: clone(2) (clone3 into its cgroup when it has one) into new pid, mount, uts, ipc and
+   net (unless host) namespaces; in the child, a cgroup namespace, the root filesystem (an overlay of the image's
+   snapshots, or of one lower directory the caller mounted, under the container's upper dir), /proc, /sys, /dev and
+   friends, pivot_root into it, hostname, user, rlimits, the seccomp program and capabilities, and exec of the
+   command.  The caller becomes the container's parent: the process driver in the container's monitor on the host,
+   and the agent inside a VM.  An exec into a running container (nsexec.c) uses the second half: spawn_join_setup
+   and spawn_exec_command. */
 #ifndef ISOLA_SPAWN_H
 #define ISOLA_SPAWN_H
 
@@ -91,6 +93,11 @@ void spawn_reset_signals (void);
    that failed with one of those three errnos is reported as EIO, its cause in the message), and the child has been
    reaped.  The child is cloned with fork(2) semantics: call this from a single-threaded process. */
 int spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *err);
+
+/* Docker's exit code for a container whose start failed with errnum, by the rule above: 127 for a command that does
+   not exist, 126 for one that cannot be run, 125 for a failure of the engine.  The monitor and the VM's agent both
+   report it, so that a failed start exits alike in both isolation modes. */
+int spawn_failure_exit_code (int errnum);
 
 /* For a process that has already entered a running container's namespaces, cgroups and root (exec): what
    spawn_container's child does once the root is built, with the same rules.  The user from the container's

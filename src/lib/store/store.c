@@ -40,7 +40,7 @@ remove_entries (const char *dir, const char *prefix, isola_error_t *err)
         continue;
       int ret = rm_rf_at (dirfd (d), de->d_name, err);
       if (ret < 0)
-        return isola_error_wrap (err, "clean up `%s`", dir);
+        return isola_error_wrap (err, ret, "clean up `%s`", dir);
     }
   return 0;
 }
@@ -68,7 +68,7 @@ store_open (const char *root, enum store_lock_mode mode, struct isola_store **ou
     root = ISOLA_DEFAULT_ROOT;
   int ret = store_create_layout (root, err);
   if (ret < 0)
-    return isola_error_wrap (err, "open store `%s`", root);
+    return isola_error_wrap (err, ret, "open store `%s`", root);
 
   struct isola_store *s = xcalloc (1, sizeof (*s));
   s->root = xstrdup (root);

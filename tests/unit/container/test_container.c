@@ -203,6 +203,12 @@ test_store (void)
   isola_error_release (&err);
   CHECK (container_rename (s, "web", "api", NULL) == 0 && container_resolve (s, "api", id, NULL) == 0, "rename");
 
+  /* The reader's errno, not a blanket EIO: the state file is gone. */
+  cleanup_free char *state = container_path (c, "state.json"), *moved = container_path (c, "state.json.moved");
+  CHECK (rename (state, moved) == 0, "state.json moved away");
+  CHECK (container_wait_stopped (c, NULL) == -ENOENT, "wait without a state file: -ENOENT");
+  CHECK (rename (moved, state) == 0, "state.json back");
+
   /* A "running" state with no monitor holding the lock is a dead monitor: reported as exited. */
   container_set_running (c, 12345, 12346);
   container_write_state (c, NULL);
