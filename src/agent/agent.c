@@ -66,7 +66,8 @@ struct proc
   bool tty;
   bool exited;
   int status;  /* wait status */
-  bool failed; /* FAILED was sent: no EXIT follows */
+  bool failed;    /* FAILED was sent: no EXIT follows */
+  bool announced; /* STARTED or FAILED went out: the command's output may follow it */
   bool paused; /* the host asked for no more output for now (PAUSE) */
 };
 
@@ -879,6 +880,7 @@ read_report (struct proc *p, struct agent *a)
   if (n == 1 && ((char *)&r)[0] == 'S')
     {
       queue (a, vmproto_msg_started (p->stream, (uint32_t)p->pid));
+      p->announced = true;
       return true;
     }
   if (n == (ssize_t)sizeof r)
@@ -886,7 +888,7 @@ read_report (struct proc *p, struct agent *a)
       r.msg[sizeof r.msg - 1] = '\0';
       int code = r.code >= 125 && r.code <= 127 ? r.code : spawn_failure_exit_code (r.errnum);
       send_failed (a, p->stream, r.errnum, code, r.msg);
-      p->failed = true;
+      p->failed = p->announced = true;
     }
   close_fd (&p->report);
   return false;
@@ -986,7 +988,9 @@ relay (struct agent *a, int sigfd)
           struct proc *p = &a->procs[i];
           if (!p->used)
             continue;
-          bool take = room && !p->paused;
+          /* The runner says "S" only once the command runs, so the command's first output can be there before it:
+             output waits for STARTED, which the client must see first. */
+          bool take = room && !p->paused && (p->announced || p->report < 0);
           int fdv[4] = { take ? p->out : -1, take ? p->err : -1, p->console, p->report };
           for (int k = 0; k < 4; k++)
             if (fdv[k] >= 0)
