@@ -40,6 +40,13 @@ else
 fi
 export SHOWN_ISOLATION OTHER_ISOLATION
 
+# made DIR: notes a directory the tests made under /tmp (a root, the fixtures) in ISOLA_TEST_MADE when it is set:
+# scripts/run-tests.sh looks there for leftovers of its own run only (roots, mounts and processes naming them, where
+# DIR also stands for DIR.extra.*), not for those of another run or the user's.
+made() {
+  if [ -n "${ISOLA_TEST_MADE:-}" ] && [ -n "$1" ]; then echo "$1" >>"$ISOLA_TEST_MADE"; fi
+}
+
 # only_isolation MODE WHY: skips the test unless the suite runs with that isolation mode.
 only_isolation() {
   [ "$TEST_ISOLATION" = "$1" ] || skip "$1 isolation only: $2"
@@ -63,6 +70,7 @@ common_setup_file() {
   export PYTHON
   FIXTURES=$(mktemp -d /tmp/isola-fixtures.XXXXXX)
   export FIXTURES
+  made "$FIXTURES"
   local kind
   for kind in "$@"; do
     make_fixture "$kind" || return 1
@@ -99,6 +107,7 @@ require_busybox_image() {
 setup_root() {
   ISOLA_ROOT=$(mktemp -d /tmp/isola-test.XXXXXX)
   export ISOLA_ROOT
+  made "$ISOLA_ROOT"
 }
 
 # new_root: another private root (for --root tests, round trips, podman storage), named after $ISOLA_ROOT so that
