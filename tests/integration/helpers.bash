@@ -315,14 +315,59 @@ load_fixture() {
 # ---- containers ----------------------------------------------------------------------------------------------------
 # Every container test runs in its own root with the busybox image loaded; container_teardown removes whatever the
 # test started (containers, monitors, their processes) before the root itself, even when the test failed.
+#
+# A file of container tests loads the image once, in setup_file, into a seed root that no test uses
+# (container_setup_file); each test's root starts as a copy of it.  A copy is independent of the seed: nothing a test
+# does to its store (rmi, prune, a container's writes) reaches the seed, and container_teardown_file checks that.
+# Copying the seed takes ~0.04 s, loading the image ~0.2 s (ASan build).
 
-# container_setup: a private root with the default busybox image loaded.
+# container_setup_file: the seed root (SEED_ROOT) with the default busybox image loaded.
+container_setup_file() {
+  if [ ! -f "$ISOLA_IMAGE" ]; then
+    echo "default image archive $ISOLA_IMAGE is missing (run 'make image' or set ISOLA_IMAGE)" >&2
+    return 1
+  fi
+  SEED_ROOT=$(mktemp -d /tmp/isola-test.XXXXXX)
+  export SEED_ROOT
+  made "$SEED_ROOT"
+  if ! ISOLA_ROOT=$SEED_ROOT isola load -q -i "$ISOLA_IMAGE" >/dev/null; then
+    echo "could not load $ISOLA_IMAGE into the seed root $SEED_ROOT" >&2
+    return 1
+  fi
+  seed_listing >"$BATS_FILE_TMPDIR/seed-listing"
+}
+
+# seed_listing: every file of the seed root with its type, size, mode, owner and modification time.
+seed_listing() {
+  find "$SEED_ROOT" -mindepth 1 -printf '%P %y %s %m %u:%g %T@\n' | sort
+}
+
+container_teardown_file() {
+  local ret=0 now
+  if [[ ${SEED_ROOT:-} == /tmp/isola-test.* ]] && [ -d "$SEED_ROOT" ]; then
+    now=$(seed_listing)
+    if [ "$now" != "$(cat "$BATS_FILE_TMPDIR/seed-listing" 2>/dev/null)" ]; then
+      echo "the seed root $SEED_ROOT changed during the file's tests:" >&2
+      diff "$BATS_FILE_TMPDIR/seed-listing" <(echo "$now") >&2
+      ret=1
+    fi
+    cleanup_root "$SEED_ROOT"
+  fi
+  return $ret
+}
+
+# container_setup: a private root with the default busybox image loaded (a copy of the seed root when the file has
+# one).
 container_setup() {
   setup_root
   CONTAINER_PIDS=()
   CONTAINER_IDS=()
-  require_busybox_image
-  isola_ok load -q -i "$ISOLA_IMAGE"
+  if [ -n "${SEED_ROOT:-}" ]; then
+    cp -a "$SEED_ROOT/." "$ISOLA_ROOT/" || fail "could not copy the seed root $SEED_ROOT to $ISOLA_ROOT"
+  else
+    require_busybox_image
+    isola_ok load -q -i "$ISOLA_IMAGE"
+  fi
 }
 
 # track_pid PID: a container process that teardown must make sure is gone (e.g. one whose monitor the test killed).
