@@ -253,9 +253,16 @@ load-image: $(DEFAULT_IMAGE)
 deps:
 	@scripts/deps.sh
 
+# T= runs part of the tests: bats files, unit tests or fuzz targets by name (scripts/run-tests.sh --help).
 test: deps
 	$(MAKE) isola vm vm-cloud asan fuzz $(DEFAULT_IMAGE)
-	scripts/run-tests.sh
+	scripts/run-tests.sh $(T)
+
+# The inner loop: the unit tests and the integration tests with process isolation; no VM and no fuzzing.
+.PHONY: check
+check: deps
+	$(MAKE) isola asan $(DEFAULT_IMAGE)
+	scripts/run-tests.sh --only unit,bats $(T)
 
 demo: deps
 	$(MAKE) all

@@ -1,24 +1,210 @@
 #!/bin/bash
-# Runs every test of isola and ends with "N passed, N failed[, N skipped]":
-#   C unit tests (ASan+UBSan, TAP), a short run of each fuzz target over its corpus, bats integration tests
-#   (which drive build/asan/isola).  Exit status is non-zero when anything failed.
+# Runs the tests of isola and ends with the line "N passed, N failed, N skipped" (CI reads "N passed, N failed" from
+# it); the exit status is non-zero when anything failed.  Test binaries and bats files run several at a time; see
+# --help for the parts, the options and how to run one part or one file.
 set -u
 cd "$(dirname "$0")/.."
+
+usage() {
+  cat <<'EOF'
+usage: scripts/run-tests.sh [OPTIONS] [NAME...]
+
+Runs isola's tests, several test binaries or bats files at once, and ends with the line
+"N passed, N failed, N skipped".  The exit status is 0 only when nothing failed.
+
+The parts (all of them by default):
+  unit   the C unit tests, build/asan/tests/test_* (ASan+UBSan, TAP)
+  fuzz   each fuzz target, build/fuzz/fuzz_*, over its corpus for FUZZ_SECONDS (default 10) seconds
+  bats   the integration tests, tests/integration/*.bats except vm.bats, with process isolation, and the checks
+         of the build, tests/build/*.bats
+  vm     everything that boots VMs: vm.bats, and the files of VM_FILES (default: run lifecycle exec ps logs
+         isolation) again with every container in a VM (ISOLA_TEST_ISOLATION=vm)
+
+Options:
+  --only PARTS     run only these parts, comma-separated: --only unit,bats is `make check`
+  --skip PARTS     run every part but these
+  -j, --jobs N     run up to N test binaries or bats files at once (default: ISOLA_TEST_JOBS, else 3)
+  -f, --filter RE  run only the bats tests whose name matches the regular expression RE (bats --filter)
+  --fuzz-seconds N how long each fuzz target runs (default: FUZZ_SECONDS, else 10)
+  --list           print what would run, and exit
+  -h, --help       print this, and exit
+
+A NAME selects what it names, in the parts that run: tests/integration/NAME.bats (with both isolations when NAME
+is one of VM_FILES), tests/build/NAME.bats, build/asan/tests/test_NAME and build/fuzz/fuzz_NAME.  Shell patterns
+work ('vm*').  A NAME that selects nothing is an error.  From make: `make test T=exec`, `make check T="exec logs"`.
+
+Examples:
+  scripts/run-tests.sh --only unit,bats         # the inner loop (make check)
+  scripts/run-tests.sh exec                     # exec.bats in both modes
+  scripts/run-tests.sh --only vm -f 'template'  # the VM tests whose name says "template"
+  scripts/run-tests.sh vmproto                  # test_vmproto and fuzz_vmproto
+EOF
+}
+
+die_usage() {
+  echo "run-tests.sh: $*" >&2
+  echo "run 'scripts/run-tests.sh --help' for the options" >&2
+  exit 2
+}
+
+ALL_PARTS="unit fuzz bats vm"
+# check_parts LIST: LIST (comma- or space-separated) as words, each a known part.
+check_parts() {
+  local p out=""
+  for p in ${1//,/ }; do
+    [[ " $ALL_PARTS " == *" $p "* ]] || die_usage "unknown part '$p' (parts: $ALL_PARTS)"
+    out="$out $p"
+  done
+  [ -n "$out" ] || die_usage "no part named"
+  echo "$out"
+}
+
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 # The files whose tests run in both isolation modes.
 VM_FILES=${VM_FILES:-"run lifecycle exec ps logs isolation"}
+JOBS=${ISOLA_TEST_JOBS:-3}
+PARTS=$ALL_PARTS
+FILTER=
+LIST=0
+NAMES=()
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    --only | --skip | -j | --jobs | -f | --filter | --fuzz-seconds)
+      [ $# -ge 2 ] || die_usage "$1 needs a value"
+      set -- "$1=$2" "${@:3}"
+      continue
+      ;;
+    --only=*) PARTS=$(check_parts "${1#*=}") || exit 2 ;;
+    --skip=*)
+      skip=$(check_parts "${1#*=}") || exit 2
+      PARTS=
+      for p in $ALL_PARTS; do [[ " $skip " == *" $p "* ]] || PARTS="$PARTS $p"; done
+      ;;
+    -j=* | --jobs=*) JOBS=${1#*=} ;;
+    -j[0-9]*) JOBS=${1#-j} ;;
+    -f=* | --filter=*) FILTER=${1#*=} ;;
+    --fuzz-seconds=*) FUZZ_SECONDS=${1#*=} ;;
+    --list) LIST=1 ;;
+    --)
+      shift
+      NAMES+=("$@")
+      break
+      ;;
+    -*) die_usage "unknown option '$1'" ;;
+    *) NAMES+=("$1") ;;
+  esac
+  shift
+done
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || die_usage "--jobs takes a number of 1 or more, not '$JOBS'"
+[[ $FUZZ_SECONDS =~ ^[1-9][0-9]*$ ]] || die_usage "--fuzz-seconds takes a number of 1 or more, not '$FUZZ_SECONDS'"
+
+has_part() {
+  [[ " $PARTS " == *" $1 "* ]]
+}
+
+# ---- what to run ---------------------------------------------------------------------------------------------------
+# A job is one test binary, one fuzz target or one bats file in one isolation mode.  JOB_COST is a guess of its
+# length in seconds: the longest jobs start first, so that a long one does not start last and run alone.
+
+JOB_KIND=() JOB_ARG=() JOB_MODE=() JOB_LABEL=() JOB_COST=()
+declare -A MATCHED=()
+
+# wanted NAME: whether the NAMEs given select NAME (all do when none is given); notes which patterns matched.
+wanted() {
+  local pat hit=1
+  [ ${#NAMES[@]} -eq 0 ] && return 0
+  for pat in "${NAMES[@]}"; do
+    # shellcheck disable=SC2053 # a pattern on purpose
+    if [[ $1 == $pat ]]; then
+      MATCHED[$pat]=1
+      hit=0
+    fi
+  done
+  return $hit
+}
+
+# add_job KIND ARG MODE LABEL COST
+add_job() {
+  JOB_KIND+=("$1") JOB_ARG+=("$2") JOB_MODE+=("$3") JOB_LABEL+=("$4") JOB_COST+=("$5")
+}
+
+# tests_in FILE: the number of @test in a bats file.
+tests_in() {
+  grep -c '^@test ' "$1"
+}
+
+# Measured on 2 cores (TCG for the VMs): ~1 s a test with process isolation, ~3 s with VM isolation.
+if has_part unit; then
+  for t in build/asan/tests/test_*; do
+    [ -x "$t" ] || continue
+    wanted "${t##*/test_}" && add_job unit "$t" - "${t##*/}" 3
+  done
+fi
+if has_part fuzz; then
+  for fz in build/fuzz/fuzz_*; do
+    [ -x "$fz" ] || continue
+    wanted "${fz##*/fuzz_}" && add_job fuzz "$fz" - "${fz##*/}" "$((FUZZ_SECONDS + 1))"
+  done
+fi
+# The checks of the build itself (what the binaries link, the include graph, reproducibility: two builds).
+for f in tests/build/*.bats; do
+  name=$(basename "$f" .bats)
+  has_part bats && wanted "$name" && add_job bats "$f" process "build/$name.bats" 60
+done
+for f in tests/integration/*.bats; do
+  name=$(basename "$f" .bats)
+  if [ "$name" = vm ]; then
+    has_part vm && wanted "$name" && add_job bats "$f" process "$name.bats" "$(($(tests_in "$f") * 4))"
+    continue
+  fi
+  has_part bats && wanted "$name" && add_job bats "$f" process "$name.bats" "$(tests_in "$f")"
+  if has_part vm && [[ " $VM_FILES " == *" $name "* ]] && wanted "$name"; then
+    add_job bats "$f" vm "$name.bats (vm)" "$(($(tests_in "$f") * 3))"
+  fi
+done
+
+for pat in "${NAMES[@]}"; do
+  [ -n "${MATCHED[$pat]:-}" ] ||
+    die_usage "'$pat' names no bats file, unit test or fuzz target in the parts that run ($PARTS )"
+done
+[ ${#JOB_KIND[@]} -gt 0 ] || die_usage "nothing to run: no test binary, fuzz target or bats file in$PARTS (make test builds them)"
+
+# ORDER: the job indexes, longest first.
+mapfile -t ORDER < <(for i in "${!JOB_KIND[@]}"; do echo "${JOB_COST[i]} $i"; done | sort -k1,1nr -k2,2n | cut -d' ' -f2)
+
+if [ "$LIST" = 1 ]; then
+  for i in "${ORDER[@]}"; do
+    printf '%-5s %s%s\n' "${JOB_KIND[i]}" "${JOB_LABEL[i]}" "${FILTER:+ --filter $FILTER}"
+  done
+  exit 0
+fi
+
+# ---- running -------------------------------------------------------------------------------------------------------
+
 logdir=$(mktemp -d /tmp/isola-tests.XXXXXX)
-trap 'rm -rf "$logdir"' EXIT
+# The tests note each root and fixtures directory they make there (helpers.bash): the leftovers check below counts
+# what this run made, not another run's or the user's containers.
+export ISOLA_TEST_MADE=$logdir/made
+: >"$ISOLA_TEST_MADE"
+# One directory of VM templates for the whole run, as the containers of one store share one (vmtemplate.h): a layout
+# boots once, not once per bats file.
+export ISOLA_VM_TEMPLATE_DIR=$logdir/vm-templates
 passed=0 failed=0 skipped=0
 
-# Counts a TAP stream: "ok" lines pass (or skip with "# skip"), "not ok" fail; a crashed producer fails once more.
-count_tap () {
+# count_tap LOG STATUS: counts a TAP stream: "ok" lines pass (or skip with "# skip"), "not ok" fail; a producer that
+# failed without saying "not ok" fails once more.
+count_tap() {
   local log=$1 status=$2 p f s
-  p=$(grep -cE '^ok [0-9]+' "$log" | head -1)
-  s=$(grep -ciE '^ok [0-9]+.*# skip' "$log" | head -1)
-  f=$(grep -cE '^not ok [0-9]+' "$log" | head -1)
+  p=$(grep -cE '^ok [0-9]+' "$log")
+  s=$(grep -ciE '^ok [0-9]+.*# skip' "$log")
+  f=$(grep -cE '^not ok [0-9]+' "$log")
   passed=$((passed + p - s)) skipped=$((skipped + s)) failed=$((failed + f))
   if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
     failed=$((failed + 1))
@@ -26,71 +212,123 @@ count_tap () {
   fi
 }
 
-echo "== unit tests"
-for t in build/asan/tests/test_*; do
-  [ -x "$t" ] || continue
-  log=$logdir/$(basename "$t").tap
-  "$t" >"$log" 2>&1
-  status=$?
-  grep -E '^(not ok|#)' "$log" || true
-  echo "$(basename "$t"): $(grep -cE '^ok' "$log") ok, $(grep -cE '^not ok' "$log") not ok"
-  count_tap "$log" $status
-done
-
-echo "== fuzz targets (${FUZZ_SECONDS}s each)"
-for fz in build/fuzz/fuzz_*; do
-  [ -x "$fz" ] || continue
-  name=$(basename "$fz")
-  corpus=fuzz/corpus/${name#fuzz_}
-  work=$logdir/$name-corpus
-  mkdir -p "$work"
-  [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
-  if "$fz" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 "$work" >"$logdir/$name.log" 2>&1; then
-    passed=$((passed + 1))
-    echo "ok - $name"
-  else
-    failed=$((failed + 1))
-    echo "not ok - $name"
-    tail -40 "$logdir/$name.log"
-  fi
-done
-
-# run_bats NAME FILES...: one bats run, counted.
-run_bats () {
-  local name=$1 status
-  shift
-  bats --tap "$@" >"$logdir/$name.tap" 2>&1
-  status=$?
-  grep -vE '^ok ' "$logdir/$name.tap" | head -300
-  echo "$name: $(grep -cE '^ok' "$logdir/$name.tap") ok, $(grep -cE '^not ok' "$logdir/$name.tap") not ok"
-  count_tap "$logdir/$name.tap" $status
+# job_body I: what job I runs (in the background, output to its log).
+job_body() {
+  local i=$1 arg=${JOB_ARG[$1]} name work corpus
+  case ${JOB_KIND[i]} in
+    unit) exec "$arg" ;;
+    fuzz)
+      name=${arg##*/}
+      corpus=fuzz/corpus/${name#fuzz_}
+      work=$logdir/$name-corpus
+      mkdir -p "$work"
+      if [ -d "$corpus" ]; then cp -r "$corpus"/. "$work"/; fi
+      exec "$arg" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 "$work"
+      ;;
+    bats)
+      if [ "${JOB_MODE[i]}" = vm ]; then
+        export ISOLA_TEST_ISOLATION=vm
+      else
+        unset ISOLA_TEST_ISOLATION
+      fi
+      exec bats --tap ${FILTER:+--filter "$FILTER"} "$arg"
+      ;;
+  esac
 }
 
-echo "== integration tests (bats)"
-run_bats bats tests/build tests/integration
+# job_done I STATUS SECONDS: reports a finished job and adds up its counts.
+job_done() {
+  local i=$1 status=$2 secs=$3 log=$logdir/$1.log label=${JOB_LABEL[$1]}
+  case ${JOB_KIND[i]} in
+    unit)
+      grep -E '^(not ok|#)' "$log"
+      echo "$label: $(grep -cE '^ok' "$log") ok, $(grep -cE '^not ok' "$log") not ok (${secs} s)"
+      count_tap "$log" "$status"
+      ;;
+    fuzz)
+      if [ "$status" -eq 0 ]; then
+        passed=$((passed + 1))
+        echo "ok - $label (${secs} s)"
+      else
+        failed=$((failed + 1))
+        echo "not ok - $label (exit $status, ${secs} s)"
+        tail -40 "$log"
+      fi
+      ;;
+    bats)
+      grep -vE '^ok ' "$log" | head -300
+      echo "$label: $(grep -cE '^ok' "$log") ok, $(grep -cE '^not ok' "$log") not ok (${secs} s)"
+      count_tap "$log" "$status"
+      ;;
+  esac
+}
 
-# The container lifecycle files again, every container in a VM (ISOLA_TEST_ISOLATION, helpers.bash).
-echo "== integration tests with VM isolation (bats)"
-export ISOLA_TEST_ISOLATION=vm
-# shellcheck disable=SC2046 # one argument per file
-run_bats bats-vm $(for f in $VM_FILES; do echo "tests/integration/$f.bats"; done)
-unset ISOLA_TEST_ISOLATION
+# Each job runs in a process group of its own (set -m).  An interrupted run passes SIGINT on to every group, as a
+# terminal's ^C would (bats then runs the teardowns); a second signal sends SIGTERM.
+set -m
+declare -A RUNNING=() STARTED=()
+interrupted=0
+stop_jobs() {
+  local pid sig=INT
+  [ "$interrupted" = 0 ] || sig=TERM
+  interrupted=1
+  for pid in "${!RUNNING[@]}"; do kill -"$sig" -- "-$pid" 2>/dev/null; done
+}
+trap stop_jobs INT TERM
+trap 'rm -rf "$logdir"' EXIT
 
+echo "== ${#ORDER[@]} jobs ($(echo $PARTS | tr ' ' ','); up to $JOBS at once)"
+t_start=$(date +%s)
+next=0
+while [ "$next" -lt ${#ORDER[@]} ] || [ ${#RUNNING[@]} -gt 0 ]; do
+  while [ "$interrupted" = 0 ] && [ "$next" -lt ${#ORDER[@]} ] && [ ${#RUNNING[@]} -lt "$JOBS" ]; do
+    i=${ORDER[next]}
+    next=$((next + 1))
+    job_body "$i" >"$logdir/$i.log" 2>&1 </dev/null &
+    RUNNING[$!]=$i
+    STARTED[$!]=$(date +%s)
+  done
+  [ ${#RUNNING[@]} -gt 0 ] || break
+  pid=
+  wait -n -p pid
+  status=$?
+  # a signal interrupted the wait: stop_jobs has run, the jobs end and are waited for here
+  [ -n "$pid" ] || continue
+  i=${RUNNING[$pid]}
+  job_done "$i" "$status" $(($(date +%s) - STARTED[$pid]))
+  unset "RUNNING[$pid]" "STARTED[$pid]"
+done
+set +m
+if [ "$interrupted" = 1 ]; then
+  failed=$((failed + 1))
+  echo "not ok - interrupted: $((${#ORDER[@]} - next)) jobs did not start"
+fi
+echo "== jobs done in $(($(date +%s) - t_start)) s"
+
+# Only what this run made: the roots and fixtures the tests noted (with their .extra.* roots), the mounts under them,
+# and the processes (monitors, VM workers, template builds) that name them or this run's VM templates.
 echo "== leftovers"
-if pgrep -f 'isola-vm -name isola-' >/dev/null; then
+made=$logdir/made-dirs
+{
+  grep -v '^$' "$ISOLA_TEST_MADE"
+  echo "$ISOLA_VM_TEMPLATE_DIR/"
+} >"$made"
+procs=$(ps -eo pid=,args= | grep -F -f "$made" | cut -c1-200)
+if [ -n "$procs" ]; then
   failed=$((failed + 1))
-  echo "not ok - VM workers left behind by the tests:"
-  pgrep -af 'isola-vm -name isola-' | cut -c1-200
+  echo "not ok - processes (VM workers, monitors) left behind by the tests:"
+  echo "$procs"
 fi
-if compgen -G '/tmp/isola-test.*' >/dev/null; then
+dirs=$(while IFS= read -r d; do [ -z "$d" ] || ls -d "$d" "$d".extra.* 2>/dev/null; done <"$ISOLA_TEST_MADE")
+if [ -n "$dirs" ]; then
   failed=$((failed + 1))
-  echo "not ok - test roots left in /tmp:"
-  ls -d /tmp/isola-test.*
+  echo "not ok - test roots or fixtures left in /tmp:"
+  echo "$dirs"
 fi
-if grep -q '/isola-test\.' /proc/mounts; then
+if grep -qF -f "$made" /proc/mounts; then
   failed=$((failed + 1))
   echo "not ok - mounts left behind by the tests:"
-  grep '/isola-test\.' /proc/mounts
+  grep -F -f "$made" /proc/mounts
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"

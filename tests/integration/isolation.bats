@@ -10,6 +10,8 @@ load helpers
 # shellcheck disable=SC2034
 ISOLA_TIMEOUT=${ISOLA_CONTAINER_TIMEOUT:-30}
 
+setup_file() { container_setup_file; }
+teardown_file() { container_teardown_file; }
 setup() { container_setup; }
 teardown() { container_teardown; }
 

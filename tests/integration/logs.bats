@@ -8,6 +8,8 @@ load helpers
 # shellcheck disable=SC2034
 ISOLA_TIMEOUT=${ISOLA_CONTAINER_TIMEOUT:-30}
 
+setup_file() { container_setup_file; }
+teardown_file() { container_teardown_file; }
 setup() { container_setup; }
 teardown() { container_teardown; }
 
@@ -130,19 +132,17 @@ c"
 }
 
 @test "logs -f --tail 1 starts from the last line and follows" {
-  # c comes only once the test says so: however slow the machine, logs -f starts between b and c.
-  run_detached busybox sh -c 'echo a; echo b; while [ ! -e /go ]; do sleep 0.1; done; echo c'
+  # c comes once logs -f has printed b (the container waits for /go), however slow the host is
+  run_detached busybox sh -c 'echo a; echo b; until [ -e /go ]; do sleep 0.05; done; echo c'
   has_b() { isola logs "$CID" | grep -qx b; }
-  wait_until 10 has_b
-  local out=$BATS_TEST_TMPDIR/follow pid status=0
-  timeout 60 "$ISOLA" logs -f --tail 1 "$CID" >"$out" 2>&1 &
-  pid=$!
-  follows_b() { grep -qx b "$out"; }
-  wait_until 10 follows_b
+  wait_until 5 has_b
+  local f=$BATS_TEST_TMPDIR/follow
+  start_attached "$f" logs -f --tail 1 "$CID"
+  wait_until 10 file_contains "$f" b || { cat "$f"; return 1; }
   isola_ok exec "$CID" touch /go
-  wait "$pid" || status=$?
-  assert_equal "$status" 0
-  assert_equal "$(cat "$out")" "b
+  wait_bg 10
+  assert_equal "$BG_STATUS" 0
+  assert_equal "$(cat "$f")" "b
 c"
 }
 

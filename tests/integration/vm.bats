@@ -9,6 +9,8 @@ load helpers
 # shellcheck disable=SC2034 # read by the isola function
 ISOLA_TIMEOUT=${ISOLA_CONTAINER_TIMEOUT:-60}
 
+setup_file() { container_setup_file; }
+teardown_file() { container_teardown_file; }
 setup() { container_setup; }
 teardown() { container_teardown; }
 
