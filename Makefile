@@ -261,7 +261,7 @@ test: deps
 # The inner loop: the unit tests and the integration tests with process isolation; no VM and no fuzzing.
 .PHONY: check
 check: deps
-	$(MAKE) isola asan $(DEFAULT_IMAGE)
+	$(MAKE) isola build/isola-agent asan $(DEFAULT_IMAGE)
 	scripts/run-tests.sh --only unit,bats $(T)
 
 demo: deps
