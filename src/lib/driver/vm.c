@@ -311,6 +311,15 @@ vm_prepare_start (const struct isola_store *s, const struct container *c, isola_
 
 /* --- signal, top, exec (in the CLI, through the monitor) ---------------------------------------------------------- */
 
+/* Only its monitor reaches a VM container's processes: when the monitor cannot be reached, the container has stopped
+   (attach's own message would speak of attaching). */
+static int
+not_running (const struct container *c, isola_error_t *err)
+{
+  isola_error_release (err);
+  return isola_error_fail (err, ESRCH, "container %s is not running", c->id);
+}
+
 static int
 vm_signal (struct container *c, int sig, isola_error_t *err)
 {
@@ -320,7 +329,7 @@ vm_signal (struct container *c, int sig, isola_error_t *err)
   int ret = container_attach (c, &fd, &dec, err);
   attach_decoder_clear (&dec);
   if (ret < 0)
-    return isola_error_fail (err, ESRCH, "container %.12s is not running", c->id);
+    return not_running (c, err);
   ret = attach_send_u32 (fd, ATTACH_SIGNAL, (uint32_t)sig);
   close (fd);
   return ret < 0 ? isola_error_make (err, -ret, "signal container %.12s", c->id) : 0;
@@ -343,7 +352,7 @@ vm_top (struct container *c, json_t **rows, isola_error_t *err)
   if (ret < 0)
     {
       attach_decoder_clear (&dec);
-      return err && *err ? ret : isola_error_fail (err, ESRCH, "container %.12s is not running", c->id);
+      return err && *err ? ret : not_running (c, err);
     }
   json_error_t jerr;
   json_t *list = json_loadb ((const char *)f.payload, f.len, 0, &jerr);
@@ -407,7 +416,7 @@ vm_exec_session (struct container *c, const struct exec_request *req, int *fd_ou
   cleanup_close int fd = -1;
   ret = container_attach (c, &fd, dec, err);
   if (ret < 0)
-    return isola_error_fail (err, ESRCH, "container %s is not running", c->id);
+    return not_running (c, err);
   cleanup_free char *text = json_dumps (j, JSON_COMPACT);
   if (strlen (text) > ATTACH_PAYLOAD_MAX)
     return isola_error_fail (err, E2BIG, "the exec request is too large");
