@@ -221,6 +221,25 @@ write_all (int fd, const void *buf, size_t len)
 }
 
 int
+send_all (int sock, const void *buf, size_t len)
+{
+  const char *p = buf;
+  while (len > 0)
+    {
+      ssize_t n = send (sock, p, len, MSG_NOSIGNAL);
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return -errno;
+        }
+      p += n;
+      len -= (size_t)n;
+    }
+  return 0;
+}
+
+int
 fsync_dir (const char *path)
 {
   int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

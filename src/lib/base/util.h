@@ -107,6 +107,8 @@ int read_fd_bounded (int fd, size_t max, char **out, size_t *out_len, isola_erro
 
 /* Writes all bytes, retrying on short writes and EINTR. */
 int write_all (int fd, const void *buf, size_t len);
+/* write_all for a stream socket whose peer may be gone: -EPIPE instead of SIGPIPE, which would kill the CLI. */
+int send_all (int sock, const void *buf, size_t len);
 
 /* Passing one fd over a unix socket (SCM_RIGHTS): a container's terminal master travels this way.  fd_receive
    returns the fd (close-on-exec) or a negative errno; nonblock fails with -EAGAIN instead of waiting. */

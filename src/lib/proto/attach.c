@@ -88,7 +88,7 @@ attach_send (int fd, uint8_t type, const void *payload, uint32_t len)
     return -EMSGSIZE;
   uint8_t *frame = xmalloc (ATTACH_HEADER_SIZE + len);
   size_t n = attach_encode (frame, type, payload, len);
-  int ret = write_all (fd, frame, n);
+  int ret = send_all (fd, frame, n);
   free (frame);
   return ret;
 }
