@@ -201,13 +201,14 @@ rm_rf (const char *path, isola_error_t *err)
   return rm_rf_entry (AT_FDCWD, path, 0, err);
 }
 
-int
-write_all (int fd, const void *buf, size_t len)
+/* The whole buffer, through write(2), or send(2) without SIGPIPE for a socket. */
+static int
+put_all (int fd, const void *buf, size_t len, bool socket)
 {
   const char *p = buf;
   while (len > 0)
     {
-      ssize_t n = write (fd, p, len);
+      ssize_t n = socket ? send (fd, p, len, MSG_NOSIGNAL) : write (fd, p, len);
       if (n < 0)
         {
           if (errno == EINTR)
@@ -221,22 +222,15 @@ write_all (int fd, const void *buf, size_t len)
 }
 
 int
+write_all (int fd, const void *buf, size_t len)
+{
+  return put_all (fd, buf, len, false);
+}
+
+int
 send_all (int sock, const void *buf, size_t len)
 {
-  const char *p = buf;
-  while (len > 0)
-    {
-      ssize_t n = send (sock, p, len, MSG_NOSIGNAL);
-      if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return -errno;
-        }
-      p += n;
-      len -= (size_t)n;
-    }
-  return 0;
+  return put_all (sock, buf, len, true);
 }
 
 int
