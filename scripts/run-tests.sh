@@ -293,7 +293,7 @@ while [ "$next" -lt ${#ORDER[@]} ] || [ ${#RUNNING[@]} -gt 0 ]; do
   wait -n -p pid
   status=$?
   # a signal interrupted the wait: stop_jobs has run, the jobs end and are waited for here
-  [ -n "$pid" ] || continue
+  [ -n "${pid:-}" ] || continue
   i=${RUNNING[$pid]}
   job_done "$i" "$status" $(($(date +%s) - STARTED[$pid]))
   unset "RUNNING[$pid]" "STARTED[$pid]"
@@ -313,7 +313,7 @@ made=$logdir/made-dirs
   grep -v '^$' "$ISOLA_TEST_MADE"
   echo "$ISOLA_VM_TEMPLATE_DIR/"
 } >"$made"
-procs=$(ps -eo pid=,args= | grep -F -f "$made" | cut -c1-200)
+procs=$(ps -ww -eo pid=,args= | grep -F -f "$made" | cut -c1-200)
 if [ -n "$procs" ]; then
   failed=$((failed + 1))
   echo "not ok - processes (VM workers, monitors) left behind by the tests:"
