@@ -16,9 +16,10 @@ The parts (all of them by default):
   unit   the C unit tests, build/asan/tests/test_* (ASan+UBSan, TAP)
   fuzz   each fuzz target, build/fuzz/fuzz_*, over its corpus for FUZZ_SECONDS (default 10) seconds
   bats   the integration tests, tests/integration/*.bats except vm.bats, with process isolation, and the checks
-         of the build, tests/build/*.bats
+         of the built binaries, tests/build/*.bats except reproducible.bats
   vm     everything that boots VMs: vm.bats, and the files of VM_FILES (default: run lifecycle exec ps logs
          isolation) again with every container in a VM (ISOLA_TEST_ISOLATION=vm)
+  build  tests/build/reproducible.bats: two clones of HEAD built and compared (slow; not in make check)
 
 Options:
   --only PARTS     run only these parts, comma-separated: --only unit,bats is `make check`
@@ -47,7 +48,7 @@ die_usage() {
   exit 2
 }
 
-ALL_PARTS="unit fuzz bats vm"
+ALL_PARTS="unit fuzz bats vm build"
 # check_parts LIST: LIST (comma- or space-separated) as words, each a known part.
 check_parts() {
   local p out=""
@@ -156,7 +157,9 @@ fi
 # The checks of the build itself (what the binaries link, the include graph, reproducibility: two builds).
 for f in tests/build/*.bats; do
   name=$(basename "$f" .bats)
-  has_part bats && wanted "$name" && add_job bats "$f" process "build/$name.bats" 60
+  part=bats
+  [ "$name" = reproducible ] && part=build
+  has_part $part && wanted "$name" && add_job bats "$f" process "build/$name.bats" 60
 done
 for f in tests/integration/*.bats; do
   name=$(basename "$f" .bats)
