@@ -135,9 +135,11 @@ mounts_of() {
 }
 
 cleanup_root() {
-  local r=$1 m left _
+  local r=$1 m left= _ table=
   [[ $r == /tmp/isola-test.* ]] && [ -d "$r" ] || return 0
-  left=$(mounts_of "$r")
+  # Most tests leave nothing mounted: a look at the mount table with builtins only (no fork) skips the scan.
+  read -r -d '' table </proc/self/mountinfo || true
+  [[ $table == *"$r"* ]] && left=$(mounts_of "$r")
   for _ in 1 2 3 4 5; do
     [ -z "$left" ] && break
     while IFS= read -r m; do
@@ -404,12 +406,14 @@ container_teardown() {
       # shellcheck disable=SC2086
       ISOLA_TIMEOUT=30 isola rm -f $ids >/dev/null 2>&1 || true
     fi
-    pkill -KILL -f "$ISOLA_ROOT" 2>/dev/null || true
+    # one scan of the process table when nothing is left, as in most tests
+    left=$(procs_of_root)
+    [ -z "$left" ] || pkill -KILL -f "$ISOLA_ROOT" 2>/dev/null || true
     for p in "${CONTAINER_PIDS[@]}"; do kill_container_pid "$p"; done
     for ((i = 0; i < 200; i++)); do
-      left=$(procs_of_root)
       [ -z "$left" ] && break
       sleep 0.05
+      left=$(procs_of_root)
     done
     if [ -n "$left" ]; then
       echo "# processes of $ISOLA_ROOT still running after teardown: $(tr '\n' ' ' <<<"$left")" >&3
