@@ -308,6 +308,19 @@ sys.exit(os.waitstatus_to_exitcode(st))' "$@"
   assert_jq '[.[0].Config.Env[] | select(startswith("PATH="))] | length == 1'
 }
 
+@test "the environment is in Docker's order: PATH, HOSTNAME, TERM with -t, then Config.Env (-e first)" {
+  # Docker 20.10 prints PATH, HOSTNAME, TERM=xterm, A=1, HOME for `run -t -e A=1 busybox env`, and records
+  # Config.Env as the request's entries followed by the image's
+  run --separate-stderr isola run --rm -t -e A=1 busybox env
+  assert_status 0
+  assert_equal "$(tr -d '\r' <<<"$output" | cut -d= -f1 | tr '\n' ' ')" "PATH HOSTNAME TERM A HOME "
+  assert_output_contains TERM=xterm
+  run --separate-stderr isola run --rm -e A=1 busybox env
+  assert_equal "$(cut -d= -f1 <<<"$output" | tr '\n' ' ')" "PATH HOSTNAME A HOME "
+  run_detached -e A=1 busybox true
+  assert_equal "$(cfield "$CID" '{{json .Config.Env}}')" '["A=1","PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]'
+}
+
 # ---- working directory, user, hostname, entrypoint -----------------------------------------------------------------
 
 @test "run -w sets the working directory, creating it if missing; a relative -w is refused" {

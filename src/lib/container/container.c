@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/env.h"
 #include "base/json.h"
 #include "base/util.h"
 #include "proto/attach_client.h"
@@ -471,19 +472,27 @@ container_argv (const struct container *c)
 }
 
 char **
+container_env_for (const struct container *c, bool tty)
+{
+  cleanup_strv char **defaults = xcalloc (1, sizeof (char *));
+  strv_push (&defaults, "PATH=" ISOLA_DEFAULT_PATH);
+  const char *hostname = container_hostname (c);
+  if (hostname && hostname[0])
+    {
+      cleanup_free char *kv = xasprintf ("HOSTNAME=%s", hostname);
+      strv_push (&defaults, kv);
+    }
+  if (tty)
+    strv_push (&defaults, "TERM=xterm");
+  cleanup_strv char **config_env = xcalloc (1, sizeof (char *));
+  strv_push_strings (&config_env, json_object_get (container_config (c), "Env"));
+  return env_merge (defaults, config_env);
+}
+
+char **
 container_env (const struct container *c)
 {
-  char **env = xcalloc (1, sizeof (char *));
-  strv_push_strings (&env, json_object_get (container_config (c), "Env"));
-  const char *hostname = container_hostname (c);
-  if (hostname == NULL || hostname[0] == '\0')
-    return env;
-  for (size_t i = 0; env[i]; i++)
-    if (str_has_prefix (env[i], "HOSTNAME="))
-      return env;
-  cleanup_free char *kv = xasprintf ("HOSTNAME=%s", hostname);
-  strv_push (&env, kv);
-  return env;
+  return container_env_for (c, container_tty (c));
 }
 
 bool

@@ -92,7 +92,10 @@ const char *container_image_name (const struct container *c); /* Config.Image: t
 const char *container_created (const struct container *c);    /* RFC 3339, or "" */
 /* Path and Args: the command line of the container's first process (its entrypoint and command). */
 char **container_argv (const struct container *c);
-/* Config.Env, plus HOSTNAME=<Config.Hostname> unless Env sets it, as Docker gives every process of a container. */
+/* A process's environment as Docker's daemon makes it: PATH (the default), HOSTNAME=<Config.Hostname> and with a
+   terminal TERM=xterm, each replaced or removed by Config.Env, which is appended.  container_env is the first
+   process's (with Config.Tty). */
+char **container_env_for (const struct container *c, bool tty);
 char **container_env (const struct container *c);
 bool container_tty (const struct container *c);
 bool container_open_stdin (const struct container *c);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/env.h"
 #include "base/json.h"
 #include "base/util.h"
 #include "container/lifecycle.h"
@@ -453,34 +454,15 @@ strv_push_strings (char ***v, json_t *array)
   json_array_foreach (array, i, x) if (json_is_string (x)) strv_push (v, json_string_value (x));
 }
 
-/* "K=V" replaces the entry named K or is appended; a bare "K" too (Docker keeps it as it is). */
-static void
-env_set (char ***env, const char *kv)
-{
-  size_t klen = strcspn (kv, "=");
-  for (size_t i = 0; (*env)[i]; i++)
-    if (strncmp ((*env)[i], kv, klen) == 0 && ((*env)[i][klen] == '=' || (*env)[i][klen] == '\0'))
-      {
-        free ((*env)[i]);
-        (*env)[i] = xstrdup (kv);
-        return;
-      }
-  strv_push (env, kv);
-}
-
+/* Docker's create: the request's Env first, then the image's entries it does not set.  No PATH is added here: every
+   process gets the default one under Config.Env (container_env), as Docker's daemon does. */
 static void
 merge_env (struct container_spec *spec, json_t *image_env)
 {
-  char **env = xcalloc (1, sizeof (char *));
-  bool has_path = false;
-  size_t i;
-  json_t *v;
-  json_array_foreach (image_env, i, v) has_path |= str_has_prefix (json_string_value (v), "PATH=");
-  if (!has_path)
-    strv_push (&env, "PATH=" ISOLA_DEFAULT_PATH);
-  strv_push_strings (&env, image_env);
-  for (i = 0; spec->env[i]; i++)
-    env_set (&env, spec->env[i]);
+  cleanup_strv char **image = NULL;
+  image = xcalloc (1, sizeof (char *));
+  strv_push_strings (&image, image_env);
+  char **env = env_merge_image (spec->env, image);
   strv_free (spec->env);
   spec->env = env;
 }

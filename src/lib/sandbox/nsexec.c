@@ -26,6 +26,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "base/env.h"
 #include "base/util.h"
 #include "container/runspec.h"
 #include "sandbox/caps.h"
@@ -38,50 +39,6 @@
 #define EXIT_ENGINE_FAILED 1
 #define EXIT_CANNOT_RUN    126
 #define EXIT_NOT_FOUND     127
-
-/* --- the environment ------------------------------------------------------------------------------------------ */
-
-/* entry ("K=V" or "K") names the variable of kv ("K=…"). */
-static bool
-env_same_name (const char *entry, const char *kv)
-{
-  size_t n = strcspn (entry, "=");
-  return strncmp (entry, kv, n) == 0 && (kv[n] == '=' || kv[n] == '\0');
-}
-
-static void
-env_remove_at (char **env, size_t i)
-{
-  free (env[i]);
-  memmove (&env[i], &env[i + 1], (strv_len (env) - i) * sizeof (char *));
-}
-
-char **
-nsexec_merge_env (char *const *base, char *const *overrides)
-{
-  char **out = xcalloc (1, sizeof (char *));
-  for (; base && *base; base++)
-    strv_push (&out, *base);
-  for (; overrides && *overrides; overrides++)
-    {
-      size_t i = 0;
-      while (out[i] && !env_same_name (*overrides, out[i]))
-        i++;
-      if (strchr (*overrides, '=') == NULL)
-        {
-          if (out[i])
-            env_remove_at (out, i);
-        }
-      else if (out[i])
-        {
-          free (out[i]);
-          out[i] = xstrdup (*overrides);
-        }
-      else
-        strv_push (&out, *overrides);
-    }
-  return out;
-}
 
 /* --- what the caller prepares --------------------------------------------------------------------------------- */
 
@@ -259,10 +216,8 @@ nsexec_caps (json_t *host, bool privileged, uint64_t *out, isola_error_t *err)
 char **
 nsexec_env (const struct container *c, const struct exec_request *req)
 {
-  char *const tty_env[] = { "TERM=xterm", NULL };
-  cleanup_strv char **first_process_env = container_env (c);
-  cleanup_strv char **base = nsexec_merge_env (req->io.tty ? tty_env : NULL, first_process_env);
-  return nsexec_merge_env (base, req->env);
+  cleanup_strv char **base = container_env_for (c, req->io.tty);
+  return env_merge (base, req->env);
 }
 
 static const char *

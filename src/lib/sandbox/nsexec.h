@@ -25,12 +25,8 @@ int nsexec_run_in (pid_t pid, char *const *cgroup_procs, const struct spawn_spec
 /* An exec's capabilities: the container's (HostConfig), or with privileged all that the host allows. */
 int nsexec_caps (json_t *host_config, bool privileged, uint64_t *out, isola_error_t *err);
 
-/* Docker's exec environment: TERM=xterm with a terminal, then what the container's first process got (its
-   Config.Env and HOSTNAME), then req->env. */
+/* Docker's exec environment: the container's (container_env_for, TERM=xterm with the exec's terminal, not the
+   container's), then req->env over it. */
 char **nsexec_env (const struct container *c, const struct exec_request *req);
-
-/* base ("K=V") with each override applied as Docker's exec does: "K=V" replaces the entry named K or is appended,
-   a bare "K" removes it.  Never NULL. */
-char **nsexec_merge_env (char *const *base, char *const *overrides);
 
 #endif

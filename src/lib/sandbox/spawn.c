@@ -32,6 +32,7 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 
+#include "base/env.h"
 #include "base/util.h"
 #include "sandbox/overlay.h"
 #include "sandbox/seccomp_program.h"

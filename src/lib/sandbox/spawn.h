@@ -18,9 +18,6 @@
 #include "sandbox/seccomp_program.h"
 #include "store/store.h"
 
-/* The PATH a container gets when its image sets none, as Docker's. */
-#define ISOLA_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 struct spawn_mount
 {
   const char *source;      /* host path (bind) or NULL for tmpfs */

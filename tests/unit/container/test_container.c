@@ -145,7 +145,11 @@ test_record_fields (void)
   cleanup_strv char **argv = container_argv (&c);
   CHECK (strv_len (argv) == 3 && strcmp (argv[0], "sh") == 0 && strcmp (argv[2], "true") == 0, "Path + Args");
   cleanup_strv char **env = container_env (&c);
-  CHECK (strv_len (env) == 2 && strcmp (env[1], "HOSTNAME=box") == 0, "Env plus HOSTNAME");
+  CHECK (strv_len (env) == 4 && str_has_prefix (env[0], "PATH=/usr/local/sbin:") && strcmp (env[1], "HOSTNAME=box") == 0
+             && strcmp (env[2], "TERM=xterm") == 0 && strcmp (env[3], "A=1") == 0,
+         "PATH, HOSTNAME, TERM (Tty), then Config.Env, as Docker's daemon orders them");
+  cleanup_strv char **no_tty = container_env_for (&c, false);
+  CHECK (strv_len (no_tty) == 3 && !strv_contains (no_tty, "TERM=xterm"), "without a terminal, no TERM");
   CHECK (container_tty (&c) && container_open_stdin (&c), "Tty, OpenStdin");
   CHECK (container_working_dir (&c) == NULL && strcmp (container_user (&c), "nobody") == 0, "empty WorkingDir, User");
   CHECK (container_stop_timeout (&c, 10) == 3 && container_stop_signal (&c) == NULL, "StopTimeout, no StopSignal");

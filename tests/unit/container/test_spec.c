@@ -196,17 +196,18 @@ test_merge_env (void)
   CHECK (merged ("{\"Image\":\"i\",\"Cmd\":[\"sh\"],\"Env\":[\"B=mine\",\"C=3\"]}", "{\"Env\":[\"A=1\",\"B=2\"]}", &s,
                  NULL)
                  == 0
-             && strv_is (s.env,
-                         (const char *[]){ "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "A=1",
-                                           "B=mine", "C=3" },
-                         4),
-         "PATH defaulted first, the image's Env, the request's set over it in place");
+             && strv_is (s.env, (const char *[]){ "B=mine", "C=3", "A=1" }, 3),
+         "the request's Env first, then the image's it does not set (Docker's create), no PATH added");
   container_spec_clear (&s);
   CHECK (merged ("{\"Image\":\"i\",\"Cmd\":[\"sh\"],\"Env\":[\"PATH=/bin\"]}", "{\"Env\":[\"PATH=/usr/bin\",\"A=1\"]}",
                  &s, NULL)
                  == 0
              && strv_is (s.env, (const char *[]){ "PATH=/bin", "A=1" }, 2),
-         "the image's PATH kept, and overridden by the request's");
+         "the request's PATH over the image's");
+  container_spec_clear (&s);
+  CHECK (merged ("{\"Image\":\"i\",\"Cmd\":[\"sh\"]}", "{\"Env\":[\"A=1\"]}", &s, NULL) == 0
+             && strv_is (s.env, (const char *[]){ "A=1" }, 1),
+         "the image's Env alone");
 }
 
 /* body's command after merging with an image whose Entrypoint is ["/ep"] and Cmd ["default"]. */
@@ -286,10 +287,9 @@ test_to_json (void)
   cleanup_json json_t *host = container_spec_host_config_json (&s);
   cleanup_free char *c = json_dumps (config, JSON_SORT_KEYS | JSON_COMPACT);
   cleanup_free char *h = json_dumps (host, JSON_SORT_KEYS | JSON_COMPACT);
-  CHECK_STR (c,
-             "{\"Cmd\":[\"sh\"],\"Entrypoint\":null,\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
-             "/sbin:/bin\"],\"Image\":\"busybox\",\"OpenStdin\":false,\"Tty\":false}",
-             "Config: what config.json always has, and nothing unset (%s)", c);
+  CHECK_STR (
+      c, "{\"Cmd\":[\"sh\"],\"Entrypoint\":null,\"Env\":[],\"Image\":\"busybox\",\"OpenStdin\":false,\"Tty\":false}",
+      "Config: what config.json always has, and nothing unset (%s)", c);
   CHECK_STR (h, "{\"Memory\":67108864,\"Ulimits\":[{\"Hard\":-1,\"Name\":\"nofile\",\"Soft\":-1}]}",
              "HostConfig: only what is set; an unlimited PidsLimit is not (%s)", h);
 }
