@@ -89,7 +89,7 @@ isola: build/isola build/isola-monitor build/isola-init
 # tree, see scripts/build-kernel.sh) and the initramfs holding the guest agent.
 vm: build/vm/vmlinuz build/vm/initramfs.img
 
-build/vm/vmlinuz: vm/kernel/isola.config scripts/build-kernel.sh
+build/vm/vmlinuz: vm/kernel/isola.config $(wildcard vm/kernel/patches/*.patch) scripts/build-kernel.sh
 	scripts/build-kernel.sh $@
 
 build/vm/initramfs.img: build/isola-agent build/isola-init scripts/mkinitramfs.sh

@@ -4,10 +4,11 @@
 #   scripts/build-kernel.sh OUT_PATH
 #
 # The kernel is Debian's linux-source-6.1 configured with `make allnoconfig` plus the
-# fragment vm/kernel/isola.config (everything the guest needs built in, no modules).
+# fragment vm/kernel/isola.config (everything the guest needs built in, no modules), with
+# the patches vm/kernel/patches/*.patch applied (each says why).
 # Building takes ~5 minutes on 2 cores, so the result is cached outside the clone under
 #   ${ISOLA_KERNEL_CACHE:-/var/cache/isola/kernel}/<key>/bzImage
-# where <key> is the sha256 of the fragment, the source package version and RECIPE below;
+# where <key> is the sha256 of the fragment, the patches, the source package version and RECIPE below;
 # a second call with the same inputs is instant.
 set -euo pipefail
 
@@ -18,6 +19,7 @@ fi
 OUT=$1
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FRAGMENT=$ROOT/vm/kernel/isola.config
+PATCHES=$ROOT/vm/kernel/patches
 CACHE=${ISOLA_KERNEL_CACHE:-/var/cache/isola/kernel}
 SRC_PKG=linux-source-6.1
 TARBALL=/usr/src/linux-source-6.1.tar.xz
@@ -33,7 +35,7 @@ die() { log "error: $*"; exit 1; }
 # gcc/make/libc6-dev compile; bc, bison, flex run during the build; libelf-dev is for objtool
 # (x86_64's ORC unwinder); lz4 compresses the bzImage (CONFIG_KERNEL_LZ4); xz-utils
 # unpacks the source tarball. apt-get update only runs when something is missing.
-PKGS="$SRC_PKG gcc make libc6-dev bc bison flex libelf-dev lz4 xz-utils"
+PKGS="$SRC_PKG gcc make libc6-dev bc bison flex libelf-dev lz4 xz-utils patch"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -49,7 +51,9 @@ fi
 
 # --- cache key --------------------------------------------------------------------------
 SRC_VERSION=$(dpkg-query -W -f='${Version}' "$SRC_PKG")
-KEY=$( { cat "$FRAGMENT"; echo "$SRC_PKG=$SRC_VERSION"; echo "recipe=$RECIPE"; } \
+# (the patches' names and contents, in the order they are applied)
+KEY=$( { cat "$FRAGMENT"; for p in "$PATCHES"/*.patch; do [ -f "$p" ] && { echo "patch ${p##*/}"; cat "$p"; }; done
+         echo "$SRC_PKG=$SRC_VERSION"; echo "recipe=$RECIPE"; } \
        | sha256sum | cut -c1-64)
 ENTRY=$CACHE/$KEY
 
@@ -96,6 +100,10 @@ mkdir "$SRC"
 start=$(date +%s)
 log "building guest kernel $SRC_PKG $SRC_VERSION (key ${KEY:0:12}, ~5 min on 2 cores)"
 tar -xJf "$TARBALL" -C "$SRC" --strip-components=1
+for p in "$PATCHES"/*.patch; do
+  [ -f "$p" ] || continue
+  patch -s -p1 -d "$SRC" <"$p" || die "patch ${p##*/} does not apply to $SRC_PKG $SRC_VERSION"
+done
 
 # Fixed build identity so that the same inputs give the same bzImage.
 export KBUILD_BUILD_USER=isola KBUILD_BUILD_HOST=isola

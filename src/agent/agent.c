@@ -418,7 +418,10 @@ build_mounts (json_t *list, struct spawn_mount **out, size_t *n_out, isola_error
         {
           cleanup_free char *dir = xasprintf (RUN_DIR "/binds/%zu", i);
           (void)mkdir (RUN_DIR "/binds", 0700);
-          if (mount_early (src, dir, "9p", ro ? MS_RDONLY : 0, "trans=virtio,version=9p2000.L,msize=262144") < 0)
+          /* cache=mmap: writable shared mappings (sqlite's WAL index, LMDB) need it, and it caches nothing else,
+             so the host's changes stay visible at once as with the default cache=none. */
+          if (mount_early (src, dir, "9p", ro ? MS_RDONLY : 0, "trans=virtio,version=9p2000.L,msize=262144,cache=mmap")
+              < 0)
             return isola_error_make (err, errno, "mount the host directory for `%s`", dst);
           m[i].source = take_ptr (&dir);
         }
