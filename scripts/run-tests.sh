@@ -281,7 +281,7 @@ job_done() {
     compat)
       # the failures with their differences, and the report; the expected failures and known differences are in
       # the report's counts (tests/compat/README.md)
-      awk '/^not ok / { show = ($0 !~ /# TODO/) } /^ok / { show = 0 } show || /^# (compat report|isola )/' "$log" |
+      awk '/^not ok / { show = ($0 !~ /# TODO/) } /^ok / { show = 0 } show || /^# (compat report|isola |note: )/' "$log" |
         head -400
       echo "$label: $(grep -cE '^ok' "$log") ok, $(grep -cE '^not ok .*# TODO' "$log") expected failures," \
         "$(grep -E '^not ok' "$log" | grep -cv '# TODO') not ok (${secs} s)"

@@ -362,7 +362,12 @@ def cleanup_case(engine, case, ctx):
     names = sorted({substitute(m, ctx) for m in re.findall(r"\bNAME[0-9]?\b", case.command)})
     if not names:
         return
-    subprocess.run(engine.argv + ["rm", "-f"] + names, env=engine.env, capture_output=True, timeout=120)
+    p = subprocess.run(engine.argv + ["rm", "-f"] + names, env=engine.env, capture_output=True, text=True,
+                       timeout=120)
+    said = [x for x in p.stderr.splitlines() if x and not re.search(r"[Nn]o such container", x)]
+    if said:
+        with NOTES_LOCK:
+            NOTES.append(f"cleanup of {case.name} [{engine.name}]: rm -f exited {p.returncode}: " + " / ".join(said))
     if engine.name == "docker" and re.search(r"\bvolume\b|-v NAME", case.command):
         subprocess.run(engine.argv + ["volume", "rm", "-f"] + names, env=engine.env, capture_output=True,
                        timeout=60)
@@ -492,6 +497,8 @@ def isola_cleanup_root(isola, root, env):
 # ---- main --------------------------------------------------------------------------------------------------------
 
 WORKDIR = None
+NOTES = []  # what went wrong outside the comparisons (cleanup), printed with the report
+NOTES_LOCK = threading.Lock()
 STOP = threading.Event()  # set by SIGINT or SIGTERM: the cases not yet started are not run
 
 
@@ -690,6 +697,8 @@ def run_all(cases, engines, modes, jobs, vm_jobs, t_dockerd, t_start):
                 print("#   " + r[:200])
         else:
             print(f"ok {n} - no containers left [{ename}]")
+    for note in NOTES:
+        print("# note: " + note)
     total = time.monotonic() - t_start
     print(f"# compat report: {len(cases)} cases, dockerd {docker_version(engines['docker'])} started in "
           f"{t_dockerd:.1f} s, whole run {total:.0f} s (" +
