@@ -460,14 +460,18 @@ class Dockerd:
         self.log.close()
 
     def cgroups(self):
+        """Our cgroup parent in each hierarchy: dockerd (cgroupfs driver) makes it under its own cgroup there, which
+        is ours (a host may put us below the root of some controllers, e.g. memory:/process_api/…)."""
         out = []
-        for ctl in os.listdir("/sys/fs/cgroup"):
-            p = os.path.join("/sys/fs/cgroup", ctl, self.cgroup_parent)
-            if os.path.isdir(p):
-                out.append(p)
-        p = os.path.join("/sys/fs/cgroup", self.cgroup_parent)
-        if os.path.isdir(p):
-            out.append(p)
+        with open("/proc/self/cgroup") as fh:
+            for line in fh:
+                _, ctls, path = line.rstrip("\n").split(":", 2)
+                ctl = ctls.replace("name=", "") if ctls else "unified"
+                for base in (os.path.join("/sys/fs/cgroup", ctl), "/sys/fs/cgroup"):
+                    for rel in (path.lstrip("/"), ""):
+                        p = os.path.join(base, rel, self.cgroup_parent)
+                        if os.path.isdir(p) and p not in out:
+                            out.append(p)
         return out
 
 
