@@ -6,7 +6,7 @@ set -e
 PKGS="make gcc clang libclang-rt-14-dev pkg-config libarchive-dev libjansson-dev libssl-dev bats busybox-static
 python3 jq bc tar crun runc gzip zstd xz-utils util-linux procps skopeo podman libseccomp-dev
 libacl1-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev nettle-dev libb2-dev
-qemu-system-x86 erofs-utils e2fsprogs cpio kmod linux-image-cloud-amd64 libcap2-bin"
+qemu-system-x86 erofs-utils e2fsprogs cpio kmod linux-image-cloud-amd64 libcap2-bin docker.io"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -15,5 +15,22 @@ done
 echo "installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# docker.io is the reference of tests/compat, whose runs start a dockerd of their own (private socket and data root):
+# installing it must neither start nor enable the system-wide dockerd and containerd.  A policy-rc.d that refuses
+# keeps invoke-rc.d and deb-systemd-invoke from starting them; systemctl disable undoes the enabling.
+policy=/usr/sbin/policy-rc.d
+made_policy=
+docker_new=
+case " $missing " in *" docker.io "*) docker_new=1 ;; esac
+if [ -n "$docker_new" ] && [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 0755 "$policy"
+  made_policy=1
+  trap 'rm -f "$policy"' EXIT
+fi
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if [ -n "$docker_new" ] && command -v systemctl >/dev/null; then
+  systemctl disable docker.service docker.socket containerd.service >/dev/null 2>&1 || true
+fi
+[ -z "$made_policy" ] || rm -f "$policy"
