@@ -16,8 +16,11 @@ cli_usage (const struct cli_command *cmd, bool to_stderr)
 {
   FILE *f = to_stderr ? stderr : stdout;
   fprintf (f, "\nUsage:  %s\n\n%s\n", cmd->usage, cmd->summary);
-  if (cmd->options)
-    fprintf (f, "\nOptions:\n%s", cmd->options);
+  if (cmd->flags && cmd->flags[0].name)
+    {
+      cleanup_free char *options = flags_usage (cmd->flags);
+      fprintf (f, "\nOptions:\n%s", options);
+    }
   fprintf (f, "\n");
 }
 
@@ -71,6 +74,44 @@ cli_usage_error (const struct cli_command *cmd, const char *fmt, ...)
   return EXIT_USAGE;
 }
 
+/* containerd's platform syntax: OS[/ARCH[/VARIANT]], lower-case letters, digits, '_' and '-'. */
+static bool
+platform_well_formed (const char *s)
+{
+  int parts = 1;
+  size_t len = 0;
+  for (const char *c = s;; c++)
+    {
+      if (*c == '/' || *c == '\0')
+        {
+          if (len == 0)
+            return false;
+          if (*c == '\0')
+            return parts <= 3;
+          parts++, len = 0;
+        }
+      else if ((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-')
+        len++;
+      else
+        return false;
+    }
+}
+
+int
+cli_check_platform (const struct cli_command *cmd, const char *platform)
+{
+  (void)cmd;
+  static const char *const ours[] = { "linux", "linux/amd64", "linux/x86_64", "linux/x86-64", "linux/amd64/v1" };
+  for (size_t i = 0; i < ARRAY_SIZE (ours); i++)
+    if (strcmp (platform, ours[i]) == 0)
+      return 0;
+  if (!platform_well_formed (platform))
+    fprintf (stderr, "Error: \"%s\": unknown operating system or architecture: invalid argument\n", platform);
+  else
+    fprintf (stderr, "Error: platform %s is not supported: isola runs linux/amd64 images only\n", platform);
+  return EXIT_USAGE;
+}
+
 int
 cli_fail (isola_error_t *err)
 {
@@ -78,36 +119,56 @@ cli_fail (isola_error_t *err)
   return EXIT_CMD_FAILED;
 }
 
-int
-cli_getopt (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv, const char *shortopts,
-            const struct option *longopts, int *exit_code)
+void
+cli_flags_init (struct flag_parser *p, const struct cli_command *cmd, int argc, char **argv)
 {
-  (void)ctx;
-  opterr = 0;
-  /* --help maps to 'h' for most commands; run/create use -h for --hostname, as docker does. */
-  int help_val = 'h';
-  for (const struct option *o = longopts; o && o->name; o++)
-    if (strcmp (o->name, "help") == 0)
-      help_val = o->val;
-  int c = getopt_long (argc, argv, shortopts, longopts, NULL);
-  if (c == help_val)
+  flags_init (p, cmd->flags, !cmd->command_follows, argc, argv);
+}
+
+int
+cli_flag_next (const struct cli_command *cmd, struct flag_parser *p, int *exit_code)
+{
+  cleanup_error isola_error_t err = NULL;
+  int id = flags_next (p, &err);
+  if (id == FLAG_HELP)
     {
       cli_usage (cmd, false);
       *exit_code = 0;
-      return CLI_OPT_HELP;
+      return -1;
     }
-  if (c == '?' || c == ':')
+  if (id < 0)
     {
-      const char *bad = argv[optind - 1];
-      if (c == ':' || (optopt && strchr (shortopts, optopt) && strchr (shortopts, optopt)[1] == ':'))
-        *exit_code = cli_usage_error (cmd, "flag needs an argument: %s", bad);
-      else if (optopt)
-        *exit_code = cli_usage_error (cmd, "unknown shorthand flag: '%c' in -%c", optopt, optopt);
-      else
-        *exit_code = cli_usage_error (cmd, "unknown flag: %s", bad);
-      return '?';
+      *exit_code = cli_usage_error (cmd, "%s", err->msg);
+      return -1;
     }
+  return id;
+}
+
+int
+cli_flags_parse_all (const struct cli_command *cmd, struct flag_parser *p, int argc, char **argv, int *exit_code)
+{
+  int c;
+  cli_flags_init (p, cmd, argc, argv);
+  while ((c = cli_flag_next (cmd, p, exit_code)) > 0)
+    ;
   return c;
+}
+
+int
+cli_flag_invalid (const struct cli_command *cmd, const struct flag_parser *p, const char *fmt, ...)
+{
+  cleanup_free char *name = flags_display_name (p->flag);
+  cleanup_free char *why = NULL;
+  if (fmt)
+    {
+      va_list ap;
+      va_start (ap, fmt);
+      if (vasprintf (&why, fmt, ap) < 0)
+        why = NULL;
+      va_end (ap);
+    }
+  return cli_usage_error (cmd, "invalid argument \"%s\" for \"%s\" flag%s%s", p->value, name, why ? ": " : "",
+                          why ? why : "");
 }
 
 struct table

@@ -2,17 +2,15 @@
 #ifndef ISOLA_CLI_H
 #define ISOLA_CLI_H
 
-#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "base/error.h"
+#include "base/flags.h"
 
 /* Docker's exit codes: a failed command exits 1, a usage error 125. */
 #define EXIT_CMD_FAILED 1
 #define EXIT_USAGE      125
-/* What cli_getopt returns after printing the usage for --help. */
-#define CLI_OPT_HELP (-2)
 
 struct cli_ctx
 {
@@ -24,16 +22,25 @@ struct cli_command
 {
   const char *name;
   int (*run) (struct cli_ctx *ctx, int argc, char **argv);
-  const char *usage;   /* "isola images [OPTIONS] [REPOSITORY[:TAG]]" */
-  const char *summary; /* one line */
-  const char *options; /* option help lines, may be NULL */
+  const char *usage;            /* "isola images [OPTIONS] [REPOSITORY[:TAG]]" */
+  const char *summary;          /* one line */
+  const struct flag_def *flags; /* what it accepts, and its help's Options (base/flags.h); may be NULL */
+  bool command_follows;         /* the first positional argument ends the flags: the rest is a command (run) */
 };
 
-/* Parses the options of a command with getopt_long.  Returns the option character, -1 at the end of options,
-   or 'h' for --help (printing usage and arranging exit 0 via *exit_code). On a bad flag it prints Docker's
-   "unknown flag" message and the usage to stderr and returns '?', with *exit_code = 125. */
-int cli_getopt (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv, const char *shortopts,
-                const struct option *longopts, int *exit_code);
+/* Parses cmd's flags (cmd->flags) in argv[1..argc) as Docker does (base/flags.h). */
+void cli_flags_init (struct flag_parser *p, const struct cli_command *cmd, int argc, char **argv);
+/* The next flag's id (p->value, p->on hold its value), FLAG_END when the positional arguments are in
+   p->args[0..p->nargs), or -1 when the command is over: after printing its help for --help (*exit_code 0) or a
+   usage error, "unknown flag: --pid" (*exit_code 125). */
+int cli_flag_next (const struct cli_command *cmd, struct flag_parser *p, int *exit_code);
+/* Parses all of cmd's flags, for a command that uses none of their values (it has only --help, or flags accepted
+   for compatibility): returns 0 with the positional arguments in p, or -1 with *exit_code as cli_flag_next. */
+int cli_flags_parse_all (const struct cli_command *cmd, struct flag_parser *p, int argc, char **argv, int *exit_code);
+/* The usage error of a flag whose value does not parse: 'invalid argument "VALUE" for "-m, --memory" flag', then
+   ": " and the reason when fmt is not NULL; returns 125. */
+int cli_flag_invalid (const struct cli_command *cmd, const struct flag_parser *p, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
 void cli_usage (const struct cli_command *cmd, bool to_stderr);
 
@@ -51,6 +58,9 @@ int cli_run_subcommand (struct cli_ctx *ctx, const struct cli_command *group, co
                         size_t n_subs, int argc, char **argv);
 /* Prints "isola CMD" requires … and the usage to stderr; returns 125. */
 int cli_usage_error (const struct cli_command *cmd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+/* --platform: isola runs linux/amd64 images only.  Returns 0 for that platform (also "linux", "linux/x86_64"),
+   else prints the error and returns 125. */
+int cli_check_platform (const struct cli_command *cmd, const char *platform);
 /* Prints "Error: MESSAGE" to stderr; returns 1. */
 int cli_fail (isola_error_t *err);
 

@@ -146,37 +146,34 @@ list_images (struct isola_store *store, const struct images_opts *o, isola_error
 static int
 run_images (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "all", no_argument, NULL, 'a' },      { "quiet", no_argument, NULL, 'q' }, { "digests", no_argument, NULL, 'D' },
-    { "no-trunc", no_argument, NULL, 'T' }, { "help", no_argument, NULL, 'h' },  { NULL, 0, NULL, 0 },
-  };
   struct images_opts o = { 0 };
+  struct flag_parser p;
   int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_images, argc, argv, "+aqh", longopts, &exit_code)) != -1)
+  cli_flags_init (&p, &cmd_images, argc, argv);
+  while ((c = cli_flag_next (&cmd_images, &p, &exit_code)) > 0)
     switch (c)
       {
       case 'a': /* isola stores no intermediate images: -a lists the same */
         break;
       case 'q':
-        o.quiet = true;
+        o.quiet = p.on;
         break;
       case 'D':
-        o.digests = true;
+        o.digests = p.on;
         break;
       case 'T':
-        o.no_trunc = true;
+        o.no_trunc = p.on;
         break;
-      default:
-        return exit_code;
       }
-  if (argc - optind > 1)
+  if (c < 0)
+    return exit_code;
+  if (p.nargs > 1)
     return cli_usage_error (&cmd_images, "\"isola images\" requires at most 1 argument.");
 
   cleanup_error isola_error_t err = NULL;
-  if (optind < argc)
+  if (p.nargs == 1)
     {
-      const char *arg = argv[optind];
+      const char *arg = p.args[0];
       if (image_ref_parse (arg, &o.filter, &err) < 0)
         return cli_fail (&err);
       o.filter_has_tag = strchr (strrchr (arg, '/') ? strrchr (arg, '/') : arg, ':') != NULL;
@@ -193,8 +190,11 @@ const struct cli_command cmd_images = {
   .run = run_images,
   .usage = "isola images [OPTIONS] [REPOSITORY[:TAG]]",
   .summary = "List images",
-  .options = "  -a, --all        Show all images\n"
-             "      --digests    Show digests\n"
-             "      --no-trunc   Don't truncate output\n"
-             "  -q, --quiet      Only show image IDs\n",
+  .flags = (const struct flag_def[]){
+      { "all", 'a', 'a', NULL, "Show all images (default hides intermediate images)" },
+      { "digests", 0, 'D', NULL, "Show digests" },
+      { "no-trunc", 0, 'T', NULL, "Don't truncate output" },
+      { "quiet", 'q', 'q', NULL, "Only show image IDs" },
+      { 0 },
+  },
 };

@@ -195,42 +195,38 @@ list_containers (struct cli_ctx *ctx, const struct ps_opts *o)
 static int
 run_ps (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "all", no_argument, NULL, 'a' },      { "quiet", no_argument, NULL, 'q' },
-    { "no-trunc", no_argument, NULL, 'T' }, { "filter", required_argument, NULL, 'f' },
-    { "help", no_argument, NULL, 'h' },     { NULL, 0, NULL, 0 },
-  };
   struct ps_opts o = { 0 };
   cleanup_strv char **filters = xcalloc (1, sizeof (char *));
+  struct flag_parser p;
   int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_ps, argc, argv, "+aqf:h", longopts, &exit_code)) != -1)
+  cli_flags_init (&p, &cmd_ps, argc, argv);
+  while ((c = cli_flag_next (&cmd_ps, &p, &exit_code)) > 0)
     switch (c)
       {
       case 'a':
-        o.all = true;
+        o.all = p.on;
         break;
       case 'q':
-        o.quiet = true;
+        o.quiet = p.on;
         break;
       case 'T':
-        o.no_trunc = true;
+        o.no_trunc = p.on;
         break;
       case 'f':
         {
           static const char *const keys[] = { "status=", "name=", "id=", "label=", "isolation=", "exited=" };
           bool known = false;
           for (size_t i = 0; i < ARRAY_SIZE (keys); i++)
-            known |= str_has_prefix (optarg, keys[i]);
+            known |= str_has_prefix (p.value, keys[i]);
           if (!known)
-            return cli_usage_error (&cmd_ps, "invalid filter '%s'", optarg);
-          strv_push (&filters, optarg);
+            return cli_usage_error (&cmd_ps, "invalid filter '%s'", p.value);
+          strv_push (&filters, p.value);
           break;
         }
-      default:
-        return exit_code;
       }
-  if (optind != argc)
+  if (c < 0)
+    return exit_code;
+  if (p.nargs != 0)
     return cli_usage_error (&cmd_ps, "\"isola ps\" accepts no arguments.");
   o.filters = filters;
   return list_containers (ctx, &o);
@@ -241,9 +237,12 @@ const struct cli_command cmd_ps = {
   .run = run_ps,
   .usage = "isola ps [OPTIONS]",
   .summary = "List containers",
-  .options = "  -a, --all             Show all containers (default shows just running)\n"
-             "  -f, --filter filter   Filter output based on conditions provided (status, name, id, label, "
-             "isolation, exited)\n"
-             "      --no-trunc        Don't truncate output\n"
-             "  -q, --quiet           Only display container IDs\n",
+  .flags = (const struct flag_def[]){
+      { "all", 'a', 'a', NULL, "Show all containers (default shows just running)" },
+      { "filter", 'f', 'f', "filter",
+        "Filter output based on conditions provided (status, name, id, label, isolation, exited)" },
+      { "no-trunc", 0, 'T', NULL, "Don't truncate output" },
+      { "quiet", 'q', 'q', NULL, "Only display container IDs" },
+      { 0 },
+  },
 };
