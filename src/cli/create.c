@@ -43,15 +43,19 @@ enum
   OPT_STOP_SIGNAL,
   OPT_STOP_TIMEOUT,
   OPT_ULIMIT,
+  OPT_PLATFORM,
+  OPT_CIDFILE,
+  OPT_LABEL_FILE,
 };
 
 struct run_opts
 {
   bool detach, interactive, tty;
-  const char *name; /* Docker's ?name= */
-  json_t *request;  /* the create body: Config's members, and HostConfig */
-  json_t *host;     /* its HostConfig */
-  char **env;       /* -e / --env-file entries */
+  const char *name;    /* Docker's ?name= */
+  const char *cidfile; /* --cidfile: where the new container's ID goes */
+  json_t *request;     /* the create body: Config's members, and HostConfig */
+  json_t *host;        /* its HostConfig */
+  char **env;          /* -e / --env-file entries */
 };
 
 static void
@@ -96,6 +100,27 @@ map_member_set (json_t *o, const char *member, const char *flag, char separator)
   if (value)
     *value++ = '\0';
   json_object_set_new (map, key, json_string (value ? value : ""));
+}
+
+/* --label-file: one KEY=VALUE (or KEY, an empty value) per line; blank lines and # comments skipped, as Docker. */
+static int
+label_file_add (struct run_opts *o, const char *path, isola_error_t *err)
+{
+  cleanup_free char *buf = NULL;
+  int ret = read_file_bounded (path, 1024 * 1024, &buf, NULL, err);
+  if (ret < 0)
+    return ret;
+  char *save = NULL;
+  for (char *line = strtok_r (buf, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    {
+      line += strspn (line, " \t");
+      size_t n = strlen (line);
+      if (n && line[n - 1] == '\r')
+        line[n - 1] = '\0';
+      if (*line != '\0' && *line != '#')
+        map_member_set (o->request, "Labels", line, '=');
+    }
+  return 0;
 }
 
 /* The docker CLI reads a seccomp profile file and sends its content, so the container does not depend on the file
@@ -252,6 +277,17 @@ run_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, str
       if (cli_env_file_add (&o->env, arg, &err) < 0)
         return cli_fail (&err), EXIT_USAGE;
       return 0;
+    case OPT_CIDFILE:
+      o->cidfile = arg;
+      return 0;
+    case OPT_PLATFORM:
+      return cli_check_platform (cmd, arg);
+    case 'q': /* --quiet hides the pull output: isola does not pull */
+      return 0;
+    case OPT_LABEL_FILE:
+      if (label_file_add (o, arg, &err) < 0)
+        return cli_fail (&err), EXIT_USAGE;
+      return 0;
     case OPT_ENTRYPOINT:
       /* `--entrypoint ""` is [""]: no entrypoint, and not the image's command either. */
       json_object_set_new (o->request, "Entrypoint", json_pack ("[s]", arg));
@@ -340,6 +376,21 @@ cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach, bool
   return code;
 }
 
+/* --cidfile: made before the container, so that two runs given one file cannot both go on; Docker's messages. */
+static int
+cidfile_create (const char *path)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd >= 0)
+    return fd;
+  if (errno == EEXIST)
+    fprintf (stderr, "Error: container ID file found, make sure the other container isn't running or delete %s\n",
+             path);
+  else
+    fprintf (stderr, "Error: failed to create the container ID file: open %s: %s\n", path, strerror (errno));
+  return -1;
+}
+
 static int
 run_or_create (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv, bool start)
 {
@@ -363,12 +414,25 @@ run_or_create (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, cha
   finish_request (&o, p.args[0], p.args + 1);
   cleanup_error isola_error_t err = NULL;
   cleanup_container struct container *c = NULL;
+  cleanup_close int cid_fd = -1;
+  if (o.cidfile && (cid_fd = cidfile_create (o.cidfile)) < 0)
+    {
+      run_opts_clear (&o);
+      return 125;
+    }
   ret = container_create_from_request (ctx->root, o.request, o.name, &c, &err);
   trace_mark ("cli: created");
   run_opts_clear (&o);
   if (ret < 0)
     {
+      if (cid_fd >= 0)
+        unlink (o.cidfile);
       fprintf (stderr, "Error: %s\n", err ? err->msg : "cannot create the container");
+      return 125;
+    }
+  if (cid_fd >= 0 && write_all (cid_fd, c->id, strlen (c->id)) < 0)
+    {
+      fprintf (stderr, "Error: failed to write the container ID to the file: %s\n", strerror (errno));
       return 125;
     }
   if (!start)
@@ -399,6 +463,7 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
 #define CREATE_FLAGS \
   { "cap-add", 0, OPT_CAP_ADD, "list", "Add Linux capabilities" }, \
   { "cap-drop", 0, OPT_CAP_DROP, "list", "Drop Linux capabilities" }, \
+  { "cidfile", 0, OPT_CIDFILE, "string", "Write the container ID to the file" }, \
   { "cpus", 0, OPT_CPUS, "decimal", "Number of CPUs" }, \
   { "entrypoint", 0, OPT_ENTRYPOINT, "string", "Overwrite the default ENTRYPOINT of the image" }, \
   { "env", 'e', 'e', "list", "Set environment variables" }, \
@@ -409,12 +474,15 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "isolation", 0, OPT_ISOLATION, "string", "Container isolation technology: process, vm (alias hyperv) or default:\n" \
     "$ISOLA_ISOLATION, else ROOT/config.json's \"isolation\", else process" }, \
   { "label", 'l', 'l', "list", "Set meta data on a container" }, \
+  { "label-file", 0, OPT_LABEL_FILE, "list", "Read in a line delimited file of labels" }, \
   { "memory", 'm', 'm', "bytes", "Memory limit" }, \
   { "name", 0, OPT_NAME, "string", "Assign a name to the container" }, \
   { "net", 0, OPT_NETWORK, "string", "Connect a container to a network (the same as --network)" }, \
   { "network", 0, OPT_NETWORK, "string", "Connect a container to a network: none (default) or host (process isolation)" }, \
   { "pids-limit", 0, OPT_PIDS_LIMIT, "int", "Tune container pids limit (set -1 for unlimited)" }, \
+  { "platform", 0, OPT_PLATFORM, "string", "Set platform if server is multi-platform capable (only linux/amd64)" }, \
   { "privileged", 0, OPT_PRIVILEGED, NULL, "Give extended privileges to this container" }, \
+  { "quiet", 'q', 'q', NULL, "Suppress the pull output" }, \
   { "read-only", 0, OPT_READ_ONLY, NULL, "Mount the container's root filesystem as read only" }, \
   { "rm", 0, OPT_RM, NULL, "Automatically remove the container when it exits" }, \
   { "security-opt", 0, OPT_SECURITY_OPT, "list", "Security Options (seccomp=PROFILE.json|unconfined, no-new-privileges)" }, \
