@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "base/gotemplate.h"
 #include "base/util.h"
 #include "container/container.h"
 #include "store/store.h"
@@ -312,4 +314,99 @@ cli_each_container (struct cli_ctx *ctx, char **names, int n, cli_container_acti
         printf ("%s\n", names[i]);
     }
   return exit_code;
+}
+
+bool
+cli_format_is_default (const char *format)
+{
+  return format == NULL || format[strspn (format, " ")] == '\0' || strcmp (format, "table") == 0;
+}
+
+char *
+cli_created_at (int64_t seconds)
+{
+  time_t t = (time_t)seconds;
+  struct tm tm;
+  char buf[64];
+  gmtime_r (&t, &tm);
+  strftime (buf, sizeof buf, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
+  return xstrdup (buf);
+}
+
+/* The template as Docker's formatter takes it: without "table", trimmed, with the \t and \n escapes. */
+static char *
+listing_template (const char *format, bool *table)
+{
+  *table = str_has_prefix (format, "table");
+  const char *t = *table ? format + 5 : format;
+  t += strspn (t, " ");
+  char *out = xstrdup (t);
+  size_t len = strlen (out);
+  while (len && out[len - 1] == ' ')
+    out[--len] = '\0';
+  char *w = out;
+  for (const char *r = out; *r; r++)
+    if (r[0] == '\\' && (r[1] == 't' || r[1] == 'n'))
+      *w++ = *++r == 't' ? '\t' : '\n';
+    else
+      *w++ = *r;
+  *w = '\0';
+  return out;
+}
+
+/* Adds a rendered line to the table, its \t-separated parts (empty ones too) as cells. */
+static void
+table_add_rendered (struct table *t, char *line)
+{
+  cleanup_free const char **cells = xcalloc (strlen (line) + 2, sizeof (char *));
+  int n = 0;
+  for (char *c = line;; c++)
+    {
+      char *tab = strchr (c, '\t');
+      cells[n++] = c;
+      if (tab == NULL)
+        break;
+      *tab = '\0';
+      c = tab;
+    }
+  table_add (t, cells, n);
+}
+
+int
+cli_print_listing (const char *format, json_t *rows, json_t *headers, isola_error_t *err)
+{
+  size_t i;
+  json_t *row;
+  if (strcmp (format, "json") == 0)
+    {
+      json_array_foreach (rows, i, row)
+      {
+        cleanup_free char *s = json_dumps (row, JSON_COMPACT | JSON_SORT_KEYS);
+        printf ("%s\n", s);
+      }
+      return 0;
+    }
+  bool table;
+  cleanup_free char *tmpl = listing_template (format, &table);
+  struct table *t = table ? table_new () : NULL;
+  cleanup_free char *header = NULL;
+  int ret = table ? gotemplate_render (tmpl, headers, &header, err) : 0;
+  if (ret == 0 && table)
+    table_add_rendered (t, header);
+  json_array_foreach (rows, i, row)
+  {
+    cleanup_free char *line = NULL;
+    if (ret == 0)
+      ret = gotemplate_render (tmpl, row, &line, err);
+    if (ret < 0)
+      break;
+    if (table)
+      table_add_rendered (t, line);
+    else
+      printf ("%s\n", line);
+  }
+  if (ret == 0 && table)
+    table_print (t);
+  table_free (t);
+  return ret;
 }

@@ -3,7 +3,9 @@
 #define ISOLA_CLI_H
 
 #include <stdbool.h>
+#include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/error.h"
 #include "base/flags.h"
@@ -70,6 +72,15 @@ struct table *table_new (void);
 void table_add (struct table *t, const char *const *cells, int n);
 void table_print (struct table *t);
 void table_free (struct table *t);
+
+/* Docker's --format of a listing (ps, images): "json" prints each row as JSON; "table TEMPLATE" a table whose
+   header is TEMPLATE rendered against headers (field -> column title) and whose columns are the template's \t;
+   any other TEMPLATE a line per row.  `\t` and `\n` typed as two characters are a tab and a newline.  "table"
+   alone is the command's default listing, not handled here (cli_format_is_default). */
+bool cli_format_is_default (const char *format);
+int cli_print_listing (const char *format, json_t *rows, json_t *headers, isola_error_t *err);
+/* Go's time.Time.String() of a UTC time, as Docker's CreatedAt: "2024-01-02 03:04:05 +0000 UTC". */
+char *cli_created_at (int64_t seconds);
 
 extern const struct cli_command cmd_images, cmd_load, cmd_import, cmd_save, cmd_tag, cmd_rmi, cmd_inspect, cmd_image,
     cmd_version, cmd_image_inspect, cmd_image_prune, cmd_image_mount, cmd_image_unmount;

@@ -12,7 +12,8 @@
 struct ps_opts
 {
   bool all, quiet, no_trunc;
-  char **filters; /* "key=value" */
+  char **filters;     /* "key=value" */
+  const char *format; /* --format, NULL for the default table */
 };
 
 /* Docker's COMMAND column: the command line, quoted, cut to 20 characters with an ellipsis. */
@@ -133,6 +134,56 @@ compare_created (const void *a, const void *b)
   return -strcmp (container_created (*x), container_created (*y));
 }
 
+/* Docker's "k=v,k2=v2" of the .Labels field. */
+static char *
+labels_field (const struct container *c)
+{
+  json_t *labels = json_object_get (container_config (c), "Labels");
+  char *out = xstrdup ("");
+  const char *k;
+  json_t *v;
+  json_object_foreach (labels, k, v)
+  {
+    char *next = xasprintf ("%s%s%s=%s", out, out[0] ? "," : "", k, json_string_value (v) ?: "");
+    free (out);
+    out = next;
+  }
+  return out;
+}
+
+/* A container as Docker's ps --format sees it, with isola's Isolation besides. */
+static json_t *
+container_row (const struct container *c, const struct ps_opts *o, int64_t now)
+{
+  cleanup_free char *cmd = command_column (c, o->no_trunc);
+  int64_t created = seconds_of (container_created (c));
+  cleanup_free char *ago = human_duration (now - created);
+  cleanup_free char *created_at = cli_created_at (created);
+  cleanup_free char *status = status_column (c, now);
+  cleanup_free char *labels = labels_field (c);
+  const char *network = json_string_value (json_object_get (container_host_config (c), "NetworkMode"));
+  return json_pack ("{s:s%, s:s, s:s, s:s, s:s+, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ID", c->id,
+                    (size_t)(o->no_trunc ? 64 : 12), "Image", container_image_name (c), "Command", cmd, "CreatedAt",
+                    created_at, "RunningFor", ago, " ago", "Ports", "", "State", container_status (c), "Status", status,
+                    "Size", "0B", "Names", container_name (c), "Labels", labels, "Mounts", "", "Networks",
+                    network ?: "none", "LocalVolumes", "0", "Isolation", container_isolation (c) ?: "process");
+}
+
+static int
+print_formatted (struct container **list, size_t n, const struct ps_opts *o, isola_error_t *err)
+{
+  int64_t now = (int64_t)time (NULL);
+  cleanup_json json_t *rows = json_array ();
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new (rows, container_row (list[i], o, now));
+  cleanup_json json_t *headers = json_pack (
+      "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ID", "CONTAINER ID", "Image",
+      "IMAGE", "Command", "COMMAND", "CreatedAt", "CREATED AT", "RunningFor", "CREATED", "Ports", "PORTS", "State",
+      "STATE", "Status", "STATUS", "Size", "SIZE", "Names", "NAMES", "Labels", "LABELS", "Mounts", "MOUNTS", "Networks",
+      "NETWORKS", "LocalVolumes", "LOCAL VOLUMES", "Isolation", "ISOLATION");
+  return cli_print_listing (o->format, rows, headers, err);
+}
+
 static void
 print_containers (struct container **list, size_t n, const struct ps_opts *o)
 {
@@ -185,11 +236,15 @@ list_containers (struct cli_ctx *ctx, const struct ps_opts *o)
         container_free (c);
     }
   qsort (list, n, sizeof (*list), compare_created);
-  print_containers (list, n, o);
+  int ret = 0;
+  if (o->quiet || cli_format_is_default (o->format))
+    print_containers (list, n, o);
+  else
+    ret = print_formatted (list, n, o, &err);
   for (size_t i = 0; i < n; i++)
     container_free (list[i]);
   free (list);
-  return 0;
+  return ret < 0 ? cli_fail (&err) : 0;
 }
 
 static int
@@ -211,6 +266,9 @@ run_ps (struct cli_ctx *ctx, int argc, char **argv)
         break;
       case 'T':
         o.no_trunc = p.on;
+        break;
+      case 'F':
+        o.format = p.value;
         break;
       case 'f':
         {
@@ -241,6 +299,12 @@ const struct cli_command cmd_ps = {
       { "all", 'a', 'a', NULL, "Show all containers (default shows just running)" },
       { "filter", 'f', 'f', "filter",
         "Filter output based on conditions provided (status, name, id, label, isolation, exited)" },
+      { "format", 0, 'F', "string",
+        "Format output using a custom template:\n"
+        "'table':            Print output in table format with column headers (default)\n"
+        "'table TEMPLATE':   Print output in table format using the given Go template\n"
+        "'json':             Print in JSON format\n"
+        "'TEMPLATE':         Print output using the given Go template" },
       { "no-trunc", 0, 'T', NULL, "Don't truncate output" },
       { "quiet", 'q', 'q', NULL, "Only display container IDs" },
       { 0 },
