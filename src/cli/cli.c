@@ -100,9 +100,8 @@ platform_well_formed (const char *s)
 }
 
 int
-cli_check_platform (const struct cli_command *cmd, const char *platform)
+cli_check_platform (const char *platform)
 {
-  (void)cmd;
   static const char *const ours[] = { "linux", "linux/amd64", "linux/x86_64", "linux/x86-64", "linux/amd64/v1" };
   for (size_t i = 0; i < ARRAY_SIZE (ours); i++)
     if (strcmp (platform, ours[i]) == 0)

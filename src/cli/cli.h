@@ -62,7 +62,7 @@ int cli_run_subcommand (struct cli_ctx *ctx, const struct cli_command *group, co
 int cli_usage_error (const struct cli_command *cmd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 /* --platform: isola runs linux/amd64 images only.  Returns 0 for that platform (also "linux", "linux/x86_64"),
    else prints the error and returns 125. */
-int cli_check_platform (const struct cli_command *cmd, const char *platform);
+int cli_check_platform (const char *platform);
 /* Prints "Error: MESSAGE" to stderr; returns 1. */
 int cli_fail (isola_error_t *err);
 
@@ -83,7 +83,7 @@ int cli_print_listing (const char *format, json_t *rows, json_t *headers, isola_
 char *cli_created_at (int64_t seconds);
 
 extern const struct cli_command cmd_images, cmd_load, cmd_import, cmd_save, cmd_tag, cmd_rmi, cmd_inspect, cmd_image,
-    cmd_version, cmd_image_inspect, cmd_image_prune, cmd_image_mount, cmd_image_unmount;
+    cmd_version, cmd_image_inspect, cmd_container_inspect, cmd_image_prune, cmd_image_mount, cmd_image_unmount;
 
 /* -e NAME=VALUE adds; -e NAME takes our environment's value, and is dropped when unset, as docker does. */
 void cli_env_add (char ***env, const char *e);

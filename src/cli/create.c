@@ -145,8 +145,9 @@ security_opt (const char *opt, json_t **out, isola_error_t *err)
 
 /* Flags with a number: -m, --cpus, --pids-limit, --stop-timeout. */
 static int
-numeric_flag (const struct cli_command *cmd, int c, const char *arg, struct run_opts *o)
+numeric_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, struct run_opts *o)
 {
+  const char *arg = p->value;
   char *end;
   switch (c)
     {
@@ -154,7 +155,7 @@ numeric_flag (const struct cli_command *cmd, int c, const char *arg, struct run_
       {
         int64_t bytes = parse_memory_bytes (arg);
         if (bytes < 0)
-          return cli_usage_error (cmd, "invalid argument \"%s\" for \"-m, --memory\" flag: invalid size", arg);
+          return cli_flag_invalid (cmd, p, "invalid size");
         json_object_set_new (o->host, "Memory", json_integer (bytes));
         return 0;
       }
@@ -162,7 +163,7 @@ numeric_flag (const struct cli_command *cmd, int c, const char *arg, struct run_
       {
         int64_t nano = parse_nano_cpus (arg);
         if (nano < 0)
-          return cli_usage_error (cmd, "invalid argument \"%s\" for \"--cpus\" flag", arg);
+          return cli_flag_invalid (cmd, p, NULL);
         json_object_set_new (o->host, "NanoCpus", json_integer (nano));
         return 0;
       }
@@ -170,7 +171,7 @@ numeric_flag (const struct cli_command *cmd, int c, const char *arg, struct run_
       {
         long long n = strtoll (arg, &end, 10);
         if (*end || end == arg)
-          return cli_usage_error (cmd, "invalid argument \"%s\" for \"--pids-limit\" flag", arg);
+          return cli_flag_invalid (cmd, p, NULL);
         json_object_set_new (o->host, "PidsLimit", json_integer (n));
         return 0;
       }
@@ -178,7 +179,7 @@ numeric_flag (const struct cli_command *cmd, int c, const char *arg, struct run_
       {
         long t = strtol (arg, &end, 10);
         if (*end || end == arg)
-          return cli_usage_error (cmd, "invalid argument \"%s\" for \"--stop-timeout\" flag", arg);
+          return cli_flag_invalid (cmd, p, NULL);
         json_object_set_new (o->request, "StopTimeout", json_integer (t));
         return 0;
       }
@@ -281,7 +282,7 @@ run_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, str
       o->cidfile = arg;
       return 0;
     case OPT_PLATFORM:
-      return cli_check_platform (cmd, arg);
+      return cli_check_platform (arg);
     case 'q': /* --quiet hides the pull output: isola does not pull */
       return 0;
     case OPT_LABEL_FILE:
@@ -296,7 +297,7 @@ run_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, str
     case OPT_CPUS:
     case OPT_PIDS_LIMIT:
     case OPT_STOP_TIMEOUT:
-      return numeric_flag (cmd, c, arg, o);
+      return numeric_flag (cmd, c, p, o);
     default:
       return list_flag (cmd, c, arg, o);
     }

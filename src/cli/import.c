@@ -28,7 +28,7 @@ run_import (struct cli_ctx *ctx, int argc, char **argv)
         message = p.value;
         break;
       case 'p':
-        if (cli_check_platform (&cmd_import, p.value))
+        if (cli_check_platform (p.value))
           return EXIT_USAGE;
         break;
       }

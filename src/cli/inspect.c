@@ -55,7 +55,7 @@ inspect_images (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
   if ((exit_code = cli_open_store (ctx, false, &store)))
     return exit_code;
   bool images_only = cmd == &cmd_image_inspect || (type && strcmp (type, "image") == 0);
-  bool containers_only = type && strcmp (type, "container") == 0;
+  bool containers_only = cmd == &cmd_container_inspect || (type && strcmp (type, "container") == 0);
   cleanup_error isola_error_t err = NULL;
   cleanup_json json_t *refs = NULL;
   if (refs_read (store, &refs, &err) < 0)
@@ -111,6 +111,18 @@ run_image_inspect (struct cli_ctx *ctx, int argc, char **argv)
   return inspect_images (ctx, &cmd_image_inspect, argc, argv);
 }
 
+static int
+run_container_inspect (struct cli_ctx *ctx, int argc, char **argv)
+{
+  return inspect_images (ctx, &cmd_container_inspect, argc, argv);
+}
+
+/* image inspect and container inspect inspect one kind of object: no --type. */
+static const struct flag_def inspect_one_kind_flags[] = {
+  { "format", 'f', 'f', "string", "Format output using a Go template ({{.Id}}, {{json .Config}})" },
+  { 0 },
+};
+
 static const struct flag_def inspect_flags[] = {
   { "format", 'f', 'f', "string", "Format output using a Go template ({{.Id}}, {{json .Config}})" },
   { "type", 0, 't', "string", "Only inspect objects of the given type (container, image)" },
@@ -130,5 +142,13 @@ const struct cli_command cmd_image_inspect = {
   .run = run_image_inspect,
   .usage = "isola image inspect [OPTIONS] IMAGE [IMAGE...]",
   .summary = "Display detailed information on one or more images",
-  .flags = inspect_flags,
+  .flags = inspect_one_kind_flags,
+};
+
+const struct cli_command cmd_container_inspect = {
+  .name = "inspect",
+  .run = run_container_inspect,
+  .usage = "isola container inspect [OPTIONS] CONTAINER [CONTAINER...]",
+  .summary = "Display detailed information on one or more containers",
+  .flags = inspect_one_kind_flags,
 };
