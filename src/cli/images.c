@@ -155,7 +155,7 @@ add_image_rows (struct image_row **rows, size_t *n, const struct image_record *r
     }
 }
 
-/* An image as Docker's images --format sees it. */
+/* An image as Docker's images --format sees it, its fields sorted by name as Docker's {{json .}}. */
 static json_t *
 image_row_json (const struct image_row *r)
 {

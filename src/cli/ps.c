@@ -162,11 +162,13 @@ container_row (const struct container *c, const struct ps_opts *o, int64_t now)
   cleanup_free char *status = status_column (c, now);
   cleanup_free char *labels = labels_field (c);
   const char *network = json_string_value (json_object_get (container_host_config (c), "NetworkMode"));
-  return json_pack ("{s:s%, s:s, s:s, s:s, s:s+, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ID", c->id,
-                    (size_t)(o->no_trunc ? 64 : 12), "Image", container_image_name (c), "Command", cmd, "CreatedAt",
-                    created_at, "RunningFor", ago, " ago", "Ports", "", "State", container_status (c), "Status", status,
-                    "Size", "0B", "Names", container_name (c), "Labels", labels, "Mounts", "", "Networks",
-                    network ?: "none", "LocalVolumes", "0", "Isolation", container_isolation (c) ?: "process");
+  /* In the order of Docker's {{json .}}: its fields sorted by name. */
+  return json_pack ("{s:s, s:s, s:s%, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s+, s:s, s:s, s:s}", "Command", cmd,
+                    "CreatedAt", created_at, "ID", c->id, (size_t)(o->no_trunc ? 64 : 12), "Image",
+                    container_image_name (c), "Isolation", container_isolation (c) ?: "process", "Labels", labels,
+                    "LocalVolumes", "0", "Mounts", "", "Names", container_name (c), "Networks", network ?: "none",
+                    "Ports", "", "RunningFor", ago, " ago", "Size", "0B", "State", container_status (c), "Status",
+                    status);
 }
 
 static int

@@ -213,6 +213,9 @@ top_pid_of() {
   assert_equal "$(tail -1 <<<"$output")" "$id   fmt                 Created"
   run --separate-stderr isola ps -a --format json
   assert_jq ".ID == \"$id\" and .Names == \"fmt\" and .Command == \"\\\"true\\\"\" and .Isolation == \"$SHOWN_ISOLATION\""
+  assert_jq 'keys_unsorted == keys' # Docker's order: by name
+  run --separate-stderr isola ps -a --format '{{json .}}'
+  assert_jq "keys_unsorted == keys and .ID == \"$id\""
   run --separate-stderr isola ps -a --format table
   assert_output_matches '^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES +ISOLATION$'
   run --separate-stderr isola ps -a -q --format '{{.Names}}'
