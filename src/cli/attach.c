@@ -187,32 +187,27 @@ cli_attach_loop (int fd, struct attach_decoder *dec, const struct cli_attach_opt
 static int
 run_attach (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "no-stdin", no_argument, NULL, 'n' },
-    { "sig-proxy", required_argument, NULL, 's' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   bool no_stdin = false, sig_proxy = true;
+  struct flag_parser p;
   int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_attach, argc, argv, "+h", longopts, &exit_code)) != -1)
+  cli_flags_init (&p, &cmd_attach, argc, argv);
+  while ((c = cli_flag_next (&cmd_attach, &p, &exit_code)) > 0)
     switch (c)
       {
       case 'n':
-        no_stdin = true;
+        no_stdin = p.on;
         break;
       case 's':
-        sig_proxy = strcmp (optarg, "false") != 0;
+        sig_proxy = p.on;
         break;
-      default:
-        return exit_code;
       }
-  if (argc - optind != 1)
+  if (c < 0)
+    return exit_code;
+  if (p.nargs != 1)
     return cli_usage_error (&cmd_attach, "\"isola attach\" requires exactly 1 argument.");
   cleanup_store struct isola_store *store = NULL;
   cleanup_container struct container *ctr = NULL;
-  if (cli_load_container (ctx, argv[optind], &store, &ctr))
+  if (cli_load_container (ctx, p.args[0], &store, &ctr))
     return 1;
   struct cli_attach_opts o = { .tty = container_tty (ctr), .stdin = !no_stdin && container_open_stdin (ctr) };
   o.proxy_signals = sig_proxy && !o.tty;
@@ -236,6 +231,9 @@ const struct cli_command cmd_attach = {
   .run = run_attach,
   .usage = "isola attach [OPTIONS] CONTAINER",
   .summary = "Attach local standard input, output, and error streams to a running container",
-  .options = "      --no-stdin         Do not attach STDIN\n"
-             "      --sig-proxy bool   Proxy all received signals to the process (default true)\n",
+  .flags = (const struct flag_def[]){
+      { "no-stdin", 0, 'n', NULL, "Do not attach STDIN" },
+      { "sig-proxy", 0, 's', NULL, "Proxy all received signals to the process (default true)" },
+      { 0 },
+  },
 };

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "base/gotemplate.h"
 #include "base/util.h"
 #include "container/container.h"
 #include "store/store.h"
@@ -16,8 +18,11 @@ cli_usage (const struct cli_command *cmd, bool to_stderr)
 {
   FILE *f = to_stderr ? stderr : stdout;
   fprintf (f, "\nUsage:  %s\n\n%s\n", cmd->usage, cmd->summary);
-  if (cmd->options)
-    fprintf (f, "\nOptions:\n%s", cmd->options);
+  if (cmd->flags && cmd->flags[0].name)
+    {
+      cleanup_free char *options = flags_usage (cmd->flags);
+      fprintf (f, "\nOptions:\n%s", options);
+    }
   fprintf (f, "\n");
 }
 
@@ -71,6 +76,43 @@ cli_usage_error (const struct cli_command *cmd, const char *fmt, ...)
   return EXIT_USAGE;
 }
 
+/* containerd's platform syntax: OS[/ARCH[/VARIANT]], lower-case letters, digits, '_' and '-'. */
+static bool
+platform_well_formed (const char *s)
+{
+  int parts = 1;
+  size_t len = 0;
+  for (const char *c = s;; c++)
+    {
+      if (*c == '/' || *c == '\0')
+        {
+          if (len == 0)
+            return false;
+          if (*c == '\0')
+            return parts <= 3;
+          parts++, len = 0;
+        }
+      else if ((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-')
+        len++;
+      else
+        return false;
+    }
+}
+
+int
+cli_check_platform (const char *platform)
+{
+  static const char *const ours[] = { "linux", "linux/amd64", "linux/x86_64", "linux/x86-64", "linux/amd64/v1" };
+  for (size_t i = 0; i < ARRAY_SIZE (ours); i++)
+    if (strcmp (platform, ours[i]) == 0)
+      return 0;
+  if (!platform_well_formed (platform))
+    fprintf (stderr, "Error: \"%s\": unknown operating system or architecture: invalid argument\n", platform);
+  else
+    fprintf (stderr, "Error: platform %s is not supported: isola runs linux/amd64 images only\n", platform);
+  return EXIT_USAGE;
+}
+
 int
 cli_fail (isola_error_t *err)
 {
@@ -78,36 +120,56 @@ cli_fail (isola_error_t *err)
   return EXIT_CMD_FAILED;
 }
 
-int
-cli_getopt (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv, const char *shortopts,
-            const struct option *longopts, int *exit_code)
+void
+cli_flags_init (struct flag_parser *p, const struct cli_command *cmd, int argc, char **argv)
 {
-  (void)ctx;
-  opterr = 0;
-  /* --help maps to 'h' for most commands; run/create use -h for --hostname, as docker does. */
-  int help_val = 'h';
-  for (const struct option *o = longopts; o && o->name; o++)
-    if (strcmp (o->name, "help") == 0)
-      help_val = o->val;
-  int c = getopt_long (argc, argv, shortopts, longopts, NULL);
-  if (c == help_val)
+  flags_init (p, cmd->flags, !cmd->command_follows, argc, argv);
+}
+
+int
+cli_flag_next (const struct cli_command *cmd, struct flag_parser *p, int *exit_code)
+{
+  cleanup_error isola_error_t err = NULL;
+  int id = flags_next (p, &err);
+  if (id == FLAG_HELP)
     {
       cli_usage (cmd, false);
       *exit_code = 0;
-      return CLI_OPT_HELP;
+      return -1;
     }
-  if (c == '?' || c == ':')
+  if (id < 0)
     {
-      const char *bad = argv[optind - 1];
-      if (c == ':' || (optopt && strchr (shortopts, optopt) && strchr (shortopts, optopt)[1] == ':'))
-        *exit_code = cli_usage_error (cmd, "flag needs an argument: %s", bad);
-      else if (optopt)
-        *exit_code = cli_usage_error (cmd, "unknown shorthand flag: '%c' in -%c", optopt, optopt);
-      else
-        *exit_code = cli_usage_error (cmd, "unknown flag: %s", bad);
-      return '?';
+      *exit_code = cli_usage_error (cmd, "%s", err->msg);
+      return -1;
     }
+  return id;
+}
+
+int
+cli_flags_parse_all (const struct cli_command *cmd, struct flag_parser *p, int argc, char **argv, int *exit_code)
+{
+  int c;
+  cli_flags_init (p, cmd, argc, argv);
+  while ((c = cli_flag_next (cmd, p, exit_code)) > 0)
+    ;
   return c;
+}
+
+int
+cli_flag_invalid (const struct cli_command *cmd, const struct flag_parser *p, const char *fmt, ...)
+{
+  cleanup_free char *name = flags_display_name (p->flag);
+  cleanup_free char *why = NULL;
+  if (fmt)
+    {
+      va_list ap;
+      va_start (ap, fmt);
+      if (vasprintf (&why, fmt, ap) < 0)
+        why = NULL;
+      va_end (ap);
+    }
+  return cli_usage_error (cmd, "invalid argument \"%s\" for \"%s\" flag%s%s", p->value, name, why ? ": " : "",
+                          why ? why : "");
 }
 
 struct table
@@ -251,4 +313,99 @@ cli_each_container (struct cli_ctx *ctx, char **names, int n, cli_container_acti
         printf ("%s\n", names[i]);
     }
   return exit_code;
+}
+
+bool
+cli_format_is_default (const char *format)
+{
+  return format == NULL || format[strspn (format, " ")] == '\0' || strcmp (format, "table") == 0;
+}
+
+char *
+cli_created_at (int64_t seconds)
+{
+  time_t t = (time_t)seconds;
+  struct tm tm;
+  char buf[64];
+  gmtime_r (&t, &tm);
+  strftime (buf, sizeof buf, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
+  return xstrdup (buf);
+}
+
+/* The template as Docker's formatter takes it: without "table", trimmed, with the \t and \n escapes. */
+static char *
+listing_template (const char *format, bool *table)
+{
+  *table = str_has_prefix (format, "table");
+  const char *t = *table ? format + 5 : format;
+  t += strspn (t, " ");
+  char *out = xstrdup (t);
+  size_t len = strlen (out);
+  while (len && out[len - 1] == ' ')
+    out[--len] = '\0';
+  char *w = out;
+  for (const char *r = out; *r; r++)
+    if (r[0] == '\\' && (r[1] == 't' || r[1] == 'n'))
+      *w++ = *++r == 't' ? '\t' : '\n';
+    else
+      *w++ = *r;
+  *w = '\0';
+  return out;
+}
+
+/* Adds a rendered line to the table, its \t-separated parts (empty ones too) as cells. */
+static void
+table_add_rendered (struct table *t, char *line)
+{
+  cleanup_free const char **cells = xcalloc (strlen (line) + 2, sizeof (char *));
+  int n = 0;
+  for (char *c = line;; c++)
+    {
+      char *tab = strchr (c, '\t');
+      cells[n++] = c;
+      if (tab == NULL)
+        break;
+      *tab = '\0';
+      c = tab;
+    }
+  table_add (t, cells, n);
+}
+
+int
+cli_print_listing (const char *format, json_t *rows, json_t *headers, isola_error_t *err)
+{
+  size_t i;
+  json_t *row;
+  if (strcmp (format, "json") == 0)
+    {
+      json_array_foreach (rows, i, row)
+      {
+        cleanup_free char *s = json_dumps (row, JSON_COMPACT | JSON_SORT_KEYS);
+        printf ("%s\n", s);
+      }
+      return 0;
+    }
+  bool table;
+  cleanup_free char *tmpl = listing_template (format, &table);
+  struct table *t = table ? table_new () : NULL;
+  cleanup_free char *header = NULL;
+  int ret = table ? gotemplate_render (tmpl, headers, &header, err) : 0;
+  if (ret == 0 && table)
+    table_add_rendered (t, header);
+  json_array_foreach (rows, i, row)
+  {
+    cleanup_free char *line = NULL;
+    if (ret == 0)
+      ret = gotemplate_render (tmpl, row, &line, err);
+    if (ret < 0)
+      break;
+    if (table)
+      table_add_rendered (t, line);
+    else
+      printf ("%s\n", line);
+  }
+  if (ret == 0 && table)
+    table_print (t);
+  table_free (t);
+  return ret;
 }

@@ -2,17 +2,17 @@
 #ifndef ISOLA_CLI_H
 #define ISOLA_CLI_H
 
-#include <getopt.h>
 #include <stdbool.h>
+#include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/error.h"
+#include "base/flags.h"
 
 /* Docker's exit codes: a failed command exits 1, a usage error 125. */
 #define EXIT_CMD_FAILED 1
 #define EXIT_USAGE      125
-/* What cli_getopt returns after printing the usage for --help. */
-#define CLI_OPT_HELP (-2)
 
 struct cli_ctx
 {
@@ -24,16 +24,25 @@ struct cli_command
 {
   const char *name;
   int (*run) (struct cli_ctx *ctx, int argc, char **argv);
-  const char *usage;   /* "isola images [OPTIONS] [REPOSITORY[:TAG]]" */
-  const char *summary; /* one line */
-  const char *options; /* option help lines, may be NULL */
+  const char *usage;            /* "isola images [OPTIONS] [REPOSITORY[:TAG]]" */
+  const char *summary;          /* one line */
+  const struct flag_def *flags; /* what it accepts, and its help's Options (base/flags.h); may be NULL */
+  bool command_follows;         /* the first positional argument ends the flags: the rest is a command (run) */
 };
 
-/* Parses the options of a command with getopt_long.  Returns the option character, -1 at the end of options,
-   or 'h' for --help (printing usage and arranging exit 0 via *exit_code). On a bad flag it prints Docker's
-   "unknown flag" message and the usage to stderr and returns '?', with *exit_code = 125. */
-int cli_getopt (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv, const char *shortopts,
-                const struct option *longopts, int *exit_code);
+/* Parses cmd's flags (cmd->flags) in argv[1..argc) as Docker does (base/flags.h). */
+void cli_flags_init (struct flag_parser *p, const struct cli_command *cmd, int argc, char **argv);
+/* The next flag's id (p->value, p->on hold its value), FLAG_END when the positional arguments are in
+   p->args[0..p->nargs), or -1 when the command is over: after printing its help for --help (*exit_code 0) or a
+   usage error, "unknown flag: --pid" (*exit_code 125). */
+int cli_flag_next (const struct cli_command *cmd, struct flag_parser *p, int *exit_code);
+/* Parses all of cmd's flags, for a command that uses none of their values (it has only --help, or flags accepted
+   for compatibility): returns 0 with the positional arguments in p, or -1 with *exit_code as cli_flag_next. */
+int cli_flags_parse_all (const struct cli_command *cmd, struct flag_parser *p, int argc, char **argv, int *exit_code);
+/* The usage error of a flag whose value does not parse: 'invalid argument "VALUE" for "-m, --memory" flag', then
+   ": " and the reason when fmt is not NULL; returns 125. */
+int cli_flag_invalid (const struct cli_command *cmd, const struct flag_parser *p, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
 void cli_usage (const struct cli_command *cmd, bool to_stderr);
 
@@ -51,6 +60,9 @@ int cli_run_subcommand (struct cli_ctx *ctx, const struct cli_command *group, co
                         size_t n_subs, int argc, char **argv);
 /* Prints "isola CMD" requires … and the usage to stderr; returns 125. */
 int cli_usage_error (const struct cli_command *cmd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+/* --platform: isola runs linux/amd64 images only.  Returns 0 for that platform (also "linux", "linux/x86_64"),
+   else prints the error and returns 125. */
+int cli_check_platform (const char *platform);
 /* Prints "Error: MESSAGE" to stderr; returns 1. */
 int cli_fail (isola_error_t *err);
 
@@ -61,8 +73,17 @@ void table_add (struct table *t, const char *const *cells, int n);
 void table_print (struct table *t);
 void table_free (struct table *t);
 
+/* Docker's --format of a listing (ps, images): "json" prints each row as JSON; "table TEMPLATE" a table whose
+   header is TEMPLATE rendered against headers (field -> column title) and whose columns are the template's \t;
+   any other TEMPLATE a line per row.  `\t` and `\n` typed as two characters are a tab and a newline.  "table"
+   alone is the command's default listing, not handled here (cli_format_is_default). */
+bool cli_format_is_default (const char *format);
+int cli_print_listing (const char *format, json_t *rows, json_t *headers, isola_error_t *err);
+/* Go's time.Time.String() of a UTC time, as Docker's CreatedAt: "2024-01-02 03:04:05 +0000 UTC". */
+char *cli_created_at (int64_t seconds);
+
 extern const struct cli_command cmd_images, cmd_load, cmd_import, cmd_save, cmd_tag, cmd_rmi, cmd_inspect, cmd_image,
-    cmd_version, cmd_image_inspect, cmd_image_prune, cmd_image_mount, cmd_image_unmount;
+    cmd_version, cmd_image_inspect, cmd_container_inspect, cmd_image_prune, cmd_image_mount, cmd_image_unmount;
 
 /* -e NAME=VALUE adds; -e NAME takes our environment's value, and is dropped when unset, as docker does. */
 void cli_env_add (char ***env, const char *e);

@@ -25,32 +25,33 @@ static const struct cli_command cmd_container_prune = {
   .run = run_container_prune,
   .usage = "isola container prune [OPTIONS]",
   .summary = "Remove all stopped containers",
-  .options = "  -f, --force   Do not prompt for confirmation\n",
+  .flags = (const struct flag_def[]){
+      { "filter", 0, 'F', "filter", "Provide filter values (not supported yet)" },
+      { "force", 'f', 'f', NULL, "Do not prompt for confirmation" },
+      { 0 },
+  },
 };
 
 static int
 run_container_prune (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "force", no_argument, NULL, 'f' },
-    { "filter", required_argument, NULL, 'F' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   bool force = false;
+  struct flag_parser p;
   int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_container_prune, argc, argv, "+fh", longopts, &exit_code)) != -1)
+  cli_flags_init (&p, &cmd_container_prune, argc, argv);
+  while ((c = cli_flag_next (&cmd_container_prune, &p, &exit_code)) > 0)
     switch (c)
       {
       case 'f':
-        force = true;
+        force = p.on;
         break;
       case 'F':
         return cli_usage_error (&cmd_container_prune, "--filter is not supported yet");
-      default:
-        return exit_code;
       }
+  if (c < 0)
+    return exit_code;
+  if (p.nargs != 0)
+    return cli_usage_error (&cmd_container_prune, "\"isola container prune\" accepts no arguments.");
   if (!force && !confirm_prune ())
     return 0;
   cleanup_error isola_error_t err = NULL;
@@ -82,7 +83,7 @@ static const struct cli_subcommand container_subcommands[] = {
   { .name = "attach", .cmd = &cmd_attach },
   { .name = "create", .cmd = &cmd_create },
   { .name = "exec", .cmd = &cmd_exec },
-  { .name = "inspect", .cmd = &cmd_inspect },
+  { .name = "inspect", .cmd = &cmd_container_inspect },
   { .name = "kill", .cmd = &cmd_kill },
   { .name = "logs", .cmd = &cmd_logs },
   { .name = "ls", .cmd = &cmd_ps },
@@ -92,6 +93,7 @@ static const struct cli_subcommand container_subcommands[] = {
   { .name = "rename", .cmd = &cmd_rename },
   { .name = "restart", .cmd = &cmd_restart },
   { .name = "rm", .cmd = &cmd_rm },
+  { .name = "remove", .cmd = &cmd_rm, .alias = true },
   { .name = "run", .cmd = &cmd_run },
   { .name = "start", .cmd = &cmd_start },
   { .name = "stop", .cmd = &cmd_stop },

@@ -43,50 +43,19 @@ enum
   OPT_STOP_SIGNAL,
   OPT_STOP_TIMEOUT,
   OPT_ULIMIT,
-  OPT_HELP,
-};
-
-static const struct option run_longopts[] = {
-  { "detach", no_argument, NULL, 'd' },
-  { "interactive", no_argument, NULL, 'i' },
-  { "tty", no_argument, NULL, 't' },
-  { "rm", no_argument, NULL, OPT_RM },
-  { "name", required_argument, NULL, OPT_NAME },
-  { "env", required_argument, NULL, 'e' },
-  { "env-file", required_argument, NULL, OPT_ENV_FILE },
-  { "workdir", required_argument, NULL, 'w' },
-  { "user", required_argument, NULL, 'u' },
-  { "hostname", required_argument, NULL, 'h' },
-  { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
-  { "isolation", required_argument, NULL, OPT_ISOLATION },
-  { "memory", required_argument, NULL, 'm' },
-  { "cpus", required_argument, NULL, OPT_CPUS },
-  { "pids-limit", required_argument, NULL, OPT_PIDS_LIMIT },
-  { "read-only", no_argument, NULL, OPT_READ_ONLY },
-  { "cap-add", required_argument, NULL, OPT_CAP_ADD },
-  { "cap-drop", required_argument, NULL, OPT_CAP_DROP },
-  { "privileged", no_argument, NULL, OPT_PRIVILEGED },
-  { "security-opt", required_argument, NULL, OPT_SECURITY_OPT },
-  { "volume", required_argument, NULL, 'v' },
-  { "tmpfs", required_argument, NULL, OPT_TMPFS },
-  { "network", required_argument, NULL, OPT_NETWORK },
-  { "net", required_argument, NULL, OPT_NETWORK },
-  { "init", no_argument, NULL, OPT_INIT },
-  { "stop-signal", required_argument, NULL, OPT_STOP_SIGNAL },
-  { "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
-  { "ulimit", required_argument, NULL, OPT_ULIMIT },
-  { "label", required_argument, NULL, 'l' },
-  { "help", no_argument, NULL, OPT_HELP },
-  { NULL, 0, NULL, 0 },
+  OPT_PLATFORM,
+  OPT_CIDFILE,
+  OPT_LABEL_FILE,
 };
 
 struct run_opts
 {
   bool detach, interactive, tty;
-  const char *name; /* Docker's ?name= */
-  json_t *request;  /* the create body: Config's members, and HostConfig */
-  json_t *host;     /* its HostConfig */
-  char **env;       /* -e / --env-file entries */
+  const char *name;    /* Docker's ?name= */
+  const char *cidfile; /* --cidfile: where the new container's ID goes */
+  json_t *request;     /* the create body: Config's members, and HostConfig */
+  json_t *host;        /* its HostConfig */
+  char **env;          /* -e / --env-file entries */
 };
 
 static void
@@ -133,6 +102,27 @@ map_member_set (json_t *o, const char *member, const char *flag, char separator)
   json_object_set_new (map, key, json_string (value ? value : ""));
 }
 
+/* --label-file: one KEY=VALUE (or KEY, an empty value) per line; blank lines and # comments skipped, as Docker. */
+static int
+label_file_add (struct run_opts *o, const char *path, isola_error_t *err)
+{
+  cleanup_free char *buf = NULL;
+  int ret = read_file_bounded (path, 1024 * 1024, &buf, NULL, err);
+  if (ret < 0)
+    return ret;
+  char *save = NULL;
+  for (char *line = strtok_r (buf, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    {
+      line += strspn (line, " \t");
+      size_t n = strlen (line);
+      if (n && line[n - 1] == '\r')
+        line[n - 1] = '\0';
+      if (*line != '\0' && *line != '#')
+        map_member_set (o->request, "Labels", line, '=');
+    }
+  return 0;
+}
+
 /* The docker CLI reads a seccomp profile file and sends its content, so the container does not depend on the file
    later; other options go as given, for the library to judge. */
 static int
@@ -155,8 +145,9 @@ security_opt (const char *opt, json_t **out, isola_error_t *err)
 
 /* Flags with a number: -m, --cpus, --pids-limit, --stop-timeout. */
 static int
-numeric_flag (const struct cli_command *cmd, int c, const char *arg, struct run_opts *o)
+numeric_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, struct run_opts *o)
 {
+  const char *arg = p->value;
   char *end;
   switch (c)
     {
@@ -164,7 +155,7 @@ numeric_flag (const struct cli_command *cmd, int c, const char *arg, struct run_
       {
         int64_t bytes = parse_memory_bytes (arg);
         if (bytes < 0)
-          return cli_usage_error (cmd, "invalid argument \"%s\" for \"-m, --memory\" flag: invalid size", arg);
+          return cli_flag_invalid (cmd, p, "invalid size");
         json_object_set_new (o->host, "Memory", json_integer (bytes));
         return 0;
       }
@@ -172,7 +163,7 @@ numeric_flag (const struct cli_command *cmd, int c, const char *arg, struct run_
       {
         int64_t nano = parse_nano_cpus (arg);
         if (nano < 0)
-          return cli_usage_error (cmd, "invalid argument \"%s\" for \"--cpus\" flag", arg);
+          return cli_flag_invalid (cmd, p, NULL);
         json_object_set_new (o->host, "NanoCpus", json_integer (nano));
         return 0;
       }
@@ -180,7 +171,7 @@ numeric_flag (const struct cli_command *cmd, int c, const char *arg, struct run_
       {
         long long n = strtoll (arg, &end, 10);
         if (*end || end == arg)
-          return cli_usage_error (cmd, "invalid argument \"%s\" for \"--pids-limit\" flag", arg);
+          return cli_flag_invalid (cmd, p, NULL);
         json_object_set_new (o->host, "PidsLimit", json_integer (n));
         return 0;
       }
@@ -188,7 +179,7 @@ numeric_flag (const struct cli_command *cmd, int c, const char *arg, struct run_
       {
         long t = strtol (arg, &end, 10);
         if (*end || end == arg)
-          return cli_usage_error (cmd, "invalid argument \"%s\" for \"--stop-timeout\" flag", arg);
+          return cli_flag_invalid (cmd, p, NULL);
         json_object_set_new (o->request, "StopTimeout", json_integer (t));
         return 0;
       }
@@ -255,26 +246,27 @@ static const struct
 
 /* Each flag's member of the create body; returns 0, or the exit code of a flag that does not parse. */
 static int
-run_flag (const struct cli_command *cmd, int c, const char *arg, struct run_opts *o)
+run_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, struct run_opts *o)
 {
   cleanup_error isola_error_t err = NULL;
+  const char *arg = p->value;
   for (size_t i = 0; i < ARRAY_SIZE (member_flags); i++)
     if (member_flags[i].flag == c)
       {
-        json_t *value = member_flags[i].is_switch ? json_true () : json_string (arg);
+        json_t *value = member_flags[i].is_switch ? json_boolean (p->on) : json_string (arg);
         json_object_set_new (member_flags[i].host_config ? o->host : o->request, member_flags[i].member, value);
         return 0;
       }
   switch (c)
     {
     case 'd':
-      o->detach = true;
+      o->detach = p->on;
       return 0;
     case 'i':
-      o->interactive = true;
+      o->interactive = p->on;
       return 0;
     case 't':
-      o->tty = true;
+      o->tty = p->on;
       return 0;
     case OPT_NAME:
       o->name = arg;
@@ -286,6 +278,17 @@ run_flag (const struct cli_command *cmd, int c, const char *arg, struct run_opts
       if (cli_env_file_add (&o->env, arg, &err) < 0)
         return cli_fail (&err), EXIT_USAGE;
       return 0;
+    case OPT_CIDFILE:
+      o->cidfile = arg;
+      return 0;
+    case OPT_PLATFORM:
+      return cli_check_platform (arg);
+    case 'q': /* --quiet hides the pull output: isola does not pull */
+      return 0;
+    case OPT_LABEL_FILE:
+      if (label_file_add (o, arg, &err) < 0)
+        return cli_fail (&err), EXIT_USAGE;
+      return 0;
     case OPT_ENTRYPOINT:
       /* `--entrypoint ""` is [""]: no entrypoint, and not the image's command either. */
       json_object_set_new (o->request, "Entrypoint", json_pack ("[s]", arg));
@@ -294,26 +297,26 @@ run_flag (const struct cli_command *cmd, int c, const char *arg, struct run_opts
     case OPT_CPUS:
     case OPT_PIDS_LIMIT:
     case OPT_STOP_TIMEOUT:
-      return numeric_flag (cmd, c, arg, o);
+      return numeric_flag (cmd, c, p, o);
     default:
       return list_flag (cmd, c, arg, o);
     }
 }
 
-/* Returns 0, -1 after --help, or the exit code of a bad flag. */
+/* Returns 0 with the image and command in p, -1 after --help, or the exit code of a bad flag. */
 static int
-parse_run_flags (const struct cli_command *cmd, int argc, char **argv, struct run_opts *o, struct cli_ctx *ctx)
+parse_run_flags (const struct cli_command *cmd, struct flag_parser *p, int argc, char **argv, struct run_opts *o)
 {
   int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, cmd, argc, argv, "+dite:w:u:h:m:v:l:", run_longopts, &exit_code)) != -1)
+  cli_flags_init (p, cmd, argc, argv);
+  while ((c = cli_flag_next (cmd, p, &exit_code)) > 0)
     {
-      if (c == CLI_OPT_HELP || c == '?')
-        return c == CLI_OPT_HELP ? -1 : exit_code;
-      int ret = run_flag (cmd, c, optarg, o);
+      int ret = run_flag (cmd, c, p, o);
       if (ret != 0)
         return ret;
     }
+  if (c < 0)
+    return exit_code == 0 ? -1 : exit_code;
   return 0;
 }
 
@@ -374,13 +377,29 @@ cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach, bool
   return code;
 }
 
+/* --cidfile: made before the container, so that two runs given one file cannot both go on; Docker's messages. */
+static int
+cidfile_create (const char *path)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd >= 0)
+    return fd;
+  if (errno == EEXIST)
+    fprintf (stderr, "Error: container ID file found, make sure the other container isn't running or delete %s\n",
+             path);
+  else
+    fprintf (stderr, "Error: failed to create the container ID file: open %s: %s\n", path, strerror (errno));
+  return -1;
+}
+
 static int
 run_or_create (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv, bool start)
 {
   struct run_opts o;
   run_opts_init (&o);
-  int ret = parse_run_flags (cmd, argc, argv, &o, ctx);
-  if (ret == 0 && optind >= argc)
+  struct flag_parser p;
+  int ret = parse_run_flags (cmd, &p, argc, argv, &o);
+  if (ret == 0 && p.nargs < 1)
     ret = cli_usage_error (cmd, "\"%s\" requires at least 1 argument.", start ? "isola run" : "isola create");
   if (ret == 0 && start && o.interactive && o.tty && !o.detach && !isatty (STDIN_FILENO))
     {
@@ -393,15 +412,28 @@ run_or_create (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, cha
       return ret < 0 ? 0 : ret;
     }
   bool detach = start && o.detach;
-  finish_request (&o, argv[optind], argv + optind + 1);
+  finish_request (&o, p.args[0], p.args + 1);
   cleanup_error isola_error_t err = NULL;
   cleanup_container struct container *c = NULL;
+  cleanup_close int cid_fd = -1;
+  if (o.cidfile && (cid_fd = cidfile_create (o.cidfile)) < 0)
+    {
+      run_opts_clear (&o);
+      return 125;
+    }
   ret = container_create_from_request (ctx->root, o.request, o.name, &c, &err);
   trace_mark ("cli: created");
   run_opts_clear (&o);
   if (ret < 0)
     {
+      if (cid_fd >= 0)
+        unlink (o.cidfile);
       fprintf (stderr, "Error: %s\n", err ? err->msg : "cannot create the container");
+      return 125;
+    }
+  if (cid_fd >= 0 && write_all (cid_fd, c->id, strlen (c->id)) < 0)
+    {
+      fprintf (stderr, "Error: failed to write the container ID to the file: %s\n", strerror (errno));
       return 125;
     }
   if (!start)
@@ -427,42 +459,55 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   return run_or_create (ctx, &cmd_run, argc, argv, true);
 }
 
-#define RUN_OPTIONS                                                                                                    \
-  "      --cap-add list             Add Linux capabilities\n"                                                          \
-  "      --cap-drop list            Drop Linux capabilities\n"                                                         \
-  "  -e, --env list                 Set environment variables\n"                                                       \
-  "      --env-file list            Read in a file of environment variables\n"                                         \
-  "      --entrypoint string        Overwrite the default ENTRYPOINT of the image\n"                                   \
-  "  -h, --hostname string          Container host name\n"                                                             \
-  "      --cpus decimal             Number of CPUs\n"                                                                  \
-  "  -m, --memory bytes             Memory limit\n"                                                                    \
-  "      --pids-limit int           Tune container pids limit (set -1 for unlimited)\n"                                \
-  "      --init                     Run an init inside the container that forwards signals and reaps processes\n"      \
-  "  -i, --interactive              Keep STDIN open even if not attached\n"                                            \
-  "      --isolation string         Container isolation technology: process, vm (alias hyperv) or default:\n"          \
-  "                                 $ISOLA_ISOLATION, else ROOT/config.json's \"isolation\", else process\n"           \
-  "  -l, --label list               Set meta data on a container\n"                                                    \
-  "      --name string              Assign a name to the container\n"                                                  \
-  "      --network string           Connect a container to a network: none (default) or host (process isolation)\n"    \
-  "      --privileged               Give extended privileges to this container\n"                                      \
-  "      --read-only                Mount the container's root filesystem as read only\n"                              \
-  "      --rm                       Automatically remove the container when it exits\n"                                \
-  "      --security-opt list        Security Options (seccomp=PROFILE.json|unconfined, no-new-privileges)\n"           \
-  "      --stop-signal string       Signal to stop the container\n"                                                    \
-  "      --stop-timeout int         Timeout (in seconds) to stop a container\n"                                        \
-  "      --tmpfs list               Mount a tmpfs directory\n"                                                         \
-  "  -t, --tty                      Allocate a pseudo-TTY\n"                                                           \
-  "      --ulimit ulimit            Ulimit options\n"                                                                  \
-  "  -u, --user string              Username or UID (format: <name|uid>[:<group|gid>])\n"                              \
-  "  -v, --volume list              Bind mount a volume (HOSTDIR:CTRDIR[:ro])\n"                                       \
-  "  -w, --workdir string           Working directory inside the container\n"
+/* The flags of create, and of run with -d besides: one list for both tables. */
+// clang-format off
+#define CREATE_FLAGS \
+  { "cap-add", 0, OPT_CAP_ADD, "list", "Add Linux capabilities" }, \
+  { "cap-drop", 0, OPT_CAP_DROP, "list", "Drop Linux capabilities" }, \
+  { "cidfile", 0, OPT_CIDFILE, "string", "Write the container ID to the file" }, \
+  { "cpus", 0, OPT_CPUS, "decimal", "Number of CPUs" }, \
+  { "entrypoint", 0, OPT_ENTRYPOINT, "string", "Overwrite the default ENTRYPOINT of the image" }, \
+  { "env", 'e', 'e', "list", "Set environment variables" }, \
+  { "env-file", 0, OPT_ENV_FILE, "list", "Read in a file of environment variables" }, \
+  { "hostname", 'h', 'h', "string", "Container host name" }, \
+  { "init", 0, OPT_INIT, NULL, "Run an init inside the container that forwards signals and reaps processes" }, \
+  { "interactive", 'i', 'i', NULL, "Keep STDIN open even if not attached" }, \
+  { "isolation", 0, OPT_ISOLATION, "string", "Container isolation technology: process, vm (alias hyperv) or default:\n" \
+    "$ISOLA_ISOLATION, else ROOT/config.json's \"isolation\", else process" }, \
+  { "label", 'l', 'l', "list", "Set meta data on a container" }, \
+  { "label-file", 0, OPT_LABEL_FILE, "list", "Read in a line delimited file of labels" }, \
+  { "memory", 'm', 'm', "bytes", "Memory limit" }, \
+  { "name", 0, OPT_NAME, "string", "Assign a name to the container" }, \
+  { "net", 0, OPT_NETWORK, "string", "Connect a container to a network (the same as --network)" }, \
+  { "network", 0, OPT_NETWORK, "string", "Connect a container to a network: none (default) or host (process isolation)" }, \
+  { "pids-limit", 0, OPT_PIDS_LIMIT, "int", "Tune container pids limit (set -1 for unlimited)" }, \
+  { "platform", 0, OPT_PLATFORM, "string", "Set platform if server is multi-platform capable (only linux/amd64)" }, \
+  { "privileged", 0, OPT_PRIVILEGED, NULL, "Give extended privileges to this container" }, \
+  { "quiet", 'q', 'q', NULL, "Suppress the pull output" }, \
+  { "read-only", 0, OPT_READ_ONLY, NULL, "Mount the container's root filesystem as read only" }, \
+  { "rm", 0, OPT_RM, NULL, "Automatically remove the container when it exits" }, \
+  { "security-opt", 0, OPT_SECURITY_OPT, "list", "Security Options (seccomp=PROFILE.json|unconfined, no-new-privileges)" }, \
+  { "stop-signal", 0, OPT_STOP_SIGNAL, "string", "Signal to stop the container" }, \
+  { "stop-timeout", 0, OPT_STOP_TIMEOUT, "int", "Timeout (in seconds) to stop a container" }, \
+  { "tmpfs", 0, OPT_TMPFS, "list", "Mount a tmpfs directory" }, \
+  { "tty", 't', 't', NULL, "Allocate a pseudo-TTY" }, \
+  { "ulimit", 0, OPT_ULIMIT, "ulimit", "Ulimit options" }, \
+  { "user", 'u', 'u', "string", "Username or UID (format: <name|uid>[:<group|gid>])" }, \
+  { "volume", 'v', 'v', "list", "Bind mount a volume (HOSTDIR:CTRDIR[:ro])" }, \
+  { "workdir", 'w', 'w', "string", "Working directory inside the container" }
+// clang-format on
 
 const struct cli_command cmd_run = {
   .name = "run",
   .run = run_run,
   .usage = "isola run [OPTIONS] IMAGE [COMMAND] [ARG...]",
   .summary = "Create and run a new container from an image",
-  .options = "  -d, --detach                   Run container in background and print container ID\n" RUN_OPTIONS,
+  .flags = (const struct flag_def[]){
+      { "detach", 'd', 'd', NULL, "Run container in background and print container ID" },
+      CREATE_FLAGS,
+      { 0 },
+  },
+  .command_follows = true,
 };
 
 const struct cli_command cmd_create = {
@@ -470,5 +515,9 @@ const struct cli_command cmd_create = {
   .run = run_create,
   .usage = "isola create [OPTIONS] IMAGE [COMMAND] [ARG...]",
   .summary = "Create a new container",
-  .options = RUN_OPTIONS,
+  .flags = (const struct flag_def[]){
+      CREATE_FLAGS,
+      { 0 },
+  },
+  .command_follows = true,
 };

@@ -30,65 +30,64 @@ enum
   OPT_PRIVILEGED,
 };
 
-static const struct option exec_longopts[] = {
-  { "detach", no_argument, NULL, 'd' },
-  { "interactive", no_argument, NULL, 'i' },
-  { "tty", no_argument, NULL, 't' },
-  { "env", required_argument, NULL, 'e' },
-  { "env-file", required_argument, NULL, OPT_ENV_FILE },
-  { "user", required_argument, NULL, 'u' },
-  { "workdir", required_argument, NULL, 'w' },
-  { "privileged", no_argument, NULL, OPT_PRIVILEGED },
-  { "help", no_argument, NULL, 'h' },
-  { NULL, 0, NULL, 0 },
+static const struct flag_def exec_flags[] = {
+  { "detach", 'd', 'd', NULL, "Detached mode: run command in the background" },
+  { "env", 'e', 'e', "list", "Set environment variables" },
+  { "env-file", 0, OPT_ENV_FILE, "list", "Read in a file of environment variables" },
+  { "interactive", 'i', 'i', NULL, "Keep STDIN open even if not attached" },
+  { "privileged", 0, OPT_PRIVILEGED, NULL, "Give extended privileges to the command" },
+  { "tty", 't', 't', NULL, "Allocate a pseudo-TTY" },
+  { "user", 'u', 'u', "string", "Username or UID (format: \"<name|uid>[:<group|gid>]\")" },
+  { "workdir", 'w', 'w', "string", "Working directory inside the container" },
+  { 0 },
 };
 
 /* --- flags ---------------------------------------------------------------------------------------------------- */
 
-/* Returns 0 to go on, -1 after --help, or the exit code of a usage error. */
+/* Returns 0 to go on with the positional arguments in p, -1 after --help, or the exit code of a usage error. */
 static int
-parse_exec_flags (struct cli_ctx *ctx, int argc, char **argv, struct exec_request *req, char ***env)
+parse_exec_flags (struct flag_parser *p, int argc, char **argv, struct exec_request *req, char ***env)
 {
   int c, exit_code = 0;
   cleanup_error isola_error_t err = NULL;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_exec, argc, argv, "+dite:u:w:h", exec_longopts, &exit_code)) != -1)
+  cli_flags_init (p, &cmd_exec, argc, argv);
+  while ((c = cli_flag_next (&cmd_exec, p, &exit_code)) > 0)
     switch (c)
       {
       case 'd':
-        req->detach = true;
+        req->detach = p->on;
         break;
       case 'i':
-        req->interactive = true;
+        req->interactive = p->on;
         break;
       case 't':
-        req->io.tty = true;
+        req->io.tty = p->on;
         break;
       case 'e':
-        cli_env_add (env, optarg);
+        cli_env_add (env, p->value);
         break;
       case OPT_ENV_FILE:
-        if (cli_env_file_add (env, optarg, &err) < 0)
+        if (cli_env_file_add (env, p->value, &err) < 0)
           {
             cli_fail (&err);
             return EXIT_USAGE;
           }
         break;
       case 'u':
-        req->user = optarg;
+        req->user = p->value;
         break;
       case 'w':
-        if (optarg[0] != '/')
+        if (p->value[0] != '/')
           return cli_usage_error (&cmd_exec, "the working directory '%s' is invalid, it needs to be an absolute path",
-                                  optarg);
-        req->cwd = optarg;
+                                  p->value);
+        req->cwd = p->value;
         break;
       case OPT_PRIVILEGED:
-        req->privileged = true;
+        req->privileged = p->on;
         break;
-      default:
-        return c == CLI_OPT_HELP ? -1 : exit_code;
       }
+  if (c < 0)
+    return exit_code == 0 ? -1 : exit_code;
   return 0;
 }
 
@@ -314,10 +313,11 @@ run_exec (struct cli_ctx *ctx, int argc, char **argv)
 {
   struct exec_request req = { .io = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .console_socket = -1 } };
   cleanup_strv char **env = NULL;
-  int ret = parse_exec_flags (ctx, argc, argv, &req, &env);
+  struct flag_parser p;
+  int ret = parse_exec_flags (&p, argc, argv, &req, &env);
   if (ret != 0)
     return ret < 0 ? 0 : ret;
-  if (argc - optind < 2)
+  if (p.nargs < 2)
     return cli_usage_error (&cmd_exec, "\"isola exec\" requires at least 2 arguments.");
   if (req.interactive && req.io.tty && !req.detach && !isatty (STDIN_FILENO))
     {
@@ -326,7 +326,7 @@ run_exec (struct cli_ctx *ctx, int argc, char **argv)
     }
   cleanup_store struct isola_store *store = NULL;
   cleanup_container struct container *c = NULL;
-  if (cli_load_container (ctx, argv[optind], &store, &c))
+  if (cli_load_container (ctx, p.args[0], &store, &c))
     return EXIT_CMD_FAILED;
   if (!container_is_running (c))
     {
@@ -340,7 +340,7 @@ run_exec (struct cli_ctx *ctx, int argc, char **argv)
       cli_fail (&err);
       return EXIT_CMD_FAILED;
     }
-  req.argv = argv + optind + 1;
+  req.argv = p.args + 1;
   req.env = env;
   /* Detached, the command has /dev/null for stdio: there is no terminal to relay. */
   if (req.detach)
@@ -355,12 +355,6 @@ const struct cli_command cmd_exec = {
   .run = run_exec,
   .usage = "isola exec [OPTIONS] CONTAINER COMMAND [ARG...]",
   .summary = "Execute a command in a running container",
-  .options = "  -d, --detach               Detached mode: run command in the background\n"
-             "  -e, --env list             Set environment variables\n"
-             "      --env-file list        Read in a file of environment variables\n"
-             "  -i, --interactive          Keep STDIN open even if not attached\n"
-             "      --privileged           Give extended privileges to the command\n"
-             "  -t, --tty                  Allocate a pseudo-TTY\n"
-             "  -u, --user string          Username or UID (format: \"<name|uid>[:<group|gid>]\")\n"
-             "  -w, --workdir string       Working directory inside the container\n",
+  .flags = exec_flags,
+  .command_follows = true,
 };

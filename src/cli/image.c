@@ -27,28 +27,23 @@ confirm (const char *warning)
 static int
 run_image_prune (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "all", no_argument, NULL, 'a' },
-    { "force", no_argument, NULL, 'f' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   bool all = false, force = false;
+  struct flag_parser p;
   int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_image_prune, argc, argv, "+afh", longopts, &exit_code)) != -1)
+  cli_flags_init (&p, &cmd_image_prune, argc, argv);
+  while ((c = cli_flag_next (&cmd_image_prune, &p, &exit_code)) > 0)
     switch (c)
       {
       case 'a':
-        all = true;
+        all = p.on;
         break;
       case 'f':
-        force = true;
+        force = p.on;
         break;
-      default:
-        return exit_code;
       }
-  if (optind != argc)
+  if (c < 0)
+    return exit_code;
+  if (p.nargs != 0)
     return cli_usage_error (&cmd_image_prune, "\"isola image prune\" accepts no arguments.");
   if (!force
       && !confirm (all ? "WARNING! This will remove all images without at least one container associated to them."
@@ -101,29 +96,25 @@ list_mounts (struct isola_store *store)
 static int
 run_image_mount (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
-  int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_image_mount, argc, argv, "+h", longopts, &exit_code)) != -1)
+  struct flag_parser p;
+  int exit_code = 0;
+  if (cli_flags_parse_all (&cmd_image_mount, &p, argc, argv, &exit_code) < 0)
     return exit_code;
   cleanup_store struct isola_store *store = NULL;
   if ((exit_code = cli_open_store (ctx, true, &store)))
     return exit_code;
-  if (optind == argc)
+  if (p.nargs == 0)
     return list_mounts (store);
   cleanup_json json_t *refs = NULL;
   cleanup_error isola_error_t err = NULL;
   if (refs_read (store, &refs, &err) < 0)
     return cli_fail (&err);
-  for (int i = optind; i < argc; i++)
+  for (int i = 0; i < p.nargs; i++)
     {
       cleanup_error isola_error_t one = NULL;
       digest_hex_t id;
       cleanup_free char *path = NULL;
-      if (image_resolve (store, refs, argv[i], id, &one) < 0 || image_mount (store, id, &path, &one) < 0)
+      if (image_resolve (store, refs, p.args[i], id, &one) < 0 || image_mount (store, id, &path, &one) < 0)
         exit_code = cli_fail (&one);
       else
         printf ("%s\n", path);
@@ -134,24 +125,16 @@ run_image_mount (struct cli_ctx *ctx, int argc, char **argv)
 static int
 run_image_unmount (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "all", no_argument, NULL, 'a' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   bool all = false;
+  struct flag_parser p;
   int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_image_unmount, argc, argv, "+ah", longopts, &exit_code)) != -1)
-    switch (c)
-      {
-      case 'a':
-        all = true;
-        break;
-      default:
-        return exit_code;
-      }
-  if (optind == argc && !all)
+  cli_flags_init (&p, &cmd_image_unmount, argc, argv);
+  while ((c = cli_flag_next (&cmd_image_unmount, &p, &exit_code)) > 0)
+    if (c == 'a')
+      all = p.on;
+  if (c < 0)
+    return exit_code;
+  if (p.nargs == 0 && !all)
     return cli_usage_error (&cmd_image_unmount, "\"isola image unmount\" requires at least 1 argument or --all.");
   cleanup_store struct isola_store *store = NULL;
   if ((exit_code = cli_open_store (ctx, true, &store)))
@@ -161,14 +144,14 @@ run_image_unmount (struct cli_ctx *ctx, int argc, char **argv)
   cleanup_error isola_error_t err = NULL;
   if (refs_read (store, &refs, &err) < 0 || (all && image_list_ids (store, &ids, &err) < 0))
     return cli_fail (&err);
-  int n = all ? (int)strv_len (ids) : argc - optind;
+  int n = all ? (int)strv_len (ids) : p.nargs;
   for (int i = 0; i < n; i++)
     {
       cleanup_error isola_error_t one = NULL;
       digest_hex_t id;
       if (all)
         memcpy (id, ids[i], sizeof id);
-      if ((!all && image_resolve (store, refs, argv[optind + i], id, &one) < 0) || image_unmount (store, id, &one) < 0)
+      if ((!all && image_resolve (store, refs, p.args[i], id, &one) < 0) || image_unmount (store, id, &one) < 0)
         exit_code = cli_fail (&one);
       else if (!all)
         printf ("%s\n", id);
@@ -181,8 +164,11 @@ const struct cli_command cmd_image_prune = {
   .run = run_image_prune,
   .usage = "isola image prune [OPTIONS]",
   .summary = "Remove unused images",
-  .options = "  -a, --all     Remove all unused images, not just dangling ones\n"
-             "  -f, --force   Do not prompt for confirmation\n",
+  .flags = (const struct flag_def[]){
+      { "all", 'a', 'a', NULL, "Remove all unused images, not just dangling ones" },
+      { "force", 'f', 'f', NULL, "Do not prompt for confirmation" },
+      { 0 },
+  },
 };
 
 const struct cli_command cmd_image_mount = {
@@ -197,7 +183,10 @@ const struct cli_command cmd_image_unmount = {
   .run = run_image_unmount,
   .usage = "isola image unmount [OPTIONS] IMAGE [IMAGE...]",
   .summary = "Unmount an image's root filesystem",
-  .options = "  -a, --all   Unmount all mounted images\n",
+  .flags = (const struct flag_def[]){
+      { "all", 'a', 'a', NULL, "Unmount all mounted images" },
+      { 0 },
+  },
 };
 
 /* `isola image SUBCOMMAND`: Docker's management command, with its aliases for the top-level verbs.  The listing

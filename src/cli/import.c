@@ -13,37 +13,31 @@
 static int
 run_import (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "change", required_argument, NULL, 'c' },
-    { "message", required_argument, NULL, 'm' },
-    { "platform", required_argument, NULL, 'p' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   cleanup_strv char **changes = xcalloc (1, sizeof (char *));
   const char *message = NULL;
+  struct flag_parser p;
   int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_import, argc, argv, "+c:m:h", longopts, &exit_code)) != -1)
+  cli_flags_init (&p, &cmd_import, argc, argv);
+  while ((c = cli_flag_next (&cmd_import, &p, &exit_code)) > 0)
     switch (c)
       {
       case 'c':
-        strv_push (&changes, optarg);
+        strv_push (&changes, p.value);
         break;
       case 'm':
-        message = optarg;
+        message = p.value;
         break;
       case 'p':
-        if (strcmp (optarg, "linux/amd64") != 0 && strcmp (optarg, "linux") != 0)
-          return cli_usage_error (&cmd_import, "unsupported platform \"%s\": only linux/amd64", optarg);
+        if (cli_check_platform (p.value))
+          return EXIT_USAGE;
         break;
-      default:
-        return exit_code;
       }
-  if (argc - optind < 1 || argc - optind > 2)
+  if (c < 0)
+    return exit_code;
+  if (p.nargs < 1 || p.nargs > 2)
     return cli_usage_error (&cmd_import, "\"isola import\" requires at least 1 and at most 2 arguments.");
-  const char *source = argv[optind];
-  const char *repo = optind + 1 < argc ? argv[optind + 1] : NULL;
+  const char *source = p.args[0];
+  const char *repo = p.nargs > 1 ? p.args[1] : NULL;
 
   cleanup_error isola_error_t err = NULL;
   cleanup_free char *tag = NULL;
@@ -84,7 +78,10 @@ const struct cli_command cmd_import = {
   .run = run_import,
   .usage = "isola import [OPTIONS] file|- [REPOSITORY[:TAG]]",
   .summary = "Import the contents from a tarball to create a filesystem image",
-  .options = "  -c, --change list        Apply Dockerfile instruction to the created image\n"
-             "  -m, --message string     Set commit message for imported image\n"
-             "      --platform string    Set platform (only linux/amd64)\n",
+  .flags = (const struct flag_def[]){
+      { "change", 'c', 'c', "list", "Apply Dockerfile instruction to the created image" },
+      { "message", 'm', 'm', "string", "Set commit message for imported image" },
+      { "platform", 0, 'p', "string", "Set platform if server is multi-platform capable (only linux/amd64)" },
+      { 0 },
+  },
 };

@@ -30,50 +30,45 @@ print_formatted (json_t *items, const char *format, isola_error_t *err)
 static int
 inspect_images (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "format", required_argument, NULL, 'f' },
-    { "type", required_argument, NULL, 't' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   const char *format = NULL, *type = NULL;
+  struct flag_parser p;
   int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, cmd, argc, argv, "+f:h", longopts, &exit_code)) != -1)
+  cli_flags_init (&p, cmd, argc, argv);
+  while ((c = cli_flag_next (cmd, &p, &exit_code)) > 0)
     switch (c)
       {
       case 'f':
-        format = optarg;
+        format = p.value;
         break;
       case 't':
-        if (strcmp (optarg, "image") != 0 && strcmp (optarg, "container") != 0)
-          return cli_usage_error (cmd, "unsupported --type \"%s\": image or container", optarg);
-        type = optarg;
+        if (strcmp (p.value, "image") != 0 && strcmp (p.value, "container") != 0)
+          return cli_usage_error (cmd, "unsupported --type \"%s\": image or container", p.value);
+        type = p.value;
         break;
-      default:
-        return exit_code;
       }
-  if (optind >= argc)
+  if (c < 0)
+    return exit_code;
+  if (p.nargs < 1)
     return cli_usage_error (cmd, "\"%s\" requires at least 1 argument.", cmd->usage);
 
   cleanup_store struct isola_store *store = NULL;
   if ((exit_code = cli_open_store (ctx, false, &store)))
     return exit_code;
   bool images_only = cmd == &cmd_image_inspect || (type && strcmp (type, "image") == 0);
-  bool containers_only = type && strcmp (type, "container") == 0;
+  bool containers_only = cmd == &cmd_container_inspect || (type && strcmp (type, "container") == 0);
   cleanup_error isola_error_t err = NULL;
   cleanup_json json_t *refs = NULL;
   if (refs_read (store, &refs, &err) < 0)
     return cli_fail (&err);
   cleanup_json json_t *items = json_array ();
-  for (int i = optind; i < argc; i++)
+  for (int i = 0; i < p.nargs; i++)
     {
       cleanup_error isola_error_t one = NULL;
       digest_hex_t id;
       json_t *obj = NULL;
       char cid[DIGEST_HEX_LEN + 1];
       cleanup_container struct container *ctr = NULL;
-      if (!images_only && container_resolve (store, argv[i], cid, NULL) == 0
+      if (!images_only && container_resolve (store, p.args[i], cid, NULL) == 0
           && container_load (store, cid, &ctr, NULL) == 0)
         {
           (void)container_refresh (ctr, NULL);
@@ -82,11 +77,11 @@ inspect_images (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
         }
       if (containers_only)
         {
-          isola_error_fail (&one, ENOENT, "No such container: %s", argv[i]);
+          isola_error_fail (&one, ENOENT, "No such container: %s", p.args[i]);
           exit_code = cli_fail (&one);
           continue;
         }
-      if (image_resolve (store, refs, argv[i], id, &one) < 0 || image_inspect_json (store, refs, id, &obj, &one) < 0)
+      if (image_resolve (store, refs, p.args[i], id, &one) < 0 || image_inspect_json (store, refs, id, &obj, &one) < 0)
         {
           exit_code = cli_fail (&one);
           continue;
@@ -116,16 +111,30 @@ run_image_inspect (struct cli_ctx *ctx, int argc, char **argv)
   return inspect_images (ctx, &cmd_image_inspect, argc, argv);
 }
 
-static const char inspect_options[]
-    = "  -f, --format string   Format output using a Go template ({{.Id}}, {{json .Config}})\n"
-      "      --type string     Only inspect objects of the given type (container, image)\n";
+static int
+run_container_inspect (struct cli_ctx *ctx, int argc, char **argv)
+{
+  return inspect_images (ctx, &cmd_container_inspect, argc, argv);
+}
+
+/* image inspect and container inspect inspect one kind of object: no --type. */
+static const struct flag_def inspect_one_kind_flags[] = {
+  { "format", 'f', 'f', "string", "Format output using a Go template ({{.Id}}, {{json .Config}})" },
+  { 0 },
+};
+
+static const struct flag_def inspect_flags[] = {
+  { "format", 'f', 'f', "string", "Format output using a Go template ({{.Id}}, {{json .Config}})" },
+  { "type", 0, 't', "string", "Only inspect objects of the given type (container, image)" },
+  { 0 },
+};
 
 const struct cli_command cmd_inspect = {
   .name = "inspect",
   .run = run_inspect,
   .usage = "isola inspect [OPTIONS] NAME|ID [NAME|ID...]",
   .summary = "Return low-level information on isola objects",
-  .options = inspect_options,
+  .flags = inspect_flags,
 };
 
 const struct cli_command cmd_image_inspect = {
@@ -133,5 +142,13 @@ const struct cli_command cmd_image_inspect = {
   .run = run_image_inspect,
   .usage = "isola image inspect [OPTIONS] IMAGE [IMAGE...]",
   .summary = "Display detailed information on one or more images",
-  .options = inspect_options,
+  .flags = inspect_one_kind_flags,
+};
+
+const struct cli_command cmd_container_inspect = {
+  .name = "inspect",
+  .run = run_container_inspect,
+  .usage = "isola container inspect [OPTIONS] CONTAINER [CONTAINER...]",
+  .summary = "Display detailed information on one or more containers",
+  .flags = inspect_one_kind_flags,
 };

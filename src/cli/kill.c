@@ -17,26 +17,17 @@ kill_one (struct isola_store *s, struct container *c, void *arg, isola_error_t *
 static int
 run_kill (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "signal", required_argument, NULL, 's' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   int sig = SIGKILL, c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_kill, argc, argv, "+s:h", longopts, &exit_code)) != -1)
-    switch (c)
-      {
-      case 's':
-        if ((sig = signal_from_name (optarg)) < 0)
-          return cli_usage_error (&cmd_kill, "invalid signal: %s", optarg);
-        break;
-      default:
-        return exit_code;
-      }
-  if (optind >= argc)
+  struct flag_parser p;
+  cli_flags_init (&p, &cmd_kill, argc, argv);
+  while ((c = cli_flag_next (&cmd_kill, &p, &exit_code)) > 0)
+    if (c == 's' && (sig = signal_from_name (p.value)) < 0)
+      return cli_usage_error (&cmd_kill, "invalid signal: %s", p.value);
+  if (c < 0)
+    return exit_code;
+  if (p.nargs < 1)
     return cli_usage_error (&cmd_kill, "\"isola kill\" requires at least 1 argument.");
-  return cli_each_container (ctx, argv + optind, argc - optind, kill_one, &sig, true);
+  return cli_each_container (ctx, p.args, p.nargs, kill_one, &sig, true);
 }
 
 const struct cli_command cmd_kill = {
@@ -44,5 +35,8 @@ const struct cli_command cmd_kill = {
   .run = run_kill,
   .usage = "isola kill [OPTIONS] CONTAINER [CONTAINER...]",
   .summary = "Kill one or more running containers",
-  .options = "  -s, --signal string   Signal to send to the container (default \"KILL\")\n",
+  .flags = (const struct flag_def[]){
+      { "signal", 's', 's', "string", "Signal to send to the container (default \"KILL\")" },
+      { 0 },
+  },
 };

@@ -11,27 +11,17 @@
 static int
 run_load (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "input", required_argument, NULL, 'i' },
-    { "quiet", no_argument, NULL, 'q' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   const char *input = NULL;
+  struct flag_parser p;
   int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_load, argc, argv, "+i:qh", longopts, &exit_code)) != -1)
-    switch (c)
-      {
-      case 'i':
-        input = optarg;
-        break;
-      case 'q': /* like docker: quiet only hides progress, which isola does not print */
-        break;
-      default:
-        return exit_code;
-      }
-  if (optind != argc)
+  cli_flags_init (&p, &cmd_load, argc, argv);
+  while ((c = cli_flag_next (&cmd_load, &p, &exit_code)) > 0)
+    if (c == 'i')
+      input = p.value;
+  /* like docker: --quiet only hides progress, which isola does not print */
+  if (c < 0)
+    return exit_code;
+  if (p.nargs != 0)
     return cli_usage_error (&cmd_load, "\"isola load\" accepts no arguments.");
 
   cleanup_error isola_error_t err = NULL;
@@ -69,6 +59,9 @@ const struct cli_command cmd_load = {
   .run = run_load,
   .usage = "isola load [OPTIONS]",
   .summary = "Load an image from a tar archive (docker save or OCI layout) or STDIN",
-  .options = "  -i, --input string   Read from tar archive file, instead of STDIN\n"
-             "  -q, --quiet          Suppress the load output\n",
+  .flags = (const struct flag_def[]){
+      { "input", 'i', 'i', "string", "Read from tar archive file, instead of STDIN" },
+      { "quiet", 'q', 'q', NULL, "Suppress the load output" },
+      { 0 },
+  },
 };

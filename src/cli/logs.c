@@ -145,49 +145,39 @@ parse_since (const char *s, int64_t *out)
 static int
 run_logs (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "follow", no_argument, NULL, 'f' },
-    { "timestamps", no_argument, NULL, 't' },
-    { "tail", required_argument, NULL, 'n' },
-    { "since", required_argument, NULL, 'S' },
-    { "details", no_argument, NULL, 'D' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   struct logs_opts o = { .tail = -1 };
+  struct flag_parser p;
   int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_logs, argc, argv, "+ftn:h", longopts, &exit_code)) != -1)
+  cli_flags_init (&p, &cmd_logs, argc, argv);
+  while ((c = cli_flag_next (&cmd_logs, &p, &exit_code)) > 0)
     switch (c)
       {
       case 'f':
-        o.follow = true;
+        o.follow = p.on;
         break;
       case 't':
-        o.timestamps = true;
+        o.timestamps = p.on;
         break;
       case 'n':
         {
           char *end;
-          o.tail = strcmp (optarg, "all") == 0 ? -1 : strtol (optarg, &end, 10);
-          if (strcmp (optarg, "all") != 0 && (*end || o.tail < 0))
-            return cli_usage_error (&cmd_logs, "invalid argument \"%s\" for \"-n, --tail\" flag", optarg);
+          o.tail = strcmp (p.value, "all") == 0 ? -1 : strtol (p.value, &end, 10);
+          if (strcmp (p.value, "all") != 0 && (*end || o.tail < 0))
+            return cli_flag_invalid (&cmd_logs, &p, NULL);
           break;
         }
       case 'S':
-        if (parse_since (optarg, &o.since) < 0)
-          return cli_usage_error (&cmd_logs, "invalid value for \"since\": %s", optarg);
+        if (parse_since (p.value, &o.since) < 0)
+          return cli_usage_error (&cmd_logs, "invalid value for \"since\": %s", p.value);
         break;
-      case 'D':
-        break;
-      default:
-        return exit_code;
       }
-  if (argc - optind != 1)
+  if (c < 0)
+    return exit_code;
+  if (p.nargs != 1)
     return cli_usage_error (&cmd_logs, "\"isola logs\" requires exactly 1 argument.");
   cleanup_store struct isola_store *store = NULL;
   cleanup_container struct container *ctr = NULL;
-  if (cli_load_container (ctx, argv[optind], &store, &ctr))
+  if (cli_load_container (ctx, p.args[0], &store, &ctr))
     return 1;
   return show_logs (ctr, &o);
 }
@@ -197,8 +187,12 @@ const struct cli_command cmd_logs = {
   .run = run_logs,
   .usage = "isola logs [OPTIONS] CONTAINER",
   .summary = "Fetch the logs of a container",
-  .options = "  -f, --follow         Follow log output\n"
-             "      --since string   Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m)\n"
-             "  -n, --tail string    Number of lines to show from the end of the logs (default \"all\")\n"
-             "  -t, --timestamps     Show timestamps\n",
+  .flags = (const struct flag_def[]){
+      { "details", 0, 'D', NULL, "Show extra details provided to logs" },
+      { "follow", 'f', 'f', NULL, "Follow log output" },
+      { "since", 0, 'S', "string", "Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\"\nfor 42 minutes)" },
+      { "tail", 'n', 'n', "string", "Number of lines to show from the end of the logs (default \"all\")" },
+      { "timestamps", 't', 't', NULL, "Show timestamps" },
+      { 0 },
+  },
 };

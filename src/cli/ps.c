@@ -12,7 +12,8 @@
 struct ps_opts
 {
   bool all, quiet, no_trunc;
-  char **filters; /* "key=value" */
+  char **filters;     /* "key=value" */
+  const char *format; /* --format, NULL for the default table */
 };
 
 /* Docker's COMMAND column: the command line, quoted, cut to 20 characters with an ellipsis. */
@@ -133,6 +134,58 @@ compare_created (const void *a, const void *b)
   return -strcmp (container_created (*x), container_created (*y));
 }
 
+/* Docker's "k=v,k2=v2" of the .Labels field. */
+static char *
+labels_field (const struct container *c)
+{
+  json_t *labels = json_object_get (container_config (c), "Labels");
+  char *out = xstrdup ("");
+  const char *k;
+  json_t *v;
+  json_object_foreach (labels, k, v)
+  {
+    char *next = xasprintf ("%s%s%s=%s", out, out[0] ? "," : "", k, json_string_value (v) ?: "");
+    free (out);
+    out = next;
+  }
+  return out;
+}
+
+/* A container as Docker's ps --format sees it, with isola's Isolation besides. */
+static json_t *
+container_row (const struct container *c, const struct ps_opts *o, int64_t now)
+{
+  cleanup_free char *cmd = command_column (c, o->no_trunc);
+  int64_t created = seconds_of (container_created (c));
+  cleanup_free char *ago = human_duration (now - created);
+  cleanup_free char *created_at = cli_created_at (created);
+  cleanup_free char *status = status_column (c, now);
+  cleanup_free char *labels = labels_field (c);
+  const char *network = json_string_value (json_object_get (container_host_config (c), "NetworkMode"));
+  /* In the order of Docker's {{json .}}: its fields sorted by name. */
+  return json_pack ("{s:s, s:s, s:s%, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s+, s:s, s:s, s:s}", "Command", cmd,
+                    "CreatedAt", created_at, "ID", c->id, (size_t)(o->no_trunc ? 64 : 12), "Image",
+                    container_image_name (c), "Isolation", container_isolation (c) ?: "process", "Labels", labels,
+                    "LocalVolumes", "0", "Mounts", "", "Names", container_name (c), "Networks", network ?: "none",
+                    "Ports", "", "RunningFor", ago, " ago", "Size", "0B", "State", container_status (c), "Status",
+                    status);
+}
+
+static int
+print_formatted (struct container **list, size_t n, const struct ps_opts *o, isola_error_t *err)
+{
+  int64_t now = (int64_t)time (NULL);
+  cleanup_json json_t *rows = json_array ();
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new (rows, container_row (list[i], o, now));
+  cleanup_json json_t *headers = json_pack (
+      "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ID", "CONTAINER ID", "Image",
+      "IMAGE", "Command", "COMMAND", "CreatedAt", "CREATED AT", "RunningFor", "CREATED", "Ports", "PORTS", "State",
+      "STATE", "Status", "STATUS", "Size", "SIZE", "Names", "NAMES", "Labels", "LABELS", "Mounts", "MOUNTS", "Networks",
+      "NETWORKS", "LocalVolumes", "LOCAL VOLUMES", "Isolation", "ISOLATION");
+  return cli_print_listing (o->format, rows, headers, err);
+}
+
 static void
 print_containers (struct container **list, size_t n, const struct ps_opts *o)
 {
@@ -185,52 +238,55 @@ list_containers (struct cli_ctx *ctx, const struct ps_opts *o)
         container_free (c);
     }
   qsort (list, n, sizeof (*list), compare_created);
-  print_containers (list, n, o);
+  int ret = 0;
+  if (o->quiet || cli_format_is_default (o->format))
+    print_containers (list, n, o);
+  else
+    ret = print_formatted (list, n, o, &err);
   for (size_t i = 0; i < n; i++)
     container_free (list[i]);
   free (list);
-  return 0;
+  return ret < 0 ? cli_fail (&err) : 0;
 }
 
 static int
 run_ps (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "all", no_argument, NULL, 'a' },      { "quiet", no_argument, NULL, 'q' },
-    { "no-trunc", no_argument, NULL, 'T' }, { "filter", required_argument, NULL, 'f' },
-    { "help", no_argument, NULL, 'h' },     { NULL, 0, NULL, 0 },
-  };
   struct ps_opts o = { 0 };
   cleanup_strv char **filters = xcalloc (1, sizeof (char *));
+  struct flag_parser p;
   int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_ps, argc, argv, "+aqf:h", longopts, &exit_code)) != -1)
+  cli_flags_init (&p, &cmd_ps, argc, argv);
+  while ((c = cli_flag_next (&cmd_ps, &p, &exit_code)) > 0)
     switch (c)
       {
       case 'a':
-        o.all = true;
+        o.all = p.on;
         break;
       case 'q':
-        o.quiet = true;
+        o.quiet = p.on;
         break;
       case 'T':
-        o.no_trunc = true;
+        o.no_trunc = p.on;
+        break;
+      case 'F':
+        o.format = p.value;
         break;
       case 'f':
         {
           static const char *const keys[] = { "status=", "name=", "id=", "label=", "isolation=", "exited=" };
           bool known = false;
           for (size_t i = 0; i < ARRAY_SIZE (keys); i++)
-            known |= str_has_prefix (optarg, keys[i]);
+            known |= str_has_prefix (p.value, keys[i]);
           if (!known)
-            return cli_usage_error (&cmd_ps, "invalid filter '%s'", optarg);
-          strv_push (&filters, optarg);
+            return cli_usage_error (&cmd_ps, "invalid filter '%s'", p.value);
+          strv_push (&filters, p.value);
           break;
         }
-      default:
-        return exit_code;
       }
-  if (optind != argc)
+  if (c < 0)
+    return exit_code;
+  if (p.nargs != 0)
     return cli_usage_error (&cmd_ps, "\"isola ps\" accepts no arguments.");
   o.filters = filters;
   return list_containers (ctx, &o);
@@ -241,9 +297,18 @@ const struct cli_command cmd_ps = {
   .run = run_ps,
   .usage = "isola ps [OPTIONS]",
   .summary = "List containers",
-  .options = "  -a, --all             Show all containers (default shows just running)\n"
-             "  -f, --filter filter   Filter output based on conditions provided (status, name, id, label, "
-             "isolation, exited)\n"
-             "      --no-trunc        Don't truncate output\n"
-             "  -q, --quiet           Only display container IDs\n",
+  .flags = (const struct flag_def[]){
+      { "all", 'a', 'a', NULL, "Show all containers (default shows just running)" },
+      { "filter", 'f', 'f', "filter",
+        "Filter output based on conditions provided (status, name, id, label, isolation, exited)" },
+      { "format", 0, 'F', "string",
+        "Format output using a custom template:\n"
+        "'table':            Print output in table format with column headers (default)\n"
+        "'table TEMPLATE':   Print output in table format using the given Go template\n"
+        "'json':             Print in JSON format\n"
+        "'TEMPLATE':         Print output using the given Go template" },
+      { "no-trunc", 0, 'T', NULL, "Don't truncate output" },
+      { "quiet", 'q', 'q', NULL, "Only display container IDs" },
+      { 0 },
+  },
 };

@@ -15,29 +15,18 @@ rm_one (struct isola_store *s, struct container *c, void *arg, isola_error_t *er
 static int
 run_rm (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "force", no_argument, NULL, 'f' },
-    { "volumes", no_argument, NULL, 'v' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   bool force = false;
+  struct flag_parser p;
   int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_rm, argc, argv, "+fvh", longopts, &exit_code)) != -1)
-    switch (c)
-      {
-      case 'f':
-        force = true;
-        break;
-      case 'v': /* isola has no anonymous volumes */
-        break;
-      default:
-        return exit_code;
-      }
-  if (optind >= argc)
+  cli_flags_init (&p, &cmd_rm, argc, argv);
+  while ((c = cli_flag_next (&cmd_rm, &p, &exit_code)) > 0)
+    if (c == 'f')
+      force = p.on;
+  if (c < 0)
+    return exit_code;
+  if (p.nargs < 1)
     return cli_usage_error (&cmd_rm, "\"isola rm\" requires at least 1 argument.");
-  return cli_each_container (ctx, argv + optind, argc - optind, rm_one, &force, true);
+  return cli_each_container (ctx, p.args, p.nargs, rm_one, &force, true);
 }
 
 const struct cli_command cmd_rm = {
@@ -45,5 +34,9 @@ const struct cli_command cmd_rm = {
   .run = run_rm,
   .usage = "isola rm [OPTIONS] CONTAINER [CONTAINER...]",
   .summary = "Remove one or more containers",
-  .options = "  -f, --force   Force the removal of a running container (uses SIGKILL)\n",
+  .flags = (const struct flag_def[]){
+      { "force", 'f', 'f', NULL, "Force the removal of a running container (uses SIGKILL)" },
+      { "volumes", 'v', 'v', NULL, "Remove anonymous volumes associated with the container (isola makes none)" },
+      { 0 },
+  },
 };

@@ -19,37 +19,26 @@ print_report (const struct rmi_report *rep)
 static int
 run_rmi (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "force", no_argument, NULL, 'f' },
-    { "no-prune", no_argument, NULL, 'n' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   bool force = false;
+  struct flag_parser p;
   int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_rmi, argc, argv, "+fh", longopts, &exit_code)) != -1)
-    switch (c)
-      {
-      case 'f':
-        force = true;
-        break;
-      case 'n':
-        break;
-      default:
-        return exit_code;
-      }
-  if (optind >= argc)
+  cli_flags_init (&p, &cmd_rmi, argc, argv);
+  while ((c = cli_flag_next (&cmd_rmi, &p, &exit_code)) > 0)
+    if (c == 'f')
+      force = p.on;
+  if (c < 0)
+    return exit_code;
+  if (p.nargs < 1)
     return cli_usage_error (&cmd_rmi, "\"isola rmi\" requires at least 1 argument.");
 
   cleanup_store struct isola_store *store = NULL;
   if ((exit_code = cli_open_store (ctx, true, &store)))
     return exit_code;
-  for (int i = optind; i < argc; i++)
+  for (int i = 0; i < p.nargs; i++)
     {
       cleanup_error isola_error_t err = NULL;
       struct rmi_report rep = { 0 };
-      int ret = image_remove (store, argv[i], force, &rep, &err);
+      int ret = image_remove (store, p.args[i], force, &rep, &err);
       print_report (&rep);
       rmi_report_clear (&rep);
       if (ret < 0)
@@ -63,6 +52,9 @@ const struct cli_command cmd_rmi = {
   .run = run_rmi,
   .usage = "isola rmi [OPTIONS] IMAGE [IMAGE...]",
   .summary = "Remove one or more images",
-  .options = "  -f, --force      Force removal of the image\n"
-             "      --no-prune   Accepted for compatibility\n",
+  .flags = (const struct flag_def[]){
+      { "force", 'f', 'f', NULL, "Force removal of the image" },
+      { "no-prune", 0, 'n', NULL, "Do not delete untagged parents (isola keeps no parent images)" },
+      { 0 },
+  },
 };

@@ -31,24 +31,16 @@ save_to_file (struct isola_store *store, char **names, const char *output, isola
 static int
 run_save (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "output", required_argument, NULL, 'o' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   const char *output = NULL;
+  struct flag_parser p;
   int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_save, argc, argv, "+o:h", longopts, &exit_code)) != -1)
-    switch (c)
-      {
-      case 'o':
-        output = optarg;
-        break;
-      default:
-        return exit_code;
-      }
-  if (optind >= argc)
+  cli_flags_init (&p, &cmd_save, argc, argv);
+  while ((c = cli_flag_next (&cmd_save, &p, &exit_code)) > 0)
+    if (c == 'o')
+      output = p.value;
+  if (c < 0)
+    return exit_code;
+  if (p.nargs < 1)
     return cli_usage_error (&cmd_save, "\"isola save\" requires at least 1 argument.");
 
   cleanup_error isola_error_t err = NULL;
@@ -60,8 +52,7 @@ run_save (struct cli_ctx *ctx, int argc, char **argv)
   cleanup_store struct isola_store *store = NULL;
   if ((exit_code = cli_open_store (ctx, false, &store)))
     return exit_code;
-  int ret = output ? save_to_file (store, argv + optind, output, &err)
-                   : image_save (store, argv + optind, STDOUT_FILENO, &err);
+  int ret = output ? save_to_file (store, p.args, output, &err) : image_save (store, p.args, STDOUT_FILENO, &err);
   return ret < 0 ? cli_fail (&err) : 0;
 }
 
@@ -70,5 +61,8 @@ const struct cli_command cmd_save = {
   .run = run_save,
   .usage = "isola save [OPTIONS] IMAGE [IMAGE...]",
   .summary = "Save one or more images to a tar archive (OCI layout, also readable by docker load)",
-  .options = "  -o, --output string   Write to a file, instead of STDOUT\n",
+  .flags = (const struct flag_def[]){
+      { "output", 'o', 'o', "string", "Write to a file, instead of STDOUT" },
+      { 0 },
+  },
 };

@@ -9,36 +9,31 @@
 static int
 run_start (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "attach", no_argument, NULL, 'a' },
-    { "interactive", no_argument, NULL, 'i' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   bool attach = false, interactive = false;
+  struct flag_parser p;
   int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_start, argc, argv, "+aih", longopts, &exit_code)) != -1)
+  cli_flags_init (&p, &cmd_start, argc, argv);
+  while ((c = cli_flag_next (&cmd_start, &p, &exit_code)) > 0)
     switch (c)
       {
       case 'a':
-        attach = true;
+        attach = p.on;
         break;
       case 'i':
-        interactive = true;
+        interactive = p.on;
         break;
-      default:
-        return exit_code;
       }
-  if (optind >= argc)
+  if (c < 0)
+    return exit_code;
+  if (p.nargs < 1)
     return cli_usage_error (&cmd_start, "\"isola start\" requires at least 1 argument.");
-  if (attach && argc - optind > 1)
+  if (attach && p.nargs > 1)
     return cli_usage_error (&cmd_start, "you cannot start and attach multiple containers at once");
-  for (int i = optind; i < argc; i++)
+  for (int i = 0; i < p.nargs; i++)
     {
       cleanup_store struct isola_store *store = NULL;
       cleanup_container struct container *ctr = NULL;
-      if (cli_load_container (ctx, argv[i], &store, &ctr))
+      if (cli_load_container (ctx, p.args[i], &store, &ctr))
         {
           exit_code = 1;
           continue;
@@ -46,7 +41,7 @@ run_start (struct cli_ctx *ctx, int argc, char **argv)
       if (container_is_running (ctr))
         {
           if (!attach)
-            printf ("%s\n", argv[i]);
+            printf ("%s\n", p.args[i]);
           continue;
         }
       int code = cli_start_container (ctx, ctr, attach || interactive, interactive);
@@ -55,7 +50,7 @@ run_start (struct cli_ctx *ctx, int argc, char **argv)
       if (code != 0)
         exit_code = 1;
       else
-        printf ("%s\n", argv[i]);
+        printf ("%s\n", p.args[i]);
     }
   return exit_code;
 }
@@ -65,6 +60,9 @@ const struct cli_command cmd_start = {
   .run = run_start,
   .usage = "isola start [OPTIONS] CONTAINER [CONTAINER...]",
   .summary = "Start one or more stopped containers",
-  .options = "  -a, --attach        Attach STDOUT/STDERR and forward signals\n"
-             "  -i, --interactive   Attach container's STDIN\n",
+  .flags = (const struct flag_def[]){
+      { "attach", 'a', 'a', NULL, "Attach STDOUT/STDERR and forward signals" },
+      { "interactive", 'i', 'i', NULL, "Attach container's STDIN" },
+      { 0 },
+  },
 };

@@ -44,33 +44,27 @@ stop_one (struct isola_store *s, struct container *c, void *arg, isola_error_t *
 static int
 stop_or_restart (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv, bool restart)
 {
-  static const struct option longopts[] = {
-    { "time", required_argument, NULL, 't' },
-    { "timeout", required_argument, NULL, 't' },
-    { "signal", required_argument, NULL, 's' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   int timeout = -1, sig = 0, c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, cmd, argc, argv, "+t:s:h", longopts, &exit_code)) != -1)
+  struct flag_parser p;
+  cli_flags_init (&p, cmd, argc, argv);
+  while ((c = cli_flag_next (cmd, &p, &exit_code)) > 0)
     switch (c)
       {
       case 't':
-        if ((exit_code = parse_timeout (cmd, optarg, &timeout)))
+        if ((exit_code = parse_timeout (cmd, p.value, &timeout)))
           return exit_code;
         break;
       case 's':
-        if ((sig = signal_from_name (optarg)) < 0)
-          return cli_usage_error (cmd, "invalid signal: %s", optarg);
+        if ((sig = signal_from_name (p.value)) < 0)
+          return cli_usage_error (cmd, "invalid signal: %s", p.value);
         break;
-      default:
-        return exit_code;
       }
-  if (optind >= argc)
+  if (c < 0)
+    return exit_code;
+  if (p.nargs < 1)
     return cli_usage_error (cmd, "\"%s\" requires at least 1 argument.", restart ? "isola restart" : "isola stop");
   struct stop_args a = { .timeout = timeout, .sig = sig, .restart = restart, .ctx = ctx };
-  return cli_each_container (ctx, argv + optind, argc - optind, stop_one, &a, true);
+  return cli_each_container (ctx, p.args, p.nargs, stop_one, &a, true);
 }
 
 static int
@@ -85,15 +79,19 @@ run_restart (struct cli_ctx *ctx, int argc, char **argv)
   return stop_or_restart (ctx, &cmd_restart, argc, argv, true);
 }
 
-static const char stop_options[] = "  -s, --signal string   Signal to send to the container\n"
-                                   "  -t, --time int        Seconds to wait before killing the container\n";
+static const struct flag_def stop_flags[] = {
+  { "signal", 's', 's', "string", "Signal to send to the container" },
+  { "timeout", 't', 't', "int", "Seconds to wait before killing the container" },
+  { "time", 0, 't', "int", "Seconds to wait before killing the container (deprecated: --timeout)" },
+  { 0 },
+};
 
 const struct cli_command cmd_stop = {
   .name = "stop",
   .run = run_stop,
   .usage = "isola stop [OPTIONS] CONTAINER [CONTAINER...]",
   .summary = "Stop one or more running containers",
-  .options = stop_options,
+  .flags = stop_flags,
 };
 
 const struct cli_command cmd_restart = {
@@ -101,5 +99,5 @@ const struct cli_command cmd_restart = {
   .run = run_restart,
   .usage = "isola restart [OPTIONS] CONTAINER [CONTAINER...]",
   .summary = "Restart one or more containers",
-  .options = stop_options,
+  .flags = stop_flags,
 };

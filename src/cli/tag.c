@@ -9,15 +9,11 @@
 static int
 run_tag (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
-  int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_tag, argc, argv, "+h", longopts, &exit_code)) != -1)
+  struct flag_parser p;
+  int exit_code = 0;
+  if (cli_flags_parse_all (&cmd_tag, &p, argc, argv, &exit_code) < 0)
     return exit_code;
-  if (argc - optind != 2)
+  if (p.nargs != 2)
     return cli_usage_error (&cmd_tag, "\"isola tag\" requires exactly 2 arguments.");
 
   cleanup_store struct isola_store *store = NULL;
@@ -26,8 +22,8 @@ run_tag (struct cli_ctx *ctx, int argc, char **argv)
   cleanup_error isola_error_t err = NULL;
   cleanup_json json_t *refs = NULL;
   digest_hex_t id;
-  if (refs_read (store, &refs, &err) < 0 || image_resolve (store, refs, argv[optind], id, &err) < 0
-      || image_tag (store, id, argv[optind + 1], &err) < 0)
+  if (refs_read (store, &refs, &err) < 0 || image_resolve (store, refs, p.args[0], id, &err) < 0
+      || image_tag (store, id, p.args[1], &err) < 0)
     return cli_fail (&err);
   return 0;
 }

@@ -10,16 +10,15 @@
 static int
 run_top (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = { { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-  int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_top, argc, argv, "+h", longopts, &exit_code)) != -1)
+  struct flag_parser p;
+  int exit_code = 0;
+  if (cli_flags_parse_all (&cmd_top, &p, argc, argv, &exit_code) < 0)
     return exit_code;
-  if (argc - optind != 1)
+  if (p.nargs != 1)
     return cli_usage_error (&cmd_top, "\"isola top\" requires exactly 1 argument.");
   cleanup_store struct isola_store *store = NULL;
   cleanup_container struct container *ctr = NULL;
-  if (cli_load_container (ctx, argv[optind], &store, &ctr))
+  if (cli_load_container (ctx, p.args[0], &store, &ctr))
     return 1;
   cleanup_error isola_error_t err = NULL;
   cleanup_json json_t *rows = NULL;

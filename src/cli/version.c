@@ -10,15 +10,11 @@
 static int
 run_version (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
-  int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_version, argc, argv, "+h", longopts, &exit_code)) != -1)
+  struct flag_parser p;
+  int exit_code = 0;
+  if (cli_flags_parse_all (&cmd_version, &p, argc, argv, &exit_code) < 0)
     return exit_code;
-  if (optind != argc)
+  if (p.nargs != 0)
     return cli_usage_error (&cmd_version, "\"isola version\" accepts no arguments.");
   printf ("isola version %s\n", ISOLA_VERSION);
   printf (" Git commit:   %s\n", ISOLA_GIT_REV);

@@ -20,14 +20,13 @@ wait_one (struct isola_store *s, struct container *c, void *arg, isola_error_t *
 static int
 run_wait (struct cli_ctx *ctx, int argc, char **argv)
 {
-  static const struct option longopts[] = { { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-  int c, exit_code = 0;
-  optind = 0;
-  while ((c = cli_getopt (ctx, &cmd_wait, argc, argv, "+h", longopts, &exit_code)) != -1)
+  struct flag_parser p;
+  int exit_code = 0;
+  if (cli_flags_parse_all (&cmd_wait, &p, argc, argv, &exit_code) < 0)
     return exit_code;
-  if (optind >= argc)
+  if (p.nargs < 1)
     return cli_usage_error (&cmd_wait, "\"isola wait\" requires at least 1 argument.");
-  return cli_each_container (ctx, argv + optind, argc - optind, wait_one, NULL, false);
+  return cli_each_container (ctx, p.args, p.nargs, wait_one, NULL, false);
 }
 
 const struct cli_command cmd_wait = {

@@ -127,3 +127,124 @@ COMMANDS=(load import save images tag rmi inspect "image inspect" "image prune" 
   assert_status 1
   assert_stderr_matches '^Error: '
 }
+
+# Every command, as `isola` takes it (management subcommands as two words).
+ALL_VERBS=(attach create exec images import inspect kill load logs ps rename restart rm rmi run save start stop tag
+  top version wait "image inspect" "image prune" "image mount" "image unmount" "container prune")
+
+@test "long flags match their exact name only: --pid is not --pids-limit" {
+  run --separate-stderr isola run --pid host busybox
+  assert_status 125
+  assert_stderr_matches "^isola: unknown flag: --pid$"
+  assert_stderr_matches "^See 'isola run --help'\.$"
+  run --separate-stderr isola images --dig
+  assert_status 125
+  assert_stderr_matches "unknown flag: --dig$"
+}
+
+@test "usage errors name the flag as Docker's CLI does" {
+  run --separate-stderr isola run -xit busybox
+  assert_status 125
+  assert_stderr_matches "^isola: unknown shorthand flag: 'x' in -xit$"
+  run --separate-stderr isola run -e
+  assert_status 125
+  assert_stderr_matches "^isola: flag needs an argument: 'e' in -e$"
+  run --separate-stderr isola logs --tail
+  assert_status 125
+  assert_stderr_matches "^isola: flag needs an argument: --tail$"
+  run --separate-stderr isola run --tty=maybe busybox
+  assert_status 125
+  assert_stderr_matches 'invalid argument "maybe" for "-t, --tty" flag: strconv.ParseBool: parsing "maybe": invalid syntax'
+}
+
+@test "flags may follow the arguments; -- ends them" {
+  load_fixture multilayer-oci
+  run --separate-stderr isola image inspect fixture/multi:oci --format '{{.Os}}'
+  assert_status 0
+  assert_equal "$output" linux
+  run --separate-stderr isola inspect fixture/multi:oci -f '{{.Architecture}}' --type image
+  assert_status 0
+  assert_equal "$output" amd64
+  run --separate-stderr isola images fixture/multi -q --no-trunc
+  assert_status 0
+  assert_equal "$output" "$(image_id fixture/multi:oci)"
+  run --separate-stderr isola image inspect -- --format
+  assert_status 1
+  assert_stderr_matches 'invalid reference format.*`--format`' # an argument, not the flag
+}
+
+@test "booleans take =value and never the next argument; short flags cluster" {
+  load_fixture multilayer-oci
+  run --separate-stderr isola images --quiet=true
+  assert_status 0
+  assert_equal "$output" "$(image_id fixture/multi:oci | cut -c8-19)"
+  run --separate-stderr isola images -q=false --no-trunc=0
+  assert_status 0
+  assert_output_matches '^REPOSITORY +TAG +IMAGE ID'
+  assert_output_contains "fixture/multi"
+  run --separate-stderr isola images -q=F
+  assert_output_matches '^REPOSITORY'
+  run --separate-stderr isola images -qa
+  assert_status 0
+  assert_equal "$output" "$(image_id fixture/multi:oci | cut -c8-19)"
+}
+
+@test "--help lists -i and -t for run, and no feature as not yet there" {
+  run --separate-stderr isola run --help
+  assert_status 0
+  assert_output_matches '^  -i, --interactive +Keep STDIN open'
+  assert_output_matches '^  -t, --tty +Allocate a pseudo-TTY'
+  assert_output_matches '^  -d, --detach '
+  assert_output_matches '^      --isolation string +.*vm'
+  refute_output_contains "not yet"
+  run --separate-stderr isola create --help
+  refute_output_contains "--detach"
+}
+
+@test "every flag a command's --help lists is one it accepts, long and short" {
+  local verb flag n=0
+  for verb in "${ALL_VERBS[@]}"; do
+    # shellcheck disable=SC2086
+    run --separate-stderr isola $verb --help
+    assert_status 0
+    local flags
+    flags=$(sed -n 's/^  \(-[a-zA-Z], \)\{0,1\}--\([a-z-]*\).*/\2/p' <<<"$output")
+    for flag in $flags; do
+      # shellcheck disable=SC2086
+      run --separate-stderr isola $verb "--$flag=x" </dev/null
+      [[ $stderr != *"unknown flag"* ]] || fail "isola $verb --$flag is listed in its --help but refused: $stderr"
+      n=$((n + 1))
+    done
+    for flag in $(sed -n 's/^  -\([a-zA-Z]\), .*/\1/p' <<<"$output"); do
+      # shellcheck disable=SC2086
+      run --separate-stderr isola $verb "-$flag=x" </dev/null
+      [[ $stderr != *"unknown shorthand flag"* ]] || fail "isola $verb -$flag is listed in its --help but refused"
+    done
+  done
+  [ "$n" -gt 50 ] || fail "only $n flags found in the commands' help"
+}
+
+@test "--platform accepts linux/amd64 only, with Docker's message for a malformed one" {
+  run --separate-stderr isola run --platform linux/arm64 busybox true
+  assert_status 125
+  assert_stderr_matches "linux/arm64"
+  run --separate-stderr isola run --platform 'Linux/AMD 64' busybox true
+  assert_status 125
+  assert_stderr_matches '"Linux/AMD 64": unknown operating system or architecture: invalid argument'
+}
+
+@test "container inspect inspects containers only; container remove is container rm" {
+  load_fixture multilayer-oci
+  run --separate-stderr isola container inspect fixture/multi:oci
+  assert_status 1
+  assert_equal "$output" "[]"
+  assert_stderr_matches "^Error: No such container: fixture/multi:oci$"
+  run --separate-stderr isola container inspect --type image fixture/multi:oci
+  assert_status 125
+  assert_stderr_matches "unknown flag: --type"
+  run --separate-stderr isola container remove no-such-container
+  assert_status 1
+  assert_stderr_matches "No such container"
+  run --separate-stderr isola container --help
+  refute_output_contains "remove" # an alias, not listed, as Docker lists rm only
+}

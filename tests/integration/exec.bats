@@ -50,6 +50,16 @@ isola_lines() {
   assert_equal "$output" via-prefix
 }
 
+@test "exec: the flags end at the container; what follows is the command's" {
+  start_sleeper
+  run --separate-stderr isola exec -eA=1 -u=0 "$CID" sh -c 'echo "$A $(id -u) $*"' sh --tty -d --pid
+  assert_status 0
+  assert_equal "$output" "1 0 --tty -d --pid"
+  run --separate-stderr isola exec --tty=false --interactive=false "$CID" echo --help
+  assert_status 0
+  assert_equal "$output" --help
+}
+
 @test "exec returns the command's exit code, 128+N for a signal" {
   start_sleeper
   run -5 --separate-stderr isola exec "$CID" sh -c 'exit 5'

@@ -4,7 +4,7 @@
 # shellcheck disable=SC2154 # status, output and stderr are set by bats' run
 load helpers
 
-setup_file() { common_setup_file multilayer-oci multilayer-legacy sharedbase-oci untagged-oci; }
+setup_file() { common_setup_file multilayer-oci multilayer-legacy sharedbase-oci untagged-oci rootfs-tar; }
 teardown_file() { common_teardown_file; }
 setup() { setup_root; }
 teardown() { teardown_root; }
@@ -148,4 +148,61 @@ row_fields() {
   local size
   size=$(isola image inspect fixture/multi:oci | jq '.[0].Size')
   [ "$size" -gt 0 ] || fail "inspect Size $size"
+}
+
+@test "images --format: a Go template, 'table' with Docker's headers, and json" {
+  load_fixture multilayer-oci
+  load_fixture untagged-oci
+  local id
+  id=$(image_id fixture/multi:oci | cut -c8-19)
+  run --separate-stderr isola images --format '{{.Repository}}:{{.Tag}} {{.ID}}' fixture/multi
+  assert_status 0
+  assert_equal "$output" "fixture/multi:oci $id"
+  run --separate-stderr isola images --format 'table {{.ID}}\t{{.Repository}}\t{{.Tag}}\t{{.CreatedAt}}' fixture/multi
+  assert_status 0
+  assert_equal "$(head -1 <<<"$output")" "IMAGE ID       REPOSITORY      TAG       CREATED AT"
+  assert_equal "$(tail -1 <<<"$output")" "$id   fixture/multi   oci       2024-01-02 03:04:05 +0000 UTC"
+  run --separate-stderr isola images --format json fixture/multi
+  assert_status 0
+  assert_jq ".ID == \"$id\" and .Repository == \"fixture/multi\" and .Tag == \"oci\" and .Containers == \"N/A\""
+  run --separate-stderr isola images --format '{{json .}}' fixture/multi
+  assert_jq '.CreatedSince | endswith(" ago")'
+  run --separate-stderr isola images --format table
+  assert_output_matches "$HEADER_RE"
+  run --separate-stderr isola images --format '{{.NoSuchField}}'
+  assert_status 1
+  assert_stderr_matches "NoSuchField"
+}
+
+@test "images --filter dangling, reference, label, before, since; an unknown key is refused" {
+  load_fixture multilayer-oci
+  load_fixture sharedbase-oci
+  load_fixture untagged-oci
+  isola_ok import -c 'LABEL tier=web' "$(fx rootfs-tar)" imp/labelled:1
+  local untagged
+  untagged=$(expected_id "$(fx untagged-oci)" | cut -c8-19)
+  run --separate-stderr isola images -q --filter dangling=true
+  assert_status 0
+  assert_equal "$output" "$untagged"
+  run --separate-stderr isola images --filter dangling=false --format '{{.Repository}}'
+  assert_equal "$(sort <<<"$output")" "$(printf 'fixture/multi\nfixture/shared\nimp/labelled')"
+  run --separate-stderr isola images --filter reference='fixture/*' --format '{{.Repository}}:{{.Tag}}'
+  assert_equal "$(sort <<<"$output")" "$(printf 'fixture/multi:oci\nfixture/shared:oci')"
+  run --separate-stderr isola images --filter reference='*' --format '{{.Repository}}'
+  assert_equal "$output" "" # '*' does not cross a '/', as Docker's path.Match
+  run --separate-stderr isola images -f reference=fixture/shared:oci -f reference=imp/labelled --format '{{.Repository}}'
+  assert_equal "$(sort <<<"$output")" "$(printf 'fixture/shared\nimp/labelled')"
+  run --separate-stderr isola images -f label=tier --format '{{.Repository}}'
+  assert_equal "$output" imp/labelled
+  run --separate-stderr isola images -f label=tier=db -q
+  assert_equal "$output" ""
+  run --separate-stderr isola images -f since=fixture/multi:oci --format '{{.Repository}}'
+  assert_equal "$output" imp/labelled
+  run --separate-stderr isola images -f before=imp/labelled:1 -f dangling=false --format '{{.Repository}}'
+  assert_equal "$(sort <<<"$output")" "$(printf 'fixture/multi\nfixture/shared')"
+  run --separate-stderr isola images -f color=red
+  assert_status 125
+  assert_stderr_matches "invalid filter 'color'"
+  run --separate-stderr isola images -f dangling=maybe
+  assert_status 125
 }

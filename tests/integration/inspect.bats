@@ -41,6 +41,24 @@ jqe() {
   jqe ".[0].RootFS.Layers == $want_layers"
 }
 
+@test "image inspect prints every member of Docker's image and Config, null or empty where unset" {
+  run --separate-stderr isola image inspect fixture/multi:oci
+  assert_status 0
+  jqe '.[0] | keys_unsorted | map(select(. != "Variant")) == ["Id", "RepoTags", "RepoDigests", "Parent", "Comment",
+    "Created", "Container", "ContainerConfig", "DockerVersion", "Author", "Config", "Architecture", "Os", "Size",
+    "VirtualSize", "GraphDriver", "RootFS", "Metadata"]'
+  local config_keys='["Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "Tty",
+    "OpenStdin", "StdinOnce", "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint", "OnBuild", "Labels"]'
+  jqe ".[0].Config | keys_unsorted == $config_keys"
+  jqe ".[0].ContainerConfig | keys_unsorted == $config_keys"
+  jqe '.[0].Config | .Hostname == "" and .AttachStdin == false and .Volumes == null and .Entrypoint == null
+    and .OnBuild == null and .Labels == null'
+  jqe '.[0].ContainerConfig.Cmd == null and .[0].VirtualSize == .[0].Size'
+  run --separate-stderr isola image inspect --format '{{json .Config.Labels}} {{.Config.WorkingDir}}|' fixture/multi:oci
+  assert_status 0
+  assert_equal "$output" "null |"
+}
+
 @test "inspect IMAGE is the same as image inspect IMAGE" {
   run --separate-stderr isola image inspect fixture/multi:oci
   assert_status 0

@@ -88,6 +88,13 @@ no newline"
   run --separate-stderr isola logs --tail 0 "$CID"
   assert_status 0
   assert_output_empty
+  run --separate-stderr isola logs "$CID" --tail 1 # flags may follow the container, as with docker
+  assert_status 0
+  assert_equal "$output" 10
+  run --separate-stderr isola logs -n2 "$CID" -t=false
+  assert_status 0
+  assert_equal "$output" "9
+10"
   run --separate-stderr isola logs -n 100 "$CID"
   assert_status 0
   assert_equal "$(wc -l <<<"$output")" 10

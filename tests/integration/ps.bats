@@ -199,3 +199,25 @@ top_pid_of() {
   run --separate-stderr isola top no-such-container
   assert_status 1
 }
+
+@test "ps --format: a Go template, 'table' with Docker's headers, and json" {
+  isola_ok create --name fmt -l a=b busybox true
+  CONTAINER_IDS+=("$output")
+  local id=${output:0:12}
+  run --separate-stderr isola ps -a --format '{{.ID}} {{.Names}} {{.Image}} {{.State}} {{.Labels}}'
+  assert_status 0
+  assert_equal "$output" "$id fmt busybox created a=b"
+  run --separate-stderr isola ps -a --format 'table {{.ID}}\t{{.Names}}\t{{.Ports}}\t{{.Status}}'
+  assert_status 0
+  assert_equal "$(head -1 <<<"$output")" "CONTAINER ID   NAMES     PORTS     STATUS"
+  assert_equal "$(tail -1 <<<"$output")" "$id   fmt                 Created"
+  run --separate-stderr isola ps -a --format json
+  assert_jq ".ID == \"$id\" and .Names == \"fmt\" and .Command == \"\\\"true\\\"\" and .Isolation == \"$SHOWN_ISOLATION\""
+  assert_jq 'keys_unsorted == keys' # Docker's order: by name
+  run --separate-stderr isola ps -a --format '{{json .}}'
+  assert_jq "keys_unsorted == keys and .ID == \"$id\""
+  run --separate-stderr isola ps -a --format table
+  assert_output_matches '^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES +ISOLATION$'
+  run --separate-stderr isola ps -a -q --format '{{.Names}}'
+  assert_equal "$output" "$id"
+}

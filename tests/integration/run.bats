@@ -164,6 +164,32 @@ out2"
   assert_output_empty
 }
 
+@test "run: the flags end at the image, the rest is the command; Docker's flag forms" {
+  run --separate-stderr isola run --rm --tty=false -i=false busybox echo --pid host -d --rm
+  assert_status 0
+  assert_equal "$output" "--pid host -d --rm"
+  run --separate-stderr isola create -q -m=64m -eFOO=bar -ti=false --name=forms --cpus=0.5 busybox
+  assert_status 0
+  CONTAINER_IDS+=("$output")
+  assert_equal "$(cfield forms '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.Config.Tty}} {{.Config.OpenStdin}}')" \
+    "67108864 500000000 true false"
+  cfield forms '{{json .Config.Env}}' | grep -q '"FOO=bar"' || fail "-eFOO=bar is not in Config.Env"
+}
+
+@test "run --cidfile writes the ID and refuses a file that exists; --label-file and --label go to Config.Labels" {
+  local cid=$BATS_TEST_TMPDIR/cid labels=$BATS_TEST_TMPDIR/labels
+  printf 'a=1\n# a comment\n\nb\n' >"$labels"
+  run --separate-stderr isola create --cidfile "$cid" --label-file "$labels" -l c=3 busybox
+  assert_status 0
+  CONTAINER_IDS+=("$output")
+  assert_equal "$(cat "$cid")" "$output"
+  assert_equal "$(cfield "$output" '{{json .Config.Labels}}')" '{"a":"1","b":"","c":"3"}'
+  run --separate-stderr isola run --cidfile "$cid" busybox true
+  assert_status 125
+  assert_stderr_matches "container ID file found, make sure the other container isn't running or delete $cid"
+  assert_equal "$(isola ps -aq | wc -l)" 1
+}
+
 @test "run --isolation=process and --isolation=default work; --isolation=bogus is 125" {
   run --separate-stderr isola run --rm --isolation=process busybox echo p
   assert_status 0

@@ -12,6 +12,7 @@
 #include "base/env.h"
 #include "base/json.h"
 #include "base/util.h"
+#include "image/oci.h"
 #include "proto/attach_client.h"
 
 #define CONTAINER_JSON_MAX (4 * 1024 * 1024)
@@ -791,7 +792,7 @@ container_inspect_json (const struct container *c)
                        json_pack ("{s:{s:s, s:s, s:s}, s:s}", "Data", "MergedDir", merged, "UpperDir", upper, "WorkDir",
                                   work, "Name", "overlay"));
   json_object_set_new (o, "Mounts", mounts_json (host));
-  json_object_set (o, "Config", container_config (c) ?: json_null ());
+  json_object_set_new (o, "Config", oci_docker_container_config (container_config (c)));
   const char *mode = json_string_value (json_object_get (host, "NetworkMode"));
   json_object_set_new (o, "NetworkSettings", json_pack ("{s:{s:{}}}", "Networks", mode ? mode : "none"));
   return o;

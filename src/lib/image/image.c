@@ -399,7 +399,7 @@ image_inspect_json (const struct isola_store *s, json_t *refs, const char *id, j
   json_t *layers = json_array ();
   for (size_t i = 0; i < cfg.n_diff_ids; i++)
     json_array_append_new (layers, json_sprintf ("sha256:%s", cfg.diff_ids[i]));
-  json_t *config = json_object_get (cfg.json, "config");
+  json_t *container_config = json_object_get (cfg.json, "container_config");
 
   json_t *o = json_object ();
   json_object_set_new (o, "Id", json_sprintf ("sha256:%s", id));
@@ -408,14 +408,17 @@ image_inspect_json (const struct isola_store *s, json_t *refs, const char *id, j
   json_object_set_new (o, "Parent", json_string (""));
   json_object_set_new (o, "Comment", config_string (cfg.json, "comment"));
   json_object_set_new (o, "Created", json_string (cfg.created ? cfg.created : ""));
+  json_object_set_new (o, "Container", config_string (cfg.json, "container"));
+  json_object_set_new (o, "ContainerConfig", oci_docker_container_config (container_config));
   json_object_set_new (o, "DockerVersion", config_string (cfg.json, "docker_version"));
   json_object_set_new (o, "Author", config_string (cfg.json, "author"));
-  json_object_set_new (o, "Config", config ? json_incref (config) : json_null ());
+  json_object_set_new (o, "Config", oci_docker_container_config (json_object_get (cfg.json, "config")));
   json_object_set_new (o, "Architecture", json_string (cfg.architecture));
   if (json_is_string (json_object_get (cfg.json, "variant")))
     json_object_set (o, "Variant", json_object_get (cfg.json, "variant"));
   json_object_set_new (o, "Os", json_string (cfg.os));
   json_object_set_new (o, "Size", json_integer (rec.size));
+  json_object_set_new (o, "VirtualSize", json_integer (rec.size));
   json_object_set_new (o, "GraphDriver", graph_driver (s, &rec));
   json_object_set_new (o, "RootFS", json_pack ("{s:s, s:o}", "Type", "layers", "Layers", layers));
   json_object_set_new (o, "Metadata", json_pack ("{s:s}", "LastTagTime", rec.loaded_at));

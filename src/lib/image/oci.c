@@ -699,3 +699,38 @@ oci_layer_media_compression (const char *media_type)
       return table[i].compression;
   return LAYER_COMPRESSION_UNKNOWN;
 }
+
+json_t *
+oci_docker_container_config (json_t *config)
+{
+  /* Docker's member order; 's' a string, 'b' a boolean, 'n' null when unset, 'o' omitted when unset. */
+  static const struct
+  {
+    const char *name;
+    char zero;
+  } members[] = {
+    { "Hostname", 's' },        { "Domainname", 's' },   { "User", 's' },
+    { "AttachStdin", 'b' },     { "AttachStdout", 'b' }, { "AttachStderr", 'b' },
+    { "ExposedPorts", 'o' },    { "Tty", 'b' },          { "OpenStdin", 'b' },
+    { "StdinOnce", 'b' },       { "Env", 'n' },          { "Cmd", 'n' },
+    { "Healthcheck", 'o' },     { "ArgsEscaped", 'o' },  { "Image", 's' },
+    { "Volumes", 'n' },         { "WorkingDir", 's' },   { "Entrypoint", 'n' },
+    { "NetworkDisabled", 'o' }, { "MacAddress", 'o' },   { "OnBuild", 'n' },
+    { "Labels", 'n' },          { "StopSignal", 'o' },   { "StopTimeout", 'o' },
+    { "Shell", 'o' },
+  };
+  json_t *out = json_object ();
+  for (size_t i = 0; i < sizeof members / sizeof members[0]; i++)
+    {
+      json_t *v = json_object_get (config, members[i].name);
+      if (v && !json_is_null (v))
+        json_object_set (out, members[i].name, v);
+      else if (members[i].zero == 's')
+        json_object_set_new (out, members[i].name, json_string (""));
+      else if (members[i].zero == 'b')
+        json_object_set_new (out, members[i].name, json_false ());
+      else if (members[i].zero == 'n')
+        json_object_set_new (out, members[i].name, json_null ());
+    }
+  return out;
+}

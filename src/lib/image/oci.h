@@ -103,6 +103,12 @@ void oci_manifest_clear (struct oci_manifest *m);
 void oci_config_clear (struct oci_config *c);
 void docker_save_entries_free (struct docker_save_entry *e, size_t n);
 
+/* Docker's container.Config as its API prints it (an image's Config and ContainerConfig, a container's Config):
+   every member, in Docker's order, with its zero value ("", false, null) where config (may be NULL) has none, and
+   the members Go omits when empty (ExposedPorts, Healthcheck, ArgsEscaped, StopSignal, StopTimeout, Shell…) only
+   when config has them.  A new reference. */
+json_t *oci_docker_container_config (json_t *config);
+
 /* True for a path that is relative, non-empty, and has no ".." component (archive member names). */
 int archive_path_is_safe (const char *path);
 
