@@ -43,6 +43,7 @@ enum
   OPT_STOP_SIGNAL,
   OPT_STOP_TIMEOUT,
   OPT_ULIMIT,
+  OPT_MOUNT,
   OPT_HELP,
 };
 
@@ -69,6 +70,7 @@ static const struct option run_longopts[] = {
   { "security-opt", required_argument, NULL, OPT_SECURITY_OPT },
   { "volume", required_argument, NULL, 'v' },
   { "tmpfs", required_argument, NULL, OPT_TMPFS },
+  { "mount", required_argument, NULL, OPT_MOUNT },
   { "network", required_argument, NULL, OPT_NETWORK },
   { "net", required_argument, NULL, OPT_NETWORK },
   { "init", no_argument, NULL, OPT_INIT },
@@ -211,7 +213,21 @@ list_flag (const struct cli_command *cmd, int c, const char *arg, struct run_opt
       json_array_append_new (array_member (o->host, "CapDrop"), json_string (arg));
       return 0;
     case 'v':
-      json_array_append_new (array_member (o->host, "Binds"), json_string (arg));
+      /* As the docker CLI: a path alone is an anonymous volume (Config.Volumes), anything else a bind. */
+      if (strchr (arg, ':') == NULL)
+        {
+          json_t *volumes = json_object_get (o->request, "Volumes");
+          if (!json_is_object (volumes))
+            json_object_set_new (o->request, "Volumes", volumes = json_object ());
+          json_object_set_new (volumes, arg, json_object ());
+        }
+      else
+        json_array_append_new (array_member (o->host, "Binds"), json_string (arg));
+      return 0;
+    case OPT_MOUNT:
+      if (runspec_mount_flag_json (arg, &entry, &err) < 0)
+        return cli_usage_error (cmd, "invalid argument \"%s\" for \"--mount\" flag: %s", arg, err->msg);
+      json_array_append_new (array_member (o->host, "Mounts"), entry);
       return 0;
     case OPT_TMPFS:
       map_member_set (o->host, "Tmpfs", arg, ':');
@@ -442,6 +458,7 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   "      --isolation string         Container isolation technology: process, vm (alias hyperv) or default:\n"          \
   "                                 $ISOLA_ISOLATION, else ROOT/config.json's \"isolation\", else process\n"           \
   "  -l, --label list               Set meta data on a container\n"                                                    \
+  "      --mount mount              Attach a filesystem mount to the container (type=volume|bind|tmpfs)\n"             \
   "      --name string              Assign a name to the container\n"                                                  \
   "      --network string           Connect a container to a network: none (default) or host (process isolation)\n"    \
   "      --privileged               Give extended privileges to this container\n"                                      \
@@ -454,7 +471,7 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   "  -t, --tty                      Allocate a pseudo-TTY\n"                                                           \
   "      --ulimit ulimit            Ulimit options\n"                                                                  \
   "  -u, --user string              Username or UID (format: <name|uid>[:<group|gid>])\n"                              \
-  "  -v, --volume list              Bind mount a volume (HOSTDIR:CTRDIR[:ro])\n"                                       \
+  "  -v, --volume list              Bind mount a volume (HOSTDIR:CTRDIR[:ro], VOLUME:CTRDIR[:ro], CTRDIR)\n"           \
   "  -w, --workdir string           Working directory inside the container\n"
 
 const struct cli_command cmd_run = {
