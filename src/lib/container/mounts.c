@@ -283,12 +283,50 @@ sorted_by_depth (json_t *record)
   return out;
 }
 
+/* Two mounts on one path are refused before any volume is made for either. */
+static int
+check_duplicates (json_t *host_config, isola_error_t *err)
+{
+  cleanup_strv char **seen = xcalloc (1, sizeof (char *));
+  size_t i;
+  json_t *v;
+  const char *key;
+  json_array_foreach (json_object_get (host_config, "Binds"), i, v)
+  {
+    struct runspec_mount_spec ms = { 0 };
+    if (runspec_parse_bind (json_string_value (v), &ms, NULL) == 0)
+      strv_push (&seen, ms.destination);
+    runspec_mount_spec_clear (&ms);
+  }
+  json_array_foreach (json_object_get (host_config, "Mounts"), i, v)
+  {
+    struct runspec_mount_spec ms = { 0 };
+    if (runspec_parse_mount (v, &ms, NULL) == 0)
+      strv_push (&seen, ms.destination);
+    runspec_mount_spec_clear (&ms);
+  }
+  json_object_foreach (json_object_get (host_config, "Tmpfs"), key, v) strv_push (&seen, key);
+  for (i = 0; seen[i]; i++)
+    {
+      cleanup_free char *a = normalize (seen[i]);
+      for (size_t j = 0; j < i; j++)
+        {
+          cleanup_free char *b = normalize (seen[j]);
+          if (strcmp (a, b) == 0)
+            return isola_error_fail (err, EINVAL, "Duplicate mount point: %s", a);
+        }
+    }
+  return 0;
+}
+
 int
 container_mounts_prepare (struct isola_store *s, json_t *host_config, char *const *config_volumes, const char *image_id,
                           json_t **out, isola_error_t *err)
 {
   cleanup_json json_t *record = json_array ();
-  int ret = requested_entries (s, host_config, image_id, record, err);
+  int ret = check_duplicates (host_config, err);
+  if (ret == 0)
+    ret = requested_entries (s, host_config, image_id, record, err);
   if (ret == 0)
     ret = anonymous_entries (s, config_volumes, image_id, record, err);
   if (ret < 0)
