@@ -371,8 +371,11 @@ run_volume_ls (struct cli_ctx *ctx, int argc, char **argv)
     return print_items (rows, format, &err) < 0 ? cli_fail (&err) : 0;
   if (format && str_has_prefix (format, "table "))
     {
-      /* The header is the template's field names, as the docker CLI prints them upper-cased. */
-      if (print_items (rows, format + 6, &err) < 0)
+      /* The header is the template rendered with each field's column title, as the docker CLI prints it. */
+      cleanup_json json_t *header = json_pack (
+          "[{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}]", "Name", "VOLUME NAME", "Driver", "DRIVER", "Mountpoint",
+          "MOUNTPOINT", "Labels", "LABELS", "Scope", "SCOPE", "Links", "LINKS", "Size", "SIZE", "CreatedAt", "CREATED");
+      if (print_items (header, format + 6, &err) < 0 || print_items (rows, format + 6, &err) < 0)
         return cli_fail (&err);
       return 0;
     }

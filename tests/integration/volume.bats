@@ -159,6 +159,9 @@ gamma"
   assert_equal "$output" alpha
   run --separate-stderr isola volume ls --format '{{.Name}}:{{.Driver}}:{{.Labels}}' --filter name=beta
   assert_equal "$output" "beta:local:tier=db"
+  run --separate-stderr isola volume ls --format 'table {{.Driver}} {{.Name}}' --filter name=gamma
+  assert_equal "$output" "DRIVER VOLUME NAME
+local gamma"
   run --separate-stderr isola volume ls --filter color=red
   assert_status 125
 }
