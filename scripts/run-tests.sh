@@ -18,7 +18,7 @@ The parts (all of them by default):
   bats   the integration tests, tests/integration/*.bats except vm.bats, with process isolation, and the checks
          of the built binaries, tests/build/*.bats except reproducible.bats
   vm     everything that boots VMs: vm.bats, and the files of VM_FILES (default: run lifecycle exec ps logs
-         isolation files) again with every container in a VM (ISOLA_TEST_ISOLATION=vm)
+         isolation files volume) again with every container in a VM (ISOLA_TEST_ISOLATION=vm)
   build  tests/build/reproducible.bats: two clones of HEAD built and compared (slow; not in make check)
   compat tests/compat/run.py: the differential test against Docker (Debian's dockerd, started privately) with
          both isolation modes, from the table tests/compat/cases.table; its expected failures count as skipped
@@ -70,7 +70,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 # The files whose tests run in both isolation modes.
-VM_FILES=${VM_FILES:-"run lifecycle exec ps logs isolation files"}
+VM_FILES=${VM_FILES:-"run lifecycle exec ps logs isolation files volume"}
 JOBS=${ISOLA_TEST_JOBS:-3}
 BINARIES=${ISOLA_TEST_BINARIES:-asan}
 PARTS=$ALL_PARTS

@@ -46,6 +46,7 @@ enum
   OPT_PLATFORM,
   OPT_CIDFILE,
   OPT_LABEL_FILE,
+  OPT_MOUNT,
 };
 
 struct run_opts
@@ -202,7 +203,21 @@ list_flag (const struct cli_command *cmd, int c, const char *arg, struct run_opt
       json_array_append_new (array_member (o->host, "CapDrop"), json_string (arg));
       return 0;
     case 'v':
-      json_array_append_new (array_member (o->host, "Binds"), json_string (arg));
+      /* As the docker CLI: a path alone is an anonymous volume (Config.Volumes), anything else a bind. */
+      if (strchr (arg, ':') == NULL)
+        {
+          json_t *volumes = json_object_get (o->request, "Volumes");
+          if (!json_is_object (volumes))
+            json_object_set_new (o->request, "Volumes", volumes = json_object ());
+          json_object_set_new (volumes, arg, json_object ());
+        }
+      else
+        json_array_append_new (array_member (o->host, "Binds"), json_string (arg));
+      return 0;
+    case OPT_MOUNT:
+      if (runspec_mount_flag_json (arg, &entry, &err) < 0)
+        return cli_usage_error (cmd, "invalid argument \"%s\" for \"--mount\" flag: %s", arg, err->msg);
+      json_array_append_new (array_member (o->host, "Mounts"), entry);
       return 0;
     case OPT_TMPFS:
       map_member_set (o->host, "Tmpfs", arg, ':');
@@ -477,6 +492,7 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "label", 'l', 'l', "list", "Set meta data on a container" }, \
   { "label-file", 0, OPT_LABEL_FILE, "list", "Read in a line delimited file of labels" }, \
   { "memory", 'm', 'm', "bytes", "Memory limit" }, \
+  { "mount", 0, OPT_MOUNT, "mount", "Attach a filesystem mount to the container (type=volume|bind|tmpfs)" }, \
   { "name", 0, OPT_NAME, "string", "Assign a name to the container" }, \
   { "net", 0, OPT_NETWORK, "string", "Connect a container to a network (the same as --network)" }, \
   { "network", 0, OPT_NETWORK, "string", "Connect a container to a network: none (default) or host (process isolation)" }, \
@@ -493,7 +509,7 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "tty", 't', 't', NULL, "Allocate a pseudo-TTY" }, \
   { "ulimit", 0, OPT_ULIMIT, "ulimit", "Ulimit options" }, \
   { "user", 'u', 'u', "string", "Username or UID (format: <name|uid>[:<group|gid>])" }, \
-  { "volume", 'v', 'v', "list", "Bind mount a volume (HOSTDIR:CTRDIR[:ro])" }, \
+  { "volume", 'v', 'v', "list", "Bind mount a volume (HOSTDIR:CTRDIR[:ro], VOLUME:CTRDIR[:ro], CTRDIR)" }, \
   { "workdir", 'w', 'w', "string", "Working directory inside the container" }
 // clang-format on
 

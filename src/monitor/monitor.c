@@ -29,6 +29,7 @@
 #include "base/util.h"
 #include "container/container.h"
 #include "container/logfile.h"
+#include "container/volume.h"
 #include "driver/driver.h"
 #include "proto/attach.h"
 #include "proto/vmproto.h"
@@ -824,8 +825,13 @@ finish (struct monitor *m, int code)
   /* A --rm container is gone once detached: clients hear of the exit then, and the files go afterwards.  Its state
      is written only where it stays. */
   cleanup_free char *trash = NULL;
-  if (!auto_remove (m) || container_detach (m->store, m->c, &trash, NULL) < 0)
+  cleanup_json json_t *mounts = json_incref (container_mounts (m->c));
+  bool removed = auto_remove (m) && container_detach (m->store, m->c, &trash, NULL) == 0;
+  if (!removed)
     (void)container_write_state (m->c, NULL);
+  /* Docker's --rm takes the container's anonymous volumes with it, before anyone hears of the exit. */
+  if (removed)
+    (void)volume_release_anonymous (m->store->root, mounts, NULL);
   /* The container is over: `wait` may return and `start` may run it again now, not once this process has exited
      (which an ASan build's leak check, for one, makes slow). */
   if (m->lock_fd >= 0)
@@ -854,7 +860,11 @@ fail_start (struct monitor *m, isola_error_t *err)
   (void)container_write_state (m->c, NULL);
   report_failure (m, code, (*err)->msg);
   if (auto_remove (m))
-    (void)container_remove (m->store, m->c, NULL);
+    {
+      cleanup_json json_t *mounts = json_incref (container_mounts (m->c));
+      if (container_remove (m->store, m->c, NULL) == 0)
+        (void)volume_release_anonymous (m->store->root, mounts, NULL);
+    }
   return 1;
 }
 

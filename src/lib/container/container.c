@@ -260,6 +260,8 @@ new_record (const struct container_new *n, const char *id)
   json_t *record = json_object ();
   json_object_set_new (record, "Config", json_deep_copy (n->config));
   json_object_set_new (record, "HostConfig", json_deep_copy (n->host_config));
+  if (n->mounts)
+    json_object_set_new (record, "Mounts", json_deep_copy (n->mounts));
   if (n->name && n->name[0])
     json_object_set_new (record, "Name", json_string (n->name));
   json_object_set_new (record, "Image", json_sprintf ("sha256:%s", n->image_id));
@@ -420,6 +422,13 @@ json_t *
 container_host_config (const struct container *c)
 {
   return json_object_get (c->config, "HostConfig");
+}
+
+json_t *
+container_mounts (const struct container *c)
+{
+  json_t *m = json_object_get (c->config, "Mounts");
+  return json_is_array (m) ? m : NULL;
 }
 
 static const char *
@@ -791,7 +800,8 @@ container_inspect_json (const struct container *c)
   json_object_set_new (o, "GraphDriver",
                        json_pack ("{s:{s:s, s:s, s:s}, s:s}", "Data", "MergedDir", merged, "UpperDir", upper, "WorkDir",
                                   work, "Name", "overlay"));
-  json_object_set_new (o, "Mounts", mounts_json (host));
+  json_t *recorded = container_mounts (c);
+  json_object_set_new (o, "Mounts", recorded ? json_deep_copy (recorded) : mounts_json (host));
   json_object_set_new (o, "Config", oci_docker_container_config (container_config (c)));
   const char *mode = json_string_value (json_object_get (host, "NetworkMode"));
   json_object_set_new (o, "NetworkSettings", json_pack ("{s:{s:{}}}", "Networks", mode ? mode : "none"));

@@ -42,6 +42,7 @@ struct container_new
   const char *image_id; /* the image's ID (hex) */
   json_t *config;       /* Config, Docker's shape: its Entrypoint and Cmd make the command line */
   json_t *host_config;  /* HostConfig */
+  json_t *mounts;       /* Docker's inspect Mounts (container/mounts.h), or NULL */
 };
 
 /* Creates ROOT/containers/ID from n (copied) with a new ID, Created and a "created" state; a Config without a
@@ -85,8 +86,11 @@ pid_t container_pid (const struct container *c);
 /* What config.json records, read through these: only container.c knows where Docker's inspect shape keeps each
    field.  Config and HostConfig themselves go to the parsers of their members (runspec.h, caps.h, seccomp, cgroup);
    both are NULL in a record without them, which jansson's getters take. */
-json_t *container_config (const struct container *c);         /* Config: Env, User, Labels… */
-json_t *container_host_config (const struct container *c);    /* HostConfig: Binds, CapAdd, Memory… */
+json_t *container_config (const struct container *c);      /* Config: Env, User, Labels… */
+json_t *container_host_config (const struct container *c); /* HostConfig: Binds, CapAdd, Memory… */
+/* Mounts: what the container mounts, Docker's inspect shape (container/mounts.h); NULL in a record made before
+   mounts were recorded. */
+json_t *container_mounts (const struct container *c);
 const char *container_image_id (const struct container *c);   /* the image's ID (hex), NULL when none is recorded */
 const char *container_image_name (const struct container *c); /* Config.Image: the image as it was named, or "" */
 const char *container_created (const struct container *c);    /* RFC 3339, or "" */

@@ -6,7 +6,9 @@
 
 #include "base/json.h"
 #include "base/util.h"
+#include "container/mounts.h"
 #include "container/spec.h"
+#include "container/volume.h"
 #include "driver/driver.h"
 #include "image/image.h"
 #include "image/oci.h"
@@ -49,11 +51,19 @@ make_container (struct isola_store *s, const struct container_spec *spec, const 
 {
   cleanup_json json_t *config = container_spec_config_json (spec);
   cleanup_json json_t *host_config = container_spec_host_config_json (spec);
-  struct container_new n = { .name = spec->name, .image_id = image_id, .config = config, .host_config = host_config };
+  cleanup_json json_t *mounts = NULL;
+  int ret = container_mounts_prepare (s, host_config, spec->volumes, image_id, &mounts, err);
+  if (ret < 0)
+    return ret;
+  struct container_new n
+      = { .name = spec->name, .image_id = image_id, .config = config, .host_config = host_config, .mounts = mounts };
   cleanup_container struct container *c = NULL;
-  int ret = container_create (s, &n, &c, err);
+  ret = container_create (s, &n, &c, err);
   if (ret == 0 && driver->create_resources && (ret = driver->create_resources (s, c, err)) < 0)
     (void)container_remove (s, c, NULL);
+  /* The anonymous volumes made for a container that is not there. */
+  if (ret < 0)
+    (void)volume_remove_anonymous (s, mounts, NULL);
   if (ret == 0)
     *out = take_ptr (&c);
   return ret;

@@ -126,6 +126,8 @@ container_spec_clear (struct container_spec *spec)
     free (spec->ulimits[i].name);
   free (spec->ulimits);
   strv_free (spec->networks);
+  strv_free (spec->volumes);
+  json_decref (spec->mounts);
   memset (spec, 0, sizeof (*spec));
 }
 
@@ -261,6 +263,41 @@ ulimits_from_json (json_t *v, struct container_spec *spec, isola_error_t *err)
   return 0;
 }
 
+/* Config.Volumes: {"/path": {}}, the paths that get anonymous volumes. */
+static void
+volumes_add (char ***volumes, json_t *v)
+{
+  const char *path;
+  json_t *x;
+  json_object_foreach (v, path, x) if (!strv_contains (*volumes, path)) strv_push (volumes, path);
+}
+
+static int
+volumes_from_json (json_t *v, struct container_spec *spec, isola_error_t *err)
+{
+  if (v == NULL || json_is_null (v))
+    return 0;
+  if (!json_is_object (v))
+    return type_error (err, "", "Volumes", "an object");
+  volumes_add (&spec->volumes, v);
+  return 0;
+}
+
+static int
+mounts_from_json (json_t *v, struct container_spec *spec, isola_error_t *err)
+{
+  if (v == NULL || json_is_null (v))
+    return 0;
+  size_t i;
+  json_t *x;
+  if (!json_is_array (v))
+    return type_error (err, "HostConfig.", "Mounts", "a list of objects");
+  json_array_foreach (v, i, x) if (!json_is_object (x)) return type_error (err, "HostConfig.", "Mounts",
+                                                                           "a list of objects");
+  spec->mounts = json_deep_copy (v);
+  return 0;
+}
+
 static int
 networks_from_json (json_t *networking, struct container_spec *spec, isola_error_t *err)
 {
@@ -290,7 +327,8 @@ spec_init (struct container_spec *spec, const char *name)
 {
   memset (spec, 0, sizeof (*spec));
   spec->name = name && name[0] ? xstrdup (name) : NULL;
-  char ***lists[] = { &spec->env, &spec->cap_add, &spec->cap_drop, &spec->security_opt, &spec->binds, &spec->networks };
+  char ***lists[] = { &spec->env,   &spec->cap_add,  &spec->cap_drop, &spec->security_opt,
+                      &spec->binds, &spec->networks, &spec->volumes };
   for (size_t i = 0; i < ARRAY_SIZE (lists); i++)
     *lists[i] = xcalloc (1, sizeof (char *));
 }
@@ -313,9 +351,13 @@ spec_fill (json_t *request, struct container_spec *spec, isola_error_t *err)
   if (ret == 0)
     ret = stop_timeout_from_json (json_object_get (request, "StopTimeout"), spec, err);
   if (ret == 0)
+    ret = volumes_from_json (json_object_get (request, "Volumes"), spec, err);
+  if (ret == 0)
     ret = fields_from_json (host, "HostConfig.", host_config_fields, ARRAY_SIZE (host_config_fields), spec, err);
   if (ret == 0)
     ret = ulimits_from_json (json_object_get (host, "Ulimits"), spec, err);
+  if (ret == 0)
+    ret = mounts_from_json (json_object_get (host, "Mounts"), spec, err);
   if (ret == 0)
     ret = networks_from_json (networking, spec, err);
   return ret;
@@ -414,6 +456,14 @@ check_host_config (const struct container_spec *spec, const char *seccomp_cache,
   struct runspec_rlimits r = { 0 };
   uint64_t caps;
   int ret = runspec_mounts_parse (host, &m, err);
+  for (size_t i = 0; ret == 0 && spec->volumes[i]; i++)
+    {
+      struct runspec_mount_spec v = { 0 };
+      ret = runspec_parse_bind (spec->volumes[i], &v, err);
+      if (ret == 0 && v.source)
+        ret = isola_error_fail (err, EINVAL, "invalid volume %s: Config.Volumes names paths only", spec->volumes[i]);
+      runspec_mount_spec_clear (&v);
+    }
   if (ret == 0)
     ret = runspec_rlimits_parse (host, &r, err);
   if (ret == 0)
@@ -524,6 +574,7 @@ container_spec_merge_image (struct container_spec *spec, json_t *image_config, i
   inherit (&spec->user, image_config, "User");
   inherit (&spec->stop_signal, image_config, "StopSignal");
   merge_labels (spec, json_object_get (image_config, "Labels"));
+  volumes_add (&spec->volumes, json_object_get (image_config, "Volumes"));
   if (spec->entrypoint[0] == NULL && spec->cmd[0] == NULL)
     return isola_error_fail (err, EINVAL, "no command specified");
   return 0;
@@ -595,6 +646,13 @@ container_spec_config_json (const struct container_spec *spec)
   json_object_set_new (o, "Cmd", strv_json (spec->cmd));
   if (spec->has_stop_timeout)
     json_object_set_new (o, "StopTimeout", json_integer (spec->stop_timeout));
+  if (spec->volumes[0])
+    {
+      json_t *volumes = json_object ();
+      for (size_t i = 0; spec->volumes[i]; i++)
+        json_object_set_new (volumes, spec->volumes[i], json_object ());
+      json_object_set_new (o, "Volumes", volumes);
+    }
   return o;
 }
 
@@ -602,6 +660,8 @@ json_t *
 container_spec_host_config_json (const struct container_spec *spec)
 {
   json_t *o = fields_json (spec, host_config_fields, ARRAY_SIZE (host_config_fields));
+  if (spec->mounts && json_array_size (spec->mounts) > 0)
+    json_object_set (o, "Mounts", spec->mounts);
   if (spec->n_ulimits == 0)
     return o;
   json_t *ulimits = json_array ();

@@ -46,6 +46,7 @@ struct container_spec
      entrypoint was given. */
   char **entrypoint, **cmd;
   struct container_spec_map labels;
+  char **volumes; /* Config.Volumes' paths (anonymous volumes unless mounted otherwise); never NULL */
 
   /* HostConfig */
   char *isolation;    /* NULL: the default driver (driver_lookup) */
@@ -58,6 +59,7 @@ struct container_spec
   struct container_spec_map tmpfs;
   struct container_spec_ulimit *ulimits;
   size_t n_ulimits;
+  json_t *mounts; /* HostConfig.Mounts (--mount): a list of objects, checked by runspec_parse_mount; or NULL */
 
   /* NetworkingConfig.EndpointsConfig's network names; never NULL */
   char **networks;

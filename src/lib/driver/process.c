@@ -93,7 +93,7 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
     return ret;
   uint64_t caps = 0;
   cleanup_free char *cache = store_path (s, STORE_SECCOMP_CACHE);
-  if ((ret = caps_for_host_config (host, &caps, err)) < 0 || (ret = runspec_mounts_parse (host, &l->mounts, err)) < 0
+  if ((ret = caps_for_host_config (host, &caps, err)) < 0 || (ret = runspec_container_mounts (c, &l->mounts, err)) < 0
       || (ret = runspec_rlimits_parse (host, &l->rlimits, err)) < 0
       || (ret = seccomp_program_lookup (host, caps, cache, &l->seccomp, err)) < 0)
     return ret;

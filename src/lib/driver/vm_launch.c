@@ -236,7 +236,7 @@ vm_layout_of (const struct isola_store *s, const struct container *c, struct vm_
     layout->upper_bytes = (uint64_t)st.st_size;
 
   struct runspec_mounts m = { 0 };
-  int ret = runspec_mounts_parse (host, &m, err);
+  int ret = runspec_container_mounts (c, &m, err);
   struct vm_share *out = xcalloc (m.n + 1, sizeof *out);
   size_t n = 0;
   for (size_t i = 0; ret == 0 && i < m.n; i++)
@@ -536,7 +536,7 @@ vm_start_json (const struct isola_store *s, const struct container *c, const str
   cleanup_free char *cache = store_path (s, STORE_SECCOMP_CACHE);
   int ret = caps_for_host_config (host, &caps, err);
   if (ret == 0)
-    ret = runspec_mounts_parse (host, &m, err);
+    ret = runspec_container_mounts (c, &m, err);
   if (ret == 0)
     ret = runspec_rlimits_parse (host, &r, err);
   if (ret == 0)

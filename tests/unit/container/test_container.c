@@ -119,7 +119,7 @@ test_run_options (void)
              && m.items[2].source == NULL && strcmp (m.items[2].tmpfs_options, "size=1m") == 0,
          "binds and tmpfs parsed");
   runspec_mounts_clear (&m);
-  cleanup_json json_t *bad = json_pack ("{s:[s]}", "Binds", "relative:/x");
+  cleanup_json json_t *bad = json_pack ("{s:[s]}", "Binds", "./relative:/x");
   CHECK (runspec_mounts_parse (bad, &m, &err) == -EINVAL, "relative bind source refused");
   isola_error_release (&err);
   cleanup_json json_t *missing = json_pack ("{s:[s]}", "Binds", "/nonexistent-isola:/x");

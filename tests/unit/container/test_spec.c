@@ -153,10 +153,20 @@ test_validate (void)
                  "invalid ulimit nosuch");
   check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"Ulimits\":[{\"Name\":\"nofile\",\"Soft\":3,\"Hard\":2}]}}",
                  "invalid ulimit nofile");
-  check_refused_with ("{\"Image\":\"busybox\",\"HostConfig\":{\"Binds\":[\"/data\"]}}",
-                      "anonymous volumes are not supported");
-  check_refused_with ("{\"Image\":\"busybox\",\"HostConfig\":{\"Binds\":[\"rel:/data\"]}}",
-                      "named volumes are not supported");
+  /* A path alone is an anonymous volume and a relative source a volume name, as in Docker's engine. */
+  check_accepted ("{\"Image\":\"busybox\",\"HostConfig\":{\"Binds\":[\"/data\", \"vol:/v:ro\"]}}");
+  check_accepted ("{\"Image\":\"busybox\",\"Volumes\":{\"/anon\":{}},\"HostConfig\":{\"Mounts\":[{\"Type\":"
+                  "\"volume\",\"Source\":\"vv\",\"Target\":\"/m\"},{\"Type\":\"tmpfs\",\"Target\":\"/t\"}]}}");
+  check_refused_with ("{\"Image\":\"busybox\",\"HostConfig\":{\"Binds\":[\"bad@:/data\"]}}",
+                      "includes invalid characters for a local volume name");
+  check_refused_with ("{\"Image\":\"busybox\",\"HostConfig\":{\"Binds\":[\"vol:data\"]}}",
+                      "mount path must be absolute");
+  check_refused_with ("{\"Image\":\"busybox\",\"Volumes\":{\"anon\":{}}}", "mount path must be absolute");
+  check_refused_with ("{\"Image\":\"busybox\",\"HostConfig\":{\"Mounts\":[{\"Type\":\"bind\",\"Source\":"
+                      "\"/nonexistent-isola\",\"Target\":\"/x\"}]}}",
+                      "bind source path does not exist: /nonexistent-isola");
+  check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"Mounts\":{}}}",
+                 "invalid request: HostConfig.Mounts must be a list of objects");
   check_refused_with ("{\"Image\":\"busybox\",\"HostConfig\":{\"Binds\":[\"/tmp:/data:xx\"]}}", "invalid mode: xx");
   cleanup_error isola_error_t err = NULL;
   cleanup_container_spec struct container_spec missing = { 0 };
