@@ -452,3 +452,32 @@ myhost"
   run --separate-stderr isola rmi busybox
   assert_status 0
 }
+
+# ---- what the container looks like from inside: Docker's ---------------------------------------------------------
+
+# pid1_ids PS_OUTPUT: "PID PGID SID" of PID 1 in `ps -o pid,pgid,sid` output.
+pid1_ids() {
+  awk '$1 == 1 { print $1, $2, $3 }' <<<"${1//$'\r'/}"
+}
+
+@test "the container's first process leads its own session and process group, with or without -t" {
+  run --separate-stderr isola run --rm busybox ps -o pid,pgid,sid
+  assert_status 0
+  assert_equal "$(pid1_ids "$output")" "1 1 1"
+  run --separate-stderr isola run --rm -t busybox ps -o pid,pgid,sid,tty
+  assert_status 0
+  assert_equal "$(pid1_ids "$output")" "1 1 1"
+  # with -t the terminal stays its controlling terminal
+  assert_output_matches '^ +1 +1 +1 +136,[0-9]+'
+}
+
+@test "kill -TERM 0 in the container reaches its own processes only, never its monitor" {
+  # PID 1 ignores a signal it has no handler for, so sh survives, the background sleep dies, and wait returns 0.
+  run --separate-stderr isola run --name killzero busybox sh -c 'sleep 30 & sleep 1; kill -TERM 0; echo after; wait'
+  assert_status 0
+  assert_equal "$output" after
+  run --separate-stderr isola logs killzero
+  assert_equal "$output" after
+  assert_equal "$(cfield killzero '{{.State.Status}} {{.State.ExitCode}}')" "exited 0"
+  isola_ok rm killzero
+}

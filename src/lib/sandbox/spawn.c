@@ -1047,15 +1047,30 @@ setup_terminal (int console_socket, unsigned short rows, unsigned short cols, is
     if (dup2 (slave, i) < 0)
       return isola_error_make (err, errno, "dup2 terminal to fd %d", i);
   close (slave);
-  /* The command leads a session whose controlling terminal this is, so ^C and job control work. */
-  if (setsid () < 0 || ioctl (0, TIOCSCTTY, 0) < 0)
+  /* The command leads its session (become_session_leader), and this is its controlling terminal, so ^C and job
+     control work. */
+  if (ioctl (0, TIOCSCTTY, 0) < 0)
     return isola_error_make (err, errno, "make the terminal the controlling terminal");
+  return 0;
+}
+
+/* Every process of a container leads a session and a process group of its own, as runc makes them: otherwise it
+   shares its parent's (the monitor's, the agent's, `isola exec`'s), and a `kill 0` in the container would reach
+   them.  A process that already leads its session (a detached exec) stays as it is. */
+static int
+become_session_leader (isola_error_t *err)
+{
+  if (getsid (0) != getpid () && setsid () < 0)
+    return isola_error_make (err, errno, "setsid");
   return 0;
 }
 
 static int
 setup_stdio (const struct spawn_spec *spec, int null_fd, isola_error_t *err)
 {
+  int ret = become_session_leader (err);
+  if (ret < 0)
+    return ret;
   if (spec->tty)
     return setup_terminal (spec->console_socket, spec->tty_rows, spec->tty_cols, err);
   const int want[3] = { spec->stdin_fd, spec->stdout_fd, spec->stderr_fd };
