@@ -481,3 +481,29 @@ pid1_ids() {
   assert_equal "$(cfield killzero '{{.State.Status}} {{.State.ExitCode}}')" "exited 0"
   isola_ok rm killzero
 }
+
+@test "/etc/hosts names the container's hostname: hostname -f and -i resolve it, with -h too" {
+  run_detached busybox sh -c 'hostname -f; hostname -i; grep -c localhost /etc/hosts'
+  wait_for_status "$CID" exited
+  run --separate-stderr isola logs "$CID"
+  assert_equal "$output" "${CID:0:12}
+127.0.1.1
+2"
+  run --separate-stderr isola run --rm -h web.example busybox sh -c 'hostname -f; hostname -i'
+  assert_status 0
+  assert_equal "$output" "web.example
+127.0.1.1"
+}
+
+@test "a file the user mounts on /etc/hosts, /etc/hostname or /etc/resolv.conf wins over the container's own" {
+  only_isolation process "VM isolation shares directories, not files"
+  local dir=$BATS_TEST_TMPDIR/etc
+  mkdir -p "$dir"
+  echo "192.0.2.7 mine" >"$dir/hosts"
+  echo "nameserver 192.0.2.53" >"$dir/resolv"
+  run --separate-stderr isola run --rm -v "$dir/hosts:/etc/hosts:ro" -v "$dir/resolv:/etc/resolv.conf" busybox \
+    sh -c 'cat /etc/hosts /etc/resolv.conf'
+  assert_status 0
+  assert_equal "$output" "192.0.2.7 mine
+nameserver 192.0.2.53"
+}

@@ -549,7 +549,20 @@ mount_spec_mounts (int rootfd, const struct spawn_spec *spec, isola_error_t *err
   return 0;
 }
 
-/* Docker makes these writable unless the whole root file system is read-only. */
+static bool
+has_mount_at (const struct spawn_spec *spec, const char *dest)
+{
+  for (size_t i = 0; i < spec->n_mounts; i++)
+    {
+      cleanup_free char *d = normalize_path (spec->mounts[i].destination);
+      if (strcmp (d, dest) == 0)
+        return true;
+    }
+  return false;
+}
+
+/* Docker makes these writable unless the whole root file system is read-only, and leaves out those the caller
+   mounts a file of its own on (-v ./hosts:/etc/hosts). */
 static int
 mount_etc_files (int rootfd, const struct spawn_spec *spec, isola_error_t *err)
 {
@@ -563,7 +576,7 @@ mount_etc_files (int rootfd, const struct spawn_spec *spec, isola_error_t *err)
   };
   for (size_t i = 0; i < ARRAY_SIZE (files); i++)
     {
-      if (files[i].source == NULL)
+      if (files[i].source == NULL || has_mount_at (spec, files[i].dest))
         continue;
       int ret = mount_bind (rootfd, files[i].source, files[i].dest, spec->readonly_rootfs, err);
       if (ret < 0)
