@@ -507,3 +507,21 @@ pid1_ids() {
   assert_equal "$output" "192.0.2.7 mine
 nameserver 192.0.2.53"
 }
+
+@test "without --ulimit the container has the host's limits (as Docker's have the daemon's), in either mode" {
+  local expected
+  expected=$(ulimit -Sn; ulimit -Hn; ulimit -Su; ulimit -Hu; ulimit -Ss; ulimit -Sc)
+  run --separate-stderr isola run --rm busybox sh -c 'ulimit -Sn; ulimit -Hn; ulimit -Su; ulimit -Hu; ulimit -Ss; ulimit -Sc'
+  assert_status 0
+  assert_equal "$output" "$expected"
+  run_detached busybox sleep 1000
+  run --separate-stderr isola exec "$CID" sh -c 'ulimit -Sn; ulimit -Hn; ulimit -Su; ulimit -Hu; ulimit -Ss; ulimit -Sc'
+  assert_status 0
+  assert_equal "$output" "$expected"
+  # --ulimit still wins, and leaves the others as they were
+  run --separate-stderr isola run --rm --ulimit nofile=100:200 busybox sh -c 'ulimit -Sn; ulimit -Hn; ulimit -Su'
+  assert_status 0
+  assert_equal "$output" "100
+200
+$(ulimit -Su)"
+}

@@ -385,6 +385,7 @@ exec_json (const struct container *c, const struct exec_request *req, json_t **o
     ret = runspec_rlimits_parse (host, &r, err);
   if (ret < 0)
     return ret;
+  runspec_rlimits_add_inherited (&r);
   json_t *rlimits = vm_rlimits_json (&r);
   runspec_rlimits_clear (&r);
   cleanup_strv char **env = nsexec_env (c, req);

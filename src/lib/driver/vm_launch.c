@@ -540,6 +540,8 @@ vm_start_json (const struct isola_store *s, const struct container *c, const str
   if (ret == 0)
     ret = runspec_rlimits_parse (host, &r, err);
   if (ret == 0)
+    runspec_rlimits_add_inherited (&r);
+  if (ret == 0)
     ret = seccomp_program_lookup (host, caps, cache, &prog, err);
   if (ret == 0)
     {
