@@ -525,3 +525,22 @@ nameserver 192.0.2.53"
 200
 $(ulimit -Su)"
 }
+
+# cgroup_memory_limit_cmd: prints where the container reads its memory limit, in either cgroup version.
+cgroup_memory_limit_cmd='for f in /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes; do
+  [ -e $f ] && echo $f; done'
+
+@test "the container sees its own cgroup at /sys/fs/cgroup, read-only: -m 64m reads 67108864" {
+  run --separate-stderr isola run --rm -m 64m busybox sh -c "
+    f=\$($cgroup_memory_limit_cmd); cat \$f
+    echo 1 >\$f && echo written; mkdir /sys/fs/cgroup/x && echo made
+    grep -qE ' /sys/fs/cgroup(/[^ ]*)? ro,' /proc/self/mountinfo && echo read-only"
+  assert_status 0
+  assert_equal "$output" "67108864
+read-only"
+  assert_stderr_matches 'Read-only file system'
+  # its own: the cgroup namespace is private, so its cgroup is the root of what it sees
+  run --separate-stderr isola run --rm -m 64m busybox sh -c 'grep -v "^[0-9]*:[^:]*:/$" /proc/self/cgroup'
+  assert_status 1
+  assert_output_empty
+}

@@ -352,6 +352,31 @@ mount_sys (int rootfd, isola_error_t *err)
                                    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
 }
 
+/* The container's own cgroups at /sys/fs/cgroup, read-only (cgroup.h's view).  They are bound before the process
+   joins them: a bind needs only the directory, and the monitor places us meanwhile (wait_for_cgroups). */
+static int
+mount_cgroups (int rootfd, const struct cgroup_placement *cg, isola_error_t *err)
+{
+  if (cg == NULL || cg->view.sources == NULL)
+    return 0;
+  const struct cgroup_view *v = &cg->view;
+  const unsigned long nse = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  int ret = v->tmpfs ? mount_fs_in_root (rootfd, "/sys/fs/cgroup", "tmpfs", nse, "mode=755", err) : 0;
+  for (size_t i = 0; ret == 0 && v->sources[i]; i++)
+    {
+      cleanup_free char *dest = xasprintf ("/sys/fs/cgroup/%s", v->targets[i]);
+      cleanup_close int fd = open_mount_target (rootfd, dest, true, err);
+      if (fd < 0)
+        return fd;
+      if ((ret = mount_on_fd (v->sources[i], fd, NULL, MS_BIND, NULL)) < 0)
+        return isola_error_make (err, -ret, "bind the container's cgroup `%s` on `%s`", v->sources[i], dest);
+    }
+  if (ret < 0)
+    return ret;
+  return remount_readonly_in_root (rootfd, "/sys/fs/cgroup", O_DIRECTORY,
+                                   MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
+}
+
 static const struct dev_node
 {
   const char *name;
@@ -688,6 +713,8 @@ build_rootfs (const struct spawn_spec *spec, int *rootfd_out, isola_error_t *err
     ret = mount_dev (rootfd, err);
   if (ret == 0)
     ret = mount_sys (rootfd, err);
+  if (ret == 0)
+    ret = mount_cgroups (rootfd, spec->cgroup, err);
   if (ret == 0)
     ret = mount_spec_mounts (rootfd, spec, err);
   if (ret == 0)
