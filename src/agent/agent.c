@@ -65,10 +65,10 @@ struct proc
   int report;   /* exec: the runner's failure report; -1 once read */
   bool tty;
   bool exited;
-  int status;  /* wait status */
+  int status;     /* wait status */
   bool failed;    /* FAILED was sent: no EXIT follows */
   bool announced; /* STARTED or FAILED went out: the command's output may follow it */
-  bool paused; /* the host asked for no more output for now (PAUSE) */
+  bool paused;    /* the host asked for no more output for now (PAUSE) */
 };
 
 struct agent
@@ -461,6 +461,7 @@ make_cgroup (struct agent *a, isola_error_t *err)
   a->cgroup.dir_fd = -1;
   if (l.memory <= 0 && l.nano_cpus <= 0 && l.pids <= 0)
     {
+      cgroup_placement_stay ("/sys/fs/cgroup", &a->cgroup);
       a->cgroup_procs = xcalloc (1, sizeof (char *));
       return 0;
     }
@@ -645,7 +646,7 @@ start_main (struct agent *a, isola_error_t *err)
       sp->host_network = true;
       sp->mounts = l.mounts, sp->n_mounts = l.n_mounts;
       sp->seccomp = a->seccomp;
-      sp->cgroup = a->cgfs.root ? &a->cgroup : NULL;
+      sp->cgroup = &a->cgroup;
       ret = spawn_container (sp, &p->pid, err);
     }
   close_child_ends (&ends);

@@ -338,3 +338,18 @@ isola_lines() {
   run bash -c "'$ISOLA' exec $CID seq 1 200000 | (sleep 2; md5sum)"
   assert_equal "$output" "$(seq 1 200000 | md5sum)"
 }
+
+@test "an exec'd process leads its own session; its kill 0 reaches only itself, as with docker exec" {
+  start_sleeper
+  run --separate-stderr isola exec "$CID" sh -c 'echo "$(cut -d" " -f6 /proc/$$/stat) $$"'
+  assert_status 0
+  read -r sid pid <<<"$output"
+  assert_equal "$sid" "$pid"
+  run -143 --separate-stderr isola exec "$CID" sh -c 'kill -TERM 0; echo not reached'
+  assert_status 143
+  run --separate-stderr isola exec -t "$CID" sh -c 'echo "$(cut -d" " -f6 /proc/$$/stat) $$"'
+  assert_status 0
+  read -r sid pid <<<"${output//$'\r'/}"
+  assert_equal "$sid" "$pid"
+  assert_equal "$(cfield "$CID" '{{.State.Status}}')" running
+}

@@ -491,3 +491,95 @@ myhost"
   run --separate-stderr isola rmi busybox
   assert_status 0
 }
+
+# ---- what the container looks like from inside: Docker's ---------------------------------------------------------
+
+# pid1_ids PS_OUTPUT: "PID PGID SID" of PID 1 in `ps -o pid,pgid,sid` output.
+pid1_ids() {
+  awk '$1 == 1 { print $1, $2, $3 }' <<<"${1//$'\r'/}"
+}
+
+@test "the container's first process leads its own session and process group, with or without -t" {
+  run --separate-stderr isola run --rm busybox ps -o pid,pgid,sid
+  assert_status 0
+  assert_equal "$(pid1_ids "$output")" "1 1 1"
+  run --separate-stderr isola run --rm -t busybox ps -o pid,pgid,sid,tty
+  assert_status 0
+  assert_equal "$(pid1_ids "$output")" "1 1 1"
+  # with -t the terminal stays its controlling terminal
+  assert_output_matches '^ +1 +1 +1 +136,[0-9]+'
+}
+
+@test "kill -TERM 0 in the container reaches its own processes only, never its monitor" {
+  # PID 1 ignores a signal it has no handler for, so sh survives, the background sleep dies, and wait returns 0.
+  run --separate-stderr isola run --name killzero busybox sh -c 'sleep 30 & sleep 1; kill -TERM 0; echo after; wait'
+  assert_status 0
+  assert_equal "$output" after
+  run --separate-stderr isola logs killzero
+  assert_equal "$output" after
+  assert_equal "$(cfield killzero '{{.State.Status}} {{.State.ExitCode}}')" "exited 0"
+  isola_ok rm killzero
+}
+
+@test "/etc/hosts names the container's hostname: hostname -f and -i resolve it, with -h too" {
+  run_detached busybox sh -c 'hostname -f; hostname -i; grep -c localhost /etc/hosts'
+  wait_for_status "$CID" exited
+  run --separate-stderr isola logs "$CID"
+  assert_equal "$output" "${CID:0:12}
+127.0.1.1
+2"
+  run --separate-stderr isola run --rm -h web.example busybox sh -c 'hostname -f; hostname -i'
+  assert_status 0
+  assert_equal "$output" "web.example
+127.0.1.1"
+}
+
+@test "a file the user mounts on /etc/hosts, /etc/hostname or /etc/resolv.conf wins over the container's own" {
+  only_isolation process "VM isolation shares directories, not files"
+  local dir=$BATS_TEST_TMPDIR/etc
+  mkdir -p "$dir"
+  echo "192.0.2.7 mine" >"$dir/hosts"
+  echo "nameserver 192.0.2.53" >"$dir/resolv"
+  run --separate-stderr isola run --rm -v "$dir/hosts:/etc/hosts:ro" -v "$dir/resolv:/etc/resolv.conf" busybox \
+    sh -c 'cat /etc/hosts /etc/resolv.conf'
+  assert_status 0
+  assert_equal "$output" "192.0.2.7 mine
+nameserver 192.0.2.53"
+}
+
+@test "without --ulimit the container has the host's limits (as Docker's have the daemon's), in either mode" {
+  local expected
+  expected=$(ulimit -Sn; ulimit -Hn; ulimit -Su; ulimit -Hu; ulimit -Ss; ulimit -Sc)
+  run --separate-stderr isola run --rm busybox sh -c 'ulimit -Sn; ulimit -Hn; ulimit -Su; ulimit -Hu; ulimit -Ss; ulimit -Sc'
+  assert_status 0
+  assert_equal "$output" "$expected"
+  run_detached busybox sleep 1000
+  run --separate-stderr isola exec "$CID" sh -c 'ulimit -Sn; ulimit -Hn; ulimit -Su; ulimit -Hu; ulimit -Ss; ulimit -Sc'
+  assert_status 0
+  assert_equal "$output" "$expected"
+  # --ulimit still wins, and leaves the others as they were
+  run --separate-stderr isola run --rm --ulimit nofile=100:200 busybox sh -c 'ulimit -Sn; ulimit -Hn; ulimit -Su'
+  assert_status 0
+  assert_equal "$output" "100
+200
+$(ulimit -Su)"
+}
+
+# cgroup_memory_limit_cmd: prints where the container reads its memory limit, in either cgroup version.
+cgroup_memory_limit_cmd='for f in /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes; do
+  [ -e $f ] && echo $f; done'
+
+@test "the container sees its own cgroup at /sys/fs/cgroup, read-only: -m 64m reads 67108864" {
+  run --separate-stderr isola run --rm -m 64m busybox sh -c "
+    f=\$($cgroup_memory_limit_cmd); cat \$f
+    echo 1 >\$f && echo written; mkdir /sys/fs/cgroup/x && echo made
+    grep -qE ' /sys/fs/cgroup(/[^ ]*)? ro,' /proc/self/mountinfo && echo read-only"
+  assert_status 0
+  assert_equal "$output" "67108864
+read-only"
+  assert_stderr_matches 'Read-only file system'
+  # its own: the cgroup namespace is private, so its cgroup is the root of what it sees
+  run --separate-stderr isola run --rm -m 64m busybox sh -c 'grep -v "^[0-9]*:[^:]*:/$" /proc/self/cgroup'
+  assert_status 1
+  assert_output_empty
+}

@@ -146,8 +146,39 @@ EOF
   mapfile -t lines <<<"$output"
   [ "${lines[0]}" -gt 300 ] && [ "${lines[0]}" -le 364 ] || fail "guest memory ${lines[0]} MiB"
   assert_equal "${lines[1]}" "2"
-  run --separate-stderr isola run --rm --isolation=vm busybox nproc
+  run --separate-stderr isola run --rm --isolation=vm --cpus 1 busybox nproc
   assert_equal "$output" "1"
+}
+
+# guest_mib_and_nproc: what a VM container prints for its MemTotal in MiB and its nproc (the arguments are run's).
+guest_mib_and_nproc() {
+  run --separate-stderr isola run --rm --isolation=vm "$@" busybox sh -c \
+    'echo $(( $(sed -n "s/^MemTotal: *\([0-9]*\) kB/\1/p" /proc/meminfo) / 1024 )) $(nproc)'
+}
+
+@test "without -m and --cpus a VM gets 2 GiB and the host's CPUs; ROOT/config.json's vm.memory and vm.cpus change that" {
+  local host_cpus mib cpus
+  host_cpus=$(nproc)
+  [ "$host_cpus" -le 64 ] || host_cpus=64
+  guest_mib_and_nproc
+  assert_status 0
+  read -r mib cpus <<<"$output"
+  [ "$mib" -ge 1536 ] && [ "$mib" -le 2048 ] || fail "guest memory $mib MiB"
+  assert_equal "$cpus" "$host_cpus"
+  echo '{"vm": {"memory": "512m", "cpus": 1}}' >"$ISOLA_ROOT/config.json"
+  guest_mib_and_nproc
+  assert_status 0
+  read -r mib cpus <<<"$output"
+  [ "$mib" -gt 256 ] && [ "$mib" -le 512 ] || fail "configured guest memory $mib MiB"
+  assert_equal "$cpus" 1
+  # -m and --cpus still decide for themselves
+  guest_mib_and_nproc -m 300m --cpus 2
+  read -r mib cpus <<<"$output"
+  [ "$mib" -gt 256 ] && [ "$mib" -le 364 ] && [ "$cpus" = 2 ] || fail "with -m 300m --cpus 2: $output"
+  echo '{"vm": {"memory": "lots"}}' >"$ISOLA_ROOT/config.json"
+  guest_mib_and_nproc
+  assert_status 125
+  assert_stderr_matches 'invalid VM memory "lots"'
 }
 
 @test "-v shares a host directory with a VM container, read-write or read-only" {
@@ -287,8 +318,8 @@ written"
   keys=("$ISOLA_ROOT"/cache/vm/*/key)
   [ "${#keys[@]}" = 1 ] || fail "one layout made ${#keys[@]} templates"
   # another layout gets its own
-  run --separate-stderr isola run --rm --isolation=vm --cpus 2 busybox nproc
-  assert_equal "$output" "2"
+  run --separate-stderr isola run --rm --isolation=vm -m 300m --cpus 1 busybox nproc
+  assert_equal "$output" "1"
   keys=("$ISOLA_ROOT"/cache/vm/*/key)
   [ "${#keys[@]}" = 2 ] || fail "two layouts made ${#keys[@]} templates"
 }

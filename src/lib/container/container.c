@@ -222,9 +222,12 @@ write_etc_files (struct container *c, isola_error_t *err)
     }
   bool host_network = container_host_network (c);
   cleanup_free char *hostname_text = xasprintf ("%s\n", hostname);
-  const char *hosts_text = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                           "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
-                           "ff02::2\tip6-allrouters\n";
+  /* Docker's lines, plus the container's own name as Docker adds it with its address: a container has no address
+     of its own here but its loopback, so it gets Debian's 127.0.1.1, and `hostname -f` works. */
+  cleanup_free char *hosts_text = xasprintf ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                                             "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+                                             "ff02::2\tip6-allrouters\n127.0.1.1\t%s\n",
+                                             hostname);
   cleanup_free char *resolv = container_resolv_conf (host_network);
   cleanup_free char *p1 = container_path (c, "hostname"), *p2 = container_path (c, "hosts");
   cleanup_free char *p3 = container_path (c, "resolv.conf");

@@ -510,6 +510,37 @@ runspec_rlimits_parse (json_t *host_config, struct runspec_rlimits *out, isola_e
 }
 
 static bool
+rlimits_have (const struct runspec_rlimits *r, int resource)
+{
+  for (size_t i = 0; i < r->n; i++)
+    if (r->items[i].resource == resource)
+      return true;
+  return false;
+}
+
+/* The default fs.nr_open of a Linux kernel: RLIMIT_NOFILE cannot be raised above it. */
+#define KERNEL_NR_OPEN_DEFAULT (1024 * 1024)
+
+void
+runspec_rlimits_add_inherited (struct runspec_rlimits *r)
+{
+  for (size_t i = 0; i < ARRAY_SIZE (ulimit_names); i++)
+    {
+      int res = ulimit_names[i].resource;
+      struct rlimit rl;
+      if (rlimits_have (r, res) || getrlimit (res, &rl) < 0)
+        continue;
+      if (res == RLIMIT_NOFILE)
+        {
+          rl.rlim_cur = rl.rlim_cur < KERNEL_NR_OPEN_DEFAULT ? rl.rlim_cur : KERNEL_NR_OPEN_DEFAULT;
+          rl.rlim_max = rl.rlim_max < KERNEL_NR_OPEN_DEFAULT ? rl.rlim_max : KERNEL_NR_OPEN_DEFAULT;
+        }
+      r->items = xrealloc (r->items, (r->n + 1) * sizeof (*r->items));
+      r->items[r->n++] = (struct spawn_rlimit){ .resource = res, .soft = rl.rlim_cur, .hard = rl.rlim_max };
+    }
+}
+
+static bool
 parse_u64 (const char *s, uint64_t *out)
 {
   if (s == NULL || *s == '\0')

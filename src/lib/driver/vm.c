@@ -254,7 +254,7 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
   struct vm_layout l = { 0 };
   struct vm_share *shares = NULL;
   if (ret == 0)
-    ret = vm_layout_of (s, c, &l, &shares, err);
+    ret = vm_layout_of (&vs, s, c, &l, &shares, err);
   cleanup_free char *key = NULL;
   int state_fd = ret == 0 ? find_template (&vs, &l, &key) : -1;
   bool exited = false;
@@ -298,7 +298,7 @@ vm_prepare_start (const struct isola_store *s, const struct container *c, isola_
     return 0;
   struct vm_layout l;
   struct vm_share *shares = NULL;
-  if (vs.template && vm_layout_of (s, c, &l, &shares, NULL) == 0)
+  if (vs.template && vm_layout_of (&vs, s, c, &l, &shares, NULL) == 0)
     {
       vm_shares_free (shares, l.n_shares);
       /* Without the image's disk there is nothing to size a template by; the start reports it. */
@@ -385,6 +385,7 @@ exec_json (const struct container *c, const struct exec_request *req, json_t **o
     ret = runspec_rlimits_parse (host, &r, err);
   if (ret < 0)
     return ret;
+  runspec_rlimits_add_inherited (&r);
   json_t *rlimits = vm_rlimits_json (&r);
   runspec_rlimits_clear (&r);
   cleanup_strv char **env = nsexec_env (c, req);

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <linux/kvm.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,6 +80,38 @@ vm_detect_accel (const char **why)
 }
 
 int
+vm_host_cpus (void)
+{
+  cpu_set_t set;
+  int n = sched_getaffinity (0, sizeof set, &set) == 0 ? CPU_COUNT (&set) : (int)sysconf (_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > VM_CPUS_MAX ? VM_CPUS_MAX : n;
+}
+
+/* "memory" ("2g", Docker's units) and "cpus" (a number), from the environment or config.json's "vm". */
+static int
+load_default_size (json_t *vm, struct vm_settings *out, isola_error_t *err)
+{
+  out->memory_mb = VM_MEMORY_DEFAULT_MB;
+  out->cpus = vm_host_cpus ();
+  cleanup_free char *memory = setting (vm, "memory", "ISOLA_VM_MEMORY");
+  if (memory)
+    {
+      int64_t bytes = parse_memory_bytes (memory);
+      if (bytes < (64 << 20))
+        return isola_error_fail (err, EINVAL, "invalid VM memory \"%s\": must be at least 64m (e.g. \"2g\")", memory);
+      out->memory_mb = (bytes + (1 << 20) - 1) >> 20;
+    }
+  cleanup_free char *cpus = setting (vm, "cpus", "ISOLA_VM_CPUS");
+  json_t *cj = json_object_get (vm, "cpus");
+  long long n = cpus ? strtoll (cpus, NULL, 10) : json_is_integer (cj) ? json_integer_value (cj) : out->cpus;
+  if ((cpus && strspn (cpus, "0123456789") != strlen (cpus)) || (cj && !cpus && !json_is_integer (cj)) || n < 1
+      || n > VM_CPUS_MAX)
+    return isola_error_fail (err, EINVAL, "invalid VM cpus: must be a number from 1 to %d", VM_CPUS_MAX);
+  out->cpus = (int)n;
+  return 0;
+}
+
+int
 vm_settings_load (const char *root, struct vm_settings *out, isola_error_t *err)
 {
   *out = (struct vm_settings){ .boot_timeout_s = VM_BOOT_TIMEOUT_S };
@@ -87,6 +120,8 @@ vm_settings_load (const char *root, struct vm_settings *out, isola_error_t *err)
   if (ret < 0)
     return ret;
   json_t *vm = json_object_get (config, "vm");
+  if ((ret = load_default_size (vm, out, err)) < 0)
+    return ret;
   out->qemu = setting (vm, "qemu", "ISOLA_QEMU");
   if (out->qemu == NULL)
     out->qemu = xstrdup ("qemu-system-x86_64");
@@ -155,20 +190,20 @@ vm_settings_clear (struct vm_settings *s)
 /* --- sizes ------------------------------------------------------------------------------------------------------ */
 
 int64_t
-vm_memory_mb (int64_t memory)
+vm_memory_mb (int64_t memory, int64_t default_mb)
 {
   if (memory <= 0)
-    return VM_MEMORY_DEFAULT_MB;
+    return default_mb;
   return (memory + (1 << 20) - 1) / (1 << 20) + VM_MEMORY_HEADROOM_MB;
 }
 
 int
-vm_cpus (int64_t nano_cpus)
+vm_cpus (int64_t nano_cpus, int default_cpus)
 {
   if (nano_cpus <= 0)
-    return 1;
+    return default_cpus;
   int64_t n = (nano_cpus + 999999999) / 1000000000;
-  return n > 64 ? 64 : (int)n;
+  return n > VM_CPUS_MAX ? VM_CPUS_MAX : (int)n;
 }
 
 /* --- the command line ----------------------------------------------------------------------------------------------
@@ -213,16 +248,16 @@ pushf (char ***argv, const char *fmt, ...)
 /* Each directory bind mount becomes a 9p share, numbered in the order of the binds (mounts_json says where each
    goes). */
 int
-vm_layout_of (const struct isola_store *s, const struct container *c, struct vm_layout *layout,
-              struct vm_share **shares, isola_error_t *err)
+vm_layout_of (const struct vm_settings *vs, const struct isola_store *s, const struct container *c,
+              struct vm_layout *layout, struct vm_share **shares, isola_error_t *err)
 {
   json_t *host = container_host_config (c);
   const char *image = container_image_id (c);
   struct cgroup_limits limits;
   cgroup_limits_from_host_config (host, &limits);
   *layout = (struct vm_layout){
-    .memory_mb = vm_memory_mb (limits.memory),
-    .cpus = vm_cpus (limits.nano_cpus),
+    .memory_mb = vm_memory_mb (limits.memory, vs->memory_mb),
+    .cpus = vm_cpus (limits.nano_cpus, vs->cpus),
     .upper_bytes = VM_UPPER_DISK_BYTES,
     .trace = getenv ("ISOLA_TRACE") != NULL,
   };
@@ -345,7 +380,7 @@ vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const s
 {
   struct vm_layout l;
   struct vm_share *shares = NULL;
-  if (vm_layout_of (s, c, &l, &shares, err) < 0)
+  if (vm_layout_of (vs, s, c, &l, &shares, err) < 0)
     return NULL;
   const char *image = container_image_id (c);
   cleanup_free char *rootfs = image_erofs_path (s, image ? image : "");
@@ -539,6 +574,8 @@ vm_start_json (const struct isola_store *s, const struct container *c, const str
     ret = runspec_container_mounts (c, &m, err);
   if (ret == 0)
     ret = runspec_rlimits_parse (host, &r, err);
+  if (ret == 0)
+    runspec_rlimits_add_inherited (&r);
   if (ret == 0)
     ret = seccomp_program_lookup (host, caps, cache, &prog, err);
   if (ret == 0)

@@ -17,9 +17,13 @@
 /* Where VM templates are kept (driver/vm_template.h), under the root unless configured. */
 #define STORE_VM_TEMPLATES "cache/vm"
 
-/* Guest memory without a --memory limit, and what a limit gets on top for the guest kernel and the agent. */
-#define VM_MEMORY_DEFAULT_MB  256
+/* Guest memory without a --memory limit (Kata's default: enough for ordinary workloads; QEMU allocates guest RAM
+   only as the guest touches it, so an idle VM costs no more for it), and what a limit gets on top for the guest
+   kernel and the agent.  Without --cpus a VM gets as many vCPUs as the host has CPUs, up to the guest kernel's
+   NR_CPUS. */
+#define VM_MEMORY_DEFAULT_MB  2048
 #define VM_MEMORY_HEADROOM_MB 64
+#define VM_CPUS_MAX           64
 #define VM_BOOT_TIMEOUT_S     60
 
 struct vm_settings
@@ -36,11 +40,13 @@ struct vm_settings
   /* Start VMs by restoring a saved, booted VM of the same layout (driver/vm_template.h) instead of booting them. */
   bool template;
   char *template_dir; /* where templates are kept: ROOT/cache/vm unless configured */
+  int64_t memory_mb;  /* guest memory without --memory: "memory" ("2g"), else VM_MEMORY_DEFAULT_MB */
+  int cpus;           /* vCPUs without --cpus: "cpus", else the host's CPUs (vm_host_cpus) */
 };
 
 /* Settings from ROOT/config.json's "vm" object, overridden by ISOLA_VM_ACCEL (kvm|tcg|auto), ISOLA_VM_KERNEL,
    ISOLA_VM_INITRD, ISOLA_VM_ACPI (on|off), ISOLA_VM_TEMPLATE (on|off, default on), ISOLA_VM_TEMPLATE_DIR,
-   ISOLA_VM_BOOT_TIMEOUT and ISOLA_QEMU.  The kernel and initramfs default to
+   ISOLA_VM_BOOT_TIMEOUT, ISOLA_VM_MEMORY ("2g"), ISOLA_VM_CPUS and ISOLA_QEMU.  The kernel and initramfs default to
    vm/ beside the isola binaries (the build tree), then PREFIX/lib/isola. */
 int vm_settings_load (const char *root, struct vm_settings *out, isola_error_t *err);
 void vm_settings_clear (struct vm_settings *s);
@@ -82,8 +88,8 @@ struct vm_instance
 
 /* Container c's layout and the files of its VM; *shares (layout->n_shares of them) for vm_shares_free.  ENOTSUP for
    a bind that is not a directory. */
-int vm_layout_of (const struct isola_store *s, const struct container *c, struct vm_layout *layout,
-                  struct vm_share **shares, isola_error_t *err);
+int vm_layout_of (const struct vm_settings *vs, const struct isola_store *s, const struct container *c,
+                  struct vm_layout *layout, struct vm_share **shares, isola_error_t *err);
 void vm_shares_free (struct vm_share *shares, size_t n);
 
 /* The QEMU command line (NULL-terminated) of a VM: the worker shows as "isola-vm" with the instance's name on its
@@ -123,8 +129,12 @@ int vm_start_json_stamp (json_t *start, isola_error_t *err);
 struct runspec_rlimits;
 json_t *vm_rlimits_json (const struct runspec_rlimits *r);
 
-/* Guest memory in MiB for a HostConfig.Memory (bytes, 0 = none) and vCPUs for NanoCpus. */
-int64_t vm_memory_mb (int64_t memory);
-int vm_cpus (int64_t nano_cpus);
+/* Guest memory in MiB for a HostConfig.Memory (bytes; 0 = none: default_mb) and vCPUs for NanoCpus (0 = none:
+   default_cpus): --cpus 1.5 is two vCPUs, so nproc in the guest is the --cpus rounded up (a process container's
+   nproc is the host's, as in Docker, whose --cpus is a quota). */
+int64_t vm_memory_mb (int64_t memory, int64_t default_mb);
+int vm_cpus (int64_t nano_cpus, int default_cpus);
+/* The CPUs this process may run on (what nproc prints), at most VM_CPUS_MAX. */
+int vm_host_cpus (void);
 
 #endif

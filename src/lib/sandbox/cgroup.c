@@ -51,6 +51,23 @@ cgroup_placement_clear (struct cgroup_placement *p)
   p->dir_fd = -1;
   strv_free (p->procs);
   p->procs = NULL;
+  strv_free (p->view.sources);
+  strv_free (p->view.targets);
+  p->view = (struct cgroup_view){ 0 };
+}
+
+static void
+view_add (struct cgroup_view *v, const char *source, const char *target)
+{
+  strv_push (&v->sources, source);
+  strv_push (&v->targets, target);
+}
+
+void
+cgroup_placement_stay (const char *root, struct cgroup_placement *out)
+{
+  *out = (struct cgroup_placement){ .dir_fd = -1, .procs = xcalloc (1, sizeof (char *)) };
+  view_add (&out->view, root, "");
 }
 
 void
@@ -207,7 +224,8 @@ v1_hierarchy_wanted (const struct cgroup_fs *fs, const char *controller, const s
 }
 
 static int
-v1_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_limits *l, char ***procs, isola_error_t *err)
+v1_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_limits *l, char ***procs,
+           struct cgroup_view *view, isola_error_t *err)
 {
   for (size_t i = 0; i < ARRAY_SIZE (v1_controllers); i++)
     {
@@ -222,6 +240,7 @@ v1_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_limit
         return ret;
       cleanup_free char *p = xasprintf ("%s/cgroup.procs", dir);
       strv_push (procs, p);
+      view_add (view, dir, v1_controllers[i]);
     }
   return 0;
 }
@@ -232,10 +251,15 @@ cgroup_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_l
 {
   struct cgroup_placement p = { .dir_fd = -1, .procs = xcalloc (1, sizeof (char *)) };
   int ret = 0;
+  p.view.tmpfs = !fs->v2;
   if (fs->unified)
-    ret = unified_create (fs, id, l, &p.dir_fd, err);
+    {
+      ret = unified_create (fs, id, l, &p.dir_fd, err);
+      cleanup_free char *dir = v2_dir (fs, id);
+      view_add (&p.view, dir, fs->v2 ? "" : "unified");
+    }
   if (ret == 0 && !fs->v2)
-    ret = v1_create (fs, id, l, &p.procs, err);
+    ret = v1_create (fs, id, l, &p.procs, &p.view, err);
   if (ret < 0)
     {
       cgroup_placement_clear (&p);

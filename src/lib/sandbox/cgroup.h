@@ -36,12 +36,28 @@ void cgroup_fs_clear (struct cgroup_fs *fs);
 /* Limits from a HostConfig (Memory, NanoCpus, PidsLimit). */
 void cgroup_limits_from_host_config (json_t *host_config, struct cgroup_limits *out);
 
+/* What the container sees at /sys/fs/cgroup, as in Docker: its own cgroups, read-only, so that memory-aware
+   runtimes find their limits.  On a v2 host that is the container's cgroup itself; on a v1 or hybrid host a tmpfs
+   with the container's cgroup of each v1 hierarchy it is in at /sys/fs/cgroup/CONTROLLER (runc's layout; on v1 a
+   container is only in the hierarchies of its limits, see above) and, on hybrid, its v2 one at unified/. */
+struct cgroup_view
+{
+  bool tmpfs;     /* a tmpfs at /sys/fs/cgroup under the binds */
+  char **sources; /* directories bound read-only, NULL-terminated */
+  char **targets; /* where each goes, relative to /sys/fs/cgroup ("" is /sys/fs/cgroup itself) */
+};
+
 /* Where a new container's first process goes. */
 struct cgroup_placement
 {
   int dir_fd;   /* the v2 cgroup to clone it into (CLONE_INTO_CGROUP), -1 when there is none */
   char **procs; /* cgroup.procs files it must still be written into (v1), NULL-terminated */
+  struct cgroup_view view;
 };
+
+/* The placement of a process that stays in its parent's cgroup, the root of the v2 hierarchy mounted at root, and
+   sees that one (the container of a VM guest with no limits: the whole guest is its). */
+void cgroup_placement_stay (const char *root, struct cgroup_placement *out);
 
 /* Creates the container's cgroups and applies the limits. */
 int cgroup_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_limits *l,

@@ -374,9 +374,8 @@ static int
 command_setup (const struct exec_plan *p, char ***env, isola_error_t *err)
 {
   int ret = join_cgroups (p, err);
-  /* Detached, it must not get the caller's terminal's hangup. */
-  if (ret == 0 && p->detach && setsid () < 0)
-    ret = isola_error_make (err, errno, "setsid");
+  /* spawn_join_setup makes it a session leader, as every container process is: even attached, a `kill 0` of the
+     command must not reach us, and detached it must not get the caller's terminal's hangup. */
   if (ret == 0)
     ret = spawn_join_setup (&p->spec, env, err);
   return ret;

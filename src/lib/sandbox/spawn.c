@@ -353,6 +353,31 @@ mount_sys (int rootfd, isola_error_t *err)
                                    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
 }
 
+/* The container's own cgroups at /sys/fs/cgroup, read-only (cgroup.h's view).  They are bound before the process
+   joins them: a bind needs only the directory, and the monitor places us meanwhile (wait_for_cgroups). */
+static int
+mount_cgroups (int rootfd, const struct cgroup_placement *cg, isola_error_t *err)
+{
+  if (cg == NULL || cg->view.sources == NULL)
+    return 0;
+  const struct cgroup_view *v = &cg->view;
+  const unsigned long nse = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  int ret = v->tmpfs ? mount_fs_in_root (rootfd, "/sys/fs/cgroup", "tmpfs", nse, "mode=755", err) : 0;
+  for (size_t i = 0; ret == 0 && v->sources[i]; i++)
+    {
+      cleanup_free char *dest = xasprintf ("/sys/fs/cgroup/%s", v->targets[i]);
+      cleanup_close int fd = open_mount_target (rootfd, dest, true, err);
+      if (fd < 0)
+        return fd;
+      if ((ret = mount_on_fd (v->sources[i], fd, NULL, MS_BIND, NULL)) < 0)
+        return isola_error_make (err, -ret, "bind the container's cgroup `%s` on `%s`", v->sources[i], dest);
+    }
+  if (ret < 0)
+    return ret;
+  return remount_readonly_in_root (rootfd, "/sys/fs/cgroup", O_DIRECTORY,
+                                   MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
+}
+
 static const struct dev_node
 {
   const char *name;
@@ -550,7 +575,20 @@ mount_spec_mounts (int rootfd, const struct spawn_spec *spec, isola_error_t *err
   return 0;
 }
 
-/* Docker makes these writable unless the whole root file system is read-only. */
+static bool
+has_mount_at (const struct spawn_spec *spec, const char *dest)
+{
+  for (size_t i = 0; i < spec->n_mounts; i++)
+    {
+      cleanup_free char *d = normalize_path (spec->mounts[i].destination);
+      if (strcmp (d, dest) == 0)
+        return true;
+    }
+  return false;
+}
+
+/* Docker makes these writable unless the whole root file system is read-only, and leaves out those the caller
+   mounts a file of its own on (-v ./hosts:/etc/hosts). */
 static int
 mount_etc_files (int rootfd, const struct spawn_spec *spec, isola_error_t *err)
 {
@@ -564,7 +602,7 @@ mount_etc_files (int rootfd, const struct spawn_spec *spec, isola_error_t *err)
   };
   for (size_t i = 0; i < ARRAY_SIZE (files); i++)
     {
-      if (files[i].source == NULL)
+      if (files[i].source == NULL || has_mount_at (spec, files[i].dest))
         continue;
       int ret = mount_bind (rootfd, files[i].source, files[i].dest, spec->readonly_rootfs, err);
       if (ret < 0)
@@ -676,6 +714,8 @@ build_rootfs (const struct spawn_spec *spec, int *rootfd_out, isola_error_t *err
     ret = mount_dev (rootfd, err);
   if (ret == 0)
     ret = mount_sys (rootfd, err);
+  if (ret == 0)
+    ret = mount_cgroups (rootfd, spec->cgroup, err);
   if (ret == 0)
     ret = mount_spec_mounts (rootfd, spec, err);
   if (ret == 0)
@@ -1048,15 +1088,30 @@ setup_terminal (int console_socket, unsigned short rows, unsigned short cols, is
     if (dup2 (slave, i) < 0)
       return isola_error_make (err, errno, "dup2 terminal to fd %d", i);
   close (slave);
-  /* The command leads a session whose controlling terminal this is, so ^C and job control work. */
-  if (setsid () < 0 || ioctl (0, TIOCSCTTY, 0) < 0)
+  /* The command leads its session (become_session_leader), and this is its controlling terminal, so ^C and job
+     control work. */
+  if (ioctl (0, TIOCSCTTY, 0) < 0)
     return isola_error_make (err, errno, "make the terminal the controlling terminal");
+  return 0;
+}
+
+/* Every process of a container leads a session and a process group of its own, as runc makes them: otherwise it
+   shares its parent's (the monitor's, the agent's, `isola exec`'s), and a `kill 0` in the container would reach
+   them.  A process that already leads its session (a detached exec) stays as it is. */
+static int
+become_session_leader (isola_error_t *err)
+{
+  if (getsid (0) != getpid () && setsid () < 0)
+    return isola_error_make (err, errno, "setsid");
   return 0;
 }
 
 static int
 setup_stdio (const struct spawn_spec *spec, int null_fd, isola_error_t *err)
 {
+  int ret = become_session_leader (err);
+  if (ret < 0)
+    return ret;
   if (spec->tty)
     return setup_terminal (spec->console_socket, spec->tty_rows, spec->tty_cols, err);
   const int want[3] = { spec->stdin_fd, spec->stdout_fd, spec->stderr_fd };

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "base/json.h"
@@ -97,6 +98,29 @@ test_caps (void)
   CHECK (cap_from_name ("CAP_SYS_ADMIN") == 21 && cap_from_name ("sys_admin") == 21, "names with or without CAP_");
 }
 
+/* --ulimit's values stay; every other limit is ours, so a VM guest gets what a process container inherits. */
+static void
+test_inherited_rlimits (void)
+{
+  cleanup_json json_t *h = json_pack ("{s:[{s:s, s:i, s:i}]}", "Ulimits", "Name", "nproc", "Soft", 7, "Hard", 9);
+  struct runspec_rlimits r = { 0 };
+  CHECK (runspec_rlimits_parse (h, &r, NULL) == 0 && r.n == 1, "one --ulimit");
+  runspec_rlimits_add_inherited (&r);
+  struct rlimit nofile;
+  getrlimit (RLIMIT_NOFILE, &nofile);
+  size_t nproc_seen = 0;
+  bool nofile_ok = false;
+  for (size_t i = 0; i < r.n; i++)
+    {
+      if (r.items[i].resource == RLIMIT_NPROC)
+        nproc_seen += r.items[i].soft == 7 && r.items[i].hard == 9 ? 1 : 100;
+      if (r.items[i].resource == RLIMIT_NOFILE)
+        nofile_ok = r.items[i].soft == nofile.rlim_cur && r.items[i].hard == nofile.rlim_max;
+    }
+  CHECK (r.n == 16 && nproc_seen == 1 && nofile_ok, "inherited limits fill in all but the --ulimit one");
+  runspec_rlimits_clear (&r);
+}
+
 static void
 test_run_options (void)
 {
@@ -124,6 +148,7 @@ test_run_options (void)
   isola_error_release (&err);
   cleanup_json json_t *missing = json_pack ("{s:[s]}", "Binds", "/nonexistent-isola:/x");
   CHECK (runspec_mounts_parse (missing, &m, &err) < 0, "missing bind source refused");
+  test_inherited_rlimits ();
   CHECK (signal_from_name ("SIGTERM") == 15 && signal_from_name ("kill") == 9 && signal_from_name ("10") == 10
              && signal_from_name ("NOPE") == -1,
          "signal names");

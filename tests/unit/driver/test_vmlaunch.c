@@ -25,12 +25,17 @@ static char root[] = "/tmp/isola-unit-vm-XXXXXX";
 static void
 test_sizes (void)
 {
-  CHECK (vm_memory_mb (0) == VM_MEMORY_DEFAULT_MB, "no --memory: the default guest memory");
-  CHECK (vm_memory_mb (300LL << 20) == 300 + VM_MEMORY_HEADROOM_MB, "--memory 300m: 300 MiB plus headroom");
-  CHECK (vm_memory_mb ((300LL << 20) + 1) == 301 + VM_MEMORY_HEADROOM_MB, "a partial MiB rounds up");
-  CHECK (vm_cpus (0) == 1 && vm_cpus (500000000) == 1 && vm_cpus (1000000000) == 1, "up to one CPU: one vCPU");
-  CHECK (vm_cpus (1500000000) == 2 && vm_cpus (2000000000) == 2, "--cpus 1.5 and 2: two vCPUs");
-  CHECK (vm_cpus (1000LL * 1000000000) == 64, "vCPUs are capped");
+  CHECK (vm_memory_mb (0, VM_MEMORY_DEFAULT_MB) == 2048 && vm_memory_mb (0, 700) == 700,
+         "no --memory: the default guest memory, 2 GiB unless configured");
+  CHECK (vm_memory_mb (300LL << 20, 2048) == 300 + VM_MEMORY_HEADROOM_MB, "--memory 300m: 300 MiB plus headroom");
+  CHECK (vm_memory_mb ((300LL << 20) + 1, 2048) == 301 + VM_MEMORY_HEADROOM_MB, "a partial MiB rounds up");
+  CHECK (vm_cpus (0, 3) == 3, "no --cpus: the default vCPUs");
+  CHECK (vm_cpus (500000000, 8) == 1 && vm_cpus (1000000000, 8) == 1, "up to one CPU: one vCPU");
+  CHECK (vm_cpus (1500000000, 8) == 2 && vm_cpus (2000000000, 8) == 2, "--cpus 1.5 and 2: two vCPUs");
+  CHECK (vm_cpus (1000LL * 1000000000, 8) == VM_CPUS_MAX, "vCPUs are capped");
+  CHECK (vm_host_cpus () == (int)sysconf (_SC_NPROCESSORS_ONLN) || vm_host_cpus () == VM_CPUS_MAX
+             || vm_host_cpus () < (int)sysconf (_SC_NPROCESSORS_ONLN),
+         "the host's CPUs: %d", vm_host_cpus ());
 }
 
 static bool
@@ -71,7 +76,8 @@ static void
 test_qemu_argv (void)
 {
   struct isola_store s = { .root = root, .lock_fd = -1 };
-  struct vm_settings vs = { .qemu = "qemu-system-x86_64", .kernel = "/k", .initrd = "/i", .accel = "tcg" };
+  struct vm_settings vs
+      = { .qemu = "qemu-system-x86_64", .kernel = "/k", .initrd = "/i", .accel = "tcg", .memory_mb = 2048, .cpus = 3 };
   cleanup_free char *share = xasprintf ("%s/share,dir", root);
   mkdir (share, 0755);
   cleanup_free char *host
@@ -104,8 +110,8 @@ test_qemu_argv (void)
   vs.accel = "kvm";
   c = fake_container ("{}");
   cleanup_strv char **kvm = vm_qemu_argv (&vs, &s, c, 7, "/log", NULL);
-  CHECK (argv_has (kvm, "-accel", "kvm") && argv_has (kvm, "-m", "256") && argv_has (kvm, "-smp", "1"),
-         "KVM, default memory, one vCPU");
+  CHECK (argv_has (kvm, "-accel", "kvm") && argv_has (kvm, "-m", "2048") && argv_has (kvm, "-smp", "3"),
+         "KVM; without limits, the settings' memory and vCPUs");
   CHECK (!argv_contains (kvm, "tsc_early_khz") && !argv_contains (kvm, "noapictimer"), "KVM: no TCG workarounds");
   vs.acpi = true;
   cleanup_strv char **acpi = vm_qemu_argv (&vs, &s, c, 7, "/log", NULL);
@@ -133,17 +139,34 @@ test_settings (void)
   setenv ("ISOLA_VM_INITRD", i, 1);
   setenv ("ISOLA_VM_ACCEL", "tcg", 1);
   CHECK (vm_settings_load (root, &vs, NULL) == 0 && strcmp (vs.accel, "tcg") == 0 && strcmp (vs.kernel, k) == 0
-             && vs.boot_timeout_s == VM_BOOT_TIMEOUT_S,
-         "settings from the environment");
+             && vs.boot_timeout_s == VM_BOOT_TIMEOUT_S && vs.memory_mb == VM_MEMORY_DEFAULT_MB
+             && vs.cpus == vm_host_cpus (),
+         "settings from the environment; 2 GiB and the host's CPUs by default");
   vm_settings_clear (&vs);
+  setenv ("ISOLA_VM_MEMORY", "512m", 1);
+  setenv ("ISOLA_VM_CPUS", "3", 1);
+  CHECK (vm_settings_load (root, &vs, NULL) == 0 && vs.memory_mb == 512 && vs.cpus == 3,
+         "ISOLA_VM_MEMORY and ISOLA_VM_CPUS");
+  vm_settings_clear (&vs);
+  cleanup_error isola_error_t size_err = NULL;
+  setenv ("ISOLA_VM_MEMORY", "lots", 1);
+  CHECK (vm_settings_load (root, &vs, &size_err) == -EINVAL && strstr (size_err->msg, "lots"),
+         "a bad memory size is refused");
+  unsetenv ("ISOLA_VM_MEMORY");
+  isola_error_release (&size_err);
+  setenv ("ISOLA_VM_CPUS", "0", 1);
+  CHECK (vm_settings_load (root, &vs, &size_err) == -EINVAL && strstr (size_err->msg, "cpus"),
+         "zero vCPUs are refused");
+  unsetenv ("ISOLA_VM_CPUS");
   setenv ("ISOLA_VM_ACCEL", "xen", 1);
   cleanup_error isola_error_t err = NULL;
   CHECK (vm_settings_load (root, &vs, &err) == -EINVAL && strstr (err->msg, "xen"), "a bad accelerator is refused");
   unsetenv ("ISOLA_VM_ACCEL");
   cleanup_free char *conf = xasprintf ("%s/config.json", root);
-  static const char text[] = "{\"vm\": {\"accel\": \"kvm\", \"boot_timeout\": 7}}";
+  static const char text[] = "{\"vm\": {\"accel\": \"kvm\", \"boot_timeout\": 7, \"memory\": \"1g\", \"cpus\": 5}}";
   (void)write_file_atomic (conf, text, strlen (text), 0644, NULL);
-  CHECK (vm_settings_load (root, &vs, NULL) == 0 && strcmp (vs.accel, "kvm") == 0 && vs.boot_timeout_s == 7,
+  CHECK (vm_settings_load (root, &vs, NULL) == 0 && strcmp (vs.accel, "kvm") == 0 && vs.boot_timeout_s == 7
+             && vs.memory_mb == 1024 && vs.cpus == 5,
          "settings from config.json");
   vm_settings_clear (&vs);
   unlink (conf);

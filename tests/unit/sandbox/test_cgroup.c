@@ -51,6 +51,9 @@ test_v2 (const char *root)
   CHECK (file_is (root, "cgroup.subtree_control", "+memory +cpu +pids"), "controllers delegated from the root");
   CHECK (pl.dir_fd >= 0 && pl.procs && pl.procs[0] == NULL,
          "the first process is cloned into the cgroup: nothing to join afterwards");
+  CHECK (!pl.view.tmpfs && strv_len (pl.view.sources) == 1 && strcmp (pl.view.sources[0], dir) == 0
+             && strcmp (pl.view.targets[0], "") == 0,
+         "v2: the container sees its own cgroup as /sys/fs/cgroup");
   cgroup_placement_clear (&pl);
   touch (dir, "memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n");
   CHECK (cgroup_oom_killed (&fs, "c1"), "v2 OOM kill read from memory.events");
@@ -85,6 +88,10 @@ test_v1 (const char *root)
   struct cgroup_placement pl = { .dir_fd = -1 };
   CHECK (cgroup_create (&fs, "c2", &l, &pl, NULL) == 0 && pl.dir_fd < 0 && strv_len (pl.procs) == 3,
          "v1 create with all three limits: three hierarchies to join");
+  CHECK (pl.view.tmpfs && strv_len (pl.view.sources) == 3 && strcmp (pl.view.sources[0], mem) == 0
+             && strcmp (pl.view.targets[0], "memory") == 0 && strcmp (pl.view.sources[1], cpu) == 0
+             && strcmp (pl.view.targets[1], "cpu") == 0 && strcmp (pl.view.targets[2], "pids") == 0,
+         "v1: a tmpfs with the container's cgroup of each hierarchy at its controller's name");
   cgroup_placement_clear (&pl);
   CHECK (file_is (mem, "memory.limit_in_bytes", "33554432") && file_is (mem, "memory.memsw.limit_in_bytes", "67108864"),
          "v1 memory and memory+swap");
@@ -133,6 +140,15 @@ test_hybrid (const char *root)
              && str_has_suffix (pl.procs[0], "/memory/isola/c3/cgroup.procs")
              && file_is (mem, "memory.limit_in_bytes", "16777216"),
          "--memory: the v1 memory hierarchy too, with the limit");
+  CHECK (pl.view.tmpfs && strv_len (pl.view.sources) == 2 && strcmp (pl.view.sources[0], udir) == 0
+             && strcmp (pl.view.targets[0], "unified") == 0 && strcmp (pl.view.sources[1], mem) == 0
+             && strcmp (pl.view.targets[1], "memory") == 0,
+         "hybrid: the v2 cgroup at unified, the memory one at memory");
+  cgroup_placement_clear (&pl);
+  cgroup_placement_stay ("/sys/fs/cgroup", &pl);
+  CHECK (pl.dir_fd < 0 && strv_len (pl.procs) == 0 && strv_len (pl.view.sources) == 1 && !pl.view.tmpfs
+             && strcmp (pl.view.sources[0], "/sys/fs/cgroup") == 0 && strcmp (pl.view.targets[0], "") == 0,
+         "staying in the root cgroup: nothing to join, the root is the view");
   cgroup_placement_clear (&pl);
   cleanup_strv char **paths = NULL;
   CHECK (cgroup_procs_paths (&fs, "c3", &paths) == 0 && strv_len (paths) == 4
