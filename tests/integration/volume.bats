@@ -275,6 +275,21 @@ drwx------ 1000 1000 sub"
   assert_equal "$(ls -A "$BATS_TEST_TMPDIR/host")" ""
 }
 
+@test "an empty volume that a running container has is not seeded under it: its writes stay in the volume" {
+  import_seed_image
+  # the first container has the volume where its image has nothing; seeding for the second would have swapped the
+  # directory out from under the first
+  run_detached -v shared:/data busybox sh -c 'until [ -e /data/go ]; do sleep 0.1; done; echo kept >/data/written'
+  local first=$CID
+  isola_ok create --name second -v shared:/seed seedimg true
+  touch "$(mountpoint_of shared)/go"
+  isola_ok wait "$first"
+  assert_equal "$(ls "$(mountpoint_of shared)" | tr '\n' ' ')" "go written "
+  run --separate-stderr isola run --rm -v shared:/seed seedimg cat /seed/written
+  assert_status 0
+  assert_equal "$output" kept
+}
+
 @test "a copy interrupted by a crash (its staging directory left) is not taken as seeded: the next use seeds" {
   import_seed_image
   isola_ok volume create crashed

@@ -79,6 +79,12 @@ volume_seed_from_image (struct isola_store *s, const char *volume, const char *i
   cleanup_free char *data = volume_data_path (s, volume);
   if (!dir_is_empty (data))
     return 0;
+  /* The copy replaces the data directory, and a container already using the volume would keep writing into the
+     directory it has mounted, no longer the volume's: an empty volume that another container has is left empty
+     (Docker would copy into it in place; nothing is lost this way). */
+  cleanup_strv char **users = volume_users (s, volume);
+  if (users && users[0])
+    return 0;
   struct image_record image = { 0 };
   int ret = image_record_read (s, image_id, &image, err);
   if (ret < 0)
