@@ -869,7 +869,7 @@ take_input (struct agent *a, struct proc *p, const uint8_t *data, size_t len)
       p->in_head = 0;
       if (p->in_len + len > p->in_cap)
         {
-          p->in_cap = p->in_len + len;
+          p->in_cap = 2 * (p->in_len + len); /* at most twice a window: the host keeps to it */
           p->inbuf = xrealloc (p->inbuf, p->in_cap);
         }
     }
