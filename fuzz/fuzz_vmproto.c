@@ -137,6 +137,12 @@ check_frame (const struct vmproto_frame *f, size_t text_size, struct record *rec
         abort ();
       m = vmproto_msg_exit (f->stream, a, b);
       break;
+    case VMPROTO_STDIN_ACK:
+      ret = vmproto_get_stdin_ack (f, &a);
+      if (a == 0 || a > VMPROTO_STDIN_WINDOW)
+        abort ();
+      m = vmproto_msg_stdin_ack (f->stream, a);
+      break;
     case VMPROTO_PS_REPLY:
       m = vmproto_msg_ps_reply (f->stream, p, f->len);
       break;

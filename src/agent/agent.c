@@ -69,6 +69,11 @@ struct proc
   bool failed;    /* FAILED was sent: no EXIT follows */
   bool announced; /* STARTED or FAILED went out: the command's output may follow it */
   bool paused;    /* the host asked for no more output for now (PAUSE) */
+  /* Input the process has not taken yet: written as `in` accepts it, each byte acknowledged (STDIN_ACK) once
+     written, so the host never has more than a window of it on its way (VMPROTO_STDIN_WINDOW). */
+  uint8_t *inbuf;
+  size_t in_head, in_len, in_cap;
+  bool in_eof; /* CLOSE_STDIN came: close `in` once inbuf is written */
 };
 
 struct agent
@@ -800,6 +805,81 @@ proc_close_input (struct proc *p)
   if (p->in >= 0 && p->in != p->out)
     close (p->in);
   p->in = -1;
+  free (p->inbuf);
+  p->inbuf = NULL;
+  p->in_head = p->in_len = p->in_cap = 0;
+  p->in_eof = false;
+}
+
+/* Gives the host back the right to send n more bytes of the process's input. */
+static void
+ack_input (struct agent *a, struct proc *p, size_t n)
+{
+  while (n > 0)
+    {
+      uint32_t chunk = n > VMPROTO_STDIN_WINDOW ? VMPROTO_STDIN_WINDOW : (uint32_t)n;
+      queue (a, vmproto_msg_stdin_ack (p->stream, chunk));
+      n -= chunk;
+    }
+}
+
+/* The process's input is over (it closed it, or the host did): what is left unwritten is dropped, as a pipe's
+   reader that went away drops it, and acknowledged so that the host keeps sending (and dropping) the rest. */
+static void
+drop_input (struct agent *a, struct proc *p)
+{
+  ack_input (a, p, p->in_len);
+  proc_close_input (p);
+}
+
+/* Writes what the process's input takes now, without blocking: the rest waits for POLLOUT. */
+static void
+write_input (struct agent *a, struct proc *p)
+{
+  while (p->in >= 0 && p->in_len > 0)
+    {
+      ssize_t n = write (p->in, p->inbuf + p->in_head, p->in_len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        return;
+      if (n <= 0)
+        {
+          drop_input (a, p);
+          return;
+        }
+      p->in_head += (size_t)n;
+      p->in_len -= (size_t)n;
+      ack_input (a, p, (size_t)n);
+    }
+  if (p->in_len == 0)
+    p->in_head = 0;
+  if (p->in_eof && p->in_len == 0)
+    proc_close_input (p);
+}
+
+static void
+take_input (struct agent *a, struct proc *p, const uint8_t *data, size_t len)
+{
+  if (p->in < 0)
+    {
+      ack_input (a, p, len); /* no input, or no more: dropped */
+      return;
+    }
+  if (p->in_head + p->in_len + len > p->in_cap)
+    {
+      if (p->in_len)
+        memmove (p->inbuf, p->inbuf + p->in_head, p->in_len);
+      p->in_head = 0;
+      if (p->in_len + len > p->in_cap)
+        {
+          p->in_cap = 2 * (p->in_len + len); /* at most twice a window: the host keeps to it */
+          p->inbuf = xrealloc (p->inbuf, p->in_cap);
+        }
+    }
+  memcpy (p->inbuf + p->in_head + p->in_len, data, len);
+  p->in_len += len;
+  write_input (a, p);
 }
 
 static void
@@ -811,13 +891,16 @@ handle_frame (struct agent *a, const struct vmproto_frame *f)
   switch (f->type)
     {
     case VMPROTO_STDIN:
-      if (p && p->in >= 0 && write_all (p->in, f->payload, f->len) < 0)
-        proc_close_input (p);
+      if (p)
+        take_input (a, p, f->payload, f->len);
       break;
     case VMPROTO_CLOSE_STDIN:
-      /* With a terminal, end of input is a ^D sent as data. */
+      /* With a terminal, end of input is a ^D sent as data.  A pipe closes after the input before it. */
       if (p && !p->tty)
-        proc_close_input (p);
+        {
+          p->in_eof = true;
+          write_input (a, p);
+        }
       break;
     case VMPROTO_RESIZE:
       if (p && p->tty && p->out >= 0 && vmproto_get_resize (f, &rows, &cols) == 0)
@@ -977,12 +1060,12 @@ relay (struct agent *a, int sigfd)
 {
   while (!main_done (a))
     {
-      struct pollfd fds[P_FIRST + 4 * MAX_PROCS];
+      struct pollfd fds[P_FIRST + 5 * MAX_PROCS];
       struct
       {
         struct proc *p;
-        int which; /* 0 out, 1 err, 2 console, 3 report */
-      } who[4 * MAX_PROCS];
+        int which; /* 0 out, 1 err, 2 console, 3 report, 4 input to write */
+      } who[5 * MAX_PROCS];
       size_t n = P_FIRST;
       bool room = vmproto_queue_pending (&a->q) < VMPROTO_QUEUE_HIGH;
       fds[P_CHAN] = (struct pollfd){ .fd = a->chan, .events = POLLIN | (vmproto_queue_pending (&a->q) ? POLLOUT : 0) };
@@ -995,12 +1078,12 @@ relay (struct agent *a, int sigfd)
           /* The runner says "S" only once the command runs, so the command's first output can be there before it:
              output waits for STARTED, which the client must see first. */
           bool take = room && !p->paused && (p->announced || p->report < 0);
-          int fdv[4] = { take ? p->out : -1, take ? p->err : -1, p->console, p->report };
-          for (int k = 0; k < 4; k++)
+          int fdv[5] = { take ? p->out : -1, take ? p->err : -1, p->console, p->report, p->in_len ? p->in : -1 };
+          for (int k = 0; k < 5; k++)
             if (fdv[k] >= 0)
               {
                 who[n - P_FIRST].p = p, who[n - P_FIRST].which = k;
-                fds[n++] = (struct pollfd){ .fd = fdv[k], .events = POLLIN };
+                fds[n++] = (struct pollfd){ .fd = fdv[k], .events = k == 4 ? POLLOUT : POLLIN };
               }
         }
       if (poll (fds, n, 1000) < 0 && errno != EINTR)
@@ -1028,7 +1111,7 @@ relay (struct agent *a, int sigfd)
       for (size_t i = P_FIRST; i < n; i++)
         {
           struct proc *p = who[i - P_FIRST].p;
-          if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)) || !p->used)
+          if (!(fds[i].revents & (POLLIN | POLLOUT | POLLHUP | POLLERR)) || !p->used)
             continue;
           switch (who[i - P_FIRST].which)
             {
@@ -1062,6 +1145,9 @@ relay (struct agent *a, int sigfd)
             case 3:
               if (p->report >= 0 && !read_report (p, a))
                 close_fd (&p->report);
+              break;
+            case 4:
+              write_input (a, p);
               break;
             }
         }
@@ -1136,6 +1222,34 @@ shut_down (struct agent *a)
   flush_all (a);
 }
 
+/* The port's writes only hand the bytes to the host's side of the virtqueue: powering off now could lose what QEMU
+   has not passed on yet, EXIT included.  The host answers the main process's EXIT (or FAILED) with SHUTDOWN once it
+   has it, and so everything before it.  However long a busy host takes to get there, the agent waits: ending the
+   VM is the host's call (it ends one that does not power off soon after SHUTDOWN, and the VM dies with it). */
+static void
+await_host (struct agent *a)
+{
+  flush_all (a);
+  for (;;)
+    {
+      struct pollfd p = { .fd = a->chan, .events = POLLIN | (vmproto_queue_pending (&a->q) ? POLLOUT : 0) };
+      if (poll (&p, 1, -1) <= 0)
+        continue;
+      if (p.revents & POLLOUT)
+        (void)vmproto_queue_flush (&a->q, a->chan);
+      ssize_t r = vmproto_decoder_read (&a->dec, a->chan);
+      if (r == 0 || (r < 0 && r != -EAGAIN && r != -EINTR))
+        return;
+      struct vmproto_frame f;
+      int got;
+      while ((got = vmproto_decoder_next (&a->dec, &f)) == 1)
+        if (f.type == VMPROTO_SHUTDOWN)
+          return;
+      if (got < 0)
+        return;
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1175,6 +1289,7 @@ main (int argc, char **argv)
       int errnum = err ? err->status : EIO;
       send_failed (&a, VMPROTO_STREAM_MAIN, errnum, spawn_failure_exit_code (errnum), err ? err->msg : "start failed");
       shut_down (&a);
+      await_host (&a);
       power_off ();
     }
   agent_trace ("container started");
@@ -1189,7 +1304,7 @@ main (int argc, char **argv)
   uint32_t flags = a.cgfs.root && cgroup_oom_killed (&a.cgfs, CGROUP_NAME) ? VMPROTO_EXIT_OOM : 0;
   shut_down (&a);
   queue (&a, vmproto_msg_exit (VMPROTO_STREAM_MAIN, (uint32_t)a.procs[0].status, flags));
-  flush_all (&a);
+  await_host (&a);
   agent_trace ("powering off");
   power_off ();
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/util.h"
@@ -19,6 +20,8 @@
 
 #define DETACH_KEY_1 0x10 /* Ctrl-P */
 #define DETACH_KEY_2 0x11 /* Ctrl-Q */
+/* How much of our stdin goes into one frame. */
+#define ATTACH_STDIN_CHUNK (32 * 1024)
 
 struct attach_session
 {
@@ -28,7 +31,62 @@ struct attach_session
   bool saw_ctrl_p;
   int exit_code;
   bool done, detached;
+  /* What the monitor has not taken yet.  We never block on sending: the monitor takes input only as fast as the
+     container does, and meanwhile its output must keep coming (a container like `cat` would otherwise wait for us
+     to read while we wait for it to read).  Our stdin is not read while this is non-empty. */
+  uint8_t *out;
+  size_t out_head, out_len, out_cap;
+  bool broken;
 };
+
+static void
+session_flush (struct attach_session *a)
+{
+  while (a->out_len > 0 && !a->broken)
+    {
+      ssize_t n = send (a->fd, a->out + a->out_head, a->out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          a->broken = errno != EAGAIN && errno != EWOULDBLOCK;
+          return;
+        }
+      a->out_head += (size_t)n;
+      a->out_len -= (size_t)n;
+    }
+  if (a->out_len == 0)
+    a->out_head = 0;
+}
+
+/* Queues a frame for the monitor and sends what it takes now. */
+static void
+session_send (struct attach_session *a, uint8_t type, const void *payload, uint32_t len)
+{
+  size_t n = ATTACH_HEADER_SIZE + len;
+  if (a->out_head + a->out_len + n > a->out_cap)
+    {
+      if (a->out_len)
+        memmove (a->out, a->out + a->out_head, a->out_len);
+      a->out_head = 0;
+      if (a->out_len + n > a->out_cap)
+        {
+          a->out_cap = a->out_len + n;
+          a->out = xrealloc (a->out, a->out_cap);
+        }
+    }
+  attach_encode (a->out + a->out_head + a->out_len, type, payload, len);
+  a->out_len += n;
+  session_flush (a);
+}
+
+static void
+session_send_u32 (struct attach_session *a, uint8_t type, uint32_t value)
+{
+  uint8_t p[4];
+  attach_put_u32 (p, value);
+  session_send (a, type, p, 4);
+}
 
 static void
 send_window_size (struct attach_session *a)
@@ -37,14 +95,14 @@ send_window_size (struct attach_session *a)
   if (!cli_window_size (&ws))
     return;
   uint8_t p[4] = { (uint8_t)(ws.ws_row >> 8), (uint8_t)ws.ws_row, (uint8_t)(ws.ws_col >> 8), (uint8_t)ws.ws_col };
-  (void)attach_send (a->fd, ATTACH_RESIZE, p, 4);
+  session_send (a, ATTACH_RESIZE, p, 4);
 }
 
 /* With a terminal, Ctrl-P Ctrl-Q detaches; a lone Ctrl-P is passed on with what follows it. */
 static void
 forward_stdin (struct attach_session *a, const uint8_t *buf, size_t n)
 {
-  uint8_t out[4097];
+  uint8_t out[ATTACH_STDIN_CHUNK + 1];
   size_t m = 0;
   for (size_t i = 0; i < n; i++)
     {
@@ -66,7 +124,7 @@ forward_stdin (struct attach_session *a, const uint8_t *buf, size_t n)
       out[m++] = buf[i];
     }
   if (m > 0)
-    (void)attach_send (a->fd, ATTACH_STDIN, out, (uint32_t)m);
+    session_send (a, ATTACH_STDIN, out, (uint32_t)m);
 }
 
 static void
@@ -130,7 +188,7 @@ handle_signal (struct attach_session *a, int sigfd)
   if (si.ssi_signo == SIGWINCH)
     send_window_size (a);
   else
-    (void)attach_send_u32 (a->fd, ATTACH_SIGNAL, si.ssi_signo);
+    session_send_u32 (a, ATTACH_SIGNAL, si.ssi_signo);
 }
 
 int
@@ -151,29 +209,32 @@ cli_attach_loop (int fd, struct attach_decoder *dec, const struct cli_attach_opt
   bool monitor_open = true;
   while (!a.done)
     {
-      struct pollfd fds[3] = { { .fd = fd, .events = POLLIN },
+      struct pollfd fds[3] = { { .fd = fd, .events = (short)(POLLIN | (a.out_len ? POLLOUT : 0)) },
                                { .fd = sigfd, .events = POLLIN },
-                               { .fd = stdin_open ? STDIN_FILENO : -1, .events = POLLIN } };
+                               { .fd = stdin_open && !a.out_len ? STDIN_FILENO : -1, .events = POLLIN } };
       if (poll (fds, 3, -1) < 0 && errno != EINTR)
         break;
+      if (fds[0].revents & POLLOUT)
+        session_flush (&a);
       if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) && !(monitor_open = read_monitor (&a)))
         break;
       if (fds[1].revents & POLLIN)
         handle_signal (&a, sigfd);
       if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
         {
-          uint8_t buf[4096];
+          uint8_t buf[ATTACH_STDIN_CHUNK];
           ssize_t n = read (STDIN_FILENO, buf, sizeof buf);
           if (n > 0)
             forward_stdin (&a, buf, (size_t)n);
           else if (n == 0 || errno != EINTR)
             {
               stdin_open = false;
-              (void)attach_send (fd, ATTACH_CLOSE_STDIN, NULL, 0);
+              session_send (&a, ATTACH_CLOSE_STDIN, NULL, 0);
             }
         }
     }
   cli_terminal_restore ();
+  free (a.out);
   if (a.detached)
     return 0;
   if (!a.done && !monitor_open)

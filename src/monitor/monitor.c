@@ -51,7 +51,8 @@ struct client
   uint8_t *out;
   size_t out_head, out_len, out_cap;
   bool paused;
-  bool broken; /* a send failed, or the client let its queue overflow: dropped */
+  bool broken;          /* a send failed, or the client let its queue overflow: dropped */
+  int64_t stdin_credit; /* VM exec: input bytes the agent still takes before it acknowledges some (STDIN_ACK) */
 };
 
 #define CLIENT_QUEUE_HIGH (256 * 1024)
@@ -84,6 +85,11 @@ struct monitor
   int main_status;  /* its wait status */
   bool main_oom;
   long long kill_deadline_ms; /* after a SIGKILL for the main process: when the VM itself is ended */
+  /* The main process's flow: its output is PAUSEd while an attached client is behind (a slow reader slows the
+     container down instead of losing output), and its input is read from the clients only while the agent has
+     room for it (the window of VMPROTO_STDIN_WINDOW bytes, given back with STDIN_ACK). */
+  bool main_paused;
+  int64_t main_stdin_credit;
 };
 
 /* --- clients ------------------------------------------------------------------------------------------------- */
@@ -146,6 +152,31 @@ static void
 chan_queue (struct monitor *m, struct vmproto_msg msg)
 {
   (void)vmproto_queue_push (&m->chan_q, &msg);
+}
+
+/* A VM's main output goes to every attached client through its queue: nothing is dropped, and
+   update_main_flow pauses the container while a client is behind. */
+static void
+vm_broadcast (struct monitor *m, uint8_t type, const void *data, uint32_t len)
+{
+  for (size_t i = 0; i < m->n_clients; i++)
+    if (!m->clients[i].exec_stream)
+      client_queue (m, &m->clients[i], type, data, len);
+}
+
+/* PAUSE the main process's output past CLIENT_QUEUE_HIGH queued for the slowest attached client, RESUME it below
+   CLIENT_QUEUE_LOW (or once that client is gone). */
+static void
+update_main_flow (struct monitor *m)
+{
+  size_t behind = 0;
+  for (size_t i = 0; i < m->n_clients; i++)
+    if (!m->clients[i].exec_stream && !m->clients[i].broken && m->clients[i].out_len > behind)
+      behind = m->clients[i].out_len;
+  if (m->main_exited || (m->main_paused ? behind >= CLIENT_QUEUE_LOW : behind <= CLIENT_QUEUE_HIGH))
+    return;
+  m->main_paused = !m->main_paused;
+  chan_queue (m, m->main_paused ? vmproto_msg_pause (VMPROTO_STREAM_MAIN) : vmproto_msg_resume (VMPROTO_STREAM_MAIN));
 }
 
 /* A FAILED frame's payload: the exit code, then the message (cut to 4096 bytes); returns its length. */
@@ -257,7 +288,14 @@ handle_vm_frame (struct monitor *m, struct client *cl, const struct attach_frame
   switch (f->type)
     {
     case ATTACH_STDIN:
-      (void)vmproto_queue_data (&m->chan_q, VMPROTO_STDIN, stream, f->payload, f->len);
+      /* Within the window (client_wants_input): the queue has room for it. */
+      if (vmproto_queue_data (&m->chan_q, VMPROTO_STDIN, stream, f->payload, f->len) == 0)
+        {
+          if (cl->exec_stream)
+            cl->stdin_credit -= f->len;
+          else
+            m->main_stdin_credit -= f->len;
+        }
       break;
     case ATTACH_CLOSE_STDIN:
       chan_queue (m, vmproto_msg_close_stdin (stream));
@@ -288,6 +326,7 @@ handle_vm_frame (struct monitor *m, struct client *cl, const struct attach_frame
           cleanup_json json_t *req = json_loadb ((const char *)f->payload, f->len, 0, NULL);
           cl->exec_detached = json_is_true (json_object_get (req, "Detach"));
           cl->exec_stream = m->next_stream++;
+          cl->stdin_credit = VMPROTO_STDIN_WINDOW;
           chan_queue (m, vmproto_msg_exec (cl->exec_stream, f->payload, f->len));
         }
       break;
@@ -622,11 +661,25 @@ flush_client (struct monitor *m, int fd)
       client_flush (m, &m->clients[i]);
 }
 
-/* Once the VM is gone: a last second for the clients to take what is left of their output. */
+/* How long a client may take none of its remaining output once the container is over before it is given up. */
+#define CLIENT_STALL_MS 30000
+
+static size_t
+clients_backlog (const struct monitor *m)
+{
+  size_t total = 0;
+  for (size_t i = 0; i < m->n_clients; i++)
+    if (!m->clients[i].broken)
+      total += m->clients[i].out_len;
+  return total;
+}
+
+/* Once the container is over: the clients take the rest of their output at their own pace (a slow reader gets
+   every byte, as it would from a pipe); only one that takes nothing for CLIENT_STALL_MS is given up. */
 static void
 flush_clients_at_end (struct monitor *m)
 {
-  long long end = monotonic_ms () + 1000;
+  long long last_progress = monotonic_ms ();
   for (;;)
     {
       struct pollfd fds[MAX_CLIENTS];
@@ -634,12 +687,18 @@ flush_clients_at_end (struct monitor *m)
       for (size_t i = 0; i < m->n_clients; i++)
         if (m->clients[i].out_len && !m->clients[i].broken)
           fds[n++] = (struct pollfd){ .fd = m->clients[i].fd, .events = POLLOUT };
-      long long left = end - monotonic_ms ();
-      if (n == 0 || left <= 0 || poll (fds, n, (int)left) <= 0)
+      long long left = last_progress + CLIENT_STALL_MS - monotonic_ms ();
+      if (n == 0 || left <= 0)
         return;
-      for (nfds_t k = 0; k < n; k++)
+      int r = poll (fds, n, (int)left);
+      if (r < 0 && errno != EINTR)
+        return;
+      size_t before = clients_backlog (m);
+      for (nfds_t k = 0; r > 0 && k < n; k++)
         if (fds[k].revents)
           flush_client (m, fds[k].fd);
+      if (clients_backlog (m) != before)
+        last_progress = monotonic_ms ();
     }
 }
 
@@ -659,7 +718,7 @@ handle_agent_frame (struct monitor *m, const struct vmproto_frame *f)
         if (main_stream)
           {
             (void)log_writer_feed (&m->log, type == ATTACH_STDERR ? 2 : 1, (const char *)f->payload, f->len);
-            broadcast (m, type, f->payload, f->len);
+            vm_broadcast (m, type, f->payload, f->len);
           }
         else if (cl)
           client_queue (m, cl, type, f->payload, f->len);
@@ -684,6 +743,8 @@ handle_agent_frame (struct monitor *m, const struct vmproto_frame *f)
           m->main_exited = true;
           m->main_status = (int)a;
           m->main_oom = (b & VMPROTO_EXIT_OOM) != 0;
+          /* EXIT is the agent's last frame: everything is here, and the VM may power off (agent.c await_host). */
+          chan_queue (m, vmproto_msg_shutdown ());
         }
       else if (cl)
         {
@@ -698,6 +759,14 @@ handle_agent_frame (struct monitor *m, const struct vmproto_frame *f)
             client_queue (m, &m->clients[i], ATTACH_PS_REPLY, f->payload, f->len);
             m->clients[i].ps_request = 0;
           }
+      break;
+    case VMPROTO_STDIN_ACK:
+      if (vmproto_get_stdin_ack (f, &a) < 0)
+        break;
+      if (main_stream)
+        m->main_stdin_credit += a;
+      else if (cl)
+        cl->stdin_credit += a;
       break;
     case VMPROTO_LOG:
       if (vmproto_get_log (f, text, sizeof text) == 0)
@@ -720,6 +789,34 @@ read_channel (struct monitor *m)
   while ((r = vmproto_decoder_next (m->chan_dec, &f)) == 1)
     handle_agent_frame (m, &f);
   return n > 0 && r == 0;
+}
+
+/* Once the VM is gone: what QEMU passed on before it ended is all still to be read, up to the end of the channel. */
+static void
+read_channel_to_end (struct monitor *m)
+{
+  for (int rounds = 0; rounds < 100000; rounds++)
+    {
+      ssize_t n = vmproto_decoder_read (m->chan_dec, m->chan);
+      if (n == -EINTR)
+        continue;
+      struct vmproto_frame f;
+      int r;
+      while ((r = vmproto_decoder_next (m->chan_dec, &f)) == 1)
+        handle_agent_frame (m, &f);
+      if (n <= 0 || r < 0)
+        return;
+    }
+}
+
+/* Input from a client goes on only while the agent has room for it (the stream's window) and the channel's queue
+   is short: otherwise the client waits, as a writer to a full pipe does. */
+static bool
+client_wants_input (const struct monitor *m, const struct client *cl)
+{
+  if (vmproto_queue_pending (&m->chan_q) >= VMPROTO_QUEUE_HIGH)
+    return false;
+  return cl->exec_stream ? cl->stdin_credit > 0 : m->main_stdin_credit > 0;
 }
 
 /* Frames that came with the agent's STARTED, before the loop. */
@@ -768,8 +865,9 @@ supervise_vm (struct monitor *m, int sigfd)
       };
       size_t n_clients = m->n_clients;
       for (size_t i = 0; i < n_clients; i++)
-        fds[V_CLIENTS + i]
-            = (struct pollfd){ .fd = m->clients[i].fd, .events = POLLIN | (m->clients[i].out_len ? POLLOUT : 0) };
+        fds[V_CLIENTS + i] = (struct pollfd){ .fd = m->clients[i].fd,
+                                              .events = (short)((client_wants_input (m, &m->clients[i]) ? POLLIN : 0)
+                                                                | (m->clients[i].out_len ? POLLOUT : 0)) };
       if (poll (fds, V_CLIENTS + n_clients, 200) < 0 && errno != EINTR)
         break;
       if (chan_open && (fds[V_CHAN].revents & POLLOUT))
@@ -796,13 +894,13 @@ supervise_vm (struct monitor *m, int sigfd)
             serve_client (m, fds[V_CLIENTS + i].fd);
         }
       drop_done_clients (m);
+      update_main_flow (m);
       if (chan_open && vmproto_queue_pending (&m->chan_q))
         (void)vmproto_queue_flush (&m->chan_q, m->chan);
     }
-  /* Output that was still on its way. */
+  /* Output that was still on its way; the clients take theirs in finish, once the exit is recorded. */
   if (chan_open)
-    (void)read_channel (m);
-  flush_clients_at_end (m);
+    read_channel_to_end (m);
   (void)log_writer_flush (&m->log);
   if (m->main_exited)
     return exit_code_of_status (m->main_status);
@@ -837,6 +935,7 @@ finish (struct monitor *m, int code)
   if (m->lock_fd >= 0)
     (void)close (m->lock_fd);
   m->lock_fd = -1;
+  flush_clients_at_end (m);
   for (size_t i = 0; i < m->n_clients; i++)
     (void)attach_send_u32 (m->clients[i].fd, ATTACH_EXIT, (uint32_t)code);
   if (trash)
@@ -926,7 +1025,8 @@ main (int argc, char **argv)
                        .console_r = -1,
                        .chan = -1,
                        .next_stream = VMPROTO_STREAM_EXEC_MIN,
-                       .next_request = 1 };
+                       .next_request = 1,
+                       .main_stdin_credit = VMPROTO_STDIN_WINDOW };
   vmproto_queue_init (&m.chan_q);
   signal (SIGPIPE, SIG_IGN);
   signal (SIGINT, SIG_IGN);

@@ -280,6 +280,25 @@ isola_lines() {
   assert_output_empty
 }
 
+@test "exec -i passes 10 MiB of stdin unchanged, to a fast and a slow reader; big output keeps the exit code" {
+  start_sleeper
+  head -c $((10 << 20)) /dev/urandom >"$BATS_TEST_TMPDIR/in"
+  local sum
+  sum=$(md5sum <"$BATS_TEST_TMPDIR/in")
+  run --separate-stderr bash -c 'timeout 300 "$1" exec -i "$2" cat <"$3" | md5sum; exit "${PIPESTATUS[0]}"' \
+    - "$ISOLA" "$CID" "$BATS_TEST_TMPDIR/in"
+  assert_status 0
+  assert_equal "$output" "$sum"
+  run --separate-stderr bash -c 'timeout 300 "$1" exec -i "$2" sh -c "cat; exit 6" <"$3" | (sleep 2; md5sum)
+    exit "${PIPESTATUS[0]}"' - "$ISOLA" "$CID" "$BATS_TEST_TMPDIR/in"
+  assert_status 6
+  assert_equal "$output" "$sum"
+  run --separate-stderr bash -c 'timeout 300 "$1" exec "$2" sh -c "seq 1 300000; exit 5" | md5sum
+    exit "${PIPESTATUS[0]}"' - "$ISOLA" "$CID"
+  assert_status 5
+  assert_equal "$output" "$(seq 1 300000 | md5sum)"
+}
+
 @test "exec -t gives the command a terminal of the container's" {
   start_sleeper
   run timeout 20 script -qec "$ISOLA exec -t $CID tty" /dev/null </dev/null

@@ -78,6 +78,16 @@ no newline"
   assert_equal "$(tail -1 <<<"$output")" 20000
 }
 
+@test "run -d of big output: wait gives the exit code, logs every byte in order" {
+  run_detached busybox sh -c 'seq 1 300000; exit 3'
+  ISOLA_TIMEOUT=600 run --separate-stderr isola wait "$CID"
+  assert_status 0
+  assert_equal "$output" 3
+  run --separate-stderr bash -c '"$1" logs "$2" | md5sum; exit "${PIPESTATUS[0]}"' - "$ISOLA" "$CID"
+  assert_status 0
+  assert_equal "$output" "$(seq 1 300000 | md5sum)"
+}
+
 @test "logs --tail N prints the last N lines" {
   exited_container 'seq 1 10'
   run --separate-stderr isola logs --tail 3 "$CID"

@@ -43,6 +43,45 @@ out2"
   assert_equal "$(tail -1 <<<"$output")" 20000
 }
 
+# ---- big output and input: every byte, whatever the timing ------------------------------------------------------
+# (VM isolation used to lose the output still in flight when the process exited, report 255, and cut stdin at 64 KiB.)
+
+@test "run --rm with 14.9 MB of output (seq 1 2000000): every byte, in order, and exit 0" {
+  local out=$BATS_TEST_TMPDIR/out code=0
+  ISOLA_TIMEOUT=600 isola run --rm busybox seq 1 2000000 >"$out" || code=$?
+  assert_equal "$code" 0
+  assert_equal "$(stat -c %s "$out")" 14888896
+  assert_equal "$(md5sum <"$out")" "$(seq 1 2000000 | md5sum)"
+}
+
+@test "run attached keeps the command's exit code after big output (seq 1 1000000; exit 7)" {
+  run --separate-stderr bash -c 'timeout 600 "$1" run --rm busybox sh -c "seq 1 1000000; exit 7" | md5sum
+    exit "${PIPESTATUS[0]}"' - "$ISOLA"
+  assert_status 7
+  assert_equal "$output" "$(seq 1 1000000 | md5sum)"
+}
+
+@test "run -i passes 10 MiB of stdin through cat unchanged, then its end; 200000 bytes to wc -c" {
+  head -c 200000 /dev/urandom >"$BATS_TEST_TMPDIR/small"
+  run --separate-stderr isola run --rm -i busybox wc -c <"$BATS_TEST_TMPDIR/small"
+  assert_status 0
+  assert_equal "$output" 200000
+  head -c $((10 << 20)) /dev/urandom >"$BATS_TEST_TMPDIR/in"
+  run --separate-stderr bash -c 'timeout 300 "$1" run --rm -i busybox sh -c "cat; echo end" <"$2" | md5sum
+    exit "${PIPESTATUS[0]}"' - "$ISOLA" "$BATS_TEST_TMPDIR/in"
+  assert_status 0
+  assert_equal "$output" "$( (cat "$BATS_TEST_TMPDIR/in"; echo end) | md5sum)"
+}
+
+@test "run attached with a reader that falls behind: the container waits for it, nothing is lost" {
+  head -c $((10 << 20)) /dev/urandom >"$BATS_TEST_TMPDIR/in"
+  # the reader starts 2 s late: far more than the pipes and queues between it and the container hold is written
+  run --separate-stderr bash -c 'timeout 300 "$1" run --rm -i busybox sh -c "cat; exit 4" <"$2" | (sleep 2; md5sum)
+    exit "${PIPESTATUS[0]}"' - "$ISOLA" "$BATS_TEST_TMPDIR/in"
+  assert_status 4
+  assert_equal "$output" "$(md5sum <"$BATS_TEST_TMPDIR/in")"
+}
+
 @test "run of the image's default command (Cmd [\"sh\"]) with stdin closed exits 0" {
   run --separate-stderr isola run busybox </dev/null
   assert_status 0

@@ -57,6 +57,7 @@ static const struct rule rules[VMPROTO_TYPE_MAX] = {
   [VMPROTO_LOG] = { "LOG", VMPROTO_GUEST, STREAM_ANY, 0, TAIL_TEXT, 1, VMPROTO_TEXT_MAX },
   [VMPROTO_PAUSE] = { "PAUSE", VMPROTO_HOST, STREAM_SOME, 0, TAIL_NONE, 0, 0 },
   [VMPROTO_RESUME] = { "RESUME", VMPROTO_HOST, STREAM_SOME, 0, TAIL_NONE, 0, 0 },
+  [VMPROTO_STDIN_ACK] = { "STDIN_ACK", VMPROTO_GUEST, STREAM_SOME, 4, TAIL_NONE, 0, 0 },
 };
 
 static uint16_t
@@ -146,6 +147,11 @@ content_valid (uint16_t type, const uint8_t *fixed, const uint8_t *tail, size_t 
       break;
     case VMPROTO_STARTED:
       if (get_u32 (fixed) == 0 || get_u32 (fixed) > VMPROTO_PID_MAX)
+        return false;
+      break;
+    case VMPROTO_STDIN_ACK:
+      /* Never more than a window: the host sends no more than that unacknowledged. */
+      if (get_u32 (fixed) == 0 || get_u32 (fixed) > VMPROTO_STDIN_WINDOW)
         return false;
       break;
     case VMPROTO_FAILED:
@@ -300,6 +306,12 @@ struct vmproto_msg
 vmproto_msg_resume (uint32_t stream)
 {
   return msg_new (VMPROTO_RESUME, stream, NULL, 0);
+}
+
+struct vmproto_msg
+vmproto_msg_stdin_ack (uint32_t stream, uint32_t bytes)
+{
+  return msg_fixed (VMPROTO_STDIN_ACK, stream, bytes, 0, 4);
 }
 
 struct vmproto_msg
@@ -731,6 +743,16 @@ vmproto_get_exit (const struct vmproto_frame *f, uint32_t *status, uint32_t *fla
     return ret;
   *status = get_u32 (f->payload);
   *flags = get_u32 (f->payload + 4);
+  return 0;
+}
+
+int
+vmproto_get_stdin_ack (const struct vmproto_frame *f, uint32_t *bytes)
+{
+  int ret = typed_check (f, VMPROTO_STDIN_ACK);
+  if (ret < 0)
+    return ret;
+  *bytes = get_u32 (f->payload);
   return 0;
 }
 

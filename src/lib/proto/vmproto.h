@@ -16,7 +16,7 @@
 
 #include "base/error.h"
 
-#define VMPROTO_VERSION      2
+#define VMPROTO_VERSION      3
 #define VMPROTO_MAGIC        0x4d565349u /* first HELLO field: the bytes "ISVM" */
 #define VMPROTO_HEADER_SIZE  12
 #define VMPROTO_PAYLOAD_MAX  (1024 * 1024) /* START, EXEC, PS_REPLY (JSON) */
@@ -31,6 +31,9 @@
    above VMPROTO_QUEUE_HIGH so that it is never reached in normal operation. */
 #define VMPROTO_QUEUE_MAX  (4 * 1024 * 1024)
 #define VMPROTO_QUEUE_HIGH (256 * 1024)
+/* Each process's input window: the host sends at most this many STDIN bytes that the guest has not acknowledged
+   (STDIN_ACK) yet, so the guest buffers a bounded amount for a process that reads slowly. */
+#define VMPROTO_STDIN_WINDOW (256 * 1024)
 
 #define VMPROTO_STREAM_CONTROL  0 /* HELLO, SHUTDOWN */
 #define VMPROTO_STREAM_MAIN     1 /* the container's main process */
@@ -60,6 +63,7 @@ enum vmproto_type /* wire values: never renumber */
   VMPROTO_LOG = 16,        /* guest → host, any stream: a line for the monitor's debug log (text) */
   VMPROTO_PAUSE = 17,      /* host → guest: stop reading the process's output (its reader is behind) */
   VMPROTO_RESUME = 18,     /* host → guest: read it again */
+  VMPROTO_STDIN_ACK = 19,  /* guest → host: the process took (or dropped) this many more input bytes (u32) */
   VMPROTO_TYPE_MAX,
 };
 
@@ -112,6 +116,7 @@ struct vmproto_msg vmproto_msg_failed (uint32_t stream, int32_t errnum, uint32_t
 struct vmproto_msg vmproto_msg_exit (uint32_t stream, uint32_t status, uint32_t flags);
 struct vmproto_msg vmproto_msg_ps_reply (uint32_t request, const void *json, size_t len);
 struct vmproto_msg vmproto_msg_log (uint32_t stream, const char *line);
+struct vmproto_msg vmproto_msg_stdin_ack (uint32_t stream, uint32_t bytes);
 
 /* Encodes m into out and returns its size; with out NULL, only validates m and returns the size it needs.
    -EINVAL for a message the peer would refuse, -EMSGSIZE for an oversized one, -ENOBUFS when size is too small. */
@@ -181,6 +186,7 @@ int vmproto_get_resize (const struct vmproto_frame *f, uint16_t *rows, uint16_t 
 int vmproto_get_signal (const struct vmproto_frame *f, uint32_t *sig);
 int vmproto_get_exit (const struct vmproto_frame *f, uint32_t *status, uint32_t *flags);
 int vmproto_get_log (const struct vmproto_frame *f, char *line, size_t size);
+int vmproto_get_stdin_ack (const struct vmproto_frame *f, uint32_t *bytes);
 
 /* Checks the peer's first frame: 0 when it is a HELLO of this version; otherwise -EPROTONOSUPPORT (another
    version) or -EPROTO, with a message naming the peer ("guest agent") and both versions. */

@@ -15,6 +15,10 @@
 #include "proto/vmproto.h"
 #include "tap.h"
 
+#define TEXT_OF(x)       #x
+#define TEXT_OF_VALUE(x) TEXT_OF (x)
+#define VERSION_TEXT     TEXT_OF_VALUE (VMPROTO_VERSION) /* "3": this build's version, as the messages print it */
+
 static void
 put_header (uint8_t *p, uint16_t type, uint16_t flags, uint32_t stream, uint32_t len)
 {
@@ -171,6 +175,7 @@ test_guest_messages (void)
     vmproto_msg_exit (3, 3 << 8, 0),                   /* exited 3 */
     vmproto_msg_ps_reply (7, ps_json, strlen (ps_json)),
     vmproto_msg_log (0, "agent: mounted /dev"),
+    vmproto_msg_stdin_ack (2, 65536),
   };
   uint8_t buf[1024];
   size_t len = encode_all (msgs, ARRAY_SIZE (msgs), buf, sizeof (buf));
@@ -206,6 +211,9 @@ test_guest_messages (void)
       CHECK (f[6].stream == 7 && f[6].len == strlen (ps_json) && memcmp (f[6].payload, ps_json, f[6].len) == 0,
              "PS_REPLY with the request's id");
       CHECK (vmproto_get_log (&f[7], msg, sizeof (msg)) == 0 && strcmp (msg, "agent: mounted /dev") == 0, "LOG");
+      uint32_t acked = 0;
+      CHECK (vmproto_get_stdin_ack (&f[8], &acked) == 0 && acked == 65536 && f[8].stream == 2,
+             "STDIN_ACK of 64 KiB on an exec stream");
       CHECK (vmproto_get_exit (&f[0], &status, &flags) == -EINVAL, "a typed decoder refuses another type");
       vmproto_decoder_clear (&d);
     }
@@ -246,7 +254,7 @@ test_hello (void)
          "its software version is made printable (got %s)", sw);
   CHECK (vmproto_check_hello (&f, "guest agent", &err) == -EPROTONOSUPPORT && err != NULL
              && strstr (err->msg, "guest agent (agent?[2J2.0) speaks VM protocol version 9") != NULL
-             && strstr (err->msg, "version 2") != NULL,
+             && strstr (err->msg, "this side speaks version " VERSION_TEXT) != NULL,
          "a version mismatch is reported clearly: %s", err ? err->msg : "(no error)");
   isola_error_release (&err);
   vmproto_decoder_clear (&d);
@@ -293,6 +301,14 @@ test_rejects (void)
              && verdict_header (VMPROTO_HOST, VMPROTO_PAUSE, 0, 0, 0, NULL, 0) == -EPROTO
              && verdict_header (VMPROTO_HOST, VMPROTO_RESUME, 0, 2, 1, "x", 1) == -EPROTO,
          "PAUSE/RESUME: a process stream, no payload");
+  CHECK (verdict_header (G, VMPROTO_STDIN_ACK, 0, 1, 4, "\0\0\4\0", 4) == 1
+             && verdict_header (G, VMPROTO_STDIN_ACK, 0, 2, 4, "\x01\0\0\0", 4) == 1,
+         "STDIN_ACK of 1 byte up to a whole window");
+  CHECK (verdict_header (G, VMPROTO_STDIN_ACK, 0, 1, 4, "\0\0\0\0", 4) == -EPROTO
+             && verdict_header (G, VMPROTO_STDIN_ACK, 0, 1, 4, "\x01\0\4\0", 4) == -EPROTO
+             && verdict_header (G, VMPROTO_STDIN_ACK, 0, 0, 4, "\x01\0\0\0", 4) == -EPROTO
+             && verdict_header (H, VMPROTO_STDIN_ACK, 0, 1, 4, "\x01\0\0\0", 4) == -EPROTO,
+         "STDIN_ACK: not 0, not beyond the window, a process stream, from the guest only");
   CHECK (verdict_header (G, VMPROTO_STDOUT, 0, 1, 3, "ok", 2) == 0, "an incomplete frame waits");
   CHECK (verdict_header (G, VMPROTO_STDOUT, 1, 1, 2, "ok", 2) == -EPROTO, "non-zero flags");
   CHECK (verdict_header (G, VMPROTO_STDOUT, 0x8000, 1, 2, "ok", 2) == -EPROTO, "high flag bit");
