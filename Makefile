@@ -274,6 +274,7 @@ bench: deps
 	bench/load.sh
 	bench/run.sh
 	bench/vm.sh
+	bench/output.sh
 
 install: build/isola build/isola-monitor build/isola-init vm
 	install -D -m 0755 build/isola $(DESTDIR)$(PREFIX)/bin/isola

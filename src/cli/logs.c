@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,82 +21,193 @@ struct logs_opts
   int64_t since; /* 0: all */
 };
 
-static void
-print_record (const struct log_record *r, const struct logs_opts *o)
+/* The log is read in big blocks and printed in big writes: a 100 MB log is a million records or more. */
+#define READ_BLOCK (1024 * 1024)
+#define OUT_MAX    (256 * 1024)
+
+/* Records go out collected per stream: a record of the other stream first writes out what was collected, so that
+   stdout and stderr keep their order when they are one file. */
+struct printer
 {
-  if (o->since && r->seconds < o->since)
-    return;
-  FILE *f = r->stream == 2 ? stderr : stdout;
-  if (o->timestamps)
-    fprintf (f, "%s ", r->time);
-  fwrite (r->text, 1, r->len, f);
-  fflush (f);
+  const struct logs_opts *o;
+  char *out;
+  size_t out_len;
+  int out_fd;
+  bool failed;   /* a write failed (a closed pipe): nothing more to do */
+  char *scratch; /* decoded strings of the record at hand */
+  size_t scratch_cap;
+  char since_key[64]; /* --since: the last time parsed, without its fraction, and its seconds */
+  int64_t since_seconds;
+};
+
+static void
+printer_flush (struct printer *p)
+{
+  if (p->out_len && !p->failed && write_all (p->out_fd, p->out, p->out_len) < 0)
+    p->failed = true;
+  p->out_len = 0;
 }
 
-/* Prints complete lines from buf[0..len); returns how many bytes were consumed. */
+static void
+printer_put (struct printer *p, int fd, const char *data, size_t len)
+{
+  if (fd != p->out_fd)
+    {
+      printer_flush (p);
+      p->out_fd = fd;
+    }
+  if (len > OUT_MAX - p->out_len)
+    printer_flush (p);
+  if (len > OUT_MAX)
+    {
+      if (!p->failed && write_all (fd, data, len) < 0)
+        p->failed = true;
+      return;
+    }
+  memcpy (p->out + p->out_len, data, len);
+  p->out_len += len;
+}
+
+/* The record's time in seconds (0 when it has none).  Records of one second share the parse: the time without its
+   fraction is kept with its seconds. */
+static int64_t
+record_seconds (struct printer *p, const struct log_record *r)
+{
+  char key[sizeof p->since_key];
+  size_t k = 0;
+  for (size_t i = 0; i < r->time_len;)
+    {
+      if (r->time[i] == '.')
+        {
+          for (i++; i < r->time_len && r->time[i] >= '0' && r->time[i] <= '9'; i++)
+            ;
+          continue;
+        }
+      if (k + 1 == sizeof key || r->time[i] == '\0')
+        return 0;
+      key[k++] = r->time[i++];
+    }
+  key[k] = '\0';
+  if (strcmp (key, p->since_key) != 0)
+    {
+      if (time_parse_rfc3339 (key, &p->since_seconds) < 0)
+        p->since_seconds = 0;
+      memcpy (p->since_key, key, k + 1);
+    }
+  return p->since_seconds;
+}
+
+static void
+print_record (struct printer *p, const char *line, size_t len)
+{
+  if (len > p->scratch_cap)
+    {
+      p->scratch_cap = len;
+      p->scratch = xrealloc (p->scratch, p->scratch_cap);
+    }
+  struct log_record r;
+  if (log_record_decode (line, len, p->scratch, &r) < 0)
+    return; /* not a record: a torn one, its writer killed in the middle */
+  if (p->o->since && record_seconds (p, &r) < p->o->since)
+    return;
+  int fd = r.stream == 2 ? STDERR_FILENO : STDOUT_FILENO;
+  if (p->o->timestamps)
+    {
+      printer_put (p, fd, r.time, r.time_len);
+      printer_put (p, fd, " ", 1);
+    }
+  printer_put (p, fd, r.text, r.len);
+}
+
+/* Prints the complete lines of buf[0..len); returns how many bytes they took. */
 static size_t
-print_lines (const char *buf, size_t len, const struct logs_opts *o, long skip)
+print_lines (struct printer *p, const char *buf, size_t len)
 {
   size_t start = 0;
-  for (size_t i = 0; i < len; i++)
-    if (buf[i] == '\n')
-      {
-        struct log_record r;
-        if (skip > 0)
-          skip--;
-        else if (log_record_parse (buf + start, i - start, &r) == 0)
-          {
-            print_record (&r, o);
-            log_record_clear (&r);
-          }
-        start = i + 1;
-      }
+  for (const char *nl; (nl = memchr (buf + start, '\n', len - start)) != NULL;)
+    {
+      print_record (p, buf + start, (size_t)(nl - buf) - start);
+      start = (size_t)(nl - buf) + 1;
+    }
   return start;
 }
 
-static long
-count_lines (const char *buf, size_t len)
+/* Bytes read but not printed yet: the beginning of a line whose end is not in the file yet (a record being
+   written, or a torn one). */
+struct pending
 {
-  long n = 0;
-  for (size_t i = 0; i < len; i++)
-    n += buf[i] == '\n';
-  return n;
+  char *buf;
+  size_t len, cap;
+};
+
+/* Prints the records from fd's offset to its end. */
+static void
+print_to_end (struct printer *p, int fd, struct pending *rest)
+{
+  while (!p->failed)
+    {
+      if (rest->cap - rest->len < READ_BLOCK)
+        {
+          rest->cap = rest->len + READ_BLOCK;
+          rest->buf = xrealloc (rest->buf, rest->cap);
+        }
+      ssize_t n = read (fd, rest->buf + rest->len, READ_BLOCK);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      rest->len += (size_t)n;
+      size_t used = print_lines (p, rest->buf, rest->len);
+      memmove (rest->buf, rest->buf + used, rest->len - used);
+      rest->len -= used;
+    }
+  printer_flush (p);
+}
+
+/* Where the last n lines of the file start: after the (n+1)-th newline from its end.  What follows the last
+   newline is not a line (yet). */
+static off_t
+tail_offset (int fd, long n)
+{
+  struct stat st;
+  if (fstat (fd, &st) < 0)
+    return 0;
+  char block[65536];
+  long seen = 0;
+  for (off_t pos = st.st_size; pos > 0;)
+    {
+      size_t k = pos < (off_t)sizeof block ? (size_t)pos : sizeof block;
+      pos -= (off_t)k;
+      if (pread (fd, block, k, pos) != (ssize_t)k)
+        return 0;
+      for (size_t i = k; i-- > 0;)
+        if (block[i] == '\n' && ++seen > n)
+          return pos + (off_t)i + 1;
+    }
+  return 0;
 }
 
 static void
-follow (struct container *c, int fd, const struct logs_opts *o)
+follow (struct container *c, int fd, struct printer *p, struct pending *rest)
 {
   cleanup_close int ino = inotify_init1 (IN_CLOEXEC | IN_NONBLOCK);
   cleanup_free char *path = container_path (c, "ctr.log");
   (void)inotify_add_watch (ino, path, IN_MODIFY);
-  char *pending = NULL;
-  size_t plen = 0;
   bool last_round = false;
-  for (;;)
+  while (!p->failed)
     {
-      char buf[65536];
-      ssize_t n;
-      while ((n = read (fd, buf, sizeof buf)) > 0)
-        {
-          pending = xrealloc (pending, plen + (size_t)n);
-          memcpy (pending + plen, buf, (size_t)n);
-          plen += (size_t)n;
-        }
-      size_t used = print_lines (pending, plen, o, 0);
-      if (used > 0)
-        memmove (pending, pending + used, plen - used);
-      plen -= used;
+      print_to_end (p, fd, rest);
       if (last_round)
         break;
       /* The monitor holds the running lock until the last output is written: once it is free, read once more. */
       if (!container_monitor_alive (c))
         last_round = true;
-      struct pollfd p = { .fd = ino, .events = POLLIN };
-      if (!last_round && poll (&p, 1, 200) > 0)
-        while (read (ino, buf, sizeof buf) > 0)
+      struct pollfd pfd = { .fd = ino, .events = POLLIN };
+      char events[4096];
+      if (!last_round && poll (&pfd, 1, 200) > 0)
+        while (read (ino, events, sizeof events) > 0)
           ;
     }
-  free (pending);
 }
 
 static int
@@ -108,15 +220,19 @@ show_logs (struct container *c, const struct logs_opts *o)
       fprintf (stderr, "Error: cannot open the logs of %.12s: %s\n", c->id, strerror (errno));
       return 1;
     }
-  cleanup_free char *buf = NULL;
-  size_t len = 0;
-  if (read_fd_bounded (fd, (size_t)1 << 32, &buf, &len, NULL) < 0)
-    return 1;
-  long lines = count_lines (buf, len);
-  long skip = o->tail >= 0 && o->tail < lines ? lines - o->tail : 0;
-  print_lines (buf, len, o, skip);
+  if (o->tail >= 0 && lseek (fd, tail_offset (fd, o->tail), SEEK_SET) < 0)
+    {
+      fprintf (stderr, "Error: cannot read the logs of %.12s: %s\n", c->id, strerror (errno));
+      return 1;
+    }
+  cleanup_free char *out = xmalloc (OUT_MAX);
+  struct printer p = { .o = o, .out = out, .out_fd = STDOUT_FILENO };
+  struct pending rest = { 0 };
+  print_to_end (&p, fd, &rest);
   if (o->follow && container_is_running (c))
-    follow (c, fd, o);
+    follow (c, fd, &p, &rest);
+  free (rest.buf);
+  free (p.scratch);
   return 0;
 }
 

@@ -184,3 +184,67 @@ c"
   assert_equal "$output" "run
 run"
 }
+
+# The output of big_output: ~50 MB on stdout, the same seconds as ~2 MB on stderr, in lines of every kind: many
+# short ones, a line of 300000 bytes (longer than the monitor's reads and the log's 16 KiB records), and an end
+# without a newline.  Busybox in the container and coreutils on the host make the same bytes.
+BIG_OUTPUT='yes "the quick brown fox 0123456789" | head -c 1048575 >"$D/b"
+seq 1 300000 >&2 &
+set --; i=0; while [ $i -lt 48 ]; do set -- "$@" "$D/b"; i=$((i + 1)); done
+cat "$@"
+head -c 300000 /dev/zero | tr "\0" x
+echo
+seq 1 100000
+head -c 100000 /dev/zero | tr "\0" y
+wait'
+
+# big_output_sums: the md5 sums of big_output's stdout and stderr, made on the host.
+big_output_sums() {
+  D=$BATS_TEST_TMPDIR sh -c "$BIG_OUTPUT" >"$BATS_TEST_TMPDIR/want.out" 2>"$BATS_TEST_TMPDIR/want.err"
+  rm -f "$BATS_TEST_TMPDIR/b"
+  WANT_OUT=$(md5sum <"$BATS_TEST_TMPDIR/want.out")
+  WANT_ERR=$(md5sum <"$BATS_TEST_TMPDIR/want.err")
+  [ "$(stat -c %s "$BATS_TEST_TMPDIR/want.out")" -gt 50000000 ] || fail "the expected output is too small"
+  rm -f "$BATS_TEST_TMPDIR/want.out" "$BATS_TEST_TMPDIR/want.err"
+}
+
+@test "50 MB of output reach run and logs byte for byte, stdout and stderr apart" {
+  big_output_sums
+  local out=$BATS_TEST_TMPDIR/out err=$BATS_TEST_TMPDIR/err
+  ISOLA_TIMEOUT=120 isola run --name big busybox sh -c "D=/tmp; $BIG_OUTPUT" >"$out" 2>"$err" \
+    || fail "run failed with $?: $(tail -c 300 "$err")"
+  assert_equal "$(md5sum <"$out")" "$WANT_OUT"
+  assert_equal "$(md5sum <"$err")" "$WANT_ERR"
+  ISOLA_TIMEOUT=120 isola logs big >"$out" 2>"$err" || fail "logs failed with $?"
+  assert_equal "$(md5sum <"$out")" "$WANT_OUT"
+  assert_equal "$(md5sum <"$err")" "$WANT_ERR"
+}
+
+@test "logs --tail N of a long log starts N lines before its end" {
+  exited_container 'seq 1 100000'
+  run --separate-stderr isola logs --tail 30000 "$CID"
+  assert_status 0
+  assert_equal "$(md5sum <<<"$output")" "$(seq 70001 100000 | md5sum)"
+  run --separate-stderr isola logs --tail 30000 -t "$CID"
+  [[ ${lines[0]} =~ ^$TS\ 70001$ ]] || fail "first line: ${lines[0]}"
+}
+
+@test "logs skips a torn last record, and new records after it are whole" {
+  exited_container 'echo one; echo two'
+  local log=$ISOLA_ROOT/containers/$CID/ctr.log
+  # a monitor killed in the middle of writing "two"
+  truncate -s -20 "$log"
+  run --separate-stderr isola logs "$CID"
+  assert_status 0
+  assert_equal "$output" one
+  run --separate-stderr isola logs --tail 1 "$CID"
+  assert_equal "$output" one
+  isola_ok start "$CID"
+  run --separate-stderr timeout 30 "$ISOLA" wait "$CID"
+  assert_status 0
+  run --separate-stderr isola logs "$CID"
+  assert_status 0
+  assert_equal "$output" "one
+one
+two"
+}

@@ -1,6 +1,9 @@
 /* A container's log (ctr.log): one JSON object per line, as Docker's json-file driver writes it:
      {"log":"hello\n","stream":"stdout","time":"2024-01-02T03:04:05.123456789Z"}
-   A line longer than LOG_LINE_MAX is split into several records; only the last carries the "\n". */
+   A line longer than LOG_LINE_MAX is split into several records; only the last carries the "\n".  docs/LOGS.md.
+
+   Both ends are hand-written rather than jansson: output goes through them at hundreds of MB/s, a record or two per
+   line of output.  The reader falls back to jansson for any line that is not in the writer's simple shape. */
 #ifndef ISOLA_LOGFILE_H
 #define ISOLA_LOGFILE_H
 
@@ -11,32 +14,49 @@
 #include "base/error.h"
 
 #define LOG_LINE_MAX (16 * 1024)
+/* Encoded records are collected and written together, at most this many bytes at once (whole records only). */
+#define LOG_BATCH_MAX (64 * 1024)
 
 struct log_writer
 {
   int fd;
   char *partial[2]; /* unterminated output per stream (0 stdout, 1 stderr) */
   size_t partial_len[2];
+  char *batch; /* encoded records not written yet (LOG_BATCH_MAX bytes, allocated with the first output) */
+  size_t batch_len;
+  char time[40]; /* the "time" of the output being fed: one reading of the clock per log_writer_feed */
+  size_t time_len;
 };
 
+/* A writer appending to fd (opened with O_APPEND).  A torn last record (its writer killed in the middle of a
+   write) is ended with a newline first, so that it stays a line of its own that readers skip. */
 void log_writer_init (struct log_writer *w, int fd);
-/* Appends output of a stream (1 stdout, 2 stderr), emitting complete lines. */
+/* Appends output of a stream (1 stdout, 2 stderr), emitting complete lines; they are in the file on return. */
 int log_writer_feed (struct log_writer *w, int stream, const char *buf, size_t len);
 /* Emits what is left of unterminated lines. */
 int log_writer_flush (struct log_writer *w);
 void log_writer_clear (struct log_writer *w);
 
+/* The JSON string body (without quotes) of len bytes of output, escaped as Docker's json-file does: `"` `\` and
+   control characters, `<` `>` `&`, U+2028 and U+2029 escaped; each byte that is not part of valid UTF-8 becomes
+   \ufffd.  dst must hold LOG_ESCAPED_MAX (len) bytes; returns the length written. */
+#define LOG_ESCAPED_MAX(len) ((len)*6)
+size_t log_escape (char *dst, const char *src, size_t len);
+
 struct log_record
 {
-  int stream; /* 1 stdout, 2 stderr */
-  char *text; /* the "log" string, with its "\n" if any */
+  int stream;       /* 1 stdout, 2 stderr */
+  const char *text; /* the "log" string, decoded, with its "\n" if any: in the caller's buffer */
   size_t len;
-  char *time;      /* RFC 3339 */
-  int64_t seconds; /* parsed time */
+  const char *time; /* the "time" string (RFC 3339), decoded, in the caller's buffer; not NUL-terminated */
+  size_t time_len;
 };
 
-/* Parses one line of ctr.log. EINVAL for a corrupt line. */
-int log_record_parse (const char *line, size_t len, struct log_record *out);
-void log_record_clear (struct log_record *r);
+/* Decodes one line of ctr.log (without its "\n").  The strings go to buf, which must hold len bytes (decoding
+   never makes JSON longer).  -EINVAL for a line that is not a record, a torn one say. */
+int log_record_decode (const char *line, size_t len, char *buf, struct log_record *out);
+/* The fast path of log_record_decode alone: 0 and the record, or 1 when the line is not a flat object of strings
+   (then only the general parser can tell).  Whatever it accepts, jansson accepts with the same values. */
+int log_record_decode_fast (const char *line, size_t len, char *buf, struct log_record *out);
 
 #endif

@@ -70,12 +70,18 @@ attach_decoder_next (struct attach_decoder *d, struct attach_frame *out)
   return 1;
 }
 
-size_t
-attach_encode (uint8_t *out, uint8_t type, const void *payload, uint32_t len)
+void
+attach_encode_header (uint8_t out[ATTACH_HEADER_SIZE], uint8_t type, uint32_t len)
 {
   out[0] = type;
   out[1] = out[2] = out[3] = 0;
   attach_put_u32 (out + 4, len);
+}
+
+size_t
+attach_encode (uint8_t *out, uint8_t type, const void *payload, uint32_t len)
+{
+  attach_encode_header (out, type, len);
   if (len)
     memcpy (out + ATTACH_HEADER_SIZE, payload, len);
   return ATTACH_HEADER_SIZE + len;

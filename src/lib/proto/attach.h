@@ -57,6 +57,8 @@ int attach_decoder_next (struct attach_decoder *d, struct attach_frame *out);
 
 /* Encodes a frame into out (ATTACH_HEADER_SIZE + len bytes); returns its size. */
 size_t attach_encode (uint8_t *out, uint8_t type, const void *payload, uint32_t len);
+/* Only the header of a frame whose payload is sent from where it is (writev, sendmsg). */
+void attach_encode_header (uint8_t out[ATTACH_HEADER_SIZE], uint8_t type, uint32_t len);
 /* Writes one frame to the socket fd (blocking); -EPIPE, not SIGPIPE, when the peer has gone. */
 int attach_send (int fd, uint8_t type, const void *payload, uint32_t len);
 int attach_send_u32 (int fd, uint8_t type, uint32_t value);

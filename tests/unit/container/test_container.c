@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-/* Container store, log format, capabilities and run options: the pure parts of the container lifecycle. */
+/* Container store, capabilities and run options: the pure parts of the container lifecycle. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -12,69 +12,11 @@
 #include "base/util.h"
 #include "container/container.h"
 #include "container/lifecycle.h"
-#include "container/logfile.h"
 #include "container/runspec.h"
 #include "sandbox/caps.h"
 #include "tap.h"
 
 static char root[] = "/tmp/isola-unit-container-XXXXXX";
-
-static void
-test_logfile (void)
-{
-  int fd = memfd_create ("log", 0);
-  struct log_writer w;
-  log_writer_init (&w, fd);
-  log_writer_feed (&w, 1, "hello\nwor", 9);
-  log_writer_feed (&w, 2, "oops\n", 5);
-  log_writer_feed (&w, 1, "ld\n", 3);
-  log_writer_feed (&w, 1, "tail", 4);
-  log_writer_flush (&w);
-  log_writer_clear (&w);
-  lseek (fd, 0, SEEK_SET);
-  cleanup_free char *buf = NULL;
-  size_t len = 0;
-  read_fd_bounded (fd, 1 << 20, &buf, &len, NULL);
-  close (fd);
-  const char *want[][2] = { { "hello\n", "1" }, { "oops\n", "2" }, { "world\n", "1" }, { "tail", "1" } };
-  char *save = NULL;
-  size_t i = 0;
-  for (char *line = strtok_r (buf, "\n", &save); line; line = strtok_r (NULL, "\n", &save), i++)
-    {
-      struct log_record r;
-      int ret = log_record_parse (line, strlen (line), &r);
-      CHECK (ret == 0 && i < 4 && strcmp (r.text, want[i][0]) == 0 && r.stream == atoi (want[i][1]) && r.seconds > 0,
-             "log record %zu: stream and text kept, lines reassembled", i);
-      if (ret == 0)
-        log_record_clear (&r);
-    }
-  CHECK (i == 4, "four records written");
-  struct log_record r;
-  CHECK (log_record_parse ("{\"log\":1}", 9, &r) == -EINVAL, "corrupt record refused");
-}
-
-static void
-test_long_lines_split (void)
-{
-  int fd = memfd_create ("log", 0);
-  struct log_writer w;
-  log_writer_init (&w, fd);
-  char *big = xmalloc (LOG_LINE_MAX * 2 + 10);
-  memset (big, 'x', LOG_LINE_MAX * 2 + 9);
-  big[LOG_LINE_MAX * 2 + 9] = '\n';
-  log_writer_feed (&w, 1, big, LOG_LINE_MAX * 2 + 10);
-  log_writer_clear (&w);
-  free (big);
-  lseek (fd, 0, SEEK_SET);
-  cleanup_free char *buf = NULL;
-  size_t len = 0;
-  read_fd_bounded (fd, 1 << 24, &buf, &len, NULL);
-  close (fd);
-  size_t lines = 0;
-  for (size_t i = 0; i < len; i++)
-    lines += buf[i] == '\n';
-  CHECK (lines == 3, "a line longer than LOG_LINE_MAX is split into records (%zu)", lines);
-}
 
 static uint64_t
 caps_of (const char *host_json)
@@ -258,8 +200,6 @@ main (void)
 {
   if (mkdtemp (root) == NULL)
     return 1;
-  test_logfile ();
-  test_long_lines_split ();
   test_caps ();
   test_run_options ();
   test_record_fields ();
