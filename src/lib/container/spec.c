@@ -57,10 +57,10 @@ static const struct field config_fields[] = {
 static const struct field host_config_fields[] = {
   FIELD ("Isolation", FIELD_STRING, isolation, false),
   FIELD ("NetworkMode", FIELD_STRING, network_mode, false),
-  FIELD ("AutoRemove", FIELD_BOOL, auto_remove, false),
+  FIELD ("AutoRemove", FIELD_BOOL, auto_remove, true),
   FIELD ("Init", FIELD_BOOL, init, false),
-  FIELD ("ReadonlyRootfs", FIELD_BOOL, readonly_rootfs, false),
-  FIELD ("Privileged", FIELD_BOOL, privileged, false),
+  FIELD ("ReadonlyRootfs", FIELD_BOOL, readonly_rootfs, true),
+  FIELD ("Privileged", FIELD_BOOL, privileged, true),
   FIELD ("Memory", FIELD_INT, memory, false),
   FIELD ("NanoCpus", FIELD_INT, nano_cpus, false),
   FIELD ("PidsLimit", FIELD_INT, pids_limit, false),

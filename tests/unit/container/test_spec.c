@@ -300,8 +300,10 @@ test_to_json (void)
   CHECK_STR (
       c, "{\"Cmd\":[\"sh\"],\"Entrypoint\":null,\"Env\":[],\"Image\":\"busybox\",\"OpenStdin\":false,\"Tty\":false}",
       "Config: what config.json always has, and nothing unset (%s)", c);
-  CHECK_STR (h, "{\"Memory\":67108864,\"Ulimits\":[{\"Hard\":-1,\"Name\":\"nofile\",\"Soft\":-1}]}",
-             "HostConfig: only what is set; an unlimited PidsLimit is not (%s)", h);
+  CHECK_STR (h,
+             "{\"AutoRemove\":false,\"Memory\":67108864,\"Privileged\":false,\"ReadonlyRootfs\":false,\"Ulimits\":[{"
+             "\"Hard\":-1,\"Name\":\"nofile\",\"Soft\":-1}]}",
+             "HostConfig: what is set, and the booleans Docker always shows; an unlimited PidsLimit is not (%s)", h);
 }
 
 int
