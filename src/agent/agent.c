@@ -325,16 +325,6 @@ jstrv (json_t *o, const char *key)
   return v;
 }
 
-static int
-hex_value (char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
 /* {"Flags": N, "Program": "hex of struct sock_filter[]"} */
 static int
 seccomp_from_json (json_t *j, struct seccomp_program **out, isola_error_t *err)
@@ -349,7 +339,7 @@ seccomp_from_json (json_t *j, struct seccomp_program **out, isola_error_t *err)
   cleanup_free uint8_t *bytes = xmalloc (len / 2);
   for (size_t i = 0; i < len / 2; i++)
     {
-      int hi = hex_value (hex[2 * i]), lo = hex_value (hex[2 * i + 1]);
+      int hi = hex_digit_value (hex[2 * i]), lo = hex_digit_value (hex[2 * i + 1]);
       if (hi < 0 || lo < 0)
         return isola_error_fail (err, EINVAL, "malformed seccomp program");
       bytes[i] = (uint8_t)(hi << 4 | lo);
@@ -575,7 +565,7 @@ hex_bytes (const char *hex, uint8_t *out, size_t n)
     return -EINVAL;
   for (size_t i = 0; i < n; i++)
     {
-      int hi = hex_value (hex[2 * i]), lo = hex_value (hex[2 * i + 1]);
+      int hi = hex_digit_value (hex[2 * i]), lo = hex_digit_value (hex[2 * i + 1]);
       if (hi < 0 || lo < 0)
         return -EINVAL;
       out[i] = (uint8_t)(hi << 4 | lo);

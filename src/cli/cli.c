@@ -272,14 +272,14 @@ cli_env_add (char ***env, const char *e)
   strv_push (env, kv);
 }
 
-/* Docker's env file: one NAME=VALUE or NAME per line; blank lines and # comments are skipped. */
 int
-cli_env_file_add (char ***env, const char *path, isola_error_t *err)
+cli_lines_file (const char *path, char ***out, isola_error_t *err)
 {
   cleanup_free char *buf = NULL;
   int ret = read_file_bounded (path, 1024 * 1024, &buf, NULL, err);
   if (ret < 0)
     return ret;
+  char **lines = xcalloc (1, sizeof (char *));
   char *save = NULL;
   for (char *line = strtok_r (buf, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
     {
@@ -287,13 +287,26 @@ cli_env_file_add (char ***env, const char *path, isola_error_t *err)
       size_t n = strlen (line);
       if (n && line[n - 1] == '\r')
         line[n - 1] = '\0';
-      if (*line == '\0' || *line == '#')
-        continue;
-      if (line[0] == '=')
-        return isola_error_fail (err, EINVAL, "invalid environment variable: %s", line);
-      cli_env_add (env, line);
+      if (*line != '\0' && *line != '#')
+        strv_push (&lines, line);
     }
+  *out = lines;
   return 0;
+}
+
+/* Docker's env file: one NAME=VALUE or NAME per line. */
+int
+cli_env_file_add (char ***env, const char *path, isola_error_t *err)
+{
+  cleanup_strv char **lines = NULL;
+  int ret = cli_lines_file (path, &lines, err);
+  for (size_t i = 0; ret == 0 && lines[i]; i++)
+    {
+      if (lines[i][0] == '=')
+        return isola_error_fail (err, EINVAL, "invalid environment variable: %s", lines[i]);
+      cli_env_add (env, lines[i]);
+    }
+  return ret;
 }
 
 int

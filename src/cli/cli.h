@@ -89,6 +89,9 @@ extern const struct cli_command cmd_images, cmd_load, cmd_import, cmd_save, cmd_
 void cli_env_add (char ***env, const char *e);
 /* --env-file: Docker's format, one NAME=VALUE or NAME per line; blank lines and # comments skipped. */
 int cli_env_file_add (char ***env, const char *path, isola_error_t *err);
+/* The lines of a file as Docker reads --env-file and --label-file: leading blanks and a trailing \r dropped, blank
+   lines and # comments skipped.  At most 1 MiB. */
+int cli_lines_file (const char *path, char ***out, isola_error_t *err);
 
 struct isola_store;
 /* Opens the store at ctx->root; on failure prints the error and returns the exit code (> 0). */

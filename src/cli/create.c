@@ -107,21 +107,11 @@ map_member_set (json_t *o, const char *member, const char *flag, char separator)
 static int
 label_file_add (struct run_opts *o, const char *path, isola_error_t *err)
 {
-  cleanup_free char *buf = NULL;
-  int ret = read_file_bounded (path, 1024 * 1024, &buf, NULL, err);
-  if (ret < 0)
-    return ret;
-  char *save = NULL;
-  for (char *line = strtok_r (buf, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
-    {
-      line += strspn (line, " \t");
-      size_t n = strlen (line);
-      if (n && line[n - 1] == '\r')
-        line[n - 1] = '\0';
-      if (*line != '\0' && *line != '#')
-        map_member_set (o->request, "Labels", line, '=');
-    }
-  return 0;
+  cleanup_strv char **lines = NULL;
+  int ret = cli_lines_file (path, &lines, err);
+  for (size_t i = 0; ret == 0 && lines[i]; i++)
+    map_member_set (o->request, "Labels", lines[i], '=');
+  return ret;
 }
 
 /* The docker CLI reads a seccomp profile file and sends its content, so the container does not depend on the file

@@ -84,6 +84,18 @@ cleanup_strvp (char ***v)
 #define cleanup_strv __attribute__ ((cleanup (cleanup_strvp)))
 
 bool str_has_prefix (const char *s, const char *prefix);
+/* The value of a hex digit (either case), or -1. */
+static inline int
+hex_digit_value (char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
 bool str_has_suffix (const char *s, const char *suffix);
 
 /* mkdir -p; existing directories are fine. */

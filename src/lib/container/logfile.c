@@ -344,18 +344,6 @@ skip_space (const char *p, const char *end)
   return p;
 }
 
-static int
-hex_value (char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* The 4 hex digits of a \u escape at p (after the "\u"), or -1. */
 static long
 hex4 (const char *p, const char *end)
@@ -365,7 +353,7 @@ hex4 (const char *p, const char *end)
   long v = 0;
   for (int i = 0; i < 4; i++)
     {
-      int d = hex_value (p[i]);
+      int d = hex_digit_value (p[i]);
       if (d < 0)
         return -1;
       v = v << 4 | d;
