@@ -79,9 +79,10 @@ FUZZ_BINS     := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
 
 DEFAULT_IMAGE := build/images/busybox.tar
 
-# make test and make check build on every CPU unless the command line chose (-jN): CI calls a plain `make test`,
-# and the three builds (release, ASan, fuzz) took 2 minutes of it one file at a time.
-BUILD_JOBS := $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
+# make test and make check build on every CPU unless the command line chose (-jN; MAKEFLAGS has it only when a
+# recipe runs, hence `=`): CI calls a plain `make test`, and its three builds (release, ASan, fuzz) took 2 minutes
+# one file at a time.
+BUILD_JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 
 .PHONY: all isola vm vm-cloud asan unit fuzz image load-image deps test demo install clean format lint bench
 
