@@ -195,14 +195,20 @@ container_stop (struct container *c, int timeout, isola_error_t *err)
 int
 container_rm (struct isola_store *s, struct container *c, bool force, isola_error_t *err)
 {
-  if (container_is_running (c) && container_monitor_alive (c))
+  if (container_monitor_alive (c))
     {
-      if (!force)
-        return isola_error_fail (err, EBUSY,
-                                 "cannot remove container \"/%s\": container is running: stop the container before "
-                                 "removing or force remove",
-                                 container_name (c));
-      (void)driver_of (c)->signal (c, SIGKILL, NULL);
+      if (container_is_running (c))
+        {
+          if (!force)
+            return isola_error_fail (err, EBUSY,
+                                     "cannot remove container \"/%s\": container is running: stop the container "
+                                     "before removing or force remove",
+                                     container_name (c));
+          (void)driver_of (c)->signal (c, SIGKILL, NULL);
+        }
+      /* A monitor that has recorded the exit (wait has returned) may still be handing the last output to its
+         clients and finishing up in the container's directory: removing it under the monitor's feet left a
+         half-removed container behind. */
       wait_stopped_for (c, -1);
     }
   /* After a crash of the monitor, what it would have released (cgroups) is released here. */
