@@ -37,6 +37,7 @@
 
 #include "agent.h"
 #include "base/json.h"
+#include "base/sealed_exe.h"
 #include "base/util.h"
 #include "proto/vmproto.h"
 #include "sandbox/cgroup.h"
@@ -137,6 +138,16 @@ mount_early (const char *source, const char *target, const char *type, unsigned 
   return 0;
 }
 
+/* /proc, unless it is there already: the agent may mount it before leaving the initramfs (to load modules, to run
+   from a sealed copy), and a second mount would stack over the first. */
+static int
+mount_proc (void)
+{
+  if (access ("/proc/self", F_OK) == 0)
+    return 0;
+  return mount_early ("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+}
+
 /* The options the kernel's command line gives module name ("virtio_mmio.device=..." → "device=..."), as modprobe
    would pass them: that is how QEMU's microvm describes its virtio-mmio devices without ACPI. */
 static char *
@@ -165,7 +176,7 @@ load_modules (void)
   cleanup_file FILE *f = fopen ("/lib/modules/load.order", "re");
   if (f == NULL)
     return;
-  (void)mount_early ("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  (void)mount_proc ();
   char line[512];
   while (fgets (line, sizeof line, f))
     {
@@ -201,7 +212,7 @@ static int
 setup_guest (void)
 {
   const unsigned long nodev = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-  int ret = mount_early ("proc", "/proc", "proc", nodev, NULL);
+  int ret = mount_proc ();
   if (ret == 0)
     ret = mount_early ("sysfs", "/sys", "sysfs", nodev, NULL);
   if (ret == 0)
@@ -1243,7 +1254,22 @@ await_host (struct agent *a)
 int
 main (int argc, char **argv)
 {
-  (void)argc, (void)argv;
+  (void)argc;
+  /* Only the guest's init: a container that makes its command /proc/self/exe runs us, and must get nothing. */
+  if (getpid () != 1)
+    {
+      fprintf (stderr, "isola-agent: runs only as the guest's init\n");
+      return 127;
+    }
+  /* The container's processes are forked from the agent: it runs from a sealed copy of itself, so that a
+     container that execs /proc/self/exe can neither run nor rewrite the agent's file (base/sealed_exe.h).  That
+     needs /proc; the re-execution starts over here. */
+  cleanup_error isola_error_t seal_err = NULL;
+  if (mount_proc () < 0 || sealed_exe_ensure (argv, &seal_err) < 0)
+    {
+      say ("cannot run from a sealed copy of the agent: %s", seal_err ? seal_err->msg : strerror (errno));
+      power_off ();
+    }
   struct agent a = { .chan = -1 };
   vmproto_decoder_init (&a.dec, VMPROTO_HOST);
   vmproto_queue_init (&a.q);

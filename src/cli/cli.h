@@ -18,6 +18,7 @@ struct cli_ctx
 {
   const char *root;    /* --root or ISOLA_ROOT, or NULL for the default */
   const char *command; /* "images", "image prune"… for messages */
+  char **argv;         /* main's, to re-execute the same command line (exec: base/sealed_exe.h) */
 };
 
 struct cli_command

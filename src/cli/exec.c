@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/sealed_exe.h"
 #include "base/util.h"
 #include "cli.h"
 #include "container/container.h"
@@ -347,6 +348,14 @@ run_exec (struct cli_ctx *ctx, int argc, char **argv)
     req.io.tty = false;
   if (d->exec == NULL)
     return exec_through_monitor (d, c, &req);
+  /* The command is forked from us and resolved inside the container: from here on we run from a sealed copy of
+     our executable, never from the file on the host (base/sealed_exe.h).  The first time, this starts the command
+     over from the copy, which gets here again. */
+  if (sealed_exe_ensure (ctx->argv, &err) < 0)
+    {
+      cli_fail (&err);
+      return EXIT_CMD_FAILED;
+    }
   return req.io.tty ? exec_with_terminal (d, c, &req) : exec_plain (d, c, &req);
 }
 

@@ -84,7 +84,12 @@ int
 main (int argc, char **argv)
 {
   trace_mark ("cli: start");
-  struct cli_ctx ctx = { .root = getenv ("ISOLA_ROOT") };
+  /* A copy of the command line as given: parsing reorders argv (flags after arguments), and a re-execution
+     (exec.c) must see what the user typed. */
+  cleanup_strv char **given = xcalloc ((size_t)argc + 1, sizeof *given);
+  for (int i = 0; i < argc; i++)
+    given[i] = xstrdup (argv[i]);
+  struct cli_ctx ctx = { .root = getenv ("ISOLA_ROOT"), .argv = given };
   if (ctx.root && ctx.root[0] == '\0')
     ctx.root = NULL;
   int exit_code = 0;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "base/json.h"
+#include "base/sealed_exe.h"
 #include "base/util.h"
 #include "container/container.h"
 #include "container/logfile.h"
@@ -1122,6 +1123,11 @@ main (int argc, char **argv)
       return 2;
     }
   trace_mark ("monitor: start");
+  /* Before anything else: a re-execution starts over.  The container's first process (and, later, health checks)
+     must not be forked from a mapping of the file on the host (sealed_exe.h); a failure is reported once there is
+     a client to tell. */
+  cleanup_error isola_error_t seal_err = NULL;
+  (void)sealed_exe_ensure (argv, &seal_err);
   struct monitor m = { .lock_fd = -1,
                        .listen_fd = -1,
                        .out_r = -1,
@@ -1142,6 +1148,11 @@ main (int argc, char **argv)
   int client = atoi (argv[3]);
   if (client >= 0 && fcntl (client, F_SETFD, FD_CLOEXEC) == 0)
     client_add (&m, client);
+  if (seal_err)
+    {
+      report_failure (&m, 125, seal_err->msg);
+      return 1;
+    }
   cleanup_error isola_error_t err = NULL;
   if (store_open (argv[1], STORE_LOCK_NONE, &m.store, &err) < 0 || container_load (m.store, argv[2], &m.c, &err) < 0)
     {

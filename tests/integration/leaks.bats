@@ -90,10 +90,12 @@ container_life() {
 }
 
 @test "leaks: a process container's life, through every verb that talks to its monitor" {
+  only_isolation process "the VM pass runs the VM container's life"
   container_life process
 }
 
 @test "leaks: a VM container's life, through every verb that talks to its monitor" {
+  only_isolation vm "the process pass runs the process container's life"
   container_life vm
 }
 

@@ -14,6 +14,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "base/sealed_exe.h"
+
 void *
 xmalloc (size_t n)
 {
@@ -566,12 +568,9 @@ exit_code_of_status (int status)
 char *
 path_beside_self (const char *name)
 {
-  char self[PATH_MAX];
-  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0)
-    return NULL;
-  self[n] = '\0';
-  char *slash = strrchr (self, '/');
+  /* Not /proc/self/exe itself: after sealed_exe_ensure it names a memfd. */
+  cleanup_free char *self = sealed_exe_original_path ();
+  char *slash = self ? strrchr (self, '/') : NULL;
   if (slash == NULL)
     return NULL;
   *slash = '\0';

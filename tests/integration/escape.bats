@@ -1,0 +1,90 @@
+#!/usr/bin/env bats
+# Hostile containers that try to reach the host through isola itself.  Each test runs against copies of the
+# binaries in its own directory, so that an attack that works damages the copies, never the build.
+
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
+load helpers
+
+# shellcheck disable=SC2034
+ISOLA_TIMEOUT=${ISOLA_CONTAINER_TIMEOUT:-60}
+
+setup_file() { container_setup_file; }
+teardown_file() { container_teardown_file; }
+setup() {
+  container_setup
+  # The binaries under test, copied with the helpers they find beside themselves (monitor, init, agent, VM files).
+  # Always the release build: the ASan one is linked dynamically and cannot run inside a busybox container, so
+  # the attack would find nothing to catch; and sanitizer builds run from their file (base/sealed_exe.h).
+  BIN=$BATS_TEST_TMPDIR/bin
+  local dir=$REPO/build
+  ISOLA=$dir/isola
+  mkdir -p "$BIN"
+  cp "$ISOLA" "$BIN/isola"
+  cp "$dir/isola-monitor" "$dir/isola-init" "$BIN/"
+  [ ! -e "$dir/isola-agent" ] || cp "$dir/isola-agent" "$BIN/"
+  [ ! -d "$dir/vm" ] || cp -r "$dir/vm" "$BIN/"
+  ISOLA=$BIN/isola
+  SUMS=$(sha256sum "$BIN"/isola*)
+}
+teardown() { container_teardown; }
+
+# The watcher of runc's CVE-2019-5736: it waits for a process whose executable is not the image's busybox (isola's
+# CLI or monitor, the guest's agent) to appear in the container, holds its /proc/PID/exe open, and once that process is gone tries to append to it for 8 s.  It notes
+# what it caught in /tmp/caught, each write that worked in /tmp/pwned, and that it is over in /tmp/done.
+# shellcheck disable=SC2016 # the script runs in the container
+WATCHER='
+/bin/busybox rm -f /bin/sh && /bin/busybox ln -s /proc/self/exe /bin/sh
+while :; do
+  for e in /proc/[0-9]*/exe; do
+    t=$(/bin/busybox readlink "$e" 2>/dev/null) || continue
+    case $t in /bin/busybox) continue ;; esac
+    exec 3<"$e" || continue
+    echo "$t" >/tmp/caught
+    i=0
+    while [ $i -lt 80 ]; do
+      if (echo EVIL >>/proc/self/fd/3) 2>/dev/null; then echo "$i" >>/tmp/pwned; fi
+      /bin/busybox usleep 100000
+      i=$((i + 1))
+    done
+    echo over >/tmp/done
+    exec /bin/busybox sleep 1000
+  done
+  /bin/busybox usleep 20000
+done'
+
+# exec_attack MODE: the attack against `isola exec`, in a container of that isolation mode.
+exec_attack() {
+  run_detached --isolation="$1" --name victim busybox /bin/busybox sh -c "$WATCHER"
+  # `sh` is now /proc/self/exe in the container; `load` keeps whatever runs as it reading its stdin for 3 s.
+  (sleep 3) | isola exec -i victim sh load >"$BATS_TEST_TMPDIR/exec.out" 2>&1 || true
+  local i
+  for i in $(seq 1 200); do
+    isola exec victim /bin/busybox test -e /tmp/done && break
+    sleep 0.1
+  done
+}
+
+@test "escape: a container cannot rewrite the host's isola through an exec of /proc/self/exe (CVE-2019-5736)" {
+  only_isolation process "the attack needs the exec'd command to run on the host's kernel"
+  exec_attack process
+  run isola exec victim /bin/busybox cat /tmp/caught
+  assert_status 0
+  # the attack did catch isola's executable in the container: the test would see it work
+  assert_output_contains "isola"
+  run isola exec victim /bin/busybox cat /tmp/done
+  assert_equal "$output" over
+  run isola exec victim /bin/busybox cat /tmp/pwned
+  [ "$status" -ne 0 ] || fail "writes to what the container caught worked (after attempts: $output)"
+  assert_equal "$(sha256sum "$BIN"/isola*)" "$SUMS"
+}
+
+@test "escape: in a VM container the same attack reaches neither the host's binaries nor the agent's" {
+  only_isolation vm "the process-mode case is the test above"
+  exec_attack vm
+  # the agent, run as the container's `sh`, refuses to be anything but the guest's init
+  grep -q "runs only as the guest's init" "$BATS_TEST_TMPDIR/exec.out" ||
+    fail "the exec of sh: $(cat "$BATS_TEST_TMPDIR/exec.out")"
+  run isola exec victim /bin/busybox cat /tmp/pwned
+  [ "$status" -ne 0 ] || fail "writes to what the container caught worked (after attempts: $output)"
+  assert_equal "$(sha256sum "$BIN"/isola*)" "$SUMS"
+}
