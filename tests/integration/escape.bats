@@ -88,3 +88,24 @@ exec_attack() {
   [ "$status" -ne 0 ] || fail "writes to what the container caught worked (after attempts: $output)"
   assert_equal "$(sha256sum "$BIN"/isola*)" "$SUMS"
 }
+
+@test "escape: a store root another user can write to is refused before isola touches it (tmp swapped for a symlink)" {
+  only_isolation process "the store is the same in both modes"
+  local victim=$BATS_TEST_TMPDIR/victim root=$BATS_TEST_TMPDIR/userroot
+  mkdir -p "$victim" "$root"
+  echo precious >"$victim/file"
+  cp -a "$ISOLA_ROOT/." "$root/"
+  chown nobody "$root"
+  # what nobody, as its owner, can do to it: ROOT/tmp becomes a symlink to a directory of root's (done here as root,
+  # since nobody cannot reach the test's directory)
+  rm -rf "$root/tmp"
+  ln -s "$victim" "$root/tmp"
+  run --separate-stderr isola --root "$root" run --rm busybox true
+  assert_status 125
+  [[ $stderr == *"refusing the store root"*"another user owns it"* ]] || fail "stderr: $stderr"
+  assert_equal "$(cat "$victim/file")" precious
+  chown root "$root"
+  run --separate-stderr isola --root "$root" images
+  [[ $stderr == *"tmp"*"not a directory"* ]] || fail "a root whose tmp is a symlink: $stderr"
+  rm -rf "$root"
+}

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -22,6 +24,78 @@ store_create_layout (const char *root, isola_error_t *err)
       int ret = mkdir_p (p, 0700, err);
       if (ret < 0)
         return ret;
+    }
+  return 0;
+}
+
+/* Whether someone other than us (or root) can change dir's entries: another owner, or write access for group or
+   others, unless the sticky bit keeps them to their own entries (as /tmp's does) where sticky_ok. */
+static const char *
+unsafe_dir_reason (const struct stat *st, bool sticky_ok)
+{
+  if (!S_ISDIR (st->st_mode))
+    return "it is not a directory";
+  if (st->st_uid != 0 && st->st_uid != geteuid ())
+    return "another user owns it";
+  if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(sticky_ok && (st->st_mode & S_ISVTX)))
+    return "group or others can write to it";
+  return NULL;
+}
+
+/* The root and every directory above it must be ours: whoever can rename or replace an entry on the way could
+   point the store's paths elsewhere, and isola, as root, would then write or delete there (as containerd and
+   dockerd, isola owns its root).  Checked from the deepest directory that exists: before the layout is made in
+   it, and again once it is. */
+static int
+check_dir_chain (const char *root, isola_error_t *err)
+{
+  char dir[PATH_MAX];
+  bool is_root = true;
+  if (strlen (root) >= sizeof dir)
+    return isola_error_fail (err, ENAMETOOLONG, "the store root `%s` is too long", root);
+  strcpy (dir, root);
+  char real[PATH_MAX];
+  while (realpath (dir, real) == NULL)
+    {
+      char *slash = strrchr (dir, '/');
+      if (errno != ENOENT || strcmp (dir, ".") == 0)
+        return isola_error_make (err, errno, "resolve the store root `%s`", root);
+      if (slash == NULL)
+        strcpy (dir, "."); /* a relative root's first component */
+      else
+        slash[slash == dir ? 1 : 0] = '\0';
+      is_root = false;
+    }
+  struct stat st;
+  for (;; is_root = false)
+    {
+      if (lstat (real, &st) < 0)
+        return isola_error_make (err, errno, "stat `%s`", real);
+      const char *why = unsafe_dir_reason (&st, !is_root);
+      if (why)
+        return isola_error_fail (err, EPERM,
+                                 "refusing the store root `%s`: %s `%s`, and %s (owner %u, mode %04o): the root and "
+                                 "the directories above it must be writable by root only (chown root; chmod 0700)",
+                                 root, is_root ? "it is" : "it is inside", real, why, (unsigned)st.st_uid,
+                                 (unsigned)(st.st_mode & 07777));
+      if (strcmp (real, "/") == 0)
+        return 0;
+      char *slash = strrchr (real, '/');
+      slash[slash == real ? 1 : 0] = '\0';
+    }
+}
+
+/* The store's own top-level directories must be real directories, ours only. */
+static int
+check_layout (const char *root, isola_error_t *err)
+{
+  struct stat st;
+  for (size_t i = 0; i < ARRAY_SIZE (store_dirs); i++)
+    {
+      cleanup_free char *p = xasprintf ("%s/%s", root, store_dirs[i]);
+      const char *why = lstat (p, &st) < 0 ? strerror (errno) : unsafe_dir_reason (&st, false);
+      if (why)
+        return isola_error_fail (err, EPERM, "refusing the store root `%s`: `%s`: %s", root, p, why);
     }
   return 0;
 }
@@ -66,9 +140,15 @@ store_open (const char *root, enum store_lock_mode mode, struct isola_store **ou
 {
   if (root == NULL || root[0] == '\0')
     root = ISOLA_DEFAULT_ROOT;
-  int ret = store_create_layout (root, err);
+  int ret = check_dir_chain (root, err);
+  if (ret < 0)
+    return ret;
+  ret = store_create_layout (root, err);
   if (ret < 0)
     return isola_error_wrap (err, ret, "open store `%s`", root);
+  ret = check_layout (root, err);
+  if (ret < 0)
+    return ret;
 
   struct isola_store *s = xcalloc (1, sizeof (*s));
   s->root = xstrdup (root);

@@ -131,6 +131,42 @@ test_tmp_cleared_by_writer (void)
   store_close (s);
 }
 
+/* open_refused DIR: store_open of DIR fails with EPERM and a message naming why. */
+static bool
+open_refused (const char *dir, const char *why)
+{
+  struct isola_store *s = NULL;
+  cleanup_error isola_error_t err = NULL;
+  int ret = store_open (dir, STORE_LOCK_SHARED, &s, &err);
+  store_close (s);
+  return ret == -EPERM && err && strstr (err->msg, "refusing the store root") && strstr (err->msg, why);
+}
+
+static void
+test_ownership (void)
+{
+  cleanup_free char *open_dir = xasprintf ("%s/open", root);
+  cleanup_free char *inner = xasprintf ("%s/open/inner", root);
+  mkdir (open_dir, 0700);
+  chmod (open_dir, 0777);
+  CHECK (open_refused (open_dir, "group or others can write"), "a root others can write to is refused");
+  cleanup_free char *blobs = xasprintf ("%s/blobs", open_dir);
+  CHECK (!path_exists (blobs), "nothing is made in a refused root");
+  CHECK (open_refused (inner, "it is inside"), "a root inside a directory others can write to is refused");
+  chmod (open_dir, 01777);
+  struct isola_store *s = NULL;
+  CHECK (store_open (inner, STORE_LOCK_SHARED, &s, NULL) == 0, "a root inside a sticky directory (/tmp) is fine");
+  store_close (s);
+  chmod (open_dir, 0700);
+  CHECK (chown (inner, 65534, 65534) == 0 && open_refused (inner, "another user owns it"),
+         "a root another user owns is refused");
+  CHECK (chown (inner, 0, 0) == 0 && store_open (inner, STORE_LOCK_SHARED, &s, NULL) == 0, "chowned back: fine");
+  store_close (s);
+  cleanup_free char *tmp = xasprintf ("%s/tmp", inner);
+  CHECK (rmdir (tmp) == 0 && symlink ("/etc", tmp) == 0 && open_refused (inner, "not a directory"),
+         "a root whose tmp/ is a symlink is refused");
+}
+
 int
 main (void)
 {
@@ -143,6 +179,7 @@ main (void)
   test_images_tags_gc (s);
   store_close (s);
   test_tmp_cleared_by_writer ();
+  test_ownership ();
   rm_rf (root, NULL);
   return tap_done ();
 }
