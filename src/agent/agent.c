@@ -880,6 +880,23 @@ guest_memory (void)
   return p ? atoll (p + 9) * 1024 : 0;
 }
 
+/* Kernel threads share the root cgroup with the container's processes; some of them could be moved, and must not. */
+static bool
+kernel_thread (long pid)
+{
+  char path[64];
+  snprintf (path, sizeof path, "/proc/%ld/stat", pid);
+  cleanup_free char *stat = NULL;
+  if (read_file_bounded (path, 4096, &stat, NULL, NULL) < 0)
+    return true;
+  /* after "pid (comm) ": state ppid pgrp session tty_nr tpgid flags (PF_KTHREAD = 0x00200000) */
+  char *p = strrchr (stat, ')');
+  unsigned long flags = 0;
+  if (p == NULL || sscanf (p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+    return true;
+  return (flags & 0x00200000UL) != 0;
+}
+
 /* A container that ran without limits is in the guest's root cgroup (make_cgroup): its limits need a cgroup of its
    own, which all its processes (everything but the agent and kernel threads, which cannot move) join. */
 static int
@@ -910,7 +927,7 @@ move_to_own_cgroup (struct agent *a, const struct cgroup_limits *l, isola_error_
           if (end == p)
             break;
           p = end + strspn (end, "\n");
-          if (pid == getpid ())
+          if (pid == getpid () || kernel_thread (pid))
             continue;
           char num[32];
           snprintf (num, sizeof num, "%ld", pid);
