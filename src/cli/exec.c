@@ -335,7 +335,8 @@ run_exec (struct cli_ctx *ctx, int argc, char **argv)
     }
   if (container_is_paused (c))
     {
-      fprintf (stderr, "Error: Container %s is paused, unpause the container before exec\n", c->id);
+      /* Docker names it as the user did */
+      fprintf (stderr, "Error: Container %s is paused, unpause the container before exec\n", p.args[0]);
       return EXIT_CMD_FAILED;
     }
   const struct isola_driver *d = driver_of (c);

@@ -223,7 +223,7 @@ log_lines() {
   assert_stderr_matches "Container [0-9a-f]{64} is already paused"
   run --separate-stderr isola exec p2 true
   assert_status 1
-  assert_stderr_matches "Container [0-9a-f]{64} is paused, unpause the container before exec"
+  assert_stderr_matches "Container p2 is paused, unpause the container before exec"
   run --separate-stderr isola attach p2
   assert_status 1
   assert_stderr_matches "You cannot attach to a paused container, unpause it first"

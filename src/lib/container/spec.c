@@ -63,14 +63,15 @@ static const struct field host_config_fields[] = {
   FIELD ("Init", FIELD_BOOL, init, false),
   FIELD ("ReadonlyRootfs", FIELD_BOOL, readonly_rootfs, true),
   FIELD ("Privileged", FIELD_BOOL, privileged, true),
-  FIELD ("Memory", FIELD_INT, memory, false),
-  FIELD ("MemorySwap", FIELD_SIGNED, memory_swap, false),
-  FIELD ("MemoryReservation", FIELD_INT, memory_reservation, false),
-  FIELD ("NanoCpus", FIELD_INT, nano_cpus, false),
-  FIELD ("CpuShares", FIELD_INT, cpu_shares, false),
-  FIELD ("CpusetCpus", FIELD_STRING, cpuset_cpus, false),
-  FIELD ("CpusetMems", FIELD_STRING, cpuset_mems, false),
-  FIELD ("OomKillDisable", FIELD_BOOL, oom_kill_disable, false),
+  /* The resources Docker's inspect always shows, 0 / "" / false when unset. */
+  FIELD ("Memory", FIELD_INT, memory, true),
+  FIELD ("MemorySwap", FIELD_SIGNED, memory_swap, true),
+  FIELD ("MemoryReservation", FIELD_INT, memory_reservation, true),
+  FIELD ("NanoCpus", FIELD_INT, nano_cpus, true),
+  FIELD ("CpuShares", FIELD_INT, cpu_shares, true),
+  FIELD ("CpusetCpus", FIELD_STRING, cpuset_cpus, true),
+  FIELD ("CpusetMems", FIELD_STRING, cpuset_mems, true),
+  FIELD ("OomKillDisable", FIELD_BOOL, oom_kill_disable, true),
   FIELD ("PidsLimit", FIELD_INT, pids_limit, false),
   FIELD ("CapAdd", FIELD_STRV, cap_add, false),
   FIELD ("CapDrop", FIELD_STRV, cap_drop, false),
@@ -667,7 +668,7 @@ field_json (const struct container_spec *spec, const struct field *f)
     case FIELD_STRING:
       {
         const char *s = *(char *const *)member;
-        return set (s) || (f->always && s) ? json_string (s) : NULL;
+        return set (s) || f->always ? json_string (s ? s : "") : NULL;
       }
     case FIELD_BOOL:
       return *(const bool *)member || f->always ? json_boolean (*(const bool *)member) : NULL;

@@ -323,10 +323,11 @@ test_to_json (void)
       c, "{\"Cmd\":[\"sh\"],\"Entrypoint\":null,\"Env\":[],\"Image\":\"busybox\",\"OpenStdin\":false,\"Tty\":false}",
       "Config: what config.json always has, and nothing unset (%s)", c);
   CHECK_STR (h,
-             "{\"AutoRemove\":false,\"Memory\":67108864,\"MemorySwap\":134217728,\"Privileged\":false,"
-             "\"ReadonlyRootfs\":false,\"Ulimits\":[{\"Hard\":-1,\"Name\":\"nofile\",\"Soft\":-1}]}",
-             "HostConfig: what is set, the booleans Docker always shows and its default MemorySwap (twice Memory); an "
-             "unlimited PidsLimit is not (%s)",
+             "{\"AutoRemove\":false,\"CpuShares\":0,\"CpusetCpus\":\"\",\"CpusetMems\":\"\",\"Memory\":67108864,"
+             "\"MemoryReservation\":0,\"MemorySwap\":134217728,\"NanoCpus\":0,\"OomKillDisable\":false,\"Privileged\":"
+             "false,\"ReadonlyRootfs\":false,\"Ulimits\":[{\"Hard\":-1,\"Name\":\"nofile\",\"Soft\":-1}]}",
+             "HostConfig: what is set, what Docker always shows (the booleans, the resources) and its default "
+             "MemorySwap (twice Memory); an unlimited PidsLimit is not (%s)",
              h);
 }
 
