@@ -278,6 +278,20 @@ test_v1_resources (const char *root)
          "isola/ inherits the root's cpus and mems");
   CHECK (file_is (cs, "cpuset.cpus", "1,3") && file_is (cs, "cpuset.mems", "0"),
          "the container's cpus as asked, its mems inherited");
+
+  /* Without a v2 hierarchy, pause needs the freezer: a container joins it from the start. */
+  cleanup_free char *fz = xasprintf ("%s/freezer/isola/r2", root);
+  mkdir_p (fz, 0755, NULL);
+  touch (fz, "cgroup.procs", "");
+  touch (fz, "freezer.state", "");
+  struct cgroup_limits none = { 0 };
+  CHECK (cgroup_create (&fs, "r2", &none, &pl, NULL) == 0 && strv_len (pl.procs) == 2
+             && str_has_suffix (pl.procs[1], "/freezer/isola/r2/cgroup.procs"),
+         "pure v1: pids and freezer joined even without limits");
+  cgroup_placement_clear (&pl);
+  CHECK (cgroup_freeze (&fs, "r2", true, NULL) == 0 && file_is (fz, "freezer.state", "FROZEN"),
+         "v1 freeze: freezer.state FROZEN");
+  CHECK (cgroup_freeze (&fs, "r2", false, NULL) == 0 && file_is (fz, "freezer.state", "THAWED"), "v1 thaw: THAWED");
   cgroup_fs_clear (&fs);
 }
 
