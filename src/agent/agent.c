@@ -459,13 +459,10 @@ build_rlimits (json_t *list, struct spawn_rlimit **out, size_t *n_out)
 static int
 make_cgroup (struct agent *a, isola_error_t *err)
 {
-  struct cgroup_limits l = {
-    .memory = json_integer_value (json_object_get (a->start, "Memory")),
-    .nano_cpus = json_integer_value (json_object_get (a->start, "NanoCpus")),
-    .pids = json_integer_value (json_object_get (a->start, "PidsLimit")),
-  };
+  struct cgroup_limits l;
+  cgroup_limits_from_host_config (a->start, &l);
   a->cgroup.dir_fd = -1;
-  if (l.memory <= 0 && l.nano_cpus <= 0 && l.pids <= 0)
+  if (!cgroup_limits_any (&l))
     {
       cgroup_placement_stay ("/sys/fs/cgroup", &a->cgroup);
       a->cgroup_procs = xcalloc (1, sizeof (char *));
@@ -883,6 +880,119 @@ take_input (struct agent *a, struct proc *p, const uint8_t *data, size_t len)
   write_input (a, p);
 }
 
+/* The guest's memory in bytes (MemTotal), 0 when unknown. */
+static long long
+guest_memory (void)
+{
+  cleanup_free char *buf = NULL;
+  if (read_file_bounded ("/proc/meminfo", 65536, &buf, NULL, NULL) < 0)
+    return 0;
+  char *p = strstr (buf, "MemTotal:");
+  return p ? atoll (p + 9) * 1024 : 0;
+}
+
+/* Kernel threads share the root cgroup with the container's processes; some of them could be moved, and must not. */
+static bool
+kernel_thread (long pid)
+{
+  char path[64];
+  snprintf (path, sizeof path, "/proc/%ld/stat", pid);
+  cleanup_free char *stat = NULL;
+  if (read_file_bounded (path, 4096, &stat, NULL, NULL) < 0)
+    return true;
+  /* after "pid (comm) ": state ppid pgrp session tty_nr tpgid flags (PF_KTHREAD = 0x00200000) */
+  char *p = strrchr (stat, ')');
+  unsigned long flags = 0;
+  if (p == NULL || sscanf (p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+    return true;
+  return (flags & 0x00200000UL) != 0;
+}
+
+/* A container that ran without limits is in the guest's root cgroup (make_cgroup): its limits need a cgroup of its
+   own, which all its processes (everything but the agent and kernel threads, which cannot move) join. */
+static int
+move_to_own_cgroup (struct agent *a, const struct cgroup_limits *l, isola_error_t *err)
+{
+  int ret = cgroup_fs_detect ("/sys/fs/cgroup", &a->cgfs, err);
+  struct cgroup_placement pl = { .dir_fd = -1 };
+  if (ret == 0)
+    ret = cgroup_create (&a->cgfs, CGROUP_NAME, l, &pl, err);
+  if (ret < 0)
+    {
+      cgroup_fs_clear (&a->cgfs);
+      return ret;
+    }
+  cgroup_placement_clear (&pl);
+  cleanup_free char *procs = NULL;
+  cleanup_free char *to = xasprintf ("/sys/fs/cgroup/isola/%s/cgroup.procs", CGROUP_NAME);
+  for (int round = 0; round < 3; round++)
+    {
+      free (procs);
+      procs = NULL;
+      if (read_file_bounded ("/sys/fs/cgroup/cgroup.procs", 1 << 20, &procs, NULL, NULL) < 0)
+        break;
+      for (char *p = procs; *p;)
+        {
+          char *end;
+          long pid = strtol (p, &end, 10);
+          if (end == p)
+            break;
+          p = end + strspn (end, "\n");
+          if (pid == getpid () || kernel_thread (pid))
+            continue;
+          char num[32];
+          snprintf (num, sizeof num, "%ld", pid);
+          cleanup_close int fd = open (to, O_WRONLY | O_CLOEXEC);
+          if (fd >= 0)
+            (void)!write (fd, num, strlen (num));
+        }
+    }
+  strv_free (a->cgroup_procs);
+  if (cgroup_procs_paths (&a->cgfs, CGROUP_NAME, &a->cgroup_procs) < 0)
+    a->cgroup_procs = xcalloc (1, sizeof (char *));
+  return 0;
+}
+
+/* RESOURCES: {"Update": limits} sets the container's cgroup limits (`isola update`), the reply {}; {} reads its usage
+   (`isola stats`), the reply cgroup_stats_to_json's, with the VM's memory as the limit of an unlimited container.
+   {"Error": text} when it fails. */
+static json_t *
+resources_request (struct agent *a, const void *payload, size_t len)
+{
+  cleanup_json json_t *req = json_loadb (payload, len, 0, NULL);
+  json_t *update = json_object_get (req, "Update");
+  cleanup_error isola_error_t err = NULL;
+  if (!json_is_object (req))
+    return json_pack ("{s:s}", "Error", "malformed RESOURCES request");
+  if (update == NULL)
+    {
+      /* Usage: the container's own cgroup has it (the guest's root cgroup has no memory.current) */
+      struct cgroup_limits none = { 0 };
+      struct cgroup_stats st;
+      if ((!a->cgfs.root && move_to_own_cgroup (a, &none, &err) < 0)
+          || cgroup_stats_read (&a->cgfs, CGROUP_NAME, &st, &err) < 0)
+        return json_pack ("{s:s}", "Error", err ? err->msg : "cannot read the container's cgroup");
+      if (st.memory_limit == 0 || st.memory_limit > (uint64_t)guest_memory ())
+        st.memory_limit = (uint64_t)guest_memory ();
+      return cgroup_stats_to_json (&st);
+    }
+  struct cgroup_limits l;
+  cgroup_limits_from_host_config (update, &l);
+  long long total = guest_memory ();
+  if (l.memory > 0 && total > 0 && l.memory > total)
+    {
+      cleanup_free char *msg
+          = xasprintf ("the memory limit of %lld MiB is above the VM's memory (%lld MiB): stop the container, update "
+                       "it and start it again, in a VM of the new size",
+                       (long long)(l.memory >> 20), total >> 20);
+      return json_pack ("{s:s}", "Error", msg);
+    }
+  int ret = a->cgfs.root ? cgroup_update (&a->cgfs, CGROUP_NAME, &l, &err) : move_to_own_cgroup (a, &l, &err);
+  if (ret < 0)
+    return json_pack ("{s:s}", "Error", err ? err->msg : "cannot change the container's cgroup");
+  return json_object ();
+}
+
 static void
 handle_frame (struct agent *a, const struct vmproto_frame *f)
 {
@@ -929,6 +1039,13 @@ handle_frame (struct agent *a, const struct vmproto_frame *f)
         cleanup_json json_t *rows_json = a->procs[0].exited ? json_array () : agent_ps (a->procs[0].pid);
         cleanup_free char *text = json_dumps (rows_json, JSON_COMPACT);
         queue (a, vmproto_msg_ps_reply (f->stream, text, strlen (text)));
+        break;
+      }
+    case VMPROTO_RESOURCES:
+      {
+        cleanup_json json_t *reply = resources_request (a, f->payload, f->len);
+        cleanup_free char *text = json_dumps (reply, JSON_COMPACT);
+        queue (a, vmproto_msg_resources_reply (f->stream, text, strlen (text)));
         break;
       }
     case VMPROTO_SHUTDOWN:

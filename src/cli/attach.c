@@ -270,6 +270,11 @@ run_attach (struct cli_ctx *ctx, int argc, char **argv)
   cleanup_container struct container *ctr = NULL;
   if (cli_load_container (ctx, p.args[0], &store, &ctr))
     return 1;
+  if (container_is_paused (ctr))
+    {
+      fprintf (stderr, "Error: You cannot attach to a paused container, unpause it first\n");
+      return 1;
+    }
   struct cli_attach_opts o = { .tty = container_tty (ctr), .stdin = !no_stdin && container_open_stdin (ctr) };
   o.proxy_signals = sig_proxy && !o.tty;
   cleanup_error isola_error_t err = NULL;

@@ -47,6 +47,11 @@ enum
   OPT_CIDFILE,
   OPT_LABEL_FILE,
   OPT_MOUNT,
+  OPT_MEMORY_SWAP,
+  OPT_MEMORY_RESERVATION,
+  OPT_CPUSET_CPUS,
+  OPT_CPUSET_MEMS,
+  OPT_OOM_KILL_DISABLE,
 };
 
 struct run_opts
@@ -134,7 +139,7 @@ security_opt (const char *opt, json_t **out, isola_error_t *err)
   return 0;
 }
 
-/* Flags with a number: -m, --cpus, --pids-limit, --stop-timeout. */
+/* Flags with a number: -m, --memory-swap, --memory-reservation, --cpus, -c, --pids-limit, --stop-timeout. */
 static int
 numeric_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, struct run_opts *o)
 {
@@ -148,6 +153,26 @@ numeric_flag (const struct cli_command *cmd, int c, const struct flag_parser *p,
         if (bytes < 0)
           return cli_flag_invalid (cmd, p, "invalid size");
         json_object_set_new (o->host, "Memory", json_integer (bytes));
+        return 0;
+      }
+    case OPT_MEMORY_SWAP:
+    case OPT_MEMORY_RESERVATION:
+      {
+        /* The docker CLI's: "-1" is unlimited swap, anything else a size. */
+        bool swap = c == OPT_MEMORY_SWAP;
+        bool unlimited = swap && strcmp (arg, "-1") == 0;
+        int64_t bytes = unlimited ? -1 : parse_memory_bytes (arg);
+        if (bytes < 0 && !unlimited)
+          return cli_flag_invalid (cmd, p, "invalid size");
+        json_object_set_new (o->host, swap ? "MemorySwap" : "MemoryReservation", json_integer (bytes));
+        return 0;
+      }
+    case 'c':
+      {
+        long long n = strtoll (arg, &end, 10);
+        if (*end || end == arg)
+          return cli_flag_invalid (cmd, p, NULL);
+        json_object_set_new (o->host, "CpuShares", json_integer (n));
         return 0;
       }
     case OPT_CPUS:
@@ -247,6 +272,9 @@ static const struct
   { OPT_INIT, true, true, "Init" },
   { OPT_READ_ONLY, true, true, "ReadonlyRootfs" },
   { OPT_PRIVILEGED, true, true, "Privileged" },
+  { OPT_CPUSET_CPUS, true, false, "CpusetCpus" },
+  { OPT_CPUSET_MEMS, true, false, "CpusetMems" },
+  { OPT_OOM_KILL_DISABLE, true, true, "OomKillDisable" },
 };
 
 /* Each flag's member of the create body; returns 0, or the exit code of a flag that does not parse. */
@@ -299,6 +327,9 @@ run_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, str
       json_object_set_new (o->request, "Entrypoint", json_pack ("[s]", arg));
       return 0;
     case 'm':
+    case OPT_MEMORY_SWAP:
+    case OPT_MEMORY_RESERVATION:
+    case 'c':
     case OPT_CPUS:
     case OPT_PIDS_LIMIT:
     case OPT_STOP_TIMEOUT:
@@ -470,7 +501,11 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "cap-add", 0, OPT_CAP_ADD, "list", "Add Linux capabilities" }, \
   { "cap-drop", 0, OPT_CAP_DROP, "list", "Drop Linux capabilities" }, \
   { "cidfile", 0, OPT_CIDFILE, "string", "Write the container ID to the file" }, \
+  { "cpu-shares", 'c', 'c', "int", "CPU shares (relative weight)" }, \
   { "cpus", 0, OPT_CPUS, "decimal", "Number of CPUs" }, \
+  { "cpuset-cpus", 0, OPT_CPUSET_CPUS, "string", "CPUs in which to allow execution (0-3, 0,1); in a VM, of the guest's\n" \
+    "vCPUs (0 to --cpus rounded up, minus 1)" }, \
+  { "cpuset-mems", 0, OPT_CPUSET_MEMS, "string", "MEMs in which to allow execution (0-3, 0,1)" }, \
   { "entrypoint", 0, OPT_ENTRYPOINT, "string", "Overwrite the default ENTRYPOINT of the image" }, \
   { "env", 'e', 'e', "list", "Set environment variables" }, \
   { "env-file", 0, OPT_ENV_FILE, "list", "Read in a file of environment variables" }, \
@@ -482,10 +517,13 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "label", 'l', 'l', "list", "Set meta data on a container" }, \
   { "label-file", 0, OPT_LABEL_FILE, "list", "Read in a line delimited file of labels" }, \
   { "memory", 'm', 'm', "bytes", "Memory limit" }, \
+  { "memory-reservation", 0, OPT_MEMORY_RESERVATION, "bytes", "Memory soft limit" }, \
+  { "memory-swap", 0, OPT_MEMORY_SWAP, "bytes", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" }, \
   { "mount", 0, OPT_MOUNT, "mount", "Attach a filesystem mount to the container (type=volume|bind|tmpfs)" }, \
   { "name", 0, OPT_NAME, "string", "Assign a name to the container" }, \
   { "net", 0, OPT_NETWORK, "string", "Connect a container to a network (the same as --network)" }, \
   { "network", 0, OPT_NETWORK, "string", "Connect a container to a network: none (default) or host (process isolation)" }, \
+  { "oom-kill-disable", 0, OPT_OOM_KILL_DISABLE, NULL, "Disable OOM Killer (cgroup v1 hosts only: v2 has none)" }, \
   { "pids-limit", 0, OPT_PIDS_LIMIT, "int", "Tune container pids limit (set -1 for unlimited)" }, \
   { "platform", 0, OPT_PLATFORM, "string", "Set platform if server is multi-platform capable (only linux/amd64)" }, \
   { "privileged", 0, OPT_PRIVILEGED, NULL, "Give extended privileges to this container" }, \

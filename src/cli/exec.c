@@ -334,6 +334,12 @@ run_exec (struct cli_ctx *ctx, int argc, char **argv)
       fprintf (stderr, "Error: container %s is not running\n", c->id);
       return EXIT_CMD_FAILED;
     }
+  if (container_is_paused (c))
+    {
+      /* Docker names it as the user did */
+      fprintf (stderr, "Error: Container %s is paused, unpause the container before exec\n", p.args[0]);
+      return EXIT_CMD_FAILED;
+    }
   const struct isola_driver *d = driver_of (c);
   cleanup_error isola_error_t err = NULL;
   if (container_seccomp_ensure (store, c, &err) < 0)

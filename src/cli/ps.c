@@ -52,10 +52,10 @@ static char *
 status_column (const struct container *c, int64_t now)
 {
   const char *status = container_status (c);
-  if (strcmp (status, "running") == 0)
+  if (strcmp (status, "running") == 0 || strcmp (status, "paused") == 0)
     {
       cleanup_free char *d = human_duration (now - parse_time (c->state, "StartedAt"));
-      return xasprintf ("Up %s", d);
+      return xasprintf ("Up %s%s", d, container_is_paused (c) ? " (Paused)" : "");
     }
   if (strcmp (status, "exited") == 0)
     {

@@ -43,10 +43,11 @@ struct client
 {
   int fd;
   struct attach_decoder dec;
-  uint32_t exec_stream; /* VM: the exec this connection is the session of; 0 for an attached client */
-  bool exec_detached;   /* ... started with -d: it outlives the connection */
-  uint32_t ps_request;  /* VM: the process listing it waits for; 0 for none */
-  bool done;            /* its session ended: dropped once its output is out */
+  uint32_t exec_stream;       /* VM: the exec this connection is the session of; 0 for an attached client */
+  bool exec_detached;         /* ... started with -d: it outlives the connection */
+  uint32_t ps_request;        /* VM: the process listing it waits for; 0 for none */
+  uint32_t resources_request; /* VM: the RESOURCES_REPLY it waits for; 0 for none */
+  bool done;                  /* its session ended: dropped once its output is out */
   /* VM: what the client has not taken yet of its exec's output and replies (never blocks the monitor).  Above
      CLIENT_QUEUE_HIGH the agent is asked to PAUSE the exec's output, below CLIENT_QUEUE_LOW to RESUME it. */
   uint8_t *out;
@@ -371,6 +372,16 @@ handle_vm_frame (struct monitor *m, struct client *cl, const struct attach_frame
     case ATTACH_PS:
       cl->ps_request = m->next_request++;
       chan_queue (m, vmproto_msg_ps (cl->ps_request));
+      break;
+    case ATTACH_RESOURCES:
+      if (m->main_exited)
+        {
+          static const char gone[] = "{\"Error\":\"the container is not running\"}";
+          client_queue (m, cl, ATTACH_RESOURCES_REPLY, gone, sizeof gone - 1);
+          break;
+        }
+      cl->resources_request = m->next_request++;
+      chan_queue (m, vmproto_msg_resources (cl->resources_request, f->payload, f->len));
       break;
     case ATTACH_EXEC:
       if (cl->exec_stream || m->main_exited)
@@ -846,6 +857,14 @@ handle_agent_frame (struct monitor *m, const struct vmproto_frame *f)
           {
             client_queue (m, &m->clients[i], ATTACH_PS_REPLY, f->payload, f->len);
             m->clients[i].ps_request = 0;
+          }
+      break;
+    case VMPROTO_RESOURCES_REPLY:
+      for (size_t i = 0; i < m->n_clients; i++)
+        if (m->clients[i].resources_request == f->stream)
+          {
+            client_queue (m, &m->clients[i], ATTACH_RESOURCES_REPLY, f->payload, f->len);
+            m->clients[i].resources_request = 0;
           }
       break;
     case VMPROTO_STDIN_ACK:

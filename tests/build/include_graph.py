@@ -16,6 +16,7 @@ LAYERS = ["base", "store", "proto", "sandbox", "image", "container", "driver"]
 UPWARD_OK = {
     ("container/create", "driver/driver"),
     ("container/lifecycle", "driver/driver"),
+    ("container/update", "driver/driver"),
     ("image/remove", "container/container"),
     ("sandbox/nsexec", "container/container"),
     ("sandbox/nsexec", "container/runspec"),

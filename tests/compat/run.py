@@ -227,7 +227,8 @@ def f_nonzero(s):
 def f_errcore(s):
     """An engine's error message without what only says which engine or layer it came from: Docker's 'docker: Error
     response from daemon: … OCI runtime create failed: …: unknown.' and isola's 'Error: failed to start container
-    ID: …' both become 'Error: CORE'; the "See 'docker run --help'." hint goes, and so does the "error waiting for
+    ID: …' both become 'Error: CORE' (without the period the docker CLI ends run's errors with); the "See 'docker
+    run --help'." hint goes, and so does the "error waiting for
     container: context canceled" line that docker's CLI sometimes adds after a failed start."""
     out = []
     for line in s.split("\n"):
@@ -242,6 +243,8 @@ def f_errcore(s):
         else:
             line = re.sub(r"^(docker|isola): ", "", line)
             line = re.sub(r"^Error response from daemon: ", "Error: ", line)
+            # the docker CLI ends the daemon's errors of run and create with a period
+            line = re.sub(r"^(Error: .*[^.])\.$", r"\1", line)
         out.append(line)
     return "\n".join(out)
 

@@ -400,6 +400,12 @@ container_is_running (const struct container *c)
   return json_is_true (json_object_get (c->state, "Running"));
 }
 
+bool
+container_is_paused (const struct container *c)
+{
+  return json_is_true (json_object_get (c->state, "Paused"));
+}
+
 const char *
 container_name (const struct container *c)
 {
@@ -425,6 +431,12 @@ json_t *
 container_host_config (const struct container *c)
 {
   return json_object_get (c->config, "HostConfig");
+}
+
+void
+container_set_host_config (struct container *c, json_t *host_config)
+{
+  json_object_set_new (c->config, "HostConfig", host_config);
 }
 
 json_t *
@@ -596,6 +608,7 @@ container_set_running (struct container *c, pid_t pid, pid_t monitor_pid)
   cleanup_free char *now = time_rfc3339_now ();
   json_object_set_new (c->state, "Status", json_string ("running"));
   json_object_set_new (c->state, "Running", json_true ());
+  json_object_set_new (c->state, "Paused", json_false ());
   json_object_set_new (c->state, "Pid", json_integer (pid));
   json_object_set_new (c->state, "MonitorPid", json_integer (monitor_pid));
   json_object_set_new (c->state, "ExitCode", json_integer (0));
@@ -606,11 +619,19 @@ container_set_running (struct container *c, pid_t pid, pid_t monitor_pid)
 }
 
 void
+container_set_paused (struct container *c, bool paused)
+{
+  json_object_set_new (c->state, "Status", json_string (paused ? "paused" : "running"));
+  json_object_set_new (c->state, "Paused", json_boolean (paused));
+}
+
+void
 container_set_exited (struct container *c, int exit_code, bool oom_killed, const char *error)
 {
   cleanup_free char *now = time_rfc3339_now ();
   json_object_set_new (c->state, "Status", json_string ("exited"));
   json_object_set_new (c->state, "Running", json_false ());
+  json_object_set_new (c->state, "Paused", json_false ());
   json_object_set_new (c->state, "Pid", json_integer (0));
   json_object_set_new (c->state, "MonitorPid", json_integer (0));
   json_object_set_new (c->state, "ExitCode", json_integer (exit_code));

@@ -78,8 +78,12 @@ int container_wait_stopped (struct container *c, isola_error_t *err);
 void container_set_running (struct container *c, pid_t pid, pid_t monitor_pid);
 void container_set_exited (struct container *c, int exit_code, bool oom_killed, const char *error);
 
+/* Docker's State.Paused: Status "paused", Running still true. */
+void container_set_paused (struct container *c, bool paused);
+
 const char *container_status (const struct container *c);
-bool container_is_running (const struct container *c);
+bool container_is_running (const struct container *c); /* also while paused, as Docker's State.Running */
+bool container_is_paused (const struct container *c);
 const char *container_name (const struct container *c); /* without the leading '/' */
 pid_t container_pid (const struct container *c);
 
@@ -88,6 +92,8 @@ pid_t container_pid (const struct container *c);
    both are NULL in a record without them, which jansson's getters take. */
 json_t *container_config (const struct container *c);      /* Config: Env, User, Labels… */
 json_t *container_host_config (const struct container *c); /* HostConfig: Binds, CapAdd, Memory… */
+/* Replaces HostConfig in memory (steals host_config); container_write_config records it. */
+void container_set_host_config (struct container *c, json_t *host_config);
 /* Mounts: what the container mounts, Docker's inspect shape (container/mounts.h); NULL in a record made before
    mounts were recorded. */
 json_t *container_mounts (const struct container *c);

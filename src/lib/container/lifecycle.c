@@ -142,10 +142,64 @@ signal_from_name (const char *name)
 }
 
 int
+container_pause (struct container *c, isola_error_t *err)
+{
+  if (!container_is_running (c) || !container_monitor_alive (c))
+    return isola_error_fail (err, EINVAL, "Container %s is not running", c->id);
+  if (container_is_paused (c))
+    return isola_error_fail (err, EINVAL, "Container %s is already paused", c->id);
+  int ret = driver_of (c)->pause (c, true, err);
+  if (ret < 0)
+    return ret;
+  container_set_paused (c, true);
+  ret = container_write_state (c, err);
+  if (ret < 0)
+    (void)driver_of (c)->pause (c, false, NULL);
+  return ret;
+}
+
+/* The state says "running" before the processes run again: once they do, the container may exit at any time, and
+   its monitor's record of that must not be overwritten. */
+int
+container_unpause (struct container *c, isola_error_t *err)
+{
+  if (!container_is_paused (c) || !container_is_running (c) || !container_monitor_alive (c))
+    return isola_error_fail (err, EINVAL, "Container %s is not paused", c->id);
+  container_set_paused (c, false);
+  int ret = container_write_state (c, err);
+  if (ret == 0 && (ret = driver_of (c)->pause (c, false, err)) < 0)
+    {
+      container_set_paused (c, true);
+      (void)container_write_state (c, NULL);
+    }
+  return ret;
+}
+
+static int
+stop_signal_of (const struct container *c)
+{
+  int sig = signal_from_name (container_stop_signal (c));
+  return sig > 0 ? sig : SIGTERM;
+}
+
+/* Docker thaws a paused container that it sends SIGKILL or its stop signal (any signal when it has no StopSignal
+   of its own), so that the signal is acted on; here it is thawed just before. */
+static void
+thaw_for (struct container *c, int sig)
+{
+  if (!container_is_paused (c))
+    return;
+  if (sig != SIGKILL && container_stop_signal (c) && sig != stop_signal_of (c))
+    return;
+  (void)container_unpause (c, NULL);
+}
+
+int
 container_kill (struct container *c, int sig, isola_error_t *err)
 {
   if (!container_is_running (c) || !container_monitor_alive (c))
     return isola_error_fail (err, EINVAL, "cannot kill container: %.12s: container %s is not running", c->id, c->id);
+  thaw_for (c, sig);
   return driver_of (c)->signal (c, sig, err);
 }
 
@@ -169,13 +223,6 @@ wait_stopped_for (struct container *c, int timeout_ms)
     }
 }
 
-static int
-stop_signal_of (const struct container *c)
-{
-  int sig = signal_from_name (container_stop_signal (c));
-  return sig > 0 ? sig : SIGTERM;
-}
-
 int
 container_stop (struct container *c, int timeout, isola_error_t *err)
 {
@@ -183,6 +230,7 @@ container_stop (struct container *c, int timeout, isola_error_t *err)
     return 0;
   if (timeout < 0)
     timeout = container_stop_timeout (c, 10);
+  thaw_for (c, stop_signal_of (c));
   (void)driver_of (c)->signal (c, stop_signal_of (c), NULL);
   if (!wait_stopped_for (c, timeout * 1000))
     {
@@ -204,6 +252,7 @@ container_rm (struct isola_store *s, struct container *c, bool force, isola_erro
                                      "cannot remove container \"/%s\": container is running: stop the container "
                                      "before removing or force remove",
                                      container_name (c));
+          thaw_for (c, SIGKILL);
           (void)driver_of (c)->signal (c, SIGKILL, NULL);
         }
       /* A monitor that has recorded the exit (wait has returned) may still be handing the last output to its

@@ -27,6 +27,12 @@ int container_kill (struct container *c, int sig, isola_error_t *err);
 /* Docker's rm: refuses a running container unless force (which kills it first). */
 int container_rm (struct isola_store *s, struct container *c, bool force, isola_error_t *err);
 
+/* Docker's pause and unpause: every process of the container stops (process: the cgroup freezer; vm: the whole VM)
+   and State.Paused says so.  EINVAL with Docker's messages for a container that is not running, already paused or
+   not paused.  kill, stop and rm -f of a paused container thaw it, as Docker does. */
+int container_pause (struct container *c, isola_error_t *err);
+int container_unpause (struct container *c, isola_error_t *err);
+
 /* Parses "SIGTERM", "TERM", "term" or "15". -1 when invalid. */
 int signal_from_name (const char *name);
 

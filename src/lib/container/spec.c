@@ -13,6 +13,7 @@
 #include "container/lifecycle.h"
 #include "container/runspec.h"
 #include "sandbox/caps.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/seccomp_profile.h"
 #include "sandbox/spawn.h"
 
@@ -22,7 +23,8 @@ enum field_kind
 {
   FIELD_STRING, /* char * */
   FIELD_BOOL,   /* bool */
-  FIELD_INT,    /* int64_t */
+  FIELD_INT,    /* int64_t, recorded when > 0 */
+  FIELD_SIGNED, /* int64_t, recorded when not 0 (MemorySwap's -1) */
   FIELD_STRV,   /* char **, never NULL */
   FIELD_MAP,    /* struct container_spec_map */
 };
@@ -61,8 +63,15 @@ static const struct field host_config_fields[] = {
   FIELD ("Init", FIELD_BOOL, init, false),
   FIELD ("ReadonlyRootfs", FIELD_BOOL, readonly_rootfs, true),
   FIELD ("Privileged", FIELD_BOOL, privileged, true),
-  FIELD ("Memory", FIELD_INT, memory, false),
-  FIELD ("NanoCpus", FIELD_INT, nano_cpus, false),
+  /* The resources Docker's inspect always shows, 0 / "" / false when unset. */
+  FIELD ("Memory", FIELD_INT, memory, true),
+  FIELD ("MemorySwap", FIELD_SIGNED, memory_swap, true),
+  FIELD ("MemoryReservation", FIELD_INT, memory_reservation, true),
+  FIELD ("NanoCpus", FIELD_INT, nano_cpus, true),
+  FIELD ("CpuShares", FIELD_INT, cpu_shares, true),
+  FIELD ("CpusetCpus", FIELD_STRING, cpuset_cpus, true),
+  FIELD ("CpusetMems", FIELD_STRING, cpuset_mems, true),
+  FIELD ("OomKillDisable", FIELD_BOOL, oom_kill_disable, true),
   FIELD ("PidsLimit", FIELD_INT, pids_limit, false),
   FIELD ("CapAdd", FIELD_STRV, cap_add, false),
   FIELD ("CapDrop", FIELD_STRV, cap_drop, false),
@@ -201,6 +210,7 @@ field_from_json (json_t *obj, const char *where, const struct field *f, struct c
       *(bool *)member = json_is_true (v);
       return 0;
     case FIELD_INT:
+    case FIELD_SIGNED:
       if (!json_is_integer (v))
         return type_error (err, where, f->key, "an integer");
       *(int64_t *)member = json_integer_value (v);
@@ -360,6 +370,9 @@ spec_fill (json_t *request, struct container_spec *spec, isola_error_t *err)
     ret = mounts_from_json (json_object_get (host, "Mounts"), spec, err);
   if (ret == 0)
     ret = networks_from_json (networking, spec, err);
+  /* Docker records the default swap limit: as much swap again as memory. */
+  if (ret == 0 && spec->memory > 0 && spec->memory_swap == 0)
+    spec->memory_swap = spec->memory * 2;
   return ret;
 }
 
@@ -399,11 +412,56 @@ check_config (const struct container_spec *spec, isola_error_t *err)
   return 0;
 }
 
+/* A cpuset against what the host has (a VM's guest checks its own at start: sandbox/cgroup.c). */
 static int
-check_resources (const struct container_spec *spec, isola_error_t *err)
+check_cpuset (const char *list, const char *online_file, const char *what, const char *whom, isola_error_t *err)
+{
+  if (!set (list))
+    return 0;
+  cleanup_free char *online = NULL;
+  if (read_file_bounded (online_file, 4096, &online, NULL, NULL) < 0)
+    online = xstrdup ("");
+  online[strcspn (online, "\n")] = '\0';
+  int r = cgroup_cpuset_check (list, online[0] ? online : "0-1023");
+  if (r == -EINVAL)
+    return isola_error_fail (err, EINVAL, "Invalid value %s for cpuset %s: invalid format: %s", list, what, list);
+  if (r == -ERANGE)
+    return isola_error_fail (err, EINVAL, "Requested %s are not available - requested %s, available: %s", whom, list,
+                             online);
+  return 0;
+}
+
+static int
+check_memory (const struct container_spec *spec, bool update, isola_error_t *err)
 {
   if (spec->memory != 0 && spec->memory < CONTAINER_SPEC_MIN_MEMORY)
     return isola_error_fail (err, EINVAL, "Minimum memory limit allowed is 6MB");
+  if (spec->memory > 0 && spec->memory_swap > 0 && spec->memory_swap < spec->memory)
+    return isola_error_fail (err, EINVAL, "Minimum memoryswap limit should be larger than memory limit, see usage");
+  if (spec->memory == 0 && spec->memory_swap > 0 && !update)
+    return isola_error_fail (err, EINVAL,
+                             "You should always set the Memory limit when using Memoryswap limit, see usage");
+  if (spec->memory_swap < -1)
+    return isola_error_fail (err, EINVAL, "invalid MemorySwap %lld: -1 (unlimited) or bytes",
+                             (long long)spec->memory_swap);
+  if (spec->memory > 0 && spec->memory_reservation > 0 && spec->memory < spec->memory_reservation)
+    return isola_error_fail (err, EINVAL,
+                             "Minimum memory limit can not be less than memory reservation limit, see usage");
+  if (spec->memory_reservation > 0 && spec->memory_reservation < CONTAINER_SPEC_MIN_MEMORY)
+    return isola_error_fail (err, EINVAL, "Minimum memory reservation allowed is 6MB");
+  return 0;
+}
+
+int
+container_spec_check_resources (const struct container_spec *spec, bool update, isola_error_t *err)
+{
+  int ret = check_memory (spec, update, err);
+  if (ret == 0)
+    ret = check_cpuset (spec->cpuset_cpus, "/sys/devices/system/cpu/online", "cpus", "CPUs", err);
+  if (ret == 0)
+    ret = check_cpuset (spec->cpuset_mems, "/sys/devices/system/node/online", "mems", "memory nodes", err);
+  if (ret < 0)
+    return ret;
   long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
   if (spec->nano_cpus != 0 && (spec->nano_cpus < 10000000 || spec->nano_cpus > ncpu * 1000000000LL))
     return isola_error_fail (err, EINVAL, "range of CPUs is from 0.01 to %ld.00, as there are only %ld CPUs available",
@@ -484,7 +542,7 @@ container_spec_validate (const struct container_spec *spec, const char *seccomp_
 {
   int ret = check_config (spec, err);
   if (ret == 0)
-    ret = check_resources (spec, err);
+    ret = container_spec_check_resources (spec, false, err);
   if (ret == 0)
     ret = check_network (spec, err);
   if (ret == 0)
@@ -610,12 +668,14 @@ field_json (const struct container_spec *spec, const struct field *f)
     case FIELD_STRING:
       {
         const char *s = *(char *const *)member;
-        return set (s) || (f->always && s) ? json_string (s) : NULL;
+        return set (s) || f->always ? json_string (s ? s : "") : NULL;
       }
     case FIELD_BOOL:
       return *(const bool *)member || f->always ? json_boolean (*(const bool *)member) : NULL;
     case FIELD_INT:
       return *(const int64_t *)member > 0 || f->always ? json_integer (*(const int64_t *)member) : NULL;
+    case FIELD_SIGNED:
+      return *(const int64_t *)member != 0 || f->always ? json_integer (*(const int64_t *)member) : NULL;
     case FIELD_STRV:
       return strv_len (*(char **const *)member) > 0 || f->always ? strv_json (*(char **const *)member) : NULL;
     case FIELD_MAP:

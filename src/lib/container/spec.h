@@ -14,7 +14,7 @@
 
 #include "base/error.h"
 
-/* Memory below this is refused (Docker's minimum). */
+/* Memory (and a memory reservation) below this is refused (Docker's minimum). */
 #define CONTAINER_SPEC_MIN_MEMORY (6 * 1024 * 1024)
 
 /* A JSON object of strings: labels, or tmpfs mounts (destination → options). */
@@ -49,12 +49,16 @@ struct container_spec
   char **volumes; /* Config.Volumes' paths (anonymous volumes unless mounted otherwise); never NULL */
 
   /* HostConfig */
-  char *isolation;    /* NULL: the default driver (driver_lookup) */
-  char *network_mode; /* NULL, "" or "default": none */
-  int64_t memory;     /* bytes, 0: unlimited */
-  int64_t nano_cpus;  /* 1e9 = one CPU, 0: unlimited */
-  int64_t pids_limit; /* <= 0: unlimited */
-  bool auto_remove, init, readonly_rootfs, privileged;
+  char *isolation;                 /* NULL: the default driver (driver_lookup) */
+  char *network_mode;              /* NULL, "" or "default": none */
+  int64_t memory;                  /* bytes, 0: unlimited */
+  int64_t memory_swap;             /* memory + swap: -1 unlimited swap, 0 unset (twice memory, as Docker records it) */
+  int64_t memory_reservation;      /* soft limit in bytes, 0: none */
+  int64_t nano_cpus;               /* 1e9 = one CPU, 0: unlimited */
+  int64_t cpu_shares;              /* relative weight, 0: unset (1024) */
+  char *cpuset_cpus, *cpuset_mems; /* "0-1,3"; NULL: all */
+  int64_t pids_limit;              /* <= 0: unlimited */
+  bool auto_remove, init, readonly_rootfs, privileged, oom_kill_disable;
   char **cap_add, **cap_drop, **security_opt, **binds; /* never NULL */
   struct container_spec_map tmpfs;
   struct container_spec_ulimit *ulimits;
@@ -82,6 +86,10 @@ container_spec_cleanup (struct container_spec *spec)
    ulimits, capabilities and seccomp profile parse as the drivers will parse them.  The seccomp program it compiles
    is kept in seccomp_cache (sandbox/seccomp_program.h), so a bad profile fails here and starts only load it. */
 int container_spec_validate (const struct container_spec *spec, const char *seccomp_cache, isola_error_t *err);
+
+/* The checks of the resource limits alone (memory, swap, reservation, CPUs, cpusets), with Docker's messages; for
+   an update (Docker's update=true), a swap limit without a memory limit is not refused. */
+int container_spec_check_resources (const struct container_spec *spec, bool update, isola_error_t *err);
 
 /* Docker's merge with the image's config (the "config" object of its OCI config): the image's Env with PATH
    defaulted and the request's entries set over it; entrypoint and command by the rules above; WorkingDir, User and

@@ -13,6 +13,7 @@
 #include "store/store.h"
 
 struct vmproto_decoder;
+struct cgroup_stats;
 
 struct driver_io
 {
@@ -61,6 +62,15 @@ struct isola_driver
   /* The container's processes as `ps -ef` rows: an array of arrays of 8 strings (UID PID PPID C STIME TTY TIME
      CMD).  PIDs are as the host sees them for process isolation, as the guest sees them for vm. */
   int (*top) (struct container *c, json_t **rows, isola_error_t *err);
+  /* Stops (paused true) or resumes every process of the running container, none of them told: process freezes its
+     cgroup, vm stops the whole VM (QMP stop and cont).  Runs in the CLI. */
+  int (*pause) (struct container *c, bool paused, isola_error_t *err);
+  /* Applies new resource limits (a HostConfig's: sandbox/cgroup.h) to the running container: its cgroups, or its
+     guest's cgroup through the monitor and the agent.  Runs in the CLI (update). */
+  int (*update) (struct container *c, json_t *host_config, isola_error_t *err);
+  /* Reads the running container's usage (`stats`): its cgroups, or its guest's through the monitor and the agent,
+     where an unlimited container's memory limit is its VM's memory.  Runs in the CLI. */
+  int (*stats) (struct container *c, struct cgroup_stats *out, isola_error_t *err);
   /* Releases what start set up once the container has exited (runs in the monitor, and in `rm` after a crash);
      reports whether the kernel killed it for running out of memory. */
   int (*cleanup) (struct container *c, bool *oom_killed, isola_error_t *err);

@@ -233,11 +233,49 @@ process_cleanup (struct container *c, bool *oom_killed, isola_error_t *err)
   return ret;
 }
 
+static int
+process_pause (struct container *c, bool paused, isola_error_t *err)
+{
+  struct cgroup_fs fs = { 0 };
+  int ret = cgroup_fs_detect ("/sys/fs/cgroup", &fs, err);
+  if (ret == 0)
+    ret = cgroup_freeze (&fs, c->id, paused, err);
+  cgroup_fs_clear (&fs);
+  return ret;
+}
+
+static int
+process_update (struct container *c, json_t *host_config, isola_error_t *err)
+{
+  struct cgroup_fs fs = { 0 };
+  struct cgroup_limits l;
+  cgroup_limits_from_host_config (host_config, &l);
+  int ret = cgroup_fs_detect ("/sys/fs/cgroup", &fs, err);
+  if (ret == 0)
+    ret = cgroup_update (&fs, c->id, &l, err);
+  cgroup_fs_clear (&fs);
+  return ret;
+}
+
+static int
+process_stats (struct container *c, struct cgroup_stats *out, isola_error_t *err)
+{
+  struct cgroup_fs fs = { 0 };
+  int ret = cgroup_fs_detect ("/sys/fs/cgroup", &fs, err);
+  if (ret == 0)
+    ret = cgroup_stats_read (&fs, c->id, out, err);
+  cgroup_fs_clear (&fs);
+  return ret;
+}
+
 const struct isola_driver driver_process = {
   .name = "process",
   .isolation = "process",
   .start = process_start,
   .signal = process_signal,
+  .pause = process_pause,
+  .update = process_update,
+  .stats = process_stats,
   .top = process_top,
   .cleanup = process_cleanup,
   .exec = nsexec_run,

@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,8 +32,12 @@
 #include "image/image.h"
 #include "proto/attach.h"
 #include "proto/attach_client.h"
+#include "proto/qmp.h"
 #include "proto/vmproto.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/nsexec.h"
+
+#define QMP_TIMEOUT_MS 10000
 
 /* --- create ------------------------------------------------------------------------------------------------------ */
 
@@ -152,6 +157,23 @@ make_channel (int sv[2], isola_error_t *err)
   return 0;
 }
 
+/* ID/qmp.sock, where the VM's QEMU listens for QMP (pause and unpause connect to it): bound here, through
+   /proc/self/fd since a container directory's path can exceed sun_path, and handed to QEMU as a listening socket. */
+static int
+qmp_listen (const struct container *c, isola_error_t *err)
+{
+  cleanup_close int dirfd = open (c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    return isola_error_make (err, errno, "open `%s`", c->dir);
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  snprintf (addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/qmp.sock", dirfd);
+  (void)unlinkat (dirfd, "qmp.sock", 0);
+  cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind (fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen (fd, 4) < 0)
+    return isola_error_make (err, errno, "listen on `%s/qmp.sock`", c->dir);
+  return take_fd (&fd);
+}
+
 /* One attempt at starting the VM of layout l: restored from state_fd (>= 0) or booted. */
 static int
 launch (const struct vm_settings *vs, const struct isola_store *s, struct container *c, const struct vm_layout *l,
@@ -166,6 +188,9 @@ launch (const struct vm_settings *vs, const struct isola_store *s, struct contai
   cleanup_free char *rootfs = image_erofs_path (s, image ? image : "");
   int sv[2] = { -1, -1 };
   int ret = make_channel (sv, err);
+  cleanup_close int qmp_fd = ret == 0 ? qmp_listen (c, err) : -1;
+  if (qmp_fd < 0 && ret == 0)
+    ret = qmp_fd;
   cleanup_strv char **argv = NULL;
   if (ret == 0)
     {
@@ -178,6 +203,11 @@ launch (const struct vm_settings *vs, const struct isola_store *s, struct contai
         .shares = shares,
       };
       argv = vm_qemu_argv_for (vs, l, &in);
+      cleanup_free char *qmp = xasprintf ("socket,id=ctl,fd=%d,server=on,wait=off", qmp_fd);
+      strv_push (&argv, "-chardev");
+      strv_push (&argv, qmp);
+      strv_push (&argv, "-mon");
+      strv_push (&argv, "chardev=ctl,mode=control");
     }
   if (ret == 0 && state_fd >= 0)
     {
@@ -189,8 +219,8 @@ launch (const struct vm_settings *vs, const struct isola_store *s, struct contai
   pid_t pid = -1;
   if (ret == 0)
     {
-      int keep[] = { sv[1], state_fd };
-      pid = vm_spawn_qemu (vs, argv, keep, state_fd >= 0 ? 2 : 1, qemu_log, err);
+      int keep[] = { sv[1], qmp_fd, state_fd };
+      pid = vm_spawn_qemu (vs, argv, keep, state_fd >= 0 ? 3 : 2, qemu_log, err);
       if (pid < 0)
         ret = (int)pid;
     }
@@ -337,9 +367,95 @@ vm_signal (struct container *c, int sig, isola_error_t *err)
 
 static const char *const ps_header[] = { "UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD" };
 
+/* QMP stop and cont on ID/qmp.sock: the whole VM (its vCPUs) stops; the monitor and the channel stay. */
+static int
+vm_pause (struct container *c, bool paused, isola_error_t *err)
+{
+  cleanup_close int dirfd = open (c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    return isola_error_make (err, errno, "open `%s`", c->dir);
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  snprintf (addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/qmp.sock", dirfd);
+  cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect (fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+    return isola_error_make (err, errno, "connect to the VM's QMP socket `%s/qmp.sock`", c->dir);
+  cleanup_free struct qmp *q = xcalloc (1, sizeof *q);
+  int ret = qmp_connect (q, fd, QMP_TIMEOUT_MS, err);
+  if (ret == 0)
+    ret = qmp_execute (q, paused ? "stop" : "cont", NULL, -1, NULL, err);
+  return ret;
+}
+
+/* A request for the guest's cgroup of the container (ATTACH_RESOURCES, answered by the agent): *reply is its
+   answer, whose "Error" has already become the error. */
+static int
+vm_resources (struct container *c, json_t *request, json_t **reply, isola_error_t *err)
+{
+  if (container_is_paused (c))
+    return isola_error_fail (err, EBUSY, "container %s is paused: its VM is stopped, unpause it first", c->id);
+  cleanup_free char *text = json_dumps (request, JSON_COMPACT);
+  struct attach_decoder dec;
+  attach_decoder_init (&dec);
+  cleanup_close int fd = -1;
+  int ret = container_attach (c, &fd, &dec, err);
+  if (ret == 0 && attach_send (fd, ATTACH_RESOURCES, text, (uint32_t)strlen (text)) < 0)
+    ret = isola_error_make (err, errno, "send the request to the monitor of %.12s", c->id);
+  struct attach_frame f;
+  while (ret == 0 && (ret = attach_client_read_frame (fd, &dec, &f)) == 0 && f.type != ATTACH_RESOURCES_REPLY)
+    ;
+  if (ret < 0)
+    {
+      attach_decoder_clear (&dec);
+      return err && *err ? ret : not_running (c, err);
+    }
+  json_t *j = json_loadb ((const char *)f.payload, f.len, 0, NULL);
+  attach_decoder_clear (&dec);
+  if (!json_is_object (j))
+    {
+      json_decref (j);
+      return isola_error_fail (err, EPROTO, "malformed answer from the VM's agent");
+    }
+  const char *e = json_string_value (json_object_get (j, "Error"));
+  if (e)
+    {
+      ret = isola_error_fail (err, EINVAL, "%s", e);
+      json_decref (j);
+      return ret;
+    }
+  *reply = j;
+  return 0;
+}
+
+static int
+vm_update (struct container *c, json_t *host_config, isola_error_t *err)
+{
+  struct cgroup_limits l;
+  cgroup_limits_from_host_config (host_config, &l);
+  cleanup_json json_t *limits = json_object ();
+  cgroup_limits_to_json (&l, limits);
+  cleanup_json json_t *request = json_pack ("{s:O}", "Update", limits);
+  cleanup_json json_t *reply = NULL;
+  return vm_resources (c, request, &reply, err);
+}
+
+static int
+vm_stats (struct container *c, struct cgroup_stats *out, isola_error_t *err)
+{
+  cleanup_json json_t *request = json_object ();
+  cleanup_json json_t *reply = NULL;
+  int ret = vm_resources (c, request, &reply, err);
+  if (ret == 0)
+    cgroup_stats_from_json (reply, out);
+  return ret;
+}
+
+/* A stopped VM lists nothing: its agent runs only when the VM does. */
 static int
 vm_top (struct container *c, json_t **rows, isola_error_t *err)
 {
+  if (container_is_paused (c))
+    return isola_error_fail (err, EBUSY, "container %s is paused: its VM is stopped, unpause it to list its processes",
+                             c->id);
   struct attach_decoder dec;
   attach_decoder_init (&dec);
   cleanup_close int fd = -1;
@@ -444,6 +560,9 @@ const struct isola_driver driver_vm = {
   .prepare_start = vm_prepare_start,
   .start = vm_start,
   .signal = vm_signal,
+  .pause = vm_pause,
+  .update = vm_update,
+  .stats = vm_stats,
   .top = vm_top,
   .cleanup = vm_cleanup,
   .exec_session = vm_exec_session,

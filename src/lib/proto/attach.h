@@ -30,6 +30,9 @@ enum attach_type
   ATTACH_PS,          /* client → monitor: list the container's processes (a VM's, which only the monitor reaches) */
   ATTACH_PS_REPLY,    /* monitor → client: JSON array of `ps -ef` rows */
   ATTACH_EXEC,        /* client → monitor, first: JSON, a process to run (VM); the connection is then its session */
+  ATTACH_RESOURCES,   /* client → monitor: JSON for the agent's cgroup of the container (a VM's): {"Update": limits}
+                         changes its limits, {} reads its usage */
+  ATTACH_RESOURCES_REPLY, /* monitor → client: JSON, {"Error": text} or what the agent read */
   ATTACH_TYPE_MAX,
 };
 

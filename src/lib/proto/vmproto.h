@@ -16,10 +16,10 @@
 
 #include "base/error.h"
 
-#define VMPROTO_VERSION      3
+#define VMPROTO_VERSION      4
 #define VMPROTO_MAGIC        0x4d565349u /* first HELLO field: the bytes "ISVM" */
 #define VMPROTO_HEADER_SIZE  12
-#define VMPROTO_PAYLOAD_MAX  (1024 * 1024) /* START, EXEC, PS_REPLY (JSON) */
+#define VMPROTO_PAYLOAD_MAX  (1024 * 1024) /* START, EXEC, PS_REPLY, RESOURCES(_REPLY) (JSON) */
 #define VMPROTO_DATA_MAX     (64 * 1024)   /* STDIN, STDOUT, STDERR */
 #define VMPROTO_TEXT_MAX     4096          /* FAILED's message, a LOG line */
 #define VMPROTO_SOFTWARE_MAX 256           /* HELLO's software version */
@@ -45,25 +45,27 @@
 
 enum vmproto_type /* wire values: never renumber */
 {
-  VMPROTO_HELLO = 1,       /* both ways, first: magic, version (u32 each), software version (text) */
-  VMPROTO_START = 2,       /* host → guest, stream 1: JSON, the container's main process and its setup */
-  VMPROTO_EXEC = 3,        /* host → guest, stream ≥ 2: JSON, an extra process */
-  VMPROTO_STDIN = 4,       /* host → guest: bytes */
-  VMPROTO_CLOSE_STDIN = 5, /* host → guest: no payload */
-  VMPROTO_RESIZE = 6,      /* host → guest: rows, cols (u16 each) */
-  VMPROTO_SIGNAL = 7,      /* host → guest: signal number (u32) for the stream's process */
-  VMPROTO_PS = 8,          /* host → guest, stream = request id: no payload */
-  VMPROTO_SHUTDOWN = 9,    /* host → guest, stream 0: stop everything and power off */
-  VMPROTO_STARTED = 10,    /* guest → host: the process's PID in the guest (u32) */
-  VMPROTO_FAILED = 11,     /* guest → host: errno (i32), exit code 125/126/127 (u32), message (text) */
-  VMPROTO_STDOUT = 12,     /* guest → host: bytes */
-  VMPROTO_STDERR = 13,     /* guest → host: bytes */
-  VMPROTO_EXIT = 14,       /* guest → host, last on its stream: wait status, flags (u32 each) */
-  VMPROTO_PS_REPLY = 15,   /* guest → host, stream = the PS's request id: JSON array */
-  VMPROTO_LOG = 16,        /* guest → host, any stream: a line for the monitor's debug log (text) */
-  VMPROTO_PAUSE = 17,      /* host → guest: stop reading the process's output (its reader is behind) */
-  VMPROTO_RESUME = 18,     /* host → guest: read it again */
-  VMPROTO_STDIN_ACK = 19,  /* guest → host: the process took (or dropped) this many more input bytes (u32) */
+  VMPROTO_HELLO = 1,            /* both ways, first: magic, version (u32 each), software version (text) */
+  VMPROTO_START = 2,            /* host → guest, stream 1: JSON, the container's main process and its setup */
+  VMPROTO_EXEC = 3,             /* host → guest, stream ≥ 2: JSON, an extra process */
+  VMPROTO_STDIN = 4,            /* host → guest: bytes */
+  VMPROTO_CLOSE_STDIN = 5,      /* host → guest: no payload */
+  VMPROTO_RESIZE = 6,           /* host → guest: rows, cols (u16 each) */
+  VMPROTO_SIGNAL = 7,           /* host → guest: signal number (u32) for the stream's process */
+  VMPROTO_PS = 8,               /* host → guest, stream = request id: no payload */
+  VMPROTO_SHUTDOWN = 9,         /* host → guest, stream 0: stop everything and power off */
+  VMPROTO_STARTED = 10,         /* guest → host: the process's PID in the guest (u32) */
+  VMPROTO_FAILED = 11,          /* guest → host: errno (i32), exit code 125/126/127 (u32), message (text) */
+  VMPROTO_STDOUT = 12,          /* guest → host: bytes */
+  VMPROTO_STDERR = 13,          /* guest → host: bytes */
+  VMPROTO_EXIT = 14,            /* guest → host, last on its stream: wait status, flags (u32 each) */
+  VMPROTO_PS_REPLY = 15,        /* guest → host, stream = the PS's request id: JSON array */
+  VMPROTO_LOG = 16,             /* guest → host, any stream: a line for the monitor's debug log (text) */
+  VMPROTO_PAUSE = 17,           /* host → guest: stop reading the process's output (its reader is behind) */
+  VMPROTO_RESUME = 18,          /* host → guest: read it again */
+  VMPROTO_STDIN_ACK = 19,       /* guest → host: the process took (or dropped) this many more input bytes (u32) */
+  VMPROTO_RESOURCES = 20,       /* host → guest, stream = request id: JSON, {"Update": limits} or {} (read usage) */
+  VMPROTO_RESOURCES_REPLY = 21, /* guest → host, stream = the request's id: JSON, {"Error": text} or the usage */
   VMPROTO_TYPE_MAX,
 };
 
@@ -110,6 +112,8 @@ struct vmproto_msg vmproto_msg_resume (uint32_t stream);
 struct vmproto_msg vmproto_msg_resize (uint32_t stream, uint16_t rows, uint16_t cols);
 struct vmproto_msg vmproto_msg_signal (uint32_t stream, uint32_t sig);
 struct vmproto_msg vmproto_msg_ps (uint32_t request);
+struct vmproto_msg vmproto_msg_resources (uint32_t request, const void *json, size_t len);
+struct vmproto_msg vmproto_msg_resources_reply (uint32_t request, const void *json, size_t len);
 struct vmproto_msg vmproto_msg_shutdown (void);
 struct vmproto_msg vmproto_msg_started (uint32_t stream, uint32_t pid);
 struct vmproto_msg vmproto_msg_failed (uint32_t stream, int32_t errnum, uint32_t exit_code, const char *message);
@@ -177,7 +181,7 @@ int vmproto_frame_check (const struct vmproto_frame *f);
 /* Typed payload decoders: 0, -EINVAL for a frame of another type, -EPROTO for a malformed one; outputs are written
    only on success.  Text is copied NUL-terminated into (buf, size), cut at a character boundary to fit, with
    control characters and malformed UTF-8 replaced by '?': it is safe to print on a terminal.  START, EXEC, STDIN,
-   STDOUT, STDERR and PS_REPLY carry their bytes or JSON as the frame's payload itself. */
+   STDOUT, STDERR, PS_REPLY, RESOURCES and RESOURCES_REPLY carry their bytes or JSON as the frame's payload itself. */
 int vmproto_get_hello (const struct vmproto_frame *f, uint32_t *version, char *software, size_t size);
 int vmproto_get_started (const struct vmproto_frame *f, uint32_t *pid);
 int vmproto_get_failed (const struct vmproto_frame *f, int32_t *errnum, uint32_t *exit_code, char *message,

@@ -15,7 +15,7 @@
 #include "base/util.h"
 
 /* v1 hierarchies a container uses (cpuacct is co-mounted with cpu on most hosts, but not here). */
-static const char *const v1_controllers[] = { "memory", "cpu", "pids" };
+static const char *const v1_controllers[] = { "memory", "cpu", "cpuset", "pids", "freezer" };
 
 int
 cgroup_fs_detect (const char *root, struct cgroup_fs *out, isola_error_t *err)
@@ -70,14 +70,119 @@ cgroup_placement_stay (const char *root, struct cgroup_placement *out)
   view_add (&out->view, root, "");
 }
 
+static bool
+set (const char *s)
+{
+  return s && s[0];
+}
+
 void
 cgroup_limits_from_host_config (json_t *host_config, struct cgroup_limits *out)
 {
-  out->memory = json_integer_value (json_object_get (host_config, "Memory"));
-  out->nano_cpus = json_integer_value (json_object_get (host_config, "NanoCpus"));
-  out->pids = json_integer_value (json_object_get (host_config, "PidsLimit"));
+  *out = (struct cgroup_limits){
+    .memory = json_integer_value (json_object_get (host_config, "Memory")),
+    .memory_swap = json_integer_value (json_object_get (host_config, "MemorySwap")),
+    .memory_reservation = json_integer_value (json_object_get (host_config, "MemoryReservation")),
+    .nano_cpus = json_integer_value (json_object_get (host_config, "NanoCpus")),
+    .cpu_shares = json_integer_value (json_object_get (host_config, "CpuShares")),
+    .cpuset_cpus = json_string_value (json_object_get (host_config, "CpusetCpus")),
+    .cpuset_mems = json_string_value (json_object_get (host_config, "CpusetMems")),
+    .oom_kill_disable = json_is_true (json_object_get (host_config, "OomKillDisable")),
+    .pids = json_integer_value (json_object_get (host_config, "PidsLimit")),
+  };
   if (out->pids < 0)
     out->pids = 0;
+  if (out->memory_swap < -1 || out->memory <= 0)
+    out->memory_swap = 0;
+}
+
+void
+cgroup_limits_to_json (const struct cgroup_limits *l, json_t *obj)
+{
+  json_object_set_new (obj, "Memory", json_integer (l->memory));
+  json_object_set_new (obj, "MemorySwap", json_integer (l->memory_swap));
+  json_object_set_new (obj, "MemoryReservation", json_integer (l->memory_reservation));
+  json_object_set_new (obj, "NanoCpus", json_integer (l->nano_cpus));
+  json_object_set_new (obj, "CpuShares", json_integer (l->cpu_shares));
+  json_object_set_new (obj, "CpusetCpus", json_string (l->cpuset_cpus ? l->cpuset_cpus : ""));
+  json_object_set_new (obj, "CpusetMems", json_string (l->cpuset_mems ? l->cpuset_mems : ""));
+  json_object_set_new (obj, "OomKillDisable", json_boolean (l->oom_kill_disable));
+  json_object_set_new (obj, "PidsLimit", json_integer (l->pids));
+}
+
+bool
+cgroup_limits_any (const struct cgroup_limits *l)
+{
+  return l->memory > 0 || l->memory_reservation > 0 || l->nano_cpus > 0 || l->cpu_shares > 0 || set (l->cpuset_cpus)
+         || set (l->cpuset_mems) || l->oom_kill_disable || l->pids > 0;
+}
+
+int64_t
+cgroup_cpu_weight_of_shares (int64_t shares)
+{
+  if (shares <= 0)
+    return 0;
+  if (shares < 2)
+    shares = 2;
+  if (shares > 262144)
+    shares = 262144;
+  return 1 + ((shares - 2) * 9999) / 262142;
+}
+
+void
+cgroup_swap_max (int64_t memory, int64_t memory_swap, char *buf, size_t size)
+{
+  if (memory_swap < 0)
+    snprintf (buf, size, "max");
+  else if (memory_swap > 0)
+    snprintf (buf, size, "%lld", (long long)(memory_swap > memory ? memory_swap - memory : 0));
+  else
+    snprintf (buf, size, "%lld", (long long)memory);
+}
+
+int
+cgroup_cpuset_parse (const char *list, uint64_t mask[CGROUP_CPUSET_MAX / 64])
+{
+  memset (mask, 0, CGROUP_CPUSET_MAX / 8);
+  const char *p = list;
+  while (*p && *p != '\n')
+    {
+      char *end;
+      if (!isdigit ((unsigned char)*p))
+        return -1;
+      unsigned long lo = strtoul (p, &end, 10), hi = lo;
+      p = end;
+      if (*p == '-')
+        {
+          if (!isdigit ((unsigned char)p[1]))
+            return -1;
+          hi = strtoul (p + 1, &end, 10);
+          p = end;
+        }
+      if (hi < lo || hi >= CGROUP_CPUSET_MAX)
+        return -1;
+      for (unsigned long i = lo; i <= hi; i++)
+        mask[i / 64] |= 1ULL << (i % 64);
+      if (*p == ',' && isdigit ((unsigned char)p[1]))
+        p++;
+      else if (*p && *p != '\n')
+        return -1;
+    }
+  return 0;
+}
+
+int
+cgroup_cpuset_check (const char *list, const char *available)
+{
+  uint64_t want[CGROUP_CPUSET_MAX / 64], have[CGROUP_CPUSET_MAX / 64];
+  if (cgroup_cpuset_parse (list, want) < 0)
+    return -EINVAL;
+  if (cgroup_cpuset_parse (available, have) < 0)
+    return 0; /* nothing to judge by */
+  for (size_t i = 0; i < ARRAY_SIZE (want); i++)
+    if (want[i] & ~have[i])
+      return -ERANGE;
+  return 0;
 }
 
 static int
@@ -104,51 +209,89 @@ v1_dir (const struct cgroup_fs *fs, const char *controller, const char *id)
   return xasprintf ("%s/%s/isola/%s", fs->root, controller, id);
 }
 
-/* v2 only delegates a controller to children whose parent enables it in cgroup.subtree_control. */
+/* v2 only delegates a controller to children whose parent enables it in cgroup.subtree_control; cpuset only when
+   asked for (a host may not offer it, and the guest's costs time). */
 static int
-v2_enable_controllers (const struct cgroup_fs *fs, isola_error_t *err)
+v2_enable_controllers (const struct cgroup_fs *fs, const struct cgroup_limits *l, isola_error_t *err)
 {
   cleanup_free char *parent = v2_dir (fs, NULL);
   int ret = mkdir_p (parent, 0755, err);
   if (ret < 0)
     return ret;
+  bool cpuset = set (l->cpuset_cpus) || set (l->cpuset_mems);
   const char *dirs[] = { fs->root, parent };
   for (size_t i = 0; i < ARRAY_SIZE (dirs); i++)
     {
-      ret = write_cgroup_file (dirs[i], "cgroup.subtree_control", "+memory +cpu +pids", err);
+      ret = write_cgroup_file (dirs[i], "cgroup.subtree_control",
+                               cpuset ? "+memory +cpu +pids +cpuset" : "+memory +cpu +pids", err);
       if (ret < 0)
         return ret;
     }
   return 0;
 }
 
+/* A cpuset the parent cgroup cannot give is refused with Docker's words; what the parent has is read from
+   available (a file of parent_dir), when there is one to judge by. */
 static int
-v2_apply (const char *dir, const struct cgroup_limits *l, isola_error_t *err)
+write_cpuset (const char *dir, const char *parent_dir, const char *available, const char *file, const char *value,
+              const char *what, isola_error_t *err)
+{
+  cleanup_free char *path = xasprintf ("%s/%s", parent_dir, available);
+  cleanup_free char *have = NULL;
+  if (read_file_bounded (path, 4096, &have, NULL, NULL) == 0)
+    {
+      have[strcspn (have, "\n")] = '\0';
+      int r = cgroup_cpuset_check (value, have);
+      if (r == -EINVAL)
+        return isola_error_fail (err, EINVAL, "Invalid value %s for cpuset %s", value, what);
+      if (r == -ERANGE)
+        return isola_error_fail (err, EINVAL, "Requested %s are not available - requested %s, available: %s",
+                                 strcmp (what, "cpus") == 0 ? "CPUs" : "memory nodes", value, have);
+    }
+  return write_cgroup_file (dir, file, value, err);
+}
+
+static int
+write_int (const char *dir, const char *file, int64_t v, isola_error_t *err)
+{
+  char buf[32];
+  snprintf (buf, sizeof buf, "%lld", (long long)v);
+  return write_cgroup_file (dir, file, buf, err);
+}
+
+static int
+v2_apply (const char *dir, const char *parent, const struct cgroup_limits *l, isola_error_t *err)
 {
   char buf[64];
-  int ret;
+  int ret = 0;
   if (l->memory > 0)
     {
-      snprintf (buf, sizeof buf, "%lld", (long long)l->memory);
-      /* Docker's default --memory-swap is twice --memory: as much swap again. */
-      if ((ret = write_cgroup_file (dir, "memory.max", buf, err)) < 0)
+      if ((ret = write_int (dir, "memory.max", l->memory, err)) < 0)
         return ret;
+      /* Docker's default --memory-swap is twice --memory: as much swap again. */
       cleanup_free char *swap = xasprintf ("%s/memory.swap.max", dir);
+      cgroup_swap_max (l->memory, l->memory_swap, buf, sizeof buf);
       if (path_exists (swap) && (ret = write_cgroup_file (dir, "memory.swap.max", buf, err)) < 0)
         return ret;
     }
+  if (l->memory_reservation > 0 && (ret = write_int (dir, "memory.low", l->memory_reservation, err)) < 0)
+    return ret;
   if (l->nano_cpus > 0)
     {
       snprintf (buf, sizeof buf, "%lld 100000", (long long)(l->nano_cpus / 10000));
       if ((ret = write_cgroup_file (dir, "cpu.max", buf, err)) < 0)
         return ret;
     }
-  if (l->pids > 0)
-    {
-      snprintf (buf, sizeof buf, "%lld", (long long)l->pids);
-      if ((ret = write_cgroup_file (dir, "pids.max", buf, err)) < 0)
-        return ret;
-    }
+  if (l->cpu_shares > 0 && (ret = write_int (dir, "cpu.weight", cgroup_cpu_weight_of_shares (l->cpu_shares), err)) < 0)
+    return ret;
+  if (set (l->cpuset_cpus)
+      && (ret = write_cpuset (dir, parent, "cpuset.cpus.effective", "cpuset.cpus", l->cpuset_cpus, "cpus", err)) < 0)
+    return ret;
+  if (set (l->cpuset_mems)
+      && (ret = write_cpuset (dir, parent, "cpuset.mems.effective", "cpuset.mems", l->cpuset_mems, "mems", err)) < 0)
+    return ret;
+  if (l->pids > 0 && (ret = write_int (dir, "pids.max", l->pids, err)) < 0)
+    return ret;
   return 0;
 }
 
@@ -160,7 +303,7 @@ unified_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_
 {
   int ret;
   if (fs->v2)
-    ret = v2_enable_controllers (fs, err);
+    ret = v2_enable_controllers (fs, l, err);
   else
     {
       cleanup_free char *parent = v2_dir (fs, NULL);
@@ -171,7 +314,8 @@ unified_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_
   cleanup_free char *dir = v2_dir (fs, id);
   if (mkdir (dir, 0755) < 0 && errno != EEXIST)
     return isola_error_make (err, errno, "mkdir `%s`", dir);
-  if (fs->v2 && (ret = v2_apply (dir, l, err)) < 0)
+  cleanup_free char *parent = v2_dir (fs, NULL);
+  if (fs->v2 && (ret = v2_apply (dir, parent, l, err)) < 0)
     return ret;
   /* CLONE_INTO_CGROUP takes a descriptor opened for reading, not O_PATH. */
   int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -181,45 +325,108 @@ unified_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_
   return 0;
 }
 
+/* memory.memsw.limit_in_bytes can never be below memory.limit_in_bytes: a limit raised above the current memsw one
+   (an update) needs memsw written first, a lowered one after. */
 static int
-v1_apply (const char *controller, const char *dir, const struct cgroup_limits *l, isola_error_t *err)
+v1_apply_memory (const char *dir, const struct cgroup_limits *l, isola_error_t *err)
 {
-  char buf[64];
-  if (strcmp (controller, "memory") == 0 && l->memory > 0)
+  int ret = 0;
+  /* Without swap accounting (no memsw files) the swap limit is dropped, as Docker does. */
+  cleanup_free char *memsw = xasprintf ("%s/memory.memsw.limit_in_bytes", dir);
+  bool swap = l->memory > 0 && path_exists (memsw);
+  int64_t v = l->memory_swap < 0 ? -1 : l->memory_swap > 0 ? l->memory_swap : l->memory * 2;
+  if (l->memory > 0 && write_int (dir, "memory.limit_in_bytes", l->memory, NULL) < 0)
     {
-      snprintf (buf, sizeof buf, "%lld", (long long)l->memory);
-      int ret = write_cgroup_file (dir, "memory.limit_in_bytes", buf, err);
-      cleanup_free char *memsw = xasprintf ("%s/memory.memsw.limit_in_bytes", dir);
-      if (ret == 0 && path_exists (memsw))
-        {
-          snprintf (buf, sizeof buf, "%lld", (long long)l->memory * 2);
-          ret = write_cgroup_file (dir, "memory.memsw.limit_in_bytes", buf, err);
-        }
-      return ret;
+      if (swap && (ret = write_int (dir, "memory.memsw.limit_in_bytes", v, err)) < 0)
+        return ret;
+      if ((ret = write_int (dir, "memory.limit_in_bytes", l->memory, err)) < 0)
+        return ret;
     }
-  if (strcmp (controller, "cpu") == 0 && l->nano_cpus > 0)
+  if (swap && (ret = write_int (dir, "memory.memsw.limit_in_bytes", v, err)) < 0)
+    return ret;
+  if (l->memory_reservation > 0
+      && (ret = write_int (dir, "memory.soft_limit_in_bytes", l->memory_reservation, err)) < 0)
+    return ret;
+  if (l->oom_kill_disable && (ret = write_cgroup_file (dir, "memory.oom_control", "1", err)) < 0)
+    return ret;
+  return 0;
+}
+
+/* A v1 cpuset cgroup takes no process until its cpus and mems are set: isola/ and the container's get their
+   parent's unless the container asks for its own. */
+static int
+v1_cpuset_inherit (const char *dir, const char *file, isola_error_t *err)
+{
+  cleanup_free char *path = xasprintf ("%s/%s", dir, file);
+  cleanup_free char *now = NULL;
+  if (read_file_bounded (path, 4096, &now, NULL, NULL) == 0 && now[strspn (now, " \n")] != '\0')
+    return 0;
+  cleanup_free char *parent = xstrdup (dir);
+  *strrchr (parent, '/') = '\0';
+  cleanup_free char *ppath = xasprintf ("%s/%s", parent, file);
+  cleanup_free char *value = NULL;
+  if (read_file_bounded (ppath, 4096, &value, NULL, NULL) < 0)
+    return 0;
+  value[strcspn (value, "\n")] = '\0';
+  return write_cgroup_file (dir, file, value, err);
+}
+
+static int
+v1_apply_cpuset (const char *dir, const struct cgroup_limits *l, isola_error_t *err)
+{
+  cleanup_free char *parent = xstrdup (dir);
+  *strrchr (parent, '/') = '\0';
+  static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+  const char *values[] = { l->cpuset_cpus, l->cpuset_mems };
+  static const char *const what[] = { "cpus", "mems" };
+  for (size_t i = 0; i < ARRAY_SIZE (files); i++)
     {
-      int ret = write_cgroup_file (dir, "cpu.cfs_period_us", "100000", err);
-      snprintf (buf, sizeof buf, "%lld", (long long)(l->nano_cpus / 10000));
-      return ret < 0 ? ret : write_cgroup_file (dir, "cpu.cfs_quota_us", buf, err);
-    }
-  if (strcmp (controller, "pids") == 0 && l->pids > 0)
-    {
-      snprintf (buf, sizeof buf, "%lld", (long long)l->pids);
-      return write_cgroup_file (dir, "pids.max", buf, err);
+      int ret = v1_cpuset_inherit (parent, files[i], err);
+      if (ret == 0)
+        ret = set (values[i]) ? write_cpuset (dir, parent, files[i], files[i], values[i], what[i], err)
+                              : v1_cpuset_inherit (dir, files[i], err);
+      if (ret < 0)
+        return ret;
     }
   return 0;
 }
 
-/* A v1 hierarchy is joined only for a limit it enforces (see cgroup.h), except pids where there is no v2 hierarchy
-   at all: then it is what holds the container's processes. */
+static int
+v1_apply (const char *controller, const char *dir, const struct cgroup_limits *l, isola_error_t *err)
+{
+  char buf[64];
+  int ret = 0;
+  if (strcmp (controller, "memory") == 0)
+    return v1_apply_memory (dir, l, err);
+  if (strcmp (controller, "cpuset") == 0)
+    return v1_apply_cpuset (dir, l, err);
+  if (strcmp (controller, "cpu") == 0 && l->nano_cpus > 0)
+    {
+      ret = write_cgroup_file (dir, "cpu.cfs_period_us", "100000", err);
+      snprintf (buf, sizeof buf, "%lld", (long long)(l->nano_cpus / 10000));
+      if (ret < 0 || (ret = write_cgroup_file (dir, "cpu.cfs_quota_us", buf, err)) < 0)
+        return ret;
+    }
+  if (strcmp (controller, "cpu") == 0 && l->cpu_shares > 0)
+    return write_int (dir, "cpu.shares", l->cpu_shares, err);
+  if (strcmp (controller, "pids") == 0 && l->pids > 0)
+    return write_int (dir, "pids.max", l->pids, err);
+  return 0;
+}
+
+/* A v1 hierarchy is joined only for a limit it enforces (see cgroup.h), except where there is no v2 hierarchy at
+   all: then pids is what holds the container's processes, and freezer what pauses them. */
 static bool
 v1_hierarchy_wanted (const struct cgroup_fs *fs, const char *controller, const struct cgroup_limits *l)
 {
   if (strcmp (controller, "memory") == 0)
-    return l->memory > 0;
+    return l->memory > 0 || l->memory_reservation > 0 || l->oom_kill_disable;
   if (strcmp (controller, "cpu") == 0)
-    return l->nano_cpus > 0;
+    return l->nano_cpus > 0 || l->cpu_shares > 0;
+  if (strcmp (controller, "cpuset") == 0)
+    return set (l->cpuset_cpus) || set (l->cpuset_mems);
+  if (strcmp (controller, "freezer") == 0)
+    return fs->unified == NULL;
   return l->pids > 0 || fs->unified == NULL;
 }
 
@@ -270,6 +477,92 @@ cgroup_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_l
   return 0;
 }
 
+/* Whether a cgroup.procs listing (one PID a line) has pid. */
+static bool
+pid_listed (const char *list, long pid)
+{
+  for (const char *p = list; p && *p;)
+    {
+      char *end;
+      long v = strtol (p, &end, 10);
+      if (end == p)
+        return false;
+      if (v == pid)
+        return true;
+      p = end + strspn (end, "\n");
+    }
+  return false;
+}
+
+/* Moves every process of the container (those of the cgroup that holds them all: its v2 one, else its pids one) into
+   dir, a v1 cgroup it was not in; a few rounds, for processes forked meanwhile. */
+static int
+v1_join_all (const struct cgroup_fs *fs, const char *id, const char *dir, isola_error_t *err)
+{
+  cleanup_free char *holder = fs->unified ? v2_dir (fs, id) : v1_dir (fs, "pids", id);
+  cleanup_free char *from = xasprintf ("%s/cgroup.procs", holder);
+  cleanup_free char *to = xasprintf ("%s/cgroup.procs", dir);
+  for (int round = 0; round < 5; round++)
+    {
+      cleanup_free char *list = NULL, *already = NULL;
+      int ret = read_file_bounded (from, 1 << 20, &list, NULL, err);
+      if (ret < 0)
+        return ret;
+      (void)read_file_bounded (to, 1 << 20, &already, NULL, NULL);
+      bool moved = false;
+      for (char *p = list; *p;)
+        {
+          char *end;
+          long pid = strtol (p, &end, 10);
+          if (end == p)
+            break;
+          p = end + strspn (end, "\n");
+          if (pid_listed (already, pid))
+            continue;
+          char buf[32];
+          snprintf (buf, sizeof buf, "%ld", pid);
+          if (write_cgroup_file (dir, "cgroup.procs", buf, NULL) == 0)
+            moved = true;
+        }
+      if (!moved)
+        return 0;
+    }
+  return 0;
+}
+
+int
+cgroup_update (const struct cgroup_fs *fs, const char *id, const struct cgroup_limits *l, isola_error_t *err)
+{
+  int ret;
+  if (fs->v2)
+    {
+      cleanup_free char *dir = v2_dir (fs, id), *parent = v2_dir (fs, NULL);
+      if (!path_exists (dir))
+        return isola_error_fail (err, ESRCH, "the container's cgroup `%s` does not exist", dir);
+      if ((ret = v2_enable_controllers (fs, l, err)) < 0 || (ret = v2_apply (dir, parent, l, err)) < 0)
+        return ret;
+      return l->pids > 0 ? 0 : write_cgroup_file (dir, "pids.max", "max", err);
+    }
+  for (size_t i = 0; i < ARRAY_SIZE (v1_controllers); i++)
+    {
+      const char *ctrl = v1_controllers[i];
+      cleanup_free char *hier = xasprintf ("%s/%s", fs->root, ctrl);
+      cleanup_free char *dir = v1_dir (fs, ctrl, id);
+      bool joined = path_exists (dir);
+      if (!path_exists (hier) || (!joined && !v1_hierarchy_wanted (fs, ctrl, l)))
+        continue;
+      if (!joined && (ret = mkdir_p (dir, 0755, err)) < 0)
+        return ret;
+      if ((ret = v1_apply (ctrl, dir, l, err)) < 0)
+        return ret;
+      if (strcmp (ctrl, "pids") == 0 && l->pids <= 0 && (ret = write_cgroup_file (dir, "pids.max", "max", err)) < 0)
+        return ret;
+      if (!joined && (ret = v1_join_all (fs, id, dir, err)) < 0)
+        return ret;
+    }
+  return 0;
+}
+
 static long long
 read_counter (const char *path, const char *key)
 {
@@ -295,6 +588,194 @@ cgroup_oom_killed (const struct cgroup_fs *fs, const char *id)
   cleanup_free char *dir = v1_dir (fs, "memory", id);
   cleanup_free char *ctl = xasprintf ("%s/memory.oom_control", dir);
   return read_counter (ctl, "oom_kill") > 0;
+}
+
+/* Whether the kernel has finished freezing (or thawing): "frozen 1" in cgroup.events (v2), FROZEN in freezer.state
+   (v1, which says FREEZING meanwhile). */
+static bool
+freeze_done (const char *file, bool v2, bool frozen)
+{
+  cleanup_free char *buf = NULL;
+  if (read_file_bounded (file, 4096, &buf, NULL, NULL) < 0)
+    return false;
+  if (v2)
+    return (read_counter (file, "frozen") == 1) == frozen;
+  return str_has_prefix (buf, frozen ? "FROZEN" : "THAWED");
+}
+
+int
+cgroup_freeze (const struct cgroup_fs *fs, const char *id, bool frozen, isola_error_t *err)
+{
+  bool v2 = fs->unified != NULL;
+  cleanup_free char *dir = v2 ? v2_dir (fs, id) : v1_dir (fs, "freezer", id);
+  if (!path_exists (dir))
+    return isola_error_fail (err, ESRCH, "the container's cgroup `%s` does not exist", dir);
+  int ret = v2 ? write_cgroup_file (dir, "cgroup.freeze", frozen ? "1" : "0", err)
+               : write_cgroup_file (dir, "freezer.state", frozen ? "FROZEN" : "THAWED", err);
+  if (ret < 0)
+    return ret;
+  cleanup_free char *state = xasprintf ("%s/%s", dir, v2 ? "cgroup.events" : "freezer.state");
+  for (int i = 0; i < 1000; i++)
+    {
+      if (freeze_done (state, v2, frozen))
+        return 0;
+      struct timespec nap = { 0, 5 * 1000 * 1000 };
+      nanosleep (&nap, NULL);
+    }
+  return isola_error_fail (err, ETIMEDOUT, "the kernel did not %s the container's processes within 5 s",
+                           frozen ? "freeze" : "thaw");
+}
+
+static uint64_t
+read_u64 (const char *dir, const char *file, bool *found)
+{
+  cleanup_free char *path = xasprintf ("%s/%s", dir, file);
+  cleanup_free char *buf = NULL;
+  if (read_file_bounded (path, 4096, &buf, NULL, NULL) < 0)
+    {
+      if (found)
+        *found = false;
+      return 0;
+    }
+  if (found)
+    *found = true;
+  return strtoull (buf, NULL, 10);
+}
+
+static uint64_t
+read_key (const char *dir, const char *file, const char *key)
+{
+  cleanup_free char *path = xasprintf ("%s/%s", dir, file);
+  long long v = read_counter (path, key);
+  return v > 0 ? (uint64_t)v : 0;
+}
+
+static uint64_t
+count_lines (const char *dir, const char *file)
+{
+  cleanup_free char *path = xasprintf ("%s/%s", dir, file);
+  cleanup_free char *buf = NULL;
+  uint64_t n = 0;
+  if (read_file_bounded (path, 1 << 22, &buf, NULL, NULL) == 0)
+    for (char *p = buf; *p; p++)
+      n += *p == '\n';
+  return n;
+}
+
+/* io.stat: "MAJ:MIN rbytes=N wbytes=N …" a device a line. */
+static void
+read_io_stat (const char *dir, struct cgroup_stats *out)
+{
+  cleanup_free char *path = xasprintf ("%s/io.stat", dir);
+  cleanup_free char *buf = NULL;
+  if (read_file_bounded (path, 1 << 20, &buf, NULL, NULL) < 0)
+    return;
+  for (char *p = buf; (p = strstr (p, "bytes=")) != NULL; p += 6)
+    {
+      uint64_t v = strtoull (p + 6, NULL, 10);
+      if (p > buf && p[-1] == 'r')
+        out->read_bytes += v;
+      else if (p > buf && p[-1] == 'w')
+        out->write_bytes += v;
+    }
+}
+
+/* The resident memory of the processes listed in procs (a cgroup.procs), for a container with no memory cgroup. */
+static uint64_t
+rss_of (const char *procs)
+{
+  cleanup_free char *buf = NULL;
+  uint64_t total = 0;
+  long page = sysconf (_SC_PAGESIZE);
+  if (read_file_bounded (procs, 1 << 20, &buf, NULL, NULL) < 0)
+    return 0;
+  for (char *p = buf; *p;)
+    {
+      char *end;
+      long pid = strtol (p, &end, 10);
+      if (end == p)
+        break;
+      p = end + strspn (end, "\n");
+      cleanup_free char *statm_path = xasprintf ("/proc/%ld/statm", pid);
+      cleanup_free char *statm = NULL;
+      unsigned long long size, resident;
+      if (read_file_bounded (statm_path, 4096, &statm, NULL, NULL) == 0
+          && sscanf (statm, "%llu %llu", &size, &resident) == 2)
+        total += resident * (uint64_t)page;
+    }
+  return total;
+}
+
+static void
+v2_stats (const char *dir, struct cgroup_stats *out)
+{
+  out->cpu_ns = read_key (dir, "cpu.stat", "usage_usec") * 1000;
+  uint64_t current = read_u64 (dir, "memory.current", NULL), inactive = read_key (dir, "memory.stat", "inactive_file");
+  out->memory = current > inactive ? current - inactive : current;
+  bool found;
+  uint64_t max = read_u64 (dir, "memory.max", &found);
+  out->memory_limit = found ? max : 0; /* "max" reads as 0 */
+  read_io_stat (dir, out);
+  out->pids = read_u64 (dir, "pids.current", &found);
+  if (!found)
+    out->pids = count_lines (dir, "cgroup.threads");
+}
+
+int
+cgroup_stats_read (const struct cgroup_fs *fs, const char *id, struct cgroup_stats *out, isola_error_t *err)
+{
+  *out = (struct cgroup_stats){ 0 };
+  cleanup_free char *unified = fs->unified ? v2_dir (fs, id) : NULL;
+  if (unified && !path_exists (unified))
+    return isola_error_fail (err, ESRCH, "the container's cgroup `%s` does not exist", unified);
+  if (fs->v2)
+    {
+      v2_stats (unified, out);
+      return 0;
+    }
+  cleanup_free char *mem = v1_dir (fs, "memory", id), *pids = v1_dir (fs, "pids", id);
+  if (unified)
+    {
+      out->cpu_ns = read_key (unified, "cpu.stat", "usage_usec") * 1000;
+      out->pids = count_lines (unified, "cgroup.threads");
+    }
+  if (path_exists (pids))
+    out->pids = read_u64 (pids, "pids.current", NULL);
+  if (path_exists (mem))
+    {
+      uint64_t usage = read_u64 (mem, "memory.usage_in_bytes", NULL);
+      uint64_t inactive = read_key (mem, "memory.stat", "total_inactive_file");
+      out->memory = usage > inactive ? usage - inactive : usage;
+      uint64_t limit = read_u64 (mem, "memory.limit_in_bytes", NULL);
+      out->memory_limit = limit >= (1ULL << 62) ? 0 : limit;
+    }
+  else
+    {
+      cleanup_free char *procs = xasprintf ("%s/cgroup.procs", unified ? unified : pids);
+      out->memory = rss_of (procs);
+    }
+  return 0;
+}
+
+json_t *
+cgroup_stats_to_json (const struct cgroup_stats *st)
+{
+  return json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I}", "CpuNs", (json_int_t)st->cpu_ns, "Memory", (json_int_t)st->memory,
+                    "MemoryLimit", (json_int_t)st->memory_limit, "ReadBytes", (json_int_t)st->read_bytes, "WriteBytes",
+                    (json_int_t)st->write_bytes, "Pids", (json_int_t)st->pids);
+}
+
+void
+cgroup_stats_from_json (json_t *j, struct cgroup_stats *out)
+{
+  *out = (struct cgroup_stats){
+    .cpu_ns = (uint64_t)json_integer_value (json_object_get (j, "CpuNs")),
+    .memory = (uint64_t)json_integer_value (json_object_get (j, "Memory")),
+    .memory_limit = (uint64_t)json_integer_value (json_object_get (j, "MemoryLimit")),
+    .read_bytes = (uint64_t)json_integer_value (json_object_get (j, "ReadBytes")),
+    .write_bytes = (uint64_t)json_integer_value (json_object_get (j, "WriteBytes")),
+    .pids = (uint64_t)json_integer_value (json_object_get (j, "Pids")),
+  };
 }
 
 /* Processes left behind (a container that double-forked out of its PID 1's reach cannot, since the PID namespace
@@ -343,6 +824,10 @@ int
 cgroup_destroy (const struct cgroup_fs *fs, const char *id, isola_error_t *err)
 {
   int ret = 0;
+  /* A v1 frozen process takes its SIGKILL only once thawed. */
+  cleanup_free char *freezer = v1_dir (fs, "freezer", id);
+  if (!fs->v2 && path_exists (freezer))
+    (void)write_cgroup_file (freezer, "freezer.state", "THAWED", NULL);
   if (fs->unified)
     {
       cleanup_free char *dir = v2_dir (fs, id);

@@ -135,6 +135,28 @@ test_validate (void)
   check_refused (too_many, range);
   check_accepted ("{\"Image\":\"busybox\",\"HostConfig\":{\"NanoCpus\":10000000,\"PidsLimit\":-1}}");
 
+  check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"MemorySwap\":134217728}}",
+                 "You should always set the Memory limit when using Memoryswap limit, see usage");
+  check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"Memory\":67108864,\"MemorySwap\":33554432}}",
+                 "Minimum memoryswap limit should be larger than memory limit, see usage");
+  check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"Memory\":67108864,\"MemoryReservation\":134217728}}",
+                 "Minimum memory limit can not be less than memory reservation limit, see usage");
+  check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"MemoryReservation\":1048576}}",
+                 "Minimum memory reservation allowed is 6MB");
+  check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"CpusetCpus\":\"0-\"}}",
+                 "Invalid value 0- for cpuset cpus: invalid format: 0-");
+  check_refused_with ("{\"Image\":\"busybox\",\"HostConfig\":{\"CpusetCpus\":\"1023\"}}",
+                      "Requested CPUs are not available - requested 1023, available: ");
+  check_accepted ("{\"Image\":\"busybox\",\"HostConfig\":{\"Memory\":67108864,\"MemorySwap\":-1,\"MemoryReservation\":"
+                  "33554432,\"CpuShares\":512,\"CpusetCpus\":\"0\",\"CpusetMems\":\"0\",\"OomKillDisable\":true}}");
+  {
+    cleanup_json json_t *req
+        = json_loads ("{\"Image\":\"busybox\",\"HostConfig\":{\"MemorySwap\":134217728}}", 0, NULL);
+    cleanup_container_spec struct container_spec s = { 0 };
+    CHECK (container_spec_from_json (req, NULL, &s, NULL) == 0 && container_spec_check_resources (&s, true, NULL) == 0,
+           "an update may set swap alone (Docker's update=true)");
+  }
+
   check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"bridge\"}}",
                  "network \"bridge\" is not supported yet: use none or host");
   check_refused ("{\"Image\":\"busybox\",\"NetworkingConfig\":{\"EndpointsConfig\":{\"mynet\":{}}}}",
@@ -301,9 +323,12 @@ test_to_json (void)
       c, "{\"Cmd\":[\"sh\"],\"Entrypoint\":null,\"Env\":[],\"Image\":\"busybox\",\"OpenStdin\":false,\"Tty\":false}",
       "Config: what config.json always has, and nothing unset (%s)", c);
   CHECK_STR (h,
-             "{\"AutoRemove\":false,\"Memory\":67108864,\"Privileged\":false,\"ReadonlyRootfs\":false,\"Ulimits\":[{"
-             "\"Hard\":-1,\"Name\":\"nofile\",\"Soft\":-1}]}",
-             "HostConfig: what is set, and the booleans Docker always shows; an unlimited PidsLimit is not (%s)", h);
+             "{\"AutoRemove\":false,\"CpuShares\":0,\"CpusetCpus\":\"\",\"CpusetMems\":\"\",\"Memory\":67108864,"
+             "\"MemoryReservation\":0,\"MemorySwap\":134217728,\"NanoCpus\":0,\"OomKillDisable\":false,\"Privileged\":"
+             "false,\"ReadonlyRootfs\":false,\"Ulimits\":[{\"Hard\":-1,\"Name\":\"nofile\",\"Soft\":-1}]}",
+             "HostConfig: what is set, what Docker always shows (the booleans, the resources) and its default "
+             "MemorySwap (twice Memory); an unlimited PidsLimit is not (%s)",
+             h);
 }
 
 int

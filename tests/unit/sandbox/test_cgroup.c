@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/json.h"
 #include "base/util.h"
 #include "sandbox/cgroup.h"
 #include "tap.h"
@@ -157,6 +158,190 @@ test_hybrid (const char *root)
   cgroup_fs_clear (&fs);
 }
 
+/* Docker's resources as runc and crun write them on v2, an update, the freezer and the usage `stats` reads. */
+static void
+test_v2_resources (const char *root)
+{
+  touch (root, "cgroup.controllers", "cpu memory pids cpuset\n");
+  touch (root, "cgroup.subtree_control", "");
+  cleanup_free char *parent = xasprintf ("%s/isola", root);
+  cleanup_free char *dir = xasprintf ("%s/isola/r1", root);
+  mkdir_p (dir, 0755, NULL);
+  touch (parent, "cgroup.subtree_control", "");
+  touch (parent, "cpuset.cpus.effective", "0-3\n");
+  touch (parent, "cpuset.mems.effective", "0\n");
+  static const char *const files[]
+      = { "memory.max",  "memory.swap.max", "memory.low", "cpu.max",      "cpu.weight",
+          "cpuset.cpus", "cpuset.mems",     "pids.max",   "cgroup.procs", "cgroup.freeze" };
+  for (size_t i = 0; i < ARRAY_SIZE (files); i++)
+    touch (dir, files[i], "");
+  struct cgroup_fs fs = { 0 };
+  CHECK (cgroup_fs_detect (root, &fs, NULL) == 0 && fs.v2, "v2");
+  struct cgroup_limits l = { .memory = 64 << 20,
+                             .memory_swap = 192 << 20,
+                             .memory_reservation = 32 << 20,
+                             .cpu_shares = 1024,
+                             .cpuset_cpus = "1-2",
+                             .cpuset_mems = "0" };
+  struct cgroup_placement pl = { .dir_fd = -1 };
+  CHECK (cgroup_create (&fs, "r1", &l, &pl, NULL) == 0, "v2 create with every resource");
+  cgroup_placement_clear (&pl);
+  CHECK (file_is (dir, "memory.swap.max", "134217728"), "memory.swap.max is MemorySwap - Memory");
+  CHECK (file_is (dir, "memory.low", "33554432"), "the reservation is memory.low");
+  CHECK (file_is (dir, "cpu.weight", "39"), "1024 shares are cpu.weight 39");
+  CHECK (file_is (dir, "cpuset.cpus", "1-2") && file_is (dir, "cpuset.mems", "0"), "cpuset.cpus and cpuset.mems");
+  CHECK (file_is (root, "cgroup.subtree_control", "+memory +cpu +pids +cpuset"), "cpuset delegated when asked for");
+  isola_error_t err = NULL;
+  struct cgroup_limits bad = { .cpuset_cpus = "5" };
+  CHECK (cgroup_create (&fs, "r1", &bad, &pl, &err) == -EINVAL && err
+             && strcmp (err->msg, "Requested CPUs are not available - requested 5, available: 0-3") == 0,
+         "a cpuset the parent has not is refused with Docker's message");
+  isola_error_release (&err);
+  mkdir_p (dir, 0755, NULL);
+  for (size_t i = 0; i < ARRAY_SIZE (files); i++)
+    touch (dir, files[i], "");
+
+  struct cgroup_limits up = { .memory = 128 << 20, .memory_swap = -1, .nano_cpus = 250000000, .pids = 0 };
+  CHECK (cgroup_update (&fs, "r1", &up, NULL) == 0 && file_is (dir, "memory.max", "134217728")
+             && file_is (dir, "memory.swap.max", "max") && file_is (dir, "cpu.max", "25000 100000")
+             && file_is (dir, "pids.max", "max"),
+         "update: new limits written, unlimited swap, no pids limit is max");
+  CHECK (cgroup_update (&fs, "nosuch", &up, NULL) == -ESRCH, "update of a container without cgroup: ESRCH");
+
+  touch (dir, "cgroup.events", "populated 1\nfrozen 1\n");
+  CHECK (cgroup_freeze (&fs, "r1", true, NULL) == 0 && file_is (dir, "cgroup.freeze", "1"),
+         "freeze writes cgroup.freeze and waits for frozen 1");
+  touch (dir, "cgroup.events", "populated 1\nfrozen 0\n");
+  CHECK (cgroup_freeze (&fs, "r1", false, NULL) == 0 && file_is (dir, "cgroup.freeze", "0"), "thaw");
+
+  touch (dir, "cpu.stat", "usage_usec 1500\nuser_usec 1000\n");
+  touch (dir, "memory.current", "1000000\n");
+  touch (dir, "memory.stat", "anon 10\ninactive_file 200000\nactive_file 5\n");
+  touch (dir, "memory.max", "max\n");
+  touch (dir, "io.stat", "8:0 rbytes=10 wbytes=20 rios=1 wios=2\n8:16 rbytes=1 wbytes=2 rios=1 wios=1\n");
+  touch (dir, "pids.current", "3\n");
+  struct cgroup_stats st;
+  CHECK (cgroup_stats_read (&fs, "r1", &st, NULL) == 0 && st.cpu_ns == 1500000 && st.memory == 800000
+             && st.memory_limit == 0 && st.read_bytes == 11 && st.write_bytes == 22 && st.pids == 3,
+         "v2 stats: CPU time, memory without inactive files, no limit, I/O of every device, pids");
+  cleanup_json json_t *j = cgroup_stats_to_json (&st);
+  struct cgroup_stats back;
+  cgroup_stats_from_json (j, &back);
+  CHECK (memcmp (&back, &st, sizeof st) == 0, "stats survive their JSON (the VM's RESOURCES_REPLY)");
+  cgroup_fs_clear (&fs);
+}
+
+/* The same on v1: soft limit, OOM switch, shares, and a cpuset hierarchy whose cgroups inherit cpus and mems. */
+static void
+test_v1_resources (const char *root)
+{
+  static const char *const ctrl[] = { "memory", "cpu", "cpuset", "pids" };
+  for (size_t i = 0; i < ARRAY_SIZE (ctrl); i++)
+    {
+      cleanup_free char *dir = xasprintf ("%s/%s/isola/r2", root, ctrl[i]);
+      mkdir_p (dir, 0755, NULL);
+      touch (dir, "cgroup.procs", "");
+    }
+  cleanup_free char *mem = xasprintf ("%s/memory/isola/r2", root);
+  cleanup_free char *cpu = xasprintf ("%s/cpu/isola/r2", root);
+  cleanup_free char *cs_root = xasprintf ("%s/cpuset", root);
+  cleanup_free char *cs_parent = xasprintf ("%s/cpuset/isola", root);
+  cleanup_free char *cs = xasprintf ("%s/cpuset/isola/r2", root);
+  static const char *const mem_files[]
+      = { "memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes", "memory.oom_control" };
+  for (size_t i = 0; i < ARRAY_SIZE (mem_files); i++)
+    touch (mem, mem_files[i], "");
+  touch (cpu, "cpu.shares", "");
+  touch (cs_root, "cpuset.cpus", "0-3\n");
+  touch (cs_root, "cpuset.mems", "0\n");
+  touch (cs_parent, "cpuset.cpus", "\n");
+  touch (cs_parent, "cpuset.mems", "\n");
+  touch (cs, "cpuset.cpus", "\n");
+  touch (cs, "cpuset.mems", "\n");
+  struct cgroup_fs fs = { 0 };
+  CHECK (cgroup_fs_detect (root, &fs, NULL) == 0 && !fs.v2, "v1");
+  struct cgroup_limits l = { .memory = 64 << 20,
+                             .memory_swap = -1,
+                             .memory_reservation = 16 << 20,
+                             .oom_kill_disable = true,
+                             .cpu_shares = 512,
+                             .cpuset_cpus = "1,3" };
+  struct cgroup_placement pl = { .dir_fd = -1 };
+  CHECK (cgroup_create (&fs, "r2", &l, &pl, NULL) == 0, "v1 create with every resource");
+  CHECK (strv_len (pl.procs) == 4, "memory, cpu, cpuset and pids (no v2 hierarchy: pids holds the processes)");
+  cgroup_placement_clear (&pl);
+  CHECK (file_is (mem, "memory.memsw.limit_in_bytes", "-1"), "--memory-swap -1: memsw unlimited");
+  CHECK (file_is (mem, "memory.soft_limit_in_bytes", "16777216"), "the reservation is the soft limit");
+  CHECK (file_is (mem, "memory.oom_control", "1"), "--oom-kill-disable");
+  CHECK (file_is (cpu, "cpu.shares", "512"), "cpu.shares");
+  CHECK (file_is (cs_parent, "cpuset.cpus", "0-3") && file_is (cs_parent, "cpuset.mems", "0"),
+         "isola/ inherits the root's cpus and mems");
+  CHECK (file_is (cs, "cpuset.cpus", "1,3") && file_is (cs, "cpuset.mems", "0"),
+         "the container's cpus as asked, its mems inherited");
+
+  /* Without a v2 hierarchy, pause needs the freezer: a container joins it from the start. */
+  cleanup_free char *fz = xasprintf ("%s/freezer/isola/r2", root);
+  mkdir_p (fz, 0755, NULL);
+  touch (fz, "cgroup.procs", "");
+  touch (fz, "freezer.state", "");
+  struct cgroup_limits none = { 0 };
+  CHECK (cgroup_create (&fs, "r2", &none, &pl, NULL) == 0 && strv_len (pl.procs) == 2
+             && str_has_suffix (pl.procs[1], "/freezer/isola/r2/cgroup.procs"),
+         "pure v1: pids and freezer joined even without limits");
+  cgroup_placement_clear (&pl);
+  CHECK (cgroup_freeze (&fs, "r2", true, NULL) == 0 && file_is (fz, "freezer.state", "FROZEN"),
+         "v1 freeze: freezer.state FROZEN");
+  CHECK (cgroup_freeze (&fs, "r2", false, NULL) == 0 && file_is (fz, "freezer.state", "THAWED"), "v1 thaw: THAWED");
+  cgroup_fs_clear (&fs);
+}
+
+static void
+test_translations (void)
+{
+  CHECK (cgroup_cpu_weight_of_shares (2) == 1 && cgroup_cpu_weight_of_shares (1024) == 39
+             && cgroup_cpu_weight_of_shares (262144) == 10000 && cgroup_cpu_weight_of_shares (1) == 1
+             && cgroup_cpu_weight_of_shares (1 << 20) == 10000 && cgroup_cpu_weight_of_shares (0) == 0,
+         "shares to cpu.weight as runc and crun: [2, 262144] onto [1, 10000]");
+  char buf[32];
+  cgroup_swap_max (64 << 20, 0, buf, sizeof buf);
+  CHECK (strcmp (buf, "67108864") == 0, "default swap: as much as memory");
+  cgroup_swap_max (64 << 20, 100 << 20, buf, sizeof buf);
+  CHECK (strcmp (buf, "37748736") == 0, "swap is MemorySwap - Memory");
+  cgroup_swap_max (64 << 20, -1, buf, sizeof buf);
+  CHECK (strcmp (buf, "max") == 0, "-1: max");
+  cgroup_swap_max (64 << 20, 64 << 20, buf, sizeof buf);
+  CHECK (strcmp (buf, "0") == 0, "MemorySwap = Memory: no swap");
+  uint64_t m[CGROUP_CPUSET_MAX / 64];
+  CHECK (cgroup_cpuset_parse ("0-2,5,7-8", m) == 0 && m[0] == 0x1a7, "a cpuset list");
+  CHECK (cgroup_cpuset_parse ("", m) == 0 && m[0] == 0, "empty");
+  CHECK (cgroup_cpuset_parse ("1-", m) < 0 && cgroup_cpuset_parse ("a", m) < 0 && cgroup_cpuset_parse ("3-1", m) < 0
+             && cgroup_cpuset_parse ("1,,2", m) < 0 && cgroup_cpuset_parse ("1,", m) < 0
+             && cgroup_cpuset_parse ("5000", m) < 0,
+         "bad lists");
+  CHECK (cgroup_cpuset_check ("1,3", "0-3\n") == 0 && cgroup_cpuset_check ("4", "0-3") == -ERANGE
+             && cgroup_cpuset_check ("x", "0-3") == -EINVAL,
+         "a cpuset checked against what is available");
+  json_t *host
+      = json_pack ("{s:I, s:I, s:I, s:s, s:b, s:I}", "Memory", (json_int_t)100, "MemorySwap", (json_int_t)-1,
+                   "CpuShares", (json_int_t)7, "CpusetCpus", "0", "OomKillDisable", 1, "PidsLimit", (json_int_t)-1);
+  struct cgroup_limits l;
+  cgroup_limits_from_host_config (host, &l);
+  CHECK (l.memory == 100 && l.memory_swap == -1 && l.cpu_shares == 7 && strcmp (l.cpuset_cpus, "0") == 0
+             && l.oom_kill_disable && l.pids == 0 && cgroup_limits_any (&l),
+         "limits from a HostConfig");
+  json_t *again = json_object ();
+  cgroup_limits_to_json (&l, again);
+  struct cgroup_limits l2;
+  cgroup_limits_from_host_config (again, &l2);
+  CHECK (l2.memory == 100 && l2.memory_swap == -1 && l2.cpu_shares == 7 && strcmp (l2.cpuset_cpus, "0") == 0
+             && l2.oom_kill_disable,
+         "and back through the VM's START");
+  json_decref (again);
+  json_decref (host);
+  struct cgroup_limits none = { 0 };
+  CHECK (!cgroup_limits_any (&none), "no limits");
+}
+
 static void
 test_parsers (void)
 {
@@ -174,8 +359,15 @@ int
 main (void)
 {
   char v2[] = "/tmp/isola-unit-cg2-XXXXXX", v1[] = "/tmp/isola-unit-cg1-XXXXXX", hy[] = "/tmp/isola-unit-cgh-XXXXXX";
-  if (mkdtemp (v2) == NULL || mkdtemp (v1) == NULL || mkdtemp (hy) == NULL)
+  char r2[] = "/tmp/isola-unit-cgr2-XXXXXX", r1[] = "/tmp/isola-unit-cgr1-XXXXXX";
+  if (mkdtemp (v2) == NULL || mkdtemp (v1) == NULL || mkdtemp (hy) == NULL || mkdtemp (r2) == NULL
+      || mkdtemp (r1) == NULL)
     return 1;
+  test_v2_resources (r2);
+  test_v1_resources (r1);
+  test_translations ();
+  rm_rf (r2, NULL);
+  rm_rf (r1, NULL);
   test_v2 (v2);
   test_v1 (v1);
   test_hybrid (hy);
