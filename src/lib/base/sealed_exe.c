@@ -107,3 +107,15 @@ sealed_exe_ensure (char **argv, isola_error_t *err)
   return isola_error_make (err, saved, "re-execute from a sealed copy of our own executable");
 #endif
 }
+
+char *
+path_beside_self (const char *name)
+{
+  /* Not /proc/self/exe itself: after sealed_exe_ensure it names a memfd. */
+  cleanup_free char *self = sealed_exe_original_path ();
+  char *slash = self ? strrchr (self, '/') : NULL;
+  if (slash == NULL)
+    return NULL;
+  *slash = '\0';
+  return xasprintf ("%s/%s", self, name);
+}

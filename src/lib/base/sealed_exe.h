@@ -20,4 +20,7 @@ int sealed_exe_ensure (char **argv, isola_error_t *err);
    /proc/self/exe names the memfd); NULL when unknown.  The result is the caller's to free. */
 char *sealed_exe_original_path (void);
 
+/* NAME in the directory of the file the program was started from (its helpers are installed beside it). */
+char *path_beside_self (const char *name);
+
 #endif

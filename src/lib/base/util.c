@@ -14,8 +14,6 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-#include "base/sealed_exe.h"
-
 void *
 xmalloc (size_t n)
 {
@@ -563,18 +561,6 @@ exit_code_of_status (int status)
   if (WIFSIGNALED (status))
     return 128 + WTERMSIG (status);
   return 255;
-}
-
-char *
-path_beside_self (const char *name)
-{
-  /* Not /proc/self/exe itself: after sealed_exe_ensure it names a memfd. */
-  cleanup_free char *self = sealed_exe_original_path ();
-  char *slash = self ? strrchr (self, '/') : NULL;
-  if (slash == NULL)
-    return NULL;
-  *slash = '\0';
-  return xasprintf ("%s/%s", self, name);
 }
 
 bool

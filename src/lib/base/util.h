@@ -145,7 +145,6 @@ bool path_exists (const char *path);
 
 /* DIR/name where DIR holds our own executable (isola's binaries find each other and build/vm/ this way); NULL when
    /proc/self/exe cannot be read. */
-char *path_beside_self (const char *name);
 
 /* The PID namespace of process pid as /proc/PID/ns/pid reads ("pid:[4026531836]"); false when it is gone. */
 bool pid_namespace_of (pid_t pid, char *buf, size_t len);

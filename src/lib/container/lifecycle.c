@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/sealed_exe.h"
 #include "base/util.h"
 #include "driver/driver.h"
 #include "proto/attach_client.h"

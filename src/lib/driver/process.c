@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "base/sealed_exe.h"
 #include "base/util.h"
 #include "container/runspec.h"
 #include "driver/driver.h"

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/json.h"
+#include "base/sealed_exe.h"
 #include "base/util.h"
 #include "container/runspec.h"
 #include "driver/vm_disk.h"
