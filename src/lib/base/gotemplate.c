@@ -81,7 +81,12 @@ lookup_path (json_t *obj, const char *path, isola_error_t *err, int *ret)
           *ret = isola_error_fail (err, EINVAL, "template: can't evaluate field %s", k);
           return NULL;
         }
-      cur = json_object_get (cur, k);
+      json_t *parent = cur;
+      cur = json_object_get (parent, k);
+      /* A Go struct's fields are exported (capitalised): a key that is not can only be a map's, and a map without
+         it gives "<no value>" (Actor.Attributes.exitCode of an event without one). */
+      if (cur == NULL && !isupper ((unsigned char)k[0]))
+        cur = json_null ();
       if (cur == NULL)
         {
           *ret = isola_error_fail (err, EINVAL, "template: can't evaluate field %s", k);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "container/container_event.h"
 #include "driver/driver.h"
 #include "proto/attach_client.h"
 #include "sandbox/caps.h"
@@ -89,6 +90,9 @@ container_start (struct isola_store *s, struct container *c, int *attach_fd, str
     ret = driver->prepare_start (s, c, err);
   if (ret < 0)
     return ret;
+  /* Docker's `run` attaches before it starts: attach, then the monitor's start. */
+  if (attach_fd)
+    container_event (c, "attach", NULL);
   int sv[2];
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     return isola_error_make (err, errno, "socketpair");
@@ -141,12 +145,31 @@ signal_from_name (const char *name)
   return -1;
 }
 
+/* Docker's kill event, logged before the signal goes so that it comes before the die it may cause. */
+static void
+signal_event (const struct container *c, int sig)
+{
+  char n[16];
+  snprintf (n, sizeof n, "%d", sig);
+  container_event_attr (c, "kill", "signal", n);
+}
+
 int
 container_kill (struct container *c, int sig, isola_error_t *err)
 {
   if (!container_is_running (c) || !container_monitor_alive (c))
     return isola_error_fail (err, EINVAL, "cannot kill container: %.12s: container %s is not running", c->id, c->id);
+  signal_event (c, sig);
   return driver_of (c)->signal (c, sig, err);
+}
+
+int
+container_attach_client (struct container *c, int *fd_out, struct attach_decoder *dec, isola_error_t *err)
+{
+  int ret = container_attach (c, fd_out, dec, err);
+  if (ret == 0)
+    container_event (c, "attach", NULL);
+  return ret;
 }
 
 /* Waits for the monitor to let go of the running lock, at most timeout_ms (negative: forever). */
@@ -183,13 +206,18 @@ container_stop (struct container *c, int timeout, isola_error_t *err)
     return 0;
   if (timeout < 0)
     timeout = container_stop_timeout (c, 10);
+  signal_event (c, stop_signal_of (c));
   (void)driver_of (c)->signal (c, stop_signal_of (c), NULL);
   if (!wait_stopped_for (c, timeout * 1000))
     {
+      signal_event (c, SIGKILL);
       (void)driver_of (c)->signal (c, SIGKILL, NULL);
       wait_stopped_for (c, -1);
     }
-  return container_wait_stopped (c, err);
+  int ret = container_wait_stopped (c, err);
+  if (ret == 0)
+    container_event (c, "stop", NULL);
+  return ret;
 }
 
 int
@@ -204,6 +232,7 @@ container_rm (struct isola_store *s, struct container *c, bool force, isola_erro
                                      "cannot remove container \"/%s\": container is running: stop the container "
                                      "before removing or force remove",
                                      container_name (c));
+          signal_event (c, SIGKILL);
           (void)driver_of (c)->signal (c, SIGKILL, NULL);
         }
       /* A monitor that has recorded the exit (wait has returned) may still be handing the last output to its

@@ -24,6 +24,10 @@ int container_stop (struct container *c, int timeout, isola_error_t *err);
 
 int container_kill (struct container *c, int sig, isola_error_t *err);
 
+/* Attaches a client (`attach`) to the running container's monitor (container_attach), telling of it in the events. */
+struct attach_decoder;
+int container_attach_client (struct container *c, int *fd_out, struct attach_decoder *dec, isola_error_t *err);
+
 /* Docker's rm: refuses a running container unless force (which kills it first). */
 int container_rm (struct isola_store *s, struct container *c, bool force, isola_error_t *err);
 

@@ -17,6 +17,7 @@
 #include "base/util.h"
 #include "container/container.h"
 #include "container/runspec.h"
+#include "store/journal.h"
 
 #define VOLUME_META     "volume.json"
 #define VOLUME_META_MAX (1 << 20)
@@ -85,6 +86,13 @@ publish_volume (struct isola_store *s, const char *name, json_t *meta, isola_err
   return ret;
 }
 
+static void
+volume_event (const struct isola_store *s, const char *name, const char *action)
+{
+  cleanup_json json_t *attrs = json_pack ("{s:s}", "driver", "local");
+  (void)journal_log (s->root, "volume", action, name, attrs, NULL);
+}
+
 int
 volume_create (struct isola_store *s, const char *name, json_t *labels, char **name_out, bool *created,
                isola_error_t *err)
@@ -114,6 +122,8 @@ volume_create (struct isola_store *s, const char *name, json_t *labels, char **n
       if (ret < 0)
         return ret;
     }
+  /* Docker tells of every create, also of a volume that was there. */
+  volume_event (s, n, "create");
   if (name_out)
     *name_out = xstrdup (n);
   if (created)
@@ -229,6 +239,7 @@ delete_volume (struct isola_store *s, const char *name, isola_error_t *err)
       (void)rm_rf (trash, NULL);
       return ret;
     }
+  volume_event (s, name, "destroy");
   return rm_rf (trash, err);
 }
 
