@@ -60,7 +60,7 @@ run_container_prune (struct cli_ctx *ctx, int argc, char **argv)
   cleanup_strv char **removed = NULL;
   int64_t reclaimed = 0;
   if (store_open (ctx->root, STORE_LOCK_NONE, &store, &err) < 0
-      || container_prune (store, &removed, &reclaimed, &err) < 0)
+      || container_prune (store, NULL, &removed, &reclaimed, &err) < 0)
     return cli_fail (&err);
   for (size_t i = 0; removed[i]; i++)
     printf ("%s%s\n", i ? "" : "Deleted Containers:\n", removed[i]);

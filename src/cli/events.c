@@ -146,10 +146,8 @@ parse_date_time (const char *value, bool local, int64_t *out)
   return 0;
 }
 
-/* Docker's CLI's timetypes.GetTimestamp, then the daemon's parse: a Go duration before now (whole seconds), an
-   RFC 3339 date or time (in the local zone without one), or Unix seconds[.nanoseconds]. */
-static int
-parse_timestamp (const char *value, int64_t now, int64_t *out)
+int
+cli_parse_timestamp (const char *value, int64_t now, int64_t *out)
 {
   int64_t d;
   if (strcmp (value, "0") != 0 && parse_go_duration (value, &d) == 0)
@@ -222,6 +220,53 @@ print_event (json_t *ev)
   printf ("\n");
 }
 
+/* What a template sees: Go's events.Message, whose fields are named Status, ID, From, Type, Action, Actor, Scope,
+   Time and TimeNano (the JSON names the legacy ones in lower case). */
+static json_t *
+go_message (json_t *ev)
+{
+  static const char *const names[][2] = { { "status", "Status" }, { "id", "ID" },         { "from", "From" },
+                                          { "Type", "Type" },     { "Action", "Action" }, { "Actor", "Actor" },
+                                          { "scope", "Scope" },   { "time", "Time" },     { "timeNano", "TimeNano" } };
+  json_t *o = json_object ();
+  for (size_t i = 0; i < ARRAY_SIZE (names); i++)
+    {
+      json_t *v = json_object_get (ev, names[i][0]);
+      json_object_set_new (o, names[i][1], v ? json_incref (v) : json_string (""));
+    }
+  return o;
+}
+
+/* "json" and "{{json .}}" print the message as Docker's daemon sends it. */
+static bool
+format_is_whole_json (const char *format)
+{
+  if (strcmp (format, "json") == 0)
+    return true;
+  const char *p = format;
+  while (isspace ((unsigned char)*p))
+    p++;
+  if (!str_has_prefix (p, "{{"))
+    return false;
+  p += 2;
+  while (isspace ((unsigned char)*p))
+    p++;
+  if (!str_has_prefix (p, "json"))
+    return false;
+  p += 4;
+  while (isspace ((unsigned char)*p))
+    p++;
+  if (*p++ != '.')
+    return false;
+  while (isspace ((unsigned char)*p))
+    p++;
+  if (!str_has_prefix (p, "}}"))
+    return false;
+  for (p += 2; isspace ((unsigned char)*p); p++)
+    ;
+  return *p == '\0';
+}
+
 static int
 show_event (json_t *ev, const char *format, isola_error_t *err)
 {
@@ -231,9 +276,10 @@ show_event (json_t *ev, const char *format, isola_error_t *err)
       return 0;
     }
   cleanup_free char *text = NULL;
-  if (strcmp (format, "json") == 0)
+  cleanup_json json_t *go = NULL;
+  if (format_is_whole_json (format))
     text = json_dumps (ev, JSON_COMPACT);
-  else if (gotemplate_render (format, ev, &text, err) < 0)
+  else if (gotemplate_render (format, go = go_message (ev), &text, err) < 0)
     return -EINVAL;
   printf ("%s\n", text);
   return 0;
@@ -328,7 +374,7 @@ run_events (struct cli_ctx *ctx, int argc, char **argv)
   int64_t now = now_ns ();
   if (since && since[0])
     {
-      if (parse_timestamp (since, now, &o.since) < 0)
+      if (cli_parse_timestamp (since, now, &o.since) < 0)
         {
           fprintf (stderr, "Error: failed to parse value as time or duration: \"%s\"\n", since);
           return EXIT_CMD_FAILED;
@@ -337,7 +383,7 @@ run_events (struct cli_ctx *ctx, int argc, char **argv)
     }
   if (until && until[0])
     {
-      if (parse_timestamp (until, now, &o.until) < 0)
+      if (cli_parse_timestamp (until, now, &o.until) < 0)
         {
           fprintf (stderr, "Error: failed to parse value as time or duration: \"%s\"\n", until);
           return EXIT_CMD_FAILED;

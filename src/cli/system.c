@@ -257,12 +257,18 @@ static const struct cli_command cmd_system_prune;
 
 /* The docker CLI's warning (its current wording), then its question. */
 static bool
-confirm_system_prune (bool all, bool volumes)
+confirm_system_prune (bool all, bool volumes, char **filters)
 {
   printf ("WARNING! This will remove:\n  - all stopped containers\n");
   if (volumes)
     printf ("  - all anonymous volumes not used by at least one container\n");
   printf (all ? "  - all images without at least one container associated to them\n" : "  - all dangling images\n");
+  if (filters && filters[0])
+    {
+      printf ("\n  Items to be pruned will be filtered with:\n");
+      for (size_t i = 0; filters[i]; i++)
+        printf ("  - %s\n", filters[i]);
+    }
   printf ("\nAre you sure you want to continue? [y/N] ");
   fflush (stdout);
   char answer[16] = "";
@@ -285,11 +291,42 @@ print_list (const char *title, char **items)
   printf ("\n");
 }
 
+static void
+cleanup_prune_filterp (struct prune_filter *f)
+{
+  prune_filter_clear (f);
+}
+#define cleanup_prune_filter __attribute__ ((cleanup (cleanup_prune_filterp)))
+
+/* until=TIMESTAMP (Docker's timestamps), label=KEY[=VALUE], label!=KEY[=VALUE]; 0, else the exit code. */
+static int
+add_prune_filter (struct prune_filter *f, const char *arg)
+{
+  if (str_has_prefix (arg, "until="))
+    {
+      int64_t t;
+      struct timespec now;
+      clock_gettime (CLOCK_REALTIME, &now);
+      if (cli_parse_timestamp (arg + 6, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec, &t) < 0)
+        {
+          fprintf (stderr, "Error: failed to parse value as time or duration: \"%s\"\n", arg + 6);
+          return EXIT_CMD_FAILED;
+        }
+      f->has_until = true;
+      f->until = t / 1000000000;
+      return 0;
+    }
+  cleanup_error isola_error_t err = NULL;
+  return prune_filter_add_label (f, arg, &err) < 0 ? cli_fail (&err) : 0;
+}
+
 static int
 run_system_prune (struct cli_ctx *ctx, int argc, char **argv)
 {
   const struct cli_command *cmd = &cmd_system_prune;
   bool all = false, force = false, volumes = false;
+  cleanup_prune_filter struct prune_filter filter = { 0 };
+  cleanup_strv char **filters = xcalloc (1, sizeof (char *));
   struct flag_parser p;
   int c, exit_code = 0;
   cli_flags_init (&p, cmd, argc, argv);
@@ -306,15 +343,21 @@ run_system_prune (struct cli_ctx *ctx, int argc, char **argv)
         volumes = p.on;
         break;
       case 'F':
-        return cli_usage_error (cmd, "--filter is not supported yet");
+        if (!strchr (p.value, '='))
+          return cli_flag_invalid (cmd, &p, "bad format of filter (expected name=value)");
+        strv_push (&filters, p.value);
+        break;
       }
   if (c < 0)
     return exit_code;
   if (p.nargs != 0)
     return cli_usage_error (cmd, "\"isola system prune\" accepts no arguments.");
-  if (!force && !confirm_system_prune (all, volumes))
-    return 0;
   cleanup_error isola_error_t err = NULL;
+  for (size_t i = 0; filters[i]; i++)
+    if ((exit_code = add_prune_filter (&filter, filters[i])))
+      return exit_code;
+  if (!force && !confirm_system_prune (all, volumes, filters))
+    return 0;
   int64_t total = 0, bytes = 0;
   /* Containers first, without the store's lock (container verbs lock only their container); then what they
      released: volumes and images, under the exclusive lock. */
@@ -322,7 +365,7 @@ run_system_prune (struct cli_ctx *ctx, int argc, char **argv)
     cleanup_store struct isola_store *store = NULL;
     cleanup_strv char **removed = NULL;
     if (store_open (ctx->root, STORE_LOCK_NONE, &store, &err) < 0
-        || container_prune (store, &removed, &bytes, &err) < 0)
+        || container_prune (store, &filter, &removed, &bytes, &err) < 0)
       return cli_fail (&err);
     print_list ("Deleted Containers", removed);
     total += bytes;
@@ -333,14 +376,14 @@ run_system_prune (struct cli_ctx *ctx, int argc, char **argv)
   if (volumes)
     {
       cleanup_strv char **removed = NULL;
-      if (volume_prune (store, false, &removed, &bytes, &err) < 0)
+      if (volume_prune_filtered (store, false, &filter, &removed, &bytes, &err) < 0)
         return cli_fail (&err);
       print_list ("Deleted Volumes", removed);
       total += bytes;
     }
   struct rmi_report rep = { 0 };
   bytes = 0;
-  int ret = image_prune (store, all, &rep, &bytes, &err);
+  int ret = image_prune_filtered (store, all, &filter, &rep, &bytes, &err);
   if (rep.deleted || rep.untagged)
     {
       printf ("Deleted Images:\n");
@@ -366,7 +409,7 @@ static const struct cli_command cmd_system_prune = {
   .summary = "Remove unused data",
   .flags = (const struct flag_def[]){
       { "all", 'a', 'a', NULL, "Remove all unused images not just dangling ones" },
-      { "filter", 0, 'F', "filter", "Provide filter values (not supported yet)" },
+      { "filter", 0, 'F', "filter", "Provide filter values (e.g. \"label=<key>=<value>\", \"until=24h\")" },
       { "force", 'f', 'f', NULL, "Do not prompt for confirmation" },
       { "volumes", 0, 'V', NULL, "Prune anonymous volumes" },
       { 0 },

@@ -135,3 +135,31 @@ Are you sure you want to continue? [y/N] "
   assert_equal "$(isola volume ls -q | wc -l)" 0
   assert_equal "$(isola images -q | wc -l)" 0
 }
+
+@test "system prune --filter: label=, label!= and until= choose what goes; other keys are refused" {
+  isola_ok run --name keep --label keep=yes busybox true
+  isola_ok run --name go --label keep=no busybox true
+  run --separate-stderr isola system prune -f --filter label=keep=no
+  assert_status 0
+  assert_equal "$(isola ps -a --format '{{.Names}}')" keep
+  isola_ok run --name go2 busybox true
+  run --separate-stderr isola system prune -f --filter 'label!=keep'
+  assert_status 0
+  assert_equal "$(isola ps -a --format '{{.Names}}')" keep
+  run --separate-stderr isola system prune -f --filter until=1h
+  assert_status 0
+  assert_equal "$(isola ps -a --format '{{.Names}}')" keep
+  run --separate-stderr isola system prune -f --filter "until=$(($(date +%s) + 60))"
+  assert_status 0
+  assert_equal "$(isola ps -a -q | wc -l)" 0
+  run --separate-stderr isola system prune -f --filter bogus=1
+  assert_status 1
+  assert_equal "$stderr" "Error: invalid filter 'bogus'"
+  run --separate-stderr isola system prune -f --filter nokey
+  assert_status 125
+  run --separate-stderr isola system prune -f --filter until=soon
+  assert_status 1
+  run --separate-stderr isola system prune --filter label=a <<<"n"
+  assert_output_contains "  Items to be pruned will be filtered with:
+  - label=a"
+}

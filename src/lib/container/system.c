@@ -14,6 +14,8 @@
 #include "container/lifecycle.h"
 #include "container/volume.h"
 #include "image/image.h"
+#include "image/oci.h"
+#include "image/remove.h"
 
 static __thread int64_t tree_bytes;
 
@@ -210,8 +212,99 @@ system_df (const struct isola_store *s, json_t **out, isola_error_t *err)
   return 0;
 }
 
+void
+prune_filter_clear (struct prune_filter *f)
+{
+  strv_free (f->labels);
+  strv_free (f->not_labels);
+  f->labels = f->not_labels = NULL;
+}
+
 int
-container_prune (struct isola_store *s, char ***removed, int64_t *reclaimed, isola_error_t *err)
+prune_filter_add_label (struct prune_filter *f, const char *arg, isola_error_t *err)
+{
+  if (str_has_prefix (arg, "label="))
+    strv_push (&f->labels, arg + strlen ("label="));
+  else if (str_has_prefix (arg, "label!="))
+    strv_push (&f->not_labels, arg + strlen ("label!="));
+  else
+    {
+      const char *eq = strchr (arg, '=');
+      return isola_error_fail (err, EINVAL, "invalid filter '%.*s'", eq ? (int)(eq - arg) : (int)strlen (arg), arg);
+    }
+  return 0;
+}
+
+/* KEY or KEY=VALUE among labels. */
+static bool
+label_present (json_t *labels, const char *want)
+{
+  const char *eq = strchr (want, '=');
+  cleanup_free char *key = eq ? strndup (want, (size_t)(eq - want)) : xstrdup (want);
+  const char *have = json_string_value (json_object_get (labels, key));
+  return have && (eq == NULL || strcmp (have, eq + 1) == 0);
+}
+
+bool
+prune_filter_matches (const struct prune_filter *f, int64_t created, json_t *labels)
+{
+  if (f == NULL)
+    return true;
+  if (f->has_until && created >= f->until)
+    return false;
+  for (size_t i = 0; f->labels && f->labels[i]; i++)
+    if (!label_present (labels, f->labels[i]))
+      return false;
+  for (size_t i = 0; f->not_labels && f->not_labels[i]; i++)
+    if (label_present (labels, f->not_labels[i]))
+      return false;
+  return true;
+}
+
+static bool
+image_may_go (const struct isola_store *s, const char *id, void *arg)
+{
+  const struct prune_filter *f = arg;
+  struct oci_config cfg = { 0 };
+  if (image_read_config (s, id, &cfg, NULL) < 0)
+    return prune_filter_matches (f, 0, NULL);
+  int64_t created = 0;
+  const char *when = json_string_value (json_object_get (cfg.json, "created"));
+  if (when)
+    (void)time_parse_rfc3339 (when, &created);
+  bool go = prune_filter_matches (f, created, json_object_get (json_object_get (cfg.json, "config"), "Labels"));
+  oci_config_clear (&cfg);
+  return go;
+}
+
+int
+image_prune_filtered (struct isola_store *s, bool all, const struct prune_filter *f, struct rmi_report *rep,
+                      int64_t *reclaimed, isola_error_t *err)
+{
+  return image_prune_if (s, all, f ? image_may_go : NULL, (void *)f, rep, reclaimed, err);
+}
+
+static bool
+volume_may_go (const struct isola_store *s, const char *name, void *arg)
+{
+  cleanup_json json_t *v = NULL;
+  if (volume_inspect_json (s, name, &v, NULL) < 0)
+    return false;
+  return prune_filter_matches (arg, 0, json_object_get (v, "Labels"));
+}
+
+int
+volume_prune_filtered (struct isola_store *s, bool all, const struct prune_filter *f, char ***removed,
+                       int64_t *reclaimed, isola_error_t *err)
+{
+  if (f && f->has_until)
+    return isola_error_fail (err, EINVAL, "invalid filter 'until'");
+  return volume_prune_if (s, all, f ? volume_may_go : NULL, (void *)f, removed, reclaimed, err);
+}
+
+int
+container_prune (struct isola_store *s, const struct prune_filter *f, char ***removed, int64_t *reclaimed,
+                 isola_error_t *err)
 {
   cleanup_strv char **ids = NULL;
   int ret = container_list_ids (s, &ids, err);
@@ -223,6 +316,10 @@ container_prune (struct isola_store *s, char ***removed, int64_t *reclaimed, iso
     {
       cleanup_container struct container *c = NULL;
       if (container_load (s, ids[i], &c, NULL) < 0 || container_refresh (c, NULL) < 0 || container_is_running (c))
+        continue;
+      int64_t created = 0;
+      (void)time_parse_rfc3339 (container_created (c), &created);
+      if (!prune_filter_matches (f, created, json_object_get (container_config (c), "Labels")))
         continue;
       int64_t bytes = container_size_rw (c);
       if (container_rm (s, c, false, NULL) < 0)

@@ -291,6 +291,14 @@ is_anonymous (const struct isola_store *s, const char *name)
 int
 volume_prune (struct isola_store *s, bool all, char ***removed, int64_t *reclaimed, isola_error_t *err)
 {
+  return volume_prune_if (s, all, NULL, NULL, removed, reclaimed, err);
+}
+
+int
+volume_prune_if (struct isola_store *s, bool all,
+                 bool (*may_go) (const struct isola_store *s, const char *name, void *arg), void *arg, char ***removed,
+                 int64_t *reclaimed, isola_error_t *err)
+{
   cleanup_strv char **names = NULL;
   int ret = volume_list (s, &names, err);
   if (ret < 0)
@@ -300,7 +308,7 @@ volume_prune (struct isola_store *s, bool all, char ***removed, int64_t *reclaim
   for (size_t i = 0; names[i]; i++)
     {
       cleanup_strv char **users = volume_users (s, names[i]);
-      if (users[0] || (!all && !is_anonymous (s, names[i])))
+      if (users[0] || (!all && !is_anonymous (s, names[i])) || (may_go && !may_go (s, names[i], arg)))
         continue;
       cleanup_free char *data = volume_data_path (s, names[i]);
       int64_t bytes = tree_size (data);

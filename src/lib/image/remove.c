@@ -160,6 +160,14 @@ image_remove (struct isola_store *s, const char *what, bool force, struct rmi_re
 int
 image_prune (struct isola_store *s, bool all, struct rmi_report *rep, int64_t *reclaimed, isola_error_t *err)
 {
+  return image_prune_if (s, all, NULL, NULL, rep, reclaimed, err);
+}
+
+int
+image_prune_if (struct isola_store *s, bool all,
+                bool (*may_go) (const struct isola_store *s, const char *id, void *arg), void *arg,
+                struct rmi_report *rep, int64_t *reclaimed, isola_error_t *err)
+{
   cleanup_json json_t *refs = NULL;
   int ret = refs_read (s, &refs, err);
   if (ret < 0)
@@ -174,7 +182,7 @@ image_prune (struct isola_store *s, bool all, struct rmi_report *rep, int64_t *r
       if (!all && tags[0] != NULL)
         continue;
       /* Docker's prune skips images in use: by a container, or mounted. */
-      if (image_is_mounted (s, ids[i]) || containers_use_image (s, ids[i]))
+      if (image_is_mounted (s, ids[i]) || containers_use_image (s, ids[i]) || (may_go && !may_go (s, ids[i], arg)))
         continue;
       ret = image_delete_record (s, refs, ids[i], rep, err);
       if (ret < 0)
