@@ -17,7 +17,8 @@
 #define NS 1000000000LL
 
 static const struct flag_def events_flags[] = {
-  { "filter", 'f', 'f', "filter", "Filter output based on conditions provided" },
+  { "filter", 'f', 'f', "filter",
+    "Filter output based on conditions provided (container=, image=, event=, type=, label=, volume=)" },
   { "format", 0, 'F', "string", "Format the output using the given Go template" },
   { "since", 0, 's', "string", "Show all events created since timestamp" },
   { "until", 0, 'u', "string", "Stream events until this timestamp" },

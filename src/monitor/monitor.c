@@ -1033,6 +1033,8 @@ finish (struct monitor *m, int code)
   bool removed = remove && container_detach (m->store, m->c, &trash, NULL) == 0;
   if (remove && !removed)
     (void)container_write_state (m->c, NULL);
+  if (removed)
+    container_event (m->c, "destroy", NULL);
   /* Docker's --rm takes the container's anonymous volumes with it, before anyone hears of the exit. */
   if (removed)
     (void)volume_release_anonymous (m->store->root, mounts, NULL);
@@ -1069,7 +1071,10 @@ fail_start (struct monitor *m, isola_error_t *err)
     {
       cleanup_json json_t *mounts = json_incref (container_mounts (m->c));
       if (container_remove (m->store, m->c, NULL) == 0)
-        (void)volume_release_anonymous (m->store->root, mounts, NULL);
+        {
+          container_event (m->c, "destroy", NULL);
+          (void)volume_release_anonymous (m->store->root, mounts, NULL);
+        }
     }
   return 1;
 }

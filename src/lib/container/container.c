@@ -12,7 +12,6 @@
 #include "base/env.h"
 #include "base/json.h"
 #include "base/util.h"
-#include "container/container_event.h"
 #include "image/oci.h"
 #include "proto/attach_client.h"
 
@@ -322,7 +321,6 @@ container_create (struct isola_store *s, const struct container_new *n, struct c
       (void)rm_rf (staging, NULL);
       return ret;
     }
-  container_event (c, "create", NULL);
   *out = take_ptr (&c);
   return 0;
 }
@@ -687,18 +685,13 @@ container_detach (struct isola_store *s, struct container *c, char **trash, isol
   if (ret < 0)
     return ret;
   cleanup_free char *dst = xasprintf ("%s/container", tmpdir);
-  /* ENOENT: the monitor of a --rm container got there first (and told of it). */
-  if (rename (c->dir, dst) < 0)
+  /* ENOENT: the monitor of a --rm container got there first. */
+  if (rename (c->dir, dst) < 0 && errno != ENOENT)
     {
-      if (errno != ENOENT)
-        {
-          ret = isola_error_make (err, errno, "remove `%s`", c->dir);
-          (void)rmdir (tmpdir);
-          return ret;
-        }
+      ret = isola_error_make (err, errno, "remove `%s`", c->dir);
+      (void)rmdir (tmpdir);
+      return ret;
     }
-  else
-    container_event (c, "destroy", NULL);
   *trash = take_ptr (&tmpdir);
   return 0;
 }
@@ -742,7 +735,6 @@ container_rename (struct isola_store *s, const char *what, const char *new_name,
   if (strcmp (container_name (c), new_name) == 0)
     return isola_error_fail (err, EINVAL, "Renaming a container with the same name as its current name");
   json_t *probe = json_pack ("{s:s}", "Name", new_name);
-  cleanup_free char *old_name = xasprintf ("/%s", container_name (c));
   ret = choose_name (s, probe, err);
   if (ret == 0)
     {
@@ -750,9 +742,6 @@ container_rename (struct isola_store *s, const char *what, const char *new_name,
       ret = container_write_config (c, err);
     }
   json_decref (probe);
-  /* Docker's rename event names the old name as it keeps it, with its '/'. */
-  if (ret == 0)
-    container_event_attr (c, "rename", "oldName", old_name);
   return ret;
 }
 

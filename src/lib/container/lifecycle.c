@@ -242,5 +242,28 @@ container_rm (struct isola_store *s, struct container *c, bool force, isola_erro
     }
   /* After a crash of the monitor, what it would have released (cgroups) is released here. */
   (void)driver_of (c)->cleanup (c, NULL, NULL);
-  return container_remove (s, c, err);
+  int ret = container_remove (s, c, err);
+  if (ret == 0)
+    container_event (c, "destroy", NULL);
+  return ret;
+}
+
+int
+container_rename_logged (struct isola_store *s, const char *what, const char *new_name, isola_error_t *err)
+{
+  char id[DIGEST_HEX_LEN + 1];
+  cleanup_container struct container *c = NULL;
+  int ret = container_resolve (s, what, id, err);
+  if (ret == 0)
+    ret = container_load (s, id, &c, err);
+  if (ret < 0)
+    return ret;
+  /* Docker's rename event names the old name as Docker keeps it, with its '/'. */
+  cleanup_free char *old_name = xasprintf ("/%s", container_name (c));
+  if ((ret = container_rename (s, id, new_name, err)) < 0)
+    return ret;
+  container_free (take_ptr (&c));
+  if (container_load (s, id, &c, NULL) == 0)
+    container_event_attr (c, "rename", "oldName", old_name);
+  return 0;
 }

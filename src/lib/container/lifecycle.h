@@ -31,6 +31,9 @@ int container_attach_client (struct container *c, int *fd_out, struct attach_dec
 /* Docker's rm: refuses a running container unless force (which kills it first). */
 int container_rm (struct isola_store *s, struct container *c, bool force, isola_error_t *err);
 
+/* container_rename, telling of it in the events (rename, with the old name). */
+int container_rename_logged (struct isola_store *s, const char *what, const char *new_name, isola_error_t *err);
+
 /* Parses "SIGTERM", "TERM", "term" or "15". -1 when invalid. */
 int signal_from_name (const char *name);
 

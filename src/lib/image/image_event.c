@@ -4,7 +4,6 @@
 
 #include "base/json.h"
 #include "base/util.h"
-#include "image/image.h"
 #include "image/oci.h"
 #include "store/journal.h"
 
@@ -14,7 +13,10 @@ image_event (const struct isola_store *s, const char *id, const char *name, cons
   cleanup_free char *full = xasprintf ("sha256:%s", id);
   cleanup_json json_t *attrs = json_object ();
   struct oci_config cfg = { 0 };
-  if (blob_exists (s, id) && image_read_config (s, id, &cfg, NULL) == 0)
+  cleanup_free char *text = NULL;
+  size_t len = 0;
+  if (blob_exists (s, id) && blob_read (s, id, OCI_JSON_MAX, &text, &len, NULL) == 0
+      && oci_config_parse (text, len, &cfg, NULL) == 0)
     {
       const char *k;
       json_t *v;
