@@ -281,7 +281,7 @@ run_attach (struct cli_ctx *ctx, int argc, char **argv)
   struct attach_decoder dec;
   attach_decoder_init (&dec);
   int fd = -1;
-  if (container_attach (ctr, &fd, &dec, &err) < 0)
+  if (container_attach_client (ctr, &fd, &dec, &err) < 0)
     {
       attach_decoder_clear (&dec);
       return cli_fail (&err);

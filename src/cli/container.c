@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "container/container.h"
 #include "container/lifecycle.h"
+#include "container/system.h"
 
 static bool
 confirm_prune (void)
@@ -56,26 +57,15 @@ run_container_prune (struct cli_ctx *ctx, int argc, char **argv)
     return 0;
   cleanup_error isola_error_t err = NULL;
   cleanup_store struct isola_store *store = NULL;
-  cleanup_strv char **ids = NULL;
-  if (store_open (ctx->root, STORE_LOCK_NONE, &store, &err) < 0 || container_list_ids (store, &ids, &err) < 0)
-    return cli_fail (&err);
-  bool any = false;
+  cleanup_strv char **removed = NULL;
   int64_t reclaimed = 0;
-  for (size_t i = 0; ids[i]; i++)
-    {
-      cleanup_container struct container *ctr = NULL;
-      if (container_load (store, ids[i], &ctr, NULL) < 0 || container_refresh (ctr, NULL) < 0
-          || container_is_running (ctr))
-        continue;
-      if (container_rm (store, ctr, false, NULL) < 0)
-        continue;
-      if (!any)
-        printf ("Deleted Containers:\n");
-      any = true;
-      printf ("%s\n", ctr->id);
-    }
+  if (store_open (ctx->root, STORE_LOCK_NONE, &store, &err) < 0
+      || container_prune (store, NULL, &removed, &reclaimed, &err) < 0)
+    return cli_fail (&err);
+  for (size_t i = 0; removed[i]; i++)
+    printf ("%s%s\n", i ? "" : "Deleted Containers:\n", removed[i]);
   cleanup_free char *size = human_size (reclaimed);
-  printf ("%sTotal reclaimed space: %s\n", any ? "\n" : "", size);
+  printf ("%sTotal reclaimed space: %s\n", removed[0] ? "\n" : "", size);
   return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "container/container.h"
 #include "container/lifecycle.h"
+#include "container/container_event.h"
 #include "driver/driver.h"
 #include "proto/attach_client.h"
 #include "store/store.h"
@@ -352,17 +353,30 @@ run_exec (struct cli_ctx *ctx, int argc, char **argv)
   /* Detached, the command has /dev/null for stdio: there is no terminal to relay. */
   if (req.detach)
     req.io.tty = false;
+  char exec_id[65];
+  int code;
   if (d->exec == NULL)
-    return exec_through_monitor (d, c, &req);
-  /* The command is forked from us and resolved inside the container: from here on we run from a sealed copy of
-     our executable, never from the file on the host (base/sealed_exe.h).  The first time, this starts the command
-     over from the copy, which gets here again. */
-  if (sealed_exe_ensure (ctx->argv, &err) < 0)
     {
-      cli_fail (&err);
-      return EXIT_CMD_FAILED;
+      container_exec_started (c, req.argv, exec_id);
+      code = exec_through_monitor (d, c, &req);
     }
-  return req.io.tty ? exec_with_terminal (d, c, &req) : exec_plain (d, c, &req);
+  else
+    {
+      /* The command is forked from us and resolved inside the container: from here on we run from a sealed copy
+         of our executable, never from the file on the host (base/sealed_exe.h).  The first time, this starts the
+         command over from the copy, which gets here again (and only then tells of the exec). */
+      if (sealed_exe_ensure (ctx->argv, &err) < 0)
+        {
+          cli_fail (&err);
+          return EXIT_CMD_FAILED;
+        }
+      container_exec_started (c, req.argv, exec_id);
+      code = req.io.tty ? exec_with_terminal (d, c, &req) : exec_plain (d, c, &req);
+    }
+  /* A detached command's end is not waited for: no exec_die (docs/STORE.md). */
+  if (!req.detach)
+    container_exec_died (c, exec_id, code);
+  return code;
 }
 
 const struct cli_command cmd_exec = {

@@ -7,6 +7,7 @@
 #include "base/util.h"
 #include "cli.h"
 #include "container/container.h"
+#include "container/lifecycle.h"
 
 static int
 run_rename (struct cli_ctx *ctx, int argc, char **argv)
@@ -22,7 +23,7 @@ run_rename (struct cli_ctx *ctx, int argc, char **argv)
   if ((exit_code = cli_open_store (ctx, true, &store)))
     return exit_code;
   cleanup_error isola_error_t err = NULL;
-  if (container_rename (store, p.args[0], p.args[1], &err) < 0)
+  if (container_rename_logged (store, p.args[0], p.args[1], &err) < 0)
     return cli_fail (&err);
   return 0;
 }

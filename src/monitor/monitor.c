@@ -30,6 +30,7 @@
 #include "base/util.h"
 #include "container/container.h"
 #include "container/logfile.h"
+#include "container/container_event.h"
 #include "container/volume.h"
 #include "driver/driver.h"
 #include "proto/attach.h"
@@ -1020,6 +1021,19 @@ auto_remove (const struct monitor *m)
   return container_auto_remove (m->c);
 }
 
+/* Docker's events of an exit, once the state says so and before anyone waiting hears of it: oom, die with the exit
+   code, the volumes' unmount. */
+static void
+exit_events (struct monitor *m, int code, bool oom)
+{
+  if (oom)
+    container_event (m->c, "oom", NULL);
+  char n[16];
+  snprintf (n, sizeof n, "%d", code);
+  container_event_attr (m->c, "die", "exitCode", n);
+  container_volume_events (m->c, "unmount");
+}
+
 static void
 finish (struct monitor *m, int code)
 {
@@ -1031,9 +1045,15 @@ finish (struct monitor *m, int code)
      is written only where it stays. */
   cleanup_free char *trash = NULL;
   cleanup_json json_t *mounts = json_incref (container_mounts (m->c));
-  bool removed = auto_remove (m) && container_detach (m->store, m->c, &trash, NULL) == 0;
-  if (!removed)
+  bool remove = auto_remove (m);
+  if (!remove)
     (void)container_write_state (m->c, NULL);
+  exit_events (m, code, oom || m->main_oom);
+  bool removed = remove && container_detach (m->store, m->c, &trash, NULL) == 0;
+  if (remove && !removed)
+    (void)container_write_state (m->c, NULL);
+  if (removed)
+    container_event (m->c, "destroy", NULL);
   /* Docker's --rm takes the container's anonymous volumes with it, before anyone hears of the exit. */
   if (removed)
     (void)volume_release_anonymous (m->store->root, mounts, NULL);
@@ -1070,7 +1090,10 @@ fail_start (struct monitor *m, isola_error_t *err)
     {
       cleanup_json json_t *mounts = json_incref (container_mounts (m->c));
       if (container_remove (m->store, m->c, NULL) == 0)
-        (void)volume_release_anonymous (m->store->root, mounts, NULL);
+        {
+          container_event (m->c, "destroy", NULL);
+          (void)volume_release_anonymous (m->store->root, mounts, NULL);
+        }
     }
   return 1;
 }
@@ -1106,6 +1129,8 @@ monitor_run (struct monitor *m)
       report_failure (m, 125, err->msg);
       return 1;
     }
+  container_volume_events (m->c, "mount");
+  container_event (m->c, "start", NULL);
   uint8_t pid[4];
   attach_put_u32 (pid, (uint32_t)m->pid);
   broadcast (m, ATTACH_STARTED, pid, 4);

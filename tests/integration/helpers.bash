@@ -160,8 +160,11 @@ cleanup_root() {
 
 # ---- store inspection ----------------------------------------------------------------------------------------------
 
+# store_listing: the store's content, without tmp/ and the event journal (events/: a load of an image already there
+# changes nothing but is an event, as in Docker).
 store_listing() {
-  find "$ISOLA_ROOT" -mindepth 1 \( -path "$ISOLA_ROOT/tmp" -prune \) -o -printf '%P %y %s\n' | sort
+  find "$ISOLA_ROOT" -mindepth 1 \( -path "$ISOLA_ROOT/tmp" -prune \) -o \( -path "$ISOLA_ROOT/events" -prune \) \
+    -o -printf '%P %y %s\n' | sort
 }
 
 # assert_store_unchanged BEFORE: compares store_listing with an earlier one.

@@ -61,6 +61,19 @@ print_value (FILE *f, json_t *v)
     }
 }
 
+static bool
+has_capitalised_key (json_t *obj)
+{
+  const char *k;
+  json_t *v;
+  json_object_foreach (obj, k, v)
+  {
+    if (isupper ((unsigned char)k[0]))
+      return true;
+  }
+  return false;
+}
+
 static json_t *
 lookup_path (json_t *obj, const char *path, isola_error_t *err, int *ret)
 {
@@ -81,7 +94,12 @@ lookup_path (json_t *obj, const char *path, isola_error_t *err, int *ret)
           *ret = isola_error_fail (err, EINVAL, "template: can't evaluate field %s", k);
           return NULL;
         }
-      cur = json_object_get (cur, k);
+      json_t *parent = cur;
+      cur = json_object_get (parent, k);
+      /* A map without the key gives "<no value>" (Actor.Attributes.exitCode of an event without one), a struct
+         an error.  A Go struct's fields are exported, capitalised: an object without such a key is a map. */
+      if (cur == NULL && !has_capitalised_key (parent))
+        cur = json_null ();
       if (cur == NULL)
         {
           *ret = isola_error_fail (err, EINVAL, "template: can't evaluate field %s", k);

@@ -6,6 +6,7 @@
 
 #include "base/json.h"
 #include "base/util.h"
+#include "container/container_event.h"
 #include "container/mounts.h"
 #include "container/spec.h"
 #include "container/volume.h"
@@ -65,7 +66,10 @@ make_container (struct isola_store *s, const struct container_spec *spec, const 
   if (ret < 0)
     (void)volume_remove_anonymous (s, mounts, NULL);
   if (ret == 0)
-    *out = take_ptr (&c);
+    {
+      container_event (c, "create", NULL);
+      *out = take_ptr (&c);
+    }
   return ret;
 }
 

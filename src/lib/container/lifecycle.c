@@ -18,6 +18,7 @@
 
 #include "base/sealed_exe.h"
 #include "base/util.h"
+#include "container/container_event.h"
 #include "driver/driver.h"
 #include "proto/attach_client.h"
 #include "sandbox/caps.h"
@@ -90,6 +91,9 @@ container_start (struct isola_store *s, struct container *c, int *attach_fd, str
     ret = driver->prepare_start (s, c, err);
   if (ret < 0)
     return ret;
+  /* Docker's `run` attaches before it starts: attach, then the monitor's start. */
+  if (attach_fd)
+    container_event (c, "attach", NULL);
   int sv[2];
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     return isola_error_make (err, errno, "socketpair");
@@ -142,6 +146,15 @@ signal_from_name (const char *name)
   return -1;
 }
 
+/* Docker's kill event, logged before the signal goes so that it comes before the die it may cause. */
+static void
+signal_event (const struct container *c, int sig)
+{
+  char n[16];
+  snprintf (n, sizeof n, "%d", sig);
+  container_event_attr (c, "kill", "signal", n);
+}
+
 int
 container_pause (struct container *c, isola_error_t *err)
 {
@@ -156,6 +169,8 @@ container_pause (struct container *c, isola_error_t *err)
   ret = container_write_state (c, err);
   if (ret < 0)
     (void)driver_of (c)->pause (c, false, NULL);
+  else
+    container_event (c, "pause", NULL);
   return ret;
 }
 
@@ -173,6 +188,8 @@ container_unpause (struct container *c, isola_error_t *err)
       container_set_paused (c, true);
       (void)container_write_state (c, NULL);
     }
+  if (ret == 0)
+    container_event (c, "unpause", NULL);
   return ret;
 }
 
@@ -201,7 +218,17 @@ container_kill (struct container *c, int sig, isola_error_t *err)
   if (!container_is_running (c) || !container_monitor_alive (c))
     return isola_error_fail (err, EINVAL, "cannot kill container: %.12s: container %s is not running", c->id, c->id);
   thaw_for (c, sig);
+  signal_event (c, sig);
   return driver_of (c)->signal (c, sig, err);
+}
+
+int
+container_attach_client (struct container *c, int *fd_out, struct attach_decoder *dec, isola_error_t *err)
+{
+  int ret = container_attach (c, fd_out, dec, err);
+  if (ret == 0)
+    container_event (c, "attach", NULL);
+  return ret;
 }
 
 /* Waits for the monitor to let go of the running lock, at most timeout_ms (negative: forever). */
@@ -232,13 +259,18 @@ container_stop (struct container *c, int timeout, isola_error_t *err)
   if (timeout < 0)
     timeout = container_stop_timeout (c, 10);
   thaw_for (c, stop_signal_of (c));
+  signal_event (c, stop_signal_of (c));
   (void)driver_of (c)->signal (c, stop_signal_of (c), NULL);
   if (!wait_stopped_for (c, timeout * 1000))
     {
+      signal_event (c, SIGKILL);
       (void)driver_of (c)->signal (c, SIGKILL, NULL);
       wait_stopped_for (c, -1);
     }
-  return container_wait_stopped (c, err);
+  int ret = container_wait_stopped (c, err);
+  if (ret == 0)
+    container_event (c, "stop", NULL);
+  return ret;
 }
 
 int
@@ -254,6 +286,7 @@ container_rm (struct isola_store *s, struct container *c, bool force, isola_erro
                                      "before removing or force remove",
                                      container_name (c));
           thaw_for (c, SIGKILL);
+          signal_event (c, SIGKILL);
           (void)driver_of (c)->signal (c, SIGKILL, NULL);
         }
       /* A monitor that has recorded the exit (wait has returned) may still be handing the last output to its
@@ -263,5 +296,28 @@ container_rm (struct isola_store *s, struct container *c, bool force, isola_erro
     }
   /* After a crash of the monitor, what it would have released (cgroups) is released here. */
   (void)driver_of (c)->cleanup (c, NULL, NULL);
-  return container_remove (s, c, err);
+  int ret = container_remove (s, c, err);
+  if (ret == 0)
+    container_event (c, "destroy", NULL);
+  return ret;
+}
+
+int
+container_rename_logged (struct isola_store *s, const char *what, const char *new_name, isola_error_t *err)
+{
+  char id[DIGEST_HEX_LEN + 1];
+  cleanup_container struct container *c = NULL;
+  int ret = container_resolve (s, what, id, err);
+  if (ret == 0)
+    ret = container_load (s, id, &c, err);
+  if (ret < 0)
+    return ret;
+  /* Docker's rename event names the old name as Docker keeps it, with its '/'. */
+  cleanup_free char *old_name = xasprintf ("/%s", container_name (c));
+  if ((ret = container_rename (s, id, new_name, err)) < 0)
+    return ret;
+  container_free (take_ptr (&c));
+  if (container_load (s, id, &c, NULL) == 0)
+    container_event_attr (c, "rename", "oldName", old_name);
+  return 0;
 }

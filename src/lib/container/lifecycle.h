@@ -24,6 +24,10 @@ int container_stop (struct container *c, int timeout, isola_error_t *err);
 
 int container_kill (struct container *c, int sig, isola_error_t *err);
 
+/* Attaches a client (`attach`) to the running container's monitor (container_attach), telling of it in the events. */
+struct attach_decoder;
+int container_attach_client (struct container *c, int *fd_out, struct attach_decoder *dec, isola_error_t *err);
+
 /* Docker's rm: refuses a running container unless force (which kills it first). */
 int container_rm (struct isola_store *s, struct container *c, bool force, isola_error_t *err);
 
@@ -32,6 +36,8 @@ int container_rm (struct isola_store *s, struct container *c, bool force, isola_
    not paused.  kill, stop and rm -f of a paused container thaw it, as Docker does. */
 int container_pause (struct container *c, isola_error_t *err);
 int container_unpause (struct container *c, isola_error_t *err);
+/* container_rename, telling of it in the events (rename, with the old name). */
+int container_rename_logged (struct isola_store *s, const char *what, const char *new_name, isola_error_t *err);
 
 /* Parses "SIGTERM", "TERM", "term" or "15". -1 when invalid. */
 int signal_from_name (const char *name);

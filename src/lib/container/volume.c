@@ -17,6 +17,7 @@
 #include "base/util.h"
 #include "container/container.h"
 #include "container/runspec.h"
+#include "store/journal.h"
 
 #define VOLUME_META     "volume.json"
 #define VOLUME_META_MAX (1 << 20)
@@ -85,6 +86,13 @@ publish_volume (struct isola_store *s, const char *name, json_t *meta, isola_err
   return ret;
 }
 
+static void
+volume_event (const struct isola_store *s, const char *name, const char *action)
+{
+  cleanup_json json_t *attrs = json_pack ("{s:s}", "driver", "local");
+  (void)journal_log (s->root, "volume", action, name, attrs, NULL);
+}
+
 int
 volume_create (struct isola_store *s, const char *name, json_t *labels, char **name_out, bool *created,
                isola_error_t *err)
@@ -114,6 +122,8 @@ volume_create (struct isola_store *s, const char *name, json_t *labels, char **n
       if (ret < 0)
         return ret;
     }
+  /* Docker tells of every create, also of a volume that was there. */
+  volume_event (s, n, "create");
   if (name_out)
     *name_out = xstrdup (n);
   if (created)
@@ -229,6 +239,7 @@ delete_volume (struct isola_store *s, const char *name, isola_error_t *err)
       (void)rm_rf (trash, NULL);
       return ret;
     }
+  volume_event (s, name, "destroy");
   return rm_rf (trash, err);
 }
 
@@ -280,6 +291,14 @@ is_anonymous (const struct isola_store *s, const char *name)
 int
 volume_prune (struct isola_store *s, bool all, char ***removed, int64_t *reclaimed, isola_error_t *err)
 {
+  return volume_prune_if (s, all, NULL, NULL, removed, reclaimed, err);
+}
+
+int
+volume_prune_if (struct isola_store *s, bool all,
+                 bool (*may_go) (const struct isola_store *s, const char *name, void *arg), void *arg, char ***removed,
+                 int64_t *reclaimed, isola_error_t *err)
+{
   cleanup_strv char **names = NULL;
   int ret = volume_list (s, &names, err);
   if (ret < 0)
@@ -289,7 +308,7 @@ volume_prune (struct isola_store *s, bool all, char ***removed, int64_t *reclaim
   for (size_t i = 0; names[i]; i++)
     {
       cleanup_strv char **users = volume_users (s, names[i]);
-      if (users[0] || (!all && !is_anonymous (s, names[i])))
+      if (users[0] || (!all && !is_anonymous (s, names[i])) || (may_go && !may_go (s, names[i], arg)))
         continue;
       cleanup_free char *data = volume_data_path (s, names[i]);
       int64_t bytes = tree_size (data);

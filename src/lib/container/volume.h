@@ -43,6 +43,10 @@ int volume_remove (struct isola_store *s, const char *name, isola_error_t *err);
 /* Removes every unused volume (only the anonymous ones unless all); *removed gets their names, *reclaimed the
    bytes their files took. */
 int volume_prune (struct isola_store *s, bool all, char ***removed, int64_t *reclaimed, isola_error_t *err);
+/* The same, removing only the volumes may_go (NULL: all) accepts (prune's filters, container/system.h). */
+int volume_prune_if (struct isola_store *s, bool all,
+                     bool (*may_go) (const struct isola_store *s, const char *name, void *arg), void *arg,
+                     char ***removed, int64_t *reclaimed, isola_error_t *err);
 
 /* The anonymous volumes among recorded mounts (a removed container's: `rm -v`, `run --rm`) that no container
    uses any longer are removed; the others are left, as Docker leaves them. */

@@ -8,6 +8,7 @@
 
 #include "base/json.h"
 #include "base/util.h"
+#include "image/image_event.h"
 #include "image/oci.h"
 #include "image/reference.h"
 
@@ -307,7 +308,10 @@ image_tag (struct isola_store *s, const char *id, const char *target, isola_erro
   if (ret < 0)
     return ret;
   json_object_set_new (refs, key, json_string (id));
-  return refs_write (s, refs, err);
+  ret = refs_write (s, refs, err);
+  if (ret == 0)
+    image_event (s, id, key, "tag");
+  return ret;
 }
 
 /* --- inspect ----------------------------------------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 
 #include "base/json.h"
 #include "base/util.h"
+#include "image/image_event.h"
 #include "image/config_change.h"
 #include "image/ingest.h"
 #include "image/oci.h"
@@ -137,6 +138,10 @@ image_import (struct isola_store *s, int fd, const struct import_options *opts, 
   ingest_init (&plan, s, staging);
   cleanup_free char *layer_path = xasprintf ("%s/layer.tar", staging);
   ret = import_staged (&plan, layer_path, opts, id_out, err, fd);
+  if (ret == 0 && opts->tag)
+    image_event (s, id_out, opts->tag, "tag");
+  if (ret == 0)
+    image_event (s, id_out, NULL, "import");
   ingest_clear (&plan);
   (void)rm_rf (staging, NULL);
   return ret;

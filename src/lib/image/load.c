@@ -10,6 +10,7 @@
 
 #include "base/json.h"
 #include "base/util.h"
+#include "image/image_event.h"
 #include "image/ingest.h"
 #include "image/oci.h"
 #include "image/reference.h"
@@ -627,6 +628,8 @@ image_load (struct isola_store *s, int fd, struct load_result *res, isola_error_
     ret = ingest_commit (&plan, err);
   if (ret == 0)
     fill_result (&plan, res);
+  for (size_t i = 0; ret == 0 && i < res->n_images; i++)
+    image_event (s, res->images[i].id, NULL, "load");
 
   if (sa.dirfd >= 0)
     close (sa.dirfd);

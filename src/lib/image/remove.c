@@ -13,6 +13,7 @@
 #include "container/container.h"
 #include "image/erofs.h"
 #include "image/image.h"
+#include "image/image_event.h"
 #include "image/mount.h"
 #include "image/oci.h"
 #include "image/reference.h"
@@ -45,6 +46,14 @@ tags_in_single_repository (char **tags)
   return true;
 }
 
+/* Docker's daemon logs an untag for each tag removed, naming the image by its ID. */
+static void
+untag_events (struct isola_store *s, const char *id, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    image_event (s, id, NULL, "untag");
+}
+
 static int
 image_delete_record (struct isola_store *s, json_t *refs, const char *id, struct rmi_report *rep, isola_error_t *err)
 {
@@ -58,6 +67,7 @@ image_delete_record (struct isola_store *s, json_t *refs, const char *id, struct
   int ret = refs_write (s, refs, err);
   if (ret < 0)
     return ret;
+  untag_events (s, id, strv_len (tags));
   /* The VM root file system before the record: a record without one gets it rebuilt, nothing would find an
      orphan. */
   if ((ret = image_erofs_remove (s, id, err)) < 0)
@@ -66,6 +76,7 @@ image_delete_record (struct isola_store *s, json_t *refs, const char *id, struct
   if (unlink (path) < 0 && errno != ENOENT)
     return isola_error_make (err, errno, "remove `%s`", path);
   report_push (&rep->deleted, "sha256:%s", id);
+  image_event (s, id, NULL, "delete");
   return 0;
 }
 
@@ -106,7 +117,10 @@ image_remove (struct isola_store *s, const char *what, bool force, struct rmi_re
           json_object_del (refs, key);
           report_push (&rep->untagged, "%s", key);
           image_ref_clear (&r);
-          return refs_write (s, refs, err);
+          ret = refs_write (s, refs, err);
+          if (ret == 0)
+            untag_events (s, id, 1);
+          return ret;
         }
     }
   image_ref_clear (&r);
@@ -124,7 +138,10 @@ image_remove (struct isola_store *s, const char *what, bool force, struct rmi_re
           json_object_del (refs, tags[i]);
           report_push (&rep->untagged, "%s", tags[i]);
         }
-      return refs_write (s, refs, err);
+      ret = refs_write (s, refs, err);
+      if (ret == 0)
+        untag_events (s, id, strv_len (tags));
+      return ret;
     }
   if (!by_tag && !force && !tags_in_single_repository (tags))
     return isola_error_fail (err, EBUSY,
@@ -143,6 +160,14 @@ image_remove (struct isola_store *s, const char *what, bool force, struct rmi_re
 int
 image_prune (struct isola_store *s, bool all, struct rmi_report *rep, int64_t *reclaimed, isola_error_t *err)
 {
+  return image_prune_if (s, all, NULL, NULL, rep, reclaimed, err);
+}
+
+int
+image_prune_if (struct isola_store *s, bool all,
+                bool (*may_go) (const struct isola_store *s, const char *id, void *arg), void *arg,
+                struct rmi_report *rep, int64_t *reclaimed, isola_error_t *err)
+{
   cleanup_json json_t *refs = NULL;
   int ret = refs_read (s, &refs, err);
   if (ret < 0)
@@ -157,7 +182,7 @@ image_prune (struct isola_store *s, bool all, struct rmi_report *rep, int64_t *r
       if (!all && tags[0] != NULL)
         continue;
       /* Docker's prune skips images in use: by a container, or mounted. */
-      if (image_is_mounted (s, ids[i]) || containers_use_image (s, ids[i]))
+      if (image_is_mounted (s, ids[i]) || containers_use_image (s, ids[i]) || (may_go && !may_go (s, ids[i], arg)))
         continue;
       ret = image_delete_record (s, refs, ids[i], rep, err);
       if (ret < 0)

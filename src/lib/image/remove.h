@@ -22,6 +22,10 @@ int image_remove (struct isola_store *s, const char *what, bool force, struct rm
 
 /* Removes dangling images (no tags), or with all every image; then collects garbage. */
 int image_prune (struct isola_store *s, bool all, struct rmi_report *rep, int64_t *reclaimed, isola_error_t *err);
+/* The same, removing only the images may_go (NULL: all) accepts (prune's filters, container/system.h). */
+int image_prune_if (struct isola_store *s, bool all,
+                    bool (*may_go) (const struct isola_store *s, const char *id, void *arg), void *arg,
+                    struct rmi_report *rep, int64_t *reclaimed, isola_error_t *err);
 
 /* Removes blobs and snapshots that no image references, adding freed bytes to *reclaimed when non-NULL. */
 int store_gc (struct isola_store *s, int64_t *reclaimed, isola_error_t *err);

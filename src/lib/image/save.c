@@ -10,6 +10,7 @@
 
 #include "base/json.h"
 #include "base/util.h"
+#include "image/image_event.h"
 #include "image/image.h"
 #include "image/oci.h"
 #include "image/reference.h"
@@ -205,6 +206,21 @@ write_layout_files (struct save_ctx *c, isola_error_t *err)
   return ret;
 }
 
+/* Docker's save event, one for each image in the archive. */
+static void
+save_events (const struct isola_store *s, json_t *refs, char *const *names)
+{
+  cleanup_strv char **done = xcalloc (1, sizeof (char *));
+  for (size_t i = 0; names[i]; i++)
+    {
+      digest_hex_t id;
+      if (image_resolve (s, refs, names[i], id, NULL) < 0 || strv_contains (done, id))
+        continue;
+      strv_push (&done, id);
+      image_event (s, id, NULL, "save");
+    }
+}
+
 int
 image_save (const struct isola_store *s, char *const *names, int fd, isola_error_t *err)
 {
@@ -231,6 +247,8 @@ image_save (const struct isola_store *s, char *const *names, int fd, isola_error
     ret = write_layout_files (&c, err);
   if (ret == 0 && archive_write_close (c.out) != ARCHIVE_OK)
     ret = archive_fail (&c, err);
+  if (ret == 0)
+    save_events (s, refs, names);
   archive_write_free (c.out);
   strv_free (c.written);
   json_decref (c.index_manifests);

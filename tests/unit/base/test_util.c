@@ -135,9 +135,14 @@ test_format (void)
   check_format ("{{index .Config.Labels \"k\"}}", "v");
   check_format ("{{.Config.Labels}}", "map[k:v]");
   check_format ("{{.Config.E}}", "<no value>");
-  cleanup_json json_t *obj = json_object ();
+  /* A map (an object without capitalised keys, as a Go struct's fields are) without the key: <no value>. */
+  check_format ("{{.Config.Labels.nope}}", "<no value>");
+  cleanup_json json_t *obj = json_pack ("{s:s, s:{}}", "Id", "x", "Labels");
   cleanup_free char *out = NULL;
-  CHECK (gotemplate_render ("{{.Missing}}", obj, &out, NULL) == -EINVAL, "unknown field is an error");
+  CHECK (gotemplate_render ("{{.Missing}}", obj, &out, NULL) == -EINVAL, "unknown field of a struct is an error");
+  cleanup_free char *none = NULL;
+  CHECK (gotemplate_render ("{{.Labels.a}}", obj, &none, NULL) == 0 && strcmp (none, "<no value>") == 0,
+         "a key an empty map lacks: <no value>");
   CHECK (gotemplate_render ("{{.Id", obj, &out, NULL) == -EINVAL, "unclosed action is an error");
 }
 
