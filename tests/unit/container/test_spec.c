@@ -298,10 +298,13 @@ test_to_json (void)
   cleanup_free char *c = json_dumps (config, JSON_SORT_KEYS | JSON_COMPACT);
   cleanup_free char *h = json_dumps (host, JSON_SORT_KEYS | JSON_COMPACT);
   CHECK_STR (
-      c, "{\"Cmd\":[\"sh\"],\"Entrypoint\":null,\"Env\":[],\"Image\":\"busybox\",\"OpenStdin\":false,\"Tty\":false}",
+      c,
+      "{\"AttachStderr\":false,\"AttachStdin\":false,\"AttachStdout\":false,\"Cmd\":[\"sh\"],\"Entrypoint\":null,"
+      "\"Env\":[],\"Image\":\"busybox\",\"OpenStdin\":false,\"Tty\":false}",
       "Config: what config.json always has, and nothing unset (%s)", c);
   CHECK_STR (h,
-             "{\"AutoRemove\":false,\"Memory\":67108864,\"Privileged\":false,\"ReadonlyRootfs\":false,\"Ulimits\":[{"
+             "{\"AutoRemove\":false,\"LogConfig\":{\"Config\":{},\"Type\":\"json-file\"},\"Memory\":67108864,"
+             "\"Privileged\":false,\"ReadonlyRootfs\":false,\"Ulimits\":[{"
              "\"Hard\":-1,\"Name\":\"nofile\",\"Soft\":-1}]}",
              "HostConfig: what is set, and the booleans Docker always shows; an unlimited PidsLimit is not (%s)", h);
 }
