@@ -18,11 +18,11 @@ The parts (all of them by default):
   bats   the integration tests, tests/integration/*.bats except vm.bats, with process isolation, and the checks
          of the built binaries, tests/build/*.bats except reproducible.bats
   vm     everything that boots VMs: vm.bats, and the files of VM_FILES (default: run lifecycle exec ps logs
-         isolation files volume leaks escape) again with every container in a VM (ISOLA_TEST_ISOLATION=vm).
-         That second pass checks that the modes behave alike: it drives the release build with 1-vCPU guests
-         (ISOLA_VM_PASS_BIN, ISOLA_VM_PASS_CPUS override), half the time of ASan and the default size; vm.bats,
-         which tests the VM itself (its defaults too), drives the --binaries build; leaks.bats always drives the
-         ASan build and escape.bats the release one
+         isolation files volume leaks escape attach) again with every container in a VM
+         (ISOLA_TEST_ISOLATION=vm).  That second pass checks that the modes behave alike: it drives the release
+         build with 1-vCPU guests (ISOLA_VM_PASS_BIN, ISOLA_VM_PASS_CPUS override), half the time of ASan and the
+         default size; vm.bats, which tests the VM itself (its defaults too), drives the --binaries build;
+         leaks.bats always drives the ASan build and escape.bats the release one
   build  tests/build/reproducible.bats: two clones of HEAD built and compared (slow; not in make check)
   compat tests/compat/run.py: the differential test against Docker (Debian's dockerd, started privately) with
          both isolation modes, from the table tests/compat/cases.table; its expected failures count as skipped
