@@ -153,7 +153,7 @@ cli_detach_keys (struct cli_ctx *ctx, const char *flag, struct cli_attach_opts *
   if (cli_detach_keys_parse (spec, o) < 0)
     {
       fprintf (stderr, "Error: Invalid detach keys (%s) provided\n", spec);
-      return EXIT_USAGE;
+      return 1; /* the daemon's refusal of the attach, in docker */
     }
   return 0;
 }

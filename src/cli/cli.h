@@ -116,7 +116,8 @@ struct cli_attach_opts
 /* Docker's --detach-keys syntax ("ctrl-p,ctrl-q", "ctrl-a,x", "ctrl-@", "DEL") into o; -EINVAL for a bad one. */
 int cli_detach_keys_parse (const char *spec, struct cli_attach_opts *o);
 /* The detach keys of a session: the flag's (NULL or "": none given), else ROOT/config.json's "detachKeys", else
-   ctrl-p,ctrl-q.  Prints Docker's error and returns 125 for bad ones. */
+   ctrl-p,ctrl-q.  Prints Docker's error and returns 1 for bad ones (as
+   docker run, whose daemon refuses the attach). */
 struct cli_ctx;
 int cli_detach_keys (struct cli_ctx *ctx, const char *flag, struct cli_attach_opts *o);
 
