@@ -286,7 +286,9 @@ cli_attach_loop (int fd, struct attach_decoder *dec, const struct cli_attach_opt
   cleanup_close int sigfd = make_signalfd (o);
   if (o->tty)
     {
-      cli_terminal_raw ();
+      /* Only when we relay keys, as docker: with -t alone, ^C is a signal of ours (forwarded with --sig-proxy). */
+      if (o->stdin)
+        cli_terminal_raw ();
       send_window_size (&a);
     }
   /* Frames that arrived with the start message. */

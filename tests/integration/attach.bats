@@ -117,6 +117,22 @@ keys_to_terminal() {
   refute_output_contains "got TERM"
 }
 
+@test "run -t without -i leaves our terminal as it is: ^C is our SIGINT, forwarded to the container (as docker)" {
+  local f=$BATS_TEST_TMPDIR/out in=$BATS_TEST_TMPDIR/in fd pid
+  mkfifo "$in"
+  exec {fd}<>"$in"
+  timeout 60 script -qec "'$ISOLA' run -t --name ct busybox sh -c 'trap \"echo got INT; exit 7\" INT; echo ready; while :; do sleep 0.1; done'" /dev/null <"$in" >"$f" 2>&1 &
+  pid=$!
+  wait_until 30 file_contains "$f" ready || { cat "$f"; return 1; }
+  printf '\003' >&"$fd"
+  local rc=0
+  wait "$pid" || rc=$?
+  exec {fd}>&-
+  cat "$f"
+  assert_equal "$rc" 7
+  grep -q "got INT" "$f" || fail "the container did not get SIGINT"
+}
+
 @test "attach --sig-proxy=false leaves the container alone; attach forwards by default" {
   run_detached --name at busybox sh -c "$TRAPPER"
   wait_for_log at ready
