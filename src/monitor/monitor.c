@@ -1105,13 +1105,15 @@ monitor_run (struct monitor *m)
   return 0;
 }
 
-/* Frees what the monitor still holds at its end (clients, the VM channel's queue and decoder), so that the leak
-   check of the ASan build (tests/integration/leaks.bats) reports real leaks only. */
+/* Frees what the monitor still holds at its end (clients, the VM channel's queue and decoder, the log writer
+   when the start failed), so that the leak check of the ASan build (tests/integration/leaks.bats) reports real
+   leaks only. */
 static void
 monitor_clear (struct monitor *m)
 {
   while (m->n_clients)
     client_drop (m, m->n_clients - 1);
+  log_writer_clear (&m->log);
   vmproto_queue_clear (&m->chan_q);
   if (m->chan_dec)
     {
