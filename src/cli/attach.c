@@ -1,6 +1,7 @@
 /* The client side of the attach protocol, shared by run, start -a and attach: relays our stdin to the container and
    its output to our stdout/stderr, puts our terminal in raw mode for a container with a terminal (restoring it on
-   the way out), sends window sizes, forwards signals, and detaches on Ctrl-P Ctrl-Q. */
+   the way out), sends window sizes, forwards signals, and detaches on the detach keys (Ctrl-P Ctrl-Q unless
+   --detach-keys or ROOT/config.json's "detachKeys" say otherwise). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -12,14 +13,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/json.h"
 #include "base/util.h"
 #include "cli.h"
 #include "container/container.h"
 #include "container/lifecycle.h"
 #include "proto/attach_client.h"
+#include "store/store.h"
 
-#define DETACH_KEY_1 0x10 /* Ctrl-P */
-#define DETACH_KEY_2 0x11 /* Ctrl-Q */
+#define DEFAULT_DETACH_KEYS "ctrl-p,ctrl-q"
 /* How much of our stdin goes into one frame. */
 #define ATTACH_STDIN_CHUNK (32 * 1024)
 
@@ -28,7 +30,7 @@ struct attach_session
   int fd;
   struct attach_decoder *dec;
   const struct cli_attach_opts *o;
-  bool saw_ctrl_p;
+  size_t keys_matched; /* how many of the detach keys the last bytes of our stdin were */
   int exit_code;
   bool done, detached;
   /* What the monitor has not taken yet.  We never block on sending: the monitor takes input only as fast as the
@@ -98,30 +100,99 @@ send_window_size (struct attach_session *a)
   session_send (a, ATTACH_RESIZE, p, 4);
 }
 
-/* With a terminal, Ctrl-P Ctrl-Q detaches; a lone Ctrl-P is passed on with what follows it. */
+/* --- detach keys ---------------------------------------------------------------------------------------------- */
+
+/* Docker's names of the keys (moby/term's ToBytes): a single character stands for itself, "ctrl-@" .. "ctrl-_" for
+   0 .. 31, "DEL" for 127. */
+static int
+detach_key (const char *name, size_t len)
+{
+  static const char ctrl[] = "@abcdefghijklmnopqrstuvwxyz[\\]^_";
+  if (len == 1)
+    return (unsigned char)name[0];
+  if (len == 6 && strncmp (name, "ctrl-", 5) == 0 && name[5] != '\0' && strchr (ctrl, name[5]))
+    return (int)(strchr (ctrl, name[5]) - ctrl);
+  if (len == 3 && strncmp (name, "DEL", 3) == 0)
+    return 127;
+  return -1;
+}
+
+int
+cli_detach_keys_parse (const char *spec, struct cli_attach_opts *o)
+{
+  size_t n = 0;
+  for (const char *k = spec;; k++)
+    {
+      size_t len = strcspn (k, ",");
+      int key = detach_key (k, len);
+      if (key < 0 || n == sizeof o->detach_keys)
+        return -EINVAL;
+      o->detach_keys[n++] = (uint8_t)key;
+      k += len;
+      if (*k == '\0')
+        break;
+    }
+  o->n_detach_keys = n;
+  return 0;
+}
+
+int
+cli_detach_keys (struct cli_ctx *ctx, const char *flag, struct cli_attach_opts *o)
+{
+  cleanup_json json_t *config = NULL;
+  const char *spec = flag;
+  if (spec == NULL || spec[0] == '\0')
+    {
+      cleanup_error isola_error_t err = NULL;
+      if (store_config_load (ctx->root, &config, &err) < 0)
+        return cli_fail (&err), EXIT_USAGE;
+      spec = json_string_value (json_object_get (config, "detachKeys"));
+    }
+  if (spec == NULL || spec[0] == '\0')
+    spec = DEFAULT_DETACH_KEYS;
+  if (cli_detach_keys_parse (spec, o) < 0)
+    {
+      fprintf (stderr, "Error: Invalid detach keys (%s) provided\n", spec);
+      return 1; /* the daemon's refusal of the attach, in docker */
+    }
+  return 0;
+}
+
+/* With a terminal, the detach keys detach and are not passed on; a partial sequence is passed on when the next key
+   does not continue it (which is then passed on as it is, as Docker's escape proxy does). */
 static void
 forward_stdin (struct attach_session *a, const uint8_t *buf, size_t n)
 {
-  uint8_t out[ATTACH_STDIN_CHUNK + 1];
+  uint8_t out[ATTACH_STDIN_CHUNK + sizeof a->o->detach_keys];
   size_t m = 0;
+  bool detaching = a->o->tty && a->o->n_detach_keys > 0;
   for (size_t i = 0; i < n; i++)
     {
-      if (a->o->tty && a->saw_ctrl_p)
+      if (detaching && buf[i] == a->o->detach_keys[a->keys_matched])
         {
-          a->saw_ctrl_p = false;
-          if (buf[i] == DETACH_KEY_2)
+          if (++a->keys_matched == a->o->n_detach_keys)
             {
+              /* what came before the sequence still goes */
+              if (m > 0)
+                session_send (a, ATTACH_STDIN, out, (uint32_t)m);
               a->detached = a->done = true;
               return;
             }
-          out[m++] = DETACH_KEY_1;
-        }
-      if (a->o->tty && buf[i] == DETACH_KEY_1)
-        {
-          a->saw_ctrl_p = true;
           continue;
         }
+      if (a->keys_matched)
+        {
+          memcpy (out + m, a->o->detach_keys, a->keys_matched);
+          m += a->keys_matched;
+          a->keys_matched = 0;
+        }
       out[m++] = buf[i];
+    }
+  if (n == 0 && a->keys_matched) /* our input ended in the middle of the sequence */
+    {
+      memcpy (out, a->o->detach_keys, a->keys_matched);
+      m = a->keys_matched;
+      a->keys_matched = 0;
     }
   if (m > 0)
     session_send (a, ATTACH_STDIN, out, (uint32_t)m);
@@ -133,8 +204,12 @@ handle_frame (struct attach_session *a, const struct attach_frame *f)
   switch (f->type)
     {
     case ATTACH_STDOUT:
+      if (a->o->stdout)
+        (void)write_all (STDOUT_FILENO, f->payload, f->len);
+      break;
     case ATTACH_STDERR:
-      (void)write_all (f->type == ATTACH_STDERR ? STDERR_FILENO : STDOUT_FILENO, f->payload, f->len);
+      if (a->o->stderr)
+        (void)write_all (STDERR_FILENO, f->payload, f->len);
       break;
     case ATTACH_EXIT:
       if (f->len == 4)
@@ -163,18 +238,31 @@ read_monitor (struct attach_session *a)
   return true;
 }
 
+/* What an attached client forwards to the container (Docker's CLI forwards every signal it can catch but SIGCHLD,
+   SIGPIPE and SIGURG): not the ones that say something is wrong with us, nor those about our own terminal. */
+static const int proxied_signals[] = { SIGHUP,  SIGINT,  SIGQUIT, SIGUSR1, SIGUSR2,   SIGALRM, SIGTERM, SIGSTKFLT,
+                                       SIGCONT, SIGTSTP, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGIO,   SIGPWR };
+
+/* Raw, a signal that ends us must not leave the user's terminal so: the handlers put it back first. */
+static void
+restore_terminal_and_die (int sig)
+{
+  cli_terminal_restore ();
+  (void)signal (sig, SIG_DFL);
+  (void)raise (sig);
+}
+
 static int
 make_signalfd (const struct cli_attach_opts *o)
 {
   sigset_t set;
   sigemptyset (&set);
   sigaddset (&set, SIGWINCH);
-  if (o->proxy_signals)
-    {
-      static const int proxied[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
-      for (size_t i = 0; i < ARRAY_SIZE (proxied); i++)
-        sigaddset (&set, proxied[i]);
-    }
+  for (size_t i = 0; i < ARRAY_SIZE (proxied_signals); i++)
+    if (o->proxy_signals)
+      sigaddset (&set, proxied_signals[i]);
+    else if (o->tty)
+      (void)signal (proxied_signals[i], restore_terminal_and_die);
   sigprocmask (SIG_BLOCK, &set, NULL);
   return signalfd (-1, &set, SFD_CLOEXEC);
 }
@@ -198,7 +286,9 @@ cli_attach_loop (int fd, struct attach_decoder *dec, const struct cli_attach_opt
   cleanup_close int sigfd = make_signalfd (o);
   if (o->tty)
     {
-      cli_terminal_raw ();
+      /* Only when we relay keys, as docker: with -t alone, ^C is a signal of ours (forwarded with --sig-proxy). */
+      if (o->stdin)
+        cli_terminal_raw ();
       send_window_size (&a);
     }
   /* Frames that arrived with the start message. */
@@ -229,11 +319,19 @@ cli_attach_loop (int fd, struct attach_decoder *dec, const struct cli_attach_opt
           else if (n == 0 || errno != EINTR)
             {
               stdin_open = false;
+              forward_stdin (&a, NULL, 0); /* what was held of a partial detach sequence */
               session_send (&a, ATTACH_CLOSE_STDIN, NULL, 0);
             }
         }
     }
   cli_terminal_restore ();
+  /* Detached: the keys typed before the sequence are on their way, not lost with the connection. */
+  for (int waited = 0; a.detached && a.out_len > 0 && !a.broken && waited < 5000; waited += 100)
+    {
+      struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+      if (poll (&pfd, 1, 100) > 0)
+        session_flush (&a);
+    }
   free (a.out);
   if (a.detached)
     return 0;
@@ -249,6 +347,7 @@ static int
 run_attach (struct cli_ctx *ctx, int argc, char **argv)
 {
   bool no_stdin = false, sig_proxy = true;
+  const char *detach_keys = NULL;
   struct flag_parser p;
   int c, exit_code = 0;
   cli_flags_init (&p, &cmd_attach, argc, argv);
@@ -260,6 +359,9 @@ run_attach (struct cli_ctx *ctx, int argc, char **argv)
         break;
       case 's':
         sig_proxy = p.on;
+        break;
+      case 'k':
+        detach_keys = p.value;
         break;
       }
   if (c < 0)
@@ -275,8 +377,13 @@ run_attach (struct cli_ctx *ctx, int argc, char **argv)
       fprintf (stderr, "Error: You cannot attach to a paused container, unpause it first\n");
       return 1;
     }
-  struct cli_attach_opts o = { .tty = container_tty (ctr), .stdin = !no_stdin && container_open_stdin (ctr) };
+  struct cli_attach_opts o = {
+    .tty = container_tty (ctr), .stdin = !no_stdin && container_open_stdin (ctr), .stdout = true, .stderr = true
+  };
+  /* As Docker's: no proxy for a container with a terminal, whose keys are the signals. */
   o.proxy_signals = sig_proxy && !o.tty;
+  if (cli_detach_keys (ctx, detach_keys, &o))
+    return 1;
   cleanup_error isola_error_t err = NULL;
   struct attach_decoder dec;
   attach_decoder_init (&dec);
@@ -298,6 +405,7 @@ const struct cli_command cmd_attach = {
   .usage = "isola attach [OPTIONS] CONTAINER",
   .summary = "Attach local standard input, output, and error streams to a running container",
   .flags = (const struct flag_def[]){
+      { "detach-keys", 0, 'k', "string", "Override the key sequence for detaching a container" },
       { "no-stdin", 0, 'n', NULL, "Do not attach STDIN" },
       { "sig-proxy", 0, 's', NULL, "Proxy all received signals to the process (default true)" },
       { 0 },

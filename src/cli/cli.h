@@ -105,10 +105,21 @@ int cli_load_container (struct cli_ctx *ctx, const char *what, struct isola_stor
 struct attach_decoder;
 struct cli_attach_opts
 {
-  bool stdin;         /* relay our stdin */
-  bool tty;           /* the container has a terminal: raw mode, window size, detach keys */
-  bool proxy_signals; /* forward SIGINT, SIGTERM… to the container */
+  bool stdin;              /* relay our stdin */
+  bool stdout, stderr;     /* print the container's output of that stream (run -a) */
+  bool tty;                /* the container has a terminal: raw mode, window size, detach keys */
+  bool proxy_signals;      /* forward SIGINT, SIGTERM… to the container */
+  uint8_t detach_keys[16]; /* with a terminal, typing these detaches (cli_detach_keys) */
+  size_t n_detach_keys;
 };
+
+/* Docker's --detach-keys syntax ("ctrl-p,ctrl-q", "ctrl-a,x", "ctrl-@", "DEL") into o; -EINVAL for a bad one. */
+int cli_detach_keys_parse (const char *spec, struct cli_attach_opts *o);
+/* The detach keys of a session: the flag's (NULL or "": none given), else ROOT/config.json's "detachKeys", else
+   ctrl-p,ctrl-q.  Prints Docker's error and returns 1 for bad ones (as
+   docker run, whose daemon refuses the attach). */
+struct cli_ctx;
+int cli_detach_keys (struct cli_ctx *ctx, const char *flag, struct cli_attach_opts *o);
 
 /* Relays between us and an attached container until it exits (its exit code) or we detach (0) (attach.c). */
 int cli_attach_loop (int fd, struct attach_decoder *dec, const struct cli_attach_opts *o);
@@ -127,8 +138,9 @@ void cli_terminal_restore (void);
 typedef int (*cli_container_action) (struct isola_store *s, struct container *c, void *arg, isola_error_t *err);
 int cli_each_container (struct cli_ctx *ctx, char **names, int n, cli_container_action act, void *arg, bool echo);
 
-/* Starts a created or stopped container; attached, relays its stdio and returns its exit code (create.c). */
-int cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach, bool attach_stdin);
+/* Starts a created or stopped container; attached (attach not NULL), relays its stdio as attach says and returns
+   its exit code (create.c). */
+int cli_start_container (struct cli_ctx *ctx, struct container *c, const struct cli_attach_opts *attach);
 
 extern const struct cli_command cmd_attach, cmd_run, cmd_create, cmd_start, cmd_ps, cmd_logs, cmd_wait, cmd_stop,
     cmd_kill, cmd_restart, cmd_rm, cmd_top, cmd_rename, cmd_container, cmd_exec, cmd_volume;

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -18,7 +19,9 @@
 #include "container/container.h"
 #include "container/create.h"
 #include "container/lifecycle.h"
+#include "container/logconfig.h"
 #include "container/runspec.h"
+#include "image/pull.h"
 #include "proto/attach.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/seccomp_program.h"
@@ -52,6 +55,11 @@ enum
   OPT_CPUSET_CPUS,
   OPT_CPUSET_MEMS,
   OPT_OOM_KILL_DISABLE,
+  OPT_PULL,
+  OPT_SIG_PROXY,
+  OPT_DETACH_KEYS,
+  OPT_LOG_DRIVER,
+  OPT_LOG_OPT,
 };
 
 struct run_opts
@@ -62,6 +70,13 @@ struct run_opts
   json_t *request;     /* the create body: Config's members, and HostConfig */
   json_t *host;        /* its HostConfig */
   char **env;          /* -e / --env-file entries */
+  bool attach_flag;    /* -a was given: only the streams it names are attached */
+  bool attach_stdin, attach_stdout, attach_stderr;
+  bool sig_proxy;              /* --sig-proxy (run): forward our signals to the container */
+  const char *detach_keys;     /* --detach-keys (run) */
+  enum image_pull_policy pull; /* --pull */
+  const char *log_driver;      /* --log-driver */
+  char **log_opts;             /* --log-opt KEY=VALUE */
 };
 
 static void
@@ -71,6 +86,8 @@ run_opts_init (struct run_opts *o)
   o->request = json_object ();
   o->host = json_object ();
   o->env = xcalloc (1, sizeof (char *));
+  o->log_opts = xcalloc (1, sizeof (char *));
+  o->sig_proxy = true;
   json_object_set (o->request, "HostConfig", o->host);
 }
 
@@ -80,6 +97,7 @@ run_opts_clear (struct run_opts *o)
   json_decref (o->request);
   json_decref (o->host);
   strv_free (o->env);
+  strv_free (o->log_opts);
 }
 
 static json_t *
@@ -277,6 +295,22 @@ static const struct
   { OPT_OOM_KILL_DISABLE, true, true, "OomKillDisable" },
 };
 
+/* -a STDIN|STDOUT|STDERR (any case), repeatable. */
+static int
+attach_flag (const struct cli_command *cmd, const struct flag_parser *p, struct run_opts *o)
+{
+  o->attach_flag = true;
+  if (strcasecmp (p->value, "stdin") == 0)
+    o->attach_stdin = true;
+  else if (strcasecmp (p->value, "stdout") == 0)
+    o->attach_stdout = true;
+  else if (strcasecmp (p->value, "stderr") == 0)
+    o->attach_stderr = true;
+  else
+    return cli_flag_invalid (cmd, p, "valid streams are STDIN, STDOUT and STDERR");
+  return 0;
+}
+
 /* Each flag's member of the create body; returns 0, or the exit code of a flag that does not parse. */
 static int
 run_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, struct run_opts *o)
@@ -318,6 +352,25 @@ run_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, str
       return cli_check_platform (arg);
     case 'q': /* --quiet hides the pull output: isola does not pull */
       return 0;
+    case 'a':
+      return attach_flag (cmd, p, o);
+    case OPT_SIG_PROXY:
+      o->sig_proxy = p->on;
+      return 0;
+    case OPT_DETACH_KEYS:
+      o->detach_keys = arg;
+      return 0;
+    case OPT_PULL:
+      if ((o->pull = image_pull_policy_from_name (arg)) == IMAGE_PULL_POLICY_INVALID)
+        return cli_usage_error (cmd, "invalid pull option: '%s': must be one of \"always\", \"missing\" or \"never\"",
+                                arg);
+      return 0;
+    case OPT_LOG_DRIVER:
+      o->log_driver = arg;
+      return 0;
+    case OPT_LOG_OPT:
+      strv_push (&o->log_opts, arg);
+      return 0;
     case OPT_LABEL_FILE:
       if (label_file_add (o, arg, &err) < 0)
         return cli_fail (&err), EXIT_USAGE;
@@ -356,9 +409,10 @@ parse_run_flags (const struct cli_command *cmd, struct flag_parser *p, int argc,
   return 0;
 }
 
-/* The rest of the body: the image and command from the arguments, and what the flags left to the end. */
-static void
-finish_request (struct run_opts *o, const char *image, char **args)
+/* The rest of the body: the image and command from the arguments, and what the flags left to the end.  As the
+   docker CLI: -i attaches stdin, no -a attaches stdout and stderr, and run -d attaches nothing. */
+static int
+finish_request (struct run_opts *o, const char *image, char **args, bool detach)
 {
   json_object_set_new (o->request, "Image", json_string (image));
   if (args[0])
@@ -374,12 +428,66 @@ finish_request (struct run_opts *o, const char *image, char **args)
   json_object_set_new (o->request, "Env", env);
   json_object_set_new (o->request, "Tty", json_boolean (o->tty));
   json_object_set_new (o->request, "OpenStdin", json_boolean (o->interactive));
+  if (o->interactive)
+    o->attach_stdin = true;
+  if (!o->attach_flag)
+    o->attach_stdout = o->attach_stderr = true;
+  if (detach)
+    o->attach_stdin = o->attach_stdout = o->attach_stderr = false;
+  json_object_set_new (o->request, "AttachStdin", json_boolean (o->attach_stdin));
+  json_object_set_new (o->request, "AttachStdout", json_boolean (o->attach_stdout));
+  json_object_set_new (o->request, "AttachStderr", json_boolean (o->attach_stderr));
+  json_t *log_config = NULL;
+  cleanup_error isola_error_t err = NULL;
+  if (log_config_from_flags (o->log_driver, o->log_opts, &log_config, &err) < 0)
+    {
+      fprintf (stderr, "Error: %s\n", err->msg);
+      return EXIT_USAGE;
+    }
+  json_object_set_new (o->host, "LogConfig", log_config);
+  return 0;
+}
+
+/* --pull always: the pull happens before the create; missing: after a create that did not find the image, and the
+   create is tried again.  Until there is a registry client (image/pull.h) a pull that is not available leaves
+   missing as "the local image or its error". */
+static int
+pull_before_create (struct cli_ctx *ctx, const struct run_opts *o, const char *image)
+{
+  cleanup_error isola_error_t err = NULL;
+  if (o->pull == IMAGE_PULL_ALWAYS && image_pull (ctx->root, image, &err) < 0)
+    {
+      fprintf (stderr, "Error: %s\n", err->msg);
+      return 125;
+    }
+  return 0;
+}
+
+static int
+create_with_pull (struct cli_ctx *ctx, const struct run_opts *o, const char *image, struct container **c,
+                  isola_error_t *err)
+{
+  int ret = container_create_from_request (ctx->root, o->request, o->name, c, err);
+  if (ret != -ENOENT || o->pull != IMAGE_PULL_MISSING || !str_has_prefix ((*err)->msg, "No such image"))
+    return ret;
+  cleanup_error isola_error_t pull_err = NULL;
+  if (image_pull (ctx->root, image, &pull_err) == -ENOTSUP)
+    return ret;
+  if (pull_err)
+    {
+      isola_error_release (err);
+      *err = pull_err;
+      pull_err = NULL;
+      return -EIO;
+    }
+  isola_error_release (err);
+  return container_create_from_request (ctx->root, o->request, o->name, c, err);
 }
 
 /* --- starting and attaching --------------------------------------------------------------------------------- */
 
 int
-cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach, bool attach_stdin)
+cli_start_container (struct cli_ctx *ctx, struct container *c, const struct cli_attach_opts *attach)
 {
   cleanup_error isola_error_t err = NULL;
   cleanup_store struct isola_store *store = NULL;
@@ -403,9 +511,7 @@ cli_start_container (struct cli_ctx *ctx, struct container *c, bool attach, bool
   trace_mark ("cli: started");
   if (attach)
     {
-      struct cli_attach_opts o = { .tty = container_tty (c), .stdin = attach_stdin && container_open_stdin (c) };
-      o.proxy_signals = !o.tty;
-      code = cli_attach_loop (fd, &dec, &o);
+      code = cli_attach_loop (fd, &dec, attach);
       trace_mark ("cli: exit code received");
       close (fd);
     }
@@ -448,7 +554,27 @@ run_or_create (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, cha
       return ret < 0 ? 0 : ret;
     }
   bool detach = start && o.detach;
-  finish_request (&o, p.args[0], p.args + 1);
+  if (ret == 0 && detach && o.attach_flag)
+    {
+      fprintf (stderr, "Error: Conflicting options: -a and -d\n");
+      ret = 1;
+    }
+  if (ret == 0)
+    ret = finish_request (&o, p.args[0], p.args + 1, detach);
+  if (ret == 0)
+    ret = pull_before_create (ctx, &o, p.args[0]);
+  struct cli_attach_opts attach = { .tty = o.tty,
+                                    .stdin = o.attach_stdin && o.interactive,
+                                    .stdout = o.attach_stdout,
+                                    .stderr = o.attach_stderr,
+                                    .proxy_signals = o.sig_proxy };
+  if (ret == 0 && start && !detach)
+    ret = cli_detach_keys (ctx, o.detach_keys, &attach);
+  if (ret != 0)
+    {
+      run_opts_clear (&o);
+      return ret;
+    }
   cleanup_error isola_error_t err = NULL;
   cleanup_container struct container *c = NULL;
   cleanup_close int cid_fd = -1;
@@ -457,7 +583,7 @@ run_or_create (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, cha
       run_opts_clear (&o);
       return 125;
     }
-  ret = container_create_from_request (ctx->root, o.request, o.name, &c, &err);
+  ret = create_with_pull (ctx, &o, p.args[0], &c, &err);
   trace_mark ("cli: created");
   run_opts_clear (&o);
   if (ret < 0)
@@ -477,10 +603,18 @@ run_or_create (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, cha
       printf ("%s\n", c->id);
       return 0;
     }
-  int code = cli_start_container (ctx, c, !detach, o.interactive);
+  /* As the docker CLI: attached to neither stdout nor stderr (-d, or -a stdin alone), run prints the ID and does not
+     wait for the exit code. */
+  bool waits = attach.stdout || attach.stderr;
+  if (!detach && !waits)
+    {
+      printf ("%s\n", c->id);
+      fflush (stdout);
+    }
+  int code = cli_start_container (ctx, c, detach ? NULL : &attach);
   if (code == 0 && detach)
     printf ("%s\n", c->id);
-  return code;
+  return waits || code >= 125 ? code : 0;
 }
 
 static int
@@ -498,6 +632,7 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
 /* The flags of create, and of run with -d besides: one list for both tables. */
 // clang-format off
 #define CREATE_FLAGS \
+  { "attach", 'a', 'a', "list", "Attach to STDIN, STDOUT or STDERR" }, \
   { "cap-add", 0, OPT_CAP_ADD, "list", "Add Linux capabilities" }, \
   { "cap-drop", 0, OPT_CAP_DROP, "list", "Drop Linux capabilities" }, \
   { "cidfile", 0, OPT_CIDFILE, "string", "Write the container ID to the file" }, \
@@ -516,6 +651,8 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
     "$ISOLA_ISOLATION, else ROOT/config.json's \"isolation\", else process" }, \
   { "label", 'l', 'l', "list", "Set meta data on a container" }, \
   { "label-file", 0, OPT_LABEL_FILE, "list", "Read in a line delimited file of labels" }, \
+  { "log-driver", 0, OPT_LOG_DRIVER, "string", "Logging driver for the container: json-file (default) or none" }, \
+  { "log-opt", 0, OPT_LOG_OPT, "list", "Log driver options (json-file: max-size, max-file)" }, \
   { "memory", 'm', 'm', "bytes", "Memory limit" }, \
   { "memory-reservation", 0, OPT_MEMORY_RESERVATION, "bytes", "Memory soft limit" }, \
   { "memory-swap", 0, OPT_MEMORY_SWAP, "bytes", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" }, \
@@ -527,6 +664,8 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "pids-limit", 0, OPT_PIDS_LIMIT, "int", "Tune container pids limit (set -1 for unlimited)" }, \
   { "platform", 0, OPT_PLATFORM, "string", "Set platform if server is multi-platform capable (only linux/amd64)" }, \
   { "privileged", 0, OPT_PRIVILEGED, NULL, "Give extended privileges to this container" }, \
+  { "pull", 0, OPT_PULL, "string", "Pull image before running (\"always\"|\"missing\"|\"never\") (default \"missing\";\n" \
+    "isola cannot pull yet: always fails)" }, \
   { "quiet", 'q', 'q', NULL, "Suppress the pull output" }, \
   { "read-only", 0, OPT_READ_ONLY, NULL, "Mount the container's root filesystem as read only" }, \
   { "rm", 0, OPT_RM, NULL, "Automatically remove the container when it exits" }, \
@@ -548,6 +687,8 @@ const struct cli_command cmd_run = {
   .summary = "Create and run a new container from an image",
   .flags = (const struct flag_def[]){
       { "detach", 'd', 'd', NULL, "Run container in background and print container ID" },
+      { "detach-keys", 0, OPT_DETACH_KEYS, "string", "Override the key sequence for detaching a container" },
+      { "sig-proxy", 0, OPT_SIG_PROXY, NULL, "Proxy received signals to the process (default true)" },
       CREATE_FLAGS,
       { 0 },
   },

@@ -9,6 +9,7 @@
 
 #include "base/gotemplate.h"
 #include "base/json.h"
+#include "base/timestamp.h"
 #include "base/util.h"
 #include "cli.h"
 #include "store/journal.h"
@@ -33,155 +34,13 @@ now_ns (void)
   return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
 }
 
-/* Go's time.ParseDuration: [-+]?([0-9]*(\.[0-9]*)?(ns|us|µs|ms|s|m|h))+, or "0". */
-static int
-parse_go_duration (const char *s, int64_t *out)
-{
-  static const struct
-  {
-    const char *unit;
-    int64_t ns;
-  } units[] = { { "ns", 1 },       { "us", 1000 }, { "\xc2\xb5s", 1000 }, { "\xce\xbcs", 1000 },
-                { "ms", 1000000 }, { "s", NS },    { "m", 60 * NS },      { "h", 3600 * NS } };
-  int sign = 1;
-  if (*s == '-' || *s == '+')
-    sign = *s++ == '-' ? -1 : 1;
-  if (strcmp (s, "0") == 0)
-    {
-      *out = 0;
-      return 0;
-    }
-  if (*s == '\0')
-    return -EINVAL;
-  double total = 0;
-  while (*s)
-    {
-      const char *start = s;
-      double v = 0, scale = 1;
-      while (isdigit ((unsigned char)*s))
-        v = v * 10 + (*s++ - '0');
-      if (*s == '.')
-        for (s++; isdigit ((unsigned char)*s); s++)
-          v += (*s - '0') * (scale /= 10);
-      if (s == start || (s == start + 1 && *start == '.'))
-        return -EINVAL;
-      size_t best = 0;
-      int64_t mult = 0;
-      for (size_t i = 0; i < ARRAY_SIZE (units); i++)
-        {
-          size_t n = strlen (units[i].unit);
-          /* "ms" before "m": the longest unit that matches */
-          if (strncmp (s, units[i].unit, n) == 0 && n > best)
-            best = n, mult = units[i].ns;
-        }
-      if (best == 0)
-        return -EINVAL;
-      s += best;
-      total += v * (double)mult;
-    }
-  *out = sign * (int64_t)total;
-  return 0;
-}
-
-/* Digits of a two-digit field. */
-static bool
-two_digits (const char *p, int *v)
-{
-  if (!isdigit ((unsigned char)p[0]) || !isdigit ((unsigned char)p[1]))
-    return false;
-  *v = (p[0] - '0') * 10 + (p[1] - '0');
-  return true;
-}
-
-/* The time part of Docker's timestamps after the date: [THH[:MM[:SS[.frac]]]] then Z or ±hh:mm unless local. */
-static int
-parse_date_time (const char *value, bool local, int64_t *out)
-{
-  struct tm tm = { 0 };
-  const char *p = strptime (value, "%Y-%m-%d", &tm);
-  if (p == NULL || value[0] == '-')
-    return -EINVAL;
-  int64_t nanos = 0;
-  if (*p == 'T')
-    {
-      if (!two_digits (p + 1, &tm.tm_hour))
-        return -EINVAL;
-      p += 3;
-      if (*p == ':' && two_digits (p + 1, &tm.tm_min))
-        p += 3;
-      if (*p == ':' && two_digits (p + 1, &tm.tm_sec))
-        p += 3;
-      if (*p == '.')
-        {
-          int64_t scale = NS / 10;
-          for (p++; isdigit ((unsigned char)*p); p++, scale /= 10)
-            nanos += (*p - '0') * scale;
-        }
-    }
-  int64_t secs;
-  if (local)
-    {
-      if (*p)
-        return -EINVAL;
-      tm.tm_isdst = -1;
-      secs = mktime (&tm);
-    }
-  else
-    {
-      int64_t offset = 0;
-      int hh, mm;
-      if (*p == 'Z' || *p == 'z')
-        p++;
-      else if ((*p == '+' || *p == '-') && two_digits (p + 1, &hh) && p[3] == ':' && two_digits (p + 4, &mm))
-        {
-          offset = (*p == '-' ? -1 : 1) * (hh * 3600 + mm * 60);
-          p += 6;
-        }
-      else
-        return -EINVAL;
-      if (*p)
-        return -EINVAL;
-      secs = (int64_t)timegm (&tm) - offset;
-    }
-  *out = secs * NS + nanos;
-  return 0;
-}
-
 int
 cli_parse_timestamp (const char *value, int64_t now, int64_t *out)
 {
-  int64_t d;
-  if (strcmp (value, "0") != 0 && parse_go_duration (value, &d) == 0)
-    {
-      int64_t t = now - d;
-      *out = (t >= 0 ? t / NS : (t - NS + 1) / NS) * NS;
-      return 0;
-    }
-  size_t dashes = 0;
-  for (const char *p = value; *p; p++)
-    dashes += *p == '-';
-  bool local = !(strpbrk (value, "zZ+") || dashes == 3);
-  if (parse_date_time (value, local, out) == 0)
-    return 0;
-  if (strchr (value, '-'))
+  struct timestamp t;
+  if (timestamp_parse (value, now / NS, &t, NULL) < 0)
     return -EINVAL;
-  /* "SECONDS" or "SECONDS.N", N being nanoseconds as an integer, as the daemon reads it */
-  char *end;
-  errno = 0;
-  long long secs = strtoll (value, &end, 10);
-  if (end == value || errno)
-    return -EINVAL;
-  long long n = 0;
-  if (*end == '.')
-    {
-      char *frac = end + 1;
-      n = strtoll (frac, &end, 10);
-      if (end == frac || errno)
-        return -EINVAL;
-    }
-  if (*end)
-    return -EINVAL;
-  *out = secs * NS + n;
+  *out = t.sec * NS + t.nsec;
   return 0;
 }
 

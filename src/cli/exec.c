@@ -304,7 +304,11 @@ exec_through_monitor (const struct isola_driver *d, struct container *c, struct 
       attach_decoder_clear (&dec);
       return 0;
     }
-  struct cli_attach_opts o = { .stdin = req->interactive, .tty = req->io.tty, .proxy_signals = !req->io.tty };
+  struct cli_attach_opts o = {
+    .stdin = req->interactive, .tty = req->io.tty, .proxy_signals = !req->io.tty, .stdout = true, .stderr = true
+  };
+  /* Ctrl-P Ctrl-Q, as before --detach-keys: an exec's session ends with its client. */
+  (void)cli_detach_keys_parse ("ctrl-p,ctrl-q", &o);
   code = cli_attach_loop (fd, &dec, &o);
   attach_decoder_clear (&dec);
   return code;

@@ -10,6 +10,7 @@ static int
 run_start (struct cli_ctx *ctx, int argc, char **argv)
 {
   bool attach = false, interactive = false;
+  const char *detach_keys = NULL;
   struct flag_parser p;
   int c, exit_code = 0;
   cli_flags_init (&p, &cmd_start, argc, argv);
@@ -21,6 +22,9 @@ run_start (struct cli_ctx *ctx, int argc, char **argv)
         break;
       case 'i':
         interactive = p.on;
+        break;
+      case 'k':
+        detach_keys = p.value;
         break;
       }
   if (c < 0)
@@ -44,7 +48,15 @@ run_start (struct cli_ctx *ctx, int argc, char **argv)
             printf ("%s\n", p.args[i]);
           continue;
         }
-      int code = cli_start_container (ctx, ctr, attach || interactive, interactive);
+      /* As Docker's start: every stream, and our signals forwarded unless the container has a terminal. */
+      struct cli_attach_opts o = { .tty = container_tty (ctr),
+                                   .stdin = interactive && container_open_stdin (ctr),
+                                   .stdout = true,
+                                   .stderr = true,
+                                   .proxy_signals = !container_tty (ctr) };
+      if ((attach || interactive) && cli_detach_keys (ctx, detach_keys, &o))
+        return 1;
+      int code = cli_start_container (ctx, ctr, attach || interactive ? &o : NULL);
       if (attach || interactive)
         return code;
       if (code != 0)
@@ -62,6 +74,7 @@ const struct cli_command cmd_start = {
   .summary = "Start one or more stopped containers",
   .flags = (const struct flag_def[]){
       { "attach", 'a', 'a', NULL, "Attach STDOUT/STDERR and forward signals" },
+      { "detach-keys", 0, 'k', "string", "Override the key sequence for detaching a container" },
       { "interactive", 'i', 'i', NULL, "Attach container's STDIN" },
       { 0 },
   },

@@ -35,7 +35,7 @@ stop_one (struct isola_store *s, struct container *c, void *arg, isola_error_t *
   if (a->sig > 0 && container_is_running (c))
     (void)container_kill (c, a->sig, NULL);
   int ret = container_stop (c, a->timeout, err);
-  if (ret == 0 && a->restart && cli_start_container (a->ctx, c, false, false) != 0)
+  if (ret == 0 && a->restart && cli_start_container (a->ctx, c, NULL) != 0)
     return -EIO; /* cli_start_container has said why */
   return ret;
 }

@@ -29,6 +29,7 @@
 #include "base/sealed_exe.h"
 #include "base/util.h"
 #include "container/container.h"
+#include "container/logconfig.h"
 #include "container/logfile.h"
 #include "container/container_event.h"
 #include "container/volume.h"
@@ -1114,9 +1115,15 @@ monitor_run (struct monitor *m)
   sigprocmask (SIG_BLOCK, &set, NULL);
   cleanup_close int sigfd = signalfd (-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   cleanup_free char *logpath = container_path (m->c, "ctr.log");
+  /* create checked the log config: one that does not parse now is json-file's default. */
+  struct log_config lc = { .driver = LOG_DRIVER_JSON_FILE, .max_file = 1 };
+  (void)log_config_parse (json_object_get (container_host_config (m->c), "LogConfig"), &lc, NULL);
   /* Read too: log_writer_init looks at the last byte for a record torn by a kill -9. */
-  cleanup_close int logfd = open (logpath, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  cleanup_close int logfd
+      = lc.driver == LOG_DRIVER_NONE ? -1 : open (logpath, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   log_writer_init (&m->log, logfd);
+  if (lc.max_size > 0)
+    log_writer_set_rotation (&m->log, logpath, lc.max_size, lc.max_file);
 
   trace_mark ("monitor: starting the container");
   if (start_container (m, &err) < 0)
@@ -1142,13 +1149,15 @@ monitor_run (struct monitor *m)
   return 0;
 }
 
-/* Frees what the monitor still holds at its end (clients, the VM channel's queue and decoder), so that the leak
-   check of the ASan build (tests/integration/leaks.bats) reports real leaks only. */
+/* Frees what the monitor still holds at its end (clients, the VM channel's queue and decoder, the log writer
+   when the start failed), so that the leak check of the ASan build (tests/integration/leaks.bats) reports real
+   leaks only. */
 static void
 monitor_clear (struct monitor *m)
 {
   while (m->n_clients)
     client_drop (m, m->n_clients - 1);
+  log_writer_clear (&m->log);
   vmproto_queue_clear (&m->chan_q);
   if (m->chan_dec)
     {

@@ -248,3 +248,153 @@ big_output_sums() {
 one
 two"
 }
+
+# ---- --until, and --since to the nanosecond --------------------------------------------------------------------------
+
+@test "logs --until and --since take Docker's times and compare them to the nanosecond" {
+  exited_container 'echo a; sleep 1.2; echo b; sleep 1.2; echo c'
+  local ta tb
+  ta=$(isola logs -t "$CID" | sed -n 1p | cut -d' ' -f1)
+  tb=$(isola logs -t "$CID" | sed -n 2p | cut -d' ' -f1)
+  [[ $ta =~ ^$TS$ ]] || fail "no timestamp: $ta"
+  run isola logs --until "$ta" "$CID"
+  assert_status 0
+  assert_equal "$output" a
+  run isola logs --since "$tb" --until "$tb" "$CID"
+  assert_equal "$output" b
+  run isola logs --since "$tb" "$CID"
+  assert_equal "$output" "b
+c"
+  run isola logs --until 2000-01-01T00:00:00Z "$CID"
+  assert_output_empty
+  run isola logs --until 2100-01-01 "$CID"
+  assert_equal "$(echo $output)" "a b c"
+  # a duration is counted back from now; a negative one is in the future; Unix seconds with a fraction
+  run isola logs --until 1h "$CID"
+  assert_output_empty
+  run isola logs --until=-1h "$CID"
+  assert_equal "$(echo $output)" "a b c"
+  run isola logs --until 1.5 "$CID"
+  assert_output_empty
+  run isola logs --since "$(($(date +%s) + 3600)).25" "$CID"
+  assert_output_empty
+  run --separate-stderr isola logs --until yesterday "$CID"
+  assert_status 1
+  assert_stderr_matches 'invalid value for "until": failed to parse value as time or duration: "yesterday"'
+  run --separate-stderr isola logs --since 2024-13-01 "$CID"
+  assert_status 1
+  assert_stderr_matches 'invalid value for "since"'
+}
+
+@test "logs -f --until stops following once that time has passed" {
+  run_detached busybox sh -c 'echo first; sleep 1000'
+  wait_for_log "$CID" first
+  # "2s" is whole seconds before now (as Docker's): up to 3 s before now
+  sleep 3.5
+  run isola logs -f --until 2s "$CID"
+  assert_status 0
+  assert_equal "$output" first
+  local until=$(($(date +%s) + 2))
+  run isola logs -f --until "$until" "$CID"
+  assert_status 0
+  assert_equal "$output" first
+}
+
+# ---- --log-driver and --log-opt ------------------------------------------------------------------------------------
+
+@test "LogConfig: json-file by default, --log-opt in its Config, as Docker's inspect" {
+  isola_ok create --name plain busybox true
+  assert_equal "$(cfield plain '{{json .HostConfig.LogConfig}}')" '{"Type":"json-file","Config":{}}'
+  isola_ok create --name opts --log-driver json-file --log-opt max-size=10k --log-opt max-file=3 busybox true
+  assert_equal "$(cfield opts '{{json .HostConfig.LogConfig}}')" '{"Type":"json-file","Config":{"max-file":"3","max-size":"10k"}}'
+  isola_ok create --name none --log-driver none busybox true
+  assert_equal "$(cfield none '{{.HostConfig.LogConfig.Type}}')" none
+}
+
+@test "--log-driver none: run still relays the output, nothing is written, logs fails as Docker's" {
+  run --separate-stderr isola run --name quiet --log-driver none busybox sh -c 'echo out; echo err >&2'
+  assert_status 0
+  assert_equal "$output" out
+  assert_equal "$stderr" err
+  local id
+  id=$(cfield quiet '{{.Id}}')
+  [ ! -e "$ISOLA_ROOT/containers/$id/ctr.log" ] || fail "ctr.log was written"
+  run --separate-stderr isola logs quiet
+  assert_status 1
+  assert_stderr_matches 'configured logging driver does not support reading'
+  run_detached --log-driver none busybox sh -c 'echo bg; sleep 1000'
+  run --separate-stderr isola logs -f "$CID"
+  assert_status 1
+}
+
+@test "--log-driver and --log-opt refuse what isola or Docker does not have" {
+  run --separate-stderr isola run --log-driver nosuch busybox true
+  assert_status 125
+  assert_stderr_matches "logger: no log driver named 'nosuch' is registered"
+  run --separate-stderr isola run --log-driver syslog busybox true
+  assert_status 125
+  assert_stderr_matches "log driver 'syslog' is not supported yet: use json-file or none"
+  run --separate-stderr isola create --log-opt color=red busybox true
+  assert_status 125
+  assert_stderr_matches "unknown log opt 'color' for json-file log driver"
+  run --separate-stderr isola create --log-opt max-file=0 busybox true
+  assert_stderr_matches "max-file cannot be less than 1"
+  run --separate-stderr isola create --log-opt max-size=lots busybox true
+  assert_stderr_matches "invalid size: 'lots'"
+  run --separate-stderr isola create --log-opt compress=true --log-opt max-size=1k --log-opt max-file=2 busybox true
+  assert_stderr_matches "compress=true is not supported yet"
+  run --separate-stderr isola create --log-driver none --log-opt max-size=1k busybox true
+  assert_status 125
+  assert_stderr_matches "invalid logging opts for driver none"
+  assert_equal "$(isola ps -aq)" ""
+}
+
+# log_files ID: the container's log files, oldest first, and their sizes
+log_files() {
+  local d=$ISOLA_ROOT/containers/$1 i
+  for ((i = 100; i >= 1; i--)); do
+    if [ -f "$d/ctr.log.$i" ]; then echo "ctr.log.$i $(stat -c %s "$d/ctr.log.$i")"; fi
+  done
+  echo "ctr.log $(stat -c %s "$d/ctr.log")"
+}
+
+@test "--log-opt max-size rotates ctr.log into ctr.log.1 …: logs reads them in order, no line lost or doubled" {
+  run_detached --log-opt max-size=2k --log-opt max-file=100 busybox sh -c 'seq 1 1500; seq 1501 1550 >&2'
+  wait_for_status "$CID" exited 60
+  run log_files "$CID"
+  echo "$output"
+  [ "${#lines[@]}" -gt 20 ] || fail "expected many files"
+  # each file ends with the record that took it to 2 kB (a record is < 100 bytes here)
+  local f size
+  while read -r f size; do
+    [ "$size" -lt 2100 ] || fail "$f has $size bytes"
+  done <<<"$output"
+  run --separate-stderr isola logs "$CID"
+  assert_status 0
+  assert_equal "$output" "$(seq 1 1500)"
+  assert_equal "$stderr" "$(seq 1501 1550)"
+  run isola logs --tail 250 "$CID"
+  assert_equal "$output" "$(seq 1301 1550)"
+  run isola logs -f "$CID"
+  assert_equal "$output" "$(seq 1 1550)"
+}
+
+@test "--log-opt max-file keeps that many files: the oldest lines go, the others stay whole and in order" {
+  run_detached --log-opt max-size=1k --log-opt max-file=3 busybox seq 1 2000
+  wait_for_status "$CID" exited 60
+  run log_files "$CID"
+  assert_equal "$(echo "$output" | cut -d' ' -f1 | tr '\n' ' ')" "ctr.log.2 ctr.log.1 ctr.log "
+  run isola logs "$CID"
+  assert_status 0
+  local first=${lines[0]}
+  [ "$first" -gt 1000 ] || fail "old lines kept: $first"
+  assert_equal "$output" "$(seq "$first" 2000)"
+}
+
+@test "logs -f follows the log across rotations, each line once" {
+  run_detached --log-opt max-size=1k --log-opt max-file=50 busybox sh -c 'i=1; while [ $i -le 400 ]; do echo "line $i"; i=$((i+1)); [ $((i % 20)) = 0 ] && sleep 0.1; done'
+  run isola logs -f "$CID"
+  assert_status 0
+  assert_equal "$output" "$(seq -f 'line %g' 1 400)"
+  [ -f "$ISOLA_ROOT/containers/$CID/ctr.log.5" ] || fail "the log was not rotated"
+}

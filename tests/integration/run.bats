@@ -116,6 +116,34 @@ out2"
   assert_equal "$(cfield victim '{{.State.ExitCode}}')" 137
 }
 
+# ---- --pull ---------------------------------------------------------------------------------------------------------
+
+@test "--pull missing (the default) and never use the local image; never with none is Docker's error" {
+  run --separate-stderr isola run --rm --pull never busybox echo local
+  assert_status 0
+  assert_equal "$output" local
+  run --separate-stderr isola run --rm --pull missing busybox echo local
+  assert_equal "$output" local
+  run --separate-stderr isola create --pull never nosuch:1
+  assert_status 125
+  assert_stderr_matches 'No such image: nosuch:1'
+  run --separate-stderr isola run --pull=never nosuch
+  assert_status 125
+  assert_stderr_matches 'No such image: nosuch:latest'
+}
+
+@test "--pull always fails clearly while isola cannot pull, and creates nothing; a bad policy is refused" {
+  run --separate-stderr isola run --rm --pull always busybox true
+  assert_status 125
+  assert_stderr_matches 'pulling images from a registry is not available yet'
+  run --separate-stderr isola create --pull always busybox true
+  assert_status 125
+  run --separate-stderr isola run --pull sometimes busybox true
+  assert_status 125
+  assert_stderr_matches "invalid pull option: 'sometimes': must be one of \"always\", \"missing\" or \"never\""
+  assert_equal "$(isola ps -aq)" ""
+}
+
 # ---- -d, --rm, --name ----------------------------------------------------------------------------------------------
 
 @test "run -d prints the 64-hex ID at once and the container runs" {

@@ -12,6 +12,7 @@
 #include "base/env.h"
 #include "base/json.h"
 #include "base/util.h"
+#include "container/logconfig.h"
 #include "image/oci.h"
 #include "proto/attach_client.h"
 
@@ -275,6 +276,15 @@ new_record (const struct container_new *n, const char *id)
   return record;
 }
 
+/* Whether the container logs nothing (the none driver): then it has no ctr.log. */
+static bool
+log_driver_none (json_t *host_config)
+{
+  struct log_config lc = { .driver = LOG_DRIVER_JSON_FILE };
+  (void)log_config_parse (json_object_get (host_config, "LogConfig"), &lc, NULL);
+  return lc.driver == LOG_DRIVER_NONE;
+}
+
 int
 container_create (struct isola_store *s, const struct container_new *n, struct container **out, isola_error_t *err)
 {
@@ -302,7 +312,7 @@ container_create (struct isola_store *s, const struct container_new *n, struct c
         ret = isola_error_make (err, errno, "mkdir `%s`", p);
     }
   cleanup_free char *log = container_path (c, "ctr.log");
-  if (ret == 0)
+  if (ret == 0 && !log_driver_none (n->host_config))
     ret = write_file_replace (log, "", 0, 0600, err);
   if (ret == 0)
     ret = write_etc_files (c, err);
@@ -811,7 +821,9 @@ container_inspect_json (const struct container *c)
   for (size_t i = 0; i < ARRAY_SIZE (files); i++)
     {
       cleanup_free char *p = container_path (c, files[i][1]);
-      json_object_set_new (o, files[i][0], json_string (p));
+      /* As Docker's: no log file, no LogPath */
+      bool none = strcmp (files[i][1], "ctr.log") == 0 && log_driver_none (container_host_config (c));
+      json_object_set_new (o, files[i][0], json_string (none ? "" : p));
     }
   json_object_set (o, "Name", json_object_get (c->config, "Name"));
   json_object_set_new (o, "RestartCount", json_integer (0));

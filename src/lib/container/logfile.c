@@ -2,7 +2,9 @@
 #include "container/logfile.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -195,12 +197,84 @@ encode_record (char *dst, const struct log_writer *w, int stream, const char *te
 
 /* Whole records in one write(2) to a file opened with O_APPEND: a concurrent reader sees complete records (and
    at worst, after a kill -9 in the middle of a write, a torn last line, which it skips). */
+static int write_records (struct log_writer *w, const char *data, size_t n);
+
 static int
 write_batch (struct log_writer *w)
 {
   size_t n = w->batch_len;
   w->batch_len = 0;
-  return n ? write_all (w->fd, w->batch, n) : 0;
+  return n ? write_records (w, w->batch, n) : 0;
+}
+
+/* json-file's rotation, as Docker's: PATH.(max_file-2) → PATH.(max_file-1) (replacing the oldest) … PATH → PATH.1,
+   then a new PATH, which keeps the writer's descriptor number; with max_file 1 the file is emptied instead.  Each
+   step is a rename, so every record is in exactly one file at any time (a kill -9 in the middle leaves a gap in
+   the numbers at worst, which readers skip). */
+static int
+rotate (struct log_writer *w)
+{
+  if (w->max_file < 2)
+    {
+      if (ftruncate (w->fd, 0) < 0)
+        return -errno;
+      w->size = 0;
+      return 0;
+    }
+  for (int i = w->max_file - 1; i >= 1; i--)
+    {
+      cleanup_free char *from = i == 1 ? xstrdup (w->path) : xasprintf ("%s.%d", w->path, i - 1);
+      cleanup_free char *to = xasprintf ("%s.%d", w->path, i);
+      if (rename (from, to) < 0 && errno != ENOENT)
+        return -errno;
+    }
+  int fd = open (w->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return -errno;
+  int ret = dup3 (fd, w->fd, O_CLOEXEC) < 0 ? -errno : 0;
+  close (fd);
+  w->size = 0;
+  return ret;
+}
+
+/* Whole records to the file; with a maximum size, the file is rotated once it has reached it, so that it ends
+   with the record that took it past the maximum (as Docker's json-file does). */
+static int
+write_records (struct log_writer *w, const char *data, size_t n)
+{
+  if (w->fd < 0)
+    return 0; /* the none driver */
+  if (w->max_size <= 0)
+    return write_all (w->fd, data, n);
+  while (n > 0)
+    {
+      int ret = w->size >= w->max_size ? rotate (w) : 0;
+      if (ret < 0)
+        return ret;
+      size_t take = 0;
+      while (take < n && w->size + (int64_t)take < w->max_size)
+        {
+          const char *nl = memchr (data + take, '\n', n - take);
+          take = nl ? (size_t)(nl - data) + 1 : n;
+        }
+      if ((ret = write_all (w->fd, data, take)) < 0)
+        return ret;
+      w->size += (int64_t)take;
+      data += take;
+      n -= take;
+    }
+  return 0;
+}
+
+void
+log_writer_set_rotation (struct log_writer *w, const char *path, int64_t max_size, int max_file)
+{
+  struct stat st;
+  free (w->path);
+  w->path = xstrdup (path);
+  w->max_size = max_size;
+  w->max_file = max_file;
+  w->size = w->fd >= 0 && fstat (w->fd, &st) == 0 ? st.st_size : 0;
 }
 
 static int
@@ -223,7 +297,7 @@ emit (struct log_writer *w, int stream, const char *text, size_t len)
     }
   /* A long line of control characters or broken UTF-8: its record is longer than a batch. */
   cleanup_free char *big = xmalloc (need);
-  return write_all (w->fd, big, encode_record (big, w, stream, text, len));
+  return write_records (w, big, encode_record (big, w, stream, text, len));
 }
 
 static void
@@ -255,6 +329,7 @@ log_writer_clear (struct log_writer *w)
   free (w->partial[0]);
   free (w->partial[1]);
   free (w->batch);
+  free (w->path);
   memset (w, 0, sizeof (*w));
 }
 
@@ -300,7 +375,7 @@ feed_partial (struct log_writer *w, int stream, const char *buf, size_t len, int
 int
 log_writer_feed (struct log_writer *w, int stream, const char *buf, size_t len)
 {
-  if (len == 0)
+  if (len == 0 || w->fd < 0)
     return 0;
   if (w->batch == NULL)
     w->batch = xmalloc (LOG_BATCH_MAX);

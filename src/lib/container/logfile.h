@@ -26,11 +26,20 @@ struct log_writer
   size_t batch_len;
   char time[40]; /* the "time" of the output being fed: one reading of the clock per log_writer_feed */
   size_t time_len;
+  /* Rotation (json-file's max-size and max-file): the file's path, its size, and the limits; max_size 0: none. */
+  char *path;
+  int64_t size, max_size;
+  int max_file;
 };
 
-/* A writer appending to fd (opened with O_APPEND).  A torn last record (its writer killed in the middle of a
-   write) is ended with a newline first, so that it stays a line of its own that readers skip. */
+/* A writer appending to fd (opened with O_APPEND; -1: output is dropped, the none driver).  A torn last record (its
+   writer killed in the middle of a write) is ended with a newline first, so that it stays a line of its own that
+   readers skip. */
 void log_writer_init (struct log_writer *w, int fd);
+/* Rotates the file at path (the one fd is open on) once it has max_size bytes (> 0): ctr.log becomes ctr.log.1,
+   ctr.log.1 ctr.log.2 … up to max_file - 1 files besides ctr.log, the oldest dropped; with max_file 1 the file is
+   emptied.  Only whole records are written to a file, so none is split or repeated across files. */
+void log_writer_set_rotation (struct log_writer *w, const char *path, int64_t max_size, int max_file);
 /* Appends output of a stream (1 stdout, 2 stderr), emitting complete lines; they are in the file on return. */
 int log_writer_feed (struct log_writer *w, int stream, const char *buf, size_t len);
 /* Emits what is left of unterminated lines. */

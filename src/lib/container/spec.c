@@ -11,6 +11,7 @@
 #include "base/json.h"
 #include "base/util.h"
 #include "container/lifecycle.h"
+#include "container/logconfig.h"
 #include "container/runspec.h"
 #include "sandbox/caps.h"
 #include "sandbox/cgroup.h"
@@ -49,6 +50,9 @@ static const struct field config_fields[] = {
   FIELD ("User", FIELD_STRING, user, false),
   FIELD ("WorkingDir", FIELD_STRING, working_dir, false),
   FIELD ("StopSignal", FIELD_STRING, stop_signal, false),
+  FIELD ("AttachStdin", FIELD_BOOL, attach_stdin, true),
+  FIELD ("AttachStdout", FIELD_BOOL, attach_stdout, true),
+  FIELD ("AttachStderr", FIELD_BOOL, attach_stderr, true),
   FIELD ("Tty", FIELD_BOOL, tty, true),
   FIELD ("OpenStdin", FIELD_BOOL, open_stdin, true),
   FIELD ("Env", FIELD_STRV, env, true),
@@ -137,6 +141,7 @@ container_spec_clear (struct container_spec *spec)
   strv_free (spec->networks);
   strv_free (spec->volumes);
   json_decref (spec->mounts);
+  json_decref (spec->log_config);
   memset (spec, 0, sizeof (*spec));
 }
 
@@ -308,6 +313,18 @@ mounts_from_json (json_t *v, struct container_spec *spec, isola_error_t *err)
   return 0;
 }
 
+/* HostConfig.LogConfig: kept as it is, checked with the other members (container_spec_validate). */
+static int
+log_config_from_json (json_t *v, struct container_spec *spec, isola_error_t *err)
+{
+  if (v == NULL || json_is_null (v))
+    return 0;
+  if (!json_is_object (v))
+    return type_error (err, "HostConfig.", "LogConfig", "an object");
+  spec->log_config = json_deep_copy (v);
+  return 0;
+}
+
 static int
 networks_from_json (json_t *networking, struct container_spec *spec, isola_error_t *err)
 {
@@ -368,6 +385,8 @@ spec_fill (json_t *request, struct container_spec *spec, isola_error_t *err)
     ret = ulimits_from_json (json_object_get (host, "Ulimits"), spec, err);
   if (ret == 0)
     ret = mounts_from_json (json_object_get (host, "Mounts"), spec, err);
+  if (ret == 0)
+    ret = log_config_from_json (json_object_get (host, "LogConfig"), spec, err);
   if (ret == 0)
     ret = networks_from_json (networking, spec, err);
   /* Docker records the default swap limit: as much swap again as memory. */
@@ -549,6 +568,11 @@ container_spec_validate (const struct container_spec *spec, const char *seccomp_
     ret = check_security_opts (spec, err);
   if (ret == 0)
     ret = check_host_config (spec, seccomp_cache, err);
+  if (ret == 0)
+    {
+      struct log_config lc;
+      ret = log_config_parse (spec->log_config, &lc, err);
+    }
   return ret;
 }
 
@@ -720,6 +744,8 @@ json_t *
 container_spec_host_config_json (const struct container_spec *spec)
 {
   json_t *o = fields_json (spec, host_config_fields, ARRAY_SIZE (host_config_fields));
+  /* Always, as Docker's: the daemon's default driver when the request names none. */
+  json_object_set_new (o, "LogConfig", log_config_settled (spec->log_config));
   if (spec->mounts && json_array_size (spec->mounts) > 0)
     json_object_set (o, "Mounts", spec->mounts);
   if (spec->n_ulimits == 0)

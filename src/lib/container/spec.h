@@ -40,7 +40,8 @@ struct container_spec
   bool has_stop_timeout;
   int stop_timeout; /* seconds */
   bool tty, open_stdin;
-  char **env; /* "K=V" (or "K") over the image's; never NULL */
+  bool attach_stdin, attach_stdout, attach_stderr; /* the streams `run` attaches (recorded for inspect) */
+  char **env;                                      /* "K=V" (or "K") over the image's; never NULL */
   /* Docker's rules: NULL entrypoint is the image's; an empty one is none; a non-empty one also drops the image's
      Cmd, and {""} (the docker CLI's `--entrypoint ""`) means none.  A NULL or empty cmd is the image's Cmd unless an
      entrypoint was given. */
@@ -63,7 +64,8 @@ struct container_spec
   struct container_spec_map tmpfs;
   struct container_spec_ulimit *ulimits;
   size_t n_ulimits;
-  json_t *mounts; /* HostConfig.Mounts (--mount): a list of objects, checked by runspec_parse_mount; or NULL */
+  json_t *mounts;     /* HostConfig.Mounts (--mount): a list of objects, checked by runspec_parse_mount; or NULL */
+  json_t *log_config; /* HostConfig.LogConfig ({Type, Config}, container/logconfig.h), or NULL: json-file */
 
   /* NetworkingConfig.EndpointsConfig's network names; never NULL */
   char **networks;

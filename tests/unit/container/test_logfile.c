@@ -296,6 +296,75 @@ test_torn_record (void)
   close (fd);
 }
 
+/* Rotation: files of at most max-size plus the record that crossed it, every line in exactly one file, in order;
+   max-file bounds the files, the oldest dropped. */
+static void
+test_rotation (void)
+{
+  char dir[] = "/tmp/isola-test-logrot.XXXXXX";
+  if (!mkdtemp (dir))
+    return;
+  cleanup_free char *path = xasprintf ("%s/ctr.log", dir);
+  int fd = open (path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  struct log_writer w;
+  log_writer_init (&w, fd);
+  log_writer_set_rotation (&w, path, 1000, 4);
+  char line[32];
+  for (int i = 1; i <= 200; i++)
+    {
+      int n = snprintf (line, sizeof line, "%d\n", i);
+      log_writer_feed (&w, 1, line, (size_t)n);
+    }
+  /* one feed of many lines: split across files at record boundaries */
+  char big[4000];
+  size_t blen = 0;
+  for (int i = 201; i <= 400; i++)
+    blen += (size_t)snprintf (big + blen, sizeof big - blen, "%d\n", i);
+  log_writer_feed (&w, 2, big, blen);
+  log_writer_clear (&w);
+  close (fd);
+  /* oldest first: ctr.log.3 .2 .1 ctr.log */
+  int expect = -1;
+  bool in_order = true, sizes_ok = true;
+  int files = 0;
+  for (int k = 3; k >= 0; k--)
+    {
+      cleanup_free char *name = k ? xasprintf ("%s.%d", path, k) : xstrdup (path);
+      int f = open (name, O_RDONLY | O_CLOEXEC);
+      if (f < 0)
+        continue;
+      files++;
+      size_t len;
+      cleanup_free char *buf = contents (f, &len);
+      close (f);
+      unlink (name);
+      if (k && (len < 1000 || len > 1100))
+        sizes_ok = false;
+      char *out[2];
+      size_t out_len[2];
+      long n = replay (buf, len, out, out_len);
+      char *text = xmalloc (out_len[0] + out_len[1] + 1);
+      memcpy (text, out[0], out_len[0]);
+      memcpy (text + out_len[0], out[1], out_len[1]);
+      text[out_len[0] + out_len[1]] = '\0';
+      for (char *save = NULL, *l = strtok_r (text, "\n", &save); l; l = strtok_r (NULL, "\n", &save))
+        {
+          int v = atoi (l);
+          if (expect >= 0 && v != expect)
+            in_order = false;
+          expect = v + 1;
+        }
+      free (text);
+      free (out[0]), free (out[1]);
+      if (n < 0)
+        in_order = false;
+    }
+  rmdir (dir);
+  CHECK (files == 4, "max-file 4: ctr.log and three rotated files (%d)", files);
+  CHECK (sizes_ok, "each rotated file reached max-size with whole records, by less than one record");
+  CHECK (in_order && expect == 401, "the files hold consecutive lines up to the last, none doubled (next %d)", expect);
+}
+
 int
 main (void)
 {
@@ -306,5 +375,6 @@ main (void)
   test_big_record ();
   test_long_lines_split ();
   test_torn_record ();
+  test_rotation ();
   return tap_done ();
 }

@@ -320,15 +320,19 @@ test_to_json (void)
   cleanup_free char *c = json_dumps (config, JSON_SORT_KEYS | JSON_COMPACT);
   cleanup_free char *h = json_dumps (host, JSON_SORT_KEYS | JSON_COMPACT);
   CHECK_STR (
-      c, "{\"Cmd\":[\"sh\"],\"Entrypoint\":null,\"Env\":[],\"Image\":\"busybox\",\"OpenStdin\":false,\"Tty\":false}",
+      c,
+      "{\"AttachStderr\":false,\"AttachStdin\":false,\"AttachStdout\":false,\"Cmd\":[\"sh\"],\"Entrypoint\":null,"
+      "\"Env\":[],\"Image\":\"busybox\",\"OpenStdin\":false,\"Tty\":false}",
       "Config: what config.json always has, and nothing unset (%s)", c);
-  CHECK_STR (h,
-             "{\"AutoRemove\":false,\"CpuShares\":0,\"CpusetCpus\":\"\",\"CpusetMems\":\"\",\"Memory\":67108864,"
-             "\"MemoryReservation\":0,\"MemorySwap\":134217728,\"NanoCpus\":0,\"OomKillDisable\":false,\"Privileged\":"
-             "false,\"ReadonlyRootfs\":false,\"Ulimits\":[{\"Hard\":-1,\"Name\":\"nofile\",\"Soft\":-1}]}",
-             "HostConfig: what is set, what Docker always shows (the booleans, the resources) and its default "
-             "MemorySwap (twice Memory); an unlimited PidsLimit is not (%s)",
-             h);
+  CHECK_STR (
+      h,
+      "{\"AutoRemove\":false,\"CpuShares\":0,\"CpusetCpus\":\"\",\"CpusetMems\":\"\",\"LogConfig\":{\"Config\":{},"
+      "\"Type\":\"json-file\"},\"Memory\":67108864,\"MemoryReservation\":0,\"MemorySwap\":134217728,\"NanoCpus\":0,"
+      "\"OomKillDisable\":false,\"Privileged\":false,\"ReadonlyRootfs\":false,\"Ulimits\":[{\"Hard\":-1,\"Name\":"
+      "\"nofile\",\"Soft\":-1}]}",
+      "HostConfig: what is set, what Docker always shows (the booleans, the resources, LogConfig) and its default "
+      "MemorySwap (twice Memory); an unlimited PidsLimit is not (%s)",
+      h);
 }
 
 int
