@@ -46,7 +46,8 @@ struct container_spec
      entrypoint was given. */
   char **entrypoint, **cmd;
   struct container_spec_map labels;
-  char **volumes; /* Config.Volumes' paths (anonymous volumes unless mounted otherwise); never NULL */
+  json_t *healthcheck; /* Config.Healthcheck (container/health.h), or NULL: the image's */
+  char **volumes;      /* Config.Volumes' paths (anonymous volumes unless mounted otherwise); never NULL */
 
   /* HostConfig */
   char *isolation;    /* NULL: the default driver (driver_lookup) */
@@ -59,7 +60,9 @@ struct container_spec
   struct container_spec_map tmpfs;
   struct container_spec_ulimit *ulimits;
   size_t n_ulimits;
-  json_t *mounts; /* HostConfig.Mounts (--mount): a list of objects, checked by runspec_parse_mount; or NULL */
+  json_t *mounts;     /* HostConfig.Mounts (--mount): a list of objects, checked by runspec_parse_mount; or NULL */
+  char *restart_name; /* HostConfig.RestartPolicy.Name (container/restart.h); NULL: unset */
+  int64_t restart_max_retries;
 
   /* NetworkingConfig.EndpointsConfig's network names; never NULL */
   char **networks;
@@ -78,9 +81,10 @@ container_spec_cleanup (struct container_spec *spec)
 
 /* Every check of what a request asks for, before its image is merged in (what it inherits from the image is not
    checked, as Docker does not): the image is named, the working directory is absolute, the stop signal exists,
-   memory and CPUs are in range, the network mode and security options are supported, and the binds, tmpfs mounts,
-   ulimits, capabilities and seccomp profile parse as the drivers will parse them.  The seccomp program it compiles
-   is kept in seccomp_cache (sandbox/seccomp_program.h), so a bad profile fails here and starts only load it. */
+   memory and CPUs are in range, the restart policy is dockerd's, the network mode and security options are supported,
+   and the binds, tmpfs mounts, ulimits, capabilities and seccomp profile parse as the drivers will parse them.  The
+   seccomp program it compiles is kept in seccomp_cache (sandbox/seccomp_program.h), so a bad profile fails here and
+   starts only load it. */
 int container_spec_validate (const struct container_spec *spec, const char *seccomp_cache, isola_error_t *err);
 
 /* Docker's merge with the image's config (the "config" object of its OCI config): the image's Env with PATH
