@@ -264,6 +264,14 @@ static const struct
   { OPT_PRIVILEGED, true, true, "Privileged" },
 };
 
+/* What the docker CLI's parse refuses once the flags are read: "docker: MESSAGE." and the --help hint, 125. */
+static int
+parse_error (const struct cli_command *cmd, const char *msg)
+{
+  fprintf (stderr, "isola: %s.\nSee 'isola %s --help'.\n", msg, cmd->name);
+  return EXIT_USAGE;
+}
+
 /* Each flag's member of the create body; returns 0, or the exit code of a flag that does not parse. */
 static int
 run_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, struct run_opts *o)
@@ -339,7 +347,7 @@ run_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, str
       {
         json_t *policy = NULL;
         if (restart_policy_from_flag (arg, &policy, &err) < 0)
-          return cli_fail (&err), EXIT_USAGE;
+          return parse_error (cmd, err->msg);
         json_object_set_new (o->host, "RestartPolicy", policy);
         return 0;
       }
@@ -376,7 +384,7 @@ parse_run_flags (const struct cli_command *cmd, struct flag_parser *p, int argc,
 
 /* Config.Healthcheck from the --health-* flags, with the docker CLI's checks; 0, or the exit code. */
 static int
-health_request (struct run_opts *o)
+health_request (const struct cli_command *cmd, struct run_opts *o)
 {
   bool any = o->health_cmd || o->health_interval || o->health_timeout || o->health_start_period || o->health_retries;
   const char *why = NULL;
@@ -391,10 +399,7 @@ health_request (struct run_opts *o)
   else if (o->health_start_period < 0)
     why = "--health-start-period cannot be negative";
   if (why)
-    {
-      fprintf (stderr, "Error: %s\n", why);
-      return EXIT_USAGE;
-    }
+    return parse_error (cmd, why);
   if (o->no_healthcheck)
     json_object_set_new (o->request, "Healthcheck", json_pack ("{s:[s]}", "Test", "NONE"));
   else if (any)
@@ -509,7 +514,10 @@ run_or_create (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, cha
       run_opts_clear (&o);
       return ret < 0 ? 0 : ret;
     }
-  if ((ret = health_request (&o)) != 0)
+  const char *policy = json_string_value (json_object_get (json_object_get (o.host, "RestartPolicy"), "Name"));
+  if (json_is_true (json_object_get (o.host, "AutoRemove")) && policy && policy[0] && strcmp (policy, "no") != 0)
+    ret = parse_error (cmd, "Conflicting options: --restart and --rm");
+  if (ret != 0 || (ret = health_request (cmd, &o)) != 0)
     {
       run_opts_clear (&o);
       return ret;

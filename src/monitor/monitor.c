@@ -1166,6 +1166,20 @@ restart_delay (struct monitor *m, long long delay_ms)
     }
 }
 
+/* SIGKILL for the main process from the monitor itself (not through the driver's signal, which for a VM is a
+   client of this very monitor). */
+static void
+kill_main (struct monitor *m)
+{
+  if (m->chan < 0)
+    {
+      (void)kill (m->pid, SIGKILL);
+      return;
+    }
+  chan_queue (m, vmproto_msg_signal (VMPROTO_STREAM_MAIN, SIGKILL));
+  m->kill_deadline_ms = monotonic_ms () + 3000;
+}
+
 static void
 restart_failed (struct monitor *m, int code, isola_error_t *err)
 {
@@ -1220,7 +1234,7 @@ monitor_run (struct monitor *m)
         }
       /* A user who stopped the container while it was restarting either saw this run's state, or is seen here. */
       if (restarts > 0 && container_manual_stop (m->c))
-        (void)m->driver->signal (m->c, SIGKILL, NULL);
+        kill_main (m);
       if (restarts == 0)
         {
           uint8_t pid[4];

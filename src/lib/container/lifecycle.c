@@ -210,7 +210,10 @@ container_stop (struct container *c, int timeout, isola_error_t *err)
     (void)driver_of (c)->signal (c, stop_signal_of (c), NULL);
   if (!wait_stopped_for (c, timeout * 1000))
     {
-      (void)driver_of (c)->signal (c, SIGKILL, NULL);
+      /* The state of now: a run that began since, or none (restarting: its monitor sees the marker). */
+      (void)container_reload_state (c, NULL);
+      if (!container_is_restarting (c))
+        (void)driver_of (c)->signal (c, SIGKILL, NULL);
       wait_stopped_for (c, -1);
     }
   return container_wait_stopped (c, err);
