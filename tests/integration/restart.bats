@@ -44,7 +44,7 @@ monitor_of() {
   assert_stderr_matches "maximum retry count cannot be negative"
   run --separate-stderr isola run --rm --restart always busybox true
   assert_status 125
-  assert_stderr_matches "can't create 'AutoRemove' container with restart policy"
+  assert_stderr_matches "Conflicting options: --restart and --rm"
   run --separate-stderr isola ps -aq
   assert_output_empty
   isola_ok create --name r1 --restart on-failure:2 busybox true
