@@ -18,8 +18,10 @@
 #include "cli.h"
 #include "container/container.h"
 #include "container/create.h"
+#include "container/health.h"
 #include "container/lifecycle.h"
 #include "container/logconfig.h"
+#include "container/restart.h"
 #include "container/runspec.h"
 #include "image/pull.h"
 #include "proto/attach.h"
@@ -60,6 +62,13 @@ enum
   OPT_DETACH_KEYS,
   OPT_LOG_DRIVER,
   OPT_LOG_OPT,
+  OPT_RESTART,
+  OPT_HEALTH_CMD,
+  OPT_HEALTH_INTERVAL,
+  OPT_HEALTH_TIMEOUT,
+  OPT_HEALTH_START_PERIOD,
+  OPT_HEALTH_RETRIES,
+  OPT_NO_HEALTHCHECK,
 };
 
 struct run_opts
@@ -77,6 +86,10 @@ struct run_opts
   enum image_pull_policy pull; /* --pull */
   const char *log_driver;      /* --log-driver */
   char **log_opts;             /* --log-opt KEY=VALUE */
+  /* --health-*: Config.Healthcheck as the docker CLI makes it from them (durations in nanoseconds) */
+  const char *health_cmd;
+  int64_t health_interval, health_timeout, health_start_period, health_retries;
+  bool no_healthcheck;
 };
 
 static void
@@ -89,6 +102,8 @@ run_opts_init (struct run_opts *o)
   o->log_opts = xcalloc (1, sizeof (char *));
   o->sig_proxy = true;
   json_object_set (o->request, "HostConfig", o->host);
+  /* The docker CLI's default for --restart. */
+  json_object_set_new (o->host, "RestartPolicy", json_pack ("{s:s, s:i}", "Name", "no", "MaximumRetryCount", 0));
 }
 
 static void
@@ -311,6 +326,14 @@ attach_flag (const struct cli_command *cmd, const struct flag_parser *p, struct 
   return 0;
 }
 
+/* What the docker CLI's parse refuses once the flags are read: "docker: MESSAGE." and the --help hint, 125. */
+static int
+parse_error (const struct cli_command *cmd, const char *msg)
+{
+  fprintf (stderr, "isola: %s.\nSee 'isola %s --help'.\n", msg, cmd->name);
+  return EXIT_USAGE;
+}
+
 /* Each flag's member of the create body; returns 0, or the exit code of a flag that does not parse. */
 static int
 run_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, struct run_opts *o)
@@ -375,6 +398,40 @@ run_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, str
       if (label_file_add (o, arg, &err) < 0)
         return cli_fail (&err), EXIT_USAGE;
       return 0;
+    case OPT_HEALTH_CMD:
+      o->health_cmd = arg;
+      return 0;
+    case OPT_NO_HEALTHCHECK:
+      o->no_healthcheck = p->on;
+      return 0;
+    case OPT_HEALTH_INTERVAL:
+    case OPT_HEALTH_TIMEOUT:
+    case OPT_HEALTH_START_PERIOD:
+      {
+        int64_t *d = c == OPT_HEALTH_INTERVAL  ? &o->health_interval
+                     : c == OPT_HEALTH_TIMEOUT ? &o->health_timeout
+                                               : &o->health_start_period;
+        if (health_duration_parse (arg, d, &err) < 0)
+          return cli_flag_invalid (cmd, p, "%s", err->msg);
+        return 0;
+      }
+    case OPT_HEALTH_RETRIES:
+      {
+        char *end;
+        long long n = strtoll (arg, &end, 10);
+        if (*end || end == arg)
+          return cli_flag_invalid (cmd, p, NULL);
+        o->health_retries = n;
+        return 0;
+      }
+    case OPT_RESTART:
+      {
+        json_t *policy = NULL;
+        if (restart_policy_from_flag (arg, &policy, &err) < 0)
+          return parse_error (cmd, err->msg);
+        json_object_set_new (o->host, "RestartPolicy", policy);
+        return 0;
+      }
     case OPT_ENTRYPOINT:
       /* `--entrypoint ""` is [""]: no entrypoint, and not the image's command either. */
       json_object_set_new (o->request, "Entrypoint", json_pack ("[s]", arg));
@@ -406,6 +463,47 @@ parse_run_flags (const struct cli_command *cmd, struct flag_parser *p, int argc,
     }
   if (c < 0)
     return exit_code == 0 ? -1 : exit_code;
+  return 0;
+}
+
+/* Config.Healthcheck from the --health-* flags, with the docker CLI's checks; 0, or the exit code. */
+static int
+health_request (const struct cli_command *cmd, struct run_opts *o)
+{
+  bool any = o->health_cmd || o->health_interval || o->health_timeout || o->health_start_period || o->health_retries;
+  const char *why = NULL;
+  if (o->no_healthcheck && any)
+    why = "--no-healthcheck conflicts with --health-* options";
+  else if (o->health_interval < 0)
+    why = "--health-interval cannot be negative";
+  else if (o->health_timeout < 0)
+    why = "--health-timeout cannot be negative";
+  else if (o->health_retries < 0)
+    why = "--health-retries cannot be negative";
+  else if (o->health_start_period < 0)
+    why = "--health-start-period cannot be negative";
+  if (why)
+    return parse_error (cmd, why);
+  if (o->no_healthcheck)
+    json_object_set_new (o->request, "Healthcheck", json_pack ("{s:[s]}", "Test", "NONE"));
+  else if (any)
+    {
+      json_t *hc = json_object ();
+      if (o->health_cmd)
+        json_object_set_new (hc, "Test", json_pack ("[s, s]", "CMD-SHELL", o->health_cmd));
+      const struct
+      {
+        const char *key;
+        int64_t value;
+      } numbers[] = { { "Interval", o->health_interval },
+                      { "Timeout", o->health_timeout },
+                      { "StartPeriod", o->health_start_period },
+                      { "Retries", o->health_retries } };
+      for (size_t i = 0; i < ARRAY_SIZE (numbers); i++)
+        if (numbers[i].value)
+          json_object_set_new (hc, numbers[i].key, json_integer (numbers[i].value));
+      json_object_set_new (o->request, "Healthcheck", hc);
+    }
   return 0;
 }
 
@@ -553,6 +651,14 @@ run_or_create (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, cha
       run_opts_clear (&o);
       return ret < 0 ? 0 : ret;
     }
+  const char *policy = json_string_value (json_object_get (json_object_get (o.host, "RestartPolicy"), "Name"));
+  if (json_is_true (json_object_get (o.host, "AutoRemove")) && policy && policy[0] && strcmp (policy, "no") != 0)
+    ret = parse_error (cmd, "Conflicting options: --restart and --rm");
+  if (ret != 0 || (ret = health_request (cmd, &o)) != 0)
+    {
+      run_opts_clear (&o);
+      return ret;
+    }
   bool detach = start && o.detach;
   if (ret == 0 && detach && o.attach_flag)
     {
@@ -644,6 +750,12 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "entrypoint", 0, OPT_ENTRYPOINT, "string", "Overwrite the default ENTRYPOINT of the image" }, \
   { "env", 'e', 'e', "list", "Set environment variables" }, \
   { "env-file", 0, OPT_ENV_FILE, "list", "Read in a file of environment variables" }, \
+  { "health-cmd", 0, OPT_HEALTH_CMD, "string", "Command to run to check health" }, \
+  { "health-interval", 0, OPT_HEALTH_INTERVAL, "duration", "Time between running the check (ms|s|m|h) (default 0s)" }, \
+  { "health-retries", 0, OPT_HEALTH_RETRIES, "int", "Consecutive failures needed to report unhealthy" }, \
+  { "health-start-period", 0, OPT_HEALTH_START_PERIOD, "duration", "Start period for the container to initialize\n" \
+    "before starting health-retries countdown (ms|s|m|h) (default 0s)" }, \
+  { "health-timeout", 0, OPT_HEALTH_TIMEOUT, "duration", "Maximum time to allow one check to run (ms|s|m|h) (default 0s)" }, \
   { "hostname", 'h', 'h', "string", "Container host name" }, \
   { "init", 0, OPT_INIT, NULL, "Run an init inside the container that forwards signals and reaps processes" }, \
   { "interactive", 'i', 'i', NULL, "Keep STDIN open even if not attached" }, \
@@ -661,6 +773,7 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "net", 0, OPT_NETWORK, "string", "Connect a container to a network (the same as --network)" }, \
   { "network", 0, OPT_NETWORK, "string", "Connect a container to a network: none (default) or host (process isolation)" }, \
   { "oom-kill-disable", 0, OPT_OOM_KILL_DISABLE, NULL, "Disable OOM Killer (cgroup v1 hosts only: v2 has none)" }, \
+  { "no-healthcheck", 0, OPT_NO_HEALTHCHECK, NULL, "Disable any container-specified HEALTHCHECK" }, \
   { "pids-limit", 0, OPT_PIDS_LIMIT, "int", "Tune container pids limit (set -1 for unlimited)" }, \
   { "platform", 0, OPT_PLATFORM, "string", "Set platform if server is multi-platform capable (only linux/amd64)" }, \
   { "privileged", 0, OPT_PRIVILEGED, NULL, "Give extended privileges to this container" }, \
@@ -668,6 +781,8 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
     "isola cannot pull yet: always fails)" }, \
   { "quiet", 'q', 'q', NULL, "Suppress the pull output" }, \
   { "read-only", 0, OPT_READ_ONLY, NULL, "Mount the container's root filesystem as read only" }, \
+  { "restart", 0, OPT_RESTART, "string", "Restart policy to apply when a container exits: no (default), always,\n" \
+    "unless-stopped, on-failure[:max-retries]" }, \
   { "rm", 0, OPT_RM, NULL, "Automatically remove the container when it exits" }, \
   { "security-opt", 0, OPT_SECURITY_OPT, "list", "Security Options (seccomp=PROFILE.json|unconfined, no-new-privileges)" }, \
   { "stop-signal", 0, OPT_STOP_SIGNAL, "string", "Signal to stop the container" }, \

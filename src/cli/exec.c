@@ -345,6 +345,11 @@ run_exec (struct cli_ctx *ctx, int argc, char **argv)
       fprintf (stderr, "Error: Container %s is paused, unpause the container before exec\n", p.args[0]);
       return EXIT_CMD_FAILED;
     }
+  if (container_is_restarting (c))
+    {
+      fprintf (stderr, "Error: Container %s is restarting, wait until the container is running\n", c->id);
+      return EXIT_CMD_FAILED;
+    }
   const struct isola_driver *d = driver_of (c);
   cleanup_error isola_error_t err = NULL;
   if (container_seccomp_ensure (store, c, &err) < 0)

@@ -7,6 +7,7 @@
 #include "base/util.h"
 #include "cli.h"
 #include "container/container.h"
+#include "container/health.h"
 #include "driver/driver.h"
 
 struct ps_opts
@@ -52,10 +53,24 @@ static char *
 status_column (const struct container *c, int64_t now)
 {
   const char *status = container_status (c);
-  if (strcmp (status, "running") == 0 || strcmp (status, "paused") == 0)
+  if (strcmp (status, "paused") == 0)
     {
       cleanup_free char *d = human_duration (now - parse_time (c->state, "StartedAt"));
-      return xasprintf ("Up %s%s", d, container_is_paused (c) ? " (Paused)" : "");
+      return xasprintf ("Up %s (Paused)", d);
+    }
+  if (strcmp (status, "restarting") == 0)
+    {
+      cleanup_free char *d = human_duration (now - parse_time (c->state, "FinishedAt"));
+      return xasprintf ("Restarting (%lld) %s ago",
+                        (long long)json_integer_value (json_object_get (c->state, "ExitCode")), d);
+    }
+  if (strcmp (status, "running") == 0)
+    {
+      cleanup_free char *d = human_duration (now - parse_time (c->state, "StartedAt"));
+      const char *health = health_status (c);
+      if (health)
+        return xasprintf ("Up %s (%s%s)", d, strcmp (health, "starting") == 0 ? "health: " : "", health);
+      return xasprintf ("Up %s", d);
     }
   if (strcmp (status, "exited") == 0)
     {
@@ -101,6 +116,8 @@ filter_matches (const struct container *c, const char *filter)
       bool named = v[0] && strcmp (v, "default") != 0 && driver_lookup (NULL, v, &d, NULL) == 0;
       return strcmp (iso ?: "", named ? d->isolation : v) == 0;
     }
+  if (strncmp (filter, "health", klen) == 0)
+    return strcmp (health_status (c) ?: "none", v) == 0;
   if (strncmp (filter, "exited", klen) == 0)
     return strcmp (container_status (c), "exited") == 0
            && json_integer_value (json_object_get (c->state, "ExitCode")) == atoi (v);
@@ -274,7 +291,7 @@ run_ps (struct cli_ctx *ctx, int argc, char **argv)
         break;
       case 'f':
         {
-          static const char *const keys[] = { "status=", "name=", "id=", "label=", "isolation=", "exited=" };
+          static const char *const keys[] = { "status=", "name=", "id=", "label=", "isolation=", "exited=", "health=" };
           bool known = false;
           for (size_t i = 0; i < ARRAY_SIZE (keys); i++)
             known |= str_has_prefix (p.value, keys[i]);
@@ -300,7 +317,7 @@ const struct cli_command cmd_ps = {
   .flags = (const struct flag_def[]){
       { "all", 'a', 'a', NULL, "Show all containers (default shows just running)" },
       { "filter", 'f', 'f', "filter",
-        "Filter output based on conditions provided (status, name, id, label, isolation, exited)" },
+        "Filter output based on conditions provided (status, name, id, label, isolation, exited, health)" },
       { "format", 0, 'F', "string",
         "Format output using a custom template:\n"
         "'table':            Print output in table format with column headers (default)\n"

@@ -5,12 +5,13 @@
 #include "base/util.h"
 #include "cli.h"
 #include "container/container.h"
+#include "container/lifecycle.h"
 
 static int
 wait_one (struct isola_store *s, struct container *c, void *arg, isola_error_t *err)
 {
   (void)s, (void)arg;
-  int ret = container_wait_stopped (c, err);
+  int ret = container_wait_exit (c, err);
   if (ret == 0)
     printf ("%lld\n", (long long)json_integer_value (json_object_get (c->state, "ExitCode")));
   return ret;

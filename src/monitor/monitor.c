@@ -32,8 +32,10 @@
 #include "container/logconfig.h"
 #include "container/logfile.h"
 #include "container/container_event.h"
+#include "container/restart.h"
 #include "container/volume.h"
 #include "driver/driver.h"
+#include "health.h"
 #include "proto/attach.h"
 #include "proto/vmproto.h"
 #include "sandbox/spawn.h"
@@ -100,6 +102,8 @@ struct monitor
      room for it (the window of VMPROTO_STDIN_WINDOW bytes, given back with STDIN_ACK). */
   bool main_paused;
   int64_t main_stdin_credit;
+
+  struct health_probe health; /* the container's health check, when it has one */
 };
 
 /* --- clients ------------------------------------------------------------------------------------------------- */
@@ -643,8 +647,26 @@ enum
   P_ERR,
   P_SIG,
   P_LISTEN,
+  P_HEALTH,
+  P_HEALTH_STATUS,
   P_CLIENTS,
 };
+
+/* A health check's step: State.Health is written whenever it changes. */
+static void
+health_step (struct monitor *m)
+{
+  if (health_probe_step (&m->health, m->c, m->driver))
+    (void)container_write_state (m->c, NULL);
+}
+
+/* The poll timeout, shortened to the health check's next event. */
+static int
+with_health_timeout (const struct monitor *m, int timeout)
+{
+  int h = health_probe_timeout_ms (&m->health);
+  return h < 0 ? timeout : timeout < 0 || h < timeout ? h : timeout;
+}
 
 static void
 accept_client (struct monitor *m)
@@ -706,15 +728,21 @@ supervise (struct monitor *m, int sigfd)
         [P_SIG] = { .fd = sigfd, .events = POLLIN },
         [P_LISTEN] = { .fd = m->listen_fd, .events = POLLIN },
       };
+      int hfds[2];
+      health_probe_fds (&m->health, hfds);
+      fds[P_HEALTH] = (struct pollfd){ .fd = hfds[0], .events = POLLIN };
+      fds[P_HEALTH_STATUS] = (struct pollfd){ .fd = hfds[1], .events = POLLIN };
       size_t n_clients = m->n_clients;
       for (size_t i = 0; i < n_clients; i++)
         fds[P_CLIENTS + i]
             = (struct pollfd){ .fd = m->clients[i].fd, .events = POLLIN | (m->clients[i].out_len ? POLLOUT : 0) };
       /* With a terminal, output can end before the process (its children hold no copy): don't spin on it.  A
          client that is behind is checked for a stall now and then. */
-      int timeout = behind ? 1000 : reaped ? 100 : -1;
+      int timeout = with_health_timeout (m, behind ? 1000 : reaped ? 100 : -1);
       if (poll (fds, P_CLIENTS + n_clients, timeout) < 0 && errno != EINTR)
         break;
+      if (!reaped)
+        health_step (m);
       if (out >= 0 && (fds[P_OUT].revents & (POLLIN | POLLHUP | POLLERR)) && !copy_output (m, out, 1))
         out = -1;
       if (errfd >= 0 && (fds[P_ERR].revents & (POLLIN | POLLHUP | POLLERR)) && !copy_output (m, errfd, 2))
@@ -942,6 +970,8 @@ enum
   V_CHAN,
   V_SIG,
   V_LISTEN,
+  V_HEALTH,
+  V_HEALTH_STATUS,
   V_CLIENTS,
 };
 
@@ -972,13 +1002,19 @@ supervise_vm (struct monitor *m, int sigfd)
         [V_SIG] = { .fd = sigfd, .events = POLLIN },
         [V_LISTEN] = { .fd = m->listen_fd, .events = POLLIN },
       };
+      int hfds[2];
+      health_probe_fds (&m->health, hfds);
+      fds[V_HEALTH] = (struct pollfd){ .fd = hfds[0], .events = POLLIN };
+      fds[V_HEALTH_STATUS] = (struct pollfd){ .fd = hfds[1], .events = POLLIN };
       size_t n_clients = m->n_clients;
       for (size_t i = 0; i < n_clients; i++)
         fds[V_CLIENTS + i] = (struct pollfd){ .fd = m->clients[i].fd,
                                               .events = (short)((client_wants_input (m, &m->clients[i]) ? POLLIN : 0)
                                                                 | (m->clients[i].out_len ? POLLOUT : 0)) };
-      if (poll (fds, V_CLIENTS + n_clients, 200) < 0 && errno != EINTR)
+      if (poll (fds, V_CLIENTS + n_clients, with_health_timeout (m, 200)) < 0 && errno != EINTR)
         break;
+      if (!m->main_exited)
+        health_step (m);
       if (chan_open && (fds[V_CHAN].revents & POLLOUT))
         (void)vmproto_queue_flush (&m->chan_q, m->chan);
       if (chan_open && (fds[V_CHAN].revents & (POLLIN | POLLHUP | POLLERR)) && !read_channel (m))
@@ -1035,13 +1071,12 @@ exit_events (struct monitor *m, int code, bool oom)
   container_volume_events (m->c, "unmount");
 }
 
+/* The container is over for good: its state is written (or a --rm container removed), the lock let go, the
+   clients told.  oom: the kernel's OOM killer ended its last run. */
 static void
-finish (struct monitor *m, int code)
+finish (struct monitor *m, int code, bool oom, const char *error)
 {
-  cleanup_error isola_error_t err = NULL;
-  bool oom = false;
-  (void)m->driver->cleanup (m->c, &oom, &err);
-  container_set_exited (m->c, code, oom || m->main_oom, NULL);
+  container_set_exited (m->c, code, oom, error);
   /* A --rm container is gone once detached: clients hear of the exit then, and the files go afterwards.  Its state
      is written only where it stays. */
   cleanup_free char *trash = NULL;
@@ -1069,6 +1104,16 @@ finish (struct monitor *m, int code)
   flush_clients_at_end (m);
   if (trash)
     (void)rm_rf (trash, NULL);
+}
+
+/* What the driver set up for a run is released; returns whether the kernel's OOM killer ended it. */
+static bool
+end_run (struct monitor *m)
+{
+  cleanup_error isola_error_t err = NULL;
+  bool oom = false;
+  (void)m->driver->cleanup (m->c, &oom, &err);
+  return oom || m->main_oom;
 }
 
 static void
@@ -1099,6 +1144,93 @@ fail_start (struct monitor *m, isola_error_t *err)
   return 1;
 }
 
+/* --- restarts ------------------------------------------------------------------------------------------------ */
+
+/* Closes what the last run used (its stdio, a VM's channel) and forgets its flow state, for the next run. */
+static void
+reset_run (struct monitor *m)
+{
+  /* With a terminal and -i, in_w is the master that out_r is too. */
+  if (m->in_w == m->out_r)
+    m->in_w = -1;
+  int *fds[] = { &m->out_r, &m->err_r, &m->in_w, &m->console_r, &m->chan };
+  for (size_t i = 0; i < ARRAY_SIZE (fds); i++)
+    {
+      if (*fds[i] >= 0)
+        close (*fds[i]);
+      *fds[i] = -1;
+    }
+  if (m->chan_dec)
+    {
+      vmproto_decoder_clear (m->chan_dec);
+      free (m->chan_dec);
+      m->chan_dec = NULL;
+    }
+  vmproto_queue_clear (&m->chan_q);
+  vmproto_queue_init (&m->chan_q);
+  m->main_exited = m->main_oom = m->main_paused = false;
+  m->main_status = 0;
+  m->kill_deadline_ms = 0;
+  m->main_stdin_credit = VMPROTO_STDIN_WINDOW;
+  m->pid = 0;
+}
+
+/* The clients of a run that ended (attached ones, and execs) hear of its exit and go, as Docker ends an attach when
+   the container stops; new ones come once it runs again. */
+static void
+end_clients (struct monitor *m, int code)
+{
+  for (size_t i = 0; i < m->n_clients; i++)
+    client_queue_u32 (m, &m->clients[i], ATTACH_EXIT, (uint32_t)code);
+  flush_clients_at_end (m);
+  while (m->n_clients)
+    client_drop (m, m->n_clients - 1);
+}
+
+/* Waits delay_ms before the next run; false when a user stopped the container meanwhile (the marker appears).
+   Connections made meanwhile are closed: `attach` and `exec` refuse a restarting container. */
+static bool
+restart_delay (struct monitor *m, long long delay_ms)
+{
+  long long end = monotonic_ms () + delay_ms;
+  for (;;)
+    {
+      if (container_manual_stop (m->c))
+        return false;
+      long long left = end - monotonic_ms ();
+      if (left <= 0)
+        return true;
+      struct pollfd p = { .fd = m->listen_fd, .events = POLLIN };
+      if (poll (&p, 1, (int)(left < 50 ? left : 50)) > 0)
+        {
+          int fd = accept4 (m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+          if (fd >= 0)
+            close (fd);
+        }
+    }
+}
+
+/* SIGKILL for the main process from the monitor itself (not through the driver's signal, which for a VM is a
+   client of this very monitor). */
+static void
+kill_main (struct monitor *m)
+{
+  if (m->chan < 0)
+    {
+      (void)kill (m->pid, SIGKILL);
+      return;
+    }
+  chan_queue (m, vmproto_msg_signal (VMPROTO_STREAM_MAIN, SIGKILL));
+  m->kill_deadline_ms = monotonic_ms () + 3000;
+}
+
+static void
+restart_failed (struct monitor *m, int code, isola_error_t *err)
+{
+  /* Docker: the container stays exited with the last run's code, and the error of the start that failed. */
+  finish (m, code, false, (*err)->msg);
+}
+
 static int
 monitor_run (struct monitor *m)
 {
@@ -1125,26 +1257,68 @@ monitor_run (struct monitor *m)
   if (lc.max_size > 0)
     log_writer_set_rotation (&m->log, logpath, lc.max_size, lc.max_file);
 
-  trace_mark ("monitor: starting the container");
-  if (start_container (m, &err) < 0)
-    return fail_start (m, &err);
-  trace_mark ("monitor: container running");
-  container_set_running (m->c, m->pid, getpid ());
-  if (container_write_state (m->c, &err) < 0)
+  /* A user's start: the restart count and back-off begin anew (Docker's ResetRestartManager). */
+  struct restart_policy policy = restart_policy_of (m->c);
+  int restarts = 0, code = 0;
+  long long delay = 0;
+  json_object_set_new (m->c->state, "RestartCount", json_integer (0));
+  health_probe_init (&m->health, m->c);
+  for (;;)
     {
-      kill (m->pid, SIGKILL);
-      report_failure (m, 125, err->msg);
-      return 1;
+      trace_mark ("monitor: starting the container");
+      if (start_container (m, &err) < 0)
+        {
+          if (restarts == 0)
+            return fail_start (m, &err);
+          restart_failed (m, code, &err);
+          break;
+        }
+      trace_mark ("monitor: container running");
+      container_set_running (m->c, m->pid, getpid ());
+      health_probe_run_started (&m->health, m->c);
+      if (container_write_state (m->c, &err) < 0)
+        {
+          kill (m->pid, SIGKILL);
+          report_failure (m, 125, err->msg);
+          return 1;
+        }
+      /* A user who stopped the container while it was restarting either saw this run's state, or is seen here. */
+      if (restarts > 0 && container_manual_stop (m->c))
+        kill_main (m);
+      /* Docker's, at every run: the volumes' mount, then start. */
+      container_volume_events (m->c, "mount");
+      container_event (m->c, "start", NULL);
+      if (restarts == 0)
+        {
+          uint8_t pid[4];
+          attach_put_u32 (pid, (uint32_t)m->pid);
+          broadcast (m, ATTACH_STARTED, pid, 4);
+        }
+      long long started = monotonic_ms ();
+      code = m->chan >= 0 ? supervise_vm (m, sigfd) : supervise (m, sigfd);
+      trace_mark ("monitor: container exited");
+      health_probe_run_ended (&m->health, m->c);
+      bool oom = end_run (m);
+      delay = restart_next_delay_ms (delay, monotonic_ms () - started);
+      if (!restart_wanted (&policy, code, restarts, container_manual_stop (m->c)))
+        {
+          finish (m, code, oom, NULL);
+          break;
+        }
+      container_set_restarting (m->c, code, oom, ++restarts);
+      (void)container_write_state (m->c, NULL);
+      exit_events (m, code, oom);
+      (void)log_writer_flush (&m->log);
+      end_clients (m, code);
+      reset_run (m);
+      if (!restart_delay (m, delay))
+        {
+          finish (m, code, oom, NULL);
+          break;
+        }
     }
-  container_volume_events (m->c, "mount");
-  container_event (m->c, "start", NULL);
-  uint8_t pid[4];
-  attach_put_u32 (pid, (uint32_t)m->pid);
-  broadcast (m, ATTACH_STARTED, pid, 4);
-  int code = m->chan >= 0 ? supervise_vm (m, sigfd) : supervise (m, sigfd);
-  trace_mark ("monitor: container exited");
-  finish (m, code);
   trace_mark ("monitor: finished");
+  health_probe_clear (&m->health);
   log_writer_clear (&m->log);
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/env.h"
 #include "base/json.h"
@@ -619,6 +620,7 @@ container_set_running (struct container *c, pid_t pid, pid_t monitor_pid)
   json_object_set_new (c->state, "Status", json_string ("running"));
   json_object_set_new (c->state, "Running", json_true ());
   json_object_set_new (c->state, "Paused", json_false ());
+  json_object_set_new (c->state, "Restarting", json_false ());
   json_object_set_new (c->state, "Pid", json_integer (pid));
   json_object_set_new (c->state, "MonitorPid", json_integer (monitor_pid));
   json_object_set_new (c->state, "ExitCode", json_integer (0));
@@ -642,12 +644,57 @@ container_set_exited (struct container *c, int exit_code, bool oom_killed, const
   json_object_set_new (c->state, "Status", json_string ("exited"));
   json_object_set_new (c->state, "Running", json_false ());
   json_object_set_new (c->state, "Paused", json_false ());
+  json_object_set_new (c->state, "Restarting", json_false ());
   json_object_set_new (c->state, "Pid", json_integer (0));
   json_object_set_new (c->state, "MonitorPid", json_integer (0));
   json_object_set_new (c->state, "ExitCode", json_integer (exit_code));
   json_object_set_new (c->state, "OOMKilled", json_boolean (oom_killed));
   json_object_set_new (c->state, "Error", json_string (error ? error : ""));
   json_object_set_new (c->state, "FinishedAt", json_string (now));
+}
+
+void
+container_set_restarting (struct container *c, int exit_code, bool oom_killed, int restart_count)
+{
+  cleanup_free char *now = time_rfc3339_now ();
+  json_object_set_new (c->state, "Status", json_string ("restarting"));
+  json_object_set_new (c->state, "Running", json_true ());
+  json_object_set_new (c->state, "Restarting", json_true ());
+  json_object_set_new (c->state, "Pid", json_integer (0));
+  json_object_set_new (c->state, "ExitCode", json_integer (exit_code));
+  json_object_set_new (c->state, "OOMKilled", json_boolean (oom_killed));
+  json_object_set_new (c->state, "FinishedAt", json_string (now));
+  json_object_set_new (c->state, "RestartCount", json_integer (restart_count));
+}
+
+bool
+container_is_restarting (const struct container *c)
+{
+  return json_is_true (json_object_get (c->state, "Restarting"));
+}
+
+int
+container_restart_count (const struct container *c)
+{
+  return (int)json_integer_value (json_object_get (c->state, "RestartCount"));
+}
+
+int
+container_set_manual_stop (const struct container *c, bool stopped, isola_error_t *err)
+{
+  cleanup_free char *p = container_path (c, "manual-stop");
+  if (stopped)
+    return write_file_replace (p, "", 0, 0600, err);
+  if (unlink (p) < 0 && errno != ENOENT)
+    return isola_error_make (err, errno, "remove `%s`", p);
+  return 0;
+}
+
+bool
+container_manual_stop (const struct container *c)
+{
+  cleanup_free char *p = container_path (c, "manual-stop");
+  return access (p, F_OK) == 0;
 }
 
 static int
@@ -688,6 +735,19 @@ container_refresh (struct container *c, isola_error_t *err)
 }
 
 int
+container_reload_state (struct container *c, isola_error_t *err)
+{
+  cleanup_free char *st = container_path (c, "state.json");
+  json_t *fresh = NULL;
+  int ret = read_json_file (st, &fresh, err);
+  if (ret < 0)
+    return ret;
+  json_decref (c->state);
+  c->state = fresh;
+  return 0;
+}
+
+int
 container_wait_stopped (struct container *c, isola_error_t *err)
 {
   cleanup_close int fd = open_running_lock (c);
@@ -697,14 +757,8 @@ container_wait_stopped (struct container *c, isola_error_t *err)
     if (errno != EINTR)
       return isola_error_make (err, errno, "wait for %.12s", c->id);
   (void)flock (fd, LOCK_UN);
-  cleanup_free char *st = container_path (c, "state.json");
-  json_t *fresh = NULL;
-  int ret = read_json_file (st, &fresh, err);
-  if (ret < 0)
-    return ret;
-  json_decref (c->state);
-  c->state = fresh;
-  return container_refresh (c, err);
+  int ret = container_reload_state (c, err);
+  return ret < 0 ? ret : container_refresh (c, err);
 }
 
 int
@@ -812,6 +866,7 @@ container_inspect_json (const struct container *c)
     json_object_set (o, head[i], json_object_get (c->config, head[i]) ?: json_null ());
   json_t *state = json_deep_copy (c->state);
   json_object_del (state, "MonitorPid");
+  json_object_del (state, "RestartCount");
   json_object_set_new (o, "State", state);
   json_object_set (o, "Image", json_object_get (c->config, "Image") ?: json_null ());
   static const char *const files[][2] = { { "ResolvConfPath", "resolv.conf" },
@@ -826,7 +881,7 @@ container_inspect_json (const struct container *c)
       json_object_set_new (o, files[i][0], json_string (none ? "" : p));
     }
   json_object_set (o, "Name", json_object_get (c->config, "Name"));
-  json_object_set_new (o, "RestartCount", json_integer (0));
+  json_object_set_new (o, "RestartCount", json_integer (container_restart_count (c)));
   json_object_set_new (o, "Driver", json_string ("overlay"));
   json_object_set_new (o, "Platform", json_string ("linux"));
   json_t *host = container_host_config (c);
@@ -849,6 +904,9 @@ container_attach (struct container *c, int *fd_out, struct attach_decoder *dec, 
 {
   if (!container_is_running (c) || !container_monitor_alive (c))
     return isola_error_fail (err, EINVAL, "You cannot attach to a stopped container, start it first");
+  if (container_is_restarting (c))
+    return isola_error_fail (err, EBUSY, "container %s is restarting, wait until the container is running",
+                             container_name (c));
   cleanup_free char *peer = xasprintf ("the monitor of %.12s", c->id);
   return attach_client_connect (c->dir, peer, fd_out, dec, err);
 }

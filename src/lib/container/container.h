@@ -7,8 +7,10 @@
    ctr.log       the container's output, one JSON object per line (docs/LOGS.md)
    upper/ work/ rootfs/   overlay directories of a process container
    hostname hosts resolv.conf   files bind-mounted into the container
-   running.lock  held exclusively by the monitor for as long as the container runs: `wait` blocks on it, and a
-                 free lock with a "running" state means the monitor died. */
+   running.lock  held exclusively by the monitor for as long as the container runs (restarts included): `stop`
+                 blocks on it, and a free lock with a "running" state means the monitor died
+   manual-stop   present once a user stopped or killed the container, until it is started again (Docker's
+                 HasBeenManuallyStopped): its monitor does not restart it, nor does a boot an unless-stopped one */
 #ifndef ISOLA_CONTAINER_H
 #define ISOLA_CONTAINER_H
 
@@ -71,12 +73,24 @@ bool container_monitor_alive (const struct container *c);
    with a clear error. */
 int container_refresh (struct container *c, isola_error_t *err);
 
+/* Reads state.json again. */
+int container_reload_state (struct container *c, isola_error_t *err);
+
 /* Blocks until no monitor runs the container, then reloads its state. */
 int container_wait_stopped (struct container *c, isola_error_t *err);
 
 /* Records a state transition; the helpers fill Docker's fields consistently. */
 void container_set_running (struct container *c, pid_t pid, pid_t monitor_pid);
 void container_set_exited (struct container *c, int exit_code, bool oom_killed, const char *error);
+/* Between two runs of a container with a restart policy: Docker's "restarting" (Running and Restarting, no Pid),
+   with the exit that ended the last run and how often it has been restarted. */
+void container_set_restarting (struct container *c, int exit_code, bool oom_killed, int restart_count);
+bool container_is_restarting (const struct container *c);
+int container_restart_count (const struct container *c); /* RestartCount: restarts since a user started it */
+
+/* The manual-stop marker (see above): set by stop, kill and rm -f before they signal, cleared by start. */
+int container_set_manual_stop (const struct container *c, bool stopped, isola_error_t *err);
+bool container_manual_stop (const struct container *c);
 
 /* Docker's State.Paused: Status "paused", Running still true. */
 void container_set_paused (struct container *c, bool paused);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include "base/sealed_exe.h"
 #include "base/util.h"
 #include "container/container_event.h"
+#include "container/restart.h"
 #include "driver/driver.h"
 #include "proto/attach_client.h"
 #include "sandbox/caps.h"
@@ -85,7 +87,10 @@ container_start (struct isola_store *s, struct container *c, int *attach_fd, str
                  const unsigned short *tty_size, int *exit_code, isola_error_t *err)
 {
   *exit_code = 125;
-  int ret = container_seccomp_ensure (s, c, err);
+  /* A user's start: the container may restart again (Docker resets HasBeenManuallyStopped). */
+  int ret = container_set_manual_stop (c, false, err);
+  if (ret == 0)
+    ret = container_seccomp_ensure (s, c, err);
   const struct isola_driver *driver = driver_of (c);
   if (ret == 0 && driver->prepare_start)
     ret = driver->prepare_start (s, c, err);
@@ -212,12 +217,28 @@ thaw_for (struct container *c, int sig)
   (void)container_unpause (c, NULL);
 }
 
+/* Docker's ExitOnNext: a kill with the container's stop signal (any signal when it has none configured) or SIGKILL
+   is a manual stop, after which the container is not restarted. */
+static void
+note_manual_stop (const struct container *c, int sig)
+{
+  if (container_stop_signal (c) == NULL || sig == SIGKILL || sig == stop_signal_of (c))
+    (void)container_set_manual_stop (c, true, NULL);
+}
+
 int
 container_kill (struct container *c, int sig, isola_error_t *err)
 {
   if (!container_is_running (c) || !container_monitor_alive (c))
     return isola_error_fail (err, EINVAL, "cannot kill container: %.12s: container %s is not running", c->id, c->id);
   thaw_for (c, sig);
+  note_manual_stop (c, sig);
+  /* The state as it is now that the marker is there (the monitor writes a new run's state before it looks at the
+     marker: either it sees the marker, or we see the run). */
+  (void)container_reload_state (c, NULL);
+  /* Between two runs there is no process: the monitor sees the marker and does not restart it. */
+  if (container_is_restarting (c))
+    return 0;
   signal_event (c, sig);
   return driver_of (c)->signal (c, sig, err);
 }
@@ -259,18 +280,59 @@ container_stop (struct container *c, int timeout, isola_error_t *err)
   if (timeout < 0)
     timeout = container_stop_timeout (c, 10);
   thaw_for (c, stop_signal_of (c));
-  signal_event (c, stop_signal_of (c));
-  (void)driver_of (c)->signal (c, stop_signal_of (c), NULL);
+  (void)container_set_manual_stop (c, true, NULL);
+  (void)container_reload_state (c, NULL);
+  if (!container_is_restarting (c))
+    {
+      signal_event (c, stop_signal_of (c));
+      (void)driver_of (c)->signal (c, stop_signal_of (c), NULL);
+    }
   if (!wait_stopped_for (c, timeout * 1000))
     {
-      signal_event (c, SIGKILL);
-      (void)driver_of (c)->signal (c, SIGKILL, NULL);
+      /* The state of now: a run that began since, or none (restarting: its monitor sees the marker). */
+      (void)container_reload_state (c, NULL);
+      if (!container_is_restarting (c))
+        {
+          signal_event (c, SIGKILL);
+          (void)driver_of (c)->signal (c, SIGKILL, NULL);
+        }
       wait_stopped_for (c, -1);
     }
   int ret = container_wait_stopped (c, err);
   if (ret == 0)
     container_event (c, "stop", NULL);
   return ret;
+}
+
+/* Docker's wait: returns at the container's next exit, also one after which it restarts (a container that is not
+   running has exited already).  Without a restart policy that is when its monitor lets go of the running lock. */
+int
+container_wait_exit (struct container *c, isola_error_t *err)
+{
+  if (restart_policy_of (c).kind == RESTART_NO && !container_is_restarting (c))
+    return container_wait_stopped (c, err);
+  int restarts = container_restart_count (c);
+  cleanup_close int watch = inotify_init1 (IN_CLOEXEC | IN_NONBLOCK);
+  if (watch >= 0)
+    (void)inotify_add_watch (watch, c->dir, IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF);
+  for (;;)
+    {
+      int ret = container_reload_state (c, err);
+      if (ret == 0)
+        ret = container_refresh (c, err);
+      if (ret < 0)
+        return ret;
+      if (!container_is_running (c) || container_restart_count (c) > restarts)
+        return 0;
+      /* state.json is replaced by rename: each new state wakes us; the timeout notices a monitor that died. */
+      struct pollfd p = { .fd = watch, .events = POLLIN };
+      if (poll (&p, 1, watch >= 0 ? 1000 : 100) > 0)
+        {
+          char buf[4096];
+          while (read (watch, buf, sizeof buf) > 0)
+            ;
+        }
+    }
 }
 
 int
@@ -285,9 +347,14 @@ container_rm (struct isola_store *s, struct container *c, bool force, isola_erro
                                      "cannot remove container \"/%s\": container is running: stop the container "
                                      "before removing or force remove",
                                      container_name (c));
-          thaw_for (c, SIGKILL);
-          signal_event (c, SIGKILL);
-          (void)driver_of (c)->signal (c, SIGKILL, NULL);
+          (void)container_set_manual_stop (c, true, NULL);
+          (void)container_reload_state (c, NULL);
+          if (!container_is_restarting (c))
+            {
+              thaw_for (c, SIGKILL);
+              signal_event (c, SIGKILL);
+              (void)driver_of (c)->signal (c, SIGKILL, NULL);
+            }
         }
       /* A monitor that has recorded the exit (wait has returned) may still be handing the last output to its
          clients and finishing up in the container's directory: removing it under the monitor's feet left a

@@ -22,11 +22,16 @@ int container_seccomp_ensure (const struct isola_store *s, const struct containe
 /* Sends the container's stop signal, waits up to timeout seconds (default: its StopTimeout or 10), then kills. */
 int container_stop (struct container *c, int timeout, isola_error_t *err);
 
+/* Signals the main process.  With the stop signal (any signal when the container has none) or SIGKILL it is a
+   manual stop: the container is not restarted. */
 int container_kill (struct container *c, int sig, isola_error_t *err);
 
 /* Attaches a client (`attach`) to the running container's monitor (container_attach), telling of it in the events. */
 struct attach_decoder;
 int container_attach_client (struct container *c, int *fd_out, struct attach_decoder *dec, isola_error_t *err);
+/* `wait`: blocks until the container's next exit, also one after which its restart policy runs it again, and
+   reloads its state (ExitCode). */
+int container_wait_exit (struct container *c, isola_error_t *err);
 
 /* Docker's rm: refuses a running container unless force (which kills it first). */
 int container_rm (struct isola_store *s, struct container *c, bool force, isola_error_t *err);

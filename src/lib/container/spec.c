@@ -10,8 +10,10 @@
 #include "base/env.h"
 #include "base/json.h"
 #include "base/util.h"
+#include "container/health.h"
 #include "container/lifecycle.h"
 #include "container/logconfig.h"
+#include "container/restart.h"
 #include "container/runspec.h"
 #include "sandbox/caps.h"
 #include "sandbox/cgroup.h"
@@ -140,6 +142,8 @@ container_spec_clear (struct container_spec *spec)
   free (spec->ulimits);
   strv_free (spec->networks);
   strv_free (spec->volumes);
+  free (spec->restart_name);
+  json_decref (spec->healthcheck);
   json_decref (spec->mounts);
   json_decref (spec->log_config);
   memset (spec, 0, sizeof (*spec));
@@ -325,6 +329,21 @@ log_config_from_json (json_t *v, struct container_spec *spec, isola_error_t *err
   return 0;
 }
 
+/* HostConfig.RestartPolicy: {"Name": "on-failure", "MaximumRetryCount": 3}. */
+static int
+restart_policy_from_json (json_t *v, struct container_spec *spec, isola_error_t *err)
+{
+  if (v == NULL || json_is_null (v))
+    return 0;
+  json_t *name = json_object_get (v, "Name"), *max = json_object_get (v, "MaximumRetryCount");
+  if (!json_is_object (v) || (name && !json_is_null (name) && !json_is_string (name))
+      || (max && !json_is_null (max) && !json_is_integer (max)))
+    return type_error (err, "HostConfig.", "RestartPolicy", "{Name, MaximumRetryCount}");
+  spec->restart_name = xstrdup (json_string_value (name) ?: "");
+  spec->restart_max_retries = json_integer_value (max);
+  return 0;
+}
+
 static int
 networks_from_json (json_t *networking, struct container_spec *spec, isola_error_t *err)
 {
@@ -380,6 +399,10 @@ spec_fill (json_t *request, struct container_spec *spec, isola_error_t *err)
   if (ret == 0)
     ret = volumes_from_json (json_object_get (request, "Volumes"), spec, err);
   if (ret == 0)
+    ret = health_config_check (json_object_get (request, "Healthcheck"), err);
+  if (ret == 0 && json_is_object (json_object_get (request, "Healthcheck")))
+    spec->healthcheck = json_deep_copy (json_object_get (request, "Healthcheck"));
+  if (ret == 0)
     ret = fields_from_json (host, "HostConfig.", host_config_fields, ARRAY_SIZE (host_config_fields), spec, err);
   if (ret == 0)
     ret = ulimits_from_json (json_object_get (host, "Ulimits"), spec, err);
@@ -387,6 +410,8 @@ spec_fill (json_t *request, struct container_spec *spec, isola_error_t *err)
     ret = mounts_from_json (json_object_get (host, "Mounts"), spec, err);
   if (ret == 0)
     ret = log_config_from_json (json_object_get (host, "LogConfig"), spec, err);
+  if (ret == 0)
+    ret = restart_policy_from_json (json_object_get (host, "RestartPolicy"), spec, err);
   if (ret == 0)
     ret = networks_from_json (networking, spec, err);
   /* Docker records the default swap limit: as much swap again as memory. */
@@ -563,6 +588,8 @@ container_spec_validate (const struct container_spec *spec, const char *seccomp_
   if (ret == 0)
     ret = container_spec_check_resources (spec, false, err);
   if (ret == 0)
+    ret = restart_policy_check (spec->restart_name, spec->restart_max_retries, spec->auto_remove, err);
+  if (ret == 0)
     ret = check_network (spec, err);
   if (ret == 0)
     ret = check_security_opts (spec, err);
@@ -657,6 +684,9 @@ container_spec_merge_image (struct container_spec *spec, json_t *image_config, i
   inherit (&spec->stop_signal, image_config, "StopSignal");
   merge_labels (spec, json_object_get (image_config, "Labels"));
   volumes_add (&spec->volumes, json_object_get (image_config, "Volumes"));
+  json_t *health = health_config_merge (spec->healthcheck, json_object_get (image_config, "Healthcheck"));
+  json_decref (spec->healthcheck);
+  spec->healthcheck = health;
   if (spec->entrypoint[0] == NULL && spec->cmd[0] == NULL)
     return isola_error_fail (err, EINVAL, "no command specified");
   return 0;
@@ -730,6 +760,8 @@ container_spec_config_json (const struct container_spec *spec)
   json_object_set_new (o, "Cmd", strv_json (spec->cmd));
   if (spec->has_stop_timeout)
     json_object_set_new (o, "StopTimeout", json_integer (spec->stop_timeout));
+  if (spec->healthcheck)
+    json_object_set (o, "Healthcheck", spec->healthcheck);
   if (spec->volumes[0])
     {
       json_t *volumes = json_object ();
@@ -748,6 +780,10 @@ container_spec_host_config_json (const struct container_spec *spec)
   json_object_set_new (o, "LogConfig", log_config_settled (spec->log_config));
   if (spec->mounts && json_array_size (spec->mounts) > 0)
     json_object_set (o, "Mounts", spec->mounts);
+  /* Always there, as in Docker's inspect (the docker CLI sends "no" when --restart is not given). */
+  json_object_set_new (o, "RestartPolicy",
+                       json_pack ("{s:s, s:I}", "Name", spec->restart_name ? spec->restart_name : "",
+                                  "MaximumRetryCount", (json_int_t)spec->restart_max_retries));
   if (spec->n_ulimits == 0)
     return o;
   json_t *ulimits = json_array ();

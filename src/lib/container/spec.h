@@ -47,7 +47,8 @@ struct container_spec
      entrypoint was given. */
   char **entrypoint, **cmd;
   struct container_spec_map labels;
-  char **volumes; /* Config.Volumes' paths (anonymous volumes unless mounted otherwise); never NULL */
+  json_t *healthcheck; /* Config.Healthcheck (container/health.h), or NULL: the image's */
+  char **volumes;      /* Config.Volumes' paths (anonymous volumes unless mounted otherwise); never NULL */
 
   /* HostConfig */
   char *isolation;                 /* NULL: the default driver (driver_lookup) */
@@ -66,6 +67,8 @@ struct container_spec
   size_t n_ulimits;
   json_t *mounts;     /* HostConfig.Mounts (--mount): a list of objects, checked by runspec_parse_mount; or NULL */
   json_t *log_config; /* HostConfig.LogConfig ({Type, Config}, container/logconfig.h), or NULL: json-file */
+  char *restart_name; /* HostConfig.RestartPolicy.Name (container/restart.h); NULL: unset */
+  int64_t restart_max_retries;
 
   /* NetworkingConfig.EndpointsConfig's network names; never NULL */
   char **networks;
@@ -84,9 +87,10 @@ container_spec_cleanup (struct container_spec *spec)
 
 /* Every check of what a request asks for, before its image is merged in (what it inherits from the image is not
    checked, as Docker does not): the image is named, the working directory is absolute, the stop signal exists,
-   memory and CPUs are in range, the network mode and security options are supported, and the binds, tmpfs mounts,
-   ulimits, capabilities and seccomp profile parse as the drivers will parse them.  The seccomp program it compiles
-   is kept in seccomp_cache (sandbox/seccomp_program.h), so a bad profile fails here and starts only load it. */
+   memory and CPUs are in range, the restart policy is dockerd's, the network mode and security options are supported,
+   and the binds, tmpfs mounts, ulimits, capabilities and seccomp profile parse as the drivers will parse them.  The
+   seccomp program it compiles is kept in seccomp_cache (sandbox/seccomp_program.h), so a bad profile fails here and
+   starts only load it. */
 int container_spec_validate (const struct container_spec *spec, const char *seccomp_cache, isola_error_t *err);
 
 /* The checks of the resource limits alone (memory, swap, reservation, CPUs, cpusets), with Docker's messages; for

@@ -122,6 +122,15 @@ test_validate (void)
                  "the working directory 'rel' is invalid, it needs to be an absolute path");
   check_accepted ("{\"Image\":\"busybox\",\"WorkingDir\":\"/srv\",\"StopSignal\":\"SIGUSR1\"}");
   check_refused ("{\"Image\":\"busybox\",\"StopSignal\":\"NOPE\"}", "invalid signal: NOPE");
+  check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"often\"}}}",
+                 "invalid restart policy 'often'");
+  check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"AutoRemove\":true,\"RestartPolicy\":{\"Name\":"
+                 "\"always\"}}}",
+                 "can't create 'AutoRemove' container with restart policy");
+  check_accepted ("{\"Image\":\"busybox\",\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"on-failure\","
+                  "\"MaximumRetryCount\":5}}}");
+  check_refused ("{\"Image\":\"busybox\",\"Healthcheck\":{\"Interval\":10}}",
+                 "Interval in Healthcheck cannot be less than 1ms");
 
   check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"Memory\":1048576}}", "Minimum memory limit allowed is 6MB");
   check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"Memory\":-1}}", "Minimum memory limit allowed is 6MB");
@@ -328,10 +337,11 @@ test_to_json (void)
       h,
       "{\"AutoRemove\":false,\"CpuShares\":0,\"CpusetCpus\":\"\",\"CpusetMems\":\"\",\"LogConfig\":{\"Config\":{},"
       "\"Type\":\"json-file\"},\"Memory\":67108864,\"MemoryReservation\":0,\"MemorySwap\":134217728,\"NanoCpus\":0,"
-      "\"OomKillDisable\":false,\"Privileged\":false,\"ReadonlyRootfs\":false,\"Ulimits\":[{\"Hard\":-1,\"Name\":"
-      "\"nofile\",\"Soft\":-1}]}",
-      "HostConfig: what is set, what Docker always shows (the booleans, the resources, LogConfig) and its default "
-      "MemorySwap (twice Memory); an unlimited PidsLimit is not (%s)",
+      "\"OomKillDisable\":false,\"Privileged\":false,\"ReadonlyRootfs\":false,\"RestartPolicy\":{\"MaximumRetryCount\":"
+      "0,"
+      "\"Name\":\"\"},\"Ulimits\":[{\"Hard\":-1,\"Name\":\"nofile\",\"Soft\":-1}]}",
+      "HostConfig: what is set, what Docker always shows (the booleans, the resources, LogConfig, RestartPolicy) and "
+      "its default MemorySwap (twice Memory); an unlimited PidsLimit is not (%s)",
       h);
 }
 
