@@ -11,6 +11,8 @@
 #include "base/json.h"
 #include "base/util.h"
 #include "container/lifecycle.h"
+#include "container/mounts.h"
+#include "container/nsmode.h"
 #include "container/runspec.h"
 #include "sandbox/caps.h"
 #include "sandbox/seccomp_profile.h"
@@ -69,6 +71,15 @@ static const struct field host_config_fields[] = {
   FIELD ("SecurityOpt", FIELD_STRV, security_opt, false),
   FIELD ("Binds", FIELD_STRV, binds, false),
   FIELD ("Tmpfs", FIELD_MAP, tmpfs, false),
+  FIELD ("IpcMode", FIELD_STRING, ipc_mode, true),
+  FIELD ("PidMode", FIELD_STRING, pid_mode, true),
+  FIELD ("UTSMode", FIELD_STRING, uts_mode, true),
+  FIELD ("UsernsMode", FIELD_STRING, userns_mode, true),
+  FIELD ("CgroupnsMode", FIELD_STRING, cgroupns_mode, true),
+  FIELD ("ShmSize", FIELD_INT, shm_size, true),
+  FIELD ("Sysctls", FIELD_MAP, sysctls, false),
+  FIELD ("GroupAdd", FIELD_STRV, group_add, false),
+  FIELD ("VolumesFrom", FIELD_STRV, volumes_from, false),
 };
 
 static void
@@ -128,6 +139,7 @@ container_spec_clear (struct container_spec *spec)
   strv_free (spec->networks);
   strv_free (spec->volumes);
   json_decref (spec->mounts);
+  json_decref (spec->devices);
   memset (spec, 0, sizeof (*spec));
 }
 
@@ -299,6 +311,21 @@ mounts_from_json (json_t *v, struct container_spec *spec, isola_error_t *err)
 }
 
 static int
+devices_from_json (json_t *v, struct container_spec *spec, isola_error_t *err)
+{
+  if (v == NULL || json_is_null (v))
+    return 0;
+  size_t i;
+  json_t *x;
+  if (!json_is_array (v))
+    return type_error (err, "HostConfig.", "Devices", "a list of objects");
+  json_array_foreach (v, i, x) if (!json_is_object (x)) return type_error (err, "HostConfig.", "Devices",
+                                                                           "a list of objects");
+  spec->devices = json_deep_copy (v);
+  return 0;
+}
+
+static int
 networks_from_json (json_t *networking, struct container_spec *spec, isola_error_t *err)
 {
   json_t *endpoints = json_object_get (networking, "EndpointsConfig");
@@ -327,8 +354,8 @@ spec_init (struct container_spec *spec, const char *name)
 {
   memset (spec, 0, sizeof (*spec));
   spec->name = name && name[0] ? xstrdup (name) : NULL;
-  char ***lists[] = { &spec->env,   &spec->cap_add,  &spec->cap_drop, &spec->security_opt,
-                      &spec->binds, &spec->networks, &spec->volumes };
+  char ***lists[] = { &spec->env,      &spec->cap_add, &spec->cap_drop,  &spec->security_opt, &spec->binds,
+                      &spec->networks, &spec->volumes, &spec->group_add, &spec->volumes_from };
   for (size_t i = 0; i < ARRAY_SIZE (lists); i++)
     *lists[i] = xcalloc (1, sizeof (char *));
 }
@@ -358,6 +385,8 @@ spec_fill (json_t *request, struct container_spec *spec, isola_error_t *err)
     ret = ulimits_from_json (json_object_get (host, "Ulimits"), spec, err);
   if (ret == 0)
     ret = mounts_from_json (json_object_get (host, "Mounts"), spec, err);
+  if (ret == 0)
+    ret = devices_from_json (json_object_get (host, "Devices"), spec, err);
   if (ret == 0)
     ret = networks_from_json (networking, spec, err);
   return ret;
@@ -396,6 +425,8 @@ check_config (const struct container_spec *spec, isola_error_t *err)
                              spec->working_dir);
   if (set (spec->stop_signal) && signal_from_name (spec->stop_signal) < 0)
     return isola_error_fail (err, EINVAL, "invalid signal: %s", spec->stop_signal);
+  if (set (spec->hostname) && spec->uts_mode && strcmp (spec->uts_mode, "host") == 0)
+    return isola_error_fail (err, EINVAL, "conflicting options: hostname and the UTS mode");
   return 0;
 }
 
@@ -466,6 +497,10 @@ check_host_config (const struct container_spec *spec, const char *seccomp_cache,
     }
   if (ret == 0)
     ret = runspec_rlimits_parse (host, &r, err);
+  if (ret == 0)
+    ret = nsmode_check (host, err);
+  for (size_t i = 0; ret == 0 && spec->volumes_from[i]; i++)
+    ret = volumes_from_parse (spec->volumes_from[i], NULL, NULL, err);
   if (ret == 0)
     ret = caps_for_host_config (host, &caps, err);
   if (ret == 0)
@@ -662,6 +697,7 @@ container_spec_host_config_json (const struct container_spec *spec)
   json_t *o = fields_json (spec, host_config_fields, ARRAY_SIZE (host_config_fields));
   if (spec->mounts && json_array_size (spec->mounts) > 0)
     json_object_set (o, "Mounts", spec->mounts);
+  json_object_set_new (o, "Devices", spec->devices ? json_deep_copy (spec->devices) : json_array ());
   if (spec->n_ulimits == 0)
     return o;
   json_t *ulimits = json_array ();

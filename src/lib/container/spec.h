@@ -60,6 +60,13 @@ struct container_spec
   struct container_spec_ulimit *ulimits;
   size_t n_ulimits;
   json_t *mounts; /* HostConfig.Mounts (--mount): a list of objects, checked by runspec_parse_mount; or NULL */
+  /* Namespaces (container/nsmode.h): "", "host", "private", "shareable", "none", "container:NAME" as each allows */
+  char *ipc_mode, *pid_mode, *uts_mode, *userns_mode, *cgroupns_mode;
+  int64_t shm_size; /* bytes, 0: Docker's 64 MiB */
+  struct container_spec_map sysctls;
+  char **group_add;    /* never NULL */
+  char **volumes_from; /* "NAME[:ro|:rw]"; never NULL */
+  json_t *devices;     /* HostConfig.Devices: [{PathOnHost, PathInContainer, CgroupPermissions}], or NULL */
 
   /* NetworkingConfig.EndpointsConfig's network names; never NULL */
   char **networks;

@@ -113,6 +113,52 @@ test_from_json (void)
     }
 }
 
+/* HostConfig's namespace modes, sysctls, devices, ShmSize and VolumesFrom, with Docker's messages (nsmode.c). */
+static void
+test_validate_namespaces (void)
+{
+  const char *ok[] = {
+    "{\"IpcMode\":\"shareable\",\"PidMode\":\"host\",\"UTSMode\":\"host\",\"UsernsMode\":\"host\"}",
+    "{\"IpcMode\":\"container:db\",\"PidMode\":\"container:db\",\"CgroupnsMode\":\"host\"}",
+    "{\"IpcMode\":\"none\",\"CgroupnsMode\":\"private\",\"ShmSize\":1048576}",
+    "{\"Sysctls\":{\"kernel.shmmax\":\"1\",\"kernel.msgmax\":\"2\",\"kernel.sem\":\"3\",\"fs.mqueue.msg_max\":\"4\","
+    "\"net.ipv4.ip_forward\":\"1\"}}",
+    "{\"Devices\":[{\"PathOnHost\":\"/dev/null\",\"PathInContainer\":\"/dev/n\",\"CgroupPermissions\":\"rw\"}]}",
+    "{\"VolumesFrom\":[\"a\",\"b:ro\",\"c:rw\"],\"GroupAdd\":[\"mail\",\"33\"]}",
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (ok); i++)
+    {
+      cleanup_free char *json = xasprintf ("{\"Image\":\"busybox\",\"HostConfig\":%s}", ok[i]);
+      check_accepted (json);
+    }
+  const char *refused[][2] = {
+    { "{\"IpcMode\":\"bogus\"}", "invalid IPC mode: bogus" },
+    { "{\"IpcMode\":\"container:\"}", "invalid IPC mode: container:" },
+    { "{\"PidMode\":\"private\"}", "--pid: invalid PID mode" },
+    { "{\"UTSMode\":\"container:x\"}", "--uts: invalid UTS mode" },
+    { "{\"UsernsMode\":\"bogus\"}", "--userns: invalid USER mode" },
+    { "{\"CgroupnsMode\":\"bogus\"}", "--cgroupns: invalid CGROUP mode" },
+    { "{\"ShmSize\":-1}", "SHM size can not be less than 0" },
+    { "{\"Sysctls\":{\"kernel.hostname\":\"x\"}}", "sysctl 'kernel.hostname=x' is not whitelisted" },
+    { "{\"Sysctls\":{\"vm.swappiness\":\"1\"}}", "sysctl 'vm.swappiness=1' is not whitelisted" },
+    { "{\"NetworkMode\":\"host\",\"Sysctls\":{\"net.ipv4.ip_forward\":\"1\"}}",
+      "sysctl \"net.ipv4.ip_forward\" not allowed in host network namespace" },
+    { "{\"IpcMode\":\"host\",\"Sysctls\":{\"kernel.shmmax\":\"1\"}}",
+      "sysctl \"kernel.shmmax\" is not allowed: the container shares the host's IPC namespace" },
+    { "{\"Devices\":[{\"PathOnHost\":\"/dev/null\",\"PathInContainer\":\"rel\"}]}", "bad format for path: rel" },
+    { "{\"Devices\":[{\"PathOnHost\":\"/dev/null\",\"PathInContainer\":\"/d\",\"CgroupPermissions\":\"x\"}]}",
+      "invalid device mode: x" },
+    { "{\"VolumesFrom\":[\"a:z\"]}", "invalid mode: z" },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (refused); i++)
+    {
+      cleanup_free char *json = xasprintf ("{\"Image\":\"busybox\",\"HostConfig\":%s}", refused[i][0]);
+      check_refused (json, refused[i][1]);
+    }
+  check_refused ("{\"Image\":\"busybox\",\"Hostname\":\"h\",\"HostConfig\":{\"UTSMode\":\"host\"}}",
+                 "conflicting options: hostname and the UTS mode");
+}
+
 static void
 test_validate (void)
 {
@@ -301,9 +347,11 @@ test_to_json (void)
       c, "{\"Cmd\":[\"sh\"],\"Entrypoint\":null,\"Env\":[],\"Image\":\"busybox\",\"OpenStdin\":false,\"Tty\":false}",
       "Config: what config.json always has, and nothing unset (%s)", c);
   CHECK_STR (h,
-             "{\"AutoRemove\":false,\"Memory\":67108864,\"Privileged\":false,\"ReadonlyRootfs\":false,\"Ulimits\":[{"
-             "\"Hard\":-1,\"Name\":\"nofile\",\"Soft\":-1}]}",
-             "HostConfig: what is set, and the booleans Docker always shows; an unlimited PidsLimit is not (%s)", h);
+             "{\"AutoRemove\":false,\"Devices\":[],\"Memory\":67108864,\"Privileged\":false,\"ReadonlyRootfs\":false,"
+             "\"ShmSize\":0,\"Ulimits\":[{\"Hard\":-1,\"Name\":\"nofile\",\"Soft\":-1}]}",
+             "HostConfig: what is set, and what Docker always shows (the booleans, Devices, ShmSize, which create "
+             "settles); an unlimited PidsLimit is not (%s)",
+             h);
 }
 
 int
@@ -313,6 +361,7 @@ main (void)
     return 1;
   test_from_json ();
   test_validate ();
+  test_validate_namespaces ();
   test_merge_env ();
   test_merge_command ();
   test_merge_inherited ();
