@@ -376,10 +376,11 @@ nsmode_prepare (const struct isola_store *s, const struct container *c, bool all
     sp->uts.mode = SPAWN_NS_HOST;
   if (is (mode_of (host, "CgroupnsMode"), "host"))
     sp->cgroupns.mode = SPAWN_NS_HOST;
-  if (ret == 0)
-    ret = devices_of (host, l, err);
   if (ret < 0)
     return engine_failure (err, ret);
+  /* A missing device is ENOENT, as in Docker, whose CLI then exits with 127 ("no such file or directory"). */
+  if ((ret = devices_of (host, l, err)) < 0)
+    return ret;
   sp->shm_size = nsmode_shm_size (host);
   l->sysctls = nsmode_sysctls (host);
   l->group_add = nsmode_group_add (host);

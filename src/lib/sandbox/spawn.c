@@ -457,18 +457,20 @@ mount_dev_shm (int devfd, const struct spawn_spec *spec, isola_error_t *err)
   const unsigned long nse = MS_NOSUID | MS_NODEV | MS_NOEXEC;
   if (spec->no_shm)
     return 0;
-  if (spec->ipc.mode == SPAWN_NS_PRIVATE)
-    {
-      long long size = spec->shm_size > 0 ? (long long)spec->shm_size : 64LL * 1024 * 1024;
-      char data[64];
-      snprintf (data, sizeof data, "mode=1777,size=%lld", size);
-      return mount_dev_subdir (devfd, "shm", "tmpfs", nse, data, err);
-    }
   if (mkdirat (devfd, "shm", 01777) < 0 && errno != EEXIST)
     return isola_error_make (err, errno, "mkdir /dev/shm");
   cleanup_close int fd = openat (devfd, "shm", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return isola_error_make (err, errno, "open /dev/shm");
+  if (spec->ipc.mode == SPAWN_NS_PRIVATE)
+    {
+      long long size = spec->shm_size > 0 ? (long long)spec->shm_size : 64LL * 1024 * 1024;
+      char data[64];
+      snprintf (data, sizeof data, "mode=1777,size=%lld", size);
+      /* "shm" as the source, as Docker's (df and /proc/mounts show it) */
+      int ret = mount_on_fd ("shm", fd, "tmpfs", nse, data);
+      return ret < 0 ? isola_error_make (err, -ret, "mount tmpfs on /dev/shm") : 0;
+    }
   if (spec->ipc.mode == SPAWN_NS_HOST)
     {
       int ret = mount_on_fd ("/dev/shm", fd, NULL, MS_BIND | MS_REC, NULL);
