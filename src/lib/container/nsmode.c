@@ -354,15 +354,12 @@ engine_failure (isola_error_t *err, int ret)
 }
 
 int
-nsmode_prepare (const struct isola_store *s, const struct container *c, bool allow_joins, struct spawn_spec *sp,
-                struct nsmode_launch *l, isola_error_t *err)
+nsmode_prepare (const struct isola_store *s, const struct container *c, struct spawn_spec *sp, struct nsmode_launch *l,
+                isola_error_t *err)
 {
   json_t *host = container_host_config (c);
   const char *ipc = mode_of (host, "IpcMode"), *pid = mode_of (host, "PidMode"), *uts = mode_of (host, "UTSMode");
   int ret = 0;
-  const char *flag = NULL, *value = NULL;
-  if (!allow_joins && nsmode_shares_outside (host, &flag, &value))
-    return isola_error_fail (err, EINVAL, "%s %s: the namespace cannot be shared here", flag, value);
   if (is (ipc, "host"))
     sp->ipc.mode = SPAWN_NS_HOST;
   else if (joins (ipc))

@@ -40,10 +40,11 @@ struct nsmode_launch
 void nsmode_launch_init (struct nsmode_launch *l);
 void nsmode_launch_clear (struct nsmode_launch *l);
 
-/* Fills the namespace, /dev/shm, sysctl, group and device fields of sp from the container's HostConfig; the
-   namespaces of another container are opened (it must be running, and for IPC shareable), held in l.  With
-   joins false (a VM's guest), "container:" modes are refused. */
-int nsmode_prepare (const struct isola_store *s, const struct container *c, bool joins, struct spawn_spec *sp,
+/* For a process container: fills the namespace, /dev/shm, sysctl, group and device fields of sp from the
+   container's HostConfig; the namespaces of another container are opened (it must be running, and for IPC
+   shareable: Docker's errors, with EINVAL so that the start fails with 125), held in l with the device list.  A
+   VM's guest gets these settings through START instead (driver/vm_launch.c). */
+int nsmode_prepare (const struct isola_store *s, const struct container *c, struct spawn_spec *sp,
                     struct nsmode_launch *l, isola_error_t *err);
 
 /* The container's "Sysctls" as "key=value" strings (NULL-terminated), GroupAdd as strings. */

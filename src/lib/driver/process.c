@@ -134,7 +134,7 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
   sp->tty = io->tty;
   sp->console_socket = io->console_socket;
   sp->tty_rows = io->rows, sp->tty_cols = io->cols;
-  if ((ret = nsmode_prepare (s, c, true, sp, &l->ns, err)) < 0)
+  if ((ret = nsmode_prepare (s, c, sp, &l->ns, err)) < 0)
     return ret;
 
   struct cgroup_limits limits;
