@@ -528,6 +528,7 @@ struct launch
   size_t n_mounts;
   struct spawn_rlimit *rlimits;
   char *hostname_file, *hosts_file, *resolv_file;
+  char **group_add, **sysctls;
 };
 
 static void
@@ -544,6 +545,8 @@ launch_clear (struct launch *l)
   free (l->mounts);
   free (l->rlimits);
   free (l->hostname_file), free (l->hosts_file), free (l->resolv_file);
+  strv_free (l->group_add);
+  strv_free (l->sysctls);
 }
 
 /* What START and EXEC share: the process itself. */
@@ -561,6 +564,8 @@ process_fields (json_t *j, struct launch *l)
   sp->no_new_privileges = json_is_true (json_object_get (j, "NoNewPrivileges"));
   sp->tty_rows = (unsigned short)json_integer_value (json_object_get (j, "Rows"));
   sp->tty_cols = (unsigned short)json_integer_value (json_object_get (j, "Cols"));
+  l->group_add = jstrv (j, "GroupAdd");
+  sp->group_add = l->group_add;
   size_t n_rlimits = 0;
   build_rlimits (json_object_get (j, "Rlimits"), &l->rlimits, &n_rlimits);
   sp->rlimits = l->rlimits, sp->n_rlimits = n_rlimits;
@@ -647,6 +652,11 @@ start_main (struct agent *a, isola_error_t *err)
       sp->etc_hostname = l.hostname_file, sp->etc_hosts = l.hosts_file, sp->etc_resolv = l.resolv_file;
       sp->hostname = jstr (j, "Hostname");
       sp->host_network = true;
+      sp->shm_size = json_integer_value (json_object_get (j, "ShmSize"));
+      sp->no_shm = json_is_true (json_object_get (j, "NoShm"));
+      sp->cgroupns.mode = json_is_true (json_object_get (j, "HostCgroupns")) ? SPAWN_NS_HOST : SPAWN_NS_PRIVATE;
+      l.sysctls = jstrv (j, "Sysctls");
+      sp->sysctls = l.sysctls;
       sp->mounts = l.mounts, sp->n_mounts = l.n_mounts;
       sp->seccomp = a->seccomp;
       sp->cgroup = &a->cgroup;

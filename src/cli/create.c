@@ -69,6 +69,16 @@ enum
   OPT_HEALTH_START_PERIOD,
   OPT_HEALTH_RETRIES,
   OPT_NO_HEALTHCHECK,
+  OPT_IPC,
+  OPT_PID,
+  OPT_UTS,
+  OPT_USERNS,
+  OPT_CGROUPNS,
+  OPT_SYSCTL,
+  OPT_DEVICE,
+  OPT_GROUP_ADD,
+  OPT_SHM_SIZE,
+  OPT_VOLUMES_FROM,
 };
 
 struct run_opts
@@ -172,7 +182,59 @@ security_opt (const char *opt, json_t **out, isola_error_t *err)
   return 0;
 }
 
-/* Flags with a number: -m, --memory-swap, --memory-reservation, --cpus, -c, --pids-limit, --stop-timeout. */
+static bool
+device_mode_valid (const char *mode)
+{
+  if (mode[0] == '\0' || strlen (mode) > 3)
+    return false;
+  for (const char *c = mode; *c; c++)
+    if (strchr ("rwm", *c) == NULL || strchr (c + 1, *c) != NULL)
+      return false;
+  return true;
+}
+
+/* --device HOST[:CONTAINER][:rwm]: Docker's DeviceMapping, checked as the docker CLI's ValidateDevice. */
+static int
+device_flag (const struct cli_command *cmd, const char *arg, struct run_opts *o)
+{
+  const char *colon = strchr (arg, ':');
+  size_t colons = 0;
+  for (const char *c = arg; *c; c++)
+    colons += *c == ':';
+  cleanup_free char *copy = xstrdup (arg);
+  char *parts[3] = { copy, NULL, NULL };
+  for (size_t i = 1; i < 3 && colon; i++)
+    {
+      parts[i] = strchr (parts[i - 1], ':');
+      if (parts[i])
+        *parts[i]++ = '\0';
+    }
+  const char *src = parts[0], *dst = NULL, *mode = "rwm";
+  if (colons > 2 || src[0] == '\0')
+    return cli_usage_error (cmd, "invalid argument \"%s\" for \"--device\" flag: bad format for path: %s", arg, arg);
+  if (parts[2])
+    {
+      if (!device_mode_valid (parts[2]))
+        return cli_usage_error (cmd, "invalid argument \"%s\" for \"--device\" flag: bad mode specified: %s", arg,
+                                parts[2]);
+      dst = parts[1], mode = parts[2];
+    }
+  else if (parts[1] && device_mode_valid (parts[1]))
+    mode = parts[1];
+  else if (parts[1])
+    dst = parts[1];
+  if (dst == NULL || dst[0] == '\0')
+    dst = src;
+  if (dst[0] != '/')
+    return cli_usage_error (cmd, "invalid argument \"%s\" for \"--device\" flag: %s is not an absolute path", arg, dst);
+  json_array_append_new (
+      array_member (o->host, "Devices"),
+      json_pack ("{s:s, s:s, s:s}", "PathOnHost", src, "PathInContainer", dst, "CgroupPermissions", mode));
+  return 0;
+}
+
+/* Flags with a number: -m, --memory-swap, --memory-reservation, --cpus, -c, --pids-limit, --stop-timeout,
+   --shm-size. */
 static int
 numeric_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, struct run_opts *o)
 {
@@ -222,6 +284,14 @@ numeric_flag (const struct cli_command *cmd, int c, const struct flag_parser *p,
         if (*end || end == arg)
           return cli_flag_invalid (cmd, p, NULL);
         json_object_set_new (o->host, "PidsLimit", json_integer (n));
+        return 0;
+      }
+    case OPT_SHM_SIZE:
+      {
+        int64_t bytes = parse_memory_bytes (arg);
+        if (bytes < 0)
+          return cli_flag_invalid (cmd, p, "invalid size");
+        json_object_set_new (o->host, "ShmSize", json_integer (bytes));
         return 0;
       }
     case OPT_STOP_TIMEOUT:
@@ -278,6 +348,20 @@ list_flag (const struct cli_command *cmd, int c, const char *arg, struct run_opt
         return cli_usage_error (cmd, "invalid --security-opt: %s", err->msg);
       json_array_append_new (array_member (o->host, "SecurityOpt"), entry);
       return 0;
+    case OPT_GROUP_ADD:
+      json_array_append_new (array_member (o->host, "GroupAdd"), json_string (arg));
+      return 0;
+    case OPT_VOLUMES_FROM:
+      json_array_append_new (array_member (o->host, "VolumesFrom"), json_string (arg));
+      return 0;
+    case OPT_DEVICE:
+      return device_flag (cmd, arg, o);
+    case OPT_SYSCTL:
+      if (strchr (arg, '=') == NULL)
+        return cli_usage_error (cmd, "invalid argument \"%s\" for \"--sysctl\" flag: sysctl '%s' is not whitelisted",
+                                arg, arg);
+      map_member_set (o->host, "Sysctls", arg, '=');
+      return 0;
     case OPT_ULIMIT:
       if (runspec_ulimit_from_flag (arg, &entry, &err) < 0)
         return cli_usage_error (cmd, "invalid argument \"%s\" for \"--ulimit\" flag: %s", arg, err->msg);
@@ -301,6 +385,11 @@ static const struct
   { OPT_STOP_SIGNAL, false, false, "StopSignal" },
   { OPT_ISOLATION, true, false, "Isolation" },
   { OPT_NETWORK, true, false, "NetworkMode" },
+  { OPT_IPC, true, false, "IpcMode" },
+  { OPT_PID, true, false, "PidMode" },
+  { OPT_UTS, true, false, "UTSMode" },
+  { OPT_USERNS, true, false, "UsernsMode" },
+  { OPT_CGROUPNS, true, false, "CgroupnsMode" },
   { OPT_RM, true, true, "AutoRemove" },
   { OPT_INIT, true, true, "Init" },
   { OPT_READ_ONLY, true, true, "ReadonlyRootfs" },
@@ -443,6 +532,7 @@ run_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, str
     case OPT_CPUS:
     case OPT_PIDS_LIMIT:
     case OPT_STOP_TIMEOUT:
+    case OPT_SHM_SIZE:
       return numeric_flag (cmd, c, p, o);
     default:
       return list_flag (cmd, c, arg, o);
@@ -741,15 +831,18 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "attach", 'a', 'a', "list", "Attach to STDIN, STDOUT or STDERR" }, \
   { "cap-add", 0, OPT_CAP_ADD, "list", "Add Linux capabilities" }, \
   { "cap-drop", 0, OPT_CAP_DROP, "list", "Drop Linux capabilities" }, \
+  { "cgroupns", 0, OPT_CGROUPNS, "string", "Cgroup namespace to use (host|private)" }, \
   { "cidfile", 0, OPT_CIDFILE, "string", "Write the container ID to the file" }, \
   { "cpu-shares", 'c', 'c', "int", "CPU shares (relative weight)" }, \
   { "cpus", 0, OPT_CPUS, "decimal", "Number of CPUs" }, \
   { "cpuset-cpus", 0, OPT_CPUSET_CPUS, "string", "CPUs in which to allow execution (0-3, 0,1); in a VM, of the guest's\n" \
     "vCPUs (0 to --cpus rounded up, minus 1)" }, \
   { "cpuset-mems", 0, OPT_CPUSET_MEMS, "string", "MEMs in which to allow execution (0-3, 0,1)" }, \
+  { "device", 0, OPT_DEVICE, "list", "Add a host device to the container (process isolation)" }, \
   { "entrypoint", 0, OPT_ENTRYPOINT, "string", "Overwrite the default ENTRYPOINT of the image" }, \
   { "env", 'e', 'e', "list", "Set environment variables" }, \
   { "env-file", 0, OPT_ENV_FILE, "list", "Read in a file of environment variables" }, \
+  { "group-add", 0, OPT_GROUP_ADD, "list", "Add additional groups to join" }, \
   { "health-cmd", 0, OPT_HEALTH_CMD, "string", "Command to run to check health" }, \
   { "health-interval", 0, OPT_HEALTH_INTERVAL, "duration", "Time between running the check (ms|s|m|h) (default 0s)" }, \
   { "health-retries", 0, OPT_HEALTH_RETRIES, "int", "Consecutive failures needed to report unhealthy" }, \
@@ -759,6 +852,8 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "hostname", 'h', 'h', "string", "Container host name" }, \
   { "init", 0, OPT_INIT, NULL, "Run an init inside the container that forwards signals and reaps processes" }, \
   { "interactive", 'i', 'i', NULL, "Keep STDIN open even if not attached" }, \
+  { "ipc", 0, OPT_IPC, "string", "IPC mode to use: private (default), shareable, none, host or container:NAME\n" \
+    "(host and container: with process isolation only)" }, \
   { "isolation", 0, OPT_ISOLATION, "string", "Container isolation technology: process, vm (alias hyperv) or default:\n" \
     "$ISOLA_ISOLATION, else ROOT/config.json's \"isolation\", else process" }, \
   { "label", 'l', 'l', "list", "Set meta data on a container" }, \
@@ -772,8 +867,9 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "name", 0, OPT_NAME, "string", "Assign a name to the container" }, \
   { "net", 0, OPT_NETWORK, "string", "Connect a container to a network (the same as --network)" }, \
   { "network", 0, OPT_NETWORK, "string", "Connect a container to a network: none (default) or host (process isolation)" }, \
-  { "oom-kill-disable", 0, OPT_OOM_KILL_DISABLE, NULL, "Disable OOM Killer (cgroup v1 hosts only: v2 has none)" }, \
   { "no-healthcheck", 0, OPT_NO_HEALTHCHECK, NULL, "Disable any container-specified HEALTHCHECK" }, \
+  { "oom-kill-disable", 0, OPT_OOM_KILL_DISABLE, NULL, "Disable OOM Killer (cgroup v1 hosts only: v2 has none)" }, \
+  { "pid", 0, OPT_PID, "string", "PID namespace to use: host or container:NAME (process isolation)" }, \
   { "pids-limit", 0, OPT_PIDS_LIMIT, "int", "Tune container pids limit (set -1 for unlimited)" }, \
   { "platform", 0, OPT_PLATFORM, "string", "Set platform if server is multi-platform capable (only linux/amd64)" }, \
   { "privileged", 0, OPT_PRIVILEGED, NULL, "Give extended privileges to this container" }, \
@@ -785,13 +881,18 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
     "unless-stopped, on-failure[:max-retries]" }, \
   { "rm", 0, OPT_RM, NULL, "Automatically remove the container when it exits" }, \
   { "security-opt", 0, OPT_SECURITY_OPT, "list", "Security Options (seccomp=PROFILE.json|unconfined, no-new-privileges)" }, \
+  { "shm-size", 0, OPT_SHM_SIZE, "bytes", "Size of /dev/shm (default 64m)" }, \
   { "stop-signal", 0, OPT_STOP_SIGNAL, "string", "Signal to stop the container" }, \
   { "stop-timeout", 0, OPT_STOP_TIMEOUT, "int", "Timeout (in seconds) to stop a container" }, \
+  { "sysctl", 0, OPT_SYSCTL, "map", "Sysctl options (namespaced: kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, net.*)" }, \
   { "tmpfs", 0, OPT_TMPFS, "list", "Mount a tmpfs directory" }, \
   { "tty", 't', 't', NULL, "Allocate a pseudo-TTY" }, \
   { "ulimit", 0, OPT_ULIMIT, "ulimit", "Ulimit options" }, \
   { "user", 'u', 'u', "string", "Username or UID (format: <name|uid>[:<group|gid>])" }, \
+  { "userns", 0, OPT_USERNS, "string", "User namespace to use (host)" }, \
+  { "uts", 0, OPT_UTS, "string", "UTS namespace to use (host, with process isolation)" }, \
   { "volume", 'v', 'v', "list", "Bind mount a volume (HOSTDIR:CTRDIR[:ro], VOLUME:CTRDIR[:ro], CTRDIR)" }, \
+  { "volumes-from", 0, OPT_VOLUMES_FROM, "list", "Mount volumes from the specified container(s)" }, \
   { "workdir", 'w', 'w', "string", "Working directory inside the container" }
 // clang-format on
 

@@ -81,7 +81,14 @@ inspect_images (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
           exit_code = cli_fail (&one);
           continue;
         }
-      if (image_resolve (store, refs, p.args[i], id, &one) < 0 || image_inspect_json (store, refs, id, &obj, &one) < 0)
+      int ret = image_resolve (store, refs, p.args[i], id, &one);
+      /* Docker's inspect of any kind of object names none of them when nothing has that name. */
+      if (ret == -ENOENT && !images_only)
+        {
+          isola_error_release (&one);
+          isola_error_fail (&one, ENOENT, "No such object: %s", p.args[i]);
+        }
+      if (ret < 0 || image_inspect_json (store, refs, id, &obj, &one) < 0)
         {
           exit_code = cli_fail (&one);
           continue;

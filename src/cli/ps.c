@@ -17,7 +17,53 @@ struct ps_opts
   const char *format; /* --format, NULL for the default table */
 };
 
-/* Docker's COMMAND column: the command line, quoted, cut to 20 characters with an ellipsis. */
+/* Characters (code points) of UTF-8 text, and the byte offset of the n-th. */
+static size_t
+utf8_length (const char *s)
+{
+  size_t n = 0;
+  for (; *s; s++)
+    n += ((unsigned char)*s & 0xc0) != 0x80;
+  return n;
+}
+
+static size_t
+utf8_offset (const char *s, size_t n)
+{
+  size_t i = 0;
+  for (; s[i]; i++)
+    if (((unsigned char)s[i] & 0xc0) != 0x80 && n-- == 0)
+      break;
+  return i;
+}
+
+/* Go's strconv.Quote of s: double quotes, with backslash escapes for quotes, backslashes and control
+   characters. */
+static char *
+go_quote (const char *s)
+{
+  char *out = xmalloc (4 * strlen (s) + 3), *o = out;
+  *o++ = '"';
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    {
+      static const char named[] = "\a\b\f\n\r\t\v";
+      const char *n = *p ? strchr (named, *p) : NULL;
+      if (*p == '"' || *p == '\\')
+        o += sprintf (o, "\\%c", *p);
+      else if (n)
+        o += sprintf (o, "\\%c", "abfnrtv"[n - named]);
+      else if (*p < 0x20 || *p == 0x7f)
+        o += sprintf (o, "\\x%02x", *p);
+      else
+        *o++ = (char)*p;
+    }
+  *o++ = '"';
+  *o = '\0';
+  return out;
+}
+
+/* Docker's COMMAND column: the daemon's command line (an argument with a space in single quotes, the path as it
+   is), cut to 20 characters with an ellipsis, and quoted as Go quotes a string. */
 static char *
 command_column (const struct container *c, bool no_trunc)
 {
@@ -25,13 +71,19 @@ command_column (const struct container *c, bool no_trunc)
   cleanup_free char *cmd = xstrdup (argv[0] ?: "");
   for (size_t i = 1; argv[0] && argv[i]; i++)
     {
-      char *next = xasprintf ("%s %s", cmd, argv[i]);
+      bool quote = strchr (argv[i], ' ') != NULL;
+      char *next = xasprintf (quote ? "%s '%s'" : "%s %s", cmd, argv[i]);
       free (cmd);
       cmd = next;
     }
-  if (!no_trunc && strlen (cmd) > 20)
-    return xasprintf ("\"%.19s…\"", cmd);
-  return xasprintf ("\"%s\"", cmd);
+  if (!no_trunc && utf8_length (cmd) > 20)
+    {
+      cmd[utf8_offset (cmd, 19)] = '\0';
+      char *cut = xasprintf ("%s…", cmd);
+      free (cmd);
+      cmd = cut;
+    }
+  return go_quote (cmd);
 }
 
 static int64_t

@@ -20,6 +20,7 @@ UPWARD_OK = {
     ("image/remove", "container/container"),
     ("sandbox/nsexec", "container/container"),
     ("sandbox/nsexec", "container/runspec"),
+    ("sandbox/nsexec", "container/nsmode"),
     ("sandbox/nsexec", "driver/driver"),
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -132,10 +132,10 @@ COMMANDS=(load import save images tag rmi inspect "image inspect" "image prune" 
 ALL_VERBS=(attach create exec images import inspect kill load logs ps rename restart rm rmi run save start stop tag
   top version wait "image inspect" "image prune" "image mount" "image unmount" "container prune")
 
-@test "long flags match their exact name only: --pid is not --pids-limit" {
-  run --separate-stderr isola run --pid host busybox
+@test "long flags match their exact name only: --pids is not --pids-limit" {
+  run --separate-stderr isola run --pids 5 busybox
   assert_status 125
-  assert_stderr_matches "^isola: unknown flag: --pid$"
+  assert_stderr_matches "^isola: unknown flag: --pids$"
   assert_stderr_matches "^See 'isola run --help'\.$"
   run --separate-stderr isola images --dig
   assert_status 125

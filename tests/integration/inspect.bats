@@ -88,14 +88,18 @@ jqe() {
   jqe 'length == 2 and .[0].Id == .[1].Id'
 }
 
-@test "image inspect of an unknown image prints [] and 'Error: No such image: X', exit 1" {
+@test "image inspect of an unknown image prints [] and 'Error: No such image: X' (inspect: 'No such object'), exit 1" {
   run --separate-stderr isola image inspect no/such:image
   assert_status 1
   assert_equal "$output" "[]"
   assert_stderr_matches '^Error: No such image: no/such:image$'
+  # inspect without a type looks for any object: Docker names none of them
   run --separate-stderr isola inspect no/such:image
   assert_status 1
   assert_equal "$output" "[]"
+  assert_stderr_matches '^Error: No such object: no/such:image$'
+  run --separate-stderr isola inspect --type image no/such:image
+  assert_status 1
   assert_stderr_matches '^Error: No such image: no/such:image$'
 }
 

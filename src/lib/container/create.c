@@ -8,6 +8,7 @@
 #include "base/util.h"
 #include "container/container_event.h"
 #include "container/mounts.h"
+#include "container/nsmode.h"
 #include "container/spec.h"
 #include "container/volume.h"
 #include "driver/driver.h"
@@ -32,6 +33,15 @@ merge_image (const struct isola_store *s, struct container_spec *spec, digest_he
   return ret;
 }
 
+static void
+default_mode (char **mode, const char *value)
+{
+  if (*mode && (*mode)[0])
+    return;
+  free (*mode);
+  *mode = xstrdup (value);
+}
+
 /* What the library decides for the request: the driver's name for its isolation, and its default network. */
 static void
 settle_host_config (struct container_spec *spec, const struct isola_driver *driver)
@@ -44,6 +54,15 @@ settle_host_config (struct container_spec *spec, const struct isola_driver *driv
       free (spec->network_mode);
       spec->network_mode = xstrdup ("none");
     }
+  /* Docker's daemon records its defaults: a private IPC namespace, 64 MiB of /dev/shm; isola's cgroup namespace
+     is private on every host (Docker's is the host's on cgroup v1). */
+  default_mode (&spec->ipc_mode, "private");
+  default_mode (&spec->cgroupns_mode, "private");
+  default_mode (&spec->pid_mode, "");
+  default_mode (&spec->uts_mode, "");
+  default_mode (&spec->userns_mode, "");
+  if (spec->shm_size <= 0)
+    spec->shm_size = NSMODE_DEFAULT_SHM_SIZE;
 }
 
 static int

@@ -14,6 +14,7 @@
 #include "base/json.h"
 #include "base/subprocess.h"
 #include "base/util.h"
+#include "container/container.h"
 #include "container/runspec.h"
 #include "container/volume.h"
 #include "image/image.h"
@@ -101,6 +102,13 @@ volume_seed_from_image (struct isola_store *s, const char *volume, const char *i
     }
   /* The image has a directory there: its copy replaces the empty data directory (rename(2) replaces an empty
      directory atomically, and refuses one a container has written to meanwhile: that one is kept). */
+  /* Docker copies from the container's root, where its init layer adds /etc/mtab (spawn.c makes it at start). */
+  if (ret == 0 && strcmp (path, "/etc") == 0 && path_exists (staging))
+    {
+      cleanup_free char *mtab = xasprintf ("%s/mtab", staging);
+      if (symlink ("/proc/mounts", mtab) < 0 && errno != EEXIST)
+        ret = isola_error_make (err, errno, "seed volume %s: /etc/mtab", volume);
+    }
   if (ret == 0 && path_exists (staging))
     {
       if (rename (staging, data) < 0 && errno != ENOTEMPTY && errno != EEXIST)
@@ -272,6 +280,58 @@ anonymous_entries (struct isola_store *s, char *const *config_volumes, const cha
   return 0;
 }
 
+int
+volumes_from_parse (const char *spec, char **name_out, char **mode_out, isola_error_t *err)
+{
+  cleanup_free char *name = xstrdup (spec);
+  char *mode = strchr (name, ':');
+  if (mode)
+    *mode++ = '\0';
+  if (name[0] == '\0')
+    return isola_error_fail (err, EINVAL, "invalid volumes-from: %s", spec);
+  if (mode && strcmp (mode, "ro") != 0 && strcmp (mode, "rw") != 0)
+    return isola_error_fail (err, EINVAL, "invalid mode: %s", mode);
+  if (mode_out)
+    *mode_out = xstrdup (mode ? mode : "");
+  if (name_out)
+    *name_out = take_ptr (&name);
+  return 0;
+}
+
+/* The binds and volumes of another container, on the destinations the request leaves free. */
+static int
+volumes_from_entries (struct isola_store *s, json_t *host_config, json_t *record, isola_error_t *err)
+{
+  size_t i;
+  json_t *v;
+  json_array_foreach (json_object_get (host_config, "VolumesFrom"), i, v)
+  {
+    cleanup_free char *name = NULL, *mode = NULL;
+    char id[DIGEST_HEX_LEN + 1];
+    cleanup_container struct container *other = NULL;
+    int ret = volumes_from_parse (json_string_value (v), &name, &mode, err);
+    if (ret == 0)
+      ret = container_resolve (s, name, id, err);
+    if (ret == 0)
+      ret = container_load (s, id, &other, err);
+    if (ret < 0)
+      return ret;
+    size_t j;
+    json_t *m;
+    json_array_foreach (container_mounts (other), j, m)
+    {
+      const char *type = json_string_value (json_object_get (m, "Type"));
+      if (type == NULL || strcmp (type, "tmpfs") == 0 || mounted_at (record, destination_of (m)))
+        continue;
+      json_t *copy = json_deep_copy (m);
+      if (mode[0])
+        json_object_set_new (copy, "RW", json_boolean (strcmp (mode, "rw") == 0));
+      json_array_append_new (record, copy);
+    }
+  }
+  return 0;
+}
+
 /* Parents before children, as Docker mounts them; otherwise in the order asked (a stable insertion sort). */
 static json_t *
 sorted_by_depth (json_t *record)
@@ -333,6 +393,8 @@ container_mounts_prepare (struct isola_store *s, json_t *host_config, char *cons
   int ret = check_duplicates (host_config, err);
   if (ret == 0)
     ret = requested_entries (s, host_config, image_id, record, err);
+  if (ret == 0)
+    ret = volumes_from_entries (s, host_config, record, err);
   if (ret == 0)
     ret = anonymous_entries (s, config_volumes, image_id, record, err);
   if (ret < 0)

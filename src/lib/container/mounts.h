@@ -18,6 +18,12 @@
 int container_mounts_prepare (struct isola_store *s, json_t *host_config, char *const *config_volumes,
                               const char *image_id, json_t **out, isola_error_t *err);
 
+/* --volumes-from NAME[:ro|:rw]: the container's name (*name_out, may be NULL) and whether the mounts become
+   read-only or writable (*mode_out: "ro", "rw", or "" to keep each mount's own; may be NULL).  EINVAL for another
+   mode.  The mounts of that container (binds and volumes, not tmpfs) are added at create, after the request's own,
+   which win on the same destination. */
+int volumes_from_parse (const char *spec, char **name_out, char **mode_out, isola_error_t *err);
+
 /* Copies the image's content at path (its merged layers, a directory) into the volume when the volume is empty:
    into a staging directory beside `_data` that replaces the empty `_data` by one rename, so a crash never leaves a
    half-seeded volume that looks seeded.  Ownership, modes, timestamps, xattrs and symlinks are kept.  Nothing

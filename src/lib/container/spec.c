@@ -14,6 +14,8 @@
 #include "container/lifecycle.h"
 #include "container/logconfig.h"
 #include "container/restart.h"
+#include "container/mounts.h"
+#include "container/nsmode.h"
 #include "container/runspec.h"
 #include "sandbox/caps.h"
 #include "sandbox/cgroup.h"
@@ -84,6 +86,15 @@ static const struct field host_config_fields[] = {
   FIELD ("SecurityOpt", FIELD_STRV, security_opt, false),
   FIELD ("Binds", FIELD_STRV, binds, false),
   FIELD ("Tmpfs", FIELD_MAP, tmpfs, false),
+  FIELD ("IpcMode", FIELD_STRING, ipc_mode, true),
+  FIELD ("PidMode", FIELD_STRING, pid_mode, true),
+  FIELD ("UTSMode", FIELD_STRING, uts_mode, true),
+  FIELD ("UsernsMode", FIELD_STRING, userns_mode, true),
+  FIELD ("CgroupnsMode", FIELD_STRING, cgroupns_mode, true),
+  FIELD ("ShmSize", FIELD_INT, shm_size, true),
+  FIELD ("Sysctls", FIELD_MAP, sysctls, false),
+  FIELD ("GroupAdd", FIELD_STRV, group_add, false),
+  FIELD ("VolumesFrom", FIELD_STRV, volumes_from, false),
 };
 
 static void
@@ -146,6 +157,7 @@ container_spec_clear (struct container_spec *spec)
   json_decref (spec->healthcheck);
   json_decref (spec->mounts);
   json_decref (spec->log_config);
+  json_decref (spec->devices);
   memset (spec, 0, sizeof (*spec));
 }
 
@@ -345,6 +357,21 @@ restart_policy_from_json (json_t *v, struct container_spec *spec, isola_error_t 
 }
 
 static int
+devices_from_json (json_t *v, struct container_spec *spec, isola_error_t *err)
+{
+  if (v == NULL || json_is_null (v))
+    return 0;
+  size_t i;
+  json_t *x;
+  if (!json_is_array (v))
+    return type_error (err, "HostConfig.", "Devices", "a list of objects");
+  json_array_foreach (v, i, x) if (!json_is_object (x)) return type_error (err, "HostConfig.", "Devices",
+                                                                           "a list of objects");
+  spec->devices = json_deep_copy (v);
+  return 0;
+}
+
+static int
 networks_from_json (json_t *networking, struct container_spec *spec, isola_error_t *err)
 {
   json_t *endpoints = json_object_get (networking, "EndpointsConfig");
@@ -373,8 +400,8 @@ spec_init (struct container_spec *spec, const char *name)
 {
   memset (spec, 0, sizeof (*spec));
   spec->name = name && name[0] ? xstrdup (name) : NULL;
-  char ***lists[] = { &spec->env,   &spec->cap_add,  &spec->cap_drop, &spec->security_opt,
-                      &spec->binds, &spec->networks, &spec->volumes };
+  char ***lists[] = { &spec->env,      &spec->cap_add, &spec->cap_drop,  &spec->security_opt, &spec->binds,
+                      &spec->networks, &spec->volumes, &spec->group_add, &spec->volumes_from };
   for (size_t i = 0; i < ARRAY_SIZE (lists); i++)
     *lists[i] = xcalloc (1, sizeof (char *));
 }
@@ -412,6 +439,8 @@ spec_fill (json_t *request, struct container_spec *spec, isola_error_t *err)
     ret = log_config_from_json (json_object_get (host, "LogConfig"), spec, err);
   if (ret == 0)
     ret = restart_policy_from_json (json_object_get (host, "RestartPolicy"), spec, err);
+  if (ret == 0)
+    ret = devices_from_json (json_object_get (host, "Devices"), spec, err);
   if (ret == 0)
     ret = networks_from_json (networking, spec, err);
   /* Docker records the default swap limit: as much swap again as memory. */
@@ -453,6 +482,8 @@ check_config (const struct container_spec *spec, isola_error_t *err)
                              spec->working_dir);
   if (set (spec->stop_signal) && signal_from_name (spec->stop_signal) < 0)
     return isola_error_fail (err, EINVAL, "invalid signal: %s", spec->stop_signal);
+  if (set (spec->hostname) && spec->uts_mode && strcmp (spec->uts_mode, "host") == 0)
+    return isola_error_fail (err, EINVAL, "conflicting options: hostname and the UTS mode");
   return 0;
 }
 
@@ -568,6 +599,10 @@ check_host_config (const struct container_spec *spec, const char *seccomp_cache,
     }
   if (ret == 0)
     ret = runspec_rlimits_parse (host, &r, err);
+  if (ret == 0)
+    ret = nsmode_check (host, err);
+  for (size_t i = 0; ret == 0 && spec->volumes_from[i]; i++)
+    ret = volumes_from_parse (spec->volumes_from[i], NULL, NULL, err);
   if (ret == 0)
     ret = caps_for_host_config (host, &caps, err);
   if (ret == 0)
@@ -784,6 +819,7 @@ container_spec_host_config_json (const struct container_spec *spec)
   json_object_set_new (o, "RestartPolicy",
                        json_pack ("{s:s, s:I}", "Name", spec->restart_name ? spec->restart_name : "",
                                   "MaximumRetryCount", (json_int_t)spec->restart_max_retries));
+  json_object_set_new (o, "Devices", spec->devices ? json_deep_copy (spec->devices) : json_array ());
   if (spec->n_ulimits == 0)
     return o;
   json_t *ulimits = json_array ();

@@ -69,6 +69,13 @@ struct container_spec
   json_t *log_config; /* HostConfig.LogConfig ({Type, Config}, container/logconfig.h), or NULL: json-file */
   char *restart_name; /* HostConfig.RestartPolicy.Name (container/restart.h); NULL: unset */
   int64_t restart_max_retries;
+  /* Namespaces (container/nsmode.h): "", "host", "private", "shareable", "none", "container:NAME" as each allows */
+  char *ipc_mode, *pid_mode, *uts_mode, *userns_mode, *cgroupns_mode;
+  int64_t shm_size; /* bytes, 0: Docker's 64 MiB */
+  struct container_spec_map sysctls;
+  char **group_add;    /* never NULL */
+  char **volumes_from; /* "NAME[:ro|:rw]"; never NULL */
+  json_t *devices;     /* HostConfig.Devices: [{PathOnHost, PathInContainer, CgroupPermissions}], or NULL */
 
   /* NetworkingConfig.EndpointsConfig's network names; never NULL */
   char **networks;

@@ -11,6 +11,7 @@
 
 #include "base/sealed_exe.h"
 #include "base/util.h"
+#include "container/nsmode.h"
 #include "container/runspec.h"
 #include "driver/driver.h"
 #include "image/image.h"
@@ -32,6 +33,7 @@ struct process_launch
   char **env;
   char *upper, *work, *rootfs, *hostname_file, *hosts_file, *resolv_file;
   struct seccomp_program *seccomp; /* NULL when the container runs unconfined */
+  struct nsmode_launch ns;
 };
 
 static void
@@ -48,6 +50,7 @@ process_launch_clear (struct process_launch *l)
   free (l->hostname_file), free (l->hosts_file), free (l->resolv_file);
   seccomp_program_free (l->seccomp);
   l->seccomp = NULL;
+  nsmode_launch_clear (&l->ns);
 }
 
 /* isola-init lives beside the monitor (build/ or /usr/local/bin); $ISOLA_INIT overrides. */
@@ -132,6 +135,8 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
   sp->tty = io->tty;
   sp->console_socket = io->console_socket;
   sp->tty_rows = io->rows, sp->tty_cols = io->cols;
+  if ((ret = nsmode_prepare (s, c, sp, &l->ns, err)) < 0)
+    return ret;
 
   struct cgroup_limits limits;
   cgroup_limits_from_host_config (host, &limits);
@@ -147,6 +152,7 @@ process_start (const struct isola_store *s, struct container *c, struct driver_i
                isola_error_t *err)
 {
   struct process_launch l = { .cgroup = { .dir_fd = -1 } };
+  nsmode_launch_init (&l.ns);
   int ret = process_launch_build (s, c, io, &l, err);
   trace_mark ("monitor: cgroups and spec ready");
   if (ret == 0)
@@ -189,13 +195,29 @@ ps_row (char *line)
   return row;
 }
 
-/* docker top runs ps -ef on the host and keeps the container's processes: those in its PID namespace. */
+/* With the host's PID namespace (--pid host), the container's processes are those in its cgroup. */
+static bool
+in_container_cgroup (pid_t pid, const char *id)
+{
+  char path[64];
+  snprintf (path, sizeof path, "/proc/%d/cgroup", (int)pid);
+  cleanup_free char *text = NULL;
+  if (read_file_bounded (path, 1 << 16, &text, NULL, NULL) < 0)
+    return false;
+  cleanup_free char *needle = xasprintf ("/isola/%s\n", id);
+  return strstr (text, needle) != NULL;
+}
+
+/* docker top runs ps -ef on the host and keeps the container's processes: those in its PID namespace, or in its
+   cgroup when that namespace is the host's. */
 static int
 process_top (struct container *c, json_t **rows, isola_error_t *err)
 {
   char ns[128];
   if (!pid_namespace_of (container_pid (c), ns, sizeof ns))
     return isola_error_fail (err, ESRCH, "container %.12s is not running", c->id);
+  const char *pid_mode = json_string_value (json_object_get (container_host_config (c), "PidMode"));
+  bool host_pid = pid_mode && strcmp (pid_mode, "host") == 0;
   FILE *ps = popen ("ps -ef", "re");
   if (ps == NULL)
     return isola_error_make (err, errno, "run ps");
@@ -207,7 +229,10 @@ process_top (struct container *c, json_t **rows, isola_error_t *err)
     {
       json_t *row = ps_row (line);
       const char *pid = json_string_value (json_array_get (row, 1));
-      if (header || (pid && same_pid_namespace ((pid_t)atoi (pid), ns)))
+      bool ours
+          = pid
+            && (host_pid ? in_container_cgroup ((pid_t)atoi (pid), c->id) : same_pid_namespace ((pid_t)atoi (pid), ns));
+      if (header || ours)
         json_array_append_new (out, row);
       else
         json_decref (row);

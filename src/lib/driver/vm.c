@@ -23,6 +23,7 @@
 
 #include "base/json.h"
 #include "base/util.h"
+#include "container/nsmode.h"
 #include "container/runspec.h"
 #include "driver/driver.h"
 #include "driver/vm_disk.h"
@@ -50,6 +51,18 @@ vm_create_resources (struct isola_store *s, struct container *c, isola_error_t *
   /* The VM has a network stack of its own: the host's cannot be shared with it. */
   if (container_host_network (c))
     return isola_error_fail (err, EINVAL, "--network host is not supported with VM isolation");
+  /* Nor can its kernel share a namespace with the host's or another VM's, as in Kata. */
+  json_t *host = container_host_config (c);
+  const char *flag = NULL, *value = NULL;
+  if (nsmode_shares_outside (host, &flag, &value))
+    return isola_error_fail (err, EINVAL,
+                             "%s %s is not supported with VM isolation: the container has a kernel of its own, so it "
+                             "cannot share the host's or another container's namespace",
+                             flag, value);
+  if (json_array_size (json_object_get (host, "Devices")) > 0)
+    return isola_error_fail (err, EINVAL,
+                             "--device is not supported with VM isolation: the guest has no access to the host's "
+                             "devices");
   struct image_record rec = { 0 };
   int ret = image_record_read (s, image, &rec, err);
   if (ret == 0)
@@ -517,6 +530,11 @@ exec_json (const struct container *c, const struct exec_request *req, json_t **o
                     req->interactive, "Detach", req->detach, "Rows", (int)req->io.rows, "Cols", (int)req->io.cols,
                     "CapKeep", (json_int_t)caps, "NoNewPrivileges", runspec_no_new_privileges (host), "Rlimits",
                     rlimits);
+  if (*out)
+    {
+      cleanup_strv char **groups = nsmode_group_add (host);
+      json_object_set_new (*out, "GroupAdd", vm_strv_json (groups));
+    }
   return *out ? 0 : isola_error_fail (err, ENOMEM, "the exec request");
 }
 

@@ -22,6 +22,7 @@
 #include "base/json.h"
 #include "base/sealed_exe.h"
 #include "base/util.h"
+#include "container/nsmode.h"
 #include "container/runspec.h"
 #include "driver/vm_disk.h"
 #include "image/erofs.h"
@@ -469,8 +470,8 @@ vm_boot_next_frame (struct vm_boot *b, struct vmproto_frame *f)
 
 /* --- START ------------------------------------------------------------------------------------------------------ */
 
-static json_t *
-strv_json (char *const *v)
+json_t *
+vm_strv_json (char *const *v)
 {
   json_t *a = json_array ();
   for (; v && *v; v++)
@@ -560,6 +561,22 @@ file_text (const struct container *c, const char *name)
   return json_string (text);
 }
 
+/* What spawn.c does in the guest from the container's namespace settings (nsmode.h): the guest's own namespaces
+   (create refused the shared ones), /dev/shm, sysctls and extra groups. */
+static void
+start_json_nsmode (json_t *start, json_t *host)
+{
+  cleanup_strv char **sysctls = nsmode_sysctls (host);
+  cleanup_strv char **groups = nsmode_group_add (host);
+  const char *ipc = json_string_value (json_object_get (host, "IpcMode"));
+  const char *cgroupns = json_string_value (json_object_get (host, "CgroupnsMode"));
+  json_object_set_new (start, "ShmSize", json_integer (nsmode_shm_size (host)));
+  json_object_set_new (start, "NoShm", json_boolean (ipc && strcmp (ipc, "none") == 0));
+  json_object_set_new (start, "HostCgroupns", json_boolean (cgroupns && strcmp (cgroupns, "host") == 0));
+  json_object_set_new (start, "Sysctls", vm_strv_json (sysctls));
+  json_object_set_new (start, "GroupAdd", vm_strv_json (groups));
+}
+
 int
 vm_start_json (const struct isola_store *s, const struct container *c, const struct driver_io *io, json_t **out,
                isola_error_t *err)
@@ -601,7 +618,7 @@ vm_start_json (const struct isola_store *s, const struct container *c, const str
       const char *user = container_user (c);
       *out = json_pack (
           "{s:o, s:o, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:I, s:b, s:o, s:o, s:b, s:o, s:o, s:o, s:o}", "Args",
-          strv_json (argv), "Env", strv_json (env), "Cwd", cwd ? cwd : "", "User", user ? user : "", "Hostname",
+          vm_strv_json (argv), "Env", vm_strv_json (env), "Cwd", cwd ? cwd : "", "User", user ? user : "", "Hostname",
           hostname ? hostname : "", "Tty", io->tty, "OpenStdin", container_open_stdin (c), "Rows", (int)io->rows,
           "Cols", (int)io->cols, "CapKeep", (json_int_t)caps, "NoNewPrivileges", runspec_no_new_privileges (host),
           "Rlimits", vm_rlimits_json (&r), "Seccomp", seccomp_json (prog), "ReadonlyRootfs",
@@ -610,7 +627,10 @@ vm_start_json (const struct isola_store *s, const struct container *c, const str
       if (*out == NULL)
         ret = isola_error_fail (err, ENOMEM, "build the VM's START message");
       else
-        cgroup_limits_to_json (&l, *out);
+        {
+          cgroup_limits_to_json (&l, *out);
+          start_json_nsmode (*out, host);
+        }
     }
   runspec_mounts_clear (&m);
   runspec_rlimits_clear (&r);

@@ -128,6 +128,8 @@ int vm_start_json_stamp (json_t *start, isola_error_t *err);
 /* Rlimits as the agent takes them: [[resource, soft, hard], ...]. */
 struct runspec_rlimits;
 json_t *vm_rlimits_json (const struct runspec_rlimits *r);
+/* A JSON array of the strings (NULL: empty). */
+json_t *vm_strv_json (char *const *v);
 
 /* Guest memory in MiB for a HostConfig.Memory (bytes; 0 = none: default_mb) and vCPUs for NanoCpus (0 = none:
    default_cpus): --cpus 1.5 is two vCPUs, so nproc in the guest is the --cpus rounded up (a process container's

@@ -28,6 +28,7 @@
 
 #include "base/env.h"
 #include "base/util.h"
+#include "container/nsmode.h"
 #include "container/runspec.h"
 #include "sandbox/caps.h"
 #include "sandbox/cgroup.h"
@@ -70,7 +71,7 @@ struct exec_plan
   int *procs_fds;       /* the container's cgroup.procs files */
   size_t n_procs;
   bool detach;
-  char **env;
+  char **env, **group_add;
   struct runspec_rlimits rlimits;
   struct seccomp_program *seccomp;
   struct spawn_spec spec; /* user, cwd, caps, limits and stdio, for spawn_join_setup */
@@ -96,6 +97,7 @@ plan_clear (struct exec_plan *p)
     (void)close (p->procs_fds[i]);
   free (p->procs_fds);
   strv_free (p->env);
+  strv_free (p->group_add);
   runspec_rlimits_clear (&p->rlimits);
   seccomp_program_free (p->seccomp);
   p->seccomp = NULL;
@@ -138,10 +140,10 @@ process_exited (int pidfd)
 }
 
 /* The namespaces of a container's first process.  A pidfd taken first proves the files came from that process and
-   not from a later one that reused its PID; a process in our own PID namespace is never a container's.  -ESRCH
-   when it is not running. */
+   not from a later one that reused its PID; a process in our own PID namespace is never a container's, unless the
+   container shares the host's (--pid host).  -ESRCH when it is not running. */
 static int
-open_namespaces_of (pid_t pid, struct exec_plan *p, const char **failed)
+open_namespaces_of (pid_t pid, bool host_pid, struct exec_plan *p, const char **failed)
 {
   cleanup_close int pidfd = pid > 0 ? (int)syscall (SYS_pidfd_open, pid, 0) : -1;
   if (pidfd < 0)
@@ -157,7 +159,7 @@ open_namespaces_of (pid_t pid, struct exec_plan *p, const char **failed)
           return ret;
         }
     }
-  if (p->ns_fds[NS_PID] < 0 || process_exited (pidfd))
+  if ((p->ns_fds[NS_PID] < 0 && !host_pid) || process_exited (pidfd))
     return -ESRCH;
   return 0;
 }
@@ -166,7 +168,9 @@ static int
 open_namespaces (const struct container *c, struct exec_plan *p, isola_error_t *err)
 {
   const char *failed = "";
-  int ret = open_namespaces_of (container_pid (c), p, &failed);
+  const char *pid_mode = json_string_value (json_object_get (container_host_config (c), "PidMode"));
+  bool host_pid = pid_mode && strcmp (pid_mode, "host") == 0;
+  int ret = open_namespaces_of (container_pid (c), host_pid, p, &failed);
   if (ret == -ESRCH)
     return not_running (c, err);
   if (ret < 0)
@@ -273,6 +277,8 @@ plan_process (const struct container *c, const struct exec_request *req, struct 
   sp->no_new_privileges = runspec_no_new_privileges (host);
   sp->rlimits = p->rlimits.items, sp->n_rlimits = p->rlimits.n;
   sp->seccomp = p->seccomp;
+  p->group_add = nsmode_group_add (host);
+  sp->group_add = p->group_add;
   plan_stdio (req, sp);
   return 0;
 }
@@ -496,7 +502,7 @@ nsexec_run_in (pid_t pid, char *const *cgroup_procs, const struct spawn_spec *sp
   plan_init (&p);
   *exit_code = EXIT_ENGINE_FAILED;
   const char *failed = "";
-  int ret = open_namespaces_of (pid, &p, &failed);
+  int ret = open_namespaces_of (pid, false, &p, &failed);
   if (ret == -ESRCH)
     ret = isola_error_fail (err, ESRCH, "the container is not running");
   else if (ret < 0)

@@ -391,7 +391,7 @@ static const struct dev_link
   const char *name, *target;
 } dev_links[] = {
   { "fd", "/proc/self/fd" },       { "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
-  { "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },         { "core", "/proc/kcore" },
+  { "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },
 };
 
 /* Where mknod is refused (a restricted host), the host's node is bound onto an empty file instead. */
@@ -449,9 +449,43 @@ mount_dev_subdir (int devfd, const char *name, const char *fstype, unsigned long
   return 0;
 }
 
+/* /dev/shm: a tmpfs of its own (--shm-size, Docker's 64 MiB by default) for a private IPC namespace, the host's
+   with the host's, none with --ipc none; one joined from another container's comes with spec->shm_fd. */
+static int
+mount_dev_shm (int devfd, const struct spawn_spec *spec, isola_error_t *err)
+{
+  const unsigned long nse = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  if (spec->no_shm)
+    return 0;
+  if (mkdirat (devfd, "shm", 01777) < 0 && errno != EEXIST)
+    return isola_error_make (err, errno, "mkdir /dev/shm");
+  cleanup_close int fd = openat (devfd, "shm", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return isola_error_make (err, errno, "open /dev/shm");
+  if (spec->ipc.mode == SPAWN_NS_PRIVATE)
+    {
+      long long size = spec->shm_size > 0 ? (long long)spec->shm_size : 64LL * 1024 * 1024;
+      char data[64];
+      snprintf (data, sizeof data, "mode=1777,size=%lld", size);
+      /* "shm" as the source, as Docker's (df and /proc/mounts show it) */
+      int ret = mount_on_fd ("shm", fd, "tmpfs", nse, data);
+      return ret < 0 ? isola_error_make (err, -ret, "mount tmpfs on /dev/shm") : 0;
+    }
+  if (spec->ipc.mode == SPAWN_NS_HOST)
+    {
+      int ret = mount_on_fd ("/dev/shm", fd, NULL, MS_BIND | MS_REC, NULL);
+      return ret < 0 ? isola_error_make (err, -ret, "bind the host's /dev/shm") : 0;
+    }
+  if (spec->shm_fd <= 0)
+    return 0;
+  if (move_mount (spec->shm_fd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    return isola_error_make (err, errno, "mount the /dev/shm of the container whose IPC namespace is joined");
+  return 0;
+}
+
 /* /dev is a small tmpfs of its own with only the harmless devices, as in Docker, never the host's devtmpfs. */
 static int
-mount_dev (int rootfd, isola_error_t *err)
+mount_dev (int rootfd, const struct spawn_spec *spec, isola_error_t *err)
 {
   int ret = mount_fs_in_root (rootfd, "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", err);
   if (ret < 0)
@@ -465,9 +499,56 @@ mount_dev (int rootfd, isola_error_t *err)
   if ((ret = mount_dev_subdir (devfd, "pts", "devpts", MS_NOSUID | MS_NOEXEC,
                                "newinstance,ptmxmode=0666,mode=0620,gid=5", err))
           < 0
-      || (ret = mount_dev_subdir (devfd, "shm", "tmpfs", nse, "mode=1777,size=65536k", err)) < 0
+      || (ret = mount_dev_shm (devfd, spec, err)) < 0
       || (ret = mount_dev_subdir (devfd, "mqueue", "mqueue", nse, NULL, err)) < 0)
     return ret;
+  return 0;
+}
+
+/* --device: the node, made where the container asks (its parents created), with the host device's numbers, mode
+   and owner; where mknod is refused, the host's node bound onto an empty file. */
+static int
+make_device (int rootfd, const struct spawn_device *d, isola_error_t *err)
+{
+  cleanup_free char *path = normalize_path (d->path);
+  cleanup_free char *parent = xstrdup (path);
+  char *slash = strrchr (parent, '/');
+  const char *name = path + (slash - parent) + 1;
+  *slash = '\0';
+  if (*name == '\0')
+    return isola_error_fail (err, EINVAL, "device path `%s` has no name", d->path);
+  cleanup_close int parentfd = open_mount_target (rootfd, parent[0] ? parent : "/", true, err);
+  if (parentfd < 0)
+    return parentfd;
+  struct fd_path p;
+  cleanup_close int dirfd = open (fd_path (parentfd, &p), O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    return isola_error_make (err, errno, "open `%s` in the container", parent[0] ? parent : "/");
+  (void)unlinkat (dirfd, name, 0);
+  if (mknodat (dirfd, name, d->mode, d->rdev) == 0)
+    {
+      if (fchownat (dirfd, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
+        return isola_error_make (err, errno, "chown device `%s`", path);
+      return 0;
+    }
+  if (errno != EPERM)
+    return isola_error_make (err, errno, "mknod device `%s`", path);
+  cleanup_close int fd = openat (dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return isola_error_make (err, errno, "create `%s`", path);
+  int ret = mount_on_fd (d->host_path, fd, NULL, MS_BIND, NULL);
+  return ret < 0 ? isola_error_make (err, -ret, "bind device %s on `%s`", d->host_path, path) : 0;
+}
+
+static int
+make_devices (int rootfd, const struct spawn_spec *spec, isola_error_t *err)
+{
+  for (size_t i = 0; i < spec->n_devices; i++)
+    {
+      int ret = make_device (rootfd, &spec->devices[i], err);
+      if (ret < 0)
+        return ret;
+    }
   return 0;
 }
 
@@ -699,6 +780,44 @@ protect_kernel_paths (int rootfd, isola_error_t *err)
   return 0;
 }
 
+/* Docker's init layer makes /etc/mtab a link to /proc/mounts when the image has none; so does the container's
+   first start, in its own layer. */
+static int
+make_etc_mtab (int rootfd, isola_error_t *err)
+{
+  cleanup_close int etc = open_in_root (rootfd, "/etc", O_PATH | O_DIRECTORY);
+  if (etc < 0)
+    return 0;
+  if (symlinkat ("/proc/mounts", etc, "mtab") < 0 && errno != EEXIST)
+    return isola_error_make (err, errno, "symlink /etc/mtab");
+  return 0;
+}
+
+/* --sysctl: each "key=value" written to /proc/sys/key/with/dots/as/slashes, in the container's namespaces (the
+   request was checked: only namespaced keys). */
+static int
+apply_sysctls (int rootfd, char *const *sysctls, isola_error_t *err)
+{
+  for (size_t i = 0; sysctls && sysctls[i]; i++)
+    {
+      cleanup_free char *key = xstrdup (sysctls[i]);
+      char *value = strchr (key, '=');
+      if (value == NULL)
+        return isola_error_fail (err, EINVAL, "sysctl \"%s\": not key=value", sysctls[i]);
+      *value++ = '\0';
+      for (char *p = key; *p; p++)
+        if (*p == '.')
+          *p = '/';
+      cleanup_free char *path = xasprintf ("/proc/sys/%s", key);
+      cleanup_close int fd = open_in_root (rootfd, path, O_WRONLY | O_NOFOLLOW);
+      if (fd < 0)
+        return isola_error_make (err, -fd, "sysctl %s: open `%s`", sysctls[i], path);
+      if (write_all (fd, value, strlen (value)) < 0)
+        return isola_error_make (err, errno, "sysctl %s: write `%s`", sysctls[i], path);
+    }
+  return 0;
+}
+
 /* Everything under the root, in Docker's order: the kernel file systems, then the caller's mounts (which may
    replace /dev/shm and friends), then the /etc files, then the protections that must sit on top of /proc. */
 static int
@@ -709,9 +828,13 @@ build_rootfs (const struct spawn_spec *spec, int *rootfd_out, isola_error_t *err
   if (ret == 0)
     ret = mount_rootfs (spec, &rootfd, err);
   if (ret == 0)
+    ret = make_etc_mtab (rootfd, err);
+  if (ret == 0)
     ret = mount_proc (rootfd, err);
   if (ret == 0)
-    ret = mount_dev (rootfd, err);
+    ret = mount_dev (rootfd, spec, err);
+  if (ret == 0)
+    ret = make_devices (rootfd, spec, err);
   if (ret == 0)
     ret = mount_sys (rootfd, err);
   if (ret == 0)
@@ -720,6 +843,8 @@ build_rootfs (const struct spawn_spec *spec, int *rootfd_out, isola_error_t *err
     ret = mount_spec_mounts (rootfd, spec, err);
   if (ret == 0)
     ret = mount_etc_files (rootfd, spec, err);
+  if (ret == 0)
+    ret = apply_sysctls (rootfd, spec->sysctls, err);
   if (ret == 0)
     ret = protect_kernel_paths (rootfd, err);
   *rootfd_out = rootfd;
@@ -890,8 +1015,26 @@ resolve_group_part (const char *group, struct exec_user *u, isola_error_t *err)
 
 /* "" → root; "name", "uid", "name:group", "uid:gid".  An explicit group replaces the passwd group and the
    supplementary groups, as in runc; Docker lists the primary group first among the supplementary ones. */
+/* --group-add: names from the container's /etc/group, or GIDs, as runc's additional groups. */
 static int
-resolve_user (const char *spec_user, struct exec_user *u, isola_error_t *err)
+add_extra_groups (char *const *groups, struct exec_user *u, isola_error_t *err)
+{
+  for (size_t i = 0; groups && groups[i]; i++)
+    {
+      gid_t gid;
+      unsigned id;
+      if (find_group_by_name_or_id (groups[i], &gid))
+        add_group (u, gid);
+      else if (parse_id (groups[i], &id))
+        add_group (u, id);
+      else
+        return isola_error_fail (err, EINVAL, "unable to find group %s: no matching entries in group file", groups[i]);
+    }
+  return 0;
+}
+
+static int
+resolve_user (const char *spec_user, char *const *group_add, struct exec_user *u, isola_error_t *err)
 {
   cleanup_free char *copy = xstrdup (spec_user ? spec_user : "");
   char *group = strchr (copy, ':');
@@ -908,7 +1051,7 @@ resolve_user (const char *spec_user, struct exec_user *u, isola_error_t *err)
   add_group (u, u->gid);
   if (matched && !explicit_group)
     collect_member_groups (matched, u);
-  return 0;
+  return add_extra_groups (group_add, u, err);
 }
 
 /* --- working directory, read-only root, limits ---------------------------------------------------------------- */
@@ -1221,7 +1364,7 @@ struct child
 
 /* Waits until the parent has placed us in the container's cgroups, then enters a cgroup namespace rooted there. */
 static int
-wait_for_cgroups (int go_fd, isola_error_t *err)
+wait_for_cgroups (int go_fd, bool private_cgroupns, isola_error_t *err)
 {
   char c;
   ssize_t n;
@@ -1232,7 +1375,7 @@ wait_for_cgroups (int go_fd, isola_error_t *err)
   if (n != 1)
     return isola_error_fail (err, EIO, "the monitor did not place the container in its cgroups");
   trace_mark ("container: released");
-  if (unshare (CLONE_NEWCGROUP) < 0)
+  if (private_cgroupns && unshare (CLONE_NEWCGROUP) < 0)
     return isola_error_make (err, errno, "unshare the cgroup namespace");
   return 0;
 }
@@ -1257,23 +1400,37 @@ drop_privileges_and_set_stdio (const struct spawn_spec *spec, const struct exec_
   return ret;
 }
 
+/* Another container's IPC or UTS namespace, joined before anything is mounted (/dev/mqueue shows the IPC
+   namespace of whoever mounts it).  The PID namespace is the parent's business: it takes effect for children. */
+static int
+join_namespaces (const struct spawn_spec *spec, isola_error_t *err)
+{
+  if (spec->ipc.mode == SPAWN_NS_JOIN && setns (spec->ipc.fd, CLONE_NEWIPC) < 0)
+    return isola_error_make (err, errno, "join the IPC namespace");
+  if (spec->uts.mode == SPAWN_NS_JOIN && setns (spec->uts.fd, CLONE_NEWUTS) < 0)
+    return isola_error_make (err, errno, "join the UTS namespace");
+  return 0;
+}
+
 static int
 child_setup (struct child *c, isola_error_t *err)
 {
   const struct spawn_spec *spec = c->spec;
   const char *cwd = spec->cwd && spec->cwd[0] ? spec->cwd : "/";
   int rootfd = -1;
-  int ret = build_rootfs (spec, &rootfd, err);
+  int ret = join_namespaces (spec, err);
+  if (ret == 0)
+    ret = build_rootfs (spec, &rootfd, err);
   if (ret == 0)
     ret = enter_rootfs (rootfd, err);
   if (ret == 0 && (c->null_fd = open ("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
     ret = isola_error_make (err, errno, "open /dev/null in the container");
-  if (ret == 0)
+  if (ret == 0 && spec->uts.mode == SPAWN_NS_PRIVATE)
     ret = set_hostname (spec->hostname, err);
   if (ret == 0 && !spec->host_network)
     ret = bring_loopback_up (err);
   if (ret == 0)
-    ret = resolve_user (spec->user, &c->user, err);
+    ret = resolve_user (spec->user, spec->group_add, &c->user, err);
   if (ret == 0)
     ret = make_workdir (cwd, &c->user, err);
   if (ret == 0 && spec->readonly_rootfs)
@@ -1283,7 +1440,7 @@ child_setup (struct child *c, isola_error_t *err)
   /* Entering a v1 cgroup costs an RCU grace period (cgroup.h): the monitor does it while we build the root, and
      we wait only now, before anything the limits are for runs. */
   if (ret == 0)
-    ret = wait_for_cgroups (c->go_fd, err);
+    ret = wait_for_cgroups (c->go_fd, spec->cgroupns.mode == SPAWN_NS_PRIVATE, err);
   if (ret == 0)
     ret = drop_privileges_and_set_stdio (spec, &c->user, c->null_fd, err);
   return ret;
@@ -1338,7 +1495,13 @@ clone_container_process (const struct spawn_spec *spec, bool *into_cgroup)
 {
   /* No CLONE_NEWCGROUP here: the child unshares it once it is in all its cgroups, so that its cgroup namespace is
      rooted at the container's cgroup (a namespace made by clone3 is rooted at the parent's). */
-  uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+  uint64_t flags = CLONE_NEWNS;
+  if (spec->pid.mode == SPAWN_NS_PRIVATE)
+    flags |= CLONE_NEWPID;
+  if (spec->uts.mode == SPAWN_NS_PRIVATE)
+    flags |= CLONE_NEWUTS;
+  if (spec->ipc.mode == SPAWN_NS_PRIVATE)
+    flags |= CLONE_NEWIPC;
   if (!spec->host_network)
     flags |= CLONE_NEWNET;
   *into_cgroup = false;
@@ -1486,7 +1649,26 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
   cleanup_close int go_w = g[1];
 
   bool into_cgroup;
+  cleanup_close int own_pid_ns = -1;
+  if (spec->pid.mode == SPAWN_NS_JOIN)
+    {
+      /* The child is born in the other container's PID namespace; ours is restored for our later children. */
+      own_pid_ns = open ("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
+      if (own_pid_ns < 0)
+        return isola_error_make (err, errno, "open /proc/self/ns/pid_for_children");
+      if (setns (spec->pid.fd, CLONE_NEWPID) < 0)
+        return isola_error_make (err, errno, "join the PID namespace");
+    }
   pid_t pid = clone_container_process (spec, &into_cgroup);
+  int clone_errno = errno;
+  if (own_pid_ns >= 0 && pid != 0 && setns (own_pid_ns, CLONE_NEWPID) < 0)
+    {
+      clone_errno = errno;
+      if (pid > 0)
+        (void)kill (pid, SIGKILL), (void)waitpid_retry (pid, NULL);
+      return isola_error_make (err, clone_errno, "return to the monitor's PID namespace");
+    }
+  errno = clone_errno;
   if (pid < 0)
     return isola_error_make (err, errno, "clone the container process");
   if (pid == 0)
@@ -1553,7 +1735,7 @@ spawn_join_setup (const struct spawn_spec *spec, char ***env_out, isola_error_t 
 {
   const char *cwd = spec->cwd && spec->cwd[0] ? spec->cwd : "/";
   struct exec_user user;
-  int ret = resolve_user (spec->user, &user, err);
+  int ret = resolve_user (spec->user, spec->group_add, &user, err);
   int null_fd = ret == 0 ? open ("/dev/null", O_RDWR | O_CLOEXEC) : -1;
   if (ret == 0 && null_fd < 0)
     ret = isola_error_make (err, errno, "open /dev/null in the container");

@@ -26,6 +26,30 @@ struct spawn_mount
   const char *tmpfs_options; /* for tmpfs: "size=64m,mode=1777" or NULL */
 };
 
+enum spawn_ns_mode
+{
+  SPAWN_NS_PRIVATE = 0,
+  SPAWN_NS_HOST,
+  SPAWN_NS_JOIN,
+};
+
+struct spawn_ns
+{
+  enum spawn_ns_mode mode;
+  int fd; /* SPAWN_NS_JOIN: an open namespace file */
+};
+
+/* --device: a node made at path (absolute, in the container) with the host device's type, numbers and mode. */
+struct spawn_device
+{
+  char *path;      /* in the container */
+  char *host_path; /* bound instead where mknod is refused */
+  mode_t mode;     /* S_IFCHR or S_IFBLK | permissions */
+  dev_t rdev;
+  uid_t uid;
+  gid_t gid;
+};
+
 struct spawn_rlimit
 {
   int resource; /* RLIMIT_* */
@@ -54,6 +78,17 @@ struct spawn_spec
                         /etc/passwd and /etc/group; supplementary groups from /etc/group */
   const char *hostname;
   bool host_network; /* share the host's network namespace instead of a private one with loopback up */
+  /* The IPC, PID and UTS namespaces, and the cgroup one: private (the default), the host's (caller's), or another
+     container's (spawn_ns.fd: its /proc/PID/ns/TYPE, open).  A private cgroup namespace is rooted at the
+     container's cgroup; with the host's UTS namespace the hostname is not set. */
+  struct spawn_ns ipc, pid, uts, cgroupns;
+  bool no_shm;            /* --ipc none: no /dev/shm */
+  int shm_fd;             /* with ipc JOIN, > 0: the other container's /dev/shm, a detached mount (open_tree) */
+  int64_t shm_size;       /* bytes of the /dev/shm tmpfs; 0: Docker's 64 MiB */
+  char *const *sysctls;   /* "key=value", NULL-terminated (or NULL): written under /proc/sys in the container */
+  char *const *group_add; /* supplementary groups besides the user's: names (the container's /etc/group) or GIDs */
+  const struct spawn_device *devices;
+  size_t n_devices;
 
   uint64_t cap_keep; /* capability bits the process keeps: the bounding set, and for root also permitted and
                         effective; a non-root user gets none, and the inheritable set stays empty (as in Docker) */

@@ -113,6 +113,52 @@ test_from_json (void)
     }
 }
 
+/* HostConfig's namespace modes, sysctls, devices, ShmSize and VolumesFrom, with Docker's messages (nsmode.c). */
+static void
+test_validate_namespaces (void)
+{
+  const char *ok[] = {
+    "{\"IpcMode\":\"shareable\",\"PidMode\":\"host\",\"UTSMode\":\"host\",\"UsernsMode\":\"host\"}",
+    "{\"IpcMode\":\"container:db\",\"PidMode\":\"container:db\",\"CgroupnsMode\":\"host\"}",
+    "{\"IpcMode\":\"none\",\"CgroupnsMode\":\"private\",\"ShmSize\":1048576}",
+    "{\"Sysctls\":{\"kernel.shmmax\":\"1\",\"kernel.msgmax\":\"2\",\"kernel.sem\":\"3\",\"fs.mqueue.msg_max\":\"4\","
+    "\"net.ipv4.ip_forward\":\"1\"}}",
+    "{\"Devices\":[{\"PathOnHost\":\"/dev/null\",\"PathInContainer\":\"/dev/n\",\"CgroupPermissions\":\"rw\"}]}",
+    "{\"VolumesFrom\":[\"a\",\"b:ro\",\"c:rw\"],\"GroupAdd\":[\"mail\",\"33\"]}",
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (ok); i++)
+    {
+      cleanup_free char *json = xasprintf ("{\"Image\":\"busybox\",\"HostConfig\":%s}", ok[i]);
+      check_accepted (json);
+    }
+  const char *refused[][2] = {
+    { "{\"IpcMode\":\"bogus\"}", "invalid IPC mode: bogus" },
+    { "{\"IpcMode\":\"container:\"}", "invalid IPC mode: container:" },
+    { "{\"PidMode\":\"private\"}", "--pid: invalid PID mode" },
+    { "{\"UTSMode\":\"container:x\"}", "--uts: invalid UTS mode" },
+    { "{\"UsernsMode\":\"bogus\"}", "--userns: invalid USER mode" },
+    { "{\"CgroupnsMode\":\"bogus\"}", "--cgroupns: invalid CGROUP mode" },
+    { "{\"ShmSize\":-1}", "SHM size can not be less than 0" },
+    { "{\"Sysctls\":{\"kernel.hostname\":\"x\"}}", "sysctl 'kernel.hostname=x' is not whitelisted" },
+    { "{\"Sysctls\":{\"vm.swappiness\":\"1\"}}", "sysctl 'vm.swappiness=1' is not whitelisted" },
+    { "{\"NetworkMode\":\"host\",\"Sysctls\":{\"net.ipv4.ip_forward\":\"1\"}}",
+      "sysctl \"net.ipv4.ip_forward\" not allowed in host network namespace" },
+    { "{\"IpcMode\":\"host\",\"Sysctls\":{\"kernel.shmmax\":\"1\"}}",
+      "sysctl \"kernel.shmmax\" is not allowed: the container shares the host's IPC namespace" },
+    { "{\"Devices\":[{\"PathOnHost\":\"/dev/null\",\"PathInContainer\":\"rel\"}]}", "bad format for path: rel" },
+    { "{\"Devices\":[{\"PathOnHost\":\"/dev/null\",\"PathInContainer\":\"/d\",\"CgroupPermissions\":\"x\"}]}",
+      "invalid device mode: x" },
+    { "{\"VolumesFrom\":[\"a:z\"]}", "invalid mode: z" },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (refused); i++)
+    {
+      cleanup_free char *json = xasprintf ("{\"Image\":\"busybox\",\"HostConfig\":%s}", refused[i][0]);
+      check_refused (json, refused[i][1]);
+    }
+  check_refused ("{\"Image\":\"busybox\",\"Hostname\":\"h\",\"HostConfig\":{\"UTSMode\":\"host\"}}",
+                 "conflicting options: hostname and the UTS mode");
+}
+
 static void
 test_validate (void)
 {
@@ -335,13 +381,16 @@ test_to_json (void)
       "Config: what config.json always has, and nothing unset (%s)", c);
   CHECK_STR (
       h,
-      "{\"AutoRemove\":false,\"CpuShares\":0,\"CpusetCpus\":\"\",\"CpusetMems\":\"\",\"LogConfig\":{\"Config\":{},"
-      "\"Type\":\"json-file\"},\"Memory\":67108864,\"MemoryReservation\":0,\"MemorySwap\":134217728,\"NanoCpus\":0,"
-      "\"OomKillDisable\":false,\"Privileged\":false,\"ReadonlyRootfs\":false,\"RestartPolicy\":{\"MaximumRetryCount\":"
-      "0,"
-      "\"Name\":\"\"},\"Ulimits\":[{\"Hard\":-1,\"Name\":\"nofile\",\"Soft\":-1}]}",
-      "HostConfig: what is set, what Docker always shows (the booleans, the resources, LogConfig, RestartPolicy) and "
-      "its default MemorySwap (twice Memory); an unlimited PidsLimit is not (%s)",
+      "{\"AutoRemove\":false,\"CgroupnsMode\":\"\",\"CpuShares\":0,\"CpusetCpus\":\"\",\"CpusetMems\":\"\","
+      "\"Devices\":[],\"IpcMode\":\"\",\"LogConfig\":{\"Config\":{},\"Type\":\"json-file\"},\"Memory\":6710"
+      "8864,\"MemoryReservation\":0,\"MemorySwap\":134217728,\"NanoCpus\":0,\"OomKillDisable\":false,\"PidM"
+      "ode\":\"\",\"Privileged\":false,\"ReadonlyRootfs\":false,\"RestartPolicy\":{\"MaximumRetryCount\":0,"
+      "\"Name\":\"\"},\"ShmSize\":0,\"UTSMode\":\"\",\"Ulimits\":[{\"Hard\":-1,\"Name\":\"nofile\",\"Soft\""
+      ":-1}],\"UsernsMode\":\"\"}",
+      "HostConfig: what is set, what Docker always shows (the booleans, the resources, LogConfig, RestartPolicy, "
+      "Devices, ShmSize and the namespace modes, which create settles) and its default MemorySwap (twice Memory); an "
+      "unlimited PidsLimit is "
+      "not (%s)",
       h);
 }
 
@@ -352,6 +401,7 @@ main (void)
     return 1;
   test_from_json ();
   test_validate ();
+  test_validate_namespaces ();
   test_merge_env ();
   test_merge_command ();
   test_merge_inherited ();
