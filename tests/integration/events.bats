@@ -262,7 +262,8 @@ container die fb"
   run --separate-stderr isola events --since "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)" --until "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%S.%NZ)"
   assert_status 0
   assert_output_empty
-  run --separate-stderr isola events --since "$(date -u -d '-1 hour' +%Y-%m-%d)" --until "$(date +%s)" --filter event=die --format '{{.Action}}'
+  # whole Unix seconds: the next one, as the die of this second may come after the second began
+  run --separate-stderr isola events --since "$(date -u -d '-1 hour' +%Y-%m-%d)" --until "$(($(date +%s) + 1))" --filter event=die --format '{{.Action}}'
   assert_equal "$output" die
   run --separate-stderr isola events --since yesterday
   assert_status 1
