@@ -4,6 +4,7 @@
    a flag's syntax is checked here. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -280,9 +281,10 @@ numeric_flag (const struct cli_command *cmd, int c, const struct flag_parser *p,
       }
     case OPT_PIDS_LIMIT:
       {
+        errno = 0;
         long long n = strtoll (arg, &end, 10);
-        if (*end || end == arg)
-          return cli_flag_invalid (cmd, p, NULL);
+        if (*end || end == arg || errno == ERANGE)
+          return cli_flag_invalid (cmd, p, errno == ERANGE ? "value out of range" : NULL);
         json_object_set_new (o->host, "PidsLimit", json_integer (n));
         return 0;
       }
@@ -296,9 +298,12 @@ numeric_flag (const struct cli_command *cmd, int c, const struct flag_parser *p,
       }
     case OPT_STOP_TIMEOUT:
       {
+        errno = 0;
         long t = strtol (arg, &end, 10);
         if (*end || end == arg)
           return cli_flag_invalid (cmd, p, NULL);
+        if (errno == ERANGE || t < INT_MIN || t > INT_MAX)
+          return cli_flag_invalid (cmd, p, "value out of range");
         json_object_set_new (o->request, "StopTimeout", json_integer (t));
         return 0;
       }

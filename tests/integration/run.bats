@@ -229,6 +229,23 @@ out2"
   assert_output_empty
 }
 
+@test "run refuses an env entry without a name, a stop timeout below -1 and numbers out of range (125), creating nothing" {
+  run --separate-stderr isola run -e =x busybox true
+  assert_status 125
+  assert_stderr_matches 'invalid environment variable: =x'
+  run --separate-stderr isola run --stop-timeout -99 busybox true
+  assert_status 125
+  assert_stderr_matches 'invalid stop timeout -99'
+  run --separate-stderr isola run --pids-limit 99999999999999999999 busybox true
+  assert_status 125
+  assert_stderr_matches 'pids-limit.*value out of range'
+  run --separate-stderr isola run --stop-timeout 99999999999 busybox true
+  assert_status 125
+  assert_stderr_matches 'stop-timeout.*value out of range'
+  run isola ps -aq
+  assert_output_empty
+}
+
 @test "run: the flags end at the image, the rest is the command; Docker's flag forms" {
   run --separate-stderr isola run --rm --tty=false -i=false busybox echo --pid host -d --rm
   assert_status 0

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -89,6 +90,10 @@ sealed_exe_ensure (char **argv, isola_error_t *err)
       if (from && original_path == NULL)
         original_path = xstrdup (from);
       unsetenv (SEALED_FROM_ENV);
+      /* The kernel names us after the memfd ("memfd:isola-mon"): ps -C and top show the program's name again. */
+      const char *base = original_path && strrchr (original_path, '/') ? strrchr (original_path, '/') + 1 : NULL;
+      if (base)
+        (void)prctl (PR_SET_NAME, base);
       return 0;
     }
   cleanup_free char *self = sealed_exe_original_path ();

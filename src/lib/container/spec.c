@@ -3,6 +3,7 @@
 #include "container/spec.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
@@ -266,8 +267,11 @@ stop_timeout_from_json (json_t *v, struct container_spec *spec, isola_error_t *e
     return 0;
   if (!json_is_integer (v))
     return type_error (err, "", "StopTimeout", "an integer");
+  json_int_t t = json_integer_value (v);
+  if (t < INT_MIN || t > INT_MAX)
+    return isola_error_fail (err, EINVAL, "invalid stop timeout %" JSON_INTEGER_FORMAT ": out of range", t);
   spec->has_stop_timeout = true;
-  spec->stop_timeout = (int)json_integer_value (v);
+  spec->stop_timeout = (int)t;
   return 0;
 }
 
@@ -484,6 +488,14 @@ check_config (const struct container_spec *spec, isola_error_t *err)
     return isola_error_fail (err, EINVAL, "invalid signal: %s", spec->stop_signal);
   if (set (spec->hostname) && spec->uts_mode && strcmp (spec->uts_mode, "host") == 0)
     return isola_error_fail (err, EINVAL, "conflicting options: hostname and the UTS mode");
+  /* Docker's daemon: an entry needs a name ("=x" would reach the process as a variable without one). */
+  for (size_t i = 0; spec->env && spec->env[i]; i++)
+    if (spec->env[i][0] == '=' || spec->env[i][0] == '\0')
+      return isola_error_fail (err, EINVAL, "invalid environment variable: %s", spec->env[i]);
+  /* -1 waits forever; other negative values mean nothing. */
+  if (spec->has_stop_timeout && spec->stop_timeout < -1)
+    return isola_error_fail (err, EINVAL, "invalid stop timeout %d: -1 (wait forever) or 0 or more seconds",
+                             spec->stop_timeout);
   return 0;
 }
 

@@ -168,6 +168,12 @@ test_validate (void)
                  "the working directory 'rel' is invalid, it needs to be an absolute path");
   check_accepted ("{\"Image\":\"busybox\",\"WorkingDir\":\"/srv\",\"StopSignal\":\"SIGUSR1\"}");
   check_refused ("{\"Image\":\"busybox\",\"StopSignal\":\"NOPE\"}", "invalid signal: NOPE");
+  check_refused ("{\"Image\":\"busybox\",\"Env\":[\"A=1\",\"=x\"]}", "invalid environment variable: =x");
+  check_accepted ("{\"Image\":\"busybox\",\"Env\":[\"A=\",\"B\"]}");
+  check_refused ("{\"Image\":\"busybox\",\"StopTimeout\":-99}",
+                 "invalid stop timeout -99: -1 (wait forever) or 0 or more seconds");
+  check_accepted ("{\"Image\":\"busybox\",\"StopTimeout\":-1}");
+  check_refused_with ("{\"Image\":\"busybox\",\"StopTimeout\":99999999999}", "out of range");
   check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"often\"}}}",
                  "invalid restart policy 'often'");
   check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"AutoRemove\":true,\"RestartPolicy\":{\"Name\":"
