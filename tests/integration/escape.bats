@@ -28,12 +28,14 @@ setup() {
 }
 teardown() { container_teardown; }
 
-# The watcher of runc's CVE-2019-5736: it waits for a process whose executable is not the image's busybox (isola's
-# CLI or monitor, the guest's agent) to appear in the container, holds its /proc/PID/exe open, and once that process is gone tries to append to it for 8 s.  It notes
-# what it caught in /tmp/caught, each write that worked in /tmp/pwned, and that it is over in /tmp/done.
+# The watcher of runc's CVE-2019-5736: from the moment /tmp/go exists, it waits for a process whose executable is
+# not the image's busybox (isola's CLI or monitor, the guest's agent) to appear in the container, holds its
+# /proc/PID/exe open, and once that process is gone tries to append to it for 8 s.  It notes what it caught in
+# /tmp/caught, each write that worked in /tmp/pwned, and that it is over in /tmp/done.
 # shellcheck disable=SC2016 # the script runs in the container
 WATCHER='
 /bin/busybox rm -f /bin/sh && /bin/busybox ln -s /proc/self/exe /bin/sh
+while [ ! -e /tmp/go ]; do /bin/busybox usleep 20000; done
 while :; do
   for e in /proc/[0-9]*/exe; do
     t=$(/bin/busybox readlink "$e" 2>/dev/null) || continue
@@ -55,9 +57,16 @@ done'
 # exec_attack MODE: the attack against `isola exec`, in a container of that isolation mode.
 exec_attack() {
   run_detached --isolation="$1" --name victim busybox /bin/busybox sh -c "$WATCHER"
+  # the watcher has made /bin/sh the link before anything execs it, and watches from /tmp/go on, so that what it
+  # catches is the exec below, not the execs that check on it
+  local i
+  for i in $(seq 1 200); do
+    [ "$(isola exec victim /bin/busybox readlink /bin/sh)" = /proc/self/exe ] && break
+    sleep 0.1
+  done
+  isola exec victim /bin/busybox touch /tmp/go
   # `sh` is now /proc/self/exe in the container; `load` keeps whatever runs as it reading its stdin for 3 s.
   (sleep 3) | isola exec -i victim sh load >"$BATS_TEST_TMPDIR/exec.out" 2>&1 || true
-  local i
   for i in $(seq 1 200); do
     isola exec victim /bin/busybox test -e /tmp/done && break
     sleep 0.1
