@@ -422,3 +422,17 @@ cli_print_listing (const char *format, json_t *rows, json_t *headers, isola_erro
   table_free (t);
   return ret;
 }
+
+bool
+cli_confirm (const char *warning)
+{
+  printf ("%s\nAre you sure you want to continue? [y/N] ", warning);
+  fflush (stdout);
+  char answer[16] = "";
+  if (fgets (answer, sizeof answer, stdin) == NULL)
+    {
+      printf ("\n");
+      return false;
+    }
+  return answer[0] == 'y' || answer[0] == 'Y';
+}

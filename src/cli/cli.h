@@ -47,6 +47,9 @@ int cli_flag_invalid (const struct cli_command *cmd, const struct flag_parser *p
 
 void cli_usage (const struct cli_command *cmd, bool to_stderr);
 
+/* Prints warning, then Docker's "Are you sure you want to continue? [y/N] "; true for an answer starting with y. */
+bool cli_confirm (const char *warning);
+
 /* A management command's subcommands ("isola image ls"), in the order its usage lists them. */
 struct cli_subcommand
 {

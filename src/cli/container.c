@@ -8,17 +8,6 @@
 #include "container/lifecycle.h"
 #include "container/system.h"
 
-static bool
-confirm_prune (void)
-{
-  printf ("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
-  fflush (stdout);
-  char answer[16] = "";
-  if (fgets (answer, sizeof answer, stdin) == NULL)
-    return false;
-  return answer[0] == 'y' || answer[0] == 'Y';
-}
-
 static int run_container_prune (struct cli_ctx *ctx, int argc, char **argv);
 
 static const struct cli_command cmd_container_prune = {
@@ -53,7 +42,7 @@ run_container_prune (struct cli_ctx *ctx, int argc, char **argv)
     return exit_code;
   if (p.nargs != 0)
     return cli_usage_error (&cmd_container_prune, "\"isola container prune\" accepts no arguments.");
-  if (!force && !confirm_prune ())
+  if (!force && !cli_confirm ("WARNING! This will remove all stopped containers."))
     return 0;
   cleanup_error isola_error_t err = NULL;
   cleanup_store struct isola_store *store = NULL;

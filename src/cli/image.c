@@ -10,20 +10,6 @@
 #include "image/remove.h"
 #include "sandbox/overlay.h"
 
-static bool
-confirm (const char *warning)
-{
-  fprintf (stdout, "%s\nAre you sure you want to continue? [y/N] ", warning);
-  fflush (stdout);
-  char answer[16] = "";
-  if (fgets (answer, sizeof answer, stdin) == NULL)
-    {
-      printf ("\n");
-      return false;
-    }
-  return answer[0] == 'y' || answer[0] == 'Y';
-}
-
 static int
 run_image_prune (struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -46,8 +32,8 @@ run_image_prune (struct cli_ctx *ctx, int argc, char **argv)
   if (p.nargs != 0)
     return cli_usage_error (&cmd_image_prune, "\"isola image prune\" accepts no arguments.");
   if (!force
-      && !confirm (all ? "WARNING! This will remove all images without at least one container associated to them."
-                       : "WARNING! This will remove all dangling images."))
+      && !cli_confirm (all ? "WARNING! This will remove all images without at least one container associated to them."
+                           : "WARNING! This will remove all dangling images."))
     return 0;
 
   cleanup_store struct isola_store *store = NULL;

@@ -269,15 +269,7 @@ confirm_system_prune (bool all, bool volumes, char **filters)
       for (size_t i = 0; filters[i]; i++)
         printf ("  - %s\n", filters[i]);
     }
-  printf ("\nAre you sure you want to continue? [y/N] ");
-  fflush (stdout);
-  char answer[16] = "";
-  if (fgets (answer, sizeof answer, stdin) == NULL)
-    {
-      printf ("\n");
-      return false;
-    }
-  return answer[0] == 'y' || answer[0] == 'Y';
+  return cli_confirm ("");
 }
 
 static void

@@ -444,20 +444,6 @@ static const struct cli_command cmd_volume_prune = {
   },
 };
 
-static bool
-confirm (const char *warning)
-{
-  printf ("%s\nAre you sure you want to continue? [y/N] ", warning);
-  fflush (stdout);
-  char answer[16] = "";
-  if (fgets (answer, sizeof answer, stdin) == NULL)
-    {
-      printf ("\n");
-      return false;
-    }
-  return answer[0] == 'y' || answer[0] == 'Y';
-}
-
 /* Docker 23 and later (the docker 28 CLI): only anonymous volumes unless --all. */
 static int
 run_volume_prune (struct cli_ctx *ctx, int argc, char **argv)
@@ -483,8 +469,8 @@ run_volume_prune (struct cli_ctx *ctx, int argc, char **argv)
   if (p.nargs != 0)
     return cli_usage_error (&cmd_volume_prune, "\"isola volume prune\" accepts no arguments.");
   if (!force
-      && !confirm (all ? "WARNING! This will remove all local volumes not used by at least one container."
-                       : "WARNING! This will remove anonymous local volumes not used by at least one container."))
+      && !cli_confirm (all ? "WARNING! This will remove all local volumes not used by at least one container."
+                           : "WARNING! This will remove anonymous local volumes not used by at least one container."))
     return 0;
   cleanup_store struct isola_store *store = NULL;
   if ((exit_code = cli_open_store (ctx, true, &store)))
