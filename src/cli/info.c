@@ -15,17 +15,6 @@ static const struct flag_def info_flags[] = {
   { 0 },
 };
 
-/* go-units' BytesSize: binary units, 4 significant digits ("3.827GiB"). */
-static char *
-bytes_size (double size)
-{
-  static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-  size_t i = 0;
-  while (size >= 1024.0 && i + 1 < ARRAY_SIZE (units))
-    size /= 1024.0, i++;
-  return xasprintf ("%.4g%s", size, units[i]);
-}
-
 static const char *
 str (json_t *info, const char *key)
 {
@@ -73,7 +62,7 @@ print_info (json_t *info)
   printf (" OSType: %s\n", str (info, "OSType"));
   printf (" Architecture: %s\n", str (info, "Architecture"));
   printf (" CPUs: %lld\n", num (info, "NCPU"));
-  cleanup_free char *mem = bytes_size ((double)num (info, "MemTotal"));
+  cleanup_free char *mem = binary_size ((uint64_t)num (info, "MemTotal"));
   printf (" Total Memory: %s\n", mem);
   printf (" Name: %s\n", str (info, "Name"));
   printf (" Docker Root Dir: %s\n", str (info, "DockerRootDir"));

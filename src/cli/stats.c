@@ -42,18 +42,6 @@ now_ns (void)
   return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* go-units' BytesSize: binary units, 4 significant digits. */
-static char *
-bytes_size (uint64_t bytes)
-{
-  static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-  double size = (double)bytes;
-  size_t i = 0;
-  while (size >= 1024.0 && i + 1 < ARRAY_SIZE (units))
-    size /= 1024.0, i++;
-  return xasprintf ("%.4g%s", size, units[i]);
-}
-
 static uint64_t
 host_memory (void)
 {
@@ -89,7 +77,7 @@ stats_row (const struct sampled *s, bool no_trunc)
   double mp = s->st.memory_limit ? (double)s->st.memory * 100.0 / (double)s->st.memory_limit : 0;
   snprintf (mem_perc, sizeof mem_perc, "%.2f%%", mp);
   snprintf (pids, sizeof pids, "%llu", (unsigned long long)s->st.pids);
-  cleanup_free char *used = bytes_size (s->st.memory), *limit = bytes_size (s->st.memory_limit);
+  cleanup_free char *used = binary_size (s->st.memory), *limit = binary_size (s->st.memory_limit);
   cleanup_free char *rd = human_size ((int64_t)s->st.read_bytes), *wr = human_size ((int64_t)s->st.write_bytes);
   cleanup_free char *mem = xasprintf ("%s / %s", used, limit);
   cleanup_free char *blk = xasprintf ("%s / %s", rd, wr);

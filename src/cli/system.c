@@ -11,18 +11,6 @@
 #include "container/volume.h"
 #include "image/remove.h"
 
-/* go-units' HumanSize: decimal units, 4 significant digits, as `system df` and prune's total print sizes. */
-static char *
-human_size4 (int64_t bytes)
-{
-  static const char *const units[] = { "B", "kB", "MB", "GB", "TB", "PB" };
-  double size = (double)bytes;
-  size_t i = 0;
-  while (size >= 1000.0 && i + 1 < ARRAY_SIZE (units))
-    size /= 1000.0, i++;
-  return xasprintf ("%.4g%s", size, units[i]);
-}
-
 static int64_t
 int_of (json_t *o, const char *key)
 {
@@ -33,7 +21,7 @@ int_of (json_t *o, const char *key)
 static char *
 reclaimable (int64_t bytes, int64_t total)
 {
-  cleanup_free char *h = human_size4 (bytes);
+  cleanup_free char *h = human_size_digits (bytes, 4);
   if (total > 0)
     return xasprintf ("%s (%lld%%)", h, (long long)(bytes * 100 / total));
   return xstrdup (h);
@@ -42,7 +30,7 @@ reclaimable (int64_t bytes, int64_t total)
 static json_t *
 df_row (const char *type, size_t total, size_t active, int64_t size, char *reclaim)
 {
-  cleanup_free char *t = xasprintf ("%zu", total), *a = xasprintf ("%zu", active), *sz = human_size4 (size);
+  cleanup_free char *t = xasprintf ("%zu", total), *a = xasprintf ("%zu", active), *sz = human_size_digits (size, 4);
   cleanup_free char *r = reclaim;
   /* keys in Go's order of a map: sorted */
   return json_pack ("{s:s, s:s, s:s, s:s, s:s}", "Active", a, "Reclaimable", r, "Size", sz, "TotalCount", t, "Type",
@@ -140,8 +128,9 @@ print_df_verbose (json_t *df)
           *colon = '\0', tagname = colon + 1;
         const char *id = json_string_value (json_object_get (v, "Id")) + strlen ("sha256:");
         cleanup_free char *short_id = strndup (id, 12), *created = ago (int_of (v, "Created"));
-        cleanup_free char *size = human_size4 (int_of (v, "Size")), *shared = human_size4 (int_of (v, "SharedSize"));
-        cleanup_free char *unique = human_size4 (int_of (v, "Size") - int_of (v, "SharedSize"));
+        cleanup_free char *size = human_size_digits (int_of (v, "Size"), 4),
+                          *shared = human_size_digits (int_of (v, "SharedSize"), 4);
+        cleanup_free char *unique = human_size_digits (int_of (v, "Size") - int_of (v, "SharedSize"), 4);
         cleanup_free char *users = xasprintf ("%lld", (long long)int_of (v, "Containers"));
         table_add (t, (const char *const[]){ repo, tagname, short_id, created, size, shared, unique, users }, 8);
       }
@@ -165,7 +154,7 @@ print_df_verbose (json_t *df)
       n_volumes += type && strcmp (type, "volume") == 0;
     }
     cleanup_free char *id = strndup (json_string_value (json_object_get (v, "Id")), 12);
-    cleanup_free char *vols = xasprintf ("%zu", n_volumes), *size = human_size4 (int_of (v, "SizeRw"));
+    cleanup_free char *vols = xasprintf ("%zu", n_volumes), *size = human_size_digits (int_of (v, "SizeRw"), 4);
     cleanup_free char *created = ago (int_of (v, "Created"));
     const char *name = json_string_value (json_array_get (json_object_get (v, "Names"), 0));
     table_add (t,
@@ -181,7 +170,7 @@ print_df_verbose (json_t *df)
   {
     json_t *u = json_object_get (v, "UsageData");
     cleanup_free char *links = xasprintf ("%lld", (long long)int_of (u, "RefCount"));
-    cleanup_free char *size = human_size4 (int_of (u, "Size"));
+    cleanup_free char *size = human_size_digits (int_of (u, "Size"), 4);
     table_add (t, (const char *const[]){ json_string_value (json_object_get (v, "Name")), links, size }, 3);
   }
   print_table (t);
@@ -389,7 +378,7 @@ run_system_prune (struct cli_ctx *ctx, int argc, char **argv)
   if (ret < 0)
     return cli_fail (&err);
   total += bytes;
-  cleanup_free char *size = human_size4 (total);
+  cleanup_free char *size = human_size_digits (total, 4);
   printf ("Total reclaimed space: %s\n", size);
   return 0;
 }

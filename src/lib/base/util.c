@@ -409,18 +409,37 @@ time_parse_rfc3339 (const char *s, int64_t *secs_out)
   return 0;
 }
 
+/* go-units' sizes: base 1000 or 1024 units, digits significant digits. */
+static char *
+size_with_units (double size, double base, const char *const *units, size_t n_units, int digits)
+{
+  size_t i = 0;
+  while (size >= base && i + 1 < n_units)
+    {
+      size /= base;
+      i++;
+    }
+  return xasprintf ("%.*g%s", digits, size, units[i]);
+}
+
+char *
+human_size_digits (int64_t bytes, int digits)
+{
+  static const char *const units[] = { "B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB" };
+  return size_with_units ((double)bytes, 1000.0, units, ARRAY_SIZE (units), digits);
+}
+
 char *
 human_size (int64_t bytes)
 {
-  static const char *units[] = { "B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB" };
-  double size = (double)bytes;
-  size_t i = 0;
-  while (size >= 1000.0 && i + 1 < ARRAY_SIZE (units))
-    {
-      size /= 1000.0;
-      i++;
-    }
-  return xasprintf ("%.*g%s", 3, size, units[i]);
+  return human_size_digits (bytes, 3);
+}
+
+char *
+binary_size (uint64_t bytes)
+{
+  static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+  return size_with_units ((double)bytes, 1024.0, units, ARRAY_SIZE (units), 4);
 }
 
 char *

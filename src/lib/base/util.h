@@ -164,8 +164,12 @@ char *time_rfc3339_now (void);
 /* Parses RFC 3339 (the subset images use); returns 0 on success. */
 int time_parse_rfc3339 (const char *s, int64_t *secs_out);
 
-/* Docker's human renderings: "4.26MB" (decimal units, 3 significant digits) and "2 weeks" (no "ago"). */
+/* Docker's human renderings: "4.26MB" (decimal units, 3 significant digits: images), the same with other
+   precisions (go-units' HumanSize, 4: system df, prune totals), "3.827GiB" (binary units, 4 digits: go-units'
+   BytesSize, stats and info) and "2 weeks" (no "ago"). */
 char *human_size (int64_t bytes);
+char *human_size_digits (int64_t bytes, int digits);
+char *binary_size (uint64_t bytes);
 char *human_duration (int64_t seconds);
 
 /* CLOCK_MONOTONIC in milliseconds: deadlines. */
