@@ -121,7 +121,9 @@ keys_to_terminal() {
   local f=$BATS_TEST_TMPDIR/out in=$BATS_TEST_TMPDIR/in fd pid
   mkfifo "$in"
   exec {fd}<>"$in"
-  timeout 60 script -qec "'$ISOLA' run -t --name ct busybox sh -c 'trap \"echo got INT; exit 7\" INT; echo ready; while :; do sleep 0.1; done'" /dev/null <"$in" >"$f" 2>&1 &
+  # exec: script(1) starts the command through $SHELL, and a dash left waiting in the terminal's foreground group
+  # would die of the same ^C (bash execs a lone command itself, dash does not)
+  timeout 60 script -qec "exec '$ISOLA' run -t --name ct busybox sh -c 'trap \"echo got INT; exit 7\" INT; echo ready; while :; do sleep 0.1; done'" /dev/null <"$in" >"$f" 2>&1 &
   pid=$!
   wait_until 30 file_contains "$f" ready || { cat "$f"; return 1; }
   printf '\003' >&"$fd"
