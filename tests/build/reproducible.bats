@@ -27,13 +27,31 @@ build_clone() {
   }
 }
 
-@test "two clones of a commit at different paths build bit-identical binaries" {
-  build_clone "$WORK/a"
-  build_clone "$WORK/another-clone-at-a-longer-path"
+# tree_is_head: the repository's tracked files are HEAD's and its binaries are up to date with them, so its own
+# build is a build of HEAD at another path.
+tree_is_head() {
+  [ -z "$(git -C "$REPO" status --porcelain --untracked-files=no)" ] && make -C "$REPO" -q "${BINARIES[@]}" 2>/dev/null
+}
+
+# differing A B: the binaries that differ between the builds in A and B.
+differing() {
   local bin bad=""
   for bin in "${BINARIES[@]}"; do
-    [ "$(sha256sum <"$WORK/a/$bin")" = "$(sha256sum <"$WORK/another-clone-at-a-longer-path/$bin")" ] || bad+=" $bin"
+    cmp -s "$1/$bin" "$2/$bin" || bad+=" $bin"
   done
+  echo "$bad"
+}
+
+@test "two clones of a commit at different paths build bit-identical binaries" {
+  build_clone "$WORK/a"
+  # The tree's own build is the other clone when it is HEAD's (make test's case: it just built it): one build less.
+  # Its binaries may come from other flags (make CFLAGS=...), so a difference there is checked with a second clone.
+  if tree_is_head && [ -z "$(differing "$REPO" "$WORK/a")" ]; then
+    return 0
+  fi
+  build_clone "$WORK/another-clone-at-a-longer-path"
+  local bad
+  bad=$(differing "$WORK/a" "$WORK/another-clone-at-a-longer-path")
   [ -z "$bad" ] || {
     echo "differ:$bad"
     return 1
