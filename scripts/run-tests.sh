@@ -328,8 +328,15 @@ stop_jobs() {
 trap stop_jobs INT TERM
 trap 'rm -rf "$logdir"' EXIT
 
+# cpu_ticks: the machine's busy and total CPU time so far, in clock ticks (/proc/stat): how much of the machine the
+# run used says whether more jobs at once would help.
+cpu_ticks() {
+  awk '/^cpu / { idle = $5 + $6; total = 0; for (i = 2; i <= NF; i++) total += $i; print total - idle, total }' /proc/stat
+}
+
 echo "== ${#ORDER[@]} jobs ($(echo $PARTS | tr ' ' ','); up to $JOBS at once; bats drive $ISOLA_BIN)"
 t_start=$(date +%s)
+read -r busy_start total_start < <(cpu_ticks)
 next=0
 while [ "$next" -lt ${#ORDER[@]} ] || [ ${#RUNNING[@]} -gt 0 ]; do
   while [ "$interrupted" = 0 ] && [ "$next" -lt ${#ORDER[@]} ] && [ ${#RUNNING[@]} -lt "$JOBS" ]; do
@@ -354,7 +361,10 @@ if [ "$interrupted" = 1 ]; then
   failed=$((failed + 1))
   echo "not ok - interrupted: $((${#ORDER[@]} - next)) jobs did not start"
 fi
-echo "== jobs done in $(($(date +%s) - t_start)) s"
+read -r busy_end total_end < <(cpu_ticks)
+hz=$(getconf CLK_TCK)
+echo "== jobs done in $(($(date +%s) - t_start)) s; the machine's CPUs were busy" \
+  "$(((busy_end - busy_start) * 100 / (total_end - total_start + 1)))% of it ($(((busy_end - busy_start) / hz)) CPU-s)"
 
 # Only what this run made: the roots and fixtures the tests noted (with their .extra.* roots), the mounts under them,
 # and the processes (monitors, VM workers, template builds) that name them or this run's VM templates.
