@@ -633,9 +633,43 @@ decode_key (const char *p, const char *end, enum record_key *key)
   return next;
 }
 
+/* The writer's own shape, {"log":"…","stream":"stdout","time":"…"} with nothing else: the prefix, the two strings
+   and the fixed middle compared as bytes, no keys decoded.  0 and the record, or 1 for any other line. */
+static int
+decode_own_record (const char *line, size_t len, char *buf, struct log_record *out)
+{
+  static const char head[] = "{\"log\":\"", mid[] = ",\"stream\":\"std", mid2[] = "\",\"time\":";
+  const char *end = line + len, *p = line;
+  if (len < sizeof head - 1 || memcmp (p, head, sizeof head - 1) != 0)
+    return 1;
+  size_t n;
+  if ((p = decode_string (p + sizeof head - 2, end, buf, &n)) == NULL)
+    return 1;
+  out->text = buf, out->len = n;
+  if ((size_t)(end - p) < sizeof mid - 1 + 3 + sizeof mid2 - 1 || memcmp (p, mid, sizeof mid - 1) != 0)
+    return 1;
+  p += sizeof mid - 1;
+  if (memcmp (p, "out", 3) == 0)
+    out->stream = 1;
+  else if (memcmp (p, "err", 3) == 0)
+    out->stream = 2;
+  else
+    return 1;
+  p += 3;
+  if (memcmp (p, mid2, sizeof mid2 - 1) != 0)
+    return 1;
+  p += sizeof mid2 - 1;
+  if (p == end || *p != '"' || (p = decode_string (p, end, buf + n, &out->time_len)) == NULL)
+    return 1;
+  out->time = buf + n;
+  return p + 1 == end && *p == '}' ? 0 : 1;
+}
+
 int
 log_record_decode_fast (const char *line, size_t len, char *buf, struct log_record *out)
 {
+  if (decode_own_record (line, len, buf, out) == 0)
+    return 0;
   const char *end = line + len, *p = skip_space (line, end);
   const char *stream = NULL;
   size_t stream_len = 0, used = 0;
