@@ -53,6 +53,10 @@
 #define RUN_DIR     "/run/isola"
 #define MAX_PROCS   64
 #define CGROUP_NAME "container"
+/* A process's output: pipes of 1 MiB read 256 KiB at a time and sent at once, so that under TCG (where each system
+   call and switch between the process and the agent is emulated) a MiB of output takes a few of each, not dozens. */
+#define OUTPUT_PIPE_SIZE (1024 * 1024)
+#define OUTPUT_READ_MAX  (256 * 1024)
 
 /* The main process, or an exec. */
 struct proc
@@ -512,6 +516,7 @@ make_stdio (struct proc *p, bool tty, bool open_stdin, struct spawn_spec *sp, st
   if (pipe2 (out, O_CLOEXEC) < 0 || pipe2 (errp, O_CLOEXEC) < 0 || (open_stdin && pipe2 (in, O_CLOEXEC) < 0))
     return isola_error_make (err, errno, "pipe");
   p->out = out[0], p->err = errp[0], p->in = in[1];
+  (void)fcntl (p->out, F_SETPIPE_SZ, OUTPUT_PIPE_SIZE), (void)fcntl (p->err, F_SETPIPE_SZ, OUTPUT_PIPE_SIZE);
   fcntl (p->out, F_SETFL, O_NONBLOCK), fcntl (p->err, F_SETFL, O_NONBLOCK);
   if (p->in >= 0)
     fcntl (p->in, F_SETFL, O_NONBLOCK);
@@ -1072,7 +1077,7 @@ handle_frame (struct agent *a, const struct vmproto_frame *f)
 static bool
 relay_output (struct agent *a, struct proc *p, int fd, uint16_t type)
 {
-  uint8_t buf[VMPROTO_DATA_MAX];
+  static uint8_t buf[OUTPUT_READ_MAX];
   ssize_t n = read (fd, buf, sizeof buf);
   if (n < 0 && (errno == EINTR || errno == EAGAIN))
     return true;
@@ -1080,6 +1085,8 @@ relay_output (struct agent *a, struct proc *p, int fd, uint16_t type)
     return false;
   if (vmproto_queue_data (&a->q, type, p->stream, buf, (size_t)n) < 0)
     say ("output of stream %u lost", p->stream);
+  /* On its way now rather than after another poll. */
+  (void)vmproto_queue_flush (&a->q, a->chan);
   return true;
 }
 

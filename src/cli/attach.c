@@ -221,16 +221,15 @@ handle_frame (struct attach_session *a, const struct attach_frame *f)
     }
 }
 
+/* Large reads into the decoder itself: the container's output comes this way at hundreds of MB/s. */
 static bool
 read_monitor (struct attach_session *a)
 {
-  uint8_t buf[65536];
-  ssize_t n = read (a->fd, buf, sizeof buf);
+  ssize_t n = attach_decoder_read (a->dec, a->fd);
   if (n < 0 && errno == EINTR)
     return true;
   if (n <= 0)
     return false;
-  attach_decoder_feed (a->dec, buf, (size_t)n);
   struct attach_frame f;
   int r;
   while (!a->done && (r = attach_decoder_next (a->dec, &f)) == 1)

@@ -220,6 +220,33 @@ big_output_sums() {
   assert_equal "$(md5sum <"$err")" "$WANT_ERR"
 }
 
+# What the monitor's writer makes of output, record by record, as Docker's json-file: a line longer than 16 KiB in
+# 16384-byte pieces of which only the last ends in \n; control characters, quotes, backslash and <&> escaped;
+# an invalid UTF-8 byte as \ufffd; a last line without newline as a record of its own.
+@test "ctr.log holds Docker's json-file records: long lines in 16 KiB pieces, escapes, invalid UTF-8, a last partial line" {
+  exited_container 'head -c 40000 /dev/zero | tr "\0" a; echo; printf "\001\037\042\134<&>\011\015\n"; printf "bad\377x\n"; printf end'
+  local re='^\{"log":"(.*)","stream":"stdout","time":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9}Z"\}$'
+  local -a logs=()
+  local line
+  while IFS= read -r line; do
+    [[ $line =~ $re ]] || fail "not a json-file record: ${line:0:200}"
+    logs+=("${BASH_REMATCH[1]}")
+  done <"$ISOLA_ROOT/containers/$CID/ctr.log"
+  assert_equal "${#logs[@]}" 6
+  local a16
+  a16=$(head -c 16384 /dev/zero | tr '\0' a)
+  assert_equal "${logs[0]}" "$a16"
+  assert_equal "${logs[1]}" "$a16"
+  assert_equal "${logs[2]}" "$(head -c 7232 /dev/zero | tr '\0' a)\\n"
+  assert_equal "${logs[3]}" '\u0001\u001f\"\\\u003c\u0026\u003e\u0009\r\n'
+  assert_equal "${logs[4]}" 'bad\ufffdx\n'
+  assert_equal "${logs[5]}" end
+  # logs gives the bytes back, the invalid one as U+FFFD
+  isola logs "$CID" >"$BATS_TEST_TMPDIR/got" || fail "logs failed"
+  { head -c 40000 /dev/zero | tr '\0' a; echo; printf '\001\037\042\134<&>\011\015\nbad\357\277\275x\nend'; } >"$BATS_TEST_TMPDIR/want"
+  cmp "$BATS_TEST_TMPDIR/got" "$BATS_TEST_TMPDIR/want" || fail "logs printed other bytes"
+}
+
 @test "logs --tail N of a long log starts N lines before its end" {
   exited_container 'seq 1 100000'
   run --separate-stderr isola logs --tail 30000 "$CID"

@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "base/json.h"
 #include "base/util.h"
@@ -36,8 +39,29 @@ static const uint8_t byte_class[256] = {
 
 /* How many bytes at s need no attention from the JSON encoder (escape = true) or decoder (escape = false): not a
    control character, quote, backslash or non-ASCII byte, nor (encoding) '<' '>' '&'.  Sixteen bytes at a time:
-   output is mostly such bytes, and this is the inner loop of both directions. */
+   output is mostly such bytes, and this is the inner loop of both directions (a line's '\n' is where the encoder
+   stops too).  The last bytes are a last vector overlapping the one before. */
 typedef signed char bytes16 __attribute__ ((vector_size (16)));
+
+/* A bit for each of the 16 bytes at s that needs attention. */
+static inline unsigned
+stop_mask (const unsigned char *s, bool escape)
+{
+  bytes16 v;
+  memcpy (&v, s, 16);
+  /* Signed: bytes from 0x80 up are negative, below 0x20 too. */
+  bytes16 stop = (v < 0x20) | (v == '"') | (v == '\\');
+  if (escape)
+    stop |= (v == '<') | (v == '>') | (v == '&');
+#ifdef __SSE2__
+  return (unsigned)_mm_movemask_epi8 ((__m128i)stop);
+#else
+  unsigned mask = 0;
+  for (int k = 0; k < 16; k++)
+    mask |= (unsigned)(stop[k] != 0) << k;
+  return mask;
+#endif
+}
 
 static size_t
 plain_run (const unsigned char *s, size_t len, bool escape)
@@ -45,16 +69,18 @@ plain_run (const unsigned char *s, size_t len, bool escape)
   size_t i = 0;
   for (; i + 16 <= len; i += 16)
     {
-      bytes16 v;
-      memcpy (&v, s + i, 16);
-      /* Signed: bytes from 0x80 up are negative, below 0x20 too. */
-      bytes16 stop = (v < 0x20) | (v == '"') | (v == '\\');
-      if (escape)
-        stop |= (v == '<') | (v == '>') | (v == '&');
-      uint64_t half[2];
-      memcpy (half, &stop, 16);
-      if (half[0] | half[1])
-        break;
+      unsigned mask = stop_mask (s + i, escape);
+      if (mask)
+        return i + (size_t)__builtin_ctz (mask);
+    }
+  if (i == len)
+    return len;
+  if (len >= 16)
+    {
+      /* The last 16 bytes, less those already seen. */
+      size_t j = len - 16;
+      unsigned mask = stop_mask (s + j, escape) & ~((1u << (i - j)) - 1);
+      return mask ? j + (size_t)__builtin_ctz (mask) : len;
     }
   const uint8_t *table = escape ? byte_class : string_plain_inverse;
   while (i < len && table[s[i]] == 0)
@@ -112,8 +138,11 @@ put_u_escape (char *o, unsigned v)
   return o;
 }
 
-size_t
-log_escape (char *dst, const char *src, size_t len)
+/* log_escape's loop; with stop_at_newline, it ends after the first '\n' (escaped), and *taken says how many bytes of
+   src that was (all of them when there is none).  One pass finds the end of a line and escapes it: '\n' is one of
+   the bytes the scan stops at anyway. */
+static inline __attribute__ ((always_inline)) size_t
+escape_until (char *dst, const char *src, size_t len, bool stop_at_newline, size_t *taken)
 {
   const unsigned char *s = (const unsigned char *)src;
   char *o = dst;
@@ -140,7 +169,14 @@ log_escape (char *dst, const char *src, size_t len)
       else if (b == '"' || b == '\\')
         *o++ = '\\', *o++ = (char)b;
       else if (b == '\n')
-        *o++ = '\\', *o++ = 'n';
+        {
+          *o++ = '\\', *o++ = 'n';
+          if (stop_at_newline)
+            {
+              *taken = i + 1;
+              return (size_t)(o - dst);
+            }
+        }
       else if (b == '\r')
         *o++ = '\\', *o++ = 'r';
       else
@@ -149,50 +185,28 @@ log_escape (char *dst, const char *src, size_t len)
       run = i;
     }
   memcpy (o, s + run, i - run);
+  *taken = len;
   return (size_t)(o + (i - run) - dst);
 }
 
-/* How long log_escape's result is, without writing it. */
-static size_t
-escaped_length (const char *src, size_t len)
+size_t
+log_escape (char *dst, const char *src, size_t len)
 {
-  const unsigned char *s = (const unsigned char *)src;
-  size_t n = 0;
-  for (size_t i = 0; i < len;)
-    {
-      unsigned char b = s[i];
-      size_t seq = byte_class[b] == 2 ? utf8_sequence_length (s + i, len - i) : 1;
-      if (byte_class[b] == 0)
-        n++;
-      else if (seq == 0)
-        n += 6;
-      else if (b < 0x80)
-        n += b == '"' || b == '\\' || b == '\n' || b == '\r' ? 2 : 6;
-      else if (seq == 3 && b == 0xe2 && s[i + 1] == 0x80 && (s[i + 2] == 0xa8 || s[i + 2] == 0xa9))
-        n += 6;
-      else
-        n += seq;
-      i += seq ? seq : 1;
-    }
-  return n;
+  size_t taken;
+  return escape_until (dst, src, len, false, &taken);
 }
+
+static const char RECORD_HEAD[] = "{\"log\":\"";
 
 static size_t
 encode_record (char *dst, const struct log_writer *w, int stream, const char *text, size_t len)
 {
-  static const char head[] = "{\"log\":\"";
-  static const char out_mid[] = "\",\"stream\":\"stdout\",\"time\":\"";
-  static const char err_mid[] = "\",\"stream\":\"stderr\",\"time\":\"";
   char *o = dst;
-  memcpy (o, head, sizeof head - 1);
-  o += sizeof head - 1;
+  memcpy (o, RECORD_HEAD, sizeof RECORD_HEAD - 1);
+  o += sizeof RECORD_HEAD - 1;
   o += log_escape (o, text, len);
-  memcpy (o, stream == 2 ? err_mid : out_mid, sizeof out_mid - 1);
-  o += sizeof out_mid - 1;
-  memcpy (o, w->time, w->time_len);
-  o += w->time_len;
-  memcpy (o, "\"}\n", 3);
-  return (size_t)(o + 3 - dst);
+  memcpy (o, w->tail[stream == 2], w->tail_len);
+  return (size_t)(o + w->tail_len - dst);
 }
 
 /* Whole records in one write(2) to a file opened with O_APPEND: a concurrent reader sees complete records (and
@@ -277,39 +291,48 @@ log_writer_set_rotation (struct log_writer *w, const char *path, int64_t max_siz
   w->size = w->fd >= 0 && fstat (w->fd, &st) == 0 ? st.st_size : 0;
 }
 
+_Static_assert(LOG_ESCAPED_MAX (LOG_LINE_MAX) + RECORD_OVERHEAD <= LOG_BATCH_MAX, "a batch holds any record");
+
+/* Makes room in the batch for a record of len bytes of text. */
+static int
+batch_room (struct log_writer *w, size_t len)
+{
+  return LOG_BATCH_MAX - w->batch_len < LOG_ESCAPED_MAX (len) + RECORD_OVERHEAD ? write_batch (w) : 0;
+}
+
 static int
 emit (struct log_writer *w, int stream, const char *text, size_t len)
 {
-  size_t room = LOG_BATCH_MAX - w->batch_len;
-  size_t need = LOG_ESCAPED_MAX (len) + RECORD_OVERHEAD;
-  if (need > room)
-    need = escaped_length (text, len) + RECORD_OVERHEAD;
-  if (need > room)
-    {
-      int ret = write_batch (w);
-      if (ret < 0)
-        return ret;
-    }
-  if (need <= LOG_BATCH_MAX)
-    {
-      w->batch_len += encode_record (w->batch + w->batch_len, w, stream, text, len);
-      return 0;
-    }
-  /* A long line of control characters or broken UTF-8: its record is longer than a batch. */
-  cleanup_free char *big = xmalloc (need);
-  return write_records (w, big, encode_record (big, w, stream, text, len));
+  int ret = batch_room (w, len);
+  if (ret == 0)
+    w->batch_len += encode_record (w->batch + w->batch_len, w, stream, text, len);
+  return ret;
 }
 
 static void
 read_clock (struct log_writer *w)
 {
+  static const char mid[2][29] = { "\",\"stream\":\"stdout\",\"time\":\"", "\",\"stream\":\"stderr\",\"time\":\"" };
   struct timespec ts;
   clock_gettime (CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r (&ts.tv_sec, &tm);
-  size_t n = strftime (w->time, sizeof w->time, "%Y-%m-%dT%H:%M:%S", &tm);
-  int m = snprintf (w->time + n, sizeof w->time - n, ".%09ldZ", ts.tv_nsec);
-  w->time_len = n + (size_t)(m > 0 ? m : 0);
+  char *t = w->tail[0] + sizeof mid[0] - 1; /* the time: 2024-01-02T03:04:05.123456789Z */
+  if (w->tail_len == 0 || ts.tv_sec != w->tail_sec)
+    {
+      memcpy (w->tail[0], mid[0], sizeof mid[0] - 1);
+      memcpy (w->tail[1], mid[1], sizeof mid[1] - 1);
+      struct tm tm;
+      gmtime_r (&ts.tv_sec, &tm);
+      size_t n = strftime (t, 24, "%Y-%m-%dT%H:%M:%S.", &tm);
+      w->tail_len = sizeof mid[0] - 1 + n + 9 + 4;
+      w->tail_sec = ts.tv_sec;
+    }
+  /* The nanoseconds, and the end of the record. */
+  char *ns = w->tail[0] + w->tail_len - 13;
+  long v = ts.tv_nsec;
+  for (int i = 8; i >= 0; i--, v /= 10)
+    ns[i] = (char)('0' + v % 10);
+  memcpy (ns + 9, "Z\"}\n", 4);
+  memcpy (w->tail[1] + sizeof mid[0] - 1, t, w->tail_len - (sizeof mid[0] - 1));
 }
 
 void
@@ -333,23 +356,38 @@ log_writer_clear (struct log_writer *w)
   memset (w, 0, sizeof (*w));
 }
 
-/* Output of a stream with nothing pending: its complete lines go out straight from buf.  Returns how much of buf
-   was used. */
+/* Output of a stream with nothing pending: its complete lines (and LOG_LINE_MAX pieces of longer ones) are encoded
+   straight from buf into the batch, each in one pass; an unterminated last line is kept for later.  Returns how much
+   of buf was used. */
 static size_t
 feed_lines (struct log_writer *w, int stream, const char *buf, size_t len, int *ret)
 {
-  const char *nl = memchr (buf, '\n', len < LOG_LINE_MAX ? len : LOG_LINE_MAX);
-  size_t take = nl ? (size_t)(nl - buf) + 1 : len < LOG_LINE_MAX ? len : LOG_LINE_MAX;
-  if (nl || take == LOG_LINE_MAX)
-    *ret = emit (w, stream, buf, take);
-  else
+  const char *tail = w->tail[stream == 2];
+  size_t used = 0;
+  while (used < len)
     {
-      int s = stream == 2 ? 1 : 0;
-      w->partial[s] = xrealloc (w->partial[s], take);
-      memcpy (w->partial[s], buf, take);
-      w->partial_len[s] = take;
+      size_t max = len - used < LOG_LINE_MAX ? len - used : LOG_LINE_MAX;
+      if ((*ret = batch_room (w, max)) < 0)
+        return used;
+      char *o = w->batch + w->batch_len;
+      memcpy (o, RECORD_HEAD, sizeof RECORD_HEAD - 1);
+      size_t taken, n = sizeof RECORD_HEAD - 1;
+      n += escape_until (o + n, buf + used, max, true, &taken);
+      if (buf[used + taken - 1] != '\n' && taken < LOG_LINE_MAX)
+        {
+          /* The rest of buf, without a newline: encoded again once the line is complete. */
+          int s = stream == 2;
+          if (w->partial[s] == NULL)
+            w->partial[s] = xmalloc (LOG_LINE_MAX);
+          memcpy (w->partial[s], buf + used, taken);
+          w->partial_len[s] = taken;
+          return len;
+        }
+      memcpy (o + n, tail, w->tail_len);
+      w->batch_len += n + w->tail_len;
+      used += taken;
     }
-  return take;
+  return used;
 }
 
 /* Output that continues an unterminated line of its stream.  Returns how much of buf was used. */
@@ -361,7 +399,6 @@ feed_partial (struct log_writer *w, int stream, const char *buf, size_t len, int
   size_t take = nl ? (size_t)(nl - buf) + 1 : len;
   if (w->partial_len[s] + take > LOG_LINE_MAX)
     take = LOG_LINE_MAX - w->partial_len[s];
-  w->partial[s] = xrealloc (w->partial[s], w->partial_len[s] + take);
   memcpy (w->partial[s] + w->partial_len[s], buf, take);
   w->partial_len[s] += take;
   if (w->partial[s][w->partial_len[s] - 1] == '\n' || w->partial_len[s] == LOG_LINE_MAX)
@@ -596,9 +633,43 @@ decode_key (const char *p, const char *end, enum record_key *key)
   return next;
 }
 
+/* The writer's own shape, {"log":"…","stream":"stdout","time":"…"} with nothing else: the prefix, the two strings
+   and the fixed middle compared as bytes, no keys decoded.  0 and the record, or 1 for any other line. */
+static int
+decode_own_record (const char *line, size_t len, char *buf, struct log_record *out)
+{
+  static const char head[] = "{\"log\":\"", mid[] = ",\"stream\":\"std", mid2[] = "\",\"time\":";
+  const char *end = line + len, *p = line;
+  if (len < sizeof head - 1 || memcmp (p, head, sizeof head - 1) != 0)
+    return 1;
+  size_t n;
+  if ((p = decode_string (p + sizeof head - 2, end, buf, &n)) == NULL)
+    return 1;
+  out->text = buf, out->len = n;
+  if ((size_t)(end - p) < sizeof mid - 1 + 3 + sizeof mid2 - 1 || memcmp (p, mid, sizeof mid - 1) != 0)
+    return 1;
+  p += sizeof mid - 1;
+  if (memcmp (p, "out", 3) == 0)
+    out->stream = 1;
+  else if (memcmp (p, "err", 3) == 0)
+    out->stream = 2;
+  else
+    return 1;
+  p += 3;
+  if (memcmp (p, mid2, sizeof mid2 - 1) != 0)
+    return 1;
+  p += sizeof mid2 - 1;
+  if (p == end || *p != '"' || (p = decode_string (p, end, buf + n, &out->time_len)) == NULL)
+    return 1;
+  out->time = buf + n;
+  return p + 1 == end && *p == '}' ? 0 : 1;
+}
+
 int
 log_record_decode_fast (const char *line, size_t len, char *buf, struct log_record *out)
 {
+  if (decode_own_record (line, len, buf, out) == 0)
+    return 0;
   const char *end = line + len, *p = skip_space (line, end);
   const char *stream = NULL;
   size_t stream_len = 0, used = 0;

@@ -14,18 +14,24 @@
 #include "base/error.h"
 
 #define LOG_LINE_MAX (16 * 1024)
-/* Encoded records are collected and written together, at most this many bytes at once (whole records only). */
-#define LOG_BATCH_MAX (64 * 1024)
+/* Encoded records are collected and written together, at most this many bytes at once (whole records only): a
+   system call costs ~20 us on this kind of host, so few and large ones.  Always room for the longest record (a
+   LOG_LINE_MAX piece of bytes that are all escaped as \uXXXX). */
+#define LOG_BATCH_MAX (256 * 1024)
 
 struct log_writer
 {
   int fd;
-  char *partial[2]; /* unterminated output per stream (0 stdout, 1 stderr) */
+  char *partial[2]; /* unterminated output per stream (0 stdout, 1 stderr): LOG_LINE_MAX bytes each, or NULL */
   size_t partial_len[2];
   char *batch; /* encoded records not written yet (LOG_BATCH_MAX bytes, allocated with the first output) */
   size_t batch_len;
-  char time[40]; /* the "time" of the output being fed: one reading of the clock per log_writer_feed */
-  size_t time_len;
+  /* What follows the text in a record of each stream, `","stream":"stdout","time":"…"}` and the newline: the time
+     of the output being fed, one reading of the clock per log_writer_feed; its date and seconds are formatted
+     again only when the second changes. */
+  char tail[2][80];
+  size_t tail_len;
+  int64_t tail_sec;
   /* Rotation (json-file's max-size and max-file): the file's path, its size, and the limits; max_size 0: none. */
   char *path;
   int64_t size, max_size;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/util.h"
 
@@ -32,8 +33,9 @@ attach_decoder_clear (struct attach_decoder *d)
   memset (d, 0, sizeof (*d));
 }
 
-void
-attach_decoder_feed (struct attach_decoder *d, const void *data, size_t len)
+/* Room for len more bytes at d->buf + d->len. */
+static void
+decoder_room (struct attach_decoder *d, size_t len)
 {
   /* Drop what earlier frames used before growing. */
   if (d->consumed > 0)
@@ -47,8 +49,24 @@ attach_decoder_feed (struct attach_decoder *d, const void *data, size_t len)
       d->cap = d->len + len + 4096;
       d->buf = xrealloc (d->buf, d->cap);
     }
+}
+
+void
+attach_decoder_feed (struct attach_decoder *d, const void *data, size_t len)
+{
+  decoder_room (d, len);
   memcpy (d->buf + d->len, data, len);
   d->len += len;
+}
+
+ssize_t
+attach_decoder_read (struct attach_decoder *d, int fd)
+{
+  decoder_room (d, ATTACH_READ_SIZE);
+  ssize_t n = read (fd, d->buf + d->len, ATTACH_READ_SIZE);
+  if (n > 0)
+    d->len += (size_t)n;
+  return n;
 }
 
 int

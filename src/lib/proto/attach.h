@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ATTACH_VERSION     1
 #define ATTACH_HEADER_SIZE 8
@@ -55,6 +56,10 @@ void attach_decoder_init (struct attach_decoder *d);
 void attach_decoder_clear (struct attach_decoder *d);
 /* Appends received bytes. */
 void attach_decoder_feed (struct attach_decoder *d, const void *data, size_t len);
+/* Reads at most ATTACH_READ_SIZE bytes from fd straight into the decoder's buffer (no copy on the way): read(2)'s
+   result, -1 with errno set. */
+#define ATTACH_READ_SIZE (256 * 1024)
+ssize_t attach_decoder_read (struct attach_decoder *d, int fd);
 /* 1 and a frame when one is complete, 0 when more bytes are needed, -EPROTO for a malformed stream. */
 int attach_decoder_next (struct attach_decoder *d, struct attach_frame *out);
 

@@ -214,7 +214,8 @@ test_round_trip (void)
   free (data);
 }
 
-/* A line of control characters: \u0001 each, its record is longer than a batch and is written whole. */
+/* A line of control characters: \u0001 each, its record is the longest there is (six bytes a byte) and is written
+   whole. */
 static void
 test_big_record (void)
 {
@@ -234,11 +235,133 @@ test_big_record (void)
   char *got[2];
   size_t got_len[2];
   long records = replay (buf, len, got, got_len);
-  CHECK (records == 3 && len > LOG_BATCH_MAX && got_len[0] == LOG_LINE_MAX + 13
+  CHECK (records == 3 && len > 6 * (LOG_LINE_MAX - 1) && got_len[0] == LOG_LINE_MAX + 13
              && memcmp (got[0] + 7, line, LOG_LINE_MAX) == 0 && memcmp (got[0] + 7 + LOG_LINE_MAX, "after\n", 6) == 0,
-         "a record of %zu bytes, longer than a batch, is written whole and in order", len);
+         "a record of %zu bytes of escapes is written whole and in order", len);
   free (got[0]), free (got[1]);
   free (line);
+}
+
+/* The writer encodes lines straight from what it is fed, in one pass that also finds their ends: each record must
+   be what log_escape makes of its line, however the output is cut into pieces, whatever the bytes (control
+   characters, quotes, U+2028, invalid UTF-8 and sequences cut by a piece or by the LOG_LINE_MAX split), with Docker's
+   splitting: a record per line, a line longer than LOG_LINE_MAX in pieces of LOG_LINE_MAX bytes, an unterminated
+   last line as a record of its own at the end. */
+static void
+test_records_are_escaped_lines (void)
+{
+  static const char *alphabet[] = { "a",
+                                    "b",
+                                    "\n",
+                                    "\"",
+                                    "\\",
+                                    "\x01",
+                                    "\x1f",
+                                    "\x7f",
+                                    "<",
+                                    "&",
+                                    "\xc3\xa9",
+                                    "\xe2\x80\xa8",
+                                    "\xf0\x9f\x98\x80",
+                                    "\xc3",
+                                    "\xff",
+                                    "\xed\xa0\x80",
+                                    "\t",
+                                    "\r" };
+  size_t total = 600 * 1024;
+  char *data = xmalloc (total + 8);
+  size_t len = 0;
+  unsigned seed = 7;
+  while (len < total)
+    {
+      seed = seed * 1103515245 + 12345;
+      unsigned r = seed >> 8;
+      /* Mostly short lines; now and then a run of plain bytes long enough for the LOG_LINE_MAX split. */
+      if (r % 3000 == 0)
+        for (size_t k = (r >> 9) % (3 * LOG_LINE_MAX); k > 0 && len < total; k--)
+          data[len++] = (char)('A' + k % 26);
+      else
+        {
+          const char *t = alphabet[r % ARRAY_SIZE (alphabet)];
+          memcpy (data + len, t, strlen (t));
+          len += strlen (t);
+        }
+    }
+  data[len++] = 'z'; /* an unterminated last line */
+  int fd = memfd_create ("log", 0);
+  struct log_writer w;
+  log_writer_init (&w, fd);
+  for (size_t off = 0, step = 1; off < len; off += step, step = step * 13 % 40009 + 1)
+    log_writer_feed (&w, 1, data + off, len - off < step ? len - off : step);
+  log_writer_flush (&w);
+  log_writer_clear (&w);
+  size_t file_len;
+  cleanup_free char *file = contents (fd, &file_len);
+  close (fd);
+  /* The records, in order, against the lines cut as Docker cuts them. */
+  char *want = xmalloc (LOG_ESCAPED_MAX (LOG_LINE_MAX) + 1);
+  size_t records = 0, bad = 0, pos = 0;
+  for (size_t start = 0; start < file_len; records++)
+    {
+      const char *nl = memchr (file + start, '\n', file_len - start);
+      size_t end = nl ? (size_t)(nl - file) : file_len;
+      const char *rec = file + start;
+      const char *mid = memmem (rec, end - start, "\",\"stream\":\"stdout\",\"time\":\"", 28);
+      const char *line_nl = memchr (data + pos, '\n', len - pos);
+      size_t line = line_nl ? (size_t)(line_nl - (data + pos)) + 1 : len - pos;
+      if (line > LOG_LINE_MAX)
+        line = LOG_LINE_MAX;
+      size_t want_len = log_escape (want, data + pos, line);
+      bool ok = mid && strncmp (rec, "{\"log\":\"", 8) == 0 && (size_t)(mid - rec - 8) == want_len
+                && memcmp (rec + 8, want, want_len) == 0 && end - (size_t)(mid - file) == 28 + 30 + 2
+                && memcmp (file + end - 3, "Z\"}", 3) == 0 && mid[28 + 19] == '.';
+      if (!ok && bad++ == 0)
+        printf ("# record %zu (input at %zu): %.*s\n", records, pos, (int)(end - start < 200 ? end - start : 200), rec);
+      pos += line;
+      start = end + 1;
+    }
+  CHECK (bad == 0 && pos == len, "%zu records, each log_escape of its line (%zu bad, %zu of %zu bytes)", records, bad,
+         pos, len);
+  free (want);
+  free (data);
+}
+
+/* The time of a record is read once per feed, its seconds formatted only when they change: a feed a second later
+   has a new time, and every time is RFC 3339 with nanoseconds. */
+static void
+test_record_times (void)
+{
+  int fd = memfd_create ("log", 0);
+  struct log_writer w;
+  log_writer_init (&w, fd);
+  log_writer_feed (&w, 1, "one\n", 4);
+  log_writer_feed (&w, 2, "two\n", 4);
+  usleep (1100 * 1000);
+  log_writer_feed (&w, 1, "three\n", 6);
+  log_writer_clear (&w);
+  size_t len;
+  cleanup_free char *buf = contents (fd, &len);
+  close (fd);
+  char times[3][31] = { "", "", "" }, scratch[256];
+  size_t i = 0;
+  for (char *save = NULL, *line = strtok_r (buf, "\n", &save); line && i < 3; line = strtok_r (NULL, "\n", &save), i++)
+    {
+      struct log_record r;
+      if (log_record_decode_fast (line, strlen (line), scratch, &r) == 0 && r.time_len == 30)
+        memcpy (times[i], r.time, 30);
+    }
+  bool shaped = true;
+  for (i = 0; i < 3; i++)
+    for (size_t k = 0; k < 30; k++)
+      shaped &= k == 4 || k == 7     ? times[i][k] == '-'
+                : k == 10            ? times[i][k] == 'T'
+                : k == 13 || k == 16 ? times[i][k] == ':'
+                : k == 19            ? times[i][k] == '.'
+                : k == 29            ? times[i][k] == 'Z'
+                                     : times[i][k] >= '0' && times[i][k] <= '9';
+  CHECK (shaped, "times are RFC 3339 with nanoseconds: %s %s %s", times[0], times[1], times[2]);
+  CHECK (strcmp (times[0], times[1]) <= 0 && strncmp (times[1], times[2], 19) < 0,
+         "a feed a second later has the new second (%s, %s)", times[1], times[2]);
 }
 
 static void
@@ -374,6 +497,8 @@ main (void)
   test_round_trip ();
   test_big_record ();
   test_long_lines_split ();
+  test_records_are_escaped_lines ();
+  test_record_times ();
   test_torn_record ();
   test_rotation ();
   return tap_done ();
