@@ -575,6 +575,7 @@ start_json_nsmode (json_t *start, json_t *host)
   json_object_set_new (start, "HostCgroupns", json_boolean (cgroupns && strcmp (cgroupns, "host") == 0));
   json_object_set_new (start, "Sysctls", vm_strv_json (sysctls));
   json_object_set_new (start, "GroupAdd", vm_strv_json (groups));
+  json_object_set_new (start, "Privileged", json_boolean (json_is_true (json_object_get (host, "Privileged"))));
 }
 
 int
