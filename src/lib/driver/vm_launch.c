@@ -311,8 +311,7 @@ vm_shares_free (struct vm_share *shares, size_t n)
 char **
 vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const struct vm_instance *in)
 {
-  cleanup_free char *rootfs_q = qemu_escape (in->rootfs), *upper_q = qemu_escape (in->upper),
-                    *console_q = qemu_escape (in->console);
+  cleanup_free char *rootfs_q = qemu_escape (in->rootfs), *upper_q = qemu_escape (in->upper);
   bool kvm = strcmp (vs->accel, "kvm") == 0;
   char **argv = xcalloc (1, sizeof (char *));
   /* argv[0] and -name make the worker recognisable in ps: "isola-vm" with the container's ID. */
@@ -348,8 +347,12 @@ vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const
          kvm ? "console=ttyS0 quiet panic=-1 reboot=t"
              : "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=2600000 noapictimer",
          l->trace ? " isola.trace=1" : "");
+  /* The console goes through a socket to a copier that keeps its latest part (vm_console.h), never into a file
+     that the guest could grow without end. */
+  push (&argv, "-chardev");
+  pushf (&argv, "socket,id=console,fd=%d", in->console_fd);
   push (&argv, "-serial");
-  pushf (&argv, "file:%s", console_q);
+  push (&argv, "chardev:console");
   push (&argv, "-drive");
   pushf (&argv, "id=rootfs,file=%s,format=raw,if=none,readonly=on", rootfs_q);
   push (&argv, "-device");
@@ -378,7 +381,7 @@ vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const
 
 char **
 vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const struct container *c, int channel_fd,
-              const char *console, isola_error_t *err)
+              int console_fd, isola_error_t *err)
 {
   struct vm_layout l;
   struct vm_share *shares = NULL;
@@ -389,7 +392,7 @@ vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const s
   cleanup_free char *upper = container_path (c, "upper.ext4");
   struct vm_instance in = {
     .name = c->id,
-    .console = console,
+    .console_fd = console_fd,
     .rootfs = rootfs,
     .upper = upper,
     .channel_fd = channel_fd,
