@@ -371,7 +371,11 @@ vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const
     {
       cleanup_free char *path = qemu_escape (in->shares[i].source);
       push (&argv, "-fsdev");
-      pushf (&argv, "local,id=fs%zu,path=%s,security_model=passthrough%s", i, path,
+      /* mapped-xattr: what the guest sets (owner, mode, device numbers, symlinks) lives in user.virtfs.* xattrs, and
+         what it creates is a plain file or directory of QEMU's user with QEMU's fmode/dmode (0600/0700), so root in
+         the guest can never make a setuid file, a device node or a file of another host user through a share
+         (README, "Files in VM containers").  Host files without those xattrs show their own owner and mode. */
+      pushf (&argv, "local,id=fs%zu,path=%s,security_model=mapped-xattr%s", i, path,
              in->shares[i].readonly ? ",readonly=on" : "");
       push (&argv, "-device");
       pushf (&argv, "virtio-9p-device,fsdev=fs%zu,mount_tag=share%zu", i, i);

@@ -102,9 +102,9 @@ test_qemu_argv (void)
          "the image's disk read-only and the container's, by serial");
   CHECK (argv_contains (argv, "socket,id=console,fd=9") && argv_has (argv, "-serial", "chardev:console"),
          "the console goes to its copier's socket, never straight into a file");
-  CHECK (argv_contains (argv, "share,,dir,security_model=passthrough,readonly=on")
+  CHECK (argv_contains (argv, "share,,dir,security_model=mapped-xattr,readonly=on")
              && argv_contains (argv, "mount_tag=share0"),
-         "a read-only bind is a read-only 9p share, commas in paths doubled");
+         "a read-only bind is a read-only 9p share, commas in paths doubled, the guest's owners and modes in xattrs");
   CHECK (!argv_contains (argv, "netdev") && !argv_contains (argv, "virtio-net"), "no network device");
   container_free (c);
 
