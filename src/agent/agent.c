@@ -458,15 +458,16 @@ build_rlimits (json_t *list, struct spawn_rlimit **out, size_t *n_out)
   return 0;
 }
 
-/* The guest's cgroup for the container: the limits, and what `exec` joins.  Without limits there is nothing for one
-   to do in a VM of its own (enabling the controllers costs ~40 ms under TCG): the container stays in the root. */
+/* The guest's cgroup for the container: the limits, the device rules (spawn.c), and what `exec` joins.  Only a
+   privileged container without limits has nothing for one to do in a VM of its own (enabling the controllers costs
+   ~40 ms under TCG): it stays in the root. */
 static int
 make_cgroup (struct agent *a, isola_error_t *err)
 {
   struct cgroup_limits l;
   cgroup_limits_from_host_config (a->start, &l);
   a->cgroup.dir_fd = -1;
-  if (!cgroup_limits_any (&l))
+  if (!cgroup_limits_any (&l) && json_is_true (json_object_get (a->start, "Privileged")))
     {
       cgroup_placement_stay ("/sys/fs/cgroup", &a->cgroup);
       a->cgroup_procs = xcalloc (1, sizeof (char *));
@@ -665,6 +666,7 @@ start_main (struct agent *a, isola_error_t *err)
       sp->mounts = l.mounts, sp->n_mounts = l.n_mounts;
       sp->seccomp = a->seccomp;
       sp->cgroup = &a->cgroup;
+      sp->all_devices = json_is_true (json_object_get (j, "Privileged"));
       ret = spawn_container (sp, &p->pid, err);
     }
   close_child_ends (&ends);

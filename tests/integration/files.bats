@@ -100,18 +100,13 @@ $USER_XATTR_HEX"
   assert_equal "$output" "flock, lockf and fcntl locks work"
 }
 
-@test "a FIFO made on a -v bind carries data between the container's processes; a VM's share refuses it at once" {
+@test "a FIFO made on a -v bind carries data between the container's processes, in both modes" {
   local d=$BATS_TEST_TMPDIR/share
   mkdir -p "$d"
   run --separate-stderr timeout 60 "$ISOLA" run --rm -v "$d:/share" fsprobe:1 /fsprobe fifo /share/fifo
-  if [ "$TEST_ISOLATION" = process ]; then
-    assert_status 0
-    assert_equal "$output" "through the fifo"
-  else
-    # QEMU's 9p server makes no special files (README, "Files in VM containers")
-    assert_status 1
-    assert_stderr_matches "mkfifo \`/share/fifo\`: Operation not supported"
-  fi
+  # in a VM the FIFO is the guest's own; the host has a plain file for it (README, "Files in VM containers")
+  assert_status 0
+  assert_equal "$output" "through the fifo"
   [ ! -e "$d/fifo" ] || fail "a fifo was left on the host"
   # a FIFO in the container's own file system works in both modes
   run --separate-stderr timeout 60 "$ISOLA" run --rm fsprobe:1 /fsprobe fifo /tmp/fifo

@@ -17,6 +17,7 @@
 
 #include "base/json.h"
 #include "base/util.h"
+#include "sandbox/devices.h"
 
 const char *
 nsmode_container (const char *mode)
@@ -337,6 +338,8 @@ devices_of (json_t *host, struct nsmode_launch *l, isola_error_t *err)
                                                         .rdev = st.st_rdev,
                                                         .uid = st.st_uid,
                                                         .gid = st.st_gid };
+    const char *perm = json_string_value (json_object_get (d, "CgroupPermissions"));
+    l->devices[l->n_devices - 1].cgroup_access = device_access_parse (perm);
   }
   return 0;
 }

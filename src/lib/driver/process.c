@@ -144,6 +144,7 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
       || (ret = cgroup_create (&l->cgfs, c->id, &limits, &l->cgroup, err)) < 0)
     return ret;
   sp->cgroup = &l->cgroup;
+  sp->all_devices = json_is_true (json_object_get (host, "Privileged"));
   return 0;
 }
 

@@ -27,6 +27,7 @@
 #include "container/runspec.h"
 #include "driver/driver.h"
 #include "driver/vm_disk.h"
+#include "driver/vm_console.h"
 #include "driver/vm_launch.h"
 #include "driver/vm_template.h"
 #include "image/erofs.h"
@@ -204,12 +205,17 @@ launch (const struct vm_settings *vs, const struct isola_store *s, struct contai
   cleanup_close int qmp_fd = ret == 0 ? qmp_listen (c, err) : -1;
   if (qmp_fd < 0 && ret == 0)
     ret = qmp_fd;
+  /* The console's copier is the monitor's child, reaped with the rest (the monitor reaps every child). */
+  pid_t copier;
+  cleanup_close int console_fd = ret == 0 ? vm_console_start (console, &copier, err) : -1;
+  if (console_fd < 0 && ret == 0)
+    ret = console_fd;
   cleanup_strv char **argv = NULL;
   if (ret == 0)
     {
       struct vm_instance in = {
         .name = c->id,
-        .console = console,
+        .console_fd = console_fd,
         .rootfs = rootfs,
         .upper = upper,
         .channel_fd = sv[1],
@@ -232,13 +238,19 @@ launch (const struct vm_settings *vs, const struct isola_store *s, struct contai
   pid_t pid = -1;
   if (ret == 0)
     {
-      int keep[] = { sv[1], qmp_fd, state_fd };
-      pid = vm_spawn_qemu (vs, argv, keep, state_fd >= 0 ? 3 : 2, qemu_log, err);
+      int keep[] = { sv[1], qmp_fd, console_fd, state_fd };
+      pid = vm_spawn_qemu (vs, argv, keep, state_fd >= 0 ? 4 : 3, qemu_log, err);
       if (pid < 0)
         ret = (int)pid;
     }
   if (sv[1] >= 0)
     close (sv[1]);
+  /* Only QEMU holds the console's socket now: its copier ends with it. */
+  if (console_fd >= 0)
+    {
+      close (console_fd);
+      console_fd = -1;
+    }
   if (ret < 0)
     {
       if (sv[0] >= 0)

@@ -311,8 +311,7 @@ vm_shares_free (struct vm_share *shares, size_t n)
 char **
 vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const struct vm_instance *in)
 {
-  cleanup_free char *rootfs_q = qemu_escape (in->rootfs), *upper_q = qemu_escape (in->upper),
-                    *console_q = qemu_escape (in->console);
+  cleanup_free char *rootfs_q = qemu_escape (in->rootfs), *upper_q = qemu_escape (in->upper);
   bool kvm = strcmp (vs->accel, "kvm") == 0;
   char **argv = xcalloc (1, sizeof (char *));
   /* argv[0] and -name make the worker recognisable in ps: "isola-vm" with the container's ID. */
@@ -348,8 +347,12 @@ vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const
          kvm ? "console=ttyS0 quiet panic=-1 reboot=t"
              : "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=2600000 noapictimer",
          l->trace ? " isola.trace=1" : "");
+  /* The console goes through a socket to a copier that keeps its latest part (vm_console.h), never into a file
+     that the guest could grow without end. */
+  push (&argv, "-chardev");
+  pushf (&argv, "socket,id=console,fd=%d", in->console_fd);
   push (&argv, "-serial");
-  pushf (&argv, "file:%s", console_q);
+  push (&argv, "chardev:console");
   push (&argv, "-drive");
   pushf (&argv, "id=rootfs,file=%s,format=raw,if=none,readonly=on", rootfs_q);
   push (&argv, "-device");
@@ -368,7 +371,11 @@ vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const
     {
       cleanup_free char *path = qemu_escape (in->shares[i].source);
       push (&argv, "-fsdev");
-      pushf (&argv, "local,id=fs%zu,path=%s,security_model=passthrough%s", i, path,
+      /* mapped-xattr: what the guest sets (owner, mode, device numbers, symlinks) lives in user.virtfs.* xattrs, and
+         what it creates is a plain file or directory of QEMU's user with QEMU's fmode/dmode (0600/0700), so root in
+         the guest can never make a setuid file, a device node or a file of another host user through a share
+         (README, "Files in VM containers").  Host files without those xattrs show their own owner and mode. */
+      pushf (&argv, "local,id=fs%zu,path=%s,security_model=mapped-xattr%s", i, path,
              in->shares[i].readonly ? ",readonly=on" : "");
       push (&argv, "-device");
       pushf (&argv, "virtio-9p-device,fsdev=fs%zu,mount_tag=share%zu", i, i);
@@ -378,7 +385,7 @@ vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const
 
 char **
 vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const struct container *c, int channel_fd,
-              const char *console, isola_error_t *err)
+              int console_fd, isola_error_t *err)
 {
   struct vm_layout l;
   struct vm_share *shares = NULL;
@@ -389,7 +396,7 @@ vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const s
   cleanup_free char *upper = container_path (c, "upper.ext4");
   struct vm_instance in = {
     .name = c->id,
-    .console = console,
+    .console_fd = console_fd,
     .rootfs = rootfs,
     .upper = upper,
     .channel_fd = channel_fd,
@@ -575,6 +582,7 @@ start_json_nsmode (json_t *start, json_t *host)
   json_object_set_new (start, "HostCgroupns", json_boolean (cgroupns && strcmp (cgroupns, "host") == 0));
   json_object_set_new (start, "Sysctls", vm_strv_json (sysctls));
   json_object_set_new (start, "GroupAdd", vm_strv_json (groups));
+  json_object_set_new (start, "Privileged", json_boolean (json_is_true (json_object_get (host, "Privileged"))));
 }
 
 int

@@ -78,11 +78,11 @@ struct vm_share
 /* What one VM of a layout has of its own. */
 struct vm_instance
 {
-  const char *name;    /* on the worker's command line: the container's ID */
-  const char *console; /* file for the guest's console */
-  const char *rootfs;  /* the image's erofs disk */
-  const char *upper;   /* the container's ext4 disk */
-  int channel_fd;      /* the monitor's socket end for the agent's port */
+  const char *name;   /* on the worker's command line: the container's ID */
+  int console_fd;     /* QEMU's end of the console's socket (vm_console.h) */
+  const char *rootfs; /* the image's erofs disk */
+  const char *upper;  /* the container's ext4 disk */
+  int channel_fd;     /* the monitor's socket end for the agent's port */
   const struct vm_share *shares;
 };
 
@@ -98,7 +98,7 @@ char **vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l
 
 /* The QEMU command line for container c (vm_layout_of, then vm_qemu_argv_for). */
 char **vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const struct container *c,
-                     int channel_fd, const char *console, isola_error_t *err);
+                     int channel_fd, int console_fd, isola_error_t *err);
 
 /* Forks and execs QEMU (argv from vm_qemu_argv_for) as a child that dies with its parent, its stderr in log and the
    fds in keep (n of them) inherited; returns its pid. */

@@ -17,6 +17,7 @@
 
 #include "base/json.h"
 #include "base/util.h"
+#include "driver/vm_console.h"
 #include "proto/qmp.h"
 #include "proto/vmproto.h"
 
@@ -70,7 +71,7 @@ vm_template_key (const struct vm_settings *vs, const struct vm_layout *l)
     shares[i].source = xasprintf ("share%zu", i);
   struct vm_instance stand_in = {
     .name = "template",
-    .console = "console",
+    .console_fd = -1,
     .rootfs = "rootfs",
     .upper = "upper",
     .channel_fd = -1,
@@ -231,6 +232,10 @@ build (const struct vm_settings *vs, const struct vm_layout *l, const char *key,
         ret = isola_error_make (err, errno, "mkdir `%s`", shares[i].source);
     }
   int chan[2] = { -1, -1 }, qmp[2] = { -1, -1 };
+  pid_t copier = -1;
+  cleanup_close int console_fd = ret == 0 ? vm_console_start (console, &copier, err) : -1;
+  if (console_fd < 0 && ret == 0)
+    ret = console_fd;
   if (ret == 0
       && (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0
           || socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp) < 0))
@@ -241,7 +246,7 @@ build (const struct vm_settings *vs, const struct vm_layout *l, const char *key,
     {
       struct vm_instance in = {
         .name = "template",
-        .console = console,
+        .console_fd = console_fd,
         .rootfs = rootfs,
         .upper = upper,
         .channel_fd = chan[1],
@@ -253,12 +258,13 @@ build (const struct vm_settings *vs, const struct vm_layout *l, const char *key,
       strv_push (&argv, qmp_dev);
       strv_push (&argv, "-mon");
       strv_push (&argv, "chardev=qmp,mode=control");
-      int keep[] = { chan[1], qmp[1] };
-      pid = vm_spawn_qemu (vs, argv, keep, 2, log, err);
+      int keep[] = { chan[1], qmp[1], console_fd };
+      pid = vm_spawn_qemu (vs, argv, keep, 3, log, err);
       if (pid < 0)
         ret = (int)pid;
     }
   vm_shares_free (shares, l->n_shares);
+  close_if_open (&console_fd);
   close_if_open (&chan[1]);
   close_if_open (&qmp[1]);
   if (ret == 0)
@@ -273,6 +279,9 @@ build (const struct vm_settings *vs, const struct vm_layout *l, const char *key,
       kill (pid, SIGKILL);
       (void)waitpid_retry (pid, NULL);
     }
+  /* With QEMU gone, the console's copier reads its end of file and ends. */
+  if (copier > 0)
+    (void)waitpid_retry (copier, NULL);
   close_if_open (&chan[0]);
   close_if_open (&qmp[0]);
   if (ret == 0 && fsync (state_fd) < 0)

@@ -34,6 +34,7 @@
 
 #include "base/env.h"
 #include "base/util.h"
+#include "sandbox/devices.h"
 #include "sandbox/overlay.h"
 #include "sandbox/seccomp_program.h"
 
@@ -1622,6 +1623,27 @@ join_cgroups (pid_t pid, const struct cgroup_placement *cg, bool into_cgroup, is
   return 0;
 }
 
+/* Docker's default device rules and the --device nodes, on the cgroup the process is cloned into, before it runs. */
+static int
+limit_devices (const struct spawn_spec *spec, isola_error_t *err)
+{
+  struct device_rule *extra = xcalloc (spec->n_devices + 1, sizeof *extra);
+  for (size_t i = 0; i < spec->n_devices; i++)
+    {
+      const struct spawn_device *d = &spec->devices[i];
+      extra[i] = (struct device_rule){ .type = S_ISBLK (d->mode) ? 'b' : 'c',
+                                       .major = major (d->rdev),
+                                       .minor = minor (d->rdev),
+                                       .access = d->cgroup_access ? d->cgroup_access : DEVICE_RWM };
+    }
+  size_t n;
+  struct device_rule *rules = device_rules_default (extra, spec->n_devices, &n);
+  int ret = devices_limit (spec->cgroup->dir_fd, rules, n, err);
+  free (rules);
+  free (extra);
+  return ret;
+}
+
 static int
 validate_spec (const struct spawn_spec *spec, isola_error_t *err)
 {
@@ -1636,6 +1658,8 @@ int
 spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *err)
 {
   int ret = validate_spec (spec, err);
+  if (ret == 0 && spec->cgroup && spec->cgroup->dir_fd >= 0 && !spec->all_devices)
+    ret = limit_devices (spec, err);
   if (ret < 0)
     return ret;
   int p[2], g[2];

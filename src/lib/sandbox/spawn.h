@@ -48,6 +48,7 @@ struct spawn_device
   dev_t rdev;
   uid_t uid;
   gid_t gid;
+  unsigned cgroup_access; /* what the container may do with it (devices.h's DEVICE_* bits), 0 for all */
 };
 
 struct spawn_rlimit
@@ -89,6 +90,10 @@ struct spawn_spec
   char *const *group_add; /* supplementary groups besides the user's: names (the container's /etc/group) or GIDs */
   const struct spawn_device *devices;
   size_t n_devices;
+  /* --privileged: every device may be opened.  Otherwise Docker's default device rules and the --device nodes are
+     all the container's processes may open (sandbox/devices.h), through its cgroup v2 (without one, as on a host
+     with no unified hierarchy, nothing restricts them). */
+  bool all_devices;
 
   uint64_t cap_keep; /* capability bits the process keeps: the bounding set, and for root also permitted and
                         effective; a non-root user gets none, and the inheritable set stays empty (as in Docker) */

@@ -83,7 +83,7 @@ test_qemu_argv (void)
   cleanup_free char *host
       = xasprintf ("{\"Memory\": 314572800, \"NanoCpus\": 1500000000, \"Binds\": [\"%s:/data:ro\"]}", share);
   struct container *c = fake_container (host);
-  cleanup_strv char **argv = vm_qemu_argv (&vs, &s, c, 7, "/log,file", NULL);
+  cleanup_strv char **argv = vm_qemu_argv (&vs, &s, c, 7, 9, NULL);
   CHECK (argv != NULL, "the command line builds");
   CHECK (argv && strcmp (argv[0], "isola-vm") == 0, "the worker is named isola-vm");
   CHECK (argv_contains (argv, c->id) && argv_contains (argv, "process=isola-vm"), "it names the container's ID");
@@ -100,21 +100,22 @@ test_qemu_argv (void)
   CHECK (argv_contains (argv, "serial=isola-rootfs") && argv_contains (argv, "serial=isola-upper")
              && argv_contains (argv, "readonly=on"),
          "the image's disk read-only and the container's, by serial");
-  CHECK (argv_contains (argv, "file:/log,,file"), "commas in paths are doubled");
-  CHECK (argv_contains (argv, "share,,dir,security_model=passthrough,readonly=on")
+  CHECK (argv_contains (argv, "socket,id=console,fd=9") && argv_has (argv, "-serial", "chardev:console"),
+         "the console goes to its copier's socket, never straight into a file");
+  CHECK (argv_contains (argv, "share,,dir,security_model=mapped-xattr,readonly=on")
              && argv_contains (argv, "mount_tag=share0"),
-         "a read-only bind is a read-only 9p share");
+         "a read-only bind is a read-only 9p share, commas in paths doubled, the guest's owners and modes in xattrs");
   CHECK (!argv_contains (argv, "netdev") && !argv_contains (argv, "virtio-net"), "no network device");
   container_free (c);
 
   vs.accel = "kvm";
   c = fake_container ("{}");
-  cleanup_strv char **kvm = vm_qemu_argv (&vs, &s, c, 7, "/log", NULL);
+  cleanup_strv char **kvm = vm_qemu_argv (&vs, &s, c, 7, 9, NULL);
   CHECK (argv_has (kvm, "-accel", "kvm") && argv_has (kvm, "-m", "2048") && argv_has (kvm, "-smp", "3"),
          "KVM; without limits, the settings' memory and vCPUs");
   CHECK (!argv_contains (kvm, "tsc_early_khz") && !argv_contains (kvm, "noapictimer"), "KVM: no TCG workarounds");
   vs.acpi = true;
-  cleanup_strv char **acpi = vm_qemu_argv (&vs, &s, c, 7, "/log", NULL);
+  cleanup_strv char **acpi = vm_qemu_argv (&vs, &s, c, 7, 9, NULL);
   CHECK (argv_contains (acpi, "acpi=on") && !argv_contains (acpi, "acpi=off"), "ISOLA_VM_ACPI: devices in ACPI tables");
   container_free (c);
 
@@ -123,7 +124,7 @@ test_qemu_argv (void)
   cleanup_free char *fhost = xasprintf ("{\"Binds\": [\"%s:/f\"]}", file);
   c = fake_container (fhost);
   cleanup_error isola_error_t err = NULL;
-  CHECK (vm_qemu_argv (&vs, &s, c, 7, "/log", &err) == NULL && err && strstr (err->msg, "directories only"),
+  CHECK (vm_qemu_argv (&vs, &s, c, 7, 9, &err) == NULL && err && strstr (err->msg, "directories only"),
          "a file bind is refused with a clear message");
   container_free (c);
 }
