@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <linux/kvm.h>
 #include <poll.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,6 +27,7 @@
 #include "container/nsmode.h"
 #include "container/runspec.h"
 #include "driver/vm_disk.h"
+#include "driver/vm_jail.h"
 #include "image/erofs.h"
 #include "sandbox/caps.h"
 #include "sandbox/cgroup.h"
@@ -147,6 +150,19 @@ vm_settings_load (const char *root, struct vm_settings *out, isola_error_t *err)
   out->template
       = template ? !(strcmp (template, "off") == 0 || strcmp (template, "0") == 0 || strcmp (template, "false") == 0)
                  : !json_is_false (tj);
+  cleanup_free char *uid_base = setting (vm, "worker_uid_base", "ISOLA_VM_WORKER_UID_BASE");
+  json_t *ub = json_object_get (vm, "worker_uid_base");
+  long long base = uid_base               ? strtoll (uid_base, NULL, 10)
+                   : json_is_integer (ub) ? json_integer_value (ub)
+                                          : VM_WORKER_UID_BASE;
+  if ((uid_base && strspn (uid_base, "0123456789") != strlen (uid_base)) || (ub && !uid_base && !json_is_integer (ub))
+      || base < 1 || base > (long long)UINT32_MAX - 1 - VM_WORKER_UID_SPAN)
+    {
+      vm_settings_clear (out);
+      return isola_error_fail (err, EINVAL, "invalid VM worker_uid_base: must be a number from 1 to %lld",
+                               (long long)UINT32_MAX - 1 - VM_WORKER_UID_SPAN);
+    }
+  out->worker_uid_base = (uint32_t)base;
   out->template_dir = setting (vm, "template_dir", "ISOLA_VM_TEMPLATE_DIR");
   if (out->template_dir == NULL)
     out->template_dir = xasprintf ("%s/%s", root, STORE_VM_TEMPLATES);
@@ -311,8 +327,7 @@ vm_shares_free (struct vm_share *shares, size_t n)
 char **
 vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const struct vm_instance *in)
 {
-  cleanup_free char *rootfs_q = qemu_escape (in->rootfs), *upper_q = qemu_escape (in->upper),
-                    *console_q = qemu_escape (in->console);
+  cleanup_free char *console_q = qemu_escape (in->console);
   bool kvm = strcmp (vs->accel, "kvm") == 0;
   char **argv = xcalloc (1, sizeof (char *));
   /* argv[0] and -name make the worker recognisable in ps: "isola-vm" with the container's ID. */
@@ -350,12 +365,19 @@ vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const
          l->trace ? " isola.trace=1" : "");
   push (&argv, "-serial");
   pushf (&argv, "file:%s", console_q);
+  /* The worker cannot open the store's files (driver/vm_jail.h): the disks are descriptors in fd sets. */
+  push (&argv, "-add-fd");
+  pushf (&argv, "fd=%d,set=1,opaque=rootfs", in->rootfs_fd);
+  push (&argv, "-add-fd");
+  pushf (&argv, "fd=%d,set=2,opaque=upper", in->upper_fd);
+  push (&argv, "-add-fd");
+  pushf (&argv, "fd=%d,set=2,opaque=upper-ro", in->upper_ro_fd);
   push (&argv, "-drive");
-  pushf (&argv, "id=rootfs,file=%s,format=raw,if=none,readonly=on", rootfs_q);
+  push (&argv, "id=rootfs,file=/dev/fdset/1,format=raw,if=none,readonly=on");
   push (&argv, "-device");
   push (&argv, "virtio-blk-device,drive=rootfs,serial=isola-rootfs");
   push (&argv, "-drive");
-  pushf (&argv, "id=upper,file=%s,format=raw,if=none,discard=unmap", upper_q);
+  push (&argv, "id=upper,file=/dev/fdset/2,format=raw,if=none,discard=unmap");
   push (&argv, "-device");
   push (&argv, "virtio-blk-device,drive=upper,serial=isola-upper");
   push (&argv, "-device");
@@ -384,14 +406,12 @@ vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const s
   struct vm_share *shares = NULL;
   if (vm_layout_of (vs, s, c, &l, &shares, err) < 0)
     return NULL;
-  const char *image = container_image_id (c);
-  cleanup_free char *rootfs = image_erofs_path (s, image ? image : "");
-  cleanup_free char *upper = container_path (c, "upper.ext4");
   struct vm_instance in = {
     .name = c->id,
     .console = console,
-    .rootfs = rootfs,
-    .upper = upper,
+    .rootfs_fd = 5,
+    .upper_fd = 6,
+    .upper_ro_fd = 7,
     .channel_fd = channel_fd,
     .shares = shares,
   };
@@ -400,18 +420,83 @@ vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const s
   return argv;
 }
 
+/* fork(2) semantics in the worker's namespaces, born in its v2 cgroup when there is one (cgroup.h says why). */
+static pid_t
+clone_worker (const struct vm_jail *jail, bool *born_in)
+{
+  const struct cgroup_placement *cg = jail->cgroup;
+  *born_in = false;
+  if (cg && cg->dir_fd >= 0)
+    {
+      struct clone_args args = {
+        .flags = VM_JAIL_CLONE_FLAGS | CLONE_INTO_CGROUP,
+        .exit_signal = SIGCHLD,
+        .cgroup = (uint64_t)cg->dir_fd,
+      };
+      long pid = syscall (SYS_clone3, &args, sizeof args);
+      if (pid >= 0 || (errno != ENOSYS && errno != E2BIG))
+        {
+          *born_in = pid >= 0;
+          return (pid_t)pid;
+        }
+    }
+  return (pid_t)syscall (SYS_clone, VM_JAIL_CLONE_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+/* Where clone3 is missing, the v2 cgroup is joined from outside. */
+static int
+join_v2_cgroup (pid_t pid, const struct vm_jail *jail, isola_error_t *err)
+{
+  const struct cgroup_placement *cg = jail->cgroup;
+  if (cg == NULL || cg->dir_fd < 0)
+    return 0;
+  char buf[32];
+  int n = snprintf (buf, sizeof buf, "%d", (int)pid);
+  cleanup_close int fd = openat (cg->dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write_all (fd, buf, (size_t)n) < 0)
+    return isola_error_make (err, errno, "move the VM worker into its cgroup");
+  return 0;
+}
+
 pid_t
 vm_spawn_qemu (const struct vm_settings *vs, char **argv, const int *keep, size_t n, const char *log,
-               isola_error_t *err)
+               const struct vm_jail *jail, isola_error_t *err)
 {
-  pid_t pid = fork ();
+  /* The child waits for its parent to check its cgroup: it must not run QEMU outside it. */
+  int go[2];
+  if (pipe2 (go, O_CLOEXEC) < 0)
+    return isola_error_make (err, errno, "pipe");
+  bool born_in = false;
+  pid_t pid = clone_worker (jail, &born_in);
   if (pid < 0)
-    return isola_error_make (err, errno, "fork");
+    {
+      int e = errno;
+      close (go[0]), close (go[1]);
+      return isola_error_make (err, e, "clone the VM worker");
+    }
   if (pid > 0)
-    return pid;
+    {
+      close (go[0]);
+      int ret = born_in ? 0 : join_v2_cgroup (pid, jail, err);
+      if (ret == 0 && write (go[1], "g", 1) != 1)
+        ret = isola_error_make (err, errno, "start the VM worker");
+      close (go[1]);
+      if (ret < 0)
+        {
+          kill (pid, SIGKILL);
+          (void)waitpid_retry (pid, NULL);
+          return ret;
+        }
+      return pid;
+    }
+  close (go[1]);
   /* The VM dies with its monitor, whatever happens to the monitor. */
   if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)
     _exit (127);
+  char c;
+  if (read (go[0], &c, 1) != 1)
+    _exit (127);
+  close (go[0]);
   int null = open ("/dev/null", O_RDWR);
   int logfd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
   if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (logfd >= 0 ? logfd : null, 2) < 0)
@@ -426,6 +511,12 @@ vm_spawn_qemu (const struct vm_settings *vs, char **argv, const int *keep, size_
   sigset_t none;
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
+  isola_error_t jerr = NULL;
+  if (vm_jail_enter (jail, &jerr) < 0)
+    {
+      dprintf (2, "isola-vm: %s\n", jerr ? jerr->msg : "cannot enter the jail");
+      _exit (127);
+    }
   execvp (vs->qemu, argv);
   dprintf (2, "exec %s: %s\n", vs->qemu, strerror (errno));
   _exit (127);
