@@ -466,8 +466,12 @@ vm_spawn_qemu (const struct vm_settings *vs, char **argv, const int *keep, size_
   int go[2];
   if (pipe2 (go, O_CLOEXEC) < 0)
     return isola_error_make (err, errno, "pipe");
+  /* The child cannot see our PID from its PID namespace: it watches us through this (-1 on kernels before 5.3). */
+  int parent = (int)syscall (SYS_pidfd_open, getpid (), 0);
   bool born_in = false;
   pid_t pid = clone_worker (jail, &born_in);
+  if (pid != 0 && parent >= 0)
+    close (parent);
   if (pid < 0)
     {
       int e = errno;
@@ -517,6 +521,10 @@ vm_spawn_qemu (const struct vm_settings *vs, char **argv, const int *keep, size_
       dprintf (2, "isola-vm: %s\n", jerr ? jerr->msg : "cannot enter the jail");
       _exit (127);
     }
+  /* A change of user clears the parent-death signal: set again, and if the parent died meanwhile, go. */
+  struct pollfd dead = { .fd = parent, .events = POLLIN };
+  if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || (parent >= 0 && poll (&dead, 1, 0) != 0))
+    _exit (127);
   execvp (vs->qemu, argv);
   dprintf (2, "exec %s: %s\n", vs->qemu, strerror (errno));
   _exit (127);
