@@ -342,6 +342,7 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
   bool exited = false;
   struct cgroup_fs cgfs = { 0 };
   struct cgroup_placement cgroup = { .dir_fd = -1 };
+  trace_mark ("monitor: VM worker's cgroup");
   if (ret == 0)
     ret = worker_cgroup (&vs, &l, c, &cgfs, &cgroup, err);
   if (ret == 0)

@@ -468,6 +468,7 @@ vm_spawn_qemu (const struct vm_settings *vs, char **argv, const int *keep, size_
     return isola_error_make (err, errno, "pipe");
   /* The child cannot see our PID from its PID namespace: it watches us through this (-1 on kernels before 5.3). */
   int parent = (int)syscall (SYS_pidfd_open, getpid (), 0);
+  trace_mark ("monitor: VM worker cloning");
   bool born_in = false;
   pid_t pid = clone_worker (jail, &born_in);
   if (pid != 0 && parent >= 0)
@@ -494,6 +495,7 @@ vm_spawn_qemu (const struct vm_settings *vs, char **argv, const int *keep, size_
       return pid;
     }
   close (go[1]);
+  trace_mark ("worker: cloned");
   /* The VM dies with its monitor, whatever happens to the monitor. */
   if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)
     _exit (127);
@@ -525,6 +527,7 @@ vm_spawn_qemu (const struct vm_settings *vs, char **argv, const int *keep, size_
   struct pollfd dead = { .fd = parent, .events = POLLIN };
   if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || (parent >= 0 && poll (&dead, 1, 0) != 0))
     _exit (127);
+  trace_mark ("worker: jailed, exec QEMU");
   execvp (vs->qemu, argv);
   dprintf (2, "exec %s: %s\n", vs->qemu, strerror (errno));
   _exit (127);
