@@ -29,11 +29,6 @@
 #include "driver/vm_launch.h"
 #include "sandbox/cgroup.h"
 
-/* 0x70000000: above the ranges of people, system users, systemd's dynamic users and the usual /etc/subuid
-   allocations (100000 + 65536 n), below systemd-nspawn's foreign range; plus up to 2^22 (the largest pid_max). */
-#define VM_WORKER_UID_BASE 0x70000000u
-#define VM_WORKER_UID_SPAN (1u << 22)
-
 /* CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID: 9p's passthrough model stores the
    guest's owners and modes on the host files, which takes CAP_CHOWN and CAP_FSETID, and reads and writes files of
    any owner, which takes the DAC ones and CAP_FOWNER. */
@@ -66,6 +61,11 @@ void vm_jail_clear (struct vm_jail *j);
 
 /* The namespaces the worker is cloned into. */
 #define VM_JAIL_CLONE_FLAGS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+
+/* Clones and execs QEMU (argv from vm_qemu_argv_for) as a child in its jail that dies with its parent, its stderr
+   in log and the fds in keep (n of them) inherited; returns its pid. */
+pid_t vm_spawn_qemu (const struct vm_settings *vs, char **argv, const int *keep, size_t n, const char *log,
+                     const struct vm_jail *jail, isola_error_t *err);
 
 /* In the cloned child, before exec: joins the v1 cgroups, builds the jail and pivots into it, becomes the worker's
    user with its capabilities, no_new_privs.  The child is then ready to exec QEMU. */

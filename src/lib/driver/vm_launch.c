@@ -7,7 +7,6 @@
 #include <limits.h>
 #include <linux/kvm.h>
 #include <poll.h>
-#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,7 +14,6 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -27,7 +25,6 @@
 #include "container/nsmode.h"
 #include "container/runspec.h"
 #include "driver/vm_disk.h"
-#include "driver/vm_jail.h"
 #include "image/erofs.h"
 #include "sandbox/caps.h"
 #include "sandbox/cgroup.h"
@@ -418,119 +415,6 @@ vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const s
   char **argv = vm_qemu_argv_for (vs, &l, &in);
   vm_shares_free (shares, l.n_shares);
   return argv;
-}
-
-/* fork(2) semantics in the worker's namespaces, born in its v2 cgroup when there is one (cgroup.h says why). */
-static pid_t
-clone_worker (const struct vm_jail *jail, bool *born_in)
-{
-  const struct cgroup_placement *cg = jail->cgroup;
-  *born_in = false;
-  if (cg && cg->dir_fd >= 0)
-    {
-      struct clone_args args = {
-        .flags = VM_JAIL_CLONE_FLAGS | CLONE_INTO_CGROUP,
-        .exit_signal = SIGCHLD,
-        .cgroup = (uint64_t)cg->dir_fd,
-      };
-      long pid = syscall (SYS_clone3, &args, sizeof args);
-      if (pid >= 0 || (errno != ENOSYS && errno != E2BIG))
-        {
-          *born_in = pid >= 0;
-          return (pid_t)pid;
-        }
-    }
-  return (pid_t)syscall (SYS_clone, VM_JAIL_CLONE_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
-}
-
-/* Where clone3 is missing, the v2 cgroup is joined from outside. */
-static int
-join_v2_cgroup (pid_t pid, const struct vm_jail *jail, isola_error_t *err)
-{
-  const struct cgroup_placement *cg = jail->cgroup;
-  if (cg == NULL || cg->dir_fd < 0)
-    return 0;
-  char buf[32];
-  int n = snprintf (buf, sizeof buf, "%d", (int)pid);
-  cleanup_close int fd = openat (cg->dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-  if (fd < 0 || write_all (fd, buf, (size_t)n) < 0)
-    return isola_error_make (err, errno, "move the VM worker into its cgroup");
-  return 0;
-}
-
-pid_t
-vm_spawn_qemu (const struct vm_settings *vs, char **argv, const int *keep, size_t n, const char *log,
-               const struct vm_jail *jail, isola_error_t *err)
-{
-  /* The child waits for its parent to check its cgroup: it must not run QEMU outside it. */
-  int go[2];
-  if (pipe2 (go, O_CLOEXEC) < 0)
-    return isola_error_make (err, errno, "pipe");
-  /* The child cannot see our PID from its PID namespace: it watches us through this (-1 on kernels before 5.3). */
-  int parent = (int)syscall (SYS_pidfd_open, getpid (), 0);
-  trace_mark ("monitor: VM worker cloning");
-  bool born_in = false;
-  pid_t pid = clone_worker (jail, &born_in);
-  if (pid != 0 && parent >= 0)
-    close (parent);
-  if (pid < 0)
-    {
-      int e = errno;
-      close (go[0]), close (go[1]);
-      return isola_error_make (err, e, "clone the VM worker");
-    }
-  if (pid > 0)
-    {
-      close (go[0]);
-      int ret = born_in ? 0 : join_v2_cgroup (pid, jail, err);
-      if (ret == 0 && write (go[1], "g", 1) != 1)
-        ret = isola_error_make (err, errno, "start the VM worker");
-      close (go[1]);
-      if (ret < 0)
-        {
-          kill (pid, SIGKILL);
-          (void)waitpid_retry (pid, NULL);
-          return ret;
-        }
-      return pid;
-    }
-  close (go[1]);
-  trace_mark ("worker: cloned");
-  /* The VM dies with its monitor, whatever happens to the monitor. */
-  if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)
-    _exit (127);
-  char c;
-  if (read (go[0], &c, 1) != 1)
-    _exit (127);
-  close (go[0]);
-  int null = open ("/dev/null", O_RDWR);
-  int logfd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (logfd >= 0 ? logfd : null, 2) < 0)
-    _exit (127);
-  (void)close_range (3, ~0U, CLOSE_RANGE_CLOEXEC);
-  for (size_t i = 0; i < n; i++)
-    {
-      int flags = fcntl (keep[i], F_GETFD);
-      if (flags < 0 || fcntl (keep[i], F_SETFD, flags & ~FD_CLOEXEC) < 0)
-        _exit (127);
-    }
-  sigset_t none;
-  sigemptyset (&none);
-  sigprocmask (SIG_SETMASK, &none, NULL);
-  isola_error_t jerr = NULL;
-  if (vm_jail_enter (jail, &jerr) < 0)
-    {
-      dprintf (2, "isola-vm: %s\n", jerr ? jerr->msg : "cannot enter the jail");
-      _exit (127);
-    }
-  /* A change of user clears the parent-death signal: set again, and if the parent died meanwhile, go. */
-  struct pollfd dead = { .fd = parent, .events = POLLIN };
-  if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || (parent >= 0 && poll (&dead, 1, 0) != 0))
-    _exit (127);
-  trace_mark ("worker: jailed, exec QEMU");
-  execvp (vs->qemu, argv);
-  dprintf (2, "exec %s: %s\n", vs->qemu, strerror (errno));
-  _exit (127);
 }
 
 /* --- the channel while starting ---------------------------------------------------------------------------------- */

@@ -29,6 +29,11 @@
    under TCG, the translated code (an idle TCG guest at -m 128 is ~210 MB resident: ../shared/MEASURED.md). */
 #define VM_WORKER_OVERHEAD_TCG_MB 512
 #define VM_WORKER_OVERHEAD_KVM_MB 128
+/* Where the VM workers' uids start (driver/vm_jail.h), 0x70000000: above the ranges of people, system users,
+   systemd's dynamic users and the usual /etc/subuid allocations (100000 + 65536 n), below systemd-nspawn's foreign
+   range; a worker's uid is that plus a PID, below 2^22 (the largest pid_max). */
+#define VM_WORKER_UID_BASE 0x70000000u
+#define VM_WORKER_UID_SPAN (1u << 22)
 
 struct vm_settings
 {
@@ -105,12 +110,6 @@ char **vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l
 /* The QEMU command line for container c (vm_layout_of, then vm_qemu_argv_for), its disks as descriptors 5, 6 and 7. */
 char **vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const struct container *c,
                      int channel_fd, const char *console, isola_error_t *err);
-
-/* Clones and execs QEMU (argv from vm_qemu_argv_for) as a child in its jail (driver/vm_jail.h) that dies with its
-   parent, its stderr in log and the fds in keep (n of them) inherited; returns its pid. */
-struct vm_jail;
-pid_t vm_spawn_qemu (const struct vm_settings *vs, char **argv, const int *keep, size_t n, const char *log,
-                     const struct vm_jail *jail, isola_error_t *err);
 
 /* A starting VM's channel to its agent, read with a deadline (CLOCK_MONOTONIC, monotonic_ms). */
 struct vm_boot
