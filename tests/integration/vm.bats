@@ -438,11 +438,19 @@ status_field() {
 }
 
 @test "the VM worker runs in the container's cgroup, limited with --memory to the VM's memory and QEMU's; it goes with the container" {
-  run --separate-stderr isola run -d --isolation=vm -m 64m busybox sleep 1000
+  run --separate-stderr isola run -d --isolation=vm -m 64m --cpus 1 --cpuset-cpus 0 busybox sleep 1000
   assert_status 0
   local id=$output w
   w=$(worker_of "$id")
   grep -qx "0::/isola/$id" "/proc/$w/cgroup" || fail "the worker's cgroups: $(cat "/proc/$w/cgroup")"
+  # --cpus is the worker's CPU quota; --cpuset-cpus names the guest's vCPUs, not the host's CPUs
+  if [ -e "/sys/fs/cgroup/isola/$id/cpu.max" ]; then
+    assert_equal "$(cat "/sys/fs/cgroup/isola/$id/cpu.max")" "100000 100000"
+    assert_equal "$(cat "/sys/fs/cgroup/isola/$id/cpuset.cpus" 2>/dev/null)" ""
+  else
+    assert_equal "$(cat "/sys/fs/cgroup/cpu/isola/$id/cpu.cfs_quota_us")" 100000
+    [ ! -e "/sys/fs/cgroup/cpuset/isola/$id" ] || fail "the guest's cpuset reached the host"
+  fi
   # the guest has 64m + 64 MiB of headroom; QEMU under TCG up to 512 MiB more
   local want=$(((64 + 64 + 512) * 1024 * 1024)) limit
   if [ -e "/sys/fs/cgroup/memory/isola/$id/memory.limit_in_bytes" ]; then

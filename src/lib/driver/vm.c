@@ -189,9 +189,9 @@ qmp_listen (const struct container *c, isola_error_t *err)
 }
 
 /* The worker's cgroup on the host, isola/ID as a process container's, so that what QEMU uses counts against the
-   container: --cpus, --cpu-shares and --cpuset-* as given (its vCPUs are its threads), and with --memory the guest's
-   memory plus what QEMU needs besides (VM_WORKER_OVERHEAD_MB).  `update` changes the guest's limits only: the
-   VM's memory is fixed when it starts. */
+   container: --cpus and --cpu-shares as given (its vCPUs are its threads), and with --memory the guest's memory plus
+   what QEMU needs besides (VM_WORKER_OVERHEAD_*_MB).  Not --cpuset-*: those name the guest's vCPUs and memory nodes,
+   not the host's.  `update` changes the guest's limits only: the VM's memory is fixed when it starts. */
 static int
 worker_cgroup (const struct vm_settings *vs, const struct vm_layout *l, const struct container *c, struct cgroup_fs *fs,
                struct cgroup_placement *out, isola_error_t *err)
@@ -203,8 +203,6 @@ worker_cgroup (const struct vm_settings *vs, const struct vm_layout *l, const st
     .memory = asked.memory > 0 ? (l->memory_mb + overhead) << 20 : 0,
     .nano_cpus = asked.nano_cpus,
     .cpu_shares = asked.cpu_shares,
-    .cpuset_cpus = asked.cpuset_cpus,
-    .cpuset_mems = asked.cpuset_mems,
   };
   int ret = cgroup_fs_detect ("/sys/fs/cgroup", fs, err);
   if (ret == 0)
