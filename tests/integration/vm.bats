@@ -352,3 +352,124 @@ written"
   tr '\0' ' ' <"/proc/$(worker_of "$output")/cmdline" | grep -q -- "-incoming" && fail "restored with templates off"
   [ ! -e "$ISOLA_ROOT/cache/vm" ] || fail "a template was made with templates off"
 }
+
+# status_field PID FIELD: a field of /proc/PID/status, its value's whitespace squeezed to single spaces.
+status_field() {
+  awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"
+}
+
+@test "the VM worker runs as a user of its own, with no capabilities and no_new_privs, in namespaces of its own" {
+  run --separate-stderr isola run -d --isolation=vm busybox sleep 1000
+  assert_status 0
+  local id=$output w
+  w=$(worker_of "$id")
+  local uid gid
+  uid=$(status_field "$w" Uid)
+  gid=$(status_field "$w" Gid)
+  read -r -a ids <<<"$uid $gid"
+  for i in "${ids[@]}"; do
+    [ "$i" = "${ids[0]}" ] || fail "real, effective, saved and fs ids differ: Uid $uid Gid $gid"
+  done
+  # worker_uid_base (0x70000000 by default) + the monitor's PID
+  [ "${ids[0]}" -ge $((0x70000000)) ] || fail "the worker runs as uid ${ids[0]}"
+  assert_equal "$(status_field "$w" Groups)" ""
+  local f
+  for f in CapInh CapPrm CapEff CapBnd CapAmb; do
+    assert_equal "$f $(status_field "$w" "$f")" "$f 0000000000000000"
+  done
+  assert_equal "$(status_field "$w" NoNewPrivs)" 1
+  assert_equal "$(status_field "$w" Seccomp)" 2 # QEMU's -sandbox on
+  # PID 1 of a PID namespace of its own, and mount, network, IPC and UTS namespaces of its own
+  assert_equal "$(status_field "$w" NSpid)" "$w 1"
+  for f in mnt pid net ipc uts; do
+    [ "$(readlink "/proc/$w/ns/$f")" != "$(readlink "/proc/self/ns/$f")" ] || fail "the worker shares our $f namespace"
+  done
+  # its root holds only its files: the container's directory has the console file and nothing else of the store
+  local r=/proc/$w/root
+  assert_equal "$(ls -A "$r$ISOLA_ROOT")" "containers"
+  assert_equal "$(ls -A "$r$ISOLA_ROOT/containers")" "$id"
+  assert_equal "$(ls -A "$r$ISOLA_ROOT/containers/$id")" "console.log"
+  assert_equal "$(ls -A "$r/dev" | tr '\n' ' ')" "null random urandom zero "
+  for f in etc root home var run "$ISOLA_ROOT/images" "$REPO/src"; do
+    [ ! -e "$r/$f" ] || fail "the worker sees $f"
+  done
+  [ -x "$r/usr/bin/qemu-system-x86_64" ] || fail "the worker does not see QEMU in /usr"
+  ! touch "$r/usr/.isola-jail-test" 2>/dev/null || fail "the worker's /usr is writable"
+  assert_equal "$(ls -A "$r/proc" | grep -E '^[0-9]+$')" "1"
+  # another container's worker has another uid
+  run --separate-stderr isola run -d --isolation=vm busybox sleep 1000
+  assert_status 0
+  local w2
+  w2=$(worker_of "$output")
+  [ "$(status_field "$w2" Uid)" != "$uid" ] || fail "two workers share uid $uid"
+  # and the VM works: exec, pause (QMP on the socket the monitor made), unpause
+  run --separate-stderr isola exec "$id" echo inside
+  assert_equal "$output" inside
+  isola_ok pause "$id"
+  assert_equal "$(isola inspect -f '{{.State.Status}}' "$id")" paused
+  isola_ok unpause "$id"
+  run --separate-stderr isola exec "$id" echo again
+  assert_equal "$output" again
+}
+
+@test "with -v shares the VM worker keeps only the file capabilities 9p needs, and reaches root's private files" {
+  local dir=$ISOLA_ROOT.extra.private ro=$ISOLA_ROOT.extra.ro
+  mkdir -m 0700 "$dir" "$ro"
+  echo secret >"$dir/f"
+  chmod 0600 "$dir/f"
+  run --separate-stderr isola run -d --isolation=vm -v "$dir:/data" -v "$ro:/ro:ro" busybox sh -c \
+    'cat /data/f; echo new >/data/g; chown 1234:5678 /data/g; echo "owner $(stat -c %u:%g /data/g)"; echo x >/ro/h;
+     sleep 1000'
+  assert_status 0
+  local id=$output w f uid
+  w=$(worker_of "$id")
+  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, in every set, and nothing else: no CAP_CHOWN or CAP_FSETID,
+  # which mapped-xattr does not need and with which a guest could make host files of another owner or setuid ones
+  for f in CapInh CapPrm CapEff CapBnd CapAmb; do
+    assert_equal "$f $(status_field "$w" "$f")" "$f 000000000000000e"
+  done
+  assert_equal "$(status_field "$w" NoNewPrivs)" 1
+  uid=$(status_field "$w" Uid | cut -d" " -f1)
+  [ "$uid" != 0 ] || fail "the worker runs as root"
+  wait_for_log "$id" secret
+  # the guest sees the owner it set; the host file stays the worker's, 0600 (the guest's owner is in an xattr)
+  wait_for_log "$id" "owner 1234:5678"
+  assert_equal "$(stat -c '%u %a' "$dir/g")" "$uid 600"
+  [ ! -e "$ro/h" ] || fail "a read-only share was written"
+  # the worker sees the shares (at their host paths), the read-only one read-only
+  assert_equal "$(awk -v p="$ro" '$5 == p { print substr($6, 1, 3) }' "/proc/$w/mountinfo")" "ro,"
+  assert_equal "$(awk -v p="$dir" '$5 == p { print substr($6, 1, 3) }' "/proc/$w/mountinfo")" "rw,"
+}
+
+@test "the VM worker runs in the container's cgroup, limited with --memory to the VM's memory and QEMU's; it goes with the container" {
+  run --separate-stderr isola run -d --isolation=vm -m 64m --cpus 1 --cpuset-cpus 0 busybox sleep 1000
+  assert_status 0
+  local id=$output w
+  w=$(worker_of "$id")
+  grep -qx "0::/isola/$id" "/proc/$w/cgroup" || fail "the worker's cgroups: $(cat "/proc/$w/cgroup")"
+  # --cpus is the worker's CPU quota; --cpuset-cpus names the guest's vCPUs, not the host's CPUs
+  if [ -e "/sys/fs/cgroup/isola/$id/cpu.max" ]; then
+    assert_equal "$(cat "/sys/fs/cgroup/isola/$id/cpu.max")" "100000 100000"
+    assert_equal "$(cat "/sys/fs/cgroup/isola/$id/cpuset.cpus" 2>/dev/null)" ""
+  else
+    assert_equal "$(cat "/sys/fs/cgroup/cpu/isola/$id/cpu.cfs_quota_us")" 100000
+    [ ! -e "/sys/fs/cgroup/cpuset/isola/$id" ] || fail "the guest's cpuset reached the host"
+  fi
+  # the guest has 64m + 64 MiB of headroom; QEMU under TCG up to 512 MiB more
+  local want=$(((64 + 64 + 512) * 1024 * 1024)) limit
+  if [ -e "/sys/fs/cgroup/memory/isola/$id/memory.limit_in_bytes" ]; then
+    grep -q "^[0-9]*:memory:/isola/$id\$" "/proc/$w/cgroup" || fail "the worker is not in its v1 memory cgroup"
+    limit=$(cat "/sys/fs/cgroup/memory/isola/$id/memory.limit_in_bytes")
+  else
+    limit=$(cat "/sys/fs/cgroup/isola/$id/memory.max")
+  fi
+  assert_equal "$limit" "$want"
+  # stop removes the cgroups; a start makes them again, with the new worker in them
+  isola_ok stop -t 1 "$id"
+  assert_equal "$(container_cgroup_dirs "$id")" ""
+  isola_ok start "$id"
+  w=$(worker_of "$id")
+  grep -qx "0::/isola/$id" "/proc/$w/cgroup" || fail "after a start: $(cat "/proc/$w/cgroup")"
+  isola_ok rm -f "$id"
+  assert_equal "$(container_cgroup_dirs "$id")" ""
+}

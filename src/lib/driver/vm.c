@@ -28,6 +28,7 @@
 #include "driver/driver.h"
 #include "driver/vm_disk.h"
 #include "driver/vm_console.h"
+#include "driver/vm_jail.h"
 #include "driver/vm_launch.h"
 #include "driver/vm_template.h"
 #include "image/erofs.h"
@@ -188,11 +189,33 @@ qmp_listen (const struct container *c, isola_error_t *err)
   return take_fd (&fd);
 }
 
+/* The worker's cgroup on the host, isola/ID as a process container's, so that what QEMU uses counts against the
+   container: --cpus and --cpu-shares as given (its vCPUs are its threads), and with --memory the guest's memory plus
+   what QEMU needs besides (VM_WORKER_OVERHEAD_*_MB).  Not --cpuset-*: those name the guest's vCPUs and memory nodes,
+   not the host's.  `update` changes the guest's limits only: the VM's memory is fixed when it starts. */
+static int
+worker_cgroup (const struct vm_settings *vs, const struct vm_layout *l, const struct container *c, struct cgroup_fs *fs,
+               struct cgroup_placement *out, isola_error_t *err)
+{
+  struct cgroup_limits asked;
+  cgroup_limits_from_host_config (container_host_config (c), &asked);
+  int64_t overhead = strcmp (vs->accel, "kvm") == 0 ? VM_WORKER_OVERHEAD_KVM_MB : VM_WORKER_OVERHEAD_TCG_MB;
+  struct cgroup_limits limits = {
+    .memory = asked.memory > 0 ? (l->memory_mb + overhead) << 20 : 0,
+    .nano_cpus = asked.nano_cpus,
+    .cpu_shares = asked.cpu_shares,
+  };
+  int ret = cgroup_fs_detect ("/sys/fs/cgroup", fs, err);
+  if (ret == 0)
+    ret = cgroup_create (fs, c->id, &limits, out, err);
+  return ret;
+}
+
 /* One attempt at starting the VM of layout l: restored from state_fd (>= 0) or booted. */
 static int
 launch (const struct vm_settings *vs, const struct isola_store *s, struct container *c, const struct vm_layout *l,
-        const struct vm_share *shares, struct driver_io *io, json_t *start, int state_fd, pid_t *pid_out,
-        bool *vm_exited, isola_error_t *err)
+        const struct vm_share *shares, const struct cgroup_placement *cgroup, struct driver_io *io, json_t *start,
+        int state_fd, pid_t *pid_out, bool *vm_exited, isola_error_t *err)
 {
   *vm_exited = false;
   cleanup_free char *console = container_path (c, "console.log");
@@ -200,6 +223,14 @@ launch (const struct vm_settings *vs, const struct isola_store *s, struct contai
   cleanup_free char *upper = container_path (c, "upper.ext4");
   const char *image = container_image_id (c);
   cleanup_free char *rootfs = image_erofs_path (s, image ? image : "");
+  /* The worker opens none of the store's files itself (vm_jail.h): the disks are ours, opened here. */
+  cleanup_close int rootfs_fd = open (rootfs, O_RDONLY | O_CLOEXEC);
+  if (rootfs_fd < 0)
+    return isola_error_make (err, errno, "open the VM's root disk `%s`", rootfs);
+  cleanup_close int upper_fd = open (upper, O_RDWR | O_CLOEXEC);
+  cleanup_close int upper_ro_fd = open (upper, O_RDONLY | O_CLOEXEC);
+  if (upper_fd < 0 || upper_ro_fd < 0)
+    return isola_error_make (err, errno, "open the VM's disk `%s`", upper);
   int sv[2] = { -1, -1 };
   int ret = make_channel (sv, err);
   cleanup_close int qmp_fd = ret == 0 ? qmp_listen (c, err) : -1;
@@ -211,16 +242,21 @@ launch (const struct vm_settings *vs, const struct isola_store *s, struct contai
   if (console_fd < 0 && ret == 0)
     ret = console_fd;
   cleanup_strv char **argv = NULL;
+  struct vm_jail jail = { 0 };
+  struct vm_instance in = {
+    .name = c->id,
+    .console_fd = console_fd,
+    .rootfs_fd = rootfs_fd,
+    .upper_fd = upper_fd,
+    .upper_ro_fd = upper_ro_fd,
+    .channel_fd = sv[1],
+    .shares = shares,
+  };
+  if (ret == 0)
+    ret = vm_jail_prepare (vs, l, &in, &jail, err);
+  jail.cgroup = cgroup;
   if (ret == 0)
     {
-      struct vm_instance in = {
-        .name = c->id,
-        .console_fd = console_fd,
-        .rootfs = rootfs,
-        .upper = upper,
-        .channel_fd = sv[1],
-        .shares = shares,
-      };
       argv = vm_qemu_argv_for (vs, l, &in);
       cleanup_free char *qmp = xasprintf ("socket,id=ctl,fd=%d,server=on,wait=off", qmp_fd);
       strv_push (&argv, "-chardev");
@@ -238,11 +274,12 @@ launch (const struct vm_settings *vs, const struct isola_store *s, struct contai
   pid_t pid = -1;
   if (ret == 0)
     {
-      int keep[] = { sv[1], qmp_fd, console_fd, state_fd };
-      pid = vm_spawn_qemu (vs, argv, keep, state_fd >= 0 ? 4 : 3, qemu_log, err);
+      int keep[] = { sv[1], qmp_fd, rootfs_fd, upper_fd, upper_ro_fd, console_fd, state_fd };
+      pid = vm_spawn_qemu (vs, argv, keep, state_fd >= 0 ? 7 : 6, qemu_log, &jail, err);
       if (pid < 0)
         ret = (int)pid;
     }
+  vm_jail_clear (&jail);
   if (sv[1] >= 0)
     close (sv[1]);
   /* Only QEMU holds the console's socket now: its copier ends with it. */
@@ -313,8 +350,13 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
   cleanup_free char *key = NULL;
   int state_fd = ret == 0 ? find_template (&vs, &l, &key) : -1;
   bool exited = false;
+  struct cgroup_fs cgfs = { 0 };
+  struct cgroup_placement cgroup = { .dir_fd = -1 };
+  trace_mark ("monitor: VM worker's cgroup");
   if (ret == 0)
-    ret = launch (&vs, s, c, &l, shares, io, start, state_fd, pid_out, &exited, err);
+    ret = worker_cgroup (&vs, &l, c, &cgfs, &cgroup, err);
+  if (ret == 0)
+    ret = launch (&vs, s, c, &l, shares, &cgroup, io, start, state_fd, pid_out, &exited, err);
   if (state_fd >= 0)
     {
       close (state_fd);
@@ -331,11 +373,15 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
           vm_template_discard (&vs, key);
           if (err)
             isola_error_release (err);
-          ret = launch (&vs, s, c, &l, shares, io, start, -1, pid_out, &exited, err);
+          ret = launch (&vs, s, c, &l, shares, &cgroup, io, start, -1, pid_out, &exited, err);
         }
     }
   vm_shares_free (shares, l.n_shares);
   vm_settings_clear (&vs);
+  if (ret < 0 && cgfs.root)
+    (void)cgroup_destroy (&cgfs, c->id, NULL);
+  cgroup_placement_clear (&cgroup);
+  cgroup_fs_clear (&cgfs);
   if (ret == 0)
     trace_mark ("monitor: VM container started");
   return ret;
@@ -573,14 +619,22 @@ vm_exec_session (struct container *c, const struct exec_request *req, int *fd_ou
   return 0;
 }
 
-/* The VM died with its monitor (PR_SET_PDEATHSIG) or was ended by it; nothing stays on the host but files. */
+/* The VM died with its monitor (PR_SET_PDEATHSIG) or was ended by it; what stays on the host is its files and its
+   worker's cgroup, removed here (and whether the kernel's OOM killer ended the worker). */
 static int
 vm_cleanup (struct container *c, bool *oom_killed, isola_error_t *err)
 {
-  (void)c, (void)err;
   if (oom_killed)
     *oom_killed = false;
-  return 0;
+  struct cgroup_fs fs = { 0 };
+  int ret = cgroup_fs_detect ("/sys/fs/cgroup", &fs, err);
+  if (ret < 0)
+    return ret;
+  if (oom_killed)
+    *oom_killed = cgroup_oom_killed (&fs, c->id);
+  ret = cgroup_destroy (&fs, c->id, err);
+  cgroup_fs_clear (&fs);
+  return ret;
 }
 
 const struct isola_driver driver_vm = {

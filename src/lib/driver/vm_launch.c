@@ -147,6 +147,19 @@ vm_settings_load (const char *root, struct vm_settings *out, isola_error_t *err)
   out->template
       = template ? !(strcmp (template, "off") == 0 || strcmp (template, "0") == 0 || strcmp (template, "false") == 0)
                  : !json_is_false (tj);
+  cleanup_free char *uid_base = setting (vm, "worker_uid_base", "ISOLA_VM_WORKER_UID_BASE");
+  json_t *ub = json_object_get (vm, "worker_uid_base");
+  long long base = uid_base               ? strtoll (uid_base, NULL, 10)
+                   : json_is_integer (ub) ? json_integer_value (ub)
+                                          : VM_WORKER_UID_BASE;
+  if ((uid_base && strspn (uid_base, "0123456789") != strlen (uid_base)) || (ub && !uid_base && !json_is_integer (ub))
+      || base < 1 || base > (long long)UINT32_MAX - 1 - VM_WORKER_UID_SPAN)
+    {
+      vm_settings_clear (out);
+      return isola_error_fail (err, EINVAL, "invalid VM worker_uid_base: must be a number from 1 to %lld",
+                               (long long)UINT32_MAX - 1 - VM_WORKER_UID_SPAN);
+    }
+  out->worker_uid_base = (uint32_t)base;
   out->template_dir = setting (vm, "template_dir", "ISOLA_VM_TEMPLATE_DIR");
   if (out->template_dir == NULL)
     out->template_dir = xasprintf ("%s/%s", root, STORE_VM_TEMPLATES);
@@ -311,7 +324,6 @@ vm_shares_free (struct vm_share *shares, size_t n)
 char **
 vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const struct vm_instance *in)
 {
-  cleanup_free char *rootfs_q = qemu_escape (in->rootfs), *upper_q = qemu_escape (in->upper);
   bool kvm = strcmp (vs->accel, "kvm") == 0;
   char **argv = xcalloc (1, sizeof (char *));
   /* argv[0] and -name make the worker recognisable in ps: "isola-vm" with the container's ID. */
@@ -353,12 +365,19 @@ vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const
   pushf (&argv, "socket,id=console,fd=%d", in->console_fd);
   push (&argv, "-serial");
   push (&argv, "chardev:console");
+  /* The worker cannot open the store's files (driver/vm_jail.h): the disks are descriptors in fd sets. */
+  push (&argv, "-add-fd");
+  pushf (&argv, "fd=%d,set=1,opaque=rootfs", in->rootfs_fd);
+  push (&argv, "-add-fd");
+  pushf (&argv, "fd=%d,set=2,opaque=upper", in->upper_fd);
+  push (&argv, "-add-fd");
+  pushf (&argv, "fd=%d,set=2,opaque=upper-ro", in->upper_ro_fd);
   push (&argv, "-drive");
-  pushf (&argv, "id=rootfs,file=%s,format=raw,if=none,readonly=on", rootfs_q);
+  push (&argv, "id=rootfs,file=/dev/fdset/1,format=raw,if=none,readonly=on");
   push (&argv, "-device");
   push (&argv, "virtio-blk-device,drive=rootfs,serial=isola-rootfs");
   push (&argv, "-drive");
-  pushf (&argv, "id=upper,file=%s,format=raw,if=none,discard=unmap", upper_q);
+  push (&argv, "id=upper,file=/dev/fdset/2,format=raw,if=none,discard=unmap");
   push (&argv, "-device");
   push (&argv, "virtio-blk-device,drive=upper,serial=isola-upper");
   push (&argv, "-device");
@@ -391,51 +410,18 @@ vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const s
   struct vm_share *shares = NULL;
   if (vm_layout_of (vs, s, c, &l, &shares, err) < 0)
     return NULL;
-  const char *image = container_image_id (c);
-  cleanup_free char *rootfs = image_erofs_path (s, image ? image : "");
-  cleanup_free char *upper = container_path (c, "upper.ext4");
   struct vm_instance in = {
     .name = c->id,
     .console_fd = console_fd,
-    .rootfs = rootfs,
-    .upper = upper,
+    .rootfs_fd = 5,
+    .upper_fd = 6,
+    .upper_ro_fd = 7,
     .channel_fd = channel_fd,
     .shares = shares,
   };
   char **argv = vm_qemu_argv_for (vs, &l, &in);
   vm_shares_free (shares, l.n_shares);
   return argv;
-}
-
-pid_t
-vm_spawn_qemu (const struct vm_settings *vs, char **argv, const int *keep, size_t n, const char *log,
-               isola_error_t *err)
-{
-  pid_t pid = fork ();
-  if (pid < 0)
-    return isola_error_make (err, errno, "fork");
-  if (pid > 0)
-    return pid;
-  /* The VM dies with its monitor, whatever happens to the monitor. */
-  if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)
-    _exit (127);
-  int null = open ("/dev/null", O_RDWR);
-  int logfd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (logfd >= 0 ? logfd : null, 2) < 0)
-    _exit (127);
-  (void)close_range (3, ~0U, CLOSE_RANGE_CLOEXEC);
-  for (size_t i = 0; i < n; i++)
-    {
-      int flags = fcntl (keep[i], F_GETFD);
-      if (flags < 0 || fcntl (keep[i], F_SETFD, flags & ~FD_CLOEXEC) < 0)
-        _exit (127);
-    }
-  sigset_t none;
-  sigemptyset (&none);
-  sigprocmask (SIG_SETMASK, &none, NULL);
-  execvp (vs->qemu, argv);
-  dprintf (2, "exec %s: %s\n", vs->qemu, strerror (errno));
-  _exit (127);
 }
 
 /* --- the channel while starting ---------------------------------------------------------------------------------- */

@@ -25,6 +25,15 @@
 #define VM_MEMORY_HEADROOM_MB 64
 #define VM_CPUS_MAX           64
 #define VM_BOOT_TIMEOUT_S     60
+/* What the worker's cgroup allows QEMU beyond the guest's memory when --memory is given: its own heap, devices and,
+   under TCG, the translated code (an idle TCG guest at -m 128 is ~210 MB resident: ../shared/MEASURED.md). */
+#define VM_WORKER_OVERHEAD_TCG_MB 512
+#define VM_WORKER_OVERHEAD_KVM_MB 128
+/* Where the VM workers' uids start (driver/vm_jail.h), 0x70000000: above the ranges of people, system users,
+   systemd's dynamic users and the usual /etc/subuid allocations (100000 + 65536 n), below systemd-nspawn's foreign
+   range; a worker's uid is that plus a PID, below 2^22 (the largest pid_max). */
+#define VM_WORKER_UID_BASE 0x70000000u
+#define VM_WORKER_UID_SPAN (1u << 22)
 
 struct vm_settings
 {
@@ -39,9 +48,10 @@ struct vm_settings
   bool acpi;
   /* Start VMs by restoring a saved, booted VM of the same layout (driver/vm_template.h) instead of booting them. */
   bool template;
-  char *template_dir; /* where templates are kept: ROOT/cache/vm unless configured */
-  int64_t memory_mb;  /* guest memory without --memory: "memory" ("2g"), else VM_MEMORY_DEFAULT_MB */
-  int cpus;           /* vCPUs without --cpus: "cpus", else the host's CPUs (vm_host_cpus) */
+  char *template_dir;       /* where templates are kept: ROOT/cache/vm unless configured */
+  int64_t memory_mb;        /* guest memory without --memory: "memory" ("2g"), else VM_MEMORY_DEFAULT_MB */
+  int cpus;                 /* vCPUs without --cpus: "cpus", else the host's CPUs (vm_host_cpus) */
+  uint32_t worker_uid_base; /* "worker_uid_base": the workers' uids start there (driver/vm_jail.h) */
 };
 
 /* Settings from ROOT/config.json's "vm" object, overridden by ISOLA_VM_ACCEL (kvm|tcg|auto), ISOLA_VM_KERNEL,
@@ -78,11 +88,12 @@ struct vm_share
 /* What one VM of a layout has of its own. */
 struct vm_instance
 {
-  const char *name;   /* on the worker's command line: the container's ID */
-  int console_fd;     /* QEMU's end of the console's socket (vm_console.h) */
-  const char *rootfs; /* the image's erofs disk */
-  const char *upper;  /* the container's ext4 disk */
-  int channel_fd;     /* the monitor's socket end for the agent's port */
+  const char *name; /* on the worker's command line: the container's ID */
+  int console_fd;   /* QEMU's end of the console's socket (vm_console.h) */
+  int rootfs_fd;    /* the image's erofs disk, open read-only: QEMU gets the disks as descriptors */
+  int upper_fd;     /* the container's ext4 disk, open read-write */
+  int upper_ro_fd;  /* and read-only: QEMU opens it read-only first, then read-write */
+  int channel_fd;   /* the monitor's socket end for the agent's port */
   const struct vm_share *shares;
 };
 
@@ -93,17 +104,12 @@ int vm_layout_of (const struct vm_settings *vs, const struct isola_store *s, con
 void vm_shares_free (struct vm_share *shares, size_t n);
 
 /* The QEMU command line (NULL-terminated) of a VM: the worker shows as "isola-vm" with the instance's name on its
-   command line. */
+   command line.  The disks are fd sets 1 (rootfs) and 2 (upper) of the instance's descriptors (-add-fd). */
 char **vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const struct vm_instance *in);
 
-/* The QEMU command line for container c (vm_layout_of, then vm_qemu_argv_for). */
+/* The QEMU command line for container c (vm_layout_of, then vm_qemu_argv_for), its disks as descriptors 5, 6 and 7. */
 char **vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const struct container *c,
                      int channel_fd, int console_fd, isola_error_t *err);
-
-/* Forks and execs QEMU (argv from vm_qemu_argv_for) as a child that dies with its parent, its stderr in log and the
-   fds in keep (n of them) inherited; returns its pid. */
-pid_t vm_spawn_qemu (const struct vm_settings *vs, char **argv, const int *keep, size_t n, const char *log,
-                     isola_error_t *err);
 
 /* A starting VM's channel to its agent, read with a deadline (CLOCK_MONOTONIC, monotonic_ms). */
 struct vm_boot

@@ -18,6 +18,7 @@
 #include "base/json.h"
 #include "base/util.h"
 #include "driver/vm_console.h"
+#include "driver/vm_jail.h"
 #include "proto/qmp.h"
 #include "proto/vmproto.h"
 
@@ -72,8 +73,9 @@ vm_template_key (const struct vm_settings *vs, const struct vm_layout *l)
   struct vm_instance stand_in = {
     .name = "template",
     .console_fd = -1,
-    .rootfs = "rootfs",
-    .upper = "upper",
+    .rootfs_fd = -1,
+    .upper_fd = -1,
+    .upper_ro_fd = -1,
     .channel_fd = -1,
     .shares = shares,
   };
@@ -240,29 +242,40 @@ build (const struct vm_settings *vs, const struct vm_layout *l, const char *key,
       && (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0
           || socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp) < 0))
     ret = isola_error_make (err, errno, "socketpair");
+  /* The template's worker is jailed as a container's (vm_jail.h), in the CLI's cgroup. */
+  cleanup_close int rootfs_fd = ret == 0 ? open (rootfs, O_RDONLY | O_CLOEXEC) : -1;
+  cleanup_close int upper_fd = ret == 0 ? open (upper, O_RDWR | O_CLOEXEC) : -1;
+  cleanup_close int upper_ro_fd = ret == 0 ? open (upper, O_RDONLY | O_CLOEXEC) : -1;
+  if (ret == 0 && (rootfs_fd < 0 || upper_fd < 0 || upper_ro_fd < 0))
+    ret = isola_error_make (err, errno, "open the template's disks");
   cleanup_strv char **argv = NULL;
   pid_t pid = -1;
+  struct vm_jail jail = { 0 };
+  struct vm_instance in = {
+    .name = "template",
+    .console_fd = console_fd,
+    .rootfs_fd = rootfs_fd,
+    .upper_fd = upper_fd,
+    .upper_ro_fd = upper_ro_fd,
+    .channel_fd = chan[1],
+    .shares = shares,
+  };
+  if (ret == 0)
+    ret = vm_jail_prepare (vs, l, &in, &jail, err);
   if (ret == 0)
     {
-      struct vm_instance in = {
-        .name = "template",
-        .console_fd = console_fd,
-        .rootfs = rootfs,
-        .upper = upper,
-        .channel_fd = chan[1],
-        .shares = shares,
-      };
       argv = vm_qemu_argv_for (vs, l, &in);
       strv_push (&argv, "-chardev");
       cleanup_free char *qmp_dev = xasprintf ("socket,id=qmp,fd=%d", qmp[1]);
       strv_push (&argv, qmp_dev);
       strv_push (&argv, "-mon");
       strv_push (&argv, "chardev=qmp,mode=control");
-      int keep[] = { chan[1], qmp[1], console_fd };
-      pid = vm_spawn_qemu (vs, argv, keep, 3, log, err);
+      int keep[] = { chan[1], qmp[1], rootfs_fd, upper_fd, upper_ro_fd, console_fd };
+      pid = vm_spawn_qemu (vs, argv, keep, 6, log, &jail, err);
       if (pid < 0)
         ret = (int)pid;
     }
+  vm_jail_clear (&jail);
   vm_shares_free (shares, l->n_shares);
   close_if_open (&console_fd);
   close_if_open (&chan[1]);

@@ -13,6 +13,7 @@
 #include "base/util.h"
 #include "container/container.h"
 #include "driver/vm_disk.h"
+#include "driver/vm_jail.h"
 #include "driver/vm_launch.h"
 #include "driver/vm_template.h"
 #include "image/erofs.h"
@@ -102,6 +103,11 @@ test_qemu_argv (void)
          "the image's disk read-only and the container's, by serial");
   CHECK (argv_contains (argv, "socket,id=console,fd=9") && argv_has (argv, "-serial", "chardev:console"),
          "the console goes to its copier's socket, never straight into a file");
+  CHECK (argv_has (argv, "-add-fd", "fd=5,set=1,opaque=rootfs") && argv_has (argv, "-add-fd", "fd=6,set=2,opaque=upper")
+             && argv_has (argv, "-add-fd", "fd=7,set=2,opaque=upper-ro")
+             && argv_contains (argv, "id=rootfs,file=/dev/fdset/1,")
+             && argv_contains (argv, "id=upper,file=/dev/fdset/2,"),
+         "the disks are descriptors the worker is given, not paths it opens");
   CHECK (argv_contains (argv, "share,,dir,security_model=mapped-xattr,readonly=on")
              && argv_contains (argv, "mount_tag=share0"),
          "a read-only bind is a read-only 9p share, commas in paths doubled, the guest's owners and modes in xattrs");
@@ -141,9 +147,21 @@ test_settings (void)
   setenv ("ISOLA_VM_ACCEL", "tcg", 1);
   CHECK (vm_settings_load (root, &vs, NULL) == 0 && strcmp (vs.accel, "tcg") == 0 && strcmp (vs.kernel, k) == 0
              && vs.boot_timeout_s == VM_BOOT_TIMEOUT_S && vs.memory_mb == VM_MEMORY_DEFAULT_MB
-             && vs.cpus == vm_host_cpus (),
-         "settings from the environment; 2 GiB and the host's CPUs by default");
+             && vs.cpus == vm_host_cpus () && vs.worker_uid_base == VM_WORKER_UID_BASE,
+         "settings from the environment; 2 GiB, the host's CPUs and the workers' uids at 0x70000000 by default");
   vm_settings_clear (&vs);
+  setenv ("ISOLA_VM_WORKER_UID_BASE", "200000", 1);
+  CHECK (vm_settings_load (root, &vs, NULL) == 0 && vs.worker_uid_base == 200000, "ISOLA_VM_WORKER_UID_BASE");
+  vm_settings_clear (&vs);
+  static const char *const bad_bases[] = { "0", "-5", "4294967000", "x" };
+  for (size_t b = 0; b < ARRAY_SIZE (bad_bases); b++)
+    {
+      cleanup_error isola_error_t base_err = NULL;
+      setenv ("ISOLA_VM_WORKER_UID_BASE", bad_bases[b], 1);
+      CHECK (vm_settings_load (root, &vs, &base_err) == -EINVAL && strstr (base_err->msg, "worker_uid_base"),
+             "worker_uid_base %s is refused (the range must fit below 2^32 - 1)", bad_bases[b]);
+    }
+  unsetenv ("ISOLA_VM_WORKER_UID_BASE");
   setenv ("ISOLA_VM_MEMORY", "512m", 1);
   setenv ("ISOLA_VM_CPUS", "3", 1);
   CHECK (vm_settings_load (root, &vs, NULL) == 0 && vs.memory_mb == 512 && vs.cpus == 3,
@@ -180,6 +198,55 @@ test_settings (void)
   const char *why = NULL;
   const char *accel = vm_detect_accel (&why);
   CHECK ((strcmp (accel, "kvm") == 0 || strcmp (accel, "tcg") == 0) && why, "detection decides (%s: %s)", accel, why);
+}
+
+/* What the worker sees and keeps (vm_jail.h). */
+static void
+test_jail (void)
+{
+  struct vm_settings vs
+      = { .qemu = "/bin/true", .kernel = "/k", .initrd = "/i", .accel = "tcg", .worker_uid_base = 300000 };
+  cleanup_free char *console = xasprintf ("%s/jail-console.log", root);
+  struct vm_share shares[] = { { .source = "/srv/rw" }, { .source = "/srv/ro", .readonly = true } };
+  struct vm_instance in = { .name = "x", .console = console, .shares = shares };
+  struct vm_layout l = { .n_shares = 0 };
+  struct vm_jail j;
+  CHECK (vm_jail_prepare (&vs, &l, &in, &j, NULL) == 0, "a jail without shares");
+  struct stat st = { 0 };
+  CHECK (j.uid == 300000 + (uid_t)getpid () && j.gid == j.uid && j.caps == 0 && !j.kvm,
+         "its own uid and gid (base + our PID), no capabilities");
+  CHECK (stat (console, &st) == 0 && st.st_uid == j.uid && st.st_gid == j.gid && (st.st_mode & 0777) == 0600,
+         "the console file is the worker's, and only its");
+  bool usr = false, kernel = false, console_rw = false, others = false;
+  for (size_t i = 0; i < j.n_binds; i++)
+    {
+      const struct vm_jail_bind *b = &j.binds[i];
+      usr |= strcmp (b->path, "/usr") == 0 && !b->writable && b->exec;
+      kernel |= strcmp (b->path, "/k") == 0 && !b->writable && !b->exec;
+      console_rw |= strcmp (b->path, console) == 0 && b->writable && !b->exec;
+      others |= b->writable && strcmp (b->path, console) != 0;
+      if (i > 0)
+        CHECK (strcmp (j.binds[i - 1].path, b->path) < 0, "binds in order: %s before %s", j.binds[i - 1].path, b->path);
+    }
+  CHECK (usr && kernel && console_rw && !others, "/usr and the kernel read-only, only the console writable");
+  vm_jail_clear (&j);
+  l.n_shares = 2;
+  vs.accel = "kvm";
+  CHECK (vm_jail_prepare (&vs, &l, &in, &j, NULL) == 0, "a jail with shares");
+  bool rw = false, ro = false;
+  for (size_t i = 0; i < j.n_binds; i++)
+    {
+      rw |= strcmp (j.binds[i].path, "/srv/rw") == 0 && j.binds[i].writable;
+      ro |= strcmp (j.binds[i].path, "/srv/ro") == 0 && !j.binds[i].writable;
+    }
+  CHECK (rw && ro && j.caps == VM_JAIL_SHARE_CAPS && j.kvm,
+         "the shares as the binds say, the file capabilities 9p needs, /dev/kvm with KVM");
+  vm_jail_clear (&j);
+  cleanup_free char *dir_console = xasprintf ("%s/containers", root);
+  in.console = dir_console;
+  cleanup_error isola_error_t err = NULL;
+  CHECK (vm_jail_prepare (&vs, &l, &in, &j, &err) < 0 && err && strstr (err->msg, "console"),
+         "a console file that cannot be made is an error");
 }
 
 static void
@@ -290,6 +357,7 @@ main (void)
   test_sizes ();
   test_qemu_argv ();
   test_settings ();
+  test_jail ();
   test_template_keys ();
   test_start_stamp ();
   test_disk_sizes ();
