@@ -130,6 +130,8 @@ status_column (const struct container *c, int64_t now)
       return xasprintf ("Exited (%lld) %s ago", (long long)json_integer_value (json_object_get (c->state, "ExitCode")),
                         d);
     }
+  if (strcmp (status, "dead") == 0)
+    return xstrdup ("Dead");
   return xstrdup ("Created");
 }
 
@@ -298,7 +300,7 @@ list_containers (struct cli_ctx *ctx, const struct ps_opts *o)
     {
       struct container *c = NULL;
       /* A container removed while we list it is simply not listed. */
-      if (container_load (store, ids[i], &c, NULL) < 0)
+      if (container_load_any (store, ids[i], &c, NULL) < 0)
         continue;
       (void)container_refresh (c, NULL);
       if (wanted (c, o))

@@ -9,6 +9,8 @@
    hostname hosts resolv.conf   files bind-mounted into the container
    running.lock  held exclusively by the monitor for as long as the container runs (restarts included): `stop`
                  blocks on it, and a free lock with a "running" state means the monitor died
+   name          the container's name (without '/'), a second record of config.json's Name: a name stays taken while
+                 either record holds it, so a damaged config.json does not free it
    manual-stop   present once a user stopped or killed the container, until it is started again (Docker's
                  HasBeenManuallyStopped): its monitor does not restart it, nor does a boot an unless-stopped one */
 #ifndef ISOLA_CONTAINER_H
@@ -27,6 +29,10 @@ struct container
   char *dir;
   json_t *config;
   json_t *state;
+  /* NULL, or why the record cannot be used (config.json or state.json unreadable, not JSON, missing or mistyped
+     fields): such a container loads (container_load_any) as Docker's "dead", with a minimal config that keeps only
+     its ID and name, so that ps lists it and rm -f removes it. */
+  char *damage;
 };
 
 void container_free (struct container *c);
@@ -51,7 +57,11 @@ struct container_new
    Hostname gets the short ID.  Needs the store's exclusive lock (names are unique). */
 int container_create (struct isola_store *s, const struct container_new *n, struct container **out, isola_error_t *err);
 
+/* A container whose record is damaged is refused (EIO, saying how to remove it) by container_load, and loaded as
+   "dead" by container_load_any, for what must still see it: ps, inspect, names, stop, kill, rm. */
 int container_load (const struct isola_store *s, const char *id, struct container **out, isola_error_t *err);
+int container_load_any (const struct isola_store *s, const char *id, struct container **out, isola_error_t *err);
+const char *container_damage (const struct container *c); /* c->damage */
 
 /* Full ID, unique ID prefix or name (with or without the leading '/').  ENOENT: "No such container: X". */
 int container_resolve (const struct isola_store *s, const char *what, char id_out[DIGEST_HEX_LEN + 1],
