@@ -67,7 +67,7 @@ go_quote (const char *s)
 static char *
 command_column (const struct container *c, bool no_trunc)
 {
-  cleanup_strv char **argv = container_argv (c);
+  cleanup_strv char **argv = container_argv_shown (c);
   cleanup_free char *cmd = xstrdup (argv[0] ?: "");
   for (size_t i = 1; argv[0] && argv[i]; i++)
     {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/env.h"
+#include "base/jbytes.h"
 #include "base/json.h"
 #include "base/util.h"
 #include "container/logconfig.h"
@@ -289,6 +290,8 @@ new_record (const struct container_new *n, const char *id)
   json_object_set_new (record, "HostConfig", json_deep_copy (n->host_config));
   if (n->mounts)
     json_object_set_new (record, "Mounts", json_deep_copy (n->mounts));
+  if (n->exact)
+    json_object_set_new (record, "Exact", json_deep_copy (n->exact));
   if (n->name && n->name[0])
     json_object_set_new (record, "Name", json_string (n->name));
   json_object_set_new (record, "Image", json_sprintf ("sha256:%s", n->image_id));
@@ -397,8 +400,8 @@ config_damage (const char *id, json_t *o)
   if (args && !json_is_array (args))
     return "Args is not an array";
   json_array_foreach (args, i, a) if (!json_is_string (a)) return "Args holds a value that is not a string";
-  if (!type_or_absent (o, "Mounts", JSON_ARRAY))
-    return "Mounts is not an array";
+  if (!type_or_absent (o, "Mounts", JSON_ARRAY) || !type_or_absent (o, "Exact", JSON_OBJECT))
+    return "Mounts is not an array, or Exact not an object";
   return NULL;
 }
 
@@ -687,6 +690,21 @@ strv_push_strings (char ***v, json_t *array)
 char **
 container_argv (const struct container *c)
 {
+  json_t *exact = json_object_get (c->config, "Exact");
+  if (exact)
+    {
+      char **argv = jbytes_strv (json_object_get (exact, "Entrypoint"));
+      cleanup_strv char **cmd = jbytes_strv (json_object_get (exact, "Cmd"));
+      for (size_t i = 0; cmd[i]; i++)
+        strv_push (&argv, cmd[i]);
+      return argv;
+    }
+  return container_argv_shown (c);
+}
+
+char **
+container_argv_shown (const struct container *c)
+{
   char **argv = xcalloc (1, sizeof (char *));
   const char *path = json_string_value (json_object_get (c->config, "Path"));
   if (path)
@@ -708,8 +726,15 @@ container_env_for (const struct container *c, bool tty)
     }
   if (tty)
     strv_push (&defaults, "TERM=xterm");
-  cleanup_strv char **config_env = xcalloc (1, sizeof (char *));
-  strv_push_strings (&config_env, json_object_get (container_config (c), "Env"));
+  json_t *exact = json_object_get (c->config, "Exact");
+  cleanup_strv char **config_env = NULL;
+  if (exact)
+    config_env = jbytes_strv (json_object_get (exact, "Env"));
+  else
+    {
+      config_env = xcalloc (1, sizeof (char *));
+      strv_push_strings (&config_env, json_object_get (container_config (c), "Env"));
+    }
   return env_merge (defaults, config_env);
 }
 

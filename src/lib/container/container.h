@@ -51,6 +51,8 @@ struct container_new
   json_t *config;       /* Config, Docker's shape: its Entrypoint and Cmd make the command line */
   json_t *host_config;  /* HostConfig */
   json_t *mounts;       /* Docker's inspect Mounts (container/mounts.h), or NULL */
+  json_t *exact;        /* NULL, or container_spec_exact_json: the bytes of a command or environment that is not
+                           UTF-8, recorded as Exact (Config has them as Docker shows them, with U+FFFD) */
 };
 
 /* Creates ROOT/containers/ID from n (copied) with a new ID, Created and a "created" state; a Config without a
@@ -124,8 +126,10 @@ json_t *container_mounts (const struct container *c);
 const char *container_image_id (const struct container *c);   /* the image's ID (hex), NULL when none is recorded */
 const char *container_image_name (const struct container *c); /* Config.Image: the image as it was named, or "" */
 const char *container_created (const struct container *c);    /* RFC 3339, or "" */
-/* Path and Args: the command line of the container's first process (its entrypoint and command). */
+/* The command line of the container's first process (its entrypoint and command), byte for byte; and as Path and
+   Args show it (inspect, ps: bytes that are not UTF-8 as U+FFFD). */
 char **container_argv (const struct container *c);
+char **container_argv_shown (const struct container *c);
 /* A process's environment as Docker's daemon makes it: PATH (the default), HOSTNAME=<Config.Hostname> and with a
    terminal TERM=xterm, each replaced or removed by Config.Env, which is appended.  container_env is the first
    process's (with Config.Tty). */
