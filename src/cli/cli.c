@@ -239,8 +239,14 @@ table_free (struct table *t)
 int
 cli_open_store (struct cli_ctx *ctx, bool exclusive, struct isola_store **out)
 {
+  return cli_open_store_as (ctx, exclusive ? STORE_LOCK_EXCLUSIVE : STORE_LOCK_SHARED, out);
+}
+
+int
+cli_open_store_as (struct cli_ctx *ctx, enum store_lock_mode mode, struct isola_store **out)
+{
   cleanup_error isola_error_t err = NULL;
-  if (store_open (ctx->root, exclusive ? STORE_LOCK_EXCLUSIVE : STORE_LOCK_SHARED, out, &err) < 0)
+  if (store_open (ctx->root, mode, out, &err) < 0)
     return cli_fail (&err);
   return 0;
 }

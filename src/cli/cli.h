@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/flags.h"
+#include "store/store.h"
 
 /* Docker's exit codes: a failed command exits 1, a usage error 125. */
 #define EXIT_CMD_FAILED 1
@@ -103,6 +104,9 @@ int cli_open_store (struct cli_ctx *ctx, bool exclusive, struct isola_store **ou
 struct container;
 /* Opens the store without its lock (container verbs touch only their container) and loads the container named by
    what (name, ID or prefix), refreshing its state.  On failure prints the error and returns 1. */
+/* The same with a lock mode of store.h: STORE_LOCK_NONE for load and import (they lock as they go), COLLECT for
+   what deletes images. */
+int cli_open_store_as (struct cli_ctx *ctx, enum store_lock_mode mode, struct isola_store **out);
 int cli_load_container (struct cli_ctx *ctx, const char *what, struct isola_store **store, struct container **c);
 /* The same, also for a container whose record is damaged ("dead", container_load_any): for stop, kill and rm. */
 int cli_load_container_any (struct cli_ctx *ctx, const char *what, struct isola_store **store, struct container **c);
