@@ -206,3 +206,19 @@ monitor_of() {
   assert_dead new "$id"
   isola_ok create --name old busybox true
 }
+
+@test "rm -f of a damaged running container whose monitor does not answer kills the monitor" {
+  run_detached --name w1 busybox sleep 1000
+  local id=$CID mon kids p
+  mon=$(monitor_of "$id")
+  kids=$(pgrep -P "$mon" | tr '\n' ' ')
+  damage state.json "$ISOLA_ROOT/containers/$id" garbage
+  kill -STOP "$mon"
+  run --separate-stderr isola rm -f w1
+  assert_status 0
+  for p in $mon $kids; do
+    wait_until 10 eval "[ ! -e /proc/$p ] || [ \"\$(pidstat_zombie $p)\" = Z ]"
+  done
+  [ ! -e "$ISOLA_ROOT/containers/$id" ] || fail "the container's directory is still there"
+  [ -z "$(container_cgroup_dirs "$id")" ] || fail "cgroups left: $(container_cgroup_dirs "$id")"
+}

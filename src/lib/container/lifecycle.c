@@ -235,21 +235,46 @@ note_manual_stop (const struct container *c, int sig)
 /* --- damaged records: the monitor still knows its container ------------------------------------------------- */
 
 /* Sends sig to the container through its monitor (ID/attach.sock, in either mode), which holds the config it
-   started from: the way to signal a container whose record can no longer be read. */
+   started from: the way to signal a container whose record can no longer be read.  A monitor that does not answer
+   within 5 s (stopped, wedged) fails it, and rm -f then kills the monitor. */
 static int
 signal_through_monitor (struct container *c, int sig, isola_error_t *err)
 {
+  cleanup_close int dirfd = open (c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    return isola_error_make (err, errno, "open `%s`", c->dir);
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  snprintf (addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/attach.sock", dirfd);
+  cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct timeval tv = { .tv_sec = 5 };
+  if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0
+      || setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0
+      || connect (fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+    return isola_error_make (err, errno, "connect to the monitor of %.12s", c->id);
   struct attach_decoder dec;
   attach_decoder_init (&dec);
-  int fd = -1;
-  cleanup_free char *peer = xasprintf ("the monitor of %.12s", c->id);
-  int ret = attach_client_connect (c->dir, peer, &fd, &dec, err);
+  int ret = attach_client_expect_hello (fd, &dec, err);
   attach_decoder_clear (&dec);
-  if (ret < 0)
-    return ret;
-  ret = attach_send_u32 (fd, ATTACH_SIGNAL, (uint32_t)sig);
-  close (fd);
-  return ret < 0 ? isola_error_make (err, -ret, "signal container %.12s", c->id) : 0;
+  if (ret == 0 && (ret = attach_send_u32 (fd, ATTACH_SIGNAL, (uint32_t)sig)) < 0)
+    return isola_error_make (err, -ret, "signal container %.12s", c->id);
+  return ret;
+}
+
+/* Whether pid's command line names the container (a monitor's: isola-monitor ROOT ID FD): never a PID reused by
+   another process. */
+static bool
+is_monitor_of (pid_t pid, const struct container *c)
+{
+  char path[64];
+  snprintf (path, sizeof path, "/proc/%d/cmdline", (int)pid);
+  cleanup_free char *text = NULL;
+  size_t len = 0;
+  if (read_file_bounded (path, 1 << 16, &text, &len, NULL) < 0)
+    return false;
+  for (size_t i = 0; i < len; i += strlen (text + i) + 1)
+    if (strcmp (text + i, c->id) == 0)
+      return true;
+  return false;
 }
 
 /* SIGKILLs the processes that hold the running lock (the monitor; not those waiting for it), as /proc/locks lists
@@ -272,7 +297,7 @@ kill_lock_holders (const struct container *c)
       /* "1: FLOCK  ADVISORY  WRITE 1234 00:2d:5678 0 EOF"; waiters have "->" before FLOCK and do not match. */
       if (sscanf (line, "%*d: %15s %*s %15s %d %x:%x:%lu", kind, rw, &pid, &major, &minor, &inode) == 6
           && strcmp (kind, "FLOCK") == 0 && strcmp (rw, "WRITE") == 0 && inode == st.st_ino
-          && major == major (st.st_dev) && minor == minor (st.st_dev) && pid > 1)
+          && major == major (st.st_dev) && minor == minor (st.st_dev) && pid > 1 && is_monitor_of (pid, c))
         (void)kill (pid, SIGKILL);
     }
 }
