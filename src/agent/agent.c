@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "base/jbytes.h"
 #include "base/json.h"
 #include "base/sealed_exe.h"
 #include "base/util.h"
@@ -560,8 +561,8 @@ static void
 process_fields (json_t *j, struct launch *l)
 {
   struct spawn_spec *sp = &l->spec;
-  l->argv = jstrv (j, "Args");
-  l->env = jstrv (j, "Env");
+  l->argv = jbytes_strv (json_object_get (j, "Args"));
+  l->env = jbytes_strv (json_object_get (j, "Env"));
   sp->argv = l->argv;
   sp->env = l->env;
   sp->cwd = jstr (j, "Cwd");

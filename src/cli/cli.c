@@ -239,8 +239,25 @@ table_free (struct table *t)
 int
 cli_open_store (struct cli_ctx *ctx, bool exclusive, struct isola_store **out)
 {
+  return cli_open_store_as (ctx, exclusive ? STORE_LOCK_EXCLUSIVE : STORE_LOCK_SHARED, out);
+}
+
+int
+cli_open_store_as (struct cli_ctx *ctx, enum store_lock_mode mode, struct isola_store **out)
+{
   cleanup_error isola_error_t err = NULL;
-  if (store_open (ctx->root, exclusive ? STORE_LOCK_EXCLUSIVE : STORE_LOCK_SHARED, out, &err) < 0)
+  if (store_open (ctx->root, mode, out, &err) < 0)
+    return cli_fail (&err);
+  return 0;
+}
+
+static int
+load_container (struct cli_ctx *ctx, const char *what, struct isola_store **store, struct container **c, bool any)
+{
+  cleanup_error isola_error_t err = NULL;
+  char id[DIGEST_HEX_LEN + 1];
+  if (store_open (ctx->root, STORE_LOCK_NONE, store, &err) < 0 || container_resolve (*store, what, id, &err) < 0
+      || (any ? container_load_any : container_load) (*store, id, c, &err) < 0 || container_refresh (*c, &err) < 0)
     return cli_fail (&err);
   return 0;
 }
@@ -248,12 +265,13 @@ cli_open_store (struct cli_ctx *ctx, bool exclusive, struct isola_store **out)
 int
 cli_load_container (struct cli_ctx *ctx, const char *what, struct isola_store **store, struct container **c)
 {
-  cleanup_error isola_error_t err = NULL;
-  char id[DIGEST_HEX_LEN + 1];
-  if (store_open (ctx->root, STORE_LOCK_NONE, store, &err) < 0 || container_resolve (*store, what, id, &err) < 0
-      || container_load (*store, id, c, &err) < 0 || container_refresh (*c, &err) < 0)
-    return cli_fail (&err);
-  return 0;
+  return load_container (ctx, what, store, c, false);
+}
+
+int
+cli_load_container_any (struct cli_ctx *ctx, const char *what, struct isola_store **store, struct container **c)
+{
+  return load_container (ctx, what, store, c, true);
 }
 
 /* -e NAME=VALUE sets; -e NAME takes the value from our environment and is dropped when unset, as docker does. */
@@ -309,8 +327,8 @@ cli_env_file_add (char ***env, const char *path, isola_error_t *err)
   return ret;
 }
 
-int
-cli_each_container (struct cli_ctx *ctx, char **names, int n, cli_container_action act, void *arg, bool echo)
+static int
+each_container (struct cli_ctx *ctx, char **names, int n, cli_container_action act, void *arg, bool echo, bool any)
 {
   int exit_code = 0;
   for (int i = 0; i < n; i++)
@@ -318,7 +336,7 @@ cli_each_container (struct cli_ctx *ctx, char **names, int n, cli_container_acti
       cleanup_store struct isola_store *store = NULL;
       cleanup_container struct container *ctr = NULL;
       cleanup_error isola_error_t err = NULL;
-      if (cli_load_container (ctx, names[i], &store, &ctr))
+      if (load_container (ctx, names[i], &store, &ctr, any))
         exit_code = 1;
       else if (act (store, ctr, arg, &err) < 0)
         exit_code = err ? cli_fail (&err) : 1;
@@ -326,6 +344,18 @@ cli_each_container (struct cli_ctx *ctx, char **names, int n, cli_container_acti
         printf ("%s\n", names[i]);
     }
   return exit_code;
+}
+
+int
+cli_each_container (struct cli_ctx *ctx, char **names, int n, cli_container_action act, void *arg, bool echo)
+{
+  return each_container (ctx, names, n, act, arg, echo, false);
+}
+
+int
+cli_each_container_any (struct cli_ctx *ctx, char **names, int n, cli_container_action act, void *arg, bool echo)
+{
+  return each_container (ctx, names, n, act, arg, echo, true);
 }
 
 bool

@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/flags.h"
+#include "store/store.h"
 
 /* Docker's exit codes: a failed command exits 1, a usage error 125. */
 #define EXIT_CMD_FAILED 1
@@ -103,7 +104,12 @@ int cli_open_store (struct cli_ctx *ctx, bool exclusive, struct isola_store **ou
 struct container;
 /* Opens the store without its lock (container verbs touch only their container) and loads the container named by
    what (name, ID or prefix), refreshing its state.  On failure prints the error and returns 1. */
+/* The same with a lock mode of store.h: STORE_LOCK_NONE for load and import (they lock as they go), COLLECT for
+   what deletes images. */
+int cli_open_store_as (struct cli_ctx *ctx, enum store_lock_mode mode, struct isola_store **out);
 int cli_load_container (struct cli_ctx *ctx, const char *what, struct isola_store **store, struct container **c);
+/* The same, also for a container whose record is damaged ("dead", container_load_any): for stop, kill and rm. */
+int cli_load_container_any (struct cli_ctx *ctx, const char *what, struct isola_store **store, struct container **c);
 
 struct attach_decoder;
 struct cli_attach_opts
@@ -140,6 +146,7 @@ void cli_terminal_restore (void);
    each success when echo, reporting each failure; returns 1 when any failed.  act may print (wait does). */
 typedef int (*cli_container_action) (struct isola_store *s, struct container *c, void *arg, isola_error_t *err);
 int cli_each_container (struct cli_ctx *ctx, char **names, int n, cli_container_action act, void *arg, bool echo);
+int cli_each_container_any (struct cli_ctx *ctx, char **names, int n, cli_container_action act, void *arg, bool echo);
 
 /* Starts a created or stopped container; attached (attach not NULL), relays its stdio as attach says and returns
    its exit code (create.c). */

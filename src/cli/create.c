@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "base/jbytes.h"
 #include "base/json.h"
 #include "base/util.h"
 #include "cli.h"
@@ -528,7 +529,7 @@ run_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, str
       }
     case OPT_ENTRYPOINT:
       /* `--entrypoint ""` is [""]: no entrypoint, and not the image's command either. */
-      json_object_set_new (o->request, "Entrypoint", json_pack ("[s]", arg));
+      json_object_set_new (o->request, "Entrypoint", json_pack ("[o]", jbytes_exact (arg)));
       return 0;
     case 'm':
     case OPT_MEMORY_SWAP:
@@ -608,17 +609,10 @@ static int
 finish_request (struct run_opts *o, const char *image, char **args, bool detach)
 {
   json_object_set_new (o->request, "Image", json_string (image));
+  /* Byte for byte (jbytes.h): a command line or environment may hold bytes that are not UTF-8. */
   if (args[0])
-    {
-      json_t *cmd = json_array ();
-      for (size_t i = 0; args[i]; i++)
-        json_array_append_new (cmd, json_string (args[i]));
-      json_object_set_new (o->request, "Cmd", cmd);
-    }
-  json_t *env = json_array ();
-  for (size_t i = 0; o->env[i]; i++)
-    json_array_append_new (env, json_string (o->env[i]));
-  json_object_set_new (o->request, "Env", env);
+    json_object_set_new (o->request, "Cmd", jbytes_exact_array (args));
+  json_object_set_new (o->request, "Env", jbytes_exact_array (o->env));
   json_object_set_new (o->request, "Tty", json_boolean (o->tty));
   json_object_set_new (o->request, "OpenStdin", json_boolean (o->interactive));
   if (o->interactive)

@@ -37,7 +37,7 @@ run_image_prune (struct cli_ctx *ctx, int argc, char **argv)
     return 0;
 
   cleanup_store struct isola_store *store = NULL;
-  if ((exit_code = cli_open_store (ctx, true, &store)))
+  if ((exit_code = cli_open_store_as (ctx, STORE_LOCK_COLLECT, &store)))
     return exit_code;
   cleanup_error isola_error_t err = NULL;
   struct rmi_report rep = { 0 };

@@ -63,7 +63,7 @@ run_import (struct cli_ctx *ctx, int argc, char **argv)
     }
 
   cleanup_store struct isola_store *store = NULL;
-  if ((exit_code = cli_open_store (ctx, true, &store)))
+  if ((exit_code = cli_open_store_as (ctx, STORE_LOCK_NONE, &store)))
     return exit_code;
   struct import_options opts = { .tag = tag, .changes = changes, .message = message, .source_label = source };
   digest_hex_t id;

@@ -69,7 +69,7 @@ inspect_images (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
       char cid[DIGEST_HEX_LEN + 1];
       cleanup_container struct container *ctr = NULL;
       if (!images_only && container_resolve (store, p.args[i], cid, NULL) == 0
-          && container_load (store, cid, &ctr, NULL) == 0)
+          && container_load_any (store, cid, &ctr, NULL) == 0)
         {
           (void)container_refresh (ctr, NULL);
           json_array_append_new (items, container_inspect_json (ctr));

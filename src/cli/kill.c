@@ -27,7 +27,7 @@ run_kill (struct cli_ctx *ctx, int argc, char **argv)
     return exit_code;
   if (p.nargs < 1)
     return cli_usage_error (&cmd_kill, "\"isola kill\" requires at least 1 argument.");
-  return cli_each_container (ctx, p.args, p.nargs, kill_one, &sig, true);
+  return cli_each_container_any (ctx, p.args, p.nargs, kill_one, &sig, true);
 }
 
 const struct cli_command cmd_kill = {

@@ -38,7 +38,8 @@ run_load (struct cli_ctx *ctx, int argc, char **argv)
     }
 
   cleanup_store struct isola_store *store = NULL;
-  if ((exit_code = cli_open_store (ctx, true, &store)))
+  /* The archive is staged without the store lock (ingest_staging): `images` and the others go on meanwhile. */
+  if ((exit_code = cli_open_store_as (ctx, STORE_LOCK_NONE, &store)))
     return exit_code;
   struct load_result res = { 0 };
   if (image_load (store, fd, &res, &err) < 0)

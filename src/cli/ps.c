@@ -37,25 +37,78 @@ utf8_offset (const char *s, size_t n)
   return i;
 }
 
-/* Go's strconv.Quote of s: double quotes, with backslash escapes for quotes, backslashes and control
-   characters. */
+/* The code point of the UTF-8 sequence at s and its length, or -1 (and length 1) for a byte that starts none. */
+static long
+utf8_decode (const unsigned char *s, size_t *len)
+{
+  *len = 1;
+  if (s[0] < 0x80)
+    return s[0];
+  size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : 0;
+  if (n == 0 || (s[0] >= 0xf0 && n != 4))
+    return -1;
+  long cp = s[0] & (0x7f >> n);
+  for (size_t i = 1; i < n; i++)
+    {
+      if ((s[i] & 0xc0) != 0x80)
+        return -1;
+      cp = cp << 6 | (s[i] & 0x3f);
+    }
+  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+    return -1;
+  *len = n;
+  return cp;
+}
+
+/* Go's unicode.IsPrint, for the code points that matter on a terminal: not the C0 and C1 controls, the spaces but
+   ASCII's, the format characters (bidirectional overrides, zero widths, the BOM...), private use and
+   noncharacters.  (Unassigned code points, which Go also escapes, are shown.) */
+static bool
+go_printable (long r)
+{
+  static const long not_printable[][2] = {
+    { 0x00, 0x1f },        { 0x7f, 0xa0 },     { 0xad, 0xad },       { 0x600, 0x605 },     { 0x61c, 0x61c },
+    { 0x6dd, 0x6dd },      { 0x70f, 0x70f },   { 0x1680, 0x1680 },   { 0x180e, 0x180e },   { 0x2000, 0x200f },
+    { 0x2028, 0x202f },    { 0x205f, 0x206f }, { 0x3000, 0x3000 },   { 0xd800, 0xf8ff },   { 0xfdd0, 0xfdef },
+    { 0xfeff, 0xfeff },    { 0xfff9, 0xfffb }, { 0x110bd, 0x110bd }, { 0x1d173, 0x1d17a }, { 0xe0001, 0xe007f },
+    { 0xf0000, 0x10ffff },
+  };
+  if ((r & 0xfffe) == 0xfffe)
+    return false;
+  for (size_t i = 0; i < ARRAY_SIZE (not_printable); i++)
+    if (r >= not_printable[i][0] && r <= not_printable[i][1])
+      return false;
+  return true;
+}
+
+/* Go's strconv.Quote of s: double quotes; backslash escapes for quotes and backslashes, \a \b \f \n \r \t \v, \xNN
+   for other ASCII controls and for bytes that are not UTF-8, \uNNNN or \UNNNNNNNN for other code points that are not
+   printable; the rest as it is. */
 static char *
 go_quote (const char *s)
 {
-  char *out = xmalloc (4 * strlen (s) + 3), *o = out;
+  char *out = xmalloc (10 * strlen (s) + 3), *o = out;
   *o++ = '"';
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+  for (const unsigned char *p = (const unsigned char *)s; *p;)
     {
+      size_t len;
+      long r = utf8_decode (p, &len);
       static const char named[] = "\a\b\f\n\r\t\v";
-      const char *n = *p ? strchr (named, *p) : NULL;
-      if (*p == '"' || *p == '\\')
-        o += sprintf (o, "\\%c", *p);
+      const char *n = r > 0 && r < 0x20 ? strchr (named, (int)r) : NULL;
+      if (r == '"' || r == '\\')
+        o += sprintf (o, "\\%c", (int)r);
       else if (n)
         o += sprintf (o, "\\%c", "abfnrtv"[n - named]);
-      else if (*p < 0x20 || *p == 0x7f)
+      else if (r < 0 || r < 0x20 || r == 0x7f)
         o += sprintf (o, "\\x%02x", *p);
+      else if (!go_printable (r))
+        o += sprintf (o, r < 0x10000 ? "\\u%04lx" : "\\U%08lx", r);
       else
-        *o++ = (char)*p;
+        {
+          memcpy (o, p, len);
+          o += len;
+        }
+      p += len;
     }
   *o++ = '"';
   *o = '\0';
@@ -67,7 +120,7 @@ go_quote (const char *s)
 static char *
 command_column (const struct container *c, bool no_trunc)
 {
-  cleanup_strv char **argv = container_argv (c);
+  cleanup_strv char **argv = container_argv_shown (c);
   cleanup_free char *cmd = xstrdup (argv[0] ?: "");
   for (size_t i = 1; argv[0] && argv[i]; i++)
     {
@@ -130,6 +183,8 @@ status_column (const struct container *c, int64_t now)
       return xasprintf ("Exited (%lld) %s ago", (long long)json_integer_value (json_object_get (c->state, "ExitCode")),
                         d);
     }
+  if (strcmp (status, "dead") == 0)
+    return xstrdup ("Dead");
   return xstrdup ("Created");
 }
 
@@ -298,7 +353,7 @@ list_containers (struct cli_ctx *ctx, const struct ps_opts *o)
     {
       struct container *c = NULL;
       /* A container removed while we list it is simply not listed. */
-      if (container_load (store, ids[i], &c, NULL) < 0)
+      if (container_load_any (store, ids[i], &c, NULL) < 0)
         continue;
       (void)container_refresh (c, NULL);
       if (wanted (c, o))

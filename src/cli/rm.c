@@ -41,7 +41,7 @@ run_rm (struct cli_ctx *ctx, int argc, char **argv)
     return exit_code;
   if (p.nargs < 1)
     return cli_usage_error (&cmd_rm, "\"isola rm\" requires at least 1 argument.");
-  return cli_each_container (ctx, p.args, p.nargs, rm_one, &o, true);
+  return cli_each_container_any (ctx, p.args, p.nargs, rm_one, &o, true);
 }
 
 const struct cli_command cmd_rm = {

@@ -32,7 +32,7 @@ run_rmi (struct cli_ctx *ctx, int argc, char **argv)
     return cli_usage_error (&cmd_rmi, "\"isola rmi\" requires at least 1 argument.");
 
   cleanup_store struct isola_store *store = NULL;
-  if ((exit_code = cli_open_store (ctx, true, &store)))
+  if ((exit_code = cli_open_store_as (ctx, STORE_LOCK_COLLECT, &store)))
     return exit_code;
   for (int i = 0; i < p.nargs; i++)
     {

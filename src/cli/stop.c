@@ -64,7 +64,7 @@ stop_or_restart (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, c
   if (p.nargs < 1)
     return cli_usage_error (cmd, "\"%s\" requires at least 1 argument.", restart ? "isola restart" : "isola stop");
   struct stop_args a = { .timeout = timeout, .sig = sig, .restart = restart, .ctx = ctx };
-  return cli_each_container (ctx, p.args, p.nargs, stop_one, &a, true);
+  return cli_each_container_any (ctx, p.args, p.nargs, stop_one, &a, true);
 }
 
 static int

@@ -352,7 +352,7 @@ run_system_prune (struct cli_ctx *ctx, int argc, char **argv)
     total += bytes;
   }
   cleanup_store struct isola_store *store = NULL;
-  if ((exit_code = cli_open_store (ctx, true, &store)))
+  if ((exit_code = cli_open_store_as (ctx, STORE_LOCK_COLLECT, &store)))
     return exit_code;
   if (volumes)
     {

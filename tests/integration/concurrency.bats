@@ -158,3 +158,97 @@ wait_all() {
   isola_ok rmi fixture/large:latest
   [ -z "$(blob_and_snapshot_files)" ] || fail "left behind: $(blob_and_snapshot_files)"
 }
+
+# ---- a load stages without the store lock (issue 11) ----------------------------------------------------------------
+
+# stalled_load NAME ARCHIVE GO: `isola load` from a pipe that gives the first half of ARCHIVE, then waits for the file
+# GO before the rest: a load that stays in its staging as long as the test wants.  Output in NAME.{out,rc}.
+stalled_load() {
+  local name=$1 a=$2 go=$3 n
+  n=$(($(stat -c %s "$a") / 2))
+  (
+    {
+      head -c "$n" "$a"
+      while [ ! -e "$go" ]; do sleep 0.05; done
+      tail -c +$((n + 1)) "$a"
+    } | isola load >"$BATS_TEST_TMPDIR/$name.out" 2>&1
+    echo $? >"$BATS_TEST_TMPDIR/$name.rc"
+  ) &
+  BG_PIDS+=($!)
+}
+
+# staging_count: the loads staging in the root now.
+staging_count() {
+  find "$ISOLA_ROOT/tmp" -mindepth 1 -maxdepth 1 -name 'load-*' | wc -l
+}
+
+@test "images and tag answer while a load stages: it takes the store lock only to publish" {
+  load_fixture sharedbase-oci
+  stalled_load l1 "$(fx multilayer-oci)" "$BATS_TEST_TMPDIR/go"
+  wait_until 30 eval '[ "$(staging_count)" = 1 ]'
+  local t0
+  t0=$(now_ms)
+  run --separate-stderr timeout 10 "$ISOLA" images
+  assert_status 0
+  assert_output_contains fixture/shared
+  echo "# images took $(($(now_ms) - t0)) ms while the load staged" >&3
+  # an exclusive opener (tag) clears tmp/ but for the staging directory in use
+  run --separate-stderr timeout 10 "$ISOLA" tag fixture/shared:oci during/load:1
+  assert_status 0
+  [ "$(staging_count)" = 1 ] || fail "the load's staging directory is gone"
+  [ ! -e "$BATS_TEST_TMPDIR/l1.rc" ] || fail "the load ended before it was let go on: $(cat "$BATS_TEST_TMPDIR/l1.out")"
+  touch "$BATS_TEST_TMPDIR/go"
+  wait_all l1
+  assert_equal "$(image_tags)" "$(printf '%s\n' during/load:1 fixture/multi:oci fixture/shared:oci)"
+  assert_tmp_clean
+  mount_image fixture/multi:oci
+  [ -f "$MNT/data/added" ] && [ "$(cat "$MNT/data/hl-lower")" = "owned by 1000" ] || fail "bad tree"
+  isola_ok image unmount fixture/multi:oci
+}
+
+@test "two loads of images with shared layers, staged at once, both succeed" {
+  stalled_load l1 "$(fx multilayer-oci)" "$BATS_TEST_TMPDIR/go"
+  stalled_load l2 "$(fx sharedbase-oci)" "$BATS_TEST_TMPDIR/go"
+  wait_until 30 eval '[ "$(staging_count)" = 2 ]'
+  touch "$BATS_TEST_TMPDIR/go"
+  wait_all l1 l2
+  assert_equal "$(image_tags)" "$(printf '%s\n' fixture/multi:oci fixture/shared:oci)"
+  assert_tmp_clean
+  mount_image fixture/shared:oci
+  [ -f "$MNT/data/added" ] && [ -f "$MNT/data/owned" ] && [ -f "$MNT/shared/only-in-shared" ] || fail "bad tree"
+  isola_ok image unmount fixture/shared:oci
+  isola_ok rmi fixture/multi:oci fixture/shared:oci
+  [ -z "$(blob_and_snapshot_files)" ] || fail "left behind: $(blob_and_snapshot_files)"
+}
+
+@test "rmi and image prune during a load's staging wait for its publication and leave the store consistent" {
+  load_fixture multilayer-oci
+  # the staged load reuses the layers of fixture/multi:oci, which rmi would collect
+  stalled_load l1 "$(fx sharedbase-oci)" "$BATS_TEST_TMPDIR/go"
+  wait_until 30 eval '[ "$(staging_count)" = 1 ]'
+  bg rmi rmi fixture/multi:oci
+  # rmi untags only once the load has published; the store lock stays free meanwhile
+  sleep 0.5
+  run --separate-stderr timeout 10 "$ISOLA" images
+  assert_status 0
+  assert_output_contains fixture/multi
+  touch "$BATS_TEST_TMPDIR/go"
+  wait_all l1 rmi
+  assert_equal "$(image_tags)" fixture/shared:oci
+  mount_image fixture/shared:oci
+  [ -f "$MNT/data/added" ] && [ -f "$MNT/data/owned" ] && [ -f "$MNT/shared/only-in-shared" ] ||
+    fail "fixture/shared:oci lost content: $(cd "$MNT" && find . | sort | tr '\n' ' ')"
+  isola_ok image unmount fixture/shared:oci
+
+  rm "$BATS_TEST_TMPDIR/go"
+  stalled_load l2 "$(fx multilayer-oci)" "$BATS_TEST_TMPDIR/go"
+  wait_until 30 eval '[ "$(staging_count)" = 1 ]'
+  bg prune image prune -a -f
+  sleep 0.5
+  touch "$BATS_TEST_TMPDIR/go"
+  wait_all l2 prune
+  # prune -a ran after the load's publication: nothing is left, and nothing dangles
+  assert_equal "$(image_tags)" ""
+  [ -z "$(blob_and_snapshot_files)" ] || fail "left behind: $(blob_and_snapshot_files)"
+  assert_tmp_clean
+}

@@ -372,3 +372,11 @@ isola_lines() {
   assert_equal "$sid" "$pid"
   assert_equal "$(cfield "$CID" '{{.State.Status}}')" running
 }
+
+@test "exec passes arguments and -e values that are not UTF-8 byte for byte" {
+  run_detached --name xu busybox sleep 1000
+  run --separate-stderr isola exec -e "V=$(printf '\001\377')" xu \
+    sh -c 'printf "%s|%s" "$1" "$V" | od -An -tx1 | tr -d " \n"' x "$(printf '\376x\351')"
+  assert_status 0
+  assert_equal "$output" fe78e97c01ff
+}

@@ -221,3 +221,16 @@ top_pid_of() {
   run --separate-stderr isola ps -a -q --format '{{.Names}}'
   assert_equal "$output" "$id"
 }
+
+@test "COMMAND quotes control characters and code points that are not printable as Go's strconv.Quote (Docker's)" {
+  # tab, ESC, C1's CSI (U+009B), a zero-width space (U+200B), a byte that is not UTF-8, a quote and a backslash
+  isola_ok create --name pq busybox echo "$(printf 'a\tb\033[1mc\302\233d\342\200\213e\377f"g\\h')"
+  run --separate-stderr isola ps -a --no-trunc --format '{{.Command}}'
+  assert_status 0
+  assert_equal "$output" "\"echo a\\tb\\x1b[1mc\\u009bd\\u200be$(printf '\357\277\275')f\\\"g\\\\h\""
+  run --separate-stderr isola ps -a
+  assert_status 0
+  assert_output_contains "\"echo a\\tb\\x1b[1mc\\u009bd\\u200be$(printf '\357\277\275')f…\""
+  # nothing raw reaches the terminal
+  if printf '%s' "$output" | LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')"; then fail "raw control bytes in ps"; fi
+}

@@ -665,3 +665,24 @@ read-only"
   assert_status 1
   assert_output_empty
 }
+
+# ---- bytes that are not UTF-8 (issue 11) ----------------------------------------------------------------------------
+
+@test "arguments and environment values that are not UTF-8 reach the process byte for byte, also on a second start" {
+  local arg
+  arg=$(printf 'a\377\376b\300')
+  run --separate-stderr isola run --name nu -e "V=$(printf '\377\376')" busybox \
+    sh -c 'printf "%s|%s" "$1" "$V" | od -An -tx1 | tr -d " \n"' x "$arg"
+  assert_status 0
+  assert_equal "$output" 61fffe62c07cfffe
+  # the record keeps the bytes: a second start gets them too
+  run --separate-stderr isola start -a nu
+  assert_status 0
+  assert_equal "$output" 61fffe62c07cfffe
+  # inspect shows them as Docker does, each byte that is not UTF-8 as U+FFFD
+  run --separate-stderr isola inspect nu
+  assert_status 0
+  assert_jq '.[0].Args[3] == "a\ufffd\ufffdb\ufffd"'
+  assert_jq '.[0].Config.Cmd[4] == "a\ufffd\ufffdb\ufffd"'
+  assert_jq '.[0].Config.Env | index(["V=\ufffd\ufffd"]) != null'
+}

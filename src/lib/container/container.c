@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/env.h"
+#include "base/jbytes.h"
 #include "base/json.h"
 #include "base/util.h"
 #include "container/logconfig.h"
@@ -25,6 +26,7 @@ container_free (struct container *c)
   if (c == NULL)
     return;
   free (c->dir);
+  free (c->damage);
   json_decref (c->config);
   json_decref (c->state);
   free (c);
@@ -112,18 +114,39 @@ valid_name (const char *n)
   return strlen (n) <= 128;
 }
 
+/* The name in ID/name, or NULL when that record is missing or damaged. */
+static char *
+read_name_record (const struct container *c)
+{
+  cleanup_free char *p = container_path (c, "name");
+  cleanup_free char *text = NULL;
+  if (read_file_bounded (p, 256, &text, NULL, NULL) < 0)
+    return NULL;
+  text[strcspn (text, "\n")] = '\0';
+  return valid_name (text) ? take_ptr (&text) : NULL;
+}
+
+static int
+write_name_record (const struct container *c, const char *name, isola_error_t *err)
+{
+  cleanup_free char *p = container_path (c, "name");
+  return write_file_replace (p, name, strlen (name), 0600, err);
+}
+
+/* A name is taken while any container's config.json or name record holds it, damaged containers included. */
 static bool
 name_taken (const struct isola_store *s, const char *name, char id_out[DIGEST_HEX_LEN + 1])
 {
   cleanup_strv char **ids = NULL;
-  if (container_list_ids (s, &ids, NULL) < 0)
+  if (name[0] == '\0' || container_list_ids (s, &ids, NULL) < 0)
     return false;
   for (size_t i = 0; ids[i]; i++)
     {
       cleanup_container struct container *c = NULL;
-      if (container_load (s, ids[i], &c, NULL) < 0)
+      if (container_load_any (s, ids[i], &c, NULL) < 0)
         continue;
-      if (strcmp (container_name (c), name) == 0)
+      cleanup_free char *recorded = read_name_record (c);
+      if (strcmp (container_name (c), name) == 0 || (recorded && strcmp (recorded, name) == 0))
         {
           if (id_out)
             memcpy (id_out, c->id, DIGEST_HEX_LEN + 1);
@@ -267,6 +290,8 @@ new_record (const struct container_new *n, const char *id)
   json_object_set_new (record, "HostConfig", json_deep_copy (n->host_config));
   if (n->mounts)
     json_object_set_new (record, "Mounts", json_deep_copy (n->mounts));
+  if (n->exact)
+    json_object_set_new (record, "Exact", json_deep_copy (n->exact));
   if (n->name && n->name[0])
     json_object_set_new (record, "Name", json_string (n->name));
   json_object_set_new (record, "Image", json_sprintf ("sha256:%s", n->image_id));
@@ -318,6 +343,8 @@ container_create (struct isola_store *s, const struct container_new *n, struct c
   if (ret == 0)
     ret = write_etc_files (c, err);
   if (ret == 0)
+    ret = write_name_record (c, container_name (c), err);
+  if (ret == 0)
     ret = container_write_config (c, err);
   if (ret == 0)
     ret = container_write_state (c, err);
@@ -336,8 +363,132 @@ container_create (struct isola_store *s, const struct container_new *n, struct c
   return 0;
 }
 
+/* --- damaged records -------------------------------------------------------------------------------------- */
+
+static bool
+string_or_absent (json_t *o, const char *key)
+{
+  json_t *v = json_object_get (o, key);
+  return v == NULL || json_is_string (v);
+}
+
+static bool
+type_or_absent (json_t *o, const char *key, json_type type)
+{
+  json_t *v = json_object_get (o, key);
+  return v == NULL || json_typeof (v) == type;
+}
+
+/* What is wrong with a parsed config.json, or NULL: the fields that container.c's getters and ps rely on. */
+static const char *
+config_damage (const char *id, json_t *o)
+{
+  if (!json_is_object (o))
+    return "not a JSON object";
+  const char *rid = json_string_value (json_object_get (o, "Id"));
+  if (rid == NULL || strcmp (rid, id) != 0)
+    return "no Id, or another container's";
+  const char *name = json_string_value (json_object_get (o, "Name"));
+  if (name == NULL || name[0] != '/' || !valid_name (name + 1))
+    return "no valid Name";
+  if (!type_or_absent (o, "Config", JSON_OBJECT) || !type_or_absent (o, "HostConfig", JSON_OBJECT))
+    return "Config or HostConfig is not an object";
+  if (!string_or_absent (o, "Path") || !string_or_absent (o, "Image") || !string_or_absent (o, "Created"))
+    return "Path, Image or Created is not a string";
+  json_t *args = json_object_get (o, "Args"), *a;
+  size_t i;
+  if (args && !json_is_array (args))
+    return "Args is not an array";
+  json_array_foreach (args, i, a) if (!json_is_string (a)) return "Args holds a value that is not a string";
+  if (!type_or_absent (o, "Mounts", JSON_ARRAY) || !type_or_absent (o, "Exact", JSON_OBJECT))
+    return "Mounts is not an array, or Exact not an object";
+  return NULL;
+}
+
+static const char *
+state_damage (json_t *o)
+{
+  if (!json_is_object (o))
+    return "not a JSON object";
+  static const char *const statuses[] = { "created", "running", "paused", "restarting", "removing", "exited", "dead" };
+  const char *status = json_string_value (json_object_get (o, "Status"));
+  bool known = false;
+  for (size_t i = 0; status && i < ARRAY_SIZE (statuses); i++)
+    known = known || strcmp (status, statuses[i]) == 0;
+  if (!known)
+    return "no valid Status";
+  static const char *const flags[] = { "Running", "Paused", "Restarting" };
+  for (size_t i = 0; i < ARRAY_SIZE (flags); i++)
+    if (!json_is_boolean (json_object_get (o, flags[i])))
+      return "Running, Paused or Restarting is not a boolean";
+  if (!json_is_integer (json_object_get (o, "Pid")) || !json_is_integer (json_object_get (o, "ExitCode")))
+    return "Pid or ExitCode is not an integer";
+  if (!type_or_absent (o, "MonitorPid", JSON_INTEGER) || !type_or_absent (o, "RestartCount", JSON_INTEGER))
+    return "MonitorPid or RestartCount is not an integer";
+  return NULL;
+}
+
+/* Reads one record file: 0 and *out, -ENOENT when it is missing, or another negative errno with *why. */
+static int
+read_record (const char *path, json_t **out, char **why)
+{
+  cleanup_free char *buf = NULL;
+  size_t len = 0;
+  cleanup_error isola_error_t e = NULL;
+  int ret = read_file_bounded (path, CONTAINER_JSON_MAX, &buf, &len, &e);
+  if (ret < 0)
+    {
+      *why = xstrdup (ret == -ENOENT ? "missing" : e ? e->msg : strerror (-ret));
+      return ret;
+    }
+  json_error_t jerr;
+  *out = json_loadb (buf, len, 0, &jerr);
+  if (*out == NULL)
+    {
+      *why = xasprintf ("not JSON (%s)", jerr.text);
+      return -EINVAL;
+    }
+  return 0;
+}
+
+/* Docker's "dead": what a damaged container shows, with why in State.Error. */
+static json_t *
+dead_state (const char *why)
+{
+  json_t *st = initial_state ();
+  json_object_set_new (st, "Status", json_string ("dead"));
+  json_object_set_new (st, "Dead", json_true ());
+  json_object_set_new (st, "Error", json_string (why));
+  return st;
+}
+
+/* All that is kept of a damaged config.json: the ID, the name when a record still holds it, and when the
+   container was made (its directory's time). */
+static json_t *
+minimal_config (const struct container *c, json_t *damaged)
+{
+  json_t *o = json_pack ("{s:s, s:[], s:s, s:{}, s:{}}", "Id", c->id, "Args", "Image", "", "Config", "HostConfig");
+  const char *name = json_string_value (json_object_get (damaged, "Name"));
+  cleanup_free char *recorded = read_name_record (c);
+  if (name && name[0] == '/' && valid_name (name + 1))
+    json_object_set_new (o, "Name", json_string (name));
+  else
+    json_object_set_new (o, "Name", json_sprintf ("/%s", recorded ?: ""));
+  struct stat st;
+  if (stat (c->dir, &st) == 0)
+    {
+      char when[64];
+      struct tm tm;
+      time_t t = st.st_mtime;
+      gmtime_r (&t, &tm);
+      strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+      json_object_set_new (o, "Created", json_string (when));
+    }
+  return o;
+}
+
 int
-container_load (const struct isola_store *s, const char *id, struct container **out, isola_error_t *err)
+container_load_any (const struct isola_store *s, const char *id, struct container **out, isola_error_t *err)
 {
   if (!digest_hex_valid (id))
     return isola_error_fail (err, EINVAL, "invalid container ID `%s`", id);
@@ -346,13 +497,53 @@ container_load (const struct isola_store *s, const char *id, struct container **
   c->dir = store_path (s, "containers/%s", id);
   cleanup_free char *cfg = container_path (c, "config.json");
   cleanup_free char *st = container_path (c, "state.json");
-  int ret = read_json_file (cfg, &c->config, NULL);
-  if (ret == -ENOENT)
+  cleanup_free char *config_why = NULL, *state_why = NULL;
+  int ret = read_record (cfg, &c->config, &config_why);
+  /* Removed (renamed away) while we looked, or never there. */
+  if (ret == -ENOENT && access (c->dir, F_OK) < 0)
     return isola_error_fail (err, ENOENT, "No such container: %s", id);
-  if (ret < 0 || read_json_file (st, &c->state, err) < 0)
-    return isola_error_fail (err, EIO, "container %.12s: corrupt or unreadable record", id);
+  if (ret == 0 && config_damage (id, c->config))
+    config_why = xstrdup (config_damage (id, c->config));
+  if (read_record (st, &c->state, &state_why) == 0 && state_damage (c->state))
+    state_why = xstrdup (state_damage (c->state));
+  if (config_why == NULL && state_why == NULL)
+    {
+      *out = take_ptr (&c);
+      return 0;
+    }
+  c->damage = xasprintf ("%s%s%s%s%s", config_why ? "config.json: " : "", config_why ?: "",
+                         config_why && state_why ? "; " : "", state_why ? "state.json: " : "", state_why ?: "");
+  if (config_why)
+    {
+      json_t *damaged = c->config;
+      c->config = minimal_config (c, damaged);
+      json_decref (damaged);
+    }
+  json_decref (c->state);
+  cleanup_free char *error = xasprintf ("the container's record is damaged: %s", c->damage);
+  c->state = dead_state (error);
   *out = take_ptr (&c);
   return 0;
+}
+
+int
+container_load (const struct isola_store *s, const char *id, struct container **out, isola_error_t *err)
+{
+  cleanup_container struct container *c = NULL;
+  int ret = container_load_any (s, id, &c, err);
+  if (ret < 0)
+    return ret;
+  if (c->damage)
+    return isola_error_fail (
+        err, EIO, "container %.12s: its record is damaged (%s): remove it with `isola rm -f %.12s`", id, c->damage, id);
+  *out = take_ptr (&c);
+  return 0;
+}
+
+const char *
+container_damage (const struct container *c)
+{
+  return c->damage;
 }
 
 int
@@ -499,6 +690,21 @@ strv_push_strings (char ***v, json_t *array)
 char **
 container_argv (const struct container *c)
 {
+  json_t *exact = json_object_get (c->config, "Exact");
+  if (exact)
+    {
+      char **argv = jbytes_strv (json_object_get (exact, "Entrypoint"));
+      cleanup_strv char **cmd = jbytes_strv (json_object_get (exact, "Cmd"));
+      for (size_t i = 0; cmd[i]; i++)
+        strv_push (&argv, cmd[i]);
+      return argv;
+    }
+  return container_argv_shown (c);
+}
+
+char **
+container_argv_shown (const struct container *c)
+{
   char **argv = xcalloc (1, sizeof (char *));
   const char *path = json_string_value (json_object_get (c->config, "Path"));
   if (path)
@@ -520,8 +726,15 @@ container_env_for (const struct container *c, bool tty)
     }
   if (tty)
     strv_push (&defaults, "TERM=xterm");
-  cleanup_strv char **config_env = xcalloc (1, sizeof (char *));
-  strv_push_strings (&config_env, json_object_get (container_config (c), "Env"));
+  json_t *exact = json_object_get (c->config, "Exact");
+  cleanup_strv char **config_env = NULL;
+  if (exact)
+    config_env = jbytes_strv (json_object_get (exact, "Env"));
+  else
+    {
+      config_env = xcalloc (1, sizeof (char *));
+      strv_push_strings (&config_env, json_object_get (container_config (c), "Env"));
+    }
   return env_merge (defaults, config_env);
 }
 
@@ -723,13 +936,15 @@ container_refresh (struct container *c, isola_error_t *err)
   /* The monitor may have exited normally between our reading the state and testing the lock: re-read. */
   cleanup_free char *st = container_path (c, "state.json");
   json_t *fresh = NULL;
-  if (read_json_file (st, &fresh, NULL) == 0)
+  if (read_json_file (st, &fresh, NULL) == 0 && state_damage (fresh) == NULL)
     {
       json_decref (c->state);
       c->state = fresh;
       if (!container_is_running (c))
         return 0;
     }
+  else
+    json_decref (fresh);
   container_set_exited (c, 255, false, "container monitor died unexpectedly; the container was stopped");
   return container_write_state (c, err);
 }
@@ -742,6 +957,13 @@ container_reload_state (struct container *c, isola_error_t *err)
   int ret = read_json_file (st, &fresh, err);
   if (ret < 0)
     return ret;
+  const char *why = state_damage (fresh);
+  if (why)
+    {
+      ret = isola_error_fail (err, EIO, "corrupt container file `%s`: %s", st, why);
+      json_decref (fresh);
+      return ret;
+    }
   json_decref (c->state);
   c->state = fresh;
   return 0;
@@ -821,10 +1043,16 @@ container_rename (struct isola_store *s, const char *what, const char *new_name,
     return isola_error_fail (err, EINVAL, "Renaming a container with the same name as its current name");
   json_t *probe = json_pack ("{s:s}", "Name", new_name);
   ret = choose_name (s, probe, err);
+  /* The name record first: while the two differ, both names are taken. */
+  cleanup_free char *old_name = xstrdup (container_name (c));
+  if (ret == 0)
+    ret = write_name_record (c, new_name, err);
   if (ret == 0)
     {
       json_object_set (c->config, "Name", json_object_get (probe, "Name"));
       ret = container_write_config (c, err);
+      if (ret < 0)
+        (void)write_name_record (c, old_name, NULL);
     }
   json_decref (probe);
   return ret;

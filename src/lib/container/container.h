@@ -9,6 +9,8 @@
    hostname hosts resolv.conf   files bind-mounted into the container
    running.lock  held exclusively by the monitor for as long as the container runs (restarts included): `stop`
                  blocks on it, and a free lock with a "running" state means the monitor died
+   name          the container's name (without '/'), a second record of config.json's Name: a name stays taken while
+                 either record holds it, so a damaged config.json does not free it
    manual-stop   present once a user stopped or killed the container, until it is started again (Docker's
                  HasBeenManuallyStopped): its monitor does not restart it, nor does a boot an unless-stopped one */
 #ifndef ISOLA_CONTAINER_H
@@ -27,6 +29,10 @@ struct container
   char *dir;
   json_t *config;
   json_t *state;
+  /* NULL, or why the record cannot be used (config.json or state.json unreadable, not JSON, missing or mistyped
+     fields): such a container loads (container_load_any) as Docker's "dead", with a minimal config that keeps only
+     its ID and name, so that ps lists it and rm -f removes it. */
+  char *damage;
 };
 
 void container_free (struct container *c);
@@ -45,13 +51,19 @@ struct container_new
   json_t *config;       /* Config, Docker's shape: its Entrypoint and Cmd make the command line */
   json_t *host_config;  /* HostConfig */
   json_t *mounts;       /* Docker's inspect Mounts (container/mounts.h), or NULL */
+  json_t *exact;        /* NULL, or container_spec_exact_json: the bytes of a command or environment that is not
+                           UTF-8, recorded as Exact (Config has them as Docker shows them, with U+FFFD) */
 };
 
 /* Creates ROOT/containers/ID from n (copied) with a new ID, Created and a "created" state; a Config without a
    Hostname gets the short ID.  Needs the store's exclusive lock (names are unique). */
 int container_create (struct isola_store *s, const struct container_new *n, struct container **out, isola_error_t *err);
 
+/* A container whose record is damaged is refused (EIO, saying how to remove it) by container_load, and loaded as
+   "dead" by container_load_any, for what must still see it: ps, inspect, names, stop, kill, rm. */
 int container_load (const struct isola_store *s, const char *id, struct container **out, isola_error_t *err);
+int container_load_any (const struct isola_store *s, const char *id, struct container **out, isola_error_t *err);
+const char *container_damage (const struct container *c); /* c->damage */
 
 /* Full ID, unique ID prefix or name (with or without the leading '/').  ENOENT: "No such container: X". */
 int container_resolve (const struct isola_store *s, const char *what, char id_out[DIGEST_HEX_LEN + 1],
@@ -114,8 +126,10 @@ json_t *container_mounts (const struct container *c);
 const char *container_image_id (const struct container *c);   /* the image's ID (hex), NULL when none is recorded */
 const char *container_image_name (const struct container *c); /* Config.Image: the image as it was named, or "" */
 const char *container_created (const struct container *c);    /* RFC 3339, or "" */
-/* Path and Args: the command line of the container's first process (its entrypoint and command). */
+/* The command line of the container's first process (its entrypoint and command), byte for byte; and as Path and
+   Args show it (inspect, ps: bytes that are not UTF-8 as U+FFFD). */
 char **container_argv (const struct container *c);
+char **container_argv_shown (const struct container *c);
 /* A process's environment as Docker's daemon makes it: PATH (the default), HOSTNAME=<Config.Hostname> and with a
    terminal TERM=xterm, each replaced or removed by Config.Env, which is appended.  container_env is the first
    process's (with Config.Tty). */

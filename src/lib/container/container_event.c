@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "base/jbytes.h"
 #include "base/json.h"
 #include "base/util.h"
 #include "store/journal.h"
@@ -98,7 +99,10 @@ exec_action (const char *what, char *const *argv)
   char *p = s + sprintf (s, "%s: %s ", what, argv && argv[0] ? argv[0] : "");
   for (size_t i = 1; argv && argv[i]; i++)
     p += sprintf (p, "%s%s", i > 1 ? " " : "", argv[i]);
-  return s;
+  /* As Docker's JSON has it: bytes that are not UTF-8 as U+FFFD */
+  cleanup_json json_t *shown = jbytes_shown (s);
+  free (s);
+  return xstrdup (json_string_value (shown));
 }
 
 void

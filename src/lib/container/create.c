@@ -71,12 +71,17 @@ make_container (struct isola_store *s, const struct container_spec *spec, const 
 {
   cleanup_json json_t *config = container_spec_config_json (spec);
   cleanup_json json_t *host_config = container_spec_host_config_json (spec);
+  cleanup_json json_t *exact = container_spec_exact_json (spec);
   cleanup_json json_t *mounts = NULL;
   int ret = container_mounts_prepare (s, host_config, spec->volumes, image_id, &mounts, err);
   if (ret < 0)
     return ret;
-  struct container_new n
-      = { .name = spec->name, .image_id = image_id, .config = config, .host_config = host_config, .mounts = mounts };
+  struct container_new n = { .name = spec->name,
+                             .image_id = image_id,
+                             .config = config,
+                             .host_config = host_config,
+                             .mounts = mounts,
+                             .exact = exact };
   cleanup_container struct container *c = NULL;
   ret = container_create (s, &n, &c, err);
   if (ret == 0 && driver->create_resources && (ret = driver->create_resources (s, c, err)) < 0)

@@ -11,6 +11,8 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -87,6 +89,10 @@ container_start (struct isola_store *s, struct container *c, int *attach_fd, str
                  const unsigned short *tty_size, int *exit_code, isola_error_t *err)
 {
   *exit_code = 125;
+  if (container_damage (c))
+    return isola_error_fail (err, EIO,
+                             "container %.12s: its record is damaged (%s): remove it with `isola rm -f %.12s`", c->id,
+                             container_damage (c), c->id);
   /* A user's start: the container may restart again (Docker resets HasBeenManuallyStopped). */
   int ret = container_set_manual_stop (c, false, err);
   if (ret == 0)
@@ -226,9 +232,110 @@ note_manual_stop (const struct container *c, int sig)
     (void)container_set_manual_stop (c, true, NULL);
 }
 
+/* --- damaged records: the monitor still knows its container ------------------------------------------------- */
+
+/* Sends sig to the container through its monitor (ID/attach.sock, in either mode), which holds the config it
+   started from: the way to signal a container whose record can no longer be read.  A monitor that does not answer
+   within 5 s (stopped, wedged) fails it, and rm -f then kills the monitor. */
+static int
+signal_through_monitor (struct container *c, int sig, isola_error_t *err)
+{
+  cleanup_close int dirfd = open (c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    return isola_error_make (err, errno, "open `%s`", c->dir);
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  snprintf (addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/attach.sock", dirfd);
+  cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct timeval tv = { .tv_sec = 5 };
+  if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0
+      || setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0
+      || connect (fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+    return isola_error_make (err, errno, "connect to the monitor of %.12s", c->id);
+  struct attach_decoder dec;
+  attach_decoder_init (&dec);
+  int ret = attach_client_expect_hello (fd, &dec, err);
+  attach_decoder_clear (&dec);
+  if (ret == 0 && (ret = attach_send_u32 (fd, ATTACH_SIGNAL, (uint32_t)sig)) < 0)
+    return isola_error_make (err, -ret, "signal container %.12s", c->id);
+  return ret;
+}
+
+/* Whether pid's command line names the container (a monitor's: isola-monitor ROOT ID FD): never a PID reused by
+   another process. */
+static bool
+is_monitor_of (pid_t pid, const struct container *c)
+{
+  char path[64];
+  snprintf (path, sizeof path, "/proc/%d/cmdline", (int)pid);
+  cleanup_free char *text = NULL;
+  size_t len = 0;
+  if (read_file_bounded (path, 1 << 16, &text, &len, NULL) < 0)
+    return false;
+  for (size_t i = 0; i < len; i += strlen (text + i) + 1)
+    if (strcmp (text + i, c->id) == 0)
+      return true;
+  return false;
+}
+
+/* SIGKILLs the processes that hold the running lock (the monitor; not those waiting for it), as /proc/locks lists
+   them: the monitor's child (a process container's first process, a VM's QEMU) dies with it (PDEATHSIG). */
+static void
+kill_lock_holders (const struct container *c)
+{
+  cleanup_free char *p = container_path (c, "running.lock");
+  struct stat st;
+  if (stat (p, &st) < 0)
+    return;
+  cleanup_file FILE *f = fopen ("/proc/locks", "re");
+  char line[256];
+  while (f && fgets (line, sizeof line, f))
+    {
+      char kind[16], rw[16];
+      int pid;
+      unsigned int major, minor;
+      unsigned long inode;
+      /* "1: FLOCK  ADVISORY  WRITE 1234 00:2d:5678 0 EOF"; waiters have "->" before FLOCK and do not match. */
+      if (sscanf (line, "%*d: %15s %*s %15s %d %x:%x:%lu", kind, rw, &pid, &major, &minor, &inode) == 6
+          && strcmp (kind, "FLOCK") == 0 && strcmp (rw, "WRITE") == 0 && inode == st.st_ino
+          && major == major (st.st_dev) && minor == minor (st.st_dev) && pid > 1 && is_monitor_of (pid, c))
+        (void)kill (pid, SIGKILL);
+    }
+}
+
+static bool wait_stopped_for (struct container *c, int timeout_ms);
+
+/* Ends the run of a damaged container: sig through its monitor, SIGKILL after timeout_ms, and the monitor itself if
+   that does not end it either; then what the monitor would have released.  The container is "dead" already. */
+static int
+end_damaged (struct container *c, int sig, int timeout_ms)
+{
+  (void)container_set_manual_stop (c, true, NULL);
+  if (container_monitor_alive (c))
+    {
+      if (sig != SIGKILL && signal_through_monitor (c, sig, NULL) == 0 && wait_stopped_for (c, timeout_ms))
+        goto done;
+      /* A VM's monitor gives its guest 3 s to act on SIGKILL before it ends the VM. */
+      if (signal_through_monitor (c, SIGKILL, NULL) < 0 || !wait_stopped_for (c, 5000))
+        {
+          kill_lock_holders (c);
+          if (!wait_stopped_for (c, 10000))
+            return -EBUSY;
+        }
+    }
+done:
+  (void)driver_of (c)->cleanup (c, NULL, NULL);
+  return 0;
+}
+
 int
 container_kill (struct container *c, int sig, isola_error_t *err)
 {
+  if (container_damage (c) && container_monitor_alive (c))
+    {
+      note_manual_stop (c, sig);
+      signal_event (c, sig);
+      return signal_through_monitor (c, sig, err);
+    }
   if (!container_is_running (c) || !container_monitor_alive (c))
     return isola_error_fail (err, EINVAL, "cannot kill container: %.12s: container %s is not running", c->id, c->id);
   thaw_for (c, sig);
@@ -275,6 +382,18 @@ wait_stopped_for (struct container *c, int timeout_ms)
 int
 container_stop (struct container *c, int timeout, isola_error_t *err)
 {
+  if (container_damage (c))
+    {
+      if (!container_monitor_alive (c))
+        return 0;
+      if (timeout < 0)
+        timeout = container_stop_timeout (c, 10);
+      signal_event (c, stop_signal_of (c));
+      if (end_damaged (c, stop_signal_of (c), timeout * 1000) < 0)
+        return isola_error_fail (err, EBUSY, "cannot stop container %.12s: its monitor does not end", c->id);
+      container_event (c, "stop", NULL);
+      return 0;
+    }
   if (!container_is_running (c) || !container_monitor_alive (c))
     return 0;
   if (timeout < 0)
@@ -338,6 +457,18 @@ container_wait_exit (struct container *c, isola_error_t *err)
 int
 container_rm (struct isola_store *s, struct container *c, bool force, isola_error_t *err)
 {
+  if (container_damage (c) && container_monitor_alive (c))
+    {
+      /* "dead", but its monitor still runs it: only rm -f ends that. */
+      if (!force)
+        return isola_error_fail (err, EBUSY,
+                                 "cannot remove container %.12s: its record is damaged but its monitor still runs: "
+                                 "force remove",
+                                 c->id);
+      signal_event (c, SIGKILL);
+      if (end_damaged (c, SIGKILL, 0) < 0)
+        return isola_error_fail (err, EBUSY, "cannot remove container %.12s: its monitor does not end", c->id);
+    }
   if (container_monitor_alive (c))
     {
       if (container_is_running (c))

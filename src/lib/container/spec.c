@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/jbytes.h"
 #include "base/env.h"
 #include "base/json.h"
 #include "base/util.h"
@@ -186,9 +187,11 @@ strv_from_json (json_t *v, const char *where, const char *key, char ***out, isol
   json_t *x;
   json_array_foreach (v, i, x)
   {
-    if (!json_is_string (x))
+    /* A string, or the CLI's exact form of bytes that are not UTF-8 (jbytes.h) */
+    cleanup_free char *s = jbytes_value (x);
+    if (s == NULL)
       return type_error (err, where, key, "a list of strings");
-    strv_push (&list, json_string_value (x));
+    strv_push (&list, s);
   }
   *out = take_ptr (&list);
   return 0;
@@ -746,7 +749,7 @@ strv_json (char *const *v)
 {
   json_t *a = json_array ();
   for (size_t i = 0; v && v[i]; i++)
-    json_array_append_new (a, json_string (v[i]));
+    json_array_append_new (a, jbytes_shown (v[i]));
   return a;
 }
 
@@ -755,7 +758,7 @@ map_json (const struct container_spec_map *m)
 {
   json_t *o = json_object ();
   for (size_t i = 0; i < m->n; i++)
-    json_object_set_new (o, m->keys[i], json_string (m->values[i]));
+    json_object_set_new (o, m->keys[i], jbytes_shown (m->values[i]));
   return o;
 }
 
@@ -817,6 +820,15 @@ container_spec_config_json (const struct container_spec *spec)
       json_object_set_new (o, "Volumes", volumes);
     }
   return o;
+}
+
+json_t *
+container_spec_exact_json (const struct container_spec *spec)
+{
+  if (strv_utf8_valid (spec->entrypoint) && strv_utf8_valid (spec->cmd) && strv_utf8_valid (spec->env))
+    return NULL;
+  return json_pack ("{s:o, s:o, s:o}", "Entrypoint", jbytes_exact_array (spec->entrypoint), "Cmd",
+                    jbytes_exact_array (spec->cmd), "Env", jbytes_exact_array (spec->env));
 }
 
 json_t *

@@ -114,5 +114,8 @@ int container_spec_merge_image (struct container_spec *spec, json_t *image_confi
    Env, Entrypoint (null when none) and Cmd always, other members only when set. */
 json_t *container_spec_config_json (const struct container_spec *spec);
 json_t *container_spec_host_config_json (const struct container_spec *spec);
+/* NULL, or when the entrypoint, command or environment holds bytes that are not UTF-8 (which Config shows as U+FFFD,
+   as Docker does) their exact bytes: {"Entrypoint", "Cmd", "Env"}, arrays of jbytes.h's exact form. */
+json_t *container_spec_exact_json (const struct container_spec *spec);
 
 #endif

@@ -143,7 +143,7 @@ df_containers (const struct isola_store *s, isola_error_t *err)
   for (size_t i = 0; ids[i]; i++)
     {
       cleanup_container struct container *c = NULL;
-      if (container_load (s, ids[i], &c, NULL) < 0)
+      if (container_load_any (s, ids[i], &c, NULL) < 0)
         continue;
       const char *status = container_status (c);
       if (container_is_running (c) && !container_monitor_alive (c))
@@ -315,7 +315,7 @@ container_prune (struct isola_store *s, const struct prune_filter *f, char ***re
   for (size_t i = 0; ids[i]; i++)
     {
       cleanup_container struct container *c = NULL;
-      if (container_load (s, ids[i], &c, NULL) < 0 || container_refresh (c, NULL) < 0 || container_is_running (c))
+      if (container_load_any (s, ids[i], &c, NULL) < 0 || container_refresh (c, NULL) < 0 || container_is_running (c))
         continue;
       int64_t created = 0;
       (void)time_parse_rfc3339 (container_created (c), &created);

@@ -90,7 +90,7 @@ count_containers (const struct isola_store *s, json_t *info)
     for (size_t i = 0; ids[i]; i++)
       {
         cleanup_container struct container *c = NULL;
-        if (container_load (s, ids[i], &c, NULL) < 0)
+        if (container_load_any (s, ids[i], &c, NULL) < 0)
           continue;
         total++;
         running += container_is_running (c) && container_monitor_alive (c);

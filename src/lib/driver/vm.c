@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/jbytes.h"
 #include "base/json.h"
 #include "base/util.h"
 #include "container/nsmode.h"
@@ -576,11 +577,8 @@ exec_json (const struct container *c, const struct exec_request *req, json_t **o
   json_t *rlimits = vm_rlimits_json (&r);
   runspec_rlimits_clear (&r);
   cleanup_strv char **env = nsexec_env (c, req);
-  json_t *args = json_array (), *envj = json_array ();
-  for (char *const *a = req->argv; a && *a; a++)
-    json_array_append_new (args, json_string (*a));
-  for (char **e = env; e && *e; e++)
-    json_array_append_new (envj, json_string (*e));
+  /* Byte for byte, also what is not UTF-8 */
+  json_t *args = jbytes_exact_array (req->argv), *envj = jbytes_exact_array (env);
   const char *user = req->user && req->user[0] ? req->user : container_user (c);
   const char *cwd = req->cwd && req->cwd[0] ? req->cwd : container_working_dir (c);
   *out = json_pack ("{s:o, s:o, s:s, s:s, s:b, s:b, s:b, s:i, s:i, s:I, s:b, s:o}", "Args", args, "Env", envj, "User",

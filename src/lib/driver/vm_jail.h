@@ -15,7 +15,8 @@
      shares (read-only ones read-only), /dev/null, zero, random, urandom (and /dev/kvm with KVM),
      and a /proc of its own PID namespace (9p's local backend uses /proc/self/fd).  Each at its host path, so the
      command line does not change.  The disks, the sockets (the agent's channel, QMP, the console's copier) and a
-     template's saved state are descriptors opened by the monitor (-add-fd and /dev/fdset for the disks), never paths: nothing else of the store is visible.
+     template's saved state are descriptors opened by the monitor (-add-fd and /dev/fdset for the disks), never paths:
+   nothing else of the store is visible.
    `-sandbox on` (QEMU's seccomp filter) stays on top of all this. */
 #ifndef ISOLA_VM_JAIL_H
 #define ISOLA_VM_JAIL_H

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/jbytes.h"
 #include "base/json.h"
 #include "base/sealed_exe.h"
 #include "base/util.h"
@@ -612,12 +613,12 @@ vm_start_json (const struct isola_store *s, const struct container *c, const str
       const char *user = container_user (c);
       *out = json_pack (
           "{s:o, s:o, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:I, s:b, s:o, s:o, s:b, s:o, s:o, s:o, s:o}", "Args",
-          vm_strv_json (argv), "Env", vm_strv_json (env), "Cwd", cwd ? cwd : "", "User", user ? user : "", "Hostname",
-          hostname ? hostname : "", "Tty", io->tty, "OpenStdin", container_open_stdin (c), "Rows", (int)io->rows,
-          "Cols", (int)io->cols, "CapKeep", (json_int_t)caps, "NoNewPrivileges", runspec_no_new_privileges (host),
-          "Rlimits", vm_rlimits_json (&r), "Seccomp", seccomp_json (prog), "ReadonlyRootfs",
-          container_readonly_rootfs (c), "Mounts", mounts_json (&m, init), "EtcHostname", file_text (c, "hostname"),
-          "EtcHosts", file_text (c, "hosts"), "EtcResolv", file_text (c, "resolv.conf"));
+          jbytes_exact_array (argv), "Env", jbytes_exact_array (env), "Cwd", cwd ? cwd : "", "User", user ? user : "",
+          "Hostname", hostname ? hostname : "", "Tty", io->tty, "OpenStdin", container_open_stdin (c), "Rows",
+          (int)io->rows, "Cols", (int)io->cols, "CapKeep", (json_int_t)caps, "NoNewPrivileges",
+          runspec_no_new_privileges (host), "Rlimits", vm_rlimits_json (&r), "Seccomp", seccomp_json (prog),
+          "ReadonlyRootfs", container_readonly_rootfs (c), "Mounts", mounts_json (&m, init), "EtcHostname",
+          file_text (c, "hostname"), "EtcHosts", file_text (c, "hosts"), "EtcResolv", file_text (c, "resolv.conf"));
       if (*out == NULL)
         ret = isola_error_fail (err, ENOMEM, "build the VM's START message");
       else

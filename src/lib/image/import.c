@@ -131,7 +131,7 @@ int
 image_import (struct isola_store *s, int fd, const struct import_options *opts, digest_hex_t id_out, isola_error_t *err)
 {
   cleanup_free char *staging = NULL;
-  int ret = store_make_tmp (s, "import", &staging, err);
+  int ret = ingest_staging (s, "import", &staging, err);
   if (ret < 0)
     return ret;
   struct ingest_plan plan;

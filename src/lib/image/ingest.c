@@ -38,6 +38,14 @@ ingest_clear (struct ingest_plan *p)
   memset (p, 0, sizeof (*p));
 }
 
+int
+ingest_staging (struct isola_store *s, const char *prefix, char **out, isola_error_t *err)
+{
+  if (s->locked_exclusive)
+    return store_make_tmp (s, prefix, out, err);
+  return store_stage_begin (s, prefix, out, err);
+}
+
 static bool
 plan_has_blob (const struct ingest_plan *p, const char *hex)
 {
@@ -304,6 +312,14 @@ commit_tags (struct ingest_plan *p, isola_error_t *err)
 int
 ingest_commit (struct ingest_plan *p, isola_error_t *err)
 {
+  /* Staged outside the store lock: published under it.  What the plan found in the store is still there (the
+     collection lock); what another load published meanwhile is taken as it is (content-addressed, the same). */
+  if (!p->store->locked_exclusive)
+    {
+      int ret = store_lock (p->store, STORE_LOCK_EXCLUSIVE, err);
+      if (ret < 0)
+        return ret;
+    }
   struct commit_undo u = { 0 };
   int ret = commit_blobs_and_snapshots (p, &u, err);
   if (ret == 0)

@@ -44,6 +44,11 @@ struct ingest_plan
 };
 
 void ingest_init (struct ingest_plan *p, struct isola_store *s, const char *staging);
+
+/* A staging directory for a plan.  On a store opened without a lock (STORE_LOCK_NONE), the plan stages outside the
+   store lock (store_stage_begin: readers and other writers go on meanwhile; nothing it reuses from the store is
+   collected) and ingest_commit takes the exclusive lock to publish; on one opened exclusive, all happens under it. */
+int ingest_staging (struct isola_store *s, const char *prefix, char **out, isola_error_t *err);
 void ingest_clear (struct ingest_plan *p);
 
 /* Adds a verified staged blob (no-op when the store or the plan already has it). */

@@ -608,7 +608,7 @@ int
 image_load (struct isola_store *s, int fd, struct load_result *res, isola_error_t *err)
 {
   cleanup_free char *staging = NULL;
-  int ret = store_make_tmp (s, "load", &staging, err);
+  int ret = ingest_staging (s, "load", &staging, err);
   if (ret < 0)
     return ret;
   cleanup_free char *archive_dir = xasprintf ("%s/archive", staging);

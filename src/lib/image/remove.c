@@ -297,8 +297,9 @@ gc_snapshots (struct isola_store *s, char **keep, int64_t *reclaimed, isola_erro
 int
 store_gc (struct isola_store *s, int64_t *reclaimed, isola_error_t *err)
 {
-  if (!s->locked_exclusive)
-    return isola_error_fail (err, EPERM, "internal error: garbage collection without the exclusive lock");
+  if (!s->locked_exclusive || !s->may_collect)
+    return isola_error_fail (err, EPERM,
+                             "internal error: garbage collection without the exclusive and collection locks");
   cleanup_strv char **ids = NULL;
   int ret = image_list_ids (s, &ids, err);
   if (ret < 0)

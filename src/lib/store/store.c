@@ -100,7 +100,15 @@ check_layout (const char *root, isola_error_t *err)
   return 0;
 }
 
-/* Removes the entries of dir whose name starts with prefix ("" for all). */
+/* Whether someone holds the flock of dir/name: a staging directory in use (store_stage_begin). */
+static bool
+entry_in_use (int dirfd, const char *name)
+{
+  cleanup_close int fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  return fd >= 0 && flock (fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+}
+
+/* Removes the entries of dir whose name starts with prefix ("" for all), but for staging directories in use. */
 static int
 remove_entries (const char *dir, const char *prefix, isola_error_t *err)
 {
@@ -110,7 +118,8 @@ remove_entries (const char *dir, const char *prefix, isola_error_t *err)
   struct dirent *de;
   while ((de = readdir (d)))
     {
-      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0 || !str_has_prefix (de->d_name, prefix))
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0 || !str_has_prefix (de->d_name, prefix)
+          || entry_in_use (dirfd (d), de->d_name))
         continue;
       int ret = rm_rf_at (dirfd (d), de->d_name, err);
       if (ret < 0)
@@ -135,6 +144,22 @@ store_clear_tmp (struct isola_store *s, isola_error_t *err)
   return ret;
 }
 
+/* The collection lock: an OFD lock on the first byte of ROOT/lock, on an open file of its own. */
+static int
+collect_lock (struct isola_store *s, bool exclusive, isola_error_t *err)
+{
+  cleanup_free char *lock = store_path (s, "lock");
+  s->collect_fd = open (lock, O_RDWR | O_CLOEXEC);
+  if (s->collect_fd < 0)
+    return isola_error_make (err, errno, "open `%s`", lock);
+  struct flock fl = { .l_type = exclusive ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+  while (fcntl (s->collect_fd, F_OFD_SETLKW, &fl) < 0)
+    if (errno != EINTR)
+      return isola_error_make (err, errno, "take the collection lock of `%s`", lock);
+  s->may_collect = exclusive;
+  return 0;
+}
+
 int
 store_open (const char *root, enum store_lock_mode mode, struct isola_store **out, isola_error_t *err)
 {
@@ -152,26 +177,58 @@ store_open (const char *root, enum store_lock_mode mode, struct isola_store **ou
 
   struct isola_store *s = xcalloc (1, sizeof (*s));
   s->root = xstrdup (root);
-  s->lock_fd = -1;
+  s->lock_fd = s->collect_fd = s->staging_fd = -1;
   cleanup_store struct isola_store *guard = s;
 
   cleanup_free char *lock = store_path (s, "lock");
   s->lock_fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (s->lock_fd < 0)
     return isola_error_make (err, errno, "open `%s`", lock);
-  int op = mode == STORE_LOCK_EXCLUSIVE ? LOCK_EX : LOCK_SH;
-  while (mode != STORE_LOCK_NONE && flock (s->lock_fd, op) < 0)
-    if (errno != EINTR)
-      return isola_error_make (err, errno, "lock `%s`", lock);
-  s->locked_exclusive = mode == STORE_LOCK_EXCLUSIVE;
-
-  if (s->locked_exclusive)
-    {
-      ret = store_clear_tmp (s, err);
-      if (ret < 0)
-        return ret;
-    }
+  if (mode == STORE_LOCK_COLLECT && (ret = collect_lock (s, true, err)) < 0)
+    return ret;
+  if (mode != STORE_LOCK_NONE && (ret = store_lock (s, mode, err)) < 0)
+    return ret;
   *out = take_ptr (&guard);
+  return 0;
+}
+
+int
+store_lock (struct isola_store *s, enum store_lock_mode mode, isola_error_t *err)
+{
+  bool exclusive = mode == STORE_LOCK_EXCLUSIVE || mode == STORE_LOCK_COLLECT;
+  int op = mode == STORE_LOCK_NONE ? LOCK_UN : exclusive ? LOCK_EX : LOCK_SH;
+  while (flock (s->lock_fd, op) < 0)
+    if (errno != EINTR)
+      return isola_error_make (err, errno, "lock `%s/lock`", s->root);
+  s->locked_exclusive = exclusive;
+  return exclusive ? store_clear_tmp (s, err) : 0;
+}
+
+int
+store_stage_begin (struct isola_store *s, const char *prefix, char **out, isola_error_t *err)
+{
+  int ret = collect_lock (s, false, err);
+  /* The directory is made and locked under the shared store lock, so that no exclusive opener clears it first. */
+  if (ret == 0)
+    ret = store_lock (s, STORE_LOCK_SHARED, err);
+  cleanup_free char *dir = NULL;
+  if (ret == 0)
+    ret = store_make_tmp (s, prefix, &dir, err);
+  if (ret == 0)
+    {
+      s->staging_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (s->staging_fd < 0 || flock (s->staging_fd, LOCK_EX) < 0)
+        ret = isola_error_make (err, errno, "lock `%s`", dir);
+    }
+  if (ret == 0)
+    ret = store_lock (s, STORE_LOCK_NONE, err);
+  if (ret < 0)
+    {
+      if (dir)
+        (void)rm_rf (dir, NULL);
+      return ret;
+    }
+  *out = take_ptr (&dir);
   return 0;
 }
 
@@ -182,6 +239,10 @@ store_close (struct isola_store *s)
     return;
   if (s->lock_fd >= 0)
     close (s->lock_fd);
+  if (s->collect_fd >= 0)
+    close (s->collect_fd);
+  if (s->staging_fd >= 0)
+    close (s->staging_fd);
   free (s->root);
   free (s);
 }

@@ -173,7 +173,8 @@ main (void)
   if (mkdtemp (root) == NULL)
     return 1;
   struct isola_store *s = NULL;
-  CHECK (store_open (root, STORE_LOCK_EXCLUSIVE, &s, NULL) == 0, "store_open");
+  CHECK (store_open (root, STORE_LOCK_COLLECT, &s, NULL) == 0,
+         "store_open (the collection lock too: the test removes images)");
   test_layout_and_blobs (s);
   test_chain_ids ();
   test_images_tags_gc (s);
