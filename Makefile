@@ -84,7 +84,7 @@ DEFAULT_IMAGE := build/images/busybox.tar
 # one file at a time.
 BUILD_JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 
-.PHONY: all isola vm vm-cloud asan unit fuzz image load-image deps test demo install clean format lint bench
+.PHONY: all isola vm vm-cloud asan unit fuzz fuzz-build image load-image deps test demo install clean format lint bench
 
 all: isola vm load-image
 
@@ -244,7 +244,15 @@ build/fuzz/fuzz_%: fuzz/fuzz_%.c build/fuzz/libisola.a
 
 asan: build/asan/isola build/asan/isola-monitor build/asan/isola-agent build/asan/isola-init build/asan/vm $(UNIT_BINS)
 unit: $(UNIT_BINS)
+fuzz-build: $(FUZZ_BINS)
+
+# Fuzzing as a standing tool: every target for FUZZ_S seconds (default 10 minutes) each, one after the other, from
+# its corpus in the tree, which keeps what adds coverage (minimized); prints the executions reached
+# (scripts/fuzz.sh).  `make fuzz FUZZ_S=60 T=vmproto` runs one target for a minute.  make test runs each for a few
+# seconds only.
+FUZZ_S ?= 600
 fuzz: $(FUZZ_BINS)
+	FUZZ_S=$(FUZZ_S) scripts/fuzz.sh $(T)
 
 # The default image: busybox from Debian's busybox-static, made by our own import + save.
 $(DEFAULT_IMAGE): build/isola scripts/mkbusybox.sh
@@ -260,7 +268,7 @@ deps:
 
 # T= runs part of the tests: bats files, unit tests or fuzz targets by name (scripts/run-tests.sh --help).
 test: deps
-	$(MAKE) $(BUILD_JOBS) isola vm vm-cloud asan fuzz $(DEFAULT_IMAGE)
+	$(MAKE) $(BUILD_JOBS) isola vm vm-cloud asan fuzz-build $(DEFAULT_IMAGE)
 	scripts/run-tests.sh $(T)
 
 # The inner loop: the unit tests (ASan) and the integration tests with process isolation, driving the release build

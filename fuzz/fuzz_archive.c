@@ -13,13 +13,15 @@
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  char dir[] = "/tmp/isola-fuzz-archive-XXXXXX";
-  if (mkdtemp (dir) == NULL)
+  /* On tmpfs when there is one: a disk's directory operations made this target 8 times slower. */
+  char dir[] = "/dev/shm/isola-fuzz-archive-XXXXXX", tmp_dir[] = "/tmp/isola-fuzz-archive-XXXXXX";
+  char *scratch = access ("/dev/shm", W_OK) == 0 ? dir : tmp_dir;
+  if (mkdtemp (scratch) == NULL)
     return 0;
   int fd = memfd_create ("archive", MFD_CLOEXEC);
   if (fd >= 0 && write_all (fd, data, size) == 0 && lseek (fd, 0, SEEK_SET) == 0)
     {
-      int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      int dfd = open (scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       isola_error_t err = NULL;
       if (dfd >= 0)
         {
@@ -30,6 +32,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
   if (fd >= 0)
     close (fd);
-  rm_rf (dir, NULL);
+  rm_rf (scratch, NULL);
   return 0;
 }

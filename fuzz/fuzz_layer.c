@@ -72,7 +72,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   cleanup_close int fd = layer_fd (data, size);
   cleanup_free char *scratch = NULL;
-  if (make_temp_dir ("/tmp", "isola-fuzz-layer", &scratch, NULL) < 0)
+  /* On tmpfs when there is one: a disk's directory operations made this target 8 times slower. */
+  const char *parent = access ("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+  if (make_temp_dir (parent, "isola-fuzz-layer", &scratch, NULL) < 0)
     abort ();
   cleanup_free char *dest = xasprintf ("%s/root", scratch);
   if (mkdir (dest, 0755) < 0)

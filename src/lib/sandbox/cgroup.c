@@ -295,6 +295,18 @@ v2_apply (const char *dir, const char *parent, const struct cgroup_limits *l, is
   return 0;
 }
 
+/* A container's cgroup that exists when a run starts was left by an earlier run whose monitor was killed (kill -9)
+   while the container was paused: nothing thawed it then, and the new run's processes would freeze as they join it
+   (its monitor waiting for them forever).  A kernel without the file (v2 before 5.2) has no freezer there. */
+static int
+thaw_leftover (const char *dir, const char *file, const char *thawed, isola_error_t *err)
+{
+  cleanup_free char *path = xasprintf ("%s/%s", dir, file);
+  if (!path_exists (path))
+    return 0;
+  return write_cgroup_file (dir, file, thawed, err);
+}
+
 /* The container's cgroup in the v2 hierarchy: with the limits on a v2 host, only for its processes on a hybrid one
    (whose controllers all live in v1 hierarchies). */
 static int
@@ -312,10 +324,17 @@ unified_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_
   if (ret < 0)
     return ret;
   cleanup_free char *dir = v2_dir (fs, id);
-  if (mkdir (dir, 0755) < 0 && errno != EEXIST)
-    return isola_error_make (err, errno, "mkdir `%s`", dir);
+  bool existed = false;
+  if (mkdir (dir, 0755) < 0)
+    {
+      if (errno != EEXIST)
+        return isola_error_make (err, errno, "mkdir `%s`", dir);
+      existed = true;
+    }
   cleanup_free char *parent = v2_dir (fs, NULL);
   if (fs->v2 && (ret = v2_apply (dir, parent, l, err)) < 0)
+    return ret;
+  if (existed && (ret = thaw_leftover (dir, "cgroup.freeze", "0", err)) < 0)
     return ret;
   /* CLONE_INTO_CGROUP takes a descriptor opened for reading, not O_PATH. */
   int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -440,9 +459,12 @@ v1_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_limit
       if (!path_exists (hier) || !v1_hierarchy_wanted (fs, v1_controllers[i], l))
         continue;
       cleanup_free char *dir = v1_dir (fs, v1_controllers[i], id);
+      bool existed = path_exists (dir);
       int ret = mkdir_p (dir, 0755, err);
       if (ret == 0)
         ret = v1_apply (v1_controllers[i], dir, l, err);
+      if (ret == 0 && existed && strcmp (v1_controllers[i], "freezer") == 0)
+        ret = thaw_leftover (dir, "freezer.state", "THAWED", err);
       if (ret < 0)
         return ret;
       cleanup_free char *p = xasprintf ("%s/cgroup.procs", dir);

@@ -127,6 +127,8 @@ test_hybrid (const char *root)
   touch (udir, "cgroup.procs", "");
   cleanup_free char *mem = xasprintf ("%s/memory/isola/c3", root);
   touch (mem, "memory.limit_in_bytes", "");
+  /* left frozen by a run whose monitor was killed while the container was paused */
+  touch (udir, "cgroup.freeze", "1");
 
   struct cgroup_fs fs = { 0 };
   CHECK (cgroup_fs_detect (root, &fs, NULL) == 0 && !fs.v2 && fs.unified && str_has_suffix (fs.unified, "/unified"),
@@ -135,6 +137,7 @@ test_hybrid (const char *root)
   struct cgroup_limits none = { 0 };
   CHECK (cgroup_create (&fs, "c3", &none, &pl, NULL) == 0 && pl.dir_fd >= 0 && strv_len (pl.procs) == 0,
          "no limits: cloned into the v2 cgroup, no v1 hierarchy to join");
+  CHECK (file_is (udir, "cgroup.freeze", "0"), "a cgroup left frozen by a killed monitor is thawed for the new run");
   cgroup_placement_clear (&pl);
   struct cgroup_limits mem_only = { .memory = 16 << 20 };
   CHECK (cgroup_create (&fs, "c3", &mem_only, &pl, NULL) == 0 && pl.dir_fd >= 0 && strv_len (pl.procs) == 1
@@ -295,6 +298,32 @@ test_v1_resources (const char *root)
   cgroup_fs_clear (&fs);
 }
 
+/* v1 alone: the freezer hierarchy pauses the container; one left frozen (its monitor killed while the container was
+   paused) is thawed when the container runs again. */
+static void
+test_v1_freezer (const char *root)
+{
+  static const char *const ctrl[] = { "memory", "pids", "freezer" };
+  for (size_t i = 0; i < ARRAY_SIZE (ctrl); i++)
+    {
+      cleanup_free char *dir = xasprintf ("%s/%s/isola/c4", root, ctrl[i]);
+      mkdir_p (dir, 0755, NULL);
+      touch (dir, "cgroup.procs", "");
+    }
+  cleanup_free char *freezer = xasprintf ("%s/freezer/isola/c4", root);
+  touch (freezer, "freezer.state", "FROZEN");
+  struct cgroup_fs fs = { 0 };
+  CHECK (cgroup_fs_detect (root, &fs, NULL) == 0 && !fs.v2 && fs.unified == NULL, "v1 detected");
+  struct cgroup_placement pl = { .dir_fd = -1 };
+  struct cgroup_limits none = { 0 };
+  CHECK (cgroup_create (&fs, "c4", &none, &pl, NULL) == 0 && strv_len (pl.procs) == 2
+             && str_has_suffix (pl.procs[1], "/freezer/isola/c4/cgroup.procs"),
+         "v1 without v2: the pids and freezer hierarchies");
+  CHECK (file_is (freezer, "freezer.state", "THAWED"), "a freezer cgroup left frozen is thawed for the new run");
+  cgroup_placement_clear (&pl);
+  cgroup_fs_clear (&fs);
+}
+
 static void
 test_translations (void)
 {
@@ -372,6 +401,11 @@ main (void)
   test_v1 (v1);
   test_hybrid (hy);
   rm_rf (hy, NULL);
+  char fz[] = "/tmp/isola-unit-cgfz-XXXXXX";
+  if (mkdtemp (fz) == NULL)
+    return 1;
+  test_v1_freezer (fz);
+  rm_rf (fz, NULL);
   test_parsers ();
   rm_rf (v2, NULL);
   rm_rf (v1, NULL);

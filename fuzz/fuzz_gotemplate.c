@@ -1,0 +1,47 @@
+/* libFuzzer target: `--format` templates (gotemplate.c), rendered against a container-like object or, after a NUL
+   byte in the input, against the JSON that follows it (inspect renders records a container's files shaped).  Any
+   template renders or fails with a message, and a rendering is a string. */
+#define _GNU_SOURCE
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/gotemplate.h"
+#include "base/util.h"
+
+static const char object_json[]
+    = "{\"Id\":\"0123abcd\",\"Name\":\"/web\",\"State\":{\"Status\":\"running\",\"Pid\":42,\"Running\":true,"
+      "\"ExitCode\":0,\"StartedAt\":\"2024-01-02T03:04:05Z\",\"Health\":null},\"Config\":{\"Labels\":{\"a\":\"b\","
+      "\"com.x\":\"\"},\"Env\":[\"A=1\",\"B=2\"],\"Cmd\":[\"sh\",\"-c\",\"x\"]},\"Mounts\":[{\"Source\":\"/s\","
+      "\"Destination\":\"/d\"}],\"HostConfig\":{\"Memory\":1.5e9,\"CpuShares\":-1},\"RepoTags\":[],\"Size\":0}";
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  static json_t *fixed;
+  if (fixed == NULL)
+    fixed = json_loads (object_json, 0, NULL);
+  cleanup_free char *tmpl = strndup ((const char *)data, size);
+  if (tmpl == NULL)
+    return 0;
+  size_t tlen = strlen (tmpl);
+  json_t *own = NULL;
+  if (tlen + 1 < size)
+    own = json_loadb ((const char *)data + tlen + 1, size - tlen - 1, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+
+  json_t *objs[] = { fixed, own };
+  for (size_t i = 0; i < 2; i++)
+    {
+      if (objs[i] == NULL)
+        continue;
+      char *out = NULL;
+      cleanup_error isola_error_t err = NULL;
+      int ret = gotemplate_render (tmpl, objs[i], &out, &err);
+      if (ret < 0 ? err == NULL || err->msg == NULL : out == NULL || err != NULL)
+        abort ();
+      free (out);
+    }
+  json_decref (own);
+  return 0;
+}
