@@ -403,6 +403,7 @@ procs_of_root() {
 }
 
 container_teardown() {
+  count_starts
   if [ -n "${ISOLA_ROOT:-}" ] && [ -d "$ISOLA_ROOT" ]; then
     local ids id p i left
     ids=$(ISOLA_TIMEOUT=20 isola ps -aq --no-trunc 2>/dev/null) || ids=
@@ -433,6 +434,20 @@ container_teardown() {
     done
   fi
   teardown_root
+}
+
+# count_starts: with ISOLA_COUNT_STARTS=FILE, appends "TEST<tab>STARTS<tab>EXECS" to FILE: the containers the test
+# started (start events, restarts included) and the execs it ran, in its roots (a container start is what a VM test
+# pays for: ~1 s of CPU under TCG, an exec a fraction of it).
+count_starts() {
+  [ -n "${ISOLA_COUNT_STARTS:-}" ] && [ -n "${ISOLA_ROOT:-}" ] || return 0
+  local j starts=0 execs=0
+  for j in "$ISOLA_ROOT"/events/journal "$ISOLA_ROOT".extra.*/events/journal; do
+    [ -f "$j" ] || continue
+    starts=$((starts + $(grep -c '"Type":"container","Action":"start"' "$j")))
+    execs=$((execs + $(grep -c '"Type":"container","Action":"exec_start' "$j")))
+  done
+  printf '%s\t%s\t%s\n' "$BATS_TEST_DESCRIPTION" "$starts" "$execs" >>"$ISOLA_COUNT_STARTS"
 }
 
 # container_cgroup_dirs ID: the container's cgroup directories that exist (v2 isola/ID, v1 CONTROLLER/isola/ID).

@@ -84,14 +84,17 @@ teardown() { container_teardown; }
 # ---- groups --------------------------------------------------------------------------------------------------------
 
 @test "--group-add adds groups by GID and by name (the container's /etc/group), for exec too" {
-  run --separate-stderr isola run --rm --group-add 33 --group-add mail --group-add 4242 busybox id -G
+  # one container: its first process prints its groups, then an exec prints its own (www-data is GID 33 by name)
+  run_detached --group-add www-data --group-add mail --group-add 4242 busybox sh -c 'id -G; echo end; exec sleep 1000'
+  wait_for_log "$CID" end
+  run --separate-stderr isola logs "$CID"
   assert_status 0
-  assert_equal "$output" "0 8 10 33 4242"
-  run_detached --group-add www-data busybox sleep 1000
+  assert_equal "$output" "0 8 10 33 4242
+end"
   run --separate-stderr isola exec "$CID" id -G
   assert_status 0
-  assert_equal "$output" "0 10 33"
-  assert_equal "$(cfield "$CID" '{{json .HostConfig.GroupAdd}}')" '["www-data"]'
+  assert_equal "$output" "0 8 10 33 4242"
+  assert_equal "$(cfield "$CID" '{{json .HostConfig.GroupAdd}}')" '["www-data","mail","4242"]'
   run --separate-stderr isola run --rm --group-add nosuchgroup busybox true
   assert_status_in "125"
   assert_stderr_matches 'nosuchgroup'

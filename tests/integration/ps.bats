@@ -9,24 +9,50 @@ load helpers
 # shellcheck disable=SC2034
 ISOLA_TIMEOUT=${ISOLA_CONTAINER_TIMEOUT:-30}
 
-setup_file() { container_setup_file; }
-teardown_file() { container_teardown_file; }
-setup() { container_setup; }
-teardown() { container_teardown; }
+# The tests that only read three containers (ps's listing, columns, STATUS wording, filters) share one set: "up"
+# running, "ended" exited with 3, "fresh" created, newest last, made once in setup_file in a root of their own
+# (THREE_ROOT) instead of in every test's root: two container starts for the file instead of two a test (a start is
+# what a VM test pays for).  Each test keeps its own root too: three_containers points the test at the shared one and
+# teardown points it back at its own, which container_teardown cleans as always; teardown_file removes the three.
+setup_file() {
+  container_setup_file || return 1
+  THREE_ROOT=$(mktemp -d /tmp/isola-test.XXXXXX)
+  export THREE_ROOT
+  made "$THREE_ROOT"
+  cp -a "$SEED_ROOT/." "$THREE_ROOT/" || return 1
+  UP=$(ISOLA_ROOT=$THREE_ROOT isola run -d --name up -l tier=web busybox sleep 1000) || return 1
+  DONE=$(ISOLA_ROOT=$THREE_ROOT isola run -d --name ended -l tier=db busybox sh -c 'exit 3') || return 1
+  ISOLA_ROOT=$THREE_ROOT wait_for_status ended exited >&2 || return 1
+  FRESH=$(ISOLA_ROOT=$THREE_ROOT isola create --name fresh busybox true) || return 1
+  export UP DONE FRESH
+}
+teardown_file() {
+  if [[ ${THREE_ROOT:-} == /tmp/isola-test.* ]]; then
+    CONTAINER_PIDS=() CONTAINER_IDS=()
+    ISOLA_ROOT=$THREE_ROOT BATS_TEST_DESCRIPTION="ps.bats setup_file (three containers)" count_starts
+    ISOLA_ROOT=$THREE_ROOT container_teardown
+  fi
+  container_teardown_file
+}
+setup() {
+  container_setup
+  OWN_ROOT=$ISOLA_ROOT
+}
+teardown() {
+  ISOLA_ROOT=$OWN_ROOT
+  container_teardown
+}
 
 HEADER_COLUMNS='CONTAINER ID|IMAGE|COMMAND|CREATED|STATUS|PORTS|NAMES|ISOLATION'
 AGE='(Less than a second|1 second|[0-9]+ seconds|About a minute|[0-9]+ minutes)'
 
-# three containers: "up" running, "ended" exited with 3, "fresh" created; newest last.
+# three_containers: the test's isola commands look at the three containers of setup_file from now on.
 three_containers() {
-  run_detached --name up -l tier=web busybox sleep 1000
-  UP=$CID
-  run_detached --name ended -l tier=db busybox sh -c 'exit 3'
-  DONE=$CID
-  wait_for_status ended exited
-  run --separate-stderr isola create --name fresh busybox true
-  assert_status 0
-  FRESH=$output
+  local id
+  for id in "$UP" "$DONE" "$FRESH"; do
+    [[ $id =~ ^[0-9a-f]{64}$ ]] || fail "setup_file's run -d or create printed '$id', not a 64-hex ID" || return 1
+  done
+  ISOLA_ROOT=$THREE_ROOT
 }
 
 @test "ps with no containers prints only the header, with Docker's columns plus ISOLATION" {
