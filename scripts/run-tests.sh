@@ -14,7 +14,8 @@ Runs isola's tests, several test binaries or bats files at once, and ends with t
 
 The parts (all of them by default):
   unit   the C unit tests, build/asan/tests/test_* (ASan+UBSan, TAP)
-  fuzz   each fuzz target, build/fuzz/fuzz_*, over its corpus for FUZZ_SECONDS (default 10) seconds
+  fuzz   each fuzz target, build/fuzz/fuzz_*, over its corpus and then new inputs, FUZZ_SECONDS (default 5)
+         seconds in all (`make fuzz` is the long run)
   bats   the integration tests, tests/integration/*.bats except vm.bats, with process isolation, and the checks
          of the built binaries, tests/build/*.bats except reproducible.bats
   vm     everything that boots VMs: vm.bats, and the files of VM_FILES (default: run lifecycle exec ps logs
@@ -34,7 +35,7 @@ Options:
   --skip PARTS     run every part but these
   -j, --jobs N     run up to N test binaries or bats files at once (default: ISOLA_TEST_JOBS, else 3)
   -f, --filter RE  run only the bats tests whose name matches the regular expression RE (bats --filter)
-  --fuzz-seconds N how long each fuzz target runs (default: FUZZ_SECONDS, else 10)
+  --fuzz-seconds N how long each fuzz target runs (default: FUZZ_SECONDS, else 5)
   --binaries B     what the bats files drive: asan (default: build/asan/isola, ASan+UBSan; leaks are checked by
                    leaks.bats only, ISOLA_BATS_ASAN_OPTIONS overrides) or release (build/isola, ~10x cheaper to start; make check uses it).  ISOLA_BIN overrides
   --list           print what would run, and exit
@@ -77,7 +78,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 # container's whole life in both modes and for the image and volume verbs, with the monitor's reports captured.
 BATS_ASAN_OPTIONS=${ISOLA_BATS_ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+FUZZ_SECONDS=${FUZZ_SECONDS:-5}
 # The files whose tests run in both isolation modes.
 VM_FILES=${VM_FILES:-"run lifecycle exec ps logs isolation files volume leaks escape limits events attach restart health nsflags containment records chaos"}
 JOBS=${ISOLA_TEST_JOBS:-3}
