@@ -196,7 +196,7 @@ build_root (const struct vm_jail *j, isola_error_t *err)
   if (mount ("tmpfs", JAIL_STAGE, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m") < 0)
     return isola_error_make (err, errno, "mount the VM's jail");
   cleanup_free char *old = xasprintf ("%s%s", JAIL_STAGE, JAIL_OLD);
-  if (mkdir (old, 0700) < 0 || chdir (JAIL_STAGE) < 0 || syscall (SYS_pivot_root, ".", JAIL_OLD + 1) < 0
+  if (mkdir (old, 0700) < 0 || chdir (JAIL_STAGE) < 0 || syscall (SYS_pivot_root, ".", &JAIL_OLD[1]) < 0
       || chdir ("/") < 0)
     return isola_error_make (err, errno, "pivot into the VM's jail");
   int ret = 0;
