@@ -384,11 +384,10 @@ status_field() {
   for f in mnt pid net ipc uts; do
     [ "$(readlink "/proc/$w/ns/$f")" != "$(readlink "/proc/self/ns/$f")" ] || fail "the worker shares our $f namespace"
   done
-  # its root holds only its files: the container's directory has the console file and nothing else of the store
+  # its root holds only its files: nothing of the store (its disks, sockets and console are descriptors)
   local r=/proc/$w/root
-  assert_equal "$(ls -A "$r$ISOLA_ROOT")" "containers"
-  assert_equal "$(ls -A "$r$ISOLA_ROOT/containers")" "$id"
-  assert_equal "$(ls -A "$r$ISOLA_ROOT/containers/$id")" "console.log"
+  [ -d "$r/usr" ] || fail "cannot look into the worker's root"
+  [ ! -e "$r$ISOLA_ROOT" ] || fail "the worker sees the store: $(ls -A "$r$ISOLA_ROOT")"
   assert_equal "$(ls -A "$r/dev" | tr '\n' ' ')" "null random urandom zero "
   for f in etc root home var run "$ISOLA_ROOT/images" "$REPO/src"; do
     [ ! -e "$r/$f" ] || fail "the worker sees $f"
