@@ -80,7 +80,11 @@ exec sleep 1000'
   assert_output_contains "/s/f 1234:2345 604 regular file"
   assert_output_contains "/s/l 0:0 777 symbolic link"
   assert_output_contains "/s/sub/n 7:7 600"
-  [ "$(grep -c '^data$' <<<"$output")" -eq 2 ] || fail "the host's file and symlink read: $output"
+  # QEMU's mapped-xattr reads a symlink's target from the file's content, so a symlink the host made shows as one
+  # in the guest but cannot be followed there (README, "Files in VM containers"): the file reads, the link does not
+  local readable=2
+  [ "$TEST_ISOLATION" != vm ] || readable=1
+  [ "$(grep -c '^data$' <<<"$output")" -eq "$readable" ] || fail "the host's file and symlink read: $output"
   [ "$(grep -c '^new$' <<<"$output")" -eq 2 ] || fail "the container's file and symlink read: $output"
   assert_equal "$(cat "$d/sub/n")" new
   [ ! -e "$d/sub/nl" ] || fail "the removed symlink is still on the host"

@@ -340,7 +340,8 @@ proc_gone() {
   local pid mon
   pid=$(cfield orphan '{{.State.Pid}}')
   track_pid "$pid"
-  mon=$(pgrep -f "isola-monitor $ISOLA_ROOT")
+  # the monitor by name: a VM's console copier is a fork of it, with its command line
+  mon=$(for p in $(pgrep -f "isola-monitor $ISOLA_ROOT"); do [ "$(cat "/proc/$p/comm")" != isola-monitor ] || echo "$p"; done)
   [ -n "$mon" ] && [ "$(wc -l <<<"$mon")" -eq 1 ] || fail "expected one monitor, got: '$mon'"
   kill -KILL "$mon"
   wait_until 5 proc_gone "$pid" || fail "the container's process $pid outlived its monitor"

@@ -246,9 +246,13 @@ $anon"
   import_seed_image
   run --separate-stderr isola run --rm -v seeded:/seed seedimg sh -c 'cat /seed/file; ls -ln /seed | tail -n +2 | awk "{ print \$1, \$3, \$4, \$NF }"'
   assert_status 0
+  # the link's target is the last field; a VM's share shows the host's symlink as one but cannot read its target
+  # (QEMU's mapped-xattr: README, "Files in VM containers"), so ls prints its name there
+  local target=file
+  [ "$TEST_ISOLATION" != vm ] || target=link
   assert_equal "$output" "from the image
 -rw-r----- 1001 1002 file
-lrwxrwxrwx 0 0 file
+lrwxrwxrwx 0 0 $target
 drwx------ 1000 1000 sub"
   local d
   d=$(mountpoint_of seeded)

@@ -92,6 +92,14 @@ close_all_but (int a, int b)
   (void)close_range ((unsigned)hi + 1, ~0U, 0);
 }
 
+/* A fork of the monitor shows in ps with the monitor's command line; its name (comm: ps -e, pgrep, top) says what
+   it is.  (Its command line could only change with CAP_SYS_RESOURCE, which hosts like ours do not grant.) */
+static void
+name_copier (void)
+{
+  (void)prctl (PR_SET_NAME, "isola-console");
+}
+
 int
 vm_console_start (const char *path, pid_t *copier, isola_error_t *err)
 {
@@ -116,6 +124,7 @@ vm_console_start (const char *path, pid_t *copier, isola_error_t *err)
     {
       if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)
         _exit (1);
+      name_copier ();
       close_all_but (sv[0], file);
       /* Never shut down its writing side: QEMU takes the end of file it reads as a hang-up and closes the socket. */
       vm_console_copy (sv[0], file, VM_CONSOLE_MAX);
