@@ -53,8 +53,8 @@ store_objects() {
 
 # ---- the processes of this root ------------------------------------------------------------------------------------
 
-# root_procs: "PID KIND" of the processes whose command line names $ISOLA_ROOT, KIND being monitor, vm (a VM
-# worker) or other; never this shell's own commands.
+# root_procs: "PID KIND" of the processes whose command line names $ISOLA_ROOT, KIND being monitor, console (a VM's
+# console copier), vm (a VM worker) or other; never this shell's own commands.
 root_procs() {
   local f p a0 comm
   [[ ${ISOLA_ROOT:-} == /tmp/isola-test.?* ]] || return 0
@@ -64,6 +64,7 @@ root_procs() {
     IFS= read -r -d '' a0 2>/dev/null <"$f" || [ -n "${a0:-}" ] || continue
     IFS= read -r comm 2>/dev/null <"/proc/$p/comm" || continue
     case "${a0##*/} $comm" in
+      "isola-monitor isola-console") echo "$p console" ;; # a VM's console copier, a fork of its monitor
       isola-monitor*) echo "$p monitor" ;;
       *isola-vm*) echo "$p vm" ;;
       grep* | bash* | sh*) ;;
