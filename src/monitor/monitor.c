@@ -684,16 +684,23 @@ accept_client (struct monitor *m)
     client_add (m, fd);
 }
 
+/* Reaps every child that has ended (health probes, a VM's console copier), noting the status of m->pid when it is
+   among them: one loop over waitpid (-1), since a child that ends between a waitpid of m->pid and a catch-all one
+   would otherwise be reaped there, its status lost, and the monitor would wait for it forever. */
 static void
 reap (struct monitor *m, int sigfd, bool *reaped, int *status)
 {
   struct signalfd_siginfo si;
   while (read (sigfd, &si, sizeof si) > 0)
     ;
-  if (!*reaped && waitpid (m->pid, status, WNOHANG) == m->pid)
-    *reaped = true;
-  while (waitpid (-1, NULL, WNOHANG) > 0)
-    ;
+  pid_t pid;
+  int st;
+  while ((pid = waitpid (-1, &st, WNOHANG)) > 0)
+    if (pid == m->pid && !*reaped)
+      {
+        *status = st;
+        *reaped = true;
+      }
 }
 
 /* Whether an attached client still has output to take; clients that took nothing for CLIENT_STALL_MS are dropped
@@ -1028,15 +1035,7 @@ supervise_vm (struct monitor *m, int sigfd)
       if (chan_open && (fds[V_CHAN].revents & (POLLIN | POLLHUP | POLLERR)) && !read_channel (m))
         chan_open = false;
       if (fds[V_SIG].revents & POLLIN)
-        {
-          struct signalfd_siginfo si;
-          while (read (sigfd, &si, sizeof si) > 0)
-            ;
-          if (waitpid (m->pid, &qemu_status, WNOHANG) == m->pid)
-            reaped = true;
-          while (waitpid (-1, NULL, WNOHANG) > 0)
-            ;
-        }
+        reap (m, sigfd, &reaped, &qemu_status);
       if (fds[V_LISTEN].revents & POLLIN)
         accept_client (m);
       for (size_t i = 0; i < n_clients; i++)
