@@ -622,17 +622,7 @@ vm_exec_session (struct container *c, const struct exec_request *req, int *fd_ou
 static int
 vm_cleanup (struct container *c, bool *oom_killed, isola_error_t *err)
 {
-  if (oom_killed)
-    *oom_killed = false;
-  struct cgroup_fs fs = { 0 };
-  int ret = cgroup_fs_detect ("/sys/fs/cgroup", &fs, err);
-  if (ret < 0)
-    return ret;
-  if (oom_killed)
-    *oom_killed = cgroup_oom_killed (&fs, c->id);
-  ret = cgroup_destroy (&fs, c->id, err);
-  cgroup_fs_clear (&fs);
-  return ret;
+  return cgroup_release ("/sys/fs/cgroup", c->id, oom_killed, err);
 }
 
 const struct isola_driver driver_vm = {

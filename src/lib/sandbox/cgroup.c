@@ -864,6 +864,22 @@ cgroup_destroy (const struct cgroup_fs *fs, const char *id, isola_error_t *err)
   return ret;
 }
 
+int
+cgroup_release (const char *root, const char *id, bool *oom_killed, isola_error_t *err)
+{
+  if (oom_killed)
+    *oom_killed = false;
+  struct cgroup_fs fs = { 0 };
+  int ret = cgroup_fs_detect (root, &fs, err);
+  if (ret < 0)
+    return ret;
+  if (oom_killed)
+    *oom_killed = cgroup_oom_killed (&fs, id);
+  ret = cgroup_destroy (&fs, id, err);
+  cgroup_fs_clear (&fs);
+  return ret;
+}
+
 int64_t
 parse_memory_bytes (const char *s)
 {

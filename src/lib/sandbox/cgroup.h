@@ -123,6 +123,10 @@ bool cgroup_oom_killed (const struct cgroup_fs *fs, const char *id);
 /* Kills what is left in the container's cgroups and removes them; missing cgroups are fine. */
 int cgroup_destroy (const struct cgroup_fs *fs, const char *id, isola_error_t *err);
 
+/* What a driver's cleanup does with a container's cgroups once it has ended: detects the hierarchies at root, tells
+   whether the kernel's OOM killer struck (oom_killed may be NULL) and removes them. */
+int cgroup_release (const char *root, const char *id, bool *oom_killed, isola_error_t *err);
+
 /* "512m", "1g", "1048576" → bytes (Docker's RAMInBytes: b, k, m, g, t, case-insensitive). -1 on error. */
 int64_t parse_memory_bytes (const char *s);
 /* "1.5" → 1500000000 nano CPUs. -1 on error. */
