@@ -175,6 +175,8 @@ forward_stdin (struct attach_session *a, const uint8_t *buf, size_t n)
               /* what came before the sequence still goes */
               if (m > 0)
                 session_send (a, ATTACH_STDIN, out, (uint32_t)m);
+              /* An exec's session ends with its connection, unless the monitor hears that we detach. */
+              session_send (a, ATTACH_DETACH, NULL, 0);
               a->detached = a->done = true;
               return;
             }
@@ -332,6 +334,8 @@ cli_attach_loop (int fd, struct attach_decoder *dec, const struct cli_attach_opt
         session_flush (&a);
     }
   free (a.out);
+  if (a.detached && o->detached)
+    *o->detached = true;
   if (a.detached)
     return 0;
   if (!a.done && !monitor_open)

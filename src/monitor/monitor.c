@@ -35,6 +35,7 @@
 #include "container/restart.h"
 #include "container/volume.h"
 #include "driver/driver.h"
+#include "exec.h"
 #include "health.h"
 #include "proto/attach.h"
 #include "proto/vmproto.h"
@@ -391,6 +392,11 @@ handle_vm_frame (struct monitor *m, struct client *cl, const struct attach_frame
       cl->resources_request = m->next_request++;
       chan_queue (m, vmproto_msg_resources (cl->resources_request, f->payload, f->len));
       break;
+    case ATTACH_DETACH:
+      /* Its client detached (the detach keys): the exec goes on without it */
+      if (cl->exec_stream)
+        cl->exec_detached = true;
+      break;
     case ATTACH_EXEC:
       if (cl->exec_stream || m->main_exited)
         client_queue_failed (m, cl, 126, m->main_exited ? "the container is not running" : "one exec per connection");
@@ -406,6 +412,20 @@ handle_vm_frame (struct monitor *m, struct client *cl, const struct attach_frame
     default:
       break;
     }
+}
+
+/* A process container's exec runs in a session of its own (exec.c), a child that takes the connection over: the
+   monitor's loop never waits for an exec, and the exec can outlive the client that started it. */
+static void
+exec_session_start (struct client *cl, struct monitor *m, const struct attach_frame *f)
+{
+  pid_t pid = fork ();
+  if (pid == 0)
+    monitor_exec_session (m->c, cl->fd, &cl->dec, f);
+  if (pid < 0)
+    client_fail (cl, 126, "cannot fork the exec's session");
+  else
+    cl->done = cl->broken = true; /* ours no more: dropped without a word */
 }
 
 static void
@@ -446,8 +466,7 @@ handle_frame (struct monitor *m, struct client *cl, const struct attach_frame *f
         (void)m->driver->signal (m->c, (int)attach_get_u32 (f->payload), NULL);
       break;
     case ATTACH_EXEC:
-      /* Process isolation execs without the monitor (nsexec.c). */
-      client_fail (cl, 126, "exec through the monitor is only for VM isolation");
+      exec_session_start (cl, m, f);
       break;
     default:
       break;

@@ -126,3 +126,9 @@ container_exec_died (const struct container *c, const char *exec_id, int exit_co
   snprintf (code, sizeof code, "%d", exit_code);
   container_event (c, "exec_die", json_pack ("{s:s, s:s}", "execID", exec_id, "exitCode", code));
 }
+
+void
+container_exec_detached (const struct container *c, const char *exec_id)
+{
+  container_event_attr (c, "exec_detach", "execID", exec_id);
+}

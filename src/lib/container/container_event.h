@@ -22,5 +22,7 @@ void container_volume_events (const struct container *c, const char *action);
    exec ID (64 hex digits, in exec_id) as attribute execID; exec_die with its exitCode once it is over. */
 void container_exec_started (const struct container *c, char *const *argv, char exec_id[65]);
 void container_exec_died (const struct container *c, const char *exec_id, int exit_code);
+/* exec_detach: its client detached (the detach keys), and the command goes on. */
+void container_exec_detached (const struct container *c, const char *exec_id);
 
 #endif

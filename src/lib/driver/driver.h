@@ -74,14 +74,15 @@ struct isola_driver
   /* Releases what start set up once the container has exited (runs in the monitor, and in `rm` after a crash);
      reports whether the kernel killed it for running out of memory. */
   int (*cleanup) (struct container *c, bool *oom_killed, isola_error_t *err);
-  /* Runs a command in the running container with its namespaces, cgroups, user, capabilities and limits, and
-     waits for it unless req->detach: *exit_code is its status (128+N when signal N killed it).  When it cannot
+  /* Runs a command in the running container with its namespaces, cgroups, user, capabilities and limits, from the
+     calling process, and waits for it unless req->detach (NULL for vm; the monitor's health checks use it): *exit_code is its status (128+N when signal N killed it).  When it cannot
      run, the error says why and *exit_code is Docker's: 127 not found, 126 not runnable or setup failed, 1 when
      the container is not running. */
   int (*exec) (struct container *c, const struct exec_request *req, int *exit_code, isola_error_t *err);
-  /* Or, for a driver whose processes only its monitor reaches: starts the command through the monitor and returns
-     a socket speaking the attach protocol for it (STARTED or FAILED first, then its output, EXIT last), for the
-     CLI to relay like `attach`.  Exactly one of exec and exec_session is set. */
+  /* Starts the command through the container's monitor (`isola exec`) and returns a socket speaking the attach
+     protocol for it (STARTED or FAILED first, then its output, EXIT last), for the CLI to relay like `attach`: the
+     command is the monitor's (a VM's agent's), so that it can outlive a client that detaches (DETACH), and it is
+     never forked from the CLI's executable on the host (CVE-2019-5736). */
   int (*exec_session) (struct container *c, const struct exec_request *req, int *fd_out, struct attach_decoder *dec,
                        isola_error_t *err);
 };

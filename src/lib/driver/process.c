@@ -14,6 +14,7 @@
 #include "container/nsmode.h"
 #include "container/runspec.h"
 #include "driver/driver.h"
+#include "driver/process_exec.h"
 #include "image/image.h"
 #include "sandbox/caps.h"
 #include "sandbox/cgroup.h"
@@ -298,4 +299,5 @@ const struct isola_driver driver_process = {
   .top = process_top,
   .cleanup = process_cleanup,
   .exec = nsexec_run,
+  .exec_session = process_exec_session,
 };

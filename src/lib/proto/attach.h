@@ -34,6 +34,7 @@ enum attach_type
   ATTACH_RESOURCES,   /* client → monitor: JSON for the agent's cgroup of the container (a VM's): {"Update": limits}
                          changes its limits, {} reads its usage */
   ATTACH_RESOURCES_REPLY, /* monitor → client: JSON, {"Error": text} or what the agent read */
+  ATTACH_DETACH,          /* client → monitor: it leaves (detach keys); the exec it is the session of goes on */
   ATTACH_TYPE_MAX,
 };
 

@@ -420,6 +420,39 @@ enter_namespaces (const struct exec_plan *p, isola_error_t *err)
   return 0;
 }
 
+/* What the helper passes on to the command, which only it knows (it forked it, in the container's PID namespace):
+   the signals a client forwards (the attach client's list), so that a signal for the exec reaches its command. */
+static const int passed_on[] = { SIGHUP, SIGINT,    SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM, SIGSTKFLT, SIGCONT,
+                                 SIGTSTP, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGIO,   SIGPWR,  SIGWINCH };
+
+/* Those, and SIGCHLD to learn of the command's end in the same wait. */
+static void
+passed_signals (sigset_t *set)
+{
+  sigemptyset (set);
+  sigaddset (set, SIGCHLD);
+  for (size_t i = 0; i < ARRAY_SIZE (passed_on); i++)
+    sigaddset (set, passed_on[i]);
+}
+
+/* The command's exit code, as Docker maps its status; the signals of set other than SIGCHLD go on to it. */
+static int
+wait_passing_signals (pid_t pid, const sigset_t *set)
+{
+  for (;;)
+    {
+      int status = 0;
+      pid_t r = waitpid (pid, &status, WNOHANG);
+      if (r == pid)
+        return exit_code_of_status (status);
+      if (r < 0 && errno != EINTR)
+        return EXIT_CANNOT_RUN;
+      siginfo_t si;
+      if (sigwaitinfo (set, &si) > 0 && si.si_signo != SIGCHLD)
+        (void)kill (pid, si.si_signo);
+    }
+}
+
 static __attribute__ ((noreturn)) void
 helper_main (const struct exec_plan *p, int report_fd, pid_t caller)
 {
@@ -431,24 +464,31 @@ helper_main (const struct exec_plan *p, int report_fd, pid_t caller)
   if (ret < 0)
     report_failure (report_fd, EXEC_SETUP_FAILED, ret, &err);
   int self_pidfd = (int)syscall (SYS_pidfd_open, getpid (), 0);
+  /* Blocked from before the fork, so that none sent to us meanwhile is lost; the command unblocks them. */
+  sigset_t passed, old;
+  passed_signals (&passed);
+  (void)sigprocmask (SIG_BLOCK, &passed, &old);
   pid_t pid = fork ();
   if (pid < 0)
     report_failure (report_fd, EXEC_SETUP_FAILED, isola_error_make (&err, errno, "fork in the container"), &err);
   if (pid == 0)
-    command_main (p, report_fd, self_pidfd);
-  (void)close (report_fd);
+    {
+      (void)sigprocmask (SIG_SETMASK, &old, NULL);
+      command_main (p, report_fd, self_pidfd);
+    }
+  /* Nothing of the caller's stays open here: an exec's stdin pipe, say, would never end for the command. */
+  (void)close_range (3, ~0U, 0);
   if (p->detach)
     _exit (0);
-  int status = 0;
-  if (waitpid_retry (pid, &status) < 0)
-    _exit (EXIT_CANNOT_RUN);
-  _exit (exit_code_of_status (status));
+  _exit (wait_passing_signals (pid, &passed));
 }
 
 /* --- the caller ----------------------------------------------------------------------------------------------- */
 
+/* Forks the helper and returns once the command has exec'd (*helper_out: the helper, whose exit status will be
+   the command's exit code) or failed (the error, *exit_code Docker's, the helper reaped). */
 static int
-run_plan (const struct exec_plan *p, int *exit_code, isola_error_t *err)
+start_plan (const struct exec_plan *p, pid_t *helper_out, int *exit_code, isola_error_t *err)
 {
   int fds[2];
   if (pipe2 (fds, O_CLOEXEC) < 0)
@@ -466,17 +506,28 @@ run_plan (const struct exec_plan *p, int *exit_code, isola_error_t *err)
     }
   (void)close (take_fd (&report_w));
   struct exec_report r;
-  bool failed = read_report (report_r, &r);
-  if (!failed && p->started_fd >= 0)
-    (void)write_all (p->started_fd, "S", 1);
-  int status = 0;
-  if (waitpid_retry (helper, &status) < 0)
-    return isola_error_make (err, errno, "wait for the exec helper");
-  if (failed)
+  if (read_report (report_r, &r))
     {
+      (void)waitpid_retry (helper, NULL);
       *exit_code = failure_exit_code (r.kind, r.status);
       return isola_error_fail (err, r.status, "%s", r.msg);
     }
+  if (p->started_fd >= 0)
+    (void)write_all (p->started_fd, "S", 1);
+  *helper_out = helper;
+  return 0;
+}
+
+static int
+run_plan (const struct exec_plan *p, int *exit_code, isola_error_t *err)
+{
+  pid_t helper = 0;
+  int ret = start_plan (p, &helper, exit_code, err);
+  if (ret < 0)
+    return ret;
+  int status = 0;
+  if (waitpid_retry (helper, &status) < 0)
+    return isola_error_make (err, errno, "wait for the exec helper");
   *exit_code = p->detach ? 0 : exit_code_of_status (status);
   return 0;
 }
@@ -490,6 +541,20 @@ nsexec_run (struct container *c, const struct exec_request *req, int *exit_code,
   int ret = plan_build (c, req, &p, err);
   if (ret == 0)
     ret = run_plan (&p, exit_code, err);
+  plan_clear (&p);
+  return ret;
+}
+
+int
+nsexec_start (struct container *c, const struct exec_request *req, pid_t *helper_out, int *exit_code,
+              isola_error_t *err)
+{
+  struct exec_plan p;
+  plan_init (&p);
+  *exit_code = EXIT_ENGINE_FAILED;
+  int ret = plan_build (c, req, &p, err);
+  if (ret == 0)
+    ret = start_plan (&p, helper_out, exit_code, err);
   plan_clear (&p);
   return ret;
 }

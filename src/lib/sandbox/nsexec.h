@@ -16,6 +16,13 @@
 /* The process driver's exec op (driver.h).  Forks: call it from a single-threaded process. */
 int nsexec_run (struct container *c, const struct exec_request *req, int *exit_code, isola_error_t *err);
 
+/* Starts the command without waiting for it (the monitor's exec sessions): *helper_out is a child of ours whose
+   exit status will be the command's exit code (128+N for signal N), that passes on the signals a client forwards
+   (SIGINT, SIGTERM, SIGHUP, SIGUSR1 …) to the command, and that the command dies with unless req->detach.  When
+   the command cannot run, the error and *exit_code are nsexec_run's, and nothing is left to wait for. */
+int nsexec_start (struct container *c, const struct exec_request *req, pid_t *helper_out, int *exit_code,
+                  isola_error_t *err);
+
 /* The same for a process given by PID (a VM's agent runs it for the container's main process in the guest): the
    cgroup.procs files to join (may be NULL) and a ready spec (argv, env, user, cwd, capabilities, limits, seccomp,
    stdio).  Waits for the command unless detach; started_fd (-1: none) gets one byte once it has started. */
