@@ -188,7 +188,12 @@ run_exec (struct cli_ctx *ctx, int argc, char **argv)
   /* A detached command's end is not waited for: no exec_die (docs/STORE.md); the detach keys leave an exec_detach,
      as dockerd's. */
   if (detached)
-    container_exec_detached (c, exec_id);
+    {
+      container_exec_detached (c, exec_id);
+      /* The docker CLI's exec ends with the escape proxy's error */
+      fprintf (stderr, "read escape sequence\n");
+      code = EXIT_CMD_FAILED;
+    }
   else if (!req.detach)
     container_exec_died (c, exec_id, code);
   return code;

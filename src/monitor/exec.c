@@ -42,17 +42,38 @@ struct session
   pid_t helper;
 };
 
+static void handle_frame (struct session *s, const struct attach_frame *f);
+
+/* The client's connection ends: its last frames may still say that it detached (it stops reading our output once
+   it has sent DETACH, so a send of ours can fail before we have read it); if not, the command goes with it. */
+static void
+client_gone (struct session *s)
+{
+  struct attach_frame f;
+  while (s->client >= 0)
+    {
+      uint8_t buf[4096];
+      ssize_t n = recv (s->client, buf, sizeof buf, MSG_DONTWAIT);
+      if (n <= 0)
+        break;
+      attach_decoder_feed (s->dec, buf, (size_t)n);
+      while (s->client >= 0 && attach_decoder_next (s->dec, &f) == 1)
+        handle_frame (s, &f);
+    }
+  if (s->client >= 0)
+    {
+      (void)close (s->client);
+      s->client = -1;
+    }
+  if (!s->detached)
+    (void)kill (s->helper, SIGKILL);
+}
+
 static void
 send_frame (struct session *s, uint8_t type, const void *data, uint32_t len)
 {
   if (s->client >= 0 && attach_send (s->client, type, data, len) < 0)
-    {
-      /* gone: as if it had left without DETACH */
-      (void)close (s->client);
-      s->client = -1;
-      if (!s->detached)
-        (void)kill (s->helper, SIGKILL);
-    }
+    client_gone (s);
 }
 
 static void
@@ -173,11 +194,7 @@ read_client (struct session *s)
     while (s->client >= 0 && (r = attach_decoder_next (s->dec, &f)) == 1)
       handle_frame (s, &f);
   if (s->client >= 0 && (n <= 0 || r < 0))
-    {
-      (void)close (s->client);
-      s->client = -1;
-      (void)kill (s->helper, SIGKILL);
-    }
+    client_gone (s);
 }
 
 /* Copies one read of the command's output to the client (dropped once it has detached); false at its end. */

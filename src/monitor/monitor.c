@@ -130,13 +130,37 @@ client_add (struct monitor *m, int fd)
 
 static void chan_queue (struct monitor *m, struct vmproto_msg msg);
 
+/* Whether the last frames of a client that goes say that it detached: it stops reading once it has sent DETACH,
+   so a send of ours can fail before we have read them. */
+static bool
+client_said_detach (struct client *cl)
+{
+  struct attach_frame f;
+  for (;;)
+    {
+      while (attach_decoder_next (&cl->dec, &f) == 1)
+        if (f.type == ATTACH_DETACH)
+          return true;
+      uint8_t buf[4096];
+      ssize_t n = recv (cl->fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n <= 0)
+        return false;
+      attach_decoder_feed (&cl->dec, buf, (size_t)n);
+    }
+}
+
 static void
 client_drop (struct monitor *m, size_t i)
 {
   struct client *cl = &m->clients[i];
-  /* An exec dies with its session, as with process isolation's exec, unless it was detached or is over. */
+  if (m->chan >= 0 && cl->exec_stream && !cl->done && !cl->exec_detached)
+    cl->exec_detached = client_said_detach (cl);
+  /* An exec dies with its session, as with process isolation's exec, unless it was detached or is over; detached,
+     its output now goes nowhere (as dockerd drops it), so it must not stay paused for this client. */
   if (m->chan >= 0 && cl->exec_stream && !cl->exec_detached && !cl->done)
     chan_queue (m, vmproto_msg_signal (cl->exec_stream, SIGKILL));
+  else if (m->chan >= 0 && cl->exec_stream && cl->paused && !cl->done)
+    chan_queue (m, vmproto_msg_resume (cl->exec_stream));
   close (m->clients[i].fd);
   attach_decoder_clear (&m->clients[i].dec);
   free (m->clients[i].out);

