@@ -33,6 +33,33 @@ in_top() {
   isola top "$CID" | grep -q -- "$1\$"
 }
 
+# in_terminal KEYS ARGS...: runs `isola ARGS...` in a terminal (script(1)), waits until it has printed "ready",
+# types KEYS (printf's escapes) and waits for it to end; sets status, and output (what the terminal showed).
+in_terminal() {
+  local keys=$1 f=$BATS_TEST_TMPDIR/term in=$BATS_TEST_TMPDIR/keys fd pid cmd="exec '$ISOLA'" a
+  shift
+  for a in "$@"; do cmd+=" '$a'"; done
+  rm -f "$f" "$in"
+  mkfifo "$in"
+  exec {fd}<>"$in"
+  # exec: script(1) starts the command through $SHELL, and a dash would stay in between
+  timeout 60 script -qec "$cmd" /dev/null <"$in" >"$f" 2>&1 &
+  pid=$!
+  wait_until 30 file_contains "$f" ready || { exec {fd}>&-; cat "$f"; return 1; }
+  # shellcheck disable=SC2059 # the keys are a printf format on purpose
+  printf "$keys" >&"$fd"
+  status=0
+  wait "$pid" || status=$?
+  exec {fd}>&-
+  output=$(tr -d '\r' <"$f")
+}
+
+# counter_above N: the detached loop's counter (/tmp/n in the container) is above N.
+counter_above() {
+  local n
+  n=$(isola exec "$CID" cat /tmp/n 2>/dev/null) && [ "${n:-0}" -gt "$1" ] 2>/dev/null
+}
+
 # isola_lines FILE: the lines of a /proc/PID/cgroup file that name the container's cgroups.
 isola_lines() {
   grep /isola/ "$1" | sort
@@ -331,6 +358,50 @@ isola_lines() {
     timeout 20 script -qec \"'$ISOLA' exec -it $CID sh\" /dev/null"
   assert_status 4
   assert_output_contains hello
+}
+
+# ---- detaching ------------------------------------------------------------------------------------------------------
+
+# A loop that writes far more than a terminal holds (200 kB by line 2000) and counts its lines in /tmp/n.
+# shellcheck disable=SC2016 # it runs in the container
+LOOP='echo ready; i=0; while :; do echo "$i ...................................................................................................."; i=$((i + 1)); echo $i >/tmp/n; done'
+
+@test "exec -it: the detach keys leave the command running and its output read, with docker's message and exit 1" {
+  start_sleeper
+  in_terminal 'a\001yb\001x' exec -it --detach-keys ctrl-a,x "$CID" sh -c "$LOOP"
+  assert_status 1
+  assert_output_contains "read escape sequence"
+  # the client is gone, the command is not: it is in top, and what it writes is still taken (it would stop at the
+  # terminal's buffer otherwise, a few thousand lines before 5000)
+  wait_until 60 counter_above 5000
+  isola top "$CID" | grep -q 'while :' || fail "the command is not in top: $(isola top "$CID")"
+  # events: docker's exec_detach for that exec, and no exec_die
+  run --separate-stderr isola events --since 5m --until 0s --filter "container=$CID" \
+    --format '{{.Action}} {{.Actor.Attributes.execID}}'
+  local id
+  id=$(awk '$1 == "exec_detach" { print $2 }' <<<"$output")
+  [ -n "$id" ] || fail "no exec_detach: $output"
+  refute_output_contains "exec_die $id"
+}
+
+@test "exec -it: Ctrl-P Ctrl-Q by default, else config.json's detachKeys, else --detach-keys; bad keys are refused" {
+  start_sleeper
+  in_terminal '\020\021' exec -it "$CID" sh -c 'echo ready; exec sleep 1001'
+  assert_status 1
+  assert_output_contains "read escape sequence"
+  wait_until 20 in_top "sleep 1001"
+  echo '{"detachKeys": "ctrl-e,e"}' >"$ISOLA_ROOT/config.json"
+  # Ctrl-P Ctrl-Q is no sequence now: the command gets them, and what follows
+  in_terminal '\020\021x\n\005e' exec -it "$CID" sh -c 'echo ready; exec cat >/tmp/t'
+  assert_status 1
+  wait_until 20 isola exec "$CID" grep -q x /tmp/t
+  in_terminal '\005e_' exec -it --detach-keys _ "$CID" sh -c 'echo ready; exec sleep 1002'
+  assert_status 1
+  wait_until 20 in_top "sleep 1002"
+  rm "$ISOLA_ROOT/config.json"
+  run --separate-stderr isola exec --detach-keys ctrl-foo "$CID" true
+  assert_status 1
+  assert_stderr_matches 'Invalid detach keys \(ctrl-foo\) provided'
 }
 
 @test "exec -it with a stdin that is not a terminal fails as docker does" {
