@@ -120,7 +120,7 @@ struct cli_attach_opts
   bool proxy_signals;      /* forward SIGINT, SIGTERM… to the container */
   uint8_t detach_keys[16]; /* with a terminal, typing these detaches (cli_detach_keys) */
   size_t n_detach_keys;
-  bool *detached;          /* NULL, or set when we detached */
+  bool *detached; /* NULL, or set when we detached */
 };
 
 /* Docker's --detach-keys syntax ("ctrl-p,ctrl-q", "ctrl-a,x", "ctrl-@", "DEL") into o; -EINVAL for a bad one. */

@@ -34,10 +34,10 @@ struct session
   int client; /* -1 once the client has gone or detached */
   struct attach_decoder *dec;
   bool tty, detached;
-  int in_w;          /* the command's stdin (the master with a terminal); -1 for none */
-  int out_r, err_r;  /* its stdout and stderr (the master with a terminal, and no stderr); -1 once ended */
-  bool in_eof;       /* the client's input ended: close in_w once pending is written */
-  uint8_t *pending;  /* input the command has not taken yet: the client is not read meanwhile */
+  int in_w;         /* the command's stdin (the master with a terminal); -1 for none */
+  int out_r, err_r; /* its stdout and stderr (the master with a terminal, and no stderr); -1 once ended */
+  bool in_eof;      /* the client's input ended: close in_w once pending is written */
+  uint8_t *pending; /* input the command has not taken yet: the client is not read meanwhile */
   size_t pending_off, pending_len;
   pid_t helper;
 };
@@ -330,8 +330,13 @@ monitor_exec_session (struct container *c, int client, struct attach_decoder *de
   if (ret < 0)
     fail (CLIENT_FD, code, err && err->msg ? err->msg : "exec failed");
 
-  struct session s = { .client = CLIENT_FD, .dec = dec, .tty = req->io.tty, .in_w = ours[0], .out_r = ours[1],
-                       .err_r = ours[2], .helper = helper };
+  struct session s = { .client = CLIENT_FD,
+                       .dec = dec,
+                       .tty = req->io.tty,
+                       .in_w = ours[0],
+                       .out_r = ours[1],
+                       .err_r = ours[2],
+                       .helper = helper };
   if (s.tty)
     {
       /* sent before the command's execve, which nsexec_start waited for */
@@ -357,7 +362,9 @@ monitor_exec_session (struct container *c, int client, struct attach_decoder *de
   if (helper_pidfd >= 0)
     relay (&s, helper_pidfd);
   int status = 0;
-  code = waitpid_retry (helper, &status) < 0 ? 126 : WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+  code = waitpid_retry (helper, &status) < 0 ? 126
+         : WIFEXITED (status)                ? WEXITSTATUS (status)
+                                             : 128 + WTERMSIG (status);
   /* What it wrote before it ended is still in the pipes or the terminal */
   drain (&s, s.out_r, ATTACH_STDOUT);
   drain (&s, s.err_r, ATTACH_STDERR);

@@ -1,8 +1,8 @@
 /* Running from a sealed in-memory copy of our own executable.
 
-   A process that puts a command in place inside a container (the monitor for a container's first process, the CLI
-   for exec) maps our executable until its execve.  If the container chose that command as /proc/self/exe (directly,
-   by a symlink or as a script's interpreter), the execve runs our executable inside the container, and the
+   A process that puts a command in place inside a container (the monitor, for a container's first process and
+   for its execs) maps our executable until its execve.  If the container chose that command as /proc/self/exe
+   (directly, by a symlink or as a script's interpreter), the execve runs our executable inside the container, and the
    container can take a handle on it through /proc/PID/exe and write it once the process is gone: every later
    `isola` is then the container's (runc's CVE-2019-5736).  Run from a copy in a memfd sealed against writes, the
    executable the container can reach is that copy, and the file on the host is never mapped there. */

@@ -75,9 +75,9 @@ struct isola_driver
      reports whether the kernel killed it for running out of memory. */
   int (*cleanup) (struct container *c, bool *oom_killed, isola_error_t *err);
   /* Runs a command in the running container with its namespaces, cgroups, user, capabilities and limits, from the
-     calling process, and waits for it unless req->detach (NULL for vm; the monitor's health checks use it): *exit_code is its status (128+N when signal N killed it).  When it cannot
-     run, the error says why and *exit_code is Docker's: 127 not found, 126 not runnable or setup failed, 1 when
-     the container is not running. */
+     calling process, and waits for it unless req->detach (NULL for vm; the monitor's health checks use it): *exit_code
+     is its status (128+N when signal N killed it).  When it cannot run, the error says why and *exit_code is Docker's:
+     127 not found, 126 not runnable or setup failed, 1 when the container is not running. */
   int (*exec) (struct container *c, const struct exec_request *req, int *exit_code, isola_error_t *err);
   /* Starts the command through the container's monitor (`isola exec`) and returns a socket speaking the attach
      protocol for it (STARTED or FAILED first, then its output, EXIT last), for the CLI to relay like `attach`: the

@@ -20,8 +20,8 @@ encode (const struct exec_request *req)
   json_t *args = jbytes_exact_array (req->argv), *env = jbytes_exact_array (req->env);
   return json_pack ("{s:o, s:o, s:s, s:s, s:b, s:b, s:b, s:b, s:i, s:i}", "Args", args, "Env", env, "User",
                     req->user ? req->user : "", "Cwd", req->cwd ? req->cwd : "", "Tty", req->io.tty, "OpenStdin",
-                    req->interactive, "Detach", req->detach, "Privileged", req->privileged, "Rows",
-                    (int)req->io.rows, "Cols", (int)req->io.cols);
+                    req->interactive, "Detach", req->detach, "Privileged", req->privileged, "Rows", (int)req->io.rows,
+                    "Cols", (int)req->io.cols);
 }
 
 int
@@ -88,8 +88,14 @@ process_exec_decode (const uint8_t *payload, size_t len, struct process_exec_wir
     .interactive = json_is_true (json_object_get (j, "OpenStdin")),
     .detach = json_is_true (json_object_get (j, "Detach")),
     .privileged = json_is_true (json_object_get (j, "Privileged")),
-    .io = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .console_socket = -1, .channel = -1,
-            .tty = json_is_true (json_object_get (j, "Tty")), .rows = size_of (j, "Rows"), .cols = size_of (j, "Cols") },
+    .io = { .stdin_fd = -1,
+            .stdout_fd = -1,
+            .stderr_fd = -1,
+            .console_socket = -1,
+            .channel = -1,
+            .tty = json_is_true (json_object_get (j, "Tty")),
+            .rows = size_of (j, "Rows"),
+            .cols = size_of (j, "Cols") },
   };
   return 0;
 }

@@ -10,8 +10,8 @@
 #include "driver/driver.h"
 
 /* The process driver's exec_session op (driver.h). */
-int process_exec_session (struct container *c, const struct exec_request *req, int *fd_out,
-                          struct attach_decoder *dec, isola_error_t *err);
+int process_exec_session (struct container *c, const struct exec_request *req, int *fd_out, struct attach_decoder *dec,
+                          isola_error_t *err);
 
 /* A request decoded from an ATTACH_EXEC payload: req points into the strings owned here. */
 struct process_exec_wire

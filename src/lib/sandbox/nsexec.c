@@ -422,7 +422,7 @@ enter_namespaces (const struct exec_plan *p, isola_error_t *err)
 
 /* What the helper passes on to the command, which only it knows (it forked it, in the container's PID namespace):
    the signals a client forwards (the attach client's list), so that a signal for the exec reaches its command. */
-static const int passed_on[] = { SIGHUP, SIGINT,    SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM, SIGSTKFLT, SIGCONT,
+static const int passed_on[] = { SIGHUP,  SIGINT,  SIGQUIT, SIGUSR1,   SIGUSR2, SIGALRM, SIGTERM, SIGSTKFLT, SIGCONT,
                                  SIGTSTP, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGIO,   SIGPWR,  SIGWINCH };
 
 /* Those, and SIGCHLD to learn of the command's end in the same wait. */
