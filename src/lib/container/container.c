@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include "base/util.h"
 #include "container/logconfig.h"
 #include "image/oci.h"
+#include "proto/attach.h"
 #include "proto/attach_client.h"
 
 #define CONTAINER_JSON_MAX (4 * 1024 * 1024)
@@ -1137,4 +1140,30 @@ container_attach (struct container *c, int *fd_out, struct attach_decoder *dec, 
                              container_name (c));
   cleanup_free char *peer = xasprintf ("the monitor of %.12s", c->id);
   return attach_client_connect (c->dir, peer, fd_out, dec, err);
+}
+
+int
+container_signal_monitor (const struct container *c, int sig, isola_error_t *err)
+{
+  cleanup_close int dirfd = open (c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    return isola_error_make (err, errno, "open `%s`", c->dir);
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  snprintf (addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/attach.sock", dirfd);
+  cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct timeval tv
+      = { .tv_sec = CONTAINER_MONITOR_ANSWER_MS / 1000, .tv_usec = CONTAINER_MONITOR_ANSWER_MS % 1000 * 1000 };
+  if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0
+      || setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0
+      || connect (fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+    return isola_error_make (err, errno, "connect to the monitor of %.12s", c->id);
+  struct attach_decoder dec;
+  attach_decoder_init (&dec);
+  int ret = attach_client_expect_hello (fd, &dec, NULL);
+  attach_decoder_clear (&dec);
+  if (ret < 0)
+    return isola_error_fail (err, ETIMEDOUT, "the monitor of container %.12s does not answer", c->id);
+  if ((ret = attach_send_u32 (fd, ATTACH_SIGNAL, (uint32_t)sig)) < 0)
+    return isola_error_make (err, -ret, "signal container %.12s", c->id);
+  return 0;
 }
