@@ -498,6 +498,9 @@ container_load_any (const struct isola_store *s, const char *id, struct containe
   cleanup_container struct container *c = xcalloc (1, sizeof (*c));
   memcpy (c->id, id, DIGEST_HEX_LEN + 1);
   c->dir = store_path (s, "containers/%s", id);
+  struct stat dir_st;
+  if (lstat (c->dir, &dir_st) == 0 && !S_ISDIR (dir_st.st_mode))
+    return isola_error_fail (err, ENOENT, "No such container: %s", id);
   cleanup_free char *cfg = container_path (c, "config.json");
   cleanup_free char *st = container_path (c, "state.json");
   cleanup_free char *config_why = NULL, *state_why = NULL;
@@ -549,6 +552,17 @@ container_damage (const struct container *c)
   return c->damage;
 }
 
+/* Only a directory is a container: a symlink in containers/ (whoever put it there) is never looked through, so that
+   nothing isola reads or writes of a container (its state, its log) lands outside the store. */
+static bool
+is_container_dir (int dirfd, const struct dirent *de)
+{
+  if (de->d_type != DT_UNKNOWN)
+    return de->d_type == DT_DIR;
+  struct stat st;
+  return fstatat (dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR (st.st_mode);
+}
+
 int
 container_list_ids (const struct isola_store *s, char ***out, isola_error_t *err)
 {
@@ -559,7 +573,7 @@ container_list_ids (const struct isola_store *s, char ***out, isola_error_t *err
     return isola_error_make (err, errno, "open `%s`", dir);
   struct dirent *de;
   while (d && (de = readdir (d)))
-    if (digest_hex_valid (de->d_name))
+    if (digest_hex_valid (de->d_name) && is_container_dir (dirfd (d), de))
       strv_push (&ids, de->d_name);
   *out = take_ptr (&ids);
   return 0;
@@ -917,7 +931,7 @@ static int
 open_running_lock (const struct container *c)
 {
   cleanup_free char *p = container_path (c, "running.lock");
-  return open (p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  return open (p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
 
 bool
