@@ -247,7 +247,7 @@ log_files_open (const char *path, int max_file, struct log_files *f)
   for (int i = 0; i < max_file || i == 0; i++)
     {
       cleanup_free char *name = log_config_file (path, i);
-      int fd = open (name, O_RDONLY | O_CLOEXEC);
+      int fd = open (name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
       struct stat st;
       if (fd < 0)
         continue;

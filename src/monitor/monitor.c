@@ -560,7 +560,7 @@ static int
 take_running_lock (struct monitor *m, isola_error_t *err)
 {
   cleanup_free char *p = container_path (m->c, "running.lock");
-  m->lock_fd = open (p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  m->lock_fd = open (p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (m->lock_fd < 0)
     return isola_error_make (err, errno, "open `%s`", p);
   if (flock (m->lock_fd, LOCK_EX | LOCK_NB) < 0)
@@ -1302,7 +1302,14 @@ monitor_run (struct monitor *m)
   (void)log_config_parse (json_object_get (container_host_config (m->c), "LogConfig"), &lc, NULL);
   /* Read too: log_writer_init looks at the last byte for a record torn by a kill -9. */
   cleanup_close int logfd
-      = lc.driver == LOG_DRIVER_NONE ? -1 : open (logpath, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+      = lc.driver == LOG_DRIVER_NONE ? -1 : open (logpath, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (lc.driver != LOG_DRIVER_NONE && logfd < 0)
+    {
+      /* O_NOFOLLOW: the log is never written through a symlink, whatever put one there. */
+      isola_error_make (&err, errno, "open the container's log `%s`", logpath);
+      report_failure (m, 125, err->msg);
+      return 1;
+    }
   log_writer_init (&m->log, logfd);
   if (lc.max_size > 0)
     log_writer_set_rotation (&m->log, logpath, lc.max_size, lc.max_file);

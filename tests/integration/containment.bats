@@ -130,6 +130,97 @@ exec sleep 1000'
   assert_output_contains read-ok
 }
 
+# ---- a pure cgroup v1 host ---------------------------------------------------------------------------------------
+
+# require_hybrid_or_v1: skips on a cgroup v2 host (no v1 hierarchies to fall back to) or one without the v1 devices
+# controller.
+require_hybrid_or_v1() {
+  [ ! -e /sys/fs/cgroup/cgroup.controllers ] || skip "a cgroup v2 host has no v1 hierarchies"
+  [ -e /sys/fs/cgroup/devices/devices.allow ] || skip "no v1 devices controller"
+}
+
+# isola_v1 ARGS...: the CLI in a mount namespace of its own in which the host has no cgroup v2 hierarchy at all (a
+# hybrid host's unified one unmounted, as bench/run.sh does for crun): what isola sees on a pure cgroup v1 host.  The
+# monitors it starts stay in that namespace.
+isola_v1() {
+  unshare -m sh -c '
+    if [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then umount /sys/fs/cgroup/unified || exit 99; fi
+    exec "$@"' sh timeout "$ISOLA_TIMEOUT" "$ISOLA" "$@"
+}
+
+# The attack of the tests above, run, exec'd and with --device, where only the v1 devices controller can refuse it.
+@test "hostile devices on a pure cgroup v1 host: mknod'd kmsg, console and disk cannot be opened, --device can" {
+  only_isolation process "a VM's guest has a cgroup v2 of its own; the host's v1 case of a VM is the next test"
+  require_hybrid_or_v1
+  # 1:11 kmsg, 5:1 console, 8:0 a SCSI disk, 254:0 a virtio disk (opened, never read)
+  # shellcheck disable=SC2016 # the script runs in the container
+  local attack='
+    mknod /tmp/kmsg c 1 11 && mknod /tmp/console c 5 1 && mknod /tmp/sda b 8 0 && mknod /tmp/vda b 254 0 && echo made
+    for n in kmsg console sda vda; do (: >"/tmp/$n") 2>&1; (exec 3<"/tmp/$n") 2>&1; done
+    echo x >/dev/null && head -c4 /dev/zero | wc -c'
+  run --separate-stderr isola_v1 run --rm busybox timeout 20 sh -c "$attack"
+  assert_status 0
+  assert_output_contains made
+  for n in kmsg console sda vda; do
+    assert_output_contains "can't create /tmp/$n: Operation not permitted"
+    assert_output_contains "can't open /tmp/$n: Operation not permitted"
+  done
+  assert_output_contains 4
+  # the same for a process exec'd into a running container: it joins the container's devices cgroup
+  run --separate-stderr isola_v1 run -d --name v1dev busybox sleep 1000
+  assert_status 0
+  local id=$output
+  [ -e "/sys/fs/cgroup/devices/isola/$id/devices.list" ] || fail "no v1 devices cgroup for $id"
+  run --separate-stderr isola_v1 exec v1dev timeout 20 sh -c "$attack"
+  assert_output_contains made
+  assert_output_contains "can't open /tmp/kmsg: Operation not permitted"
+  assert_output_contains "can't open /tmp/sda: Operation not permitted"
+  isola_ok rm -f v1dev
+  [ -z "$(container_cgroup_dirs "$id")" ] || fail "cgroups left: $(container_cgroup_dirs "$id")"
+  # --device: as its permissions say; --privileged: anything
+  if [ -c /dev/loop-control ]; then
+    run --separate-stderr isola_v1 run --rm --device /dev/loop-control:/dev/lc:r busybox sh -c \
+      '(head -c0 /dev/lc && echo read-ok) 2>&1; (echo >/dev/lc) 2>&1; true'
+    assert_output_contains read-ok
+    assert_output_contains "can't create /dev/lc: Operation not permitted"
+  fi
+  run --separate-stderr isola_v1 run --rm --privileged busybox sh -c \
+    'mknod /tmp/lc c 10 237 && (head -c0 /tmp/lc && echo read-ok) 2>&1'
+  assert_output_contains read-ok
+}
+
+@test "a pure cgroup v1 host: the container (a VM's worker) is in its v1 cgroups, its limits hold, rm -f removes them" {
+  require_hybrid_or_v1
+  run --separate-stderr isola_v1 run -d --name v1cg -m 300m busybox sleep 1000
+  assert_status 0
+  local id=$output c pid
+  pid=$(cfield v1cg '{{.State.Pid}}')
+  track_pid "$pid"
+  for c in pids freezer devices memory; do
+    [ -d "/sys/fs/cgroup/$c/isola/$id" ] || fail "not in a v1 $c cgroup: $(container_cgroup_dirs "$id")"
+  done
+  [ ! -e "/sys/fs/cgroup/unified/isola/$id" ] || fail "a cgroup v2 was made where there is none"
+  # what runs the container (its first process; a VM's worker) is in them
+  local procs
+  procs=$(cat "/sys/fs/cgroup/pids/isola/$id/cgroup.procs")
+  [ -n "$procs" ] || fail "nothing in the container's pids cgroup"
+  assert_equal "$(cat "/sys/fs/cgroup/devices/isola/$id/cgroup.procs")" "$procs"
+  [ "$(cat "/sys/fs/cgroup/memory/isola/$id/memory.limit_in_bytes")" -ge $((300 << 20)) ] ||
+    fail "memory limit: $(cat "/sys/fs/cgroup/memory/isola/$id/memory.limit_in_bytes")"
+  run --separate-stderr isola_v1 exec v1cg echo in
+  assert_status 0
+  assert_equal "$output" in
+  # the v1 freezer pauses a process container (inside the namespace: outside it isola would look for the v2 one);
+  # QMP a VM
+  run --separate-stderr isola_v1 pause v1cg
+  assert_status 0
+  [ "$TEST_ISOLATION" = vm ] || assert_equal "$(cat "/sys/fs/cgroup/freezer/isola/$id/freezer.state")" FROZEN
+  run --separate-stderr isola_v1 unpause v1cg
+  assert_status 0
+  isola_ok rm -f v1cg
+  [ -z "$(container_cgroup_dirs "$id")" ] || fail "cgroups left: $(container_cgroup_dirs "$id")"
+}
+
 # ---- a VM's console --------------------------------------------------------------------------------------------------
 
 @test "hostile console: 1.5 MB written to a VM's serial console leave at most 1 MiB in a private console.log" {

@@ -127,3 +127,76 @@ exec_attack() {
   [[ $stderr == *"tmp"*"not a directory"* ]] || fail "a root whose tmp is a symlink: $stderr"
   rm -rf "$root"
 }
+
+# ---- symlinks planted in the store --------------------------------------------------------------------------------
+# Only root can enter the store (a local user cannot: the root is 0700 and refused otherwise); these are what an
+# attacker with a way in would try, and isola must never read or write through them.
+
+# victims: a directory outside the store with files that must stay as they are, in VICTIM.
+victims() {
+  VICTIM=$BATS_TEST_TMPDIR/victim
+  mkdir -p "$VICTIM"
+  local f
+  for f in name hostname hosts resolv.conf qemu.log; do echo precious >"$VICTIM/$f"; done
+  VICTIM_SUM=$(cd "$VICTIM" && ls -la --time-style=+ && cat ./*)
+}
+
+assert_victims_untouched() {
+  assert_equal "$(cd "$VICTIM" && ls -la --time-style=+ && cat ./*)" "$VICTIM_SUM"
+}
+
+@test "store symlinks: a running container's record files replaced by symlinks make isola write nothing through them" {
+  victims
+  run_detached --name sym busybox sh -c 'while :; do echo out; sleep 0.2; done'
+  local d=$ISOLA_ROOT/containers/$CID f
+  # files isola writes (name, the /etc files, qemu.log) point at existing files; the log and lock at new ones
+  for f in name hostname hosts resolv.conf qemu.log; do
+    rm -f "$d/$f"
+    ln -s "$VICTIM/$f" "$d/$f"
+  done
+  rm -f "$d/ctr.log"
+  ln -s "$VICTIM/new-log" "$d/ctr.log"
+  run --separate-stderr isola rename sym sym2
+  assert_status 0
+  # a new run opens the log again: refused, with the reason, never through the symlink
+  run --separate-stderr isola restart -t 1 sym2
+  [[ $stderr == *"ctr.log"*"symbolic links"* ]] || [ "$status" -eq 0 ] || fail "restart: $status $stderr"
+  run --separate-stderr isola stop -t 1 sym2
+  rm -f "$d/ctr.log" "$d/running.lock"
+  ln -s "$VICTIM/new-lock" "$d/running.lock"
+  run --separate-stderr isola start sym2
+  run --separate-stderr isola logs sym2
+  refute_output_contains precious
+  run --separate-stderr isola rm -f sym2
+  assert_status 0
+  [ ! -e "$d" ] || fail "the container's directory is still there"
+  assert_victims_untouched
+  [ ! -e "$VICTIM/new-log" ] || fail "the container's output went through the ctr.log symlink: $(head -3 "$VICTIM/new-log")"
+  [ ! -e "$VICTIM/new-lock" ] || fail "running.lock was created through its symlink"
+}
+
+@test "store symlinks: a container directory replaced by a symlink is not a container: nothing read or written through it" {
+  victims
+  run_detached --name symd busybox sleep 1000
+  local id=$CID d=$ISOLA_ROOT/containers/$CID
+  isola_ok stop -t 0 symd
+  # a copy of the record outside the store, and the container's directory swapped for a symlink to it
+  cp -a "$d/." "$VICTIM/"
+  VICTIM_SUM=$(cd "$VICTIM" && ls -la --time-style=+ && cat ./*.json)
+  mv "$d" "$ISOLA_ROOT/containers/.kept"
+  ln -s "$VICTIM" "$d"
+  run --separate-stderr isola ps -aq --no-trunc
+  assert_status 0
+  refute_output_contains "$id"
+  run --separate-stderr isola start "$id"
+  assert_status 1
+  assert_stderr_matches "No such container"
+  run --separate-stderr isola rm -f symd
+  assert_status 1
+  # the name is free: the symlink holds nothing
+  run_detached --name symd busybox true
+  assert_equal "$(cd "$VICTIM" && ls -la --time-style=+ && cat ./*.json)" "$VICTIM_SUM"
+  rm "$d"
+  mv "$ISOLA_ROOT/containers/.kept" "$d"
+  isola_ok rm -f "$id"
+}

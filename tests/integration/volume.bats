@@ -376,3 +376,34 @@ ro"
   assert_equal "$(volume_names)" ""
   assert_equal "$(isola ps -aq)" ""
 }
+
+# A hostile image whose VOLUMEs and layer point out of its root: absolute and relative symlinks at the volume paths,
+# a symlink inside a seeded volume, a "../" path; the container writes through all of them.  Nothing may land in
+# the host's directory they name: volume paths resolve inside the container's root (as Docker's), the seed copy
+# keeps symlinks as symlinks, and rm -v and rmi remove the volumes and layers without following them.
+@test "hostile image: VOLUME paths and seeded symlinks that point out of the root write nothing outside the store" {
+  local victim=$BATS_TEST_TMPDIR/victim rootfs=$BATS_TEST_TMPDIR/hostile
+  mkdir -p "$victim" "$rootfs/bin" "$rootfs/vol"
+  echo precious >"$victim/file"
+  cp /bin/busybox "$rootfs/bin/"
+  ln -s busybox "$rootfs/bin/sh"
+  ln -s "$victim" "$rootfs/out"
+  ln -s "../../../../../../../..$victim" "$rootfs/rel"
+  ln -s "$victim" "$rootfs/vol/esc"
+  echo data >"$rootfs/vol/f"
+  tar -C "$rootfs" -cf "$BATS_TEST_TMPDIR/hostile.tar" .
+  isola_ok import -c "VOLUME [\"/out\", \"/rel/sub\", \"/vol\", \"/../../../..$victim/dd\"]" -c 'CMD ["/bin/sh"]' \
+    "$BATS_TEST_TMPDIR/hostile.tar" hostile/vols
+  run --separate-stderr isola run --name hv hostile/vols sh -c "
+    echo pwned >/out/x; echo pwned >/rel/sub/x; echo pwned >/vol/esc/x; echo pwned >$victim/dd/x
+    echo pwned >/vol/esc/file; busybox cat /vol/f"
+  assert_status 0
+  assert_equal "$output" data
+  # the container's directory now holds those symlinks too (its upper layer): rm -v goes over them and the volumes
+  isola_ok rm -v hv
+  isola_ok rmi hostile/vols
+  assert_equal "$(ls -A "$victim")" file
+  assert_equal "$(cat "$victim/file")" precious
+  run --separate-stderr isola volume ls -q
+  assert_output_empty
+}

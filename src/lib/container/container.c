@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include "base/util.h"
 #include "container/logconfig.h"
 #include "image/oci.h"
+#include "proto/attach.h"
 #include "proto/attach_client.h"
 
 #define CONTAINER_JSON_MAX (4 * 1024 * 1024)
@@ -495,6 +498,9 @@ container_load_any (const struct isola_store *s, const char *id, struct containe
   cleanup_container struct container *c = xcalloc (1, sizeof (*c));
   memcpy (c->id, id, DIGEST_HEX_LEN + 1);
   c->dir = store_path (s, "containers/%s", id);
+  struct stat dir_st;
+  if (lstat (c->dir, &dir_st) == 0 && !S_ISDIR (dir_st.st_mode))
+    return isola_error_fail (err, ENOENT, "No such container: %s", id);
   cleanup_free char *cfg = container_path (c, "config.json");
   cleanup_free char *st = container_path (c, "state.json");
   cleanup_free char *config_why = NULL, *state_why = NULL;
@@ -546,6 +552,17 @@ container_damage (const struct container *c)
   return c->damage;
 }
 
+/* Only a directory is a container: a symlink in containers/ (whoever put it there) is never looked through, so that
+   nothing isola reads or writes of a container (its state, its log) lands outside the store. */
+static bool
+is_container_dir (int dirfd, const struct dirent *de)
+{
+  if (de->d_type != DT_UNKNOWN)
+    return de->d_type == DT_DIR;
+  struct stat st;
+  return fstatat (dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR (st.st_mode);
+}
+
 int
 container_list_ids (const struct isola_store *s, char ***out, isola_error_t *err)
 {
@@ -556,7 +573,7 @@ container_list_ids (const struct isola_store *s, char ***out, isola_error_t *err
     return isola_error_make (err, errno, "open `%s`", dir);
   struct dirent *de;
   while (d && (de = readdir (d)))
-    if (digest_hex_valid (de->d_name))
+    if (digest_hex_valid (de->d_name) && is_container_dir (dirfd (d), de))
       strv_push (&ids, de->d_name);
   *out = take_ptr (&ids);
   return 0;
@@ -914,7 +931,7 @@ static int
 open_running_lock (const struct container *c)
 {
   cleanup_free char *p = container_path (c, "running.lock");
-  return open (p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  return open (p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
 
 bool
@@ -1137,4 +1154,30 @@ container_attach (struct container *c, int *fd_out, struct attach_decoder *dec, 
                              container_name (c));
   cleanup_free char *peer = xasprintf ("the monitor of %.12s", c->id);
   return attach_client_connect (c->dir, peer, fd_out, dec, err);
+}
+
+int
+container_signal_monitor (const struct container *c, int sig, isola_error_t *err)
+{
+  cleanup_close int dirfd = open (c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    return isola_error_make (err, errno, "open `%s`", c->dir);
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  snprintf (addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/attach.sock", dirfd);
+  cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct timeval tv
+      = { .tv_sec = CONTAINER_MONITOR_ANSWER_MS / 1000, .tv_usec = CONTAINER_MONITOR_ANSWER_MS % 1000 * 1000 };
+  if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0
+      || setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0
+      || connect (fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+    return isola_error_make (err, errno, "connect to the monitor of %.12s", c->id);
+  struct attach_decoder dec;
+  attach_decoder_init (&dec);
+  int ret = attach_client_expect_hello (fd, &dec, NULL);
+  attach_decoder_clear (&dec);
+  if (ret < 0)
+    return isola_error_fail (err, ETIMEDOUT, "the monitor of container %.12s does not answer", c->id);
+  if ((ret = attach_send_u32 (fd, ATTACH_SIGNAL, (uint32_t)sig)) < 0)
+    return isola_error_make (err, -ret, "signal container %.12s", c->id);
+  return 0;
 }

@@ -169,4 +169,10 @@ bool containers_use_image (const struct isola_store *s, const char *image_id);
 struct attach_decoder;
 int container_attach (struct container *c, int *fd_out, struct attach_decoder *dec, isola_error_t *err);
 
+/* Sends sig to the container's main process through its monitor (attach.sock, either mode; the monitor holds the
+   config it started from, so this works for a damaged record too).  A monitor that does not answer within
+   CONTAINER_MONITOR_ANSWER_MS (stopped, wedged) fails it with ETIMEDOUT: nothing waits on it for ever. */
+#define CONTAINER_MONITOR_ANSWER_MS 5000
+int container_signal_monitor (const struct container *c, int sig, isola_error_t *err);
+
 #endif

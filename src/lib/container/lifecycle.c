@@ -12,9 +12,7 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +21,7 @@
 #include "base/util.h"
 #include "container/container_event.h"
 #include "container/restart.h"
+#include "container/wedged.h"
 #include "driver/driver.h"
 #include "proto/attach_client.h"
 #include "sandbox/caps.h"
@@ -232,95 +231,75 @@ note_manual_stop (const struct container *c, int sig)
     (void)container_set_manual_stop (c, true, NULL);
 }
 
-/* --- damaged records: the monitor still knows its container ------------------------------------------------- */
+/* --- monitors that do not end -------------------------------------------------------------------------------- */
 
-/* Sends sig to the container through its monitor (ID/attach.sock, in either mode), which holds the config it
-   started from: the way to signal a container whose record can no longer be read.  A monitor that does not answer
-   within 5 s (stopped, wedged) fails it, and rm -f then kills the monitor. */
-static int
-signal_through_monitor (struct container *c, int sig, isola_error_t *err)
-{
-  cleanup_close int dirfd = open (c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dirfd < 0)
-    return isola_error_make (err, errno, "open `%s`", c->dir);
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
-  snprintf (addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/attach.sock", dirfd);
-  cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct timeval tv = { .tv_sec = 5 };
-  if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0
-      || setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0
-      || connect (fd, (struct sockaddr *)&addr, sizeof addr) < 0)
-    return isola_error_make (err, errno, "connect to the monitor of %.12s", c->id);
-  struct attach_decoder dec;
-  attach_decoder_init (&dec);
-  int ret = attach_client_expect_hello (fd, &dec, err);
-  attach_decoder_clear (&dec);
-  if (ret == 0 && (ret = attach_send_u32 (fd, ATTACH_SIGNAL, (uint32_t)sig)) < 0)
-    return isola_error_make (err, -ret, "signal container %.12s", c->id);
-  return ret;
-}
+static bool wait_stopped_for (struct container *c, int timeout_ms);
 
-/* Whether pid's command line names the container (a monitor's: isola-monitor ROOT ID FD): never a PID reused by
-   another process. */
+/* How long a monitor that has been asked to end its container (SIGKILL) may take before it is killed: a VM's gives
+   its guest 3 s to act on SIGKILL before it ends the VM, and this machine may be loaded. */
+#define MONITOR_END_MS 15000
+
+/* Waits for the monitor to let go of the running lock, at most timeout_ms (negative: no bound), and not at all once
+   the monitor is seen stopped: that one will not let go. */
 static bool
-is_monitor_of (pid_t pid, const struct container *c)
+wait_monitor_end (struct container *c, int timeout_ms)
 {
-  char path[64];
-  snprintf (path, sizeof path, "/proc/%d/cmdline", (int)pid);
-  cleanup_free char *text = NULL;
-  size_t len = 0;
-  if (read_file_bounded (path, 1 << 16, &text, &len, NULL) < 0)
-    return false;
-  for (size_t i = 0; i < len; i += strlen (text + i) + 1)
-    if (strcmp (text + i, c->id) == 0)
-      return true;
-  return false;
-}
-
-/* SIGKILLs the processes that hold the running lock (the monitor; not those waiting for it), as /proc/locks lists
-   them: the monitor's child (a process container's first process, a VM's QEMU) dies with it (PDEATHSIG). */
-static void
-kill_lock_holders (const struct container *c)
-{
-  cleanup_free char *p = container_path (c, "running.lock");
-  struct stat st;
-  if (stat (p, &st) < 0)
-    return;
-  cleanup_file FILE *f = fopen ("/proc/locks", "re");
-  char line[256];
-  while (f && fgets (line, sizeof line, f))
+  struct timespec start;
+  clock_gettime (CLOCK_MONOTONIC, &start);
+  for (int turn = 0;; turn++)
     {
-      char kind[16], rw[16];
-      int pid;
-      unsigned int major, minor;
-      unsigned long inode;
-      /* "1: FLOCK  ADVISORY  WRITE 1234 00:2d:5678 0 EOF"; waiters have "->" before FLOCK and do not match. */
-      if (sscanf (line, "%*d: %15s %*s %15s %d %x:%x:%lu", kind, rw, &pid, &major, &minor, &inode) == 6
-          && strcmp (kind, "FLOCK") == 0 && strcmp (rw, "WRITE") == 0 && inode == st.st_ino
-          && major == major (st.st_dev) && minor == minor (st.st_dev) && pid > 1 && is_monitor_of (pid, c))
-        (void)kill (pid, SIGKILL);
+      if (!container_monitor_alive (c))
+        return true;
+      if (turn % 10 == 0 && monitor_is_stopped (c))
+        return false;
+      struct timespec now;
+      clock_gettime (CLOCK_MONOTONIC, &now);
+      long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+      if (timeout_ms >= 0 && elapsed >= timeout_ms)
+        return false;
+      struct timespec nap = { 0, 20 * 1000 * 1000 };
+      nanosleep (&nap, NULL);
     }
 }
 
-static bool wait_stopped_for (struct container *c, int timeout_ms);
+/* Sends sig through the driver; true when the monitor did not answer (a VM's passes signals on): waiting for it to
+   end the container would be pointless. */
+static bool
+signal_unanswered (struct container *c, int sig)
+{
+  return driver_of (c)->signal (c, sig, NULL) == -ETIMEDOUT;
+}
+
+/* Docker's rm -f and kill -9 end a container whatever its shim does: the monitor is killed (its children die with
+   it, wedged.h), then what it would have released and recorded is: the cgroups, and the exit (137, SIGKILL's) with
+   why.  -EBUSY when even that leaves the running lock held. */
+static int
+end_wedged (struct container *c, isola_error_t *err)
+{
+  (void)monitor_kill (c);
+  if (!wait_stopped_for (c, 10000))
+    return isola_error_fail (err, EBUSY, "container %.12s: its monitor does not end", c->id);
+  (void)driver_of (c)->cleanup (c, NULL, NULL);
+  if (container_damage (c) == NULL && container_reload_state (c, NULL) == 0 && container_is_running (c))
+    {
+      container_set_exited (c, 137, false, "the container's monitor did not answer and was killed");
+      return container_write_state (c, err);
+    }
+  return 0;
+}
 
 /* Ends the run of a damaged container: sig through its monitor, SIGKILL after timeout_ms, and the monitor itself if
    that does not end it either; then what the monitor would have released.  The container is "dead" already. */
 static int
-end_damaged (struct container *c, int sig, int timeout_ms)
+end_damaged (struct container *c, int sig, int timeout_ms, isola_error_t *err)
 {
   (void)container_set_manual_stop (c, true, NULL);
   if (container_monitor_alive (c))
     {
-      if (sig != SIGKILL && signal_through_monitor (c, sig, NULL) == 0 && wait_stopped_for (c, timeout_ms))
+      if (sig != SIGKILL && container_signal_monitor (c, sig, NULL) == 0 && wait_monitor_end (c, timeout_ms))
         goto done;
-      /* A VM's monitor gives its guest 3 s to act on SIGKILL before it ends the VM. */
-      if (signal_through_monitor (c, SIGKILL, NULL) < 0 || !wait_stopped_for (c, 5000))
-        {
-          kill_lock_holders (c);
-          if (!wait_stopped_for (c, 10000))
-            return -EBUSY;
-        }
+      if (container_signal_monitor (c, SIGKILL, NULL) < 0 || !wait_monitor_end (c, MONITOR_END_MS))
+        return end_wedged (c, err);
     }
 done:
   (void)driver_of (c)->cleanup (c, NULL, NULL);
@@ -334,7 +313,7 @@ container_kill (struct container *c, int sig, isola_error_t *err)
     {
       note_manual_stop (c, sig);
       signal_event (c, sig);
-      return signal_through_monitor (c, sig, err);
+      return container_signal_monitor (c, sig, err);
     }
   if (!container_is_running (c) || !container_monitor_alive (c))
     return isola_error_fail (err, EINVAL, "cannot kill container: %.12s: container %s is not running", c->id, c->id);
@@ -347,6 +326,10 @@ container_kill (struct container *c, int sig, isola_error_t *err)
   if (container_is_restarting (c))
     return 0;
   signal_event (c, sig);
+  /* A stopped monitor would neither pass the signal on (VM) nor record the exit: SIGKILL ends the container anyway,
+     as Docker's does. */
+  if (sig == SIGKILL && monitor_is_stopped (c))
+    return end_wedged (c, err);
   return driver_of (c)->signal (c, sig, err);
 }
 
@@ -389,7 +372,7 @@ container_stop (struct container *c, int timeout, isola_error_t *err)
       if (timeout < 0)
         timeout = container_stop_timeout (c, 10);
       signal_event (c, stop_signal_of (c));
-      if (end_damaged (c, stop_signal_of (c), timeout * 1000) < 0)
+      if (end_damaged (c, stop_signal_of (c), timeout * 1000, NULL) < 0)
         return isola_error_fail (err, EBUSY, "cannot stop container %.12s: its monitor does not end", c->id);
       container_event (c, "stop", NULL);
       return 0;
@@ -401,21 +384,27 @@ container_stop (struct container *c, int timeout, isola_error_t *err)
   thaw_for (c, stop_signal_of (c));
   (void)container_set_manual_stop (c, true, NULL);
   (void)container_reload_state (c, NULL);
+  bool unanswered = false;
   if (!container_is_restarting (c))
     {
       signal_event (c, stop_signal_of (c));
-      (void)driver_of (c)->signal (c, stop_signal_of (c), NULL);
+      unanswered = signal_unanswered (c, stop_signal_of (c));
     }
-  if (!wait_stopped_for (c, timeout * 1000))
+  if (unanswered || !wait_monitor_end (c, timeout * 1000))
     {
       /* The state of now: a run that began since, or none (restarting: its monitor sees the marker). */
       (void)container_reload_state (c, NULL);
-      if (!container_is_restarting (c))
+      if (!unanswered && !container_is_restarting (c))
         {
           signal_event (c, SIGKILL);
-          (void)driver_of (c)->signal (c, SIGKILL, NULL);
+          unanswered = signal_unanswered (c, SIGKILL);
         }
-      wait_stopped_for (c, -1);
+      if (unanswered || !wait_monitor_end (c, MONITOR_END_MS))
+        {
+          int ret = end_wedged (c, err);
+          if (ret < 0)
+            return isola_error_wrap (err, ret, "cannot stop container %.12s", c->id);
+        }
     }
   int ret = container_wait_stopped (c, err);
   if (ret == 0)
@@ -466,11 +455,12 @@ container_rm (struct isola_store *s, struct container *c, bool force, isola_erro
                                  "force remove",
                                  c->id);
       signal_event (c, SIGKILL);
-      if (end_damaged (c, SIGKILL, 0) < 0)
+      if (end_damaged (c, SIGKILL, 0, NULL) < 0)
         return isola_error_fail (err, EBUSY, "cannot remove container %.12s: its monitor does not end", c->id);
     }
   if (container_monitor_alive (c))
     {
+      bool unanswered = false;
       if (container_is_running (c))
         {
           if (!force)
@@ -480,17 +470,23 @@ container_rm (struct isola_store *s, struct container *c, bool force, isola_erro
                                      container_name (c));
           (void)container_set_manual_stop (c, true, NULL);
           (void)container_reload_state (c, NULL);
-          if (!container_is_restarting (c))
+          if (!container_is_restarting (c) && !monitor_is_stopped (c))
             {
               thaw_for (c, SIGKILL);
               signal_event (c, SIGKILL);
-              (void)driver_of (c)->signal (c, SIGKILL, NULL);
+              unanswered = signal_unanswered (c, SIGKILL);
             }
         }
       /* A monitor that has recorded the exit (wait has returned) may still be handing the last output to its
          clients and finishing up in the container's directory: removing it under the monitor's feet left a
-         half-removed container behind. */
-      wait_stopped_for (c, -1);
+         half-removed container behind.  One that does not end (stopped, wedged) is killed, as Docker's rm -f
+         would. */
+      if (unanswered || !wait_monitor_end (c, MONITOR_END_MS))
+        {
+          int ret = end_wedged (c, err);
+          if (ret < 0)
+            return isola_error_wrap (err, ret, "cannot remove container %.12s", c->id);
+        }
     }
   /* After a crash of the monitor, what it would have released (cgroups) is released here. */
   (void)driver_of (c)->cleanup (c, NULL, NULL);

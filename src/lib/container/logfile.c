@@ -242,7 +242,7 @@ rotate (struct log_writer *w)
       if (rename (from, to) < 0 && errno != ENOENT)
         return -errno;
     }
-  int fd = open (w->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  int fd = open (w->path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     return -errno;
   int ret = dup3 (fd, w->fd, O_CLOEXEC) < 0 ? -errno : 0;

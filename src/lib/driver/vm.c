@@ -425,16 +425,13 @@ not_running (const struct container *c, isola_error_t *err)
 static int
 vm_signal (struct container *c, int sig, isola_error_t *err)
 {
-  struct attach_decoder dec;
-  attach_decoder_init (&dec);
-  int fd = -1;
-  int ret = container_attach (c, &fd, &dec, err);
-  attach_decoder_clear (&dec);
-  if (ret < 0)
+  if (!container_is_running (c) || container_is_restarting (c) || !container_monitor_alive (c))
     return not_running (c, err);
-  ret = attach_send_u32 (fd, ATTACH_SIGNAL, (uint32_t)sig);
-  close (fd);
-  return ret < 0 ? isola_error_make (err, -ret, "signal container %.12s", c->id) : 0;
+  /* Bounded: a monitor that does not answer (stopped, wedged) is an error, not a hang. */
+  int ret = container_signal_monitor (c, sig, err);
+  if (ret < 0 && !container_monitor_alive (c))
+    return not_running (c, err);
+  return ret;
 }
 
 static const char *const ps_header[] = { "UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD" };

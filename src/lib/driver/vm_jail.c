@@ -365,7 +365,7 @@ vm_spawn_qemu (const struct vm_settings *vs, char **argv, const int *keep, size_
     _exit (127);
   close (go[0]);
   int null = open ("/dev/null", O_RDWR);
-  int logfd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  int logfd = open (log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
   if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (logfd >= 0 ? logfd : null, 2) < 0)
     _exit (127);
   (void)close_range (3, ~0U, CLOSE_RANGE_CLOEXEC);

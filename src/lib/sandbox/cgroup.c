@@ -15,7 +15,7 @@
 #include "base/util.h"
 
 /* v1 hierarchies a container uses (cpuacct is co-mounted with cpu on most hosts, but not here). */
-static const char *const v1_controllers[] = { "memory", "cpu", "cpuset", "pids", "freezer" };
+static const char *const v1_controllers[] = { "memory", "cpu", "cpuset", "pids", "freezer", "devices" };
 
 int
 cgroup_fs_detect (const char *root, struct cgroup_fs *out, isola_error_t *err)
@@ -51,6 +51,8 @@ cgroup_placement_clear (struct cgroup_placement *p)
   p->dir_fd = -1;
   strv_free (p->procs);
   p->procs = NULL;
+  free (p->devices_v1);
+  p->devices_v1 = NULL;
   strv_free (p->view.sources);
   strv_free (p->view.targets);
   p->view = (struct cgroup_view){ 0 };
@@ -434,7 +436,8 @@ v1_apply (const char *controller, const char *dir, const struct cgroup_limits *l
 }
 
 /* A v1 hierarchy is joined only for a limit it enforces (see cgroup.h), except where there is no v2 hierarchy at
-   all: then pids is what holds the container's processes, and freezer what pauses them. */
+   all: then pids is what holds the container's processes, freezer what pauses them and devices what limits the
+   device nodes they open. */
 static bool
 v1_hierarchy_wanted (const struct cgroup_fs *fs, const char *controller, const struct cgroup_limits *l)
 {
@@ -444,7 +447,7 @@ v1_hierarchy_wanted (const struct cgroup_fs *fs, const char *controller, const s
     return l->nano_cpus > 0 || l->cpu_shares > 0;
   if (strcmp (controller, "cpuset") == 0)
     return set (l->cpuset_cpus) || set (l->cpuset_mems);
-  if (strcmp (controller, "freezer") == 0)
+  if (strcmp (controller, "freezer") == 0 || strcmp (controller, "devices") == 0)
     return fs->unified == NULL;
   return l->pids > 0 || fs->unified == NULL;
 }
@@ -489,6 +492,9 @@ cgroup_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_l
     }
   if (ret == 0 && !fs->v2)
     ret = v1_create (fs, id, l, &p.procs, &p.view, err);
+  cleanup_free char *devices = v1_dir (fs, "devices", id);
+  if (ret == 0 && !fs->unified && path_exists (devices))
+    p.devices_v1 = take_ptr (&devices);
   if (ret < 0)
     {
       cgroup_placement_clear (&p);

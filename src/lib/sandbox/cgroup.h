@@ -5,7 +5,9 @@
    Where a v2 hierarchy exists (v2 hosts, and hybrid ones through .../unified) the container's own cgroup there holds
    all its processes, and the first one is cloned straight into it (clone3 CLONE_INTO_CGROUP).  Writing a pid to
    cgroup.procs instead waits for an RCU grace period, 10-24 ms on this kind of host: half a container start.  So on
-   v1 a controller's hierarchy is used only when the container has a limit for it. */
+   v1 a controller's hierarchy is used only when the container has a limit for it.  Where there is no v2 hierarchy at
+   all (a pure v1 host) the container is also in the v1 pids, freezer and devices hierarchies: the last is where its
+   device rules go, as runc puts them, since a BPF device program needs a cgroup v2 (devices.h). */
 #ifndef ISOLA_CGROUP_H
 #define ISOLA_CGROUP_H
 
@@ -78,8 +80,9 @@ struct cgroup_view
 /* Where a new container's first process goes. */
 struct cgroup_placement
 {
-  int dir_fd;   /* the v2 cgroup to clone it into (CLONE_INTO_CGROUP), -1 when there is none */
-  char **procs; /* cgroup.procs files it must still be written into (v1), NULL-terminated */
+  int dir_fd;       /* the v2 cgroup to clone it into (CLONE_INTO_CGROUP), -1 when there is none */
+  char **procs;     /* cgroup.procs files it must still be written into (v1), NULL-terminated */
+  char *devices_v1; /* its v1 devices cgroup (among procs) where there is no v2 hierarchy at all, else NULL */
   struct cgroup_view view;
 };
 

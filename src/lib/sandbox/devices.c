@@ -1,7 +1,9 @@
-/* Docker's default device rules as a cgroup v2 device program (devices.h). */
+/* Docker's default device rules as a cgroup v2 device program, or a cgroup v1 allow list (devices.h). */
 #define _GNU_SOURCE
 #include "sandbox/devices.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <linux/bpf.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,4 +187,61 @@ devices_limit (int cgroup_fd, const struct device_rule *rules, size_t n, isola_e
   if (r < 0)
     return isola_error_make (err, e, "attach the container's device rules to its cgroup");
   return 0;
+}
+
+/* --- cgroup v1 ---------------------------------------------------------------------------------------------------- */
+
+static void
+number_v1 (int64_t v, char *buf, size_t size)
+{
+  if (v < 0)
+    snprintf (buf, size, "*");
+  else
+    snprintf (buf, size, "%lld", (long long)v);
+}
+
+void
+device_rule_v1_format (const struct device_rule *r, char *buf, size_t size)
+{
+  char maj[24], min[24], acc[4];
+  size_t k = 0;
+  number_v1 (r->major, maj, sizeof maj);
+  number_v1 (r->minor, min, sizeof min);
+  if (r->access & DEVICE_READ)
+    acc[k++] = 'r';
+  if (r->access & DEVICE_WRITE)
+    acc[k++] = 'w';
+  if (r->access & DEVICE_MKNOD)
+    acc[k++] = 'm';
+  acc[k] = '\0';
+  snprintf (buf, size, "%c %s:%s %s", r->type, maj, min, acc);
+}
+
+/* One write per rule: the controller parses one rule per write(2). */
+static int
+write_rule (int dirfd, const char *file, const char *rule, isola_error_t *err)
+{
+  cleanup_close int fd = openat (dirfd, file, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return isola_error_make (err, errno, "open the container's `%s`", file);
+  size_t len = strlen (rule);
+  if (write (fd, rule, len) != (ssize_t)len)
+    return isola_error_make (err, errno, "write `%s` to the container's `%s`", rule, file);
+  return 0;
+}
+
+int
+devices_limit_v1 (const char *dir, const struct device_rule *rules, size_t n, isola_error_t *err)
+{
+  cleanup_close int dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    return isola_error_make (err, errno, "open the container's devices cgroup `%s`", dir);
+  int ret = write_rule (dirfd, "devices.deny", "a", err);
+  for (size_t i = 0; ret == 0 && i < n; i++)
+    {
+      char rule[64];
+      device_rule_v1_format (&rules[i], rule, sizeof rule);
+      ret = write_rule (dirfd, "devices.allow", rule, err);
+    }
+  return ret;
 }

@@ -1623,7 +1623,8 @@ join_cgroups (pid_t pid, const struct cgroup_placement *cg, bool into_cgroup, is
   return 0;
 }
 
-/* Docker's default device rules and the --device nodes, on the cgroup the process is cloned into, before it runs. */
+/* Docker's default device rules and the --device nodes, on the cgroup the process is cloned into (or, on a pure v1
+   host, on its v1 devices cgroup, which it joins before it runs), before it runs. */
 static int
 limit_devices (const struct spawn_spec *spec, isola_error_t *err)
 {
@@ -1638,7 +1639,8 @@ limit_devices (const struct spawn_spec *spec, isola_error_t *err)
     }
   size_t n;
   struct device_rule *rules = device_rules_default (extra, spec->n_devices, &n);
-  int ret = devices_limit (spec->cgroup->dir_fd, rules, n, err);
+  int ret = spec->cgroup->dir_fd >= 0 ? devices_limit (spec->cgroup->dir_fd, rules, n, err)
+                                      : devices_limit_v1 (spec->cgroup->devices_v1, rules, n, err);
   free (rules);
   free (extra);
   return ret;
@@ -1658,8 +1660,14 @@ int
 spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *err)
 {
   int ret = validate_spec (spec, err);
-  if (ret == 0 && spec->cgroup && spec->cgroup->dir_fd >= 0 && !spec->all_devices)
+  if (ret == 0 && spec->cgroup && (spec->cgroup->dir_fd >= 0 || spec->cgroup->devices_v1) && !spec->all_devices)
     ret = limit_devices (spec, err);
+  else if (ret == 0 && spec->cgroup && spec->cgroup->devices_v1)
+    {
+      /* A v1 list is inherited at mkdir, and a cgroup left by a crash keeps its own: --privileged opens them all. */
+      static const struct device_rule all = { 'a', -1, -1, DEVICE_RWM };
+      ret = devices_limit_v1 (spec->cgroup->devices_v1, &all, 1, err);
+    }
   if (ret < 0)
     return ret;
   int p[2], g[2];

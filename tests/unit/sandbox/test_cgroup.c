@@ -102,9 +102,22 @@ test_v1 (const char *root)
   CHECK (cgroup_oom_killed (&fs, "c2"), "v1 OOM kill read from memory.oom_control");
   struct cgroup_limits none = { 0 };
   CHECK (cgroup_create (&fs, "c2", &none, &pl, NULL) == 0 && strv_len (pl.procs) == 1
-             && str_has_suffix (pl.procs[0], "/pids/isola/c2/cgroup.procs"),
+             && str_has_suffix (pl.procs[0], "/pids/isola/c2/cgroup.procs") && pl.devices_v1 == NULL,
          "v1 without limits: only pids, to hold the container's processes");
   cgroup_placement_clear (&pl);
+  /* With the devices controller (as real v1 hosts have), its hierarchy too: where the device rules go. */
+  cleanup_free char *devices = xasprintf ("%s/devices/isola/c2", root);
+  mkdir_p (devices, 0755, NULL);
+  touch (devices, "cgroup.procs", "");
+  CHECK (cgroup_create (&fs, "c2", &none, &pl, NULL) == 0 && strv_len (pl.procs) == 2 && pl.devices_v1
+             && strcmp (pl.devices_v1, devices) == 0 && str_has_suffix (pl.procs[1], "/devices/isola/c2/cgroup.procs"),
+         "pure v1 with a devices hierarchy: the container joins it, and its device rules go there");
+  cgroup_placement_clear (&pl);
+  CHECK (cgroup_procs_paths (&fs, "c2", &pl.procs) == 0 && pl.procs[0]
+             && str_has_suffix (pl.procs[strv_len (pl.procs) - 1], "/devices/isola/c2/cgroup.procs"),
+         "exec joins the devices cgroup too");
+  strv_free (pl.procs);
+  pl.procs = NULL;
   cgroup_fs_clear (&fs);
 }
 
@@ -114,6 +127,8 @@ static void
 test_hybrid (const char *root)
 {
   static const char *const ctrl[] = { "memory", "cpu", "pids" };
+  cleanup_free char *devices = xasprintf ("%s/devices", root);
+  mkdir_p (devices, 0755, NULL);
   for (size_t i = 0; i < ARRAY_SIZE (ctrl); i++)
     {
       cleanup_free char *dir = xasprintf ("%s/%s/isola/c3", root, ctrl[i]);
@@ -135,8 +150,9 @@ test_hybrid (const char *root)
          "hybrid detected: v1 with a v2 hierarchy at unified");
   struct cgroup_placement pl = { .dir_fd = -1 };
   struct cgroup_limits none = { 0 };
-  CHECK (cgroup_create (&fs, "c3", &none, &pl, NULL) == 0 && pl.dir_fd >= 0 && strv_len (pl.procs) == 0,
-         "no limits: cloned into the v2 cgroup, no v1 hierarchy to join");
+  CHECK (cgroup_create (&fs, "c3", &none, &pl, NULL) == 0 && pl.dir_fd >= 0 && strv_len (pl.procs) == 0
+             && pl.devices_v1 == NULL,
+         "no limits: cloned into the v2 cgroup, no v1 hierarchy to join (device rules: a BPF program on the v2 one)");
   CHECK (file_is (udir, "cgroup.freeze", "0"), "a cgroup left frozen by a killed monitor is thawed for the new run");
   cgroup_placement_clear (&pl);
   struct cgroup_limits mem_only = { .memory = 16 << 20 };

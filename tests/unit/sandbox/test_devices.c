@@ -1,6 +1,8 @@
 /* Docker's default device rules: what they allow, and the --device permissions. */
 #define _GNU_SOURCE
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sandbox/devices.h"
 #include "tap.h"
@@ -31,6 +33,17 @@ main (void)
   CHECK (device_rules_allow (r, n, 'b', 8, 0, DEVICE_READ) && !device_rules_allow (r, n, 'b', 8, 0, DEVICE_WRITE)
              && !device_rules_allow (r, n, 'c', 8, 0, DEVICE_READ),
          "a --device node as its permissions say, of its type");
+  char buf[64];
+  device_rule_v1_format (&r[0], buf, sizeof buf);
+  bool any_mknod = strcmp (buf, "c *:* m") == 0;
+  device_rule_v1_format (&r[2], buf, sizeof buf);
+  bool null = strcmp (buf, "c 1:3 rwm") == 0;
+  device_rule_v1_format (&r[n - 1], buf, sizeof buf);
+  CHECK (any_mknod && null && strcmp (buf, "b 8:0 r") == 0,
+         "as cgroup v1 allow rules: \"c *:* m\", \"c 1:3 rwm\", a --device node's \"b 8:0 r\"");
+  struct device_rule all = { 'a', -1, -1, DEVICE_RWM };
+  device_rule_v1_format (&all, buf, sizeof buf);
+  CHECK (strcmp (buf, "a *:* rwm") == 0, "--privileged's rule: everything");
   free (r);
   return tap_done ();
 }
