@@ -37,7 +37,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         continue;
       char *out = NULL;
       cleanup_error isola_error_t err = NULL;
-      int ret = gotemplate_render (tmpl, objs[i], &out, &err);
+      int ret = gotemplate_render (tmpl, objs[i], NULL, &out, &err);
       if (ret < 0 ? err == NULL || err->msg == NULL : out == NULL || err != NULL)
         abort ();
       free (out);

@@ -121,7 +121,7 @@ check_format (const char *tmpl, const char *want)
                                          "\"Labels\":{\"k\":\"v\"},\"N\":3,\"E\":null}}",
                                          0, NULL);
   cleanup_free char *out = NULL;
-  int ret = gotemplate_render (tmpl, obj, &out, NULL);
+  int ret = gotemplate_render (tmpl, obj, NULL, &out, NULL);
   CHECK (ret == 0 && strcmp (out, want) == 0, "template %s renders %s (got %s)", tmpl, want, out ? out : "(error)");
 }
 
@@ -139,11 +139,11 @@ test_format (void)
   check_format ("{{.Config.Labels.nope}}", "<no value>");
   cleanup_json json_t *obj = json_pack ("{s:s, s:{}}", "Id", "x", "Labels");
   cleanup_free char *out = NULL;
-  CHECK (gotemplate_render ("{{.Missing}}", obj, &out, NULL) == -EINVAL, "unknown field of a struct is an error");
+  CHECK (gotemplate_render ("{{.Missing}}", obj, NULL, &out, NULL) == -EINVAL, "unknown field of a struct is an error");
   cleanup_free char *none = NULL;
-  CHECK (gotemplate_render ("{{.Labels.a}}", obj, &none, NULL) == 0 && strcmp (none, "<no value>") == 0,
+  CHECK (gotemplate_render ("{{.Labels.a}}", obj, NULL, &none, NULL) == 0 && strcmp (none, "<no value>") == 0,
          "a key an empty map lacks: <no value>");
-  CHECK (gotemplate_render ("{{.Id", obj, &out, NULL) == -EINVAL, "unclosed action is an error");
+  CHECK (gotemplate_render ("{{.Id", obj, NULL, &out, NULL) == -EINVAL, "unclosed action is an error");
 }
 
 int
