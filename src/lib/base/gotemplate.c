@@ -154,7 +154,7 @@ kind_of (const char *t)
   {
     const char *name;
     enum kind k;
-  } names[] = { { "struct", K_STRUCT }, { "string", K_STRING }, { "int", K_INT },    { "uint", K_INT },
+  } names[] = { { "struct", K_STRUCT }, { "string", K_STRING }, { "int", K_INT },           { "uint", K_INT },
                 { "float", K_FLOAT },   { "bool", K_BOOL },     { "duration", K_DURATION }, { "time", K_TIME } };
   if (t[0] == '*')
     return K_PTR;
@@ -565,8 +565,7 @@ marshal_go (const struct gotype_field *types, const struct tv *x)
 
 static json_t *zero_json (const struct gotype_field *types, const struct gotype_field *e);
 
-static void
-complete_struct (json_t *obj, const struct gotype_field *types, const char *path);
+static void complete_struct (json_t *obj, const struct gotype_field *types, const char *path);
 
 /* Completes the value v of type t whose fields are at path (the elements of slices and maps too). */
 static void
@@ -624,7 +623,7 @@ add_fields (json_t *out, json_t *obj, const struct gotype_field *types, const ch
           complete_value (v, types, e->type, e->path);
           json_object_set (out, name, v);
         }
-      else if (!has_flag (e, "client") && (!has_flag (e, "omitempty") || has_flag (e, "server") || fill_of (e)))
+      else if (!has_flag (e, "omitempty") || fill_of (e))
         json_object_set_new (out, name, zero_json (types, e));
     }
 }

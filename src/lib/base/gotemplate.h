@@ -16,9 +16,8 @@
    ("State.Health"); the elements of a slice or map are "*" ("Mounts.*.Type", "NetworkSettings.Ports.*.*.HostIp");
    an embedded struct is "(Name)" and its fields are under it ("HostConfig.(Resources).Memory").
    type: Go's spelling over the kinds string int uint float bool duration time any struct, with *, [] and
-   map[string] before them ("*struct", "[]string", "map[string]*struct"); then flags, comma-separated:
-   omitempty, embed, client (the CLI's struct has it, dockerd 20.10 does not send it), server (dockerd sends it
-   though the CLI's struct omits it when empty), and last fill=JSON (what dockerd sends when isola has nothing). */
+   map[string] before them ("*struct", "[]string", "map[string]*struct"); then flags, comma-separated: omitempty,
+   embed, and last fill=JSON (what dockerd sends when isola has nothing: gotype_complete). */
 struct gotype_field
 {
   const char *path;
@@ -30,8 +29,7 @@ struct gotype_field
    "<no value>").  -EINVAL for a template it cannot parse ("template: :1: unclosed action"), -ENODATA for one that
    fails on this object ("template: :1:13: executing \"\" at <.State.Health>: map has no entry for key \"Health\"").
    */
-int gotemplate_render (const char *tmpl, json_t *obj, const struct gotype_field *types, char **out,
-                       isola_error_t *err);
+int gotemplate_render (const char *tmpl, json_t *obj, const struct gotype_field *types, char **out, isola_error_t *err);
 
 /* Adds to obj (in place) every field of types that dockerd sends and obj lacks, with its fill value or Go's zero
    value, and orders obj's keys as the struct's fields (keys it does not know stay, after them).  For a new object

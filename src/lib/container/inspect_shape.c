@@ -7,14 +7,17 @@
 #include "image/inspect_shape.h"
 #include "sandbox/spawn.h"
 
-/* The docker CLI's types (github.com/docker/docker/api/types/container and friends, as the Debian docker.io client
-   28 declares them), field for field in declaration order: `--format` prints a value as Go prints that type.
-   "client": the CLI's struct has it and dockerd 20.10 does not send it; "server": dockerd 20.10 sends it though the
-   CLI's struct omits it when empty; fill=: dockerd's value when isola has none. */
-#define B "(ContainerJSONBase)."
-#define HC B "HostConfig."
+/* The docker CLI's types (github.com/docker/docker/api/types, types.ContainerJSON and what it holds, as Debian's
+   docker.io 20.10 declares them), field for field in declaration order, which is also the order of dockerd's JSON:
+   `--format` prints a value as Go prints that type.  fill=: dockerd's value when isola has none. */
+#define B   "(ContainerJSONBase)."
+#define HC  B "HostConfig."
 #define RES HC "(Resources)."
-#define THROTTLE(p) { p, "[]*struct,fill=[]" }, { p ".*.Path", "string" }, { p ".*.Rate", "uint" }
+#define THROTTLE(p)                                                                                                    \
+  { p, "[]*struct,fill=[]" }, { p ".*.Path", "string" },                                                               \
+  {                                                                                                                    \
+    p ".*.Rate", "uint"                                                                                                \
+  }
 
 const struct gotype_field container_inspect_types[] = {
   { "(ContainerJSONBase)", "*struct,embed" },
@@ -47,6 +50,14 @@ const struct gotype_field container_inspect_types[] = {
   { B "HostnamePath", "string" },
   { B "HostsPath", "string" },
   { B "LogPath", "string" },
+  { B "Node", "*struct,omitempty" },
+  { B "Node.ID", "string" },
+  { B "Node.IP", "string" },
+  { B "Node.Addr", "string" },
+  { B "Node.Name", "string" },
+  { B "Node.Cpus", "int" },
+  { B "Node.Memory", "int" },
+  { B "Node.Labels", "map[string]string" },
   { B "Name", "string" },
   { B "RestartCount", "int" },
   { B "Driver", "string" },
@@ -71,8 +82,6 @@ const struct gotype_field container_inspect_types[] = {
   { HC "AutoRemove", "bool" },
   { HC "VolumeDriver", "string" },
   { HC "VolumesFrom", "[]string" },
-  { HC "ConsoleSize", "[]uint,fill=[0,0]" },
-  { HC "Annotations", "map[string]string,omitempty,client" },
   { HC "CapAdd", "[]string" },
   { HC "CapDrop", "[]string" },
   { HC "CgroupnsMode", "string" },
@@ -96,7 +105,8 @@ const struct gotype_field container_inspect_types[] = {
   { HC "UsernsMode", "string" },
   { HC "ShmSize", "int" },
   { HC "Sysctls", "map[string]string,omitempty" },
-  { HC "Runtime", "string,omitempty,server,fill=\"isola\"" },
+  { HC "Runtime", "string,omitempty,fill=\"isola\"" },
+  { HC "ConsoleSize", "[]uint,fill=[0,0]" },
   { HC "Isolation", "string" },
   { HC "(Resources)", "struct,embed" },
   { RES "CpuShares", "int" },
@@ -128,8 +138,8 @@ const struct gotype_field container_inspect_types[] = {
   { RES "DeviceRequests.*.DeviceIDs", "[]string" },
   { RES "DeviceRequests.*.Capabilities", "[][]string" },
   { RES "DeviceRequests.*.Options", "map[string]string" },
-  { RES "KernelMemory", "int,omitempty,server" },
-  { RES "KernelMemoryTCP", "int,omitempty,server" },
+  { RES "KernelMemory", "int" },
+  { RES "KernelMemoryTCP", "int" },
   { RES "MemoryReservation", "int" },
   { RES "MemorySwap", "int" },
   { RES "MemorySwappiness", "*int" },
@@ -151,9 +161,7 @@ const struct gotype_field container_inspect_types[] = {
   { HC "Mounts.*.Consistency", "string,omitempty" },
   { HC "Mounts.*.BindOptions", "*any,omitempty" },
   { HC "Mounts.*.VolumeOptions", "*any,omitempty" },
-  { HC "Mounts.*.ImageOptions", "*any,omitempty,client" },
   { HC "Mounts.*.TmpfsOptions", "*any,omitempty" },
-  { HC "Mounts.*.ClusterOptions", "*any,omitempty" },
   { HC "MaskedPaths", "[]string" },
   { HC "ReadonlyPaths", "[]string" },
   { HC "Init", "*bool,omitempty" },
@@ -177,13 +185,13 @@ const struct gotype_field container_inspect_types[] = {
   { "NetworkSettings.(NetworkSettingsBase)", "struct,embed" },
   { "NetworkSettings.(NetworkSettingsBase).Bridge", "string" },
   { "NetworkSettings.(NetworkSettingsBase).SandboxID", "string" },
-  { "NetworkSettings.(NetworkSettingsBase).SandboxKey", "string" },
-  { "NetworkSettings.(NetworkSettingsBase).Ports", "map[string][]struct,fill={}" },
-  { "NetworkSettings.(NetworkSettingsBase).Ports.*.*.HostIp", "string" },
-  { "NetworkSettings.(NetworkSettingsBase).Ports.*.*.HostPort", "string" },
   { "NetworkSettings.(NetworkSettingsBase).HairpinMode", "bool" },
   { "NetworkSettings.(NetworkSettingsBase).LinkLocalIPv6Address", "string" },
   { "NetworkSettings.(NetworkSettingsBase).LinkLocalIPv6PrefixLen", "int" },
+  { "NetworkSettings.(NetworkSettingsBase).Ports", "map[string][]struct,fill={}" },
+  { "NetworkSettings.(NetworkSettingsBase).Ports.*.*.HostIp", "string" },
+  { "NetworkSettings.(NetworkSettingsBase).Ports.*.*.HostPort", "string" },
+  { "NetworkSettings.(NetworkSettingsBase).SandboxKey", "string" },
   { "NetworkSettings.(NetworkSettingsBase).SecondaryIPAddresses", "[]struct" },
   { "NetworkSettings.(NetworkSettingsBase).SecondaryIPAddresses.*.Addr", "string" },
   { "NetworkSettings.(NetworkSettingsBase).SecondaryIPAddresses.*.PrefixLen", "int" },
@@ -206,9 +214,6 @@ const struct gotype_field container_inspect_types[] = {
   { "NetworkSettings.Networks.*.IPAMConfig.LinkLocalIPs", "[]string,omitempty" },
   { "NetworkSettings.Networks.*.Links", "[]string" },
   { "NetworkSettings.Networks.*.Aliases", "[]string" },
-  { "NetworkSettings.Networks.*.MacAddress", "string" },
-  { "NetworkSettings.Networks.*.DriverOpts", "map[string]string" },
-  { "NetworkSettings.Networks.*.GwPriority", "int,client" },
   { "NetworkSettings.Networks.*.NetworkID", "string" },
   { "NetworkSettings.Networks.*.EndpointID", "string" },
   { "NetworkSettings.Networks.*.Gateway", "string" },
@@ -217,8 +222,8 @@ const struct gotype_field container_inspect_types[] = {
   { "NetworkSettings.Networks.*.IPv6Gateway", "string" },
   { "NetworkSettings.Networks.*.GlobalIPv6Address", "string" },
   { "NetworkSettings.Networks.*.GlobalIPv6PrefixLen", "int" },
-  { "NetworkSettings.Networks.*.DNSNames", "[]string,client" },
-  { "ImageManifestDescriptor", "*any,omitempty,client" },
+  { "NetworkSettings.Networks.*.MacAddress", "string" },
+  { "NetworkSettings.Networks.*.DriverOpts", "map[string]string" },
   { 0 },
 };
 
@@ -240,10 +245,8 @@ container_inspect_complete (json_t *obj)
   if (json_is_object (host) && !json_object_get (host, "MaskedPaths"))
     {
       bool privileged = json_is_true (json_object_get (host, "Privileged"));
-      json_object_set_new (host, "MaskedPaths",
-                           privileged ? json_null () : string_array (sandbox_masked_paths));
-      json_object_set_new (host, "ReadonlyPaths",
-                           privileged ? json_null () : string_array (sandbox_readonly_paths));
+      json_object_set_new (host, "MaskedPaths", privileged ? json_null () : string_array (sandbox_masked_paths));
+      json_object_set_new (host, "ReadonlyPaths", privileged ? json_null () : string_array (sandbox_readonly_paths));
     }
   gotype_complete (obj, container_inspect_types);
 }
