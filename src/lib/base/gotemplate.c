@@ -872,6 +872,19 @@ split_args (const char *action, char ***out, size_t **offsets)
   return 0;
 }
 
+/* A literal index of {{index .Slice N}} */
+static bool
+parse_index (const char *s, size_t *out)
+{
+  char *end;
+  errno = 0;
+  unsigned long long n = strtoull (s, &end, 10);
+  if (!isdigit ((unsigned char)s[0]) || *end || errno)
+    return false;
+  *out = (size_t)n;
+  return true;
+}
+
 static int
 eval_typed (struct run *r, FILE *f, char **args, size_t n, const size_t *pos, json_t *obj)
 {
@@ -892,8 +905,17 @@ eval_typed (struct run *r, FILE *f, char **args, size_t n, const size_t *pos, js
       struct tv e;
       if (kind_of (v.t) == K_MAP)
         tv_elem (&e, &v, json_object_get (v.v, args[2]));
+      else if (kind_of (v.t) == K_SLICE)
+        {
+          size_t i;
+          if (!parse_index (args[2], &i))
+            return exec_error (r, pos[0], "index", "error calling index: cannot index slice/array with type string");
+          if (i >= json_array_size (v.v))
+            return exec_error (r, pos[0], "index", "error calling index: index out of range: %zu", i);
+          tv_elem (&e, &v, json_array_get (v.v, i));
+        }
       else
-        return exec_error (r, pos[0], "index", "error calling index: cannot index slice/array with type string");
+        return exec_error (r, pos[0], "index", "error calling index: can't index item of type %s", v.t);
       print_go (f, r->types, &e, 0);
       return 0;
     }
@@ -924,7 +946,16 @@ eval_json (struct run *r, FILE *f, char **args, size_t n, const size_t *pos, jso
     {
       if ((v = lookup_json (r, obj, args[1], pos[1], &ret)) == NULL)
         return ret;
-      json_t *x = json_is_object (v) ? json_object_get (v, args[2]) : NULL;
+      size_t i;
+      json_t *x = NULL;
+      if (json_is_object (v))
+        x = json_object_get (v, args[2]);
+      else if (json_is_array (v) && parse_index (args[2], &i))
+        {
+          if (i >= json_array_size (v))
+            return exec_error (r, pos[0], "index", "error calling index: index out of range: %zu", i);
+          x = json_array_get (v, i);
+        }
       print_top (f, x ? x : json_null ());
       return 0;
     }
