@@ -1,6 +1,7 @@
 /* libFuzzer target: `--format` templates (gotemplate.c), rendered against a container-like object or, after a NUL
-   byte in the input, against the JSON that follows it (inspect renders records a container's files shaped).  Any
-   template renders or fails with a message, and a rendering is a string. */
+   byte in the input, against the JSON that follows it (inspect renders records a container's files shaped); each
+   plain and as Docker's typed container and image structs (inspect_shape.c), which also completes the object as
+   dockerd sends it.  Any template renders or fails with a message, and a rendering is a string. */
 #define _GNU_SOURCE
 #include <jansson.h>
 #include <stdint.h>
@@ -9,6 +10,8 @@
 
 #include "base/gotemplate.h"
 #include "base/util.h"
+#include "container/inspect_shape.h"
+#include "image/inspect_shape.h"
 
 static const char object_json[]
     = "{\"Id\":\"0123abcd\",\"Name\":\"/web\",\"State\":{\"Status\":\"running\",\"Pid\":42,\"Running\":true,"
@@ -35,12 +38,18 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     {
       if (objs[i] == NULL)
         continue;
-      char *out = NULL;
-      cleanup_error isola_error_t err = NULL;
-      int ret = gotemplate_render (tmpl, objs[i], &out, &err);
-      if (ret < 0 ? err == NULL || err->msg == NULL : out == NULL || err != NULL)
-        abort ();
-      free (out);
+      const struct gotype_field *types[] = { NULL, container_inspect_types, image_inspect_types };
+      for (size_t t = 0; t < 3; t++)
+        {
+          char *out = NULL;
+          cleanup_error isola_error_t err = NULL;
+          int ret = gotemplate_render (tmpl, objs[i], types[t], &out, &err);
+          if (ret < 0 ? err == NULL || err->msg == NULL : out == NULL || err != NULL)
+            abort ();
+          free (out);
+        }
+      if (json_is_object (objs[i]) && objs[i] != fixed)
+        container_inspect_complete (objs[i]);
     }
   json_decref (own);
   return 0;

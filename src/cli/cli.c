@@ -432,14 +432,14 @@ cli_print_listing (const char *format, json_t *rows, json_t *headers, isola_erro
   cleanup_free char *tmpl = listing_template (format, &table);
   struct table *t = table ? table_new () : NULL;
   cleanup_free char *header = NULL;
-  int ret = table ? gotemplate_render (tmpl, headers, &header, err) : 0;
+  int ret = table ? gotemplate_render (tmpl, headers, NULL, &header, err) : 0;
   if (ret == 0 && table)
     table_add_rendered (t, header);
   json_array_foreach (rows, i, row)
   {
     cleanup_free char *line = NULL;
     if (ret == 0)
-      ret = gotemplate_render (tmpl, row, &line, err);
+      ret = gotemplate_render (tmpl, row, NULL, &line, err);
     if (ret < 0)
       break;
     if (table)

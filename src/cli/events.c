@@ -139,7 +139,7 @@ show_event (json_t *ev, const char *format, isola_error_t *err)
   cleanup_json json_t *go = NULL;
   if (format_is_whole_json (format))
     text = json_dumps (ev, JSON_COMPACT);
-  else if (gotemplate_render (format, go = go_message (ev), &text, err) < 0)
+  else if (gotemplate_render (format, go = go_message (ev), NULL, &text, err) < 0)
     return -EINVAL;
   printf ("%s\n", text);
   return 0;

@@ -97,7 +97,7 @@ run_info (struct cli_ctx *ctx, int argc, char **argv)
   cleanup_free char *text = NULL;
   if (strcmp (format, "json") == 0)
     text = json_dumps (info, JSON_COMPACT);
-  else if (gotemplate_render (format, info, &text, &err) < 0)
+  else if (gotemplate_render (format, info, NULL, &text, &err) < 0)
     return cli_fail (&err);
   printf ("%s\n", text);
   return 0;

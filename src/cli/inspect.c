@@ -8,22 +8,47 @@
 #include "base/util.h"
 #include "cli.h"
 #include "container/container.h"
+#include "container/inspect_shape.h"
 #include "image/image.h"
+#include "image/inspect_shape.h"
 
+/* Each object through the template of its Go type, as Docker's CLI: a template that does not parse is a usage
+   error (64); one that fails on an object is reported after the others are printed (1), and when nothing was
+   printed, an empty line is. */
 static int
-print_formatted (json_t *items, const char *format, isola_error_t *err)
+print_formatted (json_t *items, const struct gotype_field **types, const char *format)
 {
-  size_t i;
+  size_t i, printed = 0;
   json_t *item;
+  int exit_code = 0;
+  cleanup_free char *errors = NULL;
   json_array_foreach (items, i, item)
   {
     cleanup_free char *text = NULL;
-    int ret = gotemplate_render (format, item, &text, err);
+    cleanup_error isola_error_t err = NULL;
+    int ret = gotemplate_render (format, item, types[i], &text, &err);
+    const char *msg = err && err->msg ? err->msg : "unknown error";
+    if (ret == -ENODATA)
+      {
+        char *more = xasprintf ("%s%stemplate parsing error: %s", errors ? errors : "", errors ? "\n" : "", msg);
+        free (errors);
+        errors = more;
+        exit_code = EXIT_CMD_FAILED;
+        continue;
+      }
     if (ret < 0)
-      return ret;
+      {
+        fprintf (stderr, "template parsing error: %s\n", msg);
+        return 64;
+      }
     printf ("%s\n", text);
+    printed++;
   }
-  return 0;
+  if (printed == 0)
+    putchar ('\n');
+  if (errors)
+    fprintf (stderr, "%s\n", errors);
+  return exit_code;
 }
 
 /* Docker prints what it found (or "[]") and then fails if any name was unknown. */
@@ -61,6 +86,7 @@ inspect_images (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
   if (refs_read (store, &refs, &err) < 0)
     return cli_fail (&err);
   cleanup_json json_t *items = json_array ();
+  cleanup_free const struct gotype_field **types = xcalloc ((size_t)p.nargs + 1, sizeof (*types));
   for (int i = 0; i < p.nargs; i++)
     {
       cleanup_error isola_error_t one = NULL;
@@ -72,6 +98,7 @@ inspect_images (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
           && container_load_any (store, cid, &ctr, NULL) == 0)
         {
           (void)container_refresh (ctr, NULL);
+          types[json_array_size (items)] = container_inspect_types;
           json_array_append_new (items, container_inspect_json (ctr));
           continue;
         }
@@ -93,13 +120,13 @@ inspect_images (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
           exit_code = cli_fail (&one);
           continue;
         }
+      types[json_array_size (items)] = image_inspect_types;
       json_array_append_new (items, obj);
     }
   if (format)
     {
-      if (print_formatted (items, format, &err) < 0)
-        return cli_fail (&err);
-      return exit_code;
+      int ret = print_formatted (items, types, format);
+      return ret ? ret : exit_code;
     }
   cleanup_free char *text = json_dumps (items, JSON_INDENT (4));
   printf ("%s\n", text);

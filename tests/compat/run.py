@@ -302,7 +302,8 @@ def run_step(engine, words, ctx, stdin):
     if words[0] == "!":
         # a host shell command: $D is the engine's command, $NAME and $TMP as in the table
         script = words[1]
-        env = dict(engine.env, D=" ".join(shlex.quote(a) for a in engine.argv), NAME=ctx["name"], TMP=ctx["tmp"])
+        env = dict(engine.env, D=" ".join(shlex.quote(a) for a in engine.argv), NAME=ctx["name"], TMP=ctx["tmp"],
+                   KEYS=os.path.join(HERE, "keys.py"))
         argv = ["sh", "-c", script]
     else:
         words = [substitute(w, ctx) for w in words]

@@ -59,6 +59,20 @@ jqe() {
   assert_equal "$output" "null |"
 }
 
+@test "image inspect --format runs over Docker's Go types: nil slices [], nil maps map[], nil pointers <nil>, structs {…}" {
+  run --separate-stderr isola image inspect -f '{{.ContainerConfig.Cmd}} {{json .ContainerConfig.Cmd}} {{.Config.Volumes}} {{.Config.Healthcheck}} {{.RootFS.Type}} {{.GraphDriver.Name}}' fixture/multi:oci
+  assert_status 0
+  assert_equal "$output" "[] null map[] <nil> layers overlay"
+  run --separate-stderr isola image inspect -f '{{.Metadata}}' fixture/multi:oci
+  [[ $output =~ ^\{[0-9]{4}-[0-9]{2}-[0-9]{2}\ [0-9:.]+\ \+0000\ UTC\}$ ]] || fail "Metadata as Go prints a struct of a time: $output"
+  # a field Docker's struct lacks: the raw JSON, where a missing key is an error (1)
+  run --separate-stderr isola image inspect -f '{{.Descriptor}}' fixture/multi:oci
+  assert_status 1
+  assert_equal "$stderr" 'template parsing error: template: :1:2: executing "" at <.Descriptor>: map has no entry for key "Descriptor"'
+  run --separate-stderr isola image inspect -f '{{.Id' fixture/multi:oci
+  assert_status 64
+}
+
 @test "inspect IMAGE is the same as image inspect IMAGE" {
   run --separate-stderr isola image inspect fixture/multi:oci
   assert_status 0

@@ -293,6 +293,18 @@ proc_gone() {
   assert_jq ".[0].Mounts | map(select(.Source == \"$d\" and .Destination == \"/data\" and .RW == true)) | length == 1"
   assert_jq '.[0].Path == "sleep" and .[0].Args == ["1000"]'
   assert_jq '.[0].Image | startswith("sha256:")'
+  # Docker's whole shape (dockerd 20.10's keys): null, or dockerd's defaults, where isola has nothing to say
+  assert_jq '.[0] | has("MountLabel") and has("ProcessLabel") and has("AppArmorProfile") and .ExecIDs == null'
+  assert_jq '.[0].HostConfig | .Links == null and .Dns == [] and .ConsoleSize == [0, 0] and .Ulimits == []'
+  assert_jq '.[0].HostConfig | (.MaskedPaths | index("/proc/kcore")) and has("KernelMemory") and has("CpuRealtimeRuntime")'
+  assert_jq '.[0].NetworkSettings | has("SandboxKey") and .Ports == {} and has("SecondaryIPAddresses")'
+  assert_jq '.[0].Config | has("Volumes") and has("OnBuild") and has("Entrypoint") and (has("Healthcheck") | not)'
+  # --format runs over Docker's Go types: nil pointers, slices and maps print as Go prints them, structs as {…}
+  assert_equal "$(cfield insp '{{.State.Health}} {{json .State.Health}} {{.HostConfig.Links}} {{json .HostConfig.Links}} {{.Config.ExposedPorts}} {{.HostConfig.LogConfig}} {{.HostConfig.RestartPolicy}}')" \
+    "<nil> null [] null map[] {json-file map[]} {no 0}"
+  run --separate-stderr isola inspect -f '{{.Nope}}' insp
+  assert_status 1
+  assert_equal "$stderr" 'template parsing error: template: :1:2: executing "" at <.Nope>: map has no entry for key "Nope"'
   # State.Pid: the container's first process, or with VM isolation its VM worker (named after the container)
   local pid id
   pid=$(cfield insp '{{.State.Pid}}')

@@ -3,18 +3,46 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "base/util.h"
 
-/* Go prints values with fmt's %v: strings bare, slices as [a b], maps as map[k:v], nil as <no value>. */
+/* ---- untyped values: plain JSON (ps, events) and Docker's raw fallback ---------------------------------------- */
+
+static int
+compare_keys (const void *a, const void *b)
+{
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
+}
+
+/* An object's keys sorted, as Go's fmt and encoding/json order a map's.  Free the array, not the keys. */
+static const char **
+sorted_keys (json_t *obj, size_t *n)
+{
+  const char **keys = xcalloc (json_object_size (obj) + 1, sizeof (char *));
+  const char *k;
+  json_t *x;
+  size_t i = 0;
+  json_object_foreach (obj, k, x)
+  {
+    keys[i++] = k;
+  }
+  qsort (keys, i, sizeof (char *), compare_keys);
+  *n = i;
+  return keys;
+}
+
+/* Go prints values with fmt's %v: strings bare, slices as [a b], maps as map[k:v] (sorted), nil as <nil>. */
 static void
 print_value (FILE *f, json_t *v)
 {
-  size_t i;
+  size_t i, n;
   json_t *x;
-  const char *k;
   switch (json_typeof (v))
     {
     case JSON_STRING:
@@ -33,7 +61,7 @@ print_value (FILE *f, json_t *v)
       fputs ("false", f);
       break;
     case JSON_NULL:
-      fputs ("<no value>", f);
+      fputs ("<nil>", f);
       break;
     case JSON_ARRAY:
       fputc ('[', f);
@@ -47,18 +75,649 @@ print_value (FILE *f, json_t *v)
       break;
     case JSON_OBJECT:
       {
+        cleanup_free const char **keys = sorted_keys (v, &n);
         fputs ("map[", f);
-        bool first = true;
-        json_object_foreach (v, k, x)
-        {
-          fprintf (f, "%s%s:", first ? "" : " ", k);
-          print_value (f, x);
-          first = false;
-        }
+        for (i = 0; i < n; i++)
+          {
+            fprintf (f, "%s%s:", i ? " " : "", keys[i]);
+            print_value (f, json_object_get (v, keys[i]));
+          }
         fputc (']', f);
         break;
       }
     }
+}
+
+/* What text/template prints for a value on its own: a nil interface is "<no value>". */
+static void
+print_top (FILE *f, json_t *v)
+{
+  if (json_is_null (v))
+    fputs ("<no value>", f);
+  else
+    print_value (f, v);
+}
+
+/* encoding/json's output: HTML-safe (<, >, & and U+2028/9 escaped), as the `json` function of Go's templates. */
+static void
+print_json (FILE *f, json_t *v, size_t flags)
+{
+  cleanup_free char *s = json_dumps (v, JSON_ENCODE_ANY | JSON_COMPACT | flags);
+  for (const char *p = s; p && *p; p++)
+    {
+      if (*p == '<' || *p == '>' || *p == '&')
+        fprintf (f, "\\u%04x", (unsigned)*p);
+      else if ((unsigned char)p[0] == 0xe2 && (unsigned char)p[1] == 0x80
+               && ((unsigned char)p[2] == 0xa8 || (unsigned char)p[2] == 0xa9))
+        {
+          fprintf (f, "\\u%04x", (unsigned char)p[2] == 0xa8 ? 0x2028 : 0x2029);
+          p += 2;
+        }
+      else
+        fputc (*p, f);
+    }
+}
+
+/* ---- Go types -------------------------------------------------------------------------------------------------- */
+
+enum kind
+{
+  K_PTR,
+  K_SLICE,
+  K_MAP,
+  K_STRUCT,
+  K_STRING,
+  K_INT,
+  K_FLOAT,
+  K_BOOL,
+  K_DURATION,
+  K_TIME,
+  K_ANY,
+};
+
+#define MAP_PREFIX "map[string]"
+
+/* A typed value: JSON (NULL when missing), its type's text up to the flags, where its fields are in the table. */
+struct tv
+{
+  json_t *v;
+  const char *t;
+  const struct gotype_field *entry; /* the field it came from (flags), or NULL */
+  bool invalid;                     /* a map's missing key: "<no value>" */
+  char path[256];
+};
+
+static enum kind
+kind_of (const char *t)
+{
+  static const struct
+  {
+    const char *name;
+    enum kind k;
+  } names[] = { { "struct", K_STRUCT }, { "string", K_STRING }, { "int", K_INT },           { "uint", K_INT },
+                { "float", K_FLOAT },   { "bool", K_BOOL },     { "duration", K_DURATION }, { "time", K_TIME } };
+  if (t[0] == '*')
+    return K_PTR;
+  if (t[0] == '[' && t[1] == ']')
+    return K_SLICE;
+  if (strncmp (t, MAP_PREFIX, strlen (MAP_PREFIX)) == 0)
+    return K_MAP;
+  size_t n = strcspn (t, ",");
+  for (size_t i = 0; i < ARRAY_SIZE (names); i++)
+    if (strlen (names[i].name) == n && strncmp (t, names[i].name, n) == 0)
+      return names[i].k;
+  return K_ANY;
+}
+
+static bool
+has_flag (const struct gotype_field *e, const char *flag)
+{
+  if (e == NULL)
+    return false;
+  size_t n = strlen (flag);
+  for (const char *p = strchr (e->type, ','); p; p = strchr (p + 1, ','))
+    {
+      if (strncmp (p + 1, "fill=", 5) == 0)
+        return false;
+      if (strncmp (p + 1, flag, n) == 0 && (p[1 + n] == ',' || p[1 + n] == '\0'))
+        return true;
+    }
+  return false;
+}
+
+static const char *
+fill_of (const struct gotype_field *e)
+{
+  const char *p = e ? strstr (e->type, ",fill=") : NULL;
+  return p ? p + 6 : NULL;
+}
+
+/* The field named `name` of the struct at `parent` (its own or an embedded struct's). */
+static const struct gotype_field *
+child_named (const struct gotype_field *types, const char *parent, const char *name)
+{
+  size_t pn = strlen (parent);
+  for (const struct gotype_field *e = types; e->path; e++)
+    {
+      const char *rest = e->path;
+      if (pn)
+        {
+          if (strncmp (e->path, parent, pn) != 0 || e->path[pn] != '.')
+            continue;
+          rest = e->path + pn + 1;
+        }
+      if (strchr (rest, '.'))
+        continue;
+      if (strcmp (rest, name) == 0)
+        return e;
+      if (rest[0] == '(')
+        {
+          const struct gotype_field *x = child_named (types, e->path, name);
+          if (x)
+            return x;
+        }
+    }
+  return NULL;
+}
+
+/* The next field of the struct at `parent` after `after` (NULL: the first). */
+static const struct gotype_field *
+next_child (const struct gotype_field *types, const char *parent, const struct gotype_field *after)
+{
+  size_t pn = strlen (parent);
+  for (const struct gotype_field *e = after ? after + 1 : types; e->path; e++)
+    {
+      const char *rest = e->path;
+      if (pn)
+        {
+          if (strncmp (e->path, parent, pn) != 0 || e->path[pn] != '.')
+            continue;
+          rest = e->path + pn + 1;
+        }
+      if (!strchr (rest, '.'))
+        return e;
+    }
+  return NULL;
+}
+
+/* dst = a + suffix, within PATH_LEN (the tables' paths are far shorter) */
+#define PATH_LEN 256
+static void
+set_path (char *dst, const char *a, const char *suffix)
+{
+  size_t n = strnlen (a, PATH_LEN - 3);
+  memmove (dst, a, n);
+  strcpy (dst + n, suffix);
+}
+
+static void
+tv_field (struct tv *out, json_t *obj, const struct gotype_field *e)
+{
+  const char *name = strrchr (e->path, '.');
+  name = name ? name + 1 : e->path;
+  /* An embedded struct's fields are the outer object's in JSON. */
+  out->v = name[0] == '(' ? obj : json_object_get (obj, name);
+  if (json_is_null (out->v))
+    out->v = NULL;
+  out->t = e->type;
+  out->entry = e;
+  out->invalid = false;
+  set_path (out->path, e->path, "");
+}
+
+/* The element type of a pointer, slice or map. */
+static void
+tv_elem (struct tv *out, const struct tv *in, json_t *v)
+{
+  enum kind k = kind_of (in->t);
+  out->t = in->t + (k == K_PTR ? 1 : k == K_SLICE ? 2 : strlen (MAP_PREFIX));
+  out->v = json_is_null (v) ? NULL : v;
+  out->entry = NULL;
+  out->invalid = false;
+  set_path (out->path, in->path, k == K_PTR ? "" : ".*");
+}
+
+static bool
+is_embedded (const struct gotype_field *e)
+{
+  const char *name = strrchr (e->path, '.');
+  return (name ? name[1] : e->path[0]) == '(';
+}
+
+/* Go's time.Duration.String: "0s", "1.5s", "1h0m0s", "300ms", "2µs". */
+static void
+print_duration (FILE *f, int64_t d)
+{
+  if (d == 0)
+    {
+      fputs ("0s", f);
+      return;
+    }
+  uint64_t u = d < 0 ? (uint64_t)(-(d + 1)) + 1 : (uint64_t)d;
+  if (d < 0)
+    fputc ('-', f);
+  static const char *const small[] = { "ns", "µs", "ms" };
+  uint64_t scale = 1;
+  int unit = 0;
+  if (u < 1000000000ULL)
+    {
+      while (u >= scale * 1000)
+        scale *= 1000, unit++;
+    }
+  else
+    {
+      uint64_t h = u / 3600000000000ULL, m = u / 60000000000ULL % 60;
+      if (h)
+        fprintf (f, "%" PRIu64 "h", h);
+      if (h || m)
+        fprintf (f, "%" PRIu64 "m", m);
+      u %= 60000000000ULL;
+      scale = 1000000000ULL;
+    }
+  fprintf (f, "%" PRIu64, u / scale);
+  uint64_t frac = u % scale;
+  if (frac)
+    {
+      char digits[16];
+      int width = scale == 1000 ? 3 : scale == 1000000 ? 6 : 9;
+      snprintf (digits, sizeof digits, "%0*" PRIu64, width, frac);
+      for (int i = width - 1; i > 0 && digits[i] == '0'; i--)
+        digits[i] = '\0';
+      fprintf (f, ".%s", digits);
+    }
+  fputs (u >= 1000000000ULL || scale == 1000000000ULL ? "s" : small[unit], f);
+}
+
+/* Go's time.Time.String of an RFC 3339 time: "2006-01-02 15:04:05.999999999 +0000 UTC". */
+static void
+print_time (FILE *f, const char *s)
+{
+  int y, mo, d, h, mi, sec, used = 0;
+  if (sscanf (s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &used) != 6)
+    {
+      fputs (s, f);
+      return;
+    }
+  fprintf (f, "%04d-%02d-%02d %02d:%02d:%02d", y, mo, d, h, mi, sec);
+  const char *p = s + used;
+  if (*p == '.')
+    {
+      size_t n = strspn (p + 1, "0123456789");
+      size_t keep = n;
+      while (keep > 0 && p[keep] == '0')
+        keep--;
+      if (keep)
+        fprintf (f, ".%.*s", (int)keep, p + 1);
+      p += 1 + n;
+    }
+  if (*p == 'Z' || *p == '\0')
+    fputs (" +0000 UTC", f);
+  else
+    fprintf (f, " %c%.2s%.2s %c%.2s%.2s", p[0], p + 1, p + 4, p[0], p + 1, p + 4);
+}
+
+static void print_go (FILE *f, const struct gotype_field *types, const struct tv *x, int depth);
+
+static void
+print_struct_fields (FILE *f, const struct gotype_field *types, const char *path, json_t *obj, int depth)
+{
+  fputc ('{', f);
+  bool first = true;
+  for (const struct gotype_field *e = next_child (types, path, NULL); e; e = next_child (types, path, e))
+    {
+      struct tv c;
+      tv_field (&c, obj, e);
+      if (!first)
+        fputc (' ', f);
+      first = false;
+      print_go (f, types, &c, depth + 1);
+    }
+  fputc ('}', f);
+}
+
+/* fmt's %v of a typed value; depth 0 is the value a template prints, whose pointer text/template follows. */
+static void
+print_go (FILE *f, const struct gotype_field *types, const struct tv *x, int depth)
+{
+  struct tv e;
+  json_t *v = x->v, *item;
+  size_t i, n;
+  if (x->invalid)
+    {
+      fputs ("<no value>", f);
+      return;
+    }
+  switch (kind_of (x->t))
+    {
+    case K_PTR:
+      if (v == NULL)
+        fputs ("<nil>", f);
+      else if (depth == 0)
+        {
+          tv_elem (&e, x, v);
+          print_go (f, types, &e, depth);
+        }
+      else /* fmt prints a pointer inside a value as its address, which has no meaning here */
+        fputs ("0xc000010000", f);
+      break;
+    case K_SLICE:
+      fputc ('[', f);
+      json_array_foreach (json_is_array (v) ? v : NULL, i, item)
+      {
+        if (i)
+          fputc (' ', f);
+        tv_elem (&e, x, item);
+        print_go (f, types, &e, depth + 1);
+      }
+      fputc (']', f);
+      break;
+    case K_MAP:
+      {
+        fputs ("map[", f);
+        cleanup_free const char **keys = json_is_object (v) ? sorted_keys (v, &n) : NULL;
+        for (i = 0; keys && i < n; i++)
+          {
+            fprintf (f, "%s%s:", i ? " " : "", keys[i]);
+            tv_elem (&e, x, json_object_get (v, keys[i]));
+            print_go (f, types, &e, depth + 1);
+          }
+        fputc (']', f);
+        break;
+      }
+    case K_STRUCT:
+      print_struct_fields (f, types, x->path, json_is_object (v) ? v : NULL, depth);
+      break;
+    case K_STRING:
+      if (v)
+        print_value (f, v);
+      break;
+    case K_INT:
+    case K_FLOAT:
+      if (v)
+        print_value (f, v);
+      else
+        fputc ('0', f);
+      break;
+    case K_BOOL:
+      fputs (json_is_true (v) ? "true" : "false", f);
+      break;
+    case K_DURATION:
+      print_duration (f, json_is_integer (v) ? json_integer_value (v) : 0);
+      break;
+    case K_TIME:
+      print_time (f, json_is_string (v) ? json_string_value (v) : "0001-01-01T00:00:00Z");
+      break;
+    case K_ANY:
+      if (depth == 0)
+        print_top (f, v ? v : json_null ());
+      else
+        print_value (f, v ? v : json_null ());
+      break;
+    }
+}
+
+static bool
+is_empty (const struct tv *x)
+{
+  switch (kind_of (x->t))
+    {
+    case K_PTR:
+    case K_ANY:
+      return x->v == NULL;
+    case K_SLICE:
+      return json_array_size (x->v) == 0;
+    case K_MAP:
+      return json_object_size (x->v) == 0;
+    case K_STRING:
+      return x->v == NULL || (json_is_string (x->v) && json_string_length (x->v) == 0);
+    case K_INT:
+    case K_FLOAT:
+    case K_DURATION:
+      return x->v == NULL || json_number_value (x->v) == 0;
+    case K_BOOL:
+      return !json_is_true (x->v);
+    case K_STRUCT:
+    case K_TIME:
+      return false;
+    }
+  return false;
+}
+
+static json_t *marshal_go (const struct gotype_field *types, const struct tv *x);
+
+static void
+marshal_struct_into (json_t *out, const struct gotype_field *types, const char *path, json_t *obj)
+{
+  for (const struct gotype_field *e = next_child (types, path, NULL); e; e = next_child (types, path, e))
+    {
+      struct tv c;
+      tv_field (&c, obj, e);
+      if (is_embedded (e))
+        {
+          marshal_struct_into (out, types, e->path, obj);
+          continue;
+        }
+      if (has_flag (e, "omitempty") && is_empty (&c))
+        continue;
+      const char *name = strrchr (e->path, '.');
+      json_object_set_new (out, name ? name + 1 : e->path, marshal_go (types, &c));
+    }
+}
+
+/* encoding/json of a typed value: a struct's fields in order, omitempty ones only when set, nil as null. */
+static json_t *
+marshal_go (const struct gotype_field *types, const struct tv *x)
+{
+  struct tv e;
+  json_t *v = x->v, *item, *out;
+  size_t i, n;
+  switch (kind_of (x->t))
+    {
+    case K_PTR:
+      if (v == NULL)
+        return json_null ();
+      tv_elem (&e, x, v);
+      return marshal_go (types, &e);
+    case K_SLICE:
+      if (!json_is_array (v))
+        return json_null ();
+      out = json_array ();
+      json_array_foreach (v, i, item)
+      {
+        tv_elem (&e, x, item);
+        json_array_append_new (out, marshal_go (types, &e));
+      }
+      return out;
+    case K_MAP:
+      {
+        if (!json_is_object (v))
+          return json_null ();
+        out = json_object ();
+        cleanup_free const char **keys = sorted_keys (v, &n);
+        for (i = 0; i < n; i++)
+          {
+            tv_elem (&e, x, json_object_get (v, keys[i]));
+            json_object_set_new (out, keys[i], marshal_go (types, &e));
+          }
+        return out;
+      }
+    case K_STRUCT:
+      out = json_object ();
+      marshal_struct_into (out, types, x->path, json_is_object (v) ? v : NULL);
+      return out;
+    case K_STRING:
+      return json_is_string (v) ? json_incref (v) : json_string ("");
+    case K_INT:
+    case K_DURATION:
+    case K_FLOAT:
+      return json_is_number (v) ? json_incref (v) : json_integer (0);
+    case K_BOOL:
+      return json_boolean (json_is_true (v));
+    case K_TIME:
+      return json_is_string (v) ? json_incref (v) : json_string ("0001-01-01T00:00:00Z");
+    case K_ANY:
+      return v ? json_incref (v) : json_null ();
+    }
+  return json_null ();
+}
+
+/* ---- completing an object as dockerd sends it ------------------------------------------------------------------ */
+
+static json_t *zero_json (const struct gotype_field *types, const struct gotype_field *e);
+
+static void complete_struct (json_t *obj, const struct gotype_field *types, const char *path);
+
+/* Completes the value v of type t whose fields are at path (the elements of slices and maps too). */
+static void
+complete_value (json_t *v, const struct gotype_field *types, const char *t, const char *path)
+{
+  char elem_path[PATH_LEN];
+  size_t i;
+  const char *k;
+  json_t *x;
+  switch (kind_of (t))
+    {
+    case K_PTR:
+      complete_value (v, types, t + 1, path);
+      break;
+    case K_SLICE:
+      set_path (elem_path, path, ".*");
+      json_array_foreach (json_is_array (v) ? v : NULL, i, x)
+      {
+        complete_value (x, types, t + 2, elem_path);
+      }
+      break;
+    case K_MAP:
+      set_path (elem_path, path, ".*");
+      json_object_foreach (json_is_object (v) ? v : NULL, k, x)
+      {
+        complete_value (x, types, t + strlen (MAP_PREFIX), elem_path);
+      }
+      break;
+    case K_STRUCT:
+      if (json_is_object (v))
+        complete_struct (v, types, path);
+      break;
+    default:
+      break;
+    }
+}
+
+static void
+add_fields (json_t *out, json_t *obj, const struct gotype_field *types, const char *path)
+{
+  for (const struct gotype_field *e = next_child (types, path, NULL); e; e = next_child (types, path, e))
+    {
+      if (is_embedded (e))
+        {
+          add_fields (out, obj, types, e->path);
+          continue;
+        }
+      const char *name = strrchr (e->path, '.');
+      name = name ? name + 1 : e->path;
+      json_t *v = json_object_get (obj, name);
+      if (json_is_null (v) && fill_of (e))
+        v = NULL;
+      if (v)
+        {
+          complete_value (v, types, e->type, e->path);
+          json_object_set (out, name, v);
+        }
+      else if (!has_flag (e, "omitempty") || fill_of (e))
+        json_object_set_new (out, name, zero_json (types, e));
+    }
+}
+
+static void
+complete_struct (json_t *obj, const struct gotype_field *types, const char *path)
+{
+  cleanup_json json_t *out = json_object ();
+  add_fields (out, obj, types, path);
+  const char *k;
+  json_t *v;
+  json_object_foreach (obj, k, v)
+  {
+    if (!json_object_get (out, k))
+      json_object_set (out, k, v);
+  }
+  json_object_clear (obj);
+  json_object_update (obj, out);
+}
+
+static json_t *
+zero_json (const struct gotype_field *types, const struct gotype_field *e)
+{
+  const char *fill = fill_of (e);
+  if (fill)
+    {
+      json_t *v = json_loads (fill, JSON_DECODE_ANY, NULL);
+      if (v)
+        return v;
+    }
+  json_t *obj;
+  switch (kind_of (e->type))
+    {
+    case K_STRUCT:
+      obj = json_object ();
+      complete_struct (obj, types, e->path);
+      return obj;
+    case K_STRING:
+      return json_string ("");
+    case K_INT:
+    case K_FLOAT:
+    case K_DURATION:
+      return json_integer (0);
+    case K_BOOL:
+      return json_false ();
+    case K_TIME:
+      return json_string ("0001-01-01T00:00:00Z");
+    default:
+      return json_null ();
+    }
+}
+
+void
+gotype_complete (json_t *obj, const struct gotype_field *types)
+{
+  complete_struct (obj, types, "");
+}
+
+/* ---- the template ---------------------------------------------------------------------------------------------- */
+
+enum mode
+{
+  MODE_LENIENT, /* plain JSON: ps, events */
+  MODE_TYPED,   /* Docker's CLI over its Go structs */
+  MODE_RAW,     /* Docker's CLI over the raw JSON, missingkey=error */
+};
+
+struct run
+{
+  const char *tmpl;
+  const struct gotype_field *types;
+  enum mode mode;
+  isola_error_t *err;
+};
+
+/* Go's "template: :LINE:COL: executing "" at <NODE>: MSG", COL counted in bytes from 0 as Go does; a chain of
+   fields (.A.B) is at its second field. */
+static int
+exec_error (struct run *r, size_t pos, const char *node, const char *fmt, ...)
+{
+  char msg[512];
+  va_list ap;
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  const char *second = node[0] == '.' ? strchr (node + 1, '.') : NULL;
+  if (second)
+    pos += (size_t)(second - node);
+  int line = 1;
+  size_t col = pos;
+  for (size_t i = 0; i < pos && r->tmpl[i]; i++)
+    if (r->tmpl[i] == '\n')
+      line++, col = pos - i - 1;
+  return isola_error_fail (r->err, ENODATA, "template: :%d:%zu: executing \"\" at <%s>: %s", line, col, node, msg);
 }
 
 static bool
@@ -74,16 +733,27 @@ has_capitalised_key (json_t *obj)
   return false;
 }
 
-static json_t *
-lookup_path (json_t *obj, const char *path, isola_error_t *err, int *ret)
+static int
+check_path (struct run *r, const char *path, size_t pos)
 {
-  if (strcmp (path, ".") == 0)
-    return obj;
   if (path[0] != '.')
     {
-      *ret = isola_error_fail (err, EINVAL, "template: unsupported argument `%s`", path);
-      return NULL;
+      if (r->mode == MODE_LENIENT)
+        return isola_error_fail (r->err, EINVAL, "template: unsupported argument `%s`", path);
+      return isola_error_fail (r->err, EINVAL, "template: :1: function \"%s\" not defined", path);
     }
+  (void)pos;
+  return 0;
+}
+
+/* An untyped path: plain JSON or the raw fallback. */
+static json_t *
+lookup_json (struct run *r, json_t *obj, const char *path, size_t pos, int *ret)
+{
+  if ((*ret = check_path (r, path, pos)) < 0)
+    return NULL;
+  if (strcmp (path, ".") == 0)
+    return obj;
   json_t *cur = obj;
   cleanup_free char *copy = xstrdup (path + 1);
   char *save = NULL;
@@ -91,28 +761,83 @@ lookup_path (json_t *obj, const char *path, isola_error_t *err, int *ret)
     {
       if (!json_is_object (cur))
         {
-          *ret = isola_error_fail (err, EINVAL, "template: can't evaluate field %s", k);
+          if (r->mode == MODE_LENIENT)
+            *ret = isola_error_fail (r->err, EINVAL, "template: can't evaluate field %s", k);
+          else if (json_is_null (cur))
+            *ret = exec_error (r, pos, path, "nil pointer evaluating interface {}.%s", k);
+          else
+            *ret = exec_error (r, pos, path, "can't evaluate field %s in type interface {}", k);
           return NULL;
         }
       json_t *parent = cur;
       cur = json_object_get (parent, k);
+      if (cur == NULL && r->mode == MODE_RAW)
+        {
+          *ret = exec_error (r, pos, path, "map has no entry for key \"%s\"", k);
+          return NULL;
+        }
       /* A map without the key gives "<no value>" (Actor.Attributes.exitCode of an event without one), a struct
          an error.  A Go struct's fields are exported, capitalised: an object without such a key is a map. */
       if (cur == NULL && !has_capitalised_key (parent))
         cur = json_null ();
       if (cur == NULL)
         {
-          *ret = isola_error_fail (err, EINVAL, "template: can't evaluate field %s", k);
+          *ret = isola_error_fail (r->err, EINVAL, "template: can't evaluate field %s", k);
           return NULL;
         }
     }
   return cur;
 }
 
+/* A typed path.  Fails where Go's typed execution fails (a field the struct does not have, a nil pointer on the
+   way), which sends the whole template to the raw fallback. */
 static int
-split_args (const char *action, char ***out)
+lookup_typed (struct run *r, json_t *obj, const char *path, size_t pos, struct tv *out)
+{
+  int ret = check_path (r, path, pos);
+  if (ret < 0)
+    return ret;
+  *out = (struct tv){ .v = obj, .t = "struct" };
+  if (strcmp (path, ".") == 0)
+    return 0;
+  cleanup_free char *copy = xstrdup (path + 1);
+  char *save = NULL;
+  for (char *k = strtok_r (copy, ".", &save); k; k = strtok_r (NULL, ".", &save))
+    {
+      struct tv cur = *out;
+      if (cur.invalid)
+        return exec_error (r, pos, path, "nil pointer evaluating %s", k);
+      while (kind_of (cur.t) == K_PTR)
+        {
+          if (cur.v == NULL)
+            return exec_error (r, pos, path, "nil pointer evaluating *%s.%s", cur.path, k);
+          tv_elem (&cur, &cur, cur.v);
+        }
+      if (kind_of (cur.t) == K_STRUCT)
+        {
+          const struct gotype_field *e = child_named (r->types, cur.path, k);
+          if (e == NULL)
+            return exec_error (r, pos, path, "can't evaluate field %s", k);
+          tv_field (out, cur.v, e);
+        }
+      else if (kind_of (cur.t) == K_MAP)
+        {
+          json_t *x = json_object_get (cur.v, k);
+          tv_elem (out, &cur, x);
+          out->invalid = x == NULL;
+        }
+      else
+        return exec_error (r, pos, path, "can't evaluate field %s", k);
+    }
+  return 0;
+}
+
+static int
+split_args (const char *action, char ***out, size_t **offsets)
 {
   cleanup_strv char **args = xcalloc (1, sizeof (char *));
+  cleanup_free size_t *offs = xcalloc (1, sizeof (size_t));
+  size_t n = 0;
   const char *p = action;
   while (*p)
     {
@@ -121,6 +846,7 @@ split_args (const char *action, char ***out)
       if (*p == '\0')
         break;
       const char *start = p;
+      cleanup_free char *s = NULL;
       if (*p == '"')
         {
           p++;
@@ -128,67 +854,147 @@ split_args (const char *action, char ***out)
             p++;
           if (*p != '"')
             return -EINVAL;
-          cleanup_free char *s = strndup (start + 1, (size_t)(p - start - 1));
-          strv_push (&args, s);
+          s = strndup (start + 1, (size_t)(p - start - 1));
           p++;
-          continue;
         }
-      while (*p && !isspace ((unsigned char)*p))
-        p++;
-      cleanup_free char *s = strndup (start, (size_t)(p - start));
+      else
+        {
+          while (*p && !isspace ((unsigned char)*p))
+            p++;
+          s = strndup (start, (size_t)(p - start));
+        }
       strv_push (&args, s);
+      offs = xrealloc (offs, (n + 1) * sizeof (size_t));
+      offs[n++] = (size_t)(start - action);
     }
   *out = take_ptr (&args);
+  *offsets = take_ptr (&offs);
   return 0;
 }
 
-static int
-eval_action (FILE *f, const char *action, json_t *obj, isola_error_t *err)
+/* A literal index of {{index .Slice N}} */
+static bool
+parse_index (const char *s, size_t *out)
 {
-  cleanup_strv char **args = NULL;
-  if (split_args (action, &args) < 0 || args[0] == NULL)
-    return isola_error_fail (err, EINVAL, "template: cannot parse `{{%s}}`", action);
-  int ret = 0;
-  size_t n = strv_len (args);
+  char *end;
+  errno = 0;
+  unsigned long long n = strtoull (s, &end, 10);
+  if (!isdigit ((unsigned char)s[0]) || *end || errno)
+    return false;
+  *out = (size_t)n;
+  return true;
+}
+
+static int
+eval_typed (struct run *r, FILE *f, char **args, size_t n, const size_t *pos, json_t *obj)
+{
+  struct tv v;
+  int ret;
   if (strcmp (args[0], "json") == 0 && n == 2)
     {
-      json_t *v = lookup_path (obj, args[1], err, &ret);
-      if (v == NULL)
+      if ((ret = lookup_typed (r, obj, args[1], pos[1], &v)) < 0)
         return ret;
-      cleanup_free char *s = json_dumps (v, JSON_ENCODE_ANY | JSON_COMPACT);
-      fputs (s, f);
+      cleanup_json json_t *j = v.invalid ? json_null () : marshal_go (r->types, &v);
+      print_json (f, j, 0);
       return 0;
     }
   if (strcmp (args[0], "index") == 0 && n == 3)
     {
-      json_t *v = lookup_path (obj, args[1], err, &ret);
-      if (v == NULL)
+      if ((ret = lookup_typed (r, obj, args[1], pos[1], &v)) < 0)
         return ret;
-      json_t *x = json_is_object (v) ? json_object_get (v, args[2]) : NULL;
-      print_value (f, x ? x : json_null ());
+      struct tv e;
+      if (kind_of (v.t) == K_MAP)
+        tv_elem (&e, &v, json_object_get (v.v, args[2]));
+      else if (kind_of (v.t) == K_SLICE)
+        {
+          size_t i;
+          if (!parse_index (args[2], &i))
+            return exec_error (r, pos[0], "index", "error calling index: cannot index slice/array with type string");
+          if (i >= json_array_size (v.v))
+            return exec_error (r, pos[0], "index", "error calling index: index out of range: %zu", i);
+          tv_elem (&e, &v, json_array_get (v.v, i));
+        }
+      else
+        return exec_error (r, pos[0], "index", "error calling index: can't index item of type %s", v.t);
+      print_go (f, r->types, &e, 0);
       return 0;
     }
   if (n == 1)
     {
-      json_t *v = lookup_path (obj, args[0], err, &ret);
-      if (v == NULL)
+      if ((ret = lookup_typed (r, obj, args[0], pos[0], &v)) < 0)
         return ret;
-      print_value (f, v);
+      print_go (f, r->types, &v, 0);
       return 0;
     }
-  return isola_error_fail (err, EINVAL, "template: unsupported action `{{%s}}`", action);
+  return -ENOTSUP;
 }
 
-int
-gotemplate_render (const char *tmpl, json_t *obj, char **out, isola_error_t *err)
+static int
+eval_json (struct run *r, FILE *f, char **args, size_t n, const size_t *pos, json_t *obj)
+{
+  int ret = 0;
+  json_t *v;
+  if (strcmp (args[0], "json") == 0 && n == 2)
+    {
+      if ((v = lookup_json (r, obj, args[1], pos[1], &ret)) == NULL)
+        return ret;
+      /* the raw fallback marshals a map: its keys sorted */
+      print_json (f, v, r->mode == MODE_RAW ? JSON_SORT_KEYS : 0);
+      return 0;
+    }
+  if (strcmp (args[0], "index") == 0 && n == 3)
+    {
+      if ((v = lookup_json (r, obj, args[1], pos[1], &ret)) == NULL)
+        return ret;
+      size_t i;
+      json_t *x = NULL;
+      if (json_is_object (v))
+        x = json_object_get (v, args[2]);
+      else if (json_is_array (v) && parse_index (args[2], &i))
+        {
+          if (i >= json_array_size (v))
+            return exec_error (r, pos[0], "index", "error calling index: index out of range: %zu", i);
+          x = json_array_get (v, i);
+        }
+      print_top (f, x ? x : json_null ());
+      return 0;
+    }
+  if (n == 1)
+    {
+      if ((v = lookup_json (r, obj, args[0], pos[0], &ret)) == NULL)
+        return ret;
+      print_top (f, v);
+      return 0;
+    }
+  return -ENOTSUP;
+}
+
+static int
+eval_action (struct run *r, FILE *f, const char *action, size_t action_pos, json_t *obj)
+{
+  cleanup_strv char **args = NULL;
+  cleanup_free size_t *pos = NULL;
+  if (split_args (action, &args, &pos) < 0 || args[0] == NULL)
+    return isola_error_fail (r->err, EINVAL, "template: cannot parse `{{%s}}`", action);
+  size_t n = strv_len (args);
+  for (size_t i = 0; i < n; i++)
+    pos[i] += action_pos;
+  int ret = r->mode == MODE_TYPED ? eval_typed (r, f, args, n, pos, obj) : eval_json (r, f, args, n, pos, obj);
+  if (ret == -ENOTSUP)
+    return isola_error_fail (r->err, EINVAL, "template: unsupported action `{{%s}}`", action);
+  return ret;
+}
+
+static int
+render (struct run *r, json_t *obj, char **out)
 {
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream (&buf, &len);
   if (f == NULL)
-    return isola_error_make (err, errno, "open_memstream");
+    return isola_error_make (r->err, errno, "open_memstream");
   int ret = 0;
-  const char *p = tmpl;
+  const char *p = r->tmpl;
   while (ret == 0 && *p)
     {
       const char *open = strstr (p, "{{");
@@ -201,11 +1007,11 @@ gotemplate_render (const char *tmpl, json_t *obj, char **out, isola_error_t *err
       const char *close = strstr (open + 2, "}}");
       if (close == NULL)
         {
-          ret = isola_error_fail (err, EINVAL, "template: unclosed action in `%s`", tmpl);
+          ret = isola_error_fail (r->err, EINVAL, "template: :1: unclosed action");
           break;
         }
       cleanup_free char *action = strndup (open + 2, (size_t)(close - open - 2));
-      ret = eval_action (f, action, obj, err);
+      ret = eval_action (r, f, action, (size_t)(open + 2 - r->tmpl), obj);
       p = close + 2;
     }
   fclose (f);
@@ -216,4 +1022,17 @@ gotemplate_render (const char *tmpl, json_t *obj, char **out, isola_error_t *err
     }
   *out = buf;
   return 0;
+}
+
+int
+gotemplate_render (const char *tmpl, json_t *obj, const struct gotype_field *types, char **out, isola_error_t *err)
+{
+  struct run r = { .tmpl = tmpl, .types = types, .mode = types ? MODE_TYPED : MODE_LENIENT, .err = err };
+  int ret = render (&r, obj, out);
+  if (ret != -ENODATA)
+    return ret;
+  /* Docker's CLI: what fails over the typed struct runs again over the raw JSON, and that error is the one shown */
+  isola_error_release (err);
+  r.mode = MODE_RAW;
+  return render (&r, obj, out);
 }

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "container/container.h"
+#include "container/inspect_shape.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1141,6 +1142,7 @@ container_inspect_json (const struct container *c)
   json_object_set_new (o, "Config", oci_docker_container_config (container_config (c)));
   const char *mode = json_string_value (json_object_get (host, "NetworkMode"));
   json_object_set_new (o, "NetworkSettings", json_pack ("{s:{s:{}}}", "Networks", mode ? mode : "none"));
+  container_inspect_complete (o);
   return o;
 }
 

@@ -694,7 +694,7 @@ mount_etc_files (int rootfd, const struct spawn_spec *spec, isola_error_t *err)
 }
 
 /* Docker's masked paths: kernel interfaces that leak host information or let a container poke the host. */
-static const char *const masked_paths[] = {
+const char *const sandbox_masked_paths[] = {
   "/proc/asound",
   "/proc/acpi",
   "/proc/kcore",
@@ -706,10 +706,11 @@ static const char *const masked_paths[] = {
   "/proc/scsi",
   "/sys/firmware",
   "/sys/devices/virtual/powercap",
+  NULL,
 };
 
-static const char *const readonly_paths[] = {
-  "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+const char *const sandbox_readonly_paths[] = {
+  "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
 };
 
 /* Files get /dev/null on top, directories an empty read-only tmpfs; what this kernel lacks is skipped. */
@@ -772,11 +773,11 @@ protect_kernel_paths (int rootfd, isola_error_t *err)
   struct fd_path p;
   const char *dev_null = null_fd >= 0 ? fd_path (null_fd, &p) : "/dev/null";
   int ret;
-  for (size_t i = 0; i < ARRAY_SIZE (masked_paths); i++)
-    if ((ret = mask_path (rootfd, masked_paths[i], dev_null, err)) < 0)
+  for (size_t i = 0; sandbox_masked_paths[i]; i++)
+    if ((ret = mask_path (rootfd, sandbox_masked_paths[i], dev_null, err)) < 0)
       return ret;
-  for (size_t i = 0; i < ARRAY_SIZE (readonly_paths); i++)
-    if ((ret = make_path_readonly (rootfd, readonly_paths[i], err)) < 0)
+  for (size_t i = 0; sandbox_readonly_paths[i]; i++)
+    if ((ret = make_path_readonly (rootfd, sandbox_readonly_paths[i], err)) < 0)
       return ret;
   return 0;
 }

@@ -150,4 +150,9 @@ int spawn_join_setup (const struct spawn_spec *spec, char ***env_out, isola_erro
    filter failed. */
 int spawn_exec_command (const struct spawn_spec *spec, char *const *env, bool *setup_failed, isola_error_t *err);
 
+/* Docker's masked and read-only paths, NULL-terminated: what every container but a --privileged one gets (inspect
+   shows them as HostConfig.MaskedPaths, ReadonlyPaths). */
+extern const char *const sandbox_masked_paths[];
+extern const char *const sandbox_readonly_paths[];
+
 #endif

@@ -121,7 +121,7 @@ check_format (const char *tmpl, const char *want)
                                          "\"Labels\":{\"k\":\"v\"},\"N\":3,\"E\":null}}",
                                          0, NULL);
   cleanup_free char *out = NULL;
-  int ret = gotemplate_render (tmpl, obj, &out, NULL);
+  int ret = gotemplate_render (tmpl, obj, NULL, &out, NULL);
   CHECK (ret == 0 && strcmp (out, want) == 0, "template %s renders %s (got %s)", tmpl, want, out ? out : "(error)");
 }
 
@@ -139,17 +139,98 @@ test_format (void)
   check_format ("{{.Config.Labels.nope}}", "<no value>");
   cleanup_json json_t *obj = json_pack ("{s:s, s:{}}", "Id", "x", "Labels");
   cleanup_free char *out = NULL;
-  CHECK (gotemplate_render ("{{.Missing}}", obj, &out, NULL) == -EINVAL, "unknown field of a struct is an error");
+  CHECK (gotemplate_render ("{{.Missing}}", obj, NULL, &out, NULL) == -EINVAL, "unknown field of a struct is an error");
   cleanup_free char *none = NULL;
-  CHECK (gotemplate_render ("{{.Labels.a}}", obj, &none, NULL) == 0 && strcmp (none, "<no value>") == 0,
+  CHECK (gotemplate_render ("{{.Labels.a}}", obj, NULL, &none, NULL) == 0 && strcmp (none, "<no value>") == 0,
          "a key an empty map lacks: <no value>");
-  CHECK (gotemplate_render ("{{.Id", obj, &out, NULL) == -EINVAL, "unclosed action is an error");
+  CHECK (gotemplate_render ("{{.Id", obj, NULL, &out, NULL) == -EINVAL, "unclosed action is an error");
+}
+
+/* A Go struct: Name string, P *struct{X int}, S []string, M map[string]string, In struct{A string; D duration},
+   embedded struct{E bool}, T time, O string omitempty, L []*struct{K string}. */
+static const struct gotype_field types[] = {
+  { "Name", "string" },
+  { "P", "*struct" },
+  { "P.X", "int" },
+  { "S", "[]string,fill=[]" },
+  { "M", "map[string]string" },
+  { "In", "struct" },
+  { "In.A", "string" },
+  { "In.D", "duration" },
+  { "(Emb)", "struct,embed" },
+  { "(Emb).E", "bool" },
+  { "T", "time" },
+  { "O", "string,omitempty" },
+  { "L", "[]*struct" },
+  { "L.*.K", "string" },
+  { 0 },
+};
+
+static void
+check_typed (json_t *obj, const char *tmpl, const char *want)
+{
+  cleanup_free char *out = NULL;
+  cleanup_error isola_error_t err = NULL;
+  int ret = gotemplate_render (tmpl, obj, types, &out, &err);
+  const char *got = ret == 0 ? out : err && err->msg ? err->msg : "(error)";
+  CHECK (strcmp (got, want) == 0, "typed %s renders %s (got %s)", tmpl, want, got);
+}
+
+static void
+test_typed (void)
+{
+  cleanup_json json_t *empty = json_pack ("{s:s}", "Name", "n");
+  /* what is missing prints as Go's zero value of its type */
+  check_typed (empty, "{{.P}} {{.S}} {{.M}} {{.In}} {{.E}} {{.T}} [{{.O}}]",
+               "<nil> [] map[] { 0s} false 0001-01-01 00:00:00 +0000 UTC []");
+  check_typed (empty, "{{json .P}} {{json .S}} {{json .M}} {{json .In}} {{json .O}}",
+               "null null null {\"A\":\"\",\"D\":0} \"\"");
+  /* json of a struct: every field in order, the embedded one's inline, omitempty ones only when set */
+  check_typed (empty, "{{json .}}",
+               "{\"Name\":\"n\",\"P\":null,\"S\":null,\"M\":null,\"In\":{\"A\":\"\",\"D\":0},\"E\":false,"
+               "\"T\":\"0001-01-01T00:00:00Z\",\"L\":null}");
+  /* a struct as fmt's %v: fields in braces, an embedded struct in its own, a pointer inside a value as an address */
+  cleanup_json json_t *full = json_loads ("{\"Name\":\"n\",\"P\":{\"X\":3},\"S\":[\"a\",\"b\"],\"M\":{\"z\":\"1\","
+                                          "\"a\":\"<&>\"},\"In\":{\"A\":\"x\",\"D\":3723500000000},\"E\":true,"
+                                          "\"T\":\"2024-01-02T03:04:05.120Z\",\"O\":\"o\",\"L\":[{\"K\":\"k\"}]}",
+                                          0, NULL);
+  check_typed (full, "{{.P}} {{.S}} {{.M}} {{.In}} {{.E}} {{.T}} {{.O}} {{.L}}",
+               "{3} [a b] map[a:<&> z:1] {x 1h2m3.5s} true 2024-01-02 03:04:05.12 +0000 UTC o [0xc000010000]");
+  check_typed (full, "{{.}}",
+               "{n 0xc000010000 [a b] map[a:<&> z:1] {x 1h2m3.5s} {true} 2024-01-02 03:04:05.12 +0000 UTC o "
+               "[0xc000010000]}");
+  /* json: maps sorted, HTML escaped as encoding/json does */
+  check_typed (full, "{{json .M}} {{json .P}}", "{\"a\":\"\\u003c\\u0026\\u003e\",\"z\":\"1\"} {\"X\":3}");
+  check_typed (full, "{{.M.z}} [{{.M.nope}}] [{{index .M \"nope\"}}] {{.P.X}}", "1 [<no value>] [] 3");
+  check_typed (full, "{{index .S 1}} {{index .L 0}}", "b {k}");
+  check_typed (full, "{{index .S 2}}",
+               "template: :1:2: executing \"\" at <index>: error calling index: index out of range: 2");
+  /* what the struct lacks (or a nil pointer on the way) runs again over the raw JSON, where a missing key is an
+     error at Go's position: the chain's second field */
+  check_typed (full, "{{.Extra}}", "template: :1:2: executing \"\" at <.Extra>: map has no entry for key \"Extra\"");
+  check_typed (empty, "ab{{.P.X}}", "template: :1:6: executing \"\" at <.P.X>: map has no entry for key \"P\"");
+  cleanup_json json_t *extra = json_pack ("{s:s, s:{s:i}}", "Name", "n", "Extra", "Y", 1);
+  check_typed (extra, "{{.Extra.Y}} {{json .Extra}}", "1 {\"Y\":1}");
+  cleanup_free char *out = NULL;
+  CHECK (gotemplate_render ("{{.Nope}}", empty, types, &out, NULL) == -ENODATA, "a failing template: -ENODATA");
+  CHECK (gotemplate_render ("{{.Name", empty, types, &out, NULL) == -EINVAL, "a template that does not parse: -EINVAL");
+
+  /* completing an object as dockerd sends it: missing fields added (their fill, or zero), keys in field order, the
+     keys it does not know kept after them; omitempty ones not added */
+  cleanup_json json_t *obj = json_loads ("{\"Own\":1,\"In\":{\"D\":5},\"L\":[{}],\"Name\":\"n\"}", 0, NULL);
+  gotype_complete (obj, types);
+  cleanup_free char *s = json_dumps (obj, JSON_COMPACT);
+  CHECK_STR (s,
+             "{\"Name\":\"n\",\"P\":null,\"S\":[],\"M\":null,\"In\":{\"A\":\"\",\"D\":5},\"E\":false,"
+             "\"T\":\"0001-01-01T00:00:00Z\",\"L\":[{\"K\":\"\"}],\"Own\":1}",
+             "gotype_complete (got %s)", s);
 }
 
 int
 main (void)
 {
   test_format ();
+  test_typed ();
   test_human ();
   test_time ();
   test_atomic_write ();
