@@ -140,7 +140,7 @@ has_part() {
 # A job is one test binary, one fuzz target or one bats file in one isolation mode.  JOB_COST is a guess of its
 # length in seconds: the longest jobs start first, so that a long one does not start last and run alone.
 
-JOB_KIND=() JOB_ARG=() JOB_MODE=() JOB_LABEL=() JOB_COST=()
+JOB_KIND=() JOB_ARG=() JOB_MODE=() JOB_LABEL=() JOB_COST=() JOB_PART=()
 declare -A MATCHED=()
 
 # wanted NAME: whether the NAMEs given select NAME (all do when none is given); notes which patterns matched.
@@ -157,9 +157,9 @@ wanted() {
   return $hit
 }
 
-# add_job KIND ARG MODE LABEL COST
+# add_job PART KIND ARG MODE LABEL COST
 add_job() {
-  JOB_KIND+=("$1") JOB_ARG+=("$2") JOB_MODE+=("$3") JOB_LABEL+=("$4") JOB_COST+=("$5")
+  JOB_PART+=("$1") JOB_KIND+=("$2") JOB_ARG+=("$3") JOB_MODE+=("$4") JOB_LABEL+=("$5") JOB_COST+=("$6")
 }
 
 # tests_in FILE: the number of @test in a bats file.
@@ -171,13 +171,13 @@ tests_in() {
 if has_part unit; then
   for t in build/asan/tests/test_*; do
     [ -x "$t" ] || continue
-    wanted "${t##*/test_}" && add_job unit "$t" - "${t##*/}" 3
+    wanted "${t##*/test_}" && add_job unit unit "$t" - "${t##*/}" 3
   done
 fi
 if has_part fuzz; then
   for fz in build/fuzz/fuzz_*; do
     [ -x "$fz" ] || continue
-    wanted "${fz##*/fuzz_}" && add_job fuzz "$fz" - "${fz##*/}" "$((FUZZ_SECONDS + 1))"
+    wanted "${fz##*/fuzz_}" && add_job fuzz fuzz "$fz" - "${fz##*/}" "$((FUZZ_SECONDS + 1))"
   done
 fi
 # The checks of the build itself (what the binaries link, the include graph, reproducibility: two builds).
@@ -185,23 +185,23 @@ for f in tests/build/*.bats; do
   name=$(basename "$f" .bats)
   part=bats
   [ "$name" = reproducible ] && part=build
-  has_part $part && wanted "$name" && add_job bats "$f" process "build/$name.bats" 60
+  has_part $part && wanted "$name" && add_job $part bats "$f" process "build/$name.bats" 60
 done
 for f in tests/integration/*.bats; do
   name=$(basename "$f" .bats)
   if [ "$name" = vm ]; then
-    has_part vm && wanted "$name" && add_job bats "$f" process "$name.bats" "$(($(tests_in "$f") * 4))"
+    has_part vm && wanted "$name" && add_job vm bats "$f" process "$name.bats" "$(($(tests_in "$f") * 4))"
     continue
   fi
-  has_part bats && wanted "$name" && add_job bats "$f" process "$name.bats" "$(tests_in "$f")"
+  has_part bats && wanted "$name" && add_job bats bats "$f" process "$name.bats" "$(tests_in "$f")"
   if has_part vm && [[ " $VM_FILES " == *" $name "* ]] && wanted "$name"; then
-    add_job bats "$f" vm "$name.bats (vm)" "$(($(tests_in "$f") * 3))"
+    add_job vm bats "$f" vm "$name.bats (vm)" "$(($(tests_in "$f") * 3))"
   fi
 done
 
 # The differential test against Docker: one job, docker and both isolation modes side by side (~3 minutes).
 if has_part compat && wanted compat; then
-  add_job compat tests/compat/run.py - compat 180
+  add_job compat compat tests/compat/run.py - compat 180
 fi
 
 for pat in "${NAMES[@]}"; do
@@ -248,18 +248,26 @@ count_tap() {
   fi
 }
 
+# measured I COMMAND...: runs COMMAND in place of the shell, with the CPU time of all it starts (monitors, VM workers
+# and containers too) noted in $logdir/I.cpu (scripts/job-cpu.py).
+measured() {
+  local i=$1
+  shift
+  exec python3 scripts/job-cpu.py "$logdir/$i.cpu" "$@"
+}
+
 # job_body I: what job I runs (in the background, output to its log).
 job_body() {
   local i=$1 arg=${JOB_ARG[$1]} name work corpus
   case ${JOB_KIND[i]} in
-    unit) exec "$arg" ;;
+    unit) measured "$i" "$arg" ;;
     fuzz)
       name=${arg##*/}
       corpus=fuzz/corpus/${name#fuzz_}
       work=$logdir/$name-corpus
       mkdir -p "$work"
       if [ -d "$corpus" ]; then cp -r "$corpus"/. "$work"/; fi
-      exec "$arg" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 "$work"
+      measured "$i" "$arg" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 "$work"
       ;;
     bats)
       if [ "${JOB_MODE[i]}" = vm ]; then
@@ -270,37 +278,53 @@ job_body() {
         unset ISOLA_TEST_ISOLATION
       fi
       export ASAN_OPTIONS=$BATS_ASAN_OPTIONS
-      exec bats --tap ${FILTER:+--filter "$FILTER"} "$arg"
+      measured "$i" bats --tap ${FILTER:+--filter "$FILTER"} "$arg"
       ;;
     compat)
       unset ISOLA_TEST_ISOLATION ISOLA_ISOLATION
-      exec python3 "$arg" ${FILTER:+"$FILTER"}
+      measured "$i" python3 "$arg" ${FILTER:+"$FILTER"}
       ;;
   esac
 }
 
+# JOB_CPU[I]: the CPU time of job I in hundredths of a second (user + system, with all it started), once done.
+JOB_CPU=()
+# job_cpu I: reads job I's CPU time (scripts/job-cpu.py wrote it as "USER SYSTEM", seconds with two decimals).
+job_cpu() {
+  local u=0.00 s=0.00
+  read -r u s 2>/dev/null <"$logdir/$1.cpu"
+  JOB_CPU[$1]=$((10#${u/./} + 10#${s/./}))
+}
+
+# cs N: N hundredths as seconds with one decimal.
+cs() {
+  printf '%d.%d' $(($1 / 100)) $(($1 % 100 / 10))
+}
+
 # job_done I STATUS SECONDS: reports a finished job and adds up its counts.
 job_done() {
-  local i=$1 status=$2 secs=$3 log=$logdir/$1.log label=${JOB_LABEL[$1]}
+  local i=$1 status=$2 log=$logdir/$1.log label=${JOB_LABEL[$1]} secs
+  job_cpu "$i"
+  secs="$3 s, $(cs "${JOB_CPU[i]}") CPU-s"
   case ${JOB_KIND[i]} in
     unit)
       grep -E '^(not ok|#)' "$log"
-      echo "$label: $(grep -cE '^ok' "$log") ok, $(grep -cE '^not ok' "$log") not ok (${secs} s)"
+      echo "$label: $(grep -cE '^ok' "$log") ok, $(grep -cE '^not ok' "$log") not ok (${secs})"
       count_tap "$log" "$status"
       ;;
     fuzz)
       if [ "$status" -eq 0 ]; then
         passed=$((passed + 1))
-        echo "ok - $label (${secs} s)"
+        echo "ok - $label (${secs})"
       else
         failed=$((failed + 1))
-        echo "not ok - $label (exit $status, ${secs} s)"
+        echo "not ok - $label (exit $status, ${secs})"
         tail -40 "$log"
       fi
       ;;
     bats)
       grep -vE '^ok ' "$log" | head -300
-      echo "$label: $(grep -cE '^ok' "$log") ok, $(grep -cE '^not ok' "$log") not ok (${secs} s)"
+      echo "$label: $(grep -cE '^ok' "$log") ok, $(grep -cE '^not ok' "$log") not ok (${secs})"
       count_tap "$log" "$status"
       ;;
     compat)
@@ -309,7 +333,7 @@ job_done() {
       awk '/^not ok / { show = ($0 !~ /# TODO/) } /^ok / { show = 0 } show || /^# (compat report|isola |note: )/' "$log" |
         head -400
       echo "$label: $(grep -cE '^ok' "$log") ok, $(grep -cE '^not ok .*# TODO' "$log") expected failures," \
-        "$(grep -E '^not ok' "$log" | grep -cv '# TODO') not ok (${secs} s)"
+        "$(grep -E '^not ok' "$log" | grep -cv '# TODO') not ok (${secs})"
       count_tap "$log" "$status"
       ;;
   esac
@@ -366,6 +390,23 @@ read -r busy_end total_end < <(cpu_ticks)
 hz=$(getconf CLK_TCK)
 echo "== jobs done in $(($(date +%s) - t_start)) s; the machine's CPUs were busy" \
   "$(((busy_end - busy_start) * 100 / (total_end - total_start + 1)))% of it ($(((busy_end - busy_start) / hz)) CPU-s)"
+
+# What the jobs cost, in CPU time (theirs and all they started): the total on a loaded machine is still the
+# suite's price, and what to cut first.
+declare -A PART_CPU=()
+cpu_all=0
+for i in "${!JOB_CPU[@]}"; do
+  PART_CPU[${JOB_PART[i]}]=$((${PART_CPU[${JOB_PART[i]}]:-0} + JOB_CPU[i]))
+  cpu_all=$((cpu_all + JOB_CPU[i]))
+done
+if [ "$cpu_all" -gt 0 ]; then
+  line="== CPU-s of the jobs: $(cs $cpu_all);"
+  for p in $PARTS; do [ -z "${PART_CPU[$p]:-}" ] || line="$line $p $(cs "${PART_CPU[$p]}")"; done
+  echo "$line"
+  echo "== the most expensive jobs (CPU-s, with what they started):"
+  for i in "${!JOB_CPU[@]}"; do echo "${JOB_CPU[i]} $i"; done | sort -k1,1nr | head -15 |
+    while read -r c i; do printf '%8s  %s\n' "$(cs "$c")" "${JOB_LABEL[i]}"; done
+fi
 
 # Only what this run made: the roots and fixtures the tests noted (with their .extra.* roots), the mounts under them,
 # and the processes (monitors, VM workers, template builds) that name them or this run's VM templates.
