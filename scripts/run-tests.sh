@@ -10,7 +10,9 @@ usage() {
 usage: scripts/run-tests.sh [OPTIONS] [NAME...]
 
 Runs isola's tests, several test binaries or bats files at once, and ends with the line
-"N passed, N failed, N skipped".  The exit status is 0 only when nothing failed.
+"N passed, N failed, N skipped".  The exit status is 0 only when nothing failed.  Each job's CPU time, with all
+it started (monitors, VM workers, containers, dockerd), is on its line; the end of the run adds it up per part and
+lists the 15 most expensive jobs.
 
 The parts (all of them by default):
   unit   the C unit tests, build/asan/tests/test_* (ASan+UBSan, TAP)
@@ -379,8 +381,9 @@ while [ "$next" -lt ${#ORDER[@]} ] || [ ${#RUNNING[@]} -gt 0 ]; do
   pid=
   wait -n -p pid
   status=$?
-  # a signal interrupted the wait: stop_jobs has run, the jobs end and are waited for here
-  [ -n "${pid:-}" ] || continue
+  # a signal interrupted the wait: stop_jobs has run, the jobs end and are waited for here (seen once after ^C: a
+  # PID that is no job's, which set -u made fatal)
+  [ -n "${pid:-}" ] && [ -n "${RUNNING[$pid]:-}" ] || continue
   i=${RUNNING[$pid]}
   job_done "$i" "$status" $(($(date +%s) - STARTED[$pid]))
   unset "RUNNING[$pid]" "STARTED[$pid]"
