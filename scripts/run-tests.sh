@@ -10,7 +10,9 @@ usage() {
 usage: scripts/run-tests.sh [OPTIONS] [NAME...]
 
 Runs isola's tests, several test binaries or bats files at once, and ends with the line
-"N passed, N failed, N skipped".  The exit status is 0 only when nothing failed.
+"N passed, N failed, N skipped".  The exit status is 0 only when nothing failed.  Each job's CPU time, with all
+it started (monitors, VM workers, containers, dockerd), is on its line; the end of the run adds it up per part and
+lists the 15 most expensive jobs.
 
 The parts (all of them by default):
   unit   the C unit tests, build/asan/tests/test_* (ASan+UBSan, TAP)
@@ -21,8 +23,9 @@ The parts (all of them by default):
   vm     everything that boots VMs: vm.bats, and the files of VM_FILES (default: run lifecycle exec ps logs
          isolation files volume leaks escape limits events attach restart health nsflags containment
          records chaos wedged) again with every container in a VM (ISOLA_TEST_ISOLATION=vm).
-         That second pass checks that the modes behave alike: it drives the release build with 1-vCPU guests
-         (ISOLA_VM_PASS_BIN, ISOLA_VM_PASS_CPUS override), half the time of ASan and the default size; vm.bats,
+         That second pass checks that the modes behave alike: it drives the release build with 1-vCPU, 512 MiB
+         guests (ISOLA_VM_PASS_BIN, ISOLA_VM_PASS_CPUS, ISOLA_VM_PASS_MEMORY override), half the time of ASan and
+         the default size; vm.bats,
          which tests the VM itself (its defaults too), drives the --binaries build; leaks.bats always drives the
          ASan build and escape.bats the release one
   build  tests/build/reproducible.bats: two clones of HEAD built and compared (slow; not in make check)
@@ -140,7 +143,7 @@ has_part() {
 # A job is one test binary, one fuzz target or one bats file in one isolation mode.  JOB_COST is a guess of its
 # length in seconds: the longest jobs start first, so that a long one does not start last and run alone.
 
-JOB_KIND=() JOB_ARG=() JOB_MODE=() JOB_LABEL=() JOB_COST=()
+JOB_KIND=() JOB_ARG=() JOB_MODE=() JOB_LABEL=() JOB_COST=() JOB_PART=()
 declare -A MATCHED=()
 
 # wanted NAME: whether the NAMEs given select NAME (all do when none is given); notes which patterns matched.
@@ -157,9 +160,9 @@ wanted() {
   return $hit
 }
 
-# add_job KIND ARG MODE LABEL COST
+# add_job PART KIND ARG MODE LABEL COST
 add_job() {
-  JOB_KIND+=("$1") JOB_ARG+=("$2") JOB_MODE+=("$3") JOB_LABEL+=("$4") JOB_COST+=("$5")
+  JOB_PART+=("$1") JOB_KIND+=("$2") JOB_ARG+=("$3") JOB_MODE+=("$4") JOB_LABEL+=("$5") JOB_COST+=("$6")
 }
 
 # tests_in FILE: the number of @test in a bats file.
@@ -171,13 +174,13 @@ tests_in() {
 if has_part unit; then
   for t in build/asan/tests/test_*; do
     [ -x "$t" ] || continue
-    wanted "${t##*/test_}" && add_job unit "$t" - "${t##*/}" 3
+    wanted "${t##*/test_}" && add_job unit unit "$t" - "${t##*/}" 3
   done
 fi
 if has_part fuzz; then
   for fz in build/fuzz/fuzz_*; do
     [ -x "$fz" ] || continue
-    wanted "${fz##*/fuzz_}" && add_job fuzz "$fz" - "${fz##*/}" "$((FUZZ_SECONDS + 1))"
+    wanted "${fz##*/fuzz_}" && add_job fuzz fuzz "$fz" - "${fz##*/}" "$((FUZZ_SECONDS + 1))"
   done
 fi
 # The checks of the build itself (what the binaries link, the include graph, reproducibility: two builds).
@@ -185,23 +188,23 @@ for f in tests/build/*.bats; do
   name=$(basename "$f" .bats)
   part=bats
   [ "$name" = reproducible ] && part=build
-  has_part $part && wanted "$name" && add_job bats "$f" process "build/$name.bats" 60
+  has_part $part && wanted "$name" && add_job $part bats "$f" process "build/$name.bats" 60
 done
 for f in tests/integration/*.bats; do
   name=$(basename "$f" .bats)
   if [ "$name" = vm ]; then
-    has_part vm && wanted "$name" && add_job bats "$f" process "$name.bats" "$(($(tests_in "$f") * 4))"
+    has_part vm && wanted "$name" && add_job vm bats "$f" process "$name.bats" "$(($(tests_in "$f") * 4))"
     continue
   fi
-  has_part bats && wanted "$name" && add_job bats "$f" process "$name.bats" "$(tests_in "$f")"
+  has_part bats && wanted "$name" && add_job bats bats "$f" process "$name.bats" "$(tests_in "$f")"
   if has_part vm && [[ " $VM_FILES " == *" $name "* ]] && wanted "$name"; then
-    add_job bats "$f" vm "$name.bats (vm)" "$(($(tests_in "$f") * 3))"
+    add_job vm bats "$f" vm "$name.bats (vm)" "$(($(tests_in "$f") * 3))"
   fi
 done
 
 # The differential test against Docker: one job, docker and both isolation modes side by side (~3 minutes).
 if has_part compat && wanted compat; then
-  add_job compat tests/compat/run.py - compat 180
+  add_job compat compat tests/compat/run.py - compat 180
 fi
 
 for pat in "${NAMES[@]}"; do
@@ -248,59 +251,86 @@ count_tap() {
   fi
 }
 
+# measured I COMMAND...: runs COMMAND in place of the shell, with the CPU time of all it starts (monitors, VM workers
+# and containers too) noted in $logdir/I.cpu (scripts/job-cpu.py).
+measured() {
+  local i=$1
+  shift
+  exec python3 scripts/job-cpu.py "$logdir/$i.cpu" "$@"
+}
+
 # job_body I: what job I runs (in the background, output to its log).
 job_body() {
   local i=$1 arg=${JOB_ARG[$1]} name work corpus
   case ${JOB_KIND[i]} in
-    unit) exec "$arg" ;;
+    unit) measured "$i" "$arg" ;;
     fuzz)
       name=${arg##*/}
       corpus=fuzz/corpus/${name#fuzz_}
       work=$logdir/$name-corpus
       mkdir -p "$work"
       if [ -d "$corpus" ]; then cp -r "$corpus"/. "$work"/; fi
-      exec "$arg" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 "$work"
+      measured "$i" "$arg" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 "$work"
       ;;
     bats)
       if [ "${JOB_MODE[i]}" = vm ]; then
         export ISOLA_TEST_ISOLATION=vm
-        # measured on the VM pass here: 848 s of jobs with ASan, 505 s with the release build (1 vCPU both)
+        # measured on the VM pass here: 848 s of jobs with ASan, 505 s with the release build (1 vCPU both).
+        # 512 MiB: a VM's template state is 42 MB, not the default 2 GiB's 71 MB (the guest's page structures),
+        # which each VM start restores.
         export ISOLA_BIN=${ISOLA_VM_PASS_BIN:-$PWD/build/isola} ISOLA_VM_CPUS=${ISOLA_VM_PASS_CPUS:-1}
+        export ISOLA_VM_MEMORY=${ISOLA_VM_PASS_MEMORY:-512m}
       else
         unset ISOLA_TEST_ISOLATION
       fi
       export ASAN_OPTIONS=$BATS_ASAN_OPTIONS
-      exec bats --tap ${FILTER:+--filter "$FILTER"} "$arg"
+      measured "$i" bats --tap ${FILTER:+--filter "$FILTER"} "$arg"
       ;;
     compat)
       unset ISOLA_TEST_ISOLATION ISOLA_ISOLATION
-      exec python3 "$arg" ${FILTER:+"$FILTER"}
+      measured "$i" python3 "$arg" ${FILTER:+"$FILTER"}
       ;;
   esac
 }
 
+# JOB_CPU[I]: the CPU time of job I in hundredths of a second (user + system, with all it started), once done.
+JOB_CPU=()
+# job_cpu I: reads job I's CPU time (scripts/job-cpu.py wrote it as "USER SYSTEM", seconds with two decimals).
+job_cpu() {
+  local u=0.00 s=0.00
+  read -r u s 2>/dev/null <"$logdir/$1.cpu"
+  JOB_CPU[$1]=$((10#${u/./} + 10#${s/./}))
+}
+
+# cs N: N hundredths as seconds with one decimal.
+cs() {
+  printf '%d.%d' $(($1 / 100)) $(($1 % 100 / 10))
+}
+
 # job_done I STATUS SECONDS: reports a finished job and adds up its counts.
 job_done() {
-  local i=$1 status=$2 secs=$3 log=$logdir/$1.log label=${JOB_LABEL[$1]}
+  local i=$1 status=$2 log=$logdir/$1.log label=${JOB_LABEL[$1]} secs
+  job_cpu "$i"
+  secs="$3 s, $(cs "${JOB_CPU[i]}") CPU-s"
   case ${JOB_KIND[i]} in
     unit)
       grep -E '^(not ok|#)' "$log"
-      echo "$label: $(grep -cE '^ok' "$log") ok, $(grep -cE '^not ok' "$log") not ok (${secs} s)"
+      echo "$label: $(grep -cE '^ok' "$log") ok, $(grep -cE '^not ok' "$log") not ok (${secs})"
       count_tap "$log" "$status"
       ;;
     fuzz)
       if [ "$status" -eq 0 ]; then
         passed=$((passed + 1))
-        echo "ok - $label (${secs} s)"
+        echo "ok - $label (${secs})"
       else
         failed=$((failed + 1))
-        echo "not ok - $label (exit $status, ${secs} s)"
+        echo "not ok - $label (exit $status, ${secs})"
         tail -40 "$log"
       fi
       ;;
     bats)
       grep -vE '^ok ' "$log" | head -300
-      echo "$label: $(grep -cE '^ok' "$log") ok, $(grep -cE '^not ok' "$log") not ok (${secs} s)"
+      echo "$label: $(grep -cE '^ok' "$log") ok, $(grep -cE '^not ok' "$log") not ok (${secs})"
       count_tap "$log" "$status"
       ;;
     compat)
@@ -309,7 +339,7 @@ job_done() {
       awk '/^not ok / { show = ($0 !~ /# TODO/) } /^ok / { show = 0 } show || /^# (compat report|isola |note: )/' "$log" |
         head -400
       echo "$label: $(grep -cE '^ok' "$log") ok, $(grep -cE '^not ok .*# TODO' "$log") expected failures," \
-        "$(grep -E '^not ok' "$log" | grep -cv '# TODO') not ok (${secs} s)"
+        "$(grep -E '^not ok' "$log" | grep -cv '# TODO') not ok (${secs})"
       count_tap "$log" "$status"
       ;;
   esac
@@ -351,8 +381,9 @@ while [ "$next" -lt ${#ORDER[@]} ] || [ ${#RUNNING[@]} -gt 0 ]; do
   pid=
   wait -n -p pid
   status=$?
-  # a signal interrupted the wait: stop_jobs has run, the jobs end and are waited for here
-  [ -n "${pid:-}" ] || continue
+  # a signal interrupted the wait: stop_jobs has run, the jobs end and are waited for here (seen once after ^C: a
+  # PID that is no job's, which set -u made fatal)
+  [ -n "${pid:-}" ] && [ -n "${RUNNING[$pid]:-}" ] || continue
   i=${RUNNING[$pid]}
   job_done "$i" "$status" $(($(date +%s) - STARTED[$pid]))
   unset "RUNNING[$pid]" "STARTED[$pid]"
@@ -366,6 +397,23 @@ read -r busy_end total_end < <(cpu_ticks)
 hz=$(getconf CLK_TCK)
 echo "== jobs done in $(($(date +%s) - t_start)) s; the machine's CPUs were busy" \
   "$(((busy_end - busy_start) * 100 / (total_end - total_start + 1)))% of it ($(((busy_end - busy_start) / hz)) CPU-s)"
+
+# What the jobs cost, in CPU time (theirs and all they started): the total on a loaded machine is still the
+# suite's price, and what to cut first.
+declare -A PART_CPU=()
+cpu_all=0
+for i in "${!JOB_CPU[@]}"; do
+  PART_CPU[${JOB_PART[i]}]=$((${PART_CPU[${JOB_PART[i]}]:-0} + JOB_CPU[i]))
+  cpu_all=$((cpu_all + JOB_CPU[i]))
+done
+if [ "$cpu_all" -gt 0 ]; then
+  line="== CPU-s of the jobs: $(cs $cpu_all);"
+  for p in $PARTS; do [ -z "${PART_CPU[$p]:-}" ] || line="$line $p $(cs "${PART_CPU[$p]}")"; done
+  echo "$line"
+  echo "== the most expensive jobs (CPU-s, with what they started):"
+  for i in "${!JOB_CPU[@]}"; do echo "${JOB_CPU[i]} $i"; done | sort -k1,1nr | head -15 |
+    while read -r c i; do printf '%8s  %s\n' "$(cs "$c")" "${JOB_LABEL[i]}"; done
+fi
 
 # Only what this run made: the roots and fixtures the tests noted (with their .extra.* roots), the mounts under them,
 # and the processes (monitors, VM workers, template builds) that name them or this run's VM templates.

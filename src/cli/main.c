@@ -5,6 +5,7 @@
 
 #include "base/util.h"
 #include "cli.h"
+#include "git_rev.h"
 
 static const struct cli_command *const commands[] = {
   &cmd_attach,  &cmd_container, &cmd_create, &cmd_events,  &cmd_exec,   &cmd_image,   &cmd_images, &cmd_import,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "git_rev.h"
 #include "store/store.h"
 
 static int

@@ -28,9 +28,20 @@ FORBIDDEN_SYMBOLS='^(seccomp_init|seccomp_rule_add|seccomp_export_bpf|archive_re
     done
   done
   [ -z "$bad" ] || { echo "not allowed:$bad"; return 1; }
-  # The check itself: the CLI does need libseccomp and libarchive.
-  needed_libs "$REPO/build/asan/isola" | grep -q '^libseccomp\.so'
-  needed_libs "$REPO/build/asan/isola" | grep -q '^libarchive\.so'
+  # The check itself: a unit test linked with all of the library's dependencies does need libseccomp and
+  # libarchive (the ASan CLI links them statically, as the release CLI does).
+  needed_libs "$REPO/build/asan/tests/test_seccomp" | grep -q '^libseccomp\.so'
+  needed_libs "$REPO/build/asan/tests/test_seccomp" | grep -q '^libarchive\.so'
+}
+
+@test "isola version names the commit the binaries were built from, after HEAD moved too" {
+  local head bin
+  head=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null) || skip "not a git clone"
+  for bin in build/isola build/asan/isola; do
+    run "$REPO/$bin" version
+    [ "$status" -eq 0 ]
+    [[ $output == *"Git commit:   $head"* ]] || { echo "$bin: $output (HEAD is $head: run make)"; return 1; }
+  done
 }
 
 @test "the static monitor and agent contain no libseccomp, libarchive, libcrypto, libcurl or libmicrohttpd" {

@@ -8,14 +8,49 @@ load helpers
 
 ISOLA_TIMEOUT=${ISOLA_CONTAINER_TIMEOUT:-30}
 
-setup_file() { container_setup_file; }
-teardown_file() { container_teardown_file; }
-setup() { container_setup; }
-teardown() { container_teardown; }
+# The tests whose exec'd commands leave nothing behind in the container (they read, or write only to their own
+# stdout) share one sleeper, started once in setup_file in a root of its own (SLEEPER_ROOT): a container start is
+# what a VM test pays for (~1 s of CPU under TCG).  The tests that change the container (files, background or
+# killed commands, terminals held open) or need its flags start their own.  Each test keeps its own root, which
+# teardown cleans as always; teardown_file removes the sleeper.
+setup_file() {
+  container_setup_file || return 1
+  SLEEPER_ROOT=$(mktemp -d /tmp/isola-test.XXXXXX)
+  export SLEEPER_ROOT
+  made "$SLEEPER_ROOT"
+  cp -a "$SEED_ROOT/." "$SLEEPER_ROOT/" || return 1
+  SLEEPER=$(ISOLA_ROOT=$SLEEPER_ROOT isola run -d busybox sleep 1000) || return 1
+  export SLEEPER
+}
+teardown_file() {
+  if [[ ${SLEEPER_ROOT:-} == /tmp/isola-test.* ]]; then
+    CONTAINER_PIDS=() CONTAINER_IDS=()
+    ISOLA_ROOT=$SLEEPER_ROOT BATS_TEST_DESCRIPTION="exec.bats setup_file (the shared sleeper)" count_starts
+    ISOLA_ROOT=$SLEEPER_ROOT container_teardown
+  fi
+  container_teardown_file
+}
+setup() {
+  container_setup
+  OWN_ROOT=$ISOLA_ROOT
+}
+teardown() {
+  ISOLA_ROOT=$OWN_ROOT
+  container_teardown
+}
 
-# start_sleeper [RUN-ARGS...]: a running busybox container that sleeps; sets CID.
+# start_sleeper [RUN-ARGS...]: a running busybox container of the test's own that sleeps; sets CID.
 start_sleeper() {
+  ISOLA_ROOT=$OWN_ROOT
   run_detached "$@" busybox sleep 1000
+}
+
+# shared_sleeper: the test's isola commands go to setup_file's sleeper (busybox sleep 1000, no flags); sets CID.
+shared_sleeper() {
+  [[ $SLEEPER =~ ^[0-9a-f]{64}$ ]] || fail "setup_file's run -d printed '$SLEEPER', not a 64-hex ID" || return 1
+  ISOLA_ROOT=$SLEEPER_ROOT
+  CID=$SLEEPER
+  assert_equal "$(cfield "$CID" '{{.State.Status}}')" running
 }
 
 # unique_sleep: a sleep duration no other process on the host uses, to find an exec'd process with pgrep.
@@ -68,7 +103,7 @@ isola_lines() {
 # ---- running commands ----------------------------------------------------------------------------------------------
 
 @test "exec runs a command in the container and prints its output" {
-  start_sleeper
+  shared_sleeper
   run --separate-stderr isola exec "$CID" echo hi
   assert_status 0
   assert_equal "$output" hi
@@ -78,7 +113,7 @@ isola_lines() {
 }
 
 @test "exec: the flags end at the container; what follows is the command's" {
-  start_sleeper
+  shared_sleeper
   run --separate-stderr isola exec -eA=1 -u=0 "$CID" sh -c 'echo "$A $(id -u) $*"' sh --tty -d --pid
   assert_status 0
   assert_equal "$output" "1 0 --tty -d --pid"
@@ -88,7 +123,7 @@ isola_lines() {
 }
 
 @test "exec returns the command's exit code, 128+N for a signal" {
-  start_sleeper
+  shared_sleeper
   run -5 --separate-stderr isola exec "$CID" sh -c 'exit 5'
   assert_status 5
   run -143 --separate-stderr isola exec "$CID" sh -c 'kill -TERM $$'
@@ -96,7 +131,7 @@ isola_lines() {
 }
 
 @test "exec of a missing command fails with 127, of a non-executable file with 126" {
-  start_sleeper
+  shared_sleeper
   run -127 --separate-stderr isola exec "$CID" nosuch
   assert_status 127
   assert_stderr_matches 'exec: "nosuch": executable file not found in \$PATH'
@@ -123,7 +158,7 @@ isola_lines() {
 }
 
 @test "exec needs a container and a command" {
-  start_sleeper
+  shared_sleeper
   run -125 --separate-stderr isola exec "$CID"
   assert_status 125
   assert_stderr_matches 'requires at least 2 arguments'
@@ -155,7 +190,7 @@ isola_lines() {
 }
 
 @test "exec -u picks the user, the container's user by default, with HOME from its passwd" {
-  start_sleeper
+  shared_sleeper
   run --separate-stderr isola exec -u nobody "$CID" id -u
   assert_status 0
   assert_equal "$output" 65534
@@ -175,7 +210,7 @@ isola_lines() {
 }
 
 @test "exec -w sets the working directory, the container's by default; a missing one fails with 126" {
-  start_sleeper
+  shared_sleeper
   run --separate-stderr isola exec -w /tmp "$CID" pwd
   assert_status 0
   assert_equal "$output" /tmp
@@ -193,7 +228,7 @@ isola_lines() {
 # ---- namespaces, cgroups, privileges -------------------------------------------------------------------------------
 
 @test "the exec'd process is in the container's PID namespace" {
-  start_sleeper
+  shared_sleeper
   run --separate-stderr isola exec "$CID" ps -o pid,comm
   assert_status 0
   assert_output_matches '^ *1 +sleep$'
@@ -251,7 +286,7 @@ isola_lines() {
 }
 
 @test "the exec'd process gets the container's seccomp filter" {
-  start_sleeper
+  shared_sleeper
   run --separate-stderr isola exec "$CID" grep ^Seccomp: /proc/self/status
   assert_status 0
   assert_output_matches '^Seccomp:[[:space:]]+2$'
@@ -298,7 +333,7 @@ isola_lines() {
 }
 
 @test "exec -i passes stdin; without -i the command reads /dev/null" {
-  start_sleeper
+  shared_sleeper
   run --separate-stderr bash -c "echo data | '$ISOLA' exec -i '$CID' cat"
   assert_status 0
   assert_equal "$output" data
@@ -308,7 +343,7 @@ isola_lines() {
 }
 
 @test "exec -i passes 10 MiB of stdin unchanged, to a fast and a slow reader; big output keeps the exit code" {
-  start_sleeper
+  shared_sleeper
   head -c $((10 << 20)) /dev/urandom >"$BATS_TEST_TMPDIR/in"
   local sum
   sum=$(md5sum <"$BATS_TEST_TMPDIR/in")
@@ -346,14 +381,14 @@ isola_lines() {
 }
 
 @test "exec -t gives the terminal our window size" {
-  start_sleeper
+  shared_sleeper
   run timeout 20 script -qec "stty rows 40 cols 100; $ISOLA exec -t $CID stty size" /dev/null </dev/null
   assert_status 0
   assert_equal "$(tr -d '\r' <<<"$output")" "40 100"
 }
 
 @test "exec -it relays our keys to the command's terminal" {
-  start_sleeper
+  shared_sleeper
   run bash -c "(sleep 1; printf 'echo hel\"\"lo\\n'; sleep 1; printf 'exit 4\\n'; sleep 1) |
     timeout 20 script -qec \"'$ISOLA' exec -it $CID sh\" /dev/null"
   assert_status 4
@@ -405,7 +440,7 @@ LOOP='echo ready; i=0; while :; do echo "$i ....................................
 }
 
 @test "exec -it with a stdin that is not a terminal fails as docker does" {
-  start_sleeper
+  shared_sleeper
   run -1 --separate-stderr isola exec -it "$CID" true </dev/null
   assert_status 1
   assert_stderr_matches '^the input device is not a TTY$'
