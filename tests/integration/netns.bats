@@ -169,7 +169,7 @@ default via 10.231.0.1 dev eth0 "
 @test "a VM mirrors one interface: a namespace with two besides lo is refused at start, with nothing left behind" {
   only_isolation vm "the one NIC of a VM"
   make_netns
-  in_ctr ip link add dummy0 type dummy
+  in_ctr ip link add eth1 type veth peer name eth2
   run --separate-stderr isola run --rm --network "ns:$NS/ctr" busybox true
   assert_status 125
   [[ $stderr == *"one network interface"* ]] || fail "unexpected error: $stderr"
