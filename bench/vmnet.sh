@@ -28,7 +28,8 @@ time_ms () {
   local t0 t1 i
   "$@" >/dev/null 2>&1 || true
   for i in $(seq "$runs"); do
-    t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N)
+    t0=$(date +%s%N); "$@" >/dev/null 2>"$work/err" || { echo "failed: $* ($(cat "$work/err"))" >&2; exit 1; }
+    t1=$(date +%s%N)
     echo $(((t1 - t0) / 1000))
   done | median | awk '{printf "%.1f", $1 / 1000}'
 }

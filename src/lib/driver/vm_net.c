@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -166,18 +167,29 @@ drop_ingress (const char *dev)
   (void)subprocess_run (argv, NULL, NULL, NULL);
 }
 
-/* Every frame that arrives on from leaves through to. */
+/* Every frame that arrives on dev leaves through tap and the other way round: an ingress qdisc on each with a
+   match-all u32 filter whose action redirects to the other's egress.  One tc for the four commands (-batch), since
+   starting a program is what costs here. */
 static int
-redirect (const char *from, const char *to, isola_error_t *err)
+redirect_both_ways (const char *dev, const char *tap, isola_error_t *err)
 {
-  char *qdisc[] = { (char *)tc_path (), "qdisc", "add", "dev", (char *)from, "ingress", NULL };
-  char *filter[] = { (char *)tc_path (), "filter", "add",    "dev",      (char *)from, "parent",   "ffff:",
-                     "protocol",         "all",    "u32",    "match",    "u8",         "0",        "0",
-                     "action",           "mirred", "egress", "redirect", "dev",        (char *)to, NULL };
-  int ret = subprocess_run (qdisc, NULL, NULL, err);
-  if (ret == 0)
-    ret = subprocess_run (filter, NULL, NULL, err);
-  return ret < 0 ? isola_error_wrap (err, ret, "redirect %s to %s", from, to) : 0;
+  cleanup_close int fd = memfd_create ("isola-tc-batch", 0);
+  if (fd < 0)
+    return isola_error_make (err, errno, "memfd_create");
+  cleanup_free char *batch = xasprintf ("qdisc add dev %s ingress\n"
+                                        "filter add dev %s parent ffff: protocol all u32 match u8 0 0 "
+                                        "action mirred egress redirect dev %s\n"
+                                        "qdisc add dev %s ingress\n"
+                                        "filter add dev %s parent ffff: protocol all u32 match u8 0 0 "
+                                        "action mirred egress redirect dev %s\n",
+                                        dev, dev, tap, tap, tap, dev);
+  if (write_all (fd, batch, strlen (batch)) < 0)
+    return isola_error_make (err, errno, "write tc's commands");
+  /* (the descriptor is not close-on-exec: tc reads it as /proc/self/fd/N) */
+  cleanup_free char *path = xasprintf ("/proc/self/fd/%d", fd);
+  char *argv[] = { (char *)tc_path (), "-batch", path, NULL };
+  int ret = subprocess_run (argv, NULL, NULL, err);
+  return ret < 0 ? isola_error_wrap (err, ret, "redirect %s and %s to each other", dev, tap) : 0;
 }
 
 /* In the namespace: the interface, the tap, the redirections, and what the guest is to be told. */
@@ -205,13 +217,15 @@ setup_inside (struct vm_net *out, isola_error_t *err)
     return ret;
   json_array_append_new (json_object_get (out->config, "Interfaces"), iface);
   json_object_set_new (out->config, "Routes", routes (ifs[0]));
-  /* What a start before a crash left: the old redirections (the old tap went with its QEMU). */
-  drop_ingress (ifs[0]);
   if ((ret = make_tap (sock, (int)json_integer_value (json_object_get (iface, "Mtu")), &out->tap_fd, err)) < 0)
     return ret;
-  if ((ret = redirect (ifs[0], VM_NET_TAP, err)) == 0)
-    ret = redirect (VM_NET_TAP, ifs[0], err);
-  if (ret < 0)
+  if (redirect_both_ways (ifs[0], VM_NET_TAP, NULL) == 0)
+    return 0;
+  /* What a start after a crash finds: the old redirections (the old tap went with its QEMU).  The stop's cleanup
+     removes them otherwise, so only then does a start pay for three tc's. */
+  drop_ingress (ifs[0]);
+  drop_ingress (VM_NET_TAP);
+  if ((ret = redirect_both_ways (ifs[0], VM_NET_TAP, err)) < 0)
     drop_ingress (ifs[0]);
   return ret;
 }
