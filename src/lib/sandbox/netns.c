@@ -24,8 +24,9 @@ open_netns (const char *path, int *fd_out, isola_error_t *err)
   if (path == NULL || path[0] != '/')
     return isola_error_fail (err, EINVAL, "network namespace path \"%s\" must be absolute", path ? path : "");
   cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  /* Bad input, whatever the reason the path does not open (missing, no access). */
   if (fd < 0)
-    return isola_error_make (err, errno, "network namespace `%s`", path);
+    return isola_error_fail (err, EINVAL, "network namespace `%s`: %s", path, strerror (errno));
   /* NS_GET_NSTYPE answers only on nsfs files: anything else (a plain file, a directory) is ENOTTY. */
   int type = ioctl (fd, NS_GET_NSTYPE);
   if (type != CLONE_NEWNET)
