@@ -54,7 +54,7 @@ throughput () {
   id=$("$isola" run -d --isolation="$1" --network "ns:$work/ctr" busybox sh -c \
     'mkdir /www && head -c 10485760 /dev/zero >/www/f && exec httpd -f -p 80 -h /www')
   for i in $(seq 60); do timeout 5 busybox wget -q -O /dev/null http://10.233.0.2/nope 2>&1 | grep -q 404 && break; sleep 0.5; done
-  for i in 1 2 3; do
+  for _ in 1 2 3; do
     t0=$(date +%s%N)
     busybox wget -q -O /dev/null http://10.233.0.2/f
     t1=$(date +%s%N)
