@@ -229,7 +229,8 @@ setup_guest (void)
   if (ret < 0)
     return ret;
   (void)mkdir (RUN_DIR, 0700);
-  /* The container shares the VM's network namespace: the VM is its isolation, and lo is all it has. */
+  /* The container shares the VM's network namespace: the VM is its isolation.  lo is up; the NIC comes up at START
+     when the container has a network (net.c). */
   int s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   struct ifreq ifr = { 0 };
   strcpy (ifr.ifr_name, "lo");
@@ -636,6 +637,9 @@ start_main (struct agent *a, isola_error_t *err)
   };
   process_fields (j, &l);
   int ret = seccomp_from_json (json_object_get (j, "Seccomp"), &a->seccomp, err);
+  if (ret == 0)
+    ret = agent_net_configure (json_object_get (j, "Network"), err);
+  agent_trace ("network configured");
   if (ret == 0)
     ret = mount_disks (err);
   agent_trace ("disks mounted");

@@ -5,9 +5,15 @@
 #include <jansson.h>
 #include <sys/types.h>
 
+#include "base/error.h"
+
 /* The processes in the PID namespace of pid (the container's first process) as `ps -ef` rows: a JSON array of
    arrays of 8 strings (UID PID PPID C STIME TTY TIME CMD), PIDs as the guest sees them.  User names come from the
    container's /etc/passwd. */
 json_t *agent_ps (pid_t pid);
+
+/* The guest's NIC made the copy of the host side's interface that START's "Network" describes (driver/vm_net.h):
+   its name, MAC, MTU, IPv4 addresses, up, and the routes.  Without an interface (no network) the NIC stays down. */
+int agent_net_configure (json_t *network, isola_error_t *err);
 
 #endif

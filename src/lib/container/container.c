@@ -21,6 +21,7 @@
 #include "image/oci.h"
 #include "proto/attach.h"
 #include "proto/attach_client.h"
+#include "sandbox/netns.h"
 
 #define CONTAINER_JSON_MAX (4 * 1024 * 1024)
 
@@ -844,6 +845,12 @@ container_host_network (const struct container *c)
   return mode && strcmp (mode, "host") == 0;
 }
 
+const char *
+container_netns_path (const struct container *c)
+{
+  return netns_mode_path (json_string_value (json_object_get (container_host_config (c), "NetworkMode")));
+}
+
 void
 container_set_running (struct container *c, pid_t pid, pid_t monitor_pid)
 {
@@ -1141,7 +1148,10 @@ container_inspect_json (const struct container *c)
   json_object_set_new (o, "Mounts", recorded ? json_deep_copy (recorded) : mounts_json (host));
   json_object_set_new (o, "Config", oci_docker_container_config (container_config (c)));
   const char *mode = json_string_value (json_object_get (host, "NetworkMode"));
-  json_object_set_new (o, "NetworkSettings", json_pack ("{s:{s:{}}}", "Networks", mode ? mode : "none"));
+  /* A namespace given by path belongs to no network of isola's: podman shows none. */
+  json_object_set_new (o, "NetworkSettings",
+                       netns_mode_path (mode) ? json_pack ("{s:{}}", "Networks")
+                                              : json_pack ("{s:{s:{}}}", "Networks", mode ? mode : "none"));
   container_inspect_complete (o);
   return o;
 }

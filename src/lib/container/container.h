@@ -149,6 +149,8 @@ bool container_auto_remove (const struct container *c);
 bool container_init (const struct container *c);
 bool container_readonly_rootfs (const struct container *c);
 bool container_host_network (const struct container *c);
+/* The PATH of `--network ns:PATH` (sandbox/netns.h), NULL with any other network mode. */
+const char *container_netns_path (const struct container *c);
 
 /* Docker-shaped `inspect` object of a container (its config and state, paths, mounts). */
 json_t *container_inspect_json (const struct container *c);

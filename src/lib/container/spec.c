@@ -21,6 +21,7 @@
 #include "container/runspec.h"
 #include "sandbox/caps.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/netns.h"
 #include "sandbox/seccomp_profile.h"
 #include "sandbox/spawn.h"
 
@@ -559,23 +560,27 @@ container_spec_check_resources (const struct container_spec *spec, bool update, 
   return 0;
 }
 
-/* isola has no bridge yet: a container has its own empty network namespace (none, also what "default" gets) or
-   the host's. */
-static bool
-network_supported (const char *mode)
+/* isola has no bridge yet: a container has its own empty network namespace (none, also what "default" gets), the
+   host's, or one that someone made and gave by path (podman's ns:PATH), which must be a network namespace. */
+static int
+check_one_network (const char *mode, isola_error_t *err)
 {
-  return !set (mode) || strcmp (mode, "default") == 0 || strcmp (mode, "none") == 0 || strcmp (mode, "host") == 0;
+  if (!set (mode) || strcmp (mode, "default") == 0 || strcmp (mode, "none") == 0 || strcmp (mode, "host") == 0)
+    return 0;
+  const char *path = netns_mode_path (mode);
+  if (path == NULL)
+    return isola_error_fail (err, EINVAL, "network \"%s\" is not supported yet: use none, host or ns:PATH", mode);
+  int ret = netns_check (path, err);
+  return ret < 0 ? isola_error_wrap (err, ret, "invalid network \"%s\"", mode) : 0;
 }
 
 static int
 check_network (const struct container_spec *spec, isola_error_t *err)
 {
-  if (!network_supported (spec->network_mode))
-    return isola_error_fail (err, EINVAL, "network \"%s\" is not supported yet: use none or host", spec->network_mode);
-  for (size_t i = 0; spec->networks[i]; i++)
-    if (!network_supported (spec->networks[i]))
-      return isola_error_fail (err, EINVAL, "network \"%s\" is not supported yet: use none or host", spec->networks[i]);
-  return 0;
+  int ret = check_one_network (spec->network_mode, err);
+  for (size_t i = 0; ret == 0 && spec->networks[i]; i++)
+    ret = check_one_network (spec->networks[i], err);
+  return ret;
 }
 
 /* A seccomp option carries the profile itself (the docker CLI reads the file), "unconfined" or "builtin". */

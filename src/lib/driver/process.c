@@ -127,6 +127,7 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
   sp->user = container_user (c);
   sp->hostname = container_hostname (c);
   sp->host_network = container_host_network (c);
+  sp->netns = container_netns_path (c);
   sp->cap_keep = caps;
   sp->no_new_privileges = runspec_no_new_privileges (host);
   sp->seccomp = l->seccomp;

@@ -31,6 +31,7 @@
 #include "driver/vm_console.h"
 #include "driver/vm_jail.h"
 #include "driver/vm_launch.h"
+#include "driver/vm_net.h"
 #include "driver/vm_template.h"
 #include "image/erofs.h"
 #include "image/image.h"
@@ -215,8 +216,8 @@ worker_cgroup (const struct vm_settings *vs, const struct vm_layout *l, const st
 /* One attempt at starting the VM of layout l: restored from state_fd (>= 0) or booted. */
 static int
 launch (const struct vm_settings *vs, const struct isola_store *s, struct container *c, const struct vm_layout *l,
-        const struct vm_share *shares, const struct cgroup_placement *cgroup, struct driver_io *io, json_t *start,
-        int state_fd, pid_t *pid_out, bool *vm_exited, isola_error_t *err)
+        const struct vm_share *shares, const struct cgroup_placement *cgroup, int tap_fd, struct driver_io *io,
+        json_t *start, int state_fd, pid_t *pid_out, bool *vm_exited, isola_error_t *err)
 {
   *vm_exited = false;
   cleanup_free char *console = container_path (c, "console.log");
@@ -251,6 +252,7 @@ launch (const struct vm_settings *vs, const struct isola_store *s, struct contai
     .upper_fd = upper_fd,
     .upper_ro_fd = upper_ro_fd,
     .channel_fd = sv[1],
+    .tap_fd = tap_fd,
     .shares = shares,
   };
   if (ret == 0)
@@ -275,8 +277,13 @@ launch (const struct vm_settings *vs, const struct isola_store *s, struct contai
   pid_t pid = -1;
   if (ret == 0)
     {
-      int keep[] = { sv[1], qmp_fd, rootfs_fd, upper_fd, upper_ro_fd, console_fd, state_fd };
-      pid = vm_spawn_qemu (vs, argv, keep, state_fd >= 0 ? 7 : 6, qemu_log, &jail, err);
+      int keep[8] = { sv[1], qmp_fd, rootfs_fd, upper_fd, upper_ro_fd, console_fd };
+      size_t n_keep = 6;
+      if (state_fd >= 0)
+        keep[n_keep++] = state_fd;
+      if (tap_fd >= 0)
+        keep[n_keep++] = tap_fd;
+      pid = vm_spawn_qemu (vs, argv, keep, n_keep, qemu_log, &jail, err);
       if (pid < 0)
         ret = (int)pid;
     }
@@ -356,8 +363,18 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
   trace_mark ("monitor: VM worker's cgroup");
   if (ret == 0)
     ret = worker_cgroup (&vs, &l, c, &cgfs, &cgroup, err);
+  /* The network namespace given by path, mirrored into the guest (vm_net.h); without one the NIC has no peer. */
+  struct vm_net net = { .tap_fd = -1 };
+  const char *netns = container_netns_path (c);
+  if (ret == 0 && netns)
+    {
+      trace_mark ("monitor: VM network");
+      ret = vm_net_setup (netns, &net, err);
+      if (ret == 0)
+        json_object_set (start, "Network", net.config);
+    }
   if (ret == 0)
-    ret = launch (&vs, s, c, &l, shares, &cgroup, io, start, state_fd, pid_out, &exited, err);
+    ret = launch (&vs, s, c, &l, shares, &cgroup, net.tap_fd, io, start, state_fd, pid_out, &exited, err);
   if (state_fd >= 0)
     {
       close (state_fd);
@@ -374,9 +391,13 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
           vm_template_discard (&vs, key);
           if (err)
             isola_error_release (err);
-          ret = launch (&vs, s, c, &l, shares, &cgroup, io, start, -1, pid_out, &exited, err);
+          ret = launch (&vs, s, c, &l, shares, &cgroup, net.tap_fd, io, start, -1, pid_out, &exited, err);
         }
     }
+  /* QEMU holds the tap now: with it gone, the tap goes. */
+  vm_net_clear (&net);
+  if (ret < 0 && netns)
+    (void)vm_net_release (netns, NULL);
   vm_shares_free (shares, l.n_shares);
   vm_settings_clear (&vs);
   if (ret < 0 && cgfs.root)
@@ -614,11 +635,15 @@ vm_exec_session (struct container *c, const struct exec_request *req, int *fd_ou
   return 0;
 }
 
-/* The VM died with its monitor (PR_SET_PDEATHSIG) or was ended by it; what stays on the host is its files and its
-   worker's cgroup, removed here (and whether the kernel's OOM killer ended the worker). */
+/* The VM died with its monitor (PR_SET_PDEATHSIG) or was ended by it; what stays on the host is its files, its
+   network's redirections (vm_net.h) and its worker's cgroup, removed here (and whether the kernel's OOM killer ended
+   the worker). */
 static int
 vm_cleanup (struct container *c, bool *oom_killed, isola_error_t *err)
 {
+  const char *netns = container_netns_path (c);
+  if (netns)
+    (void)vm_net_release (netns, NULL);
   return cgroup_release ("/sys/fs/cgroup", c->id, oom_killed, err);
 }
 

@@ -14,9 +14,10 @@
      libraries and firmware; /bin, /lib, /lib64, /sbin as on the host), the guest kernel and initramfs read-only, the
      shares (read-only ones read-only), /dev/null, zero, random, urandom (and /dev/kvm with KVM),
      and a /proc of its own PID namespace (9p's local backend uses /proc/self/fd).  Each at its host path, so the
-     command line does not change.  The disks, the sockets (the agent's channel, QMP, the console's copier) and a
-     template's saved state are descriptors opened by the monitor (-add-fd and /dev/fdset for the disks), never paths:
-   nothing else of the store is visible.
+     command line does not change.  The disks, the sockets (the agent's channel, QMP, the console's copier), a
+     template's saved state and the tap of a container's network (driver/vm_net.h: made in the container's network
+     namespace, never the worker's own) are descriptors opened by the monitor (-add-fd and /dev/fdset for the disks),
+     never paths: nothing else of the store is visible.
    `-sandbox on` (QEMU's seccomp filter) stays on top of all this. */
 #ifndef ISOLA_VM_JAIL_H
 #define ISOLA_VM_JAIL_H

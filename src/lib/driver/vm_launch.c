@@ -387,6 +387,15 @@ vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const
   pushf (&argv, "socket,id=agent,fd=%d", in->channel_fd);
   push (&argv, "-device");
   push (&argv, "virtserialport,chardev=agent,name=isola.agent");
+  /* Every VM has one NIC, so that one template serves VMs with and without a network: its MAC, addresses and routes
+     are the agent's business at START (vm_net.h).  Without a tap it has no peer, and the guest's eth0 stays down. */
+  if (in->tap_fd >= 0)
+    {
+      push (&argv, "-netdev");
+      pushf (&argv, "tap,id=net0,fd=%d,vhost=off", in->tap_fd);
+    }
+  push (&argv, "-device");
+  push (&argv, in->tap_fd >= 0 ? "virtio-net-device,id=nic0,netdev=net0" : "virtio-net-device,id=nic0");
   for (size_t i = 0; i < l->n_shares; i++)
     {
       cleanup_free char *path = qemu_escape (in->shares[i].source);
@@ -418,6 +427,7 @@ vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const s
     .upper_fd = 6,
     .upper_ro_fd = 7,
     .channel_fd = channel_fd,
+    .tap_fd = -1,
     .shares = shares,
   };
   char **argv = vm_qemu_argv_for (vs, &l, &in);

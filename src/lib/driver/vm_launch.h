@@ -94,6 +94,7 @@ struct vm_instance
   int upper_fd;     /* the container's ext4 disk, open read-write */
   int upper_ro_fd;  /* and read-only: QEMU opens it read-only first, then read-write */
   int channel_fd;   /* the monitor's socket end for the agent's port */
+  int tap_fd;       /* the tap behind the guest's NIC (driver/vm_net.h); -1: the NIC has no peer */
   const struct vm_share *shares;
 };
 

@@ -35,6 +35,7 @@
 #include "base/env.h"
 #include "base/util.h"
 #include "sandbox/devices.h"
+#include "sandbox/netns.h"
 #include "sandbox/overlay.h"
 #include "sandbox/seccomp_program.h"
 
@@ -1402,7 +1403,8 @@ drop_privileges_and_set_stdio (const struct spawn_spec *spec, const struct exec_
   return ret;
 }
 
-/* Another container's IPC or UTS namespace, joined before anything is mounted (/dev/mqueue shows the IPC
+/* Another container's IPC or UTS namespace (and a network namespace given by path), joined before anything is
+   mounted (/dev/mqueue shows the IPC
    namespace of whoever mounts it).  The PID namespace is the parent's business: it takes effect for children. */
 static int
 join_namespaces (const struct spawn_spec *spec, isola_error_t *err)
@@ -1411,6 +1413,13 @@ join_namespaces (const struct spawn_spec *spec, isola_error_t *err)
     return isola_error_make (err, errno, "join the IPC namespace");
   if (spec->uts.mode == SPAWN_NS_JOIN && setns (spec->uts.fd, CLONE_NEWUTS) < 0)
     return isola_error_make (err, errno, "join the UTS namespace");
+  /* Before sysfs is mounted, so that it shows the joined namespace's interfaces. */
+  int saved = -1;
+  int ret = spec->netns ? netns_enter (spec->netns, &saved, err) : 0;
+  if (saved >= 0)
+    close (saved);
+  if (ret < 0)
+    return ret;
   return 0;
 }
 
@@ -1504,7 +1513,7 @@ clone_container_process (const struct spawn_spec *spec, bool *into_cgroup)
     flags |= CLONE_NEWUTS;
   if (spec->ipc.mode == SPAWN_NS_PRIVATE)
     flags |= CLONE_NEWIPC;
-  if (!spec->host_network)
+  if (!spec->host_network && !spec->netns)
     flags |= CLONE_NEWNET;
   *into_cgroup = false;
   if (spec->cgroup && spec->cgroup->dir_fd >= 0)

@@ -219,11 +219,21 @@ test_validate (void)
   }
 
   check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"bridge\"}}",
-                 "network \"bridge\" is not supported yet: use none or host");
+                 "network \"bridge\" is not supported yet: use none, host or ns:PATH");
   check_refused ("{\"Image\":\"busybox\",\"NetworkingConfig\":{\"EndpointsConfig\":{\"mynet\":{}}}}",
-                 "network \"mynet\" is not supported yet: use none or host");
+                 "network \"mynet\" is not supported yet: use none, host or ns:PATH");
   check_accepted ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"default\"}}");
   check_accepted ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"host\"}}");
+  /* podman's ns:PATH: a network namespace, given by an absolute path */
+  check_accepted ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"ns:/proc/self/ns/net\"}}");
+  check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"ns:/proc/self/ns/uts\"}}",
+                 "invalid network \"ns:/proc/self/ns/uts\": `/proc/self/ns/uts` is not a network namespace");
+  check_refused_with ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"ns:/proc\"}}",
+                      "`/proc` is not a network namespace");
+  check_refused_with ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"ns:run/x\"}}",
+                      "network namespace path \"run/x\" must be absolute");
+  check_refused_with ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"ns:/nonexistent/ns\"}}",
+                      "network namespace `/nonexistent/ns`");
 
   check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"SecurityOpt\":[\"apparmor=x\"]}}",
                  "invalid --security-opt: \"apparmor=x\": only seccomp=PROFILE|unconfined and no-new-privileges are "

@@ -1,0 +1,182 @@
+/* The guest's network: its NIC made a copy of the host side's interface (see agent.h, driver/vm_net.h).  ioctls
+   rather than netlink: the agent is static and small, and IPv4 addresses, aliases and routes are all they need. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <net/route.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "base/json.h"
+#include "base/util.h"
+
+/* The guest's NIC: its only interface besides lo (a VM has one NIC, driver/vm_launch.c). */
+static int
+guest_nic (char name[IFNAMSIZ], isola_error_t *err)
+{
+  struct if_nameindex *ifs = if_nameindex ();
+  int ret = isola_error_fail (err, ENODEV, "the VM has no network interface");
+  for (struct if_nameindex *i = ifs; i && i->if_index != 0; i++)
+    if (strcmp (i->if_name, "lo") != 0)
+      {
+        snprintf (name, IFNAMSIZ, "%s", i->if_name);
+        if (err && *err)
+          isola_error_release (err);
+        ret = 0;
+        break;
+      }
+  if (ifs)
+    if_freenameindex (ifs);
+  return ret;
+}
+
+static int
+parse_mac (const char *text, unsigned char mac[6])
+{
+  unsigned b[6];
+  if (text == NULL || sscanf (text, "%2x:%2x:%2x:%2x:%2x:%2x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
+    return -EINVAL;
+  for (int i = 0; i < 6; i++)
+    mac[i] = (unsigned char)b[i];
+  return 0;
+}
+
+/* "a.b.c.d/n" into an address and a mask. */
+static int
+parse_cidr (const char *text, struct in_addr *addr, struct in_addr *mask)
+{
+  char buf[INET_ADDRSTRLEN + 4];
+  if (text == NULL || strlen (text) >= sizeof buf)
+    return -EINVAL;
+  strcpy (buf, text);
+  char *slash = strchr (buf, '/');
+  int prefix = 32;
+  if (slash)
+    {
+      *slash = '\0';
+      prefix = atoi (slash + 1);
+    }
+  if (prefix < 0 || prefix > 32 || inet_pton (AF_INET, buf, addr) != 1)
+    return -EINVAL;
+  mask->s_addr = prefix == 0 ? 0 : htonl (0xffffffffu << (32 - prefix));
+  return 0;
+}
+
+static void
+set_sin (struct sockaddr *sa, struct in_addr a)
+{
+  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr = a };
+  memcpy (sa, &sin, sizeof sin);
+}
+
+/* The first address on the interface, the others as aliases (name:1, name:2 ...), as ioctls make them. */
+static int
+add_addresses (int s, const char *ifname, json_t *addrs, isola_error_t *err)
+{
+  size_t i;
+  json_t *v;
+  json_array_foreach (addrs, i, v)
+  {
+    struct in_addr a, m;
+    const char *text = json_string_value (v);
+    if (parse_cidr (text, &a, &m) < 0)
+      return isola_error_fail (err, EINVAL, "bad address \"%s\" for the VM's %s", text ? text : "", ifname);
+    struct ifreq ifr = { 0 };
+    if (i == 0)
+      snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+    else
+      snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%.10s:%u", ifname, (unsigned)(i % 1000));
+    set_sin (&ifr.ifr_addr, a);
+    if (ioctl (s, SIOCSIFADDR, &ifr) < 0)
+      return isola_error_make (err, errno, "give the VM's %s the address %s", ifname, text);
+    set_sin (&ifr.ifr_netmask, m);
+    if (ioctl (s, SIOCSIFNETMASK, &ifr) < 0)
+      return isola_error_make (err, errno, "give the VM's %s the netmask of %s", ifname, text);
+  }
+  return 0;
+}
+
+static int
+add_routes (int s, const char *ifname, json_t *routes, isola_error_t *err)
+{
+  size_t i;
+  json_t *r;
+  json_array_foreach (routes, i, r)
+  {
+    const char *dest = json_string_value (json_object_get (r, "Destination"));
+    const char *gw = json_string_value (json_object_get (r, "Gateway"));
+    struct in_addr d, m, g = { 0 };
+    if (parse_cidr (dest, &d, &m) < 0 || (gw && gw[0] && inet_pton (AF_INET, gw, &g) != 1))
+      return isola_error_fail (err, EINVAL, "bad route to \"%s\" for the VM", dest ? dest : "");
+    struct rtentry rt = { 0 };
+    set_sin (&rt.rt_dst, d);
+    set_sin (&rt.rt_genmask, m);
+    set_sin (&rt.rt_gateway, g);
+    rt.rt_flags = RTF_UP | (gw && gw[0] ? RTF_GATEWAY : 0) | (m.s_addr == 0xffffffffu ? RTF_HOST : 0);
+    /* SIOCADDRT's metric counts from 1 (the kernel takes one off). */
+    rt.rt_metric = (short)(json_integer_value (json_object_get (r, "Metric")) + 1);
+    rt.rt_dev = (char *)ifname;
+    if (ioctl (s, SIOCADDRT, &rt) < 0 && errno != EEXIST)
+      return isola_error_make (err, errno, "add the route to %s via %s in the VM", dest, gw && gw[0] ? gw : ifname);
+  }
+  return 0;
+}
+
+static int
+configure (int s, char nic[IFNAMSIZ], json_t *iface, json_t *routes, isola_error_t *err)
+{
+  const char *name = json_string_value (json_object_get (iface, "Name"));
+  struct ifreq ifr = { 0 };
+  snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", nic);
+  /* The host side's name (a rename needs the interface down, which it is until below). */
+  if (name && name[0] && strcmp (name, nic) != 0 && strlen (name) < IFNAMSIZ)
+    {
+      snprintf (ifr.ifr_newname, sizeof ifr.ifr_newname, "%s", name);
+      if (ioctl (s, SIOCSIFNAME, &ifr) < 0)
+        return isola_error_make (err, errno, "rename the VM's %s to %s", nic, name);
+      snprintf (nic, IFNAMSIZ, "%s", name);
+      snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", nic);
+    }
+  const char *mac = json_string_value (json_object_get (iface, "Mac"));
+  ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+  if (parse_mac (mac, (unsigned char *)ifr.ifr_hwaddr.sa_data) < 0)
+    return isola_error_fail (err, EINVAL, "bad MAC address \"%s\" for the VM", mac ? mac : "");
+  if (ioctl (s, SIOCSIFHWADDR, &ifr) < 0)
+    return isola_error_make (err, errno, "give the VM's %s the MAC address %s", nic, mac);
+  int mtu = (int)json_integer_value (json_object_get (iface, "Mtu"));
+  ifr.ifr_mtu = mtu;
+  if (mtu > 0 && ioctl (s, SIOCSIFMTU, &ifr) < 0)
+    return isola_error_make (err, errno, "give the VM's %s the MTU %d", nic, mtu);
+  int ret = add_addresses (s, nic, json_object_get (iface, "Addresses"), err);
+  if (ret < 0)
+    return ret;
+  if (ioctl (s, SIOCGIFFLAGS, &ifr) < 0)
+    return isola_error_make (err, errno, "get the flags of the VM's %s", nic);
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl (s, SIOCSIFFLAGS, &ifr) < 0)
+    return isola_error_make (err, errno, "bring the VM's %s up", nic);
+  return add_routes (s, nic, routes, err);
+}
+
+int
+agent_net_configure (json_t *network, isola_error_t *err)
+{
+  json_t *iface = json_array_get (json_object_get (network, "Interfaces"), 0);
+  if (iface == NULL)
+    return 0;
+  char nic[IFNAMSIZ];
+  int ret = guest_nic (nic, err);
+  if (ret < 0)
+    return ret;
+  cleanup_close int s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    return isola_error_make (err, errno, "socket");
+  return configure (s, nic, iface, json_object_get (network, "Routes"), err);
+}

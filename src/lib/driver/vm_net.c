@@ -1,0 +1,272 @@
+/* A VM container's network, host side (see vm_net.h). */
+#define _GNU_SOURCE
+#include "driver/vm_net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/subprocess.h"
+#include "base/util.h"
+#include "sandbox/netns.h"
+
+/* iproute2's tc, where Debian puts it (the monitor's PATH may lack the sbin directories). */
+static const char *
+tc_path (void)
+{
+  static const char *const where[] = { "/usr/sbin/tc", "/sbin/tc" };
+  for (size_t i = 0; i < ARRAY_SIZE (where); i++)
+    if (access (where[i], X_OK) == 0)
+      return where[i];
+  return "tc";
+}
+
+/* The interfaces of the current namespace besides lo, up to 8 (NULL-terminated). */
+static char **
+interfaces (void)
+{
+  char **out = xcalloc (1, sizeof (char *));
+  struct if_nameindex *ifs = if_nameindex ();
+  for (struct if_nameindex *i = ifs; i && i->if_index != 0; i++)
+    if (strcmp (i->if_name, "lo") != 0)
+      strv_push (&out, i->if_name);
+  if (ifs)
+    if_freenameindex (ifs);
+  return out;
+}
+
+static int
+prefix_of (const struct sockaddr *mask)
+{
+  if (mask == NULL)
+    return 32;
+  uint32_t m = ntohl (((const struct sockaddr_in *)mask)->sin_addr.s_addr);
+  return __builtin_popcount (m);
+}
+
+/* The interface's IPv4 addresses as "a.b.c.d/n" (getifaddrs asks the current namespace over netlink). */
+static json_t *
+addresses (const char *ifname)
+{
+  json_t *a = json_array ();
+  struct ifaddrs *all = NULL;
+  if (getifaddrs (&all) < 0)
+    return a;
+  for (struct ifaddrs *i = all; i; i = i->ifa_next)
+    {
+      if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET || strcmp (i->ifa_name, ifname) != 0)
+        continue;
+      char text[INET_ADDRSTRLEN];
+      inet_ntop (AF_INET, &((const struct sockaddr_in *)i->ifa_addr)->sin_addr, text, sizeof text);
+      json_array_append_new (a, json_sprintf ("%s/%d", text, prefix_of (i->ifa_netmask)));
+    }
+  freeifaddrs (all);
+  return a;
+}
+
+static void
+ntoa (uint32_t be, char text[INET_ADDRSTRLEN])
+{
+  struct in_addr in = { .s_addr = be };
+  inet_ntop (AF_INET, &in, text, INET_ADDRSTRLEN);
+}
+
+/* The IPv4 routes through the interface from /proc/self/net/route, which shows the namespace this thread is in:
+   those through a gateway, and the device routes other than the ones its own addresses make (the guest's kernel
+   makes those as the host's did). */
+static json_t *
+routes (const char *ifname)
+{
+  json_t *a = json_array ();
+  FILE *f = fopen ("/proc/self/net/route", "re");
+  if (f == NULL)
+    return a;
+  char line[256];
+  if (fgets (line, sizeof line, f) == NULL)
+    {
+      fclose (f);
+      return a;
+    }
+  while (fgets (line, sizeof line, f))
+    {
+      char name[IFNAMSIZ + 1];
+      unsigned dest, gw, flags, mask;
+      int refcnt, use, metric;
+      if (sscanf (line, "%16s %x %x %x %d %d %d %x", name, &dest, &gw, &flags, &refcnt, &use, &metric, &mask) != 8
+          || strcmp (name, ifname) != 0 || !(flags & RTF_UP))
+        continue;
+      /* A device route of a prefix route of an address (metric 0, no gateway): the guest gets it with the address. */
+      if (!(flags & RTF_GATEWAY) && metric == 0)
+        continue;
+      char d[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
+      ntoa (dest, d), ntoa (gw, g);
+      json_array_append_new (a, json_pack ("{s:o, s:s, s:i}", "Destination",
+                                           json_sprintf ("%s/%d", d, __builtin_popcount (mask)), "Gateway",
+                                           (flags & RTF_GATEWAY) ? g : "", "Metric", metric));
+    }
+  fclose (f);
+  return a;
+}
+
+static int
+interface_info (int sock, const char *ifname, json_t **out, isola_error_t *err)
+{
+  struct ifreq ifr = { 0 };
+  snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+  if (ioctl (sock, SIOCGIFHWADDR, &ifr) < 0)
+    return isola_error_make (err, errno, "the MAC address of `%s`", ifname);
+  const unsigned char *m = (const unsigned char *)ifr.ifr_hwaddr.sa_data;
+  char mac[18];
+  snprintf (mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+  if (ioctl (sock, SIOCGIFMTU, &ifr) < 0)
+    return isola_error_make (err, errno, "the MTU of `%s`", ifname);
+  *out = json_pack ("{s:s, s:s, s:i, s:o}", "Name", ifname, "Mac", mac, "Mtu", ifr.ifr_mtu, "Addresses",
+                    addresses (ifname));
+  return 0;
+}
+
+/* A tap of the given MTU, up; with a virtio-net header, so that QEMU passes checksum and segmentation offloads
+   through when the guest takes them. */
+static int
+make_tap (int sock, int mtu, int *fd_out, isola_error_t *err)
+{
+  cleanup_close int fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return isola_error_make (err, errno, "open /dev/net/tun");
+  struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+  snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", VM_NET_TAP);
+  if (ioctl (fd, TUNSETIFF, &ifr) < 0)
+    return isola_error_make (err, errno, "make the tap device %s", VM_NET_TAP);
+  ifr.ifr_mtu = mtu;
+  if (ioctl (sock, SIOCSIFMTU, &ifr) < 0)
+    return isola_error_make (err, errno, "set the MTU of %s", VM_NET_TAP);
+  if (ioctl (sock, SIOCGIFFLAGS, &ifr) < 0)
+    return isola_error_make (err, errno, "get the flags of %s", VM_NET_TAP);
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl (sock, SIOCSIFFLAGS, &ifr) < 0)
+    return isola_error_make (err, errno, "bring %s up", VM_NET_TAP);
+  *fd_out = take_fd (&fd);
+  return 0;
+}
+
+/* Removes the ingress qdisc of dev (and its filters); none there is no error. */
+static void
+drop_ingress (const char *dev)
+{
+  char *argv[] = { (char *)tc_path (), "qdisc", "del", "dev", (char *)dev, "ingress", NULL };
+  (void)subprocess_run (argv, NULL, NULL, NULL);
+}
+
+/* Every frame that arrives on dev leaves through tap and the other way round: an ingress qdisc on each with a
+   match-all u32 filter whose action redirects to the other's egress.  One tc for the four commands (-batch), since
+   starting a program is what costs here. */
+static int
+redirect_both_ways (const char *dev, const char *tap, isola_error_t *err)
+{
+  cleanup_close int fd = memfd_create ("isola-tc-batch", 0);
+  if (fd < 0)
+    return isola_error_make (err, errno, "memfd_create");
+  cleanup_free char *batch = xasprintf ("qdisc add dev %s ingress\n"
+                                        "filter add dev %s parent ffff: protocol all u32 match u8 0 0 "
+                                        "action mirred egress redirect dev %s\n"
+                                        "qdisc add dev %s ingress\n"
+                                        "filter add dev %s parent ffff: protocol all u32 match u8 0 0 "
+                                        "action mirred egress redirect dev %s\n",
+                                        dev, dev, tap, tap, tap, dev);
+  if (write_all (fd, batch, strlen (batch)) < 0)
+    return isola_error_make (err, errno, "write tc's commands");
+  /* (the descriptor is not close-on-exec: tc reads it as /proc/self/fd/N) */
+  cleanup_free char *path = xasprintf ("/proc/self/fd/%d", fd);
+  char *argv[] = { (char *)tc_path (), "-batch", path, NULL };
+  int ret = subprocess_run (argv, NULL, NULL, err);
+  return ret < 0 ? isola_error_wrap (err, ret, "redirect %s and %s to each other", dev, tap) : 0;
+}
+
+/* In the namespace: the interface, the tap, the redirections, and what the guest is to be told. */
+static int
+setup_inside (struct vm_net *out, isola_error_t *err)
+{
+  cleanup_strv char **ifs = interfaces ();
+  out->config = json_pack ("{s:[], s:[]}", "Interfaces", "Routes");
+  size_t n = strv_len (ifs);
+  if (n == 0)
+    return 0;
+  if (n > 1)
+    {
+      return isola_error_fail (err, ENOTSUP,
+                               "a VM container mirrors one network interface into its guest, and the network namespace "
+                               "has %zu besides lo (%s, %s, ...)",
+                               n, ifs[0], ifs[1]);
+    }
+  cleanup_close int sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0)
+    return isola_error_make (err, errno, "socket");
+  json_t *iface = NULL;
+  int ret = interface_info (sock, ifs[0], &iface, err);
+  if (ret < 0)
+    return ret;
+  json_array_append_new (json_object_get (out->config, "Interfaces"), iface);
+  json_object_set_new (out->config, "Routes", routes (ifs[0]));
+  if ((ret = make_tap (sock, (int)json_integer_value (json_object_get (iface, "Mtu")), &out->tap_fd, err)) < 0)
+    return ret;
+  if (redirect_both_ways (ifs[0], VM_NET_TAP, NULL) == 0)
+    return 0;
+  /* What a start after a crash finds: the old redirections (the old tap went with its QEMU).  The stop's cleanup
+     removes them otherwise, so only then does a start pay for three tc's. */
+  drop_ingress (ifs[0]);
+  drop_ingress (VM_NET_TAP);
+  if ((ret = redirect_both_ways (ifs[0], VM_NET_TAP, err)) < 0)
+    drop_ingress (ifs[0]);
+  return ret;
+}
+
+int
+vm_net_setup (const char *netns, struct vm_net *out, isola_error_t *err)
+{
+  *out = (struct vm_net){ .tap_fd = -1 };
+  int saved = -1;
+  int ret = netns_enter (netns, &saved, err);
+  if (ret < 0)
+    return ret;
+  ret = setup_inside (out, err);
+  int back = netns_leave (saved, ret < 0 ? NULL : err);
+  if (ret == 0 && back < 0)
+    ret = back;
+  if (ret < 0)
+    vm_net_clear (out);
+  return ret;
+}
+
+void
+vm_net_clear (struct vm_net *n)
+{
+  if (n->tap_fd >= 0)
+    close (n->tap_fd);
+  json_decref (n->config);
+  *n = (struct vm_net){ .tap_fd = -1 };
+}
+
+int
+vm_net_release (const char *netns, isola_error_t *err)
+{
+  int saved = -1;
+  int ret = netns_enter (netns, &saved, NULL);
+  /* A namespace that is gone took its qdiscs with it. */
+  if (ret < 0)
+    return 0;
+  cleanup_strv char **ifs = interfaces ();
+  for (size_t i = 0; ifs[i]; i++)
+    if (strcmp (ifs[i], VM_NET_TAP) != 0)
+      drop_ingress (ifs[i]);
+  return netns_leave (saved, err);
+}
