@@ -270,7 +270,10 @@ job_body() {
         unset ISOLA_TEST_ISOLATION
       fi
       export ASAN_OPTIONS=$BATS_ASAN_OPTIONS
-      exec bats --tap ${FILTER:+--filter "$FILTER"} "$arg"
+      # Each bats file in a network namespace of its own with only lo up: the default network's bridge (isola0),
+      # veths and firewall rules of its containers are made there, never in the machine's namespace, and vanish
+      # with it.
+      exec unshare --net sh -c 'ip link set lo up && exec "$@"' sh bats --tap ${FILTER:+--filter "$FILTER"} "$arg"
       ;;
     compat)
       unset ISOLA_TEST_ISOLATION ISOLA_ISOLATION

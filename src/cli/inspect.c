@@ -7,6 +7,7 @@
 #include "base/json.h"
 #include "base/util.h"
 #include "cli.h"
+#include "network/attach.h"
 #include "container/container.h"
 #include "image/image.h"
 
@@ -72,7 +73,9 @@ inspect_images (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
           && container_load_any (store, cid, &ctr, NULL) == 0)
         {
           (void)container_refresh (ctr, NULL);
-          json_array_append_new (items, container_inspect_json (ctr));
+          json_t *o = container_inspect_json (ctr);
+          json_object_set_new (o, "NetworkSettings", network_settings_json (ctr));
+          json_array_append_new (items, o);
           continue;
         }
       if (containers_only)

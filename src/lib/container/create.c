@@ -12,6 +12,8 @@
 #include "container/spec.h"
 #include "container/volume.h"
 #include "driver/driver.h"
+#include "network/attach.h"
+#include "network/network.h"
 #include "image/image.h"
 #include "image/oci.h"
 
@@ -52,7 +54,7 @@ settle_host_config (struct container_spec *spec, const struct isola_driver *driv
   if (mode == NULL || mode[0] == '\0' || strcmp (mode, "default") == 0)
     {
       free (spec->network_mode);
-      spec->network_mode = xstrdup ("none");
+      spec->network_mode = xstrdup (driver->default_network);
     }
   /* Docker's daemon records its defaults: a private IPC namespace, 64 MiB of /dev/shm; isola's cgroup namespace
      is private on every host (Docker's is the host's on cgroup v1). */
@@ -63,6 +65,15 @@ settle_host_config (struct container_spec *spec, const struct isola_driver *driv
   default_mode (&spec->userns_mode, "");
   if (spec->shm_size <= 0)
     spec->shm_size = NSMODE_DEFAULT_SHM_SIZE;
+}
+
+/* Docker refuses a container on a network that does not exist at create (and again at start). */
+static int
+check_network_exists (const struct isola_store *s, const char *mode, isola_error_t *err)
+{
+  const char *name = network_mode_network (mode);
+  cleanup_json json_t *record = NULL;
+  return name ? network_get (s, name, false, &record, err) : 0;
 }
 
 static int
@@ -120,5 +131,7 @@ container_create_from_request (const char *root, json_t *request, const char *na
   if (ret < 0)
     return ret;
   settle_host_config (&spec, driver);
+  if ((ret = check_network_exists (store, spec.network_mode, err)) < 0)
+    return ret;
   return make_container (store, &spec, image_id, driver, out, err);
 }

@@ -559,23 +559,31 @@ container_spec_check_resources (const struct container_spec *spec, bool update, 
   return 0;
 }
 
-/* isola has no bridge yet: a container has its own empty network namespace (none, also what "default" gets) or
-   the host's. */
-static bool
-network_supported (const char *mode)
+/* none, host, default (the driver's default network), a network's name or ID (create.c checks it exists); joining
+   another container's network namespace is not there yet. */
+static int
+check_network_mode (const char *mode, isola_error_t *err)
 {
-  return !set (mode) || strcmp (mode, "default") == 0 || strcmp (mode, "none") == 0 || strcmp (mode, "host") == 0;
+  if (!set (mode))
+    return 0;
+  if (str_has_prefix (mode, "container:"))
+    return isola_error_fail (err, EINVAL,
+                             "network \"%s\" is not supported yet: use none, host, bridge or a network's "
+                             "name",
+                             mode);
+  for (const char *p = mode; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr ("_.-", *p)))
+      return isola_error_fail (err, EINVAL, "network %s not found", mode);
+  return 0;
 }
 
 static int
 check_network (const struct container_spec *spec, isola_error_t *err)
 {
-  if (!network_supported (spec->network_mode))
-    return isola_error_fail (err, EINVAL, "network \"%s\" is not supported yet: use none or host", spec->network_mode);
-  for (size_t i = 0; spec->networks[i]; i++)
-    if (!network_supported (spec->networks[i]))
-      return isola_error_fail (err, EINVAL, "network \"%s\" is not supported yet: use none or host", spec->networks[i]);
-  return 0;
+  int ret = check_network_mode (spec->network_mode, err);
+  for (size_t i = 0; ret == 0 && spec->networks[i]; i++)
+    ret = check_network_mode (spec->networks[i], err);
+  return ret;
 }
 
 /* A seccomp option carries the profile itself (the docker CLI reads the file), "unconfined" or "builtin". */

@@ -2,6 +2,7 @@
    (spawn.c), with the image's snapshots under an overlay whose upper directory is the container's. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "container/runspec.h"
 #include "driver/driver.h"
 #include "image/image.h"
+#include "network/attach.h"
 #include "sandbox/caps.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/nsexec.h"
@@ -34,6 +36,7 @@ struct process_launch
   char *upper, *work, *rootfs, *hostname_file, *hosts_file, *resolv_file;
   struct seccomp_program *seccomp; /* NULL when the container runs unconfined */
   struct nsmode_launch ns;
+  int netns_fd; /* the network namespace joined, or -1 */
 };
 
 static void
@@ -51,6 +54,24 @@ process_launch_clear (struct process_launch *l)
   seccomp_program_free (l->seccomp);
   l->seccomp = NULL;
   nsmode_launch_clear (&l->ns);
+  if (l->netns_fd >= 0)
+    close (l->netns_fd);
+  l->netns_fd = -1;
+}
+
+/* A container on a network joins the namespace network_attach made for it (ROOT/containers/ID/netns) instead of a
+   new empty one; the others keep spawn's choice (private with loopback only, or the host's). */
+static int
+join_network_namespace (const struct container *c, struct process_launch *l, isola_error_t *err)
+{
+  cleanup_free char *path = network_netns_path (c);
+  if (path == NULL)
+    return 0;
+  l->netns_fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (l->netns_fd < 0)
+    return isola_error_make (err, errno, "open the network namespace %s", path);
+  l->spec.netns_fd = l->netns_fd;
+  return 0;
 }
 
 /* isola-init lives beside the monitor (build/ or /usr/local/bin); $ISOLA_INIT overrides. */
@@ -126,6 +147,8 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
   sp->user = container_user (c);
   sp->hostname = container_hostname (c);
   sp->host_network = container_host_network (c);
+  if ((ret = join_network_namespace (c, l, err)) < 0)
+    return ret;
   sp->cap_keep = caps;
   sp->no_new_privileges = runspec_no_new_privileges (host);
   sp->seccomp = l->seccomp;
@@ -152,14 +175,19 @@ static int
 process_start (const struct isola_store *s, struct container *c, struct driver_io *io, pid_t *pid_out,
                isola_error_t *err)
 {
-  struct process_launch l = { .cgroup = { .dir_fd = -1 } };
+  struct process_launch l = { .cgroup = { .dir_fd = -1 }, .netns_fd = -1 };
   nsmode_launch_init (&l.ns);
-  int ret = process_launch_build (s, c, io, &l, err);
+  int ret = network_attach (s, c, err);
+  trace_mark ("monitor: network attached");
+  if (ret == 0)
+    ret = process_launch_build (s, c, io, &l, err);
   trace_mark ("monitor: cgroups and spec ready");
   if (ret == 0)
     ret = spawn_container (&l.spec, pid_out, err);
   if (ret < 0 && l.cgfs.root)
     (void)cgroup_destroy (&l.cgfs, c->id, NULL);
+  if (ret < 0)
+    (void)network_detach (s, c, NULL);
   process_launch_clear (&l);
   return ret;
 }
@@ -249,7 +277,9 @@ process_top (struct container *c, json_t **rows, isola_error_t *err)
 static int
 process_cleanup (struct container *c, bool *oom_killed, isola_error_t *err)
 {
-  return cgroup_release ("/sys/fs/cgroup", c->id, oom_killed, err);
+  int ret = cgroup_release ("/sys/fs/cgroup", c->id, oom_killed, err);
+  int net = network_detach_container (c, ret < 0 ? NULL : err);
+  return ret < 0 ? ret : net;
 }
 
 static int
@@ -290,6 +320,7 @@ process_stats (struct container *c, struct cgroup_stats *out, isola_error_t *err
 const struct isola_driver driver_process = {
   .name = "process",
   .isolation = "process",
+  .default_network = "bridge",
   .start = process_start,
   .signal = process_signal,
   .pause = process_pause,

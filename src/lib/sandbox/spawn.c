@@ -1410,6 +1410,8 @@ join_namespaces (const struct spawn_spec *spec, isola_error_t *err)
     return isola_error_make (err, errno, "join the IPC namespace");
   if (spec->uts.mode == SPAWN_NS_JOIN && setns (spec->uts.fd, CLONE_NEWUTS) < 0)
     return isola_error_make (err, errno, "join the UTS namespace");
+  if (spec->netns_fd > 0 && !spec->host_network && setns (spec->netns_fd, CLONE_NEWNET) < 0)
+    return isola_error_make (err, errno, "join the network namespace");
   return 0;
 }
 
@@ -1503,7 +1505,7 @@ clone_container_process (const struct spawn_spec *spec, bool *into_cgroup)
     flags |= CLONE_NEWUTS;
   if (spec->ipc.mode == SPAWN_NS_PRIVATE)
     flags |= CLONE_NEWIPC;
-  if (!spec->host_network)
+  if (!spec->host_network && spec->netns_fd <= 0)
     flags |= CLONE_NEWNET;
   *into_cgroup = false;
   if (spec->cgroup && spec->cgroup->dir_fd >= 0)
