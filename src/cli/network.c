@@ -141,6 +141,7 @@ run_network_inspect (struct cli_ctx *ctx, int argc, char **argv)
       cleanup_json json_t *rec = NULL;
       if (network_get (store, p.args[i], false, &rec, &one) < 0)
         {
+          isola_error_release (&one);
           isola_error_fail (&one, ENOENT, "No such network: %s", p.args[i]);
           exit_code = cli_fail (&one);
         }

@@ -98,6 +98,9 @@ run_netavark (const struct isola_store *s, const char *verb, const char *netns, 
               isola_error_t *err)
 {
   cleanup_free char *config = store_path (s, "networks/aardvark");
+  int made = mkdir_p (config, 0700, err);
+  if (made < 0)
+    return made;
   cleanup_close int in = memfd_create ("netavark-in", MFD_CLOEXEC);
   cleanup_close int o = memfd_create ("netavark-out", MFD_CLOEXEC);
   cleanup_close int e = memfd_create ("netavark-err", MFD_CLOEXEC);

@@ -659,8 +659,13 @@ network_remove (const struct isola_store *s, const char *what, char **name_out, 
   int ret = network_lock (s, &lock, err);
   if (ret == 0)
     ret = network_get (s, what, true, &rec, err);
+  if (ret == -ENOENT)
+    {
+      isola_error_release (err);
+      return isola_error_fail (err, ENOENT, "No such network: %s", what);
+    }
   if (ret < 0)
-    return ret == -ENOENT ? isola_error_fail (err, ENOENT, "No such network: %s", what) : ret;
+    return ret;
   const char *name = json_string_value (json_object_get (rec, "Name"));
   const char *id = json_string_value (json_object_get (rec, "Id"));
   if (is_predefined (rec))
