@@ -210,7 +210,30 @@ lo"
   assert_equal "$stderr" "Error: network nosuch not found"
   run --separate-stderr isola run --rm --network 'container:x' busybox true
   assert_status 125
-  [[ $stderr == *"not supported yet"* ]] || fail "stderr: $stderr"
+  assert_equal "$stderr" "Error: No such container: x"
+  assert_no_net_leftovers
+}
+
+@test "--network container:NAME shares a running container's network namespace" {
+  only_isolation process "a VM container's network is in its guest (the VM test below)"
+  run_detached --name web busybox sh -c 'echo shared > /www; exec httpd -f -p 8080 -h /'
+  local ip
+  ip=$(cfield web '{{.NetworkSettings.IPAddress}}')
+  run --separate-stderr isola run --rm --network container:web busybox sh -c \
+    'ip -o -4 addr show eth0; for i in $(seq 50); do wget -q -O - http://127.0.0.1:8080/www && exit 0; sleep 0.2; done; exit 1'
+  assert_status 0
+  assert_output_contains "inet $ip/16"
+  assert_output_contains shared
+  run_detached --name lonely --network none busybox sleep 600
+  run --separate-stderr isola run --rm --network container:lonely busybox ls /sys/class/net
+  assert_status 0
+  assert_equal "$output" lo
+  isola_ok stop -t 0 lonely
+  run --separate-stderr isola run --rm --network container:lonely busybox true
+  assert_status 125
+  [[ $stderr == "Error: failed to start container "*": cannot join network of a non running container: lonely" ]] ||
+    fail "stderr: $stderr"
+  isola_ok rm -f web lonely
   assert_no_net_leftovers
 }
 
@@ -245,6 +268,9 @@ lo"
   ip=$(cfield web '{{.NetworkSettings.IPAddress}}')
   [[ $ip == 172.17.0.* ]] || fail "IPAddress after start '$ip'"
   wait_until 10 wget -q -O /dev/null "http://$ip/www"
+  # one line names the container: this run's address
+  run --separate-stderr isola exec web grep "	${CID:0:12}\$" /etc/hosts
+  assert_equal "$output" "$ip	${CID:0:12}"
   isola_ok rm -f web
   assert_no_net_leftovers
 }
@@ -307,5 +333,10 @@ lo"
     assert_status 125
     assert_equal "$stderr" "Error: --network $n is not supported with VM isolation yet: a VM container has no network device (use --network none)"
   done
+  # nor can a process container join a VM's network: it is in the guest
+  run_detached --name vmc busybox sleep 600
+  run --separate-stderr isola run --rm --isolation process --network container:vmc busybox true
+  assert_status 125
+  [[ $stderr == *"cannot join the network of container vmc: it runs in a VM, whose network is its guest's" ]] || fail "stderr: $stderr"
   assert_no_net_leftovers
 }

@@ -67,12 +67,17 @@ settle_host_config (struct container_spec *spec, const struct isola_driver *driv
     spec->shm_size = NSMODE_DEFAULT_SHM_SIZE;
 }
 
-/* Docker refuses a container on a network that does not exist at create (and again at start). */
+/* Docker refuses a container on a network, or joining a container, that does not exist at create (and again at
+   start). */
 static int
 check_network_exists (const struct isola_store *s, const char *mode, isola_error_t *err)
 {
   const char *name = network_mode_network (mode);
   cleanup_json json_t *record = NULL;
+  const char *other = nsmode_container (mode);
+  char id[DIGEST_HEX_LEN + 1];
+  if (other)
+    return container_resolve (s, other, id, err);
   return name ? network_get (s, name, false, &record, err) : 0;
 }
 

@@ -559,18 +559,15 @@ container_spec_check_resources (const struct container_spec *spec, bool update, 
   return 0;
 }
 
-/* none, host, default (the driver's default network), a network's name or ID (create.c checks it exists); joining
-   another container's network namespace is not there yet. */
+/* none, host, default (the driver's default network), container:NAME, a network's name or ID (create.c checks that
+   the network or container exists). */
 static int
 check_network_mode (const char *mode, isola_error_t *err)
 {
   if (!set (mode))
     return 0;
   if (str_has_prefix (mode, "container:"))
-    return isola_error_fail (err, EINVAL,
-                             "network \"%s\" is not supported yet: use none, host, bridge or a network's "
-                             "name",
-                             mode);
+    return mode[strlen ("container:")] ? 0 : isola_error_fail (err, EINVAL, "invalid network mode: %s", mode);
   for (const char *p = mode; *p; p++)
     if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr ("_.-", *p)))
       return isola_error_fail (err, EINVAL, "network %s not found", mode);

@@ -59,19 +59,57 @@ process_launch_clear (struct process_launch *l)
   l->netns_fd = -1;
 }
 
-/* A container on a network joins the namespace network_attach made for it (ROOT/containers/ID/netns) instead of a
-   new empty one; the others keep spawn's choice (private with loopback only, or the host's). */
+/* --network container:NAME: the network namespace of another running process container (its netns file when it is
+   on a network, else its first process's); a VM container's network is in its guest, out of reach. */
 static int
-join_network_namespace (const struct container *c, struct process_launch *l, isola_error_t *err)
+open_other_network (const struct isola_store *s, const char *name, int *fd_out, isola_error_t *err)
 {
-  cleanup_free char *path = network_netns_path (c);
+  char id[DIGEST_HEX_LEN + 1];
+  cleanup_container struct container *other = NULL;
+  int ret = container_resolve (s, name, id, err);
+  if (ret == 0)
+    ret = container_load (s, id, &other, err);
+  if (ret < 0)
+    return ret;
+  (void)container_refresh (other, NULL);
+  if (!container_is_running (other) || container_pid (other) <= 0)
+    return isola_error_fail (err, EINVAL, "cannot join network of a non running container: %s", name);
+  if (driver_of (other) != &driver_process)
+    return isola_error_fail (err, EINVAL,
+                             "cannot join the network of container %s: it runs in a VM, whose network is its guest's",
+                             name);
+  cleanup_free char *path = network_netns_path (other);
   if (path == NULL)
-    return 0;
-  l->netns_fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (l->netns_fd < 0)
-    return isola_error_make (err, errno, "open the network namespace %s", path);
-  l->spec.netns_fd = l->netns_fd;
+    path = xasprintf ("/proc/%d/ns/net", (int)container_pid (other));
+  *fd_out = open (path, O_RDONLY | O_CLOEXEC);
+  if (*fd_out < 0)
+    return isola_error_make (err, errno, "cannot join the network of container %s: open %s", name, path);
   return 0;
+}
+
+/* A container on a network joins the namespace network_attach made for it (ROOT/containers/ID/netns), one with
+   --network container:NAME that one's; the others keep spawn's choice (private with loopback only, or the host's). */
+static int
+join_network_namespace (const struct isola_store *s, const struct container *c, struct process_launch *l,
+                        isola_error_t *err)
+{
+  const char *mode = json_string_value (json_object_get (container_host_config (c), "NetworkMode"));
+  const char *other = nsmode_container (mode);
+  int ret = 0;
+  if (other)
+    ret = open_other_network (s, other, &l->netns_fd, err);
+  else
+    {
+      cleanup_free char *path = network_netns_path (c);
+      if (path == NULL)
+        return 0;
+      l->netns_fd = open (path, O_RDONLY | O_CLOEXEC);
+      if (l->netns_fd < 0)
+        ret = isola_error_make (err, errno, "open the network namespace %s", path);
+    }
+  if (ret == 0)
+    l->spec.netns_fd = l->netns_fd;
+  return ret;
 }
 
 /* isola-init lives beside the monitor (build/ or /usr/local/bin); $ISOLA_INIT overrides. */
@@ -147,7 +185,7 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
   sp->user = container_user (c);
   sp->hostname = container_hostname (c);
   sp->host_network = container_host_network (c);
-  if ((ret = join_network_namespace (c, l, err)) < 0)
+  if ((ret = join_network_namespace (s, c, l, err)) < 0)
     return ret;
   sp->cap_keep = caps;
   sp->no_new_privileges = runspec_no_new_privileges (host);

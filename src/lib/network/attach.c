@@ -181,19 +181,21 @@ netavark_input (const struct container *c, json_t *record, const char *ip)
                     "networks", name, net, "network_info", name, info, "port_mappings");
 }
 
-/* Docker's /etc/hosts names the container by its address, not 127.0.1.1 (container.c's line without a network). */
+/* Docker's /etc/hosts names the container by its address, not 127.0.1.1 (container.c's line without a network);
+   detach puts 127.0.1.1 back, so that the next run's address replaces it again. */
 static void
-hosts_with_address (const struct container *c, const char *ip)
+hosts_swap_address (const struct container *c, const char *from, const char *to)
 {
   cleanup_free char *path = container_path (c, "hosts"), *text = NULL;
   if (read_file_bounded (path, 1 << 20, &text, NULL, NULL) < 0)
     return;
   const char *hostname = container_hostname (c);
-  cleanup_free char *old = xasprintf ("127.0.1.1\t%s\n", hostname ? hostname : "");
+  cleanup_free char *old = xasprintf ("%s\t%s\n", from, hostname ? hostname : "");
   char *at = strstr (text, old);
-  cleanup_free char *line = xasprintf ("%s\t%s\n", ip, hostname ? hostname : "");
+  if (at == NULL)
+    return;
   cleanup_free char *next
-      = at ? xasprintf ("%.*s%s%s", (int)(at - text), text, line, at + strlen (old)) : xasprintf ("%s%s", text, line);
+      = xasprintf ("%.*s%s\t%s\n%s", (int)(at - text), text, to, hostname ? hostname : "", at + strlen (old));
   (void)write_file_replace (path, next, strlen (next), 0644, NULL);
 }
 
@@ -291,7 +293,7 @@ network_attach (const struct isola_store *s, struct container *c, isola_error_t 
       return isola_error_wrap (err, ret, "connect container %.12s to network %s", c->id,
                                json_string_value (json_object_get (record, "Name")));
     }
-  hosts_with_address (c, ip);
+  hosts_swap_address (c, "127.0.1.1", ip);
   resolv_for_dns (c, json_object_get (att, "DNS"));
   return 0;
 }
@@ -311,8 +313,12 @@ detach_locked (const struct isola_store *s, struct container *c, isola_error_t *
     }
   remove_netns_file (netns);
   uint32_t addr;
-  if (att && ipv4_addr_parse (json_string_value (json_object_get (att, "IPAddress")), &addr) == 0)
-    network_release (s, json_string_value (json_object_get (att, "NetworkID")) ?: "", addr, c->id);
+  const char *ip = json_string_value (json_object_get (att, "IPAddress"));
+  if (att && ipv4_addr_parse (ip, &addr) == 0)
+    {
+      network_release (s, json_string_value (json_object_get (att, "NetworkID")) ?: "", addr, c->id);
+      hosts_swap_address (c, ip, "127.0.1.1");
+    }
   (void)unlink (path);
   return 0;
 }
