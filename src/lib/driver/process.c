@@ -75,9 +75,8 @@ open_other_network (const struct isola_store *s, const char *name, int *fd_out, 
   if (!container_is_running (other) || container_pid (other) <= 0)
     return isola_error_fail (err, EINVAL, "cannot join network of a non running container: %s", name);
   if (driver_of (other) != &driver_process)
-    return isola_error_fail (err, EINVAL,
-                             "cannot join the network of container %s: it runs in a VM, whose network is its guest's",
-                             name);
+    return isola_error_fail (
+        err, EINVAL, "cannot join the network of container %s: it runs in a VM, whose network is its guest's", name);
   cleanup_free char *path = network_netns_path (other);
   if (path == NULL)
     path = xasprintf ("/proc/%d/ns/net", (int)container_pid (other));

@@ -289,9 +289,11 @@ new_record (const char *name, const char *device, const struct ipv4_net *subnet,
   random_id (id);
   cleanup_free char *created = time_rfc3339_now ();
   cleanup_free char *sub = ipv4_net_format (subnet), *gw = ipv4_addr_format (gateway);
-  json_t *cfg = json_pack ("{s:s, s:s}", "Subnet", sub, "Gateway", gw);
+  /* Docker's order: Subnet, IPRange, Gateway. */
+  json_t *cfg = json_pack ("{s:s}", "Subnet", sub);
   if (ip_range)
     json_object_set_new (cfg, "IPRange", json_string (ip_range));
+  json_object_set_new (cfg, "Gateway", json_string (gw));
   return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:b, s:{s:s, s:o, s:[o]}, s:b, s:b, s:b, s:{s:s}, s:b, s:o, s:o, "
                     "s:s}",
                     "Name", name, "Id", id, "Created", created, "Scope", "local", "Driver", "bridge", "EnableIPv6", 0,
