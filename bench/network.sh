@@ -5,8 +5,8 @@
 #   bench/network.sh [RUNS]     (default 11)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "${ISOLA_BENCH_IN_NETNS:-}" != 1 ]; then
-  exec env ISOLA_BENCH_IN_NETNS=1 unshare --net sh -c 'ip link set lo up && exec "$@"' sh "$0" "$@"
+if [ "${ISOLA_IN_OWN_NETNS:-}" != 1 ]; then
+  exec env ISOLA_IN_OWN_NETNS=1 unshare --net sh -c 'ip link set lo up && exec "$@"' sh "$0" "$@"
 fi
 runs=${1:-11}
 isola=$(readlink -f build/isola)
