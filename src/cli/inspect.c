@@ -7,6 +7,7 @@
 #include "base/json.h"
 #include "base/util.h"
 #include "cli.h"
+#include "network/attach.h"
 #include "container/container.h"
 #include "container/inspect_shape.h"
 #include "image/image.h"
@@ -99,7 +100,10 @@ inspect_images (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
         {
           (void)container_refresh (ctr, NULL);
           types[json_array_size (items)] = container_inspect_types;
-          json_array_append_new (items, container_inspect_json (ctr));
+          json_t *o = container_inspect_json (ctr);
+          json_object_set_new (o, "NetworkSettings", network_settings_json (ctr));
+          container_inspect_complete (o);
+          json_array_append_new (items, o);
           continue;
         }
       if (containers_only)

@@ -108,10 +108,17 @@ require_busybox_image() {
 
 # ---- per-test store roots ------------------------------------------------------------------------------------------
 
+# A root's containers have no network unless they ask for one ("network": {"default": "none"} in its config.json):
+# netavark's setup and teardown cost ~0.4 s of CPU a container (its iptables calls), and the suite starts thousands.
+# The files that test networks (network.bats, the default-network test of isolation.bats) set
+# ISOLA_TEST_DEFAULT_NETWORK=bridge to get Docker's default.
 setup_root() {
   ISOLA_ROOT=$(mktemp -d /tmp/isola-test.XXXXXX)
   export ISOLA_ROOT
   made "$ISOLA_ROOT"
+  if [ "${ISOLA_TEST_DEFAULT_NETWORK:-none}" != bridge ]; then
+    echo '{"network": {"default": "none"}}' >"$ISOLA_ROOT/config.json"
+  fi
 }
 
 # new_root: another private root (for --root tests, round trips, podman storage), named after $ISOLA_ROOT so that

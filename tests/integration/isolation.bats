@@ -125,10 +125,19 @@ assert_only_lo() {
   assert_equal "$(grep -c ': <' <<<"$output")" 1
 }
 
-@test "the default network is a private namespace with only lo, which is up" {
+@test "the default network is a private namespace with lo up, and eth0 on the default bridge (process)" {
+  rm -f "$ISOLA_ROOT/config.json" # Docker's default network, not the suite's (helpers.bash: setup_root)
   run --separate-stderr isola run --rm busybox sh -c "$NET_SCRIPT"
   assert_status 0
-  assert_only_lo
+  if [ "$TEST_ISOLATION" = process ]; then
+    # Docker's default, the bridge: lo and eth0, both up
+    assert_equal "$(grep -v ':' <<<"$output" | tr '\n' ' ')" "eth0 lo "
+    assert_output_matches 'lo: <[^>]*UP'
+    assert_output_matches 'eth0@[^:]*: <[^>]*UP'
+  else
+    # a VM container's default is none yet (network.bats): lo up, its NIC eth0 down
+    assert_only_lo
+  fi
 }
 
 @test "ping localhost works in the default network" {
@@ -146,7 +155,8 @@ assert_only_lo() {
 @test "--network host sees the host's interfaces" {
   only_isolation process "a VM has its own network stack (vm.bats: --network host is refused)"
   local host_ifs
-  host_ifs=$(ls /sys/class/net | sort)
+  # this shell's network namespace (/sys/class/net shows the one sysfs was mounted in)
+  host_ifs=$(awk -F: 'NR > 2 { gsub(/ /, "", $1); print $1 }' /proc/self/net/dev | sort)
   run --separate-stderr isola run --rm --network host busybox sh -c 'cat /proc/net/dev'
   assert_status 0
   local ctr_ifs

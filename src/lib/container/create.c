@@ -12,6 +12,8 @@
 #include "container/spec.h"
 #include "container/volume.h"
 #include "driver/driver.h"
+#include "network/attach.h"
+#include "network/network.h"
 #include "image/image.h"
 #include "image/oci.h"
 
@@ -42,17 +44,46 @@ default_mode (char **mode, const char *value)
   *mode = xstrdup (value);
 }
 
+/* ROOT/config.json's "network": {"default": NAME}: the network of a container that names none (as dockerd's
+   "bridge": "none" leaves containers with no network), else the driver's default.  A test suite that starts
+   thousands of containers, or a host that wants no bridge, sets "none". */
+static int
+configured_default_network (const struct isola_store *s, char **out, isola_error_t *err)
+{
+  cleanup_json json_t *config = NULL;
+  int ret = store_config_load (s->root, &config, err);
+  if (ret < 0)
+    return ret;
+  json_t *value = json_object_get (json_object_get (config, "network"), "default");
+  if (value == NULL)
+    return 0;
+  const char *name = json_string_value (value);
+  if (name == NULL || name[0] == '\0' || strcmp (name, "default") == 0 || str_has_prefix (name, "container:")
+      || str_has_prefix (name, "ns:"))
+    return isola_error_fail (err, EINVAL, "%s/config.json: network.default must name a network, not %s", s->root,
+                             name ? name : "a non-string");
+  *out = xstrdup (name);
+  return 0;
+}
+
 /* What the library decides for the request: the driver's name for its isolation, and its default network. */
-static void
-settle_host_config (struct container_spec *spec, const struct isola_driver *driver)
+static int
+settle_host_config (const struct isola_store *s, struct container_spec *spec, const struct isola_driver *driver,
+                    isola_error_t *err)
 {
   free (spec->isolation);
   spec->isolation = xstrdup (driver->isolation);
   const char *mode = spec->network_mode;
   if (mode == NULL || mode[0] == '\0' || strcmp (mode, "default") == 0)
     {
+      cleanup_free char *configured = NULL;
+      int ret = configured_default_network (s, &configured, err);
+      if (ret < 0)
+        return ret;
       free (spec->network_mode);
-      spec->network_mode = xstrdup ("none");
+      /* A driver whose only network is none (a VM, until it has a bridge) keeps it. */
+      spec->network_mode
+          = xstrdup (configured && strcmp (driver->default_network, "none") != 0 ? configured : driver->default_network);
     }
   /* Docker's daemon records its defaults: a private IPC namespace, 64 MiB of /dev/shm; isola's cgroup namespace
      is private on every host (Docker's is the host's on cgroup v1). */
@@ -63,6 +94,21 @@ settle_host_config (struct container_spec *spec, const struct isola_driver *driv
   default_mode (&spec->userns_mode, "");
   if (spec->shm_size <= 0)
     spec->shm_size = NSMODE_DEFAULT_SHM_SIZE;
+  return 0;
+}
+
+/* Docker refuses a container on a network, or joining a container, that does not exist at create (and again at
+   start). */
+static int
+check_network_exists (const struct isola_store *s, const char *mode, isola_error_t *err)
+{
+  const char *name = network_mode_network (mode);
+  cleanup_json json_t *record = NULL;
+  const char *other = nsmode_container (mode);
+  char id[DIGEST_HEX_LEN + 1];
+  if (other)
+    return container_resolve (s, other, id, err);
+  return name ? network_get (s, name, false, &record, err) : 0;
 }
 
 static int
@@ -119,6 +165,9 @@ container_create_from_request (const char *root, json_t *request, const char *na
     ret = merge_image (store, &spec, image_id, err);
   if (ret < 0)
     return ret;
-  settle_host_config (&spec, driver);
+  if ((ret = settle_host_config (store, &spec, driver, err)) < 0)
+    return ret;
+  if ((ret = check_network_exists (store, spec.network_mode, err)) < 0)
+    return ret;
   return make_container (store, &spec, image_id, driver, out, err);
 }

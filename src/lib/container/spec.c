@@ -560,26 +560,33 @@ container_spec_check_resources (const struct container_spec *spec, bool update, 
   return 0;
 }
 
-/* isola has no bridge yet: a container has its own empty network namespace (none, also what "default" gets), the
-   host's, or one that someone made and gave by path (podman's ns:PATH), which must be a network namespace. */
+/* none, host, default (the driver's default network), container:NAME, a network's name or ID (create.c checks that
+   the network or container exists), or a network namespace someone made, given by path (podman's ns:PATH). */
 static int
-check_one_network (const char *mode, isola_error_t *err)
+check_network_mode (const char *mode, isola_error_t *err)
 {
-  if (!set (mode) || strcmp (mode, "default") == 0 || strcmp (mode, "none") == 0 || strcmp (mode, "host") == 0)
+  if (!set (mode))
     return 0;
   const char *path = netns_mode_path (mode);
-  if (path == NULL)
-    return isola_error_fail (err, EINVAL, "network \"%s\" is not supported yet: use none, host or ns:PATH", mode);
-  int ret = netns_check (path, err);
-  return ret < 0 ? isola_error_wrap (err, ret, "invalid network \"%s\"", mode) : 0;
+  if (path)
+    {
+      int ret = netns_check (path, err);
+      return ret < 0 ? isola_error_wrap (err, ret, "invalid network \"%s\"", mode) : 0;
+    }
+  if (str_has_prefix (mode, "container:"))
+    return mode[strlen ("container:")] ? 0 : isola_error_fail (err, EINVAL, "invalid network mode: %s", mode);
+  for (const char *p = mode; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr ("_.-", *p)))
+      return isola_error_fail (err, EINVAL, "network %s not found", mode);
+  return 0;
 }
 
 static int
 check_network (const struct container_spec *spec, isola_error_t *err)
 {
-  int ret = check_one_network (spec->network_mode, err);
+  int ret = check_network_mode (spec->network_mode, err);
   for (size_t i = 0; ret == 0 && spec->networks[i]; i++)
-    ret = check_one_network (spec->networks[i], err);
+    ret = check_network_mode (spec->networks[i], err);
   return ret;
 }
 

@@ -44,8 +44,9 @@ struct exec_request
 
 struct isola_driver
 {
-  const char *name;      /* "process", "vm" */
-  const char *isolation; /* what HostConfig.Isolation shows: "process", "hyperv" */
+  const char *name;            /* "process", "vm" */
+  const char *isolation;       /* what HostConfig.Isolation shows: "process", "hyperv" */
+  const char *default_network; /* HostConfig.NetworkMode without --network: "bridge" (Docker's), or "none" */
 
   /* Prepares what a new container needs beyond its directory (NULL: nothing), under the store's exclusive lock at
      create time: for vm, the image's root file system image and the container's disk. */

@@ -2,6 +2,7 @@
    (spawn.c), with the image's snapshots under an overlay whose upper directory is the container's. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "driver/driver.h"
 #include "driver/process_exec.h"
 #include "image/image.h"
+#include "network/attach.h"
 #include "sandbox/caps.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/nsexec.h"
@@ -35,6 +37,7 @@ struct process_launch
   char *upper, *work, *rootfs, *hostname_file, *hosts_file, *resolv_file;
   struct seccomp_program *seccomp; /* NULL when the container runs unconfined */
   struct nsmode_launch ns;
+  int netns_fd; /* the network namespace joined, or -1 */
 };
 
 static void
@@ -52,6 +55,69 @@ process_launch_clear (struct process_launch *l)
   seccomp_program_free (l->seccomp);
   l->seccomp = NULL;
   nsmode_launch_clear (&l->ns);
+  if (l->netns_fd >= 0)
+    close (l->netns_fd);
+  l->netns_fd = -1;
+}
+
+/* --network container:NAME: the network namespace of another running process container (its netns file when it is
+   on a network, else its first process's); a VM container's network is in its guest, out of reach. */
+static int
+open_other_network (const struct isola_store *s, const char *name, int *fd_out, isola_error_t *err)
+{
+  char id[DIGEST_HEX_LEN + 1];
+  cleanup_container struct container *other = NULL;
+  int ret = container_resolve (s, name, id, err);
+  if (ret == 0)
+    ret = container_load (s, id, &other, err);
+  if (ret < 0)
+    return ret;
+  (void)container_refresh (other, NULL);
+  if (!container_is_running (other) || container_pid (other) <= 0)
+    return isola_error_fail (err, EINVAL, "cannot join network of a non running container: %s", name);
+  if (driver_of (other) != &driver_process)
+    return isola_error_fail (
+        err, EINVAL, "cannot join the network of container %s: it runs in a VM, whose network is its guest's", name);
+  cleanup_free char *path = network_netns_path (other);
+  if (path == NULL)
+    path = xasprintf ("/proc/%d/ns/net", (int)container_pid (other));
+  *fd_out = open (path, O_RDONLY | O_CLOEXEC);
+  if (*fd_out < 0)
+    return isola_error_make (err, errno, "cannot join the network of container %s: open %s", name, path);
+  return 0;
+}
+
+/* A container on a network joins the namespace network_attach made for it (ROOT/containers/ID/netns), one with
+   --network container:NAME that one's; the others keep spawn's choice (private with loopback only, or the host's). */
+static int
+join_network_namespace (const struct isola_store *s, const struct container *c, struct process_launch *l,
+                        isola_error_t *err)
+{
+  const char *mode = json_string_value (json_object_get (container_host_config (c), "NetworkMode"));
+  const char *other = nsmode_container (mode);
+  int ret = 0;
+  const char *given = container_netns_path (c);
+  if (other)
+    ret = open_other_network (s, other, &l->netns_fd, err);
+  else if (given)
+    {
+      /* --network ns:PATH: whoever made the namespace set it up; its path was checked at create. */
+      l->netns_fd = open (given, O_RDONLY | O_CLOEXEC);
+      if (l->netns_fd < 0)
+        ret = isola_error_make (err, errno, "open the network namespace %s", given);
+    }
+  else
+    {
+      cleanup_free char *path = network_netns_path (c);
+      if (path == NULL)
+        return 0;
+      l->netns_fd = open (path, O_RDONLY | O_CLOEXEC);
+      if (l->netns_fd < 0)
+        ret = isola_error_make (err, errno, "open the network namespace %s", path);
+    }
+  if (ret == 0)
+    l->spec.netns_fd = l->netns_fd;
+  return ret;
 }
 
 /* isola-init lives beside the monitor (build/ or /usr/local/bin); $ISOLA_INIT overrides. */
@@ -127,7 +193,8 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
   sp->user = container_user (c);
   sp->hostname = container_hostname (c);
   sp->host_network = container_host_network (c);
-  sp->netns = container_netns_path (c);
+  if ((ret = join_network_namespace (s, c, l, err)) < 0)
+    return ret;
   sp->cap_keep = caps;
   sp->no_new_privileges = runspec_no_new_privileges (host);
   sp->seccomp = l->seccomp;
@@ -154,14 +221,19 @@ static int
 process_start (const struct isola_store *s, struct container *c, struct driver_io *io, pid_t *pid_out,
                isola_error_t *err)
 {
-  struct process_launch l = { .cgroup = { .dir_fd = -1 } };
+  struct process_launch l = { .cgroup = { .dir_fd = -1 }, .netns_fd = -1 };
   nsmode_launch_init (&l.ns);
-  int ret = process_launch_build (s, c, io, &l, err);
+  int ret = network_attach (s, c, err);
+  trace_mark ("monitor: network attached");
+  if (ret == 0)
+    ret = process_launch_build (s, c, io, &l, err);
   trace_mark ("monitor: cgroups and spec ready");
   if (ret == 0)
     ret = spawn_container (&l.spec, pid_out, err);
   if (ret < 0 && l.cgfs.root)
     (void)cgroup_destroy (&l.cgfs, c->id, NULL);
+  if (ret < 0)
+    (void)network_detach (s, c, NULL);
   process_launch_clear (&l);
   return ret;
 }
@@ -251,7 +323,9 @@ process_top (struct container *c, json_t **rows, isola_error_t *err)
 static int
 process_cleanup (struct container *c, bool *oom_killed, isola_error_t *err)
 {
-  return cgroup_release ("/sys/fs/cgroup", c->id, oom_killed, err);
+  int ret = cgroup_release ("/sys/fs/cgroup", c->id, oom_killed, err);
+  int net = network_detach_container (c, ret < 0 ? NULL : err);
+  return ret < 0 ? ret : net;
 }
 
 static int
@@ -292,6 +366,7 @@ process_stats (struct container *c, struct cgroup_stats *out, isola_error_t *err
 const struct isola_driver driver_process = {
   .name = "process",
   .isolation = "process",
+  .default_network = "bridge",
   .start = process_start,
   .signal = process_signal,
   .pause = process_pause,

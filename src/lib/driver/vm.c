@@ -55,6 +55,13 @@ vm_create_resources (struct isola_store *s, struct container *c, isola_error_t *
   /* The VM has a network stack of its own: the host's cannot be shared with it. */
   if (container_host_network (c))
     return isola_error_fail (err, EINVAL, "--network host is not supported with VM isolation");
+  /* Until the guest's NIC mirrors the container's network namespace, a VM has loopback only. */
+  const char *mode = json_string_value (json_object_get (container_host_config (c), "NetworkMode"));
+  if (mode && strcmp (mode, "none") != 0)
+    return isola_error_fail (err, EINVAL,
+                             "--network %s is not supported with VM isolation yet: a VM container has no network "
+                             "device (use --network none)",
+                             mode);
   /* Nor can its kernel share a namespace with the host's or another VM's, as in Kata. */
   json_t *host = container_host_config (c);
   const char *flag = NULL, *value = NULL;
@@ -650,6 +657,7 @@ vm_cleanup (struct container *c, bool *oom_killed, isola_error_t *err)
 const struct isola_driver driver_vm = {
   .name = "vm",
   .isolation = "hyperv",
+  .default_network = "none",
   .create_resources = vm_create_resources,
   .prepare_start = vm_prepare_start,
   .start = vm_start,

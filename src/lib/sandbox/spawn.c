@@ -1413,13 +1413,8 @@ join_namespaces (const struct spawn_spec *spec, isola_error_t *err)
     return isola_error_make (err, errno, "join the IPC namespace");
   if (spec->uts.mode == SPAWN_NS_JOIN && setns (spec->uts.fd, CLONE_NEWUTS) < 0)
     return isola_error_make (err, errno, "join the UTS namespace");
-  /* Before sysfs is mounted, so that it shows the joined namespace's interfaces. */
-  int saved = -1;
-  int ret = spec->netns ? netns_enter (spec->netns, &saved, err) : 0;
-  if (saved >= 0)
-    close (saved);
-  if (ret < 0)
-    return ret;
+  if (spec->netns_fd > 0 && !spec->host_network && setns (spec->netns_fd, CLONE_NEWNET) < 0)
+    return isola_error_make (err, errno, "join the network namespace");
   return 0;
 }
 
@@ -1513,7 +1508,7 @@ clone_container_process (const struct spawn_spec *spec, bool *into_cgroup)
     flags |= CLONE_NEWUTS;
   if (spec->ipc.mode == SPAWN_NS_PRIVATE)
     flags |= CLONE_NEWIPC;
-  if (!spec->host_network && !spec->netns)
+  if (!spec->host_network && spec->netns_fd <= 0)
     flags |= CLONE_NEWNET;
   *into_cgroup = false;
   if (spec->cgroup && spec->cgroup->dir_fd >= 0)

@@ -79,7 +79,7 @@ struct spawn_spec
                         /etc/passwd and /etc/group; supplementary groups from /etc/group */
   const char *hostname;
   bool host_network; /* share the host's network namespace instead of a private one with loopback up */
-  const char *netns; /* or join the network namespace at this path (`--network ns:PATH`, sandbox/netns.h) */
+  int netns_fd;      /* > 0: join this network namespace (an nsfs file, open) instead; loopback is brought up */
   /* The IPC, PID and UTS namespaces, and the cgroup one: private (the default), the host's (caller's), or another
      container's (spawn_ns.fd: its /proc/PID/ns/TYPE, open).  A private cgroup namespace is rooted at the
      container's cgroup; with the host's UTS namespace the hostname is not set. */

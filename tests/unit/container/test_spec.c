@@ -218,10 +218,13 @@ test_validate (void)
            "an update may set swap alone (Docker's update=true)");
   }
 
-  check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"bridge\"}}",
-                 "network \"bridge\" is not supported yet: use none, host or ns:PATH");
-  check_refused ("{\"Image\":\"busybox\",\"NetworkingConfig\":{\"EndpointsConfig\":{\"mynet\":{}}}}",
-                 "network \"mynet\" is not supported yet: use none, host or ns:PATH");
+  /* Names of networks and containers are checked against the store at create (create.c), the shape here. */
+  check_accepted ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"bridge\"}}");
+  check_accepted ("{\"Image\":\"busybox\",\"NetworkingConfig\":{\"EndpointsConfig\":{\"mynet\":{}}}}");
+  check_accepted ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"container:web\"}}");
+  check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"container:\"}}",
+                 "invalid network mode: container:");
+  check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"a/b\"}}", "network a/b not found");
   check_accepted ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"default\"}}");
   check_accepted ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"host\"}}");
   /* podman's ns:PATH: a network namespace, given by an absolute path */

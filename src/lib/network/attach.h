@@ -1,0 +1,41 @@
+/* A container on a network: its persistent network namespace (ROOT/containers/ID/netns, a bind-mounted nsfs made
+   before the container starts, which the driver joins), the netavark setup inside it (veth eth0 on the network's
+   bridge, address, default route, firewall rules, aardvark-dns entries on user networks), its address lease, and
+   what to tear down, recorded in ROOT/containers/ID/network.json before anything is made:
+
+   {"Network", "NetworkID", "EndpointID", "IPAddress", "IPPrefixLen", "Gateway", "MacAddress", "ContainerName",
+    "DNS": [servers], "Netavark": the JSON netavark was given (teardown gives it back)}
+
+   Attach and detach run in the container's monitor (start, end of a run) and in the next command after a crash
+   (rm, start: driver cleanup); detach is idempotent and also undoes a half-made attach. */
+#ifndef ISOLA_NETWORK_ATTACH_H
+#define ISOLA_NETWORK_ATTACH_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "base/error.h"
+#include "container/container.h"
+#include "store/store.h"
+
+/* The network a HostConfig.NetworkMode puts a container on ("bridge" or a user network's name or ID), or NULL for
+   none, host, container:ID, ns:PATH. */
+const char *network_mode_network (const char *mode);
+
+/* Puts the container on its network (nothing for a mode without one). */
+int network_attach (const struct isola_store *s, struct container *c, isola_error_t *err);
+
+/* Takes the container off its network: netavark teardown, the namespace unmounted, the lease released. */
+int network_detach (const struct isola_store *s, struct container *c, isola_error_t *err);
+
+/* The same, for a caller without the store at hand (a driver's cleanup): the store is the one c->dir is in. */
+int network_detach_container (struct container *c, isola_error_t *err);
+
+/* ROOT/containers/ID/netns when the container has one (attached), else NULL. */
+char *network_netns_path (const struct container *c);
+
+/* inspect's NetworkSettings for the container (Docker's shape). */
+json_t *network_settings_json (const struct container *c);
+
+#endif

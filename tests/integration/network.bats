@@ -1,0 +1,344 @@
+#!/usr/bin/env bats
+# Networks (issue 12): `isola network create|ls|inspect|rm|prune`, the default bridge of process containers
+# (netavark: a veth on isola0 in a persistent network namespace per container), user networks with aardvark-dns,
+# --network none|host|NAME, teardown on rm, stop and after a killed monitor, leases of parallel runs.  VM containers
+# have no network device yet: they default to none and refuse any other network.
+#
+# Traffic: every test runs in a network namespace of its own making sure (scripts/run-tests.sh runs each bats file in
+# `unshare --net` with lo up); setup_file refuses to run in the machine's own namespace.  Nothing is sent but between
+# this namespace and its containers.
+
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
+load helpers
+
+# shellcheck disable=SC2034
+ISOLA_TIMEOUT=${ISOLA_CONTAINER_TIMEOUT:-60}
+# Docker's default network (bridge) in every root, not the suite's none (helpers.bash: setup_root)
+export ISOLA_TEST_DEFAULT_NETWORK=bridge
+
+setup_file() {
+  if [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ]; then
+    echo "network.bats makes bridges and firewall rules: run it in a network namespace of its own" \
+      "(scripts/run-tests.sh does; or: unshare --net sh -c 'ip link set lo up; exec bats ...')" >&2
+    return 1
+  fi
+  container_setup_file
+}
+teardown_file() { container_teardown_file; }
+setup() { container_setup; }
+teardown() { container_teardown; }
+
+# net_leftovers: what a container on a network could leave in this namespace and the store: links but lo, leases,
+# network namespace files, attachments.  Empty when all is gone.
+net_leftovers() {
+  ip -o link show | awk -F': ' '$2 != "lo" { print "link " $2 }'
+  find "$ISOLA_ROOT/networks/leases" -type f 2>/dev/null | sed 's/^/lease /'
+  find "$ISOLA_ROOT/containers" -maxdepth 2 \( -name netns -o -name network.json \) 2>/dev/null | sed 's/^/file /'
+  grep -F "$ISOLA_ROOT" /proc/self/mountinfo | awk '{ print "mount " $5 }'
+}
+
+assert_no_net_leftovers() {
+  local left
+  left=$(net_leftovers)
+  [ -z "$left" ] || fail "left behind: $left"
+}
+
+# monitor_of CONTAINER: the PID of its monitor (the parent of its first process).
+monitor_of() {
+  local pid
+  pid=$(cfield "$1" '{{.State.Pid}}')
+  awk '/^PPid:/ { print $2 }' "/proc/$pid/status"
+}
+
+# ---- network commands (mode-independent: process pass only) -------------------------------------------------------
+
+@test "network ls: bridge, host and none exist without being created" {
+  only_isolation process "the network commands do not depend on the isolation mode"
+  run --separate-stderr isola network ls
+  assert_status 0
+  assert_output_matches '^NETWORK ID +NAME +DRIVER +SCOPE
+[0-9a-f]{12} +bridge +bridge +local
+[0-9a-f]{12} +host +host +local
+[0-9a-f]{12} +none +null +local$'
+  run --separate-stderr isola network inspect -f '{{.Name}} {{json .IPAM.Config}} {{json .Options}}' bridge
+  assert_status 0
+  assert_output_matches '^bridge \[\{"Subnet":"[0-9.]+/[0-9]+","Gateway":"[0-9.]+"\}\] .*"com.docker.network.bridge.name":"isola0"'
+  # the same records on every call: the default is made once
+  local a b
+  a=$(isola network ls -q --no-trunc)
+  b=$(isola network ls -q --no-trunc)
+  assert_equal "$a" "$b"
+}
+
+@test "network create, ls (-q, --filter), inspect, rm" {
+  only_isolation process "the network commands do not depend on the isolation mode"
+  run --separate-stderr isola network create --subnet 10.77.0.0/24 --gateway 10.77.0.254 --ip-range 10.77.0.128/25 \
+    --label team=a --label bare --internal n1
+  assert_status 0
+  [[ $output =~ ^[0-9a-f]{64}$ ]] || fail "create printed '$output'"
+  local id=$output
+  isola_ok network create n2
+  run --separate-stderr isola network inspect -f '{{.Id}} {{.Driver}} {{.Internal}} {{json .IPAM.Config}} {{json .Labels}} {{json .Containers}}' n1
+  assert_status 0
+  assert_equal "$output" "$id bridge true [{\"Subnet\":\"10.77.0.0/24\",\"IPRange\":\"10.77.0.128/25\",\"Gateway\":\"10.77.0.254\"}] {\"team\":\"a\",\"bare\":\"\"} {}"
+  # a subnet of Docker's pools that no other network (nor a route) has
+  run --separate-stderr isola network inspect -f '{{json .IPAM.Config}}' n2 bridge
+  assert_status 0
+  assert_equal "$output" '[{"Subnet":"172.18.0.0/16","Gateway":"172.18.0.1"}]
+[{"Subnet":"172.17.0.0/16","Gateway":"172.17.0.1"}]'
+  run --separate-stderr isola network ls --format '{{.Name}}' --filter type=custom
+  assert_equal "$output" "n1
+n2"
+  run --separate-stderr isola network ls -q --filter label=team=a
+  assert_equal "$output" "${id:0:12}"
+  run --separate-stderr isola network ls --format '{{.Name}}' --filter name=n --filter driver=bridge
+  assert_equal "$output" "n1
+n2"
+  # by ID prefix too, as Docker
+  run --separate-stderr isola network rm "${id:0:10}" n2
+  assert_status 0
+  assert_equal "$output" "${id:0:10}
+n2"
+  run --separate-stderr isola network ls --format '{{.Name}}'
+  assert_equal "$output" "bridge
+host
+none"
+}
+
+@test "network create and rm refuse clashes, overlaps and malformed values, making nothing" {
+  only_isolation process "the network commands do not depend on the isolation mode"
+  isola_ok network create --subnet 10.78.0.0/16 a
+  local before
+  before=$(ls "$ISOLA_ROOT/networks")
+  run --separate-stderr isola network create a
+  assert_status 1
+  assert_equal "$stderr" "Error: network with name a already exists"
+  run --separate-stderr isola network create --subnet 10.78.5.0/24 b
+  assert_status 1
+  assert_equal "$stderr" "Error: Pool overlaps with other one on this address space"
+  run --separate-stderr isola network create --subnet 10.79.0.0/33 b
+  assert_status 1
+  assert_equal "$stderr" "Error: invalid CIDR address: 10.79.0.0/33"
+  run --separate-stderr isola network create --subnet 10.79.0.0/16 --gateway 10.80.0.1 b
+  assert_status 1
+  assert_equal "$stderr" "Error: no matching subnet for gateway 10.80.0.1"
+  run --separate-stderr isola network create --gateway 10.80.0.1 b
+  assert_status 1
+  assert_equal "$stderr" "Error: --gateway requires --subnet"
+  run --separate-stderr isola network create --driver macvlan b
+  assert_status 1
+  assert_output_contains ""
+  [[ $stderr == *'plugin "macvlan" not found'* ]] || fail "stderr: $stderr"
+  run --separate-stderr isola network create 'bad/name'
+  assert_status 1
+  # a route of this namespace: a subnet over it is refused
+  ip link add isolatest0 type bridge
+  ip addr add 10.81.0.1/24 dev isolatest0
+  ip link set isolatest0 up
+  run --separate-stderr isola network create --subnet 10.81.0.0/16 b
+  ip link del isolatest0
+  assert_status 1
+  [[ $stderr == *"overlaps the host's route to 10.81.0.0/24 (dev isolatest0)"* ]] || fail "stderr: $stderr"
+  assert_equal "$(ls "$ISOLA_ROOT/networks")" "$before"
+  run --separate-stderr isola network rm bridge
+  assert_status 1
+  assert_equal "$stderr" "Error: bridge is a pre-defined network and cannot be removed"
+  run --separate-stderr isola network rm nosuch
+  assert_status 1
+  assert_equal "$stderr" "Error: No such network: nosuch"
+}
+
+@test "network rm of a network in use is refused; prune removes only unused user networks" {
+  only_isolation process "VM containers have no network device yet"
+  isola_ok network create used
+  isola_ok network create unused
+  run_detached --network used busybox sleep 600
+  run --separate-stderr isola network rm used
+  assert_status 1
+  [[ $stderr == "Error: error while removing network: network used id "*" has active endpoints" ]] || fail "stderr: $stderr"
+  run --separate-stderr isola network inspect -f '{{json .Containers}}' used
+  assert_status 0
+  assert_equal "$(jq -r "to_entries[] | .key + \" \" + .value.IPv4Address" <<<"$output")" "$CID 172.18.0.2/16"
+  run --separate-stderr isola network prune -f
+  assert_status 0
+  assert_equal "$output" "Deleted Networks:
+unused"
+  isola_ok rm -f "$CID"
+  isola_ok network rm used
+  assert_no_net_leftovers
+}
+
+# ---- containers on networks ----------------------------------------------------------------------------------------
+
+@test "the default bridge: an address, Docker's NetworkSettings and /etc/hosts, httpd reached from the host" {
+  only_isolation process "VM containers have no network device yet"
+  run_detached --name web busybox sh -c 'echo served > /www; exec httpd -f -p 80 -h /'
+  local ip gw
+  ip=$(cfield web '{{.NetworkSettings.IPAddress}}')
+  gw=$(cfield web '{{.NetworkSettings.Gateway}}')
+  [[ $ip == 172.17.0.* ]] || fail "IPAddress '$ip'"
+  assert_equal "$gw" 172.17.0.1
+  run --separate-stderr isola inspect -f '{{.HostConfig.NetworkMode}} {{.NetworkSettings.IPPrefixLen}} {{.NetworkSettings.Networks.bridge.IPAddress}} {{.NetworkSettings.MacAddress}}' web
+  assert_output_matches "^bridge 16 $ip ([0-9a-f]{2}:){5}[0-9a-f]{2}$"
+  local mac
+  mac=$(cfield web '{{.NetworkSettings.MacAddress}}')
+  run --separate-stderr isola exec web sh -c 'ip -o -4 addr show eth0; cat /sys/class/net/eth0/address; ip route; tail -1 /etc/hosts'
+  assert_status 0
+  assert_output_contains "inet $ip/16"
+  assert_output_contains "$mac"
+  assert_output_contains "default via 172.17.0.1 dev eth0"
+  assert_output_contains "$ip	${CID:0:12}"
+  wait_until 10 wget -q -O /dev/null "http://$ip/www"
+  run wget -q -O - "http://$ip/www"
+  assert_status 0
+  assert_equal "$output" served
+  isola_ok rm -f web
+  assert_no_net_leftovers
+}
+
+@test "--network none and host: loopback only, or this namespace's interfaces" {
+  only_isolation process "--network host is refused for VM containers (isolation.bats)"
+  run --separate-stderr isola run --rm --network none busybox sh -c 'ls /sys/class/net'
+  assert_status 0
+  assert_equal "$output" lo
+  ip link add isolatest1 type bridge
+  run --separate-stderr isola run --rm --network host busybox sh -c 'ls /sys/class/net'
+  ip link del isolatest1
+  assert_status 0
+  assert_equal "$output" "isolatest1
+lo"
+  run --separate-stderr isola run --rm --network nosuch busybox true
+  assert_status 125
+  assert_equal "$stderr" "Error: network nosuch not found"
+  run --separate-stderr isola run --rm --network 'container:x' busybox true
+  assert_status 125
+  assert_equal "$stderr" "Error: No such container: x"
+  assert_no_net_leftovers
+}
+
+@test "--network container:NAME shares a running container's network namespace" {
+  only_isolation process "a VM container's network is in its guest (the VM test below)"
+  run_detached --name web busybox sh -c 'echo shared > /www; exec httpd -f -p 8080 -h /'
+  local ip
+  ip=$(cfield web '{{.NetworkSettings.IPAddress}}')
+  run --separate-stderr isola run --rm --network container:web busybox sh -c \
+    'ip -o -4 addr show eth0; for i in $(seq 50); do wget -q -O - http://127.0.0.1:8080/www && exit 0; sleep 0.2; done; exit 1'
+  assert_status 0
+  assert_output_contains "inet $ip/16"
+  assert_output_contains shared
+  run_detached --name lonely --network none busybox sleep 600
+  run --separate-stderr isola run --rm --network container:lonely busybox ls /sys/class/net
+  assert_status 0
+  assert_equal "$output" lo
+  isola_ok stop -t 0 lonely
+  run --separate-stderr isola run --rm --network container:lonely busybox true
+  assert_status 125
+  [[ $stderr == "Error: failed to start container "*": cannot join network of a non running container: lonely" ]] ||
+    fail "stderr: $stderr"
+  isola_ok rm -f web lonely
+  assert_no_net_leftovers
+}
+
+@test "a user network: containers find each other by name (aardvark-dns), the default bridge does not" {
+  only_isolation process "VM containers have no network device yet"
+  isola_ok network create --subnet 10.90.0.0/24 appnet
+  run_detached --network appnet --name srv busybox sh -c 'echo by-name > /www; exec httpd -f -p 80 -h /'
+  assert_equal "$(cfield srv '{{.NetworkSettings.Networks.appnet.IPAddress}}')" 10.90.0.2
+  # Docker leaves the top-level fields to the default bridge
+  assert_equal "$(cfield srv '{{.NetworkSettings.IPAddress}}')" ""
+  run --separate-stderr isola run --rm --network appnet busybox sh -c \
+    'cat /etc/resolv.conf; for i in $(seq 50); do wget -q -O - http://srv/www && exit 0; sleep 0.2; done; exit 1'
+  assert_status 0
+  assert_output_contains "nameserver 10.90.0.1"
+  assert_output_contains "by-name"
+  run_detached --name plain busybox sleep 600
+  run --separate-stderr isola exec plain sh -c 'nslookup plain 2>&1; wget -q -T 2 -O - http://srv/www'
+  [ "$status" -ne 0 ] || fail "the default bridge resolved a name: $output"
+  isola_ok rm -f srv plain
+  isola_ok network rm appnet
+  assert_no_net_leftovers
+}
+
+@test "stop and start: the network goes with the run and comes back" {
+  only_isolation process "VM containers have no network device yet"
+  run_detached --name web busybox sh -c 'echo again > /www; exec httpd -f -p 80 -h /'
+  isola_ok stop -t 1 web
+  assert_equal "$(cfield web '{{.NetworkSettings.IPAddress}}')" ""
+  assert_no_net_leftovers
+  isola_ok start web
+  local ip
+  ip=$(cfield web '{{.NetworkSettings.IPAddress}}')
+  [[ $ip == 172.17.0.* ]] || fail "IPAddress after start '$ip'"
+  wait_until 10 wget -q -O /dev/null "http://$ip/www"
+  # one line names the container: this run's address
+  run --separate-stderr isola exec web grep "	${CID:0:12}\$" /etc/hosts
+  assert_equal "$output" "$ip	${CID:0:12}"
+  isola_ok rm -f web
+  assert_no_net_leftovers
+}
+
+@test "kill -9 of the monitor: rm -f tears the network down" {
+  only_isolation process "VM containers have no network device yet"
+  isola_ok network create --subnet 10.91.0.0/24 k9
+  run_detached --network k9 --name victim busybox sleep 600
+  local mon pid
+  pid=$(cfield victim '{{.State.Pid}}')
+  track_pid "$pid"
+  mon=$(monitor_of victim)
+  [ -n "$mon" ] || fail "no monitor"
+  kill -KILL "$mon"
+  kill_container_pid "$pid"
+  [ -n "$(net_leftovers)" ] || fail "nothing to tear down: the test would prove nothing"
+  isola_ok rm -f victim
+  isola_ok network rm k9
+  assert_no_net_leftovers
+}
+
+@test "20 parallel runs on one network get 20 distinct addresses, and leave nothing" {
+  only_isolation process "VM containers have no network device yet"
+  isola_ok network create --subnet 10.92.0.0/24 par
+  local i pids=()
+  for i in $(seq 20); do
+    isola run -d --network par busybox sleep 600 >"$BATS_TEST_TMPDIR/id.$i" 2>&1 &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || fail "a run failed: $(cat "$BATS_TEST_TMPDIR"/id.*)"; done
+  local ids addrs
+  ids=$(cat "$BATS_TEST_TMPDIR"/id.*)
+  # shellcheck disable=SC2086
+  addrs=$(isola inspect -f '{{.NetworkSettings.Networks.par.IPAddress}}' $ids | sort -u)
+  assert_equal "$(grep -c '^10\.92\.0\.[0-9]*$' <<<"$addrs")" 20
+  # what the containers see is what was recorded
+  local first
+  first=$(head -1 <<<"$ids")
+  run --separate-stderr isola exec "$first" ip -o -4 addr show eth0
+  assert_output_contains "inet $(cfield "$first" '{{.NetworkSettings.Networks.par.IPAddress}}')/24"
+  # shellcheck disable=SC2086
+  isola_ok rm -f $ids
+  isola_ok network rm par
+  assert_no_net_leftovers
+}
+
+# ---- VM containers --------------------------------------------------------------------------------------------------
+
+@test "VM containers: no network device yet, so none by default and any other network refused" {
+  only_isolation vm "the VM side of the network comes with the guest's NIC"
+  run --separate-stderr isola run --rm busybox sh -c 'ls /sys/class/net'
+  assert_status 0
+  assert_equal "$output" lo
+  run --separate-stderr isola create busybox true
+  assert_status 0
+  assert_equal "$(cfield "$output" '{{.HostConfig.NetworkMode}}')" none
+  isola_ok network create vmnet
+  for n in bridge vmnet; do
+    run --separate-stderr isola run --rm --network "$n" busybox true
+    assert_status 125
+    assert_equal "$stderr" "Error: --network $n is not supported with VM isolation yet: a VM container has no network device (use --network none)"
+  done
+  # nor can a process container join a VM's network: it is in the guest
+  run_detached --name vmc busybox sleep 600
+  run --separate-stderr isola run --rm --isolation process --network container:vmc busybox true
+  assert_status 125
+  [[ $stderr == *"cannot join the network of container vmc: it runs in a VM, whose network is its guest's" ]] || fail "stderr: $stderr"
+  assert_no_net_leftovers
+}
