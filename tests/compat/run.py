@@ -590,10 +590,6 @@ def main():
             # host steps (!) of the VM pass make VM containers too, by isola's default isolation
             if mode == "vm":
                 env["ISOLA_ISOLATION"] = "vm"
-                # 512 MiB guests, as in the VM pass of the bats files: a start restores a 42 MB template state
-                # instead of the default 2 GiB's 71 MB.  The cases compare no memory size a guest shows
-                # (memtotal's is `nonzero`, stats' `size`); nproc needs the default vCPUs, as many as the host's.
-                env.setdefault("ISOLA_VM_MEMORY", "512m")
             else:
                 env.pop("ISOLA_ISOLATION", None)
             p = subprocess.run([isola, "load", "-q", "-i", archive], env=env, capture_output=True, text=True)

@@ -19,7 +19,7 @@ setup_file() {
   export SLEEPER_ROOT
   made "$SLEEPER_ROOT"
   cp -a "$SEED_ROOT/." "$SLEEPER_ROOT/" || return 1
-  SLEEPER=$(ISOLA_ROOT=$SLEEPER_ROOT isola run -d busybox sleep 1000) || return 1
+  SLEEPER=$(ISOLA_ROOT=$SLEEPER_ROOT isola run -d busybox sleep 1000000) || return 1
   export SLEEPER
 }
 teardown_file() {
@@ -45,7 +45,8 @@ start_sleeper() {
   run_detached "$@" busybox sleep 1000
 }
 
-# shared_sleeper: the test's isola commands go to setup_file's sleeper (busybox sleep 1000, no flags); sets CID.
+# shared_sleeper: the test's isola commands go to setup_file's sleeper (busybox sleep 1000000, no flags: the file can
+# take longer than 1000 s on a loaded machine); sets CID.
 shared_sleeper() {
   [[ $SLEEPER =~ ^[0-9a-f]{64}$ ]] || fail "setup_file's run -d printed '$SLEEPER', not a 64-hex ID" || return 1
   ISOLA_ROOT=$SLEEPER_ROOT
