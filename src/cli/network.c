@@ -110,7 +110,7 @@ print_items (json_t *items, const char *format, isola_error_t *err)
     cleanup_free char *text = NULL;
     if (strcmp (format, "json") == 0)
       text = json_dumps (item, JSON_COMPACT);
-    else if (gotemplate_render (format, item, &text, err) < 0)
+    else if (gotemplate_render (format, item, NULL, &text, err) < 0)
       return -EINVAL;
     printf ("%s\n", text);
   }

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "container/create.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "base/json.h"
