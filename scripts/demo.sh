@@ -1,7 +1,8 @@
 #!/bin/sh
 # `make demo`: the seed's whole scenario — the default image in the store, then one container pinging localhost in
 # each isolation mode: `isola top` lists ping in both, and the host's ps finds the process container's ping (the
-# same PID) but not the VM container's, whose VM worker it sees instead.
+# same PID) but not the VM container's, whose VM worker it sees instead.  Then, on a user network, a process
+# container fetches a page from a VM container by name.
 # Uses the root in use ($ISOLA_ROOT, default /var/lib/isola).
 set -eu
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ step $isola images
 printf '\n$ isola run -d busybox ping localhost\n'
 pid_ctr=$($isola run -d busybox ping localhost)
 echo "$pid_ctr"
-trap '$isola rm -f "$pid_ctr" ${vm_ctr:-} >/dev/null 2>&1 || true' EXIT INT TERM
+trap '$isola rm -f "$pid_ctr" ${vm_ctr:-} ${web:-} >/dev/null 2>&1 || true; $isola network rm demo-net >/dev/null 2>&1 || true' EXIT INT TERM
 printf '\n$ isola run -d --isolation=hyperv busybox ping localhost\n'
 vm_ctr=$($isola run -d --isolation=hyperv busybox ping localhost)
 echo "$vm_ctr"
@@ -42,3 +43,14 @@ step $isola logs --tail 2 "$vm_ctr"
 step $isola run --rm busybox uname -r
 step $isola run --rm --isolation=vm busybox uname -r
 step $isola rm -f "$pid_ctr" "$vm_ctr"
+
+step $isola network create demo-net
+printf '\n$ isola run -d --isolation=vm --network demo-net --name vm-web busybox sh -c "... httpd ..."\n'
+web=$($isola run -d --isolation=vm --network demo-net --name vm-web busybox \
+  sh -c 'echo "hello from a VM container" > /www; exec httpd -f -p 80 -h /')
+echo "$web"
+# shellcheck disable=SC2016 # expanded in the container
+step $isola run --rm --network demo-net busybox \
+  sh -c 'for i in $(seq 50); do wget -q -O - http://vm-web/www && exit 0; sleep 0.2; done; exit 1'
+step $isola rm -f vm-web
+step $isola network rm demo-net

@@ -865,9 +865,9 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "mount", 0, OPT_MOUNT, "mount", "Attach a filesystem mount to the container (type=volume|bind|tmpfs)" }, \
   { "name", 0, OPT_NAME, "string", "Assign a name to the container" }, \
   { "net", 0, OPT_NETWORK, "string", "Connect a container to a network (the same as --network)" }, \
-  { "network", 0, OPT_NETWORK, "string", "Connect a container to a network: bridge (default; VM containers: none, the\n" \
-    "only one they take yet), none, host, container:NAME (process isolation),\n" \
-    "ns:PATH (the network namespace at PATH) or a network's name or ID" }, \
+  { "network", 0, OPT_NETWORK, "string", "Connect a container to a network: bridge (default), none, a network's name\n" \
+    "or ID, ns:PATH (the network namespace at PATH), host or container:NAME\n" \
+    "(process isolation: not with a VM container on either side)" }, \
   { "no-healthcheck", 0, OPT_NO_HEALTHCHECK, NULL, "Disable any container-specified HEALTHCHECK" }, \
   { "oom-kill-disable", 0, OPT_OOM_KILL_DISABLE, NULL, "Disable OOM Killer (cgroup v1 hosts only: v2 has none)" }, \
   { "pid", 0, OPT_PID, "string", "PID namespace to use: host or container:NAME (process isolation)" }, \

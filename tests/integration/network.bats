@@ -1,8 +1,10 @@
 #!/usr/bin/env bats
 # Networks (issue 12): `isola network create|ls|inspect|rm|prune`, the default bridge of process containers
 # (netavark: a veth on isola0 in a persistent network namespace per container), user networks with aardvark-dns,
-# --network none|host|NAME, teardown on rm, stop and after a killed monitor, leases of parallel runs.  VM containers
-# have no network device yet: they default to none and refuse any other network.
+# --network none|host|NAME, teardown on rm, stop and after a killed monitor or worker, leases of parallel runs.  VM
+# containers are on the same networks (their guest's NIC mirrors the veth of their namespace: driver/vm_net.h), and a
+# process container and a VM container on one network reach each other by name; VMs refuse --network host and
+# container:ID both ways.
 #
 # Traffic: every test runs in a network namespace of its own making sure (scripts/run-tests.sh runs each bats file in
 # `unshare --net` with lo up); setup_file refuses to run in the machine's own namespace.  Nothing is sent but between
@@ -28,14 +30,18 @@ teardown_file() { container_teardown_file; }
 setup() { container_setup; }
 teardown() { container_teardown; }
 
-# net_leftovers: what a container on a network could leave in this namespace and the store: links but lo, leases,
-# network namespace files, attachments.  Empty when all is gone.
+# net_leftovers: what a container on a network could leave in this namespace and the store: links but lo, firewall
+# rules of a network (a chain of its own, a rule naming an address; netavark's shared chains stay, as podman's do),
+# leases, network namespace files, attachments.  Empty when all is gone.
 net_leftovers() {
   ip -o link show | awk -F': ' '$2 != "lo" { print "link " $2 }'
+  iptables-save 2>/dev/null | grep -E '^:NETAVARK-[0-9A-F]{6,}|-[sd] [0-9]+\.[0-9]+\.' | sed 's/^/firewall /'
   find "$ISOLA_ROOT/networks/leases" -type f 2>/dev/null | sed 's/^/lease /'
   find "$ISOLA_ROOT/containers" -maxdepth 2 \( -name netns -o -name network.json \) 2>/dev/null | sed 's/^/file /'
   grep -F "$ISOLA_ROOT" /proc/self/mountinfo | awk '{ print "mount " $5 }'
 }
+
+no_net_leftovers() { [ -z "$(net_leftovers)" ]; }
 
 assert_no_net_leftovers() {
   local left
@@ -149,7 +155,6 @@ none"
 }
 
 @test "network rm of a network in use is refused; prune removes only unused user networks" {
-  only_isolation process "VM containers have no network device yet"
   isola_ok network create used
   isola_ok network create unused
   run_detached --network used busybox sleep 600
@@ -171,7 +176,6 @@ unused"
 # ---- containers on networks ----------------------------------------------------------------------------------------
 
 @test "the default bridge: an address, Docker's NetworkSettings and /etc/hosts, httpd reached from the host" {
-  only_isolation process "VM containers have no network device yet"
   run_detached --name web busybox sh -c 'echo served > /www; exec httpd -f -p 80 -h /'
   local ip gw
   ip=$(cfield web '{{.NetworkSettings.IPAddress}}')
@@ -197,16 +201,18 @@ unused"
 }
 
 @test "--network none and host: loopback only, or this namespace's interfaces" {
-  only_isolation process "--network host is refused for VM containers (isolation.bats)"
-  run --separate-stderr isola run --rm --network none busybox sh -c 'ls /sys/class/net'
+  # none: lo up and nothing else up (a VM's NIC, eth0, stays down without a network)
+  run --separate-stderr isola run --rm --network none busybox sh -c 'ip -o link show up | cut -d: -f2'
   assert_status 0
-  assert_equal "$output" lo
-  ip link add isolatest1 type bridge
-  run --separate-stderr isola run --rm --network host busybox sh -c 'ls /sys/class/net'
-  ip link del isolatest1
-  assert_status 0
-  assert_equal "$output" "isolatest1
+  assert_equal "$output" " lo"
+  if [ "$TEST_ISOLATION" = process ]; then
+    ip link add isolatest1 type bridge
+    run --separate-stderr isola run --rm --network host busybox sh -c 'ls /sys/class/net'
+    ip link del isolatest1
+    assert_status 0
+    assert_equal "$output" "isolatest1
 lo"
+  fi
   run --separate-stderr isola run --rm --network nosuch busybox true
   assert_status 125
   assert_equal "$stderr" "Error: network nosuch not found"
@@ -217,7 +223,7 @@ lo"
 }
 
 @test "--network container:NAME shares a running container's network namespace" {
-  only_isolation process "a VM container's network is in its guest (the VM test below)"
+  only_isolation process "a VM cannot share a network namespace (the VM test below)"
   run_detached --name web busybox sh -c 'echo shared > /www; exec httpd -f -p 8080 -h /'
   local ip
   ip=$(cfield web '{{.NetworkSettings.IPAddress}}')
@@ -240,7 +246,6 @@ lo"
 }
 
 @test "a user network: containers find each other by name (aardvark-dns), the default bridge does not" {
-  only_isolation process "VM containers have no network device yet"
   isola_ok network create --subnet 10.90.0.0/24 appnet
   run_detached --network appnet --name srv busybox sh -c 'echo by-name > /www; exec httpd -f -p 80 -h /'
   assert_equal "$(cfield srv '{{.NetworkSettings.Networks.appnet.IPAddress}}')" 10.90.0.2
@@ -260,7 +265,6 @@ lo"
 }
 
 @test "stop and start: the network goes with the run and comes back" {
-  only_isolation process "VM containers have no network device yet"
   run_detached --name web busybox sh -c 'echo again > /www; exec httpd -f -p 80 -h /'
   isola_ok stop -t 1 web
   assert_equal "$(cfield web '{{.NetworkSettings.IPAddress}}')" ""
@@ -278,7 +282,6 @@ lo"
 }
 
 @test "kill -9 of the monitor: rm -f tears the network down" {
-  only_isolation process "VM containers have no network device yet"
   isola_ok network create --subnet 10.91.0.0/24 k9
   run_detached --network k9 --name victim busybox sleep 600
   local mon pid
@@ -295,7 +298,7 @@ lo"
 }
 
 @test "20 parallel runs on one network get 20 distinct addresses, and leave nothing" {
-  only_isolation process "VM containers have no network device yet"
+  only_isolation process "the leases do not depend on the mode, and 20 VMs under TCG cost minutes"
   isola_ok network create --subnet 10.92.0.0/24 par
   local i pids=()
   for i in $(seq 20); do
@@ -321,24 +324,66 @@ lo"
 
 # ---- VM containers --------------------------------------------------------------------------------------------------
 
-@test "VM containers: no network device yet, so none by default and any other network refused" {
-  only_isolation vm "the VM side of the network comes with the guest's NIC"
-  run --separate-stderr isola run --rm busybox sh -c 'ls /sys/class/net'
-  assert_status 0
-  assert_equal "$output" lo
+@test "VM containers: the default bridge by default; --network host and container: refused both ways" {
+  only_isolation vm "the VM side of the network"
   run --separate-stderr isola create busybox true
   assert_status 0
-  assert_equal "$(cfield "$output" '{{.HostConfig.NetworkMode}}')" none
-  isola_ok network create vmnet
-  for n in bridge vmnet; do
-    run --separate-stderr isola run --rm --network "$n" busybox true
+  assert_equal "$(cfield "$output" '{{.HostConfig.NetworkMode}}')" bridge
+  run --separate-stderr isola run --rm --network host busybox true
+  assert_status 125
+  assert_equal "$stderr" "Error: --network host is not supported with VM isolation"
+  run_detached --name vmc --network none busybox sleep 600
+  run_detached --name pc --isolation process --network none busybox sleep 600
+  # a VM joins no one's network: its NIC mirrors a namespace of its own
+  for other in vmc pc; do
+    run --separate-stderr isola run --rm --network "container:$other" busybox true
     assert_status 125
-    assert_equal "$stderr" "Error: --network $n is not supported with VM isolation yet: a VM container has no network device (use --network none)"
+    assert_equal "$stderr" "Error: --network container:$other is not supported with VM isolation: the container has a kernel of its own, so it cannot share another container's network namespace"
   done
   # nor can a process container join a VM's network: it is in the guest
-  run_detached --name vmc busybox sleep 600
   run --separate-stderr isola run --rm --isolation process --network container:vmc busybox true
   assert_status 125
   [[ $stderr == *"cannot join the network of container vmc: it runs in a VM, whose network is its guest's" ]] || fail "stderr: $stderr"
+  isola_ok rm -f vmc pc
+  assert_no_net_leftovers
+}
+
+@test "kill -9 of the VM worker: the monitor tears the network down" {
+  only_isolation vm "a process container's first process is killed in the monitor test above"
+  isola_ok network create --subnet 10.94.0.0/24 kw
+  run_detached --network kw --name victim busybox sleep 600
+  local pid
+  pid=$(cfield victim '{{.State.Pid}}')
+  [ -n "$(net_leftovers)" ] || fail "nothing to tear down: the test would prove nothing"
+  kill_container_pid "$pid"
+  wait_until 60 no_net_leftovers
+  isola_ok rm -f victim
+  isola_ok network rm kw
+  assert_no_net_leftovers
+}
+
+# ---- across the isolation modes -----------------------------------------------------------------------------------
+
+@test "a process container and a VM container on one user network reach each other by name, both ways" {
+  only_isolation vm "it starts one container in each mode, explicitly"
+  isola_ok network create --subnet 10.95.0.0/24 mixed
+  run_detached --network mixed --name vmweb --isolation vm busybox sh -c 'echo from-the-vm > /www; exec httpd -f -p 80 -h /'
+  run_detached --network mixed --name procweb --isolation process busybox sh -c 'echo from-the-process > /www; exec httpd -f -p 80 -h /'
+  # shellcheck disable=SC2016 # expanded in the container
+  local fetch='cat /etc/resolv.conf; for i in $(seq 100); do wget -q -O - "http://$0/www" && exit 0; sleep 0.2; done; exit 1'
+  run --separate-stderr isola exec procweb sh -c "$fetch" vmweb
+  assert_status 0
+  assert_output_contains "nameserver 10.95.0.1"
+  assert_output_contains from-the-vm
+  run --separate-stderr isola exec vmweb sh -c "$fetch" procweb
+  assert_status 0
+  assert_output_contains "nameserver 10.95.0.1"
+  assert_output_contains from-the-process
+  # the guest answers from the address and MAC the network gave its namespace
+  run --separate-stderr isola exec vmweb sh -c 'ip -o -4 addr show eth0; cat /sys/class/net/eth0/address'
+  assert_output_contains "inet $(cfield vmweb '{{.NetworkSettings.Networks.mixed.IPAddress}}')/24"
+  assert_output_contains "$(cfield vmweb '{{.NetworkSettings.Networks.mixed.MacAddress}}')"
+  isola_ok rm -f vmweb procweb
+  isola_ok network rm mixed
   assert_no_net_leftovers
 }

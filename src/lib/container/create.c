@@ -82,9 +82,9 @@ settle_host_config (const struct isola_store *s, struct container_spec *spec, co
       if (ret < 0)
         return ret;
       free (spec->network_mode);
-      /* A driver whose only network is none (a VM, until it has a bridge) keeps it. */
-      spec->network_mode
-          = xstrdup (configured && strcmp (driver->default_network, "none") != 0 ? configured : driver->default_network);
+      /* A driver whose only network is none keeps it (both drivers default to Docker's bridge today). */
+      spec->network_mode = xstrdup (
+          configured && strcmp (driver->default_network, "none") != 0 ? configured : driver->default_network);
     }
   /* Docker's daemon records its defaults: a private IPC namespace, 64 MiB of /dev/shm; isola's cgroup namespace
      is private on every host (Docker's is the host's on cgroup v1). */

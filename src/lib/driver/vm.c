@@ -35,6 +35,7 @@
 #include "driver/vm_template.h"
 #include "image/erofs.h"
 #include "image/image.h"
+#include "network/attach.h"
 #include "proto/attach.h"
 #include "proto/attach_client.h"
 #include "proto/qmp.h"
@@ -55,15 +56,15 @@ vm_create_resources (struct isola_store *s, struct container *c, isola_error_t *
   /* The VM has a network stack of its own: the host's cannot be shared with it. */
   if (container_host_network (c))
     return isola_error_fail (err, EINVAL, "--network host is not supported with VM isolation");
-  /* Until the guest's NIC mirrors the container's network namespace, a VM has loopback only. */
-  const char *mode = json_string_value (json_object_get (container_host_config (c), "NetworkMode"));
-  if (mode && strcmp (mode, "none") != 0)
+  /* Nor can it share another container's: the guest's NIC mirrors a namespace of the container's own. */
+  json_t *host = container_host_config (c);
+  const char *mode = json_string_value (json_object_get (host, "NetworkMode"));
+  if (nsmode_container (mode))
     return isola_error_fail (err, EINVAL,
-                             "--network %s is not supported with VM isolation yet: a VM container has no network "
-                             "device (use --network none)",
+                             "--network %s is not supported with VM isolation: the container has a kernel of its own, "
+                             "so it cannot share another container's network namespace",
                              mode);
   /* Nor can its kernel share a namespace with the host's or another VM's, as in Kata. */
-  json_t *host = container_host_config (c);
   const char *flag = NULL, *value = NULL;
   if (nsmode_shares_outside (host, &flag, &value))
     return isola_error_fail (err, EINVAL,
@@ -345,6 +346,15 @@ find_template (const struct vm_settings *vs, const struct vm_layout *l, char **k
   return fd;
 }
 
+/* The network namespace the guest's NIC mirrors: the one given by path (--network ns:PATH), else the one
+   network_attach made (bridge, a user network), else none. */
+static char *
+vm_netns_of (const struct container *c)
+{
+  const char *given = container_netns_path (c);
+  return given ? xstrdup (given) : network_netns_path (c);
+}
+
 static int
 vm_start (const struct isola_store *s, struct container *c, struct driver_io *io, pid_t *pid_out, isola_error_t *err)
 {
@@ -356,6 +366,11 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
   cleanup_free char *upper = container_path (c, "upper.ext4");
   if (!path_exists (upper))
     ret = vm_upper_disk_create (upper, VM_UPPER_DISK_BYTES, err);
+  /* On a network (bridge, a user network): its namespace made and set up as a process container's, before START
+     is made, since attaching writes the /etc/hosts and /etc/resolv.conf the guest is given. */
+  if (ret == 0)
+    ret = network_attach (s, c, err);
+  trace_mark ("monitor: network attached");
   if (ret == 0)
     ret = vm_start_json (s, c, io, &start, err);
   struct vm_layout l = { 0 };
@@ -370,9 +385,10 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
   trace_mark ("monitor: VM worker's cgroup");
   if (ret == 0)
     ret = worker_cgroup (&vs, &l, c, &cgfs, &cgroup, err);
-  /* The network namespace given by path, mirrored into the guest (vm_net.h); without one the NIC has no peer. */
+  /* The network namespace, given by path or the network's, mirrored into the guest (vm_net.h); without one the NIC
+     has no peer. */
   struct vm_net net = { .tap_fd = -1 };
-  const char *netns = container_netns_path (c);
+  cleanup_free char *netns = vm_netns_of (c);
   if (ret == 0 && netns)
     {
       trace_mark ("monitor: VM network");
@@ -405,6 +421,8 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
   vm_net_clear (&net);
   if (ret < 0 && netns)
     (void)vm_net_release (netns, NULL);
+  if (ret < 0)
+    (void)network_detach (s, c, NULL);
   vm_shares_free (shares, l.n_shares);
   vm_settings_clear (&vs);
   if (ret < 0 && cgfs.root)
@@ -643,21 +661,24 @@ vm_exec_session (struct container *c, const struct exec_request *req, int *fd_ou
 }
 
 /* The VM died with its monitor (PR_SET_PDEATHSIG) or was ended by it; what stays on the host is its files, its
-   network's redirections (vm_net.h) and its worker's cgroup, removed here (and whether the kernel's OOM killer ended
-   the worker). */
+   network's redirections (vm_net.h), its network (the namespace network_attach made, its veth, lease, firewall
+   rules and DNS entries: as a process container's) and its worker's cgroup, removed here (and whether the kernel's
+   OOM killer ended the worker).  The redirections go first: they live in the namespace that detaching removes. */
 static int
 vm_cleanup (struct container *c, bool *oom_killed, isola_error_t *err)
 {
-  const char *netns = container_netns_path (c);
+  cleanup_free char *netns = vm_netns_of (c);
   if (netns)
     (void)vm_net_release (netns, NULL);
-  return cgroup_release ("/sys/fs/cgroup", c->id, oom_killed, err);
+  int ret = cgroup_release ("/sys/fs/cgroup", c->id, oom_killed, err);
+  int net = network_detach_container (c, ret < 0 ? NULL : err);
+  return ret < 0 ? ret : net;
 }
 
 const struct isola_driver driver_vm = {
   .name = "vm",
   .isolation = "hyperv",
-  .default_network = "none",
+  .default_network = "bridge",
   .create_resources = vm_create_resources,
   .prepare_start = vm_prepare_start,
   .start = vm_start,
