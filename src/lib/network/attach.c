@@ -375,10 +375,10 @@ network_settings_json (const struct container *c)
   /* Docker's top-level fields describe the default bridge only; a user network leaves them empty. */
   bool top = net && strcmp (net, NETWORK_DEFAULT) == 0;
   cleanup_free char *sandbox_key = network_netns_path (c);
-  return json_pack ("{s:s, s:s, s:b, s:s, s:o, s:s, s:n, s:n, s:n, s:n, s:s, s:s, s:i, s:s, s:i, s:s, s:s, s:o}",
-                    "Bridge", "", "SandboxID", sandbox_key ? c->id : "", "HairpinMode", 0, "LinkLocalIPv6Address", "",
+  return json_pack ("{s:s, s:s, s:b, s:s, s:o, s:s, s:n, s:n, s:n, s:s, s:s, s:i, s:s, s:i, s:s, s:s, s:o}", "Bridge",
+                    "", "SandboxID", sandbox_key ? c->id : "", "HairpinMode", 0, "LinkLocalIPv6Address", "",
                     "LinkLocalIPv6PrefixLen", json_integer (0), "SandboxKey", sandbox_key ? sandbox_key : "", "Ports",
-                    "SecondaryIPAddresses", "SecondaryIPv6Addresses", "Links", "EndpointID",
+                    "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID",
                     top ? json_string_value (json_object_get (att, "EndpointID")) : "", "Gateway", top ? gw : "",
                     "GlobalIPv6PrefixLen", 0, "IPAddress", top ? ip : "", "IPPrefixLen", top ? (int)prefix : 0,
                     "IPv6Gateway", "", "MacAddress", top ? mac : "", "Networks", networks);
