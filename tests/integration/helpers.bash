@@ -554,9 +554,12 @@ assert_jq() {
   fi
 }
 
-# host_mounts: the host's mount table, minus the roots of other tests that may run concurrently (/tmp/isola-*).
+# host_mounts: the host's mount table, minus the roots and bats directories of other tests that may run concurrently
+# (/tmp/isola-*; /tmp/bats-run-*, where netns.bats mounts its namespace files).
 host_mounts() {
-  awk -v r="$ISOLA_ROOT" 'index($0, r) > 0 || index($0, "/tmp/isola-") == 0' /proc/self/mounts | sort
+  awk -v r="$ISOLA_ROOT" -v b="${BATS_RUN_TMPDIR:-/nonexistent}" '
+    index($0, r) > 0 || index($0, b) > 0 || (index($0, "/tmp/isola-") == 0 && index($0, "/tmp/bats-run-") == 0)' \
+    /proc/self/mounts | sort
 }
 
 # assert_no_new_mounts BEFORE: compares host_mounts with an earlier one (new entries only).
