@@ -76,6 +76,28 @@ monitor_of() {
   assert_equal "$a" "$b"
 }
 
+@test "config.json's network.default: the network of a container that names none; a bad value is refused" {
+  echo '{"network": {"default": "none"}}' >"$ISOLA_ROOT/config.json"
+  run --separate-stderr isola create busybox true
+  assert_status 0
+  assert_equal "$(isola inspect -f '{{.HostConfig.NetworkMode}}' "$output")" none
+  run --separate-stderr isola create --network bridge busybox true
+  assert_status 0
+  assert_equal "$(isola inspect -f '{{.HostConfig.NetworkMode}}' "$output")" bridge
+  echo '{"network": {"default": "container:x"}}' >"$ISOLA_ROOT/config.json"
+  run --separate-stderr isola create busybox true
+  assert_status 125
+  assert_stderr_matches 'network.default must name a network'
+  echo '{"network": {"default": "no-such-net"}}' >"$ISOLA_ROOT/config.json"
+  run --separate-stderr isola create busybox true
+  assert_status 125
+  assert_stderr_matches 'no-such-net'
+  rm "$ISOLA_ROOT/config.json"
+  run --separate-stderr isola create busybox true
+  assert_status 0
+  assert_equal "$(isola inspect -f '{{.HostConfig.NetworkMode}}' "$output")" bridge
+}
+
 @test "network create, ls (-q, --filter), inspect, rm" {
   only_isolation process "the network commands do not depend on the isolation mode"
   run --separate-stderr isola network create --subnet 10.77.0.0/24 --gateway 10.77.0.254 --ip-range 10.77.0.128/25 \
