@@ -453,6 +453,34 @@ cli_print_listing (const char *format, json_t *rows, json_t *headers, isola_erro
   return ret;
 }
 
+int
+cli_print_each (json_t *items, const char *format, isola_error_t *err)
+{
+  size_t i;
+  json_t *item;
+  json_array_foreach (items, i, item)
+  {
+    cleanup_free char *text = NULL;
+    if (strcmp (format, "json") == 0)
+      text = json_dumps (item, JSON_COMPACT);
+    else if (gotemplate_render (format, item, NULL, &text, err) < 0)
+      return -EINVAL;
+    printf ("%s\n", text);
+  }
+  return 0;
+}
+
+int
+cli_print_inspected (json_t *items, const char *format, int exit_code)
+{
+  cleanup_error isola_error_t err = NULL;
+  if (format)
+    return cli_print_each (items, format, &err) < 0 ? cli_fail (&err) : exit_code;
+  cleanup_free char *text = json_dumps (items, JSON_INDENT (4));
+  printf ("%s\n", text);
+  return exit_code;
+}
+
 bool
 cli_confirm (const char *warning)
 {

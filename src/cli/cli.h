@@ -84,6 +84,11 @@ void table_free (struct table *t);
    alone is the command's default listing, not handled here (cli_format_is_default). */
 bool cli_format_is_default (const char *format);
 int cli_print_listing (const char *format, json_t *rows, json_t *headers, isola_error_t *err);
+/* Each item as FORMAT says, a line each: "json" (Docker's name for one compact object a line) or a Go template. */
+int cli_print_each (json_t *items, const char *format, isola_error_t *err);
+/* An inspect verb's output: each item through FORMAT, else the array indented as Docker prints it; returns
+   EXIT_CODE (what the lookups gave), or the failure of the template. */
+int cli_print_inspected (json_t *items, const char *format, int exit_code);
 /* Go's time.Time.String() of a UTC time, as Docker's CreatedAt: "2024-01-02 03:04:05 +0000 UTC". */
 char *cli_created_at (int64_t seconds);
 

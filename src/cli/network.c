@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/gotemplate.h"
 #include "base/json.h"
 #include "base/util.h"
 #include "cli.h"
@@ -101,23 +100,6 @@ static const struct cli_command cmd_network_inspect = {
 };
 
 static int
-print_items (json_t *items, const char *format, isola_error_t *err)
-{
-  size_t i;
-  json_t *item;
-  json_array_foreach (items, i, item)
-  {
-    cleanup_free char *text = NULL;
-    if (strcmp (format, "json") == 0)
-      text = json_dumps (item, JSON_COMPACT);
-    else if (gotemplate_render (format, item, NULL, &text, err) < 0)
-      return -EINVAL;
-    printf ("%s\n", text);
-  }
-  return 0;
-}
-
-static int
 run_network_inspect (struct cli_ctx *ctx, int argc, char **argv)
 {
   const char *format = NULL;
@@ -148,12 +130,7 @@ run_network_inspect (struct cli_ctx *ctx, int argc, char **argv)
       else
         json_array_append_new (items, network_inspect_json (store, rec));
     }
-  cleanup_error isola_error_t err = NULL;
-  if (format)
-    return print_items (items, format, &err) < 0 ? cli_fail (&err) : exit_code;
-  cleanup_free char *text = json_dumps (items, JSON_INDENT (4));
-  printf ("%s\n", text);
-  return exit_code;
+  return cli_print_inspected (items, format, exit_code);
 }
 
 /* --- ls ------------------------------------------------------------------------------------------------------- */
@@ -328,7 +305,7 @@ run_network_ls (struct cli_ctx *ctx, int argc, char **argv)
       return 0;
     }
   if (format && !str_has_prefix (format, "table"))
-    return print_items (rows, format, &err) < 0 ? cli_fail (&err) : 0;
+    return cli_print_each (rows, format, &err) < 0 ? cli_fail (&err) : 0;
   struct table *t = table_new ();
   const char *head[] = { "NETWORK ID", "NAME", "DRIVER", "SCOPE" };
   table_add (t, head, 4);

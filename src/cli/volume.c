@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/gotemplate.h"
 #include "base/json.h"
 #include "base/util.h"
 #include "cli.h"
@@ -111,24 +110,6 @@ static const struct cli_command cmd_volume_inspect = {
   },
 };
 
-/* "json" is Docker's name for one JSON object per line. */
-static int
-print_items (json_t *items, const char *format, isola_error_t *err)
-{
-  size_t i;
-  json_t *item;
-  json_array_foreach (items, i, item)
-  {
-    cleanup_free char *text = NULL;
-    if (strcmp (format, "json") == 0)
-      text = json_dumps (item, JSON_COMPACT);
-    else if (gotemplate_render (format, item, NULL, &text, err) < 0)
-      return -EINVAL;
-    printf ("%s\n", text);
-  }
-  return 0;
-}
-
 /* Docker prints what it found (or "[]") and then fails if any name was unknown. */
 static int
 run_volume_inspect (struct cli_ctx *ctx, int argc, char **argv)
@@ -157,12 +138,7 @@ run_volume_inspect (struct cli_ctx *ctx, int argc, char **argv)
       else
         json_array_append_new (items, obj);
     }
-  cleanup_error isola_error_t err = NULL;
-  if (format)
-    return print_items (items, format, &err) < 0 ? cli_fail (&err) : exit_code;
-  cleanup_free char *text = json_dumps (items, JSON_INDENT (4));
-  printf ("%s\n", text);
-  return exit_code;
+  return cli_print_inspected (items, format, exit_code);
 }
 
 /* --- ls ------------------------------------------------------------------------------------------------------- */
@@ -358,14 +334,14 @@ run_volume_ls (struct cli_ctx *ctx, int argc, char **argv)
     }
   json_array_foreach (rows, i, v) add_format_fields (v);
   if (format && strcmp (format, "table") != 0 && !str_has_prefix (format, "table "))
-    return print_items (rows, format, &err) < 0 ? cli_fail (&err) : 0;
+    return cli_print_each (rows, format, &err) < 0 ? cli_fail (&err) : 0;
   if (format && str_has_prefix (format, "table "))
     {
       /* The header is the template rendered with each field's column title, as the docker CLI prints it. */
       cleanup_json json_t *header = json_pack (
           "[{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}]", "Name", "VOLUME NAME", "Driver", "DRIVER", "Mountpoint",
           "MOUNTPOINT", "Labels", "LABELS", "Scope", "SCOPE", "Links", "LINKS", "Size", "SIZE", "CreatedAt", "CREATED");
-      if (print_items (header, format + 6, &err) < 0 || print_items (rows, format + 6, &err) < 0)
+      if (cli_print_each (header, format + 6, &err) < 0 || cli_print_each (rows, format + 6, &err) < 0)
         return cli_fail (&err);
       return 0;
     }
