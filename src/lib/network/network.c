@@ -175,32 +175,53 @@ network_subnet_of (json_t *record, struct ipv4_net *subnet, uint32_t *gateway, i
   return 0;
 }
 
-/* The routes of the current network namespace but the default one: a bridge there must not shadow them. */
+/* The next route of /proc/net/route (F, past its header line) that is not a default one: its device and
+   destination. */
 static bool
-overlaps_route (const struct ipv4_net *n, char **which)
+next_route (FILE *f, char dev[64], struct ipv4_net *r)
 {
-  cleanup_file FILE *f = fopen ("/proc/net/route", "re");
   char line[512];
-  if (f == NULL || fgets (line, sizeof line, f) == NULL)
-    return false;
   while (fgets (line, sizeof line, f))
     {
-      char dev[64];
       unsigned dst, gw, flags, refcnt, use, metric, mask;
       if (sscanf (line, "%63s %x %x %x %u %u %u %x", dev, &dst, &gw, &flags, &refcnt, &use, &metric, &mask) != 8
           || mask == 0)
         continue;
       /* /proc/net/route prints the addresses in network byte order as read by a little-endian host. */
       uint32_t m = ntohl (mask);
-      int prefix = __builtin_popcount (m);
-      struct ipv4_net r = { .addr = ntohl (dst) & m, .prefix = prefix };
-      if (ipv4_net_overlap (n, &r))
-        {
-          if (which)
-            *which = xasprintf ("%s (dev %s)", ipv4_net_format (&r), dev);
-          return true;
-        }
+      *r = (struct ipv4_net){ .addr = ntohl (dst) & m, .prefix = __builtin_popcount (m) };
+      return true;
     }
+  return false;
+}
+
+static FILE *
+open_routes (void)
+{
+  FILE *f = fopen ("/proc/net/route", "re");
+  char header[512];
+  if (f && fgets (header, sizeof header, f) == NULL)
+    {
+      fclose (f);
+      f = NULL;
+    }
+  return f;
+}
+
+/* The routes of the current network namespace but the default one: a bridge there must not shadow them. */
+static bool
+overlaps_route (const struct ipv4_net *n, char **which)
+{
+  cleanup_file FILE *f = open_routes ();
+  char dev[64];
+  struct ipv4_net r;
+  while (f && next_route (f, dev, &r))
+    if (ipv4_net_overlap (n, &r))
+      {
+        if (which)
+          *which = xasprintf ("%s (dev %s)", ipv4_net_format (&r), dev);
+        return true;
+      }
   return false;
 }
 
@@ -222,22 +243,18 @@ overlaps_network (json_t *records, const struct ipv4_net *n, const char *skip_de
   return false;
 }
 
+/* Whether every route overlapping N is on a bridge of ours (made by netavark for that network): such a route is
+   that network's, not the host's. */
 static bool
 route_is_own_bridge (json_t *records, const struct ipv4_net *n)
 {
-  /* A route on a bridge of ours (made by netavark for that network) is that network's, not the host's. */
-  cleanup_file FILE *f = fopen ("/proc/net/route", "re");
-  char line[512];
-  if (f == NULL || fgets (line, sizeof line, f) == NULL)
+  cleanup_file FILE *f = open_routes ();
+  if (f == NULL)
     return false;
-  while (fgets (line, sizeof line, f))
+  char dev[64];
+  struct ipv4_net r;
+  while (next_route (f, dev, &r))
     {
-      char dev[64];
-      unsigned dst, gw, flags, refcnt, use, metric, mask;
-      if (sscanf (line, "%63s %x %x %x %u %u %u %x", dev, &dst, &gw, &flags, &refcnt, &use, &metric, &mask) != 8
-          || mask == 0)
-        continue;
-      struct ipv4_net r = { .addr = ntohl (dst) & ntohl (mask), .prefix = __builtin_popcount (ntohl (mask)) };
       if (!ipv4_net_overlap (n, &r))
         continue;
       size_t i;
