@@ -239,27 +239,14 @@ static bool wait_stopped_for (struct container *c, int timeout_ms);
    its guest 3 s to act on SIGKILL before it ends the VM, and this machine may be loaded. */
 #define MONITOR_END_MS 15000
 
+static bool wait_lock_released (struct container *c, int timeout_ms, bool unless_stopped);
+
 /* Waits for the monitor to let go of the running lock, at most timeout_ms (negative: no bound), and not at all once
    the monitor is seen stopped: that one will not let go. */
 static bool
 wait_monitor_end (struct container *c, int timeout_ms)
 {
-  struct timespec start;
-  clock_gettime (CLOCK_MONOTONIC, &start);
-  for (int turn = 0;; turn++)
-    {
-      if (!container_monitor_alive (c))
-        return true;
-      if (turn % 10 == 0 && monitor_is_stopped (c))
-        return false;
-      struct timespec now;
-      clock_gettime (CLOCK_MONOTONIC, &now);
-      long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-      if (timeout_ms >= 0 && elapsed >= timeout_ms)
-        return false;
-      struct timespec nap = { 0, 20 * 1000 * 1000 };
-      nanosleep (&nap, NULL);
-    }
+  return wait_lock_released (c, timeout_ms, true);
 }
 
 /* Sends sig through the driver; true when the monitor did not answer (a VM's passes signals on): waiting for it to
@@ -346,12 +333,21 @@ container_attach_client (struct container *c, int *fd_out, struct attach_decoder
 static bool
 wait_stopped_for (struct container *c, int timeout_ms)
 {
+  return wait_lock_released (c, timeout_ms, false);
+}
+
+/* The loop of both waits above; UNLESS_STOPPED gives up (false) once the monitor is seen stopped (SIGSTOP). */
+static bool
+wait_lock_released (struct container *c, int timeout_ms, bool unless_stopped)
+{
   struct timespec start;
   clock_gettime (CLOCK_MONOTONIC, &start);
-  for (;;)
+  for (int turn = 0;; turn++)
     {
       if (!container_monitor_alive (c))
         return true;
+      if (unless_stopped && turn % 10 == 0 && monitor_is_stopped (c))
+        return false;
       struct timespec now;
       clock_gettime (CLOCK_MONOTONIC, &now);
       long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
