@@ -17,15 +17,21 @@ teardown() { container_teardown; }
 # A container that says "ready" once its traps are set, then says which signal it got, and goes on.
 TRAPPER='for s in USR1 TERM INT HUP; do trap "echo got $s" $s; done; echo ready; while :; do sleep 0.1; done'
 
-# keys_to_terminal DELAY_S INPUT COMMAND...: runs the isola COMMAND in a terminal (script(1)) and types INPUT
-# (printf's escapes) into it after DELAY_S seconds, then waits until the command ends (at most 60 s).
+# keys_to_terminal WHEN INPUT COMMAND...: runs the isola COMMAND in a terminal (script(1)) and types INPUT (printf's
+# escapes) into it, then waits until the command ends (at most 60 s). WHEN is seconds to wait, or prompt:NAME to wait
+# until container NAME's log shows sh's prompt: before its line editor sets the terminal raw the pty is cooked, so ^Q
+# is flow control and the typed line is not what the test meant (a loaded machine starts sh after any fixed delay).
 keys_to_terminal() {
-  local delay=$1 input=$2
+  local when=$1 input=$2 wait
   shift 2
   local cmd="'$ISOLA'" a
   for a in "$@"; do cmd+=" '$a'"; done
+  wait="sleep $when"
+  if [[ $when == prompt:* ]]; then
+    wait="for i in \$(seq 300); do '$ISOLA' logs '${when#prompt:}' 2>/dev/null | grep -q \"# \" && break; sleep 0.1; done"
+  fi
   # shellcheck disable=SC2059 # the input is a printf format on purpose
-  run bash -c "(sleep $delay; printf '$input'; sleep 3) | timeout 60 script -qec \"$cmd\" /dev/null"
+  run bash -c "($wait; printf '$input'; sleep 3) | timeout 60 script -qec \"$cmd\" /dev/null"
 }
 
 # ---- run -a --------------------------------------------------------------------------------------------------------
@@ -168,7 +174,7 @@ keys_to_terminal() {
 
 @test "detach keys: Ctrl-P Ctrl-Q by default, else config.json's detachKeys; start -a and attach take --detach-keys" {
   echo '{"detachKeys": "ctrl-e,e"}' >"$ISOLA_ROOT/config.json"
-  keys_to_terminal 1 'echo one\n\020\021echo two\n\005e' run -it --name cfg busybox sh
+  keys_to_terminal prompt:cfg 'echo one\n\020\021echo two\n\005e' run -it --name cfg busybox sh
   assert_status 0
   assert_equal "$(cfield cfg '{{.State.Status}}')" running
   # Ctrl-P Ctrl-Q is not the sequence here: it went to the shell, which went on to run the second echo
