@@ -375,6 +375,45 @@ cli_created_at (int64_t seconds)
   return xstrdup (buf);
 }
 
+char *
+cli_time_string (const char *rfc3339)
+{
+  /* Go prints the fraction with its trailing zeros dropped (".999999999"), and no dot for a whole second. */
+  const char *t = strchr (rfc3339, 'T');
+  size_t date = t ? (size_t)(t - rfc3339) : 0;
+  if (date != 10 || strlen (rfc3339) < date + 9)
+    return xstrdup (rfc3339);
+  const char *time = rfc3339 + date + 1, *end = time + 8;
+  size_t frac = 0;
+  if (*end == '.')
+    {
+      frac = 1 + strspn (end + 1, "0123456789");
+      while (frac > 1 && end[frac - 1] == '0')
+        frac--;
+      if (frac == 1)
+        frac = 0;
+    }
+  const char *zone = end + (*end == '.' ? 1 + strspn (end + 1, "0123456789") : 0);
+  if (strcmp (zone, "Z") != 0)
+    return xstrdup (rfc3339);
+  return xasprintf ("%.*s %.8s%.*s +0000 UTC", (int)date, rfc3339, time, (int)frac, end);
+}
+
+char *
+cli_labels_field (json_t *labels)
+{
+  char *out = xstrdup ("");
+  const char *k;
+  json_t *v;
+  json_object_foreach (labels, k, v)
+  {
+    char *next = xasprintf ("%s%s%s=%s", out, out[0] ? "," : "", k, json_string_value (v) ?: "");
+    free (out);
+    out = next;
+  }
+  return out;
+}
+
 /* The template as Docker's formatter takes it: without "table", trimmed, with the \t and \n escapes. */
 static char *
 listing_template (const char *format, bool *table)

@@ -91,6 +91,10 @@ int cli_print_each (json_t *items, const char *format, isola_error_t *err);
 int cli_print_inspected (json_t *items, const char *format, int exit_code);
 /* Go's time.Time.String() of a UTC time, as Docker's CreatedAt: "2024-01-02 03:04:05 +0000 UTC". */
 char *cli_created_at (int64_t seconds);
+/* The same of a record's RFC 3339 time in UTC, with its fraction: "2024-01-02 03:04:05.123 +0000 UTC". */
+char *cli_time_string (const char *rfc3339);
+/* Docker's "k=v,k2=v2" of a .Labels field in listings. */
+char *cli_labels_field (json_t *labels);
 
 extern const struct cli_command cmd_images, cmd_load, cmd_import, cmd_save, cmd_tag, cmd_rmi, cmd_inspect, cmd_image,
     cmd_version, cmd_image_inspect, cmd_container_inspect, cmd_image_prune, cmd_image_mount, cmd_image_unmount;

@@ -245,6 +245,23 @@ sort_by_name (json_t *rows)
   free (v);
 }
 
+/* A network as the docker CLI's `network ls --format` sees it: its fields are strings, sorted by name as its
+   {{json .}} prints them. */
+static json_t *
+listing_row (json_t *r, bool no_trunc)
+{
+  const char *id = json_string_value (json_object_get (r, "Id"));
+  cleanup_free char *created = cli_time_string (json_string_value (json_object_get (r, "Created")) ?: "");
+  cleanup_free char *labels = cli_labels_field (json_object_get (r, "Labels"));
+  return json_pack ("{s:s, s:s, s:s%, s:s, s:s, s:s, s:s, s:s}", "CreatedAt", created, "Driver",
+                    json_string_value (json_object_get (r, "Driver")) ?: "bridge", "ID", id,
+                    (size_t)(no_trunc ? strlen (id) : 12), "IPv6",
+                    json_is_true (json_object_get (r, "EnableIPv6")) ? "true" : "false", "Internal",
+                    json_is_true (json_object_get (r, "Internal")) ? "true" : "false", "Labels", labels, "Name",
+                    json_string_value (json_object_get (r, "Name")), "Scope",
+                    json_string_value (json_object_get (r, "Scope")) ?: "local");
+}
+
 static int
 run_network_ls (struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -291,34 +308,19 @@ run_network_ls (struct cli_ctx *ctx, int argc, char **argv)
   size_t i;
   json_t *r;
   json_array_foreach (all, i, r) if (filters_match (filters, r))
-  {
-    json_t *row = json_deep_copy (r);
-    const char *id = json_string_value (json_object_get (r, "Id"));
-    json_object_set_new (row, "ID", no_trunc ? json_string (id) : json_stringn (id, 12));
-    json_object_set_new (row, "IPv6", json_string ("false"));
-    json_array_append_new (rows, row);
-  }
+      json_array_append_new (rows, listing_row (r, no_trunc));
   sort_by_name (rows);
   if (quiet)
     {
       json_array_foreach (rows, i, r) printf ("%s\n", json_string_value (json_object_get (r, "ID")));
       return 0;
     }
-  if (format && !str_has_prefix (format, "table"))
-    return cli_print_each (rows, format, &err) < 0 ? cli_fail (&err) : 0;
-  struct table *t = table_new ();
-  const char *head[] = { "NETWORK ID", "NAME", "DRIVER", "SCOPE" };
-  table_add (t, head, 4);
-  json_array_foreach (rows, i, r)
-  {
-    const char *cells[]
-        = { json_string_value (json_object_get (r, "ID")), json_string_value (json_object_get (r, "Name")),
-            json_string_value (json_object_get (r, "Driver")), "local" };
-    table_add (t, cells, 4);
-  }
-  table_print (t);
-  table_free (t);
-  return 0;
+  if (cli_format_is_default (format))
+    format = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}";
+  cleanup_json json_t *headers = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "CreatedAt", "CREATED AT",
+                                            "Driver", "DRIVER", "ID", "NETWORK ID", "IPv6", "IPV6", "Internal",
+                                            "INTERNAL", "Labels", "LABELS", "Name", "NAME", "Scope", "SCOPE");
+  return cli_print_listing (format, rows, headers, &err) < 0 ? cli_fail (&err) : 0;
 }
 
 /* --- rm ------------------------------------------------------------------------------------------------------- */

@@ -258,23 +258,6 @@ compare_created (const void *a, const void *b)
   return -strcmp (container_created (*x), container_created (*y));
 }
 
-/* Docker's "k=v,k2=v2" of the .Labels field. */
-static char *
-labels_field (const struct container *c)
-{
-  json_t *labels = json_object_get (container_config (c), "Labels");
-  char *out = xstrdup ("");
-  const char *k;
-  json_t *v;
-  json_object_foreach (labels, k, v)
-  {
-    char *next = xasprintf ("%s%s%s=%s", out, out[0] ? "," : "", k, json_string_value (v) ?: "");
-    free (out);
-    out = next;
-  }
-  return out;
-}
-
 /* A container as Docker's ps --format sees it, with isola's Isolation besides. */
 static json_t *
 container_row (const struct container *c, const struct ps_opts *o, int64_t now)
@@ -284,7 +267,7 @@ container_row (const struct container *c, const struct ps_opts *o, int64_t now)
   cleanup_free char *ago = human_duration (now - created);
   cleanup_free char *created_at = cli_created_at (created);
   cleanup_free char *status = status_column (c, now);
-  cleanup_free char *labels = labels_field (c);
+  cleanup_free char *labels = cli_labels_field (json_object_get (container_config (c), "Labels"));
   const char *network = json_string_value (json_object_get (container_host_config (c), "NetworkMode"));
   /* In the order of Docker's {{json .}}: its fields sorted by name. */
   return json_pack ("{s:s, s:s, s:s%, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s+, s:s, s:s, s:s}", "Command", cmd,

@@ -259,15 +259,7 @@ filter_matches (const struct volume_filter *f, const struct isola_store *s, json
 static void
 add_format_fields (json_t *v)
 {
-  cleanup_free char *labels = xstrdup ("");
-  const char *k;
-  json_t *x;
-  json_object_foreach (json_object_get (v, "Labels"), k, x)
-  {
-    char *next = xasprintf ("%s%s%s=%s", labels, labels[0] ? "," : "", k, json_string_value (x) ?: "");
-    free (labels);
-    labels = next;
-  }
+  cleanup_free char *labels = cli_labels_field (json_object_get (v, "Labels"));
   json_object_set_new (v, "Labels", json_string (labels));
   json_object_set_new (v, "Links", json_string ("N/A"));
   json_object_set_new (v, "Size", json_string ("N/A"));

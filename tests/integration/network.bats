@@ -122,6 +122,14 @@ n2"
   run --separate-stderr isola network ls --format '{{.Name}}' --filter name=n --filter driver=bridge
   assert_equal "$output" "n1
 n2"
+  # the docker CLI's listing fields (strings) and table templates with their headers
+  run --separate-stderr isola network ls --filter type=custom --format 'table {{.Name}}\t{{.Labels}}\t{{.Internal}}\t{{.IPv6}}'
+  assert_status 0
+  # (the docker CLI joins the labels in Go's map order: random)
+  [[ $(tr -s ' ' <<<"$output") =~ ^"NAME LABELS INTERNAL IPV6"$'\n'"n1 "(bare=,team=a|team=a,bare=)" true false"$'\n'"n2 false false"$ ]] \
+    || fail "table: $output"
+  run --separate-stderr isola network ls --filter name=n1 --format '{{.CreatedAt}}'
+  [[ $output =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}\ [0-9:]{8}(\.[0-9]+)?\ \+0000\ UTC$ ]] || fail "CreatedAt: $output"
   # by ID prefix too, as Docker
   run --separate-stderr isola network rm "${id:0:10}" n2
   assert_status 0
