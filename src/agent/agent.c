@@ -712,9 +712,10 @@ find_proc (struct agent *a, uint32_t stream)
 }
 
 /* The runner is a child of ours that does what `isola exec` does on the host (nsexec_run_in) and exits with the
-   command's code; a failure before the command runs comes back over the report pipe. */
+   command's code, also for a detached one (-d), so that the host learns of its end (dockerd's exec_die); a failure
+   before the command runs comes back over the report pipe. */
 static __attribute__ ((noreturn)) void
-exec_runner (struct agent *a, struct spawn_spec *sp, bool detach, int report_fd)
+exec_runner (struct agent *a, struct spawn_spec *sp, int report_fd)
 {
   /* Our copies of the agent's ends (another process's stdin above all) would keep them from ever closing. */
   for (int i = 0; i < MAX_PROCS; i++)
@@ -728,7 +729,7 @@ exec_runner (struct agent *a, struct spawn_spec *sp, bool detach, int report_fd)
   (void)close (a->chan);
   isola_error_t err = NULL;
   int code = 125;
-  if (nsexec_run_in (a->procs[0].pid, a->cgroup_procs, sp, detach, report_fd, &code, &err) < 0)
+  if (nsexec_run_in (a->procs[0].pid, a->cgroup_procs, sp, false, report_fd, &code, &err) < 0)
     {
       struct exec_report r = { .errnum = err ? err->status : EIO, .code = code };
       snprintf (r.msg, sizeof r.msg, "%s", err && err->msg ? err->msg : "exec failed");
@@ -781,7 +782,7 @@ start_exec (struct agent *a, uint32_t stream, const uint8_t *json, size_t len)
   if (pid == 0)
     {
       close (rep[0]);
-      exec_runner (a, &l.spec, detach, rep[1]);
+      exec_runner (a, &l.spec, rep[1]);
     }
   close_child_ends (&ends);
   if (rep[1] >= 0)

@@ -184,9 +184,10 @@ run_exec (struct cli_ctx *ctx, int argc, char **argv)
     req.io.tty = false;
   char exec_id[65];
   container_exec_started (c, req.argv, exec_id);
+  req.exec_id = exec_id;
   int code = exec_through_monitor (d, c, &req, &o);
-  /* A detached command's end is not waited for: no exec_die (docs/STORE.md); the detach keys leave an exec_detach,
-     as dockerd's. */
+  /* The monitor saw the command end and recorded its exec_die (also after -d or the detach keys, as dockerd does);
+     the detach keys leave an exec_detach. */
   if (detached)
     {
       container_exec_detached (c, exec_id);
@@ -194,8 +195,6 @@ run_exec (struct cli_ctx *ctx, int argc, char **argv)
       fprintf (stderr, "read escape sequence\n");
       code = EXIT_CMD_FAILED;
     }
-  else if (!req.detach)
-    container_exec_died (c, exec_id, code);
   return code;
 }
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "container/container_event.h"
 #include "driver/process_exec.h"
 #include "sandbox/nsexec.h"
 #include "sandbox/spawn.h"
@@ -258,18 +259,6 @@ relay (struct session *s, int helper_pidfd)
     }
 }
 
-/* Detached (-d): started with /dev/null for stdio, not waited for. */
-static __attribute__ ((noreturn)) void
-run_detached (struct container *c, struct exec_request *req)
-{
-  isola_error_t err = NULL;
-  int code = 0;
-  if (nsexec_run (c, req, &code, &err) < 0)
-    fail (CLIENT_FD, code, err && err->msg ? err->msg : "exec failed");
-  (void)attach_send_u32 (CLIENT_FD, ATTACH_STARTED, 0);
-  _exit (0);
-}
-
 /* The command's stdio: pipes, or a terminal of the container's whose master arrives over a socket. */
 static int
 make_stdio (struct exec_request *req, int ours[3], int theirs[3], int *console)
@@ -315,11 +304,16 @@ monitor_exec_session (struct container *c, int client, struct attach_decoder *de
   if (process_exec_decode (request->payload, request->len, &w, &err) < 0)
     fail (CLIENT_FD, 126, err->msg);
   struct exec_request *req = &w.req;
-  if (req->detach)
-    run_detached (c, req);
+  /* Detached (-d), the command has /dev/null for stdio and its client goes once it has started; it is waited for
+     here all the same, as an attached one whose client detached, so that its end is recorded (dockerd's exec_die). */
+  bool background = req->detach;
+  if (background)
+    req->detach = req->interactive = req->io.tty = false;
 
   int ours[3] = { -1, -1, -1 }, theirs[3] = { -1, -1, -1 }, console = -1;
-  if (make_stdio (req, ours, theirs, &console) < 0)
+  if (background)
+    theirs[1] = req->io.stdout_fd = req->io.stderr_fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (background ? theirs[1] < 0 : make_stdio (req, ours, theirs, &console) < 0)
     fail (CLIENT_FD, 126, "cannot make the command's stdio");
   pid_t helper = 0;
   int code = 126;
@@ -355,6 +349,8 @@ monitor_exec_session (struct container *c, int client, struct attach_decoder *de
       (void)fcntl (ours[i], F_SETFL, O_NONBLOCK);
   int helper_pidfd = (int)syscall (SYS_pidfd_open, helper, 0);
   (void)attach_send_u32 (CLIENT_FD, ATTACH_STARTED, (uint32_t)helper);
+  if (background)
+    detach (&s);
   /* Frames that came with the request */
   struct attach_frame f;
   while (s.client >= 0 && attach_decoder_next (dec, &f) == 1)
@@ -368,6 +364,9 @@ monitor_exec_session (struct container *c, int client, struct attach_decoder *de
   /* What it wrote before it ended is still in the pipes or the terminal */
   drain (&s, s.out_r, ATTACH_STDOUT);
   drain (&s, s.err_r, ATTACH_STDERR);
+  /* Before EXIT: once its client has the exit code, the event is there for it to see. */
+  if (req->exec_id && req->exec_id[0])
+    container_exec_died (c, req->exec_id, code);
   if (s.client >= 0)
     (void)attach_send_u32 (s.client, ATTACH_EXIT, (uint32_t)code);
   _exit (0);

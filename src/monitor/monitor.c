@@ -107,7 +107,18 @@ struct monitor
   int64_t main_stdin_credit;
 
   struct health_probe health; /* the container's health check, when it has one */
+
+  /* VM: the execs running in the guest and their IDs, so that an exec's end is recorded (exec_die) also when its
+     client has gone (detached). */
+  struct vm_exec
+  {
+    uint32_t stream;
+    char id[65];
+  } * execs;
+  size_t n_execs;
 };
+
+static void vm_exec_remember (struct monitor *m, uint32_t stream, const char *exec_id);
 
 /* --- clients ------------------------------------------------------------------------------------------------- */
 
@@ -429,6 +440,7 @@ handle_vm_frame (struct monitor *m, struct client *cl, const struct attach_frame
           cleanup_json json_t *req = json_loadb ((const char *)f->payload, f->len, 0, NULL);
           cl->exec_detached = json_is_true (json_object_get (req, "Detach"));
           cl->exec_stream = m->next_stream++;
+          vm_exec_remember (m, cl->exec_stream, json_string_value (json_object_get (req, "ExecID")));
           cl->stdin_credit = VMPROTO_STDIN_WINDOW;
           chan_queue (m, vmproto_msg_exec (cl->exec_stream, f->payload, f->len));
         }
@@ -890,6 +902,31 @@ flush_clients_at_end (struct monitor *m)
 }
 
 static void
+vm_exec_remember (struct monitor *m, uint32_t stream, const char *exec_id)
+{
+  if (exec_id == NULL || strlen (exec_id) >= sizeof m->execs[0].id)
+    return;
+  m->execs = xrealloc (m->execs, (m->n_execs + 1) * sizeof (*m->execs));
+  struct vm_exec *e = &m->execs[m->n_execs++];
+  e->stream = stream;
+  strcpy (e->id, exec_id);
+}
+
+/* An exec of the guest is over: its exec_die when it ran (code >= 0), not when it could not start. */
+static void
+vm_exec_ended (struct monitor *m, uint32_t stream, int code)
+{
+  for (size_t i = 0; i < m->n_execs; i++)
+    if (m->execs[i].stream == stream)
+      {
+        if (code >= 0 && m->execs[i].id[0])
+          container_exec_died (m->c, m->execs[i].id, code);
+        m->execs[i] = m->execs[--m->n_execs];
+        return;
+      }
+}
+
+static void
 handle_agent_frame (struct monitor *m, const struct vmproto_frame *f)
 {
   bool main_stream = f->stream == VMPROTO_STREAM_MAIN;
@@ -917,6 +954,7 @@ handle_agent_frame (struct monitor *m, const struct vmproto_frame *f)
       break;
     case VMPROTO_FAILED:
       {
+        vm_exec_ended (m, f->stream, -1);
         int32_t errnum;
         if (cl && vmproto_get_failed (f, &errnum, &a, text, sizeof text) == 0)
           client_queue_failed (m, cl, a, text);
@@ -933,10 +971,15 @@ handle_agent_frame (struct monitor *m, const struct vmproto_frame *f)
           /* EXIT is the agent's last frame: everything is here, and the VM may power off (agent.c await_host). */
           chan_queue (m, vmproto_msg_shutdown ());
         }
-      else if (cl)
+      else
         {
-          client_queue_u32 (m, cl, ATTACH_EXIT, (uint32_t)exit_code_of_status ((int)a));
-          cl->done = true;
+          /* Recorded before its client hears of it, which may then look for the event */
+          vm_exec_ended (m, f->stream, exit_code_of_status ((int)a));
+          if (cl)
+            {
+              client_queue_u32 (m, cl, ATTACH_EXIT, (uint32_t)exit_code_of_status ((int)a));
+              cl->done = true;
+            }
         }
       break;
     case VMPROTO_PS_REPLY:

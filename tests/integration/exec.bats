@@ -319,6 +319,16 @@ isola_lines() {
 
 # ---- stdio: -d, -i, -t ---------------------------------------------------------------------------------------------
 
+# exec_died CONTAINER START_ACTION [CODE]: the exec whose exec_start action was START_ACTION... has an exec_die (with
+# exitCode CODE).
+exec_died() {
+  local events id
+  events=$(isola events --since 5m --until 0s --filter "container=$1" \
+    --format '{{.Action}}|{{.Actor.Attributes.execID}}|{{.Actor.Attributes.exitCode}}')
+  id=$(awk -F'|' -v a="$2" 'index($1, a) == 1 { print $2 }' <<<"$events" | tail -1)
+  [ -n "$id" ] && grep -qx "exec_die|$id|${3:-[0-9]*}" <<<"$events"
+}
+
 @test "exec -d returns at once and the command runs in the background" {
   start_sleeper
   # The command ends only when the test says so: an exec -d that waited for it would time out (124).
@@ -327,8 +337,11 @@ isola_lines() {
   assert_output_empty
   run isola exec "$CID" test -e /tmp/x
   assert_status 1
+  # its end is recorded as dockerd records it: exec_die with the exit code, once the command ends
+  if exec_died "$CID" 'exec_start: sh -c until'; then fail "exec_die while it runs"; fi
   isola_ok exec "$CID" touch /tmp/go
   wait_until 10 isola exec "$CID" test -e /tmp/x
+  wait_until 10 exec_died "$CID" 'exec_start: sh -c until' 0 || fail "no exec_die: $(isola events --since 5m --until 0s)"
   run -127 --separate-stderr isola exec -d "$CID" nosuch
   assert_status 127
 }
@@ -411,13 +424,17 @@ LOOP='echo ready; i=0; while :; do echo "$i ....................................
   # terminal's buffer otherwise, a few thousand lines before 5000)
   wait_until 60 counter_above 5000
   isola top "$CID" | grep -q 'while :' || fail "the command is not in top: $(isola top "$CID")"
-  # events: docker's exec_detach for that exec, and no exec_die
+  # events: docker's exec_detach for that exec; its exec_die once it ends (SIGKILL: 137)
   run --separate-stderr isola events --since 5m --until 0s --filter "container=$CID" \
     --format '{{.Action}} {{.Actor.Attributes.execID}}'
   local id
   id=$(awk '$1 == "exec_detach" { print $2 }' <<<"$output")
   [ -n "$id" ] || fail "no exec_detach: $output"
   refute_output_contains "exec_die $id"
+  # (the pattern, split by a quote, does not match this command's own line)
+  isola_ok exec "$CID" sh -c 'for d in /proc/[0-9]*; do case "$(tr "\0" " " <$d/cmdline)" in *"i=0; whil"e*) kill -9 ${d#/proc/} ;; esac; done'
+  wait_until 20 exec_died "$CID" 'exec_start: sh -c echo ready' 137 \
+    || fail "no exec_die: $(isola events --since 5m --until 0s --filter "container=$CID")"
 }
 
 @test "exec -it: Ctrl-P Ctrl-Q by default, else config.json's detachKeys, else --detach-keys; bad keys are refused" {

@@ -39,6 +39,7 @@ struct exec_request
   bool interactive;    /* the command reads io.stdin_fd; otherwise /dev/null */
   bool detach;         /* runs in the background with /dev/null stdio; exec returns once it has started */
   bool privileged;     /* all capabilities instead of the container's */
+  const char *exec_id; /* its ID in the events: the monitor, which sees the command end, records its exec_die */
   struct driver_io io; /* with io.tty, a terminal of the container's whose master is sent over io.console_socket */
 };
 

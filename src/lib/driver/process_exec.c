@@ -18,10 +18,10 @@ encode (const struct exec_request *req)
 {
   /* Byte for byte, also what is not UTF-8 */
   json_t *args = jbytes_exact_array (req->argv), *env = jbytes_exact_array (req->env);
-  return json_pack ("{s:o, s:o, s:s, s:s, s:b, s:b, s:b, s:b, s:i, s:i}", "Args", args, "Env", env, "User",
+  return json_pack ("{s:o, s:o, s:s, s:s, s:b, s:b, s:b, s:b, s:i, s:i, s:s}", "Args", args, "Env", env, "User",
                     req->user ? req->user : "", "Cwd", req->cwd ? req->cwd : "", "Tty", req->io.tty, "OpenStdin",
                     req->interactive, "Detach", req->detach, "Privileged", req->privileged, "Rows", (int)req->io.rows,
-                    "Cols", (int)req->io.cols);
+                    "Cols", (int)req->io.cols, "ExecID", req->exec_id ? req->exec_id : "");
 }
 
 int
@@ -79,6 +79,7 @@ process_exec_decode (const uint8_t *payload, size_t len, struct process_exec_wir
     }
   w->user = string_of (j, "User");
   w->cwd = string_of (j, "Cwd");
+  w->exec_id = string_of (j, "ExecID");
   struct exec_request *r = &w->req;
   *r = (struct exec_request){
     .argv = w->argv,
@@ -88,6 +89,7 @@ process_exec_decode (const uint8_t *payload, size_t len, struct process_exec_wir
     .interactive = json_is_true (json_object_get (j, "OpenStdin")),
     .detach = json_is_true (json_object_get (j, "Detach")),
     .privileged = json_is_true (json_object_get (j, "Privileged")),
+    .exec_id = w->exec_id,
     .io = { .stdin_fd = -1,
             .stdout_fd = -1,
             .stderr_fd = -1,
@@ -107,5 +109,6 @@ process_exec_wire_clear (struct process_exec_wire *w)
   strv_free (w->env);
   free (w->user);
   free (w->cwd);
+  free (w->exec_id);
   memset (w, 0, sizeof (*w));
 }

@@ -18,7 +18,7 @@ struct process_exec_wire
 {
   struct exec_request req;
   char **argv, **env;
-  char *user, *cwd;
+  char *user, *cwd, *exec_id;
 };
 
 int process_exec_decode (const uint8_t *payload, size_t len, struct process_exec_wire *out, isola_error_t *err);

@@ -633,6 +633,7 @@ exec_json (const struct container *c, const struct exec_request *req, json_t **o
     {
       cleanup_strv char **groups = nsmode_group_add (host);
       json_object_set_new (*out, "GroupAdd", vm_strv_json (groups));
+      json_object_set_new (*out, "ExecID", json_string (req->exec_id ? req->exec_id : ""));
     }
   return *out ? 0 : isola_error_fail (err, ENOMEM, "the exec request");
 }
