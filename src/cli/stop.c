@@ -7,6 +7,7 @@
 #include "base/util.h"
 #include "cli.h"
 #include "container/container.h"
+#include "container/container_event.h"
 #include "container/lifecycle.h"
 
 static int
@@ -37,6 +38,9 @@ stop_one (struct isola_store *s, struct container *c, void *arg, isola_error_t *
   int ret = container_stop (c, a->timeout, err);
   if (ret == 0 && a->restart && cli_start_container (a->ctx, c, NULL) != 0)
     return -EIO; /* cli_start_container has said why */
+  /* dockerd's last event of a restart, after its stop's and its start's */
+  if (ret == 0 && a->restart)
+    container_event (c, "restart", NULL);
   return ret;
 }
 
