@@ -264,6 +264,12 @@ serve_reply_hijack (struct serve_request *r, serve_hijack_fn fn, void *cls, void
   serve_add_headers (resp);
   enum MHD_Result ret = MHD_queue_response (r->conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
   MHD_destroy_response (resp);
+  if (ret != MHD_YES)
+    {
+      if (free_cls)
+        free_cls (cls);
+      free (h);
+    }
   return ret;
 }
 
@@ -297,7 +303,7 @@ dispatch (struct serve_request *r)
                               r->api_major, r->api_minor, SERVE_API_VERSION);
   if (r->body_too_big)
     return serve_reply_error (r, 413, "request body larger than %d bytes", SERVE_BODY_MAX);
-  static serve_handler_fn const groups[] = { serve_system };
+  static serve_handler_fn const groups[] = { serve_system, serve_containers };
   for (size_t i = 0; i < ARRAY_SIZE (groups); i++)
     {
       enum MHD_Result ret = groups[i](r);
@@ -386,13 +392,24 @@ request_completed (void *cls, struct MHD_Connection *conn, void **con_cls, enum 
   *con_cls = NULL;
 }
 
+/* MHD's messages, but for the one it writes whenever a client left a stream (wait, logs --follow) before its end,
+   which is no error of ours. */
+static void
+log_message (void *cls, const char *fmt, va_list ap)
+{
+  if (strstr (fmt, "application error generating response"))
+    return;
+  vfprintf (stderr, fmt, ap);
+}
+
 struct MHD_Daemon *
 serve_start_daemon (int listen_fd)
 {
   return MHD_start_daemon (MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE
                                | MHD_USE_ERROR_LOG | MHD_USE_TURBO,
-                           0, NULL, NULL, access_handler, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-                           MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+                           0, NULL, NULL, access_handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, log_message, NULL,
+                           MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+
                            /* Headers are bounded by the connection's memory (MHD answers 431 beyond). */
                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_CONNECTION_TIMEOUT,
                            (unsigned)0, MHD_OPTION_END);

@@ -40,6 +40,11 @@ on_signal (int sig)
   (void)!write (signal_pipe[1], &c, 1);
 }
 
+static void
+ignore_signal (int sig)
+{
+}
+
 static int
 listen_unix (const char *path, struct listener *l)
 {
@@ -185,8 +190,10 @@ main (int argc, char **argv)
     ret = add_listener (argv[i], ls, &n);
   if (ret == 0 && (pipe2 (signal_pipe, O_CLOEXEC) < 0))
     ret = -1;
-  /* A client that goes away must not kill the server. */
-  signal (SIGPIPE, SIG_IGN);
+  /* A client that goes away must not kill the server: a handler, not SIG_IGN, which the monitors we start (and
+     their containers) would inherit through exec. */
+  struct sigaction pipe_sa = { .sa_handler = ignore_signal };
+  sigaction (SIGPIPE, &pipe_sa, NULL);
   struct sigaction sa = { .sa_handler = on_signal };
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGINT, &sa, NULL);
