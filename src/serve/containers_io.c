@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,6 +92,7 @@ attach_hijacked (void *cls, int sock, const char *extra, size_t extra_len)
   if (fd >= 0)
     {
       (void)serve_relay (sock, fd, &dec, &a->o, extra, extra_len);
+      (void)shutdown (sock, SHUT_WR);
       close (fd);
     }
   attach_decoder_clear (&dec);

@@ -32,12 +32,23 @@ send_output (int client, const struct relay_opts *o, int stream, const uint8_t *
 }
 
 static int
-send_stdin (int monitor, const char *data, size_t len)
+send_frame (int monitor, const struct relay_opts *o, uint8_t type, const void *data, size_t len)
+{
+  if (o->send_lock)
+    pthread_mutex_lock (o->send_lock);
+  int ret = attach_send (monitor, type, data, (uint32_t)len);
+  if (o->send_lock)
+    pthread_mutex_unlock (o->send_lock);
+  return ret;
+}
+
+static int
+send_stdin (int monitor, const struct relay_opts *o, const char *data, size_t len)
 {
   while (len > 0)
     {
       size_t k = len < STDIN_CHUNK ? len : STDIN_CHUNK;
-      if (attach_send (monitor, ATTACH_STDIN, data, (uint32_t)k) < 0)
+      if (send_frame (monitor, o, ATTACH_STDIN, data, k) < 0)
         return -1;
       data += k, len -= k;
     }
@@ -83,7 +94,7 @@ serve_relay (int client, int monitor, struct attach_decoder *dec, const struct r
 {
   int code = -1;
   bool stdin_open = o->stdin;
-  if (stdin_open && extra_len > 0 && send_stdin (monitor, extra, extra_len) < 0)
+  if (stdin_open && extra_len > 0 && send_stdin (monitor, o, extra, extra_len) < 0)
     return -1;
   int ret = drain_frames (client, dec, o, &code);
   while (ret == 0)
@@ -112,20 +123,19 @@ serve_relay (int client, int monitor, struct attach_decoder *dec, const struct r
         {
           char buf[STDIN_CHUNK];
           ssize_t n = read (client, buf, sizeof buf);
-          if (n > 0 && send_stdin (monitor, buf, (size_t)n) < 0)
+          if (n > 0 && send_stdin (monitor, o, buf, (size_t)n) < 0)
             break;
           if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
             {
               /* The docker CLI half-closes at the end of its stdin: the container's stdin ends, its output goes on. */
               stdin_open = false;
-              if (attach_send (monitor, ATTACH_CLOSE_STDIN, NULL, 0) < 0)
+              if (send_frame (monitor, o, ATTACH_CLOSE_STDIN, NULL, 0) < 0)
                 break;
               if (n < 0)
                 break;
             }
         }
     }
-  (void)shutdown (client, SHUT_WR);
   return ret == 1 ? code : -1;
 }
 

@@ -4,6 +4,7 @@
 #ifndef ISOLA_SERVE_HIJACK_H
 #define ISOLA_SERVE_HIJACK_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -13,10 +14,12 @@ struct relay_opts
 {
   bool tty;                   /* raw output; without, Docker's 8-byte frames (stream, 0, 0, 0, length) */
   bool stdin, stdout, stderr; /* the streams the client attached */
+  pthread_mutex_t *send_lock; /* NULL, or held around each frame to the monitor (another thread resizes) */
 };
 
 /* Relays until the session's EXIT (its code returned), the monitor's end (-1), or the client's (-1).  extra: what
-   the client sent with its request, stdin already.  Closes neither socket; half-closes the client's at the end. */
+   the client sent with its request, stdin already.  Closes neither socket: the caller half-closes the client's
+   (shutdown SHUT_WR), which ends the client's stream, once it has recorded what the end means. */
 int serve_relay (int client, int monitor, struct attach_decoder *dec, const struct relay_opts *o, const char *extra,
                  size_t extra_len);
 

@@ -303,7 +303,7 @@ dispatch (struct serve_request *r)
                               r->api_major, r->api_minor, SERVE_API_VERSION);
   if (r->body_too_big)
     return serve_reply_error (r, 413, "request body larger than %d bytes", SERVE_BODY_MAX);
-  static serve_handler_fn const groups[] = { serve_system, serve_containers };
+  static serve_handler_fn const groups[] = { serve_system, serve_containers, serve_exec };
   for (size_t i = 0; i < ARRAY_SIZE (groups); i++)
     {
       enum MHD_Result ret = groups[i](r);
@@ -397,9 +397,11 @@ request_completed (void *cls, struct MHD_Connection *conn, void **con_cls, enum 
 static void
 log_message (void *cls, const char *fmt, va_list ap)
 {
-  if (strstr (fmt, "application error generating response"))
+  char msg[1024];
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  if (strstr (msg, "application error generating response"))
     return;
-  vfprintf (stderr, fmt, ap);
+  fputs (msg, stderr);
 }
 
 struct MHD_Daemon *
