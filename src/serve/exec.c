@@ -27,7 +27,7 @@ struct exec_record
   char id[DIGEST_HEX_LEN + 1];
   char container[DIGEST_HEX_LEN + 1];
   char event_id[65]; /* the execID of its events */
-  json_t *config; /* the create body: Cmd, Env, User, WorkingDir, Tty, Attach*, Privileged, DetachKeys */
+  json_t *config;    /* the create body: Cmd, Env, User, WorkingDir, Tty, Attach*, Privileged, DetachKeys */
   bool started, running;
   int exit_code; /* -1 until it ended */
   int session;   /* the monitor's session while it runs (resize), else -1 */
@@ -142,8 +142,7 @@ exec_create (struct serve_request *r)
 
 /* Starts e's command through its container's monitor: 0 and the session, or the error and Docker's exit code. */
 static int
-start_session (struct exec_record *e, bool detach, int *fd, struct attach_decoder *dec, int *code,
-               isola_error_t *err)
+start_session (struct exec_record *e, bool detach, int *fd, struct attach_decoder *dec, int *code, isola_error_t *err)
 {
   cleanup_store struct isola_store *s = NULL;
   cleanup_container struct container *c = NULL;
@@ -168,7 +167,10 @@ start_session (struct exec_record *e, bool detach, int *fd, struct attach_decode
     .interactive = config_bool (e, "AttachStdin") && !detach,
     .detach = detach,
     .privileged = config_bool (e, "Privileged"),
-    .io = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .console_socket = -1,
+    .io = { .stdin_fd = -1,
+            .stdout_fd = -1,
+            .stderr_fd = -1,
+            .console_socket = -1,
             .tty = config_bool (e, "Tty") && !detach },
   };
   container_exec_started (c, argv, e->event_id);
