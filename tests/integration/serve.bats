@@ -340,3 +340,93 @@ err3"
   run docker inspect -f '{{.State.Status}}' pz
   assert_equal "$output" running
 }
+
+# ---- images, volumes, networks, events -----------------------------------------------------------------------------
+
+@test "docker images, tag, inspect, save, rmi and load; pull is a clear error until isola can pull" {
+  run docker images --format '{{.Repository}}:{{.Tag}} {{.ID}}'
+  assert_equal "$output" "busybox:latest $(isola images -q busybox)"
+  run docker tag busybox my/bb:1
+  assert_status 0
+  run isola images --format '{{.Repository}}:{{.Tag}}'
+  assert_output_contains my/bb:1
+  run docker inspect -f '{{.Id}} {{index .RepoTags 0}}' my/bb:1
+  assert_equal "$output" "$(isola inspect -f '{{.Id}} {{index .RepoTags 0}}' my/bb:1)"
+  run docker save -o "$BATS_TEST_TMPDIR/saved.tar" my/bb:1
+  assert_status 0
+  tar -tf "$BATS_TEST_TMPDIR/saved.tar" | grep -q manifest.json || fail "no manifest.json in the saved archive"
+  run docker rmi my/bb:1 busybox
+  assert_status 0
+  assert_output_contains "Untagged: my/bb:1"
+  assert_output_contains "Deleted: sha256:"
+  run isola images -q
+  assert_output_empty
+  run docker load -i "$BATS_TEST_TMPDIR/saved.tar"
+  assert_status 0
+  assert_equal "$output" "Loaded image: my/bb:1"
+  run docker run --rm my/bb:1 echo loaded
+  assert_equal "$output" loaded
+  run docker rmi nosuch:1
+  assert_status 1
+  assert_output_contains "No such image: nosuch:1"
+  run docker pull busybox:1.0
+  assert_status 1
+  assert_output_contains "pulling images from a registry is not available yet"
+  # docker run of a missing image: create's 404, then the pull's error
+  run docker run --rm nosuch:2
+  assert_status 125
+  assert_output_contains "Unable to find image 'nosuch:2' locally"
+  assert_output_contains "not available yet"
+}
+
+@test "docker volume and network create, ls, inspect, rm; docker events streams what happens, filtered" {
+  run docker volume create v1
+  assert_equal "$output" v1
+  run docker volume ls -q
+  assert_equal "$output" v1
+  run docker volume inspect -f '{{.Name}} {{.Driver}}' v1
+  assert_equal "$output" "v1 local"
+  run isola volume ls -q
+  assert_equal "$output" v1
+  run docker volume rm v1 nosuch
+  assert_status 1
+  assert_output_contains "nosuch"
+  run isola volume ls -q
+  assert_output_empty
+  run docker network create n1
+  assert_status 0
+  run docker network inspect -f '{{.Name}} {{.Driver}}' n1
+  assert_equal "$output" "n1 bridge"
+  run docker network ls --format '{{.Name}}'
+  assert_output_contains n1
+  run docker network rm n1
+  assert_status 0
+  run isola network ls --format '{{.Name}}'
+  refute_output_contains n1
+  # events: what the volume commands did, replayed with --since, filtered by type and action
+  run docker events --since 10m --until 0s --filter type=volume --format '{{.Action}} {{.Actor.ID}}'
+  assert_equal "$output" "create v1
+destroy v1"
+  run docker events --since 10m --until 0s --filter type=volume --filter event=destroy --format '{{.Action}}'
+  assert_equal "$output" destroy
+}
+
+@test "docker events follows: a container's life as it happens" {
+  # --since: whatever came before the follower was connected is replayed, then it follows
+  "$DOCKER_BIN" events --since "$(date +%s)" --filter type=container --format '{{.Action}} {{.Actor.Attributes.name}}' \
+    >"$BATS_TEST_TMPDIR/events" 2>&1 &
+  local pid=$! i
+  run docker run --rm --name evt busybox true
+  assert_status 0
+  for ((i = 0; i < 200; i++)); do
+    grep -q "destroy evt" "$BATS_TEST_TMPDIR/events" && break
+    sleep 0.05
+  done
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  assert_equal "$(cat "$BATS_TEST_TMPDIR/events")" "create evt
+attach evt
+start evt
+die evt
+destroy evt"
+}
