@@ -328,6 +328,8 @@ install: build/isola build/isola-monitor build/isola-init build/isola-serve vm
 	install -D -m 0755 build/isola-monitor $(DESTDIR)$(PREFIX)/bin/isola-monitor
 	install -D -m 0755 build/isola-init $(DESTDIR)$(PREFIX)/bin/isola-init
 	install -D -m 0755 build/isola-serve $(DESTDIR)$(PREFIX)/bin/isola-serve
+	install -D -m 0644 contrib/isola.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/isola.socket
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' contrib/isola.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/isola.service
 	install -D -m 0644 build/vm/vmlinuz $(DESTDIR)$(PREFIX)/lib/isola/vmlinuz
 	install -D -m 0644 build/vm/initramfs.img $(DESTDIR)$(PREFIX)/lib/isola/initramfs.img
 

@@ -153,6 +153,24 @@ api() {
   assert_equal "$output" 1.41
 }
 
+@test "socket activation: isola serve without -H serves the sockets systemd passes (LISTEN_FDS), as isola.service does" {
+  command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
+  stop_server
+  # it listens, and starts the server (LISTEN_PID its PID, which isola serve keeps by executing isola-serve)
+  systemd-socket-activate -l "$SOCK" "$ISOLA" serve >"$BATS_TEST_TMPDIR/serve.log" 2>&1 &
+  SERVER_PID=$!
+  local i
+  for ((i = 0; i < 200; i++)); do
+    [ -S "$SOCK" ] && break
+    sleep 0.05
+  done
+  run docker version --format '{{.Server.APIVersion}}'
+  assert_status 0
+  assert_equal "$output" 1.41
+  run docker run --rm busybox echo activated
+  assert_equal "$output" activated
+}
+
 # ---- containers ----------------------------------------------------------------------------------------------------
 
 @test "docker run --rm: output on stdout and stderr, the exit code, nothing left; a missing command is 127" {
