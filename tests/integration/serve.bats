@@ -173,6 +173,21 @@ api() {
 
 # ---- containers ----------------------------------------------------------------------------------------------------
 
+@test "HostConfig.Isolation: process, hyperv, vm and default (the store's) as the CLI records them; a bad one is refused" {
+  local iso
+  for iso in process hyperv vm default; do
+    run docker create --isolation=$iso --name "c-$iso" busybox true
+    assert_status 0
+    run docker inspect -f '{{.HostConfig.Isolation}}' "c-$iso"
+    assert_equal "$output" "$(isola inspect -f '{{.HostConfig.Isolation}}' "c-$iso")"
+  done
+  assert_equal "$(docker inspect -f '{{.HostConfig.Isolation}}' c-vm c-hyperv c-process c-default | tr '\n' ' ')" \
+    "hyperv hyperv process $SHOWN_ISOLATION "
+  run docker create --isolation=bogus busybox true
+  assert_status 125
+  assert_output_contains 'invalid isolation "bogus"'
+}
+
 @test "docker run --rm: output on stdout and stderr, the exit code, nothing left; a missing command is 127" {
   run --separate-stderr docker run --rm busybox sh -c 'echo out; echo err >&2; exit 3'
   assert_status 3
