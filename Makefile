@@ -66,16 +66,19 @@ LIB_DIRS  := base store proto sandbox image container network driver
 LIB_SRCS  := $(sort $(foreach d,$(LIB_DIRS),$(wildcard src/lib/$(d)/*.c)))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.c))
 MON_SRCS  := $(sort $(wildcard src/monitor/*.c))
+SERVE_SRCS := $(sort $(wildcard src/serve/*.c))
 AGENT_SRCS := $(sort $(wildcard src/agent/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/*/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
-HDRS      := $(wildcard src/lib/*/*.h src/cli/*.h src/monitor/*.h src/agent/*.h tests/unit/*.h)
+HDRS      := $(wildcard src/lib/*/*.h src/cli/*.h src/monitor/*.h src/serve/*.h src/agent/*.h tests/unit/*.h)
 
 LIB_OBJS      := $(LIB_SRCS:%.c=build/obj/%.o)
 CLI_OBJS      := $(CLI_SRCS:%.c=build/obj/%.o)
 MON_OBJS      := $(MON_SRCS:%.c=build/obj/%.o)
 AGENT_OBJS    := $(AGENT_SRCS:%.c=build/obj/%.o)
 ASAN_MON_OBJS := $(MON_SRCS:%.c=build/asan/obj/%.o)
+SERVE_OBJS    := $(SERVE_SRCS:%.c=build/obj/%.o)
+ASAN_SERVE_OBJS := $(SERVE_SRCS:%.c=build/asan/obj/%.o)
 ASAN_LIB_OBJS := $(LIB_SRCS:%.c=build/asan/obj/%.o)
 ASAN_CLI_OBJS := $(CLI_SRCS:%.c=build/asan/obj/%.o)
 ASAN_AGENT_OBJS := $(AGENT_SRCS:%.c=build/asan/obj/%.o)
@@ -94,7 +97,7 @@ BUILD_JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 
 all: isola vm load-image
 
-isola: build/isola build/isola-monitor build/isola-init
+isola: build/isola build/isola-monitor build/isola-init build/isola-serve
 
 # VM isolation: isola's guest kernel (built once per machine from Debian's linux-source and cached outside the
 # tree, see scripts/build-kernel.sh) and the initramfs holding the guest agent.
@@ -147,7 +150,7 @@ $(GIT_REV_H): FORCE
 	@mkdir -p $(dir $@)
 	@echo '#define ISOLA_GIT_REV "$(GIT_REV)"' >$@.tmp; if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 # Before their first build, when no dependency file says so yet.
-$(foreach o,src/cli/main.o src/cli/version.o,build/obj/$(o) build/asan/obj/$(o)): $(GIT_REV_H)
+$(foreach o,src/cli/main.o src/cli/version.o src/serve/system.o,build/obj/$(o) build/asan/obj/$(o)): $(GIT_REV_H)
 
 # The seccomp code's hash is in seccomp_program.o (SECCOMP_CODE): it changes with any of those files.
 build/obj/src/lib/sandbox/seccomp_program.o build/asan/obj/src/lib/sandbox/seccomp_program.o \
@@ -227,6 +230,18 @@ build/asan/isola-init: build/isola-init
 	@mkdir -p $(dir $@)
 	@cp $< $@
 
+# isola serve's server (`isola serve` executes it): dynamic, whatever STATIC says, because libmicrohttpd needs GnuTLS,
+# whose static form needs libraries Debian ships only shared (p11-kit).
+SERVE_LIBS := -lmicrohttpd -lpthread $(LDLIBS)
+build/isola-serve: $(SERVE_OBJS) build/libisola.a
+	@echo "  LD      $@"
+	@$(CC) $(ISOLA_CFLAGS) $(HARDEN_CFLAGS) $(CFLAGS) $(ISOLA_LDFLAGS) $(HARDEN_LDFLAGS) $(LDFLAGS) -pie \
+	  -o $@ $^ $(SERVE_LIBS)
+
+build/asan/isola-serve: $(ASAN_SERVE_OBJS) build/asan/libisola.a
+	@echo "  LD asan $@"
+	@$(CC) $(ASAN_FLAGS) $(ASAN_LINK_FLAGS) $(ISOLA_LDFLAGS) -o $@ $^ $(SERVE_LIBS)
+
 # Its shared libraries stay dynamic: their list is what tests/build/binaries.bats checks.
 build/asan/isola-monitor: $(ASAN_MON_OBJS) build/asan/libisola.a
 	@echo "  LD asan $@"
@@ -258,10 +273,10 @@ build/fuzz/fuzz_%: fuzz/fuzz_%.c build/fuzz/libisola.a
 	  -o $@ $< build/fuzz/libisola.a $(LDLIBS)
 
 -include $(wildcard $(patsubst %,%.d,$(basename $(LIB_OBJS) $(CLI_OBJS) $(MON_OBJS) $(AGENT_OBJS) $(ASAN_LIB_OBJS) \
-           $(ASAN_CLI_OBJS) $(ASAN_MON_OBJS) $(ASAN_AGENT_OBJS) $(FUZZ_LIB_OBJS) build/obj/src/static/archive_noxar.o) \
+           $(SERVE_OBJS) $(ASAN_SERVE_OBJS) $(ASAN_CLI_OBJS) $(ASAN_MON_OBJS) $(ASAN_AGENT_OBJS) $(FUZZ_LIB_OBJS) build/obj/src/static/archive_noxar.o) \
            $(UNIT_BINS:build/asan/tests/%=build/asan/obj/tests/%) $(FUZZ_BINS:build/fuzz/%=build/fuzz/obj/fuzz/%)))
 
-asan: build/asan/isola build/asan/isola-monitor build/asan/isola-agent build/asan/isola-init build/asan/vm $(UNIT_BINS)
+asan: build/asan/isola build/asan/isola-monitor build/asan/isola-serve build/asan/isola-agent build/asan/isola-init build/asan/vm $(UNIT_BINS)
 unit: $(UNIT_BINS)
 fuzz-build: $(FUZZ_BINS)
 
@@ -308,15 +323,18 @@ bench: deps
 	bench/vm.sh
 	bench/output.sh
 
-install: build/isola build/isola-monitor build/isola-init vm
+install: build/isola build/isola-monitor build/isola-init build/isola-serve vm
 	install -D -m 0755 build/isola $(DESTDIR)$(PREFIX)/bin/isola
 	install -D -m 0755 build/isola-monitor $(DESTDIR)$(PREFIX)/bin/isola-monitor
 	install -D -m 0755 build/isola-init $(DESTDIR)$(PREFIX)/bin/isola-init
+	install -D -m 0755 build/isola-serve $(DESTDIR)$(PREFIX)/bin/isola-serve
+	install -D -m 0644 contrib/isola.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/isola.socket
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' contrib/isola.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/isola.service
 	install -D -m 0644 build/vm/vmlinuz $(DESTDIR)$(PREFIX)/lib/isola/vmlinuz
 	install -D -m 0644 build/vm/initramfs.img $(DESTDIR)$(PREFIX)/lib/isola/initramfs.img
 
 format:
-	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(MON_SRCS) $(AGENT_SRCS) src/init/init.c src/static/*.c $(UNIT_SRCS) $(FUZZ_SRCS) $(HDRS)
+	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(MON_SRCS) $(SERVE_SRCS) $(AGENT_SRCS) src/init/init.c src/static/*.c $(UNIT_SRCS) $(FUZZ_SRCS) $(HDRS)
 
 lint:
 	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \

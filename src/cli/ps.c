@@ -7,7 +7,7 @@
 #include "base/util.h"
 #include "cli.h"
 #include "container/container.h"
-#include "container/health.h"
+#include "container/listing.h"
 #include "driver/driver.h"
 
 struct ps_opts
@@ -148,109 +148,6 @@ seconds_of (const char *rfc3339)
   return t;
 }
 
-static int64_t
-parse_time (json_t *state, const char *key)
-{
-  return seconds_of (json_string_value (json_object_get (state, key)));
-}
-
-static char *
-status_column (const struct container *c, int64_t now)
-{
-  const char *status = container_status (c);
-  if (strcmp (status, "paused") == 0)
-    {
-      cleanup_free char *d = human_duration (now - parse_time (c->state, "StartedAt"));
-      return xasprintf ("Up %s (Paused)", d);
-    }
-  if (strcmp (status, "restarting") == 0)
-    {
-      cleanup_free char *d = human_duration (now - parse_time (c->state, "FinishedAt"));
-      return xasprintf ("Restarting (%lld) %s ago",
-                        (long long)json_integer_value (json_object_get (c->state, "ExitCode")), d);
-    }
-  if (strcmp (status, "running") == 0)
-    {
-      cleanup_free char *d = human_duration (now - parse_time (c->state, "StartedAt"));
-      const char *health = health_status (c);
-      if (health)
-        return xasprintf ("Up %s (%s%s)", d, strcmp (health, "starting") == 0 ? "health: " : "", health);
-      return xasprintf ("Up %s", d);
-    }
-  if (strcmp (status, "exited") == 0)
-    {
-      cleanup_free char *d = human_duration (now - parse_time (c->state, "FinishedAt"));
-      return xasprintf ("Exited (%lld) %s ago", (long long)json_integer_value (json_object_get (c->state, "ExitCode")),
-                        d);
-    }
-  if (strcmp (status, "dead") == 0)
-    return xstrdup ("Dead");
-  return xstrdup ("Created");
-}
-
-static bool
-label_matches (const struct container *c, const char *want)
-{
-  cleanup_free char *k = xstrdup (want);
-  char *eq = strchr (k, '=');
-  if (eq)
-    *eq++ = '\0';
-  const char *v = container_label (c, k);
-  return v && (eq == NULL || strcmp (v, eq) == 0);
-}
-
-static bool
-filter_matches (const struct container *c, const char *filter)
-{
-  const char *eq = strchr (filter, '=');
-  if (eq == NULL)
-    return false;
-  size_t klen = (size_t)(eq - filter);
-  const char *v = eq + 1;
-  if (strncmp (filter, "status", klen) == 0)
-    return strcmp (container_status (c), v) == 0;
-  if (strncmp (filter, "name", klen) == 0)
-    return strstr (container_name (c), v) != NULL;
-  if (strncmp (filter, "id", klen) == 0)
-    return str_has_prefix (c->id, v);
-  if (strncmp (filter, "label", klen) == 0)
-    return label_matches (c, v);
-  if (strncmp (filter, "isolation", klen) == 0)
-    {
-      /* Any name --isolation takes ("vm" for what Docker calls hyperv): the driver says what inspect shows. */
-      const char *iso = container_isolation (c);
-      const struct isola_driver *d = NULL;
-      bool named = v[0] && strcmp (v, "default") != 0 && driver_lookup (NULL, v, &d, NULL) == 0;
-      return strcmp (iso ?: "", named ? d->isolation : v) == 0;
-    }
-  if (strncmp (filter, "health", klen) == 0)
-    return strcmp (health_status (c) ?: "none", v) == 0;
-  if (strncmp (filter, "exited", klen) == 0)
-    return strcmp (container_status (c), "exited") == 0
-           && json_integer_value (json_object_get (c->state, "ExitCode")) == atoi (v);
-  return false;
-}
-
-static bool
-wanted (const struct container *c, const struct ps_opts *o)
-{
-  bool any_filter = o->filters && o->filters[0];
-  if (!o->all && !any_filter && !container_is_running (c))
-    return false;
-  /* Filters of the same key are ORed, different keys ANDed, as docker does. */
-  for (size_t i = 0; o->filters && o->filters[i]; i++)
-    {
-      size_t klen = strcspn (o->filters[i], "=");
-      bool ok = false;
-      for (size_t j = 0; o->filters[j]; j++)
-        if (strncmp (o->filters[j], o->filters[i], klen + 1) == 0 && filter_matches (c, o->filters[j]))
-          ok = true;
-      if (!ok)
-        return false;
-    }
-  return true;
-}
-
 static int
 compare_created (const void *a, const void *b)
 {
@@ -266,7 +163,7 @@ container_row (const struct container *c, const struct ps_opts *o, int64_t now)
   int64_t created = seconds_of (container_created (c));
   cleanup_free char *ago = human_duration (now - created);
   cleanup_free char *created_at = cli_created_at (created);
-  cleanup_free char *status = status_column (c, now);
+  cleanup_free char *status = container_status_text (c, now);
   cleanup_free char *labels = cli_labels_field (json_object_get (container_config (c), "Labels"));
   const char *network = json_string_value (json_object_get (container_host_config (c), "NetworkMode"));
   /* In the order of Docker's {{json .}}: its fields sorted by name. */
@@ -312,7 +209,7 @@ print_containers (struct container **list, size_t n, const struct ps_opts *o)
       cleanup_free char *cmd = command_column (c, o->no_trunc);
       cleanup_free char *ago = human_duration (now - seconds_of (container_created (c)));
       cleanup_free char *created = xasprintf ("%s ago", ago);
-      cleanup_free char *status = status_column (c, now);
+      cleanup_free char *status = container_status_text (c, now);
       const char *image = container_image_name (c);
       const char *iso = container_isolation (c);
       table_add (t, (const char *[]){ id, image, cmd, created, status, "", container_name (c), iso ?: "process" }, 8);
@@ -339,7 +236,7 @@ list_containers (struct cli_ctx *ctx, const struct ps_opts *o)
       if (container_load_any (store, ids[i], &c, NULL) < 0)
         continue;
       (void)container_refresh (c, NULL);
-      if (wanted (c, o))
+      if (container_listed (c, o->all, o->filters))
         list[n++] = c;
       else
         container_free (c);

@@ -402,6 +402,7 @@ static const struct cli_subcommand system_subcommands[] = {
   { .name = "events", .cmd = &cmd_events },
   { .name = "info", .cmd = &cmd_info },
   { .name = "prune", .cmd = &cmd_system_prune },
+  { .name = "service", .cmd = &cmd_system_service },
 };
 
 static int

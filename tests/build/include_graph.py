@@ -18,6 +18,7 @@ UPWARD_OK = {
     ("container/create", "network/attach"),
     ("container/create", "network/network"),
     ("container/lifecycle", "driver/driver"),
+    ("container/listing", "driver/driver"),
     ("container/update", "driver/driver"),
     ("image/remove", "container/container"),
     ("sandbox/nsexec", "container/container"),

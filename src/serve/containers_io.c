@@ -1,0 +1,572 @@
+/* The container endpoints that stream: attach (hijacked), wait (the answer comes at the exit) and logs (--follow
+   streams until the container stops).  Each holds its connection's thread; each notices a client that leaves. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/json.h"
+#include "base/timestamp.h"
+#include "base/util.h"
+#include "container/container.h"
+#include "container/lifecycle.h"
+#include "container/logconfig.h"
+#include "container/logfile.h"
+#include "store/journal.h"
+#include "containers.h"
+#include "hijack.h"
+#include "serve.h"
+
+/* Blocks until something changes in dir (a state.json renamed in, a file written, the directory removed) or
+   timeout_ms pass.  watch is an inotify fd made before the state was read, so no change is missed. */
+static int
+watch_dir (const char *dir, const char *file)
+{
+  int fd = inotify_init1 (IN_CLOEXEC | IN_NONBLOCK);
+  if (fd < 0)
+    return -1;
+  (void)inotify_add_watch (fd, dir, IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF | IN_MODIFY);
+  if (file)
+    {
+      cleanup_free char *path = xasprintf ("%s/%s", dir, file);
+      (void)inotify_add_watch (fd, path, IN_MODIFY);
+    }
+  return fd;
+}
+
+static void
+wait_change (int watch, int timeout_ms)
+{
+  struct pollfd p = { .fd = watch, .events = POLLIN };
+  if (poll (&p, 1, watch >= 0 ? timeout_ms : 100) > 0)
+    {
+      char buf[4096];
+      while (read (watch, buf, sizeof buf) > 0)
+        ;
+    }
+}
+
+/* --- attach --------------------------------------------------------------------------------------------------- */
+
+struct attach_ctx
+{
+  char id[DIGEST_HEX_LEN + 1];
+  struct relay_opts o;
+  struct pending_attach *p;
+};
+
+static void
+attach_free (void *cls)
+{
+  struct attach_ctx *a = cls;
+  if (a->p)
+    (void)serve_attach_wait (a->p, -1, false, NULL, NULL);
+  free (a);
+}
+
+static void
+attach_hijacked (void *cls, int sock, const char *extra, size_t extra_len)
+{
+  struct attach_ctx *a = cls;
+  struct pending_attach *p = a->p;
+  a->p = NULL;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_container struct container *c = NULL;
+  bool running = store_open (serve_root, STORE_LOCK_NONE, &s, NULL) == 0 && container_load (s, a->id, &c, NULL) == 0
+                 && container_refresh (c, NULL) == 0 && container_is_running (c);
+  struct attach_decoder dec;
+  attach_decoder_init (&dec);
+  int fd = -1;
+  int got = serve_attach_wait (p, sock, !running, &fd, &dec);
+  if (got == 0 && c && container_refresh (c, NULL) == 0 && container_is_running (c)
+      && container_attach_client (c, &fd, &dec, NULL) < 0)
+    fd = -1;
+  if (fd >= 0)
+    {
+      (void)serve_relay (sock, fd, &dec, &a->o, extra, extra_len);
+      (void)shutdown (sock, SHUT_WR);
+      close (fd);
+    }
+  attach_decoder_clear (&dec);
+}
+
+enum MHD_Result
+serve_attach (struct serve_request *r)
+{
+  enum MHD_Result reply;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_container struct container *c = NULL;
+  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
+    return reply;
+  if (container_is_paused (c))
+    return serve_reply_error (r, 409, "You cannot attach to a paused container, unpause it first");
+  if (!serve_query_bool (r, "stream"))
+    return serve_reply_error (r, 400, "isola attaches to the live stream only (stream=1); use logs for the past");
+  struct attach_ctx *a = xcalloc (1, sizeof *a);
+  memcpy (a->id, c->id, sizeof a->id);
+  a->o = (struct relay_opts){ .tty = container_tty (c),
+                              .stdin = serve_query_bool (r, "stdin") && container_open_stdin (c),
+                              .stdout = serve_query_bool (r, "stdout"),
+                              .stderr = serve_query_bool (r, "stderr") };
+  /* Registered before the 101 goes: the client starts the container as soon as it has it, and that start hands
+     its session here. */
+  a->p = serve_attach_register (c->id);
+  return serve_reply_hijack (r, attach_hijacked, a, attach_free);
+}
+
+/* --- wait ----------------------------------------------------------------------------------------------------- */
+
+enum wait_condition
+{
+  WAIT_NOT_RUNNING,
+  WAIT_NEXT_EXIT,
+  WAIT_REMOVED,
+};
+
+struct wait_ctx
+{
+  char id[DIGEST_HEX_LEN + 1];
+  enum wait_condition cond;
+  bool running; /* when the request came */
+  int code;     /* its ExitCode then */
+  /* The journal from the request on: its die event has the exit code, also of a --rm container whose record is
+     gone by the time anyone could read it. */
+  struct journal_reader *journal;
+  struct MHD_Connection *conn;
+  char *body;
+  size_t len, pos;
+};
+
+static void
+wait_free (void *cls)
+{
+  struct wait_ctx *w = cls;
+  journal_reader_free (w->journal);
+  free (w->body);
+  free (w);
+}
+
+/* The exit code the condition waits for; -1 when the client left first. */
+static int
+wait_for_condition (struct wait_ctx *w)
+{
+  int code = w->code;
+  bool exited = false;
+  if (w->cond == WAIT_NOT_RUNNING && !w->running)
+    return code;
+  for (;;)
+    {
+      json_t *ev = NULL;
+      int got;
+      while ((got = journal_reader_next (w->journal, &ev, NULL)) == 1)
+        {
+          json_t *actor = json_object_get (ev, "Actor");
+          const char *type = json_string_value (json_object_get (ev, "Type"));
+          const char *action = json_string_value (json_object_get (ev, "Action"));
+          const char *id = json_string_value (json_object_get (actor, "ID"));
+          if (type && action && id && strcmp (type, "container") == 0 && strcmp (id, w->id) == 0)
+            {
+              if (strcmp (action, "die") == 0)
+                {
+                  const char *c
+                      = json_string_value (json_object_get (json_object_get (actor, "Attributes"), "exitCode"));
+                  code = c ? atoi (c) : 0;
+                  exited = true;
+                }
+              else if (strcmp (action, "destroy") == 0)
+                {
+                  json_decref (ev);
+                  return code;
+                }
+            }
+          json_decref (ev);
+          ev = NULL;
+          if (exited && w->cond != WAIT_REMOVED)
+            return code;
+        }
+      if (got < 0)
+        return code;
+      if (serve_client_gone (w->conn))
+        return -1;
+      (void)journal_reader_wait (w->journal, 1000);
+    }
+}
+static ssize_t
+wait_read (void *cls, uint64_t pos, char *buf, size_t max)
+{
+  struct wait_ctx *w = cls;
+  if (w->body == NULL)
+    {
+      int code = wait_for_condition (w);
+      if (code < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+      w->body = xasprintf ("{\"Error\":null,\"StatusCode\":%d}\n", code);
+      w->len = strlen (w->body);
+    }
+  if (w->pos >= w->len)
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  size_t n = w->len - w->pos < max ? w->len - w->pos : max;
+  memcpy (buf, w->body + w->pos, n);
+  w->pos += n;
+  return (ssize_t)n;
+}
+
+enum MHD_Result
+serve_wait (struct serve_request *r)
+{
+  const char *cond = serve_query (r, "condition");
+  enum wait_condition wc;
+  if (cond == NULL || *cond == '\0' || strcmp (cond, "not-running") == 0)
+    wc = WAIT_NOT_RUNNING;
+  else if (strcmp (cond, "next-exit") == 0)
+    wc = WAIT_NEXT_EXIT;
+  else if (strcmp (cond, "removed") == 0)
+    wc = WAIT_REMOVED;
+  else
+    return serve_reply_error (r, 400, "invalid condition: \"%s\"", cond);
+  enum MHD_Result reply;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_container struct container *c = NULL;
+  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
+    return reply;
+  struct wait_ctx *w = xcalloc (1, sizeof *w);
+  cleanup_error isola_error_t err = NULL;
+  if (journal_reader_open (s->root, true, &w->journal, &err) < 0)
+    {
+      free (w);
+      return serve_reply_isola_error (r, err);
+    }
+  /* The state after the journal's end: an exit after this read is in the journal. */
+  if (container_reload_state (c, NULL) == 0)
+    (void)container_refresh (c, NULL);
+  memcpy (w->id, c->id, sizeof w->id);
+  w->cond = wc;
+  w->conn = r->conn;
+  w->running = container_is_running (c);
+  w->code = (int)json_integer_value (json_object_get (c->state, "ExitCode"));
+  /* The headers go at once (the docker CLI starts the container once they came), the body at the exit. */
+  return serve_reply_stream (r, 200, "application/json", wait_read, w, wait_free);
+}
+
+/* --- logs ----------------------------------------------------------------------------------------------------- */
+
+struct logs_ctx
+{
+  char id[DIGEST_HEX_LEN + 1];
+  char *dir, *path; /* the container's directory, its ctr.log */
+  struct MHD_Connection *conn;
+  bool out, err, follow, timestamps, tty;
+  bool has_since, has_until;
+  struct timestamp since, until;
+  int *fds; /* the log's files, oldest first: ctr.log.N … ctr.log */
+  size_t nfds, cur;
+  char *in; /* bytes read, not yet a whole line */
+  size_t in_len;
+  char *out_buf; /* framed output not sent yet */
+  size_t out_len, out_pos, out_cap;
+};
+
+static void
+logs_free (void *cls)
+{
+  struct logs_ctx *l = cls;
+  for (size_t i = 0; i < l->nfds; i++)
+    close (l->fds[i]);
+  free (l->fds);
+  free (l->in);
+  free (l->out_buf);
+  free (l->dir);
+  free (l->path);
+  free (l);
+}
+
+static void
+out_put (struct logs_ctx *l, const void *data, size_t len)
+{
+  if (l->out_len + len > l->out_cap)
+    {
+      l->out_cap = (l->out_len + len) * 2;
+      l->out_buf = xrealloc (l->out_buf, l->out_cap);
+    }
+  memcpy (l->out_buf + l->out_len, data, len);
+  l->out_len += len;
+}
+
+static struct timestamp
+record_time (const struct log_record *rec)
+{
+  struct timestamp t = { 0, 0 };
+  char s[64];
+  if (rec->time_len == 0 || rec->time_len >= sizeof s)
+    return t;
+  memcpy (s, rec->time, rec->time_len);
+  s[rec->time_len] = '\0';
+  if (time_parse_rfc3339 (s, &t.sec) < 0)
+    return t;
+  const char *dot = strchr (s, '.');
+  if (dot)
+    {
+      int32_t scale = 100000000;
+      for (const char *d = dot + 1; *d >= '0' && *d <= '9' && scale > 0; d++, scale /= 10)
+        t.nsec += (int32_t)(*d - '0') * scale;
+    }
+  return t;
+}
+
+/* One record of ctr.log to the client, as dockerd frames it; false once past ?until. */
+static bool
+emit_line (struct logs_ctx *l, const char *line, size_t len)
+{
+  cleanup_free char *buf = xmalloc (len + 1);
+  struct log_record rec;
+  if (len == 0 || log_record_decode (line, len, buf, &rec) < 0)
+    return true;
+  if ((rec.stream == 1 && !l->out) || (rec.stream == 2 && !l->err))
+    return true;
+  if (l->has_since || l->has_until)
+    {
+      struct timestamp t = record_time (&rec);
+      if (l->has_since && timestamp_compare (t, l->since) < 0)
+        return true;
+      if (l->has_until && timestamp_compare (t, l->until) > 0)
+        return false;
+    }
+  size_t stamp_len = l->timestamps ? rec.time_len + 1 : 0;
+  if (!l->tty)
+    {
+      uint8_t hdr[8] = { (uint8_t)rec.stream, 0, 0, 0 };
+      attach_put_u32 (hdr + 4, (uint32_t)(stamp_len + rec.len));
+      out_put (l, hdr, sizeof hdr);
+    }
+  if (l->timestamps)
+    {
+      out_put (l, rec.time, rec.time_len);
+      out_put (l, " ", 1);
+    }
+  out_put (l, rec.text, rec.len);
+  return true;
+}
+
+/* Reads more of the current file into framed output: 1 when some came, 0 at its end, -1 past ?until. */
+static int
+read_more (struct logs_ctx *l)
+{
+  char chunk[64 * 1024];
+  ssize_t n = read (l->fds[l->cur], chunk, sizeof chunk);
+  if (n <= 0)
+    return 0;
+  l->in = xrealloc (l->in, l->in_len + (size_t)n);
+  memcpy (l->in + l->in_len, chunk, (size_t)n);
+  l->in_len += (size_t)n;
+  size_t start = 0;
+  for (size_t i = 0; i < l->in_len; i++)
+    if (l->in[i] == '\n')
+      {
+        if (!emit_line (l, l->in + start, i - start))
+          return -1;
+        start = i + 1;
+      }
+  memmove (l->in, l->in + start, l->in_len - start);
+  l->in_len -= start;
+  return 1;
+}
+
+/* json-file rotated ctr.log away while we followed it: the new one, from its start. */
+static bool
+reopen_rotated (struct logs_ctx *l)
+{
+  struct stat held, now;
+  if (fstat (l->fds[l->cur], &held) < 0 || stat (l->path, &now) < 0 || held.st_ino == now.st_ino)
+    return false;
+  int fd = open (l->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return false;
+  l->fds = xrealloc (l->fds, (l->nfds + 1) * sizeof *l->fds);
+  l->fds[l->nfds++] = fd;
+  l->cur = l->nfds - 1;
+  l->in_len = 0;
+  return true;
+}
+
+static bool
+still_running (struct logs_ctx *l)
+{
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_container struct container *c = NULL;
+  return store_open (serve_root, STORE_LOCK_NONE, &s, NULL) == 0 && container_load (s, l->id, &c, NULL) == 0
+         && container_refresh (c, NULL) == 0 && container_is_running (c);
+}
+
+static ssize_t
+logs_read (void *cls, uint64_t pos, char *buf, size_t max)
+{
+  struct logs_ctx *l = cls;
+  for (;;)
+    {
+      if (l->out_pos < l->out_len)
+        {
+          size_t n = l->out_len - l->out_pos < max ? l->out_len - l->out_pos : max;
+          memcpy (buf, l->out_buf + l->out_pos, n);
+          l->out_pos += n;
+          return (ssize_t)n;
+        }
+      l->out_pos = l->out_len = 0;
+      if (l->cur >= l->nfds)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+      int got = read_more (l);
+      if (got < 0)
+        {
+          l->cur = l->nfds; /* what is framed still goes out */
+          continue;
+        }
+      if (got > 0)
+        continue;
+      if (l->cur + 1 < l->nfds)
+        {
+          l->cur++;
+          l->in_len = 0;
+          continue;
+        }
+      if (!l->follow)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+      /* At the end of the newest file, following: until the container stops (and what it wrote last is read). */
+      cleanup_close int watch = watch_dir (l->dir, "ctr.log");
+      if (reopen_rotated (l) || read_more (l) != 0)
+        continue;
+      if (!still_running (l))
+        {
+          if (read_more (l) != 0)
+            continue;
+          return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+      if (serve_client_gone (l->conn))
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+      wait_change (watch, 1000);
+    }
+}
+
+/* Where the last n lines of fd start; *lines: how many start there (fewer when the file has fewer). */
+static off_t
+tail_offset (int fd, long n, long *lines)
+{
+  struct stat st;
+  *lines = 0;
+  if (fstat (fd, &st) < 0)
+    return 0;
+  char block[65536];
+  long seen = 0;
+  for (off_t pos = st.st_size; pos > 0;)
+    {
+      size_t k = pos < (off_t)sizeof block ? (size_t)pos : sizeof block;
+      pos -= (off_t)k;
+      if (pread (fd, block, k, pos) != (ssize_t)k)
+        return 0;
+      for (size_t i = k; i-- > 0;)
+        if (block[i] == '\n' && ++seen > n)
+          {
+            *lines = n;
+            return pos + (off_t)i + 1;
+          }
+    }
+  *lines = seen;
+  return 0;
+}
+
+/* ?tail=N: the files from where their last N records start. */
+static void
+apply_tail (struct logs_ctx *l, long n)
+{
+  for (size_t i = l->nfds; i-- > 0;)
+    {
+      long lines;
+      off_t off = tail_offset (l->fds[i], n, &lines);
+      if (lines >= n || i == 0)
+        {
+          (void)lseek (l->fds[i], off, SEEK_SET);
+          l->cur = i;
+          return;
+        }
+      n -= lines;
+    }
+}
+
+static void
+open_log_files (struct logs_ctx *l, int max_file)
+{
+  l->fds = xcalloc ((size_t)(max_file > 0 ? max_file : 1), sizeof *l->fds);
+  for (int i = (max_file > 0 ? max_file : 1) - 1; i >= 0; i--)
+    {
+      cleanup_free char *name = log_config_file (l->path, i);
+      int fd = open (name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+      if (fd >= 0)
+        l->fds[l->nfds++] = fd;
+    }
+}
+
+enum MHD_Result
+serve_logs (struct serve_request *r)
+{
+  enum MHD_Result reply;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_container struct container *c = NULL;
+  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
+    return reply;
+  bool out = serve_query_bool (r, "stdout"), err_stream = serve_query_bool (r, "stderr");
+  if (!out && !err_stream)
+    return serve_reply_error (r, 400, "Bad parameters: you must choose at least one stream");
+  cleanup_error isola_error_t err = NULL;
+  struct log_config lc;
+  if (log_config_parse (json_object_get (container_host_config (c), "LogConfig"), &lc, &err) < 0)
+    return serve_reply_isola_error (r, err);
+  if (lc.driver == LOG_DRIVER_NONE)
+    return serve_reply_error (r, 501, "configured logging driver does not support reading");
+  struct logs_ctx *l = xcalloc (1, sizeof *l);
+  memcpy (l->id, c->id, sizeof l->id);
+  l->dir = xstrdup (c->dir);
+  l->path = container_path (c, "ctr.log");
+  l->conn = r->conn;
+  l->out = out, l->err = err_stream;
+  l->follow = serve_query_bool (r, "follow");
+  l->timestamps = serve_query_bool (r, "timestamps");
+  l->tty = container_tty (c);
+  int64_t now = time (NULL);
+  const char *since = serve_query (r, "since"), *until = serve_query (r, "until");
+  if ((since && *since && strcmp (since, "0") != 0
+       && (l->has_since = true, timestamp_parse (since, now, &l->since, &err) < 0))
+      || (until && *until && strcmp (until, "0") != 0
+          && (l->has_until = true, timestamp_parse (until, now, &l->until, &err) < 0)))
+    {
+      logs_free (l);
+      return serve_reply_isola_error (r, err);
+    }
+  open_log_files (l, lc.max_file);
+  const char *tail = serve_query (r, "tail");
+  if (tail && *tail && strcmp (tail, "all") != 0)
+    {
+      char *end;
+      long n = strtol (tail, &end, 10);
+      if (*end || n < 0)
+        n = -1; /* Docker reads a bad tail as all */
+      if (n >= 0 && l->nfds > 0)
+        {
+          if (n == 0)
+            {
+              /* Only what comes next. */
+              l->cur = l->nfds - 1;
+              (void)lseek (l->fds[l->cur], 0, SEEK_END);
+            }
+          else
+            apply_tail (l, n);
+        }
+    }
+  /* No file (a container never started): an empty log. */
+  return serve_reply_stream (r, 200, "application/vnd.docker.raw-stream", logs_read, l, logs_free);
+}

@@ -1,0 +1,284 @@
+/* Image endpoints: list, inspect, tag, remove, load (the body is an archive), get (save, streamed from a thread
+   through a pipe), and create (pull), which fails with image_pull's reason until isola has a registry client. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/json.h"
+#include "base/util.h"
+#include "image/image.h"
+#include "image/load.h"
+#include "image/pull.h"
+#include "image/remove.h"
+#include "image/save.h"
+#include "serve.h"
+#include "store/store.h"
+
+static int64_t
+seconds_of (const char *rfc3339)
+{
+  int64_t t = 0;
+  return rfc3339 && time_parse_rfc3339 (rfc3339, &t) == 0 ? t : 0;
+}
+
+/* Docker's types.ImageSummary, from the image's inspect. */
+static json_t *
+summary_of (json_t *inspect)
+{
+  json_t *labels = json_object_get (json_object_get (inspect, "Config"), "Labels");
+  json_t *tags = json_object_get (inspect, "RepoTags");
+  json_t *size = json_object_get (inspect, "Size");
+  return json_pack ("{s:O, s:s, s:O, s:O, s:I, s:O, s:O, s:i, s:O, s:i}", "Id", json_object_get (inspect, "Id"),
+                    "ParentId", "", "RepoTags", tags ? tags : json_array (), "RepoDigests",
+                    json_object_get (inspect, "RepoDigests") ?: json_array (), "Created",
+                    (json_int_t)seconds_of (json_string_value (json_object_get (inspect, "Created"))), "Size",
+                    size ? size : json_integer (0), "VirtualSize", size ? size : json_integer (0), "SharedSize", -1,
+                    "Labels", json_is_object (labels) ? labels : json_object (), "Containers", -1);
+}
+
+static enum MHD_Result
+list (struct serve_request *r)
+{
+  cleanup_error isola_error_t err = NULL;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_strv char **ids = NULL;
+  cleanup_json json_t *refs = NULL;
+  if (store_open (serve_root, STORE_LOCK_SHARED, &s, &err) < 0 || refs_read (s, &refs, &err) < 0
+      || image_list_ids (s, &ids, &err) < 0)
+    return serve_reply_isola_error (r, err);
+  /* ?all: isola keeps no intermediate images, so all and not all list the same. */
+  json_t *out = json_array ();
+  for (size_t i = 0; ids && ids[i]; i++)
+    {
+      cleanup_json json_t *inspect = NULL;
+      if (image_inspect_json (s, refs, ids[i], &inspect, NULL) == 0)
+        json_array_append_new (out, summary_of (inspect));
+    }
+  return serve_reply_json (r, 200, out);
+}
+
+static enum MHD_Result
+inspect (struct serve_request *r)
+{
+  cleanup_error isola_error_t err = NULL;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_json json_t *refs = NULL;
+  json_t *out = NULL;
+  digest_hex_t id;
+  if (store_open (serve_root, STORE_LOCK_SHARED, &s, &err) < 0 || refs_read (s, &refs, &err) < 0
+      || image_resolve (s, refs, r->arg[0], id, &err) < 0 || image_inspect_json (s, refs, id, &out, &err) < 0)
+    return serve_reply_isola_error (r, err);
+  return serve_reply_json (r, 200, out);
+}
+
+static enum MHD_Result
+tag (struct serve_request *r)
+{
+  const char *repo = serve_query (r, "repo"), *t = serve_query (r, "tag");
+  if (repo == NULL || *repo == '\0')
+    return serve_reply_error (r, 400, "repository name must have at least one component");
+  cleanup_free char *target = t && *t ? xasprintf ("%s:%s", repo, t) : xstrdup (repo);
+  cleanup_error isola_error_t err = NULL;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_json json_t *refs = NULL;
+  digest_hex_t id;
+  if (store_open (serve_root, STORE_LOCK_EXCLUSIVE, &s, &err) < 0 || refs_read (s, &refs, &err) < 0
+      || image_resolve (s, refs, r->arg[0], id, &err) < 0 || image_tag (s, id, target, &err) < 0)
+    return serve_reply_isola_error (r, err);
+  return serve_reply_empty (r, 201);
+}
+
+static enum MHD_Result
+remove_image (struct serve_request *r)
+{
+  cleanup_error isola_error_t err = NULL;
+  cleanup_store struct isola_store *s = NULL;
+  struct rmi_report rep = { 0 };
+  if (store_open (serve_root, STORE_LOCK_COLLECT, &s, &err) < 0
+      || image_remove (s, r->arg[0], serve_query_bool (r, "force"), &rep, &err) < 0)
+    {
+      rmi_report_clear (&rep);
+      return serve_reply_isola_error (r, err);
+    }
+  json_t *out = json_array ();
+  for (size_t i = 0; rep.untagged && rep.untagged[i]; i++)
+    json_array_append_new (out, json_pack ("{s:s}", "Untagged", rep.untagged[i]));
+  for (size_t i = 0; rep.deleted && rep.deleted[i]; i++)
+    json_array_append_new (out, json_pack ("{s:s}", "Deleted", rep.deleted[i]));
+  rmi_report_clear (&rep);
+  return serve_reply_json (r, 200, out);
+}
+
+/* The body is in r->body_fd (http.c streams it there). */
+static enum MHD_Result
+load (struct serve_request *r)
+{
+  if (r->body_fd < 0 || lseek (r->body_fd, 0, SEEK_SET) < 0)
+    return serve_reply_error (r, 500, "the request body was not kept");
+  cleanup_error isola_error_t err = NULL;
+  cleanup_store struct isola_store *s = NULL;
+  struct load_result res = { 0 };
+  if (store_open (serve_root, STORE_LOCK_NONE, &s, &err) < 0 || image_load (s, r->body_fd, &res, &err) < 0)
+    {
+      load_result_clear (&res);
+      return serve_reply_isola_error (r, err);
+    }
+  /* As dockerd with quiet=0: a JSON message a line. */
+  cleanup_free char *text = xstrdup ("");
+  for (size_t i = 0; i < res.n_images; i++)
+    {
+      char **tags = res.images[i].tags;
+      for (size_t t = 0; tags[t]; t++)
+        {
+          cleanup_json json_t *m = json_pack ("{s:o}", "stream", json_sprintf ("Loaded image: %s\n", tags[t]));
+          cleanup_free char *line = json_dumps (m, JSON_COMPACT);
+          char *next = xasprintf ("%s%s\n", text, line);
+          free (text);
+          text = next;
+        }
+      if (tags[0] == NULL)
+        {
+          cleanup_json json_t *m
+              = json_pack ("{s:o}", "stream", json_sprintf ("Loaded image ID: sha256:%s\n", res.images[i].id));
+          cleanup_free char *line = json_dumps (m, JSON_COMPACT);
+          char *next = xasprintf ("%s%s\n", text, line);
+          free (text);
+          text = next;
+        }
+    }
+  load_result_clear (&res);
+  return serve_reply (r, 200, "application/json", text, strlen (text));
+}
+
+/* --- get (save) ----------------------------------------------------------------------------------------------- */
+
+struct save_job
+{
+  char **names;
+  int fd; /* the pipe's write end */
+};
+
+static void *
+save_thread (void *arg)
+{
+  struct save_job *j = arg;
+  cleanup_store struct isola_store *s = NULL;
+  if (store_open (serve_root, STORE_LOCK_SHARED, &s, NULL) == 0)
+    (void)image_save (s, j->names, j->fd, NULL);
+  /* A failure midway ends the stream short, which the client's tar reader notices. */
+  close (j->fd);
+  strv_free (j->names);
+  free (j);
+  return NULL;
+}
+
+static enum MHD_Result
+add_name (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+  if (strcmp (key, "names") == 0 && value && *value)
+    strv_push (cls, value);
+  return MHD_YES;
+}
+
+static enum MHD_Result
+get (struct serve_request *r, const char *one)
+{
+  char **names = xcalloc (1, sizeof (char *));
+  if (one)
+    strv_push (&names, one);
+  else
+    MHD_get_connection_values (r->conn, MHD_GET_ARGUMENT_KIND, add_name, &names);
+  if (names[0] == NULL)
+    {
+      strv_free (names);
+      return serve_reply_error (r, 400, "no image names given");
+    }
+  /* Every name is checked before the 200 goes, so that a missing image is Docker's 404. */
+  {
+    cleanup_error isola_error_t err = NULL;
+    cleanup_store struct isola_store *s = NULL;
+    cleanup_json json_t *refs = NULL;
+    digest_hex_t id;
+    int ret = store_open (serve_root, STORE_LOCK_SHARED, &s, &err);
+    if (ret == 0)
+      ret = refs_read (s, &refs, &err);
+    for (size_t i = 0; ret == 0 && names[i]; i++)
+      ret = image_resolve (s, refs, names[i], id, &err);
+    if (ret < 0)
+      {
+        strv_free (names);
+        return serve_reply_isola_error (r, err);
+      }
+  }
+  int p[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    {
+      strv_free (names);
+      return serve_reply_error (r, 500, "pipe: %s", strerror (errno));
+    }
+  struct save_job *j = xmalloc (sizeof *j);
+  *j = (struct save_job){ names, p[1] };
+  pthread_t t;
+  if (pthread_create (&t, NULL, save_thread, j) != 0)
+    {
+      close (p[0]), close (p[1]);
+      strv_free (names);
+      free (j);
+      return serve_reply_error (r, 500, "cannot start the archive's writer");
+    }
+  pthread_detach (t);
+  struct MHD_Response *resp = MHD_create_response_from_pipe (p[0]);
+  if (resp == NULL)
+    {
+      close (p[0]);
+      return MHD_NO;
+    }
+  MHD_add_response_header (resp, "Content-Type", "application/x-tar");
+  serve_add_headers (resp);
+  enum MHD_Result ret = MHD_queue_response (r->conn, 200, resp);
+  MHD_destroy_response (resp);
+  return ret;
+}
+
+static enum MHD_Result
+create (struct serve_request *r)
+{
+  const char *from = serve_query (r, "fromImage"), *t = serve_query (r, "tag");
+  if (serve_query (r, "fromSrc"))
+    return serve_reply_error (r, 501, "isola serve does not import over the API yet: use isola import");
+  if (from == NULL || *from == '\0')
+    return serve_reply_error (r, 400, "fromImage is required");
+  cleanup_free char *ref = t && *t && !strchr (from, '@') ? xasprintf ("%s:%s", from, t) : xstrdup (from);
+  cleanup_error isola_error_t err = NULL;
+  if (image_pull (serve_root, ref, &err) < 0)
+    return serve_reply_error (r, err && err->status == ENOTSUP ? 501 : serve_status_of (err ? err->status : EIO), "%s",
+                              err ? err->msg : "cannot pull");
+  return serve_reply_json (r, 200, json_pack ("{s:s}", "status", "Status: Image is up to date"));
+}
+
+enum MHD_Result
+serve_images (struct serve_request *r)
+{
+  if (serve_route (r, "GET", "/images/json"))
+    return list (r);
+  if (serve_route (r, "POST", "/images/load"))
+    return load (r);
+  if (serve_route (r, "GET", "/images/get"))
+    return get (r, NULL);
+  if (serve_route (r, "POST", "/images/create"))
+    return create (r);
+  if (serve_route (r, "GET", "/images/**/json"))
+    return inspect (r);
+  if (serve_route (r, "GET", "/images/**/get"))
+    return get (r, r->arg[0]);
+  if (serve_route (r, "POST", "/images/**/tag"))
+    return tag (r);
+  if (serve_route (r, "DELETE", "/images/**"))
+    return remove_image (r);
+  return SERVE_NOT_MINE;
+}

@@ -1,0 +1,112 @@
+/* Network endpoints (network/network.h): list, inspect, create, remove, prune.  Connecting a running container
+   (connect, disconnect) is not there: isola attaches a container to its networks when it starts. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+
+#include "base/json.h"
+#include "base/util.h"
+#include "network/network.h"
+#include "serve.h"
+#include "store/store.h"
+
+static enum MHD_Result
+list (struct serve_request *r)
+{
+  cleanup_error isola_error_t err = NULL;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_json json_t *records = NULL;
+  if (store_open (serve_root, STORE_LOCK_SHARED, &s, &err) < 0 || network_list (s, &records, &err) < 0)
+    return serve_reply_isola_error (r, err);
+  json_t *out = json_array ();
+  size_t i;
+  json_t *rec;
+  json_array_foreach (records, i, rec)
+  {
+    json_array_append_new (out, network_inspect_json (s, rec));
+  }
+  return serve_reply_json (r, 200, out);
+}
+
+static enum MHD_Result
+inspect (struct serve_request *r)
+{
+  cleanup_error isola_error_t err = NULL;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_json json_t *rec = NULL;
+  if (store_open (serve_root, STORE_LOCK_SHARED, &s, &err) < 0 || network_get (s, r->arg[0], false, &rec, &err) < 0)
+    return serve_reply_isola_error (r, err);
+  return serve_reply_json (r, 200, network_inspect_json (s, rec));
+}
+
+static enum MHD_Result
+create (struct serve_request *r)
+{
+  enum MHD_Result reply;
+  cleanup_json json_t *body = serve_body_json (r, &reply);
+  if (body == NULL)
+    return reply;
+  const char *name = json_string_value (json_object_get (body, "Name"));
+  if (name == NULL || *name == '\0')
+    return serve_reply_error (r, 400, "network name is required");
+  struct network_request req = { .name = name,
+                                 .driver = json_string_value (json_object_get (body, "Driver")),
+                                 .internal = json_is_true (json_object_get (body, "Internal")),
+                                 .labels = json_object_get (body, "Labels") };
+  if (req.driver && *req.driver == '\0')
+    req.driver = NULL;
+  json_t *configs = json_object_get (json_object_get (body, "IPAM"), "Config");
+  if (json_array_size (configs) > 1)
+    return serve_reply_error (r, 400, "isola's networks have one IPv4 subnet");
+  json_t *conf = json_array_get (configs, 0);
+  req.subnet = json_string_value (json_object_get (conf, "Subnet"));
+  req.gateway = json_string_value (json_object_get (conf, "Gateway"));
+  req.ip_range = json_string_value (json_object_get (conf, "IPRange"));
+  cleanup_error isola_error_t err = NULL;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_free char *id = NULL;
+  if (store_open (serve_root, STORE_LOCK_SHARED, &s, &err) < 0 || network_create (s, &req, &id, &err) < 0)
+    return serve_reply_isola_error (r, err);
+  return serve_reply_json (r, 201, json_pack ("{s:s, s:s}", "Id", id, "Warning", ""));
+}
+
+static enum MHD_Result
+remove_network (struct serve_request *r)
+{
+  cleanup_error isola_error_t err = NULL;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_free char *name = NULL;
+  if (store_open (serve_root, STORE_LOCK_SHARED, &s, &err) < 0 || network_remove (s, r->arg[0], &name, &err) < 0)
+    return serve_reply_isola_error (r, err);
+  return serve_reply_empty (r, 204);
+}
+
+static enum MHD_Result
+prune (struct serve_request *r)
+{
+  cleanup_error isola_error_t err = NULL;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_strv char **removed = NULL;
+  if (store_open (serve_root, STORE_LOCK_SHARED, &s, &err) < 0 || network_prune (s, &removed, &err) < 0)
+    return serve_reply_isola_error (r, err);
+  json_t *names = json_array ();
+  for (size_t i = 0; removed && removed[i]; i++)
+    json_array_append_new (names, json_string (removed[i]));
+  return serve_reply_json (r, 200, json_pack ("{s:o}", "NetworksDeleted", names));
+}
+
+enum MHD_Result
+serve_networks (struct serve_request *r)
+{
+  if (serve_route (r, "GET", "/networks"))
+    return list (r);
+  if (serve_route (r, "POST", "/networks/create"))
+    return create (r);
+  if (serve_route (r, "POST", "/networks/prune"))
+    return prune (r);
+  if (serve_route (r, "GET", "/networks/*"))
+    return inspect (r);
+  if (serve_route (r, "DELETE", "/networks/*"))
+    return remove_network (r);
+  return SERVE_NOT_MINE;
+}
