@@ -363,10 +363,29 @@ process_stats (struct container *c, struct cgroup_stats *out, isola_error_t *err
   return ret;
 }
 
+/* The upper directory is on the host, whether the container runs or not. */
+static int
+process_open_layer (struct container *c, struct driver_layer *out, isola_error_t *err)
+{
+  (void)err;
+  *out = (struct driver_layer){ .upper = container_path (c, "upper"), .loop_fd = -1 };
+  return 0;
+}
+
+static void
+process_close_layer (struct container *c, struct driver_layer *l)
+{
+  (void)c;
+  free (l->upper);
+  l->upper = NULL;
+}
+
 const struct isola_driver driver_process = {
   .name = "process",
   .isolation = "process",
   .default_network = "bridge",
+  .open_layer = process_open_layer,
+  .close_layer = process_close_layer,
   .start = process_start,
   .signal = process_signal,
   .pause = process_pause,
