@@ -25,4 +25,22 @@ int container_commit (struct isola_store *s, struct container *c, bool pause, co
    fd. */
 int container_export (struct isola_store *s, struct container *c, int fd, isola_error_t *err);
 
+/* A container's root file system for cp, running or not, in either mode: fd is its root directory, in which paths
+   are to be resolved with RESOLVE_IN_ROOT.  A running process container's own root (its volumes included), frozen
+   meanwhile; otherwise its image's layers under its writable layer, mounted in a private mount namespace of the
+   caller's (writable: for writing into it; refused for a running VM, whose guest is the only writer). */
+struct container_root_priv;
+struct container_root
+{
+  int fd;
+  struct container *c;
+  char *view;
+  bool paused;
+  struct container_root_priv *priv;
+};
+
+int container_root_open (struct isola_store *s, struct container *c, bool writable, struct container_root *r,
+                         isola_error_t *err);
+void container_root_close (struct container_root *r);
+
 #endif

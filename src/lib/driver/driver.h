@@ -46,7 +46,8 @@ struct exec_request
 struct driver_layer
 {
   char *upper;  /* the directory */
-  char *mnt;    /* vm: where the container's disk is mounted read-only, in the caller's private mount namespace */
+  char *work;   /* an empty directory on its file system, overlayfs's workdir when the layer is written (cp) */
+  char *mnt;    /* vm: where the container's disk is mounted, in the caller's private mount namespace */
   int loop_fd;  /* vm: the loop device holding it (auto-cleared once unmounted and closed), or -1 */
   pid_t keeper; /* vm: the child renewing the running guest's freeze of the disk, or 0 */
   bool frozen;  /* vm: the guest's disk is frozen until close_layer thaws it */
@@ -101,9 +102,13 @@ struct isola_driver
      mounted read-only in a mount namespace of the caller's own (made private on the first call: the mount goes
      with the process, even after kill -9); a running guest first flushes and freezes the disk (the agent's
      FIFREEZE, a lease a child of the caller renews, so that a caller killed mid-read leaves it frozen for a
-     bounded time).  Runs in the CLI. */
-  int (*open_layer) (struct container *c, struct driver_layer *out, isola_error_t *err);
+     bounded time).  writable (cp into a stopped container): the disk mounted read-write, refused (EBUSY) while
+     its guest runs, whose own mount of it is the only writer then.  Runs in the CLI. */
+  int (*open_layer) (struct container *c, bool writable, struct driver_layer *out, isola_error_t *err);
   void (*close_layer) (struct container *c, struct driver_layer *l);
+  /* A running container's root directory as the host reaches it, its mounts included (cp): process: its first
+     process's root (/proc/PID/root).  NULL for vm, whose files are the guest's (open_layer reads them). */
+  int (*running_root) (struct container *c, int *fd_out, isola_error_t *err);
 };
 
 extern const struct isola_driver driver_process, driver_vm;

@@ -726,7 +726,7 @@ vm_close_layer (struct container *c, struct driver_layer *l)
     }
   if (l->frozen)
     (void)vm_freeze (c, false, NULL);
-  free (l->mnt), free (l->upper);
+  free (l->mnt), free (l->upper), free (l->work);
   *l = (struct driver_layer){ .loop_fd = -1 };
 }
 
@@ -757,13 +757,16 @@ freeze_running (struct container *c, struct driver_layer *out, isola_error_t *er
 }
 
 static int
-vm_open_layer (struct container *c, struct driver_layer *out, isola_error_t *err)
+vm_open_layer (struct container *c, bool writable, struct driver_layer *out, isola_error_t *err)
 {
   *out = (struct driver_layer){ .loop_fd = -1 };
   cleanup_free char *disk = container_path (c, "upper.ext4");
+  if (writable && container_is_running (c))
+    return isola_error_fail (
+        err, EBUSY, "copying into a running VM container is not supported yet: stop container %.12s first", c->id);
   int ret = container_is_running (c) ? freeze_running (c, out, err) : 0;
   if (ret == 0)
-    ret = vm_disk_mount_readonly (disk, c->dir, &out->mnt, &out->loop_fd, err);
+    ret = vm_disk_mount (disk, c->dir, writable, &out->mnt, &out->loop_fd, err);
   if (ret < 0)
     {
       vm_close_layer (c, out);
@@ -771,6 +774,14 @@ vm_open_layer (struct container *c, struct driver_layer *out, isola_error_t *err
     }
   /* The agent makes upper/ at the first start: a container never started has no changes. */
   out->upper = xasprintf ("%s/upper", out->mnt);
+  out->work = xasprintf ("%s/work", out->mnt);
+  if (writable
+      && ((mkdir (out->upper, 0755) < 0 && errno != EEXIST) || (mkdir (out->work, 0755) < 0 && errno != EEXIST)))
+    {
+      ret = isola_error_make (err, errno, "prepare the disk of container %.12s", c->id);
+      vm_close_layer (c, out);
+      return ret;
+    }
   return 0;
 }
 

@@ -56,7 +56,7 @@ private_mount_namespace (isola_error_t *err)
 
 /* A free loop device bound read-only to the file; retried when another process takes the same one first. */
 static int
-loop_attach (int file_fd, int *loop_fd_out, char **dev_out, isola_error_t *err)
+loop_attach (int file_fd, bool writable, int *loop_fd_out, char **dev_out, isola_error_t *err)
 {
   cleanup_close int ctl = open ("/dev/loop-control", O_RDWR | O_CLOEXEC);
   if (ctl < 0)
@@ -67,11 +67,11 @@ loop_attach (int file_fd, int *loop_fd_out, char **dev_out, isola_error_t *err)
       if (n < 0)
         return isola_error_make (err, errno, "find a free loop device");
       cleanup_free char *dev = xasprintf ("/dev/loop%d", n);
-      cleanup_close int fd = open (dev, O_RDONLY | O_CLOEXEC);
+      cleanup_close int fd = open (dev, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
       if (fd < 0)
         return isola_error_make (err, errno, "open `%s`", dev);
       struct loop_config cfg = { .fd = (uint32_t)file_fd };
-      cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+      cfg.info.lo_flags = (writable ? 0 : LO_FLAGS_READ_ONLY) | LO_FLAGS_AUTOCLEAR;
       if (ioctl (fd, LOOP_CONFIGURE, &cfg) == 0)
         {
           *loop_fd_out = take_fd (&fd);
@@ -85,21 +85,23 @@ loop_attach (int file_fd, int *loop_fd_out, char **dev_out, isola_error_t *err)
 }
 
 int
-vm_disk_mount_readonly (const char *disk, const char *tmp_parent, char **mnt_out, int *loop_fd_out, isola_error_t *err)
+vm_disk_mount (const char *disk, const char *tmp_parent, bool writable, char **mnt_out, int *loop_fd_out,
+               isola_error_t *err)
 {
   int ret = private_mount_namespace (err);
   if (ret < 0)
     return ret;
-  cleanup_close int file = open (disk, O_RDONLY | O_CLOEXEC);
+  cleanup_close int file = open (disk, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
   if (file < 0)
     return isola_error_make (err, errno, "open the container's disk `%s`", disk);
   cleanup_close int loop_fd = -1;
   cleanup_free char *dev = NULL, *mnt = xasprintf ("%s/disk-XXXXXX", tmp_parent);
-  if ((ret = loop_attach (file, &loop_fd, &dev, err)) < 0)
+  if ((ret = loop_attach (file, writable, &loop_fd, &dev, err)) < 0)
     return ret;
   if (mkdtemp (mnt) == NULL)
     return isola_error_make (err, errno, "make a directory in `%s`", tmp_parent);
-  if (mount (dev, mnt, "ext4", MS_RDONLY | MS_NODEV | MS_NOSUID | MS_NOEXEC, "noload") < 0)
+  unsigned long flags = MS_NODEV | MS_NOSUID | MS_NOEXEC | (writable ? 0 : MS_RDONLY);
+  if (mount (dev, mnt, "ext4", flags, writable ? "" : "noload") < 0)
     {
       ret = isola_error_make (err, errno, "mount the container's disk `%s` (%s)", disk, dev);
       (void)rmdir (mnt);

@@ -283,12 +283,13 @@ struct tar_walk
   struct archive_entry_linkresolver *links;
   int64_t size;
   bool skip_placeholders; /* a layer: without isola's init-layer files (an export has them, as Docker's) */
+  int owner;              /* >= 0: every entry's uid and gid (cp into a container without -a) */
 };
 
 static int
 tar_fail (struct tar_walk *t, const char *rel, isola_error_t *err)
 {
-  return isola_error_fail (err, EIO, "write `/%s` into the layer: %s", rel, archive_error_string (t->a));
+  return isola_error_fail (err, EIO, "write `%s`: %s", rel, archive_error_string (t->a));
 }
 
 static int
@@ -301,7 +302,7 @@ tar_copy_data (struct tar_walk *t, int fd, const char *rel, isola_error_t *err)
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
-        return isola_error_make (err, errno, "read `/%s` in the container's layer", rel);
+        return isola_error_make (err, errno, "read `%s`", rel);
       if (n == 0)
         return 0;
       if (archive_write_data (t->a, buf, (size_t)n) != n)
@@ -336,11 +337,13 @@ tar_entry (struct tar_walk *t, int dirfd, const char *name, const char *rel, con
     }
   archive_entry_copy_stat (e, st);
   archive_entry_set_pathname (e, rel);
+  if (t->owner >= 0)
+    archive_entry_set_uid (e, t->owner), archive_entry_set_gid (e, t->owner);
   if (S_ISLNK (st->st_mode))
     {
       cleanup_free char *target = NULL;
       if (readlinkat_alloc (dirfd, name, &target) < 0)
-        return isola_error_make (err, errno, "read the link `/%s` in the container's layer", rel);
+        return isola_error_make (err, errno, "read the link `%s`", rel);
       archive_entry_set_symlink (e, target);
     }
   char cap[256];
@@ -378,36 +381,58 @@ tar_opaque_marker (struct tar_walk *t, const char *rel, const struct stat *st, i
   return tar_header (t, e, rel, err);
 }
 
+static int walk_tar (struct tar_walk *t, int dirfd, const char *dir_rel, isola_error_t *err);
+
+/* One entry of dirfd (never followed), named rel in the archive, and what it holds. */
+static int
+walk_one (struct tar_walk *t, int dirfd, const char *name, const char *rel, isola_error_t *err)
+{
+  struct stat st;
+  if (fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return isola_error_make (err, errno, "stat `%s`", rel);
+  if (S_ISSOCK (st.st_mode) || (t->skip_placeholders && is_init_placeholder (dirfd, name, rel, &st)))
+    return 0; /* as Docker: a socket has no place in a tar */
+  int flags = S_ISDIR (st.st_mode) ? O_RDONLY | O_DIRECTORY : O_RDONLY;
+  cleanup_close int fd = S_ISDIR (st.st_mode) || S_ISREG (st.st_mode)
+                             ? openat (dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)
+                             : -1;
+  if ((S_ISDIR (st.st_mode) || S_ISREG (st.st_mode)) && fd < 0)
+    return isola_error_make (err, errno, "open `%s`", rel);
+  if (t->skip_placeholders && S_ISDIR (st.st_mode) && holds_only_placeholders (fd, rel))
+    return 0;
+  int ret = tar_entry (t, dirfd, name, rel, &st, fd, err);
+  if (ret == 0 && S_ISDIR (st.st_mode) && t->skip_placeholders && is_opaque (fd))
+    ret = tar_opaque_marker (t, rel, &st, err);
+  if (ret == 0 && S_ISDIR (st.st_mode))
+    ret = walk_tar (t, fd, rel, err);
+  return ret;
+}
+
 static int
 walk_tar (struct tar_walk *t, int dirfd, const char *dir_rel, isola_error_t *err)
 {
   cleanup_strv char **names = NULL;
   int r = sorted_entries (dirfd, &names);
   if (r < 0)
-    return isola_error_make (err, -r, "read the container's layer `/%s`", dir_rel);
+    return isola_error_make (err, -r, "read the directory `%s`", dir_rel[0] ? dir_rel : ".");
   for (size_t i = 0; names[i]; i++)
     {
       cleanup_free char *rel = dir_rel[0] ? xasprintf ("%s/%s", dir_rel, names[i]) : xstrdup (names[i]);
-      struct stat st;
-      if (fstatat (dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return isola_error_make (err, errno, "stat `/%s` in the container's layer", rel);
-      if (S_ISSOCK (st.st_mode) || (t->skip_placeholders && is_init_placeholder (dirfd, names[i], rel, &st)))
-        continue; /* as Docker: a socket has no place in a tar */
-      int flags = S_ISDIR (st.st_mode) ? O_RDONLY | O_DIRECTORY : O_RDONLY;
-      cleanup_close int fd = S_ISDIR (st.st_mode) || S_ISREG (st.st_mode)
-                                 ? openat (dirfd, names[i], flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)
-                                 : -1;
-      if ((S_ISDIR (st.st_mode) || S_ISREG (st.st_mode)) && fd < 0)
-        return isola_error_make (err, errno, "open `/%s` in the container's layer", rel);
-      int ret = tar_entry (t, dirfd, names[i], rel, &st, fd, err);
-      if (ret == 0 && S_ISDIR (st.st_mode) && is_opaque (fd))
-        ret = tar_opaque_marker (t, rel, &st, err);
-      if (ret == 0 && S_ISDIR (st.st_mode))
-        ret = walk_tar (t, fd, rel, err);
+      int ret = walk_one (t, dirfd, names[i], rel, err);
       if (ret < 0)
         return ret;
     }
   return 0;
+}
+
+int
+tree_copy (struct archive *out, int dirfd, const char *name, const char *as, int owner, isola_error_t *err)
+{
+  struct tar_walk t = { .a = out, .links = archive_entry_linkresolver_new (), .owner = owner };
+  archive_entry_linkresolver_set_strategy (t.links, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
+  int ret = walk_one (&t, dirfd, name, as, err);
+  archive_entry_linkresolver_free (t.links);
+  return ret;
 }
 
 static int
@@ -418,7 +443,8 @@ tar_write (const char *upper, int fd, bool skip_placeholders, digest_hex_t diff_
     return isola_error_make (err, errno, "open the container's layer `%s`", upper);
   cleanup_digester digester_t *d = digester_new ();
   struct tar_sink sink = { .fd = fd, .digest = d };
-  struct tar_walk t = { .a = archive_write_new (),
+  struct tar_walk t = { .owner = -1,
+                        .a = archive_write_new (),
                         .links = archive_entry_linkresolver_new (),
                         .skip_placeholders = skip_placeholders };
   archive_write_set_format_pax_restricted (t.a);

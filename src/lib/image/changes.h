@@ -42,4 +42,10 @@ int layer_tar_write (const char *upper, int fd, digest_hex_t diff_id, int64_t *s
 /* A whole directory tree as a tar (export: a merged view, where overlayfs shows no whiteouts). */
 int tree_tar_write (const char *dir, int fd, isola_error_t *err);
 
+/* Writes the entry name of dirfd (never followed: a symlink is copied as one), named `as`, and everything under it
+   (no symlink followed) into out: a tar writer, or an archive_write_disk working in the destination directory.
+   owner >= 0: every entry gets that uid and gid.  Sockets are left out, hard links kept as links. */
+struct archive;
+int tree_copy (struct archive *out, int dirfd, const char *name, const char *as, int owner, isola_error_t *err);
+
 #endif
