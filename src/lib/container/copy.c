@@ -108,7 +108,8 @@ open_in_root (int rootfd, const char *path, int *fd_out)
 struct entry
 {
   int dirfd;
-  char *name;
+  char *name; /* in dirfd: "." for a path that names a directory with a trailing "/" or "/." */
+  char *base; /* Docker's name for it: the path's last element, "." for "/." */
   struct stat st;
 };
 
@@ -117,17 +118,20 @@ entry_clear (struct entry *e)
 {
   if (e->dirfd >= 0)
     close (e->dirfd);
-  free (e->name);
-  e->dirfd = -1, e->name = NULL;
+  free (e->name), free (e->base);
+  e->dirfd = -1, e->name = e->base = NULL;
 }
 
 static int
 container_entry (int rootfd, const char *path, struct entry *e)
 {
   cleanup_free char *abs = xasprintf ("/%s", path), *dir = NULL;
-  split_entry (abs, &dir, &e->name);
+  split_entry (abs, &dir, &e->base);
   e->dirfd = -1;
-  int r = open_in_root (rootfd, dir, &e->dirfd);
+  /* A trailing slash follows a last symlink (inside the root), as the kernel's path walk does. */
+  bool whole = asserts_directory (path);
+  e->name = xstrdup (whole ? "." : e->base);
+  int r = open_in_root (rootfd, whole ? abs : dir, &e->dirfd);
   if (r == 0 && fstatat (e->dirfd, e->name, &e->st, AT_SYMLINK_NOFOLLOW) < 0)
     r = -errno;
   if (r == 0 && asserts_directory (path) && !S_ISDIR (e->st.st_mode))
@@ -322,14 +326,14 @@ copy_out_from_root (int rootfd, const char *src, const char *dst, const struct c
     }
   int ret;
   if (strcmp (dst, "-") == 0)
-    ret = tar_to_fd (o->stdio_fd, e.dirfd, e.name, e.name, err);
+    ret = tar_to_fd (o->stdio_fd, e.dirfd, e.name, e.base, err);
   else
     {
       struct dest_info d = { 0 };
       cleanup_free char *dir = NULL, *as = NULL;
       ret = host_dest_info (dst, &d, err);
       if (ret == 0)
-        ret = prepare_copy (S_ISDIR (e.st.st_mode), rebase ? rebase : e.name, &d, &dir, &as, err);
+        ret = prepare_copy (S_ISDIR (e.st.st_mode), rebase ? rebase : e.base, &d, &dir, &as, err);
       cleanup_close int dfd = ret == 0 ? open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
       if (ret == 0 && dfd < 0)
         ret = isola_error_make (err, errno, "open %s", dir);
