@@ -24,6 +24,31 @@ split_cp_arg (char *arg, char **container, char **path)
   *container = arg, *path = colon + 1;
 }
 
+/* The docker CLI checks paths itself and prints its own errors as they are ("cannot copy directory"); what the
+   daemon answers comes with "Error: " (cli_fail). */
+static int
+cp_fail (isola_error_t *err)
+{
+  static const char *const client[] = { "cannot copy directory",
+                                        "no such directory",
+                                        "not a directory",
+                                        "copying between containers",
+                                        "must specify at least one",
+                                        "source can not",
+                                        "destination can not",
+                                        "destination \"",
+                                        "lstat ",
+                                        "stat " };
+  const char *msg = err && *err ? (*err)->msg : NULL;
+  for (size_t i = 0; msg && i < ARRAY_SIZE (client); i++)
+    if (str_has_prefix (msg, client[i]))
+      {
+        fprintf (stderr, "%s\n", msg);
+        return EXIT_CMD_FAILED;
+      }
+  return cli_fail (err);
+}
+
 static int
 run_cp (struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -58,7 +83,7 @@ run_cp (struct cli_ctx *ctx, int argc, char **argv)
   else if (dst[0] == '\0')
     isola_error_fail (&err, EINVAL, "destination can not be empty");
   if (err)
-    return cli_fail (&err);
+    return cp_fail (&err);
 
   o.label = src_ctr ? src_ctr : dst_ctr;
   o.stdio_fd = src_ctr ? STDOUT_FILENO : STDIN_FILENO;
@@ -68,7 +93,7 @@ run_cp (struct cli_ctx *ctx, int argc, char **argv)
     return exit_code;
   int ret = src_ctr ? container_copy_out (store, ctr, src, dst, &o, &err)
                     : container_copy_in (store, ctr, src, dst, &o, &err);
-  return ret < 0 ? cli_fail (&err) : 0;
+  return ret < 0 ? cp_fail (&err) : 0;
 }
 
 const struct cli_command cmd_cp = {

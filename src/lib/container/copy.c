@@ -16,6 +16,16 @@
 #include "container/layer.h"
 #include "image/changes.h"
 
+/* An errno as Go's syscall package spells it ("no such file or directory"), as the docker CLI prints it. */
+static char *
+go_strerror (int e)
+{
+  char *s = xstrdup (strerror (e));
+  if (s[0] >= 'A' && s[0] <= 'Z')
+    s[0] = (char)(s[0] - 'A' + 'a');
+  return s;
+}
+
 /* --- Docker's path rules (pkg/archive/copy.go) ---------------------------------------------------------------- */
 
 /* Go's filepath.Clean. */
@@ -292,7 +302,11 @@ host_dest_info (const char *path, struct dest_info *d, isola_error_t *err)
   cleanup_free char *dir = NULL, *base = NULL;
   split_entry (path, &dir, &base);
   if (stat (dir, &st) < 0)
-    return isola_error_fail (err, errno, "stat %s: %s", dir, strerror (errno));
+    {
+      int e = errno;
+      cleanup_free char *msg = go_strerror (e);
+      return isola_error_fail (err, e, "stat %s: %s", dir, msg);
+    }
   if (!S_ISDIR (st.st_mode))
     return isola_error_fail (err, ENOTDIR, "not a directory");
   return 0;
@@ -408,12 +422,20 @@ copy_in_to_root (int rootfd, const char *src, const char *dst, const struct copy
   struct stat st;
   cleanup_free char *resolved = NULL;
   if (lstat (src, &st) < 0)
-    return isola_error_fail (err, errno, "lstat %s: %s", src, strerror (errno));
+    {
+      int e = errno;
+      cleanup_free char *msg = go_strerror (e);
+      return isola_error_fail (err, e, "lstat %s: %s", src, msg);
+    }
   if (o->follow_link && S_ISLNK (st.st_mode))
     {
       resolved = realpath (src, NULL);
       if (resolved == NULL || lstat (resolved, &st) < 0)
-        return isola_error_fail (err, errno, "lstat %s: %s", src, strerror (errno));
+        {
+          int e = errno;
+          cleanup_free char *msg = go_strerror (e);
+          return isola_error_fail (err, e, "lstat %s: %s", src, msg);
+        }
       rebase = take_ptr (&sbase);
       free (sdir);
       split_entry (resolved, &sdir, &sbase);
