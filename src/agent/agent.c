@@ -715,10 +715,11 @@ find_proc (struct agent *a, uint32_t stream)
 
 /* The runner is a child of ours that does what `isola exec` does on the host (nsexec_run_in) and exits with the
    command's code; a failure before the command runs comes back over the report pipe. */
-static __attribute__ ((noreturn)) void
-exec_runner (struct agent *a, struct spawn_spec *sp, bool detach, int report_fd)
+/* In a runner: our copies of the agent's ends (another process's stdin above all) would keep them from ever
+   closing. */
+static void
+close_agent_ends (struct agent *a)
 {
-  /* Our copies of the agent's ends (another process's stdin above all) would keep them from ever closing. */
   for (int i = 0; i < MAX_PROCS; i++)
     {
       struct proc *q = &a->procs[i];
@@ -728,6 +729,12 @@ exec_runner (struct agent *a, struct spawn_spec *sp, bool detach, int report_fd)
           (void)close (*fds[k]);
     }
   (void)close (a->chan);
+}
+
+static __attribute__ ((noreturn)) void
+exec_runner (struct agent *a, struct spawn_spec *sp, bool detach, int report_fd)
+{
+  close_agent_ends (a);
   isola_error_t err = NULL;
   int code = 125;
   if (nsexec_run_in (a->procs[0].pid, a->cgroup_procs, sp, detach, report_fd, &code, &err) < 0)
@@ -737,6 +744,21 @@ exec_runner (struct agent *a, struct spawn_spec *sp, bool detach, int report_fd)
       (void)write_all (report_fd, &r, sizeof r);
     }
   _exit (code);
+}
+
+/* The runner of an "Untar" request (cp into the container): the tar on its stdin extracted, the errors on its
+   stderr, exit 0 or 1. */
+static __attribute__ ((noreturn)) void
+untar_runner (struct agent *a, const char *dir, struct spawn_spec *sp, int report_fd)
+{
+  close_agent_ends (a);
+  (void)write_all (report_fd, "S", 1);
+  (void)close (report_fd);
+  isola_error_t err = NULL;
+  int ret = agent_untar (a->procs[0].pid, dir, sp->stdin_fd, &err);
+  if (ret < 0)
+    dprintf (sp->stderr_fd, "%s\n", err && err->msg ? err->msg : "cannot extract the archive");
+  _exit (ret < 0 ? 1 : 0);
 }
 
 static void
@@ -780,6 +802,12 @@ start_exec (struct agent *a, uint32_t stream, const uint8_t *json, size_t len)
   pid_t pid = ret == 0 ? fork () : -1;
   if (ret == 0 && pid < 0)
     ret = isola_error_make (&err, errno, "fork");
+  const char *untar = jstr (j, "Untar");
+  if (pid == 0 && untar)
+    {
+      close (rep[0]);
+      untar_runner (a, untar, &l.spec, rep[1]);
+    }
   if (pid == 0)
     {
       close (rep[0]);

@@ -101,21 +101,37 @@ X"
   assert_equal "$stderr" "lstat $H/nosuch: no such file or directory"
 }
 
-@test "cp with a running container: out of it and, for process isolation, into it" {
-  isola_ok run -d --name c1 busybox sh -c 'echo run >/r; touch /ready; exec sleep 100000'
+@test "cp with a running container: out of it and into it (a VM's through its agent), and it keeps running" {
+  isola_ok run -d --name c1 busybox sh -c 'echo run >/r; ln -s / /escape; touch /ready; exec sleep 100000'
   wait_until 60 isola exec c1 test -f /ready
   isola_ok cp c1:/r "$H/r"
   assert_equal "$(cat "$H/r")" run
   echo in >"$H/in"
-  run --separate-stderr isola cp "$H/in" c1:/in
-  if [ "$TEST_ISOLATION" = vm ]; then
-    assert_status 1
-    assert_stderr_matches "copying into a running VM container is not supported yet"
-  else
-    assert_status 0
-    run --separate-stderr isola exec c1 cat /in
-    assert_equal "$output" in
-  fi
+  mkdir -p "$H/d/sub"
+  dd if=/dev/urandom of="$H/d/sub/big" bs=1M count=3 2>/dev/null
+  chown -R 1234:4321 "$H/d"
+  isola_ok cp "$H/in" c1:/in
+  isola_ok cp -a "$H/d" c1:/tmp/
+  isola_ok cp "$H/d" c1:/escape/root/ # a link in the destination resolves inside the container
+  run --separate-stderr isola exec c1 sh -c 'cat /in; md5sum </tmp/d/sub/big; ls -n /tmp/d/sub/big | awk "{print \$3\":\"\$4}"; ls -n /root/d/sub/big | awk "{print \$3\":\"\$4}"'
+  assert_status 0
+  assert_equal "$output" "in
+$(md5sum <"$H/d/sub/big")
+1234:4321
+0:0"
+  # a tar on stdin that plays tricks is refused, and the host is untouched
+  local victim=$BATS_TEST_TMPDIR/victim
+  mkdir -p "$victim"
+  python3 - "$H/evil.tar" "$victim" <<'PY'
+import io, sys, tarfile
+t = tarfile.open(sys.argv[1], "w")
+i = tarfile.TarInfo("l"); i.type = tarfile.SYMTYPE; i.linkname = sys.argv[2]; t.addfile(i)
+i = tarfile.TarInfo("l/evil"); i.size = 4; t.addfile(i, io.BytesIO(b"evil"))
+t.close()
+PY
+  run --separate-stderr isola cp - c1:/tmp <"$H/evil.tar"
+  assert_status 1
+  assert_equal "$(ls -A "$victim")" ""
   run --separate-stderr isola inspect -f '{{.State.Status}}' c1
   assert_equal "$output" running
 }

@@ -14,7 +14,10 @@
 
 #include "base/util.h"
 #include "container/layer.h"
+#include "driver/driver.h"
 #include "image/changes.h"
+#include "proto/attach.h"
+#include "proto/attach_client.h"
 
 /* An errno as Go's syscall package spells it ("no such file or directory"), as the docker CLI prints it. */
 static char *
@@ -401,26 +404,40 @@ container_dest_info (int rootfd, const char *dst, char **path_out, struct dest_i
   d->path = path;
 }
 
+/* What a copy into the container writes: the source (a host entry, or a tar stream) and where. */
+struct copy_plan
+{
+  char *dir; /* the directory of the container to write in */
+  char *as;  /* the name the source takes there */
+  int src_dirfd;
+  char *src_name; /* NULL: the tar stream on o->stdio_fd, extracted into dir */
+};
+
+static void
+copy_plan_clear (struct copy_plan *p)
+{
+  free (p->dir), free (p->as), free (p->src_name);
+  if (p->src_dirfd >= 0)
+    close (p->src_dirfd);
+}
+
 static int
-copy_in_to_root (int rootfd, const char *src, const char *dst, const struct copy_options *o, isola_error_t *err)
+plan_copy_in (int rootfd, const char *src, const char *dst, const struct copy_options *o, struct copy_plan *p,
+              isola_error_t *err)
 {
   struct dest_info d = { 0 };
-  cleanup_free char *dpath = NULL, *dir = NULL, *as = NULL;
+  cleanup_free char *dpath = NULL;
   container_dest_info (rootfd, dst, &dpath, &d);
-  cleanup_close int dfd = -1;
   if (strcmp (src, "-") == 0)
     {
       if (!d.is_dir)
         return isola_error_fail (err, ENOTDIR, "destination \"%s:%s\" must be a directory", o->label, dst);
-      if (open_in_root (rootfd, dpath, &dfd) < 0)
-        return no_such_path (o, dst, err);
-      return extract_stream (dfd, o->archive, o->stdio_fd, err);
+      p->dir = take_ptr (&dpath);
+      return 0;
     }
-
   cleanup_free char *sdir = NULL, *sbase = NULL, *rebase = NULL;
   split_entry (src, &sdir, &sbase);
   struct stat st;
-  cleanup_free char *resolved = NULL;
   if (lstat (src, &st) < 0)
     {
       int e = errno;
@@ -429,7 +446,7 @@ copy_in_to_root (int rootfd, const char *src, const char *dst, const struct copy
     }
   if (o->follow_link && S_ISLNK (st.st_mode))
     {
-      resolved = realpath (src, NULL);
+      cleanup_free char *resolved = realpath (src, NULL);
       if (resolved == NULL || lstat (resolved, &st) < 0)
         {
           int e = errno;
@@ -440,26 +457,165 @@ copy_in_to_root (int rootfd, const char *src, const char *dst, const struct copy
       free (sdir);
       split_entry (resolved, &sdir, &sbase);
     }
-  cleanup_close int sfd = open (sdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (sfd < 0)
+  if ((p->src_dirfd = open (sdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
     return isola_error_make (err, errno, "open %s", sdir);
-  int ret = prepare_copy (S_ISDIR (st.st_mode), rebase ? rebase : sbase, &d, &dir, &as, err);
-  if (ret < 0)
-    return ret;
-  if (open_in_root (rootfd, dir, &dfd) < 0)
-    return no_such_path (o, dir, err);
-  return copy_entry_into (dfd, true, o->archive ? -1 : 0, sfd, sbase, as, err);
+  int ret = prepare_copy (S_ISDIR (st.st_mode), rebase ? rebase : sbase, &d, &p->dir, &p->as, err);
+  if (ret == 0)
+    p->src_name = take_ptr (&sbase);
+  return ret;
+}
+
+static int
+copy_in_to_root (int rootfd, const struct copy_plan *p, const struct copy_options *o, isola_error_t *err)
+{
+  cleanup_close int dfd = -1;
+  if (open_in_root (rootfd, p->dir, &dfd) < 0)
+    return no_such_path (o, p->dir, err);
+  if (p->src_name == NULL)
+    return extract_stream (dfd, o->archive, o->stdio_fd, err);
+  return copy_entry_into (dfd, true, o->archive ? -1 : 0, p->src_dirfd, p->src_name, p->as, err);
+}
+
+/* --- into a running VM container: a tar through an exec session, extracted by the agent ---------------------- */
+
+struct session_sink
+{
+  int fd;
+};
+
+static la_ssize_t
+session_write (struct archive *a, void *data, const void *buf, size_t len)
+{
+  struct session_sink *s = data;
+  size_t n = len > ATTACH_PAYLOAD_MAX ? ATTACH_PAYLOAD_MAX : len;
+  if (attach_send (s->fd, ATTACH_STDIN, buf, (uint32_t)n) < 0)
+    {
+      archive_set_error (a, errno, "send to the container's agent");
+      return -1;
+    }
+  return (la_ssize_t)n;
+}
+
+/* The source as a tar (pax) on the session; a tar stream from stdin is read and written again, so that what the
+   agent parses is always a plain pax stream, owners already set. */
+static int
+send_tar (int fd, const struct copy_plan *p, const struct copy_options *o, isola_error_t *err)
+{
+  struct session_sink sink = { fd };
+  struct archive *out = archive_write_new ();
+  archive_write_set_format_pax_restricted (out);
+  archive_write_set_bytes_in_last_block (out, 1);
+  int ret = archive_write_open (out, &sink, NULL, session_write, NULL) == ARCHIVE_OK
+                ? 0
+                : isola_error_fail (err, EIO, "%s", archive_error_string (out));
+  if (ret == 0 && p->src_name)
+    ret = tree_copy (out, p->src_dirfd, p->src_name, p->as, o->archive ? -1 : 0, err);
+  else if (ret == 0)
+    {
+      struct archive *in = archive_read_new ();
+      archive_read_support_filter_all (in);
+      archive_read_support_format_tar (in);
+      struct archive_entry *e;
+      int r = archive_read_open_fd (in, o->stdio_fd, 65536);
+      while (ret == 0 && r == ARCHIVE_OK && (r = archive_read_next_header (in, &e)) == ARCHIVE_OK)
+        {
+          if (!o->archive)
+            archive_entry_set_uid (e, 0), archive_entry_set_gid (e, 0);
+          if (archive_write_header (out, e) != ARCHIVE_OK)
+            ret = isola_error_fail (err, EIO, "%s", archive_error_string (out));
+          char buf[65536];
+          la_ssize_t n;
+          while (ret == 0 && (n = archive_read_data (in, buf, sizeof buf)) > 0)
+            if (archive_write_data (out, buf, (size_t)n) != n)
+              ret = isola_error_fail (err, EIO, "%s", archive_error_string (out));
+        }
+      if (ret == 0 && r != ARCHIVE_EOF)
+        ret = isola_error_fail (err, EINVAL, "%s", archive_error_string (in));
+      archive_read_free (in);
+    }
+  if (ret == 0 && archive_write_close (out) != ARCHIVE_OK)
+    ret = isola_error_fail (err, EIO, "%s", archive_error_string (out));
+  archive_write_free (out);
+  return ret;
+}
+
+/* The agent's verdict: its exit code, with what it wrote on stderr as the error. */
+static int
+session_result (int fd, struct attach_decoder *dec, isola_error_t *err)
+{
+  cleanup_free char *msg = xstrdup ("");
+  struct attach_frame f;
+  int r;
+  while ((r = attach_client_read_frame (fd, dec, &f)) == 0)
+    {
+      if (f.type == ATTACH_STDERR && strlen (msg) < 4096)
+        {
+          char *next = xasprintf ("%s%.*s", msg, (int)f.len, (const char *)f.payload);
+          free (msg);
+          msg = next;
+        }
+      else if (f.type == ATTACH_EXIT)
+        {
+          uint32_t code = f.len == 4 ? (uint32_t)f.payload[0] << 24 | (uint32_t)f.payload[1] << 16
+                                           | (uint32_t)f.payload[2] << 8 | f.payload[3]
+                                     : 1;
+          size_t n = strlen (msg);
+          while (n > 0 && msg[n - 1] == '\n')
+            msg[--n] = '\0';
+          return code == 0 ? 0 : isola_error_fail (err, EIO, "%s", n ? msg : "the copy failed in the container");
+        }
+    }
+  return isola_error_fail (err, EPIPE, "the container's agent went away during the copy");
+}
+
+static int
+copy_in_running_vm (struct isola_store *s, struct container *c, const char *src, const char *dst,
+                    const struct copy_options *o, isola_error_t *err)
+{
+  struct copy_plan p = { .src_dirfd = -1 };
+  struct container_root root;
+  int ret = container_root_open (s, c, false, &root, err); /* the guest's disk, frozen: to plan the copy */
+  if (ret == 0)
+    {
+      ret = plan_copy_in (root.fd, src, dst, o, &p, err);
+      container_root_close (&root);
+    }
+  struct exec_request req = { .argv = (char *[]){ "isola-cp", NULL }, .interactive = true, .untar_dir = p.dir };
+  struct attach_decoder dec;
+  attach_decoder_init (&dec);
+  cleanup_close int fd = -1;
+  int code = 0;
+  if (ret == 0)
+    ret = driver_of (c)->exec_session (c, &req, &fd, &dec, err);
+  if (ret == 0)
+    ret = attach_client_wait_started (fd, &dec, &code, err);
+  if (ret == 0)
+    ret = send_tar (fd, &p, o, err);
+  if (ret == 0 && attach_send (fd, ATTACH_CLOSE_STDIN, NULL, 0) < 0)
+    ret = isola_error_make (err, errno, "send to the container's agent");
+  if (ret == 0)
+    ret = session_result (fd, &dec, err);
+  attach_decoder_clear (&dec);
+  copy_plan_clear (&p);
+  return ret;
 }
 
 int
 container_copy_in (struct isola_store *s, struct container *c, const char *src, const char *dst,
                    const struct copy_options *o, isola_error_t *err)
 {
+  /* A running guest writes its own disk: the copy goes through its agent. */
+  if (container_is_running (c) && driver_of (c)->running_root == NULL)
+    return copy_in_running_vm (s, c, src, dst, o, err);
   struct container_root root;
   int ret = container_root_open (s, c, true, &root, err);
   if (ret < 0)
     return ret;
-  ret = copy_in_to_root (root.fd, src, dst, o, err);
+  struct copy_plan p = { .src_dirfd = -1 };
+  ret = plan_copy_in (root.fd, src, dst, o, &p, err);
+  if (ret == 0)
+    ret = copy_in_to_root (root.fd, &p, o, err);
+  copy_plan_clear (&p);
   container_root_close (&root);
   return ret;
 }

@@ -32,13 +32,16 @@ struct driver_io
 /* A command to run in a running container (`isola exec`). */
 struct exec_request
 {
-  char *const *argv;   /* argv[0] is looked up in the container's PATH when it has no '/' */
-  char *const *env;    /* "K=V" set over the container's Config.Env (NULL-terminated, may be NULL) */
-  const char *user;    /* NULL or "": the container's Config.User */
-  const char *cwd;     /* NULL or "": the container's Config.WorkingDir, else "/" */
-  bool interactive;    /* the command reads io.stdin_fd; otherwise /dev/null */
-  bool detach;         /* runs in the background with /dev/null stdio; exec returns once it has started */
-  bool privileged;     /* all capabilities instead of the container's */
+  char *const *argv; /* argv[0] is looked up in the container's PATH when it has no '/' */
+  char *const *env;  /* "K=V" set over the container's Config.Env (NULL-terminated, may be NULL) */
+  const char *user;  /* NULL or "": the container's Config.User */
+  const char *cwd;   /* NULL or "": the container's Config.WorkingDir, else "/" */
+  bool interactive;  /* the command reads io.stdin_fd; otherwise /dev/null */
+  bool detach;       /* runs in the background with /dev/null stdio; exec returns once it has started */
+  bool privileged;   /* all capabilities instead of the container's */
+  /* vm: instead of running argv, the agent extracts the tar stream of the session's stdin into this directory of the
+     container (cp into a running VM container: src/agent/untar.c).  Only for drivers without running_root. */
+  const char *untar_dir;
   struct driver_io io; /* with io.tty, a terminal of the container's whose master is sent over io.console_socket */
 };
 

@@ -634,6 +634,8 @@ exec_json (const struct container *c, const struct exec_request *req, json_t **o
     {
       cleanup_strv char **groups = nsmode_group_add (host);
       json_object_set_new (*out, "GroupAdd", vm_strv_json (groups));
+      if (req->untar_dir)
+        json_object_set_new (*out, "Untar", json_string (req->untar_dir));
     }
   return *out ? 0 : isola_error_fail (err, ENOMEM, "the exec request");
 }
