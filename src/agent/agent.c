@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/random.h>
 #include <net/if.h>
 #include <poll.h>
@@ -94,6 +95,7 @@ struct agent
   struct cgroup_placement cgroup;
   char **cgroup_procs; /* what an exec joins */
   bool shutting_down;
+  long long frozen_until; /* the container's disk is frozen (FIFREEZE) until then (monotonic ms); 0: not frozen */
 };
 
 /* --- logging before and besides the channel --------------------------------------------------------------------- */
@@ -714,10 +716,11 @@ find_proc (struct agent *a, uint32_t stream)
 /* The runner is a child of ours that does what `isola exec` does on the host (nsexec_run_in) and exits with the
    command's code, also for a detached one (-d), so that the host learns of its end (dockerd's exec_die); a failure
    before the command runs comes back over the report pipe. */
-static __attribute__ ((noreturn)) void
-exec_runner (struct agent *a, struct spawn_spec *sp, int report_fd)
+/* In a runner: our copies of the agent's ends (another process's stdin above all) would keep them from ever
+   closing. */
+static void
+close_agent_ends (struct agent *a)
 {
-  /* Our copies of the agent's ends (another process's stdin above all) would keep them from ever closing. */
   for (int i = 0; i < MAX_PROCS; i++)
     {
       struct proc *q = &a->procs[i];
@@ -727,6 +730,12 @@ exec_runner (struct agent *a, struct spawn_spec *sp, int report_fd)
           (void)close (*fds[k]);
     }
   (void)close (a->chan);
+}
+
+static __attribute__ ((noreturn)) void
+exec_runner (struct agent *a, struct spawn_spec *sp, int report_fd)
+{
+  close_agent_ends (a);
   isola_error_t err = NULL;
   int code = 125;
   if (nsexec_run_in (a->procs[0].pid, a->cgroup_procs, sp, false, report_fd, &code, &err) < 0)
@@ -736,6 +745,21 @@ exec_runner (struct agent *a, struct spawn_spec *sp, int report_fd)
       (void)write_all (report_fd, &r, sizeof r);
     }
   _exit (code);
+}
+
+/* The runner of an "Untar" request (cp into the container): the tar on its stdin extracted, the errors on its
+   stderr, exit 0 or 1. */
+static __attribute__ ((noreturn)) void
+untar_runner (struct agent *a, const char *dir, struct spawn_spec *sp, int report_fd)
+{
+  close_agent_ends (a);
+  (void)write_all (report_fd, "S", 1);
+  (void)close (report_fd);
+  isola_error_t err = NULL;
+  int ret = agent_untar (a->procs[0].pid, dir, sp->stdin_fd, &err);
+  if (ret < 0)
+    dprintf (sp->stderr_fd, "%s\n", err && err->msg ? err->msg : "cannot extract the archive");
+  _exit (ret < 0 ? 1 : 0);
 }
 
 static void
@@ -779,6 +803,12 @@ start_exec (struct agent *a, uint32_t stream, const uint8_t *json, size_t len)
   pid_t pid = ret == 0 ? fork () : -1;
   if (ret == 0 && pid < 0)
     ret = isola_error_make (&err, errno, "fork");
+  const char *untar = jstr (j, "Untar");
+  if (pid == 0 && untar)
+    {
+      close (rep[0]);
+      untar_runner (a, untar, &l.spec, rep[1]);
+    }
   if (pid == 0)
     {
       close (rep[0]);
@@ -976,9 +1006,11 @@ move_to_own_cgroup (struct agent *a, const struct cgroup_limits *l, isola_error_
   return 0;
 }
 
+static json_t *freeze_request (struct agent *a, json_t *req);
+
 /* RESOURCES: {"Update": limits} sets the container's cgroup limits (`isola update`), the reply {}; {} reads its usage
    (`isola stats`), the reply cgroup_stats_to_json's, with the VM's memory as the limit of an unlimited container.
-   {"Error": text} when it fails. */
+   {"Freeze": seconds} and {"Thaw": true}: freeze_request.  {"Error": text} when it fails. */
 static json_t *
 resources_request (struct agent *a, const void *payload, size_t len)
 {
@@ -987,6 +1019,8 @@ resources_request (struct agent *a, const void *payload, size_t len)
   cleanup_error isola_error_t err = NULL;
   if (!json_is_object (req))
     return json_pack ("{s:s}", "Error", "malformed RESOURCES request");
+  if (json_object_get (req, "Freeze") || json_object_get (req, "Thaw"))
+    return freeze_request (a, req);
   if (update == NULL)
     {
       /* Usage: the container's own cgroup has it (the guest's root cgroup has no memory.current) */
@@ -1013,6 +1047,48 @@ resources_request (struct agent *a, const void *payload, size_t len)
   int ret = a->cgfs.root ? cgroup_update (&a->cgfs, CGROUP_NAME, &l, &err) : move_to_own_cgroup (a, &l, &err);
   if (ret < 0)
     return json_pack ("{s:s}", "Error", err ? err->msg : "cannot change the container's cgroup");
+  return json_object ();
+}
+
+/* The host reads a running container's disk (diff, commit, export): FIFREEZE flushes it whole (journal included)
+   and holds every write until FITHAW.  A freeze is a lease that the host renews while it reads, so that a host
+   process that dies mid-read leaves the container frozen for at most the lease. */
+static int
+disk_freeze (struct agent *a, bool freeze)
+{
+  if (freeze == (a->frozen_until != 0))
+    return 0;
+  cleanup_close int fd = open (RUN_DIR "/disk", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || ioctl (fd, freeze ? FIFREEZE : FITHAW, 0) < 0)
+    return -errno;
+  a->frozen_until = freeze ? 1 : 0;
+  return 0;
+}
+
+static void
+thaw_expired (struct agent *a)
+{
+  if (a->frozen_until != 0 && monotonic_ms () >= a->frozen_until && disk_freeze (a, false) < 0)
+    say ("cannot thaw the container's disk: %s", strerror (errno));
+}
+
+/* {"Freeze": seconds} freezes the disk (or extends the lease), {"Thaw": true} thaws it: the reply {}. */
+static json_t *
+freeze_request (struct agent *a, json_t *req)
+{
+  json_t *lease = json_object_get (req, "Freeze");
+  bool freeze = json_is_integer (lease) && json_integer_value (lease) > 0 && json_integer_value (lease) <= 3600;
+  if (!freeze && !json_is_true (json_object_get (req, "Thaw")))
+    return json_pack ("{s:s}", "Error", "malformed freeze request");
+  int r = disk_freeze (a, freeze);
+  if (r < 0)
+    {
+      cleanup_free char *msg
+          = xasprintf ("cannot %s the container's disk: %s", freeze ? "freeze" : "thaw", strerror (-r));
+      return json_pack ("{s:s}", "Error", msg);
+    }
+  if (freeze)
+    a->frozen_until = monotonic_ms () + json_integer_value (lease) * 1000;
   return json_object ();
 }
 
@@ -1231,6 +1307,7 @@ relay (struct agent *a, int sigfd)
         }
       if (poll (fds, n, 1000) < 0 && errno != EINTR)
         break;
+      thaw_expired (a);
       if (fds[P_CHAN].revents & POLLOUT)
         (void)vmproto_queue_flush (&a->q, a->chan);
       if (fds[P_CHAN].revents & (POLLIN | POLLHUP | POLLERR))
@@ -1355,6 +1432,7 @@ static void
 shut_down (struct agent *a)
 {
   (void)kill (-1, SIGKILL);
+  (void)disk_freeze (a, false);
   (void)umount2 (RUN_DIR "/rootfs", MNT_DETACH);
   for (int i = 0; i < 20 && umount (RUN_DIR "/disk") < 0 && errno == EBUSY; i++)
     {

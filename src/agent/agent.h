@@ -16,4 +16,8 @@ json_t *agent_ps (pid_t pid);
    its name, MAC, MTU, IPv4 addresses, up, and the routes.  Without an interface (no network) the NIC stays down. */
 int agent_net_configure (json_t *network, isola_error_t *err);
 
+/* `cp` into the running container: the tar stream on in_fd extracted into dir (a path in the container, resolved
+   in its root: that of container_pid, its first process).  untar.c */
+int agent_untar (pid_t container_pid, const char *dir, int in_fd, isola_error_t *err);
+
 #endif

@@ -60,8 +60,12 @@ run_container_prune (struct cli_ctx *ctx, int argc, char **argv)
 
 static const struct cli_subcommand container_subcommands[] = {
   { .name = "attach", .cmd = &cmd_attach },
+  { .name = "commit", .cmd = &cmd_commit },
+  { .name = "cp", .cmd = &cmd_cp },
   { .name = "create", .cmd = &cmd_create },
+  { .name = "diff", .cmd = &cmd_diff },
   { .name = "exec", .cmd = &cmd_exec },
+  { .name = "export", .cmd = &cmd_export },
   { .name = "inspect", .cmd = &cmd_container_inspect },
   { .name = "kill", .cmd = &cmd_kill },
   { .name = "logs", .cmd = &cmd_logs },

@@ -17,6 +17,8 @@ UPWARD_OK = {
     ("container/create", "driver/driver"),
     ("container/create", "network/attach"),
     ("container/create", "network/network"),
+    ("container/copy", "driver/driver"),
+    ("container/layer", "driver/driver"),
     ("container/lifecycle", "driver/driver"),
     ("container/listing", "driver/driver"),
     ("container/update", "driver/driver"),

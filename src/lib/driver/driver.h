@@ -40,7 +40,21 @@ struct exec_request
   bool detach;         /* runs in the background with /dev/null stdio; exec returns once it has started */
   bool privileged;     /* all capabilities instead of the container's */
   const char *exec_id; /* its ID in the events: the monitor, which sees the command end, records its exec_die */
+  /* vm: instead of running argv, the agent extracts the tar stream of the session's stdin into this directory of the
+     container (cp into a running VM container: src/agent/untar.c).  Only for drivers without running_root. */
+  const char *untar_dir;
   struct driver_io io; /* with io.tty, a terminal of the container's whose master is sent over io.console_socket */
+};
+
+/* A container's writable layer as a host directory in overlayfs's upper-directory format (image/changes.h). */
+struct driver_layer
+{
+  char *upper;  /* the directory */
+  char *work;   /* an empty directory on its file system, overlayfs's workdir when the layer is written (cp) */
+  char *mnt;    /* vm: where the container's disk is mounted, in the caller's private mount namespace */
+  int loop_fd;  /* vm: the loop device holding it (auto-cleared once unmounted and closed), or -1 */
+  pid_t keeper; /* vm: the child renewing the running guest's freeze of the disk, or 0 */
+  bool frozen;  /* vm: the guest's disk is frozen until close_layer thaws it */
 };
 
 struct isola_driver
@@ -87,6 +101,18 @@ struct isola_driver
      never forked from the CLI's executable on the host (CVE-2019-5736). */
   int (*exec_session) (struct container *c, const struct exec_request *req, int *fd_out, struct attach_decoder *dec,
                        isola_error_t *err);
+  /* Makes the container's writable layer readable on the host, running or not, and unchanging until close_layer
+     (diff, commit, export).  process: its upper directory (the caller pauses it for a steady view).  vm: its disk,
+     mounted read-only in a mount namespace of the caller's own (made private on the first call: the mount goes
+     with the process, even after kill -9); a running guest first flushes and freezes the disk (the agent's
+     FIFREEZE, a lease a child of the caller renews, so that a caller killed mid-read leaves it frozen for a
+     bounded time).  writable (cp into a stopped container): the disk mounted read-write, refused (EBUSY) while
+     its guest runs, whose own mount of it is the only writer then.  Runs in the CLI. */
+  int (*open_layer) (struct container *c, bool writable, struct driver_layer *out, isola_error_t *err);
+  void (*close_layer) (struct container *c, struct driver_layer *l);
+  /* A running container's root directory as the host reaches it, its mounts included (cp): process: its first
+     process's root (/proc/PID/root).  NULL for vm, whose files are the guest's (open_layer reads them). */
+  int (*running_root) (struct container *c, int *fd_out, isola_error_t *err);
 };
 
 extern const struct isola_driver driver_process, driver_vm;

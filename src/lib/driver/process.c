@@ -363,10 +363,43 @@ process_stats (struct container *c, struct cgroup_stats *out, isola_error_t *err
   return ret;
 }
 
+/* The upper directory is on the host, whether the container runs or not. */
+static int
+process_open_layer (struct container *c, bool writable, struct driver_layer *out, isola_error_t *err)
+{
+  (void)err, (void)writable;
+  *out = (struct driver_layer){ .upper = container_path (c, "upper"),
+                                .work = container_path (c, "work"),
+                                .loop_fd = -1 };
+  return 0;
+}
+
+static void
+process_close_layer (struct container *c, struct driver_layer *l)
+{
+  (void)c;
+  free (l->upper), free (l->work);
+  l->upper = l->work = NULL;
+}
+
+static int
+process_running_root (struct container *c, int *fd_out, isola_error_t *err)
+{
+  cleanup_free char *path = xasprintf ("/proc/%d/root", (int)container_pid (c));
+  int fd = container_pid (c) > 0 ? open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  if (fd < 0)
+    return isola_error_make (err, container_pid (c) > 0 ? errno : ESRCH, "open the root of container %.12s", c->id);
+  *fd_out = fd;
+  return 0;
+}
+
 const struct isola_driver driver_process = {
   .name = "process",
   .isolation = "process",
   .default_network = "bridge",
+  .open_layer = process_open_layer,
+  .close_layer = process_close_layer,
+  .running_root = process_running_root,
   .start = process_start,
   .signal = process_signal,
   .pause = process_pause,

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -634,6 +635,8 @@ exec_json (const struct container *c, const struct exec_request *req, json_t **o
       cleanup_strv char **groups = nsmode_group_add (host);
       json_object_set_new (*out, "GroupAdd", vm_strv_json (groups));
       json_object_set_new (*out, "ExecID", json_string (req->exec_id ? req->exec_id : ""));
+      if (req->untar_dir)
+        json_object_set_new (*out, "Untar", json_string (req->untar_dir));
     }
   return *out ? 0 : isola_error_fail (err, ENOMEM, "the exec request");
 }
@@ -676,6 +679,115 @@ vm_cleanup (struct container *c, bool *oom_killed, isola_error_t *err)
   return ret < 0 ? ret : net;
 }
 
+/* --- the container's disk on the host (open_layer) ------------------------------------------------------------- */
+
+#define FREEZE_LEASE_S 30 /* how long a frozen disk stays frozen without renewal */
+
+static int
+vm_freeze (struct container *c, bool freeze, isola_error_t *err)
+{
+  cleanup_json json_t *request
+      = freeze ? json_pack ("{s:i}", "Freeze", FREEZE_LEASE_S) : json_pack ("{s:b}", "Thaw", 1);
+  cleanup_json json_t *reply = NULL;
+  return vm_resources (c, request, &reply, err);
+}
+
+/* A child that renews the freeze every third of the lease until it is killed (close_layer) or its parent dies. */
+static pid_t
+spawn_freeze_keeper (struct container *c)
+{
+  pid_t parent = getpid ();
+  pid_t pid = fork ();
+  if (pid != 0)
+    return pid < 0 ? 0 : pid;
+  (void)prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != parent)
+    _exit (0);
+  for (;;)
+    {
+      struct timespec nap = { FREEZE_LEASE_S / 3, 0 };
+      nanosleep (&nap, NULL);
+      if (vm_freeze (c, true, NULL) < 0)
+        _exit (1);
+    }
+}
+
+static void
+vm_close_layer (struct container *c, struct driver_layer *l)
+{
+  if (l->mnt)
+    {
+      (void)umount2 (l->mnt, MNT_DETACH);
+      (void)rmdir (l->mnt);
+    }
+  if (l->loop_fd >= 0)
+    close (l->loop_fd);
+  if (l->keeper > 0)
+    {
+      (void)kill (l->keeper, SIGKILL);
+      (void)waitpid (l->keeper, NULL, 0);
+    }
+  if (l->frozen)
+    (void)vm_freeze (c, false, NULL);
+  free (l->mnt), free (l->upper), free (l->work);
+  *l = (struct driver_layer){ .loop_fd = -1 };
+}
+
+/* A paused VM's agent cannot answer: it runs again just for the freeze, which then holds its disk still. */
+static int
+freeze_running (struct container *c, struct driver_layer *out, isola_error_t *err)
+{
+  bool paused = container_is_paused (c);
+  int ret = paused ? vm_pause (c, false, err) : 0;
+  if (ret == 0)
+    {
+      container_set_paused (c, false);
+      ret = vm_freeze (c, true, err);
+      container_set_paused (c, paused);
+    }
+  if (ret == 0)
+    {
+      out->frozen = true;
+      out->keeper = spawn_freeze_keeper (c);
+    }
+  if (paused)
+    {
+      cleanup_error isola_error_t ignored = NULL;
+      int r = vm_pause (c, true, ret < 0 ? &ignored : err);
+      ret = ret < 0 ? ret : r;
+    }
+  return ret;
+}
+
+static int
+vm_open_layer (struct container *c, bool writable, struct driver_layer *out, isola_error_t *err)
+{
+  *out = (struct driver_layer){ .loop_fd = -1 };
+  cleanup_free char *disk = container_path (c, "upper.ext4");
+  if (writable && container_is_running (c))
+    return isola_error_fail (
+        err, EBUSY, "copying into a running VM container is not supported yet: stop container %.12s first", c->id);
+  int ret = container_is_running (c) ? freeze_running (c, out, err) : 0;
+  if (ret == 0)
+    ret = vm_disk_mount (disk, c->dir, writable, &out->mnt, &out->loop_fd, err);
+  if (ret < 0)
+    {
+      vm_close_layer (c, out);
+      return isola_error_wrap (err, ret, "read the files of container %.12s", c->id);
+    }
+  /* The agent makes upper/ at the first start: a container never started has no changes. */
+  out->upper = xasprintf ("%s/upper", out->mnt);
+  out->work = xasprintf ("%s/work", out->mnt);
+  if (writable
+      && ((mkdir (out->upper, 0755) < 0 && errno != EEXIST) || (mkdir (out->work, 0755) < 0 && errno != EEXIST)))
+    {
+      ret = isola_error_make (err, errno, "prepare the disk of container %.12s", c->id);
+      vm_close_layer (c, out);
+      return ret;
+    }
+  return 0;
+}
+
 const struct isola_driver driver_vm = {
   .name = "vm",
   .isolation = "hyperv",
@@ -690,4 +802,6 @@ const struct isola_driver driver_vm = {
   .top = vm_top,
   .cleanup = vm_cleanup,
   .exec_session = vm_exec_session,
+  .open_layer = vm_open_layer,
+  .close_layer = vm_close_layer,
 };

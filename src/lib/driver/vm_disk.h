@@ -4,6 +4,7 @@
 #ifndef ISOLA_VM_DISK_H
 #define ISOLA_VM_DISK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/error.h"
@@ -13,5 +14,12 @@
 
 /* An empty ext4 file system of the given size in a new sparse file at path (written aside, renamed into place). */
 int vm_upper_disk_create (const char *path, uint64_t bytes, isola_error_t *err);
+
+/* Mounts the disk (nodev, nosuid, noexec) on a new directory under tmp_parent, through a loop device, in the
+   caller's own mount namespace: unshares one (private) on the first call, so that nothing of it is seen, or left,
+   outside the calling process.  Read-only unless writable, and then without replaying its journal (a running
+   guest froze it, which flushed it). */
+int vm_disk_mount (const char *disk, const char *tmp_parent, bool writable, char **mnt_out, int *loop_fd_out,
+                   isola_error_t *err);
 
 #endif

@@ -55,6 +55,9 @@ record_parse (json_t *o, struct image_record *r)
   r->created = json_integer_value (json_object_get (o, "created"));
   const char *loaded = json_string_value (json_object_get (o, "loaded_at"));
   r->loaded_at = xstrdup (loaded ? loaded : "");
+  const char *parent = json_string_value (json_object_get (o, "parent"));
+  if (parent && digest_hex_valid (parent))
+    memcpy (r->parent, parent, DIGEST_HEX_LEN + 1);
   json_t *chain = json_object_get (o, "chain_ids");
   if (!json_is_array (chain))
     return -EINVAL;
@@ -105,6 +108,8 @@ image_record_write (struct isola_store *s, const struct image_record *r, isola_e
                                       "loaded_at", r->loaded_at ? r->loaded_at : "");
   if (o == NULL)
     return isola_error_fail (err, ENOMEM, "cannot encode image record");
+  if (r->parent[0])
+    json_object_set_new (o, "parent", json_string (r->parent));
   cleanup_free char *text = json_dumps (o, JSON_COMPACT | JSON_SORT_KEYS);
   cleanup_free char *path = image_record_path (s, r->id);
   return write_file_atomic (path, text, strlen (text), 0644, err);
@@ -409,7 +414,7 @@ image_inspect_json (const struct isola_store *s, json_t *refs, const char *id, j
   json_object_set_new (o, "Id", json_sprintf ("sha256:%s", id));
   json_object_set_new (o, "RepoTags", string_array (tags));
   json_object_set_new (o, "RepoDigests", tags[0] ? repo_digests (tags, rec.manifest) : json_array ());
-  json_object_set_new (o, "Parent", json_string (""));
+  json_object_set_new (o, "Parent", rec.parent[0] ? json_sprintf ("sha256:%s", rec.parent) : json_string (""));
   json_object_set_new (o, "Comment", config_string (cfg.json, "comment"));
   json_object_set_new (o, "Created", json_string (cfg.created ? cfg.created : ""));
   json_object_set_new (o, "Container", config_string (cfg.json, "container"));

@@ -18,7 +18,9 @@ struct image_record
   int64_t created;         /* from the config, seconds since the epoch (0 when absent) */
   digest_hex_t *chain_ids; /* snapshots, base layer first */
   size_t n_layers;
-  char *loaded_at; /* RFC 3339 time the image entered the store */
+  char *loaded_at;     /* RFC 3339 time the image entered the store */
+  digest_hex_t parent; /* the image it was committed from ("" for none: loaded and imported images), as Docker's
+                          Parent: `history` names its layers, `inspect` shows it */
 };
 
 void image_record_clear (struct image_record *r);

@@ -12,11 +12,17 @@
 /* overlayfs takes its lower directories in one mount option string limited to a page, so the snapshots are named
    relative to ROOT/snapshots (68 bytes each) from inside that directory instead of by absolute path. */
 static int
-mount_overlay_relative (const struct isola_store *s, const digest_hex_t *chain_ids, size_t n, const char *upper,
-                        const char *work, const char *target, isola_error_t *err)
+mount_overlay_relative (const struct isola_store *s, const digest_hex_t *chain_ids, size_t n, const char *top,
+                        const char *upper, const char *work, const char *target, isola_error_t *err)
 {
-  size_t cap = n * (DIGEST_HEX_LEN + 4) + 64;
+  size_t cap = n * (DIGEST_HEX_LEN + 4) + 64 + (top ? strlen (top) + 1 : 0);
   cleanup_free char *lower = xcalloc (1, cap);
+  if (top)
+    {
+      strcat (lower, top);
+      if (n > 0)
+        strcat (lower, ":");
+    }
   for (size_t i = n; i-- > 0;)
     {
       strcat (lower, chain_ids[i]);
@@ -75,5 +81,15 @@ overlay_mount_layers (const struct isola_store *s, const digest_hex_t *chain_ids
         return isola_error_make (err, errno, "mkdir `%s`", empty);
       return bind_mount_readonly (empty, target, err);
     }
-  return mount_overlay_relative (s, chain_ids, n_layers, upper, work, target, err);
+  return mount_overlay_relative (s, chain_ids, n_layers, NULL, upper, work, target, err);
+}
+
+int
+overlay_mount_view (const struct isola_store *s, const digest_hex_t *chain_ids, size_t n_layers, const char *top,
+                    const char *target, isola_error_t *err)
+{
+  if (top == NULL || n_layers == 0)
+    return top ? bind_mount_readonly (top, target, err)
+               : overlay_mount_layers (s, chain_ids, n_layers, NULL, NULL, target, err);
+  return mount_overlay_relative (s, chain_ids, n_layers, top, NULL, NULL, target, err);
 }

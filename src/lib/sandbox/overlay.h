@@ -15,4 +15,9 @@
 int overlay_mount_layers (const struct isola_store *s, const digest_hex_t *chain_ids, size_t n_layers,
                           const char *upper, const char *work, const char *target, isola_error_t *err);
 
+/* A read-only view of the layers with top (an absolute path: a container's layer in overlayfs's upper format, its
+   whiteouts honoured) stacked over them, or of the layers alone when top is NULL (export). */
+int overlay_mount_view (const struct isola_store *s, const digest_hex_t *chain_ids, size_t n_layers, const char *top,
+                        const char *target, isola_error_t *err);
+
 #endif
