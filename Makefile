@@ -62,17 +62,19 @@ FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_LINK_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined
 
 # The library's subsystems, lowest first (docs/ARCHITECTURE.md).
-LIB_DIRS  := base store proto sandbox image container network driver
+LIB_DIRS  := base store proto sandbox image container network driver runtime
 LIB_SRCS  := $(sort $(foreach d,$(LIB_DIRS),$(wildcard src/lib/$(d)/*.c)))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.c))
+RT_SRCS   := $(sort $(wildcard src/runtime/*.c))
 MON_SRCS  := $(sort $(wildcard src/monitor/*.c))
 AGENT_SRCS := $(sort $(wildcard src/agent/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/*/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
-HDRS      := $(wildcard src/lib/*/*.h src/cli/*.h src/monitor/*.h src/agent/*.h tests/unit/*.h)
+HDRS      := $(wildcard src/lib/*/*.h src/cli/*.h src/runtime/*.h src/monitor/*.h src/agent/*.h tests/unit/*.h)
 
 LIB_OBJS      := $(LIB_SRCS:%.c=build/obj/%.o)
 CLI_OBJS      := $(CLI_SRCS:%.c=build/obj/%.o)
+RT_OBJS       := $(RT_SRCS:%.c=build/obj/%.o)
 MON_OBJS      := $(MON_SRCS:%.c=build/obj/%.o)
 AGENT_OBJS    := $(AGENT_SRCS:%.c=build/obj/%.o)
 ASAN_MON_OBJS := $(MON_SRCS:%.c=build/asan/obj/%.o)
@@ -94,7 +96,7 @@ BUILD_JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 
 all: isola vm load-image
 
-isola: build/isola build/isola-monitor build/isola-init
+isola: build/isola build/isola-monitor build/isola-init build/isola-runtime
 
 # VM isolation: isola's guest kernel (built once per machine from Debian's linux-source and cached outside the
 # tree, see scripts/build-kernel.sh) and the initramfs holding the guest agent.
@@ -215,6 +217,12 @@ build/isola-monitor: $(MON_OBJS) build/libisola.a
 	@$(call DYNAMIC_LINK,$^)
 endif
 
+# The OCI runtime (runc's command line, docs/RUNTIME.md): dynamic, like a release CLI; isola-runtime-vm is the same
+# binary, defaulting to VM isolation.
+build/isola-runtime: $(RT_OBJS) build/libisola.a
+	@echo "  LD      $@"
+	@$(CC) $(ISOLA_CFLAGS) $(HARDEN_CFLAGS) $(CFLAGS) $(ISOLA_LDFLAGS) $(HARDEN_LDFLAGS) $(LDFLAGS) -pie -o $@ $^ $(LDLIBS)
+
 # Static: it runs inside containers, whose images have any libc or none.  Small rather than fast (-Os), whatever
 # CFLAGS says.
 build/isola-init: src/init/init.c
@@ -257,7 +265,7 @@ build/fuzz/fuzz_%: fuzz/fuzz_%.c build/fuzz/libisola.a
 	@$(CLANG) $(ISOLA_CPPFLAGS) $(ISOLA_CFLAGS) $(FUZZ_LINK_FLAGS) $(DEPFLAGS) -MF build/fuzz/obj/fuzz/fuzz_$*.d \
 	  -o $@ $< build/fuzz/libisola.a $(LDLIBS)
 
--include $(wildcard $(patsubst %,%.d,$(basename $(LIB_OBJS) $(CLI_OBJS) $(MON_OBJS) $(AGENT_OBJS) $(ASAN_LIB_OBJS) \
+-include $(wildcard $(patsubst %,%.d,$(basename $(LIB_OBJS) $(CLI_OBJS) $(RT_OBJS) $(MON_OBJS) $(AGENT_OBJS) $(ASAN_LIB_OBJS) \
            $(ASAN_CLI_OBJS) $(ASAN_MON_OBJS) $(ASAN_AGENT_OBJS) $(FUZZ_LIB_OBJS) build/obj/src/static/archive_noxar.o) \
            $(UNIT_BINS:build/asan/tests/%=build/asan/obj/tests/%) $(FUZZ_BINS:build/fuzz/%=build/fuzz/obj/fuzz/%)))
 
@@ -312,11 +320,12 @@ install: build/isola build/isola-monitor build/isola-init vm
 	install -D -m 0755 build/isola $(DESTDIR)$(PREFIX)/bin/isola
 	install -D -m 0755 build/isola-monitor $(DESTDIR)$(PREFIX)/bin/isola-monitor
 	install -D -m 0755 build/isola-init $(DESTDIR)$(PREFIX)/bin/isola-init
+	install -D -m 0755 build/isola-runtime $(DESTDIR)$(PREFIX)/bin/isola-runtime
 	install -D -m 0644 build/vm/vmlinuz $(DESTDIR)$(PREFIX)/lib/isola/vmlinuz
 	install -D -m 0644 build/vm/initramfs.img $(DESTDIR)$(PREFIX)/lib/isola/initramfs.img
 
 format:
-	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(MON_SRCS) $(AGENT_SRCS) src/init/init.c src/static/*.c $(UNIT_SRCS) $(FUZZ_SRCS) $(HDRS)
+	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(RT_SRCS) $(MON_SRCS) $(AGENT_SRCS) src/init/init.c src/static/*.c $(UNIT_SRCS) $(FUZZ_SRCS) $(HDRS)
 
 lint:
 	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \
