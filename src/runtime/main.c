@@ -34,7 +34,8 @@ enum
 };
 
 static const struct flag_def global_flags[] = {
-  { "root", 0, G_ROOT, "string", "root directory for storage of container state (default \"" RT_DEFAULT_ROOT "\")" },
+  { "root", 0, G_ROOT, "string",
+    "root directory for storage of container state (default $ISOLA_RUNTIME_ROOT, else \"" RT_DEFAULT_ROOT "\")" },
   { "log", 0, G_LOG, "string", "set the log file to write isola-runtime logs to (default is stderr)" },
   { "log-format", 0, G_LOG_FORMAT, "string", "set the log format ('text' (default), or 'json')" },
   { "debug", 0, G_DEBUG, NULL, "enable debug logging" },
@@ -206,7 +207,10 @@ run_verb (struct rt_ctx *ctx, const struct rt_verb *v, int argc, char **argv)
 int
 main (int argc, char **argv)
 {
-  struct rt_ctx ctx = { .root = RT_DEFAULT_ROOT };
+  /* $ISOLA_RUNTIME_ROOT moves the default: a caller's later calls may drop --root (podman's cleanup process drops
+     --runtime-flag), its environment they keep. */
+  const char *env_root = getenv ("ISOLA_RUNTIME_ROOT");
+  struct rt_ctx ctx = { .root = env_root && env_root[0] ? env_root : RT_DEFAULT_ROOT };
   struct flag_parser p;
   flags_init (&p, global_flags, false, argc, argv);
   cleanup_error isola_error_t err = NULL;
