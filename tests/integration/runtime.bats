@@ -43,6 +43,7 @@ teardown() {
     done
   fi
   if [ -n "${PODMAN_PID_DIRS:-}" ]; then podman_teardown; fi
+  if [ -n "${CONTAINERD_PID:-}" ]; then containerd_teardown; fi
   [[ ${T:-} == /tmp/isola-rt.* ]] && rm -rf "$T"
 }
 
@@ -507,4 +508,77 @@ podman_teardown() {
   timeout 120 "${P[@]}" rm s1
   # podman's state went to our root (ISOLA_RUNTIME_ROOT), and nothing is left there
   assert_equal "$(ls "$ISOLA_RUNTIME_ROOT" 2>/dev/null)" ""
+}
+
+# ---- containerd ------------------------------------------------------------------------------------------------
+
+containerd_setup() {
+  command -v containerd >/dev/null && command -v ctr >/dev/null || skip "containerd is not installed"
+  mkdir -p "$T/cd"
+  cat >"$T/cd/config.toml" <<EOF
+version = 2
+root = "$T/cd/root"
+state = "$T/cd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
+[grpc]
+  address = "$T/cd/c.sock"
+[ttrpc]
+  address = "$T/cd/c.sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+EOF
+  containerd --config "$T/cd/config.toml" >"$T/cd/log" 2>&1 &
+  CONTAINERD_PID=$!
+  CTR=(ctr --address "$T/cd/c.sock")
+  wait_until 60 "${CTR[@]}" version >/dev/null
+  timeout 120 "${CTR[@]}" images import "$ISOLA_IMAGE" >/dev/null
+  CRUN=(--runc-binary "$RT" --runc-root "$T/cd/rt")
+}
+
+containerd_teardown() {
+  local c p
+  for c in $(timeout 30 "${CTR[@]}" task ls -q 2>/dev/null); do
+    timeout 30 "${CTR[@]}" task kill -s KILL "$c" >/dev/null 2>&1 || true
+    timeout 30 "${CTR[@]}" task delete -f "$c" >/dev/null 2>&1 || true
+  done
+  for c in $(timeout 30 "${CTR[@]}" containers ls -q 2>/dev/null); do
+    timeout 30 "${CTR[@]}" containers delete "$c" >/dev/null 2>&1 || true
+  done
+  kill "$CONTAINERD_PID" 2>/dev/null || true
+  wait "$CONTAINERD_PID" 2>/dev/null || true
+  CONTAINERD_PID=
+  # the shims it started (their command lines name our socket)
+  for p in $(grep -l -- "$T/cd" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
+    [ "$p" != "$$" ] && kill -9 "$p" 2>/dev/null || true
+  done
+  grep -o " $T/cd[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
+@test "runtime containerd: ctr run (output, exit code), task exec, ps, pause, kill, delete" {
+  containerd_setup
+  run --separate-stderr timeout 120 "${CTR[@]}" run --rm "${CRUN[@]}" docker.io/library/busybox:latest t1 sh -c 'echo hi from ctr; exit 3'
+  assert_status 3
+  assert_equal "$output" "hi from ctr"
+  timeout 120 "${CTR[@]}" run -d "${CRUN[@]}" docker.io/library/busybox:latest t2 sleep 1000
+  run timeout 60 "${CTR[@]}" task exec --exec-id e1 t2 sh -c 'echo exec-out; exit 4'
+  assert_status 4
+  assert_equal "$output" exec-out
+  pid=$(timeout 60 "${CTR[@]}" task ls | awk '$1 == "t2" {print $2}')
+  [ -d "$T/cd/rt/default/t2" ] || fail "the runtime's state is not under --runc-root"
+  assert_equal "$(rt --root "$T/cd/rt/default" state t2 | jq -r .pid)" "$pid"
+  run timeout 60 "${CTR[@]}" task ps t2
+  assert_output_contains "$pid"
+  timeout 60 "${CTR[@]}" task pause t2
+  run timeout 60 "${CTR[@]}" task ls
+  assert_output_matches "t2 +$pid +PAUSED"
+  timeout 60 "${CTR[@]}" task resume t2
+  timeout 60 "${CTR[@]}" task kill -s KILL t2
+  wait_until 30 sh -c "timeout 30 ctr --address '$T/cd/c.sock' task ls | grep -q 't2 .*STOPPED'"
+  timeout 60 "${CTR[@]}" task delete t2
+  timeout 60 "${CTR[@]}" containers delete t2
+  assert_equal "$(ls "$T/cd/rt/default")" ""
+  assert_equal "$(cgroup_of t2)" ""
+  containerd_teardown
 }
