@@ -300,6 +300,25 @@ cgroup_of() {
   rt exec f1 true
 }
 
+@test "runtime update: flags and -r FILE, merged over the container's limits" {
+  args sleep 1000
+  edit_config '.linux.resources.memory = {"limit": 67108864} | .linux.resources.pids = {"limit": 33}'
+  create_bg u1
+  rt start u1
+  rt update --pids-limit 44 u1
+  pids=$(cat /sys/fs/cgroup/pids/isola/runtime-u1/pids.max 2>/dev/null || cat /sys/fs/cgroup/isola/runtime-u1/pids.max)
+  assert_equal "$pids" 44
+  echo '{"memory": {"limit": 134217728}}' | rt update -r - u1
+  mem=$(cat /sys/fs/cgroup/memory/isola/runtime-u1/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/isola/runtime-u1/memory.max)
+  assert_equal "$mem" 134217728
+  # the pids limit of the first update stays
+  pids=$(cat /sys/fs/cgroup/pids/isola/runtime-u1/pids.max 2>/dev/null || cat /sys/fs/cgroup/isola/runtime-u1/pids.max)
+  assert_equal "$pids" 44
+  run rt update --memory lots u1
+  assert_status 1
+  assert_output_contains "invalid value"
+}
+
 # ---- spec, features, global flags ------------------------------------------------------------------------------
 
 @test "runtime spec, features" {
@@ -447,11 +466,13 @@ cgroup_of() {
 }
 
 @test "runtime config: fields this host cannot honour are warned about; VM isolation is refused clearly" {
-  edit_config '.process.apparmorProfile = "docker-default" | .linux.mountLabel = "system_u:object_r:container_file_t:s0"'
+  edit_config '.process.apparmorProfile = "docker-default" | .linux.mountLabel = "system_u:object_r:container_file_t:s0"
+    | .hooks.startContainer = [{"path": "/bin/true"}]'
   run --separate-stderr rt run --bundle "$B" w1
   assert_status 0
   assert_stderr_matches 'level=warning msg=.*apparmorProfile'
   assert_stderr_matches 'level=warning msg=.*mountLabel'
+  assert_stderr_matches 'level=warning msg=.*startContainer'
   edit_config '.annotations = {"io.isola.isolation": "vm"}'
   run rt run --bundle "$B" w2
   assert_status 1

@@ -427,10 +427,9 @@ int_of (json_t *obj, const char *key)
   return json_integer_value (json_object_get (obj, key));
 }
 
-static void
-parse_resources (json_t *res, struct oci_launch *l)
+void
+oci_limits_from_resources (json_t *res, struct cgroup_limits *c)
 {
-  struct cgroup_limits *c = &l->limits;
   memset (c, 0, sizeof *c);
   json_t *mem = json_object_get (res, "memory");
   c->memory = int_of (mem, "limit") > 0 ? int_of (mem, "limit") : 0;
@@ -450,6 +449,12 @@ parse_resources (json_t *res, struct oci_launch *l)
   c->pids = int_of (json_object_get (res, "pids"), "limit");
   if (c->pids < 0)
     c->pids = 0;
+}
+
+static void
+parse_resources (json_t *res, struct oci_launch *l)
+{
+  oci_limits_from_resources (res, &l->limits);
   static const char *const ignored[] = { "blockIO", "hugepageLimits", "network", "rdma", "unified" };
   for (size_t i = 0; i < ARRAY_SIZE (ignored); i++)
     {

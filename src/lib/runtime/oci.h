@@ -64,6 +64,10 @@ int oci_launch_parse (json_t *config, const char *bundle, struct oci_launch *l, 
 int oci_process_parse (json_t *process, struct oci_process *out, isola_error_t *err);
 void oci_process_clear (struct oci_process *p);
 
+/* linux.resources' memory (limit, reservation, swap, disableOOMKiller), cpu (shares, quota/period, cpus, mems) and
+   pids as the sandbox's limits; the strings are borrowed from res. */
+void oci_limits_from_resources (json_t *res, struct cgroup_limits *out);
+
 /* Compiles linux.seccomp (the spec's form: defaultAction, architectures, syscalls) with libseccomp; *out is NULL
    without one.  caps decide Docker-style conditional rules, which a spec's profile does not have. */
 int oci_seccomp_compile (json_t *seccomp, uint64_t caps, struct seccomp_program **out, isola_error_t *err);
