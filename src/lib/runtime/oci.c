@@ -574,6 +574,12 @@ warn_ignored (json_t *config, struct oci_launch *l)
   if (prop && prop[0] && strcmp (prop, "rslave") != 0 && strcmp (prop, "slave") != 0 && strcmp (prop, "private") != 0
       && strcmp (prop, "rprivate") != 0)
     warn (l, "linux.rootfsPropagation \"%s\": the container's mounts are always slaves of the host's", prop);
+  json_t *hooks = json_object_get (config, "hooks");
+  static const char *const unsupported_hooks[] = { "createContainer", "startContainer" };
+  for (size_t i = 0; i < ARRAY_SIZE (unsupported_hooks); i++)
+    if (json_array_size (json_object_get (hooks, unsupported_hooks[i])))
+      warn (l, "hooks.%s (run in the container's namespaces) are not supported by isola-runtime: ignored",
+            unsupported_hooks[i]);
   if (json_array_size (json_object_get (linux_, "uidMappings"))
       || json_array_size (json_object_get (linux_, "gidMappings")))
     warn (l, "linux.uidMappings/gidMappings need a user namespace: ignored");
