@@ -321,6 +321,7 @@ install: build/isola build/isola-monitor build/isola-init vm
 	install -D -m 0755 build/isola-monitor $(DESTDIR)$(PREFIX)/bin/isola-monitor
 	install -D -m 0755 build/isola-init $(DESTDIR)$(PREFIX)/bin/isola-init
 	install -D -m 0755 build/isola-runtime $(DESTDIR)$(PREFIX)/bin/isola-runtime
+	ln -sf isola-runtime $(DESTDIR)$(PREFIX)/bin/isola-runtime-vm
 	install -D -m 0644 build/vm/vmlinuz $(DESTDIR)$(PREFIX)/lib/isola/vmlinuz
 	install -D -m 0644 build/vm/initramfs.img $(DESTDIR)$(PREFIX)/lib/isola/initramfs.img
 

@@ -34,8 +34,7 @@ wanted_isolation (json_t *config)
   const char *a = json_string_value (json_object_get (json_object_get (config, "annotations"), "io.isola.isolation"));
   if (a && a[0])
     return a;
-  const char *self = getenv ("ISOLA_RUNTIME_ISOLATION");
-  return self && self[0] ? self : "process";
+  return strcmp (program_invocation_short_name, "isola-runtime-vm") == 0 ? "vm" : "process";
 }
 
 static int

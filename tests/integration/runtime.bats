@@ -477,6 +477,15 @@ cgroup_of() {
   run rt run --bundle "$B" w2
   assert_status 1
   assert_output_contains "VM isolation is not available through isola-runtime"
+  # called as isola-runtime-vm, VM isolation is the default
+  ln -s "$RT" "$T/isola-runtime-vm"
+  edit_config '.annotations = {}'
+  run "$T/isola-runtime-vm" run --bundle "$B" w4
+  assert_status 1
+  assert_output_contains "VM isolation is not available through isola-runtime"
+  edit_config '.annotations = {"io.isola.isolation": "process"}'
+  run "$T/isola-runtime-vm" run --bundle "$B" w5
+  assert_status 0
   edit_config '.annotations = {"io.isola.isolation": "bogus"}'
   run rt run --bundle "$B" w3
   assert_status 1
