@@ -17,8 +17,9 @@
 #include "runtime/state.h"
 
 static const struct rt_verb *const verbs[] = {
-  &rt_verb_create, &rt_verb_delete, &rt_verb_exec, &rt_verb_features, &rt_verb_kill,  &rt_verb_list,  &rt_verb_pause,
-  &rt_verb_ps,     &rt_verb_resume, &rt_verb_run,  &rt_verb_spec,     &rt_verb_start, &rt_verb_state, &rt_verb_update,
+  &rt_verb_create, &rt_verb_delete, &rt_verb_events, &rt_verb_exec,  &rt_verb_features,
+  &rt_verb_kill,   &rt_verb_list,   &rt_verb_pause,  &rt_verb_ps,    &rt_verb_resume,
+  &rt_verb_run,    &rt_verb_spec,   &rt_verb_start,  &rt_verb_state, &rt_verb_update,
 };
 
 enum

@@ -1,7 +1,7 @@
 /* isola-runtime: an OCI runtime with runc's command line over isola's process sandbox.  main.c parses the global
    flags and dispatches; one file per group of verbs: lifecycle.c (create start run state kill delete list),
-   exec.c, ps.c (ps pause resume), update.c, spec.c (spec features).  Like runc, errors go to stderr and to the --log
-   file, and a failed verb exits 1. */
+   exec.c, ps.c (ps pause resume), update.c, events.c, spec.c (spec features).  Like runc, errors go to stderr and to
+   the --log file, and a failed verb exits 1. */
 #ifndef ISOLA_RUNTIME_CLI_H
 #define ISOLA_RUNTIME_CLI_H
 
@@ -30,7 +30,7 @@ struct rt_verb
 
 extern const struct rt_verb rt_verb_create, rt_verb_start, rt_verb_run, rt_verb_state, rt_verb_kill, rt_verb_delete,
     rt_verb_list, rt_verb_exec, rt_verb_ps, rt_verb_pause, rt_verb_resume, rt_verb_spec, rt_verb_features,
-    rt_verb_update;
+    rt_verb_update, rt_verb_events;
 
 /* The verb's next flag: its id, FLAG_END, or -1 when the verb must return *exit_code (its help was printed, or a
    bad flag reported). */

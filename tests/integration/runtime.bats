@@ -44,6 +44,7 @@ teardown() {
   fi
   if [ -n "${PODMAN_PID_DIRS:-}" ]; then podman_teardown; fi
   if [ -n "${CONTAINERD_PID:-}" ]; then containerd_teardown; fi
+  if [ -n "${DOCKERD_PID:-}" ]; then dockerd_teardown; fi
   [[ ${T:-} == /tmp/isola-rt.* ]] && rm -rf "$T"
 }
 
@@ -317,6 +318,26 @@ cgroup_of() {
   run rt update --memory lots u1
   assert_status 1
   assert_output_contains "invalid value"
+}
+
+@test "runtime events --stats: the container's cgroup figures" {
+  args sh -c 'sleep 1000 & sleep 1000 & echo ready; wait'
+  edit_config '.linux.resources.memory = {"limit": 67108864}'
+  create_bg ev1
+  rt start ev1
+  wait_until 30 grep -q ready "$T/out"
+  run rt events --stats ev1
+  assert_status 0
+  assert_equal "$(echo "$output" | jq -r .type)" stats
+  assert_equal "$(echo "$output" | jq -r .id)" ev1
+  assert_equal "$(echo "$output" | jq -r .data.pids.current)" 3
+  assert_equal "$(echo "$output" | jq -r .data.memory.usage.limit)" 67108864
+  [ "$(echo "$output" | jq -r .data.memory.usage.usage)" -gt 0 ] || fail "no memory use: $output"
+  rt kill ev1 KILL
+  wait_until 30 sh -c "[ \"\$('$RT' state ev1 | jq -r .status)\" = stopped ]"
+  run rt events --stats ev1
+  assert_status 1
+  assert_output_contains "is not running"
 }
 
 # ---- spec, features, global flags ------------------------------------------------------------------------------
@@ -611,4 +632,52 @@ containerd_teardown() {
   assert_equal "$(ls "$T/cd/rt/default")" ""
   assert_equal "$(cgroup_of t2)" ""
   containerd_teardown
+}
+
+# ---- dockerd -----------------------------------------------------------------------------------------------------
+
+dockerd_setup() {
+  command -v dockerd >/dev/null && command -v docker >/dev/null || skip "docker.io is not installed"
+  mkdir -p "$T/dk"
+  # its own socket, data root and exec root; no bridge or firewall rules (the test's network namespace is its own)
+  dockerd --host "unix://$T/dk/d.sock" --data-root "$T/dk/data" --exec-root "$T/dk/exec" --pidfile "$T/dk/pid" \
+    --add-runtime "isola=$RT" --bridge none --iptables=false --ip-masq=false >"$T/dk/log" 2>&1 &
+  DOCKERD_PID=$!
+  export DOCKER_HOST=unix://$T/dk/d.sock
+  wait_until 120 docker version >/dev/null 2>&1
+  timeout 120 docker load -q -i "$ISOLA_IMAGE" >/dev/null
+}
+
+dockerd_teardown() {
+  local p
+  timeout 60 docker rm -f $(timeout 30 docker ps -aq 2>/dev/null) >/dev/null 2>&1 || true
+  kill "$DOCKERD_PID" 2>/dev/null || true
+  wait "$DOCKERD_PID" 2>/dev/null || true
+  DOCKERD_PID=
+  for p in $(grep -l -- "$T/dk" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
+    [ "$p" != "$$" ] && kill -9 "$p" 2>/dev/null || true
+  done
+  grep -o " $T/dk[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
+@test "runtime dockerd: docker run --runtime isola (output, exit code), exec, top, pause, stop, rm" {
+  dockerd_setup
+  run --separate-stderr timeout 120 docker run --rm --runtime isola --network none busybox sh -c 'echo hi from docker; exit 5'
+  assert_status 5
+  assert_equal "$output" "hi from docker"
+  timeout 120 docker run -d --name d1 --runtime isola --network none busybox sleep 1000
+  run timeout 60 docker exec d1 sh -c 'echo in-exec; exit 6'
+  assert_status 6
+  assert_equal "$output" in-exec
+  run timeout 60 docker top d1
+  assert_output_contains "sleep 1000"
+  timeout 60 docker pause d1
+  assert_equal "$(timeout 60 docker inspect -f '{{.State.Status}}' d1)" paused
+  timeout 60 docker unpause d1
+  timeout 60 docker stop -t 0 d1
+  assert_equal "$(timeout 60 docker inspect -f '{{.State.ExitCode}}' d1)" 137
+  timeout 60 docker rm d1
+  # the runtime's state went under dockerd's exec root, and none is left
+  assert_equal "$(ls "$T/dk/exec/runtime-runc/moby" 2>/dev/null)" ""
+  dockerd_teardown
 }
