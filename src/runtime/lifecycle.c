@@ -156,6 +156,10 @@ prepare_launch (struct rt_ctx *ctx, const struct create_opts *o, const char *id,
   struct spawn_spec *sp = &l->oci.spec;
   if (l->oci.process.terminal)
     {
+      if (o->console_socket == NULL && o->attached)
+        return isola_error_fail (err, ENOTSUP,
+                                 "process.terminal needs --console-socket: isola-runtime run relays no terminal "
+                                 "itself");
       if (o->console_socket == NULL)
         return isola_error_fail (err, EINVAL,
                                  "cannot allocate tty if isola-runtime will detach without setting "

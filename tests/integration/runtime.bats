@@ -141,6 +141,14 @@ cgroup_of() {
   run rt create --bundle "$B" "bad/id"
   assert_status 1
   assert_output_contains "invalid id format"
+  # a terminal needs a console socket (runc's rule for create; run relays none)
+  edit_config '.process.terminal = true'
+  run rt create --bundle "$B" c4
+  assert_status 1
+  assert_output_contains "cannot allocate tty if isola-runtime will detach without setting console socket"
+  run rt run --bundle "$B" c5
+  assert_status 1
+  assert_output_contains "process.terminal needs --console-socket"
   run rt create --bundle "$T/nowhere" c3
   assert_status 1
   [ ! -e "$ISOLA_RUNTIME_ROOT/c3" ] || fail "state left for a failed create"
