@@ -143,7 +143,7 @@ set_oom_score_adj (pid_t pid, const struct oci_process *p, isola_error_t *err)
 }
 
 static int
-prepare_launch (struct rt_ctx *ctx, const struct create_opts *o, const char *id, const char *bundle, struct launch *l,
+prepare_launch (struct rt_ctx *ctx, const struct create_opts *o, const char *bundle, struct launch *l,
                 isola_error_t *err)
 {
   int ret = oci_launch_load (bundle, &l->oci, err);
@@ -176,7 +176,6 @@ prepare_launch (struct rt_ctx *ctx, const struct create_opts *o, const char *id,
   sp->stdin_fd = 0, sp->stdout_fd = 1, sp->stderr_fd = 2;
   sp->preserve_fds = o->preserve_fds;
   sp->outlive_parent = !o->attached;
-  (void)id;
   return 0;
 }
 
@@ -205,7 +204,7 @@ do_create (struct rt_ctx *ctx, const struct create_opts *o, const char *id, stru
   cleanup_free char *dir = NULL;
   cleanup_free char *cgroup_name = rt_cgroup_name (id);
   pid_t pid = 0;
-  int ret = prepare_launch (ctx, o, id, bundle, &l, err);
+  int ret = prepare_launch (ctx, o, bundle, &l, err);
   if (ret == 0)
     ret = make_state_dir (ctx->root, id, &dir, err);
   if (ret < 0)
