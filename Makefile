@@ -75,6 +75,7 @@ HDRS      := $(wildcard src/lib/*/*.h src/cli/*.h src/runtime/*.h src/monitor/*.
 LIB_OBJS      := $(LIB_SRCS:%.c=build/obj/%.o)
 CLI_OBJS      := $(CLI_SRCS:%.c=build/obj/%.o)
 RT_OBJS       := $(RT_SRCS:%.c=build/obj/%.o)
+ASAN_RT_OBJS  := $(RT_SRCS:%.c=build/asan/obj/%.o)
 MON_OBJS      := $(MON_SRCS:%.c=build/obj/%.o)
 AGENT_OBJS    := $(AGENT_SRCS:%.c=build/obj/%.o)
 ASAN_MON_OBJS := $(MON_SRCS:%.c=build/asan/obj/%.o)
@@ -251,6 +252,10 @@ build/asan/isola: $(ASAN_CLI_OBJS) build/obj/src/static/archive_noxar.o build/as
 	  -Wl,-Bdynamic -lm -lpthread 2>$@.log; rc=$$?; \
 	  grep -v "statically linked applications requires at runtime\|: in function \`" $@.log >&2; rm -f $@.log; exit $$rc
 
+build/asan/isola-runtime: $(ASAN_RT_OBJS) build/asan/libisola.a
+	@echo "  LD asan $@"
+	@$(CC) $(ASAN_FLAGS) $(ASAN_LINK_FLAGS) $(ISOLA_LDFLAGS) -o $@ $^ $(LDLIBS)
+
 vpath test_%.c $(sort $(dir $(UNIT_SRCS)))
 # Their dependency files go with the objects: build/asan/tests/ holds only the tests, which run-tests.sh runs.
 build/asan/tests/%: %.c $(ASAN_LIB_OBJS)
@@ -265,11 +270,11 @@ build/fuzz/fuzz_%: fuzz/fuzz_%.c build/fuzz/libisola.a
 	@$(CLANG) $(ISOLA_CPPFLAGS) $(ISOLA_CFLAGS) $(FUZZ_LINK_FLAGS) $(DEPFLAGS) -MF build/fuzz/obj/fuzz/fuzz_$*.d \
 	  -o $@ $< build/fuzz/libisola.a $(LDLIBS)
 
--include $(wildcard $(patsubst %,%.d,$(basename $(LIB_OBJS) $(CLI_OBJS) $(RT_OBJS) $(MON_OBJS) $(AGENT_OBJS) $(ASAN_LIB_OBJS) \
+-include $(wildcard $(patsubst %,%.d,$(basename $(LIB_OBJS) $(CLI_OBJS) $(RT_OBJS) $(ASAN_RT_OBJS) $(MON_OBJS) $(AGENT_OBJS) $(ASAN_LIB_OBJS) \
            $(ASAN_CLI_OBJS) $(ASAN_MON_OBJS) $(ASAN_AGENT_OBJS) $(FUZZ_LIB_OBJS) build/obj/src/static/archive_noxar.o) \
            $(UNIT_BINS:build/asan/tests/%=build/asan/obj/tests/%) $(FUZZ_BINS:build/fuzz/%=build/fuzz/obj/fuzz/%)))
 
-asan: build/asan/isola build/asan/isola-monitor build/asan/isola-agent build/asan/isola-init build/asan/vm $(UNIT_BINS)
+asan: build/asan/isola build/asan/isola-monitor build/asan/isola-agent build/asan/isola-init build/asan/isola-runtime build/asan/vm $(UNIT_BINS)
 unit: $(UNIT_BINS)
 fuzz-build: $(FUZZ_BINS)
 

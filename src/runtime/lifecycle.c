@@ -184,9 +184,9 @@ new_state (const char *id, const char *bundle, const struct launch *l, pid_t pid
 {
   cleanup_free char *now = time_rfc3339_now ();
   json_t *ann = json_object_get (l->oci.config, "annotations");
-  return json_pack ("{s:s, s:i, s:I, s:s, s:s, s:s, s:O, s:s}", "id", id, "pid", (int)pid, "start_time",
+  return json_pack ("{s:s, s:i, s:I, s:s, s:s, s:s, s:o, s:s}", "id", id, "pid", (int)pid, "start_time",
                     (json_int_t)rt_process_start_time (pid), "bundle", bundle, "rootfs", l->oci.root_dir, "created",
-                    now, "annotations", ann ? ann : json_object (), "cgroup", cgroup_name);
+                    now, "annotations", ann ? json_incref (ann) : json_object (), "cgroup", cgroup_name);
 }
 
 /* runc create: the container's process is left waiting at its exec fifo, its pid in --pid-file. */

@@ -5,7 +5,11 @@
 
 load helpers
 
-RT=${ISOLA_RUNTIME_BIN:-$REPO/build/isola-runtime}
+# The build the suite drives: the ASan one beside an ASan isola (make test), else the release one (make check).
+case "$ISOLA" in
+*/asan/isola) RT=${ISOLA_RUNTIME_BIN:-$REPO/build/asan/isola-runtime} ;;
+*) RT=${ISOLA_RUNTIME_BIN:-$REPO/build/isola-runtime} ;;
+esac
 
 setup_file() {
   [ -x "$RT" ] || {
