@@ -417,6 +417,18 @@ cgroup_of() {
   assert_equal "$(cat "$T/shared/g")" w
 }
 
+@test "runtime config: a bundle root on a read-only file system runs, and gets nothing added" {
+  mkdir "$T/ro"
+  mount --bind -o ro "$B/rootfs" "$T/ro"
+  edit_config ".root.path = \"$T/ro\" | .root.readonly = true"
+  args sh -c 'echo ran'
+  run rt run --bundle "$B" ro1
+  umount "$T/ro"
+  assert_status 0
+  assert_equal "$output" ran
+  [ ! -e "$B/rootfs/etc/mtab" ] || fail "/etc/mtab was added to the bundle's root"
+}
+
 @test "runtime config: maskedPaths and readonlyPaths are the spec's" {
   args sh -c 'wc -c </proc/keys; echo 8192 2>&1 >/proc/sys/kernel/msgmax; cat /proc/timer_list | head -c 10 | wc -c'
   edit_config '.linux.maskedPaths = ["/proc/keys"] | .linux.readonlyPaths = ["/proc/sys"]'

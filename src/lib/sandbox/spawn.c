@@ -843,7 +843,8 @@ build_rootfs (const struct spawn_spec *spec, int *rootfd_out, isola_error_t *err
   int ret = make_mounts_slave (err);
   if (ret == 0)
     ret = mount_rootfs (spec, &rootfd, err);
-  if (ret == 0)
+  /* An OCI bundle's root is the caller's, as it is (runc adds nothing to it). */
+  if (ret == 0 && spec->root_dir == NULL)
     ret = make_etc_mtab (rootfd, err);
   if (ret == 0)
     ret = mount_proc (rootfd, err);
