@@ -12,9 +12,14 @@ if [ "${ISOLA_IN_OWN_NETNS:-}" != 1 ]; then
   exec env ISOLA_IN_OWN_NETNS=1 unshare --net sh -c 'ip link set lo up && exec "$@"' sh "$0" "$@"
 fi
 runs=${1:-21}
-rt=$(readlink -f build/isola-runtime)
 work=$(mktemp -d /tmp/isola-bench-runtime.XXXXXX)
 export ISOLA_RUNTIME_ROOT=$work/state
+# podman runs some verbs with neither --runtime-flag nor our environment: a link whose isola-runtime.json names the
+# state root keeps its containers out of the machine's /run/isola-runtime (docs/RUNTIME.md).
+mkdir -p "$work/bin"
+ln -s "$(readlink -f build/isola-runtime)" "$work/bin/isola-runtime"
+echo "{\"root\": \"$ISOLA_RUNTIME_ROOT\"}" >"$work/bin/isola-runtime.json"
+rt=$work/bin/isola-runtime
 pod=()
 cleanup () {
   if [ ${#pod[@]} -gt 0 ]; then "${pod[@]}" rm -af -t 0 >/dev/null 2>&1 || true; fi

@@ -36,7 +36,8 @@ enum
 
 static const struct flag_def global_flags[] = {
   { "root", 0, G_ROOT, "string",
-    "root directory for storage of container state (default $ISOLA_RUNTIME_ROOT, else \"" RT_DEFAULT_ROOT "\")" },
+    "root directory for storage of container state (default $ISOLA_RUNTIME_ROOT, else isola-runtime.json's "
+    "\"root\" beside the binary, else \"" RT_DEFAULT_ROOT "\")" },
   { "log", 0, G_LOG, "string", "set the log file to write isola-runtime logs to (default is stderr)" },
   { "log-format", 0, G_LOG_FORMAT, "string", "set the log format ('text' (default), or 'json')" },
   { "debug", 0, G_DEBUG, NULL, "enable debug logging" },
@@ -150,6 +151,25 @@ rt_connect_console (const char *path, isola_error_t *err)
   return fd;
 }
 
+/* The default --root: $ISOLA_RUNTIME_ROOT, else "root" of isola-runtime.json beside the path we were called by
+   (argv[0]; a symlink's directory, not its target's), else /run/isola-runtime.  Callers drop --root and the
+   environment on some calls (podman runs `delete` with neither, and conmon with an environment of its own), so a
+   runtime installed for one caller (a test's, a second podman's) names its state directory in the file. */
+static char *
+configured_root (const char *argv0)
+{
+  const char *env = getenv ("ISOLA_RUNTIME_ROOT");
+  if (env && env[0])
+    return xstrdup (env);
+  const char *slash = argv0 ? strrchr (argv0, '/') : NULL;
+  if (slash == NULL)
+    return NULL;
+  cleanup_free char *path = xasprintf ("%.*s/isola-runtime.json", (int)(slash - argv0), argv0);
+  cleanup_json json_t *config = json_load_file (path, 0, NULL);
+  const char *root = json_string_value (json_object_get (config, "root"));
+  return root && root[0] == '/' ? xstrdup (root) : NULL;
+}
+
 static void
 usage (FILE *f)
 {
@@ -208,10 +228,8 @@ run_verb (struct rt_ctx *ctx, const struct rt_verb *v, int argc, char **argv)
 int
 main (int argc, char **argv)
 {
-  /* $ISOLA_RUNTIME_ROOT moves the default: a caller's later calls may drop --root (podman's cleanup process drops
-     --runtime-flag), its environment they keep. */
-  const char *env_root = getenv ("ISOLA_RUNTIME_ROOT");
-  struct rt_ctx ctx = { .root = env_root && env_root[0] ? env_root : RT_DEFAULT_ROOT };
+  cleanup_free char *configured = configured_root (argv[0]);
+  struct rt_ctx ctx = { .root = configured ? configured : RT_DEFAULT_ROOT };
   struct flag_parser p;
   flags_init (&p, global_flags, false, argc, argv);
   cleanup_error isola_error_t err = NULL;

@@ -550,8 +550,13 @@ events_logger = "file"
 EOF
   export CONTAINERS_CONF=$T/containers.conf
   PODMAN_PID_DIRS=$T/p
-  P=(podman --root "$T/p/root" --runroot "$T/p/run" --tmpdir "$T/p/tmp" --runtime "$RT" --cgroup-manager cgroupfs
-    --events-backend file)
+  # podman runs `delete` with neither its --runtime-flag nor our environment: the runtime it calls is a link of our
+  # own, whose isola-runtime.json names the test's state root.
+  mkdir -p "$T/bin"
+  ln -s "$RT" "$T/bin/isola-runtime"
+  echo "{\"root\": \"$ISOLA_RUNTIME_ROOT\"}" >"$T/bin/isola-runtime.json"
+  P=(podman --root "$T/p/root" --runroot "$T/p/run" --tmpdir "$T/p/tmp" --runtime "$T/bin/isola-runtime"
+    --cgroup-manager cgroupfs --events-backend file)
   timeout 120 "${P[@]}" load -q -i "$ISOLA_IMAGE" >/dev/null
 }
 
@@ -569,6 +574,9 @@ podman_teardown() {
   assert_equal "$output" "hi from podman"
   run timeout 120 "${P[@]}" run -d --name s1 --network none busybox sleep 1000
   assert_status 0
+  id=$output
+  [ -f "$ISOLA_RUNTIME_ROOT/$id/state.json" ] || fail "podman's container is not under the test's runtime root"
+  assert_equal "$(ISOLA_RUNTIME_ROOT= "$T/bin/isola-runtime" state "$id" | jq -r .status)" running
   run timeout 120 "${P[@]}" exec s1 sh -c 'echo in-exec; exit 6'
   assert_status 6
   assert_equal "$output" in-exec
@@ -581,8 +589,9 @@ podman_teardown() {
   timeout 120 "${P[@]}" stop -t 0 s1
   assert_equal "$(timeout 60 "${P[@]}" inspect -f '{{.State.Status}}' s1)" exited
   timeout 120 "${P[@]}" rm s1
-  # podman's state went to our root (ISOLA_RUNTIME_ROOT), and nothing is left there
+  # podman's delete found them there: nothing is left
   assert_equal "$(ls "$ISOLA_RUNTIME_ROOT" 2>/dev/null)" ""
+  assert_equal "$(cgroup_of "$id")" ""
 }
 
 # ---- containerd ------------------------------------------------------------------------------------------------
