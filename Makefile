@@ -62,18 +62,21 @@ FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_LINK_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined
 
 # The library's subsystems, lowest first (docs/ARCHITECTURE.md).
-LIB_DIRS  := base store proto sandbox image container network driver
+LIB_DIRS  := base store proto sandbox image container network driver runtime
 LIB_SRCS  := $(sort $(foreach d,$(LIB_DIRS),$(wildcard src/lib/$(d)/*.c)))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.c))
+RT_SRCS   := $(sort $(wildcard src/runtime/*.c))
 MON_SRCS  := $(sort $(wildcard src/monitor/*.c))
 SERVE_SRCS := $(sort $(wildcard src/serve/*.c))
 AGENT_SRCS := $(sort $(wildcard src/agent/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/*/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
-HDRS      := $(wildcard src/lib/*/*.h src/cli/*.h src/monitor/*.h src/serve/*.h src/agent/*.h tests/unit/*.h)
+HDRS      := $(wildcard src/lib/*/*.h src/cli/*.h src/runtime/*.h src/monitor/*.h src/serve/*.h src/agent/*.h tests/unit/*.h)
 
 LIB_OBJS      := $(LIB_SRCS:%.c=build/obj/%.o)
 CLI_OBJS      := $(CLI_SRCS:%.c=build/obj/%.o)
+RT_OBJS       := $(RT_SRCS:%.c=build/obj/%.o)
+ASAN_RT_OBJS  := $(RT_SRCS:%.c=build/asan/obj/%.o)
 MON_OBJS      := $(MON_SRCS:%.c=build/obj/%.o)
 AGENT_OBJS    := $(AGENT_SRCS:%.c=build/obj/%.o)
 ASAN_MON_OBJS := $(MON_SRCS:%.c=build/asan/obj/%.o)
@@ -97,7 +100,7 @@ BUILD_JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 
 all: isola vm load-image
 
-isola: build/isola build/isola-monitor build/isola-init build/isola-serve
+isola: build/isola build/isola-monitor build/isola-init build/isola-serve build/isola-runtime
 
 # VM isolation: isola's guest kernel (built once per machine from Debian's linux-source and cached outside the
 # tree, see scripts/build-kernel.sh) and the initramfs holding the guest agent.
@@ -218,6 +221,12 @@ build/isola-monitor: $(MON_OBJS) build/libisola.a
 	@$(call DYNAMIC_LINK,$^)
 endif
 
+# The OCI runtime (runc's command line, docs/RUNTIME.md): dynamic, like a release CLI; isola-runtime-vm is the same
+# binary, defaulting to VM isolation.
+build/isola-runtime: $(RT_OBJS) build/libisola.a
+	@echo "  LD      $@"
+	@$(CC) $(ISOLA_CFLAGS) $(HARDEN_CFLAGS) $(CFLAGS) $(ISOLA_LDFLAGS) $(HARDEN_LDFLAGS) $(LDFLAGS) -pie -o $@ $^ $(LDLIBS)
+
 # Static: it runs inside containers, whose images have any libc or none.  Small rather than fast (-Os), whatever
 # CFLAGS says.
 build/isola-init: src/init/init.c
@@ -258,6 +267,10 @@ build/asan/isola: $(ASAN_CLI_OBJS) build/obj/src/static/archive_noxar.o build/as
 	  -Wl,-Bdynamic -lm -lpthread 2>$@.log; rc=$$?; \
 	  grep -v "statically linked applications requires at runtime\|: in function \`" $@.log >&2; rm -f $@.log; exit $$rc
 
+build/asan/isola-runtime: $(ASAN_RT_OBJS) build/asan/libisola.a
+	@echo "  LD asan $@"
+	@$(CC) $(ASAN_FLAGS) $(ASAN_LINK_FLAGS) $(ISOLA_LDFLAGS) -o $@ $^ $(LDLIBS)
+
 vpath test_%.c $(sort $(dir $(UNIT_SRCS)))
 # Their dependency files go with the objects: build/asan/tests/ holds only the tests, which run-tests.sh runs.
 build/asan/tests/%: %.c $(ASAN_LIB_OBJS)
@@ -272,11 +285,11 @@ build/fuzz/fuzz_%: fuzz/fuzz_%.c build/fuzz/libisola.a
 	@$(CLANG) $(ISOLA_CPPFLAGS) $(ISOLA_CFLAGS) $(FUZZ_LINK_FLAGS) $(DEPFLAGS) -MF build/fuzz/obj/fuzz/fuzz_$*.d \
 	  -o $@ $< build/fuzz/libisola.a $(LDLIBS)
 
--include $(wildcard $(patsubst %,%.d,$(basename $(LIB_OBJS) $(CLI_OBJS) $(MON_OBJS) $(AGENT_OBJS) $(ASAN_LIB_OBJS) \
+-include $(wildcard $(patsubst %,%.d,$(basename $(LIB_OBJS) $(CLI_OBJS) $(RT_OBJS) $(ASAN_RT_OBJS) $(MON_OBJS) $(AGENT_OBJS) $(ASAN_LIB_OBJS) \
            $(SERVE_OBJS) $(ASAN_SERVE_OBJS) $(ASAN_CLI_OBJS) $(ASAN_MON_OBJS) $(ASAN_AGENT_OBJS) $(FUZZ_LIB_OBJS) build/obj/src/static/archive_noxar.o) \
            $(UNIT_BINS:build/asan/tests/%=build/asan/obj/tests/%) $(FUZZ_BINS:build/fuzz/%=build/fuzz/obj/fuzz/%)))
 
-asan: build/asan/isola build/asan/isola-monitor build/asan/isola-serve build/asan/isola-agent build/asan/isola-init build/asan/vm $(UNIT_BINS)
+asan: build/asan/isola build/asan/isola-monitor build/asan/isola-serve build/asan/isola-agent build/asan/isola-init build/asan/isola-runtime build/asan/vm $(UNIT_BINS)
 unit: $(UNIT_BINS)
 fuzz-build: $(FUZZ_BINS)
 
@@ -330,11 +343,13 @@ install: build/isola build/isola-monitor build/isola-init build/isola-serve vm
 	install -D -m 0755 build/isola-serve $(DESTDIR)$(PREFIX)/bin/isola-serve
 	install -D -m 0644 contrib/isola.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/isola.socket
 	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' contrib/isola.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/isola.service
+	install -D -m 0755 build/isola-runtime $(DESTDIR)$(PREFIX)/bin/isola-runtime
+	ln -sf isola-runtime $(DESTDIR)$(PREFIX)/bin/isola-runtime-vm
 	install -D -m 0644 build/vm/vmlinuz $(DESTDIR)$(PREFIX)/lib/isola/vmlinuz
 	install -D -m 0644 build/vm/initramfs.img $(DESTDIR)$(PREFIX)/lib/isola/initramfs.img
 
 format:
-	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(MON_SRCS) $(SERVE_SRCS) $(AGENT_SRCS) src/init/init.c src/static/*.c $(UNIT_SRCS) $(FUZZ_SRCS) $(HDRS)
+	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(RT_SRCS) $(MON_SRCS) $(SERVE_SRCS) $(AGENT_SRCS) src/init/init.c src/static/*.c $(UNIT_SRCS) $(FUZZ_SRCS) $(HDRS)
 
 lint:
 	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \

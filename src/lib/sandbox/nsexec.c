@@ -76,6 +76,7 @@ struct exec_plan
   struct seccomp_program *seccomp;
   struct spawn_spec spec; /* user, cwd, caps, limits and stdio, for spawn_join_setup */
   int started_fd;         /* gets one byte once the command has started; -1 for none */
+  int pid_fd;             /* detached: gets the command's pid (a pid_t) from the helper; -1 for none */
 };
 
 static void
@@ -85,6 +86,7 @@ plan_init (struct exec_plan *p)
   for (int i = 0; i < NS_COUNT; i++)
     p->ns_fds[i] = -1;
   p->started_fd = -1;
+  p->pid_fd = -1;
 }
 
 static void
@@ -477,6 +479,8 @@ helper_main (const struct exec_plan *p, int report_fd, pid_t caller)
       command_main (p, report_fd, self_pidfd);
     }
   /* Nothing of the caller's stays open here: an exec's stdin pipe, say, would never end for the command. */
+  if (p->detach && p->pid_fd >= 0)
+    (void)write_all (p->pid_fd, &pid, sizeof pid);
   (void)close_range (3, ~0U, 0);
   if (p->detach)
     _exit (0);
@@ -582,5 +586,38 @@ nsexec_run_in (pid_t pid, char *const *cgroup_procs, const struct spawn_spec *sp
       ret = run_plan (&p, exit_code, err);
     }
   plan_clear (&p);
+  return ret;
+}
+
+int
+nsexec_start_in (pid_t pid, char *const *cgroup_procs, const struct spawn_spec *spec, pid_t *command_out,
+                 int *exit_code, isola_error_t *err)
+{
+  int fds[2];
+  if (pipe2 (fds, O_CLOEXEC) < 0)
+    return isola_error_make (err, errno, "pipe");
+  cleanup_close int pid_r = fds[0];
+  struct exec_plan p;
+  plan_init (&p);
+  p.pid_fd = fds[1];
+  *exit_code = EXIT_ENGINE_FAILED;
+  const char *failed = "";
+  int ret = open_namespaces_of (pid, false, &p, &failed);
+  if (ret == -ESRCH)
+    ret = isola_error_fail (err, ESRCH, "the container is not running");
+  else if (ret < 0)
+    ret = isola_error_make (err, -ret, "open the container's %s namespace", failed);
+  if (ret == 0)
+    ret = open_procs_files (cgroup_procs, &p, err);
+  if (ret == 0)
+    {
+      p.spec = *spec;
+      p.detach = true;
+      ret = run_plan (&p, exit_code, err);
+    }
+  (void)close (p.pid_fd);
+  plan_clear (&p);
+  if (ret == 0 && read (pid_r, command_out, sizeof *command_out) != (ssize_t)sizeof *command_out)
+    ret = isola_error_fail (err, EIO, "the exec helper did not say which process it started");
   return ret;
 }

@@ -29,6 +29,11 @@ int nsexec_start (struct container *c, const struct exec_request *req, pid_t *he
 int nsexec_run_in (pid_t pid, char *const *cgroup_procs, const struct spawn_spec *spec, bool detach, int started_fd,
                    int *exit_code, isola_error_t *err);
 
+/* The same, detached: returns once the command has exec'd, with its pid (in our PID namespace) in *command_out;
+   the helper has exited, and the command is adopted by our subreaper (an OCI runtime's exec --detach). */
+int nsexec_start_in (pid_t pid, char *const *cgroup_procs, const struct spawn_spec *spec, pid_t *command_out,
+                     int *exit_code, isola_error_t *err);
+
 /* An exec's capabilities: the container's (HostConfig), or with privileged all that the host allows. */
 int nsexec_caps (json_t *host_config, bool privileged, uint64_t *out, isola_error_t *err);
 

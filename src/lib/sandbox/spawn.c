@@ -313,17 +313,28 @@ mount_overlay_on_lower (const struct spawn_spec *spec, isola_error_t *err)
   return 0;
 }
 
+/* An OCI bundle's root: a mount point of its own (pivot_root needs one), with whatever the caller mounted below. */
+static int
+bind_root_dir (const struct spawn_spec *spec, isola_error_t *err)
+{
+  if (mount (spec->root_dir, spec->root_dir, NULL, MS_BIND | MS_REC, NULL) < 0)
+    return isola_error_make (err, errno, "bind the root `%s` onto itself", spec->root_dir);
+  return 0;
+}
+
 static int
 mount_rootfs (const struct spawn_spec *spec, int *rootfd_out, isola_error_t *err)
 {
-  int ret = spec->lower ? mount_overlay_on_lower (spec, err)
-                        : overlay_mount_layers (spec->store, spec->chain_ids, spec->n_layers, spec->upper, spec->work,
-                                                spec->rootfs, err);
+  int ret = spec->root_dir ? bind_root_dir (spec, err)
+            : spec->lower  ? mount_overlay_on_lower (spec, err)
+                          : overlay_mount_layers (spec->store, spec->chain_ids, spec->n_layers, spec->upper, spec->work,
+                                                  spec->rootfs, err);
   if (ret < 0)
     return isola_error_wrap (err, ret, "mount rootfs");
-  int fd = open (spec->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  const char *root = spec->root_dir ? spec->root_dir : spec->rootfs;
+  int fd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
-    return isola_error_make (err, errno, "open rootfs `%s`", spec->rootfs);
+    return isola_error_make (err, errno, "open rootfs `%s`", root);
   *rootfd_out = fd;
   return 0;
 }
@@ -768,17 +779,19 @@ open_container_dev_null (int rootfd)
 }
 
 static int
-protect_kernel_paths (int rootfd, isola_error_t *err)
+protect_kernel_paths (int rootfd, const struct spawn_spec *spec, isola_error_t *err)
 {
   cleanup_close int null_fd = open_container_dev_null (rootfd);
   struct fd_path p;
   const char *dev_null = null_fd >= 0 ? fd_path (null_fd, &p) : "/dev/null";
+  const char *const *masked = spec->masked_paths ? spec->masked_paths : sandbox_masked_paths;
+  const char *const *readonly = spec->readonly_paths ? spec->readonly_paths : sandbox_readonly_paths;
   int ret;
-  for (size_t i = 0; sandbox_masked_paths[i]; i++)
-    if ((ret = mask_path (rootfd, sandbox_masked_paths[i], dev_null, err)) < 0)
+  for (size_t i = 0; masked[i]; i++)
+    if ((ret = mask_path (rootfd, masked[i], dev_null, err)) < 0)
       return ret;
-  for (size_t i = 0; sandbox_readonly_paths[i]; i++)
-    if ((ret = make_path_readonly (rootfd, sandbox_readonly_paths[i], err)) < 0)
+  for (size_t i = 0; readonly[i]; i++)
+    if ((ret = make_path_readonly (rootfd, readonly[i], err)) < 0)
       return ret;
   return 0;
 }
@@ -830,7 +843,8 @@ build_rootfs (const struct spawn_spec *spec, int *rootfd_out, isola_error_t *err
   int ret = make_mounts_slave (err);
   if (ret == 0)
     ret = mount_rootfs (spec, &rootfd, err);
-  if (ret == 0)
+  /* An OCI bundle's root is the caller's, as it is (runc adds nothing to it). */
+  if (ret == 0 && spec->root_dir == NULL)
     ret = make_etc_mtab (rootfd, err);
   if (ret == 0)
     ret = mount_proc (rootfd, err);
@@ -849,7 +863,7 @@ build_rootfs (const struct spawn_spec *spec, int *rootfd_out, isola_error_t *err
   if (ret == 0)
     ret = apply_sysctls (rootfd, spec->sysctls, err);
   if (ret == 0)
-    ret = protect_kernel_paths (rootfd, err);
+    ret = protect_kernel_paths (rootfd, spec, err);
   *rootfd_out = rootfd;
   return ret;
 }
@@ -1452,6 +1466,25 @@ child_setup (struct child *c, isola_error_t *err)
   return ret;
 }
 
+/* Blocks until `start` opens the fifo for reading, then tells it we go on: runc's exec.fifo.  Opened through
+   /proc/self/fd, since the fd may be O_PATH; /proc is the container's now, and shows our own descriptors. */
+static int
+wait_exec_gate (int gate_fd)
+{
+  char path[64];
+  snprintf (path, sizeof path, "/proc/self/fd/%d", gate_fd);
+  int fd;
+  do
+    fd = open (path, O_WRONLY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0)
+    return -errno;
+  ssize_t n = write (fd, "0", 1);
+  close (fd);
+  close (gate_fd);
+  return n == 1 ? 0 : -EIO;
+}
+
 static __attribute__ ((noreturn)) void
 child_main (const struct spawn_spec *spec, int report_fd, int go_fd)
 {
@@ -1460,7 +1493,7 @@ child_main (const struct spawn_spec *spec, int report_fd, int go_fd)
   trace_mark ("container: cloned");
   spawn_reset_signals ();
   /* Nothing of the monitor's (log files, sockets, other containers' pipes) may reach the command. */
-  if (close_range (3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+  if (close_range (3 + spec->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     child_fail (report_fd, REPORT_SETUP_FAILED, isola_error_make (&err, errno, "close_range"), &err);
   /* Modes are set exactly while building the container; the command gets Docker's 022. */
   umask (0);
@@ -1476,9 +1509,17 @@ child_main (const struct spawn_spec *spec, int report_fd, int go_fd)
     child_fail (report_fd, REPORT_EXEC_FAILED, ret, &err);
   umask (022);
   /* Set last: a change of credentials clears it.  The container dies with its monitor, never outlives it. */
-  if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)
+  if (!spec->outlive_parent && prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)
     child_fail (report_fd, REPORT_SETUP_FAILED, isola_error_make (&err, errno, "set the parent-death signal"), &err);
   report_send (report_fd, REPORT_EXEC_STARTING, 0, NULL);
+  if (spec->exec_gate_fd > 0)
+    {
+      /* The parent returns at the pipe's end: it is closed now, and what fails later only ends the process. */
+      (void)close (report_fd);
+      report_fd = -1;
+      if (wait_exec_gate (spec->exec_gate_fd) < 0)
+        _exit (125);
+    }
   /* With no_new_privs any process may load a filter, so it comes last and constrains only the command.  The parent
      reads until the pipe closes, so a failure reported after "exec starting" still counts. */
   if (spec->no_new_privileges && seccomp_program_install (spec->seccomp, &err) < 0)
@@ -1656,6 +1697,8 @@ validate_spec (const struct spawn_spec *spec, isola_error_t *err)
 {
   if (spec->argv == NULL || spec->argv[0] == NULL)
     return isola_error_fail (err, EINVAL, "no command specified");
+  if (spec->root_dir)
+    return 0;
   if ((spec->store == NULL && spec->lower == NULL) || spec->upper == NULL || spec->work == NULL || spec->rootfs == NULL)
     return isola_error_fail (err, EINVAL, "incomplete root file system specification");
   return 0;

@@ -67,6 +67,9 @@ struct spawn_spec
   const char *upper, *work, *rootfs;
   /* Instead of the store's snapshots, one lower directory the caller has mounted (store may then be NULL). */
   const char *lower;
+  /* Or a directory used as it is (an OCI bundle's root, which its caller prepared): bound onto itself, no overlay;
+     upper, work and store are then unused. */
+  const char *root_dir;
   bool readonly_rootfs;
 
   /* Files bind-mounted over /etc/hostname, /etc/hosts, /etc/resolv.conf (each may be NULL). */
@@ -120,6 +123,18 @@ struct spawn_spec
      loaded last before execve when no_new_privileges is set, and otherwise just before the capabilities are
      dropped, since without no_new_privs loading one needs CAP_SYS_ADMIN. */
   const struct seccomp_program *seccomp;
+
+  /* An OCI runtime's container (isola-runtime) instead of a monitor's: */
+  /* masked and read-only paths, NULL-terminated, replacing Docker's (sandbox_masked_paths) when not NULL */
+  const char *const *masked_paths, *const *readonly_paths;
+  /* the process outlives its parent (no parent-death signal): `create` exits, the caller's subreaper adopts it */
+  bool outlive_parent;
+  /* > 0: the exec gate, runc's exec.fifo (an open file, O_PATH is enough).  Once the command has been found, the
+     child reports that it is ready (spawn_container returns) and blocks opening the fifo for writing until `start`
+     opens it for reading; it writes one byte and execs.  Failures after that point are not reported. */
+  int exec_gate_fd;
+  /* Descriptors 3 .. 3+preserve_fds-1 stay open in the command (runc's --preserve-fds, LISTEN_FDS). */
+  unsigned preserve_fds;
 };
 
 /* Default signal dispositions and an empty mask, for a process about to become a container's. */

@@ -1,0 +1,53 @@
+/* isola-runtime: an OCI runtime with runc's command line over isola's process sandbox.  main.c parses the global
+   flags and dispatches; one file per group of verbs: lifecycle.c (create start run state kill delete list),
+   exec.c, ps.c (ps pause resume), update.c, events.c, spec.c (spec features).  Like runc, errors go to stderr and to
+   the --log file, and a failed verb exits 1. */
+#ifndef ISOLA_RUNTIME_CLI_H
+#define ISOLA_RUNTIME_CLI_H
+
+#include <stdbool.h>
+
+#include "base/error.h"
+#include "base/flags.h"
+
+struct rt_ctx
+{
+  const char *root;
+  const char *log_path;
+  bool log_json;
+  bool debug;
+  bool systemd_cgroup;
+};
+
+struct rt_verb
+{
+  const char *name;
+  const char *usage;   /* the arguments after the name, for the help */
+  const char *summary; /* one line */
+  const struct flag_def *flags;
+  int (*run) (struct rt_ctx *ctx, struct flag_parser *p);
+};
+
+extern const struct rt_verb rt_verb_create, rt_verb_start, rt_verb_run, rt_verb_state, rt_verb_kill, rt_verb_delete,
+    rt_verb_list, rt_verb_exec, rt_verb_ps, rt_verb_pause, rt_verb_resume, rt_verb_spec, rt_verb_features,
+    rt_verb_update, rt_verb_events;
+
+/* The verb's next flag: its id, FLAG_END, or -1 when the verb must return *exit_code (its help was printed, or a
+   bad flag reported). */
+int rt_next (struct rt_ctx *ctx, struct flag_parser *p, int *exit_code);
+
+/* Logs an error (runc's "level=error") and prints it on stderr; returns 1, the exit code of a failed verb. */
+int rt_fail (struct rt_ctx *ctx, isola_error_t *err);
+int rt_failf (struct rt_ctx *ctx, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+void rt_warn (struct rt_ctx *ctx, const char *msg);
+
+/* The positional arguments of a verb that takes exactly n (runc's "requires exactly N argument(s)"). */
+int rt_args (struct rt_ctx *ctx, struct flag_parser *p, const char *verb, int min, int max);
+
+/* Writes pid to path atomically (temp + rename in the same directory). */
+int rt_write_pid_file (const char *path, int pid, isola_error_t *err);
+
+/* Connects to a --console-socket path; the fd, or a negative errno with err set. */
+int rt_connect_console (const char *path, isola_error_t *err);
+
+#endif

@@ -1,0 +1,716 @@
+#!/usr/bin/env bats
+# isola-runtime (an OCI runtime with runc's command line, docs/RUNTIME.md): each verb, the config.json fields it
+# honours, and podman 4.3 driving it.  Every test has its own state root (ISOLA_RUNTIME_ROOT, never
+# /run/isola-runtime) and bundle (rootfs from the test image's layers, config.json from `isola-runtime spec`).
+
+load helpers
+
+# The build the suite drives: the ASan one beside an ASan isola (make test), else the release one (make check).
+case "$ISOLA" in
+*/asan/isola) RT=${ISOLA_RUNTIME_BIN:-$REPO/build/asan/isola-runtime} ;;
+*) RT=${ISOLA_RUNTIME_BIN:-$REPO/build/isola-runtime} ;;
+esac
+
+setup_file() {
+  [ -x "$RT" ] || {
+    echo "isola-runtime not found at $RT (make isola)" >&2
+    return 1
+  }
+  require_busybox_image
+  ROOTFS_BASE=$(mktemp -d /tmp/isola-rt-base.XXXXXX)
+  made "$ROOTFS_BASE"
+  "$REPO/tests/integration/runtime_bundle.sh" "$ISOLA_IMAGE" "$ROOTFS_BASE"
+  export ROOTFS_BASE
+}
+
+teardown_file() {
+  [[ ${ROOTFS_BASE:-} == /tmp/isola-rt-base.* ]] && rm -rf "$ROOTFS_BASE"
+}
+
+setup() {
+  T=$(mktemp -d /tmp/isola-rt.XXXXXX)
+  made "$T"
+  export ISOLA_RUNTIME_ROOT=$T/state
+  B=$T/bundle
+  mkdir -p "$B"
+  cp -a "$ROOTFS_BASE/rootfs" "$B/rootfs"
+  (cd "$B" && "$RT" spec)
+  # No terminal (the tests have none), a writable root, and `true` until a test says otherwise.
+  edit_config '.process.terminal = false | .root.readonly = false | .process.args = ["true"]'
+}
+
+teardown() {
+  local id
+  if [ -d "$ISOLA_RUNTIME_ROOT" ]; then
+    for id in $(ls "$ISOLA_RUNTIME_ROOT"); do
+      "$RT" delete --force "$id" || true
+    done
+  fi
+  if [ -n "${PODMAN_PID_DIRS:-}" ]; then podman_teardown; fi
+  if [ -n "${CONTAINERD_PID:-}" ]; then containerd_teardown; fi
+  if [ -n "${DOCKERD_PID:-}" ]; then dockerd_teardown; fi
+  [[ ${T:-} == /tmp/isola-rt.* ]] && rm -rf "$T"
+}
+
+# edit_config JQ: rewrites the bundle's config.json through a jq filter.
+edit_config() {
+  jq "$1" "$B/config.json" >"$B/config.json.new" && mv "$B/config.json.new" "$B/config.json"
+}
+
+# args CMD...: the container's command.
+args() {
+  local a
+  a=$(printf '%s\n' "$@" | jq -R . | jq -s .)
+  edit_config ".process.args = $a"
+}
+
+rt() {
+  timeout 60 "$RT" "$@"
+}
+
+# create_bg ID [FLAGS]: `create` with the container's stdio on $T/out (a pipe to bats would stay open as long as
+# the container runs).
+create_bg() {
+  local id=$1
+  shift
+  rt create --bundle "$B" "$@" "$id" >"$T/out" 2>"$T/err" </dev/null || {
+    cat "$T/err"
+    return 1
+  }
+}
+
+state_field() {
+  rt state "$1" | jq -r ".$2"
+}
+
+# alive PID: the process exists and is no zombie (after create, its parent is whoever adopts it, maybe no reaper).
+alive() {
+  [ -e "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) [ZX] ' "/proc/$1/stat"
+}
+
+cgroup_of() {
+  ls -d /sys/fs/cgroup/unified/isola/runtime-"$1" /sys/fs/cgroup/isola/runtime-"$1" /sys/fs/cgroup/*/isola/runtime-"$1" 2>/dev/null || true
+}
+
+# ---- run, create, start, state ----------------------------------------------------------------------------------
+
+@test "runtime run: the container's output and exit status" {
+  args sh -c 'echo out; echo err >&2; exit 3'
+  run --separate-stderr rt run --bundle "$B" r1
+  assert_status 3
+  assert_equal "$output" out
+  assert_equal "$stderr" err
+  # run deletes what it made
+  run rt state r1
+  assert_status 1
+  assert_output_contains "does not exist"
+  assert_equal "$(cgroup_of r1)" ""
+}
+
+@test "runtime run: a command that does not exist fails with the exec error, nothing left" {
+  args /nonexistent
+  run --separate-stderr rt run --bundle "$B" r2
+  [ "$status" -ne 0 ] || fail "run succeeded"
+  assert_stderr_matches 'nonexistent.*no such file or directory'
+  assert_equal "$(ls "$ISOLA_RUNTIME_ROOT")" ""
+  assert_equal "$(cgroup_of r2)" ""
+}
+
+@test "runtime create: the process waits at the exec fifo until start; the pid file names it" {
+  args sh -c 'echo started; exec sleep 1000'
+  create_bg c1 --pid-file "$T/pid"
+  assert_equal "$(state_field c1 status)" created
+  pid=$(cat "$T/pid")
+  assert_equal "$(state_field c1 pid)" "$pid"
+  # not yet the container's command, and nothing printed
+  [ ! -s "$T/out" ] || fail "output before start: $(cat "$T/out")"
+  ! grep -q sleep "/proc/$pid/cmdline" || fail "the command ran before start"
+  [ -p "$ISOLA_RUNTIME_ROOT/c1/exec.fifo" ] || fail "no exec fifo"
+  rt start c1
+  assert_equal "$(state_field c1 status)" running
+  wait_until 30 grep -q started "$T/out"
+  wait_until 30 grep -q sleep "/proc/$pid/cmdline"
+  [ ! -e "$ISOLA_RUNTIME_ROOT/c1/exec.fifo" ] || fail "exec fifo left after start"
+  run rt start c1
+  assert_status 1
+  assert_output_contains "cannot start an already running container"
+}
+
+@test "runtime create: an existing ID, a bad ID, a missing bundle are refused" {
+  args sleep 1000
+  create_bg c2
+  run rt create --bundle "$B" c2
+  assert_status 1
+  assert_output_contains "container with id exists: c2"
+  run rt create --bundle "$B" "bad/id"
+  assert_status 1
+  assert_output_contains "invalid id format"
+  # a terminal needs a console socket (runc's rule for create; run relays none)
+  edit_config '.process.terminal = true'
+  run rt create --bundle "$B" c4
+  assert_status 1
+  assert_output_contains "cannot allocate tty if isola-runtime will detach without setting console socket"
+  run rt run --bundle "$B" c5
+  assert_status 1
+  assert_output_contains "process.terminal needs --console-socket"
+  run rt create --bundle "$T/nowhere" c3
+  assert_status 1
+  [ ! -e "$ISOLA_RUNTIME_ROOT/c3" ] || fail "state left for a failed create"
+}
+
+@test "runtime state: the OCI state JSON through the life cycle" {
+  args sleep 1000
+  edit_config '.annotations = {"org.example.k": "v"}'
+  create_bg s1
+  run rt state s1
+  assert_status 0
+  assert_equal "$(echo "$output" | jq -r .ociVersion)" 1.0.2
+  assert_equal "$(echo "$output" | jq -r .id)" s1
+  assert_equal "$(echo "$output" | jq -r .bundle)" "$B"
+  assert_equal "$(echo "$output" | jq -r '.annotations["org.example.k"]')" v
+  [ "$(echo "$output" | jq -r .pid)" -gt 0 ] || fail "no pid: $output"
+  rt start s1
+  assert_equal "$(state_field s1 status)" running
+  rt kill s1 KILL
+  wait_until 30 sh -c "[ \"\$('$RT' state s1 | jq -r .status)\" = stopped ]"
+  assert_equal "$(state_field s1 pid)" 0
+  run rt state nosuch
+  assert_status 1
+  assert_output_contains "container does not exist"
+}
+
+# ---- kill, delete, list ---------------------------------------------------------------------------------------
+
+@test "runtime kill: SIGTERM by default, signals by name and number, --all, refused once stopped" {
+  args sh -c 'trap "echo got TERM; exit 0" TERM; echo ready; while :; do sleep 1; done'
+  create_bg k1
+  rt start k1
+  wait_until 30 grep -q ready "$T/out"
+  rt kill k1
+  wait_until 30 grep -q "got TERM" "$T/out"
+  wait_until 30 sh -c "[ \"\$('$RT' state k1 | jq -r .status)\" = stopped ]"
+  run rt kill k1 KILL
+  assert_status 1
+  assert_output_contains "container not running"
+  rt delete k1
+
+  args sh -c 'sleep 1000 & echo ready; wait'
+  create_bg k2
+  rt start k2
+  wait_until 30 grep -q ready "$T/out"
+  [ "$(rt ps --format json k2 | jq length)" -eq 2 ] || fail "expected two processes: $(rt ps --format json k2)"
+  run rt kill k2 NOSUCHSIG
+  assert_status 1
+  assert_output_contains 'unknown signal "NOSUCHSIG"'
+  rt kill --all k2 9
+  wait_until 30 sh -c "[ \"\$('$RT' state k2 | jq -r .status)\" = stopped ]"
+}
+
+@test "runtime delete: refused while running, --force kills; the state and cgroups go" {
+  args sleep 1000
+  edit_config '.linux.resources.pids = {"limit": 50}'
+  create_bg d1 --pid-file "$T/pid"
+  rt start d1
+  [ -n "$(cgroup_of d1)" ] || fail "no cgroup"
+  run rt delete d1
+  assert_status 1
+  assert_output_contains "cannot delete container d1 that is not stopped: running"
+  rt delete --force d1
+  [ ! -e "$ISOLA_RUNTIME_ROOT/d1" ] || fail "state left"
+  ! alive "$(cat "$T/pid")" || fail "process left"
+  assert_equal "$(cgroup_of d1)" ""
+  run rt delete d1
+  assert_status 1
+  assert_output_contains "container does not exist"
+  rt delete --force d1
+}
+
+@test "runtime delete: a created container is killed and removed" {
+  args sleep 1000
+  create_bg d2 --pid-file "$T/pid"
+  rt delete d2
+  ! alive "$(cat "$T/pid")" || fail "process left"
+  [ ! -e "$ISOLA_RUNTIME_ROOT/d2" ] || fail "state left"
+}
+
+@test "runtime list: table, -q and json" {
+  args sleep 1000
+  create_bg l1
+  create_bg l2
+  rt start l2
+  run rt list -q
+  assert_equal "$output" "$(printf 'l1\nl2')"
+  run rt list
+  assert_output_matches 'l1 +[0-9]+ +created'
+  assert_output_matches 'l2 +[0-9]+ +running'
+  run rt list --format json
+  assert_equal "$(echo "$output" | jq -r '.[].status' | tr '\n' ' ')" "created running "
+}
+
+# ---- ps, exec, pause, resume ---------------------------------------------------------------------------------
+
+@test "runtime ps: json pids and ps's table of the container's processes" {
+  args sleep 1000
+  create_bg p1 --pid-file "$T/pid"
+  rt start p1
+  run rt ps --format json p1
+  assert_equal "$output" "[$(cat "$T/pid")]"
+  run rt ps p1
+  assert_status 0
+  assert_output_contains "PID"
+  assert_output_contains "sleep 1000"
+  refute_output_contains "bats"
+}
+
+@test "runtime exec: arguments, exit status, --env, --cwd, --user" {
+  args sleep 1000
+  edit_config '.process.env += ["FROMSPEC=1"]'
+  create_bg e1
+  rt start e1
+  run --separate-stderr rt exec e1 sh -c 'echo $FROMSPEC $X; pwd; id -u; exit 5'
+  assert_status 5
+  assert_equal "${lines[0]}" "1"
+  run rt exec --env X=2 --cwd /tmp --user 1000:1000 e1 sh -c 'echo $X; pwd; id -u; id -g'
+  assert_status 0
+  assert_equal "$output" "$(printf '2\n/tmp\n1000\n1000')"
+  run -127 rt exec e1 /nonexistent
+  assert_output_contains "nonexistent"
+  # the exec'd process is in the container's PID namespace
+  run rt exec e1 ps
+  assert_output_matches '^ +1 +root +sleep 1000'
+}
+
+@test "runtime exec: --process FILE, --detach with --pid-file" {
+  args sleep 1000
+  create_bg e2
+  rt start e2
+  jq '.process | .args = ["sh", "-c", "echo from-process-file"]' "$B/config.json" >"$T/process.json"
+  run rt exec --process "$T/process.json" e2
+  assert_status 0
+  assert_equal "$output" from-process-file
+  rt exec --detach --pid-file "$T/exec.pid" e2 sleep 999 >/dev/null 2>&1 </dev/null
+  pid=$(cat "$T/exec.pid")
+  grep -q "sleep" "/proc/$pid/cmdline" || fail "pid file does not name the exec'd command"
+  rt ps --format json e2 | jq -e "index($pid)" >/dev/null || fail "exec'd process not in the container's cgroup"
+}
+
+@test "runtime pause, resume: the freezer and the status" {
+  args sleep 1000
+  create_bg f1
+  rt start f1
+  run rt resume f1
+  assert_status 1
+  assert_output_contains "container not paused"
+  rt pause f1
+  assert_equal "$(state_field f1 status)" paused
+  run rt exec f1 true
+  assert_status 255
+  assert_output_contains "paused"
+  run rt delete f1
+  assert_status 1
+  rt resume f1
+  assert_equal "$(state_field f1 status)" running
+  rt exec f1 true
+}
+
+@test "runtime update: flags and -r FILE, merged over the container's limits" {
+  args sleep 1000
+  edit_config '.linux.resources.memory = {"limit": 67108864} | .linux.resources.pids = {"limit": 33}'
+  create_bg u1
+  rt start u1
+  rt update --pids-limit 44 u1
+  pids=$(cat /sys/fs/cgroup/pids/isola/runtime-u1/pids.max 2>/dev/null || cat /sys/fs/cgroup/isola/runtime-u1/pids.max)
+  assert_equal "$pids" 44
+  echo '{"memory": {"limit": 134217728}}' | rt update -r - u1
+  mem=$(cat /sys/fs/cgroup/memory/isola/runtime-u1/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/isola/runtime-u1/memory.max)
+  assert_equal "$mem" 134217728
+  # the pids limit of the first update stays
+  pids=$(cat /sys/fs/cgroup/pids/isola/runtime-u1/pids.max 2>/dev/null || cat /sys/fs/cgroup/isola/runtime-u1/pids.max)
+  assert_equal "$pids" 44
+  run rt update --memory lots u1
+  assert_status 1
+  assert_output_contains "invalid value"
+}
+
+@test "runtime events --stats: the container's cgroup figures" {
+  args sh -c 'sleep 1000 & sleep 1000 & echo ready; wait'
+  edit_config '.linux.resources.memory = {"limit": 67108864}'
+  create_bg ev1
+  rt start ev1
+  wait_until 30 grep -q ready "$T/out"
+  run rt events --stats ev1
+  assert_status 0
+  assert_equal "$(echo "$output" | jq -r .type)" stats
+  assert_equal "$(echo "$output" | jq -r .id)" ev1
+  assert_equal "$(echo "$output" | jq -r .data.pids.current)" 3
+  assert_equal "$(echo "$output" | jq -r .data.memory.usage.limit)" 67108864
+  [ "$(echo "$output" | jq -r .data.memory.usage.usage)" -gt 0 ] || fail "no memory use: $output"
+  rt kill ev1 KILL
+  wait_until 30 sh -c "[ \"\$('$RT' state ev1 | jq -r .status)\" = stopped ]"
+  run rt events --stats ev1
+  assert_status 1
+  assert_output_contains "is not running"
+}
+
+# ---- spec, features, global flags ------------------------------------------------------------------------------
+
+@test "runtime spec, features" {
+  run rt spec --bundle "$B"
+  assert_status 1
+  assert_output_contains "exists. Remove it first"
+  mkdir "$T/new"
+  rt spec --bundle "$T/new"
+  assert_equal "$(jq -r '.process.args[0]' "$T/new/config.json")" sh
+  assert_equal "$(jq -r '.root.path' "$T/new/config.json")" rootfs
+  run rt features
+  assert_status 0
+  assert_equal "$(echo "$output" | jq -r .ociVersionMin)" 1.0.0
+  echo "$output" | jq -e '.linux.namespaces | index("pid")' >/dev/null
+}
+
+@test "runtime --root, --log --log-format json" {
+  args sleep 1000
+  rt --root "$T/other" create --bundle "$B" g1 >/dev/null 2>&1 </dev/null
+  [ -f "$T/other/g1/state.json" ] || fail "--root not used"
+  run rt state g1
+  assert_status 1
+  run rt --root "$T/other" --log "$T/log" --log-format json start nosuch
+  assert_status 1
+  assert_equal "$(jq -r .level "$T/log")" error
+  assert_equal "$(jq -r .msg "$T/log")" "container does not exist"
+  rt --root "$T/other" delete --force g1
+}
+
+# ---- config.json fields ----------------------------------------------------------------------------------------
+
+@test "runtime config: hostname, env, cwd, user, additionalGids, rlimits, noNewPrivileges, oomScoreAdj" {
+  args sh -c 'hostname; echo $FOO; pwd; id -u; id -g; id -G; ulimit -n; grep NoNewPrivs /proc/self/status; cat /proc/self/oom_score_adj'
+  edit_config '.hostname = "rt-host" | .process.env += ["FOO=bar"] | .process.cwd = "/made/here"
+    | .process.user = {"uid": 1000, "gid": 1001, "additionalGids": [1002]}
+    | .process.rlimits = [{"type": "RLIMIT_NOFILE", "soft": 123, "hard": 456}]
+    | .process.noNewPrivileges = true | .process.oomScoreAdj = 42'
+  run rt run --bundle "$B" cfg1
+  assert_status 0
+  assert_equal "$output" "$(printf 'rt-host\nbar\n/made/here\n1000\n1001\n1001 1002\n123\nNoNewPrivs:\t1\n42')"
+}
+
+@test "runtime config: capabilities' bounding set" {
+  args sh -c 'grep CapBnd /proc/self/status'
+  edit_config '.process.capabilities.bounding = ["CAP_CHOWN", "CAP_KILL"]'
+  run rt run --bundle "$B" cap1
+  assert_equal "$output" "$(printf 'CapBnd:\t0000000000000021')"
+}
+
+@test "runtime config: readonly root, bind and tmpfs mounts" {
+  mkdir "$T/shared"
+  echo from-host >"$T/shared/f"
+  args sh -c 'cat /data/f; echo w >/data/g; touch /root-file 2>&1 || echo root-ro; echo t >/scratch/x && cat /scratch/x; touch /ro/y 2>&1 || echo bind-ro'
+  edit_config ".root.readonly = true | .mounts += [{\"destination\": \"/data\", \"type\": \"bind\", \"source\": \"$T/shared\", \"options\": [\"rbind\"]},
+    {\"destination\": \"/scratch\", \"type\": \"tmpfs\", \"source\": \"tmpfs\", \"options\": [\"size=1m\"]},
+    {\"destination\": \"/ro\", \"type\": \"bind\", \"source\": \"$T/shared\", \"options\": [\"bind\", \"ro\"]}]"
+  run rt run --bundle "$B" mnt1
+  assert_status 0
+  assert_equal "${lines[0]}" from-host
+  assert_output_contains root-ro
+  assert_output_contains t
+  assert_output_contains bind-ro
+  assert_equal "$(cat "$T/shared/g")" w
+}
+
+@test "runtime config: a bundle root on a read-only file system runs, and gets nothing added" {
+  mkdir "$T/ro"
+  mount --bind -o ro "$B/rootfs" "$T/ro"
+  edit_config ".root.path = \"$T/ro\" | .root.readonly = true"
+  args sh -c 'echo ran'
+  run rt run --bundle "$B" ro1
+  umount "$T/ro"
+  assert_status 0
+  assert_equal "$output" ran
+  [ ! -e "$B/rootfs/etc/mtab" ] || fail "/etc/mtab was added to the bundle's root"
+}
+
+@test "runtime config: maskedPaths and readonlyPaths are the spec's" {
+  args sh -c 'wc -c </proc/keys; echo 8192 2>&1 >/proc/sys/kernel/msgmax; cat /proc/timer_list | head -c 10 | wc -c'
+  edit_config '.linux.maskedPaths = ["/proc/keys"] | .linux.readonlyPaths = ["/proc/sys"]'
+  run rt run --bundle "$B" mask1
+  assert_status 0
+  assert_equal "${lines[0]}" 0
+  assert_output_contains "Read-only file system"
+  # not masked: the spec's list replaces Docker's
+  assert_equal "${lines[-1]}" 10
+}
+
+@test "runtime config: namespaces, private and joined by path" {
+  args sleep 1000
+  create_bg ns1 --pid-file "$T/pid1"
+  rt start ns1
+  pid1=$(cat "$T/pid1")
+  args sh -c 'readlink /proc/self/ns/net; readlink /proc/self/ns/ipc'
+  edit_config ".linux.namespaces = [{\"type\": \"pid\"}, {\"type\": \"mount\"}, {\"type\": \"network\", \"path\": \"/proc/$pid1/ns/net\"}, {\"type\": \"ipc\", \"path\": \"/proc/$pid1/ns/ipc\"}]"
+  run rt run --bundle "$B" ns2
+  assert_status 0
+  assert_equal "${lines[0]}" "$(readlink "/proc/$pid1/ns/net")"
+  assert_equal "${lines[1]}" "$(readlink "/proc/$pid1/ns/ipc")"
+  # without a network entry the container has the host's
+  args readlink /proc/self/ns/net
+  edit_config '.linux.namespaces = [{"type": "pid"}, {"type": "mount"}]'
+  run rt run --bundle "$B" ns3
+  assert_equal "$output" "$(readlink /proc/self/ns/net)"
+  edit_config '.linux.namespaces += [{"type": "user"}]'
+  run rt run --bundle "$B" ns4
+  assert_status 1
+  assert_output_contains "user namespaces are not supported"
+}
+
+@test "runtime config: linux.resources (memory, pids, cpu) reach the cgroups" {
+  args sleep 1000
+  edit_config '.linux.resources.memory = {"limit": 67108864} | .linux.resources.pids = {"limit": 33} | .linux.resources.cpu = {"quota": 50000, "period": 100000}'
+  create_bg res1
+  mem=$(cat /sys/fs/cgroup/memory/isola/runtime-res1/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/isola/runtime-res1/memory.max)
+  assert_equal "$mem" 67108864
+  pids=$(cat /sys/fs/cgroup/pids/isola/runtime-res1/pids.max 2>/dev/null || cat /sys/fs/cgroup/isola/runtime-res1/pids.max)
+  assert_equal "$pids" 33
+  cpu=$(cat /sys/fs/cgroup/cpu/isola/runtime-res1/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/isola/runtime-res1/cpu.max)
+  assert_equal "$cpu" 50000
+}
+
+@test "runtime config: sysctl, devices, seccomp in the spec's form" {
+  args sh -c 'cat /proc/sys/kernel/msgmax; ls -l /dev/mynull | cut -c1; echo x >/dev/mynull && echo null-ok; mkdir /tmp/d 2>&1 || echo mkdir-denied'
+  edit_config '.linux.sysctl = {"kernel.msgmax": "4242"}
+    | .linux.devices = [{"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 438}]
+    | .linux.resources.devices = [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]
+    | .linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}'
+  run rt run --bundle "$B" sys1
+  assert_status 0
+  assert_equal "${lines[0]}" 4242
+  assert_equal "${lines[1]}" c
+  assert_equal "${lines[2]}" null-ok
+  assert_output_contains "Operation not permitted"
+  assert_output_contains mkdir-denied
+}
+
+@test "runtime config: hooks get the state on stdin; a failing prestart hook fails create" {
+  printf '#!/bin/sh\ncat >>%s/hooks.log\necho " $1" >>%s/hooks.log\n' "$T" "$T" >"$T/hook"
+  chmod +x "$T/hook"
+  args true
+  edit_config ".hooks = {\"prestart\": [{\"path\": \"$T/hook\", \"args\": [\"hook\", \"prestart\"]}],
+    \"createRuntime\": [{\"path\": \"$T/hook\", \"args\": [\"hook\", \"createRuntime\"]}],
+    \"poststart\": [{\"path\": \"$T/hook\", \"args\": [\"hook\", \"poststart\"]}],
+    \"poststop\": [{\"path\": \"$T/hook\", \"args\": [\"hook\", \"poststop\"]}]}"
+  rt run --bundle "$B" h1
+  run grep -o '"id":"h1".*"status":"[a-z]*"' "$T/hooks.log"
+  [ "${#lines[@]}" -eq 4 ] || fail "expected 4 hook runs: $(cat "$T/hooks.log")"
+  assert_equal "$(grep -o ' [a-zA-Z]*$' "$T/hooks.log" | tr -d ' ' | tr '\n' ' ')" "prestart createRuntime poststart poststop "
+  edit_config '.hooks = {"prestart": [{"path": "/bin/false"}]}'
+  run rt run --bundle "$B" h2
+  assert_status 1
+  assert_output_contains "error running prestart hook #0"
+  [ ! -e "$ISOLA_RUNTIME_ROOT/h2" ] || fail "state left"
+  assert_equal "$(cgroup_of h2)" ""
+}
+
+@test "runtime config: fields this host cannot honour are warned about; VM isolation is refused clearly" {
+  edit_config '.process.apparmorProfile = "docker-default" | .linux.mountLabel = "system_u:object_r:container_file_t:s0"
+    | .hooks.startContainer = [{"path": "/bin/true"}]'
+  run --separate-stderr rt run --bundle "$B" w1
+  assert_status 0
+  assert_stderr_matches 'level=warning msg=.*apparmorProfile'
+  assert_stderr_matches 'level=warning msg=.*mountLabel'
+  assert_stderr_matches 'level=warning msg=.*startContainer'
+  edit_config '.annotations = {"io.isola.isolation": "vm"}'
+  run rt run --bundle "$B" w2
+  assert_status 1
+  assert_output_contains "VM isolation is not available through isola-runtime"
+  # called as isola-runtime-vm, VM isolation is the default
+  ln -s "$RT" "$T/isola-runtime-vm"
+  edit_config '.annotations = {}'
+  run "$T/isola-runtime-vm" run --bundle "$B" w4
+  assert_status 1
+  assert_output_contains "VM isolation is not available through isola-runtime"
+  edit_config '.annotations = {"io.isola.isolation": "process"}'
+  run "$T/isola-runtime-vm" run --bundle "$B" w5
+  assert_status 0
+  edit_config '.annotations = {"io.isola.isolation": "bogus"}'
+  run rt run --bundle "$B" w3
+  assert_status 1
+  assert_output_contains 'unknown isolation "bogus"'
+}
+
+# ---- podman ------------------------------------------------------------------------------------------------------
+
+podman_setup() {
+  command -v podman >/dev/null || skip "podman is not installed"
+  cat >"$T/containers.conf" <<EOF
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF
+  export CONTAINERS_CONF=$T/containers.conf
+  PODMAN_PID_DIRS=$T/p
+  # podman runs `delete` with neither its --runtime-flag nor our environment: the runtime it calls is a link of our
+  # own, whose isola-runtime.json names the test's state root.
+  mkdir -p "$T/bin"
+  ln -s "$RT" "$T/bin/isola-runtime"
+  echo "{\"root\": \"$ISOLA_RUNTIME_ROOT\"}" >"$T/bin/isola-runtime.json"
+  P=(podman --root "$T/p/root" --runroot "$T/p/run" --tmpdir "$T/p/tmp" --runtime "$T/bin/isola-runtime"
+    --cgroup-manager cgroupfs --events-backend file)
+  timeout 120 "${P[@]}" load -q -i "$ISOLA_IMAGE" >/dev/null
+}
+
+podman_teardown() {
+  timeout 120 "${P[@]}" rm -af -t 0 >/dev/null 2>&1 || true
+  timeout 60 "${P[@]}" unshare true >/dev/null 2>&1 || true
+  # podman leaves its storage mounted (overlay, shm): unmount what is under the test's directory.
+  grep -o " $T/p[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
+@test "runtime podman: run --rm, its output and exit code; exec, stop, rm" {
+  podman_setup
+  run --separate-stderr timeout 120 "${P[@]}" run --rm --network none busybox sh -c 'echo hi from podman; exit 4'
+  assert_status 4
+  assert_equal "$output" "hi from podman"
+  run timeout 120 "${P[@]}" run -d --name s1 --network none busybox sleep 1000
+  assert_status 0
+  id=$output
+  [ -f "$ISOLA_RUNTIME_ROOT/$id/state.json" ] || fail "podman's container is not under the test's runtime root"
+  assert_equal "$(ISOLA_RUNTIME_ROOT= "$T/bin/isola-runtime" state "$id" | jq -r .status)" running
+  run timeout 120 "${P[@]}" exec s1 sh -c 'echo in-exec; exit 6'
+  assert_status 6
+  assert_equal "$output" in-exec
+  run -127 timeout 120 "${P[@]}" exec s1 nosuchcmd
+  run timeout 120 "${P[@]}" top s1
+  assert_output_contains "sleep 1000"
+  timeout 120 "${P[@]}" pause s1
+  assert_equal "$(timeout 60 "${P[@]}" inspect -f '{{.State.Status}}' s1)" paused
+  timeout 120 "${P[@]}" unpause s1
+  timeout 120 "${P[@]}" stop -t 0 s1
+  assert_equal "$(timeout 60 "${P[@]}" inspect -f '{{.State.Status}}' s1)" exited
+  timeout 120 "${P[@]}" rm s1
+  # podman's delete found them there: nothing is left
+  assert_equal "$(ls "$ISOLA_RUNTIME_ROOT" 2>/dev/null)" ""
+  assert_equal "$(cgroup_of "$id")" ""
+}
+
+# ---- containerd ------------------------------------------------------------------------------------------------
+
+containerd_setup() {
+  command -v containerd >/dev/null && command -v ctr >/dev/null || skip "containerd is not installed"
+  mkdir -p "$T/cd"
+  cat >"$T/cd/config.toml" <<EOF
+version = 2
+root = "$T/cd/root"
+state = "$T/cd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
+[grpc]
+  address = "$T/cd/c.sock"
+[ttrpc]
+  address = "$T/cd/c.sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+EOF
+  containerd --config "$T/cd/config.toml" >"$T/cd/log" 2>&1 &
+  CONTAINERD_PID=$!
+  CTR=(ctr --address "$T/cd/c.sock")
+  wait_until 60 "${CTR[@]}" version >/dev/null
+  timeout 120 "${CTR[@]}" images import "$ISOLA_IMAGE" >/dev/null
+  CRUN=(--runc-binary "$RT" --runc-root "$T/cd/rt")
+}
+
+containerd_teardown() {
+  local c p
+  for c in $(timeout 30 "${CTR[@]}" task ls -q 2>/dev/null); do
+    timeout 30 "${CTR[@]}" task kill -s KILL "$c" >/dev/null 2>&1 || true
+    timeout 30 "${CTR[@]}" task delete -f "$c" >/dev/null 2>&1 || true
+  done
+  for c in $(timeout 30 "${CTR[@]}" containers ls -q 2>/dev/null); do
+    timeout 30 "${CTR[@]}" containers delete "$c" >/dev/null 2>&1 || true
+  done
+  kill "$CONTAINERD_PID" 2>/dev/null || true
+  wait "$CONTAINERD_PID" 2>/dev/null || true
+  CONTAINERD_PID=
+  # the shims it started (their command lines name our socket)
+  for p in $(grep -l -- "$T/cd" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
+    [ "$p" != "$$" ] && kill -9 "$p" 2>/dev/null || true
+  done
+  grep -o " $T/cd[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
+@test "runtime containerd: ctr run (output, exit code), task exec, ps, pause, kill, delete" {
+  containerd_setup
+  run --separate-stderr timeout 120 "${CTR[@]}" run --rm "${CRUN[@]}" docker.io/library/busybox:latest t1 sh -c 'echo hi from ctr; exit 3'
+  assert_status 3
+  assert_equal "$output" "hi from ctr"
+  timeout 120 "${CTR[@]}" run -d "${CRUN[@]}" docker.io/library/busybox:latest t2 sleep 1000
+  run timeout 60 "${CTR[@]}" task exec --exec-id e1 t2 sh -c 'echo exec-out; exit 4'
+  assert_status 4
+  assert_equal "$output" exec-out
+  pid=$(timeout 60 "${CTR[@]}" task ls | awk '$1 == "t2" {print $2}')
+  [ -d "$T/cd/rt/default/t2" ] || fail "the runtime's state is not under --runc-root"
+  assert_equal "$(rt --root "$T/cd/rt/default" state t2 | jq -r .pid)" "$pid"
+  run timeout 60 "${CTR[@]}" task ps t2
+  assert_output_contains "$pid"
+  timeout 60 "${CTR[@]}" task pause t2
+  run timeout 60 "${CTR[@]}" task ls
+  assert_output_matches "t2 +$pid +PAUSED"
+  timeout 60 "${CTR[@]}" task resume t2
+  timeout 60 "${CTR[@]}" task kill -s KILL t2
+  wait_until 30 sh -c "timeout 30 ctr --address '$T/cd/c.sock' task ls | grep -q 't2 .*STOPPED'"
+  timeout 60 "${CTR[@]}" task delete t2
+  timeout 60 "${CTR[@]}" containers delete t2
+  assert_equal "$(ls "$T/cd/rt/default")" ""
+  assert_equal "$(cgroup_of t2)" ""
+  containerd_teardown
+}
+
+# ---- dockerd -----------------------------------------------------------------------------------------------------
+
+dockerd_setup() {
+  command -v dockerd >/dev/null && command -v docker >/dev/null || skip "docker.io is not installed"
+  mkdir -p "$T/dk"
+  # its own socket, data root and exec root; no bridge or firewall rules (the test's network namespace is its own)
+  dockerd --host "unix://$T/dk/d.sock" --data-root "$T/dk/data" --exec-root "$T/dk/exec" --pidfile "$T/dk/pid" \
+    --add-runtime "isola=$RT" --bridge none --iptables=false --ip-masq=false >"$T/dk/log" 2>&1 &
+  DOCKERD_PID=$!
+  export DOCKER_HOST=unix://$T/dk/d.sock
+  wait_until 120 docker version >/dev/null 2>&1
+  timeout 120 docker load -q -i "$ISOLA_IMAGE" >/dev/null
+}
+
+dockerd_teardown() {
+  local p
+  timeout 60 docker rm -f $(timeout 30 docker ps -aq 2>/dev/null) >/dev/null 2>&1 || true
+  kill "$DOCKERD_PID" 2>/dev/null || true
+  wait "$DOCKERD_PID" 2>/dev/null || true
+  DOCKERD_PID=
+  for p in $(grep -l -- "$T/dk" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
+    [ "$p" != "$$" ] && kill -9 "$p" 2>/dev/null || true
+  done
+  grep -o " $T/dk[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
+@test "runtime dockerd: docker run --runtime isola (output, exit code), exec, top, pause, stop, rm" {
+  dockerd_setup
+  run --separate-stderr timeout 120 docker run --rm --runtime isola --network none busybox sh -c 'echo hi from docker; exit 5'
+  assert_status 5
+  assert_equal "$output" "hi from docker"
+  timeout 120 docker run -d --name d1 --runtime isola --network none busybox sleep 1000
+  run timeout 60 docker exec d1 sh -c 'echo in-exec; exit 6'
+  assert_status 6
+  assert_equal "$output" in-exec
+  run timeout 60 docker top d1
+  assert_output_contains "sleep 1000"
+  timeout 60 docker pause d1
+  assert_equal "$(timeout 60 docker inspect -f '{{.State.Status}}' d1)" paused
+  timeout 60 docker unpause d1
+  timeout 60 docker stop -t 0 d1
+  assert_equal "$(timeout 60 docker inspect -f '{{.State.ExitCode}}' d1)" 137
+  timeout 60 docker rm d1
+  # the runtime's state went under dockerd's exec root, and none is left
+  assert_equal "$(ls "$T/dk/exec/runtime-runc/moby" 2>/dev/null)" ""
+  dockerd_teardown
+}

@@ -1,0 +1,186 @@
+/* runtime/oci.c: config.json → spawn_spec, what it refuses and what it warns about, signals, rt_id_valid. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/json.h"
+#include "base/util.h"
+#include "runtime/oci.h"
+#include "runtime/state.h"
+#include "tap.h"
+
+static char bundle[] = "/tmp/isola-test-oci.XXXXXX";
+
+/* Parses the default spec with edits applied by a caller-provided JSON merge (NULL: none). */
+static int
+parse_with (const char *patch, struct oci_launch *l, isola_error_t *err)
+{
+  cleanup_json json_t *config = oci_default_spec ();
+  if (patch)
+    {
+      cleanup_json json_t *p = json_loads (patch, 0, NULL);
+      if (p == NULL)
+        return -EINVAL;
+      json_object_update_recursive (config, p);
+    }
+  oci_launch_init (l);
+  return oci_launch_parse (config, bundle, l, err);
+}
+
+static bool
+has_warning (const struct oci_launch *l, const char *needle)
+{
+  for (size_t i = 0; l->warnings && l->warnings[i]; i++)
+    if (strstr (l->warnings[i], needle))
+      return true;
+  return false;
+}
+
+static void
+test_default_spec (void)
+{
+  struct oci_launch l;
+  cleanup_error isola_error_t err = NULL;
+  int ret = parse_with (NULL, &l, &err);
+  CHECK (ret == 0, "the default spec parses (%s)", err ? err->msg : "");
+  CHECK_STR (l.spec.argv[0], "sh", "args");
+  CHECK (l.spec.root_dir && str_has_suffix (l.spec.root_dir, "/rootfs"), "root.path relative to the bundle");
+  CHECK (l.spec.readonly_rootfs, "root.readonly");
+  CHECK_STR (l.spec.user, "0:0", "user");
+  CHECK_STR (l.spec.hostname, "runc", "hostname");
+  CHECK (l.process.terminal, "terminal");
+  CHECK (l.spec.no_new_privileges, "noNewPrivileges");
+  CHECK (l.spec.cap_keep == ((1ull << 29) | (1ull << 5) | (1ull << 10)), "bounding caps AUDIT_WRITE KILL NET_BIND");
+  CHECK (l.spec.n_rlimits == 1 && l.spec.rlimits[0].resource == RLIMIT_NOFILE && l.spec.rlimits[0].soft == 1024,
+         "rlimits");
+  CHECK (l.spec.pid.mode == SPAWN_NS_PRIVATE && l.spec.ipc.mode == SPAWN_NS_PRIVATE
+             && l.spec.uts.mode == SPAWN_NS_PRIVATE && l.spec.cgroupns.mode == SPAWN_NS_PRIVATE && !l.spec.host_network,
+         "every namespace private");
+  CHECK (l.spec.n_mounts == 0, "the default mounts are the sandbox's own");
+  CHECK (l.spec.shm_size == 65536 * 1024, "/dev/shm's size from its options");
+  CHECK (l.spec.masked_paths && strcmp (l.spec.masked_paths[0], "/proc/acpi") == 0, "maskedPaths are the spec's");
+  CHECK (l.spec.readonly_paths && strcmp (l.spec.readonly_paths[4], "/proc/sysrq-trigger") == 0, "readonlyPaths");
+  CHECK (!l.spec.all_devices, "a deny-all device rule keeps the default list");
+  CHECK (l.warnings == NULL, "no warnings");
+  oci_launch_clear (&l);
+}
+
+static void
+test_fields (void)
+{
+  struct oci_launch l;
+  cleanup_error isola_error_t err = NULL;
+  int ret
+      = parse_with ("{\"mounts\": [{\"destination\": \"/data\", \"type\": \"bind\", \"source\": \"rel\", "
+                    "\"options\": [\"rbind\", \"ro\"]}, {\"destination\": \"/t\", \"type\": \"tmpfs\", "
+                    "\"options\": [\"size=1m\", \"ro\"]}, {\"destination\": \"/n\", \"type\": \"nfs\"}],"
+                    "\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"pid\"}],"
+                    "\"resources\": {\"memory\": {\"limit\": 1000000}, \"cpu\": {\"quota\": 50000, \"period\": "
+                    "100000, \"shares\": 512}, \"pids\": {\"limit\": 7}, \"blockIO\": {\"weight\": 10},"
+                    "\"devices\": [{\"allow\": true, \"access\": \"rwm\"}]},"
+                    "\"sysctl\": {\"kernel.msgmax\": \"4242\"},"
+                    "\"devices\": [{\"path\": \"/dev/x\", \"type\": \"c\", \"major\": 1, \"minor\": 3}]},"
+                    "\"process\": {\"apparmorProfile\": \"p\", \"oomScoreAdj\": 5, \"user\": {\"uid\": 7, \"gid\": 8,"
+                    "\"additionalGids\": [9]}}}",
+                    &l, &err);
+  CHECK (ret == 0, "parses (%s)", err ? err->msg : "");
+  CHECK (l.spec.n_mounts == 2, "bind and tmpfs kept, nfs skipped");
+  cleanup_free char *rel = xasprintf ("%s/rel", bundle);
+  CHECK_STR (l.spec.mounts[0].source, rel, "a relative bind source is the bundle's");
+  CHECK (l.spec.mounts[0].readonly, "ro bind");
+  CHECK (l.spec.mounts[1].source == NULL && l.spec.mounts[1].readonly, "tmpfs, ro");
+  CHECK_STR (l.spec.mounts[1].tmpfs_options, "size=1m", "tmpfs options without ro");
+  CHECK (has_warning (&l, "nfs"), "the nfs mount is warned about");
+  CHECK (l.spec.host_network && l.spec.uts.mode == SPAWN_NS_HOST && l.spec.pid.mode == SPAWN_NS_PRIVATE,
+         "unlisted namespaces are the host's");
+  CHECK (l.limits.memory == 1000000 && l.limits.memory_swap == -1, "memory, unlimited swap when not given");
+  CHECK (l.limits.nano_cpus == 500000000 && l.limits.cpu_shares == 512 && l.limits.pids == 7, "cpu and pids");
+  CHECK (has_warning (&l, "blockIO"), "blockIO is warned about");
+  CHECK (l.spec.all_devices, "an allow-all rule opens every device");
+  CHECK (l.spec.n_devices == 1 && S_ISCHR (l.spec.devices[0].mode) && (l.spec.devices[0].mode & 0777) == 0666,
+         "a device, mode 0666 by default");
+  CHECK (l.spec.sysctls && strcmp (l.spec.sysctls[0], "kernel.msgmax=4242") == 0, "sysctl");
+  CHECK (has_warning (&l, "apparmorProfile"), "apparmor warned about");
+  CHECK (l.process.has_oom_score_adj && l.process.oom_score_adj == 5, "oomScoreAdj");
+  CHECK_STR (l.spec.user, "7:8", "uid:gid");
+  CHECK (l.spec.group_add && strcmp (l.spec.group_add[0], "9") == 0, "additionalGids");
+  oci_launch_clear (&l);
+}
+
+static void
+test_refusals (void)
+{
+  static const struct
+  {
+    const char *patch, *msg;
+  } cases[] = {
+    { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\"}]}}", "user namespaces" },
+    { "{\"linux\": {\"namespaces\": [{\"type\": \"pid\"}]}}", "mount namespace" },
+    { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"bogus\"}]}}", "unknown type" },
+    { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"network\", \"path\": \"/nonexistent\"}]}}",
+      "/nonexistent" },
+    { "{\"process\": {\"args\": []}}", "args must not be empty" },
+    { "{\"process\": {\"cwd\": \"rel\"}}", "absolute path" },
+    { "{\"process\": {\"rlimits\": [{\"type\": \"RLIMIT_BOGUS\"}]}}", "RLIMIT_BOGUS" },
+    { "{\"process\": {\"capabilities\": {\"bounding\": [\"CAP_BOGUS\"]}}}", "CAP_BOGUS" },
+    { "{\"root\": {\"path\": \"nosuchdir\"}}", "does not exist" },
+    { "{\"mounts\": [{\"destination\": \"rel\", \"type\": \"tmpfs\"}]}", "absolute" },
+    { "{\"linux\": {\"seccomp\": {\"defaultAction\": \"SCMP_ACT_BOGUS\"}}}", "seccomp" },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (cases); i++)
+    {
+      struct oci_launch l;
+      cleanup_error isola_error_t err = NULL;
+      int ret = parse_with (cases[i].patch, &l, &err);
+      CHECK (ret < 0 && err && strstr (err->msg, cases[i].msg), "refused: %s (%s)", cases[i].patch,
+             err ? err->msg : "accepted");
+      oci_launch_clear (&l);
+    }
+}
+
+static void
+test_seccomp (void)
+{
+  struct oci_launch l;
+  cleanup_error isola_error_t err = NULL;
+  int ret = parse_with ("{\"linux\": {\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\", \"architectures\": "
+                        "[\"SCMP_ARCH_X86_64\"], \"syscalls\": [{\"names\": [\"mkdir\"], \"action\": "
+                        "\"SCMP_ACT_ERRNO\", \"errnoRet\": 1}]}}}",
+                        &l, &err);
+  CHECK (ret == 0 && l.seccomp != NULL && l.spec.seccomp == l.seccomp, "the spec's seccomp compiles (%s)",
+         err ? err->msg : "");
+  oci_launch_clear (&l);
+}
+
+static void
+test_signals_and_ids (void)
+{
+  CHECK (oci_parse_signal ("KILL") == SIGKILL && oci_parse_signal ("SIGTERM") == SIGTERM
+             && oci_parse_signal ("9") == SIGKILL && oci_parse_signal ("sigusr1") == SIGUSR1,
+         "signals by name and number");
+  CHECK (oci_parse_signal ("NOPE") < 0 && oci_parse_signal ("0") < 0 && oci_parse_signal ("") < 0,
+         "bad signals refused");
+  CHECK (rt_id_valid ("abc-1_2.3+4") && !rt_id_valid ("a/b") && !rt_id_valid ("..") && !rt_id_valid (""),
+         "runc's ID rule");
+}
+
+int
+main (void)
+{
+  if (mkdtemp (bundle) == NULL)
+    return 1;
+  cleanup_free char *rootfs = xasprintf ("%s/rootfs", bundle);
+  mkdir (rootfs, 0755);
+  test_default_spec ();
+  test_fields ();
+  test_refusals ();
+  test_seccomp ();
+  test_signals_and_ids ();
+  (void)rm_rf (bundle, NULL);
+  return tap_done ();
+}
