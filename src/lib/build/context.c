@@ -369,9 +369,8 @@ dockerignore_matches (const struct dockerignore *ig, const char *path)
   return matched;
 }
 
-/* fileutils.Matches(file, patterns): cleaned, "." never excluded. */
-static int
-matches_patterns (const char *file, char *const *patterns, bool *out, isola_error_t *err)
+int
+dockerignore_excludes (const char *file, char *const *patterns, bool *out, isola_error_t *err)
 {
   struct dockerignore ig;
   int ret = dockerignore_compile (patterns, &ig, err);
@@ -387,14 +386,14 @@ int
 dockerignore_keep_build_files (char ***patterns, const char *dockerfile, isola_error_t *err)
 {
   bool excluded;
-  int ret = matches_patterns (".dockerignore", *patterns, &excluded, err);
+  int ret = dockerignore_excludes (".dockerignore", *patterns, &excluded, err);
   if (ret < 0)
     return ret;
   if (excluded)
     strv_push (patterns, "!.dockerignore");
   if (dockerfile == NULL)
     return 0;
-  if ((ret = matches_patterns (dockerfile, *patterns, &excluded, err)) < 0)
+  if ((ret = dockerignore_excludes (dockerfile, *patterns, &excluded, err)) < 0)
     return ret;
   if (excluded)
     {

@@ -21,6 +21,11 @@ char **dockerignore_read (const char *buf, size_t len);
    when it comes from stdin. */
 int dockerignore_keep_build_files (char ***patterns, const char *dockerfile, isola_error_t *err);
 
+/* fileutils.Matches(file, patterns): whether the patterns exclude file (cleaned; "." never).  The daemon also uses
+   it after reading the context: a Dockerfile or .dockerignore that the original patterns exclude was sent only
+   for the builder to read, and is dropped from the context before any COPY (remotecontext's removeDockerfile). */
+int dockerignore_excludes (const char *file, char *const *patterns, bool *out, isola_error_t *err);
+
 struct ignore_pattern
 {
   char *text; /* cleaned, without the "!" */

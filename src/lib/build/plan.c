@@ -459,7 +459,7 @@ build_state_begin (struct build_state *st, const struct build_plan *plan, size_t
   if (onbuild[0] == NULL)
     return 0;
   /* Docker copies the triggers out and leaves the config's OnBuild empty: the child image does not inherit them. */
-  json_object_set_new (st->config, "OnBuild", json_array ());
+  json_object_del (st->config, "OnBuild");
   size_t n = strv_len (onbuild);
   struct df_instruction *t = xcalloc (n, sizeof *t);
   for (size_t i = 0; i < n; i++)
@@ -552,13 +552,23 @@ state_shell (const struct build_state *st)
   return shell;
 }
 
-/* withCmdCommentString: the shell, "#(nop) ", the comment. */
+/* withCmdComment: the shell, "#(nop) ", the comment (history shows "#(nop)  ENV a=b", two blanks). */
 static char **
 comment_cmd (const struct build_state *st, const char *comment)
 {
   char **cmd = state_shell (st);
   strv_push (&cmd, "#(nop) ");
   strv_push (&cmd, comment);
+  return cmd;
+}
+
+/* withCmdCommentString, which WORKDIR, COPY and ADD use: "#(nop) " and the comment as one word. */
+static char **
+comment_string_cmd (const struct build_state *st, const char *comment)
+{
+  char **cmd = state_shell (st);
+  cleanup_free char *word = xasprintf ("#(nop) %s", comment);
+  strv_push (&cmd, word);
   return cmd;
 }
 
@@ -827,14 +837,26 @@ step_healthcheck (struct build_state *st, const struct df_instruction *ins, stru
     }
   json_t *h = json_object ();
   json_object_set_new (h, "Test", strv_json (ins->health_test));
-  if (ins->health_interval)
-    json_object_set_new (h, "Interval", json_integer (ins->health_interval));
-  if (ins->health_timeout)
-    json_object_set_new (h, "Timeout", json_integer (ins->health_timeout));
-  if (ins->health_start_period)
-    json_object_set_new (h, "StartPeriod", json_integer (ins->health_start_period));
-  if (ins->health_retries)
-    json_object_set_new (h, "Retries", json_integer (ins->health_retries));
+  /* The daemon's commit merges the step's config with its parent's (daemon/commit.go merge): a setting left at
+     zero keeps the previous HEALTHCHECK's, even under NONE. */
+  const struct
+  {
+    const char *key;
+    int64_t value;
+  } fields[] = {
+    { "Interval", ins->health_interval },
+    { "Timeout", ins->health_timeout },
+    { "StartPeriod", ins->health_start_period },
+    { "Retries", ins->health_retries },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (fields); i++)
+    {
+      json_t *prev = json_object_get (old, fields[i].key);
+      if (fields[i].value)
+        json_object_set_new (h, fields[i].key, json_integer (fields[i].value));
+      else if (json_is_integer (prev) && json_integer_value (prev) != 0)
+        json_object_set (h, fields[i].key, prev);
+    }
   json_object_set_new (st->config, "Healthcheck", h);
   cleanup_free char *msg = health_message (ins);
   step->cache_cmd = comment_cmd (st, msg);
@@ -919,8 +941,10 @@ resolve_copy_from (const struct build_state *st, const char *from, struct build_
   long long ix = strtoll (from, &end, 10);
   if (*from && *end == '\0' && errno == 0)
     {
-      if (ix < 0 || (size_t)ix >= st->stage)
-        return isola_error_fail (err, EINVAL, "invalid stage index %lld", ix);
+      if (ix < 0 || (size_t)ix > st->stage)
+        return isola_error_fail (err, EINVAL, "invalid from flag value %s: invalid stage index %lld", from, ix);
+      if ((size_t)ix == st->stage)
+        return isola_error_fail (err, EINVAL, "invalid from flag value %s: refers to current build stage", from);
       step->from_stage = (int)ix;
       return 0;
     }
@@ -1002,7 +1026,7 @@ build_step_copy_cmd (struct build_step *step, const struct build_state *st, char
   cleanup_free char *msg
       = xasprintf ("%s %s%s in %s ", df_kind_name (step->ins->kind), chown, hash, step->dest ? step->dest : "");
   strv_free (step->cache_cmd);
-  step->cache_cmd = comment_cmd (st, msg);
+  step->cache_cmd = comment_string_cmd (st, msg);
 }
 
 static int
@@ -1023,8 +1047,9 @@ step_simple (struct build_state *st, const struct df_instruction *ins, char *con
         cleanup_free char *wd = normalize_workdir (cur, v);
         json_object_set_new (st->config, "WorkingDir", json_string (wd));
         step->action = BUILD_WORKDIR;
-        msg = xasprintf ("WORKDIR %s", wd);
-        break;
+        cleanup_free char *comment = xasprintf ("WORKDIR %s", wd);
+        step->cache_cmd = comment_string_cmd (st, comment);
+        return 0;
       }
     case DF_USER:
       if ((ret = expand (st, env, ins->args[0], &v, err)) < 0)
@@ -1077,7 +1102,7 @@ step_simple (struct build_state *st, const struct df_instruction *ins, char *con
           st->cmd_set = true;
         else if (!st->cmd_set)
           /* An ENTRYPOINT drops the base image's CMD unless this stage set one. */
-          json_object_set_new (st->config, "Cmd", json_null ());
+          json_object_del (st->config, "Cmd");
         cleanup_free char *list = go_quote_list (cmd);
         msg = xasprintf ("%s %s", is_cmd ? "CMD" : "ENTRYPOINT", list);
         break;

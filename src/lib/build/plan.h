@@ -98,8 +98,9 @@ struct build_step
 };
 
 /* Substitutes the instruction where Docker does (not RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD), applies
-   it to st->config and fills step.  Errors are Docker's ("failed to process ...", "Invalid signal: X", "the
-   --mount option requires BuildKit ...", "invalid stage index N"). */
+   it to st->config and fills step.  Errors are Docker's ("failed to process ...", "Invalid signal: X", "invalid from
+   flag value 1: refers to current build stage", "the
+   --mount option requires BuildKit ..."). */
 int build_step_prepare (struct build_state *st, const struct df_instruction *ins, struct build_step *step,
                         isola_error_t *err);
 void build_step_clear (struct build_step *step);
