@@ -606,6 +606,7 @@ parse_arguments (const char *rest, char escape, struct df_instruction *ins, isol
         if (ret == -ENOENT)
           {
             /* Docker keeps an unknown trigger (it fails in the child build): only its name is checked here. */
+            df_instruction_clear (ins->trigger);
             free (ins->trigger);
             ins->trigger = NULL;
             strv_push (&ins->args, unknown);

@@ -470,6 +470,7 @@ build_state_begin (struct build_state *st, const struct build_plan *plan, size_t
           for (size_t k = 0; k < i; k++)
             df_instruction_clear (&t[k]);
           free (t);
+          build_state_clear (st);
           return ret;
         }
     }
