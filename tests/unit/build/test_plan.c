@@ -252,9 +252,10 @@ test_arg_scopes (void)
          "redeclared meta ARG, meta-only ARG empty, --build-arg over a default, unset ARG, predefined ARG: %s", e0);
   cleanup_free char *e1 = json_dumps (json_object_get (r.configs[1], "Env"), JSON_COMPACT);
   CHECK (strstr (e1, "\"a=none\""), "a meta ARG not redeclared is not in the second stage: %s", e1);
-  CHECK (r.plan.warnings[0] && strcmp (r.plan.warnings[0], "[Warning] One or more build-args [NOTUSED] were not "
-                                                           "consumed")
-                                   == 0,
+  CHECK (r.plan.warnings[0]
+             && strcmp (r.plan.warnings[0], "[Warning] One or more build-args [NOTUSED] were not "
+                                            "consumed")
+                    == 0,
          "Docker's warning for an unused --build-arg");
   run_clear (&r);
 }
@@ -357,9 +358,15 @@ test_go_formats (void)
   {
     int64_t ns;
     const char *s;
-  } d[] = { { 0, "0s" },           { 1, "1ns" },           { 1500, "1.5\xc2\xb5s" },
-            { 500000000, "500ms" }, { 5000000000, "5s" },   { 90000000000, "1m30s" },
-            { 7200000000000, "2h0m0s" }, { 1500000000, "1.5s" }, { -2000000000, "-2s" } };
+  } d[] = { { 0, "0s" },
+            { 1, "1ns" },
+            { 1500, "1.5\xc2\xb5s" },
+            { 500000000, "500ms" },
+            { 5000000000, "5s" },
+            { 90000000000, "1m30s" },
+            { 7200000000000, "2h0m0s" },
+            { 1500000000, "1.5s" },
+            { -2000000000, "-2s" } };
   for (size_t i = 0; i < ARRAY_SIZE (d); i++)
     {
       cleanup_free char *s = go_duration (d[i].ns);
