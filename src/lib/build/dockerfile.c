@@ -1054,7 +1054,10 @@ join_lines (const char *buf, size_t len, struct directives *d, struct raw_node *
       bool more = trim_continuation (line, d->escape);
       if (!more && *line == '\0')
         continue;
-      char *joined = xstrdup (line);
+      /* Grown by doubling: a file of continuation lines costs linear time. */
+      size_t jlen = strlen (line), jcap = jlen + 64;
+      char *joined = xmalloc (jcap);
+      memcpy (joined, line, jlen + 1);
       bool empty_continuation = false;
       while (more)
         {
@@ -1080,9 +1083,14 @@ join_lines (const char *buf, size_t len, struct directives *d, struct raw_node *
               continue;
             }
           more = trim_continuation (next, d->escape);
-          char *j = xasprintf ("%s%s", joined, next);
-          free (joined);
-          joined = j;
+          size_t nlen = strlen (next);
+          if (jlen + nlen + 1 > jcap)
+            {
+              jcap = (jlen + nlen + 1) * 2;
+              joined = xrealloc (joined, jcap);
+            }
+          memcpy (joined + jlen, next, nlen + 1);
+          jlen += nlen;
         }
       if (empty_continuation)
         {
