@@ -30,6 +30,12 @@ build_arg_is_predefined (const char *name)
   return false;
 }
 
+static int
+cmp_strp (const void *a, const void *b)
+{
+  return strcmp (*(char *const *)a, *(char *const *)b);
+}
+
 /* ---- small helpers on "K=V" vectors ----------------------------------------------------------------------------- */
 
 static size_t
@@ -714,11 +720,16 @@ static int
 step_expose (struct build_state *st, const struct df_instruction *ins, char *const *env, struct build_step *step,
              isola_error_t *err)
 {
+  /* Docker sorts EXPOSE's words as written (instructions.parseExpose), before substituting them. */
+  cleanup_strv char **written = xcalloc (ins->n_args + 1, sizeof (char *));
+  for (size_t i = 0; i < ins->n_args; i++)
+    written[i] = xstrdup (ins->args[i]);
+  qsort (written, ins->n_args, sizeof (char *), cmp_strp);
   cleanup_strv char **ports = xcalloc (1, sizeof (char *));
   for (size_t i = 0; i < ins->n_args; i++)
     {
       cleanup_strv char **words = NULL;
-      int ret = shlex_process_words (ins->args[i], st->plan->df->escape, env, &words, err);
+      int ret = shlex_process_words (written[i], st->plan->df->escape, env, &words, err);
       if (ret < 0)
         return ret;
       for (size_t k = 0; words[k]; k++)
@@ -861,12 +872,6 @@ step_healthcheck (struct build_state *st, const struct df_instruction *ins, stru
   json_object_set_new (st->config, "Healthcheck", h);
   cleanup_free char *msg = health_message (ins);
   step->cache_cmd = comment_cmd (st, msg);
-}
-
-static int
-cmp_strp (const void *a, const void *b)
-{
-  return strcmp (*(char *const *)a, *(char *const *)b);
 }
 
 /* prependEnvOnCmd: the ARG values a RUN sees, sorted, behind "|N", unless they are predefined ARGs that no ARG line

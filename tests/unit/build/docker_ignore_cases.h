@@ -1,5 +1,6 @@
-/* Generated from dockerd 20.10: each .dockerignore, in a context of the files below plus Dockerfile (FROM scratch,
-   COPY . /), with the files `docker export` showed in the image (what Docker adds itself left out). */
+/* Made by tests/compat/dockerfile_cases.py from dockerd 20.10: each .dockerignore of
+   tests/compat/dockerignores, in a context of the files below plus a Dockerfile (FROM scratch, COPY . /),
+   with the files `docker export` showed in the image (what Docker adds itself left out).  Do not edit. */
 static const char *const ignore_tree[] = {
   "a.txt",
   "b.md",

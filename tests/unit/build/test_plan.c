@@ -13,8 +13,7 @@
 
 #include "docker_cases.h"
 
-static const char busybox_config[] = "{\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"],"
-                                     "\"Cmd\":[\"sh\"]}";
+#define busybox_config docker_busybox_config
 
 struct run
 {
@@ -125,7 +124,7 @@ test_docker_cases (void)
       const struct docker_case *c = &docker_cases[i];
       cleanup_strv char **args = split_args (c->build_args);
       struct run r;
-      int ret = run_build (&r, c->dockerfile, args, NULL, c->base ? busybox_config : NULL);
+      int ret = run_build (&r, c->dockerfile, args, NULL, busybox_config);
       if (c->error)
         CHECK (ret < 0 && r.error && strcmp (r.error, c->error) == 0, "%s: Docker's error \"%s\" (isola: \"%s\")",
                c->name, c->error, r.error ? r.error : "none");
