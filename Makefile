@@ -62,7 +62,7 @@ FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_LINK_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined
 
 # The library's subsystems, lowest first (docs/ARCHITECTURE.md).
-LIB_DIRS  := base store proto sandbox image container network driver runtime
+LIB_DIRS  := base store proto sandbox image container network driver runtime build
 LIB_SRCS  := $(sort $(foreach d,$(LIB_DIRS),$(wildcard src/lib/$(d)/*.c)))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.c))
 RT_SRCS   := $(sort $(wildcard src/runtime/*.c))

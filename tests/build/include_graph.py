@@ -11,7 +11,7 @@ import sys
 
 LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "lib")
 # The subsystems, lowest first: a module includes headers of its own subsystem or of lower ones.
-LAYERS = ["base", "store", "proto", "sandbox", "image", "container", "network", "driver", "runtime"]
+LAYERS = ["base", "store", "proto", "sandbox", "image", "container", "network", "driver", "runtime", "build"]
 # The upward includes the architecture accepts, each for a reason given in docs/ARCHITECTURE.md.
 UPWARD_OK = {
     ("container/create", "driver/driver"),
