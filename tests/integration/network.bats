@@ -480,7 +480,7 @@ SPECS
   assert_equal "$(head -1 <<<"$stderr")" "isola: invalid port format for --expose: 1:2."
   run --separate-stderr isola create --dns nope busybox true
   assert_status 125
-  assert_equal "$(head -1 <<<"$stderr")" 'isola: invalid argument "nope" for "--dns" flag: IP address is not correctly formatted: nope'
+  assert_equal "$(head -1 <<<"$stderr")" 'isola: invalid argument "nope" for "--dns" flag: nope is not an ip address'
   run --separate-stderr isola create --add-host nocolon busybox true
   assert_status 125
   assert_equal "$(head -1 <<<"$stderr")" 'isola: invalid argument "nocolon" for "--add-host" flag: bad format for add-host: "nocolon"'

@@ -283,7 +283,7 @@ ports_check (json_t *exposed, json_t *bindings, isola_error_t *err)
 int
 names_check_dns (const char *ip, isola_error_t *err)
 {
-  return ip_valid (ip) ? 0 : isola_error_fail (err, EINVAL, "IP address is not correctly formatted: %s", ip);
+  return ip_valid (ip) ? 0 : isola_error_fail (err, EINVAL, "%s is not an ip address", ip);
 }
 
 /* opts.ValidateExtraHost: split at the first ':' (an IPv6 address has more). */

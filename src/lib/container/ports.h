@@ -32,7 +32,7 @@ int ports_expose_flag (const char *spec, json_t *exposed, isola_error_t *err);
    host addresses and ports ("invalid port specification: \"x\""). */
 int ports_check (json_t *exposed, json_t *bindings, isola_error_t *err);
 
-/* --dns's address: "IP address is not correctly formatted: x" otherwise. */
+/* --dns's address: "x is not an ip address" otherwise (the docker CLI's ValidateIPAddress). */
 int names_check_dns (const char *ip, isola_error_t *err);
 
 /* --add-host's "NAME:IP" or "NAME:host-gateway" (the default bridge's gateway, as Docker 20.10's). */
