@@ -484,7 +484,22 @@ SPECS
   run --separate-stderr isola create --add-host nocolon busybox true
   assert_status 125
   assert_equal "$(head -1 <<<"$stderr")" 'isola: invalid argument "nocolon" for "--add-host" flag: bad format for add-host: "nocolon"'
-  assert_equal "$(isola ps -aq)" ""
+  # a container on another's network has no ports or names of its own (Docker's conflicts)
+  run_detached --name owner --network none busybox sleep 600
+  local flags
+  while IFS='|' read -r flags msg; do
+    # shellcheck disable=SC2086 # the flags are words
+    run --separate-stderr isola create --network container:owner $flags busybox true
+    assert_status 125
+    assert_equal "$stderr" "Error: conflicting options: $msg"
+  done <<'FLAGS'
+-p 80|port publishing and the container type network mode
+-P|port publishing and the container type network mode
+--expose 80|port exposing and the container type network mode
+--dns 192.0.2.1|dns and the network mode
+--add-host a:192.0.2.1|custom host-to-IP mapping and the network mode
+FLAGS
+  assert_equal "$(isola ps -aq --no-trunc)" "$CID"
 }
 
 @test "--hostname, --domainname, --add-host, --dns, --dns-search, --dns-option in /etc/hosts, resolv.conf, hostname" {

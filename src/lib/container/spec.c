@@ -608,6 +608,21 @@ check_network_mode (const char *mode, isola_error_t *err)
   return 0;
 }
 
+/* What a container that joins another's network cannot have of its own (Docker's validateNetContainerMode). */
+static int
+check_joined_network (const struct container_spec *spec, isola_error_t *err)
+{
+  if (strv_len (spec->dns) > 0)
+    return isola_error_fail (err, EINVAL, "conflicting options: dns and the network mode");
+  if (strv_len (spec->extra_hosts) > 0)
+    return isola_error_fail (err, EINVAL, "conflicting options: custom host-to-IP mapping and the network mode");
+  if (json_object_size (spec->port_bindings) > 0 || spec->publish_all_ports)
+    return isola_error_fail (err, EINVAL, "conflicting options: port publishing and the container type network mode");
+  if (json_object_size (spec->exposed_ports) > 0)
+    return isola_error_fail (err, EINVAL, "conflicting options: port exposing and the container type network mode");
+  return 0;
+}
+
 static int
 check_network (const struct container_spec *spec, isola_error_t *err)
 {
@@ -616,6 +631,8 @@ check_network (const struct container_spec *spec, isola_error_t *err)
     ret = check_network_mode (spec->networks[i], err);
   for (size_t i = 0; ret == 0 && spec->dns && spec->dns[i]; i++)
     ret = names_check_dns (spec->dns[i], err);
+  if (ret == 0 && set (spec->network_mode) && str_has_prefix (spec->network_mode, "container:"))
+    ret = check_joined_network (spec, err);
   for (size_t i = 0; ret == 0 && spec->extra_hosts && spec->extra_hosts[i]; i++)
     ret = names_check_extra_host (spec->extra_hosts[i], err);
   return ret;
