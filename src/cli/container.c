@@ -72,6 +72,7 @@ static const struct cli_subcommand container_subcommands[] = {
   { .name = "ls", .cmd = &cmd_ps },
   { .name = "list", .cmd = &cmd_ps, .alias = true },
   { .name = "ps", .cmd = &cmd_ps, .alias = true },
+  { .name = "port", .cmd = &cmd_port },
   { .name = "prune", .cmd = &cmd_container_prune },
   { .name = "rename", .cmd = &cmd_rename },
   { .name = "restart", .cmd = &cmd_restart },

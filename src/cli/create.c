@@ -23,6 +23,7 @@
 #include "container/health.h"
 #include "container/lifecycle.h"
 #include "container/logconfig.h"
+#include "container/ports.h"
 #include "container/restart.h"
 #include "container/runspec.h"
 #include "image/pull.h"
@@ -81,6 +82,12 @@ enum
   OPT_GROUP_ADD,
   OPT_SHM_SIZE,
   OPT_VOLUMES_FROM,
+  OPT_EXPOSE,
+  OPT_DNS,
+  OPT_DNS_SEARCH,
+  OPT_DNS_OPTION,
+  OPT_ADD_HOST,
+  OPT_DOMAINNAME,
 };
 
 struct run_opts
@@ -388,6 +395,8 @@ static const struct
   { 'w', false, false, "WorkingDir" },
   { 'u', false, false, "User" },
   { 'h', false, false, "Hostname" },
+  { OPT_DOMAINNAME, false, false, "Domainname" },
+  { 'P', true, true, "PublishAllPorts" },
   { OPT_STOP_SIGNAL, false, false, "StopSignal" },
   { OPT_ISOLATION, true, false, "Isolation" },
   { OPT_NETWORK, true, false, "NetworkMode" },
@@ -419,6 +428,49 @@ attach_flag (const struct cli_command *cmd, const struct flag_parser *p, struct 
   else
     return cli_flag_invalid (cmd, p, "valid streams are STDIN, STDOUT and STDERR");
   return 0;
+}
+
+/* -p, --expose (syntax: container/ports.h; the docker CLI refuses them after reading the flags: parse_error), --dns,
+   --dns-search, --dns-option, --add-host (refused as their flag's value). */
+static int parse_error (const struct cli_command *cmd, const char *msg);
+
+static int
+port_or_name_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, struct run_opts *o)
+{
+  cleanup_error isola_error_t err = NULL;
+  const char *arg = p->value;
+  json_t *exposed = json_object_get (o->request, "ExposedPorts");
+  if ((c == 'p' || c == OPT_EXPOSE) && !json_is_object (exposed))
+    json_object_set_new (o->request, "ExposedPorts", exposed = json_object ());
+  switch (c)
+    {
+    case 'p':
+      {
+        json_t *bindings = json_object_get (o->host, "PortBindings");
+        if (!json_is_object (bindings))
+          json_object_set_new (o->host, "PortBindings", bindings = json_object ());
+        return ports_publish_flag (arg, exposed, bindings, &err) < 0 ? parse_error (cmd, err->msg) : 0;
+      }
+    case OPT_EXPOSE:
+      return ports_expose_flag (arg, exposed, &err) < 0 ? parse_error (cmd, err->msg) : 0;
+    case OPT_DNS:
+      if (names_check_dns (arg, &err) < 0)
+        return cli_flag_invalid (cmd, p, "%s", err->msg);
+      json_array_append_new (array_member (o->host, "Dns"), json_string (arg));
+      return 0;
+    case OPT_ADD_HOST:
+      if (names_check_extra_host (arg, &err) < 0)
+        return cli_flag_invalid (cmd, p, "%s", err->msg);
+      json_array_append_new (array_member (o->host, "ExtraHosts"), json_string (arg));
+      return 0;
+    case OPT_DNS_SEARCH:
+      json_array_append_new (array_member (o->host, "DnsSearch"), json_string (arg));
+      return 0;
+    case OPT_DNS_OPTION:
+      json_array_append_new (array_member (o->host, "DnsOptions"), json_string (arg));
+      return 0;
+    }
+  return EXIT_USAGE;
 }
 
 /* What the docker CLI's parse refuses once the flags are read: "docker: MESSAGE." and the --help hint, 125. */
@@ -540,6 +592,13 @@ run_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, str
     case OPT_STOP_TIMEOUT:
     case OPT_SHM_SIZE:
       return numeric_flag (cmd, c, p, o);
+    case 'p':
+    case OPT_EXPOSE:
+    case OPT_DNS:
+    case OPT_DNS_SEARCH:
+    case OPT_DNS_OPTION:
+    case OPT_ADD_HOST:
+      return port_or_name_flag (cmd, c, p, o);
     default:
       return list_flag (cmd, c, arg, o);
     }
@@ -827,6 +886,8 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
 /* The flags of create, and of run with -d besides: one list for both tables. */
 // clang-format off
 #define CREATE_FLAGS \
+  { "add-host", 0, OPT_ADD_HOST, "list", "Add a custom host-to-IP mapping (host:ip; host:host-gateway: the default\n" \
+    "bridge's gateway)" }, \
   { "attach", 'a', 'a', "list", "Attach to STDIN, STDOUT or STDERR" }, \
   { "cap-add", 0, OPT_CAP_ADD, "list", "Add Linux capabilities" }, \
   { "cap-drop", 0, OPT_CAP_DROP, "list", "Drop Linux capabilities" }, \
@@ -838,9 +899,14 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
     "vCPUs (0 to --cpus rounded up, minus 1)" }, \
   { "cpuset-mems", 0, OPT_CPUSET_MEMS, "string", "MEMs in which to allow execution (0-3, 0,1)" }, \
   { "device", 0, OPT_DEVICE, "list", "Add a host device to the container (process isolation)" }, \
+  { "dns", 0, OPT_DNS, "list", "Set custom DNS servers" }, \
+  { "dns-option", 0, OPT_DNS_OPTION, "list", "Set DNS options" }, \
+  { "dns-search", 0, OPT_DNS_SEARCH, "list", "Set custom DNS search domains" }, \
+  { "domainname", 0, OPT_DOMAINNAME, "string", "Container NIS domain name" }, \
   { "entrypoint", 0, OPT_ENTRYPOINT, "string", "Overwrite the default ENTRYPOINT of the image" }, \
   { "env", 'e', 'e', "list", "Set environment variables" }, \
   { "env-file", 0, OPT_ENV_FILE, "list", "Read in a file of environment variables" }, \
+  { "expose", 0, OPT_EXPOSE, "list", "Expose a port or a range of ports" }, \
   { "group-add", 0, OPT_GROUP_ADD, "list", "Add additional groups to join" }, \
   { "health-cmd", 0, OPT_HEALTH_CMD, "string", "Command to run to check health" }, \
   { "health-interval", 0, OPT_HEALTH_INTERVAL, "duration", "Time between running the check (ms|s|m|h) (default 0s)" }, \
@@ -874,6 +940,9 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "pids-limit", 0, OPT_PIDS_LIMIT, "int", "Tune container pids limit (set -1 for unlimited)" }, \
   { "platform", 0, OPT_PLATFORM, "string", "Set platform if server is multi-platform capable (only linux/amd64)" }, \
   { "privileged", 0, OPT_PRIVILEGED, NULL, "Give extended privileges to this container" }, \
+  { "publish", 'p', 'p', "list", "Publish a container's port(s) to the host: [IP:][HOSTPORT:]CTRPORT[/tcp|/udp]\n" \
+    "(a host port range, or none: a free one; IPv4)" }, \
+  { "publish-all", 'P', 'P', NULL, "Publish all exposed ports to random ports" }, \
   { "pull", 0, OPT_PULL, "string", "Pull image before running (\"always\"|\"missing\"|\"never\") (default \"missing\";\n" \
     "isola cannot pull yet: always fails)" }, \
   { "quiet", 'q', 'q', NULL, "Suppress the pull output" }, \

@@ -9,6 +9,7 @@
 #include "container/container.h"
 #include "container/listing.h"
 #include "driver/driver.h"
+#include "network/ports.h"
 
 struct ps_opts
 {
@@ -155,6 +156,14 @@ compare_created (const void *a, const void *b)
   return -strcmp (container_created (*x), container_created (*y));
 }
 
+/* Docker's PORTS: the mappings of a container on a network (network/ports.h). */
+static char *
+ports_column (const struct container *c)
+{
+  cleanup_json json_t *ports = ports_of_container (c);
+  return ports_displayable (ports);
+}
+
 /* A container as Docker's ps --format sees it, with isola's Isolation besides. */
 static json_t *
 container_row (const struct container *c, const struct ps_opts *o, int64_t now)
@@ -165,13 +174,14 @@ container_row (const struct container *c, const struct ps_opts *o, int64_t now)
   cleanup_free char *created_at = cli_created_at (created);
   cleanup_free char *status = container_status_text (c, now);
   cleanup_free char *labels = cli_labels_field (json_object_get (container_config (c), "Labels"));
+  cleanup_free char *ports = ports_column (c);
   const char *network = json_string_value (json_object_get (container_host_config (c), "NetworkMode"));
   /* In the order of Docker's {{json .}}: its fields sorted by name. */
   return json_pack ("{s:s, s:s, s:s%, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s+, s:s, s:s, s:s}", "Command", cmd,
                     "CreatedAt", created_at, "ID", c->id, (size_t)(o->no_trunc ? 64 : 12), "Image",
                     container_image_name (c), "Isolation", container_isolation (c) ?: "process", "Labels", labels,
                     "LocalVolumes", "0", "Mounts", "", "Names", container_name (c), "Networks", network ?: "none",
-                    "Ports", "", "RunningFor", ago, " ago", "Size", "0B", "State", container_status (c), "Status",
+                    "Ports", ports, "RunningFor", ago, " ago", "Size", "0B", "State", container_status (c), "Status",
                     status);
 }
 
@@ -212,7 +222,9 @@ print_containers (struct container **list, size_t n, const struct ps_opts *o)
       cleanup_free char *status = container_status_text (c, now);
       const char *image = container_image_name (c);
       const char *iso = container_isolation (c);
-      table_add (t, (const char *[]){ id, image, cmd, created, status, "", container_name (c), iso ?: "process" }, 8);
+      cleanup_free char *ports = ports_column (c);
+      table_add (t, (const char *[]){ id, image, cmd, created, status, ports, container_name (c), iso ?: "process" },
+                 8);
     }
   if (!o->quiet)
     table_print (t);

@@ -28,7 +28,11 @@ setup_file() {
 }
 teardown_file() { container_teardown_file; }
 setup() { container_setup; }
-teardown() { container_teardown; }
+teardown() {
+  # a listener a test started to hold a port (not a container: container_teardown does not know it)
+  [ -z "${LISTENER_PID:-}" ] || kill "$LISTENER_PID" 2>/dev/null || true
+  container_teardown
+}
 
 # net_leftovers: what a container on a network could leave in this namespace and the store: links but lo, firewall
 # rules of a network (a chain of its own, a rule naming an address; netavark's shared chains stay, as podman's do),
@@ -349,6 +353,201 @@ lo"
   # shellcheck disable=SC2086
   isola_ok rm -f $ids
   isola_ok network rm par
+  assert_no_net_leftovers
+}
+
+# ---- published ports (network/ports.h) ------------------------------------------------------------------------------
+
+# rules_of ID: the firewall rules tagged with the container's ID.
+rules_of() { iptables-save | grep -F "isola:$1" || true; }
+
+# port_bound PORT: something listens on TCP PORT in this namespace.
+port_bound() { ss -Hltn "sport = :$1" | grep -q .; }
+
+@test "-p: busybox httpd published on 127.0.0.1 and the bridge's address; port, ps, inspect; rm -f removes its rules" {
+  run_detached --name web -p 18080:80 -p 127.0.0.1::81 busybox sh -c 'echo published > /www; exec httpd -f -p 80 -h /'
+  local cid=$CID
+  # from this host: its loopback (DNAT in OUTPUT, route_localnet + MASQUERADE) and the bridge's gateway address
+  wait_until 60 wget -q -T 2 -O /dev/null http://127.0.0.1:18080/www
+  run wget -q -T 5 -O - http://127.0.0.1:18080/www
+  assert_status 0
+  assert_equal "$output" published
+  run wget -q -T 5 -O - http://172.17.0.1:18080/www
+  assert_status 0
+  assert_equal "$output" published
+  # the free port chosen for 81 is a port, and held: nothing else can bind it
+  local p81
+  p81=$(isola port web 81)
+  p81=${p81#127.0.0.1:}
+  [[ $p81 =~ ^[0-9]+$ ]] && [ "$p81" -gt 0 ] || fail "HostPort of 81/tcp: '$p81'"
+  run python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', $p81))"
+  [ "$status" -ne 0 ] || fail "port $p81 was not held"
+  run --separate-stderr isola port web
+  assert_status 0
+  assert_equal "$output" "80/tcp -> 0.0.0.0:18080
+81/tcp -> 127.0.0.1:$p81"
+  run --separate-stderr isola port web 80/tcp
+  assert_equal "$output" "0.0.0.0:18080"
+  run --separate-stderr isola port web 8080
+  assert_status 1
+  assert_equal "$stderr" "Error: No public port '8080/tcp' published for web"
+  run --separate-stderr isola ps --format '{{.Names}} {{.Ports}}'
+  assert_equal "$output" "web 0.0.0.0:18080->80/tcp, 127.0.0.1:$p81->81/tcp"
+  assert_equal "$(cfield web '{{json .HostConfig.PortBindings}}')" '{"80/tcp":[{"HostIp":"","HostPort":"18080"}],"81/tcp":[{"HostIp":"127.0.0.1","HostPort":""}]}'
+  assert_equal "$(cfield web '{{json .NetworkSettings.Ports}}')" "{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"18080\"}],\"81/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"$p81\"}]}"
+  # a second container cannot have a port the first holds, and leaves nothing
+  run --separate-stderr isola run --rm --name second -p 18080:80 busybox true
+  assert_status 125
+  [[ $stderr == *"Bind for 0.0.0.0:18080 failed: port is already allocated" ]] || fail "stderr: $stderr"
+  [ -n "$(rules_of "$cid")" ] || fail "no rule tagged isola:$cid"
+  isola_ok rm -f web
+  assert_equal "$(rules_of "$cid")" ""
+  assert_no_net_leftovers
+  # never started: no ports
+  isola_ok create --name later -p 18081:80 busybox true
+  assert_equal "$(isola port later)" ""
+  assert_equal "$(cfield later '{{json .NetworkSettings.Ports}}')" "{}"
+}
+
+@test "-P publishes every exposed port (--expose, ranges) on a free port each; a host range gives its first free port" {
+  run_detached --name allp -P --expose 90-91 --expose 53/udp -p 18090-18092:100 busybox sh -c 'echo all > /www; exec httpd -f -p 90 -h /'
+  run --separate-stderr isola port allp
+  assert_status 0
+  assert_output_matches '^53/udp -> 0\.0\.0\.0:[0-9]+
+90/tcp -> 0\.0\.0\.0:[0-9]+
+91/tcp -> 0\.0\.0\.0:[0-9]+
+100/tcp -> 0\.0\.0\.0:18090$'
+  local p90
+  p90=$(isola port allp 90)
+  p90=${p90##*:}
+  wait_until 60 wget -q -T 2 -O /dev/null "http://127.0.0.1:$p90/www"
+  run wget -q -T 5 -O - "http://127.0.0.1:$p90/www"
+  assert_equal "$output" all
+  # the range's next free port for the next container
+  run_detached --name allq -p 18090-18092:100 busybox sleep 600
+  assert_equal "$(isola port allq 100)" "0.0.0.0:18091"
+  isola_ok rm -f allp allq
+  assert_no_net_leftovers
+}
+
+@test "a host port held by another program: run refused with a clear error, nothing left" {
+  python3 -c 'import socket, time
+s = socket.socket(); s.bind(("0.0.0.0", 18100)); s.listen(); time.sleep(600)' &
+  LISTENER_PID=$!
+  wait_until 30 port_bound 18100
+  run --separate-stderr isola run -d --name blocked -p 18100:80 busybox sleep 600
+  assert_status 125
+  [[ $stderr == *"Bind for 0.0.0.0:18100 failed: port is already allocated" ]] || fail "stderr: $stderr"
+  assert_equal "$(cfield blocked '{{.State.Status}}')" created
+  assert_no_net_leftovers
+  # the port free again: the same container starts
+  kill "$LISTENER_PID"
+  wait "$LISTENER_PID" || true
+  LISTENER_PID=
+  isola_ok start blocked
+  assert_equal "$(isola port blocked 80)" "0.0.0.0:18100"
+  isola_ok rm -f blocked
+  assert_no_net_leftovers
+}
+
+@test "kill -9 of the monitor of a container with published ports: rm -f removes its rules" {
+  run_detached --name pk -p 18110:80 -p 18111:81/udp busybox sleep 600
+  local cid=$CID mon pid
+  pid=$(cfield pk '{{.State.Pid}}')
+  track_pid "$pid"
+  mon=$(monitor_of pk)
+  [ -n "$mon" ] || fail "no monitor"
+  [ "$(rules_of "$cid" | wc -l)" -ge 8 ] || fail "rules: $(rules_of "$cid")"
+  kill -KILL "$mon"
+  kill_container_pid "$pid"
+  [ -n "$(rules_of "$cid")" ] || fail "nothing to tear down: the test would prove nothing"
+  isola_ok rm -f pk
+  assert_equal "$(rules_of "$cid")" ""
+  assert_no_net_leftovers
+}
+
+@test "-p, --expose, --dns, --add-host: malformed values refused with Docker's messages, nothing made" {
+  only_isolation process "flag syntax does not depend on the isolation mode"
+  local spec msg
+  while IFS='|' read -r spec msg; do
+    run --separate-stderr isola create -p "$spec" busybox true
+    assert_status 125
+    assert_equal "$(head -1 <<<"$stderr")" "isola: $msg."
+  done <<'SPECS'
+abc|Invalid containerPort: abc
+8080:abc|Invalid containerPort: abc
+x:80|Invalid hostPort: x
+1.2.3:80:80|Invalid ip address: 1.2.3
+80/icmp|Invalid proto: icmp
+8000-8001:80-82|Invalid ranges specified for container and host Ports: 80-82 and 8000-8001
+70000|Invalid containerPort: 70000
+8080:|No port specified: 8080:<empty>
+SPECS
+  run --separate-stderr isola create --expose 1:2 busybox true
+  assert_status 125
+  assert_equal "$(head -1 <<<"$stderr")" "isola: invalid port format for --expose: 1:2."
+  run --separate-stderr isola create --dns nope busybox true
+  assert_status 125
+  assert_equal "$(head -1 <<<"$stderr")" 'isola: invalid argument "nope" for "--dns" flag: nope is not an ip address'
+  run --separate-stderr isola create --add-host nocolon busybox true
+  assert_status 125
+  assert_equal "$(head -1 <<<"$stderr")" 'isola: invalid argument "nocolon" for "--add-host" flag: bad format for add-host: "nocolon"'
+  # a container on another's network has no ports or names of its own (Docker's conflicts)
+  run_detached --name owner --network none busybox sleep 600
+  local flags
+  while IFS='|' read -r flags msg; do
+    # shellcheck disable=SC2086 # the flags are words
+    run --separate-stderr isola create --network container:owner $flags busybox true
+    assert_status 125
+    assert_equal "$stderr" "Error: conflicting options: $msg"
+  done <<'FLAGS'
+-p 80|port publishing and the container type network mode
+-P|port publishing and the container type network mode
+--expose 80|port exposing and the container type network mode
+--dns 192.0.2.1|dns and the network mode
+--add-host a:192.0.2.1|custom host-to-IP mapping and the network mode
+FLAGS
+  assert_equal "$(isola ps -aq --no-trunc)" "$CID"
+}
+
+@test "--hostname, --domainname, --add-host, --dns, --dns-search, --dns-option in /etc/hosts, resolv.conf, hostname" {
+  run --separate-stderr isola run --name names --hostname web.example.com --add-host db:192.0.2.5 \
+    --add-host gw:host-gateway --dns 192.0.2.53 --dns 192.0.2.54 --dns-search a.example --dns-search b.example \
+    --dns-option ndots:2 busybox sh -c 'cat /etc/hosts; echo --; cat /etc/resolv.conf; echo --; cat /etc/hostname; hostname'
+  assert_status 0
+  local ip
+  ip=$(grep -o '^[0-9.]*	web.example.com web$' <<<"$output" | cut -f1)
+  [[ $ip == 172.17.0.* ]] || fail "no address line: $output"
+  assert_equal "$output" "127.0.0.1	localhost
+::1	localhost ip6-localhost ip6-loopback
+fe00::0	ip6-localnet
+ff00::0	ip6-mcastprefix
+ff02::1	ip6-allnodes
+ff02::2	ip6-allrouters
+192.0.2.5	db
+172.17.0.1	gw
+$ip	web.example.com web
+--
+search a.example b.example
+nameserver 192.0.2.53
+nameserver 192.0.2.54
+options ndots:2
+--
+web.example.com
+web.example.com"
+  assert_equal "$(cfield names '{{.HostConfig.Dns}} {{.HostConfig.DnsSearch}} {{.HostConfig.DnsOptions}} {{.HostConfig.ExtraHosts}}')" \
+    "[192.0.2.53 192.0.2.54] [a.example b.example] [ndots:2] [db:192.0.2.5 gw:host-gateway]"
+  # --domainname: the address's names; a user network keeps search and options around its name server
+  isola_ok network create --subnet 10.96.0.0/24 named
+  run --separate-stderr isola run --rm --network named --hostname h --domainname d.example --dns-search s.example \
+    --dns-option ndots:3 busybox sh -c 'tail -1 /etc/hosts; cat /etc/resolv.conf'
+  assert_status 0
+  assert_equal "$output" "10.96.0.2	h.d.example h
+search s.example
+nameserver 10.96.0.1
+options ndots:3"
+  isola_ok rm -f names
+  isola_ok network rm named
   assert_no_net_leftovers
 }
 

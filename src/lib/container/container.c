@@ -238,8 +238,112 @@ container_resolv_conf (bool host_network)
   return out;
 }
 
+static void
+append_text (char **text, const char *a, const char *b)
+{
+  char *grown = xasprintf ("%s%s%s", *text, a, b);
+  free (*text);
+  *text = grown;
+}
+
+/* The words after KEYWORD on the lines of a resolv.conf that begin with it, one list. */
+static char **
+resolv_words (const char *text, const char *keyword)
+{
+  char **words = xcalloc (1, sizeof (char *));
+  cleanup_free char *copy = xstrdup (text);
+  char *save = NULL;
+  for (char *line = strtok_r (copy, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    {
+      size_t n = strlen (keyword);
+      if (strncmp (line, keyword, n) != 0 || (line[n] != ' ' && line[n] != '\t'))
+        continue;
+      char *wsave = NULL;
+      for (char *w = strtok_r (line + n, " \t", &wsave); w; w = strtok_r (NULL, " \t", &wsave))
+        strv_push (&words, w);
+    }
+  return words;
+}
+
+static char *
+words_join (char **words)
+{
+  char *out = xstrdup ("");
+  for (size_t i = 0; words[i]; i++)
+    append_text (&out, i ? " " : "", words[i]);
+  return out;
+}
+
+static char **
+host_config_strings (const struct container *c, const char *key)
+{
+  char **v = xcalloc (1, sizeof (char *));
+  size_t i;
+  json_t *x;
+  json_array_foreach (json_object_get (container_host_config (c), key), i, x)
+      strv_push (&v, json_string_value (x) ?: "");
+  return v;
+}
+
+/* --dns, --dns-search, --dns-option: libnetwork's resolvconf.Build, each list given replacing the host's, the
+   others the host's: "search ...", "nameserver X" lines, "options ...". */
+static char *
+resolv_with_options (const struct container *c, char *base)
+{
+  cleanup_strv char **dns = host_config_strings (c, "Dns");
+  cleanup_strv char **search = host_config_strings (c, "DnsSearch");
+  cleanup_strv char **options = host_config_strings (c, "DnsOptions");
+  if (!dns[0] && !search[0] && !options[0])
+    return base;
+  cleanup_free char *host = base;
+  cleanup_strv char **host_dns = resolv_words (host, "nameserver");
+  cleanup_strv char **host_search = resolv_words (host, "search");
+  cleanup_strv char **host_options = resolv_words (host, "options");
+  char **const s = search[0] ? search : host_search, **const d = dns[0] ? dns : host_dns;
+  char **const o = options[0] ? options : host_options;
+  char *out = xstrdup ("");
+  cleanup_free char *search_line = words_join (s);
+  if (s[0] && strcmp (search_line, ".") != 0)
+    append_text (&out, "search ", search_line), append_text (&out, "\n", "");
+  for (size_t i = 0; d[i]; i++)
+    append_text (&out, "nameserver ", d[i]), append_text (&out, "\n", "");
+  cleanup_free char *options_line = words_join (o);
+  if (o[0])
+    append_text (&out, "options ", options_line), append_text (&out, "\n", "");
+  return out;
+}
+
+static const char *config_string (const struct container *c, const char *key);
+
+char *
+container_hosts_names (const struct container *c)
+{
+  const char *hostname = container_hostname (c) ?: "";
+  const char *domain = config_string (c, "Domainname");
+  cleanup_free char *fqdn = domain && domain[0] ? xasprintf ("%s.%s", hostname, domain) : xstrdup (hostname);
+  const char *dot = strchr (fqdn, '.');
+  return dot ? xasprintf ("%s %.*s", fqdn, (int)(dot - fqdn), fqdn) : take_ptr (&fqdn);
+}
+
+/* --add-host NAME:IP lines, after Docker's own and before the container's name (libnetwork's order). */
+static void
+hosts_extra (const struct container *c, const char *host_gateway, char **text)
+{
+  cleanup_strv char **extra = host_config_strings (c, "ExtraHosts");
+  for (size_t i = 0; extra[i]; i++)
+    {
+      char *colon = strchr (extra[i], ':');
+      if (colon == NULL)
+        continue;
+      *colon = '\0';
+      const char *ip = strcmp (colon + 1, "host-gateway") == 0 ? host_gateway : colon + 1;
+      cleanup_free char *line = xasprintf ("%s\t%s\n", ip ? ip : "", extra[i]);
+      append_text (text, line, "");
+    }
+}
+
 static int
-write_etc_files (struct container *c, isola_error_t *err)
+write_etc_files (struct container *c, const char *host_gateway, isola_error_t *err)
 {
   const char *hostname = container_hostname (c);
   if (hostname == NULL || hostname[0] == '\0')
@@ -253,12 +357,16 @@ write_etc_files (struct container *c, isola_error_t *err)
   bool host_network = container_host_network (c);
   cleanup_free char *hostname_text = xasprintf ("%s\n", hostname);
   /* Docker's lines, plus the container's own name as Docker adds it with its address: a container has no address
-     of its own here but its loopback, so it gets Debian's 127.0.1.1, and `hostname -f` works. */
-  cleanup_free char *hosts_text = xasprintf ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                                             "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
-                                             "ff02::2\tip6-allrouters\n127.0.1.1\t%s\n",
-                                             hostname);
-  cleanup_free char *resolv = container_resolv_conf (host_network);
+     of its own here but its loopback, so it gets Debian's 127.0.1.1 (network/attach.c puts its address there), and
+     `hostname -f` works. */
+  cleanup_free char *hosts_text = xstrdup ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                                           "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+                                           "ff02::2\tip6-allrouters\n");
+  hosts_extra (c, host_gateway, &hosts_text);
+  cleanup_free char *names = container_hosts_names (c);
+  append_text (&hosts_text, "127.0.1.1\t", names);
+  append_text (&hosts_text, "\n", "");
+  cleanup_free char *resolv = resolv_with_options (c, container_resolv_conf (host_network));
   cleanup_free char *p1 = container_path (c, "hostname"), *p2 = container_path (c, "hosts");
   cleanup_free char *p3 = container_path (c, "resolv.conf");
   int ret = write_file_replace (p1, hostname_text, strlen (hostname_text), 0644, err);
@@ -346,7 +454,7 @@ container_create (struct isola_store *s, const struct container_new *n, struct c
   if (ret == 0 && !log_driver_none (n->host_config))
     ret = write_file_replace (log, "", 0, 0600, err);
   if (ret == 0)
-    ret = write_etc_files (c, err);
+    ret = write_etc_files (c, n->gateway, err);
   if (ret == 0)
     ret = write_name_record (c, container_name (c), err);
   if (ret == 0)

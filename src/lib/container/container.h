@@ -51,6 +51,7 @@ struct container_new
   json_t *config;       /* Config, Docker's shape: its Entrypoint and Cmd make the command line */
   json_t *host_config;  /* HostConfig */
   json_t *mounts;       /* Docker's inspect Mounts (container/mounts.h), or NULL */
+  const char *gateway;  /* --add-host NAME:host-gateway's address (the default bridge's gateway), or NULL */
   json_t *exact;        /* NULL, or container_spec_exact_json: the bytes of a command or environment that is not
                            UTF-8, recorded as Exact (Config has them as Docker shows them, with U+FFFD) */
 };
@@ -140,6 +141,9 @@ bool container_open_stdin (const struct container *c);
 const char *container_user (const struct container *c);        /* NULL when unset */
 const char *container_working_dir (const struct container *c); /* NULL when unset or empty */
 const char *container_hostname (const struct container *c);
+/* The names /etc/hosts gives the container's address, as Docker's: "FQDN SHORT" for a host name with a domain
+   (Config.Domainname, or dots in Hostname), else the host name. */
+char *container_hosts_names (const struct container *c);
 const char *container_label (const struct container *c, const char *key); /* NULL when it has no such label */
 const char *container_stop_signal (const struct container *c);            /* NULL when unset (SIGTERM) */
 /* Config.StopTimeout in seconds, or fallback when unset. */

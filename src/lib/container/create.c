@@ -10,6 +10,7 @@
 #include "container/container_event.h"
 #include "container/mounts.h"
 #include "container/nsmode.h"
+#include "container/ports.h"
 #include "container/spec.h"
 #include "container/volume.h"
 #include "driver/driver.h"
@@ -112,6 +113,24 @@ check_network_exists (const struct isola_store *s, const char *mode, isola_error
   return name ? network_get (s, name, false, &record, err) : 0;
 }
 
+/* --add-host NAME:host-gateway: the default bridge's gateway, as Docker 20.10's daemon (its docker0 address);
+   NULL when no entry asks for it. */
+static char *
+host_gateway_of (const struct isola_store *s, const struct container_spec *spec, isola_error_t *err, int *ret)
+{
+  *ret = 0;
+  bool wanted = false;
+  for (size_t i = 0; spec->extra_hosts && spec->extra_hosts[i]; i++)
+    wanted |= str_has_suffix (spec->extra_hosts[i], ":" NAMES_HOST_GATEWAY);
+  cleanup_json json_t *record = NULL;
+  struct ipv4_net subnet;
+  uint32_t gateway = 0;
+  if (!wanted || (*ret = network_get (s, NETWORK_DEFAULT, false, &record, err)) < 0
+      || (*ret = network_subnet_of (record, &subnet, &gateway, err)) < 0)
+    return NULL;
+  return ipv4_addr_format (gateway);
+}
+
 static int
 make_container (struct isola_store *s, const struct container_spec *spec, const char *image_id,
                 const struct isola_driver *driver, struct container **out, isola_error_t *err)
@@ -120,7 +139,10 @@ make_container (struct isola_store *s, const struct container_spec *spec, const 
   cleanup_json json_t *host_config = container_spec_host_config_json (spec);
   cleanup_json json_t *exact = container_spec_exact_json (spec);
   cleanup_json json_t *mounts = NULL;
-  int ret = container_mounts_prepare (s, host_config, spec->volumes, image_id, &mounts, err);
+  int ret = 0;
+  cleanup_free char *host_gateway = host_gateway_of (s, spec, err, &ret);
+  if (ret == 0)
+    ret = container_mounts_prepare (s, host_config, spec->volumes, image_id, &mounts, err);
   if (ret < 0)
     return ret;
   struct container_new n = { .name = spec->name,
@@ -128,6 +150,7 @@ make_container (struct isola_store *s, const struct container_spec *spec, const 
                              .config = config,
                              .host_config = host_config,
                              .mounts = mounts,
+                             .gateway = host_gateway,
                              .exact = exact };
   cleanup_container struct container *c = NULL;
   ret = container_create (s, &n, &c, err);

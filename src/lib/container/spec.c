@@ -18,6 +18,7 @@
 #include "container/restart.h"
 #include "container/mounts.h"
 #include "container/nsmode.h"
+#include "container/ports.h"
 #include "container/runspec.h"
 #include "sandbox/caps.h"
 #include "sandbox/cgroup.h"
@@ -54,6 +55,7 @@ struct field
 static const struct field config_fields[] = {
   FIELD ("Image", FIELD_STRING, image, true),
   FIELD ("Hostname", FIELD_STRING, hostname, false),
+  FIELD ("Domainname", FIELD_STRING, domainname, false),
   FIELD ("User", FIELD_STRING, user, false),
   FIELD ("WorkingDir", FIELD_STRING, working_dir, false),
   FIELD ("StopSignal", FIELD_STRING, stop_signal, false),
@@ -98,6 +100,11 @@ static const struct field host_config_fields[] = {
   FIELD ("Sysctls", FIELD_MAP, sysctls, false),
   FIELD ("GroupAdd", FIELD_STRV, group_add, false),
   FIELD ("VolumesFrom", FIELD_STRV, volumes_from, false),
+  FIELD ("PublishAllPorts", FIELD_BOOL, publish_all_ports, true),
+  FIELD ("Dns", FIELD_STRV, dns, false),
+  FIELD ("DnsSearch", FIELD_STRV, dns_search, false),
+  FIELD ("DnsOptions", FIELD_STRV, dns_options, false),
+  FIELD ("ExtraHosts", FIELD_STRV, extra_hosts, false),
 };
 
 static void
@@ -161,6 +168,8 @@ container_spec_clear (struct container_spec *spec)
   json_decref (spec->mounts);
   json_decref (spec->log_config);
   json_decref (spec->devices);
+  json_decref (spec->exposed_ports);
+  json_decref (spec->port_bindings);
   memset (spec, 0, sizeof (*spec));
 }
 
@@ -379,6 +388,22 @@ devices_from_json (json_t *v, struct container_spec *spec, isola_error_t *err)
   return 0;
 }
 
+/* Config.ExposedPorts and HostConfig.PortBindings: kept as they are, checked with the other members
+   (ports_check). */
+static int
+ports_from_json (json_t *request, json_t *host, struct container_spec *spec, isola_error_t *err)
+{
+  json_t *exposed = json_object_get (request, "ExposedPorts"), *bindings = json_object_get (host, "PortBindings");
+  int ret = ports_check (exposed, bindings, err);
+  if (ret < 0)
+    return ret;
+  if (json_is_object (exposed))
+    spec->exposed_ports = json_deep_copy (exposed);
+  if (json_is_object (bindings))
+    spec->port_bindings = json_deep_copy (bindings);
+  return 0;
+}
+
 static int
 networks_from_json (json_t *networking, struct container_spec *spec, isola_error_t *err)
 {
@@ -451,6 +476,8 @@ spec_fill (json_t *request, struct container_spec *spec, isola_error_t *err)
     ret = devices_from_json (json_object_get (host, "Devices"), spec, err);
   if (ret == 0)
     ret = networks_from_json (networking, spec, err);
+  if (ret == 0)
+    ret = ports_from_json (request, host, spec, err);
   /* Docker records the default swap limit: as much swap again as memory. */
   if (ret == 0 && spec->memory > 0 && spec->memory_swap == 0)
     spec->memory_swap = spec->memory * 2;
@@ -581,12 +608,33 @@ check_network_mode (const char *mode, isola_error_t *err)
   return 0;
 }
 
+/* What a container that joins another's network cannot have of its own (Docker's validateNetContainerMode). */
+static int
+check_joined_network (const struct container_spec *spec, isola_error_t *err)
+{
+  if (strv_len (spec->dns) > 0)
+    return isola_error_fail (err, EINVAL, "conflicting options: dns and the network mode");
+  if (strv_len (spec->extra_hosts) > 0)
+    return isola_error_fail (err, EINVAL, "conflicting options: custom host-to-IP mapping and the network mode");
+  if (json_object_size (spec->port_bindings) > 0 || spec->publish_all_ports)
+    return isola_error_fail (err, EINVAL, "conflicting options: port publishing and the container type network mode");
+  if (json_object_size (spec->exposed_ports) > 0)
+    return isola_error_fail (err, EINVAL, "conflicting options: port exposing and the container type network mode");
+  return 0;
+}
+
 static int
 check_network (const struct container_spec *spec, isola_error_t *err)
 {
   int ret = check_network_mode (spec->network_mode, err);
   for (size_t i = 0; ret == 0 && spec->networks[i]; i++)
     ret = check_network_mode (spec->networks[i], err);
+  for (size_t i = 0; ret == 0 && spec->dns && spec->dns[i]; i++)
+    ret = names_check_dns (spec->dns[i], err);
+  if (ret == 0 && set (spec->network_mode) && str_has_prefix (spec->network_mode, "container:"))
+    ret = check_joined_network (spec, err);
+  for (size_t i = 0; ret == 0 && spec->extra_hosts && spec->extra_hosts[i]; i++)
+    ret = names_check_extra_host (spec->extra_hosts[i], err);
   return ret;
 }
 
@@ -736,6 +784,20 @@ merge_labels (struct container_spec *spec, json_t *image_labels)
       map_set (&spec->labels, k, json_string_value (v));
 }
 
+/* Docker's create: the image's EXPOSEd ports are the container's too (what -P publishes). */
+static void
+merge_exposed_ports (struct container_spec *spec, json_t *image_ports)
+{
+  if (!json_is_object (image_ports) || json_object_size (image_ports) == 0)
+    return;
+  if (spec->exposed_ports == NULL)
+    spec->exposed_ports = json_object ();
+  const char *k;
+  json_t *v;
+  json_object_foreach (image_ports, k, v) if (json_object_get (spec->exposed_ports, k) == NULL)
+      json_object_set_new (spec->exposed_ports, k, json_object ());
+}
+
 int
 container_spec_merge_image (struct container_spec *spec, json_t *image_config, isola_error_t *err)
 {
@@ -746,6 +808,7 @@ container_spec_merge_image (struct container_spec *spec, json_t *image_config, i
   inherit (&spec->stop_signal, image_config, "StopSignal");
   merge_labels (spec, json_object_get (image_config, "Labels"));
   volumes_add (&spec->volumes, json_object_get (image_config, "Volumes"));
+  merge_exposed_ports (spec, json_object_get (image_config, "ExposedPorts"));
   json_t *health = health_config_merge (spec->healthcheck, json_object_get (image_config, "Healthcheck"));
   json_decref (spec->healthcheck);
   spec->healthcheck = health;
@@ -824,6 +887,8 @@ container_spec_config_json (const struct container_spec *spec)
     json_object_set_new (o, "StopTimeout", json_integer (spec->stop_timeout));
   if (spec->healthcheck)
     json_object_set (o, "Healthcheck", spec->healthcheck);
+  if (spec->exposed_ports && json_object_size (spec->exposed_ports) > 0)
+    json_object_set (o, "ExposedPorts", spec->exposed_ports);
   if (spec->volumes[0])
     {
       json_t *volumes = json_object ();
@@ -856,6 +921,8 @@ container_spec_host_config_json (const struct container_spec *spec)
                        json_pack ("{s:s, s:I}", "Name", spec->restart_name ? spec->restart_name : "",
                                   "MaximumRetryCount", (json_int_t)spec->restart_max_retries));
   json_object_set_new (o, "Devices", spec->devices ? json_deep_copy (spec->devices) : json_array ());
+  /* Always, as Docker's: {} without -p. */
+  json_object_set_new (o, "PortBindings", spec->port_bindings ? json_deep_copy (spec->port_bindings) : json_object ());
   if (spec->n_ulimits == 0)
     return o;
   json_t *ulimits = json_array ();

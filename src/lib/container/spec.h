@@ -79,6 +79,14 @@ struct container_spec
 
   /* NetworkingConfig.EndpointsConfig's network names; never NULL */
   char **networks;
+
+  /* Ports (container/ports.h): Config.ExposedPorts {"80/tcp": {}} (with the image's), HostConfig.PortBindings
+     {"80/tcp": [{HostIp, HostPort}]}, each NULL when absent; HostConfig.PublishAllPorts */
+  json_t *exposed_ports, *port_bindings;
+  bool publish_all_ports;
+  /* Names: Config.Domainname; HostConfig.Dns, DnsSearch, DnsOptions, ExtraHosts ("NAME:IP" or "NAME:host-gateway") */
+  char *domainname;
+  char **dns, **dns_search, **dns_options, **extra_hosts;
 };
 
 /* Fills *out from Docker's create body and the name (NULL or "": generated).  Members isola does not know are

@@ -19,6 +19,7 @@
 #include "base/json.h"
 #include "base/util.h"
 #include "network/network.h"
+#include "network/ports.h"
 
 #define NETAVARK_DEFAULT "/usr/lib/podman/netavark"
 #define AARDVARK_DEFAULT "/usr/lib/podman/aardvark-dns"
@@ -189,14 +190,23 @@ hosts_swap_address (const struct container *c, const char *from, const char *to)
   cleanup_free char *path = container_path (c, "hosts"), *text = NULL;
   if (read_file_bounded (path, 1 << 20, &text, NULL, NULL) < 0)
     return;
-  const char *hostname = container_hostname (c);
-  cleanup_free char *old = xasprintf ("%s\t%s\n", from, hostname ? hostname : "");
+  cleanup_free char *names = container_hosts_names (c);
+  cleanup_free char *old = xasprintf ("%s\t%s\n", from, names);
   char *at = strstr (text, old);
   if (at == NULL)
     return;
-  cleanup_free char *next
-      = xasprintf ("%.*s%s\t%s\n%s", (int)(at - text), text, to, hostname ? hostname : "", at + strlen (old));
+  cleanup_free char *next = xasprintf ("%.*s%s\t%s\n%s", (int)(at - text), text, to, names, at + strlen (old));
   (void)write_file_replace (path, next, strlen (next), 0644, NULL);
+}
+
+/* The first line of text that starts with prefix, with its newline, or "". */
+static char *
+line_starting (const char *text, const char *prefix)
+{
+  for (const char *l = text; l && *l; l = strchr (l, '\n') ? strchr (l, '\n') + 1 : NULL)
+    if (str_has_prefix (l, prefix))
+      return xasprintf ("%.*s\n", (int)strcspn (l, "\n"), l);
+  return xstrdup ("");
 }
 
 static void
@@ -204,7 +214,12 @@ resolv_for_dns (const struct container *c, json_t *servers)
 {
   if (json_array_size (servers) == 0)
     return;
-  cleanup_free char *text = xstrdup ("");
+  /* The file's search and options lines (the host's, or --dns-search and --dns-option) stay around them. */
+  cleanup_free char *path = container_path (c, "resolv.conf"), *old = NULL;
+  if (read_file_bounded (path, 1 << 16, &old, NULL, NULL) < 0)
+    old = xstrdup ("");
+  cleanup_free char *search = line_starting (old, "search "), *options = line_starting (old, "options ");
+  cleanup_free char *text = xstrdup (search);
   size_t i;
   json_t *v;
   json_array_foreach (servers, i, v)
@@ -213,7 +228,9 @@ resolv_for_dns (const struct container *c, json_t *servers)
     free (text);
     text = next;
   }
-  cleanup_free char *path = container_path (c, "resolv.conf");
+  char *all = xasprintf ("%s%s", text, options);
+  free (text);
+  text = all;
   (void)write_file_replace (path, text, strlen (text), 0644, NULL);
 }
 
@@ -283,10 +300,9 @@ network_attach (const struct isola_store *s, struct container *c, isola_error_t 
   if (ret == 0)
     ret = run_netavark (s, "setup", netns, text, &result, err);
   if (ret == 0)
-    {
-      note_result (att, json_string_value (json_object_get (record, "Name")), result);
-      ret = write_attachment (c, att, err);
-    }
+    note_result (att, json_string_value (json_object_get (record, "Name")), result);
+  if (ret == 0 && (ret = ports_publish (c, record, ip, att, err)) == 0)
+    ret = write_attachment (c, att, err);
   if (ret < 0)
     {
       (void)detach_locked (s, c, NULL);
@@ -311,6 +327,7 @@ detach_locked (const struct isola_store *s, struct container *c, isola_error_t *
          its firewall rules and DNS entries removed. */
       (void)run_netavark (s, "teardown", netns, input, NULL, NULL);
     }
+  ports_unpublish (c);
   remove_netns_file (netns);
   uint32_t addr;
   const char *ip = json_string_value (json_object_get (att, "IPAddress"));
@@ -375,10 +392,10 @@ network_settings_json (const struct container *c)
   /* Docker's top-level fields describe the default bridge only; a user network leaves them empty. */
   bool top = net && strcmp (net, NETWORK_DEFAULT) == 0;
   cleanup_free char *sandbox_key = network_netns_path (c);
-  return json_pack ("{s:s, s:s, s:b, s:s, s:o, s:s, s:n, s:n, s:n, s:s, s:s, s:i, s:s, s:i, s:s, s:s, s:o}", "Bridge",
+  return json_pack ("{s:s, s:s, s:b, s:s, s:o, s:s, s:o, s:n, s:n, s:s, s:s, s:i, s:s, s:i, s:s, s:s, s:o}", "Bridge",
                     "", "SandboxID", sandbox_key ? c->id : "", "HairpinMode", 0, "LinkLocalIPv6Address", "",
                     "LinkLocalIPv6PrefixLen", json_integer (0), "SandboxKey", sandbox_key ? sandbox_key : "", "Ports",
-                    "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID",
+                    ports_settings_json (att), "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID",
                     top ? json_string_value (json_object_get (att, "EndpointID")) : "", "Gateway", top ? gw : "",
                     "GlobalIPv6PrefixLen", 0, "IPAddress", top ? ip : "", "IPPrefixLen", top ? (int)prefix : 0,
                     "IPv6Gateway", "", "MacAddress", top ? mac : "", "Networks", networks);

@@ -403,7 +403,8 @@ test_to_json (void)
       "{\"AutoRemove\":false,\"CgroupnsMode\":\"\",\"CpuShares\":0,\"CpusetCpus\":\"\",\"CpusetMems\":\"\","
       "\"Devices\":[],\"IpcMode\":\"\",\"LogConfig\":{\"Config\":{},\"Type\":\"json-file\"},\"Memory\":6710"
       "8864,\"MemoryReservation\":0,\"MemorySwap\":134217728,\"NanoCpus\":0,\"OomKillDisable\":false,\"PidM"
-      "ode\":\"\",\"Privileged\":false,\"ReadonlyRootfs\":false,\"RestartPolicy\":{\"MaximumRetryCount\":0,"
+      "ode\":\"\",\"PortBindings\":{},\"Privileged\":false,\"PublishAllPorts\":false,\"ReadonlyRootfs\":false,"
+      "\"RestartPolicy\":{\"MaximumRetryCount\":0,"
       "\"Name\":\"\"},\"ShmSize\":0,\"UTSMode\":\"\",\"Ulimits\":[{\"Hard\":-1,\"Name\":\"nofile\",\"Soft\""
       ":-1}],\"UsernsMode\":\"\"}",
       "HostConfig: what is set, what Docker always shows (the booleans, the resources, LogConfig, RestartPolicy, "
