@@ -162,6 +162,10 @@ extern const struct cli_command cmd_attach, cmd_run, cmd_create, cmd_start, cmd_
     cmd_kill, cmd_restart, cmd_rm, cmd_top, cmd_rename, cmd_container, cmd_exec, cmd_volume;
 extern const struct cli_command cmd_pause, cmd_unpause, cmd_update, cmd_stats;
 extern const struct cli_command cmd_network; /* network.c */
+extern const struct cli_command cmd_pull, cmd_login, cmd_logout; /* registry.c: run isola-registry */
+/* Pulls image with isola-registry, its progress on stderr (run, create): 0, or 125 when the pull failed (the
+   helper said why). */
+int cli_pull_image (struct cli_ctx *ctx, const char *image);
 /* The engine as a whole: events.c, info.c, system.c (system df, prune, and events and info again). */
 extern const struct cli_command cmd_events, cmd_info, cmd_system;
 /* Docker's CLI's timetypes.GetTimestamp, then the daemon's parse (events --since/--until, prune's until): a Go

@@ -130,7 +130,8 @@ add_row (struct image_row **rows, size_t *n, const struct image_record *rec, con
   r->repo = xstrdup (repo);
   r->tag = xstrdup (tag);
   r->id = o->no_trunc ? xasprintf ("sha256:%s", rec->id) : xasprintf ("%.12s", rec->id);
-  r->digest = xasprintf ("sha256:%s", rec->manifest);
+  const char *repo_digest = image_record_repo_digest (rec, repo);
+  r->digest = repo_digest ? xstrdup (repo_digest) : xasprintf ("sha256:%s", rec->manifest);
   cleanup_free char *ago = human_duration (now - rec->created);
   r->created = rec->created > 0 ? xasprintf ("%s ago", ago) : xstrdup ("N/A");
   r->size = human_size (rec->size);
