@@ -144,7 +144,16 @@ add_image_rows (struct image_row **rows, size_t *n, const struct image_record *r
                 const struct images_opts *o, int64_t now)
 {
   cleanup_strv char **references = filter_values (o, "reference");
-  if (tags[0] == NULL && o->filter.name == NULL && references == NULL)
+  /* An image pulled by digest only shows as its repository with no tag, as Docker shows it. */
+  for (size_t i = 0; tags[0] == NULL && rec->repo_digests && rec->repo_digests[i]; i++)
+    {
+      cleanup_free char *repo = xstrdup (rec->repo_digests[i]);
+      *strrchr (repo, '@') = '\0';
+      if (row_matches (o, repo, "<none>"))
+        add_row (rows, n, rec, repo, "<none>", o, now);
+    }
+  bool named = rec->repo_digests && rec->repo_digests[0];
+  if (tags[0] == NULL && !named && o->filter.name == NULL && references == NULL)
     add_row (rows, n, rec, "<none>", "<none>", o, now);
   for (size_t i = 0; tags[i]; i++)
     {

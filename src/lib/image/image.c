@@ -292,6 +292,24 @@ resolve_by_digest (const struct isola_store *s, json_t *refs, const struct image
         return true;
       }
   }
+  /* Or the image a registry named so (a pull by digest tags nothing). */
+  cleanup_strv char **ids = NULL;
+  if (image_list_ids (s, &ids, NULL) < 0)
+    return false;
+  for (size_t i = 0; ids[i]; i++)
+    {
+      struct image_record rec = { 0 };
+      if (image_record_read (s, ids[i], &rec, NULL) < 0)
+        continue;
+      const char *d = image_record_repo_digest (&rec, r->name);
+      bool match = d && strcmp (d, r->digest) == 0;
+      image_record_clear (&rec);
+      if (match)
+        {
+          memcpy (out, ids[i], DIGEST_HEX_LEN + 1);
+          return true;
+        }
+    }
   return false;
 }
 
