@@ -67,6 +67,8 @@ setup_file() {
   skopeo_push "oci-archive:$ISOLA_IMAGE" test/busybox:v2
   skopeo_push "oci-archive:$(fx multilayer-oci)" test/multi:latest
   skopeo_push "oci-archive:$(fx sharedbase-oci)" test/shared:latest
+  mkdir -p "$REGDIR/layout"
+  tar -C "$REGDIR/layout" -xf "$ISOLA_IMAGE"
 }
 
 teardown_file() {
@@ -79,7 +81,49 @@ setup() {
   setup_root
   export DOCKER_CONFIG=$BATS_TEST_TMPDIR/docker-config
 }
-teardown() { teardown_root; }
+teardown() {
+  stop_fake
+  teardown_root
+}
+
+# start_fake MODE: tests/integration/fake_registry.py serving the test image as test/img:latest, misbehaving as MODE
+# says; FAKE is its HOST:PORT, FAKE_LOG its request log.
+start_fake() {
+  local dir=$BATS_TEST_TMPDIR/fake
+  mkdir -p "$dir"
+  FAKE_LOG=$dir/requests.log
+  : >"$FAKE_LOG"
+  "$PYTHON" "$BATS_TEST_DIRNAME/fake_registry.py" "$REGDIR/layout" "$1" "$dir/port" "$FAKE_LOG" 2>"$dir/stderr" &
+  echo $! >"$dir/pid"
+  wait_until 30 test -s "$dir/port" || {
+    cat "$dir/stderr" >&2
+    return 1
+  }
+  FAKE=127.0.0.1:$(cat "$dir/port")
+}
+
+stop_fake() {
+  local pid
+  pid=$(cat "$BATS_TEST_TMPDIR/fake/pid" 2>/dev/null) || return 0
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -f "$BATS_TEST_TMPDIR/fake/pid"
+}
+
+# bad_pull MODE MESSAGE: pulling test/img from a registry misbehaving as MODE fails with MESSAGE in its error and
+# leaves the store as it was, tmp/ included.
+bad_pull() {
+  start_fake "$1"
+  isola_ok images
+  local before
+  before=$(store_listing)
+  run --separate-stderr isola pull "$FAKE/test/img"
+  show_run
+  assert_status 1
+  [[ $stderr == *"$2"* ]] || fail "expected '$2' in: $stderr"
+  assert_store_unchanged "$before"
+  assert_tmp_clean
+}
 
 # registry_digest NAME: the manifest digest the registry serves for NAME (repo:tag).
 registry_digest() {
@@ -242,4 +286,148 @@ registry_config_digest() {
   show_run
   assert_status 0
   assert_equal "$output" "in-a-vm"
+}
+
+@test "a Bearer registry: the token flow with the repository's pull scope; the token goes to the registry only" {
+  start_fake ok
+  run --separate-stderr isola pull -q "$FAKE/test/img"
+  show_run
+  assert_status 0
+  assert_equal "$output" "$FAKE/test/img:latest"
+  grep -q "GET /token?service=fake-registry&scope=repository%3Atest%2Fimg%3Apull auth=-" "$FAKE_LOG" ||
+    fail "no token request with the pull scope: $(cat "$FAKE_LOG")"
+  grep -q "GET /v2/test/img/manifests/latest auth=Bearer good-token" "$FAKE_LOG" || fail "$(cat "$FAKE_LOG")"
+  run isola image inspect -f '{{.Id}}' "$FAKE/test/img"
+  assert_equal "$output" "$(jq -r .config.digest "$REGDIR/layout/blobs/sha256/$(jq -r '.manifests[0].digest | .[7:]' "$REGDIR/layout/index.json")")"
+}
+
+@test "a redirect to another host is followed without the credentials" {
+  start_fake redirect-host
+  run --separate-stderr isola pull -q "$FAKE/test/img"
+  show_run
+  assert_status 0
+  grep -q "^localhost:${FAKE#*:} GET /other/sha256:.* auth=-$" "$FAKE_LOG" || fail "$(cat "$FAKE_LOG")"
+  ! grep -q "^localhost:.*auth=Bearer" "$FAKE_LOG" || fail "the token went to another host: $(cat "$FAKE_LOG")"
+}
+
+@test "bad registry: a layer whose content does not match its digest" {
+  bad_pull wrong-digest "verification failed for digest sha256:"
+}
+
+@test "bad registry: a truncated layer" {
+  bad_pull truncated "/v2/test/img/blobs/sha256:"
+  [[ $stderr == *"transfer closed with"*"bytes remaining to read"* ]] || fail "stderr: $stderr"
+}
+
+@test "bad registry: a layer longer than its descriptor says" {
+  bad_pull long-blob "is longer than its descriptor"
+}
+
+@test "bad registry: a manifest over the size bound" {
+  bad_pull huge-manifest "is larger than 4194304 bytes: refused"
+}
+
+@test "bad registry: JSON that is not a manifest" {
+  bad_pull not-manifest "test/img:latest: the registry's manifest is not valid"
+}
+
+@test "bad registry: a schema 1 manifest is refused clearly" {
+  bad_pull schema1 "Docker image manifest schema 1, which isola does not support"
+}
+
+@test "bad registry: an index with no image for this platform; --platform picks it" {
+  bad_pull no-platform "no matching manifest for linux/amd64 in the manifest list entries"
+  run --separate-stderr isola pull -q --platform linux/arm64 "$FAKE/test/img"
+  show_run
+  assert_status 0
+  run isola image inspect -f '{{json .RepoDigests}}' "$FAKE/test/img"
+  # The repository digest is the index's, which the tag names.
+  [[ $output != *"$(jq -r '.manifests[0].digest' "$REGDIR/layout/index.json")"* ]] || fail "$output"
+}
+
+@test "bad registry: a server that stalls times out" {
+  export ISOLA_REGISTRY_TIMEOUT=2
+  bad_pull stall "Operation too slow"
+}
+
+@test "bad registry: endless redirects" {
+  bad_pull redirect-loop "Maximum (10) redirects followed"
+}
+
+@test "bad registry: a 401 after the token flow" {
+  bad_pull deny "authentication required"
+}
+
+@test "login checks the credentials first, stores them as Docker does; pull uses them; logout removes them" {
+  start_fake basic
+  run --separate-stderr isola pull -q "$FAKE/test/img"
+  assert_status 1
+  [[ $stderr == *"unauthorized: authentication required"* ]] || fail "stderr: $stderr"
+  run --separate-stderr isola login -u u --password-stdin "$FAKE" <<<"wrong"
+  assert_status 1
+  [[ $stderr == *"incorrect username or password"* ]] || fail "stderr: $stderr"
+  [ ! -e "$DOCKER_CONFIG/config.json" ] || fail "a failed login wrote $(cat "$DOCKER_CONFIG/config.json")"
+  run --separate-stderr isola login -u u --password-stdin "$FAKE" <<<"p"
+  show_run
+  assert_status 0
+  assert_equal "$output" "Login Succeeded"
+  assert_equal "$(jq -r --arg k "$FAKE" '.auths[$k].auth' "$DOCKER_CONFIG/config.json")" "$(printf u:p | base64)"
+  assert_equal "$(stat -c %a "$DOCKER_CONFIG/config.json")" 600
+  run --separate-stderr isola pull -q "$FAKE/test/img"
+  show_run
+  assert_status 0
+  run --separate-stderr isola logout "$FAKE"
+  assert_equal "$output" "Removing login credentials for $FAKE"
+  assert_equal "$(jq -c .auths "$DOCKER_CONFIG/config.json")" "{}"
+  run --separate-stderr isola logout "$FAKE"
+  assert_equal "$output" "Not logged in to $FAKE"
+}
+
+@test "login: Docker's usage rules" {
+  run --separate-stderr isola login --password-stdin 127.0.0.1:1 </dev/null
+  assert_status 125
+  [[ $stderr == *"Must provide --username with --password-stdin"* ]] || fail "stderr: $stderr"
+  run --separate-stderr isola login -p x --password-stdin -u u 127.0.0.1:1 </dev/null
+  assert_status 125
+  run --separate-stderr isola login 127.0.0.1:1 </dev/null
+  assert_status 1
+  [[ $stderr == *"Cannot perform an interactive login from a non TTY device"* ]] || fail "stderr: $stderr"
+}
+
+# A registry over TLS with its own CA (made here) and htpasswd users: the CA from certs.d, Basic credentials.
+@test "TLS with the registry's CA from certs.d, htpasswd credentials through login" {
+  local dir=$BATS_TEST_TMPDIR/tls port certs
+  mkdir -p "$dir"
+  port=$(free_port)
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=isola-test-ca -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\n' >"$dir/ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days 1 \
+    -extfile "$dir/ext" -out "$dir/server.crt" 2>/dev/null
+  htpasswd -Bbn tlsuser tlspass >"$dir/htpasswd"
+  start_registry "$dir/reg" "$port" "  tls:
+    certificate: $dir/server.crt
+    key: $dir/server.key
+auth:
+  htpasswd:
+    realm: isola-test
+    path: $dir/htpasswd"
+  mkdir -p "$dir/skopeo-certs"
+  cp "$dir/ca.crt" "$dir/skopeo-certs/"
+  skopeo copy -q --dest-cert-dir "$dir/skopeo-certs" --dest-creds tlsuser:tlspass "oci-archive:$ISOLA_IMAGE" \
+    "docker://127.0.0.1:$port/tls/busybox:latest" || { stop_registry "$dir/reg"; fail "skopeo copy failed"; }
+  certs=$dir/certs.d
+  # Without the CA: the certificate is not trusted (and no fallback to plain HTTP helps).
+  ISOLA_CERTS_DIR=$certs run --separate-stderr isola login -u tlsuser --password-stdin "127.0.0.1:$port" <<<"tlspass"
+  [ "$status" -ne 0 ] || { stop_registry "$dir/reg"; fail "login without the CA succeeded"; }
+  mkdir -p "$certs/127.0.0.1:$port"
+  cp "$dir/ca.crt" "$certs/127.0.0.1:$port/ca.crt"
+  ISOLA_CERTS_DIR=$certs run --separate-stderr isola login -u tlsuser --password-stdin "127.0.0.1:$port" <<<"tlspass"
+  local login_status=$status login_out=$output
+  ISOLA_CERTS_DIR=$certs run --separate-stderr isola pull -q "127.0.0.1:$port/tls/busybox"
+  stop_registry "$dir/reg"
+  [ "$login_status" -eq 0 ] || fail "login failed: $login_out"
+  show_run
+  assert_status 0
+  assert_equal "$output" "127.0.0.1:$port/tls/busybox:latest"
 }

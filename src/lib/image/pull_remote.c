@@ -35,6 +35,7 @@ struct platform
 static void
 host_platform (struct platform *p)
 {
+  memset (p, 0, sizeof (*p));
   snprintf (p->os, sizeof p->os, "linux");
 #if defined(__x86_64__)
   snprintf (p->arch, sizeof p->arch, "amd64");
@@ -298,8 +299,8 @@ pull_image (struct pull_ctx *c, const struct image_ref *ref, const char *referen
   int ret = resolve_manifest (c, reference, want, &man, out->repo_digest, err);
   if (ret == 0 && c->fn)
     c->fn (c->arg, PULL_HEADER, c->header, 0, 0);
-  if (ret == 0)
-    ret = oci_manifest_parse (man.body, man.len, &m, err);
+  if (ret == 0 && (ret = oci_manifest_parse (man.body, man.len, &m, err)) < 0)
+    ret = isola_error_wrap (err, ret, "%s: the registry's manifest is not valid", c->shown);
   if (ret == 0)
     ret = stage_document (c, man.body, man.len, man.hex, err);
   if (ret == 0)

@@ -158,11 +158,15 @@ cleanup_slistp (struct curl_slist **l)
 }
 #define cleanup_slist __attribute__ ((cleanup (cleanup_slistp)))
 
+/* EKEYREJECTED: the server speaks TLS but its certificate is not trusted (no fallback to plain HTTP then). */
 static int
-transfer_error (CURLcode rc, const char *url, isola_error_t *err)
+transfer_error (CURLcode rc, const char *detail, const char *url, isola_error_t *err)
 {
-  int e = rc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : rc == CURLE_TOO_MANY_REDIRECTS ? ELOOP : EIO;
-  return isola_error_fail (err, e, "Get \"%s\": %s", url, curl_easy_strerror (rc));
+  int e = rc == CURLE_OPERATION_TIMEDOUT         ? ETIMEDOUT
+          : rc == CURLE_TOO_MANY_REDIRECTS       ? ELOOP
+          : rc == CURLE_PEER_FAILED_VERIFICATION ? EKEYREJECTED
+                                                 : EIO;
+  return isola_error_fail (err, e, "Get \"%s\": %s", url, detail && *detail ? detail : curl_easy_strerror (rc));
 }
 
 /* One request; a transport failure or a 429/5xx is tried again after a pause (1 s, 2 s). */
@@ -188,6 +192,8 @@ request (const struct registry_client *c, const char *url, const char *method, c
       curl_easy_setopt (h, CURLOPT_WRITEDATA, out);
       curl_easy_setopt (h, CURLOPT_HEADERFUNCTION, on_header);
       curl_easy_setopt (h, CURLOPT_HEADERDATA, out);
+      char detail[CURL_ERROR_SIZE] = "";
+      curl_easy_setopt (h, CURLOPT_ERRORBUFFER, detail);
       CURLcode rc = curl_easy_perform (h);
       if (out->too_large)
         return isola_error_fail (err, EFBIG, "Get \"%s\": response is larger than %zu bytes", url, max);
@@ -197,7 +203,7 @@ request (const struct registry_client *c, const char *url, const char *method, c
                     && rc != CURLE_SSL_CONNECT_ERROR && rc != CURLE_PEER_FAILED_VERIFICATION)
                    || out->status == 429 || out->status >= 500;
       if (!retry || attempt == REQUEST_ATTEMPTS)
-        return rc == CURLE_OK ? 0 : transfer_error (rc, url, err);
+        return rc == CURLE_OK ? 0 : transfer_error (rc, detail, url, err);
       sleep ((unsigned)attempt);
     }
 }
@@ -424,6 +430,8 @@ ping (struct registry_client *c, bool plain_http_allowed, struct response *r, is
   int ret = request (c, url, "GET", NULL, ERROR_BODY_MAX, r, plain_http_allowed ? &tls_err : err);
   if (ret == 0 || !plain_http_allowed)
     return ret;
+  if (ret == -EKEYREJECTED)
+    return isola_error_fail (err, EKEYREJECTED, "%s", tls_err->msg);
   free (c->base);
   c->base = xasprintf ("http://%s", host);
   free (url);
@@ -538,6 +546,8 @@ registry_get_manifest (struct registry_client *c, const char *reference, struct 
   struct response r = { 0 };
   int ret = request_authed (c, url, "GET", MANIFEST_ACCEPT, REGISTRY_MANIFEST_MAX, &r, err);
   if (ret == -EFBIG)
+    isola_error_release (err);
+  if (ret == -EFBIG)
     ret = isola_error_fail (err, EFBIG, "manifest for %s/%s is larger than %d bytes: refused", c->domain, c->repo,
                             REGISTRY_MANIFEST_MAX);
   else if (ret == 0 && r.status == 404)
@@ -574,6 +584,8 @@ registry_get_blob (struct registry_client *c, const char *hex, int64_t size, siz
   struct response r = { 0 };
   int ret = request_authed (c, url, "GET", NULL, (size_t)size, &r, err);
   if (ret == -EFBIG)
+    isola_error_release (err);
+  if (ret == -EFBIG)
     ret = isola_error_fail (err, EINVAL, "blob sha256:%s is larger than its descriptor's %lld bytes", hex,
                             (long long)size);
   else if (ret == 0 && r.status != 200)
@@ -605,6 +617,7 @@ struct transfer
   int write_errno;
   CURL *h;
   char *url;
+  char detail[CURL_ERROR_SIZE];
   registry_progress_fn fn;
   void *arg;
 };
@@ -645,6 +658,7 @@ transfer_start (struct registry_client *c, CURLM *m, struct curl_slist *headers,
   curl_easy_setopt (t->h, CURLOPT_WRITEFUNCTION, on_blob_data);
   curl_easy_setopt (t->h, CURLOPT_WRITEDATA, t);
   curl_easy_setopt (t->h, CURLOPT_PRIVATE, t);
+  curl_easy_setopt (t->h, CURLOPT_ERRORBUFFER, t->detail);
   curl_multi_add_handle (m, t->h);
   if (t->fn)
     t->fn (t->arg, t->index, REGISTRY_BLOB_STARTED, 0);
@@ -664,7 +678,7 @@ transfer_finish (struct transfer *t, CURLcode rc, isola_error_t *err)
   if (t->write_errno)
     return isola_error_make (err, t->write_errno, "write `%s`", t->blob->path);
   if (rc != CURLE_OK)
-    return transfer_error (rc, t->url, err);
+    return transfer_error (rc, t->detail, t->url, err);
   if (status != 200)
     return isola_error_fail (err, status == 404 ? ENOENT : EIO, "blob sha256:%.12s: the registry answered %ld", hex,
                              status);
