@@ -34,7 +34,7 @@ for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && bre
 layers=5 mb=8
 python3 bench/mkimage.py "$work/a.tar" bench/a:latest $layers $mb a $((layers - 1))
 ref=127.0.0.1:$port/bench/a:latest
-skopeo copy -q --dest-tls-verify=false docker-archive:"$work/a.tar" "docker://$ref"
+skopeo copy -q --dest-tls-verify=false oci-archive:"$work/a.tar" "docker://$ref"
 echo "image: $layers layers x ${mb} MB of files, gzip, in docker-registry at 127.0.0.1:$port"
 
 now () { date +%s.%N; }
