@@ -8,11 +8,11 @@
 #include "git_rev.h"
 
 static const struct cli_command *const commands[] = {
-  &cmd_attach,  &cmd_container, &cmd_create, &cmd_events,  &cmd_exec,  &cmd_image,  &cmd_images,  &cmd_import,
-  &cmd_info,    &cmd_inspect,   &cmd_kill,   &cmd_load,    &cmd_login, &cmd_logout, &cmd_logs,    &cmd_pause,
-  &cmd_ps,      &cmd_pull,      &cmd_rename, &cmd_restart, &cmd_rm,    &cmd_rmi,    &cmd_run,     &cmd_save,
-  &cmd_start,   &cmd_stats,     &cmd_stop,   &cmd_system,  &cmd_tag,   &cmd_top,    &cmd_unpause, &cmd_update,
-  &cmd_version, &cmd_volume,    &cmd_wait,   &cmd_network,
+  &cmd_attach, &cmd_container, &cmd_create, &cmd_events, &cmd_exec,    &cmd_image,  &cmd_images, &cmd_import,
+  &cmd_info,   &cmd_inspect,   &cmd_kill,   &cmd_load,   &cmd_login,   &cmd_logout, &cmd_logs,   &cmd_pause,
+  &cmd_ps,     &cmd_pull,      &cmd_push,   &cmd_rename, &cmd_restart, &cmd_rm,     &cmd_rmi,    &cmd_run,
+  &cmd_save,   &cmd_start,     &cmd_stats,  &cmd_stop,   &cmd_system,  &cmd_tag,    &cmd_top,    &cmd_unpause,
+  &cmd_update, &cmd_version,   &cmd_volume, &cmd_wait,   &cmd_network,
 };
 
 static void

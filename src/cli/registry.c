@@ -1,5 +1,5 @@
-/* pull, login, logout: run by isola-registry, the program beside us that links libcurl (src/registry/main.c), with
-   the arguments as given.  $ISOLA_REGISTRY_HELPER overrides where it is. */
+/* pull, push, login, logout: run by isola-registry, the program beside us that links libcurl (src/registry/main.c),
+   with the arguments as given.  $ISOLA_REGISTRY_HELPER overrides where it is. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -85,6 +85,13 @@ const struct cli_command cmd_pull = {
   .run = exec_helper,
   .usage = "isola pull [OPTIONS] NAME[:TAG|@DIGEST]",
   .summary = "Pull an image or a repository from a registry",
+};
+
+const struct cli_command cmd_push = {
+  .name = "push",
+  .run = exec_helper,
+  .usage = "isola push [OPTIONS] NAME[:TAG]",
+  .summary = "Push an image to a registry",
 };
 
 const struct cli_command cmd_login = {

@@ -1,4 +1,4 @@
-/* isola-registry: the registry verbs of isola (pull, login, logout).  They need libcurl, which the static `isola`
+/* isola-registry: the registry verbs of isola (pull, push, login, logout).  They need libcurl, which the static `isola`
    does not carry (its Debian build needs Kerberos and LDAP, which have no static libraries); `isola pull` and the
    others, and `run`/`create --pull`, execute this program beside it with the same arguments (src/cli/registry.c).
    Invoked as: isola-registry [--root ROOT] VERB [ARGS…]. */
@@ -10,7 +10,7 @@
 #include "base/util.h"
 #include "registry.h"
 
-static const struct cli_command *const verbs[] = { &reg_cmd_pull, &reg_cmd_login, &reg_cmd_logout };
+static const struct cli_command *const verbs[] = { &reg_cmd_pull, &reg_cmd_push, &reg_cmd_login, &reg_cmd_logout };
 
 int
 main (int argc, char **argv)
@@ -26,7 +26,7 @@ main (int argc, char **argv)
     }
   if (i >= argc)
     {
-      fprintf (stderr, "usage: isola-registry [--root ROOT] pull|login|logout [ARGS...]\n");
+      fprintf (stderr, "usage: isola-registry [--root ROOT] pull|push|login|logout [ARGS...]\n");
       return EXIT_USAGE;
     }
   setvbuf (stdout, NULL, _IOLBF, 0);

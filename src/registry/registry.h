@@ -4,6 +4,6 @@
 
 #include "../cli/cli.h"
 
-extern const struct cli_command reg_cmd_pull, reg_cmd_login, reg_cmd_logout;
+extern const struct cli_command reg_cmd_pull, reg_cmd_push, reg_cmd_login, reg_cmd_logout;
 
 #endif

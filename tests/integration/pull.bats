@@ -431,3 +431,45 @@ auth:
   assert_status 0
   assert_equal "$output" "127.0.0.1:$port/tls/busybox:latest"
 }
+
+@test "push: blobs the registry lacks, then the manifest as it is; skopeo sees that digest and a pull gives the same image" {
+  isola_ok load -q -i "$ISOLA_IMAGE"
+  isola_ok tag busybox "$REG/pushed/busybox:v1"
+  local id
+  id=$(image_id busybox)
+  run --separate-stderr isola push "$REG/pushed/busybox:v1"
+  show_run
+  assert_status 0
+  [ "${lines[0]}" = "The push refers to repository [$REG/pushed/busybox]" ]
+  assert_output_matches "^[0-9a-f]{12}: Pushed$"
+  local digest
+  digest=$(registry_digest pushed/busybox:v1)
+  [ "${lines[-1]}" = "v1: digest: sha256:$digest size: $(skopeo inspect --tls-verify=false --raw "docker://$REG/pushed/busybox:v1" | wc -c)" ]
+  run isola image inspect -f '{{json .RepoDigests}}' "$REG/pushed/busybox:v1"
+  [[ $output == *"\"$REG/pushed/busybox@sha256:$digest\""* ]] || fail "RepoDigests: $output"
+  # Again: the registry has every blob.
+  run --separate-stderr isola push "$REG/pushed/busybox:v1"
+  assert_status 0
+  assert_output_matches "^[0-9a-f]{12}: Layer already exists$"
+  refute_output_contains ": Pushed"
+  # -q: the name only.
+  run --separate-stderr isola push -q "$REG/pushed/busybox:v1"
+  assert_equal "$output" "$REG/pushed/busybox:v1"
+  # What was pushed comes back as the same image.
+  local other
+  other=$(new_root)
+  ISOLA_ROOT=$other run --separate-stderr isola pull -q "$REG/pushed/busybox:v1"
+  assert_status 0
+  assert_equal "$(ISOLA_ROOT=$other image_id "$REG/pushed/busybox:v1")" "$id"
+}
+
+@test "push of a tag the store does not have, or to a registry that is not there" {
+  run --separate-stderr isola push "$REG/pushed/none:v1"
+  assert_status 1
+  assert_equal "$stderr" "Error: An image does not exist locally with the tag: $REG/pushed/none"
+  isola_ok load -q -i "$ISOLA_IMAGE"
+  isola_ok tag busybox "127.0.0.1:1/x:v1"
+  run --separate-stderr isola push "127.0.0.1:1/x:v1"
+  assert_status 1
+  [[ $stderr == *"Connection refused"* || $stderr == *"Couldn't connect"* ]] || fail "stderr: $stderr"
+}

@@ -795,3 +795,147 @@ registry_list_tags (struct registry_client *c, char ***out, isola_error_t *err)
   }
   return 0;
 }
+
+/* --- push ----------------------------------------------------------------------------------------------------- */
+
+int
+registry_blob_exists (struct registry_client *c, const char *hex, bool *exists, isola_error_t *err)
+{
+  cleanup_free char *url = xasprintf ("%s/v2/%s/blobs/sha256:%s", c->base, c->repo, hex);
+  struct response r = { 0 };
+  int ret = request_authed (c, url, "HEAD", NULL, 0, &r, err);
+  if (ret == 0 && r.status != 200 && r.status != 404)
+    ret = status_error (&r, c->repo, err);
+  *exists = ret == 0 && r.status == 200;
+  response_clear (&r);
+  return ret;
+}
+
+struct upload
+{
+  struct response *r;
+  char *location;
+};
+
+static size_t
+on_upload_header (char *data, size_t size, size_t n, void *arg)
+{
+  struct upload *u = arg;
+  size_t len = size * n;
+  char *v = len <= HEADER_MAX ? header_value (data, len, "Location") : NULL;
+  if (v)
+    free (u->location), u->location = v;
+  return on_header (data, size, n, u->r);
+}
+
+/* One request with a body (POST, PUT): from memory (data) or a file (fd >= 0). */
+static int
+send_request (struct registry_client *c, const char *url, const char *method, const char *content_type,
+              const void *data, size_t len, int fd, struct response *r, char **location, isola_error_t *err)
+{
+  cleanup_slist struct curl_slist *headers = NULL;
+  cleanup_free char *ct = xasprintf ("Content-Type: %s", content_type);
+  headers = curl_slist_append (headers, ct);
+  if (c->authz)
+    headers = curl_slist_append (headers, c->authz);
+  cleanup_curl CURL *h = easy_new (c, url, headers);
+  if (h == NULL)
+    return isola_error_fail (err, ENOMEM, "cannot make an HTTP request");
+  response_clear (r);
+  r->max = ERROR_BODY_MAX;
+  struct upload u = { .r = r };
+  cleanup_file FILE *f = NULL;
+  curl_easy_setopt (h, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt (h, CURLOPT_FOLLOWLOCATION, 0L);
+  if (fd >= 0)
+    {
+      f = fdopen (dup (fd), "rb");
+      if (f == NULL)
+        return isola_error_make (err, errno, "read blob");
+      curl_easy_setopt (h, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt (h, CURLOPT_READDATA, f);
+      curl_easy_setopt (h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+    }
+  else
+    {
+      curl_easy_setopt (h, CURLOPT_POSTFIELDS, data ? data : "");
+      curl_easy_setopt (h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+  curl_easy_setopt (h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt (h, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt (h, CURLOPT_HEADERFUNCTION, on_upload_header);
+  curl_easy_setopt (h, CURLOPT_HEADERDATA, &u);
+  char detail[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt (h, CURLOPT_ERRORBUFFER, detail);
+  CURLcode rc = curl_easy_perform (h);
+  if (rc == CURLE_OK)
+    curl_easy_getinfo (h, CURLINFO_RESPONSE_CODE, &r->status);
+  if (location)
+    *location = u.location;
+  else
+    free (u.location);
+  if (rc != CURLE_OK && !r->too_large)
+    return transfer_error (rc, detail, url, err);
+  return 0;
+}
+
+/* A Location header made absolute, with the digest parameter the upload's PUT needs. */
+static char *
+upload_url (const struct registry_client *c, const char *location, const char *hex)
+{
+  const char *sep = strchr (location, '?') ? "&" : "?";
+  if (str_has_prefix (location, "http://") || str_has_prefix (location, "https://"))
+    return xasprintf ("%s%sdigest=sha256%%3A%s", location, sep, hex);
+  return xasprintf ("%s%s%sdigest=sha256%%3A%s", c->base, location, sep, hex);
+}
+
+int
+registry_upload_blob (struct registry_client *c, const char *hex, const char *path, int64_t size, isola_error_t *err)
+{
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return isola_error_make (err, errno, "open blob `%s`", path);
+  cleanup_free char *start = xasprintf ("%s/v2/%s/blobs/uploads/", c->base, c->repo);
+  struct response r = { 0 };
+  cleanup_free char *location = NULL;
+  int ret = send_request (c, start, "POST", "application/octet-stream", NULL, 0, -1, &r, &location, err);
+  if (ret == 0 && r.status == 401)
+    {
+      cleanup_free char *challenge = r.challenge ? xstrdup (r.challenge) : NULL;
+      free (location), location = NULL;
+      ret = authenticate (c, challenge, err);
+      if (ret == 0)
+        ret = send_request (c, start, "POST", "application/octet-stream", NULL, 0, -1, &r, &location, err);
+    }
+  if (ret == 0 && (r.status != 202 || location == NULL))
+    ret = status_error (&r, c->repo, err);
+  if (ret == 0)
+    {
+      cleanup_free char *put = upload_url (c, location, hex);
+      ret = send_request (c, put, "PUT", "application/octet-stream", NULL, (size_t)size, fd, &r, NULL, err);
+      if (ret == 0 && r.status != 201)
+        ret = status_error (&r, c->repo, err);
+    }
+  response_clear (&r);
+  return ret;
+}
+
+int
+registry_put_manifest (struct registry_client *c, const char *reference, const char *media_type, const char *body,
+                       size_t len, isola_error_t *err)
+{
+  cleanup_free char *url = xasprintf ("%s/v2/%s/manifests/%s", c->base, c->repo, reference);
+  struct response r = { 0 };
+  int ret = send_request (c, url, "PUT", media_type, body, len, -1, &r, NULL, err);
+  if (ret == 0 && r.status == 401)
+    {
+      cleanup_free char *challenge = r.challenge ? xstrdup (r.challenge) : NULL;
+      ret = authenticate (c, challenge, err);
+      if (ret == 0)
+        ret = send_request (c, url, "PUT", media_type, body, len, -1, &r, NULL, err);
+    }
+  if (ret == 0 && r.status != 201)
+    ret = status_error (&r, c->repo, err);
+  response_clear (&r);
+  return ret;
+}

@@ -75,6 +75,14 @@ int registry_fetch_blobs (struct registry_client *c, const struct registry_blob 
 /* The repository's tags (GET /v2/NAME/tags/list). */
 int registry_list_tags (struct registry_client *c, char ***out, isola_error_t *err);
 
+/* Push: whether the repository has a blob (HEAD); a monolithic upload (POST, then PUT with the digest); a manifest
+   PUT under reference (a tag), with its media type. */
+int registry_blob_exists (struct registry_client *c, const char *hex, bool *exists, isola_error_t *err);
+int registry_upload_blob (struct registry_client *c, const char *hex, const char *path, int64_t size,
+                          isola_error_t *err);
+int registry_put_manifest (struct registry_client *c, const char *reference, const char *media_type, const char *body,
+                           size_t len, isola_error_t *err);
+
 /* Checks user/password against the registry named domain (its /v2/ and, for a Bearer registry, its token
    service), as `docker login` does before it stores them. */
 int registry_check_login (const char *root, const char *domain, const char *user, const char *password,
