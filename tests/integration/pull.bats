@@ -473,3 +473,13 @@ auth:
   assert_status 1
   [[ $stderr == *"Connection refused"* || $stderr == *"Couldn't connect"* ]] || fail "stderr: $stderr"
 }
+
+@test "image pull and image push are pull and push" {
+  run --separate-stderr isola image pull -q "$REG/test/busybox:v2"
+  assert_status 0
+  assert_equal "$output" "$REG/test/busybox:v2"
+  isola_ok tag "$REG/test/busybox:v2" "$REG/pushed/again:v3"
+  run --separate-stderr isola image push -q "$REG/pushed/again:v3"
+  assert_status 0
+  assert_equal "$output" "$REG/pushed/again:v3"
+}
