@@ -42,7 +42,7 @@ HARDEN_CPPFLAGS := $(if $(filter -O -O1 -O2 -O3 -Os -Og -Ofast -Oz,$(CFLAGS)),-U
 HARDEN_CFLAGS := -fstack-protector-strong -fPIE
 HARDEN_LDFLAGS := -Wl,-z,relro,-z,now
 
-LDLIBS    := -larchive -ljansson -lcrypto -lseccomp -lm
+LDLIBS    := -larchive -ljansson -lcrypto -lseccomp -lm -lcurl
 # Release binaries are static (STATIC=0 for dynamic ones): on this kind of host a system call or page fault costs
 # ~20 us, and loading the CLI's 20 shared libraries took 5 ms of every command, a fifth of a container start.
 # The static link names libarchive's own dependencies; the ASan, unit test and fuzz builds stay dynamic.
@@ -69,9 +69,11 @@ RT_SRCS   := $(sort $(wildcard src/runtime/*.c))
 MON_SRCS  := $(sort $(wildcard src/monitor/*.c))
 SERVE_SRCS := $(sort $(wildcard src/serve/*.c))
 AGENT_SRCS := $(sort $(wildcard src/agent/*.c))
+# isola-registry: pull, login, logout with libcurl, which cannot be linked statically (src/registry/main.c).
+REG_SRCS  := $(sort $(wildcard src/registry/*.c)) src/cli/cli.c
 UNIT_SRCS := $(sort $(wildcard tests/unit/*/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
-HDRS      := $(wildcard src/lib/*/*.h src/cli/*.h src/runtime/*.h src/monitor/*.h src/serve/*.h src/agent/*.h tests/unit/*.h)
+HDRS      := $(wildcard src/lib/*/*.h src/cli/*.h src/runtime/*.h src/monitor/*.h src/serve/*.h src/agent/*.h src/registry/*.h tests/unit/*.h)
 
 LIB_OBJS      := $(LIB_SRCS:%.c=build/obj/%.o)
 CLI_OBJS      := $(CLI_SRCS:%.c=build/obj/%.o)
@@ -85,6 +87,8 @@ ASAN_SERVE_OBJS := $(SERVE_SRCS:%.c=build/asan/obj/%.o)
 ASAN_LIB_OBJS := $(LIB_SRCS:%.c=build/asan/obj/%.o)
 ASAN_CLI_OBJS := $(CLI_SRCS:%.c=build/asan/obj/%.o)
 ASAN_AGENT_OBJS := $(AGENT_SRCS:%.c=build/asan/obj/%.o)
+REG_OBJS      := $(REG_SRCS:%.c=build/obj/%.o)
+ASAN_REG_OBJS := $(REG_SRCS:%.c=build/asan/obj/%.o)
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=build/fuzz/obj/%.o)
 UNIT_BINS     := $(addprefix build/asan/tests/,$(notdir $(UNIT_SRCS:.c=)))
 FUZZ_BINS     := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
@@ -100,7 +104,16 @@ BUILD_JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 
 all: isola vm load-image
 
-isola: build/isola build/isola-monitor build/isola-init build/isola-serve build/isola-runtime
+isola: build/isola build/isola-monitor build/isola-init build/isola-serve build/isola-runtime build/isola-registry
+
+# Dynamic, whatever STATIC says: Debian's libcurl.a needs Kerberos and LDAP, which have no static libraries.
+build/isola-registry: $(REG_OBJS) build/libisola.a
+	@echo "  LD      $@"
+	@$(CC) $(ISOLA_CFLAGS) $(HARDEN_CFLAGS) $(CFLAGS) $(ISOLA_LDFLAGS) $(HARDEN_LDFLAGS) $(LDFLAGS) -pie -o $@ $^ $(LDLIBS)
+
+build/asan/isola-registry: $(ASAN_REG_OBJS) build/asan/libisola.a
+	@echo "  LD asan $@"
+	@$(CC) $(ASAN_FLAGS) $(ISOLA_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # VM isolation: isola's guest kernel (built once per machine from Debian's linux-source and cached outside the
 # tree, see scripts/build-kernel.sh) and the initramfs holding the guest agent.
@@ -286,10 +299,10 @@ build/fuzz/fuzz_%: fuzz/fuzz_%.c build/fuzz/libisola.a
 	  -o $@ $< build/fuzz/libisola.a $(LDLIBS)
 
 -include $(wildcard $(patsubst %,%.d,$(basename $(LIB_OBJS) $(CLI_OBJS) $(RT_OBJS) $(ASAN_RT_OBJS) $(MON_OBJS) $(AGENT_OBJS) $(ASAN_LIB_OBJS) \
-           $(SERVE_OBJS) $(ASAN_SERVE_OBJS) $(ASAN_CLI_OBJS) $(ASAN_MON_OBJS) $(ASAN_AGENT_OBJS) $(FUZZ_LIB_OBJS) build/obj/src/static/archive_noxar.o) \
+           $(SERVE_OBJS) $(ASAN_SERVE_OBJS) $(REG_OBJS) $(ASAN_REG_OBJS) $(ASAN_CLI_OBJS) $(ASAN_MON_OBJS) $(ASAN_AGENT_OBJS) $(FUZZ_LIB_OBJS) build/obj/src/static/archive_noxar.o) \
            $(UNIT_BINS:build/asan/tests/%=build/asan/obj/tests/%) $(FUZZ_BINS:build/fuzz/%=build/fuzz/obj/fuzz/%)))
 
-asan: build/asan/isola build/asan/isola-monitor build/asan/isola-serve build/asan/isola-agent build/asan/isola-init build/asan/isola-runtime build/asan/vm $(UNIT_BINS)
+asan: build/asan/isola build/asan/isola-registry build/asan/isola-monitor build/asan/isola-serve build/asan/isola-agent build/asan/isola-init build/asan/isola-runtime build/asan/vm $(UNIT_BINS)
 unit: $(UNIT_BINS)
 fuzz-build: $(FUZZ_BINS)
 
@@ -336,9 +349,10 @@ bench: deps
 	bench/vm.sh
 	bench/output.sh
 
-install: build/isola build/isola-monitor build/isola-init build/isola-serve vm
+install: build/isola build/isola-monitor build/isola-init build/isola-serve build/isola-registry vm
 	install -D -m 0755 build/isola $(DESTDIR)$(PREFIX)/bin/isola
 	install -D -m 0755 build/isola-monitor $(DESTDIR)$(PREFIX)/bin/isola-monitor
+	install -D -m 0755 build/isola-registry $(DESTDIR)$(PREFIX)/bin/isola-registry
 	install -D -m 0755 build/isola-init $(DESTDIR)$(PREFIX)/bin/isola-init
 	install -D -m 0755 build/isola-serve $(DESTDIR)$(PREFIX)/bin/isola-serve
 	install -D -m 0644 contrib/isola.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/isola.socket
@@ -349,7 +363,7 @@ install: build/isola build/isola-monitor build/isola-init build/isola-serve vm
 	install -D -m 0644 build/vm/initramfs.img $(DESTDIR)$(PREFIX)/lib/isola/initramfs.img
 
 format:
-	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(RT_SRCS) $(MON_SRCS) $(SERVE_SRCS) $(AGENT_SRCS) src/init/init.c src/static/*.c $(UNIT_SRCS) $(FUZZ_SRCS) $(HDRS)
+	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(RT_SRCS) $(MON_SRCS) $(SERVE_SRCS) $(AGENT_SRCS) $(REG_SRCS) src/init/init.c src/static/*.c $(UNIT_SRCS) $(FUZZ_SRCS) $(HDRS)
 
 lint:
 	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \

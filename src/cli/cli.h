@@ -167,9 +167,13 @@ int cli_start_container (struct cli_ctx *ctx, struct container *c, const struct 
 extern const struct cli_command cmd_attach, cmd_run, cmd_create, cmd_start, cmd_ps, cmd_logs, cmd_wait, cmd_stop,
     cmd_kill, cmd_restart, cmd_rm, cmd_top, cmd_rename, cmd_container, cmd_exec, cmd_volume;
 extern const struct cli_command cmd_pause, cmd_unpause, cmd_update, cmd_stats;
-extern const struct cli_command cmd_port;                      /* port.c */
-extern const struct cli_command cmd_network;                   /* network.c */
-extern const struct cli_command cmd_serve, cmd_system_service; /* serve.c */
+extern const struct cli_command cmd_port;                                  /* port.c */
+extern const struct cli_command cmd_network;                               /* network.c */
+extern const struct cli_command cmd_serve, cmd_system_service;             /* serve.c */
+extern const struct cli_command cmd_pull, cmd_push, cmd_login, cmd_logout; /* registry.c: run isola-registry */
+/* Pulls image with isola-registry, its progress on stderr (run, create): 0, or 125 when the pull failed (the
+   helper said why). */
+int cli_pull_image (struct cli_ctx *ctx, const char *image);
 /* The engine as a whole: events.c, info.c, system.c (system df, prune, and events and info again). */
 extern const struct cli_command cmd_events, cmd_info, cmd_system;
 /* Docker's CLI's timetypes.GetTimestamp, then the daemon's parse (events --since/--until, prune's until): a Go

@@ -27,6 +27,7 @@
 #include "container/restart.h"
 #include "container/runspec.h"
 #include "image/pull.h"
+#include "image/reference.h"
 #include "proto/attach.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/seccomp_program.h"
@@ -695,17 +696,12 @@ finish_request (struct run_opts *o, const char *image, char **args, bool detach)
 }
 
 /* --pull always: the pull happens before the create; missing: after a create that did not find the image, and the
-   create is tried again.  Until there is a registry client (image/pull.h) a pull that is not available leaves
-   missing as "the local image or its error". */
+   create is tried again.  The pull is isola-registry's (cli_pull_image), its progress on stderr as Docker's. */
 static int
 pull_before_create (struct cli_ctx *ctx, const struct run_opts *o, const char *image)
 {
-  cleanup_error isola_error_t err = NULL;
-  if (o->pull == IMAGE_PULL_ALWAYS && image_pull (ctx->root, image, &err) < 0)
-    {
-      fprintf (stderr, "Error: %s\n", err->msg);
-      return 125;
-    }
+  if (o->pull == IMAGE_PULL_ALWAYS)
+    return cli_pull_image (ctx, image);
   return 0;
 }
 
@@ -716,16 +712,17 @@ create_with_pull (struct cli_ctx *ctx, const struct run_opts *o, const char *ima
   int ret = container_create_from_request (ctx->root, o->request, o->name, c, err);
   if (ret != -ENOENT || o->pull != IMAGE_PULL_MISSING || !str_has_prefix ((*err)->msg, "No such image"))
     return ret;
-  cleanup_error isola_error_t pull_err = NULL;
-  if (image_pull (ctx->root, image, &pull_err) == -ENOTSUP)
+  /* Only a name can be pulled: an image ID that is not here stays "No such image". */
+  if (image_ref_looks_like_id (image))
     return ret;
-  if (pull_err)
-    {
-      isola_error_release (err);
-      *err = pull_err;
-      pull_err = NULL;
-      return -EIO;
-    }
+  cleanup_free char *shown = NULL;
+  struct image_ref ref = { 0 };
+  if (image_ref_parse (image, &ref, NULL) == 0)
+    shown = image_ref_string (&ref);
+  image_ref_clear (&ref);
+  fprintf (stderr, "Unable to find image '%s' locally\n", shown ? shown : image);
+  if (cli_pull_image (ctx, image) != 0)
+    return -ECANCELED;
   isola_error_release (err);
   return container_create_from_request (ctx->root, o->request, o->name, c, err);
 }
@@ -844,7 +841,8 @@ run_or_create (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, cha
     {
       if (cid_fd >= 0)
         unlink (o.cidfile);
-      fprintf (stderr, "Error: %s\n", err ? err->msg : "cannot create the container");
+      if (ret != -ECANCELED) /* a failed pull: isola-registry said why */
+        fprintf (stderr, "Error: %s\n", err ? err->msg : "cannot create the container");
       return 125;
     }
   if (cid_fd >= 0 && write_all (cid_fd, c->id, strlen (c->id)) < 0)

@@ -186,6 +186,8 @@ static const struct cli_subcommand image_subcommands[] = {
   { .name = "list", .cmd = &cmd_images, .alias = true },
   { .name = "mount", .cmd = &cmd_image_mount, .summary = "Mount an image's root filesystem read-only" },
   { .name = "prune", .cmd = &cmd_image_prune },
+  { .name = "pull", .cmd = &cmd_pull },
+  { .name = "push", .cmd = &cmd_push },
   { .name = "rm", .cmd = &cmd_rmi },
   { .name = "remove", .cmd = &cmd_rmi, .alias = true },
   { .name = "save", .cmd = &cmd_save, .summary = "Save one or more images to a tar archive" },

@@ -130,7 +130,8 @@ add_row (struct image_row **rows, size_t *n, const struct image_record *rec, con
   r->repo = xstrdup (repo);
   r->tag = xstrdup (tag);
   r->id = o->no_trunc ? xasprintf ("sha256:%s", rec->id) : xasprintf ("%.12s", rec->id);
-  r->digest = xasprintf ("sha256:%s", rec->manifest);
+  const char *repo_digest = image_record_repo_digest (rec, repo);
+  r->digest = repo_digest ? xstrdup (repo_digest) : xasprintf ("sha256:%s", rec->manifest);
   cleanup_free char *ago = human_duration (now - rec->created);
   r->created = rec->created > 0 ? xasprintf ("%s ago", ago) : xstrdup ("N/A");
   r->size = human_size (rec->size);
@@ -143,7 +144,16 @@ add_image_rows (struct image_row **rows, size_t *n, const struct image_record *r
                 const struct images_opts *o, int64_t now)
 {
   cleanup_strv char **references = filter_values (o, "reference");
-  if (tags[0] == NULL && o->filter.name == NULL && references == NULL)
+  /* An image pulled by digest only shows as its repository with no tag, as Docker shows it. */
+  for (size_t i = 0; tags[0] == NULL && rec->repo_digests && rec->repo_digests[i]; i++)
+    {
+      cleanup_free char *repo = xstrdup (rec->repo_digests[i]);
+      *strrchr (repo, '@') = '\0';
+      if (row_matches (o, repo, "<none>"))
+        add_row (rows, n, rec, repo, "<none>", o, now);
+    }
+  bool named = rec->repo_digests && rec->repo_digests[0];
+  if (tags[0] == NULL && !named && o->filter.name == NULL && references == NULL)
     add_row (rows, n, rec, "<none>", "<none>", o, now);
   for (size_t i = 0; tags[i]; i++)
     {

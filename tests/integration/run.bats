@@ -133,11 +133,14 @@ abc"
   assert_stderr_matches 'No such image: nosuch:latest'
 }
 
-@test "--pull always fails clearly while isola cannot pull, and creates nothing; a bad policy is refused" {
-  run --separate-stderr isola run --rm --pull always busybox true
+# Pulls that work are pull.bats'; here a registry that is not there (a closed port of 127.0.0.1: no test reaches
+# another address).
+@test "--pull always pulls even an image that is here: a failed pull fails with 125, creates nothing; a bad policy is refused" {
+  isola_ok tag busybox 127.0.0.1:1/busybox:here
+  run --separate-stderr isola run --rm --pull always 127.0.0.1:1/busybox:here true
   assert_status 125
-  assert_stderr_matches 'pulling images from a registry is not available yet'
-  run --separate-stderr isola create --pull always busybox true
+  assert_stderr_matches 'Get "https?://127\.0\.0\.1:1/v2/"'
+  run --separate-stderr isola create --pull always 127.0.0.1:1/busybox:here true
   assert_status 125
   run --separate-stderr isola run --pull sometimes busybox true
   assert_status 125
@@ -201,10 +204,13 @@ abc"
 
 # ---- start errors --------------------------------------------------------------------------------------------------
 
-@test "run of an unknown image fails with 125 'No such image' and creates nothing" {
-  run --separate-stderr isola run no/such:image true
+@test "run of an unknown image fails with 125 and creates nothing: 'No such image', or the failed pull's error" {
+  run --separate-stderr isola run --pull never no/such:image true
   assert_status 125
   assert_stderr_matches 'No such image'
+  run --separate-stderr isola run 127.0.0.1:1/no/such:image true
+  assert_status 125
+  assert_stderr_matches "^Unable to find image '127\.0\.0\.1:1/no/such:image' locally$"
   run isola ps -aq
   assert_output_empty
 }

@@ -20,6 +20,7 @@ image_record_clear (struct image_record *r)
 {
   free (r->chain_ids);
   free (r->loaded_at);
+  strv_free (r->repo_digests);
   memset (r, 0, sizeof (*r));
 }
 
@@ -58,6 +59,13 @@ record_parse (json_t *o, struct image_record *r)
   const char *parent = json_string_value (json_object_get (o, "parent"));
   if (parent && digest_hex_valid (parent))
     memcpy (r->parent, parent, DIGEST_HEX_LEN + 1);
+  size_t k;
+  json_t *d;
+  json_array_foreach (json_object_get (o, "repo_digests"), k, d)
+  {
+    if (json_is_string (d))
+      strv_push (&r->repo_digests, json_string_value (d));
+  }
   json_t *chain = json_object_get (o, "chain_ids");
   if (!json_is_array (chain))
     return -EINVAL;
@@ -110,9 +118,44 @@ image_record_write (struct isola_store *s, const struct image_record *r, isola_e
     return isola_error_fail (err, ENOMEM, "cannot encode image record");
   if (r->parent[0])
     json_object_set_new (o, "parent", json_string (r->parent));
+  if (r->repo_digests && r->repo_digests[0])
+    {
+      json_t *a = json_array ();
+      for (size_t i = 0; r->repo_digests[i]; i++)
+        json_array_append_new (a, json_string (r->repo_digests[i]));
+      json_object_set_new (o, "repo_digests", a);
+    }
   cleanup_free char *text = json_dumps (o, JSON_COMPACT | JSON_SORT_KEYS);
   cleanup_free char *path = image_record_path (s, r->id);
   return write_file_atomic (path, text, strlen (text), 0644, err);
+}
+
+const char *
+image_record_repo_digest (const struct image_record *r, const char *name)
+{
+  size_t n = strlen (name);
+  for (size_t i = 0; r->repo_digests && r->repo_digests[i]; i++)
+    if (strncmp (r->repo_digests[i], name, n) == 0 && r->repo_digests[i][n] == '@')
+      return r->repo_digests[i] + n + 1;
+  return NULL;
+}
+
+bool
+image_record_add_repo_digest (struct image_record *r, const char *name_at_digest)
+{
+  const char *at = strrchr (name_at_digest, '@');
+  size_t n = at ? (size_t)(at - name_at_digest) : strlen (name_at_digest);
+  for (size_t i = 0; r->repo_digests && r->repo_digests[i]; i++)
+    if (strncmp (r->repo_digests[i], name_at_digest, n) == 0 && r->repo_digests[i][n] == '@')
+      {
+        if (strcmp (r->repo_digests[i], name_at_digest) == 0)
+          return false;
+        free (r->repo_digests[i]);
+        r->repo_digests[i] = xstrdup (name_at_digest);
+        return true;
+      }
+  strv_push (&r->repo_digests, name_at_digest);
+  return true;
 }
 
 static int
@@ -254,6 +297,24 @@ resolve_by_digest (const struct isola_store *s, json_t *refs, const struct image
         return true;
       }
   }
+  /* Or the image a registry named so (a pull by digest tags nothing). */
+  cleanup_strv char **ids = NULL;
+  if (image_list_ids (s, &ids, NULL) < 0)
+    return false;
+  for (size_t i = 0; ids[i]; i++)
+    {
+      struct image_record rec = { 0 };
+      if (image_record_read (s, ids[i], &rec, NULL) < 0)
+        continue;
+      const char *d = image_record_repo_digest (&rec, r->name);
+      bool match = d && strcmp (d, r->digest) == 0;
+      image_record_clear (&rec);
+      if (match)
+        {
+          memcpy (out, ids[i], DIGEST_HEX_LEN + 1);
+          return true;
+        }
+    }
   return false;
 }
 
@@ -341,10 +402,14 @@ string_array (char **v)
   return a;
 }
 
+/* What a registry named the image by, then the manifest's digest for the other repositories it is tagged in. */
 static json_t *
-repo_digests (char **tags, const char *manifest)
+repo_digests (char **tags, const struct image_record *rec)
 {
+  const char *manifest = rec->manifest;
   cleanup_strv char **names = xcalloc (1, sizeof (char *));
+  for (size_t i = 0; rec->repo_digests && rec->repo_digests[i]; i++)
+    strv_push (&names, rec->repo_digests[i]);
   for (size_t i = 0; tags[i]; i++)
     {
       cleanup_free char *name = xstrdup (tags[i]);
@@ -352,7 +417,7 @@ repo_digests (char **tags, const char *manifest)
       if (colon)
         *colon = '\0';
       cleanup_free char *d = xasprintf ("%s@sha256:%s", name, manifest);
-      if (!strv_contains (names, d))
+      if (!strv_contains (names, d) && image_record_repo_digest (rec, name) == NULL)
         strv_push (&names, d);
     }
   return string_array (names);
@@ -413,7 +478,7 @@ image_inspect_json (const struct isola_store *s, json_t *refs, const char *id, j
   json_t *o = json_object ();
   json_object_set_new (o, "Id", json_sprintf ("sha256:%s", id));
   json_object_set_new (o, "RepoTags", string_array (tags));
-  json_object_set_new (o, "RepoDigests", tags[0] ? repo_digests (tags, rec.manifest) : json_array ());
+  json_object_set_new (o, "RepoDigests", repo_digests (tags, &rec));
   json_object_set_new (o, "Parent", rec.parent[0] ? json_sprintf ("sha256:%s", rec.parent) : json_string (""));
   json_object_set_new (o, "Comment", config_string (cfg.json, "comment"));
   json_object_set_new (o, "Created", json_string (cfg.created ? cfg.created : ""));

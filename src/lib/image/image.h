@@ -21,7 +21,14 @@ struct image_record
   char *loaded_at;     /* RFC 3339 time the image entered the store */
   digest_hex_t parent; /* the image it was committed from ("" for none: loaded and imported images), as Docker's
                           Parent: `history` names its layers, `inspect` shows it */
+  char **repo_digests; /* "name@sha256:HEX" a registry named the image by (pull, push); NULL when none */
 };
+
+/* The digest ("sha256:HEX") a registry gave the image in repository name, or NULL (a pointer into r). */
+const char *image_record_repo_digest (const struct image_record *r, const char *name);
+
+/* Adds "name@digest" to the record's repository digests, replacing one of the same name; true if it changed. */
+bool image_record_add_repo_digest (struct image_record *r, const char *name_at_digest);
 
 void image_record_clear (struct image_record *r);
 int image_record_read (const struct isola_store *s, const char *id, struct image_record *out, isola_error_t *err);

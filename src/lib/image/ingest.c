@@ -269,15 +269,24 @@ commit_images (struct ingest_plan *p, struct commit_undo *u, isola_error_t *err)
 {
   for (size_t i = 0; i < p->n_images; i++)
     {
-      const struct image_record *rec = &p->images[i].rec;
+      struct image_record *rec = &p->images[i].rec;
       if (image_exists (p->store, rec->id))
         {
-          /* Re-loading an image keeps its record but adopts the new manifest, whose blob this plan published. */
+          /* Re-loading an image keeps its record but adopts the new manifest, whose blob this plan published; the
+             repository digests of a pull are added to those it had. */
           struct image_record old = { 0 };
-          bool same
-              = image_record_read (p->store, rec->id, &old, NULL) == 0 && strcmp (old.manifest, rec->manifest) == 0;
+          bool same = false, changed = false;
+          if (image_record_read (p->store, rec->id, &old, NULL) == 0)
+            {
+              same = strcmp (old.manifest, rec->manifest) == 0;
+              for (size_t j = 0; rec->repo_digests && rec->repo_digests[j]; j++)
+                changed |= image_record_add_repo_digest (&old, rec->repo_digests[j]);
+              strv_free (rec->repo_digests);
+              rec->repo_digests = old.repo_digests;
+              old.repo_digests = NULL;
+            }
           image_record_clear (&old);
-          if (same)
+          if (same && !changed)
             continue;
         }
       else

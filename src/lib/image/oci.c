@@ -244,7 +244,10 @@ descriptor_platform (const struct field_ctx *c, json_t *obj, struct oci_descript
   ret = get_string (&pc, plat, "os", false, &d->platform_os, err);
   if (ret < 0)
     return ret;
-  return get_string (&pc, plat, "architecture", false, &d->platform_arch, err);
+  ret = get_string (&pc, plat, "architecture", false, &d->platform_arch, err);
+  if (ret < 0)
+    return ret;
+  return get_string (&pc, plat, "variant", false, &d->platform_variant, err);
 }
 
 /* Fills d from a descriptor object.  On failure d may be partly filled; the caller clears it. */
@@ -296,6 +299,7 @@ oci_descriptor_clear (struct oci_descriptor *d)
   free (d->containerd_name);
   free (d->platform_os);
   free (d->platform_arch);
+  free (d->platform_variant);
   memset (d, 0, sizeof (*d));
 }
 

@@ -44,13 +44,14 @@ enum layer_compression oci_layer_media_compression (const char *media_type);
 
 struct oci_descriptor
 {
-  char *media_type;      /* may be NULL in a docker manifest.json-derived descriptor */
-  digest_hex_t digest;   /* hex part of "sha256:…" */
-  int64_t size;          /* >= 0 */
-  char *ref_name;        /* annotation org.opencontainers.image.ref.name, or NULL */
-  char *containerd_name; /* annotation io.containerd.image.name, or NULL */
-  char *platform_os;     /* platform.os, or NULL */
-  char *platform_arch;   /* platform.architecture, or NULL */
+  char *media_type;       /* may be NULL in a docker manifest.json-derived descriptor */
+  digest_hex_t digest;    /* hex part of "sha256:…" */
+  int64_t size;           /* >= 0 */
+  char *ref_name;         /* annotation org.opencontainers.image.ref.name, or NULL */
+  char *containerd_name;  /* annotation io.containerd.image.name, or NULL */
+  char *platform_os;      /* platform.os, or NULL */
+  char *platform_arch;    /* platform.architecture, or NULL */
+  char *platform_variant; /* platform.variant, or NULL */
 };
 
 struct oci_index

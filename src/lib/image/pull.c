@@ -1,4 +1,4 @@
-/* The --pull policy and the pull itself (pull.h). */
+/* The --pull policy (pull.h). */
 #define _GNU_SOURCE
 #include "image/pull.h"
 
@@ -19,14 +19,4 @@ image_pull_policy_from_name (const char *name)
     if (strcmp (name, names[i]) == 0)
       return (enum image_pull_policy)i;
   return IMAGE_PULL_POLICY_INVALID;
-}
-
-int
-image_pull (const char *root, const char *reference, isola_error_t *err)
-{
-  (void)root;
-  return isola_error_fail (err, ENOTSUP,
-                           "cannot pull %s: pulling images from a registry is not available yet (issue 13); "
-                           "load the image with `isola load` and use --pull missing or never",
-                           reference);
 }

@@ -22,6 +22,7 @@
 #define HUB_DOMAIN        "docker.io"
 #define HUB_LEGACY_DOMAIN "index.docker.io"
 #define HUB_OFFICIAL      "library/"
+#define HUB_REGISTRY_HOST "registry-1.docker.io" /* where Docker Hub's registry API is served */
 #define QUOTE_MAX         100
 
 /* The input quoted in messages is cut so a hostile argument cannot produce a huge message. */
@@ -402,6 +403,31 @@ image_ref_full_string (const struct image_ref *r)
   cleanup_free char *qualified_path = hub_qualified_path (path);
   cleanup_free char *full_name = xasprintf (HUB_DOMAIN "/%s", qualified_path);
   return ref_format (full_name, r);
+}
+
+int
+image_ref_locate (const struct image_ref *r, char **domain, char **path)
+{
+  cleanup_free char *d = NULL;
+  const char *p = NULL;
+  split_domain (r->name, &d, &p);
+  if (domain_is_hub (d))
+    {
+      *domain = xstrdup (HUB_DOMAIN);
+      *path = hub_qualified_path (p);
+    }
+  else
+    {
+      *domain = take_ptr (&d);
+      *path = xstrdup (p);
+    }
+  return 0;
+}
+
+const char *
+image_ref_registry_host (const char *domain)
+{
+  return strcmp (domain, HUB_DOMAIN) == 0 || strcmp (domain, HUB_LEGACY_DOMAIN) == 0 ? HUB_REGISTRY_HOST : domain;
 }
 
 int

@@ -31,6 +31,13 @@ char *image_ref_string (const struct image_ref *r);
 /* Fully qualified form for archive annotations: "docker.io/library/busybox:latest". */
 char *image_ref_full_string (const struct image_ref *r);
 
+/* Where a repository lives: its registry domain as named ("docker.io" for Docker Hub, "localhost:5000") and its
+   path there ("library/busybox").  Both newly allocated. */
+int image_ref_locate (const struct image_ref *r, char **domain, char **path);
+
+/* The host that serves a domain's registry API: Docker Hub's is "registry-1.docker.io", others serve their own. */
+const char *image_ref_registry_host (const char *domain);
+
 /* True when s could be an image ID or ID prefix (1–64 lowercase hex characters, optionally "sha256:"-prefixed). */
 int image_ref_looks_like_id (const char *s);
 

@@ -232,6 +232,36 @@ test_looks_like_id (void)
   CHECK (!image_ref_looks_like_id (NULL), "id: NULL");
 }
 
+/* Where a pull goes: Docker Hub names are served by its registry host with "library/" made explicit. */
+static void
+check_locate (const char *s, const char *domain, const char *host, const char *path)
+{
+  struct image_ref r = { 0 };
+  cleanup_free char *d = NULL, *p = NULL;
+  int ret = image_ref_parse (s, &r, NULL);
+  CHECK (ret == 0, "parse `%s`", s);
+  if (ret == 0)
+    {
+      image_ref_locate (&r, &d, &p);
+      CHECK_STR (d, domain, "`%s` domain is %s (got %s)", s, domain, d);
+      CHECK_STR (image_ref_registry_host (d), host, "`%s` is served by %s", s, host);
+      CHECK_STR (p, path, "`%s` path is %s (got %s)", s, path, p);
+    }
+  image_ref_clear (&r);
+}
+
+static void
+test_locate (void)
+{
+  check_locate ("busybox", "docker.io", "registry-1.docker.io", "library/busybox");
+  check_locate ("docker.io/library/busybox:1.36", "docker.io", "registry-1.docker.io", "library/busybox");
+  check_locate ("index.docker.io/team/app", "docker.io", "registry-1.docker.io", "team/app");
+  check_locate ("team/app@sha256:" HEX64, "docker.io", "registry-1.docker.io", "team/app");
+  check_locate ("localhost:5000/team/app:v1", "localhost:5000", "localhost:5000", "team/app");
+  check_locate ("127.0.0.1:5000/app", "127.0.0.1:5000", "127.0.0.1:5000", "app");
+  check_locate ("reg.test/a/b/c", "reg.test", "reg.test", "a/b/c");
+}
+
 int
 main (void)
 {
@@ -242,5 +272,6 @@ main (void)
   test_tagged ();
   test_strings ();
   test_looks_like_id ();
+  test_locate ();
   return tap_done ();
 }

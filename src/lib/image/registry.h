@@ -1,0 +1,91 @@
+/* A client of one repository of an OCI distribution registry (the protocol of Docker Hub and the `registry`
+   server), over libcurl.  Opening it pings /v2/ to find the scheme and the authentication the registry asks for
+   (anonymous or credentialed Bearer tokens, Basic), with the credentials of Docker's config.json (registry_auth.h).
+   Plain HTTP only for loopback registries and those listed in ROOT/config.json's "insecure-registries", as Docker
+   allows; a registry's own CA from /etc/isola/certs.d/HOST/ca.crt or /etc/docker/certs.d/HOST/ca.crt.
+   Everything read is bounded, every blob is checked against its digest and size while it streams, and credentials
+   are never sent to another host when a redirect leads there.
+   $ISOLA_REGISTRY_TIMEOUT (seconds, default 30) is how long a registry may send nothing before a request fails. */
+#ifndef ISOLA_REGISTRY_H
+#define ISOLA_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/digest.h"
+#include "base/error.h"
+
+#define REGISTRY_MANIFEST_MAX (4 * 1024 * 1024) /* as containerd's bound on a manifest */
+#define REGISTRY_PARALLEL     3                 /* layers downloaded at once, as Docker */
+
+struct registry_client;
+
+/* Opens repository repo ("library/busybox") of the registry named domain ("docker.io", "localhost:5000");
+   actions are the token scope's ("pull", "pull,push").  root (may be NULL) holds config.json. */
+int registry_open (const char *root, const char *domain, const char *repo, const char *actions,
+                   struct registry_client **out, isola_error_t *err);
+void registry_close (struct registry_client *c);
+static inline void
+cleanup_registryp (struct registry_client **c)
+{
+  registry_close (*c);
+}
+#define cleanup_registry __attribute__ ((cleanup (cleanup_registryp)))
+
+struct registry_manifest
+{
+  char *body;
+  size_t len;
+  char *media_type; /* Content-Type */
+  digest_hex_t hex; /* sha256 of body */
+};
+void registry_manifest_clear (struct registry_manifest *m);
+
+/* GETs the manifest named by reference (a tag or "sha256:HEX"), accepting the OCI and Docker manifests and
+   indexes.  ENOENT with Docker's "manifest unknown" wording when there is none; a digest reference is checked. */
+int registry_get_manifest (struct registry_client *c, const char *reference, struct registry_manifest *out,
+                           isola_error_t *err);
+
+/* GETs a small blob (an image config) into memory, checked against hex and size. */
+int registry_get_blob (struct registry_client *c, const char *hex, int64_t size, size_t max, char **out, size_t *len,
+                       isola_error_t *err);
+
+enum registry_blob_event
+{
+  REGISTRY_BLOB_STARTED,
+  REGISTRY_BLOB_PROGRESS,
+  REGISTRY_BLOB_VERIFIED,
+};
+
+struct registry_blob
+{
+  digest_hex_t hex;
+  int64_t size;
+  const char *path; /* the file to create (O_EXCL) with the content */
+};
+
+typedef void (*registry_progress_fn) (void *arg, size_t index, enum registry_blob_event ev, int64_t done);
+
+/* Downloads blobs, `parallel` at a time, each checked against its digest and size as it streams; the first
+   failure stops them all (the files written so far are the caller's to remove). */
+int registry_fetch_blobs (struct registry_client *c, const struct registry_blob *blobs, size_t n, int parallel,
+                          registry_progress_fn fn, void *arg, isola_error_t *err);
+
+/* The repository's tags (GET /v2/NAME/tags/list). */
+int registry_list_tags (struct registry_client *c, char ***out, isola_error_t *err);
+
+/* Push: whether the repository has a blob (HEAD); a monolithic upload (POST, then PUT with the digest); a manifest
+   PUT under reference (a tag), with its media type. */
+int registry_blob_exists (struct registry_client *c, const char *hex, bool *exists, isola_error_t *err);
+int registry_upload_blob (struct registry_client *c, const char *hex, const char *path, int64_t size,
+                          isola_error_t *err);
+int registry_put_manifest (struct registry_client *c, const char *reference, const char *media_type, const char *body,
+                           size_t len, isola_error_t *err);
+
+/* Checks user/password against the registry named domain (its /v2/ and, for a Bearer registry, its token
+   service), as `docker login` does before it stores them. */
+int registry_check_login (const char *root, const char *domain, const char *user, const char *password,
+                          isola_error_t *err);
+
+#endif

@@ -1,0 +1,74 @@
+/* `isola push` (run by isola-registry): Docker's lines, then "TAG: digest: sha256:… size: N"; only the name with
+   -q. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "image/push.h"
+#include "image/reference.h"
+#include "registry.h"
+
+static void
+on_push (void *arg, enum push_event ev, const char *id)
+{
+  const bool *quiet = arg;
+  static const char *const texts[] = {
+    [PUSH_LAYER_PREPARING] = "Preparing",
+    [PUSH_LAYER_EXISTS] = "Layer already exists",
+    [PUSH_LAYER_PUSHING] = "Pushing",
+    [PUSH_LAYER_PUSHED] = "Pushed",
+  };
+  if (*quiet)
+    return;
+  if (ev == PUSH_HEADER)
+    printf ("%s\n", id);
+  else if (ev != PUSH_LAYER_PUSHING)
+    printf ("%s: %s\n", id, texts[ev]);
+}
+
+static int
+run_push (struct cli_ctx *ctx, int argc, char **argv)
+{
+  struct flag_parser fp;
+  bool quiet = false;
+  int c, exit_code = 0;
+  cli_flags_init (&fp, &reg_cmd_push, argc, argv);
+  while ((c = cli_flag_next (&reg_cmd_push, &fp, &exit_code)) > 0)
+    if (c == 'q')
+      quiet = fp.on;
+  if (c < 0)
+    return exit_code;
+  if (fp.nargs != 1)
+    return cli_usage_error (&reg_cmd_push, "\"isola push\" requires exactly 1 argument.");
+  cleanup_error isola_error_t err = NULL;
+  struct push_result res = { 0 };
+  if (image_push (ctx->root, fp.args[0], on_push, &quiet, &res, &err) < 0)
+    return cli_fail (&err);
+  if (quiet)
+    {
+      struct image_ref ref = { 0 };
+      if (image_ref_parse_tagged (fp.args[0], &ref, NULL) == 0)
+        {
+          cleanup_free char *full = image_ref_full_string (&ref);
+          printf ("%s\n", full);
+        }
+      image_ref_clear (&ref);
+    }
+  else
+    printf ("%s: digest: sha256:%s size: %zu\n", res.tag, res.digest, res.size);
+  push_result_clear (&res);
+  return 0;
+}
+
+const struct cli_command reg_cmd_push = {
+  .name = "push",
+  .run = run_push,
+  .usage = "isola push [OPTIONS] NAME[:TAG]",
+  .summary = "Push an image to a registry",
+  .flags = (const struct flag_def[]){
+      { "disable-content-trust", 0, 'Q', NULL, "Skip image signing (default true)" },
+      { "quiet", 'q', 'q', NULL, "Suppress verbose output" },
+      { 0 },
+  },
+};

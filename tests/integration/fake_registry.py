@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""A registry for pull.bats that serves one image (from an OCI layout directory) as repository test/img, tag
+latest, on 127.0.0.1, behind a Bearer token flow, and misbehaves as MODE asks:
+
+  ok              serves it right
+  wrong-digest    a layer's bytes are changed (same length)
+  truncated       a layer's body stops halfway (Content-Length says the whole)
+  long-blob       a layer's body goes on past its size
+  huge-manifest   the manifest is 5 MiB
+  not-manifest    the manifest is JSON, but not a manifest
+  schema1         a schema 1 manifest
+  no-platform     the tag is an index with a linux/arm64 image only
+  stall           the manifest's headers come, then nothing
+  redirect-loop   blob requests redirect to themselves forever
+  redirect-host   blob requests redirect to the same server under the name "localhost" (another host: no
+                  credentials may follow)
+  deny            the token service gives a token that the registry then refuses (401 after the token flow)
+  basic           Basic authentication with user "u" password "p" instead of tokens
+
+Usage: fake_registry.py LAYOUT MODE PORTFILE LOGFILE.  Writes the port it listens on to PORTFILE; logs one line per
+request (host, method, path, authorization) to LOGFILE."""
+import base64
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LAYOUT, MODE, PORTFILE, LOGFILE = sys.argv[1:5]
+REPO = "test/img"
+TOKEN = "good-token"
+LOG_LOCK = threading.Lock()
+
+
+def blob(hexd):
+    with open(os.path.join(LAYOUT, "blobs", "sha256", hexd), "rb") as f:
+        return f.read()
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+INDEX = json.load(open(os.path.join(LAYOUT, "index.json")))
+MANIFEST_DIGEST = INDEX["manifests"][0]["digest"]
+MANIFEST = blob(MANIFEST_DIGEST[7:])
+MANIFEST_TYPE = json.loads(MANIFEST).get("mediaType", "application/vnd.oci.image.manifest.v1+json")
+LAYERS = [l["digest"] for l in json.loads(MANIFEST)["layers"]]
+
+
+def tag_document():
+    """What GET /v2/test/img/manifests/latest answers: (content type, body)."""
+    if MODE == "huge-manifest":
+        m = json.loads(MANIFEST)
+        m["annotations"] = {"pad": "x" * (5 * 1024 * 1024)}
+        return MANIFEST_TYPE, json.dumps(m).encode()
+    if MODE == "not-manifest":
+        return "application/vnd.oci.image.manifest.v1+json", b'{"hello": "world"}'
+    if MODE == "schema1":
+        return ("application/vnd.docker.distribution.manifest.v1+prettyjws",
+                json.dumps({"schemaVersion": 1, "name": REPO, "tag": "latest", "fsLayers": []}).encode())
+    if MODE == "no-platform":
+        idx = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+               "manifests": [{"mediaType": MANIFEST_TYPE, "digest": MANIFEST_DIGEST, "size": len(MANIFEST),
+                              "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}]}
+        return "application/vnd.oci.image.index.v1+json", json.dumps(idx).encode()
+    return MANIFEST_TYPE, MANIFEST
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def log_request_line(self):
+        with LOG_LOCK, open(LOGFILE, "a") as f:
+            f.write("%s %s %s auth=%s\n" % (self.headers.get("Host", ""), self.command, self.path,
+                                           self.headers.get("Authorization", "-")))
+
+    def send(self, code, body=b"", ctype="application/json", headers=()):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def port(self):
+        return self.server.server_address[1]
+
+    def challenge(self):
+        if MODE == "basic":
+            return 'Basic realm="fake"'
+        return 'Bearer realm="http://127.0.0.1:%d/token",service="fake-registry"' % self.port()
+
+    def authorized(self):
+        got = self.headers.get("Authorization", "")
+        if MODE == "basic":
+            return got == "Basic " + base64.b64encode(b"u:p").decode()
+        return got == "Bearer " + TOKEN
+
+    def unauthorized(self):
+        body = json.dumps({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}).encode()
+        self.send(401, body, headers=[("WWW-Authenticate", self.challenge())])
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_GET(self):
+        self.log_request_line()
+        path = self.path.split("?")[0]
+        if path == "/token":
+            token = "refused-token" if MODE == "deny" else TOKEN
+            return self.send(200, json.dumps({"token": token}).encode())
+        if path.startswith("/other/"):  # where redirect-host leads: must come without credentials
+            return self.send_blob(path[len("/other/"):])
+        if not self.authorized():
+            return self.unauthorized()
+        if path == "/v2/":
+            return self.send(200, b"{}")
+        prefix = "/v2/%s/" % REPO
+        if not path.startswith(prefix):
+            return self.send(404, json.dumps({"errors": [{"code": "NAME_UNKNOWN", "message": "repository name not known to registry"}]}).encode())
+        rest = path[len(prefix):]
+        if rest.startswith("manifests/"):
+            ref = rest[len("manifests/"):]
+            if MODE == "stall":
+                self.send_response(200)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                self.wfile.flush()
+                time.sleep(3600)
+                return
+            if ref == "latest":
+                ctype, body = tag_document()
+                return self.send(200, body, ctype)
+            if ref == MANIFEST_DIGEST:
+                return self.send(200, MANIFEST, MANIFEST_TYPE)
+            return self.send(404, json.dumps({"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}).encode())
+        if rest.startswith("blobs/"):
+            digest = rest[len("blobs/"):]
+            if MODE == "redirect-loop" and digest in LAYERS:
+                n = int(self.path.split("n=")[1]) if "n=" in self.path else 0
+                return self.send(302, headers=[("Location", "%s?n=%d" % (path, n + 1))])
+            if MODE == "redirect-host" and digest in LAYERS:
+                return self.send(307, headers=[("Location", "http://localhost:%d/other/%s" % (self.port(), digest))])
+            return self.send_blob(digest)
+        return self.send(404)
+
+    def send_blob(self, digest):
+        try:
+            data = blob(digest[7:])
+        except OSError:
+            return self.send(404, json.dumps({"errors": [{"code": "BLOB_UNKNOWN", "message": "blob unknown"}]}).encode())
+        is_layer = digest in LAYERS
+        if MODE == "wrong-digest" and is_layer:
+            data = bytes([data[0] ^ 0xFF]) + data[1:]
+        if MODE == "long-blob" and is_layer:
+            data = data + b"\0" * 4096
+        if MODE == "truncated" and is_layer:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.send(200, data, "application/octet-stream")
+
+
+def main():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    with open(PORTFILE + ".tmp", "w") as f:
+        f.write(str(server.server_address[1]))
+    os.rename(PORTFILE + ".tmp", PORTFILE)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
