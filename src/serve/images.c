@@ -1,5 +1,5 @@
 /* Image endpoints: list, inspect, tag, remove, load (the body is an archive), get (save, streamed from a thread
-   through a pipe), and create (pull), which fails with image_pull's reason until isola has a registry client. */
+   through a pipe), and create (pull, through the registry client: image/pull_remote.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include "base/util.h"
 #include "image/image.h"
 #include "image/load.h"
-#include "image/pull.h"
+#include "image/pull_remote.h"
 #include "image/remove.h"
 #include "image/save.h"
 #include "serve.h"
@@ -245,6 +245,28 @@ get (struct serve_request *r, const char *one)
   return ret;
 }
 
+/* Docker's progress messages of a pull, one JSON object a line; the byte counts of a download are left out (the
+   reply is sent once the pull is over, so they would only make it longer). */
+static void
+on_pull_progress (void *arg, enum pull_event ev, const char *id, int64_t done, int64_t total)
+{
+  (void)done, (void)total;
+  static const char *const texts[] = {
+    [PULL_HEADER] = NULL,
+    [PULL_LAYER_EXISTS] = "Already exists",
+    [PULL_LAYER_WAITING] = "Pulling fs layer",
+    [PULL_LAYER_DOWNLOADING] = NULL,
+    [PULL_LAYER_VERIFIED] = "Download complete",
+    [PULL_LAYER_EXTRACTING] = "Extracting",
+    [PULL_LAYER_COMPLETE] = "Pull complete",
+  };
+  json_t *lines = arg;
+  if (ev == PULL_HEADER)
+    json_array_append_new (lines, json_pack ("{s:s}", "status", id));
+  else if ((size_t)ev < sizeof texts / sizeof texts[0] && texts[ev])
+    json_array_append_new (lines, json_pack ("{s:s, s:s}", "status", texts[ev], "id", id));
+}
+
 static enum MHD_Result
 create (struct serve_request *r)
 {
@@ -255,10 +277,29 @@ create (struct serve_request *r)
     return serve_reply_error (r, 400, "fromImage is required");
   cleanup_free char *ref = t && *t && !strchr (from, '@') ? xasprintf ("%s:%s", from, t) : xstrdup (from);
   cleanup_error isola_error_t err = NULL;
-  if (image_pull (serve_root, ref, &err) < 0)
-    return serve_reply_error (r, err && err->status == ENOTSUP ? 501 : serve_status_of (err ? err->status : EIO), "%s",
-                              err ? err->msg : "cannot pull");
-  return serve_reply_json (r, 200, json_pack ("{s:s}", "status", "Status: Image is up to date"));
+  cleanup_json json_t *lines = json_array ();
+  struct pull_options opts = { .platform = serve_query (r, "platform") };
+  if (opts.platform && !*opts.platform)
+    opts.platform = NULL;
+  struct pull_result res = { 0 };
+  if (image_pull_remote (serve_root, ref, &opts, on_pull_progress, lines, &res, &err) < 0)
+    return serve_reply_error (r, serve_status_of (err ? err->status : EIO), "%s", err ? err->msg : "cannot pull");
+  json_array_append_new (lines, json_pack ("{s:o}", "status", json_sprintf ("Digest: sha256:%s", res.repo_digest)));
+  json_array_append_new (lines, json_pack ("{s:s+++}", "status", "Status: ",
+                                           res.up_to_date ? "Image is up to date" : "Downloaded newer image", " for ",
+                                           res.familiar));
+  pull_result_clear (&res);
+  cleanup_free char *body = xstrdup ("");
+  size_t i;
+  json_t *line;
+  json_array_foreach (lines, i, line)
+  {
+    cleanup_free char *text = json_dumps (line, JSON_COMPACT);
+    char *next = xasprintf ("%s%s\r\n", body, text);
+    free (body);
+    body = next;
+  }
+  return serve_reply (r, 200, "application/json", body, strlen (body));
 }
 
 enum MHD_Result
