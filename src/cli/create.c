@@ -46,6 +46,7 @@ enum
   OPT_SECURITY_OPT,
   OPT_TMPFS,
   OPT_NETWORK,
+  OPT_MAC_ADDRESS,
   OPT_INIT,
   OPT_STOP_SIGNAL,
   OPT_STOP_TIMEOUT,
@@ -391,6 +392,7 @@ static const struct
   { OPT_STOP_SIGNAL, false, false, "StopSignal" },
   { OPT_ISOLATION, true, false, "Isolation" },
   { OPT_NETWORK, true, false, "NetworkMode" },
+  { OPT_MAC_ADDRESS, false, false, "MacAddress" },
   { OPT_IPC, true, false, "IpcMode" },
   { OPT_PID, true, false, "PidMode" },
   { OPT_UTS, true, false, "UTSMode" },
@@ -859,6 +861,7 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "label-file", 0, OPT_LABEL_FILE, "list", "Read in a line delimited file of labels" }, \
   { "log-driver", 0, OPT_LOG_DRIVER, "string", "Logging driver for the container: json-file (default) or none" }, \
   { "log-opt", 0, OPT_LOG_OPT, "list", "Log driver options (json-file: max-size, max-file)" }, \
+  { "mac-address", 0, OPT_MAC_ADDRESS, "string", "Container MAC address (e.g., 92:d0:c6:0a:29:33) on its network" }, \
   { "memory", 'm', 'm', "bytes", "Memory limit" }, \
   { "memory-reservation", 0, OPT_MEMORY_RESERVATION, "bytes", "Memory soft limit" }, \
   { "memory-swap", 0, OPT_MEMORY_SWAP, "bytes", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" }, \

@@ -275,6 +275,24 @@ unused"
   assert_no_net_leftovers
 }
 
+@test "--mac-address: eth0 has it (a VM's guest too), inspect shows it; a malformed or multicast one is refused" {
+  run_detached --name macbox --mac-address 92:D0:c6:0a:29:33 busybox sleep 600
+  assert_equal "$(cfield macbox '{{.Config.MacAddress}}')" 92:D0:c6:0a:29:33
+  assert_equal "$(cfield macbox '{{.NetworkSettings.MacAddress}} {{.NetworkSettings.Networks.bridge.MacAddress}}')" \
+    "92:d0:c6:0a:29:33 92:d0:c6:0a:29:33"
+  run --separate-stderr isola exec macbox cat /sys/class/net/eth0/address
+  assert_status 0
+  assert_equal "$output" 92:d0:c6:0a:29:33
+  local bad
+  for bad in zz 92:d0:c6:0a:29 01:00:5e:00:00:01; do
+    run --separate-stderr isola run --rm --mac-address "$bad" busybox true
+    assert_status 125
+    assert_equal "$stderr" "Error: $bad is not a valid unicast mac address"
+  done
+  isola_ok rm -f macbox
+  assert_no_net_leftovers
+}
+
 @test "--network none and host: loopback only, or this namespace's interfaces" {
   # none: lo up and nothing else up (a VM's NIC, eth0, stays down without a network)
   run --separate-stderr isola run --rm --network none busybox sh -c 'ip -o link show up | cut -d: -f2'

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "container/spec.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -57,6 +58,7 @@ static const struct field config_fields[] = {
   FIELD ("User", FIELD_STRING, user, false),
   FIELD ("WorkingDir", FIELD_STRING, working_dir, false),
   FIELD ("StopSignal", FIELD_STRING, stop_signal, false),
+  FIELD ("MacAddress", FIELD_STRING, mac_address, false),
   FIELD ("AttachStdin", FIELD_BOOL, attach_stdin, true),
   FIELD ("AttachStdout", FIELD_BOOL, attach_stdout, true),
   FIELD ("AttachStderr", FIELD_BOOL, attach_stderr, true),
@@ -480,6 +482,19 @@ set (const char *s)
   return s && s[0];
 }
 
+/* "aa:bb:cc:dd:ee:ff" (either case) of a unicast address: a device cannot have a multicast one. */
+static bool
+valid_unicast_mac (const char *s)
+{
+  if (strlen (s) != 17)
+    return false;
+  for (int i = 0; i < 17; i++)
+    if (i % 3 == 2 ? s[i] != ':' : !isxdigit ((unsigned char)s[i]))
+      return false;
+  unsigned first = 0;
+  return sscanf (s, "%2x", &first) == 1 && (first & 1) == 0;
+}
+
 static int
 check_config (const struct container_spec *spec, isola_error_t *err)
 {
@@ -492,6 +507,8 @@ check_config (const struct container_spec *spec, isola_error_t *err)
     return isola_error_fail (err, EINVAL, "invalid signal: %s", spec->stop_signal);
   if (set (spec->hostname) && spec->uts_mode && strcmp (spec->uts_mode, "host") == 0)
     return isola_error_fail (err, EINVAL, "conflicting options: hostname and the UTS mode");
+  if (set (spec->mac_address) && !valid_unicast_mac (spec->mac_address))
+    return isola_error_fail (err, EINVAL, "%s is not a valid unicast mac address", spec->mac_address);
   /* Docker's daemon: an entry needs a name ("=x" would reach the process as a variable without one). */
   for (size_t i = 0; spec->env && spec->env[i]; i++)
     if (spec->env[i][0] == '=' || spec->env[i][0] == '\0')

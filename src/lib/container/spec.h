@@ -37,6 +37,7 @@ struct container_spec
   /* Config.  NULL strings are unset: the image's value (hostname: the container's short ID). */
   char *image; /* as the user named it: a reference or an ID (prefix) */
   char *hostname, *user, *working_dir, *stop_signal;
+  char *mac_address; /* --mac-address: eth0's on the container's network (NULL: Docker's 02:42 + its address) */
   bool has_stop_timeout;
   int stop_timeout; /* seconds */
   bool tty, open_stdin;

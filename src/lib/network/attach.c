@@ -207,8 +207,10 @@ network_attach (const struct isola_store *s, struct container *c, isola_error_t 
     return ret;
   const char *name = json_string_value (json_object_get (record, "Name"));
   cleanup_free char *ip = ipv4_addr_format (addr), *gw = ipv4_addr_format (gateway), *veth = host_veth_name (c);
+  /* --mac-address (Config.MacAddress, checked at create), else Docker's for the address. */
   uint8_t m[6];
-  nl_mac_for_addr (addr, m);
+  if (nl_mac_parse (json_string_value (json_object_get (container_config (c), "MacAddress")), m) < 0)
+    nl_mac_for_addr (addr, m);
   char mac[18];
   snprintf (mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
   char endpoint[DIGEST_HEX_LEN + 1];
