@@ -293,6 +293,45 @@ unused"
   assert_no_net_leftovers
 }
 
+@test "--ip and --network-alias on a user network: its address and names, inspect; refused elsewhere, taken or outside" {
+  isola_ok network create --subnet 10.98.0.0/24 ipnet
+  run_detached --network ipnet --ip 10.98.0.50 --network-alias web --network-alias www --name ipbox busybox \
+    sh -c 'echo aliased > /www; exec httpd -f -p 80 -h /'
+  assert_equal "$(cfield ipbox '{{.NetworkSettings.Networks.ipnet.IPAddress}}')" 10.98.0.50
+  assert_equal "$(cfield ipbox '{{json .NetworkSettings.Networks.ipnet.IPAMConfig}}')" '{"IPv4Address":"10.98.0.50"}'
+  assert_equal "$(cfield ipbox '{{json .NetworkSettings.Networks.ipnet.Aliases}}')" '["web","www"]'
+  run --separate-stderr isola exec ipbox ip -o -4 addr show eth0
+  assert_output_contains "inet 10.98.0.50/24"
+  # another container finds it by each alias
+  # shellcheck disable=SC2016 # expanded in the container
+  run --separate-stderr isola run --rm --network ipnet busybox sh -c 'for n in web www; do ok=
+    for i in $(seq 50); do wget -q -O - "http://$n/www" && { ok=1; break; }; sleep 0.2; done
+    [ -n "$ok" ] || exit 1; done'
+  assert_status 0
+  assert_equal "$output" "aliased
+aliased"
+  # taken, outside the subnet, malformed
+  run --separate-stderr isola run --rm --network ipnet --ip 10.98.0.50 busybox true
+  assert_status 125
+  [[ $stderr == *"Address already in use: 10.98.0.50 on network ipnet"* ]] || fail "stderr: $stderr"
+  run --separate-stderr isola run --rm --network ipnet --ip 10.97.0.5 busybox true
+  assert_status 125
+  [[ $stderr == *"no available IPv4 address 10.97.0.5 on network ipnet"* ]] || fail "stderr: $stderr"
+  run --separate-stderr isola run --rm --network ipnet --ip 10.98.0.300 busybox true
+  assert_status 125
+  assert_equal "$stderr" "Error: invalid IPv4 address: 10.98.0.300"
+  # Docker's: on user-defined networks only
+  run --separate-stderr isola run --rm --ip 172.17.0.50 busybox true
+  assert_status 125
+  assert_equal "$stderr" "Error: user specified IP address is supported on user defined networks only"
+  run --separate-stderr isola run --rm --network-alias x busybox true
+  assert_status 125
+  assert_equal "$stderr" "Error: network-scoped alias is supported only for containers in user defined networks"
+  isola_ok rm -f ipbox
+  isola_ok network rm ipnet
+  assert_no_net_leftovers
+}
+
 @test "--network none and host: loopback only, or this namespace's interfaces" {
   # none: lo up and nothing else up (a VM's NIC, eth0, stays down without a network)
   run --separate-stderr isola run --rm --network none busybox sh -c 'ip -o link show up | cut -d: -f2'

@@ -80,6 +80,9 @@ struct container_spec
 
   /* NetworkingConfig.EndpointsConfig's network names; never NULL */
   char **networks;
+  /* The settings of the one endpoint a container has ({"IPAMConfig": {"IPv4Address"}, "Aliases": [...]}: --ip,
+     --network-alias), checked; NULL without any */
+  json_t *endpoint;
 };
 
 /* Fills *out from Docker's create body and the name (NULL or "": generated).  Members isola does not know are

@@ -135,12 +135,16 @@ host_veth_name (const struct container *c)
   return xasprintf ("veth%.11s", c->id);
 }
 
-/* The names the container answers to on a user network: its name and short ID (Docker's), NULL-terminated. */
+/* The names the container answers to on a user network: its name, its --network-alias names and its short ID
+   (Docker's), NULL-terminated. */
 static char **
 dns_names (const struct container *c)
 {
   char **v = xcalloc (1, sizeof (char *));
   strv_push (&v, container_name (c));
+  size_t i;
+  json_t *a;
+  json_array_foreach (json_object_get (container_endpoint (c), "Aliases"), i, a) strv_push (&v, json_string_value (a));
   char short_id[13];
   snprintf (short_id, sizeof short_id, "%.12s", c->id);
   strv_push (&v, short_id);
@@ -183,6 +187,16 @@ connect_locked (const struct isola_store *s, struct container *c, json_t *record
   return ret;
 }
 
+/* --ip's address (checked to be an IPv4 one at create), else 0: the network's first free one. */
+static uint32_t
+wanted_address (const struct container *c)
+{
+  uint32_t a = 0;
+  const char *ip
+      = json_string_value (json_object_get (json_object_get (container_endpoint (c), "IPAMConfig"), "IPv4Address"));
+  return ip && ipv4_addr_parse (ip, &a) == 0 ? a : 0;
+}
+
 int
 network_attach (const struct isola_store *s, struct container *c, isola_error_t *err)
 {
@@ -203,7 +217,7 @@ network_attach (const struct isola_store *s, struct container *c, isola_error_t 
   struct ipv4_net subnet;
   uint32_t gateway = 0, addr = 0;
   if ((ret = network_subnet_of (record, &subnet, &gateway, err)) < 0
-      || (ret = network_lease (s, record, c->id, 0, &addr, err)) < 0)
+      || (ret = network_lease (s, record, c->id, wanted_address (c), &addr, err)) < 0)
     return ret;
   const char *name = json_string_value (json_object_get (record, "Name"));
   cleanup_free char *ip = ipv4_addr_format (addr), *gw = ipv4_addr_format (gateway), *veth = host_veth_name (c);
@@ -298,6 +312,14 @@ network_detach (const struct isola_store *s, struct container *c, isola_error_t 
   return ret < 0 ? ret : detach_locked (s, c, err);
 }
 
+/* A member of the container's endpoint settings (--ip, --network-alias), as Docker shows it: null when unset. */
+static json_t *
+endpoint_member (const struct container *c, const char *key)
+{
+  json_t *v = json_object_get (container_endpoint (c), key);
+  return v ? v : json_null ();
+}
+
 json_t *
 network_settings_json (const struct container *c)
 {
@@ -314,8 +336,9 @@ network_settings_json (const struct container *c)
   /* A namespace given by path belongs to no network of isola's: podman shows none. */
   if (!str_has_prefix (shown, "container:") && !str_has_prefix (shown, "ns:"))
     json_object_set_new (networks, shown,
-                         json_pack ("{s:n, s:n, s:n, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:s, s:s, s:n}", "IPAMConfig",
-                                    "Links", "Aliases", "NetworkID",
+                         json_pack ("{s:O, s:n, s:O, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:s, s:s, s:n}", "IPAMConfig",
+                                    endpoint_member (c, "IPAMConfig"), "Links", "Aliases",
+                                    endpoint_member (c, "Aliases"), "NetworkID",
                                     json_string_value (json_object_get (att, "NetworkID")) ?: "", "EndpointID",
                                     json_string_value (json_object_get (att, "EndpointID")) ?: "", "Gateway", gw,
                                     "IPAddress", ip, "IPPrefixLen", prefix, "IPv6Gateway", "", "GlobalIPv6PrefixLen", 0,
