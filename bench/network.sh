@@ -48,7 +48,7 @@ bridge=$(ms "$work/bridge")
 phase () {
   local from=$1 to=$2 f
   for f in "$work"/trace.*; do
-    awk -v from="$from" -v to="$to" 'index($0, from) { t0 = $1 } index($0, to) && t0 { printf "%d\n", ($1 - t0) * 1e4; exit }' "$f"
+    awk -v from="$from" -v to="$to" '$0 ~ from "$" { t0 = $1 } $0 ~ to "$" && t0 { printf "%d\n", ($1 - t0) * 1e4; exit }' "$f"
   done >"$work/phase"
   ms "$work/phase"
 }
