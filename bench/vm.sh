@@ -7,7 +7,7 @@
 #   bench/vm.sh [RUNS]     (default 11)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Containers get the default bridge (isola0, netavark's firewall rules): in a network namespace of our own (lo up),
+# Containers get the default bridge (isola0 and its firewall rules): in a network namespace of our own (lo up),
 # never the machine's.
 if [ "${ISOLA_IN_OWN_NETNS:-}" != 1 ]; then
   exec env ISOLA_IN_OWN_NETNS=1 unshare --net sh -c 'ip link set lo up && exec "$@"' sh "$0" "$@"

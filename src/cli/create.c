@@ -48,6 +48,9 @@ enum
   OPT_SECURITY_OPT,
   OPT_TMPFS,
   OPT_NETWORK,
+  OPT_MAC_ADDRESS,
+  OPT_IP,
+  OPT_NETWORK_ALIAS,
   OPT_INIT,
   OPT_STOP_SIGNAL,
   OPT_STOP_TIMEOUT,
@@ -105,6 +108,8 @@ struct run_opts
   const char *detach_keys;     /* --detach-keys (run) */
   enum image_pull_policy pull; /* --pull */
   const char *log_driver;      /* --log-driver */
+  const char *ip;              /* --ip */
+  char **aliases;              /* --network-alias */
   char **log_opts;             /* --log-opt KEY=VALUE */
   /* --health-*: Config.Healthcheck as the docker CLI makes it from them (durations in nanoseconds) */
   const char *health_cmd;
@@ -120,6 +125,7 @@ run_opts_init (struct run_opts *o)
   o->host = json_object ();
   o->env = xcalloc (1, sizeof (char *));
   o->log_opts = xcalloc (1, sizeof (char *));
+  o->aliases = xcalloc (1, sizeof (char *));
   o->sig_proxy = true;
   json_object_set (o->request, "HostConfig", o->host);
   /* The docker CLI's default for --restart. */
@@ -133,6 +139,7 @@ run_opts_clear (struct run_opts *o)
   json_decref (o->host);
   strv_free (o->env);
   strv_free (o->log_opts);
+  strv_free (o->aliases);
 }
 
 static json_t *
@@ -401,6 +408,7 @@ static const struct
   { OPT_STOP_SIGNAL, false, false, "StopSignal" },
   { OPT_ISOLATION, true, false, "Isolation" },
   { OPT_NETWORK, true, false, "NetworkMode" },
+  { OPT_MAC_ADDRESS, false, false, "MacAddress" },
   { OPT_IPC, true, false, "IpcMode" },
   { OPT_PID, true, false, "PidMode" },
   { OPT_UTS, true, false, "UTSMode" },
@@ -541,6 +549,12 @@ run_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, str
       return 0;
     case OPT_LOG_OPT:
       strv_push (&o->log_opts, arg);
+      return 0;
+    case OPT_IP:
+      o->ip = arg;
+      return 0;
+    case OPT_NETWORK_ALIAS:
+      strv_push (&o->aliases, arg);
       return 0;
     case OPT_LABEL_FILE:
       if (label_file_add (o, arg, &err) < 0)
@@ -692,6 +706,23 @@ finish_request (struct run_opts *o, const char *image, char **args, bool detach)
       return EXIT_USAGE;
     }
   json_object_set_new (o->host, "LogConfig", log_config);
+  /* As the docker CLI: --ip and --network-alias are the endpoint settings of the network --network names. */
+  if (o->ip || o->aliases[0])
+    {
+      json_t *endpoint = json_object ();
+      if (o->ip)
+        json_object_set_new (endpoint, "IPAMConfig", json_pack ("{s:s}", "IPv4Address", o->ip));
+      if (o->aliases[0])
+        {
+          json_t *aliases = json_array ();
+          for (char **a = o->aliases; *a; a++)
+            json_array_append_new (aliases, json_string (*a));
+          json_object_set_new (endpoint, "Aliases", aliases);
+        }
+      const char *mode = json_string_value (json_object_get (o->host, "NetworkMode"));
+      json_object_set_new (o->request, "NetworkingConfig",
+                           json_pack ("{s:{s:o}}", "EndpointsConfig", mode && mode[0] ? mode : "default", endpoint));
+    }
   return 0;
 }
 
@@ -915,6 +946,7 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "hostname", 'h', 'h', "string", "Container host name" }, \
   { "init", 0, OPT_INIT, NULL, "Run an init inside the container that forwards signals and reaps processes" }, \
   { "interactive", 'i', 'i', NULL, "Keep STDIN open even if not attached" }, \
+  { "ip", 0, OPT_IP, "string", "IPv4 address (e.g., 172.30.100.104) on a user-defined network" }, \
   { "ipc", 0, OPT_IPC, "string", "IPC mode to use: private (default), shareable, none, host or container:NAME\n" \
     "(host and container: with process isolation only)" }, \
   { "isolation", 0, OPT_ISOLATION, "string", "Container isolation technology: process, vm (alias hyperv) or default:\n" \
@@ -923,6 +955,7 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "label-file", 0, OPT_LABEL_FILE, "list", "Read in a line delimited file of labels" }, \
   { "log-driver", 0, OPT_LOG_DRIVER, "string", "Logging driver for the container: json-file (default) or none" }, \
   { "log-opt", 0, OPT_LOG_OPT, "list", "Log driver options (json-file: max-size, max-file)" }, \
+  { "mac-address", 0, OPT_MAC_ADDRESS, "string", "Container MAC address (e.g., 92:d0:c6:0a:29:33) on its network" }, \
   { "memory", 'm', 'm', "bytes", "Memory limit" }, \
   { "memory-reservation", 0, OPT_MEMORY_RESERVATION, "bytes", "Memory soft limit" }, \
   { "memory-swap", 0, OPT_MEMORY_SWAP, "bytes", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" }, \
@@ -932,6 +965,7 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "network", 0, OPT_NETWORK, "string", "Connect a container to a network: bridge (default), none, a network's name\n" \
     "or ID, ns:PATH (the network namespace at PATH), host or container:NAME\n" \
     "(process isolation: not with a VM container on either side)" }, \
+  { "network-alias", 0, OPT_NETWORK_ALIAS, "list", "Add network-scoped alias for the container (user-defined networks)" }, \
   { "no-healthcheck", 0, OPT_NO_HEALTHCHECK, NULL, "Disable any container-specified HEALTHCHECK" }, \
   { "oom-kill-disable", 0, OPT_OOM_KILL_DISABLE, NULL, "Disable OOM Killer (cgroup v1 hosts only: v2 has none)" }, \
   { "pid", 0, OPT_PID, "string", "PID namespace to use: host or container:NAME (process isolation)" }, \

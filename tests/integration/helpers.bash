@@ -109,7 +109,7 @@ require_busybox_image() {
 # ---- per-test store roots ------------------------------------------------------------------------------------------
 
 # A root's containers have no network unless they ask for one ("network": {"default": "none"} in its config.json):
-# netavark's setup and teardown cost ~0.4 s of CPU a container (its iptables calls), and the suite starts thousands.
+# a network namespace and a veth cost a few ms a container, and the suite starts thousands.
 # The files that test networks (network.bats, the default-network test of isolation.bats) set
 # ISOLA_TEST_DEFAULT_NETWORK=bridge to get Docker's default.
 setup_root() {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Networks (issue 12): `isola network create|ls|inspect|rm|prune`, the default bridge of process containers
-# (netavark: a veth on isola0 in a persistent network namespace per container), user networks with aardvark-dns,
+# (a veth on isola0 in a persistent network namespace per container), user networks with aardvark-dns,
 # --network none|host|NAME, teardown on rm, stop and after a killed monitor or worker, leases of parallel runs.  VM
 # containers are on the same networks (their guest's NIC mirrors the veth of their namespace: driver/vm_net.h), and a
 # process container and a VM container on one network reach each other by name; VMs refuse --network host and
@@ -34,23 +34,40 @@ teardown() {
   container_teardown
 }
 
+# live_bridges: the bridge devices of the store's networks and the comments ("isola DEVICE") of their firewall
+# rules, one a line: a network's bridge and rules are made once, by its first container, and stay until `network rm`;
+# the default bridge's (isola0) for good, as Docker's docker0, whichever test's store made it in this namespace.
+live_bridges() {
+  { echo isola0; cat "$ISOLA_ROOT"/networks/*.json 2>/dev/null | jq -r '.IsolaBridge // empty'; } | sort -u
+}
+
 # net_leftovers: what a container on a network could leave in this namespace and the store: links but lo, firewall
-# rules of a network (a chain of its own, a rule naming an address; netavark's shared chains stay, as podman's do),
-# leases, network namespace files, attachments.  Empty when all is gone.
+# rules naming an address or made by isola, leases, network namespace files, attachments; bridges and rules of the
+# networks that exist are not leftovers.  Empty when all is gone.
 net_leftovers() {
-  ip -o link show | awk -F': ' '$2 != "lo" { print "link " $2 }'
-  iptables-save 2>/dev/null | grep -E '^:NETAVARK-[0-9A-F]{6,}|-[sd] [0-9]+\.[0-9]+\.' | sed 's/^/firewall /'
+  local live
+  live=$(live_bridges)
+  ip -o link show 2>/dev/null | awk -F': ' '$2 != "lo" { sub(/@.*/, "", $2); print $2 }' | grep -vxF -- "$live" |
+    sed 's/^/link /'
+  iptables-save 2>/dev/null | grep -E -- '-[sd] [0-9]+\.[0-9]+\.|--comment "?isola ' |
+    grep -vF -- "$(sed 's/.*/"isola &"/' <<<"$live")" | sed 's/^/firewall /'
   find "$ISOLA_ROOT/networks/leases" -type f 2>/dev/null | sed 's/^/lease /'
   find "$ISOLA_ROOT/containers" -maxdepth 2 \( -name netns -o -name network.json \) 2>/dev/null | sed 's/^/file /'
   grep -F "$ISOLA_ROOT" /proc/self/mountinfo | awk '{ print "mount " $5 }'
+  find "$ISOLA_ROOT/networks/dns" -type f ! -name aardvark.pid 2>/dev/null | sed 's/^/dns /'
+  # aardvark-dns runs while a network has names (a stopped one may stay a zombie of whoever adopted it)
+  local pid
+  pid=$(cat "$ISOLA_ROOT/networks/dns/aardvark.pid" 2>/dev/null) || true
+  [ -z "$pid" ] || [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != aardvark-dns ] ||
+    [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = Z ] || echo "aardvark-dns $pid"
 }
 
 no_net_leftovers() { [ -z "$(net_leftovers)" ]; }
 
+# A container's veth goes with its network namespace, which the kernel destroys in the background once unmounted:
+# waited for, a few seconds at most.
 assert_no_net_leftovers() {
-  local left
-  left=$(net_leftovers)
-  [ -z "$left" ] || fail "left behind: $left"
+  wait_until 10 no_net_leftovers >/dev/null || fail "left behind: $(net_leftovers)"
 }
 
 # monitor_of CONTAINER: the PID of its monitor (the parent of its first process).
@@ -207,6 +224,42 @@ unused"
   assert_no_net_leftovers
 }
 
+@test "a network's bridge and firewall rules: made by its first container, kept, removed by network rm" {
+  only_isolation process "made and removed by the network layer, whatever the mode"
+  isola_ok network create --subnet 10.96.0.0/24 outer
+  isola_ok network create --internal --subnet 10.97.0.0/24 inner
+  local dev_outer dev_inner tag_outer tag_inner
+  dev_outer=$(jq -r .IsolaBridge "$ISOLA_ROOT/networks/$(isola network inspect -f '{{.Id}}' outer).json")
+  dev_inner=$(jq -r .IsolaBridge "$ISOLA_ROOT/networks/$(isola network inspect -f '{{.Id}}' inner).json")
+  tag_outer="\"isola $dev_outer\""
+  tag_inner="\"isola $dev_inner\""
+  # nothing before a container needs it
+  ! ip link show "$dev_outer" 2>/dev/null || fail "$dev_outer made by network create"
+  isola_ok run --rm --network outer busybox true
+  isola_ok run --rm --network inner busybox true
+  # kept after the container: the bridge with the gateway, forwarding on, the rules
+  run ip -o -4 addr show "$dev_outer"
+  assert_output_contains "inet 10.96.0.1/24"
+  assert_equal "$(cat /proc/sys/net/ipv4/ip_forward)" 1
+  run sh -c "iptables-save | grep -F '$tag_outer'"
+  assert_output_contains "-A POSTROUTING -s 10.96.0.0/24 ! -d 10.96.0.0/24"
+  assert_output_contains "MASQUERADE"
+  assert_output_contains "-A FORWARD -i $dev_outer"
+  # --internal: no way out, so no masquerade, and forwarding to other devices dropped
+  run sh -c "iptables-save | grep -F '$tag_inner'"
+  [[ $output != *MASQUERADE* ]] || fail "an internal network masquerades: $output"
+  assert_output_contains "-A FORWARD -i $dev_inner ! -o $dev_inner"
+  assert_output_contains "-j DROP"
+  # a second container finds them made: no rule twice
+  isola_ok run --rm --network outer busybox true
+  assert_equal "$(iptables-save | grep -cF -- "$tag_outer")" 3
+  isola_ok network rm outer inner
+  ! ip link show "$dev_outer" 2>/dev/null || fail "$dev_outer left"
+  ! ip link show "$dev_inner" 2>/dev/null || fail "$dev_inner left"
+  [ -z "$(iptables-save | grep -F -e "$tag_outer" -e "$tag_inner")" ] || fail "rules left: $(iptables-save | grep isola)"
+  assert_no_net_leftovers
+}
+
 # ---- containers on networks ----------------------------------------------------------------------------------------
 
 @test "the default bridge: an address, Docker's NetworkSettings and /etc/hosts, httpd reached from the host" {
@@ -234,6 +287,66 @@ unused"
   assert_no_net_leftovers
 }
 
+@test "--mac-address: eth0 has it (a VM's guest too), inspect shows it; a malformed or multicast one is refused" {
+  run_detached --name macbox --mac-address 92:D0:c6:0a:29:33 busybox sleep 600
+  assert_equal "$(cfield macbox '{{.Config.MacAddress}}')" 92:D0:c6:0a:29:33
+  assert_equal "$(cfield macbox '{{.NetworkSettings.MacAddress}} {{.NetworkSettings.Networks.bridge.MacAddress}}')" \
+    "92:d0:c6:0a:29:33 92:d0:c6:0a:29:33"
+  run --separate-stderr isola exec macbox cat /sys/class/net/eth0/address
+  assert_status 0
+  assert_equal "$output" 92:d0:c6:0a:29:33
+  local bad
+  for bad in zz 92:d0:c6:0a:29 01:00:5e:00:00:01; do
+    run --separate-stderr isola run --rm --mac-address "$bad" busybox true
+    assert_status 125
+    assert_equal "$stderr" "Error: $bad is not a valid unicast mac address"
+  done
+  isola_ok rm -f macbox
+  assert_no_net_leftovers
+}
+
+@test "--ip and --network-alias: a user network's address and names, inspect; taken, outside, on no network: refused" {
+  isola_ok network create --subnet 10.98.0.0/24 ipnet
+  run_detached --network ipnet --ip 10.98.0.50 --network-alias web --network-alias www --name ipbox busybox \
+    sh -c 'echo aliased > /www; exec httpd -f -p 80 -h /'
+  assert_equal "$(cfield ipbox '{{.NetworkSettings.Networks.ipnet.IPAddress}}')" 10.98.0.50
+  assert_equal "$(cfield ipbox '{{json .NetworkSettings.Networks.ipnet.IPAMConfig}}')" '{"IPv4Address":"10.98.0.50"}'
+  assert_equal "$(cfield ipbox '{{json .NetworkSettings.Networks.ipnet.Aliases}}')" '["web","www"]'
+  run --separate-stderr isola exec ipbox ip -o -4 addr show eth0
+  assert_output_contains "inet 10.98.0.50/24"
+  # another container finds it by each alias
+  # shellcheck disable=SC2016 # expanded in the container
+  run --separate-stderr isola run --rm --network ipnet busybox sh -c 'for n in web www; do ok=
+    for i in $(seq 50); do wget -q -O - "http://$n/www" && { ok=1; break; }; sleep 0.2; done
+    [ -n "$ok" ] || exit 1; done'
+  assert_status 0
+  assert_equal "$output" "aliased
+aliased"
+  # taken, outside the subnet, malformed
+  run --separate-stderr isola run --rm --network ipnet --ip 10.98.0.50 busybox true
+  assert_status 125
+  [[ $stderr == *"Address already in use: 10.98.0.50 on network ipnet"* ]] || fail "stderr: $stderr"
+  run --separate-stderr isola run --rm --network ipnet --ip 10.97.0.5 busybox true
+  assert_status 125
+  [[ $stderr == *"no available IPv4 address 10.97.0.5 on network ipnet"* ]] || fail "stderr: $stderr"
+  run --separate-stderr isola run --rm --network ipnet --ip 10.98.0.300 busybox true
+  assert_status 125
+  assert_equal "$stderr" "Error: invalid IPv4 address: 10.98.0.300"
+  # on the default bridge as Docker 20.10 (an alias there answers nothing: no names on it); on no network, refused
+  run --separate-stderr isola run --rm --ip 172.17.0.50 --network-alias x busybox ip -o -4 addr show eth0
+  assert_status 0
+  assert_output_contains "inet 172.17.0.50/16"
+  run --separate-stderr isola run --rm --network none --ip 172.17.0.50 busybox true
+  assert_status 125
+  assert_equal "$stderr" "Error: user specified IP address is supported on user defined networks only"
+  run --separate-stderr isola run --rm --network none --network-alias x busybox true
+  assert_status 125
+  assert_equal "$stderr" "Error: network-scoped alias is supported only for containers in user defined networks"
+  isola_ok rm -f ipbox
+  isola_ok network rm ipnet
+  assert_no_net_leftovers
+}
+
 @test "--network none and host: loopback only, or this namespace's interfaces" {
   # none: lo up and nothing else up (a VM's NIC, eth0, stays down without a network)
   run --separate-stderr isola run --rm --network none busybox sh -c 'ip -o link show up | cut -d: -f2'
@@ -241,7 +354,8 @@ unused"
   assert_equal "$output" " lo"
   if [ "$TEST_ISOLATION" = process ]; then
     ip link add isolatest1 type bridge
-    run --separate-stderr isola run --rm --network host busybox sh -c 'ls /sys/class/net'
+    # (isola0, the default bridge, when an earlier test of this namespace made it)
+    run --separate-stderr isola run --rm --network host busybox sh -c 'ls /sys/class/net | grep -vx isola0'
     ip link del isolatest1
     assert_status 0
     assert_equal "$output" "isolatest1

@@ -405,6 +405,8 @@ new_record (const struct container_new *n, const char *id)
     json_object_set_new (record, "Mounts", json_deep_copy (n->mounts));
   if (n->exact)
     json_object_set_new (record, "Exact", json_deep_copy (n->exact));
+  if (n->endpoint)
+    json_object_set_new (record, "Endpoint", json_deep_copy (n->endpoint));
   if (n->name && n->name[0])
     json_object_set_new (record, "Name", json_string (n->name));
   json_object_set_new (record, "Image", json_sprintf ("sha256:%s", n->image_id));
@@ -513,8 +515,9 @@ config_damage (const char *id, json_t *o)
   if (args && !json_is_array (args))
     return "Args is not an array";
   json_array_foreach (args, i, a) if (!json_is_string (a)) return "Args holds a value that is not a string";
-  if (!type_or_absent (o, "Mounts", JSON_ARRAY) || !type_or_absent (o, "Exact", JSON_OBJECT))
-    return "Mounts is not an array, or Exact not an object";
+  if (!type_or_absent (o, "Mounts", JSON_ARRAY) || !type_or_absent (o, "Exact", JSON_OBJECT)
+      || !type_or_absent (o, "Endpoint", JSON_OBJECT))
+    return "Mounts is not an array, or Exact or Endpoint not an object";
   return NULL;
 }
 
@@ -754,6 +757,12 @@ json_t *
 container_config (const struct container *c)
 {
   return json_object_get (c->config, "Config");
+}
+
+json_t *
+container_endpoint (const struct container *c)
+{
+  return json_object_get (c->config, "Endpoint");
 }
 
 json_t *

@@ -54,6 +54,7 @@ struct container_new
   const char *gateway;  /* --add-host NAME:host-gateway's address (the default bridge's gateway), or NULL */
   json_t *exact;        /* NULL, or container_spec_exact_json: the bytes of a command or environment that is not
                            UTF-8, recorded as Exact (Config has them as Docker shows them, with U+FFFD) */
+  json_t *endpoint;     /* NULL, or the endpoint settings on its network (container_spec's), recorded as Endpoint */
 };
 
 /* Creates ROOT/containers/ID from n (copied) with a new ID, Created and a "created" state; a Config without a
@@ -119,6 +120,7 @@ pid_t container_pid (const struct container *c);
    both are NULL in a record without them, which jansson's getters take. */
 json_t *container_config (const struct container *c);      /* Config: Env, User, Labels… */
 json_t *container_host_config (const struct container *c); /* HostConfig: Binds, CapAdd, Memory… */
+json_t *container_endpoint (const struct container *c);    /* --ip, --network-alias: {IPAMConfig, Aliases}, or NULL */
 /* Replaces HostConfig in memory (steals host_config); container_write_config records it. */
 void container_set_host_config (struct container *c, json_t *host_config);
 /* Mounts: what the container mounts, Docker's inspect shape (container/mounts.h); NULL in a record made before

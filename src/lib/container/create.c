@@ -100,17 +100,23 @@ settle_host_config (const struct isola_store *s, struct container_spec *spec, co
 }
 
 /* Docker refuses a container on a network, or joining a container, that does not exist at create (and again at
-   start). */
+   start); and --ip or --network-alias for a container on no network of isola's (none, host, container:, ns:).
+   Docker 20.10 takes both on the default bridge (the aliases answer nothing there: no DNS on it). */
 static int
-check_network_exists (const struct isola_store *s, const char *mode, isola_error_t *err)
+check_network_exists (const struct isola_store *s, const char *mode, json_t *endpoint, isola_error_t *err)
 {
   const char *name = network_mode_network (mode);
   cleanup_json json_t *record = NULL;
   const char *other = nsmode_container (mode);
   char id[DIGEST_HEX_LEN + 1];
-  if (other)
-    return container_resolve (s, other, id, err);
-  return name ? network_get (s, name, false, &record, err) : 0;
+  int ret = other ? container_resolve (s, other, id, err) : name ? network_get (s, name, false, &record, err) : 0;
+  if (ret < 0 || endpoint == NULL || record)
+    return ret;
+  if (json_object_get (endpoint, "IPAMConfig"))
+    return isola_error_fail (err, EINVAL, "user specified IP address is supported on user defined networks only");
+  return isola_error_fail (err, EINVAL,
+                           "network-scoped alias is supported only for containers in user defined "
+                           "networks");
 }
 
 /* --add-host NAME:host-gateway: the default bridge's gateway, as Docker 20.10's daemon (its docker0 address);
@@ -151,7 +157,8 @@ make_container (struct isola_store *s, const struct container_spec *spec, const 
                              .host_config = host_config,
                              .mounts = mounts,
                              .gateway = host_gateway,
-                             .exact = exact };
+                             .exact = exact,
+                             .endpoint = spec->endpoint };
   cleanup_container struct container *c = NULL;
   ret = container_create (s, &n, &c, err);
   if (ret == 0 && driver->create_resources && (ret = driver->create_resources (s, c, err)) < 0)
@@ -191,7 +198,7 @@ container_create_from_request (const char *root, json_t *request, const char *na
     return ret;
   if ((ret = settle_host_config (store, &spec, driver, err)) < 0)
     return ret;
-  if ((ret = check_network_exists (store, spec.network_mode, err)) < 0)
+  if ((ret = check_network_exists (store, spec.network_mode, spec.endpoint, err)) < 0)
     return ret;
   return make_container (store, &spec, image_id, driver, out, err);
 }

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "container/spec.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -59,6 +61,7 @@ static const struct field config_fields[] = {
   FIELD ("User", FIELD_STRING, user, false),
   FIELD ("WorkingDir", FIELD_STRING, working_dir, false),
   FIELD ("StopSignal", FIELD_STRING, stop_signal, false),
+  FIELD ("MacAddress", FIELD_STRING, mac_address, false),
   FIELD ("AttachStdin", FIELD_BOOL, attach_stdin, true),
   FIELD ("AttachStdout", FIELD_BOOL, attach_stdout, true),
   FIELD ("AttachStderr", FIELD_BOOL, attach_stderr, true),
@@ -162,6 +165,7 @@ container_spec_clear (struct container_spec *spec)
     free (spec->ulimits[i].name);
   free (spec->ulimits);
   strv_free (spec->networks);
+  json_decref (spec->endpoint);
   strv_free (spec->volumes);
   free (spec->restart_name);
   json_decref (spec->healthcheck);
@@ -404,6 +408,38 @@ ports_from_json (json_t *request, json_t *host, struct container_spec *spec, iso
   return 0;
 }
 
+/* An endpoint's IPAMConfig.IPv4Address and Aliases, the two settings isola takes: their types and the address's
+   form; whether the network takes them is create's question (container/create.c). */
+static int
+endpoint_from_json (const char *network, json_t *v, struct container_spec *spec, isola_error_t *err)
+{
+  if (!json_is_object (v))
+    return type_error (err, "NetworkingConfig.EndpointsConfig.", network, "an object");
+  json_t *ipam = json_object_get (v, "IPAMConfig");
+  json_t *ip = json_object_get (ipam, "IPv4Address");
+  json_t *aliases = json_object_get (v, "Aliases");
+  struct in_addr a;
+  if (ip && !json_is_null (ip) && !(json_is_string (ip) && inet_pton (AF_INET, json_string_value (ip), &a) == 1))
+    return isola_error_fail (err, EINVAL, "invalid IPv4 address: %s",
+                             json_is_string (ip) ? json_string_value (ip) : "(not a string)");
+  size_t i;
+  json_t *x;
+  if (aliases && !json_is_null (aliases) && !json_is_array (aliases))
+    return type_error (err, "NetworkingConfig.EndpointsConfig.", "Aliases", "a list of strings");
+  json_array_foreach (aliases, i, x) if (!json_is_string (x) || !json_string_value (x)[0]) return isola_error_fail (
+      err, EINVAL, "invalid network alias: it must be a non-empty string");
+  json_t *e = json_object ();
+  if (json_is_string (ip) && json_string_value (ip)[0])
+    json_object_set_new (e, "IPAMConfig", json_pack ("{s:O}", "IPv4Address", ip));
+  if (json_array_size (aliases) > 0)
+    json_object_set (e, "Aliases", aliases);
+  if (json_object_size (e) > 0)
+    spec->endpoint = e;
+  else
+    json_decref (e);
+  return 0;
+}
+
 static int
 networks_from_json (json_t *networking, struct container_spec *spec, isola_error_t *err)
 {
@@ -414,7 +450,14 @@ networks_from_json (json_t *networking, struct container_spec *spec, isola_error
     return type_error (err, "NetworkingConfig.", "EndpointsConfig", "an object");
   const char *name;
   json_t *v;
-  json_object_foreach (endpoints, name, v) strv_push (&spec->networks, name);
+  json_object_foreach (endpoints, name, v)
+  {
+    strv_push (&spec->networks, name);
+    /* A container is on one network: with more endpoints, only their names are kept. */
+    int ret = json_object_size (endpoints) == 1 ? endpoint_from_json (name, v, spec, err) : 0;
+    if (ret < 0)
+      return ret;
+  }
   return 0;
 }
 
@@ -507,6 +550,19 @@ set (const char *s)
   return s && s[0];
 }
 
+/* "aa:bb:cc:dd:ee:ff" (either case) of a unicast address: a device cannot have a multicast one. */
+static bool
+valid_unicast_mac (const char *s)
+{
+  if (strlen (s) != 17)
+    return false;
+  for (int i = 0; i < 17; i++)
+    if (i % 3 == 2 ? s[i] != ':' : !isxdigit ((unsigned char)s[i]))
+      return false;
+  unsigned first = 0;
+  return sscanf (s, "%2x", &first) == 1 && (first & 1) == 0;
+}
+
 static int
 check_config (const struct container_spec *spec, isola_error_t *err)
 {
@@ -519,6 +575,8 @@ check_config (const struct container_spec *spec, isola_error_t *err)
     return isola_error_fail (err, EINVAL, "invalid signal: %s", spec->stop_signal);
   if (set (spec->hostname) && spec->uts_mode && strcmp (spec->uts_mode, "host") == 0)
     return isola_error_fail (err, EINVAL, "conflicting options: hostname and the UTS mode");
+  if (set (spec->mac_address) && !valid_unicast_mac (spec->mac_address))
+    return isola_error_fail (err, EINVAL, "%s is not a valid unicast mac address", spec->mac_address);
   /* Docker's daemon: an entry needs a name ("=x" would reach the process as a variable without one). */
   for (size_t i = 0; spec->env && spec->env[i]; i++)
     if (spec->env[i][0] == '=' || spec->env[i][0] == '\0')

@@ -37,6 +37,7 @@ struct container_spec
   /* Config.  NULL strings are unset: the image's value (hostname: the container's short ID). */
   char *image; /* as the user named it: a reference or an ID (prefix) */
   char *hostname, *user, *working_dir, *stop_signal;
+  char *mac_address; /* --mac-address: eth0's on the container's network (NULL: Docker's 02:42 + its address) */
   bool has_stop_timeout;
   int stop_timeout; /* seconds */
   bool tty, open_stdin;
@@ -87,6 +88,9 @@ struct container_spec
   /* Names: Config.Domainname; HostConfig.Dns, DnsSearch, DnsOptions, ExtraHosts ("NAME:IP" or "NAME:host-gateway") */
   char *domainname;
   char **dns, **dns_search, **dns_options, **extra_hosts;
+  /* The settings of the one endpoint a container has ({"IPAMConfig": {"IPv4Address"}, "Aliases": [...]}: --ip,
+     --network-alias), checked; NULL without any */
+  json_t *endpoint;
 };
 
 /* Fills *out from Docker's create body and the name (NULL or "": generated).  Members isola does not know are

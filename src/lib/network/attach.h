@@ -1,13 +1,15 @@
 /* A container on a network: its persistent network namespace (ROOT/containers/ID/netns, a bind-mounted nsfs made
-   before the container starts, which the driver joins), the netavark setup inside it (veth eth0 on the network's
-   bridge, address, default route, firewall rules, aardvark-dns entries on user networks), its address lease, and
-   what to tear down, recorded in ROOT/containers/ID/network.json before anything is made:
+   before the container starts, which the driver joins), a veth pair made over netlink (vethID on the network's
+   bridge, eth0 inside with the leased address, Docker's MAC for it and the default route via the gateway), its
+   names in aardvark-dns on user networks, its address lease, and what to tear down, recorded in
+   ROOT/containers/ID/network.json before anything is made:
 
    {"Network", "NetworkID", "EndpointID", "IPAddress", "IPPrefixLen", "Gateway", "MacAddress", "ContainerName",
-    "DNS": [servers], "Netavark": the JSON netavark was given (teardown gives it back)}
+    "DNS": [servers: the gateway on a user network], "Veth": the host's end, "Bridge"}
 
-   Attach and detach run in the container's monitor (start, end of a run) and in the next command after a crash
-   (rm, start: driver cleanup); detach is idempotent and also undoes a half-made attach. */
+   The network's bridge and firewall rules are made by its first container and stay (bridge.h).  Attach and detach
+   run in the container's monitor (start, end of a run) and in the next command after a crash (rm, start: driver
+   cleanup); detach is idempotent and also undoes a half-made attach. */
 #ifndef ISOLA_NETWORK_ATTACH_H
 #define ISOLA_NETWORK_ATTACH_H
 
@@ -26,7 +28,7 @@ const char *network_mode_network (const char *mode);
 /* Puts the container on its network (nothing for a mode without one). */
 int network_attach (const struct isola_store *s, struct container *c, isola_error_t *err);
 
-/* Takes the container off its network: netavark teardown, the namespace unmounted, the lease released. */
+/* Takes the container off its network: its veth and names removed, the namespace unmounted, the lease released. */
 int network_detach (const struct isola_store *s, struct container *c, isola_error_t *err);
 
 /* The same, for a caller without the store at hand (a driver's cleanup): the store is the one c->dir is in. */

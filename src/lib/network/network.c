@@ -175,6 +175,26 @@ network_subnet_of (json_t *record, struct ipv4_net *subnet, uint32_t *gateway, i
   return 0;
 }
 
+int
+network_bridge_spec (json_t *record, struct bridge_spec *out, isola_error_t *err)
+{
+  struct ipv4_net subnet;
+  uint32_t gateway;
+  int ret = network_subnet_of (record, &subnet, &gateway, err);
+  if (ret < 0)
+    return ret;
+  *out = (struct bridge_spec){ .id = json_string_value (json_object_get (record, "Id")),
+                               .device = json_string_value (json_object_get (record, "IsolaBridge")),
+                               .subnet = subnet.addr,
+                               .gateway = gateway,
+                               .prefix = subnet.prefix,
+                               .internal = json_is_true (json_object_get (record, "Internal")) };
+  if (out->id == NULL || out->device == NULL)
+    return isola_error_fail (err, EINVAL, "network %s: its record names no bridge",
+                             json_string_value (json_object_get (record, "Name")));
+  return 0;
+}
+
 /* The next route of /proc/net/route (F, past its header line) that is not a default one: its device and
    destination. */
 static bool
@@ -243,10 +263,10 @@ overlaps_network (json_t *records, const struct ipv4_net *n, const char *skip_de
   return false;
 }
 
-/* Whether every route overlapping N is on a bridge of ours (made by netavark for that network): such a route is
-   that network's, not the host's. */
+/* Whether every route overlapping N is on a bridge of ours (a network's, or also_ours when not NULL): such a route
+   is that network's, not the host's. */
 static bool
-route_is_own_bridge (json_t *records, const struct ipv4_net *n)
+route_is_own_bridge (json_t *records, const struct ipv4_net *n, const char *also_ours)
 {
   cleanup_file FILE *f = open_routes ();
   if (f == NULL)
@@ -259,7 +279,7 @@ route_is_own_bridge (json_t *records, const struct ipv4_net *n)
         continue;
       size_t i;
       json_t *rec;
-      bool ours = false;
+      bool ours = also_ours && strcmp (dev, also_ours) == 0;
       json_array_foreach (records, i, rec)
       {
         const char *d = json_string_value (json_object_get (rec, "IsolaBridge"));
@@ -272,25 +292,26 @@ route_is_own_bridge (json_t *records, const struct ipv4_net *n)
 }
 
 static bool
-subnet_free (json_t *records, const struct ipv4_net *n)
+subnet_free (json_t *records, const struct ipv4_net *n, const char *also_ours)
 {
-  return !overlaps_network (records, n, NULL) && (!overlaps_route (n, NULL) || route_is_own_bridge (records, n));
+  return !overlaps_network (records, n, NULL)
+         && (!overlaps_route (n, NULL) || route_is_own_bridge (records, n, also_ours));
 }
 
 /* Docker's default address pools: 172.17-31.0.0/16, then 192.168.0.0/16 in /20s. */
 static bool
-next_free_subnet (json_t *records, struct ipv4_net *out)
+next_free_subnet (json_t *records, const char *also_ours, struct ipv4_net *out)
 {
   for (uint32_t b = 17; b <= 31; b++)
     {
       struct ipv4_net n = { .addr = (172u << 24) | (b << 16), .prefix = 16 };
-      if (subnet_free (records, &n))
+      if (subnet_free (records, &n, also_ours))
         return (*out = n), true;
     }
   for (uint32_t c = 0; c < 256; c += 16)
     {
       struct ipv4_net n = { .addr = (192u << 24) | (168u << 16) | (c << 8), .prefix = 20 };
-      if (subnet_free (records, &n))
+      if (subnet_free (records, &n, also_ours))
         return (*out = n), true;
     }
   return false;
@@ -337,11 +358,12 @@ default_subnet (const struct isola_store *s, json_t *records, struct ipv4_net *s
       if (ipv4_net_parse (sub, false, subnet) < 0 || subnet->prefix > 30)
         return isola_error_fail (err, EINVAL, "%s/config.json: network.subnet: invalid CIDR address: %s", s->root, sub);
       cleanup_free char *route = NULL;
-      if (overlaps_route (subnet, &route) && !route_is_own_bridge (records, subnet))
+      if (overlaps_route (subnet, &route) && !route_is_own_bridge (records, subnet, NETWORK_DEFAULT_DEVICE))
         return isola_error_fail (err, EEXIST, "%s/config.json: network.subnet %s overlaps the host's route to %s",
                                  s->root, sub, route);
     }
-  else if (!next_free_subnet (records, subnet))
+  /* isola0 outlives the stores that made it (bridge.h): its route is the default network's, not the host's. */
+  else if (!next_free_subnet (records, NETWORK_DEFAULT_DEVICE, subnet))
     return isola_error_fail (err, ENOSPC,
                              "no free subnet for the default network: set network.subnet in %s/config.json", s->root);
   *gateway = subnet->addr + 1;
@@ -608,7 +630,7 @@ request_subnet (const struct network_request *r, json_t *records, struct ipv4_ne
     {
       if (r->gateway || r->ip_range)
         return isola_error_fail (err, EINVAL, "%s requires --subnet", r->gateway ? "--gateway" : "--ip-range");
-      if (!next_free_subnet (records, subnet))
+      if (!next_free_subnet (records, NULL, subnet))
         return isola_error_fail (err, ENOSPC,
                                  "could not find an available, non-overlapping IPv4 address pool among the defaults "
                                  "to assign to the network");
@@ -622,7 +644,7 @@ request_subnet (const struct network_request *r, json_t *records, struct ipv4_ne
       if (overlaps_network (records, subnet, NULL))
         return isola_error_fail (err, EEXIST, "Pool overlaps with other one on this address space");
       cleanup_free char *route = NULL;
-      if (overlaps_route (subnet, &route) && !route_is_own_bridge (records, subnet))
+      if (overlaps_route (subnet, &route) && !route_is_own_bridge (records, subnet, NULL))
         return isola_error_fail (err, EEXIST, "subnet %s overlaps the host's route to %s", r->subnet, route);
     }
   *gateway = subnet->addr + 1;
@@ -694,6 +716,9 @@ network_remove (const struct isola_store *s, const char *what, char **name_out, 
     return isola_error_fail (err, EBUSY, "error while removing network: network %s id %s has active endpoints", name,
                              id);
   cleanup_free char *path = record_path (s, id), *dir = lease_dir (s, id);
+  struct bridge_spec bridge;
+  if (network_bridge_spec (rec, &bridge, NULL) == 0)
+    bridge_remove (&bridge);
   (void)rmdir (dir);
   if (unlink (path) < 0)
     return isola_error_make (err, errno, "remove %s", path);

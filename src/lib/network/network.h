@@ -3,9 +3,9 @@
    ROOT/networks/ID.json          one network: Docker's `network inspect` shape (less Containers, which come from
                                   the leases); Options."com.docker.network.bridge.name" is its bridge device
    ROOT/networks/leases/ID/IPV4   one leased address: the file holds the ID of the container that has it
-   ROOT/networks/lock             flock(2), exclusive for every change: records, leases, and each netavark call
-                                  (netavark makes and removes the bridge and firewall chains, which two parallel
-                                  calls would race on)
+   ROOT/networks/lock             flock(2), exclusive for every change: records, leases, the bridges and their
+                                  firewall rules (made by the first container on a network, bridge.h), the veths,
+                                  aardvark-dns's files (dns.h)
 
    The default network `bridge` (device isola0) exists without being created: its record is made the first time
    anything asks for it, with the subnet of ROOT/config.json's "network": {"subnet", "gateway"}, else the first of
@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "base/error.h"
+#include "network/bridge.h"
 #include "store/store.h"
 
 #define NETWORK_DEFAULT        "bridge"
@@ -62,8 +63,8 @@ int network_list (const struct isola_store *s, json_t **out, isola_error_t *err)
    gateway or range outside it. */
 int network_create (const struct isola_store *s, const struct network_request *r, char **id_out, isola_error_t *err);
 
-/* Removes a network no running container is on (EBUSY, Docker's "has active endpoints"); the default is
-   refused (EPERM).  *name_out is the removed network's name. */
+/* Removes a network no running container is on (EBUSY, Docker's "has active endpoints"), with its bridge and
+   firewall rules; the default is refused (EPERM).  *name_out is the removed network's name. */
 int network_remove (const struct isola_store *s, const char *what, char **name_out, isola_error_t *err);
 
 /* Removes every user network no running container is on; *removed lists their names. */
@@ -81,5 +82,8 @@ void network_release (const struct isola_store *s, const char *network_id, uint3
 
 /* The network's subnet and gateway from its record. */
 int network_subnet_of (json_t *record, struct ipv4_net *subnet, uint32_t *gateway, isola_error_t *err);
+
+/* What its bridge and firewall are made of (bridge.h); the strings point into the record. */
+int network_bridge_spec (json_t *record, struct bridge_spec *out, isola_error_t *err);
 
 #endif
