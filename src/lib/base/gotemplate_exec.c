@@ -27,6 +27,13 @@ gt_fail_at (struct run *r, int status, size_t pos, const char *node, const char 
   const char *second = node[0] == '.' ? strchr (node + 1, '.') : NULL;
   if (second)
     pos += (size_t)(second - node);
+  /* Go's ErrorContext: a node's text past 20 bytes is cut */
+  char context[32];
+  if (strlen (node) > 20)
+    {
+      snprintf (context, sizeof context, "%.20s...", node);
+      node = context;
+    }
   int line = 1;
   size_t col = pos;
   for (size_t i = 0; i < pos && r->tmpl[i]; i++)
@@ -420,7 +427,13 @@ exec_range (struct run *r, const struct gt_node *n, const struct tv *dot)
         }
       json_t *s = gt_keep (r, json_string (text ? text : ""));
       free (text);
-      gt_fail_at (r, ENODATA, n->pipe->pos, "range", "range can't iterate over %s", json_string_value (s) ?: "");
+      /* Go names the range node by its text, from its "{{" */
+      size_t start = n->pos;
+      while (start > 0 && !(r->tmpl[start - 1] == '{' && start >= 2 && r->tmpl[start - 2] == '{'))
+        start--;
+      char node[32];
+      snprintf (node, sizeof node, "%.24s", r->tmpl + (start >= 2 ? start - 2 : 0));
+      gt_fail_at (r, ENODATA, n->pipe->pos, node, "range can't iterate over %s", json_string_value (s) ?: "");
     }
   if (count == 0 && n->elselist)
     exec_list (r, n->elselist, dot);

@@ -558,7 +558,7 @@ parse_command (struct parser *p, enum tok_type end)
       push_ptr (p, (void ***)&c->args, &c->nargs, a);
     }
   struct tok t = peek (p);
-  if (t.type == T_EOF)
+  if (t.type == T_EOF || (t.type == T_RDELIM && end == T_RPAREN))
     fail (p, t.pos, end == T_RPAREN ? "unclosed left paren" : "unclosed action");
   if (t.type != T_PIPE && t.type != end)
     {
@@ -859,6 +859,7 @@ gt_parse (const char *tmpl, struct gt_tree *tree, isola_error_t *err)
     }
   enum list_end how;
   struct gt_node *else_action = NULL;
+  declare (&p, arena_strndup (&p, "$", 1));
   tree->root = parse_list (&p, &how, &else_action);
   if (how == END_END)
     fail (&p, p.pos, "unexpected {{end}}");
