@@ -285,7 +285,7 @@ gt_eval_arg (struct run *r, const struct gt_arg *a, const struct tv *dot)
     case GA_PIPE:
       return eval_chain (r, eval_pipeline (r, a->pipe, dot, true), a, false);
     case GA_FUNC:
-      return gt_call (r, a, NULL, 0, dot, NULL);
+      return gt_call (r, NULL, a, NULL, 0, dot, NULL);
     default:
       return literal (r, a);
     }
@@ -305,7 +305,7 @@ eval_command (struct run *r, const struct gt_cmd *c, const struct tv *dot, const
     case GA_PIPE:
       return eval_chain (r, eval_pipeline (r, first->pipe, dot, true), first, has_args);
     case GA_FUNC:
-      return gt_call (r, first, (const struct gt_arg *const *)c->args + 1, c->nargs - 1, dot, final);
+      return gt_call (r, c, first, (const struct gt_arg *const *)c->args + 1, c->nargs - 1, dot, final);
     case GA_NIL:
       gt_fail_at (r, ENODATA, first->pos, "nil", "nil is not a command");
     default:
@@ -427,12 +427,13 @@ exec_range (struct run *r, const struct gt_node *n, const struct tv *dot)
         }
       json_t *s = gt_keep (r, json_string (text ? text : ""));
       free (text);
-      /* Go names the range node by its text, from its "{{" */
-      size_t start = n->pos;
-      while (start > 0 && !(r->tmpl[start - 1] == '{' && start >= 2 && r->tmpl[start - 2] == '{'))
-        start--;
+      /* Go names the pipeline by its text */
       char node[32];
-      snprintf (node, sizeof node, "%.24s", r->tmpl + (start >= 2 ? start - 2 : 0));
+      size_t end = n->pipe->end;
+      while (end > n->pipe->pos && (r->tmpl[end - 1] == ' ' || r->tmpl[end - 1] == '\t' || r->tmpl[end - 1] == '\n'))
+        end--;
+      snprintf (node, sizeof node, "%.*s", (int)(end - n->pipe->pos > 24 ? 24 : end - n->pipe->pos),
+                r->tmpl + n->pipe->pos);
       gt_fail_at (r, ENODATA, n->pipe->pos, node, "range can't iterate over %s", json_string_value (s) ?: "");
     }
   if (count == 0 && n->elselist)

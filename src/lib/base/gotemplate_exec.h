@@ -46,8 +46,8 @@ json_t *gt_plain (struct run *r, const struct tv *x);
 bool gt_truth (struct run *r, const struct tv *x);
 struct tv gt_eval_arg (struct run *r, const struct gt_arg *a, const struct tv *dot);
 /* Calls the function fn with the arguments args (unevaluated: and/or evaluate them lazily) and, in a pipeline,
-   the previous command's value final last. */
-struct tv gt_call (struct run *r, const struct gt_arg *fn, const struct gt_arg *const *args, size_t nargs,
-                   const struct tv *dot, const struct tv *final);
+   the previous command's value final last; cmd: the command it is (errors name it), NULL for an argument. */
+struct tv gt_call (struct run *r, const struct gt_cmd *cmd, const struct gt_arg *fn, const struct gt_arg *const *args,
+                   size_t nargs, const struct tv *dot, const struct tv *final);
 
 #endif

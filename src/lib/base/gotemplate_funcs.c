@@ -18,11 +18,26 @@ struct call
 {
   struct run *r;
   const struct gt_arg *fn;
+  size_t pos;                        /* where the call is: its command's (or, as an argument, its name's) */
+  const char *text;                  /* the command's text */
+  const struct gt_arg *const *nodes; /* the arguments as written (the final one has none) */
+  size_t nnodes;
   struct tv *args;
   size_t n;
 };
 
-#define FAIL(c, ...) gt_fail_at ((c)->r, ENODATA, (c)->fn->pos, (c)->fn->text, __VA_ARGS__)
+#define FAIL(c, ...) gt_fail_at ((c)->r, ENODATA, (c)->pos, (c)->text, __VA_ARGS__)
+
+/* text/template's evalArg: a literal of the wrong type for the parameter fails at the literal. */
+static void
+check_literal (struct call *c, size_t i, enum gt_arg_type want, const char *expected)
+{
+  const struct gt_arg *a = i < c->nnodes ? c->nodes[i] : NULL;
+  if (a == NULL || a->type == want || a->type == GA_DOT || a->type == GA_FIELD || a->type == GA_VAR
+      || a->type == GA_FUNC || a->type == GA_PIPE)
+    return;
+  gt_fail_at (c->r, ENODATA, a->pos, a->text, "expected %s; found %s", expected, a->text);
+}
 
 /* Go's name of a value's type, for error messages. */
 static const char *
@@ -53,6 +68,7 @@ type_name (const struct tv *x, json_t *v)
 static const char *
 arg_string (struct call *c, size_t i, size_t *len)
 {
+  check_literal (c, i, GA_STRING, "string");
   json_t *v = gt_plain (c->r, &c->args[i]);
   if (!json_is_string (v))
     FAIL (c, "wrong type for value; expected string; got %s", type_name (&c->args[i], v));
@@ -64,6 +80,7 @@ arg_string (struct call *c, size_t i, size_t *len)
 static json_int_t
 arg_int (struct call *c, size_t i)
 {
+  check_literal (c, i, GA_INT, "integer");
   json_t *v = gt_plain (c->r, &c->args[i]);
   if (!json_is_integer (v))
     FAIL (c, "wrong type for value; expected int; got %s", type_name (&c->args[i], v));
@@ -962,8 +979,8 @@ gt_func_exists (const char *name)
 }
 
 struct tv
-gt_call (struct run *r, const struct gt_arg *fn, const struct gt_arg *const *args, size_t nargs, const struct tv *dot,
-         const struct tv *final)
+gt_call (struct run *r, const struct gt_cmd *cmd, const struct gt_arg *fn, const struct gt_arg *const *args,
+         size_t nargs, const struct tv *dot, const struct tv *final)
 {
   const struct func *f = find_func (fn->name);
   size_t n = nargs + (final != NULL);
@@ -992,7 +1009,14 @@ gt_call (struct run *r, const struct gt_arg *fn, const struct gt_arg *const *arg
     argv[i] = gt_eval_arg (r, args[i], dot);
   if (final)
     argv[nargs] = *final;
-  struct call c = { .r = r, .fn = fn, .args = argv, .n = n };
+  struct call c = { .r = r,
+                    .fn = fn,
+                    .pos = cmd ? cmd->pos : fn->pos,
+                    .text = cmd ? cmd->text : fn->text,
+                    .nodes = args,
+                    .nnodes = nargs,
+                    .args = argv,
+                    .n = n };
   struct tv out = f->fn (&c);
   return out;
 }

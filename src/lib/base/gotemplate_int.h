@@ -102,14 +102,15 @@ struct gt_arg
 struct gt_cmd
 {
   size_t pos;
+  char *text; /* as written, for error messages */
   struct gt_arg **args;
   size_t nargs;
 };
 
 struct gt_pipe
 {
-  size_t pos;
-  char *decl[2]; /* variables declared or assigned ($x := / $k, $v := / $x =) */
+  size_t pos, end; /* its text in the template */
+  char *decl[2];   /* variables declared or assigned ($x := / $k, $v := / $x =) */
   size_t ndecl;
   bool assign;
   struct gt_cmd **cmds;

@@ -569,6 +569,10 @@ parse_command (struct parser *p, enum tok_type end)
     }
   if (c->nargs == 0)
     fail (p, t.pos, "missing value for command");
+  size_t stop = t.pos;
+  while (stop > c->pos && is_space (p->src[stop - 1]))
+    stop--;
+  c->text = arena_strndup (p, p->src + c->pos, stop - c->pos);
   return c;
 }
 
@@ -624,6 +628,7 @@ parse_pipeline (struct parser *p, const char *context, enum tok_type end)
       struct tok t = peek (p);
       if (t.type == end)
         {
+          pipe->end = t.pos;
           lex (p);
           if (end == T_RDELIM)
             p->trim_next_text = t.trim;
