@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/gotemplate.h"
 #include "base/gotemplate_exec.h"
 #include "base/util.h"
 

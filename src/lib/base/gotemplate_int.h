@@ -6,7 +6,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "base/gotemplate.h"
+#include <jansson.h>
+
+#include "base/error.h"
+
+struct gotype_field; /* base/gotemplate.h */
 
 /* ---- Go's types over JSON (gotemplate.c) ---- */
 
