@@ -4,12 +4,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/json.h"
+#include "base/gotemplate_int.h"
 #include "base/util.h"
 
 /* ---- untyped values: plain JSON (ps, events) and Docker's raw fallback ---------------------------------------- */
@@ -21,8 +23,8 @@ compare_keys (const void *a, const void *b)
 }
 
 /* An object's keys sorted, as Go's fmt and encoding/json order a map's.  Free the array, not the keys. */
-static const char **
-sorted_keys (json_t *obj, size_t *n)
+const char **
+gt_sorted_keys (json_t *obj, size_t *n)
 {
   const char **keys = xcalloc (json_object_size (obj) + 1, sizeof (char *));
   const char *k;
@@ -37,9 +39,40 @@ sorted_keys (json_t *obj, size_t *n)
   return keys;
 }
 
+/* strconv.FormatFloat(f, 'g', -1, 64) as fmt's %v prints a float64: the shortest digits that read back the same,
+   with an exponent below 1e-4 and from 1e6 (precision 6 decides for the shortest form). */
+void
+gt_print_float (FILE *f, double d)
+{
+  if (isnan (d))
+    {
+      fputs ("NaN", f);
+      return;
+    }
+  if (isinf (d))
+    {
+      fputs (d > 0 ? "+Inf" : "-Inf", f);
+      return;
+    }
+  char buf[64];
+  int prec;
+  for (prec = 1; prec < 17; prec++)
+    {
+      snprintf (buf, sizeof buf, "%.*e", prec - 1, d);
+      if (strtod (buf, NULL) == d)
+        break;
+    }
+  snprintf (buf, sizeof buf, "%.*e", prec - 1, d);
+  int exp = atoi (strchr (buf, 'e') + 1);
+  if (exp < -4 || exp >= 6)
+    fputs (buf, f);
+  else
+    fprintf (f, "%.*f", prec - 1 - exp > 0 ? prec - 1 - exp : 0, d);
+}
+
 /* Go prints values with fmt's %v: strings bare, slices as [a b], maps as map[k:v] (sorted), nil as <nil>. */
-static void
-print_value (FILE *f, json_t *v)
+void
+gt_print_value (FILE *f, json_t *v)
 {
   size_t i, n;
   json_t *x;
@@ -52,7 +85,7 @@ print_value (FILE *f, json_t *v)
       fprintf (f, "%" JSON_INTEGER_FORMAT, json_integer_value (v));
       break;
     case JSON_REAL:
-      fprintf (f, "%g", json_real_value (v));
+      gt_print_float (f, json_real_value (v));
       break;
     case JSON_TRUE:
       fputs ("true", f);
@@ -69,18 +102,18 @@ print_value (FILE *f, json_t *v)
       {
         if (i)
           fputc (' ', f);
-        print_value (f, x);
+        gt_print_value (f, x);
       }
       fputc (']', f);
       break;
     case JSON_OBJECT:
       {
-        cleanup_free const char **keys = sorted_keys (v, &n);
+        cleanup_free const char **keys = gt_sorted_keys (v, &n);
         fputs ("map[", f);
         for (i = 0; i < n; i++)
           {
             fprintf (f, "%s%s:", i ? " " : "", keys[i]);
-            print_value (f, json_object_get (v, keys[i]));
+            gt_print_value (f, json_object_get (v, keys[i]));
           }
         fputc (']', f);
         break;
@@ -89,18 +122,18 @@ print_value (FILE *f, json_t *v)
 }
 
 /* What text/template prints for a value on its own: a nil interface is "<no value>". */
-static void
-print_top (FILE *f, json_t *v)
+void
+gt_print_top (FILE *f, json_t *v)
 {
   if (json_is_null (v))
     fputs ("<no value>", f);
   else
-    print_value (f, v);
+    gt_print_value (f, v);
 }
 
 /* encoding/json's output: HTML-safe (<, >, & and U+2028/9 escaped), as the `json` function of Go's templates. */
-static void
-print_json (FILE *f, json_t *v, size_t flags)
+void
+gt_print_json (FILE *f, json_t *v, size_t flags)
 {
   cleanup_free char *s = json_dumps (v, JSON_ENCODE_ANY | JSON_COMPACT | flags);
   for (const char *p = s; p && *p; p++)
@@ -121,34 +154,7 @@ print_json (FILE *f, json_t *v, size_t flags)
 /* ---- Go types -------------------------------------------------------------------------------------------------- */
 
 enum kind
-{
-  K_PTR,
-  K_SLICE,
-  K_MAP,
-  K_STRUCT,
-  K_STRING,
-  K_INT,
-  K_FLOAT,
-  K_BOOL,
-  K_DURATION,
-  K_TIME,
-  K_ANY,
-};
-
-#define MAP_PREFIX "map[string]"
-
-/* A typed value: JSON (NULL when missing), its type's text up to the flags, where its fields are in the table. */
-struct tv
-{
-  json_t *v;
-  const char *t;
-  const struct gotype_field *entry; /* the field it came from (flags), or NULL */
-  bool invalid;                     /* a map's missing key: "<no value>" */
-  char path[256];
-};
-
-static enum kind
-kind_of (const char *t)
+gt_kind_of (const char *t)
 {
   static const struct
   {
@@ -193,8 +199,8 @@ fill_of (const struct gotype_field *e)
 }
 
 /* The field named `name` of the struct at `parent` (its own or an embedded struct's). */
-static const struct gotype_field *
-child_named (const struct gotype_field *types, const char *parent, const char *name)
+const struct gotype_field *
+gt_child_named (const struct gotype_field *types, const char *parent, const char *name)
 {
   size_t pn = strlen (parent);
   for (const struct gotype_field *e = types; e->path; e++)
@@ -212,7 +218,7 @@ child_named (const struct gotype_field *types, const char *parent, const char *n
         return e;
       if (rest[0] == '(')
         {
-          const struct gotype_field *x = child_named (types, e->path, name);
+          const struct gotype_field *x = gt_child_named (types, e->path, name);
           if (x)
             return x;
         }
@@ -241,7 +247,6 @@ next_child (const struct gotype_field *types, const char *parent, const struct g
 }
 
 /* dst = a + suffix, within PATH_LEN (the tables' paths are far shorter) */
-#define PATH_LEN 256
 static void
 set_path (char *dst, const char *a, const char *suffix)
 {
@@ -250,8 +255,8 @@ set_path (char *dst, const char *a, const char *suffix)
   strcpy (dst + n, suffix);
 }
 
-static void
-tv_field (struct tv *out, json_t *obj, const struct gotype_field *e)
+void
+gt_tv_field (struct tv *out, json_t *obj, const struct gotype_field *e)
 {
   const char *name = strrchr (e->path, '.');
   name = name ? name + 1 : e->path;
@@ -266,10 +271,10 @@ tv_field (struct tv *out, json_t *obj, const struct gotype_field *e)
 }
 
 /* The element type of a pointer, slice or map. */
-static void
-tv_elem (struct tv *out, const struct tv *in, json_t *v)
+void
+gt_tv_elem (struct tv *out, const struct tv *in, json_t *v)
 {
-  enum kind k = kind_of (in->t);
+  enum kind k = gt_kind_of (in->t);
   out->t = in->t + (k == K_PTR ? 1 : k == K_SLICE ? 2 : strlen (MAP_PREFIX));
   out->v = json_is_null (v) ? NULL : v;
   out->entry = NULL;
@@ -356,8 +361,6 @@ print_time (FILE *f, const char *s)
     fprintf (f, " %c%.2s%.2s %c%.2s%.2s", p[0], p + 1, p + 4, p[0], p + 1, p + 4);
 }
 
-static void print_go (FILE *f, const struct gotype_field *types, const struct tv *x, int depth);
-
 static void
 print_struct_fields (FILE *f, const struct gotype_field *types, const char *path, json_t *obj, int depth)
 {
@@ -366,18 +369,18 @@ print_struct_fields (FILE *f, const struct gotype_field *types, const char *path
   for (const struct gotype_field *e = next_child (types, path, NULL); e; e = next_child (types, path, e))
     {
       struct tv c;
-      tv_field (&c, obj, e);
+      gt_tv_field (&c, obj, e);
       if (!first)
         fputc (' ', f);
       first = false;
-      print_go (f, types, &c, depth + 1);
+      gt_print_go (f, types, &c, depth + 1);
     }
   fputc ('}', f);
 }
 
 /* fmt's %v of a typed value; depth 0 is the value a template prints, whose pointer text/template follows. */
-static void
-print_go (FILE *f, const struct gotype_field *types, const struct tv *x, int depth)
+void
+gt_print_go (FILE *f, const struct gotype_field *types, const struct tv *x, int depth)
 {
   struct tv e;
   json_t *v = x->v, *item;
@@ -387,15 +390,15 @@ print_go (FILE *f, const struct gotype_field *types, const struct tv *x, int dep
       fputs ("<no value>", f);
       return;
     }
-  switch (kind_of (x->t))
+  switch (gt_kind_of (x->t))
     {
     case K_PTR:
       if (v == NULL)
         fputs ("<nil>", f);
       else if (depth == 0)
         {
-          tv_elem (&e, x, v);
-          print_go (f, types, &e, depth);
+          gt_tv_elem (&e, x, v);
+          gt_print_go (f, types, &e, depth);
         }
       else /* fmt prints a pointer inside a value as its address, which has no meaning here */
         fputs ("0xc000010000", f);
@@ -406,20 +409,20 @@ print_go (FILE *f, const struct gotype_field *types, const struct tv *x, int dep
       {
         if (i)
           fputc (' ', f);
-        tv_elem (&e, x, item);
-        print_go (f, types, &e, depth + 1);
+        gt_tv_elem (&e, x, item);
+        gt_print_go (f, types, &e, depth + 1);
       }
       fputc (']', f);
       break;
     case K_MAP:
       {
         fputs ("map[", f);
-        cleanup_free const char **keys = json_is_object (v) ? sorted_keys (v, &n) : NULL;
+        cleanup_free const char **keys = json_is_object (v) ? gt_sorted_keys (v, &n) : NULL;
         for (i = 0; keys && i < n; i++)
           {
             fprintf (f, "%s%s:", i ? " " : "", keys[i]);
-            tv_elem (&e, x, json_object_get (v, keys[i]));
-            print_go (f, types, &e, depth + 1);
+            gt_tv_elem (&e, x, json_object_get (v, keys[i]));
+            gt_print_go (f, types, &e, depth + 1);
           }
         fputc (']', f);
         break;
@@ -429,12 +432,12 @@ print_go (FILE *f, const struct gotype_field *types, const struct tv *x, int dep
       break;
     case K_STRING:
       if (v)
-        print_value (f, v);
+        gt_print_value (f, v);
       break;
     case K_INT:
     case K_FLOAT:
       if (v)
-        print_value (f, v);
+        gt_print_value (f, v);
       else
         fputc ('0', f);
       break;
@@ -449,17 +452,17 @@ print_go (FILE *f, const struct gotype_field *types, const struct tv *x, int dep
       break;
     case K_ANY:
       if (depth == 0)
-        print_top (f, v ? v : json_null ());
+        gt_print_top (f, v ? v : json_null ());
       else
-        print_value (f, v ? v : json_null ());
+        gt_print_value (f, v ? v : json_null ());
       break;
     }
 }
 
-static bool
-is_empty (const struct tv *x)
+bool
+gt_is_empty (const struct tv *x)
 {
-  switch (kind_of (x->t))
+  switch (gt_kind_of (x->t))
     {
     case K_PTR:
     case K_ANY:
@@ -483,49 +486,47 @@ is_empty (const struct tv *x)
   return false;
 }
 
-static json_t *marshal_go (const struct gotype_field *types, const struct tv *x);
-
 static void
 marshal_struct_into (json_t *out, const struct gotype_field *types, const char *path, json_t *obj)
 {
   for (const struct gotype_field *e = next_child (types, path, NULL); e; e = next_child (types, path, e))
     {
       struct tv c;
-      tv_field (&c, obj, e);
+      gt_tv_field (&c, obj, e);
       if (is_embedded (e))
         {
           marshal_struct_into (out, types, e->path, obj);
           continue;
         }
-      if (has_flag (e, "omitempty") && is_empty (&c))
+      if (has_flag (e, "omitempty") && gt_is_empty (&c))
         continue;
       const char *name = strrchr (e->path, '.');
-      json_object_set_new (out, name ? name + 1 : e->path, marshal_go (types, &c));
+      json_object_set_new (out, name ? name + 1 : e->path, gt_marshal_go (types, &c));
     }
 }
 
 /* encoding/json of a typed value: a struct's fields in order, omitempty ones only when set, nil as null. */
-static json_t *
-marshal_go (const struct gotype_field *types, const struct tv *x)
+json_t *
+gt_marshal_go (const struct gotype_field *types, const struct tv *x)
 {
   struct tv e;
   json_t *v = x->v, *item, *out;
   size_t i, n;
-  switch (kind_of (x->t))
+  switch (gt_kind_of (x->t))
     {
     case K_PTR:
       if (v == NULL)
         return json_null ();
-      tv_elem (&e, x, v);
-      return marshal_go (types, &e);
+      gt_tv_elem (&e, x, v);
+      return gt_marshal_go (types, &e);
     case K_SLICE:
       if (!json_is_array (v))
         return json_null ();
       out = json_array ();
       json_array_foreach (v, i, item)
       {
-        tv_elem (&e, x, item);
-        json_array_append_new (out, marshal_go (types, &e));
+        gt_tv_elem (&e, x, item);
+        json_array_append_new (out, gt_marshal_go (types, &e));
       }
       return out;
     case K_MAP:
@@ -533,11 +534,11 @@ marshal_go (const struct gotype_field *types, const struct tv *x)
         if (!json_is_object (v))
           return json_null ();
         out = json_object ();
-        cleanup_free const char **keys = sorted_keys (v, &n);
+        cleanup_free const char **keys = gt_sorted_keys (v, &n);
         for (i = 0; i < n; i++)
           {
-            tv_elem (&e, x, json_object_get (v, keys[i]));
-            json_object_set_new (out, keys[i], marshal_go (types, &e));
+            gt_tv_elem (&e, x, json_object_get (v, keys[i]));
+            json_object_set_new (out, keys[i], gt_marshal_go (types, &e));
           }
         return out;
       }
@@ -575,7 +576,7 @@ complete_value (json_t *v, const struct gotype_field *types, const char *t, cons
   size_t i;
   const char *k;
   json_t *x;
-  switch (kind_of (t))
+  switch (gt_kind_of (t))
     {
     case K_PTR:
       complete_value (v, types, t + 1, path);
@@ -655,7 +656,7 @@ zero_json (const struct gotype_field *types, const struct gotype_field *e)
         return v;
     }
   json_t *obj;
-  switch (kind_of (e->type))
+  switch (gt_kind_of (e->type))
     {
     case K_STRUCT:
       obj = json_object ();
@@ -680,359 +681,4 @@ void
 gotype_complete (json_t *obj, const struct gotype_field *types)
 {
   complete_struct (obj, types, "");
-}
-
-/* ---- the template ---------------------------------------------------------------------------------------------- */
-
-enum mode
-{
-  MODE_LENIENT, /* plain JSON: ps, events */
-  MODE_TYPED,   /* Docker's CLI over its Go structs */
-  MODE_RAW,     /* Docker's CLI over the raw JSON, missingkey=error */
-};
-
-struct run
-{
-  const char *tmpl;
-  const struct gotype_field *types;
-  enum mode mode;
-  isola_error_t *err;
-};
-
-/* Go's "template: :LINE:COL: executing "" at <NODE>: MSG", COL counted in bytes from 0 as Go does; a chain of
-   fields (.A.B) is at its second field. */
-static int
-exec_error (struct run *r, size_t pos, const char *node, const char *fmt, ...)
-{
-  char msg[512];
-  va_list ap;
-  va_start (ap, fmt);
-  vsnprintf (msg, sizeof msg, fmt, ap);
-  va_end (ap);
-  const char *second = node[0] == '.' ? strchr (node + 1, '.') : NULL;
-  if (second)
-    pos += (size_t)(second - node);
-  int line = 1;
-  size_t col = pos;
-  for (size_t i = 0; i < pos && r->tmpl[i]; i++)
-    if (r->tmpl[i] == '\n')
-      line++, col = pos - i - 1;
-  return isola_error_fail (r->err, ENODATA, "template: :%d:%zu: executing \"\" at <%s>: %s", line, col, node, msg);
-}
-
-static bool
-has_capitalised_key (json_t *obj)
-{
-  const char *k;
-  json_t *v;
-  json_object_foreach (obj, k, v)
-  {
-    if (isupper ((unsigned char)k[0]))
-      return true;
-  }
-  return false;
-}
-
-static int
-check_path (struct run *r, const char *path, size_t pos)
-{
-  if (path[0] != '.')
-    {
-      if (r->mode == MODE_LENIENT)
-        return isola_error_fail (r->err, EINVAL, "template: unsupported argument `%s`", path);
-      return isola_error_fail (r->err, EINVAL, "template: :1: function \"%s\" not defined", path);
-    }
-  (void)pos;
-  return 0;
-}
-
-/* An untyped path: plain JSON or the raw fallback. */
-static json_t *
-lookup_json (struct run *r, json_t *obj, const char *path, size_t pos, int *ret)
-{
-  if ((*ret = check_path (r, path, pos)) < 0)
-    return NULL;
-  if (strcmp (path, ".") == 0)
-    return obj;
-  json_t *cur = obj;
-  cleanup_free char *copy = xstrdup (path + 1);
-  char *save = NULL;
-  for (char *k = strtok_r (copy, ".", &save); k; k = strtok_r (NULL, ".", &save))
-    {
-      if (!json_is_object (cur))
-        {
-          if (r->mode == MODE_LENIENT)
-            *ret = isola_error_fail (r->err, EINVAL, "template: can't evaluate field %s", k);
-          else if (json_is_null (cur))
-            *ret = exec_error (r, pos, path, "nil pointer evaluating interface {}.%s", k);
-          else
-            *ret = exec_error (r, pos, path, "can't evaluate field %s in type interface {}", k);
-          return NULL;
-        }
-      json_t *parent = cur;
-      cur = json_object_get (parent, k);
-      if (cur == NULL && r->mode == MODE_RAW)
-        {
-          *ret = exec_error (r, pos, path, "map has no entry for key \"%s\"", k);
-          return NULL;
-        }
-      /* A map without the key gives "<no value>" (Actor.Attributes.exitCode of an event without one), a struct
-         an error.  A Go struct's fields are exported, capitalised: an object without such a key is a map. */
-      if (cur == NULL && !has_capitalised_key (parent))
-        cur = json_null ();
-      if (cur == NULL)
-        {
-          *ret = isola_error_fail (r->err, EINVAL, "template: can't evaluate field %s", k);
-          return NULL;
-        }
-    }
-  return cur;
-}
-
-/* A typed path.  Fails where Go's typed execution fails (a field the struct does not have, a nil pointer on the
-   way), which sends the whole template to the raw fallback. */
-static int
-lookup_typed (struct run *r, json_t *obj, const char *path, size_t pos, struct tv *out)
-{
-  int ret = check_path (r, path, pos);
-  if (ret < 0)
-    return ret;
-  *out = (struct tv){ .v = obj, .t = "struct" };
-  if (strcmp (path, ".") == 0)
-    return 0;
-  cleanup_free char *copy = xstrdup (path + 1);
-  char *save = NULL;
-  for (char *k = strtok_r (copy, ".", &save); k; k = strtok_r (NULL, ".", &save))
-    {
-      struct tv cur = *out;
-      if (cur.invalid)
-        return exec_error (r, pos, path, "nil pointer evaluating %s", k);
-      while (kind_of (cur.t) == K_PTR)
-        {
-          if (cur.v == NULL)
-            return exec_error (r, pos, path, "nil pointer evaluating *%s.%s", cur.path, k);
-          tv_elem (&cur, &cur, cur.v);
-        }
-      if (kind_of (cur.t) == K_STRUCT)
-        {
-          const struct gotype_field *e = child_named (r->types, cur.path, k);
-          if (e == NULL)
-            return exec_error (r, pos, path, "can't evaluate field %s", k);
-          tv_field (out, cur.v, e);
-        }
-      else if (kind_of (cur.t) == K_MAP)
-        {
-          json_t *x = json_object_get (cur.v, k);
-          tv_elem (out, &cur, x);
-          out->invalid = x == NULL;
-        }
-      else
-        return exec_error (r, pos, path, "can't evaluate field %s", k);
-    }
-  return 0;
-}
-
-static int
-split_args (const char *action, char ***out, size_t **offsets)
-{
-  cleanup_strv char **args = xcalloc (1, sizeof (char *));
-  cleanup_free size_t *offs = xcalloc (1, sizeof (size_t));
-  size_t n = 0;
-  const char *p = action;
-  while (*p)
-    {
-      while (isspace ((unsigned char)*p))
-        p++;
-      if (*p == '\0')
-        break;
-      const char *start = p;
-      cleanup_free char *s = NULL;
-      if (*p == '"')
-        {
-          p++;
-          while (*p && *p != '"')
-            p++;
-          if (*p != '"')
-            return -EINVAL;
-          s = strndup (start + 1, (size_t)(p - start - 1));
-          p++;
-        }
-      else
-        {
-          while (*p && !isspace ((unsigned char)*p))
-            p++;
-          s = strndup (start, (size_t)(p - start));
-        }
-      strv_push (&args, s);
-      offs = xrealloc (offs, (n + 1) * sizeof (size_t));
-      offs[n++] = (size_t)(start - action);
-    }
-  *out = take_ptr (&args);
-  *offsets = take_ptr (&offs);
-  return 0;
-}
-
-/* A literal index of {{index .Slice N}} */
-static bool
-parse_index (const char *s, size_t *out)
-{
-  char *end;
-  errno = 0;
-  unsigned long long n = strtoull (s, &end, 10);
-  if (!isdigit ((unsigned char)s[0]) || *end || errno)
-    return false;
-  *out = (size_t)n;
-  return true;
-}
-
-static int
-eval_typed (struct run *r, FILE *f, char **args, size_t n, const size_t *pos, json_t *obj)
-{
-  struct tv v;
-  int ret;
-  if (strcmp (args[0], "json") == 0 && n == 2)
-    {
-      if ((ret = lookup_typed (r, obj, args[1], pos[1], &v)) < 0)
-        return ret;
-      cleanup_json json_t *j = v.invalid ? json_null () : marshal_go (r->types, &v);
-      print_json (f, j, 0);
-      return 0;
-    }
-  if (strcmp (args[0], "index") == 0 && n == 3)
-    {
-      if ((ret = lookup_typed (r, obj, args[1], pos[1], &v)) < 0)
-        return ret;
-      struct tv e;
-      if (kind_of (v.t) == K_MAP)
-        tv_elem (&e, &v, json_object_get (v.v, args[2]));
-      else if (kind_of (v.t) == K_SLICE)
-        {
-          size_t i;
-          if (!parse_index (args[2], &i))
-            return exec_error (r, pos[0], "index", "error calling index: cannot index slice/array with type string");
-          if (i >= json_array_size (v.v))
-            return exec_error (r, pos[0], "index", "error calling index: index out of range: %zu", i);
-          tv_elem (&e, &v, json_array_get (v.v, i));
-        }
-      else
-        return exec_error (r, pos[0], "index", "error calling index: can't index item of type %s", v.t);
-      print_go (f, r->types, &e, 0);
-      return 0;
-    }
-  if (n == 1)
-    {
-      if ((ret = lookup_typed (r, obj, args[0], pos[0], &v)) < 0)
-        return ret;
-      print_go (f, r->types, &v, 0);
-      return 0;
-    }
-  return -ENOTSUP;
-}
-
-static int
-eval_json (struct run *r, FILE *f, char **args, size_t n, const size_t *pos, json_t *obj)
-{
-  int ret = 0;
-  json_t *v;
-  if (strcmp (args[0], "json") == 0 && n == 2)
-    {
-      if ((v = lookup_json (r, obj, args[1], pos[1], &ret)) == NULL)
-        return ret;
-      /* the raw fallback marshals a map: its keys sorted */
-      print_json (f, v, r->mode == MODE_RAW ? JSON_SORT_KEYS : 0);
-      return 0;
-    }
-  if (strcmp (args[0], "index") == 0 && n == 3)
-    {
-      if ((v = lookup_json (r, obj, args[1], pos[1], &ret)) == NULL)
-        return ret;
-      size_t i;
-      json_t *x = NULL;
-      if (json_is_object (v))
-        x = json_object_get (v, args[2]);
-      else if (json_is_array (v) && parse_index (args[2], &i))
-        {
-          if (i >= json_array_size (v))
-            return exec_error (r, pos[0], "index", "error calling index: index out of range: %zu", i);
-          x = json_array_get (v, i);
-        }
-      print_top (f, x ? x : json_null ());
-      return 0;
-    }
-  if (n == 1)
-    {
-      if ((v = lookup_json (r, obj, args[0], pos[0], &ret)) == NULL)
-        return ret;
-      print_top (f, v);
-      return 0;
-    }
-  return -ENOTSUP;
-}
-
-static int
-eval_action (struct run *r, FILE *f, const char *action, size_t action_pos, json_t *obj)
-{
-  cleanup_strv char **args = NULL;
-  cleanup_free size_t *pos = NULL;
-  if (split_args (action, &args, &pos) < 0 || args[0] == NULL)
-    return isola_error_fail (r->err, EINVAL, "template: cannot parse `{{%s}}`", action);
-  size_t n = strv_len (args);
-  for (size_t i = 0; i < n; i++)
-    pos[i] += action_pos;
-  int ret = r->mode == MODE_TYPED ? eval_typed (r, f, args, n, pos, obj) : eval_json (r, f, args, n, pos, obj);
-  if (ret == -ENOTSUP)
-    return isola_error_fail (r->err, EINVAL, "template: unsupported action `{{%s}}`", action);
-  return ret;
-}
-
-static int
-render (struct run *r, json_t *obj, char **out)
-{
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream (&buf, &len);
-  if (f == NULL)
-    return isola_error_make (r->err, errno, "open_memstream");
-  int ret = 0;
-  const char *p = r->tmpl;
-  while (ret == 0 && *p)
-    {
-      const char *open = strstr (p, "{{");
-      if (open == NULL)
-        {
-          fputs (p, f);
-          break;
-        }
-      fwrite (p, 1, (size_t)(open - p), f);
-      const char *close = strstr (open + 2, "}}");
-      if (close == NULL)
-        {
-          ret = isola_error_fail (r->err, EINVAL, "template: :1: unclosed action");
-          break;
-        }
-      cleanup_free char *action = strndup (open + 2, (size_t)(close - open - 2));
-      ret = eval_action (r, f, action, (size_t)(open + 2 - r->tmpl), obj);
-      p = close + 2;
-    }
-  fclose (f);
-  if (ret < 0)
-    {
-      free (buf);
-      return ret;
-    }
-  *out = buf;
-  return 0;
-}
-
-int
-gotemplate_render (const char *tmpl, json_t *obj, const struct gotype_field *types, char **out, isola_error_t *err)
-{
-  struct run r = { .tmpl = tmpl, .types = types, .mode = types ? MODE_TYPED : MODE_LENIENT, .err = err };
-  int ret = render (&r, obj, out);
-  if (ret != -ENODATA)
-    return ret;
-  /* Docker's CLI: what fails over the typed struct runs again over the raw JSON, and that error is the one shown */
-  isola_error_release (err);
-  r.mode = MODE_RAW;
-  return render (&r, obj, out);
 }

@@ -1,5 +1,6 @@
-/* The part of Go's text/template that `docker inspect --format` users rely on: {{.Field.Sub}}, {{json .Field}},
-   {{index .Map "key"}} and literal text.
+/* Go's text/template language for `--format` (pipelines, if/else, range, with, variables, trim markers, comments,
+   Go's builtin functions and the docker CLI's json, join, split, title, lower, upper, truncate, pad): parsed by
+   gotemplate_parse.c, run by gotemplate_exec.c with gotemplate_funcs.c.
 
    Docker's CLI runs a template over its typed Go structs, and when that fails, over the raw JSON (a map, with
    missingkey=error).  Typed, what is null or missing prints as Go prints the zero value of the field's type: a nil

@@ -204,7 +204,7 @@ test_typed (void)
   check_typed (full, "{{.M.z}} [{{.M.nope}}] [{{index .M \"nope\"}}] {{.P.X}}", "1 [<no value>] [] 3");
   check_typed (full, "{{index .S 1}} {{index .L 0}}", "b {k}");
   check_typed (full, "{{index .S 2}}",
-               "template: :1:2: executing \"\" at <index>: error calling index: index out of range: 2");
+               "template: :1:2: executing \"\" at <index .S 2>: error calling index: index out of range: 2");
   /* what the struct lacks (or a nil pointer on the way) runs again over the raw JSON, where a missing key is an
      error at Go's position: the chain's second field */
   check_typed (full, "{{.Extra}}", "template: :1:2: executing \"\" at <.Extra>: map has no entry for key \"Extra\"");
