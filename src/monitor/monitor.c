@@ -1434,6 +1434,9 @@ monitor_clear (struct monitor *m)
   log_writer_clear (&m->log);
   free (m->out_buf);
   m->out_buf = NULL;
+  free (m->execs);
+  m->execs = NULL;
+  m->n_execs = 0;
   vmproto_queue_clear (&m->chan_q);
   if (m->chan_dec)
     {
