@@ -28,10 +28,11 @@ keys_to_terminal() {
   for a in "$@"; do cmd+=" '$a'"; done
   wait="sleep $when"
   if [[ $when == prompt:* ]]; then
-    wait="for i in \$(seq 300); do '$ISOLA' logs '${when#prompt:}' 2>/dev/null | grep -q \"# \" && break; sleep 0.1; done"
+    # (and a second more: the client may still be setting up its side of the terminal when sh is ready)
+    wait="for i in \$(seq 300); do '$ISOLA' logs '${when#prompt:}' 2>/dev/null | grep -q \"# \" && break; sleep 0.1; done; sleep 1"
   fi
   # shellcheck disable=SC2059 # the input is a printf format on purpose
-  run bash -c "($wait; printf '$input'; sleep 3) | timeout 60 script -qec \"$cmd\" /dev/null"
+  run bash -c "($wait; printf '$input'; sleep 3) | timeout 90 script -qec \"$cmd\" /dev/null"
 }
 
 # ---- run -a --------------------------------------------------------------------------------------------------------
