@@ -187,34 +187,6 @@ print_to_end (struct printer *p, int fd, struct pending *rest)
   printer_flush (p);
 }
 
-/* Where the last n lines of the file start: after the (n+1)-th newline from its end.  What follows the last
-   newline is not a line (yet).  *lines: how many lines start from there (fewer than n when the file has fewer). */
-static off_t
-tail_offset (int fd, long n, long *lines)
-{
-  struct stat st;
-  *lines = 0;
-  if (fstat (fd, &st) < 0)
-    return 0;
-  char block[65536];
-  long seen = 0;
-  for (off_t pos = st.st_size; pos > 0;)
-    {
-      size_t k = pos < (off_t)sizeof block ? (size_t)pos : sizeof block;
-      pos -= (off_t)k;
-      if (pread (fd, block, k, pos) != (ssize_t)k)
-        return 0;
-      for (size_t i = k; i-- > 0;)
-        if (block[i] == '\n' && ++seen > n)
-          {
-            *lines = n;
-            return pos + (off_t)i + 1;
-          }
-    }
-  *lines = seen;
-  return 0;
-}
-
 /* --- the files of a log: ctr.log and, rotated (json-file's max-file), ctr.log.1 (the newest) … ------------------ */
 
 struct log_files
@@ -387,7 +359,7 @@ show_logs (struct container *c, const struct logs_opts *o)
       while (first > 0 && (first == files.n || want > 0))
         {
           first--;
-          starts[first] = tail_offset (files.fds[first], want, &got);
+          starts[first] = log_tail_offset (files.fds[first], want, &got);
           want -= got;
         }
     }

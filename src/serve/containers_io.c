@@ -453,33 +453,6 @@ logs_read (void *cls, uint64_t pos, char *buf, size_t max)
     }
 }
 
-/* Where the last n lines of fd start; *lines: how many start there (fewer when the file has fewer). */
-static off_t
-tail_offset (int fd, long n, long *lines)
-{
-  struct stat st;
-  *lines = 0;
-  if (fstat (fd, &st) < 0)
-    return 0;
-  char block[65536];
-  long seen = 0;
-  for (off_t pos = st.st_size; pos > 0;)
-    {
-      size_t k = pos < (off_t)sizeof block ? (size_t)pos : sizeof block;
-      pos -= (off_t)k;
-      if (pread (fd, block, k, pos) != (ssize_t)k)
-        return 0;
-      for (size_t i = k; i-- > 0;)
-        if (block[i] == '\n' && ++seen > n)
-          {
-            *lines = n;
-            return pos + (off_t)i + 1;
-          }
-    }
-  *lines = seen;
-  return 0;
-}
-
 /* ?tail=N: the files from where their last N records start. */
 static void
 apply_tail (struct logs_ctx *l, long n)
@@ -487,7 +460,7 @@ apply_tail (struct logs_ctx *l, long n)
   for (size_t i = l->nfds; i-- > 0;)
     {
       long lines;
-      off_t off = tail_offset (l->fds[i], n, &lines);
+      off_t off = log_tail_offset (l->fds[i], n, &lines);
       if (lines >= n || i == 0)
         {
           (void)lseek (l->fds[i], off, SEEK_SET);

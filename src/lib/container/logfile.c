@@ -742,3 +742,31 @@ log_record_decode (const char *line, size_t len, char *buf, struct log_record *o
   int r = log_record_decode_fast (line, len, buf, out);
   return r == 0 ? 0 : decode_general (line, len, buf, out);
 }
+
+/* Where the last n lines of the file start: after the (n+1)-th newline from its end.  What follows the last
+   newline is not a line (yet).  *lines: how many lines start from there (fewer than n when the file has fewer). */
+off_t
+log_tail_offset (int fd, long n, long *lines)
+{
+  struct stat st;
+  *lines = 0;
+  if (fstat (fd, &st) < 0)
+    return 0;
+  char block[65536];
+  long seen = 0;
+  for (off_t pos = st.st_size; pos > 0;)
+    {
+      size_t k = pos < (off_t)sizeof block ? (size_t)pos : sizeof block;
+      pos -= (off_t)k;
+      if (pread (fd, block, k, pos) != (ssize_t)k)
+        return 0;
+      for (size_t i = k; i-- > 0;)
+        if (block[i] == '\n' && ++seen > n)
+          {
+            *lines = n;
+            return pos + (off_t)i + 1;
+          }
+    }
+  *lines = seen;
+  return 0;
+}

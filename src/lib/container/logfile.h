@@ -8,6 +8,7 @@
 #define ISOLA_LOGFILE_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,5 +74,10 @@ int log_record_decode (const char *line, size_t len, char *buf, struct log_recor
 /* The fast path of log_record_decode alone: 0 and the record, or 1 when the line is not a flat object of strings
    (then only the general parser can tell).  Whatever it accepts, jansson accepts with the same values. */
 int log_record_decode_fast (const char *line, size_t len, char *buf, struct log_record *out);
+
+/* Where the last n lines of fd start: after the (n+1)-th newline from its end (what follows the last newline is not
+   a line yet); *lines: how many lines start there (fewer than n when the file has fewer).  logs --tail, and the
+   API's ?tail=. */
+off_t log_tail_offset (int fd, long n, long *lines);
 
 #endif
