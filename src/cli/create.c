@@ -776,8 +776,13 @@ cli_start_container (struct cli_ctx *ctx, struct container *c, const struct cli_
   struct winsize ws;
   (void)cli_window_size (&ws);
   unsigned short size[2] = { ws.ws_row, ws.ws_col };
+  /* Raw before the container starts, as the docker CLI (attach, then start): keys typed at a prompt that came
+     early must not meet our line discipline, where ^Q is flow control and nothing passes before a newline. */
+  if (attach && attach->tty && attach->stdin)
+    cli_terminal_raw ();
   if (container_start (store, c, attach ? &fd : NULL, &dec, size, &code, &err) < 0)
     {
+      cli_terminal_restore ();
       fprintf (stderr, "Error: failed to start container %.12s: %s\n", c->id, err->msg);
       attach_decoder_clear (&dec);
       return code;

@@ -108,8 +108,12 @@ exec_through_monitor (const struct isola_driver *d, struct container *c, struct 
   attach_decoder_init (&dec);
   cleanup_close int fd = -1;
   int code = EXIT_CMD_FAILED;
+  /* Raw before the command starts (see cli_start_container). */
+  if (req->io.tty && req->interactive && !req->detach)
+    cli_terminal_raw ();
   if (d->exec_session (c, req, &fd, &dec, &err) < 0 || attach_client_wait_started (fd, &dec, &code, &err) < 0)
     {
+      cli_terminal_restore ();
       attach_decoder_clear (&dec);
       if (code == 0)
         code = EXIT_CMD_FAILED;
