@@ -62,6 +62,12 @@ run_push (struct cli_ctx *ctx, int argc, char **argv)
   struct push_result res = { 0 };
   int ret = image_push (ctx->root, fp.args[0], on_push, &p, &res, &err);
   progress_clear (&p);
+  if (ret < 0 && !p.quiet)
+    {
+      /* As the docker CLI prints an error of the push's stream, which has begun: the message alone. */
+      fprintf (stderr, "%s\n", err->msg);
+      return EXIT_CMD_FAILED;
+    }
   if (ret < 0)
     return cli_fail (&err);
   if (p.quiet)

@@ -669,7 +669,9 @@ auth:
 @test "push of a tag the store does not have, or to a registry that is not there" {
   run --separate-stderr isola push "$REG/pushed/none:v1"
   assert_status 1
-  assert_equal "$stderr" "Error: An image does not exist locally with the tag: $REG/pushed/none"
+  # Docker's: the repository first, then the stream's error as it is.
+  assert_equal "$output" "The push refers to repository [$REG/pushed/none]"
+  assert_equal "$stderr" "An image does not exist locally with the tag: $REG/pushed/none"
   isola_ok load -q -i "$ISOLA_IMAGE"
   isola_ok tag busybox "127.0.0.1:1/x:v1"
   run --separate-stderr isola push "127.0.0.1:1/x:v1"

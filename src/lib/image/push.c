@@ -144,7 +144,14 @@ image_push (const char *root, const char *reference, push_progress_fn fn, void *
   size_t len = 0;
   struct image_record rec = { 0 };
   struct oci_manifest m = { 0 };
+  struct push_ctx c = { .fn = fn, .arg = arg };
+  {
+    /* Docker names the repository before it looks for the image. */
+    cleanup_free char *header = xasprintf ("The push refers to repository [%s]", ref.name);
+    emit (&c, PUSH_HEADER, header, 0, 0, NULL);
+  }
   ret = store_open (root, STORE_LOCK_SHARED, &s, err);
+  c.store = s;
   if (ret == 0)
     ret = refs_read (s, &refs, err);
   const char *id = ret == 0 ? json_string_value (json_object_get (refs, tagged)) : NULL;
@@ -156,12 +163,6 @@ image_push (const char *root, const char *reference, push_progress_fn fn, void *
     ret = blob_read (s, rec.manifest, OCI_JSON_MAX, &manifest, &len, err);
   if (ret == 0)
     ret = oci_manifest_parse (manifest, len, &m, err);
-  struct push_ctx c = { .store = s, .fn = fn, .arg = arg };
-  if (ret == 0)
-    {
-      cleanup_free char *header = xasprintf ("The push refers to repository [%s]", ref.name);
-      emit (&c, PUSH_HEADER, header, 0, 0, NULL);
-    }
   if (ret == 0)
     ret = registry_open (root, domain, path, "pull,push", &reg, err);
   cleanup_free char *from = ret == 0 ? mount_source (&rec, domain, path) : NULL;
