@@ -16,10 +16,13 @@ latest, on 127.0.0.1, behind a Bearer token flow, and misbehaves as MODE asks:
                   credentials may follow)
   deny            the token service gives a token that the registry then refuses (401 after the token flow)
   basic           Basic authentication with user "u" password "p" instead of tokens
-  flaky           the first request for the manifest answers 429, the first for each layer 503
+  flaky           the first request for the manifest answers 429, the first for each layer 503; and for a push,
+                  the first upload POST and PUT and the first manifest PUT
   reset-once      the first request for each layer sends half of it and closes the connection; Range requests
                   get the rest (206)
   blob-503        layer requests always answer 503
+
+Pushes go to any other repository (blobs kept in memory, HEAD finds them).
 
 Requests in a proxy's absolute form (GET http://HOST/PATH) are served as GET /PATH (the log names HOST): the
 server is its own HTTP proxy, for the proxy tests; CONNECT is refused.
@@ -40,6 +43,7 @@ REPO = "test/img"
 TOKEN = "good-token"
 LOG_LOCK = threading.Lock()
 SEEN = {}  # path -> requests so far (flaky, reset-once)
+PUSHED = {}  # "repo/digest" -> bytes
 
 
 def seen(path):
@@ -124,7 +128,48 @@ class Handler(BaseHTTPRequestHandler):
         self.send(401, body, headers=[("WWW-Authenticate", self.challenge())])
 
     def do_HEAD(self):
+        path = self.path.split("?")[0]
+        if "/blobs/" in path and not path.startswith("/v2/%s/" % REPO) and self.authorized():
+            self.log_request_line()
+            repo, digest = path[len("/v2/"):].split("/blobs/")
+            return self.send(200 if repo + "/" + digest in PUSHED else 404)
         self.do_GET()
+
+    def flaky_once(self, key):
+        if MODE == "flaky" and seen(self.command + " " + key) == 1:
+            self.send(503, json.dumps({"errors": [{"code": "UNAVAILABLE", "message": "try later"}]}).encode())
+            return True
+        return False
+
+    def do_POST(self):
+        self.log_request_line()
+        if not self.authorized():
+            return self.unauthorized()
+        path = self.path.split("?")[0]
+        if not path.endswith("/blobs/uploads/"):
+            return self.send(404)
+        if self.flaky_once(path):
+            return
+        repo = path[len("/v2/"):-len("/blobs/uploads/")]
+        return self.send(202, headers=[("Location", "/v2/%s/blobs/uploads/u%d" % (repo, seen("uploads")))])
+
+    def do_PUT(self):
+        self.log_request_line()
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if not self.authorized():
+            return self.unauthorized()
+        path, _, query = self.path.partition("?")
+        if self.flaky_once(path.rsplit("/", 1)[0]):
+            return
+        if "/blobs/uploads/" in path:
+            digest = query.split("digest=")[1].split("&")[0].replace("%3A", ":")
+            if "sha256:" + sha(body) != digest:
+                return self.send(400, json.dumps({"errors": [{"code": "DIGEST_INVALID", "message": "digest"}]}).encode())
+            PUSHED[path[len("/v2/"):].split("/blobs/")[0] + "/" + digest] = body
+            return self.send(201)
+        if "/manifests/" in path:
+            return self.send(201, headers=[("Docker-Content-Digest", "sha256:" + sha(body))])
+        return self.send(404)
 
     def do_CONNECT(self):
         self.log_request_line()

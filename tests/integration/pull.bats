@@ -218,6 +218,18 @@ registry_config_digest() {
   assert_tmp_clean
 }
 
+@test "push: 503 answers to the upload and the manifest are tried again after a pause" {
+  start_fake flaky
+  isola_ok load -q -i "$ISOLA_IMAGE"
+  isola_ok tag busybox "$FAKE/test/pushed:v1"
+  run --separate-stderr isola push "$FAKE/test/pushed:v1"
+  show_run
+  assert_status 0
+  assert_output_matches "^[0-9a-f]{12}: Pushed$"
+  assert_equal "$(grep -c "POST /v2/test/pushed/blobs/uploads/ auth=Bearer" "$FAKE_LOG")" 3 || fail "$(cat "$FAKE_LOG")"
+  assert_equal "$(grep -c "PUT /v2/test/pushed/manifests/v1 auth=Bearer" "$FAKE_LOG")" 2 || fail "$(cat "$FAKE_LOG")"
+}
+
 @test "an interrupted layer download resumes with a Range request; the digest covers the whole layer" {
   start_fake reset-once
   run --separate-stderr isola pull "$FAKE/test/img"

@@ -1190,9 +1190,9 @@ on_upload_header (char *data, size_t size, size_t n, void *arg)
 
 /* One request with a body (POST, PUT): from memory (data) or a file (fd >= 0). */
 static int
-send_request_with (struct registry_client *c, const char *url, const char *method, const char *content_type,
-                   const void *data, size_t len, int fd, struct response *r, char **location, registry_upload_fn fn,
-                   void *arg, isola_error_t *err)
+send_once (struct registry_client *c, const char *url, const char *method, const char *content_type, const void *data,
+           size_t len, int fd, struct response *r, char **location, registry_upload_fn fn, void *arg,
+           isola_error_t *err)
 {
   cleanup_slist struct curl_slist *headers = NULL;
   cleanup_free char *ct = xasprintf ("Content-Type: %s", content_type);
@@ -1244,6 +1244,31 @@ send_request_with (struct registry_client *c, const char *url, const char *metho
   if (rc != CURLE_OK && !r->too_large)
     return transfer_error (rc, detail, url, err);
   return 0;
+}
+
+/* A request with a body; a transport failure or a 429/5xx is tried again after a pause (1 s, 2 s), the body sent
+   from its start. */
+static int
+send_request_with (struct registry_client *c, const char *url, const char *method, const char *content_type,
+                   const void *data, size_t len, int fd, struct response *r, char **location, registry_upload_fn fn,
+                   void *arg, isola_error_t *err)
+{
+  for (int attempt = 1;; attempt++)
+    {
+      if (fd >= 0 && lseek (fd, 0, SEEK_SET) < 0)
+        return isola_error_make (err, errno, "read blob");
+      if (location)
+        {
+          free (*location);
+          *location = NULL;
+        }
+      cleanup_error isola_error_t once = NULL;
+      int ret = send_once (c, url, method, content_type, data, len, fd, r, location, fn, arg, &once);
+      bool retry = ret == -EIO || (ret == 0 && (r->status == 429 || r->status >= 500));
+      if (!retry || attempt == REQUEST_ATTEMPTS)
+        return ret < 0 ? isola_error_fail (err, -ret, "%s", once->msg) : 0;
+      sleep ((unsigned)attempt);
+    }
 }
 
 static int
