@@ -464,6 +464,8 @@ registry_config_digest() {
   assert_status 0
   grep -q "^proxied.invalid GET http://proxied.invalid/v2/test/img/manifests/latest auth=Bearer" "$FAKE_LOG" ||
     fail "not through the proxy: $(cat "$FAKE_LOG")"
+  # HTTPS first, through the proxy's CONNECT (which this one refuses), as Docker tries an insecure registry.
+  grep -q " CONNECT proxied.invalid:443 " "$FAKE_LOG" || fail "no CONNECT: $(cat "$FAKE_LOG")"
   # A proxy that is not there does not matter to a loopback registry.
   http_proxy=http://127.0.0.1:1 https_proxy=http://127.0.0.1:1 HTTP_PROXY=http://127.0.0.1:1 \
     run --separate-stderr isola pull -q "$REG/test/busybox"
