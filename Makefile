@@ -109,10 +109,15 @@ all: isola vm load-image
 
 isola: build/isola build/isola-monitor build/isola-init build/isola-serve build/isola-runtime build/isola-registry
 
-# Dynamic, whatever STATIC says: Debian's libcurl.a needs Kerberos and LDAP, which have no static libraries.
+# libcurl dynamic, whatever STATIC says: Debian's libcurl.a needs Kerberos and LDAP, which have no static libraries;
+# with it OpenSSL, which it loads anyway.  The rest static as in isola (STATIC=1): a pull of an image that is here is
+# mostly this program's start, which loaded 45 shared libraries (8.5 ms of CPU), 33 this way (5.8 ms).
+REG_STATIC_LIBS := -Wl,-Bstatic -larchive -lacl -llzma -lzstd -llz4 -lbz2 -lz -lnettle -lb2 -ljansson -lseccomp \
+                   -lnl-route-3 -lnl-3 -Wl,-Bdynamic -lcrypto -lm -lcurl
+REG_LIBS := $(if $(filter 1,$(STATIC)),$(REG_STATIC_LIBS),$(LDLIBS))
 build/isola-registry: $(REG_OBJS) build/libisola.a
 	@echo "  LD      $@"
-	@$(CC) $(ISOLA_CFLAGS) $(HARDEN_CFLAGS) $(CFLAGS) $(ISOLA_LDFLAGS) $(HARDEN_LDFLAGS) $(LDFLAGS) -pie -o $@ $^ $(LDLIBS)
+	@$(CC) $(ISOLA_CFLAGS) $(HARDEN_CFLAGS) $(CFLAGS) $(ISOLA_LDFLAGS) $(HARDEN_LDFLAGS) $(LDFLAGS) -pie -o $@ $^ $(REG_LIBS)
 
 build/asan/isola-registry: $(ASAN_REG_OBJS) build/asan/libisola.a
 	@echo "  LD asan $@"

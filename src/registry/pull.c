@@ -9,58 +9,8 @@
 #include "base/util.h"
 #include "image/pull_remote.h"
 #include "image/reference.h"
+#include "progress.h"
 #include "registry.h"
-
-#define BAR_WIDTH 50
-
-struct progress
-{
-  bool quiet;
-  bool tty;
-  FILE *out;
-  char **ids; /* layers in the order their lines were printed (tty) */
-  long long last_draw;
-};
-
-static void
-progress_clear (struct progress *p)
-{
-  strv_free (p->ids);
-  p->ids = NULL;
-}
-
-static char *
-progress_bar (int64_t done, int64_t total)
-{
-  if (total <= 0)
-    return xstrdup ("");
-  int filled = (int)(done * BAR_WIDTH / total);
-  char bar[BAR_WIDTH + 3];
-  for (int i = 0; i < BAR_WIDTH; i++)
-    bar[i] = i < filled ? '=' : i == filled ? '>' : ' ';
-  bar[BAR_WIDTH] = '\0';
-  cleanup_free char *d = human_size (done), *t = human_size (total);
-  return xasprintf ("[%s]  %s/%s", bar, d, t);
-}
-
-/* On a terminal each layer keeps one line, rewritten where it is (Docker's jsonmessage). */
-static void
-tty_line (struct progress *p, const char *id, const char *text)
-{
-  size_t n = strv_len (p->ids), i = 0;
-  while (i < n && strcmp (p->ids[i], id) != 0)
-    i++;
-  if (i == n)
-    {
-      strv_push (&p->ids, id);
-      fprintf (p->out, "%s: %s\n", id, text);
-      return;
-    }
-  size_t up = n - i;
-  fprintf (p->out, "\033[%zuA\033[2K\r%s: %s\n", up, id, text);
-  if (up > 1)
-    fprintf (p->out, "\033[%zuB", up - 1);
-}
 
 static void
 on_progress (void *arg, enum pull_event ev, const char *id, int64_t done, int64_t total)
@@ -73,17 +23,15 @@ on_progress (void *arg, enum pull_event ev, const char *id, int64_t done, int64_
       fprintf (p->out, "%s\n", id);
       return;
     }
-  if (ev == PULL_LAYER_DOWNLOADING || ev == PULL_LAYER_EXTRACTING)
+  if (ev == PULL_LAYER_DOWNLOADING)
     {
-      /* Progress bars are for terminals, and at most ten redraws a second. */
-      long long now = monotonic_ms ();
-      if (!p->tty || (ev == PULL_LAYER_DOWNLOADING && done < total && now - p->last_draw < 100))
-        return;
-      p->last_draw = now;
-      cleanup_free char *bar = ev == PULL_LAYER_DOWNLOADING ? progress_bar (done, total) : xstrdup ("");
-      cleanup_free char *text = xasprintf ("%s %s", ev == PULL_LAYER_DOWNLOADING ? "Downloading" : "Extracting", bar);
-      tty_line (p, id, text);
-      fflush (p->out);
+      progress_bytes (p, id, "Downloading", done, total);
+      return;
+    }
+  if (ev == PULL_LAYER_EXTRACTING)
+    {
+      if (p->tty)
+        progress_line (p, id, "Extracting");
       return;
     }
   const char *texts[2] = { NULL, NULL };
@@ -106,13 +54,7 @@ on_progress (void *arg, enum pull_event ev, const char *id, int64_t done, int64_
       return;
     }
   for (size_t i = 0; i < 2 && texts[i]; i++)
-    {
-      if (p->tty)
-        tty_line (p, id, texts[i]);
-      else
-        fprintf (p->out, "%s: %s\n", id, texts[i]);
-    }
-  fflush (p->out);
+    progress_line (p, id, texts[i]);
 }
 
 static int

@@ -1,51 +1,76 @@
-/* `isola push` (run by isola-registry): Docker's lines, then "TAG: digest: sha256:… size: N"; only the name with
+/* `isola push` (run by isola-registry): Docker's lines (Preparing, Pushing with a bar on a terminal, Pushed, Layer
+   already exists, Mounted from REPO), then "TAG: digest: sha256:… size: N"; only the name with
    -q. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/util.h"
 #include "image/push.h"
 #include "image/reference.h"
+#include "progress.h"
 #include "registry.h"
 
 static void
-on_push (void *arg, enum push_event ev, const char *id)
+on_push (void *arg, const struct push_progress *e)
 {
-  const bool *quiet = arg;
-  static const char *const texts[] = {
-    [PUSH_LAYER_PREPARING] = "Preparing",
-    [PUSH_LAYER_EXISTS] = "Layer already exists",
-    [PUSH_LAYER_PUSHING] = "Pushing",
-    [PUSH_LAYER_PUSHED] = "Pushed",
-  };
-  if (*quiet)
+  struct progress *p = arg;
+  if (p->quiet)
     return;
-  if (ev == PUSH_HEADER)
-    printf ("%s\n", id);
-  else if (ev != PUSH_LAYER_PUSHING)
-    printf ("%s: %s\n", id, texts[ev]);
+  switch (e->ev)
+    {
+    case PUSH_HEADER:
+      fprintf (p->out, "%s\n", e->id);
+      break;
+    case PUSH_LAYER_PREPARING:
+      progress_line (p, e->id, "Preparing");
+      break;
+    case PUSH_LAYER_EXISTS:
+      progress_line (p, e->id, "Layer already exists");
+      break;
+    case PUSH_LAYER_PUSHING:
+      progress_bytes (p, e->id, "Pushing", e->done, e->total);
+      break;
+    case PUSH_LAYER_PUSHED:
+      progress_line (p, e->id, "Pushed");
+      break;
+    case PUSH_LAYER_MOUNTED:
+      {
+        cleanup_free char *text = xasprintf ("Mounted from %s", e->from);
+        progress_line (p, e->id, text);
+        break;
+      }
+    }
 }
 
 static int
 run_push (struct cli_ctx *ctx, int argc, char **argv)
 {
   struct flag_parser fp;
-  bool quiet = false;
+  struct progress p = { .out = stdout, .tty = isatty (STDOUT_FILENO) };
   int c, exit_code = 0;
   cli_flags_init (&fp, &reg_cmd_push, argc, argv);
   while ((c = cli_flag_next (&reg_cmd_push, &fp, &exit_code)) > 0)
     if (c == 'q')
-      quiet = fp.on;
+      p.quiet = fp.on;
   if (c < 0)
     return exit_code;
   if (fp.nargs != 1)
     return cli_usage_error (&reg_cmd_push, "\"isola push\" requires exactly 1 argument.");
   cleanup_error isola_error_t err = NULL;
   struct push_result res = { 0 };
-  if (image_push (ctx->root, fp.args[0], on_push, &quiet, &res, &err) < 0)
+  int ret = image_push (ctx->root, fp.args[0], on_push, &p, &res, &err);
+  progress_clear (&p);
+  if (ret < 0 && !p.quiet)
+    {
+      /* As the docker CLI prints an error of the push's stream, which has begun: the message alone. */
+      fprintf (stderr, "%s\n", err->msg);
+      return EXIT_CMD_FAILED;
+    }
+  if (ret < 0)
     return cli_fail (&err);
-  if (quiet)
+  if (p.quiet)
     {
       struct image_ref ref = { 0 };
       if (image_ref_parse_tagged (fp.args[0], &ref, NULL) == 0)

@@ -34,6 +34,15 @@ FORBIDDEN_SYMBOLS='^(seccomp_init|seccomp_rule_add|seccomp_export_bpf|archive_re
   needed_libs "$REPO/build/asan/tests/test_seccomp" | grep -q '^libarchive\.so'
 }
 
+@test "isola-registry (release) needs libcurl, libcrypto and libc as shared libraries, nothing more" {
+  [ -x "$REPO/build/isola-registry" ] || { echo "build/isola-registry is missing: run make isola"; return 1; }
+  # Its start is most of a pull of an image that is here: libarchive's tree (libxml2, ICU, libstdc++) is static.
+  [ -z "$(needed_libs "$REPO/build/isola")" ] || skip "a STATIC=0 build: everything is dynamic"
+  local libs
+  libs=$(needed_libs "$REPO/build/isola-registry" | sort | tr '\n' ' ')
+  [ "$libs" = "libc.so.6 libcrypto.so.3 libcurl.so.4 " ] || { echo "needed: $libs"; return 1; }
+}
+
 @test "isola version names the commit the binaries were built from, after HEAD moved too" {
   local head bin
   head=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null) || skip "not a git clone"

@@ -27,6 +27,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 IMAGE_REF = "busybox:latest"
+# cases that name REG pull from and push to Debian's docker-registry on this address inside dockerd's network
+# namespace, where dockerd reaches it (a loopback registry: plain HTTP, as Docker allows) and isola runs (nsenter)
+REGISTRY = "127.0.0.1:5000"
+REGISTRY_REPOS = ("p1", "p2", "p3")  # compat/NAME: a two-layer image the engines do not have
 MODES = ("process", "vm")
 STATUS_KINDS = ("match", "known-difference", "expected-fail", "flaky")
 # Commands that list engine-wide state: their cases run first, one at a time, while the engine has no other
@@ -52,6 +56,7 @@ class Case:
         self.status = status  # {"process": (kind, reason), "vm": (kind, reason) or None}
         self.steps = split_steps(command, lineno)
         self.serial = any(step_is_global(s) for s in self.steps)
+        self.registry = re.search(r"\bREG\b", command) is not None
 
 
 def parse_status(text, lineno, allow_skip):
@@ -224,6 +229,16 @@ def f_nonzero(s):
     return re.sub(r"\d+", lambda m: "0" if int(m.group(0)) == 0 else "+", s)
 
 
+def f_noverify(s):
+    """Without pull's 'ID: Verifying Checksum' lines, which dockerd 20.10's coalesced progress sometimes skips."""
+    return "\n".join(l for l in s.split("\n") if not re.fullmatch(r"\S+: Verifying Checksum", l))
+
+
+def f_daemon(s):
+    """The docker CLI's 'Error response from daemon: X' and isola's 'Error: X' both become 'Error: X'."""
+    return re.sub(r"(?m)^Error response from daemon: ", "Error: ", s)
+
+
 def f_errcore(s):
     """An engine's error message without what only says which engine or layer it came from: Docker's 'docker: Error
     response from daemon: … OCI runtime create failed: …: unknown.' and isola's 'Error: failed to start container
@@ -259,7 +274,8 @@ def f_noisolation(s):
 
 
 FILTERS = {"ago": f_ago, "time": f_time, "ip": f_ip, "ws": f_ws, "sort": f_sort, "num": f_num, "size": f_size,
-           "nonzero": f_nonzero, "errcore": f_errcore, "noisolation": f_noisolation}
+           "nonzero": f_nonzero, "errcore": f_errcore, "noisolation": f_noisolation, "daemon": f_daemon,
+           "noverify": f_noverify}
 
 
 def normalise_always(s, ctx):
@@ -274,6 +290,7 @@ def normalise_always(s, ctx):
 class Engine:
     def __init__(self, name, argv, env, inject=None, timeout=180):
         self.name = name
+        self.netns = None  # dockerd's network namespace, for the cases that name REG
         self.argv = argv
         self.env = env
         self.inject = inject or []
@@ -292,6 +309,7 @@ def with_injection(engine, words):
 
 def substitute(word, ctx):
     word = re.sub(r"\bIMG\b", IMAGE_REF, word)
+    word = re.sub(r"\bREG\b", REGISTRY, word)
     word = re.sub(r"\bNAME([0-9]?)\b", lambda m: ctx["name"] + ("-" + m.group(1) if m.group(1) else ""), word)
     word = re.sub(r"\bTMP\b", ctx["tmp"], word)
     return word
@@ -303,12 +321,14 @@ def run_step(engine, words, ctx, stdin):
         # a host shell command: $D is the engine's command, $NAME and $TMP as in the table
         script = words[1]
         env = dict(engine.env, D=" ".join(shlex.quote(a) for a in engine.argv), NAME=ctx["name"], TMP=ctx["tmp"],
-                   KEYS=os.path.join(HERE, "keys.py"))
+                   KEYS=os.path.join(HERE, "keys.py"), REG=REGISTRY)
         argv = ["sh", "-c", script]
     else:
         words = [substitute(w, ctx) for w in words]
         argv = engine.argv + with_injection(engine, words)
         env = engine.env
+    if engine.netns and ctx.get("registry"):
+        argv = ["nsenter", "--net=" + engine.netns] + argv
     try:
         p = subprocess.run(argv, input=stdin if stdin is not None else b"", env=env, capture_output=True,
                            timeout=engine.timeout)
@@ -345,7 +365,7 @@ def render(case, results, ctx):
 
 def run_case(engine, case):
     tmp = tempfile.mkdtemp(prefix=f"{case.name}.{engine.name}.", dir=WORKDIR)
-    ctx = {"name": "cx-" + case.name, "tmp": tmp}
+    ctx = {"name": "cx-" + case.name, "tmp": tmp, "registry": case.registry}
     stdin = stdin_spec(case.stdin, case.lineno)
     results = []
     t0 = time.monotonic()
@@ -489,6 +509,52 @@ class Dockerd:
         return out
 
 
+class Registry:
+    """Debian's docker-registry at REGISTRY inside dockerd's network namespace, with compat/NAME (REGISTRY_REPOS)
+    holding a two-layer image (bench/mkimage.py) that neither engine has."""
+
+    def __init__(self, workdir, netns):
+        self.dir = os.path.join(workdir, "registry")
+        os.makedirs(self.dir)
+        self.netns = netns
+        self.proc = None
+
+    def ns(self, argv):
+        return ["nsenter", "--net=" + self.netns] + argv
+
+    def start(self):
+        cfg = os.path.join(self.dir, "config.yml")
+        with open(cfg, "w") as fh:
+            fh.write("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/data\n"
+                     "  delete:\n    enabled: true\nhttp:\n  addr: %s\n" % (self.dir, REGISTRY))
+        self.log = open(os.path.join(self.dir, "registry.log"), "wb")
+        self.proc = subprocess.Popen(self.ns(["docker-registry", "serve", cfg]), stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while subprocess.run(self.ns(["curl", "-sf", "-o", "/dev/null", "http://%s/v2/" % REGISTRY])).returncode:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("docker-registry did not come up")
+            time.sleep(0.2)
+        image = os.path.join(self.dir, "image.tar")
+        subprocess.run([sys.executable, os.path.join(REPO, "bench/mkimage.py"), image, "compat/img:latest", "2", "1",
+                        "compat", "0"], check=True, capture_output=True)
+        for repo in REGISTRY_REPOS:
+            p = subprocess.run(self.ns(["skopeo", "copy", "-q", "--dest-tls-verify=false", "oci-archive:" + image,
+                                        "docker://%s/compat/%s:latest" % (REGISTRY, repo)]), capture_output=True,
+                               text=True)
+            if p.returncode != 0:
+                raise RuntimeError("skopeo copy to the registry failed: " + p.stderr)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
 # ---- isola -------------------------------------------------------------------------------------------------------
 
 def isola_cleanup_root(isola, root, env):
@@ -563,6 +629,7 @@ def main():
         with open(made, "a") as fh:
             fh.write(WORKDIR + "\n")
     dockerd = None
+    registry = None
     roots = {}
 
     def on_signal(_sig, _frame):
@@ -598,6 +665,11 @@ def main():
             roots[mode] = (root, env)
             engines[mode] = Engine(mode, [isola], env, ["--isolation=vm"] if mode == "vm" else None,
                                    timeout=180)
+        if any(c.registry for c in cases):
+            registry = Registry(WORKDIR, "/proc/%d/ns/net" % dockerd.proc.pid)
+            registry.start()
+            for e in engines.values():
+                e.netns = registry.netns
         failed = run_all(cases, engines, modes, args.jobs, args.vm_jobs, t_dockerd, t_start)
     except KeyboardInterrupt:
         print("not ok - compat: interrupted")
@@ -608,6 +680,8 @@ def main():
     finally:
         for mode, (root, env) in roots.items():
             isola_cleanup_root(isola, root, env)
+        if registry:
+            registry.stop()
         if dockerd:
             dockerd.stop()
         shutil.rmtree(WORKDIR, ignore_errors=True)

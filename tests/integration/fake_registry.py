@@ -16,6 +16,16 @@ latest, on 127.0.0.1, behind a Bearer token flow, and misbehaves as MODE asks:
                   credentials may follow)
   deny            the token service gives a token that the registry then refuses (401 after the token flow)
   basic           Basic authentication with user "u" password "p" instead of tokens
+  flaky           the first request for the manifest answers 429, the first for each layer 503; and for a push,
+                  the first upload POST and PUT and the first manifest PUT
+  reset-once      the first request for each layer sends half of it and closes the connection; Range requests
+                  get the rest (206)
+  blob-503        layer requests always answer 503
+
+Pushes go to any other repository (blobs kept in memory, HEAD finds them).
+
+Requests in a proxy's absolute form (GET http://HOST/PATH) are served as GET /PATH (the log names HOST): the
+server is its own HTTP proxy, for the proxy tests; CONNECT is refused.
 
 Usage: fake_registry.py LAYOUT MODE PORTFILE LOGFILE.  Writes the port it listens on to PORTFILE; logs one line per
 request (host, method, path, authorization) to LOGFILE."""
@@ -32,6 +42,14 @@ LAYOUT, MODE, PORTFILE, LOGFILE = sys.argv[1:5]
 REPO = "test/img"
 TOKEN = "good-token"
 LOG_LOCK = threading.Lock()
+SEEN = {}  # path -> requests so far (flaky, reset-once)
+PUSHED = {}  # "repo/digest" -> bytes
+
+
+def seen(path):
+    with LOG_LOCK:
+        SEEN[path] = SEEN.get(path, 0) + 1
+        return SEEN[path]
 
 
 def blob(hexd):
@@ -77,8 +95,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_request_line(self):
         with LOG_LOCK, open(LOGFILE, "a") as f:
-            f.write("%s %s %s auth=%s\n" % (self.headers.get("Host", ""), self.command, self.path,
-                                           self.headers.get("Authorization", "-")))
+            f.write("%s %s %s auth=%s%s\n" % (self.headers.get("Host", ""), self.command, self.path,
+                                             self.headers.get("Authorization", "-"),
+                                             " range=" + self.headers["Range"] if "Range" in self.headers else ""))
 
     def send(self, code, body=b"", ctype="application/json", headers=()):
         self.send_response(code)
@@ -109,10 +128,57 @@ class Handler(BaseHTTPRequestHandler):
         self.send(401, body, headers=[("WWW-Authenticate", self.challenge())])
 
     def do_HEAD(self):
+        path = self.path.split("?")[0]
+        if "/blobs/" in path and not path.startswith("/v2/%s/" % REPO) and self.authorized():
+            self.log_request_line()
+            repo, digest = path[len("/v2/"):].split("/blobs/")
+            return self.send(200 if repo + "/" + digest in PUSHED else 404)
         self.do_GET()
+
+    def flaky_once(self, key):
+        if MODE == "flaky" and seen(self.command + " " + key) == 1:
+            self.send(503, json.dumps({"errors": [{"code": "UNAVAILABLE", "message": "try later"}]}).encode())
+            return True
+        return False
+
+    def do_POST(self):
+        self.log_request_line()
+        if not self.authorized():
+            return self.unauthorized()
+        path = self.path.split("?")[0]
+        if not path.endswith("/blobs/uploads/"):
+            return self.send(404)
+        if self.flaky_once(path):
+            return
+        repo = path[len("/v2/"):-len("/blobs/uploads/")]
+        return self.send(202, headers=[("Location", "/v2/%s/blobs/uploads/u%d" % (repo, seen("uploads")))])
+
+    def do_PUT(self):
+        self.log_request_line()
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if not self.authorized():
+            return self.unauthorized()
+        path, _, query = self.path.partition("?")
+        if self.flaky_once(path.rsplit("/", 1)[0]):
+            return
+        if "/blobs/uploads/" in path:
+            digest = query.split("digest=")[1].split("&")[0].replace("%3A", ":")
+            if "sha256:" + sha(body) != digest:
+                return self.send(400, json.dumps({"errors": [{"code": "DIGEST_INVALID", "message": "digest"}]}).encode())
+            PUSHED[path[len("/v2/"):].split("/blobs/")[0] + "/" + digest] = body
+            return self.send(201)
+        if "/manifests/" in path:
+            return self.send(201, headers=[("Docker-Content-Digest", "sha256:" + sha(body))])
+        return self.send(404)
+
+    def do_CONNECT(self):
+        self.log_request_line()
+        self.send(405)
 
     def do_GET(self):
         self.log_request_line()
+        if self.path.startswith("http://"):
+            self.path = "/" + self.path[len("http://"):].split("/", 1)[1]
         path = self.path.split("?")[0]
         if path == "/token":
             token = "refused-token" if MODE == "deny" else TOKEN
@@ -136,6 +202,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 time.sleep(3600)
                 return
+            if MODE == "flaky" and self.command == "GET" and seen(path) == 1:
+                return self.send(429, json.dumps({"errors": [{"code": "TOOMANYREQUESTS", "message": "slow down"}]}).encode())
             if ref == "latest":
                 ctype, body = tag_document()
                 return self.send(200, body, ctype)
@@ -158,21 +226,34 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             return self.send(404, json.dumps({"errors": [{"code": "BLOB_UNKNOWN", "message": "blob unknown"}]}).encode())
         is_layer = digest in LAYERS
+        if is_layer and self.command == "GET" and (MODE == "blob-503" or (MODE == "flaky" and seen(self.path) == 1)):
+            return self.send(503, json.dumps({"errors": [{"code": "UNAVAILABLE", "message": "try later"}]}).encode())
+        if MODE == "reset-once" and is_layer and self.command == "GET":
+            if seen(self.path) == 1:
+                return self.send_cut(data)
+            rng = self.headers.get("Range", "")
+            if rng.startswith("bytes=") and rng.endswith("-"):
+                start = int(rng[len("bytes="):-1])
+                return self.send(206, data[start:], "application/octet-stream",
+                                 headers=[("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))])
         if MODE == "wrong-digest" and is_layer:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
         if MODE == "long-blob" and is_layer:
             data = data + b"\0" * 4096
         if MODE == "truncated" and is_layer:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data[: len(data) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            return
+            return self.send_cut(data)
         self.send(200, data, "application/octet-stream")
+
+    def send_cut(self, data):
+        """The headers of the whole blob, half of its bytes, and the connection closed."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data[: len(data) // 2])
+        self.wfile.flush()
+        self.close_connection = True
 
 
 def main():

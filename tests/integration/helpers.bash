@@ -171,7 +171,7 @@ cleanup_root() {
 # changes nothing but is an event, as in Docker).
 store_listing() {
   find "$ISOLA_ROOT" -mindepth 1 \( -path "$ISOLA_ROOT/tmp" -prune \) -o \( -path "$ISOLA_ROOT/events" -prune \) \
-    -o -printf '%P %y %s\n' | sort
+    -o \( -path "$ISOLA_ROOT/cache" -prune \) -o -printf '%P %y %s\n' | sort
 }
 
 # assert_store_unchanged BEFORE: compares store_listing with an earlier one.

@@ -181,6 +181,73 @@ registry_config_digest() {
   assert_store_unchanged "$before"
 }
 
+@test "a second pull is one manifest request: no /v2/ ping, no TLS try at a plain loopback registry" {
+  start_fake ok
+  isola_ok pull -q "$FAKE/test/img"
+  : >"$FAKE_LOG"
+  run --separate-stderr isola pull "$FAKE/test/img"
+  show_run
+  assert_status 0
+  assert_output_contains "Status: Image is up to date for $FAKE/test/img:latest"
+  # The manifest, its 401 and the token: nothing else (the scheme is remembered under the root).
+  assert_equal "$(grep -c . "$FAKE_LOG")" 3 || fail "$(cat "$FAKE_LOG")"
+  assert_equal "$(grep -c "GET /v2/test/img/manifests/latest auth=Bearer good-token" "$FAKE_LOG")" 1
+  ! grep -q "GET /v2/ " "$FAKE_LOG" || fail "a ping: $(cat "$FAKE_LOG")"
+  assert_equal "$(cat "$ISOLA_ROOT/cache/registry-scheme/$FAKE")" http
+}
+
+@test "a remembered scheme the registry no longer speaks is found again" {
+  mkdir -p "$ISOLA_ROOT/cache/registry-scheme"
+  echo https >"$ISOLA_ROOT/cache/registry-scheme/$REG"
+  run --separate-stderr isola pull -q "$REG/test/busybox"
+  show_run
+  assert_status 0
+  assert_equal "$(cat "$ISOLA_ROOT/cache/registry-scheme/$REG")" http
+}
+
+@test "429 and 503 answers are tried again after a pause" {
+  start_fake flaky
+  run --separate-stderr isola pull -q "$FAKE/test/img"
+  show_run
+  assert_status 0
+  assert_equal "$(grep -c "GET /v2/test/img/manifests/latest auth=Bearer" "$FAKE_LOG")" 2 || fail "$(cat "$FAKE_LOG")"
+  local layer
+  for layer in $(jq -r '.layers[].digest' "$REGDIR/layout/blobs/sha256/$(jq -r '.manifests[0].digest | .[7:]' "$REGDIR/layout/index.json")"); do
+    assert_equal "$(grep -c "GET /v2/test/img/blobs/$layer auth=Bearer" "$FAKE_LOG")" 2 || fail "$(cat "$FAKE_LOG")"
+  done
+  assert_tmp_clean
+}
+
+@test "push: 503 answers to the upload and the manifest are tried again after a pause" {
+  start_fake flaky
+  isola_ok load -q -i "$ISOLA_IMAGE"
+  isola_ok tag busybox "$FAKE/test/pushed:v1"
+  run --separate-stderr isola push "$FAKE/test/pushed:v1"
+  show_run
+  assert_status 0
+  assert_output_matches "^[0-9a-f]{12}: Pushed$"
+  assert_equal "$(grep -c "POST /v2/test/pushed/blobs/uploads/ auth=Bearer" "$FAKE_LOG")" 3 || fail "$(cat "$FAKE_LOG")"
+  assert_equal "$(grep -c "PUT /v2/test/pushed/manifests/v1 auth=Bearer" "$FAKE_LOG")" 2 || fail "$(cat "$FAKE_LOG")"
+}
+
+@test "an interrupted layer download resumes with a Range request; the digest covers the whole layer" {
+  start_fake reset-once
+  run --separate-stderr isola pull "$FAKE/test/img"
+  show_run
+  assert_status 0
+  grep -q "GET /v2/test/img/blobs/sha256:[0-9a-f]* auth=Bearer good-token range=bytes=[1-9][0-9]*-$" "$FAKE_LOG" ||
+    fail "no Range request: $(cat "$FAKE_LOG")"
+  run isola image inspect -f '{{.Id}}' "$FAKE/test/img"
+  assert_equal "$output" "$(jq -r .config.digest "$REGDIR/layout/blobs/sha256/$(jq -r '.manifests[0].digest | .[7:]' "$REGDIR/layout/index.json")")"
+  run isola run --rm "$FAKE/test/img" echo resumed
+  assert_equal "$output" "resumed"
+}
+
+@test "bad registry: a layer that keeps failing fails the pull after a bounded number of tries" {
+  bad_pull blob-503 "failed 3 times, the last: blob sha256:"
+  [[ $stderr == *"the registry answered 503"* ]] || fail "stderr: $stderr"
+}
+
 @test "pull NAME@DIGEST: the image without a tag, named by its digest; a digest the registry lacks is refused" {
   local digest
   digest=$(registry_digest test/busybox:latest)
@@ -314,9 +381,9 @@ registry_config_digest() {
   bad_pull wrong-digest "verification failed for digest sha256:"
 }
 
-@test "bad registry: a truncated layer" {
+@test "bad registry: a truncated layer (again and again, Range ignored)" {
   bad_pull truncated "/v2/test/img/blobs/sha256:"
-  [[ $stderr == *"transfer closed with"*"bytes remaining to read"* ]] || fail "stderr: $stderr"
+  [[ $stderr == *"failed 3 times, the last: "*"transfer closed with"*"bytes remaining to read"* ]] || fail "stderr: $stderr"
 }
 
 @test "bad registry: a layer longer than its descriptor says" {
@@ -358,6 +425,54 @@ registry_config_digest() {
   bad_pull deny "authentication required"
 }
 
+@test "registry-mirrors: docker.io names are pulled from a mirror first, then from docker.io's registry" {
+  # ISOLA_DOCKER_IO_REGISTRY stands in for Docker Hub's registry: nothing leaves the machine.
+  start_fake ok
+  export ISOLA_DOCKER_IO_REGISTRY=$FAKE
+  jq -n --arg m "http://$REG" '{"registry-mirrors": [$m]}' >"$ISOLA_ROOT/config.json"
+  run --separate-stderr isola pull test/busybox
+  show_run
+  assert_status 0
+  [ "${lines[-1]}" = "docker.io/test/busybox:latest" ]
+  [ ! -s "$FAKE_LOG" ] || fail "docker.io's registry was asked: $(cat "$FAKE_LOG")"
+  run isola image inspect -f '{{json .RepoDigests}}' test/busybox
+  assert_equal "$output" "[\"test/busybox@sha256:$(registry_digest test/busybox:latest)\"]"
+  # The mirror lacks test/img and a second mirror is not there: docker.io's registry serves it.
+  jq -n --arg m "http://$REG" '{"registry-mirrors": [$m, "http://127.0.0.1:1"]}' >"$ISOLA_ROOT/config.json"
+  run --separate-stderr isola pull -q test/img
+  show_run
+  assert_status 0
+  assert_equal "$output" "docker.io/test/img:latest"
+  grep -q "GET /v2/test/img/manifests/latest auth=Bearer" "$FAKE_LOG" || fail "$(cat "$FAKE_LOG")"
+  # A mirror is for docker.io only.
+  jq -n '{"registry-mirrors": ["http://127.0.0.1:1"]}' >"$ISOLA_ROOT/config.json"
+  run --separate-stderr isola pull -q "$REG/test/busybox:v2"
+  assert_status 0
+  jq -n '{"registry-mirrors": ["ftp://nowhere"]}' >"$ISOLA_ROOT/config.json"
+  run --separate-stderr isola pull -q test/img
+  assert_status 1
+  [[ $stderr == *"registry-mirrors"*"is not an http:// or https:// URL"* ]] || fail "stderr: $stderr"
+}
+
+@test "proxies from the environment: a registry is reached through one, a loopback registry never" {
+  start_fake ok
+  # The fake registry is its own proxy; proxied.invalid never resolves (the proxy gets the name).
+  mkdir -p "$ISOLA_ROOT"
+  jq -n '{"insecure-registries": ["proxied.invalid"]}' >"$ISOLA_ROOT/config.json"
+  http_proxy=http://$FAKE https_proxy=http://$FAKE run --separate-stderr isola pull -q proxied.invalid/test/img
+  show_run
+  assert_status 0
+  grep -q "^proxied.invalid GET http://proxied.invalid/v2/test/img/manifests/latest auth=Bearer" "$FAKE_LOG" ||
+    fail "not through the proxy: $(cat "$FAKE_LOG")"
+  # HTTPS first, through the proxy's CONNECT (which this one refuses), as Docker tries an insecure registry.
+  grep -q " CONNECT proxied.invalid:443 " "$FAKE_LOG" || fail "no CONNECT: $(cat "$FAKE_LOG")"
+  # A proxy that is not there does not matter to a loopback registry.
+  http_proxy=http://127.0.0.1:1 https_proxy=http://127.0.0.1:1 HTTP_PROXY=http://127.0.0.1:1 \
+    run --separate-stderr isola pull -q "$REG/test/busybox"
+  show_run
+  assert_status 0
+}
+
 @test "login checks the credentials first, stores them as Docker does; pull uses them; logout removes them" {
   start_fake basic
   run --separate-stderr isola pull -q "$FAKE/test/img"
@@ -381,6 +496,75 @@ registry_config_digest() {
   assert_equal "$(jq -c .auths "$DOCKER_CONFIG/config.json")" "{}"
   run --separate-stderr isola logout "$FAKE"
   assert_equal "$output" "Not logged in to $FAKE"
+}
+
+# make_cred_helper DIR: docker-credential-isolatest in DIR, keeping credentials in DIR/store.json (ServerURL →
+# {Username, Secret}) and logging its actions to DIR/actions, as a credential helper does (JSON on stdin/stdout).
+make_cred_helper() {
+  local dir=$1
+  mkdir -p "$dir"
+  echo '{}' >"$dir/store.json"
+  cat >"$dir/docker-credential-isolatest" <<EOF
+#!/bin/bash
+store=$dir/store.json
+input=\$(cat)
+echo "\$1" >>"$dir/actions"
+case \$1 in
+get)
+  jq -e --arg u "\$input" '.[\$u] | select(. != null) | {ServerURL: \$u, Username, Secret}' "\$store" 2>/dev/null ||
+    { echo "credentials not found in native keychain"; exit 1; } ;;
+store)
+  jq --argjson v "\$input" '.[\$v.ServerURL] = {Username: \$v.Username, Secret: \$v.Secret}' "\$store" >"\$store.new" &&
+    mv "\$store.new" "\$store" ;;
+erase)
+  jq --arg u "\$input" 'del(.[\$u])' "\$store" >"\$store.new" && mv "\$store.new" "\$store" ;;
+*) exit 1 ;;
+esac
+EOF
+  chmod +x "$dir/docker-credential-isolatest"
+}
+
+@test "credsStore: login, pull and logout run docker-credential-NAME get/store/erase; the file keeps no secret" {
+  start_fake basic
+  make_cred_helper "$BATS_TEST_TMPDIR/helper"
+  export PATH=$BATS_TEST_TMPDIR/helper:$PATH
+  mkdir -p "$DOCKER_CONFIG"
+  echo '{"credsStore": "isolatest"}' >"$DOCKER_CONFIG/config.json"
+  run --separate-stderr isola login -u u --password-stdin "$FAKE" <<<"p"
+  show_run
+  assert_status 0
+  assert_equal "$output" "Login Succeeded"
+  assert_equal "$(jq -c --arg k "$FAKE" '.[$k]' "$BATS_TEST_TMPDIR/helper/store.json")" '{"Username":"u","Secret":"p"}'
+  assert_equal "$(jq -c --arg k "$FAKE" '.auths[$k]' "$DOCKER_CONFIG/config.json")" '{}'
+  assert_equal "$(jq -r .credsStore "$DOCKER_CONFIG/config.json")" isolatest
+  run --separate-stderr isola pull -q "$FAKE/test/img"
+  show_run
+  assert_status 0
+  grep -qx get "$BATS_TEST_TMPDIR/helper/actions" || fail "the helper was not asked: $(cat "$BATS_TEST_TMPDIR/helper/actions")"
+  run --separate-stderr isola logout "$FAKE"
+  assert_equal "$output" "Removing login credentials for $FAKE"
+  assert_equal "$(jq -c . "$BATS_TEST_TMPDIR/helper/store.json")" '{}'
+  isola_ok rmi "$FAKE/test/img"
+  run --separate-stderr isola pull -q "$FAKE/test/img"
+  assert_status 1
+  [[ $stderr == *"unauthorized: authentication required"* ]] || fail "stderr: $stderr"
+}
+
+@test "credHelpers: the registry's own helper before credsStore; a helper that is not there is a clear error" {
+  start_fake basic
+  make_cred_helper "$BATS_TEST_TMPDIR/helper"
+  export PATH=$BATS_TEST_TMPDIR/helper:$PATH
+  jq -n --arg k "$FAKE" '{($k): {Username: "u", Secret: "p"}}' >"$BATS_TEST_TMPDIR/helper/store.json"
+  mkdir -p "$DOCKER_CONFIG"
+  jq -n --arg k "$FAKE" '{credsStore: "nothere", credHelpers: {($k): "isolatest"}}' >"$DOCKER_CONFIG/config.json"
+  run --separate-stderr isola pull -q "$FAKE/test/img"
+  show_run
+  assert_status 0
+  jq -n --arg k "$FAKE" '{credsStore: "nothere"}' >"$DOCKER_CONFIG/config.json"
+  isola_ok rmi "$FAKE/test/img"
+  run --separate-stderr isola pull -q "$FAKE/test/img"
+  assert_status 1
+  [[ $stderr == *"docker-credential-nothere: executable file not found in \$PATH"* ]] || fail "stderr: $stderr"
 }
 
 @test "login: Docker's usage rules" {
@@ -441,7 +625,11 @@ auth:
   show_run
   assert_status 0
   [ "${lines[0]}" = "The push refers to repository [$REG/pushed/busybox]" ]
-  assert_output_matches "^[0-9a-f]{12}: Pushed$"
+  # Docker's lines name the layers by their diff IDs.
+  local diff
+  diff=$(isola image inspect -f '{{index .RootFS.Layers 0}}' busybox)
+  assert_output_contains "${diff:7:12}: Preparing"
+  assert_output_contains "${diff:7:12}: Pushed"
   local digest
   digest=$(registry_digest pushed/busybox:v1)
   [ "${lines[-1]}" = "v1: digest: sha256:$digest size: $(skopeo inspect --tls-verify=false --raw "docker://$REG/pushed/busybox:v1" | wc -c)" ]
@@ -463,10 +651,41 @@ auth:
   assert_equal "$(ISOLA_ROOT=$other image_id "$REG/pushed/busybox:v1")" "$id"
 }
 
+@test "push to another repository of the same registry mounts the layers it has there (Mounted from)" {
+  isola_ok pull -q "$REG/test/busybox:latest"
+  isola_ok tag "$REG/test/busybox:latest" "$REG/mounted/busybox:v1"
+  run --separate-stderr isola push "$REG/mounted/busybox:v1"
+  show_run
+  assert_status 0
+  local diff
+  diff=$(skopeo inspect --tls-verify=false --config --raw "docker://$REG/test/busybox:latest" | jq -r '.rootfs.diff_ids[-1]')
+  assert_output_contains "${diff:7:12}: Preparing"
+  assert_output_contains "${diff:7:12}: Mounted from test/busybox"
+  refute_output_contains ": Pushed"
+  assert_equal "$(registry_digest mounted/busybox:v1)" "$(registry_digest test/busybox:latest)"
+}
+
+@test "push and pull on a terminal: per-layer lines redrawn in place with progress bars" {
+  isola_ok load -q -i "$ISOLA_IMAGE"
+  isola_ok tag busybox "$REG/tty/busybox:v1"
+  local out=$BATS_TEST_TMPDIR/tty.out
+  script -qec "$ISOLA push $REG/tty/busybox:v1" /dev/null >"$out" </dev/null
+  grep -aq "Pushing \[=*>* *\]" "$out" || fail "no bar: $(cat -v "$out")"
+  grep -aq $'\033\\[[0-9]*A' "$out" || fail "no redraw: $(cat -v "$out")"
+  grep -aq "Pushed" "$out" || fail "$(cat -v "$out")"
+  local other
+  other=$(new_root)
+  ISOLA_ROOT=$other script -qec "$ISOLA pull $REG/tty/busybox:v1" /dev/null >"$out" </dev/null
+  grep -aq "Downloading \[=*>* *\]" "$out" || fail "no bar: $(cat -v "$out")"
+  grep -aq "Pull complete" "$out" || fail "$(cat -v "$out")"
+}
+
 @test "push of a tag the store does not have, or to a registry that is not there" {
   run --separate-stderr isola push "$REG/pushed/none:v1"
   assert_status 1
-  assert_equal "$stderr" "Error: An image does not exist locally with the tag: $REG/pushed/none"
+  # Docker's: the repository first, then the stream's error as it is.
+  assert_equal "$output" "The push refers to repository [$REG/pushed/none]"
+  assert_equal "$stderr" "An image does not exist locally with the tag: $REG/pushed/none"
   isola_ok load -q -i "$ISOLA_IMAGE"
   isola_ok tag busybox "127.0.0.1:1/x:v1"
   run --separate-stderr isola push "127.0.0.1:1/x:v1"

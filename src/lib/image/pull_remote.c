@@ -113,8 +113,11 @@ struct pull_ctx
   char (*short_ids)[13];
   size_t *blob_layer; /* download index → layer index */
   int64_t *sizes;
-  bool *fetched; /* by layer */
-  char *header;  /* "TAG: Pulling from REPO", shown once the registry has the manifest */
+  bool *fetched;                  /* by layer */
+  char *header;                   /* "TAG: Pulling from REPO", shown once the registry has the manifest */
+  struct registry_manifest index; /* the index the reference named, staged unless the image is up to date */
+  struct registry_manifest man;   /* the image manifest for the platform */
+  bool unchanged;                 /* the store has the image under this name and digest already: nothing to publish */
 };
 
 /* Stages a fetched document as a blob of the plan. */
@@ -175,10 +178,8 @@ resolve_manifest (struct pull_ctx *c, const char *reference, const struct platfo
                             c->shown);
   else if (kind && (strcmp (kind, MT_OCI_INDEX) == 0 || strcmp (kind, MT_DOCKER_LIST) == 0))
     {
-      ret = stage_document (c, first.body, first.len, first.hex, err);
-      if (ret == 0)
-        ret = pick_from_index (c, &first, want, out, err);
-      registry_manifest_clear (&first);
+      ret = pick_from_index (c, &first, want, out, err);
+      c->index = first;
       return ret;
     }
   else if (!is_manifest_type (kind))
@@ -269,49 +270,69 @@ fetch_config (struct pull_ctx *c, const struct oci_manifest *m, char **config, s
   return ret;
 }
 
+/* Whether the store has image id from this manifest; *named: and under the tag and repository digest too. */
 static bool
-already_current (struct isola_store *s, const char *id, const char *manifest_hex, const char *tag)
+already_current (struct isola_store *s, const char *id, const char *manifest_hex, const char *tag,
+                 const char *repo_digest, bool *named)
 {
   struct image_record rec = { 0 };
+  *named = false;
   if (image_record_read (s, id, &rec, NULL) < 0)
     return false;
-  bool same = strcmp (rec.manifest, manifest_hex) == 0;
+  bool same = strcmp (rec.manifest, manifest_hex) == 0, has_digest = false;
+  for (size_t i = 0; rec.repo_digests && rec.repo_digests[i]; i++)
+    has_digest |= strcmp (rec.repo_digests[i], repo_digest) == 0;
   image_record_clear (&rec);
-  if (!same || tag == NULL)
-    return same;
+  if (!same)
+    return false;
+  *named = has_digest && tag == NULL;
+  if (tag == NULL)
+    return true;
   cleanup_json json_t *refs = NULL;
   if (refs_read (s, &refs, NULL) < 0)
     return false;
   const char *cur = json_string_value (json_object_get (refs, tag));
-  return cur && strcmp (cur, id) == 0;
+  bool tagged = cur && strcmp (cur, id) == 0;
+  *named = tagged && has_digest;
+  return tagged;
 }
 
+/* Pulls the image of the manifest c->man (resolved by open_endpoint). */
 static int
-pull_image (struct pull_ctx *c, const struct image_ref *ref, const char *reference, const struct platform *want,
-            struct pull_result *out, isola_error_t *err)
+pull_image (struct pull_ctx *c, const struct image_ref *ref, struct pull_result *out, isola_error_t *err)
 {
-  struct registry_manifest man = { 0 };
+  struct registry_manifest man = c->man;
+  memset (&c->man, 0, sizeof (c->man));
   struct oci_manifest m = { 0 };
   cleanup_free char *config = NULL;
   size_t config_len = 0;
   cleanup_strv char **paths = NULL;
   cleanup_free char *tag = ref->tag ? xasprintf ("%s:%s", ref->name, ref->tag) : NULL;
-  int ret = resolve_manifest (c, reference, want, &man, out->repo_digest, err);
-  if (ret == 0 && c->fn)
+  cleanup_free char *rd = xasprintf ("%s@sha256:%s", ref->name, out->repo_digest);
+  if (c->fn)
     c->fn (c->arg, PULL_HEADER, c->header, 0, 0);
-  if (ret == 0 && (ret = oci_manifest_parse (man.body, man.len, &m, err)) < 0)
+  int ret = oci_manifest_parse (man.body, man.len, &m, err);
+  if (ret < 0)
     ret = isola_error_wrap (err, ret, "%s: the registry's manifest is not valid", c->shown);
+  if (ret == 0)
+    {
+      memcpy (out->id, m.config.digest, sizeof (digest_hex_t));
+      out->up_to_date = already_current (c->store, m.config.digest, man.hex, tag, rd, &c->unchanged);
+      if (out->up_to_date)
+        c->fn = NULL; /* nothing to show but the status */
+    }
+  if (ret == 0 && c->unchanged)
+    {
+      oci_manifest_clear (&m);
+      registry_manifest_clear (&man);
+      return 0;
+    }
+  if (ret == 0 && c->index.body)
+    ret = stage_document (c, c->index.body, c->index.len, c->index.hex, err);
   if (ret == 0)
     ret = stage_document (c, man.body, man.len, man.hex, err);
   if (ret == 0)
     ret = fetch_config (c, &m, &config, &config_len, err);
-  if (ret == 0)
-    {
-      memcpy (out->id, m.config.digest, sizeof (digest_hex_t));
-      out->up_to_date = already_current (c->store, m.config.digest, man.hex, tag);
-      if (out->up_to_date)
-        c->fn = NULL; /* nothing to show but the status */
-    }
   if (ret == 0)
     ret = fetch_layers (c, &m, &paths, err);
   for (size_t i = 0; ret == 0 && c->fn && i < m.n_layers; i++)
@@ -322,7 +343,6 @@ pull_image (struct pull_ctx *c, const struct image_ref *ref, const char *referen
     ret = ingest_add_image (c->plan, man.hex, m.config.digest, config, config_len, paths, m.n_layers, tags, err);
   if (ret == 0)
     {
-      cleanup_free char *rd = xasprintf ("%s@sha256:%s", ref->name, out->repo_digest);
       image_record_add_repo_digest (&c->plan->images[c->plan->n_images - 1].rec, rd);
     }
   oci_manifest_clear (&m);
@@ -338,6 +358,41 @@ pull_ctx_clear (struct pull_ctx *c)
   free (c->sizes);
   free (c->fetched);
   free (c->header);
+  registry_manifest_clear (&c->index);
+  registry_manifest_clear (&c->man);
+}
+
+/* The registry to pull from, with the manifest the reference names there: docker.io's mirrors first (a mirror that
+   fails or lacks it is passed over), then the registry itself. */
+static int
+open_endpoint (struct pull_ctx *c, const char *root, const char *domain, const char *path, const char *reference,
+               const struct platform *want, struct registry_client **reg, digest_hex_t top, isola_error_t *err)
+{
+  cleanup_strv char **mirrors = NULL;
+  int ret = registry_mirrors (root, domain, &mirrors, err);
+  if (ret < 0)
+    return ret;
+  for (size_t i = 0; mirrors[i]; i++)
+    {
+      cleanup_error isola_error_t mirror_err = NULL;
+      ret = registry_open_mirror (root, domain, mirrors[i], path, reg, &mirror_err);
+      if (ret == 0)
+        {
+          c->reg = *reg;
+          ret = resolve_manifest (c, reference, want, &c->man, top, &mirror_err);
+        }
+      if (ret == 0)
+        return 0;
+      registry_close (*reg);
+      *reg = c->reg = NULL;
+      registry_manifest_clear (&c->index);
+      registry_manifest_clear (&c->man);
+    }
+  ret = registry_open (root, domain, path, "pull", reg, err);
+  if (ret < 0)
+    return ret;
+  c->reg = *reg;
+  return resolve_manifest (c, reference, want, &c->man, top, err);
 }
 
 int
@@ -368,7 +423,7 @@ image_pull_remote (const char *root, const char *reference, const struct pull_op
   cleanup_free char *staging = NULL;
   struct ingest_plan plan = { 0 };
   struct pull_ctx c = { .shown = familiar, .fn = fn, .arg = arg };
-  ret = registry_open (root, domain, path, "pull", &reg, err);
+  ret = open_endpoint (&c, root, domain, path, what, &want, &reg, out->repo_digest, err);
   if (ret == 0)
     ret = store_open (root, STORE_LOCK_NONE, &store, err);
   if (ret == 0)
@@ -376,15 +431,15 @@ image_pull_remote (const char *root, const char *reference, const struct pull_op
   if (ret == 0)
     {
       ingest_init (&plan, store, staging);
-      c.store = store, c.reg = reg, c.plan = &plan, c.staging = staging;
+      c.store = store, c.plan = &plan, c.staging = staging;
       c.header = xasprintf ("%s: Pulling from %s", ref.digest ? ref.digest : ref.tag, path);
-      ret = pull_image (&c, &ref, what, &want, out, err);
+      ret = pull_image (&c, &ref, out, err);
     }
-  if (ret == 0)
+  if (ret == 0 && !c.unchanged)
     ret = ingest_commit (&plan, err);
   if (ret == 0)
     {
-      for (size_t i = 0; fn && i < c.plan->images[0].rec.n_layers && c.short_ids; i++)
+      for (size_t i = 0; fn && !c.unchanged && i < c.plan->images[0].rec.n_layers && c.short_ids; i++)
         if (c.fetched[i])
           fn (arg, PULL_LAYER_COMPLETE, c.short_ids[i], 0, 0);
       image_event (store, out->id, familiar, "pull");

@@ -13,12 +13,21 @@ enum push_event
 {
   PUSH_HEADER, /* text: "The push refers to repository [NAME]" */
   PUSH_LAYER_PREPARING,
-  PUSH_LAYER_EXISTS, /* "Layer already exists" */
-  PUSH_LAYER_PUSHING,
+  PUSH_LAYER_EXISTS,  /* "Layer already exists" */
+  PUSH_LAYER_PUSHING, /* done of total bytes sent */
   PUSH_LAYER_PUSHED,
+  PUSH_LAYER_MOUNTED, /* from: the repository the registry mounted it from */
 };
 
-typedef void (*push_progress_fn) (void *arg, enum push_event ev, const char *id);
+struct push_progress
+{
+  enum push_event ev;
+  const char *id; /* a layer's short diff ID (as Docker shows it), or the header's text */
+  int64_t done, total;
+  const char *from;
+};
+
+typedef void (*push_progress_fn) (void *arg, const struct push_progress *p);
 
 struct push_result
 {

@@ -17,13 +17,14 @@
 #include "image/registry_auth.h"
 #include "store/store.h"
 
-#define TOKEN_MAX        (1024 * 1024)
-#define ERROR_BODY_MAX   (64 * 1024)
-#define HEADER_MAX       8192
-#define MAX_REDIRECTS    10
-#define DEFAULT_TIMEOUT  30
-#define REQUEST_ATTEMPTS 3
-#define TAGS_LIST_MAX    (16 * 1024 * 1024)
+#define TOKEN_MAX             (1024 * 1024)
+#define ERROR_BODY_MAX        (64 * 1024)
+#define HEADER_MAX            8192
+#define MAX_REDIRECTS         10
+#define DEFAULT_TIMEOUT       30
+#define REQUEST_ATTEMPTS      3
+#define TAGS_LIST_MAX         (16 * 1024 * 1024)
+#define REGISTRY_SCHEME_CACHE "cache/registry-scheme" /* under the root: HOST → "http" or "https" */
 
 #define MANIFEST_ACCEPT                                                                                                \
   "Accept: " MT_OCI_MANIFEST ", " MT_DOCKER_MANIFEST ", " MT_OCI_INDEX ", " MT_DOCKER_LIST                             \
@@ -31,11 +32,16 @@
 
 struct registry_client
 {
-  char *domain;  /* as the reference names it */
-  char *base;    /* "https://HOST" */
-  char *repo;    /* path in the registry */
-  char *actions; /* token scope actions */
-  char *user;    /* credentials, or NULL */
+  char *root;         /* holds config.json and the scheme cache, or NULL for the default */
+  char *domain;       /* as the reference names it */
+  char *host;         /* HOST[:PORT] contacted: the domain's registry, or a mirror's */
+  char *base;         /* "https://HOST" */
+  bool plain_allowed; /* loopback or listed insecure: plain HTTP when HTTPS does not answer */
+  bool scheme_cached; /* base comes from the scheme cache and no answer has confirmed it yet */
+  char *repo;         /* path in the registry */
+  char *actions;      /* token scope actions */
+  char **scopes;      /* more token scopes ("repository:OTHER:pull", for a cross-repository mount), or NULL */
+  char *user;         /* credentials, or NULL */
   char *password;
   char *authz;   /* "Authorization: …" once known, or NULL */
   char *ca_file; /* the registry's own CA, or NULL */
@@ -118,6 +124,22 @@ on_header (char *data, size_t size, size_t n, void *arg)
   return len;
 }
 
+static bool host_is_loopback (const char *domain);
+
+static bool
+url_is_loopback (const char *url)
+{
+  CURLU *u = curl_url ();
+  char *host = NULL;
+  bool loop = false;
+  if (u && curl_url_set (u, CURLUPART_URL, url, 0) == CURLUE_OK
+      && curl_url_get (u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+    loop = host_is_loopback (host);
+  curl_free (host);
+  curl_url_cleanup (u);
+  return loop;
+}
+
 /* An easy handle with what every request has: bounds, timeouts, redirects within http(s), the CA. */
 static CURL *
 easy_new (const struct registry_client *c, const char *url, struct curl_slist *headers)
@@ -140,6 +162,10 @@ easy_new (const struct registry_client *c, const char *url, struct curl_slist *h
   curl_easy_setopt (h, CURLOPT_USERAGENT, "isola/" ISOLA_VERSION);
   if (c->ca_file)
     curl_easy_setopt (h, CURLOPT_CAINFO, c->ca_file);
+  /* libcurl takes proxies from the environment (http_proxy, https_proxy, no_proxy); a loopback host is never
+     reached through one. */
+  if (url_is_loopback (url))
+    curl_easy_setopt (h, CURLOPT_PROXY, "");
   return h;
 }
 
@@ -171,8 +197,8 @@ transfer_error (CURLcode rc, const char *detail, const char *url, isola_error_t 
 
 /* One request; a transport failure or a 429/5xx is tried again after a pause (1 s, 2 s). */
 static int
-request (const struct registry_client *c, const char *url, const char *method, const char *accept, size_t max,
-         struct response *out, isola_error_t *err)
+request_retried (const struct registry_client *c, const char *url, const char *method, const char *accept, size_t max,
+                 struct response *out, isola_error_t *err)
 {
   cleanup_slist struct curl_slist *headers = NULL;
   if (accept)
@@ -206,6 +232,36 @@ request (const struct registry_client *c, const char *url, const char *method, c
         return rc == CURLE_OK ? 0 : transfer_error (rc, detail, url, err);
       sleep ((unsigned)attempt);
     }
+}
+
+static int redetect_scheme (struct registry_client *c, isola_error_t *err);
+
+/* A request whose scheme may come from the cache: when the registry does not answer in it (a transport failure, or
+   the 400 a TLS server gives a plain request), the cache is stale: the scheme is found again and the request sent
+   once more. */
+static int
+request (struct registry_client *c, const char *url, const char *method, const char *accept, size_t max,
+         struct response *out, isola_error_t *err)
+{
+  if (!c->scheme_cached)
+    return request_retried (c, url, method, accept, max, out, err);
+  cleanup_error isola_error_t first = NULL;
+  int ret = request_retried (c, url, method, accept, max, out, &first);
+  if ((ret == 0 && out->status != 400) || ret == -EFBIG || ret == -ETIMEDOUT || ret == -ELOOP
+      || !str_has_prefix (url, c->base))
+    {
+      c->scheme_cached = false;
+      if (ret < 0)
+        return isola_error_fail (err, -ret, "%s", first->msg);
+      return 0;
+    }
+  size_t old_len = strlen (c->base);
+  cleanup_free char *path = xstrdup (url + old_len);
+  ret = redetect_scheme (c, err);
+  if (ret < 0)
+    return ret;
+  cleanup_free char *again = xasprintf ("%s%s", c->base, path);
+  return request_retried (c, again, method, accept, max, out, err);
 }
 
 /* "code: message" of a registry's JSON error body, Docker's "manifest unknown: manifest unknown"; NULL else. */
@@ -305,6 +361,13 @@ fetch_token (struct registry_client *c, const char *params, isola_error_t *err)
       = xasprintf ("%s%s%s%s%s%s", realm, strchr (realm, '?') ? "&" : "?", esc_service ? "service=" : "",
                    esc_service ? esc_service : "", esc_scope ? (esc_service ? "&scope=" : "scope=") : "",
                    esc_scope ? esc_scope : "");
+  for (size_t i = 0; c->scopes && c->scopes[i]; i++)
+    {
+      cleanup_free char *esc = url_escape (c->scopes[i]);
+      char *longer = xasprintf ("%s&scope=%s", url, esc);
+      free (url);
+      url = longer;
+    }
   /* The token service gets the credentials as Basic, never a previous token. */
   free (c->authz);
   c->authz = c->user ? basic_header (c->user, c->password) : NULL;
@@ -419,16 +482,52 @@ find_ca (const char *domain)
   return NULL;
 }
 
-/* GET /v2/: which scheme answers, and what the registry asks for. */
-static int
-ping (struct registry_client *c, bool plain_http_allowed, struct response *r, isola_error_t *err)
+/* Which scheme a loopback or insecure registry speaks, found once and kept under the root (a cache: safe to delete),
+   so that a pull of an image that is here costs one request and no TLS handshake that will fail. */
+static char *
+scheme_cache_path (const struct registry_client *c)
 {
-  const char *host = image_ref_registry_host (c->domain);
+  return xasprintf ("%s/%s/%s", c->root ? c->root : ISOLA_DEFAULT_ROOT, REGISTRY_SCHEME_CACHE, c->host);
+}
+
+static char *
+scheme_cache_read (const struct registry_client *c)
+{
+  cleanup_free char *path = scheme_cache_path (c), *text = NULL;
+  size_t len = 0;
+  if (read_file_bounded (path, 16, &text, &len, NULL) < 0)
+    return NULL;
+  text[strcspn (text, "\n")] = '\0';
+  if (strcmp (text, "http") != 0 && strcmp (text, "https") != 0)
+    return NULL;
+  return take_ptr (&text);
+}
+
+static void
+scheme_cache_write (const struct registry_client *c, const char *scheme)
+{
+  cleanup_free char *path = scheme_cache_path (c);
+  cleanup_free char *dir = xstrdup (path);
+  *strrchr (dir, '/') = '\0';
+  cleanup_free char *line = xasprintf ("%s\n", scheme);
+  /* Only a cache: a root we cannot write to costs the next pull a second try, nothing else. */
+  if (mkdir_p (dir, 0700, NULL) == 0)
+    (void)write_file_atomic (path, line, strlen (line), 0600, NULL);
+}
+
+/* GET /v2/: which scheme answers (HTTPS first, then plain HTTP where allowed), and what the registry asks for. */
+static int
+ping (struct registry_client *c, struct response *r, isola_error_t *err)
+{
+  const char *host = c->host;
+  free (c->base);
   c->base = xasprintf ("https://%s", host);
   cleanup_free char *url = xasprintf ("%s/v2/", c->base);
   cleanup_error isola_error_t tls_err = NULL;
-  int ret = request (c, url, "GET", NULL, ERROR_BODY_MAX, r, plain_http_allowed ? &tls_err : err);
-  if (ret == 0 || !plain_http_allowed)
+  int ret = request_retried (c, url, "GET", NULL, ERROR_BODY_MAX, r, c->plain_allowed ? &tls_err : err);
+  if (ret == 0 && c->plain_allowed)
+    scheme_cache_write (c, "https");
+  if (ret == 0 || !c->plain_allowed)
     return ret;
   if (ret == -EKEYREJECTED)
     return isola_error_fail (err, EKEYREJECTED, "%s", tls_err->msg);
@@ -436,7 +535,44 @@ ping (struct registry_client *c, bool plain_http_allowed, struct response *r, is
   c->base = xasprintf ("http://%s", host);
   free (url);
   url = xasprintf ("%s/v2/", c->base);
-  return request (c, url, "GET", NULL, ERROR_BODY_MAX, r, err);
+  ret = request_retried (c, url, "GET", NULL, ERROR_BODY_MAX, r, err);
+  if (ret == 0)
+    scheme_cache_write (c, "http");
+  return ret;
+}
+
+/* Pings the registry and answers what it asks for. */
+static int
+ping_and_authenticate (struct registry_client *c, isola_error_t *err)
+{
+  struct response r = { 0 };
+  int ret = ping (c, &r, err);
+  if (ret == 0 && r.status == 401)
+    ret = authenticate (c, r.challenge, err);
+  else if (ret == 0 && r.status != 200)
+    ret = status_error (&r, c->domain, err);
+  response_clear (&r);
+  return ret;
+}
+
+static int
+redetect_scheme (struct registry_client *c, isola_error_t *err)
+{
+  c->scheme_cached = false;
+  cleanup_free char *path = scheme_cache_path (c);
+  (void)unlink (path);
+  return ping_and_authenticate (c, err);
+}
+
+/* The registry of a domain: Docker Hub's for docker.io, where $ISOLA_DOCKER_IO_REGISTRY (HOST:PORT, for tests that
+   must not leave the machine) may point instead. */
+static const char *
+registry_host_of (const char *domain)
+{
+  const char *over = getenv ("ISOLA_DOCKER_IO_REGISTRY");
+  if (over && *over && strcmp (image_ref_registry_host (domain), image_ref_registry_host ("docker.io")) == 0)
+    return over;
+  return image_ref_registry_host (domain);
 }
 
 static long
@@ -456,30 +592,34 @@ global_init (void)
   done = true;
 }
 
+/* No /v2/ ping unless asked for (login) or the scheme is not known: the first request's 401 starts the token flow. */
 static int
 client_new (const char *root, const char *domain, const char *repo, const char *actions, const char *user,
-            const char *password, bool use_stored, struct registry_client **out, isola_error_t *err)
+            const char *password, bool use_stored, bool ping_now, struct registry_client **out, isola_error_t *err)
 {
   global_init ();
   struct registry_client *c = xcalloc (1, sizeof (*c));
+  c->root = root ? xstrdup (root) : NULL;
   c->domain = xstrdup (domain);
   c->repo = repo ? xstrdup (repo) : NULL;
   c->actions = xstrdup (actions);
   c->timeout = timeout_setting ();
-  c->ca_file = find_ca (image_ref_registry_host (domain));
+  c->host = xstrdup (registry_host_of (domain));
+  c->ca_file = find_ca (c->host);
+  c->plain_allowed = host_is_loopback (c->host) || listed_insecure (root, domain);
   int ret = 0;
   if (user)
     c->user = xstrdup (user), c->password = xstrdup (password);
   else if (use_stored)
     ret = registry_auth_get (domain, &c->user, &c->password, err);
-  struct response r = { 0 };
-  if (ret == 0)
-    ret = ping (c, host_is_loopback (domain) || listed_insecure (root, domain), &r, err);
-  if (ret == 0 && r.status == 401)
-    ret = authenticate (c, r.challenge, err);
-  else if (ret == 0 && r.status != 200)
-    ret = status_error (&r, domain, err);
-  response_clear (&r);
+  cleanup_free char *scheme = c->plain_allowed ? scheme_cache_read (c) : xstrdup ("https");
+  if (scheme)
+    {
+      c->base = xasprintf ("%s://%s", scheme, c->host);
+      c->scheme_cached = c->plain_allowed;
+    }
+  if (ret == 0 && (ping_now || scheme == NULL))
+    ret = ping_and_authenticate (c, err);
   if (ret < 0)
     {
       registry_close (c);
@@ -493,7 +633,56 @@ int
 registry_open (const char *root, const char *domain, const char *repo, const char *actions,
                struct registry_client **out, isola_error_t *err)
 {
-  return client_new (root, domain, repo, actions, NULL, NULL, true, out, err);
+  return client_new (root, domain, repo, actions, NULL, NULL, true, false, out, err);
+}
+
+int
+registry_mirrors (const char *root, const char *domain, char ***out, isola_error_t *err)
+{
+  *out = xcalloc (1, sizeof (char *));
+  if (strcmp (image_ref_registry_host (domain), image_ref_registry_host ("docker.io")) != 0)
+    return 0;
+  cleanup_json json_t *cfg = NULL;
+  int ret = store_config_load (root ? root : ISOLA_DEFAULT_ROOT, &cfg, err);
+  if (ret < 0)
+    return ret;
+  size_t i;
+  json_t *v;
+  json_array_foreach (json_object_get (cfg, "registry-mirrors"), i, v)
+  {
+    const char *url = json_string_value (v);
+    if (url == NULL || !(str_has_prefix (url, "http://") || str_has_prefix (url, "https://")))
+      return isola_error_fail (err, EINVAL,
+                               "registry-mirrors in the root's config.json: `%.200s` is not an "
+                               "http:// or https:// URL",
+                               url ? url : "(not a string)");
+    strv_push (out, url);
+  }
+  return 0;
+}
+
+int
+registry_open_mirror (const char *root, const char *domain, const char *mirror, const char *repo,
+                      struct registry_client **out, isola_error_t *err)
+{
+  global_init ();
+  bool tls = str_has_prefix (mirror, "https://");
+  const char *hostpart = mirror + (tls ? strlen ("https://") : strlen ("http://"));
+  size_t n = strcspn (hostpart, "/");
+  if (n == 0 || strspn (hostpart + n, "/") != strlen (hostpart + n))
+    return isola_error_fail (err, EINVAL, "registry mirror `%.200s`: a mirror is a scheme and a host, no path", mirror);
+  struct registry_client *c = xcalloc (1, sizeof (*c));
+  c->root = root ? xstrdup (root) : NULL;
+  c->domain = xstrdup (domain);
+  c->host = strndup (hostpart, n);
+  c->base = xasprintf ("%s://%s", tls ? "https" : "http", c->host);
+  c->repo = xstrdup (repo);
+  c->actions = xstrdup ("pull");
+  c->timeout = timeout_setting ();
+  c->ca_file = find_ca (c->host);
+  /* No credentials: those of the domain are for its own registry, not for a mirror. */
+  *out = c;
+  return 0;
 }
 
 void
@@ -501,7 +690,9 @@ registry_close (struct registry_client *c)
 {
   if (c == NULL)
     return;
-  free (c->domain), free (c->base), free (c->repo), free (c->actions), free (c->user), free (c->authz);
+  strv_free (c->scopes);
+  free (c->root), free (c->domain), free (c->host), free (c->base), free (c->repo), free (c->actions), free (c->user),
+      free (c->authz);
   free (c->ca_file);
   if (c->password)
     explicit_bzero (c->password, strlen (c->password));
@@ -513,13 +704,13 @@ int
 registry_check_login (const char *root, const char *domain, const char *user, const char *password, isola_error_t *err)
 {
   cleanup_registry struct registry_client *c = NULL;
-  int ret = client_new (root, domain, NULL, "pull", user, password, false, &c, err);
+  int ret = client_new (root, domain, NULL, "pull", user, password, false, true, &c, err);
   if (ret < 0)
     return ret;
   /* A Basic registry took the credentials on trust: /v2/ with them must now answer 200. */
   cleanup_free char *url = xasprintf ("%s/v2/", c->base);
   struct response r = { 0 };
-  ret = request (c, url, "GET", NULL, ERROR_BODY_MAX, &r, err);
+  ret = request_retried (c, url, "GET", NULL, ERROR_BODY_MAX, &r, err);
   if (ret == 0 && r.status != 200)
     ret = isola_error_fail (err, EACCES, "login to %s failed: unauthorized: incorrect username or password", domain);
   response_clear (&r);
@@ -605,7 +796,9 @@ registry_get_blob (struct registry_client *c, const char *hex, int64_t size, siz
   return ret;
 }
 
-/* One blob download of registry_fetch_blobs. */
+/* One blob download of registry_fetch_blobs.  An attempt that fails on the way (a reset, a truncated body, a 429 or
+   5xx) is tried again after a pause, from where it stopped (Range) when the registry honours that and from the
+   start otherwise; the digest covers the whole blob either way. */
 struct transfer
 {
   const struct registry_blob *blob;
@@ -613,7 +806,14 @@ struct transfer
   int fd;
   int64_t done;
   digester_t *digest;
+  int attempts;
+  long long retry_at;  /* monotonic ms, when waiting to try again; 0 else */
+  int64_t range_from;  /* the offset this attempt asked for */
+  long status;         /* of this attempt's response, once its body starts */
+  int64_t range_start; /* its Content-Range start (206) */
+  bool discard;        /* its body is an error's, not the blob's */
   bool too_long;
+  bool retryable; /* set by transfer_finish: the failure may pass */
   int write_errno;
   CURL *h;
   char *url;
@@ -622,11 +822,47 @@ struct transfer
   void *arg;
 };
 
+static int
+transfer_restart_content (struct transfer *t)
+{
+  if (ftruncate (t->fd, 0) < 0 || lseek (t->fd, 0, SEEK_SET) < 0)
+    return -errno;
+  digester_free (t->digest);
+  t->digest = digester_new ();
+  t->done = 0;
+  return 0;
+}
+
+/* The first bytes of an attempt's body: what it answered decides where they go. */
+static bool
+on_blob_body_start (struct transfer *t)
+{
+  curl_easy_getinfo (t->h, CURLINFO_RESPONSE_CODE, &t->status);
+  if (t->status == 206 && t->range_start == t->range_from)
+    return true;
+  if (t->status == 200)
+    {
+      /* The whole blob again: a registry that ignores Range. */
+      int e = t->done > 0 ? transfer_restart_content (t) : 0;
+      if (e < 0)
+        t->write_errno = -e;
+      return e == 0;
+    }
+  t->discard = true;
+  return true;
+}
+
 static size_t
 on_blob_data (char *data, size_t size, size_t n, void *arg)
 {
   struct transfer *t = arg;
   size_t len = size * n;
+  if (t->status == 0 && !on_blob_body_start (t))
+    return 0;
+  if (t->discard)
+    return len; /* an error body; the status decides */
+  if (t->status == 206 && t->range_start != t->range_from)
+    return 0;
   if (t->done + (int64_t)len > t->blob->size)
     {
       t->too_long = true;
@@ -644,47 +880,107 @@ on_blob_data (char *data, size_t size, size_t n, void *arg)
   return len;
 }
 
+static size_t
+on_blob_header (char *data, size_t size, size_t n, void *arg)
+{
+  struct transfer *t = arg;
+  size_t len = size * n;
+  cleanup_free char *v = len <= HEADER_MAX ? header_value (data, len, "Content-Range") : NULL;
+  long long from = -1;
+  if (v && sscanf (v, "bytes %lld-", &from) == 1)
+    t->range_start = from;
+  return len;
+}
+
 static int
-transfer_start (struct registry_client *c, CURLM *m, struct curl_slist *headers, struct transfer *t, isola_error_t *err)
+transfer_open (struct transfer *t, isola_error_t *err)
 {
   t->fd = open (t->blob->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (t->fd < 0)
     return isola_error_make (err, errno, "create `%s`", t->blob->path);
   t->digest = digester_new ();
-  t->url = xasprintf ("%s/v2/%s/blobs/sha256:%s", c->base, c->repo, t->blob->hex);
+  return 0;
+}
+
+/* One attempt: from the start, or from what the previous ones got. */
+static int
+transfer_begin (struct registry_client *c, CURLM *m, struct curl_slist *headers, struct transfer *t, isola_error_t *err)
+{
+  if (t->url == NULL)
+    t->url = xasprintf ("%s/v2/%s/blobs/sha256:%s", c->base, c->repo, t->blob->hex);
   t->h = easy_new (c, t->url, headers);
   if (t->h == NULL)
     return isola_error_fail (err, ENOMEM, "cannot make an HTTP request");
+  t->attempts++;
+  t->retry_at = 0;
+  t->status = 0;
+  t->range_start = -1;
+  t->discard = false;
+  t->range_from = t->done;
+  t->detail[0] = '\0';
+  char range[32];
+  if (t->done > 0)
+    {
+      snprintf (range, sizeof range, "%lld-", (long long)t->done);
+      curl_easy_setopt (t->h, CURLOPT_RANGE, range);
+    }
   curl_easy_setopt (t->h, CURLOPT_WRITEFUNCTION, on_blob_data);
   curl_easy_setopt (t->h, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt (t->h, CURLOPT_HEADERFUNCTION, on_blob_header);
+  curl_easy_setopt (t->h, CURLOPT_HEADERDATA, t);
   curl_easy_setopt (t->h, CURLOPT_PRIVATE, t);
   curl_easy_setopt (t->h, CURLOPT_ERRORBUFFER, t->detail);
   curl_multi_add_handle (m, t->h);
-  if (t->fn)
+  if (t->fn && t->attempts == 1)
     t->fn (t->arg, t->index, REGISTRY_BLOB_STARTED, 0);
   return 0;
+}
+
+static bool
+transport_may_pass (CURLcode rc)
+{
+  return rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING
+         || rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_COULDNT_CONNECT || rc == CURLE_HTTP2
+         || rc == CURLE_HTTP2_STREAM || rc == CURLE_WRITE_ERROR;
 }
 
 static int
 transfer_finish (struct transfer *t, CURLcode rc, isola_error_t *err)
 {
   const char *hex = t->blob->hex;
-  long status = 0;
-  if (rc == CURLE_OK)
+  long status = t->status;
+  if (rc == CURLE_OK && status == 0)
     curl_easy_getinfo (t->h, CURLINFO_RESPONSE_CODE, &status);
+  t->retryable = false;
   if (t->too_long)
     return isola_error_fail (err, EINVAL, "blob sha256:%.12s is longer than its descriptor's %lld bytes: refused", hex,
                              (long long)t->blob->size);
   if (t->write_errno)
     return isola_error_make (err, t->write_errno, "write `%s`", t->blob->path);
+  if (status == 206 && t->range_start != t->range_from)
+    {
+      /* A range other than the one asked for: start over. */
+      t->retryable = transfer_restart_content (t) == 0;
+      return isola_error_fail (err, EIO, "blob sha256:%.12s: the registry answered a Range request with bytes %lld-",
+                               hex, (long long)t->range_start);
+    }
+  if (status == 416)
+    t->retryable = transfer_restart_content (t) == 0;
+  else if (status == 429 || status >= 500)
+    t->retryable = true;
+  else if (rc != CURLE_OK)
+    t->retryable = transport_may_pass (rc) && rc != CURLE_WRITE_ERROR;
   if (rc != CURLE_OK)
     return transfer_error (rc, t->detail, t->url, err);
-  if (status != 200)
+  if (status != 200 && status != 206)
     return isola_error_fail (err, status == 404 ? ENOENT : EIO, "blob sha256:%.12s: the registry answered %ld", hex,
                              status);
   if (t->done != t->blob->size)
-    return isola_error_fail (err, EIO, "blob sha256:%.12s is truncated: %lld of %lld bytes", hex, (long long)t->done,
-                             (long long)t->blob->size);
+    {
+      t->retryable = true;
+      return isola_error_fail (err, EIO, "blob sha256:%.12s is truncated: %lld of %lld bytes", hex, (long long)t->done,
+                               (long long)t->blob->size);
+    }
   digest_hex_t got;
   digester_final (t->digest, got);
   if (strcmp (got, hex) != 0)
@@ -700,19 +996,58 @@ transfer_finish (struct transfer *t, CURLcode rc, isola_error_t *err)
 }
 
 static void
-transfer_clear (CURLM *m, struct transfer *t)
+transfer_end_attempt (CURLM *m, struct transfer *t)
 {
   if (t->h)
     {
       curl_multi_remove_handle (m, t->h);
       curl_easy_cleanup (t->h);
+      t->h = NULL;
     }
+}
+
+static void
+transfer_clear (CURLM *m, struct transfer *t)
+{
+  transfer_end_attempt (m, t);
   if (t->fd >= 0)
     close (t->fd);
   digester_free (t->digest);
   free (t->url);
   memset (t, 0, sizeof (*t));
   t->fd = -1;
+}
+
+/* An attempt ended: done (0), waiting to try again (1), or failed for good (< 0). */
+static int
+transfer_settle (CURLM *m, struct transfer *t, CURLcode rc, isola_error_t *err)
+{
+  cleanup_error isola_error_t attempt_err = NULL;
+  int ret = transfer_finish (t, rc, &attempt_err);
+  transfer_end_attempt (m, t);
+  if (ret == 0)
+    return 0;
+  if (t->retryable && t->attempts < REQUEST_ATTEMPTS)
+    {
+      t->retry_at = monotonic_ms () + 1000LL * t->attempts;
+      return 1;
+    }
+  int e = -ret;
+  if (t->attempts > 1)
+    return isola_error_fail (err, e, "downloading blob sha256:%.12s failed %d times, the last: %s", t->blob->hex,
+                             t->attempts, attempt_err->msg);
+  return isola_error_fail (err, e, "%s", attempt_err->msg);
+}
+
+/* How long the loop may wait for the network: until the next attempt is due, a second at most. */
+static int
+poll_timeout (const struct transfer *ts, size_t n)
+{
+  long long now = monotonic_ms (), wait = 1000;
+  for (size_t i = 0; i < n; i++)
+    if (ts[i].retry_at && ts[i].retry_at - now < wait)
+      wait = ts[i].retry_at > now ? ts[i].retry_at - now : 0;
+  return (int)wait;
 }
 
 int
@@ -737,13 +1072,22 @@ registry_fetch_blobs (struct registry_client *c, const struct registry_blob *blo
   int running = 0;
   while (ret == 0 && finished < n)
     {
+      long long now = monotonic_ms ();
+      for (size_t i = 0; ret == 0 && i < next; i++)
+        if (ts[i].retry_at && ts[i].retry_at <= now)
+          ret = transfer_begin (c, m, headers, &ts[i], err);
       while (ret == 0 && next < n && next - finished < (size_t)(parallel > 0 ? parallel : 1))
-        ret = transfer_start (c, m, headers, &ts[next++], err);
+        {
+          ret = transfer_open (&ts[next], err);
+          if (ret == 0)
+            ret = transfer_begin (c, m, headers, &ts[next], err);
+          next++;
+        }
       if (ret < 0)
         break;
       CURLMcode mc = curl_multi_perform (m, &running);
       if (mc == CURLM_OK)
-        mc = curl_multi_poll (m, NULL, 0, 1000, NULL);
+        mc = curl_multi_poll (m, NULL, 0, poll_timeout (ts, next), NULL);
       if (mc != CURLM_OK)
         {
           ret = isola_error_fail (err, EIO, "downloading layers: %s", curl_multi_strerror (mc));
@@ -757,9 +1101,14 @@ registry_fetch_blobs (struct registry_client *c, const struct registry_blob *blo
             continue;
           struct transfer *t = NULL;
           curl_easy_getinfo (msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-          ret = transfer_finish (t, msg->data.result, err);
-          transfer_clear (m, t);
-          finished++;
+          ret = transfer_settle (m, t, msg->data.result, err);
+          if (ret == 0)
+            {
+              transfer_clear (m, t);
+              finished++;
+            }
+          else if (ret > 0)
+            ret = 0;
         }
     }
   for (size_t i = 0; i < n; i++)
@@ -815,7 +1164,18 @@ struct upload
 {
   struct response *r;
   char *location;
+  registry_upload_fn fn;
+  void *arg;
 };
+
+static int
+on_upload_progress (void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+  (void)dltotal, (void)dlnow, (void)ultotal;
+  struct upload *u = arg;
+  u->fn (u->arg, (int64_t)ulnow);
+  return 0;
+}
 
 static size_t
 on_upload_header (char *data, size_t size, size_t n, void *arg)
@@ -830,8 +1190,9 @@ on_upload_header (char *data, size_t size, size_t n, void *arg)
 
 /* One request with a body (POST, PUT): from memory (data) or a file (fd >= 0). */
 static int
-send_request (struct registry_client *c, const char *url, const char *method, const char *content_type,
-              const void *data, size_t len, int fd, struct response *r, char **location, isola_error_t *err)
+send_once (struct registry_client *c, const char *url, const char *method, const char *content_type, const void *data,
+           size_t len, int fd, struct response *r, char **location, registry_upload_fn fn, void *arg,
+           isola_error_t *err)
 {
   cleanup_slist struct curl_slist *headers = NULL;
   cleanup_free char *ct = xasprintf ("Content-Type: %s", content_type);
@@ -843,8 +1204,14 @@ send_request (struct registry_client *c, const char *url, const char *method, co
     return isola_error_fail (err, ENOMEM, "cannot make an HTTP request");
   response_clear (r);
   r->max = ERROR_BODY_MAX;
-  struct upload u = { .r = r };
+  struct upload u = { .r = r, .fn = fn, .arg = arg };
   cleanup_file FILE *f = NULL;
+  if (fn)
+    {
+      curl_easy_setopt (h, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt (h, CURLOPT_XFERINFOFUNCTION, on_upload_progress);
+      curl_easy_setopt (h, CURLOPT_XFERINFODATA, &u);
+    }
   curl_easy_setopt (h, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt (h, CURLOPT_FOLLOWLOCATION, 0L);
   if (fd >= 0)
@@ -879,6 +1246,38 @@ send_request (struct registry_client *c, const char *url, const char *method, co
   return 0;
 }
 
+/* A request with a body; a transport failure or a 429/5xx is tried again after a pause (1 s, 2 s), the body sent
+   from its start. */
+static int
+send_request_with (struct registry_client *c, const char *url, const char *method, const char *content_type,
+                   const void *data, size_t len, int fd, struct response *r, char **location, registry_upload_fn fn,
+                   void *arg, isola_error_t *err)
+{
+  for (int attempt = 1;; attempt++)
+    {
+      if (fd >= 0 && lseek (fd, 0, SEEK_SET) < 0)
+        return isola_error_make (err, errno, "read blob");
+      if (location)
+        {
+          free (*location);
+          *location = NULL;
+        }
+      cleanup_error isola_error_t once = NULL;
+      int ret = send_once (c, url, method, content_type, data, len, fd, r, location, fn, arg, &once);
+      bool retry = ret == -EIO || (ret == 0 && (r->status == 429 || r->status >= 500));
+      if (!retry || attempt == REQUEST_ATTEMPTS)
+        return ret < 0 ? isola_error_fail (err, -ret, "%s", once->msg) : 0;
+      sleep ((unsigned)attempt);
+    }
+}
+
+static int
+send_request (struct registry_client *c, const char *url, const char *method, const char *content_type,
+              const void *data, size_t len, int fd, struct response *r, char **location, isola_error_t *err)
+{
+  return send_request_with (c, url, method, content_type, data, len, fd, r, location, NULL, NULL, err);
+}
+
 /* A Location header made absolute, with the digest parameter the upload's PUT needs. */
 static char *
 upload_url (const struct registry_client *c, const char *location, const char *hex)
@@ -889,13 +1288,35 @@ upload_url (const struct registry_client *c, const char *location, const char *h
   return xasprintf ("%s%s%sdigest=sha256%%3A%s", c->base, location, sep, hex);
 }
 
-int
-registry_upload_blob (struct registry_client *c, const char *hex, const char *path, int64_t size, isola_error_t *err)
+void
+registry_add_pull_scope (struct registry_client *c, const char *repo)
 {
+  cleanup_free char *scope = xasprintf ("repository:%s:pull", repo);
+  if (c->scopes == NULL)
+    c->scopes = xcalloc (1, sizeof (char *));
+  if (strv_contains (c->scopes, scope))
+    return;
+  strv_push (&c->scopes, scope);
+  /* A token has the scopes it was asked for: the next request gets one with this scope too. */
+  if (c->authz && str_has_prefix (c->authz, "Authorization: Bearer "))
+    {
+      free (c->authz);
+      c->authz = NULL;
+    }
+}
+
+int
+registry_upload_blob (struct registry_client *c, const char *hex, const char *path, int64_t size,
+                      const char *mount_from, bool *mounted, registry_upload_fn fn, void *arg, isola_error_t *err)
+{
+  *mounted = false;
   cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return isola_error_make (err, errno, "open blob `%s`", path);
-  cleanup_free char *start = xasprintf ("%s/v2/%s/blobs/uploads/", c->base, c->repo);
+  cleanup_free char *esc_from = mount_from ? url_escape (mount_from) : NULL;
+  cleanup_free char *start
+      = mount_from ? xasprintf ("%s/v2/%s/blobs/uploads/?mount=sha256:%s&from=%s", c->base, c->repo, hex, esc_from)
+                   : xasprintf ("%s/v2/%s/blobs/uploads/", c->base, c->repo);
   struct response r = { 0 };
   cleanup_free char *location = NULL;
   int ret = send_request (c, start, "POST", "application/octet-stream", NULL, 0, -1, &r, &location, err);
@@ -907,12 +1328,20 @@ registry_upload_blob (struct registry_client *c, const char *hex, const char *pa
       if (ret == 0)
         ret = send_request (c, start, "POST", "application/octet-stream", NULL, 0, -1, &r, &location, err);
     }
+  /* 201: the registry mounted the blob from the other repository; 202: an upload starts (no mount). */
+  if (ret == 0 && mount_from && r.status == 201)
+    {
+      *mounted = true;
+      response_clear (&r);
+      return 0;
+    }
   if (ret == 0 && (r.status != 202 || location == NULL))
     ret = status_error (&r, c->repo, err);
   if (ret == 0)
     {
       cleanup_free char *put = upload_url (c, location, hex);
-      ret = send_request (c, put, "PUT", "application/octet-stream", NULL, (size_t)size, fd, &r, NULL, err);
+      ret = send_request_with (c, put, "PUT", "application/octet-stream", NULL, (size_t)size, fd, &r, NULL, fn, arg,
+                               err);
       if (ret == 0 && r.status != 201)
         ret = status_error (&r, c->repo, err);
     }

@@ -26,6 +26,14 @@ struct registry_client;
 int registry_open (const char *root, const char *domain, const char *repo, const char *actions,
                    struct registry_client **out, isola_error_t *err);
 void registry_close (struct registry_client *c);
+
+/* The mirrors to try before the registry of domain: ROOT/config.json's "registry-mirrors" (as dockerd's
+   daemon.json) for docker.io, none for any other. */
+int registry_mirrors (const char *root, const char *domain, char ***out, isola_error_t *err);
+
+/* Opens repository repo of domain at a mirror ("https://HOST[:PORT]", or http:// as written), without credentials. */
+int registry_open_mirror (const char *root, const char *domain, const char *mirror, const char *repo,
+                          struct registry_client **out, isola_error_t *err);
 static inline void
 cleanup_registryp (struct registry_client **c)
 {
@@ -75,11 +83,16 @@ int registry_fetch_blobs (struct registry_client *c, const struct registry_blob 
 /* The repository's tags (GET /v2/NAME/tags/list). */
 int registry_list_tags (struct registry_client *c, char ***out, isola_error_t *err);
 
-/* Push: whether the repository has a blob (HEAD); a monolithic upload (POST, then PUT with the digest); a manifest
-   PUT under reference (a tag), with its media type. */
+/* Push: whether the repository has a blob (HEAD); a cross-repository mount or a monolithic upload (POST, then PUT
+   with the digest); a manifest PUT under reference (a tag), with its media type. */
 int registry_blob_exists (struct registry_client *c, const char *hex, bool *exists, isola_error_t *err);
+typedef void (*registry_upload_fn) (void *arg, int64_t done);
+/* With mount_from (another repository of the registry), the registry is first asked to mount the blob from there
+   (*mounted then); otherwise, or when it does not, the blob is uploaded (fn, if not NULL, sees the bytes sent). */
 int registry_upload_blob (struct registry_client *c, const char *hex, const char *path, int64_t size,
-                          isola_error_t *err);
+                          const char *mount_from, bool *mounted, registry_upload_fn fn, void *arg, isola_error_t *err);
+/* Asks the token service for pull access to repo too (the source of a cross-repository mount). */
+void registry_add_pull_scope (struct registry_client *c, const char *repo);
 int registry_put_manifest (struct registry_client *c, const char *reference, const char *media_type, const char *body,
                            size_t len, isola_error_t *err);
 

@@ -2,17 +2,23 @@
 #include "image/registry_auth.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/json.h"
 #include "base/util.h"
 
-#define AUTH_FILE_MAX   (1024 * 1024)
-#define HUB_AUTH_KEY    "https://index.docker.io/v1/"
-#define HUB_DOMAIN_NAME "docker.io"
+#define AUTH_FILE_MAX    (1024 * 1024)
+#define HELPER_OUT_MAX   (64 * 1024)
+#define HELPER_NOT_FOUND "credentials not found in native keychain"
+#define HUB_AUTH_KEY     "https://index.docker.io/v1/"
+#define HUB_DOMAIN_NAME  "docker.io"
 
 char *
 registry_auth_file (void)
@@ -93,6 +99,149 @@ decode_auth (const char *b64, char **user, char **password)
   return 0;
 }
 
+/* --- credential helpers ---------------------------------------------------------------------------------------- */
+
+/* "HOST[:PORT]" of a key, as Docker's credHelpers are keyed ("index.docker.io" for Docker Hub). */
+static char *
+key_hostname (const char *key)
+{
+  const char *p = key;
+  if (str_has_prefix (p, "https://"))
+    p += strlen ("https://");
+  else if (str_has_prefix (p, "http://"))
+    p += strlen ("http://");
+  char *h = strndup (p, strcspn (p, "/"));
+  if (h == NULL)
+    abort ();
+  return h;
+}
+
+/* The helper for key: credHelpers' entry for its host, else credsStore; NULL for the file itself. */
+static const char *
+helper_for (json_t *cfg, const char *key)
+{
+  cleanup_free char *host = key_hostname (key);
+  const char *name = json_string_value (json_object_get (json_object_get (cfg, "credHelpers"), host));
+  if (name == NULL || *name == '\0')
+    name = json_string_value (json_object_get (cfg, "credsStore"));
+  if (name == NULL || *name == '\0' || strchr (name, '/'))
+    return NULL;
+  return name;
+}
+
+/* Runs docker-credential-NAME ACTION with input on its stdin, as Docker does: *out is what it printed, *code its
+   exit status.  Its stderr is dropped. */
+static int
+run_helper (const char *name, const char *action, const char *input, char **out, int *code, isola_error_t *err)
+{
+  cleanup_free char *prog = xasprintf ("docker-credential-%s", name);
+  int in[2], outp[2];
+  if (pipe2 (in, O_CLOEXEC) < 0)
+    return isola_error_make (err, errno, "pipe");
+  if (pipe2 (outp, O_CLOEXEC) < 0)
+    {
+      int e = errno;
+      close (in[0]), close (in[1]);
+      return isola_error_make (err, e, "pipe");
+    }
+  pid_t pid = fork ();
+  if (pid < 0)
+    {
+      int e = errno;
+      close (in[0]), close (in[1]), close (outp[0]), close (outp[1]);
+      return isola_error_make (err, e, "fork");
+    }
+  if (pid == 0)
+    {
+      int null = open ("/dev/null", O_WRONLY);
+      if (dup2 (in[0], 0) < 0 || dup2 (outp[1], 1) < 0 || (null >= 0 && dup2 (null, 2) < 0))
+        _exit (126);
+      execlp (prog, prog, action, (char *)NULL);
+      _exit (errno == ENOENT ? 127 : 126);
+    }
+  close (in[0]);
+  close (outp[1]);
+  /* The input is a line or a small JSON object: it fits in the pipe, written before the output is read. */
+  struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+  sigaction (SIGPIPE, &ign, &old);
+  (void)write_all (in[1], input, strlen (input));
+  close (in[1]);
+  sigaction (SIGPIPE, &old, NULL);
+  size_t len = 0;
+  int ret = read_fd_bounded (outp[0], HELPER_OUT_MAX, out, &len, err);
+  close (outp[0]);
+  int status = 0;
+  if (waitpid_retry (pid, &status) < 0)
+    status = 0xff00;
+  if (ret < 0)
+    return ret;
+  *code = WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+  if (*code == 127)
+    return isola_error_fail (err, ENOENT, "%s: executable file not found in $PATH", prog);
+  return 0;
+}
+
+static int
+helper_failed (const char *name, const char *action, int code, const char *out, isola_error_t *err)
+{
+  size_t n = strcspn (out ? out : "", "\n");
+  return isola_error_fail (err, EIO, "error %s credentials - docker-credential-%s: exit status %d, out: `%.*s`",
+                           strcmp (action, "get") == 0     ? "getting"
+                           : strcmp (action, "store") == 0 ? "storing"
+                                                           : "erasing",
+                           name, code, (int)(n > 200 ? 200 : n), out ? out : "");
+}
+
+static int
+helper_get (const char *name, const char *key, char **user, char **password, isola_error_t *err)
+{
+  cleanup_free char *out = NULL;
+  int code = 0;
+  int ret = run_helper (name, "get", key, &out, &code, err);
+  if (ret < 0)
+    return ret;
+  if (code != 0 && strstr (out, HELPER_NOT_FOUND))
+    return 0;
+  if (code != 0)
+    return helper_failed (name, "get", code, out, err);
+  cleanup_json json_t *o = json_loads (out, 0, NULL);
+  const char *u = json_string_value (json_object_get (o, "Username"));
+  const char *secret = json_string_value (json_object_get (o, "Secret"));
+  if (u == NULL || secret == NULL)
+    return isola_error_fail (err, EINVAL, "docker-credential-%s get: its answer is not credentials", name);
+  /* "<token>" names an identity token, which only Docker Hub's OAuth flow takes: not a password. */
+  if (*u == '\0' || strcmp (u, "<token>") == 0)
+    return 0;
+  *user = xstrdup (u);
+  *password = xstrdup (secret);
+  return 0;
+}
+
+static int
+helper_store (const char *name, const char *key, const char *user, const char *password, isola_error_t *err)
+{
+  cleanup_json json_t *o = json_pack ("{s:s, s:s, s:s}", "ServerURL", key, "Username", user, "Secret", password);
+  cleanup_free char *input = json_dumps (o, JSON_COMPACT);
+  cleanup_free char *out = NULL;
+  int code = 0;
+  int ret = run_helper (name, "store", input, &out, &code, err);
+  explicit_bzero (input, strlen (input));
+  if (ret == 0 && code != 0)
+    ret = helper_failed (name, "store", code, out, err);
+  return ret;
+}
+
+static int
+helper_erase (const char *name, const char *key, isola_error_t *err)
+{
+  cleanup_free char *out = NULL;
+  int code = 0;
+  int ret = run_helper (name, "erase", key, &out, &code, err);
+  if (ret == 0 && code != 0 && strstr (out, HELPER_NOT_FOUND) == NULL)
+    ret = helper_failed (name, "erase", code, out, err);
+  return ret;
+}
+
 int
 registry_auth_get (const char *domain, char **user, char **password, isola_error_t *err)
 {
@@ -102,6 +251,9 @@ registry_auth_get (const char *domain, char **user, char **password, isola_error
   if (ret < 0)
     return ret;
   cleanup_free char *want = registry_auth_key (domain);
+  const char *helper = helper_for (cfg, want);
+  if (helper)
+    return helper_get (helper, want, user, password, err);
   json_t *auths = json_object_get (cfg, "auths");
   const char *key;
   json_t *v;
@@ -153,11 +305,21 @@ registry_auth_store (const char *domain, const char *user, const char *password,
       auths = json_object ();
       json_object_set_new (cfg, "auths", auths);
     }
+  cleanup_free char *key = registry_auth_key (domain);
+  const char *helper = helper_for (cfg, key);
+  if (helper)
+    {
+      /* The helper keeps the secret; the file names the registry, with no credentials, as Docker writes it. */
+      ret = helper_store (helper, key, user, password, err);
+      if (ret == 0)
+        json_object_set_new (auths, key, json_object ());
+      return ret < 0 ? ret : save_file (cfg, err);
+    }
   cleanup_free char *plain = xasprintf ("%s:%s", user, password);
   size_t n = strlen (plain);
   cleanup_free unsigned char *b64 = xcalloc (1, 4 * ((n + 2) / 3) + 1);
   EVP_EncodeBlock (b64, (const unsigned char *)plain, (int)n);
-  cleanup_free char *key = registry_auth_key (domain);
+  explicit_bzero (plain, n);
   json_object_set_new (auths, key, json_pack ("{s:s}", "auth", (const char *)b64));
   return save_file (cfg, err);
 }
@@ -183,5 +345,12 @@ registry_auth_erase (const char *domain, bool *found, isola_error_t *err)
         *found = true;
       }
   }
+  const char *helper = helper_for (cfg, want);
+  if (helper && *found)
+    {
+      ret = helper_erase (helper, want, err);
+      if (ret < 0)
+        return ret;
+    }
   return *found ? save_file (cfg, err) : 0;
 }

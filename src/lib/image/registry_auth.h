@@ -1,7 +1,9 @@
 /* Registry credentials in Docker's own file and format, so that `docker login` and `isola login` share them:
    $DOCKER_CONFIG/config.json, else ~/.docker/config.json, {"auths": {"SERVER": {"auth": base64("user:pass")}}}.
    Docker Hub's key is "https://index.docker.io/v1/"; other registries are keyed by HOST[:PORT] (a key written as
-   a URL, "https://HOST/", is found too). */
+   a URL, "https://HOST/", is found too).  A registry with a credential helper (`credHelpers` by host name, else
+   `credsStore`) has its credentials kept by docker-credential-NAME (get, store, erase; JSON on stdin and stdout, as
+   Docker runs them), and the file only names it: "auths": {"SERVER": {}}. */
 #ifndef ISOLA_REGISTRY_AUTH_H
 #define ISOLA_REGISTRY_AUTH_H
 

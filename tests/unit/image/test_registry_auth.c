@@ -74,6 +74,54 @@ test_store_get_erase (void)
   u = p = NULL;
 }
 
+/* A helper that keeps one credential in a file beside it and echoes what it was asked: the shape Docker's helpers
+   have (a server URL on stdin for get and erase, a JSON object for store). */
+static void
+test_helper (void)
+{
+  cleanup_free char *bin = xasprintf ("%s/bin", dir), *helper = xasprintf ("%s/docker-credential-unit", bin);
+  cleanup_free char *kept = xasprintf ("%s/kept", dir);
+  cleanup_free char *script
+      = xasprintf ("#!/bin/sh\n"
+                   "case $1 in\n"
+                   "store) cat >%s ;;\n"
+                   "get) read -r url || true; [ -s %s ] && [ \"$url\" = h.test ] && "
+                   "echo '{\"ServerURL\":\"h.test\",\"Username\":\"hu\",\"Secret\":\"hs\"}' && exit 0;"
+                   " echo 'credentials not found in native keychain'; exit 1 ;;\n"
+                   "erase) rm -f %s ;;\n"
+                   "esac\n",
+                   kept, kept, kept);
+  CHECK (mkdir_p (bin, 0700, NULL) == 0 && write_file_atomic (helper, script, strlen (script), 0700, NULL) == 0,
+         "write the helper");
+  cleanup_free char *path = xasprintf ("%s:%s", bin, getenv ("PATH") ? getenv ("PATH") : "/usr/bin:/bin");
+  setenv ("PATH", path, 1);
+  write_config ("{\"credsStore\": \"unit\", \"auths\": {}}");
+  cleanup_free char *u = NULL, *p = NULL;
+  CHECK (registry_auth_get ("h.test", &u, &p, NULL) == 0 && u == NULL, "not found in the helper: no credentials");
+  CHECK (registry_auth_store ("h.test", "hu", "hs", NULL) == 0, "store through the helper");
+  cleanup_free char *stored = NULL;
+  size_t len = 0;
+  CHECK (read_file_bounded (kept, 4096, &stored, &len, NULL) == 0, "the helper got the credentials");
+  cleanup_json json_t *o = stored ? json_loads (stored, 0, NULL) : NULL;
+  CHECK_STR (json_string_value (json_object_get (o, "ServerURL")), "h.test", "store: ServerURL");
+  CHECK_STR (json_string_value (json_object_get (o, "Secret")), "hs", "store: Secret");
+  cleanup_json json_t *cfg = read_config ();
+  json_t *entry = json_object_get (json_object_get (cfg, "auths"), "h.test");
+  CHECK (json_is_object (entry) && json_object_size (entry) == 0, "the file names the registry, without a secret");
+  CHECK (registry_auth_get ("h.test", &u, &p, NULL) == 0 && u && strcmp (u, "hu") == 0 && p && strcmp (p, "hs") == 0,
+         "get through the helper");
+  free (u), free (p);
+  u = p = NULL;
+  bool found = false;
+  CHECK (registry_auth_erase ("h.test", &found, NULL) == 0 && found && !path_exists (kept), "erase through the helper");
+  write_config ("{\"credHelpers\": {\"h.test\": \"missing\"}, \"credsStore\": \"unit\"}");
+  cleanup_error isola_error_t err = NULL;
+  CHECK (registry_auth_get ("h.test", &u, &p, &err) == -ENOENT && err && strstr (err->msg, "docker-credential-missing"),
+         "credHelpers comes first; a helper that is not there is an error naming it");
+  unlink (helper);
+  rmdir (bin);
+}
+
 static void
 test_bad_file (void)
 {
@@ -95,6 +143,7 @@ main (void)
   setenv ("DOCKER_CONFIG", dir, 1);
   test_file_place ();
   test_store_get_erase ();
+  test_helper ();
   test_bad_file ();
   cleanup_free char *path = registry_auth_file ();
   unlink (path);
