@@ -29,6 +29,8 @@ static const struct flag_def events_flags[] = {
 static int
 print_stats (const struct rt_container *c, isola_error_t *err)
 {
+  if (rt_vm_container (c))
+    return isola_error_fail (err, ENOTSUP, "events are not implemented for VM containers");
   struct cgroup_fs fs = { 0 };
   struct cgroup_stats st;
   int ret = cgroup_fs_detect ("/sys/fs/cgroup", &fs, err);

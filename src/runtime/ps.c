@@ -143,7 +143,9 @@ freeze (struct rt_ctx *ctx, struct flag_parser *p, const char *verb, bool frozen
     return rt_fail (ctx, &err);
   enum rt_status st = rt_status (&c);
   int ret = 0;
-  if (frozen && st != RT_RUNNING && st != RT_CREATED)
+  if (rt_vm_container (&c))
+    ret = rt_failf (ctx, "%s is not implemented for VM containers", frozen ? "pause" : "resume");
+  else if (frozen && st != RT_RUNNING && st != RT_CREATED)
     ret = rt_failf (ctx, "container not running");
   else if (!frozen && st != RT_PAUSED)
     ret = rt_failf (ctx, "container not paused");

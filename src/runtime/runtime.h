@@ -17,6 +17,7 @@ struct rt_ctx
   bool log_json;
   bool debug;
   bool systemd_cgroup;
+  const char *isolation; /* without the io.isola.isolation annotation: process or vm (main.c) */
 };
 
 struct rt_verb
@@ -49,5 +50,27 @@ int rt_write_pid_file (const char *path, int pid, isola_error_t *err);
 
 /* Connects to a --console-socket path; the fd, or a negative errno with err set. */
 int rt_connect_console (const char *path, isola_error_t *err);
+
+/* vm.c: VM isolation (io.isola.isolation=vm), the container an isola VM container of the store ROOT/.vm-store. */
+struct rt_container;
+struct oci_launch;
+struct oci_process;
+#include <jansson.h>
+#include <sys/types.h>
+char *rt_vm_store_root (const char *root);
+bool rt_vm_container (const struct rt_container *c);
+/* The VM container for the bundle and its waiter, the process of --pid-file (*pid_out), which starts it when the
+   exec fifo in dir opens; *vm_out is what state.json keeps of it ("vm"). */
+int rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_launch *l, int console_fd,
+                  pid_t *pid_out, json_t **vm_out, isola_error_t *err);
+/* What the waiter said when the VM container did not start, or NULL. */
+char *rt_vm_start_error (const struct rt_container *c);
+int rt_vm_kill (const struct rt_ctx *ctx, const struct rt_container *c, int sig, isola_error_t *err);
+/* Removes the VM container (its VM, disks, tap redirections, cgroup) and its image. */
+void rt_vm_remove (const struct rt_ctx *ctx, const struct rt_container *c);
+/* exec through the VM's agent: waits and sets *code, or with detach returns once it runs, the relaying child's pid
+   in pid_file; console_fd >= 0: with a terminal, its master sent there. */
+int rt_vm_exec (const struct rt_ctx *ctx, const struct rt_container *c, const struct oci_process *p, bool detach,
+                const char *pid_file, int console_fd, int *code, isola_error_t *err);
 
 #endif

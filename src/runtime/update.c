@@ -117,6 +117,8 @@ read_resources (const char *path, json_t **out, isola_error_t *err)
 static int
 update_container (struct rt_container *c, json_t *res, isola_error_t *err)
 {
+  if (rt_vm_container (c))
+    return isola_error_fail (err, ENOTSUP, "update is not implemented for VM containers");
   struct cgroup_limits limits;
   oci_limits_from_resources (res, &limits);
   struct cgroup_fs fs = { 0 };

@@ -135,6 +135,11 @@ frozen (const struct rt_container *c)
   if (cgroup_fs_detect ("/sys/fs/cgroup", &fs, NULL) < 0)
     return false;
   const char *name = json_string_value (json_object_get (c->state, "cgroup"));
+  if (name == NULL || name[0] == '\0') /* a VM container's (vm.c) */
+    {
+      cgroup_fs_clear (&fs);
+      return false;
+    }
   cleanup_free char *v2 = fs.unified ? xasprintf ("%s/isola/%s/cgroup.freeze", fs.unified, name) : NULL;
   cleanup_free char *v1 = xasprintf ("%s/freezer/isola/%s/freezer.state", fs.root, name);
   bool ret = (v2 && file_says (v2, "1")) || file_says (v1, "FROZEN");
@@ -202,6 +207,11 @@ rt_cgroup_pids (const struct rt_container *c, pid_t **out, size_t *n, isola_erro
   if (ret < 0)
     return ret;
   const char *name = json_string_value (json_object_get (c->state, "cgroup"));
+  if (name == NULL || name[0] == '\0') /* a VM container's (vm.c) */
+    {
+      cgroup_fs_clear (&fs);
+      return 0; /* no pids on the host */
+    }
   cleanup_free char *v2 = fs.unified ? xasprintf ("%s/isola/%s/cgroup.procs", fs.unified, name) : NULL;
   cleanup_free char *v1 = xasprintf ("%s/pids/isola/%s/cgroup.procs", fs.root, name);
   cgroup_fs_clear (&fs);
