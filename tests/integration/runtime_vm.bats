@@ -28,6 +28,8 @@ rt() {
 
 teardown() {
   rt_teardown
+  local n
+  for n in ${NETNS_MADE:-}; do ip netns del "$n" 2>/dev/null || true; done
   # nothing of the test's VMs is left: no worker, no tap, no mount
   local left
   left=$(grep -l -- "$T/" /proc/[0-9]*/cmdline 2>/dev/null || true)
@@ -122,17 +124,20 @@ host_sees() {
 }
 
 @test "runtime vm: the pod's network namespace (by path) is the VM's: its address, MAC and routes" {
-  ns=isola-rtvm-$$
+  # the pod's namespace as CNI leaves it (eth0, its address, MAC and default route), its veth's peer in a second
+  # namespace of the test's: nothing touches the host's network
+  ns=isola-rtvm-$$ peer=isola-rtvm-peer-$$
   ip netns add "$ns"
-  # a veth whose host end stays in the test's namespace, the other in the pod's, as CNI leaves it
-  ip link add "rtvm$$h" type veth peer name eth0 netns "$ns"
+  ip netns add "$peer"
+  NETNS_MADE="$ns $peer"
+  ip -n "$peer" link add veth0 type veth peer name eth0 netns "$ns"
   ip -n "$ns" link set eth0 address 02:42:0a:58:00:07
   ip -n "$ns" addr add 10.88.7.2/24 dev eth0
   ip -n "$ns" link set eth0 up
   ip -n "$ns" link set lo up
   ip -n "$ns" route add default via 10.88.7.1
-  ip addr add 10.88.7.1/24 dev "rtvm$$h"
-  ip link set "rtvm$$h" up
+  ip -n "$peer" addr add 10.88.7.1/24 dev veth0
+  ip -n "$peer" link set veth0 up
   edit_config ".linux.namespaces |= map(if .type == \"network\" then .path = \"/var/run/netns/$ns\" else . end)"
   args sh -c 'ip -o -4 addr show eth0; cat /sys/class/net/eth0/address; ip route; exec sleep 7272'
   create_bg v3
@@ -143,15 +148,13 @@ host_sees() {
   assert_output_contains "02:42:0a:58:00:07"
   assert_output_matches "default via 10.88.7.1"
   # the pod's address answers from the guest
-  wait_until 30 ping -c 1 -W 2 10.88.7.2
+  wait_until 60 ip netns exec "$peer" busybox ping -c 1 -W 2 10.88.7.2
   rt delete --force v3
   # the tap and its redirections went with the VM
   run ip -n "$ns" -o link
   refute_output_contains tap0_isola
   run tc -n "$ns" qdisc show dev eth0
   refute_output_contains ingress
-  ip link del "rtvm$$h" 2>/dev/null || true
-  ip netns del "$ns"
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
 }
 
