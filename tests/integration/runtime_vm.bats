@@ -108,7 +108,7 @@ host_sees() {
   rt exec -d --pid-file "$T/epid" v2 sh -c 'sleep 1; exit 7'
   epid=$(cat "$T/epid")
   [ -n "$epid" ] && wait_until 60 sh -c "! kill -0 $epid 2>/dev/null || grep -q '^[0-9]* (.*) Z ' /proc/$epid/stat"
-  run rt exec v2 nosuchcommand
+  run -127 rt exec v2 nosuchcommand
   assert_status 127
   # kill reaches the guest's process; the --pid-file process exits with its status
   rt kill v2 KILL
