@@ -143,8 +143,13 @@ freeze (struct rt_ctx *ctx, struct flag_parser *p, const char *verb, bool frozen
     return rt_fail (ctx, &err);
   enum rt_status st = rt_status (&c);
   int ret = 0;
-  if (rt_vm_container (&c))
-    ret = rt_failf (ctx, "%s is not implemented for VM containers", frozen ? "pause" : "resume");
+  if (rt_vm_container (&c) && (frozen ? st == RT_RUNNING : st == RT_PAUSED))
+    {
+      if (rt_vm_pause (ctx, &c, frozen, &err) < 0)
+        ret = rt_fail (ctx, &err);
+    }
+  else if (rt_vm_container (&c))
+    ret = rt_failf (ctx, "container not %s", frozen ? "running" : "paused");
   else if (frozen && st != RT_RUNNING && st != RT_CREATED)
     ret = rt_failf (ctx, "container not running");
   else if (!frozen && st != RT_PAUSED)

@@ -65,6 +65,8 @@ int rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oc
                   pid_t *pid_out, json_t **vm_out, isola_error_t *err);
 /* What the waiter said when the VM container did not start, or NULL. */
 char *rt_vm_start_error (const struct rt_container *c);
+/* pause/resume: the VM's vCPUs stop (QMP, as `isola pause`), marked by RT_VM_PAUSED in its directory. */
+int rt_vm_pause (const struct rt_ctx *ctx, const struct rt_container *c, bool pause, isola_error_t *err);
 int rt_vm_kill (const struct rt_ctx *ctx, const struct rt_container *c, int sig, isola_error_t *err);
 /* Removes the VM container (its VM, disks, tap redirections, cgroup) and its image. */
 void rt_vm_remove (const struct rt_ctx *ctx, const struct rt_container *c);

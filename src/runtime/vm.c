@@ -440,6 +440,39 @@ create_request (const struct oci_launch *l, const char *image_id, const char *ne
   return req;
 }
 
+/* The files the caller bind-mounts on /etc/resolv.conf, /etc/hosts and /etc/hostname (podman's and dockerd's, a
+   pod's DNS) become the container's own, which the guest is given at start (START's EtcResolv, EtcHosts,
+   EtcHostname): the spec's other mounts do not reach the guest. */
+static int
+take_etc_files (json_t *config, const struct container *c, isola_error_t *err)
+{
+  static const char *const files[] = { "resolv.conf", "hosts", "hostname" };
+  json_t *m;
+  size_t i;
+  json_array_foreach (json_object_get (config, "mounts"), i, m)
+  {
+    const char *dest = json_string_value (json_object_get (m, "destination"));
+    const char *source = json_string_value (json_object_get (m, "source"));
+    if (dest == NULL || source == NULL || strncmp (dest, "/etc/", 5) != 0)
+      continue;
+    for (size_t k = 0; k < ARRAY_SIZE (files); k++)
+      {
+        struct stat st;
+        if (strcmp (dest + 5, files[k]) != 0 || stat (source, &st) < 0 || !S_ISREG (st.st_mode))
+          continue;
+        cleanup_free char *text = NULL;
+        size_t len = 0;
+        int ret = read_file_bounded (source, 1 << 20, &text, &len, NULL);
+        if (ret < 0)
+          return isola_error_make (err, -ret, "read %s for the container's %s", source, dest);
+        cleanup_free char *path = container_path (c, files[k]);
+        if ((ret = write_file_replace (path, text, len, 0644, err)) < 0)
+          return ret;
+      }
+  }
+  return 0;
+}
+
 int
 rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_launch *l, int console_fd, pid_t *pid_out,
               json_t **vm_out, isola_error_t *err)
@@ -496,11 +529,16 @@ rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_la
     {
       cleanup_json json_t *req = create_request (l, image_id, mode);
       ret = container_create_from_request (store_root, req, NULL, &c, err);
+      if (ret == 0)
+        ret = take_etc_files (l->config, c, err);
     }
   if (ret < 0)
     {
       (void)kill (pid, SIGKILL);
       (void)waitpid_retry (pid, NULL);
+      cleanup_store struct isola_store *s = NULL;
+      if (c && store_open (store_root, STORE_LOCK_NONE, &s, NULL) == 0)
+        (void)container_rm (s, c, true, NULL);
       image_discard (store_root, image_id);
       return ret;
     }
@@ -541,6 +579,22 @@ rt_vm_kill (const struct rt_ctx *ctx, const struct rt_container *rc, int sig, is
     }
   if (ret == 0)
     ret = container_kill (c, sig, err);
+  return ret;
+}
+
+int
+rt_vm_pause (const struct rt_ctx *ctx, const struct rt_container *rc, bool pause, isola_error_t *err)
+{
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_container struct container *c = NULL;
+  cleanup_free char *mark = xasprintf ("%s/" RT_VM_PAUSED, rc->dir);
+  int ret = load_vm_container (ctx, rc, &s, &c, err);
+  if (ret == 0)
+    ret = pause ? container_pause (c, err) : container_unpause (c, err);
+  if (ret == 0 && pause)
+    ret = write_file_atomic (mark, "", 0, 0600, err);
+  else if (ret == 0 && unlink (mark) < 0 && errno != ENOENT)
+    ret = isola_error_make (err, errno, "unlink %s", mark);
   return ret;
 }
 

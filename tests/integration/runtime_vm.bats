@@ -83,9 +83,12 @@ host_sees() {
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
 }
 
-@test "runtime vm: create, start, state, exec, kill, delete; the host sees only the worker" {
+@test "runtime vm: create, start, state, ps, pause, resume, exec, kill, delete; the host sees only the worker" {
   args sh -c 'echo started; echo $$ >/pid1; hostname; exec sleep 7171'
-  edit_config '.hostname = "vmbox"'
+  # the file the caller binds on /etc/resolv.conf (a pod's DNS) is the guest's
+  echo "nameserver 10.9.8.7" >"$T/resolv"
+  edit_config ".hostname = \"vmbox\" | .mounts += [{\"destination\": \"/etc/resolv.conf\", \"type\": \"bind\",
+    \"source\": \"$T/resolv\", \"options\": [\"rbind\", \"ro\"]}]"
   create_bg v2 --pid-file "$T/pid"
   pid=$(cat "$T/pid")
   assert_equal "$(state_field v2 status)" created
@@ -98,10 +101,19 @@ host_sees() {
   # the container's process is the guest's: the host sees its worker, not its sleep
   ! host_sees 7171 || fail "the host sees the container's sleep"
   assert_equal "$(workers_of "$ISOLA_RUNTIME_ROOT/.vm-store" | wc -l)" 1
+  # of the container's processes the host has the --pid-file one
+  assert_equal "$(rt ps --format json v2)" "[$pid]"
+  # pause stops the VM (its vCPUs, through QMP), resume runs it again
+  rt pause v2
+  assert_equal "$(state_field v2 status)" paused
+  run rt pause v2
+  assert_status 1
+  rt resume v2
+  assert_equal "$(state_field v2 status)" running
   # exec runs in the guest, with its status, the container's root (the bundle's) and its writes kept from the bundle
-  run --separate-stderr rt exec v2 sh -c 'cat /pid1; ls /bin/busybox; echo e >&2; exit 5'
+  run --separate-stderr rt exec v2 sh -c 'cat /pid1; ls /bin/busybox; cat /etc/resolv.conf; echo e >&2; exit 5'
   assert_status 5
-  assert_equal "$output" "$(printf '1\n/bin/busybox')"
+  assert_equal "$output" "$(printf '1\n/bin/busybox\nnameserver 10.9.8.7')"
   assert_equal "$stderr" e
   [ ! -e "$B/rootfs/pid1" ] || fail "the guest's write reached the bundle directory"
   # exec -d: the pid file's process relays it and exits with it
@@ -184,7 +196,7 @@ host_sees() {
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
 }
 
-@test "runtime vm podman: run --rm, run -d, exec (with a terminal), logs, stop, rm" {
+@test "runtime vm podman: run --rm, run -d, exec (with a terminal), logs, pause, stop, rm" {
   podman_setup
   A=(--annotation io.isola.isolation=vm --network none)
   run --separate-stderr timeout 180 "${P[@]}" run --rm "${A[@]}" busybox sh -c 'echo hi from a vm; exit 4'
@@ -201,6 +213,9 @@ host_sees() {
   assert_status 2
   assert_output_matches '^/dev/pts/[0-9]+'
   wait_until 30 sh -c "timeout 30 $(printf '%q ' "${P[@]}") logs s1 | grep -q logged"
+  timeout 120 "${P[@]}" pause s1
+  assert_equal "$(timeout 60 "${P[@]}" inspect -f '{{.State.Status}}' s1)" paused
+  timeout 120 "${P[@]}" unpause s1
   timeout 120 "${P[@]}" stop -t 0 s1
   assert_equal "$(timeout 60 "${P[@]}" inspect -f '{{.State.Status}}' s1)" exited
   timeout 120 "${P[@]}" rm s1
@@ -209,7 +224,7 @@ host_sees() {
   [ -n "$id" ]
 }
 
-@test "runtime vm containerd: ctr run with isola-runtime-vm, task exec, kill, delete" {
+@test "runtime vm containerd: ctr run with isola-runtime-vm, task exec, pause, resume, kill, delete" {
   containerd_setup
   ln -s "$RT" "$T/cd/isola-runtime-vm"
   vm_store_config "$T/cd/rt/default"
@@ -224,6 +239,10 @@ host_sees() {
   assert_equal "$output" exec-out
   pid=$(timeout 60 "${CTR[@]}" task ls | awk '$1 == "t2" {print $2}')
   assert_equal "$(rt --root "$T/cd/rt/default" state t2 | jq -r .pid)" "$pid"
+  timeout 60 "${CTR[@]}" task pause t2
+  run timeout 60 "${CTR[@]}" task ls
+  assert_output_matches "t2 +$pid +PAUSED"
+  timeout 60 "${CTR[@]}" task resume t2
   timeout 60 "${CTR[@]}" task kill -s KILL t2
   wait_until 60 sh -c "timeout 30 ctr --address '$T/cd/c.sock' task ls | grep -q 't2 .*STOPPED'"
   timeout 60 "${CTR[@]}" task delete t2
