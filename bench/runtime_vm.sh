@@ -17,7 +17,9 @@ work=$(mktemp -d /tmp/isola-bench-rtvm.XXXXXX)
 export ISOLA_RUNTIME_ROOT=$work/state
 cleanup() {
   local id
-  for id in $(ls "$ISOLA_RUNTIME_ROOT" 2>/dev/null); do "$rt" delete --force "$id" >/dev/null 2>&1 || true; done
+  for id in "$ISOLA_RUNTIME_ROOT"/*; do
+    if [ -e "$id" ]; then "$rt" delete --force "${id##*/}" >/dev/null 2>&1 || true; fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -42,10 +44,10 @@ ticks=$(getconf CLK_TCK)
 
 # measure NAME CMD...: median wall ms and CPU-s per run of CMD (each run followed by `delete` of id m)
 measure() {
-  local name=$1 t0 t1 c0 c1 i
+  local name=$1 t0 t1 c0 c1 _
   shift
   c0=$(cpu_s)
-  for i in $(seq "$runs"); do
+  for _ in $(seq "$runs"); do
     t0=$(date +%s%N)
     "$@" >/dev/null 2>&1 || true
     t1=$(date +%s%N)

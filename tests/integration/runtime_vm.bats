@@ -45,10 +45,10 @@ vm_store_config() {
 
 # workers_of DIR: the VM workers (QEMU) whose command line names a container of the store under DIR.
 workers_of() {
-  local p
+  local p c
   for p in $(pgrep -f '^isola-vm' || true); do
-    [ -d "$1/containers" ] && for c in $(ls "$1/containers" 2>/dev/null); do
-      grep -q "$c" "/proc/$p/cmdline" 2>/dev/null && echo "$p"
+    for c in "$1"/containers/*; do
+      [ -e "$c" ] && grep -q "${c##*/}" "/proc/$p/cmdline" 2>/dev/null && echo "$p"
     done
   done
   true
