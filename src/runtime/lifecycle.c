@@ -263,6 +263,11 @@ do_create (struct rt_ctx *ctx, const struct create_opts *o, const char *id, stru
       ret = oci_run_hooks (c.config, "prestart", text, err);
       if (ret == 0)
         ret = oci_run_hooks (c.config, "createRuntime", text, err);
+      /* In the container's namespaces, where it is built and waits at its exec fifo; a VM's guest runs no hooks. */
+      if (ret == 0 && !l.vm)
+        ret = oci_run_hooks_in (c.config, "createContainer", text, pid, err);
+      else if (ret == 0 && json_array_size (json_object_get (json_object_get (c.config, "hooks"), "createContainer")))
+        rt_warn (ctx, "hooks.createContainer: a VM container's namespaces are its guest's: ignored");
     }
   if (ret == 0 && o->pid_file)
     ret = rt_write_pid_file (o->pid_file, pid, err);
@@ -328,7 +333,14 @@ do_start (struct rt_ctx *ctx, const struct rt_container *c, isola_error_t *err)
     default:
       return isola_error_fail (err, EINVAL, "cannot start an already running container");
     }
-  int ret = release_exec_gate (c, err);
+  cleanup_free char *before = state_text (c);
+  int ret = 0;
+  if (!rt_vm_container (c))
+    ret = oci_run_hooks_in (c->config, "startContainer", before, rt_pid (c), err);
+  else if (json_array_size (json_object_get (json_object_get (c->config, "hooks"), "startContainer")))
+    rt_warn (ctx, "hooks.startContainer: a VM container's namespaces are its guest's: ignored");
+  if (ret == 0)
+    ret = release_exec_gate (c, err);
   if (ret < 0)
     return ret;
   cleanup_free char *text = state_text (c);

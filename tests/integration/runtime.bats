@@ -430,14 +430,36 @@ teardown() { rt_teardown; }
   assert_equal "$(cgroup_of h2)" ""
 }
 
+@test "runtime config: createContainer and startContainer hooks run in the container's namespaces" {
+  # a script on the host's path, run with the container's root as / (its interpreter is the container's sh)
+  printf '#!/bin/sh\n{ hostname; cat; echo; } >"/hook-$1"\n' >"$T/chook"
+  chmod +x "$T/chook"
+  args sh -c 'cat /hook-createContainer /hook-startContainer'
+  edit_config ".hostname = \"hooked\" | .hooks = {
+    \"createContainer\": [{\"path\": \"$T/chook\", \"args\": [\"chook\", \"createContainer\"]}],
+    \"startContainer\": [{\"path\": \"$T/chook\", \"args\": [\"chook\", \"startContainer\"]}]}"
+  run --separate-stderr rt run --bundle "$B" hc1
+  assert_status 0
+  assert_equal "${lines[0]}" hooked
+  assert_output_matches '"id":"hc1".*"status":"created"'
+  assert_equal "${lines[2]}" hooked
+  [ ! -e "$T/hook-createContainer" ] || fail "the hook ran in the runtime's mount namespace"
+  # a failing startContainer hook fails start; the container is deleted as usual
+  edit_config '.hooks = {"startContainer": [{"path": "/bin/false"}]}'
+  create_bg hc2
+  run rt start hc2
+  assert_status 1
+  assert_output_contains "error running startContainer hook #0"
+  rt delete --force hc2
+  assert_equal "$(ls "$ISOLA_RUNTIME_ROOT")" ""
+}
+
 @test "runtime config: fields this host cannot honour are warned about; an unknown isolation is refused" {
-  edit_config '.process.apparmorProfile = "docker-default" | .linux.mountLabel = "system_u:object_r:container_file_t:s0"
-    | .hooks.startContainer = [{"path": "/bin/true"}]'
+  edit_config '.process.apparmorProfile = "docker-default" | .linux.mountLabel = "system_u:object_r:container_file_t:s0"'
   run --separate-stderr rt run --bundle "$B" w1
   assert_status 0
   assert_stderr_matches 'level=warning msg=.*apparmorProfile'
   assert_stderr_matches 'level=warning msg=.*mountLabel'
-  assert_stderr_matches 'level=warning msg=.*startContainer'
   # called as isola-runtime-vm, the annotation still chooses (VM isolation itself: runtime_vm.bats)
   ln -s "$RT" "$T/isola-runtime-vm"
   edit_config '.annotations = {"io.isola.isolation": "process"}'
