@@ -286,6 +286,7 @@ teardown() { rt_teardown; }
   assert_status 0
   assert_equal "$(echo "$output" | jq -r .ociVersionMin)" 1.0.0
   echo "$output" | jq -e '.linux.namespaces | index("pid")' >/dev/null
+  echo "$output" | jq -e '.hooks | index("startContainer")' >/dev/null
 }
 
 @test "runtime --root, --log --log-format json" {

@@ -867,8 +867,8 @@ json_t *
 oci_features (void)
 {
   json_t *f = json_pack ("{s:s, s:s}", "ociVersionMin", "1.0.0", "ociVersionMax", "1.1.0");
-  json_t *hooks = json_pack ("[s,s,s]", "prestart", "createRuntime", "poststart");
-  json_array_append_new (hooks, json_string ("poststop"));
+  json_t *hooks = json_pack ("[s,s,s,s,s,s]", "prestart", "createRuntime", "createContainer", "startContainer",
+                             "poststart", "poststop");
   json_object_set_new (f, "hooks", hooks);
   json_object_set_new (f, "mountOptions",
                        json_pack ("[s,s,s,s,s,s,s]", "bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec"));
