@@ -418,6 +418,48 @@ network_of (json_t *config, const char **path, bool *new_netns, isola_error_t *e
                            "\"network\" in linux.namespaces means the host's, which a VM cannot share)");
 }
 
+/* dir itself or a path below it. */
+static bool
+path_under (const char *path, const char *dir)
+{
+  size_t n = strlen (dir);
+  return strncmp (path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* The spec's bind mounts of directories (volumes: a pod's, `podman -v`) as the container's binds, which the VM gets
+   as 9p shares (driver/vm_launch.h); not what the caller binds under /dev, /proc or /sys (a VM has its own), nor
+   files (take_etc_files gives the guest /etc's). */
+static json_t *
+binds_of (json_t *config)
+{
+  json_t *binds = json_array ();
+  json_t *m;
+  size_t i;
+  json_array_foreach (json_object_get (config, "mounts"), i, m)
+  {
+    const char *dest = json_string_value (json_object_get (m, "destination"));
+    const char *source = json_string_value (json_object_get (m, "source"));
+    const char *type = json_string_value (json_object_get (m, "type"));
+    bool bind = type && strcmp (type, "bind") == 0, ro = false;
+    json_t *o;
+    size_t k;
+    json_array_foreach (json_object_get (m, "options"), k, o)
+    {
+      const char *opt = json_string_value (o);
+      bind = bind || (opt && (strcmp (opt, "bind") == 0 || strcmp (opt, "rbind") == 0));
+      ro = ro || (opt && strcmp (opt, "ro") == 0);
+    }
+    struct stat st;
+    if (!bind || dest == NULL || source == NULL || dest[0] != '/' || strcmp (dest, "/") == 0
+        || path_under (dest, "/dev") || path_under (dest, "/proc") || path_under (dest, "/sys")
+        || stat (source, &st) < 0 || !S_ISDIR (st.st_mode) || strchr (source, ':') || strchr (dest, ':'))
+      continue;
+    cleanup_free char *b = xasprintf ("%s:%s%s", source, dest, ro ? ":ro" : "");
+    json_array_append_new (binds, json_string (b));
+  }
+  return binds;
+}
+
 static json_t *
 create_request (const struct oci_launch *l, const char *image_id, const char *network_mode)
 {
@@ -434,6 +476,7 @@ create_request (const struct oci_launch *l, const char *image_id, const char *ne
   /* linux.resources become the container's: the guest's memory and vCPUs (vm_launch.h), the worker's cgroup and
      the guest's own limits. */
   cgroup_limits_to_json (&l->limits, json_object_get (req, "HostConfig"));
+  json_object_set_new (json_object_get (req, "HostConfig"), "Binds", binds_of (l->config));
   const char *hostname = json_string_value (json_object_get (l->config, "hostname"));
   if (hostname && hostname[0])
     json_object_set_new (req, "Hostname", json_string (hostname));

@@ -196,12 +196,16 @@ host_sees() {
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
 }
 
-@test "runtime vm podman: run --rm, run -d, exec (with a terminal), logs, pause, stop, rm" {
+@test "runtime vm podman: run --rm with a volume, run -d, exec (with a terminal), logs, pause, stop, rm" {
   podman_setup
   A=(--annotation io.isola.isolation=vm --network none)
-  run --separate-stderr timeout 180 "${P[@]}" run --rm "${A[@]}" busybox sh -c 'echo hi from a vm; exit 4'
+  # a volume (a directory bind) reaches the guest (a 9p share); podman's own binds (/dev/shm, /etc files) do not
+  mkdir -p "$T/vol"
+  echo volume-data >"$T/vol/f"
+  run --separate-stderr timeout 180 "${P[@]}" run --rm "${A[@]}" -v "$T/vol:/data" busybox \
+    sh -c 'cat /data/f; echo hi from a vm; exit 4'
   assert_status 4
-  assert_equal "$output" "hi from a vm"
+  assert_equal "$output" "$(printf 'volume-data\nhi from a vm')"
   run timeout 180 "${P[@]}" run -d --name s1 "${A[@]}" busybox sh -c 'echo logged; exec sleep 7373'
   assert_status 0
   id=$output
