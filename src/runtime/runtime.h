@@ -67,6 +67,12 @@ int rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oc
 char *rt_vm_start_error (const struct rt_container *c);
 /* pause/resume: the VM's vCPUs stop (QMP, as `isola pause`), marked by RT_VM_PAUSED in its directory. */
 int rt_vm_pause (const struct rt_ctx *ctx, const struct rt_container *c, bool pause, isola_error_t *err);
+/* update, events --stats: the guest's cgroup of the container, through its agent (as `isola update`, `isola stats`). */
+struct cgroup_limits;
+struct cgroup_stats;
+int rt_vm_update (const struct rt_ctx *ctx, const struct rt_container *c, const struct cgroup_limits *l,
+                  isola_error_t *err);
+int rt_vm_stats (const struct rt_ctx *ctx, const struct rt_container *c, struct cgroup_stats *out, isola_error_t *err);
 int rt_vm_kill (const struct rt_ctx *ctx, const struct rt_container *c, int sig, isola_error_t *err);
 /* Removes the VM container (its VM, disks, tap redirections, cgroup) and its image. */
 void rt_vm_remove (const struct rt_ctx *ctx, const struct rt_container *c);

@@ -38,6 +38,7 @@
 #include "container/container_event.h"
 #include "container/create.h"
 #include "container/lifecycle.h"
+#include "container/update.h"
 #include "driver/driver.h"
 #include "image/erofs.h"
 #include "image/image.h"
@@ -638,6 +639,33 @@ rt_vm_pause (const struct rt_ctx *ctx, const struct rt_container *rc, bool pause
     ret = write_file_atomic (mark, "", 0, 0600, err);
   else if (ret == 0 && unlink (mark) < 0 && errno != ENOENT)
     ret = isola_error_make (err, errno, "unlink %s", mark);
+  return ret;
+}
+
+int
+rt_vm_update (const struct rt_ctx *ctx, const struct rt_container *rc, const struct cgroup_limits *l,
+              isola_error_t *err)
+{
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_container struct container *c = NULL;
+  int ret = load_vm_container (ctx, rc, &s, &c, err);
+  if (ret < 0)
+    return ret;
+  cleanup_json json_t *resources = json_object ();
+  cgroup_limits_to_json (l, resources);
+  return container_update (c, resources, err);
+}
+
+int
+rt_vm_stats (const struct rt_ctx *ctx, const struct rt_container *rc, struct cgroup_stats *out, isola_error_t *err)
+{
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_container struct container *c = NULL;
+  int ret = load_vm_container (ctx, rc, &s, &c, err);
+  if (ret == 0 && !container_is_running (c))
+    ret = isola_error_fail (err, EINVAL, "container not running");
+  if (ret == 0)
+    ret = driver_of (c)->stats (c, out, err);
   return ret;
 }
 

@@ -83,7 +83,7 @@ host_sees() {
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
 }
 
-@test "runtime vm: create, start, state, ps, pause, resume, exec, kill, delete; the host sees only the worker" {
+@test "runtime vm: create, start, state, ps, pause, resume, update, events, exec, kill, delete; the host sees only the worker" {
   args sh -c 'echo started; echo $$ >/pid1; hostname; exec sleep 7171'
   # the file the caller binds on /etc/resolv.conf (a pod's DNS) is the guest's
   echo "nameserver 10.9.8.7" >"$T/resolv"
@@ -110,6 +110,10 @@ host_sees() {
   assert_status 1
   rt resume v2
   assert_equal "$(state_field v2 status)" running
+  # update and events --stats reach the guest's cgroup of the container
+  rt update --memory 104857600 --pids-limit 50 v2
+  assert_equal "$(rt events --stats v2 | jq -r .data.memory.usage.limit)" 104857600
+  assert_equal "$(rt exec v2 cat /sys/fs/cgroup/pids.max)" 50
   # exec runs in the guest, with its status, the container's root (the bundle's) and its writes kept from the bundle
   run --separate-stderr rt exec v2 sh -c 'cat /pid1; ls /bin/busybox; cat /etc/resolv.conf; echo e >&2; exit 5'
   assert_status 5
