@@ -11,8 +11,8 @@
      through /proc/PID/ns/net), waits at the exec fifo, starts the VM container on `start` as its attached client,
      relays its stdio (the caller's pipes, or the pseudo-terminal whose master went to --console-socket) and signals,
      and exits with the container's exit code, which is what the shim or conmon reaps.
-   - kill, exec and delete go to the VM container through the library; exec's process is a relay like the waiter
-     (with -d, a child of ours that the caller reaps). */
+   - kill, exec, pause, resume, update, events and delete go to the VM container through the library; exec's
+     process is a relay like the waiter (with -d, a child of ours that the caller reaps). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -405,11 +405,14 @@ waiter_main (const struct waiter_args *a)
 static int
 network_of (json_t *config, const char **path, bool *new_netns, isola_error_t *err)
 {
+  json_t *namespaces = json_object_get (json_object_get (config, "linux"), "namespaces");
   json_t *ns;
   size_t i;
-  json_array_foreach (json_object_get (json_object_get (config, "linux"), "namespaces"), i,
-                      ns) if (strcmp (json_string_value (json_object_get (ns, "type")) ?: "", "network") == 0)
+  json_array_foreach (namespaces, i, ns)
   {
+    const char *type = json_string_value (json_object_get (ns, "type"));
+    if (type == NULL || strcmp (type, "network") != 0)
+      continue;
     *path = json_string_value (json_object_get (ns, "path"));
     *new_netns = *path == NULL || (*path)[0] == '\0';
     return 0;
