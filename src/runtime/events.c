@@ -85,8 +85,8 @@ verb_events (struct rt_ctx *ctx, struct flag_parser *p)
     return 1;
   cleanup_error isola_error_t err = NULL;
   struct rt_container c;
-  if (rt_load (ctx->root, p->args[0], &c, &err) < 0)
-    return rt_fail (ctx, &err);
+  if (rt_load_arg (ctx, p, &c))
+    return 1;
   int ret = 0;
   if (rt_status (&c) == RT_STOPPED)
     ret = isola_error_fail (&err, EINVAL, "container with id %s is not running", c.id);

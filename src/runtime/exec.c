@@ -230,8 +230,8 @@ verb_exec (struct rt_ctx *ctx, struct flag_parser *p)
     return 1;
   cleanup_error isola_error_t err = NULL;
   struct rt_container c;
-  if (rt_load (ctx->root, p->args[0], &c, &err) < 0)
-    return rt_fail (ctx, &err);
+  if (rt_load_arg (ctx, p, &c))
+    return 1;
   enum rt_status st = rt_status (&c);
   cleanup_json json_t *proc = NULL;
   int ret = 0;

@@ -532,8 +532,8 @@ verb_start (struct rt_ctx *ctx, struct flag_parser *p)
     return 1;
   cleanup_error isola_error_t err = NULL;
   struct rt_container c;
-  if (rt_load (ctx->root, p->args[0], &c, &err) < 0)
-    return rt_fail (ctx, &err);
+  if (rt_load_arg (ctx, p, &c))
+    return 1;
   int ret = do_start (ctx, &c, &err);
   rt_container_clear (&c);
   return ret < 0 ? rt_fail (ctx, &err) : 0;
@@ -603,10 +603,9 @@ verb_state (struct rt_ctx *ctx, struct flag_parser *p)
       return code;
   if (rt_args (ctx, p, "state", 1, 1))
     return 1;
-  cleanup_error isola_error_t err = NULL;
   struct rt_container c;
-  if (rt_load (ctx->root, p->args[0], &c, &err) < 0)
-    return rt_fail (ctx, &err);
+  if (rt_load_arg (ctx, p, &c))
+    return 1;
   cleanup_json json_t *s = rt_state_json (&c);
   cleanup_free char *text = json_dumps (s, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
   printf ("%s\n", text);
@@ -638,8 +637,8 @@ verb_kill (struct rt_ctx *ctx, struct flag_parser *p)
     return rt_failf (ctx, "unknown signal \"%s\"", p->args[1]);
   cleanup_error isola_error_t err = NULL;
   struct rt_container c;
-  if (rt_load (ctx->root, p->args[0], &c, &err) < 0)
-    return rt_fail (ctx, &err);
+  if (rt_load_arg (ctx, p, &c))
+    return 1;
   enum rt_status st = rt_status (&c);
   int ret = 0;
   if (st == RT_STOPPED)

@@ -133,6 +133,13 @@ rt_write_pid_file (const char *path, int pid, isola_error_t *err)
 }
 
 int
+rt_load_arg (struct rt_ctx *ctx, const struct flag_parser *p, struct rt_container *c)
+{
+  cleanup_error isola_error_t err = NULL;
+  return rt_load (ctx->root, p->args[0], c, &err) < 0 ? rt_fail (ctx, &err) : 0;
+}
+
+int
 rt_connect_console (const char *path, isola_error_t *err)
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };

@@ -104,8 +104,8 @@ verb_ps (struct rt_ctx *ctx, struct flag_parser *p)
     return 1;
   cleanup_error isola_error_t err = NULL;
   struct rt_container c;
-  if (rt_load (ctx->root, p->args[0], &c, &err) < 0)
-    return rt_fail (ctx, &err);
+  if (rt_load_arg (ctx, p, &c))
+    return 1;
   pid_t *pids = NULL;
   size_t n = 0;
   int ret = 0;
@@ -139,8 +139,8 @@ freeze (struct rt_ctx *ctx, struct flag_parser *p, const char *verb, bool frozen
     return 1;
   cleanup_error isola_error_t err = NULL;
   struct rt_container c;
-  if (rt_load (ctx->root, p->args[0], &c, &err) < 0)
-    return rt_fail (ctx, &err);
+  if (rt_load_arg (ctx, p, &c))
+    return 1;
   enum rt_status st = rt_status (&c);
   int ret = 0;
   if (rt_vm_container (&c) && (frozen ? st == RT_RUNNING : st == RT_PAUSED))

@@ -45,6 +45,11 @@ void rt_warn (struct rt_ctx *ctx, const char *msg);
 /* The positional arguments of a verb that takes exactly n (runc's "requires exactly N argument(s)"). */
 int rt_args (struct rt_ctx *ctx, struct flag_parser *p, const char *verb, int min, int max);
 
+/* Loads the container the verb's first argument names: 0, or 1 (the verb's exit code) once the error (runc's
+   "container does not exist") is reported. */
+struct rt_container;
+int rt_load_arg (struct rt_ctx *ctx, const struct flag_parser *p, struct rt_container *c);
+
 /* Writes pid to path atomically (temp + rename in the same directory). */
 int rt_write_pid_file (const char *path, int pid, isola_error_t *err);
 

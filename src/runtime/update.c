@@ -151,8 +151,8 @@ verb_update (struct rt_ctx *ctx, struct flag_parser *p)
   if (rt_args (ctx, p, "update", 1, 1))
     return 1;
   struct rt_container c;
-  if (rt_load (ctx->root, p->args[0], &c, &err) < 0)
-    return rt_fail (ctx, &err);
+  if (rt_load_arg (ctx, p, &c))
+    return 1;
   int ret = 0;
   if (rt_status (&c) == RT_STOPPED)
     ret = isola_error_fail (&err, EINVAL, "container not running");
