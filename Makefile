@@ -107,7 +107,7 @@ BUILD_JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 
 all: isola vm load-image
 
-isola: build/isola build/isola-monitor build/isola-init build/isola-serve build/isola-runtime build/isola-registry
+isola: build/isola build/isola-monitor build/isola-init build/isola-serve build/isola-runtime build/isola-runtime-vm build/isola-registry
 
 # libcurl dynamic, whatever STATIC says: Debian's libcurl.a needs Kerberos and LDAP, which have no static libraries;
 # with it OpenSSL, which it loads anyway.  The rest static as in isola (STATIC=1): a pull of an image that is here is
@@ -248,6 +248,9 @@ build/isola-runtime: $(RT_OBJS) build/libisola.a
 	@echo "  LD      $@"
 	@$(CC) $(ISOLA_CFLAGS) $(HARDEN_CFLAGS) $(CFLAGS) $(ISOLA_LDFLAGS) $(HARDEN_LDFLAGS) $(LDFLAGS) -pie -o $@ $^ $(LDLIBS)
 
+build/isola-runtime-vm build/asan/isola-runtime-vm: %-vm: %
+	@ln -sf isola-runtime $@
+
 # Static: it runs inside containers, whose images have any libc or none.  Small rather than fast (-Os), whatever
 # CFLAGS says.
 build/isola-init: src/init/init.c
@@ -310,7 +313,7 @@ build/fuzz/fuzz_%: fuzz/fuzz_%.c build/fuzz/libisola.a
            $(SERVE_OBJS) $(ASAN_SERVE_OBJS) $(REG_OBJS) $(ASAN_REG_OBJS) $(ASAN_CLI_OBJS) $(ASAN_MON_OBJS) $(ASAN_AGENT_OBJS) $(FUZZ_LIB_OBJS) build/obj/src/static/archive_noxar.o) \
            $(UNIT_BINS:build/asan/tests/%=build/asan/obj/tests/%) $(FUZZ_BINS:build/fuzz/%=build/fuzz/obj/fuzz/%)))
 
-asan: build/asan/isola build/asan/isola-registry build/asan/isola-monitor build/asan/isola-serve build/asan/isola-agent build/asan/isola-init build/asan/isola-runtime build/asan/vm $(UNIT_BINS)
+asan: build/asan/isola build/asan/isola-registry build/asan/isola-monitor build/asan/isola-serve build/asan/isola-agent build/asan/isola-init build/asan/isola-runtime build/asan/isola-runtime-vm build/asan/vm $(UNIT_BINS)
 unit: $(UNIT_BINS)
 fuzz-build: $(FUZZ_BINS)
 
@@ -357,7 +360,7 @@ bench: deps
 	bench/vm.sh
 	bench/output.sh
 
-install: build/isola build/isola-monitor build/isola-init build/isola-serve build/isola-registry vm
+install: build/isola build/isola-monitor build/isola-init build/isola-serve build/isola-registry build/isola-runtime vm
 	install -D -m 0755 build/isola $(DESTDIR)$(PREFIX)/bin/isola
 	install -D -m 0755 build/isola-monitor $(DESTDIR)$(PREFIX)/bin/isola-monitor
 	install -D -m 0755 build/isola-registry $(DESTDIR)$(PREFIX)/bin/isola-registry

@@ -18,10 +18,10 @@ The parts (all of them by default):
   unit   the C unit tests, build/asan/tests/test_* (ASan+UBSan, TAP)
   fuzz   each fuzz target, build/fuzz/fuzz_*, over its corpus and then new inputs, FUZZ_SECONDS (default 5)
          seconds in all (`make fuzz` is the long run)
-  bats   the integration tests, tests/integration/*.bats except vm.bats, with process isolation, and the checks
-         of the built binaries, tests/build/*.bats except reproducible.bats
-  vm     everything that boots VMs: vm.bats, and the files of VM_FILES (default: run lifecycle exec ps logs
-         isolation files volume leaks escape limits events attach restart health nsflags containment
+  bats   the integration tests, tests/integration/*.bats except vm.bats and runtime_vm.bats, with process
+         isolation, and the checks of the built binaries, tests/build/*.bats except reproducible.bats
+  vm     everything that boots VMs: vm.bats, runtime_vm.bats, and the files of VM_FILES (default: run lifecycle exec
+         ps logs isolation files volume leaks escape limits events attach restart health nsflags containment
          records chaos wedged netns network serve commit cp) again with every container in a VM (ISOLA_TEST_ISOLATION=vm).
          That second pass checks that the modes behave alike: it drives the release build with 1-vCPU guests
          (ISOLA_VM_PASS_BIN, ISOLA_VM_PASS_CPUS override), half the time of ASan and the default size; vm.bats,
@@ -191,7 +191,7 @@ for f in tests/build/*.bats; do
 done
 for f in tests/integration/*.bats; do
   name=$(basename "$f" .bats)
-  if [ "$name" = vm ]; then
+  if [ "$name" = vm ] || [ "$name" = runtime_vm ]; then
     has_part vm && wanted "$name" && add_job vm bats "$f" process "$name.bats" "$(($(tests_in "$f") * 4))"
     continue
   fi

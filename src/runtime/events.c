@@ -26,13 +26,14 @@ static const struct flag_def events_flags[] = {
   { NULL },
 };
 
+/* A VM container's figures are its guest's cgroup's, read by the agent (vm.c). */
 static int
-print_stats (const struct rt_container *c, isola_error_t *err)
+print_stats (const struct rt_ctx *ctx, const struct rt_container *c, isola_error_t *err)
 {
   struct cgroup_fs fs = { 0 };
   struct cgroup_stats st;
-  int ret = cgroup_fs_detect ("/sys/fs/cgroup", &fs, err);
-  if (ret == 0)
+  int ret = rt_vm_container (c) ? rt_vm_stats (ctx, c, &st, err) : cgroup_fs_detect ("/sys/fs/cgroup", &fs, err);
+  if (ret == 0 && !rt_vm_container (c))
     ret = cgroup_stats_read (&fs, json_string_value (json_object_get (c->state, "cgroup")), &st, err);
   cgroup_fs_clear (&fs);
   if (ret < 0)
@@ -84,14 +85,14 @@ verb_events (struct rt_ctx *ctx, struct flag_parser *p)
     return 1;
   cleanup_error isola_error_t err = NULL;
   struct rt_container c;
-  if (rt_load (ctx->root, p->args[0], &c, &err) < 0)
-    return rt_fail (ctx, &err);
+  if (rt_load_arg (ctx, p, &c))
+    return 1;
   int ret = 0;
   if (rt_status (&c) == RT_STOPPED)
     ret = isola_error_fail (&err, EINVAL, "container with id %s is not running", c.id);
   while (ret == 0)
     {
-      ret = print_stats (&c, &err);
+      ret = print_stats (ctx, &c, &err);
       if (ret < 0 || once)
         break;
       poll (NULL, 0, (int)every);

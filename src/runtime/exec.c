@@ -144,6 +144,13 @@ run_exec (struct rt_ctx *ctx, const struct rt_container *c, const struct exec_op
         ret = console;
       sp.tty = true, sp.console_socket = console;
     }
+  if (ret == 0 && rt_vm_container (c))
+    {
+      /* The agent applies the container's own settings in the guest (vm.c). */
+      ret = rt_vm_exec (ctx, c, &p, o->detach, o->pid_file, console, code, err);
+      oci_process_clear (&p);
+      return ret;
+    }
   if (ret == 0)
     ret = oci_seccomp_compile (json_object_get (json_object_get (c->config, "linux"), "seccomp"), p.caps, &seccomp,
                                err);
@@ -223,8 +230,8 @@ verb_exec (struct rt_ctx *ctx, struct flag_parser *p)
     return 1;
   cleanup_error isola_error_t err = NULL;
   struct rt_container c;
-  if (rt_load (ctx->root, p->args[0], &c, &err) < 0)
-    return rt_fail (ctx, &err);
+  if (rt_load_arg (ctx, p, &c))
+    return 1;
   enum rt_status st = rt_status (&c);
   cleanup_json json_t *proc = NULL;
   int ret = 0;

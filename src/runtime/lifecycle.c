@@ -27,27 +27,32 @@ struct create_opts
   bool attached; /* run without --detach: we stay the container's parent */
 };
 
-/* The isolation a bundle asks for: io.isola.isolation, else what the binary's name says. */
+/* The isolation a bundle asks for: io.isola.isolation, else the runtime's default (main.c).  A Kubernetes pod's
+   sandbox (pause) container only holds the pod's namespaces: it runs as a process whatever the default, so that
+   the pod's network namespace is mirrored into the VM of the pod's container, not into a VM of its own. */
 static const char *
-wanted_isolation (json_t *config)
+wanted_isolation (const struct rt_ctx *ctx, json_t *config)
 {
-  const char *a = json_string_value (json_object_get (json_object_get (config, "annotations"), "io.isola.isolation"));
+  json_t *ann = json_object_get (config, "annotations");
+  const char *a = json_string_value (json_object_get (ann, "io.isola.isolation"));
   if (a && a[0])
     return a;
-  return strcmp (program_invocation_short_name, "isola-runtime-vm") == 0 ? "vm" : "process";
+  const char *cri = json_string_value (json_object_get (ann, "io.kubernetes.cri.container-type"));
+  const char *crio = json_string_value (json_object_get (ann, "io.kubernetes.cri-o.ContainerType"));
+  if ((cri && strcmp (cri, "sandbox") == 0) || (crio && strcmp (crio, "sandbox") == 0))
+    return "process";
+  return ctx->isolation ? ctx->isolation : "process";
 }
 
+/* 0 for process isolation, 1 for a VM (vm.c). */
 static int
-check_isolation (json_t *config, isola_error_t *err)
+check_isolation (const struct rt_ctx *ctx, json_t *config, isola_error_t *err)
 {
-  const char *mode = wanted_isolation (config);
+  const char *mode = wanted_isolation (ctx, config);
   if (strcmp (mode, "process") == 0)
     return 0;
   if (strcmp (mode, "vm") == 0 || strcmp (mode, "hyperv") == 0)
-    return isola_error_fail (err, ENOTSUP,
-                             "io.isola.isolation=%s: VM isolation is not available through isola-runtime yet "
-                             "(docs/RUNTIME.md)",
-                             mode);
+    return 1;
   return isola_error_fail (err, EINVAL, "io.isola.isolation: unknown isolation \"%s\" (process or vm)", mode);
 }
 
@@ -73,7 +78,7 @@ static void
 remove_container (const char *dir, const char *cgroup_name)
 {
   struct cgroup_fs fs = { 0 };
-  if (cgroup_name && cgroup_fs_detect ("/sys/fs/cgroup", &fs, NULL) == 0)
+  if (cgroup_name && cgroup_name[0] && cgroup_fs_detect ("/sys/fs/cgroup", &fs, NULL) == 0)
     (void)cgroup_destroy (&fs, cgroup_name, NULL);
   cgroup_fs_clear (&fs);
   (void)rm_rf (dir, NULL);
@@ -85,6 +90,7 @@ struct launch
   struct cgroup_fs fs;
   struct cgroup_placement placement;
   int fifo_fd, console_fd;
+  bool vm; /* io.isola.isolation=vm: vm.c */
 };
 
 static void
@@ -148,9 +154,10 @@ prepare_launch (struct rt_ctx *ctx, const struct create_opts *o, const char *bun
 {
   int ret = oci_launch_load (bundle, &l->oci, err);
   if (ret == 0)
-    ret = check_isolation (l->oci.config, err);
+    ret = check_isolation (ctx, l->oci.config, err);
   if (ret < 0)
     return ret;
+  l->vm = ret == 1;
   for (size_t i = 0; l->oci.warnings && l->oci.warnings[i]; i++)
     rt_warn (ctx, l->oci.warnings[i]);
   struct spawn_spec *sp = &l->oci.spec;
@@ -186,7 +193,8 @@ new_state (const char *id, const char *bundle, const struct launch *l, pid_t pid
   json_t *ann = json_object_get (l->oci.config, "annotations");
   return json_pack ("{s:s, s:i, s:I, s:s, s:s, s:s, s:o, s:s}", "id", id, "pid", (int)pid, "start_time",
                     (json_int_t)rt_process_start_time (pid), "bundle", bundle, "rootfs", l->oci.root_dir, "created",
-                    now, "annotations", ann ? json_incref (ann) : json_object (), "cgroup", cgroup_name);
+                    now, "annotations", ann ? json_incref (ann) : json_object (), "cgroup",
+                    cgroup_name ? cgroup_name : "");
 }
 
 /* runc create: the container's process is left waiting at its exec fifo, its pid in --pid-file. */
@@ -200,10 +208,12 @@ do_create (struct rt_ctx *ctx, const struct create_opts *o, const char *id, stru
   if (bundle == NULL)
     return isola_error_make (err, errno, "bundle %s", o->bundle ? o->bundle : ".");
   struct launch l = { .fifo_fd = -1, .console_fd = -1, .placement = { .dir_fd = -1 } };
+
   oci_launch_init (&l.oci);
   cleanup_free char *dir = NULL;
   cleanup_free char *cgroup_name = rt_cgroup_name (id);
   pid_t pid = 0;
+  cleanup_json json_t *vm = NULL;
   int ret = prepare_launch (ctx, o, bundle, &l, err);
   if (ret == 0)
     ret = make_state_dir (ctx->root, id, &dir, err);
@@ -217,11 +227,18 @@ do_create (struct rt_ctx *ctx, const struct create_opts *o, const char *id, stru
   ret = write_file_atomic (config_copy, config_text, strlen (config_text), 0600, err);
   if (ret == 0)
     ret = make_exec_fifo (dir, &l.fifo_fd, err);
-  if (ret == 0)
+  if (ret == 0 && l.vm)
+    {
+      /* The VM's worker gets the container's cgroup (the driver's); the waiter needs none. */
+      free (cgroup_name);
+      cgroup_name = NULL;
+      ret = rt_vm_create (ctx, id, dir, &l.oci, l.console_fd, &pid, &vm, err);
+    }
+  else if (ret == 0)
     ret = cgroup_fs_detect ("/sys/fs/cgroup", &l.fs, err);
-  if (ret == 0)
+  if (ret == 0 && !l.vm)
     ret = cgroup_create (&l.fs, cgroup_name, &l.oci.limits, &l.placement, err);
-  if (ret == 0)
+  if (ret == 0 && !l.vm)
     {
       l.oci.spec.cgroup = &l.placement;
       l.oci.spec.exec_gate_fd = l.fifo_fd;
@@ -235,6 +252,8 @@ do_create (struct rt_ctx *ctx, const struct create_opts *o, const char *id, stru
       c.id = xstrdup (id);
       c.dir = xstrdup (dir);
       c.state = new_state (id, bundle, &l, pid, cgroup_name);
+      if (vm)
+        json_object_set (c.state, "vm", vm);
       c.config = json_incref (l.oci.config);
       ret = rt_save_state (&c, err);
     }
@@ -244,6 +263,11 @@ do_create (struct rt_ctx *ctx, const struct create_opts *o, const char *id, stru
       ret = oci_run_hooks (c.config, "prestart", text, err);
       if (ret == 0)
         ret = oci_run_hooks (c.config, "createRuntime", text, err);
+      /* In the container's namespaces, where it is built and waits at its exec fifo; a VM's guest runs no hooks. */
+      if (ret == 0 && !l.vm)
+        ret = oci_run_hooks_in (c.config, "createContainer", text, pid, err);
+      else if (ret == 0 && json_array_size (json_object_get (json_object_get (c.config, "hooks"), "createContainer")))
+        rt_warn (ctx, "hooks.createContainer: a VM container's namespaces are its guest's: ignored");
     }
   if (ret == 0 && o->pid_file)
     ret = rt_write_pid_file (o->pid_file, pid, err);
@@ -251,6 +275,8 @@ do_create (struct rt_ctx *ctx, const struct create_opts *o, const char *id, stru
   if (ret < 0)
     {
       kill_and_reap (pid);
+      if (c.state && vm)
+        rt_vm_remove (ctx, &c);
       rt_container_clear (&c);
       if (dir)
         remove_container (dir, cgroup_name);
@@ -282,9 +308,12 @@ release_exec_gate (const struct rt_container *c, isola_error_t *err)
         }
       if (n < 0 && errno != EINTR)
         return isola_error_make (err, errno, "poll the exec fifo");
-      if (rt_process_start_time (pid) == 0)
+      if (rt_process_start_time (pid) == 0 || (n > 0 && (pfd.revents & POLLHUP) && rt_vm_container (c)))
         {
           (void)unlink (path);
+          cleanup_free char *why = rt_vm_container (c) ? rt_vm_start_error (c) : NULL;
+          if (why)
+            return isola_error_fail (err, EIO, "%s", why);
           return isola_error_fail (err, ESRCH, "cannot start a container that has stopped");
         }
     }
@@ -304,7 +333,14 @@ do_start (struct rt_ctx *ctx, const struct rt_container *c, isola_error_t *err)
     default:
       return isola_error_fail (err, EINVAL, "cannot start an already running container");
     }
-  int ret = release_exec_gate (c, err);
+  cleanup_free char *before = state_text (c);
+  int ret = 0;
+  if (!rt_vm_container (c))
+    ret = oci_run_hooks_in (c->config, "startContainer", before, rt_pid (c), err);
+  else if (json_array_size (json_object_get (json_object_get (c->config, "hooks"), "startContainer")))
+    rt_warn (ctx, "hooks.startContainer: a VM container's namespaces are its guest's: ignored");
+  if (ret == 0)
+    ret = release_exec_gate (c, err);
   if (ret < 0)
     return ret;
   cleanup_free char *text = state_text (c);
@@ -345,7 +381,15 @@ do_delete (struct rt_ctx *ctx, struct rt_container *c, bool force, isola_error_t
                              rt_status_name (st));
   pid_t pid = rt_pid (c);
   unsigned long long start = (unsigned long long)json_integer_value (json_object_get (c->state, "start_time"));
-  if (st != RT_STOPPED)
+  if (rt_vm_container (c))
+    {
+      /* The VM container goes first: its end ends the waiter, whose exit the caller reaps. */
+      rt_vm_remove (ctx, c);
+      if (rt_process_start_time (pid) == start)
+        (void)kill (pid, SIGKILL);
+      wait_gone (pid, start);
+    }
+  else if (st != RT_STOPPED)
     {
       if (st == RT_PAUSED)
         {
@@ -488,8 +532,8 @@ verb_start (struct rt_ctx *ctx, struct flag_parser *p)
     return 1;
   cleanup_error isola_error_t err = NULL;
   struct rt_container c;
-  if (rt_load (ctx->root, p->args[0], &c, &err) < 0)
-    return rt_fail (ctx, &err);
+  if (rt_load_arg (ctx, p, &c))
+    return 1;
   int ret = do_start (ctx, &c, &err);
   rt_container_clear (&c);
   return ret < 0 ? rt_fail (ctx, &err) : 0;
@@ -559,10 +603,9 @@ verb_state (struct rt_ctx *ctx, struct flag_parser *p)
       return code;
   if (rt_args (ctx, p, "state", 1, 1))
     return 1;
-  cleanup_error isola_error_t err = NULL;
   struct rt_container c;
-  if (rt_load (ctx->root, p->args[0], &c, &err) < 0)
-    return rt_fail (ctx, &err);
+  if (rt_load_arg (ctx, p, &c))
+    return 1;
   cleanup_json json_t *s = rt_state_json (&c);
   cleanup_free char *text = json_dumps (s, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
   printf ("%s\n", text);
@@ -594,12 +637,18 @@ verb_kill (struct rt_ctx *ctx, struct flag_parser *p)
     return rt_failf (ctx, "unknown signal \"%s\"", p->args[1]);
   cleanup_error isola_error_t err = NULL;
   struct rt_container c;
-  if (rt_load (ctx->root, p->args[0], &c, &err) < 0)
-    return rt_fail (ctx, &err);
+  if (rt_load_arg (ctx, p, &c))
+    return 1;
   enum rt_status st = rt_status (&c);
   int ret = 0;
   if (st == RT_STOPPED)
     ret = rt_failf (ctx, "container not running");
+  else if (rt_vm_container (&c))
+    {
+      /* --all too: the guest's processes are reached only through its agent, which signals the main one. */
+      if (rt_vm_kill (ctx, &c, sig, &err) < 0)
+        ret = rt_fail (ctx, &err);
+    }
   else if (all)
     kill_all (&c, sig);
   else if (kill (rt_pid (&c), sig) < 0)

@@ -133,6 +133,13 @@ rt_write_pid_file (const char *path, int pid, isola_error_t *err)
 }
 
 int
+rt_load_arg (struct rt_ctx *ctx, const struct flag_parser *p, struct rt_container *c)
+{
+  cleanup_error isola_error_t err = NULL;
+  return rt_load (ctx->root, p->args[0], c, &err) < 0 ? rt_fail (ctx, &err) : 0;
+}
+
+int
 rt_connect_console (const char *path, isola_error_t *err)
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -151,23 +158,40 @@ rt_connect_console (const char *path, isola_error_t *err)
   return fd;
 }
 
-/* The default --root: $ISOLA_RUNTIME_ROOT, else "root" of isola-runtime.json beside the path we were called by
-   (argv[0]; a symlink's directory, not its target's), else /run/isola-runtime.  Callers drop --root and the
-   environment on some calls (podman runs `delete` with neither, and conmon with an environment of its own), so a
-   runtime installed for one caller (a test's, a second podman's) names its state directory in the file. */
-static char *
-configured_root (const char *argv0)
+/* isola-runtime.json beside the path we were called by (argv[0]; a symlink's directory, not its target's), or NULL.
+   Callers drop --root and the environment on some calls (podman runs `delete` with neither, and conmon with an
+   environment of its own), so a runtime installed for one caller (a test's, a second podman's) names its state
+   directory there ("root"), and its default isolation ("isolation"). */
+static json_t *
+runtime_config (const char *argv0)
 {
-  const char *env = getenv ("ISOLA_RUNTIME_ROOT");
-  if (env && env[0])
-    return xstrdup (env);
   const char *slash = argv0 ? strrchr (argv0, '/') : NULL;
   if (slash == NULL)
     return NULL;
   cleanup_free char *path = xasprintf ("%.*s/isola-runtime.json", (int)(slash - argv0), argv0);
-  cleanup_json json_t *config = json_load_file (path, 0, NULL);
+  return json_load_file (path, 0, NULL);
+}
+
+/* The default --root: $ISOLA_RUNTIME_ROOT, else the config's "root", else /run/isola-runtime. */
+static char *
+configured_root (json_t *config)
+{
+  const char *env = getenv ("ISOLA_RUNTIME_ROOT");
+  if (env && env[0])
+    return xstrdup (env);
   const char *root = json_string_value (json_object_get (config, "root"));
   return root && root[0] == '/' ? xstrdup (root) : NULL;
+}
+
+/* The isolation of a bundle without the io.isola.isolation annotation: the config's "isolation", else vm when
+   called as isola-runtime-vm, else process. */
+static char *
+configured_isolation (json_t *config)
+{
+  const char *mode = json_string_value (json_object_get (config, "isolation"));
+  if (mode && mode[0])
+    return xstrdup (mode);
+  return xstrdup (strcmp (program_invocation_short_name, "isola-runtime-vm") == 0 ? "vm" : "process");
 }
 
 static void
@@ -228,8 +252,10 @@ run_verb (struct rt_ctx *ctx, const struct rt_verb *v, int argc, char **argv)
 int
 main (int argc, char **argv)
 {
-  cleanup_free char *configured = configured_root (argv[0]);
-  struct rt_ctx ctx = { .root = configured ? configured : RT_DEFAULT_ROOT };
+  cleanup_json json_t *config = runtime_config (argv[0]);
+  cleanup_free char *configured = configured_root (config);
+  cleanup_free char *isolation = configured_isolation (config);
+  struct rt_ctx ctx = { .root = configured ? configured : RT_DEFAULT_ROOT, .isolation = isolation };
   struct flag_parser p;
   flags_init (&p, global_flags, false, argc, argv);
   cleanup_error isola_error_t err = NULL;

@@ -104,8 +104,8 @@ verb_ps (struct rt_ctx *ctx, struct flag_parser *p)
     return 1;
   cleanup_error isola_error_t err = NULL;
   struct rt_container c;
-  if (rt_load (ctx->root, p->args[0], &c, &err) < 0)
-    return rt_fail (ctx, &err);
+  if (rt_load_arg (ctx, p, &c))
+    return 1;
   pid_t *pids = NULL;
   size_t n = 0;
   int ret = 0;
@@ -139,11 +139,18 @@ freeze (struct rt_ctx *ctx, struct flag_parser *p, const char *verb, bool frozen
     return 1;
   cleanup_error isola_error_t err = NULL;
   struct rt_container c;
-  if (rt_load (ctx->root, p->args[0], &c, &err) < 0)
-    return rt_fail (ctx, &err);
+  if (rt_load_arg (ctx, p, &c))
+    return 1;
   enum rt_status st = rt_status (&c);
   int ret = 0;
-  if (frozen && st != RT_RUNNING && st != RT_CREATED)
+  if (rt_vm_container (&c) && (frozen ? st == RT_RUNNING : st == RT_PAUSED))
+    {
+      if (rt_vm_pause (ctx, &c, frozen, &err) < 0)
+        ret = rt_fail (ctx, &err);
+    }
+  else if (rt_vm_container (&c))
+    ret = rt_failf (ctx, "container not %s", frozen ? "running" : "paused");
+  else if (frozen && st != RT_RUNNING && st != RT_CREATED)
     ret = rt_failf (ctx, "container not running");
   else if (!frozen && st != RT_PAUSED)
     ret = rt_failf (ctx, "container not paused");

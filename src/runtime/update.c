@@ -114,14 +114,15 @@ read_resources (const char *path, json_t **out, isola_error_t *err)
   return 0;
 }
 
+/* A VM container's limits are its guest's cgroup's (vm.c); its VM keeps the memory and vCPUs it started with. */
 static int
-update_container (struct rt_container *c, json_t *res, isola_error_t *err)
+update_container (const struct rt_ctx *ctx, struct rt_container *c, json_t *res, isola_error_t *err)
 {
   struct cgroup_limits limits;
   oci_limits_from_resources (res, &limits);
   struct cgroup_fs fs = { 0 };
-  int ret = cgroup_fs_detect ("/sys/fs/cgroup", &fs, err);
-  if (ret == 0)
+  int ret = rt_vm_container (c) ? rt_vm_update (ctx, c, &limits, err) : cgroup_fs_detect ("/sys/fs/cgroup", &fs, err);
+  if (ret == 0 && !rt_vm_container (c))
     ret = cgroup_update (&fs, json_string_value (json_object_get (c->state, "cgroup")), &limits, err);
   cgroup_fs_clear (&fs);
   if (ret < 0)
@@ -150,8 +151,8 @@ verb_update (struct rt_ctx *ctx, struct flag_parser *p)
   if (rt_args (ctx, p, "update", 1, 1))
     return 1;
   struct rt_container c;
-  if (rt_load (ctx->root, p->args[0], &c, &err) < 0)
-    return rt_fail (ctx, &err);
+  if (rt_load_arg (ctx, p, &c))
+    return 1;
   int ret = 0;
   if (rt_status (&c) == RT_STOPPED)
     ret = isola_error_fail (&err, EINVAL, "container not running");
@@ -169,7 +170,7 @@ verb_update (struct rt_ctx *ctx, struct flag_parser *p)
       if (given)
         json_object_update_recursive (res, given);
       json_object_update_recursive (res, flags);
-      ret = update_container (&c, res, &err);
+      ret = update_container (ctx, &c, res, &err);
     }
   rt_container_clear (&c);
   return ret < 0 ? rt_fail (ctx, &err) : 0;

@@ -6,10 +6,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -574,12 +576,6 @@ warn_ignored (json_t *config, struct oci_launch *l)
   if (prop && prop[0] && strcmp (prop, "rslave") != 0 && strcmp (prop, "slave") != 0 && strcmp (prop, "private") != 0
       && strcmp (prop, "rprivate") != 0)
     warn (l, "linux.rootfsPropagation \"%s\": the container's mounts are always slaves of the host's", prop);
-  json_t *hooks = json_object_get (config, "hooks");
-  static const char *const unsupported_hooks[] = { "createContainer", "startContainer" };
-  for (size_t i = 0; i < ARRAY_SIZE (unsupported_hooks); i++)
-    if (json_array_size (json_object_get (hooks, unsupported_hooks[i])))
-      warn (l, "hooks.%s (run in the container's namespaces) are not supported by isola-runtime: ignored",
-            unsupported_hooks[i]);
   if (json_array_size (json_object_get (linux_, "uidMappings"))
       || json_array_size (json_object_get (linux_, "gidMappings")))
     warn (l, "linux.uidMappings/gidMappings need a user namespace: ignored");
@@ -682,8 +678,27 @@ oci_launch_load (const char *bundle, struct oci_launch *l, isola_error_t *err)
 
 /* --- hooks ------------------------------------------------------------------------------------------------------ */
 
+/* In a hook's process before its exec: the namespaces of the process pid (the container's first), the mount
+   namespace last, whose root becomes ours.  The hook's executable was opened before, in the runtime's. */
+static void
+enter_namespaces_of (pid_t pid)
+{
+  static const char *const kinds[] = { "ipc", "uts", "net", "pid", "cgroup", "mnt" };
+  for (size_t k = 0; k < ARRAY_SIZE (kinds); k++)
+    {
+      char path[64];
+      snprintf (path, sizeof path, "/proc/%d/ns/%s", (int)pid, kinds[k]);
+      int fd = open (path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || setns (fd, 0) < 0)
+        _exit (126);
+      close (fd);
+    }
+  if (chdir ("/") < 0)
+    _exit (126);
+}
+
 static int
-run_hook (json_t *hook, const char *kind, size_t i, const char *state_json, isola_error_t *err)
+run_hook (json_t *hook, const char *kind, size_t i, const char *state_json, pid_t in_pid, isola_error_t *err)
 {
   const char *path = json_string_value (json_object_get (hook, "path"));
   if (path == NULL)
@@ -711,7 +726,34 @@ run_hook (json_t *hook, const char *kind, size_t i, const char *state_json, isol
   if (pid == 0)
     {
       dup2 (in[0], 0);
-      execve (path, args, env);
+      /* The hook must see its stdin end: no process of ours keeps the pipe's write end (a child that does not exec
+         keeps even close-on-exec descriptors). */
+      close (in[1]);
+      if (in_pid <= 0)
+        execve (path, args, env);
+      else
+        {
+          /* Not close-on-exec: the hook is executed as /proc/self/fd/N, which a script's interpreter then opens
+             (the container may have no /dev/fd), by a child, which is in the container's pid namespace and so has
+             a /proc/self in the container's /proc. */
+          int exe = open (path, O_RDONLY);
+          if (exe < 0)
+            _exit (127);
+          enter_namespaces_of (in_pid);
+          pid_t hook_pid = fork ();
+          if (hook_pid == 0)
+            {
+              (void)prctl (PR_SET_PDEATHSIG, SIGKILL);
+              char self[64];
+              snprintf (self, sizeof self, "/proc/self/fd/%d", exe);
+              execve (self, args, env);
+              _exit (127);
+            }
+          int hook_status = 0;
+          if (hook_pid < 0 || waitpid_retry (hook_pid, &hook_status) < 0)
+            _exit (126);
+          _exit (WIFEXITED (hook_status) ? WEXITSTATUS (hook_status) : 128 + WTERMSIG (hook_status));
+        }
       _exit (127);
     }
   close (in[0]);
@@ -744,18 +786,24 @@ run_hook (json_t *hook, const char *kind, size_t i, const char *state_json, isol
 }
 
 int
-oci_run_hooks (json_t *config, const char *kind, const char *state_json, isola_error_t *err)
+oci_run_hooks_in (json_t *config, const char *kind, const char *state_json, pid_t pid, isola_error_t *err)
 {
   json_t *hooks = json_object_get (json_object_get (config, "hooks"), kind);
   size_t i;
   json_t *h;
   json_array_foreach (hooks, i, h)
   {
-    int ret = run_hook (h, kind, i, state_json, err);
+    int ret = run_hook (h, kind, i, state_json, pid, err);
     if (ret < 0)
       return ret;
   }
   return 0;
+}
+
+int
+oci_run_hooks (json_t *config, const char *kind, const char *state_json, isola_error_t *err)
+{
+  return oci_run_hooks_in (config, kind, state_json, 0, err);
 }
 
 /* --- signals, spec, features ------------------------------------------------------------------------------------ */
@@ -819,8 +867,8 @@ json_t *
 oci_features (void)
 {
   json_t *f = json_pack ("{s:s, s:s}", "ociVersionMin", "1.0.0", "ociVersionMax", "1.1.0");
-  json_t *hooks = json_pack ("[s,s,s]", "prestart", "createRuntime", "poststart");
-  json_array_append_new (hooks, json_string ("poststop"));
+  json_t *hooks = json_pack ("[s,s,s,s,s,s]", "prestart", "createRuntime", "createContainer", "startContainer",
+                             "poststart", "poststop");
   json_object_set_new (f, "hooks", hooks);
   json_object_set_new (f, "mountOptions",
                        json_pack ("[s,s,s,s,s,s,s]", "bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec"));

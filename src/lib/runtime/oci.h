@@ -75,6 +75,9 @@ int oci_seccomp_compile (json_t *seccomp, uint64_t caps, struct seccomp_program 
 /* Runs the hooks of one kind (config.json's hooks.NAME: path, args, env, timeout) in order, each with the state
    JSON on its stdin; the first failure stops them. */
 int oci_run_hooks (json_t *config, const char *kind, const char *state_json, isola_error_t *err);
+/* The same, each hook in the namespaces of process pid (createContainer, startContainer: the container's), its path
+   resolved in ours. */
+int oci_run_hooks_in (json_t *config, const char *kind, const char *state_json, pid_t pid, isola_error_t *err);
 
 /* A signal as runc's kill takes it: "KILL", "SIGKILL", "9". -1 when unknown. */
 int oci_parse_signal (const char *s);

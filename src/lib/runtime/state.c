@@ -135,6 +135,13 @@ frozen (const struct rt_container *c)
   if (cgroup_fs_detect ("/sys/fs/cgroup", &fs, NULL) < 0)
     return false;
   const char *name = json_string_value (json_object_get (c->state, "cgroup"));
+  if (name == NULL || name[0] == '\0')
+    {
+      /* A VM container (src/runtime/vm.c): its VM is stopped, which the runtime marks in its directory. */
+      cgroup_fs_clear (&fs);
+      cleanup_free char *mark = xasprintf ("%s/" RT_VM_PAUSED, c->dir);
+      return access (mark, F_OK) == 0;
+    }
   cleanup_free char *v2 = fs.unified ? xasprintf ("%s/isola/%s/cgroup.freeze", fs.unified, name) : NULL;
   cleanup_free char *v1 = xasprintf ("%s/freezer/isola/%s/freezer.state", fs.root, name);
   bool ret = (v2 && file_says (v2, "1")) || file_says (v1, "FROZEN");
@@ -202,6 +209,17 @@ rt_cgroup_pids (const struct rt_container *c, pid_t **out, size_t *n, isola_erro
   if (ret < 0)
     return ret;
   const char *name = json_string_value (json_object_get (c->state, "cgroup"));
+  if (name == NULL || name[0] == '\0')
+    {
+      /* A VM container (src/runtime/vm.c): of its processes the host has the waiter, the process of --pid-file. */
+      cgroup_fs_clear (&fs);
+      if (process_alive (c))
+        {
+          *out = xcalloc (1, sizeof **out);
+          (*out)[(*n)++] = rt_pid (c);
+        }
+      return 0;
+    }
   cleanup_free char *v2 = fs.unified ? xasprintf ("%s/isola/%s/cgroup.procs", fs.unified, name) : NULL;
   cleanup_free char *v1 = xasprintf ("%s/pids/isola/%s/cgroup.procs", fs.root, name);
   cgroup_fs_clear (&fs);

@@ -12,6 +12,8 @@
 #include "base/error.h"
 
 #define RT_DEFAULT_ROOT "/run/isola-runtime"
+/* In a VM container's directory while its VM is paused (its status: paused). */
+#define RT_VM_PAUSED "vm.paused"
 
 enum rt_status
 {
@@ -49,7 +51,8 @@ json_t *rt_state_json (const struct rt_container *c);
 /* The start time of a process (field 22 of /proc/PID/stat), 0 when it is gone. */
 unsigned long long rt_process_start_time (pid_t pid);
 
-/* The pids in the container's cgroup (its v2 one, else its v1 freezer/pids one); -ENOENT when it has none. */
+/* The pids in the container's cgroup (its v2 one, else its v1 freezer/pids one); -ENOENT when it has none.  A VM
+   container's: its --pid-file process while it lives. */
 int rt_cgroup_pids (const struct rt_container *c, pid_t **out, size_t *n, isola_error_t *err);
 
 #endif

@@ -563,6 +563,20 @@ nsexec_start (struct container *c, const struct exec_request *req, pid_t *helper
   return ret;
 }
 
+/* The namespaces of the process pid and the cgroup.procs files a process of a container without a record (the OCI
+   runtime's) joins. */
+static int
+plan_join (pid_t pid, char *const *cgroup_procs, struct exec_plan *p, isola_error_t *err)
+{
+  const char *failed = "";
+  int ret = open_namespaces_of (pid, false, p, &failed);
+  if (ret == -ESRCH)
+    return isola_error_fail (err, ESRCH, "the container is not running");
+  if (ret < 0)
+    return isola_error_make (err, -ret, "open the container's %s namespace", failed);
+  return open_procs_files (cgroup_procs, p, err);
+}
+
 int
 nsexec_run_in (pid_t pid, char *const *cgroup_procs, const struct spawn_spec *spec, bool detach, int started_fd,
                int *exit_code, isola_error_t *err)
@@ -570,14 +584,7 @@ nsexec_run_in (pid_t pid, char *const *cgroup_procs, const struct spawn_spec *sp
   struct exec_plan p;
   plan_init (&p);
   *exit_code = EXIT_ENGINE_FAILED;
-  const char *failed = "";
-  int ret = open_namespaces_of (pid, false, &p, &failed);
-  if (ret == -ESRCH)
-    ret = isola_error_fail (err, ESRCH, "the container is not running");
-  else if (ret < 0)
-    ret = isola_error_make (err, -ret, "open the container's %s namespace", failed);
-  if (ret == 0)
-    ret = open_procs_files (cgroup_procs, &p, err);
+  int ret = plan_join (pid, cgroup_procs, &p, err);
   if (ret == 0)
     {
       p.spec = *spec;
@@ -601,14 +608,7 @@ nsexec_start_in (pid_t pid, char *const *cgroup_procs, const struct spawn_spec *
   plan_init (&p);
   p.pid_fd = fds[1];
   *exit_code = EXIT_ENGINE_FAILED;
-  const char *failed = "";
-  int ret = open_namespaces_of (pid, false, &p, &failed);
-  if (ret == -ESRCH)
-    ret = isola_error_fail (err, ESRCH, "the container is not running");
-  else if (ret < 0)
-    ret = isola_error_make (err, -ret, "open the container's %s namespace", failed);
-  if (ret == 0)
-    ret = open_procs_files (cgroup_procs, &p, err);
+  int ret = plan_join (pid, cgroup_procs, &p, err);
   if (ret == 0)
     {
       p.spec = *spec;
