@@ -51,10 +51,14 @@
 #define BLKFLSBUF _IO (0x12, 97) /* <linux/fs.h>, which clashes with <sys/mount.h> */
 #endif
 
-#define PORT_NAME   "isola.agent"
-#define RUN_DIR     "/run/isola"
-#define MAX_PROCS   64
-#define CGROUP_NAME "container"
+#define PORT_NAME "isola.agent"
+#define RUN_DIR   "/run/isola"
+/* The table of processes grows as execs come (detached ones stay in it until they end); past this many at once an
+   exec is refused with a clear error rather than the guest running out of descriptors or memory. */
+#define MAX_PROCS      4096
+#define PROCS_TEXT_(n) #n
+#define PROCS_TEXT(n)  PROCS_TEXT_ (n)
+#define CGROUP_NAME    "container"
 /* A process's output: pipes of 1 MiB read 256 KiB at a time and sent at once, so that under TCG (where each system
    call and switch between the process and the agent is emulated) a MiB of output takes a few of each, not dozens. */
 #define OUTPUT_PIPE_SIZE (1024 * 1024)
@@ -88,7 +92,8 @@ struct agent
   int chan;
   struct vmproto_decoder dec;
   struct vmproto_queue q;
-  struct proc procs[MAX_PROCS]; /* [0] is the main process */
+  struct proc *procs; /* [0] is the main process; n_procs slots, unused ones zeroed */
+  size_t n_procs;
   json_t *start;
   struct seccomp_program *seccomp;
   struct cgroup_fs cgfs;
@@ -707,7 +712,7 @@ struct exec_report
 static struct proc *
 find_proc (struct agent *a, uint32_t stream)
 {
-  for (int i = 0; i < MAX_PROCS; i++)
+  for (size_t i = 0; i < a->n_procs; i++)
     if (a->procs[i].used && a->procs[i].stream == stream)
       return &a->procs[i];
   return NULL;
@@ -721,7 +726,7 @@ find_proc (struct agent *a, uint32_t stream)
 static void
 close_agent_ends (struct agent *a)
 {
-  for (int i = 0; i < MAX_PROCS; i++)
+  for (size_t i = 0; i < a->n_procs; i++)
     {
       struct proc *q = &a->procs[i];
       int *fds[] = { &q->out, &q->err, &q->in, &q->console, &q->report };
@@ -762,13 +767,28 @@ untar_runner (struct agent *a, const char *dir, struct spawn_spec *sp, int repor
   _exit (ret < 0 ? 1 : 0);
 }
 
+/* An unused slot for an exec, the table grown (doubled) when all are taken; NULL at MAX_PROCS.  Growing moves the
+   table: callers hold no struct proc pointer across it (relay keeps indices). */
+static struct proc *
+free_proc (struct agent *a)
+{
+  for (size_t i = 1; i < a->n_procs; i++)
+    if (!a->procs[i].used)
+      return &a->procs[i];
+  if (a->n_procs >= MAX_PROCS)
+    return NULL;
+  size_t n = a->n_procs * 2 < MAX_PROCS ? a->n_procs * 2 : MAX_PROCS;
+  a->procs = xrealloc (a->procs, n * sizeof *a->procs);
+  memset (a->procs + a->n_procs, 0, (n - a->n_procs) * sizeof *a->procs);
+  struct proc *p = &a->procs[a->n_procs];
+  a->n_procs = n;
+  return p;
+}
+
 static void
 start_exec (struct agent *a, uint32_t stream, const uint8_t *json, size_t len)
 {
-  struct proc *p = NULL;
-  for (int i = 1; i < MAX_PROCS && p == NULL; i++)
-    if (!a->procs[i].used)
-      p = &a->procs[i];
+  struct proc *p = free_proc (a);
   cleanup_json json_t *j = json_loadb ((const char *)json, len, 0, NULL);
   if (p == NULL || j == NULL || find_proc (a, stream) || a->procs[0].exited)
     {
@@ -777,7 +797,7 @@ start_exec (struct agent *a, uint32_t stream, const uint8_t *json, size_t len)
                    : a->procs[0].exited ? ESRCH
                                         : EINVAL,
                    126,
-                   p == NULL            ? "too many exec processes"
+                   p == NULL ? "too many exec processes in the container (" PROCS_TEXT (MAX_PROCS) " at once)"
                    : a->procs[0].exited ? "the container is not running"
                                         : "malformed exec request");
       return;
@@ -1210,7 +1230,7 @@ reap (struct agent *a, int sigfd)
   pid_t pid;
   /* PID 1 reaps every orphan of the guest; only ours are reported. */
   while ((pid = waitpid (-1, &status, WNOHANG)) > 0)
-    for (int i = 0; i < MAX_PROCS; i++)
+    for (size_t i = 0; i < a->n_procs; i++)
       if (a->procs[i].used && !a->procs[i].exited && a->procs[i].pid == pid)
         {
           a->procs[i].exited = true;
@@ -1222,7 +1242,7 @@ reap (struct agent *a, int sigfd)
 static void
 finish_done (struct agent *a)
 {
-  for (int i = 0; i < MAX_PROCS; i++)
+  for (size_t i = 0; i < a->n_procs; i++)
     {
       struct proc *p = &a->procs[i];
       if (!p->used || !p->exited)
@@ -1277,19 +1297,28 @@ main_done (const struct agent *a)
 static void
 relay (struct agent *a, int sigfd)
 {
+  /* Sized anew each round for the table as it is; a poll entry names its process by index, since a request handled
+     in the round may grow (move) the table. */
+  cleanup_free struct pollfd *fds = NULL;
+  cleanup_free struct poll_owner
+  {
+    size_t proc;
+    int which; /* 0 out, 1 err, 2 console, 3 report, 4 input to write */
+  } *who = NULL;
+  size_t cap = 0;
   while (!main_done (a))
     {
-      struct pollfd fds[P_FIRST + 5 * MAX_PROCS];
-      struct
-      {
-        struct proc *p;
-        int which; /* 0 out, 1 err, 2 console, 3 report, 4 input to write */
-      } who[5 * MAX_PROCS];
+      if (cap < 5 * a->n_procs)
+        {
+          cap = 5 * a->n_procs;
+          fds = xrealloc (fds, (P_FIRST + cap) * sizeof *fds);
+          who = xrealloc (who, cap * sizeof *who);
+        }
       size_t n = P_FIRST;
       bool room = vmproto_queue_pending (&a->q) < VMPROTO_QUEUE_HIGH;
       fds[P_CHAN] = (struct pollfd){ .fd = a->chan, .events = POLLIN | (vmproto_queue_pending (&a->q) ? POLLOUT : 0) };
       fds[P_SIG] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
-      for (int i = 0; i < MAX_PROCS; i++)
+      for (size_t i = 0; i < a->n_procs; i++)
         {
           struct proc *p = &a->procs[i];
           if (!p->used)
@@ -1301,7 +1330,7 @@ relay (struct agent *a, int sigfd)
           for (int k = 0; k < 5; k++)
             if (fdv[k] >= 0)
               {
-                who[n - P_FIRST].p = p, who[n - P_FIRST].which = k;
+                who[n - P_FIRST].proc = i, who[n - P_FIRST].which = k;
                 fds[n++] = (struct pollfd){ .fd = fdv[k], .events = k == 4 ? POLLOUT : POLLIN };
               }
         }
@@ -1330,7 +1359,7 @@ relay (struct agent *a, int sigfd)
         reap (a, sigfd);
       for (size_t i = P_FIRST; i < n; i++)
         {
-          struct proc *p = who[i - P_FIRST].p;
+          struct proc *p = &a->procs[who[i - P_FIRST].proc];
           if (!(fds[i].revents & (POLLIN | POLLOUT | POLLHUP | POLLERR)) || !p->used)
             continue;
           switch (who[i - P_FIRST].which)
@@ -1490,7 +1519,8 @@ main (int argc, char **argv)
       say ("cannot run from a sealed copy of the agent: %s", seal_err ? seal_err->msg : strerror (errno));
       power_off ();
     }
-  struct agent a = { .chan = -1 };
+  struct agent a = { .chan = -1, .n_procs = 16 };
+  a.procs = xcalloc (a.n_procs, sizeof *a.procs);
   vmproto_decoder_init (&a.dec, VMPROTO_HOST);
   vmproto_queue_init (&a.q);
   signal (SIGPIPE, SIG_IGN);
@@ -1534,7 +1564,7 @@ main (int argc, char **argv)
   relay (&a, sigfd);
   agent_trace ("container exited");
   /* Execs end with the container, as with process isolation: each is reported before the main exit. */
-  for (int i = 1; i < MAX_PROCS; i++)
+  for (size_t i = 1; i < a.n_procs; i++)
     if (a.procs[i].used && !a.procs[i].failed)
       queue (&a, vmproto_msg_exit (a.procs[i].stream, (uint32_t)(a.procs[i].exited ? a.procs[i].status : SIGKILL), 0));
   uint32_t flags = a.cgfs.root && cgroup_oom_killed (&a.cgfs, CGROUP_NAME) ? VMPROTO_EXIT_OOM : 0;

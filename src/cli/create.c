@@ -23,6 +23,7 @@
 #include "container/health.h"
 #include "container/lifecycle.h"
 #include "container/logconfig.h"
+#include "container/nsmode.h"
 #include "container/ports.h"
 #include "container/restart.h"
 #include "container/runspec.h"
@@ -378,7 +379,8 @@ list_flag (const struct cli_command *cmd, int c, const char *arg, struct run_opt
     case OPT_DEVICE:
       return device_flag (cmd, arg, o);
     case OPT_SYSCTL:
-      if (strchr (arg, '=') == NULL)
+      /* The docker CLI's ValidateSysctl: only namespaced ones, else a flag error (125) */
+      if (strchr (arg, '=') == NULL || !nsmode_sysctl_namespaced (arg))
         return cli_usage_error (cmd, "invalid argument \"%s\" for \"--sysctl\" flag: sysctl '%s' is not whitelisted",
                                 arg, arg);
       map_member_set (o->host, "Sysctls", arg, '=');
@@ -518,6 +520,10 @@ run_flag (const struct cli_command *cmd, int c, const struct flag_parser *p, str
       o->name = arg;
       return 0;
     case 'e':
+      /* The docker CLI's ValidateEnv: a flag error (125), where the daemon's refusal would make create exit 1 */
+      if (arg[0] == '=')
+        return cli_usage_error (cmd, "invalid argument \"%s\" for \"-e, --env\" flag: invalid environment variable: %s",
+                                arg, arg);
       cli_env_add (&o->env, arg);
       return 0;
     case OPT_ENV_FILE:
@@ -848,8 +854,9 @@ run_or_create (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, cha
     }
   if (ret == 0)
     ret = finish_request (&o, p.args[0], p.args + 1, detach);
-  if (ret == 0)
-    ret = pull_before_create (ctx, &o, p.args[0]);
+  /* --pull always that fails: inside the docker CLI's createContainer, so 1 for create as below */
+  if (ret == 0 && pull_before_create (ctx, &o, p.args[0]) != 0)
+    ret = start ? 125 : 1;
   struct cli_attach_opts attach = { .tty = o.tty,
                                     .stdin = o.attach_stdin && o.interactive,
                                     .stdout = o.attach_stdout,
@@ -865,10 +872,13 @@ run_or_create (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, cha
   cleanup_error isola_error_t err = NULL;
   cleanup_container struct container *c = NULL;
   cleanup_close int cid_fd = -1;
+  /* What the engine refuses from here on is, to the docker CLI, the daemon's answer: `create` returns it as an
+     error (exit 1), `run` as a StatusError of 125 (cli/command/container/create.go, run.go). */
+  int refused = start ? 125 : 1;
   if (o.cidfile && (cid_fd = cidfile_create (o.cidfile)) < 0)
     {
       run_opts_clear (&o);
-      return 125;
+      return refused;
     }
   ret = create_with_pull (ctx, &o, p.args[0], &c, &err);
   trace_mark ("cli: created");
@@ -879,12 +889,12 @@ run_or_create (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, cha
         unlink (o.cidfile);
       if (ret != -ECANCELED) /* a failed pull: isola-registry said why */
         fprintf (stderr, "Error: %s\n", err ? err->msg : "cannot create the container");
-      return 125;
+      return refused;
     }
   if (cid_fd >= 0 && write_all (cid_fd, c->id, strlen (c->id)) < 0)
     {
       fprintf (stderr, "Error: failed to write the container ID to the file: %s\n", strerror (errno));
-      return 125;
+      return refused;
     }
   if (!start)
     {

@@ -926,6 +926,18 @@ vm_exec_ended (struct monitor *m, uint32_t stream, int code)
       }
 }
 
+/* The container's run is over: the execs the guest still had died with it (its PID namespace, then the VM, went
+   away) and the agent reports no exit for them.  Their exec_die carries the SIGKILL code dockerd records for an
+   exec that outlived its container (and the process driver's sessions see from the kernel). */
+static void
+vm_execs_end_with_container (struct monitor *m)
+{
+  for (size_t i = 0; i < m->n_execs; i++)
+    if (m->execs[i].id[0])
+      container_exec_died (m->c, m->execs[i].id, 128 + SIGKILL);
+  m->n_execs = 0;
+}
+
 static void
 handle_agent_frame (struct monitor *m, const struct vmproto_frame *f)
 {
@@ -1397,6 +1409,7 @@ monitor_run (struct monitor *m)
       long long started = monotonic_ms ();
       code = m->chan >= 0 ? supervise_vm (m, sigfd) : supervise (m, sigfd);
       trace_mark ("monitor: container exited");
+      vm_execs_end_with_container (m);
       health_probe_run_ended (&m->health, m->c);
       bool oom = end_run (m);
       delay = restart_next_delay_ms (delay, monotonic_ms () - started);

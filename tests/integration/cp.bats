@@ -171,3 +171,34 @@ PY
   assert_equal "$(cat "$H/back/p" "$H/back/s")" "pwned
 pwned"
 }
+
+@test "cp with a stopped container whose path is under a named volume or a bind: the volume's files, both ways" {
+  local bind=$BATS_TEST_TMPDIR/bind
+  mkdir -p "$bind"
+  echo inbind >"$bind/f"
+  isola_ok volume create cpvol
+  isola_ok run --name c1 -v cpvol:/vol -v "$bind:/b" -v cpvol:/ro:ro busybox sh -c 'echo invol >/vol/f'
+  # out: what the volume and the bind hold, not the (empty) directories beneath them in the container's layer
+  isola_ok cp c1:/vol/f "$H/v"
+  assert_equal "$(cat "$H/v")" invol
+  isola_ok cp c1:/b/f "$H/b"
+  assert_equal "$(cat "$H/b")" inbind
+  isola_ok cp c1:/vol "$H/vdir"
+  assert_equal "$(cat "$H/vdir/f")" invol
+  # in: the file lands in the volume and the bind (the next run, and the host, see it); a read-only one refuses
+  echo new >"$H/n"
+  isola_ok cp "$H/n" c1:/vol/n
+  isola_ok cp "$H/n" c1:/b/n
+  assert_equal "$(cat "$bind/n")" new
+  run --separate-stderr isola run --rm -v cpvol:/data busybox cat /data/n
+  assert_status 0
+  assert_equal "$output" new
+  run --separate-stderr isola cp "$H/n" c1:/ro/n2
+  [ "$status" -ne 0 ] || fail "cp into a read-only volume succeeded"
+  # a container that never ran: its volume too (mount points made as dockerd makes them)
+  isola_ok create --name c2 -v cpvol:/fresh/v busybox true
+  isola_ok cp c2:/fresh/v/f "$H/fresh"
+  assert_equal "$(cat "$H/fresh")" invol
+  isola_ok rm c1 c2
+  isola_ok volume rm cpvol
+}

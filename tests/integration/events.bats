@@ -151,6 +151,27 @@ die 137"
   assert_equal "${lines[2]}" "exec_die|$exec_id|5"
 }
 
+@test "exec: an exec still running when its container stops gets its exec_die, with 137 as dockerd's" {
+  run_detached --name x2 busybox sleep 1000
+  run --separate-stderr isola exec -d x2 sleep 2000
+  assert_status 0
+  # the exec has started (exec_start) before the stop
+  local i
+  for i in $(seq 100); do
+    [ -n "$(past --filter container=x2 --filter event=exec_start --format '{{.Action}}')" ] && break
+    sleep 0.2
+  done
+  isola_ok stop -t 1 x2
+  # a process container's exec session records it as its process dies, which may be just after stop returned
+  for i in $(seq 100); do
+    run --separate-stderr past --filter container=x2 --filter event=exec_die --format '{{.Action}} {{.Actor.Attributes.exitCode}}'
+    [ -n "$output" ] && break
+    sleep 0.2
+  done
+  assert_status 0
+  assert_equal "$output" "exec_die 137"
+}
+
 @test "volumes: create (also by a container that names it), mount at start, unmount after the exit, destroy" {
   isola_ok volume create vol1
   run --separate-stderr isola run --name v1 -v vol1:/data:ro busybox true

@@ -346,6 +346,19 @@ exec_died() {
   assert_status 127
 }
 
+@test "70 detached execs still running leave room for more execs (the VM agent's table grows)" {
+  start_sleeper
+  local i
+  for i in $(seq 70); do
+    run --separate-stderr isola exec -d "$CID" sleep 1000
+    assert_status 0
+  done
+  run --separate-stderr isola exec "$CID" sh -c 'echo ok; ps -o comm | grep -c "^sleep"'
+  assert_status 0
+  assert_equal "$output" "ok
+71"
+}
+
 @test "exec -i passes stdin; without -i the command reads /dev/null" {
   shared_sleeper
   run --separate-stderr bash -c "echo data | '$ISOLA' exec -i '$CID' cat"

@@ -72,7 +72,7 @@ health_is() {
   assert_status 125
   assert_stderr_matches "--health-interval cannot be negative"
   run --separate-stderr isola create --health-cmd true --health-timeout 500us busybox true
-  assert_status 125
+  assert_status 1
   assert_stderr_matches "Timeout in Healthcheck cannot be less than 1ms"
   isola_ok create --name h1 --health-cmd 'exit 0' --health-interval 1m30s --health-retries 4 busybox true
   assert_equal "$(cfield h1 '{{json .Config.Healthcheck}}')" \

@@ -362,7 +362,7 @@ c"
   assert_status 125
   assert_stderr_matches "log driver 'syslog' is not supported yet: use json-file or none"
   run --separate-stderr isola create --log-opt color=red busybox true
-  assert_status 125
+  assert_status 1
   assert_stderr_matches "unknown log opt 'color' for json-file log driver"
   run --separate-stderr isola create --log-opt max-file=0 busybox true
   assert_stderr_matches "max-file cannot be less than 1"

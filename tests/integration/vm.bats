@@ -66,6 +66,25 @@ worker_of() {
   assert_status 0
 }
 
+@test "kill -9 of the VM worker: an exec still running in the guest gets its exec_die (137), as the container's end" {
+  run --separate-stderr isola run -d --isolation=vm busybox sleep 1000
+  local id=$output worker i
+  isola_ok exec -d "$id" sleep 2000
+  # the agent has started it (exec_start is recorded once the exec runs)
+  for i in $(seq 100); do
+    [ -n "$(isola events --since 0 --until "$(date +%s.%N)" --filter container="$id" --filter event=exec_start --format '{{.Action}}')" ] && break
+    sleep 0.2
+  done
+  worker=$(worker_of "$id")
+  kill -9 "$worker"
+  run isola wait "$id"
+  assert_equal "$output" "137"
+  # no EXIT came from the agent for it: the monitor records it at the container's end
+  run --separate-stderr isola events --since 0 --until "$(date +%s.%N)" --filter container="$id" --filter event=exec_die --format '{{.Action}} {{.Actor.Attributes.exitCode}}'
+  assert_equal "$output" "exec_die 137"
+  isola_ok rm "$id"
+}
+
 @test "a stopped VM container restarts with the files it wrote" {
   # the files are written in the first run only: after the restart they can only come from the container's disk
   run --separate-stderr isola run -d --isolation=vm busybox sh -c \
@@ -243,7 +262,7 @@ guest_mib_and_nproc() {
   assert_equal "$output" "process"
   echo '{"isolation": ' >"$ISOLA_ROOT/config.json"
   run --separate-stderr isola create busybox true
-  assert_status 125
+  assert_status 1
   assert_stderr_matches 'config.json'
 }
 

@@ -18,6 +18,7 @@
 #include "image/changes.h"
 #include "proto/attach.h"
 #include "proto/attach_client.h"
+#include "sandbox/spawn.h"
 
 /* An errno as Go's syscall package spells it ("no such file or directory"), as the docker CLI prints it. */
 static char *
@@ -361,12 +362,66 @@ copy_out_from_root (int rootfd, const char *src, const char *dst, const struct c
   return ret;
 }
 
+/* The binds and volumes of a container's record (inspect's Mounts, shallower destinations first), not its tmpfs
+   mounts, whose content ended with its last run. */
+static bool
+has_host_mounts (const struct container *c)
+{
+  size_t i;
+  json_t *v;
+  json_array_foreach (container_mounts (c), i, v)
+  {
+    const char *type = json_string_value (json_object_get (v, "Type"));
+    const char *src = json_string_value (json_object_get (v, "Source"));
+    if (type && strcmp (type, "tmpfs") != 0 && src && src[0])
+      return true;
+  }
+  return false;
+}
+
+/* A container that is not running has no mounts of its own: as dockerd's cp (daemon.mountVolumes), its binds and
+   volumes are mounted over the view of its root, read-only where the container has them so, so that a path under
+   one reads and writes the volume rather than the directory beneath it.  The view lives in the CLI's private mount
+   namespace (container_root_open), and goes with it. */
+static int
+mount_host_mounts (const struct container *c, int rootfd, isola_error_t *err)
+{
+  size_t i;
+  json_t *v;
+  json_array_foreach (container_mounts (c), i, v)
+  {
+    const char *type = json_string_value (json_object_get (v, "Type"));
+    const char *src = json_string_value (json_object_get (v, "Source"));
+    const char *dst = json_string_value (json_object_get (v, "Destination"));
+    if (type == NULL || strcmp (type, "tmpfs") == 0 || src == NULL || src[0] == '\0' || dst == NULL)
+      continue;
+    int ret = spawn_bind_in_root (rootfd, src, dst, !json_is_true (json_object_get (v, "RW")), err);
+    if (ret < 0)
+      return ret;
+  }
+  return 0;
+}
+
+/* The container's root for a copy, with its binds and volumes when it is not running (a running one has them
+   already: its own root, or its guest's agent).  Mount points the container never had are made in its layer, as
+   dockerd makes them, so a root with such mounts is opened writable. */
+static int
+copy_root_open (struct isola_store *s, struct container *c, bool writable, struct container_root *root,
+                isola_error_t *err)
+{
+  bool mounts = !container_is_running (c) && has_host_mounts (c);
+  int ret = container_root_open (s, c, writable || mounts, root, err);
+  if (ret == 0 && mounts && (ret = mount_host_mounts (c, root->fd, err)) < 0)
+    container_root_close (root);
+  return ret;
+}
+
 int
 container_copy_out (struct isola_store *s, struct container *c, const char *src, const char *dst,
                     const struct copy_options *o, isola_error_t *err)
 {
   struct container_root root;
-  int ret = container_root_open (s, c, false, &root, err);
+  int ret = copy_root_open (s, c, false, &root, err);
   if (ret < 0)
     return ret;
   ret = copy_out_from_root (root.fd, src, dst, o, err);
@@ -608,7 +663,7 @@ container_copy_in (struct isola_store *s, struct container *c, const char *src, 
   if (container_is_running (c) && driver_of (c)->running_root == NULL)
     return copy_in_running_vm (s, c, src, dst, o, err);
   struct container_root root;
-  int ret = container_root_open (s, c, true, &root, err);
+  int ret = copy_root_open (s, c, true, &root, err);
   if (ret < 0)
     return ret;
   struct copy_plan p = { .src_dirfd = -1 };

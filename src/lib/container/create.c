@@ -119,6 +119,23 @@ check_network_exists (const struct isola_store *s, const char *mode, json_t *end
                            "networks");
 }
 
+/* --pid and --ipc container:NAME: dockerd refuses a container that does not exist at create (one that is not
+   running only at start). */
+static int
+check_joined_containers_exist (const struct isola_store *s, const struct container_spec *spec, isola_error_t *err)
+{
+  const char *modes[] = { spec->pid_mode, spec->ipc_mode };
+  for (size_t i = 0; i < ARRAY_SIZE (modes); i++)
+    {
+      const char *other = nsmode_container (modes[i]);
+      char id[DIGEST_HEX_LEN + 1];
+      int ret = other ? container_resolve (s, other, id, err) : 0;
+      if (ret < 0)
+        return ret;
+    }
+  return 0;
+}
+
 /* --add-host NAME:host-gateway: the default bridge's gateway, as Docker 20.10's daemon (its docker0 address);
    NULL when no entry asks for it. */
 static char *
@@ -199,6 +216,8 @@ container_create_from_request (const char *root, json_t *request, const char *na
   if ((ret = settle_host_config (store, &spec, driver, err)) < 0)
     return ret;
   if ((ret = check_network_exists (store, spec.network_mode, spec.endpoint, err)) < 0)
+    return ret;
+  if ((ret = check_joined_containers_exist (store, &spec, err)) < 0)
     return ret;
   return make_container (store, &spec, image_id, driver, out, err);
 }

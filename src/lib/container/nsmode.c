@@ -55,6 +55,13 @@ ipc_sysctl (const char *key)
          || str_has_prefix (key, "fs.mqueue.");
 }
 
+bool
+nsmode_sysctl_namespaced (const char *key)
+{
+  cleanup_free char *name = strndup (key, strcspn (key, "="));
+  return name && (str_has_prefix (name, "net.") || ipc_sysctl (name));
+}
+
 static int
 check_sysctls (json_t *host, isola_error_t *err)
 {

@@ -23,6 +23,9 @@ const char *nsmode_container (const char *mode);
    is the host's) and of ShmSize, on a HostConfig object. */
 int nsmode_check (json_t *host_config, isola_error_t *err);
 
+/* Whether a sysctl (KEY or KEY=VALUE) is one a container may set: its network or IPC namespace's, runc's list. */
+bool nsmode_sysctl_namespaced (const char *key);
+
 /* Whether a mode shares a namespace with something outside the container, the host or another container: its
    flag ("--ipc") and value ("host").  A VM container refuses these (its kernel is its own). */
 bool nsmode_shares_outside (json_t *host_config, const char **flag, const char **value);

@@ -652,6 +652,15 @@ mount_bind (int rootfd, const char *source, const char *dest, bool readonly, iso
   return 0;
 }
 
+int
+spawn_bind_in_root (int rootfd, const char *source, const char *dest, bool readonly, isola_error_t *err)
+{
+  if (dest == NULL || dest[0] != '/')
+    return isola_error_fail (err, EINVAL, "mount destination `%s` is not an absolute path", dest ? dest : "");
+  cleanup_free char *norm = normalize_path (dest);
+  return mount_bind (rootfd, source, norm, readonly, err);
+}
+
 static int
 mount_spec_mounts (int rootfd, const struct spawn_spec *spec, isola_error_t *err)
 {

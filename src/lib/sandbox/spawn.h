@@ -166,6 +166,11 @@ int spawn_join_setup (const struct spawn_spec *spec, char ***env_out, isola_erro
    filter failed. */
 int spawn_exec_command (const struct spawn_spec *spec, char *const *env, bool *setup_failed, isola_error_t *err);
 
+/* A bind mount of the host's source (symlinks followed) on dest, which is resolved inside the root whose directory
+   rootfd is (symlinks and ".." never leave it) and made to match the source's type when missing: what a container's
+   -v gets at its start, for `cp`'s view of a container that is not running (Docker's mountVolumes). */
+int spawn_bind_in_root (int rootfd, const char *source, const char *dest, bool readonly, isola_error_t *err);
+
 /* Docker's masked and read-only paths, NULL-terminated: what every container but a --privileged one gets (inspect
    shows them as HostConfig.MaskedPaths, ReadonlyPaths). */
 extern const char *const sandbox_masked_paths[];
