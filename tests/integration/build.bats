@@ -262,9 +262,14 @@ ENV a=1'
   assert_equal "$stderr" "Error: failed to reach build target two in Dockerfile"
   dockerfile 'FROM busybox
 COPY --from=nosuch /x /'
-  run --separate-stderr isola build --pull=false "$CTX"
+  # a missing image is pulled, as Docker's builder pulls it: in a network namespace without a way out
+  run --separate-stderr unshare --net timeout 120 "$ISOLA" build "$CTX"
   assert_status 1
-  assert_stderr_matches "nosuch"
+  assert_stderr_matches "failed to pull nosuch"
+  dockerfile 'FROM nosuchbase'
+  run --separate-stderr unshare --net timeout 120 "$ISOLA" build "$CTX"
+  assert_status 1
+  assert_stderr_matches "failed to pull nosuchbase"
   rm "$CTX/Dockerfile"
   build
   assert_status 1
@@ -407,4 +412,34 @@ CMD ["sh"]'
   for f in Env Cmd Entrypoint User WorkingDir ExposedPorts Labels Volumes StopSignal Healthcheck OnBuild; do
     assert_equal "$(isola image inspect -f "{{json .Config.$f}}" viavm)" "$(isola image inspect -f "{{json .Config.$f}}" viaproc)"
   done
+}
+
+@test "a build killed (-9) during a RUN leaves only complete images; the next build reuses the cache and clears its work" {
+  only_isolation process "the store's side of a killed build is the same in both modes"
+  dockerfile 'FROM busybox
+ENV A=1
+RUN touch /started && sleep 1000
+ENV B=2'
+  setsid "$ISOLA" build -t k1 "$CTX" >"$CTX.out" 2>&1 &
+  pid=$!
+  wait_until 60 bash -c "'$ISOLA' ps -q | grep -q ."
+  kill -KILL "$pid"
+  wait "$pid" || true
+  rm -f "$CTX.out"
+  # the RUN's container outlives the builder (as a client's container outlives it); remove it
+  isola_ok rm -f "$(isola ps -aq)"
+  # every image there is complete: it inspects and runs
+  for id in $(isola images -aq); do
+    isola_ok image inspect "$id"
+  done
+  run --separate-stderr isola image inspect k1
+  assert_status 1
+  ls "$ISOLA_ROOT/builder/work" | grep -q . || fail "the killed build left no work directory (test is void)"
+  dockerfile 'FROM busybox
+ENV A=1
+ENV C=3'
+  build -t k2
+  assert_status 0
+  assert_equal "$(grep -c '^ ---> Using cache$' <<<"$output")" 1
+  assert_equal "$(ls "$ISOLA_ROOT/builder/work")" ""
 }
