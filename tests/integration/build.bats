@@ -443,3 +443,16 @@ ENV C=3'
   assert_equal "$(grep -c '^ ---> Using cache$' <<<"$output")" 1
   assert_equal "$(ls "$ISOLA_ROOT/builder/work")" ""
 }
+
+@test "a RUN under a VOLUME writes into the volume, which is not kept, as Docker's builder; no volume is left behind" {
+  dockerfile 'FROM busybox
+VOLUME /data
+RUN echo lost >/data/f && echo kept >/notvol'
+  build -t v1
+  assert_status 0
+  run --separate-stderr isola run --rm v1 sh -c 'ls /data; cat /notvol'
+  assert_status 0
+  assert_equal "$output" kept
+  run --separate-stderr isola volume ls -q
+  assert_output_empty
+}

@@ -26,6 +26,7 @@
 #include "container/create.h"
 #include "container/layer.h"
 #include "container/lifecycle.h"
+#include "container/volume.h"
 #include "image/commit.h"
 #include "image/image.h"
 #include "image/oci.h"
@@ -626,10 +627,19 @@ step_run (struct builder *b, struct stage_run *r, const struct build_step *step,
       struct commit_options o = { .config = r->st.config, .container_config = cc, .author = r->st.author };
       ret = container_commit (s, c, false, &o, out, err);
     }
+  /* Removed with its anonymous volumes (the image's VOLUMEs), as Docker's builder removes it: what RUN wrote
+     there is not kept. */
   isola_error_t rm_err = NULL;
-  if (s && container_rm (s, c, true, &rm_err) == 0)
-    emit (b, BUILD_EVENT_REMOVED, c->id);
+  cleanup_json json_t *mounts = json_incref (container_mounts (c));
+  bool removed = s && container_rm (s, c, true, &rm_err) == 0;
   isola_error_release (&rm_err);
+  /* After the commit, s holds the store's lock, which releasing the volumes takes. */
+  store_close (take_ptr (&s));
+  if (removed)
+    {
+      (void)volume_release_anonymous (b->root, mounts, NULL);
+      emit (b, BUILD_EVENT_REMOVED, c->id);
+    }
   return ret;
 }
 
