@@ -128,10 +128,14 @@ open_in_root (int root, const char *path)
   return fd < 0 ? -errno : fd;
 }
 
-/* mkdir -p inside the root: the directories made are 0755 and owned by uid:gid (Docker's MkdirAllAndChownNew). */
+/* mkdir -p inside the root: the directories made are 0755 and owned by uid:gid (Docker's MkdirAllAndChownNew).  A
+   dangling symlink on the way has its target made, resolved in the root, as MkdirAll does after
+   FollowSymlinkInScope; depth bounds the links followed. */
 static int
-mkdir_in_root (int root, const char *dir, uid_t uid, gid_t gid, int *fd_out, isola_error_t *err)
+mkdir_in_root_at (int root, const char *dir, uid_t uid, gid_t gid, int *fd_out, int depth, isola_error_t *err)
 {
+  if (depth > 40)
+    return isola_error_make (err, ELOOP, "mkdir `%s`", dir);
   cleanup_free char *abs = xasprintf ("/%s", dir);
   cleanup_free char *clean = path_clean (abs);
   int fd = open_in_root (root, "/");
@@ -143,18 +147,32 @@ mkdir_in_root (int root, const char *dir, uid_t uid, gid_t gid, int *fd_out, iso
       if (clean[i] != '/' && clean[i] != '\0')
         continue;
       cleanup_free char *prefix = xasprintf ("%.*s", (int)i, clean);
+      const char *name = strrchr (prefix, '/') + 1;
       int next = open_in_root (root, prefix);
-      if (next == -ENOENT)
+      if (next == -ENOENT && mkdirat (fd, name, 0755) == 0)
         {
-          const char *name = strrchr (prefix, '/') + 1;
-          if ((mkdirat (fd, name, 0755) < 0 && errno != EEXIST)
-              || fchownat (fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 || fchmodat (fd, name, 0755, 0) < 0)
-            {
-              close (fd);
-              return isola_error_make (err, errno, "mkdir `%s`", prefix);
-            }
-          next = open_in_root (root, prefix);
+          /* Nothing else writes in the root meanwhile: the directory just made is still one. */
+          if (fchownat (fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 || fchmodat (fd, name, 0755, 0) < 0)
+            next = -errno;
+          else
+            next = open_in_root (root, prefix);
         }
+      else if (next == -ENOENT && errno == EEXIST)
+        {
+          char target[PATH_MAX];
+          ssize_t n = readlinkat (fd, name, target, sizeof target - 1);
+          close (fd);
+          if (n < 0)
+            return isola_error_make (err, errno, "mkdir `%s`", prefix);
+          target[n] = '\0';
+          cleanup_free char *parent = xasprintf ("%.*s", (int)(name - prefix), prefix);
+          cleanup_free char *resolved
+              = xasprintf ("%s/%s", target[0] == '/' ? "" : parent, target[0] == '/' ? target + 1 : target);
+          cleanup_free char *rest = xasprintf ("%s%s", resolved, clean + i);
+          return mkdir_in_root_at (root, rest, uid, gid, fd_out, depth + 1, err);
+        }
+      else if (next == -ENOENT)
+        next = -errno;
       close (fd);
       if (next < 0)
         return isola_error_make (err, -next, "mkdir `%s`", prefix);
@@ -162,6 +180,12 @@ mkdir_in_root (int root, const char *dir, uid_t uid, gid_t gid, int *fd_out, iso
     }
   *fd_out = fd;
   return 0;
+}
+
+static int
+mkdir_in_root (int root, const char *dir, uid_t uid, gid_t gid, int *fd_out, isola_error_t *err)
+{
+  return mkdir_in_root_at (root, dir, uid, gid, fd_out, 0, err);
 }
 
 int
