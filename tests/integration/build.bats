@@ -388,6 +388,8 @@ ENV B=2'
   assert_equal "$(grep -c '^Deleted: ' <<<"$output")" 2
   run --separate-stderr isola images -aq
   assert_equal "$(wc -l <<<"$output")" 1
+  # the cache's entries went with their images
+  assert_equal "$(ls "$ISOLA_ROOT/builder/cache")" ""
 }
 
 @test "the same Dockerfile builds the same tree and config with --isolation process and vm" {

@@ -2,7 +2,9 @@
 #define _GNU_SOURCE
 #include "image/remove.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -356,6 +358,25 @@ gc_snapshots (struct isola_store *s, char **keep, int64_t *reclaimed, isola_erro
   return 0;
 }
 
+/* The build cache's entries (build/executor.h: ROOT/builder/cache/KEY, an image ID) whose image has gone: the
+   builder takes them as misses; they go here so that they do not pile up. */
+static void
+gc_build_cache (struct isola_store *s)
+{
+  cleanup_free char *dir = store_path (s, "builder/cache");
+  cleanup_dir DIR *d = opendir (dir);
+  struct dirent *de;
+  while (d && (de = readdir (d)))
+    {
+      if (!digest_hex_valid (de->d_name))
+        continue;
+      char id[DIGEST_HEX_LEN + 1] = "";
+      cleanup_close int fd = openat (dirfd (d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0 || read (fd, id, DIGEST_HEX_LEN) != DIGEST_HEX_LEN || !image_exists (s, id))
+        (void)unlinkat (dirfd (d), de->d_name, 0);
+    }
+}
+
 int
 store_gc (struct isola_store *s, int64_t *reclaimed, isola_error_t *err)
 {
@@ -376,7 +397,9 @@ store_gc (struct isola_store *s, int64_t *reclaimed, isola_error_t *err)
         return isola_error_wrap (err, ret, "garbage collection skipped");
     }
   ret = gc_blobs (s, keep_blobs, reclaimed, err);
-  if (ret < 0)
-    return ret;
-  return gc_snapshots (s, keep_snaps, reclaimed, err);
+  if (ret == 0)
+    ret = gc_snapshots (s, keep_snaps, reclaimed, err);
+  if (ret == 0)
+    gc_build_cache (s);
+  return ret;
 }
