@@ -26,6 +26,12 @@ print_progress (const struct build_event *ev, void *arg)
     return;
   switch (ev->kind)
     {
+    case BUILD_EVENT_CONTEXT:
+      {
+        cleanup_free char *size = human_size_digits ((int64_t)ev->len, 4);
+        printf ("Sending build context to Docker daemon  %s\r\r\n", size); /* the docker CLI's progress line */
+        break;
+      }
     case BUILD_EVENT_STEP:
       printf ("Step %d/%d : %s\n", ev->step, ev->n_steps, ev->text);
       break;
@@ -168,7 +174,7 @@ run_build (struct cli_ctx *ctx, int argc, char **argv)
         fprintf (stderr, "%s\n", err->msg);
       else
         fprintf (stderr, "Error: %s\n", err->msg);
-      return 1;
+      return res.exit_code;
     }
   if (bc.quiet)
     printf ("sha256:%s\n", res.id);

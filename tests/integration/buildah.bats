@@ -102,12 +102,14 @@ compare() {
   rm -f "$CTX".*.tree "$CTX".*.config
 }
 
-# fails_in_both ARGS...: both builders refuse $CTX; isola's stderr in $stderr.
+# fails_in_both CODE ARGS...: both builders refuse $CTX, isola with exit code CODE; its stderr in $stderr.
 fails_in_both() {
+  local code=$1
+  shift
   run bah_build bad "$@"
   [ "$status" -ne 0 ] || fail "buildah built it: $output"
   run --separate-stderr isola build "$@" "$CTX"
-  assert_status 1
+  assert_status "$code"
 }
 
 @test "metadata instructions: ENV, ARG, LABEL, EXPOSE, VOLUME, USER, WORKDIR, STOPSIGNAL, HEALTHCHECK, SHELL, ENTRYPOINT, CMD, ONBUILD" {
@@ -209,21 +211,21 @@ EOF
 
 @test "errors: unknown instruction, bad substitution, COPY of a missing file or of one outside the context, a failing RUN, a stage that does not exist" {
   printf 'FROM busybox\nFOO bar\n' >"$CTX/Dockerfile"
-  fails_in_both
+  fails_in_both 1
   assert_equal "$stderr" "Error: dockerfile parse error line 2: unknown instruction: FOO"
   printf 'FROM busybox\nENV a=${b\n' >"$CTX/Dockerfile"
-  fails_in_both
+  fails_in_both 1
   assert_stderr_matches 'failed to process'
   printf 'FROM busybox\nCOPY missing /\n' >"$CTX/Dockerfile"
-  fails_in_both
+  fails_in_both 1
   assert_stderr_matches 'file not found in build context'
   printf 'FROM busybox\nCOPY ../outside /\n' >"$CTX/Dockerfile"
-  fails_in_both
+  fails_in_both 1
   assert_stderr_matches 'forbidden path outside the build context'
   printf 'FROM busybox\nRUN exit 7\n' >"$CTX/Dockerfile"
-  fails_in_both
+  fails_in_both 7
   assert_equal "$stderr" "The command '/bin/sh -c exit 7' returned a non-zero code: 7"
   printf 'FROM busybox AS one\nENV a=1\n' >"$CTX/Dockerfile"
-  fails_in_both --target two
+  fails_in_both 1 --target two
   assert_equal "$stderr" "Error: failed to reach build target two in Dockerfile"
 }

@@ -42,7 +42,9 @@ struct builder
   struct isola_store *store; /* opened without a lock, for lookups; every change opens its own */
   char *work;                /* ROOT/builder/work/PID-XXXXXX: the context, the steps' layers */
   char *context;             /* work/context */
+  int64_t context_bytes;     /* its size as the docker CLI's tar of it */
   int n_steps, step, n_layer_dirs;
+  int run_code; /* a failed RUN's exit code */
   struct build_plan plan;
   char **stage_images; /* the image each stage ended with */
   json_t **stage_configs;
@@ -254,8 +256,13 @@ take_directory_context (struct builder *b, const char *dockerfile, char ***patte
     ret = dockerignore_compile (send, &ig, err);
   if (ret == 0)
     ret = context_walk (b->o->context_dir, &ig, &l, err);
+  /* The docker CLI's tar: a 512-byte header an entry, file contents in 512-byte blocks, two blocks at the end. */
+  b->context_bytes = 1024;
   for (size_t i = 0; ret == 0 && i < l.n; i++)
-    ret = take_entry (b->o->context_dir, b->context, &l.e[i], err);
+    {
+      b->context_bytes += 512 + (S_ISREG (l.e[i].st.st_mode) ? (l.e[i].st.st_size + 511) / 512 * 512 : 0);
+      ret = take_entry (b->o->context_dir, b->context, &l.e[i], err);
+    }
   if (ret == 0)
     finish_dirs (b->context, &l);
   context_list_clear (&l);
@@ -278,6 +285,8 @@ save_stream (struct builder *b, char **path, bool *is_tar, isola_error_t *err)
       return isola_error_make (err, errno, "write `%s`", *path);
   if (n < 0)
     return isola_error_make (err, errno, "read the context");
+  off_t end = lseek (out, 0, SEEK_CUR);
+  b->context_bytes = end > 0 ? (int64_t)end : 0;
   struct archive *a = archive_read_new ();
   archive_read_support_filter_all (a);
   archive_read_support_format_tar (a);
@@ -425,6 +434,11 @@ prepare_context (struct builder *b, struct dockerfile *df, isola_error_t *err)
       ret = take_tar_context (b, &patterns, err);
       rel = path_clean (b->o->dockerfile ? b->o->dockerfile : "Dockerfile");
       dockerfile = xasprintf ("%s/%s", b->context, rel);
+    }
+  if (ret == 0 && b->o->progress)
+    {
+      struct build_event ev = { .kind = BUILD_EVENT_CONTEXT, .len = (size_t)b->context_bytes };
+      b->o->progress (&ev, b->o->progress_arg);
     }
   if (ret == 0)
     ret = read_dockerfile (b, dockerfile, df, err);
@@ -620,6 +634,7 @@ step_run (struct builder *b, struct stage_run *r, const struct build_step *step,
     {
       cleanup_free char *cmd = joined (step->run_argv);
       ret = isola_error_fail (err, EIO, "The command '%s' returned a non-zero code: %d", cmd, code);
+      b->run_code = code;
     }
   if (ret == 0)
     {
@@ -1083,6 +1098,7 @@ build_run (const char *root, const struct build_options *o, struct build_result 
     ret = build_plan_make (&df, o->build_args, o->target, &b.plan, err);
   if (ret == 0)
     ret = run_plan (&b, result, err);
+  result->exit_code = ret < 0 ? (b.run_code > 0 ? b.run_code : 1) : 0;
   builder_clear (&b);
   dockerfile_clear (&df);
   return ret;

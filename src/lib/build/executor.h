@@ -18,6 +18,7 @@
 
 enum build_event_kind
 {
+  BUILD_EVENT_CONTEXT,  /* len: the bytes of the context as the docker CLI would send it (its tar) */
   BUILD_EVENT_STEP,     /* text: the instruction ("Step N/M : " + text); step, n_steps */
   BUILD_EVENT_TRIGGERS, /* step: how many ONBUILD triggers of the base image run now */
   BUILD_EVENT_RUNNING,  /* text: the container's ID (" ---> Running in ID") */
@@ -66,6 +67,8 @@ struct build_result
   /* The error happened while steps ran (Docker prints it as it is, after the steps' output), not while reading
      the Dockerfile or the context (Docker's "Error response from daemon"). */
   bool in_step;
+  /* What `docker build` exits with: a failed RUN's exit code (as the docker CLI takes the error's code), else 1. */
+  int exit_code;
 };
 
 /* Builds in the store at root (NULL: the default); on success result->id is the image, tagged with o->tags. */
