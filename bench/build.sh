@@ -23,7 +23,7 @@ cleanup () {
   if command -v buildah >/dev/null; then
     { "${bah[@]}" rm --all; "${bah[@]}" rmi --all --force; } >/dev/null 2>&1 || true
   fi
-  grep -o "$work[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  grep -o "${work}[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -67,7 +67,7 @@ for i in $(seq "$runs"); do
   [ "$have_buildah" = 0 ] || once "$work/buildah" "${bah[@]}" bud --isolation chroot --layers --no-cache -q -t b "$ctx"
 done
 "$isola" build -q --isolation vm --network none -t vmwarm "$ctx" >/dev/null # the template's first boot
-for i in $(seq "$vm_runs"); do
+for _ in $(seq "$vm_runs"); do
   once "$work/vm" "$isola" build -q --no-cache --isolation vm --network none -t bv "$ctx"
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
