@@ -76,6 +76,16 @@ CMD ["cat", "b.txt"]'
 /bin/sh -c echo run-output && cat /app/a.txt >/app/b.txt|6B
 /bin/sh -c #(nop)  ENV A=1 B=two|0B'
   [[ $(sed -n 4p <<<"$output") =~ ^'/bin/sh -c #(nop) COPY file:'[0-9a-f]{64}' in /app/ |6B'$ ]] || fail "$output"
+  # an ordinary image: saved, removed with its intermediate images, loaded back, it runs
+  id=$(isola image inspect -f '{{.Id}}' t1)
+  isola_ok save -o "$CTX/t1.tar" t1
+  isola_ok rmi t1
+  run --separate-stderr isola images -aq
+  assert_equal "$(wc -l <<<"$output")" 1
+  isola_ok load -i "$CTX/t1.tar"
+  assert_equal "$(isola image inspect -f '{{.Id}}' t1)" "$id"
+  run --separate-stderr isola run --rm t1
+  assert_equal "$output" hello
 }
 
 @test "a rebuild takes every step from the cache; a changed file misses from its COPY on; --no-cache runs all" {
