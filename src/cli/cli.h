@@ -100,6 +100,8 @@ extern const struct cli_command cmd_images, cmd_load, cmd_import, cmd_save, cmd_
     cmd_version, cmd_image_inspect, cmd_container_inspect, cmd_image_prune, cmd_image_mount, cmd_image_unmount;
 /* Producing images from containers (issue 16): history.c, diff.c, commit.c, export.c, cp.c. */
 extern const struct cli_command cmd_history, cmd_diff, cmd_commit, cmd_export, cmd_cp;
+/* Building images from Dockerfiles (issue 16): build.c. */
+extern const struct cli_command cmd_build;
 
 /* -e NAME=VALUE adds; -e NAME takes our environment's value, and is dropped when unset, as docker does. */
 void cli_env_add (char ***env, const char *e);

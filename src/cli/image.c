@@ -178,6 +178,7 @@ const struct cli_command cmd_image_unmount = {
 /* `isola image SUBCOMMAND`: Docker's management command, with its aliases for the top-level verbs.  The listing
    keeps Docker's shorter lines where isola's own summary says more. */
 static const struct cli_subcommand image_subcommands[] = {
+  { .name = "build", .cmd = &cmd_build },
   { .name = "history", .cmd = &cmd_history },
   { .name = "import", .cmd = &cmd_import },
   { .name = "inspect", .cmd = &cmd_image_inspect },

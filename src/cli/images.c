@@ -19,7 +19,7 @@ struct image_row
 
 struct images_opts
 {
-  bool quiet, digests, no_trunc;
+  bool quiet, digests, no_trunc, all;
   struct image_ref filter; /* name empty when none */
   bool filter_has_tag;
   char **filters;     /* --filter "key=value" */
@@ -110,6 +110,9 @@ labels_match (struct isola_store *store, const char *id, char **wanted)
 static bool
 image_wanted (struct isola_store *store, const struct image_record *rec, char **tags, const struct images_opts *o)
 {
+  /* Docker hides intermediate images (untagged, with children) unless -a. */
+  if (!o->all && tags[0] == NULL && image_has_children (store, rec->id))
+    return false;
   cleanup_strv char **dangling = filter_values (o, "dangling");
   if (dangling && (strcmp (dangling[0], "true") == 0) != (tags[0] == NULL))
     return false;
@@ -314,7 +317,8 @@ run_images (struct cli_ctx *ctx, int argc, char **argv)
   while ((c = cli_flag_next (&cmd_images, &p, &exit_code)) > 0)
     switch (c)
       {
-      case 'a': /* isola stores no intermediate images: -a lists the same */
+      case 'a':
+        o.all = p.on;
         break;
       case 'q':
         o.quiet = p.on;

@@ -190,3 +190,31 @@ x"
   assert_status 1
   assert_stderr_matches "No such image: nosuch"
 }
+
+@test "rmi of an image with a committed child is refused by ID as Docker does, only untags by name; the child's rmi takes its untagged parents" {
+  isola_ok create --name c1 busybox true
+  isola_ok commit c1 mid:1
+  isola_ok rm c1
+  isola_ok create --name c2 mid:1 true
+  isola_ok commit c2 top:1
+  isola_ok rm c2
+  mid=$(isola image inspect -f '{{.Id}}' mid:1 | cut -c8-19)
+  run --separate-stderr isola rmi "$mid"
+  assert_status 1
+  assert_equal "$stderr" "Error: conflict: unable to delete $mid (cannot be forced) - image has dependent child images"
+  run --separate-stderr isola rmi -f "$mid"
+  assert_status 1
+  run --separate-stderr isola rmi mid:1
+  assert_status 0
+  assert_equal "$output" "Untagged: mid:1"
+  # untagged with a child: an intermediate image, which images shows with -a only
+  run --separate-stderr isola images -q
+  refute_output_contains "$mid"
+  run --separate-stderr isola images -aq
+  assert_output_contains "$mid"
+  run --separate-stderr isola rmi top:1
+  assert_status 0
+  assert_output_contains "Deleted: sha256:$mid"
+  run --separate-stderr isola images -aq
+  assert_equal "$output" "$(isola images -q busybox)"
+}

@@ -233,86 +233,74 @@ next_line (struct line_reader *r, char **out, isola_error_t *err)
   return 1;
 }
 
+/* How a word of an instruction is scanned: parseWords keeps quotes and escapes in it (substitution removes them
+   later) and honours the escape character outside single quotes; extractBuilderFlags removes them and takes a
+   backslash anywhere. */
+struct word_rules
+{
+  char escape;
+  bool keep_quotes;
+  bool escape_in_single_quotes;
+};
+
+/* One word from line[*pos] (not a blank): blanks end it outside quotes; *pos ends after it.  Whether it counts:
+   not empty, or quoted (`""` is a word). */
+static bool
+scan_word (const char *line, size_t len, size_t *pos, const struct word_rules *r, char *word)
+{
+  size_t n = 0;
+  char quote = 0;
+  bool in_quote = false, quoted = false;
+  for (; *pos < len; (*pos)++)
+    {
+      char ch = line[*pos];
+      if (!in_quote && is_space (ch))
+        break;
+      if (!in_quote && (ch == '\'' || ch == '"'))
+        {
+          quote = ch;
+          in_quote = quoted = true;
+          if (r->keep_quotes)
+            word[n++] = ch;
+          continue;
+        }
+      if (in_quote && ch == quote)
+        {
+          in_quote = false;
+          if (r->keep_quotes)
+            word[n++] = ch;
+          continue;
+        }
+      if (ch == r->escape && (!in_quote || quote != '\'' || r->escape_in_single_quotes))
+        {
+          if (*pos + 1 == len) /* a trailing escape is dropped */
+            continue;
+          if (r->keep_quotes)
+            word[n++] = ch;
+          ch = line[++*pos];
+        }
+      word[n++] = ch;
+    }
+  word[n] = '\0';
+  return quoted || n > 0;
+}
+
 /* Docker's parseWords: words split on blanks, quotes kept in them (substitution removes them later), the escape
    character and what follows kept together. */
 static void
 parse_words (const char *rest, char escape, char ***out)
 {
-  enum
-  {
-    IN_SPACES,
-    IN_WORD,
-    IN_QUOTE
-  } phase
-      = IN_SPACES;
-  size_t len = strlen (rest), n = 0;
+  const struct word_rules rules = { .escape = escape, .keep_quotes = true };
+  size_t len = strlen (rest), pos = 0;
   cleanup_free char *word = xmalloc (len + 1);
-  char quote = 0;
-  bool blank_ok = false;
-  for (size_t pos = 0; pos <= len; pos++)
+  for (;;)
     {
-      char ch = pos < len ? rest[pos] : 0;
-      if (phase == IN_SPACES)
-        {
-          if (pos == len)
-            break;
-          if (is_space (ch))
-            continue;
-          phase = IN_WORD;
-        }
+      while (pos < len && is_space (rest[pos]))
+        pos++;
       if (pos == len)
-        {
-          if (blank_ok || n > 0)
-            {
-              word[n] = '\0';
-              strv_push (out, word);
-            }
-          break;
-        }
-      if (phase == IN_WORD)
-        {
-          if (is_space (ch))
-            {
-              phase = IN_SPACES;
-              if (blank_ok || n > 0)
-                {
-                  word[n] = '\0';
-                  strv_push (out, word);
-                }
-              n = 0;
-              blank_ok = false;
-              continue;
-            }
-          if (ch == '\'' || ch == '"')
-            {
-              quote = ch;
-              blank_ok = true;
-              phase = IN_QUOTE;
-            }
-          if (ch == escape)
-            {
-              if (pos + 1 == len)
-                continue;
-              word[n++] = ch;
-              ch = rest[++pos];
-            }
-          word[n++] = ch;
-          continue;
-        }
-      /* IN_QUOTE */
-      if (ch == quote)
-        phase = IN_WORD;
-      if (ch == escape && quote != '\'')
-        {
-          if (pos + 1 == len)
-            {
-              phase = IN_WORD;
-              continue;
-            }
-          word[n++] = ch;
-          ch = rest[++pos];
-        }
-      word[n++] = ch;
+        return;
+      if (scan_word (rest, len, &pos, &rules, word))
+        strv_push (out, word);
     }
 }
 
@@ -467,84 +455,21 @@ parse_name_val (const char *rest, const char *what, char escape, struct df_instr
 static const char *
 extract_flags (const char *line, char ***flags)
 {
-  enum
-  {
-    IN_SPACES,
-    IN_WORD,
-    IN_QUOTE
-  } phase
-      = IN_SPACES;
-  size_t len = strlen (line), n = 0;
+  const struct word_rules rules = { .escape = '\\', .escape_in_single_quotes = true };
+  size_t len = strlen (line), pos = 0;
   cleanup_free char *word = xmalloc (len + 1);
-  char quote = 0;
-  bool blank_ok = false;
-  for (size_t pos = 0; pos <= len; pos++)
+  for (;;)
     {
-      char ch = pos < len ? line[pos] : 0;
-      if (phase == IN_SPACES)
-        {
-          if (pos == len)
-            break;
-          if (is_space (ch))
-            continue;
-          if (ch != '-' || pos + 1 == len || line[pos + 1] != '-')
-            return line + pos;
-          phase = IN_WORD;
-        }
-      if (pos == len)
-        {
-          word[n] = '\0';
-          if (strcmp (word, "--") != 0 && (blank_ok || n > 0))
-            strv_push (flags, word);
-          break;
-        }
-      if (phase == IN_WORD)
-        {
-          if (is_space (ch))
-            {
-              phase = IN_SPACES;
-              word[n] = '\0';
-              if (strcmp (word, "--") == 0)
-                return line + pos;
-              if (blank_ok || n > 0)
-                strv_push (flags, word);
-              n = 0;
-              blank_ok = false;
-              continue;
-            }
-          if (ch == '\'' || ch == '"')
-            {
-              quote = ch;
-              blank_ok = true;
-              phase = IN_QUOTE;
-              continue;
-            }
-          if (ch == '\\')
-            {
-              if (pos + 1 == len)
-                continue;
-              ch = line[++pos];
-            }
-          word[n++] = ch;
-          continue;
-        }
-      if (ch == quote)
-        {
-          phase = IN_WORD;
-          continue;
-        }
-      if (ch == '\\')
-        {
-          if (pos + 1 == len)
-            {
-              phase = IN_WORD;
-              continue;
-            }
-          ch = line[++pos];
-        }
-      word[n++] = ch;
+      while (pos < len && is_space (line[pos]))
+        pos++;
+      if (pos == len || line[pos] != '-' || pos + 1 == len || line[pos + 1] != '-')
+        return line + pos;
+      bool counts = scan_word (line, len, &pos, &rules, word);
+      if (strcmp (word, "--") == 0)
+        return line + pos;
+      if (counts)
+        strv_push (flags, word);
     }
-  return line + len;
 }
 
 static int

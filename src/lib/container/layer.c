@@ -110,7 +110,8 @@ container_commit (struct isola_store *s, struct container *c, bool pause, const 
     return ret;
   struct commit_options opts = *o;
   opts.container_id = c->id;
-  opts.container_config = container_config (c);
+  if (opts.container_config == NULL) /* the builder gives its own: the step's command as Docker records it */
+    opts.container_config = container_config (c);
   ret = image_commit (s, l.dl.upper, l.image.id, &opts, id_out, err);
   layer_close (&l);
   return ret;

@@ -17,7 +17,7 @@ int container_changes (struct isola_store *s, struct container *c, struct layer_
                        isola_error_t *err);
 
 /* Docker's `commit`: pause (Docker's -p, default true) stops a running container's processes while its layer is
-   read.  o->container_id and o->container_config are filled from the container. */
+   read.  o->container_id is the container's, and o->container_config its Config unless given. */
 int container_commit (struct isola_store *s, struct container *c, bool pause, const struct commit_options *o,
                       digest_hex_t id_out, isola_error_t *err);
 

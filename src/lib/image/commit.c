@@ -49,13 +49,14 @@ history_entry (const struct commit_options *o, const char *now, bool empty)
 
 /* The parent's config with Docker's commit fields over it. */
 static int
-new_config (const struct oci_config *parent, const char *parent_id, const struct commit_options *o, const char *diff_id,
-            json_t **out, isola_error_t *err)
+new_config (json_t *parent, const char *parent_id, const struct commit_options *o, const char *diff_id, json_t **out,
+            isola_error_t *err)
 {
   cleanup_free char *now = time_rfc3339_now ();
-  cleanup_json json_t *cfg = json_deep_copy (parent->json);
-  json_t *config = o->container_config ? json_deep_copy (o->container_config)
-                                       : json_deep_copy (json_object_get (parent->json, "config"));
+  cleanup_json json_t *cfg = json_deep_copy (parent);
+  json_t *config = o->config             ? json_deep_copy (o->config)
+                   : o->container_config ? json_deep_copy (o->container_config)
+                                         : json_deep_copy (json_object_get (parent, "config"));
   if (!json_is_object (config))
     config = (json_decref (config), json_object ());
   json_object_set_new (cfg, "config", config);
@@ -66,7 +67,10 @@ new_config (const struct oci_config *parent, const char *parent_id, const struct
         return ret;
     }
   json_object_set_new (cfg, "created", json_string (now));
-  json_object_set_new (cfg, "parent", json_sprintf ("sha256:%s", parent_id));
+  if (parent_id[0])
+    json_object_set_new (cfg, "parent", json_sprintf ("sha256:%s", parent_id));
+  else
+    json_object_del (cfg, "parent");
   json_object_del (cfg, "author");
   json_object_del (cfg, "comment");
   if (o->author && *o->author)
@@ -149,10 +153,24 @@ new_manifest (json_t *parent_manifest, const char *config_hex, size_t config_len
                     "layers", layers);
 }
 
+/* FROM scratch's: no layer, no history, the host's platform. */
+static json_t *
+scratch_config (void)
+{
+  return json_pack ("{s:s, s:s, s:{}, s:{s:s, s:[]}, s:[]}", "architecture", "amd64", "os", "linux", "config", "rootfs",
+                    "type", "layers", "diff_ids", "history");
+}
+
 static int
 read_parent (struct isola_store *s, const char *parent, struct image_record *rec, struct oci_config *cfg,
              json_t **manifest, isola_error_t *err)
 {
+  if (parent[0] == '\0')
+    {
+      cfg->json = scratch_config ();
+      *manifest = json_pack ("{s:[]}", "layers");
+      return 0;
+    }
   int ret = image_record_read (s, parent, rec, err);
   if (ret == 0)
     ret = image_read_config (s, parent, cfg, err);
@@ -202,7 +220,7 @@ commit_staged (struct ingest_plan *plan, const char *upper, const char *parent, 
   if (ret == 0)
     ret = stage_layer (plan, upper, &l, err);
   if (ret == 0)
-    ret = new_config (&pcfg, parent, o, l.empty ? NULL : l.diff_id, &cfg, err);
+    ret = new_config (pcfg.json, parent, o, l.empty ? NULL : l.diff_id, &cfg, err);
   if (ret == 0)
     ret = stage_json (plan, "config.json", cfg, &config_text, config_hex, err);
   if (ret == 0)

@@ -19,10 +19,12 @@ struct commit_options
   const char *comment;      /* or NULL */
   const char *container_id; /* the config's "container", or NULL */
   json_t *container_config; /* Docker's container Config: the new config before changes, and container_config */
+  const json_t *config;     /* the new config when it is not container_config (a build step's), or NULL */
   const char *created_by;   /* the history's created_by; NULL: the Cmd of container_config joined by spaces */
 };
 
-/* upper: the layer's directory (absent: no changes); parent: the image ID it was made from.  The store may be
+/* upper: the layer's directory (absent: no changes); parent: the image ID it was made from ("": none, FROM
+   scratch's first layer).  The store may be
    opened without a lock: staging runs beside other verbs, publishing takes the exclusive lock. */
 int image_commit (struct isola_store *s, const char *upper, const char *parent, const struct commit_options *o,
                   digest_hex_t id_out, isola_error_t *err);

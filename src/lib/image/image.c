@@ -188,6 +188,24 @@ image_list_ids (const struct isola_store *s, char ***out, isola_error_t *err)
   return 0;
 }
 
+bool
+image_has_children (const struct isola_store *s, const char *id)
+{
+  cleanup_strv char **ids = NULL;
+  if (image_list_ids (s, &ids, NULL) < 0)
+    return false;
+  bool found = false;
+  for (size_t i = 0; !found && ids[i]; i++)
+    {
+      struct image_record rec = { 0 };
+      if (image_record_read (s, ids[i], &rec, NULL) < 0)
+        continue;
+      found = strcmp (rec.parent, id) == 0;
+      image_record_clear (&rec);
+    }
+  return found;
+}
+
 int
 refs_read (const struct isola_store *s, json_t **out, isola_error_t *err)
 {

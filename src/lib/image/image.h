@@ -39,6 +39,10 @@ bool image_exists (const struct isola_store *s, const char *id);
 /* IDs of all images, sorted. */
 int image_list_ids (const struct isola_store *s, char ***out, isola_error_t *err);
 
+/* The images whose parent is id (committed or built from it), as Docker's image store's Children: rmi refuses to
+   delete an image that has some, and `images` hides untagged ones with children (intermediate images). */
+bool image_has_children (const struct isola_store *s, const char *id);
+
 /* Tags live in one JSON object {"name:tag": "ID"} replaced atomically. */
 int refs_read (const struct isola_store *s, json_t **out, isola_error_t *err);
 int refs_write (struct isola_store *s, json_t *refs, isola_error_t *err);

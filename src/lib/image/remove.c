@@ -2,7 +2,9 @@
 #define _GNU_SOURCE
 #include "image/remove.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -93,6 +95,36 @@ unmount_if_mounted (struct isola_store *s, const char *id, bool force, isola_err
   return image_unmount (s, id, err);
 }
 
+/* An intermediate image that nothing needs any more: no tag, no child, no container, not mounted. */
+static bool
+image_unneeded (const struct isola_store *s, json_t *refs, const char *id)
+{
+  cleanup_strv char **tags = refs_tags_of (refs, id);
+  return tags[0] == NULL && !image_has_children (s, id) && !containers_use_image (s, id) && !image_is_mounted (s, id);
+}
+
+/* Docker's rmi prunes the untagged parents an image leaves behind (a build's intermediate images), up the chain
+   while they are unneeded. */
+static int
+delete_parents (struct isola_store *s, json_t *refs, const char *parent, struct rmi_report *rep, isola_error_t *err)
+{
+  digest_hex_t id;
+  snprintf (id, sizeof id, "%s", parent);
+  while (id[0] && image_exists (s, id) && image_unneeded (s, refs, id))
+    {
+      struct image_record rec = { 0 };
+      int ret = image_record_read (s, id, &rec, err);
+      if (ret == 0)
+        ret = image_delete_record (s, refs, id, rep, err);
+      if (ret == 0)
+        memcpy (id, rec.parent, sizeof id);
+      image_record_clear (&rec);
+      if (ret < 0)
+        return ret;
+    }
+  return 0;
+}
+
 int
 image_remove (struct isola_store *s, const char *what, bool force, struct rmi_report *rep, isola_error_t *err)
 {
@@ -125,6 +157,25 @@ image_remove (struct isola_store *s, const char *what, bool force, struct rmi_re
     }
   image_ref_clear (&r);
 
+  /* Docker's hard conflict, checked first: named by its last tag, the image is only untagged (and stays as an
+     intermediate image); named by ID, it is refused even with force. */
+  if (image_has_children (s, id))
+    {
+      if (!by_tag)
+        return isola_error_fail (err, EBUSY,
+                                 "conflict: unable to delete %.12s (cannot be forced) - image has dependent child "
+                                 "images",
+                                 id);
+      for (size_t i = 0; tags[i]; i++)
+        {
+          json_object_del (refs, tags[i]);
+          report_push (&rep->untagged, "%s", tags[i]);
+        }
+      ret = refs_write (s, refs, err);
+      if (ret == 0)
+        untag_events (s, id, strv_len (tags));
+      return ret;
+    }
   if (containers_use_image (s, id))
     {
       if (!force)
@@ -151,7 +202,13 @@ image_remove (struct isola_store *s, const char *what, bool force, struct rmi_re
   ret = unmount_if_mounted (s, id, force, err);
   if (ret < 0)
     return ret;
+  struct image_record rec = { 0 };
+  if ((ret = image_record_read (s, id, &rec, err)) < 0)
+    return ret;
   ret = image_delete_record (s, refs, id, rep, err);
+  if (ret == 0)
+    ret = delete_parents (s, refs, rec.parent, rep, err);
+  image_record_clear (&rec);
   if (ret < 0)
     return ret;
   return store_gc (s, NULL, err);
@@ -176,17 +233,24 @@ image_prune_if (struct isola_store *s, bool all,
   ret = image_list_ids (s, &ids, err);
   if (ret < 0)
     return ret;
-  for (size_t i = 0; ids[i]; i++)
+  /* Heads first, as Docker prunes: an image with children goes in a later pass, once they have gone. */
+  for (bool again = true; again;)
     {
-      cleanup_strv char **tags = refs_tags_of (refs, ids[i]);
-      if (!all && tags[0] != NULL)
-        continue;
-      /* Docker's prune skips images in use: by a container, or mounted. */
-      if (image_is_mounted (s, ids[i]) || containers_use_image (s, ids[i]) || (may_go && !may_go (s, ids[i], arg)))
-        continue;
-      ret = image_delete_record (s, refs, ids[i], rep, err);
-      if (ret < 0)
-        return ret;
+      again = false;
+      for (size_t i = 0; ids[i]; i++)
+        {
+          cleanup_strv char **tags = refs_tags_of (refs, ids[i]);
+          if ((!all && tags[0] != NULL) || !image_exists (s, ids[i]))
+            continue;
+          /* Docker's prune skips images in use: by a container, or mounted. */
+          if (image_is_mounted (s, ids[i]) || containers_use_image (s, ids[i]) || image_has_children (s, ids[i])
+              || (may_go && !may_go (s, ids[i], arg)))
+            continue;
+          ret = image_delete_record (s, refs, ids[i], rep, err);
+          if (ret < 0)
+            return ret;
+          again = true;
+        }
     }
   return store_gc (s, reclaimed, err);
 }
@@ -294,6 +358,25 @@ gc_snapshots (struct isola_store *s, char **keep, int64_t *reclaimed, isola_erro
   return 0;
 }
 
+/* The build cache's entries (build/executor.h: ROOT/builder/cache/KEY, an image ID) whose image has gone: the
+   builder takes them as misses; they go here so that they do not pile up. */
+static void
+gc_build_cache (struct isola_store *s)
+{
+  cleanup_free char *dir = store_path (s, "builder/cache");
+  cleanup_dir DIR *d = opendir (dir);
+  struct dirent *de;
+  while (d && (de = readdir (d)))
+    {
+      if (!digest_hex_valid (de->d_name))
+        continue;
+      char id[DIGEST_HEX_LEN + 1] = "";
+      cleanup_close int fd = openat (dirfd (d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0 || read (fd, id, DIGEST_HEX_LEN) != DIGEST_HEX_LEN || !image_exists (s, id))
+        (void)unlinkat (dirfd (d), de->d_name, 0);
+    }
+}
+
 int
 store_gc (struct isola_store *s, int64_t *reclaimed, isola_error_t *err)
 {
@@ -314,7 +397,9 @@ store_gc (struct isola_store *s, int64_t *reclaimed, isola_error_t *err)
         return isola_error_wrap (err, ret, "garbage collection skipped");
     }
   ret = gc_blobs (s, keep_blobs, reclaimed, err);
-  if (ret < 0)
-    return ret;
-  return gc_snapshots (s, keep_snaps, reclaimed, err);
+  if (ret == 0)
+    ret = gc_snapshots (s, keep_snaps, reclaimed, err);
+  if (ret == 0)
+    gc_build_cache (s);
+  return ret;
 }

@@ -10,6 +10,8 @@
    ROOT/images/ID.json       one record per image (ID = config digest)
    ROOT/refs.json            tags: "name:tag" -> image ID
    ROOT/mounts/ID            mount points of `isola image mount`
+   ROOT/builder/cache/KEY    the build cache: the image a build step made (build/executor.h)
+   ROOT/builder/work/PID-*   builds in progress
    ROOT/tmp                  staging; anything here is garbage once the exclusive lock is held, but for the
                              staging directories whose flock a load or import holds (store_stage_begin)
 

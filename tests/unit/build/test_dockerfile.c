@@ -228,9 +228,35 @@ test_single_instruction (void)
          "a trigger of two lines is refused");
 }
 
+/* Flags and words with quotes and escapes: extractBuilderFlags removes them (a backslash even inside single
+   quotes), parseWords keeps them for substitution; "--" ends the flags. */
+static void
+test_quoted_words (void)
+{
+  struct dockerfile df;
+  char *error = NULL;
+  const char *text = "FROM busybox\n"
+                     "COPY --chown=\"a b\" --from=x\\'y --chmod='7\\55' -- --notflag src /d/\n"
+                     "LABEL k=\"v \\\" w\" l='x y'\n";
+  CHECK (parse (text, &df, &error) == 0, "quoted flags and words parse (%s)", error ? error : "");
+  if (error == NULL)
+    {
+      const struct df_instruction *c = &df.ins[1];
+      CHECK (strv_len (c->flags) == 3 && strcmp (c->flags[0], "--chown=a b") == 0
+                 && strcmp (c->flags[1], "--from=x'y") == 0 && strcmp (c->flags[2], "--chmod=755") == 0,
+             "flags lose their quotes and backslashes");
+      CHECK (args_are (c, (const char *const[]){ "--notflag", "src", "/d/", NULL }), "-- ends the flags");
+      CHECK (args_are (&df.ins[2], (const char *const[]){ "k", "\"v \\\" w\"", "l", "'x y'", NULL }),
+             "LABEL's words keep theirs");
+      dockerfile_clear (&df);
+    }
+  free (error);
+}
+
 int
 main (void)
 {
+  test_quoted_words ();
   test_forms ();
   test_directives_and_continuations ();
   test_errors ();
