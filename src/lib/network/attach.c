@@ -35,6 +35,15 @@ network_mode_network (const char *mode)
   return mode;
 }
 
+const char *
+network_of_container (const struct container *c)
+{
+  json_t *chosen = json_object_get (c->config, "Network");
+  if (chosen)
+    return json_string_value (chosen);
+  return network_mode_network (json_string_value (json_object_get (container_host_config (c), "NetworkMode")));
+}
+
 char *
 network_netns_path (const struct container *c)
 {
@@ -161,9 +170,11 @@ dns_names (const struct container *c)
   strv_push (&v, container_name (c));
   size_t i;
   json_t *a;
-  json_array_foreach (json_object_get (container_endpoint (c), "Aliases"), i, a) strv_push (&v, json_string_value (a));
   char short_id[13];
   snprintf (short_id, sizeof short_id, "%.12s", c->id);
+  /* connect records the short ID among the aliases, as Docker's does */
+  json_array_foreach (json_object_get (container_endpoint (c), "Aliases"), i,
+                      a) if (strcmp (json_string_value (a), short_id) != 0) strv_push (&v, json_string_value (a));
   strv_push (&v, short_id);
   return v;
 }
@@ -217,8 +228,7 @@ wanted_address (const struct container *c)
 int
 network_attach (const struct isola_store *s, struct container *c, isola_error_t *err)
 {
-  const char *wanted
-      = network_mode_network (json_string_value (json_object_get (container_host_config (c), "NetworkMode")));
+  const char *wanted = network_of_container (c);
   if (wanted == NULL)
     return 0;
   cleanup_close int lock = -1;
@@ -335,6 +345,17 @@ network_detach (const struct isola_store *s, struct container *c, isola_error_t 
   return ret < 0 ? ret : detach_locked (s, c, err);
 }
 
+void
+network_reap (const struct isola_store *s, struct container *c)
+{
+  cleanup_free char *path = container_path (c, "network.json"), *netns = container_path (c, "netns");
+  if ((!path_exists (path) && !path_exists (netns)) || container_monitor_alive (c))
+    return;
+  cleanup_close int lock = -1;
+  if (network_lock (s, &lock, NULL) == 0 && !container_monitor_alive (c))
+    (void)detach_locked (s, c, NULL);
+}
+
 /* A member of the container's endpoint settings (--ip, --network-alias), as Docker shows it: null when unset. */
 static json_t *
 endpoint_member (const struct container *c, const char *key)
@@ -355,9 +376,11 @@ network_settings_json (const struct container *c)
   json_int_t prefix = att ? json_integer_value (json_object_get (att, "IPPrefixLen")) : 0;
   const char *net = json_string_value (json_object_get (att, "Network"));
   json_t *networks = json_object ();
-  const char *shown = net ? net : mode ? mode : "none";
-  /* A namespace given by path belongs to no network of isola's: podman shows none. */
-  if (!str_has_prefix (shown, "container:") && !str_has_prefix (shown, "ns:"))
+  json_t *chosen = json_object_get (c->config, "Network");
+  const char *shown = net ? net : json_is_string (chosen) ? json_string_value (chosen) : mode ? mode : "none";
+  /* A namespace given by path belongs to no network of isola's: podman shows none.  Disconnected: none at all. */
+  if (!str_has_prefix (shown, "container:") && !str_has_prefix (shown, "ns:")
+      && !(net == NULL && json_is_null (chosen)))
     json_object_set_new (networks, shown,
                          json_pack ("{s:O, s:n, s:O, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:s, s:s, s:n}", "IPAMConfig",
                                     endpoint_member (c, "IPAMConfig"), "Links", "Aliases",
