@@ -28,6 +28,7 @@ static const struct cli_command cmd_network_create = {
       { "driver", 'd', 'd', "string", "Driver to manage the Network (default \"bridge\", the only one)" },
       { "gateway", 0, 'g', "strings", "IPv4 Gateway for the master subnet" },
       { "internal", 0, 'i', NULL, "Restrict external access to the network" },
+      { "ipv6", 0, '6', NULL, "Enable IPv6 networking (with an IPv6 --subnet)" },
       { "ip-range", 0, 'r', "strings", "Allocate container ip from a sub-range" },
       { "label", 0, 'l', "list", "Set metadata on a network" },
       { "subnet", 0, 's', "strings", "Subnet in CIDR format that represents a network segment" },
@@ -50,16 +51,20 @@ run_network_create (struct cli_ctx *ctx, int argc, char **argv)
         r.driver = p.value;
         break;
       case 'g':
-        r.gateway = p.value;
+        /* --gateway and --subnet once for each family, as Docker's */
+        *(strchr (p.value, ':') ? &r.gateway6 : &r.gateway) = p.value;
         break;
       case 'i':
         r.internal = p.on;
+        break;
+      case '6':
+        r.ipv6 = p.on;
         break;
       case 'r':
         r.ip_range = p.value;
         break;
       case 's':
-        r.subnet = p.value;
+        *(strchr (p.value, ':') ? &r.subnet6 : &r.subnet) = p.value;
         break;
       case 'l':
         {

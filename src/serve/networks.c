@@ -57,13 +57,24 @@ create (struct serve_request *r)
                                  .labels = json_object_get (body, "Labels") };
   if (req.driver && *req.driver == '\0')
     req.driver = NULL;
-  json_t *configs = json_object_get (json_object_get (body, "IPAM"), "Config");
-  if (json_array_size (configs) > 1)
-    return serve_reply_error (r, 400, "isola's networks have one IPv4 subnet");
-  json_t *conf = json_array_get (configs, 0);
-  req.subnet = json_string_value (json_object_get (conf, "Subnet"));
-  req.gateway = json_string_value (json_object_get (conf, "Gateway"));
-  req.ip_range = json_string_value (json_object_get (conf, "IPRange"));
+  json_t *configs = json_object_get (json_object_get (body, "IPAM"), "Config"), *conf;
+  if (json_array_size (configs) > 2)
+    return serve_reply_error (r, 400, "isola's networks have one IPv4 subnet and, with EnableIPv6, one IPv6 subnet");
+  req.ipv6 = json_is_true (json_object_get (body, "EnableIPv6"));
+  size_t i;
+  json_array_foreach (configs, i, conf)
+  {
+    const char *subnet = json_string_value (json_object_get (conf, "Subnet"));
+    if (subnet && strchr (subnet, ':'))
+      {
+        req.subnet6 = subnet;
+        req.gateway6 = json_string_value (json_object_get (conf, "Gateway"));
+        continue;
+      }
+    req.subnet = subnet;
+    req.gateway = json_string_value (json_object_get (conf, "Gateway"));
+    req.ip_range = json_string_value (json_object_get (conf, "IPRange"));
+  }
   cleanup_error isola_error_t err = NULL;
   cleanup_store struct isola_store *s = NULL;
   cleanup_free char *id = NULL;

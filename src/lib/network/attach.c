@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "network/attach.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -198,6 +199,11 @@ connect_locked (const struct isola_store *s, struct container *c, json_t *record
       = { .netns = netns, .ifname = "eth0", .addr = addr, .prefix = subnet.prefix, .gateway = gateway };
   if (nl_mac_parse (json_string_value (json_object_get (att, "MacAddress")), peer.mac) < 0)
     nl_mac_for_addr (addr, peer.mac);
+  const char *addr6 = json_string_value (json_object_get (att, "GlobalIPv6Address"));
+  struct ipv6_net subnet6;
+  if (addr6 && network_subnet6_of (record, &subnet6, &peer.gateway6) == 0
+      && inet_pton (AF_INET6, addr6, &peer.addr6) == 1)
+    peer.has6 = true, peer.prefix6 = subnet6.prefix;
   if ((ret = bridge_ensure (&bridge, err)) < 0)
     return ret;
   trace_mark ("network: bridge there");
@@ -210,7 +216,7 @@ connect_locked (const struct isola_store *s, struct container *c, json_t *record
   if (json_array_size (json_object_get (att, "DNS")) > 0)
     {
       cleanup_strv char **names = dns_names (c);
-      ret = dns_add (s, json_string_value (json_object_get (record, "Name")), gateway, c->id, addr, names, err);
+      ret = dns_add (s, json_string_value (json_object_get (record, "Name")), gateway, c->id, addr, addr6, names, err);
     }
   return ret;
 }
@@ -266,6 +272,18 @@ network_attach (const struct isola_store *s, struct container *c, isola_error_t 
                    json_string_value (json_object_get (record, "Id")), "EndpointID", endpoint, "IPAddress", ip,
                    "IPPrefixLen", subnet.prefix, "Gateway", gw, "MacAddress", mac, "ContainerName", container_name (c),
                    "DNS", dns, "Veth", veth, "Bridge", json_string_value (json_object_get (record, "IsolaBridge")));
+  /* --ipv6: the IPv6 subnet's address at the IPv4 address's offset in its subnet (network.h: the IPv4 lease
+     stands for both), as Docker's first container gets ::2 where it gets .2. */
+  struct ipv6_net subnet6;
+  struct in6_addr gateway6;
+  if (network_subnet6_of (record, &subnet6, &gateway6) == 0)
+    {
+      struct in6_addr a6 = ipv6_addr_offset (&subnet6.addr, addr - subnet.addr);
+      cleanup_free char *ip6 = ipv6_addr_format (&a6), *gw6 = ipv6_addr_format (&gateway6);
+      json_object_set_new (att, "GlobalIPv6Address", json_string (ip6));
+      json_object_set_new (att, "GlobalIPv6PrefixLen", json_integer (subnet6.prefix));
+      json_object_set_new (att, "IPv6Gateway", json_string (gw6));
+    }
   trace_mark ("network: address leased");
   /* Recorded first: whatever happens next, detach knows what to undo. */
   if ((ret = write_attachment (c, att, err)) < 0)
@@ -373,6 +391,9 @@ network_settings_json (const struct container *c)
   const char *ip = json_string_value (json_object_get (att, "IPAddress")) ?: "";
   const char *gw = json_string_value (json_object_get (att, "Gateway")) ?: "";
   const char *mac = json_string_value (json_object_get (att, "MacAddress")) ?: "";
+  const char *ip6 = json_string_value (json_object_get (att, "GlobalIPv6Address")) ?: "";
+  const char *gw6 = json_string_value (json_object_get (att, "IPv6Gateway")) ?: "";
+  json_int_t prefix6 = att ? json_integer_value (json_object_get (att, "GlobalIPv6PrefixLen")) : 0;
   json_int_t prefix = att ? json_integer_value (json_object_get (att, "IPPrefixLen")) : 0;
   const char *net = json_string_value (json_object_get (att, "Network"));
   json_t *networks = json_object ();
@@ -387,8 +408,8 @@ network_settings_json (const struct container *c)
                                     endpoint_member (c, "Aliases"), "NetworkID",
                                     json_string_value (json_object_get (att, "NetworkID")) ?: "", "EndpointID",
                                     json_string_value (json_object_get (att, "EndpointID")) ?: "", "Gateway", gw,
-                                    "IPAddress", ip, "IPPrefixLen", prefix, "IPv6Gateway", "", "GlobalIPv6PrefixLen", 0,
-                                    "GlobalIPv6Address", "", "MacAddress", mac, "DriverOpts"));
+                                    "IPAddress", ip, "IPPrefixLen", prefix, "IPv6Gateway", gw6, "GlobalIPv6PrefixLen",
+                                    (int)prefix6, "GlobalIPv6Address", ip6, "MacAddress", mac, "DriverOpts"));
   /* Docker's top-level fields describe the default bridge only; a user network leaves them empty. */
   bool top = net && strcmp (net, NETWORK_DEFAULT) == 0;
   cleanup_free char *sandbox_key = network_netns_path (c);
