@@ -37,7 +37,6 @@
 #include "image/erofs.h"
 #include "image/image.h"
 #include "network/attach.h"
-#include "network/network.h"
 #include "proto/attach.h"
 #include "proto/attach_client.h"
 #include "proto/qmp.h"
@@ -357,22 +356,6 @@ vm_netns_of (const struct container *c)
   return given ? xstrdup (given) : network_netns_path (c);
 }
 
-/* The guest is told its namespace's IPv4 addresses and routes (vm_net.h), not yet IPv6 ones: a network made with
-   --ipv6 is refused rather than half there. */
-static int
-refuse_ipv6_network (const struct isola_store *s, const struct container *c, isola_error_t *err)
-{
-  const char *name = network_of_container (c);
-  cleanup_json json_t *record = NULL;
-  if (name == NULL || network_get (s, name, false, &record, NULL) < 0
-      || !json_is_true (json_object_get (record, "EnableIPv6")))
-    return 0;
-  return isola_error_fail (err, ENOTSUP,
-                           "network %s has IPv6 (--ipv6), which VM isolation does not support yet: its guest would "
-                           "get the IPv4 address only",
-                           name);
-}
-
 static int
 vm_start (const struct isola_store *s, struct container *c, struct driver_io *io, pid_t *pid_out, isola_error_t *err)
 {
@@ -386,8 +369,6 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
     ret = vm_upper_disk_create (upper, VM_UPPER_DISK_BYTES, err);
   /* On a network (bridge, a user network): its namespace made and set up as a process container's, before START
      is made, since attaching writes the /etc/hosts and /etc/resolv.conf the guest is given. */
-  if (ret == 0)
-    ret = refuse_ipv6_network (s, c, err);
   if (ret == 0)
     ret = network_attach (s, c, err);
   trace_mark ("monitor: network attached");
