@@ -210,7 +210,12 @@ connect_locked (const struct isola_store *s, struct container *c, json_t *record
   if ((ret = make_netns_file (netns, err)) < 0)
     return ret;
   trace_mark ("network: namespace made");
-  if ((ret = nl_veth_add (json_string_value (json_object_get (att, "Veth")), bridge.device, &peer, err)) < 0)
+  /* The last run's pair goes with its namespace, which the kernel destroys in the background (detach): a restart
+     can come first and find the host's end still there.  Deleted then, waiting for the kernel as detach did not. */
+  const char *veth = json_string_value (json_object_get (att, "Veth"));
+  if (nl_link_exists (veth) && (ret = nl_link_delete (veth, err)) < 0)
+    return ret;
+  if ((ret = nl_veth_add (veth, bridge.device, &peer, err)) < 0)
     return ret;
   trace_mark ("network: veth made");
   if (json_array_size (json_object_get (att, "DNS")) > 0)
