@@ -24,10 +24,11 @@ work=$(mktemp -d /tmp/isola-bench-iperf.XXXXXX)
 export ISOLA_ROOT=$work/root
 server=
 cleanup () {
+  # shellcheck disable=SC2046 # one ID a word
   "$isola" rm -f $("$isola" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
   [ -z "$server" ] || kill "$server" 2>/dev/null || true
   umount "$work/peer" 2>/dev/null || true
-  grep -o "$work[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  grep -o "${work}[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -63,8 +64,8 @@ client () {
 }
 # wait_server CMD...: until an iperf3 server answers (a VM boots for seconds under TCG).
 wait_server () {
-  local i
-  for i in $(seq 120); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
+  local _
+  for _ in $(seq 120); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
   echo "no iperf3 server answered: $*" >&2
   exit 1
 }
