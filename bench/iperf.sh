@@ -84,8 +84,9 @@ ip addr add 10.234.0.1/24 dev ib0
 ip link set ib0 up
 nsenter --net="$work/peer" sh -c 'ip link set lo up; ip addr add 10.234.0.2/24 dev eth0; ip link set eth0 up'
 nsenter --net="$work/peer" iperf3 -s -D --pidfile "$work/peer.pid" >/dev/null
-server=$(cat "$work/peer.pid" 2>/dev/null || true)
 wait_server iperf3 -c 10.234.0.2 -t 1
+# the daemon writes its pid file once it runs: read after it answered
+server=$(cat "$work/peer.pid")
 
 ip_of () { "$isola" inspect -f '{{.NetworkSettings.IPAddress}}' "$1"; }
 proc=$("$isola" run -d --name iperf-proc isola-bench/iperf3 iperf3 -s)
