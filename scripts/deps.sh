@@ -8,7 +8,7 @@ python3 jq bc tar crun runc gzip zstd xz-utils util-linux procps skopeo podman l
 libacl1-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev nettle-dev libb2-dev
 qemu-system-x86 erofs-utils e2fsprogs cpio kmod linux-image-cloud-amd64 libcap2-bin docker.io
 libnl-3-dev libnl-route-3-dev aardvark-dns containernetworking-plugins iptables iproute2 libmicrohttpd-dev
-libcurl4-openssl-dev docker-registry apache2-utils openssl curl buildah"
+libcurl4-openssl-dev docker-registry apache2-utils openssl curl buildah iperf3"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -24,8 +24,8 @@ policy=/usr/sbin/policy-rc.d
 made_policy=
 docker_new=
 # docker-registry (the distribution server pull.bats and bench/pull.sh start on a free port of their own) likewise: its
-# package would start a system-wide registry on port 5000.
-case " $missing " in *" docker.io "* | *" docker-registry "*) docker_new=1 ;; esac
+# package would start a system-wide registry on port 5000; iperf3's (bench/iperf.sh) a server on port 5201.
+case " $missing " in *" docker.io "* | *" docker-registry "* | *" iperf3 "*) docker_new=1 ;; esac
 if [ -n "$docker_new" ] && [ ! -e "$policy" ]; then
   printf '#!/bin/sh\nexit 101\n' >"$policy"
   chmod 0755 "$policy"
@@ -35,6 +35,7 @@ fi
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
 if [ -n "$docker_new" ] && command -v systemctl >/dev/null; then
-  systemctl disable docker.service docker.socket containerd.service docker-registry.service >/dev/null 2>&1 || true
+  systemctl disable docker.service docker.socket containerd.service docker-registry.service iperf3.service \
+    >/dev/null 2>&1 || true
 fi
 [ -z "$made_policy" ] || rm -f "$policy"

@@ -1,8 +1,10 @@
 /* The guest's network: its NIC made a copy of the host side's interface (see agent.h, driver/vm_net.h).  ioctls
-   rather than netlink: the agent is static and small, and IPv4 addresses, aliases and routes are all they need. */
+   rather than netlink: the agent is static and small, and addresses, aliases and routes (IPv4 and IPv6) are all
+   they need. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <net/route.h>
@@ -129,8 +131,83 @@ add_routes (int s, const char *ifname, json_t *routes, isola_error_t *err)
   return 0;
 }
 
+/* The kernel's struct in6_ifreq (linux/ipv6.h, which clashes with glibc's netinet/in.h). */
+struct in6_ifreq_
+{
+  struct in6_addr addr;
+  uint32_t prefixlen;
+  int ifindex;
+};
+
+/* "x::y/n" into an address and a prefix length. */
 static int
-configure (int s, char nic[IFNAMSIZ], json_t *iface, json_t *routes, isola_error_t *err)
+parse_cidr6 (const char *text, struct in6_addr *addr, int *prefix)
+{
+  char buf[INET6_ADDRSTRLEN + 4];
+  if (text == NULL || strlen (text) >= sizeof buf)
+    return -EINVAL;
+  strcpy (buf, text);
+  char *slash = strchr (buf, '/');
+  *prefix = 128;
+  if (slash)
+    {
+      *slash = '\0';
+      char *end = NULL;
+      long p = strtol (slash + 1, &end, 10);
+      if (end == slash + 1 || *end || p < 0 || p > 128)
+        return -EINVAL;
+      *prefix = (int)p;
+    }
+  return inet_pton (AF_INET6, buf, addr) == 1 ? 0 : -EINVAL;
+}
+
+/* The host side's IPv6 addresses, without duplicate address detection (they are the network's lease: usable at
+   once, not after a second of being tentative), and its IPv6 routes through a gateway. */
+static int
+configure6 (const char *ifname, json_t *addrs, json_t *routes, isola_error_t *err)
+{
+  if (json_array_size (addrs) == 0 && json_array_size (routes) == 0)
+    return 0;
+  cleanup_close int s = socket (AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    return isola_error_make (err, errno, "socket (IPv6)");
+  int ifindex = (int)if_nametoindex (ifname);
+  cleanup_free char *dad = xasprintf ("/proc/sys/net/ipv6/conf/%s/accept_dad", ifname);
+  cleanup_close int dad_fd = open (dad, O_WRONLY | O_CLOEXEC);
+  if (dad_fd >= 0)
+    (void)!write (dad_fd, "0", 1); /* else DAD runs: the address is usable a moment later */
+  size_t i;
+  json_t *v;
+  json_array_foreach (addrs, i, v)
+  {
+    struct in6_ifreq_ req = { .ifindex = ifindex };
+    int prefix;
+    const char *text = json_string_value (v);
+    if (parse_cidr6 (text, &req.addr, &prefix) < 0)
+      return isola_error_fail (err, EINVAL, "bad IPv6 address \"%s\" for the VM's %s", text ? text : "", ifname);
+    req.prefixlen = (uint32_t)prefix;
+    if (ioctl (s, SIOCSIFADDR, &req) < 0 && errno != EEXIST)
+      return isola_error_make (err, errno, "give the VM's %s the address %s", ifname, text);
+  }
+  json_array_foreach (routes, i, v)
+  {
+    const char *dest = json_string_value (json_object_get (v, "Destination"));
+    const char *gw = json_string_value (json_object_get (v, "Gateway"));
+    struct in6_rtmsg rt = { .rtmsg_ifindex = ifindex, .rtmsg_flags = RTF_UP | RTF_GATEWAY };
+    int prefix;
+    if (parse_cidr6 (dest, &rt.rtmsg_dst, &prefix) < 0 || gw == NULL
+        || inet_pton (AF_INET6, gw, &rt.rtmsg_gateway) != 1)
+      return isola_error_fail (err, EINVAL, "bad IPv6 route to \"%s\" for the VM", dest ? dest : "");
+    rt.rtmsg_dst_len = (unsigned short)prefix;
+    rt.rtmsg_metric = (uint32_t)json_integer_value (json_object_get (v, "Metric"));
+    if (ioctl (s, SIOCADDRT, &rt) < 0 && errno != EEXIST)
+      return isola_error_make (err, errno, "add the IPv6 route to %s via %s in the VM", dest, gw);
+  }
+  return 0;
+}
+
+static int
+configure (int s, char nic[IFNAMSIZ], json_t *iface, json_t *routes, json_t *routes6, isola_error_t *err)
 {
   const char *name = json_string_value (json_object_get (iface, "Name"));
   struct ifreq ifr = { 0 };
@@ -162,7 +239,9 @@ configure (int s, char nic[IFNAMSIZ], json_t *iface, json_t *routes, isola_error
   ifr.ifr_flags |= IFF_UP;
   if (ioctl (s, SIOCSIFFLAGS, &ifr) < 0)
     return isola_error_make (err, errno, "bring the VM's %s up", nic);
-  return add_routes (s, nic, routes, err);
+  if ((ret = add_routes (s, nic, routes, err)) < 0)
+    return ret;
+  return configure6 (nic, json_object_get (iface, "Addresses6"), routes6, err);
 }
 
 int
@@ -178,5 +257,5 @@ agent_net_configure (json_t *network, isola_error_t *err)
   cleanup_close int s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0)
     return isola_error_make (err, errno, "socket");
-  return configure (s, nic, iface, json_object_get (network, "Routes"), err);
+  return configure (s, nic, iface, json_object_get (network, "Routes"), json_object_get (network, "Routes6"), err);
 }

@@ -99,6 +99,7 @@ inspect_images (struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
           && container_load_any (store, cid, &ctr, NULL) == 0)
         {
           (void)container_refresh (ctr, NULL);
+          network_reap (store, ctr);
           types[json_array_size (items)] = container_inspect_types;
           json_t *o = container_inspect_json (ctr);
           json_object_set_new (o, "NetworkSettings", network_settings_json (ctr));

@@ -1,4 +1,5 @@
-/* `isola network create|inspect|ls|prune|rm`: Docker's network commands, bridge driver (network/network.h). */
+/* `isola network connect|create|disconnect|inspect|ls|prune|rm`: Docker's network commands, bridge driver
+   (network/network.h, network/connect.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <regex.h>
@@ -9,7 +10,10 @@
 #include "base/json.h"
 #include "base/util.h"
 #include "cli.h"
+#include "container/container.h"
+#include "network/connect.h"
 #include "network/network.h"
+#include "store/store.h"
 
 /* --- create --------------------------------------------------------------------------------------------------- */
 
@@ -24,6 +28,7 @@ static const struct cli_command cmd_network_create = {
       { "driver", 'd', 'd', "string", "Driver to manage the Network (default \"bridge\", the only one)" },
       { "gateway", 0, 'g', "strings", "IPv4 Gateway for the master subnet" },
       { "internal", 0, 'i', NULL, "Restrict external access to the network" },
+      { "ipv6", 0, '6', NULL, "Enable IPv6 networking (with an IPv6 --subnet)" },
       { "ip-range", 0, 'r', "strings", "Allocate container ip from a sub-range" },
       { "label", 0, 'l', "list", "Set metadata on a network" },
       { "subnet", 0, 's', "strings", "Subnet in CIDR format that represents a network segment" },
@@ -46,16 +51,20 @@ run_network_create (struct cli_ctx *ctx, int argc, char **argv)
         r.driver = p.value;
         break;
       case 'g':
-        r.gateway = p.value;
+        /* --gateway and --subnet once for each family, as Docker's */
+        *(strchr (p.value, ':') ? &r.gateway6 : &r.gateway) = p.value;
         break;
       case 'i':
         r.internal = p.on;
+        break;
+      case '6':
+        r.ipv6 = p.on;
         break;
       case 'r':
         r.ip_range = p.value;
         break;
       case 's':
-        r.subnet = p.value;
+        *(strchr (p.value, ':') ? &r.subnet6 : &r.subnet) = p.value;
         break;
       case 'l':
         {
@@ -410,10 +419,91 @@ run_network_prune (struct cli_ctx *ctx, int argc, char **argv)
   return 0;
 }
 
+/* --- connect, disconnect ------------------------------------------------------------------------------------- */
+
+static int run_network_connect (struct cli_ctx *ctx, int argc, char **argv);
+
+static const struct cli_command cmd_network_connect = {
+  .name = "connect",
+  .run = run_network_connect,
+  .usage = "isola network connect [OPTIONS] NETWORK CONTAINER",
+  .summary = "Connect a container to a network",
+  .flags = (const struct flag_def[]){
+      { "alias", 0, 'a', "strings", "Add network-scoped alias for the container" },
+      { "ip", 0, 'i', "string", "IPv4 address (e.g., 172.30.100.104)" },
+      { 0 },
+  },
+};
+
+static int
+run_network_connect (struct cli_ctx *ctx, int argc, char **argv)
+{
+  cleanup_json json_t *endpoint = json_object ();
+  json_t *aliases = json_array ();
+  json_object_set_new (endpoint, "Aliases", aliases);
+  struct flag_parser p;
+  int c, exit_code = 0;
+  cli_flags_init (&p, &cmd_network_connect, argc, argv);
+  while ((c = cli_flag_next (&cmd_network_connect, &p, &exit_code)) > 0)
+    if (c == 'a')
+      json_array_append_new (aliases, json_string (p.value));
+    else if (c == 'i')
+      json_object_set_new (endpoint, "IPAMConfig", json_pack ("{s:s}", "IPv4Address", p.value));
+  if (c < 0)
+    return exit_code;
+  if (p.nargs != 2)
+    return cli_usage_error (&cmd_network_connect, "\"isola network connect\" requires exactly 2 arguments.");
+  cleanup_store struct isola_store *store = NULL;
+  cleanup_container struct container *ctr = NULL;
+  if ((exit_code = cli_load_container (ctx, p.args[1], &store, &ctr)))
+    return exit_code;
+  cleanup_error isola_error_t err = NULL;
+  if (network_connect (store, ctr, p.args[0], endpoint, &err) < 0)
+    return cli_fail (&err);
+  return 0;
+}
+
+static int run_network_disconnect (struct cli_ctx *ctx, int argc, char **argv);
+
+static const struct cli_command cmd_network_disconnect = {
+  .name = "disconnect",
+  .run = run_network_disconnect,
+  .usage = "isola network disconnect [OPTIONS] NETWORK CONTAINER",
+  .summary = "Disconnect a container from a network",
+  .flags = (const struct flag_def[]){
+      { "force", 'f', 'f', NULL, "Force the container to disconnect from a network" },
+      { 0 },
+  },
+};
+
+static int
+run_network_disconnect (struct cli_ctx *ctx, int argc, char **argv)
+{
+  struct flag_parser p;
+  int c, exit_code = 0;
+  cli_flags_init (&p, &cmd_network_disconnect, argc, argv);
+  while ((c = cli_flag_next (&cmd_network_disconnect, &p, &exit_code)) > 0)
+    ; /* -f: a stopped container has no endpoint to force away */
+  if (c < 0)
+    return exit_code;
+  if (p.nargs != 2)
+    return cli_usage_error (&cmd_network_disconnect, "\"isola network disconnect\" requires exactly 2 arguments.");
+  cleanup_store struct isola_store *store = NULL;
+  cleanup_container struct container *ctr = NULL;
+  if ((exit_code = cli_load_container (ctx, p.args[1], &store, &ctr)))
+    return exit_code;
+  cleanup_error isola_error_t err = NULL;
+  if (network_disconnect (store, ctr, p.args[0], &err) < 0)
+    return cli_fail (&err);
+  return 0;
+}
+
 /* --- the group ------------------------------------------------------------------------------------------------ */
 
 static const struct cli_subcommand network_subcommands[] = {
+  { .name = "connect", .cmd = &cmd_network_connect },
   { .name = "create", .cmd = &cmd_network_create },
+  { .name = "disconnect", .cmd = &cmd_network_disconnect },
   { .name = "inspect", .cmd = &cmd_network_inspect },
   { .name = "ls", .cmd = &cmd_network_ls },
   { .name = "list", .cmd = &cmd_network_ls, .alias = true },

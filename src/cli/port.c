@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "container/container.h"
 #include "container/ports.h"
+#include "network/attach.h"
 #include "network/ports.h"
 
 /* Ports in the order of their numbers, then protocols (Docker's Go map has no order of its own). */
@@ -59,6 +60,8 @@ run_port (struct cli_ctx *ctx, int argc, char **argv)
   cleanup_container struct container *c = NULL;
   if (container_resolve (store, p.args[0], id, &err) < 0 || container_load_any (store, id, &c, &err) < 0)
     return cli_fail (&err);
+  (void)container_refresh (c, NULL);
+  network_reap (store, c);
   cleanup_json json_t *ports = ports_of_container (c);
   if (p.nargs == 2)
     {

@@ -9,6 +9,7 @@
 #include "container/container.h"
 #include "container/listing.h"
 #include "driver/driver.h"
+#include "network/attach.h"
 #include "network/ports.h"
 
 struct ps_opts
@@ -248,6 +249,7 @@ list_containers (struct cli_ctx *ctx, const struct ps_opts *o)
       if (container_load_any (store, ids[i], &c, NULL) < 0)
         continue;
       (void)container_refresh (c, NULL);
+      network_reap (store, c);
       if (container_listed (c, o->all, o->filters))
         list[n++] = c;
       else

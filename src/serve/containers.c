@@ -38,6 +38,7 @@ serve_load_container (struct serve_request *r, const char *what, struct isola_st
       *reply = serve_reply_isola_error (r, err);
       return -1;
     }
+  network_reap (*s, *c);
   return 0;
 }
 
@@ -164,6 +165,7 @@ list (struct serve_request *r)
       if (container_load_any (s, ids[i], &c, NULL) < 0)
         continue; /* removed meanwhile */
       (void)container_refresh (c, NULL);
+      network_reap (s, c);
       if (container_listed (c, all || limit > 0, filters))
         cs[k++] = c;
       else

@@ -1,11 +1,13 @@
-/* Network endpoints (network/network.h): list, inspect, create, remove, prune.  Connecting a running container
-   (connect, disconnect) is not there: isola attaches a container to its networks when it starts. */
+/* Network endpoints (network/network.h): list, inspect, create, remove, prune; connect and disconnect of a stopped
+   container (network/connect.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
 
 #include "base/json.h"
 #include "base/util.h"
+#include "containers.h"
+#include "network/connect.h"
 #include "network/network.h"
 #include "serve.h"
 #include "store/store.h"
@@ -55,13 +57,24 @@ create (struct serve_request *r)
                                  .labels = json_object_get (body, "Labels") };
   if (req.driver && *req.driver == '\0')
     req.driver = NULL;
-  json_t *configs = json_object_get (json_object_get (body, "IPAM"), "Config");
-  if (json_array_size (configs) > 1)
-    return serve_reply_error (r, 400, "isola's networks have one IPv4 subnet");
-  json_t *conf = json_array_get (configs, 0);
-  req.subnet = json_string_value (json_object_get (conf, "Subnet"));
-  req.gateway = json_string_value (json_object_get (conf, "Gateway"));
-  req.ip_range = json_string_value (json_object_get (conf, "IPRange"));
+  json_t *configs = json_object_get (json_object_get (body, "IPAM"), "Config"), *conf;
+  if (json_array_size (configs) > 2)
+    return serve_reply_error (r, 400, "isola's networks have one IPv4 subnet and, with EnableIPv6, one IPv6 subnet");
+  req.ipv6 = json_is_true (json_object_get (body, "EnableIPv6"));
+  size_t i;
+  json_array_foreach (configs, i, conf)
+  {
+    const char *subnet = json_string_value (json_object_get (conf, "Subnet"));
+    if (subnet && strchr (subnet, ':'))
+      {
+        req.subnet6 = subnet;
+        req.gateway6 = json_string_value (json_object_get (conf, "Gateway"));
+        continue;
+      }
+    req.subnet = subnet;
+    req.gateway = json_string_value (json_object_get (conf, "Gateway"));
+    req.ip_range = json_string_value (json_object_get (conf, "IPRange"));
+  }
   cleanup_error isola_error_t err = NULL;
   cleanup_store struct isola_store *s = NULL;
   cleanup_free char *id = NULL;
@@ -95,9 +108,34 @@ prune (struct serve_request *r)
   return serve_reply_json (r, 200, json_pack ("{s:o}", "NetworksDeleted", names));
 }
 
+/* POST /networks/{id}/connect {"Container", "EndpointConfig"} and /disconnect {"Container", "Force"}. */
+static enum MHD_Result
+connect_or_disconnect (struct serve_request *r, bool connect)
+{
+  enum MHD_Result reply;
+  cleanup_json json_t *body = serve_body_json (r, &reply);
+  if (body == NULL)
+    return reply;
+  const char *what = json_string_value (json_object_get (body, "Container"));
+  if (what == NULL || *what == '\0')
+    return serve_reply_error (r, 400, "Container is required");
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_container struct container *c = NULL;
+  if (serve_load_container (r, what, &s, &c, &reply) < 0)
+    return reply;
+  cleanup_error isola_error_t err = NULL;
+  int ret = connect ? network_connect (s, c, r->arg[0], json_object_get (body, "EndpointConfig"), &err)
+                    : network_disconnect (s, c, r->arg[0], &err);
+  return ret < 0 ? serve_reply_isola_error (r, err) : serve_reply_empty (r, 200);
+}
+
 enum MHD_Result
 serve_networks (struct serve_request *r)
 {
+  if (serve_route (r, "POST", "/networks/*/connect"))
+    return connect_or_disconnect (r, true);
+  if (serve_route (r, "POST", "/networks/*/disconnect"))
+    return connect_or_disconnect (r, false);
   if (serve_route (r, "GET", "/networks"))
     return list (r);
   if (serve_route (r, "POST", "/networks/create"))

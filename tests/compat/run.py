@@ -812,7 +812,7 @@ def docker_version(eng):
 
 def show_diff(ref, got):
     lines = list(difflib.unified_diff(ref.split("\n"), got.split("\n"), "docker", "isola", lineterm="", n=3))[2:]
-    limit = 24
+    limit = int(os.environ.get("COMPAT_DIFF_LINES", "24"))
     for line in lines[:limit]:
         print("#   " + line)
     if len(lines) > limit:

@@ -429,6 +429,143 @@ lo"
   assert_no_net_leftovers
 }
 
+# addresses_but_lo CONTAINER: the IPv4 addresses of its interfaces other than lo, one a line ("" on no network).
+addresses_but_lo() {
+  isola exec "$1" sh -c 'ip -4 -o addr show | grep -v " lo " | awk "{ print \$4 }"'
+}
+
+@test "network connect and disconnect of a stopped container: its next run is there; inspect, names, restart" {
+  isola_ok network create --subnet 10.92.0.0/24 cn
+  isola_ok create --name mover busybox sleep 600
+  local cid=$output
+  isola_ok network disconnect bridge mover
+  assert_equal "$(cfield mover '{{json .NetworkSettings.Networks}}')" "{}"
+  # on no network: loopback only (a VM's NIC is there without a peer or an address)
+  isola_ok start mover
+  assert_equal "$(addresses_but_lo mover)" ""
+  [ ! -e "$ISOLA_ROOT/containers/$cid/netns" ] || fail "a disconnected container got a network namespace"
+  isola_ok stop -t 1 mover
+  isola_ok network connect --alias mv --ip 10.92.0.9 cn mover
+  assert_equal "$(cfield mover '{{json .NetworkSettings.Networks.cn.Aliases}} {{json .NetworkSettings.Networks.cn.IPAMConfig}}')" \
+    "[\"mv\",\"${cid:0:12}\"] {\"IPv4Address\":\"10.92.0.9\"}"
+  isola_ok start mover
+  assert_equal "$(addresses_but_lo mover)" "10.92.0.9/24"
+  assert_equal "$(cfield mover '{{.NetworkSettings.Networks.cn.IPAddress}}')" 10.92.0.9
+  assert_equal "$(isola network inspect -f '{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}' cn)" "mover 10.92.0.9/24"
+  # aardvark-dns answers its name and the alias
+  run --separate-stderr isola run --rm --isolation process --network cn busybox sh -c \
+    'for i in $(seq 50); do ping -c1 -W2 mv >/dev/null && ping -c1 -W2 mover >/dev/null && exit 0; sleep 0.2; done; exit 1'
+  assert_status 0
+  # running: refused, nothing changed
+  run --separate-stderr isola network disconnect cn mover
+  assert_status 1
+  assert_equal "$stderr" "Error: container mover is running: isola disconnects a container only while it is stopped (stop it first)"
+  run --separate-stderr isola network connect bridge mover
+  assert_status 1
+  assert_equal "$(addresses_but_lo mover)" "10.92.0.9/24"
+  # a restart keeps the network it was connected to
+  isola_ok restart -t 1 mover
+  assert_equal "$(addresses_but_lo mover)" "10.92.0.9/24"
+  isola_ok stop -t 1 mover
+  isola_ok network disconnect cn mover
+  assert_equal "$(cfield mover '{{json .NetworkSettings.Networks}}')" "{}"
+  isola_ok network rm cn
+  isola_ok rm -f mover
+  assert_no_net_leftovers
+}
+
+@test "network connect and disconnect refused with Docker's errors; one network at a time" {
+  only_isolation process "the records do not depend on the isolation mode"
+  isola_ok network create --subnet 10.93.0.0/24 cm
+  isola_ok create --name one busybox true
+  run --separate-stderr isola network connect cm one
+  assert_status 1
+  assert_equal "$stderr" "Error: container one is on network bridge: isola puts a container on one network at a time (disconnect it from bridge first)"
+  run --separate-stderr isola network disconnect cm one
+  assert_status 1
+  [[ $stderr == "Error: container "*" is not connected to the network cm" ]] || fail "stderr: $stderr"
+  run --separate-stderr isola network connect cm nosuch
+  assert_status 1
+  assert_equal "$stderr" "Error: No such container: nosuch"
+  run --separate-stderr isola network connect --ip 10.93.0.300 cm one
+  assert_status 1
+  isola_ok create --name lonely --network none busybox true
+  run --separate-stderr isola network connect cm lonely
+  assert_status 1
+  assert_equal "$stderr" "Error: container cannot be connected to multiple networks with one of the networks in private (none) mode"
+  isola_ok create --name hosted --network host busybox true
+  run --separate-stderr isola network connect cm hosted
+  assert_equal "$stderr" "Error: container cannot be disconnected from host network or connected to host network"
+  # connecting to the network it is on again changes its settings (Docker's)
+  isola_ok network connect --alias again bridge one
+  assert_equal "$(cfield one '{{json .NetworkSettings.Networks.bridge.Aliases}}')" '["again"]'
+  isola_ok rm -f one lonely hosted
+  isola_ok network rm cm
+}
+
+@test "POST /networks/ID/connect and /disconnect, and /networks/create with IPv6, through isola serve" {
+  only_isolation process "the API calls the library's connect and disconnect, which the CLI tests cover in both modes"
+  isola_ok network create --subnet 10.94.0.0/24 ca
+  isola_ok create --name api busybox true
+  local sock=$BATS_TEST_TMPDIR/api.sock
+  "$ISOLA" serve -H "unix://$sock" >"$BATS_TEST_TMPDIR/serve.log" 2>&1 &
+  LISTENER_PID=$!
+  wait_until 30 curl -sf --unix-socket "$sock" http://isola/_ping
+  api() { curl -s --unix-socket "$sock" -o "$BATS_TEST_TMPDIR/body" -w '%{http_code}' -H 'Content-Type: application/json' -X POST -d "$2" "http://isola/v1.41$1"; }
+  assert_equal "$(api /networks/bridge/disconnect '{"Container": "api"}')" 200
+  assert_equal "$(api /networks/ca/connect '{"Container": "api", "EndpointConfig": {"Aliases": ["a1"]}}')" 200
+  assert_equal "$(cfield api '{{json .NetworkSettings.Networks.ca.Aliases}}')" "[\"a1\",\"$(cfield api '{{slice .Id 0 12}}')\"]"
+  assert_equal "$(api /networks/bridge/disconnect '{"Container": "api"}')" 404
+  assert_equal "$(api /networks/ca/connect '{"Container": "nosuch"}')" 404
+  assert_equal "$(api /networks/ca/disconnect '{"Container": "api", "Force": true}')" 200
+  assert_equal "$(cfield api '{{json .NetworkSettings.Networks}}')" "{}"
+  # POST /networks/create with EnableIPv6 and an IPv6 subnet beside the IPv4 one
+  assert_equal "$(api /networks/create '{"Name": "api6", "EnableIPv6": true, "IPAM": {"Config": [{"Subnet": "10.98.0.0/24"}, {"Subnet": "fd00:98::/64"}]}}')" 201
+  assert_equal "$(isola network inspect -f '{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}} {{.Gateway}} {{end}}' api6)" \
+    "true 10.98.0.0/24 10.98.0.1 fd00:98::/64 fd00:98::1 "
+  isola_ok network rm api6
+  kill "$LISTENER_PID"
+  wait "$LISTENER_PID" || true
+  LISTENER_PID=
+  isola_ok rm -f api
+  isola_ok network rm ca
+}
+
+@test "--ipv6: an IPv6 subnet beside the IPv4 one; addresses, routes (a VM's guest too), inspect, AAAA names, from the host" {
+  isola_ok network create --ipv6 --subnet fd00:95::/64 --subnet 10.95.0.0/24 six
+  assert_equal "$(isola network inspect -f '{{.EnableIPv6}} {{json .IPAM.Config}}' six)" \
+    'true [{"Subnet":"10.95.0.0/24","Gateway":"10.95.0.1"},{"Subnet":"fd00:95::/64","Gateway":"fd00:95::1"}]'
+  run_detached --network six --name web6 busybox sh -c 'echo over-six > /www; exec httpd -f -p 80 -h /'
+  assert_equal "$(cfield web6 '{{with .NetworkSettings.Networks.six}}{{.GlobalIPv6Address}} {{.GlobalIPv6PrefixLen}} {{.IPv6Gateway}} {{.IPAddress}}{{end}}')" \
+    "fd00:95::2 64 fd00:95::1 10.95.0.2"
+  assert_equal "$(isola network inspect -f '{{range .Containers}}{{.IPv6Address}}{{end}}' six)" "fd00:95::2/64"
+  # from this host, over the bridge's IPv6 address
+  wait_until 30 wget -q -T 2 -O /dev/null 'http://[fd00:95::2]/www'
+  run wget -q -T 5 -O - 'http://[fd00:95::2]/www'
+  assert_equal "$output" over-six
+  # a second container: its address and default route; the first's name answers AAAA (aardvark-dns)
+  run --separate-stderr isola run --rm --network six busybox sh -c \
+    'ip -6 -o addr show eth0 scope global | awk "{ print \$4 }"; ip -6 route show default | cut -d" " -f1-3;
+     for i in $(seq 50); do ping -6 -c1 -W2 web6 >/dev/null && exit 0; sleep 0.2; done; exit 1'
+  assert_status 0
+  assert_equal "$output" "fd00:95::3/64
+default via fd00:95::1"
+  # refused: --ipv6 without an IPv6 subnet, an IPv6 subnet without --ipv6, an overlapping one; nothing made
+  run --separate-stderr isola network create --ipv6 seven
+  assert_status 1
+  assert_equal "$stderr" "Error: --ipv6 needs an IPv6 --subnet (a unique local one such as fd00:1::/64): isola has no pool of IPv6 subnets"
+  run --separate-stderr isola network create --subnet fd00:96::/64 seven
+  assert_status 1
+  run --separate-stderr isola network create --ipv6 --subnet fd00:95:0:0:1::/80 seven
+  assert_status 1
+  assert_equal "$stderr" "Error: Pool overlaps with other one on this address space"
+  run --separate-stderr isola network ls -q --filter name=seven
+  assert_equal "$output" ""
+  isola_ok rm -f web6
+  isola_ok network rm six
+  assert_no_net_leftovers
+}
+
 @test "kill -9 of the monitor: rm -f tears the network down" {
   isola_ok network create --subnet 10.91.0.0/24 k9
   run_detached --network k9 --name victim busybox sleep 600
@@ -477,6 +614,7 @@ rules_of() { iptables-save | grep -F "isola:$1" || true; }
 
 # port_bound PORT: something listens on TCP PORT in this namespace.
 port_bound() { ss -Hltn "sport = :$1" | grep -q .; }
+port_free() { ! port_bound "$1"; }
 
 @test "-p: busybox httpd published on 127.0.0.1 and the bridge's address; port, ps, inspect; rm -f removes its rules" {
   run_detached --name web -p 18080:80 -p 127.0.0.1::81 busybox sh -c 'echo published > /www; exec httpd -f -p 80 -h /'
@@ -578,6 +716,42 @@ s = socket.socket(); s.bind(("0.0.0.0", 18100)); s.listen(); time.sleep(600)' &
   isola_ok rm -f pk
   assert_equal "$(rules_of "$cid")" ""
   assert_no_net_leftovers
+}
+
+@test "kill -9 of the monitor: the first ps, port or inspect that notices removes its ports' rules and its network" {
+  local cmd
+  for cmd in ps port inspect; do
+    run_detached --name pk -p 18112:80 busybox sleep 600
+    local cid=$CID mon pid
+    pid=$(cfield pk '{{.State.Pid}}')
+    track_pid "$pid"
+    mon=$(monitor_of pk)
+    [ -n "$mon" ] || fail "no monitor"
+    kill -KILL "$mon"
+    kill_container_pid "$pid"
+    # the port is no longer held (the monitor held it), but its rules would still send it to the container
+    wait_until 30 port_free 18112
+    [ -n "$(rules_of "$cid")" ] || fail "nothing to tear down: the test would prove nothing"
+    case $cmd in
+    ps) run --separate-stderr isola ps -a --format '{{.Names}}={{.Ports}}' ;;
+    port) run --separate-stderr isola port pk ;;
+    inspect) run --separate-stderr isola inspect -f '{{json .NetworkSettings.Ports}}' pk ;;
+    esac
+    assert_status 0
+    case $cmd in
+    ps) assert_equal "$output" "pk=" ;;
+    port) assert_equal "$output" "" ;;
+    inspect) assert_equal "$output" "{}" ;;
+    esac
+    assert_equal "$(rules_of "$cid")" ""
+    assert_no_net_leftovers
+    assert_equal "$(cfield pk '{{.State.Status}}')" exited
+    # and it starts again with its port
+    isola_ok start pk
+    assert_equal "$(isola port pk 80)" "0.0.0.0:18112"
+    isola_ok rm -f pk
+    assert_no_net_leftovers
+  done
 }
 
 @test "-p, --expose, --dns, --add-host: malformed values refused with Docker's messages, nothing made" {

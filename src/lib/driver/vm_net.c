@@ -118,6 +118,65 @@ routes (const char *ifname)
   return a;
 }
 
+/* The interface's global IPv6 addresses as "x::y/n" (link-local ones the guest's kernel makes itself). */
+static json_t *
+addresses6 (const char *ifname)
+{
+  json_t *a = json_array ();
+  struct ifaddrs *all = NULL;
+  if (getifaddrs (&all) < 0)
+    return a;
+  for (struct ifaddrs *i = all; i; i = i->ifa_next)
+    {
+      if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET6 || strcmp (i->ifa_name, ifname) != 0)
+        continue;
+      const struct in6_addr *in6 = &((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+      if (IN6_IS_ADDR_LINKLOCAL (in6))
+        continue;
+      int prefix = 0;
+      for (size_t b = 0; i->ifa_netmask && b < 16; b++)
+        prefix += __builtin_popcount (((const struct sockaddr_in6 *)i->ifa_netmask)->sin6_addr.s6_addr[b]);
+      char text[INET6_ADDRSTRLEN];
+      inet_ntop (AF_INET6, in6, text, sizeof text);
+      json_array_append_new (a, json_sprintf ("%s/%d", text, prefix));
+    }
+  freeifaddrs (all);
+  return a;
+}
+
+/* The IPv6 routes through a gateway on the interface, from /proc/self/net/ipv6_route ("DEST LEN SRC LEN NEXTHOP
+   METRIC REFCNT USE FLAGS DEV", addresses as 32 hex digits): the device routes come with the addresses. */
+static json_t *
+routes6 (const char *ifname)
+{
+  json_t *a = json_array ();
+  cleanup_file FILE *f = fopen ("/proc/self/net/ipv6_route", "re");
+  char line[256];
+  while (f && fgets (line, sizeof line, f))
+    {
+      char dest[33], src[33], hop[33], name[IFNAMSIZ + 1];
+      unsigned dlen, slen, metric, refcnt, use, flags;
+      if (sscanf (line, "%32s %x %32s %x %32s %x %x %x %x %16s", dest, &dlen, src, &slen, hop, &metric, &refcnt, &use,
+                  &flags, name)
+              != 10
+          || strcmp (name, ifname) != 0 || !(flags & RTF_UP) || !(flags & RTF_GATEWAY) || dlen > 128)
+        continue;
+      struct in6_addr d, g;
+      for (int b = 0; b < 16; b++)
+        {
+          unsigned x, y;
+          if (sscanf (dest + 2 * b, "%2x", &x) != 1 || sscanf (hop + 2 * b, "%2x", &y) != 1)
+            break;
+          d.s6_addr[b] = (uint8_t)x, g.s6_addr[b] = (uint8_t)y;
+        }
+      char dt[INET6_ADDRSTRLEN], gt[INET6_ADDRSTRLEN];
+      inet_ntop (AF_INET6, &d, dt, sizeof dt), inet_ntop (AF_INET6, &g, gt, sizeof gt);
+      json_array_append_new (a, json_pack ("{s:o, s:s, s:i}", "Destination", json_sprintf ("%s/%u", dt, dlen),
+                                           "Gateway", gt, "Metric", (int)metric));
+    }
+  return a;
+}
+
 static int
 interface_info (int sock, const char *ifname, json_t **out, isola_error_t *err)
 {
@@ -130,8 +189,8 @@ interface_info (int sock, const char *ifname, json_t **out, isola_error_t *err)
   snprintf (mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
   if (ioctl (sock, SIOCGIFMTU, &ifr) < 0)
     return isola_error_make (err, errno, "the MTU of `%s`", ifname);
-  *out = json_pack ("{s:s, s:s, s:i, s:o}", "Name", ifname, "Mac", mac, "Mtu", ifr.ifr_mtu, "Addresses",
-                    addresses (ifname));
+  *out = json_pack ("{s:s, s:s, s:i, s:o, s:o}", "Name", ifname, "Mac", mac, "Mtu", ifr.ifr_mtu, "Addresses",
+                    addresses (ifname), "Addresses6", addresses6 (ifname));
   return 0;
 }
 
@@ -217,6 +276,7 @@ setup_inside (struct vm_net *out, isola_error_t *err)
     return ret;
   json_array_append_new (json_object_get (out->config, "Interfaces"), iface);
   json_object_set_new (out->config, "Routes", routes (ifs[0]));
+  json_object_set_new (out->config, "Routes6", routes6 (ifs[0]));
   if ((ret = make_tap (sock, (int)json_integer_value (json_object_get (iface, "Mtu")), &out->tap_fd, err)) < 0)
     return ret;
   if (redirect_both_ways (ifs[0], VM_NET_TAP, NULL) == 0)

@@ -22,8 +22,9 @@
 struct vm_net
 {
   int tap_fd;     /* the tap, for QEMU's -netdev tap,fd=N; -1: the namespace has no interface but lo */
-  json_t *config; /* START's "Network": {"Interfaces": [{Name, Mac, Mtu, Addresses: ["a.b.c.d/n"]}],
-                     "Routes": [{Destination: "a.b.c.d/n", Gateway: "a.b.c.d" or "", Metric}]} */
+  json_t *config; /* START's "Network": {"Interfaces": [{Name, Mac, Mtu, Addresses: ["a.b.c.d/n"],
+                     Addresses6: ["x::y/n"]}], "Routes": [{Destination: "a.b.c.d/n", Gateway: "a.b.c.d" or "", Metric}],
+                     "Routes6": [{Destination: "x::/n", Gateway: "x::y", Metric}] (through a gateway)} */
 };
 
 /* The tap in the namespace at netns joined to its interface, and what the guest must be told.  The guest mirrors one

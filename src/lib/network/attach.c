@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "network/attach.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -33,6 +34,15 @@ network_mode_network (const char *mode)
       || str_has_prefix (mode, "ns:"))
     return NULL;
   return mode;
+}
+
+const char *
+network_of_container (const struct container *c)
+{
+  json_t *chosen = json_object_get (c->config, "Network");
+  if (chosen)
+    return json_string_value (chosen);
+  return network_mode_network (json_string_value (json_object_get (container_host_config (c), "NetworkMode")));
 }
 
 char *
@@ -161,9 +171,11 @@ dns_names (const struct container *c)
   strv_push (&v, container_name (c));
   size_t i;
   json_t *a;
-  json_array_foreach (json_object_get (container_endpoint (c), "Aliases"), i, a) strv_push (&v, json_string_value (a));
   char short_id[13];
   snprintf (short_id, sizeof short_id, "%.12s", c->id);
+  /* connect records the short ID among the aliases, as Docker's does */
+  json_array_foreach (json_object_get (container_endpoint (c), "Aliases"), i,
+                      a) if (strcmp (json_string_value (a), short_id) != 0) strv_push (&v, json_string_value (a));
   strv_push (&v, short_id);
   return v;
 }
@@ -187,19 +199,29 @@ connect_locked (const struct isola_store *s, struct container *c, json_t *record
       = { .netns = netns, .ifname = "eth0", .addr = addr, .prefix = subnet.prefix, .gateway = gateway };
   if (nl_mac_parse (json_string_value (json_object_get (att, "MacAddress")), peer.mac) < 0)
     nl_mac_for_addr (addr, peer.mac);
+  const char *addr6 = json_string_value (json_object_get (att, "GlobalIPv6Address"));
+  struct ipv6_net subnet6;
+  if (addr6 && network_subnet6_of (record, &subnet6, &peer.gateway6) == 0
+      && inet_pton (AF_INET6, addr6, &peer.addr6) == 1)
+    peer.has6 = true, peer.prefix6 = subnet6.prefix;
   if ((ret = bridge_ensure (&bridge, err)) < 0)
     return ret;
   trace_mark ("network: bridge there");
   if ((ret = make_netns_file (netns, err)) < 0)
     return ret;
   trace_mark ("network: namespace made");
-  if ((ret = nl_veth_add (json_string_value (json_object_get (att, "Veth")), bridge.device, &peer, err)) < 0)
+  /* The last run's pair goes with its namespace, which the kernel destroys in the background (detach): a restart
+     can come first and find the host's end still there.  Deleted then, waiting for the kernel as detach did not. */
+  const char *veth = json_string_value (json_object_get (att, "Veth"));
+  if (nl_link_exists (veth) && (ret = nl_link_delete (veth, err)) < 0)
+    return ret;
+  if ((ret = nl_veth_add (veth, bridge.device, &peer, err)) < 0)
     return ret;
   trace_mark ("network: veth made");
   if (json_array_size (json_object_get (att, "DNS")) > 0)
     {
       cleanup_strv char **names = dns_names (c);
-      ret = dns_add (s, json_string_value (json_object_get (record, "Name")), gateway, c->id, addr, names, err);
+      ret = dns_add (s, json_string_value (json_object_get (record, "Name")), gateway, c->id, addr, addr6, names, err);
     }
   return ret;
 }
@@ -217,8 +239,7 @@ wanted_address (const struct container *c)
 int
 network_attach (const struct isola_store *s, struct container *c, isola_error_t *err)
 {
-  const char *wanted
-      = network_mode_network (json_string_value (json_object_get (container_host_config (c), "NetworkMode")));
+  const char *wanted = network_of_container (c);
   if (wanted == NULL)
     return 0;
   cleanup_close int lock = -1;
@@ -256,6 +277,18 @@ network_attach (const struct isola_store *s, struct container *c, isola_error_t 
                    json_string_value (json_object_get (record, "Id")), "EndpointID", endpoint, "IPAddress", ip,
                    "IPPrefixLen", subnet.prefix, "Gateway", gw, "MacAddress", mac, "ContainerName", container_name (c),
                    "DNS", dns, "Veth", veth, "Bridge", json_string_value (json_object_get (record, "IsolaBridge")));
+  /* --ipv6: the IPv6 subnet's address at the IPv4 address's offset in its subnet (network.h: the IPv4 lease
+     stands for both), as Docker's first container gets ::2 where it gets .2. */
+  struct ipv6_net subnet6;
+  struct in6_addr gateway6;
+  if (network_subnet6_of (record, &subnet6, &gateway6) == 0)
+    {
+      struct in6_addr a6 = ipv6_addr_offset (&subnet6.addr, addr - subnet.addr);
+      cleanup_free char *ip6 = ipv6_addr_format (&a6), *gw6 = ipv6_addr_format (&gateway6);
+      json_object_set_new (att, "GlobalIPv6Address", json_string (ip6));
+      json_object_set_new (att, "GlobalIPv6PrefixLen", json_integer (subnet6.prefix));
+      json_object_set_new (att, "IPv6Gateway", json_string (gw6));
+    }
   trace_mark ("network: address leased");
   /* Recorded first: whatever happens next, detach knows what to undo. */
   if ((ret = write_attachment (c, att, err)) < 0)
@@ -335,6 +368,17 @@ network_detach (const struct isola_store *s, struct container *c, isola_error_t 
   return ret < 0 ? ret : detach_locked (s, c, err);
 }
 
+void
+network_reap (const struct isola_store *s, struct container *c)
+{
+  cleanup_free char *path = container_path (c, "network.json"), *netns = container_path (c, "netns");
+  if ((!path_exists (path) && !path_exists (netns)) || container_monitor_alive (c))
+    return;
+  cleanup_close int lock = -1;
+  if (network_lock (s, &lock, NULL) == 0 && !container_monitor_alive (c))
+    (void)detach_locked (s, c, NULL);
+}
+
 /* A member of the container's endpoint settings (--ip, --network-alias), as Docker shows it: null when unset. */
 static json_t *
 endpoint_member (const struct container *c, const char *key)
@@ -352,20 +396,25 @@ network_settings_json (const struct container *c)
   const char *ip = json_string_value (json_object_get (att, "IPAddress")) ?: "";
   const char *gw = json_string_value (json_object_get (att, "Gateway")) ?: "";
   const char *mac = json_string_value (json_object_get (att, "MacAddress")) ?: "";
+  const char *ip6 = json_string_value (json_object_get (att, "GlobalIPv6Address")) ?: "";
+  const char *gw6 = json_string_value (json_object_get (att, "IPv6Gateway")) ?: "";
+  json_int_t prefix6 = att ? json_integer_value (json_object_get (att, "GlobalIPv6PrefixLen")) : 0;
   json_int_t prefix = att ? json_integer_value (json_object_get (att, "IPPrefixLen")) : 0;
   const char *net = json_string_value (json_object_get (att, "Network"));
   json_t *networks = json_object ();
-  const char *shown = net ? net : mode ? mode : "none";
-  /* A namespace given by path belongs to no network of isola's: podman shows none. */
-  if (!str_has_prefix (shown, "container:") && !str_has_prefix (shown, "ns:"))
+  json_t *chosen = json_object_get (c->config, "Network");
+  const char *shown = net ? net : json_is_string (chosen) ? json_string_value (chosen) : mode ? mode : "none";
+  /* A namespace given by path belongs to no network of isola's: podman shows none.  Disconnected: none at all. */
+  if (!str_has_prefix (shown, "container:") && !str_has_prefix (shown, "ns:")
+      && !(net == NULL && json_is_null (chosen)))
     json_object_set_new (networks, shown,
                          json_pack ("{s:O, s:n, s:O, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:s, s:s, s:n}", "IPAMConfig",
                                     endpoint_member (c, "IPAMConfig"), "Links", "Aliases",
                                     endpoint_member (c, "Aliases"), "NetworkID",
                                     json_string_value (json_object_get (att, "NetworkID")) ?: "", "EndpointID",
                                     json_string_value (json_object_get (att, "EndpointID")) ?: "", "Gateway", gw,
-                                    "IPAddress", ip, "IPPrefixLen", prefix, "IPv6Gateway", "", "GlobalIPv6PrefixLen", 0,
-                                    "GlobalIPv6Address", "", "MacAddress", mac, "DriverOpts"));
+                                    "IPAddress", ip, "IPPrefixLen", prefix, "IPv6Gateway", gw6, "GlobalIPv6PrefixLen",
+                                    (int)prefix6, "GlobalIPv6Address", ip6, "MacAddress", mac, "DriverOpts"));
   /* Docker's top-level fields describe the default bridge only; a user network leaves them empty. */
   bool top = net && strcmp (net, NETWORK_DEFAULT) == 0;
   cleanup_free char *sandbox_key = network_netns_path (c);

@@ -25,6 +25,10 @@
    none, host, container:ID, ns:PATH. */
 const char *network_mode_network (const char *mode);
 
+/* The network the container is on at its next start (a name or ID as recorded): the one network connect chose
+   (config.json's "Network", network/connect.h; null: none), else NetworkMode's.  NULL for none. */
+const char *network_of_container (const struct container *c);
+
 /* Puts the container on its network (nothing for a mode without one). */
 int network_attach (const struct isola_store *s, struct container *c, isola_error_t *err);
 
@@ -33,6 +37,12 @@ int network_detach (const struct isola_store *s, struct container *c, isola_erro
 
 /* The same, for a caller without the store at hand (a driver's cleanup): the store is the one c->dir is in. */
 int network_detach_container (struct container *c, isola_error_t *err);
+
+/* After its monitor died (kill -9, a crash), what the container's run left on its network (the veth, the published
+   ports' firewall rules, the names, the lease) is torn down by whoever notices first: ps, port, inspect.  Nothing
+   while a monitor runs the container (checked again under the network lock, which a starting monitor takes only
+   after its running lock) or when nothing was left. */
+void network_reap (const struct isola_store *s, struct container *c);
 
 /* ROOT/containers/ID/netns when the container has one (attached), else NULL. */
 char *network_netns_path (const struct container *c);

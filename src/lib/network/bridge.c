@@ -166,6 +166,9 @@ bridge_ensure (const struct bridge_spec *b, isola_error_t *err)
     ret = add_rules (b, err);
   if (ret == 0)
     ret = nl_bridge_add (b->device, b->gateway, b->prefix, err);
+  /* No ip6tables rules: Docker 20.10 makes none for an IPv6 network either (its --ip6tables is experimental). */
+  if (ret == 0 && b->has6 && (ret = nl_link_add_address6 (b->device, &b->gateway6, b->prefix6, err)) < 0)
+    (void)nl_link_delete (b->device, NULL);
   if (ret < 0)
     delete_rules (b->device);
   return ret;

@@ -14,6 +14,7 @@
 #ifndef ISOLA_NETWORK_BRIDGE_H
 #define ISOLA_NETWORK_BRIDGE_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -26,6 +27,9 @@ struct bridge_spec
   uint32_t subnet, gateway;
   int prefix;
   bool internal;
+  bool has6; /* --ipv6: the bridge also has gateway6/prefix6 */
+  struct in6_addr gateway6;
+  int prefix6;
 };
 
 int bridge_ensure (const struct bridge_spec *b, isola_error_t *err);

@@ -181,7 +181,7 @@ read_without (const char *path, const char *container_id)
 
 int
 dns_add (const struct isola_store *s, const char *network, uint32_t gateway, const char *container_id, uint32_t addr,
-         char *const names[], isola_error_t *err)
+         const char *addr6, char *const names[], isola_error_t *err)
 {
   cleanup_free char *dir = dns_dir (s);
   int ret = mkdir_p (dir, 0700, err);
@@ -199,8 +199,8 @@ dns_add (const struct isola_store *s, const char *network, uint32_t gateway, con
       free (joined);
       joined = next;
     }
-  cleanup_free char *next = xasprintf ("%s%s %u.%u.%u.%u  %s\n", text, container_id, addr >> 24, (addr >> 16) & 255,
-                                       (addr >> 8) & 255, addr & 255, joined);
+  cleanup_free char *next = xasprintf ("%s%s %u.%u.%u.%u %s %s\n", text, container_id, addr >> 24, (addr >> 16) & 255,
+                                       (addr >> 8) & 255, addr & 255, addr6 ? addr6 : "", joined);
   if ((ret = write_file_atomic (path, next, strlen (next), 0600, err)) < 0)
     return ret;
   return notify (dir, new_network, gateway, err);

@@ -16,10 +16,10 @@
 #include "base/error.h"
 #include "store/store.h"
 
-/* Adds the container's names (NULL-terminated; the first one is its name) at addr on network, whose gateway is the
-   address aardvark-dns answers on. */
+/* Adds the container's names (NULL-terminated; the first one is its name) at addr (and addr6, its IPv6 address on
+   an --ipv6 network, else NULL: AAAA answers) on network, whose gateway is the address aardvark-dns answers on. */
 int dns_add (const struct isola_store *s, const char *network, uint32_t gateway, const char *container_id,
-             uint32_t addr, char *const names[], isola_error_t *err);
+             uint32_t addr, const char *addr6, char *const names[], isola_error_t *err);
 
 /* Removes the container's entry from network (nothing when it has none). */
 void dns_remove (const struct isola_store *s, const char *network, const char *container_id);

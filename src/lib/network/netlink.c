@@ -192,6 +192,25 @@ add_address (struct nl_sock *sk, int ifindex, uint32_t addr, int prefix, const c
 }
 
 static int
+add_address6 (struct nl_sock *sk, int ifindex, const struct in6_addr *addr, int prefix, const char *name,
+              isola_error_t *err)
+{
+  cleanup_rtaddr struct rtnl_addr *a = rtnl_addr_alloc ();
+  cleanup_addr struct nl_addr *local = nl_addr_build (AF_INET6, addr, sizeof *addr);
+  if (a == NULL || local == NULL)
+    return isola_error_fail (err, ENOMEM, "address of %s", name);
+  nl_addr_set_prefixlen (local, prefix);
+  rtnl_addr_set_ifindex (a, ifindex);
+  /* No duplicate address detection: the address is the network's lease, and usable at once, not after DAD's
+     second or so of being tentative. */
+  rtnl_addr_set_flags (a, IFA_F_NODAD);
+  int r = rtnl_addr_set_local (a, local);
+  if (r == 0)
+    r = rtnl_addr_add (sk, a, 0);
+  return r < 0 ? nl_fail (err, r, "add an IPv6 address to", name) : 0;
+}
+
+static int
 get_link (struct nl_sock *sk, const char *name, struct rtnl_link **out, isola_error_t *err)
 {
   int r = rtnl_link_get_kernel (sk, 0, name, out);
@@ -223,6 +242,17 @@ nl_bridge_add (const char *name, uint32_t gateway, int prefix, isola_error_t *er
 }
 
 int
+nl_link_add_address6 (const char *name, const struct in6_addr *a, int prefix, isola_error_t *err)
+{
+  cleanup_sock struct nl_sock *sk = NULL;
+  int ret = open_socket (&sk, err);
+  int ifindex = (int)if_nametoindex (name);
+  if (ret == 0 && ifindex == 0)
+    ret = isola_error_fail (err, ENODEV, "device %s does not exist", name);
+  return ret < 0 ? ret : add_address6 (sk, ifindex, a, prefix, name, err);
+}
+
+int
 nl_link_delete (const char *name, isola_error_t *err)
 {
   cleanup_sock struct nl_sock *sk = NULL;
@@ -250,11 +280,16 @@ bring_up (struct nl_sock *sk, struct rtnl_link *now, const char *name, isola_err
   return r < 0 ? nl_fail (err, r, "bring up", name) : 0;
 }
 
+/* The default route of family (AF_INET, AF_INET6) through gw (its bytes, network order). */
 static int
-add_default_route (struct nl_sock *sk, int ifindex, uint32_t gateway, const char *name, isola_error_t *err)
+add_default_route_via (struct nl_sock *sk, int family, int ifindex, const void *gateway, size_t len, const char *name,
+                       isola_error_t *err)
 {
+  static const struct in6_addr any = IN6ADDR_ANY_INIT;
   cleanup_route struct rtnl_route *rt = rtnl_route_alloc ();
-  cleanup_addr struct nl_addr *dst = ipv4_nl_addr (0, 0), *gw = ipv4_nl_addr (gateway, -1);
+  cleanup_addr struct nl_addr *dst = nl_addr_build (family, &any, len), *gw = nl_addr_build (family, gateway, len);
+  if (dst)
+    nl_addr_set_prefixlen (dst, 0);
   struct rtnl_nexthop *nh = rtnl_route_nh_alloc ();
   if (rt == NULL || dst == NULL || gw == NULL || nh == NULL)
     {
@@ -262,7 +297,7 @@ add_default_route (struct nl_sock *sk, int ifindex, uint32_t gateway, const char
         rtnl_route_nh_free (nh);
       return isola_error_fail (err, ENOMEM, "route of %s", name);
     }
-  rtnl_route_set_family (rt, AF_INET);
+  rtnl_route_set_family (rt, (uint8_t)family);
   rtnl_route_set_table (rt, RT_TABLE_MAIN);
   rtnl_route_set_scope (rt, RT_SCOPE_UNIVERSE);
   rtnl_route_set_protocol (rt, RTPROT_BOOT);
@@ -273,7 +308,16 @@ add_default_route (struct nl_sock *sk, int ifindex, uint32_t gateway, const char
   rtnl_route_add_nexthop (rt, nh); /* the route owns it now */
   if (r == 0)
     r = rtnl_route_add (sk, rt, NLM_F_CREATE | NLM_F_EXCL);
-  return r < 0 ? nl_fail (err, r, "add the default route of", name) : 0;
+  return r < 0
+             ? nl_fail (err, r, family == AF_INET6 ? "add the IPv6 default route of" : "add the default route of", name)
+             : 0;
+}
+
+static int
+add_default_route (struct nl_sock *sk, int ifindex, uint32_t gateway, const char *name, isola_error_t *err)
+{
+  uint32_t be = htonl (gateway);
+  return add_default_route_via (sk, AF_INET, ifindex, &be, sizeof be, name, err);
 }
 
 static int
@@ -302,6 +346,11 @@ configure_peer (const struct nl_veth_peer *p, isola_error_t *err)
     ret = add_address (sk, rtnl_link_get_ifindex (l), p->addr, p->prefix, p->ifname, err);
   if (ret == 0 && p->gateway)
     ret = add_default_route (sk, rtnl_link_get_ifindex (l), p->gateway, p->ifname, err);
+  if (ret == 0 && p->has6)
+    ret = add_address6 (sk, rtnl_link_get_ifindex (l), &p->addr6, p->prefix6, p->ifname, err);
+  if (ret == 0 && p->has6)
+    ret = add_default_route_via (sk, AF_INET6, rtnl_link_get_ifindex (l), &p->gateway6, sizeof p->gateway6, p->ifname,
+                                 err);
   return ret;
 }
 

@@ -5,6 +5,7 @@
 #ifndef ISOLA_NETWORK_NETLINK_H
 #define ISOLA_NETWORK_NETLINK_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -18,6 +19,9 @@ bool nl_link_has_address (const char *name, uint32_t addr, int prefix);
 /* Makes bridge `name`, up, with address gateway/prefix.  EEXIST when a device of that name exists. */
 int nl_bridge_add (const char *name, uint32_t gateway, int prefix, isola_error_t *err);
 
+/* Adds IPv6 address a/prefix to device `name` (without duplicate address detection: usable at once). */
+int nl_link_add_address6 (const char *name, const struct in6_addr *a, int prefix, isola_error_t *err);
+
 /* Deletes device `name` (for a veth, both ends); 0 when there is none. */
 int nl_link_delete (const char *name, isola_error_t *err);
 
@@ -30,6 +34,9 @@ struct nl_veth_peer
   uint32_t addr; /* its address, with prefix as the subnet's length */
   int prefix;
   uint32_t gateway; /* the default route's next hop; 0: no default route */
+  bool has6;        /* an IPv6 address and default route too (a network with --ipv6) */
+  struct in6_addr addr6, gateway6;
+  int prefix6;
 };
 
 /* Makes veth pair host_name (up, a port of bridge) <-> peer (in its namespace: up, with its MAC and address, the

@@ -176,6 +176,58 @@ network_subnet_of (json_t *record, struct ipv4_net *subnet, uint32_t *gateway, i
 }
 
 int
+ipv6_net_parse (const char *s, struct ipv6_net *out)
+{
+  const char *slash = s ? strchr (s, '/') : NULL;
+  if (slash == NULL || slash - s >= INET6_ADDRSTRLEN)
+    return -EINVAL;
+  char addr[INET6_ADDRSTRLEN];
+  snprintf (addr, sizeof addr, "%.*s", (int)(slash - s), s);
+  char *end = NULL;
+  errno = 0;
+  long prefix = strtol (slash + 1, &end, 10);
+  if (inet_pton (AF_INET6, addr, &out->addr) != 1 || errno || end == slash + 1 || *end || prefix < 1 || prefix > 96)
+    return -EINVAL;
+  out->prefix = (int)prefix;
+  for (int bit = out->prefix; bit < 128; bit++)
+    out->addr.s6_addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
+  return 0;
+}
+
+struct in6_addr
+ipv6_addr_offset (const struct in6_addr *base, uint32_t offset)
+{
+  struct in6_addr a = *base;
+  uint32_t low;
+  memcpy (&low, &a.s6_addr[12], 4);
+  low = htonl (ntohl (low) + offset);
+  memcpy (&a.s6_addr[12], &low, 4);
+  return a;
+}
+
+char *
+ipv6_addr_format (const struct in6_addr *a)
+{
+  char text[INET6_ADDRSTRLEN];
+  return xstrdup (inet_ntop (AF_INET6, a, text, sizeof text) ? text : "");
+}
+
+int
+network_subnet6_of (json_t *record, struct ipv6_net *subnet, struct in6_addr *gateway)
+{
+  size_t i;
+  json_t *cfg;
+  json_array_foreach (json_object_get (json_object_get (record, "IPAM"), "Config"), i, cfg)
+  {
+    const char *gw = json_string_value (json_object_get (cfg, "Gateway"));
+    if (ipv6_net_parse (json_string_value (json_object_get (cfg, "Subnet")), subnet) == 0 && gw
+        && inet_pton (AF_INET6, gw, gateway) == 1)
+      return 0;
+  }
+  return -ENOENT;
+}
+
+int
 network_bridge_spec (json_t *record, struct bridge_spec *out, isola_error_t *err)
 {
   struct ipv4_net subnet;
@@ -189,6 +241,9 @@ network_bridge_spec (json_t *record, struct bridge_spec *out, isola_error_t *err
                                .gateway = gateway,
                                .prefix = subnet.prefix,
                                .internal = json_is_true (json_object_get (record, "Internal")) };
+  struct ipv6_net subnet6;
+  if (network_subnet6_of (record, &subnet6, &out->gateway6) == 0)
+    out->has6 = true, out->prefix6 = subnet6.prefix;
   if (out->id == NULL || out->device == NULL)
     return isola_error_fail (err, EINVAL, "network %s: its record names no bridge",
                              json_string_value (json_object_get (record, "Name")));
@@ -660,6 +715,53 @@ request_subnet (const struct network_request *r, json_t *records, struct ipv4_ne
   return 0;
 }
 
+static bool
+ipv6_net_overlap (const struct ipv6_net *a, const struct ipv6_net *b)
+{
+  int p = a->prefix < b->prefix ? a->prefix : b->prefix;
+  for (int bit = 0; bit < p; bit++)
+    if ((a->addr.s6_addr[bit / 8] ^ b->addr.s6_addr[bit / 8]) & (0x80u >> (bit % 8)))
+      return false;
+  return true;
+}
+
+/* --ipv6's IPAM.Config entry ({"Subnet", "Gateway"}), or NULL without --ipv6. */
+static int
+request_subnet6 (const struct network_request *r, json_t *records, json_t **cfg_out, isola_error_t *err)
+{
+  *cfg_out = NULL;
+  if (!r->ipv6)
+    return r->subnet6 || r->gateway6 ? isola_error_fail (err, EINVAL, "an IPv6 --subnet or --gateway needs --ipv6") : 0;
+  struct ipv6_net n, other;
+  struct in6_addr gw, ignored;
+  if (r->subnet6 == NULL)
+    return isola_error_fail (err, EINVAL,
+                             "--ipv6 needs an IPv6 --subnet (a unique local one such as fd00:1::/64): isola has no "
+                             "pool of IPv6 subnets");
+  if (ipv6_net_parse (r->subnet6, &n) < 0)
+    return isola_error_fail (err, EINVAL, "invalid IPv6 subnet %s: an IPv6 CIDR of at most /96", r->subnet6);
+  size_t i;
+  json_t *rec;
+  json_array_foreach (
+      records, i,
+      rec) if (network_subnet6_of (rec, &other, &ignored) == 0
+               && ipv6_net_overlap (
+                   &n, &other)) return isola_error_fail (err, EEXIST,
+                                                         "Pool overlaps with other one on this address space");
+  gw = ipv6_addr_offset (&n.addr, 1);
+  if (r->gateway6)
+    {
+      struct ipv6_net g = { .prefix = n.prefix };
+      if (inet_pton (AF_INET6, r->gateway6, &g.addr) != 1 || !ipv6_net_overlap (&g, &n)
+          || memcmp (&g.addr, &n.addr, sizeof n.addr) == 0)
+        return isola_error_fail (err, EINVAL, "no matching subnet for gateway %s", r->gateway6);
+      gw = g.addr;
+    }
+  cleanup_free char *sub = ipv6_addr_format (&n.addr), *gateway = ipv6_addr_format (&gw);
+  *cfg_out = json_pack ("{s:o, s:s}", "Subnet", json_sprintf ("%s/%d", sub, n.prefix), "Gateway", gateway);
+  return 0;
+}
+
 int
 network_create (const struct isola_store *s, const struct network_request *r, char **id_out, isola_error_t *err)
 {
@@ -682,10 +784,16 @@ network_create (const struct isola_store *s, const struct network_request *r, ch
                                                                     r->name);
   struct ipv4_net subnet;
   uint32_t gateway = 0;
-  if ((ret = request_subnet (r, all, &subnet, &gateway, err)) < 0)
+  json_t *cfg6 = NULL;
+  if ((ret = request_subnet (r, all, &subnet, &gateway, err)) < 0 || (ret = request_subnet6 (r, all, &cfg6, err)) < 0)
     return ret;
   cleanup_free char *device = free_device (all);
   cleanup_json json_t *rec = new_record (r->name, device, &subnet, gateway, r->ip_range, r->internal, r->labels, NULL);
+  if (cfg6)
+    {
+      json_object_set_new (rec, "EnableIPv6", json_true ());
+      json_array_append_new (json_object_get (json_object_get (rec, "IPAM"), "Config"), cfg6);
+    }
   if ((ret = write_record (s, rec, err)) < 0)
     return ret;
   *id_out = xstrdup (json_string_value (json_object_get (rec, "Id")));
@@ -762,12 +870,16 @@ network_inspect_json (const struct isola_store *s, json_t *record)
     cleanup_free char *addr = xasprintf ("%s/%d", json_string_value (ip), subnet.prefix);
     cleanup_free char *path = store_path (s, "containers/%s/network.json", cid);
     cleanup_json json_t *att = json_load_file (path, 0, NULL);
+    const char *ip6 = json_string_value (json_object_get (att, "GlobalIPv6Address"));
+    cleanup_free char *addr6
+        = ip6 ? xasprintf ("%s/%d", ip6, (int)json_integer_value (json_object_get (att, "GlobalIPv6PrefixLen")))
+              : xstrdup ("");
     json_object_set_new (containers, cid,
                          json_pack ("{s:s, s:s, s:s, s:s, s:s}", "Name",
                                     json_string_value (json_object_get (att, "ContainerName")) ?: "", "EndpointID",
                                     json_string_value (json_object_get (att, "EndpointID")) ?: "", "MacAddress",
                                     json_string_value (json_object_get (att, "MacAddress")) ?: "", "IPv4Address", addr,
-                                    "IPv6Address", ""));
+                                    "IPv6Address", addr6));
   }
   json_object_set_new (o, "Containers", containers);
   return o;

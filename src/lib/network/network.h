@@ -13,6 +13,7 @@
 #ifndef ISOLA_NETWORK_H
 #define ISOLA_NETWORK_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,7 +32,9 @@ struct network_request
   const char *name, *driver;               /* driver NULL: bridge */
   const char *subnet, *gateway, *ip_range; /* NULL: chosen */
   bool internal;
-  json_t *labels; /* object of strings, may be NULL */
+  bool ipv6;                      /* --ipv6: an IPv6 subnet too (subnet6 required: isola has no pool of them) */
+  const char *subnet6, *gateway6; /* gateway6 NULL: the subnet's first address */
+  json_t *labels;                 /* object of strings, may be NULL */
 };
 
 /* An IPv4 subnet: address and prefix length, host byte order. */
@@ -79,6 +82,23 @@ int network_lease (const struct isola_store *s, json_t *record, const char *cont
                    isola_error_t *err);
 /* Releases the lease of addr if container id holds it.  Caller holds the lock. */
 void network_release (const struct isola_store *s, const char *network_id, uint32_t addr, const char *container_id);
+
+/* An IPv6 subnet (network byte order). */
+struct ipv6_net
+{
+  struct in6_addr addr;
+  int prefix;
+};
+
+/* "X::/N" with at least 32 host bits (a container's IPv6 address is the subnet's plus its IPv4 address's offset in
+   the IPv4 subnet, so that the IPv4 lease stands for both); -EINVAL otherwise. */
+int ipv6_net_parse (const char *s, struct ipv6_net *out);
+/* base + offset (added to its last 32 bits). */
+struct in6_addr ipv6_addr_offset (const struct in6_addr *base, uint32_t offset);
+char *ipv6_addr_format (const struct in6_addr *a);
+
+/* The network's IPv6 subnet and gateway (a network made with --ipv6); -ENOENT without one (no error object). */
+int network_subnet6_of (json_t *record, struct ipv6_net *subnet, struct in6_addr *gateway);
 
 /* The network's subnet and gateway from its record. */
 int network_subnet_of (json_t *record, struct ipv4_net *subnet, uint32_t *gateway, isola_error_t *err);
