@@ -11,6 +11,7 @@
 
 #include "base/json.h"
 #include "base/util.h"
+#include "image/history.h"
 #include "image/image.h"
 #include "image/load.h"
 #include "image/pull_remote.h"
@@ -73,6 +74,38 @@ inspect (struct serve_request *r)
   if (store_open (serve_root, STORE_LOCK_SHARED, &s, &err) < 0 || refs_read (s, &refs, &err) < 0
       || image_resolve (s, refs, r->arg[0], id, &err) < 0 || image_inspect_json (s, refs, id, &out, &err) < 0)
     return serve_reply_isola_error (r, err);
+  return serve_reply_json (r, 200, out);
+}
+
+/* Docker's HistoryResponseItem rows, newest first. */
+static enum MHD_Result
+history (struct serve_request *r)
+{
+  cleanup_error isola_error_t err = NULL;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_json json_t *refs = NULL;
+  digest_hex_t id;
+  struct image_history_row *rows = NULL;
+  size_t n = 0;
+  if (store_open (serve_root, STORE_LOCK_SHARED, &s, &err) < 0 || refs_read (s, &refs, &err) < 0
+      || image_resolve (s, refs, r->arg[0], id, &err) < 0 || image_history (s, id, &rows, &n, &err) < 0)
+    return serve_reply_isola_error (r, err);
+  json_t *out = json_array ();
+  for (size_t i = 0; i < n; i++)
+    {
+      json_t *tags = NULL;
+      cleanup_json json_t *inspect = NULL;
+      if (rows[i].id[0] && image_inspect_json (s, refs, rows[i].id, &inspect, NULL) == 0
+          && json_array_size (json_object_get (inspect, "RepoTags")) > 0)
+        tags = json_incref (json_object_get (inspect, "RepoTags"));
+      json_array_append_new (
+          out, json_pack ("{s:o, s:I, s:s, s:o, s:I, s:s}", "Id",
+                          rows[i].id[0] ? json_sprintf ("sha256:%s", rows[i].id) : json_string ("<missing>"), "Created",
+                          (json_int_t)rows[i].created, "CreatedBy", rows[i].created_by ? rows[i].created_by : "",
+                          "Tags", tags ? tags : json_null (), "Size", (json_int_t)rows[i].size, "Comment",
+                          rows[i].comment ? rows[i].comment : ""));
+    }
+  image_history_free (rows, n);
   return serve_reply_json (r, 200, out);
 }
 
@@ -315,6 +348,8 @@ serve_images (struct serve_request *r)
     return create (r);
   if (serve_route (r, "GET", "/images/**/json"))
     return inspect (r);
+  if (serve_route (r, "GET", "/images/**/history"))
+    return history (r);
   if (serve_route (r, "GET", "/images/**/get"))
     return get (r, r->arg[0]);
   if (serve_route (r, "POST", "/images/**/tag"))

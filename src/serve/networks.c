@@ -1,5 +1,5 @@
-/* Network endpoints (network/network.h): list, inspect, create, remove, prune.  Connecting a running container
-   (connect, disconnect) is not there: isola attaches a container to its networks when it starts. */
+/* Network endpoints (network/network.h): list, inspect, create, remove (prune: prune.c).  Connecting a running
+   container (connect, disconnect) is not there: isola attaches a container to its networks when it starts. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
@@ -81,20 +81,6 @@ remove_network (struct serve_request *r)
   return serve_reply_empty (r, 204);
 }
 
-static enum MHD_Result
-prune (struct serve_request *r)
-{
-  cleanup_error isola_error_t err = NULL;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_strv char **removed = NULL;
-  if (store_open (serve_root, STORE_LOCK_SHARED, &s, &err) < 0 || network_prune (s, &removed, &err) < 0)
-    return serve_reply_isola_error (r, err);
-  json_t *names = json_array ();
-  for (size_t i = 0; removed && removed[i]; i++)
-    json_array_append_new (names, json_string (removed[i]));
-  return serve_reply_json (r, 200, json_pack ("{s:o}", "NetworksDeleted", names));
-}
-
 enum MHD_Result
 serve_networks (struct serve_request *r)
 {
@@ -102,8 +88,6 @@ serve_networks (struct serve_request *r)
     return list (r);
   if (serve_route (r, "POST", "/networks/create"))
     return create (r);
-  if (serve_route (r, "POST", "/networks/prune"))
-    return prune (r);
   if (serve_route (r, "GET", "/networks/*"))
     return inspect (r);
   if (serve_route (r, "DELETE", "/networks/*"))
