@@ -303,8 +303,9 @@ dispatch (struct serve_request *r)
                               r->api_major, r->api_minor, SERVE_API_VERSION);
   if (r->body_too_big)
     return serve_reply_error (r, 413, "request body larger than %d bytes", SERVE_BODY_MAX);
-  static serve_handler_fn const groups[] = { serve_system,  serve_containers, serve_exec,  serve_images,
-                                             serve_volumes, serve_networks,   serve_prune, serve_layers };
+  static serve_handler_fn const groups[]
+      = { serve_system,   serve_containers, serve_exec,   serve_images, serve_volumes,
+          serve_networks, serve_prune,      serve_layers, serve_stats };
   for (size_t i = 0; i < ARRAY_SIZE (groups); i++)
     {
       enum MHD_Result ret = groups[i](r);
