@@ -54,208 +54,6 @@ wait_change (int watch, int timeout_ms)
     }
 }
 
-/* --- attach --------------------------------------------------------------------------------------------------- */
-
-struct attach_ctx
-{
-  char id[DIGEST_HEX_LEN + 1];
-  struct relay_opts o;
-  struct pending_attach *p;
-};
-
-static void
-attach_free (void *cls)
-{
-  struct attach_ctx *a = cls;
-  if (a->p)
-    (void)serve_attach_wait (a->p, -1, false, NULL, NULL);
-  free (a);
-}
-
-static void
-attach_hijacked (void *cls, int sock, const char *extra, size_t extra_len)
-{
-  struct attach_ctx *a = cls;
-  struct pending_attach *p = a->p;
-  a->p = NULL;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  bool running = store_open (serve_root, STORE_LOCK_NONE, &s, NULL) == 0 && container_load (s, a->id, &c, NULL) == 0
-                 && container_refresh (c, NULL) == 0 && container_is_running (c);
-  struct attach_decoder dec;
-  attach_decoder_init (&dec);
-  int fd = -1;
-  int got = serve_attach_wait (p, sock, !running, &fd, &dec);
-  if (got == 0 && c && container_refresh (c, NULL) == 0 && container_is_running (c)
-      && container_attach_client (c, &fd, &dec, NULL) < 0)
-    fd = -1;
-  if (fd >= 0)
-    {
-      (void)serve_relay (sock, fd, &dec, &a->o, extra, extra_len);
-      (void)shutdown (sock, SHUT_WR);
-      close (fd);
-    }
-  attach_decoder_clear (&dec);
-}
-
-enum MHD_Result
-serve_attach (struct serve_request *r)
-{
-  enum MHD_Result reply;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
-  if (container_is_paused (c))
-    return serve_reply_error (r, 409, "You cannot attach to a paused container, unpause it first");
-  if (!serve_query_bool (r, "stream"))
-    return serve_reply_error (r, 400, "isola attaches to the live stream only (stream=1); use logs for the past");
-  struct attach_ctx *a = xcalloc (1, sizeof *a);
-  memcpy (a->id, c->id, sizeof a->id);
-  a->o = (struct relay_opts){ .tty = container_tty (c),
-                              .stdin = serve_query_bool (r, "stdin") && container_open_stdin (c),
-                              .stdout = serve_query_bool (r, "stdout"),
-                              .stderr = serve_query_bool (r, "stderr") };
-  /* Registered before the 101 goes: the client starts the container as soon as it has it, and that start hands
-     its session here. */
-  a->p = serve_attach_register (c->id);
-  return serve_reply_hijack (r, attach_hijacked, a, attach_free);
-}
-
-/* --- wait ----------------------------------------------------------------------------------------------------- */
-
-enum wait_condition
-{
-  WAIT_NOT_RUNNING,
-  WAIT_NEXT_EXIT,
-  WAIT_REMOVED,
-};
-
-struct wait_ctx
-{
-  char id[DIGEST_HEX_LEN + 1];
-  enum wait_condition cond;
-  bool running; /* when the request came */
-  int code;     /* its ExitCode then */
-  /* The journal from the request on: its die event has the exit code, also of a --rm container whose record is
-     gone by the time anyone could read it. */
-  struct journal_reader *journal;
-  struct MHD_Connection *conn;
-  char *body;
-  size_t len, pos;
-};
-
-static void
-wait_free (void *cls)
-{
-  struct wait_ctx *w = cls;
-  journal_reader_free (w->journal);
-  free (w->body);
-  free (w);
-}
-
-/* The exit code the condition waits for; -1 when the client left first. */
-static int
-wait_for_condition (struct wait_ctx *w)
-{
-  int code = w->code;
-  bool exited = false;
-  if (w->cond == WAIT_NOT_RUNNING && !w->running)
-    return code;
-  for (;;)
-    {
-      json_t *ev = NULL;
-      int got;
-      while ((got = journal_reader_next (w->journal, &ev, NULL)) == 1)
-        {
-          json_t *actor = json_object_get (ev, "Actor");
-          const char *type = json_string_value (json_object_get (ev, "Type"));
-          const char *action = json_string_value (json_object_get (ev, "Action"));
-          const char *id = json_string_value (json_object_get (actor, "ID"));
-          if (type && action && id && strcmp (type, "container") == 0 && strcmp (id, w->id) == 0)
-            {
-              if (strcmp (action, "die") == 0)
-                {
-                  const char *c
-                      = json_string_value (json_object_get (json_object_get (actor, "Attributes"), "exitCode"));
-                  code = c ? atoi (c) : 0;
-                  exited = true;
-                }
-              else if (strcmp (action, "destroy") == 0)
-                {
-                  json_decref (ev);
-                  return code;
-                }
-            }
-          json_decref (ev);
-          ev = NULL;
-          if (exited && w->cond != WAIT_REMOVED)
-            return code;
-        }
-      if (got < 0)
-        return code;
-      if (serve_client_gone (w->conn))
-        return -1;
-      (void)journal_reader_wait (w->journal, 1000);
-    }
-}
-static ssize_t
-wait_read (void *cls, uint64_t pos, char *buf, size_t max)
-{
-  struct wait_ctx *w = cls;
-  if (w->body == NULL)
-    {
-      int code = wait_for_condition (w);
-      if (code < 0)
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-      w->body = xasprintf ("{\"Error\":null,\"StatusCode\":%d}\n", code);
-      w->len = strlen (w->body);
-    }
-  if (w->pos >= w->len)
-    return MHD_CONTENT_READER_END_OF_STREAM;
-  size_t n = w->len - w->pos < max ? w->len - w->pos : max;
-  memcpy (buf, w->body + w->pos, n);
-  w->pos += n;
-  return (ssize_t)n;
-}
-
-enum MHD_Result
-serve_wait (struct serve_request *r)
-{
-  const char *cond = serve_query (r, "condition");
-  enum wait_condition wc;
-  if (cond == NULL || *cond == '\0' || strcmp (cond, "not-running") == 0)
-    wc = WAIT_NOT_RUNNING;
-  else if (strcmp (cond, "next-exit") == 0)
-    wc = WAIT_NEXT_EXIT;
-  else if (strcmp (cond, "removed") == 0)
-    wc = WAIT_REMOVED;
-  else
-    return serve_reply_error (r, 400, "invalid condition: \"%s\"", cond);
-  enum MHD_Result reply;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
-  struct wait_ctx *w = xcalloc (1, sizeof *w);
-  cleanup_error isola_error_t err = NULL;
-  if (journal_reader_open (s->root, true, &w->journal, &err) < 0)
-    {
-      free (w);
-      return serve_reply_isola_error (r, err);
-    }
-  /* The state after the journal's end: an exit after this read is in the journal. */
-  if (container_reload_state (c, NULL) == 0)
-    (void)container_refresh (c, NULL);
-  memcpy (w->id, c->id, sizeof w->id);
-  w->cond = wc;
-  w->conn = r->conn;
-  w->running = container_is_running (c);
-  w->code = (int)json_integer_value (json_object_get (c->state, "ExitCode"));
-  /* The headers go at once (the docker CLI starts the container once they came), the body at the exit. */
-  return serve_reply_stream (r, 200, "application/json", wait_read, w, wait_free);
-}
-
 /* --- logs ----------------------------------------------------------------------------------------------------- */
 
 struct logs_ctx
@@ -484,6 +282,41 @@ open_log_files (struct logs_ctx *l, int max_file)
     }
 }
 
+/* A reader of c's log for a client (conn): the streams it wants, framed for c's terminal or not. */
+static struct logs_ctx *
+logs_new (struct container *c, struct MHD_Connection *conn, bool out, bool err_stream, int max_file)
+{
+  struct logs_ctx *l = xcalloc (1, sizeof *l);
+  memcpy (l->id, c->id, sizeof l->id);
+  l->dir = xstrdup (c->dir);
+  l->path = container_path (c, "ctr.log");
+  l->conn = conn;
+  l->out = out, l->err = err_stream;
+  l->tty = container_tty (c);
+  open_log_files (l, max_file);
+  return l;
+}
+
+/* ?tail=: Docker reads a bad one as all. */
+static void
+logs_tail (struct logs_ctx *l, const char *tail)
+{
+  if (tail == NULL || *tail == '\0' || strcmp (tail, "all") == 0 || l->nfds == 0)
+    return;
+  char *end;
+  long n = strtol (tail, &end, 10);
+  if (*end || n < 0)
+    return;
+  if (n > 0)
+    {
+      apply_tail (l, n);
+      return;
+    }
+  /* Only what comes next. */
+  l->cur = l->nfds - 1;
+  (void)lseek (l->fds[l->cur], 0, SEEK_END);
+}
+
 enum MHD_Result
 serve_logs (struct serve_request *r)
 {
@@ -501,15 +334,9 @@ serve_logs (struct serve_request *r)
     return serve_reply_isola_error (r, err);
   if (lc.driver == LOG_DRIVER_NONE)
     return serve_reply_error (r, 501, "configured logging driver does not support reading");
-  struct logs_ctx *l = xcalloc (1, sizeof *l);
-  memcpy (l->id, c->id, sizeof l->id);
-  l->dir = xstrdup (c->dir);
-  l->path = container_path (c, "ctr.log");
-  l->conn = r->conn;
-  l->out = out, l->err = err_stream;
+  struct logs_ctx *l = logs_new (c, r->conn, out, err_stream, lc.max_file);
   l->follow = serve_query_bool (r, "follow");
   l->timestamps = serve_query_bool (r, "timestamps");
-  l->tty = container_tty (c);
   int64_t now = time (NULL);
   const char *since = serve_query (r, "since"), *until = serve_query (r, "until");
   if ((since && *since && strcmp (since, "0") != 0
@@ -520,26 +347,246 @@ serve_logs (struct serve_request *r)
       logs_free (l);
       return serve_reply_isola_error (r, err);
     }
-  open_log_files (l, lc.max_file);
-  const char *tail = serve_query (r, "tail");
-  if (tail && *tail && strcmp (tail, "all") != 0)
-    {
-      char *end;
-      long n = strtol (tail, &end, 10);
-      if (*end || n < 0)
-        n = -1; /* Docker reads a bad tail as all */
-      if (n >= 0 && l->nfds > 0)
-        {
-          if (n == 0)
-            {
-              /* Only what comes next. */
-              l->cur = l->nfds - 1;
-              (void)lseek (l->fds[l->cur], 0, SEEK_END);
-            }
-          else
-            apply_tail (l, n);
-        }
-    }
+  logs_tail (l, serve_query (r, "tail"));
   /* No file (a container never started): an empty log. */
   return serve_reply_stream (r, 200, "application/vnd.docker.raw-stream", logs_read, l, logs_free);
+}
+
+/* attach's logs=1: what c wrote so far, to the client's socket as attach frames it. */
+static int
+replay_logs (struct logs_ctx *l, int sock)
+{
+  char buf[64 * 1024];
+  ssize_t n;
+  while ((n = logs_read (l, 0, buf, sizeof buf)) > 0)
+    if (send_all (sock, buf, (size_t)n) < 0)
+      return -1;
+  return 0;
+}
+
+/* --- attach --------------------------------------------------------------------------------------------------- */
+
+struct attach_ctx
+{
+  char id[DIGEST_HEX_LEN + 1];
+  struct relay_opts o;
+  struct detach_keys keys;
+  struct pending_attach *p;
+  bool stream;
+  struct logs_ctx *logs; /* logs=1: the past output, sent first */
+};
+
+static void
+attach_free (void *cls)
+{
+  struct attach_ctx *a = cls;
+  if (a->p)
+    (void)serve_attach_wait (a->p, -1, false, NULL, NULL);
+  if (a->logs)
+    logs_free (a->logs);
+  free (a);
+}
+
+static void
+attach_hijacked (void *cls, int sock, const char *extra, size_t extra_len)
+{
+  struct attach_ctx *a = cls;
+  struct pending_attach *p = a->p;
+  a->p = NULL;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_container struct container *c = NULL;
+  bool running = store_open (serve_root, STORE_LOCK_NONE, &s, NULL) == 0 && container_load (s, a->id, &c, NULL) == 0
+                 && container_refresh (c, NULL) == 0 && container_is_running (c);
+  struct attach_decoder dec;
+  attach_decoder_init (&dec);
+  int fd = -1;
+  /* The session first, then the past: what comes between the two is in both rather than in neither. */
+  int got = serve_attach_wait (p, sock, !running && a->stream, a->stream ? &fd : NULL, &dec);
+  if (a->stream && got == 0 && c && container_refresh (c, NULL) == 0 && container_is_running (c)
+      && container_attach_client (c, &fd, &dec, NULL) < 0)
+    fd = -1;
+  if (a->logs && replay_logs (a->logs, sock) < 0 && fd >= 0)
+    {
+      close (fd);
+      fd = -1;
+    }
+  if (fd >= 0)
+    {
+      (void)serve_relay (sock, fd, &dec, &a->o, extra, extra_len);
+      close (fd);
+    }
+  (void)shutdown (sock, SHUT_WR);
+  attach_decoder_clear (&dec);
+}
+
+enum MHD_Result
+serve_attach (struct serve_request *r)
+{
+  enum MHD_Result reply;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_container struct container *c = NULL;
+  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
+    return reply;
+  if (container_is_paused (c))
+    return serve_reply_error (r, 409, "You cannot attach to a paused container, unpause it first");
+  const char *keys = serve_query (r, "detachKeys");
+  struct detach_keys parsed;
+  if (detach_keys_parse (keys && *keys ? keys : DETACH_KEYS_DEFAULT, &parsed) < 0)
+    return serve_reply_error (r, 400, "Invalid detach keys (%s) provided", keys);
+  bool out = serve_query_bool (r, "stdout"), err_stream = serve_query_bool (r, "stderr");
+  struct attach_ctx *a = xcalloc (1, sizeof *a);
+  memcpy (a->id, c->id, sizeof a->id);
+  a->stream = serve_query_bool (r, "stream");
+  a->keys = parsed;
+  a->o = (struct relay_opts){ .tty = container_tty (c),
+                              .stdin = serve_query_bool (r, "stdin") && container_open_stdin (c),
+                              .stdout = out,
+                              .stderr = err_stream,
+                              /* as dockerd: the keys detach a terminal's session only */
+                              .keys = container_tty (c) ? &a->keys : NULL };
+  if (serve_query_bool (r, "logs") && (out || err_stream))
+    {
+      struct log_config lc;
+      if (log_config_parse (json_object_get (container_host_config (c), "LogConfig"), &lc, NULL) == 0
+          && lc.driver != LOG_DRIVER_NONE)
+        a->logs = logs_new (c, r->conn, out, err_stream, lc.max_file);
+    }
+  /* Registered before the 101 goes: the client starts the container as soon as it has it, and that start hands
+     its session here. */
+  a->p = serve_attach_register (c->id);
+  return serve_reply_hijack (r, attach_hijacked, a, attach_free);
+}
+
+/* --- wait ----------------------------------------------------------------------------------------------------- */
+
+enum wait_condition
+{
+  WAIT_NOT_RUNNING,
+  WAIT_NEXT_EXIT,
+  WAIT_REMOVED,
+};
+
+struct wait_ctx
+{
+  char id[DIGEST_HEX_LEN + 1];
+  enum wait_condition cond;
+  bool running; /* when the request came */
+  int code;     /* its ExitCode then */
+  /* The journal from the request on: its die event has the exit code, also of a --rm container whose record is
+     gone by the time anyone could read it. */
+  struct journal_reader *journal;
+  struct MHD_Connection *conn;
+  char *body;
+  size_t len, pos;
+};
+
+static void
+wait_free (void *cls)
+{
+  struct wait_ctx *w = cls;
+  journal_reader_free (w->journal);
+  free (w->body);
+  free (w);
+}
+
+/* The exit code the condition waits for; -1 when the client left first. */
+static int
+wait_for_condition (struct wait_ctx *w)
+{
+  int code = w->code;
+  bool exited = false;
+  if (w->cond == WAIT_NOT_RUNNING && !w->running)
+    return code;
+  for (;;)
+    {
+      json_t *ev = NULL;
+      int got;
+      while ((got = journal_reader_next (w->journal, &ev, NULL)) == 1)
+        {
+          json_t *actor = json_object_get (ev, "Actor");
+          const char *type = json_string_value (json_object_get (ev, "Type"));
+          const char *action = json_string_value (json_object_get (ev, "Action"));
+          const char *id = json_string_value (json_object_get (actor, "ID"));
+          if (type && action && id && strcmp (type, "container") == 0 && strcmp (id, w->id) == 0)
+            {
+              if (strcmp (action, "die") == 0)
+                {
+                  const char *c
+                      = json_string_value (json_object_get (json_object_get (actor, "Attributes"), "exitCode"));
+                  code = c ? atoi (c) : 0;
+                  exited = true;
+                }
+              else if (strcmp (action, "destroy") == 0)
+                {
+                  json_decref (ev);
+                  return code;
+                }
+            }
+          json_decref (ev);
+          ev = NULL;
+          if (exited && w->cond != WAIT_REMOVED)
+            return code;
+        }
+      if (got < 0)
+        return code;
+      if (serve_client_gone (w->conn))
+        return -1;
+      (void)journal_reader_wait (w->journal, 1000);
+    }
+}
+static ssize_t
+wait_read (void *cls, uint64_t pos, char *buf, size_t max)
+{
+  struct wait_ctx *w = cls;
+  if (w->body == NULL)
+    {
+      int code = wait_for_condition (w);
+      if (code < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+      w->body = xasprintf ("{\"Error\":null,\"StatusCode\":%d}\n", code);
+      w->len = strlen (w->body);
+    }
+  if (w->pos >= w->len)
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  size_t n = w->len - w->pos < max ? w->len - w->pos : max;
+  memcpy (buf, w->body + w->pos, n);
+  w->pos += n;
+  return (ssize_t)n;
+}
+
+enum MHD_Result
+serve_wait (struct serve_request *r)
+{
+  const char *cond = serve_query (r, "condition");
+  enum wait_condition wc;
+  if (cond == NULL || *cond == '\0' || strcmp (cond, "not-running") == 0)
+    wc = WAIT_NOT_RUNNING;
+  else if (strcmp (cond, "next-exit") == 0)
+    wc = WAIT_NEXT_EXIT;
+  else if (strcmp (cond, "removed") == 0)
+    wc = WAIT_REMOVED;
+  else
+    return serve_reply_error (r, 400, "invalid condition: \"%s\"", cond);
+  enum MHD_Result reply;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_container struct container *c = NULL;
+  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
+    return reply;
+  struct wait_ctx *w = xcalloc (1, sizeof *w);
+  cleanup_error isola_error_t err = NULL;
+  if (journal_reader_open (s->root, true, &w->journal, &err) < 0)
+    {
+      free (w);
+      return serve_reply_isola_error (r, err);
+    }
+  /* The state after the journal's end: an exit after this read is in the journal. */
+  if (container_reload_state (c, NULL) == 0)
+    (void)container_refresh (c, NULL);
+  memcpy (w->id, c->id, sizeof w->id);
+  w->cond = wc;
+  w->conn = r->conn;
+  w->running = container_is_running (c);
+  w->code = (int)json_integer_value (json_object_get (c->state, "ExitCode"));
+  /* The headers go at once (the docker CLI starts the container once they came), the body at the exit. */
+  return serve_reply_stream (r, 200, "application/json", wait_read, w, wait_free);
 }

@@ -105,6 +105,10 @@ exec_create (struct serve_request *r)
   json_t *cmd = json_object_get (body, "Cmd");
   if (!json_is_array (cmd) || json_array_size (cmd) == 0)
     return serve_reply_error (r, 400, "No exec command specified");
+  const char *keys = json_string_value (json_object_get (body, "DetachKeys"));
+  struct detach_keys parsed;
+  if (keys && *keys && detach_keys_parse (keys, &parsed) < 0)
+    return serve_reply_error (r, 400, "Invalid escape keys (%s) provided", keys);
   const char *wd = json_string_value (json_object_get (body, "WorkingDir"));
   if (wd && wd[0] && wd[0] != '/')
     return serve_reply_error (r, 400, "the working directory '%s' is invalid, it needs to be an absolute path", wd);
@@ -238,7 +242,12 @@ exec_hijacked (void *cls, int sock, const char *extra, size_t extra_len)
 {
   struct exec_start_ctx *x = cls;
   struct exec_record *e = x->e;
+  const char *spec = json_string_value (json_object_get (e->config, "DetachKeys"));
+  struct detach_keys keys = { 0 };
+  (void)detach_keys_parse (spec && *spec ? spec : DETACH_KEYS_DEFAULT, &keys);
   struct relay_opts o = { .tty = config_bool (e, "Tty"),
+                          /* as dockerd: the keys detach a terminal's session only */
+                          .keys = config_bool (e, "Tty") ? &keys : NULL,
                           .stdin = config_bool (e, "AttachStdin"),
                           .stdout = config_bool (e, "AttachStdout"),
                           .stderr = config_bool (e, "AttachStderr"),
@@ -248,8 +257,17 @@ exec_hijacked (void *cls, int sock, const char *extra, size_t extra_len)
   else
     {
       int code = serve_relay (sock, x->fd, &x->dec, &o, extra, extra_len);
-      /* Recorded before the client sees the end: the docker CLI inspects the exec for its code right then. */
-      finish (e, code < 0 ? 126 : code);
+      if (code == SERVE_RELAY_DETACHED)
+        {
+          /* The command runs on in the monitor, unwatched (as exec -d). */
+          pthread_mutex_lock (&execs_lock);
+          e->running = false;
+          e->session = -1;
+          pthread_mutex_unlock (&execs_lock);
+        }
+      else
+        /* Recorded before the client sees the end: the docker CLI inspects the exec for its code right then. */
+        finish (e, code < 0 ? 126 : code);
     }
   (void)shutdown (sock, SHUT_WR);
 }
