@@ -5,6 +5,7 @@
 
 ISOLA_TIMEOUT=${ISOLA_CONTAINER_TIMEOUT:-30}
 DOCKER_BIN=/usr/bin/docker
+PYTHON=${PYTHON:-python3}
 
 serve_setup_file() {
   [ -x "$DOCKER_BIN" ] || skip "Debian's docker.io client is not installed ($DOCKER_BIN)"

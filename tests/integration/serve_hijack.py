@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """A client of isola serve's hijacked endpoints (attach, exec start), as the docker CLI speaks them but scriptable:
-serve_hijack.py SOCKET PATH [--body JSON] [--send BYTES] [--pause SECONDS] [--timeout SECONDS]
+serve_hijack.py SOCKET PATH [--body JSON] [--send BYTES]... [--pause SECONDS] [--timeout SECONDS] [--frames]
 
-POSTs PATH over the unix socket with Upgrade: tcp, waits for 101, sends BYTES (Python escapes: '\\x10' is ctrl-p)
-after PAUSE seconds, and prints what comes until the server closes the connection (exit 0), or until TIMEOUT
-(exit 3).  The 8-byte frames of a session without a terminal are decoded: their payloads are printed."""
+POSTs PATH over the unix socket with Upgrade: tcp, waits for 101, sends each BYTES (Python escapes: '\\x10' is
+ctrl-p) after PAUSE seconds, and prints what comes until the server closes the connection (exit 0), or until
+TIMEOUT (exit 3).  With --frames, the 8-byte frames of a session without a terminal are decoded: their payloads
+are printed."""
 import argparse
 import select
 import socket
@@ -17,7 +18,7 @@ def main():
     ap.add_argument("socket")
     ap.add_argument("path")
     ap.add_argument("--body", default="")
-    ap.add_argument("--send", default="")
+    ap.add_argument("--send", action="append", default=[])
     ap.add_argument("--pause", type=float, default=0.5)
     ap.add_argument("--timeout", type=float, default=30)
     ap.add_argument("--frames", action="store_true", help="decode Docker's 8-byte frames")
@@ -38,10 +39,10 @@ def main():
     status = head.split(b"\r\n")[0].decode()
     if " 101 " not in status:
         sys.exit(f"not upgraded: {status}")
-    time.sleep(a.pause)
-    if a.send:
-        s.sendall(a.send.encode().decode("unicode_escape").encode("latin-1"))
     out = rest
+    for chunk in a.send:
+        time.sleep(a.pause)
+        s.sendall(chunk.encode().decode("unicode_escape").encode("latin-1"))
     deadline = time.monotonic() + a.timeout
     closed = False
     while time.monotonic() < deadline:
