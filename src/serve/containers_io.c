@@ -318,13 +318,8 @@ logs_tail (struct logs_ctx *l, const char *tail)
 }
 
 enum MHD_Result
-serve_logs (struct serve_request *r)
+serve_logs (struct serve_request *r, struct isola_store *s, struct container *c)
 {
-  enum MHD_Result reply;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
   bool out = serve_query_bool (r, "stdout"), err_stream = serve_query_bool (r, "stderr");
   if (!out && !err_stream)
     return serve_reply_error (r, 400, "Bad parameters: you must choose at least one stream");
@@ -420,13 +415,8 @@ attach_hijacked (void *cls, int sock, const char *extra, size_t extra_len)
 }
 
 enum MHD_Result
-serve_attach (struct serve_request *r)
+serve_attach (struct serve_request *r, struct isola_store *s, struct container *c)
 {
-  enum MHD_Result reply;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
   if (container_is_paused (c))
     return serve_reply_error (r, 409, "You cannot attach to a paused container, unpause it first");
   const char *keys = serve_query (r, "detachKeys");
@@ -555,7 +545,7 @@ wait_read (void *cls, uint64_t pos, char *buf, size_t max)
 }
 
 enum MHD_Result
-serve_wait (struct serve_request *r)
+serve_wait (struct serve_request *r, struct isola_store *s, struct container *c)
 {
   const char *cond = serve_query (r, "condition");
   enum wait_condition wc;
@@ -567,11 +557,6 @@ serve_wait (struct serve_request *r)
     wc = WAIT_REMOVED;
   else
     return serve_reply_error (r, 400, "invalid condition: \"%s\"", cond);
-  enum MHD_Result reply;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
   struct wait_ctx *w = xcalloc (1, sizeof *w);
   cleanup_error isola_error_t err = NULL;
   if (journal_reader_open (s->root, true, &w->journal, &err) < 0)

@@ -96,7 +96,7 @@ config_bool (const struct exec_record *e, const char *key)
 }
 
 static enum MHD_Result
-exec_create (struct serve_request *r)
+exec_create (struct serve_request *r, struct isola_store *s, struct container *c)
 {
   enum MHD_Result reply;
   cleanup_json json_t *body = serve_body_json (r, &reply);
@@ -112,10 +112,6 @@ exec_create (struct serve_request *r)
   const char *wd = json_string_value (json_object_get (body, "WorkingDir"));
   if (wd && wd[0] && wd[0] != '/')
     return serve_reply_error (r, 400, "the working directory '%s' is invalid, it needs to be an absolute path", wd);
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
   if (!container_is_running (c))
     return serve_reply_error (r, 409, "Container %s is not running", c->id);
   if (container_is_paused (c))
@@ -378,8 +374,10 @@ exec_inspect (struct serve_request *r)
 enum MHD_Result
 serve_exec (struct serve_request *r)
 {
-  if (serve_route (r, "POST", "/containers/*/exec"))
-    return exec_create (r);
+  static const struct serve_container_route create[] = { { "POST", "/containers/*/exec", exec_create } };
+  enum MHD_Result ret = serve_container_routes (r, create, ARRAY_SIZE (create));
+  if (ret != SERVE_NOT_MINE)
+    return ret;
   if (serve_route (r, "POST", "/exec/*/start"))
     return exec_start (r);
   if (serve_route (r, "POST", "/exec/*/resize"))

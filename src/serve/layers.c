@@ -31,6 +31,15 @@ struct fs_job
   struct commit_options commit;
 };
 
+/* A job on c for r (the container as the client named it, the path's first variable). */
+static struct fs_job
+fs_job_of (struct serve_request *r, struct container *c)
+{
+  struct fs_job f = { .label = r->arg[0], .body_fd = -1 };
+  memcpy (f.id, c->id, sizeof f.id);
+  return f;
+}
+
 /* In the child: f's store and container (freed with the child). */
 static int
 open_container (struct fs_job *f, isola_error_t *err)
@@ -142,8 +151,9 @@ archive_put (struct serve_request *r, struct fs_job *f)
 }
 
 static enum MHD_Result
-archive (struct serve_request *r, struct fs_job *f)
+archive (struct serve_request *r, struct isola_store *s, struct container *c)
 {
+  struct fs_job job = fs_job_of (r, c), *f = &job;
   f->path = serve_query (r, "path");
   if (f->path == NULL || *f->path == '\0')
     return serve_reply_error (r, 400, "path is required");
@@ -172,8 +182,9 @@ changes_job (void *arg, int msg, int data, isola_error_t *err)
 }
 
 static enum MHD_Result
-changes (struct serve_request *r, struct fs_job *f)
+changes (struct serve_request *r, struct isola_store *s, struct container *c)
 {
+  struct fs_job job = fs_job_of (r, c), *f = &job;
   return serve_job_reply_result (r, changes_job, f, 200);
 }
 
@@ -187,9 +198,14 @@ export_job (void *arg, int msg, int data, isola_error_t *err)
   return container_export (f->s, f->c, data, err);
 }
 
-static enum MHD_Result export(struct serve_request *r, struct fs_job *f) {
-  struct serve_job j; cleanup_error isola_error_t err = NULL;
-  if (serve_job_start (export_job, f, true, &j, &err) < 0) return serve_reply_isola_error (r, err);
+static enum MHD_Result
+export_container (struct serve_request *r, struct isola_store *s, struct container *c)
+{
+  struct fs_job job = fs_job_of (r, c), *f = &job;
+  struct serve_job j;
+  cleanup_error isola_error_t err = NULL;
+  if (serve_job_start (export_job, f, true, &j, &err) < 0)
+    return serve_reply_isola_error (r, err);
   return serve_job_reply_stream (r, &j, "application/x-tar", NULL, NULL);
 }
 
@@ -269,15 +285,11 @@ commit (struct serve_request *r)
 
 /* --- routes -------------------------------------------------------------------------------------------------- */
 
-static const struct
-{
-  const char *method, *pattern;
-  enum MHD_Result (*fn) (struct serve_request *r, struct fs_job *f);
-} routes[] = {
+static const struct serve_container_route routes[] = {
   { "GET", "/containers/*/archive", archive },
   { "PUT", "/containers/*/archive", archive },
   { "GET", "/containers/*/changes", changes },
-  { "GET", "/containers/*/export", export },
+  { "GET", "/containers/*/export", export_container },
 };
 
 enum MHD_Result
@@ -285,17 +297,5 @@ serve_layers (struct serve_request *r)
 {
   if (serve_route (r, "POST", "/commit"))
     return commit (r);
-  for (size_t i = 0; i < ARRAY_SIZE (routes); i++)
-    if (serve_route (r, routes[i].method, routes[i].pattern))
-      {
-        enum MHD_Result reply;
-        cleanup_store struct isola_store *s = NULL;
-        cleanup_container struct container *c = NULL;
-        if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-          return reply;
-        struct fs_job f = { .label = r->arg[0], .body_fd = -1 };
-        memcpy (f.id, c->id, sizeof f.id);
-        return routes[i].fn (r, &f);
-      }
-  return SERVE_NOT_MINE;
+  return serve_container_routes (r, routes, ARRAY_SIZE (routes));
 }

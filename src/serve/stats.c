@@ -188,6 +188,16 @@ static enum MHD_Result
 stats (struct serve_request *r, struct isola_store *s, struct container *c)
 {
   const char *stream = serve_query (r, "stream");
+  /* The stream's own store and container: the route's go when this returns. */
+  cleanup_error isola_error_t err = NULL;
+  struct isola_store *own_s = NULL;
+  struct container *own_c = NULL;
+  if (store_open (serve_root, STORE_LOCK_NONE, &own_s, &err) < 0 || container_load_any (own_s, c->id, &own_c, &err) < 0)
+    {
+      store_close (own_s);
+      return serve_reply_isola_error (r, err);
+    }
+  c = own_c;
   struct stats_ctx *x = xcalloc (1, sizeof *x);
   x->conn = r->conn;
   x->stream = stream == NULL || *stream == '\0' || serve_query_bool (r, "stream");
@@ -198,7 +208,7 @@ stats (struct serve_request *r, struct isola_store *s, struct container *c)
       if (x->last.ok)
         usleep (1000 * 1000);
     }
-  x->s = s, x->c = c;
+  x->s = own_s, x->c = own_c;
   return serve_reply_stream (r, 200, "application/json", stats_read, x, stats_free);
 }
 
@@ -257,25 +267,13 @@ update (struct serve_request *r, struct isola_store *s, struct container *c)
   return serve_reply_json (r, 200, json_pack ("{s:[]}", "Warnings"));
 }
 
+static const struct serve_container_route routes[] = {
+  { "GET", "/containers/*/stats", stats },
+  { "POST", "/containers/*/update", update },
+};
+
 enum MHD_Result
 serve_stats (struct serve_request *r)
 {
-  bool is_stats = serve_route (r, "GET", "/containers/*/stats");
-  if (!is_stats && !serve_route (r, "POST", "/containers/*/update"))
-    return SERVE_NOT_MINE;
-  enum MHD_Result reply;
-  struct isola_store *s = NULL;
-  struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    {
-      container_free (c);
-      store_close (s);
-      return reply;
-    }
-  if (is_stats)
-    return stats (r, s, c); /* the stream owns them */
-  reply = update (r, s, c);
-  container_free (c);
-  store_close (s);
-  return reply;
+  return serve_container_routes (r, routes, ARRAY_SIZE (routes));
 }

@@ -157,7 +157,8 @@ api() {
   command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
   stop_server
   # it listens, and starts the server (LISTEN_PID its PID, which isola serve keeps by executing isola-serve)
-  systemd-socket-activate -l "$SOCK" "$ISOLA" serve >"$BATS_TEST_TMPDIR/serve.log" 2>&1 &
+  # the environment the server needs (systemd-socket-activate passes none): the test's root, its isolation
+  systemd-socket-activate -E ISOLA_ROOT -E ISOLA_ISOLATION -E ASAN_OPTIONS -E UBSAN_OPTIONS -l "$SOCK" "$ISOLA" serve >"$BATS_TEST_TMPDIR/serve.log" 2>&1 &
   SERVER_PID=$!
   local i
   for ((i = 0; i < 200; i++)); do
