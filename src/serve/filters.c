@@ -8,6 +8,7 @@
 #include "base/timestamp.h"
 #include "base/util.h"
 #include "filters.h"
+#include "serve.h"
 
 int
 serve_filters_parse (const char *text, char ***out)
@@ -81,4 +82,73 @@ serve_prune_filter (const char *text, const char *const *also, struct prune_filt
         return -EINVAL;
     }
   return 0;
+}
+
+static bool
+label_matches (json_t *labels, const char *want)
+{
+  const char *eq = strchr (want, '=');
+  cleanup_free char *key = eq ? xasprintf ("%.*s", (int)(eq - want), want) : xstrdup (want);
+  json_t *v = json_object_get (labels, key);
+  return v && (eq == NULL || strcmp (json_string_value (v) ?: "", eq + 1) == 0);
+}
+
+/* One filter ("key=value") against an object. */
+static bool
+object_matches (json_t *o, const char *kv)
+{
+  const char *v = strchr (kv, '=') + 1;
+  if (str_has_prefix (kv, "name="))
+    return strstr (json_string_value (json_object_get (o, "Name")) ?: "", v) != NULL;
+  if (str_has_prefix (kv, "id="))
+    return str_has_prefix (json_string_value (json_object_get (o, "Id")) ?: "", v);
+  if (str_has_prefix (kv, "driver="))
+    return strcmp (json_string_value (json_object_get (o, "Driver")) ?: "", v) == 0;
+  return label_matches (json_object_get (o, "Labels"), v);
+}
+
+/* Docker's filters: every label must match; of the other keys, one value of each. */
+static bool
+passes (json_t *o, char **kv)
+{
+  for (size_t i = 0; kv && kv[i]; i++)
+    {
+      if (str_has_prefix (kv[i], "label="))
+        {
+          if (!object_matches (o, kv[i]))
+            return false;
+          continue;
+        }
+      size_t key_len = strcspn (kv[i], "=") + 1;
+      bool any = false;
+      for (size_t j = 0; kv[j] && !any; j++)
+        any = strncmp (kv[j], kv[i], key_len) == 0 && object_matches (o, kv[j]);
+      if (!any)
+        return false;
+    }
+  return true;
+}
+
+enum MHD_Result
+serve_reply_list (struct serve_request *r, json_t *objects, const char *const *keys, const char *member)
+{
+  cleanup_json json_t *all = objects;
+  cleanup_strv char **kv = NULL;
+  const char *text = serve_query (r, "filters");
+  if (serve_filters_parse (text, &kv) < 0)
+    return serve_reply_error (r, 400, "invalid filter '%s'", text);
+  for (size_t i = 0; kv && kv[i]; i++)
+    if (!listed (keys, kv[i]))
+      return serve_reply_error (r, 400, "invalid filter '%.*s'", (int)strcspn (kv[i], "="), kv[i]);
+  json_t *out = json_array ();
+  size_t i;
+  json_t *o;
+  json_array_foreach (all, i, o)
+  {
+    if (passes (o, kv))
+      json_array_append (out, o);
+  }
+  if (member == NULL)
+    return serve_reply_json (r, 200, out);
+  return serve_reply_json (r, 200, json_pack ("{s:o, s:[]}", member, out, "Warnings"));
 }

@@ -7,6 +7,7 @@
 #include "base/json.h"
 #include "base/util.h"
 #include "network/network.h"
+#include "filters.h"
 #include "serve.h"
 #include "store/store.h"
 
@@ -18,14 +19,15 @@ list (struct serve_request *r)
   cleanup_json json_t *records = NULL;
   if (store_open (serve_root, STORE_LOCK_SHARED, &s, &err) < 0 || network_list (s, &records, &err) < 0)
     return serve_reply_isola_error (r, err);
-  json_t *out = json_array ();
+  json_t *nets = json_array ();
   size_t i;
   json_t *rec;
   json_array_foreach (records, i, rec)
   {
-    json_array_append_new (out, network_inspect_json (s, rec));
+    json_array_append_new (nets, network_inspect_json (s, rec));
   }
-  return serve_reply_json (r, 200, out);
+  static const char *const keys[] = { "name", "id", "label", "driver", NULL };
+  return serve_reply_list (r, nets, keys, NULL);
 }
 
 static enum MHD_Result

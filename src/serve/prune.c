@@ -30,48 +30,21 @@ json_strings (char **v)
   return a;
 }
 
-/* r's filters into f (also: the other keys the endpoint knows); -1 after replying 400. */
 static int
-filters_of (struct serve_request *r, const char *const *also, struct prune_filter *f, char ***others,
-            enum MHD_Result *reply)
+prune_containers (struct isola_store *s, const struct prune_filter *f, char **others, json_t **out, isola_error_t *err)
 {
-  cleanup_error isola_error_t err = NULL;
-  if (serve_prune_filter (serve_query (r, "filters"), also, f, others, &err) < 0)
-    {
-      *reply = serve_reply_isola_error (r, err);
-      return -1;
-    }
-  return 0;
-}
-
-static enum MHD_Result
-prune_containers (struct serve_request *r)
-{
-  enum MHD_Result reply;
-  cleanup_prune_filter struct prune_filter f = { 0 };
-  cleanup_strv char **others = NULL, **removed = NULL;
-  if (filters_of (r, NULL, &f, &others, &reply) < 0)
-    return reply;
-  cleanup_error isola_error_t err = NULL;
-  cleanup_store struct isola_store *s = NULL;
+  cleanup_strv char **removed = NULL;
   int64_t reclaimed = 0;
-  /* Without the store's lock, as container verbs: each container is locked as it goes. */
-  if (store_open (serve_root, STORE_LOCK_NONE, &s, &err) < 0 || container_prune (s, &f, &removed, &reclaimed, &err) < 0)
-    return serve_reply_isola_error (r, err);
-  return serve_reply_json (
-      r, 200,
-      json_pack ("{s:o, s:I}", "ContainersDeleted", json_strings (removed), "SpaceReclaimed", (json_int_t)reclaimed));
+  int ret = container_prune (s, f, &removed, &reclaimed, err);
+  if (ret == 0)
+    *out = json_pack ("{s:o, s:I}", "ContainersDeleted", json_strings (removed), "SpaceReclaimed",
+                      (json_int_t)reclaimed);
+  return ret;
 }
 
-static enum MHD_Result
-prune_images (struct serve_request *r)
+static int
+prune_images (struct isola_store *s, const struct prune_filter *f, char **others, json_t **out, isola_error_t *err)
 {
-  enum MHD_Result reply;
-  cleanup_prune_filter struct prune_filter f = { 0 };
-  cleanup_strv char **others = NULL;
-  static const char *const also[] = { "dangling", NULL };
-  if (filters_of (r, also, &f, &others, &reply) < 0)
-    return reply;
   /* dangling=false: every image no container uses (prune -a), not only the untagged ones. */
   bool all = false;
   for (size_t i = 0; others[i]; i++)
@@ -80,63 +53,61 @@ prune_images (struct serve_request *r)
       if (strcasecmp (v, "false") == 0 || strcmp (v, "0") == 0)
         all = true;
       else if (!(strcasecmp (v, "true") == 0 || strcmp (v, "1") == 0))
-        return serve_reply_error (r, 400, "invalid filter 'dangling=%s'", v);
+        return isola_error_fail (err, EINVAL, "invalid filter 'dangling=%s'", v);
     }
-  cleanup_error isola_error_t err = NULL;
-  cleanup_store struct isola_store *s = NULL;
   struct rmi_report rep = { 0 };
   int64_t reclaimed = 0;
-  if (store_open (serve_root, STORE_LOCK_COLLECT, &s, &err) < 0
-      || image_prune_filtered (s, all, &f, &rep, &reclaimed, &err) < 0)
+  int ret = image_prune_filtered (s, all, f, &rep, &reclaimed, err);
+  if (ret == 0)
     {
-      rmi_report_clear (&rep);
-      return serve_reply_isola_error (r, err);
+      json_t *deleted = json_array ();
+      for (size_t i = 0; rep.untagged && rep.untagged[i]; i++)
+        json_array_append_new (deleted, json_pack ("{s:s}", "Untagged", rep.untagged[i]));
+      for (size_t i = 0; rep.deleted && rep.deleted[i]; i++)
+        json_array_append_new (deleted, json_pack ("{s:s}", "Deleted", rep.deleted[i]));
+      *out = json_pack ("{s:o, s:I}", "ImagesDeleted", deleted, "SpaceReclaimed", (json_int_t)reclaimed);
     }
-  json_t *deleted = json_array ();
-  for (size_t i = 0; rep.untagged && rep.untagged[i]; i++)
-    json_array_append_new (deleted, json_pack ("{s:s}", "Untagged", rep.untagged[i]));
-  for (size_t i = 0; rep.deleted && rep.deleted[i]; i++)
-    json_array_append_new (deleted, json_pack ("{s:s}", "Deleted", rep.deleted[i]));
   rmi_report_clear (&rep);
-  return serve_reply_json (r, 200,
-                           json_pack ("{s:o, s:I}", "ImagesDeleted", deleted, "SpaceReclaimed", (json_int_t)reclaimed));
+  return ret;
 }
 
-static enum MHD_Result
-prune_volumes (struct serve_request *r)
+/* API 1.41 (Docker 20.10) prunes every unused volume, named ones too; the anonymous-only default came with 1.42
+   (Docker 23 gives older clients the old behaviour as well). */
+static int
+prune_volumes (struct isola_store *s, const struct prune_filter *f, char **others, json_t **out, isola_error_t *err)
 {
-  enum MHD_Result reply;
-  cleanup_prune_filter struct prune_filter f = { 0 };
-  cleanup_strv char **others = NULL, **removed = NULL;
-  if (filters_of (r, NULL, &f, &others, &reply) < 0)
-    return reply;
-  cleanup_error isola_error_t err = NULL;
-  cleanup_store struct isola_store *s = NULL;
+  cleanup_strv char **removed = NULL;
   int64_t reclaimed = 0;
-  /* API 1.41 (Docker 20.10) prunes every unused volume, named ones too; the anonymous-only default came with 1.42
-     (Docker 23 gives older clients the old behaviour as well). */
-  if (store_open (serve_root, STORE_LOCK_EXCLUSIVE, &s, &err) < 0
-      || volume_prune_filtered (s, true, &f, &removed, &reclaimed, &err) < 0)
-    return serve_reply_isola_error (r, err);
-  return serve_reply_json (
-      r, 200,
-      json_pack ("{s:o, s:I}", "VolumesDeleted", json_strings (removed), "SpaceReclaimed", (json_int_t)reclaimed));
+  int ret = volume_prune_filtered (s, true, f, &removed, &reclaimed, err);
+  if (ret == 0)
+    *out = json_pack ("{s:o, s:I}", "VolumesDeleted", json_strings (removed), "SpaceReclaimed", (json_int_t)reclaimed);
+  return ret;
 }
 
-static enum MHD_Result
-prune_networks (struct serve_request *r)
+static int
+prune_networks (struct isola_store *s, const struct prune_filter *f, char **others, json_t **out, isola_error_t *err)
 {
-  enum MHD_Result reply;
-  cleanup_prune_filter struct prune_filter f = { 0 };
-  cleanup_strv char **others = NULL, **removed = NULL;
-  if (filters_of (r, NULL, &f, &others, &reply) < 0)
-    return reply;
-  cleanup_error isola_error_t err = NULL;
-  cleanup_store struct isola_store *s = NULL;
-  if (store_open (serve_root, STORE_LOCK_SHARED, &s, &err) < 0 || network_prune_filtered (s, &f, &removed, &err) < 0)
-    return serve_reply_isola_error (r, err);
-  return serve_reply_json (r, 200, json_pack ("{s:o}", "NetworksDeleted", json_strings (removed)));
+  cleanup_strv char **removed = NULL;
+  int ret = network_prune_filtered (s, f, &removed, err);
+  if (ret == 0)
+    *out = json_pack ("{s:o}", "NetworksDeleted", json_strings (removed));
+  return ret;
 }
+
+static const struct
+{
+  const char *path;
+  const char *const *also; /* the filters besides until and label */
+  /* Containers without the store's lock, as container verbs: each container is locked as it goes.  Images with
+     the collection lock: blobs go. */
+  enum store_lock_mode lock;
+  int (*prune) (struct isola_store *s, const struct prune_filter *f, char **others, json_t **out, isola_error_t *err);
+} prunes[] = {
+  { "/containers/prune", NULL, STORE_LOCK_NONE, prune_containers },
+  { "/images/prune", (const char *const[]){ "dangling", NULL }, STORE_LOCK_COLLECT, prune_images },
+  { "/volumes/prune", NULL, STORE_LOCK_EXCLUSIVE, prune_volumes },
+  { "/networks/prune", NULL, STORE_LOCK_SHARED, prune_networks },
+};
 
 static enum MHD_Result
 df (struct serve_request *r)
@@ -152,15 +123,20 @@ df (struct serve_request *r)
 enum MHD_Result
 serve_prune (struct serve_request *r)
 {
-  if (serve_route (r, "POST", "/containers/prune"))
-    return prune_containers (r);
-  if (serve_route (r, "POST", "/images/prune"))
-    return prune_images (r);
-  if (serve_route (r, "POST", "/volumes/prune"))
-    return prune_volumes (r);
-  if (serve_route (r, "POST", "/networks/prune"))
-    return prune_networks (r);
   if (serve_route (r, "GET", "/system/df"))
     return df (r);
+  for (size_t i = 0; i < ARRAY_SIZE (prunes); i++)
+    if (serve_route (r, "POST", prunes[i].path))
+      {
+        cleanup_prune_filter struct prune_filter f = { 0 };
+        cleanup_strv char **others = NULL;
+        cleanup_error isola_error_t err = NULL;
+        cleanup_store struct isola_store *s = NULL;
+        json_t *out = NULL;
+        if (serve_prune_filter (serve_query (r, "filters"), prunes[i].also, &f, &others, &err) < 0
+            || store_open (serve_root, prunes[i].lock, &s, &err) < 0 || prunes[i].prune (s, &f, others, &out, &err) < 0)
+          return serve_reply_isola_error (r, err);
+        return serve_reply_json (r, 200, out);
+      }
   return SERVE_NOT_MINE;
 }

@@ -6,6 +6,7 @@
 #include "base/json.h"
 #include "base/util.h"
 #include "container/volume.h"
+#include "filters.h"
 #include "serve.h"
 #include "store/store.h"
 
@@ -24,7 +25,8 @@ list (struct serve_request *r)
       if (volume_inspect_json (s, names[i], &v, NULL) == 0)
         json_array_append_new (vols, v);
     }
-  return serve_reply_json (r, 200, json_pack ("{s:o, s:[]}", "Volumes", vols, "Warnings"));
+  static const char *const keys[] = { "name", "label", "driver", NULL };
+  return serve_reply_list (r, vols, keys, "Volumes");
 }
 
 static enum MHD_Result

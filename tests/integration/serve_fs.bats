@@ -249,3 +249,31 @@ PY
   assert_output_contains "Containers space usage"
   docker rm -f up >/dev/null
 }
+
+@test "docker volume ls and network ls filters: name, id, label, driver, as Docker's lists take them" {
+  docker volume create --label a=1 va >/dev/null
+  docker volume create --label a=2 vb >/dev/null
+  docker volume create vc >/dev/null
+  run docker volume ls -q -f label=a
+  assert_equal "$(sort <<<"$output" | tr '\n' ' ')" "va vb "
+  run docker volume ls -q -f label=a=2
+  assert_equal "$output" vb
+  # the values of one key are alternatives
+  run docker volume ls -q -f name=va -f name=vc
+  assert_equal "$(sort <<<"$output" | tr '\n' ' ')" "va vc "
+  run docker volume ls -q -f driver=local -f label=a=1
+  assert_equal "$output" va
+  run docker volume ls -q -f dangling=true
+  assert_status 1
+  assert_output_contains "invalid filter 'dangling'"
+  local id
+  id=$(docker network create --label x=y nx)
+  run docker network ls -f label=x --format '{{.Name}}'
+  assert_equal "$output" nx
+  run docker network ls -f "id=${id:0:12}" --format '{{.Name}}'
+  assert_equal "$output" nx
+  run docker network ls -f driver=null --format '{{.Name}}'
+  assert_equal "$output" none
+  run docker network ls -f name=brid --format '{{.Name}}'
+  assert_equal "$output" bridge
+}
