@@ -59,16 +59,13 @@ wait_change (int watch, int timeout_ms)
 struct logs_ctx
 {
   char id[DIGEST_HEX_LEN + 1];
-  char *dir, *path; /* the container's directory, its ctr.log */
+  char *dir; /* the container's directory */
   struct MHD_Connection *conn;
   bool out, err, follow, timestamps, tty;
-  bool has_since, has_until;
+  bool has_since, has_until, done;
   struct timestamp since, until;
-  int *fds; /* the log's files, oldest first: ctr.log.N … ctr.log */
-  size_t nfds, cur;
-  char *in; /* bytes read, not yet a whole line */
-  size_t in_len;
-  char *out_buf; /* framed output not sent yet */
+  struct log_reader reader; /* its ctr.log and the rotated ones (container/logfile.h) */
+  char *out_buf;            /* framed output not sent yet */
   size_t out_len, out_pos, out_cap;
 };
 
@@ -76,13 +73,9 @@ static void
 logs_free (void *cls)
 {
   struct logs_ctx *l = cls;
-  for (size_t i = 0; i < l->nfds; i++)
-    close (l->fds[i]);
-  free (l->fds);
-  free (l->in);
+  log_reader_close (&l->reader);
   free (l->out_buf);
   free (l->dir);
-  free (l->path);
   free (l);
 }
 
@@ -153,45 +146,21 @@ emit_line (struct logs_ctx *l, const char *line, size_t len)
   return true;
 }
 
-/* Reads more of the current file into framed output: 1 when some came, 0 at its end, -1 past ?until. */
+/* The log's next lines as framed output: 1 when some came, 0 at the end of what is written, -1 past ?until. */
 static int
 read_more (struct logs_ctx *l)
 {
-  char chunk[64 * 1024];
-  ssize_t n = read (l->fds[l->cur], chunk, sizeof chunk);
-  if (n <= 0)
+  const char *lines;
+  size_t len;
+  if (log_reader_next (&l->reader, &lines, &len) == 0)
     return 0;
-  l->in = xrealloc (l->in, l->in_len + (size_t)n);
-  memcpy (l->in + l->in_len, chunk, (size_t)n);
-  l->in_len += (size_t)n;
-  size_t start = 0;
-  for (size_t i = 0; i < l->in_len; i++)
-    if (l->in[i] == '\n')
-      {
-        if (!emit_line (l, l->in + start, i - start))
-          return -1;
-        start = i + 1;
-      }
-  memmove (l->in, l->in + start, l->in_len - start);
-  l->in_len -= start;
+  for (const char *p = lines, *end = lines + len, *nl; p < end; p = nl + 1)
+    {
+      nl = memchr (p, '\n', (size_t)(end - p));
+      if (!emit_line (l, p, (size_t)(nl - p)))
+        return -1;
+    }
   return 1;
-}
-
-/* json-file rotated ctr.log away while we followed it: the new one, from its start. */
-static bool
-reopen_rotated (struct logs_ctx *l)
-{
-  struct stat held, now;
-  if (fstat (l->fds[l->cur], &held) < 0 || stat (l->path, &now) < 0 || held.st_ino == now.st_ino)
-    return false;
-  int fd = open (l->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
-    return false;
-  l->fds = xrealloc (l->fds, (l->nfds + 1) * sizeof *l->fds);
-  l->fds[l->nfds++] = fd;
-  l->cur = l->nfds - 1;
-  l->in_len = 0;
-  return true;
 }
 
 static bool
@@ -217,68 +186,35 @@ logs_read (void *cls, uint64_t pos, char *buf, size_t max)
           return (ssize_t)n;
         }
       l->out_pos = l->out_len = 0;
-      if (l->cur >= l->nfds)
+      if (l->done)
         return MHD_CONTENT_READER_END_OF_STREAM;
       int got = read_more (l);
-      if (got < 0)
+      if (got != 0)
         {
-          l->cur = l->nfds; /* what is framed still goes out */
-          continue;
-        }
-      if (got > 0)
-        continue;
-      if (l->cur + 1 < l->nfds)
-        {
-          l->cur++;
-          l->in_len = 0;
+          l->done = got < 0; /* past ?until: what is framed still goes out */
           continue;
         }
       if (!l->follow)
         return MHD_CONTENT_READER_END_OF_STREAM;
       /* At the end of the newest file, following: until the container stops (and what it wrote last is read). */
       cleanup_close int watch = watch_dir (l->dir, "ctr.log");
-      if (reopen_rotated (l) || read_more (l) != 0)
-        continue;
+      if (log_reader_follow (&l->reader) || (got = read_more (l)) != 0)
+        {
+          l->done = got < 0;
+          continue;
+        }
       if (!still_running (l))
         {
-          if (read_more (l) != 0)
-            continue;
+          if ((got = read_more (l)) != 0)
+            {
+              l->done = got < 0;
+              continue;
+            }
           return MHD_CONTENT_READER_END_OF_STREAM;
         }
       if (serve_client_gone (l->conn))
         return MHD_CONTENT_READER_END_WITH_ERROR;
       wait_change (watch, 1000);
-    }
-}
-
-/* ?tail=N: the files from where their last N records start. */
-static void
-apply_tail (struct logs_ctx *l, long n)
-{
-  for (size_t i = l->nfds; i-- > 0;)
-    {
-      long lines;
-      off_t off = log_tail_offset (l->fds[i], n, &lines);
-      if (lines >= n || i == 0)
-        {
-          (void)lseek (l->fds[i], off, SEEK_SET);
-          l->cur = i;
-          return;
-        }
-      n -= lines;
-    }
-}
-
-static void
-open_log_files (struct logs_ctx *l, int max_file)
-{
-  l->fds = xcalloc ((size_t)(max_file > 0 ? max_file : 1), sizeof *l->fds);
-  for (int i = (max_file > 0 ? max_file : 1) - 1; i >= 0; i--)
-    {
-      cleanup_free char *name = log_config_file (l->path, i);
-      int fd = open (name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-      if (fd >= 0)
-        l->fds[l->nfds++] = fd;
     }
 }
 
@@ -289,11 +225,11 @@ logs_new (struct container *c, struct MHD_Connection *conn, bool out, bool err_s
   struct logs_ctx *l = xcalloc (1, sizeof *l);
   memcpy (l->id, c->id, sizeof l->id);
   l->dir = xstrdup (c->dir);
-  l->path = container_path (c, "ctr.log");
   l->conn = conn;
   l->out = out, l->err = err_stream;
   l->tty = container_tty (c);
-  open_log_files (l, max_file);
+  cleanup_free char *path = container_path (c, "ctr.log");
+  log_reader_open (&l->reader, path, max_file);
   return l;
 }
 
@@ -301,20 +237,12 @@ logs_new (struct container *c, struct MHD_Connection *conn, bool out, bool err_s
 static void
 logs_tail (struct logs_ctx *l, const char *tail)
 {
-  if (tail == NULL || *tail == '\0' || strcmp (tail, "all") == 0 || l->nfds == 0)
+  if (tail == NULL || *tail == '\0' || strcmp (tail, "all") == 0)
     return;
   char *end;
   long n = strtol (tail, &end, 10);
-  if (*end || n < 0)
-    return;
-  if (n > 0)
-    {
-      apply_tail (l, n);
-      return;
-    }
-  /* Only what comes next. */
-  l->cur = l->nfds - 1;
-  (void)lseek (l->fds[l->cur], 0, SEEK_END);
+  if (*end == '\0' && n >= 0)
+    (void)log_reader_tail (&l->reader, n);
 }
 
 enum MHD_Result
