@@ -114,8 +114,8 @@ serve_add_headers (struct MHD_Response *resp)
   MHD_add_response_header (resp, "Docker-Experimental", "false");
 }
 
-static enum MHD_Result
-queue (struct serve_request *r, unsigned status, struct MHD_Response *resp)
+enum MHD_Result
+serve_reply_response (struct serve_request *r, unsigned status, struct MHD_Response *resp)
 {
   if (resp == NULL)
     return MHD_NO;
@@ -131,7 +131,20 @@ serve_reply (struct serve_request *r, unsigned status, const char *type, const v
   struct MHD_Response *resp = MHD_create_response_from_buffer (len, (void *)data, MHD_RESPMEM_MUST_COPY);
   if (resp && type)
     MHD_add_response_header (resp, "Content-Type", type);
-  return queue (r, status, resp);
+  return serve_reply_response (r, status, resp);
+}
+
+enum MHD_Result
+serve_reply_pipe (struct serve_request *r, int fd, const char *type)
+{
+  struct MHD_Response *resp = MHD_create_response_from_pipe (fd);
+  if (resp == NULL)
+    {
+      close (fd);
+      return MHD_NO;
+    }
+  MHD_add_response_header (resp, "Content-Type", type);
+  return serve_reply_response (r, 200, resp);
 }
 
 enum MHD_Result
@@ -210,7 +223,7 @@ serve_reply_stream (struct serve_request *r, unsigned status, const char *type, 
     }
   if (type)
     MHD_add_response_header (resp, "Content-Type", type);
-  return queue (r, status, resp);
+  return serve_reply_response (r, status, resp);
 }
 
 bool

@@ -266,17 +266,7 @@ get (struct serve_request *r, const char *one)
       return serve_reply_error (r, 500, "cannot start the archive's writer");
     }
   pthread_detach (t);
-  struct MHD_Response *resp = MHD_create_response_from_pipe (p[0]);
-  if (resp == NULL)
-    {
-      close (p[0]);
-      return MHD_NO;
-    }
-  MHD_add_response_header (resp, "Content-Type", "application/x-tar");
-  serve_add_headers (resp);
-  enum MHD_Result ret = MHD_queue_response (r->conn, 200, resp);
-  MHD_destroy_response (resp);
-  return ret;
+  return serve_reply_pipe (r, p[0], "application/x-tar");
 }
 
 /* Docker's progress messages of a pull, one JSON object a line; the byte counts of a download are left out (the
@@ -426,17 +416,7 @@ push (struct serve_request *r)
       return serve_reply_error (r, 500, "cannot start the push");
     }
   pthread_detach (thread);
-  struct MHD_Response *resp = MHD_create_response_from_pipe (p[0]);
-  if (resp == NULL)
-    {
-      close (p[0]);
-      return MHD_NO;
-    }
-  MHD_add_response_header (resp, "Content-Type", "application/json");
-  serve_add_headers (resp);
-  enum MHD_Result ret = MHD_queue_response (r->conn, 200, resp);
-  MHD_destroy_response (resp);
-  return ret;
+  return serve_reply_pipe (r, p[0], "application/json");
 }
 
 enum MHD_Result

@@ -220,10 +220,7 @@ serve_job_reply_stream (struct serve_request *r, struct serve_job *j, const char
   MHD_add_response_header (resp, "Content-Type", type);
   if (header)
     MHD_add_response_header (resp, header, value);
-  serve_add_headers (resp);
-  enum MHD_Result ret = MHD_queue_response (r->conn, 200, resp);
-  MHD_destroy_response (resp);
-  return ret;
+  return serve_reply_response (r, 200, resp);
 }
 
 enum MHD_Result

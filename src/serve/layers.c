@@ -102,14 +102,12 @@ archive_get (struct serve_request *r, struct fs_job *f)
   if (serve_job_finish (&j, &err) < 0)
     return serve_reply_isola_error (r, err);
   struct MHD_Response *resp = MHD_create_response_from_buffer (0, (void *)"", MHD_RESPMEM_PERSISTENT);
-  if (resp == NULL)
-    return MHD_NO;
-  MHD_add_response_header (resp, "X-Docker-Container-Path-Stat", value);
-  MHD_add_response_header (resp, "Content-Type", "application/json");
-  serve_add_headers (resp);
-  enum MHD_Result ret = MHD_queue_response (r->conn, 200, resp);
-  MHD_destroy_response (resp);
-  return ret;
+  if (resp)
+    {
+      MHD_add_response_header (resp, "X-Docker-Container-Path-Stat", value);
+      MHD_add_response_header (resp, "Content-Type", "application/json");
+    }
+  return serve_reply_response (r, 200, resp);
 }
 
 static void

@@ -49,6 +49,10 @@ void serve_add_headers (struct MHD_Response *resp);
 enum MHD_Result serve_reply (struct serve_request *r, unsigned status, const char *type, const void *data, size_t len);
 enum MHD_Result serve_reply_json (struct serve_request *r, unsigned status, json_t *body); /* steals body */
 enum MHD_Result serve_reply_empty (struct serve_request *r, unsigned status);
+/* resp (may be NULL: MHD_NO) with Docker's headers, queued and released. */
+enum MHD_Result serve_reply_response (struct serve_request *r, unsigned status, struct MHD_Response *resp);
+/* A 200 of type whose body is what comes out of the pipe fd (closed at its end, or here when MHD fails). */
+enum MHD_Result serve_reply_pipe (struct serve_request *r, int fd, const char *type);
 enum MHD_Result serve_reply_error (struct serve_request *r, unsigned status, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 /* The error's message with the status Docker gives its kind (ENOENT 404, EEXIST/EBUSY 409, EINVAL 400, else 500). */
