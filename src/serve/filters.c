@@ -78,6 +78,8 @@ serve_prune_filter (const char *text, const char *const *also, struct prune_filt
         }
       else if (listed (also, kv[i]))
         strv_push (others, kv[i]);
+      else if (!str_has_prefix (kv[i], "label=") && !str_has_prefix (kv[i], "label!="))
+        return isola_error_fail (err, EINVAL, "Invalid filter '%.*s'", (int)strcspn (kv[i], "="), kv[i]);
       else if (prune_filter_add_label (f, kv[i], err) < 0)
         return -EINVAL;
     }
@@ -139,7 +141,7 @@ serve_reply_list (struct serve_request *r, json_t *objects, const char *const *k
     return serve_reply_error (r, 400, "invalid filter '%s'", text);
   for (size_t i = 0; kv && kv[i]; i++)
     if (!listed (keys, kv[i]))
-      return serve_reply_error (r, 400, "invalid filter '%.*s'", (int)strcspn (kv[i], "="), kv[i]);
+      return serve_reply_error (r, 400, "Invalid filter '%.*s'", (int)strcspn (kv[i], "="), kv[i]);
   json_t *out = json_array ();
   size_t i;
   json_t *o;

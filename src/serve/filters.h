@@ -17,8 +17,8 @@ int serve_prune_filter (const char *text, const char *const *also, struct prune_
 
 /* The list of objects (inspect objects, stolen) that pass r's ?filters= as Docker's volume and network lists filter:
    name (a part of .Name), id (the start of .Id), label (KEY or KEY=VALUE among .Labels), driver (.Driver); keys:
-   the ones the endpoint takes (others are 400 "invalid filter").  member NULL: the array; else {member: the array,
-   "Warnings": []} (the volume list's shape). */
+   the ones the endpoint takes (others are 400 "Invalid filter 'KEY'", dockerd's words).  member NULL: the array; else
+   {member: the array, "Warnings": []} (the volume list's shape). */
 enum MHD_Result serve_reply_list (struct serve_request *r, json_t *objects, const char *const *keys,
                                   const char *member);
 

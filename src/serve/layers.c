@@ -129,7 +129,7 @@ archive_put_job (void *arg, int msg, int data, isola_error_t *err)
   if (ret < 0)
     return ret;
   if (!is_dir)
-    return isola_error_fail (err, EINVAL, "extraction point is not a directory");
+    return isola_error_fail (err, ENOTDIR, "extraction point is not a directory"); /* dockerd: 500 */
   struct copy_options o = { .label = f->label, .archive = f->copy_ids, .stdio_fd = f->body_fd };
   return container_copy_in (f->s, f->c, "-", f->path, &o, err);
 }
@@ -154,7 +154,7 @@ archive (struct serve_request *r, struct isola_store *s, struct container *c)
   struct fs_job job = fs_job_of (r, c), *f = &job;
   f->path = serve_query (r, "path");
   if (f->path == NULL || *f->path == '\0')
-    return serve_reply_error (r, 400, "path is required");
+    return serve_reply_error (r, 400, "bad parameter: pathcannot be empty"); /* dockerd's words */
   return strcmp (r->method, "PUT") == 0 ? archive_put (r, f) : archive_get (r, f);
 }
 

@@ -95,12 +95,12 @@ cpu_json (const struct sample *s)
 static json_t *
 blkio_json (const struct sample *s)
 {
-  json_t *bytes = json_null ();
-  if (s->ok)
-    bytes = json_pack ("[{s:i, s:i, s:s, s:I}, {s:i, s:i, s:s, s:I}]", "major", 0, "minor", 0, "op", "read", "value",
-                       (json_int_t)s->st.read_bytes, "major", 0, "minor", 0, "op", "write", "value",
-                       (json_int_t)s->st.write_bytes);
-  return json_pack ("{s:o, s:n, s:n, s:n, s:n, s:n, s:n, s:n}", "io_service_bytes_recursive", bytes,
+  json_t *bytes = !s->ok ? json_array ()
+                         : json_pack ("[{s:i, s:i, s:s, s:I}, {s:i, s:i, s:s, s:I}]", "major", 0, "minor", 0, "op",
+                                      "read", "value", (json_int_t)s->st.read_bytes, "major", 0, "minor", 0, "op",
+                                      "write", "value", (json_int_t)s->st.write_bytes);
+  /* The lists isola has no figures for are empty, as dockerd's for a device without them. */
+  return json_pack ("{s:o, s:[], s:[], s:[], s:[], s:[], s:[], s:[]}", "io_service_bytes_recursive", bytes,
                     "io_serviced_recursive", "io_queue_recursive", "io_service_time_recursive",
                     "io_wait_time_recursive", "io_merged_recursive", "io_time_recursive", "sectors_recursive");
 }
