@@ -60,6 +60,7 @@ stats() {
   assert_status 1
   # a container that does not run: Docker's empty sample, and the stream ends
   docker kill st >/dev/null
+  docker wait st >/dev/null
   run stats st stream=true '[.read, .memory_stats.usage // 0] | @tsv'
   assert_equal "$output" "$(printf '0001-01-01T00:00:00Z\t0')"
   run docker stats --no-stream nosuch

@@ -592,11 +592,24 @@ copy_in_running_vm (struct isola_store *s, struct container *c, const char *src,
   if (ret == 0)
     ret = attach_client_wait_started (fd, &dec, &code, err);
   if (ret == 0)
-    ret = send_tar (fd, &p, o, err);
-  if (ret == 0 && attach_send (fd, ATTACH_CLOSE_STDIN, NULL, 0) < 0)
-    ret = isola_error_make (err, errno, "send to the container's agent");
-  if (ret == 0)
-    ret = session_result (fd, &dec, err);
+    {
+      int sent = send_tar (fd, &p, o, err);
+      if (sent == 0 && attach_send (fd, ATTACH_CLOSE_STDIN, NULL, 0) < 0)
+        sent = isola_error_make (err, errno, "send to the container's agent");
+      /* The agent's verdict decides, also when our sending broke: its tar reader stops at the end-of-archive
+         blocks and it may be gone before the rest of our last record or our end of stdin arrive (then it says
+         EXIT 0: everything is written), or it stopped early on an error (its message says why). */
+      isola_error_t verdict = NULL;
+      ret = session_result (fd, &dec, &verdict);
+      if (ret < 0 && sent < 0 && verdict->status == EPIPE)
+        ret = sent; /* no verdict: our error says more */
+      else if (err)
+        {
+          isola_error_release (err);
+          *err = take_ptr (&verdict);
+        }
+      isola_error_release (&verdict);
+    }
   attach_decoder_clear (&dec);
   copy_plan_clear (&p);
   return ret;
