@@ -178,13 +178,9 @@ logs_read (void *cls, uint64_t pos, char *buf, size_t max)
   struct logs_ctx *l = cls;
   for (;;)
     {
-      if (l->out_pos < l->out_len)
-        {
-          size_t n = l->out_len - l->out_pos < max ? l->out_len - l->out_pos : max;
-          memcpy (buf, l->out_buf + l->out_pos, n);
-          l->out_pos += n;
-          return (ssize_t)n;
-        }
+      size_t n = serve_stream_take (buf, max, l->out_buf, l->out_len, &l->out_pos);
+      if (n > 0)
+        return (ssize_t)n;
       l->out_pos = l->out_len = 0;
       if (l->done)
         return MHD_CONTENT_READER_END_OF_STREAM;
@@ -464,12 +460,8 @@ wait_read (void *cls, uint64_t pos, char *buf, size_t max)
       w->body = xasprintf ("{\"Error\":null,\"StatusCode\":%d}\n", code);
       w->len = strlen (w->body);
     }
-  if (w->pos >= w->len)
-    return MHD_CONTENT_READER_END_OF_STREAM;
-  size_t n = w->len - w->pos < max ? w->len - w->pos : max;
-  memcpy (buf, w->body + w->pos, n);
-  w->pos += n;
-  return (ssize_t)n;
+  size_t n = serve_stream_take (buf, max, w->body, w->len, &w->pos);
+  return n > 0 ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
 }
 
 enum MHD_Result

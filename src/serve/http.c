@@ -226,6 +226,19 @@ serve_reply_stream (struct serve_request *r, unsigned status, const char *type, 
   return serve_reply_response (r, status, resp);
 }
 
+size_t
+serve_stream_take (char *buf, size_t max, const char *data, size_t len, size_t *pos)
+{
+  size_t n = *pos < len ? len - *pos : 0;
+  if (n > max)
+    n = max;
+  if (n == 0)
+    return 0; /* data may be NULL then */
+  memcpy (buf, data + *pos, n);
+  *pos += n;
+  return n;
+}
+
 bool
 serve_client_gone (struct MHD_Connection *conn)
 {

@@ -63,6 +63,9 @@ unsigned serve_status_of (int errno_value);
    free() at the end.  The reader may block: each connection has its thread. */
 enum MHD_Result serve_reply_stream (struct serve_request *r, unsigned status, const char *type,
                                     MHD_ContentReaderCallback read, void *cls, MHD_ContentReaderFreeCallback free_cls);
+/* A stream's reader handing out what it holds: the bytes of data[*pos..len) that fit in max, copied to buf (0 when
+   none is left); *pos moves past them. */
+size_t serve_stream_take (char *buf, size_t max, const char *data, size_t len, size_t *pos);
 /* Whether the client of r has closed its connection (a blocked stream stops then). */
 bool serve_client_gone (struct MHD_Connection *conn);
 

@@ -178,10 +178,7 @@ stats_read (void *cls, uint64_t pos, char *buf, size_t max)
       x->line = xasprintf ("%s\n", text);
       x->len = strlen (x->line), x->pos = 0;
     }
-  size_t n = x->len - x->pos < max ? x->len - x->pos : max;
-  memcpy (buf, x->line + x->pos, n);
-  x->pos += n;
-  return (ssize_t)n;
+  return (ssize_t)serve_stream_take (buf, max, x->line, x->len, &x->pos);
 }
 
 static enum MHD_Result

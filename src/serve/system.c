@@ -98,13 +98,9 @@ events_read (void *cls, uint64_t pos, char *buf, size_t max)
   struct events_ctx *e = cls;
   for (;;)
     {
-      if (e->pos < e->len)
-        {
-          size_t n = e->len - e->pos < max ? e->len - e->pos : max;
-          memcpy (buf, e->pending + e->pos, n);
-          e->pos += n;
-          return (ssize_t)n;
-        }
+      size_t n = serve_stream_take (buf, max, e->pending, e->len, &e->pos);
+      if (n > 0)
+        return (ssize_t)n;
       json_t *ev = NULL;
       int got = journal_reader_next (e->reader, &ev, NULL);
       if (got < 0)

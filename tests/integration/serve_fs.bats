@@ -29,11 +29,7 @@ stat_header() {
 
 @test "docker cp out of and into a running container: files, directories, symlinks, tar streams; the stat header" {
   docker run -d --name ctr busybox sh -c 'mkdir -p /d/e; echo x >/d/e/f; echo hi >/hello; ln -s /d /lnk; sleep 1000' >/dev/null
-  local i
-  for ((i = 0; i < 100; i++)); do
-    docker exec ctr test -L /lnk && break
-    sleep 0.1
-  done
+  wait_until 30 docker exec ctr test -L /lnk
   run docker cp ctr:/hello "$BATS_TEST_TMPDIR/hello"
   assert_status 0
   assert_equal "$(cat "$BATS_TEST_TMPDIR/hello")" hi
@@ -110,11 +106,7 @@ x"
 @test "docker cp: .. and symlinks resolve inside the container, never to the host's files" {
   # /etc/issue: the host has one, the container writes its own (a file of its disk in either mode)
   docker run -d --name ctr busybox sh -c 'echo inside >/etc/issue; ln -s ../../../../etc/issue /up; ln -s /etc/issue /abs; sleep 1000' >/dev/null
-  local i
-  for ((i = 0; i < 100; i++)); do
-    docker exec ctr test -L /abs && break
-    sleep 0.1
-  done
+  wait_until 30 docker exec ctr test -L /abs
   docker cp ctr:/../../../../etc/issue "$BATS_TEST_TMPDIR/a"
   docker cp -L ctr:/up "$BATS_TEST_TMPDIR/b"
   docker cp -L ctr:/abs "$BATS_TEST_TMPDIR/c"
@@ -179,11 +171,7 @@ PY
 
 @test "docker commit of a running container pauses it while its layer is read, and it runs on" {
   docker run -d --name ctr busybox sh -c 'echo v >/v; sleep 1000' >/dev/null
-  local i
-  for ((i = 0; i < 100; i++)); do
-    docker exec ctr test -e /v && break
-    sleep 0.1
-  done
+  wait_until 30 docker exec ctr test -e /v
   run docker commit ctr live:1
   assert_status 0
   run docker inspect -f '{{.State.Status}}' ctr

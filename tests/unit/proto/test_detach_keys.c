@@ -34,8 +34,7 @@ test_filter (void)
   (void)detach_keys_parse ("ctrl-p,ctrl-q", &k);
   CHECK (!detach_keys_filter (&k, (const uint8_t *)"abc", 3, out, &m) && m == 3 && memcmp (out, "abc", 3) == 0,
          "plain input passes");
-  CHECK (detach_keys_filter (&k, (const uint8_t *)"ab\x10\x11zz", 6, out, &m) && m == 2
-             && memcmp (out, "ab", 2) == 0,
+  CHECK (detach_keys_filter (&k, (const uint8_t *)"ab\x10\x11zz", 6, out, &m) && m == 2 && memcmp (out, "ab", 2) == 0,
          "the keys detach; what came before them passes, what follows is dropped");
   CHECK (!detach_keys_filter (&k, (const uint8_t *)"x\x10", 2, out, &m) && m == 1 && k.matched == 1,
          "the start of the sequence is held back");
