@@ -16,6 +16,7 @@
 #include "container/container.h"
 #include "container/logconfig.h"
 #include "container/logfile.h"
+#include "container/logreader.h"
 
 struct logs_opts
 {

@@ -20,6 +20,7 @@
 #include "container/lifecycle.h"
 #include "container/logconfig.h"
 #include "container/logfile.h"
+#include "container/logreader.h"
 #include "store/journal.h"
 #include "containers.h"
 #include "hijack.h"

@@ -84,11 +84,22 @@ prune_volumes (struct isola_store *s, const struct prune_filter *f, char **other
   return ret;
 }
 
+/* A network record's Created and Labels against the filters. */
+static bool
+network_may_go (json_t *record, void *arg)
+{
+  int64_t created = 0;
+  const char *made = json_string_value (json_object_get (record, "Created"));
+  if (made)
+    (void)time_parse_rfc3339 (made, &created);
+  return prune_filter_matches (arg, created, json_object_get (record, "Labels"));
+}
+
 static int
 prune_networks (struct isola_store *s, const struct prune_filter *f, char **others, json_t **out, isola_error_t *err)
 {
   cleanup_strv char **removed = NULL;
-  int ret = network_prune_filtered (s, f, &removed, err);
+  int ret = network_prune_if (s, network_may_go, (void *)f, &removed, err);
   if (ret == 0)
     *out = json_pack ("{s:o}", "NetworksDeleted", json_strings (removed));
   return ret;

@@ -16,7 +16,6 @@
 
 #include "base/json.h"
 #include "base/util.h"
-#include "container/system.h"
 
 /* --- IPv4 ----------------------------------------------------------------------------------------------------- */
 
@@ -730,11 +729,12 @@ network_remove (const struct isola_store *s, const char *what, char **name_out, 
 int
 network_prune (const struct isola_store *s, char ***removed, isola_error_t *err)
 {
-  return network_prune_filtered (s, NULL, removed, err);
+  return network_prune_if (s, NULL, NULL, removed, err);
 }
 
 int
-network_prune_filtered (const struct isola_store *s, const struct prune_filter *f, char ***removed, isola_error_t *err)
+network_prune_if (const struct isola_store *s, bool (*may_go) (json_t *record, void *arg), void *arg, char ***removed,
+                  isola_error_t *err)
 {
   cleanup_json json_t *all = NULL;
   int ret = network_list (s, &all, err);
@@ -746,11 +746,7 @@ network_prune_filtered (const struct isola_store *s, const struct prune_filter *
   json_array_foreach (all, i, r)
   {
     cleanup_free char *name = NULL;
-    int64_t created = 0;
-    const char *made = json_string_value (json_object_get (r, "Created"));
-    if (made)
-      (void)time_parse_rfc3339 (made, &created);
-    if (is_predefined (r) || !prune_filter_matches (f, created, json_object_get (r, "Labels")))
+    if (is_predefined (r) || (may_go && !may_go (r, arg)))
       continue;
     if (network_remove (s, json_string_value (json_object_get (r, "Id")), &name, NULL) == 0)
       strv_push (removed, name);
