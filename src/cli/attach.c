@@ -19,9 +19,9 @@
 #include "container/container.h"
 #include "container/lifecycle.h"
 #include "proto/attach_client.h"
+#include "proto/detach_keys.h"
 #include "store/store.h"
 
-#define DEFAULT_DETACH_KEYS "ctrl-p,ctrl-q"
 /* How much of our stdin goes into one frame. */
 #define ATTACH_STDIN_CHUNK (32 * 1024)
 
@@ -30,7 +30,7 @@ struct attach_session
   int fd;
   struct attach_decoder *dec;
   const struct cli_attach_opts *o;
-  size_t keys_matched; /* how many of the detach keys the last bytes of our stdin were */
+  struct detach_keys keys; /* with a terminal, the detach keys and how many of them our stdin last typed */
   int exit_code;
   bool done, detached;
   /* What the monitor has not taken yet.  We never block on sending: the monitor takes input only as fast as the
@@ -102,40 +102,6 @@ send_window_size (struct attach_session *a)
 
 /* --- detach keys ---------------------------------------------------------------------------------------------- */
 
-/* Docker's names of the keys (moby/term's ToBytes): a single character stands for itself, "ctrl-@" .. "ctrl-_" for
-   0 .. 31, "DEL" for 127. */
-static int
-detach_key (const char *name, size_t len)
-{
-  static const char ctrl[] = "@abcdefghijklmnopqrstuvwxyz[\\]^_";
-  if (len == 1)
-    return (unsigned char)name[0];
-  if (len == 6 && strncmp (name, "ctrl-", 5) == 0 && name[5] != '\0' && strchr (ctrl, name[5]))
-    return (int)(strchr (ctrl, name[5]) - ctrl);
-  if (len == 3 && strncmp (name, "DEL", 3) == 0)
-    return 127;
-  return -1;
-}
-
-int
-cli_detach_keys_parse (const char *spec, struct cli_attach_opts *o)
-{
-  size_t n = 0;
-  for (const char *k = spec;; k++)
-    {
-      size_t len = strcspn (k, ",");
-      int key = detach_key (k, len);
-      if (key < 0 || n == sizeof o->detach_keys)
-        return -EINVAL;
-      o->detach_keys[n++] = (uint8_t)key;
-      k += len;
-      if (*k == '\0')
-        break;
-    }
-  o->n_detach_keys = n;
-  return 0;
-}
-
 int
 cli_detach_keys (struct cli_ctx *ctx, const char *flag, struct cli_attach_opts *o)
 {
@@ -149,8 +115,8 @@ cli_detach_keys (struct cli_ctx *ctx, const char *flag, struct cli_attach_opts *
       spec = json_string_value (json_object_get (config, "detachKeys"));
     }
   if (spec == NULL || spec[0] == '\0')
-    spec = DEFAULT_DETACH_KEYS;
-  if (cli_detach_keys_parse (spec, o) < 0)
+    spec = DETACH_KEYS_DEFAULT;
+  if (detach_keys_parse (spec, &o->detach_keys) < 0)
     {
       fprintf (stderr, "Error: Invalid detach keys (%s) provided\n", spec);
       return 1; /* the daemon's refusal of the attach, in docker */
@@ -158,43 +124,21 @@ cli_detach_keys (struct cli_ctx *ctx, const char *flag, struct cli_attach_opts *
   return 0;
 }
 
-/* With a terminal, the detach keys detach and are not passed on; a partial sequence is passed on when the next key
-   does not continue it (which is then passed on as it is, as Docker's escape proxy does). */
+/* With a terminal, the detach keys detach and are not passed on (proto/detach_keys.h). */
 static void
 forward_stdin (struct attach_session *a, const uint8_t *buf, size_t n)
 {
-  uint8_t out[ATTACH_STDIN_CHUNK + sizeof a->o->detach_keys];
+  uint8_t out[ATTACH_STDIN_CHUNK + DETACH_KEYS_MAX];
   size_t m = 0;
-  bool detaching = a->o->tty && a->o->n_detach_keys > 0;
-  for (size_t i = 0; i < n; i++)
+  if (detach_keys_filter (&a->keys, buf, n, out, &m))
     {
-      if (detaching && buf[i] == a->o->detach_keys[a->keys_matched])
-        {
-          if (++a->keys_matched == a->o->n_detach_keys)
-            {
-              /* what came before the sequence still goes */
-              if (m > 0)
-                session_send (a, ATTACH_STDIN, out, (uint32_t)m);
-              /* An exec's session ends with its connection, unless the monitor hears that we detach. */
-              session_send (a, ATTACH_DETACH, NULL, 0);
-              a->detached = a->done = true;
-              return;
-            }
-          continue;
-        }
-      if (a->keys_matched)
-        {
-          memcpy (out + m, a->o->detach_keys, a->keys_matched);
-          m += a->keys_matched;
-          a->keys_matched = 0;
-        }
-      out[m++] = buf[i];
-    }
-  if (n == 0 && a->keys_matched) /* our input ended in the middle of the sequence */
-    {
-      memcpy (out, a->o->detach_keys, a->keys_matched);
-      m = a->keys_matched;
-      a->keys_matched = 0;
+      /* what came before the sequence still goes */
+      if (m > 0)
+        session_send (a, ATTACH_STDIN, out, (uint32_t)m);
+      /* An exec's session ends with its connection, unless the monitor hears that we detach. */
+      session_send (a, ATTACH_DETACH, NULL, 0);
+      a->detached = a->done = true;
+      return;
     }
   if (m > 0)
     session_send (a, ATTACH_STDIN, out, (uint32_t)m);
@@ -284,6 +228,8 @@ int
 cli_attach_loop (int fd, struct attach_decoder *dec, const struct cli_attach_opts *o)
 {
   struct attach_session a = { .fd = fd, .dec = dec, .o = o, .exit_code = 125 };
+  if (o->tty)
+    a.keys = o->detach_keys;
   cleanup_close int sigfd = make_signalfd (o);
   if (o->tty)
     {

@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/flags.h"
+#include "proto/detach_keys.h"
 #include "store/store.h"
 
 /* Docker's exit codes: a failed command exits 1, a usage error 125. */
@@ -127,17 +128,14 @@ int cli_load_container_any (struct cli_ctx *ctx, const char *what, struct isola_
 struct attach_decoder;
 struct cli_attach_opts
 {
-  bool stdin;              /* relay our stdin */
-  bool stdout, stderr;     /* print the container's output of that stream (run -a) */
-  bool tty;                /* the container has a terminal: raw mode, window size, detach keys */
-  bool proxy_signals;      /* forward SIGINT, SIGTERM… to the container */
-  uint8_t detach_keys[16]; /* with a terminal, typing these detaches (cli_detach_keys) */
-  size_t n_detach_keys;
-  bool *detached; /* NULL, or set when we detached */
+  bool stdin;                     /* relay our stdin */
+  bool stdout, stderr;            /* print the container's output of that stream (run -a) */
+  bool tty;                       /* the container has a terminal: raw mode, window size, detach keys */
+  bool proxy_signals;             /* forward SIGINT, SIGTERM… to the container */
+  struct detach_keys detach_keys; /* with a terminal, typing these detaches (cli_detach_keys) */
+  bool *detached;                 /* NULL, or set when we detached */
 };
 
-/* Docker's --detach-keys syntax ("ctrl-p,ctrl-q", "ctrl-a,x", "ctrl-@", "DEL") into o; -EINVAL for a bad one. */
-int cli_detach_keys_parse (const char *spec, struct cli_attach_opts *o);
 /* The detach keys of a session: the flag's (NULL or "": none given), else ROOT/config.json's "detachKeys", else
    ctrl-p,ctrl-q.  Prints Docker's error and returns 1 for bad ones (as
    docker run, whose daemon refuses the attach). */

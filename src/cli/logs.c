@@ -16,6 +16,7 @@
 #include "container/container.h"
 #include "container/logconfig.h"
 #include "container/logfile.h"
+#include "container/logreader.h"
 
 struct logs_opts
 {
@@ -25,9 +26,8 @@ struct logs_opts
   struct timestamp since, until; /* records before since and after until are not shown */
 };
 
-/* The log is read in big blocks and printed in big writes: a 100 MB log is a million records or more. */
-#define READ_BLOCK (1024 * 1024)
-#define OUT_MAX    (256 * 1024)
+/* The log is printed in big writes: a 100 MB log is a million records or more. */
+#define OUT_MAX (256 * 1024)
 
 /* Records go out collected per stream: a record of the other stream first writes out what was collected, so that
    stdout and stderr keep their order when they are one file. */
@@ -155,93 +155,15 @@ print_lines (struct printer *p, const char *buf, size_t len)
   return start;
 }
 
-/* Bytes read but not printed yet: the beginning of a line whose end is not in the file yet (a record being
-   written, or a torn one). */
-struct pending
-{
-  char *buf;
-  size_t len, cap;
-};
-
-/* Prints the records from fd's offset to its end. */
+/* Prints what the log has from where the reader is to the end of what is written. */
 static void
-print_to_end (struct printer *p, int fd, struct pending *rest)
+print_to_end (struct printer *p, struct log_reader *r)
 {
-  while (!p->failed)
-    {
-      if (rest->cap - rest->len < READ_BLOCK)
-        {
-          rest->cap = rest->len + READ_BLOCK;
-          rest->buf = xrealloc (rest->buf, rest->cap);
-        }
-      ssize_t n = read (fd, rest->buf + rest->len, READ_BLOCK);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        break;
-      rest->len += (size_t)n;
-      size_t used = print_lines (p, rest->buf, rest->len);
-      memmove (rest->buf, rest->buf + used, rest->len - used);
-      rest->len -= used;
-    }
+  const char *lines;
+  size_t len;
+  while (!p->failed && log_reader_next (r, &lines, &len) == 1)
+    print_lines (p, lines, len);
   printer_flush (p);
-}
-
-/* --- the files of a log: ctr.log and, rotated (json-file's max-file), ctr.log.1 (the newest) … ------------------ */
-
-struct log_files
-{
-  int *fds; /* oldest first; the last is the current ctr.log (when it exists) */
-  ino_t *inos;
-  size_t n;
-};
-
-static void
-log_files_clear (struct log_files *f)
-{
-  for (size_t i = 0; i < f->n; i++)
-    close (f->fds[i]);
-  free (f->fds);
-  free (f->inos);
-  memset (f, 0, sizeof (*f));
-}
-
-/* Opens ctr.log, then ctr.log.1, ctr.log.2 …: a rotation while we do so shifts the names by one, and then a file
-   we already hold comes again under its next name and is skipped, so that the files are each held once, in order,
-   whatever the monitor does meanwhile (the oldest may be rotated away, as with Docker). */
-static void
-log_files_open (const char *path, int max_file, struct log_files *f)
-{
-  size_t cap = (size_t)(max_file > 0 ? max_file : 1);
-  int *fds = xcalloc (cap, sizeof (int));
-  ino_t *inos = xcalloc (cap, sizeof (ino_t));
-  size_t n = 0;
-  for (int i = 0; i < max_file || i == 0; i++)
-    {
-      cleanup_free char *name = log_config_file (path, i);
-      int fd = open (name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-      struct stat st;
-      if (fd < 0)
-        continue;
-      bool again = fstat (fd, &st) < 0;
-      for (size_t j = 0; j < n && !again; j++)
-        again = inos[j] == st.st_ino;
-      if (again)
-        {
-          close (fd);
-          continue;
-        }
-      fds[n] = fd, inos[n] = st.st_ino, n++;
-    }
-  /* Newest first so far: reverse. */
-  for (size_t i = 0; i < n / 2; i++)
-    {
-      int t = fds[i];
-      fds[i] = fds[n - 1 - i], fds[n - 1 - i] = t;
-      ino_t u = inos[i];
-      inos[i] = inos[n - 1 - i], inos[n - 1 - i] = u;
-    }
-  *f = (struct log_files){ .fds = fds, .inos = inos, .n = n };
 }
 
 static bool
@@ -254,37 +176,8 @@ until_passed (const struct printer *p)
              && timestamp_compare ((struct timestamp){ now.tv_sec, (int32_t)now.tv_nsec }, p->o->until) > 0);
 }
 
-/* After a rotation: the file that came after the one we read (ino), opened, or -1 when it is not there (yet). */
-static int
-next_log_file (const char *path, int max_file, ino_t ino)
-{
-  struct log_files f;
-  log_files_open (path, max_file, &f);
-  size_t i = 0;
-  while (i < f.n && f.inos[i] != ino)
-    i++;
-  /* Not there: rotated away already, so the oldest there is comes next. */
-  size_t next = i < f.n ? i + 1 : 0;
-  int fd = -1;
-  if (next < f.n)
-    {
-      fd = f.fds[next];
-      f.fds[next] = f.fds[--f.n];
-    }
-  log_files_clear (&f);
-  return fd;
-}
-
-/* Whether the file at path is no longer the one fd reads (rotated: renamed, or not made again yet). */
-static bool
-rotated (const char *path, int fd)
-{
-  struct stat a, b;
-  return fstat (fd, &a) == 0 && (stat (path, &b) < 0 || a.st_ino != b.st_ino);
-}
-
 static void
-follow (struct container *c, const char *path, int max_file, int fd, struct printer *p, struct pending *rest)
+follow (struct container *c, struct log_reader *r, struct printer *p)
 {
   cleanup_close int ino = inotify_init1 (IN_CLOEXEC | IN_NONBLOCK);
   cleanup_free char *dir = container_path (c, "");
@@ -292,28 +185,10 @@ follow (struct container *c, const char *path, int max_file, int fd, struct prin
   bool last_round = false;
   while (!p->failed)
     {
-      print_to_end (p, fd, rest);
-      struct stat st;
-      /* With max-file 1 the file is emptied instead: start again from its beginning. */
-      if (fstat (fd, &st) == 0 && lseek (fd, 0, SEEK_CUR) > st.st_size)
-        {
-          (void)lseek (fd, 0, SEEK_SET);
-          rest->len = 0;
-          continue;
-        }
-      if (rotated (path, fd))
-        {
-          /* Nothing is written to a file once it is renamed: what it has now is all it will have. */
-          print_to_end (p, fd, rest);
-          int next = next_log_file (path, max_file, st.st_ino);
-          if (next >= 0)
-            {
-              close (fd);
-              fd = next;
-              rest->len = 0;
-              continue;
-            }
-        }
+      print_to_end (p, r);
+      /* json-file rotated or emptied the file: read on in the next one */
+      if (log_reader_follow (r))
+        continue;
       if (last_round)
         break;
       /* The monitor holds the running lock until the last output is written: once it is free, read once more.
@@ -326,7 +201,6 @@ follow (struct container *c, const char *path, int max_file, int fd, struct prin
         while (read (ino, events, sizeof events) > 0)
           ;
     }
-  close (fd);
 }
 
 static int
@@ -342,51 +216,27 @@ show_logs (struct container *c, const struct logs_opts *o)
       return 1;
     }
   cleanup_free char *path = container_path (c, "ctr.log");
-  struct log_files files;
-  log_files_open (path, lc.max_file, &files);
-  if (files.n == 0)
+  struct log_reader r;
+  log_reader_open (&r, path, lc.max_file);
+  if (r.n == 0)
     {
+      log_reader_close (&r);
       fprintf (stderr, "Error: cannot open the logs of %.12s: %s\n", c->id, strerror (ENOENT));
       return 1;
     }
-  /* --tail: from the newest file back, until the lines are found. */
-  size_t first = 0;
-  off_t *starts = xcalloc (files.n, sizeof (off_t));
-  if (o->tail >= 0)
+  int ret = log_reader_tail (&r, o->tail);
+  if (ret < 0)
     {
-      long want = o->tail, got;
-      first = files.n;
-      while (first > 0 && (first == files.n || want > 0))
-        {
-          first--;
-          starts[first] = log_tail_offset (files.fds[first], want, &got);
-          want -= got;
-        }
+      log_reader_close (&r);
+      fprintf (stderr, "Error: cannot read the logs of %.12s: %s\n", c->id, strerror (-ret));
+      return 1;
     }
   cleanup_free char *out = xmalloc (OUT_MAX);
   struct printer p = { .o = o, .out = out, .out_fd = STDOUT_FILENO };
-  struct pending rest = { 0 };
-  for (size_t i = first; i < files.n && !p.failed; i++)
-    {
-      rest.len = 0; /* a rotated file ends with a whole record */
-      if (lseek (files.fds[i], starts[i], SEEK_SET) < 0)
-        {
-          fprintf (stderr, "Error: cannot read the logs of %.12s: %s\n", c->id, strerror (errno));
-          free (starts);
-          log_files_clear (&files);
-          return 1;
-        }
-      print_to_end (&p, files.fds[i], &rest);
-    }
-  free (starts);
+  print_to_end (&p, &r);
   if (o->follow && container_is_running (c))
-    {
-      /* follow takes the newest file */
-      int fd = files.fds[--files.n];
-      follow (c, path, lc.max_file, fd, &p, &rest);
-    }
-  log_files_clear (&files);
-  free (rest.buf);
+    follow (c, &r, &p);
+  log_reader_close (&r);
   free (p.scratch);
   return 0;
 }

@@ -21,6 +21,7 @@
 #include "container/volume.h"
 #include "containers.h"
 #include "driver/driver.h"
+#include "filters.h"
 #include "hijack.h"
 #include "network/attach.h"
 #include "proto/attach_client.h"
@@ -63,41 +64,6 @@ create (struct serve_request *r)
 }
 
 /* --- list ----------------------------------------------------------------------------------------------------- */
-
-/* Docker's ?filters={"status":["running"],"label":{"a=b":true}}: into "key=value" strings. */
-static int
-parse_filters (const char *text, char ***out)
-{
-  *out = NULL;
-  if (text == NULL || *text == '\0')
-    return 0;
-  cleanup_json json_t *f = json_loads (text, 0, NULL);
-  if (!json_is_object (f))
-    return -EINVAL;
-  const char *key;
-  json_t *vals;
-  json_object_foreach (f, key, vals)
-  {
-    size_t i;
-    json_t *v;
-    const char *k;
-    if (json_is_array (vals))
-      json_array_foreach (vals, i, v)
-      {
-        cleanup_free char *kv = xasprintf ("%s=%s", key, json_string_value (v) ?: "");
-        strv_push (out, kv);
-      }
-    else if (json_is_object (vals))
-      json_object_foreach (vals, k, v)
-      {
-        cleanup_free char *kv = xasprintf ("%s=%s", key, k);
-        strv_push (out, kv);
-      }
-    else
-      return -EINVAL;
-  }
-  return 0;
-}
 
 static int64_t
 seconds_of (const char *rfc3339)
@@ -148,7 +114,7 @@ static enum MHD_Result
 list (struct serve_request *r)
 {
   cleanup_strv char **filters = NULL;
-  if (parse_filters (serve_query (r, "filters"), &filters) < 0)
+  if (serve_filters_parse (serve_query (r, "filters"), &filters) < 0)
     return serve_reply_error (r, 400, "invalid filter '%s'", serve_query (r, "filters"));
   bool all = serve_query_bool (r, "all");
   long long limit = serve_query_int (r, "limit", -1);
@@ -187,13 +153,8 @@ list (struct serve_request *r)
 /* --- one container -------------------------------------------------------------------------------------------- */
 
 static enum MHD_Result
-inspect (struct serve_request *r)
+inspect (struct serve_request *r, struct isola_store *s, struct container *c)
 {
-  enum MHD_Result reply;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
   json_t *o = container_inspect_json (c);
   json_object_set_new (o, "NetworkSettings", network_settings_json (c));
   container_inspect_complete (o);
@@ -251,13 +212,8 @@ reply_start_error (struct serve_request *r, isola_error_t err, int code)
 }
 
 static enum MHD_Result
-start (struct serve_request *r)
+start (struct serve_request *r, struct isola_store *s, struct container *c)
 {
-  enum MHD_Result reply;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
   if (container_is_running (c))
     return serve_reply_empty (r, 304);
   cleanup_error isola_error_t err = NULL;
@@ -274,13 +230,8 @@ timeout_of (struct serve_request *r)
 }
 
 static enum MHD_Result
-stop (struct serve_request *r)
+stop (struct serve_request *r, struct isola_store *s, struct container *c)
 {
-  enum MHD_Result reply;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
   if (!container_is_running (c))
     return serve_reply_empty (r, 304);
   cleanup_error isola_error_t err = NULL;
@@ -290,13 +241,8 @@ stop (struct serve_request *r)
 }
 
 static enum MHD_Result
-restart (struct serve_request *r)
+restart (struct serve_request *r, struct isola_store *s, struct container *c)
 {
-  enum MHD_Result reply;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
   cleanup_error isola_error_t err = NULL;
   int code = 125;
   if (container_is_running (c) && container_stop (c, timeout_of (r), &err) < 0)
@@ -307,13 +253,8 @@ restart (struct serve_request *r)
 }
 
 static enum MHD_Result
-kill_container (struct serve_request *r)
+kill_container (struct serve_request *r, struct isola_store *s, struct container *c)
 {
-  enum MHD_Result reply;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
   const char *name = serve_query (r, "signal");
   int sig = name && *name ? signal_from_name (name) : SIGKILL;
   if (sig < 0)
@@ -327,13 +268,8 @@ kill_container (struct serve_request *r)
 }
 
 static enum MHD_Result
-remove_container (struct serve_request *r)
+remove_container (struct serve_request *r, struct isola_store *s, struct container *c)
 {
-  enum MHD_Result reply;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
   cleanup_error isola_error_t err = NULL;
   cleanup_json json_t *mounts = json_incref (container_mounts (c));
   if (container_rm (s, c, serve_query_bool (r, "force"), &err) < 0)
@@ -345,13 +281,8 @@ remove_container (struct serve_request *r)
 }
 
 static enum MHD_Result
-top (struct serve_request *r)
+top (struct serve_request *r, struct isola_store *s, struct container *c)
 {
-  enum MHD_Result reply;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
   if (!container_is_running (c))
     return serve_reply_error (r, 409, "Container %s is not running", c->id);
   const char *ps_args = serve_query (r, "ps_args");
@@ -385,13 +316,8 @@ rename_container (struct serve_request *r)
 }
 
 static enum MHD_Result
-pause_container (struct serve_request *r, bool pause)
+pause_or_unpause (struct serve_request *r, struct container *c, bool pause)
 {
-  enum MHD_Result reply;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
   cleanup_error isola_error_t err = NULL;
   if ((pause ? container_pause : container_unpause) (c, &err) < 0)
     return serve_reply_error (r, err->status == EINVAL ? 409 : serve_status_of (err->status), "%s", err->msg);
@@ -400,13 +326,20 @@ pause_container (struct serve_request *r, bool pause)
 
 /* The terminal's size, sent to the monitor over a session of its own. */
 static enum MHD_Result
-resize (struct serve_request *r)
+pause_container (struct serve_request *r, struct isola_store *s, struct container *c)
 {
-  enum MHD_Result reply;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
+  return pause_or_unpause (r, c, true);
+}
+
+static enum MHD_Result
+unpause_container (struct serve_request *r, struct isola_store *s, struct container *c)
+{
+  return pause_or_unpause (r, c, false);
+}
+
+static enum MHD_Result
+resize (struct serve_request *r, struct isola_store *s, struct container *c)
+{
   long long h = serve_query_int (r, "h", -1), w = serve_query_int (r, "w", -1);
   if (h < 0 || w < 0 || h > 65535 || w > 65535)
     return serve_reply_error (r, 400, "invalid size: h=%s w=%s", serve_query (r, "h") ?: "",
@@ -438,39 +371,45 @@ serve_send_resize (struct container *c, int *session, unsigned rows, unsigned co
 }
 
 enum MHD_Result
+serve_container_routes (struct serve_request *r, const struct serve_container_route *routes, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (serve_route (r, routes[i].method, routes[i].pattern))
+      {
+        enum MHD_Result reply;
+        cleanup_store struct isola_store *s = NULL;
+        cleanup_container struct container *c = NULL;
+        if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
+          return reply;
+        return routes[i].fn (r, s, c);
+      }
+  return SERVE_NOT_MINE;
+}
+
+static const struct serve_container_route routes[] = {
+  { "GET", "/containers/*/json", inspect },
+  { "POST", "/containers/*/start", start },
+  { "POST", "/containers/*/stop", stop },
+  { "POST", "/containers/*/restart", restart },
+  { "POST", "/containers/*/kill", kill_container },
+  { "DELETE", "/containers/*", remove_container },
+  { "GET", "/containers/*/top", top },
+  { "POST", "/containers/*/pause", pause_container },
+  { "POST", "/containers/*/unpause", unpause_container },
+  { "POST", "/containers/*/resize", resize },
+  { "POST", "/containers/*/attach", serve_attach },
+  { "POST", "/containers/*/wait", serve_wait },
+  { "GET", "/containers/*/logs", serve_logs },
+};
+
+enum MHD_Result
 serve_containers (struct serve_request *r)
 {
   if (serve_route (r, "POST", "/containers/create"))
     return create (r);
   if (serve_route (r, "GET", "/containers/json"))
     return list (r);
-  if (serve_route (r, "GET", "/containers/*/json"))
-    return inspect (r);
-  if (serve_route (r, "POST", "/containers/*/start"))
-    return start (r);
-  if (serve_route (r, "POST", "/containers/*/stop"))
-    return stop (r);
-  if (serve_route (r, "POST", "/containers/*/restart"))
-    return restart (r);
-  if (serve_route (r, "POST", "/containers/*/kill"))
-    return kill_container (r);
-  if (serve_route (r, "DELETE", "/containers/*"))
-    return remove_container (r);
-  if (serve_route (r, "GET", "/containers/*/top"))
-    return top (r);
   if (serve_route (r, "POST", "/containers/*/rename"))
     return rename_container (r);
-  if (serve_route (r, "POST", "/containers/*/pause"))
-    return pause_container (r, true);
-  if (serve_route (r, "POST", "/containers/*/unpause"))
-    return pause_container (r, false);
-  if (serve_route (r, "POST", "/containers/*/resize"))
-    return resize (r);
-  if (serve_route (r, "POST", "/containers/*/attach"))
-    return serve_attach (r);
-  if (serve_route (r, "POST", "/containers/*/wait"))
-    return serve_wait (r);
-  if (serve_route (r, "GET", "/containers/*/logs"))
-    return serve_logs (r);
-  return SERVE_NOT_MINE;
+  return serve_container_routes (r, routes, ARRAY_SIZE (routes));
 }

@@ -15,9 +15,20 @@ int serve_start (struct isola_store *s, struct container *c, isola_error_t *err,
 /* The terminal size of c's main process (session NULL: over a new session) or of the exec on session. */
 int serve_send_resize (struct container *c, int *session, unsigned rows, unsigned cols, isola_error_t *err);
 
+/* An endpoint of one container, the path's first variable: its handler gets it loaded. */
+typedef enum MHD_Result (*serve_container_fn) (struct serve_request *r, struct isola_store *s, struct container *c);
+struct serve_container_route
+{
+  const char *method, *pattern;
+  serve_container_fn fn;
+};
+/* The first of the n routes that matches r, with its container loaded (Docker's 404 "No such container" replied
+   when there is none); SERVE_NOT_MINE when none matches. */
+enum MHD_Result serve_container_routes (struct serve_request *r, const struct serve_container_route *routes, size_t n);
+
 /* containers_io.c */
-enum MHD_Result serve_attach (struct serve_request *r);
-enum MHD_Result serve_wait (struct serve_request *r);
-enum MHD_Result serve_logs (struct serve_request *r);
+enum MHD_Result serve_attach (struct serve_request *r, struct isola_store *s, struct container *c);
+enum MHD_Result serve_wait (struct serve_request *r, struct isola_store *s, struct container *c);
+enum MHD_Result serve_logs (struct serve_request *r, struct isola_store *s, struct container *c);
 
 #endif

@@ -20,6 +20,7 @@
 #include "container/lifecycle.h"
 #include "container/logconfig.h"
 #include "container/logfile.h"
+#include "container/logreader.h"
 #include "store/journal.h"
 #include "containers.h"
 #include "hijack.h"
@@ -54,13 +55,245 @@ wait_change (int watch, int timeout_ms)
     }
 }
 
+/* --- logs ----------------------------------------------------------------------------------------------------- */
+
+struct logs_ctx
+{
+  char id[DIGEST_HEX_LEN + 1];
+  char *dir; /* the container's directory */
+  struct MHD_Connection *conn;
+  bool out, err, follow, timestamps, tty;
+  bool has_since, has_until, done;
+  struct timestamp since, until;
+  struct log_reader reader; /* its ctr.log and the rotated ones (container/logfile.h) */
+  char *out_buf;            /* framed output not sent yet */
+  size_t out_len, out_pos, out_cap;
+};
+
+static void
+logs_free (void *cls)
+{
+  struct logs_ctx *l = cls;
+  log_reader_close (&l->reader);
+  free (l->out_buf);
+  free (l->dir);
+  free (l);
+}
+
+static void
+out_put (struct logs_ctx *l, const void *data, size_t len)
+{
+  if (l->out_len + len > l->out_cap)
+    {
+      l->out_cap = (l->out_len + len) * 2;
+      l->out_buf = xrealloc (l->out_buf, l->out_cap);
+    }
+  memcpy (l->out_buf + l->out_len, data, len);
+  l->out_len += len;
+}
+
+static struct timestamp
+record_time (const struct log_record *rec)
+{
+  struct timestamp t = { 0, 0 };
+  char s[64];
+  if (rec->time_len == 0 || rec->time_len >= sizeof s)
+    return t;
+  memcpy (s, rec->time, rec->time_len);
+  s[rec->time_len] = '\0';
+  if (time_parse_rfc3339 (s, &t.sec) < 0)
+    return t;
+  const char *dot = strchr (s, '.');
+  if (dot)
+    {
+      int32_t scale = 100000000;
+      for (const char *d = dot + 1; *d >= '0' && *d <= '9' && scale > 0; d++, scale /= 10)
+        t.nsec += (int32_t)(*d - '0') * scale;
+    }
+  return t;
+}
+
+/* One record of ctr.log to the client, as dockerd frames it; false once past ?until. */
+static bool
+emit_line (struct logs_ctx *l, const char *line, size_t len)
+{
+  cleanup_free char *buf = xmalloc (len + 1);
+  struct log_record rec;
+  if (len == 0 || log_record_decode (line, len, buf, &rec) < 0)
+    return true;
+  if ((rec.stream == 1 && !l->out) || (rec.stream == 2 && !l->err))
+    return true;
+  if (l->has_since || l->has_until)
+    {
+      struct timestamp t = record_time (&rec);
+      if (l->has_since && timestamp_compare (t, l->since) < 0)
+        return true;
+      if (l->has_until && timestamp_compare (t, l->until) > 0)
+        return false;
+    }
+  size_t stamp_len = l->timestamps ? rec.time_len + 1 : 0;
+  if (!l->tty)
+    {
+      uint8_t hdr[8] = { (uint8_t)rec.stream, 0, 0, 0 };
+      attach_put_u32 (hdr + 4, (uint32_t)(stamp_len + rec.len));
+      out_put (l, hdr, sizeof hdr);
+    }
+  if (l->timestamps)
+    {
+      out_put (l, rec.time, rec.time_len);
+      out_put (l, " ", 1);
+    }
+  out_put (l, rec.text, rec.len);
+  return true;
+}
+
+/* The log's next lines as framed output: 1 when some came, 0 at the end of what is written, -1 past ?until. */
+static int
+read_more (struct logs_ctx *l)
+{
+  const char *lines;
+  size_t len;
+  if (log_reader_next (&l->reader, &lines, &len) == 0)
+    return 0;
+  for (const char *p = lines, *end = lines + len, *nl; p < end; p = nl + 1)
+    {
+      nl = memchr (p, '\n', (size_t)(end - p));
+      if (!emit_line (l, p, (size_t)(nl - p)))
+        return -1;
+    }
+  return 1;
+}
+
+static bool
+still_running (struct logs_ctx *l)
+{
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_container struct container *c = NULL;
+  return store_open (serve_root, STORE_LOCK_NONE, &s, NULL) == 0 && container_load (s, l->id, &c, NULL) == 0
+         && container_refresh (c, NULL) == 0 && container_is_running (c);
+}
+
+static ssize_t
+logs_read (void *cls, uint64_t pos, char *buf, size_t max)
+{
+  struct logs_ctx *l = cls;
+  for (;;)
+    {
+      size_t n = serve_stream_take (buf, max, l->out_buf, l->out_len, &l->out_pos);
+      if (n > 0)
+        return (ssize_t)n;
+      l->out_pos = l->out_len = 0;
+      if (l->done)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+      int got = read_more (l);
+      if (got != 0)
+        {
+          l->done = got < 0; /* past ?until: what is framed still goes out */
+          continue;
+        }
+      if (!l->follow)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+      /* At the end of the newest file, following: until the container stops (and what it wrote last is read). */
+      cleanup_close int watch = watch_dir (l->dir, "ctr.log");
+      if (log_reader_follow (&l->reader) || (got = read_more (l)) != 0)
+        {
+          l->done = got < 0;
+          continue;
+        }
+      if (!still_running (l))
+        {
+          if ((got = read_more (l)) != 0)
+            {
+              l->done = got < 0;
+              continue;
+            }
+          return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+      if (serve_client_gone (l->conn))
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+      wait_change (watch, 1000);
+    }
+}
+
+/* A reader of c's log for a client (conn): the streams it wants, framed for c's terminal or not. */
+static struct logs_ctx *
+logs_new (struct container *c, struct MHD_Connection *conn, bool out, bool err_stream, int max_file)
+{
+  struct logs_ctx *l = xcalloc (1, sizeof *l);
+  memcpy (l->id, c->id, sizeof l->id);
+  l->dir = xstrdup (c->dir);
+  l->conn = conn;
+  l->out = out, l->err = err_stream;
+  l->tty = container_tty (c);
+  cleanup_free char *path = container_path (c, "ctr.log");
+  log_reader_open (&l->reader, path, max_file);
+  return l;
+}
+
+/* ?tail=: Docker reads a bad one as all. */
+static void
+logs_tail (struct logs_ctx *l, const char *tail)
+{
+  if (tail == NULL || *tail == '\0' || strcmp (tail, "all") == 0)
+    return;
+  char *end;
+  long n = strtol (tail, &end, 10);
+  if (*end == '\0' && n >= 0)
+    (void)log_reader_tail (&l->reader, n);
+}
+
+enum MHD_Result
+serve_logs (struct serve_request *r, struct isola_store *s, struct container *c)
+{
+  bool out = serve_query_bool (r, "stdout"), err_stream = serve_query_bool (r, "stderr");
+  if (!out && !err_stream)
+    return serve_reply_error (r, 400, "Bad parameters: you must choose at least one stream");
+  cleanup_error isola_error_t err = NULL;
+  struct log_config lc;
+  if (log_config_parse (json_object_get (container_host_config (c), "LogConfig"), &lc, &err) < 0)
+    return serve_reply_isola_error (r, err);
+  if (lc.driver == LOG_DRIVER_NONE)
+    return serve_reply_error (r, 501, "configured logging driver does not support reading");
+  struct logs_ctx *l = logs_new (c, r->conn, out, err_stream, lc.max_file);
+  l->follow = serve_query_bool (r, "follow");
+  l->timestamps = serve_query_bool (r, "timestamps");
+  int64_t now = time (NULL);
+  const char *since = serve_query (r, "since"), *until = serve_query (r, "until");
+  if ((since && *since && strcmp (since, "0") != 0
+       && (l->has_since = true, timestamp_parse (since, now, &l->since, &err) < 0))
+      || (until && *until && strcmp (until, "0") != 0
+          && (l->has_until = true, timestamp_parse (until, now, &l->until, &err) < 0)))
+    {
+      logs_free (l);
+      return serve_reply_isola_error (r, err);
+    }
+  logs_tail (l, serve_query (r, "tail"));
+  /* No file (a container never started): an empty log. */
+  return serve_reply_stream (r, 200, "application/vnd.docker.raw-stream", logs_read, l, logs_free);
+}
+
+/* attach's logs=1: what c wrote so far, to the client's socket as attach frames it. */
+static int
+replay_logs (struct logs_ctx *l, int sock)
+{
+  char buf[64 * 1024];
+  ssize_t n;
+  while ((n = logs_read (l, 0, buf, sizeof buf)) > 0)
+    if (send_all (sock, buf, (size_t)n) < 0)
+      return -1;
+  return 0;
+}
+
 /* --- attach --------------------------------------------------------------------------------------------------- */
 
 struct attach_ctx
 {
   char id[DIGEST_HEX_LEN + 1];
   struct relay_opts o;
+  struct detach_keys keys;
   struct pending_attach *p;
+  bool stream;
+  struct logs_ctx *logs; /* logs=1: the past output, sent first */
 };
 
 static void
@@ -69,6 +302,8 @@ attach_free (void *cls)
   struct attach_ctx *a = cls;
   if (a->p)
     (void)serve_attach_wait (a->p, -1, false, NULL, NULL);
+  if (a->logs)
+    logs_free (a->logs);
   free (a);
 }
 
@@ -85,37 +320,52 @@ attach_hijacked (void *cls, int sock, const char *extra, size_t extra_len)
   struct attach_decoder dec;
   attach_decoder_init (&dec);
   int fd = -1;
-  int got = serve_attach_wait (p, sock, !running, &fd, &dec);
-  if (got == 0 && c && container_refresh (c, NULL) == 0 && container_is_running (c)
+  /* The session first, then the past: what comes between the two is in both rather than in neither. */
+  int got = serve_attach_wait (p, sock, !running && a->stream, a->stream ? &fd : NULL, &dec);
+  if (a->stream && got == 0 && c && container_refresh (c, NULL) == 0 && container_is_running (c)
       && container_attach_client (c, &fd, &dec, NULL) < 0)
     fd = -1;
+  if (a->logs && replay_logs (a->logs, sock) < 0 && fd >= 0)
+    {
+      close (fd);
+      fd = -1;
+    }
   if (fd >= 0)
     {
       (void)serve_relay (sock, fd, &dec, &a->o, extra, extra_len);
-      (void)shutdown (sock, SHUT_WR);
       close (fd);
     }
+  (void)shutdown (sock, SHUT_WR);
   attach_decoder_clear (&dec);
 }
 
 enum MHD_Result
-serve_attach (struct serve_request *r)
+serve_attach (struct serve_request *r, struct isola_store *s, struct container *c)
 {
-  enum MHD_Result reply;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
   if (container_is_paused (c))
     return serve_reply_error (r, 409, "You cannot attach to a paused container, unpause it first");
-  if (!serve_query_bool (r, "stream"))
-    return serve_reply_error (r, 400, "isola attaches to the live stream only (stream=1); use logs for the past");
+  const char *keys = serve_query (r, "detachKeys");
+  struct detach_keys parsed;
+  if (detach_keys_parse (keys && *keys ? keys : DETACH_KEYS_DEFAULT, &parsed) < 0)
+    return serve_reply_error (r, 400, "Invalid detach keys (%s) provided", keys);
+  bool out = serve_query_bool (r, "stdout"), err_stream = serve_query_bool (r, "stderr");
   struct attach_ctx *a = xcalloc (1, sizeof *a);
   memcpy (a->id, c->id, sizeof a->id);
+  a->stream = serve_query_bool (r, "stream");
+  a->keys = parsed;
   a->o = (struct relay_opts){ .tty = container_tty (c),
                               .stdin = serve_query_bool (r, "stdin") && container_open_stdin (c),
-                              .stdout = serve_query_bool (r, "stdout"),
-                              .stderr = serve_query_bool (r, "stderr") };
+                              .stdout = out,
+                              .stderr = err_stream,
+                              /* as dockerd: the keys detach a terminal's session only */
+                              .keys = container_tty (c) ? &a->keys : NULL };
+  if (serve_query_bool (r, "logs") && (out || err_stream))
+    {
+      struct log_config lc;
+      if (log_config_parse (json_object_get (container_host_config (c), "LogConfig"), &lc, NULL) == 0
+          && lc.driver != LOG_DRIVER_NONE)
+        a->logs = logs_new (c, r->conn, out, err_stream, lc.max_file);
+    }
   /* Registered before the 101 goes: the client starts the container as soon as it has it, and that start hands
      its session here. */
   a->p = serve_attach_register (c->id);
@@ -211,16 +461,12 @@ wait_read (void *cls, uint64_t pos, char *buf, size_t max)
       w->body = xasprintf ("{\"Error\":null,\"StatusCode\":%d}\n", code);
       w->len = strlen (w->body);
     }
-  if (w->pos >= w->len)
-    return MHD_CONTENT_READER_END_OF_STREAM;
-  size_t n = w->len - w->pos < max ? w->len - w->pos : max;
-  memcpy (buf, w->body + w->pos, n);
-  w->pos += n;
-  return (ssize_t)n;
+  size_t n = serve_stream_take (buf, max, w->body, w->len, &w->pos);
+  return n > 0 ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
 }
 
 enum MHD_Result
-serve_wait (struct serve_request *r)
+serve_wait (struct serve_request *r, struct isola_store *s, struct container *c)
 {
   const char *cond = serve_query (r, "condition");
   enum wait_condition wc;
@@ -232,11 +478,6 @@ serve_wait (struct serve_request *r)
     wc = WAIT_REMOVED;
   else
     return serve_reply_error (r, 400, "invalid condition: \"%s\"", cond);
-  enum MHD_Result reply;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
   struct wait_ctx *w = xcalloc (1, sizeof *w);
   cleanup_error isola_error_t err = NULL;
   if (journal_reader_open (s->root, true, &w->journal, &err) < 0)
@@ -254,292 +495,4 @@ serve_wait (struct serve_request *r)
   w->code = (int)json_integer_value (json_object_get (c->state, "ExitCode"));
   /* The headers go at once (the docker CLI starts the container once they came), the body at the exit. */
   return serve_reply_stream (r, 200, "application/json", wait_read, w, wait_free);
-}
-
-/* --- logs ----------------------------------------------------------------------------------------------------- */
-
-struct logs_ctx
-{
-  char id[DIGEST_HEX_LEN + 1];
-  char *dir, *path; /* the container's directory, its ctr.log */
-  struct MHD_Connection *conn;
-  bool out, err, follow, timestamps, tty;
-  bool has_since, has_until;
-  struct timestamp since, until;
-  int *fds; /* the log's files, oldest first: ctr.log.N … ctr.log */
-  size_t nfds, cur;
-  char *in; /* bytes read, not yet a whole line */
-  size_t in_len;
-  char *out_buf; /* framed output not sent yet */
-  size_t out_len, out_pos, out_cap;
-};
-
-static void
-logs_free (void *cls)
-{
-  struct logs_ctx *l = cls;
-  for (size_t i = 0; i < l->nfds; i++)
-    close (l->fds[i]);
-  free (l->fds);
-  free (l->in);
-  free (l->out_buf);
-  free (l->dir);
-  free (l->path);
-  free (l);
-}
-
-static void
-out_put (struct logs_ctx *l, const void *data, size_t len)
-{
-  if (l->out_len + len > l->out_cap)
-    {
-      l->out_cap = (l->out_len + len) * 2;
-      l->out_buf = xrealloc (l->out_buf, l->out_cap);
-    }
-  memcpy (l->out_buf + l->out_len, data, len);
-  l->out_len += len;
-}
-
-static struct timestamp
-record_time (const struct log_record *rec)
-{
-  struct timestamp t = { 0, 0 };
-  char s[64];
-  if (rec->time_len == 0 || rec->time_len >= sizeof s)
-    return t;
-  memcpy (s, rec->time, rec->time_len);
-  s[rec->time_len] = '\0';
-  if (time_parse_rfc3339 (s, &t.sec) < 0)
-    return t;
-  const char *dot = strchr (s, '.');
-  if (dot)
-    {
-      int32_t scale = 100000000;
-      for (const char *d = dot + 1; *d >= '0' && *d <= '9' && scale > 0; d++, scale /= 10)
-        t.nsec += (int32_t)(*d - '0') * scale;
-    }
-  return t;
-}
-
-/* One record of ctr.log to the client, as dockerd frames it; false once past ?until. */
-static bool
-emit_line (struct logs_ctx *l, const char *line, size_t len)
-{
-  cleanup_free char *buf = xmalloc (len + 1);
-  struct log_record rec;
-  if (len == 0 || log_record_decode (line, len, buf, &rec) < 0)
-    return true;
-  if ((rec.stream == 1 && !l->out) || (rec.stream == 2 && !l->err))
-    return true;
-  if (l->has_since || l->has_until)
-    {
-      struct timestamp t = record_time (&rec);
-      if (l->has_since && timestamp_compare (t, l->since) < 0)
-        return true;
-      if (l->has_until && timestamp_compare (t, l->until) > 0)
-        return false;
-    }
-  size_t stamp_len = l->timestamps ? rec.time_len + 1 : 0;
-  if (!l->tty)
-    {
-      uint8_t hdr[8] = { (uint8_t)rec.stream, 0, 0, 0 };
-      attach_put_u32 (hdr + 4, (uint32_t)(stamp_len + rec.len));
-      out_put (l, hdr, sizeof hdr);
-    }
-  if (l->timestamps)
-    {
-      out_put (l, rec.time, rec.time_len);
-      out_put (l, " ", 1);
-    }
-  out_put (l, rec.text, rec.len);
-  return true;
-}
-
-/* Reads more of the current file into framed output: 1 when some came, 0 at its end, -1 past ?until. */
-static int
-read_more (struct logs_ctx *l)
-{
-  char chunk[64 * 1024];
-  ssize_t n = read (l->fds[l->cur], chunk, sizeof chunk);
-  if (n <= 0)
-    return 0;
-  l->in = xrealloc (l->in, l->in_len + (size_t)n);
-  memcpy (l->in + l->in_len, chunk, (size_t)n);
-  l->in_len += (size_t)n;
-  size_t start = 0;
-  for (size_t i = 0; i < l->in_len; i++)
-    if (l->in[i] == '\n')
-      {
-        if (!emit_line (l, l->in + start, i - start))
-          return -1;
-        start = i + 1;
-      }
-  memmove (l->in, l->in + start, l->in_len - start);
-  l->in_len -= start;
-  return 1;
-}
-
-/* json-file rotated ctr.log away while we followed it: the new one, from its start. */
-static bool
-reopen_rotated (struct logs_ctx *l)
-{
-  struct stat held, now;
-  if (fstat (l->fds[l->cur], &held) < 0 || stat (l->path, &now) < 0 || held.st_ino == now.st_ino)
-    return false;
-  int fd = open (l->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
-    return false;
-  l->fds = xrealloc (l->fds, (l->nfds + 1) * sizeof *l->fds);
-  l->fds[l->nfds++] = fd;
-  l->cur = l->nfds - 1;
-  l->in_len = 0;
-  return true;
-}
-
-static bool
-still_running (struct logs_ctx *l)
-{
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  return store_open (serve_root, STORE_LOCK_NONE, &s, NULL) == 0 && container_load (s, l->id, &c, NULL) == 0
-         && container_refresh (c, NULL) == 0 && container_is_running (c);
-}
-
-static ssize_t
-logs_read (void *cls, uint64_t pos, char *buf, size_t max)
-{
-  struct logs_ctx *l = cls;
-  for (;;)
-    {
-      if (l->out_pos < l->out_len)
-        {
-          size_t n = l->out_len - l->out_pos < max ? l->out_len - l->out_pos : max;
-          memcpy (buf, l->out_buf + l->out_pos, n);
-          l->out_pos += n;
-          return (ssize_t)n;
-        }
-      l->out_pos = l->out_len = 0;
-      if (l->cur >= l->nfds)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-      int got = read_more (l);
-      if (got < 0)
-        {
-          l->cur = l->nfds; /* what is framed still goes out */
-          continue;
-        }
-      if (got > 0)
-        continue;
-      if (l->cur + 1 < l->nfds)
-        {
-          l->cur++;
-          l->in_len = 0;
-          continue;
-        }
-      if (!l->follow)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-      /* At the end of the newest file, following: until the container stops (and what it wrote last is read). */
-      cleanup_close int watch = watch_dir (l->dir, "ctr.log");
-      if (reopen_rotated (l) || read_more (l) != 0)
-        continue;
-      if (!still_running (l))
-        {
-          if (read_more (l) != 0)
-            continue;
-          return MHD_CONTENT_READER_END_OF_STREAM;
-        }
-      if (serve_client_gone (l->conn))
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-      wait_change (watch, 1000);
-    }
-}
-
-/* ?tail=N: the files from where their last N records start. */
-static void
-apply_tail (struct logs_ctx *l, long n)
-{
-  for (size_t i = l->nfds; i-- > 0;)
-    {
-      long lines;
-      off_t off = log_tail_offset (l->fds[i], n, &lines);
-      if (lines >= n || i == 0)
-        {
-          (void)lseek (l->fds[i], off, SEEK_SET);
-          l->cur = i;
-          return;
-        }
-      n -= lines;
-    }
-}
-
-static void
-open_log_files (struct logs_ctx *l, int max_file)
-{
-  l->fds = xcalloc ((size_t)(max_file > 0 ? max_file : 1), sizeof *l->fds);
-  for (int i = (max_file > 0 ? max_file : 1) - 1; i >= 0; i--)
-    {
-      cleanup_free char *name = log_config_file (l->path, i);
-      int fd = open (name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-      if (fd >= 0)
-        l->fds[l->nfds++] = fd;
-    }
-}
-
-enum MHD_Result
-serve_logs (struct serve_request *r)
-{
-  enum MHD_Result reply;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
-  bool out = serve_query_bool (r, "stdout"), err_stream = serve_query_bool (r, "stderr");
-  if (!out && !err_stream)
-    return serve_reply_error (r, 400, "Bad parameters: you must choose at least one stream");
-  cleanup_error isola_error_t err = NULL;
-  struct log_config lc;
-  if (log_config_parse (json_object_get (container_host_config (c), "LogConfig"), &lc, &err) < 0)
-    return serve_reply_isola_error (r, err);
-  if (lc.driver == LOG_DRIVER_NONE)
-    return serve_reply_error (r, 501, "configured logging driver does not support reading");
-  struct logs_ctx *l = xcalloc (1, sizeof *l);
-  memcpy (l->id, c->id, sizeof l->id);
-  l->dir = xstrdup (c->dir);
-  l->path = container_path (c, "ctr.log");
-  l->conn = r->conn;
-  l->out = out, l->err = err_stream;
-  l->follow = serve_query_bool (r, "follow");
-  l->timestamps = serve_query_bool (r, "timestamps");
-  l->tty = container_tty (c);
-  int64_t now = time (NULL);
-  const char *since = serve_query (r, "since"), *until = serve_query (r, "until");
-  if ((since && *since && strcmp (since, "0") != 0
-       && (l->has_since = true, timestamp_parse (since, now, &l->since, &err) < 0))
-      || (until && *until && strcmp (until, "0") != 0
-          && (l->has_until = true, timestamp_parse (until, now, &l->until, &err) < 0)))
-    {
-      logs_free (l);
-      return serve_reply_isola_error (r, err);
-    }
-  open_log_files (l, lc.max_file);
-  const char *tail = serve_query (r, "tail");
-  if (tail && *tail && strcmp (tail, "all") != 0)
-    {
-      char *end;
-      long n = strtol (tail, &end, 10);
-      if (*end || n < 0)
-        n = -1; /* Docker reads a bad tail as all */
-      if (n >= 0 && l->nfds > 0)
-        {
-          if (n == 0)
-            {
-              /* Only what comes next. */
-              l->cur = l->nfds - 1;
-              (void)lseek (l->fds[l->cur], 0, SEEK_END);
-            }
-          else
-            apply_tail (l, n);
-        }
-    }
-  /* No file (a container never started): an empty log. */
-  return serve_reply_stream (r, 200, "application/vnd.docker.raw-stream", logs_read, l, logs_free);
 }

@@ -96,7 +96,7 @@ config_bool (const struct exec_record *e, const char *key)
 }
 
 static enum MHD_Result
-exec_create (struct serve_request *r)
+exec_create (struct serve_request *r, struct isola_store *s, struct container *c)
 {
   enum MHD_Result reply;
   cleanup_json json_t *body = serve_body_json (r, &reply);
@@ -105,13 +105,13 @@ exec_create (struct serve_request *r)
   json_t *cmd = json_object_get (body, "Cmd");
   if (!json_is_array (cmd) || json_array_size (cmd) == 0)
     return serve_reply_error (r, 400, "No exec command specified");
+  const char *keys = json_string_value (json_object_get (body, "DetachKeys"));
+  struct detach_keys parsed;
+  if (keys && *keys && detach_keys_parse (keys, &parsed) < 0)
+    return serve_reply_error (r, 400, "Invalid escape keys (%s) provided", keys);
   const char *wd = json_string_value (json_object_get (body, "WorkingDir"));
   if (wd && wd[0] && wd[0] != '/')
     return serve_reply_error (r, 400, "the working directory '%s' is invalid, it needs to be an absolute path", wd);
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_container struct container *c = NULL;
-  if (serve_load_container (r, r->arg[0], &s, &c, &reply) < 0)
-    return reply;
   if (!container_is_running (c))
     return serve_reply_error (r, 409, "Container %s is not running", c->id);
   if (container_is_paused (c))
@@ -238,7 +238,12 @@ exec_hijacked (void *cls, int sock, const char *extra, size_t extra_len)
 {
   struct exec_start_ctx *x = cls;
   struct exec_record *e = x->e;
+  const char *spec = json_string_value (json_object_get (e->config, "DetachKeys"));
+  struct detach_keys keys = { 0 };
+  (void)detach_keys_parse (spec && *spec ? spec : DETACH_KEYS_DEFAULT, &keys);
   struct relay_opts o = { .tty = config_bool (e, "Tty"),
+                          /* as dockerd: the keys detach a terminal's session only */
+                          .keys = config_bool (e, "Tty") ? &keys : NULL,
                           .stdin = config_bool (e, "AttachStdin"),
                           .stdout = config_bool (e, "AttachStdout"),
                           .stderr = config_bool (e, "AttachStderr"),
@@ -248,8 +253,17 @@ exec_hijacked (void *cls, int sock, const char *extra, size_t extra_len)
   else
     {
       int code = serve_relay (sock, x->fd, &x->dec, &o, extra, extra_len);
-      /* Recorded before the client sees the end: the docker CLI inspects the exec for its code right then. */
-      finish (e, code < 0 ? 126 : code);
+      if (code == SERVE_RELAY_DETACHED)
+        {
+          /* The command runs on in the monitor, unwatched (as exec -d). */
+          pthread_mutex_lock (&execs_lock);
+          e->running = false;
+          e->session = -1;
+          pthread_mutex_unlock (&execs_lock);
+        }
+      else
+        /* Recorded before the client sees the end: the docker CLI inspects the exec for its code right then. */
+        finish (e, code < 0 ? 126 : code);
     }
   (void)shutdown (sock, SHUT_WR);
 }
@@ -360,8 +374,10 @@ exec_inspect (struct serve_request *r)
 enum MHD_Result
 serve_exec (struct serve_request *r)
 {
-  if (serve_route (r, "POST", "/containers/*/exec"))
-    return exec_create (r);
+  static const struct serve_container_route create[] = { { "POST", "/containers/*/exec", exec_create } };
+  enum MHD_Result ret = serve_container_routes (r, create, ARRAY_SIZE (create));
+  if (ret != SERVE_NOT_MINE)
+    return ret;
   if (serve_route (r, "POST", "/exec/*/start"))
     return exec_start (r);
   if (serve_route (r, "POST", "/exec/*/resize"))

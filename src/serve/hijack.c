@@ -43,13 +43,36 @@ send_frame (int monitor, const struct relay_opts *o, uint8_t type, const void *d
 }
 
 static int
-send_stdin (int monitor, const struct relay_opts *o, const char *data, size_t len)
+send_stdin_frames (int monitor, const struct relay_opts *o, const char *data, size_t len)
 {
   while (len > 0)
     {
       size_t k = len < STDIN_CHUNK ? len : STDIN_CHUNK;
       if (send_frame (monitor, o, ATTACH_STDIN, data, k) < 0)
         return -1;
+      data += k, len -= k;
+    }
+  return 0;
+}
+
+/* The client's input to the container, through the detach keys when there are some: 1 when they were typed (what
+   came before them sent, the monitor told to let the session go on without us). */
+static int
+send_stdin (int monitor, const struct relay_opts *o, const char *data, size_t len)
+{
+  if (o->keys == NULL || o->keys->n == 0)
+    return send_stdin_frames (monitor, o, data, len);
+  uint8_t out[STDIN_CHUNK + DETACH_KEYS_MAX];
+  while (len > 0 || data == NULL)
+    {
+      size_t k = len < STDIN_CHUNK ? len : STDIN_CHUNK, m = 0;
+      bool detached = detach_keys_filter (o->keys, (const uint8_t *)data, k, out, &m);
+      if (send_stdin_frames (monitor, o, (const char *)out, m) < 0)
+        return -1;
+      if (detached)
+        return send_frame (monitor, o, ATTACH_DETACH, NULL, 0) < 0 ? -1 : 1;
+      if (data == NULL)
+        break;
       data += k, len -= k;
     }
   return 0;
@@ -94,8 +117,9 @@ serve_relay (int client, int monitor, struct attach_decoder *dec, const struct r
 {
   int code = -1;
   bool stdin_open = o->stdin;
-  if (stdin_open && extra_len > 0 && send_stdin (monitor, o, extra, extra_len) < 0)
-    return -1;
+  int sent = stdin_open && extra_len > 0 ? send_stdin (monitor, o, extra, extra_len) : 0;
+  if (sent != 0)
+    return sent > 0 ? SERVE_RELAY_DETACHED : -1;
   int ret = drain_frames (client, dec, o, &code);
   while (ret == 0)
     {
@@ -123,11 +147,17 @@ serve_relay (int client, int monitor, struct attach_decoder *dec, const struct r
         {
           char buf[STDIN_CHUNK];
           ssize_t n = read (client, buf, sizeof buf);
-          if (n > 0 && send_stdin (monitor, o, buf, (size_t)n) < 0)
+          int r = n > 0 ? send_stdin (monitor, o, buf, (size_t)n) : 0;
+          if (r > 0)
+            return SERVE_RELAY_DETACHED;
+          if (r < 0)
             break;
           if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
             {
-              /* The docker CLI half-closes at the end of its stdin: the container's stdin ends, its output goes on. */
+              /* The docker CLI half-closes at the end of its stdin: the container's stdin ends, its output goes on;
+                 a partial detach sequence is the container's. */
+              if (n == 0 && send_stdin (monitor, o, NULL, 0) < 0)
+                break;
               stdin_open = false;
               if (send_frame (monitor, o, ATTACH_CLOSE_STDIN, NULL, 0) < 0)
                 break;

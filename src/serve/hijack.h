@@ -9,16 +9,21 @@
 #include <stddef.h>
 
 #include "proto/attach.h"
+#include "proto/detach_keys.h"
+
+#define SERVE_RELAY_DETACHED (-2)
 
 struct relay_opts
 {
   bool tty;                   /* raw output; without, Docker's 8-byte frames (stream, 0, 0, 0, length) */
   bool stdin, stdout, stderr; /* the streams the client attached */
   pthread_mutex_t *send_lock; /* NULL, or held around each frame to the monitor (another thread resizes) */
+  struct detach_keys *keys;   /* NULL, or the keys that detach (with a terminal, as dockerd: proto/detach_keys.h) */
 };
 
-/* Relays until the session's EXIT (its code returned), the monitor's end (-1), or the client's (-1).  extra: what
-   the client sent with its request, stdin already.  Closes neither socket: the caller half-closes the client's
+/* Relays until the session's EXIT (its code returned), the monitor's end (-1), the client's (-1), or the client's
+   detach keys (SERVE_RELAY_DETACHED, the monitor told: the container or the exec runs on).  extra: what the client
+   sent with its request, stdin already.  Closes neither socket: the caller half-closes the client's
    (shutdown SHUT_WR), which ends the client's stream, once it has recorded what the end means. */
 int serve_relay (int client, int monitor, struct attach_decoder *dec, const struct relay_opts *o, const char *extra,
                  size_t extra_len);

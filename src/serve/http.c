@@ -114,8 +114,8 @@ serve_add_headers (struct MHD_Response *resp)
   MHD_add_response_header (resp, "Docker-Experimental", "false");
 }
 
-static enum MHD_Result
-queue (struct serve_request *r, unsigned status, struct MHD_Response *resp)
+enum MHD_Result
+serve_reply_response (struct serve_request *r, unsigned status, struct MHD_Response *resp)
 {
   if (resp == NULL)
     return MHD_NO;
@@ -131,7 +131,20 @@ serve_reply (struct serve_request *r, unsigned status, const char *type, const v
   struct MHD_Response *resp = MHD_create_response_from_buffer (len, (void *)data, MHD_RESPMEM_MUST_COPY);
   if (resp && type)
     MHD_add_response_header (resp, "Content-Type", type);
-  return queue (r, status, resp);
+  return serve_reply_response (r, status, resp);
+}
+
+enum MHD_Result
+serve_reply_pipe (struct serve_request *r, int fd, const char *type)
+{
+  struct MHD_Response *resp = MHD_create_response_from_pipe (fd);
+  if (resp == NULL)
+    {
+      close (fd);
+      return MHD_NO;
+    }
+  MHD_add_response_header (resp, "Content-Type", type);
+  return serve_reply_response (r, 200, resp);
 }
 
 enum MHD_Result
@@ -210,7 +223,20 @@ serve_reply_stream (struct serve_request *r, unsigned status, const char *type, 
     }
   if (type)
     MHD_add_response_header (resp, "Content-Type", type);
-  return queue (r, status, resp);
+  return serve_reply_response (r, status, resp);
+}
+
+size_t
+serve_stream_take (char *buf, size_t max, const char *data, size_t len, size_t *pos)
+{
+  size_t n = *pos < len ? len - *pos : 0;
+  if (n > max)
+    n = max;
+  if (n == 0)
+    return 0; /* data may be NULL then */
+  memcpy (buf, data + *pos, n);
+  *pos += n;
+  return n;
 }
 
 bool
@@ -304,7 +330,8 @@ dispatch (struct serve_request *r)
   if (r->body_too_big)
     return serve_reply_error (r, 413, "request body larger than %d bytes", SERVE_BODY_MAX);
   static serve_handler_fn const groups[]
-      = { serve_system, serve_containers, serve_exec, serve_images, serve_volumes, serve_networks };
+      = { serve_system,   serve_containers, serve_exec,   serve_images, serve_volumes,
+          serve_networks, serve_prune,      serve_layers, serve_stats };
   for (size_t i = 0; i < ARRAY_SIZE (groups); i++)
     {
       enum MHD_Result ret = groups[i](r);
@@ -314,11 +341,13 @@ dispatch (struct serve_request *r)
   return serve_reply_error (r, 404, "page not found");
 }
 
-/* POST /images/load's body is an archive of any size: it goes to a file. */
+/* The bodies that are archives of any size (POST /images/load, PUT /containers/{id}/archive) go to a file. */
 static bool
 body_to_file (const struct serve_request *r)
 {
-  return strcmp (r->method, "POST") == 0 && strcmp (r->path, "/images/load") == 0;
+  size_t n = strlen (r->path);
+  return (strcmp (r->method, "POST") == 0 && strcmp (r->path, "/images/load") == 0)
+         || (strcmp (r->method, "PUT") == 0 && n > 8 && strcmp (r->path + n - 8, "/archive") == 0);
 }
 
 static int
@@ -393,14 +422,18 @@ request_completed (void *cls, struct MHD_Connection *conn, void **con_cls, enum 
   *con_cls = NULL;
 }
 
-/* MHD's messages, but for the one it writes whenever a client left a stream (wait, logs --follow) before its end,
-   which is no error of ours. */
+/* MHD's messages, but for those it writes whenever a client left a stream (wait, logs --follow, a tar) before its
+   end, which is no error of ours. */
 static void
 log_message (void *cls, const char *fmt, va_list ap)
 {
   char msg[1024];
   vsnprintf (msg, sizeof msg, fmt, ap);
   if (strstr (msg, "application error generating response"))
+    return;
+  /* A client that has what it wanted closes before the stream's last chunk (the docker CLI stops reading a tar at
+     its end-of-archive blocks). */
+  if (strstr (msg, "The socket is no longer available for sending"))
     return;
   fputs (msg, stderr);
 }

@@ -11,9 +11,11 @@
 
 #include "base/json.h"
 #include "base/util.h"
+#include "image/history.h"
 #include "image/image.h"
 #include "image/load.h"
 #include "image/pull_remote.h"
+#include "image/push.h"
 #include "image/remove.h"
 #include "image/save.h"
 #include "serve.h"
@@ -73,6 +75,38 @@ inspect (struct serve_request *r)
   if (store_open (serve_root, STORE_LOCK_SHARED, &s, &err) < 0 || refs_read (s, &refs, &err) < 0
       || image_resolve (s, refs, r->arg[0], id, &err) < 0 || image_inspect_json (s, refs, id, &out, &err) < 0)
     return serve_reply_isola_error (r, err);
+  return serve_reply_json (r, 200, out);
+}
+
+/* Docker's HistoryResponseItem rows, newest first. */
+static enum MHD_Result
+history (struct serve_request *r)
+{
+  cleanup_error isola_error_t err = NULL;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_json json_t *refs = NULL;
+  digest_hex_t id;
+  struct image_history_row *rows = NULL;
+  size_t n = 0;
+  if (store_open (serve_root, STORE_LOCK_SHARED, &s, &err) < 0 || refs_read (s, &refs, &err) < 0
+      || image_resolve (s, refs, r->arg[0], id, &err) < 0 || image_history (s, id, &rows, &n, &err) < 0)
+    return serve_reply_isola_error (r, err);
+  json_t *out = json_array ();
+  for (size_t i = 0; i < n; i++)
+    {
+      json_t *tags = NULL;
+      cleanup_json json_t *inspect = NULL;
+      if (rows[i].id[0] && image_inspect_json (s, refs, rows[i].id, &inspect, NULL) == 0
+          && json_array_size (json_object_get (inspect, "RepoTags")) > 0)
+        tags = json_incref (json_object_get (inspect, "RepoTags"));
+      json_array_append_new (
+          out, json_pack ("{s:o, s:I, s:s, s:o, s:I, s:s}", "Id",
+                          rows[i].id[0] ? json_sprintf ("sha256:%s", rows[i].id) : json_string ("<missing>"), "Created",
+                          (json_int_t)rows[i].created, "CreatedBy", rows[i].created_by ? rows[i].created_by : "",
+                          "Tags", tags ? tags : json_null (), "Size", (json_int_t)rows[i].size, "Comment",
+                          rows[i].comment ? rows[i].comment : ""));
+    }
+  image_history_free (rows, n);
   return serve_reply_json (r, 200, out);
 }
 
@@ -232,17 +266,7 @@ get (struct serve_request *r, const char *one)
       return serve_reply_error (r, 500, "cannot start the archive's writer");
     }
   pthread_detach (t);
-  struct MHD_Response *resp = MHD_create_response_from_pipe (p[0]);
-  if (resp == NULL)
-    {
-      close (p[0]);
-      return MHD_NO;
-    }
-  MHD_add_response_header (resp, "Content-Type", "application/x-tar");
-  serve_add_headers (resp);
-  enum MHD_Result ret = MHD_queue_response (r->conn, 200, resp);
-  MHD_destroy_response (resp);
-  return ret;
+  return serve_reply_pipe (r, p[0], "application/x-tar");
 }
 
 /* Docker's progress messages of a pull, one JSON object a line; the byte counts of a download are left out (the
@@ -302,6 +326,99 @@ create (struct serve_request *r)
   return serve_reply (r, 200, "application/json", body, strlen (body));
 }
 
+/* --- push: the registry client in a thread, its progress streamed through a pipe as Docker's JSON lines ------- */
+
+struct push_job
+{
+  char *ref;
+  int fd; /* the pipe's write end */
+};
+
+static void
+push_line (int fd, json_t *line)
+{
+  cleanup_free char *text = json_dumps (line, JSON_COMPACT);
+  json_decref (line);
+  cleanup_free char *out = xasprintf ("%s\r\n", text ? text : "{}");
+  /* A client that left: the push goes on to its end all the same, unheard. */
+  (void)write_all (fd, out, strlen (out));
+}
+
+static void
+on_push_progress (void *arg, enum push_event ev, const char *id)
+{
+  static const char *const texts[] = {
+    [PUSH_LAYER_PREPARING] = "Preparing",
+    [PUSH_LAYER_EXISTS] = "Layer already exists",
+    [PUSH_LAYER_PUSHING] = "Pushing",
+    [PUSH_LAYER_PUSHED] = "Pushed",
+  };
+  int fd = *(int *)arg;
+  if (ev == PUSH_HEADER)
+    push_line (fd, json_pack ("{s:s}", "status", id));
+  else if ((size_t)ev < ARRAY_SIZE (texts) && texts[ev])
+    push_line (fd, json_pack ("{s:s, s:{}, s:s}", "status", texts[ev], "progressDetail", "id", id));
+}
+
+static void *
+push_thread (void *arg)
+{
+  struct push_job *j = arg;
+  cleanup_error isola_error_t err = NULL;
+  struct push_result res = { 0 };
+  if (image_push (serve_root, j->ref, on_push_progress, &j->fd, &res, &err) < 0)
+    {
+      /* As dockerd once the stream has begun: the error in it. */
+      const char *msg = err ? err->msg : "the push failed";
+      push_line (j->fd, json_pack ("{s:{s:s}, s:s}", "errorDetail", "message", msg, "error", msg));
+    }
+  else
+    {
+      push_line (j->fd, json_pack ("{s:o}", "status",
+                                   json_sprintf ("%s: digest: sha256:%s size: %zu", res.tag, res.digest, res.size)));
+      push_line (j->fd, json_pack ("{s:{}, s:{s:s, s:o, s:I}}", "progressDetail", "aux", "Tag", res.tag, "Digest",
+                                   json_sprintf ("sha256:%s", res.digest), "Size", (json_int_t)res.size));
+    }
+  push_result_clear (&res);
+  close (j->fd);
+  free (j->ref);
+  free (j);
+  return NULL;
+}
+
+static enum MHD_Result
+push (struct serve_request *r)
+{
+  const char *t = serve_query (r, "tag");
+  cleanup_free char *ref = t && *t ? xasprintf ("%s:%s", r->arg[0], t) : xstrdup (r->arg[0]);
+  /* What is not in the store is refused before the stream begins. */
+  {
+    cleanup_error isola_error_t err = NULL;
+    cleanup_store struct isola_store *s = NULL;
+    cleanup_json json_t *refs = NULL;
+    digest_hex_t id;
+    if (store_open (serve_root, STORE_LOCK_SHARED, &s, &err) < 0 || refs_read (s, &refs, &err) < 0)
+      return serve_reply_isola_error (r, err);
+    if (image_resolve (s, refs, ref, id, NULL) < 0)
+      return serve_reply_error (r, 404, "An image does not exist locally with the tag: %s", r->arg[0]);
+  }
+  int p[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return serve_reply_error (r, 500, "pipe: %s", strerror (errno));
+  struct push_job *j = xmalloc (sizeof *j);
+  *j = (struct push_job){ take_ptr (&ref), p[1] };
+  pthread_t thread;
+  if (pthread_create (&thread, NULL, push_thread, j) != 0)
+    {
+      close (p[0]), close (p[1]);
+      free (j->ref);
+      free (j);
+      return serve_reply_error (r, 500, "cannot start the push");
+    }
+  pthread_detach (thread);
+  return serve_reply_pipe (r, p[0], "application/json");
+}
+
 enum MHD_Result
 serve_images (struct serve_request *r)
 {
@@ -315,6 +432,10 @@ serve_images (struct serve_request *r)
     return create (r);
   if (serve_route (r, "GET", "/images/**/json"))
     return inspect (r);
+  if (serve_route (r, "POST", "/images/**/push"))
+    return push (r);
+  if (serve_route (r, "GET", "/images/**/history"))
+    return history (r);
   if (serve_route (r, "GET", "/images/**/get"))
     return get (r, r->arg[0]);
   if (serve_route (r, "POST", "/images/**/tag"))

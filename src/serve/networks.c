@@ -1,5 +1,5 @@
-/* Network endpoints (network/network.h): list, inspect, create, remove, prune; connect and disconnect of a stopped
-   container (network/connect.h). */
+/* Network endpoints (network/network.h): list, inspect, create, remove (prune: prune.c); connect and disconnect
+   of a stopped container (network/connect.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
@@ -9,6 +9,7 @@
 #include "containers.h"
 #include "network/connect.h"
 #include "network/network.h"
+#include "filters.h"
 #include "serve.h"
 #include "store/store.h"
 
@@ -20,14 +21,15 @@ list (struct serve_request *r)
   cleanup_json json_t *records = NULL;
   if (store_open (serve_root, STORE_LOCK_SHARED, &s, &err) < 0 || network_list (s, &records, &err) < 0)
     return serve_reply_isola_error (r, err);
-  json_t *out = json_array ();
+  json_t *nets = json_array ();
   size_t i;
   json_t *rec;
   json_array_foreach (records, i, rec)
   {
-    json_array_append_new (out, network_inspect_json (s, rec));
+    json_array_append_new (nets, network_inspect_json (s, rec));
   }
-  return serve_reply_json (r, 200, out);
+  static const char *const keys[] = { "name", "id", "label", "driver", NULL };
+  return serve_reply_list (r, nets, keys, NULL);
 }
 
 static enum MHD_Result
@@ -94,20 +96,6 @@ remove_network (struct serve_request *r)
   return serve_reply_empty (r, 204);
 }
 
-static enum MHD_Result
-prune (struct serve_request *r)
-{
-  cleanup_error isola_error_t err = NULL;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_strv char **removed = NULL;
-  if (store_open (serve_root, STORE_LOCK_SHARED, &s, &err) < 0 || network_prune (s, &removed, &err) < 0)
-    return serve_reply_isola_error (r, err);
-  json_t *names = json_array ();
-  for (size_t i = 0; removed && removed[i]; i++)
-    json_array_append_new (names, json_string (removed[i]));
-  return serve_reply_json (r, 200, json_pack ("{s:o}", "NetworksDeleted", names));
-}
-
 /* POST /networks/{id}/connect {"Container", "EndpointConfig"} and /disconnect {"Container", "Force"}. */
 static enum MHD_Result
 connect_or_disconnect (struct serve_request *r, bool connect)
@@ -140,8 +128,6 @@ serve_networks (struct serve_request *r)
     return list (r);
   if (serve_route (r, "POST", "/networks/create"))
     return create (r);
-  if (serve_route (r, "POST", "/networks/prune"))
-    return prune (r);
   if (serve_route (r, "GET", "/networks/*"))
     return inspect (r);
   if (serve_route (r, "DELETE", "/networks/*"))

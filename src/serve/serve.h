@@ -49,6 +49,10 @@ void serve_add_headers (struct MHD_Response *resp);
 enum MHD_Result serve_reply (struct serve_request *r, unsigned status, const char *type, const void *data, size_t len);
 enum MHD_Result serve_reply_json (struct serve_request *r, unsigned status, json_t *body); /* steals body */
 enum MHD_Result serve_reply_empty (struct serve_request *r, unsigned status);
+/* resp (may be NULL: MHD_NO) with Docker's headers, queued and released. */
+enum MHD_Result serve_reply_response (struct serve_request *r, unsigned status, struct MHD_Response *resp);
+/* A 200 of type whose body is what comes out of the pipe fd (closed at its end, or here when MHD fails). */
+enum MHD_Result serve_reply_pipe (struct serve_request *r, int fd, const char *type);
 enum MHD_Result serve_reply_error (struct serve_request *r, unsigned status, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 /* The error's message with the status Docker gives its kind (ENOENT 404, EEXIST/EBUSY 409, EINVAL 400, else 500). */
@@ -59,6 +63,9 @@ unsigned serve_status_of (int errno_value);
    free() at the end.  The reader may block: each connection has its thread. */
 enum MHD_Result serve_reply_stream (struct serve_request *r, unsigned status, const char *type,
                                     MHD_ContentReaderCallback read, void *cls, MHD_ContentReaderFreeCallback free_cls);
+/* A stream's reader handing out what it holds: the bytes of data[*pos..len) that fit in max, copied to buf (0 when
+   none is left); *pos moves past them. */
+size_t serve_stream_take (char *buf, size_t max, const char *data, size_t len, size_t *pos);
 /* Whether the client of r has closed its connection (a blocked stream stops then). */
 bool serve_client_gone (struct MHD_Connection *conn);
 
@@ -75,6 +82,9 @@ enum MHD_Result serve_exec (struct serve_request *r);
 enum MHD_Result serve_images (struct serve_request *r);
 enum MHD_Result serve_volumes (struct serve_request *r);
 enum MHD_Result serve_networks (struct serve_request *r);
+enum MHD_Result serve_layers (struct serve_request *r);
+enum MHD_Result serve_prune (struct serve_request *r);
+enum MHD_Result serve_stats (struct serve_request *r);
 
 /* Matches r's method and path against METHOD and a pattern whose "*" segments are variables (r->arg[0], [1]). */
 bool serve_route (struct serve_request *r, const char *method, const char *pattern);

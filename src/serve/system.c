@@ -12,6 +12,7 @@
 #include "store/journal.h"
 #include "base/util.h"
 #include "driver/info.h"
+#include "filters.h"
 #include "serve.h"
 #include "store/store.h"
 
@@ -97,13 +98,9 @@ events_read (void *cls, uint64_t pos, char *buf, size_t max)
   struct events_ctx *e = cls;
   for (;;)
     {
-      if (e->pos < e->len)
-        {
-          size_t n = e->len - e->pos < max ? e->len - e->pos : max;
-          memcpy (buf, e->pending + e->pos, n);
-          e->pos += n;
-          return (ssize_t)n;
-        }
+      size_t n = serve_stream_take (buf, max, e->pending, e->len, &e->pos);
+      if (n > 0)
+        return (ssize_t)n;
       json_t *ev = NULL;
       int got = journal_reader_next (e->reader, &ev, NULL);
       if (got < 0)
@@ -131,35 +128,16 @@ events_read (void *cls, uint64_t pos, char *buf, size_t max)
     }
 }
 
-/* ?filters={"type":["container"]} or Docker's older {"type":{"container":true}}. */
+/* ?filters= (serve/filters.h) into the journal's filters. */
 static int
 events_filters (const char *text, json_t *filters, isola_error_t *err)
 {
-  if (text == NULL || *text == '\0')
-    return 0;
-  cleanup_json json_t *f = json_loads (text, 0, NULL);
-  if (!json_is_object (f))
+  cleanup_strv char **kv = NULL;
+  if (serve_filters_parse (text, &kv) < 0)
     return isola_error_fail (err, EINVAL, "invalid filter '%s'", text);
-  const char *key, *k;
-  json_t *vals, *v;
-  size_t i;
-  json_object_foreach (f, key, vals)
-  {
-    if (json_is_array (vals))
-      json_array_foreach (vals, i, v)
-      {
-        cleanup_free char *kv = xasprintf ("%s=%s", key, json_string_value (v) ?: "");
-        if (journal_filter_add (filters, kv, err) < 0)
-          return -EINVAL;
-      }
-    else
-      json_object_foreach (vals, k, v)
-      {
-        cleanup_free char *kv = xasprintf ("%s=%s", key, k);
-        if (journal_filter_add (filters, kv, err) < 0)
-          return -EINVAL;
-      }
-  }
+  for (size_t i = 0; kv && kv[i]; i++)
+    if (journal_filter_add (filters, kv[i], err) < 0)
+      return -EINVAL;
   return 0;
 }
 

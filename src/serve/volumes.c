@@ -1,4 +1,4 @@
-/* Volume endpoints (the local driver, container/volume.h): list, create, inspect, remove, prune. */
+/* Volume endpoints (the local driver, container/volume.h): list, create, inspect, remove (prune: prune.c). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
@@ -6,6 +6,7 @@
 #include "base/json.h"
 #include "base/util.h"
 #include "container/volume.h"
+#include "filters.h"
 #include "serve.h"
 #include "store/store.h"
 
@@ -24,7 +25,8 @@ list (struct serve_request *r)
       if (volume_inspect_json (s, names[i], &v, NULL) == 0)
         json_array_append_new (vols, v);
     }
-  return serve_reply_json (r, 200, json_pack ("{s:o, s:[]}", "Volumes", vols, "Warnings"));
+  static const char *const keys[] = { "name", "label", "driver", NULL };
+  return serve_reply_list (r, vols, keys, "Volumes");
 }
 
 static enum MHD_Result
@@ -74,23 +76,6 @@ remove_volume (struct serve_request *r)
   return serve_reply_empty (r, 204);
 }
 
-static enum MHD_Result
-prune (struct serve_request *r)
-{
-  cleanup_error isola_error_t err = NULL;
-  cleanup_store struct isola_store *s = NULL;
-  cleanup_strv char **removed = NULL;
-  int64_t reclaimed = 0;
-  if (store_open (serve_root, STORE_LOCK_EXCLUSIVE, &s, &err) < 0
-      || volume_prune (s, false, &removed, &reclaimed, &err) < 0)
-    return serve_reply_isola_error (r, err);
-  json_t *names = json_array ();
-  for (size_t i = 0; removed && removed[i]; i++)
-    json_array_append_new (names, json_string (removed[i]));
-  return serve_reply_json (r, 200,
-                           json_pack ("{s:o, s:I}", "VolumesDeleted", names, "SpaceReclaimed", (json_int_t)reclaimed));
-}
-
 enum MHD_Result
 serve_volumes (struct serve_request *r)
 {
@@ -98,8 +83,6 @@ serve_volumes (struct serve_request *r)
     return list (r);
   if (serve_route (r, "POST", "/volumes/create"))
     return create (r);
-  if (serve_route (r, "POST", "/volumes/prune"))
-    return prune (r);
   if (serve_route (r, "GET", "/volumes/*"))
     return inspect (r);
   if (serve_route (r, "DELETE", "/volumes/*"))

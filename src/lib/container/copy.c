@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/util.h"
@@ -645,11 +647,24 @@ copy_in_running_vm (struct isola_store *s, struct container *c, const char *src,
   if (ret == 0)
     ret = attach_client_wait_started (fd, &dec, &code, err);
   if (ret == 0)
-    ret = send_tar (fd, &p, o, err);
-  if (ret == 0 && attach_send (fd, ATTACH_CLOSE_STDIN, NULL, 0) < 0)
-    ret = isola_error_make (err, errno, "send to the container's agent");
-  if (ret == 0)
-    ret = session_result (fd, &dec, err);
+    {
+      int sent = send_tar (fd, &p, o, err);
+      if (sent == 0 && attach_send (fd, ATTACH_CLOSE_STDIN, NULL, 0) < 0)
+        sent = isola_error_make (err, errno, "send to the container's agent");
+      /* The agent's verdict decides, also when our sending broke: its tar reader stops at the end-of-archive
+         blocks and it may be gone before the rest of our last record or our end of stdin arrive (then it says
+         EXIT 0: everything is written), or it stopped early on an error (its message says why). */
+      isola_error_t verdict = NULL;
+      ret = session_result (fd, &dec, &verdict);
+      if (ret < 0 && sent < 0 && verdict->status == EPIPE)
+        ret = sent; /* no verdict: our error says more */
+      else if (err)
+        {
+          isola_error_release (err);
+          *err = take_ptr (&verdict);
+        }
+      isola_error_release (&verdict);
+    }
   attach_decoder_clear (&dec);
   copy_plan_clear (&p);
   return ret;
@@ -671,6 +686,162 @@ container_copy_in (struct isola_store *s, struct container *c, const char *src, 
   if (ret == 0)
     ret = copy_in_to_root (root.fd, &p, o, err);
   copy_plan_clear (&p);
+  container_root_close (&root);
+  return ret;
+}
+
+/* --- the Engine API's archive: stat and tar of a path ------------------------------------------------------- */
+
+void
+container_path_stat_clear (struct container_path_stat *st)
+{
+  free (st->name), free (st->link_target);
+  st->name = st->link_target = NULL;
+}
+
+/* Go's os.FileMode of a stat's st_mode (os.fillFileStatFromSys). */
+static uint32_t
+go_file_mode (mode_t m)
+{
+  uint32_t mode = m & 0777;
+  switch (m & S_IFMT)
+    {
+    case S_IFBLK:
+      mode |= 1u << 26; /* ModeDevice */
+      break;
+    case S_IFCHR:
+      mode |= 1u << 26 | 1u << 21; /* ModeDevice | ModeCharDevice */
+      break;
+    case S_IFDIR:
+      mode |= 1u << 31;
+      break;
+    case S_IFIFO:
+      mode |= 1u << 25;
+      break;
+    case S_IFLNK:
+      mode |= 1u << 27;
+      break;
+    case S_IFSOCK:
+      mode |= 1u << 24;
+      break;
+    }
+  if (m & S_ISUID)
+    mode |= 1u << 23;
+  if (m & S_ISGID)
+    mode |= 1u << 22;
+  if (m & S_ISVTX)
+    mode |= 1u << 20;
+  return mode;
+}
+
+json_t *
+container_path_stat_json (const struct container_path_stat *st)
+{
+  struct tm tm;
+  time_t sec = st->mtime.tv_sec;
+  char date[32], frac[16] = "";
+  gmtime_r (&sec, &tm);
+  strftime (date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (st->mtime.tv_nsec)
+    {
+      /* Go's RFC3339Nano: the fraction without its trailing zeros. */
+      snprintf (frac, sizeof frac, ".%09ld", st->mtime.tv_nsec);
+      for (size_t n = strlen (frac); frac[n - 1] == '0'; n--)
+        frac[n - 1] = '\0';
+    }
+  return json_pack ("{s:s, s:I, s:I, s:o, s:s}", "name", st->name, "size", (json_int_t)st->size, "mode",
+                    (json_int_t)st->mode, "mtime", json_sprintf ("%s%sZ", date, frac), "linkTarget",
+                    st->link_target ? st->link_target : "");
+}
+
+/* path with every symlink followed inside the root (Docker's FollowSymlinkInScope): an absolute, clean path; the
+   components that do not exist are kept as they are. */
+static int
+resolve_in_root (int rootfd, const char *path, char **out)
+{
+  cleanup_free char *abs = xasprintf ("/%s", path), *todo = clean_path (abs), *done = xstrdup ("");
+  int links = 0;
+  while (todo[0] == '/' && todo[1])
+    {
+      char *rest = strchr (todo + 1, '/');
+      cleanup_free char *comp = rest ? xasprintf ("%.*s", (int)(rest - todo - 1), todo + 1) : xstrdup (todo + 1);
+      cleanup_free char *next_todo = xstrdup (rest ? rest : "/");
+      if (strcmp (comp, "..") == 0)
+        {
+          char *slash = strrchr (done, '/');
+          if (slash)
+            *slash = '\0';
+        }
+      else
+        {
+          cleanup_close int dirfd = -1;
+          struct stat st;
+          char target[PATH_MAX];
+          ssize_t n = -1;
+          if (open_in_root (rootfd, done[0] ? done : "/", &dirfd) == 0
+              && fstatat (dirfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK (st.st_mode))
+            n = readlinkat (dirfd, comp, target, sizeof target - 1);
+          if (n > 0)
+            {
+              if (++links > 255)
+                return -ELOOP;
+              target[n] = '\0';
+              if (target[0] == '/')
+                done[0] = '\0';
+              free (next_todo);
+              cleanup_free char *joined = xasprintf ("/%s%s", target, rest ? rest : "");
+              next_todo = clean_path (joined);
+            }
+          else
+            {
+              char *d = xasprintf ("%s/%s", done, comp);
+              free (done);
+              done = d;
+            }
+        }
+      free (todo);
+      todo = take_ptr (&next_todo);
+    }
+  *out = xstrdup (done[0] ? done : "/");
+  return 0;
+}
+
+static int
+stat_entry (int rootfd, const char *path, const struct entry *e, struct container_path_stat *st)
+{
+  cleanup_free char *abs = xasprintf ("/%s", path), *cleaned = clean_path (abs);
+  const char *slash = strrchr (cleaned, '/');
+  *st = (struct container_path_stat){
+    .name = xstrdup (cleaned[1] ? slash + 1 : "/"),
+    .size = e->st.st_size,
+    .mode = go_file_mode (e->st.st_mode),
+    .mtime = e->st.st_mtim,
+  };
+  if (S_ISLNK (e->st.st_mode))
+    return resolve_in_root (rootfd, path, &st->link_target);
+  return 0;
+}
+
+int
+container_archive_get (struct isola_store *s, struct container *c, const char *path, const char *label, int fd,
+                       void (*on_stat) (void *arg, const struct container_path_stat *st), void *arg, isola_error_t *err)
+{
+  struct container_root root;
+  int ret = container_root_open (s, c, false, &root, err);
+  if (ret < 0)
+    return ret;
+  struct entry e = { .dirfd = -1 };
+  struct container_path_stat st = { 0 };
+  if (container_entry (root.fd, path, &e) < 0)
+    ret = isola_error_fail (err, ENOENT, "Could not find the file %s in container %s", path, label);
+  else if ((ret = stat_entry (root.fd, path, &e, &st)) < 0)
+    ret = isola_error_make (err, -ret, "resolve %s in container %s", path, label);
+  if (ret == 0 && on_stat)
+    on_stat (arg, &st);
+  if (ret == 0 && fd >= 0)
+    ret = tar_to_fd (fd, e.dirfd, e.name, e.base, err);
+  container_path_stat_clear (&st);
+  entry_clear (&e);
   container_root_close (&root);
   return ret;
 }

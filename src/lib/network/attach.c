@@ -426,3 +426,36 @@ network_settings_json (const struct container *c)
                     "GlobalIPv6PrefixLen", 0, "IPAddress", top ? ip : "", "IPPrefixLen", top ? (int)prefix : 0,
                     "IPv6Gateway", "", "MacAddress", top ? mac : "", "Networks", networks);
 }
+
+/* One counter of a host interface (sysfs), 0 when it cannot be read. */
+static json_int_t
+interface_counter (const char *ifname, const char *counter)
+{
+  cleanup_free char *path = xasprintf ("/sys/class/net/%s/statistics/%s", ifname, counter);
+  cleanup_free char *text = NULL;
+  if (read_file_bounded (path, 64, &text, NULL, NULL) < 0)
+    return 0;
+  return (json_int_t)strtoull (text, NULL, 10);
+}
+
+json_t *
+network_stats_json (const struct container *c)
+{
+  json_t *out = json_object ();
+  cleanup_free char *path = container_path (c, "network.json");
+  cleanup_json json_t *att = json_load_file (path, 0, NULL);
+  const char *veth = json_string_value (json_object_get (att, "Veth"));
+  if (veth == NULL || strchr (veth, '/') || veth[0] == '.')
+    return out;
+  /* What the host's end sends, the container's receives. */
+  static const char *const names[][2] = {
+    { "rx_bytes", "tx_bytes" },     { "rx_packets", "tx_packets" }, { "rx_errors", "tx_errors" },
+    { "rx_dropped", "tx_dropped" }, { "tx_bytes", "rx_bytes" },     { "tx_packets", "rx_packets" },
+    { "tx_errors", "rx_errors" },   { "tx_dropped", "rx_dropped" },
+  };
+  json_t *eth0 = json_object ();
+  for (size_t i = 0; i < ARRAY_SIZE (names); i++)
+    json_object_set_new (eth0, names[i][0], json_integer (interface_counter (veth, names[i][1])));
+  json_object_set_new (out, "eth0", eth0);
+  return out;
+}

@@ -47,6 +47,11 @@ void network_reap (const struct isola_store *s, struct container *c);
 /* ROOT/containers/ID/netns when the container has one (attached), else NULL. */
 char *network_netns_path (const struct container *c);
 
+/* Docker's `networks` of the stats API for the running container: {"eth0": {rx_bytes, rx_packets, rx_errors,
+   rx_dropped, tx_…}} as the container sees its interface (the counters of the veth's host end, their directions
+   swapped); an empty object for a container without a network. */
+json_t *network_stats_json (const struct container *c);
+
 /* inspect's NetworkSettings for the container (Docker's shape). */
 json_t *network_settings_json (const struct container *c);
 

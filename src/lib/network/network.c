@@ -837,6 +837,13 @@ network_remove (const struct isola_store *s, const char *what, char **name_out, 
 int
 network_prune (const struct isola_store *s, char ***removed, isola_error_t *err)
 {
+  return network_prune_if (s, NULL, NULL, removed, err);
+}
+
+int
+network_prune_if (const struct isola_store *s, bool (*may_go) (json_t *record, void *arg), void *arg, char ***removed,
+                  isola_error_t *err)
+{
   cleanup_json json_t *all = NULL;
   int ret = network_list (s, &all, err);
   if (ret < 0)
@@ -847,7 +854,9 @@ network_prune (const struct isola_store *s, char ***removed, isola_error_t *err)
   json_array_foreach (all, i, r)
   {
     cleanup_free char *name = NULL;
-    if (!is_predefined (r) && network_remove (s, json_string_value (json_object_get (r, "Id")), &name, NULL) == 0)
+    if (is_predefined (r) || (may_go && !may_go (r, arg)))
+      continue;
+    if (network_remove (s, json_string_value (json_object_get (r, "Id")), &name, NULL) == 0)
       strv_push (removed, name);
   }
   return 0;

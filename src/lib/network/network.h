@@ -72,6 +72,9 @@ int network_remove (const struct isola_store *s, const char *what, char **name_o
 
 /* Removes every user network no running container is on; *removed lists their names. */
 int network_prune (const struct isola_store *s, char ***removed, isola_error_t *err);
+/* The same, removing only the networks may_go (NULL: all) accepts, given their records (prune's filters). */
+int network_prune_if (const struct isola_store *s, bool (*may_go) (json_t *record, void *arg), void *arg,
+                      char ***removed, isola_error_t *err);
 
 /* The record with Containers filled in from the leases, as `network inspect` shows it. */
 json_t *network_inspect_json (const struct isola_store *s, json_t *record);
