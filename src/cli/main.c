@@ -13,7 +13,7 @@ static const struct cli_command *const commands[] = {
   &cmd_restart, &cmd_rm,        &cmd_rmi,     &cmd_run,     &cmd_save,   &cmd_start,   &cmd_stats,  &cmd_stop,
   &cmd_system,  &cmd_tag,       &cmd_top,     &cmd_unpause, &cmd_update, &cmd_version, &cmd_volume, &cmd_wait,
   &cmd_network, &cmd_serve,     &cmd_history, &cmd_diff,    &cmd_commit, &cmd_export,  &cmd_cp,     &cmd_port,
-  &cmd_pull,    &cmd_push,      &cmd_login,   &cmd_logout, &cmd_build,
+  &cmd_pull,    &cmd_push,      &cmd_login,   &cmd_logout,  &cmd_build,
 };
 
 static void

@@ -345,7 +345,7 @@ push_line (int fd, json_t *line)
 }
 
 static void
-on_push_progress (void *arg, enum push_event ev, const char *id)
+on_push_progress (void *arg, const struct push_progress *p)
 {
   static const char *const texts[] = {
     [PUSH_LAYER_PREPARING] = "Preparing",
@@ -354,10 +354,16 @@ on_push_progress (void *arg, enum push_event ev, const char *id)
     [PUSH_LAYER_PUSHED] = "Pushed",
   };
   int fd = *(int *)arg;
-  if (ev == PUSH_HEADER)
-    push_line (fd, json_pack ("{s:s}", "status", id));
-  else if ((size_t)ev < ARRAY_SIZE (texts) && texts[ev])
-    push_line (fd, json_pack ("{s:s, s:{}, s:s}", "status", texts[ev], "progressDetail", "id", id));
+  if (p->ev == PUSH_HEADER)
+    push_line (fd, json_pack ("{s:s}", "status", p->id));
+  else if (p->ev == PUSH_LAYER_MOUNTED)
+    push_line (fd, json_pack ("{s:o, s:{}, s:s}", "status", json_sprintf ("Mounted from %s", p->from ? p->from : ""),
+                              "progressDetail", "id", p->id));
+  else if (p->ev == PUSH_LAYER_PUSHING)
+    push_line (fd, json_pack ("{s:s, s:{s:I, s:I}, s:s}", "status", "Pushing", "progressDetail", "current",
+                              (json_int_t)p->done, "total", (json_int_t)p->total, "id", p->id));
+  else if ((size_t)p->ev < ARRAY_SIZE (texts) && texts[p->ev])
+    push_line (fd, json_pack ("{s:s, s:{}, s:s}", "status", texts[p->ev], "progressDetail", "id", p->id));
 }
 
 static void *
