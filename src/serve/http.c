@@ -355,6 +355,14 @@ access_handler (void *cls, struct MHD_Connection *conn, const char *url, const c
                 const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
   struct serve_request *r = *con_cls;
+  const struct serve_tls *tls = cls;
+  const char *why;
+  if (r == NULL && tls && tls->verify && !serve_tls_client_ok (conn, &why))
+    {
+      /* dockerd refuses such a client in the handshake; MHD cannot, so it gets no further than this. */
+      struct serve_request refused = { .conn = conn, .method = method };
+      return serve_reply_error (&refused, 403, "%s", why);
+    }
   if (r == NULL)
     {
       r = xcalloc (1, sizeof *r);
@@ -406,12 +414,19 @@ log_message (void *cls, const char *fmt, va_list ap)
 }
 
 struct MHD_Daemon *
-serve_start_daemon (int listen_fd)
+serve_start_daemon (int listen_fd, const struct serve_tls *tls)
 {
+  struct MHD_OptionItem tls_options[]
+      = { { MHD_OPTION_HTTPS_MEM_KEY, 0, tls ? tls->key : NULL },
+          { MHD_OPTION_HTTPS_MEM_CERT, 0, tls ? tls->cert : NULL },
+          /* a trust list makes MHD ask for the client's certificate (access_handler checks it) */
+          { tls && tls->verify ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, tls ? tls->ca : NULL },
+          { MHD_OPTION_END, 0, NULL } };
   return MHD_start_daemon (MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE
-                               | MHD_USE_ERROR_LOG | MHD_USE_TURBO,
-                           0, NULL, NULL, access_handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, log_message, NULL,
-                           MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+                               | MHD_USE_ERROR_LOG | MHD_USE_TURBO | (tls ? MHD_USE_TLS : 0),
+                           0, NULL, NULL, access_handler, (void *)tls, MHD_OPTION_EXTERNAL_LOGGER, log_message, NULL,
+                           MHD_OPTION_ARRAY, tls ? tls_options : &tls_options[3], MHD_OPTION_LISTEN_SOCKET, listen_fd,
+                           MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
 
                            /* Headers are bounded by the connection's memory (MHD answers 431 beyond). */
                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_CONNECTION_TIMEOUT,
