@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/json.h"
@@ -230,6 +233,29 @@ struct hijack
   void (*free_cls) (void *);
 };
 
+/* Waits (a second at most) until the client has read the 101 response from a unix socket.  docker-py (through
+   http.client) reads that response with a buffered reader, then the stream from the raw socket: output sent along
+   with the headers would be lost in that buffer.  dockerd gets away with it as its runc takes long enough to start
+   a process; isola's exec output can be there at once.  On a unix socket, SIOCOUTQ counts the bytes the peer has not
+   read yet. */
+static void
+wait_headers_read (int sock)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getsockname (sock, (struct sockaddr *)&ss, &len) < 0 || ss.ss_family != AF_UNIX)
+    return;
+  for (int i = 0; i < 1000; i++)
+    {
+      int queued = 0;
+      if (ioctl (sock, SIOCOUTQ, &queued) < 0 || queued == 0)
+        return;
+      struct pollfd p = { .fd = sock, .events = POLLRDHUP };
+      if (poll (&p, 1, 1) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+        return;
+    }
+}
+
 static void
 upgraded (void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra, size_t extra_len, MHD_socket sock,
           struct MHD_UpgradeResponseHandle *urh)
@@ -239,6 +265,7 @@ upgraded (void *cls, struct MHD_Connection *conn, void *con_cls, const char *ext
   int flags = fcntl (sock, F_GETFL);
   if (flags >= 0)
     (void)fcntl (sock, F_SETFL, flags & ~O_NONBLOCK);
+  wait_headers_read (sock);
   h->fn (h->cls, sock, extra, extra_len);
   if (h->free_cls)
     h->free_cls (h->cls);
