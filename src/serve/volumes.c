@@ -81,8 +81,9 @@ prune (struct serve_request *r)
   cleanup_store struct isola_store *s = NULL;
   cleanup_strv char **removed = NULL;
   int64_t reclaimed = 0;
+  /* API 1.41 prunes every unused volume; only 1.42 (Docker 23) keeps named ones unless filters has all=true. */
   if (store_open (serve_root, STORE_LOCK_EXCLUSIVE, &s, &err) < 0
-      || volume_prune (s, false, &removed, &reclaimed, &err) < 0)
+      || volume_prune (s, true, &removed, &reclaimed, &err) < 0)
     return serve_reply_isola_error (r, err);
   json_t *names = json_array ();
   for (size_t i = 0; removed && removed[i]; i++)
