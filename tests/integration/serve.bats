@@ -156,8 +156,9 @@ api() {
 @test "socket activation: isola serve without -H serves the sockets systemd passes (LISTEN_FDS), as isola.service does" {
   command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
   stop_server
-  # it listens, and starts the server (LISTEN_PID its PID, which isola serve keeps by executing isola-serve)
-  systemd-socket-activate -l "$SOCK" "$ISOLA" serve >"$BATS_TEST_TMPDIR/serve.log" 2>&1 &
+  # it listens, and starts the server (LISTEN_PID its PID, which isola serve keeps by executing isola-serve); it
+  # clears the environment but for what -E names: without the test's root the server would serve /var/lib/isola
+  systemd-socket-activate -E ISOLA_ROOT -E ISOLA_ISOLATION -E ISOLA_VM_TEMPLATE_DIR -l "$SOCK" "$ISOLA" serve >"$BATS_TEST_TMPDIR/serve.log" 2>&1 &
   SERVER_PID=$!
   local i
   for ((i = 0; i < 200; i++)); do
