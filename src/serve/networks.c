@@ -1,11 +1,13 @@
-/* Network endpoints (network/network.h): list, inspect, create, remove, prune.  Connecting a running container
-   (connect, disconnect) is not there: isola attaches a container to its networks when it starts. */
+/* Network endpoints (network/network.h): list, inspect, create, remove, prune; connect and disconnect of a container
+   that is not running (network/connect.h: isola attaches a container to its network when it starts). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
 
 #include "base/json.h"
 #include "base/util.h"
+#include "container/container.h"
+#include "network/connect.h"
 #include "network/network.h"
 #include "serve.h"
 #include "store/store.h"
@@ -95,9 +97,38 @@ prune (struct serve_request *r)
   return serve_reply_json (r, 200, json_pack ("{s:o}", "NetworksDeleted", names));
 }
 
+/* POST /networks/{id}/connect {Container, EndpointConfig} and /disconnect {Container, Force}. */
+static enum MHD_Result
+connect_container (struct serve_request *r, bool connect)
+{
+  enum MHD_Result reply;
+  cleanup_json json_t *body = serve_body_json (r, &reply);
+  if (body == NULL)
+    return reply;
+  const char *name = json_string_value (json_object_get (body, "Container"));
+  if (name == NULL || *name == '\0')
+    return serve_reply_error (r, 400, "a Container is needed");
+  cleanup_error isola_error_t err = NULL;
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_container struct container *c = NULL;
+  int ret = store_open (serve_root, STORE_LOCK_EXCLUSIVE, &s, &err);
+  if (ret == 0)
+    ret = container_load (s, name, &c, &err);
+  if (ret == 0)
+    ret = connect ? network_connect (s, c, r->arg[0], json_object_get (body, "EndpointConfig"), &err)
+                  : network_disconnect (s, c, r->arg[0], &err);
+  if (ret < 0)
+    return serve_reply_isola_error (r, err);
+  return serve_reply_empty (r, 200);
+}
+
 enum MHD_Result
 serve_networks (struct serve_request *r)
 {
+  if (serve_route (r, "POST", "/networks/*/connect"))
+    return connect_container (r, true);
+  if (serve_route (r, "POST", "/networks/*/disconnect"))
+    return connect_container (r, false);
   if (serve_route (r, "GET", "/networks"))
     return list (r);
   if (serve_route (r, "POST", "/networks/create"))
