@@ -18,7 +18,7 @@ docker_cli=/usr/bin/docker
 work=$(mktemp -d /tmp/isola-bench-serve.XXXXXX)
 export ISOLA_ROOT=$work/root DOCKER_CONFIG=$work/client
 cgparent=isola-bench-serve-${work##*.}
-server_pid= dockerd_pid=
+server_pid='' dockerd_pid=''
 
 # The processes whose command line names $work (dockerd's containerd and shims, isola's monitors): ours.
 procs_of_work () {
@@ -28,6 +28,7 @@ procs_of_work () {
   done
   return 0
 }
+# shellcheck disable=SC2046,SC2086 # lists of IDs and PIDs, split on purpose
 cleanup () {
   "$isola" rm -f $("$isola" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
   [ -z "$server_pid" ] || { kill "$server_pid"; wait "$server_pid"; } 2>/dev/null || true
@@ -45,7 +46,7 @@ cleanup () {
     sleep 0.3
   done
   find /sys/fs/cgroup -depth -type d -path "*/$cgparent*" -exec rmdir {} \; 2>/dev/null || true
-  grep -o "$work[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  grep -o "${work}[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT

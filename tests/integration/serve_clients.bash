@@ -3,6 +3,7 @@
 # shellcheck shell=bash
 
 # Debian's interpreter and the client packages in its dist-packages (not a pyenv's python3).
+# shellcheck disable=SC2034 # used by the files that load this one
 CLIENT_PYTHON=/usr/bin/python3
 
 # serve_start ARGS...: isola serve in the background, until $SOCK answers _ping.
