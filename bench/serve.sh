@@ -2,8 +2,10 @@
 # The Docker Engine API's cost: `docker run --rm busybox true` (Debian's docker 20.10 CLI) through `isola serve`
 # against the same through Debian's dockerd 20.10 (containerd, runc), each on a private socket and data root, in a
 # network and mount namespace this script makes; then the server's own overhead: bench/serve_api.py makes the CLI's
-# API calls for that run (_ping, create, attach, wait, start) without the CLI's ~0.5 s of start-up, against
-# `isola run --rm busybox true`, with the server's CPU time per run.  Runs alternate, so that the machine's load
+# API calls for that run (_ping, create, attach, wait, start) without the CLI's start-up, against `isola run --rm
+# busybox true`, with the server's CPU time per run.  The docker CLI's run --rm waits for the removal
+# (wait?condition=removed), isola run --rm does not (its monitor removes the container once the exit code is out):
+# the same without --rm (the removal not timed) is the like-for-like comparison.  Runs alternate, so that the machine's load
 # (shared, noisy) weighs on each alike; medians, the load average beside them.
 #   bench/serve.sh [RUNS]     (default 15)
 set -euo pipefail
@@ -97,14 +99,20 @@ for i in $(seq "$runs"); do
   once "$work/t-dockerd" on_dockerd run --rm busybox true
   once "$work/t-cli" on_isola version --format '{{.Server.APIVersion}}'
   once "$work/t-run" "$isola" run --rm --network none busybox true
-  /usr/bin/python3 bench/serve_api.py "$work/isola.sock" "$server_pid" 1 none 0 >>"$work/api"
+  /usr/bin/python3 bench/serve_api.py "$work/isola.sock" "$server_pid" 1 none 0 rm >>"$work/api"
+  once "$work/t-run-keep" "$isola" run --name "kept$i" --network none busybox true
+  "$isola" rm "kept$i" >/dev/null
+  /usr/bin/python3 bench/serve_api.py "$work/isola.sock" "$server_pid" 1 none 0 keep >>"$work/api-keep"
 done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 grep -v '^cpu' "$work/api" | awk '{ printf "%d\n", $1 * 10 }' >"$work/t-api"
-cpu=$(awk '/^cpu/ { s += $2 } END { printf "%.1f", s / NR }' "$work/api")
+grep -v '^cpu' "$work/api-keep" | awk '{ printf "%d\n", $1 * 10 }' >"$work/t-api-keep"
+cpu=$(awk '/^cpu/ { s += $2; n++ } END { printf "%.1f", s / n }' "$work/api")
+cpu_keep=$(awk '/^cpu/ { s += $2; n++ } END { printf "%.1f", s / n }' "$work/api-keep")
 
 isola_ms=$(ms "$work/t-isola") dockerd_ms=$(ms "$work/t-dockerd") cli_ms=$(ms "$work/t-cli")
 run_ms=$(ms "$work/t-run") api_ms=$(ms "$work/t-api")
+keep_ms=$(ms "$work/t-run-keep") api_keep_ms=$(ms "$work/t-api-keep")
 printf 'load average %s at the start, %s at the end; %d runs each, medians\n' "$load0" "$load1" "$runs"
 printf '%-62s %9s\n' "" "ms"
 printf '%-62s %9s\n' "docker run --rm busybox true -> isola serve" "$isola_ms"
@@ -113,5 +121,9 @@ printf '%-62s %9s\n' "  isola / dockerd (target <= 0.33)" "$(echo "scale=2; $iso
 printf '%-62s %9s\n' "docker version -> isola serve (the CLI's own start + 1 call)" "$cli_ms"
 printf '%-62s %9s\n' "the CLI's API calls for run --rm, no CLI (serve_api.py)" "$api_ms"
 printf '%-62s %9s\n' "isola run --rm --network none busybox true" "$run_ms"
-printf '%-62s %9s\n' "  the server's overhead: API calls - isola run (target <= 10)" "$(echo "$api_ms - $run_ms" | bc)"
+printf '%-62s %9s\n' "  difference (the API's --rm also waits for the removal)" "$(echo "$api_ms - $run_ms" | bc)"
 printf '%-62s %9s\n' "  isola serve's CPU time per run (its threads, not the monitor)" "$cpu"
+printf '%-62s %9s\n' "the CLI's API calls for run without --rm, no CLI" "$api_keep_ms"
+printf '%-62s %9s\n' "isola run --network none busybox true (its rm not timed)" "$keep_ms"
+printf '%-62s %9s\n' "  the server's overhead: API calls - isola run (target <= 10)" "$(echo "$api_keep_ms - $keep_ms" | bc)"
+printf '%-62s %9s\n' "  isola serve's CPU time per run (its threads, the rm included)" "$cpu_keep"

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""The API calls `docker run --rm busybox true` makes (docker 20.10's CLI), without the CLI: _ping, create with
-AutoRemove, attach (hijacked: 101, then the stream until its end), wait?condition=removed, start; one persistent
-client per run, as the CLI.  Prints each run's wall time in ms, and at the end the server's CPU time per run.
-    bench/serve_api.py SOCKET SERVER_PID RUNS [NETWORK [WARMUPS]]"""
+"""The API calls `docker run [--rm] busybox true` makes (docker 20.10's CLI), without the CLI: _ping, create (with
+AutoRemove for --rm), attach (hijacked: 101, then the stream until its end), wait (condition=removed for --rm, else
+next-exit), start; one persistent client per run, as the CLI.  Without --rm the container is removed after the
+timing.  Prints each run's wall time in ms, and at the end the server's CPU time per run (the removals outside the
+timing included).
+    bench/serve_api.py SOCKET SERVER_PID RUNS [NETWORK [WARMUPS [rm|keep]]]"""
 
 import json
 import os
@@ -71,12 +73,13 @@ class Conn:
         self.s.close()
 
 
-def run_once(sock, network):
+def run_once(sock, network, rm):
+    t0 = time.monotonic()
     c = Conn(sock)
     c.request("GET", "/_ping")
     st, body = c.request("POST", "/containers/create",
                          {"Image": "busybox", "Cmd": ["true"], "AttachStdout": True, "AttachStderr": True,
-                          "HostConfig": {"AutoRemove": True, "NetworkMode": network}})
+                          "HostConfig": {"AutoRemove": rm, "NetworkMode": network}})
     if st != 201:
         raise RuntimeError(f"create: {st} {body}")
     cid = json.loads(body)["Id"]
@@ -86,7 +89,7 @@ def run_once(sock, network):
         raise RuntimeError(f"attach: {st}")
     waiter = Conn(sock)
     # the wait's headers come at once, its body at the end: sent now, read after the stream
-    waiter.s.sendall(f"POST /v1.41/containers/{cid}/wait?condition=removed HTTP/1.1\r\nHost: docker\r\n"
+    waiter.s.sendall(f"POST /v1.41/containers/{cid}/wait?condition={'removed' if rm else 'next-exit'} HTTP/1.1\r\nHost: docker\r\n"
                      "Content-Length: 0\r\n\r\n".encode())
     st, body = c.request("POST", f"/containers/{cid}/start")
     if st != 204:
@@ -101,21 +104,26 @@ def run_once(sock, network):
         payload += chunk
     if b'"StatusCode":0' not in payload.replace(b" ", b""):
         raise RuntimeError(f"wait: {head} {payload}")
+    elapsed = time.monotonic() - t0
+    if not rm:
+        st, body = c.request("DELETE", f"/containers/{cid}")
+        if st != 204:
+            raise RuntimeError(f"remove: {st} {body}")
     for x in (c, attach, waiter):
         x.close()
+    return elapsed
 
 
 def main():
     sock, pid, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     network = sys.argv[4] if len(sys.argv) > 4 else "default"
     warmups = int(sys.argv[5]) if len(sys.argv) > 5 else 2
+    rm = (sys.argv[6] if len(sys.argv) > 6 else "rm") == "rm"
     for _ in range(warmups):
-        run_once(sock, network)
+        run_once(sock, network, rm)
     cpu0 = cpu_s(pid)
     for _ in range(runs):
-        t0 = time.monotonic()
-        run_once(sock, network)
-        print(f"{(time.monotonic() - t0) * 1000:.2f}")
+        print(f"{run_once(sock, network, rm) * 1000:.2f}")
     print(f"cpu {(cpu_s(pid) - cpu0) / runs * 1000:.2f}")
 
 
