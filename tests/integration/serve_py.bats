@@ -57,7 +57,7 @@ $(serve_log)"
   assert_output_empty
 }
 
-@test "docker-py: a user network, a container fetched by name from another, in use refused, remove" {
+@test "docker-py: a user network, a container fetched by name from another, connect/disconnect, in use refused, remove" {
   if [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ]; then
     skip "makes a bridge: run in a network namespace of its own (scripts/run-tests.sh does)"
   fi

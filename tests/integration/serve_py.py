@@ -207,7 +207,17 @@ class Parts:
         check("py-unused" in (pruned.get("VolumesDeleted") or []), f"prune: {pruned!r}")
         equal([x.name for x in c.volumes.list()], [], "volumes after prune")
 
-    # user networks: create, containers reaching each other by name, inspect, remove
+    def fetch(self, host):
+        """/etc/hostname of host:8080 (busybox httpd) from a container on py-net, once its name resolves."""
+        for _ in range(60):
+            try:
+                return self.run(["wget", "-q", "-O", "-", f"http://{host}:8080/hostname"], network="py-net",
+                                remove=True).strip().decode()
+            except docker.errors.ContainerError:
+                time.sleep(1)
+        raise AssertionError(f"{host}:8080 never answered")
+
+    # user networks: create, containers reaching each other by name, connect and disconnect, inspect, remove
     def networks(self):
         c = self.client
         net = c.networks.create("py-net", driver="bridge", labels={"suite": "py"})
@@ -215,16 +225,8 @@ class Parts:
         check("py-net" in [n.name for n in c.networks.list()], "network list")
         server = self.run(["httpd", "-f", "-p", "8080", "-h", "/etc"], detach=True, name="py-web", network="py-net")
         try:
-            out = b""
-            for _ in range(60):
-                try:
-                    out = self.run(["wget", "-q", "-O", "-", "http://py-web:8080/hostname"], network="py-net",
-                                   remove=True)
-                    break
-                except docker.errors.ContainerError:
-                    time.sleep(1)
             server.reload()
-            equal(out.strip().decode(), server.attrs["Config"]["Hostname"], "fetched by name")
+            equal(self.fetch("py-web"), server.attrs["Config"]["Hostname"], "fetched by name")
             net.reload()
             check(server.id in net.attrs["Containers"], f"the network's containers: {net.attrs['Containers']!r}")
             try:
@@ -232,6 +234,31 @@ class Parts:
                 raise AssertionError("a network in use was removed")
             except APIError as e:
                 check(e.status_code in (403, 409), f"removing a network in use: {e}")
+            # connect and disconnect of a container that is not running (what compose does to each it creates)
+            ctr = self.create(["httpd", "-f", "-p", "8080", "-h", "/etc"], name="py-alias")
+            try:
+                net.disconnect(ctr)
+                raise AssertionError("disconnect of a container not on the network")
+            except APIError as e:
+                equal(e.status_code, 400, f"disconnect of a container not on the network: {e}")
+            net.connect(ctr, aliases=["other-name"])
+            ctr.reload()
+            equal(list(ctr.attrs["NetworkSettings"]["Networks"]), ["py-net"], "the networks after connect")
+            equal(ctr.attrs["NetworkSettings"]["Networks"]["py-net"]["Aliases"], ["other-name"], "aliases")
+            try:
+                net.connect(ctr)
+                raise AssertionError("a second connect to the same network")
+            except APIError as e:
+                equal(e.status_code, 409, f"a second connect: {e}")
+            ctr.start()
+            equal(self.fetch("other-name"), ctr.attrs["Config"]["Hostname"], "fetched by the alias connect gave")
+            try:
+                net.disconnect(ctr)
+                raise AssertionError("disconnect of a running container")
+            except APIError as e:
+                equal(e.status_code, 400, f"disconnect of a running container: {e}")
+                check("running" in str(e), f"the reason: {e}")
+            ctr.remove(force=True)
         finally:
             server.remove(force=True)
         net.remove()
