@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,21 +257,58 @@ wait_headers_read (int sock)
     }
 }
 
+struct upgraded_session
+{
+  struct hijack *h;
+  int sock;
+  char *extra;
+  size_t extra_len;
+  struct MHD_UpgradeResponseHandle *urh;
+};
+
+static void *
+run_upgraded (void *arg)
+{
+  struct upgraded_session *u = arg;
+  struct hijack *h = u->h;
+  /* MHD hands the socket over non-blocking; the relays poll it and write whole frames. */
+  int flags = fcntl (u->sock, F_GETFL);
+  if (flags >= 0)
+    (void)fcntl (u->sock, F_SETFL, flags & ~O_NONBLOCK);
+  wait_headers_read (u->sock);
+  h->fn (h->cls, u->sock, u->extra, u->extra_len);
+  if (h->free_cls)
+    h->free_cls (h->cls);
+  free (h);
+  MHD_upgrade_action (u->urh, MHD_UPGRADE_ACTION_CLOSE);
+  free (u->extra);
+  free (u);
+  return NULL;
+}
+
 static void
 upgraded (void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra, size_t extra_len, MHD_socket sock,
           struct MHD_UpgradeResponseHandle *urh)
 {
-  struct hijack *h = cls;
-  /* MHD hands the socket over non-blocking; the relays poll it and write whole frames. */
-  int flags = fcntl (sock, F_GETFL);
-  if (flags >= 0)
-    (void)fcntl (sock, F_SETFL, flags & ~O_NONBLOCK);
-  wait_headers_read (sock);
-  h->fn (h->cls, sock, extra, extra_len);
-  if (h->free_cls)
-    h->free_cls (h->cls);
-  free (h);
-  MHD_upgrade_action (urh, MHD_UPGRADE_ACTION_CLOSE);
+  struct upgraded_session *u = xcalloc (1, sizeof *u);
+  *u = (struct upgraded_session){ .h = cls, .sock = sock, .extra_len = extra_len, .urh = urh };
+  u->extra = xmalloc (extra_len + 1);
+  memcpy (u->extra, extra, extra_len);
+  /* Over TLS, sock is one end of a socket pair whose other end this very thread relays to the TLS connection once
+     the callback returns: the session needs a thread of its own.  A plain connection's is the client's socket. */
+  const union MHD_ConnectionInfo *tls = MHD_get_connection_info (conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  if (tls && tls->tls_session)
+    {
+      pthread_t t;
+      pthread_attr_t attr;
+      pthread_attr_init (&attr);
+      pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
+      int ret = pthread_create (&t, &attr, run_upgraded, u);
+      pthread_attr_destroy (&attr);
+      if (ret == 0)
+        return;
+    }
+  run_upgraded (u);
 }
 
 enum MHD_Result

@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # isola serve's TLS, as dockerd's --tlsverify: a CA, a server certificate for 127.0.0.1 and client certificates that
 # the test makes with openssl; the docker CLI (Debian's 20.10 client) with --tlsverify is served; a client without a
-# certificate, with one of another CA, or without TLS is not; a non-loopback TCP address needs --tlsverify.  The
+# certificate, with one of another CA, or without TLS is not; a non-loopback TCP address needs --tlsverify.  Hijacked
+# streams (attach, exec) work over TLS, but a client's end of stdin (its TLS close_notify) does not reach the container:
+# libmicrohttpd's relay of an upgraded TLS connection does not pass it on.  The
 # server's TLS is the same for both isolation modes: process pass only.
 
 # shellcheck disable=SC2154 # status, output and stderr are set by bats' run
@@ -14,10 +16,12 @@ setup_file() {
   [ -x "$DOCKER_BIN" ] || skip "Debian's docker.io client is not installed ($DOCKER_BIN)"
   command -v openssl >/dev/null || skip "openssl is not installed"
   make_certs "$BATS_FILE_TMPDIR"
+  container_setup_file
 }
+teardown_file() { container_teardown_file; }
 
 setup() {
-  setup_root
+  container_setup
   SOCK=$BATS_TEST_TMPDIR/docker.sock
   SERVER_PID=
   PORT=$((20000 + RANDOM % 20000))
@@ -26,7 +30,7 @@ setup() {
 }
 teardown() {
   serve_stop
-  teardown_root
+  container_teardown
 }
 
 # make_certs DIR: ca.pem/ca-key.pem, server.pem/server-key.pem (127.0.0.1), client.pem/client-key.pem of that CA, and
@@ -76,6 +80,18 @@ tls_docker() {
   run curl -sS --cacert "$C/ca.pem" --cert "$C/client.pem" --key "$C/client-key.pem" "https://127.0.0.1:$PORT/_ping"
   assert_status 0
   assert_equal "$output" OK
+  # the hijacked streams of attach and exec go over TLS too, with the exit codes
+  run tls_docker client run --rm busybox sh -c 'echo out; echo err >&2; exit 3'
+  assert_status 3
+  assert_output_contains out
+  assert_output_contains err
+  run tls_docker client run -d --name tlsbox busybox sleep 300
+  assert_status 0
+  run tls_docker client exec tlsbox sh -c 'echo from-exec; exit 4'
+  assert_status 4
+  assert_equal "$output" from-exec
+  run tls_docker client rm -f tlsbox
+  assert_status 0
   # the unix socket stays plain HTTP, as dockerd's
   run curl -sS --unix-socket "$SOCK" http://isola/_ping
   assert_equal "$output" OK
