@@ -265,7 +265,7 @@ build/asan/isola-init: build/isola-init
 
 # isola serve's server (`isola serve` executes it): dynamic, whatever STATIC says, because libmicrohttpd needs GnuTLS,
 # whose static form needs libraries Debian ships only shared (p11-kit).
-SERVE_LIBS := -lmicrohttpd -lpthread $(LDLIBS)
+SERVE_LIBS := -lmicrohttpd -lgnutls -lpthread $(LDLIBS)
 build/isola-serve: $(SERVE_OBJS) build/libisola.a
 	@echo "  LD      $@"
 	@$(CC) $(ISOLA_CFLAGS) $(HARDEN_CFLAGS) $(CFLAGS) $(ISOLA_LDFLAGS) $(HARDEN_LDFLAGS) $(LDFLAGS) -pie \

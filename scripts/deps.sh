@@ -8,7 +8,7 @@ python3 jq bc tar crun runc gzip zstd xz-utils util-linux procps skopeo podman l
 libacl1-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev nettle-dev libb2-dev
 qemu-system-x86 erofs-utils e2fsprogs cpio kmod linux-image-cloud-amd64 libcap2-bin docker.io
 libnl-3-dev libnl-route-3-dev aardvark-dns containernetworking-plugins iptables iproute2 libmicrohttpd-dev
-libcurl4-openssl-dev docker-registry apache2-utils openssl curl buildah iperf3"
+libcurl4-openssl-dev docker-registry apache2-utils openssl curl buildah iperf3 python3-docker docker-compose"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -22,7 +22,7 @@ The parts (all of them by default):
          isolation, and the checks of the built binaries, tests/build/*.bats except reproducible.bats
   vm     everything that boots VMs: vm.bats, runtime_vm.bats, and the files of VM_FILES (default: run lifecycle exec
          ps logs isolation files volume leaks escape limits events attach restart health nsflags containment
-         records chaos wedged netns network serve serve_fs serve_ops commit cp build) again with every container in a VM (ISOLA_TEST_ISOLATION=vm).
+         records chaos wedged netns network serve serve_fs serve_ops commit cp build serve_py) again with every container in a VM (ISOLA_TEST_ISOLATION=vm).
          That second pass checks that the modes behave alike: it drives the release build with 1-vCPU guests
          (ISOLA_VM_PASS_BIN, ISOLA_VM_PASS_CPUS override), half the time of ASan and the default size; vm.bats,
          which tests the VM itself (its defaults too), drives the --binaries build; leaks.bats always drives the
@@ -82,7 +82,7 @@ BATS_ASAN_OPTIONS=${ISOLA_BATS_ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 FUZZ_SECONDS=${FUZZ_SECONDS:-5}
 # The files whose tests run in both isolation modes.
-VM_FILES=${VM_FILES:-"run lifecycle exec ps logs isolation files volume leaks escape limits events attach restart health nsflags containment records chaos wedged netns network serve serve_fs serve_ops commit cp build"}
+VM_FILES=${VM_FILES:-"run lifecycle exec ps logs isolation files volume leaks escape limits events attach restart health nsflags containment records chaos wedged netns network serve serve_fs serve_ops commit cp build serve_py"}
 JOBS=${ISOLA_TEST_JOBS:-3}
 BINARIES=${ISOLA_TEST_BINARIES:-asan}
 PARTS=$ALL_PARTS

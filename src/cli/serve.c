@@ -16,7 +16,10 @@
 enum
 {
   OPT_HOST = 'H',
-  OPT_TLS = 1000,
+  OPT_TLSVERIFY = 1000,
+  OPT_TLSCACERT,
+  OPT_TLSCERT,
+  OPT_TLSKEY,
 };
 
 static int
@@ -25,7 +28,7 @@ run_serve (struct cli_ctx *ctx, int argc, char **argv)
   const struct cli_command *cmd = strcmp (argv[0], "service") == 0 ? &cmd_system_service : &cmd_serve;
   struct flag_parser p;
   int c, exit_code = 0;
-  cleanup_strv char **args = NULL;
+  cleanup_strv char **args = NULL, **hosts = NULL, **tls = NULL;
   strv_push (&args, "isola-serve");
   strv_push (&args, ctx->root ? ctx->root : "");
   cli_flags_init (&p, cmd, argc, argv);
@@ -33,14 +36,27 @@ run_serve (struct cli_ctx *ctx, int argc, char **argv)
     switch (c)
       {
       case OPT_HOST:
-        strv_push (&args, p.value);
+        strv_push (&hosts, p.value);
         break;
-      case OPT_TLS:
-        fprintf (stderr, "Error: isola serve has no TLS yet: listen on a unix socket or a loopback address\n");
-        return EXIT_USAGE;
+      case OPT_TLSVERIFY:
+        strv_push (&tls, "--tlsverify");
+        break;
+      case OPT_TLSCACERT:
+      case OPT_TLSCERT:
+      case OPT_TLSKEY:
+        {
+          const char *name = c == OPT_TLSCACERT ? "tlscacert" : c == OPT_TLSCERT ? "tlscert" : "tlskey";
+          cleanup_free char *arg = xasprintf ("--%s=%s", name, p.value);
+          strv_push (&tls, arg);
+          break;
+        }
       }
   if (c < 0)
     return exit_code;
+  for (char **t = tls; t && *t; t++)
+    strv_push (&args, *t);
+  for (char **h = hosts; h && *h; h++)
+    strv_push (&args, *h);
   if (p.nargs > 1 || (p.nargs == 1 && cmd == &cmd_serve))
     return cli_usage_error (cmd, "\"%s\" accepts no arguments.",
                             cmd == &cmd_serve ? "isola serve" : "isola system service");
@@ -73,10 +89,10 @@ run_serve (struct cli_ctx *ctx, int argc, char **argv)
 
 #define SERVE_FLAGS                                                                                                    \
   { "host", 'H', OPT_HOST, "list", "Daemon socket(s) to listen on (unix://PATH, tcp://127.0.0.1:PORT, fd://)" },       \
-      { "tlsverify", 0, OPT_TLS, NULL, "Use TLS and verify the remote (not supported yet)" },                          \
-      { "tlscacert", 0, OPT_TLS, "string", "Trust certs signed only by this CA (not supported yet)" },                 \
-      { "tlscert", 0, OPT_TLS, "string", "Path to TLS certificate file (not supported yet)" },                         \
-      { "tlskey", 0, OPT_TLS, "string", "Path to TLS key file (not supported yet)" },                                  \
+      { "tlsverify", 0, OPT_TLSVERIFY, NULL, "Use TLS on TCP sockets and require client certificates of the CA" },     \
+      { "tlscacert", 0, OPT_TLSCACERT, "string", "Trust certs signed only by this CA" },                               \
+      { "tlscert", 0, OPT_TLSCERT, "string", "Path to TLS certificate file" },                                         \
+      { "tlskey", 0, OPT_TLSKEY, "string", "Path to TLS key file" },                                                   \
   {                                                                                                                    \
     0                                                                                                                  \
   }

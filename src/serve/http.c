@@ -4,10 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/json.h"
@@ -256,20 +260,81 @@ struct hijack
   void (*free_cls) (void *);
 };
 
+/* Waits (a second at most) until the client has read the 101 response from a unix socket.  docker-py (through
+   http.client) reads that response with a buffered reader, then the stream from the raw socket: output sent along
+   with the headers would be lost in that buffer.  dockerd gets away with it as its runc takes long enough to start
+   a process; isola's exec output can be there at once.  On a unix socket, SIOCOUTQ counts the bytes the peer has not
+   read yet. */
+static void
+wait_headers_read (int sock)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getsockname (sock, (struct sockaddr *)&ss, &len) < 0 || ss.ss_family != AF_UNIX)
+    return;
+  for (int i = 0; i < 1000; i++)
+    {
+      int queued = 0;
+      if (ioctl (sock, SIOCOUTQ, &queued) < 0 || queued == 0)
+        return;
+      struct pollfd p = { .fd = sock, .events = POLLRDHUP };
+      if (poll (&p, 1, 1) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+        return;
+    }
+}
+
+struct upgraded_session
+{
+  struct hijack *h;
+  int sock;
+  char *extra;
+  size_t extra_len;
+  struct MHD_UpgradeResponseHandle *urh;
+};
+
+static void *
+run_upgraded (void *arg)
+{
+  struct upgraded_session *u = arg;
+  struct hijack *h = u->h;
+  /* MHD hands the socket over non-blocking; the relays poll it and write whole frames. */
+  int flags = fcntl (u->sock, F_GETFL);
+  if (flags >= 0)
+    (void)fcntl (u->sock, F_SETFL, flags & ~O_NONBLOCK);
+  wait_headers_read (u->sock);
+  h->fn (h->cls, u->sock, u->extra, u->extra_len);
+  if (h->free_cls)
+    h->free_cls (h->cls);
+  free (h);
+  MHD_upgrade_action (u->urh, MHD_UPGRADE_ACTION_CLOSE);
+  free (u->extra);
+  free (u);
+  return NULL;
+}
+
 static void
 upgraded (void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra, size_t extra_len, MHD_socket sock,
           struct MHD_UpgradeResponseHandle *urh)
 {
-  struct hijack *h = cls;
-  /* MHD hands the socket over non-blocking; the relays poll it and write whole frames. */
-  int flags = fcntl (sock, F_GETFL);
-  if (flags >= 0)
-    (void)fcntl (sock, F_SETFL, flags & ~O_NONBLOCK);
-  h->fn (h->cls, sock, extra, extra_len);
-  if (h->free_cls)
-    h->free_cls (h->cls);
-  free (h);
-  MHD_upgrade_action (urh, MHD_UPGRADE_ACTION_CLOSE);
+  struct upgraded_session *u = xcalloc (1, sizeof *u);
+  *u = (struct upgraded_session){ .h = cls, .sock = sock, .extra_len = extra_len, .urh = urh };
+  u->extra = xmalloc (extra_len + 1);
+  memcpy (u->extra, extra, extra_len);
+  /* Over TLS, sock is one end of a socket pair whose other end this very thread relays to the TLS connection once
+     the callback returns: the session needs a thread of its own.  A plain connection's is the client's socket. */
+  const union MHD_ConnectionInfo *tls = MHD_get_connection_info (conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  if (tls && tls->tls_session)
+    {
+      pthread_t t;
+      pthread_attr_t attr;
+      pthread_attr_init (&attr);
+      pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
+      int ret = pthread_create (&t, &attr, run_upgraded, u);
+      pthread_attr_destroy (&attr);
+      if (ret == 0)
+        return;
+    }
+  run_upgraded (u);
 }
 
 enum MHD_Result
@@ -384,6 +449,14 @@ access_handler (void *cls, struct MHD_Connection *conn, const char *url, const c
                 const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
   struct serve_request *r = *con_cls;
+  const struct serve_tls *tls = cls;
+  const char *why;
+  if (r == NULL && tls && tls->verify && !serve_tls_client_ok (conn, &why))
+    {
+      /* dockerd refuses such a client in the handshake; MHD cannot, so it gets no further than this. */
+      struct serve_request refused = { .conn = conn, .method = method };
+      return serve_reply_error (&refused, 403, "%s", why);
+    }
   if (r == NULL)
     {
       r = xcalloc (1, sizeof *r);
@@ -439,12 +512,19 @@ log_message (void *cls, const char *fmt, va_list ap)
 }
 
 struct MHD_Daemon *
-serve_start_daemon (int listen_fd)
+serve_start_daemon (int listen_fd, const struct serve_tls *tls)
 {
+  struct MHD_OptionItem tls_options[]
+      = { { MHD_OPTION_HTTPS_MEM_KEY, 0, tls ? tls->key : NULL },
+          { MHD_OPTION_HTTPS_MEM_CERT, 0, tls ? tls->cert : NULL },
+          /* a trust list makes MHD ask for the client's certificate (access_handler checks it) */
+          { tls && tls->verify ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, tls ? tls->ca : NULL },
+          { MHD_OPTION_END, 0, NULL } };
   return MHD_start_daemon (MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE
-                               | MHD_USE_ERROR_LOG | MHD_USE_TURBO,
-                           0, NULL, NULL, access_handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, log_message, NULL,
-                           MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+                               | MHD_USE_ERROR_LOG | MHD_USE_TURBO | (tls ? MHD_USE_TLS : 0),
+                           0, NULL, NULL, access_handler, (void *)tls, MHD_OPTION_EXTERNAL_LOGGER, log_message, NULL,
+                           MHD_OPTION_ARRAY, tls ? tls_options : &tls_options[3], MHD_OPTION_LISTEN_SOCKET, listen_fd,
+                           MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
 
                            /* Headers are bounded by the connection's memory (MHD answers 431 beyond). */
                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_CONNECTION_TIMEOUT,

@@ -1,5 +1,6 @@
-/* isola-serve ROOT ADDRESS...: the Docker Engine API on each address (unix://PATH, tcp://127.0.0.1:PORT, fd:// for
-   systemd's sockets), until SIGTERM or SIGINT.  `isola serve` (src/cli/serve.c) parses the user's flags and
+/* isola-serve ROOT [--tlsverify --tlscacert=F --tlscert=F --tlskey=F] ADDRESS...: the Docker Engine API on each
+   address (unix://PATH, tcp://HOST:PORT, fd:// for systemd's sockets), until SIGTERM or SIGINT; TCP sockets speak
+   TLS with the --tls options.  `isola serve` (src/cli/serve.c) parses the user's flags and
    executes this with the store's root ("" for the default).  A binary of its own because libmicrohttpd comes with
    GnuTLS, which the static CLI cannot link. */
 #define _GNU_SOURCE
@@ -30,6 +31,8 @@ struct listener
   char *unix_path; /* removed at exit */
   struct MHD_Daemon *daemon;
 };
+
+static struct serve_tls tls;
 
 static int signal_pipe[2] = { -1, -1 };
 
@@ -112,12 +115,12 @@ listen_tcp (const char *hostport, struct listener *l)
       fprintf (stderr, "isola serve: tcp://%s: %s\n", hostport, gai_strerror (gai));
       return -1;
     }
-  if (!loopback (ai))
+  if (!loopback (ai) && !tls.verify)
     {
-      /* The API is root on the host: dockerd warns; isola refuses until it speaks TLS. */
+      /* The API is root on the host: dockerd warns; isola refuses but to clients whose certificates it checks. */
       fprintf (stderr,
-               "isola serve: refusing tcp://%s: not a loopback address, and isola serve has no TLS yet (anyone who "
-               "reaches the socket is root on this host)\n",
+               "isola serve: refusing tcp://%s: not a loopback address, and no --tlsverify (anyone who reaches the "
+               "socket would be root on this host)\n",
                hostport);
       freeaddrinfo (ai);
       return -1;
@@ -174,6 +177,52 @@ add_listener (const char *addr, struct listener *ls, int *n)
   return -1;
 }
 
+/* The --tls options `isola serve` passes before the addresses; *first becomes the first address's index. */
+static int
+parse_tls (int argc, char **argv, int *first)
+{
+  const char *ca = NULL, *cert = NULL, *key = NULL;
+  bool verify = false;
+  int i = *first;
+  for (; i < argc && str_has_prefix (argv[i], "--tls"); i++)
+    if (strcmp (argv[i], "--tlsverify") == 0)
+      verify = true;
+    else if (str_has_prefix (argv[i], "--tlscacert="))
+      ca = argv[i] + strlen ("--tlscacert=");
+    else if (str_has_prefix (argv[i], "--tlscert="))
+      cert = argv[i] + strlen ("--tlscert=");
+    else if (str_has_prefix (argv[i], "--tlskey="))
+      key = argv[i] + strlen ("--tlskey=");
+    else
+      {
+        fprintf (stderr, "isola serve: unknown option %s\n", argv[i]);
+        return -1;
+      }
+  *first = i;
+  if (!verify && (ca || cert || key))
+    {
+      /* dockerd's --tls without verification lets in any client: not for an API that is root on the host. */
+      fprintf (stderr, "isola serve: --tlscacert, --tlscert and --tlskey go with --tlsverify\n");
+      return -1;
+    }
+  cleanup_free char *why = NULL;
+  if (verify && serve_tls_load (&tls, ca, cert, key, &why) < 0)
+    {
+      fprintf (stderr, "isola serve: TLS: %s\n", why);
+      return -1;
+    }
+  return 0;
+}
+
+/* TLS is for TCP; unix sockets are guarded by their mode, as dockerd's. */
+static bool
+inet_socket (int fd)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  return getsockname (fd, (struct sockaddr *)&ss, &len) == 0 && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -186,7 +235,10 @@ main (int argc, char **argv)
   struct listener ls[MAX_LISTENERS];
   int n = 0;
   int ret = 0;
-  for (int i = 2; i < argc && ret == 0; i++)
+  int first = 2;
+  if (parse_tls (argc, argv, &first) < 0)
+    return 125;
+  for (int i = first; i < argc && ret == 0; i++)
     ret = add_listener (argv[i], ls, &n);
   if (ret == 0 && (pipe2 (signal_pipe, O_CLOEXEC) < 0))
     ret = -1;
@@ -198,7 +250,7 @@ main (int argc, char **argv)
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGINT, &sa, NULL);
   for (int i = 0; i < n && ret == 0; i++)
-    if ((ls[i].daemon = serve_start_daemon (ls[i].fd)) == NULL)
+    if ((ls[i].daemon = serve_start_daemon (ls[i].fd, tls.verify && inet_socket (ls[i].fd) ? &tls : NULL)) == NULL)
       {
         fprintf (stderr, "isola serve: cannot start the HTTP server: %s\n", strerror (errno));
         ret = -1;

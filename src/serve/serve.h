@@ -89,7 +89,19 @@ enum MHD_Result serve_stats (struct serve_request *r);
 /* Matches r's method and path against METHOD and a pattern whose "*" segments are variables (r->arg[0], [1]). */
 bool serve_route (struct serve_request *r, const char *method, const char *pattern);
 
-/* The daemon for one listening socket; NULL with errno on failure. */
-struct MHD_Daemon *serve_start_daemon (int listen_fd);
+/* TLS on TCP sockets, as dockerd's --tlsverify (tls.c): PEM contents; verify when a client must show a certificate
+   signed by the CA. */
+struct serve_tls
+{
+  char *ca, *cert, *key;
+  bool verify;
+};
+/* Reads and checks the three files: -1 with *why (allocated) on failure. */
+int serve_tls_load (struct serve_tls *tls, const char *ca, const char *cert, const char *key, char **why);
+/* Whether the client of conn showed a certificate the CA signed; *why says what is wrong when not. */
+bool serve_tls_client_ok (struct MHD_Connection *conn, const char **why);
+
+/* The daemon for one listening socket, with TLS when tls is not NULL; NULL with errno on failure. */
+struct MHD_Daemon *serve_start_daemon (int listen_fd, const struct serve_tls *tls);
 
 #endif

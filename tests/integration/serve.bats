@@ -129,7 +129,7 @@ api() {
   assert_output_contains "not a loopback address"
   run isola serve --tlsverify -H "unix://$SOCK"
   assert_status 125
-  assert_output_contains "no TLS"
+  assert_output_contains "--tlsverify needs --tlscacert, --tlscert and --tlskey"
   "$ISOLA" system service "unix://$SOCK" >"$BATS_TEST_TMPDIR/serve.log" 2>&1 &
   SERVER_PID=$!
   local i

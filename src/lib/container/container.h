@@ -1,7 +1,7 @@
 /* The container store: ROOT/containers/ID/ holds one container.
 
    config.json   what `create` decided, in Docker's inspect shape (Id, Name, Created, Path, Args, Image, Config,
-                 HostConfig); rewritten only by rename
+                 HostConfig, Endpoint); rewritten only by rename and network connect/disconnect (network/connect.h)
    state.json    Docker's State object (Status, Running, Pid, ExitCode, OOMKilled, Error, StartedAt, FinishedAt)
                  plus MonitorPid; written by start and by the monitor, always by atomic rename
    ctr.log       the container's output, one JSON object per line (docs/LOGS.md)

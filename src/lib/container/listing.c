@@ -107,10 +107,17 @@ container_listed (const struct container *c, bool all, char *const *filters)
   bool any_filter = filters && filters[0];
   if (!all && !any_filter && !container_is_running (c))
     return false;
-  /* Filters of the same key are ORed, different keys ANDed, as docker does. */
+  /* Filters of the same key are ORed, different keys ANDed, as docker does; but every label filter must match
+     (Docker's MatchKVList: docker-compose finds a project's service by two labels). */
   for (size_t i = 0; filters && filters[i]; i++)
     {
       size_t klen = strcspn (filters[i], "=");
+      if (klen == strlen ("label") && str_has_prefix (filters[i], "label="))
+        {
+          if (!filter_matches (c, filters[i]))
+            return false;
+          continue;
+        }
       bool ok = false;
       for (size_t j = 0; filters[j]; j++)
         if (strncmp (filters[j], filters[i], klen + 1) == 0 && filter_matches (c, filters[j]))
