@@ -237,7 +237,7 @@ fi
 # namespace too.  Paths in the machine's /tmp (ISOLA_BIN=/tmp/...) are not visible to the run.
 if [ -z "${ISOLA_TEST_PRIVATE_TMP:-}" ] && [ "$(id -u)" = 0 ]; then
   export ISOLA_TEST_PRIVATE_TMP=1
-  exec unshare --mount --propagation private -- "$0" "${ARGS[@]}"
+  exec unshare --mount --propagation private -- "$PWD/scripts/run-tests.sh" "${ARGS[@]}"
 fi
 if [ "${ISOLA_TEST_PRIVATE_TMP:-}" = 1 ]; then
   # (no nosuid or nodev: the stores under it hold images with setuid files and device nodes, as /var/lib/isola)
