@@ -19,8 +19,9 @@ VERSION   := 0.1.0
 GIT_REV   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 # Names the seccomp code in the key of the compiled-program cache (sandbox/seccomp_program.c), which the CLI and the monitor
-# share: a change to the profile tables must not find programs compiled from the old ones.
-SECCOMP_SRCS := $(wildcard src/lib/sandbox/seccomp_*.[ch])
+# share: a change to the profile tables must not find programs compiled from the old ones.  Sorted: a wildcard lists
+# in the directory's order, which on a tmpfs differed between two clones (tests/build/reproducible.bats).
+SECCOMP_SRCS := $(sort $(wildcard src/lib/sandbox/seccomp_*.[ch]))
 SECCOMP_CODE := $(shell cat $(SECCOMP_SRCS) | sha256sum | cut -c1-32)
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wno-format-nonliteral

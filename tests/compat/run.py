@@ -614,10 +614,14 @@ def main():
     if os.geteuid() != 0:
         die("must run as root (dockerd, isola)")
     isola = os.path.abspath(os.environ.get("ISOLA_BIN", os.path.join(REPO, "build/isola")))
+    # The VM lane's binary may be another build (ISOLA_VM_BIN): run-tests.sh gives it the release build, as to the
+    # VM pass of the bats files, while the process lane drives the ASan one.
+    binaries = {"process": isola, "vm": os.path.abspath(os.environ.get("ISOLA_VM_BIN") or isola)}
     archive = os.path.abspath(os.environ.get("ISOLA_IMAGE", os.path.join(REPO, "build/images/busybox.tar")))
     docker_cli = os.environ.get("DOCKER_CLI") or ("/usr/bin/docker" if os.path.exists("/usr/bin/docker")
                                                   else shutil.which("docker"))
-    for what, path in (("isola binary", isola), ("image archive (make image)", archive)):
+    for what, path in (("isola binary", isola), ("isola binary of the VM lane", binaries["vm"]),
+                       ("image archive (make image)", archive)):
         if not os.path.exists(path):
             die(f"{what} {path} is missing")
     if not docker_cli or not shutil.which("dockerd"):
@@ -659,11 +663,12 @@ def main():
                 env["ISOLA_ISOLATION"] = "vm"
             else:
                 env.pop("ISOLA_ISOLATION", None)
-            p = subprocess.run([isola, "load", "-q", "-i", archive], env=env, capture_output=True, text=True)
+            p = subprocess.run([binaries[mode], "load", "-q", "-i", archive], env=env, capture_output=True,
+                               text=True)
             if p.returncode != 0:
                 raise RuntimeError(f"isola load failed: {p.stderr}")
             roots[mode] = (root, env)
-            engines[mode] = Engine(mode, [isola], env, ["--isolation=vm"] if mode == "vm" else None,
+            engines[mode] = Engine(mode, [binaries[mode]], env, ["--isolation=vm"] if mode == "vm" else None,
                                    timeout=180)
         if any(c.registry for c in cases):
             registry = Registry(WORKDIR, "/proc/%d/ns/net" % dockerd.proc.pid)
@@ -679,7 +684,7 @@ def main():
         failed += 1
     finally:
         for mode, (root, env) in roots.items():
-            isola_cleanup_root(isola, root, env)
+            isola_cleanup_root(binaries[mode], root, env)
         if registry:
             registry.stop()
         if dockerd:

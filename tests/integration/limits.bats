@@ -189,6 +189,11 @@ log_lines() {
   isola logs "$1" 2>/dev/null | wc -l
 }
 
+# logged_more CONTAINER N: whether the container has logged more than N lines (counted at each call of wait_until).
+logged_more() {
+  [ "$(log_lines "$1")" -gt "$2" ]
+}
+
 @test "pause stops every process, unpause resumes them; inspect and ps say so" {
   run_detached --name p1 busybox sh -c 'while :; do echo tick; sleep 0.1; done'
   wait_for_log p1 tick
@@ -205,7 +210,7 @@ log_lines() {
   assert_equal "$n2" "$n1"
   isola_ok unpause p1
   assert_equal "$(cfield p1 '{{.State.Status}} {{.State.Paused}}')" "running false"
-  wait_until 30 test "$(log_lines p1)" -gt "$n2"
+  wait_until 30 logged_more p1 "$n2"
 }
 
 @test "pause and unpause refuse what Docker refuses" {

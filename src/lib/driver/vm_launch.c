@@ -353,12 +353,15 @@ vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const
   push (&argv, "-initrd");
   push (&argv, vs->initrd);
   push (&argv, "-append");
-  /* reboot=t with -no-reboot is how the agent ends the VM: without ACPI there is no power-off.  Under TCG, the guest
-     can hang calibrating its TSC unless told its rate, and noapictimer skips ~0.25 s of timer calibration
-     (../shared/MEASURED.md, vm/kernel/NOTES.md); under KVM both would be wrong. */
+  /* reboot=t with -no-reboot is how the agent ends the VM: without ACPI there is no power-off.  Under TCG the guest
+     is told what it would otherwise calibrate, slowly and unreliably on a loaded host: its TSC's rate (it could hang
+     calibrating it), that the TSC is reliable (it is the host's), and the LAPIC timer's period (QEMU's APIC timer
+     counts 1 GHz, HZ is 250: vm/kernel/patches/lapic-timer-period.patch).  A working LAPIC timer and a clocksource
+     good for high resolution let an idle guest stop its tick (NOHZ): ~5% of a host CPU per idle VM without
+     (vm/kernel/NOTES.md).  Under KVM all three would be wrong. */
   pushf (&argv, "%s%s",
          kvm ? "console=ttyS0 quiet panic=-1 reboot=t"
-             : "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=2600000 noapictimer",
+             : "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=2600000 tsc=reliable lapic_timer_period=4000000",
          l->trace ? " isola.trace=1" : "");
   /* The console goes through a socket to a copier that keeps its latest part (vm_console.h), never into a file
      that the guest could grow without end. */

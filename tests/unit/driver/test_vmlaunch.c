@@ -89,8 +89,9 @@ test_qemu_argv (void)
   CHECK (argv && strcmp (argv[0], "isola-vm") == 0, "the worker is named isola-vm");
   CHECK (argv_contains (argv, c->id) && argv_contains (argv, "process=isola-vm"), "it names the container's ID");
   CHECK (argv_has (argv, "-accel", "tcg") && argv_has (argv, "-cpu", "max"), "TCG: -accel tcg -cpu max");
-  CHECK (argv_contains (argv, "tsc_early_khz=") && argv_contains (argv, "noapictimer"),
-         "TCG: the guest is told its TSC rate and skips timer calibration");
+  CHECK (argv_contains (argv, "tsc_early_khz=") && argv_contains (argv, "tsc=reliable")
+             && argv_contains (argv, "lapic_timer_period=4000000") && !argv_contains (argv, "noapictimer"),
+         "TCG: the guest is told its TSC rate and LAPIC timer period, and keeps its LAPIC timer (NOHZ)");
   CHECK (argv_contains (argv, "acpi=off") && argv_contains (argv, "rtc=on"), "microvm without ACPI, with its RTC");
   CHECK (argv_has (argv, "-m", "364") && argv_has (argv, "-smp", "2"), "memory and vCPUs from the limits");
   CHECK (argv_has (argv, "-sandbox", NULL) && argv_has (argv, "-no-reboot", NULL)
@@ -130,7 +131,9 @@ test_qemu_argv (void)
   cleanup_strv char **kvm = vm_qemu_argv (&vs, &s, c, 7, 9, NULL);
   CHECK (argv_has (kvm, "-accel", "kvm") && argv_has (kvm, "-m", "2048") && argv_has (kvm, "-smp", "3"),
          "KVM; without limits, the settings' memory and vCPUs");
-  CHECK (!argv_contains (kvm, "tsc_early_khz") && !argv_contains (kvm, "noapictimer"), "KVM: no TCG workarounds");
+  CHECK (!argv_contains (kvm, "tsc_early_khz") && !argv_contains (kvm, "tsc=reliable")
+             && !argv_contains (kvm, "lapic_timer_period"),
+         "KVM: no TCG workarounds");
   vs.acpi = true;
   cleanup_strv char **acpi = vm_qemu_argv (&vs, &s, c, 7, 9, NULL);
   CHECK (argv_contains (acpi, "acpi=on") && !argv_contains (acpi, "acpi=off"), "ISOLA_VM_ACPI: devices in ACPI tables");
