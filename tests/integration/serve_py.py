@@ -235,28 +235,28 @@ class Parts:
             except APIError as e:
                 check(e.status_code in (403, 409), f"removing a network in use: {e}")
             # connect and disconnect of a container that is not running (what compose does to each it creates)
-            ctr = self.create(["httpd", "-f", "-p", "8080", "-h", "/etc"], name="py-alias")
+            # (on the default bridge: the suite's roots default to none, where Docker refuses a connect)
+            ctr = self.create(["httpd", "-f", "-p", "8080", "-h", "/etc"], name="py-alias", network="bridge")
             try:
                 net.disconnect(ctr)
                 raise AssertionError("disconnect of a container not on the network")
             except APIError as e:
-                equal(e.status_code, 400, f"disconnect of a container not on the network: {e}")
+                # dockerd 20.10 answers 500 (an untyped error); isola 404, the network being the missing thing
+                check(e.status_code in (404, 500) and "is not connected to the network" in str(e),
+                      f"disconnect of a container not on the network: {e}")
+            c.networks.get("bridge").disconnect(ctr)  # an isola container is on one network at a time
             net.connect(ctr, aliases=["other-name"])
             ctr.reload()
             equal(list(ctr.attrs["NetworkSettings"]["Networks"]), ["py-net"], "the networks after connect")
-            equal(ctr.attrs["NetworkSettings"]["Networks"]["py-net"]["Aliases"], ["other-name"], "aliases")
-            try:
-                net.connect(ctr)
-                raise AssertionError("a second connect to the same network")
-            except APIError as e:
-                equal(e.status_code, 409, f"a second connect: {e}")
+            aliases = ctr.attrs["NetworkSettings"]["Networks"]["py-net"]["Aliases"]
+            check("other-name" in aliases, f"aliases: {aliases!r}")  # (and the short ID, as dockerd adds it)
             ctr.start()
             equal(self.fetch("other-name"), ctr.attrs["Config"]["Hostname"], "fetched by the alias connect gave")
             try:
                 net.disconnect(ctr)
                 raise AssertionError("disconnect of a running container")
             except APIError as e:
-                equal(e.status_code, 400, f"disconnect of a running container: {e}")
+                check(e.status_code in (400, 409), f"disconnect of a running container: {e}")
                 check("running" in str(e), f"the reason: {e}")
             ctr.remove(force=True)
         finally:
