@@ -7,62 +7,20 @@
 
 # shellcheck disable=SC2154 # status, output and stderr are set by bats' run
 load helpers
-
-ISOLA_TIMEOUT=${ISOLA_CONTAINER_TIMEOUT:-30}
-DOCKER_BIN=/usr/bin/docker
+load serve_helpers
 
 setup_file() {
-  [ -x "$DOCKER_BIN" ] || skip "Debian's docker.io client is not installed ($DOCKER_BIN)"
-  container_setup_file
+  serve_setup_file
 }
 teardown_file() {
   container_teardown_file
 }
 
 setup() {
-  container_setup
-  SOCK=$BATS_TEST_TMPDIR/docker.sock
-  export DOCKER_HOST=unix://$SOCK
-  # the client's own files (config.json) stay in the test's directory
-  export DOCKER_CONFIG=$BATS_TEST_TMPDIR/docker-config
-  SERVER_PID=
-  start_server -H "unix://$SOCK"
+  serve_setup
 }
 teardown() {
-  stop_server
-  container_teardown
-}
-
-# start_server ARGS...: isola serve in the background, until its socket answers _ping.
-start_server() {
-  "$ISOLA" serve "$@" >"$BATS_TEST_TMPDIR/serve.log" 2>&1 &
-  SERVER_PID=$!
-  local i
-  for ((i = 0; i < 200; i++)); do
-    [ -S "$SOCK" ] && curl -sf --unix-socket "$SOCK" http://isola/_ping >/dev/null 2>&1 && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || fail "isola serve ended: $(cat "$BATS_TEST_TMPDIR/serve.log")"
-    sleep 0.05
-  done
-  fail "isola serve did not answer on $SOCK"
-}
-stop_server() {
-  [ -n "${SERVER_PID:-}" ] || return 0
-  kill "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=
-}
-
-docker() {
-  local t=$ISOLA_TIMEOUT
-  if [ "$TEST_ISOLATION" = vm ] && [ "$t" -lt 120 ]; then t=120; fi
-  timeout "$t" "$DOCKER_BIN" "$@"
-}
-
-# api METHOD PATH [BODY]: curl over the socket; prints the status code, then the body.
-api() {
-  local data=()
-  [ $# -lt 3 ] || data=(-H 'Content-Type: application/json' --data-binary "$3")
-  curl -s --unix-socket "$SOCK" -X "$1" "${data[@]}" -w '\n%{http_code}' "http://isola$2"
+  serve_teardown
 }
 
 # ---- the server ----------------------------------------------------------------------------------------------------

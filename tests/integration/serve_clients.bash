@@ -6,25 +6,11 @@
 # shellcheck disable=SC2034 # used by the files that load this one
 CLIENT_PYTHON=/usr/bin/python3
 
-# serve_start ARGS...: isola serve in the background, until $SOCK answers _ping.
-serve_start() {
-  "$ISOLA" serve "$@" >"$BATS_TEST_TMPDIR/serve.log" 2>&1 &
-  SERVER_PID=$!
-  local i
-  for ((i = 0; i < 600; i++)); do
-    [ -S "$SOCK" ] && curl -sf --unix-socket "$SOCK" http://isola/_ping >/dev/null 2>&1 && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || fail "isola serve ended: $(cat "$BATS_TEST_TMPDIR/serve.log")"
-    sleep 0.05
-  done
-  fail "isola serve did not answer on $SOCK"
-}
-
-serve_stop() {
-  [ -n "${SERVER_PID:-}" ] || return 0
-  kill "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=
-}
+# The server's start and stop are serve_helpers.bash's.
+# shellcheck source=tests/integration/serve_helpers.bash
+. "${BATS_TEST_DIRNAME}/serve_helpers.bash"
+serve_start() { start_server "$@"; }
+serve_stop() { stop_server; }
 
 # serve_log: the server's messages, for a failing test's output.
 serve_log() {

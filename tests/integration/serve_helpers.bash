@@ -32,7 +32,7 @@ start_server() {
   "$ISOLA" serve "$@" >"$BATS_TEST_TMPDIR/serve.log" 2>&1 &
   SERVER_PID=$!
   local i
-  for ((i = 0; i < 200; i++)); do
+  for ((i = 0; i < 600; i++)); do
     [ -S "$SOCK" ] && curl -sf --unix-socket "$SOCK" http://isola/_ping >/dev/null 2>&1 && return 0
     kill -0 "$SERVER_PID" 2>/dev/null || fail "isola serve ended: $(cat "$BATS_TEST_TMPDIR/serve.log")"
     sleep 0.05
