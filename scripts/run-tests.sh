@@ -234,17 +234,27 @@ fi
 # of recently deleted ones, which was 44% of the CPU of a process-mode bats file (perf: find_inode_bit,
 # recently_deleted; lifecycle.bats 9.2-10.7 CPU-s on the disk, 5.8-6.6 on a tmpfs).  What the run leaves there goes
 # with its last process, after the leftovers check below has seen it; the mounts the tests make stay in the
-# namespace too.  Paths in the machine's /tmp (ISOLA_BIN=/tmp/...) are not visible to the run.
+# namespace too.  Paths in the machine's /tmp (ISOLA_BIN=/tmp/...) are not visible to the run, but for the tree's own.
 if [ -z "${ISOLA_TEST_PRIVATE_TMP:-}" ] && [ "$(id -u)" = 0 ]; then
   export ISOLA_TEST_PRIVATE_TMP=1
   exec unshare --mount --propagation private -- "$PWD/scripts/run-tests.sh" "${ARGS[@]}"
 fi
 if [ "${ISOLA_TEST_PRIVATE_TMP:-}" = 1 ]; then
+  # A tree that is itself in the machine's /tmp (a clone made there) is bound back at its place, through a
+  # descriptor of the /tmp the tmpfs covers.
+  tree_in_tmp=
+  case $PWD in /tmp/?*) tree_in_tmp=${PWD#/tmp/} tree_in_tmp=${tree_in_tmp%%/*} ;; esac
+  exec {machine_tmp}</tmp
   # (no nosuid or nodev: the stores under it hold images with setuid files and device nodes, as /var/lib/isola)
   if ! mount -t tmpfs -o mode=1777 isola-tests /tmp; then
     echo "run-tests.sh: could not mount the run's tmpfs on /tmp" >&2
     exit 1
   fi
+  if [ -n "$tree_in_tmp" ] && ! { mkdir "/tmp/$tree_in_tmp" && mount --bind "/proc/self/fd/$machine_tmp/$tree_in_tmp" "/tmp/$tree_in_tmp"; }; then
+    echo "run-tests.sh: could not keep /tmp/$tree_in_tmp (the tree) in the run's /tmp" >&2
+    exit 1
+  fi
+  exec {machine_tmp}<&-
   ISOLA_TEST_PRIVATE_TMP=2
 fi
 
