@@ -250,7 +250,7 @@ if [ "${ISOLA_TEST_PRIVATE_TMP:-}" = 1 ]; then
     echo "run-tests.sh: could not mount the run's tmpfs on /tmp" >&2
     exit 1
   fi
-  if [ -n "$tree_in_tmp" ] && ! { mkdir "/tmp/$tree_in_tmp" && mount --bind "/proc/self/fd/$machine_tmp/$tree_in_tmp" "/tmp/$tree_in_tmp"; }; then
+  if [ -n "$tree_in_tmp" ] && ! { mkdir "/tmp/$tree_in_tmp" && mount --no-canonicalize --bind "/proc/self/fd/$machine_tmp/$tree_in_tmp" "/tmp/$tree_in_tmp"; }; then
     echo "run-tests.sh: could not keep /tmp/$tree_in_tmp (the tree) in the run's /tmp" >&2
     exit 1
   fi
