@@ -56,20 +56,30 @@ untag_events (struct isola_store *s, const char *id, size_t n)
     image_event (s, id, NULL, "untag");
 }
 
+/* Its tags go (all the image loses when a child or a container still needs it: Docker leaves it <none>). */
 static int
-image_delete_record (struct isola_store *s, json_t *refs, const char *id, struct rmi_report *rep, isola_error_t *err)
+untag_image (struct isola_store *s, json_t *refs, char **tags, const char *id, struct rmi_report *rep,
+            isola_error_t *err)
 {
-  cleanup_strv char **tags = refs_tags_of (refs, id);
   for (size_t i = 0; tags[i]; i++)
     {
       json_object_del (refs, tags[i]);
       report_push (&rep->untagged, "%s", tags[i]);
     }
-  /* Untag first: a crash between the two steps leaves a complete, untagged image, never a tag without an image. */
   int ret = refs_write (s, refs, err);
+  if (ret == 0)
+    untag_events (s, id, strv_len (tags));
+  return ret;
+}
+
+static int
+image_delete_record (struct isola_store *s, json_t *refs, const char *id, struct rmi_report *rep, isola_error_t *err)
+{
+  cleanup_strv char **tags = refs_tags_of (refs, id);
+  /* Untag first: a crash between the two steps leaves a complete, untagged image, never a tag without an image. */
+  int ret = untag_image (s, refs, tags, id, rep, err);
   if (ret < 0)
     return ret;
-  untag_events (s, id, strv_len (tags));
   /* The VM root file system before the record: a record without one gets it rebuilt, nothing would find an
      orphan. */
   if ((ret = image_erofs_remove (s, id, err)) < 0)
@@ -166,15 +176,7 @@ image_remove (struct isola_store *s, const char *what, bool force, struct rmi_re
                                  "conflict: unable to delete %.12s (cannot be forced) - image has dependent child "
                                  "images",
                                  id);
-      for (size_t i = 0; tags[i]; i++)
-        {
-          json_object_del (refs, tags[i]);
-          report_push (&rep->untagged, "%s", tags[i]);
-        }
-      ret = refs_write (s, refs, err);
-      if (ret == 0)
-        untag_events (s, id, strv_len (tags));
-      return ret;
+      return untag_image (s, refs, tags, id, rep, err);
     }
   if (containers_use_image (s, id))
     {
@@ -184,15 +186,7 @@ image_remove (struct isola_store *s, const char *what, bool force, struct rmi_re
                                  "container",
                                  id);
       /* Like docker: forcing only untags an image that a container still needs; it stays as <none>. */
-      for (size_t i = 0; tags[i]; i++)
-        {
-          json_object_del (refs, tags[i]);
-          report_push (&rep->untagged, "%s", tags[i]);
-        }
-      ret = refs_write (s, refs, err);
-      if (ret == 0)
-        untag_events (s, id, strv_len (tags));
-      return ret;
+      return untag_image (s, refs, tags, id, rep, err);
     }
   if (!by_tag && !force && !tags_in_single_repository (tags))
     return isola_error_fail (err, EBUSY,
