@@ -172,6 +172,21 @@ PY
 pwned"
 }
 
+@test "cp out of a running container whose path is under a named volume or a bind: the volume's files" {
+  local bind=$BATS_TEST_TMPDIR/bind
+  mkdir -p "$bind"
+  echo inbind >"$bind/f"
+  isola_ok volume create cprun
+  isola_ok run -d --name r1 -v cprun:/vol -v "$bind:/b:ro" busybox sh -c 'echo invol >/vol/f; touch /ready; exec sleep 1000'
+  wait_until 60 isola exec r1 test -e /ready
+  isola_ok cp r1:/vol/f "$H/v"
+  assert_equal "$(cat "$H/v")" invol
+  isola_ok cp r1:/b/f "$H/b"
+  assert_equal "$(cat "$H/b")" inbind
+  isola_ok rm -f r1
+  isola_ok volume rm cprun
+}
+
 @test "cp with a stopped container whose path is under a named volume or a bind: the volume's files, both ways" {
   local bind=$BATS_TEST_TMPDIR/bind
   mkdir -p "$bind"

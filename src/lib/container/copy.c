@@ -404,15 +404,19 @@ mount_host_mounts (const struct container *c, int rootfd, isola_error_t *err)
   return 0;
 }
 
-/* The container's root for a copy, with its binds and volumes when it is not running (a running one has them
-   already: its own root, or its guest's agent).  Mount points the container never had are made in its layer, as
+/* The container's root for a copy, with its binds and volumes when it is not running or is a running VM (a running
+   process container has them in its own root).  Mount points the container never had are made in its layer, as
    dockerd makes them, so a root with such mounts is opened writable. */
 static int
 copy_root_open (struct isola_store *s, struct container *c, bool writable, struct container_root *root,
                 isola_error_t *err)
 {
-  bool mounts = !container_is_running (c) && has_host_mounts (c);
-  int ret = container_root_open (s, c, writable || mounts, root, err);
+  bool stopped = !container_is_running (c);
+  /* A running guest's view here is its frozen disk, without the shares it mounts: they are bound over it too, on
+     the mount points its agent made at start (the disk is the guest's: read-only). */
+  bool guest_disk = !stopped && driver_of (c)->running_root == NULL;
+  bool mounts = (stopped || guest_disk) && has_host_mounts (c);
+  int ret = container_root_open (s, c, writable || (mounts && stopped), root, err);
   if (ret == 0 && mounts && (ret = mount_host_mounts (c, root->fd, err)) < 0)
     container_root_close (root);
   return ret;

@@ -59,7 +59,7 @@ untag_events (struct isola_store *s, const char *id, size_t n)
 /* Its tags go (all the image loses when a child or a container still needs it: Docker leaves it <none>). */
 static int
 untag_image (struct isola_store *s, json_t *refs, char **tags, const char *id, struct rmi_report *rep,
-            isola_error_t *err)
+             isola_error_t *err)
 {
   for (size_t i = 0; tags[i]; i++)
     {
