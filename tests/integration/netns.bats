@@ -66,6 +66,9 @@ net_leftovers() {
   in_ctr ip -o link show "$1" 2>/dev/null | grep -o 'tap0_isola' || true
   in_ctr tc qdisc show dev eth0 ingress 2>/dev/null
 }
+# (for wait_until, which must run the check each time: a "$(…)" in its arguments is expanded once, before it starts)
+no_net_leftovers() { [ -z "$(net_leftovers "$1")" ]; }
+no_tap() { ! in_ctr ip -o link show tap0_isola >/dev/null 2>&1; }
 
 @test "ns:PATH: a container serves a page (busybox httpd) that the namespace's peer fetches with wget" {
   make_netns
@@ -139,7 +142,7 @@ default via 10.231.0.1 dev eth0 "
   assert_equal "$output" up
   kill -KILL "$(cfield web '{{.State.Pid}}')"
   wait_for_status web exited 30
-  wait_until 10 test -z "$(net_leftovers tap0_isola)"
+  wait_until 10 no_net_leftovers tap0_isola
 
   # kill -9 of the monitor: the VM dies with it; the qdiscs stay until rm -f (or the next start replaces them)
   isola_ok start web
@@ -149,7 +152,7 @@ default via 10.231.0.1 dev eth0 "
   mon=$(for p in $(pgrep -f "isola-monitor $ISOLA_ROOT"); do [ "$(cat "/proc/$p/comm")" != isola-monitor ] || echo "$p"; done)
   [ -n "$mon" ] || fail "no monitor"
   kill -KILL "$mon"
-  wait_until 10 test -z "$(in_ctr ip -o link show tap0_isola 2>/dev/null)"
+  wait_until 10 no_tap
   isola_ok start web
   run fetch http://10.231.0.2/index.html
   assert_equal "$output" up
