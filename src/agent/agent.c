@@ -1362,6 +1362,13 @@ relay (struct agent *a, int sigfd)
           struct proc *p = &a->procs[who[i - P_FIRST].proc];
           if (!(fds[i].revents & (POLLIN | POLLOUT | POLLHUP | POLLERR)) || !p->used)
             continue;
+          /* The slot may hold another process by now (one ended and an exec took its place in this round): an
+             entry is only for the descriptor it was made for, or the new process's output would go out before its
+             STARTED. */
+          int now[5] = { p->out, p->err, p->console, p->report, p->in };
+          int which = who[i - P_FIRST].which;
+          if (now[which] != fds[i].fd || (which < 2 && !p->announced && p->report >= 0))
+            continue;
           switch (who[i - P_FIRST].which)
             {
             case 0:
