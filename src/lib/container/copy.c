@@ -386,7 +386,7 @@ has_host_mounts (const struct container *c)
    one reads and writes the volume rather than the directory beneath it.  The view lives in the CLI's private mount
    namespace (container_root_open), and goes with it. */
 static int
-mount_host_mounts (const struct container *c, int rootfd, isola_error_t *err)
+mount_host_mounts (const struct container *c, int rootfd, bool best_effort, isola_error_t *err)
 {
   size_t i;
   json_t *v;
@@ -398,6 +398,13 @@ mount_host_mounts (const struct container *c, int rootfd, isola_error_t *err)
     if (type == NULL || strcmp (type, "tmpfs") == 0 || src == NULL || src[0] == '\0' || dst == NULL)
       continue;
     int ret = spawn_bind_in_root (rootfd, src, dst, !json_is_true (json_object_get (v, "RW")), err);
+    /* A guest's read-only disk may lack a mount point its agent made elsewhere (a tmpfs of the guest): that one
+       volume is not seen, rather than no copy at all, as before. */
+    if (ret < 0 && best_effort)
+      {
+        isola_error_release (err);
+        continue;
+      }
     if (ret < 0)
       return ret;
   }
@@ -417,7 +424,7 @@ copy_root_open (struct isola_store *s, struct container *c, bool writable, struc
   bool guest_disk = !stopped && driver_of (c)->running_root == NULL;
   bool mounts = (stopped || guest_disk) && has_host_mounts (c);
   int ret = container_root_open (s, c, writable || (mounts && stopped), root, err);
-  if (ret == 0 && mounts && (ret = mount_host_mounts (c, root->fd, err)) < 0)
+  if (ret == 0 && mounts && (ret = mount_host_mounts (c, root->fd, guest_disk, err)) < 0)
     container_root_close (root);
   return ret;
 }
