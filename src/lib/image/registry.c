@@ -1086,8 +1086,6 @@ registry_fetch_blobs (struct registry_client *c, const struct registry_blob *blo
       if (ret < 0)
         break;
       CURLMcode mc = curl_multi_perform (m, &running);
-      if (mc == CURLM_OK)
-        mc = curl_multi_poll (m, NULL, 0, poll_timeout (ts, next), NULL);
       if (mc != CURLM_OK)
         {
           ret = isola_error_fail (err, EIO, "downloading layers: %s", curl_multi_strerror (mc));
@@ -1095,10 +1093,12 @@ registry_fetch_blobs (struct registry_client *c, const struct registry_blob *blo
         }
       CURLMsg *msg;
       int left;
+      bool settled = false;
       while (ret == 0 && (msg = curl_multi_info_read (m, &left)))
         {
           if (msg->msg != CURLMSG_DONE)
             continue;
+          settled = true;
           struct transfer *t = NULL;
           curl_easy_getinfo (msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
           ret = transfer_settle (m, t, msg->data.result, err);
@@ -1110,6 +1110,11 @@ registry_fetch_blobs (struct registry_client *c, const struct registry_blob *blo
           else if (ret > 0)
             ret = 0;
         }
+      /* A transfer that ended frees a place for the next layer (or set its retry): back to the top to start it
+         before waiting; waiting first slept out poll's whole timeout with nothing running (a second a layer). */
+      if (ret == 0 && !settled && finished < n
+          && (mc = curl_multi_poll (m, NULL, 0, poll_timeout (ts, next), NULL)) != CURLM_OK)
+        ret = isola_error_fail (err, EIO, "downloading layers: %s", curl_multi_strerror (mc));
     }
   for (size_t i = 0; i < n; i++)
     if (ts[i].h || ts[i].fd >= 0)
