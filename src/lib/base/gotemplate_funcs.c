@@ -655,7 +655,11 @@ fn_index (struct call *c)
       json_t *v = cur.invalid ? NULL : cur.v;
       if (k == K_ANY)
         cur = gt_untyped (v);
-      if (json_is_object (v) || k == K_MAP)
+      /* A typed value indexes by its type, not by the JSON that holds it: a struct is an object too. */
+      bool typed = cur.t != NULL;
+      if (typed && k != K_MAP && k != K_SLICE && k != K_STRING)
+        FAIL (c, "error calling index: can't index item of type %s", cur.t);
+      if (typed ? k == K_MAP : json_is_object (v))
         {
           const char *key = NULL;
           json_t *kv = gt_plain (c->r, &c->args[i]);
@@ -668,7 +672,7 @@ fn_index (struct call *c)
           else
             cur = gt_untyped (x);
         }
-      else if (json_is_array (v) || k == K_SLICE)
+      else if (typed ? k == K_SLICE : json_is_array (v))
         {
           long long x = index_of (c, i, "index");
           if (x < 0 || (size_t)x >= json_array_size (v))

@@ -1732,8 +1732,10 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
     return isola_error_make (err, errno, "pipe");
   cleanup_close int report_r = p[0];
   cleanup_close int report_w = p[1];
-  if (pipe2 (g, O_CLOEXEC) < 0)
-    return isola_error_make (err, errno, "pipe");
+  /* A socket, not a pipe: the child may fail and exit before our go, and a write to a pipe without a reader would
+     raise SIGPIPE in whoever links the library (send's MSG_NOSIGNAL gives EPIPE instead). */
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, g) < 0)
+    return isola_error_make (err, errno, "socketpair");
   cleanup_close int go_r = g[0];
   cleanup_close int go_w = g[1];
 
@@ -1778,7 +1780,7 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
   if (joined < 0)
     (void)kill (pid, SIGKILL);
   else
-    (void)!write (go_w, "g", 1);
+    (void)!send (go_w, "g", 1, MSG_NOSIGNAL);
   (void)close (take_fd (&go_w));
   struct child_outcome o = { 0 };
   ret = read_reports (report_r, &o);

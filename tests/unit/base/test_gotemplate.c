@@ -251,6 +251,9 @@ test_typed (void)
   check_typed (full, "{{printf \"%v|%d|%s\" .P .P.X .D}}", "&{3}|3|1.5s");
   check_typed (full, "{{index .L 1}} {{(index .L 0).K}}", "{k2} k1");
   check_typed (full, "{{eq .P.X 3}} {{.D}}", "true 1.5s");
+  /* index of a struct (a JSON object too) fails typed, as Go's "can't index item of type", and the raw fallback
+     indexes the object (it read past the type's name once: fuzz_gotemplate) */
+  check_typed (full, "{{index . \"Name\"}} {{index .P \"X\"}} {{index .L 0 \"K\"}}", "n 3 k1");
   /* what is nil in the struct: false, empty, and the typed zero values */
   const char *empty = "{\"Name\":\"\"}";
   check_typed (empty, "{{if .P}}p{{else}}no p{{end}} {{len .S}} {{len .M}} {{range .S}}x{{else}}none{{end}}",
