@@ -291,6 +291,7 @@ class Engine:
     def __init__(self, name, argv, env, inject=None, timeout=180):
         self.name = name
         self.netns = None  # dockerd's network namespace, for the cases that name REG
+        self.lane_netns = None  # the namespace the lane's other commands run in (None: the harness's own)
         self.argv = argv
         self.env = env
         self.inject = inject or []
@@ -329,6 +330,8 @@ def run_step(engine, words, ctx, stdin):
         env = engine.env
     if engine.netns and ctx.get("registry"):
         argv = ["nsenter", "--net=" + engine.netns] + argv
+    elif engine.lane_netns:
+        argv = ["nsenter", "--net=" + engine.lane_netns] + argv
     try:
         p = subprocess.run(argv, input=stdin if stdin is not None else b"", env=env, capture_output=True,
                            timeout=engine.timeout)
@@ -509,6 +512,25 @@ class Dockerd:
         return out
 
 
+class LaneNetns:
+    """A network namespace of its own for an isola lane, held by a sleeping process: the lanes run at the same time
+    and their cases use fixed subnets and host ports (network-*, port-*), which would collide in one namespace
+    ("overlaps the host's route ... (dev isola1)": the other lane's bridge)."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(["unshare", "--net", "sh", "-c", "ip link set lo up && echo up && exec sleep 1d"],
+                                     stdout=subprocess.PIPE, start_new_session=True)
+        if self.proc.stdout.readline().strip() != b"up":
+            self.stop()
+            raise RuntimeError("could not make a network namespace for an isola lane")
+        self.path = "/proc/%d/ns/net" % self.proc.pid
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+
 class Registry:
     """Debian's docker-registry at REGISTRY inside dockerd's network namespace, with compat/NAME (REGISTRY_REPOS)
     holding a two-layer image (bench/mkimage.py) that neither engine has."""
@@ -557,11 +579,12 @@ class Registry:
 
 # ---- isola -------------------------------------------------------------------------------------------------------
 
-def isola_cleanup_root(isola, root, env):
-    r = subprocess.run([isola, "ps", "-aq", "--no-trunc"], env=env, capture_output=True, text=True)
+def isola_cleanup_root(isola, root, env, netns=None):
+    ns = ["nsenter", "--net=" + netns] if netns else []
+    r = subprocess.run(ns + [isola, "ps", "-aq", "--no-trunc"], env=env, capture_output=True, text=True)
     ids = r.stdout.split()
     if ids:
-        subprocess.run([isola, "rm", "-f"] + ids, env=env, capture_output=True, timeout=120)
+        subprocess.run(ns + [isola, "rm", "-f"] + ids, env=env, capture_output=True, timeout=120)
     for pid in procs_naming(root):
         try:
             os.kill(pid, signal.SIGKILL)
@@ -635,6 +658,7 @@ def main():
     dockerd = None
     registry = None
     roots = {}
+    lane_netns = {}
 
     def on_signal(_sig, _frame):
         STOP.set()
@@ -670,6 +694,9 @@ def main():
             roots[mode] = (root, env)
             engines[mode] = Engine(mode, [binaries[mode]], env, ["--isolation=vm"] if mode == "vm" else None,
                                    timeout=180)
+            if mode == "vm" and "process" in modes:
+                lane_netns[mode] = LaneNetns()
+                engines[mode].lane_netns = lane_netns[mode].path
         if any(c.registry for c in cases):
             registry = Registry(WORKDIR, "/proc/%d/ns/net" % dockerd.proc.pid)
             registry.start()
@@ -684,7 +711,9 @@ def main():
         failed += 1
     finally:
         for mode, (root, env) in roots.items():
-            isola_cleanup_root(binaries[mode], root, env)
+            isola_cleanup_root(binaries[mode], root, env, lane_netns[mode].path if mode in lane_netns else None)
+        for ns in lane_netns.values():
+            ns.stop()
         if registry:
             registry.stop()
         if dockerd:

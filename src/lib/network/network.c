@@ -294,7 +294,10 @@ overlaps_route (const struct ipv4_net *n, char **which)
     if (ipv4_net_overlap (n, &r))
       {
         if (which)
-          *which = xasprintf ("%s (dev %s)", ipv4_net_format (&r), dev);
+          {
+            cleanup_free char *net = ipv4_net_format (&r);
+            *which = xasprintf ("%s (dev %s)", net, dev);
+          }
         return true;
       }
   return false;
