@@ -320,20 +320,8 @@ upgraded (void *cls, struct MHD_Connection *conn, void *con_cls, const char *ext
   *u = (struct upgraded_session){ .h = cls, .sock = sock, .extra_len = extra_len, .urh = urh };
   u->extra = xmalloc (extra_len + 1);
   memcpy (u->extra, extra, extra_len);
-  /* Over TLS, sock is one end of a socket pair whose other end this very thread relays to the TLS connection once
-     the callback returns: the session needs a thread of its own.  A plain connection's is the client's socket. */
-  const union MHD_ConnectionInfo *tls = MHD_get_connection_info (conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-  if (tls && tls->tls_session)
-    {
-      pthread_t t;
-      pthread_attr_t attr;
-      pthread_attr_init (&attr);
-      pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
-      int ret = pthread_create (&t, &attr, run_upgraded, u);
-      pthread_attr_destroy (&attr);
-      if (ret == 0)
-        return;
-    }
+  /* The connection's socket as it is (over TLS, a socket pair's end that tls.c relays): the session runs in this
+     connection's thread. */
   run_upgraded (u);
 }
 
@@ -451,9 +439,9 @@ access_handler (void *cls, struct MHD_Connection *conn, const char *url, const c
   struct serve_request *r = *con_cls;
   const struct serve_tls *tls = cls;
   const char *why;
-  if (r == NULL && tls && tls->verify && !serve_tls_client_ok (conn, &why))
+  if (r == NULL && tls && tls->verify && (why = serve_tls_refusal (conn)) != NULL)
     {
-      /* dockerd refuses such a client in the handshake; MHD cannot, so it gets no further than this. */
+      /* dockerd refuses such a client in the handshake; here it gets no further than this, and is told why. */
       struct serve_request refused = { .conn = conn, .method = method };
       return serve_reply_error (&refused, 403, "%s", why);
     }
@@ -514,19 +502,23 @@ log_message (void *cls, const char *fmt, va_list ap)
 struct MHD_Daemon *
 serve_start_daemon (int listen_fd, const struct serve_tls *tls)
 {
-  struct MHD_OptionItem tls_options[]
-      = { { MHD_OPTION_HTTPS_MEM_KEY, 0, tls ? tls->key : NULL },
-          { MHD_OPTION_HTTPS_MEM_CERT, 0, tls ? tls->cert : NULL },
-          /* a trust list makes MHD ask for the client's certificate (access_handler checks it) */
-          { tls && tls->verify ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, tls ? tls->ca : NULL },
-          { MHD_OPTION_END, 0, NULL } };
-  return MHD_start_daemon (MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE
-                               | MHD_USE_ERROR_LOG | MHD_USE_TURBO | (tls ? MHD_USE_TLS : 0),
-                           0, NULL, NULL, access_handler, (void *)tls, MHD_OPTION_EXTERNAL_LOGGER, log_message, NULL,
-                           MHD_OPTION_ARRAY, tls ? tls_options : &tls_options[3], MHD_OPTION_LISTEN_SOCKET, listen_fd,
-                           MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
-
-                           /* Headers are bounded by the connection's memory (MHD answers 431 beyond). */
-                           MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_CONNECTION_TIMEOUT,
-                           (unsigned)0, MHD_OPTION_END);
+  /* Over TLS, tls.c accepts the connections and hands MHD their plain streams. */
+  struct MHD_OptionItem listen[]
+      = { { tls ? MHD_OPTION_END : MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL }, { MHD_OPTION_END, 0, NULL } };
+  struct MHD_Daemon *d
+      = MHD_start_daemon (MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE
+                              | MHD_USE_ERROR_LOG | MHD_USE_TURBO | (tls ? MHD_USE_NO_LISTEN_SOCKET : 0),
+                          0, NULL, NULL, access_handler, (void *)tls, MHD_OPTION_EXTERNAL_LOGGER, log_message, NULL,
+                          MHD_OPTION_ARRAY, listen, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+                          /* Headers are bounded by the connection's memory (MHD answers 431 beyond). */
+                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_CONNECTION_TIMEOUT,
+                          (unsigned)0, MHD_OPTION_END);
+  if (d && tls && serve_tls_front_start (listen_fd, tls, d) < 0)
+    {
+      int saved = errno;
+      MHD_stop_daemon (d);
+      errno = saved;
+      return NULL;
+    }
+  return d;
 }
