@@ -384,7 +384,7 @@ dispatch (struct serve_request *r)
     return serve_reply_error (r, 413, "request body larger than %d bytes", SERVE_BODY_MAX);
   static serve_handler_fn const groups[]
       = { serve_system,   serve_containers, serve_exec,   serve_images, serve_volumes,
-          serve_networks, serve_prune,      serve_layers, serve_stats };
+          serve_networks, serve_prune,      serve_layers, serve_stats,  serve_auth };
   for (size_t i = 0; i < ARRAY_SIZE (groups); i++)
     {
       enum MHD_Result ret = groups[i](r);

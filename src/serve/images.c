@@ -14,6 +14,7 @@
 #include "image/history.h"
 #include "image/image.h"
 #include "image/load.h"
+#include "auth.h"
 #include "image/pull_remote.h"
 #include "image/push.h"
 #include "image/remove.h"
@@ -302,11 +303,16 @@ create (struct serve_request *r)
   cleanup_free char *ref = t && *t && !strchr (from, '@') ? xasprintf ("%s:%s", from, t) : xstrdup (from);
   cleanup_error isola_error_t err = NULL;
   cleanup_json json_t *lines = json_array ();
-  struct pull_options opts = { .platform = serve_query (r, "platform") };
+  struct registry_auth_header auth = { 0 };
+  struct registry_login login_buf;
+  struct pull_options opts
+      = { .platform = serve_query (r, "platform"), .login = serve_registry_login (r, &auth, &login_buf) };
   if (opts.platform && !*opts.platform)
     opts.platform = NULL;
   struct pull_result res = { 0 };
-  if (image_pull_remote (serve_root, ref, &opts, on_pull_progress, lines, &res, &err) < 0)
+  int ret = image_pull_remote (serve_root, ref, &opts, on_pull_progress, lines, &res, &err);
+  registry_auth_header_clear (&auth);
+  if (ret < 0)
     return serve_reply_error (r, serve_status_of (err ? err->status : EIO), "%s", err ? err->msg : "cannot pull");
   json_array_append_new (lines, json_pack ("{s:o}", "status", json_sprintf ("Digest: sha256:%s", res.repo_digest)));
   json_array_append_new (lines, json_pack ("{s:s+++}", "status", "Status: ",
@@ -332,6 +338,9 @@ struct push_job
 {
   char *ref;
   int fd; /* the pipe's write end */
+  struct registry_auth_header auth;
+  const struct registry_login *login; /* into auth, or NULL */
+  struct registry_login login_buf;
 };
 
 static void
@@ -372,7 +381,7 @@ push_thread (void *arg)
   struct push_job *j = arg;
   cleanup_error isola_error_t err = NULL;
   struct push_result res = { 0 };
-  if (image_push (serve_root, j->ref, on_push_progress, &j->fd, &res, &err) < 0)
+  if (image_push (serve_root, j->ref, j->login, on_push_progress, &j->fd, &res, &err) < 0)
     {
       /* As dockerd once the stream has begun: the error in it. */
       const char *msg = err ? err->msg : "the push failed";
@@ -388,6 +397,7 @@ push_thread (void *arg)
   push_result_clear (&res);
   close (j->fd);
   free (j->ref);
+  registry_auth_header_clear (&j->auth);
   free (j);
   return NULL;
 }
@@ -411,13 +421,16 @@ push (struct serve_request *r)
   int p[2];
   if (pipe2 (p, O_CLOEXEC) < 0)
     return serve_reply_error (r, 500, "pipe: %s", strerror (errno));
-  struct push_job *j = xmalloc (sizeof *j);
-  *j = (struct push_job){ take_ptr (&ref), p[1] };
+  struct push_job *j = xcalloc (1, sizeof *j);
+  j->ref = take_ptr (&ref);
+  j->fd = p[1];
+  j->login = serve_registry_login (r, &j->auth, &j->login_buf);
   pthread_t thread;
   if (pthread_create (&thread, NULL, push_thread, j) != 0)
     {
       close (p[0]), close (p[1]);
       free (j->ref);
+      registry_auth_header_clear (&j->auth);
       free (j);
       return serve_reply_error (r, 500, "cannot start the push");
     }

@@ -86,6 +86,7 @@ enum MHD_Result serve_networks (struct serve_request *r);
 enum MHD_Result serve_layers (struct serve_request *r);
 enum MHD_Result serve_prune (struct serve_request *r);
 enum MHD_Result serve_stats (struct serve_request *r);
+enum MHD_Result serve_auth (struct serve_request *r);
 
 /* Matches r's method and path against METHOD and a pattern whose "*" segments are variables (r->arg[0], [1]). */
 bool serve_route (struct serve_request *r, const char *method, const char *pattern);

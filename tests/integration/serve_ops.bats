@@ -218,6 +218,89 @@ while True:
   docker rm -f base >/dev/null
 }
 
+# start_auth_registry DIR PORT: docker-registry on 127.0.0.1:PORT over TLS (a CA made here, put in DIR/certs.d for the
+# server) with the htpasswd user regu:regpass, as pull.bats' TLS registry.
+start_auth_registry() {
+  local dir=$1 port=$2
+  mkdir -p "$dir/data" "$dir/certs.d/127.0.0.1:$port"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=isola-test-ca -keyout "$dir/ca.key" \
+    -out "$dir/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\n' >"$dir/ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days 1 \
+    -extfile "$dir/ext" -out "$dir/server.crt" 2>/dev/null
+  cp "$dir/ca.crt" "$dir/certs.d/127.0.0.1:$port/ca.crt"
+  htpasswd -Bbn regu regpass >"$dir/htpasswd"
+  cat >"$dir/config.yml" <<EOF
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+http:
+  addr: 127.0.0.1:$port
+  tls:
+    certificate: $dir/server.crt
+    key: $dir/server.key
+auth:
+  htpasswd:
+    realm: isola-test
+    path: $dir/htpasswd
+EOF
+  docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+  REG_PID=$!
+  wait_until 30 curl -s -o /dev/null --cacert "$dir/ca.crt" "https://127.0.0.1:$port/v2/" ||
+    fail "the registry did not start: $(cat "$dir/log")"
+}
+
+@test "docker login (POST /auth) and push/pull with the client's X-Registry-Auth, not the server's config.json" {
+  [ "$TEST_ISOLATION" = process ] || skip "registry credentials do not depend on the isolation mode (process pass)"
+  command -v docker-registry >/dev/null || skip "docker-registry is not installed (scripts/deps.sh)"
+  command -v htpasswd >/dev/null || skip "htpasswd is not installed (apache2-utils)"
+  local port dir=$BATS_TEST_TMPDIR/authreg
+  port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  start_auth_registry "$dir" "$port"
+  # the server knows the registry's CA but has no credentials of its own: only the client's can work
+  stop_server
+  mkdir -p "$dir/server-config"
+  DOCKER_CONFIG=$dir/server-config ISOLA_CERTS_DIR=$dir/certs.d start_server -H "unix://$SOCK"
+  docker tag busybox "127.0.0.1:$port/t/bb:1"
+  run docker push "127.0.0.1:$port/t/bb:1"
+  assert_status 1
+  refute_output_contains "digest: sha256:"
+  # docker login asks the server (POST /auth), which asks the registry; the CLI keeps what it was told worked
+  run docker login -u regu --password-stdin "127.0.0.1:$port" <<<"wrong"
+  assert_status 1
+  assert_output_contains "Error response from daemon:"
+  assert_output_contains "unauthorized"
+  run docker login -u regu --password-stdin "127.0.0.1:$port" <<<"regpass"
+  assert_status 0
+  assert_output_contains "Login Succeeded"
+  jq -e --arg k "127.0.0.1:$port" '.auths[$k].auth' "$DOCKER_CONFIG/config.json" >/dev/null
+  [ ! -e "$dir/server-config/config.json" ] || fail "the server stored credentials: $(cat "$dir/server-config/config.json")"
+  # push and pull send them in X-Registry-Auth
+  run docker push "127.0.0.1:$port/t/bb:1"
+  assert_status 0
+  assert_output_contains ": Pushed"
+  assert_output_matches "1: digest: sha256:[0-9a-f]{64} size: [0-9]+"
+  docker rmi "127.0.0.1:$port/t/bb:1" >/dev/null
+  run docker pull "127.0.0.1:$port/t/bb:1"
+  assert_status 0
+  assert_output_contains "Downloaded newer image for 127.0.0.1:$port/t/bb:1"
+  # the header's credentials, not any other: wrong ones (base64url of the JSON, as the CLI encodes it) fail
+  local bad
+  bad=$(printf '{"username":"regu","password":"nope","serveraddress":"127.0.0.1:%s"}' "$port" | base64 -w0 | tr '+/' '-_')
+  run curl -s --unix-socket "$SOCK" -X POST -H "X-Registry-Auth: $bad" \
+    "http://isola/v1.41/images/127.0.0.1:$port/t/bb/push?tag=1"
+  assert_output_contains '"errorDetail"'
+  refute_output_contains '"aux"'
+  run docker logout "127.0.0.1:$port"
+  assert_status 0
+  run docker pull "127.0.0.1:$port/t/bb:1"
+  assert_status 1
+}
+
 @test "docker push through the registry client: Docker's progress, then the pushed image pulls back" {
   [ "$TEST_ISOLATION" = process ] || skip "push does not depend on the isolation mode (process pass)"
   command -v docker-registry >/dev/null || skip "docker-registry is not installed (scripts/deps.sh)"

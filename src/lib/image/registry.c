@@ -637,6 +637,15 @@ registry_open (const char *root, const char *domain, const char *repo, const cha
 }
 
 int
+registry_open_as (const char *root, const char *domain, const char *repo, const char *actions,
+                  const struct registry_login *login, struct registry_client **out, isola_error_t *err)
+{
+  if (login == NULL)
+    return registry_open (root, domain, repo, actions, out, err);
+  return client_new (root, domain, repo, actions, login->user, login->password, false, false, out, err);
+}
+
+int
 registry_mirrors (const char *root, const char *domain, char ***out, isola_error_t *err)
 {
   *out = xcalloc (1, sizeof (char *));

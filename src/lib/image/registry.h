@@ -27,6 +27,15 @@ int registry_open (const char *root, const char *domain, const char *repo, const
                    struct registry_client **out, isola_error_t *err);
 void registry_close (struct registry_client *c);
 
+/* Credentials given with a request (the API's X-Registry-Auth) rather than those of config.json. */
+struct registry_login
+{
+  const char *user, *password;
+};
+/* registry_open with login's credentials when login is not NULL. */
+int registry_open_as (const char *root, const char *domain, const char *repo, const char *actions,
+                      const struct registry_login *login, struct registry_client **out, isola_error_t *err);
+
 /* The mirrors to try before the registry of domain: ROOT/config.json's "registry-mirrors" (as dockerd's
    daemon.json) for docker.io, none for any other. */
 int registry_mirrors (const char *root, const char *domain, char ***out, isola_error_t *err);
