@@ -40,6 +40,21 @@ stats() {
     .memory_stats.usage > 0, .memory_stats.limit > 0, .pids_stats.current >= 1,
     (.blkio_stats.io_service_bytes_recursive | length), (.networks | type), .name, (.id | length)] | @tsv'
   assert_equal "$output" "$(printf 'true\ttrue\ttrue\ttrue\ttrue\ttrue\t2\tobject\t/st\t64')"
+  # the CPU time split into user and kernel mode (the busy loop is in user mode); per CPU where the cgroup counts so:
+  # v1's cpuacct on a host without a v2 hierarchy (read after the total, so the sum is no less, and more by what ran
+  # meanwhile); not v2 (dockerd leaves percpu_usage out there too).  A VM's are its worker's on the host.
+  run stats st stream=false '.cpu_stats.cpu_usage | [.usage_in_usermode > 0, (.usage_in_kernelmode | type),
+    .usage_in_usermode + .usage_in_kernelmode > 0] | @tsv'
+  assert_equal "$output" "$(printf 'true\tnumber\ttrue')"
+  if [ -d /sys/fs/cgroup/cpuacct ] && [ ! -e /sys/fs/cgroup/cgroup.controllers ] &&
+    [ ! -e /sys/fs/cgroup/unified/cgroup.controllers ]; then
+    run stats st 'stream=false&one-shot=true' '.cpu_stats.cpu_usage | [(.percpu_usage | length) > 0,
+      (.percpu_usage | add) >= .total_usage, (.percpu_usage | add) < .total_usage + 10000000000] | @tsv'
+    assert_equal "$output" "$(printf 'true\ttrue\ttrue')"
+  else
+    run stats st 'stream=false&one-shot=true' '.cpu_stats.cpu_usage | has("percpu_usage")'
+    assert_equal "$output" false
+  fi
   # one-shot: one reading, precpu empty
   run stats st 'stream=false&one-shot=true' '.precpu_stats.cpu_usage.total_usage'
   assert_equal "$output" 0
