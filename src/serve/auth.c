@@ -15,10 +15,11 @@ const struct registry_login *
 serve_registry_login (struct serve_request *r, struct registry_auth_header *h, struct registry_login *login)
 {
   const char *header = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "X-Registry-Auth");
+  *login = (struct registry_login){ 0 };
   /* A header that does not decode counts as none, as dockerd takes it ("to increase compatibility"). */
   if (registry_auth_header_parse (header, h, NULL) < 0 || h->username == NULL || h->password == NULL)
     return NULL;
-  *login = (struct registry_login){ h->username, h->password };
+  login->user = h->username, login->password = h->password;
   return login;
 }
 

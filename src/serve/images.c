@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/json.h"
@@ -292,6 +293,30 @@ on_pull_progress (void *arg, enum pull_event ev, const char *id, int64_t done, i
     json_array_append_new (lines, json_pack ("{s:s, s:s}", "status", texts[ev], "id", id));
 }
 
+/* Whether the client of a pull has gone (its connection closed): checked at most four times a second, as the
+   registry client asks at every turn of a transfer. */
+struct pull_client
+{
+  struct MHD_Connection *conn;
+  struct timespec checked;
+  bool gone;
+};
+
+static bool
+pull_client_gone (void *arg)
+{
+  struct pull_client *p = arg;
+  struct timespec now;
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  long long ms = (now.tv_sec - p->checked.tv_sec) * 1000LL + (now.tv_nsec - p->checked.tv_nsec) / 1000000;
+  if (!p->gone && ms >= 250)
+    {
+      p->checked = now;
+      p->gone = serve_client_gone (p->conn);
+    }
+  return p->gone;
+}
+
 static enum MHD_Result
 create (struct serve_request *r)
 {
@@ -304,9 +329,12 @@ create (struct serve_request *r)
   cleanup_error isola_error_t err = NULL;
   cleanup_json json_t *lines = json_array ();
   struct registry_auth_header auth = { 0 };
-  struct registry_login login_buf;
-  struct pull_options opts
-      = { .platform = serve_query (r, "platform"), .login = serve_registry_login (r, &auth, &login_buf) };
+  struct registry_login login;
+  (void)serve_registry_login (r, &auth, &login);
+  /* A client that leaves ends the pull (a registry that never answers would hold this thread until its timeout). */
+  struct pull_client client = { .conn = r->conn };
+  login.gone = pull_client_gone, login.gone_arg = &client;
+  struct pull_options opts = { .platform = serve_query (r, "platform"), .login = &login };
   if (opts.platform && !*opts.platform)
     opts.platform = NULL;
   struct pull_result res = { 0 };

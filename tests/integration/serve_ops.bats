@@ -146,6 +146,59 @@ err"
   docker rm -f lg >/dev/null
 }
 
+# threads_above N: whether the server has more than N threads.
+threads_above() { [ "$(server_threads)" -gt "$1" ]; }
+not() { ! "$@"; }
+
+# start_stall: a registry on 127.0.0.1 that takes connections and never answers; its port in STALL_PORT.
+start_stall() {
+  "$PYTHON" -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64)
+print(s.getsockname()[1], flush=True)
+conns = []
+while True:
+    c, _ = s.accept(); conns.append(c)
+' >"$BATS_TEST_TMPDIR/stall.port" &
+  STALL_PID=$!
+  wait_until 30 test -s "$BATS_TEST_TMPDIR/stall.port" || fail "the stalling registry did not start"
+  STALL_PORT=$(cat "$BATS_TEST_TMPDIR/stall.port")
+}
+
+@test "a pull from a registry that never answers: 50 other clients are served meanwhile, the client's leaving ends it, it times out" {
+  [ "$TEST_ISOLATION" = process ] || skip "pulling does not depend on the isolation mode (process pass)"
+  start_stall
+  # a registry timeout longer than the test: only the client's leaving can end the pull
+  stop_server
+  ISOLA_REGISTRY_TIMEOUT=3600 start_server -H "unix://$SOCK"
+  local idle pull i pids=() failed=0
+  idle=$(server_threads)
+  "$DOCKER_BIN" pull "127.0.0.1:$STALL_PORT/stall/img:1" >"$BATS_TEST_TMPDIR/pull.out" 2>&1 &
+  pull=$!
+  wait_until 60 threads_above "$idle" || fail "the pull did not reach the server"
+  for ((i = 0; i < 25; i++)); do
+    docker version --format '{{.Server.APIVersion}}' >/dev/null &
+    pids+=($!)
+    docker ps -a >/dev/null &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || failed=$((failed + 1)); done
+  [ "$failed" -eq 0 ] || fail "$failed of 50 clients failed while the pull hung"
+  kill -0 "$pull" || fail "the pull ended by itself: $(cat "$BATS_TEST_TMPDIR/pull.out")"
+  # the client leaves: its pull ends with it, the registry still stalling
+  kill -KILL "$pull"
+  wait "$pull" 2>/dev/null || true
+  wait_until 60 not threads_above "$idle" || fail "the pull's thread is still there: $(server_threads) threads"
+  # the registry's timeout (ISOLA_REGISTRY_TIMEOUT, 30 s by default): the pull fails with isola pull's message
+  stop_server
+  ISOLA_REGISTRY_TIMEOUT=2 start_server -H "unix://$SOCK"
+  run docker pull "127.0.0.1:$STALL_PORT/stall/img:1"
+  assert_status 1
+  assert_output_contains "Error response from daemon:"
+  assert_output_contains "127.0.0.1:$STALL_PORT"
+  assert_output_contains "Operation too slow"
+}
+
 @test "clients that leave in the middle of events, logs -f, attach, stats and a pull leave server and container unharmed" {
   docker run -d --name bg busybox sh -c 'while :; do echo tick; sleep 0.2; done' >/dev/null
   local idle pids=() i
