@@ -87,7 +87,7 @@ BATS_ASAN_OPTIONS=${ISOLA_BATS_ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 FUZZ_SECONDS=${FUZZ_SECONDS:-5}
 # The files whose tests run in both isolation modes.
-VM_FILES=${VM_FILES:-"run lifecycle exec ps logs isolation files volume leaks escape limits events attach restart health nsflags containment records chaos wedged netns network serve serve_fs serve_ops commit cp build serve_py"}
+VM_FILES=${VM_FILES:-"run lifecycle exec ps logs isolation files volume leaks escape limits events attach restart health nsflags containment records chaos wedged netns network serve serve_fs serve_ops commit cp build serve_py serve_tls"}
 JOBS=${ISOLA_TEST_JOBS:-3}
 BINARIES=${ISOLA_TEST_BINARIES:-asan}
 PARTS=$ALL_PARTS

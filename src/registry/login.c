@@ -12,30 +12,7 @@
 #include "image/registry_auth.h"
 #include "registry.h"
 
-#define DEFAULT_SERVER "docker.io"
-#define PASSWORD_MAX   4096
-
-/* "https://HOST[:PORT]/v1/" and Docker Hub's spellings → the domain the store and references use. */
-static char *
-server_domain (const char *server)
-{
-  if (server == NULL)
-    return xstrdup (DEFAULT_SERVER);
-  const char *p = server;
-  if (str_has_prefix (p, "https://"))
-    p += strlen ("https://");
-  else if (str_has_prefix (p, "http://"))
-    p += strlen ("http://");
-  char *d = strndup (p, strcspn (p, "/"));
-  if (d == NULL)
-    abort ();
-  if (strcmp (d, "index.docker.io") == 0 || strcmp (d, "registry-1.docker.io") == 0)
-    {
-      free (d);
-      d = xstrdup (DEFAULT_SERVER);
-    }
-  return d;
-}
+#define PASSWORD_MAX 4096
 
 static char *
 read_line (FILE *f, bool echo)
@@ -96,7 +73,7 @@ run_login (struct cli_ctx *ctx, int argc, char **argv)
     return cli_usage_error (&reg_cmd_login, "Must provide --username with --password-stdin");
   if (password)
     fprintf (stderr, "WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n");
-  cleanup_free char *domain = server_domain (fp.nargs ? fp.args[0] : NULL);
+  cleanup_free char *domain = registry_server_domain (fp.nargs ? fp.args[0] : NULL);
   cleanup_free char *typed_user = NULL, *typed_password = NULL;
   if (user == NULL || (password == NULL && !from_stdin))
     {
@@ -151,7 +128,7 @@ run_logout (struct cli_ctx *ctx, int argc, char **argv)
     return exit_code;
   if (fp.nargs > 1)
     return cli_usage_error (&reg_cmd_logout, "\"isola logout\" requires at most 1 argument.");
-  cleanup_free char *domain = server_domain (fp.nargs ? fp.args[0] : NULL);
+  cleanup_free char *domain = registry_server_domain (fp.nargs ? fp.args[0] : NULL);
   cleanup_free char *key = registry_auth_key (domain);
   cleanup_error isola_error_t err = NULL;
   bool found = false;

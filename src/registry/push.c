@@ -60,7 +60,7 @@ run_push (struct cli_ctx *ctx, int argc, char **argv)
     return cli_usage_error (&reg_cmd_push, "\"isola push\" requires exactly 1 argument.");
   cleanup_error isola_error_t err = NULL;
   struct push_result res = { 0 };
-  int ret = image_push (ctx->root, fp.args[0], on_push, &p, &res, &err);
+  int ret = image_push (ctx->root, fp.args[0], NULL, on_push, &p, &res, &err);
   progress_clear (&p);
   if (ret < 0 && !p.quiet)
     {

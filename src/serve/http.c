@@ -9,7 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -260,22 +265,102 @@ struct hijack
   void (*free_cls) (void *);
 };
 
-/* Waits (a second at most) until the client has read the 101 response from a unix socket.  docker-py (through
-   http.client) reads that response with a buffered reader, then the stream from the raw socket: output sent along
-   with the headers would be lost in that buffer.  dockerd gets away with it as its runc takes long enough to start
-   a process; isola's exec output can be there at once.  On a unix socket, SIOCOUTQ counts the bytes the peer has not
-   read yet. */
+/* The bytes the client has not read yet of what sock sent: on a unix socket SIOCOUTQ counts them; over TCP only the
+   peer's socket knows, which the kernel shows (sock_diag) when the client is on this host: a loopback connection.
+   -1 when it cannot be known. */
+static bool
+is_loopback_addr (const struct sockaddr_storage *ss)
+{
+  if (ss->ss_family == AF_INET)
+    return (ntohl (((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+  if (ss->ss_family == AF_INET6)
+    {
+      const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+      return IN6_IS_ADDR_LOOPBACK (a) || (IN6_IS_ADDR_V4MAPPED (a) && a->s6_addr[12] == 127);
+    }
+  return false;
+}
+
+static void
+diag_endpoint (const struct sockaddr_storage *ss, __be16 *port, __be32 addr[4])
+{
+  if (ss->ss_family == AF_INET)
+    {
+      const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+      *port = in->sin_port;
+      addr[0] = in->sin_addr.s_addr;
+    }
+  else
+    {
+      const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+      *port = in6->sin6_port;
+      memcpy (addr, &in6->sin6_addr, 16);
+    }
+}
+
+/* The receive queue of the client's end of a loopback TCP connection (its source is our destination). */
+static long
+loopback_peer_unread (const struct sockaddr_storage *local, const struct sockaddr_storage *peer)
+{
+  cleanup_close int nl = socket (AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (nl < 0)
+    return -1;
+  struct
+  {
+    struct nlmsghdr nlh;
+    struct inet_diag_req_v2 r;
+  } req = { .nlh = { .nlmsg_len = sizeof req, .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST },
+            .r = { .sdiag_family = (__u8)peer->ss_family,
+                   .sdiag_protocol = IPPROTO_TCP,
+                   .idiag_states = ~0U,
+                   .id = { .idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } } } };
+  diag_endpoint (peer, &req.r.id.idiag_sport, req.r.id.idiag_src);
+  diag_endpoint (local, &req.r.id.idiag_dport, req.r.id.idiag_dst);
+  struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+  if (sendto (nl, &req, sizeof req, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0)
+    return -1;
+  union
+  {
+    struct nlmsghdr h;
+    char buf[8192];
+  } reply;
+  ssize_t n = recv (nl, &reply, sizeof reply, 0);
+  for (struct nlmsghdr *h = &reply.h; n > 0 && NLMSG_OK (h, (size_t)n); h = NLMSG_NEXT (h, n))
+    if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY && h->nlmsg_len >= NLMSG_LENGTH (sizeof (struct inet_diag_msg)))
+      return (long)((struct inet_diag_msg *)NLMSG_DATA (h))->idiag_rqueue;
+  return -1;
+}
+
+static long
+client_unread (int sock)
+{
+  struct sockaddr_storage local, peer;
+  socklen_t len = sizeof local, plen = sizeof peer;
+  if (getsockname (sock, (struct sockaddr *)&local, &len) < 0)
+    return -1;
+  if (local.ss_family == AF_UNIX)
+    {
+      int queued = 0;
+      return ioctl (sock, SIOCOUTQ, &queued) < 0 ? -1 : queued;
+    }
+  if ((local.ss_family != AF_INET && local.ss_family != AF_INET6)
+      || getpeername (sock, (struct sockaddr *)&peer, &plen) < 0 || !is_loopback_addr (&peer))
+    return -1;
+  return loopback_peer_unread (&local, &peer);
+}
+
+/* Waits (a second at most) until the client has read the 101 response.  docker-py (through http.client) reads that
+   response with a buffered reader, then the stream from the raw socket: output sent along with the headers would be
+   lost in that buffer (over TCP, 22 exec_run outputs of 30 were).  dockerd gets away with it as its runc takes long
+   enough to start a process; isola's exec output can be there at once.  Known on a unix socket and for a client on
+   this host over TCP (client_unread); over TLS, the socket pair's other end is tls.c's relay. */
 static void
 wait_headers_read (int sock)
 {
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  if (getsockname (sock, (struct sockaddr *)&ss, &len) < 0 || ss.ss_family != AF_UNIX)
-    return;
   for (int i = 0; i < 1000; i++)
     {
-      int queued = 0;
-      if (ioctl (sock, SIOCOUTQ, &queued) < 0 || queued == 0)
+      long unread = client_unread (sock);
+      if (unread <= 0)
         return;
       struct pollfd p = { .fd = sock, .events = POLLRDHUP };
       if (poll (&p, 1, 1) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
@@ -320,20 +405,8 @@ upgraded (void *cls, struct MHD_Connection *conn, void *con_cls, const char *ext
   *u = (struct upgraded_session){ .h = cls, .sock = sock, .extra_len = extra_len, .urh = urh };
   u->extra = xmalloc (extra_len + 1);
   memcpy (u->extra, extra, extra_len);
-  /* Over TLS, sock is one end of a socket pair whose other end this very thread relays to the TLS connection once
-     the callback returns: the session needs a thread of its own.  A plain connection's is the client's socket. */
-  const union MHD_ConnectionInfo *tls = MHD_get_connection_info (conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-  if (tls && tls->tls_session)
-    {
-      pthread_t t;
-      pthread_attr_t attr;
-      pthread_attr_init (&attr);
-      pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
-      int ret = pthread_create (&t, &attr, run_upgraded, u);
-      pthread_attr_destroy (&attr);
-      if (ret == 0)
-        return;
-    }
+  /* The connection's socket as it is (over TLS, a socket pair's end that tls.c relays): the session runs in this
+     connection's thread. */
   run_upgraded (u);
 }
 
@@ -396,7 +469,7 @@ dispatch (struct serve_request *r)
     return serve_reply_error (r, 413, "request body larger than %d bytes", SERVE_BODY_MAX);
   static serve_handler_fn const groups[]
       = { serve_system,   serve_containers, serve_exec,   serve_images, serve_volumes,
-          serve_networks, serve_prune,      serve_layers, serve_stats };
+          serve_networks, serve_prune,      serve_layers, serve_stats,  serve_auth };
   for (size_t i = 0; i < ARRAY_SIZE (groups); i++)
     {
       enum MHD_Result ret = groups[i](r);
@@ -451,9 +524,9 @@ access_handler (void *cls, struct MHD_Connection *conn, const char *url, const c
   struct serve_request *r = *con_cls;
   const struct serve_tls *tls = cls;
   const char *why;
-  if (r == NULL && tls && tls->verify && !serve_tls_client_ok (conn, &why))
+  if (r == NULL && tls && tls->verify && (why = serve_tls_refusal (conn)) != NULL)
     {
-      /* dockerd refuses such a client in the handshake; MHD cannot, so it gets no further than this. */
+      /* dockerd refuses such a client in the handshake; here it gets no further than this, and is told why. */
       struct serve_request refused = { .conn = conn, .method = method };
       return serve_reply_error (&refused, 403, "%s", why);
     }
@@ -514,19 +587,23 @@ log_message (void *cls, const char *fmt, va_list ap)
 struct MHD_Daemon *
 serve_start_daemon (int listen_fd, const struct serve_tls *tls)
 {
-  struct MHD_OptionItem tls_options[]
-      = { { MHD_OPTION_HTTPS_MEM_KEY, 0, tls ? tls->key : NULL },
-          { MHD_OPTION_HTTPS_MEM_CERT, 0, tls ? tls->cert : NULL },
-          /* a trust list makes MHD ask for the client's certificate (access_handler checks it) */
-          { tls && tls->verify ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, tls ? tls->ca : NULL },
-          { MHD_OPTION_END, 0, NULL } };
-  return MHD_start_daemon (MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE
-                               | MHD_USE_ERROR_LOG | MHD_USE_TURBO | (tls ? MHD_USE_TLS : 0),
-                           0, NULL, NULL, access_handler, (void *)tls, MHD_OPTION_EXTERNAL_LOGGER, log_message, NULL,
-                           MHD_OPTION_ARRAY, tls ? tls_options : &tls_options[3], MHD_OPTION_LISTEN_SOCKET, listen_fd,
-                           MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
-
-                           /* Headers are bounded by the connection's memory (MHD answers 431 beyond). */
-                           MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_CONNECTION_TIMEOUT,
-                           (unsigned)0, MHD_OPTION_END);
+  /* Over TLS, tls.c accepts the connections and hands MHD their plain streams. */
+  struct MHD_OptionItem listen[]
+      = { { tls ? MHD_OPTION_END : MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL }, { MHD_OPTION_END, 0, NULL } };
+  struct MHD_Daemon *d
+      = MHD_start_daemon (MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE
+                              | MHD_USE_ERROR_LOG | MHD_USE_TURBO | (tls ? MHD_USE_NO_LISTEN_SOCKET : 0),
+                          0, NULL, NULL, access_handler, (void *)tls, MHD_OPTION_EXTERNAL_LOGGER, log_message, NULL,
+                          MHD_OPTION_ARRAY, listen, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+                          /* Headers are bounded by the connection's memory (MHD answers 431 beyond). */
+                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_CONNECTION_TIMEOUT,
+                          (unsigned)0, MHD_OPTION_END);
+  if (d && tls && serve_tls_front_start (listen_fd, tls, d) < 0)
+    {
+      int saved = errno;
+      MHD_stop_daemon (d);
+      errno = saved;
+      return NULL;
+    }
+  return d;
 }

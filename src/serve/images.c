@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/json.h"
@@ -14,6 +15,7 @@
 #include "image/history.h"
 #include "image/image.h"
 #include "image/load.h"
+#include "auth.h"
 #include "image/pull_remote.h"
 #include "image/push.h"
 #include "image/remove.h"
@@ -291,6 +293,30 @@ on_pull_progress (void *arg, enum pull_event ev, const char *id, int64_t done, i
     json_array_append_new (lines, json_pack ("{s:s, s:s}", "status", texts[ev], "id", id));
 }
 
+/* Whether the client of a pull has gone (its connection closed): checked at most four times a second, as the
+   registry client asks at every turn of a transfer. */
+struct pull_client
+{
+  struct MHD_Connection *conn;
+  struct timespec checked;
+  bool gone;
+};
+
+static bool
+pull_client_gone (void *arg)
+{
+  struct pull_client *p = arg;
+  struct timespec now;
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  long long ms = (now.tv_sec - p->checked.tv_sec) * 1000LL + (now.tv_nsec - p->checked.tv_nsec) / 1000000;
+  if (!p->gone && ms >= 250)
+    {
+      p->checked = now;
+      p->gone = serve_client_gone (p->conn);
+    }
+  return p->gone;
+}
+
 static enum MHD_Result
 create (struct serve_request *r)
 {
@@ -302,11 +328,19 @@ create (struct serve_request *r)
   cleanup_free char *ref = t && *t && !strchr (from, '@') ? xasprintf ("%s:%s", from, t) : xstrdup (from);
   cleanup_error isola_error_t err = NULL;
   cleanup_json json_t *lines = json_array ();
-  struct pull_options opts = { .platform = serve_query (r, "platform") };
+  struct registry_auth_header auth = { 0 };
+  struct registry_login login;
+  (void)serve_registry_login (r, &auth, &login);
+  /* A client that leaves ends the pull (a registry that never answers would hold this thread until its timeout). */
+  struct pull_client client = { .conn = r->conn };
+  login.gone = pull_client_gone, login.gone_arg = &client;
+  struct pull_options opts = { .platform = serve_query (r, "platform"), .login = &login };
   if (opts.platform && !*opts.platform)
     opts.platform = NULL;
   struct pull_result res = { 0 };
-  if (image_pull_remote (serve_root, ref, &opts, on_pull_progress, lines, &res, &err) < 0)
+  int ret = image_pull_remote (serve_root, ref, &opts, on_pull_progress, lines, &res, &err);
+  registry_auth_header_clear (&auth);
+  if (ret < 0)
     return serve_reply_error (r, serve_status_of (err ? err->status : EIO), "%s", err ? err->msg : "cannot pull");
   json_array_append_new (lines, json_pack ("{s:o}", "status", json_sprintf ("Digest: sha256:%s", res.repo_digest)));
   json_array_append_new (lines, json_pack ("{s:s+++}", "status", "Status: ",
@@ -332,6 +366,9 @@ struct push_job
 {
   char *ref;
   int fd; /* the pipe's write end */
+  struct registry_auth_header auth;
+  const struct registry_login *login; /* into auth, or NULL */
+  struct registry_login login_buf;
 };
 
 static void
@@ -372,7 +409,7 @@ push_thread (void *arg)
   struct push_job *j = arg;
   cleanup_error isola_error_t err = NULL;
   struct push_result res = { 0 };
-  if (image_push (serve_root, j->ref, on_push_progress, &j->fd, &res, &err) < 0)
+  if (image_push (serve_root, j->ref, j->login, on_push_progress, &j->fd, &res, &err) < 0)
     {
       /* As dockerd once the stream has begun: the error in it. */
       const char *msg = err ? err->msg : "the push failed";
@@ -388,6 +425,7 @@ push_thread (void *arg)
   push_result_clear (&res);
   close (j->fd);
   free (j->ref);
+  registry_auth_header_clear (&j->auth);
   free (j);
   return NULL;
 }
@@ -411,13 +449,16 @@ push (struct serve_request *r)
   int p[2];
   if (pipe2 (p, O_CLOEXEC) < 0)
     return serve_reply_error (r, 500, "pipe: %s", strerror (errno));
-  struct push_job *j = xmalloc (sizeof *j);
-  *j = (struct push_job){ take_ptr (&ref), p[1] };
+  struct push_job *j = xcalloc (1, sizeof *j);
+  j->ref = take_ptr (&ref);
+  j->fd = p[1];
+  j->login = serve_registry_login (r, &j->auth, &j->login_buf);
   pthread_t thread;
   if (pthread_create (&thread, NULL, push_thread, j) != 0)
     {
       close (p[0]), close (p[1]);
       free (j->ref);
+      registry_auth_header_clear (&j->auth);
       free (j);
       return serve_reply_error (r, 500, "cannot start the push");
     }

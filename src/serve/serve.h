@@ -5,6 +5,7 @@
 #ifndef ISOLA_SERVE_H
 #define ISOLA_SERVE_H
 
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdbool.h>
@@ -85,6 +86,7 @@ enum MHD_Result serve_networks (struct serve_request *r);
 enum MHD_Result serve_layers (struct serve_request *r);
 enum MHD_Result serve_prune (struct serve_request *r);
 enum MHD_Result serve_stats (struct serve_request *r);
+enum MHD_Result serve_auth (struct serve_request *r);
 
 /* Matches r's method and path against METHOD and a pattern whose "*" segments are variables (r->arg[0], [1]). */
 bool serve_route (struct serve_request *r, const char *method, const char *pattern);
@@ -94,12 +96,16 @@ bool serve_route (struct serve_request *r, const char *method, const char *patte
 struct serve_tls
 {
   char *ca, *cert, *key;
+  gnutls_certificate_credentials_t cred;
   bool verify;
 };
 /* Reads and checks the three files: -1 with *why (allocated) on failure. */
 int serve_tls_load (struct serve_tls *tls, const char *ca, const char *cert, const char *key, char **why);
-/* Whether the client of conn showed a certificate the CA signed; *why says what is wrong when not. */
-bool serve_tls_client_ok (struct MHD_Connection *conn, const char **why);
+/* Accepts the TLS connections of listen_fd and hands their plain streams to daemon (started without a listening
+   socket): -1 with errno when its thread cannot start. */
+int serve_tls_front_start (int listen_fd, const struct serve_tls *tls, struct MHD_Daemon *daemon);
+/* NULL when the client of conn (a connection of such a daemon) showed a certificate the CA signed; else why not. */
+const char *serve_tls_refusal (struct MHD_Connection *conn);
 
 /* The daemon for one listening socket, with TLS when tls is not NULL; NULL with errno on failure. */
 struct MHD_Daemon *serve_start_daemon (int listen_fd, const struct serve_tls *tls);

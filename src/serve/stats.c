@@ -86,10 +86,19 @@ static json_t *
 cpu_json (const struct sample *s)
 {
   long cpus = s->ok ? sysconf (_SC_NPROCESSORS_ONLN) : 0;
-  return json_pack ("{s:{s:I, s:I, s:I}, s:I, s:i, s:{s:i, s:i, s:i}}", "cpu_usage", "total_usage",
-                    (json_int_t)s->st.cpu_ns, "usage_in_kernelmode", (json_int_t)0, "usage_in_usermode", (json_int_t)0,
-                    "system_cpu_usage", (json_int_t)s->system_ns, "online_cpus", (int)cpus, "throttling_data",
-                    "periods", 0, "throttled_periods", 0, "throttled_time", 0);
+  json_t *usage = json_pack ("{s:I, s:I, s:I}", "total_usage", (json_int_t)s->st.cpu_ns, "usage_in_kernelmode",
+                             (json_int_t)s->st.cpu_system_ns, "usage_in_usermode", (json_int_t)s->st.cpu_user_ns);
+  /* dockerd leaves percpu_usage out where the cgroup does not count per CPU (v2), as here. */
+  if (s->st.n_percpu > 0)
+    {
+      json_t *percpu = json_array ();
+      for (size_t i = 0; i < s->st.n_percpu; i++)
+        json_array_append_new (percpu, json_integer ((json_int_t)s->st.percpu_ns[i]));
+      json_object_set_new (usage, "percpu_usage", percpu);
+    }
+  return json_pack ("{s:o, s:I, s:i, s:{s:i, s:i, s:i}}", "cpu_usage", usage, "system_cpu_usage",
+                    (json_int_t)s->system_ns, "online_cpus", (int)cpus, "throttling_data", "periods", 0,
+                    "throttled_periods", 0, "throttled_time", 0);
 }
 
 static json_t *

@@ -196,7 +196,8 @@ isola_v1() {
   local id=$output c pid
   pid=$(cfield v1cg '{{.State.Pid}}')
   track_pid "$pid"
-  for c in pids freezer devices memory; do
+  for c in pids freezer devices memory cpuacct; do
+    [ -d "/sys/fs/cgroup/$c" ] || continue
     [ -d "/sys/fs/cgroup/$c/isola/$id" ] || fail "not in a v1 $c cgroup: $(container_cgroup_dirs "$id")"
   done
   [ ! -e "/sys/fs/cgroup/unified/isola/$id" ] || fail "a cgroup v2 was made where there is none"

@@ -40,6 +40,21 @@ stats() {
     .memory_stats.usage > 0, .memory_stats.limit > 0, .pids_stats.current >= 1,
     (.blkio_stats.io_service_bytes_recursive | length), (.networks | type), .name, (.id | length)] | @tsv'
   assert_equal "$output" "$(printf 'true\ttrue\ttrue\ttrue\ttrue\ttrue\t2\tobject\t/st\t64')"
+  # the CPU time split into user and kernel mode (the busy loop is in user mode); per CPU where the cgroup counts so:
+  # v1's cpuacct on a host without a v2 hierarchy (read after the total, so the sum is no less, and more by what ran
+  # meanwhile); not v2 (dockerd leaves percpu_usage out there too).  A VM's are its worker's on the host.
+  run stats st stream=false '.cpu_stats.cpu_usage | [.usage_in_usermode > 0, (.usage_in_kernelmode | type),
+    .usage_in_usermode + .usage_in_kernelmode > 0] | @tsv'
+  assert_equal "$output" "$(printf 'true\tnumber\ttrue')"
+  if [ -d /sys/fs/cgroup/cpuacct ] && [ ! -e /sys/fs/cgroup/cgroup.controllers ] &&
+    [ ! -e /sys/fs/cgroup/unified/cgroup.controllers ]; then
+    run stats st 'stream=false&one-shot=true' '.cpu_stats.cpu_usage | [(.percpu_usage | length) > 0,
+      (.percpu_usage | add) >= .total_usage, (.percpu_usage | add) < .total_usage + 10000000000] | @tsv'
+    assert_equal "$output" "$(printf 'true\ttrue\ttrue')"
+  else
+    run stats st 'stream=false&one-shot=true' '.cpu_stats.cpu_usage | has("percpu_usage")'
+    assert_equal "$output" false
+  fi
   # one-shot: one reading, precpu empty
   run stats st 'stream=false&one-shot=true' '.precpu_stats.cpu_usage.total_usage'
   assert_equal "$output" 0
@@ -131,6 +146,59 @@ err"
   docker rm -f lg >/dev/null
 }
 
+# threads_above N: whether the server has more than N threads.
+threads_above() { [ "$(server_threads)" -gt "$1" ]; }
+not() { ! "$@"; }
+
+# start_stall: a registry on 127.0.0.1 that takes connections and never answers; its port in STALL_PORT.
+start_stall() {
+  "$PYTHON" -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64)
+print(s.getsockname()[1], flush=True)
+conns = []
+while True:
+    c, _ = s.accept(); conns.append(c)
+' >"$BATS_TEST_TMPDIR/stall.port" &
+  STALL_PID=$!
+  wait_until 30 test -s "$BATS_TEST_TMPDIR/stall.port" || fail "the stalling registry did not start"
+  STALL_PORT=$(cat "$BATS_TEST_TMPDIR/stall.port")
+}
+
+@test "a pull from a registry that never answers: 50 other clients are served meanwhile, the client's leaving ends it, it times out" {
+  [ "$TEST_ISOLATION" = process ] || skip "pulling does not depend on the isolation mode (process pass)"
+  start_stall
+  # a registry timeout longer than the test: only the client's leaving can end the pull
+  stop_server
+  ISOLA_REGISTRY_TIMEOUT=3600 start_server -H "unix://$SOCK"
+  local idle pull i pids=() failed=0
+  idle=$(server_threads)
+  "$DOCKER_BIN" pull "127.0.0.1:$STALL_PORT/stall/img:1" >"$BATS_TEST_TMPDIR/pull.out" 2>&1 &
+  pull=$!
+  wait_until 60 threads_above "$idle" || fail "the pull did not reach the server"
+  for ((i = 0; i < 25; i++)); do
+    docker version --format '{{.Server.APIVersion}}' >/dev/null &
+    pids+=($!)
+    docker ps -a >/dev/null &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || failed=$((failed + 1)); done
+  [ "$failed" -eq 0 ] || fail "$failed of 50 clients failed while the pull hung"
+  kill -0 "$pull" || fail "the pull ended by itself: $(cat "$BATS_TEST_TMPDIR/pull.out")"
+  # the client leaves: its pull ends with it, the registry still stalling
+  kill -KILL "$pull"
+  wait "$pull" 2>/dev/null || true
+  wait_until 60 not threads_above "$idle" || fail "the pull's thread is still there: $(server_threads) threads"
+  # the registry's timeout (ISOLA_REGISTRY_TIMEOUT, 30 s by default): the pull fails with isola pull's message
+  stop_server
+  ISOLA_REGISTRY_TIMEOUT=2 start_server -H "unix://$SOCK"
+  run docker pull "127.0.0.1:$STALL_PORT/stall/img:1"
+  assert_status 1
+  assert_output_contains "Error response from daemon:"
+  assert_output_contains "127.0.0.1:$STALL_PORT"
+  assert_output_contains "Operation too slow"
+}
+
 @test "clients that leave in the middle of events, logs -f, attach, stats and a pull leave server and container unharmed" {
   docker run -d --name bg busybox sh -c 'while :; do echo tick; sleep 0.2; done' >/dev/null
   local idle pids=() i
@@ -216,6 +284,89 @@ while True:
   run docker ps -a --format '{{.Names}}'
   assert_equal "$output" base
   docker rm -f base >/dev/null
+}
+
+# start_auth_registry DIR PORT: docker-registry on 127.0.0.1:PORT over TLS (a CA made here, put in DIR/certs.d for the
+# server) with the htpasswd user regu:regpass, as pull.bats' TLS registry.
+start_auth_registry() {
+  local dir=$1 port=$2
+  mkdir -p "$dir/data" "$dir/certs.d/127.0.0.1:$port"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=isola-test-ca -keyout "$dir/ca.key" \
+    -out "$dir/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\n' >"$dir/ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days 1 \
+    -extfile "$dir/ext" -out "$dir/server.crt" 2>/dev/null
+  cp "$dir/ca.crt" "$dir/certs.d/127.0.0.1:$port/ca.crt"
+  htpasswd -Bbn regu regpass >"$dir/htpasswd"
+  cat >"$dir/config.yml" <<EOF
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+http:
+  addr: 127.0.0.1:$port
+  tls:
+    certificate: $dir/server.crt
+    key: $dir/server.key
+auth:
+  htpasswd:
+    realm: isola-test
+    path: $dir/htpasswd
+EOF
+  docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+  REG_PID=$!
+  wait_until 30 curl -s -o /dev/null --cacert "$dir/ca.crt" "https://127.0.0.1:$port/v2/" ||
+    fail "the registry did not start: $(cat "$dir/log")"
+}
+
+@test "docker login (POST /auth) and push/pull with the client's X-Registry-Auth, not the server's config.json" {
+  [ "$TEST_ISOLATION" = process ] || skip "registry credentials do not depend on the isolation mode (process pass)"
+  command -v docker-registry >/dev/null || skip "docker-registry is not installed (scripts/deps.sh)"
+  command -v htpasswd >/dev/null || skip "htpasswd is not installed (apache2-utils)"
+  local port dir=$BATS_TEST_TMPDIR/authreg
+  port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  start_auth_registry "$dir" "$port"
+  # the server knows the registry's CA but has no credentials of its own: only the client's can work
+  stop_server
+  mkdir -p "$dir/server-config"
+  DOCKER_CONFIG=$dir/server-config ISOLA_CERTS_DIR=$dir/certs.d start_server -H "unix://$SOCK"
+  docker tag busybox "127.0.0.1:$port/t/bb:1"
+  run docker push "127.0.0.1:$port/t/bb:1"
+  assert_status 1
+  refute_output_contains "digest: sha256:"
+  # docker login asks the server (POST /auth), which asks the registry; the CLI keeps what it was told worked
+  run docker login -u regu --password-stdin "127.0.0.1:$port" <<<"wrong"
+  assert_status 1
+  assert_output_contains "Error response from daemon:"
+  assert_output_contains "unauthorized"
+  run docker login -u regu --password-stdin "127.0.0.1:$port" <<<"regpass"
+  assert_status 0
+  assert_output_contains "Login Succeeded"
+  jq -e --arg k "127.0.0.1:$port" '.auths[$k].auth' "$DOCKER_CONFIG/config.json" >/dev/null
+  [ ! -e "$dir/server-config/config.json" ] || fail "the server stored credentials: $(cat "$dir/server-config/config.json")"
+  # push and pull send them in X-Registry-Auth
+  run docker push "127.0.0.1:$port/t/bb:1"
+  assert_status 0
+  assert_output_contains ": Pushed"
+  assert_output_matches "1: digest: sha256:[0-9a-f]{64} size: [0-9]+"
+  docker rmi "127.0.0.1:$port/t/bb:1" >/dev/null
+  run docker pull "127.0.0.1:$port/t/bb:1"
+  assert_status 0
+  assert_output_contains "Downloaded newer image for 127.0.0.1:$port/t/bb:1"
+  # the header's credentials, not any other: wrong ones (base64url of the JSON, as the CLI encodes it) fail
+  local bad
+  bad=$(printf '{"username":"regu","password":"nope","serveraddress":"127.0.0.1:%s"}' "$port" | base64 -w0 | tr '+/' '-_')
+  run curl -s --unix-socket "$SOCK" -X POST -H "X-Registry-Auth: $bad" \
+    "http://isola/v1.41/images/127.0.0.1:$port/t/bb/push?tag=1"
+  assert_output_contains '"errorDetail"'
+  refute_output_contains '"aux"'
+  run docker logout "127.0.0.1:$port"
+  assert_status 0
+  run docker pull "127.0.0.1:$port/t/bb:1"
+  assert_status 1
 }
 
 @test "docker push through the registry client: Docker's progress, then the pushed image pulls back" {

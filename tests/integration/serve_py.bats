@@ -65,3 +65,15 @@ $(serve_log)"
   run isola network ls --format '{{.Name}}'
   refute_output_contains py-net
 }
+
+@test "docker-py over TCP on 127.0.0.1 and the unix socket: output right after the headers is not lost (exec_run, run)" {
+  local port iso="" t=$ISOLA_TIMEOUT
+  port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  serve_stop
+  serve_start -H "unix://$SOCK" -H "tcp://127.0.0.1:$port"
+  if [ "$TEST_ISOLATION" = vm ]; then iso=hyperv t=900; fi
+  # docker-py read the 101 and the first output together in 22 of 30 exec_run calls over TCP
+  run timeout "$t" "$CLIENT_PYTHON" "$BATS_TEST_DIRNAME/serve_py.py" "tcp://127.0.0.1:$port" "$iso" whole_output
+  [ "$status" -eq 0 ] || fail "over TCP: $output"
+  py whole_output
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """docker-py (Debian's python3-docker) against `isola serve`: serve_py.bats runs one part a test.
 
-    serve_py.py SOCKET ISOLATION PART [ARG...]
+    serve_py.py SOCKET|tcp://HOST:PORT ISOLATION PART [ARG...]
 
 ISOLATION is what the containers ask for in HostConfig.Isolation ("" for the server's default, "hyperv" for VMs).
 Each part checks what docker-py sees and raises (exit 1, with the reason) at the first difference; it removes what it
@@ -25,7 +25,8 @@ def equal(got, want, what):
 
 class Parts:
     def __init__(self, sock, isolation):
-        self.client = docker.DockerClient(base_url="unix://" + sock, version="1.41", timeout=300)
+        url = sock if sock.startswith("tcp://") else "unix://" + sock
+        self.client = docker.DockerClient(base_url=url, version="1.41", timeout=300)
         self.iso = {"isolation": isolation} if isolation else {}
         self.shown = "hyperv" if isolation == "hyperv" else None
 
@@ -263,6 +264,21 @@ class Parts:
             server.remove(force=True)
         net.remove()
         check("py-net" not in [n.name for n in c.networks.list()], "the network is gone")
+
+    def whole_output(self):
+        # Output that comes at once after a hijack's 101 (exec_run's echo) or a log's headers: docker-py reads the
+        # headers through a buffer and then the raw socket, so what the server sent with them would be lost.
+        c = self.run(["sleep", "600"], detach=True)
+        try:
+            for i in range(30):
+                r = c.exec_run(["echo", "hello"])
+                equal((i, r.exit_code, r.output), (i, 0, b"hello\n"), "exec_run's output")
+        finally:
+            c.remove(force=True)
+        want = b"".join(b"%d\n" % i for i in range(1, 20001))
+        for i in range(5):
+            out = self.run(["seq", "1", "20000"], remove=True)
+            equal((i, len(out), out == want), (i, len(want), True), "run's output")
 
 
 def main():

@@ -2,9 +2,8 @@
 # isola serve's TLS, as dockerd's --tlsverify: a CA, a server certificate for 127.0.0.1 and client certificates that
 # the test makes with openssl; the docker CLI (Debian's 20.10 client) with --tlsverify is served; a client without a
 # certificate, with one of another CA, or without TLS is not; a non-loopback TCP address needs --tlsverify.  Hijacked
-# streams (attach, exec) work over TLS, but a client's end of stdin (its TLS close_notify) does not reach the container:
-# libmicrohttpd's relay of an upgraded TLS connection does not pass it on.  The
-# server's TLS is the same for both isolation modes: process pass only.
+# streams (attach, exec) work over TLS, and the client's end of stdin reaches the container, in both isolation modes
+# (the server makes its containers in the pass's mode); the rest is the same for both and runs in the process pass.
 
 # shellcheck disable=SC2154 # status, output and stderr are set by bats' run
 load helpers
@@ -64,11 +63,12 @@ tls_server() {
 tls_docker() {
   local who=$1
   shift
-  timeout 60 "$DOCKER_BIN" -H "tcp://127.0.0.1:$PORT" --tlsverify --tlscacert "$C/ca.pem" \
+  timeout 180 "$DOCKER_BIN" -H "tcp://127.0.0.1:$PORT" --tlsverify --tlscacert "$C/ca.pem" \
     --tlscert "$C/$who.pem" --tlskey "$C/$who-key.pem" "$@"
 }
 
 @test "serve --tlsverify: the docker CLI with a client certificate of the CA is served over TLS on 127.0.0.1" {
+  only_isolation process "the server's TLS is the same for both modes"
   tls_server "tcp://127.0.0.1:$PORT"
   run tls_docker client version --format '{{.Server.APIVersion}} {{.Server.Os}}'
   assert_status 0
@@ -98,6 +98,7 @@ tls_docker() {
 }
 
 @test "serve --tlsverify: no client certificate, one of another CA, or no TLS at all are refused" {
+  only_isolation process "the server's TLS is the same for both modes"
   tls_server "tcp://127.0.0.1:$PORT"
   run curl -sS --cacert "$C/ca.pem" -w '\n%{http_code}' "https://127.0.0.1:$PORT/v1.41/containers/json"
   assert_equal "${lines[1]}" 403
@@ -126,6 +127,7 @@ tls_docker() {
 }
 
 @test "serve: a non-loopback TCP address needs --tlsverify; the TLS options go together and are checked at start" {
+  only_isolation process "the server's TLS is the same for both modes"
   if [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ]; then
     skip "listens on 0.0.0.0: run in a network namespace of its own (scripts/run-tests.sh does)"
   fi
@@ -151,4 +153,26 @@ tls_docker() {
   run tls_docker client version --format '{{.Server.APIVersion}}'
   assert_status 0
   assert_equal "$output" 1.41
+}
+
+@test "serve --tlsverify: the end of stdin reaches the container over TLS as over the unix socket (1 MB through cat)" {
+  tls_server "tcp://127.0.0.1:$PORT"
+  head -c 1000000 /dev/urandom >"$BATS_TEST_TMPDIR/input"
+  local want
+  want=$(md5sum <"$BATS_TEST_TMPDIR/input" | cut -d' ' -f1)
+  # the CLI half-closes its connection at the end of its stdin: cat sees its end, and md5sum prints
+  run tls_docker client run -i --rm busybox sh -c 'cat | md5sum' <"$BATS_TEST_TMPDIR/input"
+  assert_status 0
+  assert_equal "${output%% *}" "$want"
+  run timeout 180 "$DOCKER_BIN" -H "unix://$SOCK" run -i --rm busybox sh -c 'cat | md5sum' <"$BATS_TEST_TMPDIR/input"
+  assert_status 0
+  assert_equal "${output%% *}" "$want"
+  # exec's stdin too
+  run tls_docker client run -d --name tlscat busybox sleep 300
+  assert_status 0
+  run tls_docker client exec -i tlscat sh -c 'wc -c' <"$BATS_TEST_TMPDIR/input"
+  assert_status 0
+  assert_equal "$(echo "$output" | tr -d ' ')" 1000000
+  run tls_docker client rm -f tlscat
+  assert_status 0
 }

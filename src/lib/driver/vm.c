@@ -562,6 +562,18 @@ vm_stats (struct container *c, struct cgroup_stats *out, isola_error_t *err)
   int ret = vm_resources (c, request, &reply, err);
   if (ret == 0)
     cgroup_stats_from_json (reply, out);
+  /* The CPU figures are those of the VM's worker on the host (its cgroup: the vCPUs and the device emulation), what
+     the host gives the container, as for a process container; memory, pids and I/O are the guest's. */
+  struct cgroup_fs fs = { 0 };
+  struct cgroup_stats host;
+  if (ret == 0 && cgroup_fs_detect ("/sys/fs/cgroup", &fs, NULL) == 0
+      && cgroup_stats_read (&fs, c->id, &host, NULL) == 0)
+    {
+      out->cpu_ns = host.cpu_ns, out->cpu_user_ns = host.cpu_user_ns, out->cpu_system_ns = host.cpu_system_ns;
+      memcpy (out->percpu_ns, host.percpu_ns, sizeof host.percpu_ns);
+      out->n_percpu = host.n_percpu;
+    }
+  cgroup_fs_clear (&fs);
   return ret;
 }
 

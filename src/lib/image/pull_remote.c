@@ -366,7 +366,8 @@ pull_ctx_clear (struct pull_ctx *c)
    fails or lacks it is passed over), then the registry itself. */
 static int
 open_endpoint (struct pull_ctx *c, const char *root, const char *domain, const char *path, const char *reference,
-               const struct platform *want, struct registry_client **reg, digest_hex_t top, isola_error_t *err)
+               const struct platform *want, const struct registry_login *login, struct registry_client **reg,
+               digest_hex_t top, isola_error_t *err)
 {
   cleanup_strv char **mirrors = NULL;
   int ret = registry_mirrors (root, domain, &mirrors, err);
@@ -388,7 +389,7 @@ open_endpoint (struct pull_ctx *c, const char *root, const char *domain, const c
       registry_manifest_clear (&c->index);
       registry_manifest_clear (&c->man);
     }
-  ret = registry_open (root, domain, path, "pull", reg, err);
+  ret = registry_open_as (root, domain, path, "pull", login, reg, err);
   if (ret < 0)
     return ret;
   c->reg = *reg;
@@ -423,7 +424,7 @@ image_pull_remote (const char *root, const char *reference, const struct pull_op
   cleanup_free char *staging = NULL;
   struct ingest_plan plan = { 0 };
   struct pull_ctx c = { .shown = familiar, .fn = fn, .arg = arg };
-  ret = open_endpoint (&c, root, domain, path, what, &want, &reg, out->repo_digest, err);
+  ret = open_endpoint (&c, root, domain, path, what, &want, opts ? opts->login : NULL, &reg, out->repo_digest, err);
   if (ret == 0)
     ret = store_open (root, STORE_LOCK_NONE, &store, err);
   if (ret == 0)

@@ -11,10 +11,12 @@
 
 #include "base/digest.h"
 #include "base/error.h"
+#include "image/registry.h"
 
 struct pull_options
 {
-  const char *platform; /* "os/arch[/variant]", NULL for this host's */
+  const char *platform;               /* "os/arch[/variant]", NULL for this host's */
+  const struct registry_login *login; /* NULL: the credentials of config.json */
 };
 
 enum pull_event

@@ -127,8 +127,8 @@ record_repo_digest (struct isola_store *s, const char *id, const char *name, con
 }
 
 int
-image_push (const char *root, const char *reference, push_progress_fn fn, void *arg, struct push_result *out,
-            isola_error_t *err)
+image_push (const char *root, const char *reference, const struct registry_login *login, push_progress_fn fn, void *arg,
+            struct push_result *out, isola_error_t *err)
 {
   struct image_ref ref = { 0 };
   int ret = image_ref_parse_tagged (reference, &ref, err);
@@ -164,7 +164,7 @@ image_push (const char *root, const char *reference, push_progress_fn fn, void *
   if (ret == 0)
     ret = oci_manifest_parse (manifest, len, &m, err);
   if (ret == 0)
-    ret = registry_open (root, domain, path, "pull,push", &reg, err);
+    ret = registry_open_as (root, domain, path, "pull,push", login, &reg, err);
   cleanup_free char *from = ret == 0 ? mount_source (&rec, domain, path) : NULL;
   cleanup_free char (*ids)[13] = ret == 0 ? layer_ids (s, &m) : NULL;
   c.reg = reg;

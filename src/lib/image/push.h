@@ -8,6 +8,7 @@
 
 #include "base/digest.h"
 #include "base/error.h"
+#include "image/registry.h"
 
 enum push_event
 {
@@ -37,7 +38,8 @@ struct push_result
 };
 void push_result_clear (struct push_result *r);
 
-int image_push (const char *root, const char *reference, push_progress_fn fn, void *arg, struct push_result *out,
-                isola_error_t *err);
+/* login: the credentials to push with, NULL for those of config.json. */
+int image_push (const char *root, const char *reference, const struct registry_login *login, push_progress_fn fn,
+                void *arg, struct push_result *out, isola_error_t *err);
 
 #endif

@@ -43,9 +43,11 @@ struct registry_client
   char **scopes;      /* more token scopes ("repository:OTHER:pull", for a cross-repository mount), or NULL */
   char *user;         /* credentials, or NULL */
   char *password;
-  char *authz;   /* "Authorization: …" once known, or NULL */
-  char *ca_file; /* the registry's own CA, or NULL */
-  long timeout;  /* seconds without a byte before a request fails */
+  char *authz;              /* "Authorization: …" once known, or NULL */
+  char *ca_file;            /* the registry's own CA, or NULL */
+  long timeout;             /* seconds without a byte before a request fails */
+  bool (*gone) (void *arg); /* the caller left: requests end (registry_login) */
+  void *gone_arg;
 };
 
 /* --- requests ------------------------------------------------------------------------------------------------- */
@@ -140,7 +142,17 @@ url_is_loopback (const char *url)
   return loop;
 }
 
-/* An easy handle with what every request has: bounds, timeouts, redirects within http(s), the CA. */
+/* libcurl calls it as a transfer goes and while it waits (about once a second at least): non-zero ends it. */
+static int
+on_progress_check_gone (void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+  const struct registry_client *c = arg;
+  return c->gone (c->gone_arg) ? 1 : 0;
+}
+
+/* An easy handle with what every request has: bounds, timeouts, redirects within http(s), the CA; a caller that
+   can leave ends it then. */
 static CURL *
 easy_new (const struct registry_client *c, const char *url, struct curl_slist *headers)
 {
@@ -166,6 +178,12 @@ easy_new (const struct registry_client *c, const char *url, struct curl_slist *h
      reached through one. */
   if (url_is_loopback (url))
     curl_easy_setopt (h, CURLOPT_PROXY, "");
+  if (c->gone)
+    {
+      curl_easy_setopt (h, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt (h, CURLOPT_XFERINFOFUNCTION, on_progress_check_gone);
+      curl_easy_setopt (h, CURLOPT_XFERINFODATA, c);
+    }
   return h;
 }
 
@@ -226,7 +244,8 @@ request_retried (const struct registry_client *c, const char *url, const char *m
       if (rc == CURLE_OK)
         curl_easy_getinfo (h, CURLINFO_RESPONSE_CODE, &out->status);
       bool retry = (rc != CURLE_OK && rc != CURLE_TOO_MANY_REDIRECTS && rc != CURLE_OPERATION_TIMEDOUT
-                    && rc != CURLE_SSL_CONNECT_ERROR && rc != CURLE_PEER_FAILED_VERIFICATION)
+                    && rc != CURLE_SSL_CONNECT_ERROR && rc != CURLE_PEER_FAILED_VERIFICATION
+                    && rc != CURLE_ABORTED_BY_CALLBACK)
                    || out->status == 429 || out->status >= 500;
       if (!retry || attempt == REQUEST_ATTEMPTS)
         return rc == CURLE_OK ? 0 : transfer_error (rc, detail, url, err);
@@ -595,7 +614,8 @@ global_init (void)
 /* No /v2/ ping unless asked for (login) or the scheme is not known: the first request's 401 starts the token flow. */
 static int
 client_new (const char *root, const char *domain, const char *repo, const char *actions, const char *user,
-            const char *password, bool use_stored, bool ping_now, struct registry_client **out, isola_error_t *err)
+            const char *password, bool use_stored, bool ping_now, const struct registry_login *login,
+            struct registry_client **out, isola_error_t *err)
 {
   global_init ();
   struct registry_client *c = xcalloc (1, sizeof (*c));
@@ -607,6 +627,8 @@ client_new (const char *root, const char *domain, const char *repo, const char *
   c->host = xstrdup (registry_host_of (domain));
   c->ca_file = find_ca (c->host);
   c->plain_allowed = host_is_loopback (c->host) || listed_insecure (root, domain);
+  if (login)
+    c->gone = login->gone, c->gone_arg = login->gone_arg;
   int ret = 0;
   if (user)
     c->user = xstrdup (user), c->password = xstrdup (password);
@@ -633,7 +655,17 @@ int
 registry_open (const char *root, const char *domain, const char *repo, const char *actions,
                struct registry_client **out, isola_error_t *err)
 {
-  return client_new (root, domain, repo, actions, NULL, NULL, true, false, out, err);
+  return client_new (root, domain, repo, actions, NULL, NULL, true, false, NULL, out, err);
+}
+
+int
+registry_open_as (const char *root, const char *domain, const char *repo, const char *actions,
+                  const struct registry_login *login, struct registry_client **out, isola_error_t *err)
+{
+  if (login == NULL)
+    return registry_open (root, domain, repo, actions, out, err);
+  return client_new (root, domain, repo, actions, login->user, login->password, login->user == NULL, false, login, out,
+                     err);
 }
 
 int
@@ -704,7 +736,7 @@ int
 registry_check_login (const char *root, const char *domain, const char *user, const char *password, isola_error_t *err)
 {
   cleanup_registry struct registry_client *c = NULL;
-  int ret = client_new (root, domain, NULL, "pull", user, password, false, true, &c, err);
+  int ret = client_new (root, domain, NULL, "pull", user, password, false, true, NULL, &c, err);
   if (ret < 0)
     return ret;
   /* A Basic registry took the credentials on trust: /v2/ with them must now answer 200. */

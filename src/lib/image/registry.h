@@ -27,6 +27,19 @@ int registry_open (const char *root, const char *domain, const char *repo, const
                    struct registry_client **out, isola_error_t *err);
 void registry_close (struct registry_client *c);
 
+/* What the one a pull or push is for gives the registry client: credentials given with its request (the API's
+   X-Registry-Auth; user NULL: those of config.json), and whether it has gone (gone NULL: never), which ends the
+   requests under way (checked as they wait, at least once a second). */
+struct registry_login
+{
+  const char *user, *password;
+  bool (*gone) (void *arg);
+  void *gone_arg;
+};
+/* registry_open with login's credentials and gone when login is not NULL. */
+int registry_open_as (const char *root, const char *domain, const char *repo, const char *actions,
+                      const struct registry_login *login, struct registry_client **out, isola_error_t *err);
+
 /* The mirrors to try before the registry of domain: ROOT/config.json's "registry-mirrors" (as dockerd's
    daemon.json) for docker.io, none for any other. */
 int registry_mirrors (const char *root, const char *domain, char ***out, isola_error_t *err);

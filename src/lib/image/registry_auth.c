@@ -31,6 +31,27 @@ registry_auth_file (void)
 }
 
 char *
+registry_server_domain (const char *server)
+{
+  if (server == NULL || *server == '\0')
+    return xstrdup (HUB_DOMAIN_NAME);
+  const char *p = server;
+  if (str_has_prefix (p, "https://"))
+    p += strlen ("https://");
+  else if (str_has_prefix (p, "http://"))
+    p += strlen ("http://");
+  char *d = strndup (p, strcspn (p, "/"));
+  if (d == NULL)
+    abort ();
+  if (strcmp (d, "index.docker.io") == 0 || strcmp (d, "registry-1.docker.io") == 0)
+    {
+      free (d);
+      d = xstrdup (HUB_DOMAIN_NAME);
+    }
+  return d;
+}
+
+char *
 registry_auth_key (const char *domain)
 {
   return xstrdup (strcmp (domain, HUB_DOMAIN_NAME) == 0 ? HUB_AUTH_KEY : domain);
@@ -353,4 +374,83 @@ registry_auth_erase (const char *domain, bool *found, isola_error_t *err)
         return ret;
     }
   return *found ? save_file (cfg, err) : 0;
+}
+
+void
+registry_auth_header_clear (struct registry_auth_header *h)
+{
+  if (h->password)
+    explicit_bzero (h->password, strlen (h->password));
+  if (h->identitytoken)
+    explicit_bzero (h->identitytoken, strlen (h->identitytoken));
+  free (h->username), free (h->password), free (h->identitytoken), free (h->serveraddress);
+  *h = (struct registry_auth_header){ 0 };
+}
+
+/* base64 in either alphabet, padding optional (Go's URLEncoding pads, other clients do not): *len bytes in out. */
+static int
+base64_decode_any (const char *in, unsigned char **out, size_t *len)
+{
+  size_t n = strcspn (in, "=");
+  if (strspn (in + n, "=") != strlen (in + n) || strlen (in + n) > 2)
+    return -1;
+  cleanup_free char *std = xmalloc (n + 4);
+  for (size_t i = 0; i < n; i++)
+    {
+      char c = in[i];
+      if (c == '-')
+        c = '+';
+      else if (c == '_')
+        c = '/';
+      else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/'))
+        return -1;
+      std[i] = c;
+    }
+  if (n % 4 == 1)
+    return -1;
+  size_t pad = (4 - n % 4) % 4;
+  memset (std + n, '=', pad);
+  std[n + pad] = '\0';
+  *out = xmalloc ((n + pad) / 4 * 3 + 1);
+  int m = EVP_DecodeBlock (*out, (const unsigned char *)std, (int)(n + pad));
+  if (m < 0)
+    {
+      free (*out);
+      *out = NULL;
+      return -1;
+    }
+  /* EVP_DecodeBlock counts the padding's bytes as zeros. */
+  *len = (size_t)m - pad;
+  return 0;
+}
+
+static char *
+string_field (json_t *obj, const char *key)
+{
+  const char *v = json_string_value (json_object_get (obj, key));
+  return v && *v ? xstrdup (v) : NULL;
+}
+
+int
+registry_auth_header_parse (const char *header, struct registry_auth_header *out, isola_error_t *err)
+{
+  *out = (struct registry_auth_header){ 0 };
+  if (header == NULL || *header == '\0')
+    return 0;
+  if (strlen (header) > REGISTRY_AUTH_HEADER_MAX)
+    return isola_error_fail (err, EINVAL, "X-Registry-Auth: longer than %d bytes", REGISTRY_AUTH_HEADER_MAX);
+  cleanup_free unsigned char *plain = NULL;
+  size_t len = 0;
+  if (base64_decode_any (header, &plain, &len) < 0)
+    return isola_error_fail (err, EINVAL, "X-Registry-Auth: not base64");
+  json_error_t jerr;
+  cleanup_json json_t *obj = json_loadb ((const char *)plain, len, 0, &jerr);
+  explicit_bzero (plain, len);
+  if (obj == NULL || !json_is_object (obj))
+    return isola_error_fail (err, EINVAL, "X-Registry-Auth: not a JSON object");
+  out->username = string_field (obj, "username");
+  out->password = string_field (obj, "password");
+  out->identitytoken = string_field (obj, "identitytoken");
+  out->serveraddress = string_field (obj, "serveraddress");
+  return 0;
 }

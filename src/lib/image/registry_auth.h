@@ -14,6 +14,10 @@
 /* The file Docker's CLI uses. */
 char *registry_auth_file (void);
 
+/* A server as `docker login` and the API's serveraddress name it ("https://HOST[:PORT]/v1/", "HOST[:PORT]", Docker
+   Hub's spellings, NULL for Docker Hub) → the registry domain that references and the store use. */
+char *registry_server_domain (const char *server);
+
 /* The key of a registry domain in "auths". */
 char *registry_auth_key (const char *domain);
 
@@ -25,5 +29,18 @@ int registry_auth_store (const char *domain, const char *user, const char *passw
 
 /* Removes domain's credentials; *found says whether there were any. */
 int registry_auth_erase (const char *domain, bool *found, isola_error_t *err);
+
+/* Credentials a client sends with a request, as the Docker Engine API's X-Registry-Auth header carries them: base64url
+   (padded or not; the standard alphabet too, as dockerd accepts) of {"username", "password", "identitytoken",
+   "serveraddress"}.  Fields absent are NULL. */
+struct registry_auth_header
+{
+  char *username, *password, *identitytoken, *serveraddress;
+};
+void registry_auth_header_clear (struct registry_auth_header *h);
+/* Decodes header (at most REGISTRY_AUTH_HEADER_MAX bytes).  An empty header, or one of "{}", is no credentials (all
+   NULL), as dockerd takes it; anything else that does not decode is EINVAL. */
+#define REGISTRY_AUTH_HEADER_MAX (64 * 1024)
+int registry_auth_header_parse (const char *header, struct registry_auth_header *out, isola_error_t *err);
 
 #endif

@@ -15,7 +15,7 @@
 #include "base/util.h"
 
 /* v1 hierarchies a container uses (cpuacct is co-mounted with cpu on most hosts, but not here). */
-static const char *const v1_controllers[] = { "memory", "cpu", "cpuset", "pids", "freezer", "devices" };
+static const char *const v1_controllers[] = { "memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices" };
 
 int
 cgroup_fs_detect (const char *root, struct cgroup_fs *out, isola_error_t *err)
@@ -449,6 +449,11 @@ v1_hierarchy_wanted (const struct cgroup_fs *fs, const char *controller, const s
     return set (l->cpuset_cpus) || set (l->cpuset_mems);
   if (strcmp (controller, "freezer") == 0 || strcmp (controller, "devices") == 0)
     return fs->unified == NULL;
+  /* Without a v2 hierarchy, cpuacct is what counts the container's CPU time (Docker's stats: in all, per CPU, user
+     and kernel); with one, its cpu.stat does (not per CPU), and joining cpuacct would cost each start a cgroup.procs
+     write. */
+  if (strcmp (controller, "cpuacct") == 0)
+    return fs->unified == NULL;
   return l->pids > 0 || fs->unified == NULL;
 }
 
@@ -734,10 +739,49 @@ rss_of (const char *procs)
   return total;
 }
 
+void
+cgroup_cpu_stat_read (const char *dir, struct cgroup_stats *out)
+{
+  out->cpu_ns = read_key (dir, "cpu.stat", "usage_usec") * 1000;
+  out->cpu_user_ns = read_key (dir, "cpu.stat", "user_usec") * 1000;
+  out->cpu_system_ns = read_key (dir, "cpu.stat", "system_usec") * 1000;
+}
+
+void
+cgroup_cpuacct_read (const char *dir, struct cgroup_stats *out)
+{
+  bool found;
+  uint64_t total = read_u64 (dir, "cpuacct.usage", &found);
+  if (found)
+    out->cpu_ns = total;
+  /* cpuacct.stat counts in USER_HZ ticks, as dockerd converts them. */
+  long hz = sysconf (_SC_CLK_TCK);
+  uint64_t tick = hz > 0 ? 1000000000ull / (uint64_t)hz : 0;
+  cleanup_free char *stat = xasprintf ("%s/cpuacct.stat", dir);
+  if (path_exists (stat))
+    {
+      out->cpu_user_ns = (uint64_t)read_key (dir, "cpuacct.stat", "user") * tick;
+      out->cpu_system_ns = (uint64_t)read_key (dir, "cpuacct.stat", "system") * tick;
+    }
+  cleanup_free char *path = xasprintf ("%s/cpuacct.usage_percpu", dir);
+  cleanup_free char *buf = NULL;
+  if (read_file_bounded (path, 1 << 16, &buf, NULL, NULL) < 0)
+    return;
+  out->n_percpu = 0;
+  for (char *p = buf, *end; out->n_percpu < CGROUP_PERCPU_MAX; p = end)
+    {
+      errno = 0;
+      unsigned long long v = strtoull (p, &end, 10);
+      if (end == p || errno)
+        break;
+      out->percpu_ns[out->n_percpu++] = v;
+    }
+}
+
 static void
 v2_stats (const char *dir, struct cgroup_stats *out)
 {
-  out->cpu_ns = read_key (dir, "cpu.stat", "usage_usec") * 1000;
+  cgroup_cpu_stat_read (dir, out);
   uint64_t current = read_u64 (dir, "memory.current", NULL), inactive = read_key (dir, "memory.stat", "inactive_file");
   out->memory = current > inactive ? current - inactive : current;
   bool found;
@@ -762,11 +806,14 @@ cgroup_stats_read (const struct cgroup_fs *fs, const char *id, struct cgroup_sta
       return 0;
     }
   cleanup_free char *mem = v1_dir (fs, "memory", id), *pids = v1_dir (fs, "pids", id);
+  cleanup_free char *cpuacct = v1_dir (fs, "cpuacct", id);
   if (unified)
     {
-      out->cpu_ns = read_key (unified, "cpu.stat", "usage_usec") * 1000;
+      cgroup_cpu_stat_read (unified, out);
       out->pids = count_lines (unified, "cgroup.threads");
     }
+  if (path_exists (cpuacct))
+    cgroup_cpuacct_read (cpuacct, out);
   if (path_exists (pids))
     out->pids = read_u64 (pids, "pids.current", NULL);
   if (path_exists (mem))
@@ -788,9 +835,14 @@ cgroup_stats_read (const struct cgroup_fs *fs, const char *id, struct cgroup_sta
 json_t *
 cgroup_stats_to_json (const struct cgroup_stats *st)
 {
-  return json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I}", "CpuNs", (json_int_t)st->cpu_ns, "Memory", (json_int_t)st->memory,
-                    "MemoryLimit", (json_int_t)st->memory_limit, "ReadBytes", (json_int_t)st->read_bytes, "WriteBytes",
-                    (json_int_t)st->write_bytes, "Pids", (json_int_t)st->pids);
+  json_t *percpu = json_array ();
+  for (size_t i = 0; i < st->n_percpu; i++)
+    json_array_append_new (percpu, json_integer ((json_int_t)st->percpu_ns[i]));
+  return json_pack ("{s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I}", "CpuNs", (json_int_t)st->cpu_ns, "CpuUserNs",
+                    (json_int_t)st->cpu_user_ns, "CpuSystemNs", (json_int_t)st->cpu_system_ns, "PercpuNs", percpu,
+                    "Memory", (json_int_t)st->memory, "MemoryLimit", (json_int_t)st->memory_limit, "ReadBytes",
+                    (json_int_t)st->read_bytes, "WriteBytes", (json_int_t)st->write_bytes, "Pids",
+                    (json_int_t)st->pids);
 }
 
 void
@@ -803,7 +855,12 @@ cgroup_stats_from_json (json_t *j, struct cgroup_stats *out)
     .read_bytes = (uint64_t)json_integer_value (json_object_get (j, "ReadBytes")),
     .write_bytes = (uint64_t)json_integer_value (json_object_get (j, "WriteBytes")),
     .pids = (uint64_t)json_integer_value (json_object_get (j, "Pids")),
+    .cpu_user_ns = (uint64_t)json_integer_value (json_object_get (j, "CpuUserNs")),
+    .cpu_system_ns = (uint64_t)json_integer_value (json_object_get (j, "CpuSystemNs")),
   };
+  json_t *percpu = json_object_get (j, "PercpuNs");
+  for (size_t i = 0; i < json_array_size (percpu) && out->n_percpu < CGROUP_PERCPU_MAX; i++)
+    out->percpu_ns[out->n_percpu++] = (uint64_t)json_integer_value (json_array_get (percpu, i));
 }
 
 /* Processes left behind (a container that double-forked out of its PID 1's reach cannot, since the PID namespace

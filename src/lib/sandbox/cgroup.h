@@ -6,8 +6,8 @@
    all its processes, and the first one is cloned straight into it (clone3 CLONE_INTO_CGROUP).  Writing a pid to
    cgroup.procs instead waits for an RCU grace period, 10-24 ms on this kind of host: half a container start.  So on
    v1 a controller's hierarchy is used only when the container has a limit for it.  Where there is no v2 hierarchy at
-   all (a pure v1 host) the container is also in the v1 pids, freezer and devices hierarchies: the last is where its
-   device rules go, as runc puts them, since a BPF device program needs a cgroup v2 (devices.h). */
+   all (a pure v1 host) the container is also in the v1 pids, freezer, cpuacct and devices hierarchies: the last is
+   where its device rules go, as runc puts them, since a BPF device program needs a cgroup v2 (devices.h). */
 #ifndef ISOLA_CGROUP_H
 #define ISOLA_CGROUP_H
 
@@ -100,9 +100,13 @@ void cgroup_placement_clear (struct cgroup_placement *p);
 int cgroup_update (const struct cgroup_fs *fs, const char *id, const struct cgroup_limits *l, isola_error_t *err);
 
 /* What `stats` shows of a container, read from its cgroups. */
+#define CGROUP_PERCPU_MAX 256
 struct cgroup_stats
 {
-  uint64_t cpu_ns;                  /* CPU time used, all CPUs */
+  uint64_t cpu_ns;                       /* CPU time used, all CPUs */
+  uint64_t cpu_user_ns, cpu_system_ns;   /* of which in user and kernel mode */
+  uint64_t percpu_ns[CGROUP_PERCPU_MAX]; /* by CPU (v1 cpuacct only: v2 does not count per CPU) */
+  size_t n_percpu;
   uint64_t memory;                  /* bytes in use, without inactive page cache (as the docker CLI counts) */
   uint64_t memory_limit;            /* its limit in bytes, 0 = none */
   uint64_t read_bytes, write_bytes; /* block I/O (0 where the container has no io/blkio cgroup) */
@@ -111,8 +115,12 @@ struct cgroup_stats
 
 /* Reads them: v2 cpu.stat, memory.current/max/stat, io.stat, pids.current; on v1 and hybrid hosts the v1 memory
    and pids cgroups where the container has them, else its v2 (unified) cgroup's cpu.stat and cgroup.threads and the
-   resident memory of its processes. */
+   resident memory of its processes; the v1 cpuacct cgroup's usage_percpu and stat (user, system), and its usage on
+   a host without a v2 hierarchy. */
 int cgroup_stats_read (const struct cgroup_fs *fs, const char *id, struct cgroup_stats *out, isola_error_t *err);
+/* The CPU figures of a v1 cpuacct directory (cpuacct.usage, usage_percpu, stat) and of a v2 cpu.stat, into out. */
+void cgroup_cpuacct_read (const char *dir, struct cgroup_stats *out);
+void cgroup_cpu_stat_read (const char *dir, struct cgroup_stats *out);
 json_t *cgroup_stats_to_json (const struct cgroup_stats *st);
 void cgroup_stats_from_json (json_t *j, struct cgroup_stats *out);
 

@@ -135,6 +135,55 @@ test_bad_file (void)
   CHECK (registry_auth_get ("bad.test", &u, &p, &err) == -EINVAL, "a file that is not JSON is refused");
 }
 
+/* X-Registry-Auth: base64url of the JSON, padded or not, the standard alphabet too; empty or undecodable. */
+static void
+test_header (void)
+{
+  struct registry_auth_header h;
+  cleanup_error isola_error_t err = NULL;
+  /* {"username":"u","password":"p?>","serveraddress":"r:5000"}: '?>' makes a '/' or '_' of the encodings */
+  const char *std = "eyJ1c2VybmFtZSI6InUiLCJwYXNzd29yZCI6InA/PiIsInNlcnZlcmFkZHJlc3MiOiJyOjUwMDAifQ==";
+  const char *url = "eyJ1c2VybmFtZSI6InUiLCJwYXNzd29yZCI6InA_PiIsInNlcnZlcmFkZHJlc3MiOiJyOjUwMDAifQ==";
+  const char *bare = "eyJ1c2VybmFtZSI6InUiLCJwYXNzd29yZCI6InA_PiIsInNlcnZlcmFkZHJlc3MiOiJyOjUwMDAifQ";
+  const char *const forms[] = { std, url, bare };
+  for (size_t i = 0; i < 3; i++)
+    {
+      CHECK (registry_auth_header_parse (forms[i], &h, &err) == 0, "form %zu decodes", i);
+      CHECK_STR (h.username, "u", "form %zu: username", i);
+      CHECK_STR (h.password, "p?>", "form %zu: password", i);
+      CHECK_STR (h.serveraddress, "r:5000", "form %zu: serveraddress", i);
+      CHECK (h.identitytoken == NULL, "form %zu: no identity token", i);
+      registry_auth_header_clear (&h);
+    }
+  CHECK (registry_auth_header_parse ("", &h, &err) == 0 && h.username == NULL, "an empty header is no credentials");
+  CHECK (registry_auth_header_parse ("e30=", &h, &err) == 0 && h.username == NULL, "{} is no credentials");
+  const char *const bad[] = { "!!!!", "e30===", "e", "bm90IGpzb24=" /* "not json" */, "WzFd" /* [1] */, "e30=e30=" };
+  for (size_t i = 0; i < ARRAY_SIZE (bad); i++)
+    {
+      CHECK (registry_auth_header_parse (bad[i], &h, &err) == -EINVAL && h.username == NULL, "`%s` is refused", bad[i]);
+      isola_error_release (&err);
+    }
+}
+
+static void
+test_server_domain (void)
+{
+  const char *const cases[][2] = {
+    { "https://index.docker.io/v1/", "docker.io" },
+    { "registry-1.docker.io", "docker.io" },
+    { "127.0.0.1:5000", "127.0.0.1:5000" },
+    { "https://r.test:443/v2/", "r.test:443" },
+    { "http://r.test", "r.test" },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (cases); i++)
+    {
+      cleanup_free char *d = registry_server_domain (cases[i][0]);
+      CHECK_STR (d, cases[i][1], "%s is %s", cases[i][0], cases[i][1]);
+    }
+  cleanup_free char *hub = registry_server_domain (NULL);
+  CHECK_STR (hub, "docker.io", "no server is Docker Hub");
+}
+
 int
 main (void)
 {
@@ -145,6 +194,8 @@ main (void)
   test_store_get_erase ();
   test_helper ();
   test_bad_file ();
+  test_header ();
+  test_server_domain ();
   cleanup_free char *path = registry_auth_file ();
   unlink (path);
   rmdir (dir);

@@ -233,7 +233,7 @@ test_v2_resources (const char *root)
   touch (dir, "cgroup.events", "populated 1\nfrozen 0\n");
   CHECK (cgroup_freeze (&fs, "r1", false, NULL) == 0 && file_is (dir, "cgroup.freeze", "0"), "thaw");
 
-  touch (dir, "cpu.stat", "usage_usec 1500\nuser_usec 1000\n");
+  touch (dir, "cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 400\n");
   touch (dir, "memory.current", "1000000\n");
   touch (dir, "memory.stat", "anon 10\ninactive_file 200000\nactive_file 5\n");
   touch (dir, "memory.max", "max\n");
@@ -243,6 +243,8 @@ test_v2_resources (const char *root)
   CHECK (cgroup_stats_read (&fs, "r1", &st, NULL) == 0 && st.cpu_ns == 1500000 && st.memory == 800000
              && st.memory_limit == 0 && st.read_bytes == 11 && st.write_bytes == 22 && st.pids == 3,
          "v2 stats: CPU time, memory without inactive files, no limit, I/O of every device, pids");
+  CHECK (st.cpu_user_ns == 1000000 && st.cpu_system_ns == 400000 && st.n_percpu == 0,
+         "v2 stats: user and kernel time, nothing per CPU");
   cleanup_json json_t *j = cgroup_stats_to_json (&st);
   struct cgroup_stats back;
   cgroup_stats_from_json (j, &back);
@@ -311,6 +313,24 @@ test_v1_resources (const char *root)
   CHECK (cgroup_freeze (&fs, "r2", true, NULL) == 0 && file_is (fz, "freezer.state", "FROZEN"),
          "v1 freeze: freezer.state FROZEN");
   CHECK (cgroup_freeze (&fs, "r2", false, NULL) == 0 && file_is (fz, "freezer.state", "THAWED"), "v1 thaw: THAWED");
+
+  /* The CPU time of a v1 cpuacct cgroup: in all, per CPU, and user and kernel in USER_HZ ticks. */
+  cleanup_free char *acct = xasprintf ("%s/cpuacct/isola/r2", root);
+  mkdir_p (acct, 0755, NULL);
+  touch (acct, "cpuacct.usage", "3000\n");
+  touch (acct, "cpuacct.usage_percpu", "1000 2000 \n");
+  touch (acct, "cpuacct.stat", "user 5\nsystem 2\n");
+  uint64_t tick = 1000000000ull / (uint64_t)sysconf (_SC_CLK_TCK);
+  struct cgroup_stats st;
+  CHECK (cgroup_stats_read (&fs, "r2", &st, NULL) == 0 && st.cpu_ns == 3000 && st.n_percpu == 2
+             && st.percpu_ns[0] == 1000 && st.percpu_ns[1] == 2000 && st.cpu_user_ns == 5 * tick
+             && st.cpu_system_ns == 2 * tick,
+         "v1 cpuacct: usage, usage_percpu, stat");
+  cleanup_json json_t *j = cgroup_stats_to_json (&st);
+  struct cgroup_stats back;
+  cgroup_stats_from_json (j, &back);
+  CHECK (back.n_percpu == 2 && back.percpu_ns[1] == 2000 && back.cpu_user_ns == st.cpu_user_ns,
+         "the per-CPU figures survive their JSON");
   cgroup_fs_clear (&fs);
 }
 
