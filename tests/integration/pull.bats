@@ -729,6 +729,9 @@ auth:
   local digest
   digest=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$reg/chunked/busybox:v1")
   assert_equal "${lines[-1]}" "v1: digest: $digest size: $(skopeo inspect --tls-verify=false --raw "docker://$reg/chunked/busybox:v1" | wc -c)"
+  # skopeo fetches every blob the chunks made and checks it against its digest.
+  skopeo copy -q --src-tls-verify=false "docker://$reg/chunked/busybox:v1" "oci:$BATS_TEST_TMPDIR/copied:v1" ||
+    fail "skopeo could not copy what was pushed"
   # Pulled back into another store: the same image.
   local other
   other=$(new_root)
