@@ -111,8 +111,15 @@ run_login (struct cli_ctx *ctx, int argc, char **argv)
       return EXIT_CMD_FAILED;
     }
   cleanup_error isola_error_t err = NULL;
-  if (registry_check_login (ctx->root, domain, user, password, &err) < 0
-      || registry_auth_store (domain, user, password, &err) < 0)
+  cleanup_free char *identity = NULL;
+  if (registry_check_login (ctx->root, domain, user, password, &identity, &err) < 0)
+    return cli_fail (&err);
+  /* A refresh token from the token service is kept in place of the password, as Docker keeps it. */
+  int ret = identity ? registry_auth_store_identity (domain, user, identity, &err)
+                     : registry_auth_store (domain, user, password, &err);
+  if (identity)
+    explicit_bzero (identity, strlen (identity));
+  if (ret < 0)
     return cli_fail (&err);
   printf ("Login Succeeded\n");
   return 0;

@@ -36,11 +36,14 @@ auth (struct serve_request *r)
   cleanup_error isola_error_t err = NULL;
   if (user && *user == '\0')
     user = NULL;
-  if (registry_check_login (serve_root, domain, user, user ? (password ? password : "") : NULL, &err) < 0)
+  cleanup_free char *identity = NULL;
+  if (registry_check_login (serve_root, domain, user, user ? (password ? password : "") : NULL, &identity, &err) < 0)
     /* dockerd's status for credentials the registry refused; the CLI prints the message after "Error response
        from daemon: ". */
     return serve_reply_error (r, err->status == EACCES ? 401 : serve_status_of (err->status), "%s", err->msg);
-  return serve_reply_json (r, 200, json_pack ("{s:s, s:s}", "Status", "Login Succeeded", "IdentityToken", ""));
+  /* A refresh token from the registry's token service goes to the client, which keeps it (as dockerd does). */
+  return serve_reply_json (
+      r, 200, json_pack ("{s:s, s:s}", "Status", "Login Succeeded", "IdentityToken", identity ? identity : ""));
 }
 
 enum MHD_Result

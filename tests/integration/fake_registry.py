@@ -21,6 +21,11 @@ latest, on 127.0.0.1, behind a Bearer token flow, and misbehaves as MODE asks:
   reset-once      the first request for each layer sends half of it and closes the connection; Range requests
                   get the rest (206)
   blob-503        layer requests always answer 503
+  identity        the token service wants user "u" password "p" (no anonymous tokens); asked with offline_token=true
+                  it adds refresh_token "refresh-1", which POST /token (grant_type=refresh_token, OAuth2) trades
+                  for the access token; the form is logged
+  no-monolithic   a push's blob PUT with a body answers 413 (as a proxy bounding request bodies): only chunks
+                  (PATCH with Content-Range, then a PUT without a body) get a blob in
 
 Pushes go to any other repository (blobs kept in memory, HEAD finds them).
 
@@ -36,6 +41,7 @@ import os
 import sys
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LAYOUT, MODE, PORTFILE, LOGFILE = sys.argv[1:5]
@@ -44,6 +50,7 @@ TOKEN = "good-token"
 LOG_LOCK = threading.Lock()
 SEEN = {}  # path -> requests so far (flaky, reset-once)
 PUSHED = {}  # "repo/digest" -> bytes
+UPLOADS = {}  # upload path -> the chunks so far (bytearray)
 
 
 def seen(path):
@@ -97,7 +104,9 @@ class Handler(BaseHTTPRequestHandler):
         with LOG_LOCK, open(LOGFILE, "a") as f:
             f.write("%s %s %s auth=%s%s\n" % (self.headers.get("Host", ""), self.command, self.path,
                                              self.headers.get("Authorization", "-"),
-                                             " range=" + self.headers["Range"] if "Range" in self.headers else ""))
+                                             (" range=" + self.headers["Range"] if "Range" in self.headers else "")
+                                             + (" content-range=" + self.headers["Content-Range"]
+                                                if "Content-Range" in self.headers else "")))
 
     def send(self, code, body=b"", ctype="application/json", headers=()):
         self.send_response(code)
@@ -142,6 +151,8 @@ class Handler(BaseHTTPRequestHandler):
         return False
 
     def do_POST(self):
+        if self.path.split("?")[0] == "/token":
+            return self.refresh_grant()
         self.log_request_line()
         if not self.authorized():
             return self.unauthorized()
@@ -162,6 +173,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.flaky_once(path.rsplit("/", 1)[0]):
             return
         if "/blobs/uploads/" in path:
+            if MODE == "no-monolithic" and body:
+                return self.send(413, b"<html>413 Request Entity Too Large</html>", ctype="text/html")
+            with LOG_LOCK:
+                body = bytes(UPLOADS.pop(path, b"")) + body
             digest = query.split("digest=")[1].split("&")[0].replace("%3A", ":")
             if "sha256:" + sha(body) != digest:
                 return self.send(400, json.dumps({"errors": [{"code": "DIGEST_INVALID", "message": "digest"}]}).encode())
@@ -170,6 +185,34 @@ class Handler(BaseHTTPRequestHandler):
         if "/manifests/" in path:
             return self.send(201, headers=[("Docker-Content-Digest", "sha256:" + sha(body))])
         return self.send(404)
+
+    def refresh_grant(self):
+        form = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+        self.log_request_line()
+        with LOG_LOCK, open(LOGFILE, "a") as f:
+            f.write("form %s content-type=%s\n" % (form, self.headers.get("Content-Type", "")))
+        fields = urllib.parse.parse_qs(form)
+        if MODE != "identity" or fields.get("grant_type") != ["refresh_token"] or fields.get("refresh_token") != ["refresh-1"]:
+            return self.send(400, json.dumps({"error": "invalid_grant"}).encode())
+        return self.send(200, json.dumps({"access_token": TOKEN, "expires_in": 300,
+                                          "scope": fields.get("scope", [""])[0]}).encode())
+
+    def do_PATCH(self):
+        self.log_request_line()
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if not self.authorized():
+            return self.unauthorized()
+        path = self.path.split("?")[0]
+        if "/blobs/uploads/" not in path:
+            return self.send(404)
+        start, _, end = self.headers.get("Content-Range", "").partition("-")
+        with LOG_LOCK:
+            buf = UPLOADS.setdefault(path, bytearray())
+            if not start.isdigit() or not end.isdigit() or int(start) != len(buf) or int(end) - int(start) + 1 != len(body):
+                return self.send(416, json.dumps({"errors": [{"code": "BLOB_UPLOAD_INVALID", "message": "range"}]}).encode())
+            buf += body
+            size = len(buf)
+        return self.send(202, headers=[("Location", path), ("Range", "0-%d" % (size - 1))])
 
     def do_CONNECT(self):
         self.log_request_line()
@@ -182,7 +225,15 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         if path == "/token":
             token = "refused-token" if MODE == "deny" else TOKEN
-            return self.send(200, json.dumps({"token": token}).encode())
+            if MODE != "identity":
+                return self.send(200, json.dumps({"token": token}).encode())
+            if self.headers.get("Authorization", "") != "Basic " + base64.b64encode(b"u:p").decode():
+                return self.send(401, json.dumps({"details": "incorrect username or password"}).encode())
+            query = urllib.parse.parse_qs(self.path.partition("?")[2])
+            answer = {"token": token}
+            if query.get("offline_token") == ["true"] and query.get("client_id"):
+                answer["refresh_token"] = "refresh-1"
+            return self.send(200, json.dumps(answer).encode())
         if path.startswith("/other/"):  # where redirect-host leads: must come without credentials
             return self.send_blob(path[len("/other/"):])
         if not self.authorized():

@@ -19,7 +19,7 @@ start_registry() {
   cat >"$dir/config.yml" <<EOF
 version: 0.1
 log:
-  level: error
+  level: ${REGISTRY_LOG_LEVEL:-error}
 storage:
   filesystem:
     rootdirectory: $dir/data
@@ -83,6 +83,7 @@ setup() {
 }
 teardown() {
   stop_fake
+  stop_registry "$BATS_TEST_TMPDIR/chunked"
   teardown_root
 }
 
@@ -550,6 +551,58 @@ EOF
   [[ $stderr == *"unauthorized: authentication required"* ]] || fail "stderr: $stderr"
 }
 
+@test "identity tokens: login keeps the token service's refresh token as identitytoken; pull trades it for access tokens" {
+  start_fake identity
+  # No anonymous tokens here.
+  run --separate-stderr isola pull -q "$FAKE/test/img"
+  assert_status 1
+  run --separate-stderr isola login -u u --password-stdin "$FAKE" <<<"p"
+  show_run
+  assert_status 0
+  assert_equal "$output" "Login Succeeded"
+  grep -q "GET /token?.*offline_token=true&client_id=docker auth=Basic " "$FAKE_LOG" ||
+    fail "login did not ask for a refresh token: $(cat "$FAKE_LOG")"
+  # As Docker writes it: the user without the password, and the token.
+  assert_equal "$(jq -r --arg k "$FAKE" '.auths[$k].identitytoken' "$DOCKER_CONFIG/config.json")" refresh-1
+  assert_equal "$(jq -r --arg k "$FAKE" '.auths[$k].auth' "$DOCKER_CONFIG/config.json")" "$(printf u: | base64)"
+  : >"$FAKE_LOG"
+  run --separate-stderr isola pull -q "$FAKE/test/img"
+  show_run
+  assert_status 0
+  grep -qx "form grant_type=refresh_token&refresh_token=refresh-1&service=fake-registry&scope=repository%3Atest%2Fimg%3Apull&client_id=docker content-type=application/x-www-form-urlencoded" "$FAKE_LOG" ||
+    fail "no refresh grant: $(cat "$FAKE_LOG")"
+  grep -q "GET /v2/test/img/manifests/latest auth=Bearer good-token" "$FAKE_LOG" || fail "$(cat "$FAKE_LOG")"
+  ! grep -q "auth=Basic" "$FAKE_LOG" || fail "credentials went out with an identity token: $(cat "$FAKE_LOG")"
+  # A token the service refuses: a clear error, the store as it was.
+  jq --arg k "$FAKE" '.auths[$k].identitytoken = "stale"' "$DOCKER_CONFIG/config.json" >"$BATS_TEST_TMPDIR/c.json"
+  mv "$BATS_TEST_TMPDIR/c.json" "$DOCKER_CONFIG/config.json"
+  isola_ok rmi "$FAKE/test/img"
+  local before
+  before=$(store_listing)
+  run --separate-stderr isola pull -q "$FAKE/test/img"
+  assert_status 1
+  [[ $stderr == *"invalid_grant"*"identity token"*"isola login $FAKE again"* ]] || fail "stderr: $stderr"
+  assert_equal "$(store_listing)" "$before"
+}
+
+@test "identity tokens through a credential helper: Username <token>, the token as Secret" {
+  start_fake identity
+  make_cred_helper "$BATS_TEST_TMPDIR/helper"
+  export PATH=$BATS_TEST_TMPDIR/helper:$PATH
+  mkdir -p "$DOCKER_CONFIG"
+  echo '{"credsStore": "isolatest"}' >"$DOCKER_CONFIG/config.json"
+  run --separate-stderr isola login -u u --password-stdin "$FAKE" <<<"p"
+  show_run
+  assert_status 0
+  assert_equal "$(jq -c --arg k "$FAKE" '.[$k]' "$BATS_TEST_TMPDIR/helper/store.json")" '{"Username":"<token>","Secret":"refresh-1"}'
+  assert_equal "$(jq -c --arg k "$FAKE" '.auths[$k]' "$DOCKER_CONFIG/config.json")" '{}'
+  : >"$FAKE_LOG"
+  run --separate-stderr isola pull -q "$FAKE/test/img"
+  show_run
+  assert_status 0
+  grep -q "^form grant_type=refresh_token&refresh_token=refresh-1&" "$FAKE_LOG" || fail "no refresh grant: $(cat "$FAKE_LOG")"
+}
+
 @test "credHelpers: the registry's own helper before credsStore; a helper that is not there is a clear error" {
   start_fake basic
   make_cred_helper "$BATS_TEST_TMPDIR/helper"
@@ -649,6 +702,59 @@ auth:
   ISOLA_ROOT=$other run --separate-stderr isola pull -q "$REG/pushed/busybox:v1"
   assert_status 0
   assert_equal "$(ISOLA_ROOT=$other image_id "$REG/pushed/busybox:v1")" "$id"
+}
+
+@test "push: blobs above ISOLA_PUSH_CHUNK_SIZE go up in PATCH chunks; skopeo sees the digest and a pull gives the same image" {
+  # A registry of its own, logging its requests.
+  local dir=$BATS_TEST_TMPDIR/chunked port
+  port=$(free_port)
+  REGISTRY_LOG_LEVEL=info start_registry "$dir" "$port"
+  local reg=127.0.0.1:$port chunk=262144
+  isola_ok load -q -i "$ISOLA_IMAGE"
+  isola_ok tag busybox "$reg/chunked/busybox:v1"
+  local id
+  id=$(image_id busybox)
+  ISOLA_PUSH_CHUNK_SIZE=$chunk run --separate-stderr isola push "$reg/chunked/busybox:v1"
+  show_run
+  assert_status 0
+  assert_output_matches "^[0-9a-f]{12}: Pushed$"
+  # As many PATCH requests as the chunks of the blobs larger than a chunk, no more.
+  local manifest expected=0 size
+  manifest=$(skopeo inspect --tls-verify=false --raw "docker://$reg/chunked/busybox:v1")
+  for size in $(jq -r '.config.size, .layers[].size' <<<"$manifest"); do
+    ((size > chunk)) && expected=$((expected + (size + chunk - 1) / chunk))
+  done
+  ((expected >= 2)) || fail "the image has no blob larger than $chunk bytes: $manifest"
+  assert_equal "$(grep -c 'http.request.method=PATCH' "$dir/log")" "$expected"
+  local digest
+  digest=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$reg/chunked/busybox:v1")
+  assert_equal "${lines[-1]}" "v1: digest: $digest size: $(skopeo inspect --tls-verify=false --raw "docker://$reg/chunked/busybox:v1" | wc -c)"
+  # skopeo fetches every blob the chunks made and checks it against its digest.
+  skopeo copy -q --src-tls-verify=false "docker://$reg/chunked/busybox:v1" "oci:$BATS_TEST_TMPDIR/copied:v1" ||
+    fail "skopeo could not copy what was pushed"
+  # Pulled back into another store: the same image.
+  local other
+  other=$(new_root)
+  ISOLA_ROOT=$other run --separate-stderr isola pull -q "$reg/chunked/busybox:v1"
+  assert_status 0
+  assert_equal "$(ISOLA_ROOT=$other image_id "$reg/chunked/busybox:v1")" "$id"
+  stop_registry "$dir"
+}
+
+@test "push to a registry that refuses a blob in one request (413) sends it again in chunks" {
+  start_fake no-monolithic
+  isola_ok load -q -i "$ISOLA_IMAGE"
+  isola_ok tag busybox "$FAKE/test/chunks:v1"
+  run --separate-stderr isola push "$FAKE/test/chunks:v1"
+  show_run
+  assert_status 0
+  assert_output_matches "^[0-9a-f]{12}: Pushed$"
+  # The fake checks each chunk's Content-Range and the closing PUT's digest over them all.
+  grep -q "PATCH /v2/test/chunks/blobs/uploads/u[0-9]* auth=Bearer good-token content-range=0-[0-9]*$" "$FAKE_LOG" ||
+    fail "no first chunk: $(cat "$FAKE_LOG")"
+  grep -q "PATCH /v2/test/chunks/blobs/uploads/u[0-9]* auth=Bearer good-token content-range=[1-9][0-9]*-[0-9]*$" "$FAKE_LOG" ||
+    fail "no second chunk: $(cat "$FAKE_LOG")"
+  assert_equal "$(grep -c "PUT /v2/test/chunks/manifests/v1 auth=Bearer" "$FAKE_LOG")" 1
 }
 
 @test "push to another repository of the same registry mounts the layers it has there (Mounted from)" {

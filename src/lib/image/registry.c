@@ -24,6 +24,7 @@
 #define DEFAULT_TIMEOUT       30
 #define REQUEST_ATTEMPTS      3
 #define TAGS_LIST_MAX         (16 * 1024 * 1024)
+#define OAUTH_CLIENT_ID       "docker"                /* what Docker names itself to token services */
 #define REGISTRY_SCHEME_CACHE "cache/registry-scheme" /* under the root: HOST → "http" or "https" */
 
 #define MANIFEST_ACCEPT                                                                                                \
@@ -43,9 +44,12 @@ struct registry_client
   char **scopes;      /* more token scopes ("repository:OTHER:pull", for a cross-repository mount), or NULL */
   char *user;         /* credentials, or NULL */
   char *password;
-  char *authz;              /* "Authorization: …" once known, or NULL */
-  char *ca_file;            /* the registry's own CA, or NULL */
-  long timeout;             /* seconds without a byte before a request fails */
+  char *identity;     /* an identity token (OAuth2 refresh token) from config.json, used instead of the password */
+  bool want_identity; /* login: ask the token service for a refresh token (offline_token=true) */
+  char *got_identity; /* the refresh token it gave */
+  char *authz;        /* "Authorization: …" once known, or NULL */
+  char *ca_file;      /* the registry's own CA, or NULL */
+  long timeout;       /* seconds without a byte before a request fails */
   bool (*gone) (void *arg); /* the caller left: requests end (registry_login) */
   void *gone_arg;
 };
@@ -365,7 +369,36 @@ url_escape (const char *s)
   return r;
 }
 
-/* The Bearer flow: a token for the repository's scope from the realm, with the credentials when there are some. */
+static int fetch_token_refresh (struct registry_client *c, const char *realm, const char *service, isola_error_t *err);
+
+/* The access token in a token service's answer (Docker's "token", OAuth2's "access_token"); with want_identity, the
+   refresh token that comes with it is kept. */
+static int
+take_token (struct registry_client *c, json_t *o, isola_error_t *err)
+{
+  const char *token = json_string_value (json_object_get (o, "token"));
+  if (token == NULL || *token == '\0')
+    token = json_string_value (json_object_get (o, "access_token"));
+  if (token == NULL || *token == '\0' || strpbrk (token, "\r\n"))
+    return isola_error_fail (err, EPROTO, "%s: the token service answered without a token", c->domain);
+  const char *refresh = json_string_value (json_object_get (o, "refresh_token"));
+  if (refresh && *refresh && c->want_identity)
+    {
+      free (c->got_identity);
+      c->got_identity = xstrdup (refresh);
+    }
+  else if (refresh && *refresh && c->identity && strcmp (refresh, c->identity) != 0)
+    {
+      /* A service that rotates refresh tokens: the new one is for this client's next token. */
+      free (c->identity);
+      c->identity = xstrdup (refresh);
+    }
+  c->authz = xasprintf ("Authorization: Bearer %s", token);
+  return 0;
+}
+
+/* The Bearer flow: a token for the repository's scope from the realm, with the credentials when there are some;
+   with an identity token, OAuth2's refresh grant instead (fetch_token_refresh), as Docker does. */
 static int
 fetch_token (struct registry_client *c, const char *params, isola_error_t *err)
 {
@@ -373,6 +406,8 @@ fetch_token (struct registry_client *c, const char *params, isola_error_t *err)
   cleanup_free char *service = challenge_param (params, "service");
   if (realm == NULL || !(str_has_prefix (realm, "https://") || str_has_prefix (realm, "http://")))
     return isola_error_fail (err, EPROTO, "%s: the registry's Bearer challenge has no usable realm", c->domain);
+  if (c->identity)
+    return fetch_token_refresh (c, realm, service, err);
   cleanup_free char *esc_service = service ? url_escape (service) : NULL;
   cleanup_free char *scope = c->repo ? xasprintf ("repository:%s:%s", c->repo, c->actions) : NULL;
   cleanup_free char *esc_scope = scope ? url_escape (scope) : NULL;
@@ -384,6 +419,14 @@ fetch_token (struct registry_client *c, const char *params, isola_error_t *err)
     {
       cleanup_free char *esc = url_escape (c->scopes[i]);
       char *longer = xasprintf ("%s&scope=%s", url, esc);
+      free (url);
+      url = longer;
+    }
+  if (c->want_identity && c->user)
+    {
+      /* Docker's login asks for a refresh token to keep in place of the password. */
+      char *longer
+          = xasprintf ("%s%soffline_token=true&client_id=" OAUTH_CLIENT_ID, url, strchr (url, '?') ? "&" : "?");
       free (url);
       url = longer;
     }
@@ -406,13 +449,7 @@ fetch_token (struct registry_client *c, const char *params, isola_error_t *err)
   response_clear (&r);
   if (ret < 0)
     return ret;
-  const char *token = json_string_value (json_object_get (o, "token"));
-  if (token == NULL || *token == '\0')
-    token = json_string_value (json_object_get (o, "access_token"));
-  if (token == NULL || *token == '\0' || strpbrk (token, "\r\n"))
-    return isola_error_fail (err, EPROTO, "%s: the token service answered without a token", c->domain);
-  c->authz = xasprintf ("Authorization: Bearer %s", token);
-  return 0;
+  return take_token (c, o, err);
 }
 
 /* Answers a 401's challenge: a token (Bearer) or the credentials (Basic). */
@@ -614,8 +651,8 @@ global_init (void)
 /* No /v2/ ping unless asked for (login) or the scheme is not known: the first request's 401 starts the token flow. */
 static int
 client_new (const char *root, const char *domain, const char *repo, const char *actions, const char *user,
-            const char *password, bool use_stored, bool ping_now, const struct registry_login *login,
-            struct registry_client **out, isola_error_t *err)
+            const char *password, bool use_stored, bool ping_now, bool want_identity,
+            const struct registry_login *login, struct registry_client **out, isola_error_t *err)
 {
   global_init ();
   struct registry_client *c = xcalloc (1, sizeof (*c));
@@ -624,6 +661,7 @@ client_new (const char *root, const char *domain, const char *repo, const char *
   c->repo = repo ? xstrdup (repo) : NULL;
   c->actions = xstrdup (actions);
   c->timeout = timeout_setting ();
+  c->want_identity = want_identity;
   c->host = xstrdup (registry_host_of (domain));
   c->ca_file = find_ca (c->host);
   c->plain_allowed = host_is_loopback (c->host) || listed_insecure (root, domain);
@@ -633,7 +671,7 @@ client_new (const char *root, const char *domain, const char *repo, const char *
   if (user)
     c->user = xstrdup (user), c->password = xstrdup (password);
   else if (use_stored)
-    ret = registry_auth_get (domain, &c->user, &c->password, err);
+    ret = registry_auth_get_identity (domain, &c->user, &c->password, &c->identity, err);
   cleanup_free char *scheme = c->plain_allowed ? scheme_cache_read (c) : xstrdup ("https");
   if (scheme)
     {
@@ -655,7 +693,7 @@ int
 registry_open (const char *root, const char *domain, const char *repo, const char *actions,
                struct registry_client **out, isola_error_t *err)
 {
-  return client_new (root, domain, repo, actions, NULL, NULL, true, false, NULL, out, err);
+  return client_new (root, domain, repo, actions, NULL, NULL, true, false, false, NULL, out, err);
 }
 
 int
@@ -664,8 +702,8 @@ registry_open_as (const char *root, const char *domain, const char *repo, const 
 {
   if (login == NULL)
     return registry_open (root, domain, repo, actions, out, err);
-  return client_new (root, domain, repo, actions, login->user, login->password, login->user == NULL, false, login, out,
-                     err);
+  return client_new (root, domain, repo, actions, login->user, login->password, login->user == NULL, false, false,
+                     login, out, err);
 }
 
 int
@@ -729,14 +767,23 @@ registry_close (struct registry_client *c)
   if (c->password)
     explicit_bzero (c->password, strlen (c->password));
   free (c->password);
+  if (c->identity)
+    explicit_bzero (c->identity, strlen (c->identity));
+  free (c->identity);
+  if (c->got_identity)
+    explicit_bzero (c->got_identity, strlen (c->got_identity));
+  free (c->got_identity);
   free (c);
 }
 
 int
-registry_check_login (const char *root, const char *domain, const char *user, const char *password, isola_error_t *err)
+registry_check_login (const char *root, const char *domain, const char *user, const char *password, char **identity,
+                      isola_error_t *err)
 {
+  if (identity)
+    *identity = NULL;
   cleanup_registry struct registry_client *c = NULL;
-  int ret = client_new (root, domain, NULL, "pull", user, password, false, true, NULL, &c, err);
+  int ret = client_new (root, domain, NULL, "pull", user, password, false, true, identity != NULL, NULL, &c, err);
   if (ret < 0)
     return ret;
   /* A Basic registry took the credentials on trust: /v2/ with them must now answer 200. */
@@ -746,6 +793,8 @@ registry_check_login (const char *root, const char *domain, const char *user, co
   if (ret == 0 && r.status != 200)
     ret = isola_error_fail (err, EACCES, "login to %s failed: unauthorized: incorrect username or password", domain);
   response_clear (&r);
+  if (ret == 0 && identity)
+    *identity = take_ptr (&c->got_identity);
   return ret;
 }
 
@@ -1197,12 +1246,26 @@ registry_blob_exists (struct registry_client *c, const char *hex, bool *exists, 
   return ret;
 }
 
+/* What a request with a body sends: len bytes from memory (data) or from a file (fd >= 0, from offset), with one
+   more header if extra is not NULL; fn (if not NULL) sees base + the bytes sent. */
+struct body
+{
+  const char *content_type;
+  const void *data;
+  size_t len;
+  int fd;
+  off_t offset;
+  const char *extra;
+  registry_upload_fn fn;
+  void *arg;
+  int64_t base;
+};
+
 struct upload
 {
   struct response *r;
   char *location;
-  registry_upload_fn fn;
-  void *arg;
+  const struct body *b;
 };
 
 static int
@@ -1210,7 +1273,7 @@ on_upload_progress (void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t 
 {
   (void)dltotal, (void)dlnow, (void)ultotal;
   struct upload *u = arg;
-  u->fn (u->arg, (int64_t)ulnow);
+  u->b->fn (u->b->arg, u->b->base + (int64_t)ulnow);
   return 0;
 }
 
@@ -1225,15 +1288,40 @@ on_upload_header (char *data, size_t size, size_t n, void *arg)
   return on_header (data, size, n, u->r);
 }
 
-/* One request with a body (POST, PUT): from memory (data) or a file (fd >= 0). */
+/* Feeds curl a file's range: the bytes it asked for, at most what remains of the body. */
+struct file_range
+{
+  int fd;
+  size_t left;
+};
+
+static size_t
+on_read_range (char *buf, size_t size, size_t n, void *arg)
+{
+  struct file_range *f = arg;
+  size_t want = size * n < f->left ? size * n : f->left;
+  if (want == 0)
+    return 0;
+  ssize_t got;
+  do
+    got = read (f->fd, buf, want);
+  while (got < 0 && errno == EINTR);
+  if (got <= 0)
+    return CURL_READFUNC_ABORT; /* the blob is shorter than the store says */
+  f->left -= (size_t)got;
+  return (size_t)got;
+}
+
+/* One request with a body (POST, PUT, PATCH). */
 static int
-send_once (struct registry_client *c, const char *url, const char *method, const char *content_type, const void *data,
-           size_t len, int fd, struct response *r, char **location, registry_upload_fn fn, void *arg,
-           isola_error_t *err)
+send_once (struct registry_client *c, const char *url, const char *method, const struct body *b, struct response *r,
+           char **location, isola_error_t *err)
 {
   cleanup_slist struct curl_slist *headers = NULL;
-  cleanup_free char *ct = xasprintf ("Content-Type: %s", content_type);
+  cleanup_free char *ct = xasprintf ("Content-Type: %s", b->content_type);
   headers = curl_slist_append (headers, ct);
+  if (b->extra)
+    headers = curl_slist_append (headers, b->extra);
   if (c->authz)
     headers = curl_slist_append (headers, c->authz);
   cleanup_curl CURL *h = easy_new (c, url, headers);
@@ -1241,9 +1329,9 @@ send_once (struct registry_client *c, const char *url, const char *method, const
     return isola_error_fail (err, ENOMEM, "cannot make an HTTP request");
   response_clear (r);
   r->max = ERROR_BODY_MAX;
-  struct upload u = { .r = r, .fn = fn, .arg = arg };
-  cleanup_file FILE *f = NULL;
-  if (fn)
+  struct upload u = { .r = r, .b = b };
+  struct file_range range = { .fd = b->fd, .left = b->len };
+  if (b->fn)
     {
       curl_easy_setopt (h, CURLOPT_NOPROGRESS, 0L);
       curl_easy_setopt (h, CURLOPT_XFERINFOFUNCTION, on_upload_progress);
@@ -1251,19 +1339,19 @@ send_once (struct registry_client *c, const char *url, const char *method, const
     }
   curl_easy_setopt (h, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt (h, CURLOPT_FOLLOWLOCATION, 0L);
-  if (fd >= 0)
+  if (b->fd >= 0)
     {
-      f = fdopen (dup (fd), "rb");
-      if (f == NULL)
+      if (lseek (b->fd, b->offset, SEEK_SET) < 0)
         return isola_error_make (err, errno, "read blob");
       curl_easy_setopt (h, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt (h, CURLOPT_READDATA, f);
-      curl_easy_setopt (h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+      curl_easy_setopt (h, CURLOPT_READFUNCTION, on_read_range);
+      curl_easy_setopt (h, CURLOPT_READDATA, &range);
+      curl_easy_setopt (h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)b->len);
     }
   else
     {
-      curl_easy_setopt (h, CURLOPT_POSTFIELDS, data ? data : "");
-      curl_easy_setopt (h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+      curl_easy_setopt (h, CURLOPT_POSTFIELDS, b->data ? b->data : "");
+      curl_easy_setopt (h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
     }
   curl_easy_setopt (h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt (h, CURLOPT_WRITEDATA, r);
@@ -1278,6 +1366,8 @@ send_once (struct registry_client *c, const char *url, const char *method, const
     *location = u.location;
   else
     free (u.location);
+  if (rc == CURLE_ABORTED_BY_CALLBACK && b->fd >= 0)
+    return isola_error_fail (err, EIO, "read blob: it is shorter than its size");
   if (rc != CURLE_OK && !r->too_large)
     return transfer_error (rc, detail, url, err);
   return 0;
@@ -1286,21 +1376,18 @@ send_once (struct registry_client *c, const char *url, const char *method, const
 /* A request with a body; a transport failure or a 429/5xx is tried again after a pause (1 s, 2 s), the body sent
    from its start. */
 static int
-send_request_with (struct registry_client *c, const char *url, const char *method, const char *content_type,
-                   const void *data, size_t len, int fd, struct response *r, char **location, registry_upload_fn fn,
-                   void *arg, isola_error_t *err)
+send_request_with (struct registry_client *c, const char *url, const char *method, const struct body *b,
+                   struct response *r, char **location, isola_error_t *err)
 {
   for (int attempt = 1;; attempt++)
     {
-      if (fd >= 0 && lseek (fd, 0, SEEK_SET) < 0)
-        return isola_error_make (err, errno, "read blob");
       if (location)
         {
           free (*location);
           *location = NULL;
         }
       cleanup_error isola_error_t once = NULL;
-      int ret = send_once (c, url, method, content_type, data, len, fd, r, location, fn, arg, &once);
+      int ret = send_once (c, url, method, b, r, location, &once);
       bool retry = ret == -EIO || (ret == 0 && (r->status == 429 || r->status >= 500));
       if (!retry || attempt == REQUEST_ATTEMPTS)
         return ret < 0 ? isola_error_fail (err, -ret, "%s", once->msg) : 0;
@@ -1308,21 +1395,69 @@ send_request_with (struct registry_client *c, const char *url, const char *metho
     }
 }
 
-static int
-send_request (struct registry_client *c, const char *url, const char *method, const char *content_type,
-              const void *data, size_t len, int fd, struct response *r, char **location, isola_error_t *err)
+/* A Location header made absolute. */
+static char *
+absolute_url (const struct registry_client *c, const char *location)
 {
-  return send_request_with (c, url, method, content_type, data, len, fd, r, location, NULL, NULL, err);
+  if (str_has_prefix (location, "http://") || str_has_prefix (location, "https://"))
+    return xstrdup (location);
+  return xasprintf ("%s%s", c->base, location);
 }
 
-/* A Location header made absolute, with the digest parameter the upload's PUT needs. */
+/* A Location header made absolute, with the digest parameter the upload's closing PUT needs. */
 static char *
 upload_url (const struct registry_client *c, const char *location, const char *hex)
 {
-  const char *sep = strchr (location, '?') ? "&" : "?";
-  if (str_has_prefix (location, "http://") || str_has_prefix (location, "https://"))
-    return xasprintf ("%s%sdigest=sha256%%3A%s", location, sep, hex);
-  return xasprintf ("%s%s%sdigest=sha256%%3A%s", c->base, location, sep, hex);
+  cleanup_free char *abs = absolute_url (c, location);
+  return xasprintf ("%s%sdigest=sha256%%3A%s", abs, strchr (location, '?') ? "&" : "?", hex);
+}
+
+/* OAuth2's refresh grant (RFC 6749 section 6), as Docker's token handler sends it: POST to the realm, a form with
+   the identity token, the service and the scopes (space-separated); the answer's access_token is the token. */
+static int
+fetch_token_refresh (struct registry_client *c, const char *realm, const char *service, isola_error_t *err)
+{
+  cleanup_free char *scopes = c->repo ? xasprintf ("repository:%s:%s", c->repo, c->actions) : xstrdup ("");
+  for (size_t i = 0; c->scopes && c->scopes[i]; i++)
+    {
+      char *longer = xasprintf ("%s%s%s", scopes, *scopes ? " " : "", c->scopes[i]);
+      free (scopes);
+      scopes = longer;
+    }
+  cleanup_free char *esc_token = url_escape (c->identity);
+  cleanup_free char *esc_service = url_escape (service ? service : "");
+  cleanup_free char *esc_scope = url_escape (scopes);
+  cleanup_free char *form
+      = xasprintf ("grant_type=refresh_token&refresh_token=%s&service=%s%s%s&client_id=%s", esc_token, esc_service,
+                   *scopes ? "&scope=" : "", *scopes ? esc_scope : "", OAUTH_CLIENT_ID);
+  free (c->authz);
+  c->authz = NULL;
+  const struct body b
+      = { .content_type = "application/x-www-form-urlencoded", .data = form, .len = strlen (form), .fd = -1 };
+  struct response r = { 0 };
+  r.max = TOKEN_MAX;
+  int ret = send_request_with (c, realm, "POST", &b, &r, NULL, err);
+  explicit_bzero (form, strlen (form));
+  if (ret == 0 && r.status != 200)
+    {
+      cleanup_free char *text = registry_error_text (&r);
+      cleanup_json json_t *e = r.body ? json_loadb (r.body, r.len, 0, NULL) : NULL;
+      const char *oauth = json_string_value (json_object_get (e, "error"));
+      ret = isola_error_fail (
+          err, EACCES, "Post \"%s\": %s%.100s: the identity token in %s was refused (isola login %s again)", realm,
+          text    ? text
+          : oauth ? ""
+                  : "unexpected status",
+          text    ? ""
+          : oauth ? oauth
+                  : "",
+          "config.json", c->domain);
+    }
+  cleanup_json json_t *o = ret == 0 ? json_loadb (r.body ? r.body : "", r.len, 0, NULL) : NULL;
+  response_clear (&r);
+  if (ret < 0)
+    return ret;
+  return take_token (c, o, err);
 }
 
 void
@@ -1342,6 +1477,103 @@ registry_add_pull_scope (struct registry_client *c, const char *repo)
     }
 }
 
+/* send_request_with, answering a 401 once by authenticating (a token may expire during a long push). */
+static int
+send_authed (struct registry_client *c, const char *url, const char *method, const struct body *b, struct response *r,
+             char **location, isola_error_t *err)
+{
+  int ret = send_request_with (c, url, method, b, r, location, err);
+  if (ret < 0 || r->status != 401)
+    return ret;
+  cleanup_free char *challenge = r->challenge ? xstrdup (r->challenge) : NULL;
+  ret = authenticate (c, challenge, err);
+  if (ret == 0)
+    ret = send_request_with (c, url, method, b, r, location, err);
+  return ret;
+}
+
+/* Blobs larger than this go up in PATCH chunks of this size rather than in one PUT: a proxy in front of a
+   registry often bounds a request's body (100 MB is common), and a failed chunk costs less than a failed blob. */
+#define UPLOAD_CHUNK_DEFAULT (64 * 1024 * 1024)
+
+static int64_t
+upload_chunk_size (void)
+{
+  const char *v = getenv ("ISOLA_PUSH_CHUNK_SIZE");
+  char *end = NULL;
+  long long n = v && *v ? strtoll (v, &end, 10) : 0;
+  return n > 0 && end && *end == '\0' ? (int64_t)n : UPLOAD_CHUNK_DEFAULT;
+}
+
+/* A status with which a registry (or the proxy in front of it) refuses a blob in one request. */
+static bool
+refuses_monolithic (long status)
+{
+  return status == 413 || status == 405 || status == 501;
+}
+
+/* POST to start an upload session: *location is where it goes on.  With mount_from, a 201 means the registry
+   mounted the blob instead (*mounted). */
+static int
+upload_start (struct registry_client *c, const char *hex, const char *mount_from, bool *mounted, char **location,
+              isola_error_t *err)
+{
+  cleanup_free char *esc_from = mount_from ? url_escape (mount_from) : NULL;
+  cleanup_free char *start
+      = mount_from ? xasprintf ("%s/v2/%s/blobs/uploads/?mount=sha256:%s&from=%s", c->base, c->repo, hex, esc_from)
+                   : xasprintf ("%s/v2/%s/blobs/uploads/", c->base, c->repo);
+  const struct body b = { .content_type = "application/octet-stream", .fd = -1 };
+  struct response r = { 0 };
+  int ret = send_authed (c, start, "POST", &b, &r, location, err);
+  /* 201: the registry mounted the blob from the other repository; 202: an upload starts (no mount). */
+  if (ret == 0 && mount_from && r.status == 201)
+    *mounted = true;
+  else if (ret == 0 && (r.status != 202 || *location == NULL))
+    ret = status_error (&r, c->repo, err);
+  response_clear (&r);
+  return ret;
+}
+
+/* The distribution spec's chunked upload: PATCH chunks in order, each with its Content-Range, each answered 202
+   with the Location of the next; then the closing PUT with the digest and no body. */
+static int
+upload_chunked (struct registry_client *c, char **location, const char *hex, int fd, int64_t size, int64_t chunk,
+                registry_upload_fn fn, void *arg, struct response *r, isola_error_t *err)
+{
+  for (int64_t off = 0; off < size;)
+    {
+      int64_t n = size - off < chunk ? size - off : chunk;
+      cleanup_free char *url = absolute_url (c, *location);
+      cleanup_free char *range = xasprintf ("Content-Range: %lld-%lld", (long long)off, (long long)(off + n - 1));
+      const struct body b = { .content_type = "application/octet-stream",
+                              .fd = fd,
+                              .offset = off,
+                              .len = (size_t)n,
+                              .extra = range,
+                              .fn = fn,
+                              .arg = arg,
+                              .base = off };
+      char *next = NULL;
+      int ret = send_authed (c, url, "PATCH", &b, r, &next, err);
+      if (ret == 0 && (r->status != 202 || next == NULL))
+        ret = status_error (r, c->repo, err);
+      if (ret < 0)
+        {
+          free (next);
+          return ret;
+        }
+      free (*location);
+      *location = next;
+      off += n;
+    }
+  cleanup_free char *put = upload_url (c, *location, hex);
+  const struct body b = { .content_type = "application/octet-stream", .fd = -1 };
+  int ret = send_authed (c, put, "PUT", &b, r, NULL, err);
+  if (ret == 0 && r->status != 201)
+    ret = status_error (r, c->repo, err);
+  return ret;
+}
+
 int
 registry_upload_blob (struct registry_client *c, const char *hex, const char *path, int64_t size,
                       const char *mount_from, bool *mounted, registry_upload_fn fn, void *arg, isola_error_t *err)
@@ -1350,36 +1582,29 @@ registry_upload_blob (struct registry_client *c, const char *hex, const char *pa
   cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return isola_error_make (err, errno, "open blob `%s`", path);
-  cleanup_free char *esc_from = mount_from ? url_escape (mount_from) : NULL;
-  cleanup_free char *start
-      = mount_from ? xasprintf ("%s/v2/%s/blobs/uploads/?mount=sha256:%s&from=%s", c->base, c->repo, hex, esc_from)
-                   : xasprintf ("%s/v2/%s/blobs/uploads/", c->base, c->repo);
-  struct response r = { 0 };
   cleanup_free char *location = NULL;
-  int ret = send_request (c, start, "POST", "application/octet-stream", NULL, 0, -1, &r, &location, err);
-  if (ret == 0 && r.status == 401)
-    {
-      cleanup_free char *challenge = r.challenge ? xstrdup (r.challenge) : NULL;
-      free (location), location = NULL;
-      ret = authenticate (c, challenge, err);
-      if (ret == 0)
-        ret = send_request (c, start, "POST", "application/octet-stream", NULL, 0, -1, &r, &location, err);
-    }
-  /* 201: the registry mounted the blob from the other repository; 202: an upload starts (no mount). */
-  if (ret == 0 && mount_from && r.status == 201)
-    {
-      *mounted = true;
-      response_clear (&r);
-      return 0;
-    }
-  if (ret == 0 && (r.status != 202 || location == NULL))
-    ret = status_error (&r, c->repo, err);
-  if (ret == 0)
+  int ret = upload_start (c, hex, mount_from, mounted, &location, err);
+  if (ret < 0 || *mounted)
+    return ret;
+  int64_t chunk = upload_chunk_size ();
+  struct response r = { 0 };
+  if (size > chunk)
+    ret = upload_chunked (c, &location, hex, fd, size, chunk, fn, arg, &r, err);
+  else
     {
       cleanup_free char *put = upload_url (c, location, hex);
-      ret = send_request_with (c, put, "PUT", "application/octet-stream", NULL, (size_t)size, fd, &r, NULL, fn, arg,
-                               err);
-      if (ret == 0 && r.status != 201)
+      const struct body b
+          = { .content_type = "application/octet-stream", .fd = fd, .len = (size_t)size, .fn = fn, .arg = arg };
+      ret = send_authed (c, put, "PUT", &b, &r, NULL, err);
+      if (ret == 0 && refuses_monolithic (r.status) && size > 0)
+        {
+          /* Refused in one piece: a new session, in chunks (half the blob at most, so that there are two). */
+          free (location), location = NULL;
+          ret = upload_start (c, hex, NULL, mounted, &location, err);
+          if (ret == 0)
+            ret = upload_chunked (c, &location, hex, fd, size, size > 1 ? (size + 1) / 2 : 1, fn, arg, &r, err);
+        }
+      else if (ret == 0 && r.status != 201)
         ret = status_error (&r, c->repo, err);
     }
   response_clear (&r);
@@ -1392,14 +1617,8 @@ registry_put_manifest (struct registry_client *c, const char *reference, const c
 {
   cleanup_free char *url = xasprintf ("%s/v2/%s/manifests/%s", c->base, c->repo, reference);
   struct response r = { 0 };
-  int ret = send_request (c, url, "PUT", media_type, body, len, -1, &r, NULL, err);
-  if (ret == 0 && r.status == 401)
-    {
-      cleanup_free char *challenge = r.challenge ? xstrdup (r.challenge) : NULL;
-      ret = authenticate (c, challenge, err);
-      if (ret == 0)
-        ret = send_request (c, url, "PUT", media_type, body, len, -1, &r, NULL, err);
-    }
+  const struct body b = { .content_type = media_type, .data = body, .len = len, .fd = -1 };
+  int ret = send_authed (c, url, "PUT", &b, &r, NULL, err);
   if (ret == 0 && r.status != 201)
     ret = status_error (&r, c->repo, err);
   response_clear (&r);

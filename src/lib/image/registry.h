@@ -5,7 +5,12 @@
    allows; a registry's own CA from /etc/isola/certs.d/HOST/ca.crt or /etc/docker/certs.d/HOST/ca.crt.
    Everything read is bounded, every blob is checked against its digest and size while it streams, and credentials
    are never sent to another host when a redirect leads there.
-   $ISOLA_REGISTRY_TIMEOUT (seconds, default 30) is how long a registry may send nothing before a request fails. */
+   A config.json entry with an identity token (a refresh token a login got) trades it for access tokens with
+   OAuth2's refresh grant (POST to the realm), as Docker does.
+   $ISOLA_REGISTRY_TIMEOUT (seconds, default 30) is how long a registry may send nothing before a request fails.
+   $ISOLA_PUSH_CHUNK_SIZE (bytes, default 64 MiB): a pushed blob larger than this goes up in PATCH chunks of this
+   size (the distribution spec's chunked upload); a registry that refuses a blob in one PUT (413, 405, 501) gets
+   it in chunks too. */
 #ifndef ISOLA_REGISTRY_H
 #define ISOLA_REGISTRY_H
 
@@ -96,8 +101,8 @@ int registry_fetch_blobs (struct registry_client *c, const struct registry_blob 
 /* The repository's tags (GET /v2/NAME/tags/list). */
 int registry_list_tags (struct registry_client *c, char ***out, isola_error_t *err);
 
-/* Push: whether the repository has a blob (HEAD); a cross-repository mount or a monolithic upload (POST, then PUT
-   with the digest); a manifest PUT under reference (a tag), with its media type. */
+/* Push: whether the repository has a blob (HEAD); a cross-repository mount or an upload (POST, then PUT with the
+   digest, or PATCH chunks before it); a manifest PUT under reference (a tag), with its media type. */
 int registry_blob_exists (struct registry_client *c, const char *hex, bool *exists, isola_error_t *err);
 typedef void (*registry_upload_fn) (void *arg, int64_t done);
 /* With mount_from (another repository of the registry), the registry is first asked to mount the blob from there
@@ -110,8 +115,9 @@ int registry_put_manifest (struct registry_client *c, const char *reference, con
                            size_t len, isola_error_t *err);
 
 /* Checks user/password against the registry named domain (its /v2/ and, for a Bearer registry, its token
-   service), as `docker login` does before it stores them. */
-int registry_check_login (const char *root, const char *domain, const char *user, const char *password,
+   service), as `docker login` does before it stores them.  With identity not NULL the token service is asked for a
+   refresh token too (offline_token=true, as Docker's login asks): *identity is the one it gave, or NULL. */
+int registry_check_login (const char *root, const char *domain, const char *user, const char *password, char **identity,
                           isola_error_t *err);
 
 #endif

@@ -214,7 +214,7 @@ helper_failed (const char *name, const char *action, int code, const char *out, 
 }
 
 static int
-helper_get (const char *name, const char *key, char **user, char **password, isola_error_t *err)
+helper_get (const char *name, const char *key, char **user, char **password, char **identity, isola_error_t *err)
 {
   cleanup_free char *out = NULL;
   int code = 0;
@@ -230,8 +230,14 @@ helper_get (const char *name, const char *key, char **user, char **password, iso
   const char *secret = json_string_value (json_object_get (o, "Secret"));
   if (u == NULL || secret == NULL)
     return isola_error_fail (err, EINVAL, "docker-credential-%s get: its answer is not credentials", name);
-  /* "<token>" names an identity token, which only Docker Hub's OAuth flow takes: not a password. */
-  if (*u == '\0' || strcmp (u, "<token>") == 0)
+  /* "<token>" names an identity token (an OAuth2 refresh token), as Docker stores one: not a password. */
+  if (strcmp (u, "<token>") == 0)
+    {
+      if (identity && *secret)
+        *identity = xstrdup (secret);
+      return 0;
+    }
+  if (*u == '\0')
     return 0;
   *user = xstrdup (u);
   *password = xstrdup (secret);
@@ -264,9 +270,11 @@ helper_erase (const char *name, const char *key, isola_error_t *err)
 }
 
 int
-registry_auth_get (const char *domain, char **user, char **password, isola_error_t *err)
+registry_auth_get_identity (const char *domain, char **user, char **password, char **identity, isola_error_t *err)
 {
   *user = *password = NULL;
+  if (identity)
+    *identity = NULL;
   cleanup_json json_t *cfg = NULL;
   int ret = load_file (&cfg, err);
   if (ret < 0)
@@ -274,7 +282,7 @@ registry_auth_get (const char *domain, char **user, char **password, isola_error
   cleanup_free char *want = registry_auth_key (domain);
   const char *helper = helper_for (cfg, want);
   if (helper)
-    return helper_get (helper, want, user, password, err);
+    return helper_get (helper, want, user, password, identity, err);
   json_t *auths = json_object_get (cfg, "auths");
   const char *key;
   json_t *v;
@@ -283,16 +291,26 @@ registry_auth_get (const char *domain, char **user, char **password, isola_error
     if (!key_names (key, want))
       continue;
     const char *b64 = json_string_value (json_object_get (v, "auth"));
-    if (b64 == NULL || *b64 == '\0')
+    const char *token = json_string_value (json_object_get (v, "identitytoken"));
+    bool has_token = identity && token && *token;
+    if ((b64 == NULL || *b64 == '\0') && !has_token)
       continue;
-    if (decode_auth (b64, user, password) < 0)
+    if (b64 && *b64 && decode_auth (b64, user, password) < 0)
       {
         cleanup_free char *path = registry_auth_file ();
         return isola_error_fail (err, EINVAL, "invalid auth configuration for %s in `%s`", key, path);
       }
+    if (has_token)
+      *identity = xstrdup (token);
     return 0;
   }
   return 0;
+}
+
+int
+registry_auth_get (const char *domain, char **user, char **password, isola_error_t *err)
+{
+  return registry_auth_get_identity (domain, user, password, NULL, err);
 }
 
 static int
@@ -313,8 +331,9 @@ save_file (json_t *cfg, isola_error_t *err)
   return write_file_atomic (path, line, strlen (line), 0600, err);
 }
 
-int
-registry_auth_store (const char *domain, const char *user, const char *password, isola_error_t *err)
+/* An entry of "auths": the password, or with an identity token "user:" and the token, as Docker writes them. */
+static int
+store_entry (const char *domain, const char *user, const char *password, const char *identity, isola_error_t *err)
 {
   cleanup_json json_t *cfg = NULL;
   int ret = load_file (&cfg, err);
@@ -331,18 +350,34 @@ registry_auth_store (const char *domain, const char *user, const char *password,
   if (helper)
     {
       /* The helper keeps the secret; the file names the registry, with no credentials, as Docker writes it. */
-      ret = helper_store (helper, key, user, password, err);
+      ret = identity ? helper_store (helper, key, "<token>", identity, err)
+                     : helper_store (helper, key, user, password, err);
       if (ret == 0)
         json_object_set_new (auths, key, json_object ());
       return ret < 0 ? ret : save_file (cfg, err);
     }
-  cleanup_free char *plain = xasprintf ("%s:%s", user, password);
+  cleanup_free char *plain = xasprintf ("%s:%s", user, identity ? "" : password);
   size_t n = strlen (plain);
   cleanup_free unsigned char *b64 = xcalloc (1, 4 * ((n + 2) / 3) + 1);
   EVP_EncodeBlock (b64, (const unsigned char *)plain, (int)n);
   explicit_bzero (plain, n);
-  json_object_set_new (auths, key, json_pack ("{s:s}", "auth", (const char *)b64));
+  json_t *entry = json_pack ("{s:s}", "auth", (const char *)b64);
+  if (identity)
+    json_object_set_new (entry, "identitytoken", json_string (identity));
+  json_object_set_new (auths, key, entry);
   return save_file (cfg, err);
+}
+
+int
+registry_auth_store (const char *domain, const char *user, const char *password, isola_error_t *err)
+{
+  return store_entry (domain, user, password, NULL, err);
+}
+
+int
+registry_auth_store_identity (const char *domain, const char *user, const char *identity, isola_error_t *err)
+{
+  return store_entry (domain, user, NULL, identity, err);
 }
 
 int

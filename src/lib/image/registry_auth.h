@@ -24,8 +24,17 @@ char *registry_auth_key (const char *domain);
 /* The credentials stored for domain: *user and *password newly allocated, both NULL when there are none. */
 int registry_auth_get (const char *domain, char **user, char **password, isola_error_t *err);
 
+/* registry_auth_get with the identity token too: Docker's "identitytoken", an OAuth2 refresh token that a login got
+   from the registry's token service in place of the password (a credential helper answers it as Username
+   "<token>"); *identity newly allocated, or NULL. */
+int registry_auth_get_identity (const char *domain, char **user, char **password, char **identity, isola_error_t *err);
+
 /* Stores credentials for domain (the file is replaced atomically, mode 0600, other keys kept). */
 int registry_auth_store (const char *domain, const char *user, const char *password, isola_error_t *err);
+
+/* Stores an identity token for domain instead of a password: "auth" is base64("user:") and "identitytoken" the
+   token, as Docker writes them; through a credential helper, Username "<token>" and the token as Secret. */
+int registry_auth_store_identity (const char *domain, const char *user, const char *identity, isola_error_t *err);
 
 /* Removes domain's credentials; *found says whether there were any. */
 int registry_auth_erase (const char *domain, bool *found, isola_error_t *err);

@@ -16,8 +16,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/fs.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -964,12 +966,30 @@ unpack_here (int fd, int destfd, const char *const *lowers, struct unpack_result
   return 0;
 }
 
+/* A layer is a directory tree of its own: ext4's Orlov allocator spreads the subdirectories of a directory marked
+   FS_TOPDIR_FL over block groups with room, instead of packing them next to their parent.  That matters more than
+   it seems: on a busy ext4 the parent's group is full of recently freed inodes (the staging and snapshots of other
+   images come and go there), and without a journal each file created is placed by scanning past them (5 layers of
+   700 files: 0.5 s of CPU against 0.03 s with the flag, on the CI machine).  A hint: ignored where the
+   filesystem has no such flag. */
+static void
+mark_hierarchy_top (int dirfd)
+{
+  int flags = 0;
+  if (ioctl (dirfd, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_TOPDIR_FL))
+    {
+      flags |= FS_TOPDIR_FL;
+      (void)ioctl (dirfd, FS_IOC_SETFLAGS, &flags);
+    }
+}
+
 int
 layer_unpack (int fd, const char *dest, const char *const *lowers, struct unpack_result *res, isola_error_t *err)
 {
   cleanup_close int destfd = open (dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (destfd < 0)
     return isola_error_make (err, errno, "open `%s`", dest);
+  mark_hierarchy_top (destfd);
   cleanup_close int oldcwd = open (".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (oldcwd < 0)
     return isola_error_make (err, errno, "open the working directory");

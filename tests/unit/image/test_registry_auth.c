@@ -74,6 +74,40 @@ test_store_get_erase (void)
   u = p = NULL;
 }
 
+/* Docker's identity tokens: "auth" is base64("user:") beside "identitytoken"; a plain entry has none. */
+static void
+test_identity_token (void)
+{
+  write_config ("{\"auths\": {\"id.test\": {\"auth\": \"dTo=\", \"identitytoken\": \"rt-1\"}, "
+                "\"tok.test\": {\"identitytoken\": \"rt-2\"}, \"pw.test\": {\"auth\": \"dTpw\"}}}");
+  cleanup_free char *u = NULL, *p = NULL, *t = NULL;
+  CHECK (registry_auth_get_identity ("id.test", &u, &p, &t, NULL) == 0, "read an identity token entry");
+  CHECK (u && strcmp (u, "u") == 0 && p && *p == '\0' && t && strcmp (t, "rt-1") == 0,
+         "the user, no password, the token");
+  free (u), free (p), free (t);
+  u = p = t = NULL;
+  CHECK (registry_auth_get_identity ("tok.test", &u, &p, &t, NULL) == 0 && u == NULL && t && strcmp (t, "rt-2") == 0,
+         "a token without auth is found");
+  free (t), t = NULL;
+  CHECK (registry_auth_get ("tok.test", &u, &p, NULL) == 0 && u == NULL && p == NULL,
+         "registry_auth_get sees no password in it");
+  CHECK (registry_auth_get_identity ("pw.test", &u, &p, &t, NULL) == 0 && t == NULL && p && strcmp (p, "p") == 0,
+         "a password entry has no token");
+  free (u), free (p);
+  u = p = NULL;
+
+  CHECK (registry_auth_store_identity ("new.test", "me", "rt-3", NULL) == 0, "store an identity token");
+  cleanup_json json_t *cfg = read_config ();
+  json_t *e = json_object_get (json_object_get (cfg, "auths"), "new.test");
+  CHECK_STR (json_string_value (json_object_get (e, "auth")), "bWU6", "auth is base64(user:)");
+  CHECK_STR (json_string_value (json_object_get (e, "identitytoken")), "rt-3", "identitytoken is the token");
+  CHECK (registry_auth_store ("new.test", "me", "pw", NULL) == 0, "a password login replaces it");
+  json_decref (cfg);
+  cfg = read_config ();
+  e = json_object_get (json_object_get (cfg, "auths"), "new.test");
+  CHECK (json_object_get (e, "identitytoken") == NULL, "no identitytoken left");
+}
+
 /* A helper that keeps one credential in a file beside it and echoes what it was asked: the shape Docker's helpers
    have (a server URL on stdin for get and erase, a JSON object for store). */
 static void
@@ -192,6 +226,7 @@ main (void)
   setenv ("DOCKER_CONFIG", dir, 1);
   test_file_place ();
   test_store_get_erase ();
+  test_identity_token ();
   test_helper ();
   test_bad_file ();
   test_header ();
