@@ -395,6 +395,71 @@ teardown() { rt_teardown; }
   assert_equal "$cpu" 50000
 }
 
+# cgroup_paths PID: the process's cgroups as /proc says, "hierarchy:path" a line (the unified one as "0::path").
+cgroup_paths() {
+  cut -d: -f2- "/proc/$1/cgroup"
+}
+
+# check_cgroup PID PATH: PID is in PATH in the unified hierarchy and in the v1 memory and pids ones (the test's
+# limits ask for them), and nowhere under isola/.
+check_cgroup() {
+  local got
+  got=$(cgroup_paths "$1")
+  if [ -d /sys/fs/cgroup/unified ] || [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    echo "$got" | grep -qx ":$2" || fail "not in $2 (v2): $got"
+  fi
+  if [ -d /sys/fs/cgroup/memory ]; then
+    echo "$got" | grep -qx "memory:$2" || fail "not in $2 (memory): $got"
+    echo "$got" | grep -qx "pids:$2" || fail "not in $2 (pids): $got"
+  fi
+}
+
+@test "runtime config: linux.cgroupsPath absolute, relative, and --systemd-cgroup's slice:prefix:name; delete removes them" {
+  u=$(basename "$T" | tr -cd 'a-zA-Z0-9')
+  args sleep 1000
+  edit_config '.linux.resources.memory = {"limit": 67108864} | .linux.resources.pids = {"limit": 40}'
+  # absolute: from each hierarchy's root, the container's exec'd processes too
+  made_cgroup "$u"
+  edit_config ".linux.cgroupsPath = \"/$u/pod/cg1\""
+  create_bg cg1 --pid-file "$T/pid1"
+  rt start cg1
+  check_cgroup "$(cat "$T/pid1")" "/$u/pod/cg1"
+  [ -z "$(ls -d /sys/fs/cgroup/*/isola/runtime-cg1 /sys/fs/cgroup/unified/isola/runtime-cg1 2>/dev/null)" ] || fail "made under isola/ too"
+  assert_equal "$(cat "/sys/fs/cgroup/pids/$u/pod/cg1/pids.max" 2>/dev/null || cat "/sys/fs/cgroup/$u/pod/cg1/pids.max")" 40
+  rt exec -d --pid-file "$T/epid" cg1 sleep 1000
+  check_cgroup "$(cat "$T/epid")" "/$u/pod/cg1"
+  run rt ps -f json cg1
+  assert_output_contains "$(cat "$T/epid")"
+  # relative: below the runtime's default parent, isola/
+  edit_config ".linux.cgroupsPath = \"$u/cg2\""
+  made_cgroup "isola/$u"
+  create_bg cg2 --pid-file "$T/pid2"
+  check_cgroup "$(cat "$T/pid2")" "/isola/$u/cg2"
+  # systemd's form: the slice nested as systemd nests it, then PREFIX-NAME.scope
+  edit_config ".linux.cgroupsPath = \"$u-pod.slice:rt:cg3\""
+  made_cgroup "$u.slice"
+  rt --systemd-cgroup create --bundle "$B" --pid-file "$T/pid3" cg3 >"$T/out3" 2>&1 </dev/null
+  check_cgroup "$(cat "$T/pid3")" "/$u.slice/$u-pod.slice/rt-cg3.scope"
+  # a climbing path, and a plain path with --systemd-cgroup, are refused with runc's words
+  edit_config ".linux.cgroupsPath = \"/$u/../escape\""
+  run rt create --bundle "$B" cg4 </dev/null
+  assert_status 1
+  assert_output_contains 'invalid cgroupsPath'
+  edit_config ".linux.cgroupsPath = \"/$u/x\""
+  run rt --systemd-cgroup create --bundle "$B" cg4 </dev/null
+  assert_status 1
+  assert_output_contains 'expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups'
+  [ ! -e "$ISOLA_RUNTIME_ROOT/cg4" ] || fail "state left by a refused create"
+  # delete removes each container's cgroup in every hierarchy (the parents are the caller's, as with runc)
+  rt delete --force cg1
+  rt delete cg2
+  rt delete cg3
+  left=$(ls -d /sys/fs/cgroup/*/"$u"/pod/cg1 /sys/fs/cgroup/unified/"$u"/pod/cg1 /sys/fs/cgroup/*/isola/"$u"/cg2 \
+    /sys/fs/cgroup/unified/isola/"$u"/cg2 /sys/fs/cgroup/*/"$u".slice/*/rt-cg3.scope /sys/fs/cgroup/unified/"$u".slice/*/rt-cg3.scope 2>/dev/null || true)
+  assert_equal "$left" ""
+  ! alive "$(cat "$T/epid")" || fail "the exec'd process outlived delete"
+}
+
 @test "runtime config: sysctl, devices, seccomp in the spec's form" {
   args sh -c 'cat /proc/sys/kernel/msgmax; ls -l /dev/mynull | cut -c1; echo x >/dev/mynull && echo null-ok; mkdir /tmp/d 2>&1 || echo mkdir-denied'
   edit_config '.linux.sysctl = {"kernel.msgmax": "4242"}

@@ -43,6 +43,7 @@ rt_teardown() {
       "$RT" delete --force "$id" || true
     done
   fi
+  if [ -n "${CG_MADE:-}" ]; then remove_made_cgroups; fi
   if [ -n "${PODMAN_PID_DIRS:-}" ]; then podman_teardown; fi
   if [ -n "${CONTAINERD_PID:-}" ]; then containerd_teardown; fi
   if [ -n "${DOCKERD_PID:-}" ]; then dockerd_teardown; fi
@@ -85,8 +86,29 @@ alive() {
   [ -e "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) [ZX] ' "/proc/$1/stat"
 }
 
+# cgroup_of ID: the container's cgroups, isola's default or where a caller's cgroupsPath put them (podman's
+# /libpod_parent/libpod-ID, containerd's /NAMESPACE/ID, dockerd's /docker/ID).
 cgroup_of() {
-  ls -d /sys/fs/cgroup/unified/isola/runtime-"$1" /sys/fs/cgroup/isola/runtime-"$1" /sys/fs/cgroup/*/isola/runtime-"$1" 2>/dev/null || true
+  local h
+  for h in /sys/fs/cgroup/unified /sys/fs/cgroup /sys/fs/cgroup/*/; do
+    [ -d "$h" ] && find "$h" -mindepth 1 -maxdepth 3 -type d \( -name "runtime-$1" -o -name "$1" -o -name "libpod-$1" \) 2>/dev/null
+  done | sort -u
+}
+
+# made_cgroup PATH: a cgroup parent (from each hierarchy's root) the test's cgroupsPath makes, removed with what is
+# below it by rt_teardown.
+made_cgroup() {
+  CG_MADE="${CG_MADE:-} $1"
+}
+
+remove_made_cgroups() {
+  local c h
+  for c in $CG_MADE; do
+    for h in /sys/fs/cgroup/unified /sys/fs/cgroup /sys/fs/cgroup/*/; do
+      [ -d "$h/$c" ] && find "$h/$c" -depth -type d -exec rmdir {} + 2>/dev/null
+    done
+  done
+  CG_MADE=
 }
 
 # ---- podman ------------------------------------------------------------------------------------------------------

@@ -37,6 +37,14 @@ const char *rt_status_name (enum rt_status s);
 /* The name of the container's cgroups (cgroup.h: isola/NAME in each hierarchy). */
 char *rt_cgroup_name (const char *id);
 
+/* The container's cgroup as cgroup.h names it, from linux.cgroupsPath as runc reads it: empty, the default
+   (rt_cgroup_name: isola/runtime-ID); "/a/b", that path from each hierarchy's root; "a/b", under the default's
+   parent (isola/a/b).  With --systemd-cgroup (systemd) the path is "slice:prefix:name": the slice expanded as
+   systemd nests slices ("a-b.slice" is a.slice/a-b.slice; "" is system.slice, "-.slice" the root), then
+   "prefix-name.scope" (name itself when it ends in .slice).  "..", empty components and bad slice names are
+   refused with runc's messages. */
+int rt_cgroup_path (const char *id, const char *cgroups_path, bool systemd, char **out, isola_error_t *err);
+
 /* Loads ROOT/ID: -ENOENT with runc's "container does not exist" when there is none. */
 int rt_load (const char *root, const char *id, struct rt_container *out, isola_error_t *err);
 void rt_container_clear (struct rt_container *c);

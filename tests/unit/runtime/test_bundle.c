@@ -169,6 +169,49 @@ test_signals_and_ids (void)
          "runc's ID rule");
 }
 
+static bool
+cgroup_path_is (const char *cgroups_path, bool systemd, const char *want)
+{
+  cleanup_free char *got = NULL;
+  if (rt_cgroup_path ("c1", cgroups_path, systemd, &got, NULL) < 0)
+    return want == NULL;
+  return want && strcmp (got, want) == 0;
+}
+
+static void
+test_cgroups_path (void)
+{
+  CHECK (cgroup_path_is (NULL, false, "runtime-c1") && cgroup_path_is ("", true, "runtime-c1"),
+         "no cgroupsPath: isola/runtime-ID");
+  CHECK (cgroup_path_is ("/a/b", false, "/a/b"), "an absolute path from the hierarchies' root");
+  CHECK (cgroup_path_is ("pod/c1", false, "pod/c1"), "a relative one under isola/");
+  CHECK (cgroup_path_is ("/a/../b", false, NULL) && cgroup_path_is ("../x", false, NULL)
+             && cgroup_path_is ("/", false, NULL) && cgroup_path_is ("/a//b", false, NULL)
+             && cgroup_path_is ("/a/", false, NULL) && cgroup_path_is ("/a/./b", false, NULL),
+         "climbing, empty or root paths refused");
+  CHECK (cgroup_path_is ("machine.slice:libpod:abc", true, "/machine.slice/libpod-abc.scope"),
+         "systemd: slice, then prefix-name.scope");
+  CHECK (cgroup_path_is ("kubepods-besteffort-pod1.slice:cri-containerd:abc", true,
+                         "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/"
+                         "cri-containerd-abc.scope"),
+         "systemd: a slice nested as its dashes say");
+  CHECK (cgroup_path_is (":isola:abc", true, "/system.slice/isola-abc.scope"), "systemd: system.slice by default");
+  CHECK (cgroup_path_is ("-.slice:p:abc", true, "/p-abc.scope"), "systemd: -.slice is the root");
+  CHECK (cgroup_path_is ("user.slice:p:sub.slice", true, "/user.slice/sub.slice"), "systemd: a name that is a slice");
+  CHECK (cgroup_path_is ("/a/b", true, NULL) && cgroup_path_is ("a:b", true, NULL)
+             && cgroup_path_is ("a:b:c:d", true, NULL),
+         "systemd: not slice:prefix:name refused");
+  CHECK (cgroup_path_is ("bad:p:n", true, NULL) && cgroup_path_is ("a--b.slice:p:n", true, NULL)
+             && cgroup_path_is ("-a.slice:p:n", true, NULL) && cgroup_path_is ("a/b.slice:p:n", true, NULL)
+             && cgroup_path_is ("a.slice:p:x/y", true, NULL) && cgroup_path_is ("a.slice:p:", true, NULL),
+         "systemd: bad slice or unit names refused");
+  cleanup_error isola_error_t err = NULL;
+  char *out = NULL;
+  CHECK (rt_cgroup_path ("c1", "/a/b", true, &out, &err) < 0 && err
+             && strstr (err->msg, "expected cgroupsPath to be of format \"slice:prefix:name\" for systemd cgroups"),
+         "runc's message for a path that is not systemd's form");
+}
+
 int
 main (void)
 {
@@ -181,6 +224,7 @@ main (void)
   test_refusals ();
   test_seccomp ();
   test_signals_and_ids ();
+  test_cgroups_path ();
   (void)rm_rf (bundle, NULL);
   return tap_done ();
 }
