@@ -525,6 +525,14 @@ rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_la
               json_t **vm_out, isola_error_t *err)
 {
   (void)ctx;
+  /* The guest's kernel already keeps the container's root from the host's; and the bundle's root, owned by the
+     mapped range on the host, would keep those ids in the guest's copy (mkfs.erofs cannot shift them), where the
+     container's root and users would not own their files. */
+  if (l->userns)
+    return isola_error_fail (err, ENOTSUP,
+                             "io.isola.isolation=vm: user namespaces are not supported: the VM already separates the "
+                             "container's root from the host's (drop the user namespace, or use "
+                             "io.isola.isolation=process)");
   const char *netns = NULL;
   bool new_netns = false;
   int ret = network_of (l->config, &netns, &new_netns, err);

@@ -380,7 +380,53 @@ teardown() { rt_teardown; }
   edit_config '.linux.namespaces += [{"type": "user"}]'
   run rt run --bundle "$B" ns4
   assert_status 1
-  assert_output_contains "user namespaces are not supported"
+  assert_output_contains "a user namespace needs linux.uidMappings"
+}
+
+# host_uid PID: the real uid of a host process (its /proc status).
+host_uid() {
+  awk '/^Uid:/ { print $2 }' "/proc/$1/status"
+}
+
+@test "runtime config: a user namespace maps the container's root to the uidMappings' host range" {
+  # The caller prepares the root for the range, as for runc: here the test chowns it.
+  chown -R -h 100000:100000 "$B/rootfs"
+  # and the path to it must be searchable by that root, who is no one else on the host (mktemp made T 0700)
+  chmod 755 "$T" "$B"
+  edit_config '.linux.namespaces += [{"type": "user"}] | .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}] | .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
+  args sh -c 'cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; stat -c %u:%g /bin; touch /made-inside'
+  run --separate-stderr rt run --bundle "$B" u1
+  assert_status 0
+  assert_equal "$(echo "${lines[0]}" | tr -s ' ' | sed 's/^ //')" "0 100000 65536"
+  assert_equal "$(echo "${lines[1]}" | tr -s ' ' | sed 's/^ //')" "0 100000 65536"
+  assert_equal "${lines[2]}" 0
+  assert_equal "${lines[3]}" 0
+  assert_equal "${lines[4]}" 0:0
+  # what the container's root makes belongs to the range's first ids on the host
+  assert_equal "$(stat -c %u:%g "$B/rootfs/made-inside")" 100000:100000
+
+  args sleep 1000
+  create_bg u2 --pid-file "$T/pid"
+  rt start u2
+  assert_equal "$(host_uid "$(cat "$T/pid")")" 100000
+  [ "$(readlink "/proc/$(cat "$T/pid")/ns/user")" != "$(readlink /proc/self/ns/user)" ] || fail "the host's user namespace"
+  # exec joins the user namespace: its root is the container's, a --user the range's
+  run rt exec u2 sh -c 'id -u; cat /proc/self/uid_map'
+  assert_status 0
+  assert_equal "${lines[0]}" 0
+  assert_equal "$(echo "${lines[1]}" | tr -s ' ' | sed 's/^ //')" "0 100000 65536"
+  rt exec -d --pid-file "$T/epid" u2 sleep 1000
+  assert_equal "$(host_uid "$(cat "$T/epid")")" 100000
+  rt exec -d --pid-file "$T/epid2" --user 1000:1000 u2 sleep 1000
+  assert_equal "$(host_uid "$(cat "$T/epid2")")" 101000
+  rt delete --force u2
+  ! alive "$(cat "$T/epid")" || fail "the exec'd process outlived delete"
+
+  # runc's rules: mappings without a user namespace, a user namespace without them
+  edit_config 'del(.linux.namespaces[] | select(.type == "user"))'
+  run rt run --bundle "$B" u3
+  assert_status 1
+  assert_output_contains "user namespaces aren't enabled in the container"
 }
 
 @test "runtime config: linux.resources (memory, pids, cpu) reach the cgroups" {

@@ -83,6 +83,15 @@ host_sees() {
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
 }
 
+@test "runtime vm: a user namespace is refused with a clear message, nothing left" {
+  edit_config '.linux.namespaces += [{"type": "user"}] | .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}] | .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
+  run rt create --bundle "$B" vu1 </dev/null
+  assert_status 1
+  assert_output_contains "io.isola.isolation=vm: user namespaces are not supported: the VM already separates"
+  assert_equal "$(ls "$ISOLA_RUNTIME_ROOT")" ""
+  assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
+}
+
 @test "runtime vm: create, start, state, ps, pause, resume, update, events, exec, kill, delete; the host sees only the worker" {
   args sh -c 'echo started; echo $$ >/pid1; hostname; exec sleep 7171'
   # the file the caller binds on /etc/resolv.conf (a pod's DNS) is the guest's

@@ -119,7 +119,15 @@ test_refusals (void)
   {
     const char *patch, *msg;
   } cases[] = {
-    { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\"}]}}", "user namespaces" },
+    { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\"}]}}", "needs linux.uidMappings" },
+    { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\", \"path\": \"/proc/1/ns/user\"}]}}",
+      "joining a user namespace by path" },
+    { "{\"linux\": {\"uidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}]}}",
+      "user namespaces aren't enabled" },
+    { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\"}], \"uidMappings\": [{\"containerID\": "
+      "0, "
+      "\"hostID\": 1000, \"size\": 0}], \"gidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}]}}",
+      "must be uint32s" },
     { "{\"linux\": {\"namespaces\": [{\"type\": \"pid\"}]}}", "mount namespace" },
     { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"bogus\"}]}}", "unknown type" },
     { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"network\", \"path\": \"/nonexistent\"}]}}",
@@ -167,6 +175,22 @@ test_signals_and_ids (void)
          "bad signals refused");
   CHECK (rt_id_valid ("abc-1_2.3+4") && !rt_id_valid ("a/b") && !rt_id_valid ("..") && !rt_id_valid (""),
          "runc's ID rule");
+}
+
+static void
+test_user_namespace (void)
+{
+  struct oci_launch l;
+  cleanup_error isola_error_t err = NULL;
+  int ret = parse_with ("{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\"}], "
+                        "\"uidMappings\": [{\"containerID\": 0, \"hostID\": 100000, \"size\": 1000}, "
+                        "{\"containerID\": 1000, \"hostID\": 2000, \"size\": 1}], "
+                        "\"gidMappings\": [{\"containerID\": 0, \"hostID\": 200000, \"size\": 65536}]}}",
+                        &l, &err);
+  CHECK (ret == 0, "a user namespace with both maps parses");
+  CHECK_STR (l.spec.uid_map, "0 100000 1000\n1000 2000 1\n", "uidMappings as uid_map lines");
+  CHECK_STR (l.spec.gid_map, "0 200000 65536\n", "gidMappings as gid_map lines");
+  oci_launch_clear (&l);
 }
 
 static bool
@@ -225,6 +249,7 @@ main (void)
   test_seccomp ();
   test_signals_and_ids ();
   test_cgroups_path ();
+  test_user_namespace ();
   (void)rm_rf (bundle, NULL);
   return tap_done ();
 }
