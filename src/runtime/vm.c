@@ -315,6 +315,57 @@ rt_vm_start_error (const struct rt_container *c)
   return text;
 }
 
+/* The guard: runc's container dies with its init, which a shim may SIGKILL, and a VM must not outlive the waiter,
+   its init here.  A child of the waiter holds the read end of a pipe whose write end only the waiter has: its end of
+   file is the waiter's exit, however it came.  A VM container still running then is killed through its monitor
+   (SIGKILL to the guest's process, which ends the VM).  The waiter writes one byte once the VM runs: without it, the
+   waiter died while the monitor was still starting the VM, which the guard waits out (the boot's own deadline
+   bounds it) before it kills.  After a normal end the container has stopped already and the guard just exits. */
+#define GUARD_START_WAIT_MS (10 * 60 * 1000)
+
+static bool
+guard_kill_if_running (const char *store_root, const char *cid, bool *gone)
+{
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_container struct container *c = NULL;
+  *gone = store_open (store_root, STORE_LOCK_NONE, &s, NULL) < 0 || container_load (s, cid, &c, NULL) < 0;
+  if (*gone || !container_is_running (c))
+    return false;
+  if (container_is_paused (c))
+    (void)container_unpause (c, NULL);
+  (void)container_kill (c, SIGKILL, NULL);
+  return true;
+}
+
+static __attribute__ ((noreturn)) void
+guard_main (const char *store_root, const char *cid, int watch_fd)
+{
+  /* Nothing of the waiter's: the caller's stdio pipes must close when the waiter's do. */
+  close_other_fds (&watch_fd, 1);
+  int null_fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; null_fd >= 0 && fd <= 2; fd++)
+    (void)dup2 (null_fd, fd);
+  char c;
+  bool started = false;
+  ssize_t n;
+  while ((n = read (watch_fd, &c, 1)) != 0)
+    if (n == 1)
+      started = true;
+    else if (errno != EINTR)
+      break;
+  bool gone = false;
+  if (guard_kill_if_running (store_root, cid, &gone) || started || gone)
+    _exit (0);
+  for (long long deadline = monotonic_ms () + GUARD_START_WAIT_MS; monotonic_ms () < deadline;)
+    {
+      struct timespec nap = { 0, 100 * 1000 * 1000 };
+      nanosleep (&nap, NULL);
+      if (guard_kill_if_running (store_root, cid, &gone) || gone)
+        break;
+    }
+  _exit (0);
+}
+
 /* The waiter once the exec fifo opens: start the VM container as its attached client, say so through the fifo, relay
    until it exits and exit with its code. */
 static int
@@ -339,6 +390,17 @@ waiter_start (const char *root, const char *id, const char *dir, int fifo, bool 
   struct winsize ws;
   if (tty && ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
     size[0] = ws.ws_row, size[1] = ws.ws_col;
+  int watch[2] = { -1, -1 };
+  if (pipe2 (watch, O_CLOEXEC) == 0)
+    {
+      pid_t guard = fork ();
+      if (guard == 0)
+        {
+          close (watch[1]);
+          guard_main (store_root, cid, watch[0]);
+        }
+      close (watch[0]);
+    }
   int ret = store_open (store_root, STORE_LOCK_NONE, &s, &err);
   if (ret == 0)
     ret = container_load (s, cid, &c, &err);
@@ -350,6 +412,8 @@ waiter_start (const char *root, const char *id, const char *dir, int fifo, bool 
       attach_decoder_clear (&dec);
       return code ? code : 125;
     }
+  if (watch[1] >= 0)
+    (void)write_all (watch[1], "s", 1);
   (void)write_all (fifo, "0", 1);
   close (fifo);
   code = relay (fd, &dec, tty);

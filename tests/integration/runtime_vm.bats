@@ -54,6 +54,11 @@ workers_of() {
   true
 }
 
+# no_workers DIR: no VM worker of the store under DIR runs.
+no_workers() {
+  [ -z "$(workers_of "$1")" ]
+}
+
 # assert_vm_store_empty DIR: no container, image, disk or worker is left in the runtime root's VM store.
 assert_vm_store_empty() {
   local s=$1/.vm-store
@@ -144,6 +149,23 @@ host_sees() {
   assert_status 1
   assert_output_contains "container not running"
   rt delete v2
+  assert_equal "$(ls "$ISOLA_RUNTIME_ROOT")" ""
+  assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
+}
+
+@test "runtime vm: a SIGKILLed --pid-file process takes its VM with it; state says stopped" {
+  args sh -c 'echo started; exec sleep 7272'
+  create_bg v9 --pid-file "$T/pid"
+  pid=$(cat "$T/pid")
+  rt start v9
+  wait_until 60 grep -q started "$T/out"
+  assert_equal "$(workers_of "$ISOLA_RUNTIME_ROOT/.vm-store" | wc -l)" 1
+  # what a shim does to a container's init: the VM must go as a runc container goes with its init
+  kill -9 "$pid"
+  wait_until 120 sh -c "[ \"\$('$RT' state v9 | jq -r .status)\" = stopped ]"
+  wait_until 120 no_workers "$ISOLA_RUNTIME_ROOT/.vm-store"
+  assert_equal "$(state_field v9 pid)" 0
+  rt delete v9
   assert_equal "$(ls "$ISOLA_RUNTIME_ROOT")" ""
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
 }
