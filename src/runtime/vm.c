@@ -40,6 +40,7 @@
 #include "container/lifecycle.h"
 #include "container/update.h"
 #include "driver/driver.h"
+#include "driver/vm_launch.h"
 #include "image/erofs.h"
 #include "image/image.h"
 #include "image/ingest.h"
@@ -553,7 +554,7 @@ create_request (const struct oci_launch *l, const char *image_id, const char *ne
 
 /* The files the caller bind-mounts on /etc/resolv.conf, /etc/hosts and /etc/hostname (podman's and dockerd's, a
    pod's DNS) become the container's own, which the guest is given at start (START's EtcResolv, EtcHosts,
-   EtcHostname): the spec's other mounts do not reach the guest. */
+   EtcHostname); other files: take_file_mounts. */
 static int
 take_etc_files (json_t *config, const struct container *c, isola_error_t *err)
 {
@@ -582,6 +583,78 @@ take_etc_files (json_t *config, const struct container *c, isola_error_t *err)
       }
   }
   return 0;
+}
+
+/* The spec's bind mounts of regular files other than /etc's three (podman's /run/.containerenv, `-v FILE:PATH`, a
+   pod's subPath configMap key or termination log) reach the guest by content, read at create: the VM driver passes
+   VM_FILE_MOUNTS (driver/vm_launch.h) in START's mounts, and the agent binds a copy of each at its destination.  The
+   guest's writes to one stay in the guest.  START is one frame: the contents are bounded. */
+#define FILE_MOUNT_MAX  (256 * 1024)
+#define FILE_MOUNTS_MAX (384 * 1024)
+
+static bool
+is_etc_file (const char *dest)
+{
+  return strcmp (dest, "/etc/resolv.conf") == 0 || strcmp (dest, "/etc/hosts") == 0
+         || strcmp (dest, "/etc/hostname") == 0;
+}
+
+static char *
+hex_of (const char *data, size_t len)
+{
+  static const char digits[] = "0123456789abcdef";
+  char *hex = xmalloc (2 * len + 1);
+  for (size_t i = 0; i < len; i++)
+    hex[2 * i] = digits[(unsigned char)data[i] >> 4], hex[2 * i + 1] = digits[(unsigned char)data[i] & 15];
+  hex[2 * len] = '\0';
+  return hex;
+}
+
+static int
+take_file_mounts (json_t *config, const struct container *c, isola_error_t *err)
+{
+  cleanup_json json_t *files = json_array ();
+  size_t total = 0;
+  json_t *m;
+  size_t i;
+  json_array_foreach (json_object_get (config, "mounts"), i, m)
+  {
+    const char *dest = json_string_value (json_object_get (m, "destination"));
+    const char *source = json_string_value (json_object_get (m, "source"));
+    const char *type = json_string_value (json_object_get (m, "type"));
+    bool bind = type && strcmp (type, "bind") == 0, ro = false;
+    json_t *o;
+    size_t k;
+    json_array_foreach (json_object_get (m, "options"), k, o)
+    {
+      const char *opt = json_string_value (o);
+      bind = bind || (opt && (strcmp (opt, "bind") == 0 || strcmp (opt, "rbind") == 0));
+      ro = ro || (opt && strcmp (opt, "ro") == 0);
+    }
+    struct stat st;
+    if (!bind || dest == NULL || source == NULL || dest[0] != '/' || is_etc_file (dest) || path_under (dest, "/dev")
+        || path_under (dest, "/proc") || path_under (dest, "/sys") || stat (source, &st) < 0 || !S_ISREG (st.st_mode))
+      continue;
+    cleanup_free char *text = NULL;
+    size_t len = 0;
+    int ret = read_file_bounded (source, FILE_MOUNT_MAX, &text, &len, NULL);
+    if (ret == -EFBIG || (ret == 0 && total + len > FILE_MOUNTS_MAX))
+      return isola_error_fail (err, EFBIG,
+                               "io.isola.isolation=vm: the file mounted on %s is too big: a VM gets file mounts by "
+                               "content, up to %d KiB each and %d KiB in all",
+                               dest, FILE_MOUNT_MAX / 1024, FILE_MOUNTS_MAX / 1024);
+    if (ret < 0)
+      return isola_error_make (err, -ret, "read %s for the container's %s", source, dest);
+    total += len;
+    cleanup_free char *hex = hex_of (text, len);
+    json_array_append_new (files, json_pack ("{s:s, s:s, s:s, s:i, s:b}", "Type", "file", "Destination", dest,
+                                             "ContentHex", hex, "Mode", (int)(st.st_mode & 07777), "ReadOnly", ro));
+  }
+  if (json_array_size (files) == 0)
+    return 0;
+  cleanup_free char *text = json_dumps (files, JSON_COMPACT);
+  cleanup_free char *path = container_path (c, VM_FILE_MOUNTS);
+  return write_file_replace (path, text, strlen (text), 0600, err);
 }
 
 int
@@ -650,6 +723,8 @@ rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_la
       ret = container_create_from_request (store_root, req, NULL, &c, err);
       if (ret == 0)
         ret = take_etc_files (l->config, c, err);
+      if (ret == 0)
+        ret = take_file_mounts (l->config, c, err);
     }
   if (ret < 0)
     {

@@ -97,6 +97,16 @@ host_sees() {
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
 }
 
+@test "runtime vm: a file mount too big to pass by content is refused at create, nothing left" {
+  head -c 300000 /dev/zero >"$T/big"
+  edit_config ".mounts += [{\"destination\": \"/big\", \"type\": \"bind\", \"source\": \"$T/big\", \"options\": [\"rbind\"]}]"
+  run rt create --bundle "$B" --pid-file "$T/pid" vb1 </dev/null
+  assert_status 1
+  assert_output_contains "the file mounted on /big is too big: a VM gets file mounts by content, up to 256 KiB each"
+  assert_equal "$(ls "$ISOLA_RUNTIME_ROOT")" ""
+  assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
+}
+
 @test "runtime vm: create, start, state, ps, pause, resume, update, events, exec, kill, delete; the host sees only the worker" {
   args sh -c 'echo started; echo $$ >/pid1; hostname; exec sleep 7171'
   # the file the caller binds on /etc/resolv.conf (a pod's DNS) is the guest's
@@ -231,16 +241,25 @@ host_sees() {
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
 }
 
-@test "runtime vm podman: run --rm with a volume, run -d, exec (with a terminal), logs, pause, stop, rm" {
+@test "runtime vm podman: run --rm with a volume and file binds, run -d, exec (with a terminal), logs, pause, stop, rm" {
   podman_setup
   A=(--annotation io.isola.isolation=vm --network none)
-  # a volume (a directory bind) reaches the guest (a 9p share); podman's own binds (/dev/shm, /etc files) do not
+  # a volume (a directory bind) reaches the guest (a 9p share); file binds by content: podman's /etc/hosts (with
+  # its --add-host line) and /run/.containerenv (empty but there), and a -v of a file, whose guest writes stay in
+  # the guest
   mkdir -p "$T/vol"
   echo volume-data >"$T/vol/f"
-  run --separate-stderr timeout 180 "${P[@]}" run --rm "${A[@]}" -v "$T/vol:/data" busybox \
-    sh -c 'cat /data/f; echo hi from a vm; exit 4'
+  echo file-data >"$T/note"
+  run --separate-stderr timeout 180 "${P[@]}" run --rm "${A[@]}" -v "$T/vol:/data" -v "$T/note:/etc/note" \
+    --add-host vmhost.example:10.1.2.3 busybox \
+    sh -c 'cat /data/f; echo hi from a vm; cat /etc/note; echo changed >>/etc/note; grep vmhost.example /etc/hosts; test -f /run/.containerenv && echo containerenv; exit 4'
   assert_status 4
-  assert_equal "$output" "$(printf 'volume-data\nhi from a vm')"
+  assert_equal "${lines[0]}" volume-data
+  assert_equal "${lines[1]}" "hi from a vm"
+  assert_equal "${lines[2]}" file-data
+  [[ ${lines[3]} == 10.1.2.3*vmhost.example* ]] || fail "podman's /etc/hosts is not the guest's: $output"
+  assert_equal "${lines[4]}" containerenv
+  assert_equal "$(cat "$T/note")" file-data
   run timeout 180 "${P[@]}" run -d --name s1 "${A[@]}" busybox sh -c 'echo logged; exec sleep 7373'
   assert_status 0
   id=$output
