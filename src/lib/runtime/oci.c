@@ -747,6 +747,24 @@ enter_namespaces_of (pid_t pid)
     _exit (126);
 }
 
+/* A hook need not read its stdin (/bin/false does not): writing the state to a pipe it has closed must not kill
+   the runtime with SIGPIPE (the caller's disposition stays as it is, for what it starts later).  runc ignores that
+   EPIPE too. */
+static void
+write_ignoring_epipe (int fd, const char *text)
+{
+  sigset_t pipe_set, old;
+  sigemptyset (&pipe_set);
+  sigaddset (&pipe_set, SIGPIPE);
+  sigprocmask (SIG_BLOCK, &pipe_set, &old);
+  if (write_all (fd, text, strlen (text)) < 0 && errno == EPIPE && !sigismember (&old, SIGPIPE))
+    {
+      struct timespec now = { 0, 0 };
+      (void)sigtimedwait (&pipe_set, NULL, &now);
+    }
+  sigprocmask (SIG_SETMASK, &old, NULL);
+}
+
 static int
 run_hook (json_t *hook, const char *kind, size_t i, const char *state_json, pid_t in_pid, isola_error_t *err)
 {
@@ -807,7 +825,7 @@ run_hook (json_t *hook, const char *kind, size_t i, const char *state_json, pid_
       _exit (127);
     }
   close (in[0]);
-  (void)write_all (in[1], state_json, strlen (state_json));
+  write_ignoring_epipe (in[1], state_json);
   close (in[1]);
   int status = 0;
   long long deadline = timeout > 0 ? monotonic_ms () + timeout * 1000LL : 0;
