@@ -23,7 +23,12 @@ rt=$work/bin/isola-runtime
 pod=()
 cleanup () {
   if [ ${#pod[@]} -gt 0 ]; then "${pod[@]}" rm -af -t 0 >/dev/null 2>&1 || true; fi
-  grep -o " $work[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  # podman may mount its storage again while it removes (rm -af): unmount until nothing of $work is left
+  local i
+  for i in 1 2 3; do
+    grep -o " $work[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    grep -q " $work" /proc/self/mountinfo || break
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT

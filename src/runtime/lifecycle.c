@@ -226,7 +226,7 @@ do_create (struct rt_ctx *ctx, const struct create_opts *o, const char *id, stru
     }
   cleanup_free char *config_copy = xasprintf ("%s/config.json", dir);
   cleanup_free char *config_text = json_dumps (l.oci.config, JSON_COMPACT);
-  ret = write_file_atomic (config_copy, config_text, strlen (config_text), 0600, err);
+  ret = write_file_replace (config_copy, config_text, strlen (config_text), 0600, err);
   if (ret == 0)
     ret = make_exec_fifo (dir, &l.fifo_fd, err);
   if (ret == 0 && l.vm)

@@ -129,7 +129,7 @@ rt_write_pid_file (const char *path, int pid, isola_error_t *err)
       cleanup_free char *cwd = getcwd (NULL, 0);
       abs = xasprintf ("%s/%s", cwd ? cwd : ".", path);
     }
-  return write_file_atomic (abs, buf, (size_t)n, 0644, err);
+  return write_file_replace (abs, buf, (size_t)n, 0644, err);
 }
 
 int

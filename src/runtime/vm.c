@@ -303,7 +303,7 @@ static void
 note_start_error (const char *dir, const char *msg)
 {
   cleanup_free char *path = xasprintf ("%s/" START_ERR, dir);
-  (void)write_file_atomic (path, msg, strlen (msg), 0600, NULL);
+  (void)write_file_replace (path, msg, strlen (msg), 0600, NULL);
 }
 
 char *
@@ -786,7 +786,7 @@ rt_vm_pause (const struct rt_ctx *ctx, const struct rt_container *rc, bool pause
   if (ret == 0)
     ret = pause ? container_pause (c, err) : container_unpause (c, err);
   if (ret == 0 && pause)
-    ret = write_file_atomic (mark, "", 0, 0600, err);
+    ret = write_file_replace (mark, "", 0, 0600, err);
   else if (ret == 0 && unlink (mark) < 0 && errno != ENOENT)
     ret = isola_error_make (err, errno, "unlink %s", mark);
   return ret;

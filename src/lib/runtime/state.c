@@ -170,7 +170,7 @@ rt_save_state (const struct rt_container *c, isola_error_t *err)
 {
   cleanup_free char *path = xasprintf ("%s/state.json", c->dir);
   cleanup_free char *text = json_dumps (c->state, JSON_COMPACT);
-  return write_file_atomic (path, text, strlen (text), 0600, err);
+  return write_file_replace (path, text, strlen (text), 0600, err);
 }
 
 unsigned long long

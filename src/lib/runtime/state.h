@@ -1,7 +1,9 @@
 /* isola-runtime's containers: one directory per container under --root (default /run/isola-runtime), holding
    state.json (written whole: temp + rename), the bundle's config.json as it was at create, and exec.fifo while
    the container is created but not started (runc's layout and rules).  The status is never stored: it is read
-   from the process (alive, and the same process: its start time), the fifo and the freezer. */
+   from the process (alive, and the same process: its start time), the fifo and the freezer.  Files are replaced
+   whole (temp + rename) but not fsynced, as runc and crun write theirs: they describe processes, which a power
+   loss ends too, and the root is normally on /run (tmpfs); an fsync on a disk cost 10-15 ms of a ~60 ms run. */
 #ifndef ISOLA_RUNTIME_STATE_H
 #define ISOLA_RUNTIME_STATE_H
 
