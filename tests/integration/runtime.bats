@@ -446,6 +446,13 @@ cgroup_paths() {
   cut -d: -f2- "/proc/$1/cgroup"
 }
 
+# check_cgroup_v2 PID PATH: PID is in PATH of the v2 hierarchy (hybrid's unified one), the cgroup every container has.
+check_cgroup_v2() {
+  local got
+  got=$(cut -d: -f2- "/proc/$1/cgroup")
+  echo "$got" | grep -qx ":$2" || fail "not in $2: $got"
+}
+
 # check_cgroup PID PATH: PID is in PATH in the unified hierarchy and in the v1 memory and pids ones (the test's
 # limits ask for them), and nowhere under isola/.
 check_cgroup() {
@@ -611,6 +618,29 @@ check_cgroup() {
   # podman's delete found them there: nothing is left
   assert_equal "$(ls "$ISOLA_RUNTIME_ROOT" 2>/dev/null)" ""
   assert_equal "$(cgroup_of "$id")" ""
+}
+
+@test "runtime podman: the container's cgroup is podman's cgroupsPath, with --cgroup-manager cgroupfs and systemd" {
+  podman_setup
+  # cgroupfs: /libpod_parent/libpod-ID
+  run timeout 120 "${P[@]}" run -d --network none busybox sleep 1000
+  assert_status 0
+  id=$output
+  pid=$(ISOLA_RUNTIME_ROOT= "$T/bin/isola-runtime" state "$id" | jq -r .pid)
+  check_cgroup_v2 "$pid" "/libpod_parent/libpod-$id"
+  timeout 120 "${P[@]}" rm -f -t 0 "$id"
+  assert_equal "$(cgroup_of "$id")" ""
+  # systemd (podman passes --systemd-cgroup and machine.slice:libpod:ID; no systemd runs here, the runtime writes
+  # the scope itself): /machine.slice/libpod-ID.scope
+  made_cgroup_if_new machine.slice
+  # (podman warns that it cannot reach systemd for conmon's own cgroup)
+  run --separate-stderr timeout 120 "${P[@]}" --cgroup-manager systemd run -d --network none busybox sleep 1000
+  assert_status 0
+  id=$output
+  pid=$(ISOLA_RUNTIME_ROOT= "$T/bin/isola-runtime" state "$id" | jq -r .pid)
+  check_cgroup_v2 "$pid" "/machine.slice/libpod-$id.scope"
+  timeout 120 "${P[@]}" rm -f -t 0 "$id"
+  assert_equal "$(ls -d /sys/fs/cgroup/*/machine.slice/libpod-"$id".scope /sys/fs/cgroup/unified/machine.slice/libpod-"$id".scope 2>/dev/null)" ""
 }
 
 # ---- containerd ------------------------------------------------------------------------------------------------

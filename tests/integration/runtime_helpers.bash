@@ -101,6 +101,12 @@ made_cgroup() {
   CG_MADE="${CG_MADE:-} $1"
 }
 
+# made_cgroup_if_new NAME: made_cgroup for a parent the test's callers make where it does not exist yet (podman's
+# machine.slice); one that exists stays, as another user's may.
+made_cgroup_if_new() {
+  [ -d "/sys/fs/cgroup/unified/$1" ] || [ -d "/sys/fs/cgroup/$1" ] || made_cgroup "$1"
+}
+
 remove_made_cgroups() {
   local c h
   for c in $CG_MADE; do
