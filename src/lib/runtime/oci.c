@@ -424,6 +424,12 @@ parse_namespaces (json_t *list, struct oci_launch *l, isola_error_t *err)
   }
   if (!mount)
     return isola_error_fail (err, ENOTSUP, "config.json: a container needs a mount namespace of its own");
+  /* The new user namespace's root has no rights over namespaces of the host's user namespace (setns: EPERM), and a
+     pod's own user namespace cannot be joined (above). */
+  for (size_t k = 0; l->userns && k < ARRAY_SIZE (l->ns_fds); k++)
+    if (l->ns_fds[k] >= 0)
+      return isola_error_fail (err, ENOTSUP,
+                               "config.json: a user namespace of its own cannot join other namespaces by path");
   return 0;
 }
 

@@ -124,6 +124,9 @@ test_refusals (void)
       "joining a user namespace by path" },
     { "{\"linux\": {\"uidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}]}}",
       "user namespaces aren't enabled" },
+    { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\"}, {\"type\": \"ipc\", \"path\": "
+      "\"/proc/self/ns/ipc\"}]}}",
+      "cannot join other namespaces by path" },
     { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\"}], \"uidMappings\": [{\"containerID\": "
       "0, "
       "\"hostID\": 1000, \"size\": 0}], \"gidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}]}}",
