@@ -43,10 +43,11 @@ rt_teardown() {
       "$RT" delete --force "$id" || true
     done
   fi
-  if [ -n "${CG_MADE:-}" ]; then remove_made_cgroups; fi
   if [ -n "${PODMAN_PID_DIRS:-}" ]; then podman_teardown; fi
   if [ -n "${CONTAINERD_PID:-}" ]; then containerd_teardown; fi
   if [ -n "${DOCKERD_PID:-}" ]; then dockerd_teardown; fi
+  # after the callers' containers are gone: the parents their cgroupsPaths made
+  if [ -n "${CG_MADE:-}" ]; then remove_made_cgroups; fi
   [[ ${T:-} == /tmp/isola-rt.* ]] && rm -rf "$T"
 }
 
@@ -130,6 +131,8 @@ events_logger = "file"
 EOF
   export CONTAINERS_CONF=$T/containers.conf
   PODMAN_PID_DIRS=$T/p
+  # its containers' cgroupsPath with cgroupfs is /libpod_parent/libpod-ID
+  made_cgroup_if_new libpod_parent
   # podman runs `delete` with neither its --runtime-flag nor our environment: the runtime it calls is a link of our
   # own, whose isola-runtime.json names the test's state root.
   mkdir -p "$T/bin"
@@ -168,6 +171,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
 EOF
   containerd --config "$T/cd/config.toml" >"$T/cd/log" 2>&1 &
   CONTAINERD_PID=$!
+  # its containers' cgroupsPath is /NAMESPACE/ID (ctr's namespace: default)
+  made_cgroup_if_new default
   CTR=(ctr --address "$T/cd/c.sock")
   wait_until 60 "${CTR[@]}" version >/dev/null
   timeout 120 "${CTR[@]}" images import "$ISOLA_IMAGE" >/dev/null
