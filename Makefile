@@ -243,11 +243,19 @@ build/isola-monitor: $(MON_OBJS) build/libisola.a
 	@$(call DYNAMIC_LINK,$^)
 endif
 
-# The OCI runtime (runc's command line, docs/RUNTIME.md): dynamic, like a release CLI; isola-runtime-vm is the same
-# binary, defaulting to VM isolation.
+# The OCI runtime (runc's command line, docs/RUNTIME.md): linked as the CLI is, static and not a PIE in a release
+# build, for the same reason (every container start is one or two of its starts: dynamically it loaded 19 shared
+# libraries, libarchive's libxml2, ICU and libstdc++ among them, ~1 ms of CPU a start, which was its whole gap to
+# crun's; bench/runtime.sh); isola-runtime-vm is the same binary, defaulting to VM isolation.
+ifeq ($(STATIC),1)
+build/isola-runtime: $(RT_OBJS) build/obj/src/static/archive_noxar.o build/libisola.a
+	@echo "  LD      $@"
+	@$(call STATIC_LINK,$^ $(STATIC_CLI_LIBS),$(PIE_CLI))
+else
 build/isola-runtime: $(RT_OBJS) build/libisola.a
 	@echo "  LD      $@"
 	@$(CC) $(ISOLA_CFLAGS) $(HARDEN_CFLAGS) $(CFLAGS) $(ISOLA_LDFLAGS) $(HARDEN_LDFLAGS) $(LDFLAGS) -pie -o $@ $^ $(LDLIBS)
+endif
 
 build/isola-runtime-vm build/asan/isola-runtime-vm: %-vm: %
 	@ln -sf isola-runtime $@

@@ -23,7 +23,12 @@ rt=$work/bin/isola-runtime
 pod=()
 cleanup () {
   if [ ${#pod[@]} -gt 0 ]; then "${pod[@]}" rm -af -t 0 >/dev/null 2>&1 || true; fi
-  grep -o " $work[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  # podman may mount its storage again while it removes (rm -af): unmount until nothing of $work is left
+  local i
+  for i in 1 2 3; do
+    grep -o " $work[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    grep -q " $work" /proc/self/mountinfo || break
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -37,6 +42,17 @@ time_ms () {
     echo $(((t1 - t0) / 1000))
   done | median | awk '{printf "%.2f", $1 / 1000}'
 }
+# cpu_ms CMD...: the mean CPU time (user + system, ms) of a run of CMD and every process it waited for (bash's
+# `times` of a subshell: its children's), which the load does not inflate as it does wall time.
+cpu_ms () {
+  local i
+  (
+    for i in $(seq "$runs"); do "$@" >/dev/null 2>&1 || true; done
+    times
+  ) | tail -1 | awk -v n="$runs" '{
+      split($1, u, /[ms]/); split($2, s, /[ms]/)
+      printf "%.1f", ((u[1] * 60 + u[2]) + (s[1] * 60 + s[2])) * 1000 / n }'
+}
 ratio () { echo "scale=2; $1 / $2" | bc; }
 
 bundle=$work/bundle
@@ -49,15 +65,23 @@ declare -A result
 n=0
 rt_once () { n=$((n + 1)); "$rt" run -b "$bundle" "bench-rt-$$-$n"; }
 result[isola-runtime]=$(time_ms rt_once)
+declare -A cpu
+cpu[isola-runtime]=$(cpu_ms rt_once)
 crun_once () { n=$((n + 1)); unshare -m sh -c "umount /sys/fs/cgroup/unified 2>/dev/null; crun --root '$work/crun' run -b '$bundle' bench-crun-$$-$n"; }
 wrapper_once () { unshare -m sh -c "umount /sys/fs/cgroup/unified 2>/dev/null; true"; }
 if command -v crun >/dev/null; then
   result[crun]=$(time_ms crun_once)
   wrapper=$(time_ms wrapper_once)
   result[crun-bare]=$(echo "${result[crun]} - $wrapper" | bc)
+  cpu[crun]=$(cpu_ms crun_once)
+  cpu_wrapper=$(cpu_ms wrapper_once)
+  cpu[crun-bare]=$(echo "${cpu[crun]} - $cpu_wrapper" | bc)
 fi
 runc_once () { n=$((n + 1)); runc --root "$work/runc" run -b "$bundle" "bench-runc-$$-$n"; }
-command -v runc >/dev/null && result[runc]=$(time_ms runc_once)
+if command -v runc >/dev/null; then
+  result[runc]=$(time_ms runc_once)
+  cpu[runc]=$(cpu_ms runc_once)
+fi
 
 if command -v podman >/dev/null; then
   conf=$work/containers.conf
@@ -72,11 +96,14 @@ if command -v podman >/dev/null; then
   fi
 fi
 
-printf '%-40s %10s %18s\n' "run of a busybox bundle, true ($runs runs)" "median ms" "isola-runtime / it"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-40s %10s %12s %12s %12s\n' "run of a busybox bundle, true ($runs runs)" "median ms" "wall ratio" "CPU ms/run" "CPU ratio"
 for k in isola-runtime crun crun-bare runc; do
   [ -n "${result[$k]:-}" ] || continue
-  printf '%-40s %10s %18s\n' "$k" "${result[$k]}" "$(ratio "${result[isola-runtime]}" "${result[$k]}")"
+  printf '%-40s %10s %12s %12s %12s\n' "$k" "${result[$k]}" "$(ratio "${result[isola-runtime]}" "${result[$k]}")" \
+    "${cpu[$k]:-}" "$([ -n "${cpu[$k]:-}" ] && ratio "${cpu[isola-runtime]}" "${cpu[$k]}")"
 done
+echo "(ratios: isola-runtime / it)"
 [ -n "${result[crun-bare]:-}" ] && echo "(crun-bare: crun without its unshare -m wrapper, whose cost is measured apart)"
 if [ -n "${result[podman+isola-runtime]:-}" ]; then
   printf '%-40s %10s %18s\n' "podman run --rm busybox true" "median ms" "with isola-runtime / it"

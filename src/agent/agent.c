@@ -414,6 +414,27 @@ mount_disks (isola_error_t *err)
 
 /* Mounts: {"Type": "9p"|"tmpfs"|"guest", "Source", "Destination", "ReadOnly", "Options"}.  A 9p share is mounted
    under RUN_DIR first and bound from there by spawn, like any bind mount. */
+static int hex_bytes (const char *hex, uint8_t *out, size_t n);
+
+/* A file the host passed by content (isola-runtime's file binds, VM_FILE_MOUNTS): a copy of it under RUN_DIR, which
+   spawn binds at its destination.  Writes go to the copy, in the guest. */
+static int
+write_file_mount (json_t *e, size_t i, char **path, isola_error_t *err)
+{
+  const char *hex = jstr (e, "ContentHex");
+  size_t len = hex ? strlen (hex) / 2 : 0;
+  cleanup_free uint8_t *data = xmalloc (len + 1);
+  if (hex == NULL || hex_bytes (hex, data, len) < 0)
+    return isola_error_fail (err, EINVAL, "malformed file mount %zu", i);
+  (void)mkdir (RUN_DIR "/files", 0700);
+  *path = xasprintf (RUN_DIR "/files/%zu", i);
+  mode_t mode = (mode_t)json_integer_value (json_object_get (e, "Mode")) & 07777;
+  int ret = write_file_replace (*path, data, len, mode, err);
+  if (ret == 0 && chmod (*path, mode) < 0)
+    ret = isola_error_make (err, errno, "chmod %s", *path);
+  return ret;
+}
+
 static int
 build_mounts (json_t *list, struct spawn_mount **out, size_t *n_out, isola_error_t *err)
 {
@@ -433,6 +454,15 @@ build_mounts (json_t *list, struct spawn_mount **out, size_t *n_out, isola_error
         m[i].tmpfs_options = xstrdup (jstr (e, "Options") ? jstr (e, "Options") : "");
       else if (strcmp (type, "guest") == 0 && src)
         m[i].source = xstrdup (src);
+      else if (strcmp (type, "file") == 0)
+        {
+          int ret = write_file_mount (e, i, (char **)&m[i].source, err);
+          if (ret < 0)
+            {
+              *n_out = i + 1;
+              return ret;
+            }
+        }
       else if (strcmp (type, "9p") == 0 && src)
         {
           cleanup_free char *dir = xasprintf (RUN_DIR "/binds/%zu", i);

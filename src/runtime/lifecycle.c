@@ -211,10 +211,12 @@ do_create (struct rt_ctx *ctx, const struct create_opts *o, const char *id, stru
 
   oci_launch_init (&l.oci);
   cleanup_free char *dir = NULL;
-  cleanup_free char *cgroup_name = rt_cgroup_name (id);
+  cleanup_free char *cgroup_name = NULL;
   pid_t pid = 0;
   cleanup_json json_t *vm = NULL;
   int ret = prepare_launch (ctx, o, bundle, &l, err);
+  if (ret == 0)
+    ret = rt_cgroup_path (id, l.oci.cgroups_path, ctx->systemd_cgroup, &cgroup_name, err);
   if (ret == 0)
     ret = make_state_dir (ctx->root, id, &dir, err);
   if (ret < 0)
@@ -224,7 +226,7 @@ do_create (struct rt_ctx *ctx, const struct create_opts *o, const char *id, stru
     }
   cleanup_free char *config_copy = xasprintf ("%s/config.json", dir);
   cleanup_free char *config_text = json_dumps (l.oci.config, JSON_COMPACT);
-  ret = write_file_atomic (config_copy, config_text, strlen (config_text), 0600, err);
+  ret = write_file_replace (config_copy, config_text, strlen (config_text), 0600, err);
   if (ret == 0)
     ret = make_exec_fifo (dir, &l.fifo_fd, err);
   if (ret == 0 && l.vm)
@@ -665,6 +667,19 @@ static const struct flag_def delete_flags[] = {
   { NULL },
 };
 
+/* The cgroup of a directory create left without a state (killed before it saved one): its config.json's. */
+static char *
+leftover_cgroup (const struct rt_ctx *ctx, const char *dir, const char *id)
+{
+  cleanup_free char *path = xasprintf ("%s/config.json", dir);
+  cleanup_json json_t *config = json_load_file (path, 0, NULL);
+  const char *cgroups_path = json_string_value (json_object_get (json_object_get (config, "linux"), "cgroupsPath"));
+  char *name = NULL;
+  if (rt_cgroup_path (id, cgroups_path, ctx->systemd_cgroup, &name, NULL) < 0)
+    name = rt_cgroup_name (id);
+  return name;
+}
+
 static int
 verb_delete (struct rt_ctx *ctx, struct flag_parser *p)
 {
@@ -690,7 +705,7 @@ verb_delete (struct rt_ctx *ctx, struct flag_parser *p)
           bool leftover = path_exists (dir);
           if (leftover)
             {
-              cleanup_free char *name = rt_cgroup_name (p->args[0]);
+              cleanup_free char *name = leftover_cgroup (ctx, dir, p->args[0]);
               remove_container (dir, name);
             }
           if (force || leftover)

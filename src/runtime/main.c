@@ -41,7 +41,7 @@ static const struct flag_def global_flags[] = {
   { "log", 0, G_LOG, "string", "set the log file to write isola-runtime logs to (default is stderr)" },
   { "log-format", 0, G_LOG_FORMAT, "string", "set the log format ('text' (default), or 'json')" },
   { "debug", 0, G_DEBUG, NULL, "enable debug logging" },
-  { "systemd-cgroup", 0, G_SYSTEMD, NULL, "accepted for runc's callers; cgroups are cgroupfs's isola/runtime-ID" },
+  { "systemd-cgroup", 0, G_SYSTEMD, NULL, "cgroupsPath is slice:prefix:name (systemd's slice and scope paths)" },
   { "criu", 0, G_CRIU, "string", "accepted and ignored (no checkpointing)" },
   { "rootless", 0, G_ROOTLESS, "string", "accepted and ignored" },
   { "version", 'v', G_VERSION, NULL, "print the version" },
@@ -129,7 +129,7 @@ rt_write_pid_file (const char *path, int pid, isola_error_t *err)
       cleanup_free char *cwd = getcwd (NULL, 0);
       abs = xasprintf ("%s/%s", cwd ? cwd : ".", path);
     }
-  return write_file_atomic (abs, buf, (size_t)n, 0644, err);
+  return write_file_replace (abs, buf, (size_t)n, 0644, err);
 }
 
 int

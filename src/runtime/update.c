@@ -129,7 +129,7 @@ update_container (const struct rt_ctx *ctx, struct rt_container *c, json_t *res,
     return ret;
   cleanup_free char *path = xasprintf ("%s/config.json", c->dir);
   cleanup_free char *text = json_dumps (c->config, JSON_COMPACT);
-  return write_file_atomic (path, text, strlen (text), 0600, err);
+  return write_file_replace (path, text, strlen (text), 0600, err);
 }
 
 static int

@@ -40,6 +40,7 @@
 #include "container/lifecycle.h"
 #include "container/update.h"
 #include "driver/driver.h"
+#include "driver/vm_launch.h"
 #include "image/erofs.h"
 #include "image/image.h"
 #include "image/ingest.h"
@@ -302,7 +303,7 @@ static void
 note_start_error (const char *dir, const char *msg)
 {
   cleanup_free char *path = xasprintf ("%s/" START_ERR, dir);
-  (void)write_file_atomic (path, msg, strlen (msg), 0600, NULL);
+  (void)write_file_replace (path, msg, strlen (msg), 0600, NULL);
 }
 
 char *
@@ -313,6 +314,57 @@ rt_vm_start_error (const struct rt_container *c)
   if (read_file_bounded (path, 4096, &text, NULL, NULL) < 0)
     return NULL;
   return text;
+}
+
+/* The guard: runc's container dies with its init, which a shim may SIGKILL, and a VM must not outlive the waiter,
+   its init here.  A child of the waiter holds the read end of a pipe whose write end only the waiter has: its end of
+   file is the waiter's exit, however it came.  A VM container still running then is killed through its monitor
+   (SIGKILL to the guest's process, which ends the VM).  The waiter writes one byte once the VM runs: without it, the
+   waiter died while the monitor was still starting the VM, which the guard waits out (the boot's own deadline
+   bounds it) before it kills.  After a normal end the container has stopped already and the guard just exits. */
+#define GUARD_START_WAIT_MS (10 * 60 * 1000)
+
+static bool
+guard_kill_if_running (const char *store_root, const char *cid, bool *gone)
+{
+  cleanup_store struct isola_store *s = NULL;
+  cleanup_container struct container *c = NULL;
+  *gone = store_open (store_root, STORE_LOCK_NONE, &s, NULL) < 0 || container_load (s, cid, &c, NULL) < 0;
+  if (*gone || !container_is_running (c))
+    return false;
+  if (container_is_paused (c))
+    (void)container_unpause (c, NULL);
+  (void)container_kill (c, SIGKILL, NULL);
+  return true;
+}
+
+static __attribute__ ((noreturn)) void
+guard_main (const char *store_root, const char *cid, int watch_fd)
+{
+  /* Nothing of the waiter's: the caller's stdio pipes must close when the waiter's do. */
+  close_other_fds (&watch_fd, 1);
+  int null_fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; null_fd >= 0 && fd <= 2; fd++)
+    (void)dup2 (null_fd, fd);
+  char c;
+  bool started = false;
+  ssize_t n;
+  while ((n = read (watch_fd, &c, 1)) != 0)
+    if (n == 1)
+      started = true;
+    else if (errno != EINTR)
+      break;
+  bool gone = false;
+  if (guard_kill_if_running (store_root, cid, &gone) || started || gone)
+    _exit (0);
+  for (long long deadline = monotonic_ms () + GUARD_START_WAIT_MS; monotonic_ms () < deadline;)
+    {
+      struct timespec nap = { 0, 100 * 1000 * 1000 };
+      nanosleep (&nap, NULL);
+      if (guard_kill_if_running (store_root, cid, &gone) || gone)
+        break;
+    }
+  _exit (0);
 }
 
 /* The waiter once the exec fifo opens: start the VM container as its attached client, say so through the fifo, relay
@@ -339,6 +391,17 @@ waiter_start (const char *root, const char *id, const char *dir, int fifo, bool 
   struct winsize ws;
   if (tty && ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
     size[0] = ws.ws_row, size[1] = ws.ws_col;
+  int watch[2] = { -1, -1 };
+  if (pipe2 (watch, O_CLOEXEC) == 0)
+    {
+      pid_t guard = fork ();
+      if (guard == 0)
+        {
+          close (watch[1]);
+          guard_main (store_root, cid, watch[0]);
+        }
+      close (watch[0]);
+    }
   int ret = store_open (store_root, STORE_LOCK_NONE, &s, &err);
   if (ret == 0)
     ret = container_load (s, cid, &c, &err);
@@ -350,6 +413,8 @@ waiter_start (const char *root, const char *id, const char *dir, int fifo, bool 
       attach_decoder_clear (&dec);
       return code ? code : 125;
     }
+  if (watch[1] >= 0)
+    (void)write_all (watch[1], "s", 1);
   (void)write_all (fifo, "0", 1);
   close (fifo);
   code = relay (fd, &dec, tty);
@@ -489,7 +554,7 @@ create_request (const struct oci_launch *l, const char *image_id, const char *ne
 
 /* The files the caller bind-mounts on /etc/resolv.conf, /etc/hosts and /etc/hostname (podman's and dockerd's, a
    pod's DNS) become the container's own, which the guest is given at start (START's EtcResolv, EtcHosts,
-   EtcHostname): the spec's other mounts do not reach the guest. */
+   EtcHostname); other files: take_file_mounts. */
 static int
 take_etc_files (json_t *config, const struct container *c, isola_error_t *err)
 {
@@ -520,11 +585,91 @@ take_etc_files (json_t *config, const struct container *c, isola_error_t *err)
   return 0;
 }
 
+/* The spec's bind mounts of regular files other than /etc's three (podman's /run/.containerenv, `-v FILE:PATH`, a
+   pod's subPath configMap key or termination log) reach the guest by content, read at create: the VM driver passes
+   VM_FILE_MOUNTS (driver/vm_launch.h) in START's mounts, and the agent binds a copy of each at its destination.  The
+   guest's writes to one stay in the guest.  START is one frame: the contents are bounded. */
+#define FILE_MOUNT_MAX  (256 * 1024)
+#define FILE_MOUNTS_MAX (384 * 1024)
+
+static bool
+is_etc_file (const char *dest)
+{
+  return strcmp (dest, "/etc/resolv.conf") == 0 || strcmp (dest, "/etc/hosts") == 0
+         || strcmp (dest, "/etc/hostname") == 0;
+}
+
+static char *
+hex_of (const char *data, size_t len)
+{
+  static const char digits[] = "0123456789abcdef";
+  char *hex = xmalloc (2 * len + 1);
+  for (size_t i = 0; i < len; i++)
+    hex[2 * i] = digits[(unsigned char)data[i] >> 4], hex[2 * i + 1] = digits[(unsigned char)data[i] & 15];
+  hex[2 * len] = '\0';
+  return hex;
+}
+
+static int
+take_file_mounts (json_t *config, const struct container *c, isola_error_t *err)
+{
+  cleanup_json json_t *files = json_array ();
+  size_t total = 0;
+  json_t *m;
+  size_t i;
+  json_array_foreach (json_object_get (config, "mounts"), i, m)
+  {
+    const char *dest = json_string_value (json_object_get (m, "destination"));
+    const char *source = json_string_value (json_object_get (m, "source"));
+    const char *type = json_string_value (json_object_get (m, "type"));
+    bool bind = type && strcmp (type, "bind") == 0, ro = false;
+    json_t *o;
+    size_t k;
+    json_array_foreach (json_object_get (m, "options"), k, o)
+    {
+      const char *opt = json_string_value (o);
+      bind = bind || (opt && (strcmp (opt, "bind") == 0 || strcmp (opt, "rbind") == 0));
+      ro = ro || (opt && strcmp (opt, "ro") == 0);
+    }
+    struct stat st;
+    if (!bind || dest == NULL || source == NULL || dest[0] != '/' || is_etc_file (dest) || path_under (dest, "/dev")
+        || path_under (dest, "/proc") || path_under (dest, "/sys") || stat (source, &st) < 0 || !S_ISREG (st.st_mode))
+      continue;
+    cleanup_free char *text = NULL;
+    size_t len = 0;
+    int ret = read_file_bounded (source, FILE_MOUNT_MAX, &text, &len, NULL);
+    if (ret == -EFBIG || (ret == 0 && total + len > FILE_MOUNTS_MAX))
+      return isola_error_fail (err, EFBIG,
+                               "io.isola.isolation=vm: the file mounted on %s is too big: a VM gets file mounts by "
+                               "content, up to %d KiB each and %d KiB in all",
+                               dest, FILE_MOUNT_MAX / 1024, FILE_MOUNTS_MAX / 1024);
+    if (ret < 0)
+      return isola_error_make (err, -ret, "read %s for the container's %s", source, dest);
+    total += len;
+    cleanup_free char *hex = hex_of (text, len);
+    json_array_append_new (files, json_pack ("{s:s, s:s, s:s, s:i, s:b}", "Type", "file", "Destination", dest,
+                                             "ContentHex", hex, "Mode", (int)(st.st_mode & 07777), "ReadOnly", ro));
+  }
+  if (json_array_size (files) == 0)
+    return 0;
+  cleanup_free char *text = json_dumps (files, JSON_COMPACT);
+  cleanup_free char *path = container_path (c, VM_FILE_MOUNTS);
+  return write_file_replace (path, text, strlen (text), 0600, err);
+}
+
 int
 rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_launch *l, int console_fd, pid_t *pid_out,
               json_t **vm_out, isola_error_t *err)
 {
   (void)ctx;
+  /* The guest's kernel already keeps the container's root from the host's; and the bundle's root, owned by the
+     mapped range on the host, would keep those ids in the guest's copy (mkfs.erofs cannot shift them), where the
+     container's root and users would not own their files. */
+  if (l->userns)
+    return isola_error_fail (err, ENOTSUP,
+                             "io.isola.isolation=vm: user namespaces are not supported: the VM already separates the "
+                             "container's root from the host's (drop the user namespace, or use "
+                             "io.isola.isolation=process)");
   const char *netns = NULL;
   bool new_netns = false;
   int ret = network_of (l->config, &netns, &new_netns, err);
@@ -578,6 +723,8 @@ rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_la
       ret = container_create_from_request (store_root, req, NULL, &c, err);
       if (ret == 0)
         ret = take_etc_files (l->config, c, err);
+      if (ret == 0)
+        ret = take_file_mounts (l->config, c, err);
     }
   if (ret < 0)
     {
@@ -639,7 +786,7 @@ rt_vm_pause (const struct rt_ctx *ctx, const struct rt_container *rc, bool pause
   if (ret == 0)
     ret = pause ? container_pause (c, err) : container_unpause (c, err);
   if (ret == 0 && pause)
-    ret = write_file_atomic (mark, "", 0, 0600, err);
+    ret = write_file_replace (mark, "", 0, 0600, err);
   else if (ret == 0 && unlink (mark) < 0 && errno != ENOENT)
     ret = isola_error_make (err, errno, "unlink %s", mark);
   return ret;

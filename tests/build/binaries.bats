@@ -43,6 +43,15 @@ FORBIDDEN_SYMBOLS='^(seccomp_init|seccomp_rule_add|seccomp_export_bpf|archive_re
   [ "$libs" = "libc.so.6 libcrypto.so.3 libcurl.so.4 " ] || { echo "needed: $libs"; return 1; }
 }
 
+@test "isola-runtime (release) needs no shared library" {
+  [ -x "$REPO/build/isola-runtime" ] || { echo "build/isola-runtime is missing: run make isola"; return 1; }
+  [ -z "$(needed_libs "$REPO/build/isola")" ] || skip "a STATIC=0 build: everything is dynamic"
+  # Each container start is one or two of its starts: 19 shared libraries cost it ~1 ms of CPU a start (Makefile).
+  local libs
+  libs=$(needed_libs "$REPO/build/isola-runtime" | tr '\n' ' ')
+  [ -z "$libs" ] || { echo "needed: $libs"; return 1; }
+}
+
 @test "isola version names the commit the binaries were built from, after HEAD moved too" {
   local head bin
   head=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null) || skip "not a git clone"

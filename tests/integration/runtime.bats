@@ -380,7 +380,53 @@ teardown() { rt_teardown; }
   edit_config '.linux.namespaces += [{"type": "user"}]'
   run rt run --bundle "$B" ns4
   assert_status 1
-  assert_output_contains "user namespaces are not supported"
+  assert_output_contains "a user namespace needs linux.uidMappings"
+}
+
+# host_uid PID: the real uid of a host process (its /proc status).
+host_uid() {
+  awk '/^Uid:/ { print $2 }' "/proc/$1/status"
+}
+
+@test "runtime config: a user namespace maps the container's root to the uidMappings' host range" {
+  # The caller prepares the root for the range, as for runc: here the test chowns it.
+  chown -R -h 100000:100000 "$B/rootfs"
+  # and the path to it must be searchable by that root, who is no one else on the host (mktemp made T 0700)
+  chmod 755 "$T" "$B"
+  edit_config '.linux.namespaces += [{"type": "user"}] | .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}] | .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
+  args sh -c 'cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; stat -c %u:%g /bin; touch /made-inside'
+  run --separate-stderr rt run --bundle "$B" u1
+  assert_status 0
+  assert_equal "$(echo "${lines[0]}" | tr -s ' ' | sed 's/^ //')" "0 100000 65536"
+  assert_equal "$(echo "${lines[1]}" | tr -s ' ' | sed 's/^ //')" "0 100000 65536"
+  assert_equal "${lines[2]}" 0
+  assert_equal "${lines[3]}" 0
+  assert_equal "${lines[4]}" 0:0
+  # what the container's root makes belongs to the range's first ids on the host
+  assert_equal "$(stat -c %u:%g "$B/rootfs/made-inside")" 100000:100000
+
+  args sleep 1000
+  create_bg u2 --pid-file "$T/pid"
+  rt start u2
+  assert_equal "$(host_uid "$(cat "$T/pid")")" 100000
+  [ "$(readlink "/proc/$(cat "$T/pid")/ns/user")" != "$(readlink /proc/self/ns/user)" ] || fail "the host's user namespace"
+  # exec joins the user namespace: its root is the container's, a --user the range's
+  run rt exec u2 sh -c 'id -u; cat /proc/self/uid_map'
+  assert_status 0
+  assert_equal "${lines[0]}" 0
+  assert_equal "$(echo "${lines[1]}" | tr -s ' ' | sed 's/^ //')" "0 100000 65536"
+  rt exec -d --pid-file "$T/epid" u2 sleep 1000
+  assert_equal "$(host_uid "$(cat "$T/epid")")" 100000
+  rt exec -d --pid-file "$T/epid2" --user 1000:1000 u2 sleep 1000
+  assert_equal "$(host_uid "$(cat "$T/epid2")")" 101000
+  rt delete --force u2
+  ! alive "$(cat "$T/epid")" || fail "the exec'd process outlived delete"
+
+  # runc's rules: mappings without a user namespace, a user namespace without them
+  edit_config 'del(.linux.namespaces[] | select(.type == "user"))'
+  run rt run --bundle "$B" u3
+  assert_status 1
+  assert_output_contains "user namespaces aren't enabled in the container"
 }
 
 @test "runtime config: linux.resources (memory, pids, cpu) reach the cgroups" {
@@ -393,6 +439,78 @@ teardown() { rt_teardown; }
   assert_equal "$pids" 33
   cpu=$(cat /sys/fs/cgroup/cpu/isola/runtime-res1/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/isola/runtime-res1/cpu.max)
   assert_equal "$cpu" 50000
+}
+
+# cgroup_paths PID: the process's cgroups as /proc says, "hierarchy:path" a line (the unified one as "0::path").
+cgroup_paths() {
+  cut -d: -f2- "/proc/$1/cgroup"
+}
+
+# check_cgroup_v2 PID PATH: PID is in PATH of the v2 hierarchy (hybrid's unified one), the cgroup every container has.
+check_cgroup_v2() {
+  local got
+  got=$(cut -d: -f2- "/proc/$1/cgroup")
+  echo "$got" | grep -qx ":$2" || fail "not in $2: $got"
+}
+
+# check_cgroup PID PATH: PID is in PATH in the unified hierarchy and in the v1 memory and pids ones (the test's
+# limits ask for them), and nowhere under isola/.
+check_cgroup() {
+  local got
+  got=$(cgroup_paths "$1")
+  if [ -d /sys/fs/cgroup/unified ] || [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    echo "$got" | grep -qx ":$2" || fail "not in $2 (v2): $got"
+  fi
+  if [ -d /sys/fs/cgroup/memory ]; then
+    echo "$got" | grep -qx "memory:$2" || fail "not in $2 (memory): $got"
+    echo "$got" | grep -qx "pids:$2" || fail "not in $2 (pids): $got"
+  fi
+}
+
+@test "runtime config: linux.cgroupsPath absolute, relative, and --systemd-cgroup's slice:prefix:name; delete removes them" {
+  u=$(basename "$T" | tr -cd 'a-zA-Z0-9')
+  args sleep 1000
+  edit_config '.linux.resources.memory = {"limit": 67108864} | .linux.resources.pids = {"limit": 40}'
+  # absolute: from each hierarchy's root, the container's exec'd processes too
+  made_cgroup "$u"
+  edit_config ".linux.cgroupsPath = \"/$u/pod/cg1\""
+  create_bg cg1 --pid-file "$T/pid1"
+  rt start cg1
+  check_cgroup "$(cat "$T/pid1")" "/$u/pod/cg1"
+  [ -z "$(ls -d /sys/fs/cgroup/*/isola/runtime-cg1 /sys/fs/cgroup/unified/isola/runtime-cg1 2>/dev/null)" ] || fail "made under isola/ too"
+  assert_equal "$(cat "/sys/fs/cgroup/pids/$u/pod/cg1/pids.max" 2>/dev/null || cat "/sys/fs/cgroup/$u/pod/cg1/pids.max")" 40
+  rt exec -d --pid-file "$T/epid" cg1 sleep 1000
+  check_cgroup "$(cat "$T/epid")" "/$u/pod/cg1"
+  run rt ps -f json cg1
+  assert_output_contains "$(cat "$T/epid")"
+  # relative: below the runtime's default parent, isola/
+  edit_config ".linux.cgroupsPath = \"$u/cg2\""
+  made_cgroup "isola/$u"
+  create_bg cg2 --pid-file "$T/pid2"
+  check_cgroup "$(cat "$T/pid2")" "/isola/$u/cg2"
+  # systemd's form: the slice nested as systemd nests it, then PREFIX-NAME.scope
+  edit_config ".linux.cgroupsPath = \"$u-pod.slice:rt:cg3\""
+  made_cgroup "$u.slice"
+  rt --systemd-cgroup create --bundle "$B" --pid-file "$T/pid3" cg3 >"$T/out3" 2>&1 </dev/null
+  check_cgroup "$(cat "$T/pid3")" "/$u.slice/$u-pod.slice/rt-cg3.scope"
+  # a climbing path, and a plain path with --systemd-cgroup, are refused with runc's words
+  edit_config ".linux.cgroupsPath = \"/$u/../escape\""
+  run rt create --bundle "$B" cg4 </dev/null
+  assert_status 1
+  assert_output_contains 'invalid cgroupsPath'
+  edit_config ".linux.cgroupsPath = \"/$u/x\""
+  run rt --systemd-cgroup create --bundle "$B" cg4 </dev/null
+  assert_status 1
+  assert_output_contains 'expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups'
+  [ ! -e "$ISOLA_RUNTIME_ROOT/cg4" ] || fail "state left by a refused create"
+  # delete removes each container's cgroup in every hierarchy (the parents are the caller's, as with runc)
+  rt delete --force cg1
+  rt delete cg2
+  rt delete cg3
+  left=$(ls -d /sys/fs/cgroup/*/"$u"/pod/cg1 /sys/fs/cgroup/unified/"$u"/pod/cg1 /sys/fs/cgroup/*/isola/"$u"/cg2 \
+    /sys/fs/cgroup/unified/isola/"$u"/cg2 /sys/fs/cgroup/*/"$u".slice/*/rt-cg3.scope /sys/fs/cgroup/unified/"$u".slice/*/rt-cg3.scope 2>/dev/null || true)
+  assert_equal "$left" ""
+  ! alive "$(cat "$T/epid")" || fail "the exec'd process outlived delete"
 }
 
 @test "runtime config: sysctl, devices, seccomp in the spec's form" {
@@ -500,6 +618,29 @@ teardown() { rt_teardown; }
   # podman's delete found them there: nothing is left
   assert_equal "$(ls "$ISOLA_RUNTIME_ROOT" 2>/dev/null)" ""
   assert_equal "$(cgroup_of "$id")" ""
+}
+
+@test "runtime podman: the container's cgroup is podman's cgroupsPath, with --cgroup-manager cgroupfs and systemd" {
+  podman_setup
+  # cgroupfs: /libpod_parent/libpod-ID
+  run timeout 120 "${P[@]}" run -d --network none busybox sleep 1000
+  assert_status 0
+  id=$output
+  pid=$(ISOLA_RUNTIME_ROOT= "$T/bin/isola-runtime" state "$id" | jq -r .pid)
+  check_cgroup_v2 "$pid" "/libpod_parent/libpod-$id"
+  timeout 120 "${P[@]}" rm -f -t 0 "$id"
+  assert_equal "$(cgroup_of "$id")" ""
+  # systemd (podman passes --systemd-cgroup and machine.slice:libpod:ID; no systemd runs here, the runtime writes
+  # the scope itself): /machine.slice/libpod-ID.scope
+  made_cgroup_if_new machine.slice
+  # (podman warns that it cannot reach systemd for conmon's own cgroup)
+  run --separate-stderr timeout 120 "${P[@]}" --cgroup-manager systemd run -d --network none busybox sleep 1000
+  assert_status 0
+  id=$output
+  pid=$(ISOLA_RUNTIME_ROOT= "$T/bin/isola-runtime" state "$id" | jq -r .pid)
+  check_cgroup_v2 "$pid" "/machine.slice/libpod-$id.scope"
+  timeout 120 "${P[@]}" rm -f -t 0 "$id"
+  assert_equal "$(ls -d /sys/fs/cgroup/*/machine.slice/libpod-"$id".scope /sys/fs/cgroup/unified/machine.slice/libpod-"$id".scope 2>/dev/null)" ""
 }
 
 # ---- containerd ------------------------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ rt_teardown() {
   if [ -n "${PODMAN_PID_DIRS:-}" ]; then podman_teardown; fi
   if [ -n "${CONTAINERD_PID:-}" ]; then containerd_teardown; fi
   if [ -n "${DOCKERD_PID:-}" ]; then dockerd_teardown; fi
+  # after the callers' containers are gone: the parents their cgroupsPaths made
+  if [ -n "${CG_MADE:-}" ]; then remove_made_cgroups; fi
   [[ ${T:-} == /tmp/isola-rt.* ]] && rm -rf "$T"
 }
 
@@ -85,8 +87,35 @@ alive() {
   [ -e "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) [ZX] ' "/proc/$1/stat"
 }
 
+# cgroup_of ID: the container's cgroups, isola's default or where a caller's cgroupsPath put them (podman's
+# /libpod_parent/libpod-ID, containerd's /NAMESPACE/ID, dockerd's /docker/ID).
 cgroup_of() {
-  ls -d /sys/fs/cgroup/unified/isola/runtime-"$1" /sys/fs/cgroup/isola/runtime-"$1" /sys/fs/cgroup/*/isola/runtime-"$1" 2>/dev/null || true
+  local h
+  for h in /sys/fs/cgroup/unified /sys/fs/cgroup /sys/fs/cgroup/*/; do
+    [ -d "$h" ] && find "$h" -mindepth 1 -maxdepth 3 -type d \( -name "runtime-$1" -o -name "$1" -o -name "libpod-$1" \) 2>/dev/null
+  done | sort -u
+}
+
+# made_cgroup PATH: a cgroup parent (from each hierarchy's root) the test's cgroupsPath makes, removed with what is
+# below it by rt_teardown.
+made_cgroup() {
+  CG_MADE="${CG_MADE:-} $1"
+}
+
+# made_cgroup_if_new NAME: made_cgroup for a parent the test's callers make where it does not exist yet (podman's
+# machine.slice); one that exists stays, as another user's may.
+made_cgroup_if_new() {
+  [ -d "/sys/fs/cgroup/unified/$1" ] || [ -d "/sys/fs/cgroup/$1" ] || made_cgroup "$1"
+}
+
+remove_made_cgroups() {
+  local c h
+  for c in $CG_MADE; do
+    for h in /sys/fs/cgroup/unified /sys/fs/cgroup /sys/fs/cgroup/*/; do
+      [ -d "$h/$c" ] && find "$h/$c" -depth -type d -exec rmdir {} + 2>/dev/null
+    done
+  done
+  CG_MADE=
 }
 
 # ---- podman ------------------------------------------------------------------------------------------------------
@@ -102,6 +131,8 @@ events_logger = "file"
 EOF
   export CONTAINERS_CONF=$T/containers.conf
   PODMAN_PID_DIRS=$T/p
+  # its containers' cgroupsPath with cgroupfs is /libpod_parent/libpod-ID
+  made_cgroup_if_new libpod_parent
   # podman runs `delete` with neither its --runtime-flag nor our environment: the runtime it calls is a link of our
   # own, whose isola-runtime.json names the test's state root.
   mkdir -p "$T/bin"
@@ -140,6 +171,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
 EOF
   containerd --config "$T/cd/config.toml" >"$T/cd/log" 2>&1 &
   CONTAINERD_PID=$!
+  # its containers' cgroupsPath is /NAMESPACE/ID (ctr's namespace: default)
+  made_cgroup_if_new default
   CTR=(ctr --address "$T/cd/c.sock")
   wait_until 60 "${CTR[@]}" version >/dev/null
   timeout 120 "${CTR[@]}" images import "$ISOLA_IMAGE" >/dev/null

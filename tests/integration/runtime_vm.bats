@@ -54,6 +54,11 @@ workers_of() {
   true
 }
 
+# no_workers DIR: no VM worker of the store under DIR runs.
+no_workers() {
+  [ -z "$(workers_of "$1")" ]
+}
+
 # assert_vm_store_empty DIR: no container, image, disk or worker is left in the runtime root's VM store.
 assert_vm_store_empty() {
   local s=$1/.vm-store
@@ -79,6 +84,25 @@ host_sees() {
   [ "$output" != "$(uname -r)" ] || fail "the guest's kernel is the host's: $output"
   [[ $output == 6.1.* ]] || fail "unexpected guest kernel: $output"
   assert_equal "$stderr" err
+  assert_equal "$(ls "$ISOLA_RUNTIME_ROOT")" ""
+  assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
+}
+
+@test "runtime vm: a user namespace is refused with a clear message, nothing left" {
+  edit_config '.linux.namespaces += [{"type": "user"}] | .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}] | .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
+  run rt create --bundle "$B" vu1 </dev/null
+  assert_status 1
+  assert_output_contains "io.isola.isolation=vm: user namespaces are not supported: the VM already separates"
+  assert_equal "$(ls "$ISOLA_RUNTIME_ROOT")" ""
+  assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
+}
+
+@test "runtime vm: a file mount too big to pass by content is refused at create, nothing left" {
+  head -c 300000 /dev/zero >"$T/big"
+  edit_config ".mounts += [{\"destination\": \"/big\", \"type\": \"bind\", \"source\": \"$T/big\", \"options\": [\"rbind\"]}]"
+  run rt create --bundle "$B" --pid-file "$T/pid" vb1 </dev/null
+  assert_status 1
+  assert_output_contains "the file mounted on /big is too big: a VM gets file mounts by content, up to 256 KiB each"
   assert_equal "$(ls "$ISOLA_RUNTIME_ROOT")" ""
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
 }
@@ -135,6 +159,23 @@ host_sees() {
   assert_status 1
   assert_output_contains "container not running"
   rt delete v2
+  assert_equal "$(ls "$ISOLA_RUNTIME_ROOT")" ""
+  assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
+}
+
+@test "runtime vm: a SIGKILLed --pid-file process takes its VM with it; state says stopped" {
+  args sh -c 'echo started; exec sleep 7272'
+  create_bg v9 --pid-file "$T/pid"
+  pid=$(cat "$T/pid")
+  rt start v9
+  wait_until 60 grep -q started "$T/out"
+  assert_equal "$(workers_of "$ISOLA_RUNTIME_ROOT/.vm-store" | wc -l)" 1
+  # what a shim does to a container's init: the VM must go as a runc container goes with its init
+  kill -9 "$pid"
+  wait_until 120 sh -c "[ \"\$('$RT' state v9 | jq -r .status)\" = stopped ]"
+  wait_until 120 no_workers "$ISOLA_RUNTIME_ROOT/.vm-store"
+  assert_equal "$(state_field v9 pid)" 0
+  rt delete v9
   assert_equal "$(ls "$ISOLA_RUNTIME_ROOT")" ""
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
 }
@@ -200,16 +241,25 @@ host_sees() {
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
 }
 
-@test "runtime vm podman: run --rm with a volume, run -d, exec (with a terminal), logs, pause, stop, rm" {
+@test "runtime vm podman: run --rm with a volume and file binds, run -d, exec (with a terminal), logs, pause, stop, rm" {
   podman_setup
   A=(--annotation io.isola.isolation=vm --network none)
-  # a volume (a directory bind) reaches the guest (a 9p share); podman's own binds (/dev/shm, /etc files) do not
+  # a volume (a directory bind) reaches the guest (a 9p share); file binds by content: podman's /etc/hosts (with
+  # its --add-host line) and /run/.containerenv (empty but there), and a -v of a file, whose guest writes stay in
+  # the guest
   mkdir -p "$T/vol"
   echo volume-data >"$T/vol/f"
-  run --separate-stderr timeout 180 "${P[@]}" run --rm "${A[@]}" -v "$T/vol:/data" busybox \
-    sh -c 'cat /data/f; echo hi from a vm; exit 4'
+  echo file-data >"$T/note"
+  run --separate-stderr timeout 180 "${P[@]}" run --rm "${A[@]}" -v "$T/vol:/data" -v "$T/note:/etc/note" \
+    --add-host vmhost.example:10.1.2.3 busybox \
+    sh -c 'cat /data/f; echo hi from a vm; cat /etc/note; echo changed >>/etc/note; grep vmhost.example /etc/hosts; test -f /run/.containerenv && echo containerenv; exit 4'
   assert_status 4
-  assert_equal "$output" "$(printf 'volume-data\nhi from a vm')"
+  assert_equal "${lines[0]}" volume-data
+  assert_equal "${lines[1]}" "hi from a vm"
+  assert_equal "${lines[2]}" file-data
+  [[ ${lines[3]} == 10.1.2.3*vmhost.example* ]] || fail "podman's /etc/hosts is not the guest's: $output"
+  assert_equal "${lines[4]}" containerenv
+  assert_equal "$(cat "$T/note")" file-data
   run timeout 180 "${P[@]}" run -d --name s1 "${A[@]}" busybox sh -c 'echo logged; exec sleep 7373'
   assert_status 0
   id=$output

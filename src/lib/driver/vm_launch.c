@@ -558,6 +558,22 @@ mounts_json (const struct runspec_mounts *m, bool init)
   return a;
 }
 
+/* The file mounts the container was given by content (VM_FILE_MOUNTS), after its binds. */
+static void
+add_file_mounts (const struct container *c, json_t *mounts)
+{
+  cleanup_free char *path = container_path (c, VM_FILE_MOUNTS);
+  cleanup_json json_t *files = json_load_file (path, 0, NULL);
+  size_t i;
+  json_t *f;
+  json_array_foreach (files, i, f)
+  {
+    const char *type = json_string_value (json_object_get (f, "Type"));
+    if (type && strcmp (type, "file") == 0)
+      json_array_append (mounts, f);
+  }
+}
+
 static json_t *
 file_text (const struct container *c, const char *name)
 {
@@ -638,6 +654,7 @@ vm_start_json (const struct isola_store *s, const struct container *c, const str
         {
           cgroup_limits_to_json (&l, *out);
           start_json_nsmode (*out, host);
+          add_file_mounts (c, json_object_get (*out, "Mounts"));
         }
     }
   runspec_mounts_clear (&m);

@@ -124,6 +124,10 @@ struct vm_boot
 /* The next frame from the agent; -ETIMEDOUT at the deadline, -ECHILD when the VM is gone (then reaped). */
 int vm_boot_next_frame (struct vm_boot *b, struct vmproto_frame *f);
 
+/* In a container's directory: mounts of files the guest gets by content (isola-runtime's file binds), a JSON array
+   of {"Type": "file", "Destination", "ContentHex", "Mode", "ReadOnly"}, which START's Mounts end with. */
+#define VM_FILE_MOUNTS "file-mounts.json"
+
 /* The START message (JSON) for container c, its terminal size from io. */
 int vm_start_json (const struct isola_store *s, const struct container *c, const struct driver_io *io, json_t **out,
                    isola_error_t *err);

@@ -64,6 +64,7 @@ oci_launch_clear (struct oci_launch *l)
     free (l->devices[i].path), free (l->devices[i].host_path);
   free (l->devices);
   strv_free (l->sysctls), strv_free (l->masked), strv_free (l->readonly), strv_free (l->warnings);
+  free (l->uid_map), free (l->gid_map);
   for (size_t i = 0; i < ARRAY_SIZE (l->ns_fds); i++)
     if (l->ns_fds[i] >= 0)
       close (l->ns_fds[i]);
@@ -401,7 +402,12 @@ parse_namespaces (json_t *list, struct oci_launch *l, isola_error_t *err)
         continue;
       }
     else if (strcmp (type, "user") == 0)
-      return isola_error_fail (err, ENOTSUP, "config.json: user namespaces are not supported by isola-runtime");
+      {
+        if (path)
+          return isola_error_fail (err, ENOTSUP, "config.json: joining a user namespace by path is not supported");
+        l->userns = true;
+        continue;
+      }
     else if (strcmp (type, "time") == 0)
       return isola_error_fail (err, ENOTSUP, "config.json: time namespaces are not supported by isola-runtime");
     else
@@ -418,6 +424,12 @@ parse_namespaces (json_t *list, struct oci_launch *l, isola_error_t *err)
   }
   if (!mount)
     return isola_error_fail (err, ENOTSUP, "config.json: a container needs a mount namespace of its own");
+  /* The new user namespace's root has no rights over namespaces of the host's user namespace (setns: EPERM), and a
+     pod's own user namespace cannot be joined (above). */
+  for (size_t k = 0; l->userns && k < ARRAY_SIZE (l->ns_fds); k++)
+    if (l->ns_fds[k] >= 0)
+      return isola_error_fail (err, ENOTSUP,
+                               "config.json: a user namespace of its own cannot join other namespaces by path");
   return 0;
 }
 
@@ -576,9 +588,52 @@ warn_ignored (json_t *config, struct oci_launch *l)
   if (prop && prop[0] && strcmp (prop, "rslave") != 0 && strcmp (prop, "slave") != 0 && strcmp (prop, "private") != 0
       && strcmp (prop, "rprivate") != 0)
     warn (l, "linux.rootfsPropagation \"%s\": the container's mounts are always slaves of the host's", prop);
-  if (json_array_size (json_object_get (linux_, "uidMappings"))
-      || json_array_size (json_object_get (linux_, "gidMappings")))
-    warn (l, "linux.uidMappings/gidMappings need a user namespace: ignored");
+}
+
+/* linux.uidMappings or gidMappings as /proc/PID/uid_map's lines ("containerID hostID size"). */
+static int
+parse_id_mappings (json_t *list, const char *field, char **out, isola_error_t *err)
+{
+  if (json_array_size (list) == 0)
+    return isola_error_fail (err, EINVAL, "config.json: a user namespace needs linux.%s", field);
+  cleanup_free char *text = xstrdup ("");
+  size_t i;
+  json_t *m;
+  json_array_foreach (list, i, m)
+  {
+    json_t *c = json_object_get (m, "containerID"), *h = json_object_get (m, "hostID"),
+           *n = json_object_get (m, "size");
+    if (!json_is_integer (c) || !json_is_integer (h) || !json_is_integer (n) || json_integer_value (c) < 0
+        || json_integer_value (h) < 0 || json_integer_value (n) <= 0
+        || json_integer_value (c) + json_integer_value (n) > 4294967295LL
+        || json_integer_value (h) + json_integer_value (n) > 4294967295LL)
+      return isola_error_fail (err, EINVAL, "config.json: linux.%s[%zu]: containerID, hostID and size must be uint32s",
+                               field, i);
+    char *longer = xasprintf ("%s%lld %lld %lld\n", text, json_integer_value (c), json_integer_value (h),
+                              json_integer_value (n));
+    free (text);
+    text = longer;
+  }
+  *out = take_ptr (&text);
+  return 0;
+}
+
+/* runc's rule: mappings only with a user namespace, and a user namespace only with both. */
+static int
+parse_user_namespace (json_t *linux_, struct oci_launch *l, isola_error_t *err)
+{
+  json_t *uids = json_object_get (linux_, "uidMappings"), *gids = json_object_get (linux_, "gidMappings");
+  if (!l->userns)
+    {
+      if (json_array_size (uids) || json_array_size (gids))
+        return isola_error_fail (err, EINVAL, "config.json: user namespaces aren't enabled in the container");
+      return 0;
+    }
+  int ret = parse_id_mappings (uids, "uidMappings", &l->uid_map, err);
+  if (ret == 0)
+    ret = parse_id_mappings (gids, "gidMappings", &l->gid_map, err);
+  l->spec.uid_map = l->uid_map, l->spec.gid_map = l->gid_map;
+  return ret;
 }
 
 static int
@@ -637,7 +692,8 @@ oci_launch_parse (json_t *config, const char *bundle, struct oci_launch *l, isol
   if ((ret = parse_namespaces (json_object_get (linux_, "namespaces"), l, err)) < 0
       || (ret = parse_mounts (json_object_get (config, "mounts"), bundle, l, err)) < 0
       || (ret = parse_devices (json_object_get (linux_, "devices"), l, err)) < 0
-      || (ret = parse_sysctls (json_object_get (linux_, "sysctl"), l)) < 0)
+      || (ret = parse_sysctls (json_object_get (linux_, "sysctl"), l)) < 0
+      || (ret = parse_user_namespace (linux_, l, err)) < 0)
     return ret;
   sp->mounts = l->mounts, sp->n_mounts = l->n_mounts;
   sp->devices = l->devices, sp->n_devices = l->n_devices;
@@ -695,6 +751,24 @@ enter_namespaces_of (pid_t pid)
     }
   if (chdir ("/") < 0)
     _exit (126);
+}
+
+/* A hook need not read its stdin (/bin/false does not): writing the state to a pipe it has closed must not kill
+   the runtime with SIGPIPE (the caller's disposition stays as it is, for what it starts later).  runc ignores that
+   EPIPE too. */
+static void
+write_ignoring_epipe (int fd, const char *text)
+{
+  sigset_t pipe_set, old;
+  sigemptyset (&pipe_set);
+  sigaddset (&pipe_set, SIGPIPE);
+  sigprocmask (SIG_BLOCK, &pipe_set, &old);
+  if (write_all (fd, text, strlen (text)) < 0 && errno == EPIPE && !sigismember (&old, SIGPIPE))
+    {
+      struct timespec now = { 0, 0 };
+      (void)sigtimedwait (&pipe_set, NULL, &now);
+    }
+  sigprocmask (SIG_SETMASK, &old, NULL);
 }
 
 static int
@@ -757,7 +831,7 @@ run_hook (json_t *hook, const char *kind, size_t i, const char *state_json, pid_
       _exit (127);
     }
   close (in[0]);
-  (void)write_all (in[1], state_json, strlen (state_json));
+  write_ignoring_epipe (in[1], state_json);
   close (in[1]);
   int status = 0;
   long long deadline = timeout > 0 ? monotonic_ms () + timeout * 1000LL : 0;
@@ -874,7 +948,7 @@ oci_features (void)
                        json_pack ("[s,s,s,s,s,s,s]", "bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec"));
   json_t *linux_ = json_object ();
   json_object_set_new (linux_, "namespaces",
-                       json_pack ("[s,s,s,s,s,s]", "cgroup", "ipc", "mount", "network", "pid", "uts"));
+                       json_pack ("[s,s,s,s,s,s,s]", "cgroup", "ipc", "mount", "network", "pid", "user", "uts"));
   json_t *caps = json_array ();
   for (int c = 0; c <= cap_last (); c++)
     if (cap_name (c))

@@ -49,7 +49,9 @@ struct oci_launch
   struct cgroup_limits limits;
   struct seccomp_program *seccomp;
   char *cgroups_path; /* linux.cgroupsPath as given, or NULL */
-  char **warnings;    /* for the log: fields ignored */
+  bool userns;        /* a user namespace of its own: spec.uid_map/gid_map are these */
+  char *uid_map, *gid_map;
+  char **warnings; /* for the log: fields ignored */
 };
 
 void oci_launch_init (struct oci_launch *l);

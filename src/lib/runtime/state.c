@@ -39,6 +39,94 @@ rt_cgroup_name (const char *id)
   return xasprintf ("runtime-%s", id);
 }
 
+/* Components of a cgroupsPath: no "..", ".", or empty ones ("a//b"), which would climb out of or alias a parent. */
+static bool
+cgroup_components_valid (const char *path)
+{
+  cleanup_free char *copy = xstrdup (path);
+  char *save = NULL;
+  bool any = false;
+  for (char *c = strtok_r (copy, "/", &save); c; c = strtok_r (NULL, "/", &save))
+    {
+      if (strcmp (c, "..") == 0 || strcmp (c, ".") == 0)
+        return false;
+      any = true;
+    }
+  return any && strstr (path, "//") == NULL && path[strlen (path) - 1] != '/';
+}
+
+/* systemd's unit_name_to_path for a slice: "a-b-c.slice" → "/a.slice/a-b.slice/a-b-c.slice", "-.slice" → "". */
+static int
+expand_slice (const char *slice, char **out, isola_error_t *err)
+{
+  size_t len = strlen (slice);
+  const int suffix = (int)strlen (".slice");
+  if (len <= (size_t)suffix || !str_has_suffix (slice, ".slice") || strchr (slice, '/'))
+    return isola_error_fail (err, EINVAL, "invalid slice name: %s", slice);
+  if (strcmp (slice, "-.slice") == 0)
+    {
+      *out = xstrdup ("");
+      return 0;
+    }
+  cleanup_free char *stem = xasprintf ("%.*s", (int)len - suffix, slice);
+  if (stem[0] == '-' || stem[strlen (stem) - 1] == '-' || strstr (stem, "--"))
+    return isola_error_fail (err, EINVAL, "invalid slice name: %s", slice);
+  cleanup_free char *path = xstrdup ("");
+  for (char *dash = stem;; dash++)
+    {
+      dash = strchr (dash, '-');
+      cleanup_free char *prefix = xasprintf ("%.*s", dash ? (int)(dash - stem) : (int)strlen (stem), stem);
+      char *longer = xasprintf ("%s/%s.slice", path, prefix);
+      free (path);
+      path = longer;
+      if (dash == NULL)
+        break;
+    }
+  *out = take_ptr (&path);
+  return 0;
+}
+
+static int
+systemd_cgroup_path (const char *cgroups_path, char **out, isola_error_t *err)
+{
+  const char *c1 = strchr (cgroups_path, ':'), *c2 = c1 ? strchr (c1 + 1, ':') : NULL;
+  if (c2 == NULL || strchr (c2 + 1, ':'))
+    return isola_error_fail (err, EINVAL,
+                             "expected cgroupsPath to be of format \"slice:prefix:name\" for systemd cgroups, got "
+                             "\"%s\" instead",
+                             cgroups_path);
+  cleanup_free char *slice = xasprintf ("%.*s", (int)(c1 - cgroups_path), cgroups_path);
+  cleanup_free char *prefix = xasprintf ("%.*s", (int)(c2 - c1 - 1), c1 + 1);
+  const char *name = c2 + 1;
+  cleanup_free char *slice_path = NULL;
+  int ret = expand_slice (slice[0] ? slice : "system.slice", &slice_path, err);
+  if (ret < 0)
+    return ret;
+  cleanup_free char *unit = str_has_suffix (name, ".slice")
+                                ? xstrdup (name)
+                                : xasprintf ("%s%s%s.scope", prefix, prefix[0] ? "-" : "", name);
+  if (name[0] == '\0' || strchr (unit, '/') || unit[0] == '.')
+    return isola_error_fail (err, EINVAL, "invalid unit name in cgroupsPath \"%s\"", cgroups_path);
+  *out = xasprintf ("%s/%s", slice_path, unit);
+  return 0;
+}
+
+int
+rt_cgroup_path (const char *id, const char *cgroups_path, bool systemd, char **out, isola_error_t *err)
+{
+  if (cgroups_path == NULL || cgroups_path[0] == '\0')
+    {
+      *out = rt_cgroup_name (id);
+      return 0;
+    }
+  if (systemd)
+    return systemd_cgroup_path (cgroups_path, out, err);
+  if (strcmp (cgroups_path, "/") == 0 || !cgroup_components_valid (cgroups_path))
+    return isola_error_fail (err, EINVAL, "invalid cgroupsPath \"%s\"", cgroups_path);
+  *out = xstrdup (cgroups_path);
+  return 0;
+}
+
 void
 rt_container_clear (struct rt_container *c)
 {
@@ -82,7 +170,7 @@ rt_save_state (const struct rt_container *c, isola_error_t *err)
 {
   cleanup_free char *path = xasprintf ("%s/state.json", c->dir);
   cleanup_free char *text = json_dumps (c->state, JSON_COMPACT);
-  return write_file_atomic (path, text, strlen (text), 0600, err);
+  return write_file_replace (path, text, strlen (text), 0600, err);
 }
 
 unsigned long long
@@ -122,13 +210,6 @@ process_alive (const struct rt_container *c)
 }
 
 static bool
-file_says (const char *path, const char *word)
-{
-  cleanup_free char *text = NULL;
-  return read_file_bounded (path, 256, &text, NULL, NULL) == 0 && strncmp (text, word, strlen (word)) == 0;
-}
-
-static bool
 frozen (const struct rt_container *c)
 {
   struct cgroup_fs fs = { 0 };
@@ -142,9 +223,7 @@ frozen (const struct rt_container *c)
       cleanup_free char *mark = xasprintf ("%s/" RT_VM_PAUSED, c->dir);
       return access (mark, F_OK) == 0;
     }
-  cleanup_free char *v2 = fs.unified ? xasprintf ("%s/isola/%s/cgroup.freeze", fs.unified, name) : NULL;
-  cleanup_free char *v1 = xasprintf ("%s/freezer/isola/%s/freezer.state", fs.root, name);
-  bool ret = (v2 && file_says (v2, "1")) || file_says (v1, "FROZEN");
+  bool ret = cgroup_frozen (&fs, name);
   cgroup_fs_clear (&fs);
   return ret;
 }
@@ -220,10 +299,11 @@ rt_cgroup_pids (const struct rt_container *c, pid_t **out, size_t *n, isola_erro
         }
       return 0;
     }
-  cleanup_free char *v2 = fs.unified ? xasprintf ("%s/isola/%s/cgroup.procs", fs.unified, name) : NULL;
-  cleanup_free char *v1 = xasprintf ("%s/pids/isola/%s/cgroup.procs", fs.root, name);
+  /* The v2 cgroup first where there is one; every v1 one the container is in holds all its processes too. */
+  cleanup_strv char **procs = NULL;
+  ret = cgroup_procs_paths (&fs, name, &procs);
   cgroup_fs_clear (&fs);
-  if ((v2 && read_pids (v2, out, n) == 0) || read_pids (v1, out, n) == 0)
+  if (ret == 0 && read_pids (procs[0], out, n) == 0)
     return 0;
   return isola_error_fail (err, ENOENT, "container %s has no cgroup", c->id);
 }

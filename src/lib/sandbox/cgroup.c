@@ -199,37 +199,73 @@ write_cgroup_file (const char *dir, const char *file, const char *value, isola_e
   return 0;
 }
 
+/* Where the container's cgroup is below a hierarchy's root: isola/ID, or an absolute path as it is (an OCI bundle's
+   cgroupsPath, which isola-runtime has checked: no "..", no empty component). */
+/* The first line of DIR/FILE, or NULL. */
+static char *
+read_key_line (const char *dir, const char *file)
+{
+  cleanup_free char *path = xasprintf ("%s/%s", dir, file);
+  char *buf = NULL;
+  if (read_file_bounded (path, 4096, &buf, NULL, NULL) < 0)
+    return NULL;
+  buf[strcspn (buf, "\n")] = '\0';
+  return buf;
+}
+
+static char *
+cgroup_rel (const char *id)
+{
+  return id[0] == '/' ? xstrdup (id + 1) : xasprintf ("isola/%s", id);
+}
+
 static char *
 v2_dir (const struct cgroup_fs *fs, const char *id)
 {
-  return id ? xasprintf ("%s/isola/%s", fs->unified, id) : xasprintf ("%s/isola", fs->unified);
+  cleanup_free char *rel = cgroup_rel (id);
+  return xasprintf ("%s/%s", fs->unified, rel);
+}
+
+/* The cgroup above the container's: isola, or the path's parent. */
+static char *
+v2_parent (const struct cgroup_fs *fs, const char *id)
+{
+  char *dir = v2_dir (fs, id);
+  *strrchr (dir, '/') = '\0';
+  return dir;
 }
 
 static char *
 v1_dir (const struct cgroup_fs *fs, const char *controller, const char *id)
 {
-  return xasprintf ("%s/%s/isola/%s", fs->root, controller, id);
+  cleanup_free char *rel = cgroup_rel (id);
+  return xasprintf ("%s/%s/%s", fs->root, controller, rel);
 }
 
 /* v2 only delegates a controller to children whose parent enables it in cgroup.subtree_control; cpuset only when
    asked for (a host may not offer it, and the guest's costs time). */
 static int
-v2_enable_controllers (const struct cgroup_fs *fs, const struct cgroup_limits *l, isola_error_t *err)
+v2_enable_controllers (const struct cgroup_fs *fs, const char *id, const struct cgroup_limits *l, isola_error_t *err)
 {
-  cleanup_free char *parent = v2_dir (fs, NULL);
+  cleanup_free char *parent = v2_parent (fs, id);
   int ret = mkdir_p (parent, 0755, err);
   if (ret < 0)
     return ret;
   bool cpuset = set (l->cpuset_cpus) || set (l->cpuset_mems);
-  const char *dirs[] = { fs->root, parent };
-  for (size_t i = 0; i < ARRAY_SIZE (dirs); i++)
+  /* Every cgroup from the root down to the parent: a cgroupsPath may be several levels deep (a pod's slice). */
+  size_t root_len = strlen (fs->root);
+  for (char *slash = parent + root_len;; slash = strchr (slash + 1, '/'))
     {
-      ret = write_cgroup_file (dirs[i], "cgroup.subtree_control",
+      char saved = slash ? *slash : '\0';
+      if (slash)
+        *slash = '\0';
+      ret = write_cgroup_file (parent, "cgroup.subtree_control",
                                cpuset ? "+memory +cpu +pids +cpuset" : "+memory +cpu +pids", err);
-      if (ret < 0)
+      if (slash)
+        *slash = saved;
+      if (ret < 0 || slash == NULL)
         return ret;
     }
-  return 0;
 }
 
 /* A cpuset the parent cgroup cannot give is refused with Docker's words; what the parent has is read from
@@ -317,10 +353,10 @@ unified_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_
 {
   int ret;
   if (fs->v2)
-    ret = v2_enable_controllers (fs, l, err);
+    ret = v2_enable_controllers (fs, id, l, err);
   else
     {
-      cleanup_free char *parent = v2_dir (fs, NULL);
+      cleanup_free char *parent = v2_parent (fs, id);
       ret = mkdir_p (parent, 0755, err);
     }
   if (ret < 0)
@@ -333,7 +369,7 @@ unified_create (const struct cgroup_fs *fs, const char *id, const struct cgroup_
         return isola_error_make (err, errno, "mkdir `%s`", dir);
       existed = true;
     }
-  cleanup_free char *parent = v2_dir (fs, NULL);
+  cleanup_free char *parent = v2_parent (fs, id);
   if (fs->v2 && (ret = v2_apply (dir, parent, l, err)) < 0)
     return ret;
   if (existed && (ret = thaw_leftover (dir, "cgroup.freeze", "0", err)) < 0)
@@ -373,8 +409,8 @@ v1_apply_memory (const char *dir, const struct cgroup_limits *l, isola_error_t *
   return 0;
 }
 
-/* A v1 cpuset cgroup takes no process until its cpus and mems are set: isola/ and the container's get their
-   parent's unless the container asks for its own. */
+/* A v1 cpuset cgroup takes no process until its cpus and mems are set: isola/ (or every level of a cgroupsPath) and
+   the container's get their parent's unless the container asks for its own. */
 static int
 v1_cpuset_inherit (const char *dir, const char *file, isola_error_t *err)
 {
@@ -385,9 +421,12 @@ v1_cpuset_inherit (const char *dir, const char *file, isola_error_t *err)
   cleanup_free char *parent = xstrdup (dir);
   *strrchr (parent, '/') = '\0';
   cleanup_free char *ppath = xasprintf ("%s/%s", parent, file);
+  if (!path_exists (ppath))
+    return 0; /* above the hierarchy's root */
+  int ret = v1_cpuset_inherit (parent, file, err);
   cleanup_free char *value = NULL;
-  if (read_file_bounded (ppath, 4096, &value, NULL, NULL) < 0)
-    return 0;
+  if (ret < 0 || read_file_bounded (ppath, 4096, &value, NULL, NULL) < 0)
+    return ret;
   value[strcspn (value, "\n")] = '\0';
   return write_cgroup_file (dir, file, value, err);
 }
@@ -569,10 +608,10 @@ cgroup_update (const struct cgroup_fs *fs, const char *id, const struct cgroup_l
   int ret;
   if (fs->v2)
     {
-      cleanup_free char *dir = v2_dir (fs, id), *parent = v2_dir (fs, NULL);
+      cleanup_free char *dir = v2_dir (fs, id), *parent = v2_parent (fs, id);
       if (!path_exists (dir))
         return isola_error_fail (err, ESRCH, "the container's cgroup `%s` does not exist", dir);
-      if ((ret = v2_enable_controllers (fs, l, err)) < 0 || (ret = v2_apply (dir, parent, l, err)) < 0)
+      if ((ret = v2_enable_controllers (fs, id, l, err)) < 0 || (ret = v2_apply (dir, parent, l, err)) < 0)
         return ret;
       return l->pids > 0 ? 0 : write_cgroup_file (dir, "pids.max", "max", err);
     }
@@ -634,6 +673,19 @@ freeze_done (const char *file, bool v2, bool frozen)
   if (v2)
     return (read_counter (file, "frozen") == 1) == frozen;
   return str_has_prefix (buf, frozen ? "FROZEN" : "THAWED");
+}
+
+bool
+cgroup_frozen (const struct cgroup_fs *fs, const char *id)
+{
+  cleanup_free char *v2 = fs->unified ? v2_dir (fs, id) : NULL;
+  cleanup_free char *v1 = v1_dir (fs, "freezer", id);
+  cleanup_free char *buf = NULL;
+  if (v2 && (buf = read_key_line (v2, "cgroup.freeze")) && strcmp (buf, "1") == 0)
+    return true;
+  free (buf);
+  buf = read_key_line (v1, "freezer.state");
+  return buf && strcmp (buf, "FROZEN") == 0;
 }
 
 int

@@ -128,6 +128,9 @@ void cgroup_stats_from_json (json_t *j, struct cgroup_stats *out);
    unified hierarchy), else the v1 freezer; waits until the kernel says they are frozen. */
 int cgroup_freeze (const struct cgroup_fs *fs, const char *id, bool frozen, isola_error_t *err);
 
+/* Whether the container's processes are frozen (cgroup_freeze's cgroup.freeze or freezer.state says so). */
+bool cgroup_frozen (const struct cgroup_fs *fs, const char *id);
+
 /* True when the kernel OOM-killed a process of the container's memory cgroup. */
 bool cgroup_oom_killed (const struct cgroup_fs *fs, const char *id);
 

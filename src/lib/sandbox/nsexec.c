@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
@@ -25,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/env.h"
 #include "base/util.h"
@@ -44,7 +46,8 @@
 /* --- what the caller prepares --------------------------------------------------------------------------------- */
 
 /* In the order they are joined: the mount namespace late, since the namespace files are already open and nothing
-   after it needs the host's file system; the cgroup namespace by the command, after it has joined the cgroups. */
+   after it needs the host's file system; a user namespace (isola-runtime's uidMappings) after the others, which the
+   host's root may join from its own; the cgroup namespace by the command, after it has joined the cgroups. */
 enum
 {
   NS_IPC,
@@ -52,6 +55,7 @@ enum
   NS_NET,
   NS_PID,
   NS_MNT,
+  NS_USER,
   NS_CGROUP,
   NS_COUNT,
 };
@@ -61,8 +65,10 @@ static const struct
   const char *name;
   int type;
 } namespaces[NS_COUNT] = {
-  [NS_IPC] = { "ipc", CLONE_NEWIPC }, [NS_UTS] = { "uts", CLONE_NEWUTS }, [NS_NET] = { "net", CLONE_NEWNET },
-  [NS_PID] = { "pid", CLONE_NEWPID }, [NS_MNT] = { "mnt", CLONE_NEWNS },  [NS_CGROUP] = { "cgroup", CLONE_NEWCGROUP },
+  [NS_IPC] = { "ipc", CLONE_NEWIPC },          [NS_UTS] = { "uts", CLONE_NEWUTS },
+  [NS_NET] = { "net", CLONE_NEWNET },          [NS_PID] = { "pid", CLONE_NEWPID },
+  [NS_MNT] = { "mnt", CLONE_NEWNS },           [NS_USER] = { "user", CLONE_NEWUSER },
+  [NS_CGROUP] = { "cgroup", CLONE_NEWCGROUP },
 };
 
 struct exec_plan
@@ -153,6 +159,9 @@ open_namespaces_of (pid_t pid, bool host_pid, struct exec_plan *p, const char **
   for (int i = 0; i < NS_COUNT; i++)
     {
       int ret = open_namespace (pid, i, &p->ns_fds[i]);
+      /* A kernel without user namespaces (the VM guest's) has no ns/user: everyone is in the one there is. */
+      if (i == NS_USER && ret == -ENOENT && access ("/proc/self/ns/user", F_OK) < 0)
+        continue;
       if (ret == -ENOENT || ret == -ESRCH)
         return -ESRCH;
       if (ret < 0)
@@ -419,6 +428,9 @@ enter_namespaces (const struct exec_plan *p, isola_error_t *err)
   for (int i = 0; i < NS_COUNT; i++)
     if (i != NS_CGROUP && p->ns_fds[i] >= 0 && setns (p->ns_fds[i], namespaces[i].type) < 0)
       return isola_error_make (err, errno, "join the container's %s namespace", namespaces[i].name);
+  /* The host's root is no one there: become the namespace's root, as the container's first process did. */
+  if (p->ns_fds[NS_USER] >= 0 && (setgroups (0, NULL) < 0 || setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0))
+    return isola_error_make (err, errno, "become root in the container's user namespace");
   return 0;
 }
 

@@ -1494,6 +1494,24 @@ wait_exec_gate (int gate_fd)
   return n == 1 ? 0 : -EIO;
 }
 
+/* In a user namespace of its own, the child's credentials are still the host's root, which the namespace does not
+   map: it waits for the parent to write the maps, then becomes the namespace's root (its full capabilities there
+   stay), so that what it creates belongs to the mapped range. */
+static int
+become_userns_root (int go_fd, isola_error_t *err)
+{
+  char c;
+  ssize_t n;
+  do
+    n = read (go_fd, &c, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1 || c != 'm')
+    return isola_error_fail (err, EIO, "the user namespace's uid and gid maps were not written");
+  if (setgroups (0, NULL) < 0 || setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0)
+    return isola_error_make (err, errno, "become root in the user namespace");
+  return 0;
+}
+
 static __attribute__ ((noreturn)) void
 child_main (const struct spawn_spec *spec, int report_fd, int go_fd)
 {
@@ -1507,7 +1525,9 @@ child_main (const struct spawn_spec *spec, int report_fd, int go_fd)
   /* Modes are set exactly while building the container; the command gets Docker's 022. */
   umask (0);
 
-  int ret = child_setup (&c, &err);
+  int ret = spec->uid_map ? become_userns_root (go_fd, &err) : 0;
+  if (ret == 0)
+    ret = child_setup (&c, &err);
   if (ret < 0)
     child_fail (report_fd, REPORT_SETUP_FAILED, ret, &err);
 
@@ -1560,6 +1580,9 @@ clone_container_process (const struct spawn_spec *spec, bool *into_cgroup)
     flags |= CLONE_NEWIPC;
   if (!spec->host_network && spec->netns_fd <= 0)
     flags |= CLONE_NEWNET;
+  /* With the others, so that the new namespaces belong to it (its root may mount proc, sysfs, mqueue there). */
+  if (spec->uid_map)
+    flags |= CLONE_NEWUSER;
   *into_cgroup = false;
   if (spec->cgroup && spec->cgroup->dir_fd >= 0)
     {
@@ -1655,6 +1678,22 @@ write_pid (int fd, pid_t pid, const char *what, isola_error_t *err)
   return 0;
 }
 
+/* The child's user namespace's maps, from the parent (root of the host's namespace may map any range). */
+static int
+write_id_maps (pid_t pid, const struct spawn_spec *spec, isola_error_t *err)
+{
+  const char *files[] = { "uid_map", "gid_map" }, *maps[] = { spec->uid_map, spec->gid_map };
+  for (size_t i = 0; i < ARRAY_SIZE (files); i++)
+    {
+      char path[64];
+      snprintf (path, sizeof path, "/proc/%d/%s", (int)pid, files[i]);
+      cleanup_close int fd = open (path, O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write (fd, maps[i], strlen (maps[i])) != (ssize_t)strlen (maps[i]))
+        return isola_error_make (err, errno, "write the user namespace's %s", files[i]);
+    }
+  return 0;
+}
+
 /* The cgroups the child was not born in: v1 ones for limits, and the v2 one on kernels without clone3. */
 static int
 join_cgroups (pid_t pid, const struct cgroup_placement *cg, bool into_cgroup, isola_error_t *err)
@@ -1706,6 +1745,8 @@ validate_spec (const struct spawn_spec *spec, isola_error_t *err)
 {
   if (spec->argv == NULL || spec->argv[0] == NULL)
     return isola_error_fail (err, EINVAL, "no command specified");
+  if ((spec->uid_map == NULL) != (spec->gid_map == NULL))
+    return isola_error_fail (err, EINVAL, "a user namespace needs both a uid and a gid map");
   if (spec->root_dir)
     return 0;
   if ((spec->store == NULL && spec->lower == NULL) || spec->upper == NULL || spec->work == NULL || spec->rootfs == NULL)
@@ -1775,7 +1816,11 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
      and its report, read below, says why. */
   trace_mark ("monitor: cloned, joining cgroups");
   cleanup_error isola_error_t join_err = NULL;
-  int joined = join_cgroups (pid, spec->cgroup, into_cgroup, &join_err);
+  int joined = 0;
+  if (spec->uid_map && (joined = write_id_maps (pid, spec, &join_err)) == 0)
+    (void)!send (go_w, "m", 1, MSG_NOSIGNAL);
+  if (joined == 0)
+    joined = join_cgroups (pid, spec->cgroup, into_cgroup, &join_err);
   trace_mark ("monitor: joined cgroups");
   if (joined < 0)
     (void)kill (pid, SIGKILL);

@@ -124,6 +124,13 @@ struct spawn_spec
      dropped, since without no_new_privs loading one needs CAP_SYS_ADMIN. */
   const struct seccomp_program *seccomp;
 
+  /* A user namespace of its own (NULL: the host's): the contents of its /proc/PID/uid_map and gid_map ("0 100000
+     65536\n", lines of "inside host count"), written by the parent right after clone.  The child waits for them,
+     becomes the namespace's root and builds the container as that root: the root filesystem must already belong
+     to the mapped range (the caller prepares it, as for runc); device nodes are the host's, bound (mknod is
+     refused in a user namespace). */
+  const char *uid_map, *gid_map;
+
   /* An OCI runtime's container (isola-runtime) instead of a monitor's: */
   /* masked and read-only paths, NULL-terminated, replacing Docker's (sandbox_masked_paths) when not NULL */
   const char *const *masked_paths, *const *readonly_paths;

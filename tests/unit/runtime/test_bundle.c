@@ -119,7 +119,18 @@ test_refusals (void)
   {
     const char *patch, *msg;
   } cases[] = {
-    { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\"}]}}", "user namespaces" },
+    { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\"}]}}", "needs linux.uidMappings" },
+    { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\", \"path\": \"/proc/1/ns/user\"}]}}",
+      "joining a user namespace by path" },
+    { "{\"linux\": {\"uidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}]}}",
+      "user namespaces aren't enabled" },
+    { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\"}, {\"type\": \"ipc\", \"path\": "
+      "\"/proc/self/ns/ipc\"}]}}",
+      "cannot join other namespaces by path" },
+    { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\"}], \"uidMappings\": [{\"containerID\": "
+      "0, "
+      "\"hostID\": 1000, \"size\": 0}], \"gidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}]}}",
+      "must be uint32s" },
     { "{\"linux\": {\"namespaces\": [{\"type\": \"pid\"}]}}", "mount namespace" },
     { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"bogus\"}]}}", "unknown type" },
     { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"network\", \"path\": \"/nonexistent\"}]}}",
@@ -169,6 +180,65 @@ test_signals_and_ids (void)
          "runc's ID rule");
 }
 
+static void
+test_user_namespace (void)
+{
+  struct oci_launch l;
+  cleanup_error isola_error_t err = NULL;
+  int ret = parse_with ("{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\"}], "
+                        "\"uidMappings\": [{\"containerID\": 0, \"hostID\": 100000, \"size\": 1000}, "
+                        "{\"containerID\": 1000, \"hostID\": 2000, \"size\": 1}], "
+                        "\"gidMappings\": [{\"containerID\": 0, \"hostID\": 200000, \"size\": 65536}]}}",
+                        &l, &err);
+  CHECK (ret == 0, "a user namespace with both maps parses");
+  CHECK_STR (l.spec.uid_map, "0 100000 1000\n1000 2000 1\n", "uidMappings as uid_map lines");
+  CHECK_STR (l.spec.gid_map, "0 200000 65536\n", "gidMappings as gid_map lines");
+  oci_launch_clear (&l);
+}
+
+static bool
+cgroup_path_is (const char *cgroups_path, bool systemd, const char *want)
+{
+  cleanup_free char *got = NULL;
+  if (rt_cgroup_path ("c1", cgroups_path, systemd, &got, NULL) < 0)
+    return want == NULL;
+  return want && strcmp (got, want) == 0;
+}
+
+static void
+test_cgroups_path (void)
+{
+  CHECK (cgroup_path_is (NULL, false, "runtime-c1") && cgroup_path_is ("", true, "runtime-c1"),
+         "no cgroupsPath: isola/runtime-ID");
+  CHECK (cgroup_path_is ("/a/b", false, "/a/b"), "an absolute path from the hierarchies' root");
+  CHECK (cgroup_path_is ("pod/c1", false, "pod/c1"), "a relative one under isola/");
+  CHECK (cgroup_path_is ("/a/../b", false, NULL) && cgroup_path_is ("../x", false, NULL)
+             && cgroup_path_is ("/", false, NULL) && cgroup_path_is ("/a//b", false, NULL)
+             && cgroup_path_is ("/a/", false, NULL) && cgroup_path_is ("/a/./b", false, NULL),
+         "climbing, empty or root paths refused");
+  CHECK (cgroup_path_is ("machine.slice:libpod:abc", true, "/machine.slice/libpod-abc.scope"),
+         "systemd: slice, then prefix-name.scope");
+  CHECK (cgroup_path_is ("kubepods-besteffort-pod1.slice:cri-containerd:abc", true,
+                         "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/"
+                         "cri-containerd-abc.scope"),
+         "systemd: a slice nested as its dashes say");
+  CHECK (cgroup_path_is (":isola:abc", true, "/system.slice/isola-abc.scope"), "systemd: system.slice by default");
+  CHECK (cgroup_path_is ("-.slice:p:abc", true, "/p-abc.scope"), "systemd: -.slice is the root");
+  CHECK (cgroup_path_is ("user.slice:p:sub.slice", true, "/user.slice/sub.slice"), "systemd: a name that is a slice");
+  CHECK (cgroup_path_is ("/a/b", true, NULL) && cgroup_path_is ("a:b", true, NULL)
+             && cgroup_path_is ("a:b:c:d", true, NULL),
+         "systemd: not slice:prefix:name refused");
+  CHECK (cgroup_path_is ("bad:p:n", true, NULL) && cgroup_path_is ("a--b.slice:p:n", true, NULL)
+             && cgroup_path_is ("-a.slice:p:n", true, NULL) && cgroup_path_is ("a/b.slice:p:n", true, NULL)
+             && cgroup_path_is ("a.slice:p:x/y", true, NULL) && cgroup_path_is ("a.slice:p:", true, NULL),
+         "systemd: bad slice or unit names refused");
+  cleanup_error isola_error_t err = NULL;
+  char *out = NULL;
+  CHECK (rt_cgroup_path ("c1", "/a/b", true, &out, &err) < 0 && err
+             && strstr (err->msg, "expected cgroupsPath to be of format \"slice:prefix:name\" for systemd cgroups"),
+         "runc's message for a path that is not systemd's form");
+}
+
 int
 main (void)
 {
@@ -181,6 +251,8 @@ main (void)
   test_refusals ();
   test_seccomp ();
   test_signals_and_ids ();
+  test_cgroups_path ();
+  test_user_namespace ();
   (void)rm_rf (bundle, NULL);
   return tap_done ();
 }

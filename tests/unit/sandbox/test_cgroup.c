@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/json.h"
 #include "base/util.h"
@@ -360,6 +361,49 @@ test_v1_freezer (const char *root)
   cgroup_fs_clear (&fs);
 }
 
+/* An absolute path (isola-runtime's cgroupsPath): the cgroup is there from each hierarchy's root, and on v2 every
+   level above it delegates the controllers. */
+static void
+test_absolute_path (const char *root)
+{
+  touch (root, "cgroup.controllers", "cpu memory pids\n");
+  touch (root, "cgroup.subtree_control", "");
+  cleanup_free char *pod = xasprintf ("%s/kubepods/pod1", root), *kube = xasprintf ("%s/kubepods", root);
+  cleanup_free char *dir = xasprintf ("%s/kubepods/pod1/c3", root);
+  mkdir_p (dir, 0755, NULL);
+  touch (kube, "cgroup.subtree_control", "");
+  touch (pod, "cgroup.subtree_control", "");
+  touch (dir, "pids.max", "");
+  touch (dir, "cgroup.procs", "");
+  struct cgroup_fs fs = { 0 };
+  CHECK (cgroup_fs_detect (root, &fs, NULL) == 0 && fs.v2, "v2 for an absolute path");
+  struct cgroup_limits l = { .pids = 9 };
+  struct cgroup_placement pl = { .dir_fd = -1 };
+  CHECK (cgroup_create (&fs, "/kubepods/pod1/c3", &l, &pl, NULL) == 0 && pl.dir_fd >= 0,
+         "an absolute path is created where it says");
+  CHECK (file_is (dir, "pids.max", "9"), "its limits are written there");
+  CHECK (file_is (root, "cgroup.subtree_control", "+memory +cpu +pids")
+             && file_is (kube, "cgroup.subtree_control", "+memory +cpu +pids")
+             && file_is (pod, "cgroup.subtree_control", "+memory +cpu +pids"),
+         "every level from the root down to its parent delegates the controllers");
+  cleanup_free char *isola = xasprintf ("%s/isola", root);
+  CHECK (!path_exists (isola), "nothing is made under isola/");
+  CHECK (strcmp (pl.view.sources[0], dir) == 0, "the container sees that cgroup");
+  cgroup_placement_clear (&pl);
+  CHECK (cgroup_procs_paths (&fs, "/kubepods/pod1/c3", &pl.procs) == 0 && strv_len (pl.procs) == 1
+             && str_has_suffix (pl.procs[0], "/kubepods/pod1/c3/cgroup.procs"),
+         "exec joins it");
+  strv_free (pl.procs);
+  pl.procs = NULL;
+  /* A real cgroup's files go with rmdir; the fake one's are removed first. */
+  cleanup_free char *f1 = xasprintf ("%s/pids.max", dir), *f2 = xasprintf ("%s/cgroup.procs", dir);
+  unlink (f1);
+  unlink (f2);
+  CHECK (cgroup_destroy (&fs, "/kubepods/pod1/c3", NULL) == 0 && !path_exists (dir) && path_exists (pod),
+         "destroy removes the container's cgroup, not its parents");
+  cgroup_fs_clear (&fs);
+}
+
 static void
 test_translations (void)
 {
@@ -431,6 +475,11 @@ main (void)
   test_v2_resources (r2);
   test_v1_resources (r1);
   test_translations ();
+  char ab[] = "/tmp/isola-unit-cgab-XXXXXX";
+  if (mkdtemp (ab) == NULL)
+    return 1;
+  test_absolute_path (ab);
+  rm_rf (ab, NULL);
   rm_rf (r2, NULL);
   rm_rf (r1, NULL);
   test_v2 (v2);
