@@ -348,7 +348,7 @@ configure_peer (const struct nl_veth_peer *p, isola_error_t *err)
     ret = add_default_route (sk, rtnl_link_get_ifindex (l), p->gateway, p->ifname, err);
   if (ret == 0 && p->has6)
     ret = add_address6 (sk, rtnl_link_get_ifindex (l), &p->addr6, p->prefix6, p->ifname, err);
-  if (ret == 0 && p->has6)
+  if (ret == 0 && p->has6 && !IN6_IS_ADDR_UNSPECIFIED (&p->gateway6))
     ret = add_default_route_via (sk, AF_INET6, rtnl_link_get_ifindex (l), &p->gateway6, sizeof p->gateway6, p->ifname,
                                  err);
   return ret;

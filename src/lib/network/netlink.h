@@ -34,7 +34,7 @@ struct nl_veth_peer
   uint32_t addr; /* its address, with prefix as the subnet's length */
   int prefix;
   uint32_t gateway; /* the default route's next hop; 0: no default route */
-  bool has6;        /* an IPv6 address and default route too (a network with --ipv6) */
+  bool has6;        /* an IPv6 address and default route too (a network with --ipv6; no route: gateway6 ::) */
   struct in6_addr addr6, gateway6;
   int prefix6;
 };
