@@ -389,9 +389,11 @@ attachment_record (const struct container *c, json_t *record, uint32_t addr, uns
 /* Puts the container, whose namespace exists, on the network choice names (with its endpoint settings): an address
    leased, the attachment appended to atts and recorded before anything is made, its veth, its names; the first
    attachment (primary) has the default routes and the published ports.  Under the network lock; on failure, what
-   it made is undone and atts is as it was. */
+   it made is undone and atts is as it was.  publish: at a start, where the process attaching (the monitor) holds the
+   host ports for the run (ports.h); a running container's ports stay with the network it started on. */
 static int
-attach_one (const struct isola_store *s, struct container *c, json_t *choice, json_t *atts, isola_error_t *err)
+attach_one (const struct isola_store *s, struct container *c, json_t *choice, json_t *atts, bool publish,
+            isola_error_t *err)
 {
   const char *wanted = json_string_value (json_object_get (choice, "Name"));
   json_t *endpoint = json_object_get (choice, "Endpoint");
@@ -420,14 +422,14 @@ attach_one (const struct isola_store *s, struct container *c, json_t *choice, js
       /* The published ports (their host ports held, their rules) once the bridge is there; recorded again only when
          there are some, for teardown and NetworkSettings.Ports. */
       const char *ip = json_string_value (json_object_get (att, "IPAddress"));
-      if ((ret = connect_locked (s, c, record, att, endpoint, primary, err)) == 0 && primary
+      if ((ret = connect_locked (s, c, record, att, endpoint, primary, err)) == 0 && primary && publish
           && (ret = ports_publish (c, record, ip, att, err)) == 0
           && json_object_size (json_object_get (att, "Ports")) > 0)
         ret = write_attachments (c, atts, err);
     }
   if (ret < 0)
     {
-      if (primary)
+      if (primary && publish)
         ports_unpublish (c);
       undo_attachment (s, att, c->id, true);
       json_array_remove (atts, json_array_size (atts) - 1);
@@ -468,7 +470,7 @@ network_attach (const struct isola_store *s, struct container *c, isola_error_t 
   cleanup_json json_t *atts = json_array ();
   size_t i;
   json_t *choice;
-  json_array_foreach (choices, i, choice) if ((ret = attach_one (s, c, choice, atts, err)) < 0) break;
+  json_array_foreach (choices, i, choice) if ((ret = attach_one (s, c, choice, atts, true, err)) < 0) break;
   if (ret < 0)
     {
       (void)detach_locked (s, c, NULL);
@@ -496,7 +498,7 @@ network_attach_running (const struct isola_store *s, struct container *c, json_t
     return isola_error_fail (err, ESRCH, "container %.12s has no network namespace", c->id);
   cleanup_json json_t *atts = network_attachments (c);
   cleanup_json json_t *copy = json_deep_copy (atts);
-  int ret = attach_one (s, c, choice, copy, err);
+  int ret = attach_one (s, c, choice, copy, false, err);
   if (ret == 0 && json_array_size (atts) == 0)
     hosts_swap_address (c, "127.0.1.1", json_string_value (json_object_get (json_array_get (copy, 0), "IPAddress")));
   return ret;
@@ -523,7 +525,20 @@ network_detach_running (const struct isola_store *s, struct container *c, const 
       hosts_swap_address (c, ip, next ?: "127.0.1.1");
     }
   json_array_remove (copy, index);
-  return write_attachments (c, copy, err);
+  int ret = write_attachments (c, copy, err);
+  /* The first network gone, the next one takes the default routes, as Docker's sandbox moves its gateway. */
+  json_t *next = json_array_get (copy, 0);
+  uint32_t gateway = 0;
+  struct in6_addr gateway6 = in6addr_any;
+  const char *gw6 = json_string_value (json_object_get (next, "IPv6Gateway"));
+  if (ret == 0 && index == 0 && next
+      && ipv4_addr_parse (json_string_value (json_object_get (next, "Gateway")), &gateway) == 0
+      && (gw6 == NULL || inet_pton (AF_INET6, gw6, &gateway6) == 1))
+    {
+      cleanup_free char *netns = container_path (c, "netns");
+      ret = nl_default_route_add (netns, network_attachment_interface (next), gateway, &gateway6, err);
+    }
+  return ret;
 }
 
 static int

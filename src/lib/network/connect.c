@@ -166,8 +166,9 @@ network_connect (const struct isola_store *s, struct container *c, const char *w
   for (size_t i = 0; record == NULL && i < json_array_size (choices); i++)
     if (strcmp (json_string_value (json_object_get (json_array_get (choices, i), "Name")) ?: "", what) == 0)
       at = (ssize_t)i;
+  /* Docker's Forbidden (403 from the API) */
   if (at >= 0 && running)
-    return isola_error_fail (err, EEXIST, "endpoint with name %s already exists in network %s", container_name (c),
+    return isola_error_fail (err, EPERM, "endpoint with name %s already exists in network %s", container_name (c),
                              name);
   unsigned most = driver_of (c)->max_networks;
   if (at < 0 && most > 0 && json_array_size (choices) >= most)

@@ -43,6 +43,11 @@ struct nl_veth_peer
    default route via the gateway, and the namespace's lo up). */
 int nl_veth_add (const char *host_name, const char *bridge, const struct nl_veth_peer *peer, isola_error_t *err);
 
+/* In the namespace at netns: the default routes via gateway (0: none) and gateway6 (NULL or ::: none) on ifname,
+   which has an address in their subnets (a container's next network, once its first one is gone). */
+int nl_default_route_add (const char *netns, const char *ifname, uint32_t gateway, const struct in6_addr *gateway6,
+                          isola_error_t *err);
+
 /* Docker's MAC for an address: 02:42 followed by the address's four bytes. */
 void nl_mac_for_addr (uint32_t addr, uint8_t mac[6]);
 /* "aa:bb:cc:dd:ee:ff" → mac; -EINVAL for anything else (a multicast address too: its low bit of the first byte). */
