@@ -41,9 +41,11 @@ static json_t *
 endpoint_record (const struct container *c, json_t *endpoint, bool user_network)
 {
   json_t *e = json_object ();
-  const char *ip = json_string_value (json_object_get (json_object_get (endpoint, "IPAMConfig"), "IPv4Address"));
-  if (ip && ip[0])
-    json_object_set_new (e, "IPAMConfig", json_pack ("{s:s}", "IPv4Address", ip));
+  /* IPAMConfig as given: {} without an address (the docker CLI's), absent when the request has none (dockerd's) */
+  json_t *ipam = json_object_get (endpoint, "IPAMConfig");
+  const char *ip = json_string_value (json_object_get (ipam, "IPv4Address"));
+  if (json_is_object (ipam))
+    json_object_set_new (e, "IPAMConfig", ip && ip[0] ? json_pack ("{s:s}", "IPv4Address", ip) : json_object ());
   json_t *aliases = json_array ();
   size_t i;
   json_t *a;
