@@ -252,12 +252,21 @@ class Parts:
             check("other-name" in aliases, f"aliases: {aliases!r}")  # (and the short ID, as dockerd adds it)
             ctr.start()
             equal(self.fetch("other-name"), ctr.attrs["Config"]["Hostname"], "fetched by the alias connect gave")
-            try:
+            if self.shown == "hyperv":
+                # a running VM container's networks change only while it is stopped (its guest has one NIC)
+                try:
+                    net.disconnect(ctr)
+                    raise AssertionError("disconnect of a running VM container")
+                except APIError as e:
+                    check(e.status_code == 409 and "running VM container" in str(e), f"the reason: {e}")
+            else:
+                # a running process container: a second network and back, at once, as dockerd does
+                c.networks.get("bridge").connect(ctr)
+                ctr.reload()
+                equal(sorted(ctr.attrs["NetworkSettings"]["Networks"]), ["bridge", "py-net"], "after a running connect")
                 net.disconnect(ctr)
-                raise AssertionError("disconnect of a running container")
-            except APIError as e:
-                check(e.status_code in (400, 409), f"disconnect of a running container: {e}")
-                check("running" in str(e), f"the reason: {e}")
+                ctr.reload()
+                equal(list(ctr.attrs["NetworkSettings"]["Networks"]), ["bridge"], "after a running disconnect")
             ctr.remove(force=True)
         finally:
             server.remove(force=True)
