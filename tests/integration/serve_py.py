@@ -244,7 +244,7 @@ class Parts:
                 # dockerd 20.10 answers 500 (an untyped error); isola 404, the network being the missing thing
                 check(e.status_code in (404, 500) and "is not connected to the network" in str(e),
                       f"disconnect of a container not on the network: {e}")
-            c.networks.get("bridge").disconnect(ctr)  # an isola container is on one network at a time
+            c.networks.get("bridge").disconnect(ctr)  # a VM container is on one network at a time
             net.connect(ctr, aliases=["other-name"])
             ctr.reload()
             equal(list(ctr.attrs["NetworkSettings"]["Networks"]), ["py-net"], "the networks after connect")
