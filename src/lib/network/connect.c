@@ -152,17 +152,17 @@ network_connect (const struct isola_store *s, struct container *c, const char *w
   cleanup_close int lock = -1;
   if (ret == 0)
     ret = network_lock (s, &lock, err);
-  if (ret == 0)
-    ret = check_running (s, c, "connect", &running, err);
   if (ret < 0)
     return ret;
   /* Docker records a network it cannot find for a stopped container (its start then fails): so does isola. */
   cleanup_json json_t *record = NULL;
-  if ((ret = network_get (s, what, true, &record, running ? err : NULL)) < 0 && running)
-    return ret;
+  cleanup_error isola_error_t missing = NULL;
+  (void)network_get (s, what, true, &record, &missing);
   const char *name = record ? json_string_value (json_object_get (record, "Name")) : what;
-  if ((ret = check_mode (c, name, err)) < 0)
+  if ((ret = check_mode (c, name, err)) < 0 || (ret = check_running (s, c, "connect", &running, err)) < 0)
     return ret;
+  if (running && record == NULL)
+    return isola_error_fail (err, ENOENT, "%s", missing ? missing->msg : "network not found");
   cleanup_json json_t *choices = network_choices (c);
   ssize_t at = record ? choice_index (s, choices, record) : -1;
   for (size_t i = 0; record == NULL && i < json_array_size (choices); i++)
@@ -203,12 +203,10 @@ network_disconnect (const struct isola_store *s, struct container *c, const char
   bool running = false;
   cleanup_close int lock = -1;
   int ret = network_lock (s, &lock, err);
-  if (ret == 0)
-    ret = check_running (s, c, "disconnect", &running, err);
-  if (ret < 0)
-    return ret;
   cleanup_json json_t *record = NULL;
-  if ((ret = network_get (s, what, true, &record, err)) < 0)
+  if (ret == 0)
+    ret = network_get (s, what, true, &record, err);
+  if (ret < 0)
     return ret;
   const char *name = json_string_value (json_object_get (record, "Name"));
   const char *mode = json_string_value (json_object_get (container_host_config (c), "NetworkMode")) ?: "";
@@ -216,6 +214,8 @@ network_disconnect (const struct isola_store *s, struct container *c, const char
     return isola_error_fail (err, EINVAL,
                              "container cannot be disconnected from host network or connected to host "
                              "network");
+  if ((ret = check_running (s, c, "disconnect", &running, err)) < 0)
+    return ret;
   cleanup_json json_t *choices = network_choices (c);
   /* --network none: on "none", which Docker lets go (the container stays without a network). */
   bool none = strcmp (name, "none") == 0 && strcmp (mode, "none") == 0 && json_object_get (c->config, "Network") == NULL
