@@ -591,6 +591,26 @@ eth1 10.97.0.3/24"
   assert_no_net_leftovers
 }
 
+# restarted_once CONTAINER: its restart policy has restarted it and it runs.
+restarted_once() {
+  [ "$(cfield "$1" '{{.RestartCount}} {{.State.Status}}')" = "1 running" ]
+}
+
+@test "a restart by the restart policy keeps a network connected while the container ran" {
+  only_isolation process "a VM container's networks change only while it is stopped"
+  isola_ok network create --subnet 10.103.0.0/24 rp
+  run_detached --restart always --name policy busybox sleep 600
+  isola_ok network connect rp policy
+  local pid
+  pid=$(cfield policy '{{.State.Pid}}')
+  kill_container_pid "$pid"
+  wait_until 60 restarted_once policy || fail "not restarted: $(cfield policy '{{.RestartCount}} {{.State.Status}}')"
+  assert_equal "$(interfaces_of policy | grep eth1)" "eth1 10.103.0.2/24"
+  isola_ok rm -f policy
+  isola_ok network rm rp
+  assert_no_net_leftovers
+}
+
 @test "kill -9 of the monitor of a container on two networks: the first ps tears both down" {
   only_isolation process "a VM container is on one network at a time"
   isola_ok network create --subnet 10.99.0.0/24 k1

@@ -451,15 +451,32 @@ dns_servers (json_t *atts)
   return servers;
 }
 
+/* The networks config.json chooses now: connect and disconnect of a running container write it while its monitor,
+   which restarts it by its restart policy, holds the record it started with. */
+static json_t *
+current_choices (const struct container *c)
+{
+  cleanup_free char *path = container_path (c, "config.json");
+  cleanup_json json_t *config = json_load_file (path, 0, NULL);
+  if (!json_is_object (config))
+    return network_choices (c);
+  struct container now = *c;
+  now.config = config;
+  return network_choices (&now);
+}
+
 int
 network_attach (const struct isola_store *s, struct container *c, isola_error_t *err)
 {
-  cleanup_json json_t *choices = network_choices (c);
+  cleanup_json json_t *choices = current_choices (c);
   if (json_array_size (choices) == 0)
     return 0;
   cleanup_close int lock = -1;
   int ret = network_lock (s, &lock, err);
   trace_mark ("network: locked");
+  /* again under the lock, which connect and disconnect hold while they write the record */
+  json_decref (choices);
+  choices = current_choices (c);
   if (ret == 0)
     ret = detach_locked (s, c, err); /* what a crashed run left */
   cleanup_free char *netns = container_path (c, "netns");
