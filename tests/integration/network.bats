@@ -654,6 +654,8 @@ restarted_once() {
   assert_equal "$(api /networks/ca/connect '{"Container": "apirun", "EndpointConfig": {"IPAMConfig": {"IPv4Address": "10.94.0.7"}}}')" 200
   assert_equal "$(isola exec apirun ip -o -4 addr show eth1 | awk '{ print $4 }')" 10.94.0.7/24
   assert_equal "$(network_names apirun)" "bridge ca"
+  # stats counts each interface
+  assert_equal "$(curl -s --unix-socket "$sock" 'http://isola/v1.41/containers/apirun/stats?stream=false' | jq -c '.networks | keys')" '["eth0","eth1"]'
   assert_equal "$(api /networks/ca/connect '{"Container": "apirun"}')" 403
   assert_equal "$(jq -r .message "$BATS_TEST_TMPDIR/body")" "endpoint with name apirun already exists in network ca"
   assert_equal "$(api /networks/ca/disconnect '{"Container": "apirun"}')" 200
