@@ -565,6 +565,12 @@ second 10.97.0.3/24 10.97.0.1 02:42:0a:61:00:03 two,${cid:0:12}"
   run --separate-stderr isola network connect second multi
   assert_status 1
   assert_equal "$stderr" "Error: endpoint with name multi already exists in network second"
+  # in use by its second interface: network rm refused (onsecond stopped first, so only multi holds it)
+  isola_ok stop -t 1 onsecond
+  run --separate-stderr isola network rm second
+  assert_status 1
+  [[ $stderr == *"has active endpoints"* ]] || fail "stderr: $stderr"
+  isola_ok start onsecond
   # a restart keeps both
   isola_ok restart -t 1 multi
   assert_equal "$(interfaces_of multi)" "eth0 10.96.0.2/24
