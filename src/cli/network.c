@@ -439,8 +439,10 @@ static int
 run_network_connect (struct cli_ctx *ctx, int argc, char **argv)
 {
   cleanup_json json_t *endpoint = json_object ();
-  json_t *aliases = json_array ();
+  json_t *aliases = json_array (), *ipam = json_object ();
   json_object_set_new (endpoint, "Aliases", aliases);
+  /* as the docker CLI sends it: inspect then shows {} without --ip, as dockerd does */
+  json_object_set_new (endpoint, "IPAMConfig", ipam);
   struct flag_parser p;
   int c, exit_code = 0;
   cli_flags_init (&p, &cmd_network_connect, argc, argv);
@@ -448,7 +450,7 @@ run_network_connect (struct cli_ctx *ctx, int argc, char **argv)
     if (c == 'a')
       json_array_append_new (aliases, json_string (p.value));
     else if (c == 'i')
-      json_object_set_new (endpoint, "IPAMConfig", json_pack ("{s:s}", "IPv4Address", p.value));
+      json_object_set_new (ipam, "IPv4Address", json_string (p.value));
   if (c < 0)
     return exit_code;
   if (p.nargs != 2)

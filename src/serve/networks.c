@@ -1,5 +1,5 @@
 /* Network endpoints (network/network.h): list, inspect, create, remove (prune: prune.c); connect and disconnect
-   of a stopped container (network/connect.h). */
+   (network/connect.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>

@@ -456,13 +456,15 @@ addresses_but_lo() {
   run --separate-stderr isola run --rm --isolation process --network cn busybox sh -c \
     'for i in $(seq 50); do ping -c1 -W2 mv >/dev/null && ping -c1 -W2 mover >/dev/null && exit 0; sleep 0.2; done; exit 1'
   assert_status 0
-  # running: refused, nothing changed
-  run --separate-stderr isola network disconnect cn mover
-  assert_status 1
-  assert_equal "$stderr" "Error: container mover is running: isola disconnects a container only while it is stopped (stop it first)"
-  run --separate-stderr isola network connect bridge mover
-  assert_status 1
-  assert_equal "$(addresses_but_lo mover)" "10.92.0.9/24"
+  # running: a VM container's networks change only while it is stopped (a process container's at once: below)
+  if [ "$TEST_ISOLATION" = vm ]; then
+    run --separate-stderr isola network disconnect cn mover
+    assert_status 1
+    assert_equal "$stderr" "Error: container mover is a running VM container: isola disconnects a VM container only while it is stopped (its guest has one network interface, set at its start; stop it first)"
+    run --separate-stderr isola network connect bridge mover
+    assert_status 1
+    assert_equal "$(addresses_but_lo mover)" "10.92.0.9/24"
+  fi
   # a restart keeps the network it was connected to
   isola_ok restart -t 1 mover
   assert_equal "$(addresses_but_lo mover)" "10.92.0.9/24"
@@ -474,13 +476,19 @@ addresses_but_lo() {
   assert_no_net_leftovers
 }
 
-@test "network connect and disconnect refused with Docker's errors; one network at a time" {
+# network_names CONTAINER: the networks inspect shows it on, sorted, on one line.
+network_names() {
+  isola inspect -f '{{json .NetworkSettings.Networks}}' "$1" | jq -r 'keys | join(" ")'
+}
+
+@test "network connect and disconnect refused with Docker's errors; a second network recorded" {
   only_isolation process "the records do not depend on the isolation mode"
   isola_ok network create --subnet 10.93.0.0/24 cm
   isola_ok create --name one busybox true
-  run --separate-stderr isola network connect cm one
-  assert_status 1
-  assert_equal "$stderr" "Error: container one is on network bridge: isola puts a container on one network at a time (disconnect it from bridge first)"
+  isola_ok network connect cm one
+  assert_equal "$(network_names one)" "bridge cm"
+  isola_ok network disconnect cm one
+  assert_equal "$(network_names one)" "bridge"
   run --separate-stderr isola network disconnect cm one
   assert_status 1
   [[ $stderr == "Error: container "*" is not connected to the network cm" ]] || fail "stderr: $stderr"
@@ -503,6 +511,134 @@ addresses_but_lo() {
   isola_ok network rm cm
 }
 
+# interfaces_of CONTAINER: "NAME ADDRESS/PREFIX" of each interface but lo, one a line, sorted.
+interfaces_of() {
+  isola exec "$1" sh -c 'ip -4 -o addr show | grep -v " lo " | awk "{ print \$2, \$4 }" | sort'
+}
+
+# address_of CONTAINER NAME: the address NAME resolves to in the container (waits for aardvark-dns to learn it).
+address_of() {
+  # shellcheck disable=SC2016 # expanded in the container
+  isola exec "$1" sh -c 'for i in $(seq 100); do ping -c1 -W2 "$0" 2>/dev/null | sed -n "s/^PING [^ ]* (\([0-9.]*\)).*/\1/p" | grep . && exit 0; sleep 0.2; done; exit 1' "$2"
+}
+
+# unresolved CONTAINER NAME: the name no longer resolves in the container.
+unresolved() {
+  isola exec "$1" ping -c1 -W2 "$2" 2>&1 | grep -q "bad address"
+}
+
+# leftovers_of ID: what a container's run could leave in this namespace and the store: its veths, leases, names.
+leftovers_of() {
+  ip -o link show 2>/dev/null | grep -F "veth${1:0:9}" | sed 's/^/link /'
+  grep -rlx -- "$1" "$ISOLA_ROOT/networks/leases" 2>/dev/null | sed 's/^/lease /'
+  grep -rl -- "^$1 " "$ISOLA_ROOT/networks/dns" 2>/dev/null | sed 's/^/dns /'
+  find "$ISOLA_ROOT/containers/$1" -maxdepth 1 \( -name netns -o -name network.json \) 2>/dev/null | sed 's/^/file /'
+}
+no_leftovers_of() { [ -z "$(leftovers_of "$1")" ]; }
+
+@test "network connect of a running process container: eth1 on the second network, names on both, inspect; disconnect; restart keeps both" {
+  only_isolation process "a running VM container's networks change only while it is stopped (the VM tests below)"
+  isola_ok network create --subnet 10.96.0.0/24 first
+  isola_ok network create --subnet 10.97.0.0/24 second
+  run_detached --network first --name multi busybox sleep 600
+  local cid=$CID
+  run_detached --network first --name onfirst busybox sleep 600
+  run_detached --network second --name onsecond busybox sleep 600
+  isola_ok network connect --alias two second multi
+  assert_equal "$(interfaces_of multi)" "eth0 10.96.0.2/24
+eth1 10.97.0.3/24"
+  # the first network keeps the default route
+  assert_equal "$(isola exec multi sh -c "ip route | grep ^default")" "default via 10.96.0.1 dev eth0 "
+  # names on both networks, both ways; the alias on the second
+  assert_equal "$(address_of multi onfirst)" 10.96.0.3
+  assert_equal "$(address_of multi onsecond)" 10.97.0.2
+  assert_equal "$(address_of onsecond multi)" 10.97.0.3
+  assert_equal "$(address_of onsecond two)" 10.97.0.3
+  assert_equal "$(address_of onfirst multi)" 10.96.0.2
+  # and traffic over the second interface
+  isola_ok exec onsecond ping -c1 -W5 10.97.0.3
+  assert_equal "$(isola inspect -f '{{json .NetworkSettings.Networks}}' multi | jq -r 'to_entries[] | "\(.key) \(.value.IPAddress)/\(.value.IPPrefixLen) \(.value.Gateway) \(.value.MacAddress) \((.value.Aliases // []) | join(","))"')" \
+    "first 10.96.0.2/24 10.96.0.1 02:42:0a:60:00:02 
+second 10.97.0.3/24 10.97.0.1 02:42:0a:61:00:03 two,${cid:0:12}"
+  assert_equal "$(isola network inspect -f '{{range .Containers}}{{.Name}} {{.IPv4Address}};{{end}}' second | tr ';' '\n' | sort | tr '\n' ';')" \
+    ";multi 10.97.0.3/24;onsecond 10.97.0.2/24;"
+  run --separate-stderr isola network connect second multi
+  assert_status 1
+  assert_equal "$stderr" "Error: endpoint with name multi already exists in network second"
+  # in use by its second interface: network rm refused (onsecond stopped first, so only multi holds it)
+  isola_ok stop -t 1 onsecond
+  run --separate-stderr isola network rm second
+  assert_status 1
+  [[ $stderr == *"has active endpoints"* ]] || fail "stderr: $stderr"
+  isola_ok start onsecond
+  # a restart keeps both
+  isola_ok restart -t 1 multi
+  assert_equal "$(interfaces_of multi)" "eth0 10.96.0.2/24
+eth1 10.97.0.3/24"
+  assert_equal "$(address_of onsecond two)" 10.97.0.3
+  # disconnect of the first network: its interface, address and names go; the second takes the default route
+  isola_ok network disconnect first multi
+  assert_equal "$(interfaces_of multi)" "eth1 10.97.0.3/24"
+  assert_equal "$(isola exec multi sh -c "ip route | grep ^default")" "default via 10.97.0.1 dev eth1 "
+  assert_equal "$(network_names multi)" "second"
+  assert_equal "$(isola network inspect -f '{{range .Containers}}{{.Name}}{{end}}' first)" onfirst
+  wait_until 30 unresolved onfirst multi
+  assert_equal "$(address_of onsecond multi)" 10.97.0.3
+  # connected again: the first free interface name
+  isola_ok network connect first multi
+  assert_equal "$(interfaces_of multi)" "eth0 10.96.0.2/24
+eth1 10.97.0.3/24"
+  assert_equal "$(address_of onfirst multi)" 10.96.0.2
+  isola_ok rm -f multi
+  wait_until 10 no_leftovers_of "$cid" || fail "left behind: $(leftovers_of "$cid")"
+  wait_until 30 unresolved onsecond multi
+  isola_ok rm -f onfirst onsecond
+  isola_ok network rm first second
+  assert_no_net_leftovers
+}
+
+# restarted_once CONTAINER: its restart policy has restarted it and it runs.
+restarted_once() {
+  [ "$(cfield "$1" '{{.RestartCount}} {{.State.Status}}')" = "1 running" ]
+}
+
+@test "a restart by the restart policy keeps a network connected while the container ran" {
+  only_isolation process "a VM container's networks change only while it is stopped"
+  isola_ok network create --subnet 10.103.0.0/24 rp
+  run_detached --restart always --name policy busybox sleep 600
+  isola_ok network connect rp policy
+  local pid
+  pid=$(cfield policy '{{.State.Pid}}')
+  kill_container_pid "$pid"
+  wait_until 60 restarted_once policy || fail "not restarted: $(cfield policy '{{.RestartCount}} {{.State.Status}}')"
+  assert_equal "$(interfaces_of policy | grep eth1)" "eth1 10.103.0.2/24"
+  isola_ok rm -f policy
+  isola_ok network rm rp
+  assert_no_net_leftovers
+}
+
+@test "kill -9 of the monitor of a container on two networks: the first ps tears both down" {
+  only_isolation process "a VM container is on one network at a time"
+  isola_ok network create --subnet 10.99.0.0/24 k1
+  isola_ok network create --subnet 10.100.0.0/24 k2
+  run_detached --network k1 --name two-nets busybox sleep 600
+  local cid=$CID pid mon
+  isola_ok network connect k2 two-nets
+  assert_equal "$(ls "$ISOLA_ROOT/networks/dns" | grep -c '^k[12]$')" 2
+  pid=$(cfield two-nets '{{.State.Pid}}')
+  track_pid "$pid"
+  mon=$(monitor_of two-nets)
+  [ -n "$mon" ] || fail "no monitor"
+  kill -KILL "$mon"
+  kill_container_pid "$pid"
+  [ -n "$(leftovers_of "$cid")" ] || fail "nothing to tear down: the test would prove nothing"
+  isola_ok ps -a
+  wait_until 10 no_leftovers_of "$cid" || fail "left behind: $(leftovers_of "$cid")"
+  isola_ok rm -f two-nets
+  isola_ok network rm k1 k2
+  assert_no_net_leftovers
+}
+
 @test "POST /networks/ID/connect and /disconnect, and /networks/create with IPv6, through isola serve" {
   only_isolation process "the API calls the library's connect and disconnect, which the CLI tests cover in both modes"
   isola_ok network create --subnet 10.94.0.0/24 ca
@@ -519,6 +655,18 @@ addresses_but_lo() {
   assert_equal "$(api /networks/ca/connect '{"Container": "nosuch"}')" 404
   assert_equal "$(api /networks/ca/disconnect '{"Container": "api", "Force": true}')" 200
   assert_equal "$(cfield api '{{json .NetworkSettings.Networks}}')" "{}"
+  # a running container: connected and disconnected at once
+  run_detached --name apirun busybox sleep 600
+  assert_equal "$(api /networks/ca/connect '{"Container": "apirun", "EndpointConfig": {"IPAMConfig": {"IPv4Address": "10.94.0.7"}}}')" 200
+  assert_equal "$(isola exec apirun ip -o -4 addr show eth1 | awk '{ print $4 }')" 10.94.0.7/24
+  assert_equal "$(network_names apirun)" "bridge ca"
+  # stats counts each interface
+  assert_equal "$(curl -s --unix-socket "$sock" 'http://isola/v1.41/containers/apirun/stats?stream=false' | jq -c '.networks | keys')" '["eth0","eth1"]'
+  assert_equal "$(api /networks/ca/connect '{"Container": "apirun"}')" 403
+  assert_equal "$(jq -r .message "$BATS_TEST_TMPDIR/body")" "endpoint with name apirun already exists in network ca"
+  assert_equal "$(api /networks/ca/disconnect '{"Container": "apirun"}')" 200
+  assert_equal "$(isola exec apirun sh -c 'ls /sys/class/net | sort | tr "\n" " "')" "eth0 lo "
+  isola_ok rm -f apirun
   # POST /networks/create with EnableIPv6 and an IPv6 subnet beside the IPv4 one
   assert_equal "$(api /networks/create '{"Name": "api6", "EnableIPv6": true, "IPAM": {"Config": [{"Subnet": "10.98.0.0/24"}, {"Subnet": "fd00:98::/64"}]}}')" 201
   assert_equal "$(isola network inspect -f '{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}} {{.Gateway}} {{end}}' api6)" \
@@ -880,6 +1028,38 @@ options ndots:3"
 }
 
 # ---- across the isolation modes -----------------------------------------------------------------------------------
+
+@test "VM containers: one network at a time, changed while stopped; a process container reaches one by name over its second network" {
+  only_isolation vm "it starts one container in each mode, explicitly"
+  isola_ok network create --subnet 10.101.0.0/24 front
+  isola_ok network create --subnet 10.102.0.0/24 back
+  isola_ok create --name vmback --isolation vm busybox sh -c 'echo from-the-vm > /www; exec httpd -f -p 80 -h /'
+  # stopped: moved from the default bridge to back; a second network refused
+  isola_ok network disconnect bridge vmback
+  isola_ok network connect back vmback
+  run --separate-stderr isola network connect front vmback
+  assert_status 1
+  assert_equal "$stderr" "Error: container vmback is on network back: a VM container is on one network at a time (its guest mirrors one interface; disconnect it from back first)"
+  isola_ok start vmback
+  # running: refused, nothing changed
+  run --separate-stderr isola network connect front vmback
+  assert_status 1
+  assert_equal "$stderr" "Error: container vmback is a running VM container: isola connects a VM container only while it is stopped (its guest has one network interface, set at its start; stop it first)"
+  assert_equal "$(network_names vmback)" back
+  # a running process container on front joins back too, and finds the VM there by name
+  run_detached --network front --name proc2 --isolation process busybox sleep 600
+  isola_ok network connect back proc2
+  # shellcheck disable=SC2016 # expanded in the container
+  local fetch='for i in $(seq 100); do wget -q -O - "http://$0/www" && exit 0; sleep 0.2; done; exit 1'
+  run --separate-stderr isola exec proc2 sh -c "$fetch" vmback
+  assert_status 0
+  assert_output_contains from-the-vm
+  # and the VM's guest finds it by name on back
+  assert_equal "$(address_of vmback proc2)" "$(cfield proc2 '{{.NetworkSettings.Networks.back.IPAddress}}')"
+  isola_ok rm -f vmback proc2
+  isola_ok network rm front back
+  assert_no_net_leftovers
+}
 
 @test "a process container and a VM container on one user network reach each other by name, both ways" {
   only_isolation vm "it starts one container in each mode, explicitly"

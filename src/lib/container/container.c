@@ -518,6 +518,12 @@ config_damage (const char *id, json_t *o)
   if (!type_or_absent (o, "Mounts", JSON_ARRAY) || !type_or_absent (o, "Exact", JSON_OBJECT)
       || !type_or_absent (o, "Endpoint", JSON_OBJECT))
     return "Mounts is not an array, or Exact or Endpoint not an object";
+  json_t *networks = json_object_get (o, "Networks"), *n;
+  if (networks && !json_is_array (networks))
+    return "Networks is not an array";
+  json_array_foreach (networks, i, n) if (!json_is_string (json_object_get (n, "Name"))
+                                          || !type_or_absent (n, "Endpoint", JSON_OBJECT)) return "Networks holds a "
+                                                                                                  "malformed network";
   return NULL;
 }
 

@@ -36,13 +36,81 @@ network_mode_network (const char *mode)
   return mode;
 }
 
-const char *
-network_of_container (const struct container *c)
+/* The legacy record's one network: connect's "Network" (null: none), else NetworkMode's. */
+static const char *
+recorded_network (const struct container *c)
 {
   json_t *chosen = json_object_get (c->config, "Network");
   if (chosen)
     return json_string_value (chosen);
   return network_mode_network (json_string_value (json_object_get (container_host_config (c), "NetworkMode")));
+}
+
+const char *
+network_of_container (const struct container *c)
+{
+  json_t *list = json_object_get (c->config, "Networks");
+  if (json_is_array (list))
+    return json_string_value (json_object_get (json_array_get (list, 0), "Name"));
+  return recorded_network (c);
+}
+
+json_t *
+network_choices (const struct container *c)
+{
+  json_t *list = json_object_get (c->config, "Networks");
+  if (json_is_array (list))
+    return json_deep_copy (list);
+  json_t *out = json_array ();
+  const char *name = recorded_network (c);
+  if (name == NULL)
+    return out;
+  json_t *choice = json_pack ("{s:s}", "Name", name);
+  if (container_endpoint (c))
+    json_object_set_new (choice, "Endpoint", json_deep_copy (container_endpoint (c)));
+  json_array_append_new (out, choice);
+  return out;
+}
+
+json_t *
+network_attachments_of (json_t *file)
+{
+  json_t *list = json_object_get (file, "Attachments");
+  if (json_is_array (list))
+    return json_incref (list);
+  json_t *out = json_array ();
+  /* network.json as isola wrote it before a container could be on several networks: one attachment, eth0. */
+  if (json_is_object (file) && json_is_string (json_object_get (file, "Network")))
+    json_array_append (out, file);
+  return out;
+}
+
+json_t *
+network_attachments (const struct container *c)
+{
+  cleanup_free char *path = container_path (c, "network.json");
+  cleanup_json json_t *file = json_load_file (path, 0, NULL);
+  return network_attachments_of (file);
+}
+
+/* The attachment in atts to the network of ID network_id, or NULL. */
+json_t *
+network_attachment_to (json_t *atts, const char *network_id)
+{
+  size_t i;
+  json_t *att;
+  json_array_foreach (atts, i, att)
+  {
+    if (strcmp (json_string_value (json_object_get (att, "NetworkID")) ?: "", network_id) == 0)
+      return att;
+  }
+  return NULL;
+}
+
+const char *
+network_attachment_interface (json_t *att)
+{
+  return json_string_value (json_object_get (att, "Interface")) ?: "eth0";
 }
 
 char *
@@ -144,28 +212,47 @@ resolv_for_dns (const struct container *c, json_t *servers)
 }
 
 static int
-write_attachment (const struct container *c, json_t *att, isola_error_t *err)
+write_attachments (const struct container *c, json_t *atts, isola_error_t *err)
 {
   cleanup_free char *path = container_path (c, "network.json");
-  cleanup_free char *text = json_dumps (att, JSON_COMPACT | JSON_SORT_KEYS);
-  /* Complete or absent (temp + rename), but not synced: what it describes (a namespace, a veth) does not outlive
+  cleanup_json json_t *file = json_pack ("{s:O}", "Attachments", atts);
+  cleanup_free char *text = json_dumps (file, JSON_COMPACT | JSON_SORT_KEYS);
+  /* Complete or absent (temp + rename), but not synced: what it describes (a namespace, veths) does not outlive
      the machine either, and a sync here cost ~30 ms of a container's start on this loaded machine. */
   return write_file_replace (path, text, strlen (text), 0600, err);
 }
 
 static int detach_locked (const struct isola_store *s, struct container *c, isola_error_t *err);
 
-/* The host's end of the container's veth: "veth" and the start of the container's ID (15 characters at most). */
+/* The host's end of the container's veth for its interface ethN (15 characters at most): "veth" and the start of
+   the container's ID for eth0 (the name isola always gave it), "vethID-N" for the others. */
 static char *
-host_veth_name (const struct container *c)
+host_veth_name (const struct container *c, unsigned n)
 {
-  return xasprintf ("veth%.11s", c->id);
+  return n == 0 ? xasprintf ("veth%.11s", c->id) : xasprintf ("veth%.9s-%u", c->id, n);
 }
 
-/* The names the container answers to on a user network: its name, its --network-alias names and its short ID
+/* The first interface number no attachment in atts has (Docker names them eth0, eth1… in the order they come). */
+static unsigned
+free_interface (json_t *atts)
+{
+  for (unsigned n = 0;; n++)
+    {
+      char name[16];
+      snprintf (name, sizeof name, "eth%u", n);
+      size_t i;
+      json_t *att;
+      bool taken = false;
+      json_array_foreach (atts, i, att) taken = taken || strcmp (network_attachment_interface (att), name) == 0;
+      if (!taken)
+        return n;
+    }
+}
+
+/* The names the container answers to on a user network: its name, its --network-alias names there and its short ID
    (Docker's), NULL-terminated. */
 static char **
-dns_names (const struct container *c)
+dns_names (const struct container *c, json_t *endpoint)
 {
   char **v = xcalloc (1, sizeof (char *));
   strv_push (&v, container_name (c));
@@ -174,16 +261,18 @@ dns_names (const struct container *c)
   char short_id[13];
   snprintf (short_id, sizeof short_id, "%.12s", c->id);
   /* connect records the short ID among the aliases, as Docker's does */
-  json_array_foreach (json_object_get (container_endpoint (c), "Aliases"), i,
-                      a) if (strcmp (json_string_value (a), short_id) != 0) strv_push (&v, json_string_value (a));
+  json_array_foreach (json_object_get (endpoint, "Aliases"), i, a) if (strcmp (json_string_value (a), short_id) != 0)
+      strv_push (&v, json_string_value (a));
   strv_push (&v, short_id);
   return v;
 }
 
-/* The veth, the bridge under it (made by the network's first container) and the names, once the attachment is
-   recorded. */
+/* The veth of attachment att in the namespace (which exists), on the bridge (made by the network's first container)
+   and the names, once the attachment is recorded.  The primary attachment (the container's first network) has the
+   default routes. */
 static int
-connect_locked (const struct isola_store *s, struct container *c, json_t *record, json_t *att, isola_error_t *err)
+connect_locked (const struct isola_store *s, struct container *c, json_t *record, json_t *att, json_t *endpoint,
+                bool primary, isola_error_t *err)
 {
   struct bridge_spec bridge;
   struct ipv4_net subnet;
@@ -195,21 +284,21 @@ connect_locked (const struct isola_store *s, struct container *c, json_t *record
     return ret;
   (void)ipv4_addr_parse (json_string_value (json_object_get (att, "IPAddress")), &addr);
   cleanup_free char *netns = container_path (c, "netns");
-  struct nl_veth_peer peer
-      = { .netns = netns, .ifname = "eth0", .addr = addr, .prefix = subnet.prefix, .gateway = gateway };
+  struct nl_veth_peer peer = { .netns = netns,
+                               .ifname = network_attachment_interface (att),
+                               .addr = addr,
+                               .prefix = subnet.prefix,
+                               .gateway = primary ? gateway : 0 };
   if (nl_mac_parse (json_string_value (json_object_get (att, "MacAddress")), peer.mac) < 0)
     nl_mac_for_addr (addr, peer.mac);
   const char *addr6 = json_string_value (json_object_get (att, "GlobalIPv6Address"));
   struct ipv6_net subnet6;
-  if (addr6 && network_subnet6_of (record, &subnet6, &peer.gateway6) == 0
-      && inet_pton (AF_INET6, addr6, &peer.addr6) == 1)
-    peer.has6 = true, peer.prefix6 = subnet6.prefix;
+  struct in6_addr gateway6;
+  if (addr6 && network_subnet6_of (record, &subnet6, &gateway6) == 0 && inet_pton (AF_INET6, addr6, &peer.addr6) == 1)
+    peer.has6 = true, peer.prefix6 = subnet6.prefix, peer.gateway6 = primary ? gateway6 : in6addr_any;
   if ((ret = bridge_ensure (&bridge, err)) < 0)
     return ret;
   trace_mark ("network: bridge there");
-  if ((ret = make_netns_file (netns, err)) < 0)
-    return ret;
-  trace_mark ("network: namespace made");
   /* The last run's pair goes with its namespace, which the kernel destroys in the background (detach): a restart
      can come first and find the host's end still there.  Deleted then, waiting for the kernel as detach did not. */
   const char *veth = json_string_value (json_object_get (att, "Veth"));
@@ -220,63 +309,68 @@ connect_locked (const struct isola_store *s, struct container *c, json_t *record
   trace_mark ("network: veth made");
   if (json_array_size (json_object_get (att, "DNS")) > 0)
     {
-      cleanup_strv char **names = dns_names (c);
+      cleanup_strv char **names = dns_names (c, endpoint);
       ret = dns_add (s, json_string_value (json_object_get (record, "Name")), gateway, c->id, addr, addr6, names, err);
     }
   return ret;
 }
 
-/* --ip's address (checked to be an IPv4 one at create), else 0: the network's first free one. */
+/* --ip's address (checked to be an IPv4 one at create or connect), else 0: the network's first free one. */
 static uint32_t
-wanted_address (const struct container *c)
+wanted_address (json_t *endpoint)
 {
   uint32_t a = 0;
-  const char *ip
-      = json_string_value (json_object_get (json_object_get (container_endpoint (c), "IPAMConfig"), "IPv4Address"));
+  const char *ip = json_string_value (json_object_get (json_object_get (endpoint, "IPAMConfig"), "IPv4Address"));
   return ip && ipv4_addr_parse (ip, &a) == 0 ? a : 0;
 }
 
-int
-network_attach (const struct isola_store *s, struct container *c, isola_error_t *err)
+/* What attachment att made (its names, its lease; its veth when delete_veth, else the namespace takes it), undone. */
+static void
+undo_attachment (const struct isola_store *s, json_t *att, const char *container_id, bool delete_veth)
 {
-  const char *wanted = network_of_container (c);
-  if (wanted == NULL)
-    return 0;
-  cleanup_close int lock = -1;
-  cleanup_json json_t *record = NULL;
-  int ret = network_lock (s, &lock, err);
-  trace_mark ("network: locked");
-  if (ret == 0)
-    ret = detach_locked (s, c, err); /* what a crashed run left */
-  if (ret == 0)
-    ret = network_get (s, wanted, true, &record, err);
-  if (ret < 0)
-    return ret;
+  if (json_array_size (json_object_get (att, "DNS")) > 0)
+    dns_remove (s, json_string_value (json_object_get (att, "Network")) ?: "", container_id);
+  const char *veth = json_string_value (json_object_get (att, "Veth"));
+  if (delete_veth && veth && nl_link_exists (veth))
+    (void)nl_link_delete (veth, NULL);
+  uint32_t addr;
+  if (ipv4_addr_parse (json_string_value (json_object_get (att, "IPAddress")), &addr) == 0)
+    network_release (s, json_string_value (json_object_get (att, "NetworkID")) ?: "", addr, container_id);
+}
+
+/* The attachment's record for the container on network record at addr, as interface ethN. */
+static json_t *
+attachment_record (const struct container *c, json_t *record, uint32_t addr, unsigned n, isola_error_t *err)
+{
   struct ipv4_net subnet;
-  uint32_t gateway = 0, addr = 0;
-  if ((ret = network_subnet_of (record, &subnet, &gateway, err)) < 0
-      || (ret = network_lease (s, record, c->id, wanted_address (c), &addr, err)) < 0)
-    return ret;
+  uint32_t gateway = 0;
+  if (network_subnet_of (record, &subnet, &gateway, err) < 0)
+    return NULL;
   const char *name = json_string_value (json_object_get (record, "Name"));
-  cleanup_free char *ip = ipv4_addr_format (addr), *gw = ipv4_addr_format (gateway), *veth = host_veth_name (c);
-  /* --mac-address (Config.MacAddress, checked at create), else Docker's for the address. */
+  const char *id = json_string_value (json_object_get (record, "Id"));
+  cleanup_free char *ip = ipv4_addr_format (addr), *gw = ipv4_addr_format (gateway), *veth = host_veth_name (c, n);
+  cleanup_free char *ifname = xasprintf ("eth%u", n);
+  /* --mac-address (Config.MacAddress, checked at create) for the first interface, else Docker's for the address. */
   uint8_t m[6];
-  if (nl_mac_parse (json_string_value (json_object_get (container_config (c), "MacAddress")), m) < 0)
+  if (n > 0 || nl_mac_parse (json_string_value (json_object_get (container_config (c), "MacAddress")), m) < 0)
     nl_mac_for_addr (addr, m);
   char mac[18];
   snprintf (mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+  /* Docker's endpoint IDs differ between a container's networks: the container's ID mixed with the network's. */
   char endpoint[DIGEST_HEX_LEN + 1];
-  snprintf (endpoint, sizeof endpoint, "%.32s%.32s", c->id + 32, c->id);
+  if (n == 0)
+    snprintf (endpoint, sizeof endpoint, "%.32s%.32s", c->id + 32, c->id);
+  else
+    snprintf (endpoint, sizeof endpoint, "%.32s%.32s", c->id + 32, id);
   /* Docker's embedded DNS answers only on user networks: aardvark-dns for those, the host's resolvers on the
      default bridge. */
   json_t *dns = json_array ();
   if (strcmp (name, NETWORK_DEFAULT) != 0)
     json_array_append_new (dns, json_string (gw));
-  cleanup_json json_t *att
-      = json_pack ("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:s, s:s}", "Network", name, "NetworkID",
-                   json_string_value (json_object_get (record, "Id")), "EndpointID", endpoint, "IPAddress", ip,
-                   "IPPrefixLen", subnet.prefix, "Gateway", gw, "MacAddress", mac, "ContainerName", container_name (c),
-                   "DNS", dns, "Veth", veth, "Bridge", json_string_value (json_object_get (record, "IsolaBridge")));
+  json_t *att = json_pack ("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:s, s:s, s:s}", "Network", name, "NetworkID",
+                           id, "EndpointID", endpoint, "IPAddress", ip, "IPPrefixLen", subnet.prefix, "Gateway", gw,
+                           "MacAddress", mac, "ContainerName", container_name (c), "DNS", dns, "Veth", veth, "Bridge",
+                           json_string_value (json_object_get (record, "IsolaBridge")), "Interface", ifname);
   /* --ipv6: the IPv6 subnet's address at the IPv4 address's offset in its subnet (network.h: the IPv4 lease
      stands for both), as Docker's first container gets ::2 where it gets .2. */
   struct ipv6_net subnet6;
@@ -289,27 +383,179 @@ network_attach (const struct isola_store *s, struct container *c, isola_error_t 
       json_object_set_new (att, "GlobalIPv6PrefixLen", json_integer (subnet6.prefix));
       json_object_set_new (att, "IPv6Gateway", json_string (gw6));
     }
-  trace_mark ("network: address leased");
-  /* Recorded first: whatever happens next, detach knows what to undo. */
-  if ((ret = write_attachment (c, att, err)) < 0)
+  return att;
+}
+
+/* Puts the container, whose namespace exists, on the network choice names (with its endpoint settings): an address
+   leased, the attachment appended to atts and recorded before anything is made, its veth, its names; the first
+   attachment (primary) has the default routes and the published ports.  Under the network lock; on failure, what
+   it made is undone and atts is as it was.  publish: at a start, where the process attaching (the monitor) holds the
+   host ports for the run (ports.h); a running container's ports stay with the network it started on. */
+static int
+attach_one (const struct isola_store *s, struct container *c, json_t *choice, json_t *atts, bool publish,
+            isola_error_t *err)
+{
+  const char *wanted = json_string_value (json_object_get (choice, "Name"));
+  json_t *endpoint = json_object_get (choice, "Endpoint");
+  bool primary = json_array_size (atts) == 0;
+  cleanup_json json_t *record = NULL;
+  uint32_t addr = 0;
+  int ret = network_get (s, wanted, true, &record, err);
+  if (ret == 0 && network_attachment_to (atts, json_string_value (json_object_get (record, "Id"))))
+    return 0; /* named twice (by name and by ID): one endpoint, as Docker's */
+  if (ret == 0)
+    ret = network_lease (s, record, c->id, wanted_address (endpoint), &addr, err);
+  if (ret < 0)
+    return ret;
+  json_t *att = attachment_record (c, record, addr, free_interface (atts), err);
+  if (att == NULL)
     {
       network_release (s, json_string_value (json_object_get (record, "Id")), addr, c->id);
-      return ret;
+      return -EINVAL;
     }
-  trace_mark ("network: attachment recorded");
-  /* The published ports (their host ports held, their rules) once the bridge is there; recorded again only when
-     there are some, for teardown and NetworkSettings.Ports. */
-  if ((ret = connect_locked (s, c, record, att, err)) == 0 && (ret = ports_publish (c, record, ip, att, err)) == 0
-      && json_object_size (json_object_get (att, "Ports")) > 0)
-    ret = write_attachment (c, att, err);
+  json_array_append_new (atts, att);
+  trace_mark ("network: address leased");
+  /* Recorded first: whatever happens next, detach knows what to undo. */
+  if ((ret = write_attachments (c, atts, err)) == 0)
+    {
+      trace_mark ("network: attachment recorded");
+      /* The published ports (their host ports held, their rules) once the bridge is there; recorded again only when
+         there are some, for teardown and NetworkSettings.Ports. */
+      const char *ip = json_string_value (json_object_get (att, "IPAddress"));
+      if ((ret = connect_locked (s, c, record, att, endpoint, primary, err)) == 0 && primary && publish
+          && (ret = ports_publish (c, record, ip, att, err)) == 0
+          && json_object_size (json_object_get (att, "Ports")) > 0)
+        ret = write_attachments (c, atts, err);
+    }
+  if (ret < 0)
+    {
+      if (primary && publish)
+        ports_unpublish (c);
+      undo_attachment (s, att, c->id, true);
+      json_array_remove (atts, json_array_size (atts) - 1);
+      (void)write_attachments (c, atts, NULL);
+      return isola_error_wrap (err, ret, "connect container %.12s to network %s", c->id, wanted);
+    }
+  return 0;
+}
+
+/* The resolvers of the container's user networks (their gateways, where aardvark-dns answers), in order. */
+static json_t *
+dns_servers (json_t *atts)
+{
+  json_t *servers = json_array ();
+  size_t i, j;
+  json_t *att, *v;
+  json_array_foreach (atts, i, att) json_array_foreach (json_object_get (att, "DNS"), j, v)
+      json_array_append (servers, v);
+  return servers;
+}
+
+/* The networks config.json chooses now: connect and disconnect of a running container write it while its monitor,
+   which restarts it by its restart policy, holds the record it started with. */
+static json_t *
+current_choices (const struct container *c)
+{
+  cleanup_free char *path = container_path (c, "config.json");
+  cleanup_json json_t *config = json_load_file (path, 0, NULL);
+  if (!json_is_object (config))
+    return network_choices (c);
+  struct container now = *c;
+  now.config = config;
+  return network_choices (&now);
+}
+
+int
+network_attach (const struct isola_store *s, struct container *c, isola_error_t *err)
+{
+  cleanup_json json_t *choices = current_choices (c);
+  if (json_array_size (choices) == 0)
+    return 0;
+  cleanup_close int lock = -1;
+  int ret = network_lock (s, &lock, err);
+  trace_mark ("network: locked");
+  /* again under the lock, which connect and disconnect hold while they write the record */
+  json_decref (choices);
+  choices = current_choices (c);
+  if (ret == 0)
+    ret = detach_locked (s, c, err); /* what a crashed run left */
+  cleanup_free char *netns = container_path (c, "netns");
+  if (ret == 0 && (ret = make_netns_file (netns, err)) == 0)
+    trace_mark ("network: namespace made");
+  if (ret < 0)
+    return ret;
+  cleanup_json json_t *atts = json_array ();
+  size_t i;
+  json_t *choice;
+  json_array_foreach (choices, i, choice) if ((ret = attach_one (s, c, choice, atts, true, err)) < 0) break;
   if (ret < 0)
     {
       (void)detach_locked (s, c, NULL);
-      return isola_error_wrap (err, ret, "connect container %.12s to network %s", c->id, name);
+      return ret;
     }
-  hosts_swap_address (c, "127.0.1.1", ip);
-  resolv_for_dns (c, dns);
+  hosts_swap_address (c, "127.0.1.1", json_string_value (json_object_get (json_array_get (atts, 0), "IPAddress")));
+  cleanup_json json_t *servers = dns_servers (atts);
+  resolv_for_dns (c, servers);
   return 0;
+}
+
+/* Whether the container is on a network now: its namespace and its record are there (under the network lock: a
+   monitor that ends its run removes them under it). */
+static bool
+attached_now (const struct container *c)
+{
+  cleanup_free char *path = container_path (c, "network.json"), *netns = container_path (c, "netns");
+  return path_exists (path) && path_exists (netns);
+}
+
+int
+network_attach_running (const struct isola_store *s, struct container *c, json_t *choice, isola_error_t *err)
+{
+  if (!attached_now (c))
+    return isola_error_fail (err, ESRCH, "container %.12s has no network namespace", c->id);
+  cleanup_json json_t *atts = network_attachments (c);
+  cleanup_json json_t *copy = json_deep_copy (atts);
+  int ret = attach_one (s, c, choice, copy, false, err);
+  if (ret == 0 && json_array_size (atts) == 0)
+    hosts_swap_address (c, "127.0.1.1", json_string_value (json_object_get (json_array_get (copy, 0), "IPAddress")));
+  return ret;
+}
+
+int
+network_detach_running (const struct isola_store *s, struct container *c, const char *network_id, isola_error_t *err)
+{
+  cleanup_json json_t *atts = network_attachments (c);
+  cleanup_json json_t *copy = json_deep_copy (atts);
+  json_t *att = network_attachment_to (copy, network_id);
+  if (att == NULL)
+    return 0;
+  size_t index = 0;
+  while (json_array_get (copy, index) != att)
+    index++;
+  if (json_object_size (json_object_get (att, "Ports")) > 0)
+    ports_unpublish (c); /* the host ports stay held by the monitor until the run ends */
+  undo_attachment (s, att, c->id, true);
+  const char *ip = json_string_value (json_object_get (att, "IPAddress"));
+  if (index == 0)
+    {
+      const char *next = json_string_value (json_object_get (json_array_get (copy, 1), "IPAddress"));
+      hosts_swap_address (c, ip, next ?: "127.0.1.1");
+    }
+  json_array_remove (copy, index);
+  int ret = write_attachments (c, copy, err);
+  /* The first network gone, the next one takes the default routes, as Docker's sandbox moves its gateway. */
+  json_t *next = json_array_get (copy, 0);
+  uint32_t gateway = 0;
+  struct in6_addr gateway6 = in6addr_any;
+  const char *gw6 = json_string_value (json_object_get (next, "IPv6Gateway"));
+  if (ret == 0 && index == 0 && next
+      && ipv4_addr_parse (json_string_value (json_object_get (next, "Gateway")), &gateway) == 0
+      && (gw6 == NULL || inet_pton (AF_INET6, gw6, &gateway6) == 1))
+    {
+      cleanup_free char *netns = container_path (c, "netns");
+      ret = nl_default_route_add (netns, network_attachment_interface (next), gateway, &gateway6, err);
+    }
+  return ret;
 }
 
 static int
@@ -317,25 +563,22 @@ detach_locked (const struct isola_store *s, struct container *c, isola_error_t *
 {
   (void)err;
   cleanup_free char *path = container_path (c, "network.json"), *netns = container_path (c, "netns");
-  cleanup_json json_t *att = json_load_file (path, 0, NULL);
-  if (att == NULL && !path_exists (netns))
+  cleanup_json json_t *atts = network_attachments (c);
+  if (json_array_size (atts) == 0 && !path_exists (path) && !path_exists (netns))
     return 0;
   trace_mark ("network: detach");
   ports_unpublish (c);
-  if (json_array_size (json_object_get (att, "DNS")) > 0)
-    dns_remove (s, json_string_value (json_object_get (att, "Network")) ?: "", c->id);
-  /* The veth goes with the namespace: unmounted, the namespace has no user left (the container's processes are
-     gone) and the kernel destroys it with its end of the pair, which takes the host's end.  Deleting the veth here
-     instead cost ~19 ms (the kernel waits for RCU readers) between the container's exit and its exit code. */
+  /* The veths go with the namespace: unmounted, the namespace has no user left (the container's processes are
+     gone) and the kernel destroys it with its ends of the pairs, which takes the host's ends.  Deleting the veth
+     here instead cost ~19 ms (the kernel waits for RCU readers) between the container's exit and its exit code. */
   remove_netns_file (netns);
   trace_mark ("network: namespace removed");
-  uint32_t addr;
-  const char *ip = json_string_value (json_object_get (att, "IPAddress"));
-  if (att && ipv4_addr_parse (ip, &addr) == 0)
-    {
-      network_release (s, json_string_value (json_object_get (att, "NetworkID")) ?: "", addr, c->id);
-      hosts_swap_address (c, ip, "127.0.1.1");
-    }
+  size_t i;
+  json_t *att;
+  json_array_foreach (atts, i, att) undo_attachment (s, att, c->id, false);
+  const char *ip = json_string_value (json_object_get (json_array_get (atts, 0), "IPAddress"));
+  if (ip)
+    hosts_swap_address (c, ip, "127.0.1.1");
   (void)unlink (path);
   trace_mark ("network: detached");
   return 0;
@@ -379,20 +622,41 @@ network_reap (const struct isola_store *s, struct container *c)
     (void)detach_locked (s, c, NULL);
 }
 
-/* A member of the container's endpoint settings (--ip, --network-alias), as Docker shows it: null when unset. */
-static json_t *
-endpoint_member (const struct container *c, const char *key)
+/* Whether network choice (a name or ID as recorded) names the network of attachment att. */
+static bool
+choice_names (const char *choice, json_t *att)
 {
-  json_t *v = json_object_get (container_endpoint (c), key);
+  const char *name = json_string_value (json_object_get (att, "Network")) ?: "";
+  const char *id = json_string_value (json_object_get (att, "NetworkID")) ?: "";
+  return choice && choice[0] && (strcmp (choice, name) == 0 || str_has_prefix (id, choice));
+}
+
+/* The endpoint settings (--ip, --network-alias) chosen for the network of att (NULL: the first choice's). */
+static json_t *
+endpoint_for (json_t *choices, json_t *att)
+{
+  size_t i;
+  json_t *choice;
+  json_array_foreach (choices, i, choice)
+  {
+    if (att == NULL || choice_names (json_string_value (json_object_get (choice, "Name")), att))
+      return json_object_get (choice, "Endpoint");
+  }
+  return NULL;
+}
+
+/* A member of endpoint settings, as Docker shows it: null when unset. */
+static json_t *
+endpoint_member (json_t *endpoint, const char *key)
+{
+  json_t *v = json_object_get (endpoint, key);
   return v ? v : json_null ();
 }
 
-json_t *
-network_settings_json (const struct container *c)
+/* One of NetworkSettings.Networks: the attachment's addresses (att NULL: the container is not running, empty). */
+static json_t *
+endpoint_settings_json (json_t *att, json_t *endpoint)
 {
-  const char *mode = json_string_value (json_object_get (container_host_config (c), "NetworkMode"));
-  cleanup_free char *path = container_path (c, "network.json");
-  cleanup_json json_t *att = json_load_file (path, 0, NULL);
   const char *ip = json_string_value (json_object_get (att, "IPAddress")) ?: "";
   const char *gw = json_string_value (json_object_get (att, "Gateway")) ?: "";
   const char *mac = json_string_value (json_object_get (att, "MacAddress")) ?: "";
@@ -400,31 +664,63 @@ network_settings_json (const struct container *c)
   const char *gw6 = json_string_value (json_object_get (att, "IPv6Gateway")) ?: "";
   json_int_t prefix6 = att ? json_integer_value (json_object_get (att, "GlobalIPv6PrefixLen")) : 0;
   json_int_t prefix = att ? json_integer_value (json_object_get (att, "IPPrefixLen")) : 0;
-  const char *net = json_string_value (json_object_get (att, "Network"));
+  return json_pack ("{s:O, s:n, s:O, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:s, s:s, s:n}", "IPAMConfig",
+                    endpoint_member (endpoint, "IPAMConfig"), "Links", "Aliases", endpoint_member (endpoint, "Aliases"),
+                    "NetworkID", json_string_value (json_object_get (att, "NetworkID")) ?: "", "EndpointID",
+                    json_string_value (json_object_get (att, "EndpointID")) ?: "", "Gateway", gw, "IPAddress", ip,
+                    "IPPrefixLen", prefix, "IPv6Gateway", gw6, "GlobalIPv6PrefixLen", (int)prefix6, "GlobalIPv6Address",
+                    ip6, "MacAddress", mac, "DriverOpts");
+}
+
+/* NetworkSettings.Networks: the networks the container is on while it runs, with its addresses there, else the
+   ones it will be on at its next start (Docker's, without addresses). */
+static json_t *
+networks_json (const struct container *c, json_t *atts, json_t *choices)
+{
   json_t *networks = json_object ();
-  json_t *chosen = json_object_get (c->config, "Network");
-  const char *shown = net ? net : json_is_string (chosen) ? json_string_value (chosen) : mode ? mode : "none";
-  /* A namespace given by path belongs to no network of isola's: podman shows none.  Disconnected: none at all. */
-  if (!str_has_prefix (shown, "container:") && !str_has_prefix (shown, "ns:")
-      && !(net == NULL && json_is_null (chosen)))
-    json_object_set_new (networks, shown,
-                         json_pack ("{s:O, s:n, s:O, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:s, s:s, s:n}", "IPAMConfig",
-                                    endpoint_member (c, "IPAMConfig"), "Links", "Aliases",
-                                    endpoint_member (c, "Aliases"), "NetworkID",
-                                    json_string_value (json_object_get (att, "NetworkID")) ?: "", "EndpointID",
-                                    json_string_value (json_object_get (att, "EndpointID")) ?: "", "Gateway", gw,
-                                    "IPAddress", ip, "IPPrefixLen", prefix, "IPv6Gateway", gw6, "GlobalIPv6PrefixLen",
-                                    (int)prefix6, "GlobalIPv6Address", ip6, "MacAddress", mac, "DriverOpts"));
+  size_t i, j;
+  json_t *att, *choice;
+  json_array_foreach (atts, i, att)
+      json_object_set_new (networks, json_string_value (json_object_get (att, "Network")) ?: "",
+                           endpoint_settings_json (att, endpoint_for (choices, att)));
+  json_array_foreach (choices, i, choice)
+  {
+    const char *name = json_string_value (json_object_get (choice, "Name"));
+    bool attached = false;
+    json_array_foreach (atts, j, att) attached = attached || choice_names (name, att);
+    if (name && !attached && json_array_size (atts) == 0)
+      json_object_set_new (networks, name, endpoint_settings_json (NULL, json_object_get (choice, "Endpoint")));
+  }
+  /* none and host: shown as networks of their own, as Docker does, unless connect or disconnect chose since. */
+  const char *mode = json_string_value (json_object_get (container_host_config (c), "NetworkMode"));
+  bool chosen = json_object_get (c->config, "Network") || json_object_get (c->config, "Networks");
+  if (json_object_size (networks) == 0 && !chosen && mode && (strcmp (mode, "none") == 0 || strcmp (mode, "host") == 0))
+    json_object_set_new (networks, mode, endpoint_settings_json (NULL, container_endpoint (c)));
+  return networks;
+}
+
+json_t *
+network_settings_json (const struct container *c)
+{
+  cleanup_json json_t *atts = network_attachments (c), *choices = network_choices (c);
   /* Docker's top-level fields describe the default bridge only; a user network leaves them empty. */
-  bool top = net && strcmp (net, NETWORK_DEFAULT) == 0;
+  json_t *top = NULL, *att;
+  size_t i;
+  json_array_foreach (
+      atts, i, att) if (strcmp (json_string_value (json_object_get (att, "Network")) ?: "", NETWORK_DEFAULT) == 0) top
+      = att;
+  const char *ip = json_string_value (json_object_get (top, "IPAddress")) ?: "";
+  const char *gw = json_string_value (json_object_get (top, "Gateway")) ?: "";
+  const char *mac = json_string_value (json_object_get (top, "MacAddress")) ?: "";
+  int prefix = top ? (int)json_integer_value (json_object_get (top, "IPPrefixLen")) : 0;
   cleanup_free char *sandbox_key = network_netns_path (c);
   return json_pack ("{s:s, s:s, s:b, s:s, s:o, s:s, s:o, s:n, s:n, s:s, s:s, s:i, s:s, s:i, s:s, s:s, s:o}", "Bridge",
                     "", "SandboxID", sandbox_key ? c->id : "", "HairpinMode", 0, "LinkLocalIPv6Address", "",
                     "LinkLocalIPv6PrefixLen", json_integer (0), "SandboxKey", sandbox_key ? sandbox_key : "", "Ports",
-                    ports_settings_json (att), "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID",
-                    top ? json_string_value (json_object_get (att, "EndpointID")) : "", "Gateway", top ? gw : "",
-                    "GlobalIPv6PrefixLen", 0, "IPAddress", top ? ip : "", "IPPrefixLen", top ? (int)prefix : 0,
-                    "IPv6Gateway", "", "MacAddress", top ? mac : "", "Networks", networks);
+                    ports_settings_json (json_array_get (atts, 0)), "SecondaryIPAddresses", "SecondaryIPv6Addresses",
+                    "EndpointID", json_string_value (json_object_get (top, "EndpointID")) ?: "", "Gateway", gw,
+                    "GlobalIPv6PrefixLen", 0, "IPAddress", ip, "IPPrefixLen", prefix, "IPv6Gateway", "", "MacAddress",
+                    mac, "Networks", networks_json (c, atts, choices));
 }
 
 /* One counter of a host interface (sysfs), 0 when it cannot be read. */
@@ -442,20 +738,24 @@ json_t *
 network_stats_json (const struct container *c)
 {
   json_t *out = json_object ();
-  cleanup_free char *path = container_path (c, "network.json");
-  cleanup_json json_t *att = json_load_file (path, 0, NULL);
-  const char *veth = json_string_value (json_object_get (att, "Veth"));
-  if (veth == NULL || strchr (veth, '/') || veth[0] == '.')
-    return out;
+  cleanup_json json_t *atts = network_attachments (c);
   /* What the host's end sends, the container's receives. */
   static const char *const names[][2] = {
     { "rx_bytes", "tx_bytes" },     { "rx_packets", "tx_packets" }, { "rx_errors", "tx_errors" },
     { "rx_dropped", "tx_dropped" }, { "tx_bytes", "rx_bytes" },     { "tx_packets", "rx_packets" },
     { "tx_errors", "rx_errors" },   { "tx_dropped", "rx_dropped" },
   };
-  json_t *eth0 = json_object ();
-  for (size_t i = 0; i < ARRAY_SIZE (names); i++)
-    json_object_set_new (eth0, names[i][0], json_integer (interface_counter (veth, names[i][1])));
-  json_object_set_new (out, "eth0", eth0);
+  size_t i;
+  json_t *att;
+  json_array_foreach (atts, i, att)
+  {
+    const char *veth = json_string_value (json_object_get (att, "Veth"));
+    if (veth == NULL || strchr (veth, '/') || veth[0] == '.')
+      continue;
+    json_t *counters = json_object ();
+    for (size_t k = 0; k < ARRAY_SIZE (names); k++)
+      json_object_set_new (counters, names[k][0], json_integer (interface_counter (veth, names[k][1])));
+    json_object_set_new (out, network_attachment_interface (att), counters);
+  }
   return out;
 }

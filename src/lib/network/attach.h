@@ -1,15 +1,21 @@
-/* A container on a network: its persistent network namespace (ROOT/containers/ID/netns, a bind-mounted nsfs made
-   before the container starts, which the driver joins), a veth pair made over netlink (vethID on the network's
-   bridge, eth0 inside with the leased address, Docker's MAC for it and the default route via the gateway), its
-   names in aardvark-dns on user networks, its address lease, and what to tear down, recorded in
-   ROOT/containers/ID/network.json before anything is made:
+/* A container on its networks: its persistent network namespace (ROOT/containers/ID/netns, a bind-mounted nsfs made
+   before the container starts, which the driver joins), and for each network a veth pair made over netlink (the host's
+   end on the network's bridge, ethN inside with the leased address, Docker's MAC for it; the first network's has the
+   default routes and the published ports), its names in aardvark-dns on user networks, its address lease, and what
+   to tear down, recorded in ROOT/containers/ID/network.json before anything is made:
 
-   {"Network", "NetworkID", "EndpointID", "IPAddress", "IPPrefixLen", "Gateway", "MacAddress", "ContainerName",
-    "DNS": [servers: the gateway on a user network], "Veth": the host's end, "Bridge"}
+   {"Attachments": [{"Network", "NetworkID", "EndpointID", "IPAddress", "IPPrefixLen", "Gateway", "MacAddress",
+                     "ContainerName", "DNS": [servers: the gateway on a user network], "Veth": the host's end,
+                     "Bridge", "Interface": "eth0"…, "Ports" (the first), "GlobalIPv6Address"…}, …]}
+
+   (isola wrote one attachment object, without "Attachments" and "Interface", before a container could be on several
+   networks: that file is read as one attachment, eth0.)
 
    The network's bridge and firewall rules are made by its first container and stay (bridge.h).  Attach and detach
    run in the container's monitor (start, end of a run) and in the next command after a crash (rm, start: driver
-   cleanup); detach is idempotent and also undoes a half-made attach. */
+   cleanup); detach is idempotent and also undoes a half-made attach.  network connect and disconnect of a running
+   container add and remove one attachment from the CLI or the server (network_attach_running), under the network
+   lock, which the monitor's detach also takes. */
 #ifndef ISOLA_NETWORK_ATTACH_H
 #define ISOLA_NETWORK_ATTACH_H
 
@@ -25,14 +31,37 @@
    none, host, container:ID, ns:PATH. */
 const char *network_mode_network (const char *mode);
 
-/* The network the container is on at its next start (a name or ID as recorded): the one network connect chose
-   (config.json's "Network", network/connect.h; null: none), else NetworkMode's.  NULL for none. */
+/* The networks the container is on at its next start, in order (a new array of {"Name": name or ID as recorded,
+   "Endpoint": its --ip and --network-alias settings, absent when none}): config.json's "Networks" (connect and
+   disconnect write it: network/connect.h), else, as records before it have it, connect's one "Network" (null:
+   none) with "Endpoint", else NetworkMode's with "Endpoint".  Empty for none, host, container:ID, ns:PATH. */
+json_t *network_choices (const struct container *c);
+
+/* The first of them (the container's primary network), NULL for none. */
 const char *network_of_container (const struct container *c);
 
-/* Puts the container on its network (nothing for a mode without one). */
+/* The container's attachments now (a new array, empty when it is on no network), from network.json in either
+   shape; network_attachments_of reads them from the loaded file (NULL: none). */
+json_t *network_attachments (const struct container *c);
+json_t *network_attachments_of (json_t *file);
+/* The attachment in atts to network_id (borrowed), or NULL. */
+json_t *network_attachment_to (json_t *atts, const char *network_id);
+/* Its interface in the container: "eth0"… */
+const char *network_attachment_interface (json_t *att);
+
+/* Puts the container on its networks (nothing for a mode without one). */
 int network_attach (const struct isola_store *s, struct container *c, isola_error_t *err);
 
-/* Takes the container off its network: its veth and names removed, the namespace unmounted, the lease released. */
+/* Under the network lock, for a container running on its namespace: puts it on one more network (choice as in
+   network_choices: its interface the first free ethN, no default route unless it is the only one), or takes it off
+   the network of ID network_id (its veth deleted; nothing when it is not on it).  ESRCH: the container has no
+   namespace (its run has ended). */
+int network_attach_running (const struct isola_store *s, struct container *c, json_t *choice, isola_error_t *err);
+int network_detach_running (const struct isola_store *s, struct container *c, const char *network_id,
+                            isola_error_t *err);
+
+/* Takes the container off its networks: its veths and names removed, the namespace unmounted, the leases
+   released. */
 int network_detach (const struct isola_store *s, struct container *c, isola_error_t *err);
 
 /* The same, for a caller without the store at hand (a driver's cleanup): the store is the one c->dir is in. */
@@ -48,8 +77,8 @@ void network_reap (const struct isola_store *s, struct container *c);
 char *network_netns_path (const struct container *c);
 
 /* Docker's `networks` of the stats API for the running container: {"eth0": {rx_bytes, rx_packets, rx_errors,
-   rx_dropped, tx_…}} as the container sees its interface (the counters of the veth's host end, their directions
-   swapped); an empty object for a container without a network. */
+   rx_dropped, tx_…}, "eth1": …} as the container sees its interfaces (the counters of the veth's host end, their
+   directions swapped); an empty object for a container without a network. */
 json_t *network_stats_json (const struct container *c);
 
 /* inspect's NetworkSettings for the container (Docker's shape). */

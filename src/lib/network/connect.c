@@ -1,4 +1,4 @@
-/* `network connect` and `network disconnect` of a container that is not running (connect.h). */
+/* `network connect` and `network disconnect` (connect.h). */
 #define _GNU_SOURCE
 #include "network/connect.h"
 
@@ -10,6 +10,7 @@
 #include "base/json.h"
 #include "base/util.h"
 #include "container/nsmode.h"
+#include "driver/driver.h"
 #include "network/attach.h"
 #include "network/network.h"
 
@@ -40,9 +41,11 @@ static json_t *
 endpoint_record (const struct container *c, json_t *endpoint, bool user_network)
 {
   json_t *e = json_object ();
-  const char *ip = json_string_value (json_object_get (json_object_get (endpoint, "IPAMConfig"), "IPv4Address"));
-  if (ip && ip[0])
-    json_object_set_new (e, "IPAMConfig", json_pack ("{s:s}", "IPv4Address", ip));
+  /* IPAMConfig as given: {} without an address (the docker CLI's), absent when the request has none (dockerd's) */
+  json_t *ipam = json_object_get (endpoint, "IPAMConfig");
+  const char *ip = json_string_value (json_object_get (ipam, "IPv4Address"));
+  if (json_is_object (ipam))
+    json_object_set_new (e, "IPAMConfig", ip && ip[0] ? json_pack ("{s:s}", "IPv4Address", ip) : json_object ());
   json_t *aliases = json_array ();
   size_t i;
   json_t *a;
@@ -89,31 +92,54 @@ same_network (const struct isola_store *s, const char *recorded, json_t *record)
          == 0;
 }
 
-/* Under the network lock: a container whose monitor runs it keeps its network (connect.h); what a dead monitor
-   left is torn down first. */
-static int
-check_not_running (const struct isola_store *s, struct container *c, const char *verb, isola_error_t *err)
+/* The index in choices (network_choices') of the network of record, or -1. */
+static ssize_t
+choice_index (const struct isola_store *s, json_t *choices, json_t *record)
 {
-  if (container_monitor_alive (c))
+  size_t i;
+  json_t *choice;
+  json_array_foreach (choices, i, choice)
+  {
+    if (same_network (s, json_string_value (json_object_get (choice, "Name")), record))
+      return (ssize_t)i;
+  }
+  return -1;
+}
+
+/* Under the network lock: whether the container runs with its networks' namespace, after what a dead monitor left
+   is torn down.  A container that runs without it (started on no network) or whose run is starting or ending is
+   refused (EBUSY); so is a running one whose isolation cannot change its networks (a VM's guest has no NIC to take
+   another). */
+static int
+check_running (const struct isola_store *s, struct container *c, const char *verb, bool *running, isola_error_t *err)
+{
+  *running = false;
+  if (!container_monitor_alive (c))
+    {
+      network_reap (s, c);
+      return 0;
+    }
+  if (!driver_of (c)->network_change_running)
     return isola_error_fail (err, EBUSY,
-                             "container %s is running: isola %ss a container only while it is stopped (stop it "
-                             "first)",
+                             "container %s is a running VM container: isola %ss a VM container only while it is "
+                             "stopped (its guest has one network interface, set at its start; stop it first)",
                              container_name (c), verb);
-  network_reap (s, c);
+  cleanup_free char *netns = network_netns_path (c), *path = container_path (c, "network.json");
+  if (netns == NULL || !path_exists (path))
+    return isola_error_fail (err, EBUSY,
+                             "container %s is running without a network of isola's, or is starting or stopping: "
+                             "isola %ss it once it runs on a network or is stopped",
+                             container_name (c), verb);
+  *running = true;
   return 0;
 }
 
 static int
-write_choice (struct container *c, json_t *network, json_t *endpoint, isola_error_t *err)
+write_choices (struct container *c, json_t *choices, isola_error_t *err)
 {
-  json_object_set_new (c->config, "Network", network);
-  if (endpoint && json_object_size (endpoint) > 0)
-    json_object_set_new (c->config, "Endpoint", endpoint);
-  else
-    {
-      json_decref (endpoint);
-      json_object_del (c->config, "Endpoint");
-    }
+  json_object_set (c->config, "Networks", choices);
+  json_object_del (c->config, "Network");
+  json_object_del (c->config, "Endpoint");
   return container_write_config (c, err);
 }
 
@@ -121,42 +147,66 @@ int
 network_connect (const struct isola_store *s, struct container *c, const char *what, json_t *endpoint,
                  isola_error_t *err)
 {
+  bool running = false;
   int ret = network_endpoint_check (endpoint, err);
   cleanup_close int lock = -1;
   if (ret == 0)
     ret = network_lock (s, &lock, err);
-  if (ret == 0)
-    ret = check_not_running (s, c, "connect", err);
   if (ret < 0)
     return ret;
   /* Docker records a network it cannot find for a stopped container (its start then fails): so does isola. */
   cleanup_json json_t *record = NULL;
-  (void)network_get (s, what, true, &record, NULL);
+  cleanup_error isola_error_t missing = NULL;
+  (void)network_get (s, what, true, &record, &missing);
   const char *name = record ? json_string_value (json_object_get (record, "Name")) : what;
-  if ((ret = check_mode (c, name, err)) < 0)
+  if ((ret = check_mode (c, name, err)) < 0 || (ret = check_running (s, c, "connect", &running, err)) < 0)
     return ret;
-  const char *current = network_of_container (c);
-  bool same = record ? same_network (s, current, record) : current && strcmp (current, what) == 0;
-  if (current && !same)
+  if (running && record == NULL)
+    return isola_error_fail (err, ENOENT, "%s", missing ? missing->msg : "network not found");
+  cleanup_json json_t *choices = network_choices (c);
+  ssize_t at = record ? choice_index (s, choices, record) : -1;
+  for (size_t i = 0; record == NULL && i < json_array_size (choices); i++)
+    if (strcmp (json_string_value (json_object_get (json_array_get (choices, i), "Name")) ?: "", what) == 0)
+      at = (ssize_t)i;
+  /* Docker's Forbidden (403 from the API) */
+  if (at >= 0 && running)
+    return isola_error_fail (err, EPERM, "endpoint with name %s already exists in network %s", container_name (c),
+                             name);
+  unsigned most = driver_of (c)->max_networks;
+  if (at < 0 && most > 0 && json_array_size (choices) >= most)
     return isola_error_fail (err, EEXIST,
-                             "container %s is on network %s: isola puts a container on one network at a time "
-                             "(disconnect it from %s first)",
-                             container_name (c), current, current);
+                             "container %s is on network %s: a VM container is on one network at a time (its guest "
+                             "mirrors one interface; disconnect it from %s first)",
+                             container_name (c), network_of_container (c), network_of_container (c));
   bool user = record && strcmp (name, NETWORK_DEFAULT) != 0;
-  return write_choice (c, json_string (name), endpoint_record (c, endpoint, user), err);
+  json_t *choice = json_pack ("{s:s}", "Name", name);
+  json_t *e = endpoint_record (c, endpoint, user);
+  if (json_object_size (e) > 0)
+    json_object_set_new (choice, "Endpoint", e);
+  else
+    json_decref (e);
+  /* Connecting to the network it is on replaces the aliases and address (a stopped container: Docker's). */
+  if (at >= 0)
+    json_array_set_new (choices, (size_t)at, choice);
+  else
+    json_array_append_new (choices, choice);
+  if (running && (ret = network_attach_running (s, c, choice, err)) < 0)
+    return ret;
+  if ((ret = write_choices (c, choices, err)) < 0 && running)
+    (void)network_detach_running (s, c, json_string_value (json_object_get (record, "Id")), NULL);
+  return ret;
 }
 
 int
 network_disconnect (const struct isola_store *s, struct container *c, const char *what, isola_error_t *err)
 {
+  bool running = false;
   cleanup_close int lock = -1;
   int ret = network_lock (s, &lock, err);
-  if (ret == 0)
-    ret = check_not_running (s, c, "disconnect", err);
-  if (ret < 0)
-    return ret;
   cleanup_json json_t *record = NULL;
-  if ((ret = network_get (s, what, true, &record, err)) < 0)
+  if (ret == 0)
+    ret = network_get (s, what, true, &record, err);
+  if (ret < 0)
     return ret;
   const char *name = json_string_value (json_object_get (record, "Name"));
   const char *mode = json_string_value (json_object_get (container_host_config (c), "NetworkMode")) ?: "";
@@ -164,10 +214,18 @@ network_disconnect (const struct isola_store *s, struct container *c, const char
     return isola_error_fail (err, EINVAL,
                              "container cannot be disconnected from host network or connected to host "
                              "network");
+  if ((ret = check_running (s, c, "disconnect", &running, err)) < 0)
+    return ret;
+  cleanup_json json_t *choices = network_choices (c);
   /* --network none: on "none", which Docker lets go (the container stays without a network). */
-  bool none
-      = strcmp (name, "none") == 0 && strcmp (mode, "none") == 0 && json_object_get (c->config, "Network") == NULL;
-  if (!none && !same_network (s, network_of_container (c), record))
+  bool none = strcmp (name, "none") == 0 && strcmp (mode, "none") == 0 && json_object_get (c->config, "Network") == NULL
+              && json_object_get (c->config, "Networks") == NULL;
+  ssize_t at = choice_index (s, choices, record);
+  if (!none && at < 0)
     return isola_error_fail (err, ENOENT, "container %s is not connected to the network %s", c->id, what);
-  return write_choice (c, json_null (), NULL, err);
+  if (running && (ret = network_detach_running (s, c, json_string_value (json_object_get (record, "Id")), err)) < 0)
+    return ret;
+  if (at >= 0)
+    json_array_remove (choices, (size_t)at);
+  return write_choices (c, choices, err);
 }

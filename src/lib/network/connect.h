@@ -1,15 +1,15 @@
-/* `network connect` and `network disconnect`: which network a container is on, changed while it is not running.
+/* `network connect` and `network disconnect`: which networks a container is on.
 
-   A container is on one network (HostConfig.NetworkMode's, else none), with its endpoint settings (--ip,
-   --network-alias) in the record's "Endpoint".  connect and disconnect record another choice in the container's
-   config.json, read at the next start (network_attach):
-     "Network": "NAME"   connect NAME: the network the container is on instead of NetworkMode's
-     "Network": null     disconnect: on no network (loopback only; a VM's NIC without a peer)
-   HostConfig.NetworkMode stays as created, as Docker's does.
+   A container is on the networks of its record, in order (network_choices, attach.h): HostConfig.NetworkMode's with
+   its endpoint settings (--ip, --network-alias) until connect or disconnect writes config.json's
+     "Networks": [{"Name": "NAME", "Endpoint": {"IPAMConfig", "Aliases"}}, …]   ([]: on no network)
+   (records before it had "Network": "NAME" or null, and "Endpoint", for one network: still read).
+   HostConfig.NetworkMode stays as created, as Docker's does.  The first network is the primary one (default routes,
+   published ports, /etc/hosts); each gets its interface, eth0, eth1…
 
-   isola changes a container's network only while it is not running, and a container is on one network at a time:
-   docker network connect of a running container or to a second network is refused with a clear error
-   (docs/NETWORK.md: why). */
+   A stopped container's choice is used at its next start.  A running process container is changed at once: a veth
+   more or less in its namespace, its names in aardvark-dns (network_attach_running).  A VM container is on one
+   network at a time and changed only while stopped (docs/NETWORK.md: why). */
 #ifndef ISOLA_NETWORK_CONNECT_H
 #define ISOLA_NETWORK_CONNECT_H
 
@@ -22,13 +22,14 @@
 /* Docker's EndpointSettings of a connect (Aliases, IPAMConfig.IPv4Address; NULL: none), checked: EINVAL. */
 int network_endpoint_check (json_t *endpoint, isola_error_t *err);
 
-/* Puts the stopped container c on network what with endpoint's settings (may be NULL); the container's record is
-   written.  Docker's errors for host, none and container: modes; EBUSY for a running container, EEXIST for a
+/* Puts container c on network what too, with endpoint's settings (may be NULL); the container's record is written,
+   and a running container gets the network at once.  Docker's errors for host, none and container: modes and for a
+   running container already on the network (EPERM: Docker's 403); EBUSY for a running VM container, EEXIST for a VM
    container on another network. */
 int network_connect (const struct isola_store *s, struct container *c, const char *what, json_t *endpoint,
                      isola_error_t *err);
 
-/* Takes the stopped container c off network what (ENOENT: Docker's "is not connected"). */
+/* Takes container c off network what, at once when it runs (ENOENT: Docker's "is not connected"). */
 int network_disconnect (const struct isola_store *s, struct container *c, const char *what, isola_error_t *err);
 
 #endif

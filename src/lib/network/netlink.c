@@ -348,9 +348,25 @@ configure_peer (const struct nl_veth_peer *p, isola_error_t *err)
     ret = add_default_route (sk, rtnl_link_get_ifindex (l), p->gateway, p->ifname, err);
   if (ret == 0 && p->has6)
     ret = add_address6 (sk, rtnl_link_get_ifindex (l), &p->addr6, p->prefix6, p->ifname, err);
-  if (ret == 0 && p->has6)
+  if (ret == 0 && p->has6 && !IN6_IS_ADDR_UNSPECIFIED (&p->gateway6))
     ret = add_default_route_via (sk, AF_INET6, rtnl_link_get_ifindex (l), &p->gateway6, sizeof p->gateway6, p->ifname,
                                  err);
+  return ret;
+}
+
+int
+nl_default_route_add (const char *netns, const char *ifname, uint32_t gateway, const struct in6_addr *gateway6,
+                      isola_error_t *err)
+{
+  cleanup_sock struct nl_sock *sk = NULL;
+  cleanup_link struct rtnl_link *l = NULL;
+  int ret = open_socket_in (netns, &sk, err);
+  if (ret == 0)
+    ret = get_link (sk, ifname, &l, err);
+  if (ret == 0 && gateway)
+    ret = add_default_route (sk, rtnl_link_get_ifindex (l), gateway, ifname, err);
+  if (ret == 0 && gateway6 && !IN6_IS_ADDR_UNSPECIFIED (gateway6))
+    ret = add_default_route_via (sk, AF_INET6, rtnl_link_get_ifindex (l), gateway6, sizeof *gateway6, ifname, err);
   return ret;
 }
 

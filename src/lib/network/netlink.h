@@ -34,7 +34,7 @@ struct nl_veth_peer
   uint32_t addr; /* its address, with prefix as the subnet's length */
   int prefix;
   uint32_t gateway; /* the default route's next hop; 0: no default route */
-  bool has6;        /* an IPv6 address and default route too (a network with --ipv6) */
+  bool has6;        /* an IPv6 address and default route too (a network with --ipv6; no route: gateway6 ::) */
   struct in6_addr addr6, gateway6;
   int prefix6;
 };
@@ -42,6 +42,11 @@ struct nl_veth_peer
 /* Makes veth pair host_name (up, a port of bridge) <-> peer (in its namespace: up, with its MAC and address, the
    default route via the gateway, and the namespace's lo up). */
 int nl_veth_add (const char *host_name, const char *bridge, const struct nl_veth_peer *peer, isola_error_t *err);
+
+/* In the namespace at netns: the default routes via gateway (0: none) and gateway6 (NULL or ::: none) on ifname,
+   which has an address in their subnets (a container's next network, once its first one is gone). */
+int nl_default_route_add (const char *netns, const char *ifname, uint32_t gateway, const struct in6_addr *gateway6,
+                          isola_error_t *err);
 
 /* Docker's MAC for an address: 02:42 followed by the address's four bytes. */
 void nl_mac_for_addr (uint32_t addr, uint8_t mac[6]);

@@ -16,6 +16,7 @@
 
 #include "base/json.h"
 #include "base/util.h"
+#include "network/attach.h"
 
 /* --- IPv4 ----------------------------------------------------------------------------------------------------- */
 
@@ -881,7 +882,9 @@ network_inspect_json (const struct isola_store *s, json_t *record)
   {
     cleanup_free char *addr = xasprintf ("%s/%d", json_string_value (ip), subnet.prefix);
     cleanup_free char *path = store_path (s, "containers/%s/network.json", cid);
-    cleanup_json json_t *att = json_load_file (path, 0, NULL);
+    cleanup_json json_t *file = json_load_file (path, 0, NULL);
+    cleanup_json json_t *atts = network_attachments_of (file);
+    json_t *att = network_attachment_to (atts, id);
     const char *ip6 = json_string_value (json_object_get (att, "GlobalIPv6Address"));
     cleanup_free char *addr6
         = ip6 ? xasprintf ("%s/%d", ip6, (int)json_integer_value (json_object_get (att, "GlobalIPv6PrefixLen")))

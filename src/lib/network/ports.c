@@ -18,6 +18,7 @@
 #include "base/subprocess.h"
 #include "base/util.h"
 #include "container/ports.h"
+#include "network/attach.h"
 
 #define IPTABLES_SAVE    "/usr/sbin/iptables-save"
 #define IPTABLES_RESTORE "/usr/sbin/iptables-restore"
@@ -385,9 +386,8 @@ ports_settings_json (json_t *att)
 json_t *
 ports_of_container (const struct container *c)
 {
-  cleanup_free char *path = container_path (c, "network.json");
-  cleanup_json json_t *att = json_load_file (path, 0, NULL);
-  return ports_settings_json (att);
+  cleanup_json json_t *atts = network_attachments (c);
+  return ports_settings_json (json_array_get (atts, 0));
 }
 
 /* --- Docker's PORTS column -----------------------------------------------------------------------------------------
