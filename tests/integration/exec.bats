@@ -359,6 +359,23 @@ exec_died() {
 71"
 }
 
+@test "an exec's output is its command's only, while the container writes its own (30 execs)" {
+  # The monitor learns what a connection is for from its first frame; the container's output that came before that
+  # went to the exec's client too, which printed it or failed on it ("unexpected message 5"): ~half of these did.
+  ISOLA_ROOT=$OWN_ROOT
+  run_detached busybox sh -c 'while :; do echo main; usleep 2000; done'
+  local i
+  for i in $(seq 30); do
+    run --separate-stderr isola exec "$CID" echo from-exec
+    assert_status 0
+    assert_equal "$output" from-exec
+    assert_equal "$stderr" ""
+  done
+  # an attached client still gets the container's output
+  run bash -c "timeout 60 '$ISOLA' attach --no-stdin --sig-proxy=false $CID | head -n 1"
+  assert_equal "$output" main
+}
+
 @test "exec -i passes stdin; without -i the command reads /dev/null" {
   shared_sleeper
   run --separate-stderr bash -c "echo data | '$ISOLA' exec -i '$CID' cat"
