@@ -1193,8 +1193,8 @@ static void
 finish (struct monitor *m, int code, bool oom, const char *error)
 {
   container_set_exited (m->c, code, oom, error);
-  /* A --rm container is gone once detached: clients hear of the exit then, and the files go afterwards.  Its state
-     is written only where it stays. */
+  /* A --rm container's state is written only where it stays; its clients hear of the exit once it is removed,
+     files and all, as the docker CLI's `run --rm` returns only then. */
   cleanup_free char *trash = NULL;
   cleanup_json json_t *mounts = json_incref (container_mounts (m->c));
   bool remove = auto_remove (m);
@@ -1214,12 +1214,12 @@ finish (struct monitor *m, int code, bool oom, const char *error)
   if (m->lock_fd >= 0)
     (void)close (m->lock_fd);
   m->lock_fd = -1;
+  if (trash)
+    (void)rm_rf (trash, NULL);
   /* Behind the output a client has not taken yet: a frame sent past its queue would cut into a frame. */
   for (size_t i = 0; i < m->n_clients; i++)
     client_queue_u32 (m, &m->clients[i], ATTACH_EXIT, (uint32_t)code);
   flush_clients_at_end (m);
-  if (trash)
-    (void)rm_rf (trash, NULL);
 }
 
 /* What the driver set up for a run is released; returns whether the kernel's OOM killer ended it. */

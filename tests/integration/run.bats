@@ -160,8 +160,9 @@ abc"
   assert_equal "$output" "$CID"
 }
 
-@test "run --rm attached returns the exit code and removes the container" {
-  run --separate-stderr isola run --rm --name gone busybox sh -c 'echo bye; exit 5'
+@test "run --rm attached returns the exit code once the container is removed, files and all" {
+  # 5000 files for its removal to take a while: docker's run --rm returns once it is over, not when it begins
+  run --separate-stderr isola run --rm --name gone busybox sh -c 'mkdir /d && cd /d && seq 5000 | xargs touch; echo bye; exit 5'
   assert_status 5
   assert_equal "$output" bye
   run --separate-stderr isola ps -a -q
@@ -170,6 +171,7 @@ abc"
   run --separate-stderr isola inspect gone
   assert_status 1
   [ -z "$(ls -A "$ISOLA_ROOT/containers" 2>/dev/null)" ] || fail "left in containers/: $(ls -A "$ISOLA_ROOT/containers")"
+  [ -z "$(ls -A "$ISOLA_ROOT/tmp" 2>/dev/null)" ] || fail "still in tmp/: $(ls -A "$ISOLA_ROOT/tmp")"
 }
 
 @test "run -d --rm removes the container once it exits" {
