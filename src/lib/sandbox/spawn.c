@@ -88,21 +88,11 @@ child_fail (int report_fd, enum report_kind kind, int ret, isola_error_t *err)
 static int
 open_in_root (int rootfd, const char *path, int flags)
 {
-  struct open_how how = {
-    .flags = (uint64_t)(flags | O_CLOEXEC),
-    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-  };
   while (*path == '/')
     path++;
   if (*path == '\0')
     path = ".";
-  int fd;
-  int tries = 0;
-  /* EAGAIN: a concurrent rename somewhere in the file system made the kernel refuse to vouch for the walk. */
-  do
-    fd = (int)syscall (SYS_openat2, rootfd, path, &how, sizeof (how));
-  while (fd < 0 && (errno == EINTR || (errno == EAGAIN && ++tries < 16)));
-  return fd < 0 ? -errno : fd;
+  return openat2_scoped (rootfd, path, flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 /* mount(2) takes paths; a "/proc/self/fd/N" path names exactly the inode an fd holds, with no second lookup. */
