@@ -177,7 +177,7 @@ abc"
 @test "run -d --rm removes the container once it exits" {
   run_detached --rm busybox sh -c 'sleep 0.2'
   no_containers() { [ -z "$(isola ps -aq)" ]; }
-  wait_until 10 no_containers
+  wait_until 60 no_containers
 }
 
 @test "run --name sets the name; a duplicate name is refused with 125 'is already in use'" {
