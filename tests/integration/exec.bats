@@ -497,14 +497,15 @@ LOOP='echo ready; i=0; while :; do echo "$i ....................................
 
 @test "an exec whose reader falls behind holds up no other exec nor top, and a slow reader gets all its output" {
   start_sleeper
-  # a reader that never reads: the exec's output backs up; its own process group, to end it whole
-  setsid bash -c "'$ISOLA' exec $CID yes | sleep 30" 3>&- &
+  # a reader that never reads (for 150 s, or until the test ends it): the exec's output backs up; its own process group, to end it
+  # whole.  The others are given a minute, less than the stuck reader lasts, not a few seconds of a loaded host.
+  setsid bash -c "'$ISOLA' exec $CID yes | sleep 150" 3>&- &
   local stuck=$!
   sleep 2
-  run timeout 5 "$ISOLA" exec "$CID" echo hi
+  run timeout 60 "$ISOLA" exec "$CID" echo hi
   assert_status 0
   assert_equal "$output" "hi"
-  run timeout 5 "$ISOLA" top "$CID"
+  run timeout 60 "$ISOLA" top "$CID"
   assert_status 0
   assert_output_contains yes
   kill -TERM -- "-$stuck" 2>/dev/null || true
