@@ -497,8 +497,8 @@ LOOP='echo ready; i=0; while :; do echo "$i ....................................
 
 @test "an exec whose reader falls behind holds up no other exec nor top, and a slow reader gets all its output" {
   start_sleeper
-  # a reader that never reads (for 150 s, or until the test ends it): the exec's output backs up; its own process group, to end it
-  # whole.  The others are given a minute, less than the stuck reader lasts, not a few seconds of a loaded host.
+  # a reader that never reads (for 150 s, or until the test ends it): the exec's output backs up; its own process
+  # group, to end it whole.  The others are given a minute, less than the stuck reader lasts, not a few seconds.
   setsid bash -c "'$ISOLA' exec $CID yes | sleep 150" 3>&- &
   local stuck=$!
   sleep 2
