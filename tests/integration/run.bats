@@ -358,6 +358,10 @@ sys.exit(os.waitstatus_to_exitcode(st))' "$@"
   assert_status 6
   assert_equal "$(head -1 <<<"$output")" 2
   assert_output_contains '/dev/init -- sh -c'
+  # the init starts with every signal blocked (none sent early is lost); its command with none blocked
+  run --separate-stderr isola run --rm --init busybox grep SigBlk /proc/self/status
+  assert_status 0
+  assert_equal "$output" "SigBlk:	0000000000000000"
   # PID 1 without --init ignores SIGTERM; with it, stop ends `sleep` with SIGTERM (143), not SIGKILL (137)
   run_detached --init busybox sleep 1000
   run --separate-stderr isola stop -t 5 "$CID"

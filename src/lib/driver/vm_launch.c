@@ -637,6 +637,7 @@ vm_start_json (const struct isola_store *s, const struct container *c, const str
       else
         {
           cgroup_limits_to_json (&l, *out);
+          json_object_set_new (*out, "Init", json_boolean (init));
           start_json_nsmode (*out, host);
         }
     }

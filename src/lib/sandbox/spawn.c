@@ -1491,6 +1491,12 @@ child_main (const struct spawn_spec *spec, int report_fd, int go_fd)
   struct child c = { .spec = spec, .report_fd = report_fd, .go_fd = go_fd, .null_fd = -1 };
   trace_mark ("container: cloned");
   spawn_reset_signals ();
+  if (spec->signals_blocked)
+    {
+      sigset_t all;
+      sigfillset (&all);
+      (void)sigprocmask (SIG_SETMASK, &all, NULL);
+    }
   /* Nothing of the monitor's (log files, sockets, other containers' pipes) may reach the command. */
   if (close_range (3 + spec->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     child_fail (report_fd, REPORT_SETUP_FAILED, isola_error_make (&err, errno, "close_range"), &err);
