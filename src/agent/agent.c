@@ -607,6 +607,7 @@ process_fields (json_t *j, struct launch *l)
   sp->user = jstr (j, "User");
   sp->cap_keep = (uint64_t)json_integer_value (json_object_get (j, "CapKeep"));
   sp->no_new_privileges = json_is_true (json_object_get (j, "NoNewPrivileges"));
+  sp->signals_blocked = json_is_true (json_object_get (j, "Init"));
   sp->tty_rows = (unsigned short)json_integer_value (json_object_get (j, "Rows"));
   sp->tty_cols = (unsigned short)json_integer_value (json_object_get (j, "Cols"));
   l->group_add = jstrv (j, "GroupAdd");

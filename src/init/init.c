@@ -13,14 +13,18 @@
 #include <unistd.h>
 
 static pid_t
-start_command (char **argv, const sigset_t *old_mask)
+start_command (char **argv)
 {
   pid_t pid = fork ();
   if (pid != 0)
     return pid;
   /* Its own process group, so that a terminal's ^C reaches it and its children as it would without us. */
   (void)setpgid (0, 0);
-  sigprocmask (SIG_SETMASK, old_mask, NULL);
+  /* Nothing blocked, as a command started without us; we are started with everything blocked (spawn_spec's
+     signals_blocked), so that none is lost before we wait for them. */
+  sigset_t none;
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
   execvp (argv[0], argv);
   fprintf (stderr, "isola-init: exec %s: %s\n", argv[0], strerror (errno));
   _exit (errno == ENOENT ? 127 : 126);
@@ -57,10 +61,10 @@ main (int argc, char **argv)
       fprintf (stderr, "usage: isola-init -- COMMAND [ARG...]\n");
       return 125;
     }
-  sigset_t all, old;
+  sigset_t all;
   sigfillset (&all);
-  sigprocmask (SIG_BLOCK, &all, &old);
-  pid_t command = start_command (argv + first, &old);
+  sigprocmask (SIG_BLOCK, &all, NULL);
+  pid_t command = start_command (argv + first);
   if (command < 0)
     {
       perror ("isola-init: fork");

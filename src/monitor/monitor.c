@@ -48,7 +48,11 @@ struct client
 {
   int fd;
   struct attach_decoder dec;
-  uint32_t exec_stream;       /* VM: the exec this connection is the session of; 0 for an attached client */
+  /* The container's output, a restart's STARTED and FAILED go only to a client that said ATTACH (or the `isola` that
+     started us): what a client is for is known only from its first frame, and until then it must get nothing of
+     the container's (an exec's session would read the container's output as its command's, before its STARTED). */
+  bool attached;
+  uint32_t exec_stream;       /* VM: the exec this connection is the session of; 0 for none */
   bool exec_detached;         /* ... started with -d: it outlives the connection */
   uint32_t ps_request;        /* VM: the process listing it waits for; 0 for none */
   uint32_t resources_request; /* VM: the RESOURCES_REPLY it waits for; 0 for none */
@@ -123,7 +127,7 @@ static void vm_exec_remember (struct monitor *m, uint32_t stream, const char *ex
 /* --- clients ------------------------------------------------------------------------------------------------- */
 
 static void
-client_add (struct monitor *m, int fd)
+client_add (struct monitor *m, int fd, bool attached)
 {
   if (m->n_clients == MAX_CLIENTS)
     {
@@ -133,7 +137,7 @@ client_add (struct monitor *m, int fd)
   int big = 1 << 20;
   (void)setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
   struct client *cl = &m->clients[m->n_clients++];
-  *cl = (struct client){ .fd = fd };
+  *cl = (struct client){ .fd = fd, .attached = attached };
   attach_decoder_init (&cl->dec);
   uint8_t version = ATTACH_VERSION;
   (void)attach_send (fd, ATTACH_HELLO, &version, 1);
@@ -207,7 +211,7 @@ send_or_queue (struct client *cl, const uint8_t *header, const void *data, uint3
   cl->out_len += head + body;
 }
 
-/* Output for every attached client (not the sessions of VM execs).  What a client cannot take right away waits in
+/* Output for every attached client.  What a client cannot take right away waits in
    its queue; with process isolation the container's output then waits for it (supervise). */
 static void
 broadcast (struct monitor *m, uint8_t type, const void *data, uint32_t len)
@@ -217,7 +221,7 @@ broadcast (struct monitor *m, uint8_t type, const void *data, uint32_t len)
   for (size_t i = 0; i < m->n_clients;)
     {
       struct client *cl = &m->clients[i];
-      if (cl->exec_stream)
+      if (!cl->attached)
         {
           i++;
           continue;
@@ -245,7 +249,7 @@ static void
 vm_broadcast (struct monitor *m, uint8_t type, const void *data, uint32_t len)
 {
   for (size_t i = 0; i < m->n_clients; i++)
-    if (!m->clients[i].exec_stream)
+    if (m->clients[i].attached)
       client_queue (m, &m->clients[i], type, data, len);
 }
 
@@ -256,7 +260,7 @@ update_main_flow (struct monitor *m)
 {
   size_t behind = 0;
   for (size_t i = 0; i < m->n_clients; i++)
-    if (!m->clients[i].exec_stream && !m->clients[i].broken && m->clients[i].out_len > behind)
+    if (m->clients[i].attached && !m->clients[i].broken && m->clients[i].out_len > behind)
       behind = m->clients[i].out_len;
   if (m->main_exited || (m->main_paused ? behind >= CLIENT_QUEUE_LOW : behind <= CLIENT_QUEUE_HIGH))
     return;
@@ -433,7 +437,7 @@ handle_vm_frame (struct monitor *m, struct client *cl, const struct attach_frame
         cl->exec_detached = true;
       break;
     case ATTACH_EXEC:
-      if (cl->exec_stream || m->main_exited)
+      if (cl->exec_stream || cl->attached || m->main_exited)
         client_queue_failed (m, cl, 126, m->main_exited ? "the container is not running" : "one exec per connection");
       else
         {
@@ -467,6 +471,13 @@ exec_session_start (struct client *cl, struct monitor *m, const struct attach_fr
 static void
 handle_frame (struct monitor *m, struct client *cl, const struct attach_frame *f)
 {
+  if (f->type == ATTACH_ATTACH)
+    {
+      /* Not an exec's session, which carries its command only */
+      if (!cl->exec_stream)
+        cl->attached = true;
+      return;
+    }
   if (m->chan >= 0)
     {
       handle_vm_frame (m, cl, f);
@@ -736,7 +747,7 @@ accept_client (struct monitor *m)
 {
   int fd = accept4 (m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
   if (fd >= 0)
-    client_add (m, fd);
+    client_add (m, fd, false);
 }
 
 /* Reaps every child that has ended (health probes, a VM's console copier), noting the status of m->pid when it is
@@ -1182,8 +1193,8 @@ static void
 finish (struct monitor *m, int code, bool oom, const char *error)
 {
   container_set_exited (m->c, code, oom, error);
-  /* A --rm container is gone once detached: clients hear of the exit then, and the files go afterwards.  Its state
-     is written only where it stays. */
+  /* A --rm container's state is written only where it stays; its clients hear of the exit once it is removed,
+     files and all, as the docker CLI's `run --rm` returns only then. */
   cleanup_free char *trash = NULL;
   cleanup_json json_t *mounts = json_incref (container_mounts (m->c));
   bool remove = auto_remove (m);
@@ -1203,12 +1214,12 @@ finish (struct monitor *m, int code, bool oom, const char *error)
   if (m->lock_fd >= 0)
     (void)close (m->lock_fd);
   m->lock_fd = -1;
+  if (trash)
+    (void)rm_rf (trash, NULL);
   /* Behind the output a client has not taken yet: a frame sent past its queue would cut into a frame. */
   for (size_t i = 0; i < m->n_clients; i++)
     client_queue_u32 (m, &m->clients[i], ATTACH_EXIT, (uint32_t)code);
   flush_clients_at_end (m);
-  if (trash)
-    (void)rm_rf (trash, NULL);
 }
 
 /* What the driver set up for a run is released; returns whether the kernel's OOM killer ended it. */
@@ -1492,7 +1503,7 @@ main (int argc, char **argv)
     return 1;
   int client = atoi (argv[3]);
   if (client >= 0 && fcntl (client, F_SETFD, FD_CLOEXEC) == 0)
-    client_add (&m, client);
+    client_add (&m, client, true);
   if (seal_err)
     {
       report_failure (&m, 125, seal_err->msg);

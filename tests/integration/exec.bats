@@ -359,6 +359,23 @@ exec_died() {
 71"
 }
 
+@test "an exec's output is its command's only, while the container writes its own (30 execs)" {
+  # The monitor learns what a connection is for from its first frame; the container's output that came before that
+  # went to the exec's client too, which printed it or failed on it ("unexpected message 5"): ~half of these did.
+  ISOLA_ROOT=$OWN_ROOT
+  run_detached busybox sh -c 'while :; do echo main; usleep 2000; done'
+  local i
+  for i in $(seq 30); do
+    run --separate-stderr isola exec "$CID" echo from-exec
+    assert_status 0
+    assert_equal "$output" from-exec
+    assert_equal "$stderr" ""
+  done
+  # an attached client still gets the container's output
+  run bash -c "timeout 60 '$ISOLA' attach --no-stdin --sig-proxy=false $CID | head -n 1"
+  assert_equal "$output" main
+}
+
 @test "exec -i passes stdin; without -i the command reads /dev/null" {
   shared_sleeper
   run --separate-stderr bash -c "echo data | '$ISOLA' exec -i '$CID' cat"
@@ -480,14 +497,15 @@ LOOP='echo ready; i=0; while :; do echo "$i ....................................
 
 @test "an exec whose reader falls behind holds up no other exec nor top, and a slow reader gets all its output" {
   start_sleeper
-  # a reader that never reads: the exec's output backs up; its own process group, to end it whole
-  setsid bash -c "'$ISOLA' exec $CID yes | sleep 30" 3>&- &
+  # a reader that never reads (for 150 s, or until the test ends it): the exec's output backs up; its own process
+  # group, to end it whole.  The others are given a minute, less than the stuck reader lasts, not a few seconds.
+  setsid bash -c "'$ISOLA' exec $CID yes | sleep 150" 3>&- &
   local stuck=$!
   sleep 2
-  run timeout 5 "$ISOLA" exec "$CID" echo hi
+  run timeout 60 "$ISOLA" exec "$CID" echo hi
   assert_status 0
   assert_equal "$output" "hi"
-  run timeout 5 "$ISOLA" top "$CID"
+  run timeout 60 "$ISOLA" top "$CID"
   assert_status 0
   assert_output_contains yes
   kill -TERM -- "-$stuck" 2>/dev/null || true

@@ -578,7 +578,10 @@ assert_no_new_mounts() {
 start_attached() {
   local f=$1
   shift
-  env --default-signal=INT,TERM "$ISOLA" "$@" >"$f" 2>&1 3>&- &
+  # Emptied here, not by the job's redirection: that happens in the job, after we go on, and a test that waits for
+  # a line in FILE would find the one a previous run left there (and signal a job that is still a shell).
+  : >"$f"
+  env --default-signal=INT,TERM "$ISOLA" "$@" >>"$f" 2>&1 3>&- &
   BG_PID=$!
 }
 

@@ -357,15 +357,15 @@ proc_gone() {
   [ -n "$mon" ] && [ "$(wc -l <<<"$mon")" -eq 1 ] || fail "expected one monitor, got: '$mon'"
   kill -KILL "$mon"
   wait_until 5 proc_gone "$pid" || fail "the container's process $pid outlived its monitor"
-  run --separate-stderr timeout 10 "$ISOLA" ps -a
+  run --separate-stderr timeout 60 "$ISOLA" ps -a
   assert_status 0
   local st
-  st=$(ISOLA_TIMEOUT=10 ps_column STATUS -a)
+  st=$(ISOLA_TIMEOUT=60 ps_column STATUS -a)
   [[ $st =~ ^Exited\ \([0-9]+\)\  ]] || fail "ps -a STATUS is '$st'"
   assert_equal "$(cfield orphan '{{.State.Status}}')" exited
   assert_equal "$(cfield orphan '{{.State.Running}}')" false
   [ -n "$(cfield orphan '{{.State.Error}}')" ] || fail "State.Error is empty"
-  run --separate-stderr timeout 10 "$ISOLA" wait orphan
+  run --separate-stderr timeout 60 "$ISOLA" wait orphan
   assert_status 0
   run --separate-stderr isola rm orphan
   assert_status 0

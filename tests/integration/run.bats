@@ -160,8 +160,9 @@ abc"
   assert_equal "$output" "$CID"
 }
 
-@test "run --rm attached returns the exit code and removes the container" {
-  run --separate-stderr isola run --rm --name gone busybox sh -c 'echo bye; exit 5'
+@test "run --rm attached returns the exit code once the container is removed, files and all" {
+  # 5000 files for its removal to take a while: docker's run --rm returns once it is over, not when it begins
+  run --separate-stderr isola run --rm --name gone busybox sh -c 'mkdir /d && cd /d && seq 5000 | xargs touch; echo bye; exit 5'
   assert_status 5
   assert_equal "$output" bye
   run --separate-stderr isola ps -a -q
@@ -170,12 +171,13 @@ abc"
   run --separate-stderr isola inspect gone
   assert_status 1
   [ -z "$(ls -A "$ISOLA_ROOT/containers" 2>/dev/null)" ] || fail "left in containers/: $(ls -A "$ISOLA_ROOT/containers")"
+  [ -z "$(ls -A "$ISOLA_ROOT/tmp" 2>/dev/null)" ] || fail "still in tmp/: $(ls -A "$ISOLA_ROOT/tmp")"
 }
 
 @test "run -d --rm removes the container once it exits" {
   run_detached --rm busybox sh -c 'sleep 0.2'
   no_containers() { [ -z "$(isola ps -aq)" ]; }
-  wait_until 10 no_containers
+  wait_until 60 no_containers
 }
 
 @test "run --name sets the name; a duplicate name is refused with 125 'is already in use'" {
@@ -356,6 +358,10 @@ sys.exit(os.waitstatus_to_exitcode(st))' "$@"
   assert_status 6
   assert_equal "$(head -1 <<<"$output")" 2
   assert_output_contains '/dev/init -- sh -c'
+  # the init starts with every signal blocked (none sent early is lost); its command with none blocked
+  run --separate-stderr isola run --rm --init busybox grep SigBlk /proc/self/status
+  assert_status 0
+  assert_equal "$output" "SigBlk:	0000000000000000"
   # PID 1 without --init ignores SIGTERM; with it, stop ends `sleep` with SIGTERM (143), not SIGKILL (137)
   run_detached --init busybox sleep 1000
   run --separate-stderr isola stop -t 5 "$CID"

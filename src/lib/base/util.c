@@ -471,18 +471,25 @@ human_duration (int64_t seconds)
 }
 
 int
-open_beneath (int dirfd, const char *path, int flags, mode_t mode)
+openat2_scoped (int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve)
 {
   struct open_how how = {
     .flags = (uint64_t)(flags | O_CLOEXEC),
     .mode = (flags & O_CREAT) ? mode : 0,
-    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    .resolve = resolve,
   };
-  int fd;
+  int fd, tries = 0;
+  /* Each try is a path walk: a few hundred are microseconds, and outlast any burst of mounts. */
   do
     fd = (int)syscall (SYS_openat2, dirfd, path, &how, sizeof (how));
-  while (fd < 0 && errno == EINTR);
+  while (fd < 0 && (errno == EINTR || (errno == EAGAIN && ++tries < 512)));
   return fd < 0 ? -errno : fd;
+}
+
+int
+open_beneath (int dirfd, const char *path, int flags, mode_t mode)
+{
+  return openat2_scoped (dirfd, path, flags, mode, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
 }
 
 void

@@ -151,6 +151,11 @@ bool pid_namespace_of (pid_t pid, char *buf, size_t len);
 /* Whether process pid is in the PID namespace ns (what /proc/PID/ns/pid reads, "pid:[4026531836]"). */
 bool same_pid_namespace (pid_t pid, const char *ns);
 
+/* openat2(2) with the given RESOLVE_* flags; returns the fd or a negative errno.  Retried when interrupted, and on
+   EAGAIN: a scoped walk (RESOLVE_BENEATH, RESOLVE_IN_ROOT) that meets ".." fails so when any mount or rename
+   happened on the system meanwhile, which other containers and copies make all the time. */
+int openat2_scoped (int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve);
+
 /* openat2(RESOLVE_BENEATH): opens path relative to dirfd, refusing anything ("..", absolute symlinks, symlinks
    pointing out) that would resolve outside dirfd.  Returns the fd or a negative errno. */
 int open_beneath (int dirfd, const char *path, int flags, mode_t mode);

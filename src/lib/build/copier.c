@@ -115,17 +115,10 @@ copier_sources (const char *src_root, char *const *srcs, bool add, char ***out, 
 static int
 open_in_root (int root, const char *path)
 {
-  struct open_how how = {
-    .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-  };
   while (path[0] == '/')
     path++;
-  int fd;
-  do
-    fd = (int)syscall (SYS_openat2, root, path[0] ? path : ".", &how, sizeof how);
-  while (fd < 0 && errno == EINTR);
-  return fd < 0 ? -errno : fd;
+  return openat2_scoped (root, path[0] ? path : ".", O_RDONLY | O_DIRECTORY, 0,
+                         RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 /* mkdir -p inside the root: the directories made are 0755 and owned by uid:gid (Docker's MkdirAllAndChownNew).  A

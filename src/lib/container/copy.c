@@ -108,14 +108,11 @@ split_entry (const char *p, char **dir, char **base)
 static int
 open_in_root (int rootfd, const char *path, int *fd_out)
 {
-  struct open_how how = {
-    .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-  };
   const char *rel = path[0] == '/' ? path + 1 : path;
-  int fd = (int)syscall (SYS_openat2, rootfd, rel[0] ? rel : ".", &how, sizeof how);
+  int fd
+      = openat2_scoped (rootfd, rel[0] ? rel : ".", O_RDONLY | O_DIRECTORY, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
   if (fd < 0)
-    return -errno;
+    return fd;
   *fd_out = fd;
   return 0;
 }

@@ -324,9 +324,18 @@ int
 container_attach_client (struct container *c, int *fd_out, struct attach_decoder *dec, isola_error_t *err)
 {
   int ret = container_attach (c, fd_out, dec, err);
-  if (ret == 0)
-    container_event (c, "attach", NULL);
-  return ret;
+  if (ret < 0)
+    return ret;
+  /* The container's output comes from now on; a connection that does not say so gets none of it. */
+  if (attach_send (*fd_out, ATTACH_ATTACH, NULL, 0) < 0)
+    {
+      ret = isola_error_make (err, errno, "attach to the monitor of %.12s", c->id);
+      close (*fd_out);
+      *fd_out = -1;
+      return ret;
+    }
+  container_event (c, "attach", NULL);
+  return 0;
 }
 
 /* Waits for the monitor to let go of the running lock, at most timeout_ms (negative: forever). */

@@ -26,7 +26,8 @@ int container_stop (struct container *c, int timeout, isola_error_t *err);
    manual stop: the container is not restarted. */
 int container_kill (struct container *c, int sig, isola_error_t *err);
 
-/* Attaches a client (`attach`) to the running container's monitor (container_attach), telling of it in the events. */
+/* Attaches a client (`attach`) to the running container's monitor (container_attach): says ATTACH, after which the
+   container's output comes to it, and tells of it in the events. */
 struct attach_decoder;
 int container_attach_client (struct container *c, int *fd_out, struct attach_decoder *dec, isola_error_t *err);
 /* `wait`: blocks until the container's next exit, also one after which its restart policy runs it again, and

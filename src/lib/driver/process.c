@@ -197,6 +197,7 @@ process_launch_build (const struct isola_store *s, struct container *c, const st
     return ret;
   sp->cap_keep = caps;
   sp->no_new_privileges = runspec_no_new_privileges (host);
+  sp->signals_blocked = container_init (c);
   sp->seccomp = l->seccomp;
   sp->rlimits = l->rlimits.items, sp->n_rlimits = l->rlimits.n;
   sp->mounts = l->mounts.items, sp->n_mounts = l->mounts.n;

@@ -653,6 +653,7 @@ vm_start_json (const struct isola_store *s, const struct container *c, const str
       else
         {
           cgroup_limits_to_json (&l, *out);
+          json_object_set_new (*out, "Init", json_boolean (init));
           start_json_nsmode (*out, host);
           add_file_mounts (c, json_object_get (*out, "Mounts"));
         }

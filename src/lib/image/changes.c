@@ -99,11 +99,7 @@ is_opaque (int fd)
 static bool
 layer_lstat (int layerfd, const char *rel, struct stat *st)
 {
-  struct open_how how = {
-    .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
-    .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH,
-  };
-  cleanup_close int fd = (int)syscall (SYS_openat2, layerfd, rel, &how, sizeof how);
+  cleanup_close int fd = openat2_scoped (layerfd, rel, O_PATH | O_NOFOLLOW, 0, RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH);
   return fd >= 0 && fstat (fd, st) == 0;
 }
 

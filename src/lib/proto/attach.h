@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define ATTACH_VERSION     1
+#define ATTACH_VERSION     2
 #define ATTACH_HEADER_SIZE 8
 #define ATTACH_PAYLOAD_MAX (64 * 1024)
 
@@ -35,6 +35,7 @@ enum attach_type
                          changes its limits, {} reads its usage */
   ATTACH_RESOURCES_REPLY, /* monitor → client: JSON, {"Error": text} or what the agent read */
   ATTACH_DETACH,          /* client → monitor: it leaves (detach keys); the exec it is the session of goes on */
+  ATTACH_ATTACH,          /* client → monitor, first: it is attached: the container's output comes to it from now */
   ATTACH_TYPE_MAX,
 };
 

@@ -54,14 +54,6 @@ attach_client_wait_started (int fd, struct attach_decoder *dec, int *exit_code, 
       *exit_code = 0;
       return 0;
     }
-  /* Output before STARTED (a VM exec's, seen in 2 of 3 whole runs, its cause not found yet): the command runs, and
-     the frame is left in the decoder for the session to print; the STARTED that follows is ignored there. */
-  if (f.type == ATTACH_STDOUT || f.type == ATTACH_STDERR)
-    {
-      dec->consumed -= ATTACH_HEADER_SIZE + f.len;
-      *exit_code = 0;
-      return 0;
-    }
   if (f.type == ATTACH_FAILED && f.len >= 4)
     {
       int code = (int)attach_get_u32 (f.payload);

@@ -88,21 +88,11 @@ child_fail (int report_fd, enum report_kind kind, int ret, isola_error_t *err)
 static int
 open_in_root (int rootfd, const char *path, int flags)
 {
-  struct open_how how = {
-    .flags = (uint64_t)(flags | O_CLOEXEC),
-    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-  };
   while (*path == '/')
     path++;
   if (*path == '\0')
     path = ".";
-  int fd;
-  int tries = 0;
-  /* EAGAIN: a concurrent rename somewhere in the file system made the kernel refuse to vouch for the walk. */
-  do
-    fd = (int)syscall (SYS_openat2, rootfd, path, &how, sizeof (how));
-  while (fd < 0 && (errno == EINTR || (errno == EAGAIN && ++tries < 16)));
-  return fd < 0 ? -errno : fd;
+  return openat2_scoped (rootfd, path, flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 /* mount(2) takes paths; a "/proc/self/fd/N" path names exactly the inode an fd holds, with no second lookup. */
@@ -1519,6 +1509,12 @@ child_main (const struct spawn_spec *spec, int report_fd, int go_fd)
   struct child c = { .spec = spec, .report_fd = report_fd, .go_fd = go_fd, .null_fd = -1 };
   trace_mark ("container: cloned");
   spawn_reset_signals ();
+  if (spec->signals_blocked)
+    {
+      sigset_t all;
+      sigfillset (&all);
+      (void)sigprocmask (SIG_SETMASK, &all, NULL);
+    }
   /* Nothing of the monitor's (log files, sockets, other containers' pipes) may reach the command. */
   if (close_range (3 + spec->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     child_fail (report_fd, REPORT_SETUP_FAILED, isola_error_make (&err, errno, "close_range"), &err);

@@ -102,6 +102,9 @@ struct spawn_spec
   uint64_t cap_keep; /* capability bits the process keeps: the bounding set, and for root also permitted and
                         effective; a non-root user gets none, and the inheritable set stays empty (as in Docker) */
   bool no_new_privileges;
+  /* The command starts with every signal blocked: our --init, which takes them from there.  A signal sent before it
+     is ready then waits for it; to a PID 1 that has no handler yet, it would be dropped. */
+  bool signals_blocked;
   const struct spawn_rlimit *rlimits;
   size_t n_rlimits;
   const struct spawn_mount *mounts;
