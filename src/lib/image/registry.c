@@ -15,6 +15,7 @@
 #include "image/oci.h"
 #include "image/reference.h"
 #include "image/registry_auth.h"
+#include "image/registry_wire.h"
 #include "store/store.h"
 
 #define TOKEN_MAX             (1024 * 1024)
@@ -87,21 +88,6 @@ on_body (char *data, size_t size, size_t n, void *arg)
   return len;
 }
 
-/* The value of header `name` in one header line, trimmed, or NULL. */
-static char *
-header_value (const char *line, size_t len, const char *name)
-{
-  size_t n = strlen (name);
-  if (len <= n || strncasecmp (line, name, n) != 0 || line[n] != ':')
-    return NULL;
-  const char *v = line + n + 1, *end = line + len;
-  while (v < end && (*v == ' ' || *v == '\t'))
-    v++;
-  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-    end--;
-  return strndup (v, (size_t)(end - v));
-}
-
 static size_t
 on_header (char *data, size_t size, size_t n, void *arg)
 {
@@ -117,9 +103,9 @@ on_header (char *data, size_t size, size_t n, void *arg)
       return len;
     }
   char *v;
-  if ((v = header_value (data, len, "Content-Type")))
+  if ((v = registry_header_value (data, len, "Content-Type")))
     free (r->content_type), r->content_type = v;
-  else if ((v = header_value (data, len, "WWW-Authenticate")))
+  else if ((v = registry_header_value (data, len, "WWW-Authenticate")))
     free (r->challenge), r->challenge = v;
   return len;
 }
@@ -264,20 +250,11 @@ request (struct registry_client *c, const char *url, const char *method, const c
   return request_retried (c, again, method, accept, max, out, err);
 }
 
-/* "code: message" of a registry's JSON error body, Docker's "manifest unknown: manifest unknown"; NULL else. */
+/* "code: message" of a registry's JSON error body, or NULL. */
 static char *
 registry_error_text (const struct response *r)
 {
-  cleanup_json json_t *o = r->body ? json_loadb (r->body, r->len, 0, NULL) : NULL;
-  json_t *e = json_array_get (json_object_get (o, "errors"), 0);
-  const char *code = json_string_value (json_object_get (e, "code"));
-  const char *msg = json_string_value (json_object_get (e, "message"));
-  if (code == NULL)
-    return NULL;
-  cleanup_free char *lower = xstrdup (code);
-  for (char *p = lower; *p; p++)
-    *p = *p == '_' ? ' ' : (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-  return msg ? xasprintf ("%s: %.200s", lower, msg) : xstrdup (lower);
+  return registry_error_text_of (r->body, r->len);
 }
 
 static int
@@ -291,41 +268,6 @@ status_error (const struct response *r, const char *what, isola_error_t *err)
 }
 
 /* --- authentication ------------------------------------------------------------------------------------------- */
-
-/* The value of key in a challenge's parameters (key="value", …). */
-static char *
-challenge_param (const char *params, const char *key)
-{
-  size_t n = strlen (key);
-  for (const char *p = params; p && *p;)
-    {
-      while (*p == ' ' || *p == ',')
-        p++;
-      const char *eq = strchr (p, '=');
-      if (eq == NULL)
-        return NULL;
-      bool match = (size_t)(eq - p) == n && strncasecmp (p, key, n) == 0;
-      const char *v = eq + 1, *end;
-      if (*v == '"')
-        {
-          v++;
-          end = strchr (v, '"');
-          if (end == NULL)
-            return NULL;
-          if (match)
-            return strndup (v, (size_t)(end - v));
-          p = end + 1;
-        }
-      else
-        {
-          end = v + strcspn (v, ",");
-          if (match)
-            return strndup (v, (size_t)(end - v));
-          p = end;
-        }
-    }
-  return NULL;
-}
 
 static char *
 basic_header (const char *user, const char *password)
@@ -350,8 +292,8 @@ url_escape (const char *s)
 static int
 fetch_token (struct registry_client *c, const char *params, isola_error_t *err)
 {
-  cleanup_free char *realm = challenge_param (params, "realm");
-  cleanup_free char *service = challenge_param (params, "service");
+  cleanup_free char *realm = registry_challenge_param (params, "realm");
+  cleanup_free char *service = registry_challenge_param (params, "service");
   if (realm == NULL || !(str_has_prefix (realm, "https://") || str_has_prefix (realm, "http://")))
     return isola_error_fail (err, EPROTO, "%s: the registry's Bearer challenge has no usable realm", c->domain);
   cleanup_free char *esc_service = service ? url_escape (service) : NULL;
@@ -383,14 +325,11 @@ fetch_token (struct registry_client *c, const char *params, isola_error_t *err)
                               : text          ? text
                                               : "the token service refused");
     }
-  cleanup_json json_t *o = ret == 0 ? json_loadb (r.body ? r.body : "", r.len, 0, NULL) : NULL;
+  cleanup_free char *token = ret == 0 ? registry_token_of (r.body, r.len) : NULL;
   response_clear (&r);
   if (ret < 0)
     return ret;
-  const char *token = json_string_value (json_object_get (o, "token"));
-  if (token == NULL || *token == '\0')
-    token = json_string_value (json_object_get (o, "access_token"));
-  if (token == NULL || *token == '\0' || strpbrk (token, "\r\n"))
+  if (token == NULL)
     return isola_error_fail (err, EPROTO, "%s: the token service answered without a token", c->domain);
   c->authz = xasprintf ("Authorization: Bearer %s", token);
   return 0;
@@ -885,7 +824,7 @@ on_blob_header (char *data, size_t size, size_t n, void *arg)
 {
   struct transfer *t = arg;
   size_t len = size * n;
-  cleanup_free char *v = len <= HEADER_MAX ? header_value (data, len, "Content-Range") : NULL;
+  cleanup_free char *v = len <= HEADER_MAX ? registry_header_value (data, len, "Content-Range") : NULL;
   long long from = -1;
   if (v && sscanf (v, "bytes %lld-", &from) == 1)
     t->range_start = from;
@@ -1187,7 +1126,7 @@ on_upload_header (char *data, size_t size, size_t n, void *arg)
 {
   struct upload *u = arg;
   size_t len = size * n;
-  char *v = len <= HEADER_MAX ? header_value (data, len, "Location") : NULL;
+  char *v = len <= HEADER_MAX ? registry_header_value (data, len, "Location") : NULL;
   if (v)
     free (u->location), u->location = v;
   return on_header (data, size, n, u->r);

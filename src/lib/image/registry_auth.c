@@ -78,8 +78,8 @@ key_names (const char *key, const char *want)
   return strlen (want) == n && strncmp (p, want, n) == 0;
 }
 
-static int
-decode_auth (const char *b64, char **user, char **password)
+int
+registry_auth_decode (const char *b64, char **user, char **password)
 {
   size_t n = strlen (b64);
   cleanup_free unsigned char *raw = xcalloc (1, n + 4);
@@ -264,7 +264,7 @@ registry_auth_get (const char *domain, char **user, char **password, isola_error
     const char *b64 = json_string_value (json_object_get (v, "auth"));
     if (b64 == NULL || *b64 == '\0')
       continue;
-    if (decode_auth (b64, user, password) < 0)
+    if (registry_auth_decode (b64, user, password) < 0)
       {
         cleanup_free char *path = registry_auth_file ();
         return isola_error_fail (err, EINVAL, "invalid auth configuration for %s in `%s`", key, path);

@@ -20,6 +20,9 @@ char *registry_auth_key (const char *domain);
 /* The credentials stored for domain: *user and *password newly allocated, both NULL when there are none. */
 int registry_auth_get (const char *domain, char **user, char **password, isola_error_t *err);
 
+/* An "auth" value, base64 of "USER:PASSWORD" (the password may hold ':'): -EINVAL when it is not one. */
+int registry_auth_decode (const char *b64, char **user, char **password);
+
 /* Stores credentials for domain (the file is replaced atomically, mode 0600, other keys kept). */
 int registry_auth_store (const char *domain, const char *user, const char *password, isola_error_t *err);
 
