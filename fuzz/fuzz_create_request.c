@@ -13,12 +13,19 @@
 
 static char cache[] = "/tmp/isola-fuzz-create-XXXXXX";
 
+static void
+remove_scratch (void)
+{
+  (void)rm_rf (cache, NULL);
+}
+
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
   (void)argc, (void)argv;
   if (mkdtemp (cache) == NULL)
     abort ();
+  atexit (remove_scratch);
   return 0;
 }
 

@@ -12,12 +12,19 @@
 
 static char bundle[] = "/tmp/isola-fuzz-bundle-XXXXXX";
 
+static void
+remove_scratch (void)
+{
+  (void)rm_rf (bundle, NULL);
+}
+
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
   (void)argc, (void)argv;
   if (mkdtemp (bundle) == NULL)
     abort ();
+  atexit (remove_scratch);
   cleanup_free char *rootfs = xasprintf ("%s/rootfs", bundle);
   if (mkdir (rootfs, 0755) < 0)
     abort ();
