@@ -15,6 +15,7 @@
 #include "base/util.h"
 #include "container/container.h"
 #include "container/create.h"
+#include "container/filters.h"
 #include "container/inspect_shape.h"
 #include "container/lifecycle.h"
 #include "container/listing.h"
@@ -114,7 +115,7 @@ static enum MHD_Result
 list (struct serve_request *r)
 {
   cleanup_strv char **filters = NULL;
-  if (serve_filters_parse (serve_query (r, "filters"), &filters) < 0)
+  if (filters_parse (serve_query (r, "filters"), &filters) < 0)
     return serve_reply_error (r, 400, "invalid filter '%s'", serve_query (r, "filters"));
   bool all = serve_query_bool (r, "all");
   long long limit = serve_query_int (r, "limit", -1);

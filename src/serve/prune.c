@@ -6,6 +6,7 @@
 
 #include "base/json.h"
 #include "base/util.h"
+#include "container/filters.h"
 #include "container/system.h"
 #include "container/volume.h"
 #include "filters.h"
@@ -144,7 +145,7 @@ serve_prune (struct serve_request *r)
         cleanup_error isola_error_t err = NULL;
         cleanup_store struct isola_store *s = NULL;
         json_t *out = NULL;
-        if (serve_prune_filter (serve_query (r, "filters"), prunes[i].also, &f, &others, &err) < 0
+        if (filters_prune (serve_query (r, "filters"), prunes[i].also, &f, &others, &err) < 0
             || store_open (serve_root, prunes[i].lock, &s, &err) < 0 || prunes[i].prune (s, &f, others, &out, &err) < 0)
           return serve_reply_isola_error (r, err);
         return serve_reply_json (r, 200, out);

@@ -9,11 +9,12 @@
 
 #include "base/json.h"
 #include "base/timestamp.h"
-#include "store/journal.h"
 #include "base/util.h"
+#include "container/filters.h"
 #include "driver/info.h"
 #include "filters.h"
 #include "serve.h"
+#include "store/journal.h"
 #include "store/store.h"
 
 #include "git_rev.h"
@@ -133,7 +134,7 @@ static int
 events_filters (const char *text, json_t *filters, isola_error_t *err)
 {
   cleanup_strv char **kv = NULL;
-  if (serve_filters_parse (text, &kv) < 0)
+  if (filters_parse (text, &kv) < 0)
     return isola_error_fail (err, EINVAL, "invalid filter '%s'", text);
   for (size_t i = 0; kv && kv[i]; i++)
     if (journal_filter_add (filters, kv[i], err) < 0)

@@ -15,6 +15,7 @@
 #include "image/oci.h"
 #include "image/reference.h"
 #include "image/registry_auth.h"
+#include "image/registry_wire.h"
 #include "store/store.h"
 
 #define TOKEN_MAX             (1024 * 1024)
@@ -93,21 +94,6 @@ on_body (char *data, size_t size, size_t n, void *arg)
   return len;
 }
 
-/* The value of header `name` in one header line, trimmed, or NULL. */
-static char *
-header_value (const char *line, size_t len, const char *name)
-{
-  size_t n = strlen (name);
-  if (len <= n || strncasecmp (line, name, n) != 0 || line[n] != ':')
-    return NULL;
-  const char *v = line + n + 1, *end = line + len;
-  while (v < end && (*v == ' ' || *v == '\t'))
-    v++;
-  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-    end--;
-  return strndup (v, (size_t)(end - v));
-}
-
 static size_t
 on_header (char *data, size_t size, size_t n, void *arg)
 {
@@ -123,9 +109,9 @@ on_header (char *data, size_t size, size_t n, void *arg)
       return len;
     }
   char *v;
-  if ((v = header_value (data, len, "Content-Type")))
+  if ((v = registry_header_value (data, len, "Content-Type")))
     free (r->content_type), r->content_type = v;
-  else if ((v = header_value (data, len, "WWW-Authenticate")))
+  else if ((v = registry_header_value (data, len, "WWW-Authenticate")))
     free (r->challenge), r->challenge = v;
   return len;
 }
@@ -287,20 +273,11 @@ request (struct registry_client *c, const char *url, const char *method, const c
   return request_retried (c, again, method, accept, max, out, err);
 }
 
-/* "code: message" of a registry's JSON error body, Docker's "manifest unknown: manifest unknown"; NULL else. */
+/* "code: message" of a registry's JSON error body, or NULL. */
 static char *
 registry_error_text (const struct response *r)
 {
-  cleanup_json json_t *o = r->body ? json_loadb (r->body, r->len, 0, NULL) : NULL;
-  json_t *e = json_array_get (json_object_get (o, "errors"), 0);
-  const char *code = json_string_value (json_object_get (e, "code"));
-  const char *msg = json_string_value (json_object_get (e, "message"));
-  if (code == NULL)
-    return NULL;
-  cleanup_free char *lower = xstrdup (code);
-  for (char *p = lower; *p; p++)
-    *p = *p == '_' ? ' ' : (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-  return msg ? xasprintf ("%s: %.200s", lower, msg) : xstrdup (lower);
+  return registry_error_text_of (r->body, r->len);
 }
 
 static int
@@ -314,41 +291,6 @@ status_error (const struct response *r, const char *what, isola_error_t *err)
 }
 
 /* --- authentication ------------------------------------------------------------------------------------------- */
-
-/* The value of key in a challenge's parameters (key="value", …). */
-static char *
-challenge_param (const char *params, const char *key)
-{
-  size_t n = strlen (key);
-  for (const char *p = params; p && *p;)
-    {
-      while (*p == ' ' || *p == ',')
-        p++;
-      const char *eq = strchr (p, '=');
-      if (eq == NULL)
-        return NULL;
-      bool match = (size_t)(eq - p) == n && strncasecmp (p, key, n) == 0;
-      const char *v = eq + 1, *end;
-      if (*v == '"')
-        {
-          v++;
-          end = strchr (v, '"');
-          if (end == NULL)
-            return NULL;
-          if (match)
-            return strndup (v, (size_t)(end - v));
-          p = end + 1;
-        }
-      else
-        {
-          end = v + strcspn (v, ",");
-          if (match)
-            return strndup (v, (size_t)(end - v));
-          p = end;
-        }
-    }
-  return NULL;
-}
 
 static char *
 basic_header (const char *user, const char *password)
@@ -371,16 +313,15 @@ url_escape (const char *s)
 
 static int fetch_token_refresh (struct registry_client *c, const char *realm, const char *service, isola_error_t *err);
 
-/* The access token in a token service's answer (Docker's "token", OAuth2's "access_token"); with want_identity, the
-   refresh token that comes with it is kept. */
+/* The access token in a token service's answer (registry_token_of); with want_identity, the refresh token that
+   comes with it is kept. */
 static int
-take_token (struct registry_client *c, json_t *o, isola_error_t *err)
+take_token (struct registry_client *c, const char *body, size_t len, isola_error_t *err)
 {
-  const char *token = json_string_value (json_object_get (o, "token"));
-  if (token == NULL || *token == '\0')
-    token = json_string_value (json_object_get (o, "access_token"));
-  if (token == NULL || *token == '\0' || strpbrk (token, "\r\n"))
+  cleanup_free char *token = registry_token_of (body, len);
+  if (token == NULL)
     return isola_error_fail (err, EPROTO, "%s: the token service answered without a token", c->domain);
+  cleanup_json json_t *o = json_loadb (body ? body : "", body ? len : 0, 0, NULL);
   const char *refresh = json_string_value (json_object_get (o, "refresh_token"));
   if (refresh && *refresh && c->want_identity)
     {
@@ -402,8 +343,8 @@ take_token (struct registry_client *c, json_t *o, isola_error_t *err)
 static int
 fetch_token (struct registry_client *c, const char *params, isola_error_t *err)
 {
-  cleanup_free char *realm = challenge_param (params, "realm");
-  cleanup_free char *service = challenge_param (params, "service");
+  cleanup_free char *realm = registry_challenge_param (params, "realm");
+  cleanup_free char *service = registry_challenge_param (params, "service");
   if (realm == NULL || !(str_has_prefix (realm, "https://") || str_has_prefix (realm, "http://")))
     return isola_error_fail (err, EPROTO, "%s: the registry's Bearer challenge has no usable realm", c->domain);
   if (c->identity)
@@ -445,11 +386,10 @@ fetch_token (struct registry_client *c, const char *params, isola_error_t *err)
                               : text          ? text
                                               : "the token service refused");
     }
-  cleanup_json json_t *o = ret == 0 ? json_loadb (r.body ? r.body : "", r.len, 0, NULL) : NULL;
+  if (ret == 0)
+    ret = take_token (c, r.body, r.len, err);
   response_clear (&r);
-  if (ret < 0)
-    return ret;
-  return take_token (c, o, err);
+  return ret;
 }
 
 /* Answers a 401's challenge: a token (Bearer) or the credentials (Basic). */
@@ -966,7 +906,7 @@ on_blob_header (char *data, size_t size, size_t n, void *arg)
 {
   struct transfer *t = arg;
   size_t len = size * n;
-  cleanup_free char *v = len <= HEADER_MAX ? header_value (data, len, "Content-Range") : NULL;
+  cleanup_free char *v = len <= HEADER_MAX ? registry_header_value (data, len, "Content-Range") : NULL;
   long long from = -1;
   if (v && sscanf (v, "bytes %lld-", &from) == 1)
     t->range_start = from;
@@ -1282,7 +1222,7 @@ on_upload_header (char *data, size_t size, size_t n, void *arg)
 {
   struct upload *u = arg;
   size_t len = size * n;
-  char *v = len <= HEADER_MAX ? header_value (data, len, "Location") : NULL;
+  char *v = len <= HEADER_MAX ? registry_header_value (data, len, "Location") : NULL;
   if (v)
     free (u->location), u->location = v;
   return on_header (data, size, n, u->r);
@@ -1453,11 +1393,10 @@ fetch_token_refresh (struct registry_client *c, const char *realm, const char *s
                   : "",
           "config.json", c->domain);
     }
-  cleanup_json json_t *o = ret == 0 ? json_loadb (r.body ? r.body : "", r.len, 0, NULL) : NULL;
+  if (ret == 0)
+    ret = take_token (c, r.body, r.len, err);
   response_clear (&r);
-  if (ret < 0)
-    return ret;
-  return take_token (c, o, err);
+  return ret;
 }
 
 void

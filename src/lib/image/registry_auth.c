@@ -99,8 +99,8 @@ key_names (const char *key, const char *want)
   return strlen (want) == n && strncmp (p, want, n) == 0;
 }
 
-static int
-decode_auth (const char *b64, char **user, char **password)
+int
+registry_auth_decode (const char *b64, char **user, char **password)
 {
   size_t n = strlen (b64);
   cleanup_free unsigned char *raw = xcalloc (1, n + 4);
@@ -295,7 +295,7 @@ registry_auth_get_identity (const char *domain, char **user, char **password, ch
     bool has_token = identity && token && *token;
     if ((b64 == NULL || *b64 == '\0') && !has_token)
       continue;
-    if (b64 && *b64 && decode_auth (b64, user, password) < 0)
+    if (b64 && *b64 && registry_auth_decode (b64, user, password) < 0)
       {
         cleanup_free char *path = registry_auth_file ();
         return isola_error_fail (err, EINVAL, "invalid auth configuration for %s in `%s`", key, path);

@@ -29,6 +29,9 @@ int registry_auth_get (const char *domain, char **user, char **password, isola_e
    "<token>"); *identity newly allocated, or NULL. */
 int registry_auth_get_identity (const char *domain, char **user, char **password, char **identity, isola_error_t *err);
 
+/* An "auth" value, base64 of "USER:PASSWORD" (the password may hold ':'): -EINVAL when it is not one. */
+int registry_auth_decode (const char *b64, char **user, char **password);
+
 /* Stores credentials for domain (the file is replaced atomically, mode 0600, other keys kept). */
 int registry_auth_store (const char *domain, const char *user, const char *password, isola_error_t *err);
 

@@ -22,6 +22,7 @@
 #include "base/util.h"
 #include "sandbox/caps.h"
 #include "sandbox/devices.h"
+#include "sandbox/netns.h"
 #include "sandbox/seccomp_profile.h"
 
 enum
@@ -341,11 +342,14 @@ parse_mounts (json_t *mounts, const char *bundle, struct oci_launch *l, isola_er
 /* --- namespaces ------------------------------------------------------------------------------------------------- */
 
 static int
-open_ns_path (const char *path, const char *type, int *fd_out, isola_error_t *err)
+open_ns_path (const char *path, const char *type, int clone_type, int *fd_out, isola_error_t *err)
 {
-  *fd_out = open (path, O_RDONLY | O_CLOEXEC);
-  if (*fd_out < 0)
-    return isola_error_make (err, errno, "config.json: namespace %s: open `%s`", type, path);
+  int ret = ns_open_path (path, clone_type, fd_out);
+  if (ret == -EINVAL)
+    return isola_error_fail (err, EINVAL, "config.json: namespace %s: `%s` is not a namespace of type %s", type, path,
+                             type);
+  if (ret < 0)
+    return isola_error_fail (err, -ret, "config.json: namespace %s: open `%s`: %s", type, path, strerror (-ret));
   return 0;
 }
 
@@ -368,13 +372,13 @@ parse_namespaces (json_t *list, struct oci_launch *l, isola_error_t *err)
     if (type == NULL)
       return isola_error_fail (err, EINVAL, "config.json: linux.namespaces[%zu]: no type", i);
     struct spawn_ns *target = NULL;
-    int slot = -1;
+    int slot = -1, clone_type = 0;
     if (strcmp (type, "pid") == 0)
-      target = &sp->pid, slot = NS_PID;
+      target = &sp->pid, slot = NS_PID, clone_type = CLONE_NEWPID;
     else if (strcmp (type, "ipc") == 0)
-      target = &sp->ipc, slot = NS_IPC;
+      target = &sp->ipc, slot = NS_IPC, clone_type = CLONE_NEWIPC;
     else if (strcmp (type, "uts") == 0)
-      target = &sp->uts, slot = NS_UTS;
+      target = &sp->uts, slot = NS_UTS, clone_type = CLONE_NEWUTS;
     else if (strcmp (type, "cgroup") == 0)
       {
         if (path)
@@ -394,7 +398,7 @@ parse_namespaces (json_t *list, struct oci_launch *l, isola_error_t *err)
         sp->host_network = false;
         if (path)
           {
-            int ret = open_ns_path (path, type, &l->ns_fds[NS_NET], err);
+            int ret = open_ns_path (path, type, CLONE_NEWNET, &l->ns_fds[NS_NET], err);
             if (ret < 0)
               return ret;
             sp->netns_fd = l->ns_fds[NS_NET];
@@ -414,7 +418,7 @@ parse_namespaces (json_t *list, struct oci_launch *l, isola_error_t *err)
       return isola_error_fail (err, EINVAL, "config.json: linux.namespaces[%zu]: unknown type \"%s\"", i, type);
     if (path)
       {
-        int ret = open_ns_path (path, type, &l->ns_fds[slot], err);
+        int ret = open_ns_path (path, type, clone_type, &l->ns_fds[slot], err);
         if (ret < 0)
           return ret;
         target->mode = SPAWN_NS_JOIN, target->fd = l->ns_fds[slot];

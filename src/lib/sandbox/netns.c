@@ -4,10 +4,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "base/util.h"
@@ -18,20 +21,39 @@ netns_mode_path (const char *mode)
   return mode && strncmp (mode, "ns:", 3) == 0 ? mode + 3 : NULL;
 }
 
+int
+ns_open_path (const char *path, int type, int *fd_out)
+{
+  cleanup_close int where = open (path, O_PATH | O_CLOEXEC);
+  if (where < 0)
+    return -errno;
+  struct statfs fs;
+  if (fstatfs (where, &fs) < 0)
+    return -errno;
+  if (fs.f_type != NSFS_MAGIC)
+    return -EINVAL;
+  char self[64];
+  snprintf (self, sizeof self, "/proc/self/fd/%d", where);
+  cleanup_close int fd = open (self, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  if (type != 0 && ioctl (fd, NS_GET_NSTYPE) != type)
+    return -EINVAL;
+  *fd_out = take_fd (&fd);
+  return 0;
+}
+
 static int
 open_netns (const char *path, int *fd_out, isola_error_t *err)
 {
   if (path == NULL || path[0] != '/')
     return isola_error_fail (err, EINVAL, "network namespace path \"%s\" must be absolute", path ? path : "");
-  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  int ret = ns_open_path (path, CLONE_NEWNET, fd_out);
   /* Bad input, whatever the reason the path does not open (missing, no access). */
-  if (fd < 0)
-    return isola_error_fail (err, EINVAL, "network namespace `%s`: %s", path, strerror (errno));
-  /* NS_GET_NSTYPE answers only on nsfs files: anything else (a plain file, a directory) is ENOTTY. */
-  int type = ioctl (fd, NS_GET_NSTYPE);
-  if (type != CLONE_NEWNET)
+  if (ret == -EINVAL)
     return isola_error_fail (err, EINVAL, "`%s` is not a network namespace", path);
-  *fd_out = take_fd (&fd);
+  if (ret < 0)
+    return isola_error_fail (err, EINVAL, "network namespace `%s`: %s", path, strerror (-ret));
   return 0;
 }
 

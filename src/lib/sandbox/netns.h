@@ -7,6 +7,12 @@
 
 #include "base/error.h"
 
+/* Opens path for setns when it names a namespace of type (CLONE_NEWNET, CLONE_NEWPID…; 0: any): -EINVAL for
+   anything else, -errno when it does not resolve.  The path comes from a request or a bundle: what it names is looked
+   at through an O_PATH descriptor and opened for reading only once it is an nsfs file, so that a FIFO or a device
+   there is never opened (the open would block, or act). */
+int ns_open_path (const char *path, int type, int *fd_out);
+
 /* The PATH of a NetworkMode "ns:PATH", NULL for any other mode. */
 const char *netns_mode_path (const char *mode);
 

@@ -671,12 +671,21 @@ get_when (json_t *sc, const char *where, const char *key, struct rule_when *out,
 
 /* --- JSON profiles: syscall rules ------------------------------------------------------------------------------ */
 
+/* A range comparison (NE, LT, LE, GT, GE) of a rule with several comparisons, as added for a syscall. */
+struct shared_cmp
+{
+  int nr;
+  struct scmp_arg_cmp cmp;
+};
+
 struct profile
 {
   scmp_filter_ctx ctx;
   uint32_t default_action;
   struct rule_host host;
   size_t n_names, n_comparisons; /* so far, for the bounds */
+  struct shared_cmp ranges[PROFILE_COMPARISONS_MAX];
+  size_t n_ranges;
 };
 
 /* Counts a rule's names and comparisons (each name gets its own copy of the comparisons) against the bounds. */
@@ -691,6 +700,37 @@ profile_count (struct profile *p, const char *where, size_t n_names, size_t n_ar
     return isola_error_fail (err, E2BIG, "%s: more than %d argument comparisons (per syscall name) in the profile",
                              where, PROFILE_COMPARISONS_MAX);
   return 0;
+}
+
+static bool
+is_range_cmp (enum scmp_compare op)
+{
+  return op == SCMP_CMP_NE || op == SCMP_CMP_LT || op == SCMP_CMP_LE || op == SCMP_CMP_GT || op == SCMP_CMP_GE;
+}
+
+/* libseccomp 2.5.4 (Debian 12's) never returns from seccomp_rule_add when two rules of one syscall, each with more
+   than one comparison, share a range comparison (the same argument, operator and value: {a0 > 40, a1 == 1} then
+   {a0 > 40, a2 == 1}); fuzz_seccomp found it, one such profile held a core for minutes.  Such a profile is refused
+   before libseccomp sees it.  (Docker's default profile has no rule with two comparisons.) */
+static int
+profile_add_rule (struct profile *p, const struct rule *r, const char *name, const char *where, isola_error_t *err)
+{
+  int nr = seccomp_syscall_resolve_name (name);
+  bool multi = nr != __NR_SCMP_ERROR && !r->args_each && r->n_args > 1;
+  for (size_t i = 0; multi && i < r->n_args; i++)
+    for (size_t k = 0; is_range_cmp (r->args[i].op) && k < p->n_ranges; k++)
+      if (p->ranges[k].nr == nr && p->ranges[k].cmp.arg == r->args[i].arg && p->ranges[k].cmp.op == r->args[i].op
+          && p->ranges[k].cmp.datum_a == r->args[i].datum_a)
+        return isola_error_fail (err, EINVAL,
+                                 "%s: a second rule for `%s` with several comparisons repeats the comparison of "
+                                 "argument %u: libseccomp cannot build that filter (one comparison per rule, or "
+                                 "the comparisons in one rule)",
+                                 where, name, r->args[i].arg);
+  int ret = rule_add_syscall (p->ctx, r, name, err);
+  for (size_t i = 0; ret == 0 && multi && i < r->n_args; i++)
+    if (is_range_cmp (r->args[i].op) && p->n_ranges < ARRAY_SIZE (p->ranges))
+      p->ranges[p->n_ranges++] = (struct shared_cmp){ .nr = nr, .cmp = r->args[i] };
+  return ret;
 }
 
 /* "names", or the older single "name" (not both); every name is checked even when the rule does not apply. */
@@ -743,9 +783,9 @@ profile_add_syscall (struct profile *p, json_t *sc, size_t i, isola_error_t *err
   if (ret < 0 || !rule_applies (&r, &p->host) || r.action == p->default_action)
     return ret;
   if (name)
-    return rule_add_syscall (p->ctx, &r, name, err);
+    return profile_add_rule (p, &r, name, where, err);
   for (size_t j = 0; ret == 0 && j < json_array_size (names); j++)
-    ret = rule_add_syscall (p->ctx, &r, json_string_value (json_array_get (names, j)), err);
+    ret = profile_add_rule (p, &r, json_string_value (json_array_get (names, j)), where, err);
   return ret;
 }
 

@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/json.h"
@@ -49,6 +52,30 @@ check_refused_with (const char *body, const char *part)
 {
   cleanup_free char *msg = validate_msg (body);
   CHECK (strstr (msg, part) != NULL, "%s refused: %s", body, msg);
+}
+
+/* As check_refused_with, in a child given minutes: a check that blocks (an open of a FIFO) fails instead of hanging. */
+static void
+check_refused_in_time (const char *body, const char *part)
+{
+  pid_t pid = fork ();
+  if (pid == 0)
+    {
+      cleanup_free char *msg = validate_msg (body);
+      _exit (strstr (msg, part) != NULL ? 0 : 1);
+    }
+  int status = -1;
+  pid_t got = 0;
+  for (int i = 0; i < 3000 && (got = waitpid (pid, &status, WNOHANG)) == 0; i++)
+    usleep (100 * 1000);
+  if (got == 0)
+    {
+      kill (pid, SIGKILL);
+      waitpid (pid, &status, 0);
+      status = -1;
+    }
+  CHECK (pid > 0 && status == 0, "%s refused with \"%s\", and in time (%s)", body, part,
+         got == 0 ? "blocked for 5 minutes" : "");
 }
 
 static void
@@ -237,6 +264,12 @@ test_validate (void)
                       "network namespace path \"run/x\" must be absolute");
   check_refused_with ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"ns:/nonexistent/ns\"}}",
                       "network namespace `/nonexistent/ns`");
+  /* A request's path is never opened for reading before it is known to be a namespace: a FIFO's open blocks. */
+  cleanup_free char *fifo = xasprintf ("%s/fifo", cache);
+  CHECK (mkfifo (fifo, 0600) == 0, "mkfifo");
+  cleanup_free char *body = xasprintf ("{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"ns:%s\"}}", fifo);
+  cleanup_free char *want = xasprintf ("`%s` is not a network namespace", fifo);
+  check_refused_in_time (body, want);
 
   check_refused ("{\"Image\":\"busybox\",\"HostConfig\":{\"SecurityOpt\":[\"apparmor=x\"]}}",
                  "invalid --security-opt: \"apparmor=x\": only seccomp=PROFILE|unconfined and no-new-privileges are "

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/json.h"
@@ -154,6 +155,52 @@ test_refusals (void)
     }
 }
 
+/* Namespaces joined by path: only an nsfs file of the type named is opened, so a FIFO there (whose open would block)
+   or another kind of namespace is refused.  In a child given minutes: a parse that blocks fails instead of hanging. */
+static void
+check_ns_path (const char *type, const char *path, const char *want)
+{
+  cleanup_free char *patch = xasprintf (
+      "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"%s\", \"path\": \"%s\"}]}}", type, path);
+  pid_t pid = fork ();
+  if (pid == 0)
+    {
+      struct oci_launch l;
+      cleanup_error isola_error_t err = NULL;
+      int ret = parse_with (patch, &l, &err);
+      bool ok = want ? ret < 0 && err && strstr (err->msg, want) : ret == 0;
+      oci_launch_clear (&l);
+      _exit (ok ? 0 : 1);
+    }
+  int status = -1;
+  pid_t got = 0;
+  for (int i = 0; i < 3000 && (got = waitpid (pid, &status, WNOHANG)) == 0; i++)
+    usleep (100 * 1000);
+  if (got == 0)
+    {
+      kill (pid, SIGKILL);
+      waitpid (pid, &status, 0);
+      status = -1;
+    }
+  CHECK (pid > 0 && status == 0, "%s namespace at %s: %s%s", type, path, want ? "refused: " : "joined",
+         got == 0 ? " (blocked for 5 minutes)"
+         : want   ? want
+                  : "");
+}
+
+static void
+test_namespace_paths (void)
+{
+  cleanup_free char *fifo = xasprintf ("%s/fifo", bundle);
+  CHECK (mkfifo (fifo, 0600) == 0, "mkfifo");
+  cleanup_free char *want_fifo = xasprintf ("`%s` is not a namespace of type network", fifo);
+  check_ns_path ("network", fifo, want_fifo);
+  check_ns_path ("network", "/proc/self/ns/net", NULL);
+  check_ns_path ("uts", "/proc/self/ns/uts", NULL);
+  check_ns_path ("pid", "/proc/self/ns/uts", "`/proc/self/ns/uts` is not a namespace of type pid");
+  check_ns_path ("ipc", "/proc/self/status", "is not a namespace of type ipc");
+}
+
 static void
 test_seccomp (void)
 {
@@ -249,6 +296,7 @@ main (void)
   test_default_spec ();
   test_fields ();
   test_refusals ();
+  test_namespace_paths ();
   test_seccomp ();
   test_signals_and_ids ();
   test_cgroups_path ();

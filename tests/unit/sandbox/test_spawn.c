@@ -516,7 +516,7 @@ main (void)
       printf ("ok %d # skip spawning containers needs root\n1..%d\n", tap_count + 1, tap_count + 1);
       return 0;
     }
-  alarm (60); /* a hung container must not hang the test suite */
+  alarm (600); /* a hung container must not hang the test suite (minutes: the machine may be loaded) */
   if (mkdtemp (root) == NULL)
     return 1;
   CHECK (store_open (root, STORE_LOCK_EXCLUSIVE, &store, NULL) == 0, "store_open");
