@@ -196,11 +196,12 @@ if has_part fuzz; then
   done
 fi
 # The checks of the build itself (what the binaries link, the include graph, reproducibility: two builds).
+# (binaries.bats reads the built binaries: 1 CPU-s; reproducible.bats builds a clone: ~40 CPU-s on both CPUs)
 for f in tests/build/*.bats; do
   name=$(basename "$f" .bats)
-  part=bats
-  [ "$name" = reproducible ] && part=build
-  has_part $part && wanted "$name" && add_job $part bats "$f" process "build/$name.bats" 60
+  part=bats cost=$(tests_in "$f")
+  [ "$name" = reproducible ] && part=build cost=60
+  has_part $part && wanted "$name" && add_job $part bats "$f" process "build/$name.bats" "$cost"
 done
 for f in tests/integration/*.bats; do
   name=$(basename "$f" .bats)
