@@ -69,7 +69,8 @@ wait_server () {
   echo "no iperf3 server answered: $*" >&2
   exit 1
 }
-median () { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 # report LABEL FILE: "LABEL  median Gbit/s  median CPU-s" of FILE's "gbits cpu" lines.
 report () {
   printf '  %-32s %7.3f Gbit/s   %5.2f CPU-s   (%s runs: %s Gbit/s)\n' "$1" "$(cut -d' ' -f1 "$2" | median)" \

@@ -19,7 +19,8 @@ python3 bench/mkimage.py "$work/b.tar" bench/b:latest $layers $mb b $((layers - 
 echo "image: $layers layers x ${mb} MB of files, gzip; archive $(du -h "$work/a.tar" | cut -f1)"
 
 now () { date +%s.%N; }
-median () { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 snapcount () { find "$1/snapshots" -mindepth 1 -maxdepth 1 -type d | wc -l; }
 
 cold=() warm=() podman_cold=()

@@ -26,7 +26,8 @@ cleanup () {
 }
 trap cleanup EXIT
 
-median () { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 # Runs "$@" $runs times (after one warm-up) and prints the median wall time in seconds; stdout goes to /dev/null.
 time_s () {
   local t0 t1 i

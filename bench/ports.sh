@@ -24,7 +24,8 @@ cleanup() {
 trap cleanup EXIT
 "$isola" load -q -i build/images/busybox.tar >/dev/null
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 # measure ARGS...: the median wall ms of $runs runs of `run --rm ARGS busybox true` after a warm-up.
 measure() {
   local i t0 t1

@@ -40,7 +40,8 @@ skopeo copy -q --dest-tls-verify=false oci-archive:"$work/a.tar" "docker://$ref"
 echo "image: $layers layers x ${mb} MB of files, gzip, in docker-registry at 127.0.0.1:$port; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 now () { date +%s.%N; }
-median () { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 # user+sys of a command and all it waited for (bash's times, in the subshell that ran it)
 cpu_of_times () {

@@ -22,7 +22,8 @@ cleanup () {
 }
 trap cleanup EXIT
 
-median () { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 # Runs "$@" $runs times (after 2 warm-ups) and prints the median wall time in ms.
 time_ms () {
   local t0 t1 i

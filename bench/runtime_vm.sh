@@ -38,7 +38,8 @@ bundle() {
       | .annotations = {\"io.isola.isolation\": \"$mode\"}" "$dir/config.json" >"$dir/c" && mv "$dir/c" "$dir/config.json"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 cpu_s() { awk '{print $14 + $15 + $16 + $17}' /proc/$$/stat; } # clock ticks of ours and our waited-for children
 ticks=$(getconf CLK_TCK)
 

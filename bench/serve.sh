@@ -53,7 +53,8 @@ cleanup () {
 }
 trap cleanup EXIT
 
-median () { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 # once FILE CMD...: appends the wall time of CMD in tenths of ms to FILE.
 once () {
   local out=$1 t0 t1

@@ -23,7 +23,8 @@ cleanup () {
 }
 trap cleanup EXIT
 
-median () { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 time_ms () {
   local t0 t1 i
   "$@" >/dev/null 2>&1 || true

@@ -83,8 +83,12 @@ state_field() {
 }
 
 # alive PID: the process exists and is no zombie (after create, its parent is whoever adopts it, maybe no reaper).
+# One read of its stat: a process that went between a test for the file and the read of it counted as alive (the
+# read failed, and `! grep` took that for "no zombie": runtime.bats' delete --force, once in a whole run).
 alive() {
-  [ -e "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) [ZX] ' "/proc/$1/stat"
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  ! grep -q '^[0-9]* (.*) [ZX] ' <<<"$stat"
 }
 
 # cgroup_of ID: the container's cgroups, isola's default or where a caller's cgroupsPath put them (podman's

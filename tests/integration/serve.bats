@@ -9,20 +9,6 @@
 load helpers
 load serve_helpers
 
-setup_file() {
-  serve_setup_file
-}
-teardown_file() {
-  container_teardown_file
-}
-
-setup() {
-  serve_setup
-}
-teardown() {
-  serve_teardown
-}
-
 # ---- the server ----------------------------------------------------------------------------------------------------
 
 @test "docker version and info: API 1.41 down to 1.24, isola's isolation modes; too old or too new a version is refused" {

@@ -8,19 +8,6 @@
 load helpers
 load serve_helpers
 
-setup_file() {
-  serve_setup_file
-}
-teardown_file() {
-  container_teardown_file
-}
-setup() {
-  serve_setup
-}
-teardown() {
-  serve_teardown
-}
-
 # stat_header PATH: the decoded X-Docker-Container-Path-Stat of a HEAD of c's PATH.
 stat_header() {
   curl -sI --unix-socket "$SOCK" "http://isola/v1.41/containers/ctr/archive?path=$1" |

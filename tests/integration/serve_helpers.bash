@@ -27,6 +27,13 @@ serve_teardown() {
   container_teardown
 }
 
+# The bats hooks of a file that loads this one: the image once per file, a server per test.  A file that needs more
+# defines its own after the load (serve_ops.bats: setup and teardown; the other clients' files: all four).
+setup_file() { serve_setup_file; }
+teardown_file() { container_teardown_file; }
+setup() { serve_setup; }
+teardown() { serve_teardown; }
+
 # start_server ARGS...: isola serve in the background, until its socket answers _ping.
 start_server() {
   "$ISOLA" serve "$@" >"$BATS_TEST_TMPDIR/serve.log" 2>&1 &

@@ -7,12 +7,6 @@
 load helpers
 load serve_helpers
 
-setup_file() {
-  serve_setup_file
-}
-teardown_file() {
-  container_teardown_file
-}
 setup() {
   serve_setup
   HIJACK=("$PYTHON" "$BATS_TEST_DIRNAME/serve_hijack.py" "$SOCK")

@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/archive_io.h"
 #include "base/util.h"
 #include "build/context.h"
 
@@ -280,19 +281,7 @@ write_data (struct writer *w, int src_dir, const char *name, isola_error_t *err)
   cleanup_close int fd = openat (src_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return isola_error_make (err, errno, "open `%s`", name);
-  char buf[65536];
-  for (;;)
-    {
-      ssize_t n = read (fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return isola_error_make (err, errno, "read `%s`", name);
-      if (n == 0)
-        return 0;
-      if (archive_write_data (w->disk, buf, (size_t)n) < 0)
-        return disk_error (w, err);
-    }
+  return archive_write_fd (w->disk, fd, name, err);
 }
 
 static int write_tree (struct writer *w, int src_dir, const char *name, const char *as, isola_error_t *err);

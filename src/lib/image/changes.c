@@ -16,6 +16,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "base/archive_io.h"
 #include "base/util.h"
 
 #define OPAQUE_XATTR     "trusted.overlay.opaque"
@@ -289,24 +290,6 @@ tar_fail (struct tar_walk *t, const char *rel, isola_error_t *err)
 }
 
 static int
-tar_copy_data (struct tar_walk *t, int fd, const char *rel, isola_error_t *err)
-{
-  char buf[65536];
-  for (;;)
-    {
-      ssize_t n = read (fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return isola_error_make (err, errno, "read `%s`", rel);
-      if (n == 0)
-        return 0;
-      if (archive_write_data (t->a, buf, (size_t)n) != n)
-        return tar_fail (t, rel, err);
-    }
-}
-
-static int
 tar_header (struct tar_walk *t, struct archive_entry *e, const char *rel, isola_error_t *err)
 {
   return archive_write_header (t->a, e) == ARCHIVE_OK ? 0 : tar_fail (t, rel, err);
@@ -357,7 +340,7 @@ tar_entry (struct tar_walk *t, int dirfd, const char *name, const char *rel, con
   if (ret == 0 && archive_entry_size (e) > 0)
     {
       t->size += st->st_size;
-      ret = tar_copy_data (t, fd, rel, err);
+      ret = archive_write_fd (t->a, fd, rel, err);
     }
   return ret;
 }
