@@ -2,13 +2,19 @@
 #define _GNU_SOURCE
 #include "network/dns.h"
 
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <resolv.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,6 +90,39 @@ wait_answering (uint32_t addr)
     }
 }
 
+/* Whether the server at addr:53 answers an A query for name with an address (glibc's res_mkquery builds it). */
+static bool
+name_answered (uint32_t addr, const char *name)
+{
+  unsigned char query[NS_PACKETSZ], answer[NS_PACKETSZ];
+  int qlen = res_mkquery (ns_o_query, name, ns_c_in, ns_t_a, NULL, 0, NULL, query, sizeof query);
+  if (qlen < (int)sizeof (HEADER))
+    return false;
+  cleanup_close int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons (53), .sin_addr.s_addr = htonl (addr) };
+  if (fd < 0 || connect (fd, (struct sockaddr *)&to, sizeof to) < 0 || send (fd, query, (size_t)qlen, 0) != qlen)
+    return false;
+  struct pollfd p = { .fd = fd, .events = POLLIN };
+  if (poll (&p, 1, 200) != 1)
+    return false;
+  ssize_t n = recv (fd, answer, sizeof answer, 0);
+  const HEADER *q = (const HEADER *)query, *a = (const HEADER *)answer;
+  return n >= (ssize_t)sizeof (HEADER) && a->id == q->id && a->qr && a->rcode == ns_r_noerror && ntohs (a->ancount) > 0;
+}
+
+/* aardvark-dns reloads its files some time after SIGHUP: a container started meanwhile asks for a name (its own
+   address unknown to the server yet) and gets "bad address" (compat's network-ip-alias, once in a whole run).  The
+   start waits until the new name is answered, as Docker's embedded DNS knows a name before the container runs. */
+static void
+wait_name_answered (uint32_t addr, const char *name)
+{
+  for (int waited = 0; waited < DNS_READY_MS && !name_answered (addr, name); waited += 10)
+    {
+      struct timespec t = { 0, 10 * 1000 * 1000 };
+      nanosleep (&t, NULL);
+    }
+}
+
 /* aardvark-dns puts itself in the background once it answers; its first process is waited for here.  It keeps
    nothing of the caller's: its own session, no descriptor but /dev/null. */
 static int
@@ -133,7 +172,7 @@ has_networks (const char *dir)
 
 /* The daemon told about the directory's new state: started, reloaded, or stopped when nothing is left. */
 static int
-notify (const char *dir, bool new_network, uint32_t gateway, isola_error_t *err)
+notify (const char *dir, bool new_network, uint32_t gateway, const char *new_name, isola_error_t *err)
 {
   pid_t pid = daemon_pid (dir);
   if (!has_networks (dir))
@@ -153,6 +192,8 @@ notify (const char *dir, bool new_network, uint32_t gateway, isola_error_t *err)
   /* A container's first lookup must find the server there: wait when it has an address to bind first. */
   if (new_network || pid <= 0)
     wait_answering (gateway);
+  if (new_name)
+    wait_name_answered (gateway, new_name);
   return 0;
 }
 
@@ -203,7 +244,7 @@ dns_add (const struct isola_store *s, const char *network, uint32_t gateway, con
                                        (addr >> 8) & 255, addr & 255, addr6 ? addr6 : "", joined);
   if ((ret = write_file_atomic (path, next, strlen (next), 0600, err)) < 0)
     return ret;
-  return notify (dir, new_network, gateway, err);
+  return notify (dir, new_network, gateway, names[0], err);
 }
 
 void
@@ -220,5 +261,5 @@ dns_remove (const struct isola_store *s, const char *network, const char *contai
     (void)unlink (path);
   else
     (void)write_file_atomic (path, text, strlen (text), 0600, NULL);
-  (void)notify (dir, false, 0, NULL);
+  (void)notify (dir, false, 0, NULL, NULL);
 }
