@@ -11,6 +11,7 @@
 #include "base/util.h"
 #include "cli.h"
 #include "container/container.h"
+#include "driver/driver.h"
 #include "network/connect.h"
 #include "network/network.h"
 #include "store/store.h"
@@ -460,7 +461,7 @@ run_network_connect (struct cli_ctx *ctx, int argc, char **argv)
   if ((exit_code = cli_load_container (ctx, p.args[1], &store, &ctr)))
     return exit_code;
   cleanup_error isola_error_t err = NULL;
-  if (network_connect (store, ctr, p.args[0], endpoint, &err) < 0)
+  if (network_connect (store, ctr, &driver_of (ctr)->networks, p.args[0], endpoint, &err) < 0)
     return cli_fail (&err);
   return 0;
 }
@@ -495,7 +496,7 @@ run_network_disconnect (struct cli_ctx *ctx, int argc, char **argv)
   if ((exit_code = cli_load_container (ctx, p.args[1], &store, &ctr)))
     return exit_code;
   cleanup_error isola_error_t err = NULL;
-  if (network_disconnect (store, ctr, p.args[0], &err) < 0)
+  if (network_disconnect (store, ctr, &driver_of (ctr)->networks, p.args[0], &err) < 0)
     return cli_fail (&err);
   return 0;
 }

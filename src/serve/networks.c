@@ -7,6 +7,7 @@
 #include "base/json.h"
 #include "base/util.h"
 #include "containers.h"
+#include "driver/driver.h"
 #include "network/connect.h"
 #include "network/network.h"
 #include "filters.h"
@@ -112,8 +113,9 @@ connect_or_disconnect (struct serve_request *r, bool connect)
   if (serve_load_container (r, what, &s, &c, &reply) < 0)
     return reply;
   cleanup_error isola_error_t err = NULL;
-  int ret = connect ? network_connect (s, c, r->arg[0], json_object_get (body, "EndpointConfig"), &err)
-                    : network_disconnect (s, c, r->arg[0], &err);
+  const struct network_limits *limits = &driver_of (c)->networks;
+  int ret = connect ? network_connect (s, c, limits, r->arg[0], json_object_get (body, "EndpointConfig"), &err)
+                    : network_disconnect (s, c, limits, r->arg[0], &err);
   return ret < 0 ? serve_reply_isola_error (r, err) : serve_reply_empty (r, 200);
 }
 

@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "container/container.h"
+#include "network/connect.h"
 #include "proto/attach.h"
 #include "store/store.h"
 
@@ -65,8 +66,7 @@ struct isola_driver
   /* How many networks a container can be on at once, 0: no limit (vm: 1, its guest mirrors one interface of the
      namespace: vm_net.h), and whether network connect/disconnect can change a running container's (process: a veth
      more or less in its namespace; vm: no, the guest has no NIC to take it). */
-  unsigned max_networks;
-  bool network_change_running;
+  struct network_limits networks;
 
   /* Prepares what a new container needs beyond its directory (NULL: nothing), under the store's exclusive lock at
      create time: for vm, the image's root file system image and the container's disk. */

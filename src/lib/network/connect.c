@@ -10,7 +10,6 @@
 #include "base/json.h"
 #include "base/util.h"
 #include "container/nsmode.h"
-#include "driver/driver.h"
 #include "network/attach.h"
 #include "network/network.h"
 
@@ -111,7 +110,8 @@ choice_index (const struct isola_store *s, json_t *choices, json_t *record)
    refused (EBUSY); so is a running one whose isolation cannot change its networks (a VM's guest has no NIC to take
    another). */
 static int
-check_running (const struct isola_store *s, struct container *c, const char *verb, bool *running, isola_error_t *err)
+check_running (const struct isola_store *s, struct container *c, const struct network_limits *limits, const char *verb,
+               bool *running, isola_error_t *err)
 {
   *running = false;
   if (!container_monitor_alive (c))
@@ -119,7 +119,7 @@ check_running (const struct isola_store *s, struct container *c, const char *ver
       network_reap (s, c);
       return 0;
     }
-  if (!driver_of (c)->network_change_running)
+  if (!limits->change_running)
     return isola_error_fail (err, EBUSY,
                              "container %s is a running VM container: isola %ss a VM container only while it is "
                              "stopped (its guest has one network interface, set at its start; stop it first)",
@@ -144,8 +144,8 @@ write_choices (struct container *c, json_t *choices, isola_error_t *err)
 }
 
 int
-network_connect (const struct isola_store *s, struct container *c, const char *what, json_t *endpoint,
-                 isola_error_t *err)
+network_connect (const struct isola_store *s, struct container *c, const struct network_limits *limits,
+                 const char *what, json_t *endpoint, isola_error_t *err)
 {
   bool running = false;
   int ret = network_endpoint_check (endpoint, err);
@@ -159,7 +159,7 @@ network_connect (const struct isola_store *s, struct container *c, const char *w
   cleanup_error isola_error_t missing = NULL;
   (void)network_get (s, what, true, &record, &missing);
   const char *name = record ? json_string_value (json_object_get (record, "Name")) : what;
-  if ((ret = check_mode (c, name, err)) < 0 || (ret = check_running (s, c, "connect", &running, err)) < 0)
+  if ((ret = check_mode (c, name, err)) < 0 || (ret = check_running (s, c, limits, "connect", &running, err)) < 0)
     return ret;
   if (running && record == NULL)
     return isola_error_fail (err, ENOENT, "%s", missing ? missing->msg : "network not found");
@@ -172,7 +172,7 @@ network_connect (const struct isola_store *s, struct container *c, const char *w
   if (at >= 0 && running)
     return isola_error_fail (err, EPERM, "endpoint with name %s already exists in network %s", container_name (c),
                              name);
-  unsigned most = driver_of (c)->max_networks;
+  unsigned most = limits->max_networks;
   if (at < 0 && most > 0 && json_array_size (choices) >= most)
     return isola_error_fail (err, EEXIST,
                              "container %s is on network %s: a VM container is on one network at a time (its guest "
@@ -198,7 +198,8 @@ network_connect (const struct isola_store *s, struct container *c, const char *w
 }
 
 int
-network_disconnect (const struct isola_store *s, struct container *c, const char *what, isola_error_t *err)
+network_disconnect (const struct isola_store *s, struct container *c, const struct network_limits *limits,
+                    const char *what, isola_error_t *err)
 {
   bool running = false;
   cleanup_close int lock = -1;
@@ -214,7 +215,7 @@ network_disconnect (const struct isola_store *s, struct container *c, const char
     return isola_error_fail (err, EINVAL,
                              "container cannot be disconnected from host network or connected to host "
                              "network");
-  if ((ret = check_running (s, c, "disconnect", &running, err)) < 0)
+  if ((ret = check_running (s, c, limits, "disconnect", &running, err)) < 0)
     return ret;
   cleanup_json json_t *choices = network_choices (c);
   /* --network none: on "none", which Docker lets go (the container stays without a network). */

@@ -13,11 +13,20 @@
 #ifndef ISOLA_NETWORK_CONNECT_H
 #define ISOLA_NETWORK_CONNECT_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "base/error.h"
 #include "container/container.h"
 #include "store/store.h"
+
+/* What a container's isolation allows of its networks (its driver's: driver.h). */
+struct network_limits
+{
+  unsigned max_networks; /* how many at once, 0: no limit */
+  bool change_running;   /* whether connect and disconnect can change a running container's */
+};
 
 /* Docker's EndpointSettings of a connect (Aliases, IPAMConfig.IPv4Address; NULL: none), checked: EINVAL. */
 int network_endpoint_check (json_t *endpoint, isola_error_t *err);
@@ -26,10 +35,11 @@ int network_endpoint_check (json_t *endpoint, isola_error_t *err);
    and a running container gets the network at once.  Docker's errors for host, none and container: modes and for a
    running container already on the network (EPERM: Docker's 403); EBUSY for a running VM container, EEXIST for a VM
    container on another network. */
-int network_connect (const struct isola_store *s, struct container *c, const char *what, json_t *endpoint,
-                     isola_error_t *err);
+int network_connect (const struct isola_store *s, struct container *c, const struct network_limits *limits,
+                     const char *what, json_t *endpoint, isola_error_t *err);
 
 /* Takes container c off network what, at once when it runs (ENOENT: Docker's "is not connected"). */
-int network_disconnect (const struct isola_store *s, struct container *c, const char *what, isola_error_t *err);
+int network_disconnect (const struct isola_store *s, struct container *c, const struct network_limits *limits,
+                        const char *what, isola_error_t *err);
 
 #endif

@@ -16,7 +16,7 @@
 
 #include "base/json.h"
 #include "base/util.h"
-#include "network/attach.h"
+#include "network/records.h"
 
 /* --- IPv4 ----------------------------------------------------------------------------------------------------- */
 

@@ -21,9 +21,9 @@
 
 #include "base/error.h"
 #include "network/bridge.h"
+#include "network/records.h"
 #include "store/store.h"
 
-#define NETWORK_DEFAULT        "bridge"
 #define NETWORK_DEFAULT_DEVICE "isola0"
 #define NETWORK_BRIDGE_OPTION  "com.docker.network.bridge.name"
 

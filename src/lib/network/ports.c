@@ -18,7 +18,7 @@
 #include "base/subprocess.h"
 #include "base/util.h"
 #include "container/ports.h"
-#include "network/attach.h"
+#include "network/records.h"
 
 #define IPTABLES_SAVE    "/usr/sbin/iptables-save"
 #define IPTABLES_RESTORE "/usr/sbin/iptables-restore"
