@@ -243,24 +243,26 @@ die old"
 
 @test "filters: container by name or ID prefix, image, event, label, type; keys AND, values OR" {
   only_isolation process "the filters read the journal, whatever the mode"
-  isola_ok run --name fa --label tier=web busybox true
-  isola_ok run --name fb --label tier=db busybox true
+  # names that are no ID's prefix: container=fb matched a container whose random ID began with fb (Docker's filter
+  # takes an ID prefix too)
+  isola_ok run --name gx --label tier=web busybox true
+  isola_ok run --name gy --label tier=db busybox true
   local ida
-  ida=$(cfield fa '{{.Id}}')
-  run --separate-stderr actions --filter container=fb --filter event=start
-  assert_equal "$output" "container start fb"
+  ida=$(cfield gx '{{.Id}}')
+  run --separate-stderr actions --filter container=gy --filter event=start
+  assert_equal "$output" "container start gy"
   run --separate-stderr actions --filter "container=${ida:0:8}" --filter event=die
-  assert_equal "$output" "container die fa"
+  assert_equal "$output" "container die gx"
   run --separate-stderr actions --filter label=tier=db --filter event=create
-  assert_equal "$output" "container create fb"
+  assert_equal "$output" "container create gy"
   run --separate-stderr actions --filter label=tier --filter event=create
-  assert_equal "$output" "container create fa
-container create fb"
-  run --separate-stderr actions --filter event=create --filter event=destroy --filter container=fa
-  assert_equal "$output" "container create fa"
+  assert_equal "$output" "container create gx
+container create gy"
+  run --separate-stderr actions --filter event=create --filter event=destroy --filter container=gx
+  assert_equal "$output" "container create gx"
   run --separate-stderr actions --filter image=busybox --filter event=die
-  assert_equal "$output" "container die fa
-container die fb"
+  assert_equal "$output" "container die gx
+container die gy"
   run --separate-stderr actions --filter type=image
   assert_equal "$output" "image load $(image_id busybox)"
   run --separate-stderr isola events --filter nope=1
