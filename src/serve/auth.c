@@ -41,9 +41,12 @@ auth (struct serve_request *r)
     /* dockerd's status for credentials the registry refused; the CLI prints the message after "Error response
        from daemon: ". */
     return serve_reply_error (r, err->status == EACCES ? 401 : serve_status_of (err->status), "%s", err->msg);
-  /* A refresh token from the registry's token service goes to the client, which keeps it (as dockerd does). */
-  return serve_reply_json (
-      r, 200, json_pack ("{s:s, s:s}", "Status", "Login Succeeded", "IdentityToken", identity ? identity : ""));
+  /* No IdentityToken for the client, even when the token service gave one (dockerd passes it on): the CLI would
+     then keep the token instead of the password and send it in X-Registry-Auth, which pull and push here do not
+     trade yet (serve_registry_login takes a username and password). */
+  if (identity)
+    explicit_bzero (identity, strlen (identity));
+  return serve_reply_json (r, 200, json_pack ("{s:s, s:s}", "Status", "Login Succeeded", "IdentityToken", ""));
 }
 
 enum MHD_Result
