@@ -495,6 +495,28 @@ path_under (const char *path, const char *dir)
   return strncmp (path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+/* A spec mount the VM can take: a bind (by its type or its options) of an absolute destination outside /dev, /proc
+   and /sys (a VM has its own), whose source stat() sees; *ro from its options. */
+static bool
+vm_bind_mount (json_t *m, const char **dest, const char **source, bool *ro, struct stat *st)
+{
+  *dest = json_string_value (json_object_get (m, "destination"));
+  *source = json_string_value (json_object_get (m, "source"));
+  const char *type = json_string_value (json_object_get (m, "type"));
+  bool bind = type && strcmp (type, "bind") == 0;
+  *ro = false;
+  json_t *o;
+  size_t k;
+  json_array_foreach (json_object_get (m, "options"), k, o)
+  {
+    const char *opt = json_string_value (o);
+    bind = bind || (opt && (strcmp (opt, "bind") == 0 || strcmp (opt, "rbind") == 0));
+    *ro = *ro || (opt && strcmp (opt, "ro") == 0);
+  }
+  return bind && *dest && *source && (*dest)[0] == '/' && !path_under (*dest, "/dev") && !path_under (*dest, "/proc")
+         && !path_under (*dest, "/sys") && stat (*source, st) == 0;
+}
+
 /* The spec's bind mounts of directories (volumes: a pod's, `podman -v`) as the container's binds, which the VM gets
    as 9p shares (driver/vm_launch.h); not what the caller binds under /dev, /proc or /sys (a VM has its own), nor
    files (take_etc_files gives the guest /etc's). */
@@ -506,22 +528,11 @@ binds_of (json_t *config)
   size_t i;
   json_array_foreach (json_object_get (config, "mounts"), i, m)
   {
-    const char *dest = json_string_value (json_object_get (m, "destination"));
-    const char *source = json_string_value (json_object_get (m, "source"));
-    const char *type = json_string_value (json_object_get (m, "type"));
-    bool bind = type && strcmp (type, "bind") == 0, ro = false;
-    json_t *o;
-    size_t k;
-    json_array_foreach (json_object_get (m, "options"), k, o)
-    {
-      const char *opt = json_string_value (o);
-      bind = bind || (opt && (strcmp (opt, "bind") == 0 || strcmp (opt, "rbind") == 0));
-      ro = ro || (opt && strcmp (opt, "ro") == 0);
-    }
+    const char *dest, *source;
+    bool ro;
     struct stat st;
-    if (!bind || dest == NULL || source == NULL || dest[0] != '/' || strcmp (dest, "/") == 0
-        || path_under (dest, "/dev") || path_under (dest, "/proc") || path_under (dest, "/sys")
-        || stat (source, &st) < 0 || !S_ISDIR (st.st_mode) || strchr (source, ':') || strchr (dest, ':'))
+    if (!vm_bind_mount (m, &dest, &source, &ro, &st) || strcmp (dest, "/") == 0 || !S_ISDIR (st.st_mode)
+        || strchr (source, ':') || strchr (dest, ':'))
       continue;
     cleanup_free char *b = xasprintf ("%s:%s%s", source, dest, ro ? ":ro" : "");
     json_array_append_new (binds, json_string (b));
@@ -619,21 +630,10 @@ take_file_mounts (json_t *config, const struct container *c, isola_error_t *err)
   size_t i;
   json_array_foreach (json_object_get (config, "mounts"), i, m)
   {
-    const char *dest = json_string_value (json_object_get (m, "destination"));
-    const char *source = json_string_value (json_object_get (m, "source"));
-    const char *type = json_string_value (json_object_get (m, "type"));
-    bool bind = type && strcmp (type, "bind") == 0, ro = false;
-    json_t *o;
-    size_t k;
-    json_array_foreach (json_object_get (m, "options"), k, o)
-    {
-      const char *opt = json_string_value (o);
-      bind = bind || (opt && (strcmp (opt, "bind") == 0 || strcmp (opt, "rbind") == 0));
-      ro = ro || (opt && strcmp (opt, "ro") == 0);
-    }
+    const char *dest, *source;
+    bool ro;
     struct stat st;
-    if (!bind || dest == NULL || source == NULL || dest[0] != '/' || is_etc_file (dest) || path_under (dest, "/dev")
-        || path_under (dest, "/proc") || path_under (dest, "/sys") || stat (source, &st) < 0 || !S_ISREG (st.st_mode))
+    if (!vm_bind_mount (m, &dest, &source, &ro, &st) || is_etc_file (dest) || !S_ISREG (st.st_mode))
       continue;
     cleanup_free char *text = NULL;
     size_t len = 0;
