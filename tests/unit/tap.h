@@ -2,8 +2,11 @@
 #ifndef ISOLA_TAP_H
 #define ISOLA_TAP_H
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int tap_count, tap_failed;
 
@@ -28,6 +31,22 @@ static int tap_count, tap_failed;
   while (0)
 
 #define CHECK_STR(a, b, ...) CHECK ((a) != NULL && (b) != NULL && strcmp ((a), (b)) == 0, __VA_ARGS__)
+
+/* The wait status of child pid, or -1 when it has not ended within seconds (then it is killed): for a check that
+   must not block, run in a child. */
+static inline int
+tap_wait_child (pid_t pid, int seconds)
+{
+  int status = -1;
+  pid_t got = 0;
+  for (int i = 0; i < seconds * 10 && (got = waitpid (pid, &status, WNOHANG)) == 0; i++)
+    usleep (100 * 1000);
+  if (got != 0)
+    return got == pid ? status : -1;
+  kill (pid, SIGKILL);
+  waitpid (pid, NULL, 0);
+  return -1;
+}
 
 static inline int
 tap_done (void)

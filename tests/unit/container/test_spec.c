@@ -64,18 +64,9 @@ check_refused_in_time (const char *body, const char *part)
       cleanup_free char *msg = validate_msg (body);
       _exit (strstr (msg, part) != NULL ? 0 : 1);
     }
-  int status = -1;
-  pid_t got = 0;
-  for (int i = 0; i < 3000 && (got = waitpid (pid, &status, WNOHANG)) == 0; i++)
-    usleep (100 * 1000);
-  if (got == 0)
-    {
-      kill (pid, SIGKILL);
-      waitpid (pid, &status, 0);
-      status = -1;
-    }
+  int status = tap_wait_child (pid, 300);
   CHECK (pid > 0 && status == 0, "%s refused with \"%s\", and in time (%s)", body, part,
-         got == 0 ? "blocked for 5 minutes" : "");
+         status == -1 ? "blocked for 5 minutes" : "");
 }
 
 static void

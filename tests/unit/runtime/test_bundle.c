@@ -172,20 +172,11 @@ check_ns_path (const char *type, const char *path, const char *want)
       oci_launch_clear (&l);
       _exit (ok ? 0 : 1);
     }
-  int status = -1;
-  pid_t got = 0;
-  for (int i = 0; i < 3000 && (got = waitpid (pid, &status, WNOHANG)) == 0; i++)
-    usleep (100 * 1000);
-  if (got == 0)
-    {
-      kill (pid, SIGKILL);
-      waitpid (pid, &status, 0);
-      status = -1;
-    }
+  int status = tap_wait_child (pid, 300);
   CHECK (pid > 0 && status == 0, "%s namespace at %s: %s%s", type, path, want ? "refused: " : "joined",
-         got == 0 ? " (blocked for 5 minutes)"
-         : want   ? want
-                  : "");
+         status == -1 ? " (blocked for 5 minutes)"
+         : want       ? want
+                      : "");
 }
 
 static void
