@@ -198,20 +198,8 @@ while True:
   local idle pids=() i
   idle=$(server_threads)
   # a registry that takes the connection and never answers: the pull hangs in it
-  "$PYTHON" -c '
-import socket, sys, time
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
-print(s.getsockname()[1], flush=True)
-conns = []
-while True:
-    c, _ = s.accept(); conns.append(c)
-' >"$BATS_TEST_TMPDIR/stall.port" &
-  STALL_PID=$!
-  for ((i = 0; i < 100; i++)); do
-    [ -s "$BATS_TEST_TMPDIR/stall.port" ] && break
-    sleep 0.05
-  done
-  "$DOCKER_BIN" pull "127.0.0.1:$(cat "$BATS_TEST_TMPDIR/stall.port")/stall/img:1" >/dev/null 2>&1 &
+  start_stall
+  "$DOCKER_BIN" pull "127.0.0.1:$STALL_PORT/stall/img:1" >/dev/null 2>&1 &
   pids+=($!)
   for i in 1 2; do
     "$DOCKER_BIN" events >/dev/null 2>&1 &
