@@ -233,8 +233,14 @@ while True:
   assert_status 0
 }
 
+base_logged_ready() {
+  [ "$(docker logs base 2>/dev/null)" = ready ]
+}
+
 @test "50 clients at once (run, ps, logs, inspect) are all served" {
   docker run -d --name base busybox sh -c 'echo ready; sleep 1000' >/dev/null
+  # run -d returns once the container started, as Docker's does, not once its first line is in the log
+  wait_until 30 base_logged_ready || fail "base never logged ready: $(docker logs base 2>&1)"
   local i pids=() dir=$BATS_TEST_TMPDIR/clients failed=0
   mkdir -p "$dir"
   # the runs are process containers in either pass: fifty VMs at once would not fit this machine, and the server's
