@@ -248,14 +248,26 @@ serve_stream_take (char *buf, size_t max, const char *data, size_t len, size_t *
   return n;
 }
 
+int
+serve_client_fd (struct MHD_Connection *conn)
+{
+  const union MHD_ConnectionInfo *info = MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  return info ? info->connect_fd : -1;
+}
+
+bool
+serve_fd_gone (int fd)
+{
+  if (fd < 0)
+    return true;
+  struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+  return poll (&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 bool
 serve_client_gone (struct MHD_Connection *conn)
 {
-  const union MHD_ConnectionInfo *info = MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-  if (info == NULL)
-    return true;
-  struct pollfd p = { .fd = info->connect_fd, .events = POLLRDHUP };
-  return poll (&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+  return serve_fd_gone (serve_client_fd (conn));
 }
 
 struct hijack

@@ -293,28 +293,28 @@ on_pull_progress (void *arg, enum pull_event ev, const char *id, int64_t done, i
     json_array_append_new (lines, json_pack ("{s:s, s:s}", "status", texts[ev], "id", id));
 }
 
-/* Whether the client of a pull has gone (its connection closed): checked at most four times a second, as the
-   registry client asks at every turn of a transfer. */
-struct pull_client
+/* Whether the client of a pull or push has gone (its connection's socket fd closed by the peer): checked at most
+   four times a second, as the registry client asks at every turn of a transfer. */
+struct client_watch
 {
-  struct MHD_Connection *conn;
+  int fd;
   struct timespec checked;
   bool gone;
 };
 
 static bool
-pull_client_gone (void *arg)
+client_watch_gone (void *arg)
 {
-  struct pull_client *p = arg;
+  struct client_watch *w = arg;
   struct timespec now;
   clock_gettime (CLOCK_MONOTONIC, &now);
-  long long ms = (now.tv_sec - p->checked.tv_sec) * 1000LL + (now.tv_nsec - p->checked.tv_nsec) / 1000000;
-  if (!p->gone && ms >= 250)
+  long long ms = (now.tv_sec - w->checked.tv_sec) * 1000LL + (now.tv_nsec - w->checked.tv_nsec) / 1000000;
+  if (!w->gone && ms >= 250)
     {
-      p->checked = now;
-      p->gone = serve_client_gone (p->conn);
+      w->checked = now;
+      w->gone = serve_fd_gone (w->fd);
     }
-  return p->gone;
+  return w->gone;
 }
 
 static enum MHD_Result
@@ -332,8 +332,8 @@ create (struct serve_request *r)
   struct registry_login login;
   (void)serve_registry_login (r, &auth, &login);
   /* A client that leaves ends the pull (a registry that never answers would hold this thread until its timeout). */
-  struct pull_client client = { .conn = r->conn };
-  login.gone = pull_client_gone, login.gone_arg = &client;
+  struct client_watch client = { .fd = serve_client_fd (r->conn) };
+  login.gone = client_watch_gone, login.gone_arg = &client;
   struct pull_options opts = { .platform = serve_query (r, "platform"), .login = &login };
   if (opts.platform && !*opts.platform)
     opts.platform = NULL;
@@ -367,8 +367,8 @@ struct push_job
   char *ref;
   int fd; /* the pipe's write end */
   struct registry_auth_header auth;
-  const struct registry_login *login; /* into auth, or NULL */
-  struct registry_login login_buf;
+  struct registry_login login; /* credentials into auth, or none (the server's config.json); the watch of client */
+  struct client_watch client;  /* fd: a dup of the connection's socket, which the request may close before us */
 };
 
 static void
@@ -377,7 +377,7 @@ push_line (int fd, json_t *line)
   cleanup_free char *text = json_dumps (line, JSON_COMPACT);
   json_decref (line);
   cleanup_free char *out = xasprintf ("%s\r\n", text ? text : "{}");
-  /* A client that left: the push goes on to its end all the same, unheard. */
+  /* A client that left: nobody hears it; the registry client sees it gone at its next check and ends the push. */
   (void)write_all (fd, out, strlen (out));
 }
 
@@ -409,7 +409,7 @@ push_thread (void *arg)
   struct push_job *j = arg;
   cleanup_error isola_error_t err = NULL;
   struct push_result res = { 0 };
-  if (image_push (serve_root, j->ref, j->login, on_push_progress, &j->fd, &res, &err) < 0)
+  if (image_push (serve_root, j->ref, &j->login, on_push_progress, &j->fd, &res, &err) < 0)
     {
       /* As dockerd once the stream has begun: the error in it. */
       const char *msg = err ? err->msg : "the push failed";
@@ -423,6 +423,9 @@ push_thread (void *arg)
                                    json_sprintf ("sha256:%s", res.digest), "Size", (json_int_t)res.size));
     }
   push_result_clear (&res);
+  /* The watch first: the connection must not outlive its response's end through our dup of its socket. */
+  if (j->client.fd >= 0)
+    close (j->client.fd);
   close (j->fd);
   free (j->ref);
   registry_auth_header_clear (&j->auth);
@@ -452,10 +455,16 @@ push (struct serve_request *r)
   struct push_job *j = xcalloc (1, sizeof *j);
   j->ref = take_ptr (&ref);
   j->fd = p[1];
-  j->login = serve_registry_login (r, &j->auth, &j->login_buf);
+  (void)serve_registry_login (r, &j->auth, &j->login);
+  /* A client that leaves ends the push, as a pull: the thread outlives this callback, so it watches a dup of the
+     socket (the connection stays until the pipe ends, but its fd is libmicrohttpd's). */
+  j->client.fd = fcntl (serve_client_fd (r->conn), F_DUPFD_CLOEXEC, 3);
+  j->login.gone = client_watch_gone, j->login.gone_arg = &j->client;
   pthread_t thread;
   if (pthread_create (&thread, NULL, push_thread, j) != 0)
     {
+      if (j->client.fd >= 0)
+        close (j->client.fd);
       close (p[0]), close (p[1]);
       free (j->ref);
       registry_auth_header_clear (&j->auth);

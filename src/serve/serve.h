@@ -69,6 +69,11 @@ enum MHD_Result serve_reply_stream (struct serve_request *r, unsigned status, co
 size_t serve_stream_take (char *buf, size_t max, const char *data, size_t len, size_t *pos);
 /* Whether the client of r has closed its connection (a blocked stream stops then). */
 bool serve_client_gone (struct MHD_Connection *conn);
+/* The connection's socket (-1 if unknown), and whether the peer of a socket has closed it (true for -1): a thread
+   that outlives the request's callbacks watches a dup of the socket, which stays valid whatever libmicrohttpd
+   does with the connection. */
+int serve_client_fd (struct MHD_Connection *conn);
+bool serve_fd_gone (int fd);
 
 /* Hijacking (attach, exec start): 101 UPGRADED, then handler(cls, sock) runs on the raw socket (extra: bytes the
    client sent already) in the connection's thread; the connection is closed when it returns. */

@@ -193,6 +193,84 @@ while True:
   assert_output_contains "Operation too slow"
 }
 
+# start_upload_stall: a registry on 127.0.0.1 that answers a push until its blob upload (HEAD: no blob, POST: an
+# upload's Location), then takes the PUT or PATCH and never answers it, having noted it in upload.seen; its port in
+# STALL_PORT.
+start_upload_stall() {
+  "$PYTHON" -c '
+import http.server, sys, time
+seen = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def reply(self, code, headers=()):
+        self.send_response(code)
+        for k, v in headers: self.send_header(k, v)
+        self.send_header("Content-Length", "0"); self.end_headers()
+    def do_GET(self): self.reply(200 if self.path == "/v2/" else 404)
+    def do_HEAD(self): self.reply(404)
+    def do_POST(self): self.reply(202, [("Location", "/v2/stall/bb/blobs/uploads/u1"), ("Docker-Upload-UUID", "u1")])
+    def do_PUT(self):
+        open(seen, "a").write(self.command + "\n")
+        time.sleep(3600)
+    do_PATCH = do_PUT
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+s.daemon_threads = True
+print(s.server_address[1], flush=True)
+s.serve_forever()
+' "$BATS_TEST_TMPDIR/upload.seen" >"$BATS_TEST_TMPDIR/stall.port" &
+  STALL_PID=$!
+  wait_until 30 test -s "$BATS_TEST_TMPDIR/stall.port" || fail "the stalling registry did not start"
+  STALL_PORT=$(cat "$BATS_TEST_TMPDIR/stall.port")
+}
+
+# image_state NAME: what the store says of the image: its ID, tags and repository digests, and its push events.
+image_state() {
+  docker image inspect -f '{{.Id}} {{json .RepoTags}} {{json .RepoDigests}}' "$1"
+  docker events --since 1h --until 0s --filter type=image --filter event=push --format '{{.Action}} {{.Actor.ID}}'
+}
+
+@test "a push whose client leaves ends: in the registry's first answer or in the middle of an upload, the store unchanged" {
+  [ "$TEST_ISOLATION" = process ] || skip "pushing does not depend on the isolation mode (process pass)"
+  # a registry timeout longer than the test: only the client's leaving can end the push
+  stop_server
+  ISOLA_REGISTRY_TIMEOUT=3600 start_server -H "unix://$SOCK"
+  local idle push before
+  idle=$(server_threads)
+  # a registry that never answers: the push waits for its first answer
+  start_stall
+  docker tag busybox "127.0.0.1:$STALL_PORT/stall/bb:1"
+  before=$(image_state busybox)
+  "$DOCKER_BIN" push "127.0.0.1:$STALL_PORT/stall/bb:1" >"$BATS_TEST_TMPDIR/push.out" 2>&1 &
+  push=$!
+  wait_until 60 grep -q "The push refers to repository" "$BATS_TEST_TMPDIR/push.out" ||
+    fail "the push did not start: $(cat "$BATS_TEST_TMPDIR/push.out")"
+  threads_above "$idle" || fail "no thread of the push: $(server_threads) threads"
+  kill -0 "$push" || fail "the push ended by itself: $(cat "$BATS_TEST_TMPDIR/push.out")"
+  kill -KILL "$push"
+  wait "$push" 2>/dev/null || true
+  wait_until 60 not threads_above "$idle" || fail "the push's threads are still there: $(server_threads) threads"
+  kill "$STALL_PID"
+  wait "$STALL_PID" 2>/dev/null || true
+  # a registry that takes the layer's upload and never answers it
+  start_upload_stall
+  docker tag busybox "127.0.0.1:$STALL_PORT/stall/bb:1"
+  before=$(image_state busybox)
+  "$DOCKER_BIN" push "127.0.0.1:$STALL_PORT/stall/bb:1" >"$BATS_TEST_TMPDIR/push.out" 2>&1 &
+  push=$!
+  wait_until 60 test -s "$BATS_TEST_TMPDIR/upload.seen" ||
+    fail "the push did not reach the upload: $(cat "$BATS_TEST_TMPDIR/push.out")"
+  kill -0 "$push" || fail "the push ended by itself: $(cat "$BATS_TEST_TMPDIR/push.out")"
+  kill -KILL "$push"
+  wait "$push" 2>/dev/null || true
+  wait_until 60 not threads_above "$idle" || fail "the push's threads are still there: $(server_threads) threads"
+  # nothing recorded: no repository digest, no push event; the server serves on
+  run image_state busybox
+  assert_equal "$output" "$before"
+  refute_output_contains push
+  run docker version --format '{{.Server.APIVersion}}'
+  assert_equal "$output" 1.41
+}
+
 @test "clients that leave in the middle of events, logs -f, attach, stats and a pull leave server and container unharmed" {
   docker run -d --name bg busybox sh -c 'while :; do echo tick; sleep 0.2; done' >/dev/null
   local idle pids=() i

@@ -196,6 +196,9 @@ cleanup_slistp (struct curl_slist **l)
 static int
 transfer_error (CURLcode rc, const char *detail, const char *url, isola_error_t *err)
 {
+  /* Only the caller's having gone (on_progress_check_gone) aborts a transfer from a progress callback. */
+  if (rc == CURLE_ABORTED_BY_CALLBACK)
+    return isola_error_fail (err, ECANCELED, "%s: the client went away", url);
   int e = rc == CURLE_OPERATION_TIMEDOUT         ? ETIMEDOUT
           : rc == CURLE_TOO_MANY_REDIRECTS       ? ELOOP
           : rc == CURLE_PEER_FAILED_VERIFICATION ? EKEYREJECTED
@@ -1203,18 +1206,20 @@ struct body
 
 struct upload
 {
+  const struct registry_client *c;
   struct response *r;
   char *location;
   const struct body *b;
 };
 
+/* Shows the bytes sent, and ends the upload when the caller has gone (as on_progress_check_gone, which it
+   replaces on the handle). */
 static int
 on_upload_progress (void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
-  (void)dltotal, (void)dlnow, (void)ultotal;
   struct upload *u = arg;
   u->b->fn (u->b->arg, u->b->base + (int64_t)ulnow);
-  return 0;
+  return u->c->gone ? on_progress_check_gone ((void *)u->c, dltotal, dlnow, ultotal, ulnow) : 0;
 }
 
 static size_t
@@ -1269,7 +1274,7 @@ send_once (struct registry_client *c, const char *url, const char *method, const
     return isola_error_fail (err, ENOMEM, "cannot make an HTTP request");
   response_clear (r);
   r->max = ERROR_BODY_MAX;
-  struct upload u = { .r = r, .b = b };
+  struct upload u = { .c = c, .r = r, .b = b };
   struct file_range range = { .fd = b->fd, .left = b->len };
   if (b->fn)
     {
@@ -1306,7 +1311,7 @@ send_once (struct registry_client *c, const char *url, const char *method, const
     *location = u.location;
   else
     free (u.location);
-  if (rc == CURLE_ABORTED_BY_CALLBACK && b->fd >= 0)
+  if (rc == CURLE_ABORTED_BY_CALLBACK && b->fd >= 0 && range.left > 0 && !(c->gone && c->gone (c->gone_arg)))
     return isola_error_fail (err, EIO, "read blob: it is shorter than its size");
   if (rc != CURLE_OK && !r->too_large)
     return transfer_error (rc, detail, url, err);
