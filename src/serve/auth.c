@@ -1,7 +1,9 @@
 /* Registry credentials from the client, as dockerd takes them: POST /auth (`docker login`) checks them against the
-   registry and stores nothing (the CLI keeps them in its own config.json); pull and push take them from the
-   X-Registry-Auth header of their request.  Without a header's username and password, the registry client uses the
-   server's config.json (isola login's), where dockerd would go anonymous. */
+   registry and stores nothing, answering the refresh token a token service gave (IdentityToken), which the CLI then
+   keeps in its config.json in place of the password; pull and push take the credentials from the X-Registry-Auth
+   header of their request: an identity token (traded with OAuth2's refresh grant), else a username and password.
+   Without either, the registry client uses the server's config.json (isola login's), where dockerd would go
+   anonymous. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
@@ -17,9 +19,15 @@ serve_registry_login (struct serve_request *r, struct registry_auth_header *h, s
   const char *header = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "X-Registry-Auth");
   *login = (struct registry_login){ 0 };
   /* A header that does not decode counts as none, as dockerd takes it ("to increase compatibility"). */
-  if (registry_auth_header_parse (header, h, NULL) < 0 || h->username == NULL || h->password == NULL)
+  if (registry_auth_header_parse (header, h, NULL) < 0)
     return NULL;
-  login->user = h->username, login->password = h->password;
+  /* As Docker's token handler: an identity token goes before the password (the CLI sends the user with it). */
+  if (h->identitytoken)
+    login->identity = h->identitytoken;
+  else if (h->username && h->password)
+    login->user = h->username, login->password = h->password;
+  else
+    return NULL;
   return login;
 }
 
@@ -32,21 +40,29 @@ auth (struct serve_request *r)
     return reply;
   const char *user = json_string_value (json_object_get (body, "username"));
   const char *password = json_string_value (json_object_get (body, "password"));
+  const char *token = json_string_value (json_object_get (body, "identitytoken"));
   cleanup_free char *domain = registry_server_domain (json_string_value (json_object_get (body, "serveraddress")));
   cleanup_error isola_error_t err = NULL;
   if (user && *user == '\0')
     user = NULL;
   cleanup_free char *identity = NULL;
-  if (registry_check_login (serve_root, domain, user, user ? (password ? password : "") : NULL, &identity, &err) < 0)
+  /* `docker login HOST` with an identity token in the CLI's config.json sends it (and no password): it is checked
+     by trading it, as dockerd does. */
+  int ret = token && *token && (password == NULL || *password == '\0')
+                ? registry_check_identity (serve_root, domain, token, &identity, &err)
+                : registry_check_login (serve_root, domain, user, user ? (password ? password : "") : NULL, &identity,
+                                        &err);
+  if (ret < 0)
     /* dockerd's status for credentials the registry refused; the CLI prints the message after "Error response
        from daemon: ". */
     return serve_reply_error (r, err->status == EACCES ? 401 : serve_status_of (err->status), "%s", err->msg);
-  /* No IdentityToken for the client, even when the token service gave one (dockerd passes it on): the CLI would
-     then keep the token instead of the password and send it in X-Registry-Auth, which pull and push here do not
-     trade yet (serve_registry_login takes a username and password). */
+  /* dockerd passes on the refresh token the token service gave (Docker's login asks for one: offline_token), and
+     the CLI keeps it instead of the password. */
+  reply = serve_reply_json (
+      r, 200, json_pack ("{s:s, s:s}", "Status", "Login Succeeded", "IdentityToken", identity ? identity : ""));
   if (identity)
     explicit_bzero (identity, strlen (identity));
-  return serve_reply_json (r, 200, json_pack ("{s:s, s:s}", "Status", "Login Succeeded", "IdentityToken", ""));
+  return reply;
 }
 
 enum MHD_Result

@@ -6,8 +6,9 @@
 #include "image/registry_auth.h"
 #include "serve.h"
 
-/* The credentials of r's X-Registry-Auth header, in *login (pointing into *h, which the caller clears), or NULL when
-   it has no username and password (the registry client then uses the server's config.json; *login is zeroed). */
+/* The credentials of r's X-Registry-Auth header, in *login (pointing into *h, which the caller clears): its
+   identity token, else its username and password; NULL when it has neither (the registry client then uses the
+   server's config.json; *login is zeroed). */
 const struct registry_login *serve_registry_login (struct serve_request *r, struct registry_auth_header *h,
                                                    struct registry_login *login);
 

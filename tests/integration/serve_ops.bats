@@ -435,6 +435,64 @@ EOF
   assert_status 1
 }
 
+@test "docker login through the server keeps the token service's identity token; pull and push trade it, the password gone" {
+  [ "$TEST_ISOLATION" = process ] || skip "registry credentials do not depend on the isolation mode (process pass)"
+  local dir=$BATS_TEST_TMPDIR/fake fake log cfg
+  mkdir -p "$dir/layout" "$dir/server-config"
+  tar -C "$dir/layout" -xf "$ISOLA_IMAGE"
+  # fake_registry.py's identity mode: tokens for user u password p only, with a refresh token when a login asks
+  "$PYTHON" "$BATS_TEST_DIRNAME/fake_registry.py" "$dir/layout" identity "$dir/port" "$dir/log" 2>"$dir/stderr" &
+  REG_PID=$!
+  wait_until 30 test -s "$dir/port" || fail "the fake registry did not start: $(cat "$dir/stderr")"
+  fake=127.0.0.1:$(cat "$dir/port")
+  log=$dir/log
+  cfg=$DOCKER_CONFIG/config.json
+  # the server has no credentials of its own: only the client's can work
+  stop_server
+  DOCKER_CONFIG=$dir/server-config start_server -H "unix://$SOCK"
+  run docker pull "$fake/test/img"
+  assert_status 1
+  # POST /auth hands the CLI the refresh token, which it keeps instead of the password (as with dockerd 20.10)
+  run docker login -u u --password-stdin "$fake" <<<"p"
+  assert_status 0
+  assert_output_contains "Login Succeeded"
+  grep -q "GET /token?.*offline_token=true&client_id=docker auth=Basic " "$log" || fail "no refresh token asked: $(cat "$log")"
+  assert_equal "$(jq -r --arg k "$fake" '.auths[$k].identitytoken' "$cfg")" refresh-1
+  assert_equal "$(jq -r --arg k "$fake" '.auths[$k].auth' "$cfg")" "$(printf u: | base64)"
+  [ ! -e "$dir/server-config/config.json" ] || fail "the server stored credentials: $(cat "$dir/server-config/config.json")"
+  # pull and push with the identity token alone: the refresh grant, never the password
+  : >"$log"
+  run docker pull "$fake/test/img"
+  assert_status 0
+  assert_output_contains "Downloaded newer image for $fake/test/img:latest"
+  grep -q "^form grant_type=refresh_token&refresh_token=refresh-1&service=fake-registry&scope=repository%3Atest%2Fimg%3Apull&" "$log" ||
+    fail "no refresh grant for the pull: $(cat "$log")"
+  grep -q "GET /v2/test/img/manifests/latest auth=Bearer good-token" "$log" || fail "$(cat "$log")"
+  docker tag "$fake/test/img" "$fake/t/pushed:1"
+  run docker push "$fake/t/pushed:1"
+  assert_status 0
+  assert_output_matches "1: digest: sha256:[0-9a-f]{64} size: [0-9]+"
+  grep -q "^form grant_type=refresh_token&refresh_token=refresh-1&service=fake-registry&scope=repository%3At%2Fpushed%3Apull%2Cpush" "$log" ||
+    fail "no refresh grant for the push: $(cat "$log")"
+  ! grep -q "auth=Basic" "$log" || fail "a password went out with an identity token: $(cat "$log")"
+  # an identity token given to /auth (as an API client may send what it keeps) is checked by trading it
+  : >"$log"
+  run api POST /v1.41/auth "{\"username\":\"u\",\"identitytoken\":\"refresh-1\",\"serveraddress\":\"$fake\"}"
+  assert_equal "${lines[-1]}" 200
+  assert_output_contains '"IdentityToken":"refresh-1"'
+  grep -q "^form grant_type=refresh_token&refresh_token=refresh-1&" "$log" || fail "the token was not checked: $(cat "$log")"
+  run api POST /v1.41/auth "{\"username\":\"u\",\"identitytoken\":\"stale\",\"serveraddress\":\"$fake\"}"
+  assert_equal "${lines[-1]}" 401
+  # a token the service refuses: the pull fails and says so
+  jq --arg k "$fake" '.auths[$k].identitytoken = "stale"' "$cfg" >"$BATS_TEST_TMPDIR/c.json"
+  mv "$BATS_TEST_TMPDIR/c.json" "$cfg"
+  docker rmi "$fake/test/img" >/dev/null
+  run docker pull "$fake/test/img"
+  assert_status 1
+  assert_output_contains "invalid_grant"
+  assert_output_contains "identity token of the request was refused"
+}
+
 @test "docker push through the registry client: Docker's progress, then the pushed image pulls back" {
   [ "$TEST_ISOLATION" = process ] || skip "push does not depend on the isolation mode (process pass)"
   command -v docker-registry >/dev/null || skip "docker-registry is not installed (scripts/deps.sh)"

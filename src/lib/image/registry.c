@@ -45,12 +45,13 @@ struct registry_client
   char **scopes;      /* more token scopes ("repository:OTHER:pull", for a cross-repository mount), or NULL */
   char *user;         /* credentials, or NULL */
   char *password;
-  char *identity;     /* an identity token (OAuth2 refresh token) from config.json, used instead of the password */
-  bool want_identity; /* login: ask the token service for a refresh token (offline_token=true) */
-  char *got_identity; /* the refresh token it gave */
-  char *authz;        /* "Authorization: …" once known, or NULL */
-  char *ca_file;      /* the registry's own CA, or NULL */
-  long timeout;       /* seconds without a byte before a request fails */
+  char *identity;           /* an identity token (OAuth2 refresh token), used instead of the password */
+  bool identity_given;      /* it came with the request (registry_login), not from config.json */
+  bool want_identity;       /* login: ask the token service for a refresh token (offline_token=true) */
+  char *got_identity;       /* the refresh token it gave */
+  char *authz;              /* "Authorization: …" once known, or NULL */
+  char *ca_file;            /* the registry's own CA, or NULL */
+  long timeout;             /* seconds without a byte before a request fails */
   bool (*gone) (void *arg); /* the caller left: requests end (registry_login) */
   void *gone_arg;
 };
@@ -613,6 +614,8 @@ client_new (const char *root, const char *domain, const char *repo, const char *
   int ret = 0;
   if (user)
     c->user = xstrdup (user), c->password = xstrdup (password);
+  else if (login && login->identity)
+    c->identity = xstrdup (login->identity), c->identity_given = true;
   else if (use_stored)
     ret = registry_auth_get_identity (domain, &c->user, &c->password, &c->identity, err);
   cleanup_free char *scheme = c->plain_allowed ? scheme_cache_read (c) : xstrdup ("https");
@@ -645,8 +648,8 @@ registry_open_as (const char *root, const char *domain, const char *repo, const 
 {
   if (login == NULL)
     return registry_open (root, domain, repo, actions, out, err);
-  return client_new (root, domain, repo, actions, login->user, login->password, login->user == NULL, false, false,
-                     login, out, err);
+  return client_new (root, domain, repo, actions, login->user, login->password,
+                     login->user == NULL && login->identity == NULL, false, false, login, out, err);
 }
 
 int
@@ -739,6 +742,21 @@ registry_check_login (const char *root, const char *domain, const char *user, co
   if (ret == 0 && identity)
     *identity = take_ptr (&c->got_identity);
   return ret;
+}
+
+int
+registry_check_identity (const char *root, const char *domain, const char *token, char **identity, isola_error_t *err)
+{
+  *identity = NULL;
+  cleanup_registry struct registry_client *c = NULL;
+  const struct registry_login login = { .identity = token };
+  int ret = client_new (root, domain, NULL, "pull", NULL, NULL, false, true, false, &login, &c, err);
+  if (ret < 0)
+    return ret;
+  if (c->authz == NULL)
+    return isola_error_fail (err, EACCES, "login to %s failed: the registry takes no identity token", domain);
+  *identity = xstrdup (c->identity);
+  return 0;
 }
 
 /* --- manifests and blobs ------------------------------------------------------------------------------------- */
@@ -1389,14 +1407,14 @@ fetch_token_refresh (struct registry_client *c, const char *realm, const char *s
       cleanup_json json_t *e = r.body ? json_loadb (r.body, r.len, 0, NULL) : NULL;
       const char *oauth = json_string_value (json_object_get (e, "error"));
       ret = isola_error_fail (
-          err, EACCES, "Post \"%s\": %s%.100s: the identity token in %s was refused (isola login %s again)", realm,
+          err, EACCES, "Post \"%s\": %s%.100s: the identity token %s was refused (%s login %s again)", realm,
           text    ? text
           : oauth ? ""
                   : "unexpected status",
           text    ? ""
           : oauth ? oauth
                   : "",
-          "config.json", c->domain);
+          c->identity_given ? "of the request" : "in config.json", c->identity_given ? "docker" : "isola", c->domain);
     }
   if (ret == 0)
     ret = take_token (c, r.body, r.len, err);

@@ -33,11 +33,13 @@ int registry_open (const char *root, const char *domain, const char *repo, const
 void registry_close (struct registry_client *c);
 
 /* What the one a pull or push is for gives the registry client: credentials given with its request (the API's
-   X-Registry-Auth; user NULL: those of config.json), and whether it has gone (gone NULL: never), which ends the
+   X-Registry-Auth: a user and password, or an identity token, which is traded with OAuth2's refresh grant as one
+   of config.json is; neither: those of config.json), and whether it has gone (gone NULL: never), which ends the
    requests under way (checked as they wait, at least once a second). */
 struct registry_login
 {
   const char *user, *password;
+  const char *identity;
   bool (*gone) (void *arg);
   void *gone_arg;
 };
@@ -119,5 +121,10 @@ int registry_put_manifest (struct registry_client *c, const char *reference, con
    refresh token too (offline_token=true, as Docker's login asks): *identity is the one it gave, or NULL. */
 int registry_check_login (const char *root, const char *domain, const char *user, const char *password, char **identity,
                           isola_error_t *err);
+/* Checks an identity token (a refresh token an earlier login got) against domain's token service, as `docker
+   login` does when its config.json holds one: the refresh grant must give an access token.  *identity is the token
+   to keep (the service may have given a new one). */
+int registry_check_identity (const char *root, const char *domain, const char *token, char **identity,
+                             isola_error_t *err);
 
 #endif
