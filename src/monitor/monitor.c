@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -42,7 +43,10 @@
 #include "sandbox/spawn.h"
 #include "store/store.h"
 
-#define MAX_CLIENTS 16
+/* Clients are as many as come (docker logs -f, attach and exec of one container through the API server can be
+   dozens), bounded only by the descriptors: these are kept for the monitor's own work (log, channel, health
+   probes, an exec's pipes), and a client beyond the rest is told why it is refused (ATTACH_FAILED). */
+#define CLIENT_FD_RESERVE 64
 
 struct client
 {
@@ -88,9 +92,11 @@ struct monitor
   int out_r, err_r; /* container output (err_r = -1 with a terminal, whose master is out_r) */
   int in_w;         /* container input: pipe or terminal master; -1 without -i */
   bool tty;
-  int console_r; /* receives the terminal master from the container */
-  struct client clients[MAX_CLIENTS];
-  size_t n_clients;
+  int console_r;          /* receives the terminal master from the container */
+  struct client *clients; /* grown as they come; a client is found again by its fd, never kept by address */
+  size_t n_clients, clients_cap, clients_max;
+  struct pollfd *pfds; /* a loop's poll set: its own descriptors, then one per client */
+  size_t pfds_cap;
   struct log_writer log;
   char *out_buf; /* OUTPUT_READ_MAX bytes for the container's output, allocated with the first */
   pid_t pid;
@@ -126,13 +132,42 @@ static void vm_exec_remember (struct monitor *m, uint32_t stream, const char *ex
 
 /* --- clients ------------------------------------------------------------------------------------------------- */
 
+/* How many clients the descriptors allow: RLIMIT_NOFILE's soft limit less what the monitor keeps for itself. */
+static size_t
+clients_max_of_limit (void)
+{
+  struct rlimit rl;
+  if (getrlimit (RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+    return 1024;
+  return rl.rlim_cur > 2 * CLIENT_FD_RESERVE ? (size_t)rl.rlim_cur - CLIENT_FD_RESERVE : CLIENT_FD_RESERVE;
+}
+
+/* One client too many: a FAILED frame in place of the HELLO says why (attach_client_expect_hello shows it). */
+static void
+client_refuse (struct monitor *m, int fd)
+{
+  char msg[160];
+  int n = snprintf (msg, sizeof msg, "the monitor of container %.12s serves %zu clients at most (RLIMIT_NOFILE)",
+                    m->c ? m->c->id : "", m->clients_max);
+  uint8_t frame[4 + sizeof msg];
+  attach_put_u32 (frame, 125);
+  memcpy (frame + 4, msg, (size_t)n);
+  (void)attach_send (fd, ATTACH_FAILED, frame, 4 + (uint32_t)n);
+  close (fd);
+}
+
 static void
 client_add (struct monitor *m, int fd, bool attached)
 {
-  if (m->n_clients == MAX_CLIENTS)
+  if (m->n_clients >= m->clients_max)
     {
-      close (fd);
+      client_refuse (m, fd);
       return;
+    }
+  if (m->n_clients == m->clients_cap)
+    {
+      m->clients_cap = m->clients_cap ? 2 * m->clients_cap : 16;
+      m->clients = xrealloc (m->clients, m->clients_cap * sizeof (*m->clients));
     }
   int big = 1 << 20;
   (void)setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
@@ -790,6 +825,21 @@ clients_behind (struct monitor *m)
   return behind;
 }
 
+/* The poll set of a loop: its `fixed` own entries, zeroed, and room for one per client after them.  Valid until the
+   next call: clients that come during an iteration are polled from the next. */
+static struct pollfd *
+poll_set (struct monitor *m, size_t fixed)
+{
+  size_t want = fixed + m->n_clients;
+  if (want > m->pfds_cap)
+    {
+      m->pfds_cap = want + 16;
+      m->pfds = xrealloc (m->pfds, m->pfds_cap * sizeof (*m->pfds));
+    }
+  memset (m->pfds, 0, want * sizeof (*m->pfds));
+  return m->pfds;
+}
+
 /* One loop for output, clients and reaping, until the output is closed, the first process reaped and the clients
    have taken all the output. */
 static int
@@ -803,12 +853,11 @@ supervise (struct monitor *m, int sigfd)
     {
       /* Output is read only as fast as the clients take it. */
       short output_events = behind ? 0 : POLLIN;
-      struct pollfd fds[P_CLIENTS + MAX_CLIENTS] = {
-        [P_OUT] = { .fd = out, .events = output_events },
-        [P_ERR] = { .fd = errfd, .events = output_events },
-        [P_SIG] = { .fd = sigfd, .events = POLLIN },
-        [P_LISTEN] = { .fd = m->listen_fd, .events = POLLIN },
-      };
+      struct pollfd *fds = poll_set (m, P_CLIENTS);
+      fds[P_OUT] = (struct pollfd){ .fd = out, .events = output_events };
+      fds[P_ERR] = (struct pollfd){ .fd = errfd, .events = output_events };
+      fds[P_SIG] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
+      fds[P_LISTEN] = (struct pollfd){ .fd = m->listen_fd, .events = POLLIN };
       int hfds[2];
       health_probe_fds (&m->health, hfds);
       fds[P_HEALTH] = (struct pollfd){ .fd = hfds[0], .events = POLLIN };
@@ -892,7 +941,7 @@ flush_clients_at_end (struct monitor *m)
   long long last_progress = monotonic_ms ();
   for (;;)
     {
-      struct pollfd fds[MAX_CLIENTS];
+      struct pollfd *fds = poll_set (m, 0);
       nfds_t n = 0;
       for (size_t i = 0; i < m->n_clients; i++)
         if (m->clients[i].out_len && !m->clients[i].broken)
@@ -1120,12 +1169,11 @@ supervise_vm (struct monitor *m, int sigfd)
           m->kill_deadline_ms = 0;
           end_deadline = now + 60000;
         }
-      struct pollfd fds[V_CLIENTS + MAX_CLIENTS] = {
-        [V_CHAN]
-        = { .fd = chan_open ? m->chan : -1, .events = POLLIN | (vmproto_queue_pending (&m->chan_q) ? POLLOUT : 0) },
-        [V_SIG] = { .fd = sigfd, .events = POLLIN },
-        [V_LISTEN] = { .fd = m->listen_fd, .events = POLLIN },
-      };
+      struct pollfd *fds = poll_set (m, V_CLIENTS);
+      fds[V_CHAN] = (struct pollfd){ .fd = chan_open ? m->chan : -1,
+                                     .events = POLLIN | (vmproto_queue_pending (&m->chan_q) ? POLLOUT : 0) };
+      fds[V_SIG] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
+      fds[V_LISTEN] = (struct pollfd){ .fd = m->listen_fd, .events = POLLIN };
       int hfds[2];
       health_probe_fds (&m->health, hfds);
       fds[V_HEALTH] = (struct pollfd){ .fd = hfds[0], .events = POLLIN };
@@ -1455,6 +1503,12 @@ monitor_clear (struct monitor *m)
 {
   while (m->n_clients)
     client_drop (m, m->n_clients - 1);
+  free (m->clients);
+  m->clients = NULL;
+  m->clients_cap = 0;
+  free (m->pfds);
+  m->pfds = NULL;
+  m->pfds_cap = 0;
   log_writer_clear (&m->log);
   free (m->out_buf);
   m->out_buf = NULL;
@@ -1493,7 +1547,8 @@ main (int argc, char **argv)
                        .chan = -1,
                        .next_stream = VMPROTO_STREAM_EXEC_MIN,
                        .next_request = 1,
-                       .main_stdin_credit = VMPROTO_STDIN_WINDOW };
+                       .main_stdin_credit = VMPROTO_STDIN_WINDOW,
+                       .clients_max = clients_max_of_limit () };
   vmproto_queue_init (&m.chan_q);
   signal (SIGPIPE, SIG_IGN);
   signal (SIGINT, SIG_IGN);

@@ -11,8 +11,10 @@ setup() {
   serve_setup
   HIJACK=("$PYTHON" "$BATS_TEST_DIRNAME/serve_hijack.py" "$SOCK")
   STALL_PID=
+  CLIENT_PIDS=()
 }
 teardown() {
+  [ "${#CLIENT_PIDS[@]}" -eq 0 ] || { kill -KILL "${CLIENT_PIDS[@]}" 2>/dev/null; wait "${CLIENT_PIDS[@]}" 2>/dev/null; } || true
   [ -z "${STALL_PID:-}" ] || { kill "$STALL_PID" 2>/dev/null; wait "$STALL_PID" 2>/dev/null; } || true
   [ -z "${REG_PID:-}" ] || { kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null; } || true
   serve_teardown
@@ -350,6 +352,51 @@ base_logged_ready() {
   run docker ps -a --format '{{.Names}}'
   assert_equal "$output" base
   docker rm -f base >/dev/null
+}
+
+# all_have DIR N TEXT: whether each of the files DIR/0 .. DIR/N-1 holds a line TEXT.
+all_have() {
+  local i
+  for ((i = 0; i < $2; i++)); do
+    grep -qx "$3" "$1/$i" 2>/dev/null || return 1
+  done
+}
+
+@test "40 clients of one container at once (attach, logs -f, exec): every one is served by its monitor" {
+  docker run -d --name many busybox sh -c 'while :; do echo tick; sleep 0.5; done' >/dev/null
+  wait_until 120 eval '[ "$(docker logs --tail 1 many 2>/dev/null)" = tick ]' || fail "many never logged: $(docker logs many 2>&1)"
+  local i dir=$BATS_TEST_TMPDIR/many
+  mkdir -p "$dir/attach" "$dir/logs" "$dir/exec"
+  # a monitor used to serve 16 clients: the 17th attach (or, in a VM, exec) was closed unanswered.  A process
+  # container's exec is the monitor's client only until its session takes the connection over: the attaches alone
+  # are more than 16 in either mode
+  for ((i = 0; i < 20; i++)); do
+    "$DOCKER_BIN" attach --no-stdin many >"$dir/attach/$i" 2>&1 &
+    CLIENT_PIDS+=($!)
+  done
+  for ((i = 0; i < 10; i++)); do
+    "$DOCKER_BIN" exec many sh -c 'echo exec-ok; exec sleep 1000' >"$dir/exec/$i" 2>&1 &
+    CLIENT_PIDS+=($!)
+    "$DOCKER_BIN" logs -f --tail 0 many >"$dir/logs/$i" 2>&1 &
+    CLIENT_PIDS+=($!)
+  done
+  # every client gets what it asked for while all 40 are connected (none has ended: each waits for more)
+  wait_until 240 all_have "$dir/exec" 10 exec-ok || fail "not every exec ran: $(head -n 2 "$dir"/exec/*)"
+  wait_until 240 all_have "$dir/attach" 20 tick || fail "not every attach got output: $(head -n 2 "$dir"/attach/*)"
+  wait_until 240 all_have "$dir/logs" 10 tick || fail "not every logs -f got output: $(head -n 2 "$dir"/logs/*)"
+  for i in "${CLIENT_PIDS[@]}"; do
+    kill -0 "$i" 2>/dev/null || fail "a client ended: $(head -n 2 "$dir"/*/*)"
+  done
+  kill -KILL "${CLIENT_PIDS[@]}"
+  wait "${CLIENT_PIDS[@]}" 2>/dev/null || true
+  CLIENT_PIDS=()
+  # the container and its monitor serve on: a new attach and exec after them
+  run docker exec many echo after
+  assert_status 0
+  assert_equal "$output" after
+  run docker inspect -f '{{.State.Status}}' many
+  assert_equal "$output" running
+  docker rm -f many >/dev/null
 }
 
 # start_auth_registry DIR PORT: docker-registry on 127.0.0.1:PORT over TLS (a CA made here, put in DIR/certs.d for the

@@ -33,7 +33,11 @@ int
 attach_client_expect_hello (int fd, struct attach_decoder *dec, isola_error_t *err)
 {
   struct attach_frame f;
-  if (attach_client_read_frame (fd, dec, &f) < 0 || f.type != ATTACH_HELLO || f.len != 1)
+  int r = attach_client_read_frame (fd, dec, &f);
+  /* A monitor that cannot take one more client says why in place of its HELLO. */
+  if (r == 0 && f.type == ATTACH_FAILED && f.len >= 4)
+    return isola_error_fail (err, EMFILE, "%.*s", (int)(f.len - 4), (const char *)f.payload + 4);
+  if (r < 0 || f.type != ATTACH_HELLO || f.len != 1)
     return isola_error_fail (err, EPROTO,
                              "the container monitor did not answer (is isola-monitor installed beside "
                              "isola?)");
