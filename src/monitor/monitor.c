@@ -46,7 +46,7 @@
 /* Clients are as many as come (docker logs -f, attach and exec of one container through the API server can be
    dozens), bounded only by the descriptors: these are kept for the monitor's own work (log, channel, health
    probes, an exec's pipes), and a client beyond the rest is told why it is refused (ATTACH_FAILED). */
-#define CLIENT_FD_RESERVE 64
+#define CLIENT_FD_RESERVE 64 /* with a limit of 128 or less, half of it */
 
 struct client
 {
@@ -95,6 +95,7 @@ struct monitor
   int console_r;          /* receives the terminal master from the container */
   struct client *clients; /* grown as they come; a client is found again by its fd, never kept by address */
   size_t n_clients, clients_cap, clients_max;
+  int spare_fd;        /* a descriptor held back to take and refuse a client when there is none left (accept_client) */
   struct pollfd *pfds; /* a loop's poll set: its own descriptors, then one per client */
   size_t pfds_cap;
   struct log_writer log;
@@ -139,7 +140,7 @@ clients_max_of_limit (void)
   struct rlimit rl;
   if (getrlimit (RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
     return 1024;
-  return rl.rlim_cur > 2 * CLIENT_FD_RESERVE ? (size_t)rl.rlim_cur - CLIENT_FD_RESERVE : CLIENT_FD_RESERVE;
+  return rl.rlim_cur > 2 * CLIENT_FD_RESERVE ? (size_t)rl.rlim_cur - CLIENT_FD_RESERVE : (size_t)rl.rlim_cur / 2;
 }
 
 /* One client too many: a FAILED frame in place of the HELLO says why (attach_client_expect_hello shows it). */
@@ -781,6 +782,17 @@ static void
 accept_client (struct monitor *m)
 {
   int fd = accept4 (m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+  if (fd < 0 && (errno == EMFILE || errno == ENFILE) && m->spare_fd >= 0)
+    {
+      /* Out of descriptors all the same (the limit lowered, a leak): the spare one lets the client be taken and
+         told, rather than left in the backlog, where it would wake the loop again and again. */
+      close (m->spare_fd);
+      fd = accept4 (m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+      if (fd >= 0)
+        client_refuse (m, fd);
+      m->spare_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+      return;
+    }
   if (fd >= 0)
     client_add (m, fd, false);
 }
@@ -1509,6 +1521,9 @@ monitor_clear (struct monitor *m)
   free (m->pfds);
   m->pfds = NULL;
   m->pfds_cap = 0;
+  if (m->spare_fd >= 0)
+    close (m->spare_fd);
+  m->spare_fd = -1;
   log_writer_clear (&m->log);
   free (m->out_buf);
   m->out_buf = NULL;
@@ -1548,7 +1563,8 @@ main (int argc, char **argv)
                        .next_stream = VMPROTO_STREAM_EXEC_MIN,
                        .next_request = 1,
                        .main_stdin_credit = VMPROTO_STDIN_WINDOW,
-                       .clients_max = clients_max_of_limit () };
+                       .clients_max = clients_max_of_limit (),
+                       .spare_fd = -1 };
   vmproto_queue_init (&m.chan_q);
   signal (SIGPIPE, SIG_IGN);
   signal (SIGINT, SIG_IGN);
@@ -1559,6 +1575,7 @@ main (int argc, char **argv)
   int client = atoi (argv[3]);
   if (client >= 0 && fcntl (client, F_SETFD, FD_CLOEXEC) == 0)
     client_add (&m, client, true);
+  m.spare_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
   if (seal_err)
     {
       report_failure (&m, 125, seal_err->msg);

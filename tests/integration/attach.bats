@@ -205,3 +205,32 @@ keys_to_terminal() {
   assert_status 1
   assert_stderr_matches 'Invalid detach keys'
 }
+
+# ---- many clients ---------------------------------------------------------------------------------------------------
+
+# ticks_in DIR N: how many of DIR/0 .. DIR/N-1 hold a tick.
+ticks_in() {
+  local i n=0
+  for ((i = 0; i < $2; i++)); do grep -qx tick "$1/$i" 2>/dev/null && n=$((n + 1)); done
+  echo "$n"
+}
+
+@test "a monitor serves as many attach clients as its descriptors allow, and tells the one beyond why it is refused" {
+  [ "$TEST_ISOLATION" = process ] || skip "the monitor's clients do not depend on the isolation mode (process pass)"
+  # a monitor with 40 descriptors serves 20 clients (half; with more than 128, all but 64)
+  local id i dir=$BATS_TEST_TMPDIR/clients pids=()
+  id=$(bash -c "ulimit -n 40 && exec '$ISOLA' run -d busybox sh -c 'while :; do echo tick; sleep 0.5; done'")
+  mkdir -p "$dir"
+  for ((i = 0; i < 20; i++)); do
+    "$ISOLA" attach --no-stdin --sig-proxy=false "$id" >"$dir/$i" 2>&1 &
+    pids+=($!)
+  done
+  wait_until 120 eval '[ "$(ticks_in "$dir" 20)" -eq 20 ]' || { kill -KILL "${pids[@]}"; fail "not every client got output: $(head -n 2 "$dir"/*)"; }
+  # the 21st: the reason, and attach fails as on any other error of its connection (1)
+  run timeout -s KILL 60 "$ISOLA" attach --no-stdin --sig-proxy=false "$id"
+  kill -KILL "${pids[@]}"
+  wait "${pids[@]}" 2>/dev/null || true
+  assert_status 1
+  assert_output_contains "serves 20 clients at most (RLIMIT_NOFILE)"
+  isola_ok rm -f "$id"
+}
