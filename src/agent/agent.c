@@ -132,8 +132,11 @@ static __attribute__ ((noreturn)) void
 power_off (void)
 {
   sync ();
-  /* Without ACPI the VM cannot power itself off: a reboot, which QEMU's -no-reboot turns into its exit. */
-  reboot (RB_AUTOBOOT);
+  /* Without ACPI the VM cannot power itself off: a reboot, which QEMU's -no-reboot turns into its exit.  Refused
+     only where we are not the guest's init but a container's PID 1 that made its command /proc/self/exe (main's
+     test cannot tell the two apart): end, rather than hold that container up for good. */
+  if (reboot (RB_AUTOBOOT) < 0)
+    _exit (1);
   for (;;)
     pause ();
 }
@@ -1251,7 +1254,8 @@ read_report (struct proc *p, struct agent *a)
   return false;
 }
 
-static void
+/* Reaps what has exited; whether any child is left (of PID 1: any process of the guest but the kernel's). */
+static bool
 reap (struct agent *a, int sigfd)
 {
   struct signalfd_siginfo si;
@@ -1267,6 +1271,7 @@ reap (struct agent *a, int sigfd)
           a->procs[i].exited = true;
           a->procs[i].status = status;
         }
+  return pid == 0;
 }
 
 /* A process is done once it exited and its output is drained: then its EXIT goes out, last on its stream. */
@@ -1493,18 +1498,46 @@ handshake (struct agent *a)
     }
 }
 
+/* How long the processes that SIGKILL did not end may keep the exit from the host (see await_all_gone). */
+#define SHUT_DOWN_REAP_MS 10000
+
+/* kill(2) only queues SIGKILL: what holds the writable disk (a process's open files, mappings and working
+   directory on the rootfs overlay, and its mount namespace, which holds the overlay and the binds over it) is let go
+   in the process's exit, which may come well after.  Every process of the guest is a child of ours once orphaned
+   (we are PID 1), and a container's PID namespace ends only after all of its members: once no child is left,
+   nothing holds the disk.  Bounded, because a process in uninterruptible sleep (a hung share, a frozen cgroup)
+   may never exit, and the host must still hear the exit code. */
+static void
+await_all_gone (struct agent *a, int sigfd)
+{
+  long long deadline = monotonic_ms () + SHUT_DOWN_REAP_MS;
+  while (reap (a, sigfd))
+    {
+      long long left = deadline - monotonic_ms ();
+      if (left <= 0)
+        {
+          say ("processes still exiting %d s after SIGKILL: the disk is detached, not unmounted",
+               SHUT_DOWN_REAP_MS / 1000);
+          return;
+        }
+      struct pollfd p = { .fd = sigfd, .events = POLLIN };
+      (void)poll (&p, 1, (int)left);
+    }
+}
+
 /* Once the main process is gone: every process of the container dies, the writable disk is unmounted so that all
    of it is on the host's file before the host hears of the exit, and the exit goes out last. */
 static void
-shut_down (struct agent *a)
+shut_down (struct agent *a, int sigfd)
 {
-  (void)kill (-1, SIGKILL);
   (void)disk_freeze (a, false);
+  (void)kill (-1, SIGKILL);
+  await_all_gone (a, sigfd);
   (void)umount2 (RUN_DIR "/rootfs", MNT_DETACH);
-  for (int i = 0; i < 20 && umount (RUN_DIR "/disk") < 0 && errno == EBUSY; i++)
+  if (umount (RUN_DIR "/disk") < 0)
     {
-      struct timespec nap = { 0, 10 * 1000 * 1000 };
-      nanosleep (&nap, NULL);
+      say ("unmount of the container's disk: %s", strerror (errno));
+      (void)umount2 (RUN_DIR "/disk", MNT_DETACH);
     }
   sync ();
   flush_all (a);
@@ -1592,7 +1625,7 @@ main (int argc, char **argv)
     {
       int errnum = err ? err->status : EIO;
       send_failed (&a, VMPROTO_STREAM_MAIN, errnum, spawn_failure_exit_code (errnum), err ? err->msg : "start failed");
-      shut_down (&a);
+      shut_down (&a, sigfd);
       await_host (&a);
       power_off ();
     }
@@ -1606,7 +1639,7 @@ main (int argc, char **argv)
     if (a.procs[i].used && !a.procs[i].failed)
       queue (&a, vmproto_msg_exit (a.procs[i].stream, (uint32_t)(a.procs[i].exited ? a.procs[i].status : SIGKILL), 0));
   uint32_t flags = a.cgfs.root && cgroup_oom_killed (&a.cgfs, CGROUP_NAME) ? VMPROTO_EXIT_OOM : 0;
-  shut_down (&a);
+  shut_down (&a, sigfd);
   queue (&a, vmproto_msg_exit (VMPROTO_STREAM_MAIN, (uint32_t)a.procs[0].status, flags));
   await_host (&a);
   agent_trace ("powering off");

@@ -990,8 +990,7 @@ run_run (struct cli_ctx *ctx, int argc, char **argv)
   { "publish", 'p', 'p', "list", "Publish a container's port(s) to the host: [IP:][HOSTPORT:]CTRPORT[/tcp|/udp]\n" \
     "(a host port range, or none: a free one; IPv4)" }, \
   { "publish-all", 'P', 'P', NULL, "Publish all exposed ports to random ports" }, \
-  { "pull", 0, OPT_PULL, "string", "Pull image before running (\"always\"|\"missing\"|\"never\") (default \"missing\";\n" \
-    "isola cannot pull yet: always fails)" }, \
+  { "pull", 0, OPT_PULL, "string", "Pull image before running (\"always\"|\"missing\"|\"never\") (default \"missing\")" }, \
   { "quiet", 'q', 'q', NULL, "Suppress the pull output" }, \
   { "read-only", 0, OPT_READ_ONLY, NULL, "Mount the container's root filesystem as read only" }, \
   { "restart", 0, OPT_RESTART, "string", "Restart policy to apply when a container exits: no (default), always,\n" \

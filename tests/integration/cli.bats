@@ -197,8 +197,11 @@ ALL_VERBS=(attach create exec images import inspect kill load logs ps rename res
   assert_output_matches '^  -d, --detach '
   assert_output_matches '^      --isolation string +.*vm'
   refute_output_contains "not yet"
+  # --pull: isola pulls (issue 13), and the help said it could not
+  refute_output_contains "yet"
   run --separate-stderr isola create --help
   refute_output_contains "--detach"
+  refute_output_contains "yet"
 }
 
 @test "every flag a command's --help lists is one it accepts, long and short" {

@@ -113,6 +113,16 @@ exec_attack() {
   assert_equal "$(sha256sum "$BIN"/isola*)" "$SUMS"
 }
 
+@test "escape: a VM container whose command is /proc/self/exe (the guest's agent, as the container's PID 1) ends" {
+  only_isolation vm "in process mode /proc/self/exe is the sealed monitor, which refuses at once (tests above)"
+  # PID 1 of the container's PID namespace passed the agent's "only the guest's init" test, failed to set up a
+  # guest, and paused for good when its reboot was refused: the container stayed up
+  run --separate-stderr isola run --rm --name selfexe busybox /proc/self/exe
+  assert_status 1
+  assert_stderr_matches '^isola-agent: '
+  assert_equal "$(isola ps -aq --filter name=selfexe)" ""
+}
+
 @test "escape: a store root another user can write to is refused before isola touches it (tmp swapped for a symlink)" {
   only_isolation process "the store is the same in both modes"
   local victim=$BATS_TEST_TMPDIR/victim root=$BATS_TEST_TMPDIR/userroot

@@ -537,6 +537,39 @@ network_names() {
   isola_ok network rm cm
 }
 
+@test "20 concurrent renames and connects of one stopped container: every change is in its record" {
+  only_isolation process "the records do not depend on the isolation mode"
+  local i pids=() cid
+  for i in $(seq 10); do isola_ok network create "cc$i"; done
+  isola_ok create --name c0 busybox true
+  cid=$output
+  # each rewrites config.json whole: under one lock, none loses another's change (rename took the store's lock,
+  # connect the networks' and read the record before it)
+  for i in $(seq 10); do
+    (isola rename "$cid" "c$i" >"$BATS_TEST_TMPDIR/r$i.out" 2>&1; echo $? >"$BATS_TEST_TMPDIR/r$i.rc") &
+    pids+=($!)
+    (isola network connect "cc$i" "$cid" >"$BATS_TEST_TMPDIR/n$i.out" 2>&1; echo $? >"$BATS_TEST_TMPDIR/n$i.rc") &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  for i in $(seq 10); do
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/r$i.rc") $(cat "$BATS_TEST_TMPDIR/r$i.out")" "0 "
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/n$i.rc") $(cat "$BATS_TEST_TMPDIR/n$i.out")" "0 "
+  done
+  assert_equal "$(network_names "$cid")" "bridge $(printf 'cc%s\n' $(seq 10) | LC_ALL=C sort | paste -sd' ')"
+  local name
+  name=$(cfield "$cid" '{{.Name}}')
+  [[ $name =~ ^/c([1-9]|10)$ ]] || fail "name: $name"
+  assert_equal "$(cat "$ISOLA_ROOT/containers/$cid/name")" "${name#/}"
+  assert_equal "$(isola ps -a --no-trunc --format '{{.ID}} {{.Names}}')" "$cid ${name#/}"
+  # the names it had on the way are free again, its own is taken
+  isola_ok create --name c0 busybox true
+  run --separate-stderr isola create --name "${name#/}" busybox true
+  assert_stderr_matches 'is already in use'
+  isola_ok rm -f c0 "$cid"
+  for i in $(seq 10); do isola_ok network rm "cc$i"; done
+}
+
 # interfaces_of CONTAINER: "NAME ADDRESS/PREFIX" of each interface but lo, one a line, sorted.
 interfaces_of() {
   isola exec "$1" sh -c 'ip -4 -o addr show | grep -v " lo " | awk "{ print \$2, \$4 }" | sort'

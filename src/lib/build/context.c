@@ -583,6 +583,48 @@ context_resolve (const char *root, const char *path, char **out, isola_error_t *
   return 0;
 }
 
+int
+context_resolve_named (const char *root, const char *path, char **out, isola_error_t *err)
+{
+  cleanup_free char *resolved = NULL;
+  int ret = context_resolve (root, path, &resolved, err);
+  if (ret < 0)
+    return ret;
+  cleanup_free char *clean = path_clean (path);
+  const char *slash = strrchr (clean, '/');
+  const char *base = slash ? slash + 1 : clean;
+  /* "x/..", "." and "/" name nothing of their own */
+  if (*base == '\0' || strcmp (base, ".") == 0 || strcmp (base, "..") == 0)
+    {
+      *out = take_ptr (&resolved);
+      return 0;
+    }
+  cleanup_free char *dir = slash && slash != clean ? strndup (clean, (size_t)(slash - clean)) : xstrdup (".");
+  cleanup_free char *dir_resolved = NULL;
+  if ((ret = context_resolve (root, dir, &dir_resolved, err)) < 0)
+    return ret;
+  cleanup_free char *named = strcmp (dir_resolved, ".") == 0 ? xstrdup (base) : xasprintf ("%s/%s", dir_resolved, base);
+  cleanup_free char *full = xasprintf ("%s/%s", root, named);
+  struct stat st;
+  if (lstat (full, &st) == 0 && S_ISLNK (st.st_mode))
+    *out = take_ptr (&named);
+  else
+    *out = take_ptr (&resolved);
+  return 0;
+}
+
+/* A source as context_resolve_named gives it, with a last link followed (in the root): where its content is. */
+static int
+follow_last_link (const char *root, const char *rel, char **out, isola_error_t *err)
+{
+  cleanup_free char *full = xasprintf ("%s/%s", root, rel);
+  struct stat st;
+  if (lstat (full, &st) == 0 && S_ISLNK (st.st_mode))
+    return context_resolve (root, rel, out, err);
+  *out = xstrdup (rel);
+  return 0;
+}
+
 /* ---- content hashes ------------------------------------------------------------------------------------------------
  */
 
@@ -652,9 +694,31 @@ collect_hashes (int rootfd, const char *rel, char ***hashes, isola_error_t *err)
   return 0;
 }
 
-int
-context_source_hash (const char *root, const char *rel, char **out, isola_error_t *err)
+/* A source named by a link is copied under the link's name: that name is in its hash too, so that no copy cached
+   before links kept their names (isola then copied the target under its own name) is taken for one. */
+static int
+link_named (const char *named, const char *rel, char **hash)
 {
+  if (strcmp (named, rel) == 0)
+    return 0;
+  cleanup_digester digester_t *d = digester_new ();
+  digester_update (d, named, strlen (named) + 1);
+  digester_update (d, *hash, strlen (*hash));
+  digest_hex_t hex;
+  digester_final (d, hex);
+  const char *kind = str_has_prefix (*hash, "dir:") ? "dir" : "file";
+  free (*hash);
+  *hash = xasprintf ("%s:%s", kind, hex);
+  return 0;
+}
+
+int
+context_source_hash (const char *root, const char *named, char **out, isola_error_t *err)
+{
+  cleanup_free char *rel = NULL;
+  int followed = follow_last_link (root, named, &rel, err);
+  if (followed < 0)
+    return followed;
   cleanup_close int rootfd = open (root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0)
     return isola_error_make (err, errno, "open the build context %s", root);
@@ -675,7 +739,7 @@ context_source_hash (const char *root, const char *rel, char **out, isola_error_
       if (ret < 0)
         return ret;
       *out = xasprintf ("file:%s", hex);
-      return 0;
+      return link_named (named, rel, out);
     }
   cleanup_strv char **hashes = xcalloc (1, sizeof (char *));
   int ret = collect_hashes (rootfd, rel, &hashes, err);
@@ -693,5 +757,5 @@ context_source_hash (const char *root, const char *rel, char **out, isola_error_
   digest_hex_t hex;
   digester_final (d, hex);
   *out = xasprintf ("dir:%s", hex);
-  return 0;
+  return link_named (named, rel, out);
 }

@@ -77,7 +77,12 @@ void context_list_clear (struct context_list *l);
    *out is relative to root ("." for the root itself). */
 int context_resolve (const char *root, const char *path, char **out, isola_error_t *err);
 
-/* The content hash of a source (resolved by context_resolve) that COPY/ADD's cache key uses, in Docker's shapes:
+/* The same, but for the last component, which stays as written when it is a symlink: Docker names the copy of a
+   source by the path as written (`COPY lnk /x/` makes /x/lnk) and takes its content from the link's target
+   (context_source_hash and the copier follow such a last link). */
+int context_resolve_named (const char *root, const char *path, char **out, isola_error_t *err);
+
+/* The content hash of a source (resolved by context_resolve_named) that COPY/ADD's cache key uses, in Docker's shapes:
    "file:HEX" for one file (its path in the context, type, permissions, owner, size, link target and content), and
    "dir:HEX" for a directory (the sorted hashes of it and of everything under it, joined by ","). */
 int context_source_hash (const char *root, const char *rel, char **out, isola_error_t *err);

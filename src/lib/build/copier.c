@@ -76,11 +76,13 @@ source_one (const char *src_root, const char *src, char ***out, isola_error_t *e
         return isola_error_fail (err, ENOENT, "no source files were specified");
       return 0;
     }
-  cleanup_free char *rel = NULL;
-  int ret = context_resolve (src_root, src, &rel, err);
+  cleanup_free char *rel = NULL, *target = NULL;
+  int ret = context_resolve (src_root, src, &target, err);
+  if (ret == 0)
+    ret = context_resolve_named (src_root, src, &rel, err);
   if (ret < 0)
     return ret;
-  cleanup_free char *full = xasprintf ("%s/%s", src_root, rel);
+  cleanup_free char *full = xasprintf ("%s/%s", src_root, target);
   struct stat st;
   if (lstat (full, &st) < 0)
     return isola_error_fail (err, ENOENT,
@@ -472,12 +474,21 @@ static int
 copy_one (const char *src_root, const char *rel, int dst_root, const char *dest, bool dest_is_dir,
           const struct copier_options *o, struct writer *w, isola_error_t *err)
 {
-  cleanup_free char *full = xasprintf ("%s/%s", src_root, rel);
+  /* A source named by a link (context_resolve_named): the link's target is copied, under the link's name. */
+  const char *named = rel;
+  cleanup_free char *target = NULL;
+  cleanup_free char *link = xasprintf ("%s/%s", src_root, rel);
   struct stat st;
+  int ret = 0;
+  if (lstat (link, &st) == 0 && S_ISLNK (st.st_mode) && (ret = context_resolve (src_root, rel, &target, err)) < 0)
+    return ret;
+  if (target)
+    rel = target;
+  cleanup_free char *full = xasprintf ("%s/%s", src_root, rel);
   if (lstat (full, &st) < 0)
     return isola_error_make (err, errno, "stat `%s`", rel);
   bool extract = o->add && S_ISREG (st.st_mode) && is_archive (full);
-  int fd = -1, ret;
+  int fd = -1;
   if (S_ISDIR (st.st_mode) || extract)
     {
       ret = mkdir_in_root (dst_root, dest, w->uid, w->gid, &fd, err);
@@ -492,7 +503,7 @@ copy_one (const char *src_root, const char *rel, int dst_root, const char *dest,
         close (existing);
       bool into = dest_is_dir || existing >= 0;
       cleanup_free char *dir = xstrdup (clean);
-      const char *as = base_name (rel);
+      const char *as = base_name (named);
       if (!into)
         {
           char *slash = strrchr (dir, '/');

@@ -84,6 +84,38 @@ container_write_config (struct container *c, isola_error_t *err)
   return write_json_file (p, c->config, err);
 }
 
+static const char *config_damage (const char *id, json_t *o);
+
+int
+container_lock_config (struct container *c, int *fd_out, isola_error_t *err)
+{
+  cleanup_close int fd = open (c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? isola_error_fail (err, ENOENT, "No such container: %s", c->id)
+                           : isola_error_make (err, errno, "open `%s`", c->dir);
+  while (flock (fd, LOCK_EX) < 0)
+    if (errno != EINTR)
+      return isola_error_make (err, errno, "lock `%s`", c->dir);
+  cleanup_free char *p = container_path (c, "config.json");
+  json_t *fresh = NULL;
+  int ret = read_json_file (p, &fresh, err);
+  if (ret == -ENOENT)
+    return isola_error_fail (err, ENOENT, "No such container: %s", c->id);
+  if (ret < 0)
+    return ret;
+  const char *why = config_damage (c->id, fresh);
+  if (why)
+    {
+      ret = isola_error_fail (err, EIO, "corrupt container file `%s`: %s", p, why);
+      json_decref (fresh);
+      return ret;
+    }
+  json_decref (c->config);
+  c->config = fresh;
+  *fd_out = take_fd (&fd);
+  return 0;
+}
+
 /* --- names ---------------------------------------------------------------------------------------------------- */
 
 static const char *const name_left[] = {
@@ -1183,7 +1215,8 @@ container_rename (struct isola_store *s, const char *what, const char *new_name,
   if (ret < 0)
     return ret;
   cleanup_container struct container *c = NULL;
-  if ((ret = container_load (s, id, &c, err)) < 0)
+  cleanup_close int config_lock = -1;
+  if ((ret = container_load (s, id, &c, err)) < 0 || (ret = container_lock_config (c, &config_lock, err)) < 0)
     return ret;
   if (new_name[0] == '/')
     new_name++;

@@ -1,7 +1,8 @@
 /* The container store: ROOT/containers/ID/ holds one container.
 
    config.json   what `create` decided, in Docker's inspect shape (Id, Name, Created, Path, Args, Image, Config,
-                 HostConfig, Endpoint); rewritten only by rename and network connect/disconnect (network/connect.h)
+                 HostConfig, Endpoint); rewritten only by rename, update and network connect/disconnect
+                 (network/connect.h), each under container_lock_config
    state.json    Docker's State object (Status, Running, Pid, ExitCode, OOMKilled, Error, StartedAt, FinishedAt)
                  plus MonitorPid; written by start and by the monitor, always by atomic rename
    ctr.log       the container's output, one JSON object per line (docs/LOGS.md)
@@ -76,6 +77,12 @@ int container_list_ids (const struct isola_store *s, char ***out, isola_error_t 
 
 int container_write_state (struct container *c, isola_error_t *err);
 int container_write_config (struct container *c, isola_error_t *err);
+
+/* For config.json's writers (rename, network connect and disconnect, update), which each read it, change a part and
+   write it whole: takes the container directory's flock (exclusive, until *fd_out is closed) and re-reads config.json
+   into c, so that one writer's change is never lost to another's older copy.  Taken after the store's and the
+   networks' locks, never before them.  ENOENT when the container was removed meanwhile. */
+int container_lock_config (struct container *c, int *fd_out, isola_error_t *err);
 
 /* Path of a file in the container's directory. */
 char *container_path (const struct container *c, const char *name);

@@ -86,6 +86,9 @@ int
 container_update (struct container *c, json_t *resources, isola_error_t *err)
 {
   int ret = check_types (resources, err);
+  cleanup_close int config_lock = -1;
+  if (ret == 0)
+    ret = container_lock_config (c, &config_lock, err);
   if (ret < 0)
     return ret;
   json_t *old = container_host_config (c);

@@ -149,9 +149,11 @@ network_connect (const struct isola_store *s, struct container *c, const struct 
 {
   bool running = false;
   int ret = network_endpoint_check (endpoint, err);
-  cleanup_close int lock = -1;
+  cleanup_close int lock = -1, config_lock = -1;
   if (ret == 0)
     ret = network_lock (s, &lock, err);
+  if (ret == 0)
+    ret = container_lock_config (c, &config_lock, err);
   if (ret < 0)
     return ret;
   /* Docker records a network it cannot find for a stopped container (its start then fails): so does isola. */
@@ -202,8 +204,10 @@ network_disconnect (const struct isola_store *s, struct container *c, const stru
                     const char *what, isola_error_t *err)
 {
   bool running = false;
-  cleanup_close int lock = -1;
+  cleanup_close int lock = -1, config_lock = -1;
   int ret = network_lock (s, &lock, err);
+  if (ret == 0)
+    ret = container_lock_config (c, &config_lock, err);
   cleanup_json json_t *record = NULL;
   if (ret == 0)
     ret = network_get (s, what, true, &record, err);

@@ -36,17 +36,36 @@ ipv4_addr_parse (const char *s, uint32_t *out)
   return 0;
 }
 
+/* The length after a subnet's '/', as Go's net.ParseCIDR (Docker's) reads it: decimal digits only (leading zeros
+   allowed), no sign, no space, at most max.  strtol took "/ 8" and "/+8". */
+static int
+prefix_parse (const char *s, int max, int *out)
+{
+  int n = 0;
+  if (*s == '\0')
+    return -EINVAL;
+  for (; *s; s++)
+    {
+      if (*s < '0' || *s > '9')
+        return -EINVAL;
+      n = n * 10 + (*s - '0');
+      if (n > max)
+        return -EINVAL;
+    }
+  *out = n;
+  return 0;
+}
+
 int
 ipv4_net_parse (const char *s, bool exact, struct ipv4_net *out)
 {
   const char *slash = s ? strchr (s, '/') : NULL;
-  if (slash == NULL || slash[1] == '\0' || strlen (slash + 1) > 2)
+  int prefix;
+  if (slash == NULL || prefix_parse (slash + 1, 32, &prefix) < 0)
     return -EINVAL;
   cleanup_free char *addr = strndup (s, (size_t)(slash - s));
-  char *end = NULL;
-  long prefix = strtol (slash + 1, &end, 10);
   uint32_t a;
-  if (*end || prefix < 0 || prefix > 32 || ipv4_addr_parse (addr, &a) < 0)
+  if (ipv4_addr_parse (addr, &a) < 0)
     return -EINVAL;
   if (exact && (a & ~prefix_mask ((int)prefix)))
     return -EINVAL;
@@ -184,12 +203,10 @@ ipv6_net_parse (const char *s, struct ipv6_net *out)
     return -EINVAL;
   char addr[INET6_ADDRSTRLEN];
   snprintf (addr, sizeof addr, "%.*s", (int)(slash - s), s);
-  char *end = NULL;
-  errno = 0;
-  long prefix = strtol (slash + 1, &end, 10);
-  if (inet_pton (AF_INET6, addr, &out->addr) != 1 || errno || end == slash + 1 || *end || prefix < 1 || prefix > 96)
+  int prefix;
+  if (inet_pton (AF_INET6, addr, &out->addr) != 1 || prefix_parse (slash + 1, 96, &prefix) < 0 || prefix < 1)
     return -EINVAL;
-  out->prefix = (int)prefix;
+  out->prefix = prefix;
   for (int bit = out->prefix; bit < 128; bit++)
     out->addr.s6_addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
   return 0;

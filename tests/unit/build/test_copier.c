@@ -56,6 +56,9 @@ test_sources (void)
   put ("ctx/dir/x.txt", "x\n", 0644);
   put ("ctx/dir/sub/y.txt", "y\n", 0644);
   put ("ctx/txt.d/z", "z\n", 0644);
+  cleanup_free char *lnk = xasprintf ("%s/ctx/lnk", base), *dlnk = xasprintf ("%s/ctx/dlnk", base);
+  (void)symlink ("a.txt", lnk);
+  (void)symlink ("dir", dlnk);
   struct
   {
     char *srcs[3];
@@ -69,6 +72,10 @@ test_sources (void)
     { { "[ab].txt" }, "a.txt b.txt" },
     { { "./dir/../a.txt" }, "a.txt" },
     { { "." }, "." },
+    { { "lnk" }, "lnk" }, /* a link keeps its name: Docker copies its target under it */
+    { { "a.txt", "./lnk" }, "a.txt lnk" },
+    { { "dlnk/x.txt" }, "dir/x.txt" }, /* links before the last component are followed */
+    { { "dlnk" }, "dlnk" },
     { { "*.none" }, "error: no source files were specified" },
     { { "missing" },
       "error: file not found in build context or excluded by .dockerignore: stat missing: file does not exist" },
@@ -159,6 +166,22 @@ test_copy (void)
   cleanup_free char *escaped = xasprintf ("%s/outside/in", base);
   cleanup_free char *m9 = meta ("outside/in");
   CHECK (!path_exists (escaped) && strcmp (m9, "644 0:0") == 0, "it stays inside the root");
+
+  /* Docker's classic builder: a source that is a link is copied as its target's content, named as the link */
+  CHECK (copy (root, (char *[]){ "a.txt", "lnk", NULL }, "/ln/", NULL, false, NULL, NULL, &error) == 0,
+         "a file and a link to it into a directory");
+  cleanup_free char *m13 = meta ("ln/lnk"), *m14 = meta ("ln/a.txt");
+  CHECK_STR (m13, "644 0:0", "the link's copy is a file, named as the link");
+  CHECK_STR (m14, "644 0:0", "and the file is there too");
+  cleanup_free char *lnk_copy = xasprintf ("%s/root/ln/lnk", base), *lnk_text = NULL;
+  CHECK (read_file_bounded (lnk_copy, 64, &lnk_text, NULL, NULL) == 0 && strcmp (lnk_text, "a\n") == 0,
+         "with the target's content");
+  CHECK (copy (root, (char *[]){ "lnk", NULL }, "/lf", NULL, false, NULL, NULL, &error) == 0, "a link to a file name");
+  cleanup_free char *m15 = meta ("lf");
+  CHECK_STR (m15, "644 0:0", "a file");
+  CHECK (copy (root, (char *[]){ "dlnk", NULL }, "/dl", NULL, false, NULL, NULL, &error) == 0, "a link to a directory");
+  cleanup_free char *m16 = meta ("dl/x.txt");
+  CHECK_STR (m16, "644 0:0", "the directory's contents");
 
   put ("t/member", "in tar\n", 0640);
   cleanup_free char *tar = xasprintf ("tar -C %s/t -czf %s/ctx/arch.tgz member", base, base);

@@ -49,6 +49,10 @@ main (void)
     { "10.0.0.0/8", "error" },
     { "fd00::1::2/64", "error" },
     { "fd00::/-1", "error" },
+    { "fd00::/ 64", "error" }, /* Go's ParseCIDR: digits only */
+    { "fd00::/+64", "error" },
+    { "fd00::/064", "fd00::/64" },
+    { "fd00::/64 ", "error" },
     { "/64", "error" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
