@@ -10,9 +10,10 @@ usage() {
 usage: scripts/run-tests.sh [OPTIONS] [NAME...]
 
 Runs isola's tests, several test binaries or bats files at once, and ends with the line
-"N passed, N failed, N skipped".  The exit status is 0 only when nothing failed.  Each job's CPU time, with all
-it started (monitors, VM workers, containers, dockerd), is on its line; the end of the run adds it up per part and
-lists the 15 most expensive jobs.
+"N passed, N failed, N skipped", after the failures told again (each failed job's "not ok" blocks with their
+diagnostics, or its log's tail): a long log's end says what failed.  The exit status is 0 only when nothing
+failed.  Each job's CPU time, with all it started (monitors, VM workers, containers, dockerd), is on its line; the
+end of the run adds it up per part and lists the 15 most expensive jobs.
 
 The parts (all of them by default):
   unit   the C unit tests, build/asan/tests/test_* (ASan+UBSan, TAP)
