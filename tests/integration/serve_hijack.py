@@ -5,11 +5,11 @@ serve_hijack.py SOCKET PATH [--body JSON] [--send BYTES | --await TEXT]... [--pa
 
 POSTs PATH over the unix socket with Upgrade: tcp, waits for 101, then in their order sends each BYTES (Python
 escapes: '\\x10' is ctrl-p) after PAUSE seconds and waits until the output holds each --await TEXT (what is sent
-after it, a detach key above all, must not overtake the output it waits for, however slow the host), and prints what comes until the server closes the connection (exit 0), or until
-TIMEOUT (exit 3).  With --until, the wait for more ends one second after TEXT came (exit 3 when the server has not
-closed by then): a session that stays open is seen as soon as it has said what it should, however slow the host,
-instead of after a fixed TIMEOUT.  With --frames, the 8-byte frames of a session without a terminal are decoded:
-their payloads are printed."""
+after it, a detach key above all, must not overtake the output it waits for, however slow the host), and prints
+what comes until the server closes the connection (exit 0), or until TIMEOUT (exit 3).  With --until, the wait for
+more ends one second after TEXT came (exit 3 when the server has not closed by then): a session that stays open is
+seen as soon as it has said what it should, however slow the host, instead of after a fixed TIMEOUT.  With --frames,
+the 8-byte frames of a session without a terminal are decoded: their payloads are printed."""
 import argparse
 import select
 import socket
