@@ -42,7 +42,7 @@ keys_to_terminal() {
   mkfifo "$in"
   # open both ways: the terminal's input stays open (no EOF for script) until the command has ended
   exec {fd}<>"$in"
-  timeout 90 script -qec "$cmd" /dev/null <"$in" >"$out" 2>&1 &
+  timeout 90 script -qec "$cmd" /dev/null <"$in" >"$out" 2>&1 3>&- &
   pid=$!
   if [[ $when == prompt:* ]]; then
     # (not its prompt in the log: the log has whole lines only)
