@@ -10,9 +10,10 @@ usage() {
 usage: scripts/run-tests.sh [OPTIONS] [NAME...]
 
 Runs isola's tests, several test binaries or bats files at once, and ends with the line
-"N passed, N failed, N skipped".  The exit status is 0 only when nothing failed.  Each job's CPU time, with all
-it started (monitors, VM workers, containers, dockerd), is on its line; the end of the run adds it up per part and
-lists the 15 most expensive jobs.
+"N passed, N failed, N skipped", after the failures told again (each failed job's "not ok" blocks with their
+diagnostics, or its log's tail): a long log's end says what failed.  The exit status is 0 only when nothing
+failed.  Each job's CPU time, with all it started (monitors, VM workers, containers, dockerd), is on its line; the
+end of the run adds it up per part and lists the 15 most expensive jobs.
 
 The parts (all of them by default):
   unit   the C unit tests, build/asan/tests/test_* (ASan+UBSan, TAP)
@@ -370,6 +371,29 @@ cs() {
   printf '%d.%d' $(($1 / 100)) $(($1 % 100 / 10))
 }
 
+# FAILURES: what each failed job said of its failures, printed again at the very end of the run: a long run's log
+# is often seen only by its head and tail (CI shows a part of it), and a failure in its middle must still be there.
+FAILURES=$logdir/failures
+: >"$FAILURES"
+
+# failed_blocks LOG: the TAP "not ok" lines of LOG that are failures (not "# TODO"), each with the diagnostics that
+# follow it (bats' "# (in test file ...)" block, a unit test's assertion), 40 lines at most each.
+failed_blocks() {
+  awk '/^not ok / { show = ($0 !~ /# TODO/); n = 0 } /^ok / { show = 0 } show && n++ < 40' "$1"
+}
+
+# note_failure I STATUS: adds what job I said of its failures to FAILURES (a job that failed without a "not ok", a
+# crash or a sanitizer's report, with its log's tail).
+note_failure() {
+  local i=$1 status=$2 log=$logdir/$1.log blocks
+  blocks=$(failed_blocks "$log")
+  [ -n "$blocks" ] || [ "$status" -ne 0 ] || return 0
+  {
+    echo "--- ${JOB_LABEL[i]} (exit $status)"
+    if [ -n "$blocks" ]; then head -120 <<<"$blocks"; else tail -40 "$log"; fi
+  } >>"$FAILURES"
+}
+
 # job_done I STATUS SECONDS: reports a finished job and adds up its counts.
 job_done() {
   local i=$1 status=$2 log=$logdir/$1.log label=${JOB_LABEL[$1]} secs
@@ -380,6 +404,7 @@ job_done() {
       grep -E '^(not ok|#)' "$log"
       echo "$label: $(grep -cE '^ok' "$log") ok, $(grep -cE '^not ok' "$log") not ok (${secs})"
       count_tap "$log" "$status"
+      note_failure "$i" "$status"
       ;;
     fuzz)
       if [ "$status" -eq 0 ]; then
@@ -389,16 +414,19 @@ job_done() {
         failed=$((failed + 1))
         echo "not ok - $label (exit $status, ${secs})"
         tail -40 "$log"
+        note_failure "$i" "$status"
       fi
       ;;
     bats)
       grep -vE '^ok ' "$log" | head -300
       echo "$label: $(grep -cE '^ok' "$log") ok, $(grep -cE '^not ok' "$log") not ok (${secs})"
       count_tap "$log" "$status"
+      note_failure "$i" "$status"
       ;;
     compat)
       # the failures with their differences, and the report; the expected failures and known differences are in
       # the report's counts (tests/compat/README.md)
+      note_failure "$i" "$status"
       awk '/^not ok / { show = ($0 !~ /# TODO/) } /^ok / { show = 0 } show || /^# (compat report|isola |note: )/' "$log" |
         head -400
       echo "$label: $(grep -cE '^ok' "$log") ok, $(grep -cE '^not ok .*# TODO' "$log") expected failures," \
@@ -551,5 +579,9 @@ if grep -qF -f "$made" /proc/mounts; then
   grep -F -f "$made" /proc/mounts
 fi
 
+if [ -s "$FAILURES" ]; then
+  echo "== the failures again (each job's \"not ok\" blocks, or the tail of its log when it failed without one):"
+  cat "$FAILURES"
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -17,22 +17,45 @@ teardown() { container_teardown; }
 # A container that says "ready" once its traps are set, then says which signal it got, and goes on.
 TRAPPER='for s in USR1 TERM INT HUP; do trap "echo got $s" $s; done; echo ready; while :; do sleep 0.1; done'
 
+# client_terminal_raw PID: whether the isola client that script(1) (a child of PID, timeout) started has put its
+# terminal raw: from then on it reads each key as typed, a detach sequence too (the pty is cooked before, and ^Q in
+# it is flow control, which the pty would take for itself).
+client_terminal_raw() {
+  local script client pts
+  script=$(pgrep -P "$1" -x script) || return 1
+  client=$(pgrep -P "$script" | head -1) || return 1
+  pts=$(readlink "/proc/$client/fd/0") || return 1
+  [[ $pts == /dev/pts/* ]] && stty -F "$pts" -a 2>/dev/null | grep -qw -- -icanon
+}
+
 # keys_to_terminal WHEN INPUT COMMAND...: runs the isola COMMAND in a terminal (script(1)) and types INPUT (printf's
-# escapes) into it, then waits until the command ends (at most 60 s). WHEN is seconds to wait, or prompt:NAME to wait
-# until container NAME's log shows sh's prompt: before its line editor sets the terminal raw the pty is cooked, so ^Q
-# is flow control and the typed line is not what the test meant (a loaded machine starts sh after any fixed delay).
+# escapes) into it once the client has put that terminal raw, then waits until the command ends (at most 90 s), with
+# its status and output in $status and $output.  WHEN is "now", or prompt:NAME to wait also until the line editor of
+# container NAME's sh has set the container's own terminal raw: it is cooked before, and the typed line would not be
+# what the test meant (a loaded machine starts sh after any fixed delay).
 keys_to_terminal() {
-  local when=$1 input=$2 wait
+  local when=$1 input=$2 in=$BATS_TEST_TMPDIR/keys.in out=$BATS_TEST_TMPDIR/keys.out fd pid
   shift 2
-  local cmd="'$ISOLA'" a
+  local cmd="exec '$ISOLA'" a
   for a in "$@"; do cmd+=" '$a'"; done
-  wait="sleep $when"
+  rm -f "$in"
+  mkfifo "$in"
+  # open both ways: the terminal's input stays open (no EOF for script) until the command has ended
+  exec {fd}<>"$in"
+  timeout 90 script -qec "$cmd" /dev/null <"$in" >"$out" 2>&1 3>&- &
+  pid=$!
   if [[ $when == prompt:* ]]; then
-    # (and a second more: the client may still be setting up its side of the terminal when sh is ready)
-    wait="for i in \$(seq 300); do '$ISOLA' logs '${when#prompt:}' 2>/dev/null | grep -q \"# \" && break; sleep 0.1; done; sleep 1"
+    # (not its prompt in the log: the log has whole lines only)
+    container_terminal_raw() { isola exec "$1" stty -F /proc/1/fd/0 -a 2>/dev/null | grep -qw -- -icanon; }
+    wait_until 60 container_terminal_raw "${when#prompt:}" || fail "${when#prompt:}'s sh never set its terminal raw"
   fi
+  wait_until 60 client_terminal_raw "$pid" || fail "the client never put its terminal raw: $(cat "$out")"
   # shellcheck disable=SC2059 # the input is a printf format on purpose
-  run bash -c "($wait; printf '$input'; sleep 3) | timeout 90 script -qec \"$cmd\" /dev/null"
+  printf "$input" >&"$fd"
+  status=0
+  wait "$pid" || status=$?
+  exec {fd}>&-
+  output=$(cat "$out")
 }
 
 # ---- run -a --------------------------------------------------------------------------------------------------------
@@ -153,7 +176,9 @@ keys_to_terminal() {
   wait_bg 5
   assert_equal "$BG_STATUS" 143
   start_attached "$f" attach at
-  sleep 1
+  # the client forwards signals once it relays the output (a signal before that ends it, as its default)
+  probe_relayed() { isola exec at sh -c 'echo probe >/proc/1/fd/1' && file_contains "$f" probe; }
+  wait_until 30 probe_relayed || fail "the attach client relays nothing: $(cat "$f")"
   kill -INT "$BG_PID"
   wait_for_log at "got INT"
   kill -KILL "$BG_PID"
@@ -166,7 +191,7 @@ keys_to_terminal() {
 
 @test "run -it --detach-keys: the sequence detaches and is not passed on; a partial one is passed on" {
   # ^A y is not the sequence: both keys reach cat (-v shows ^A); ^A x detaches
-  keys_to_terminal 1 'a\001yb\n\001x' run -it --name dk --detach-keys ctrl-a,x busybox cat -v
+  keys_to_terminal now 'a\001yb\n\001x' run -it --name dk --detach-keys ctrl-a,x busybox cat -v
   assert_status 0
   assert_equal "$(cfield dk '{{.State.Status}}')" running
   wait_for_log dk 'a^Ayb'
@@ -182,14 +207,14 @@ keys_to_terminal() {
   # Ctrl-P Ctrl-Q is not the sequence here: it went to the shell, which went on to run the second echo
   wait_for_log cfg two
   rm "$ISOLA_ROOT/config.json"
-  keys_to_terminal 1 'echo three\n\020\021' attach cfg
+  keys_to_terminal now 'echo three\n\020\021' attach cfg
   assert_status 0
   wait_for_log cfg three
-  keys_to_terminal 1 'echo four\n\001\001' attach --detach-keys ctrl-a,ctrl-a cfg
+  keys_to_terminal now 'echo four\n\001\001' attach --detach-keys ctrl-a,ctrl-a cfg
   assert_status 0
   wait_for_log cfg four
   isola_ok create -it --name st busybox sh
-  keys_to_terminal 1 'echo five\n_' start -ai --detach-keys _ st
+  keys_to_terminal now 'echo five\n_' start -ai --detach-keys _ st
   assert_status 0
   wait_for_log st five
   assert_equal "$(cfield st '{{.State.Status}}')" running

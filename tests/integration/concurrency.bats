@@ -188,12 +188,12 @@ staging_count() {
   wait_until 30 eval '[ "$(staging_count)" = 1 ]'
   local t0
   t0=$(now_ms)
-  run --separate-stderr timeout 10 "$ISOLA" images
+  run --separate-stderr timeout 60 "$ISOLA" images
   assert_status 0
   assert_output_contains fixture/shared
   echo "# images took $(($(now_ms) - t0)) ms while the load staged" >&3
   # an exclusive opener (tag) clears tmp/ but for the staging directory in use
-  run --separate-stderr timeout 10 "$ISOLA" tag fixture/shared:oci during/load:1
+  run --separate-stderr timeout 60 "$ISOLA" tag fixture/shared:oci during/load:1
   assert_status 0
   [ "$(staging_count)" = 1 ] || fail "the load's staging directory is gone"
   [ ! -e "$BATS_TEST_TMPDIR/l1.rc" ] || fail "the load ended before it was let go on: $(cat "$BATS_TEST_TMPDIR/l1.out")"
@@ -229,7 +229,7 @@ staging_count() {
   bg rmi rmi fixture/multi:oci
   # rmi untags only once the load has published; the store lock stays free meanwhile
   sleep 0.5
-  run --separate-stderr timeout 10 "$ISOLA" images
+  run --separate-stderr timeout 60 "$ISOLA" images
   assert_status 0
   assert_output_contains fixture/multi
   touch "$BATS_TEST_TMPDIR/go"

@@ -156,18 +156,12 @@ die 137"
   run --separate-stderr isola exec -d x2 sleep 2000
   assert_status 0
   # the exec has started (exec_start) before the stop
-  local i
-  for i in $(seq 100); do
-    [ -n "$(past --filter container=x2 --filter event=exec_start --format '{{.Action}}')" ] && break
-    sleep 0.2
-  done
+  has_event() { [ -n "$(past --filter container=x2 --filter event="$1" --format '{{.Action}}')" ]; }
+  wait_until 20 has_event exec_start || fail "no exec_start: $(past --filter container=x2)"
   isola_ok stop -t 1 x2
   # a process container's exec session records it as its process dies, which may be just after stop returned
-  for i in $(seq 100); do
-    run --separate-stderr past --filter container=x2 --filter event=exec_die --format '{{.Action}} {{.Actor.Attributes.exitCode}}'
-    [ -n "$output" ] && break
-    sleep 0.2
-  done
+  wait_until 20 has_event exec_die || fail "no exec_die: $(past --filter container=x2)"
+  run --separate-stderr past --filter container=x2 --filter event=exec_die --format '{{.Action}} {{.Actor.Attributes.exitCode}}'
   assert_status 0
   assert_equal "$output" "exec_die 137"
 }

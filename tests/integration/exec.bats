@@ -501,7 +501,9 @@ LOOP='echo ready; i=0; while :; do echo "$i ....................................
   # group, to end it whole.  The others are given a minute, less than the stuck reader lasts, not a few seconds.
   setsid bash -c "'$ISOLA' exec $CID yes | sleep 150" 3>&- &
   local stuck=$!
-  sleep 2
+  # its yes runs (and has filled the pipe within moments); a fixed 2 s was not always enough for a loaded VM pass
+  yes_runs() { timeout 60 "$ISOLA" top "$CID" | grep -q yes; }
+  wait_until 60 yes_runs || fail "the stuck exec's yes never ran"
   run timeout 60 "$ISOLA" exec "$CID" echo hi
   assert_status 0
   assert_equal "$output" "hi"

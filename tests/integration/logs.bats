@@ -131,7 +131,7 @@ no newline"
   run_detached busybox sh -c 'echo a; sleep 0.5; echo b; sleep 0.5; echo c'
   local t0 dt
   t0=$(now_ms)
-  run --separate-stderr timeout 10 "$ISOLA" logs -f "$CID"
+  run --separate-stderr timeout 120 "$ISOLA" logs -f "$CID"
   dt=$(($(now_ms) - t0))
   assert_status 0
   assert_equal "$output" "a
@@ -143,7 +143,7 @@ c"
 
 @test "logs -f of an exited container prints everything and returns at once" {
   exited_container 'echo finished'
-  run --separate-stderr timeout 10 "$ISOLA" logs -f "$CID"
+  run --separate-stderr timeout 120 "$ISOLA" logs -f "$CID"
   assert_status 0
   assert_equal "$output" finished
 }
@@ -177,7 +177,7 @@ c"
 @test "logs survive a restart: the new run's output is appended" {
   exited_container 'echo run'
   isola_ok start "$CID"
-  run --separate-stderr timeout 10 "$ISOLA" wait "$CID"
+  run --separate-stderr isola wait "$CID"
   assert_status 0
   run --separate-stderr isola logs "$CID"
   assert_status 0

@@ -76,11 +76,7 @@ load serve_helpers
   assert_output_contains "--tlsverify needs --tlscacert, --tlscert and --tlskey"
   "$ISOLA" system service "unix://$SOCK" >"$BATS_TEST_TMPDIR/serve.log" 2>&1 &
   SERVER_PID=$!
-  local i
-  for ((i = 0; i < 200; i++)); do
-    curl -sf --unix-socket "$SOCK" http://isola/_ping >/dev/null 2>&1 && break
-    sleep 0.05
-  done
+  wait_until 10 curl -sf -o /dev/null --unix-socket "$SOCK" http://isola/_ping || fail "no answer on $SOCK"
   run docker version --format '{{.Server.APIVersion}}'
   assert_equal "$output" 1.41
   [ "$(stat -c %a "$SOCK")" = 660 ] || fail "socket mode $(stat -c %a "$SOCK"), not 660"
@@ -88,10 +84,7 @@ load serve_helpers
   [ ! -e "$SOCK" ] || fail "the socket was left behind"
   "$ISOLA" serve -H "tcp://127.0.0.1:$port" >"$BATS_TEST_TMPDIR/serve.log" 2>&1 &
   SERVER_PID=$!
-  for ((i = 0; i < 200; i++)); do
-    curl -sf "http://127.0.0.1:$port/_ping" >/dev/null 2>&1 && break
-    sleep 0.05
-  done
+  wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$port/_ping" || fail "no answer on port $port"
   run docker -H "tcp://127.0.0.1:$port" version --format '{{.Server.APIVersion}}'
   assert_status 0
   assert_equal "$output" 1.41
@@ -104,11 +97,7 @@ load serve_helpers
   # the environment the server needs (systemd-socket-activate passes none): the test's root, its isolation
   systemd-socket-activate -E ISOLA_ROOT -E ISOLA_ISOLATION -E ASAN_OPTIONS -E UBSAN_OPTIONS -l "$SOCK" "$ISOLA" serve >"$BATS_TEST_TMPDIR/serve.log" 2>&1 &
   SERVER_PID=$!
-  local i
-  for ((i = 0; i < 200; i++)); do
-    [ -S "$SOCK" ] && break
-    sleep 0.05
-  done
+  wait_until 10 test -S "$SOCK" || fail "systemd-socket-activate made no $SOCK"
   run docker version --format '{{.Server.APIVersion}}'
   assert_status 0
   assert_equal "$output" 1.41
@@ -164,11 +153,8 @@ load serve_helpers
   assert_output_matches "UID +PID +PPID +C +STIME +TTY +TIME +CMD"
   assert_output_contains "ping localhost"
   # the log fills as ping runs
-  local i
-  for ((i = 0; i < 200; i++)); do
-    [ "$(docker logs pinger 2>/dev/null | grep -c 'bytes from')" -ge 2 ] && break
-    sleep 0.1
-  done
+  pinged_twice() { [ "$(docker logs pinger 2>/dev/null | grep -c 'bytes from')" -ge 2 ]; }
+  wait_until 20 pinged_twice || fail "pinger's log: $(docker logs pinger 2>&1)"
   run docker logs --tail 1 pinger
   assert_equal "${#lines[@]}" 1
   assert_output_matches "^64 bytes from 127.0.0.1"
@@ -228,11 +214,7 @@ done"
   assert_output_contains /dev/pts/
   run docker exec -d ex sh -c 'echo detached >/tmp/mark'
   assert_status 0
-  local i
-  for ((i = 0; i < 100; i++)); do
-    docker exec ex test -e /tmp/mark && break
-    sleep 0.1
-  done
+  wait_until 10 docker exec ex test -e /tmp/mark || fail "the detached exec wrote no /tmp/mark"
   run docker exec ex cat /tmp/mark
   assert_equal "$output" detached
   run -127 docker exec ex nosuchcmd
@@ -255,6 +237,8 @@ done"
 
 @test "a client that leaves in the middle of logs -f, attach or wait leaves the server and the container unharmed" {
   isola_ok run -d --name bg busybox sh -c 'while :; do echo tick; sleep 0.2; done'
+  # (run -d returns once the container started, not once its first line is in the log)
+  wait_for_log bg tick
   local pids=() i
   for i in 1 2 3; do
     "$DOCKER_BIN" logs -f bg >/dev/null 2>&1 &
@@ -276,11 +260,7 @@ done"
   run docker logs --tail 1 bg
   assert_equal "$output" tick
   # the threads of the clients that left end (the follower and the waiters notice within a second)
-  for ((i = 0; i < 100; i++)); do
-    [ "$(ls "/proc/$SERVER_PID/task" | wc -l)" -le 4 ] && break
-    sleep 0.1
-  done
-  [ "$(ls "/proc/$SERVER_PID/task" | wc -l)" -le 4 ] || fail "threads left: $(ls "/proc/$SERVER_PID/task" | wc -l)"
+  wait_server_threads 4
   run docker rm -f bg
   assert_status 0
 }
@@ -396,13 +376,10 @@ destroy v1"
   # --since: whatever came before the follower was connected is replayed, then it follows
   "$DOCKER_BIN" events --since "$(date +%s)" --filter type=container --format '{{.Action}} {{.Actor.Attributes.name}}' \
     >"$BATS_TEST_TMPDIR/events" 2>&1 &
-  local pid=$! i
+  local pid=$!
   run docker run --rm --name evt busybox true
   assert_status 0
-  for ((i = 0; i < 200; i++)); do
-    grep -q "destroy evt" "$BATS_TEST_TMPDIR/events" && break
-    sleep 0.05
-  done
+  wait_until 10 file_contains "$BATS_TEST_TMPDIR/events" "destroy evt" || true
   kill "$pid"
   wait "$pid" 2>/dev/null || true
   assert_equal "$(cat "$BATS_TEST_TMPDIR/events")" "create evt

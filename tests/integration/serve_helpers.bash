@@ -38,8 +38,9 @@ teardown() { serve_teardown; }
 start_server() {
   "$ISOLA" serve "$@" >"$BATS_TEST_TMPDIR/serve.log" 2>&1 &
   SERVER_PID=$!
-  local i
-  for ((i = 0; i < 600; i++)); do
+  local deadline
+  deadline=$(($(now_ms) + $(deadline_s 30) * 1000))
+  while [ "$(now_ms)" -lt "$deadline" ]; do
     [ -S "$SOCK" ] && curl -sf --unix-socket "$SOCK" http://isola/_ping >/dev/null 2>&1 && return 0
     kill -0 "$SERVER_PID" 2>/dev/null || fail "isola serve ended: $(cat "$BATS_TEST_TMPDIR/serve.log")"
     sleep 0.05
@@ -73,12 +74,13 @@ server_threads() {
   ls "/proc/$SERVER_PID/task" | wc -l
 }
 
+# server_threads_at_most MAX: whether the server has at most MAX threads now.
+server_threads_at_most() {
+  [ "$(server_threads)" -le "$1" ]
+}
+
 # wait_server_threads MAX: until the server has at most MAX threads (its clients' threads ended), or fails.
 wait_server_threads() {
-  local i
-  for ((i = 0; i < 150; i++)); do
-    [ "$(server_threads)" -le "$1" ] && return 0
-    sleep 0.1
-  done
-  fail "the server still has $(server_threads) threads (at most $1 expected)"
+  wait_until 15 server_threads_at_most "$1" ||
+    fail "the server still has $(server_threads) threads (at most $1 expected)"
 }

@@ -81,7 +81,7 @@ stats() {
 @test "detach keys: attach's detachKeys and exec's DetachKeys end a terminal's session, and the container runs on" {
   docker run -dit --name dt busybox sh >/dev/null
   run "${HIJACK[@]}" "/v1.41/containers/dt/attach?stream=1&stdin=1&stdout=1&detachKeys=ctrl-x" \
-    --send 'echo in-$((6*7))\n' --send '\x18' --pause 1 --timeout 20
+    --send 'echo in-$((6*7))\n' --await in-42 --send '\x18' --timeout 60
   assert_status 0
   assert_output_contains "in-42"
   run docker inspect -f '{{.State.Status}}' dt
@@ -90,7 +90,7 @@ stats() {
   # would take ctrl-p for itself)
   docker run -dit --name dc busybox cat -v >/dev/null
   run "${HIJACK[@]}" "/v1.41/containers/dc/attach?stream=1&stdin=1&stdout=1" \
-    --send 'x\x10y\n' --send '\x10\x11' --pause 1 --timeout 20
+    --send 'x\x10y\n' --await 'x^Py' --send '\x10\x11' --timeout 60
   assert_status 0
   assert_output_contains 'x^Py'
   run docker inspect -f '{{.State.Status}}' dc
@@ -100,8 +100,8 @@ stats() {
   id=$(api POST /v1.41/containers/dt/exec \
     '{"Cmd": ["sh", "-c", "echo started; exec sleep 321"], "Tty": true, "AttachStdin": true, "AttachStdout": true, "DetachKeys": "ctrl-a,d"}' |
     head -1 | jq -r .Id)
-  run "${HIJACK[@]}" "/v1.41/exec/$id/start" --body '{"Detach": false, "Tty": true}' --send '\x01d' --pause 2 \
-    --timeout 20
+  run "${HIJACK[@]}" "/v1.41/exec/$id/start" --body '{"Detach": false, "Tty": true}' --await started --send '\x01d' \
+    --timeout 60
   assert_status 0
   assert_output_contains started
   run docker exec dt ps
@@ -116,7 +116,7 @@ stats() {
   # without a terminal the keys are input like any other: cat gives them back and the session goes on
   docker run -di --name nt busybox cat >/dev/null
   run "${HIJACK[@]}" "/v1.41/containers/nt/attach?stream=1&stdin=1&stdout=1" --send 'a\x10\x11b\n' --frames \
-    --timeout 5
+    --until b --timeout 60
   assert_status 3
   assert_equal "$(printf '%s' "$output" | od -An -c | tr -s ' ')" " a 020 021 b"
   docker rm -f dt dc nt >/dev/null
@@ -124,11 +124,8 @@ stats() {
 
 @test "attach with logs=1: the past output first; stream=0 gives only that" {
   docker run -d --name lg busybox sh -c 'echo past; echo err >&2; sleep 1000' >/dev/null
-  local i
-  for ((i = 0; i < 100; i++)); do
-    [ "$(docker logs lg 2>&1 | wc -l)" -ge 2 ] && break
-    sleep 0.1
-  done
+  logged_both() { [ "$(docker logs lg 2>&1 | wc -l)" -ge 2 ]; }
+  wait_until 10 logged_both || fail "lg's log: $(docker logs lg 2>&1)"
   run "${HIJACK[@]}" "/v1.41/containers/lg/attach?stream=0&logs=1&stdout=1" --frames --timeout 20
   assert_status 0
   assert_equal "$output" past
@@ -136,7 +133,7 @@ stats() {
   assert_equal "$output" "past
 err"
   # with stream=1 the session stays after the past
-  run "${HIJACK[@]}" "/v1.41/containers/lg/attach?stream=1&logs=1&stdout=1" --frames --timeout 3
+  run "${HIJACK[@]}" "/v1.41/containers/lg/attach?stream=1&logs=1&stdout=1" --frames --until past --timeout 60
   assert_status 3
   assert_equal "$output" past
   docker rm -f lg >/dev/null
@@ -275,6 +272,8 @@ image_state() {
 
 @test "clients that leave in the middle of events, logs -f, attach, stats and a pull leave server and container unharmed" {
   docker run -d --name bg busybox sh -c 'while :; do echo tick; sleep 0.2; done' >/dev/null
+  # (run -d returns once the container started, not once its first line is in the log)
+  wait_for_log bg tick
   local idle pids=() i
   idle=$(server_threads)
   # a registry that takes the connection and never answers: the pull hangs in it

@@ -68,13 +68,13 @@ worker_of() {
 
 @test "kill -9 of the VM worker: an exec still running in the guest gets its exec_die (137), as the container's end" {
   run --separate-stderr isola run -d --isolation=vm busybox sleep 1000
-  local id=$output worker i
+  local id=$output worker
   isola_ok exec -d "$id" sleep 2000
   # the agent has started it (exec_start is recorded once the exec runs)
-  for i in $(seq 100); do
-    [ -n "$(isola events --since 0 --until "$(date +%s.%N)" --filter container="$id" --filter event=exec_start --format '{{.Action}}')" ] && break
-    sleep 0.2
-  done
+  exec_started() {
+    [ -n "$(isola events --since 0 --until "$(date +%s.%N)" --filter container="$id" --filter event=exec_start --format '{{.Action}}')" ]
+  }
+  wait_until 20 exec_started || fail "no exec_start for the exec"
   worker=$(worker_of "$id")
   kill -9 "$worker"
   run isola wait "$id"
@@ -90,7 +90,7 @@ worker_of() {
   run --separate-stderr isola run -d --isolation=vm busybox sh -c \
     'test -e /kept.txt || { echo kept > /kept.txt; mkdir -p /var/d; }; sleep 1000'
   local id=$output
-  for _ in $(seq 50); do isola exec "$id" test -f /kept.txt && break; sleep 0.2; done
+  wait_until 10 isola exec "$id" test -f /kept.txt || fail "the container wrote no /kept.txt"
   isola_ok stop -t 1 "$id"
   isola_ok start "$id"
   run isola exec "$id" cat /kept.txt
@@ -284,7 +284,8 @@ guest_mib_and_nproc() {
   run --separate-stderr isola run -d --isolation=vm busybox sh -c 'sleep 1000 & wait'
   local id=$output
   # (the sleep itself, not sh's line, which names it too, nor sh's fork before it has exec'd sleep)
-  for _ in $(seq 50); do isola top "$id" | grep -q ' sleep 1000$' && break; sleep 0.2; done
+  top_lists_sleep() { isola top "$id" | grep -q ' sleep 1000$'; }
+  wait_until 10 top_lists_sleep || fail "top never listed the sleep: $(isola top "$id" 2>&1)"
   run --separate-stderr isola top "$id"
   assert_status 0
   assert_equal "$(wc -l <<<"$output")" 3

@@ -915,13 +915,18 @@ cgroup_stats_from_json (json_t *j, struct cgroup_stats *out)
     out->percpu_ns[out->n_percpu++] = (uint64_t)json_integer_value (json_array_get (percpu, i));
 }
 
+/* How long the members of a cgroup being removed may take to die: by the clock, not in rounds of 10 ms, since a
+   killed VM worker frees its guest's memory first, which takes seconds of a loaded machine (the wait ends as soon as
+   the cgroup is gone). */
+#define CGROUP_EMPTY_MS 10000
+
 /* Processes left behind (a container that double-forked out of its PID 1's reach cannot, since the PID namespace
-   dies with PID 1, but a cgroup can outlive a crash): kill them so rmdir succeeds. */
+   dies with PID 1, but a cgroup can outlive a crash): kill them so rmdir succeeds, until DEADLINE_MS. */
 static void
-kill_members (const char *dir)
+kill_members (const char *dir, long long deadline_ms)
 {
   cleanup_free char *procs = xasprintf ("%s/cgroup.procs", dir);
-  for (int round = 0; round < 50; round++)
+  for (;;)
     {
       cleanup_free char *buf = NULL;
       if (read_file_bounded (procs, 1 << 20, &buf, NULL, NULL) < 0 || buf[0] == '\0')
@@ -934,6 +939,8 @@ kill_members (const char *dir)
           while (*p && !isdigit ((unsigned char)*p))
             p++;
         }
+      if (monotonic_ms () >= deadline_ms)
+        return;
       struct timespec nap = { 0, 10 * 1000 * 1000 };
       nanosleep (&nap, NULL);
     }
@@ -944,12 +951,13 @@ remove_cgroup_dir (const char *dir, isola_error_t *err)
 {
   if (!path_exists (dir))
     return 0;
-  kill_members (dir);
-  for (int tries = 0; tries < 100; tries++)
+  long long deadline_ms = monotonic_ms () + CGROUP_EMPTY_MS;
+  kill_members (dir, deadline_ms);
+  for (;;)
     {
       if (rmdir (dir) == 0 || errno == ENOENT)
         return 0;
-      if (errno != EBUSY)
+      if (errno != EBUSY || monotonic_ms () >= deadline_ms)
         break;
       struct timespec nap = { 0, 10 * 1000 * 1000 };
       nanosleep (&nap, NULL);
