@@ -12,8 +12,8 @@
    container's /etc/passwd. */
 json_t *agent_ps (pid_t pid);
 
-/* The guest's NIC made the copy of the host side's interface that START's "Network" describes (driver/vm_net.h):
-   its name, MAC, MTU, IPv4 addresses, up, and the routes.  Without an interface (no network) the NIC stays down. */
+/* Each of the guest's NICs named in START's "Network" (driver/vm_net.h) made the copy of its host side's interface:
+   its name, MAC, MTU, addresses, up, and its routes.  NICs without an interface (no network) stay down. */
 int agent_net_configure (json_t *network, isola_error_t *err);
 
 /* `cp` into the running container: the tar stream on in_fd extracted into dir (a path in the container, resolved

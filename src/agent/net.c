@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <net/route.h>
@@ -19,26 +21,6 @@
 #include "base/json.h"
 #include "base/util.h"
 
-/* The guest's NIC: its only interface besides lo (a VM has one NIC, driver/vm_launch.c). */
-static int
-guest_nic (char name[IFNAMSIZ], isola_error_t *err)
-{
-  struct if_nameindex *ifs = if_nameindex ();
-  int ret = isola_error_fail (err, ENODEV, "the VM has no network interface");
-  for (struct if_nameindex *i = ifs; i && i->if_index != 0; i++)
-    if (strcmp (i->if_name, "lo") != 0)
-      {
-        snprintf (name, IFNAMSIZ, "%s", i->if_name);
-        if (err && *err)
-          isola_error_release (err);
-        ret = 0;
-        break;
-      }
-  if (ifs)
-    if_freenameindex (ifs);
-  return ret;
-}
-
 static int
 parse_mac (const char *text, unsigned char mac[6])
 {
@@ -47,6 +29,54 @@ parse_mac (const char *text, unsigned char mac[6])
     return -EINVAL;
   for (int i = 0; i < 6; i++)
     mac[i] = (unsigned char)b[i];
+  return 0;
+}
+
+/* The guest's NIC whose own MAC address (the device's, which a MAC set later does not change) is device: each NIC
+   has its own (driver/vm_launch.h), so the host names the one behind each tap. */
+static int
+guest_nic (int s, const char *device, char name[IFNAMSIZ], isola_error_t *err)
+{
+  unsigned char want[6];
+  if (parse_mac (device, want) < 0)
+    return isola_error_fail (err, EINVAL, "bad device address \"%s\" for the VM's NIC", device ? device : "");
+  struct if_nameindex *ifs = if_nameindex ();
+  int ret = isola_error_fail (err, ENODEV, "the VM has no network interface %s", device);
+  for (struct if_nameindex *i = ifs; i && i->if_index != 0; i++)
+    {
+      struct
+      {
+        struct ethtool_perm_addr req;
+        unsigned char data[32]; /* MAX_ADDR_LEN */
+      } perm = { .req = { .cmd = ETHTOOL_GPERMADDR, .size = 32 } };
+      struct ifreq ifr = { .ifr_data = (void *)&perm };
+      snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", i->if_name);
+      if (ioctl (s, SIOCETHTOOL, &ifr) < 0 || perm.req.size != 6 || memcmp (perm.req.data, want, 6) != 0)
+        continue;
+      snprintf (name, IFNAMSIZ, "%s", i->if_name);
+      if (err && *err)
+        isola_error_release (err);
+      ret = 0;
+      break;
+    }
+  if (ifs)
+    if_freenameindex (ifs);
+  return ret;
+}
+
+/* The NIC called name, if it is not nic, out of the way under a name of its own (it is an unconfigured NIC, down:
+   the kernel named the NICs in the order it found them, which need not be the host's). */
+static int
+free_name (int s, const char *name, const char *nic, isola_error_t *err)
+{
+  unsigned index = if_nametoindex (name);
+  if (index == 0 || strcmp (name, nic) == 0)
+    return 0;
+  struct ifreq ifr = { 0 };
+  snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+  snprintf (ifr.ifr_newname, sizeof ifr.ifr_newname, "nic%u", index);
+  if (ioctl (s, SIOCSIFNAME, &ifr) < 0)
+    return isola_error_make (err, errno, "rename the VM's %s out of the way of another NIC", name);
   return 0;
 }
 
@@ -207,7 +237,7 @@ configure6 (const char *ifname, json_t *addrs, json_t *routes, isola_error_t *er
 }
 
 static int
-configure (int s, char nic[IFNAMSIZ], json_t *iface, json_t *routes, json_t *routes6, isola_error_t *err)
+configure (int s, char nic[IFNAMSIZ], json_t *iface, isola_error_t *err)
 {
   const char *name = json_string_value (json_object_get (iface, "Name"));
   struct ifreq ifr = { 0 };
@@ -215,6 +245,9 @@ configure (int s, char nic[IFNAMSIZ], json_t *iface, json_t *routes, json_t *rou
   /* The host side's name (a rename needs the interface down, which it is until below). */
   if (name && name[0] && strcmp (name, nic) != 0 && strlen (name) < IFNAMSIZ)
     {
+      int ret = free_name (s, name, nic, err);
+      if (ret < 0)
+        return ret;
       snprintf (ifr.ifr_newname, sizeof ifr.ifr_newname, "%s", name);
       if (ioctl (s, SIOCSIFNAME, &ifr) < 0)
         return isola_error_make (err, errno, "rename the VM's %s to %s", nic, name);
@@ -239,23 +272,28 @@ configure (int s, char nic[IFNAMSIZ], json_t *iface, json_t *routes, json_t *rou
   ifr.ifr_flags |= IFF_UP;
   if (ioctl (s, SIOCSIFFLAGS, &ifr) < 0)
     return isola_error_make (err, errno, "bring the VM's %s up", nic);
-  if ((ret = add_routes (s, nic, routes, err)) < 0)
+  if ((ret = add_routes (s, nic, json_object_get (iface, "Routes"), err)) < 0)
     return ret;
-  return configure6 (nic, json_object_get (iface, "Addresses6"), routes6, err);
+  return configure6 (nic, json_object_get (iface, "Addresses6"), json_object_get (iface, "Routes6"), err);
 }
 
 int
 agent_net_configure (json_t *network, isola_error_t *err)
 {
-  json_t *iface = json_array_get (json_object_get (network, "Interfaces"), 0);
-  if (iface == NULL)
+  json_t *ifaces = json_object_get (network, "Interfaces");
+  if (json_array_size (ifaces) == 0)
     return 0;
-  char nic[IFNAMSIZ];
-  int ret = guest_nic (nic, err);
-  if (ret < 0)
-    return ret;
   cleanup_close int s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0)
     return isola_error_make (err, errno, "socket");
-  return configure (s, nic, iface, json_object_get (network, "Routes"), json_object_get (network, "Routes6"), err);
+  size_t i;
+  json_t *iface;
+  json_array_foreach (ifaces, i, iface)
+  {
+    char nic[IFNAMSIZ];
+    int ret = guest_nic (s, json_string_value (json_object_get (iface, "Device")), nic, err);
+    if (ret < 0 || (ret = configure (s, nic, iface, err)) < 0)
+      return ret;
+  }
+  return 0;
 }

@@ -486,7 +486,7 @@ addresses_but_lo() {
   if [ "$TEST_ISOLATION" = vm ]; then
     run --separate-stderr isola network disconnect cn mover
     assert_status 1
-    assert_equal "$stderr" "Error: container mover is a running VM container: isola disconnects a VM container only while it is stopped (its guest has one network interface, set at its start; stop it first)"
+    assert_equal "$stderr" "Error: container mover is a running VM container: isola disconnects a VM container only while it is stopped (its guest's network interfaces are set at its start; stop it first)"
     run --separate-stderr isola network connect bridge mover
     assert_status 1
     assert_equal "$(addresses_but_lo mover)" "10.92.0.9/24"
@@ -644,12 +644,14 @@ restarted_once() {
 }
 
 @test "kill -9 of the monitor of a container on two networks: the first ps tears both down" {
-  only_isolation process "a VM container is on one network at a time"
   isola_ok network create --subnet 10.99.0.0/24 k1
   isola_ok network create --subnet 10.100.0.0/24 k2
-  run_detached --network k1 --name two-nets busybox sleep 600
-  local cid=$CID pid mon
+  isola_ok create --network k1 --name two-nets busybox sleep 600
+  local cid pid mon
+  cid=$(cfield two-nets '{{.Id}}')
+  CONTAINER_IDS+=("$cid")
   isola_ok network connect k2 two-nets
+  isola_ok start two-nets
   assert_equal "$(ls "$ISOLA_ROOT/networks/dns" | grep -c '^k[12]$')" 2
   pid=$(cfield two-nets '{{.State.Pid}}')
   track_pid "$pid"
@@ -1055,35 +1057,65 @@ options ndots:3"
 
 # ---- across the isolation modes -----------------------------------------------------------------------------------
 
-@test "VM containers: one network at a time, changed while stopped; a process container reaches one by name over its second network" {
+@test "VM containers: on several networks (a NIC each), changed while stopped; a process container reaches one by name over its second network" {
   only_isolation vm "it starts one container in each mode, explicitly"
   isola_ok network create --subnet 10.101.0.0/24 front
   isola_ok network create --subnet 10.102.0.0/24 back
-  isola_ok create --name vmback --isolation vm busybox sh -c 'echo from-the-vm > /www; exec httpd -f -p 80 -h /'
-  # stopped: moved from the default bridge to back; a second network refused
-  isola_ok network disconnect bridge vmback
-  isola_ok network connect back vmback
-  run --separate-stderr isola network connect front vmback
+  isola_ok network create --subnet 10.103.0.0/24 third
+  isola_ok network create --subnet 10.104.0.0/24 fourth
+  isola_ok create --name vmback --isolation vm --network front busybox sh -c 'echo from-the-vm > /www; exec httpd -f -p 80 -h /'
+  local cid
+  cid=$(cfield vmback '{{.Id}}')
+  # stopped: up to four networks (one NIC each in the guest), a fifth refused; one disconnected again
+  isola_ok network connect --alias vmalias back vmback
+  isola_ok network connect third vmback
+  isola_ok network connect fourth vmback
+  run --separate-stderr isola network connect bridge vmback
   assert_status 1
-  assert_equal "$stderr" "Error: container vmback is on network back: a VM container is on one network at a time (its guest mirrors one interface; disconnect it from back first)"
+  assert_equal "$stderr" "Error: container vmback is on 4 networks already, the most a VM container can be on (its guest has 4 network interfaces; disconnect it from one first)"
+  isola_ok network disconnect fourth vmback
   isola_ok start vmback
+  assert_equal "$(network_names vmback)" "back front third"
+  assert_equal "$(interfaces_of vmback)" "eth0 10.101.0.2/24
+eth1 10.102.0.2/24
+eth2 10.103.0.2/24"
+  assert_equal "$(isola exec vmback sh -c "ip route | grep ^default")" "default via 10.101.0.1 dev eth0 "
+  # each guest interface has its network's MAC
+  assert_equal "$(isola exec vmback cat /sys/class/net/eth1/address)" "$(cfield vmback '{{.NetworkSettings.Networks.back.MacAddress}}')"
   # running: refused, nothing changed
-  run --separate-stderr isola network connect front vmback
+  run --separate-stderr isola network connect fourth vmback
   assert_status 1
-  assert_equal "$stderr" "Error: container vmback is a running VM container: isola connects a VM container only while it is stopped (its guest has one network interface, set at its start; stop it first)"
-  assert_equal "$(network_names vmback)" back
-  # a running process container on front joins back too, and finds the VM there by name
-  run_detached --network front --name proc2 --isolation process busybox sleep 600
-  isola_ok network connect back proc2
+  assert_equal "$stderr" "Error: container vmback is a running VM container: isola connects a VM container only while it is stopped (its guest's network interfaces are set at its start; stop it first)"
+  assert_equal "$(network_names vmback)" "back front third"
+  # a process container on back only finds the VM there by name and alias and fetches from it over the VM's eth1
+  run_detached --network back --name proc2 --isolation process busybox sleep 600
+  assert_equal "$(address_of proc2 vmback)" 10.102.0.2
   # shellcheck disable=SC2016 # expanded in the container
   local fetch='for i in $(seq 100); do wget -q -O - "http://$0/www" && exit 0; sleep 0.2; done; exit 1'
-  run --separate-stderr isola exec proc2 sh -c "$fetch" vmback
+  run --separate-stderr isola exec proc2 sh -c "$fetch" vmalias
   assert_status 0
   assert_output_contains from-the-vm
-  # and the VM's guest finds it by name on back
+  # and the VM's guest finds it by name on back, and reaches it over eth1
   assert_equal "$(address_of vmback proc2)" "$(cfield proc2 '{{.NetworkSettings.Networks.back.IPAddress}}')"
+  # a restart keeps the three; stopped, third disconnected: the next start has two
+  isola_ok restart -t 1 vmback
+  assert_equal "$(interfaces_of vmback)" "eth0 10.101.0.2/24
+eth1 10.102.0.2/24
+eth2 10.103.0.2/24"
+  isola_ok stop -t 1 vmback
+  isola_ok network disconnect third vmback
+  isola_ok start vmback
+  assert_equal "$(interfaces_of vmback)" "eth0 10.101.0.2/24
+eth1 10.102.0.2/24"
+  assert_equal "$(address_of proc2 vmalias)" 10.102.0.2
+  # kill -9 of the VM worker: the monitor tears both networks down
+  local pid
+  pid=$(cfield vmback '{{.State.Pid}}')
+  [ -n "$(leftovers_of "$cid")" ] || fail "nothing to tear down: the test would prove nothing"
+  kill_container_pid "$pid"
+  wait_until 60 no_leftovers_of "$cid" || fail "left behind: $(leftovers_of "$cid")"
   isola_ok rm -f vmback proc2
-  isola_ok network rm front back
+  isola_ok network rm front back third fourth
   assert_no_net_leftovers
 }
 

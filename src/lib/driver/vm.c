@@ -225,8 +225,8 @@ worker_cgroup (const struct vm_settings *vs, const struct vm_layout *l, const st
 /* One attempt at starting the VM of layout l: restored from state_fd (>= 0) or booted. */
 static int
 launch (const struct vm_settings *vs, const struct isola_store *s, struct container *c, const struct vm_layout *l,
-        const struct vm_share *shares, const struct cgroup_placement *cgroup, int tap_fd, struct driver_io *io,
-        json_t *start, int state_fd, pid_t *pid_out, bool *vm_exited, isola_error_t *err)
+        const struct vm_share *shares, const struct cgroup_placement *cgroup, const struct vm_net *net,
+        struct driver_io *io, json_t *start, int state_fd, pid_t *pid_out, bool *vm_exited, isola_error_t *err)
 {
   *vm_exited = false;
   cleanup_free char *console = container_path (c, "console.log");
@@ -261,7 +261,8 @@ launch (const struct vm_settings *vs, const struct isola_store *s, struct contai
     .upper_fd = upper_fd,
     .upper_ro_fd = upper_ro_fd,
     .channel_fd = sv[1],
-    .tap_fd = tap_fd,
+    .taps = net->taps,
+    .n_taps = net->n_taps,
     .shares = shares,
   };
   if (ret == 0)
@@ -286,12 +287,12 @@ launch (const struct vm_settings *vs, const struct isola_store *s, struct contai
   pid_t pid = -1;
   if (ret == 0)
     {
-      int keep[8] = { sv[1], qmp_fd, rootfs_fd, upper_fd, upper_ro_fd, console_fd };
+      int keep[7 + VM_NICS] = { sv[1], qmp_fd, rootfs_fd, upper_fd, upper_ro_fd, console_fd };
       size_t n_keep = 6;
       if (state_fd >= 0)
         keep[n_keep++] = state_fd;
-      if (tap_fd >= 0)
-        keep[n_keep++] = tap_fd;
+      for (size_t i = 0; i < net->n_taps; i++)
+        keep[n_keep++] = net->taps[i];
       pid = vm_spawn_qemu (vs, argv, keep, n_keep, qemu_log, &jail, err);
       if (pid < 0)
         ret = (int)pid;
@@ -386,9 +387,9 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
   trace_mark ("monitor: VM worker's cgroup");
   if (ret == 0)
     ret = worker_cgroup (&vs, &l, c, &cgfs, &cgroup, err);
-  /* The network namespace, given by path or the network's, mirrored into the guest (vm_net.h); without one the NIC
-     has no peer. */
-  struct vm_net net = { .tap_fd = -1 };
+  /* The network namespace, given by path or the network's, mirrored into the guest (vm_net.h); without one the NICs
+     have no peer. */
+  struct vm_net net = { 0 };
   cleanup_free char *netns = vm_netns_of (c);
   if (ret == 0 && netns)
     {
@@ -398,7 +399,7 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
         json_object_set (start, "Network", net.config);
     }
   if (ret == 0)
-    ret = launch (&vs, s, c, &l, shares, &cgroup, net.tap_fd, io, start, state_fd, pid_out, &exited, err);
+    ret = launch (&vs, s, c, &l, shares, &cgroup, &net, io, start, state_fd, pid_out, &exited, err);
   if (state_fd >= 0)
     {
       close (state_fd);
@@ -415,10 +416,10 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
           vm_template_discard (&vs, key);
           if (err)
             isola_error_release (err);
-          ret = launch (&vs, s, c, &l, shares, &cgroup, net.tap_fd, io, start, -1, pid_out, &exited, err);
+          ret = launch (&vs, s, c, &l, shares, &cgroup, &net, io, start, -1, pid_out, &exited, err);
         }
     }
-  /* QEMU holds the tap now: with it gone, the tap goes. */
+  /* QEMU holds the taps now: with it gone, they go. */
   vm_net_clear (&net);
   if (ret < 0 && netns)
     (void)vm_net_release (netns, NULL);
@@ -804,7 +805,7 @@ const struct isola_driver driver_vm = {
   .name = "vm",
   .isolation = "hyperv",
   .default_network = "bridge",
-  .networks = { .max_networks = 1, .change_running = false },
+  .networks = { .max_networks = VM_NICS, .change_running = false },
   .create_resources = vm_create_resources,
   .prepare_start = vm_prepare_start,
   .start = vm_start,

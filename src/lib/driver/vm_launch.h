@@ -78,6 +78,17 @@ struct vm_layout
   bool trace; /* isola.trace=1 on the guest's command line */
 };
 
+/* The guest's NICs: one for a first network and spare ones for the others, the same in every VM so that one
+   template serves them all (a network's MAC, addresses and routes are the agent's business at START).  Each spare
+   costs the template ~177 kB of state and nothing measurable at start (docs/NETWORK.md); microvm has 24
+   virtio-mmio transports, shared with the disks, the agent's port and the -v shares. */
+#define VM_NICS 4
+
+/* NIC n's own MAC address, by which the agent finds it in the guest: "52:54:00:12:34:5n" (QEMU's default scheme,
+   given explicitly). */
+#define VM_NIC_MAC_FORMAT "52:54:00:12:34:%02x"
+#define VM_NIC_MAC_BASE   0x56
+
 /* A directory shared with the guest (a -v bind). */
 struct vm_share
 {
@@ -94,7 +105,8 @@ struct vm_instance
   int upper_fd;     /* the container's ext4 disk, open read-write */
   int upper_ro_fd;  /* and read-only: QEMU opens it read-only first, then read-write */
   int channel_fd;   /* the monitor's socket end for the agent's port */
-  int tap_fd;       /* the tap behind the guest's NIC (driver/vm_net.h); -1: the NIC has no peer */
+  const int *taps;  /* the taps behind the guest's first n_taps NICs (driver/vm_net.h); the others have no peer */
+  size_t n_taps;
   const struct vm_share *shares;
 };
 

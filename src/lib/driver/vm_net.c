@@ -9,7 +9,9 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <net/route.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -31,17 +33,37 @@ tc_path (void)
   return "tc";
 }
 
-/* The interfaces of the current namespace besides lo, up to 8 (NULL-terminated). */
+/* Tap N's name: "tapN_isola". */
+static void
+tap_name (size_t n, char name[IFNAMSIZ])
+{
+  snprintf (name, IFNAMSIZ, "tap%zu_isola", n);
+}
+
+static bool
+is_tap (const char *ifname)
+{
+  return strncmp (ifname, "tap", 3) == 0 && strstr (ifname, "_isola") != NULL;
+}
+
+static int
+compare_names (const void *a, const void *b)
+{
+  return strcmp (*(char *const *)a, *(char *const *)b);
+}
+
+/* The interfaces of the current namespace besides lo and our taps, in name order (eth0, eth1…; NULL-terminated). */
 static char **
 interfaces (void)
 {
   char **out = xcalloc (1, sizeof (char *));
   struct if_nameindex *ifs = if_nameindex ();
   for (struct if_nameindex *i = ifs; i && i->if_index != 0; i++)
-    if (strcmp (i->if_name, "lo") != 0)
+    if (strcmp (i->if_name, "lo") != 0 && !is_tap (i->if_name))
       strv_push (&out, i->if_name);
   if (ifs)
     if_freenameindex (ifs);
+  qsort (out, strv_len (out), sizeof *out, compare_names);
   return out;
 }
 
@@ -177,8 +199,9 @@ routes6 (const char *ifname)
   return a;
 }
 
+/* What the guest's NIC n is to be: the interface's name, MAC, MTU, addresses and routes. */
 static int
-interface_info (int sock, const char *ifname, json_t **out, isola_error_t *err)
+interface_info (int sock, const char *ifname, size_t n, json_t **out, isola_error_t *err)
 {
   struct ifreq ifr = { 0 };
   snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
@@ -189,31 +212,33 @@ interface_info (int sock, const char *ifname, json_t **out, isola_error_t *err)
   snprintf (mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
   if (ioctl (sock, SIOCGIFMTU, &ifr) < 0)
     return isola_error_make (err, errno, "the MTU of `%s`", ifname);
-  *out = json_pack ("{s:s, s:s, s:i, s:o, s:o}", "Name", ifname, "Mac", mac, "Mtu", ifr.ifr_mtu, "Addresses",
-                    addresses (ifname), "Addresses6", addresses6 (ifname));
+  *out = json_pack ("{s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o}", "Name", ifname, "Mac", mac, "Mtu", ifr.ifr_mtu,
+                    "Addresses", addresses (ifname), "Addresses6", addresses6 (ifname), "Device",
+                    json_sprintf (VM_NIC_MAC_FORMAT, (unsigned)(VM_NIC_MAC_BASE + n)), "Routes", routes (ifname),
+                    "Routes6", routes6 (ifname));
   return 0;
 }
 
 /* A tap of the given MTU, up; with a virtio-net header, so that QEMU passes checksum and segmentation offloads
    through when the guest takes them. */
 static int
-make_tap (int sock, int mtu, int *fd_out, isola_error_t *err)
+make_tap (int sock, const char *name, int mtu, int *fd_out, isola_error_t *err)
 {
   cleanup_close int fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC);
   if (fd < 0)
     return isola_error_make (err, errno, "open /dev/net/tun");
   struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
-  snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", VM_NET_TAP);
+  snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
   if (ioctl (fd, TUNSETIFF, &ifr) < 0)
-    return isola_error_make (err, errno, "make the tap device %s", VM_NET_TAP);
+    return isola_error_make (err, errno, "make the tap device %s", name);
   ifr.ifr_mtu = mtu;
   if (ioctl (sock, SIOCSIFMTU, &ifr) < 0)
-    return isola_error_make (err, errno, "set the MTU of %s", VM_NET_TAP);
+    return isola_error_make (err, errno, "set the MTU of %s", name);
   if (ioctl (sock, SIOCGIFFLAGS, &ifr) < 0)
-    return isola_error_make (err, errno, "get the flags of %s", VM_NET_TAP);
+    return isola_error_make (err, errno, "get the flags of %s", name);
   ifr.ifr_flags |= IFF_UP;
   if (ioctl (sock, SIOCSIFFLAGS, &ifr) < 0)
-    return isola_error_make (err, errno, "bring %s up", VM_NET_TAP);
+    return isola_error_make (err, errno, "bring %s up", name);
   *fd_out = take_fd (&fd);
   return 0;
 }
@@ -251,49 +276,58 @@ redirect_both_ways (const char *dev, const char *tap, isola_error_t *err)
   return ret < 0 ? isola_error_wrap (err, ret, "redirect %s and %s to each other", dev, tap) : 0;
 }
 
-/* In the namespace: the interface, the tap, the redirections, and what the guest is to be told. */
+/* Interface ifname mirrored by NIC n: its tap, the redirections, and what the guest is to be told. */
+static int
+mirror (int sock, const char *ifname, size_t n, struct vm_net *out, isola_error_t *err)
+{
+  json_t *iface = NULL;
+  int ret = interface_info (sock, ifname, n, &iface, err);
+  if (ret < 0)
+    return ret;
+  json_array_append_new (json_object_get (out->config, "Interfaces"), iface);
+  char tap[IFNAMSIZ];
+  tap_name (n, tap);
+  if ((ret = make_tap (sock, tap, (int)json_integer_value (json_object_get (iface, "Mtu")), &out->taps[n], err)) < 0)
+    return ret;
+  out->n_taps = n + 1;
+  if (redirect_both_ways (ifname, tap, NULL) == 0)
+    return 0;
+  /* What a start after a crash finds: the old redirections (the old tap went with its QEMU).  The stop's cleanup
+     removes them otherwise, so only then does a start pay for three tc's. */
+  drop_ingress (ifname);
+  drop_ingress (tap);
+  if ((ret = redirect_both_ways (ifname, tap, err)) < 0)
+    drop_ingress (ifname);
+  return ret;
+}
+
+/* In the namespace: each interface mirrored by a NIC of the guest. */
 static int
 setup_inside (struct vm_net *out, isola_error_t *err)
 {
   cleanup_strv char **ifs = interfaces ();
-  out->config = json_pack ("{s:[], s:[]}", "Interfaces", "Routes");
+  out->config = json_pack ("{s:[]}", "Interfaces");
   size_t n = strv_len (ifs);
-  if (n == 0)
-    return 0;
-  if (n > 1)
-    {
-      return isola_error_fail (err, ENOTSUP,
-                               "a VM container mirrors one network interface into its guest, and the network namespace "
-                               "has %zu besides lo (%s, %s, ...)",
-                               n, ifs[0], ifs[1]);
-    }
-  cleanup_close int sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0)
+  if (n > VM_NICS)
+    return isola_error_fail (err, ENOTSUP,
+                             "a VM container has %d network interfaces, and its network namespace has %zu besides lo",
+                             VM_NICS, n);
+  cleanup_close int sock = n ? socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) : -1;
+  if (n && sock < 0)
     return isola_error_make (err, errno, "socket");
-  json_t *iface = NULL;
-  int ret = interface_info (sock, ifs[0], &iface, err);
-  if (ret < 0)
-    return ret;
-  json_array_append_new (json_object_get (out->config, "Interfaces"), iface);
-  json_object_set_new (out->config, "Routes", routes (ifs[0]));
-  json_object_set_new (out->config, "Routes6", routes6 (ifs[0]));
-  if ((ret = make_tap (sock, (int)json_integer_value (json_object_get (iface, "Mtu")), &out->tap_fd, err)) < 0)
-    return ret;
-  if (redirect_both_ways (ifs[0], VM_NET_TAP, NULL) == 0)
-    return 0;
-  /* What a start after a crash finds: the old redirections (the old tap went with its QEMU).  The stop's cleanup
-     removes them otherwise, so only then does a start pay for three tc's. */
-  drop_ingress (ifs[0]);
-  drop_ingress (VM_NET_TAP);
-  if ((ret = redirect_both_ways (ifs[0], VM_NET_TAP, err)) < 0)
-    drop_ingress (ifs[0]);
-  return ret;
+  for (size_t i = 0; i < n; i++)
+    {
+      int ret = mirror (sock, ifs[i], i, out, err);
+      if (ret < 0)
+        return ret;
+    }
+  return 0;
 }
 
 int
 vm_net_setup (const char *netns, struct vm_net *out, isola_error_t *err)
 {
-  *out = (struct vm_net){ .tap_fd = -1 };
+  *out = (struct vm_net){ 0 };
   int saved = -1;
   int ret = netns_enter (netns, &saved, err);
   if (ret < 0)
@@ -310,10 +344,10 @@ vm_net_setup (const char *netns, struct vm_net *out, isola_error_t *err)
 void
 vm_net_clear (struct vm_net *n)
 {
-  if (n->tap_fd >= 0)
-    close (n->tap_fd);
+  for (size_t i = 0; i < n->n_taps; i++)
+    close (n->taps[i]);
   json_decref (n->config);
-  *n = (struct vm_net){ .tap_fd = -1 };
+  *n = (struct vm_net){ 0 };
 }
 
 int
@@ -326,7 +360,6 @@ vm_net_release (const char *netns, isola_error_t *err)
     return 0;
   cleanup_strv char **ifs = interfaces ();
   for (size_t i = 0; ifs[i]; i++)
-    if (strcmp (ifs[i], VM_NET_TAP) != 0)
-      drop_ingress (ifs[i]);
+    drop_ingress (ifs[i]);
   return netns_leave (saved, err);
 }

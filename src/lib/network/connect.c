@@ -122,7 +122,7 @@ check_running (const struct isola_store *s, struct container *c, const struct ne
   if (!limits->change_running)
     return isola_error_fail (err, EBUSY,
                              "container %s is a running VM container: isola %ss a VM container only while it is "
-                             "stopped (its guest has one network interface, set at its start; stop it first)",
+                             "stopped (its guest's network interfaces are set at its start; stop it first)",
                              container_name (c), verb);
   cleanup_free char *netns = network_netns_path (c), *path = container_path (c, "network.json");
   if (netns == NULL || !path_exists (path))
@@ -175,9 +175,9 @@ network_connect (const struct isola_store *s, struct container *c, const struct 
   unsigned most = limits->max_networks;
   if (at < 0 && most > 0 && json_array_size (choices) >= most)
     return isola_error_fail (err, EEXIST,
-                             "container %s is on network %s: a VM container is on one network at a time (its guest "
-                             "mirrors one interface; disconnect it from %s first)",
-                             container_name (c), network_of_container (c), network_of_container (c));
+                             "container %s is on %zu networks already, the most a VM container can be on (its guest "
+                             "has %u network interfaces; disconnect it from one first)",
+                             container_name (c), json_array_size (choices), most);
   bool user = record && strcmp (name, NETWORK_DEFAULT) != 0;
   json_t *choice = json_pack ("{s:s}", "Name", name);
   json_t *e = endpoint_record (c, endpoint, user);

@@ -34,7 +34,7 @@ int network_endpoint_check (json_t *endpoint, isola_error_t *err);
 /* Puts container c on network what too, with endpoint's settings (may be NULL); the container's record is written,
    and a running container gets the network at once.  Docker's errors for host, none and container: modes and for a
    running container already on the network (EPERM: Docker's 403); EBUSY for a running VM container, EEXIST for a VM
-   container on another network. */
+   container on as many networks as its guest has interfaces. */
 int network_connect (const struct isola_store *s, struct container *c, const struct network_limits *limits,
                      const char *what, json_t *endpoint, isola_error_t *err);
 
