@@ -32,8 +32,27 @@ parse_mac (const char *text, unsigned char mac[6])
   return 0;
 }
 
-/* The guest's NIC whose own MAC address (the device's, which a MAC set later does not change) is device: each NIC
-   has its own (driver/vm_launch.h), so the host names the one behind each tap. */
+/* The NIC's own MAC address (the device's, which a MAC set later does not change). */
+static int
+perm_addr (int s, const char *nic, unsigned char out[6])
+{
+  struct
+  {
+    struct ethtool_perm_addr req;
+    unsigned char data[32]; /* MAX_ADDR_LEN */
+  } perm = { .req = { .cmd = ETHTOOL_GPERMADDR, .size = 32 } };
+  struct ifreq ifr = { .ifr_data = (void *)&perm };
+  snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", nic);
+  if (ioctl (s, SIOCETHTOOL, &ifr) < 0)
+    return -errno;
+  if (perm.req.size != 6)
+    return -EINVAL;
+  memcpy (out, perm.req.data, 6);
+  return 0;
+}
+
+/* The guest's NIC whose own MAC address is device: each NIC has its own (driver/vm_launch.h), so the host names the
+   one behind each tap. */
 static int
 guest_nic (int s, const char *device, char name[IFNAMSIZ], isola_error_t *err)
 {
@@ -44,14 +63,8 @@ guest_nic (int s, const char *device, char name[IFNAMSIZ], isola_error_t *err)
   int ret = isola_error_fail (err, ENODEV, "the VM has no network interface %s", device);
   for (struct if_nameindex *i = ifs; i && i->if_index != 0; i++)
     {
-      struct
-      {
-        struct ethtool_perm_addr req;
-        unsigned char data[32]; /* MAX_ADDR_LEN */
-      } perm = { .req = { .cmd = ETHTOOL_GPERMADDR, .size = 32 } };
-      struct ifreq ifr = { .ifr_data = (void *)&perm };
-      snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", i->if_name);
-      if (ioctl (s, SIOCETHTOOL, &ifr) < 0 || perm.req.size != 6 || memcmp (perm.req.data, want, 6) != 0)
+      unsigned char perm[6];
+      if (perm_addr (s, i->if_name, perm) < 0 || memcmp (perm, want, 6) != 0)
         continue;
       snprintf (name, IFNAMSIZ, "%s", i->if_name);
       if (err && *err)
@@ -255,11 +268,17 @@ configure (int s, char nic[IFNAMSIZ], json_t *iface, isola_error_t *err)
       snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", nic);
     }
   const char *mac = json_string_value (json_object_get (iface, "Mac"));
-  ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
-  if (parse_mac (mac, (unsigned char *)ifr.ifr_hwaddr.sa_data) < 0)
+  unsigned char want[6];
+  if (parse_mac (mac, want) < 0)
     return isola_error_fail (err, EINVAL, "bad MAC address \"%s\" for the VM", mac ? mac : "");
-  if (ioctl (s, SIOCSIFHWADDR, &ifr) < 0)
-    return isola_error_make (err, errno, "give the VM's %s the MAC address %s", nic, mac);
+  /* (a NIC configured before, up, keeps its MAC: set again, it could refuse) */
+  if (ioctl (s, SIOCGIFHWADDR, &ifr) < 0 || memcmp (ifr.ifr_hwaddr.sa_data, want, 6) != 0)
+    {
+      ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+      memcpy (ifr.ifr_hwaddr.sa_data, want, 6);
+      if (ioctl (s, SIOCSIFHWADDR, &ifr) < 0)
+        return isola_error_make (err, errno, "give the VM's %s the MAC address %s", nic, mac);
+    }
   int mtu = (int)json_integer_value (json_object_get (iface, "Mtu"));
   ifr.ifr_mtu = mtu;
   if (mtu > 0 && ioctl (s, SIOCSIFMTU, &ifr) < 0)
@@ -277,23 +296,77 @@ configure (int s, char nic[IFNAMSIZ], json_t *iface, isola_error_t *err)
   return configure6 (nic, json_object_get (iface, "Addresses6"), json_object_get (iface, "Routes6"), err);
 }
 
+/* Whether one of the interfaces names the NIC whose own MAC address is perm. */
+static bool
+listed (json_t *ifaces, const unsigned char perm[6])
+{
+  size_t i;
+  json_t *iface;
+  json_array_foreach (ifaces, i, iface)
+  {
+    unsigned char mac[6];
+    if (parse_mac (json_string_value (json_object_get (iface, "Device")), mac) == 0 && memcmp (mac, perm, 6) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* A NIC whose network is gone: down (its routes and IPv6 addresses go with that) and without its IPv4 address
+   (0.0.0.0 deletes it), so that the guest answers no more for the address, which the network may lease again. */
+static int
+take_down (int s, const char *nic, isola_error_t *err)
+{
+  struct ifreq ifr = { 0 };
+  snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", nic);
+  if (ioctl (s, SIOCGIFFLAGS, &ifr) < 0)
+    return isola_error_make (err, errno, "get the flags of the VM's %s", nic);
+  if (!(ifr.ifr_flags & IFF_UP))
+    return 0;
+  ifr.ifr_flags &= ~IFF_UP;
+  if (ioctl (s, SIOCSIFFLAGS, &ifr) < 0)
+    return isola_error_make (err, errno, "take the VM's %s down", nic);
+  set_sin (&ifr.ifr_addr, (struct in_addr){ 0 });
+  if (ioctl (s, SIOCSIFADDR, &ifr) < 0 && errno != EADDRNOTAVAIL)
+    return isola_error_make (err, errno, "remove the address of the VM's %s", nic);
+  return 0;
+}
+
+/* The NICs that no interface names, taken down. */
+static int
+others_down (int s, json_t *ifaces, isola_error_t *err)
+{
+  struct if_nameindex *ifs = if_nameindex ();
+  int ret = 0;
+  for (struct if_nameindex *i = ifs; ret == 0 && i && i->if_index != 0; i++)
+    {
+      unsigned char perm[6];
+      if (strcmp (i->if_name, "lo") != 0 && perm_addr (s, i->if_name, perm) == 0 && !listed (ifaces, perm))
+        ret = take_down (s, i->if_name, err);
+    }
+  if (ifs)
+    if_freenameindex (ifs);
+  return ret;
+}
+
 int
-agent_net_configure (json_t *network, isola_error_t *err)
+agent_net_configure (json_t *network, bool others, isola_error_t *err)
 {
   json_t *ifaces = json_object_get (network, "Interfaces");
-  if (json_array_size (ifaces) == 0)
+  if (json_array_size (ifaces) == 0 && !others)
     return 0;
   cleanup_close int s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0)
     return isola_error_make (err, errno, "socket");
+  /* First down what goes, so that a NIC that takes over a name finds it free. */
+  int ret = others ? others_down (s, ifaces, err) : 0;
   size_t i;
   json_t *iface;
   json_array_foreach (ifaces, i, iface)
   {
     char nic[IFNAMSIZ];
-    int ret = guest_nic (s, json_string_value (json_object_get (iface, "Device")), nic, err);
-    if (ret < 0 || (ret = configure (s, nic, iface, err)) < 0)
+    if (ret < 0 || (ret = guest_nic (s, json_string_value (json_object_get (iface, "Device")), nic, err)) < 0
+        || (ret = configure (s, nic, iface, err)) < 0)
       return ret;
   }
-  return 0;
+  return ret;
 }

@@ -482,15 +482,6 @@ addresses_but_lo() {
   run --separate-stderr isola run --rm --isolation process --network cn busybox sh -c \
     'for i in $(seq 50); do ping -c1 -W2 mv >/dev/null && ping -c1 -W2 mover >/dev/null && exit 0; sleep 0.2; done; exit 1'
   assert_status 0
-  # running: a VM container's networks change only while it is stopped (a process container's at once: below)
-  if [ "$TEST_ISOLATION" = vm ]; then
-    run --separate-stderr isola network disconnect cn mover
-    assert_status 1
-    assert_equal "$stderr" "Error: container mover is a running VM container: isola disconnects a VM container only while it is stopped (its guest's network interfaces are set at its start; stop it first)"
-    run --separate-stderr isola network connect bridge mover
-    assert_status 1
-    assert_equal "$(addresses_but_lo mover)" "10.92.0.9/24"
-  fi
   # a restart keeps the network it was connected to
   isola_ok restart -t 1 mover
   assert_equal "$(addresses_but_lo mover)" "10.92.0.9/24"
@@ -563,7 +554,7 @@ leftovers_of() {
 no_leftovers_of() { [ -z "$(leftovers_of "$1")" ]; }
 
 @test "network connect of a running process container: eth1 on the second network, names on both, inspect; disconnect; restart keeps both" {
-  only_isolation process "a running VM container's networks change only while it is stopped (the VM tests below)"
+  only_isolation process "three containers and restarts; a running VM container's changes: the VM test below"
   isola_ok network create --subnet 10.96.0.0/24 first
   isola_ok network create --subnet 10.97.0.0/24 second
   run_detached --network first --name multi busybox sleep 600
@@ -629,7 +620,6 @@ restarted_once() {
 }
 
 @test "a restart by the restart policy keeps a network connected while the container ran" {
-  only_isolation process "a VM container's networks change only while it is stopped"
   isola_ok network create --subnet 10.103.0.0/24 rp
   run_detached --restart always --name policy busybox sleep 600
   isola_ok network connect rp policy
@@ -1057,7 +1047,7 @@ options ndots:3"
 
 # ---- across the isolation modes -----------------------------------------------------------------------------------
 
-@test "VM containers: on several networks (a NIC each), changed while stopped; a process container reaches one by name over its second network" {
+@test "VM containers: on several networks (a NIC each), connected and disconnected stopped and running; a process container reaches one by name over its second network" {
   only_isolation vm "it starts one container in each mode, explicitly"
   isola_ok network create --subnet 10.101.0.0/24 front
   isola_ok network create --subnet 10.102.0.0/24 back
@@ -1082,11 +1072,24 @@ eth2 10.103.0.2/24"
   assert_equal "$(isola exec vmback sh -c "ip route | grep ^default")" "default via 10.101.0.1 dev eth0 "
   # each guest interface has its network's MAC
   assert_equal "$(isola exec vmback cat /sys/class/net/eth1/address)" "$(cfield vmback '{{.NetworkSettings.Networks.back.MacAddress}}')"
-  # running: refused, nothing changed
-  run --separate-stderr isola network connect fourth vmback
+  # running: connected to fourth (the spare NIC eth3; a fifth network refused), disconnected from third and from
+  # front, whose default route moves to back (as a process container's)
+  isola_ok network connect fourth vmback
+  assert_equal "$(interfaces_of vmback)" "eth0 10.101.0.2/24
+eth1 10.102.0.2/24
+eth2 10.103.0.2/24
+eth3 10.104.0.2/24"
+  assert_equal "$(isola exec vmback cat /sys/class/net/eth3/address)" "$(cfield vmback '{{.NetworkSettings.Networks.fourth.MacAddress}}')"
+  isola_ok exec vmback ping -c1 -W10 10.104.0.1
+  run --separate-stderr isola network connect bridge vmback
   assert_status 1
-  assert_equal "$stderr" "Error: container vmback is a running VM container: isola connects a VM container only while it is stopped (its guest's network interfaces are set at its start; stop it first)"
-  assert_equal "$(network_names vmback)" "back front third"
+  assert_equal "$stderr" "Error: container vmback is on 4 networks already, the most a VM container can be on (its guest has 4 network interfaces; disconnect it from one first)"
+  isola_ok network disconnect third vmback
+  isola_ok network disconnect front vmback
+  assert_equal "$(interfaces_of vmback)" "eth1 10.102.0.2/24
+eth3 10.104.0.2/24"
+  assert_equal "$(isola exec vmback sh -c "ip route | grep ^default")" "default via 10.102.0.1 dev eth1 "
+  assert_equal "$(network_names vmback)" "back fourth"
   # a process container on back only finds the VM there by name and alias and fetches from it over the VM's eth1
   run_detached --network back --name proc2 --isolation process busybox sleep 600
   assert_equal "$(address_of proc2 vmback)" 10.102.0.2
@@ -1095,18 +1098,12 @@ eth2 10.103.0.2/24"
   run --separate-stderr isola exec proc2 sh -c "$fetch" vmalias
   assert_status 0
   assert_output_contains from-the-vm
-  # and the VM's guest finds it by name on back, and reaches it over eth1
+  # and the VM's guest finds it by name on back
   assert_equal "$(address_of vmback proc2)" "$(cfield proc2 '{{.NetworkSettings.Networks.back.IPAddress}}')"
-  # a restart keeps the three; stopped, third disconnected: the next start has two
+  # a restart keeps the two, as eth0 and eth1 now
   isola_ok restart -t 1 vmback
-  assert_equal "$(interfaces_of vmback)" "eth0 10.101.0.2/24
-eth1 10.102.0.2/24
-eth2 10.103.0.2/24"
-  isola_ok stop -t 1 vmback
-  isola_ok network disconnect third vmback
-  isola_ok start vmback
-  assert_equal "$(interfaces_of vmback)" "eth0 10.101.0.2/24
-eth1 10.102.0.2/24"
+  assert_equal "$(interfaces_of vmback)" "eth0 10.102.0.2/24
+eth1 10.104.0.2/24"
   assert_equal "$(address_of proc2 vmalias)" 10.102.0.2
   # kill -9 of the VM worker: the monitor tears both networks down
   local pid

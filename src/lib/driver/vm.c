@@ -503,10 +503,11 @@ vm_pause (struct container *c, bool paused, isola_error_t *err)
   return ret;
 }
 
-/* A request for the guest's cgroup of the container (ATTACH_RESOURCES, answered by the agent): *reply is its
-   answer, whose "Error" has already become the error. */
+/* A request for the agent through the monitor (ATTACH_RESOURCES or ATTACH_NETWORK, answered by the agent with
+   reply_type): *reply is its answer, whose "Error" has already become the error. */
 static int
-vm_resources (struct container *c, json_t *request, json_t **reply, isola_error_t *err)
+agent_request (struct container *c, uint8_t type, uint8_t reply_type, json_t *request, json_t **reply,
+               isola_error_t *err)
 {
   if (container_is_paused (c))
     return isola_error_fail (err, EBUSY, "container %s is paused: its VM is stopped, unpause it first", c->id);
@@ -515,15 +516,24 @@ vm_resources (struct container *c, json_t *request, json_t **reply, isola_error_
   attach_decoder_init (&dec);
   cleanup_close int fd = -1;
   int ret = container_attach (c, &fd, &dec, err);
-  if (ret == 0 && attach_send (fd, ATTACH_RESOURCES, text, (uint32_t)strlen (text)) < 0)
+  if (ret == 0 && attach_send (fd, type, text, (uint32_t)strlen (text)) < 0)
     ret = isola_error_make (err, errno, "send the request to the monitor of %.12s", c->id);
   struct attach_frame f;
-  while (ret == 0 && (ret = attach_client_read_frame (fd, &dec, &f)) == 0 && f.type != ATTACH_RESOURCES_REPLY)
+  while (ret == 0 && (ret = attach_client_read_frame (fd, &dec, &f)) == 0 && f.type != reply_type)
     ;
   if (ret < 0)
     {
       attach_decoder_clear (&dec);
-      return err && *err ? ret : not_running (c, err);
+      if (err && *err)
+        return ret;
+      /* A monitor that runs on but hung up knows no such request (an older isola's: it ends a connection that
+         sends a type it does not know). */
+      if (type == ATTACH_NETWORK && container_monitor_alive (c))
+        return isola_error_fail (err, ENOTSUP,
+                                 "the monitor of container %s cannot change its networks while it runs (it was started "
+                                 "by an older isola: stop the container and start it again)",
+                                 c->id);
+      return not_running (c, err);
     }
   json_t *j = json_loadb ((const char *)f.payload, f.len, 0, NULL);
   attach_decoder_clear (&dec);
@@ -552,7 +562,7 @@ vm_update (struct container *c, json_t *host_config, isola_error_t *err)
   cgroup_limits_to_json (&l, limits);
   cleanup_json json_t *request = json_pack ("{s:O}", "Update", limits);
   cleanup_json json_t *reply = NULL;
-  return vm_resources (c, request, &reply, err);
+  return agent_request (c, ATTACH_RESOURCES, ATTACH_RESOURCES_REPLY, request, &reply, err);
 }
 
 static int
@@ -560,7 +570,7 @@ vm_stats (struct container *c, struct cgroup_stats *out, isola_error_t *err)
 {
   cleanup_json json_t *request = json_object ();
   cleanup_json json_t *reply = NULL;
-  int ret = vm_resources (c, request, &reply, err);
+  int ret = agent_request (c, ATTACH_RESOURCES, ATTACH_RESOURCES_REPLY, request, &reply, err);
   if (ret == 0)
     cgroup_stats_from_json (reply, out);
   /* The CPU figures are those of the VM's worker on the host (its cgroup: the vCPUs and the device emulation), what
@@ -692,6 +702,28 @@ vm_cleanup (struct container *c, bool *oom_killed, isola_error_t *err)
   return ret < 0 ? ret : net;
 }
 
+/* A network connected to or disconnected from the running VM (network/connect.h): the spare NIC's tap wired to
+   the new interface, or its tap unwired, then the agent told what its NICs are now (NETWORK), so that it brings the
+   NIC up with its address and routes, or down; a default route that moved to another network moves in the guest
+   too.  A connect that the guest refuses is unwired again (connect then undoes the rest). */
+static int
+vm_running_network_changed (struct container *c, const char *ifname, bool connected, isola_error_t *err)
+{
+  cleanup_free char *netns = network_netns_path (c);
+  if (netns == NULL)
+    return isola_error_fail (err, ESRCH, "container %.12s has no network namespace", c->id);
+  cleanup_json json_t *config = NULL;
+  int ret = vm_net_change (netns, ifname, connected, &config, err);
+  if (ret < 0)
+    return ret;
+  cleanup_json json_t *request = json_pack ("{s:O}", "Network", config);
+  cleanup_json json_t *reply = NULL;
+  ret = agent_request (c, ATTACH_NETWORK, ATTACH_NETWORK_REPLY, request, &reply, err);
+  if (ret < 0 && connected)
+    (void)vm_net_change (netns, ifname, false, NULL, NULL);
+  return ret;
+}
+
 /* --- the container's disk on the host (open_layer) ------------------------------------------------------------- */
 
 #define FREEZE_LEASE_S 30 /* how long a frozen disk stays frozen without renewal */
@@ -702,7 +734,7 @@ vm_freeze (struct container *c, bool freeze, isola_error_t *err)
   cleanup_json json_t *request
       = freeze ? json_pack ("{s:i}", "Freeze", FREEZE_LEASE_S) : json_pack ("{s:b}", "Thaw", 1);
   cleanup_json json_t *reply = NULL;
-  return vm_resources (c, request, &reply, err);
+  return agent_request (c, ATTACH_RESOURCES, ATTACH_RESOURCES_REPLY, request, &reply, err);
 }
 
 /* A child that renews the freeze every third of the lease until it is killed (close_layer) or its parent dies. */
@@ -805,7 +837,7 @@ const struct isola_driver driver_vm = {
   .name = "vm",
   .isolation = "hyperv",
   .default_network = "bridge",
-  .networks = { .max_networks = VM_NICS, .change_running = false },
+  .networks = { .max_networks = VM_NICS, .change_running = true, .running_changed = vm_running_network_changed },
   .create_resources = vm_create_resources,
   .prepare_start = vm_prepare_start,
   .start = vm_start,

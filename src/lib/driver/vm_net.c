@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/json.h"
 #include "base/subprocess.h"
 #include "base/util.h"
 #include "sandbox/netns.h"
@@ -219,8 +220,8 @@ interface_info (int sock, const char *ifname, size_t n, json_t **out, isola_erro
   return 0;
 }
 
-/* A tap of the given MTU, up; with a virtio-net header, so that QEMU passes checksum and segmentation offloads
-   through when the guest takes them. */
+/* A tap, up, of the given MTU (0: the default); with a virtio-net header, so that QEMU passes checksum and
+   segmentation offloads through when the guest takes them. */
 static int
 make_tap (int sock, const char *name, int mtu, int *fd_out, isola_error_t *err)
 {
@@ -232,7 +233,7 @@ make_tap (int sock, const char *name, int mtu, int *fd_out, isola_error_t *err)
   if (ioctl (fd, TUNSETIFF, &ifr) < 0)
     return isola_error_make (err, errno, "make the tap device %s", name);
   ifr.ifr_mtu = mtu;
-  if (ioctl (sock, SIOCSIFMTU, &ifr) < 0)
+  if (mtu > 0 && ioctl (sock, SIOCSIFMTU, &ifr) < 0)
     return isola_error_make (err, errno, "set the MTU of %s", name);
   if (ioctl (sock, SIOCGIFFLAGS, &ifr) < 0)
     return isola_error_make (err, errno, "get the flags of %s", name);
@@ -276,32 +277,25 @@ redirect_both_ways (const char *dev, const char *tap, isola_error_t *err)
   return ret < 0 ? isola_error_wrap (err, ret, "redirect %s and %s to each other", dev, tap) : 0;
 }
 
-/* Interface ifname mirrored by NIC n: its tap, the redirections, and what the guest is to be told. */
+/* Frames between ifname and tap, both ways (replacing what a crashed run left). */
 static int
-mirror (int sock, const char *ifname, size_t n, struct vm_net *out, isola_error_t *err)
+wire (const char *ifname, const char *tap, isola_error_t *err)
 {
-  json_t *iface = NULL;
-  int ret = interface_info (sock, ifname, n, &iface, err);
-  if (ret < 0)
-    return ret;
-  json_array_append_new (json_object_get (out->config, "Interfaces"), iface);
-  char tap[IFNAMSIZ];
-  tap_name (n, tap);
-  if ((ret = make_tap (sock, tap, (int)json_integer_value (json_object_get (iface, "Mtu")), &out->taps[n], err)) < 0)
-    return ret;
-  out->n_taps = n + 1;
   if (redirect_both_ways (ifname, tap, NULL) == 0)
     return 0;
   /* What a start after a crash finds: the old redirections (the old tap went with its QEMU).  The stop's cleanup
      removes them otherwise, so only then does a start pay for three tc's. */
   drop_ingress (ifname);
   drop_ingress (tap);
-  if ((ret = redirect_both_ways (ifname, tap, err)) < 0)
+  int ret = redirect_both_ways (ifname, tap, err);
+  if (ret < 0)
     drop_ingress (ifname);
   return ret;
 }
 
-/* In the namespace: each interface mirrored by a NIC of the guest. */
+/* In the namespace: each interface mirrored by a NIC of the guest, the Nth in name order by NIC N; the other NICs
+   get a tap too, unwired, which connecting a network while the VM runs wires (vm_net_change): QEMU binds a NIC to
+   its peer when it makes it. */
 static int
 setup_inside (struct vm_net *out, isola_error_t *err)
 {
@@ -312,13 +306,25 @@ setup_inside (struct vm_net *out, isola_error_t *err)
     return isola_error_fail (err, ENOTSUP,
                              "a VM container has %d network interfaces, and its network namespace has %zu besides lo",
                              VM_NICS, n);
-  cleanup_close int sock = n ? socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) : -1;
-  if (n && sock < 0)
+  if (n == 0)
+    return 0;
+  cleanup_close int sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0)
     return isola_error_make (err, errno, "socket");
-  for (size_t i = 0; i < n; i++)
+  for (size_t k = 0; k < VM_NICS; k++)
     {
-      int ret = mirror (sock, ifs[i], i, out, err);
-      if (ret < 0)
+      json_t *iface = NULL;
+      char tap[IFNAMSIZ];
+      tap_name (k, tap);
+      int ret = k < n ? interface_info (sock, ifs[k], k, &iface, err) : 0;
+      if (iface)
+        json_array_append_new (json_object_get (out->config, "Interfaces"), iface);
+      if (ret < 0
+          || (ret = make_tap (sock, tap, (int)json_integer_value (json_object_get (iface, "Mtu")), &out->taps[k], err))
+                 < 0)
+        return ret;
+      out->n_taps = k + 1;
+      if (k < n && (ret = wire (ifs[k], tap, err)) < 0)
         return ret;
     }
   return 0;
@@ -348,6 +354,88 @@ vm_net_clear (struct vm_net *n)
     close (n->taps[i]);
   json_decref (n->config);
   *n = (struct vm_net){ 0 };
+}
+
+/* NIC K of interface "ethK" (the names isola's networks give: a start gives eth0, eth1… to NICs 0, 1…, and a
+   network connected while the container runs takes the first free ethK, whose NIC K is free too). */
+static int
+nic_of (const char *ifname, size_t *k, isola_error_t *err)
+{
+  unsigned n;
+  char end;
+  if (sscanf (ifname, "eth%u%c", &n, &end) != 1 || n >= VM_NICS)
+    return isola_error_fail (err, ENOTSUP,
+                             "a VM container's guest has no network interface for %s (it has eth0 to eth%d)", ifname,
+                             VM_NICS - 1);
+  *k = n;
+  return 0;
+}
+
+/* What the guest is to be told of every interface of the namespace now, each NIC K by its interface ethK. */
+static int
+describe (json_t **config, isola_error_t *err)
+{
+  cleanup_strv char **ifs = interfaces ();
+  cleanup_close int sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0)
+    return isola_error_make (err, errno, "socket");
+  cleanup_json json_t *list = json_array ();
+  for (size_t i = 0; ifs[i]; i++)
+    {
+      size_t k = 0;
+      json_t *iface = NULL;
+      int ret = nic_of (ifs[i], &k, err);
+      if (ret < 0 || (ret = interface_info (sock, ifs[i], k, &iface, err)) < 0)
+        return ret;
+      json_array_append_new (list, iface);
+    }
+  *config = json_pack ("{s:O}", "Interfaces", list);
+  return 0;
+}
+
+static int
+change_inside (const char *ifname, bool connected, json_t **config, isola_error_t *err)
+{
+  size_t k = 0;
+  int ret = nic_of (ifname, &k, err);
+  if (ret < 0)
+    return ret;
+  char tap[IFNAMSIZ];
+  tap_name (k, tap);
+  if (if_nametoindex (tap) == 0)
+    return isola_error_fail (err, ENOTSUP,
+                             "the VM has no spare network interface for %s: it was started by an older isola (stop "
+                             "the container and start it again)",
+                             ifname);
+  drop_ingress (tap);
+  if (connected)
+    {
+      cleanup_close int sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      struct ifreq ifr = { 0 };
+      snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+      if (sock < 0 || ioctl (sock, SIOCGIFMTU, &ifr) < 0)
+        return isola_error_make (err, errno, "the MTU of `%s`", ifname);
+      snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", tap);
+      if (ioctl (sock, SIOCSIFMTU, &ifr) < 0)
+        return isola_error_make (err, errno, "set the MTU of %s", tap);
+      if ((ret = wire (ifname, tap, err)) < 0)
+        return ret;
+    }
+  if (config && (ret = describe (config, err)) < 0 && connected)
+    drop_ingress (tap), drop_ingress (ifname);
+  return ret;
+}
+
+int
+vm_net_change (const char *netns, const char *ifname, bool connected, json_t **config, isola_error_t *err)
+{
+  int saved = -1;
+  int ret = netns_enter (netns, &saved, err);
+  if (ret < 0)
+    return ret;
+  ret = change_inside (ifname, connected, config, err);
+  int back = netns_leave (saved, ret < 0 ? NULL : err);
+  return ret < 0 ? ret : back;
 }
 
 int

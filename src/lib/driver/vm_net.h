@@ -14,6 +14,8 @@
 #ifndef ISOLA_VM_NET_H
 #define ISOLA_VM_NET_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "base/error.h"
@@ -34,6 +36,11 @@ struct vm_net
    VM_NICS NICs: a namespace with more interfaces besides lo is refused (ENOTSUP). */
 int vm_net_setup (const char *netns, struct vm_net *out, isola_error_t *err);
 void vm_net_clear (struct vm_net *n);
+
+/* A network connected to or disconnected from the running VM: its interface ifname ("ethK", in the namespace at
+   netns) wired to NIC K's tap, or that tap unwired (the interface is gone); with config, what the guest is to be
+   told of its NICs now (START's "Network", for NETWORK: docs/VMPROTO.md).  ENOTSUP for a VM without spare taps. */
+int vm_net_change (const char *netns, const char *ifname, bool connected, json_t **config, isola_error_t *err);
 
 /* Removes the redirections set up in the namespace at netns (a namespace that is gone has none left). */
 int vm_net_release (const char *netns, isola_error_t *err);

@@ -6,12 +6,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/json.h"
 #include "base/util.h"
 #include "container/nsmode.h"
 #include "network/attach.h"
 #include "network/network.h"
+#include "network/records.h"
 
 int
 network_endpoint_check (json_t *endpoint, isola_error_t *err)
@@ -134,6 +136,15 @@ check_running (const struct isola_store *s, struct container *c, const struct ne
   return 0;
 }
 
+/* The interface of the container's attachment to network id in its namespace (NULL: none). */
+static char *
+interface_to (const struct container *c, const char *id)
+{
+  cleanup_json json_t *atts = network_attachments (c);
+  json_t *att = network_attachment_to (atts, id);
+  return att ? xstrdup (network_attachment_interface (att)) : NULL;
+}
+
 static int
 write_choices (struct container *c, json_t *choices, isola_error_t *err)
 {
@@ -190,10 +201,25 @@ network_connect (const struct isola_store *s, struct container *c, const struct 
     json_array_set_new (choices, (size_t)at, choice);
   else
     json_array_append_new (choices, choice);
+  const char *id = json_string_value (json_object_get (record, "Id"));
   if (running && (ret = network_attach_running (s, c, choice, err)) < 0)
     return ret;
   if ((ret = write_choices (c, choices, err)) < 0 && running)
-    (void)network_detach_running (s, c, json_string_value (json_object_get (record, "Id")), NULL);
+    (void)network_detach_running (s, c, id, NULL);
+  if (ret < 0 || !running || limits->running_changed == NULL)
+    return ret;
+  /* The rest without the lock: a VM's monitor, which answers for its guest, takes it when the run ends. */
+  cleanup_free char *ifname = interface_to (c, id);
+  close (lock);
+  lock = -1;
+  if ((ret = limits->running_changed (c, ifname, true, err)) == 0)
+    return 0;
+  /* undone as a disconnect would: the guest never had it */
+  if (network_lock (s, &lock, NULL) == 0 && network_detach_running (s, c, id, NULL) == 0)
+    {
+      json_array_remove (choices, json_array_size (choices) - 1);
+      (void)write_choices (c, choices, NULL);
+    }
   return ret;
 }
 
@@ -224,9 +250,15 @@ network_disconnect (const struct isola_store *s, struct container *c, const stru
   ssize_t at = choice_index (s, choices, record);
   if (!none && at < 0)
     return isola_error_fail (err, ENOENT, "container %s is not connected to the network %s", c->id, what);
-  if (running && (ret = network_detach_running (s, c, json_string_value (json_object_get (record, "Id")), err)) < 0)
+  const char *id = json_string_value (json_object_get (record, "Id"));
+  cleanup_free char *ifname = running ? interface_to (c, id) : NULL;
+  if (running && (ret = network_detach_running (s, c, id, err)) < 0)
     return ret;
   if (at >= 0)
     json_array_remove (choices, (size_t)at);
-  return write_choices (c, choices, err);
+  if ((ret = write_choices (c, choices, err)) < 0 || !running || limits->running_changed == NULL || ifname == NULL)
+    return ret;
+  close (lock);
+  lock = -1;
+  return limits->running_changed (c, ifname, false, err);
 }
