@@ -1062,8 +1062,17 @@ options ndots:3"
   isola_ok network connect fourth vmback
   run --separate-stderr isola network connect bridge vmback
   assert_status 1
-  assert_equal "$stderr" "Error: container vmback is on 4 networks already, the most a VM container can be on (its guest has 4 network interfaces; disconnect it from one first)"
+  assert_equal "$stderr" "Error: container vmback is on 4 networks already, the most a VM container can be on (its guest has 4 network interfaces, one fewer for each -v share beyond one; disconnect it from one first)"
   isola_ok network disconnect fourth vmback
+  # each -v share beyond one takes a NIC's place (microvm's eight virtio-mmio transports)
+  mkdir "$BATS_TEST_TMPDIR/s1" "$BATS_TEST_TMPDIR/s2"
+  isola_ok create --name vmshares --isolation vm -v "$BATS_TEST_TMPDIR/s1:/s1" -v "$BATS_TEST_TMPDIR/s2:/s2" busybox true
+  isola_ok network connect front vmshares
+  isola_ok network connect back vmshares
+  run --separate-stderr isola network connect third vmshares
+  assert_status 1
+  assert_equal "$stderr" "Error: container vmshares is on 3 networks already, the most a VM container can be on (its guest has 3 network interfaces, one fewer for each -v share beyond one; disconnect it from one first)"
+  isola_ok rm vmshares
   isola_ok start vmback
   assert_equal "$(network_names vmback)" "back front third"
   assert_equal "$(interfaces_of vmback)" "eth0 10.101.0.2/24
@@ -1083,7 +1092,7 @@ eth3 10.104.0.2/24"
   isola_ok exec vmback ping -c1 -W10 10.104.0.1
   run --separate-stderr isola network connect bridge vmback
   assert_status 1
-  assert_equal "$stderr" "Error: container vmback is on 4 networks already, the most a VM container can be on (its guest has 4 network interfaces; disconnect it from one first)"
+  assert_equal "$stderr" "Error: container vmback is on 4 networks already, the most a VM container can be on (its guest has 4 network interfaces, one fewer for each -v share beyond one; disconnect it from one first)"
   isola_ok network disconnect third vmback
   isola_ok network disconnect front vmback
   assert_equal "$(interfaces_of vmback)" "eth1 10.102.0.2/24

@@ -394,7 +394,7 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
   if (ret == 0 && netns)
     {
       trace_mark ("monitor: VM network");
-      ret = vm_net_setup (netns, &net, err);
+      ret = vm_net_setup (netns, vm_nics (l.n_shares), &net, err);
       if (ret == 0)
         json_object_set (start, "Network", net.config);
     }
@@ -702,6 +702,12 @@ vm_cleanup (struct container *c, bool *oom_killed, isola_error_t *err)
   return ret < 0 ? ret : net;
 }
 
+static unsigned
+vm_max_networks (const struct container *c)
+{
+  return (unsigned)vm_nics_of (c);
+}
+
 /* A network connected to or disconnected from the running VM (network/connect.h): the spare NIC's tap wired to
    the new interface, or its tap unwired, then the agent told what its NICs are now (NETWORK), so that it brings the
    NIC up with its address and routes, or down; a default route that moved to another network moves in the guest
@@ -837,7 +843,10 @@ const struct isola_driver driver_vm = {
   .name = "vm",
   .isolation = "hyperv",
   .default_network = "bridge",
-  .networks = { .max_networks = VM_NICS, .change_running = true, .running_changed = vm_running_network_changed },
+  .networks = { .max_networks = VM_NICS,
+                .max_networks_of = vm_max_networks,
+                .change_running = true,
+                .running_changed = vm_running_network_changed },
   .create_resources = vm_create_resources,
   .prepare_start = vm_prepare_start,
   .start = vm_start,

@@ -314,6 +314,25 @@ vm_layout_of (const struct vm_settings *vs, const struct isola_store *s, const s
   return 0;
 }
 
+size_t
+vm_nics (size_t n_shares)
+{
+  size_t left = n_shares + 3 < VM_TRANSPORTS ? VM_TRANSPORTS - 3 - n_shares : 0;
+  return left > VM_NICS ? VM_NICS : left > 0 ? left : 1;
+}
+
+size_t
+vm_nics_of (const struct container *c)
+{
+  struct runspec_mounts m = { 0 };
+  size_t shares = 0;
+  if (runspec_container_mounts (c, &m, NULL) == 0)
+    for (size_t i = 0; i < m.n; i++)
+      shares += m.items[i].source != NULL;
+  runspec_mounts_clear (&m);
+  return vm_nics (shares);
+}
+
 void
 vm_shares_free (struct vm_share *shares, size_t n)
 {
@@ -392,7 +411,7 @@ vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const
   push (&argv, "virtserialport,chardev=agent,name=isola.agent");
   /* Every VM has the same NICs, so that one template serves VMs on any number of networks (vm_launch.h): those
      with a tap behind them are a network's, the others have no peer and the guest leaves them down. */
-  for (size_t n = 0; n < VM_NICS; n++)
+  for (size_t n = 0; n < vm_nics (l->n_shares); n++)
     {
       if (n < in->n_taps)
         {

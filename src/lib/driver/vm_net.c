@@ -295,23 +295,23 @@ wire (const char *ifname, const char *tap, isola_error_t *err)
 
 /* In the namespace: each interface mirrored by a NIC of the guest, the Nth in name order by NIC N; the other NICs
    get a tap too, unwired, which connecting a network while the VM runs wires (vm_net_change): QEMU binds a NIC to
-   its peer when it makes it. */
+   its peer when it makes it.  So does a namespace with lo only (a container disconnected from all its networks
+   before it started). */
 static int
-setup_inside (struct vm_net *out, isola_error_t *err)
+setup_inside (size_t nics, struct vm_net *out, isola_error_t *err)
 {
   cleanup_strv char **ifs = interfaces ();
   out->config = json_pack ("{s:[]}", "Interfaces");
   size_t n = strv_len (ifs);
-  if (n > VM_NICS)
+  if (n > nics)
     return isola_error_fail (err, ENOTSUP,
-                             "a VM container has %d network interfaces, and its network namespace has %zu besides lo",
-                             VM_NICS, n);
-  if (n == 0)
-    return 0;
+                             "a VM container has %zu network interfaces (one fewer for each -v share beyond %d), and "
+                             "its network namespace has %zu besides lo",
+                             nics, VM_TRANSPORTS - 3 - VM_NICS, n);
   cleanup_close int sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0)
     return isola_error_make (err, errno, "socket");
-  for (size_t k = 0; k < VM_NICS; k++)
+  for (size_t k = 0; k < nics && k < VM_NICS; k++)
     {
       json_t *iface = NULL;
       char tap[IFNAMSIZ];
@@ -331,14 +331,14 @@ setup_inside (struct vm_net *out, isola_error_t *err)
 }
 
 int
-vm_net_setup (const char *netns, struct vm_net *out, isola_error_t *err)
+vm_net_setup (const char *netns, size_t nics, struct vm_net *out, isola_error_t *err)
 {
   *out = (struct vm_net){ 0 };
   int saved = -1;
   int ret = netns_enter (netns, &saved, err);
   if (ret < 0)
     return ret;
-  ret = setup_inside (out, err);
+  ret = setup_inside (nics, out, err);
   int back = netns_leave (saved, ret < 0 ? NULL : err);
   if (ret == 0 && back < 0)
     ret = back;

@@ -25,16 +25,16 @@
 struct vm_net
 {
   int taps[VM_NICS]; /* the taps, for QEMU's -netdev tap,fd=N, behind NICs 0 to n_taps - 1 */
-  size_t n_taps;     /* 0: the namespace has no interface but lo */
+  size_t n_taps;     /* 0: the VM has no network namespace */
   json_t *config;    /* START's "Network": {"Interfaces": [{Name, Mac, Mtu, Addresses: ["a.b.c.d/n"],
                         Addresses6: ["x::y/n"], Device: the NIC's own MAC (VM_NIC_MAC_FORMAT),
                         Routes: [{Destination: "a.b.c.d/n", Gateway: "a.b.c.d" or "", Metric}],
                         Routes6: [{Destination: "x::/n", Gateway: "x::y", Metric}] (through a gateway)}]} */
 };
 
-/* The taps in the namespace at netns joined to its interfaces, and what the guest must be told.  The guest has
-   VM_NICS NICs: a namespace with more interfaces besides lo is refused (ENOTSUP). */
-int vm_net_setup (const char *netns, struct vm_net *out, isola_error_t *err);
+/* The taps in the namespace at netns for the guest's nics NICs (vm_nics), joined to its interfaces, and what the
+   guest must be told: a namespace with more interfaces besides lo is refused (ENOTSUP). */
+int vm_net_setup (const char *netns, size_t nics, struct vm_net *out, isola_error_t *err);
 void vm_net_clear (struct vm_net *n);
 
 /* A network connected to or disconnected from the running VM: its interface ifname ("ethK", in the namespace at

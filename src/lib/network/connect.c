@@ -183,11 +183,12 @@ network_connect (const struct isola_store *s, struct container *c, const struct 
   if (at >= 0 && running)
     return isola_error_fail (err, EPERM, "endpoint with name %s already exists in network %s", container_name (c),
                              name);
-  unsigned most = limits->max_networks;
+  unsigned most = limits->max_networks_of ? limits->max_networks_of (c) : limits->max_networks;
   if (at < 0 && most > 0 && json_array_size (choices) >= most)
     return isola_error_fail (err, EEXIST,
                              "container %s is on %zu networks already, the most a VM container can be on (its guest "
-                             "has %u network interfaces; disconnect it from one first)",
+                             "has %u network interfaces, one fewer for each -v share beyond one; disconnect it from "
+                             "one first)",
                              container_name (c), json_array_size (choices), most);
   bool user = record && strcmp (name, NETWORK_DEFAULT) != 0;
   json_t *choice = json_pack ("{s:s}", "Name", name);

@@ -24,8 +24,9 @@
 /* What a container's isolation allows of its networks (its driver's: driver.h). */
 struct network_limits
 {
-  unsigned max_networks; /* how many at once, 0: no limit */
-  bool change_running;   /* whether connect and disconnect can change a running container's */
+  unsigned max_networks;                                   /* how many at once, 0: no limit */
+  unsigned (*max_networks_of) (const struct container *c); /* when it depends on the container (NULL: it does not) */
+  bool change_running; /* whether connect and disconnect can change a running container's */
   /* After connect or disconnect changed a running container's namespace (its interface ifname made, or gone): what
      else must follow it (a VM's guest); NULL: nothing.  Called without the network lock. */
   int (*running_changed) (struct container *c, const char *ifname, bool connected, isola_error_t *err);

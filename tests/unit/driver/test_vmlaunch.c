@@ -117,6 +117,8 @@ test_qemu_argv (void)
              && !argv_contains (argv, "nic4") && !argv_contains (argv, "netdev"),
          "every VM has the same NICs, each with its own MAC (one template serves all), without a peer when it has no "
          "network");
+  CHECK (vm_nics (0) == 4 && vm_nics (1) == 4 && vm_nics (2) == 3 && vm_nics (4) == 1 && vm_nics (9) == 1,
+         "four NICs, fewer with more than one share (microvm's eight virtio-mmio transports), and always one");
   container_free (c);
   {
     struct vm_layout l = { .memory_mb = 256, .cpus = 1 };
