@@ -459,8 +459,11 @@ network_detach_running (const struct isola_store *s, struct container *c, const 
   size_t index = 0;
   while (json_array_get (copy, index) != att)
     index++;
-  if (json_object_size (json_object_get (att, "Ports")) > 0)
-    ports_unpublish (c); /* the host ports stay held by the monitor until the run ends */
+  /* The host ports stay held by the monitor until the run ends; their rules go, or follow the default route to the
+     next network. */
+  json_t *heir = index == 0 ? json_array_get (copy, 1) : NULL;
+  if (json_object_size (json_object_get (att, "Ports")) > 0 && (heir == NULL || ports_move (c, att, heir, NULL) < 0))
+    ports_unpublish (c);
   undo_attachment (s, att, c->id, true);
   const char *ip = json_string_value (json_object_get (att, "IPAddress"));
   if (index == 0)
