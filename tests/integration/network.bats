@@ -460,16 +460,22 @@ addresses_but_lo() {
   isola exec "$1" sh -c 'ip -4 -o addr show | grep -v " lo " | awk "{ print \$4 }"'
 }
 
-@test "network connect and disconnect of a stopped container: its next run is there; inspect, names, restart" {
+@test "network connect and disconnect of a stopped container: its next run is there; inspect, names, restart; one started on no network connected while it runs" {
   isola_ok network create --subnet 10.92.0.0/24 cn
   isola_ok create --name mover busybox sleep 600
   local cid=$output
   isola_ok network disconnect bridge mover
   assert_equal "$(cfield mover '{{json .NetworkSettings.Networks}}')" "{}"
-  # on no network: loopback only (a VM's NIC is there without a peer or an address)
+  # on no network: loopback only (a VM's NICs are there, down), in a namespace of its own (Docker's sandbox), which
+  # a network connected while it runs joins (dockerd 20.10 lets it: compat net-connect-none-running)
   isola_ok start mover
   assert_equal "$(addresses_but_lo mover)" ""
-  [ ! -e "$ISOLA_ROOT/containers/$cid/netns" ] || fail "a disconnected container got a network namespace"
+  [ -e "$ISOLA_ROOT/containers/$cid/netns" ] || fail "a disconnected container got no network namespace"
+  isola_ok network connect cn mover
+  assert_equal "$(addresses_but_lo mover)" "10.92.0.2/24"
+  assert_equal "$(isola exec mover sh -c "ip route | grep ^default")" "default via 10.92.0.1 dev eth0 "
+  isola_ok network disconnect cn mover
+  assert_equal "$(addresses_but_lo mover)" ""
   isola_ok stop -t 1 mover
   isola_ok network connect --alias mv --ip 10.92.0.9 cn mover
   assert_equal "$(cfield mover '{{json .NetworkSettings.Networks.cn.Aliases}} {{json .NetworkSettings.Networks.cn.IPAMConfig}}')" \
@@ -825,6 +831,30 @@ port_free() { ! port_bound "$1"; }
   isola_ok create --name later -p 18081:80 busybox true
   assert_equal "$(isola port later)" ""
   assert_equal "$(cfield later '{{json .NetworkSettings.Ports}}')" "{}"
+}
+
+@test "-p stays with the default route: the first network disconnected while the container runs, its ports forward to the next one's address" {
+  isola_ok network create --subnet 10.106.0.0/24 heir
+  run_detached --name movable -p 18083:80 -p 127.0.0.1::81 busybox sh -c 'echo moved > /www; exec httpd -f -p 80 -h /'
+  local cid=$CID p81
+  wait_until 60 wget -q -T 2 -O /dev/null http://127.0.0.1:18083/www
+  p81=$(isola port movable 81)
+  isola_ok network connect heir movable
+  isola_ok network disconnect bridge movable
+  # as dockerd 20.10 (compat net-publish-disconnect): port and inspect still show them, and they forward
+  assert_equal "$(isola port movable)" "80/tcp -> 0.0.0.0:18083
+81/tcp -> $p81"
+  assert_equal "$(cfield movable '{{json .NetworkSettings.Ports}}')" "{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"18083\"}],\"81/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"${p81#127.0.0.1:}\"}]}"
+  wait_until 60 wget -q -T 2 -O /dev/null http://127.0.0.1:18083/www
+  run wget -q -T 5 -O - http://127.0.0.1:18083/www
+  assert_status 0
+  assert_equal "$output" moved
+  [ -z "$(rules_of "$cid" | grep -F 172.17.)" ] || fail "rules towards the old address: $(rules_of "$cid")"
+  rules_of "$cid" | grep -q -- "--to-destination 10.106.0.2:80" || fail "no rule towards the new address: $(rules_of "$cid")"
+  isola_ok rm -f movable
+  assert_equal "$(rules_of "$cid")" ""
+  isola_ok network rm heir
+  assert_no_net_leftovers
 }
 
 @test "-P publishes every exposed port (--expose, ranges) on a free port each; a host range gives its first free port" {
