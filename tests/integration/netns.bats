@@ -176,7 +176,7 @@ default via 10.231.0.1 dev eth0 "
   in_ctr ip link add eth3 type veth peer name eth4
   run --separate-stderr isola run --rm --network "ns:$NS/ctr" busybox true
   assert_status 125
-  [[ $stderr == *"a VM container has 4 network interfaces, and its network namespace has 5 besides lo"* ]] || fail "unexpected error: $stderr"
+  [[ $stderr == *"a VM container has 4 network interfaces (one fewer for each -v share beyond one), and its network namespace has 5 besides lo"* ]] || fail "unexpected error: $stderr"
   assert_equal "$(net_leftovers tap0_isola)" ""
   assert_equal "$(in_ctr ip -o link show | grep -c _isola)" 0
 }

@@ -843,10 +843,8 @@ const struct isola_driver driver_vm = {
   .name = "vm",
   .isolation = "hyperv",
   .default_network = "bridge",
-  .networks = { .max_networks = VM_NICS,
-                .max_networks_of = vm_max_networks,
-                .change_running = true,
-                .running_changed = vm_running_network_changed },
+  .networks
+  = { .max_networks = VM_NICS, .max_networks_of = vm_max_networks, .running_changed = vm_running_network_changed },
   .create_resources = vm_create_resources,
   .prepare_start = vm_prepare_start,
   .start = vm_start,

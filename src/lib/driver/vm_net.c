@@ -305,9 +305,9 @@ setup_inside (size_t nics, struct vm_net *out, isola_error_t *err)
   size_t n = strv_len (ifs);
   if (n > nics)
     return isola_error_fail (err, ENOTSUP,
-                             "a VM container has %zu network interfaces (one fewer for each -v share beyond %d), and "
+                             "a VM container has %zu network interfaces (one fewer for each -v share beyond one), and "
                              "its network namespace has %zu besides lo",
-                             nics, VM_TRANSPORTS - 3 - VM_NICS, n);
+                             nics, n);
   cleanup_close int sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0)
     return isola_error_make (err, errno, "socket");

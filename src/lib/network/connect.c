@@ -108,12 +108,10 @@ choice_index (const struct isola_store *s, json_t *choices, json_t *record)
 }
 
 /* Under the network lock: whether the container runs with its networks' namespace, after what a dead monitor left
-   is torn down.  A container that runs without it (started on no network) or whose run is starting or ending is
-   refused (EBUSY); so is a running one whose isolation cannot change its networks (a VM's guest has no NIC to take
-   another). */
+   is torn down.  A container that runs without it (--network none, or started by an older isola on no network) or
+   whose run is starting or ending is refused (EBUSY). */
 static int
-check_running (const struct isola_store *s, struct container *c, const struct network_limits *limits, const char *verb,
-               bool *running, isola_error_t *err)
+check_running (const struct isola_store *s, struct container *c, const char *verb, bool *running, isola_error_t *err)
 {
   *running = false;
   if (!container_monitor_alive (c))
@@ -121,11 +119,6 @@ check_running (const struct isola_store *s, struct container *c, const struct ne
       network_reap (s, c);
       return 0;
     }
-  if (!limits->change_running)
-    return isola_error_fail (err, EBUSY,
-                             "container %s is a running VM container: isola %ss a VM container only while it is "
-                             "stopped (its guest's network interfaces are set at its start; stop it first)",
-                             container_name (c), verb);
   cleanup_free char *netns = network_netns_path (c), *path = container_path (c, "network.json");
   if (netns == NULL || !path_exists (path))
     return isola_error_fail (err, EBUSY,
@@ -170,7 +163,7 @@ network_connect (const struct isola_store *s, struct container *c, const struct 
   cleanup_error isola_error_t missing = NULL;
   (void)network_get (s, what, true, &record, &missing);
   const char *name = record ? json_string_value (json_object_get (record, "Name")) : what;
-  if ((ret = check_mode (c, name, err)) < 0 || (ret = check_running (s, c, limits, "connect", &running, err)) < 0)
+  if ((ret = check_mode (c, name, err)) < 0 || (ret = check_running (s, c, "connect", &running, err)) < 0)
     return ret;
   if (running && record == NULL)
     return isola_error_fail (err, ENOENT, "%s", missing ? missing->msg : "network not found");
@@ -242,7 +235,7 @@ network_disconnect (const struct isola_store *s, struct container *c, const stru
     return isola_error_fail (err, EINVAL,
                              "container cannot be disconnected from host network or connected to host "
                              "network");
-  if ((ret = check_running (s, c, limits, "disconnect", &running, err)) < 0)
+  if ((ret = check_running (s, c, "disconnect", &running, err)) < 0)
     return ret;
   cleanup_json json_t *choices = network_choices (c);
   /* --network none: on "none", which Docker lets go (the container stays without a network). */
