@@ -679,7 +679,7 @@ start_main (struct agent *a, isola_error_t *err)
   process_fields (j, &l);
   int ret = seccomp_from_json (json_object_get (j, "Seccomp"), &a->seccomp, err);
   if (ret == 0)
-    ret = agent_net_configure (json_object_get (j, "Network"), err);
+    ret = agent_net_configure (json_object_get (j, "Network"), false, err);
   agent_trace ("network configured");
   if (ret == 0)
     ret = mount_disks (err);
@@ -1199,6 +1199,21 @@ handle_frame (struct agent *a, const struct vmproto_frame *f)
         cleanup_json json_t *reply = resources_request (a, f->payload, f->len);
         cleanup_free char *text = json_dumps (reply, JSON_COMPACT);
         queue (a, vmproto_msg_resources_reply (f->stream, text, strlen (text)));
+        break;
+      }
+    case VMPROTO_NETWORK:
+      {
+        cleanup_json json_t *req = json_loadb ((const char *)f->payload, f->len, 0, NULL);
+        cleanup_error isola_error_t err = NULL;
+        cleanup_json json_t *reply = NULL;
+        if (!json_is_object (json_object_get (req, "Network")))
+          reply = json_pack ("{s:s}", "Error", "malformed NETWORK request");
+        else if (agent_net_configure (json_object_get (req, "Network"), true, &err) < 0)
+          reply = json_pack ("{s:s}", "Error", err ? err->msg : "cannot change the VM's network");
+        else
+          reply = json_object ();
+        cleanup_free char *text = json_dumps (reply, JSON_COMPACT);
+        queue (a, vmproto_msg_network_reply (f->stream, text, strlen (text)));
         break;
       }
     case VMPROTO_SHUTDOWN:

@@ -5,6 +5,8 @@
 #include <jansson.h>
 #include <sys/types.h>
 
+#include <stdbool.h>
+
 #include "base/error.h"
 
 /* The processes in the PID namespace of pid (the container's first process) as `ps -ef` rows: a JSON array of
@@ -12,9 +14,11 @@
    container's /etc/passwd. */
 json_t *agent_ps (pid_t pid);
 
-/* The guest's NIC made the copy of the host side's interface that START's "Network" describes (driver/vm_net.h):
-   its name, MAC, MTU, IPv4 addresses, up, and the routes.  Without an interface (no network) the NIC stays down. */
-int agent_net_configure (json_t *network, isola_error_t *err);
+/* Each of the guest's NICs named in START's or NETWORK's "Network" (driver/vm_net.h) made the copy of its host
+   side's interface: its name, MAC, MTU, addresses, up, and its routes; again for one that has them already.  NICs
+   without an interface (no network) stay down; with others_down (NETWORK: a network disconnected), one that is up
+   is taken down and loses its IPv4 address (its routes and IPv6 addresses go with down). */
+int agent_net_configure (json_t *network, bool others_down, isola_error_t *err);
 
 /* `cp` into the running container: the tar stream on in_fd extracted into dir (a path in the container, resolved
    in its root: that of container_pid, its first process).  untar.c */

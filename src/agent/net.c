@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <net/route.h>
@@ -19,26 +21,6 @@
 #include "base/json.h"
 #include "base/util.h"
 
-/* The guest's NIC: its only interface besides lo (a VM has one NIC, driver/vm_launch.c). */
-static int
-guest_nic (char name[IFNAMSIZ], isola_error_t *err)
-{
-  struct if_nameindex *ifs = if_nameindex ();
-  int ret = isola_error_fail (err, ENODEV, "the VM has no network interface");
-  for (struct if_nameindex *i = ifs; i && i->if_index != 0; i++)
-    if (strcmp (i->if_name, "lo") != 0)
-      {
-        snprintf (name, IFNAMSIZ, "%s", i->if_name);
-        if (err && *err)
-          isola_error_release (err);
-        ret = 0;
-        break;
-      }
-  if (ifs)
-    if_freenameindex (ifs);
-  return ret;
-}
-
 static int
 parse_mac (const char *text, unsigned char mac[6])
 {
@@ -47,6 +29,67 @@ parse_mac (const char *text, unsigned char mac[6])
     return -EINVAL;
   for (int i = 0; i < 6; i++)
     mac[i] = (unsigned char)b[i];
+  return 0;
+}
+
+/* The NIC's own MAC address (the device's, which a MAC set later does not change). */
+static int
+perm_addr (int s, const char *nic, unsigned char out[6])
+{
+  struct
+  {
+    struct ethtool_perm_addr req;
+    unsigned char data[32]; /* MAX_ADDR_LEN */
+  } perm = { .req = { .cmd = ETHTOOL_GPERMADDR, .size = 32 } };
+  struct ifreq ifr = { .ifr_data = (void *)&perm };
+  snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", nic);
+  if (ioctl (s, SIOCETHTOOL, &ifr) < 0)
+    return -errno;
+  if (perm.req.size != 6)
+    return -EINVAL;
+  memcpy (out, perm.req.data, 6);
+  return 0;
+}
+
+/* The guest's NIC whose own MAC address is device: each NIC has its own (driver/vm_launch.h), so the host names the
+   one behind each tap. */
+static int
+guest_nic (int s, const char *device, char name[IFNAMSIZ], isola_error_t *err)
+{
+  unsigned char want[6];
+  if (parse_mac (device, want) < 0)
+    return isola_error_fail (err, EINVAL, "bad device address \"%s\" for the VM's NIC", device ? device : "");
+  struct if_nameindex *ifs = if_nameindex ();
+  int ret = isola_error_fail (err, ENODEV, "the VM has no network interface %s", device);
+  for (struct if_nameindex *i = ifs; i && i->if_index != 0; i++)
+    {
+      unsigned char perm[6];
+      if (perm_addr (s, i->if_name, perm) < 0 || memcmp (perm, want, 6) != 0)
+        continue;
+      snprintf (name, IFNAMSIZ, "%s", i->if_name);
+      if (err && *err)
+        isola_error_release (err);
+      ret = 0;
+      break;
+    }
+  if (ifs)
+    if_freenameindex (ifs);
+  return ret;
+}
+
+/* The NIC called name, if it is not nic, out of the way under a name of its own (it is an unconfigured NIC, down:
+   the kernel named the NICs in the order it found them, which need not be the host's). */
+static int
+free_name (int s, const char *name, const char *nic, isola_error_t *err)
+{
+  unsigned index = if_nametoindex (name);
+  if (index == 0 || strcmp (name, nic) == 0)
+    return 0;
+  struct ifreq ifr = { 0 };
+  snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+  snprintf (ifr.ifr_newname, sizeof ifr.ifr_newname, "nic%u", index);
+  if (ioctl (s, SIOCSIFNAME, &ifr) < 0)
+    return isola_error_make (err, errno, "rename the VM's %s out of the way of another NIC", name);
   return 0;
 }
 
@@ -207,7 +250,7 @@ configure6 (const char *ifname, json_t *addrs, json_t *routes, isola_error_t *er
 }
 
 static int
-configure (int s, char nic[IFNAMSIZ], json_t *iface, json_t *routes, json_t *routes6, isola_error_t *err)
+configure (int s, char nic[IFNAMSIZ], json_t *iface, isola_error_t *err)
 {
   const char *name = json_string_value (json_object_get (iface, "Name"));
   struct ifreq ifr = { 0 };
@@ -215,6 +258,9 @@ configure (int s, char nic[IFNAMSIZ], json_t *iface, json_t *routes, json_t *rou
   /* The host side's name (a rename needs the interface down, which it is until below). */
   if (name && name[0] && strcmp (name, nic) != 0 && strlen (name) < IFNAMSIZ)
     {
+      int ret = free_name (s, name, nic, err);
+      if (ret < 0)
+        return ret;
       snprintf (ifr.ifr_newname, sizeof ifr.ifr_newname, "%s", name);
       if (ioctl (s, SIOCSIFNAME, &ifr) < 0)
         return isola_error_make (err, errno, "rename the VM's %s to %s", nic, name);
@@ -222,11 +268,17 @@ configure (int s, char nic[IFNAMSIZ], json_t *iface, json_t *routes, json_t *rou
       snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", nic);
     }
   const char *mac = json_string_value (json_object_get (iface, "Mac"));
-  ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
-  if (parse_mac (mac, (unsigned char *)ifr.ifr_hwaddr.sa_data) < 0)
+  unsigned char want[6];
+  if (parse_mac (mac, want) < 0)
     return isola_error_fail (err, EINVAL, "bad MAC address \"%s\" for the VM", mac ? mac : "");
-  if (ioctl (s, SIOCSIFHWADDR, &ifr) < 0)
-    return isola_error_make (err, errno, "give the VM's %s the MAC address %s", nic, mac);
+  /* (a NIC configured before, up, keeps its MAC: set again, it could refuse) */
+  if (ioctl (s, SIOCGIFHWADDR, &ifr) < 0 || memcmp (ifr.ifr_hwaddr.sa_data, want, 6) != 0)
+    {
+      ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+      memcpy (ifr.ifr_hwaddr.sa_data, want, 6);
+      if (ioctl (s, SIOCSIFHWADDR, &ifr) < 0)
+        return isola_error_make (err, errno, "give the VM's %s the MAC address %s", nic, mac);
+    }
   int mtu = (int)json_integer_value (json_object_get (iface, "Mtu"));
   ifr.ifr_mtu = mtu;
   if (mtu > 0 && ioctl (s, SIOCSIFMTU, &ifr) < 0)
@@ -239,23 +291,82 @@ configure (int s, char nic[IFNAMSIZ], json_t *iface, json_t *routes, json_t *rou
   ifr.ifr_flags |= IFF_UP;
   if (ioctl (s, SIOCSIFFLAGS, &ifr) < 0)
     return isola_error_make (err, errno, "bring the VM's %s up", nic);
-  if ((ret = add_routes (s, nic, routes, err)) < 0)
+  if ((ret = add_routes (s, nic, json_object_get (iface, "Routes"), err)) < 0)
     return ret;
-  return configure6 (nic, json_object_get (iface, "Addresses6"), routes6, err);
+  return configure6 (nic, json_object_get (iface, "Addresses6"), json_object_get (iface, "Routes6"), err);
+}
+
+/* Whether one of the interfaces names the NIC whose own MAC address is perm. */
+static bool
+listed (json_t *ifaces, const unsigned char perm[6])
+{
+  size_t i;
+  json_t *iface;
+  json_array_foreach (ifaces, i, iface)
+  {
+    unsigned char mac[6];
+    if (parse_mac (json_string_value (json_object_get (iface, "Device")), mac) == 0 && memcmp (mac, perm, 6) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* A NIC whose network is gone: down (its routes and IPv6 addresses go with that) and without its IPv4 address
+   (0.0.0.0 deletes it), so that the guest answers no more for the address, which the network may lease again. */
+static int
+take_down (int s, const char *nic, isola_error_t *err)
+{
+  struct ifreq ifr = { 0 };
+  snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", nic);
+  if (ioctl (s, SIOCGIFFLAGS, &ifr) < 0)
+    return isola_error_make (err, errno, "get the flags of the VM's %s", nic);
+  if (!(ifr.ifr_flags & IFF_UP))
+    return 0;
+  ifr.ifr_flags &= ~IFF_UP;
+  if (ioctl (s, SIOCSIFFLAGS, &ifr) < 0)
+    return isola_error_make (err, errno, "take the VM's %s down", nic);
+  set_sin (&ifr.ifr_addr, (struct in_addr){ 0 });
+  if (ioctl (s, SIOCSIFADDR, &ifr) < 0 && errno != EADDRNOTAVAIL)
+    return isola_error_make (err, errno, "remove the address of the VM's %s", nic);
+  return 0;
+}
+
+/* The NICs that no interface names, taken down. */
+static int
+others_down (int s, json_t *ifaces, isola_error_t *err)
+{
+  struct if_nameindex *ifs = if_nameindex ();
+  int ret = 0;
+  for (struct if_nameindex *i = ifs; ret == 0 && i && i->if_index != 0; i++)
+    {
+      unsigned char perm[6];
+      if (strcmp (i->if_name, "lo") != 0 && perm_addr (s, i->if_name, perm) == 0 && !listed (ifaces, perm))
+        ret = take_down (s, i->if_name, err);
+    }
+  if (ifs)
+    if_freenameindex (ifs);
+  return ret;
 }
 
 int
-agent_net_configure (json_t *network, isola_error_t *err)
+agent_net_configure (json_t *network, bool others, isola_error_t *err)
 {
-  json_t *iface = json_array_get (json_object_get (network, "Interfaces"), 0);
-  if (iface == NULL)
+  json_t *ifaces = json_object_get (network, "Interfaces");
+  if (json_array_size (ifaces) == 0 && !others)
     return 0;
-  char nic[IFNAMSIZ];
-  int ret = guest_nic (nic, err);
-  if (ret < 0)
-    return ret;
   cleanup_close int s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0)
     return isola_error_make (err, errno, "socket");
-  return configure (s, nic, iface, json_object_get (network, "Routes"), json_object_get (network, "Routes6"), err);
+  /* First down what goes, so that a NIC that takes over a name finds it free. */
+  int ret = others ? others_down (s, ifaces, err) : 0;
+  size_t i;
+  json_t *iface;
+  json_array_foreach (ifaces, i, iface)
+  {
+    char nic[IFNAMSIZ];
+    if (ret < 0 || (ret = guest_nic (s, json_string_value (json_object_get (iface, "Device")), nic, err)) < 0
+        || (ret = configure (s, nic, iface, err)) < 0)
+      return ret;
+  }
+  return ret;
 }

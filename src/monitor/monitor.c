@@ -60,6 +60,7 @@ struct client
   bool exec_detached;         /* ... started with -d: it outlives the connection */
   uint32_t ps_request;        /* VM: the process listing it waits for; 0 for none */
   uint32_t resources_request; /* VM: the RESOURCES_REPLY it waits for; 0 for none */
+  uint32_t network_request;   /* VM: the NETWORK_REPLY it waits for; 0 for none */
   bool done;                  /* its session ended: dropped once its output is out */
   /* VM: what the client has not taken yet of its exec's output and replies (never blocks the monitor).  Above
      CLIENT_QUEUE_HIGH the agent is asked to PAUSE the exec's output, below CLIENT_QUEUE_LOW to RESUME it. */
@@ -466,6 +467,11 @@ handle_vm_frame (struct monitor *m, struct client *cl, const struct attach_frame
         }
       cl->resources_request = m->next_request++;
       chan_queue (m, vmproto_msg_resources (cl->resources_request, f->payload, f->len));
+      break;
+    case ATTACH_NETWORK:
+      /* Its NICs, which the agent changes whether the main process runs or not: the VM runs until the run ends. */
+      cl->network_request = m->next_request++;
+      chan_queue (m, vmproto_msg_network (cl->network_request, f->payload, f->len));
       break;
     case ATTACH_DETACH:
       /* Its client detached (the detach keys): the exec goes on without it */
@@ -1080,6 +1086,14 @@ handle_agent_frame (struct monitor *m, const struct vmproto_frame *f)
           {
             client_queue (m, &m->clients[i], ATTACH_RESOURCES_REPLY, f->payload, f->len);
             m->clients[i].resources_request = 0;
+          }
+      break;
+    case VMPROTO_NETWORK_REPLY:
+      for (size_t i = 0; i < m->n_clients; i++)
+        if (m->clients[i].network_request == f->stream)
+          {
+            client_queue (m, &m->clients[i], ATTACH_NETWORK_REPLY, f->payload, f->len);
+            m->clients[i].network_request = 0;
           }
       break;
     case VMPROTO_STDIN_ACK:

@@ -111,13 +111,17 @@ shm-writable"
 # that are up besides lo.
 NET_SCRIPT='awk -F: "NR > 2 { gsub(/ /, \"\", \$1); print \$1 }" /proc/net/dev | sort; ip link show lo | head -1; ip -o link show up | grep -v " lo:" || true'
 
-# assert_only_lo: NET_SCRIPT's output for a container with no network: only lo, up.  A VM also has its NIC (every VM
-# has one, driver/vm_launch.c), eth0, which stays down without a network.
+# VM_NICS: the interfaces a VM's guest has besides lo whatever its networks (four NICs: driver/vm_launch.h), down
+# but for those of its networks.
+VM_NICS="eth0 eth1 eth2 eth3"
+
+# assert_only_lo: NET_SCRIPT's output for a container with no network: only lo, up.  A VM also has its NICs, which
+# stay down without a network.
 assert_only_lo() {
   local ifs
   ifs=$(grep -v ':' <<<"$output" | tr '\n' ' ')
   if [ "$TEST_ISOLATION" = vm ]; then
-    assert_equal "$ifs" "eth0 lo "
+    assert_equal "$ifs" "$VM_NICS lo "
   else
     assert_equal "$ifs" "lo "
   fi
@@ -130,10 +134,15 @@ assert_only_lo() {
   run --separate-stderr isola run --rm busybox sh -c "$NET_SCRIPT"
   assert_status 0
   # Docker's default, the bridge: lo and eth0, both up (a process container's eth0 is a veth, eth0@ifN; a VM's is
-  # its NIC, mirroring the veth in its namespace on the host)
-  assert_equal "$(grep -v ':' <<<"$output" | tr '\n' ' ')" "eth0 lo "
+  # its first NIC, mirroring the veth in its namespace on the host; its spare NICs are there, down)
+  if [ "$TEST_ISOLATION" = vm ]; then
+    assert_equal "$(grep -v ':' <<<"$output" | tr '\n' ' ')" "$VM_NICS lo "
+  else
+    assert_equal "$(grep -v ':' <<<"$output" | tr '\n' ' ')" "eth0 lo "
+  fi
   assert_output_matches 'lo: <[^>]*UP'
   assert_output_matches 'eth0(@[^:]*)?: <[^>]*UP'
+  assert_equal "$(grep -c ': <' <<<"$output")" 2
 }
 
 @test "ping localhost works in the default network" {

@@ -161,20 +161,22 @@ default via 10.231.0.1 dev eth0 "
   assert_equal "$(net_leftovers tap0_isola)" ""
 }
 
-@test "a VM without a network has its NIC down, and only lo up" {
-  only_isolation vm "the NIC every VM has"
-  run --separate-stderr isola run --rm busybox sh -c 'ls /sys/class/net | tr "\n" " "; cat /sys/class/net/eth0/operstate; ip -4 addr show dev eth0 | grep -c inet'
+@test "a VM without a network has its NICs down, and only lo up" {
+  only_isolation vm "the NICs every VM has"
+  run --separate-stderr isola run --rm busybox sh -c 'ls /sys/class/net | tr "\n" " "; cat /sys/class/net/eth*/operstate | sort -u; ip -4 addr | grep -c "inet .*eth"'
   assert_status 1
-  assert_equal "$output" "eth0 lo down
+  assert_equal "$output" "eth0 eth1 eth2 eth3 lo down
 0"
 }
 
-@test "a VM mirrors one interface: a namespace with two besides lo is refused at start, with nothing left behind" {
-  only_isolation vm "the one NIC of a VM"
+@test "a VM mirrors up to four interfaces: a namespace with five besides lo is refused at start, with nothing left behind" {
+  only_isolation vm "the NICs of a VM"
   make_netns
   in_ctr ip link add eth1 type veth peer name eth2
+  in_ctr ip link add eth3 type veth peer name eth4
   run --separate-stderr isola run --rm --network "ns:$NS/ctr" busybox true
   assert_status 125
-  [[ $stderr == *"one network interface"* ]] || fail "unexpected error: $stderr"
+  [[ $stderr == *"a VM container has 4 network interfaces (one fewer for each -v share beyond one), and its network namespace has 5 besides lo"* ]] || fail "unexpected error: $stderr"
   assert_equal "$(net_leftovers tap0_isola)" ""
+  assert_equal "$(in_ctr ip -o link show | grep -c _isola)" 0
 }

@@ -460,16 +460,22 @@ addresses_but_lo() {
   isola exec "$1" sh -c 'ip -4 -o addr show | grep -v " lo " | awk "{ print \$4 }"'
 }
 
-@test "network connect and disconnect of a stopped container: its next run is there; inspect, names, restart" {
+@test "network connect and disconnect of a stopped container: its next run is there; inspect, names, restart; one started on no network connected while it runs" {
   isola_ok network create --subnet 10.92.0.0/24 cn
   isola_ok create --name mover busybox sleep 600
   local cid=$output
   isola_ok network disconnect bridge mover
   assert_equal "$(cfield mover '{{json .NetworkSettings.Networks}}')" "{}"
-  # on no network: loopback only (a VM's NIC is there without a peer or an address)
+  # on no network: loopback only (a VM's NICs are there, down), in a namespace of its own (Docker's sandbox), which
+  # a network connected while it runs joins (dockerd 20.10 lets it: compat net-connect-none-running)
   isola_ok start mover
   assert_equal "$(addresses_but_lo mover)" ""
-  [ ! -e "$ISOLA_ROOT/containers/$cid/netns" ] || fail "a disconnected container got a network namespace"
+  [ -e "$ISOLA_ROOT/containers/$cid/netns" ] || fail "a disconnected container got no network namespace"
+  isola_ok network connect cn mover
+  assert_equal "$(addresses_but_lo mover)" "10.92.0.2/24"
+  assert_equal "$(isola exec mover sh -c "ip route | grep ^default")" "default via 10.92.0.1 dev eth0 "
+  isola_ok network disconnect cn mover
+  assert_equal "$(addresses_but_lo mover)" ""
   isola_ok stop -t 1 mover
   isola_ok network connect --alias mv --ip 10.92.0.9 cn mover
   assert_equal "$(cfield mover '{{json .NetworkSettings.Networks.cn.Aliases}} {{json .NetworkSettings.Networks.cn.IPAMConfig}}')" \
@@ -482,15 +488,6 @@ addresses_but_lo() {
   run --separate-stderr isola run --rm --isolation process --network cn busybox sh -c \
     'for i in $(seq 50); do ping -c1 -W2 mv >/dev/null && ping -c1 -W2 mover >/dev/null && exit 0; sleep 0.2; done; exit 1'
   assert_status 0
-  # running: a VM container's networks change only while it is stopped (a process container's at once: below)
-  if [ "$TEST_ISOLATION" = vm ]; then
-    run --separate-stderr isola network disconnect cn mover
-    assert_status 1
-    assert_equal "$stderr" "Error: container mover is a running VM container: isola disconnects a VM container only while it is stopped (its guest has one network interface, set at its start; stop it first)"
-    run --separate-stderr isola network connect bridge mover
-    assert_status 1
-    assert_equal "$(addresses_but_lo mover)" "10.92.0.9/24"
-  fi
   # a restart keeps the network it was connected to
   isola_ok restart -t 1 mover
   assert_equal "$(addresses_but_lo mover)" "10.92.0.9/24"
@@ -596,7 +593,7 @@ leftovers_of() {
 no_leftovers_of() { [ -z "$(leftovers_of "$1")" ]; }
 
 @test "network connect of a running process container: eth1 on the second network, names on both, inspect; disconnect; restart keeps both" {
-  only_isolation process "a running VM container's networks change only while it is stopped (the VM tests below)"
+  only_isolation process "three containers and restarts; a running VM container's changes: the VM test below"
   isola_ok network create --subnet 10.96.0.0/24 first
   isola_ok network create --subnet 10.97.0.0/24 second
   run_detached --network first --name multi busybox sleep 600
@@ -662,7 +659,6 @@ restarted_once() {
 }
 
 @test "a restart by the restart policy keeps a network connected while the container ran" {
-  only_isolation process "a VM container's networks change only while it is stopped"
   isola_ok network create --subnet 10.103.0.0/24 rp
   run_detached --restart always --name policy busybox sleep 600
   isola_ok network connect rp policy
@@ -677,12 +673,14 @@ restarted_once() {
 }
 
 @test "kill -9 of the monitor of a container on two networks: the first ps tears both down" {
-  only_isolation process "a VM container is on one network at a time"
   isola_ok network create --subnet 10.99.0.0/24 k1
   isola_ok network create --subnet 10.100.0.0/24 k2
-  run_detached --network k1 --name two-nets busybox sleep 600
-  local cid=$CID pid mon
+  isola_ok create --network k1 --name two-nets busybox sleep 600
+  local cid pid mon
+  cid=$(cfield two-nets '{{.Id}}')
+  CONTAINER_IDS+=("$cid")
   isola_ok network connect k2 two-nets
+  isola_ok start two-nets
   assert_equal "$(ls "$ISOLA_ROOT/networks/dns" | grep -c '^k[12]$')" 2
   pid=$(cfield two-nets '{{.State.Pid}}')
   track_pid "$pid"
@@ -866,6 +864,30 @@ port_free() { ! port_bound "$1"; }
   isola_ok create --name later -p 18081:80 busybox true
   assert_equal "$(isola port later)" ""
   assert_equal "$(cfield later '{{json .NetworkSettings.Ports}}')" "{}"
+}
+
+@test "-p stays with the default route: the first network disconnected while the container runs, its ports forward to the next one's address" {
+  isola_ok network create --subnet 10.106.0.0/24 heir
+  run_detached --name movable -p 18083:80 -p 127.0.0.1::81 busybox sh -c 'echo moved > /www; exec httpd -f -p 80 -h /'
+  local cid=$CID p81
+  wait_until 60 wget -q -T 2 -O /dev/null http://127.0.0.1:18083/www
+  p81=$(isola port movable 81)
+  isola_ok network connect heir movable
+  isola_ok network disconnect bridge movable
+  # as dockerd 20.10 (compat net-publish-disconnect): port and inspect still show them, and they forward
+  assert_equal "$(isola port movable)" "80/tcp -> 0.0.0.0:18083
+81/tcp -> $p81"
+  assert_equal "$(cfield movable '{{json .NetworkSettings.Ports}}')" "{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"18083\"}],\"81/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"${p81#127.0.0.1:}\"}]}"
+  wait_until 60 wget -q -T 2 -O /dev/null http://127.0.0.1:18083/www
+  run wget -q -T 5 -O - http://127.0.0.1:18083/www
+  assert_status 0
+  assert_equal "$output" moved
+  [ -z "$(rules_of "$cid" | grep -F 172.17.)" ] || fail "rules towards the old address: $(rules_of "$cid")"
+  rules_of "$cid" | grep -q -- "--to-destination 10.106.0.2:80" || fail "no rule towards the new address: $(rules_of "$cid")"
+  isola_ok rm -f movable
+  assert_equal "$(rules_of "$cid")" ""
+  isola_ok network rm heir
+  assert_no_net_leftovers
 }
 
 @test "-P publishes every exposed port (--expose, ranges) on a free port each; a host range gives its first free port" {
@@ -1088,35 +1110,81 @@ options ndots:3"
 
 # ---- across the isolation modes -----------------------------------------------------------------------------------
 
-@test "VM containers: one network at a time, changed while stopped; a process container reaches one by name over its second network" {
+@test "VM containers: on several networks (a NIC each), connected and disconnected stopped and running; a process container reaches one by name over its second network" {
   only_isolation vm "it starts one container in each mode, explicitly"
   isola_ok network create --subnet 10.101.0.0/24 front
   isola_ok network create --subnet 10.102.0.0/24 back
-  isola_ok create --name vmback --isolation vm busybox sh -c 'echo from-the-vm > /www; exec httpd -f -p 80 -h /'
-  # stopped: moved from the default bridge to back; a second network refused
-  isola_ok network disconnect bridge vmback
-  isola_ok network connect back vmback
-  run --separate-stderr isola network connect front vmback
+  isola_ok network create --subnet 10.103.0.0/24 third
+  isola_ok network create --subnet 10.104.0.0/24 fourth
+  isola_ok create --name vmback --isolation vm --network front busybox sh -c 'echo from-the-vm > /www; exec httpd -f -p 80 -h /'
+  local cid
+  cid=$(cfield vmback '{{.Id}}')
+  # stopped: up to four networks (one NIC each in the guest), a fifth refused; one disconnected again
+  isola_ok network connect --alias vmalias back vmback
+  isola_ok network connect third vmback
+  isola_ok network connect fourth vmback
+  run --separate-stderr isola network connect bridge vmback
   assert_status 1
-  assert_equal "$stderr" "Error: container vmback is on network back: a VM container is on one network at a time (its guest mirrors one interface; disconnect it from back first)"
+  assert_equal "$stderr" "Error: container vmback is on 4 networks already, the most a VM container can be on (its guest has 4 network interfaces, one fewer for each -v share beyond one; disconnect it from one first)"
+  isola_ok network disconnect fourth vmback
+  # each -v share beyond one takes a NIC's place (microvm's eight virtio-mmio transports)
+  mkdir "$BATS_TEST_TMPDIR/s1" "$BATS_TEST_TMPDIR/s2"
+  isola_ok create --name vmshares --isolation vm -v "$BATS_TEST_TMPDIR/s1:/s1" -v "$BATS_TEST_TMPDIR/s2:/s2" busybox true
+  isola_ok network connect front vmshares
+  isola_ok network connect back vmshares
+  run --separate-stderr isola network connect third vmshares
+  assert_status 1
+  assert_equal "$stderr" "Error: container vmshares is on 3 networks already, the most a VM container can be on (its guest has 3 network interfaces, one fewer for each -v share beyond one; disconnect it from one first)"
+  isola_ok rm vmshares
   isola_ok start vmback
-  # running: refused, nothing changed
-  run --separate-stderr isola network connect front vmback
+  assert_equal "$(network_names vmback)" "back front third"
+  assert_equal "$(interfaces_of vmback)" "eth0 10.101.0.2/24
+eth1 10.102.0.2/24
+eth2 10.103.0.2/24"
+  assert_equal "$(isola exec vmback sh -c "ip route | grep ^default")" "default via 10.101.0.1 dev eth0 "
+  # each guest interface has its network's MAC
+  assert_equal "$(isola exec vmback cat /sys/class/net/eth1/address)" "$(cfield vmback '{{.NetworkSettings.Networks.back.MacAddress}}')"
+  # running: connected to fourth (the spare NIC eth3; a fifth network refused), disconnected from third and from
+  # front, whose default route moves to back (as a process container's)
+  isola_ok network connect fourth vmback
+  assert_equal "$(interfaces_of vmback)" "eth0 10.101.0.2/24
+eth1 10.102.0.2/24
+eth2 10.103.0.2/24
+eth3 10.104.0.2/24"
+  assert_equal "$(isola exec vmback cat /sys/class/net/eth3/address)" "$(cfield vmback '{{.NetworkSettings.Networks.fourth.MacAddress}}')"
+  isola_ok exec vmback ping -c1 -W10 10.104.0.1
+  run --separate-stderr isola network connect bridge vmback
   assert_status 1
-  assert_equal "$stderr" "Error: container vmback is a running VM container: isola connects a VM container only while it is stopped (its guest has one network interface, set at its start; stop it first)"
-  assert_equal "$(network_names vmback)" back
-  # a running process container on front joins back too, and finds the VM there by name
-  run_detached --network front --name proc2 --isolation process busybox sleep 600
-  isola_ok network connect back proc2
+  assert_equal "$stderr" "Error: container vmback is on 4 networks already, the most a VM container can be on (its guest has 4 network interfaces, one fewer for each -v share beyond one; disconnect it from one first)"
+  isola_ok network disconnect third vmback
+  isola_ok network disconnect front vmback
+  assert_equal "$(interfaces_of vmback)" "eth1 10.102.0.2/24
+eth3 10.104.0.2/24"
+  assert_equal "$(isola exec vmback sh -c "ip route | grep ^default")" "default via 10.102.0.1 dev eth1 "
+  assert_equal "$(network_names vmback)" "back fourth"
+  # a process container on back only finds the VM there by name and alias and fetches from it over the VM's eth1
+  run_detached --network back --name proc2 --isolation process busybox sleep 600
+  assert_equal "$(address_of proc2 vmback)" 10.102.0.2
   # shellcheck disable=SC2016 # expanded in the container
   local fetch='for i in $(seq 100); do wget -q -O - "http://$0/www" && exit 0; sleep 0.2; done; exit 1'
-  run --separate-stderr isola exec proc2 sh -c "$fetch" vmback
+  run --separate-stderr isola exec proc2 sh -c "$fetch" vmalias
   assert_status 0
   assert_output_contains from-the-vm
   # and the VM's guest finds it by name on back
   assert_equal "$(address_of vmback proc2)" "$(cfield proc2 '{{.NetworkSettings.Networks.back.IPAddress}}')"
+  # a restart keeps the two, as eth0 and eth1 now
+  isola_ok restart -t 1 vmback
+  assert_equal "$(interfaces_of vmback)" "eth0 10.102.0.2/24
+eth1 10.104.0.2/24"
+  assert_equal "$(address_of proc2 vmalias)" 10.102.0.2
+  # kill -9 of the VM worker: the monitor tears both networks down
+  local pid
+  pid=$(cfield vmback '{{.State.Pid}}')
+  [ -n "$(leftovers_of "$cid")" ] || fail "nothing to tear down: the test would prove nothing"
+  kill_container_pid "$pid"
+  wait_until 60 no_leftovers_of "$cid" || fail "left behind: $(leftovers_of "$cid")"
   isola_ok rm -f vmback proc2
-  isola_ok network rm front back
+  isola_ok network rm front back third fourth
   assert_no_net_leftovers
 }
 

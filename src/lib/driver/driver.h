@@ -63,9 +63,9 @@ struct isola_driver
   const char *name;            /* "process", "vm" */
   const char *isolation;       /* what HostConfig.Isolation shows: "process", "hyperv" */
   const char *default_network; /* HostConfig.NetworkMode without --network: "bridge" (Docker's), or "none" */
-  /* How many networks a container can be on at once, 0: no limit (vm: 1, its guest mirrors one interface of the
-     namespace: vm_net.h), and whether network connect/disconnect can change a running container's (process: a veth
-     more or less in its namespace; vm: no, the guest has no NIC to take it). */
+  /* How many networks a container can be on at once, 0: no limit (vm: VM_NICS, its guest mirrors each interface of
+     the namespace by a NIC: vm_net.h), and how network connect/disconnect change a running container's (process: a
+     veth more or less in its namespace; vm: that, then a spare NIC wired to it and the guest told). */
   struct network_limits networks;
 
   /* Prepares what a new container needs beyond its directory (NULL: nothing), under the store's exclusive lock at

@@ -398,7 +398,7 @@ const struct isola_driver driver_process = {
   .name = "process",
   .isolation = "process",
   .default_network = "bridge",
-  .networks = { .max_networks = 0, .change_running = true },
+  .networks = { .max_networks = 0 },
   .open_layer = process_open_layer,
   .close_layer = process_close_layer,
   .running_root = process_running_root,

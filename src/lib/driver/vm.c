@@ -225,8 +225,8 @@ worker_cgroup (const struct vm_settings *vs, const struct vm_layout *l, const st
 /* One attempt at starting the VM of layout l: restored from state_fd (>= 0) or booted. */
 static int
 launch (const struct vm_settings *vs, const struct isola_store *s, struct container *c, const struct vm_layout *l,
-        const struct vm_share *shares, const struct cgroup_placement *cgroup, int tap_fd, struct driver_io *io,
-        json_t *start, int state_fd, pid_t *pid_out, bool *vm_exited, isola_error_t *err)
+        const struct vm_share *shares, const struct cgroup_placement *cgroup, const struct vm_net *net,
+        struct driver_io *io, json_t *start, int state_fd, pid_t *pid_out, bool *vm_exited, isola_error_t *err)
 {
   *vm_exited = false;
   cleanup_free char *console = container_path (c, "console.log");
@@ -261,7 +261,8 @@ launch (const struct vm_settings *vs, const struct isola_store *s, struct contai
     .upper_fd = upper_fd,
     .upper_ro_fd = upper_ro_fd,
     .channel_fd = sv[1],
-    .tap_fd = tap_fd,
+    .taps = net->taps,
+    .n_taps = net->n_taps,
     .shares = shares,
   };
   if (ret == 0)
@@ -286,12 +287,12 @@ launch (const struct vm_settings *vs, const struct isola_store *s, struct contai
   pid_t pid = -1;
   if (ret == 0)
     {
-      int keep[8] = { sv[1], qmp_fd, rootfs_fd, upper_fd, upper_ro_fd, console_fd };
+      int keep[7 + VM_NICS] = { sv[1], qmp_fd, rootfs_fd, upper_fd, upper_ro_fd, console_fd };
       size_t n_keep = 6;
       if (state_fd >= 0)
         keep[n_keep++] = state_fd;
-      if (tap_fd >= 0)
-        keep[n_keep++] = tap_fd;
+      for (size_t i = 0; i < net->n_taps; i++)
+        keep[n_keep++] = net->taps[i];
       pid = vm_spawn_qemu (vs, argv, keep, n_keep, qemu_log, &jail, err);
       if (pid < 0)
         ret = (int)pid;
@@ -386,19 +387,19 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
   trace_mark ("monitor: VM worker's cgroup");
   if (ret == 0)
     ret = worker_cgroup (&vs, &l, c, &cgfs, &cgroup, err);
-  /* The network namespace, given by path or the network's, mirrored into the guest (vm_net.h); without one the NIC
-     has no peer. */
-  struct vm_net net = { .tap_fd = -1 };
+  /* The network namespace, given by path or the network's, mirrored into the guest (vm_net.h); without one the NICs
+     have no peer. */
+  struct vm_net net = { 0 };
   cleanup_free char *netns = vm_netns_of (c);
   if (ret == 0 && netns)
     {
       trace_mark ("monitor: VM network");
-      ret = vm_net_setup (netns, &net, err);
+      ret = vm_net_setup (netns, vm_nics (l.n_shares), &net, err);
       if (ret == 0)
         json_object_set (start, "Network", net.config);
     }
   if (ret == 0)
-    ret = launch (&vs, s, c, &l, shares, &cgroup, net.tap_fd, io, start, state_fd, pid_out, &exited, err);
+    ret = launch (&vs, s, c, &l, shares, &cgroup, &net, io, start, state_fd, pid_out, &exited, err);
   if (state_fd >= 0)
     {
       close (state_fd);
@@ -415,10 +416,10 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
           vm_template_discard (&vs, key);
           if (err)
             isola_error_release (err);
-          ret = launch (&vs, s, c, &l, shares, &cgroup, net.tap_fd, io, start, -1, pid_out, &exited, err);
+          ret = launch (&vs, s, c, &l, shares, &cgroup, &net, io, start, -1, pid_out, &exited, err);
         }
     }
-  /* QEMU holds the tap now: with it gone, the tap goes. */
+  /* QEMU holds the taps now: with it gone, they go. */
   vm_net_clear (&net);
   if (ret < 0 && netns)
     (void)vm_net_release (netns, NULL);
@@ -502,10 +503,11 @@ vm_pause (struct container *c, bool paused, isola_error_t *err)
   return ret;
 }
 
-/* A request for the guest's cgroup of the container (ATTACH_RESOURCES, answered by the agent): *reply is its
-   answer, whose "Error" has already become the error. */
+/* A request for the agent through the monitor (ATTACH_RESOURCES or ATTACH_NETWORK, answered by the agent with
+   reply_type): *reply is its answer, whose "Error" has already become the error. */
 static int
-vm_resources (struct container *c, json_t *request, json_t **reply, isola_error_t *err)
+agent_request (struct container *c, uint8_t type, uint8_t reply_type, json_t *request, json_t **reply,
+               isola_error_t *err)
 {
   if (container_is_paused (c))
     return isola_error_fail (err, EBUSY, "container %s is paused: its VM is stopped, unpause it first", c->id);
@@ -514,15 +516,24 @@ vm_resources (struct container *c, json_t *request, json_t **reply, isola_error_
   attach_decoder_init (&dec);
   cleanup_close int fd = -1;
   int ret = container_attach (c, &fd, &dec, err);
-  if (ret == 0 && attach_send (fd, ATTACH_RESOURCES, text, (uint32_t)strlen (text)) < 0)
+  if (ret == 0 && attach_send (fd, type, text, (uint32_t)strlen (text)) < 0)
     ret = isola_error_make (err, errno, "send the request to the monitor of %.12s", c->id);
   struct attach_frame f;
-  while (ret == 0 && (ret = attach_client_read_frame (fd, &dec, &f)) == 0 && f.type != ATTACH_RESOURCES_REPLY)
+  while (ret == 0 && (ret = attach_client_read_frame (fd, &dec, &f)) == 0 && f.type != reply_type)
     ;
   if (ret < 0)
     {
       attach_decoder_clear (&dec);
-      return err && *err ? ret : not_running (c, err);
+      if (err && *err)
+        return ret;
+      /* A monitor that runs on but hung up knows no such request (an older isola's: it ends a connection that
+         sends a type it does not know). */
+      if (type == ATTACH_NETWORK && container_monitor_alive (c))
+        return isola_error_fail (err, ENOTSUP,
+                                 "the monitor of container %s cannot change its networks while it runs (it was started "
+                                 "by an older isola: stop the container and start it again)",
+                                 c->id);
+      return not_running (c, err);
     }
   json_t *j = json_loadb ((const char *)f.payload, f.len, 0, NULL);
   attach_decoder_clear (&dec);
@@ -551,7 +562,7 @@ vm_update (struct container *c, json_t *host_config, isola_error_t *err)
   cgroup_limits_to_json (&l, limits);
   cleanup_json json_t *request = json_pack ("{s:O}", "Update", limits);
   cleanup_json json_t *reply = NULL;
-  return vm_resources (c, request, &reply, err);
+  return agent_request (c, ATTACH_RESOURCES, ATTACH_RESOURCES_REPLY, request, &reply, err);
 }
 
 static int
@@ -559,7 +570,7 @@ vm_stats (struct container *c, struct cgroup_stats *out, isola_error_t *err)
 {
   cleanup_json json_t *request = json_object ();
   cleanup_json json_t *reply = NULL;
-  int ret = vm_resources (c, request, &reply, err);
+  int ret = agent_request (c, ATTACH_RESOURCES, ATTACH_RESOURCES_REPLY, request, &reply, err);
   if (ret == 0)
     cgroup_stats_from_json (reply, out);
   /* The CPU figures are those of the VM's worker on the host (its cgroup: the vCPUs and the device emulation), what
@@ -691,6 +702,34 @@ vm_cleanup (struct container *c, bool *oom_killed, isola_error_t *err)
   return ret < 0 ? ret : net;
 }
 
+static unsigned
+vm_max_networks (const struct container *c)
+{
+  return (unsigned)vm_nics_of (c);
+}
+
+/* A network connected to or disconnected from the running VM (network/connect.h): the spare NIC's tap wired to
+   the new interface, or its tap unwired, then the agent told what its NICs are now (NETWORK), so that it brings the
+   NIC up with its address and routes, or down; a default route that moved to another network moves in the guest
+   too.  A connect that the guest refuses is unwired again (connect then undoes the rest). */
+static int
+vm_running_network_changed (struct container *c, const char *ifname, bool connected, isola_error_t *err)
+{
+  cleanup_free char *netns = network_netns_path (c);
+  if (netns == NULL)
+    return isola_error_fail (err, ESRCH, "container %.12s has no network namespace", c->id);
+  cleanup_json json_t *config = NULL;
+  int ret = vm_net_change (netns, ifname, connected, &config, err);
+  if (ret < 0)
+    return ret;
+  cleanup_json json_t *request = json_pack ("{s:O}", "Network", config);
+  cleanup_json json_t *reply = NULL;
+  ret = agent_request (c, ATTACH_NETWORK, ATTACH_NETWORK_REPLY, request, &reply, err);
+  if (ret < 0 && connected)
+    (void)vm_net_change (netns, ifname, false, NULL, NULL);
+  return ret;
+}
+
 /* --- the container's disk on the host (open_layer) ------------------------------------------------------------- */
 
 #define FREEZE_LEASE_S 30 /* how long a frozen disk stays frozen without renewal */
@@ -701,7 +740,7 @@ vm_freeze (struct container *c, bool freeze, isola_error_t *err)
   cleanup_json json_t *request
       = freeze ? json_pack ("{s:i}", "Freeze", FREEZE_LEASE_S) : json_pack ("{s:b}", "Thaw", 1);
   cleanup_json json_t *reply = NULL;
-  return vm_resources (c, request, &reply, err);
+  return agent_request (c, ATTACH_RESOURCES, ATTACH_RESOURCES_REPLY, request, &reply, err);
 }
 
 /* A child that renews the freeze every third of the lease until it is killed (close_layer) or its parent dies. */
@@ -804,7 +843,8 @@ const struct isola_driver driver_vm = {
   .name = "vm",
   .isolation = "hyperv",
   .default_network = "bridge",
-  .networks = { .max_networks = 1, .change_running = false },
+  .networks
+  = { .max_networks = VM_NICS, .max_networks_of = vm_max_networks, .running_changed = vm_running_network_changed },
   .create_resources = vm_create_resources,
   .prepare_start = vm_prepare_start,
   .start = vm_start,

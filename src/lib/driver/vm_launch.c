@@ -314,6 +314,25 @@ vm_layout_of (const struct vm_settings *vs, const struct isola_store *s, const s
   return 0;
 }
 
+size_t
+vm_nics (size_t n_shares)
+{
+  size_t left = n_shares + 3 < VM_TRANSPORTS ? VM_TRANSPORTS - 3 - n_shares : 0;
+  return left > VM_NICS ? VM_NICS : left > 0 ? left : 1;
+}
+
+size_t
+vm_nics_of (const struct container *c)
+{
+  struct runspec_mounts m = { 0 };
+  size_t shares = 0;
+  if (runspec_container_mounts (c, &m, NULL) == 0)
+    for (size_t i = 0; i < m.n; i++)
+      shares += m.items[i].source != NULL;
+  runspec_mounts_clear (&m);
+  return vm_nics (shares);
+}
+
 void
 vm_shares_free (struct vm_share *shares, size_t n)
 {
@@ -390,15 +409,22 @@ vm_qemu_argv_for (const struct vm_settings *vs, const struct vm_layout *l, const
   pushf (&argv, "socket,id=agent,fd=%d", in->channel_fd);
   push (&argv, "-device");
   push (&argv, "virtserialport,chardev=agent,name=isola.agent");
-  /* Every VM has one NIC, so that one template serves VMs with and without a network: its MAC, addresses and routes
-     are the agent's business at START (vm_net.h).  Without a tap it has no peer, and the guest's eth0 stays down. */
-  if (in->tap_fd >= 0)
+  /* Every VM has the same NICs, so that one template serves VMs on any number of networks (vm_launch.h): those
+     with a tap behind them are a network's, the others have no peer and the guest leaves them down. */
+  for (size_t n = 0; n < vm_nics (l->n_shares); n++)
     {
-      push (&argv, "-netdev");
-      pushf (&argv, "tap,id=net0,fd=%d,vhost=off", in->tap_fd);
+      if (n < in->n_taps)
+        {
+          push (&argv, "-netdev");
+          pushf (&argv, "tap,id=net%zu,fd=%d,vhost=off", n, in->taps[n]);
+        }
+      push (&argv, "-device");
+      cleanup_free char *mac = xasprintf (VM_NIC_MAC_FORMAT, (unsigned)(VM_NIC_MAC_BASE + n));
+      if (n < in->n_taps)
+        pushf (&argv, "virtio-net-device,id=nic%zu,mac=%s,netdev=net%zu", n, mac, n);
+      else
+        pushf (&argv, "virtio-net-device,id=nic%zu,mac=%s", n, mac);
     }
-  push (&argv, "-device");
-  push (&argv, in->tap_fd >= 0 ? "virtio-net-device,id=nic0,netdev=net0" : "virtio-net-device,id=nic0");
   for (size_t i = 0; i < l->n_shares; i++)
     {
       cleanup_free char *path = qemu_escape (in->shares[i].source);
@@ -430,7 +456,6 @@ vm_qemu_argv (const struct vm_settings *vs, const struct isola_store *s, const s
     .upper_fd = 6,
     .upper_ro_fd = 7,
     .channel_fd = channel_fd,
-    .tap_fd = -1,
     .shares = shares,
   };
   char **argv = vm_qemu_argv_for (vs, &l, &in);

@@ -78,6 +78,24 @@ struct vm_layout
   bool trace; /* isola.trace=1 on the guest's command line */
 };
 
+/* The guest's NICs: one for a first network and spare ones for the others, the same in every VM of a layout so
+   that one template serves VMs on any number of networks (a network's MAC, addresses and routes are the agent's
+   business at START).  Each spare costs the template ~177 kB of state and nothing measurable at start
+   (docs/NETWORK.md).  QEMU's microvm without ACPI has VM_TRANSPORTS virtio-mmio transports: the two disks and the
+   agent's port take three, each -v share (a bind or a volume) one, and the NICs what is left, VM_NICS at most and
+   one at least (vm_nics). */
+#define VM_NICS       4
+#define VM_TRANSPORTS 8
+size_t vm_nics (size_t n_shares);
+
+/* The NICs of container c's VM (vm_nics of its shares): how many networks it can be on. */
+size_t vm_nics_of (const struct container *c);
+
+/* NIC n's own MAC address, by which the agent finds it in the guest: "52:54:00:12:34:5n" (QEMU's default scheme,
+   given explicitly). */
+#define VM_NIC_MAC_FORMAT "52:54:00:12:34:%02x"
+#define VM_NIC_MAC_BASE   0x56
+
 /* A directory shared with the guest (a -v bind). */
 struct vm_share
 {
@@ -94,7 +112,8 @@ struct vm_instance
   int upper_fd;     /* the container's ext4 disk, open read-write */
   int upper_ro_fd;  /* and read-only: QEMU opens it read-only first, then read-write */
   int channel_fd;   /* the monitor's socket end for the agent's port */
-  int tap_fd;       /* the tap behind the guest's NIC (driver/vm_net.h); -1: the NIC has no peer */
+  const int *taps;  /* the taps behind the guest's first n_taps NICs (driver/vm_net.h); the others have no peer */
+  size_t n_taps;
   const struct vm_share *shares;
 };
 

@@ -9,13 +9,16 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <net/route.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/json.h"
 #include "base/subprocess.h"
 #include "base/util.h"
 #include "sandbox/netns.h"
@@ -31,17 +34,37 @@ tc_path (void)
   return "tc";
 }
 
-/* The interfaces of the current namespace besides lo, up to 8 (NULL-terminated). */
+/* Tap N's name: "tapN_isola". */
+static void
+tap_name (size_t n, char name[IFNAMSIZ])
+{
+  snprintf (name, IFNAMSIZ, "tap%zu_isola", n);
+}
+
+static bool
+is_tap (const char *ifname)
+{
+  return strncmp (ifname, "tap", 3) == 0 && strstr (ifname, "_isola") != NULL;
+}
+
+static int
+compare_names (const void *a, const void *b)
+{
+  return strcmp (*(char *const *)a, *(char *const *)b);
+}
+
+/* The interfaces of the current namespace besides lo and our taps, in name order (eth0, eth1…; NULL-terminated). */
 static char **
 interfaces (void)
 {
   char **out = xcalloc (1, sizeof (char *));
   struct if_nameindex *ifs = if_nameindex ();
   for (struct if_nameindex *i = ifs; i && i->if_index != 0; i++)
-    if (strcmp (i->if_name, "lo") != 0)
+    if (strcmp (i->if_name, "lo") != 0 && !is_tap (i->if_name))
       strv_push (&out, i->if_name);
   if (ifs)
     if_freenameindex (ifs);
+  qsort (out, strv_len (out), sizeof *out, compare_names);
   return out;
 }
 
@@ -177,8 +200,9 @@ routes6 (const char *ifname)
   return a;
 }
 
+/* What the guest's NIC n is to be: the interface's name, MAC, MTU, addresses and routes. */
 static int
-interface_info (int sock, const char *ifname, json_t **out, isola_error_t *err)
+interface_info (int sock, const char *ifname, size_t n, json_t **out, isola_error_t *err)
 {
   struct ifreq ifr = { 0 };
   snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
@@ -189,31 +213,33 @@ interface_info (int sock, const char *ifname, json_t **out, isola_error_t *err)
   snprintf (mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
   if (ioctl (sock, SIOCGIFMTU, &ifr) < 0)
     return isola_error_make (err, errno, "the MTU of `%s`", ifname);
-  *out = json_pack ("{s:s, s:s, s:i, s:o, s:o}", "Name", ifname, "Mac", mac, "Mtu", ifr.ifr_mtu, "Addresses",
-                    addresses (ifname), "Addresses6", addresses6 (ifname));
+  *out = json_pack ("{s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o}", "Name", ifname, "Mac", mac, "Mtu", ifr.ifr_mtu,
+                    "Addresses", addresses (ifname), "Addresses6", addresses6 (ifname), "Device",
+                    json_sprintf (VM_NIC_MAC_FORMAT, (unsigned)(VM_NIC_MAC_BASE + n)), "Routes", routes (ifname),
+                    "Routes6", routes6 (ifname));
   return 0;
 }
 
-/* A tap of the given MTU, up; with a virtio-net header, so that QEMU passes checksum and segmentation offloads
-   through when the guest takes them. */
+/* A tap, up, of the given MTU (0: the default); with a virtio-net header, so that QEMU passes checksum and
+   segmentation offloads through when the guest takes them. */
 static int
-make_tap (int sock, int mtu, int *fd_out, isola_error_t *err)
+make_tap (int sock, const char *name, int mtu, int *fd_out, isola_error_t *err)
 {
   cleanup_close int fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC);
   if (fd < 0)
     return isola_error_make (err, errno, "open /dev/net/tun");
   struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
-  snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", VM_NET_TAP);
+  snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
   if (ioctl (fd, TUNSETIFF, &ifr) < 0)
-    return isola_error_make (err, errno, "make the tap device %s", VM_NET_TAP);
+    return isola_error_make (err, errno, "make the tap device %s", name);
   ifr.ifr_mtu = mtu;
-  if (ioctl (sock, SIOCSIFMTU, &ifr) < 0)
-    return isola_error_make (err, errno, "set the MTU of %s", VM_NET_TAP);
+  if (mtu > 0 && ioctl (sock, SIOCSIFMTU, &ifr) < 0)
+    return isola_error_make (err, errno, "set the MTU of %s", name);
   if (ioctl (sock, SIOCGIFFLAGS, &ifr) < 0)
-    return isola_error_make (err, errno, "get the flags of %s", VM_NET_TAP);
+    return isola_error_make (err, errno, "get the flags of %s", name);
   ifr.ifr_flags |= IFF_UP;
   if (ioctl (sock, SIOCSIFFLAGS, &ifr) < 0)
-    return isola_error_make (err, errno, "bring %s up", VM_NET_TAP);
+    return isola_error_make (err, errno, "bring %s up", name);
   *fd_out = take_fd (&fd);
   return 0;
 }
@@ -251,54 +277,68 @@ redirect_both_ways (const char *dev, const char *tap, isola_error_t *err)
   return ret < 0 ? isola_error_wrap (err, ret, "redirect %s and %s to each other", dev, tap) : 0;
 }
 
-/* In the namespace: the interface, the tap, the redirections, and what the guest is to be told. */
+/* Frames between ifname and tap, both ways (replacing what a crashed run left). */
 static int
-setup_inside (struct vm_net *out, isola_error_t *err)
+wire (const char *ifname, const char *tap, isola_error_t *err)
 {
-  cleanup_strv char **ifs = interfaces ();
-  out->config = json_pack ("{s:[], s:[]}", "Interfaces", "Routes");
-  size_t n = strv_len (ifs);
-  if (n == 0)
-    return 0;
-  if (n > 1)
-    {
-      return isola_error_fail (err, ENOTSUP,
-                               "a VM container mirrors one network interface into its guest, and the network namespace "
-                               "has %zu besides lo (%s, %s, ...)",
-                               n, ifs[0], ifs[1]);
-    }
-  cleanup_close int sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0)
-    return isola_error_make (err, errno, "socket");
-  json_t *iface = NULL;
-  int ret = interface_info (sock, ifs[0], &iface, err);
-  if (ret < 0)
-    return ret;
-  json_array_append_new (json_object_get (out->config, "Interfaces"), iface);
-  json_object_set_new (out->config, "Routes", routes (ifs[0]));
-  json_object_set_new (out->config, "Routes6", routes6 (ifs[0]));
-  if ((ret = make_tap (sock, (int)json_integer_value (json_object_get (iface, "Mtu")), &out->tap_fd, err)) < 0)
-    return ret;
-  if (redirect_both_ways (ifs[0], VM_NET_TAP, NULL) == 0)
+  if (redirect_both_ways (ifname, tap, NULL) == 0)
     return 0;
   /* What a start after a crash finds: the old redirections (the old tap went with its QEMU).  The stop's cleanup
      removes them otherwise, so only then does a start pay for three tc's. */
-  drop_ingress (ifs[0]);
-  drop_ingress (VM_NET_TAP);
-  if ((ret = redirect_both_ways (ifs[0], VM_NET_TAP, err)) < 0)
-    drop_ingress (ifs[0]);
+  drop_ingress (ifname);
+  drop_ingress (tap);
+  int ret = redirect_both_ways (ifname, tap, err);
+  if (ret < 0)
+    drop_ingress (ifname);
   return ret;
 }
 
-int
-vm_net_setup (const char *netns, struct vm_net *out, isola_error_t *err)
+/* In the namespace: each interface mirrored by a NIC of the guest, the Nth in name order by NIC N; the other NICs
+   get a tap too, unwired, which connecting a network while the VM runs wires (vm_net_change): QEMU binds a NIC to
+   its peer when it makes it.  So does a namespace with lo only (a container disconnected from all its networks
+   before it started). */
+static int
+setup_inside (size_t nics, struct vm_net *out, isola_error_t *err)
 {
-  *out = (struct vm_net){ .tap_fd = -1 };
+  cleanup_strv char **ifs = interfaces ();
+  out->config = json_pack ("{s:[]}", "Interfaces");
+  size_t n = strv_len (ifs);
+  if (n > nics)
+    return isola_error_fail (err, ENOTSUP,
+                             "a VM container has %zu network interfaces (one fewer for each -v share beyond one), and "
+                             "its network namespace has %zu besides lo",
+                             nics, n);
+  cleanup_close int sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0)
+    return isola_error_make (err, errno, "socket");
+  for (size_t k = 0; k < nics && k < VM_NICS; k++)
+    {
+      json_t *iface = NULL;
+      char tap[IFNAMSIZ];
+      tap_name (k, tap);
+      int ret = k < n ? interface_info (sock, ifs[k], k, &iface, err) : 0;
+      if (iface)
+        json_array_append_new (json_object_get (out->config, "Interfaces"), iface);
+      if (ret < 0
+          || (ret = make_tap (sock, tap, (int)json_integer_value (json_object_get (iface, "Mtu")), &out->taps[k], err))
+                 < 0)
+        return ret;
+      out->n_taps = k + 1;
+      if (k < n && (ret = wire (ifs[k], tap, err)) < 0)
+        return ret;
+    }
+  return 0;
+}
+
+int
+vm_net_setup (const char *netns, size_t nics, struct vm_net *out, isola_error_t *err)
+{
+  *out = (struct vm_net){ 0 };
   int saved = -1;
   int ret = netns_enter (netns, &saved, err);
   if (ret < 0)
     return ret;
-  ret = setup_inside (out, err);
+  ret = setup_inside (nics, out, err);
   int back = netns_leave (saved, ret < 0 ? NULL : err);
   if (ret == 0 && back < 0)
     ret = back;
@@ -310,10 +350,92 @@ vm_net_setup (const char *netns, struct vm_net *out, isola_error_t *err)
 void
 vm_net_clear (struct vm_net *n)
 {
-  if (n->tap_fd >= 0)
-    close (n->tap_fd);
+  for (size_t i = 0; i < n->n_taps; i++)
+    close (n->taps[i]);
   json_decref (n->config);
-  *n = (struct vm_net){ .tap_fd = -1 };
+  *n = (struct vm_net){ 0 };
+}
+
+/* NIC K of interface "ethK" (the names isola's networks give: a start gives eth0, eth1… to NICs 0, 1…, and a
+   network connected while the container runs takes the first free ethK, whose NIC K is free too). */
+static int
+nic_of (const char *ifname, size_t *k, isola_error_t *err)
+{
+  unsigned n;
+  char end;
+  if (sscanf (ifname, "eth%u%c", &n, &end) != 1 || n >= VM_NICS)
+    return isola_error_fail (err, ENOTSUP,
+                             "a VM container's guest has no network interface for %s (it has eth0 to eth%d)", ifname,
+                             VM_NICS - 1);
+  *k = n;
+  return 0;
+}
+
+/* What the guest is to be told of every interface of the namespace now, each NIC K by its interface ethK. */
+static int
+describe (json_t **config, isola_error_t *err)
+{
+  cleanup_strv char **ifs = interfaces ();
+  cleanup_close int sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0)
+    return isola_error_make (err, errno, "socket");
+  cleanup_json json_t *list = json_array ();
+  for (size_t i = 0; ifs[i]; i++)
+    {
+      size_t k = 0;
+      json_t *iface = NULL;
+      int ret = nic_of (ifs[i], &k, err);
+      if (ret < 0 || (ret = interface_info (sock, ifs[i], k, &iface, err)) < 0)
+        return ret;
+      json_array_append_new (list, iface);
+    }
+  *config = json_pack ("{s:O}", "Interfaces", list);
+  return 0;
+}
+
+static int
+change_inside (const char *ifname, bool connected, json_t **config, isola_error_t *err)
+{
+  size_t k = 0;
+  int ret = nic_of (ifname, &k, err);
+  if (ret < 0)
+    return ret;
+  char tap[IFNAMSIZ];
+  tap_name (k, tap);
+  if (if_nametoindex (tap) == 0)
+    return isola_error_fail (err, ENOTSUP,
+                             "the VM has no spare network interface for %s: it was started by an older isola (stop "
+                             "the container and start it again)",
+                             ifname);
+  drop_ingress (tap);
+  if (connected)
+    {
+      cleanup_close int sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      struct ifreq ifr = { 0 };
+      snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+      if (sock < 0 || ioctl (sock, SIOCGIFMTU, &ifr) < 0)
+        return isola_error_make (err, errno, "the MTU of `%s`", ifname);
+      snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", tap);
+      if (ioctl (sock, SIOCSIFMTU, &ifr) < 0)
+        return isola_error_make (err, errno, "set the MTU of %s", tap);
+      if ((ret = wire (ifname, tap, err)) < 0)
+        return ret;
+    }
+  if (config && (ret = describe (config, err)) < 0 && connected)
+    drop_ingress (tap), drop_ingress (ifname);
+  return ret;
+}
+
+int
+vm_net_change (const char *netns, const char *ifname, bool connected, json_t **config, isola_error_t *err)
+{
+  int saved = -1;
+  int ret = netns_enter (netns, &saved, err);
+  if (ret < 0)
+    return ret;
+  ret = change_inside (ifname, connected, config, err);
+  int back = netns_leave (saved, ret < 0 ? NULL : err);
+  return ret < 0 ? ret : back;
 }
 
 int
@@ -326,7 +448,6 @@ vm_net_release (const char *netns, isola_error_t *err)
     return 0;
   cleanup_strv char **ifs = interfaces ();
   for (size_t i = 0; ifs[i]; i++)
-    if (strcmp (ifs[i], VM_NET_TAP) != 0)
-      drop_ingress (ifs[i]);
+    drop_ingress (ifs[i]);
   return netns_leave (saved, err);
 }

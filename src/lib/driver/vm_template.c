@@ -77,7 +77,6 @@ vm_template_key (const struct vm_settings *vs, const struct vm_layout *l)
     .upper_fd = -1,
     .upper_ro_fd = -1,
     .channel_fd = -1,
-    .tap_fd = -1,
     .shares = shares,
   };
   cleanup_strv char **argv = vm_qemu_argv_for (vs, l, &stand_in);
@@ -259,7 +258,6 @@ build (const struct vm_settings *vs, const struct vm_layout *l, const char *key,
     .upper_fd = upper_fd,
     .upper_ro_fd = upper_ro_fd,
     .channel_fd = chan[1],
-    .tap_fd = -1,
     .shares = shares,
   };
   if (ret == 0)

@@ -19,6 +19,7 @@
 
 #include "base/json.h"
 #include "base/util.h"
+#include "container/nsmode.h"
 #include "network/bridge.h"
 #include "network/dns.h"
 #include "network/netlink.h"
@@ -378,11 +379,22 @@ current_choices (const struct container *c)
   return network_choices (&now);
 }
 
+/* Whether the container's network mode gives it a namespace of its own (Docker's sandbox): a network's name, not
+   none, host, container:ID or ns:PATH.  One disconnected from all its networks before it starts still gets it, with
+   lo only, so that a network connected while it runs has somewhere to go (as Docker's). */
+static bool
+own_namespace (const struct container *c)
+{
+  const char *mode = json_string_value (json_object_get (container_host_config (c), "NetworkMode"));
+  return mode && *mode && strcmp (mode, "none") != 0 && strcmp (mode, "host") != 0 && !nsmode_container (mode)
+         && !str_has_prefix (mode, "ns:");
+}
+
 int
 network_attach (const struct isola_store *s, struct container *c, isola_error_t *err)
 {
   cleanup_json json_t *choices = current_choices (c);
-  if (json_array_size (choices) == 0)
+  if (json_array_size (choices) == 0 && !own_namespace (c))
     return 0;
   cleanup_close int lock = -1;
   int ret = network_lock (s, &lock, err);
@@ -401,6 +413,8 @@ network_attach (const struct isola_store *s, struct container *c, isola_error_t 
   size_t i;
   json_t *choice;
   json_array_foreach (choices, i, choice) if ((ret = attach_one (s, c, choice, atts, true, err)) < 0) break;
+  if (ret == 0 && json_array_size (choices) == 0 && (ret = write_attachments (c, atts, err)) == 0)
+    ret = nl_lo_up (netns, err);
   if (ret < 0)
     {
       (void)detach_locked (s, c, NULL);
@@ -445,8 +459,11 @@ network_detach_running (const struct isola_store *s, struct container *c, const 
   size_t index = 0;
   while (json_array_get (copy, index) != att)
     index++;
-  if (json_object_size (json_object_get (att, "Ports")) > 0)
-    ports_unpublish (c); /* the host ports stay held by the monitor until the run ends */
+  /* The host ports stay held by the monitor until the run ends; their rules go, or follow the default route to the
+     next network. */
+  json_t *heir = index == 0 ? json_array_get (copy, 1) : NULL;
+  if (json_object_size (json_object_get (att, "Ports")) > 0 && (heir == NULL || ports_move (c, att, heir, NULL) < 0))
+    ports_unpublish (c);
   undo_attachment (s, att, c->id, true);
   const char *ip = json_string_value (json_object_get (att, "IPAddress"));
   if (index == 0)

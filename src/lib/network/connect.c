@@ -6,12 +6,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/json.h"
 #include "base/util.h"
 #include "container/nsmode.h"
 #include "network/attach.h"
 #include "network/network.h"
+#include "network/records.h"
 
 int
 network_endpoint_check (json_t *endpoint, isola_error_t *err)
@@ -106,12 +108,10 @@ choice_index (const struct isola_store *s, json_t *choices, json_t *record)
 }
 
 /* Under the network lock: whether the container runs with its networks' namespace, after what a dead monitor left
-   is torn down.  A container that runs without it (started on no network) or whose run is starting or ending is
-   refused (EBUSY); so is a running one whose isolation cannot change its networks (a VM's guest has no NIC to take
-   another). */
+   is torn down.  A container that runs without it (--network none, or started by an older isola on no network) or
+   whose run is starting or ending is refused (EBUSY). */
 static int
-check_running (const struct isola_store *s, struct container *c, const struct network_limits *limits, const char *verb,
-               bool *running, isola_error_t *err)
+check_running (const struct isola_store *s, struct container *c, const char *verb, bool *running, isola_error_t *err)
 {
   *running = false;
   if (!container_monitor_alive (c))
@@ -119,11 +119,6 @@ check_running (const struct isola_store *s, struct container *c, const struct ne
       network_reap (s, c);
       return 0;
     }
-  if (!limits->change_running)
-    return isola_error_fail (err, EBUSY,
-                             "container %s is a running VM container: isola %ss a VM container only while it is "
-                             "stopped (its guest has one network interface, set at its start; stop it first)",
-                             container_name (c), verb);
   cleanup_free char *netns = network_netns_path (c), *path = container_path (c, "network.json");
   if (netns == NULL || !path_exists (path))
     return isola_error_fail (err, EBUSY,
@@ -132,6 +127,15 @@ check_running (const struct isola_store *s, struct container *c, const struct ne
                              container_name (c), verb);
   *running = true;
   return 0;
+}
+
+/* The interface of the container's attachment to network id in its namespace (NULL: none). */
+static char *
+interface_to (const struct container *c, const char *id)
+{
+  cleanup_json json_t *atts = network_attachments (c);
+  json_t *att = network_attachment_to (atts, id);
+  return att ? xstrdup (network_attachment_interface (att)) : NULL;
 }
 
 static int
@@ -161,7 +165,7 @@ network_connect (const struct isola_store *s, struct container *c, const struct 
   cleanup_error isola_error_t missing = NULL;
   (void)network_get (s, what, true, &record, &missing);
   const char *name = record ? json_string_value (json_object_get (record, "Name")) : what;
-  if ((ret = check_mode (c, name, err)) < 0 || (ret = check_running (s, c, limits, "connect", &running, err)) < 0)
+  if ((ret = check_mode (c, name, err)) < 0 || (ret = check_running (s, c, "connect", &running, err)) < 0)
     return ret;
   if (running && record == NULL)
     return isola_error_fail (err, ENOENT, "%s", missing ? missing->msg : "network not found");
@@ -174,12 +178,13 @@ network_connect (const struct isola_store *s, struct container *c, const struct 
   if (at >= 0 && running)
     return isola_error_fail (err, EPERM, "endpoint with name %s already exists in network %s", container_name (c),
                              name);
-  unsigned most = limits->max_networks;
+  unsigned most = limits->max_networks_of ? limits->max_networks_of (c) : limits->max_networks;
   if (at < 0 && most > 0 && json_array_size (choices) >= most)
     return isola_error_fail (err, EEXIST,
-                             "container %s is on network %s: a VM container is on one network at a time (its guest "
-                             "mirrors one interface; disconnect it from %s first)",
-                             container_name (c), network_of_container (c), network_of_container (c));
+                             "container %s is on %zu networks already, the most a VM container can be on (its guest "
+                             "has %u network interfaces, one fewer for each -v share beyond one; disconnect it from "
+                             "one first)",
+                             container_name (c), json_array_size (choices), most);
   bool user = record && strcmp (name, NETWORK_DEFAULT) != 0;
   json_t *choice = json_pack ("{s:s}", "Name", name);
   json_t *e = endpoint_record (c, endpoint, user);
@@ -192,10 +197,25 @@ network_connect (const struct isola_store *s, struct container *c, const struct 
     json_array_set_new (choices, (size_t)at, choice);
   else
     json_array_append_new (choices, choice);
+  const char *id = json_string_value (json_object_get (record, "Id"));
   if (running && (ret = network_attach_running (s, c, choice, err)) < 0)
     return ret;
   if ((ret = write_choices (c, choices, err)) < 0 && running)
-    (void)network_detach_running (s, c, json_string_value (json_object_get (record, "Id")), NULL);
+    (void)network_detach_running (s, c, id, NULL);
+  if (ret < 0 || !running || limits->running_changed == NULL)
+    return ret;
+  /* The rest without the lock: a VM's monitor, which answers for its guest, takes it when the run ends. */
+  cleanup_free char *ifname = interface_to (c, id);
+  close (lock);
+  lock = -1;
+  if ((ret = limits->running_changed (c, ifname, true, err)) == 0)
+    return 0;
+  /* undone as a disconnect would: the guest never had it */
+  if (network_lock (s, &lock, NULL) == 0 && network_detach_running (s, c, id, NULL) == 0)
+    {
+      json_array_remove (choices, json_array_size (choices) - 1);
+      (void)write_choices (c, choices, NULL);
+    }
   return ret;
 }
 
@@ -219,7 +239,7 @@ network_disconnect (const struct isola_store *s, struct container *c, const stru
     return isola_error_fail (err, EINVAL,
                              "container cannot be disconnected from host network or connected to host "
                              "network");
-  if ((ret = check_running (s, c, limits, "disconnect", &running, err)) < 0)
+  if ((ret = check_running (s, c, "disconnect", &running, err)) < 0)
     return ret;
   cleanup_json json_t *choices = network_choices (c);
   /* --network none: on "none", which Docker lets go (the container stays without a network). */
@@ -228,9 +248,15 @@ network_disconnect (const struct isola_store *s, struct container *c, const stru
   ssize_t at = choice_index (s, choices, record);
   if (!none && at < 0)
     return isola_error_fail (err, ENOENT, "container %s is not connected to the network %s", c->id, what);
-  if (running && (ret = network_detach_running (s, c, json_string_value (json_object_get (record, "Id")), err)) < 0)
+  const char *id = json_string_value (json_object_get (record, "Id"));
+  cleanup_free char *ifname = running ? interface_to (c, id) : NULL;
+  if (running && (ret = network_detach_running (s, c, id, err)) < 0)
     return ret;
   if (at >= 0)
     json_array_remove (choices, (size_t)at);
-  return write_choices (c, choices, err);
+  if ((ret = write_choices (c, choices, err)) < 0 || !running || limits->running_changed == NULL || ifname == NULL)
+    return ret;
+  close (lock);
+  lock = -1;
+  return limits->running_changed (c, ifname, false, err);
 }

@@ -24,8 +24,11 @@
 /* What a container's isolation allows of its networks (its driver's: driver.h). */
 struct network_limits
 {
-  unsigned max_networks; /* how many at once, 0: no limit */
-  bool change_running;   /* whether connect and disconnect can change a running container's */
+  unsigned max_networks;                                   /* how many at once, 0: no limit */
+  unsigned (*max_networks_of) (const struct container *c); /* when it depends on the container (NULL: it does not) */
+  /* After connect or disconnect changed a running container's namespace (its interface ifname made, or gone): what
+     else must follow it (a VM's guest); NULL: nothing.  Called without the network lock. */
+  int (*running_changed) (struct container *c, const char *ifname, bool connected, isola_error_t *err);
 };
 
 /* Docker's EndpointSettings of a connect (Aliases, IPAMConfig.IPv4Address; NULL: none), checked: EINVAL. */
@@ -33,8 +36,8 @@ int network_endpoint_check (json_t *endpoint, isola_error_t *err);
 
 /* Puts container c on network what too, with endpoint's settings (may be NULL); the container's record is written,
    and a running container gets the network at once.  Docker's errors for host, none and container: modes and for a
-   running container already on the network (EPERM: Docker's 403); EBUSY for a running VM container, EEXIST for a VM
-   container on another network. */
+   running container already on the network (EPERM: Docker's 403); EBUSY for a running container without a namespace of
+   its own, EEXIST for a VM container on as many networks as its guest has interfaces. */
 int network_connect (const struct isola_store *s, struct container *c, const struct network_limits *limits,
                      const char *what, json_t *endpoint, isola_error_t *err);
 

@@ -328,6 +328,14 @@ set_up (struct nl_sock *sk, const char *name, isola_error_t *err)
   return ret < 0 ? ret : bring_up (sk, now, name, err);
 }
 
+int
+nl_lo_up (const char *netns, isola_error_t *err)
+{
+  cleanup_sock struct nl_sock *sk = NULL;
+  int ret = open_socket_in (netns, &sk, err);
+  return ret < 0 ? ret : set_up (sk, "lo", err);
+}
+
 /* Inside the container's namespace: lo and the veth's end up (libnl cannot set the peer's flags in the message
    that makes it), the address, the default route. */
 static int

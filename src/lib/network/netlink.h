@@ -45,6 +45,9 @@ int nl_veth_add (const char *host_name, const char *bridge, const struct nl_veth
 
 /* In the namespace at netns: the default routes via gateway (0: none) and gateway6 (NULL or ::: none) on ifname,
    which has an address in their subnets (a container's next network, once its first one is gone). */
+/* lo up in the namespace at netns (a container's that is on no network yet). */
+int nl_lo_up (const char *netns, isola_error_t *err);
+
 int nl_default_route_add (const char *netns, const char *ifname, uint32_t gateway, const struct in6_addr *gateway6,
                           isola_error_t *err);
 

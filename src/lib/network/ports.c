@@ -353,6 +353,43 @@ ports_publish (const struct container *c, json_t *record, const char *ip, json_t
   return 0;
 }
 
+int
+ports_move (const struct container *c, json_t *from, json_t *to, isola_error_t *err)
+{
+  cleanup_free struct mapping *ms = NULL;
+  size_t n = 0;
+  int ret = collect (c, &ms, &n, err);
+  json_t *ports = json_object_get (from, "Ports");
+  /* each mapping's host port, as ports_publish chose it: the Nth of a key's is the Nth in its list */
+  for (size_t i = 0; ret == 0 && i < n; i++)
+    {
+      size_t nth = 0;
+      for (size_t j = 0; j < i; j++)
+        nth += strcmp (ms[j].key, ms[i].key) == 0;
+      const char *port
+          = json_string_value (json_object_get (json_array_get (json_object_get (ports, ms[i].key), nth), "HostPort"));
+      if (port == NULL || sscanf (port, "%u", &ms[i].host_port) != 1)
+        ret = isola_error_fail (err, EINVAL, "container %.12s has no record of its published port %s", c->id,
+                                ms[i].key);
+    }
+  const char *ip = json_string_value (json_object_get (to, "IPAddress"));
+  const char *bridge = json_string_value (json_object_get (to, "Bridge"));
+  if (ret == 0 && (ip == NULL || bridge == NULL))
+    ret = isola_error_fail (err, EINVAL, "container %.12s: an attachment without an address or bridge", c->id);
+  cleanup_free char *tag = rule_tag (c);
+  (void)remove_rules (tag, NULL);
+  cleanup_free char *text = ret == 0 && n > 0 ? rules_text (ms, n, ip, bridge, tag) : NULL;
+  if (text && (ret = allow_localnet (bridge, err)) == 0)
+    ret = iptables_restore (text, err);
+  if (ret < 0)
+    {
+      (void)remove_rules (tag, NULL);
+      return ret;
+    }
+  json_object_set (to, "Ports", ports);
+  return 0;
+}
+
 /* A container that publishes nothing has no rules: no iptables-save at each of its detaches. */
 static bool
 publishes (const struct container *c)

@@ -28,6 +28,12 @@
    att's "Ports".  Nothing is left on failure. */
 int ports_publish (const struct container *c, json_t *record, const char *ip, json_t *att, isola_error_t *err);
 
+/* c's published ports moved from attachment from (which has "Ports") to attachment to, whose address and bridge
+   the rules then name (to gets the "Ports"): the host ports stay held by the monitor that runs c.  The first network
+   of a running container disconnected, its ports go to the next one, as Docker's sandbox moves them with its
+   gateway.  On failure c has no rules left. */
+int ports_move (const struct container *c, json_t *from, json_t *to, isola_error_t *err);
+
 /* Removes c's rules and the sockets this process holds for it. */
 void ports_unpublish (const struct container *c);
 

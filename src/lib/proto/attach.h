@@ -36,6 +36,8 @@ enum attach_type
   ATTACH_RESOURCES_REPLY, /* monitor → client: JSON, {"Error": text} or what the agent read */
   ATTACH_DETACH,          /* client → monitor: it leaves (detach keys); the exec it is the session of goes on */
   ATTACH_ATTACH,          /* client → monitor, first: it is attached: the container's output comes to it from now */
+  ATTACH_NETWORK,         /* client → monitor: JSON for the agent, {"Network": the guest's NICs} (a VM's) */
+  ATTACH_NETWORK_REPLY,   /* monitor → client: JSON, {"Error": text} or {} */
   ATTACH_TYPE_MAX,
 };
 

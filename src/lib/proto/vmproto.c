@@ -60,6 +60,8 @@ static const struct rule rules[VMPROTO_TYPE_MAX] = {
   [VMPROTO_STDIN_ACK] = { "STDIN_ACK", VMPROTO_GUEST, STREAM_SOME, 4, TAIL_NONE, 0, 0 },
   [VMPROTO_RESOURCES] = { "RESOURCES", VMPROTO_HOST, STREAM_SOME, 0, TAIL_BYTES, 1, VMPROTO_PAYLOAD_MAX },
   [VMPROTO_RESOURCES_REPLY] = { "RESOURCES_REPLY", VMPROTO_GUEST, STREAM_SOME, 0, TAIL_BYTES, 1, VMPROTO_PAYLOAD_MAX },
+  [VMPROTO_NETWORK] = { "NETWORK", VMPROTO_HOST, STREAM_SOME, 0, TAIL_BYTES, 1, VMPROTO_PAYLOAD_MAX },
+  [VMPROTO_NETWORK_REPLY] = { "NETWORK_REPLY", VMPROTO_GUEST, STREAM_SOME, 0, TAIL_BYTES, 1, VMPROTO_PAYLOAD_MAX },
 };
 
 static uint16_t
@@ -348,6 +350,18 @@ struct vmproto_msg
 vmproto_msg_resources_reply (uint32_t request, const void *json, size_t len)
 {
   return msg_new (VMPROTO_RESOURCES_REPLY, request, json, clamp_len (len));
+}
+
+struct vmproto_msg
+vmproto_msg_network (uint32_t request, const void *json, size_t len)
+{
+  return msg_new (VMPROTO_NETWORK, request, json, clamp_len (len));
+}
+
+struct vmproto_msg
+vmproto_msg_network_reply (uint32_t request, const void *json, size_t len)
+{
+  return msg_new (VMPROTO_NETWORK_REPLY, request, json, clamp_len (len));
 }
 
 struct vmproto_msg

@@ -16,7 +16,7 @@
 
 #include "base/error.h"
 
-#define VMPROTO_VERSION      4
+#define VMPROTO_VERSION      5
 #define VMPROTO_MAGIC        0x4d565349u /* first HELLO field: the bytes "ISVM" */
 #define VMPROTO_HEADER_SIZE  12
 #define VMPROTO_PAYLOAD_MAX  (1024 * 1024) /* START, EXEC, PS_REPLY, RESOURCES(_REPLY) (JSON) */
@@ -66,6 +66,8 @@ enum vmproto_type /* wire values: never renumber */
   VMPROTO_STDIN_ACK = 19,       /* guest → host: the process took (or dropped) this many more input bytes (u32) */
   VMPROTO_RESOURCES = 20,       /* host → guest, stream = request id: JSON, {"Update": limits} or {} (read usage) */
   VMPROTO_RESOURCES_REPLY = 21, /* guest → host, stream = the request's id: JSON, {"Error": text} or the usage */
+  VMPROTO_NETWORK = 22,         /* host → guest, stream = request id: JSON, {"Network": the NICs as in START's} */
+  VMPROTO_NETWORK_REPLY = 23,   /* guest → host, stream = the request's id: JSON, {"Error": text} or {} */
   VMPROTO_TYPE_MAX,
 };
 
@@ -114,6 +116,8 @@ struct vmproto_msg vmproto_msg_signal (uint32_t stream, uint32_t sig);
 struct vmproto_msg vmproto_msg_ps (uint32_t request);
 struct vmproto_msg vmproto_msg_resources (uint32_t request, const void *json, size_t len);
 struct vmproto_msg vmproto_msg_resources_reply (uint32_t request, const void *json, size_t len);
+struct vmproto_msg vmproto_msg_network (uint32_t request, const void *json, size_t len);
+struct vmproto_msg vmproto_msg_network_reply (uint32_t request, const void *json, size_t len);
 struct vmproto_msg vmproto_msg_shutdown (void);
 struct vmproto_msg vmproto_msg_started (uint32_t stream, uint32_t pid);
 struct vmproto_msg vmproto_msg_failed (uint32_t stream, int32_t errnum, uint32_t exit_code, const char *message);
@@ -181,7 +185,8 @@ int vmproto_frame_check (const struct vmproto_frame *f);
 /* Typed payload decoders: 0, -EINVAL for a frame of another type, -EPROTO for a malformed one; outputs are written
    only on success.  Text is copied NUL-terminated into (buf, size), cut at a character boundary to fit, with
    control characters and malformed UTF-8 replaced by '?': it is safe to print on a terminal.  START, EXEC, STDIN,
-   STDOUT, STDERR, PS_REPLY, RESOURCES and RESOURCES_REPLY carry their bytes or JSON as the frame's payload itself. */
+   STDOUT, STDERR, PS_REPLY, RESOURCES(_REPLY) and NETWORK(_REPLY) carry their bytes or JSON as the frame's payload
+   itself. */
 int vmproto_get_hello (const struct vmproto_frame *f, uint32_t *version, char *software, size_t size);
 int vmproto_get_started (const struct vmproto_frame *f, uint32_t *pid);
 int vmproto_get_failed (const struct vmproto_frame *f, int32_t *errnum, uint32_t *exit_code, char *message,

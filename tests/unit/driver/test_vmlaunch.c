@@ -112,18 +112,34 @@ test_qemu_argv (void)
   CHECK (argv_contains (argv, "share,,dir,security_model=mapped-xattr,readonly=on")
              && argv_contains (argv, "mount_tag=share0"),
          "a read-only bind is a read-only 9p share, commas in paths doubled, the guest's owners and modes in xattrs");
-  CHECK (argv_has (argv, "-device", "virtio-net-device,id=nic0") && !argv_contains (argv, "netdev"),
-         "every VM has a NIC (one template serves all), without a peer when it has no network");
+  CHECK (argv_has (argv, "-device", "virtio-net-device,id=nic0,mac=52:54:00:12:34:56")
+             && argv_has (argv, "-device", "virtio-net-device,id=nic3,mac=52:54:00:12:34:59")
+             && !argv_contains (argv, "nic4") && !argv_contains (argv, "netdev"),
+         "every VM has the same NICs, each with its own MAC (one template serves all), without a peer when it has no "
+         "network");
+  CHECK (vm_nics (0) == 4 && vm_nics (1) == 4 && vm_nics (2) == 3 && vm_nics (4) == 1 && vm_nics (9) == 1,
+         "four NICs, fewer with more than one share (microvm's eight virtio-mmio transports), and always one");
   container_free (c);
   {
     struct vm_layout l = { .memory_mb = 256, .cpus = 1 };
-    struct vm_instance in = {
-      .name = "x", .console_fd = 3, .rootfs_fd = 4, .upper_fd = 5, .upper_ro_fd = 6, .channel_fd = 7, .tap_fd = 11
-    };
+    const int taps[] = { 11, 12 };
+    struct vm_instance in = { .name = "x",
+                              .console_fd = 3,
+                              .rootfs_fd = 4,
+                              .upper_fd = 5,
+                              .upper_ro_fd = 6,
+                              .channel_fd = 7,
+                              .taps = taps,
+                              .n_taps = 2 };
     cleanup_strv char **net = vm_qemu_argv_for (&vs, &l, &in);
     CHECK (argv_has (net, "-netdev", "tap,id=net0,fd=11,vhost=off")
-               && argv_has (net, "-device", "virtio-net-device,id=nic0,netdev=net0"),
-           "with a network, the NIC's peer is the tap the worker is given (driver/vm_net.h)");
+               && argv_has (net, "-device", "virtio-net-device,id=nic0,mac=52:54:00:12:34:56,netdev=net0")
+               && argv_has (net, "-netdev", "tap,id=net1,fd=12,vhost=off")
+               && argv_has (net, "-device", "virtio-net-device,id=nic1,mac=52:54:00:12:34:57,netdev=net1")
+               && argv_has (net, "-device", "virtio-net-device,id=nic2,mac=52:54:00:12:34:58")
+               && !argv_contains (net, "net2,"),
+           "on two networks, the first two NICs' peers are the taps the worker is given, the spare ones have none "
+           "(driver/vm_net.h)");
   }
 
   vs.accel = "kvm";

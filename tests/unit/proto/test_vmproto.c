@@ -327,6 +327,14 @@ test_rejects (void)
   CHECK (verdict_header (G, VMPROTO_STARTED, 0, 0, 4, "\1\0\0\0", 4) == -EPROTO, "STARTED on stream 0");
   CHECK (verdict_header (G, VMPROTO_PS_REPLY, 0, 0, 2, "[]", 2) == -EPROTO, "PS_REPLY with request id 0");
   CHECK (verdict_header (H, VMPROTO_PS, 0, 0, 0, NULL, 0) == -EPROTO, "PS with request id 0");
+  CHECK (verdict_header (H, VMPROTO_NETWORK, 0, 4, 2, "{}", 2) == 1
+             && verdict_header (H, VMPROTO_NETWORK, 0, 0, 2, "{}", 2) == -EPROTO
+             && verdict_header (H, VMPROTO_NETWORK, 0, 4, 0, NULL, 0) == -EPROTO
+             && verdict_header (G, VMPROTO_NETWORK, 0, 4, 2, "{}", 2) == -EPROTO,
+         "NETWORK: JSON from the host with a request id");
+  CHECK (verdict_header (G, VMPROTO_NETWORK_REPLY, 0, 4, 2, "{}", 2) == 1
+             && verdict_header (H, VMPROTO_NETWORK_REPLY, 0, 4, 2, "{}", 2) == -EPROTO,
+         "NETWORK_REPLY: from the guest only");
   CHECK (verdict_header (H, VMPROTO_SIGNAL, 0, 0, 4, "\x0f\0\0\0", 4) == -EPROTO, "SIGNAL on stream 0");
   CHECK (verdict_header (H, VMPROTO_START, 0, 2, 2, "{}", 2) == -EPROTO, "START on stream 2");
   CHECK (verdict_header (H, VMPROTO_EXEC, 0, 1, 2, "{}", 2) == -EPROTO, "EXEC on stream 1");
