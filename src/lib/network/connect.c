@@ -210,11 +210,18 @@ network_connect (const struct isola_store *s, struct container *c, const struct 
   lock = -1;
   if ((ret = limits->running_changed (c, ifname, true, err)) == 0)
     return 0;
-  /* undone as a disconnect would: the guest never had it */
-  if (network_lock (s, &lock, NULL) == 0 && network_detach_running (s, c, id, NULL) == 0)
+  /* Undone as a disconnect would: the guest never had it.  The locks are taken again in their order (network, then
+     config), so this cannot deadlock with another connect; the record is re-read under them. */
+  close (config_lock);
+  config_lock = -1;
+  if (network_lock (s, &lock, NULL) == 0 && container_lock_config (c, &config_lock, NULL) == 0
+      && network_detach_running (s, c, id, NULL) == 0)
     {
-      json_array_remove (choices, json_array_size (choices) - 1);
-      (void)write_choices (c, choices, NULL);
+      cleanup_json json_t *now = network_choices (c);
+      ssize_t added = choice_index (s, now, record);
+      if (added >= 0)
+        json_array_remove (now, (size_t)added);
+      (void)write_choices (c, now, NULL);
     }
   return ret;
 }
