@@ -657,9 +657,17 @@ take_file_mounts (json_t *config, const struct container *c, isola_error_t *err)
   return write_file_replace (path, text, strlen (text), 0600, err);
 }
 
+/* The worker's cgroup: the spec's cgroupsPath (as sandbox/cgroup.h names it), for the VM driver (VM_WORKER_CGROUP). */
+static int
+take_cgroup (const char *cgroup, const struct container *c, isola_error_t *err)
+{
+  cleanup_free char *path = container_path (c, VM_WORKER_CGROUP);
+  return write_file_replace (path, cgroup, strlen (cgroup), 0600, err);
+}
+
 int
-rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_launch *l, int console_fd, pid_t *pid_out,
-              json_t **vm_out, isola_error_t *err)
+rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_launch *l, const char *cgroup,
+              int console_fd, pid_t *pid_out, json_t **vm_out, isola_error_t *err)
 {
   (void)ctx;
   /* The guest's kernel already keeps the container's root from the host's; and the bundle's root, owned by the
@@ -725,6 +733,8 @@ rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_la
         ret = take_etc_files (l->config, c, err);
       if (ret == 0)
         ret = take_file_mounts (l->config, c, err);
+      if (ret == 0)
+        ret = take_cgroup (cgroup, c, err);
     }
   if (ret < 0)
     {
@@ -737,7 +747,8 @@ rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_la
       return ret;
     }
   *pid_out = pid;
-  *vm_out = json_pack ("{s:s, s:s, s:s}", "container", c->id, "image", image_id, "network", mode);
+  *vm_out
+      = json_pack ("{s:s, s:s, s:s, s:s}", "container", c->id, "image", image_id, "network", mode, "cgroup", cgroup);
   return 0;
 }
 
@@ -830,6 +841,12 @@ rt_vm_remove (const struct rt_ctx *ctx, const struct rt_container *rc)
       (void)container_rm (s, c, true, NULL);
   }
   image_discard (store_root, vm_field (rc, "image"));
+  /* The driver's cleanup removed the worker's cgroup, unless its monitor died before it could. */
+  const char *cgroup = vm_field (rc, "cgroup");
+  struct cgroup_fs fs = { 0 };
+  if (cgroup && cgroup[0] && cgroup_fs_detect ("/sys/fs/cgroup", &fs, NULL) == 0)
+    (void)cgroup_destroy (&fs, cgroup, NULL);
+  cgroup_fs_clear (&fs);
 }
 
 /* --- exec ------------------------------------------------------------------------------------------------------------
