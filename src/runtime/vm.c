@@ -678,6 +678,14 @@ rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_la
                              "io.isola.isolation=vm: user namespaces are not supported: the VM already separates the "
                              "container's root from the host's (drop the user namespace, or use "
                              "io.isola.isolation=process)");
+  /* A pod's user namespace (hostUsers: false) maps the pod's ids on the host; the VM has a kernel of its own, whose
+     ids no host namespace can map, and the rootfs chowned to the pod's range would keep those ids in the guest. */
+  if (l->userns_fd >= 0)
+    return isola_error_fail (err, ENOTSUP,
+                             "io.isola.isolation=vm: a user namespace joined by path (a pod's, hostUsers: false) is "
+                             "not supported: the guest's kernel cannot be in a host user namespace, and the VM "
+                             "already separates the container's root from the host's (use hostUsers: true, or "
+                             "io.isola.isolation=process)");
   const char *netns = NULL;
   bool new_netns = false;
   int ret = network_of (l->config, &netns, &new_netns, err);

@@ -429,6 +429,53 @@ host_uid() {
   assert_output_contains "user namespaces aren't enabled in the container"
 }
 
+@test "runtime config: a user namespace joined by path (a pod's): the container is its root, joins the pod's others; the spec's maps must be its own" {
+  userns_holder
+  chown -R -h 200000:200000 "$B/rootfs"
+  chmod 755 "$T" "$B"
+  ns=/proc/$USERNS_PID/ns/user
+  # the pod's first container (its sandbox): the user namespace by path, the others new (they belong to it)
+  edit_config ".linux.namespaces += [{\"type\": \"user\", \"path\": \"$ns\"}]"
+  args sleep 1000
+  create_bg p1 --pid-file "$T/pid1"
+  rt start p1
+  pid1=$(cat "$T/pid1")
+  assert_equal "$(host_uid "$pid1")" 200000
+  assert_equal "$(readlink "/proc/$pid1/ns/user")" "$(readlink "$ns")"
+  # the pod's next container joins its user, network and IPC namespaces by path, with the spec's maps as containerd
+  # and CRI-O pass them (the same as the namespace's: a warning, as runc's); the container's root is the range's
+  args sh -c 'cat /proc/self/uid_map; id -u; id -g; readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; touch /made-inside'
+  edit_config ".linux.namespaces = [{\"type\": \"pid\"}, {\"type\": \"mount\"}, {\"type\": \"uts\"},
+      {\"type\": \"user\", \"path\": \"$ns\"}, {\"type\": \"network\", \"path\": \"/proc/$pid1/ns/net\"},
+      {\"type\": \"ipc\", \"path\": \"/proc/$pid1/ns/ipc\"}]
+    | .linux.uidMappings = [{\"containerID\": 0, \"hostID\": 200000, \"size\": 65536}]
+    | .linux.gidMappings = [{\"containerID\": 0, \"hostID\": 200000, \"size\": 65536}]"
+  run --separate-stderr rt run --bundle "$B" p2
+  assert_status 0
+  assert_equal "$(echo "${lines[0]}" | tr -s ' ' | sed 's/^ //')" "0 200000 65536"
+  assert_equal "${lines[1]}" 0
+  assert_equal "${lines[2]}" 0
+  assert_equal "${lines[3]}" "$(readlink "/proc/$pid1/ns/net")"
+  assert_equal "${lines[4]}" "$(readlink "/proc/$pid1/ns/ipc")"
+  assert_equal "$(stat -c %u:%g "$B/rootfs/made-inside")" 200000:200000
+  [[ $stderr == *"both a userns path to join and a matching userns mapping"* ]] || fail "no warning: $stderr"
+  # exec joins it: its root is the container's
+  run rt exec p1 sh -c 'id -u; cat /proc/self/uid_map'
+  assert_status 0
+  assert_equal "${lines[0]}" 0
+  assert_equal "$(echo "${lines[1]}" | tr -s ' ' | sed 's/^ //')" "0 200000 65536"
+  rt exec -d --pid-file "$T/epid" p1 sleep 1000
+  assert_equal "$(host_uid "$(cat "$T/epid")")" 200000
+  # maps that are not the namespace's are refused, as by runc, and nothing is left
+  edit_config '.linux.uidMappings = [{"containerID": 0, "hostID": 300000, "size": 65536}]'
+  run rt run --bundle "$B" p3
+  assert_status 1
+  assert_output_contains "user namespaces enabled, but both namespace path and non-matching mapping specified"
+  [ ! -e "$ISOLA_RUNTIME_ROOT/p3" ] || fail "state left by a refused create"
+  rt delete --force p1
+  ! alive "$(cat "$T/epid")" || fail "the exec'd process outlived delete"
+}
+
 @test "runtime config: linux.resources (memory, pids, cpu) reach the cgroups" {
   args sleep 1000
   edit_config '.linux.resources.memory = {"limit": 67108864} | .linux.resources.pids = {"limit": 33} | .linux.resources.cpu = {"quota": 50000, "period": 100000}'

@@ -119,11 +119,20 @@ host_sees() {
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
 }
 
-@test "runtime vm: a user namespace is refused with a clear message, nothing left" {
+@test "runtime vm: a user namespace (its own, or joined by path) is refused with a clear message, nothing left" {
   edit_config '.linux.namespaces += [{"type": "user"}] | .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}] | .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
   run rt create --bundle "$B" vu1 </dev/null
   assert_status 1
   assert_output_contains "io.isola.isolation=vm: user namespaces are not supported: the VM already separates"
+  assert_equal "$(ls "$ISOLA_RUNTIME_ROOT")" ""
+  assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
+  # a pod's user namespace, joined by path (hostUsers: false), too
+  userns_holder
+  edit_config "del(.linux.uidMappings, .linux.gidMappings) | .linux.namespaces |= map(select(.type != \"user\"))
+    | .linux.namespaces += [{\"type\": \"user\", \"path\": \"/proc/$USERNS_PID/ns/user\"}]"
+  run rt create --bundle "$B" vu2 </dev/null
+  assert_status 1
+  assert_output_contains "io.isola.isolation=vm: a user namespace joined by path (a pod's, hostUsers: false) is not supported"
   assert_equal "$(ls "$ISOLA_RUNTIME_ROOT")" ""
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
 }

@@ -133,6 +133,12 @@ struct spawn_spec
      to the mapped range (the caller prepares it, as for runc); device nodes are the host's, bound (mknod is
      refused in a user namespace). */
   const char *uid_map, *gid_map;
+  /* > 0: a user namespace to join instead (runc's linux.namespaces "user" with a path: a Kubernetes pod's), whose
+     maps are its own (uid_map stays NULL).  A helper joins the container's cgroups and the namespaces given
+     by path (as the host's root, who may join any), then this one, and clones the first process as its parent's
+     child (CLONE_PARENT), so that its new namespaces belong to the joined one; the process becomes the namespace's
+     root (uid and gid 0, which its maps must have) and builds the container as for uid_map. */
+  int userns_fd;
 
   /* An OCI runtime's container (isola-runtime) instead of a monitor's: */
   /* masked and read-only paths, NULL-terminated, replacing Docker's (sandbox_masked_paths) when not NULL */
