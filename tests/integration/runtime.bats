@@ -429,6 +429,49 @@ host_uid() {
   assert_output_contains "user namespaces aren't enabled in the container"
 }
 
+# has_cap_sys_resource: the test (and so the runtime) may raise a hard limit (this kind of machine's bounding set
+# lacks CAP_SYS_RESOURCE, ../../../shared/MEASURED.md).
+has_cap_sys_resource() {
+  local eff
+  eff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+  (((0x$eff >> 24) & 1))
+}
+
+@test "runtime config: rlimits in a user namespace are set from outside it: above the runtime's hard limit only with CAP_SYS_RESOURCE, else a clear error" {
+  chown -R -h 100000:100000 "$B/rootfs"
+  chmod 755 "$T" "$B"
+  edit_config '.linux.namespaces += [{"type": "user"}] | .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}] | .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
+  args sh -c 'ulimit -Sn; ulimit -Hn'
+  # within the runtime's hard limit (4096 here): the soft one raised, the hard one lowered, in the namespace
+  edit_config '.process.rlimits = [{"type": "RLIMIT_NOFILE", "soft": 3000, "hard": 3500}]'
+  run timeout 60 prlimit --nofile=1024:4096 "$RT" run --bundle "$B" rl1
+  assert_status 0
+  assert_equal "${lines[0]}" 3000
+  assert_equal "${lines[1]}" 3500
+  # above it: the namespace's root may never raise it (EPERM, whatever the host's root may); the runtime sets it
+  # before the process enters the namespace, as runc does, so only the runtime's own right counts
+  edit_config '.process.rlimits = [{"type": "RLIMIT_NOFILE", "soft": 5000, "hard": 5000}]'
+  run timeout 60 prlimit --nofile=1024:4096 "$RT" run --bundle "$B" rl2
+  if has_cap_sys_resource; then
+    assert_status 0
+    assert_equal "${lines[1]}" 5000
+  else
+    assert_status 1
+    assert_output_contains "setrlimit 7 (soft 5000, hard 5000): the hard limit is above the runtime's (4096), and raising it needs CAP_SYS_RESOURCE"
+    [ ! -e "$ISOLA_RUNTIME_ROOT/rl2" ] || fail "state left by a refused run"
+  fi
+  # exec's process.rlimits too
+  edit_config '.process.rlimits = [{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 4096}]'
+  args sleep 1000
+  create_bg rl3 --pid-file "$T/pid"
+  rt start rl3
+  echo '{"args": ["sh", "-c", "ulimit -Hn"], "cwd": "/", "user": {"uid": 0, "gid": 0}, "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 2000, "hard": 2000}]}' >"$T/proc.json"
+  run rt exec --process "$T/proc.json" rl3
+  assert_status 0
+  assert_equal "$output" 2000
+  rt delete --force rl3
+}
+
 @test "runtime config: a user namespace joined by path (a pod's): the container is its root, joins the pod's others; the spec's maps must be its own" {
   userns_holder
   chown -R -h 200000:200000 "$B/rootfs"

@@ -1123,6 +1123,27 @@ apply_rlimits (const struct spawn_spec *spec, isola_error_t *err)
   return 0;
 }
 
+int
+spawn_set_rlimits (const struct spawn_spec *spec, pid_t pid, isola_error_t *err)
+{
+  for (size_t i = 0; i < spec->n_rlimits; i++)
+    {
+      const struct spawn_rlimit *r = &spec->rlimits[i];
+      struct rlimit want = { .rlim_cur = r->soft, .rlim_max = r->hard }, old = { 0 };
+      if (prlimit (pid, r->resource, NULL, &old) == 0 && prlimit (pid, r->resource, &want, NULL) == 0)
+        continue;
+      if (errno == EPERM && want.rlim_max > old.rlim_max)
+        return isola_error_fail (err, EPERM,
+                                 "setrlimit %d (soft %llu, hard %llu): the hard limit is above the runtime's (%llu), "
+                                 "and raising it needs CAP_SYS_RESOURCE, which the runtime does not have",
+                                 r->resource, (unsigned long long)r->soft, (unsigned long long)r->hard,
+                                 (unsigned long long)old.rlim_max);
+      return isola_error_make (err, errno, "setrlimit %d (soft %llu, hard %llu)", r->resource,
+                               (unsigned long long)r->soft, (unsigned long long)r->hard);
+    }
+  return 0;
+}
+
 /* --- capabilities and the user switch ------------------------------------------------------------------------- */
 
 /* Capabilities this kernel knows and we hold: asking for more would make capset fail. */
@@ -1821,7 +1842,10 @@ clone_and_wait (const struct spawn_spec *spec, bool in_helper, pid_t *pid_out, i
   trace_mark ("monitor: cloned, joining cgroups");
   cleanup_error isola_error_t join_err = NULL;
   int joined = 0;
-  if (spec->uid_map && (joined = write_id_maps (pid, spec, &join_err)) == 0)
+  /* Before the maps: until it becomes the namespace's root the process has our uids, which prlimit asks of us. */
+  if (spec->uid_map)
+    joined = spawn_set_rlimits (spec, pid, &join_err);
+  if (spec->uid_map && joined == 0 && (joined = write_id_maps (pid, spec, &join_err)) == 0)
     (void)!send (go_w, "m", 1, MSG_NOSIGNAL);
   if (joined == 0)
     joined = join_cgroups (pid, spec->cgroup, into_cgroup, &join_err);
@@ -1893,6 +1917,8 @@ static int
 helper_join (const struct spawn_spec *spec, isola_error_t *err)
 {
   int ret = join_own_cgroups (spec->cgroup, err);
+  if (ret == 0)
+    ret = spawn_set_rlimits (spec, 0, err);
   if (ret == 0)
     ret = join_namespaces (spec, err);
   if (ret == 0 && spec->pid.mode == SPAWN_NS_JOIN && setns (spec->pid.fd, CLONE_NEWPID) < 0)

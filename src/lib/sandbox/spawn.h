@@ -153,6 +153,12 @@ struct spawn_spec
   unsigned preserve_fds;
 };
 
+/* Sets spec's rlimits on pid (0: the caller) with prlimit.  Raising a hard limit needs CAP_SYS_RESOURCE in the host's
+   user namespace, which a process in a user namespace of its own never has: so they are set from outside it (on the
+   first process before it becomes the namespace's root, in the helpers before they join one), as runc sets them
+   from its parent.  Where even the runtime may not raise it (no CAP_SYS_RESOURCE), the error says so. */
+int spawn_set_rlimits (const struct spawn_spec *spec, pid_t pid, isola_error_t *err);
+
 /* Default signal dispositions and an empty mask, for a process about to become a container's. */
 void spawn_reset_signals (void);
 
