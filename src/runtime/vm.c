@@ -51,6 +51,7 @@
 #include "runtime/oci.h"
 #include "runtime/state.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/spawn.h"
 #include "store/store.h"
 
 #define VM_STORE_DIR ".vm-store"
@@ -621,6 +622,42 @@ hex_of (const char *data, size_t len)
   return hex;
 }
 
+/* A file mounted under a directory bind (a pod's subPath file in a volume, `-v DIR:/data -v FILE:/data/f`) is bound
+   by the agent on a mount point in the 9p share, which it would create through 9p, owned on the host by the VM
+   worker's uid.  The runtime makes it instead, in the host's directory, empty and root's, where runc and a process
+   container make it too (their mount point is inside the bound directory).  The innermost read-write directory bind
+   holding dest is the one; a read-only one is left alone (the agent's bind then fails, as runc's does). */
+static int
+make_mount_point_in_bind (json_t *config, const char *file_dest, isola_error_t *err)
+{
+  const char *best_source = NULL, *best_dest = NULL;
+  json_t *m;
+  size_t i;
+  json_array_foreach (json_object_get (config, "mounts"), i, m)
+  {
+    const char *dest, *source;
+    bool ro;
+    struct stat st;
+    if (vm_bind_mount (m, &dest, &source, &ro, &st) && S_ISDIR (st.st_mode) && strcmp (dest, "/") != 0
+        && path_under (file_dest, dest) && strcmp (file_dest, dest) != 0
+        && (best_dest == NULL || strlen (dest) > strlen (best_dest)))
+      {
+        best_dest = dest;
+        best_source = ro ? NULL : source;
+      }
+  }
+  if (best_source == NULL)
+    return 0;
+  cleanup_close int dirfd = open (best_source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    return isola_error_make (err, errno, "open %s", best_source);
+  int fd = spawn_make_mount_target (dirfd, file_dest + strlen (best_dest), false, err);
+  if (fd < 0)
+    return fd;
+  close (fd);
+  return 0;
+}
+
 static int
 take_file_mounts (json_t *config, const struct container *c, isola_error_t *err)
 {
@@ -645,6 +682,9 @@ take_file_mounts (json_t *config, const struct container *c, isola_error_t *err)
                                dest, FILE_MOUNT_MAX / 1024, FILE_MOUNTS_MAX / 1024);
     if (ret < 0)
       return isola_error_make (err, -ret, "read %s for the container's %s", source, dest);
+    int made = make_mount_point_in_bind (config, dest, err);
+    if (made < 0)
+      return made;
     total += len;
     cleanup_free char *hex = hex_of (text, len);
     json_array_append_new (files, json_pack ("{s:s, s:s, s:s, s:i, s:b}", "Type", "file", "Destination", dest,

@@ -308,16 +308,20 @@ host_sees() {
   mkdir -p "$T/vol"
   echo volume-data >"$T/vol/f"
   echo file-data >"$T/note"
+  # a file under the volume (a pod's subPath file in a volume) is there too; its mount point is made in the host's
+  # directory as runc and a process container make it (empty, root's), not by the guest through 9p
   run --separate-stderr timeout 180 "${P[@]}" run --rm "${A[@]}" -v "$T/vol:/data" -v "$T/note:/etc/note" \
-    --add-host vmhost.example:10.1.2.3 busybox \
-    sh -c 'cat /data/f; echo hi from a vm; cat /etc/note; echo changed >>/etc/note; grep vmhost.example /etc/hosts; test -f /run/.containerenv && echo containerenv; exit 4'
+    -v "$T/note:/data/sub/note:ro" --add-host vmhost.example:10.1.2.3 busybox \
+    sh -c 'cat /data/f; echo hi from a vm; cat /etc/note; echo changed >>/etc/note; grep vmhost.example /etc/hosts; test -f /run/.containerenv && echo containerenv; cat /data/sub/note; exit 4'
   assert_status 4
   assert_equal "${lines[0]}" volume-data
   assert_equal "${lines[1]}" "hi from a vm"
   assert_equal "${lines[2]}" file-data
   [[ ${lines[3]} == 10.1.2.3*vmhost.example* ]] || fail "podman's /etc/hosts is not the guest's: $output"
   assert_equal "${lines[4]}" containerenv
+  assert_equal "${lines[5]}" file-data
   assert_equal "$(cat "$T/note")" file-data
+  assert_equal "$(stat -c '%u:%g %s' "$T/vol/sub/note")" "0:0 0"
   # with --cgroup-manager systemd (podman passes --systemd-cgroup and machine.slice:libpod:ID) the VM worker is in
   # the scope, whose memory limit is the guest's RAM (the limit plus 64 MiB) plus QEMU's own (512 MiB under TCG)
   made_cgroup_if_new machine.slice

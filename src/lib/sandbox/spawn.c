@@ -237,6 +237,13 @@ open_mount_target (int rootfd, const char *path, bool dir, isola_error_t *err)
   return fd;
 }
 
+int
+spawn_make_mount_target (int rootfd, const char *path, bool dir, isola_error_t *err)
+{
+  cleanup_free char *norm = normalize_path (path);
+  return open_mount_target (rootfd, norm, dir, err);
+}
+
 /* --- mount helpers -------------------------------------------------------------------------------------------- */
 
 static int

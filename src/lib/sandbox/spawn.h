@@ -193,6 +193,11 @@ int spawn_exec_command (const struct spawn_spec *spec, char *const *env, bool *s
    -v gets at its start, for `cp`'s view of a container that is not running (Docker's mountVolumes). */
 int spawn_bind_in_root (int rootfd, const char *source, const char *dest, bool readonly, isola_error_t *err);
 
+/* The mount target path (a file, or a directory with dir) inside the directory rootfd, created when missing with its
+   parents, as a container's start makes its mount points (symlinks and ".." never leave rootfd): an O_PATH fd of
+   it, or a negative errno. */
+int spawn_make_mount_target (int rootfd, const char *path, bool dir, isola_error_t *err);
+
 /* Docker's masked and read-only paths, NULL-terminated: what every container but a --privileged one gets (inspect
    shows them as HostConfig.MaskedPaths, ReadonlyPaths). */
 extern const char *const sandbox_masked_paths[];
