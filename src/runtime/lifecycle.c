@@ -231,10 +231,11 @@ do_create (struct rt_ctx *ctx, const struct create_opts *o, const char *id, stru
     ret = make_exec_fifo (dir, &l.fifo_fd, err);
   if (ret == 0 && l.vm)
     {
-      /* The VM's worker gets the container's cgroup (the driver's); the waiter needs none. */
+      /* The VM's worker gets the container's cgroup (the VM driver makes it at start, with the VM's limits); the
+         waiter stays with the caller, and state.json's "cgroup" stays empty: it is the VM's. */
+      ret = rt_vm_create (ctx, id, dir, &l.oci, cgroup_name, l.console_fd, &pid, &vm, err);
       free (cgroup_name);
       cgroup_name = NULL;
-      ret = rt_vm_create (ctx, id, dir, &l.oci, l.console_fd, &pid, &vm, err);
     }
   else if (ret == 0)
     ret = cgroup_fs_detect ("/sys/fs/cgroup", &l.fs, err);

@@ -65,9 +65,10 @@ struct oci_process;
 char *rt_vm_store_root (const char *root);
 bool rt_vm_container (const struct rt_container *c);
 /* The VM container for the bundle and its waiter, the process of --pid-file (*pid_out), which starts it when the
-   exec fifo in dir opens; *vm_out is what state.json keeps of it ("vm"). */
-int rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_launch *l, int console_fd,
-                  pid_t *pid_out, json_t **vm_out, isola_error_t *err);
+   exec fifo in dir opens; its VM worker goes into cgroup (sandbox/cgroup.h's name of the spec's cgroupsPath, with
+   the spec's limits).  *vm_out is what state.json keeps of it ("vm"). */
+int rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_launch *l, const char *cgroup,
+                  int console_fd, pid_t *pid_out, json_t **vm_out, isola_error_t *err);
 /* What the waiter said when the VM container did not start, or NULL. */
 char *rt_vm_start_error (const struct rt_container *c);
 /* pause/resume: the VM's vCPUs stop (QMP, as `isola pause`), marked by RT_VM_PAUSED in its directory. */

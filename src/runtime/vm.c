@@ -51,6 +51,7 @@
 #include "runtime/oci.h"
 #include "runtime/state.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/spawn.h"
 #include "store/store.h"
 
 #define VM_STORE_DIR ".vm-store"
@@ -621,6 +622,42 @@ hex_of (const char *data, size_t len)
   return hex;
 }
 
+/* A file mounted under a directory bind (a pod's subPath file in a volume, `-v DIR:/data -v FILE:/data/f`) is bound
+   by the agent on a mount point in the 9p share, which it would create through 9p, owned on the host by the VM
+   worker's uid.  The runtime makes it instead, in the host's directory, empty and root's, where runc and a process
+   container make it too (their mount point is inside the bound directory).  The innermost read-write directory bind
+   holding dest is the one; a read-only one is left alone (the agent's bind then fails, as runc's does). */
+static int
+make_mount_point_in_bind (json_t *config, const char *file_dest, isola_error_t *err)
+{
+  const char *best_source = NULL, *best_dest = NULL;
+  json_t *m;
+  size_t i;
+  json_array_foreach (json_object_get (config, "mounts"), i, m)
+  {
+    const char *dest, *source;
+    bool ro;
+    struct stat st;
+    if (vm_bind_mount (m, &dest, &source, &ro, &st) && S_ISDIR (st.st_mode) && strcmp (dest, "/") != 0
+        && path_under (file_dest, dest) && strcmp (file_dest, dest) != 0
+        && (best_dest == NULL || strlen (dest) > strlen (best_dest)))
+      {
+        best_dest = dest;
+        best_source = ro ? NULL : source;
+      }
+  }
+  if (best_source == NULL)
+    return 0;
+  cleanup_close int dirfd = open (best_source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    return isola_error_make (err, errno, "open %s", best_source);
+  int fd = spawn_make_mount_target (dirfd, file_dest + strlen (best_dest), false, err);
+  if (fd < 0)
+    return fd;
+  close (fd);
+  return 0;
+}
+
 static int
 take_file_mounts (json_t *config, const struct container *c, isola_error_t *err)
 {
@@ -645,6 +682,9 @@ take_file_mounts (json_t *config, const struct container *c, isola_error_t *err)
                                dest, FILE_MOUNT_MAX / 1024, FILE_MOUNTS_MAX / 1024);
     if (ret < 0)
       return isola_error_make (err, -ret, "read %s for the container's %s", source, dest);
+    int made = make_mount_point_in_bind (config, dest, err);
+    if (made < 0)
+      return made;
     total += len;
     cleanup_free char *hex = hex_of (text, len);
     json_array_append_new (files, json_pack ("{s:s, s:s, s:s, s:i, s:b}", "Type", "file", "Destination", dest,
@@ -657,9 +697,17 @@ take_file_mounts (json_t *config, const struct container *c, isola_error_t *err)
   return write_file_replace (path, text, strlen (text), 0600, err);
 }
 
+/* The worker's cgroup: the spec's cgroupsPath (as sandbox/cgroup.h names it), for the VM driver (VM_WORKER_CGROUP). */
+static int
+take_cgroup (const char *cgroup, const struct container *c, isola_error_t *err)
+{
+  cleanup_free char *path = container_path (c, VM_WORKER_CGROUP);
+  return write_file_replace (path, cgroup, strlen (cgroup), 0600, err);
+}
+
 int
-rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_launch *l, int console_fd, pid_t *pid_out,
-              json_t **vm_out, isola_error_t *err)
+rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_launch *l, const char *cgroup,
+              int console_fd, pid_t *pid_out, json_t **vm_out, isola_error_t *err)
 {
   (void)ctx;
   /* The guest's kernel already keeps the container's root from the host's; and the bundle's root, owned by the
@@ -669,6 +717,14 @@ rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_la
     return isola_error_fail (err, ENOTSUP,
                              "io.isola.isolation=vm: user namespaces are not supported: the VM already separates the "
                              "container's root from the host's (drop the user namespace, or use "
+                             "io.isola.isolation=process)");
+  /* A pod's user namespace (hostUsers: false) maps the pod's ids on the host; the VM has a kernel of its own, whose
+     ids no host namespace can map, and the rootfs chowned to the pod's range would keep those ids in the guest. */
+  if (l->userns_fd >= 0)
+    return isola_error_fail (err, ENOTSUP,
+                             "io.isola.isolation=vm: a user namespace joined by path (a pod's, hostUsers: false) is "
+                             "not supported: the guest's kernel cannot be in a host user namespace, and the VM "
+                             "already separates the container's root from the host's (use hostUsers: true, or "
                              "io.isola.isolation=process)");
   const char *netns = NULL;
   bool new_netns = false;
@@ -725,6 +781,8 @@ rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_la
         ret = take_etc_files (l->config, c, err);
       if (ret == 0)
         ret = take_file_mounts (l->config, c, err);
+      if (ret == 0)
+        ret = take_cgroup (cgroup, c, err);
     }
   if (ret < 0)
     {
@@ -737,7 +795,8 @@ rt_vm_create (struct rt_ctx *ctx, const char *id, const char *dir, struct oci_la
       return ret;
     }
   *pid_out = pid;
-  *vm_out = json_pack ("{s:s, s:s, s:s}", "container", c->id, "image", image_id, "network", mode);
+  *vm_out
+      = json_pack ("{s:s, s:s, s:s, s:s}", "container", c->id, "image", image_id, "network", mode, "cgroup", cgroup);
   return 0;
 }
 
@@ -830,6 +889,12 @@ rt_vm_remove (const struct rt_ctx *ctx, const struct rt_container *rc)
       (void)container_rm (s, c, true, NULL);
   }
   image_discard (store_root, vm_field (rc, "image"));
+  /* The driver's cleanup removed the worker's cgroup, unless its monitor died before it could. */
+  const char *cgroup = vm_field (rc, "cgroup");
+  struct cgroup_fs fs = { 0 };
+  if (cgroup && cgroup[0] && cgroup_fs_detect ("/sys/fs/cgroup", &fs, NULL) == 0)
+    (void)cgroup_destroy (&fs, cgroup, NULL);
+  cgroup_fs_clear (&fs);
 }
 
 /* --- exec ------------------------------------------------------------------------------------------------------------

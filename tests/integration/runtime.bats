@@ -429,6 +429,96 @@ host_uid() {
   assert_output_contains "user namespaces aren't enabled in the container"
 }
 
+# has_cap_sys_resource: the test (and so the runtime) may raise a hard limit (this kind of machine's bounding set
+# lacks CAP_SYS_RESOURCE, ../../../shared/MEASURED.md).
+has_cap_sys_resource() {
+  local eff
+  eff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+  (((0x$eff >> 24) & 1))
+}
+
+@test "runtime config: rlimits in a user namespace are set from outside it: above the runtime's hard limit only with CAP_SYS_RESOURCE, else a clear error" {
+  chown -R -h 100000:100000 "$B/rootfs"
+  chmod 755 "$T" "$B"
+  edit_config '.linux.namespaces += [{"type": "user"}] | .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}] | .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
+  args sh -c 'ulimit -Sn; ulimit -Hn'
+  # within the runtime's hard limit (4096 here): the soft one raised, the hard one lowered, in the namespace
+  edit_config '.process.rlimits = [{"type": "RLIMIT_NOFILE", "soft": 3000, "hard": 3500}]'
+  run timeout 60 prlimit --nofile=1024:4096 "$RT" run --bundle "$B" rl1
+  assert_status 0
+  assert_equal "${lines[0]}" 3000
+  assert_equal "${lines[1]}" 3500
+  # above it: the namespace's root may never raise it (EPERM, whatever the host's root may); the runtime sets it
+  # before the process enters the namespace, as runc does, so only the runtime's own right counts
+  edit_config '.process.rlimits = [{"type": "RLIMIT_NOFILE", "soft": 5000, "hard": 5000}]'
+  run timeout 60 prlimit --nofile=1024:4096 "$RT" run --bundle "$B" rl2
+  if has_cap_sys_resource; then
+    assert_status 0
+    assert_equal "${lines[1]}" 5000
+  else
+    assert_status 1
+    assert_output_contains "setrlimit 7 (soft 5000, hard 5000): the hard limit is above the runtime's (4096), and raising it needs CAP_SYS_RESOURCE"
+    [ ! -e "$ISOLA_RUNTIME_ROOT/rl2" ] || fail "state left by a refused run"
+  fi
+  # exec's process.rlimits too
+  edit_config '.process.rlimits = [{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 4096}]'
+  args sleep 1000
+  create_bg rl3 --pid-file "$T/pid"
+  rt start rl3
+  echo '{"args": ["sh", "-c", "ulimit -Hn"], "cwd": "/", "user": {"uid": 0, "gid": 0}, "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 2000, "hard": 2000}]}' >"$T/proc.json"
+  run rt exec --process "$T/proc.json" rl3
+  assert_status 0
+  assert_equal "$output" 2000
+  rt delete --force rl3
+}
+
+@test "runtime config: a user namespace joined by path (a pod's): the container is its root, joins the pod's others; the spec's maps must be its own" {
+  userns_holder
+  chown -R -h 200000:200000 "$B/rootfs"
+  chmod 755 "$T" "$B"
+  ns=/proc/$USERNS_PID/ns/user
+  # the pod's first container (its sandbox): the user namespace by path, the others new (they belong to it)
+  edit_config ".linux.namespaces += [{\"type\": \"user\", \"path\": \"$ns\"}]"
+  args sleep 1000
+  create_bg p1 --pid-file "$T/pid1"
+  rt start p1
+  pid1=$(cat "$T/pid1")
+  assert_equal "$(host_uid "$pid1")" 200000
+  assert_equal "$(readlink "/proc/$pid1/ns/user")" "$(readlink "$ns")"
+  # the pod's next container joins its user, network and IPC namespaces by path, with the spec's maps as containerd
+  # and CRI-O pass them (the same as the namespace's: a warning, as runc's); the container's root is the range's
+  args sh -c 'cat /proc/self/uid_map; id -u; id -g; readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; touch /made-inside'
+  edit_config ".linux.namespaces = [{\"type\": \"pid\"}, {\"type\": \"mount\"}, {\"type\": \"uts\"},
+      {\"type\": \"user\", \"path\": \"$ns\"}, {\"type\": \"network\", \"path\": \"/proc/$pid1/ns/net\"},
+      {\"type\": \"ipc\", \"path\": \"/proc/$pid1/ns/ipc\"}]
+    | .linux.uidMappings = [{\"containerID\": 0, \"hostID\": 200000, \"size\": 65536}]
+    | .linux.gidMappings = [{\"containerID\": 0, \"hostID\": 200000, \"size\": 65536}]"
+  run --separate-stderr rt run --bundle "$B" p2
+  assert_status 0
+  assert_equal "$(echo "${lines[0]}" | tr -s ' ' | sed 's/^ //')" "0 200000 65536"
+  assert_equal "${lines[1]}" 0
+  assert_equal "${lines[2]}" 0
+  assert_equal "${lines[3]}" "$(readlink "/proc/$pid1/ns/net")"
+  assert_equal "${lines[4]}" "$(readlink "/proc/$pid1/ns/ipc")"
+  assert_equal "$(stat -c %u:%g "$B/rootfs/made-inside")" 200000:200000
+  [[ $stderr == *"both a userns path to join and a matching userns mapping"* ]] || fail "no warning: $stderr"
+  # exec joins it: its root is the container's
+  run rt exec p1 sh -c 'id -u; cat /proc/self/uid_map'
+  assert_status 0
+  assert_equal "${lines[0]}" 0
+  assert_equal "$(echo "${lines[1]}" | tr -s ' ' | sed 's/^ //')" "0 200000 65536"
+  rt exec -d --pid-file "$T/epid" p1 sleep 1000
+  assert_equal "$(host_uid "$(cat "$T/epid")")" 200000
+  # maps that are not the namespace's are refused, as by runc, and nothing is left
+  edit_config '.linux.uidMappings = [{"containerID": 0, "hostID": 300000, "size": 65536}]'
+  run rt run --bundle "$B" p3
+  assert_status 1
+  assert_output_contains "user namespaces enabled, but both namespace path and non-matching mapping specified"
+  [ ! -e "$ISOLA_RUNTIME_ROOT/p3" ] || fail "state left by a refused create"
+  rt delete --force p1
+  ! alive "$(cat "$T/epid")" || fail "the exec'd process outlived delete"
+}
+
 @test "runtime config: linux.resources (memory, pids, cpu) reach the cgroups" {
   args sleep 1000
   edit_config '.linux.resources.memory = {"limit": 67108864} | .linux.resources.pids = {"limit": 33} | .linux.resources.cpu = {"quota": 50000, "period": 100000}'

@@ -46,6 +46,11 @@ rt_teardown() {
   if [ -n "${PODMAN_PID_DIRS:-}" ]; then podman_teardown; fi
   if [ -n "${CONTAINERD_PID:-}" ]; then containerd_teardown; fi
   if [ -n "${DOCKERD_PID:-}" ]; then dockerd_teardown; fi
+  if [ -n "${USERNS_PID:-}" ]; then
+    kill "$USERNS_PID" 2>/dev/null || true
+    wait "$USERNS_PID" 2>/dev/null || true
+    USERNS_PID=
+  fi
   # after the callers' containers are gone: the parents their cgroupsPaths made
   if [ -n "${CG_MADE:-}" ]; then remove_made_cgroups; fi
   [[ ${T:-} == /tmp/isola-rt.* ]] && rm -rf "$T"
@@ -65,6 +70,16 @@ args() {
 
 rt() {
   timeout 60 "$RT" "$@"
+}
+
+# userns_holder: a user namespace of the test's own, as a pod's runtime makes one for hostUsers: false: a sleep in it
+# ($USERNS_PID, killed by teardown), the test (root of the host's) writing its maps: 0 → 200000, 65536 ids.
+userns_holder() {
+  unshare --user sleep 1000 </dev/null >/dev/null 2>&1 &
+  USERNS_PID=$!
+  wait_until 30 sh -c "[ \"\$(readlink /proc/$USERNS_PID/ns/user)\" != \"\$(readlink /proc/self/ns/user)\" ]"
+  echo "0 200000 65536" >"/proc/$USERNS_PID/uid_map"
+  echo "0 200000 65536" >"/proc/$USERNS_PID/gid_map"
 }
 
 # create_bg ID [FLAGS]: `create` with the container's stdio on $T/out (a pipe to bats would stay open as long as

@@ -54,6 +54,37 @@ workers_of() {
   true
 }
 
+# worker_cgroup_is DIR PATH [CONTROLLER...]: the VM worker of the store under DIR is in the cgroup PATH in the v2
+# hierarchy (a hybrid host's unified one) and in each v1 CONTROLLER's where the host has that hierarchy.
+worker_cgroup_is() {
+  local dir=$1 path=$2 w got c
+  shift 2
+  w=$(workers_of "$dir")
+  [ -n "$w" ] && [ "$(echo "$w" | wc -l)" = 1 ] || fail "not one worker: '$w'"
+  got=$(cut -d: -f2- "/proc/$w/cgroup")
+  if [ -d /sys/fs/cgroup/unified ] || [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    echo "$got" | grep -qx ":$path" || fail "the worker is not in $path (v2): $got"
+  fi
+  for c in "$@"; do
+    if [ -d "/sys/fs/cgroup/$c" ] && [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then
+      echo "$got" | grep -Eqx "([a-z_]+,)*$c(,[a-z_]+)*:$path" || fail "the worker is not in $path ($c): $got"
+    fi
+  done
+}
+
+# cgroup_file PATH FILE_V1 FILE_V2 CONTROLLER: a file of the cgroup PATH, v1's CONTROLLER hierarchy's or v2's.
+cgroup_file() {
+  cat "/sys/fs/cgroup/$4/$1/$2" 2>/dev/null || cat "/sys/fs/cgroup/$1/$3"
+}
+
+# no_cgroup PATH: the cgroup PATH is in no hierarchy.
+no_cgroup() {
+  local h
+  for h in /sys/fs/cgroup/unified /sys/fs/cgroup /sys/fs/cgroup/*/; do
+    [ ! -d "$h/$1" ] || fail "the cgroup $1 is left in $h"
+  done
+}
+
 # no_workers DIR: no VM worker of the store under DIR runs.
 no_workers() {
   [ -z "$(workers_of "$1")" ]
@@ -88,11 +119,20 @@ host_sees() {
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
 }
 
-@test "runtime vm: a user namespace is refused with a clear message, nothing left" {
+@test "runtime vm: a user namespace (its own, or joined by path) is refused with a clear message, nothing left" {
   edit_config '.linux.namespaces += [{"type": "user"}] | .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}] | .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
   run rt create --bundle "$B" vu1 </dev/null
   assert_status 1
   assert_output_contains "io.isola.isolation=vm: user namespaces are not supported: the VM already separates"
+  assert_equal "$(ls "$ISOLA_RUNTIME_ROOT")" ""
+  assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
+  # a pod's user namespace, joined by path (hostUsers: false), too
+  userns_holder
+  edit_config "del(.linux.uidMappings, .linux.gidMappings) | .linux.namespaces |= map(select(.type != \"user\"))
+    | .linux.namespaces += [{\"type\": \"user\", \"path\": \"/proc/$USERNS_PID/ns/user\"}]"
+  run rt create --bundle "$B" vu2 </dev/null
+  assert_status 1
+  assert_output_contains "io.isola.isolation=vm: a user namespace joined by path (a pod's, hostUsers: false) is not supported"
   assert_equal "$(ls "$ISOLA_RUNTIME_ROOT")" ""
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
 }
@@ -113,6 +153,12 @@ host_sees() {
   echo "nameserver 10.9.8.7" >"$T/resolv"
   edit_config ".hostname = \"vmbox\" | .mounts += [{\"destination\": \"/etc/resolv.conf\", \"type\": \"bind\",
     \"source\": \"$T/resolv\", \"options\": [\"rbind\", \"ro\"]}]"
+  # the VM worker goes into the spec's cgroupsPath (absolute: from each hierarchy's root), with its limits: the
+  # CPU quota as given, the pids limit plus QEMU's own threads (the guest's processes get the limit itself)
+  u=$(basename "$T" | tr -cd 'a-zA-Z0-9')
+  made_cgroup "$u"
+  edit_config ".linux.cgroupsPath = \"/$u/pod/v2\" | .linux.resources.pids = {\"limit\": 40}
+    | .linux.resources.cpu = {\"quota\": 50000, \"period\": 100000}"
   create_bg v2 --pid-file "$T/pid"
   pid=$(cat "$T/pid")
   assert_equal "$(state_field v2 status)" created
@@ -125,6 +171,11 @@ host_sees() {
   # the container's process is the guest's: the host sees its worker, not its sleep
   ! host_sees 7171 || fail "the host sees the container's sleep"
   assert_equal "$(workers_of "$ISOLA_RUNTIME_ROOT/.vm-store" | wc -l)" 1
+  worker_cgroup_is "$ISOLA_RUNTIME_ROOT/.vm-store" "/$u/pod/v2" pids cpu
+  assert_equal "$(cgroup_file "$u/pod/v2" pids.max pids.max pids)" 168
+  assert_equal "$(cgroup_file "$u/pod/v2" cpu.cfs_quota_us cpu.max cpu | cut -d' ' -f1)" 50000
+  assert_equal "$(rt exec v2 cat /sys/fs/cgroup/pids.max)" 40
+  [ -z "$(ls -d /sys/fs/cgroup/*/isola/runtime-v2 /sys/fs/cgroup/unified/isola/runtime-v2 2>/dev/null)" ] || fail "made under isola/ too"
   # of the container's processes the host has the --pid-file one
   assert_equal "$(rt ps --format json v2)" "[$pid]"
   # pause stops the VM (its vCPUs, through QMP), resume runs it again
@@ -161,15 +212,21 @@ host_sees() {
   rt delete v2
   assert_equal "$(ls "$ISOLA_RUNTIME_ROOT")" ""
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
+  no_cgroup "$u/pod/v2"
 }
 
 @test "runtime vm: a SIGKILLed --pid-file process takes its VM with it; state says stopped" {
   args sh -c 'echo started; exec sleep 7272'
+  # a relative cgroupsPath is below the runtime's parent, isola/
+  u=$(basename "$T" | tr -cd 'a-zA-Z0-9')
+  made_cgroup "isola/$u"
+  edit_config ".linux.cgroupsPath = \"$u/v9\""
   create_bg v9 --pid-file "$T/pid"
   pid=$(cat "$T/pid")
   rt start v9
   wait_until 60 grep -q started "$T/out"
   assert_equal "$(workers_of "$ISOLA_RUNTIME_ROOT/.vm-store" | wc -l)" 1
+  worker_cgroup_is "$ISOLA_RUNTIME_ROOT/.vm-store" "/isola/$u/v9"
   # what a shim does to a container's init: the VM must go as a runc container goes with its init
   kill -9 "$pid"
   wait_until 120 sh -c "[ \"\$('$RT' state v9 | jq -r .status)\" = stopped ]"
@@ -178,6 +235,7 @@ host_sees() {
   rt delete v9
   assert_equal "$(ls "$ISOLA_RUNTIME_ROOT")" ""
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
+  no_cgroup "isola/$u/v9"
 }
 
 @test "runtime vm: the pod's network namespace (by path) is the VM's: its address, MAC and routes" {
@@ -250,24 +308,34 @@ host_sees() {
   mkdir -p "$T/vol"
   echo volume-data >"$T/vol/f"
   echo file-data >"$T/note"
+  # a file under the volume (a pod's subPath file in a volume) is there too; its mount point is made in the host's
+  # directory as runc and a process container make it (empty, root's), not by the guest through 9p
   run --separate-stderr timeout 180 "${P[@]}" run --rm "${A[@]}" -v "$T/vol:/data" -v "$T/note:/etc/note" \
-    --add-host vmhost.example:10.1.2.3 busybox \
-    sh -c 'cat /data/f; echo hi from a vm; cat /etc/note; echo changed >>/etc/note; grep vmhost.example /etc/hosts; test -f /run/.containerenv && echo containerenv; exit 4'
+    -v "$T/note:/data/sub/note:ro" --add-host vmhost.example:10.1.2.3 busybox \
+    sh -c 'cat /data/f; echo hi from a vm; cat /etc/note; echo changed >>/etc/note; grep vmhost.example /etc/hosts; test -f /run/.containerenv && echo containerenv; cat /data/sub/note; exit 4'
   assert_status 4
   assert_equal "${lines[0]}" volume-data
   assert_equal "${lines[1]}" "hi from a vm"
   assert_equal "${lines[2]}" file-data
   [[ ${lines[3]} == 10.1.2.3*vmhost.example* ]] || fail "podman's /etc/hosts is not the guest's: $output"
   assert_equal "${lines[4]}" containerenv
+  assert_equal "${lines[5]}" file-data
   assert_equal "$(cat "$T/note")" file-data
-  run timeout 180 "${P[@]}" run -d --name s1 "${A[@]}" busybox sh -c 'echo logged; exec sleep 7373'
+  assert_equal "$(stat -c '%u:%g %s' "$T/vol/sub/note")" "0:0 0"
+  # with --cgroup-manager systemd (podman passes --systemd-cgroup and machine.slice:libpod:ID) the VM worker is in
+  # the scope, whose memory limit is the guest's RAM (the limit plus 64 MiB) plus QEMU's own (512 MiB under TCG)
+  made_cgroup_if_new machine.slice
+  run --separate-stderr timeout 180 "${P[@]}" --cgroup-manager systemd run -d --name s1 --memory 256m "${A[@]}" busybox sh -c 'echo logged; exec sleep 7373'
   assert_status 0
   id=$output
   ! host_sees 7373 || fail "the host sees the container's sleep"
-  run timeout 120 "${P[@]}" exec s1 sh -c 'echo in-exec; exit 6'
+  worker_cgroup_is "$ISOLA_RUNTIME_ROOT/.vm-store" "/machine.slice/libpod-$id.scope" memory
+  assert_equal "$(cgroup_file "machine.slice/libpod-$id.scope" memory.limit_in_bytes memory.max memory)" $(((256 + 64 + 512) << 20))
+  # (podman warns on stderr that conmon cannot join a systemd cgroup: no systemd runs here)
+  run --separate-stderr timeout 120 "${P[@]}" exec s1 sh -c 'echo in-exec; exit 6'
   assert_status 6
   assert_equal "$output" in-exec
-  run timeout 120 "${P[@]}" exec -t s1 sh -c 'tty; exit 2'
+  run --separate-stderr timeout 120 "${P[@]}" exec -t s1 sh -c 'tty; exit 2'
   assert_status 2
   assert_output_matches '^/dev/pts/[0-9]+'
   wait_until 30 sh -c "timeout 30 $(printf '%q ' "${P[@]}") logs s1 | grep -q logged"
@@ -279,6 +347,7 @@ host_sees() {
   timeout 120 "${P[@]}" rm s1
   assert_equal "$(ls "$ISOLA_RUNTIME_ROOT" 2>/dev/null)" ""
   assert_vm_store_empty "$ISOLA_RUNTIME_ROOT"
+  no_cgroup "machine.slice/libpod-$id.scope"
   [ -n "$id" ]
 }
 
@@ -292,6 +361,8 @@ host_sees() {
   [ "$output" != "$(uname -r)" ] || fail "ctr's container did not run in a VM"
   timeout 180 "${CTR[@]}" run -d "${V[@]}" docker.io/library/busybox:latest t2 sleep 7474
   ! host_sees 7474 || fail "the host sees the container's sleep"
+  # containerd's cgroupsPath, /NAMESPACE/ID, is the VM worker's cgroup
+  worker_cgroup_is "$T/cd/rt/default/.vm-store" /default/t2
   run timeout 60 "${CTR[@]}" task exec --exec-id e1 t2 sh -c 'echo exec-out; exit 4'
   assert_status 4
   assert_equal "$output" exec-out
@@ -307,6 +378,7 @@ host_sees() {
   timeout 60 "${CTR[@]}" containers delete t2
   assert_equal "$(ls "$T/cd/rt/default")" ""
   assert_vm_store_empty "$T/cd/rt/default"
+  no_cgroup default/t2
   containerd_teardown
 }
 

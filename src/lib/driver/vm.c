@@ -200,13 +200,32 @@ qmp_listen (const struct container *c, isola_error_t *err)
   return take_fd (&fd);
 }
 
-/* The worker's cgroup on the host, isola/ID as a process container's, so that what QEMU uses counts against the
-   container: --cpus and --cpu-shares as given (its vCPUs are its threads), and with --memory the guest's memory plus
-   what QEMU needs besides (VM_WORKER_OVERHEAD_*_MB).  Not --cpuset-*: those name the guest's vCPUs and memory nodes,
-   not the host's.  `update` changes the guest's limits only: the VM's memory is fixed when it starts. */
+/* The name (sandbox/cgroup.h's) of the worker's cgroup: the one the container was given (VM_WORKER_CGROUP), else
+   isola/ID as a process container's. */
+static char *
+worker_cgroup_name (const struct container *c)
+{
+  cleanup_free char *path = container_path (c, VM_WORKER_CGROUP);
+  char *name = NULL;
+  if (read_file_bounded (path, 4096, &name, NULL, NULL) < 0)
+    return xstrdup (c->id);
+  name[strcspn (name, "\n")] = '\0';
+  if (name[0] == '\0')
+    {
+      free (name);
+      return xstrdup (c->id);
+    }
+  return name;
+}
+
+/* The worker's cgroup on the host, so that what QEMU uses counts against the container: --cpus and --cpu-shares as
+   given (its vCPUs are its threads), with --memory the guest's memory plus what QEMU needs besides
+   (VM_WORKER_OVERHEAD_*_MB), with --pids-limit that plus QEMU's threads.  Not --cpuset-*: those name the guest's
+   vCPUs and memory nodes, not the host's.  `update` changes the guest's limits only: the VM's memory is fixed when
+   it starts. */
 static int
-worker_cgroup (const struct vm_settings *vs, const struct vm_layout *l, const struct container *c, struct cgroup_fs *fs,
-               struct cgroup_placement *out, isola_error_t *err)
+worker_cgroup (const struct vm_settings *vs, const struct vm_layout *l, const struct container *c, const char *name,
+               struct cgroup_fs *fs, struct cgroup_placement *out, isola_error_t *err)
 {
   struct cgroup_limits asked;
   cgroup_limits_from_host_config (container_host_config (c), &asked);
@@ -215,10 +234,11 @@ worker_cgroup (const struct vm_settings *vs, const struct vm_layout *l, const st
     .memory = asked.memory > 0 ? (l->memory_mb + overhead) << 20 : 0,
     .nano_cpus = asked.nano_cpus,
     .cpu_shares = asked.cpu_shares,
+    .pids = asked.pids > 0 ? asked.pids + VM_WORKER_OVERHEAD_PIDS : 0,
   };
   int ret = cgroup_fs_detect ("/sys/fs/cgroup", fs, err);
   if (ret == 0)
-    ret = cgroup_create (fs, c->id, &limits, out, err);
+    ret = cgroup_create (fs, name, &limits, out, err);
   return ret;
 }
 
@@ -384,9 +404,10 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
   bool exited = false;
   struct cgroup_fs cgfs = { 0 };
   struct cgroup_placement cgroup = { .dir_fd = -1 };
+  cleanup_free char *cgroup_name = worker_cgroup_name (c);
   trace_mark ("monitor: VM worker's cgroup");
   if (ret == 0)
-    ret = worker_cgroup (&vs, &l, c, &cgfs, &cgroup, err);
+    ret = worker_cgroup (&vs, &l, c, cgroup_name, &cgfs, &cgroup, err);
   /* The network namespace, given by path or the network's, mirrored into the guest (vm_net.h); without one the NICs
      have no peer. */
   struct vm_net net = { 0 };
@@ -428,7 +449,7 @@ vm_start (const struct isola_store *s, struct container *c, struct driver_io *io
   vm_shares_free (shares, l.n_shares);
   vm_settings_clear (&vs);
   if (ret < 0 && cgfs.root)
-    (void)cgroup_destroy (&cgfs, c->id, NULL);
+    (void)cgroup_destroy (&cgfs, cgroup_name, NULL);
   cgroup_placement_clear (&cgroup);
   cgroup_fs_clear (&cgfs);
   if (ret == 0)
@@ -577,8 +598,9 @@ vm_stats (struct container *c, struct cgroup_stats *out, isola_error_t *err)
      the host gives the container, as for a process container; memory, pids and I/O are the guest's. */
   struct cgroup_fs fs = { 0 };
   struct cgroup_stats host;
+  cleanup_free char *cgroup_name = worker_cgroup_name (c);
   if (ret == 0 && cgroup_fs_detect ("/sys/fs/cgroup", &fs, NULL) == 0
-      && cgroup_stats_read (&fs, c->id, &host, NULL) == 0)
+      && cgroup_stats_read (&fs, cgroup_name, &host, NULL) == 0)
     {
       out->cpu_ns = host.cpu_ns, out->cpu_user_ns = host.cpu_user_ns, out->cpu_system_ns = host.cpu_system_ns;
       memcpy (out->percpu_ns, host.percpu_ns, sizeof host.percpu_ns);
@@ -697,7 +719,8 @@ vm_cleanup (struct container *c, bool *oom_killed, isola_error_t *err)
   cleanup_free char *netns = vm_netns_of (c);
   if (netns)
     (void)vm_net_release (netns, NULL);
-  int ret = cgroup_release ("/sys/fs/cgroup", c->id, oom_killed, err);
+  cleanup_free char *cgroup_name = worker_cgroup_name (c);
+  int ret = cgroup_release ("/sys/fs/cgroup", cgroup_name, oom_killed, err);
   int net = network_detach_container (c, ret < 0 ? NULL : err);
   return ret < 0 ? ret : net;
 }

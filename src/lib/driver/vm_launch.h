@@ -29,6 +29,9 @@
    under TCG, the translated code (an idle TCG guest at -m 128 is ~210 MB resident: ../shared/MEASURED.md). */
 #define VM_WORKER_OVERHEAD_TCG_MB 512
 #define VM_WORKER_OVERHEAD_KVM_MB 128
+/* What the worker's cgroup allows beyond --pids-limit (which bounds the guest's processes, in the guest): QEMU's own
+   threads, its vCPUs, the RCU and main loop threads and up to 64 of its thread pool's. */
+#define VM_WORKER_OVERHEAD_PIDS 128
 /* Where the VM workers' uids start (driver/vm_jail.h), 0x70000000: above the ranges of people, system users,
    systemd's dynamic users and the usual /etc/subuid allocations (100000 + 65536 n), below systemd-nspawn's foreign
    range; a worker's uid is that plus a PID, below 2^22 (the largest pid_max). */
@@ -146,6 +149,11 @@ int vm_boot_next_frame (struct vm_boot *b, struct vmproto_frame *f);
 /* In a container's directory: mounts of files the guest gets by content (isola-runtime's file binds), a JSON array
    of {"Type": "file", "Destination", "ContentHex", "Mode", "ReadOnly"}, which START's Mounts end with. */
 #define VM_FILE_MOUNTS "file-mounts.json"
+
+/* In a container's directory: the cgroup its VM worker goes into, one line naming it as sandbox/cgroup.h does (an
+   absolute path from each hierarchy's root, or a path below isola/): isola-runtime's cgroupsPath, checked by it.
+   Without the file the worker's cgroup is isola/ID. */
+#define VM_WORKER_CGROUP "worker-cgroup"
 
 /* The START message (JSON) for container c, its terminal size from io. */
 int vm_start_json (const struct isola_store *s, const struct container *c, const struct driver_io *io, json_t **out,

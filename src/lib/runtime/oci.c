@@ -39,6 +39,7 @@ oci_launch_init (struct oci_launch *l)
   memset (l, 0, sizeof *l);
   for (size_t i = 0; i < ARRAY_SIZE (l->ns_fds); i++)
     l->ns_fds[i] = -1;
+  l->userns_fd = -1;
 }
 
 void
@@ -69,6 +70,8 @@ oci_launch_clear (struct oci_launch *l)
   for (size_t i = 0; i < ARRAY_SIZE (l->ns_fds); i++)
     if (l->ns_fds[i] >= 0)
       close (l->ns_fds[i]);
+  if (l->userns_fd >= 0)
+    close (l->userns_fd);
   seccomp_program_free (l->seccomp);
   free (l->cgroups_path);
   oci_launch_init (l);
@@ -353,6 +356,14 @@ open_ns_path (const char *path, const char *type, int clone_type, int *fd_out, i
   return 0;
 }
 
+static bool
+is_own_namespace (int fd, const char *name)
+{
+  cleanup_free char *path = xasprintf ("/proc/self/ns/%s", name);
+  struct stat a, b;
+  return fstat (fd, &a) == 0 && stat (path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* Those the spec does not list are the host's (the runtime's own); a private one is new, one with a path joined. */
 static int
 parse_namespaces (json_t *list, struct oci_launch *l, isola_error_t *err)
@@ -408,8 +419,20 @@ parse_namespaces (json_t *list, struct oci_launch *l, isola_error_t *err)
     else if (strcmp (type, "user") == 0)
       {
         if (path)
-          return isola_error_fail (err, ENOTSUP, "config.json: joining a user namespace by path is not supported");
-        l->userns = true;
+          {
+            int ret = open_ns_path (path, type, CLONE_NEWUSER, &l->userns_fd, err);
+            if (ret < 0)
+              return ret;
+            /* setns refuses one's own user namespace (EINVAL): a spec that names it means the host's. */
+            if (is_own_namespace (l->userns_fd, "user"))
+              return isola_error_fail (err, EINVAL,
+                                       "config.json: namespace user: `%s` is the runtime's own user namespace "
+                                       "(leave \"user\" out of linux.namespaces for it)",
+                                       path);
+            sp->userns_fd = l->userns_fd;
+          }
+        else
+          l->userns = true;
         continue;
       }
     else if (strcmp (type, "time") == 0)
@@ -428,8 +451,8 @@ parse_namespaces (json_t *list, struct oci_launch *l, isola_error_t *err)
   }
   if (!mount)
     return isola_error_fail (err, ENOTSUP, "config.json: a container needs a mount namespace of its own");
-  /* The new user namespace's root has no rights over namespaces of the host's user namespace (setns: EPERM), and a
-     pod's own user namespace cannot be joined (above). */
+  /* The new user namespace's root has no rights over namespaces of the host's user namespace (setns: EPERM): a
+     container that shares namespaces with another shares its user namespace too, by path (spawn.h's userns_fd). */
   for (size_t k = 0; l->userns && k < ARRAY_SIZE (l->ns_fds); k++)
     if (l->ns_fds[k] >= 0)
       return isola_error_fail (err, ENOTSUP,
@@ -622,11 +645,116 @@ parse_id_mappings (json_t *list, const char *field, char **out, isola_error_t *e
   return 0;
 }
 
+static int
+compare_strings (const void *a, const void *b)
+{
+  return strcmp (*(char *const *)a, *(char *const *)b);
+}
+
+/* The lines of a map, each as "inside outside count" with single spaces, sorted. */
+static char **
+id_map_lines (const char *map)
+{
+  char **lines = NULL;
+  cleanup_free char *copy = xstrdup (map ? map : "");
+  char *save = NULL;
+  for (char *line = strtok_r (copy, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    {
+      unsigned long long in, out, n;
+      if (sscanf (line, "%llu %llu %llu", &in, &out, &n) == 3)
+        {
+          char *norm = xasprintf ("%llu %llu %llu", in, out, n);
+          strv_push (&lines, norm);
+          free (norm);
+        }
+    }
+  if (lines)
+    qsort (lines, strv_len (lines), sizeof (char *), compare_strings);
+  return lines;
+}
+
+bool
+oci_id_maps_equal (const char *a, const char *b)
+{
+  cleanup_strv char **la = id_map_lines (a), **lb = id_map_lines (b);
+  size_t n = strv_len (la);
+  if (n != strv_len (lb))
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (strcmp (la[i], lb[i]) != 0)
+      return false;
+  return true;
+}
+
+/* The uid_map and gid_map of the user namespace fd, as its members see them (relative to its parent, the host's
+   for a pod's): read by a child that joins it, since the path need not be /proc/PID/ns/user. */
+static int
+read_userns_maps (int fd, char **uid_map, char **gid_map, isola_error_t *err)
+{
+  int p[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return isola_error_make (err, errno, "pipe");
+  pid_t pid = fork ();
+  if (pid < 0)
+    {
+      close (p[0]), close (p[1]);
+      return isola_error_make (err, errno, "fork");
+    }
+  if (pid == 0)
+    {
+      close (p[0]);
+      cleanup_free char *u = NULL, *g = NULL;
+      if (setns (fd, CLONE_NEWUSER) < 0 || read_file_bounded ("/proc/self/uid_map", 65536, &u, NULL, NULL) < 0
+          || read_file_bounded ("/proc/self/gid_map", 65536, &g, NULL, NULL) < 0)
+        _exit (1);
+      cleanup_free char *both = xasprintf ("%s%c%s", u, '\0', g);
+      _exit (write_all (p[1], both, strlen (u) + 1 + strlen (g)) < 0 ? 1 : 0);
+    }
+  close (p[1]);
+  cleanup_free char *buf = NULL;
+  size_t len = 0;
+  int ret = read_fd_bounded (p[0], 2 * 65536 + 1, &buf, &len, NULL);
+  close (p[0]);
+  int status = 0;
+  (void)waitpid_retry (pid, &status);
+  if (ret < 0 || !WIFEXITED (status) || WEXITSTATUS (status) != 0 || memchr (buf, '\0', len) == NULL)
+    return isola_error_fail (err, EIO, "failed to cache mappings for userns: cannot read its uid_map and gid_map");
+  size_t ulen = strlen (buf);
+  *uid_map = xstrdup (buf);
+  *gid_map = xasprintf ("%.*s", (int)(len - ulen - 1), buf + ulen + 1);
+  return 0;
+}
+
+/* runc's rules for a user namespace given by path: its maps are its own; mappings in the spec too (containerd and
+   CRI-O pass both) must be the same (a warning says to give only one), else the spec is refused. */
+static int
+check_joined_user_namespace (json_t *uids, json_t *gids, struct oci_launch *l, isola_error_t *err)
+{
+  cleanup_free char *ns_uids = NULL, *ns_gids = NULL;
+  int ret = read_userns_maps (l->userns_fd, &ns_uids, &ns_gids, err);
+  if (ret < 0 || (json_array_size (uids) == 0 && json_array_size (gids) == 0))
+    return ret;
+  cleanup_free char *spec_uids = NULL, *spec_gids = NULL;
+  if (json_array_size (uids) && (ret = parse_id_mappings (uids, "uidMappings", &spec_uids, err)) < 0)
+    return ret;
+  if (json_array_size (gids) && (ret = parse_id_mappings (gids, "gidMappings", &spec_gids, err)) < 0)
+    return ret;
+  if (!oci_id_maps_equal (ns_uids, spec_uids) || !oci_id_maps_equal (ns_gids, spec_gids))
+    return isola_error_fail (err, EINVAL,
+                             "user namespaces enabled, but both namespace path and non-matching mapping specified -- "
+                             "you may only provide one");
+  warn (l, "config.json has both a userns path to join and a matching userns mapping specified -- you may only "
+           "provide one");
+  return 0;
+}
+
 /* runc's rule: mappings only with a user namespace, and a user namespace only with both. */
 static int
 parse_user_namespace (json_t *linux_, struct oci_launch *l, isola_error_t *err)
 {
   json_t *uids = json_object_get (linux_, "uidMappings"), *gids = json_object_get (linux_, "gidMappings");
+  if (l->userns_fd >= 0)
+    return check_joined_user_namespace (uids, gids, l, err);
   if (!l->userns)
     {
       if (json_array_size (uids) || json_array_size (gids))

@@ -51,6 +51,7 @@ struct oci_launch
   char *cgroups_path; /* linux.cgroupsPath as given, or NULL */
   bool userns;        /* a user namespace of its own: spec.uid_map/gid_map are these */
   char *uid_map, *gid_map;
+  int userns_fd;   /* a user namespace joined by path (spec.userns_fd), or -1 */
   char **warnings; /* for the log: fields ignored */
 };
 
@@ -61,6 +62,9 @@ void oci_launch_clear (struct oci_launch *l);
 int oci_launch_load (const char *bundle, struct oci_launch *l, isola_error_t *err);
 /* The same from a document (owned by the caller). */
 int oci_launch_parse (json_t *config, const char *bundle, struct oci_launch *l, isola_error_t *err);
+
+/* Whether two uid_map/gid_map texts ("inside outside count" lines, any spacing) map the same ranges, in any order. */
+bool oci_id_maps_equal (const char *a, const char *b);
 
 /* An exec's process: a "process" object (runc exec --process), checked as config.json's is. */
 int oci_process_parse (json_t *process, struct oci_process *out, isola_error_t *err);

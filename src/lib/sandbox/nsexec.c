@@ -474,7 +474,10 @@ helper_main (const struct exec_plan *p, int report_fd, pid_t caller)
   spawn_reset_signals ();
   if (!p->detach && (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid () != caller))
     _exit (128 + SIGKILL);
-  int ret = enter_namespaces (p, &err);
+  /* In the container's user namespace the limits could not be raised (spawn.h): the command inherits them. */
+  int ret = p->ns_fds[NS_USER] >= 0 ? spawn_set_rlimits (&p->spec, 0, &err) : 0;
+  if (ret == 0)
+    ret = enter_namespaces (p, &err);
   if (ret < 0)
     report_failure (report_fd, EXEC_SETUP_FAILED, ret, &err);
   int self_pidfd = (int)syscall (SYS_pidfd_open, getpid (), 0);

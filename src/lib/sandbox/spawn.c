@@ -21,6 +21,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -234,6 +235,13 @@ open_mount_target (int rootfd, const char *path, bool dir, isola_error_t *err)
       return isola_error_fail (err, EINVAL, "mount destination `%s` resolves to the container's root", path);
     }
   return fd;
+}
+
+int
+spawn_make_mount_target (int rootfd, const char *path, bool dir, isola_error_t *err)
+{
+  cleanup_free char *norm = normalize_path (path);
+  return open_mount_target (rootfd, norm, dir, err);
 }
 
 /* --- mount helpers -------------------------------------------------------------------------------------------- */
@@ -1122,6 +1130,27 @@ apply_rlimits (const struct spawn_spec *spec, isola_error_t *err)
   return 0;
 }
 
+int
+spawn_set_rlimits (const struct spawn_spec *spec, pid_t pid, isola_error_t *err)
+{
+  for (size_t i = 0; i < spec->n_rlimits; i++)
+    {
+      const struct spawn_rlimit *r = &spec->rlimits[i];
+      struct rlimit want = { .rlim_cur = r->soft, .rlim_max = r->hard }, old = { 0 };
+      if (prlimit (pid, r->resource, NULL, &old) == 0 && prlimit (pid, r->resource, &want, NULL) == 0)
+        continue;
+      if (errno == EPERM && want.rlim_max > old.rlim_max)
+        return isola_error_fail (err, EPERM,
+                                 "setrlimit %d (soft %llu, hard %llu): the hard limit is above the runtime's (%llu), "
+                                 "and raising it needs CAP_SYS_RESOURCE, which the runtime does not have",
+                                 r->resource, (unsigned long long)r->soft, (unsigned long long)r->hard,
+                                 (unsigned long long)old.rlim_max);
+      return isola_error_make (err, errno, "setrlimit %d (soft %llu, hard %llu)", r->resource,
+                               (unsigned long long)r->soft, (unsigned long long)r->hard);
+    }
+  return 0;
+}
+
 /* --- capabilities and the user switch ------------------------------------------------------------------------- */
 
 /* Capabilities this kernel knows and we hold: asking for more would make capset fail. */
@@ -1372,6 +1401,7 @@ find_executable (const char *name, char *const *env, char **out, isola_error_t *
 struct child
 {
   const struct spawn_spec *spec;
+  bool joined; /* cloned by spawn_in_user_namespace's helper, in the namespaces it joined */
   int report_fd;
   int go_fd; /* readable once the monitor has moved us into the container's cgroups */
   int null_fd;
@@ -1437,7 +1467,7 @@ child_setup (struct child *c, isola_error_t *err)
   const struct spawn_spec *spec = c->spec;
   const char *cwd = spec->cwd && spec->cwd[0] ? spec->cwd : "/";
   int rootfd = -1;
-  int ret = join_namespaces (spec, err);
+  int ret = c->joined ? 0 : join_namespaces (spec, err);
   if (ret == 0)
     ret = build_rootfs (spec, &rootfd, err);
   if (ret == 0)
@@ -1502,11 +1532,24 @@ become_userns_root (int go_fd, isola_error_t *err)
   return 0;
 }
 
+/* In a user namespace joined by path, the helper's credentials are the host's root, which the namespace does not
+   map: the process becomes the namespace's root.  Its supplementary groups go too, unless the namespace's owner
+   denied setgroups (then they stay, unmapped, as with runc). */
+static int
+become_joined_root (isola_error_t *err)
+{
+  if (setgroups (0, NULL) < 0 && errno != EPERM)
+    return isola_error_make (err, errno, "drop the supplementary groups in the user namespace");
+  if (setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0)
+    return isola_error_make (err, errno, "become root in the user namespace (its maps must have uid and gid 0)");
+  return 0;
+}
+
 static __attribute__ ((noreturn)) void
-child_main (const struct spawn_spec *spec, int report_fd, int go_fd)
+child_main (const struct spawn_spec *spec, bool joined, int report_fd, int go_fd)
 {
   isola_error_t err = NULL;
-  struct child c = { .spec = spec, .report_fd = report_fd, .go_fd = go_fd, .null_fd = -1 };
+  struct child c = { .spec = spec, .joined = joined, .report_fd = report_fd, .go_fd = go_fd, .null_fd = -1 };
   trace_mark ("container: cloned");
   spawn_reset_signals ();
   if (spec->signals_blocked)
@@ -1521,7 +1564,7 @@ child_main (const struct spawn_spec *spec, int report_fd, int go_fd)
   /* Modes are set exactly while building the container; the command gets Docker's 022. */
   umask (0);
 
-  int ret = spec->uid_map ? become_userns_root (go_fd, &err) : 0;
+  int ret = spec->uid_map ? become_userns_root (go_fd, &err) : joined ? become_joined_root (&err) : 0;
   if (ret == 0)
     ret = child_setup (&c, &err);
   if (ret < 0)
@@ -1563,11 +1606,11 @@ child_main (const struct spawn_spec *spec, int report_fd, int go_fd)
    and as the first process of its pid namespace it is pid 1 there.  It is born in the container's v2 cgroup when
    there is one (see cgroup.h for why); *into_cgroup says whether that happened. */
 static pid_t
-clone_container_process (const struct spawn_spec *spec, bool *into_cgroup)
+clone_container_process (const struct spawn_spec *spec, bool joined, bool *into_cgroup)
 {
   /* No CLONE_NEWCGROUP here: the child unshares it once it is in all its cgroups, so that its cgroup namespace is
      rooted at the container's cgroup (a namespace made by clone3 is rooted at the parent's). */
-  uint64_t flags = CLONE_NEWNS;
+  uint64_t flags = CLONE_NEWNS | (joined ? CLONE_PARENT : 0);
   if (spec->pid.mode == SPAWN_NS_PRIVATE)
     flags |= CLONE_NEWPID;
   if (spec->uts.mode == SPAWN_NS_PRIVATE)
@@ -1750,20 +1793,13 @@ validate_spec (const struct spawn_spec *spec, isola_error_t *err)
   return 0;
 }
 
-int
-spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *err)
+/* Clones the container's first process and waits for its exec (or its failure).  in_helper: in the helper of
+   spawn_in_user_namespace, which has joined the cgroups and the namespaces given by path; the process is cloned as
+   the helper's parent's child. */
+static int
+clone_and_wait (const struct spawn_spec *spec, bool in_helper, pid_t *pid_out, isola_error_t *err)
 {
-  int ret = validate_spec (spec, err);
-  if (ret == 0 && spec->cgroup && (spec->cgroup->dir_fd >= 0 || spec->cgroup->devices_v1) && !spec->all_devices)
-    ret = limit_devices (spec, err);
-  else if (ret == 0 && spec->cgroup && spec->cgroup->devices_v1)
-    {
-      /* A v1 list is inherited at mkdir, and a cgroup left by a crash keeps its own: --privileged opens them all. */
-      static const struct device_rule all = { 'a', -1, -1, DEVICE_RWM };
-      ret = devices_limit_v1 (spec->cgroup->devices_v1, &all, 1, err);
-    }
-  if (ret < 0)
-    return ret;
+  int ret;
   int p[2], g[2];
   if (pipe2 (p, O_CLOEXEC) < 0)
     return isola_error_make (err, errno, "pipe");
@@ -1778,7 +1814,7 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
 
   bool into_cgroup;
   cleanup_close int own_pid_ns = -1;
-  if (spec->pid.mode == SPAWN_NS_JOIN)
+  if (spec->pid.mode == SPAWN_NS_JOIN && !in_helper)
     {
       /* The child is born in the other container's PID namespace; ours is restored for our later children. */
       own_pid_ns = open ("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
@@ -1787,7 +1823,7 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
       if (setns (spec->pid.fd, CLONE_NEWPID) < 0)
         return isola_error_make (err, errno, "join the PID namespace");
     }
-  pid_t pid = clone_container_process (spec, &into_cgroup);
+  pid_t pid = clone_container_process (spec, in_helper, &into_cgroup);
   int clone_errno = errno;
   if (own_pid_ns >= 0 && pid != 0 && setns (own_pid_ns, CLONE_NEWPID) < 0)
     {
@@ -1803,7 +1839,7 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
     {
       (void)close (take_fd (&report_r));
       (void)close (take_fd (&go_w));
-      child_main (spec, take_fd (&report_w), take_fd (&go_r));
+      child_main (spec, in_helper, take_fd (&report_w), take_fd (&go_r));
     }
 
   (void)close (take_fd (&report_w));
@@ -1813,7 +1849,10 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
   trace_mark ("monitor: cloned, joining cgroups");
   cleanup_error isola_error_t join_err = NULL;
   int joined = 0;
-  if (spec->uid_map && (joined = write_id_maps (pid, spec, &join_err)) == 0)
+  /* Before the maps: until it becomes the namespace's root the process has our uids, which prlimit asks of us. */
+  if (spec->uid_map)
+    joined = spawn_set_rlimits (spec, pid, &join_err);
+  if (spec->uid_map && joined == 0 && (joined = write_id_maps (pid, spec, &join_err)) == 0)
     (void)!send (go_w, "m", 1, MSG_NOSIGNAL);
   if (joined == 0)
     joined = join_cgroups (pid, spec->cgroup, into_cgroup, &join_err);
@@ -1848,6 +1887,135 @@ spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *e
   ret = outcome_error (pid, &o, err);
   free (o.msg);
   return ret;
+}
+
+/* What spawn_in_user_namespace's helper tells its parent in one write: the process's pid (0 when none was cloned),
+   the errno of its failure (0 for none) and the length of the message that follows.  Not read to the pipe's end:
+   the process inherits the helper's end until it execs. */
+struct joined_report
+{
+  int32_t pid;
+  int32_t errnum;
+  uint32_t len;
+  char msg[PIPE_BUF - 3 * sizeof (int32_t)];
+};
+
+static int
+join_own_cgroups (const struct cgroup_placement *cg, isola_error_t *err)
+{
+  int ret = 0;
+  if (cg && cg->dir_fd >= 0)
+    {
+      cleanup_close int fd = openat (cg->dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+      ret = write_pid (fd, 0, "cgroup.procs", err);
+    }
+  for (size_t i = 0; ret == 0 && cg && cg->procs && cg->procs[i]; i++)
+    {
+      cleanup_close int fd = open (cg->procs[i], O_WRONLY | O_CLOEXEC);
+      ret = write_pid (fd, 0, cg->procs[i], err);
+    }
+  return ret;
+}
+
+/* The helper: the namespaces given by path first, which the host's root may join whoever owns them (a pod's
+   network namespace may be the host user namespace's), then the user namespace, whose root has no rights over the
+   host's.  The first process inherits them all and the cgroups. */
+static int
+helper_join (const struct spawn_spec *spec, isola_error_t *err)
+{
+  int ret = join_own_cgroups (spec->cgroup, err);
+  if (ret == 0)
+    ret = spawn_set_rlimits (spec, 0, err);
+  if (ret == 0)
+    ret = join_namespaces (spec, err);
+  if (ret == 0 && spec->pid.mode == SPAWN_NS_JOIN && setns (spec->pid.fd, CLONE_NEWPID) < 0)
+    ret = isola_error_make (err, errno, "join the PID namespace");
+  if (ret == 0 && setns (spec->userns_fd, CLONE_NEWUSER) < 0)
+    ret = isola_error_make (err, errno, "join the user namespace");
+  return ret;
+}
+
+static __attribute__ ((noreturn)) void
+helper_main (const struct spawn_spec *spec, int report_fd)
+{
+  isola_error_t err = NULL;
+  struct cgroup_placement joined_cgroup = { .dir_fd = -1 };
+  char *no_procs[] = { NULL };
+  struct spawn_spec inner = *spec;
+  if (spec->cgroup)
+    {
+      joined_cgroup.procs = no_procs;
+      joined_cgroup.view = spec->cgroup->view;
+      inner.cgroup = &joined_cgroup;
+    }
+  pid_t pid = 0;
+  int ret = helper_join (spec, &err);
+  if (ret == 0)
+    ret = clone_and_wait (&inner, true, &pid, &err);
+  struct joined_report r = { .pid = pid, .errnum = ret < 0 ? (err ? err->status : -ret) : 0 };
+  if (ret < 0 && err)
+    r.len = (uint32_t)snprintf (r.msg, sizeof r.msg, "%s", err->msg);
+  if (r.len >= sizeof r.msg)
+    r.len = sizeof r.msg - 1;
+  (void)write_all (report_fd, &r, offsetof (struct joined_report, msg) + r.len);
+  _exit (0);
+}
+
+/* spawn_spec.userns_fd: the helper does the work and reports; the process it clones is ours (CLONE_PARENT). */
+static int
+spawn_in_user_namespace (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *err)
+{
+  if (spec->uid_map)
+    return isola_error_fail (err, EINVAL, "a user namespace is either joined or given maps, not both");
+  int p[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return isola_error_make (err, errno, "pipe");
+  cleanup_close int report_r = p[0];
+  cleanup_close int report_w = p[1];
+  pid_t helper = fork ();
+  if (helper < 0)
+    return isola_error_make (err, errno, "fork");
+  if (helper == 0)
+    {
+      (void)close (take_fd (&report_r));
+      helper_main (spec, take_fd (&report_w));
+    }
+  (void)close (take_fd (&report_w));
+  struct joined_report r = { 0 };
+  ssize_t n;
+  do
+    n = read (report_r, &r, sizeof r);
+  while (n < 0 && errno == EINTR);
+  (void)waitpid_retry (helper, NULL);
+  if (n < (ssize_t)offsetof (struct joined_report, msg) || (size_t)n != offsetof (struct joined_report, msg) + r.len)
+    return isola_error_fail (err, EIO, "the container's helper in the user namespace died");
+  if (r.errnum == 0 && r.pid > 0)
+    {
+      *pid_out = r.pid;
+      return 0;
+    }
+  if (r.pid > 0)
+    (void)kill (r.pid, SIGKILL), (void)waitpid_retry (r.pid, NULL);
+  return isola_error_fail (err, r.errnum > 0 ? r.errnum : EIO, "%.*s", (int)r.len, r.msg);
+}
+
+int
+spawn_container (const struct spawn_spec *spec, pid_t *pid_out, isola_error_t *err)
+{
+  int ret = validate_spec (spec, err);
+  if (ret == 0 && spec->cgroup && (spec->cgroup->dir_fd >= 0 || spec->cgroup->devices_v1) && !spec->all_devices)
+    ret = limit_devices (spec, err);
+  else if (ret == 0 && spec->cgroup && spec->cgroup->devices_v1)
+    {
+      /* A v1 list is inherited at mkdir, and a cgroup left by a crash keeps its own: --privileged opens them all. */
+      static const struct device_rule all = { 'a', -1, -1, DEVICE_RWM };
+      ret = devices_limit_v1 (spec->cgroup->devices_v1, &all, 1, err);
+    }
+  if (ret < 0)
+    return ret;
+  if (spec->userns_fd > 0)
+    return spawn_in_user_namespace (spec, pid_out, err);
+  return clone_and_wait (spec, false, pid_out, err);
 }
 
 int

@@ -133,6 +133,12 @@ struct spawn_spec
      to the mapped range (the caller prepares it, as for runc); device nodes are the host's, bound (mknod is
      refused in a user namespace). */
   const char *uid_map, *gid_map;
+  /* > 0: a user namespace to join instead (runc's linux.namespaces "user" with a path: a Kubernetes pod's), whose
+     maps are its own (uid_map stays NULL).  A helper joins the container's cgroups and the namespaces given
+     by path (as the host's root, who may join any), then this one, and clones the first process as its parent's
+     child (CLONE_PARENT), so that its new namespaces belong to the joined one; the process becomes the namespace's
+     root (uid and gid 0, which its maps must have) and builds the container as for uid_map. */
+  int userns_fd;
 
   /* An OCI runtime's container (isola-runtime) instead of a monitor's: */
   /* masked and read-only paths, NULL-terminated, replacing Docker's (sandbox_masked_paths) when not NULL */
@@ -146,6 +152,12 @@ struct spawn_spec
   /* Descriptors 3 .. 3+preserve_fds-1 stay open in the command (runc's --preserve-fds, LISTEN_FDS). */
   unsigned preserve_fds;
 };
+
+/* Sets spec's rlimits on pid (0: the caller) with prlimit.  Raising a hard limit needs CAP_SYS_RESOURCE in the host's
+   user namespace, which a process in a user namespace of its own never has: so they are set from outside it (on the
+   first process before it becomes the namespace's root, in the helpers before they join one), as runc sets them
+   from its parent.  Where even the runtime may not raise it (no CAP_SYS_RESOURCE), the error says so. */
+int spawn_set_rlimits (const struct spawn_spec *spec, pid_t pid, isola_error_t *err);
 
 /* Default signal dispositions and an empty mask, for a process about to become a container's. */
 void spawn_reset_signals (void);
@@ -180,6 +192,11 @@ int spawn_exec_command (const struct spawn_spec *spec, char *const *env, bool *s
    rootfd is (symlinks and ".." never leave it) and made to match the source's type when missing: what a container's
    -v gets at its start, for `cp`'s view of a container that is not running (Docker's mountVolumes). */
 int spawn_bind_in_root (int rootfd, const char *source, const char *dest, bool readonly, isola_error_t *err);
+
+/* The mount target path (a file, or a directory with dir) inside the directory rootfd, created when missing with its
+   parents, as a container's start makes its mount points (symlinks and ".." never leave rootfd): an O_PATH fd of
+   it, or a negative errno. */
+int spawn_make_mount_target (int rootfd, const char *path, bool dir, isola_error_t *err);
 
 /* Docker's masked and read-only paths, NULL-terminated: what every container but a --privileged one gets (inspect
    shows them as HostConfig.MaskedPaths, ReadonlyPaths). */

@@ -121,8 +121,10 @@ test_refusals (void)
     const char *patch, *msg;
   } cases[] = {
     { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\"}]}}", "needs linux.uidMappings" },
-    { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\", \"path\": \"/proc/1/ns/user\"}]}}",
-      "joining a user namespace by path" },
+    { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\", \"path\": \"/proc/self/ns/user\"}]}}",
+      "is the runtime's own user namespace" },
+    { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\", \"path\": \"/proc/self/ns/net\"}]}}",
+      "is not a namespace of type user" },
     { "{\"linux\": {\"uidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}]}}",
       "user namespaces aren't enabled" },
     { "{\"linux\": {\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"user\"}, {\"type\": \"ipc\", \"path\": "
@@ -234,6 +236,17 @@ test_user_namespace (void)
   oci_launch_clear (&l);
 }
 
+/* uid_map texts compare as sets of ranges, whatever their spacing or order (the kernel pads its columns). */
+static void
+test_id_maps_equal (void)
+{
+  CHECK (oci_id_maps_equal ("         0     100000      65536\n", "0 100000 65536\n"), "the kernel's padding");
+  CHECK (oci_id_maps_equal ("0 1 1\n5 10 2\n", "5 10 2\n0 1 1"), "any order");
+  CHECK (!oci_id_maps_equal ("0 100000 65536\n", "0 100000 65535\n"), "another size");
+  CHECK (!oci_id_maps_equal ("0 1 1\n5 10 2\n", "0 1 1\n"), "a range more");
+  CHECK (!oci_id_maps_equal ("0 1 1\n", NULL) && oci_id_maps_equal ("", NULL), "none is only none");
+}
+
 static bool
 cgroup_path_is (const char *cgroups_path, bool systemd, const char *want)
 {
@@ -292,6 +305,7 @@ main (void)
   test_signals_and_ids ();
   test_cgroups_path ();
   test_user_namespace ();
+  test_id_maps_equal ();
   (void)rm_rf (bundle, NULL);
   return tap_done ();
 }
