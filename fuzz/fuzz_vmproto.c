@@ -152,6 +152,12 @@ check_frame (const struct vmproto_frame *f, size_t text_size, struct record *rec
     case VMPROTO_RESOURCES_REPLY:
       m = vmproto_msg_resources_reply (f->stream, p, f->len);
       break;
+    case VMPROTO_NETWORK:
+      m = vmproto_msg_network (f->stream, p, f->len);
+      break;
+    case VMPROTO_NETWORK_REPLY:
+      m = vmproto_msg_network_reply (f->stream, p, f->len);
+      break;
     case VMPROTO_LOG:
       ret = vmproto_get_log (f, small, text_size);
       check_text (small, text_size);
