@@ -27,6 +27,11 @@ cleanup_digesterp (digester_t **d)
 void digest_buffer (const void *buf, size_t len, digest_hex_t out);
 int digest_file (const char *path, digest_hex_t out, isola_error_t *err);
 
+/* A new random ID, 64 lowercase hex characters, as Docker makes them (container, network, exec and anonymous
+   volume IDs): never one whose 12-character short form is all decimal digits, which resolvers take for a number, so
+   that a container whose hostname it is could not resolve its own name (`hostname -f`: "Unknown host"; moby #3869). */
+void random_id_hex (digest_hex_t out);
+
 /* True for exactly 64 lowercase hex characters. */
 bool digest_hex_valid (const char *hex);
 

@@ -2,10 +2,40 @@
    link libcrypto. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "base/digest.h"
 #include "base/util.h"
+
+static bool
+short_id_all_digits (const char *hex)
+{
+  for (size_t i = 0; i < 12; i++)
+    if (hex[i] > '9')
+      return false;
+  return true;
+}
+
+void
+random_id_hex (digest_hex_t out)
+{
+  static const char digits[] = "0123456789abcdef";
+  do
+    {
+      unsigned char raw[DIGEST_HEX_LEN / 2];
+      if (getrandom (raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+        abort ();
+      for (size_t i = 0; i < sizeof raw; i++)
+        {
+          out[2 * i] = digits[raw[i] >> 4];
+          out[2 * i + 1] = digits[raw[i] & 15];
+        }
+      out[DIGEST_HEX_LEN] = '\0';
+    }
+  while (short_id_all_digits (out));
+}
 
 bool
 digest_hex_valid (const char *hex)

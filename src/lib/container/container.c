@@ -16,6 +16,7 @@
 #include "base/env.h"
 #include "base/jbytes.h"
 #include "base/json.h"
+#include "base/digest.h"
 #include "base/util.h"
 #include "container/logconfig.h"
 #include "image/oci.h"
@@ -194,21 +195,6 @@ name_taken (const struct isola_store *s, const char *name, char id_out[DIGEST_HE
 }
 
 /* --- create, load, list ---------------------------------------------------------------------------------------- */
-
-static void
-random_id (char out[DIGEST_HEX_LEN + 1])
-{
-  unsigned char raw[32];
-  if (getrandom (raw, sizeof raw, 0) != sizeof raw)
-    abort ();
-  static const char hex[] = "0123456789abcdef";
-  for (size_t i = 0; i < sizeof raw; i++)
-    {
-      out[2 * i] = hex[raw[i] >> 4];
-      out[2 * i + 1] = hex[raw[i] & 15];
-    }
-  out[DIGEST_HEX_LEN] = '\0';
-}
 
 static json_t *
 initial_state (void)
@@ -462,7 +448,7 @@ int
 container_create (struct isola_store *s, const struct container_new *n, struct container **out, isola_error_t *err)
 {
   cleanup_container struct container *c = xcalloc (1, sizeof (*c));
-  random_id (c->id);
+  random_id_hex (c->id);
   c->config = new_record (n, c->id);
   int ret = choose_name (s, c->config, err);
   if (ret < 0)

@@ -4,10 +4,10 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "base/jbytes.h"
 #include "base/json.h"
+#include "base/digest.h"
 #include "base/util.h"
 #include "store/journal.h"
 
@@ -108,11 +108,7 @@ exec_action (const char *what, char *const *argv)
 void
 container_exec_started (const struct container *c, char *const *argv, char exec_id[65])
 {
-  unsigned char raw[32];
-  if (getrandom (raw, sizeof raw, 0) != sizeof raw)
-    memset (raw, 0, sizeof raw);
-  for (size_t i = 0; i < sizeof raw; i++)
-    sprintf (exec_id + 2 * i, "%02x", raw[i]);
+  random_id_hex (exec_id);
   cleanup_free char *created = exec_action ("exec_create", argv);
   cleanup_free char *started = exec_action ("exec_start", argv);
   container_event_attr (c, created, "execID", exec_id);

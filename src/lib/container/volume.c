@@ -8,12 +8,12 @@
 #include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/json.h"
+#include "base/digest.h"
 #include "base/util.h"
 #include "container/container.h"
 #include "container/runspec.h"
@@ -41,21 +41,6 @@ volume_exists (const struct isola_store *s, const char *name)
     return false;
   cleanup_free char *p = volume_data_path (s, name);
   return path_exists (p);
-}
-
-static void
-random_name (char out[65])
-{
-  unsigned char raw[32];
-  if (getrandom (raw, sizeof raw, 0) != sizeof raw)
-    abort ();
-  static const char hex[] = "0123456789abcdef";
-  for (size_t i = 0; i < sizeof raw; i++)
-    {
-      out[2 * i] = hex[raw[i] >> 4];
-      out[2 * i + 1] = hex[raw[i] & 15];
-    }
-  out[64] = '\0';
 }
 
 /* A complete volume directory in tmp/ (its data directory and its metadata, synced), then one rename. */
@@ -99,7 +84,7 @@ volume_create (struct isola_store *s, const char *name, json_t *labels, char **n
 {
   char generated[65];
   if (name == NULL)
-    random_name (generated);
+    random_id_hex (generated);
   else if (!runspec_volume_name_valid (name))
     return isola_error_fail (err, EINVAL,
                              "create %s: \"%s\" includes invalid characters for a local volume name, only "

@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/json.h"
+#include "base/digest.h"
 #include "base/util.h"
 #include "network/records.h"
 
@@ -163,16 +163,6 @@ read_records (const struct isola_store *s)
         json_decref (r);
     }
   return all;
-}
-
-static void
-random_id (char out[DIGEST_HEX_LEN + 1])
-{
-  unsigned char b[32];
-  if (getrandom (b, sizeof b, 0) != (ssize_t)sizeof b)
-    abort ();
-  for (size_t i = 0; i < sizeof b; i++)
-    sprintf (out + 2 * i, "%02x", b[i]);
 }
 
 /* --- subnets -------------------------------------------------------------------------------------------------- */
@@ -400,7 +390,7 @@ new_record (const char *name, const char *device, const struct ipv4_net *subnet,
             bool internal, json_t *labels, json_t *options)
 {
   char id[DIGEST_HEX_LEN + 1];
-  random_id (id);
+  random_id_hex (id);
   cleanup_free char *created = time_rfc3339_now ();
   cleanup_free char *sub = ipv4_net_format (subnet), *gw = ipv4_addr_format (gateway);
   /* Docker's order: Subnet, IPRange, Gateway. */
@@ -479,7 +469,7 @@ static json_t *
 predefined_record (const char *name)
 {
   char id[DIGEST_HEX_LEN + 1];
-  random_id (id);
+  random_id_hex (id);
   cleanup_free char *created = time_rfc3339_now ();
   return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:b, s:{s:s, s:n, s:[]}, s:b, s:b, s:b, s:{s:s}, s:b, s:{}, s:{}}",
                     "Name", name, "Id", id, "Created", created, "Scope", "local", "Driver",
