@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -117,14 +116,7 @@ exec_create (struct serve_request *r, struct isola_store *s, struct container *c
   if (container_is_paused (c))
     return serve_reply_error (r, 409, "Container %s is paused, unpause the container before exec", r->arg[0]);
   struct exec_record *e = xcalloc (1, sizeof *e);
-  unsigned char raw[32];
-  if (getrandom (raw, sizeof raw, 0) != sizeof raw)
-    {
-      free (e);
-      return serve_reply_error (r, 500, "getrandom: %s", strerror (errno));
-    }
-  for (size_t i = 0; i < sizeof raw; i++)
-    sprintf (e->id + 2 * i, "%02x", raw[i]);
+  random_id_hex (e->id);
   memcpy (e->container, c->id, sizeof e->container);
   e->config = json_incref (body);
   e->exit_code = -1;
